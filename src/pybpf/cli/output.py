@@ -1,0 +1,35 @@
+"""Writing command output so that a failure never leaves a half-written file behind."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from collections.abc import Iterator
+from typing import BinaryIO
+
+
+@contextmanager
+def atomic_output(path: str | None) -> Iterator[BinaryIO]:
+    """A binary stream for ``path`` ("-" or None: stdout) that appears only when complete.
+
+    The data goes to a temporary file in the same directory, renamed over ``path`` when
+    the ``with`` block ends without an exception; on an exception it is removed.
+    """
+    if path in (None, "-"):
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".pybpf-", dir=directory)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            yield stream
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
