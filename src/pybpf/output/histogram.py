@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from pybpf.errors import PybpfError
+from pybpf.output.errors import OutputError
 
 _BAR_WIDTH = 52          # bpftrace's bar
 _BCC_BAR_WIDTH = 40      # BCC's bar for histograms of at most 32 buckets
 _UNITS = ((1 << 60, "E"), (1 << 50, "P"), (1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K"))
 
 
-class HistogramError(PybpfError):
+class HistogramError(OutputError):
     """A histogram defined or filled with values it cannot hold."""
 
 
