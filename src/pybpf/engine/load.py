@@ -1,0 +1,81 @@
+"""``load(spec, engine=...)``: one entry point for both engines.
+
+An engine is a module with two functions:
+
+- ``available() -> str | None`` — None when the engine can run here, else why not;
+- ``load_collection(spec: CollectionSpec, **options) -> Collection``.
+
+The kernel engine is ``pybpf.kernel.engine`` and the vm engine ``pybpf.vm.engine``; they
+are imported by name so that neither is a dependency of the other, or of this module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from types import ModuleType
+from typing import Any
+
+from pybpf.engine.collection import Collection
+from pybpf.engine.errors import EngineUnavailable
+from pybpf.object import CollectionSpec, MapSpec, ProgramSpec
+
+ENGINES = {"kernel": "pybpf.kernel.engine", "vm": "pybpf.vm.engine"}
+log = logging.getLogger("pybpf.engine")
+_announced: set[str] = set()
+
+
+def engine_module(name: str) -> ModuleType:
+    """The engine module called ``name``; EngineUnavailable when it is absent or unusable."""
+    if name not in ENGINES:
+        raise EngineUnavailable(f"unknown engine {name!r} (choose auto, kernel or vm)")
+    try:
+        module = importlib.import_module(ENGINES[name])
+    except ModuleNotFoundError as exc:
+        if exc.name and ENGINES[name].startswith(exc.name):
+            raise EngineUnavailable(f"the {name} engine is not part of this pybpf "
+                                    f"({ENGINES[name]} is missing)") from None
+        raise
+    reason = module.available()
+    if reason:
+        raise EngineUnavailable(f"the {name} engine cannot run here: {reason}")
+    return module
+
+
+def choose_engine(engine: str = "auto") -> ModuleType:
+    """The engine module for ``engine``; "auto" is the kernel where bpf() is permitted,
+    else the vm, and says which (once per process) on the ``pybpf.engine`` logger."""
+    if engine != "auto":
+        return engine_module(engine)
+    try:
+        module = engine_module("kernel")
+        _announce("kernel", logging.INFO, "engine auto: using the kernel (bpf() is permitted)")
+        return module
+    except EngineUnavailable as kernel_refusal:
+        try:
+            module = engine_module("vm")
+        except EngineUnavailable as vm_refusal:
+            raise EngineUnavailable(f"no engine can run here: {kernel_refusal}; "
+                                    f"{vm_refusal}") from None
+        _announce("vm", logging.WARNING, f"engine auto: using the vm ({kernel_refusal})")
+        return module
+
+
+def _announce(name: str, level: int, message: str) -> None:
+    if name not in _announced:
+        _announced.add(name)
+        log.log(level, message)
+
+
+def load(spec: CollectionSpec | MapSpec | ProgramSpec, engine: str = "auto",
+         **options: Any) -> Collection:
+    """Load ``spec`` (a collection, or a single map/program spec) on ``engine``.
+
+    Returns a :class:`Collection` (a context manager) whose ``maps`` and ``programs``
+    offer the same API on either engine. ``options`` go to the engine (the kernel engine
+    takes ``log_level`` and ``log_size`` for verifier logs).
+    """
+    if not isinstance(spec, CollectionSpec):
+        spec = CollectionSpec.of(spec)
+    spec.check()
+    return choose_engine(engine).load_collection(spec, **options)

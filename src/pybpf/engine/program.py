@@ -1,0 +1,77 @@
+"""The Program API both engines offer: run a loaded program on test input.
+
+An engine subclasses :class:`Program` and implements ``_test_run`` and ``_close``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from pybpf.object import ProgramSpec
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one BPF_PROG_TEST_RUN returned: r0, the (possibly rewritten) packet and
+    context, and the mean time per run in nanoseconds as the engine measured it."""
+
+    retval: int
+    data_out: bytes
+    ctx_out: bytes
+    duration_ns: int
+
+
+class Program(ABC):
+    """A loaded program. Use it as a context manager, or call :meth:`close`."""
+
+    def __init__(self, spec: ProgramSpec):
+        self.spec = spec
+        self.name = spec.name
+        self.type = spec.type
+        self._closed = False
+
+    def test_run(self, data: bytes = b"", ctx: bytes | None = None, repeat: int = 1,
+                 data_out_size: int | None = None, ctx_out_size: int | None = None,
+                 flags: int = 0, cpu: int = 0) -> RunResult:
+        """Run the program ``repeat`` times on ``data`` (a packet) and ``ctx``.
+
+        ``data_out_size`` bounds the packet read back (default: room for the input plus
+        what a program may add, 256 bytes); ``ctx_out_size`` likewise for the context.
+        """
+        if repeat < 1:
+            raise ValueError("repeat must be at least 1")
+        data_out = len(data) + 256 if data_out_size is None else data_out_size
+        ctx_out = (len(ctx) if ctx else 0) if ctx_out_size is None else ctx_out_size
+        return self._test_run(bytes(data), None if ctx is None else bytes(ctx), repeat,
+                              data_out, ctx_out, flags, cpu)
+
+    @abstractmethod
+    def _test_run(self, data: bytes, ctx: bytes | None, repeat: int, data_out_size: int,
+                  ctx_out_size: int, flags: int, cpu: int) -> RunResult:
+        """The engine's run; arguments already checked and defaulted."""
+
+    @abstractmethod
+    def _close(self) -> None:
+        """Release the engine's resources for this program (called once)."""
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._closed
+
+    def close(self) -> None:
+        """Release the program (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._close()
+
+    def __enter__(self) -> Program:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<{type(self).__name__} {self.name!r} {self.type}{state}>"

@@ -1,0 +1,81 @@
+"""The kernel engine's entry points for :func:`pybpf.engine.load`.
+
+``available()`` asks the kernel once (a tiny BPF_MAP_CREATE) whether bpf() is permitted;
+``load_collection()`` creates the maps (reusing compatible pinned ones for
+``Pinning.BY_NAME``), loads BTF when a program carries some, and loads the programs with
+their map references resolved to fds. A failure part-way closes what was made.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from functools import cache
+
+from pybpf.engine.collection import Collection
+from pybpf.engine.errors import BPFError
+from pybpf.kernel.btf import load_btf
+from pybpf.kernel.maps import KernelMap, create_fd, create_map, open_pinned_map
+from pybpf.kernel.programs import LOG_SIZE, KernelProgram, load_program
+from pybpf.object import CollectionSpec, MapSpec, MapType, Pinning
+
+
+@cache
+def available() -> str | None:
+    """None when this process may use bpf(), else why not (asked once per process)."""
+    try:
+        fd = create_fd(MapSpec("pybpf_probe", MapType.ARRAY, 4, 4, 1))
+    except BPFError as exc:
+        return str(exc)
+    os.close(fd)
+    return None
+
+
+def _pinned_or_created(spec: MapSpec) -> KernelMap:
+    """The map for ``spec``: the compatible one pinned under its name, or a new one."""
+    if spec.pinning != Pinning.BY_NAME:
+        return create_map(spec)
+    path = os.path.join(spec.pin_path, spec.name)
+    try:
+        found = open_pinned_map(path, spec.key_type, spec.value_type)
+    except BPFError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+    else:
+        why = spec.compatible(found.spec)
+        if why is None:
+            return found
+        found.close()
+        raise BPFError("BPF_OBJ_GET", errno.EINVAL, f"the map pinned at {path} does not "
+                       f"match the spec: {why}", f"map {spec.name!r}")
+    made = create_map(spec)
+    try:
+        made.pin(path)
+    except BaseException:
+        made.close()
+        raise
+    return made
+
+
+def load_collection(spec: CollectionSpec, log_level: int = 0,
+                    log_size: int = LOG_SIZE) -> Collection:
+    """Create every map and load every program of ``spec`` in the kernel."""
+    maps: dict[str, KernelMap] = {}
+    programs: dict[str, KernelProgram] = {}
+    collection = Collection("kernel", maps, programs)  # type: ignore[arg-type]
+    try:
+        for name, map_spec in spec.maps.items():
+            maps[name] = _pinned_or_created(map_spec)
+        for name, prog_spec in spec.programs.items():
+            btf_fd = load_btf(prog_spec.btf.btf) if prog_spec.btf is not None else 0
+            try:
+                programs[name] = load_program(prog_spec, lambda m: maps[m].fd,
+                                              log_level=log_level, log_size=log_size,
+                                              btf_fd=btf_fd)
+            finally:
+                if btf_fd:
+                    os.close(btf_fd)
+    except BaseException:
+        collection.close()
+        raise
+    return collection
