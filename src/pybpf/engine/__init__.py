@@ -9,7 +9,7 @@ from pybpf.engine.codec import Codec, make_codec
 from pybpf.engine.collection import Collection
 from pybpf.engine.cpus import possible_cpus
 from pybpf.engine.errors import BPFError, CodecError, EngineUnavailable, VerifierError
-from pybpf.engine.load import choose_engine, load
+from pybpf.engine.loading import choose_engine, load
 from pybpf.engine.map import ANY, EXIST, NOEXIST, Map, UpdateFlag
 from pybpf.engine.program import Program, RunResult
 
