@@ -199,6 +199,8 @@ class Map(ABC):
         self._update(self._key(key), self._value(value), flags)
 
     def _raw_keys(self) -> Iterator[bytes]:
+        if self.type.keyless:
+            raise self._unsupported("BPF_MAP_GET_NEXT_KEY", "iteration (it has no keys)")
         key = self._next_key(None)
         while key is not None:
             yield key

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pybpf.engine.errors import BPFError
 from pybpf.kernel import attrs
 from pybpf.kernel.syscall import Command, bpf
-from pybpf.object import MapSpec, MapType
+from pybpf.object import MapSpec, MapType, ProgramType
 
 Info = TypeVar("Info", attrs.ProgInfo, attrs.MapInfo, attrs.LinkInfo, attrs.BtfInfo)
 
@@ -86,22 +86,6 @@ def fd_by_id(kind: str, object_id: int) -> int:
     return bpf(_KINDS[kind][1], attrs.IdAttr(start_id=object_id), f"{kind} id {object_id}")
 
 
-def infos(kind: str) -> Iterator[tuple[int, Any]]:
-    """(id, info) for every loaded prog/map/link, skipping those that vanish meanwhile."""
-    read = {"prog": prog_info, "map": map_info, "link": link_info}[kind]
-    for object_id in ids(kind):
-        try:
-            fd = fd_by_id(kind, object_id)
-        except BPFError as exc:
-            if exc.errno == errno.ENOENT:
-                continue
-            raise
-        try:
-            yield object_id, read(fd)
-        finally:
-            os.close(fd)
-
-
 def spec_of_info(info: attrs.MapInfo, key_type: Any = None, value_type: Any = None) -> MapSpec:
     """A MapSpec describing an existing map (for maps opened by pin or id)."""
     try:
@@ -118,3 +102,54 @@ def spec_of_info(info: attrs.MapInfo, key_type: Any = None, value_type: Any = No
 def tag_hex(info: attrs.ProgInfo) -> str:
     """The program tag as bpftool prints it (16 hex digits)."""
     return bytes(info.tag).hex()
+
+
+def _type_name(enum_type: type, value: int) -> str | int:
+    try:
+        return str(enum_type(value))
+    except ValueError:
+        return value
+
+
+def describe_prog(fd: int) -> dict[str, Any]:
+    """The program behind ``fd`` as a JSON-ready dict, with bpftool's field names."""
+    info = prog_info(fd)
+    return {
+        "id": info.id, "type": _type_name(ProgramType, info.type),
+        "name": info.name.decode(errors="replace"), "tag": tag_hex(info),
+        "gpl_compatible": bool(info.gpl_compatible & 1),
+        "run_time_ns": info.run_time_ns, "run_cnt": info.run_cnt,
+        "bytes_xlated": info.xlated_prog_len, "jited": info.jited_prog_len > 0,
+        "bytes_jited": info.jited_prog_len, "map_ids": prog_map_ids(fd),
+        "uid": info.created_by_uid, "verified_insns": info.verified_insns,
+        "btf_id": info.btf_id,
+    }
+
+
+def describe_map(fd: int) -> dict[str, Any]:
+    """The map behind ``fd`` as a JSON-ready dict, with bpftool's field names."""
+    info = map_info(fd)
+    return {
+        "id": info.id, "type": _type_name(MapType, info.type),
+        "name": info.name.decode(errors="replace"), "flags": info.map_flags,
+        "bytes_key": info.key_size, "bytes_value": info.value_size,
+        "max_entries": info.max_entries, "map_extra": info.map_extra, "btf_id": info.btf_id,
+    }
+
+
+def describe_all(kind: str) -> list[dict[str, Any]]:
+    """describe_prog/describe_map for every loaded program or map, by ascending id."""
+    describe = {"prog": describe_prog, "map": describe_map}[kind]
+    out = []
+    for object_id in ids(kind):
+        try:
+            fd = fd_by_id(kind, object_id)
+        except BPFError as exc:
+            if exc.errno == errno.ENOENT:
+                continue  # unloaded between the two calls
+            raise
+        try:
+            out.append(describe(fd))
+        finally:
+            os.close(fd)
+    return out

@@ -1,0 +1,87 @@
+"""``pybpf probe``, ``pybpf prog`` and ``pybpf map`` run in-process, bpftool as reference."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from pybpf.cli import main
+from pybpf.kernel.maps import create_map
+from pybpf.kernel.programs import load_program
+from pybpf.object import MapSpec, MapType
+
+from sample_programs import counter
+
+pytestmark = pytest.mark.usefixtures("bpf_permitted", "no_fd_leak")
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_probe_table_and_json(capsys, tmp_path):
+    code, out, _ = _run(capsys, "probe", "--type", "socket_filter")
+    assert code == 0
+    assert "Program types" in out and "Map types" in out and "bpf_map_lookup_elem" in out
+    target = tmp_path / "probe.json"
+    assert _run(capsys, "probe", "--json", "--no-helpers", "-o", str(target))[0] == 0
+    data = json.loads(target.read_text())
+    assert data["map_types"]["hash"] == "yes" and data["helpers"] == {}
+
+
+def test_probe_bad_type_is_one_line(capsys):
+    code, out, err = _run(capsys, "probe", "--type", "nosuch")
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "nosuch" in err
+
+
+def test_prog_list_and_show_match_bpftool(capsys, bpftool):
+    with create_map(MapSpec("hits", MapType.ARRAY, 4, 8, 1)) as hits, \
+            load_program(counter("hits"), {"hits": hits.fd}.__getitem__) as prog:
+        code, out, _ = _run(capsys, "prog", "list", "--json")
+        listed = {p["id"]: p for p in json.loads(out)}
+        assert code == 0 and listed[prog.id]["name"] == "count"
+        code, out, _ = _run(capsys, "prog", "show", str(prog.id), "--json")
+        ours = json.loads(out)
+        theirs = json.loads(subprocess.run([bpftool, "--json", "prog", "show", "id",
+                                            str(prog.id)], check=True, capture_output=True,
+                                           text=True).stdout)
+        for field in ("id", "type", "name", "tag", "gpl_compatible", "bytes_xlated",
+                      "bytes_jited", "map_ids"):
+            assert ours[field] == theirs[field], field
+        code, out, _ = _run(capsys, "prog", "show", str(prog.id))
+        assert out.splitlines()[0].split() == ["ID", "TYPE", "NAME", "TAG", "XLATED",
+                                               "JITED", "MAPS", "RUNS", "RUN_NS"]
+        assert f"{prog.id}  socket_filter  count  {prog.tag}" in out
+
+
+def test_map_show_and_dump_match_bpftool(capsys, bpftool):
+    with create_map(MapSpec("dumped", MapType.HASH, 4, 2, 8)) as m, \
+            create_map(MapSpec("pcpu", MapType.PERCPU_ARRAY, 4, 4, 1)) as pc:
+        m[1], m[0x01020304] = 0xAABB, 7
+        for target in (m, pc):
+            ours = json.loads(_run(capsys, "map", "dump", str(target.id), "--json")[1])
+            theirs = json.loads(subprocess.run(
+                [bpftool, "--json", "map", "dump", "id", str(target.id)], check=True,
+                capture_output=True, text=True).stdout)
+            key = lambda e: e["key"]  # noqa: E731
+            assert sorted(ours, key=key) == sorted(theirs, key=key)
+        shown = json.loads(_run(capsys, "map", "show", str(m.id), "--json")[1])
+        assert (shown["bytes_key"], shown["bytes_value"], shown["max_entries"]) == (4, 2, 8)
+        code, out, _ = _run(capsys, "map", "dump", str(m.id))
+        assert "key: 01 00 00 00  value: bb aa" in out and out.endswith("Found 2 elements\n")
+        code, out, _ = _run(capsys, "map", "list")
+        assert any(line.split()[:3] == [str(m.id), "hash", "dumped"] for line in out.splitlines())
+
+
+def test_map_dump_of_a_queue_and_missing_ids_fail_in_one_line(capsys, tmp_path):
+    with create_map(MapSpec("q", MapType.QUEUE, 0, 4, 2)) as q:
+        target = tmp_path / "dump.txt"
+        code, _, err = _run(capsys, "map", "dump", str(q.id), "-o", str(target))
+        assert code == 1 and "has no keys" in err and not target.exists()
+    code, _, err = _run(capsys, "map", "show", "4000000000")
+    assert code == 1 and err.startswith("pybpf map: error: BPF_MAP_GET_FD_BY_ID")
