@@ -37,7 +37,7 @@ def test_owners_close_everything_they_opened():
 def test_garbage_collection_is_a_safety_net_only():
     before = _open_fds()
     create_map(MapSpec("dropped", MapType.HASH, 4, 4, 1))
-    with create_map(MapSpec("m", MapType.ARRAY, 4, 4, 1)) as m:
+    with create_map(MapSpec("m", MapType.ARRAY, 4, 8, 1)) as m:
         load_program(counter("m"), {"m": m.fd}.__getitem__)  # dropped without close
     gc.collect()
     assert _open_fds() == before
