@@ -51,6 +51,11 @@ class IntCodec(Codec):
         super().__init__(size, where)
         self.signed = signed
 
+    def encode(self, value: Any) -> bytes:
+        if type(value) is int and 0 <= value < 1 << (8 * self.size) and not self.signed:
+            return value.to_bytes(self.size, sys.byteorder)  # the common case, first
+        return super().encode(value)
+
     def _encode(self, value: Any) -> bytes:
         if not isinstance(value, int):
             raise CodecError(f"{self.where}: expected an int or {self.size} bytes, "

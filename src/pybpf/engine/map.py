@@ -57,6 +57,7 @@ class Map(ABC):
         self.value_size = spec.value_size
         self.max_entries = spec.max_entries
         self.flags = spec.flags
+        self._holds_fds = spec.type.holds_fds
         self.key_codec = self._key_codec(spec)
         self.value_codec = self._value_codec(spec)
         self._closed = False
@@ -151,7 +152,7 @@ class Map(ABC):
         return self.key_codec.encode(key)
 
     def _value(self, value: Any) -> bytes:
-        if self.type.holds_fds and not isinstance(value, (int, bytes, bytearray)):
+        if self._holds_fds and not isinstance(value, (int, bytes, bytearray)):
             value = self._handle_of(value)
         return self.value_codec.encode(value)
 

@@ -20,8 +20,20 @@ from pybpf.engine.errors import BPFError
 from pybpf.engine.map import Map
 from pybpf.kernel import attrs
 from pybpf.kernel.info import map_info, spec_of_info
-from pybpf.kernel.syscall import Command, bpf, cstring
+from pybpf.kernel.syscall import Command, bpf, bpf_at, cstring
 from pybpf.object import MapFlag, MapSpec, MapType
+
+
+class _ElemCall:
+    """One element command whose attr is built once: the buffers it points to never move."""
+
+    __slots__ = ("command", "attr", "address", "size")
+
+    def __init__(self, command: Command, fd: int, key: int, value: int):
+        self.command = command
+        self.attr = attrs.MapElemAttr(map_fd=fd, key=key, value=value)
+        self.address = ctypes.addressof(self.attr)
+        self.size = ctypes.sizeof(self.attr)
 
 
 class KernelMap(Map):
@@ -36,65 +48,76 @@ class KernelMap(Map):
         self._kbuf2 = ctypes.create_string_buffer(max(self.key_size, 1))
         self._vbuf = ctypes.create_string_buffer(max(vsize, 1))
         self._vsize = vsize
-        self._kaddr = ctypes.addressof(self._kbuf) if self.key_size else 0
-        self._vaddr = ctypes.addressof(self._vbuf)
-        self._elem = attrs.MapElemAttr(map_fd=fd)
+        self._whole = vsize == len(self._vbuf)
+        key = ctypes.addressof(self._kbuf) if self.key_size else 0
+        value, next_key = ctypes.addressof(self._vbuf), ctypes.addressof(self._kbuf2)
+        # writes go through memoryviews: a slice assignment costs less than ctypes.memmove
+        self._kview = memoryview(self._kbuf).cast("B")
+        self._vview = memoryview(self._vbuf).cast("B")
+        self._c_lookup = _ElemCall(Command.MAP_LOOKUP_ELEM, fd, key, value)
+        self._c_update = _ElemCall(Command.MAP_UPDATE_ELEM, fd, key, value)
+        self._c_delete = _ElemCall(Command.MAP_DELETE_ELEM, fd, key, 0)
+        self._c_next = _ElemCall(Command.MAP_GET_NEXT_KEY, fd, key, next_key)
+        self._c_first = _ElemCall(Command.MAP_GET_NEXT_KEY, fd, 0, next_key)
+        self._c_push = _ElemCall(Command.MAP_UPDATE_ELEM, fd, 0, value)
+        self._c_pop = _ElemCall(Command.MAP_LOOKUP_AND_DELETE_ELEM, fd, 0, value)
+        self._c_peek = _ElemCall(Command.MAP_LOOKUP_ELEM, fd, 0, value)
         self._hints = {errno.E2BIG: f"the map is full (max_entries {self.max_entries})"}
         self._mmap: mmap.mmap | None = None
         self._view: memoryview | None = None
 
     # -- primitives -----------------------------------------------------------------
 
-    def _elem_call(self, command: Command, key: bytes | None, value_addr: int,
-                   flags: int = 0) -> int | None:
-        """One element command; None when the kernel says ENOENT, else its result."""
-        if key is not None:
-            ctypes.memmove(self._kbuf, key, len(key))
-        elem = self._elem
-        elem.key = self._kaddr if key is not None else 0
-        elem.value = value_addr
-        elem.flags = flags
+    def _run(self, call: _ElemCall, flags: int = 0) -> bool:
+        """Run a prepared element command; False when the kernel says ENOENT."""
+        attr = call.attr
+        if attr.flags != flags:
+            attr.flags = flags
         try:
-            return bpf(command, elem, self._target, self._hints)
+            bpf_at(call.command, call.address, call.size, self._target, self._hints)
+            return True
         except BPFError as exc:
-            if exc.errno == errno.ENOENT and command != Command.MAP_UPDATE_ELEM:
-                return None
+            if exc.errno == errno.ENOENT and call.command != Command.MAP_UPDATE_ELEM:
+                return False
             raise
 
+    def _value_bytes(self) -> bytes:
+        return self._vbuf.raw if self._whole else self._vbuf.raw[:self._vsize]
+
     def _lookup(self, key: bytes) -> bytes | None:
-        if self._elem_call(Command.MAP_LOOKUP_ELEM, key, self._vaddr) is None:
-            return None
-        return self._vbuf.raw[:self._vsize]
+        self._kview[:] = key
+        return self._value_bytes() if self._run(self._c_lookup) else None
 
     def _update(self, key: bytes, value: bytes, flags: int) -> None:
-        ctypes.memmove(self._vbuf, value, len(value))
-        self._elem_call(Command.MAP_UPDATE_ELEM, key, self._vaddr, flags)
+        self._kview[:] = key
+        self._vview[:] = value
+        self._run(self._c_update, flags)
 
     def _delete(self, key: bytes) -> bool:
-        return self._elem_call(Command.MAP_DELETE_ELEM, key, 0) is not None
+        self._kview[:] = key
+        return self._run(self._c_delete)
 
     def _next_key(self, key: bytes | None) -> bytes | None:
-        if self._elem_call(Command.MAP_GET_NEXT_KEY, key, ctypes.addressof(self._kbuf2)) is None:
-            return None
-        return self._kbuf2.raw[:self.key_size]
+        if key is None:
+            found = self._run(self._c_first)
+        else:
+            self._kview[:] = key
+            found = self._run(self._c_next)
+        return self._kbuf2.raw[:self.key_size] if found else None
 
     def _push(self, value: bytes, flags: int) -> None:
-        ctypes.memmove(self._vbuf, value, len(value))
-        self._elem_call(Command.MAP_UPDATE_ELEM, None, self._vaddr, flags)
+        self._vview[:] = value
+        self._run(self._c_push, flags)
 
     def _pop(self) -> bytes | None:
-        if self._elem_call(Command.MAP_LOOKUP_AND_DELETE_ELEM, None, self._vaddr) is None:
-            return None
-        return self._vbuf.raw[:self._vsize]
+        return self._value_bytes() if self._run(self._c_pop) else None
 
     def _peek(self) -> bytes | None:
-        if self._elem_call(Command.MAP_LOOKUP_ELEM, None, self._vaddr) is None:
-            return None
-        return self._vbuf.raw[:self._vsize]
+        return self._value_bytes() if self._run(self._c_peek) else None
 
     def _bloom_test(self, value: bytes) -> bool:
-        ctypes.memmove(self._vbuf, value, len(value))
-        return self._elem_call(Command.MAP_LOOKUP_ELEM, None, self._vaddr) is not None
+        self._vview[:] = value
+        return self._run(self._c_peek)
 
     def _handle_of(self, obj: Any) -> int:
         fd = getattr(obj, "fd", None)

@@ -134,10 +134,17 @@ def bpf(command: Command, attr: ctypes.Structure, target: str = "",
     ``target`` names the object for the message ("map 'counts'"); ``hints`` overrides
     the sentence for particular errnos when the caller knows the cause better.
     """
+    return bpf_at(command, ctypes.addressof(attr), ctypes.sizeof(attr), target, hints)
+
+
+def bpf_at(command: Command, address: int, size: int, target: str = "",
+           hints: dict[int, str] | None = None) -> int:
+    """:func:`bpf` for an attr whose address and size the caller computed once (the
+    per-element map commands, where this saves a measurable share of each call)."""
     if _NR < 0:
         syscall_number()
     while True:
-        result = _syscall(_NR, int(command), ctypes.addressof(attr), ctypes.sizeof(attr))
+        result = _syscall(_NR, command, address, size)
         if result >= 0:
             return result
         err = ctypes.get_errno()
