@@ -110,12 +110,18 @@ _GENERIC_HINTS = {
 }
 
 
+_MAP_WRITES = {Command.MAP_UPDATE_ELEM, Command.MAP_DELETE_ELEM, Command.MAP_UPDATE_BATCH,
+               Command.MAP_DELETE_BATCH}
+
+
 def hint(command: Command, err: int) -> str:
     """The actionable sentence for ``err`` from ``command`` (specific, then generic)."""
     if command in (Command.MAP_UPDATE_ELEM, Command.MAP_UPDATE_BATCH) and err == errno.E2BIG:
         return "the map is full (no free entry for a new key)"
     if command in (Command.MAP_UPDATE_ELEM, Command.MAP_UPDATE_BATCH) and err == errno.ENOENT:
         return "the key is not in the map (the update said BPF_EXIST)"
+    if command in _MAP_WRITES and err == errno.EPERM:
+        return "the map is frozen or read-only for userspace (or CAP_BPF is missing)"
     if command in (Command.OBJ_GET, Command.OBJ_PIN) and err == errno.ENOENT:
         return "no such path in a BPF filesystem"
     if command == Command.OBJ_PIN and err == errno.EPERM:
