@@ -199,6 +199,7 @@ def test_batch_operations(kind):
     with create_map(MapSpec("batch", kind, 4, 8, 64)) as m:
         m.update_batch({k: k * 10 for k in range(40)})
         got = dict(m.lookup_batch(chunk=7))
+        assert dict(m.lookup_batch(chunk=1)) == got  # a bucket bigger than the chunk too
         per_cpu = (lambda v: [v] * possible_cpus()) if kind.per_cpu else (lambda v: v)
         expected = {k: per_cpu(k * 10) for k in range(40)}
         if kind == MapType.ARRAY:
