@@ -224,3 +224,10 @@ def test_map_closes_its_fd_and_is_idempotent():
     assert m.closed
     with pytest.raises(OSError):
         os.fstat(fd)
+
+
+def test_create_einval_names_the_attributes():
+    with pytest.raises(BPFError) as caught:
+        create_map(MapSpec("big", MapType.HASH, 4, 4, 0))
+    assert caught.value.errno == errno.EINVAL
+    assert "hash map with key_size 4, value_size 4, max_entries 0" in str(caught.value)

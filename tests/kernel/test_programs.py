@@ -103,3 +103,11 @@ def test_program_close_releases_the_fd():
     assert prog.closed
     with pytest.raises(OSError):
         os.fstat(fd)
+
+
+def test_einval_before_verification_names_the_attributes():
+    spec = returns(0).copy(type=ProgramType.CGROUP_SOCK_ADDR)  # needs an attach type
+    with pytest.raises(BPFError) as caught:
+        load_program(spec)
+    assert caught.value.errno == errno.EINVAL
+    assert "before verifying it (type cgroup_sock_addr, license 'GPL')" in str(caught.value)

@@ -248,7 +248,11 @@ def create_fd(spec: MapSpec, inner_fd: int = 0) -> int:
     if spec.numa_node is not None:
         attr.numa_node = spec.numa_node
         attr.map_flags |= MapFlag.NUMA_NODE
-    return bpf(Command.MAP_CREATE, attr, f"map {spec.name!r} ({spec.type})")
+    hint = (f"this kernel refuses a {spec.type} map with key_size {spec.key_size}, "
+            f"value_size {spec.value_size}, max_entries {spec.max_entries}, flags "
+            f"{attr.map_flags:#x}, map_extra {spec.extra}: check what this map type needs")
+    return bpf(Command.MAP_CREATE, attr, f"map {spec.name!r} ({spec.type})",
+               {errno.EINVAL: hint})
 
 
 def create_map(spec: MapSpec) -> KernelMap:

@@ -27,6 +27,8 @@ from pybpf.object import ProgramSpec, ProgramType
 LOG_SIZE = 64 * 1024
 #: the kernel refuses log buffers at or above this (UINT_MAX >> 2)
 LOG_SIZE_MAX = (1 << 30) - 1
+#: kernels before 6.4 refuse log buffers smaller than this
+LOG_SIZE_MIN = 128
 
 
 class KernelProgram(Program):
@@ -122,15 +124,16 @@ def _load_attr(spec: ProgramSpec, code: ctypes.Array, license: ctypes.Array,
 
 
 def _load_with_log(attr: attrs.ProgLoadAttr, target: str, log_level: int,
-                   log_size: int) -> tuple[int, str]:
+                   log_size: int, hints: dict[int, str]) -> tuple[int, str]:
     """Load with a verifier log, growing the buffer until the whole log fits."""
-    size = log_size
+    size = max(log_size, LOG_SIZE_MIN)
     while True:
         buf = ctypes.create_string_buffer(size)
         attr.log_level, attr.log_size, attr.log_buf = log_level, size, ctypes.addressof(buf)
         attr.log_true_size = 0
         try:
-            return bpf(Command.PROG_LOAD, attr, target), buf.value.decode(errors="replace")
+            fd = bpf(Command.PROG_LOAD, attr, target, hints)
+            return fd, buf.value.decode(errors="replace")
         except BPFError as exc:
             if exc.errno == errno.ENOSPC and size < LOG_SIZE_MAX:
                 wanted = attr.log_true_size if attr.log_true_size > size else size * 4
@@ -162,16 +165,20 @@ def load_program(spec: ProgramSpec, resolve: Callable[[str], int] | None = None,
     keep: list[ctypes.Array] = []
     attr = _load_attr(spec, code, license, btf_fd, keep)
     target = f"program {spec.name!r} ({spec.type})"
-    if log_level:
-        fd, log = _load_with_log(attr, target, log_level, log_size)
-        return KernelProgram(spec, fd, log)
-    try:
-        return KernelProgram(spec, bpf(Command.PROG_LOAD, attr, target))
-    except BPFError as exc:
-        if exc.errno not in (errno.EACCES, errno.EINVAL):
-            raise
-    fd, log = _load_with_log(attr, target, 1, log_size)
-    return KernelProgram(spec, fd, log)  # a retry that passes: the first error was transient
+    attach = (f", expected attach type {spec.expected_attach_type}"
+              if spec.expected_attach_type is not None else "")
+    hints = {errno.EINVAL: f"the kernel refused the program before verifying it (type "
+                           f"{spec.type}{attach}, license {spec.license!r}): this type may "
+                           "need an expected attach type or attach target"}
+    if not log_level:
+        try:
+            return KernelProgram(spec, bpf(Command.PROG_LOAD, attr, target, hints))
+        except BPFError as exc:
+            if exc.errno not in (errno.EACCES, errno.EINVAL):
+                raise
+        log_level = 1  # refused: load again, this time for the verifier's reasons
+    fd, log = _load_with_log(attr, target, log_level, log_size, hints)
+    return KernelProgram(spec, fd, log)
 
 
 def _adopt(fd: int) -> KernelProgram:
