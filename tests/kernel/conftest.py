@@ -8,6 +8,8 @@ pin left in it; ``no_fd_leak`` fails a test that leaves a file descriptor open.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 import shutil
 import subprocess
 import tempfile
@@ -72,3 +74,7 @@ def bpftool() -> str:
     if path is None:
         pytest.skip("bpftool is not installed (apt-get install bpftool)")
     return path
+
+
+# the small programs the kernel tests load are shared with the engine-parity tests
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))

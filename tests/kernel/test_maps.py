@@ -1,137 +1,19 @@
-"""Every map type this kernel supports, created and driven through the shared Map API."""
+"""Kernel-only map behaviour: maps of maps and program arrays holding fds, mmap-able
+arrays, ring buffers, perf event arrays, stack traces, fds and the kernel's messages.
+The semantics every engine shares are in tests/engine/test_engine_maps.py."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import ipaddress
 import os
 
 import pytest
 
-from pybpf.engine import EXIST, NOEXIST, BPFError, possible_cpus
+from pybpf.engine import BPFError, possible_cpus
 from pybpf.kernel.maps import create_map
 from pybpf.object import MapFlag, MapSpec, MapType
 
 pytestmark = pytest.mark.usefixtures("bpf_permitted", "no_fd_leak")
-
-HASHES = [MapType.HASH, MapType.LRU_HASH]
-
-
-@pytest.mark.parametrize("kind", HASHES + [MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH])
-def test_hash_like_sequence(kind):
-    flags = MapFlag.NO_COMMON_LRU if kind == MapType.LRU_HASH else 0
-    with create_map(MapSpec("seq", kind, 4, 8, 8, flags=flags)) as m:
-        m[1] = 10
-        m.update(2, 20, NOEXIST)
-        m.update(2, 21, EXIST)
-        expected = {1: 10, 2: 21}
-        if kind.per_cpu:
-            expected = {k: [v] * possible_cpus() for k, v in expected.items()}
-        assert dict(m.items()) == expected
-        assert 1 in m and 3 not in m
-        assert len(m) == 2
-        assert m.get(3, "none") == "none"
-        del m[1]
-        assert sorted(m.keys()) == [2]
-        with pytest.raises(KeyError, match="7"):
-            m[7]
-        with pytest.raises(KeyError):
-            del m[7]
-        with pytest.raises(BPFError) as caught:
-            m.update(2, 1, NOEXIST)
-        assert caught.value.errno == errno.EEXIST and "BPF_NOEXIST" in str(caught.value)
-        with pytest.raises(BPFError) as caught:
-            m.update(9, 1, EXIST)
-        assert caught.value.errno == errno.ENOENT
-        m.clear()
-        assert list(m.items()) == []
-
-
-def test_full_hash_is_e2big():
-    with create_map(MapSpec("full", MapType.HASH, 4, 4, 2)) as m:
-        m[1], m[2] = 1, 2
-        with pytest.raises(BPFError) as caught:
-            m[3] = 3
-        assert caught.value.errno == errno.E2BIG
-        assert caught.value.errno_name == "E2BIG"
-        assert "map is full (max_entries 2)" in str(caught.value)
-
-
-def test_lru_evicts_instead_of_failing():
-    with create_map(MapSpec("lru", MapType.LRU_HASH, 4, 4, 4,
-                            flags=MapFlag.NO_COMMON_LRU)) as m:
-        for key in range(64):
-            m[key] = key
-        assert len(m) <= 4
-        assert 63 in m  # the newest entry survives; old ones were evicted
-
-
-def test_per_cpu_values_are_lists_one_per_possible_cpu():
-    ncpus = possible_cpus()
-    with create_map(MapSpec("pcpu", MapType.PERCPU_ARRAY, 4, 4, 2)) as m:
-        m[0] = list(range(1, ncpus + 1))
-        assert m[0] == list(range(1, ncpus + 1))
-        assert m[1] == [0] * ncpus
-        with pytest.raises(Exception, match="possible CPUs"):
-            m[0] = [1] * (ncpus + 1)
-
-
-def test_array_has_every_index_and_refuses_delete():
-    with create_map(MapSpec("arr", MapType.ARRAY, 4, 8, 3)) as m:
-        assert len(m) == 3 and list(m.keys()) == [0, 1, 2]
-        m[2] = 5
-        assert list(m.values()) == [0, 0, 5]
-        with pytest.raises(BPFError) as caught:
-            del m[0]
-        assert caught.value.errno == errno.EINVAL
-        with pytest.raises(BPFError) as caught:
-            m[3] = 1
-        assert caught.value.errno == errno.E2BIG
-        m.clear()
-        assert list(m.values()) == [0, 0, 0]
-
-
-@pytest.mark.parametrize("kind,order", [(MapType.QUEUE, [1, 2, 3]), (MapType.STACK, [3, 2, 1])])
-def test_queue_and_stack_order(kind, order):
-    with create_map(MapSpec("q", kind, 0, 4, 3)) as m:
-        for value in (1, 2, 3):
-            m.push(value)
-        with pytest.raises(BPFError) as caught:
-            m.push(4)
-        assert caught.value.errno == errno.E2BIG
-        assert m.peek() == order[0]
-        assert [m.pop() for _ in range(3)] == order
-        with pytest.raises(KeyError, match="empty"):
-            m.pop()
-
-
-def test_queue_push_exist_drops_the_oldest():
-    with create_map(MapSpec("q", MapType.QUEUE, 0, 4, 2)) as m:
-        for value in (1, 2, 3):
-            m.push(value, EXIST)
-        assert [m.pop(), m.pop()] == [2, 3]
-
-
-def test_lpm_trie_longest_match():
-    spec = MapSpec("lpm", MapType.LPM_TRIE, 8, 4, 16, flags=MapFlag.NO_PREALLOC)
-    with create_map(spec) as m:
-        m[("10.0.0.0", 8)] = 8
-        m[ipaddress.ip_network("10.1.0.0/16")] = 16
-        assert m[("10.1.2.3", 32)] == 16
-        assert m[("10.2.2.3", 32)] == 8
-        assert ("11.0.0.1", 32) not in m
-        assert sorted(m.keys(), key=lambda n: n.prefixlen) == [
-            ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("10.1.0.0/16")]
-
-
-def test_bloom_filter_membership():
-    with create_map(MapSpec("bloom", MapType.BLOOM_FILTER, 0, 4, 100, extra=3)) as m:
-        for value in (1, 2, 3):
-            m.push(value)
-        assert all(v in m for v in (1, 2, 3))
-        # a bloom filter may say yes to an absent value, but not to all of many
-        assert not all(v in m for v in range(1000, 1100))
 
 
 def test_map_in_map_holds_inner_maps_and_reads_their_ids():
@@ -180,42 +62,6 @@ def test_prog_array_refuses_non_program_fds():
         assert caught.value.errno == errno.EINVAL
 
 
-class Point(ctypes.Structure):
-    _fields_ = [("x", ctypes.c_uint32), ("y", ctypes.c_uint32)]
-
-
-def test_typed_keys_and_values():
-    spec = MapSpec("typed", MapType.HASH, 8, 8, 4, key_type=Point, value_type="<ii")
-    with create_map(spec) as m:
-        m[Point(1, 2)] = (-1, 5)
-        key, value = next(m.items())
-        assert (key.x, key.y, value) == (1, 2, (-1, 5))
-        m[bytes(Point(3, 4))] = b"\x00" * 8
-        assert m[Point(3, 4)] == (0, 0)
-
-
-@pytest.mark.parametrize("kind", [MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH])
-def test_batch_operations(kind):
-    with create_map(MapSpec("batch", kind, 4, 8, 64)) as m:
-        m.update_batch({k: k * 10 for k in range(40)})
-        got = dict(m.lookup_batch(chunk=7))
-        assert dict(m.lookup_batch(chunk=1)) == got  # a bucket bigger than the chunk too
-        per_cpu = (lambda v: [v] * possible_cpus()) if kind.per_cpu else (lambda v: v)
-        expected = {k: per_cpu(k * 10) for k in range(40)}
-        if kind == MapType.ARRAY:
-            expected.update({k: 0 for k in range(40, 64)})
-        assert got == expected
-        if kind == MapType.ARRAY:
-            return
-        m.delete_batch(range(10))
-        assert sorted(m.keys()) == list(range(10, 40))
-        with pytest.raises(BPFError) as caught:
-            m.delete_batch([5])
-        assert caught.value.errno == errno.ENOENT
-        popped = dict(m.lookup_and_delete_batch(chunk=8))
-        assert sorted(popped) == list(range(10, 40)) and len(m) == 0
-
-
 def test_map_closes_its_fd_and_is_idempotent():
     m = create_map(MapSpec("c", MapType.ARRAY, 4, 4, 1))
     fd = m.fd
@@ -231,3 +77,4 @@ def test_create_einval_names_the_attributes():
         create_map(MapSpec("big", MapType.HASH, 4, 4, 0))
     assert caught.value.errno == errno.EINVAL
     assert "hash map with key_size 4, value_size 4, max_entries 0" in str(caught.value)
+

@@ -1,8 +1,8 @@
 """Random operation sequences on kernel maps against a Python model of their semantics.
 
 The model is what docs/kernel.md promises for every engine (E2BIG when full, EEXIST
-under NOEXIST, ENOENT under EXIST, KeyError for absent keys); the vm engine's maps can
-be run through the same sequences.
+under NOEXIST, ENOENT under EXIST, KeyError for absent keys); every engine that can run
+here goes through the same sequences.
 """
 
 from __future__ import annotations
@@ -10,14 +10,11 @@ from __future__ import annotations
 import errno
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pybpf.engine import ANY, EXIST, NOEXIST, BPFError
-from pybpf.kernel.maps import create_map
 from pybpf.object import MapSpec, MapType
-
-pytestmark = pytest.mark.usefixtures("bpf_permitted")
 
 MAX = 4
 keys = st.integers(0, 7)
@@ -42,11 +39,12 @@ def _model_update(model: dict, key: int, value: int, flags: int) -> int | None:
     return None
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations)
-def test_hash_map_matches_the_model(ops):
+def test_hash_map_matches_the_model(make_map, ops):
     model: dict[int, int] = {}
-    with create_map(MapSpec("model", MapType.HASH, 4, 4, MAX)) as m:
+    with make_map(MapSpec("model", MapType.HASH, 4, 4, MAX)) as m:
         for op in ops:
             if op[0] == "update":
                 expected = _model_update(model, *op[1:])
@@ -68,11 +66,12 @@ def test_hash_map_matches_the_model(ops):
         assert len(m) == len(model)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations, st.sampled_from([MapType.QUEUE, MapType.STACK]))
-def test_queue_and_stack_match_the_model(ops, kind):
+def test_queue_and_stack_match_the_model(make_map, ops, kind):
     model: list[int] = []
-    with create_map(MapSpec("model", kind, 0, 4, MAX)) as m:
+    with make_map(MapSpec("model", kind, 0, 4, MAX)) as m:
         for op in ops:
             if op[0] == "push":
                 if len(model) >= MAX:

@@ -1,0 +1,34 @@
+"""Programs on every engine that can run here: the same spec, the same run results."""
+
+from __future__ import annotations
+
+import pytest
+
+from pybpf.engine import VerifierError, load
+from pybpf.object import CollectionSpec, MapSpec, MapType
+
+from sample_programs import counter, returns, uninitialized_read
+
+PACKET = bytes(range(64))
+
+
+def test_return_value_and_repeat(engine):
+    with load(returns(7), engine=engine) as coll:
+        result = coll.programs["ret"].test_run(PACKET, repeat=3)
+        assert result.retval == 7 and result.duration_ns >= 0
+
+
+def test_map_references_resolve_to_the_collections_maps(engine):
+    spec = CollectionSpec.of(MapSpec("hits", MapType.ARRAY, 4, 8, 1), counter("hits"))
+    with load(spec, engine=engine) as coll:
+        coll.programs["count"].test_run(PACKET, repeat=5)
+        assert coll.maps["hits"][0] == 5
+        coll.maps["hits"][0] = 100
+        coll.programs["count"].test_run(PACKET)
+        assert coll.maps["hits"][0] == 101
+
+
+def test_uninitialized_register_is_a_verifier_error(engine):
+    with pytest.raises(VerifierError) as caught:
+        load(uninitialized_read(), engine=engine)
+    assert "r5" in str(caught.value).lower() and caught.value.log
