@@ -74,6 +74,7 @@ def test_info_id_tag_xlated_and_open_by_id():
         assert info.name == b"seven"
         assert len(prog.tag) == 16 and int(prog.tag, 16) >= 0
         assert len(prog_xlated(prog.fd)) == 16
+        assert prog.xlated() == returns(7).instructions
         with open_program_by_id(prog.id) as again:
             assert again.name == "seven" and again.fd != prog.fd
             assert again.test_run(PACKET).retval == 7

@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 from pybpf.engine.errors import BPFError, VerifierError
 from pybpf.engine.program import Program, RunResult
-from pybpf.isa import SLOT_SIZE, encode
+from pybpf.isa import SLOT_SIZE, Instruction, decode, encode
 from pybpf.kernel import attrs
-from pybpf.kernel.info import fd_by_id, prog_info, tag_hex
+from pybpf.kernel.info import fd_by_id, prog_info, prog_xlated, tag_hex
 from pybpf.kernel.maps import get_pinned_fd, pin_fd
 from pybpf.kernel.syscall import ENOTSUPP, Command, bpf, cstring
 from pybpf.object import ProgramSpec, ProgramType
@@ -78,6 +78,11 @@ class KernelProgram(Program):
     def info(self) -> attrs.ProgInfo:
         """struct bpf_prog_info now (run_cnt/run_time_ns count while stats are on)."""
         return prog_info(self.fd)
+
+    def xlated(self) -> list[Instruction]:
+        """The instructions as the kernel holds them after verification and rewriting
+        (map fds become map ids; context accesses are converted)."""
+        return decode(prog_xlated(self.fd), strict=False)
 
     def pin(self, path: str) -> None:
         """Pin the program at ``path`` on a BPF filesystem."""
