@@ -182,6 +182,12 @@ class PerfEvent:
         return cls(attr, pid=pid, cpu=cpu, description=f"software event {name}")
 
     @classmethod
+    def named(cls, name: str, **options: int) -> "PerfEvent":
+        """A software or hardware event by perf's name, whichever it is."""
+        full = _EVENT_ALIASES.get(name, name)
+        return (cls.software if full in SOFTWARE_EVENTS else cls.hardware)(full, **options)
+
+    @classmethod
     def hardware(cls, name: str, *, pid: int = -1, cpu: int = 0, sample_period: int = 0,
                  sample_freq: int = 0, sample_type: int = 0, disabled: bool = False) -> "PerfEvent":
         """A hardware counter (``cpu-cycles``, ``instructions``, ...) where the CPU has a PMU."""

@@ -62,6 +62,10 @@ class ElfSymbols:
         """The ELF virtual address of function ``name``, or None."""
         return self._table.address(name)
 
+    def names(self) -> list[str]:
+        """Every function name in the file."""
+        return self._table.names()
+
     def vaddr_of_offset(self, offset: int) -> int | None:
         """The virtual address a file offset is loaded at, or None outside every segment."""
         for vaddr, foff, size in self._segments:

@@ -74,3 +74,7 @@ class SymbolTable:
         """The start address of ``name`` (any alias), or None."""
         return self._by_name.get(name)
 
+    def names(self) -> list[str]:
+        """Every name, aliases included (for "did you mean" suggestions)."""
+        return list(self._by_name)
+

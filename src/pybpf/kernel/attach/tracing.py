@@ -1,0 +1,233 @@
+"""Attaching tracing programs: tracepoints, raw tracepoints, uprobes/uretprobes, USDT
+probes, perf events (profiling) — and clear refusals for kprobes and trampolines on
+kernels that lack them.
+
+Perf-event based hooks (tracepoint, uprobe, perf event) open a perf event and tie the
+program to it with a BPF link (BPF_LINK_CREATE, attach type BPF_PERF_EVENT); the
+returned link owns the perf event too, so closing the link removes the hook entirely.
+Where a hook needs one event per CPU (sampling), or per site (USDT probes inlined in
+several places), a :class:`LinkGroup` owns them all.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import difflib
+import errno
+from collections.abc import Sequence
+
+from pybpf.engine.errors import BPFError
+from pybpf.errors import PybpfError
+from pybpf.kernel.link import Link, create_link
+from pybpf.kernel.perf_event import PerfEvent, PerfEventError, online_cpus
+from pybpf.kernel.syscall import Command, bpf
+from pybpf.object import AttachType
+from pybpf.symbols import ElfSymbols, SymbolError, find_library
+from pybpf.tracefs import Tracefs
+from pybpf.usdt import UsdtProbe, find_probe
+
+
+class AttachError(BPFError):
+    """A hook that cannot be attached here, with the reason and what to use instead."""
+
+    def __init__(self, what: str, errno_: int, hint: str) -> None:
+        super().__init__("attach", errno_, hint, what)
+
+
+class PerfEventLink:
+    """A BPF link over a perf event; closing it closes both (link first)."""
+
+    def __init__(self, link: Link, event: PerfEvent) -> None:
+        self.link = link
+        self.event = event
+        self.description = f"{event.description} link"
+
+    @property
+    def fd(self) -> int:
+        """The BPF link's fd."""
+        return self.link.fd
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self.link.closed
+
+    def detach(self) -> None:
+        """Detach the program now (the objects stay open until closed)."""
+        self.link.detach()
+
+    def pin(self, path: str) -> None:
+        """Pin the BPF link (the hook then outlives this process)."""
+        self.link.pin(path)
+
+    def close(self) -> None:
+        """Detach: release the link, then the perf event."""
+        try:
+            self.link.close()
+        finally:
+            self.event.close()
+
+    def __enter__(self) -> "PerfEventLink":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LinkGroup:
+    """Several links that make one attachment (per-CPU events, every USDT site)."""
+
+    def __init__(self, links: Sequence[Link | PerfEventLink], description: str) -> None:
+        self.links = list(links)
+        self.description = description
+
+    @property
+    def closed(self) -> bool:
+        """True once every member is closed."""
+        return all(link.closed for link in self.links)
+
+    def close(self) -> None:
+        """Close every member (all of them, even if one fails)."""
+        errors = []
+        for link in self.links:
+            try:
+                link.close()
+            except OSError as exc:  # keep closing the rest
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> "LinkGroup":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return len(self.links)
+
+
+def link_perf_event(prog_fd: int, event: PerfEvent, cookie: int = 0) -> PerfEventLink:
+    """Tie ``prog_fd`` to an open perf event with a BPF link (the event is closed if
+    this fails, and owned by the link if it succeeds)."""
+    try:
+        link = create_link(prog_fd, event.fileno(), AttachType.PERF_EVENT, extra=(cookie,))
+    except BaseException:
+        event.close()
+        raise
+    return PerfEventLink(link, event)
+
+
+def attach_tracepoint(prog_fd: int, tracepoint: str, *, cookie: int = 0,
+                      tracefs: Tracefs | None = None) -> PerfEventLink:
+    """Run the program on every hit of ``category:name`` (e.g. ``sched:sched_process_exec``)."""
+    tracefs = tracefs or Tracefs()
+    fmt = tracefs.format(tracepoint)
+    event = PerfEvent.tracepoint(fmt.id, name=fmt.qualified_name, pid=-1, cpu=0, sample_type=0)
+    return link_perf_event(prog_fd, event, cookie)
+
+
+class _RawTracepointOpenAttr(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_uint64), ("prog_fd", ctypes.c_uint32), ("pad", ctypes.c_uint32),
+                ("cookie", ctypes.c_uint64)]
+
+
+def attach_raw_tracepoint(prog_fd: int, name: str) -> Link:
+    """Run a raw tracepoint program on tracepoint ``name`` (``sched_switch``: no category;
+    the program sees the tracepoint's C arguments, not the formatted record)."""
+    name = name.split(":")[-1]
+    encoded = ctypes.create_string_buffer(name.encode())
+    attr = _RawTracepointOpenAttr(name=ctypes.addressof(encoded), prog_fd=prog_fd)
+    description = f"raw tracepoint {name}"
+    fd = bpf(Command.RAW_TRACEPOINT_OPEN, attr, description,
+             hints={errno.ENOENT: f"the kernel has no tracepoint called {name!r}"})
+    return Link(fd, description)
+
+
+def resolve_uprobe(binary: str, symbol: str | None = None, offset: int = 0,
+                   address: int | None = None) -> tuple[str, int]:
+    """(path, file offset) of a uprobe target: ``symbol`` (+``offset``) or an ELF virtual
+    ``address`` in ``binary`` (a path or a library name such as ``c``)."""
+    try:
+        path = find_library(binary) if "/" not in binary else binary
+        elf = ElfSymbols(path)
+    except SymbolError as exc:
+        raise AttachError(f"uprobe on {binary}", errno.ENOENT, str(exc)) from None
+    if symbol is not None:
+        start = elf.address(symbol)
+        if start is None:
+            close = difflib.get_close_matches(symbol, elf.names(), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise AttachError(f"uprobe on {path}", errno.ENOENT, f"no function {symbol!r} in {path}{hint}")
+        address = start + offset
+    if address is None:
+        raise AttachError(f"uprobe on {path}", errno.EINVAL, "give a symbol or an address")
+    file_offset = elf.offset_of_vaddr(address)
+    if file_offset is None:
+        raise AttachError(f"uprobe on {path}", errno.EINVAL, f"address 0x{address:x} is in no loadable segment")
+    return path, file_offset
+
+
+def attach_uprobe(prog_fd: int, binary: str, symbol: str | None = None, *, offset: int = 0,
+                  address: int | None = None, retprobe: bool = False, pid: int = -1,
+                  cookie: int = 0) -> PerfEventLink:
+    """Run the program when ``symbol`` (or ``address``) in ``binary`` is called (or
+    returns, with ``retprobe``) — in every process, or only in ``pid``."""
+    path, file_offset = resolve_uprobe(binary, symbol, offset, address)
+    event = PerfEvent.uprobe(path, file_offset, retprobe=retprobe, pid=pid, cpu=0 if pid == -1 else -1)
+    return link_perf_event(prog_fd, event, cookie)
+
+
+def attach_usdt(prog_fd: int, binary: str, name: str, provider: str | None = None, *,
+                pid: int = -1, cookies: Sequence[int] = ()) -> LinkGroup:
+    """Run the program at every site of USDT probe ``provider:name`` in ``binary``, with
+    its semaphore raised while attached. ``cookies`` (one per site, in
+    :func:`pybpf.usdt.find_probe` order) let the program tell sites apart."""
+    path = find_library(binary) if "/" not in binary else binary
+    sites: list[UsdtProbe] = find_probe(path, name, provider)
+    links: list[PerfEventLink] = []
+    try:
+        for i, site in enumerate(sites):
+            event = PerfEvent.uprobe(path, site.offset, ref_ctr_offset=site.semaphore_offset, pid=pid,
+                                     cpu=0 if pid == -1 else -1)
+            links.append(link_perf_event(prog_fd, event, cookies[i] if i < len(cookies) else 0))
+    except BaseException:
+        LinkGroup(links, "").close()
+        raise
+    return LinkGroup(links, f"usdt {sites[0].qualified_name} in {path} ({len(sites)} sites)")
+
+
+def attach_perf_event(prog_fd: int, event: str = "cpu-clock", *, frequency: int | None = None,
+                      period: int | None = None, pid: int = -1,
+                      cpus: Sequence[int] | None = None) -> LinkGroup:
+    """Run a perf_event program on samples of a software or hardware event, on every CPU
+    (or ``cpus``), at ``frequency`` Hz or every ``period`` events (default 99 Hz)."""
+    if frequency is None and period is None:
+        frequency = 99
+    links: list[PerfEventLink] = []
+    try:
+        for cpu in (cpus if cpus is not None else online_cpus()):
+            perf = PerfEvent.named(event, pid=pid, cpu=cpu, sample_freq=frequency or 0,
+                                   sample_period=period or 0)
+            links.append(link_perf_event(prog_fd, perf))
+    except BaseException:
+        LinkGroup(links, "").close()
+        raise
+    rate = f"{frequency} Hz" if frequency else f"every {period}"
+    return LinkGroup(links, f"perf event {event} at {rate} on {len(links)} CPUs")
+
+
+def attach_kprobe(prog_fd: int, function: str, *, retprobe: bool = False, offset: int = 0,
+                  cookie: int = 0, tracefs: Tracefs | None = None) -> PerfEventLink:
+    """Run the program when kernel ``function`` is entered (or returns). Where the kernel
+    has no kprobes the error names the tracepoint that reports the same event."""
+    try:
+        suggestion = (tracefs or Tracefs()).tracepoint_for_function(function)
+    except PybpfError:  # no tracefs: refuse without a suggestion
+        suggestion = None
+    try:
+        event = PerfEvent.kprobe(function, offset=offset, retprobe=retprobe, suggestion=suggestion)
+    except PerfEventError as exc:
+        raise AttachError(f"{'kretprobe' if retprobe else 'kprobe'} {function}", exc.errno or errno.ENOENT,
+                          str(exc)) from None
+    return link_perf_event(prog_fd, event, cookie)
