@@ -159,9 +159,3 @@ class LinkInfo(ctypes.Structure):
 
     _fields_ = [("type", u32), ("id", u32), ("prog_id", u32), ("union", u64 * 8)]
 
-
-class BtfInfo(ctypes.Structure):
-    """struct bpf_btf_info."""
-
-    _fields_ = [("btf", u64), ("btf_size", u32), ("id", u32), ("name", u64),
-                ("name_len", u32), ("kernel_btf", u32)]

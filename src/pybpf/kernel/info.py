@@ -18,7 +18,7 @@ from pybpf.kernel import attrs
 from pybpf.kernel.syscall import Command, bpf
 from pybpf.object import MapSpec, MapType, ProgramType
 
-Info = TypeVar("Info", attrs.ProgInfo, attrs.MapInfo, attrs.LinkInfo, attrs.BtfInfo)
+Info = TypeVar("Info", attrs.ProgInfo, attrs.MapInfo, attrs.LinkInfo)
 
 _KINDS = {
     "prog": (Command.PROG_GET_NEXT_ID, Command.PROG_GET_FD_BY_ID),
