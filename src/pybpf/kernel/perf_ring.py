@@ -92,8 +92,7 @@ class PerfRing:
                 raise PerfEventError(f"corrupt perf ring: record of size {size} at position {tail}")
             body = self._read(tail + 8, size - 8)
             tail += size
-            if type_ in (RECORD_LOST, RECORD_LOST_SAMPLES):
-                self.lost += _U64.unpack_from(body, 8 if type_ == RECORD_LOST else 0)[0]
+            self.lost += lost_count(type_, body)
             _U64.pack_into(m, _DATA_TAIL, tail)  # release the space before handing the record out
             yield type_, misc, body
 
@@ -120,6 +119,15 @@ class PerfRing:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def lost_count(record_type: int, body: bytes) -> int:
+    """How many samples a record reports lost (0 for records that are not loss reports)."""
+    if record_type == RECORD_LOST:          # id, then the count
+        return _U64.unpack_from(body, 8)[0]
+    if record_type == RECORD_LOST_SAMPLES:  # the count first
+        return _U64.unpack_from(body, 0)[0]
+    return 0
 
 
 def parse_sample(body: bytes, sample_type: int) -> Sample:
