@@ -9,5 +9,9 @@ from pybpf.tracefs.catalog import Tracefs
 from pybpf.tracefs.errors import TracefsError
 from pybpf.tracefs.format import Field, TracepointFormat, parse_format
 from pybpf.tracefs.mount import find_tracefs
+from pybpf.tracefs.trace_pipe import TraceLine, TracePipe, parse_trace_line
 
-__all__ = ["Field", "TracepointFormat", "Tracefs", "TracefsError", "find_tracefs", "parse_format"]
+__all__ = [
+    "Field", "TraceLine", "TracePipe", "TracepointFormat", "Tracefs", "TracefsError", "find_tracefs",
+    "parse_format", "parse_trace_line",
+]
