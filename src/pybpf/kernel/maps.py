@@ -5,7 +5,8 @@ buffers allocated once per map (so a lookup costs one syscall and two copies), a
 kernel-only operations — pin/unpin, freeze, ``memory()`` for BPF_F_MMAPABLE arrays, id
 and info — and the ways to get a map: :func:`create_map`, :func:`open_pinned_map`,
 :func:`open_map_by_id`. A KernelMap owns its fd: ``close()`` (or the ``with`` block)
-releases it; ``__del__`` only catches the forgotten ones. A KernelMap is not thread-safe.
+releases it; ``__del__`` only catches the forgotten ones. Element calls take a per-map lock,
+since they share the map's buffers, so threads may share a KernelMap.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import ctypes
 import errno
 import mmap
 import os
+import threading
 from typing import Any
 
 from pybpf.engine.errors import BPFError
@@ -63,6 +65,8 @@ class KernelMap(Map):
         self._c_pop = _ElemCall(Command.MAP_LOOKUP_AND_DELETE_ELEM, fd, 0, value)
         self._c_peek = _ElemCall(Command.MAP_LOOKUP_ELEM, fd, 0, value)
         self._hints = {errno.E2BIG: f"the map is full (max_entries {self.max_entries})"}
+        # the element buffers are shared by every call on this map: one call at a time
+        self._lock = threading.Lock()
         self._mmap: mmap.mmap | None = None
         self._view: memoryview | None = None
 
@@ -85,39 +89,47 @@ class KernelMap(Map):
         return self._vbuf.raw if self._whole else self._vbuf.raw[:self._vsize]
 
     def _lookup(self, key: bytes) -> bytes | None:
-        self._kview[:] = key
-        return self._value_bytes() if self._run(self._c_lookup) else None
+        with self._lock:
+            self._kview[:] = key
+            return self._value_bytes() if self._run(self._c_lookup) else None
 
     def _update(self, key: bytes, value: bytes, flags: int) -> None:
-        self._kview[:] = key
-        self._vview[:] = value
-        self._run(self._c_update, flags)
+        with self._lock:
+            self._kview[:] = key
+            self._vview[:] = value
+            self._run(self._c_update, flags)
 
     def _delete(self, key: bytes) -> bool:
-        self._kview[:] = key
-        return self._run(self._c_delete)
+        with self._lock:
+            self._kview[:] = key
+            return self._run(self._c_delete)
 
     def _next_key(self, key: bytes | None) -> bytes | None:
-        if key is None:
-            found = self._run(self._c_first)
-        else:
-            self._kview[:] = key
-            found = self._run(self._c_next)
-        return self._kbuf2.raw[:self.key_size] if found else None
+        with self._lock:
+            if key is None:
+                found = self._run(self._c_first)
+            else:
+                self._kview[:] = key
+                found = self._run(self._c_next)
+            return self._kbuf2.raw[:self.key_size] if found else None
 
     def _push(self, value: bytes, flags: int) -> None:
-        self._vview[:] = value
-        self._run(self._c_push, flags)
+        with self._lock:
+            self._vview[:] = value
+            self._run(self._c_push, flags)
 
     def _pop(self) -> bytes | None:
-        return self._value_bytes() if self._run(self._c_pop) else None
+        with self._lock:
+            return self._value_bytes() if self._run(self._c_pop) else None
 
     def _peek(self) -> bytes | None:
-        return self._value_bytes() if self._run(self._c_peek) else None
+        with self._lock:
+            return self._value_bytes() if self._run(self._c_peek) else None
 
     def _bloom_test(self, value: bytes) -> bool:
-        self._vview[:] = value
-        return self._run(self._c_peek)
+        with self._lock:
+            self._vview[:] = value
+            return self._run(self._c_peek)
 
     def _handle_of(self, obj: Any) -> int:
         fd = getattr(obj, "fd", None)
