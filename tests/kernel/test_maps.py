@@ -78,3 +78,20 @@ def test_create_einval_names_the_attributes():
     assert caught.value.errno == errno.EINVAL
     assert "hash map with key_size 4, value_size 4, max_entries 0" in str(caught.value)
 
+
+
+def test_threads_may_share_a_map():
+    import threading
+
+    with create_map(MapSpec("shared", MapType.HASH, 4, 8, 4000)) as m:
+        def writer(base: int) -> None:
+            for k in range(base, base + 1000):
+                m[k] = k * 3
+                assert m[k] == k * 3
+
+        threads = [threading.Thread(target=writer, args=(base,)) for base in (0, 1000, 2000, 3000)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert dict(m.items()) == {k: k * 3 for k in range(4000)}
