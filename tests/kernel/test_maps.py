@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import threading
 
 import pytest
@@ -91,9 +92,14 @@ def test_threads_may_share_a_map():
                     wrong.append(k)
 
         threads = [threading.Thread(target=writer, args=(base,)) for base in (0, 1000, 2000, 3000)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # switch threads often, so an unguarded race shows
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            sys.setswitchinterval(interval)
         assert not wrong
         assert dict(m.items()) == {k: k * 3 for k in range(4000)}
