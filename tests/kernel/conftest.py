@@ -1,8 +1,8 @@
 """Fixtures for tests that call bpf() for real: one probe decides whether they run.
 
 ``bpf_permitted`` skips (with the kernel's own refusal as the reason) where bpf() is
-not allowed; ``bpffs`` yields a fresh directory on a BPF filesystem and removes every
-pin left in it; ``no_fd_leak`` fails a test that leaves a file descriptor open.
+not allowed; ``bpffs`` yields a fresh directory on a BPF filesystem (a private mount when
+/sys/fs/bpf is not one) and removes every pin left in it; ``no_fd_leak`` fails a test that leaves a file descriptor open.
 """
 
 from __future__ import annotations
@@ -43,28 +43,30 @@ def no_fd_leak():
     assert not leaked, f"fds left open: {sorted(leaked)}"
 
 
-@pytest.fixture(scope="session")
-def bpffs_root(bpf_permitted) -> str:
-    """/sys/fs/bpf as a BPF filesystem: mounted for the session if it was not."""
-    if _bpffs_mounted(BPFFS):
-        yield BPFFS
-        return
-    if not os.path.isdir(BPFFS):
-        pytest.skip(f"{BPFFS} does not exist: no sysfs BPF directory to mount bpffs on")
-    try:
-        subprocess.run(["mount", "-t", "bpf", "bpf", BPFFS], check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot mount a BPF filesystem at {BPFFS}: {exc}")
-    yield BPFFS
-    subprocess.run(["umount", BPFFS], check=False, capture_output=True)
-
-
 @pytest.fixture
-def bpffs(bpffs_root) -> str:
-    """A fresh /sys/fs/bpf/pybpf-test-* directory, removed with whatever is pinned in it."""
-    path = tempfile.mkdtemp(prefix="pybpf-test-", dir=bpffs_root)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+def bpffs(bpf_permitted) -> str:
+    """A fresh empty directory on a BPF filesystem, removed with whatever is pinned in it.
+
+    It is /sys/fs/bpf/pybpf-test-* when /sys/fs/bpf is a BPF filesystem; otherwise a
+    private bpffs mounted for the test at a temporary directory (and unmounted after),
+    so that no other user of /sys/fs/bpf is disturbed.
+    """
+    if _bpffs_mounted(BPFFS):
+        path = tempfile.mkdtemp(prefix="pybpf-test-", dir=BPFFS)
+        yield path
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    path = tempfile.mkdtemp(prefix="pybpf-test-")
+    try:
+        subprocess.run(["mount", "-t", "bpf", "bpf", path], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        os.rmdir(path)
+        pytest.skip(f"cannot mount a BPF filesystem at {path}: {exc}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", path], check=False, capture_output=True)
+        os.rmdir(path)
 
 
 @pytest.fixture(scope="session")
