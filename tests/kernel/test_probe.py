@@ -38,6 +38,8 @@ def test_program_and_map_types_agree_with_bpftool(found, bpftool):
     for option, value in theirs["system_config"].items():
         if option.startswith("CONFIG_"):
             assert found.config[option] == value, option
+        elif option in found.sysctls:
+            assert found.sysctls[option] == value, option
 
 
 def test_basic_types_are_present(found):

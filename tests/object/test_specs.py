@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
@@ -98,3 +100,18 @@ def test_collection_checks_references_and_duplicate_names():
     misfiled = CollectionSpec(maps={"x": MapSpec("m", MapType.ARRAY, 4, 4, 1)})
     with pytest.raises(SpecError, match="filed under 'x'"):
         misfiled.check()
+
+
+@given(st.lists(st.integers(0, 2 ** 32 - 1), min_size=1, max_size=8), st.data())
+def test_relocation_touches_only_referenced_lddws(handles, data):
+    body = [LDDW_R1 if i % 2 == 0 else R0_0 for i in range(2 * len(handles))] + [EXIT]
+    references = {2 * i: f"m{i}" for i in range(len(handles))}
+    spec = ProgramSpec("p", ProgramType.SOCKET_FILTER, body, references=references).check()
+    table = {f"m{i}": h for i, h in enumerate(handles)}
+    out = spec.relocated(table.__getitem__)
+    assert len(out) == len(body)
+    for index, ins in enumerate(out):
+        if index in references:
+            assert (ins.src, ins.imm, ins.dst) == (o.PSEUDO_MAP_FD, table[references[index]], 1)
+        else:
+            assert ins == body[index]
