@@ -34,7 +34,7 @@ def available() -> str | None:
 def _pinned_or_created(spec: MapSpec) -> KernelMap:
     """The map for ``spec``: the compatible one pinned under its name, or a new one."""
     if spec.pinning != Pinning.BY_NAME:
-        return create_map(spec)
+        return _initialized(create_map(spec))
     path = os.path.join(spec.pin_path, spec.name)
     try:
         found = open_pinned_map(path, spec.key_type, spec.value_type)
@@ -48,9 +48,23 @@ def _pinned_or_created(spec: MapSpec) -> KernelMap:
         found.close()
         raise BPFError("BPF_OBJ_GET", errno.EINVAL, f"the map pinned at {path} does not "
                        f"match the spec: {why}", f"map {spec.name!r}")
-    made = create_map(spec)
+    made = _initialized(create_map(spec))
     try:
         made.pin(path)
+    except BaseException:
+        made.close()
+        raise
+    return made
+
+
+def _initialized(made: KernelMap) -> KernelMap:
+    """Write a spec's initial contents (global variables) and freeze it if asked."""
+    spec = made.spec
+    try:
+        if spec.contents is not None:
+            made._update(bytes(4), spec.contents, 0)
+        if spec.freeze:
+            made.freeze()
     except BaseException:
         made.close()
         raise

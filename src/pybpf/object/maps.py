@@ -53,6 +53,10 @@ class MapSpec:
     numa_node: int | None = None
     btf_key_type_id: int = 0
     btf_value_type_id: int = 0
+    #: initial value of element 0 of an array map (global variables of an ELF object)
+    contents: bytes | None = None
+    #: freeze the map after writing ``contents`` (``.rodata``: constant for userspace too)
+    freeze: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -98,6 +102,9 @@ class MapSpec:
             if size < 4096 or size & (size - 1) or self.value_size:
                 raise SpecError(f"{where}: a ring buffer's max_entries is its size in bytes, "
                                 "a power of 2 of at least one page, and value_size is 0")
+        if self.contents is not None and (kind != MapType.ARRAY or len(self.contents) != self.value_size):
+            raise SpecError(f"{where}: initial contents are for array maps and must be value_size "
+                            f"({self.value_size}) bytes, got {len(self.contents)}")
         if kind == MapType.STACK_TRACE and (self.value_size == 0 or self.value_size % 8):
             raise SpecError(f"{where}: stack trace values are arrays of 8-byte addresses")
         return self

@@ -1,0 +1,75 @@
+"""BPF ELF object → :class:`~pybpf.object.CollectionSpec`.
+
+The spec is what both engines load: programs (typed by their section names, linked
+with their subprograms), the maps they reference (legacy definitions, BTF-defined
+``.maps``, and the array maps behind global variables), and the license.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pybpf.object.collection import CollectionSpec
+from pybpf.object.elf.linker import functions, link
+from pybpf.object.elf.maps import data_maps, legacy_maps
+from pybpf.object.elf.reader import ElfObject, ObjectError, read_object
+from pybpf.object.elf.sections import known_prefixes, section_kind
+from pybpf.object.maps import MapSpec
+from pybpf.object.programs import ProgramSpec
+
+
+def load_object(source: str | Path | bytes, *, name: str = "") -> CollectionSpec:
+    """Read a BPF object (a path or its bytes) into a CollectionSpec."""
+    obj = read_object(source, name)
+    object_name = name or (Path(source).stem if not isinstance(source, (bytes, bytearray, memoryview)) else "obj")
+    license = _license(obj)
+    table = functions(obj)
+    declared = {**legacy_maps(obj), **btf_maps(obj)}
+    programs: dict[str, ProgramSpec] = {}
+    used_data: set[str] = set()
+    linked_programs = []
+    for (section_index, _), function in sorted(table.items()):
+        section = obj.sections[section_index]
+        if section.name == ".text":
+            continue
+        kind = section_kind(section.name)
+        if kind is None:
+            raise ObjectError(f"{obj.path}: program {function.name!r} is in section {section.name!r}, "
+                              f"which names no program type (known: {', '.join(known_prefixes())})")
+        linked = link(obj, function, table)
+        missing = sorted(set(linked.maps.values()) - set(declared))
+        if missing:
+            raise ObjectError(f"{obj.path}: program {function.name!r} refers to {missing[0]!r}, "
+                              "which is not a map this object defines")
+        used_data.update(section_name for section_name, _ in linked.data.values())
+        linked_programs.append((function, section.name, kind, linked))
+    data = data_maps(obj, object_name, used_data)
+    for function, section_name, kind, linked in linked_programs:
+        references = dict(linked.maps)
+        references.update({index: data[sec][0].name for index, (sec, _) in linked.data.items()})
+        if function.name in programs:
+            raise ObjectError(f"{obj.path}: two programs are called {function.name!r}")
+        programs[function.name] = ProgramSpec(
+            function.name, kind.program_type, linked.instructions, license=license,
+            expected_attach_type=kind.attach_type, references=references,
+            attach_to=kind.target, section=section_name,
+        )
+    maps = {spec.name: spec for spec in declared.values()}
+    maps.update({spec.name: spec for spec, _ in data.values()})
+    return CollectionSpec(maps, programs).check()
+
+
+def _license(obj: ElfObject) -> str:
+    section = obj.section("license")
+    if section is None:
+        return ""
+    return section.data.split(b"\0", 1)[0].decode("ascii", "replace")
+
+
+def btf_maps(obj: ElfObject) -> dict[str, MapSpec]:
+    """Maps declared in ``.maps`` with BTF-described definitions."""
+    section = obj.section(".maps")
+    if section is None or not obj.symbols_in(section.index, "STT_OBJECT"):
+        return {}
+    raise ObjectError(f"{obj.path}: BTF-defined maps (section .maps) are not readable yet: "
+                      "pybpf.btf is needed to decode their definitions")
