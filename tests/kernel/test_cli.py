@@ -85,3 +85,44 @@ def test_map_dump_of_a_queue_and_missing_ids_fail_in_one_line(capsys, tmp_path):
         assert code == 1 and "has no keys" in err and not target.exists()
     code, _, err = _run(capsys, "map", "show", "4000000000")
     assert code == 1 and err.startswith("pybpf map: error: BPF_MAP_GET_FD_BY_ID")
+
+
+def test_map_update_lookup_delete_pin_in_bpftools_syntax(capsys, bpftool, bpffs):
+    with create_map(MapSpec("edited", MapType.HASH, 4, 4, 4)) as m:
+        mid = str(m.id)
+        assert _run(capsys, "map", "update", mid, "--key", "1", "0", "0", "0",
+                    "--value", "hex", "ff", "00", "00", "00")[0] == 0
+        assert m[1] == 0xFF
+        subprocess.run([bpftool, "map", "update", "id", mid, "key", "2", "0", "0", "0",
+                        "value", "0x07", "0", "0", "0"], check=True, capture_output=True)
+        code, out, _ = _run(capsys, "map", "lookup", mid, "--key", "0x02", "0", "0", "0")
+        assert out == "key: 02 00 00 00  value: 07 00 00 00\n"
+        ours = json.loads(_run(capsys, "map", "lookup", mid, "--key", "2", "0", "0", "0",
+                               "--json")[1])
+        theirs = json.loads(subprocess.run(
+            [bpftool, "--json", "map", "lookup", "id", mid, "key", "2", "0", "0", "0"],
+            check=True, capture_output=True, text=True).stdout)
+        assert ours == theirs
+        code, _, err = _run(capsys, "map", "update", mid, "--key", "1", "0", "0", "0",
+                            "--value", "1", "0", "0", "0", "--flags", "noexist")
+        assert code == 1 and "EEXIST" in err
+        assert _run(capsys, "map", "delete", mid, "--key", "1", "0", "0", "0")[0] == 0
+        assert 1 not in m
+        code, _, err = _run(capsys, "map", "delete", mid, "--key", "1", "0", "0", "0")
+        assert code == 1 and err.strip().endswith("has no element with key 01 00 00 00")
+        path = f"{bpffs}/edited"
+        assert _run(capsys, "map", "pin", mid, path)[0] == 0
+        assert json.loads(subprocess.run([bpftool, "--json", "map", "show", "pinned", path],
+                                         check=True, capture_output=True, text=True).stdout
+                          )["id"] == m.id
+
+
+@pytest.mark.parametrize("tokens,message", [
+    (["1", "0", "0"], "3 bytes given, 4 expected"),
+    (["1", "0", "0", "x"], "byte 4 ('x') is not a number"),
+    (["256", "0", "0", "0"], "byte 1 (256) is not in 0..255"),
+])
+def test_map_key_syntax_errors(capsys, tokens, message):
+    with create_map(MapSpec("k", MapType.HASH, 4, 4, 1)) as m:
+        code, _, err = _run(capsys, "map", "lookup", str(m.id), "--key", *tokens)
+    assert code == 1 and message in err and err.count("\n") == 1

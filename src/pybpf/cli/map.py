@@ -1,8 +1,10 @@
-"""``pybpf map list|show ID|dump ID``: the maps loaded in the kernel and their contents.
+"""``pybpf map list|show|dump|lookup|update|delete|pin``: loaded maps and their contents.
 
-``dump`` prints keys and values as hex bytes, one entry per line (per-CPU values one
-line per CPU); ``--json`` uses bpftool's shape (``key``/``value`` as lists of "0x.."
-strings, ``values`` with a ``cpu`` each for per-CPU maps).
+``dump`` and ``lookup`` print keys and values as hex bytes, one entry per line (per-CPU
+values one line per CPU); ``--json`` uses bpftool's shape (``key``/``value`` as lists of
+"0x.." strings, ``values`` with a ``cpu`` each for per-CPU maps). Keys and values are
+given as bpftool takes them: bytes in decimal, ``0x``-prefixed bytes in hex, or ``hex``
+followed by hex bytes (``--key 1 0 0 0`` = ``--key hex 01 00 00 00``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 
 from pybpf.cli.output import atomic_output
 from pybpf.cli.prog import emit
+from pybpf.engine.map import UpdateFlag
+from pybpf.errors import PybpfError
 from pybpf.kernel.info import describe_all, describe_map
-from pybpf.kernel.maps import open_map_by_id
+from pybpf.kernel.maps import KernelMap, open_map_by_id
 
 _COLUMNS = (("id", "ID"), ("type", "TYPE"), ("name", "NAME"), ("bytes_key", "KEY"),
             ("bytes_value", "VALUE"), ("max_entries", "MAX"), ("flags", "FLAGS"))
@@ -22,36 +26,90 @@ _COLUMNS = (("id", "ID"), ("type", "TYPE"), ("name", "NAME"), ("bytes_key", "KEY
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``map`` to the command line."""
-    parser = subparsers.add_parser("map", help="list, show and dump loaded BPF maps",
+    parser = subparsers.add_parser("map", help="list, show, dump and edit loaded BPF maps",
                                    description=__doc__.split("\n\n")[0])
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     listing = verbs.add_parser("list", help="every loaded map")
     show = verbs.add_parser("show", help="one map by id")
     dump = verbs.add_parser("dump", help="every entry of one map")
-    for sub in (show, dump):
+    lookup = verbs.add_parser("lookup", help="one entry by key")
+    update = verbs.add_parser("update", help="store a value under a key")
+    delete = verbs.add_parser("delete", help="remove a key")
+    pin = verbs.add_parser("pin", help="pin the map on a BPF filesystem")
+    for sub in (show, dump, lookup, update, delete, pin):
         sub.add_argument("id", type=int, help="the map id (from map list)")
-    for sub in (listing, show, dump):
+    for sub in (lookup, update, delete):
+        sub.add_argument("--key", nargs="+", required=True, metavar="BYTE")
+    update.add_argument("--value", nargs="+", required=True, metavar="BYTE")
+    update.add_argument("--flags", choices=("any", "noexist", "exist"), default="any")
+    pin.add_argument("path", help="where to pin it (on a BPF filesystem)")
+    for sub in (listing, show, dump, lookup):
         sub.add_argument("--json", action="store_true", help="print JSON")
         sub.add_argument("-o", "--output", metavar="FILE", help="write here, not stdout")
     parser.set_defaults(handler=run)
 
 
+def parse_bytes(tokens: list[str], what: str) -> bytes:
+    """bpftool's byte syntax: decimal, ``0x``-prefixed hex, or ``hex`` then hex bytes."""
+    base = 10
+    if tokens and tokens[0] == "hex":
+        base, tokens = 16, tokens[1:]
+    out = bytearray()
+    for position, token in enumerate(tokens, 1):
+        try:
+            value = int(token, 16 if token.lower().startswith("0x") else base)
+        except ValueError:
+            raise PybpfError(f"{what}: byte {position} ({token!r}) is not a number") from None
+        if not 0 <= value <= 255:
+            raise PybpfError(f"{what}: byte {position} ({token}) is not in 0..255")
+        out.append(value)
+    return bytes(out)
+
+
 def run(args: argparse.Namespace) -> int:
-    """List, show or dump."""
+    """Dispatch on the verb."""
     if args.verb == "list":
         emit(describe_all("map"), _COLUMNS, args.json, args.output)
         return 0
     with open_map_by_id(args.id, key_type=bytes, value_type=bytes) as m:
-        if args.verb == "show":
-            emit([describe_map(m.fd)], _COLUMNS, args.json, args.output, single=True)
-            return 0
+        try:
+            _act(m, args)
+        except KeyError:
+            key = parse_bytes(args.key, "--key")
+            raise PybpfError(f"map id {args.id} has no element with key {_hex(key)}") from None
+    return 0
+
+
+def _act(m: KernelMap, args: argparse.Namespace) -> None:
+    """Do what the verb says to the open map ``m``."""
+    if args.verb == "show":
+        emit([describe_map(m.fd)], _COLUMNS, args.json, args.output, single=True)
+    elif args.verb == "pin":
+        m.pin(args.path)
+    elif args.verb == "update":
+        value = parse_bytes(args.value, "--value")
+        m.update(parse_bytes(args.key, "--key"), value, UpdateFlag[args.flags.upper()])
+    elif args.verb == "delete":
+        del m[parse_bytes(args.key, "--key")]
+    else:
+        _print_entries(m, args)
+
+
+def _print_entries(m: KernelMap, args: argparse.Namespace) -> None:
+    """dump (every entry) or lookup (one entry) as text or JSON."""
+    if args.verb == "lookup":
+        key = parse_bytes(args.key, "--key")
+        entries = [(key, m[key])]
+    else:
         entries = list(m.items())
-        per_cpu = m.type.per_cpu
-    text = (json.dumps([_json_entry(k, v, per_cpu) for k, v in entries], indent=2)
-            if args.json else _dump_text(entries, per_cpu))
+    per_cpu = m.type.per_cpu
+    if args.json:
+        found = [_json_entry(k, v, per_cpu) for k, v in entries]
+        text = json.dumps(found[0] if args.verb == "lookup" else found, indent=2) + "\n"
+    else:
+        text = _dump_text(entries, per_cpu, count=args.verb == "dump")
     with atomic_output(args.output) as out:
         out.write(text.encode())
-    return 0
 
 
 def _hex(data: bytes) -> str:
@@ -67,7 +125,7 @@ def _json_entry(key: bytes, value: Any, per_cpu: bool) -> dict[str, Any]:
     return {"key": listed(key), "value": listed(value)}
 
 
-def _dump_text(entries: list[tuple[bytes, Any]], per_cpu: bool) -> str:
+def _dump_text(entries: list[tuple[bytes, Any]], per_cpu: bool, count: bool) -> str:
     lines = []
     for key, value in entries:
         if per_cpu:
@@ -75,5 +133,6 @@ def _dump_text(entries: list[tuple[bytes, Any]], per_cpu: bool) -> str:
             lines += [f"  cpu{cpu}: {_hex(v)}" for cpu, v in enumerate(value)]
         else:
             lines.append(f"key: {_hex(key)}  value: {_hex(value)}")
-    lines.append(f"Found {len(entries)} element{'s' if len(entries) != 1 else ''}")
+    if count:
+        lines.append(f"Found {len(entries)} element{'s' if len(entries) != 1 else ''}")
     return "\n".join(lines) + "\n"
