@@ -9,10 +9,10 @@ import pytest
 
 from pybpf.cli import main
 from pybpf.kernel.maps import create_map
-from pybpf.kernel.programs import load_program
+from pybpf.kernel.programs import load_program, open_pinned_program
 from pybpf.object import MapSpec, MapType
 
-from sample_programs import counter
+from sample_programs import counter, returns
 
 pytestmark = pytest.mark.usefixtures("bpf_permitted", "no_fd_leak")
 
@@ -126,3 +126,13 @@ def test_map_key_syntax_errors(capsys, tokens, message):
     with create_map(MapSpec("k", MapType.HASH, 4, 4, 1)) as m:
         code, _, err = _run(capsys, "map", "lookup", str(m.id), "--key", *tokens)
     assert code == 1 and message in err and err.count("\n") == 1
+
+
+def test_prog_pin(capsys, bpffs):
+    with load_program(returns(0)) as prog:
+        path = f"{bpffs}/p"
+        assert _run(capsys, "prog", "pin", str(prog.id), path)[0] == 0
+        with open_pinned_program(path) as again:
+            assert again.id == prog.id
+        code, _, err = _run(capsys, "prog", "pin", str(prog.id), "/tmp/not-bpffs-pin")
+        assert code == 1 and "not on a BPF filesystem" in err

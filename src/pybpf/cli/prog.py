@@ -1,4 +1,4 @@
-"""``pybpf prog list|show ID``: the programs loaded in the kernel, from their info.
+"""``pybpf prog list|show ID|pin ID PATH``: the programs loaded in the kernel.
 
 Field names in ``--json`` are bpftool's, so scripts written for ``bpftool --json prog``
 read ours. (``format_table`` is shared with ``pybpf map``.)
@@ -14,6 +14,7 @@ from typing import Any
 
 from pybpf.cli.output import atomic_output
 from pybpf.kernel.info import describe_all, describe_prog, fd_by_id
+from pybpf.kernel.programs import open_program_by_id
 
 _COLUMNS = (("id", "ID"), ("type", "TYPE"), ("name", "NAME"), ("tag", "TAG"),
             ("bytes_xlated", "XLATED"), ("bytes_jited", "JITED"), ("map_ids", "MAPS"),
@@ -27,7 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     listing = verbs.add_parser("list", help="every loaded program")
     show = verbs.add_parser("show", help="one program by id")
-    show.add_argument("id", type=int, help="the program id (from prog list)")
+    pin = verbs.add_parser("pin", help="pin a program on a BPF filesystem")
+    for sub in (show, pin):
+        sub.add_argument("id", type=int, help="the program id (from prog list)")
+    pin.add_argument("path", help="where to pin it (on a BPF filesystem)")
     for sub in (listing, show):
         sub.add_argument("--json", action="store_true", help="print JSON")
         sub.add_argument("-o", "--output", metavar="FILE", help="write here, not stdout")
@@ -35,7 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """List or show."""
+    """List, show or pin."""
+    if args.verb == "pin":
+        with open_program_by_id(args.id) as prog:
+            prog.pin(args.path)
+        return 0
     if args.verb == "list":
         rows = describe_all("prog")
     else:
