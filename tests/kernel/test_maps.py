@@ -13,7 +13,10 @@ import pytest
 
 from pybpf.engine import BPFError, possible_cpus
 from pybpf.kernel.maps import create_map
+from pybpf.kernel.programs import load_program
 from pybpf.object import MapFlag, MapSpec, MapType
+
+from sample_programs import returns
 
 pytestmark = pytest.mark.usefixtures("bpf_permitted", "no_fd_leak")
 
@@ -56,12 +59,17 @@ def test_ring_buffer_and_perf_event_array_and_stack_trace_creation():
         assert list(st.keys()) == []
 
 
-def test_prog_array_refuses_non_program_fds():
+def test_prog_array_holds_programs_and_refuses_other_fds():
     with create_map(MapSpec("jmp", MapType.PROG_ARRAY, 4, 4, 2)) as jmp, \
-            create_map(MapSpec("x", MapType.ARRAY, 4, 4, 1)) as not_prog:
+            create_map(MapSpec("x", MapType.ARRAY, 4, 4, 1)) as not_prog, \
+            load_program(returns(1)) as prog:
+        jmp[1] = prog
+        assert jmp[1] == prog.id and 0 not in jmp and len(jmp) == 1
         with pytest.raises(BPFError) as caught:
             jmp[0] = not_prog.fd
         assert caught.value.errno == errno.EINVAL
+        del jmp[1]
+        assert list(jmp.items()) == []
 
 
 def test_map_closes_its_fd_and_is_idempotent():

@@ -183,11 +183,14 @@ class Map(ABC):
         return True
 
     def __len__(self) -> int:
-        """Entries present: max_entries for arrays, a walk over the keys for the others."""
-        if self.type in _ARRAYS:
-            return self.max_entries
+        """Entries present: max_entries for arrays of values (every slot exists), the
+        filled slots of fd arrays (program arrays, maps of maps), a key walk otherwise."""
         if self.type.keyless:
             raise TypeError(f"a {self.type} map cannot count its elements")
+        if self._holds_fds:
+            return sum(1 for _ in self.items())
+        if self.type in _ARRAYS:
+            return self.max_entries
         return sum(1 for _ in self._raw_keys())
 
     def get(self, key: Any, default: Any = None) -> Any:
