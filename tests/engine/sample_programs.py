@@ -39,3 +39,15 @@ def counter(map_name: str, name: str = "count") -> ProgramSpec:
 def uninitialized_read(name: str = "bad") -> ProgramSpec:
     """A program the verifier rejects: it reads r5, which nothing wrote."""
     return ProgramSpec(name, ProgramType.SOCKET_FILTER, [Instruction(0xBF, 0, 5), EXIT])
+
+
+def tail_caller(map_name: str, index: int, name: str = "caller") -> ProgramSpec:
+    """A socket filter that tail-calls slot ``index`` of program array ``map_name`` and
+    returns 0 when the slot is empty."""
+    return ProgramSpec(name, ProgramType.SOCKET_FILTER, [
+        Instruction(o.LDDW, 2, 0, 0, 0),          # r2 = program array
+        Instruction(0xB7, 3, 0, 0, index),        # r3 = index
+        Instruction(0x85, 0, 0, 0, 12),           # call bpf_tail_call
+        Instruction(0xB7, 0, 0, 0, 0),            # r0 = 0
+        EXIT,
+    ], references={0: map_name})

@@ -7,7 +7,7 @@ import pytest
 from pybpf.engine import VerifierError, load
 from pybpf.object import CollectionSpec, MapSpec, MapType
 
-from sample_programs import counter, returns, uninitialized_read
+from sample_programs import counter, returns, tail_caller, uninitialized_read
 
 PACKET = bytes(range(64))
 
@@ -32,3 +32,13 @@ def test_uninitialized_register_is_a_verifier_error(engine):
     with pytest.raises(VerifierError) as caught:
         load(uninitialized_read(), engine=engine)
     assert "r5" in str(caught.value).lower() and caught.value.log
+
+
+def test_tail_call_through_a_program_array(engine):
+    spec = CollectionSpec.of(MapSpec("jmp", MapType.PROG_ARRAY, 4, 4, 2),
+                             tail_caller("jmp", 1), returns(42, "callee"))
+    with load(spec, engine=engine) as coll:
+        caller = coll.programs["caller"]
+        assert caller.test_run(PACKET).retval == 0      # empty slot: falls through
+        coll.maps["jmp"][1] = coll.programs["callee"]
+        assert caller.test_run(PACKET).retval == 42
