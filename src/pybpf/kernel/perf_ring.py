@@ -81,20 +81,23 @@ class PerfRing:
 
     def records(self) -> Iterator[tuple[int, int, bytes]]:
         """Consume what is there now: ``(type, misc, body)`` per record, body without
-        the 8-byte header. Lost-record counts are added to :attr:`lost` (and yielded)."""
+        the 8-byte header. Lost-record counts are added to :attr:`lost` (and yielded).
+        The space is handed back to the kernel once the batch is consumed (or the
+        iteration is abandoned)."""
         m = self._map
         head = _U64.unpack_from(m, _DATA_HEAD)[0]
         tail = _U64.unpack_from(m, _DATA_TAIL)[0]
-        while tail < head:
-            header = self._read(tail, 8)
-            type_, misc, size = _HEADER.unpack(header)
-            if size < 8:
-                raise PerfEventError(f"corrupt perf ring: record of size {size} at position {tail}")
-            body = self._read(tail + 8, size - 8)
-            tail += size
-            self.lost += lost_count(type_, body)
-            _U64.pack_into(m, _DATA_TAIL, tail)  # release the space before handing the record out
-            yield type_, misc, body
+        try:
+            while tail < head:
+                type_, misc, size = _HEADER.unpack(self._read(tail, 8))
+                if size < 8:
+                    raise PerfEventError(f"corrupt perf ring: record of size {size} at position {tail}")
+                body = self._read(tail + 8, size - 8)
+                tail += size
+                self.lost += lost_count(type_, body)
+                yield type_, misc, body
+        finally:
+            _U64.pack_into(m, _DATA_TAIL, tail)
 
     def samples(self, sample_type: int) -> Iterator[Sample]:
         """The PERF_RECORD_SAMPLE records now in the ring, decoded for ``sample_type``."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pybpf.kernel.perf_event import SAMPLE_RAW, PerfEvent, online_cpus
-from pybpf.kernel.perf_ring import RECORD_SAMPLE, PerfRing, lost_count, parse_sample
+from pybpf.kernel.perf_ring import RECORD_SAMPLE, PerfRing, lost_count
 from pybpf.kernel.ringbuf import EventPoller
 
 
@@ -60,8 +60,8 @@ class PerfBuffer:
     def _drainer(cpu: int, ring: PerfRing, on_lost: Callable[[int, int], None] | None) -> Callable[[], Iterator[bytes]]:
         def drain() -> Iterator[bytes]:
             for type_, _, body in ring.records():
-                if type_ == RECORD_SAMPLE:
-                    yield parse_sample(body, SAMPLE_RAW).raw
+                if type_ == RECORD_SAMPLE:  # SAMPLE_RAW only: a u32 size, then the data
+                    yield body[4:4 + int.from_bytes(body[:4], "little")]
                 elif on_lost is not None and (lost := lost_count(type_, body)):
                     on_lost(cpu, lost)
         return drain
