@@ -9,8 +9,8 @@ import ipaddress
 
 import pytest
 
-from pybpf.engine import EXIST, NOEXIST, BPFError, possible_cpus
-from pybpf.object import MapFlag, MapSpec, MapType
+from pybpf.engine import EXIST, NOEXIST, BPFError, load, possible_cpus
+from pybpf.object import CollectionSpec, MapFlag, MapSpec, MapType
 
 HASHES = [MapType.HASH, MapType.LRU_HASH]
 
@@ -165,3 +165,14 @@ def test_batch_operations(kind, make_map):
         assert caught.value.errno == errno.ENOENT
         popped = dict(m.lookup_and_delete_batch(chunk=8))
         assert sorted(popped) == list(range(10, 40)) and len(m) == 0
+
+
+def test_maps_of_maps_read_back_inner_ids(engine):
+    inner = MapSpec("inner", MapType.ARRAY, 4, 4, 1)
+    spec = CollectionSpec.of(MapSpec("outer", MapType.HASH_OF_MAPS, 4, 4, 2, inner=inner),
+                             inner)
+    with load(spec, engine=engine) as coll:
+        outer = coll.maps["outer"]
+        outer[5] = coll.maps["inner"]
+        assert dict(outer.items()) == {5: coll.maps["inner"].id}
+        assert len(outer) == 1

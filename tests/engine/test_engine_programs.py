@@ -42,3 +42,4 @@ def test_tail_call_through_a_program_array(engine):
         assert caller.test_run(PACKET).retval == 0      # empty slot: falls through
         coll.maps["jmp"][1] = coll.programs["callee"]
         assert caller.test_run(PACKET).retval == 42
+        assert coll.maps["jmp"][1] == coll.programs["callee"].id

@@ -42,6 +42,10 @@ class DictMap(Map):
     def _close(self):
         self.closes += 1
 
+    @property
+    def id(self):
+        return 1
+
 
 def _map() -> DictMap:
     return DictMap(MapSpec("d", MapType.HASH, 1, 2, 100))

@@ -100,6 +100,11 @@ class Map(ABC):
     def _close(self) -> None:
         """Release the engine's resources for this map (called once)."""
 
+    @property
+    @abstractmethod
+    def id(self) -> int:
+        """The engine's id for this map: what maps of maps read back for it."""
+
     def _push(self, value: bytes, flags: int) -> None:
         raise self._unsupported("BPF_MAP_UPDATE_ELEM", "push")
 

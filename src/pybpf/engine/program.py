@@ -56,6 +56,11 @@ class Program(ABC):
         """Release the engine's resources for this program (called once)."""
 
     @property
+    @abstractmethod
+    def id(self) -> int:
+        """The engine's id for this program: what program arrays read back for it."""
+
+    @property
     def closed(self) -> bool:
         """True once :meth:`close` ran."""
         return self._closed
