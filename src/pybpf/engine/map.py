@@ -14,6 +14,7 @@ Primitives take and return raw bytes. They return None/False for a missing key a
 from __future__ import annotations
 
 import enum
+import errno
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -144,11 +145,11 @@ class Map(ABC):
     def _delete_batch(self, keys: list[bytes]) -> None:
         for key in keys:
             if not self._delete(key):
-                raise BPFError("BPF_MAP_DELETE_BATCH", 2, "a key in the batch is not in "
+                raise BPFError("BPF_MAP_DELETE_BATCH", errno.ENOENT, "a key in the batch is not in "
                                "the map", f"map {self.name!r}")
 
     def _unsupported(self, command: str, what: str) -> BPFError:
-        return BPFError(command, 22, f"a {self.type} map does not support {what}",
+        return BPFError(command, errno.EINVAL, f"a {self.type} map does not support {what}",
                         f"map {self.name!r}")
 
     # -- conversions ----------------------------------------------------------------
