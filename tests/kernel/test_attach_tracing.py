@@ -49,7 +49,7 @@ def test_tracepoint_counts_our_syscalls():
 def test_tracepoint_from_section_name():
     spec = CollectionSpec.of(counter_map(), counting("prog", "tracepoint", tgid=os.getpid(),
                                                      section="tracepoint/syscalls/sys_enter_getppid"))
-    with load(spec, engine="kernel") as coll, attach(coll.programs["prog"]):
+    with load(spec, engine="kernel") as coll, coll.programs["prog"].attach():
         os.getppid()
         assert _count(coll) == 1
 

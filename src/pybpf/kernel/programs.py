@@ -13,6 +13,7 @@ import ctypes
 import errno
 import os
 from collections.abc import Callable
+from typing import Any
 
 from pybpf.engine.errors import BPFError, VerifierError
 from pybpf.engine.program import Program, RunResult
@@ -91,6 +92,15 @@ class KernelProgram(Program):
     def unpin(self, path: str) -> None:
         """Remove the pin at ``path``."""
         os.unlink(path)
+
+    def attach(self, target: str | None = None, **options: Any) -> Any:
+        """Attach to ``target`` (a bpftrace-style probe name such as
+        ``tracepoint:sched:sched_process_exec``) or, without one, where the section name
+        says; returns the attachment (close it, or use ``with``, to detach). See
+        :func:`pybpf.kernel.attach.attach` for targets and options."""
+        from pybpf.kernel.attach import attach  # attach builds on this module
+
+        return attach(self, target, **options)
 
     def bind_map(self, map_fd: int) -> None:
         """Keep a map alive with the program although no instruction refers to it."""
