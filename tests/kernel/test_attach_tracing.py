@@ -5,6 +5,7 @@ Needs root; kprobes are absent on this kernel, so their refusal is tested instea
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -158,3 +159,26 @@ def test_bad_targets():
                             ("tracepoint:sched:sched_nope", "no tracepoint sched:sched_nope")]:
             with pytest.raises(Exception, match=why):
                 attach(program, target)
+
+
+@root_only
+@pytest.mark.parametrize("section, why", [
+    ("fentry/__x64_sys_clone", r"refuses fentry programs even to root.*tracepoint:syscalls:sys_enter_clone"),
+    ("fexit/tcp_v4_connect", r"refuses fexit programs even to root.*tracepoint:sock:inet_sock_set_state"),
+    ("lsm/file_open", r"refuses LSM programs even to root.*use a tracepoint or raw tracepoint instead"),
+])
+def test_trampoline_programs_refused_with_a_tracepoint_to_use(section, why):
+    from pybpf.engine import BPFError
+    from pybpf.object import ProgramSpec
+    from pybpf.object.elf import section_kind
+
+    kind = section_kind(section)
+    spec = ProgramSpec("tramp", kind.program_type, counting("x", "kprobe").instructions[-2:],
+                       expected_attach_type=kind.attach_type, attach_to=kind.target, section=section)
+    try:
+        with load(spec, engine="kernel"):
+            pytest.skip("this kernel accepts trampoline programs")
+    except BPFError as exc:
+        if exc.errno != 1:
+            pytest.skip(f"the kernel refused differently here: {exc}")
+        assert re.search(why, str(exc))

@@ -17,12 +17,13 @@ from typing import Any
 
 from pybpf.engine.errors import BPFError, VerifierError
 from pybpf.engine.program import Program, RunResult
+from pybpf.errors import PybpfError
 from pybpf.isa import SLOT_SIZE, Instruction, decode, encode
 from pybpf.kernel import attrs
 from pybpf.kernel.info import fd_by_id, prog_info, prog_xlated, tag_hex
 from pybpf.kernel.maps import get_pinned_fd, pin_fd
 from pybpf.kernel.syscall import ENOTSUPP, Command, bpf, cstring
-from pybpf.object import ProgramSpec, ProgramType
+from pybpf.object import AttachType, ProgramSpec, ProgramType
 
 #: the verifier log buffer the first failing load retries with
 LOG_SIZE = 64 * 1024
@@ -185,6 +186,8 @@ def load_program(spec: ProgramSpec, resolve: Callable[[str], int] | None = None,
     hints = {errno.EINVAL: f"the kernel refused the program before verifying it (type "
                            f"{spec.type}{attach}, license {spec.license!r}): this type may "
                            "need an expected attach type or attach target"}
+    if _uses_trampoline(spec) and os.geteuid() == 0:
+        hints[errno.EPERM] = trampoline_refusal(spec)
     if not log_level:
         try:
             return KernelProgram(spec, bpf(Command.PROG_LOAD, attr, target, hints))
@@ -194,6 +197,33 @@ def load_program(spec: ProgramSpec, resolve: Callable[[str], int] | None = None,
         log_level = 1  # refused: load again, this time for the verifier's reasons
     fd, log = _load_with_log(attr, target, log_level, log_size, hints)
     return KernelProgram(spec, fd, log)
+
+
+_TRAMPOLINE_ATTACH = {AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN}
+
+
+def _uses_trampoline(spec: ProgramSpec) -> bool:
+    """fentry/fexit/fmod_ret, LSM and freplace programs run through BPF trampolines."""
+    return spec.type in (ProgramType.LSM, ProgramType.EXT) or (
+        spec.type == ProgramType.TRACING and spec.expected_attach_type in _TRAMPOLINE_ATTACH)
+
+
+def trampoline_refusal(spec: ProgramSpec) -> str:
+    """Why root was refused a trampoline program, and the tracepoint to use instead."""
+    kind = {ProgramType.LSM: "LSM", ProgramType.EXT: "freplace"}.get(spec.type) or {
+        AttachType.TRACE_FENTRY: "fentry", AttachType.TRACE_FEXIT: "fexit",
+        AttachType.MODIFY_RETURN: "fmod_ret"}[spec.expected_attach_type]
+    function = spec.attach_to.rpartition("/")[2]
+    try:
+        from pybpf.tracefs import Tracefs
+
+        suggestion = Tracefs().tracepoint_for_function(function) if function else None
+    except PybpfError:
+        suggestion = None
+    instead = (f"attach to tracepoint:{suggestion} instead" if suggestion else
+               "use a tracepoint or raw tracepoint instead (pybpf probe lists what this kernel allows)")
+    return (f"this kernel refuses {kind} programs even to root: BPF trampolines (fentry/fexit/LSM) are "
+            f"not available here (kernel built without them, or locked down); {instead}")
 
 
 def _adopt(fd: int) -> KernelProgram:
