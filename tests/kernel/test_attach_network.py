@@ -16,17 +16,13 @@ from pybpf.engine import load
 from pybpf.kernel.attach import AttachError, attach, attach_socket, attach_xdp
 from pybpf.object import CollectionSpec
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="attaching networking programs needs root")
+pytestmark = [
+    pytest.mark.usefixtures("no_fd_leak"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="attaching networking programs needs root"),
+]
 
 XDP_PASS = 2
 TCX_NEXT = -1  # let the next program (or the stack) decide
-
-
-@pytest.fixture(autouse=True)
-def no_fd_leaks():
-    before = set(os.listdir("/proc/self/fd"))
-    yield
-    assert set(os.listdir("/proc/self/fd")) <= before
 
 
 def _loaded(program_type: str, retval: int):

@@ -17,14 +17,8 @@ from pybpf.engine import load
 from pybpf.kernel.attach import AttachError, attach, parse_target, target_of_section
 from pybpf.object import CollectionSpec
 
+pytestmark = pytest.mark.usefixtures("no_fd_leak")
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="attaching tracing programs needs root")
-
-
-@pytest.fixture(autouse=True)
-def no_fd_leaks():
-    before = set(os.listdir("/proc/self/fd"))
-    yield
-    assert set(os.listdir("/proc/self/fd")) <= before
 
 
 def _loaded(program_type: str, **kw):

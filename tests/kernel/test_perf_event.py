@@ -25,14 +25,10 @@ from pybpf.symbols import ElfSymbols
 from pybpf.tracefs import Tracefs, TracefsError
 from pybpf.usdt import find_probe
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="perf events for tracing need root")
-
-
-@pytest.fixture(autouse=True)
-def no_fd_leaks():
-    before = set(os.listdir("/proc/self/fd"))
-    yield
-    assert set(os.listdir("/proc/self/fd")) <= before
+pytestmark = [
+    pytest.mark.usefixtures("no_fd_leak"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="perf events for tracing need root"),
+]
 
 
 def _burn(seconds: float = 0.05) -> None:
