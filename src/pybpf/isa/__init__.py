@@ -5,16 +5,22 @@
 """
 
 from pybpf.isa import opcodes
+from pybpf.isa.assembler import AsmError, assemble
+from pybpf.isa.disassembler import disassemble, format_instruction
 from pybpf.isa.encoding import SLOT_SIZE, decode, encode, slot_offsets
 from pybpf.isa.instruction import Instruction, InvalidInstruction, check, problem
 
 __all__ = [
+    "AsmError",
     "SLOT_SIZE",
     "Instruction",
     "InvalidInstruction",
+    "assemble",
     "check",
     "decode",
+    "disassemble",
     "encode",
+    "format_instruction",
     "opcodes",
     "problem",
     "slot_offsets",
