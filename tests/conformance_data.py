@@ -19,5 +19,9 @@ def sections(path: Path) -> dict[str, str]:
 
 
 def raw_bytes(text: str) -> bytes:
-    """A ``-- raw`` section: one 64-bit instruction per line, as a hex number."""
-    return b"".join(int(word, 16).to_bytes(8, "little") for word in text.split())
+    """A ``-- raw`` section: either one 64-bit instruction per line as a hex number
+    (``0x0000000000000095``) or the bytes themselves (``95 00 00 00 00 00 00 00``)."""
+    words = text.split()
+    if words and words[0].lower().startswith("0x"):
+        return b"".join(int(word, 16).to_bytes(8, "little") for word in words)
+    return bytes.fromhex("".join(words))

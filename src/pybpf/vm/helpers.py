@@ -1,0 +1,96 @@
+"""Helper functions a program may call, by the kernel's helper ids, and the registry
+later parts of the engine (maps, ring buffers, contexts) add theirs to.
+
+A helper is called with the running VM and r1-r5 and returns the new r0. Arguments are
+unsigned 64-bit values; pointers are vm addresses, read through ``vm.memory``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pybpf.isa.helpers import helper_id
+from pybpf.vm.errors import VMError
+
+Helper = Callable[..., int]
+#: helper id → implementation
+HELPERS: dict[int, Helper] = {}
+_MASK = (1 << 64) - 1
+
+
+def helper(name: str) -> Callable[[Helper], Helper]:
+    """Register the decorated function as the kernel helper called ``name``."""
+    number = helper_id(name)
+    if number is None:
+        raise ValueError(f"{name} is not a kernel helper")
+
+    def register(fn: Helper) -> Helper:
+        HELPERS[number] = fn
+        return fn
+    return register
+
+
+@helper("bpf_ktime_get_ns")
+def ktime_get_ns(vm: Any, *_: int) -> int:
+    """Monotonic time in nanoseconds, as the kernel's CLOCK_MONOTONIC."""
+    return time.monotonic_ns()
+
+
+@helper("bpf_get_prandom_u32")
+def get_prandom_u32(vm: Any, *_: int) -> int:
+    """A pseudo-random 32-bit number."""
+    return random.getrandbits(32)
+
+
+@helper("bpf_get_smp_processor_id")
+def get_smp_processor_id(vm: Any, *_: int) -> int:
+    """The CPU the program runs on: the vm's configured CPU."""
+    return vm.cpu
+
+
+_CONVERSION = re.compile(r"%(?P<len>ll|l)?(?P<conv>[diuxXpsc%])")
+
+
+@helper("bpf_trace_printk")
+def trace_printk(vm: Any, fmt: int, fmt_size: int, *args: int) -> int:
+    """Format up to three arguments with the kernel's printk subset (%d %i %u %x %ld %lld
+    %lu %llx %s %p %c) and append the text to the run's output; returns its length."""
+    if fmt_size <= 0 or fmt_size > 4096:
+        raise VMError(f"bpf_trace_printk: format size {fmt_size} is not between 1 and 4096")
+    raw = vm.memory.read_bytes(fmt, fmt_size).split(b"\0", 1)[0].decode("utf-8", "replace")
+    values = list(args[:3])
+    out = []
+    position = 0
+    for match in _CONVERSION.finditer(raw):
+        out.append(raw[position:match.start()])
+        position = match.end()
+        conv = match["conv"]
+        if conv == "%":
+            out.append("%")
+            continue
+        if not values:
+            raise VMError("bpf_trace_printk: more conversions than arguments (at most 3)")
+        value = values.pop(0)
+        bits = 64 if match["len"] else 32
+        if conv in "di":
+            value &= (1 << bits) - 1
+            out.append(str(value - (1 << bits) if value >> (bits - 1) else value))
+        elif conv == "u":
+            out.append(str(value & ((1 << bits) - 1)))
+        elif conv in "xX":
+            text = f"{value & ((1 << bits) - 1):x}"
+            out.append(text.upper() if conv == "X" else text)
+        elif conv == "p":
+            out.append(f"0x{value & _MASK:x}")
+        elif conv == "c":
+            out.append(chr(value & 0xFF))
+        else:
+            out.append(vm.memory.read_string(value).decode("utf-8", "replace"))
+    out.append(raw[position:])
+    text = "".join(out)
+    vm.output.append(text)
+    return len(text.encode())
