@@ -1,0 +1,73 @@
+"""Reading the program a command works on: raw instruction bytes, assembly text (either
+syntax), or an ELF object compiled from C — told apart by content, not only by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pybpf.errors import PybpfError
+from pybpf.isa import Instruction, InvalidInstruction, assemble, decode
+from pybpf.object import CollectionSpec, ProgramSpec
+
+_TEXT_SUFFIXES = {".asm", ".s", ".S", ".bpf", ".txt"}
+
+
+@dataclass
+class ProgramFile:
+    """What a file held: the instructions, and for an ELF object the chosen program's
+    spec and the whole collection (its maps)."""
+
+    instructions: list[Instruction]
+    program: ProgramSpec | None = None
+    collection: CollectionSpec | None = None
+
+
+def read_program_file(path: str, section: str | None = None) -> ProgramFile:
+    """The program in ``path``; for an ELF object, the one ``section`` names (a section
+    or function name) or the only one."""
+    data = Path(path).read_bytes()
+    if data.startswith(b"\x7fELF"):
+        from pybpf.object.elf import load_object  # ELF support is only needed for objects
+
+        collection = load_object(data, name=Path(path).stem)
+        spec = _choose(path, collection, section)
+        return ProgramFile(spec.instructions, spec, collection)
+    if section is not None:
+        raise PybpfError(f"{path}: --section applies to ELF objects, and this is not one")
+    if Path(path).suffix in _TEXT_SUFFIXES or _looks_like_text(data):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PybpfError(f"{path}: not UTF-8 text (byte {exc.start}); raw programs need a .bin name") from None
+        return ProgramFile(assemble(text))
+    if len(data) % 8:
+        raise PybpfError(f"{path}: {len(data)} bytes is not a whole number of 8-byte instructions")
+    try:
+        return ProgramFile(decode(data))
+    except InvalidInstruction as exc:
+        raise PybpfError(f"{path}: {exc}") from None
+
+
+def _looks_like_text(data: bytes) -> bool:
+    if not data or b"\0" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _choose(path: str, collection: CollectionSpec, section: str | None) -> ProgramSpec:
+    programs = list(collection.programs.values())
+    if section is not None:
+        chosen = [p for p in programs if section in (p.section, p.name)]
+        if not chosen:
+            names = ", ".join(f"{p.name} ({p.section})" for p in programs)
+            raise PybpfError(f"{path}: no program in section or named {section!r} (programs: {names})")
+        return chosen[0]
+    if len(programs) != 1:
+        names = ", ".join(f"{p.name} ({p.section})" for p in programs)
+        raise PybpfError(f"{path}: {len(programs)} programs; choose one with --section (programs: {names})")
+    return programs[0]
