@@ -1,20 +1,10 @@
-"""Shared test fixtures: where ../shared is, and skips that say why."""
+"""Shared test fixtures. Paths to the repository and ../shared live in shared_data.py
+(import it by name: several directories have their own conftest.py)."""
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-#: ../shared beside the clone (the conformance suite and libpcap's tests, as data)
-SHARED = Path(os.environ.get("PYBPF_SHARED", REPO.parent / "shared"))
-
-
-def shared_path(*parts: str) -> Path:
-    """A path under ../shared, or skip the test saying it is absent (a user's clone)."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent: shared test data is only beside the project's CI clone")
-    return path
+# make tests/shared_data.py and tests/conformance_data.py importable from every test directory
+sys.path.insert(0, str(Path(__file__).parent))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from conformance_data import raw_bytes, sections
 
-from conftest import SHARED, shared_path
+from shared_data import SHARED, shared_path
 from pybpf.isa import AsmError, assemble
 from pybpf.vm import VMError, run
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from shared_data import REPO
 from pybpf.cli import main
 
 SUM = REPO / "examples" / "sum.asm"

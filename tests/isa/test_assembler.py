@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from conformance_data import raw_bytes, sections
 
-from conftest import shared_path
+from shared_data import shared_path
 from pybpf.isa import AsmError, Instruction, assemble, disassemble, encode
 from pybpf.isa import opcodes as o
 

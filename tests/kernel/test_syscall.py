@@ -31,6 +31,7 @@ def test_layouts_match_bpf_h(struct, field, offset):
 def test_hints_are_specific_to_the_command():
     assert "map is full" in hint(Command.MAP_UPDATE_ELEM, errno.E2BIG)
     assert "larger than this kernel understands" in hint(Command.PROG_LOAD, errno.E2BIG)
+    assert "too complex for the verifier" in hint(Command.PROG_LOAD, errno.E2BIG)
     assert "CAP_BPF" in hint(Command.MAP_CREATE, errno.EPERM)
     assert "no loaded object has this id" in hint(Command.MAP_GET_FD_BY_ID, errno.ENOENT)
 

@@ -118,7 +118,8 @@ def hint(command: Command, err: int) -> str:
     """The actionable sentence for ``err`` from ``command`` (specific, then generic)."""
     if command == Command.PROG_LOAD and err == errno.E2BIG:
         return ("the program is too large or too complex for the verifier, which walks every path "
-                "(each iteration of a loop counts) up to 1,000,000 processed instructions")
+                "(each iteration of a loop counts) up to 1,000,000 processed instructions; or the "
+                "attributes are larger than this kernel understands")
     if command in (Command.MAP_UPDATE_ELEM, Command.MAP_UPDATE_BATCH) and err == errno.E2BIG:
         return "the map is full (no free entry for a new key)"
     if command in (Command.MAP_UPDATE_ELEM, Command.MAP_UPDATE_BATCH) and err == errno.ENOENT:
