@@ -197,6 +197,8 @@ def test_load_time_refusals(text, why):
     ("r0 = 0\nloop:\nr0 += 1\ngoto loop", "ran 1000 instructions"),
     ("r1 = 0\nr0 = *(u8 *)(r1 +0)\nexit", "instruction 1: invalid read of 1 bytes at 0x0"),
     ("call bpf_ktime_get_ns\nr0 = r1\nexit", "reads r1"),
+    ("r1 = 1\n*(u32 *)(r10 -6) = r1\nr0 = 0\nexit", r"instruction 1: misaligned write of 4 bytes .* \(offset -6"),
+    ("r0 = 1\nr1 = 0\n*(u8 *)(r1 +0) = r0\nexit", "instruction 2: invalid write"),
 ])
 def test_run_time_errors(text, why):
     with pytest.raises(VMError, match=why):

@@ -244,7 +244,7 @@ class Machine:
                 base = STACK_TOP - (len(self.frames) + 2) * 0x10000
                 self.frames.append(Frame(nxt, r[6:11], base))
                 self.memory.map(bytearray(o.STACK_SIZE), writable=True, name=f"stack of frame {len(self.frames)}",
-                                base=base)
+                                base=base, aligned=True)
                 r[10] = base + o.STACK_SIZE
                 return target
             return local
@@ -447,7 +447,7 @@ def run_program(program: bytes | list[Instruction] | Program, mem: bytes = b"", 
     machine = Machine(checked, helpers=table, cpu=cpu)
     machine.memory.map(bytearray(mem), writable=True, name="mem", base=INPUT_BASE)
     stack_base = STACK_TOP - 0x10000
-    machine.memory.map(bytearray(o.STACK_SIZE), writable=True, name="stack", base=stack_base)
+    machine.memory.map(bytearray(o.STACK_SIZE), writable=True, name="stack", base=stack_base, aligned=True)
     machine.regs[1], machine.regs[2], machine.regs[10] = INPUT_BASE, len(mem), stack_base + o.STACK_SIZE
     start = time.perf_counter_ns()
     retval, executed = machine.run(max_instructions)

@@ -34,6 +34,8 @@ class Region:
     data: bytearray
     writable: bool
     name: str
+    #: accesses must be aligned to their size (the kernel requires it on the stack)
+    aligned: bool = False
 
     @property
     def end(self) -> int:
@@ -48,27 +50,35 @@ class Memory:
         self.regions: list[Region] = []
         self._next_dynamic = DYNAMIC_BASE
 
-    def map(self, data: bytearray, *, writable: bool, name: str, base: int | None = None) -> int:
+    def map(self, data: bytearray, *, writable: bool, name: str, base: int | None = None,
+            aligned: bool = False) -> int:
         """Make ``data`` reachable at ``base`` (or the next free dynamic address); the
-        program's writes go straight into ``data``. Returns the base address."""
+        program's writes go straight into ``data``; ``aligned`` refuses misaligned
+        accesses. Returns the base address."""
         if base is None:
             base = self._next_dynamic
             self._next_dynamic += (len(data) + 0xFFF) & ~0xFFF or 0x1000
-        self.regions.insert(0, Region(base, data, writable, name))
+        self.regions.insert(0, Region(base, data, writable, name, aligned))
         return base
 
     def unmap(self, base: int) -> None:
         """Remove the region at ``base`` (a returning call frame's stack)."""
         self.regions = [r for r in self.regions if r.base != base]
 
-    def region(self, address: int, size: int, write: bool) -> tuple[Region, int]:
-        """The region holding ``size`` bytes at ``address`` and the offset in it."""
+    def region(self, address: int, size: int, write: bool, access: bool = True) -> tuple[Region, int]:
+        """The region holding ``size`` bytes at ``address`` and the offset in it;
+        ``access`` is a program's load or store (alignment rules apply), not a helper's
+        buffer."""
         for region in self.regions:
             if region.base <= address < region.end:
                 offset = address - region.base
                 if offset + size > len(region.data):
                     raise VMError(f"out-of-bounds {'write' if write else 'read'} of {size} bytes at "
                                   f"0x{address:x}: region {region.name!r} is 0x{region.base:x}-0x{region.end:x}")
+                if access and region.aligned and address % size:
+                    raise VMError(f"misaligned {'write' if write else 'read'} of {size} bytes at 0x{address:x} "
+                                  f"in {region.name} (offset {offset - len(region.data)} from its top): "
+                                  "stack accesses must be aligned to their size")
                 if write and not region.writable:
                     raise VMError(f"write of {size} bytes at 0x{address:x} into read-only region {region.name!r}")
                 return region, offset
@@ -97,12 +107,12 @@ class Memory:
 
     def read_bytes(self, address: int, size: int) -> bytes:
         """``size`` bytes at ``address`` (helpers reading buffers)."""
-        region, offset = self.region(address, size, False)
+        region, offset = self.region(address, size, False, access=False)
         return bytes(region.data[offset:offset + size])
 
     def read_string(self, address: int, limit: int = 4096) -> bytes:
         """A NUL-terminated string at ``address`` (without the NUL), within one region."""
-        region, offset = self.region(address, 1, False)
+        region, offset = self.region(address, 1, False, access=False)
         end = region.data.find(b"\0", offset, offset + limit)
         if end < 0:
             raise VMError(f"string at 0x{address:x} is not NUL-terminated within region {region.name!r}")
