@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from pybpf.isa import Instruction, assemble
 from pybpf.isa import opcodes as o
-from pybpf.vm import VMError, run, run_program
+from pybpf.vm import VMError, run_program
+from pybpf.vm import run as run_any
+
+
+def run(program, mem=b"", **options):
+    """These tests are about the interpreter; the JIT is compared with it in tests/vm/jit."""
+    return run_any(program, mem, jit=False, **options)
 
 U64 = st.integers(0, (1 << 64) - 1)
 M64, M32 = (1 << 64) - 1, (1 << 32) - 1

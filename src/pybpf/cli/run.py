@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="run N times (timing is the mean)")
     parser.add_argument("--max-instructions", type=int, default=None,
                         help="vm: stop a program after this many instructions")
+    parser.add_argument("--interpreter", action="store_true",
+                        help="vm: interpret instead of compiling with the JIT")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_vm(program_file: ProgramFile, args: argparse.Namespace, memory: bytes) -> dict[str, Any]:
-    from pybpf.vm import DEFAULT_MAX_INSTRUCTIONS, Program, run_program
+    from pybpf.vm import DEFAULT_MAX_INSTRUCTIONS, JIT_DEFAULT, Program, run_program
 
     if args.type is not None:
         raise PybpfError("the vm engine runs raw programs with the conformance convention (r1 = input "
@@ -96,7 +98,7 @@ def _run_vm(program_file: ProgramFile, args: argparse.Namespace, memory: bytes) 
     limit = args.max_instructions or DEFAULT_MAX_INSTRUCTIONS
     total = 0
     for _ in range(args.repeat):
-        result = run_program(program, memory, max_instructions=limit)
+        result = run_program(program, memory, max_instructions=limit, jit=JIT_DEFAULT and not args.interpreter)
         total += result.duration_ns
     return {"retval": result.retval, "duration_ns": total // args.repeat, "output": list(result.output),
             "instructions": result.instructions}

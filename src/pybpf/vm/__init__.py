@@ -7,11 +7,11 @@ count, time); :class:`Program` is the load-time check, :class:`Machine` one run'
 
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS, helper
-from pybpf.vm.interpreter import DEFAULT_MAX_INSTRUCTIONS, Machine, RunResult, run, run_program
+from pybpf.vm.interpreter import DEFAULT_MAX_INSTRUCTIONS, JIT_DEFAULT, Machine, RunResult, run, run_program
 from pybpf.vm.memory import Memory, Region
 from pybpf.vm.program import Program
 
 __all__ = [
-    "DEFAULT_MAX_INSTRUCTIONS", "HELPERS", "Machine", "Memory", "Program", "Region", "RunResult", "VMError",
+    "DEFAULT_MAX_INSTRUCTIONS", "HELPERS", "JIT_DEFAULT", "Machine", "Memory", "Program", "Region", "RunResult", "VMError",
     "helper", "run", "run_program",
 ]

@@ -11,6 +11,7 @@ on None, so reading an uninitialised register is caught without a check per oper
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -439,11 +440,17 @@ class RunResult:
 
 def run_program(program: bytes | list[Instruction] | Program, mem: bytes = b"", *,
                 max_instructions: int = DEFAULT_MAX_INSTRUCTIONS, cpu: int = 0,
-                helpers: dict[int, Callable[..., int]] | None = None) -> RunResult:
+                helpers: dict[int, Callable[..., int]] | None = None, jit: bool = False) -> RunResult:
     """Run with the conformance suite's convention: r1 points at a copy of ``mem``,
-    r2 holds its length, r10 the top of a 512-byte stack."""
+    r2 holds its length, r10 the top of a 512-byte stack. ``jit`` compiles the program to
+    native code first (see :mod:`pybpf.vm.jit`); where that is not possible the
+    interpreter runs it, and says so once on the ``pybpf.vm`` logger."""
     table = helpers if helpers is not None else HELPERS
     checked = program if isinstance(program, Program) else Program(program, table)
+    if jit:
+        compiled = _compiled(checked)
+        if compiled is not None:
+            return compiled.run(mem, max_instructions=max_instructions, cpu=cpu, helpers=table)
     machine = Machine(checked, helpers=table, cpu=cpu)
     machine.memory.map(bytearray(mem), writable=True, name="mem", base=INPUT_BASE)
     stack_base = STACK_TOP - 0x10000
@@ -454,6 +461,43 @@ def run_program(program: bytes | list[Instruction] | Program, mem: bytes = b"", 
     return RunResult(retval, tuple(machine.output), executed, time.perf_counter_ns() - start)
 
 
-def run(program: bytes | list[Instruction] | Program, mem: bytes = b"", **options: Any) -> int:
-    """r0 (unsigned 64-bit) after running ``program`` on ``mem``."""
-    return run_program(program, mem, **options).retval
+def _compiled(program: Program) -> Any:
+    """The JIT-compiled program, or None (with a notice) where the JIT cannot run it."""
+    try:
+        from pybpf.vm.jit import JitUnsupported, compile_program
+    except ImportError as exc:  # llvmlite missing or unusable on this platform
+        _notice(f"the JIT is unavailable ({exc}); interpreting")
+        return None
+    try:
+        return compile_program(program)
+    except JitUnsupported as exc:
+        _notice(f"the JIT cannot compile this program ({exc}); interpreting")
+        return None
+
+
+def _notice(message: str) -> None:
+    if message not in _NOTICES:
+        _NOTICES.add(message)
+        logging.getLogger("pybpf.vm").warning(message)
+
+
+_NOTICES: set[str] = set()
+
+
+def run(program: bytes | list[Instruction] | Program, mem: bytes = b"", *, jit: bool | None = None,
+        **options: Any) -> int:
+    """r0 (unsigned 64-bit) after running ``program`` on ``mem``; compiled with the JIT
+    by default where llvmlite imports (``jit=False`` forces the interpreter)."""
+    return run_program(program, mem, jit=JIT_DEFAULT if jit is None else jit, **options).retval
+
+
+def _jit_importable() -> bool:
+    try:
+        import llvmlite.binding  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+#: whether ``run`` compiles by default
+JIT_DEFAULT = _jit_importable()

@@ -1,0 +1,531 @@
+"""eBPF → LLVM IR, one LLVM function per eBPF function (the main program and each
+bpf-to-bpf call target), with the interpreter's exact semantics and checks.
+
+Registers live in allocas that LLVM promotes to SSA values; a bit mask records which are
+initialised, so a read of an unwritten register faults exactly as in the interpreter
+(LLVM folds the checks away where the path proves them). Every memory access is checked:
+the function's own stack (an alloca, so LLVM can keep it in registers), the input memory,
+then — through a callback — the stacks of calling frames. A per-block instruction counter
+enforces the budget. Faults record what happened in the shared state array and return;
+the runtime turns them into the interpreter's VMError messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from pybpf.isa import Instruction
+from pybpf.isa import opcodes as o
+from pybpf.vm.memory import STACK_TOP
+from pybpf.vm.program import Program
+
+I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
+STATE = I64.as_pointer()
+RESULT = ir.LiteralStructType([I64, I64])
+FUNC_TYPE = ir.FunctionType(RESULT, [STATE, I64, *([I64] * 10), I64])
+HELPER_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64, I64, I64, I64])  # state, id, r1..r5
+SLOW_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64])                   # state, addr, size, depth
+MAX_FRAMES = 8
+
+# the state array shared with the runtime (u64 slots)
+S_STATUS, S_SLOT, S_ADDR, S_SIZE, S_WRITE, S_BUDGET, S_DEPTH, S_IN_BASE, S_IN_HOST, S_IN_LEN, S_CPU = range(11)
+S_FRAMES = 11          # host address of each live frame's stack, MAX_FRAMES slots
+STATE_SLOTS = S_FRAMES + MAX_FRAMES
+
+# fault codes
+F_MEMORY, F_BUDGET, F_PACKET, F_UNINIT, F_HELPER, F_DEPTH, F_MISALIGNED = range(1, 8)
+
+
+class JitUnsupported(Exception):
+    """A program shape the JIT does not translate (the interpreter runs it instead)."""
+
+
+def c64(value: int) -> ir.Constant:
+    return ir.Constant(I64, value & ((1 << 64) - 1))
+
+
+@dataclass
+class _Function:
+    start: int
+    end: int
+    llvm: ir.Function
+
+
+class Translator:
+    """Builds the LLVM module for one program."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.instructions = program.instructions
+        self.module = ir.Module(name="bpf")
+        self.helper = ir.Function(self.module, HELPER_TYPE, name="bpf_helper")    # resolved by the runtime
+        self.slow = ir.Function(self.module, SLOW_TYPE, name="bpf_translate")     # caller-frame stacks
+        self.functions = self._split()
+
+    # --- structure ---------------------------------------------------------------------
+
+    def _split(self) -> dict[int, _Function]:
+        starts = {0}
+        for index, ins in enumerate(self.instructions):
+            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO:
+                starts.add(self.program.target(index, ins.imm))
+        ordered = sorted(starts)
+        functions = {}
+        for i, start in enumerate(ordered):
+            end = ordered[i + 1] if i + 1 < len(ordered) else len(self.instructions)
+            functions[start] = _Function(start, end, ir.Function(self.module, FUNC_TYPE, name=f"bpf_fn_{start}"))
+        return functions
+
+    def translate(self) -> ir.Module:
+        for function in self.functions.values():
+            _FunctionBuilder(self, function).build()
+        entry = ir.Function(self.module, ir.FunctionType(I64, [STATE, I64, I64]), name="bpf_entry")
+        b = ir.IRBuilder(entry.append_basic_block())
+        state, r1, r2 = entry.args
+        regs = [c64(0)] * 10
+        regs[1], regs[2] = r1, r2
+        result = b.call(self.functions[0].llvm, [state, c64(0), *regs, c64(0b110)])
+        r0 = b.extract_value(result, 0)
+        mask = b.extract_value(result, 1)
+        # the r0-initialised bit goes back through the state's write slot
+        b.store(b.and_(mask, c64(1)), b.gep(state, [c64(S_WRITE)]))
+        b.ret(r0)
+        self._batch(entry)
+        return self.module
+
+    def _batch(self, entry: ir.Function) -> None:
+        """``bpf_batch(state, hosts, lengths, n, results) -> runs completed``: the program
+        over n inputs in one native loop; stops at the first fault (a packet load past the
+        end is not one: its r0 is 0). The budget is per input."""
+        fn = ir.Function(self.module, ir.FunctionType(I64, [STATE, STATE, STATE, I64, STATE]), name="bpf_batch")
+        state, hosts, lengths, count, results = fn.args
+        start = fn.append_basic_block()
+        head, body, done = fn.append_basic_block(), fn.append_basic_block(), fn.append_basic_block()
+        b = ir.IRBuilder(start)
+        budget = b.load(b.gep(state, [c64(S_BUDGET)]))
+        in_base = b.load(b.gep(state, [c64(S_IN_BASE)]))
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.phi(I64)
+        i.add_incoming(c64(0), start)
+        b.cbranch(b.icmp_unsigned("<", i, count), body, done)
+        b.position_at_end(body)
+        length = b.load(b.gep(lengths, [i]))
+        b.store(b.load(b.gep(hosts, [i])), b.gep(state, [c64(S_IN_HOST)]))
+        b.store(length, b.gep(state, [c64(S_IN_LEN)]))
+        b.store(budget, b.gep(state, [c64(S_BUDGET)]))
+        b.store(c64(0), b.gep(state, [c64(S_STATUS)]))
+        r0 = b.call(entry, [state, in_base, length])
+        status = b.load(b.gep(state, [c64(S_STATUS)]))
+        initialised = b.icmp_unsigned("!=", b.load(b.gep(state, [c64(S_WRITE)])), c64(0))
+        packet_end = b.icmp_unsigned("==", status, c64(F_PACKET))
+        ok = b.or_(packet_end, b.and_(b.icmp_unsigned("==", status, c64(0)), initialised))
+        b.store(b.select(packet_end, c64(0), r0), b.gep(results, [i]))
+        following = b.add(i, c64(1))
+        i.add_incoming(following, body)
+        stop = fn.append_basic_block()
+        b.cbranch(ok, head, stop)
+        b.position_at_end(stop)
+        b.ret(i)
+        b.position_at_end(done)
+        b.ret(i)
+
+
+class _FunctionBuilder:
+    """Translates one eBPF function."""
+
+    def __init__(self, translator: Translator, function: _Function):
+        self.t = translator
+        self.fn = function
+        self.ir_fn = function.llvm
+        self.state, self.depth = self.ir_fn.args[0], self.ir_fn.args[1]
+        self.entry = self.ir_fn.append_basic_block("entry")
+        self.b = ir.IRBuilder(self.entry)
+        self.regs = [self.b.alloca(I64, name=f"r{n}") for n in range(11)]
+        self.mask = self.b.alloca(I64, name="mask")
+        self.budget = self.b.alloca(I64, name="budget")
+        self.stack = self.b.alloca(ir.ArrayType(I8, o.STACK_SIZE), name="stack")
+        self.stack.align = 8
+        for n in range(10):
+            self.b.store(self.ir_fn.args[2 + n], self.regs[n])
+        self.stack_base = self.b.sub(c64(STACK_TOP), self.b.mul(self.b.add(self.depth, c64(1)), c64(0x10000)))
+        self.b.store(self.b.add(self.stack_base, c64(o.STACK_SIZE)), self.regs[10])
+        self.b.store(self.b.or_(self.ir_fn.args[12], c64(1 << 10)), self.mask)
+        self.b.store(self._state_load(S_BUDGET), self.budget)
+        frame_slot = self.b.gep(self.state, [self.b.add(self.depth, c64(S_FRAMES))])
+        self.b.store(self.b.ptrtoint(self.stack, I64), frame_slot)
+        self.blocks: dict[int, ir.Block] = {}
+
+    # --- small pieces ------------------------------------------------------------------
+
+    def _state_load(self, slot: int) -> ir.Value:
+        return self.b.load(self.b.gep(self.state, [c64(slot)]))
+
+    def _state_store(self, slot: int, value: ir.Value) -> None:
+        self.b.store(value, self.b.gep(self.state, [c64(slot)]))
+
+    def _fault(self, code: int, slot: int, addr: ir.Value | None = None, size: int = 0, write: int = 0) -> None:
+        """End the function with a fault recorded in the state (current block ends)."""
+        self._state_store(S_STATUS, c64(code))
+        self._state_store(S_SLOT, c64(slot))
+        self._state_store(S_ADDR, addr if addr is not None else c64(0))
+        self._state_store(S_SIZE, c64(size))
+        self._state_store(S_DEPTH, self.depth)
+        if code != F_UNINIT:
+            self._state_store(S_WRITE, c64(write))
+        self.b.ret(ir.Constant(RESULT, [0, 0]))
+
+    def _check(self, ok: ir.Value, code: int, slot: int, **details) -> None:
+        """Continue when ``ok``; fault otherwise."""
+        good = self.ir_fn.append_basic_block()
+        bad = self.ir_fn.append_basic_block()
+        self.b.cbranch(ok, good, bad)
+        self.b.position_at_end(bad)
+        self._fault(code, slot, **details)
+        self.b.position_at_end(good)
+
+    def read(self, reg: int, slot: int) -> ir.Value:
+        bit = self.b.and_(self.b.load(self.mask), c64(1 << reg))
+        if reg != 10:
+            good = self.ir_fn.append_basic_block()
+            bad = self.ir_fn.append_basic_block()
+            self.b.cbranch(self.b.icmp_unsigned("!=", bit, c64(0)), good, bad)
+            self.b.position_at_end(bad)
+            self._state_store(S_WRITE, c64(reg))
+            self._fault(F_UNINIT, slot)
+            self.b.position_at_end(good)
+        return self.b.load(self.regs[reg])
+
+    def write(self, reg: int, value: ir.Value) -> None:
+        self.b.store(value, self.regs[reg])
+        self.b.store(self.b.or_(self.b.load(self.mask), c64(1 << reg)), self.mask)
+
+    def address(self, addr: ir.Value, size: int, write: bool, slot: int) -> ir.Value:
+        """A host pointer for ``size`` bytes at program address ``addr``, or a fault."""
+        b = self.b
+        rel = b.sub(addr, self.stack_base)
+        in_stack = b.icmp_unsigned("<=", rel, c64(o.STACK_SIZE - size))
+        stack_bb, other_bb, done_bb = (self.ir_fn.append_basic_block() for _ in range(3))
+        b.cbranch(in_stack, stack_bb, other_bb)
+        b.position_at_end(stack_bb)
+        aligned = b.icmp_unsigned("==", b.and_(rel, c64(size - 1)), c64(0))
+        self._check(aligned, F_MISALIGNED, slot, addr=addr, size=size, write=int(write))
+        stack_ptr = b.gep(self.stack, [c64(0), rel])
+        stack_end = b.block
+        b.branch(done_bb)
+        b.position_at_end(other_bb)
+        in_rel = b.sub(addr, self._state_load(S_IN_BASE))
+        length = self._state_load(S_IN_LEN)
+        fits = b.and_(b.icmp_unsigned(">=", length, c64(size)),
+                      b.icmp_unsigned("<=", in_rel, b.sub(length, c64(size))))
+        input_ptr = b.inttoptr(b.add(self._state_load(S_IN_HOST), in_rel), I8.as_pointer())
+        slow_ptr_int = b.call(self.t.slow, [self.state, addr, c64(size), self.depth])
+        slow_ptr = b.inttoptr(slow_ptr_int, I8.as_pointer())
+        other_ptr = b.select(fits, input_ptr, slow_ptr)
+        self._check(b.icmp_unsigned("!=", b.ptrtoint(other_ptr, I64), c64(0)), F_MEMORY, slot,
+                    addr=addr, size=size, write=int(write))
+        other_end = b.block
+        b.branch(done_bb)
+        b.position_at_end(done_bb)
+        phi = b.phi(I8.as_pointer())
+        phi.add_incoming(stack_ptr, stack_end)
+        phi.add_incoming(other_ptr, other_end)
+        return phi
+
+    def load(self, addr: ir.Value, size: int, slot: int) -> ir.Value:
+        ptr = self.b.bitcast(self.address(addr, size, False, slot), ir.IntType(8 * size).as_pointer())
+        value = self.b.load(ptr, align=1)
+        return value
+
+    def store(self, addr: ir.Value, size: int, value: ir.Value, slot: int) -> None:
+        ptr = self.b.bitcast(self.address(addr, size, True, slot), ir.IntType(8 * size).as_pointer())
+        self.b.store(self.b.trunc(value, ir.IntType(8 * size)) if size < 8 else value, ptr, align=1)
+
+    # --- the function ----------------------------------------------------------------------
+
+    def _leaders(self) -> list[int]:
+        leaders = {self.fn.start}
+        program = self.t.program
+        for index in range(self.fn.start, self.fn.end):
+            ins = self.t.instructions[index]
+            if ins.is_jump:
+                target = program.target(index, ins.jump_offset)
+                if not self.fn.start <= target < self.fn.end:
+                    raise JitUnsupported(f"instruction {program.slots[index]} jumps into another function")
+                leaders.add(target)
+                if index + 1 < self.fn.end:
+                    leaders.add(index + 1)
+            elif ins.opcode == o.JMP | o.EXIT and index + 1 < self.fn.end:
+                leaders.add(index + 1)
+        return sorted(leaders)
+
+    def build(self) -> None:
+        leaders = self._leaders()
+        for leader in leaders:
+            self.blocks[leader] = self.ir_fn.append_basic_block(f"i{leader}")
+        self.b.branch(self.blocks[leaders[0]])
+        bounds = leaders + [self.fn.end]
+        for leader, end in zip(bounds, bounds[1:]):
+            self.b.position_at_end(self.blocks[leader])
+            remaining = self.b.sub(self.b.load(self.budget), c64(end - leader))
+            self.b.store(remaining, self.budget)
+            # on a fault, the address slot says how many of the block's instructions could still run
+            self._check(self.b.icmp_signed(">=", remaining, c64(0)), F_BUDGET, self.t.program.slots[leader],
+                        addr=self.b.add(remaining, c64(end - leader)))
+            for index in range(leader, end):
+                if self.b.block.is_terminated:
+                    break
+                self._instruction(index)
+            if not self.b.block.is_terminated:
+                if end >= self.fn.end:
+                    self._fault(F_BUDGET, self.t.program.slots[end - 1])  # falls off: the loader forbids it
+                else:
+                    self.b.branch(self.blocks[end])
+
+    def _instruction(self, index: int) -> None:
+        ins = self.t.instructions[index]
+        slot = self.t.program.slots[index]
+        kind = ins.cls
+        if kind in (o.ALU, o.ALU64):
+            self._alu(ins, slot)
+        elif kind in (o.JMP, o.JMP32):
+            self._jmp(index, ins, slot)
+        elif kind == o.LD:
+            self._ld(index, ins, slot)
+        elif kind == o.LDX:
+            self._ldx(ins, slot)
+        elif kind == o.ST:
+            addr = self.b.add(self.read(ins.dst, slot), c64(ins.off))
+            self.store(addr, o.SIZE_BYTES[o.size(ins.opcode)], c64(ins.imm), slot)
+        else:
+            self._stx(ins, slot)
+
+    # --- ALU ---------------------------------------------------------------------------------
+
+    def _alu(self, ins: Instruction, slot: int) -> None:
+        b = self.b
+        wide = ins.cls == o.ALU64
+        ty = I64 if wide else I32
+        code = o.op(ins.opcode)
+        by_reg = o.source(ins.opcode) == o.X
+
+        def narrow(v: ir.Value) -> ir.Value:
+            return v if wide else b.trunc(v, I32)
+
+        def widen(v: ir.Value) -> ir.Value:
+            return v if wide else b.zext(v, I64)
+
+        if code == o.NEG:
+            self.write(ins.dst, widen(b.neg(narrow(self.read(ins.dst, slot)))))
+            return
+        if code == o.END:
+            bits = ins.imm
+            value = b.trunc(self.read(ins.dst, slot), ir.IntType(bits)) if bits < 64 else self.read(ins.dst, slot)
+            if wide or by_reg:
+                value = b.call(self.t.module.declare_intrinsic("llvm.bswap", [ir.IntType(bits)]), [value])
+            self.write(ins.dst, b.zext(value, I64) if bits < 64 else value)
+            return
+        if code == o.MOV:
+            if by_reg and ins.off:
+                small = b.trunc(self.read(ins.src, slot), ir.IntType(ins.off))
+                self.write(ins.dst, widen(b.sext(small, ty)))
+            elif by_reg:
+                self.write(ins.dst, widen(narrow(self.read(ins.src, slot))))
+            else:
+                self.write(ins.dst, c64(ins.imm if wide else ins.imm & 0xFFFF_FFFF))
+            return
+        a = narrow(self.read(ins.dst, slot))
+        bv = narrow(self.read(ins.src, slot)) if by_reg else ir.Constant(ty, ins.imm & ((1 << ty.width) - 1))
+        self.write(ins.dst, widen(self._arith(code, ins.off == 1, a, bv, ty)))
+
+    def _arith(self, code: int, signed: bool, a: ir.Value, bv: ir.Value, ty: ir.IntType) -> ir.Value:
+        b = self.b
+        zero, minus_one = ir.Constant(ty, 0), ir.Constant(ty, (1 << ty.width) - 1)
+        shift = ir.Constant(ty, ty.width - 1)
+        if code == o.ADD:
+            return b.add(a, bv)
+        if code == o.SUB:
+            return b.sub(a, bv)
+        if code == o.MUL:
+            return b.mul(a, bv)
+        if code == o.OR:
+            return b.or_(a, bv)
+        if code == o.AND:
+            return b.and_(a, bv)
+        if code == o.XOR:
+            return b.xor(a, bv)
+        if code == o.LSH:
+            return b.shl(a, b.and_(bv, shift))
+        if code == o.RSH:
+            return b.lshr(a, b.and_(bv, shift))
+        if code == o.ARSH:
+            return b.ashr(a, b.and_(bv, shift))
+        is_zero = b.icmp_unsigned("==", bv, zero)
+        safe = b.select(is_zero, ir.Constant(ty, 1), bv)
+        if not signed:
+            if code == o.DIV:
+                return b.select(is_zero, zero, b.udiv(a, safe))
+            return b.select(is_zero, a, b.urem(a, safe))
+        # signed: dividing by -1 is negation (and INT_MIN / -1 wraps), which sdiv leaves undefined
+        is_minus_one = b.icmp_unsigned("==", bv, minus_one)
+        safe = b.select(is_minus_one, ir.Constant(ty, 1), safe)
+        if code == o.DIV:
+            quotient = b.select(is_minus_one, b.neg(a), b.sdiv(a, safe))
+            return b.select(is_zero, zero, quotient)
+        remainder = b.select(is_minus_one, zero, b.srem(a, safe))
+        return b.select(is_zero, a, remainder)
+
+    # --- jumps and calls -------------------------------------------------------------------------
+
+    def _jmp(self, index: int, ins: Instruction, slot: int) -> None:
+        b = self.b
+        code = o.op(ins.opcode)
+        if code == o.EXIT:
+            self._exit(slot)
+            return
+        if code == o.CALL:
+            self._call(index, ins, slot)
+            return
+        target = self.blocks[self.t.program.target(index, ins.jump_offset)]
+        if code == o.JA:
+            b.branch(target)
+            return
+        wide = ins.cls == o.JMP
+        ty = I64 if wide else I32
+        a = self.read(ins.dst, slot)
+        bv = self.read(ins.src, slot) if o.source(ins.opcode) == o.X else c64(ins.imm)
+        if not wide:
+            a, bv = b.trunc(a, I32), b.trunc(bv, I32)
+        if code == o.JSET:
+            taken = b.icmp_unsigned("!=", b.and_(a, bv), ir.Constant(ty, 0))
+        else:
+            ops = {o.JEQ: ("==", False), o.JNE: ("!=", False), o.JGT: (">", False), o.JGE: (">=", False),
+                   o.JLT: ("<", False), o.JLE: ("<=", False), o.JSGT: (">", True), o.JSGE: (">=", True),
+                   o.JSLT: ("<", True), o.JSLE: ("<=", True)}
+            op, signed = ops[code]
+            taken = b.icmp_signed(op, a, bv) if signed else b.icmp_unsigned(op, a, bv)
+        b.cbranch(taken, target, self.blocks[index + 1])
+
+    def _exit(self, slot: int) -> None:
+        b = self.b
+        self._state_store(S_BUDGET, b.load(self.budget))
+        self._state_store(S_SLOT, c64(slot))
+        result = b.insert_value(ir.Constant(RESULT, ir.Undefined), b.load(self.regs[0]), 0)
+        result = b.insert_value(result, b.load(self.mask), 1)
+        b.ret(result)
+
+    def _after_call(self, slot: int) -> None:
+        """Propagate a fault from the callee; reload the shared budget."""
+        failed = self.b.icmp_unsigned("!=", self._state_load(S_STATUS), c64(0))
+        good = self.ir_fn.append_basic_block()
+        bad = self.ir_fn.append_basic_block()
+        self.b.cbranch(failed, bad, good)
+        self.b.position_at_end(bad)
+        self.b.ret(ir.Constant(RESULT, [0, 0]))
+        self.b.position_at_end(good)
+        self.b.store(self._state_load(S_BUDGET), self.budget)
+
+    def _clobber(self) -> None:
+        self.b.store(self.b.and_(self.b.load(self.mask), c64(~0b111110)), self.mask)
+
+    def _call(self, index: int, ins: Instruction, slot: int) -> None:
+        b = self.b
+        self._state_store(S_BUDGET, b.load(self.budget))
+        self._state_store(S_SLOT, c64(slot))
+        if ins.src == o.CALL_PSEUDO and o.source(ins.opcode) == o.K:
+            callee = self.t.functions[self.t.program.target(index, ins.imm)].llvm
+            self._check(b.icmp_unsigned("<", b.add(self.depth, c64(1)), c64(MAX_FRAMES)), F_DEPTH, slot)
+            args = [b.load(self.regs[n]) for n in range(10)]
+            result = b.call(callee, [self.state, b.add(self.depth, c64(1)), *args,
+                                     b.and_(b.load(self.mask), c64(0x3FF))])
+            self._after_call(slot)
+            self.b.store(b.extract_value(result, 0), self.regs[0])
+            r0_bit = b.and_(b.extract_value(result, 1), c64(1))
+            self.b.store(b.or_(b.and_(b.load(self.mask), c64(~0b111111)), r0_bit), self.mask)
+            return
+        if o.source(ins.opcode) == o.X:
+            helper_id = self.read(ins.dst, slot)
+        else:
+            helper_id = c64(ins.imm)
+        args = [b.load(self.regs[n]) for n in range(1, 6)]
+        self._state_store(S_WRITE, b.and_(b.load(self.mask), c64(0b111110)))  # which arguments are set
+        self._state_store(S_DEPTH, self.depth)                                 # whose stacks are live
+        value = b.call(self.t.helper, [self.state, helper_id, *args])
+        self._after_call(slot)
+        self.write(0, value)
+        self._clobber()
+
+    # --- loads and stores ----------------------------------------------------------------------
+
+    def _ld(self, index: int, ins: Instruction, slot: int) -> None:
+        b = self.b
+        if ins.is_lddw:
+            if ins.src == o.PSEUDO_FUNC:
+                relative = (ins.imm & 0xFFFF_FFFF) - ((ins.imm & 0x8000_0000) << 1)
+                value = self.t.program.target(index, relative)
+            else:
+                value = ins.imm
+            self.write(ins.dst, c64(value))
+            return
+        size = o.SIZE_BYTES[o.size(ins.opcode)]
+        if o.mode(ins.opcode) == o.IND:
+            base = b.and_(self.read(ins.src, slot), c64(0xFFFF_FFFF))
+            offset = b.and_(b.add(base, c64(ins.imm)), c64(0xFFFF_FFFF))
+        else:
+            offset = c64(ins.imm & 0xFFFF_FFFF)
+        length = self._state_load(S_IN_LEN)
+        fits = b.and_(b.icmp_unsigned(">=", length, c64(size)),
+                      b.icmp_unsigned("<=", offset, b.sub(length, c64(size))))
+        self._check(fits, F_PACKET, slot)
+        ptr = b.inttoptr(b.add(self._state_load(S_IN_HOST), offset), ir.IntType(8 * size).as_pointer())
+        value = b.load(ptr, align=1)
+        if size > 1:
+            value = b.call(self.t.module.declare_intrinsic("llvm.bswap", [ir.IntType(8 * size)]), [value])
+        self.write(0, b.zext(value, I64))
+
+    def _ldx(self, ins: Instruction, slot: int) -> None:
+        size = o.SIZE_BYTES[o.size(ins.opcode)]
+        addr = self.b.add(self.read(ins.src, slot), c64(ins.off))
+        value = self.load(addr, size, slot)
+        if size == 8:
+            self.write(ins.dst, value)
+        elif o.mode(ins.opcode) == o.MEMSX:
+            self.write(ins.dst, self.b.sext(value, I64))
+        else:
+            self.write(ins.dst, self.b.zext(value, I64))
+
+    def _stx(self, ins: Instruction, slot: int) -> None:
+        b = self.b
+        size = o.SIZE_BYTES[o.size(ins.opcode)]
+        width = ir.IntType(8 * size)
+        if o.mode(ins.opcode) == o.MEM or ins.imm == o.STORE_REL:
+            addr = b.add(self.read(ins.dst, slot), c64(ins.off))
+            self.store(addr, size, self.read(ins.src, slot), slot)
+            return
+        if ins.imm == o.LOAD_ACQ:
+            addr = b.add(self.read(ins.src, slot), c64(ins.off))
+            self.write(ins.dst, b.zext(self.load(addr, size, slot), I64) if size < 8 else self.load(addr, size, slot))
+            return
+        addr = b.add(self.read(ins.dst, slot), c64(ins.off))
+        src = self.read(ins.src, slot)
+        old = self.load(addr, size, slot)
+        old64 = b.zext(old, I64) if size < 8 else old
+        src_n = b.trunc(src, width) if size < 8 else src
+        op = ins.imm
+        if op == o.CMPXCHG:
+            expected = b.trunc(self.read(0, slot), width) if size < 8 else self.read(0, slot)
+            new = b.select(b.icmp_unsigned("==", old, expected), src_n, old)
+            self.store(addr, size, b.zext(new, I64) if size < 8 else new, slot)
+            self.write(0, old64)
+            return
+        if op == o.XCHG:
+            self.store(addr, size, src, slot)
+            self.write(ins.src, old64)
+            return
+        combined = {o.ATOMIC_ADD: b.add, o.ATOMIC_OR: b.or_, o.ATOMIC_AND: b.and_,
+                    o.ATOMIC_XOR: b.xor}[op & ~o.FETCH](old, src_n)
+        self.store(addr, size, b.zext(combined, I64) if size < 8 else combined, slot)
+        if op & o.FETCH:
+            self.write(ins.src, old64)
