@@ -68,14 +68,18 @@ def alu_instruction(draw):
 @st.composite
 def programs(draw):
     seeds = [Instruction(o.LDDW, r, 0, 0, draw(st.integers(0, (1 << 64) - 1))) for r in range(4)]
+    seeds.append(Instruction(o.ALU64 | o.MOV | o.X, 5, 1))          # keep the input pointer in r5
     body = draw(st.lists(alu_instruction(), min_size=1, max_size=12))
     memory_ops = draw(st.lists(st.tuples(st.sampled_from([1, 2, 4, 8]), st.integers(-20, 10), st.integers(0, 3)),
                                max_size=3))
     stores = []
-    for size, off, reg in memory_ops:  # some in bounds, some not, some misaligned
+    for size, off, reg in memory_ops:  # stack and input stores, some out of bounds or misaligned
         code = {1: o.B, 2: o.H, 4: o.W, 8: o.DW}[size]
-        stores += [Instruction(o.STX | o.MEM | code, 10, reg, off * size - (size if draw(st.booleans()) else 3)),
-                   Instruction(o.LDX | o.MEM | code, 0, 1, off)]
+        if draw(st.booleans()):
+            store = Instruction(o.STX | o.MEM | code, 10, reg, off * size - (size if draw(st.booleans()) else 3))
+        else:
+            store = Instruction(o.STX | o.MEM | code, 5, reg, off)   # r5 = the input memory
+        stores += [store, Instruction(o.LDX | o.MEM | code, 0, 5, abs(off))]  # read the memory back into r0
     return seeds + body + stores + [Instruction(o.ALU64 | o.ADD | o.X, 0, 1), Instruction(o.JMP | o.EXIT)]
 
 

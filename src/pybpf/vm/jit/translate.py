@@ -133,6 +133,29 @@ class Translator:
         b.ret(i)
 
 
+def _transfer(ins: Instruction, before: frozenset[int]) -> frozenset[int]:
+    """The registers surely initialised after ``ins`` given those before it."""
+    kind, code = ins.cls, o.op(ins.opcode)
+    if kind in (o.JMP, o.JMP32):
+        if code != o.CALL:
+            return before
+        if ins.src == o.CALL_PSEUDO and o.source(ins.opcode) == o.K:
+            return before - {0, 1, 2, 3, 4, 5}        # the callee's r0 may be unset
+        return (before - {1, 2, 3, 4, 5}) | {0}
+    if kind in (o.ALU, o.ALU64, o.LDX) or ins.is_lddw:
+        return before | {ins.dst}
+    if kind == o.LD:
+        return before | {0}
+    if kind == o.STX and o.mode(ins.opcode) == o.ATOMIC:
+        if ins.imm == o.CMPXCHG:
+            return before | {0}
+        if ins.imm == o.LOAD_ACQ:
+            return before | {ins.dst}
+        if ins.imm & o.FETCH:
+            return before | {ins.src}
+    return before
+
+
 class _FunctionBuilder:
     """Translates one eBPF function."""
 
@@ -157,6 +180,8 @@ class _FunctionBuilder:
         frame_slot = self.b.gep(self.state, [self.b.add(self.depth, c64(S_FRAMES))])
         self.b.store(self.b.ptrtoint(self.stack, I64), frame_slot)
         self.blocks: dict[int, ir.Block] = {}
+        self.index = function.start
+        self.initialised = self._initialised()
 
     # --- small pieces ------------------------------------------------------------------
 
@@ -187,8 +212,8 @@ class _FunctionBuilder:
         self.b.position_at_end(good)
 
     def read(self, reg: int, slot: int) -> ir.Value:
-        bit = self.b.and_(self.b.load(self.mask), c64(1 << reg))
-        if reg != 10:
+        if reg != 10 and reg not in self.initialised.get(self.index, ()):
+            bit = self.b.and_(self.b.load(self.mask), c64(1 << reg))
             good = self.ir_fn.append_basic_block()
             bad = self.ir_fn.append_basic_block()
             self.b.cbranch(self.b.icmp_unsigned("!=", bit, c64(0)), good, bad)
@@ -200,7 +225,8 @@ class _FunctionBuilder:
 
     def write(self, reg: int, value: ir.Value) -> None:
         self.b.store(value, self.regs[reg])
-        self.b.store(self.b.or_(self.b.load(self.mask), c64(1 << reg)), self.mask)
+        if reg not in self.initialised.get(self.index, ()):  # else its bit is already set
+            self.b.store(self.b.or_(self.b.load(self.mask), c64(1 << reg)), self.mask)
 
     def address(self, addr: ir.Value, size: int, write: bool, slot: int) -> ir.Value:
         """A host pointer for ``size`` bytes at program address ``addr``, or a fault."""
@@ -245,6 +271,33 @@ class _FunctionBuilder:
 
     # --- the function ----------------------------------------------------------------------
 
+    def _initialised(self) -> dict[int, frozenset[int]]:
+        """Registers written on every path to each instruction (their reads need no
+        check): a forward must-analysis over the function, intersecting at joins."""
+        program, code = self.t.program, self.t.instructions
+        entry = frozenset({1, 2, 10}) if self.fn.start == 0 else frozenset({10})
+        known: dict[int, frozenset[int]] = {self.fn.start: entry}
+        work = [self.fn.start]
+        while work:
+            index = work.pop()
+            ins = code[index]
+            after = _transfer(ins, known[index])
+            successors = []
+            if ins.is_jump:
+                successors.append(program.target(index, ins.jump_offset))
+                if o.op(ins.opcode) != o.JA:
+                    successors.append(index + 1)
+            elif ins.opcode != o.JMP | o.EXIT:
+                successors.append(index + 1)
+            for nxt in successors:
+                if not self.fn.start <= nxt < self.fn.end:
+                    continue
+                merged = after if nxt not in known else known[nxt] & after
+                if known.get(nxt) != merged:
+                    known[nxt] = merged
+                    work.append(nxt)
+        return known
+
     def _leaders(self) -> list[int]:
         leaders = {self.fn.start}
         program = self.t.program
@@ -285,6 +338,7 @@ class _FunctionBuilder:
                     self.b.branch(self.blocks[end])
 
     def _instruction(self, index: int) -> None:
+        self.index = index
         ins = self.t.instructions[index]
         slot = self.t.program.slots[index]
         kind = ins.cls
@@ -343,7 +397,10 @@ class _FunctionBuilder:
     def _arith(self, code: int, signed: bool, a: ir.Value, bv: ir.Value, ty: ir.IntType) -> ir.Value:
         b = self.b
         zero, minus_one = ir.Constant(ty, 0), ir.Constant(ty, (1 << ty.width) - 1)
-        shift = ir.Constant(ty, ty.width - 1)
+        if code in (o.LSH, o.RSH, o.ARSH):  # shift amounts are masked to the width
+            amount = (ir.Constant(ty, bv.constant & (ty.width - 1)) if isinstance(bv, ir.Constant)
+                      else b.and_(bv, ir.Constant(ty, ty.width - 1)))
+            return {o.LSH: b.shl, o.RSH: b.lshr, o.ARSH: b.ashr}[code](a, amount)
         if code == o.ADD:
             return b.add(a, bv)
         if code == o.SUB:
@@ -356,12 +413,6 @@ class _FunctionBuilder:
             return b.and_(a, bv)
         if code == o.XOR:
             return b.xor(a, bv)
-        if code == o.LSH:
-            return b.shl(a, b.and_(bv, shift))
-        if code == o.RSH:
-            return b.lshr(a, b.and_(bv, shift))
-        if code == o.ARSH:
-            return b.ashr(a, b.and_(bv, shift))
         is_zero = b.icmp_unsigned("==", bv, zero)
         safe = b.select(is_zero, ir.Constant(ty, 1), bv)
         if not signed:
