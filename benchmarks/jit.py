@@ -146,7 +146,8 @@ def main() -> None:
     print(f"{'program':<8} {'interpreter':>12} {'jit':>9} {'kernel jit':>11}   ns per executed instruction")
     for name, (n_vm, n_kernel) in SIZES.items():
         interp, executed = interpreter_ns(program(name, n_vm // 20))   # the interpreter gets a shorter loop
-        jit = jit_ns(*((code := program(name, n_vm)), run_program(code, max_instructions=1 << 40, jit=True).instructions))
+        code = program(name, n_vm)
+        jit = jit_ns(code, run_program(code, max_instructions=1 << 40, jit=True).instructions)
         kernel = kernel_ns(program(name, n_kernel))
         kernel_text = f"{kernel:11.2f}" if isinstance(kernel, float) else f"{kernel:>11}"
         ratio = f"   jit/kernel = {jit / kernel:.2f}" if isinstance(kernel, float) else ""
