@@ -5,6 +5,7 @@ r2 = its length, result r0). :func:`run_program` returns more (trace output, ins
 count, time); :class:`Program` is the load-time check, :class:`Machine` one run's state.
 """
 
+from pybpf.vm import map_helpers  # noqa: F401  (registers the map helpers)
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS, helper
 from pybpf.vm.interpreter import DEFAULT_MAX_INSTRUCTIONS, JIT_DEFAULT, Machine, RunResult, run, run_program

@@ -19,6 +19,7 @@ from typing import Any
 
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
+from pybpf.vm.analysis import reads
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
@@ -26,6 +27,8 @@ from pybpf.vm.program import Program
 
 M64 = (1 << 64) - 1
 M32 = 0xFFFF_FFFF
+#: what ``r1 = map[fd:ID]`` loads in the vm: this plus the map's id
+MAP_HANDLE_BASE = 0xFFFF_A000_0000_0000
 MAX_FRAMES = 8
 DEFAULT_MAX_INSTRUCTIONS = 1_000_000
 EXIT = -1
@@ -274,6 +277,11 @@ class Machine:
             if ins.src == o.PSEUDO_FUNC:
                 relative = _s32(ins.imm)
                 value = self.program.target(index, relative)  # callbacks: the instruction index
+            elif ins.src == o.PSEUDO_MAP_FD:
+                value = MAP_HANDLE_BASE + (ins.imm & M32)      # an opaque pointer the map helpers decode
+            elif ins.src == o.PSEUDO_MAP_VALUE:                # global data: element 0 of an array map
+                buffer = self.program.maps[ins.imm & M32].value_buffer(bytes(4), self.cpu)
+                value = self.memory.map(buffer, writable=True, name=f"map {ins.imm & M32} value") + (ins.imm >> 32)
             else:
                 value = ins.imm
 
@@ -401,31 +409,11 @@ class Machine:
 
     def _uninitialised(self, pc: int) -> str:
         ins = self.program.instructions[pc]
-        named = sorted({f"r{n}" for n in _reads(ins) if self.regs[n] is None})
+        called = ins.opcode == o.JMP | o.CALL and o.source(ins.opcode) == o.K
+        registers = (1, 2, 3, 4, 5) if called else reads(ins)
+        named = sorted({f"r{n}" for n in registers if self.regs[n] is None})
         which = " or ".join(named) if named else "a register"
         return f"reads {which}, which has not been written (uninitialised register)"
-
-
-def _reads(ins: Instruction) -> tuple[int, ...]:
-    """The registers an instruction reads (to name the uninitialised one in errors)."""
-    kind, code, by_reg = ins.cls, o.op(ins.opcode), o.source(ins.opcode) == o.X
-    if kind in (o.ALU, o.ALU64):
-        if code == o.MOV:
-            return (ins.src,) if by_reg else ()
-        return (ins.dst, ins.src) if by_reg else (ins.dst,)
-    if kind in (o.JMP, o.JMP32):
-        if code == o.CALL:
-            return (ins.dst,) if by_reg else (1, 2, 3, 4, 5)
-        if code in (o.EXIT, o.JA):
-            return (0,) if code == o.EXIT else ()
-        return (ins.dst, ins.src) if by_reg else (ins.dst,)
-    if kind == o.LD:
-        return (ins.src,) if o.mode(ins.opcode) == o.IND else ()
-    if kind == o.LDX:
-        return (ins.src,)
-    if kind == o.ST:
-        return (ins.dst,)
-    return (ins.dst, ins.src, 0) if ins.imm == o.CMPXCHG else (ins.dst, ins.src)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ class Region:
     name: str
     #: accesses must be aligned to their size (the kernel requires it on the stack)
     aligned: bool = False
+    #: context fields whose 4-byte loads yield full pointers (``__sk_buff.data`` and the
+    #: like, which the kernel rewrites into pointer loads): offset → value
+    pointers: dict[int, int] | None = None
 
     @property
     def end(self) -> int:
@@ -86,8 +89,10 @@ class Memory:
                       "no memory there (not the stack, the input, or a map value)")
 
     def load(self, address: int, size: int) -> int:
-        """An unsigned little-endian load."""
+        """An unsigned little-endian load (a context's pointer fields give pointers)."""
         region, offset = self.region(address, size, False)
+        if region.pointers is not None and offset in region.pointers:
+            return region.pointers[offset]
         return _UNSIGNED[size].unpack_from(region.data, offset)[0]
 
     def load_signed(self, address: int, size: int) -> int:
@@ -109,6 +114,11 @@ class Memory:
         """``size`` bytes at ``address`` (helpers reading buffers)."""
         region, offset = self.region(address, size, False, access=False)
         return bytes(region.data[offset:offset + size])
+
+    def write_bytes(self, address: int, data: bytes) -> None:
+        """Copy ``data`` to ``address`` (helpers filling a program's buffer)."""
+        region, offset = self.region(address, len(data), True, access=False)
+        region.data[offset:offset + len(data)] = data
 
     def read_string(self, address: int, limit: int = 4096) -> bytes:
         """A NUL-terminated string at ``address`` (without the NUL), within one region."""

@@ -22,7 +22,10 @@ class Program:
     """Validated instructions with their slot layout (messages use slot numbers, as the
     kernel's verifier does)."""
 
-    def __init__(self, program: bytes | Sequence[Instruction], helpers: dict[int, object] | None = None):
+    def __init__(self, program: bytes | Sequence[Instruction], helpers: dict[int, object] | None = None,
+                 maps: dict[int, object] | None = None):
+        #: vm maps by id, which lddw map references (already relocated to ids) name
+        self.maps = maps or {}
         if isinstance(program, (bytes, bytearray, memoryview)):
             try:
                 instructions = decode(bytes(program))
@@ -67,9 +70,13 @@ class Program:
                 raise VMError(f"call to {what}", slot)
             elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_KFUNC:
                 raise VMError(f"kfunc call (BTF id {ins.imm}): kernel functions exist only in the kernel engine", slot)
+            elif ins.is_lddw and ins.src in (o.PSEUDO_MAP_FD, o.PSEUDO_MAP_VALUE):
+                if (ins.imm & 0xFFFF_FFFF) not in self.maps:
+                    raise VMError("the program refers to a map (lddw with a pseudo source) but was loaded without "
+                                  "it: load it with its maps through pybpf.load(..., engine='vm')", slot)
             elif ins.is_lddw and ins.src not in (o.PSEUDO_IMM64, o.PSEUDO_FUNC):
-                raise VMError("the program refers to a map (lddw with a pseudo source) but was loaded without "
-                              "maps: load it with its maps through pybpf.load(..., engine='vm')", slot)
+                raise VMError(f"lddw pseudo source {ins.src} (BTF ids, map indexes) is resolved by a loader "
+                              "before the vm runs a program", slot)
             elif ins.is_lddw and ins.src == o.PSEUDO_FUNC:
                 landing = slot + 1 + ((ins.imm & 0xFFFF_FFFF) ^ 0x8000_0000) - 0x8000_0000
                 if landing not in self.index_of_slot:

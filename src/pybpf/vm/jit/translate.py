@@ -18,6 +18,7 @@ from llvmlite import ir
 
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
+from pybpf.vm.analysis import initialised_registers
 from pybpf.vm.memory import STACK_TOP
 from pybpf.vm.program import Program
 
@@ -131,29 +132,6 @@ class Translator:
         b.ret(i)
         b.position_at_end(done)
         b.ret(i)
-
-
-def _transfer(ins: Instruction, before: frozenset[int]) -> frozenset[int]:
-    """The registers surely initialised after ``ins`` given those before it."""
-    kind, code = ins.cls, o.op(ins.opcode)
-    if kind in (o.JMP, o.JMP32):
-        if code != o.CALL:
-            return before
-        if ins.src == o.CALL_PSEUDO and o.source(ins.opcode) == o.K:
-            return before - {0, 1, 2, 3, 4, 5}        # the callee's r0 may be unset
-        return (before - {1, 2, 3, 4, 5}) | {0}
-    if kind in (o.ALU, o.ALU64, o.LDX) or ins.is_lddw:
-        return before | {ins.dst}
-    if kind == o.LD:
-        return before | {0}
-    if kind == o.STX and o.mode(ins.opcode) == o.ATOMIC:
-        if ins.imm == o.CMPXCHG:
-            return before | {0}
-        if ins.imm == o.LOAD_ACQ:
-            return before | {ins.dst}
-        if ins.imm & o.FETCH:
-            return before | {ins.src}
-    return before
 
 
 class _FunctionBuilder:
@@ -272,31 +250,9 @@ class _FunctionBuilder:
     # --- the function ----------------------------------------------------------------------
 
     def _initialised(self) -> dict[int, frozenset[int]]:
-        """Registers written on every path to each instruction (their reads need no
-        check): a forward must-analysis over the function, intersecting at joins."""
-        program, code = self.t.program, self.t.instructions
+        """Registers written on every path to each instruction (their reads need no check)."""
         entry = frozenset({1, 2, 10}) if self.fn.start == 0 else frozenset({10})
-        known: dict[int, frozenset[int]] = {self.fn.start: entry}
-        work = [self.fn.start]
-        while work:
-            index = work.pop()
-            ins = code[index]
-            after = _transfer(ins, known[index])
-            successors = []
-            if ins.is_jump:
-                successors.append(program.target(index, ins.jump_offset))
-                if o.op(ins.opcode) != o.JA:
-                    successors.append(index + 1)
-            elif ins.opcode != o.JMP | o.EXIT:
-                successors.append(index + 1)
-            for nxt in successors:
-                if not self.fn.start <= nxt < self.fn.end:
-                    continue
-                merged = after if nxt not in known else known[nxt] & after
-                if known.get(nxt) != merged:
-                    known[nxt] = merged
-                    work.append(nxt)
-        return known
+        return initialised_registers(self.t.program, self.fn.start, self.fn.end, entry)
 
     def _leaders(self) -> list[int]:
         leaders = {self.fn.start}

@@ -1,0 +1,85 @@
+"""Static facts about a program that both the JIT and the engine's load-time checks use.
+
+:func:`initialised_registers` is a forward must-analysis: for each instruction, the
+registers written on every path that reaches it. The JIT skips run-time checks for them;
+the vm engine refuses, as the kernel's verifier does, a program that may read a register
+no path has written.
+"""
+
+from __future__ import annotations
+
+from pybpf.isa import Instruction
+from pybpf.isa import opcodes as o
+from pybpf.vm.program import Program
+
+
+def _transfer(ins: Instruction, before: frozenset[int]) -> frozenset[int]:
+    """The registers surely initialised after ``ins`` given those before it."""
+    kind, code = ins.cls, o.op(ins.opcode)
+    if kind in (o.JMP, o.JMP32):
+        if code != o.CALL:
+            return before
+        if ins.src == o.CALL_PSEUDO and o.source(ins.opcode) == o.K:
+            return before - {0, 1, 2, 3, 4, 5}        # the callee's r0 may be unset
+        return (before - {1, 2, 3, 4, 5}) | {0}
+    if kind in (o.ALU, o.ALU64, o.LDX) or ins.is_lddw:
+        return before | {ins.dst}
+    if kind == o.LD:
+        return before | {0}
+    if kind == o.STX and o.mode(ins.opcode) == o.ATOMIC:
+        if ins.imm == o.CMPXCHG:
+            return before | {0}
+        if ins.imm == o.LOAD_ACQ:
+            return before | {ins.dst}
+        if ins.imm & o.FETCH:
+            return before | {ins.src}
+    return before
+
+
+def initialised_registers(program: Program, start: int, end: int, entry: frozenset[int]) -> dict[int, frozenset[int]]:
+    """For each reachable instruction in ``[start, end)``, the registers surely written
+    before it, given ``entry`` at ``start`` (intersecting where paths join)."""
+    code = program.instructions
+    known: dict[int, frozenset[int]] = {start: entry}
+    work = [start]
+    while work:
+        index = work.pop()
+        ins = code[index]
+        after = _transfer(ins, known[index])
+        successors = []
+        if ins.is_jump:
+            successors.append(program.target(index, ins.jump_offset))
+            if o.op(ins.opcode) != o.JA:
+                successors.append(index + 1)
+        elif ins.opcode != o.JMP | o.EXIT:
+            successors.append(index + 1)
+        for nxt in successors:
+            if not start <= nxt < end:
+                continue
+            merged = after if nxt not in known else known[nxt] & after
+            if known.get(nxt) != merged:
+                known[nxt] = merged
+                work.append(nxt)
+    return known
+
+
+def reads(ins: Instruction) -> tuple[int, ...]:
+    """The registers an instruction reads."""
+    kind, code, by_reg = ins.cls, o.op(ins.opcode), o.source(ins.opcode) == o.X
+    if kind in (o.ALU, o.ALU64):
+        if code == o.MOV:
+            return (ins.src,) if by_reg else ()
+        return (ins.dst, ins.src) if by_reg else (ins.dst,)
+    if kind in (o.JMP, o.JMP32):
+        if code == o.CALL:
+            return (ins.dst,) if by_reg else ()
+        if code in (o.EXIT, o.JA):
+            return (0,) if code == o.EXIT else ()
+        return (ins.dst, ins.src) if by_reg else (ins.dst,)
+    if kind == o.LD:
+        return (ins.src,) if o.mode(ins.opcode) == o.IND else ()
+    if kind == o.LDX:
+        return (ins.src,)
+    if kind == o.ST:
+        return (ins.dst,)
+    return (ins.dst, ins.src, 0) if ins.imm == o.CMPXCHG else (ins.dst, ins.src)

@@ -1,0 +1,148 @@
+"""The vm engine's entry points for :func:`pybpf.engine.load`, and its programs.
+
+``load_collection`` creates the maps (:mod:`pybpf.vm.maps`), relocates each program's
+map references to map ids, and checks each program as the kernel's verifier would for
+what the vm can decide statically (valid code, known helpers, no read of a register some
+path leaves unwritten). ``test_run`` builds the context the kernel's BPF_PROG_TEST_RUN
+builds for the program type from the packet: ``__sk_buff`` for socket filters, tc and
+cgroup skb programs, ``xdp_md`` for XDP.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+import time
+from typing import Any
+
+from pybpf.engine import Collection, Program, RunResult, VerifierError
+from pybpf.isa import disassemble
+from pybpf.isa import opcodes as o
+from pybpf.object import CollectionSpec, ProgramSpec, ProgramType
+from pybpf.vm import map_helpers
+from pybpf.vm.analysis import initialised_registers, reads
+from pybpf.vm.errors import VMError
+from pybpf.vm.helpers import HELPERS
+from pybpf.vm.interpreter import Machine
+from pybpf.vm.maps import OBJECTS, VmMap, create_map, new_id
+from pybpf.vm.memory import INPUT_BASE, STACK_TOP
+from pybpf.vm.program import Program as Checked
+
+#: where a run's context structure lives
+CONTEXT_BASE = 0x0000_0000_F000_0000
+_SKB_TYPES = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.CGROUP_SKB}
+_DIRECT_PACKET = {ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.CGROUP_SKB}
+SK_BUFF_SIZE = 192
+XDP_MD_SIZE = 24
+
+
+def available() -> str | None:
+    """The vm runs anywhere Python does."""
+    return None
+
+
+class VmProgram(Program):
+    """A program loaded into the vm engine."""
+
+    def __init__(self, spec: ProgramSpec, checked: Checked):
+        super().__init__(spec)
+        self.checked = checked
+        self._id = new_id(self)
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    def _close(self) -> None:
+        OBJECTS.pop(self._id, None)
+
+    def _test_run(self, data: bytes, ctx: bytes | None, repeat: int, data_out_size: int,
+                  ctx_out_size: int, flags: int, cpu: int) -> RunResult:
+        start = time.perf_counter_ns()
+        for _ in range(repeat):
+            retval, packet, context = self._run_once(data, ctx, cpu)
+        duration = (time.perf_counter_ns() - start) // repeat
+        return RunResult(retval, bytes(packet[:data_out_size]), bytes(context[:ctx_out_size]), duration)
+
+    def _run_once(self, data: bytes, ctx: bytes | None, cpu: int) -> tuple[int, bytearray, bytearray]:
+        packet = bytearray(data)
+        program: VmProgram = self
+        for _ in range(map_helpers.MAX_TAIL_CALLS + 1):
+            machine = Machine(program.checked, cpu=cpu)
+            context = _context(program.type, packet, ctx, machine)
+            machine.memory.map(bytearray(o.STACK_SIZE), writable=True, name="stack",
+                               base=STACK_TOP - 0x10000, aligned=True)
+            machine.regs[1], machine.regs[10] = CONTEXT_BASE, STACK_TOP - 0x10000 + o.STACK_SIZE
+            try:
+                retval, _ = machine.run()
+            except map_helpers.TailCall as call:
+                program = call.program
+                continue
+            width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
+            return retval & width, packet, context
+        raise VMError(f"more than {map_helpers.MAX_TAIL_CALLS} tail calls in a row")
+
+
+def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: Machine) -> bytearray:
+    """Map the packet and build the program type's context (the kernel's test-run layout)."""
+    memory = machine.memory
+    memory.map(packet, writable=True, name="packet", base=INPUT_BASE)
+    end = INPUT_BASE + len(packet)
+    if kind in _SKB_TYPES:
+        context = bytearray(ctx or b"").ljust(SK_BUFF_SIZE, b"\0")[:SK_BUFF_SIZE]
+        protocol = struct.unpack_from(">H", packet, 12)[0] if len(packet) >= 14 else 0
+        struct.pack_into("<I", context, 0, len(packet))                    # len
+        struct.pack_into("<I", context, 16, struct.unpack("<H", struct.pack(">H", protocol))[0])  # protocol, network order
+        struct.pack_into("<I", context, 160, len(packet))                  # wire_len
+        pointers = {76: INPUT_BASE, 80: end} if kind in _DIRECT_PACKET else {}
+        memory.map(context, writable=True, name="__sk_buff", base=CONTEXT_BASE)
+        memory.regions[0].pointers = pointers
+        return context
+    if kind == ProgramType.XDP:
+        context = bytearray(ctx or b"").ljust(XDP_MD_SIZE, b"\0")[:XDP_MD_SIZE]
+        memory.map(context, writable=False, name="xdp_md", base=CONTEXT_BASE)
+        memory.regions[0].pointers = {0: INPUT_BASE, 4: end, 8: INPUT_BASE}   # data, data_end, data_meta
+        return context
+    context = bytearray(ctx or b"")
+    memory.map(context, writable=True, name="context", base=CONTEXT_BASE)
+    return context
+
+
+def _verify(spec: ProgramSpec, checked: Checked) -> None:
+    """Refuse, as the kernel's verifier does, a read of a register that some path to it
+    leaves unwritten (r1 is the context and r10 the frame pointer at entry)."""
+    known = initialised_registers(checked, 0, len(checked.instructions), frozenset({1, 10}))
+    listing = disassemble(checked.instructions, numbered=True).splitlines()
+    for index, ins in enumerate(checked.instructions):
+        if index not in known:
+            continue
+        missing = [r for r in reads(ins) if r not in known[index]]
+        if missing:
+            slot = checked.slots[index]
+            log = "\n".join(listing[:index + 1]) + f"\nR{missing[0]} !read_ok\n"
+            raise VerifierError("BPF_PROG_LOAD", errno.EACCES, log, f"program {spec.name!r} (vm)",
+                                f"instruction {slot} reads r{missing[0]}, which no path has written")
+
+
+def load_collection(spec: CollectionSpec, **_: Any) -> Collection:
+    """Create the maps and load the programs of ``spec`` in the vm."""
+    maps: dict[str, VmMap] = {}
+    programs: dict[str, Program] = {}
+    collection = Collection("vm", maps, programs)  # type: ignore[arg-type]
+    try:
+        for name, map_spec in spec.maps.items():
+            maps[name] = create_map(map_spec)
+        by_id = {m.id: m for m in maps.values()}
+        for name, prog_spec in spec.programs.items():
+            instructions = prog_spec.relocated(lambda m: maps[m].id)
+            try:
+                checked = Checked(instructions, HELPERS, by_id)
+            except VMError as exc:
+                raise VerifierError("BPF_PROG_LOAD", errno.EINVAL, str(exc), f"program {name!r} (vm)",
+                                    exc.reason) from None
+            _verify(prog_spec, checked)
+            programs[name] = VmProgram(prog_spec, checked)
+    except BaseException:
+        collection.close()
+        raise
+    return collection

@@ -1,0 +1,116 @@
+"""The helpers that touch maps, for programs the vm engine loads with their maps:
+lookup (a pointer into the map's own value buffer), update, delete, push/pop/peek,
+ring buffer output, and tail calls through a program array.
+
+A map operand is the opaque handle ``r1 = map[fd:ID]`` loaded (``MAP_HANDLE_BASE + id``).
+Return codes are the kernel's: 0 or a negative errno.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+from pybpf.vm.errors import VMError
+from pybpf.vm.helpers import helper
+from pybpf.vm.interpreter import M64, MAP_HANDLE_BASE
+
+#: tail calls a program may chain, as in the kernel
+MAX_TAIL_CALLS = 33
+
+
+class TailCall(Exception):
+    """Raised by bpf_tail_call to replace the running program (caught by the engine)."""
+
+    def __init__(self, program: Any):
+        super().__init__(program)
+        self.program = program
+
+
+def _map(vm: Any, handle: int) -> Any:
+    found = vm.program.maps.get((handle - MAP_HANDLE_BASE) & M64) if handle is not None else None
+    if found is None:
+        raise VMError(f"0x{handle or 0:x} is not a map this program was loaded with")
+    return found
+
+
+def _pointer(vm: Any, buffer: bytearray, what: str) -> int:
+    """The program-visible address of a map value buffer (mapped once per run)."""
+    mapped = vm.__dict__.setdefault("mapped_values", {})
+    key = id(buffer)
+    if key not in mapped:
+        mapped[key] = (vm.memory.map(buffer, writable=True, name=what), buffer)
+    return mapped[key][0]
+
+
+def _errno(code: int) -> int:
+    return code & M64
+
+
+@helper("bpf_map_lookup_elem")
+def map_lookup_elem(vm: Any, handle: int, key: int, *_: int) -> int:
+    target = _map(vm, handle)
+    buffer = target.value_buffer(vm.memory.read_bytes(key, target.key_size), vm.cpu)
+    return 0 if buffer is None else _pointer(vm, buffer, f"value in map {target.name!r}")
+
+
+@helper("bpf_map_update_elem")
+def map_update_elem(vm: Any, handle: int, key: int, value: int, flags: int, *_: int) -> int:
+    target = _map(vm, handle)
+    return _errno(target.helper_update(vm.memory.read_bytes(key, target.key_size),
+                                       vm.memory.read_bytes(value, target.value_size), flags))
+
+
+@helper("bpf_map_delete_elem")
+def map_delete_elem(vm: Any, handle: int, key: int, *_: int) -> int:
+    target = _map(vm, handle)
+    return _errno(target.helper_delete(vm.memory.read_bytes(key, target.key_size)))
+
+
+@helper("bpf_map_push_elem")
+def map_push_elem(vm: Any, handle: int, value: int, flags: int, *_: int) -> int:
+    target = _map(vm, handle)
+    try:
+        target._push(vm.memory.read_bytes(value, target.value_size), flags)
+    except Exception as exc:  # BPFError: the map refused
+        return _errno(-getattr(exc, "errno", errno.EINVAL))
+    return 0
+
+
+def _take(vm: Any, handle: int, value: int, pop: bool) -> int:
+    target = _map(vm, handle)
+    data = target._pop() if pop else target._peek()
+    if data is None:
+        return _errno(-errno.ENOENT)
+    vm.memory.write_bytes(value, data)
+    return 0
+
+
+@helper("bpf_map_pop_elem")
+def map_pop_elem(vm: Any, handle: int, value: int, *_: int) -> int:
+    return _take(vm, handle, value, True)
+
+
+@helper("bpf_map_peek_elem")
+def map_peek_elem(vm: Any, handle: int, value: int, *_: int) -> int:
+    return _take(vm, handle, value, False)
+
+
+@helper("bpf_ringbuf_output")
+def ringbuf_output(vm: Any, handle: int, data: int, size: int, flags: int, *_: int) -> int:
+    return _errno(_map(vm, handle).output(vm.memory.read_bytes(data, size)))
+
+
+@helper("bpf_tail_call")
+def tail_call(vm: Any, ctx: int, handle: int, index: int, *_: int) -> int:
+    target = _map(vm, handle).object_at(index & 0xFFFF_FFFF)
+    if target is None:
+        return _errno(-errno.ENOENT)   # an empty slot: the caller carries on
+    raise TailCall(target)
+
+
+@helper("bpf_get_current_pid_tgid")
+def get_current_pid_tgid(vm: Any, *_: int) -> int:
+    """This process as the current task (tgid in the high half)."""
+    return os.getpid() << 32 | os.getpid()

@@ -1,0 +1,414 @@
+"""The vm engine's maps: every common map type in userspace, with the kernel's semantics
+and errors, behind the same :class:`pybpf.engine.Map` API as the kernel's maps.
+
+Values live in ``bytearray`` objects that stay the same while an element exists, so a
+program's ``bpf_map_lookup_elem`` can hand out a pointer into one (a memory region)
+exactly as the kernel hands out a pointer into the map. Per-CPU maps keep one buffer per
+CPU; userspace sees them concatenated (each padded to 8 bytes), as from the kernel.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import itertools
+import weakref
+from collections import OrderedDict, deque
+from typing import Any
+
+from pybpf.engine import BPFError, Map, possible_cpus
+from pybpf.engine.map import UpdateFlag
+from pybpf.object import MapSpec, MapType
+
+_ids = itertools.count(1)
+#: live vm objects (maps and programs) by id, as prog arrays and maps of maps refer to them
+OBJECTS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+
+
+def new_id(obj: Any) -> int:
+    """A fresh id for a vm map or program, registered for lookups by id."""
+    number = next(_ids)
+    OBJECTS[number] = obj
+    return number
+
+
+class VmMap(Map):
+    """Common ground: ids, errors, per-CPU layout."""
+
+    def __init__(self, spec: MapSpec):
+        super().__init__(spec)
+        self._id = new_id(self)
+        self.ncpus = possible_cpus() if spec.type.per_cpu else 1
+        self.stride = (spec.value_size + 7) & ~7 if spec.type.per_cpu else spec.value_size
+        self.frozen = False
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    def _close(self) -> None:
+        OBJECTS.pop(self._id, None)
+
+    def _error(self, command: str, code: int, hint: str) -> BPFError:
+        return BPFError(command, code, hint, f"map {self.name!r}")
+
+    def _new_value(self, data: bytes | None = None) -> Any:
+        """Storage for one element: a buffer, or one per CPU."""
+        if self.ncpus == 1 and not self.type.per_cpu:
+            return bytearray(data) if data is not None else bytearray(self.value_size)
+        if data is None:
+            return [bytearray(self.value_size) for _ in range(self.ncpus)]
+        return [bytearray(data[i * self.stride:i * self.stride + self.value_size]) for i in range(self.ncpus)]
+
+    def _assign(self, storage: Any, data: bytes) -> None:
+        if isinstance(storage, list):
+            for i, buf in enumerate(storage):
+                buf[:] = data[i * self.stride:i * self.stride + self.value_size]
+        else:
+            storage[:] = data
+
+    def _bytes(self, storage: Any) -> bytes:
+        if isinstance(storage, list):
+            pad = bytes(self.stride - self.value_size)
+            return b"".join(bytes(buf) + pad for buf in storage)
+        return bytes(storage)
+
+    def _check_writable(self) -> None:
+        if self.frozen:
+            raise self._error("BPF_MAP_UPDATE_ELEM", errno.EPERM, "the map is frozen: userspace may not change it")
+
+    def freeze(self) -> None:
+        """Make the map read-only for userspace (programs may still write, as in the kernel)."""
+        self.frozen = True
+
+    def value_buffer(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        """The buffer a program's lookup of ``key`` points into (on ``cpu``), or None."""
+        storage = self._storage(key)
+        if storage is None:
+            return None
+        return storage[cpu % len(storage)] if isinstance(storage, list) else storage
+
+    def _storage(self, key: bytes) -> Any:
+        raise NotImplementedError
+
+    # helper-side operations, with the kernel's return codes
+    def helper_update(self, key: bytes, value: bytes, flags: int) -> int:
+        """bpf_map_update_elem from a program: 0 or -errno. A program's value fills
+        this CPU's slot of a per-CPU map (all of them here, where one CPU runs)."""
+        try:
+            if self.type.per_cpu:
+                value = (value[:self.value_size].ljust(self.stride, b"\0")) * self.ncpus
+            was_frozen, self.frozen = self.frozen, False
+            try:
+                self._update(key, value, flags)
+            finally:
+                self.frozen = was_frozen
+        except BPFError as exc:
+            return -exc.errno
+        return 0
+
+    def helper_delete(self, key: bytes) -> int:
+        """bpf_map_delete_elem from a program: 0 or -errno."""
+        try:
+            return 0 if self._delete(key) else -errno.ENOENT
+        except BPFError as exc:
+            return -exc.errno
+
+
+class ArrayMap(VmMap):
+    """array and percpu_array: every index exists, zero-filled."""
+
+    def __init__(self, spec: MapSpec):
+        super().__init__(spec)
+        self.slots = [self._new_value() for _ in range(spec.max_entries)]
+
+    def _index(self, key: bytes) -> int:
+        return int.from_bytes(key[:4], "little")
+
+    def _storage(self, key: bytes) -> Any:
+        index = self._index(key)
+        return self.slots[index] if index < len(self.slots) else None
+
+    def _lookup(self, key: bytes) -> bytes | None:
+        storage = self._storage(key)
+        return None if storage is None else self._bytes(storage)
+
+    def _update(self, key: bytes, value: bytes, flags: int) -> None:
+        self._check_writable()
+        index = self._index(key)
+        if index >= len(self.slots):
+            raise self._error("BPF_MAP_UPDATE_ELEM", errno.E2BIG,
+                              f"index {index} is past the array's {len(self.slots)} entries")
+        if flags == UpdateFlag.NOEXIST:
+            raise self._error("BPF_MAP_UPDATE_ELEM", errno.EEXIST, "array elements always exist (BPF_NOEXIST)")
+        self._assign(self.slots[index], value)
+
+    def _delete(self, key: bytes) -> bool:
+        raise self._error("BPF_MAP_DELETE_ELEM", errno.EINVAL, "array elements cannot be deleted")
+
+    def _next_key(self, key: bytes | None) -> bytes | None:
+        index = 0 if key is None else self._index(key) + 1
+        return index.to_bytes(4, "little") if index < len(self.slots) else None
+
+
+class HashMap(VmMap):
+    """hash, percpu_hash, and (with ``lru``) lru_hash / lru_percpu_hash."""
+
+    def __init__(self, spec: MapSpec, lru: bool = False):
+        super().__init__(spec)
+        self.lru = lru
+        self.entries: OrderedDict[bytes, Any] = OrderedDict()
+
+    def _storage(self, key: bytes) -> Any:
+        return self.entries.get(bytes(key))
+
+    def value_buffer(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        """A program's lookup also counts as a use for LRU eviction (userspace's does not,
+        as in the kernel)."""
+        if self.lru and bytes(key) in self.entries:
+            self.entries.move_to_end(bytes(key))
+        return super().value_buffer(key, cpu)
+
+    def _lookup(self, key: bytes) -> bytes | None:
+        storage = self._storage(key)
+        return None if storage is None else self._bytes(storage)
+
+    def _update(self, key: bytes, value: bytes, flags: int) -> None:
+        self._check_writable()
+        key = bytes(key)
+        exists = key in self.entries
+        if flags == UpdateFlag.NOEXIST and exists:
+            raise self._error("BPF_MAP_UPDATE_ELEM", errno.EEXIST, "the key exists (the update said BPF_NOEXIST)")
+        if flags == UpdateFlag.EXIST and not exists:
+            raise self._error("BPF_MAP_UPDATE_ELEM", errno.ENOENT, "the key is not in the map (the update said BPF_EXIST)")
+        if exists:
+            self._assign(self.entries[key], value)
+            if self.lru:
+                self.entries.move_to_end(key)
+            return
+        if len(self.entries) >= self.max_entries:
+            if not self.lru:
+                raise self._error("BPF_MAP_UPDATE_ELEM", errno.E2BIG, f"the map is full (max_entries {self.max_entries})")
+            self.entries.popitem(last=False)
+        self.entries[key] = self._new_value(value)
+
+    def _delete(self, key: bytes) -> bool:
+        self._check_writable()
+        return self.entries.pop(bytes(key), None) is not None
+
+    def _next_key(self, key: bytes | None) -> bytes | None:
+        keys = list(self.entries)
+        if key is None or bytes(key) not in self.entries:
+            return keys[0] if keys else None
+        position = keys.index(bytes(key)) + 1
+        return keys[position] if position < len(keys) else None
+
+
+class LpmTrieMap(HashMap):
+    """lpm_trie: keys are a u32 prefix length and data; lookups find the longest match."""
+
+    def _prefix(self, key: bytes) -> tuple[int, int]:
+        bits = int.from_bytes(key[:4], "little")
+        return bits, int.from_bytes(key[4:], "big")
+
+    def _match(self, key: bytes) -> bytes | None:
+        want_bits, want = self._prefix(key)
+        width = 8 * (self.key_size - 4)
+        best: tuple[int, bytes] | None = None
+        for stored in self.entries:
+            bits, data = self._prefix(stored)
+            if bits <= want_bits and (want >> (width - bits) if bits else 0) == (data >> (width - bits) if bits else 0):
+                if best is None or bits > best[0]:
+                    best = (bits, stored)
+        return None if best is None else best[1]
+
+    def _storage(self, key: bytes) -> Any:
+        match = self._match(key)
+        return None if match is None else self.entries[match]
+
+    def _update(self, key: bytes, value: bytes, flags: int) -> None:
+        bits, _ = self._prefix(key)
+        if bits > 8 * (self.key_size - 4):
+            raise self._error("BPF_MAP_UPDATE_ELEM", errno.EINVAL,
+                              f"prefix length {bits} is longer than the key's {8 * (self.key_size - 4)} bits")
+        super()._update(key, value, flags)
+
+
+class QueueMap(VmMap):
+    """queue (first in, first out) and stack (last in, first out)."""
+
+    def __init__(self, spec: MapSpec):
+        super().__init__(spec)
+        self.items: deque[bytes] = deque()
+        self.lifo = spec.type == MapType.STACK
+
+    def _lookup(self, key: bytes) -> bytes | None:
+        return None
+
+    def _update(self, key: bytes, value: bytes, flags: int) -> None:
+        self._push(value, flags)
+
+    def _delete(self, key: bytes) -> bool:
+        raise self._error("BPF_MAP_DELETE_ELEM", errno.EINVAL, "queues and stacks have no keys to delete")
+
+    def _next_key(self, key: bytes | None) -> bytes | None:
+        return None
+
+    def _push(self, value: bytes, flags: int) -> None:
+        if len(self.items) >= self.max_entries:
+            if flags != UpdateFlag.EXIST:
+                raise self._error("BPF_MAP_UPDATE_ELEM", errno.E2BIG, f"the map is full (max_entries {self.max_entries})")
+            self.items.popleft()   # the oldest goes, for queues and stacks alike
+        self.items.append(bytes(value))
+
+    def _pop(self) -> bytes | None:
+        if not self.items:
+            return None
+        return self.items.pop() if self.lifo else self.items.popleft()
+
+    def _peek(self) -> bytes | None:
+        if not self.items:
+            return None
+        return self.items[-1] if self.lifo else self.items[0]
+
+
+class BloomFilterMap(VmMap):
+    """bloom_filter: pushes set ``extra`` (default 5) hash bits; tests may say yes
+    wrongly, never no wrongly."""
+
+    def __init__(self, spec: MapSpec):
+        super().__init__(spec)
+        self.hashes = spec.extra or 5
+        self.bits = max(64, 1 << (spec.max_entries * self.hashes * 2 - 1).bit_length())
+        self.bitmap = bytearray(self.bits // 8)
+
+    def _positions(self, value: bytes) -> list[int]:
+        return [int.from_bytes(hashlib.blake2b(bytes(value), digest_size=8, salt=i.to_bytes(16, "little")).digest(),
+                               "little") % self.bits for i in range(self.hashes)]
+
+    def _lookup(self, key: bytes) -> bytes | None:
+        return None
+
+    def _update(self, key: bytes, value: bytes, flags: int) -> None:
+        self._push(value, flags)
+
+    def _delete(self, key: bytes) -> bool:
+        raise self._error("BPF_MAP_DELETE_ELEM", errno.EINVAL, "bloom filters cannot delete")
+
+    def _next_key(self, key: bytes | None) -> bytes | None:
+        return None
+
+    def _push(self, value: bytes, flags: int) -> None:
+        for bit in self._positions(value):
+            self.bitmap[bit // 8] |= 1 << (bit % 8)
+
+    def _bloom_test(self, value: bytes) -> bool:
+        return all(self.bitmap[bit // 8] >> (bit % 8) & 1 for bit in self._positions(value))
+
+    def _peek(self) -> bytes | None:
+        return None
+
+
+class FdArrayMap(ArrayMap):
+    """prog_array, array_of_maps, perf_event_array: slots hold vm object ids (0 = empty)."""
+
+    def _handle_of(self, obj: Any) -> int:
+        number = getattr(obj, "id", None)
+        if not isinstance(number, int) or OBJECTS.get(number) is not obj:
+            return super()._handle_of(obj)
+        return number
+
+    def _lookup(self, key: bytes) -> bytes | None:
+        value = super()._lookup(key)
+        return None if value is None or value == bytes(len(value)) else value
+
+    def _delete(self, key: bytes) -> bool:
+        storage = self._storage(key)
+        if storage is None or storage == bytes(len(storage)):
+            return False
+        storage[:] = bytes(len(storage))
+        return True
+
+    def _next_key(self, key: bytes | None) -> bytes | None:
+        index = 0 if key is None else self._index(key) + 1
+        while index < len(self.slots):
+            if self.slots[index] != bytes(len(self.slots[index])):
+                return index.to_bytes(4, "little")
+            index += 1
+        return None
+
+    def object_at(self, index: int) -> Any:
+        """The program or map in slot ``index``, or None."""
+        if index >= len(self.slots):
+            return None
+        return OBJECTS.get(int.from_bytes(self.slots[index], "little"))
+
+
+class HashOfMapsMap(HashMap):
+    """hash_of_maps: values are inner map ids."""
+
+    _handle_of = FdArrayMap._handle_of
+
+
+class RingBufMap(VmMap):
+    """ringbuf: programs submit records; userspace drains them in order."""
+
+    def __init__(self, spec: MapSpec):
+        super().__init__(spec)
+        self.records: deque[bytes] = deque()
+        self.used = 0
+
+    def _lookup(self, key: bytes) -> bytes | None:
+        return None
+
+    def _update(self, key: bytes, value: bytes, flags: int) -> None:
+        raise self._error("BPF_MAP_UPDATE_ELEM", errno.EINVAL, "ring buffers are written by programs")
+
+    def _delete(self, key: bytes) -> bool:
+        raise self._error("BPF_MAP_DELETE_ELEM", errno.EINVAL, "ring buffers have no keys")
+
+    def _next_key(self, key: bytes | None) -> bytes | None:
+        return None
+
+    def output(self, data: bytes) -> int:
+        """bpf_ringbuf_output: 0, or -ENOSPC when the ring is full (8-byte header + data)."""
+        size = (len(data) + 8 + 7) & ~7
+        if self.used + size > self.max_entries:
+            return -errno.ENOSPC
+        self.used += size
+        self.records.append(bytes(data))
+        return 0
+
+    def drain(self) -> list[bytes]:
+        """Every record submitted so far, oldest first (and the space freed)."""
+        out = list(self.records)
+        self.records.clear()
+        self.used = 0
+        return out
+
+
+_KINDS = {
+    MapType.ARRAY: ArrayMap, MapType.PERCPU_ARRAY: ArrayMap,
+    MapType.HASH: HashMap, MapType.PERCPU_HASH: HashMap,
+    MapType.LRU_HASH: lambda spec: HashMap(spec, lru=True), MapType.LRU_PERCPU_HASH: lambda spec: HashMap(spec, lru=True),
+    MapType.LPM_TRIE: LpmTrieMap, MapType.QUEUE: QueueMap, MapType.STACK: QueueMap,
+    MapType.BLOOM_FILTER: BloomFilterMap,
+    MapType.PROG_ARRAY: FdArrayMap, MapType.ARRAY_OF_MAPS: FdArrayMap, MapType.PERF_EVENT_ARRAY: FdArrayMap,
+    MapType.HASH_OF_MAPS: HashOfMapsMap, MapType.RINGBUF: RingBufMap,
+}
+
+
+def create_map(spec: MapSpec) -> VmMap:
+    """A vm map for ``spec`` (checked first), with initial contents written and frozen
+    as the spec asks."""
+    spec.check()
+    kind = _KINDS.get(spec.type)
+    if kind is None:
+        raise BPFError("BPF_MAP_CREATE", errno.EINVAL, f"the vm engine has no {spec.type} maps "
+                       f"(it has: {', '.join(sorted(str(k) for k in _KINDS))})", f"map {spec.name!r}")
+    made = kind(spec)
+    if spec.contents is not None:
+        made._update(bytes(4), spec.contents, 0)
+    if spec.freeze:
+        made.freeze()
+    return made
