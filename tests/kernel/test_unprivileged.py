@@ -24,14 +24,18 @@ def _as_nobody(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd="/", check=False)
 
 
-def test_kernel_engine_says_why_and_auto_names_both_refusals():
-    code = ("from pybpf.engine import load\nfrom pybpf.object import MapSpec\n"
-            "try:\n    load(MapSpec('m', 'hash', 4, 4, 1))\n"
+def test_kernel_engine_says_why_and_auto_falls_back_to_the_vm():
+    code = ("import logging\nlogging.basicConfig()\n"
+            "from pybpf.engine import load\nfrom pybpf.object import MapSpec\n"
+            "print(load(MapSpec('m', 'hash', 4, 4, 1)).engine)\n"
+            "try:\n    load(MapSpec('m', 'hash', 4, 4, 1), engine='kernel')\n"
             "except Exception as exc:\n    print(type(exc).__name__, exc)\n")
     out = _as_nobody("-c", code)
     if "ModuleNotFoundError" in out.stdout + out.stderr:
         pytest.skip("pybpf is not importable as nobody (source tree not readable)")
-    assert "EPERM" in out.stdout and "CAP_BPF" in out.stdout
+    assert out.stdout.splitlines()[0] == "vm"
+    assert "using the vm" in out.stderr and "EPERM" in out.stderr        # auto says why, once
+    assert "EPERM" in out.stdout and "CAP_BPF" in out.stdout              # the kernel's own refusal
     assert "kernel engine cannot run here" in out.stdout
 
 
