@@ -91,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
 def _run_vm(program_file: ProgramFile, args: argparse.Namespace, memory: bytes) -> dict[str, Any]:
     from pybpf.vm import DEFAULT_MAX_INSTRUCTIONS, JIT_DEFAULT, Program, run_program
 
-    if args.type is not None:
-        raise PybpfError("the vm engine runs raw programs with the conformance convention (r1 = input "
-                         "memory, r2 = its length); program-type contexts (--type) need the kernel engine")
+    if args.type is not None or program_file.collection is not None:
+        # a typed program (or an ELF object's, with its maps): the vm engine builds the
+        # context BPF_PROG_TEST_RUN would, exactly as the kernel engine's run does
+        return _run_engine(program_file, args, memory, "vm")
     program = Program(program_file.instructions)
     limit = args.max_instructions or DEFAULT_MAX_INSTRUCTIONS
     total = 0
@@ -105,6 +106,11 @@ def _run_vm(program_file: ProgramFile, args: argparse.Namespace, memory: bytes) 
 
 
 def _run_kernel(program_file: ProgramFile, args: argparse.Namespace, memory: bytes) -> dict[str, Any]:
+    return _run_engine(program_file, args, memory, "kernel")
+
+
+def _run_engine(program_file: ProgramFile, args: argparse.Namespace, memory: bytes, engine: str) -> dict[str, Any]:
+    """Load the program (with its object's maps) on ``engine`` and test-run it."""
     from pybpf.engine import load
 
     spec = program_file.program
@@ -115,7 +121,7 @@ def _run_kernel(program_file: ProgramFile, args: argparse.Namespace, memory: byt
         spec = spec.copy(type=args.type)
     collection = program_file.collection or CollectionSpec()
     collection = CollectionSpec(dict(collection.maps), {spec.name: spec})
-    with load(collection, engine="kernel") as loaded:
+    with load(collection, engine=engine) as loaded:
         result = loaded.programs[spec.name].test_run(memory, repeat=args.repeat)
     return {"retval": result.retval, "duration_ns": result.duration_ns, "data_out": result.data_out.hex(),
             "output": []}

@@ -24,8 +24,8 @@ def _transfer(ins: Instruction, before: frozenset[int]) -> frozenset[int]:
         return (before - {1, 2, 3, 4, 5}) | {0}
     if kind in (o.ALU, o.ALU64, o.LDX) or ins.is_lddw:
         return before | {ins.dst}
-    if kind == o.LD:
-        return before | {0}
+    if kind == o.LD:  # legacy packet loads are calls in the kernel: they clobber r1-r5
+        return (before - {1, 2, 3, 4, 5}) | {0}
     if kind == o.STX and o.mode(ins.opcode) == o.ATOMIC:
         if ins.imm == o.CMPXCHG:
             return before | {0}
@@ -76,8 +76,10 @@ def reads(ins: Instruction) -> tuple[int, ...]:
         if code in (o.EXIT, o.JA):
             return (0,) if code == o.EXIT else ()
         return (ins.dst, ins.src) if by_reg else (ins.dst,)
-    if kind == o.LD:
-        return (ins.src,) if o.mode(ins.opcode) == o.IND else ()
+    if kind == o.LD:  # legacy packet loads read the packet through r6 (the kernel's rule)
+        if ins.is_lddw:
+            return ()
+        return (6, ins.src) if o.mode(ins.opcode) == o.IND else (6,)
     if kind == o.LDX:
         return (ins.src,)
     if kind == o.ST:

@@ -32,6 +32,10 @@ from pybpf.vm.program import Program as Checked
 CONTEXT_BASE = 0x0000_0000_F000_0000
 _SKB_TYPES = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.CGROUP_SKB}
 _DIRECT_PACKET = {ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.CGROUP_SKB}
+#: the kernel's test run shows tc programs the Ethernet header; socket filters and cgroup
+#: programs start at the network header (it was pulled off as on receive)
+_LAYER2 = {ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.XDP}
+ETH_HLEN = 14
 SK_BUFF_SIZE = 192
 XDP_MD_SIZE = 24
 
@@ -86,14 +90,17 @@ class VmProgram(Program):
 def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: Machine) -> bytearray:
     """Map the packet and build the program type's context (the kernel's test-run layout)."""
     memory = machine.memory
-    memory.map(packet, writable=True, name="packet", base=INPUT_BASE)
-    end = INPUT_BASE + len(packet)
+    if kind in _SKB_TYPES and kind not in _LAYER2 and len(packet) < ETH_HLEN:
+        raise VMError(f"a {kind} test run needs at least an Ethernet header ({ETH_HLEN} bytes) of data")
+    visible = packet if kind in _LAYER2 or kind not in _SKB_TYPES else memoryview(packet)[ETH_HLEN:]
+    memory.map(visible, writable=True, name="packet", base=INPUT_BASE)
+    end = INPUT_BASE + len(visible)
     if kind in _SKB_TYPES:
         context = bytearray(ctx or b"").ljust(SK_BUFF_SIZE, b"\0")[:SK_BUFF_SIZE]
         protocol = struct.unpack_from(">H", packet, 12)[0] if len(packet) >= 14 else 0
-        struct.pack_into("<I", context, 0, len(packet))                    # len
+        struct.pack_into("<I", context, 0, len(visible))                   # len
         struct.pack_into("<I", context, 16, struct.unpack("<H", struct.pack(">H", protocol))[0])  # protocol, network order
-        struct.pack_into("<I", context, 160, len(packet))                  # wire_len
+        struct.pack_into("<I", context, 160, len(visible))                 # wire_len
         pointers = {76: INPUT_BASE, 80: end} if kind in _DIRECT_PACKET else {}
         memory.map(context, writable=True, name="__sk_buff", base=CONTEXT_BASE)
         memory.regions[0].pointers = pointers
