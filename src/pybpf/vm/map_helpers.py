@@ -114,3 +114,64 @@ def tail_call(vm: Any, ctx: int, handle: int, index: int, *_: int) -> int:
 def get_current_pid_tgid(vm: Any, *_: int) -> int:
     """This process as the current task (tgid in the high half)."""
     return os.getpid() << 32 | os.getpid()
+
+
+@helper("bpf_ringbuf_reserve")
+def ringbuf_reserve(vm: Any, handle: int, size: int, flags: int, *_: int) -> int:
+    """A zeroed record the program fills in place, then submits or discards."""
+    ring = _map(vm, handle)
+    if flags or size == 0 or (size + 8 + 7) & ~7 > ring.max_entries - ring.used:
+        return 0
+    record = bytearray(size)
+    address = vm.memory.map(record, writable=True, name=f"record in ring buffer {ring.name!r}")
+    vm.__dict__.setdefault("reserved", {})[address] = (ring, record)
+    ring.used += (size + 8 + 7) & ~7
+    return address
+
+
+def _finish(vm: Any, address: int, keep: bool) -> int:
+    reserved = vm.__dict__.setdefault("reserved", {})
+    if address not in reserved:
+        raise VMError(f"0x{address:x} is not a ring buffer record this program reserved")
+    ring, record = reserved.pop(address)
+    vm.memory.unmap(address)
+    ring.used -= (len(record) + 8 + 7) & ~7
+    if keep:
+        ring.output(bytes(record))
+    return 0
+
+
+@helper("bpf_ringbuf_submit")
+def ringbuf_submit(vm: Any, address: int, flags: int, *_: int) -> int:
+    return _finish(vm, address, True)
+
+
+@helper("bpf_ringbuf_discard")
+def ringbuf_discard(vm: Any, address: int, flags: int, *_: int) -> int:
+    return _finish(vm, address, False)
+
+
+@helper("bpf_perf_event_output")
+def perf_event_output(vm: Any, ctx: int, handle: int, flags: int, data: int, size: int) -> int:
+    """A sample for the perf event array's slot ``flags & 0xffffffff`` (this CPU's for
+    BPF_F_CURRENT_CPU), kept on the map for userspace (``map.samples``)."""
+    target = _map(vm, handle)
+    index = flags & 0xFFFF_FFFF
+    cpu = vm.cpu if index == 0xFFFF_FFFF else index
+    if flags >> 32 or cpu >= target.max_entries:
+        return _errno(-errno.E2BIG if not flags >> 32 else -errno.EINVAL)
+    target.__dict__.setdefault("samples", []).append((cpu, vm.memory.read_bytes(data, size)))
+    return 0
+
+
+@helper("bpf_skb_load_bytes")
+def skb_load_bytes(vm: Any, skb: int, offset: int, to: int, length: int, *_: int) -> int:
+    """Copy packet bytes to the program's buffer; -EFAULT past the end."""
+    from pybpf.vm.memory import INPUT_BASE
+
+    try:
+        data = vm.memory.read_bytes(INPUT_BASE + (offset & 0xFFFF_FFFF), length)
+    except VMError:
+        return _errno(-errno.EFAULT)
+    vm.memory.write_bytes(to, data)
+    return 0
