@@ -357,18 +357,9 @@ class _FunctionBuilder:
             amount = (ir.Constant(ty, bv.constant & (ty.width - 1)) if isinstance(bv, ir.Constant)
                       else b.and_(bv, ir.Constant(ty, ty.width - 1)))
             return {o.LSH: b.shl, o.RSH: b.lshr, o.ARSH: b.ashr}[code](a, amount)
-        if code == o.ADD:
-            return b.add(a, bv)
-        if code == o.SUB:
-            return b.sub(a, bv)
-        if code == o.MUL:
-            return b.mul(a, bv)
-        if code == o.OR:
-            return b.or_(a, bv)
-        if code == o.AND:
-            return b.and_(a, bv)
-        if code == o.XOR:
-            return b.xor(a, bv)
+        simple = {o.ADD: b.add, o.SUB: b.sub, o.MUL: b.mul, o.OR: b.or_, o.AND: b.and_, o.XOR: b.xor}
+        if code in simple:
+            return simple[code](a, bv)
         is_zero = b.icmp_unsigned("==", bv, zero)
         safe = b.select(is_zero, ir.Constant(ty, 1), bv)
         if not signed:
