@@ -19,8 +19,9 @@ from pybpf.cli.program_input import ProgramFile, read_program_file
 from pybpf.errors import PybpfError
 from pybpf.object import CollectionSpec, ProgramSpec
 
-#: the kernel's test runs of socket filters need at least an Ethernet header of input
-_KERNEL_DEFAULT_DATA = bytes(64)
+#: the packet a typed test run gets when none is given (skb programs need at least an
+#: Ethernet header), on either engine
+_DEFAULT_PACKET = bytes(64)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     memory = _input(args)
     engine = _engine(args.engine)
     if engine == "kernel":
-        result = _run_kernel(program, args, _KERNEL_DEFAULT_DATA if memory is None else memory)
+        result = _run_kernel(program, args, _DEFAULT_PACKET if memory is None else memory)
     else:
         result = _run_vm(program, args, memory or b"")
     result["engine"] = engine
@@ -94,7 +95,7 @@ def _run_vm(program_file: ProgramFile, args: argparse.Namespace, memory: bytes) 
     if args.type is not None or program_file.collection is not None:
         # a typed program (or an ELF object's, with its maps): the vm engine builds the
         # context BPF_PROG_TEST_RUN would, exactly as the kernel engine's run does
-        return _run_engine(program_file, args, memory, "vm")
+        return _run_engine(program_file, args, memory or _DEFAULT_PACKET, "vm")
     program = Program(program_file.instructions)
     limit = args.max_instructions or DEFAULT_MAX_INSTRUCTIONS
     total = 0

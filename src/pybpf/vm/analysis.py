@@ -13,13 +13,15 @@ from pybpf.isa import opcodes as o
 from pybpf.vm.program import Program
 
 
-def _transfer(ins: Instruction, before: frozenset[int]) -> frozenset[int]:
-    """The registers surely initialised after ``ins`` given those before it."""
+def _transfer(ins: Instruction, before: frozenset[int], callee_sets_r0: bool = False) -> frozenset[int]:
+    """The registers surely initialised after ``ins`` given those before it
+    (``callee_sets_r0``: a bpf-to-bpf call defines r0, as the kernel's verifier requires
+    of every function's exit)."""
     kind, code = ins.cls, o.op(ins.opcode)
     if kind in (o.JMP, o.JMP32):
         if code != o.CALL:
             return before
-        if ins.src == o.CALL_PSEUDO and o.source(ins.opcode) == o.K:
+        if ins.src == o.CALL_PSEUDO and o.source(ins.opcode) == o.K and not callee_sets_r0:
             return before - {0, 1, 2, 3, 4, 5}        # the callee's r0 may be unset
         return (before - {1, 2, 3, 4, 5}) | {0}
     if kind in (o.ALU, o.ALU64, o.LDX) or ins.is_lddw:
@@ -36,7 +38,8 @@ def _transfer(ins: Instruction, before: frozenset[int]) -> frozenset[int]:
     return before
 
 
-def initialised_registers(program: Program, start: int, end: int, entry: frozenset[int]) -> dict[int, frozenset[int]]:
+def initialised_registers(program: Program, start: int, end: int, entry: frozenset[int],
+                          callee_sets_r0: bool = False) -> dict[int, frozenset[int]]:
     """For each reachable instruction in ``[start, end)``, the registers surely written
     before it, given ``entry`` at ``start`` (intersecting where paths join)."""
     code = program.instructions
@@ -45,7 +48,7 @@ def initialised_registers(program: Program, start: int, end: int, entry: frozens
     while work:
         index = work.pop()
         ins = code[index]
-        after = _transfer(ins, known[index])
+        after = _transfer(ins, known[index], callee_sets_r0)
         successors = []
         if ins.is_jump:
             successors.append(program.target(index, ins.jump_offset))

@@ -118,7 +118,14 @@ def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: M
 def _verify(spec: ProgramSpec, checked: Checked) -> None:
     """Refuse, as the kernel's verifier does, a read of a register that some path to it
     leaves unwritten (r1 is the context and r10 the frame pointer at entry)."""
-    known = initialised_registers(checked, 0, len(checked.instructions), frozenset({1, 10}))
+    code = checked.instructions
+    known: dict[int, frozenset[int]] = {}
+    starts = [0] + sorted({checked.target(i, ins.imm) for i, ins in enumerate(code)
+                           if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO})
+    for number, start in enumerate(starts):   # each function: the main program, then callees
+        end = starts[number + 1] if number + 1 < len(starts) else len(code)
+        entry = frozenset({1, 10}) if start == 0 else frozenset({1, 2, 3, 4, 5, 10})
+        known.update(initialised_registers(checked, start, end, entry, callee_sets_r0=True))
     listing = disassemble(checked.instructions, numbered=True).splitlines()
     for index, ins in enumerate(checked.instructions):
         if index not in known:

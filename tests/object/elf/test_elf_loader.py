@@ -131,3 +131,60 @@ def test_malformed_objects(object_bytes, mangle, why):
 def test_missing_file(tmp_path):
     with pytest.raises(ObjectError, match="cannot read"):
         load_object(tmp_path / "nope.o")
+
+
+BTF_SOURCE = r"""
+#define SEC(n) __attribute__((section(n), used))
+#define __uint(name, val) int (*name)[val]
+#define __type(name, val) typeof(val) *name
+#define __array(name, val) typeof(val) *name[]
+typedef unsigned int u32; typedef unsigned long long u64;
+struct pair { u32 a; u32 b; };
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *) 1;
+static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, u64 flags) = (void *) 2;
+struct { __uint(type, 1); __uint(max_entries, 16); __type(key, u32); __type(value, struct pair); } pairs SEC(".maps");
+struct { __uint(type, 27); __uint(max_entries, 4096); } events SEC(".maps");
+struct inner { __uint(type, 2); __uint(max_entries, 1); __type(key, u32); __type(value, u64); };
+struct { __uint(type, 12); __uint(max_entries, 2); __type(key, u32); __array(values, struct inner); } outer SEC(".maps");
+SEC("socket") int remember(void *ctx) {
+    u32 k = 3;
+    struct pair *p = bpf_map_lookup_elem(&pairs, &k);
+    if (p) { p->a += 1; return p->a + p->b; }
+    struct pair fresh = { 1, 40 };
+    bpf_map_update_elem(&pairs, &k, &fresh, 0);
+    return 0;
+}
+char _license[] SEC("license") = "GPL";
+"""
+
+
+@pytest.fixture(scope="module")
+def btf_object(tmp_path_factory):
+    return compile_c(tmp_path_factory.mktemp("btf"), BTF_SOURCE, "btfmaps")
+
+
+def test_btf_defined_maps(btf_object):
+    spec = load_object(btf_object, name="btfmaps")
+    pairs, events, outer = spec.maps["pairs"], spec.maps["events"], spec.maps["outer"]
+    assert (pairs.type, pairs.key_size, pairs.value_size, pairs.max_entries) == (MapType.HASH, 4, 8, 16)
+    assert (events.type, events.max_entries) == (MapType.RINGBUF, 4096)
+    assert outer.type == MapType.ARRAY_OF_MAPS and outer.inner.type == MapType.ARRAY and outer.inner.value_size == 8
+
+
+@pytest.mark.parametrize("engine", ["vm", "kernel"])
+def test_btf_object_runs_the_same_on_both_engines(btf_object, engine):
+    from pybpf.engine import EngineUnavailable, load
+
+    if engine == "kernel" and os.geteuid() != 0:
+        pytest.skip("the kernel engine needs root")
+    spec = load_object(btf_object, name="btfmaps")
+    spec.programs = {"remember": spec.programs["remember"]}
+    spec.maps = {name: m for name, m in spec.maps.items() if name == "pairs"}
+    try:
+        coll = load(spec, engine=engine)
+    except EngineUnavailable as exc:
+        pytest.skip(str(exc))
+    with coll:
+        runs = [coll.programs["remember"].test_run(bytes(64)).retval for _ in range(3)]
+        assert runs == [0, 42, 43]
+        assert coll.maps["pairs"][3] == 40 << 32 | 3       # struct pair {a=3, b=40} as an 8-byte int

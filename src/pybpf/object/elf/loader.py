@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pybpf.btf import BTF, BTFError, Kind
 from pybpf.object.collection import CollectionSpec
+from pybpf.object.elf.btf_maps import map_spec_from_btf
 from pybpf.object.elf.linker import functions, link
 from pybpf.object.elf.maps import data_maps, legacy_maps
 from pybpf.object.elf.reader import ElfObject, ObjectError, read_object
@@ -67,9 +69,27 @@ def _license(obj: ElfObject) -> str:
 
 
 def btf_maps(obj: ElfObject) -> dict[str, MapSpec]:
-    """Maps declared in ``.maps`` with BTF-described definitions."""
+    """Maps declared in ``.maps`` (``struct { __uint(type, ...); __type(key, ...); ... }
+    name SEC(".maps")``), read from the object's BTF."""
     section = obj.section(".maps")
     if section is None or not obj.symbols_in(section.index, "STT_OBJECT"):
         return {}
-    raise ObjectError(f"{obj.path}: BTF-defined maps (section .maps) are not readable yet: "
-                      "pybpf.btf is needed to decode their definitions")
+    btf_section = obj.section(".BTF")
+    if btf_section is None:
+        raise ObjectError(f"{obj.path}: section .maps declares maps but the object has no .BTF "
+                          "to describe them (compile with -g)")
+    try:
+        btf = BTF.parse(btf_section.data)
+    except BTFError as exc:
+        raise ObjectError(f"{obj.path}: .BTF: {exc}") from None
+    datasec = btf.find(".maps", Kind.DATASEC)
+    if datasec is None:
+        raise ObjectError(f"{obj.path}: .BTF has no DATASEC .maps describing the maps")
+    specs = {}
+    for variable in datasec.members:
+        var = btf[variable.type]
+        try:
+            specs[var.name] = map_spec_from_btf(btf, var.name, var.ref)
+        except BTFError as exc:
+            raise ObjectError(f"{obj.path}: map {var.name!r}: {exc}") from None
+    return specs

@@ -1,0 +1,214 @@
+"""Parsing BTF blobs (``/sys/kernel/btf/vmlinux``, an object's ``.BTF`` section) into
+:class:`Type` records, with the checks that make malformed input an error naming the
+byte offset instead of a crash."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from pybpf.btf.types import Kind, Member, Type
+from pybpf.errors import PybpfError
+
+MAGIC = 0xEB9F
+_HEADER = struct.Struct("<HBBIIIII")
+
+
+class BTFError(PybpfError):
+    """Malformed BTF: names the byte offset and what is wrong."""
+
+
+class BTF:
+    """Parsed BTF: types by id (id 0 is void) and lookup helpers."""
+
+    def __init__(self, types: list[Type], strings: bytes):
+        self.types = types
+        self.strings = strings
+        self._by_name: dict[str, list[int]] = {}
+        for t in types:
+            if t.name:
+                self._by_name.setdefault(t.name, []).append(t.id)
+
+    @classmethod
+    def parse(cls, data: bytes) -> "BTF":
+        """Parse a BTF blob."""
+        return _parse(bytes(data))
+
+    @classmethod
+    def load(cls, path: str | Path = "/sys/kernel/btf/vmlinux") -> "BTF":
+        """Parse the BTF file at ``path`` (the running kernel's by default)."""
+        try:
+            return cls.parse(Path(path).read_bytes())
+        except OSError as exc:
+            raise BTFError(f"{path}: cannot read: {exc.strerror}") from None
+
+    def __getitem__(self, type_id: int) -> Type:
+        if not 0 <= type_id < len(self.types):
+            raise BTFError(f"type id {type_id} is out of range (0-{len(self.types) - 1})")
+        return self.types[type_id]
+
+    def __len__(self) -> int:
+        return len(self.types)
+
+    def find(self, name: str, kind: Kind | None = None) -> Type | None:
+        """The first type called ``name`` (of ``kind``), or None."""
+        for type_id in self._by_name.get(name, ()):
+            if kind is None or self.types[type_id].kind == kind:
+                return self.types[type_id]
+        return None
+
+    def resolve(self, type_id: int) -> Type:
+        """The type behind typedefs and modifiers (const, volatile, restrict, type tags)."""
+        seen = 0
+        t = self[type_id]
+        while t.kind in (Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG):
+            t = self[t.ref]
+            seen += 1
+            if seen > 64:
+                raise BTFError(f"type {type_id} refers to itself through typedefs/modifiers")
+        return t
+
+    def sizeof(self, type_id: int) -> int:
+        """The size in bytes of a type."""
+        t = self.resolve(type_id)
+        if t.kind in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT, Kind.DATASEC):
+            return t.size
+        if t.kind == Kind.PTR:
+            return 8
+        if t.kind == Kind.ARRAY:
+            return t.nelems * self.sizeof(t.element)
+        if t.kind == Kind.VAR:
+            return self.sizeof(t.ref)
+        raise BTFError(f"type {type_id} ({t.kind.name}) has no size")
+
+    def member(self, struct_id: int, name: str) -> Member:
+        """Member ``name`` of a struct/union; the error lists the members."""
+        t = self.resolve(struct_id)
+        for m in t.members:
+            if m.name == name:
+                return m
+        names = ", ".join(m.name for m in t.members)
+        raise BTFError(f"{t.kind.name.lower()} {t.name or '(anonymous)'} has no member {name!r} ({names})")
+
+
+def _name(strings: bytes, offset: int, where: int) -> str:
+    if offset >= len(strings):
+        raise BTFError(f"byte {where}: name offset {offset} is past the string section ({len(strings)} bytes)")
+    end = strings.find(b"\0", offset)
+    if end < 0:
+        raise BTFError(f"byte {where}: the string at offset {offset} is not NUL-terminated")
+    return strings[offset:end].decode("utf-8", "replace")
+
+
+def _parse(data: bytes) -> BTF:
+    if len(data) < _HEADER.size:
+        raise BTFError(f"byte 0: {len(data)} bytes is shorter than the BTF header ({_HEADER.size})")
+    magic, version, _flags, hdr_len, type_off, type_len, str_off, str_len = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise BTFError(f"byte 0: bad magic 0x{magic:04x} (BTF starts with 0x{MAGIC:04x})")
+    if version != 1:
+        raise BTFError(f"byte 2: unsupported BTF version {version}")
+    base = hdr_len
+    for what, off, length in (("type", type_off, type_len), ("string", str_off, str_len)):
+        if base + off + length > len(data):
+            raise BTFError(f"byte {base + off}: the {what} section ({length} bytes) runs past the end "
+                           f"of the data ({len(data)} bytes)")
+    strings = data[base + str_off:base + str_off + str_len]
+    types = [Type(0, Kind.VOID)]
+    pos, end = base + type_off, base + type_off + type_len
+    while pos < end:
+        if pos + 12 > end:
+            raise BTFError(f"byte {pos}: truncated type record")
+        name_off, info, size_or_type = struct.unpack_from("<III", data, pos)
+        where = pos
+        pos += 12
+        vlen, kind_number, kind_flag = info & 0xFFFF, (info >> 24) & 0x1F, bool(info >> 31)
+        try:
+            kind = Kind(kind_number)
+        except ValueError:
+            raise BTFError(f"byte {where}: unknown BTF kind {kind_number}") from None
+        type_id = len(types)
+        name = _name(strings, name_off, where)
+
+        def need(count: int) -> None:
+            if pos + count > end:
+                raise BTFError(f"byte {pos}: type {type_id} ({kind.name}) needs {count} more bytes than the "
+                               "type section holds")
+
+        fields: dict = {"name": name, "kind_flag": kind_flag}
+        if kind == Kind.INT:
+            need(4)
+            word = struct.unpack_from("<I", data, pos)[0]
+            pos += 4
+            fields.update(size=size_or_type, encoding=(word >> 24) & 0xF, bit_offset=(word >> 16) & 0xFF,
+                          bits=word & 0xFF)
+        elif kind == Kind.ARRAY:
+            need(12)
+            element, index_type, nelems = struct.unpack_from("<III", data, pos)
+            pos += 12
+            fields.update(element=element, index_type=index_type, nelems=nelems)
+        elif kind in (Kind.STRUCT, Kind.UNION):
+            need(12 * vlen)
+            members = []
+            for _ in range(vlen):
+                m_name, m_type, m_off = struct.unpack_from("<III", data, pos)
+                bit_size, bit_off = (m_off >> 24, m_off & 0xFFFFFF) if kind_flag else (0, m_off)
+                members.append(Member(_name(strings, m_name, pos), m_type, bit_off, bit_size))
+                pos += 12
+            fields.update(size=size_or_type, members=tuple(members))
+        elif kind == Kind.ENUM:
+            need(8 * vlen)
+            members = []
+            for _ in range(vlen):
+                m_name, value = struct.unpack_from("<Ii", data, pos)
+                members.append(Member(_name(strings, m_name, pos), value=value))
+                pos += 8
+            fields.update(size=size_or_type, members=tuple(members))
+        elif kind == Kind.ENUM64:
+            need(12 * vlen)
+            members = []
+            for _ in range(vlen):
+                m_name, lo, hi = struct.unpack_from("<III", data, pos)
+                value = hi << 32 | lo
+                if kind_flag and value >> 63:
+                    value -= 1 << 64
+                members.append(Member(_name(strings, m_name, pos), value=value))
+                pos += 12
+            fields.update(size=size_or_type, members=tuple(members))
+        elif kind == Kind.FUNC_PROTO:
+            need(8 * vlen)
+            members = []
+            for _ in range(vlen):
+                m_name, m_type = struct.unpack_from("<II", data, pos)
+                members.append(Member(_name(strings, m_name, pos), m_type))
+                pos += 8
+            fields.update(ref=size_or_type, members=tuple(members))
+        elif kind == Kind.VAR:
+            need(4)
+            fields.update(ref=size_or_type, linkage=struct.unpack_from("<I", data, pos)[0])
+            pos += 4
+        elif kind == Kind.DATASEC:
+            need(12 * vlen)
+            members = []
+            for _ in range(vlen):
+                v_type, v_off, v_size = struct.unpack_from("<III", data, pos)
+                members.append(Member("", v_type, v_off, size=v_size))
+                pos += 12
+            fields.update(size=size_or_type, members=tuple(members))
+        elif kind == Kind.DECL_TAG:
+            need(4)
+            fields.update(ref=size_or_type, component=struct.unpack_from("<i", data, pos)[0])
+            pos += 4
+        elif kind == Kind.FLOAT:
+            fields.update(size=size_or_type)
+        elif kind == Kind.FUNC:
+            fields.update(ref=size_or_type, linkage=vlen)
+        else:  # PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG
+            fields.update(ref=size_or_type)
+        types.append(Type(type_id, kind, **fields))
+    count = len(types)
+    for t in types:  # every reference must name a type that exists
+        for ref in (t.ref, t.element, t.index_type, *(m.type for m in t.members)):
+            if ref >= count:
+                raise BTFError(f"type {t.id} ({t.kind.name} {t.name}) refers to type {ref}, but there are {count}")
+    return BTF(types, strings)
