@@ -96,3 +96,54 @@ def test_queue_push_from_a_program(engine):
         results = [coll.programs["push"].test_run(PACKET).retval for _ in range(3)]
         assert results[:2] == [0, 0] and results[2] == (-7) & 0xFFFF_FFFF   # -E2BIG when full
         assert [coll.maps["q"].pop(), coll.maps["q"].pop()] == [7, 7]
+
+
+@pytest.mark.parametrize("text, length", [
+    ("r1 = r6\nr2 = -8\ncall bpf_xdp_adjust_head", len(PACKET) + 8),
+    ("r1 = r6\nr2 = 6\ncall bpf_xdp_adjust_head", len(PACKET) - 6),
+    ("r1 = r6\nr2 = -10\ncall bpf_xdp_adjust_tail", len(PACKET) - 10),
+    ("r1 = r6\nr2 = 20\ncall bpf_xdp_adjust_tail", len(PACKET) + 20),
+])
+def test_xdp_adjust_head_and_tail(engine, text, length):
+    program = assemble("r6 = r1\n" + text + """
+        if r0 != 0 goto fail
+        r2 = *(u32 *)(r6 +0)
+        r3 = *(u32 *)(r6 +4)
+        r3 -= r2
+        r0 = r3
+        exit
+    fail:
+        r0 = 1000
+        exit
+    """)
+    with load(ProgramSpec("adj", "xdp", program), engine=engine) as coll:
+        result = coll.programs["adj"].test_run(PACKET)
+        assert result.retval == length and len(result.data_out) == length
+
+
+def test_vm_per_cpu_maps_with_a_chosen_cpu_count():
+    program = assemble("""
+        *(u32 *)(r10 -4) = 0
+        r1 = map[fd:0]
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        call bpf_get_smp_processor_id
+        r1 = map[fd:0]
+        r2 = r10
+        r2 += -4
+        r6 = r0
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        *(u64 *)(r0 +0) = r6
+    out:
+        r0 = 0
+        exit
+    """)
+    spec = CollectionSpec.of(MapSpec("pc", "percpu_array", 4, 8, 1),
+                             ProgramSpec("cpu", "socket_filter", program, references=_map_refs(program, "pc")))
+    with load(spec, engine="vm", cpus=6) as coll:
+        for cpu in (1, 4):
+            coll.programs["cpu"].test_run(PACKET, cpu=cpu)
+        assert coll.maps["pc"][0] == [0, 1, 0, 0, 4, 0]

@@ -77,7 +77,12 @@ class Map(ABC):
         if kind is None and spec.type == MapType.STACK_TRACE:
             kind = _STACK_TRACE_VALUE * (spec.value_size // 8)
         codec = make_codec(kind, spec.value_size, where)
-        return PerCpuCodec(codec, possible_cpus()) if spec.type.per_cpu else codec
+        return PerCpuCodec(codec, self.cpu_count()) if spec.type.per_cpu else codec
+
+    def cpu_count(self) -> int:
+        """How many per-CPU values a per-CPU map holds (the kernel's possible CPUs; the
+        vm engine may be configured with another count)."""
+        return possible_cpus()
 
     # -- primitives each engine provides --------------------------------------------
 

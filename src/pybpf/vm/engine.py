@@ -83,8 +83,50 @@ class VmProgram(Program):
                 program = call.program
                 continue
             width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
+            frame = machine.__dict__.get("xdp_frame")
+            if frame is not None:  # XDP may have moved the packet's start and end
+                packet = bytearray(frame.buffer[frame.head:frame.tail])
             return retval & width, packet, context
         raise VMError(f"more than {map_helpers.MAX_TAIL_CALLS} tail calls in a row")
+
+
+XDP_HEADROOM = 256
+#: how far bpf_xdp_adjust_tail may grow a test-run packet (the kernel's frame minus its
+#: headroom and shared info, on 4 KiB pages)
+XDP_TAILROOM = 4096 - XDP_HEADROOM - 320
+
+
+class XdpFrame:
+    """An XDP test-run buffer: headroom, the packet, tailroom; ``head``/``tail`` move
+    with bpf_xdp_adjust_head/tail and the context's data pointers follow."""
+
+    def __init__(self, packet: bytearray):
+        self.buffer = bytearray(XDP_HEADROOM) + packet + bytearray(max(0, XDP_TAILROOM - len(packet)))
+        self.head, self.tail = XDP_HEADROOM, XDP_HEADROOM + len(packet)
+        self.pointers: dict[int, int] = {}
+
+    def publish(self) -> None:
+        """Point xdp_md's data, data_end and data_meta at the current packet."""
+        base = INPUT_BASE - XDP_HEADROOM
+        self.pointers.update({0: base + self.head, 4: base + self.tail, 8: base + self.head})
+
+    def adjust_head(self, delta: int) -> int:
+        head = self.head + delta
+        if head < 0 or self.tail - head < ETH_HLEN:
+            return -errno.EINVAL
+        self.head = head
+        self.publish()
+        return 0
+
+    def adjust_tail(self, delta: int) -> int:
+        tail = self.tail + delta
+        if tail > len(self.buffer) or tail - self.head < ETH_HLEN:
+            return -errno.EINVAL
+        if delta > 0:
+            self.buffer[self.tail:tail] = bytes(delta)
+        self.tail = tail
+        self.publish()
+        return 0
 
 
 def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: Machine) -> bytearray:
@@ -107,8 +149,13 @@ def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: M
         return context
     if kind == ProgramType.XDP:
         context = bytearray(ctx or b"").ljust(XDP_MD_SIZE, b"\0")[:XDP_MD_SIZE]
+        memory.unmap(INPUT_BASE)
+        frame = XdpFrame(packet)
+        memory.map(frame.buffer, writable=True, name="xdp frame", base=INPUT_BASE - XDP_HEADROOM)
         memory.map(context, writable=False, name="xdp_md", base=CONTEXT_BASE)
-        memory.regions[0].pointers = {0: INPUT_BASE, 4: end, 8: INPUT_BASE}   # data, data_end, data_meta
+        frame.pointers = memory.regions[0].pointers = {}
+        frame.publish()
+        machine.__dict__["xdp_frame"] = frame
         return context
     context = bytearray(ctx or b"")
     memory.map(context, writable=True, name="context", base=CONTEXT_BASE)
@@ -138,14 +185,15 @@ def _verify(spec: ProgramSpec, checked: Checked) -> None:
                                 f"instruction {slot} reads r{missing[0]}, which no path has written")
 
 
-def load_collection(spec: CollectionSpec, **_: Any) -> Collection:
-    """Create the maps and load the programs of ``spec`` in the vm."""
+def load_collection(spec: CollectionSpec, cpus: int | None = None, **_: Any) -> Collection:
+    """Create the maps and load the programs of ``spec`` in the vm; ``cpus`` sets how
+    many CPUs per-CPU maps have (test_run's ``cpu`` picks the one a run sees)."""
     maps: dict[str, VmMap] = {}
     programs: dict[str, Program] = {}
     collection = Collection("vm", maps, programs)  # type: ignore[arg-type]
     try:
         for name, map_spec in spec.maps.items():
-            maps[name] = create_map(map_spec)
+            maps[name] = create_map(map_spec, cpus)
         by_id = {m.id: m for m in maps.values()}
         for name, prog_spec in spec.programs.items():
             instructions = prog_spec.relocated(lambda m: maps[m].id)

@@ -175,3 +175,27 @@ def skb_load_bytes(vm: Any, skb: int, offset: int, to: int, length: int, *_: int
         return _errno(-errno.EFAULT)
     vm.memory.write_bytes(to, data)
     return 0
+
+
+def _frame(vm: Any) -> Any:
+    frame = vm.__dict__.get("xdp_frame")
+    if frame is None:
+        raise VMError("bpf_xdp_adjust_head/tail need an XDP program's context")
+    return frame
+
+
+def _signed32(value: int) -> int:
+    value &= 0xFFFF_FFFF
+    return value - (1 << 32) if value >> 31 else value
+
+
+@helper("bpf_xdp_adjust_head")
+def xdp_adjust_head(vm: Any, ctx: int, delta: int, *_: int) -> int:
+    """Move the packet's start by ``delta`` (negative: grow into the headroom)."""
+    return _errno(_frame(vm).adjust_head(_signed32(delta)))
+
+
+@helper("bpf_xdp_adjust_tail")
+def xdp_adjust_tail(vm: Any, ctx: int, delta: int, *_: int) -> int:
+    """Move the packet's end by ``delta`` (positive: grow into the tailroom, zeroed)."""
+    return _errno(_frame(vm).adjust_tail(_signed32(delta)))

@@ -35,16 +35,21 @@ def new_id(obj: Any) -> int:
 class VmMap(Map):
     """Common ground: ids, errors, per-CPU layout."""
 
-    def __init__(self, spec: MapSpec):
+    def __init__(self, spec: MapSpec, cpus: int | None = None):
+        self._cpus = cpus or possible_cpus()
         super().__init__(spec)
         self._id = new_id(self)
-        self.ncpus = possible_cpus() if spec.type.per_cpu else 1
+        self.ncpus = self._cpus if spec.type.per_cpu else 1
         self.stride = (spec.value_size + 7) & ~7 if spec.type.per_cpu else spec.value_size
         self.frozen = False
 
     @property
     def id(self) -> int:
         return self._id
+
+    def cpu_count(self) -> int:
+        """The CPU count this vm map was made for."""
+        return self._cpus
 
     def _close(self) -> None:
         OBJECTS.pop(self._id, None)
@@ -118,8 +123,8 @@ class VmMap(Map):
 class ArrayMap(VmMap):
     """array and percpu_array: every index exists, zero-filled."""
 
-    def __init__(self, spec: MapSpec):
-        super().__init__(spec)
+    def __init__(self, spec: MapSpec, cpus: int | None = None):
+        super().__init__(spec, cpus)
         self.slots = [self._new_value() for _ in range(spec.max_entries)]
 
     def _index(self, key: bytes) -> int:
@@ -154,8 +159,8 @@ class ArrayMap(VmMap):
 class HashMap(VmMap):
     """hash, percpu_hash, and (with ``lru``) lru_hash / lru_percpu_hash."""
 
-    def __init__(self, spec: MapSpec, lru: bool = False):
-        super().__init__(spec)
+    def __init__(self, spec: MapSpec, cpus: int | None = None, lru: bool = False):
+        super().__init__(spec, cpus)
         self.lru = lru
         self.entries: OrderedDict[bytes, Any] = OrderedDict()
 
@@ -237,8 +242,8 @@ class LpmTrieMap(HashMap):
 class QueueMap(VmMap):
     """queue (first in, first out) and stack (last in, first out)."""
 
-    def __init__(self, spec: MapSpec):
-        super().__init__(spec)
+    def __init__(self, spec: MapSpec, cpus: int | None = None):
+        super().__init__(spec, cpus)
         self.items: deque[bytes] = deque()
         self.lifo = spec.type == MapType.STACK
 
@@ -276,8 +281,8 @@ class BloomFilterMap(VmMap):
     """bloom_filter: pushes set ``extra`` (default 5) hash bits; tests may say yes
     wrongly, never no wrongly."""
 
-    def __init__(self, spec: MapSpec):
-        super().__init__(spec)
+    def __init__(self, spec: MapSpec, cpus: int | None = None):
+        super().__init__(spec, cpus)
         self.hashes = spec.extra or 5
         self.bits = max(64, 1 << (spec.max_entries * self.hashes * 2 - 1).bit_length())
         self.bitmap = bytearray(self.bits // 8)
@@ -353,8 +358,8 @@ class HashOfMapsMap(HashMap):
 class RingBufMap(VmMap):
     """ringbuf: programs submit records; userspace drains them in order."""
 
-    def __init__(self, spec: MapSpec):
-        super().__init__(spec)
+    def __init__(self, spec: MapSpec, cpus: int | None = None):
+        super().__init__(spec, cpus)
         self.records: deque[bytes] = deque()
         self.used = 0
 
@@ -390,7 +395,8 @@ class RingBufMap(VmMap):
 _KINDS = {
     MapType.ARRAY: ArrayMap, MapType.PERCPU_ARRAY: ArrayMap,
     MapType.HASH: HashMap, MapType.PERCPU_HASH: HashMap,
-    MapType.LRU_HASH: lambda spec: HashMap(spec, lru=True), MapType.LRU_PERCPU_HASH: lambda spec: HashMap(spec, lru=True),
+    MapType.LRU_HASH: lambda spec, cpus: HashMap(spec, cpus, lru=True),
+    MapType.LRU_PERCPU_HASH: lambda spec, cpus: HashMap(spec, cpus, lru=True),
     MapType.LPM_TRIE: LpmTrieMap, MapType.QUEUE: QueueMap, MapType.STACK: QueueMap,
     MapType.BLOOM_FILTER: BloomFilterMap,
     MapType.PROG_ARRAY: FdArrayMap, MapType.ARRAY_OF_MAPS: FdArrayMap, MapType.PERF_EVENT_ARRAY: FdArrayMap,
@@ -398,15 +404,15 @@ _KINDS = {
 }
 
 
-def create_map(spec: MapSpec) -> VmMap:
+def create_map(spec: MapSpec, cpus: int | None = None) -> VmMap:
     """A vm map for ``spec`` (checked first), with initial contents written and frozen
-    as the spec asks."""
+    as the spec asks; per-CPU maps hold ``cpus`` values (default: this machine's)."""
     spec.check()
     kind = _KINDS.get(spec.type)
     if kind is None:
         raise BPFError("BPF_MAP_CREATE", errno.EINVAL, f"the vm engine has no {spec.type} maps "
                        f"(it has: {', '.join(sorted(str(k) for k in _KINDS))})", f"map {spec.name!r}")
-    made = kind(spec)
+    made = kind(spec, cpus)
     if spec.contents is not None:
         made._update(bytes(4), spec.contents, 0)
     if spec.freeze:

@@ -87,12 +87,14 @@ def test_subprograms_are_linked_and_calls_land_on_them(object_bytes):
     assert {"counts", "prog.data", "prog.bss"} <= references
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="loading into the kernel needs root")
-def test_loads_and_runs_in_the_kernel(object_bytes):
+@pytest.mark.parametrize("engine", ["vm", "kernel"])
+def test_loads_and_runs_on_both_engines(object_bytes, engine):
     from pybpf.engine import load
 
+    if engine == "kernel" and os.geteuid() != 0:
+        pytest.skip("loading into the kernel needs root")
     spec = load_object(object_bytes, name="prog")
-    with load(spec, engine="kernel") as coll:
+    with load(spec, engine=engine) as coll:
         program = coll.programs["count_packets"]
         first = program.test_run(b"\0" * 64).retval
         second = program.test_run(b"\0" * 64).retval
