@@ -21,6 +21,7 @@ from pybpf.isa import opcodes as o
 from pybpf.object import CollectionSpec, ProgramSpec, ProgramType
 from pybpf.vm import map_helpers
 from pybpf.vm.analysis import initialised_registers, reads
+from pybpf.vm.context_rules import RULES, context_problem
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.interpreter import Machine
@@ -203,6 +204,12 @@ def load_collection(spec: CollectionSpec, cpus: int | None = None, **_: Any) -> 
                 raise VerifierError("BPF_PROG_LOAD", errno.EINVAL, str(exc), f"program {name!r} (vm)",
                                     exc.reason) from None
             _verify(prog_spec, checked)
+            refused = context_problem(prog_spec.type, checked)
+            if refused is not None:
+                slot, message = refused
+                log = disassemble(checked.instructions, numbered=True) + message + "\n"
+                raise VerifierError("BPF_PROG_LOAD", errno.EACCES, log, f"program {name!r} (vm)",
+                                    f"instruction {slot}: {message}")
             programs[name] = VmProgram(prog_spec, checked)
     except BaseException:
         collection.close()
