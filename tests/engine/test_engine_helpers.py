@@ -147,3 +147,22 @@ def test_vm_per_cpu_maps_with_a_chosen_cpu_count():
         for cpu in (1, 4):
             coll.programs["cpu"].test_run(PACKET, cpu=cpu)
         assert coll.maps["pc"][0] == [0, 1, 0, 0, 4, 0]
+
+
+def test_vm_stack_ids_are_the_call_chain():
+    program = assemble("""
+        r6 = r1
+        call pc+2
+        r0 = 0
+        exit
+        r2 = map[fd:0]
+        r3 = 0
+        call bpf_get_stackid
+        exit
+    """)
+    spec = CollectionSpec.of(MapSpec("stacks", "stack_trace", 4, 8 * 4, 16),
+                             ProgramSpec("where", "socket_filter", program, references=_map_refs(program, "stacks")))
+    with load(spec, engine="vm") as coll:
+        coll.programs["where"].test_run(PACKET)
+        (stack_id,) = list(coll.maps["stacks"].keys())
+        assert coll.maps["stacks"][stack_id][:2] == (7, 1)   # the helper call's slot, then the caller's call

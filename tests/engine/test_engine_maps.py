@@ -176,3 +176,24 @@ def test_maps_of_maps_read_back_inner_ids(engine):
         outer[5] = coll.maps["inner"]
         assert dict(outer.items()) == {5: coll.maps["inner"].id}
         assert len(outer) == 1
+
+
+def test_mmapable_array_memory(engine):
+    spec = MapSpec("mm", MapType.ARRAY, 4, 4, 8, flags=MapFlag.MMAPABLE)
+    with load(spec, engine=engine) as coll:
+        m = coll.maps["mm"]
+        m[3] = 0x01020304
+        view = m.memory()
+        assert bytes(view[24:28]) == (0x01020304).to_bytes(4, "little")   # values padded to 8 bytes
+        view[8:12] = (7).to_bytes(4, "little")
+        assert m[1] == 7
+        view.release()
+
+
+def test_stack_trace_map_from_userspace(engine):
+    with load(MapSpec("st", MapType.STACK_TRACE, 4, 8 * 4, 16), engine=engine) as coll:
+        st = coll.maps["st"]
+        assert list(st.keys()) == []
+        with pytest.raises(BPFError) as caught:
+            st[1] = [1, 2, 3, 4]
+        assert caught.value.errno == errno.EINVAL

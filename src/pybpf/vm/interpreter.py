@@ -133,6 +133,7 @@ class Machine:
     output: list[str] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     exit_index: int = 0
+    calling: int = 0
 
     def __post_init__(self) -> None:
         self.steps = [self._compile(i, ins) for i, ins in enumerate(self.program.instructions)]
@@ -256,6 +257,7 @@ class Machine:
         return lambda r: self._helper(fn, r, nxt)
 
     def _helper(self, fn: Callable[..., int], r: list, nxt: int) -> int:
+        self.calling = nxt - 1  # the call instruction, for helpers that report where they are
         result = fn(self, r[1], r[2], r[3], r[4], r[5])
         r[0] = result & M64
         r[1] = r[2] = r[3] = r[4] = r[5] = None  # caller-saved: the callee may have changed them

@@ -199,3 +199,11 @@ def xdp_adjust_head(vm: Any, ctx: int, delta: int, *_: int) -> int:
 def xdp_adjust_tail(vm: Any, ctx: int, delta: int, *_: int) -> int:
     """Move the packet's end by ``delta`` (positive: grow into the tailroom, zeroed)."""
     return _errno(_frame(vm).adjust_tail(_signed32(delta)))
+
+
+@helper("bpf_get_stackid")
+def get_stackid(vm: Any, ctx: int, handle: int, flags: int, *_: int) -> int:
+    """The vm's stack is its bpf-to-bpf call chain: the current instruction's slot and
+    each calling frame's return slot, innermost first, as addresses."""
+    slots = [vm.program.slots[vm.calling]] + [vm.program.slots[f.return_to - 1] for f in reversed(vm.frames)]
+    return _errno(_map(vm, handle).record(slots))

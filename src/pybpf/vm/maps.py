@@ -18,7 +18,7 @@ from typing import Any
 
 from pybpf.engine import BPFError, Map, possible_cpus
 from pybpf.engine.map import UpdateFlag
-from pybpf.object import MapSpec, MapType
+from pybpf.object import MapFlag, MapSpec, MapType
 
 _ids = itertools.count(1)
 #: live vm objects (maps and programs) by id, as prog arrays and maps of maps refer to them
@@ -125,7 +125,22 @@ class ArrayMap(VmMap):
 
     def __init__(self, spec: MapSpec, cpus: int | None = None):
         super().__init__(spec, cpus)
-        self.slots = [self._new_value() for _ in range(spec.max_entries)]
+        self.block: bytearray | None = None
+        if spec.type == MapType.ARRAY and spec.flags & MapFlag.MMAPABLE:
+            # one block, as the kernel lays out an mmap-able array (values padded to 8 bytes)
+            stride = (spec.value_size + 7) & ~7
+            self.block = bytearray(stride * spec.max_entries)
+            view = memoryview(self.block)
+            self.slots = [view[i * stride:i * stride + spec.value_size] for i in range(spec.max_entries)]
+        else:
+            self.slots = [self._new_value() for _ in range(spec.max_entries)]
+
+    def memory(self) -> memoryview:
+        """The values of a MapFlag.MMAPABLE array as one writable memoryview, like the
+        kernel engine's mmap of the map (shared with programs)."""
+        if self.block is None:
+            raise self._error("mmap", errno.EINVAL, "only arrays created with MapFlag.MMAPABLE can be mapped")
+        return memoryview(self.block)
 
     def _index(self, key: bytes) -> int:
         return int.from_bytes(key[:4], "little")
@@ -392,6 +407,25 @@ class RingBufMap(VmMap):
         return out
 
 
+class StackTraceMap(HashMap):
+    """stack_trace: stack ids → arrays of instruction addresses, filled by
+    bpf_get_stackid; userspace reads and deletes (and cannot write), as in the kernel."""
+
+    def _update(self, key: bytes, value: bytes, flags: int) -> None:
+        raise self._error("BPF_MAP_UPDATE_ELEM", errno.EINVAL, "stack trace maps are filled by bpf_get_stackid")
+
+    def record(self, addresses: list[int]) -> int:
+        """Store a stack (innermost first); its id, or -EFAULT for an empty stack. A
+        different stack in the same bucket replaces it (the kernel's default)."""
+        if not addresses:
+            return -errno.EFAULT
+        depth = self.value_size // 8
+        data = b"".join(a.to_bytes(8, "little") for a in addresses[:depth]).ljust(self.value_size, b"\0")
+        bucket = int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little") % self.max_entries
+        self.entries[bucket.to_bytes(4, "little")] = bytearray(data)
+        return bucket
+
+
 _KINDS = {
     MapType.ARRAY: ArrayMap, MapType.PERCPU_ARRAY: ArrayMap,
     MapType.HASH: HashMap, MapType.PERCPU_HASH: HashMap,
@@ -400,7 +434,7 @@ _KINDS = {
     MapType.LPM_TRIE: LpmTrieMap, MapType.QUEUE: QueueMap, MapType.STACK: QueueMap,
     MapType.BLOOM_FILTER: BloomFilterMap,
     MapType.PROG_ARRAY: FdArrayMap, MapType.ARRAY_OF_MAPS: FdArrayMap, MapType.PERF_EVENT_ARRAY: FdArrayMap,
-    MapType.HASH_OF_MAPS: HashOfMapsMap, MapType.RINGBUF: RingBufMap,
+    MapType.HASH_OF_MAPS: HashOfMapsMap, MapType.RINGBUF: RingBufMap, MapType.STACK_TRACE: StackTraceMap,
 }
 
 

@@ -123,7 +123,8 @@ class Memory:
     def read_string(self, address: int, limit: int = 4096) -> bytes:
         """A NUL-terminated string at ``address`` (without the NUL), within one region."""
         region, offset = self.region(address, 1, False, access=False)
-        end = region.data.find(b"\0", offset, offset + limit)
+        end = bytes(region.data[offset:offset + limit]).find(b"\0")
+        end = end + offset if end >= 0 else -1
         if end < 0:
             raise VMError(f"string at 0x{address:x} is not NUL-terminated within region {region.name!r}")
         return bytes(region.data[offset:end])
