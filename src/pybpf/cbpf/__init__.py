@@ -4,5 +4,7 @@ from pybpf.cbpf import opcodes
 from pybpf.cbpf.dump import dump, parse_dump
 from pybpf.cbpf.instruction import SIZE, CbpfError, Instruction, decode, encode
 from pybpf.cbpf.interpreter import Filter, run
+from pybpf.cbpf.translate import to_ebpf, validate
 
-__all__ = ["SIZE", "CbpfError", "Filter", "Instruction", "decode", "dump", "encode", "opcodes", "parse_dump", "run"]
+__all__ = ["SIZE", "CbpfError", "Filter", "Instruction", "decode", "dump", "encode", "opcodes", "parse_dump", "run",
+           "to_ebpf", "validate"]

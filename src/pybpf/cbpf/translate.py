@@ -1,0 +1,174 @@
+"""Classic BPF checked the way the kernel checks it, and translated to eBPF so that the
+vm engine (and its JIT, with its batch entry point) runs packet filters.
+
+The translation keeps classic semantics exactly: A lives in w0 and X in w7, both 32-bit;
+the scratch words M[0..15] are zeroed stack slots; packet loads use eBPF's legacy
+LD_ABS/LD_IND, which end the program with 0 past the captured bytes just as a classic
+load does; a division by X = 0 returns 0. The packet length is the input length (r2 in
+the vm's convention), kept in r9.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pybpf.cbpf import opcodes as c
+from pybpf.cbpf.instruction import CbpfError, Instruction
+from pybpf.isa import Instruction as E
+from pybpf.isa import opcodes as o
+
+A, X, LEN, SAVE = 0, 7, 9, 8
+_SIZES = {c.W: o.W, c.H: o.H, c.B: o.B}
+_ALU = {c.ADD: o.ADD, c.SUB: o.SUB, c.MUL: o.MUL, c.DIV: o.DIV, c.MOD: o.MOD, c.AND: o.AND, c.OR: o.OR,
+        c.XOR: o.XOR, c.LSH: o.LSH, c.RSH: o.RSH}
+_JUMPS = {c.JEQ: o.JEQ, c.JGT: o.JGT, c.JGE: o.JGE, c.JSET: o.JSET}
+
+
+def validate(program: Sequence[Instruction]) -> None:
+    """Raise :class:`CbpfError` (naming the instruction) for what the kernel's classic
+    checker refuses: empty or too long, unknown opcodes, jumps out of the program,
+    constant division by zero, scratch words out of range or read before written, and a
+    last instruction that is not a return."""
+    if not program or len(program) > c.MAXINSNS:
+        raise CbpfError(f"a classic program has 1 to {c.MAXINSNS} instructions, not {len(program)}")
+    for pc, ins in enumerate(program):
+        where = f"instruction {pc}"
+        code, kind = ins.code, c.cls(ins.code)
+        if kind == c.JMP:
+            if c.op(code) == c.JA:
+                if pc + 1 + ins.k >= len(program):
+                    raise CbpfError(f"{where}: ja {ins.k} jumps past the end of the program")
+            elif c.op(code) in (c.JEQ, c.JGT, c.JGE, c.JSET):
+                if pc + 1 + max(ins.jt, ins.jf) >= len(program):
+                    raise CbpfError(f"{where}: a conditional jump goes past the end of the program")
+            else:
+                raise CbpfError(f"{where}: unknown jump opcode 0x{code:02x}")
+        elif kind == c.ALU:
+            if c.op(code) not in _ALU and c.op(code) != c.NEG:
+                raise CbpfError(f"{where}: unknown ALU opcode 0x{code:02x}")
+            if c.op(code) in (c.DIV, c.MOD) and c.src(code) == c.K and ins.k == 0:
+                raise CbpfError(f"{where}: division by the constant 0")
+        elif kind in (c.ST, c.STX) or (kind in (c.LD, c.LDX) and c.mode(code) == c.MEM):
+            if ins.k >= c.MEMWORDS:
+                raise CbpfError(f"{where}: scratch word M[{ins.k}] does not exist (M[0]-M[15])")
+    if c.cls(program[-1].code) != c.RET:
+        raise CbpfError(f"instruction {len(program) - 1}: the program must end with a return")
+    _check_scratch(program)
+
+
+def _check_scratch(program: Sequence[Instruction]) -> None:
+    """No M[k] read on a path where it was never written (the kernel's rule)."""
+    written: dict[int, frozenset[int]] = {0: frozenset()}
+    for pc, ins in enumerate(program):
+        if pc not in written:
+            continue
+        here = written[pc]
+        kind = c.cls(ins.code)
+        if kind in (c.LD, c.LDX) and c.mode(ins.code) == c.MEM and ins.k not in here:
+            raise CbpfError(f"instruction {pc}: reads M[{ins.k}] before any path writes it")
+        after = here | {ins.k} if kind in (c.ST, c.STX) else here
+        if kind == c.RET:
+            continue
+        if kind == c.JMP and c.op(ins.code) == c.JA:
+            successors = [pc + 1 + ins.k]
+        elif kind == c.JMP:
+            successors = [pc + 1 + ins.jt, pc + 1 + ins.jf]
+        else:
+            successors = [pc + 1]
+        for nxt in successors:
+            written[nxt] = after if nxt not in written else written[nxt] & after
+
+
+def to_ebpf(program: Sequence[Instruction]) -> list[E]:
+    """eBPF instructions with the classic program's exact results (see the module text).
+    Linux ancillary loads have no eBPF equivalent here and are refused."""
+    prologue = [E(o.ALU | o.MOV | o.K, A), E(o.ALU | o.MOV | o.K, X), E(o.ALU64 | o.MOV | o.X, LEN, 2)]
+    prologue += [E(o.ST | o.MEM | o.DW, 10, 0, -8 * (i + 1), 0) for i in range(c.MEMWORDS // 2)]
+    # a shared "return 0" for divisions by X = 0, jumped over on the way in
+    head = prologue + [E(o.JMP | o.JA, 0, 0, 2), E(o.ALU | o.MOV | o.K, A), E(o.JMP | o.EXIT)]
+    zero = len(prologue) + 1
+    blocks: list[list[E]] = []
+    fixups: list[tuple[int, int, int, str]] = []   # (classic pc, position in its block, target, kind)
+    for pc, ins in enumerate(program):
+        block: list[E] = []
+        _translate(pc, ins, block, fixups, pc)
+        blocks.append(block)
+    starts, position = [], len(head)
+    for block in blocks:
+        starts.append(position)
+        position += len(block)
+    code = head + [ins for block in blocks for ins in block]
+    for pc, offset, target, kind in fixups:
+        index = starts[pc] + offset
+        if kind == "zero":
+            destination = zero
+        elif 0 <= target < len(program):
+            destination = starts[target]
+        else:
+            raise CbpfError(f"instruction {pc}: jumps to {target}, outside the program")
+        ins = code[index]
+        code[index] = E(ins.opcode, ins.dst, ins.src, destination - (index + 1), ins.imm)
+    return code
+
+
+def _translate(pc: int, ins: Instruction, out: list[E], fixups: list, block: int) -> None:
+    code, k = ins.code, ins.k
+    kind = c.cls(code)
+    signed_k = k - (1 << 32) if k >> 31 else k
+    if kind == c.RET:
+        source = c.rval(code)
+        if source == c.K:
+            out.append(E(o.ALU | o.MOV | o.K, A, 0, 0, signed_k))
+        elif source == c.X:
+            out.append(E(o.ALU | o.MOV | o.X, A, X))
+        out.append(E(o.JMP | o.EXIT))
+    elif kind in (c.LD, c.LDX):
+        mode = c.mode(code)
+        dst = A if kind == c.LD else X
+        if kind == c.LD and mode in (c.ABS, c.IND):
+            if mode == c.ABS and c.SKF_AD_OFF <= signed_k < 0:
+                raise CbpfError(f"instruction {pc}: Linux ancillary loads cannot be translated")
+            eb_mode = o.ABS if mode == c.ABS else o.IND
+            out.append(E(o.LD | eb_mode | _SIZES[c.size(code)], 0, X if mode == c.IND else 0, 0, signed_k))
+        elif mode == c.IMM:
+            out.append(E(o.ALU | o.MOV | o.K, dst, 0, 0, signed_k))
+        elif mode == c.LEN:
+            out.append(E(o.ALU | o.MOV | o.X, dst, LEN))
+        elif mode == c.MEM:
+            out.append(E(o.LDX | o.MEM | o.W, dst, 10, -4 * (k + 1)))
+        elif mode == c.MSH and kind == c.LDX:
+            out += [E(o.ALU64 | o.MOV | o.X, SAVE, A), E(o.LD | o.ABS | o.B, 0, 0, 0, signed_k),
+                    E(o.ALU | o.AND | o.K, A, 0, 0, 0xF), E(o.ALU | o.LSH | o.K, A, 0, 0, 2),
+                    E(o.ALU | o.MOV | o.X, X, A), E(o.ALU64 | o.MOV | o.X, A, SAVE)]
+        else:
+            raise CbpfError(f"instruction {pc}: unknown load opcode 0x{code:02x}")
+    elif kind in (c.ST, c.STX):
+        out.append(E(o.STX | o.MEM | o.W, 10, A if kind == c.ST else X, -4 * (k + 1)))
+    elif kind == c.ALU:
+        operation = c.op(code)
+        if operation == c.NEG:
+            out.append(E(o.ALU | o.NEG, A))
+        elif c.src(code) == c.X:
+            if operation in (c.DIV, c.MOD):  # classic: dividing by X = 0 rejects the packet
+                fixups.append((block, len(out), -1, "zero"))
+                out.append(E(o.JMP32 | o.JEQ | o.K, X, 0, 0, 0))
+            out.append(E(o.ALU | _ALU[operation] | o.X, A, X))
+        else:
+            if operation in (c.LSH, c.RSH) and k >= 32:
+                out.append(E(o.ALU | o.MOV | o.K, A))           # classic shifts past 31 give 0
+            else:
+                out.append(E(o.ALU | _ALU[operation] | o.K, A, 0, 0, signed_k))
+    elif kind == c.JMP:
+        operation = c.op(code)
+        if operation == c.JA:
+            fixups.append((block, len(out), (pc + 1 + k) & 0xFFFF_FFFF, "ja"))
+            out.append(E(o.JMP | o.JA))
+            return
+        jump = _JUMPS[operation]
+        by_x = c.src(code) == c.X
+        fixups.append((block, len(out), pc + 1 + ins.jt, "jt"))
+        out.append(E(o.JMP32 | jump | (o.X if by_x else o.K), A, X if by_x else 0, 0, 0 if by_x else signed_k))
+        fixups.append((block, len(out), pc + 1 + ins.jf, "jf"))
+        out.append(E(o.JMP | o.JA))
+    else:
+        out.append(E(o.ALU | o.MOV | o.X, X, A) if c.op(code) == c.TAX else E(o.ALU | o.MOV | o.X, A, X))
