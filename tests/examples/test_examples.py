@@ -1,0 +1,56 @@
+"""The examples run as users run them (a subprocess with --duration) while the test makes
+the events they report happen. Root only: they attach to the running kernel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from shared_data import REPO
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the examples attach to the kernel: root only")
+
+
+def _run(name: str, duration: float, trigger) -> str:
+    process = subprocess.Popen([sys.executable, str(REPO / "examples" / f"{name}.py"), "--duration", str(duration)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stop = threading.Event()
+
+    def keep_triggering() -> None:
+        time.sleep(1.0)           # compiling and attaching come first
+        while not stop.is_set():
+            trigger()
+            time.sleep(0.2)
+
+    worker = threading.Thread(target=keep_triggering, daemon=True)
+    worker.start()
+    try:
+        out, err = process.communicate(timeout=60)
+    finally:
+        stop.set()
+        worker.join()
+    assert process.returncode == 0, err
+    return out
+
+
+def test_hello_clone():
+    # a shell's fork() is a clone() (Python's own subprocess spawning uses clone3/vfork)
+    out = _run("hello_clone", 3, lambda: subprocess.run(["sh", "-c", "true & wait"], check=True))
+    assert "Hello, clone! from pid" in out
+
+
+def test_execsnoop():
+    out = _run("execsnoop", 3, lambda: subprocess.run(["/bin/true"], check=True))
+    assert out.splitlines()[0].split() == ["PID", "COMM", "FILENAME"]
+    assert any(line.split()[1:] == ["true", "/bin/true"] for line in out.splitlines()[1:])
+
+
+def test_syscount():
+    out = _run("syscount", 2.5, lambda: [os.getppid() for _ in range(1000)])
+    assert "SYSCALL" in out and "COUNT" in out
+    assert any(line.split()[0] in ("getppid", "110") and int(line.split()[1]) >= 1000 for line in out.splitlines()
+               if len(line.split()) == 2 and line.split()[1].isdigit())
