@@ -54,3 +54,41 @@ def test_syscount():
     assert "SYSCALL" in out and "COUNT" in out
     assert any(line.split()[0] in ("getppid", "110") and int(line.split()[1]) >= 1000 for line in out.splitlines()
                if len(line.split()) == 2 and line.split()[1].isdigit())
+
+
+def test_tcpconnect():
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    port = server.getsockname()[1]
+
+    def connect() -> None:
+        with socket.create_connection(("127.0.0.1", port)):
+            pass
+        server.accept()[0].close()
+
+    try:
+        out = _run("tcpconnect", 3, connect)
+    finally:
+        server.close()
+    assert any(line.split()[2:] == ["127.0.0.1", "127.0.0.1", str(port)] for line in out.splitlines()[1:])
+
+
+def test_profile_names_a_busy_process():
+    busy = subprocess.Popen([sys.executable, "-c", "while True: sum(range(1000))"])
+    try:
+        out = _run("profile", 2, lambda: None)
+        folded = subprocess.run([sys.executable, str(REPO / "examples" / "profile.py"), "--duration", "1", "--folded"],
+                                capture_output=True, text=True, check=True).stdout
+    finally:
+        busy.kill()
+        busy.wait()
+    block = out.split(f"({busy.pid})", 1)
+    assert len(block) == 2, out
+    first_frame = block[1].splitlines()[1].strip()
+    assert first_frame and not first_frame.startswith("0x")      # symbolized
+    # folded: "comm (pid);outermost;...;innermost COUNT"
+    assert any(line.split(";")[0].endswith(f"({busy.pid})") and line.rsplit(" ", 1)[1].isdigit()
+               for line in folded.splitlines())
