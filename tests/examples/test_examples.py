@@ -4,6 +4,7 @@ the events they report happen. Root only: they attach to the running kernel."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -92,3 +93,22 @@ def test_profile_names_a_busy_process():
     # folded: "comm (pid);outermost;...;innermost COUNT"
     assert any(line.split(";")[0].endswith(f"({busy.pid})") and line.rsplit(" ", 1)[1].isdigit()
                for line in folded.splitlines())
+
+
+def test_bash_readline():
+    if shutil.which("script") is None or not os.path.exists("/usr/bin/bash"):
+        pytest.skip("needs bash and script (util-linux) to type into an interactive bash")
+    typed = "echo pybpf-readline-test"
+    out = _run("bash_readline", 4, lambda: subprocess.run(
+        ["script", "-q", "-c", "bash --norc --noprofile -i", "/dev/null"], input=f"{typed}\nexit\n",
+        capture_output=True, text=True, timeout=10))
+    assert any(line.endswith(typed) for line in out.splitlines()[1:])
+
+
+def test_usdt_python_imports():
+    python = "/usr/bin/python3.11"
+    if not os.path.exists(python):
+        pytest.skip(f"{python} (with USDT probes) is not installed")
+    out = _run("usdt", 3, lambda: subprocess.run([python, "-c", "import json, csv"], check=True))
+    modules = {line.split()[-1] for line in out.splitlines()[1:] if line.split()}
+    assert {"json", "csv"} <= modules

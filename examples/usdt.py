@@ -1,0 +1,82 @@
+"""Trace the modules Python programs import, through CPython's USDT probe
+python:import__find__load__start.
+
+    sudo python examples/usdt.py [--duration SECONDS] [--python /usr/bin/python3.11]
+
+The probe's argument (the module name) sits in a register that the binary's
+.note.stapsdt names; pybpf reads the note, compiles the register's offset into the
+program, and attaches a uprobe at every probe site with the probe's semaphore raised by
+the kernel (CPython only fires its probes while the semaphore is set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import struct
+import time
+
+from pybpf.engine import load
+from pybpf.kernel.attach import attach
+from pybpf.kernel.ringbuf import EventPoller, RingBuffer
+from pybpf.object.elf import load_object
+from pybpf.toolchain import compile_c
+from pybpf.usdt import ArgKind, find_probe
+
+SOURCE = r"""
+#include <pybpf/bpf.h>
+
+struct import { u32 pid; char module[124]; };
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 20); } imports SEC(".maps");
+
+#define REGISTER(regs, offset) (*(u64 *)((char *)(regs) + (offset)))
+
+SEC("usdt")
+int on_import(struct pt_regs *regs)
+{
+    struct import *i = bpf_ringbuf_reserve(&imports, sizeof(*i), 0);
+    if (!i)
+        return 0;
+    i->pid = bpf_get_current_pid_tgid() >> 32;
+    bpf_probe_read_user_str(i->module, sizeof(i->module), (void *)REGISTER(regs, MODULE_REG));
+    bpf_ringbuf_submit(i, 0);
+    return 0;
+}
+LICENSE("GPL");
+"""
+IMPORT = struct.Struct("<I124s")
+
+
+def _text(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode(errors="replace")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--python", default="/usr/bin/python3.11", help="the CPython binary to trace")
+    args = parser.parse_args()
+    module_arg = find_probe(args.python, "import__find__load__start", "python")[0].arguments[0]
+    if module_arg.kind != ArgKind.REG:
+        raise SystemExit(f"{args.python}: the probe's argument is not in a register; this example reads registers")
+    spec = load_object(compile_c(SOURCE, defines={"MODULE_REG": module_arg.reg_offset}), name="usdt")
+
+    def show(record: bytes) -> None:
+        pid, module = IMPORT.unpack_from(record)
+        print(f"{pid:<8} {_text(module)}", flush=True)
+
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    with load(spec, engine="kernel") as loaded, \
+            attach(loaded.programs["on_import"], f"usdt:{args.python}:python:import__find__load__start"), \
+            RingBuffer(loaded.maps["imports"].fd, loaded.maps["imports"].max_entries) as ring, EventPoller() as poller:
+        poller.add_ring_buffer(ring, show)
+        print(f"{'PID':<8} MODULE", flush=True)
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                poller.poll(timeout=0.2)
+        except KeyboardInterrupt:
+            pass
+        poller.drain()
+
+
+if __name__ == "__main__":
+    main()
