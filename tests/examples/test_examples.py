@@ -16,9 +16,9 @@ from shared_data import REPO
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the examples attach to the kernel: root only")
 
 
-def _run(name: str, duration: float, trigger) -> str:
-    process = subprocess.Popen([sys.executable, str(REPO / "examples" / f"{name}.py"), "--duration", str(duration)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _run(name: str, duration: float, trigger, *options: str) -> str:
+    process = subprocess.Popen([sys.executable, str(REPO / "examples" / f"{name}.py"), "--duration", str(duration),
+                                *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stop = threading.Event()
 
     def keep_triggering() -> None:
@@ -112,3 +112,17 @@ def test_usdt_python_imports():
     out = _run("usdt", 3, lambda: subprocess.run([python, "-c", "import json, csv"], check=True))
     modules = {line.split()[-1] for line in out.splitlines()[1:] if line.split()}
     assert {"json", "csv"} <= modules
+
+
+def test_syscall_filter(tmp_path):
+    inside, outside = tmp_path / "watched", tmp_path / "other"
+    inside.mkdir()
+    outside.mkdir()
+
+    def touch() -> None:
+        (inside / "seen").write_text("x")
+        (outside / "unseen").write_text("x")
+
+    out = _run("syscall_filter", 3, touch, "--prefix", f"{inside}/")
+    paths = [line.split()[-1] for line in out.splitlines()[1:] if line.split()]
+    assert str(inside / "seen") in paths and all(path.startswith(str(inside)) for path in paths)
