@@ -126,3 +126,17 @@ def test_syscall_filter(tmp_path):
     out = _run("syscall_filter", 3, touch, "--prefix", f"{inside}/")
     paths = [line.split()[-1] for line in out.splitlines()[1:] if line.split()]
     assert str(inside / "seen") in paths and all(path.startswith(str(inside)) for path in paths)
+
+
+def test_cgroup_egress():
+    out = _run("cgroup_egress", 10, lambda: None)
+    assert "10 packets, 1280 bytes sent" in out       # 10 × (100 bytes + UDP and IPv4 headers)
+
+
+@pytest.mark.skipif(shutil.which("ip") is None, reason="needs iproute2's ip for the namespaces")
+def test_xdp_icmp_drops_icmp_only():
+    out = _run("xdp_icmp", 2.5, lambda: None)
+    counters = [line.split() for line in out.splitlines() if line.startswith("dropped ICMP:")]
+    assert counters and int(counters[-1][2]) >= 2 and int(counters[-1][5]) >= 2
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "pybpf-xdp" not in namespaces
