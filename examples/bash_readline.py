@@ -55,18 +55,12 @@ def main() -> None:
         command = text.split(b"\0", 1)[0].decode(errors="replace")
         print(f"{time.strftime('%H:%M:%S')}  {pid:<8} {command}", flush=True)
 
-    deadline = None if args.duration is None else time.monotonic() + args.duration
     with load(spec, engine="kernel") as loaded, \
             attach(loaded.programs["on_readline"], f"uretprobe:{args.bash}:readline"), \
-            RingBuffer(loaded.maps["lines"].fd, loaded.maps["lines"].max_entries) as ring, EventPoller() as poller:
+            RingBuffer.of(loaded.maps["lines"]) as ring, EventPoller() as poller:
         poller.add_ring_buffer(ring, show)
         print(f"{'TIME':<9} {'PID':<8} COMMAND", flush=True)
-        try:
-            while deadline is None or time.monotonic() < deadline:
-                poller.poll(timeout=0.2)
-        except KeyboardInterrupt:
-            pass
-        poller.drain()
+        poller.run(args.duration)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import struct
-import time
 
 from pybpf.engine import load
 from pybpf.kernel.attach import attach
@@ -58,17 +57,11 @@ def main() -> None:
         pid, _, comm, filename = EVENT.unpack_from(record)
         print(f"{pid:<8} {text(comm):<16} {text(filename)}", flush=True)
 
-    deadline = None if args.duration is None else time.monotonic() + args.duration
     with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_exec"]), \
-            RingBuffer(loaded.maps["events"].fd, loaded.maps["events"].max_entries) as ring, EventPoller() as poller:
+            RingBuffer.of(loaded.maps["events"]) as ring, EventPoller() as poller:
         poller.add_ring_buffer(ring, show)
         print(f"{'PID':<8} {'COMM':<16} FILENAME", flush=True)
-        try:
-            while deadline is None or time.monotonic() < deadline:
-                poller.poll(timeout=0.2)
-        except KeyboardInterrupt:
-            pass
-        poller.drain()
+        poller.run(args.duration)
 
 
 if __name__ == "__main__":

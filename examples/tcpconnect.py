@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import struct
-import time
 
 from pybpf.engine import load
 from pybpf.kernel.attach import attach
@@ -66,17 +65,11 @@ def main() -> None:
         print(f"{pid:<8} {name:<16} {ipaddress.IPv4Address(saddr)!s:<16} "
               f"{ipaddress.IPv4Address(daddr)!s:<16} {dport}", flush=True)
 
-    deadline = None if args.duration is None else time.monotonic() + args.duration
     with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_state"]), \
-            RingBuffer(loaded.maps["events"].fd, loaded.maps["events"].max_entries) as ring, EventPoller() as poller:
+            RingBuffer.of(loaded.maps["events"]) as ring, EventPoller() as poller:
         poller.add_ring_buffer(ring, show)
         print(f"{'PID':<8} {'COMM':<16} {'SADDR':<16} {'DADDR':<16} DPORT", flush=True)
-        try:
-            while deadline is None or time.monotonic() < deadline:
-                poller.poll(timeout=0.2)
-        except KeyboardInterrupt:
-            pass
-        poller.drain()
+        poller.run(args.duration)
 
 
 if __name__ == "__main__":

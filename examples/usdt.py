@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import struct
-import time
 
 from pybpf.engine import load
 from pybpf.kernel.attach import attach
@@ -64,18 +63,12 @@ def main() -> None:
         pid, module = IMPORT.unpack_from(record)
         print(f"{pid:<8} {_text(module)}", flush=True)
 
-    deadline = None if args.duration is None else time.monotonic() + args.duration
     with load(spec, engine="kernel") as loaded, \
             attach(loaded.programs["on_import"], f"usdt:{args.python}:python:import__find__load__start"), \
-            RingBuffer(loaded.maps["imports"].fd, loaded.maps["imports"].max_entries) as ring, EventPoller() as poller:
+            RingBuffer.of(loaded.maps["imports"]) as ring, EventPoller() as poller:
         poller.add_ring_buffer(ring, show)
         print(f"{'PID':<8} MODULE", flush=True)
-        try:
-            while deadline is None or time.monotonic() < deadline:
-                poller.poll(timeout=0.2)
-        except KeyboardInterrupt:
-            pass
-        poller.drain()
+        poller.run(args.duration)
 
 
 if __name__ == "__main__":

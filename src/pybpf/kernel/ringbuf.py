@@ -14,6 +14,7 @@ from __future__ import annotations
 import mmap
 import select
 import struct
+import time
 from collections.abc import Callable, Iterator
 
 from pybpf.errors import PybpfError
@@ -68,6 +69,11 @@ class RingBuffer:
         """Bytes written by the producer and not yet consumed (records plus headers)."""
         return _POS.unpack_from(self._producer, 0)[0] - _POS.unpack_from(self._consumer, 0)[0]
 
+    @classmethod
+    def of(cls, ring_map: object) -> "RingBuffer":
+        """A reader for a loaded ring buffer map (anything with ``fd``, ``max_entries``, ``name``)."""
+        return cls(ring_map.fd, ring_map.max_entries, name=getattr(ring_map, "name", "ringbuf"))  # type: ignore[attr-defined]
+
     def fileno(self) -> int:
         """The map's fd: epoll reports it readable when records arrive."""
         return self.fd
@@ -120,6 +126,17 @@ class EventPoller:
                 callback(record)
                 delivered += 1
         return delivered
+
+    def run(self, duration: float | None = None, interval: float = 0.2) -> None:
+        """Deliver events until ``duration`` seconds pass (None: until Ctrl-C), then
+        deliver what is left; Ctrl-C ends the loop quietly."""
+        deadline = None if duration is None else time.monotonic() + duration
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                self.poll(timeout=interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic())))
+        except KeyboardInterrupt:
+            pass
+        self.drain()
 
     def close(self) -> None:
         """Stop watching (the sources stay open)."""

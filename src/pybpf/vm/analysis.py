@@ -49,14 +49,7 @@ def initialised_registers(program: Program, start: int, end: int, entry: frozens
         index = work.pop()
         ins = code[index]
         after = _transfer(ins, known[index], callee_sets_r0)
-        successors = []
-        if ins.is_jump:
-            successors.append(program.target(index, ins.jump_offset))
-            if o.op(ins.opcode) != o.JA:
-                successors.append(index + 1)
-        elif ins.opcode != o.JMP | o.EXIT:
-            successors.append(index + 1)
-        for nxt in successors:
+        for nxt in successors(program, index):
             if not start <= nxt < end:
                 continue
             merged = after if nxt not in known else known[nxt] & after
@@ -64,6 +57,15 @@ def initialised_registers(program: Program, start: int, end: int, entry: frozens
                 known[nxt] = merged
                 work.append(nxt)
     return known
+
+
+def successors(program: Program, index: int) -> list[int]:
+    """The instructions control may reach next from ``index`` (calls return to the next)."""
+    ins = program.instructions[index]
+    if ins.is_jump:
+        target = program.target(index, ins.jump_offset)
+        return [target] if o.op(ins.opcode) == o.JA else [target, index + 1]
+    return [] if ins.opcode == o.JMP | o.EXIT else [index + 1]
 
 
 def reads(ins: Instruction) -> tuple[int, ...]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.object import ProgramType
+from pybpf.vm.analysis import successors
 from pybpf.vm.program import Program
 
 #: struct __sk_buff: field → (offset, size)
@@ -129,14 +130,7 @@ def _context_registers(program: Program) -> dict[int, frozenset[int]]:
             after = after - {ins.src, 0}
         elif ins.cls == o.LD:
             after = after - {0, 1, 2, 3, 4, 5}
-        successors = []
-        if ins.is_jump:
-            successors.append(program.target(index, ins.jump_offset))
-            if o.op(ins.opcode) != o.JA:
-                successors.append(index + 1)
-        elif ins.opcode != o.JMP | o.EXIT:
-            successors.append(index + 1)
-        for nxt in successors:
+        for nxt in successors(program, index):
             if nxt >= len(code):
                 continue
             merged = after if nxt not in known else known[nxt] & after
