@@ -8,6 +8,8 @@ no path has written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.vm.program import Program
@@ -38,17 +40,17 @@ def _transfer(ins: Instruction, before: frozenset[int], callee_sets_r0: bool = F
     return before
 
 
-def initialised_registers(program: Program, start: int, end: int, entry: frozenset[int],
-                          callee_sets_r0: bool = False) -> dict[int, frozenset[int]]:
-    """For each reachable instruction in ``[start, end)``, the registers surely written
-    before it, given ``entry`` at ``start`` (intersecting where paths join)."""
+def must_dataflow(program: Program, start: int, end: int, entry: frozenset[int],
+                  transfer: Callable[[Instruction, frozenset[int]], frozenset[int]]) -> dict[int, frozenset[int]]:
+    """A forward must-analysis over ``[start, end)``: for each reachable instruction, the
+    facts true on every path to it, given ``entry`` at ``start`` and ``transfer`` per
+    instruction (facts intersect where paths join)."""
     code = program.instructions
     known: dict[int, frozenset[int]] = {start: entry}
     work = [start]
     while work:
         index = work.pop()
-        ins = code[index]
-        after = _transfer(ins, known[index], callee_sets_r0)
+        after = transfer(code[index], known[index])
         for nxt in successors(program, index):
             if not start <= nxt < end:
                 continue
@@ -57,6 +59,13 @@ def initialised_registers(program: Program, start: int, end: int, entry: frozens
                 known[nxt] = merged
                 work.append(nxt)
     return known
+
+
+def initialised_registers(program: Program, start: int, end: int, entry: frozenset[int],
+                          callee_sets_r0: bool = False) -> dict[int, frozenset[int]]:
+    """For each reachable instruction in ``[start, end)``, the registers surely written
+    before it, given ``entry`` at ``start``."""
+    return must_dataflow(program, start, end, entry, lambda ins, before: _transfer(ins, before, callee_sets_r0))
 
 
 def successors(program: Program, index: int) -> list[int]:

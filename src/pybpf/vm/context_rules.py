@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.object import ProgramType
-from pybpf.vm.analysis import successors
+from pybpf.vm.analysis import must_dataflow
 from pybpf.vm.program import Program
 
 #: struct __sk_buff: field → (offset, size)
@@ -113,28 +113,17 @@ def _access(ins: Instruction) -> tuple[int, bool] | None:
 
 def _context_registers(program: Program) -> dict[int, frozenset[int]]:
     """For each instruction, the registers holding the context pointer on every path."""
-    code = program.instructions
-    known: dict[int, frozenset[int]] = {0: frozenset({1})}
-    work = [0]
-    while work:
-        index = work.pop()
-        ins = code[index]
-        after = known[index]
-        if ins.cls in (o.ALU, o.ALU64, o.LDX) or ins.is_lddw:
-            copy = ins.cls == o.ALU64 and o.op(ins.opcode) == o.MOV and o.source(ins.opcode) == o.X \
-                and not ins.off and ins.src in after
-            after = (after | {ins.dst}) if copy else (after - {ins.dst})
-        elif ins.cls == o.JMP and o.op(ins.opcode) == o.CALL:
-            after = after - {0, 1, 2, 3, 4, 5}
-        elif ins.cls == o.STX and o.mode(ins.opcode) == o.ATOMIC and ins.imm & o.FETCH:
-            after = after - {ins.src, 0}
-        elif ins.cls == o.LD:
-            after = after - {0, 1, 2, 3, 4, 5}
-        for nxt in successors(program, index):
-            if nxt >= len(code):
-                continue
-            merged = after if nxt not in known else known[nxt] & after
-            if known.get(nxt) != merged:
-                known[nxt] = merged
-                work.append(nxt)
-    return known
+    return must_dataflow(program, 0, len(program.instructions), frozenset({1}), _holders_after)
+
+
+def _holders_after(ins: Instruction, before: frozenset[int]) -> frozenset[int]:
+    """Moves copy the context pointer; any other write to a register ends its copy."""
+    if ins.cls in (o.ALU, o.ALU64, o.LDX) or ins.is_lddw:
+        copy = ins.cls == o.ALU64 and o.op(ins.opcode) == o.MOV and o.source(ins.opcode) == o.X \
+            and not ins.off and ins.src in before
+        return (before | {ins.dst}) if copy else (before - {ins.dst})
+    if (ins.cls == o.JMP and o.op(ins.opcode) == o.CALL) or ins.cls == o.LD:
+        return before - {0, 1, 2, 3, 4, 5}
+    if ins.cls == o.STX and o.mode(ins.opcode) == o.ATOMIC and ins.imm & o.FETCH:
+        return before - {ins.src, 0}
+    return before
