@@ -94,3 +94,39 @@ def test_fuzz_parse_or_btferror(data):
         BTF.parse(bytes(blob))
     except BTFError:
         pass
+
+
+def test_decode_records_from_an_objects_btf():
+    import struct
+
+    from pybpf.btf import decode
+    from pybpf.object.elf import read_object
+    from pybpf.toolchain import compile_c
+
+    source = r"""
+    #include <pybpf/bpf.h>
+    enum color { RED = 1, GREEN = 2 };
+    struct event { u32 pid; s16 delta; unsigned flag : 3; unsigned other : 5; char comm[8]; enum color c; u64 vals[2]; };
+    struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, u32); __type(value, struct event); } m SEC(".maps");
+    SEC("socket") int f(void *ctx) { return 0; }
+    LICENSE("GPL");
+    """
+    obj = read_object(compile_c(source))
+    btf = BTF.parse(obj.section(".BTF").data)
+    event = btf.find("event", Kind.STRUCT)
+    offsets = {m.name: m.offset for m in event.members}
+    data = bytearray(btf.sizeof(event.id))
+    struct.pack_into("<I", data, offsets["pid"] // 8, 42)
+    struct.pack_into("<h", data, offsets["delta"] // 8, -3)
+    flag_bit, other_bit = offsets["flag"], offsets["other"]
+    packed = int.from_bytes(data[flag_bit // 8:flag_bit // 8 + 2], "little") | (5 << (flag_bit % 8)) \
+        | (17 << (other_bit - flag_bit // 8 * 8))
+    data[flag_bit // 8:flag_bit // 8 + 2] = packed.to_bytes(2, "little")
+    data[offsets["comm"] // 8:offsets["comm"] // 8 + 5] = b"bash\0"
+    struct.pack_into("<I", data, offsets["c"] // 8, 2)
+    struct.pack_into("<QQ", data, offsets["vals"] // 8, 7, 8)
+    record = decode(btf, event.id, bytes(data))
+    assert record == {"pid": 42, "delta": -3, "flag": 5, "other": 17, "comm": "bash", "c": "GREEN", "vals": [7, 8]}
+    assert record.pid == 42 and repr(record).startswith("event(pid=42")
+    with pytest.raises(BTFError, match="bytes are needed"):
+        decode(btf, event.id, b"\0" * 4)
