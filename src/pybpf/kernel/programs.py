@@ -20,6 +20,7 @@ from pybpf.engine.program import Program, RunResult
 from pybpf.errors import PybpfError
 from pybpf.isa import SLOT_SIZE, Instruction, decode, encode
 from pybpf.kernel import attrs
+from pybpf.kernel.btf_targets import attach_btf_id
 from pybpf.kernel.info import fd_by_id, prog_info, prog_xlated, tag_hex
 from pybpf.kernel.maps import get_pinned_fd, pin_fd
 from pybpf.kernel.syscall import ENOTSUPP, Command, bpf, cstring
@@ -125,6 +126,7 @@ def _load_attr(spec: ProgramSpec, code: ctypes.Array, license: ctypes.Array,
         prog_name=spec.name.encode())
     if spec.expected_attach_type is not None:
         attr.expected_attach_type = spec.expected_attach_type
+    attr.attach_btf_id = attach_btf_id(spec)
     if spec.btf is not None and btf_fd:
         info = spec.btf
         attr.prog_btf_fd = btf_fd

@@ -24,8 +24,10 @@ from pybpf.kernel.attach.network import (
 )
 from pybpf.kernel.attach.tracing import (
     AttachError,
+    IteratorOutput,
     LinkGroup,
     PerfEventLink,
+    attach_iterator,
     attach_kprobe,
     attach_perf_event,
     attach_raw_tracepoint,
@@ -37,8 +39,8 @@ from pybpf.kernel.attach.tracing import (
 )
 
 __all__ = [
-    "AttachError", "CGROUP_HOOKS", "LinkGroup", "PerfEventLink", "SocketAttachment", "XDP_MODES",
-    "attach", "attach_cgroup", "attach_kprobe", "attach_perf_event", "attach_raw_tracepoint",
+    "AttachError", "CGROUP_HOOKS", "IteratorOutput", "LinkGroup", "PerfEventLink", "SocketAttachment", "XDP_MODES",
+    "attach", "attach_cgroup", "attach_iterator", "attach_kprobe", "attach_perf_event", "attach_raw_tracepoint",
     "attach_socket", "attach_tc", "attach_tracepoint", "attach_uprobe", "attach_usdt", "attach_xdp",
     "interface_index", "link_perf_event", "parse_target", "resolve_uprobe", "target_of_section",
 ]
@@ -46,7 +48,7 @@ __all__ = [
 #: libbpf section prefixes → the probe kind they name (and how the rest is split)
 _SECTION_KINDS = {
     "tracepoint": "tracepoint", "tp": "tracepoint",
-    "raw_tracepoint": "raw_tracepoint", "raw_tp": "raw_tracepoint", "tp_btf": "raw_tracepoint",
+    "raw_tracepoint": "raw_tracepoint", "raw_tp": "raw_tracepoint", "tp_btf": "tp_btf", "iter": "iter",
     "uprobe": "uprobe", "uretprobe": "uretprobe", "usdt": "usdt",
     "kprobe": "kprobe", "kretprobe": "kretprobe",
     "xdp": "xdp", "tc": "tc", "tcx": "tc", "classifier": "tc",
@@ -103,6 +105,10 @@ def attach(program: Any, target: str | None = None, **options: Any) -> Any:
         return attach_tracepoint(fd, f"{category}:{name}", cookie=options.get("cookie", 0))
     if kind == "raw_tracepoint":
         return attach_raw_tracepoint(fd, need(1, "raw_tracepoint:NAME")[-1])
+    if kind == "tp_btf":
+        return attach_raw_tracepoint(fd, fields[-1] if fields else "", by_btf=True)
+    if kind == "iter":
+        return attach_iterator(fd, fields[-1] if fields else "")
     if kind in ("uprobe", "uretprobe"):
         binary, symbol = need(2, f"{kind}:BINARY:SYMBOL[+OFFSET]")[:2]
         name, _, offset = symbol.partition("+")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import difflib
 import errno
+import os
 from collections.abc import Sequence
 
 from pybpf.engine.errors import BPFError
@@ -132,16 +133,62 @@ class _RawTracepointOpenAttr(ctypes.Structure):
                 ("cookie", ctypes.c_uint64)]
 
 
-def attach_raw_tracepoint(prog_fd: int, name: str) -> Link:
+def attach_raw_tracepoint(prog_fd: int, name: str, by_btf: bool = False) -> Link:
     """Run a raw tracepoint program on tracepoint ``name`` (``sched_switch``: no category;
-    the program sees the tracepoint's C arguments, not the formatted record)."""
+    the program sees the tracepoint's C arguments, not the formatted record). A ``tp_btf``
+    program (``by_btf``) named its tracepoint at load, so none is passed here."""
     name = name.split(":")[-1]
     encoded = ctypes.create_string_buffer(name.encode())
-    attr = _RawTracepointOpenAttr(name=ctypes.addressof(encoded), prog_fd=prog_fd)
+    attr = _RawTracepointOpenAttr(name=0 if by_btf else ctypes.addressof(encoded), prog_fd=prog_fd)
     description = f"raw tracepoint {name}"
     fd = bpf(Command.RAW_TRACEPOINT_OPEN, attr, description,
              hints={errno.ENOENT: f"the kernel has no tracepoint called {name!r}"})
     return Link(fd, description)
+
+
+class _IterCreateAttr(ctypes.Structure):
+    _fields_ = [("link_fd", ctypes.c_uint32), ("flags", ctypes.c_uint32)]
+
+
+class IteratorOutput:
+    """An attached BPF iterator: :meth:`read` runs it once over its target (tasks, maps...)
+    and returns what the program printed with bpf_seq_printf; :meth:`close` detaches."""
+
+    def __init__(self, link: Link, description: str):
+        self.link = link
+        self.description = description
+
+    def read(self) -> str:
+        """A fresh pass of the iterator, its whole output as text."""
+        fd = bpf(Command.ITER_CREATE, _IterCreateAttr(link_fd=self.link.fd), self.description)
+        chunks = []
+        try:
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        return b"".join(chunks).decode("utf-8", "replace")
+
+    @property
+    def closed(self) -> bool:
+        """True once detached."""
+        return self.link.closed
+
+    def close(self) -> None:
+        """Detach the iterator program."""
+        self.link.close()
+
+    def __enter__(self) -> "IteratorOutput":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def attach_iterator(prog_fd: int, target: str = "") -> IteratorOutput:
+    """Attach an ``iter/...`` program (its target was named at load); read() runs it."""
+    link = create_link(prog_fd, 0, AttachType.TRACE_ITER)
+    return IteratorOutput(link, f"iterator {target}".strip())
 
 
 def resolve_uprobe(binary: str, symbol: str | None = None, offset: int = 0,

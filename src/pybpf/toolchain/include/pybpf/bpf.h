@@ -87,6 +87,7 @@ static long (* const bpf_probe_read_user)(void *dst, __u32 size, const void *uns
 static long (* const bpf_probe_read_kernel)(void *dst, __u32 size, const void *unsafe_ptr) = (void *) 113;
 static long (* const bpf_probe_read_user_str)(void *dst, __u32 size, const void *unsafe_ptr) = (void *) 114;
 static long (* const bpf_probe_read_kernel_str)(void *dst, __u32 size, const void *unsafe_ptr) = (void *) 115;
+static long (* const bpf_seq_printf)(void *seq, const char *fmt, __u32 fmt_size, const void *data, __u32 data_len) = (void *) 126;
 static __u64 (* const bpf_ktime_get_boot_ns)(void) = (void *) 125;
 static long (* const bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) = (void *) 130;
 static void *(* const bpf_ringbuf_reserve)(void *ringbuf, __u64 size, __u64 flags) = (void *) 131;
