@@ -130,3 +130,31 @@ def test_decode_records_from_an_objects_btf():
     assert record.pid == 42 and repr(record).startswith("event(pid=42")
     with pytest.raises(BTFError, match="bytes are needed"):
         decode(btf, event.id, b"\0" * 4)
+
+
+def test_numpy_dtype_matches_the_btf_layout():
+    numpy = pytest.importorskip("numpy")
+    from pybpf.btf import numpy_dtype
+    from pybpf.object.elf import read_object
+    from pybpf.toolchain import compile_c
+
+    source = r"""
+    #include <pybpf/bpf.h>
+    struct event { u32 pid; s16 delta; char comm[8]; u64 vals[2]; };
+    struct bits { unsigned a : 3; };
+    struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, struct bits); __type(value, struct event); } m SEC(".maps");
+    SEC("socket") int f(void *ctx) { return 0; }
+    LICENSE("GPL");
+    """
+    btf = BTF.parse(read_object(compile_c(source)).section(".BTF").data)
+    event = btf.find("event", Kind.STRUCT)
+    dtype = numpy_dtype(btf, event.id)
+    assert dtype.itemsize == btf.sizeof(event.id)
+    assert dtype.fields["comm"][1] == btf.member(event.id, "comm").offset // 8
+    records = numpy.zeros(3, dtype=dtype)
+    records["pid"] = [1, 2, 3]
+    records["comm"] = [b"a", b"bb", b"ccc"]
+    back = numpy.frombuffer(records.tobytes(), dtype=dtype)
+    assert list(back["pid"]) == [1, 2, 3] and back["comm"][2] == b"ccc"
+    with pytest.raises(BTFError, match="bits.a is a bitfield"):
+        numpy_dtype(btf, btf.find("bits", Kind.STRUCT).id)

@@ -115,3 +115,15 @@ def test_bad_size_and_fd():
         RingBuffer(0, 1000)
     with pytest.raises(RingBufferError, match="cannot map ring buffer fd"):
         RingBuffer(999_999, SIZE)
+
+
+def test_records_as_a_numpy_batch(collection):
+    numpy = pytest.importorskip("numpy")
+    with RingBuffer(collection.maps["events"].fd, SIZE) as ring:
+        for _ in range(4):
+            collection.programs["write_a"].test_run(b"\0" * 64)
+        batch = ring.read_array(numpy.dtype("<u8"))
+        assert list(batch) == [0x1111] * 4
+        collection.programs["write_a"].test_run(b"\0" * 64)
+        with pytest.raises(RingBufferError, match="does not fit a 4-byte dtype"):
+            ring.read_array(numpy.dtype("<u4"))

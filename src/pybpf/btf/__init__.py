@@ -5,7 +5,8 @@ to describe maps, and tools decode records with it. It depends only on ``pybpf.e
 """
 
 from pybpf.btf.decode import Record, decode
+from pybpf.btf.numpy_types import numpy_dtype
 from pybpf.btf.parse import BTF, BTFError
 from pybpf.btf.types import Kind, Member, Type
 
-__all__ = ["BTF", "BTFError", "Kind", "Member", "Record", "Type", "decode"]
+__all__ = ["BTF", "BTFError", "Kind", "Member", "Record", "Type", "decode", "numpy_dtype"]
