@@ -176,3 +176,17 @@ def test_trampoline_programs_refused_with_a_tracepoint_to_use(section, why):
         if exc.errno != 1:
             pytest.skip(f"the kernel refused differently here: {exc}")
         assert re.search(why, str(exc))
+
+
+@root_only
+def test_closing_the_program_or_its_collection_detaches():
+    coll = _loaded("tracepoint", tgid=os.getpid())
+    link = attach(coll.programs["prog"], "tracepoint:syscalls:sys_enter_getppid")
+    os.getppid()
+    assert coll.maps["hits"][0] == 1
+    hits = coll.maps["hits"]
+    coll.programs["prog"].close()
+    assert link.closed
+    os.getppid()
+    assert hits[0] == 1          # detached with its program
+    coll.close()

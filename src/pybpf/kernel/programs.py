@@ -42,6 +42,8 @@ class KernelProgram(Program):
         self.fd = fd
         #: the verifier log of a load that asked for one (log_level > 0)
         self.log = log
+        #: what :meth:`attach` made; closed with the program
+        self.attachments: list[Any] = []
         self._target = f"program {spec.name!r}"
 
     def _test_run(self, data: bytes, ctx: bytes | None, repeat: int, data_out_size: int,
@@ -110,6 +112,11 @@ class KernelProgram(Program):
             self._target)
 
     def _close(self) -> None:
+        # detach first: an attachment holds the program, and would outlive it otherwise
+        while self.attachments:
+            attachment = self.attachments.pop()
+            if not getattr(attachment, "closed", False):
+                attachment.close()
         os.close(self.fd)
 
     def __del__(self) -> None:

@@ -84,7 +84,17 @@ def attach(program: Any, target: str | None = None, **options: Any) -> Any:
     """Attach a loaded kernel program (anything with ``fd`` and ``spec``) to ``target``,
     a bpftrace-style probe name; without one, to what its section names. ``options``
     complete targets a section leaves open: ``interface=`` for xdp/tc, ``cgroup=`` for
-    cgroup hooks, ``socket=`` for socket filters, ``pid=`` for uprobes/USDT/perf events."""
+    cgroup hooks, ``socket=`` for socket filters, ``pid=`` for uprobes/USDT/perf events.
+    The program keeps a reference: closing it (or its collection) detaches too."""
+    attachment = _attach(program, target, **options)
+    owned = getattr(program, "attachments", None)
+    if isinstance(owned, list):
+        owned.append(attachment)
+    return attachment
+
+
+def _attach(program: Any, target: str | None = None, **options: Any) -> Any:
+    """The attachment itself (see :func:`attach`)."""
     if target is None:
         section = getattr(program.spec, "section", "") or ""
         if not section:
