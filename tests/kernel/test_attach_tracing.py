@@ -190,3 +190,22 @@ def test_closing_the_program_or_its_collection_detaches():
     os.getppid()
     assert hits[0] == 1          # detached with its program
     coll.close()
+
+
+@root_only
+@pytest.mark.parametrize("section, target, expected", [
+    ("uprobe.multi", "uprobe_multi:{binary}:st?p,main", 5),        # step four times, main once
+    ("uretprobe.multi", "uretprobe_multi:{binary}:step", 4),
+])
+def test_uprobe_multi(probed, section, target, expected):
+    from pybpf.object.elf import section_kind
+
+    kind = section_kind(f"{section}/x:y")
+    spec = counting("prog", kind.program_type)
+    spec = spec.copy(expected_attach_type=kind.attach_type)
+    with load(CollectionSpec.of(counter_map(), spec), engine="kernel") as coll:
+        with attach(coll.programs["prog"], target.format(binary=probed)):
+            subprocess.run([probed], input="go\n", capture_output=True, text=True, check=True)
+        assert coll.maps["hits"][0] == expected
+        with pytest.raises(AttachError, match="no function matches nothing\\*"):
+            attach(coll.programs["prog"], f"uprobe_multi:{probed}:nothing*")

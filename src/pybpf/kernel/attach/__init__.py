@@ -33,6 +33,7 @@ from pybpf.kernel.attach.tracing import (
     attach_raw_tracepoint,
     attach_tracepoint,
     attach_uprobe,
+    attach_uprobe_multi,
     attach_usdt,
     link_perf_event,
     resolve_uprobe,
@@ -41,7 +42,7 @@ from pybpf.kernel.attach.tracing import (
 __all__ = [
     "AttachError", "CGROUP_HOOKS", "IteratorOutput", "LinkGroup", "PerfEventLink", "SocketAttachment", "XDP_MODES",
     "attach", "attach_cgroup", "attach_iterator", "attach_kprobe", "attach_perf_event", "attach_raw_tracepoint",
-    "attach_socket", "attach_tc", "attach_tracepoint", "attach_uprobe", "attach_usdt", "attach_xdp",
+    "attach_socket", "attach_tc", "attach_tracepoint", "attach_uprobe", "attach_uprobe_multi", "attach_usdt", "attach_xdp",
     "interface_index", "link_perf_event", "parse_target", "resolve_uprobe", "target_of_section",
 ]
 
@@ -50,6 +51,7 @@ _SECTION_KINDS = {
     "tracepoint": "tracepoint", "tp": "tracepoint",
     "raw_tracepoint": "raw_tracepoint", "raw_tp": "raw_tracepoint", "tp_btf": "tp_btf", "iter": "iter",
     "uprobe": "uprobe", "uretprobe": "uretprobe", "usdt": "usdt",
+    "uprobe.multi": "uprobe_multi", "uretprobe.multi": "uretprobe_multi",
     "kprobe": "kprobe", "kretprobe": "kretprobe",
     "xdp": "xdp", "tc": "tc", "tcx": "tc", "classifier": "tc",
     "perf_event": "perf_event", "socket": "socket",
@@ -125,6 +127,9 @@ def _attach(program: Any, target: str | None = None, **options: Any) -> Any:
         address = int(name, 0) if name[:1].isdigit() else None
         return attach_uprobe(fd, binary, None if address is not None else name, offset=int(offset or "0", 0),
                              address=address, retprobe=kind == "uretprobe", pid=pid)
+    if kind in ("uprobe_multi", "uretprobe_multi"):
+        binary, patterns = need(2, f"{kind}:BINARY:PATTERN[,PATTERN...]")[:2]
+        return attach_uprobe_multi(fd, binary, patterns.split(","), retprobe=kind == "uretprobe_multi", pid=pid)
     if kind == "usdt":
         parts = need(2, "usdt:BINARY:[PROVIDER:]NAME")
         provider, name = (parts[1], parts[2]) if len(parts) > 2 else (None, parts[1])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import difflib
 import errno
+import fnmatch
 import os
 from collections.abc import Sequence
 
@@ -223,6 +224,40 @@ def attach_uprobe(prog_fd: int, binary: str, symbol: str | None = None, *, offse
     path, file_offset = resolve_uprobe(binary, symbol, offset, address)
     event = PerfEvent.uprobe(path, file_offset, retprobe=retprobe, pid=pid, cpu=0 if pid == -1 else -1)
     return link_perf_event(prog_fd, event, cookie)
+
+
+class _UprobeMultiAttr(ctypes.Structure):
+    """BPF_LINK_CREATE for BPF_TRACE_UPROBE_MULTI."""
+
+    _fields_ = [("prog_fd", ctypes.c_uint32), ("target_fd", ctypes.c_uint32), ("attach_type", ctypes.c_uint32),
+                ("flags", ctypes.c_uint32), ("path", ctypes.c_uint64), ("offsets", ctypes.c_uint64),
+                ("ref_ctr_offsets", ctypes.c_uint64), ("cookies", ctypes.c_uint64), ("cnt", ctypes.c_uint32),
+                ("multi_flags", ctypes.c_uint32), ("pid", ctypes.c_uint32)]
+
+
+def attach_uprobe_multi(prog_fd: int, binary: str, patterns: Sequence[str], *, retprobe: bool = False,
+                        pid: int = -1) -> Link:
+    """One uprobe_multi link on every function of ``binary`` matching any of ``patterns``
+    (shell globs, ``malloc`` or ``str*``); the program must be loaded for it
+    (section ``uprobe.multi/...``). Refusals name what matched nothing."""
+    path = find_library(binary) if "/" not in binary else binary
+    try:
+        elf = ElfSymbols(path)
+    except SymbolError as exc:
+        raise AttachError(f"uprobe_multi on {binary}", errno.ENOENT, str(exc)) from None
+    names = sorted({name for name in elf.names() for pattern in patterns if fnmatch.fnmatchcase(name, pattern)})
+    if not names:
+        raise AttachError(f"uprobe_multi on {path}", errno.ENOENT, f"no function matches {', '.join(patterns)}")
+    offsets = sorted({elf.offset_of_vaddr(elf.address(name)) for name in names} - {None})
+    encoded = ctypes.create_string_buffer(os.fsencode(path))
+    array = (ctypes.c_uint64 * len(offsets))(*offsets)
+    attr = _UprobeMultiAttr(prog_fd=prog_fd, attach_type=AttachType.TRACE_UPROBE_MULTI,
+                            path=ctypes.addressof(encoded), offsets=ctypes.addressof(array), cnt=len(offsets),
+                            multi_flags=1 if retprobe else 0, pid=max(pid, 0))
+    description = f"uprobe_multi on {len(offsets)} functions of {path}"
+    return Link(bpf(Command.LINK_CREATE, attr, description,
+                    hints={errno.EINVAL: "the program must be loaded for uprobe_multi (section uprobe.multi/...)"}),
+                description)
 
 
 def attach_usdt(prog_fd: int, binary: str, name: str, provider: str | None = None, *,
