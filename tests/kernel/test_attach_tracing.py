@@ -8,7 +8,9 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from kernel_programs import counter_map, counting
@@ -209,3 +211,45 @@ def test_uprobe_multi(probed, section, target, expected):
         assert coll.maps["hits"][0] == expected
         with pytest.raises(AttachError, match="no function matches nothing\\*"):
             attach(coll.programs["prog"], f"uprobe_multi:{probed}:nothing*")
+
+
+@root_only
+def test_sigterm_leaves_nothing_attached(tmp_path):
+    """A tracing tool killed with SIGTERM leaves no program, link or perf event behind:
+    every attachment is owned by a file descriptor the kernel closes at exit."""
+    import signal
+
+    script = tmp_path / "tool.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "sys.path.insert(0, %r)\n"
+        "from kernel_programs import counter_map, counting\n"
+        "from pybpf.engine import load\nfrom pybpf.kernel.attach import attach\n"
+        "from pybpf.object import CollectionSpec\n"
+        "coll = load(CollectionSpec.of(counter_map(), counting('sigterm_probe', 'tracepoint')), engine='kernel')\n"
+        "link = attach(coll.programs['sigterm_probe'], 'tracepoint:syscalls:sys_enter_getppid')\n"
+        "print(coll.programs['sigterm_probe'].id, flush=True)\n"
+        "time.sleep(60)\n" % str(Path(__file__).parent))
+    tool = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    prog_id = int(tool.stdout.readline())
+    from pybpf.kernel.info import ids
+
+    assert prog_id in set(ids("prog"))
+    tool.send_signal(signal.SIGTERM)
+    tool.wait(timeout=10)
+    for _ in range(50):           # the kernel frees the program shortly after the fds close
+        if prog_id not in set(ids("prog")):
+            break
+        time.sleep(0.05)
+    assert prog_id not in set(ids("prog"))
+
+
+@root_only
+def test_kprobe_multi_refusal_names_tracepoints():
+    if os.path.exists("/sys/bus/event_source/devices/kprobe"):
+        pytest.skip("this kernel has kprobes")
+    spec = counting("prog", "kprobe").copy(expected_attach_type="trace_kprobe_multi")
+    with load(CollectionSpec.of(counter_map(), spec), engine="kernel") as coll:
+        with pytest.raises(AttachError, match=r"no kprobes .*kprobe_multi links are refused too.*"
+                                              r"__x64_sys_openat -> tracepoint:syscalls:sys_enter_openat"):
+            attach(coll.programs["prog"], "kprobe_multi:__x64_sys_openat,do_nothing_here")

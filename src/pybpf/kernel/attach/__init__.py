@@ -29,6 +29,7 @@ from pybpf.kernel.attach.tracing import (
     PerfEventLink,
     attach_iterator,
     attach_kprobe,
+    attach_kprobe_multi,
     attach_perf_event,
     attach_raw_tracepoint,
     attach_tracepoint,
@@ -41,7 +42,7 @@ from pybpf.kernel.attach.tracing import (
 
 __all__ = [
     "AttachError", "CGROUP_HOOKS", "IteratorOutput", "LinkGroup", "PerfEventLink", "SocketAttachment", "XDP_MODES",
-    "attach", "attach_cgroup", "attach_iterator", "attach_kprobe", "attach_perf_event", "attach_raw_tracepoint",
+    "attach", "attach_cgroup", "attach_iterator", "attach_kprobe", "attach_kprobe_multi", "attach_perf_event", "attach_raw_tracepoint",
     "attach_socket", "attach_tc", "attach_tracepoint", "attach_uprobe", "attach_uprobe_multi", "attach_usdt", "attach_xdp",
     "interface_index", "link_perf_event", "parse_target", "resolve_uprobe", "target_of_section",
 ]
@@ -53,6 +54,7 @@ _SECTION_KINDS = {
     "uprobe": "uprobe", "uretprobe": "uretprobe", "usdt": "usdt",
     "uprobe.multi": "uprobe_multi", "uretprobe.multi": "uretprobe_multi",
     "kprobe": "kprobe", "kretprobe": "kretprobe",
+    "kprobe.multi": "kprobe_multi", "kretprobe.multi": "kretprobe_multi",
     "xdp": "xdp", "tc": "tc", "tcx": "tc", "classifier": "tc",
     "perf_event": "perf_event", "socket": "socket",
 }
@@ -134,6 +136,9 @@ def _attach(program: Any, target: str | None = None, **options: Any) -> Any:
         parts = need(2, "usdt:BINARY:[PROVIDER:]NAME")
         provider, name = (parts[1], parts[2]) if len(parts) > 2 else (None, parts[1])
         return attach_usdt(fd, parts[0], name, provider, pid=pid)
+    if kind in ("kprobe_multi", "kretprobe_multi"):
+        functions = need(1, f"{kind}:FUNCTION[,FUNCTION...]")[0].split(",")
+        return attach_kprobe_multi(fd, functions, retprobe=kind == "kretprobe_multi")
     if kind in ("kprobe", "kretprobe"):
         return attach_kprobe(fd, need(1, f"{kind}:FUNCTION")[0], retprobe=kind == "kretprobe")
     if kind in ("profile", "software", "hardware", "perf_event"):

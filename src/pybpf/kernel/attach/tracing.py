@@ -299,6 +299,40 @@ def attach_perf_event(prog_fd: int, event: str = "cpu-clock", *, frequency: int 
     return LinkGroup(links, f"perf event {event} at {rate} on {len(links)} CPUs")
 
 
+class _KprobeMultiAttr(ctypes.Structure):
+    """BPF_LINK_CREATE for BPF_TRACE_KPROBE_MULTI."""
+
+    _fields_ = [("prog_fd", ctypes.c_uint32), ("target_fd", ctypes.c_uint32), ("attach_type", ctypes.c_uint32),
+                ("flags", ctypes.c_uint32), ("multi_flags", ctypes.c_uint32), ("cnt", ctypes.c_uint32),
+                ("syms", ctypes.c_uint64), ("addrs", ctypes.c_uint64), ("cookies", ctypes.c_uint64)]
+
+
+def attach_kprobe_multi(prog_fd: int, functions: Sequence[str], *, retprobe: bool = False,
+                        tracefs: Tracefs | None = None) -> Link:
+    """One kprobe_multi link on kernel ``functions`` (exact names; the program must be
+    loaded for it, section ``kprobe.multi/...``). Where the kernel has no kprobes the error
+    says so and names the tracepoints that cover the functions that have one."""
+    names = [ctypes.create_string_buffer(name.encode()) for name in functions]
+    pointers = (ctypes.c_uint64 * len(names))(*[ctypes.addressof(n) for n in names])
+    attr = _KprobeMultiAttr(prog_fd=prog_fd, attach_type=AttachType.TRACE_KPROBE_MULTI, cnt=len(names),
+                            syms=ctypes.addressof(pointers), multi_flags=1 if retprobe else 0)
+    description = f"kprobe_multi on {len(names)} kernel functions"
+    try:
+        return Link(bpf(Command.LINK_CREATE, attr, description), description)
+    except BPFError as exc:
+        if os.path.exists("/sys/bus/event_source/devices/kprobe"):
+            raise
+        try:
+            catalog = tracefs or Tracefs()
+            instead = {f: catalog.tracepoint_for_function(f) for f in functions}
+        except PybpfError:
+            instead = {}
+        named = ", ".join(f"{f} -> tracepoint:{t}" for f, t in instead.items() if t)
+        hint = f"; use tracepoints instead ({named})" if named else "; use tracepoints instead"
+        raise AttachError(description, exc.errno, "this kernel has no kprobes (built without CONFIG_KPROBES), "
+                          f"so kprobe_multi links are refused too{hint}") from None
+
+
 def attach_kprobe(prog_fd: int, function: str, *, retprobe: bool = False, offset: int = 0,
                   cookie: int = 0, tracefs: Tracefs | None = None) -> PerfEventLink:
     """Run the program when kernel ``function`` is entered (or returns). Where the kernel
