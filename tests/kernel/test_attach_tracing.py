@@ -253,3 +253,32 @@ def test_kprobe_multi_refusal_names_tracepoints():
         with pytest.raises(AttachError, match=r"no kprobes .*kprobe_multi links are refused too.*"
                                               r"__x64_sys_openat -> tracepoint:syscalls:sys_enter_openat"):
             attach(coll.programs["prog"], "kprobe_multi:__x64_sys_openat,do_nothing_here")
+
+
+@root_only
+def test_kprobe_through_kprobe_events_with_recorded_answers(tmp_path):
+    """The kprobe_events path, on a tracefs laid out as a kernel with kprobe_events
+    answers: the probe's event directory (recorded here from the getppid syscall
+    tracepoint's real id, so the perf event and BPF link are real) appears under
+    events/kprobes/. Because that event is really a tracepoint, the program is loaded as
+    a tracepoint program. The test checks the probe definition written, the program
+    running on the event, and the definition removed on close."""
+    from pybpf.kernel.attach import attach_kprobe
+    from pybpf.tracefs import Tracefs
+
+    if os.path.exists("/sys/bus/event_source/devices/kprobe"):
+        pytest.skip("this kernel has the kprobe PMU, which pybpf uses instead")
+    real = Tracefs()
+    getppid = (real.root / "events" / "syscalls" / "sys_enter_getppid" / "format").read_text()
+    name = f"pybpf_{os.getpid()}___x64_sys_getppid"
+    fake = tmp_path / "tracing"
+    (fake / "events" / "kprobes" / name).mkdir(parents=True)
+    (fake / "events" / "kprobes" / name / "format").write_text(getppid.replace("sys_enter_getppid", name, 1))
+    (fake / "kprobe_events").write_text("")
+    with _loaded("tracepoint", tgid=os.getpid()) as coll:
+        with attach_kprobe(coll.programs["prog"].fd, "__x64_sys_getppid", tracefs=Tracefs(fake)) as link:
+            for _ in range(3):
+                os.getppid()
+        assert coll.maps["hits"][0] == 3 and link.closed
+    assert (fake / "kprobe_events").read_text().splitlines() == [
+        f"p:kprobes/{name} __x64_sys_getppid", f"-:kprobes/{name}"]

@@ -335,15 +335,59 @@ def attach_kprobe_multi(prog_fd: int, functions: Sequence[str], *, retprobe: boo
 
 def attach_kprobe(prog_fd: int, function: str, *, retprobe: bool = False, offset: int = 0,
                   cookie: int = 0, tracefs: Tracefs | None = None) -> PerfEventLink:
-    """Run the program when kernel ``function`` is entered (or returns). Where the kernel
-    has no kprobes the error names the tracepoint that reports the same event."""
+    """Run the program when kernel ``function`` is entered (or returns): through the
+    kprobe PMU, else through tracefs's kprobe_events (older kernels). Where the kernel has
+    neither the error names the tracepoint that reports the same event."""
     try:
-        suggestion = (tracefs or Tracefs()).tracepoint_for_function(function)
+        catalog: Tracefs | None = tracefs or Tracefs()
+        suggestion = catalog.tracepoint_for_function(function)
     except PybpfError:  # no tracefs: refuse without a suggestion
-        suggestion = None
+        catalog, suggestion = None, None
     try:
         event = PerfEvent.kprobe(function, offset=offset, retprobe=retprobe, suggestion=suggestion)
     except PerfEventError as exc:
+        if catalog is not None and (catalog.root / "kprobe_events").exists():
+            return _kprobe_event(prog_fd, function, retprobe, offset, cookie, catalog)
         raise AttachError(f"{'kretprobe' if retprobe else 'kprobe'} {function}", exc.errno or errno.ENOENT,
                           str(exc)) from None
     return link_perf_event(prog_fd, event, cookie)
+
+
+class KprobeEventLink(PerfEventLink):
+    """A kprobe made through tracefs's kprobe_events; closing also removes the probe."""
+
+    def __init__(self, link: PerfEventLink, control: str, name: str):
+        super().__init__(link.link, link.event)
+        self.control, self.probe_name = control, name
+
+    def close(self) -> None:
+        """Detach, then delete the probe definition."""
+        if self.closed:
+            return
+        try:
+            super().close()
+        finally:
+            with open(self.control, "a") as control:
+                control.write(f"-:kprobes/{self.probe_name}\n")
+
+
+def _kprobe_event(prog_fd: int, function: str, retprobe: bool, offset: int, cookie: int,
+                  tracefs: Tracefs) -> KprobeEventLink:
+    """The kprobe_events path: define ``kprobes/pybpf_PID_FUNCTION``, attach to its event."""
+    name = f"pybpf_{os.getpid()}_{function}" + ("_ret" if retprobe else "")
+    control = str(tracefs.root / "kprobe_events")
+    where = f"{function}+{offset}" if offset else function
+    try:
+        with open(control, "a") as events:
+            events.write(f"{'r' if retprobe else 'p'}:kprobes/{name} {where}\n")
+    except OSError as exc:
+        raise AttachError(f"kprobe {function}", exc.errno or errno.EINVAL,
+                          f"{control} refused the probe: {exc.strerror} (is {function} a kernel function?)") from None
+    try:
+        fmt = tracefs.format(f"kprobes:{name}")
+        event = PerfEvent.tracepoint(fmt.id, name=fmt.qualified_name, pid=-1, cpu=0, sample_type=0)
+        return KprobeEventLink(link_perf_event(prog_fd, event, cookie), control, name)
+    except BaseException:
+        with open(control, "a") as events:
+            events.write(f"-:kprobes/{name}\n")
+        raise
