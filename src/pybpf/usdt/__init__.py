@@ -6,12 +6,14 @@ that fetches argument N from the registers (``UsdtArgument``).
 from pybpf.usdt.arguments import ArgKind, UsdtArgument, parse_argument, parse_arguments, x86_64_register_offset
 from pybpf.usdt.errors import UsdtError
 from pybpf.usdt.notes import UsdtProbe, find_probe, read_probes
+from pybpf.usdt.reader import c_reader
 
 __all__ = [
     "ArgKind",
     "UsdtArgument",
     "UsdtError",
     "UsdtProbe",
+    "c_reader",
     "find_probe",
     "parse_argument",
     "parse_arguments",

@@ -207,3 +207,34 @@ def get_stackid(vm: Any, ctx: int, handle: int, flags: int, *_: int) -> int:
     each calling frame's return slot, innermost first, as addresses."""
     slots = [vm.program.slots[vm.calling]] + [vm.program.slots[f.return_to - 1] for f in reversed(vm.frames)]
     return _errno(_map(vm, handle).record(slots))
+
+
+def _probe_read(vm: Any, dst: int, size: int, src: int, string: bool) -> int:
+    """bpf_probe_read_*: copy from any vm memory; a fault gives -EFAULT and a zeroed buffer."""
+    try:
+        data = vm.memory.read_string(src, size)[:size - 1] + b"\0" if string else vm.memory.read_bytes(src, size)
+    except VMError:
+        vm.memory.write_bytes(dst, bytes(size))
+        return _errno(-errno.EFAULT)
+    vm.memory.write_bytes(dst, data)
+    return len(data) if string else 0
+
+
+@helper("bpf_probe_read_user")
+def probe_read_user(vm: Any, dst: int, size: int, src: int, *_: int) -> int:
+    return _probe_read(vm, dst, size, src, False)
+
+
+@helper("bpf_probe_read_kernel")
+def probe_read_kernel(vm: Any, dst: int, size: int, src: int, *_: int) -> int:
+    return _probe_read(vm, dst, size, src, False)
+
+
+@helper("bpf_probe_read_user_str")
+def probe_read_user_str(vm: Any, dst: int, size: int, src: int, *_: int) -> int:
+    return _probe_read(vm, dst, size, src, True)
+
+
+@helper("bpf_probe_read_kernel_str")
+def probe_read_kernel_str(vm: Any, dst: int, size: int, src: int, *_: int) -> int:
+    return _probe_read(vm, dst, size, src, True)

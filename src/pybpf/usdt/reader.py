@@ -1,0 +1,37 @@
+"""C source that reads a USDT probe's arguments in a BPF program, generated from the
+probe's note: ``usdt_arg(regs, N, &value)`` — what BCC's ``bpf_usdt_readarg`` and
+libbpf's ``bpf_usdt_arg`` give, without a spec map, because pybpf compiles each program
+for the probe it attaches to.
+"""
+
+from __future__ import annotations
+
+from pybpf.usdt.arguments import ArgKind, UsdtArgument
+from pybpf.usdt.notes import UsdtProbe
+
+
+def _case(number: int, arg: UsdtArgument) -> str:
+    shift = arg.bitshift
+    narrow = (f"(u64)((s64)(raw << {shift}) >> {shift})" if arg.signed else f"(raw << {shift}) >> {shift}") \
+        if shift else "raw"
+    if arg.kind == ArgKind.CONST:
+        fetch = f"raw = (u64){arg.value}LL;"
+    elif arg.kind == ArgKind.REG:
+        fetch = f"raw = *(u64 *)((char *)regs + {arg.reg_offset});"
+    else:
+        base = f"*(u64 *)((char *)regs + {arg.reg_offset})"
+        if arg.kind == ArgKind.SIB:
+            base += f" + *(u64 *)((char *)regs + {arg.index_offset}) * {arg.scale}"
+        fetch = (f"raw = 0; if (bpf_probe_read_user(&raw, {arg.size}, (void *)({base} + ({arg.value})))) "
+                 "return -14;")
+    return f"    case {number}: {{ {fetch} *value = (long)({narrow}); return 0; }}  /* {arg.spec} */\n"
+
+
+def c_reader(probe: UsdtProbe, name: str = "usdt_arg") -> str:
+    """``static __always_inline long NAME(struct pt_regs *regs, int n, long *value)``:
+    0 and the argument's value (sign-extended when the spec says signed), -2 for an
+    argument the probe does not have, -14 when its memory cannot be read."""
+    cases = "".join(_case(number, arg) for number, arg in enumerate(probe.arguments))
+    return (f"/* arguments of USDT {probe.qualified_name} in {probe.path} */\n"
+            f"static __always_inline long {name}(struct pt_regs *regs, int n, long *value)\n{{\n"
+            f"    u64 raw;\n    switch (n) {{\n{cases}    default: return -2;\n    }}\n}}\n")

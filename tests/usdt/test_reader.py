@@ -1,0 +1,59 @@
+"""The generated USDT argument reader, compiled with the project's clang and run on the
+vm engine with register frames built here: register, memory and constant arguments,
+signed and unsigned, narrowed to their sizes."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from pybpf.engine import load
+from pybpf.object.elf import load_object
+from pybpf.toolchain import compile_c
+from pybpf.usdt import UsdtProbe, c_reader, parse_arguments
+
+PROGRAM = r"""
+#include <pybpf/bpf.h>
+READER
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4); __type(key, u32); __type(value, long); } out SEC(".maps");
+SEC("usdt")
+int read_all(struct pt_regs *regs)
+{
+    for (u32 n = 0; n < 4; n++) {
+        long value = 0;
+        if (usdt_arg(regs, n, &value))
+            value = -9999;
+        bpf_map_update_elem(&out, &n, &value, 0);
+    }
+    return 0;
+}
+LICENSE("GPL");
+"""
+PT_REGS = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di",
+           "orig_ax", "ip", "cs", "flags", "sp", "ss")
+
+
+def test_arguments_read_from_a_register_frame():
+    probe = UsdtProbe("demo", "demo", "tick", 0, 0, 0, 0, parse_arguments("-4@%edi 8@%rsi -2@$-7 -4@8(%rsp)"))
+    spec = load_object(compile_c(PROGRAM.replace("READER", c_reader(probe))), name="reader")
+    with load(spec, engine="vm") as coll:
+        # the stack pointer points into the context itself, so the memory argument reads from it
+        from pybpf.vm.engine import CONTEXT_BASE
+
+        regs = dict.fromkeys(PT_REGS, 0)
+        regs.update(di=0xFFFF_FFFF_FFFF_FFFE, si=0x1122_3344_5566_7788, sp=CONTEXT_BASE + 8 * PT_REGS.index("r14") - 8)
+        regs["r14"] = 0xFFFF_FFFF_8000_0000   # what 8(%rsp) points at: low 4 bytes 0x80000000, signed
+        frame = struct.pack("<21Q", *(regs[name] for name in PT_REGS))
+        coll.programs["read_all"].test_run(ctx=frame)
+        # the map's values are plain 8-byte integers, read back unsigned
+        mask = (1 << 64) - 1
+        assert [coll.maps["out"][n] for n in range(4)] == [-2 & mask, 0x1122334455667788, -7 & mask, -(1 << 31) & mask]
+
+
+def test_missing_argument_and_generated_text():
+    probe = UsdtProbe("demo", "p", "n", 0, 0, 0, 0, parse_arguments("8@%rax"))
+    text = c_reader(probe)
+    assert "case 0:" in text and "default: return -2;" in text and "/* 8@%rax */" in text
+    with pytest.raises(Exception):
+        parse_arguments("8@%nope")
