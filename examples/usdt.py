@@ -3,9 +3,9 @@ python:import__find__load__start.
 
     sudo python examples/usdt.py [--duration SECONDS] [--python /usr/bin/python3.11]
 
-The probe's argument (the module name) sits in a register that the binary's
-.note.stapsdt names; pybpf reads the note, compiles the register's offset into the
-program, and attaches a uprobe at every probe site with the probe's semaphore raised by
+The probe's argument (the module name) is wherever the binary's .note.stapsdt says
+(a register, memory or a constant); pybpf reads the note, generates ``usdt_arg()`` for
+it (pybpf.usdt.c_reader), compiles that into the program, and attaches a uprobe at every probe site with the probe's semaphore raised by
 the kernel (CPython only fires its probes while the semaphore is set).
 """
 
@@ -19,7 +19,7 @@ from pybpf.kernel.attach import attach
 from pybpf.kernel.ringbuf import EventPoller, RingBuffer
 from pybpf.object.elf import load_object
 from pybpf.toolchain import compile_c
-from pybpf.usdt import ArgKind, find_probe
+from pybpf.usdt import c_reader, find_probe
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -27,16 +27,18 @@ SOURCE = r"""
 struct import { u32 pid; char module[124]; };
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 20); } imports SEC(".maps");
 
-#define REGISTER(regs, offset) (*(u64 *)((char *)(regs) + (offset)))
-
+READER
 SEC("usdt")
 int on_import(struct pt_regs *regs)
 {
     struct import *i = bpf_ringbuf_reserve(&imports, sizeof(*i), 0);
     if (!i)
         return 0;
+    long module = 0;
     i->pid = bpf_get_current_pid_tgid() >> 32;
-    bpf_probe_read_user_str(i->module, sizeof(i->module), (void *)REGISTER(regs, MODULE_REG));
+    i->module[0] = 0;
+    if (usdt_arg(regs, 0, &module) == 0)
+        bpf_probe_read_user_str(i->module, sizeof(i->module), (void *)module);
     bpf_ringbuf_submit(i, 0);
     return 0;
 }
@@ -54,10 +56,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--python", default="/usr/bin/python3.11", help="the CPython binary to trace")
     args = parser.parse_args()
-    module_arg = find_probe(args.python, "import__find__load__start", "python")[0].arguments[0]
-    if module_arg.kind != ArgKind.REG:
-        raise SystemExit(f"{args.python}: the probe's argument is not in a register; this example reads registers")
-    spec = load_object(compile_c(SOURCE, defines={"MODULE_REG": module_arg.reg_offset}), name="usdt")
+    probe = find_probe(args.python, "import__find__load__start", "python")[0]
+    spec = load_object(compile_c(SOURCE.replace("READER", c_reader(probe))), name="usdt")
 
     def show(record: bytes) -> None:
         pid, module = IMPORT.unpack_from(record)
