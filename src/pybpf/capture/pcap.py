@@ -1,138 +1,104 @@
-"""Reading capture files: classic pcap (both byte orders, micro- and nanosecond
-timestamps) and pcapng (sections in either byte order, several interfaces, enhanced and
-simple packet blocks; other blocks skipped by their length). Packets are read one at a
-time from the file, so memory stays constant however large the capture."""
+"""Classic pcap files (libpcap's savefile format): either byte order, micro- or
+nanosecond timestamps. Records are read one at a time, so memory stays constant however
+large the file.
+
+Validation follows libpcap's ``sf-pcap.c``: versions 2.0–2.4 (and DG/UX's 543.0) only, a
+zero reserved field in the link-type word (bits 16–25), captured lengths no larger than
+libpcap would accept, and a record cut short by the end of the file is an error rather
+than a silently shorter capture.
+"""
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from pathlib import Path
-from typing import BinaryIO, NamedTuple
 
-from pybpf.errors import PybpfError
+from pybpf.capture._source import Source
+from pybpf.capture.packet import Packet
 
-_PCAP_MAGICS = {0xA1B2C3D4: 1000, 0xA1B23C4D: 1}   # magic → nanoseconds per timestamp unit
-_PCAPNG_SHB = 0x0A0D0D0A
-_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+#: magic (as read in the file's byte order) → nanoseconds per timestamp fraction unit
+MAGIC_MICRO, MAGIC_NANO, MAGIC_KUZNETZOV = 0xA1B2C3D4, 0xA1B23C4D, 0xA1B2CD34
+_UNIT_NS = {MAGIC_MICRO: 1000, MAGIC_NANO: 1, MAGIC_KUZNETZOV: 1000}
+FILE_HEADER_SIZE = 24
 
-
-class CaptureError(PybpfError):
-    """A capture file that is not what it claims: names the file, offset and problem."""
-
-
-class Packet(NamedTuple):
-    """One captured packet."""
-
-    timestamp_ns: int
-    data: bytes
-    wirelen: int
-    linktype: int
-    interface: int = 0
+_LINKTYPE_MASK = 0x0000FFFF
+_RESERVED_MASK = 0x03FF0000          # libpcap's LT_RESERVED1: must be zero
+_FCS_PRESENT = 0x04000000            # LT_FCS_LENGTH_PRESENT
+#: libpcap's max_snaplen_for_dlt(): a larger record is a damaged or fuzzed file
+_DEFAULT_MAX_CAPLEN = 262144
+_MAX_CAPLEN = {231: 128 * 1024 * 1024, 249: 1024 * 1024, 279: 8 * 1024 * 1024}
 
 
-def read_packets(path: str | Path) -> Iterator[Packet]:
-    """Every packet of a pcap or pcapng file, in order."""
-    try:
-        stream = open(path, "rb")
-    except OSError as exc:
-        raise CaptureError(f"{path}: cannot open: {exc.strerror}") from None
-    with stream:
-        head = stream.read(4)
-        if len(head) < 4:
-            raise CaptureError(f"{path}: {len(head)} bytes is too short for a capture file")
+def max_caplen(linktype: int) -> int:
+    """The largest captured length libpcap accepts for a link type (D-Bus, USBPcap and
+    EBHSCR frames may be larger than the usual 256 KiB)."""
+    return _MAX_CAPLEN.get(linktype, _DEFAULT_MAX_CAPLEN)
+
+
+def pcap_byte_order(head: bytes) -> str | None:
+    """``"<"`` or ``">"`` if the four bytes are a pcap magic number, else ``None``."""
+    for order in "<>":
+        if struct.unpack(order + "I", head)[0] in _UNIT_NS:
+            return order
+    return None
+
+
+class PcapReader:
+    """The packets of a pcap file, with its header fields as attributes.
+
+    The header is read and checked on construction; iterating reads the records.
+    ``linktype`` is the file's link type (every packet has it), ``fcs_length`` the FCS
+    bytes libpcap's link-type extension says each frame carries (``None`` if unstated).
+    """
+
+    def __init__(self, source: Source, head: bytes):
+        self._source = source
+        self.path = source.name
         magic_le = struct.unpack("<I", head)[0]
-        if magic_le == _PCAPNG_SHB:
-            yield from _pcapng(str(path), stream, head)
-            return
-        for order in "<>":
-            magic = struct.unpack(order + "I", head)[0]
-            if magic in _PCAP_MAGICS:
-                yield from _pcap(str(path), stream, order, _PCAP_MAGICS[magic])
+        order = pcap_byte_order(head)
+        if order is None:
+            raise source.error(0, f"magic 0x{magic_le:08x} is not a pcap magic number")
+        self.byte_order = order
+        magic = struct.unpack(order + "I", head)[0]
+        self._unit_ns = _UNIT_NS[magic]
+        self.nanosecond = magic == MAGIC_NANO
+        fields = struct.unpack(order + "HHiIII", source.read(FILE_HEADER_SIZE - 4, "file header"))
+        self.version = (fields[0], fields[1])
+        self.thiszone, _sigfigs, self.snaplen, network = fields[2:]
+        self._check_version()
+        if network & _RESERVED_MASK:
+            raise source.error(20, f"link-type reserved field not zero (0x{network & _RESERVED_MASK:08x})")
+        self.linktype = network & _LINKTYPE_MASK
+        self.fcs_length = (network >> 28) * 2 if network & _FCS_PRESENT else None
+        self._record = struct.Struct(order + ("IIIIIHBB" if magic == MAGIC_KUZNETZOV else "IIII"))
+        # Before 2.3 (and in DG/UX 543.0 files) caplen and len were stored the other way
+        # round; 2.3 files exist both ways, told apart by caplen <= len.
+        major, minor = self.version
+        self._swapped = "always" if (major == 2 and minor < 3) or major == 543 else \
+            "maybe" if (major, minor) == (2, 3) else "never"
+
+    def _check_version(self) -> None:
+        major, minor = self.version
+        if major < 2:
+            raise self._source.error(4, f"archaic pcap savefile format (version {major}.{minor})")
+        if not ((major == 2 and minor <= 4) or (major, minor) == (543, 0)):
+            raise self._source.error(4, f"unsupported pcap savefile version {major}.{minor}")
+
+    def __iter__(self) -> Iterator[Packet]:
+        source, record, unit_ns = self._source, self._record, self._unit_ns
+        limit = max_caplen(self.linktype)
+        while True:
+            start = source.offset
+            header = source.read_some(record.size)
+            if not header:
                 return
-        raise CaptureError(f"{path}: magic 0x{magic_le:08x} is neither pcap nor pcapng")
-
-
-def _read(stream: BinaryIO, size: int, path: str, what: str) -> bytes:
-    data = stream.read(size)
-    if len(data) != size:
-        raise CaptureError(f"{path}: truncated {what} at byte {stream.tell() - len(data)} "
-                           f"({len(data)} of {size} bytes)")
-    return data
-
-
-def _pcap(path: str, stream: BinaryIO, order: str, unit_ns: int) -> Iterator[Packet]:
-    _major, _minor, _zone, _sigfigs, snaplen, network = struct.unpack(order + "HHiIII", _read(stream, 20, path, "header"))
-    linktype = network & 0x0FFFFFFF
-    record = struct.Struct(order + "IIII")
-    while True:
-        header = stream.read(16)
-        if not header:
-            return
-        if len(header) < 16:
-            raise CaptureError(f"{path}: truncated record header at byte {stream.tell() - len(header)}")
-        seconds, fraction, caplen, wirelen = record.unpack(header)
-        if caplen > max(snaplen, 262144) * 4:
-            raise CaptureError(f"{path}: record at byte {stream.tell() - 16} claims {caplen} captured bytes")
-        data = _read(stream, caplen, path, "packet")
-        yield Packet(seconds * 1_000_000_000 + fraction * unit_ns, data, wirelen, linktype)
-
-
-def _pcapng(path: str, stream: BinaryIO, head: bytes) -> Iterator[Packet]:
-    order = "<"
-    interfaces: list[tuple[int, int]] = []     # (linktype, ns per timestamp unit)
-    block_type = struct.unpack("<I", head)[0]
-    while True:
-        start = stream.tell() - 4
-        if block_type == _PCAPNG_SHB:
-            raw_length = _read(stream, 4, path, "section header")
-            magic = _read(stream, 4, path, "section header")
-            order = "<" if struct.unpack("<I", magic)[0] == _BYTE_ORDER_MAGIC else ">"
-            if struct.unpack(order + "I", magic)[0] != _BYTE_ORDER_MAGIC:
-                raise CaptureError(f"{path}: byte {start}: bad byte-order magic in section header")
-            length = struct.unpack(order + "I", raw_length)[0]
-            body = _read(stream, length - 12, path, "section header")
-            del body
-            interfaces = []
-        else:
-            length = struct.unpack(order + "I", _read(stream, 4, path, "block"))[0]
-            if length < 12 or length % 4:
-                raise CaptureError(f"{path}: byte {start}: block length {length} is invalid")
-            body = _read(stream, length - 12, path, "block")
-            _read(stream, 4, path, "block trailer")
-            if block_type == 1:                    # interface description
-                linktype = struct.unpack_from(order + "H", body)[0]
-                interfaces.append((linktype, _resolution(body[8:], order)))
-            elif block_type in (6, 3):             # enhanced / simple packet
-                if block_type == 6:
-                    iface, high, low, caplen, wirelen = struct.unpack_from(order + "IIIII", body)
-                    data = body[20:20 + caplen]
-                else:
-                    iface, high, low, wirelen = 0, 0, 0, struct.unpack_from(order + "I", body)[0]
-                    data = body[4:4 + min(wirelen, len(body) - 4)]
-                if iface >= len(interfaces):
-                    raise CaptureError(f"{path}: byte {start}: packet for interface {iface}, but only "
-                                       f"{len(interfaces)} are described")
-                linktype, unit = interfaces[iface]
-                yield Packet((high << 32 | low) * unit, bytes(data), wirelen, linktype, iface)
-        nxt = stream.read(4)
-        if not nxt:
-            return
-        if len(nxt) < 4:
-            raise CaptureError(f"{path}: truncated block header at byte {stream.tell() - len(nxt)}")
-        block_type = struct.unpack(order + "I", nxt)[0]
-
-
-def _resolution(options: bytes, order: str) -> int:
-    """Nanoseconds per timestamp unit from an interface's if_tsresol option (default µs)."""
-    pos = 0
-    while pos + 4 <= len(options):
-        code, length = struct.unpack_from(order + "HH", options, pos)
-        if code == 0:
-            break
-        if code == 9 and length >= 1:
-            value = options[pos + 4]
-            per_second = 2 ** (value & 0x7F) if value & 0x80 else 10 ** value
-            return max(1, 1_000_000_000 // per_second)
-        pos += 4 + ((length + 3) & ~3)
-    return 1000
+            if len(header) < record.size:
+                raise source.error(start, f"truncated record header ({len(header)} of {record.size} bytes)")
+            seconds, fraction, caplen, wirelen = record.unpack(header)[:4]
+            if self._swapped == "always" or (self._swapped == "maybe" and caplen > wirelen):
+                caplen, wirelen = wirelen, caplen
+            if caplen > limit:
+                raise source.error(start, f"record claims {caplen} captured bytes, more than the "
+                                          f"maximum of {limit} (snaplen {self.snaplen})")
+            data = source.read(caplen, "packet data")
+            yield Packet(seconds * 1_000_000_000 + fraction * unit_ns, data, wirelen, self.linktype)

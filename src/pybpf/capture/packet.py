@@ -1,0 +1,52 @@
+"""What every capture source and sink shares: the :class:`Packet` record, the link-type
+numbers (LINKTYPE_* of tcpdump.org, which pcap and pcapng files store) and the one error
+type, so that readers, writers, summaries and live capture agree on a single vocabulary."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import NamedTuple
+
+from pybpf.errors import PybpfError
+
+
+class CaptureError(PybpfError):
+    """A capture file or socket that is not what it claims: the message names the file
+    (or interface), the byte offset where that applies, and the problem."""
+
+
+class Packet(NamedTuple):
+    """One captured packet.
+
+    ``data`` is what was captured (at most the snapshot length); ``wirelen`` is how long
+    the packet was on the wire. ``linktype`` is per packet because a pcapng file may
+    describe several interfaces of different link types; ``interface`` is the pcapng
+    interface index (0 for pcap files and live captures).
+    """
+
+    timestamp_ns: int
+    data: bytes
+    wirelen: int
+    linktype: int
+    interface: int = 0
+
+
+class LinkType(IntEnum):
+    """The link types this package decodes (numbers as stored in pcap/pcapng files)."""
+
+    NULL = 0
+    EN10MB = 1
+    RAW = 101
+    LOOP = 108
+    LINUX_SLL = 113
+    IPV4 = 228
+    IPV6 = 229
+    LINUX_SLL2 = 276
+
+
+def linktype_name(linktype: int) -> str:
+    """``EN10MB`` for 1, ``LINKTYPE_42`` for a number this package has no name for."""
+    try:
+        return LinkType(linktype).name
+    except ValueError:
+        return f"LINKTYPE_{linktype}"

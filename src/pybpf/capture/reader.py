@@ -1,0 +1,66 @@
+"""Opening a capture file of either format: the first four bytes say which."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from pybpf.capture._source import Source
+from pybpf.capture.packet import Packet
+from pybpf.capture.pcap import PcapReader, pcap_byte_order
+from pybpf.capture.pcapng import PcapngReader, is_pcapng
+
+
+class CaptureFile:
+    """An open capture file (pcap or pcapng): iterate it for packets, close it after.
+
+    ``format`` is ``"pcap"`` or ``"pcapng"``; ``linktype`` and ``snaplen`` are the file's
+    (for pcapng, its first interface's, ``None`` if it describes none); every
+    :class:`Packet` carries its own link type as well. Header errors are raised here,
+    record errors while iterating; both are :class:`CaptureError`.
+    """
+
+    def __init__(self, path_or_stream: str | os.PathLike | BinaryIO):
+        self._source = Source(path_or_stream)
+        self.path = self._source.name
+        try:
+            head = self._source.read_some(4)
+            if len(head) < 4:
+                raise self._source.error(0, f"{len(head)} bytes is too short for a capture file")
+            if is_pcapng(head):
+                self.format, self._reader = "pcapng", PcapngReader(self._source, head)
+            elif pcap_byte_order(head):
+                self.format, self._reader = "pcap", PcapReader(self._source, head)
+            else:
+                raise self._source.error(0, f"magic 0x{head.hex()} is neither pcap nor pcapng")
+        except BaseException:
+            self._source.close()
+            raise
+        self.linktype: int | None = self._reader.linktype
+        self.snaplen: int | None = self._reader.snaplen
+        self.byte_order: str = self._reader.byte_order
+
+    def __iter__(self) -> Iterator[Packet]:
+        return iter(self._reader)
+
+    def close(self) -> None:
+        """Close the file (if it was opened from a path)."""
+        self._source.close()
+
+    def __enter__(self) -> CaptureFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_capture(path_or_stream: str | os.PathLike | BinaryIO) -> CaptureFile:
+    """Open a pcap or pcapng file (or binary stream) and read its header."""
+    return CaptureFile(path_or_stream)
+
+
+def read_packets(path: str | os.PathLike | BinaryIO) -> Iterator[Packet]:
+    """Every packet of a pcap or pcapng file, in order, read one at a time."""
+    with CaptureFile(path) as capture:
+        yield from capture
