@@ -24,36 +24,57 @@ _ALU = {c.ADD: o.ADD, c.SUB: o.SUB, c.MUL: o.MUL, c.DIV: o.DIV, c.MOD: o.MOD, c.
 _JUMPS = {c.JEQ: o.JEQ, c.JGT: o.JGT, c.JGE: o.JGE, c.JSET: o.JSET}
 
 
+#: the opcodes the kernel accepts in a classic program (net/core/filter.c,
+#: chk_code_allowed): ``ret x`` is not among them, though libpcap's interpreter runs it
+KERNEL_OPCODES = frozenset(
+    [c.ALU | op | source for op in _ALU for source in (c.K, c.X)] + [c.ALU | c.NEG]
+    + [c.LD | size | mode for size in (c.W, c.H, c.B) for mode in (c.ABS, c.IND)]
+    + [c.LD | c.W | c.LEN, c.LD | c.IMM, c.LD | c.MEM, c.LDX | c.W | c.LEN, c.LDX | c.B | c.MSH, c.LDX | c.IMM,
+       c.LDX | c.MEM, c.ST, c.STX, c.MISC | c.TAX, c.MISC | c.TXA, c.RET | c.K, c.RET | c.A, c.JMP | c.JA]
+    + [c.JMP | op | source for op in _JUMPS for source in (c.K, c.X)])
+_CLASS_NAMES = {c.LD: "load", c.LDX: "load", c.ST: "store", c.STX: "store", c.ALU: "ALU", c.JMP: "jump",
+                c.RET: "return", c.MISC: "misc"}
+
+
 def validate(program: Sequence[Instruction]) -> None:
-    """Raise :class:`CbpfError` (naming the instruction) for what the kernel's classic
-    checker refuses: empty or too long, unknown opcodes, jumps out of the program,
-    constant division by zero, scratch words out of range or read before written, and a
-    last instruction that is not a return."""
+    """Raise :class:`CbpfError` for what the kernel's ``bpf_check_classic`` refuses, so a
+    program is known good before ``setsockopt``/``seccomp`` answer a bare EINVAL: empty or
+    longer than 4096, an opcode the kernel does not know, a jump out of the program (all
+    jumps go forward: the offsets are unsigned), division or modulo by the constant 0, a
+    constant shift of 32 or more, an unknown ancillary load, a scratch word past M[15] or
+    read before any path writes it, and a last instruction other than ``ret #k``/``ret a``.
+    Each message names the instruction index."""
     if not program or len(program) > c.MAXINSNS:
         raise CbpfError(f"a classic program has 1 to {c.MAXINSNS} instructions, not {len(program)}")
     for pc, ins in enumerate(program):
-        where = f"instruction {pc}"
-        code, kind = ins.code, c.cls(ins.code)
-        if kind == c.JMP:
-            if c.op(code) == c.JA:
-                if pc + 1 + ins.k >= len(program):
-                    raise CbpfError(f"{where}: ja {ins.k} jumps past the end of the program")
-            elif c.op(code) in (c.JEQ, c.JGT, c.JGE, c.JSET):
-                if pc + 1 + max(ins.jt, ins.jf) >= len(program):
-                    raise CbpfError(f"{where}: a conditional jump goes past the end of the program")
-            else:
-                raise CbpfError(f"{where}: unknown jump opcode 0x{code:02x}")
-        elif kind == c.ALU:
-            if c.op(code) not in _ALU and c.op(code) != c.NEG:
-                raise CbpfError(f"{where}: unknown ALU opcode 0x{code:02x}")
-            if c.op(code) in (c.DIV, c.MOD) and c.src(code) == c.K and ins.k == 0:
-                raise CbpfError(f"{where}: division by the constant 0")
-        elif kind in (c.ST, c.STX) or (kind in (c.LD, c.LDX) and c.mode(code) == c.MEM):
-            if ins.k >= c.MEMWORDS:
-                raise CbpfError(f"{where}: scratch word M[{ins.k}] does not exist (M[0]-M[15])")
-    if c.cls(program[-1].code) != c.RET:
+        _check_instruction(pc, ins, len(program))
+    if program[-1].code not in (c.RET | c.K, c.RET | c.A):
         raise CbpfError(f"instruction {len(program) - 1}: the program must end with a return")
     _check_scratch(program)
+
+
+def _check_instruction(pc: int, ins: Instruction, count: int) -> None:
+    """One instruction's own checks, in the kernel's order."""
+    where, code, k = f"instruction {pc}", ins.code, ins.k
+    if code not in KERNEL_OPCODES:
+        kind = _CLASS_NAMES[c.cls(code)]
+        extra = " (the kernel returns only #k or a)" if code == c.RET | c.X else ""
+        raise CbpfError(f"{where}: unknown {kind} opcode 0x{code:02x}{extra}")
+    if code in (c.ALU | c.DIV | c.K, c.ALU | c.MOD | c.K) and k == 0:
+        raise CbpfError(f"{where}: division by the constant 0")
+    if code in (c.ALU | c.LSH | c.K, c.ALU | c.RSH | c.K) and k >= 32:
+        raise CbpfError(f"{where}: shift by the constant {k} (at most 31)")
+    if code in (c.LD | c.MEM, c.LDX | c.MEM, c.ST, c.STX) and k >= c.MEMWORDS:
+        raise CbpfError(f"{where}: scratch word M[{k}] does not exist (M[0]-M[15])")
+    if code == c.JMP | c.JA and pc + 1 + k >= count:
+        raise CbpfError(f"{where}: ja {k} jumps past the end of the program")
+    if c.cls(code) == c.JMP and code != c.JMP | c.JA and pc + 1 + max(ins.jt, ins.jf) >= count:
+        raise CbpfError(f"{where}: a conditional jump goes past the end of the program "
+                        f"(jt {ins.jt}, jf {ins.jf} from {pc} in {count} instructions)")
+    if c.cls(code) == c.LD and c.mode(code) == c.ABS and k >= c.SKF_AD_OFF & 0xFFFF_FFFF:
+        offset = k - (c.SKF_AD_OFF & 0xFFFF_FFFF)
+        if offset >= c.SKF_AD_MAX or offset % 4:
+            raise CbpfError(f"{where}: unknown ancillary load SKF_AD_OFF + {offset}")
 
 
 def _check_scratch(program: Sequence[Instruction]) -> None:
