@@ -1,0 +1,44 @@
+"""The pcap-filter language (tcpdump expressions) compiled to classic BPF.
+
+    >>> from pybpf.filter import compile
+    >>> program = compile("tcp port 80 and host 10.0.0.1")
+    >>> len(program)          # instructions
+
+The result is a list of :class:`pybpf.cbpf.Instruction`: the cBPF interpreter runs it,
+``pybpf.cbpf.dump`` prints it as ``tcpdump -d`` does, ``pybpf.cbpf.to_ebpf`` translates it.
+"""
+
+from __future__ import annotations
+
+from pybpf.cbpf.instruction import Instruction
+from pybpf.filter import ir
+from pybpf.filter.codegen import Generator
+from pybpf.filter.errors import FilterError
+from pybpf.filter.linktypes import LINK_TYPES, LinkType, link_type
+from pybpf.filter.optimizer import optimize as _optimize
+from pybpf.filter.parser import parse
+
+__all__ = ["LINK_TYPES", "FilterError", "LinkType", "compile", "link_type", "parse"]
+
+
+def compile(expr: str, linktype: str | int = "EN10MB", snaplen: int = 262144, optimize: bool = True,
+            netmask: int = 0) -> list[Instruction]:
+    """The classic BPF program for ``expr`` on packets of ``linktype``: it returns
+    ``snaplen`` for packets that match and 0 for the others. ``netmask`` (an IPv4 mask
+    as an integer) is used only by ``ip broadcast``; 0xffffffff means unknown, which
+    makes ``ip broadcast`` an error. The optimizer refuses expressions it proves
+    reject every packet, as libpcap does."""
+    link = link_type(linktype)
+    if not 0 < snaplen <= 0xFFFF_FFFF:
+        raise FilterError(f"snapshot length {snaplen} is out of range")
+    tree = parse(expr)
+    if tree is None:
+        fragment = ir.always(True)
+    else:
+        fragment = Generator(link, expr, netmask).generate(tree)
+    root = ir.finish(fragment, snaplen)
+    if optimize:
+        root = _optimize(root)
+        if root.is_return and root.k == 0:
+            raise FilterError("expression rejects all packets", expr)
+    return ir.emit(root)

@@ -1,0 +1,176 @@
+"""Arithmetic in filters: ``proto[expr:size]``, ``len``, numbers and the operators
+``+ - * / % & | ^ << >>``, compared with ``> >= == != < <=``.
+
+Each expression compiles to straight-line statements leaving its value in A, plus the
+protocol tests that must pass before its packet loads run (``tcp[13]`` only reads a TCP
+header of an unfragmented IPv4 datagram). Intermediate values go to scratch memory
+M[0..15]; constant subexpressions are folded here, so ``tcp[tcpflags] & tcp-syn`` loads
+one byte and masks it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pybpf.cbpf import opcodes as c
+from pybpf.cbpf.instruction import Instruction as I
+from pybpf.filter import ir
+from pybpf.filter.syntax import Arith, Binary, Length, Negative, Number, PacketLoad, Relation
+
+if TYPE_CHECKING:
+    from pybpf.filter.codegen import Generator
+
+M32 = 0xFFFF_FFFF
+_ALU = {"+": c.ADD, "-": c.SUB, "*": c.MUL, "/": c.DIV, "%": c.MOD, "&": c.AND, "|": c.OR, "^": c.XOR,
+        "<<": c.LSH, ">>": c.RSH}
+#: comparison -> (jump, negate)
+_JUMPS = {">": (c.JGT, False), ">=": (c.JGE, False), "==": (c.JEQ, False), "<": (c.JGE, True),
+          "<=": (c.JGT, True), "!=": (c.JEQ, True)}
+_SIZES = {1: c.B, 2: c.H, 4: c.W}
+#: protocols whose header is found after the IPv4 header (its length from the IHL field)
+_IPV4_TRANSPORTS = {"tcp", "udp", "sctp", "icmp", "igmp", "igrp", "pim", "vrrp", "carp"}
+_NETWORK = {"ip", "ip6", "arp", "rarp", "atalk", "decnet", "lat", "sca", "moprc", "mopdl"}
+#: protocols libpcap gives no ``proto[...]`` form (no fixed header offset to index from)
+_NO_INDEX = {"aarp", "ah", "esp", "iso", "esis", "isis", "clnp", "stp", "ipx", "netbeui", "l1", "l2", "iih",
+             "lsp", "snp", "csnp", "psnp", "radio"}
+
+
+@dataclass
+class Value:
+    """Statements that leave a value in A (or a constant), and the tests that guard them."""
+
+    stmts: list[I] = field(default_factory=list)
+    guards: list[ir.Fragment] = field(default_factory=list)
+    const: int | None = None
+
+
+def _fold(op: str, a: int, b: int) -> int:
+    if op == "+":
+        return (a + b) & M32
+    if op == "-":
+        return (a - b) & M32
+    if op == "*":
+        return (a * b) & M32
+    if op == "/":
+        return a // b
+    if op == "%":
+        return a % b
+    if op == "&":
+        return a & b
+    if op == "|":
+        return a | b
+    if op == "^":
+        return a ^ b
+    if op == "<<":
+        return (a << b) & M32
+    return a >> b
+
+
+class ArithGen:
+    def __init__(self, gen: Generator):
+        self.gen = gen
+        self.next_register = 0
+
+    def register(self) -> int:
+        if self.next_register >= c.MEMWORDS:
+            raise self.gen.error("expression too complicated: more than 16 scratch memory words needed")
+        self.next_register += 1
+        return self.next_register - 1
+
+    def release(self) -> None:
+        self.next_register -= 1
+
+    def relation(self, node: Relation) -> ir.Fragment:
+        jump, negate = _JUMPS[node.op.text]
+        left, right = self.value(node.left), self.value(node.right)
+        guards = left.guards + right.guards
+        if left.const is not None and right.const is not None:
+            a, b = left.const, right.const
+            holds = a > b if jump == c.JGT else a >= b if jump == c.JGE else a == b
+            test = ir.always(holds != negate)
+        elif right.const is not None:
+            test = ir.test(left.stmts, jump | c.K, right.const)
+            test = ir.negate(test) if negate else test
+        else:
+            r = self.register()
+            stmts = self.load(right) + [I(c.ST, k=r)] + self.load(left) + [I(c.LDX | c.MEM, k=r)]
+            self.release()
+            test = ir.test(stmts, jump | c.X, 0)
+            test = ir.negate(test) if negate else test
+        return self.gen.all_of(guards + [test])
+
+    def load(self, value: Value) -> list[I]:
+        """Statements putting the value in A."""
+        if value.const is not None:
+            return [I(c.LD | c.IMM, k=value.const)]
+        return list(value.stmts)
+
+    def value(self, node: Arith) -> Value:
+        if isinstance(node, Number):
+            return Value(const=node.value & M32)
+        if isinstance(node, Length):
+            return Value([I(c.LD | c.W | c.LEN)])
+        if isinstance(node, Negative):
+            inner = self.value(node.operand)
+            if inner.const is not None:
+                return Value(guards=inner.guards, const=-inner.const & M32)
+            return Value(inner.stmts + [I(c.ALU | c.NEG)], inner.guards)
+        if isinstance(node, Binary):
+            return self.binary(node)
+        if isinstance(node, PacketLoad):
+            return self.packet_load(node)
+        raise AssertionError(node)
+
+    def binary(self, node: Binary) -> Value:
+        op = node.op.text
+        left, right = self.value(node.left), self.value(node.right)
+        guards = left.guards + right.guards
+        if right.const is not None:
+            if op in ("/", "%") and right.const == 0:
+                raise self.gen.error("division by zero" if op == "/" else "modulus by zero", node.op)
+            if op in ("<<", ">>") and right.const > 31:
+                raise self.gen.error(f"shift by {right.const} bits: more than 31", node.op)
+            if left.const is not None:
+                return Value(guards=guards, const=_fold(op, left.const, right.const))
+            return Value(left.stmts + [I(c.ALU | _ALU[op] | c.K, k=right.const)], guards)
+        r = self.register()
+        stmts = self.load(right) + [I(c.ST, k=r)] + self.load(left) + [I(c.LDX | c.MEM, k=r),
+                                                                       I(c.ALU | _ALU[op] | c.X)]
+        self.release()
+        return Value(stmts, guards)
+
+    def packet_load(self, node: PacketLoad) -> Value:
+        gen = self.gen
+        name = node.proto.text
+        size = _SIZES[node.size]
+        index = self.value(node.index)
+        guards = list(index.guards)
+        if name in ("link", "ether", "ppp", "slip", "fddi", "tr", "wlan"):   # all spell the link layer
+            base = 0
+        elif name in _IPV4_TRANSPORTS:
+            guards.append(gen.ip_protocol(gen.ip_keywords[name][0], True, False))
+            guards.append(gen.not_fragment())
+            header = [I(c.LDX | c.B | c.MSH, k=gen.nl())]
+            if index.const is not None:
+                stmts = header + [I(c.LD | size | c.IND, k=(gen.nl() + index.const) & M32)]
+            else:
+                r = self.register()
+                stmts = index.stmts + [I(c.ST, k=r)] + header + [
+                    I(c.LD | c.MEM, k=r), I(c.ALU | c.ADD | c.X), I(c.MISC | c.TAX),
+                    I(c.LD | size | c.IND, k=gen.nl())]
+                self.release()
+            return Value(stmts, guards)
+        elif name == "icmp6":
+            guards.append(ir.both(gen.linktype(0x86DD), gen.cmp(gen.nl(6), c.B, 58)))   # no extension headers
+            base = gen.nl(40)
+        elif name in _NO_INDEX:
+            raise gen.error(f"'{name}' does not support the index operation", node.proto)
+        elif name in _NETWORK:
+            guards.append(gen.protocol(node.proto))
+            base = gen.nl()
+        else:
+            raise gen.error(f"'{name}[...]' is not supported", node.proto)
+        if index.const is not None:
+            return Value([I(c.LD | size | c.ABS, k=(base + index.const) & M32)], guards)
+        return Value(index.stmts + [I(c.MISC | c.TAX), I(c.LD | size | c.IND, k=base)], guards)

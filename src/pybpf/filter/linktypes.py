@@ -1,0 +1,59 @@
+"""Link-layer types a filter can be compiled for: their pcap LINKTYPE numbers and where
+each keeps the field that names the network protocol and the network-layer header.
+
+Numbers are the tcpdump.org LINKTYPE registry's (what pcap files carry); offsets follow
+each link layer's header format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pybpf.filter.errors import FilterError
+
+
+@dataclass(frozen=True)
+class LinkType:
+    name: str
+    number: int
+    #: how the protocol field is tested: ether, sll, sll2, raw, ipv4, ipv6, null, loop
+    style: str
+    #: offset of the protocol field (None where there is none)
+    off_linktype: int | None
+    #: offset of the link-layer payload (the network-layer header for ethertype frames)
+    off_linkpl: int
+    #: whether the link layer carries 802.2 LLC frames (ISO, STP, NetBEUI, IPX over LLC)
+    llc: bool = False
+    #: whether packets carry their direction (inbound/outbound) or interface index
+    direction: str | None = None
+
+
+LINK_TYPES = {lt.name: lt for lt in [
+    LinkType("EN10MB", 1, "ether", 12, 14, llc=True),
+    LinkType("LINUX_SLL", 113, "sll", 14, 16, llc=True, direction="sll"),
+    LinkType("LINUX_SLL2", 276, "sll2", 0, 20, llc=True, direction="sll2"),
+    LinkType("RAW", 101, "raw", None, 0),
+    LinkType("IPV4", 228, "ipv4", None, 0),
+    LinkType("IPV6", 229, "ipv6", None, 0),
+    LinkType("NULL", 0, "null", 0, 4),
+    LinkType("LOOP", 108, "loop", 0, 4),
+]}
+ALIASES = {"ETHERNET": "EN10MB", "ETHER": "EN10MB", "SLL": "LINUX_SLL", "SLL2": "LINUX_SLL2"}
+BY_NUMBER = {lt.number: lt for lt in LINK_TYPES.values()}
+
+
+def link_type(name_or_number: str | int) -> LinkType:
+    """The link type named (``EN10MB``, ``RAW``...) or numbered (1, 101...)."""
+    if isinstance(name_or_number, int):
+        if name_or_number in BY_NUMBER:
+            return BY_NUMBER[name_or_number]
+        raise FilterError(f"link type {name_or_number} is not one pybpf compiles filters for "
+                          f"(supported: {', '.join(f'{lt.name} ({lt.number})' for lt in LINK_TYPES.values())})")
+    key = str(name_or_number).upper().removeprefix("DLT_").removeprefix("LINKTYPE_")
+    if key.isdigit():
+        return link_type(int(key))
+    key = ALIASES.get(key, key)
+    if key not in LINK_TYPES:
+        raise FilterError(f"unknown or unsupported link type {name_or_number!r} "
+                          f"(supported: {', '.join(LINK_TYPES)})")
+    return LINK_TYPES[key]

@@ -1,0 +1,498 @@
+"""The filter optimizer: the graph of tests made small, as the 1993 paper's optimizer
+does, by reasoning about the values registers hold.
+
+Every value a program computes gets a number (value numbering): two loads of ``[12]``
+are the same value, as are ``4*([14]&0xf)`` computed twice. Walking the graph in
+order, the optimizer knows on entry to each block which values A, X and M[] hold on
+every path in, and which test outcomes hold on every path in (``[12] == 0x800`` was
+true). With that it
+
+- drops statements that recompute what a register already holds, folds constants and
+  algebraic identities (``and #0``, ``add #0``) and turns ``op x`` into ``op #k`` when X
+  is a known constant;
+- decides tests whose outcome is already known, turning them into plain moves;
+- threads jumps: an edge into a block whose test is decided on that edge goes straight
+  to the block's successor, when skipping the block's statements changes no register
+  the successor reads;
+- removes statements whose results nothing reads (as libpcap's optimizer does, this
+  includes packet loads, so a short packet may pass a filter that never needed its
+  bytes), merges identical blocks and bypasses empty moves;
+
+and repeats until nothing changes.
+"""
+
+from __future__ import annotations
+
+from pybpf.cbpf import opcodes as c
+from pybpf.cbpf.instruction import Instruction as I
+from pybpf.filter.ir import Block, blocks_in_order
+
+M32 = 0xFFFF_FFFF
+A_REG, X_REG = 0, 1
+_REGISTERS = 2 + c.MEMWORDS
+
+
+class Values:
+    """Value numbering: an expression tuple gets one number for the whole program."""
+
+    def __init__(self):
+        self.numbers: dict[tuple, int] = {}
+        self.constants: dict[int, int] = {}
+
+    def number(self, expression: tuple) -> int:
+        number = self.numbers.get(expression)
+        if number is None:
+            number = self.numbers[expression] = len(self.numbers)
+            if expression[0] == "k":
+                self.constants[number] = expression[1]
+        return number
+
+    def const(self, value: int) -> int:
+        return self.number(("k", value & M32))
+
+    def value_of(self, number: int | None) -> int | None:
+        return None if number is None else self.constants.get(number)
+
+
+def _alu(op: int, a: int, b: int) -> int | None:
+    if op == c.ADD:
+        return (a + b) & M32
+    if op == c.SUB:
+        return (a - b) & M32
+    if op == c.MUL:
+        return (a * b) & M32
+    if op == c.DIV:
+        return a // b if b else None
+    if op == c.MOD:
+        return a % b if b else None
+    if op == c.AND:
+        return a & b
+    if op == c.OR:
+        return a | b
+    if op == c.XOR:
+        return a ^ b
+    if op == c.LSH:
+        return (a << b) & M32 if b < 32 else None
+    if op == c.RSH:
+        return a >> b if b < 32 else None
+    return None
+
+
+def _test(code: int, a: int, k: int) -> bool:
+    op = c.op(code)
+    if op == c.JEQ:
+        return a == k
+    if op == c.JGT:
+        return a > k
+    if op == c.JGE:
+        return a >= k
+    return bool(a & k)
+
+
+def _implied(op: int, k: int, fact_op: int, fact_k: int, holds: bool) -> bool | None:
+    """What a fact ``v <fact_op> fact_k is <holds>`` says about ``v <op> k``."""
+    if op == fact_op and k == fact_k:
+        return holds
+    if fact_op == c.JEQ and holds:
+        return _test(op, fact_k, k)
+    # the fact as an interval lo <= v <= hi
+    lo, hi = 0, M32
+    if fact_op == c.JGT:
+        lo, hi = (fact_k + 1, M32) if holds else (0, fact_k)
+    elif fact_op == c.JGE:
+        lo, hi = (fact_k, M32) if holds else (0, fact_k - 1)
+    elif fact_op == c.JEQ and not holds:
+        if op == c.JEQ and k == fact_k:
+            return False
+        return None
+    elif fact_op == c.JSET:
+        if not holds and op == c.JSET and k & ~fact_k & M32 == 0:
+            return False
+        if holds and op == c.JSET and fact_k & ~k & M32 == 0:
+            return True
+        return None
+    if lo > hi:
+        return None
+    if op == c.JEQ:
+        return False if not lo <= k <= hi else (True if lo == hi == k else None)
+    if op == c.JGT:
+        return True if lo > k else False if hi <= k else None
+    if op == c.JGE:
+        return True if lo >= k else False if hi < k else None
+    return None
+
+
+class _Pass:
+    """One forward sweep over the graph: simplify statements, decide tests."""
+
+    def __init__(self, root: Block, values: Values):
+        self.root = root
+        self.values = values
+        self.changed = False
+
+    # ---- statement effects ------------------------------------------------------------
+    def step(self, ins: I, state: list[int | None]) -> tuple[I | None, int | None, int | None]:
+        """(the statement, possibly rewritten or None when redundant; the register it
+        writes; the value written)."""
+        v = self.values
+        code, k = ins.code, ins.k
+        cls = c.cls(code)
+        if cls in (c.LD, c.LDX):
+            dest = A_REG if cls == c.LD else X_REG
+            mode = c.mode(code)
+            if mode == c.IMM:
+                value = v.const(k)
+            elif mode == c.ABS:
+                value = v.number(("abs", c.size(code), k))
+            elif mode == c.LEN:
+                value = v.number(("len",))
+            elif mode == c.MEM:
+                value = state[2 + k]
+                known = v.value_of(value)
+                if known is not None:
+                    ins = I(cls | c.IMM, k=known)
+            elif mode == c.MSH:
+                value = v.number(("msh", k))
+            else:                                            # IND
+                x = state[X_REG]
+                xk = v.value_of(x)
+                if xk is not None and (xk + k) <= M32:
+                    ins = I(c.LD | c.size(code) | c.ABS, k=xk + k)
+                    value = v.number(("abs", c.size(code), xk + k))
+                else:
+                    value = None if x is None else v.number(("ind", c.size(code), k, x))
+            if value is None:
+                value = v.number(("fresh", id(ins), len(v.numbers)))
+            if state[dest] == value:
+                return None, None, None
+            return ins, dest, value
+        if cls in (c.ST, c.STX):
+            value = state[A_REG if cls == c.ST else X_REG]
+            if value is not None and state[2 + k] == value:
+                return None, None, None
+            return ins, 2 + k, value
+        if cls == c.ALU:
+            return self.alu(ins, state)
+        if cls == c.MISC:
+            if code & 0xF8 == c.TXA:
+                if state[A_REG] is not None and state[A_REG] == state[X_REG]:
+                    return None, None, None
+                return ins, A_REG, state[X_REG]
+            if state[X_REG] is not None and state[X_REG] == state[A_REG]:
+                return None, None, None
+            return ins, X_REG, state[A_REG]
+        raise AssertionError(f"statement {ins}")
+
+    def alu(self, ins: I, state: list[int | None]) -> tuple[I | None, int | None, int | None]:
+        v = self.values
+        op = c.op(ins.code)
+        a = state[A_REG]
+        if op == c.NEG:
+            known = v.value_of(a)
+            if known is not None:
+                return I(c.LD | c.IMM, k=-known & M32), A_REG, v.const(-known)
+            return ins, A_REG, None if a is None else v.number(("neg", a))
+        if c.src(ins.code) == c.X:
+            xk = v.value_of(state[X_REG])
+            if xk is None:
+                value = None if a is None or state[X_REG] is None else v.number(("alu", op, a, state[X_REG]))
+                return ins, A_REG, value
+            if op in (c.DIV, c.MOD) and xk == 0:
+                return ins, A_REG, None
+            ins = I(c.ALU | op | c.K, k=xk)
+        k = ins.k
+        ak = v.value_of(a)
+        if ak is not None:
+            folded = _alu(op, ak, k)
+            if folded is not None:
+                return I(c.LD | c.IMM, k=folded), A_REG, v.const(folded)
+        if (op in (c.ADD, c.SUB, c.OR, c.XOR, c.LSH, c.RSH) and k == 0) or (op in (c.MUL, c.DIV) and k == 1) \
+                or (op == c.AND and k == M32):
+            return None, None, None
+        if (op == c.AND and k == 0) or (op == c.MUL and k == 0):
+            return I(c.LD | c.IMM, k=0), A_REG, v.const(0)
+        if op in (c.DIV, c.MOD) and k == 0:
+            return ins, A_REG, None
+        return ins, A_REG, None if a is None else v.number(("alu", op, a, v.const(k)))
+
+    def run_statements(self, block: Block, state: list[int | None], rewrite: bool) -> list[int | None]:
+        state = list(state)
+        kept = []
+        for ins in block.stmts:
+            new, dest, value = self.step(ins, state)
+            if new is None:
+                continue
+            kept.append(new)
+            state[dest] = value if value is not None else self.values.number(("fresh", id(new), len(self.values.numbers)))
+        if rewrite and kept != block.stmts:
+            block.stmts = kept
+            self.changed = True
+        return state
+
+    # ---- tests ------------------------------------------------------------------------
+    def decide(self, block: Block, state: list[int | None], facts: frozenset) -> bool | None:
+        op = c.op(block.code)
+        a = state[A_REG]
+        if c.src(block.code) == c.X:
+            xk = self.values.value_of(state[X_REG])
+            if xk is None:
+                return None
+            k = xk
+        else:
+            k = block.k
+        ak = self.values.value_of(a)
+        if ak is not None:
+            return _test(block.code, ak, k)
+        for value, fact_op, fact_k, holds in facts:
+            if value == a:
+                implied = _implied(op, k, fact_op, fact_k, holds)
+                if implied is not None:
+                    return implied
+        return None
+
+    def test_fact(self, block: Block, state: list[int | None], outcome: bool) -> tuple | None:
+        if state[A_REG] is None:
+            return None
+        k = block.k
+        if c.src(block.code) == c.X:
+            xk = self.values.value_of(state[X_REG])
+            if xk is None:
+                return None
+            k = xk
+        return (state[A_REG], c.op(block.code), k, outcome)
+
+
+def _meet(states: list[list[int | None]]) -> list[int | None]:
+    first = states[0]
+    return [r if all(s[i] == r for s in states[1:]) else None for i, r in enumerate(first)]
+
+
+def _predecessors(order: list[Block]) -> dict[int, list[tuple[Block, str]]]:
+    preds: dict[int, list[tuple[Block, str]]] = {b.id: [] for b in order}
+    for b in order:
+        if b.is_return:
+            continue
+        for attr in (("jt",) if b.is_goto else ("jt", "jf")):
+            preds[getattr(b, attr).id].append((b, attr))
+    return preds
+
+
+def _initial_state(values: Values) -> list[int | None]:
+    return [values.const(0), values.const(0)] + [values.number(("mem0", i)) for i in range(c.MEMWORDS)]
+
+
+def _forward(root: Block, values: Values, rewrite: bool):
+    """Entry/exit states and entry facts of every block; with ``rewrite``, simplify
+    statements and turn decided tests into moves on the way."""
+    sweep = _Pass(root, values)
+    order = blocks_in_order(root)
+    preds = _predecessors(order)
+    entry: dict[int, list] = {}
+    exit_: dict[int, list] = {}
+    facts: dict[int, frozenset] = {}
+    for block in order:
+        incoming = preds[block.id]
+        if block is root:
+            entry[block.id] = _initial_state(values)
+            facts[block.id] = frozenset()
+        else:
+            entry[block.id] = _meet([exit_[p.id] for p, _ in incoming])
+            edge_facts = []
+            for p, attr in incoming:
+                f = facts[p.id]
+                if not p.is_goto:
+                    fact = sweep.test_fact(p, exit_[p.id], attr == "jt")
+                    if fact is not None:
+                        f = f | {fact}
+                edge_facts.append(f)
+            facts[block.id] = frozenset.intersection(*edge_facts)
+        exit_[block.id] = sweep.run_statements(block, entry[block.id], rewrite)
+        if rewrite and not block.is_return and not block.is_goto:
+            outcome = sweep.decide(block, exit_[block.id], facts[block.id])
+            if outcome is None and block.jt is block.jf:
+                outcome = True
+            if outcome is not None:
+                block.jt = block.jt if outcome else block.jf
+                block.jf = None
+                block.code = c.JMP | c.JA
+                block.k = 0
+                sweep.changed = True
+    return order, entry, exit_, facts, sweep
+
+
+# ---- liveness ------------------------------------------------------------------------
+
+def _uses_defs(ins: I) -> tuple[set[int], set[int]]:
+    code, k = ins.code, ins.k
+    cls = c.cls(code)
+    if cls == c.LD:
+        mode = c.mode(code)
+        if mode == c.IND:
+            return {X_REG}, {A_REG}
+        if mode == c.MEM:
+            return {2 + k}, {A_REG}
+        return set(), {A_REG}
+    if cls == c.LDX:
+        return ({2 + k} if c.mode(code) == c.MEM else set()), {X_REG}
+    if cls == c.ST:
+        return {A_REG}, {2 + k}
+    if cls == c.STX:
+        return {X_REG}, {2 + k}
+    if cls == c.ALU:
+        if c.op(code) == c.NEG:
+            return {A_REG}, {A_REG}
+        return ({A_REG, X_REG} if c.src(code) == c.X else {A_REG}), {A_REG}
+    if cls == c.MISC:
+        return ({X_REG}, {A_REG}) if code & 0xF8 == c.TXA else ({A_REG}, {X_REG})
+    return set(), set()
+
+
+def _terminal_uses(block: Block) -> set[int]:
+    if block.is_return:
+        source = c.rval(block.code)
+        return {A_REG} if source == c.A else {X_REG} if source == c.X else set()
+    if block.is_goto:
+        return set()
+    return {A_REG, X_REG} if c.src(block.code) == c.X else {A_REG}
+
+
+def _liveness(order: list[Block]) -> dict[int, set[int]]:
+    """Registers live on entry to each block (the graph is acyclic: one backward sweep)."""
+    live_in: dict[int, set[int]] = {}
+    for block in reversed(order):
+        live = set(_terminal_uses(block))
+        for succ in block.successors():
+            live |= live_in[succ.id]
+        for ins in reversed(block.stmts):
+            uses, defs = _uses_defs(ins)
+            live = (live - defs) | uses
+        live_in[block.id] = live
+    return live_in
+
+
+def _remove_dead(order: list[Block], live_in: dict[int, set[int]]) -> bool:
+    changed = False
+    for block in order:
+        live = set(_terminal_uses(block))
+        for succ in block.successors():
+            live |= live_in[succ.id]
+        kept = []
+        for ins in reversed(block.stmts):
+            uses, defs = _uses_defs(ins)
+            if defs and not defs & live:
+                changed = True
+                continue
+            live = (live - defs) | uses
+            kept.append(ins)
+        kept.reverse()
+        block.stmts = kept
+    return changed
+
+
+# ---- jump threading ------------------------------------------------------------------
+
+def _thread(root: Block, values: Values) -> bool:
+    order, entry, exit_, facts, sweep = _forward(root, values, rewrite=False)
+    live_in = _liveness(order)
+    changed = False
+    for block in order:
+        if block.is_return:
+            continue
+        for attr in (("jt",) if block.is_goto else ("jt", "jf")):
+            # follow the edge as far as tests on it are decided
+            edge_facts = facts[block.id]
+            state = exit_[block.id]
+            if not block.is_goto:
+                fact = sweep.test_fact(block, state, attr == "jt")
+                if fact is not None:
+                    edge_facts = edge_facts | {fact}
+            target = getattr(block, attr)
+            hops = 0
+            while not target.is_return and not target.is_goto and hops < 64:
+                through = sweep.run_statements(target, state, rewrite=False)
+                outcome = sweep.decide(target, through, edge_facts)
+                if outcome is None:
+                    break
+                after = target.jt if outcome else target.jf
+                if any(through[r] is None or through[r] != state[r] for r in live_in[after.id]):
+                    break
+                fact = sweep.test_fact(target, through, outcome)
+                if fact is not None:
+                    edge_facts = edge_facts | {fact}
+                target = after
+                hops += 1
+            if target is not getattr(block, attr):
+                setattr(block, attr, target)
+                changed = True
+    return changed
+
+
+# ---- graph clean-up ------------------------------------------------------------------
+
+def _skip_moves(root: Block) -> tuple[Block, bool]:
+    """Edges into statement-less moves go to the move's target; a move with statements
+    whose target has no other predecessor absorbs it."""
+    changed = False
+
+    def final(b: Block) -> Block:
+        seen = 0
+        while b.is_goto and not b.stmts and seen < 1000:
+            b = b.jt
+            seen += 1
+        return b
+
+    new_root = final(root)
+    changed |= new_root is not root
+    order = blocks_in_order(new_root)
+    for block in order:
+        for attr in ("jt", "jf"):
+            target = getattr(block, attr)
+            if target is not None and final(target) is not target:
+                setattr(block, attr, final(target))
+                changed = True
+    order = blocks_in_order(new_root)
+    preds = _predecessors(order)
+    for block in order:
+        if block.is_goto and block.stmts:
+            target = block.jt
+            if len(preds[target.id]) == 1 and target is not new_root:
+                block.stmts = block.stmts + target.stmts
+                block.code, block.k, block.jt, block.jf = target.code, target.k, target.jt, target.jf
+                changed = True
+                preds = _predecessors(blocks_in_order(new_root))
+    return new_root, changed
+
+
+def _merge_identical(root: Block) -> tuple[Block, bool]:
+    order = blocks_in_order(root)
+    canonical: dict[tuple, Block] = {}
+    replacement: dict[int, Block] = {}
+    changed = False
+    for block in reversed(order):            # successors first
+        for attr in ("jt", "jf"):
+            target = getattr(block, attr)
+            if target is not None and target.id in replacement:
+                setattr(block, attr, replacement[target.id])
+                changed = True
+        key = (tuple(block.stmts), block.code, block.k, block.jt.id if block.jt else None,
+               block.jf.id if block.jf else None)
+        if key in canonical:
+            replacement[block.id] = canonical[key]
+        else:
+            canonical[key] = block
+    return replacement.get(root.id, root), changed
+
+
+def optimize(root: Block) -> Block:
+    values = Values()
+    for _ in range(100):
+        _, _, _, _, sweep = _forward(root, values, rewrite=True)
+        changed = sweep.changed
+        changed |= _thread(root, values)
+        order = blocks_in_order(root)
+        changed |= _remove_dead(order, _liveness(order))
+        root, moved = _skip_moves(root)
+        root, merged = _merge_identical(root)
+        if not (changed or moved or merged):
+            break
+    return root

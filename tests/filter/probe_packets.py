@@ -1,0 +1,166 @@
+"""Packets that tell two filter programs apart, if anything does.
+
+Two programs have the same semantics when they return the same value on every packet;
+we cannot try every packet, so we try the ones that matter: well-formed frames of the
+protocols filters look at (Ethernet, 802.1Q, MPLS, PPPoE, 802.3/LLC/SNAP, ARP, IPv4 with
+and without options and fragments, IPv6 with and without a fragment header, TCP, UDP,
+SCTP, ICMP...), then mutated so that each packet field a program tests takes the values
+the program compares it against (and their neighbours), alone and in combinations, plus
+truncated copies. The seed comes from the case, so every run tries the same packets.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+import zlib
+from collections.abc import Sequence
+
+from pybpf.cbpf import opcodes as c
+from pybpf.cbpf.instruction import Instruction
+
+M32 = 0xFFFF_FFFF
+
+
+def _ipv4(proto: int, payload: bytes, src=0x0A000001, dst=0x0A000002, options: bytes = b"", frag: int = 0) -> bytes:
+    ihl = 5 + len(options) // 4
+    header = struct.pack(">BBHHHBBHII", 0x40 | ihl, 0, 20 + len(options) + len(payload), 1, frag, 64, proto, 0,
+                         src, dst)
+    return header + options + payload
+
+
+def _ipv6(nexthdr: int, payload: bytes, src=b"\xfe\x80" + b"\0" * 13 + b"\x01", dst=b"\xff\x02" + b"\0" * 13 + b"\x01"):
+    return struct.pack(">IHBB", 0x6000_0000, len(payload), nexthdr, 64) + src + dst + payload
+
+
+def _tcp(sport=1234, dport=80, flags=0x02) -> bytes:
+    return struct.pack(">HHIIBBHHH", sport, dport, 1, 0, 0x50, flags, 512, 0, 0) + b"payload!"
+
+
+def _udp(sport=5353, dport=53) -> bytes:
+    return struct.pack(">HHHH", sport, dport, 16, 0) + b"\x12\x34\x01\x00\x00\x01\x00\x00"
+
+
+def _transports() -> list[tuple[int, bytes]]:
+    return [(6, _tcp()), (17, _udp()), (132, struct.pack(">HHI", 7, 5672, 1) + b"\0" * 12),
+            (1, b"\x08\x00\x00\x00\x00\x01\x00\x01" + b"x" * 8), (58, b"\x80\x00\x00\x00\x00\x01\x00\x01"),
+            (2, b"\x11\x64\x00\x00\xe0\x00\x00\x01"), (103, b"\x20\x00" + b"\0" * 10), (112, b"\x21" + b"\0" * 19),
+            (51, b"\x06\x04" + b"\0" * 14), (50, b"\0" * 16), (9, b"\0" * 16)]
+
+
+def network_payloads() -> list[tuple[int, bytes]]:
+    """(ethertype, network-layer bytes) for the templates."""
+    out = []
+    for proto, payload in _transports():
+        out.append((0x0800, _ipv4(proto, payload)))
+        out.append((0x86DD, _ipv6(proto, payload)))
+    out.append((0x0800, _ipv4(6, _tcp(), options=b"\x01\x01\x01\x00")))
+    out.append((0x0800, _ipv4(17, _udp(), frag=0x2001)))
+    out.append((0x0800, _ipv4(6, _tcp(), src=0xC0A80001, dst=0xE0000001)))
+    out.append((0x0800, _ipv4(17, _udp(), dst=0xFFFFFFFF)))
+    out.append((0x86DD, _ipv6(44, struct.pack(">BBHI", 6, 0, 0, 1) + _tcp())))
+    out.append((0x86DD, _ipv6(44, struct.pack(">BBHI", 58, 0, 0, 1) + b"\x80\0\0\0\0\1\0\1")))
+    arp = struct.pack(">HHBBH", 1, 0x0800, 6, 4, 1) + b"\x02\0\0\0\0\1" + struct.pack(">I", 0x01020304) + \
+        b"\0" * 6 + struct.pack(">I", 0x0A000002)
+    out.append((0x0806, arp))
+    out.append((0x8035, arp))
+    return out
+
+
+def link_frames(linktype: str) -> list[bytes]:
+    """Whole frames of ``linktype`` built from :func:`network_payloads`."""
+    dst, src = b"\x01\x00\x5e\x00\x00\x01", b"\x02\x00\x00\x00\x00\x02"
+    payloads = network_payloads()
+    frames = []
+    if linktype == "EN10MB":
+        for ethertype, payload in payloads:
+            frames.append(dst + src + struct.pack(">H", ethertype) + payload)
+            frames.append(dst + src + b"\x81\x00\x00\x0a" + struct.pack(">H", ethertype) + payload)
+        ip_tcp = _ipv4(6, _tcp())
+        frames.append(b"\xff" * 6 + src + b"\x08\x06" + payloads[-2][1])
+        frames.append(dst + src + b"\x88\xa8\x00\x64\x81\x00\x00\x0a\x08\x00" + ip_tcp)
+        frames.append(dst + src + b"\x88\x47\x00\x06\x41\x40" + ip_tcp)                       # MPLS, bottom
+        frames.append(dst + src + b"\x88\x47\x00\x06\x40\x40\x00\x06\x51\x40" + ip_tcp)       # two labels
+        frames.append(dst + src + b"\x88\x64\x11\x00\x00\x01\x00\x40\x00\x21" + ip_tcp)       # PPPoE session
+        frames.append(dst + src + b"\x88\x63\x11\x09\x00\x00\x00\x00")                         # PPPoE discovery
+        for llc in (b"\xfe\xfe\x03\x83\x1b\x01\x00\x12", b"\xfe\xfe\x03\x81\x1b\x01\x00\x12",
+                    b"\x42\x42\x03\x00\x00\x00\x00\x00", b"\xe0\xe0\x03\xff\xff\x00\x00\x00",
+                    b"\xff\xff\x00\x20\x00\x00\x00\x00", b"\xf0\xf0\x03\x00\x00\x00\x00\x00",
+                    b"\xaa\xaa\x03\x08\x00\x07\x80\x9b\x00\x00", b"\xaa\xaa\x03\x00\x00\x00\x80\xf3\x00\x00",
+                    b"\xaa\xaa\x03\x00\x00\x00\x81\x37\x00\x00", b"\xaa\xaa\x03\x00\x00\x00\x08\x00" + ip_tcp):
+            frames.append(dst + src + struct.pack(">H", len(llc)) + llc + b"\0" * 16)
+    elif linktype in ("RAW", "IPV4", "IPV6"):
+        frames = [p for e, p in payloads if e in (0x0800, 0x86DD)]
+    elif linktype == "LINUX_SLL":
+        for pkttype in (0, 4):
+            for ethertype, payload in payloads:
+                frames.append(struct.pack(">HHH", pkttype, 1, 6) + src + b"\0\0" + struct.pack(">H", ethertype)
+                              + payload)
+        frames.append(struct.pack(">HHH", 0, 1, 6) + src + b"\0\0\x00\x04" + b"\xfe\xfe\x03\x83" + b"\0" * 20)
+    elif linktype == "LINUX_SLL2":
+        for pkttype in (0, 4):
+            for ethertype, payload in payloads:
+                frames.append(struct.pack(">HHIHBB", ethertype, 0, 7, 1, pkttype, 6) + src + b"\0\0" + payload)
+    elif linktype in ("NULL", "LOOP"):
+        for ethertype, payload in payloads:
+            if ethertype not in (0x0800, 0x86DD):
+                continue
+            for family in ((2,) if ethertype == 0x0800 else (10, 24, 28, 30)):
+                frames.append(struct.pack(">I", family) + payload)
+                frames.append(struct.pack("<I", family) + payload)
+    return frames
+
+
+def _constraints(program: Sequence[Instruction]) -> list[tuple[str, int, int, int]]:
+    """(mode, offset, size-in-bytes, value) pairs: a field the program loads and a
+    value it compares that field with."""
+    out = []
+    for pc, ins in enumerate(program):
+        cls = c.cls(ins.code)
+        if cls != c.LD or c.mode(ins.code) not in (c.ABS, c.IND):
+            continue
+        size = c.SIZE_BYTES.get(c.size(ins.code), 4)
+        mode = "abs" if c.mode(ins.code) == c.ABS else "ind"
+        mask = M32
+        values = []
+        for follow in program[pc + 1:pc + 4]:
+            fcls = c.cls(follow.code)
+            if fcls == c.ALU and c.op(follow.code) == c.AND and c.src(follow.code) == c.K:
+                mask = follow.k
+                continue
+            if fcls == c.JMP and c.src(follow.code) == c.K and c.op(follow.code) != c.JA:
+                values += [follow.k, follow.k + 1, follow.k - 1] if c.op(follow.code) != c.JSET else [follow.k, 0]
+            break
+        for value in values:
+            out.append((mode, ins.k, size, value & mask & ((1 << (8 * size)) - 1)))
+        if not values:
+            out.append((mode, ins.k, size, 0))
+    return out
+
+
+#: X values indirect loads are tried with (IPv4 header lengths without and with options)
+_HEADER_LENGTHS = (20, 24)
+
+
+def probe(programs: Sequence[Sequence[Instruction]], linktype: str, seed: str, extra: Sequence[bytes] = (),
+          count: int = 400) -> list[bytes]:
+    """Frames to run both programs on: templates, captured packets, mutations, truncations."""
+    rng = random.Random(zlib.crc32(seed.encode()))
+    templates = link_frames(linktype) + list(extra)
+    constraints = sorted({k for p in programs for k in _constraints(p)})
+    packets = list(templates)
+    for _ in range(count):
+        frame = bytearray(rng.choice(templates))
+        chosen = [k for k in constraints if rng.random() < 0.3] if constraints else []
+        for mode, offset, size, value in chosen:
+            if mode == "ind":
+                offset += rng.choice(_HEADER_LENGTHS)
+            if offset < 0 or offset >= 1 << 20:
+                continue
+            if offset + size > len(frame):
+                frame.extend(b"\0" * (offset + size - len(frame)))
+            frame[offset:offset + size] = value.to_bytes(size, "big")
+        packets.append(bytes(frame))
+    for frame in list(packets[: len(templates)]):
+        packets.append(frame[: rng.randrange(0, len(frame) + 1)])
+    return packets

@@ -1,0 +1,39 @@
+"""libpcap's apply cases (a filter run over a capture file: the return value for every
+packet) and reject cases (expressions that must not compile), for the link types pybpf
+compiles filters for."""
+
+from __future__ import annotations
+
+import pytest
+from libpcap_cases import CASES, case_params, netmask
+
+from pybpf.capture import open_capture
+from pybpf.cbpf import run
+from pybpf.filter import LINK_TYPES, FilterError, compile, link_type
+
+
+@pytest.mark.parametrize("case", case_params("apply.jsonl", only_supported=False))
+def test_apply_case_returns_libpcaps_values(case):
+    if case["skip"]:
+        pytest.skip(f"libpcap's test needs: {case['skip']}")
+    with open_capture(CASES / "savefiles" / case["savefile"]) as capture:
+        packets = list(capture)
+        snaplen = capture.snaplen
+    linktypes = {p.linktype for p in packets}
+    if not all(lt in {t.number for t in LINK_TYPES.values()} for lt in linktypes):
+        pytest.skip(f"link type {sorted(linktypes)} of {case['savefile']} is not compiled for yet")
+    # libpcap's test compiles with the file's snapshot length: a match returns it
+    programs = {lt: compile(case["expr"], linktype=link_type(lt).name, snaplen=snaplen, optimize=case["optimize"],
+                            netmask=netmask(case)) for lt in linktypes}
+    results = [run(programs[p.linktype], p.data, p.wirelen) for p in packets]
+    assert results == case["results"]
+
+
+@pytest.mark.parametrize("case", case_params("reject.jsonl"))
+def test_reject_case_fails_with_a_clear_error(case):
+    if case["skip"]:
+        pytest.skip(f"libpcap's test needs: {case['skip']}")
+    with pytest.raises(FilterError) as caught:
+        compile(case["expr"], linktype=case["dlt"], netmask=netmask(case))
+    message = str(caught.value)
+    assert message.strip() and "Traceback" not in message
