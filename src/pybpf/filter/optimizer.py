@@ -14,6 +14,7 @@ true). With that it
 - threads jumps: an edge into a block whose test is decided on that edge goes straight
   to the block's successor, when skipping the block's statements changes no register
   the successor reads;
+- turns ``and #m; jeq #0`` into ``jset #m`` where the masked value is not needed after;
 - removes statements whose results nothing reads (as libpcap's optimizer does, this
   includes packet loads, so a short packet may pass a filter that never needed its
   bytes), merges identical blocks and bypasses empty moves;
@@ -216,6 +217,7 @@ class _Pass:
         return ins, A_REG, None if a is None else v.number(("alu", op, a, v.const(k)))
 
     def run_statements(self, block: Block, state: list[int | None], rewrite: bool) -> list[int | None]:
+        start = state
         state = list(state)
         kept = []
         for ins in block.stmts:
@@ -224,6 +226,8 @@ class _Pass:
                 continue
             kept.append(new)
             state[dest] = value if value is not None else self.values.number(("fresh", id(new), len(self.values.numbers)))
+        if kept and all(state[r] == entry for r, entry in enumerate(start)):
+            kept = []       # together they recompute what the registers already hold
         if rewrite and kept != block.stmts:
             block.stmts = kept
             self.changed = True
@@ -389,6 +393,25 @@ def _remove_dead(order: list[Block], live_in: dict[int, set[int]]) -> bool:
     return changed
 
 
+def _masks_to_jset(order: list[Block], live_in: dict[int, set[int]]) -> bool:
+    """``and #m; jeq #0`` becomes ``jset #m`` with the branches swapped, when nothing
+    after the test reads the masked A."""
+    changed = False
+    for block in order:
+        if block.is_return or block.is_goto or block.code != c.JMP | c.JEQ | c.K or block.k != 0:
+            continue
+        if not block.stmts or block.stmts[-1].code != c.ALU | c.AND | c.K:
+            continue
+        if A_REG in live_in[block.jt.id] or A_REG in live_in[block.jf.id]:
+            continue
+        mask = block.stmts[-1].k
+        block.stmts = block.stmts[:-1]
+        block.code, block.k = c.JMP | c.JSET | c.K, mask
+        block.jt, block.jf = block.jf, block.jt
+        changed = True
+    return changed
+
+
 # ---- jump threading ------------------------------------------------------------------
 
 def _thread(root: Block, values: Values) -> bool:
@@ -491,6 +514,7 @@ def optimize(root: Block) -> Block:
         changed |= _thread(root, values)
         order = blocks_in_order(root)
         changed |= _remove_dead(order, _liveness(order))
+        changed |= _masks_to_jset(order, _liveness(order))
         root, moved = _skip_moves(root)
         root, merged = _merge_identical(root)
         if not (changed or moved or merged):
