@@ -101,6 +101,37 @@ def link_frames(linktype: str) -> list[bytes]:
         for pkttype in (0, 4):
             for ethertype, payload in payloads:
                 frames.append(struct.pack(">HHIHBB", ethertype, 0, 7, 1, pkttype, 6) + src + b"\0\0" + payload)
+    elif linktype in ("PPP", "PPP_SERIAL", "C_HDLC"):
+        ppp = {0x0800: 0x0021, 0x86DD: 0x0057}
+        for ethertype, payload in payloads:
+            code = ppp.get(ethertype, ethertype) if linktype != "C_HDLC" else ethertype
+            frames.append(b"\xff\x03" + struct.pack(">H", code) + payload)
+        frames.append(b"\x0f\x00\xfe\xfe" + b"\x03\x83\x1b\x01\x00\x12" + b"\0" * 20)
+        frames.append(b"\xff\x03\x00\x23" + b"\x83\x1b\x01\x00\x12" + b"\0" * 20)
+        frames.append(b"\xff\x03\x02\x81\x00\x06\x41\x40" + _ipv4(6, _tcp()))
+    elif linktype == "PFLOG":
+        for ethertype, payload in payloads:
+            if ethertype in (0x0800, 0x86DD):
+                header = bytes([61, 2 if ethertype == 0x0800 else 24]) + b"\0" * 59
+                frames.append(header + b"\0\0\0" + payload)          # length 61 rounds up to 64
+    elif linktype in ("IEEE802_11", "IEEE802_11_RADIO"):
+        radiotaps = [b""] if linktype == "IEEE802_11" else [
+            b"\x00\x00\x08\x00\x00\x00\x00\x00",                                   # nothing present
+            b"\x00\x00\x0a\x00\x02\x00\x00\x00\x20\x00",                           # flags: datapad
+            b"\x00\x00\x12\x00\x03\x00\x00\x00" + b"\0" * 8 + b"\x20\x00"]         # TSFT + flags
+        a1, a2, a3, a4 = b"\x01\x00\x5e\x00\x00\x01", b"\x02\x00\x00\x00\x00\x02", b"\xff" * 6, b"\x02" * 6
+        snap = b"\xaa\xaa\x03\x00\x00\x00"
+        for radiotap in radiotaps:
+            pad = b"\0\0" if radiotap[4:5] and radiotap[-2:-1] == b"\x20" else b""
+            for fc0, fc1 in ((0x08, 0x01), (0x08, 0x02), (0x08, 0x03), (0x88, 0x00), (0x88, 0x01), (0x80, 0x00),
+                             (0x40, 0x00), (0xB4, 0x00), (0xC4, 0x00), (0xD4, 0x00), (0x48, 0x00)):
+                header = bytes([fc0, fc1]) + b"\0\0" + a1 + a2 + a3 + b"\0\0" + (a4 if fc1 == 3 else b"")
+                if fc0 & 0x80 and fc0 & 0x08:
+                    header += b"\0\0"
+                for ethertype, payload in payloads[:6] + payloads[-2:]:
+                    frames.append(radiotap + header + pad + snap + struct.pack(">H", ethertype) + payload)
+                frames.append(radiotap + header + pad + b"\xfe\xfe\x03\x83" + b"\0" * 20)
+                frames.append(radiotap + header + pad + b"\x42\x42\x03" + b"\0" * 20)
     elif linktype in ("NULL", "LOOP"):
         for ethertype, payload in payloads:
             if ethertype not in (0x0800, 0x86DD):

@@ -35,7 +35,8 @@ def compile(expr: str, linktype: str | int = "EN10MB", snaplen: int = 262144, op
     if tree is None:
         fragment = ir.always(True)
     else:
-        fragment = Generator(link, expr, netmask).generate(tree)
+        generator = Generator(link, expr, netmask)
+        fragment = generator.with_prologues(generator.generate(tree))
     root = ir.finish(fragment, snaplen)
     if optimize:
         root = _optimize(root)

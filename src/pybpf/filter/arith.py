@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.instruction import Instruction as I
 from pybpf.filter import ir
+from pybpf.filter.offsets import Rel, ipv4_header_length, load, transport_base
 from pybpf.filter.syntax import Arith, Binary, Length, Negative, Number, PacketLoad, Relation
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ _IPV4_TRANSPORTS = {"tcp", "udp", "sctp", "icmp", "igmp", "igrp", "pim", "vrrp",
 _NETWORK = {"ip", "ip6", "arp", "rarp", "atalk", "decnet", "lat", "sca", "moprc", "mopdl"}
 #: protocols libpcap gives no ``proto[...]`` form (no fixed header offset to index from)
 _NO_INDEX = {"aarp", "ah", "esp", "iso", "esis", "isis", "clnp", "stp", "ipx", "netbeui", "l1", "l2", "iih",
-             "lsp", "snp", "csnp", "psnp", "radio"}
+             "lsp", "snp", "csnp", "psnp"}
 
 
 @dataclass
@@ -73,7 +74,7 @@ class ArithGen:
         self.next_register = 0
 
     def register(self) -> int:
-        if self.next_register >= c.MEMWORDS:
+        if self.next_register >= c.MEMWORDS - len(self.gen.variables):
             raise self.gen.error("expression too complicated: more than 16 scratch memory words needed")
         self.next_register += 1
         return self.next_register - 1
@@ -147,18 +148,22 @@ class ArithGen:
         index = self.value(node.index)
         guards = list(index.guards)
         if name in ("link", "ether", "ppp", "slip", "fddi", "tr", "wlan"):   # all spell the link layer
+            base = gen.off_linkhdr
+        elif name == "radio":
+            if gen.style != "radiotap":
+                raise gen.error(f"'radio' needs a radio header; link type {gen.link.name} has none", node.proto)
             base = 0
         elif name in _IPV4_TRANSPORTS:
             guards.append(gen.ip_protocol(gen.ip_keywords[name][0], True, False))
             guards.append(gen.not_fragment())
-            header = [I(c.LDX | c.B | c.MSH, k=gen.nl())]
+            header = ipv4_header_length(gen.nl())
+            base = transport_base(gen.nl())
             if index.const is not None:
-                stmts = header + [I(c.LD | size | c.IND, k=(gen.nl() + index.const) & M32)]
+                stmts = header + [I(c.LD | size | c.IND, k=(base + index.const) & M32)]
             else:
                 r = self.register()
                 stmts = index.stmts + [I(c.ST, k=r)] + header + [
-                    I(c.LD | c.MEM, k=r), I(c.ALU | c.ADD | c.X), I(c.MISC | c.TAX),
-                    I(c.LD | size | c.IND, k=gen.nl())]
+                    I(c.LD | c.MEM, k=r), I(c.ALU | c.ADD | c.X), I(c.MISC | c.TAX), I(c.LD | size | c.IND, k=base)]
                 self.release()
             return Value(stmts, guards)
         elif name == "icmp6":
@@ -172,5 +177,8 @@ class ArithGen:
         else:
             raise gen.error(f"'{name}[...]' is not supported", node.proto)
         if index.const is not None:
-            return Value([I(c.LD | size | c.ABS, k=(base + index.const) & M32)], guards)
+            return Value(load(base + index.const, size), guards)
+        if isinstance(base, Rel):
+            to_x = [I(c.LDX | c.MEM, k=base.reg), I(c.ALU | c.ADD | c.X), I(c.MISC | c.TAX)]
+            return Value(index.stmts + to_x + [I(c.LD | size | c.IND, k=base.k)], guards)
         return Value(index.stmts + [I(c.MISC | c.TAX), I(c.LD | size | c.IND, k=base)], guards)

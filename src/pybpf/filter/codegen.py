@@ -22,6 +22,8 @@ from pybpf.filter.lexer import Token
 from pybpf.filter.linktypes import LinkType
 from pybpf.filter.names import ETHER_TYPES, LLC_SAPS
 from pybpf.filter.netdb import IP_PROTOCOLS, SERVICES
+from pybpf.filter import pflog, wlan
+from pybpf.filter.offsets import Offset, Rel, compute as offsets_compute, ipv4_header_length, load, then, transport_base
 from pybpf.filter.syntax import And, Node, Not, Or, Primitive, Protocol, Qualifiers, Relation, Special
 
 ETHERMTU = 1500
@@ -51,7 +53,8 @@ VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
 MPLS = 0x8847
 PPPOED, PPPOES = 0x8863, 0x8864
 #: PPP protocol numbers for the ethertypes they carry (after ``pppoes``)
-PPP_PROTOCOLS = {IP: 0x0021, IP6: 0x0057, 0x809B: 0x0029, 0x6003: 0x0027, 0x8137: 0x002B, MPLS: 0x0281}
+PPP_PROTOCOLS = {IP: 0x0021, IP6: 0x0057, 0x809B: 0x0029, 0x6003: 0x0027, 0x8137: 0x002B, 0xE0: 0x002B,
+                 MPLS: 0x0281, 0x0600: 0x0025, 0xFE: 0x0023, 0x42: 0x0031, 0xF0: 0x003F}
 
 
 class Generator:
@@ -63,13 +66,51 @@ class Generator:
         self.expression = expression
         self.netmask = netmask
         self.style = link.style
-        self.off_linktype = link.off_linktype
-        self.off_linkpl = link.off_linkpl
+        self.off_linkhdr: Offset = 0
+        self.off_linktype: Offset | None = link.off_linktype
+        self.off_linkpl: Offset = link.off_linkpl
         self.off_nl = 0             # network header from off_linkpl (beyond MPLS labels)
+        self.iso_offset = link.iso_offset
         self.llc = link.llc
         self.mpls_depth = 0
+        #: scratch registers holding run-time offsets, and the prologue that sets each
+        self.variables: dict[int, ir.Fragment] = {}
         self.arith = ArithGen(self)
         self.ip_keywords = IP_KEYWORDS
+        self._variable_offsets()
+
+    def _variable_offsets(self) -> None:
+        """Link layers whose payload offset depends on the packet get it computed into a
+        scratch register by a prologue (used only if some test reads beyond it)."""
+        if self.style in ("wlan", "radiotap"):
+            if self.style == "radiotap":
+                self.off_linkhdr = Rel(self.variable(wlan.radiotap_length))
+            payload = self.variable(lambda reg: wlan.payload_offset(self.off_linkhdr, reg, self.style == "radiotap"))
+            self.off_linkpl = Rel(payload)
+            self.off_linktype = Rel(payload, 6)      # in the LLC/SNAP header
+            self.off_nl = 8
+        elif self.style == "pflog":
+            self.off_linkpl = Rel(self.variable(lambda reg: offsets_compute([
+                I(c.LD | c.B | c.ABS, k=0), I(c.ALU | c.ADD | c.K, k=3), I(c.ALU | c.AND | c.K, k=0xFFFF_FFFC),
+                I(c.ST, k=reg)])))
+
+    def variable(self, prologue) -> int:
+        """A scratch register for a run-time offset; ``prologue(reg)`` builds the code
+        that sets it. Registers are taken from the top, arithmetic takes them from 0."""
+        reg = c.MEMWORDS - 1 - len(self.variables)
+        self.variables[reg] = prologue(reg)
+        return reg
+
+    def with_prologues(self, fragment: ir.Fragment) -> ir.Fragment:
+        """The filter preceded by the prologues of the run-time offsets it reads (and of
+        those those prologues read), in the order they were defined."""
+        needed = _registers_read(fragment.head) & set(self.variables)
+        for reg in sorted(self.variables, reverse=True):
+            if reg in needed:
+                needed |= _registers_read(self.variables[reg].head) & set(self.variables)
+        for reg in sorted(needed):                   # last defined first: it runs last
+            fragment = then(self.variables[reg], fragment) if fragment.const is None else fragment
+        return fragment
 
     # ---- errors -----------------------------------------------------------------------
     def error(self, reason: str, token: Token | None = None) -> FilterError:
@@ -96,16 +137,16 @@ class Generator:
         raise AssertionError(f"unknown node {node!r}")
 
     # ---- loads and compares -------------------------------------------------------------
-    def nl(self, offset: int = 0) -> int:
-        """Absolute offset of ``offset`` into the network-layer header."""
+    def nl(self, offset: int = 0) -> Offset:
+        """Offset of ``offset`` into the network-layer header."""
         return self.off_linkpl + self.off_nl + offset
 
-    def cmp(self, offset: int, size: int, value: int, op: int = c.JEQ, mask: int | None = None,
+    def cmp(self, offset: Offset, size: int, value: int, op: int = c.JEQ, mask: int | None = None,
             reverse: bool = False) -> ir.Fragment:
         if mask == 0:                        # nothing of the field is compared
             holds = {c.JEQ: value == 0, c.JGT: False, c.JGE: value == 0, c.JSET: False}[op]
             return ir.always(holds != reverse)
-        stmts = [I(c.LD | size | c.ABS, k=offset)]
+        stmts = load(offset, size)
         if mask is not None and mask != 0xFFFF_FFFF:
             stmts.append(I(c.ALU | c.AND | c.K, k=mask))
         fragment = ir.test(stmts, op | c.K, value)
@@ -113,7 +154,7 @@ class Generator:
 
     def cmp_transport4(self, offset: int, size: int, value: int, op: int = c.JEQ) -> ir.Fragment:
         """A compare on the IPv4 transport header, found through the header length."""
-        stmts = [I(c.LDX | c.B | c.MSH, k=self.nl()), I(c.LD | size | c.IND, k=self.nl(offset))]
+        stmts = ipv4_header_length(self.nl()) + [I(c.LD | size | c.IND, k=transport_base(self.nl(offset)))]
         return ir.test(stmts, op | c.K, value)
 
     def any_of(self, fragments: list[ir.Fragment]) -> ir.Fragment:
@@ -138,9 +179,16 @@ class Generator:
         if style in ("sll", "sll2"):
             return self.sll_linktype(proto)
         if style == "ppp":
-            if proto not in PPP_PROTOCOLS:
+            return self.cmp(self.off_linktype, c.H, PPP_PROTOCOLS.get(proto, proto))
+        if style == "chdlc":
+            return self.cmp(self.off_linktype, c.H, 0xFEFE if proto == 0xFE else proto)
+        if style == "pflog":
+            if proto not in (IP, IP6):
                 return ir.always(False)
-            return self.cmp(self.off_linktype, c.H, PPP_PROTOCOLS[proto])
+            families = [2] if proto == IP else list(AF_INET6_BSD)      # the BSDs' AF_INET / AF_INET6
+            return self.any_of([self.cmp(1, c.B, family) for family in families])
+        if style in ("wlan", "radiotap"):
+            return ir.both(self.cmp(self.off_linkhdr, c.B, wlan.DATA, mask=0x0C), self.llc_linktype(proto))
         if style in ("raw", "ipv4", "ipv6"):
             if proto not in (IP, IP6):
                 return ir.always(False)
@@ -165,6 +213,20 @@ class Generator:
         if proto <= ETHERMTU:
             return ir.both(length_field, self.cmp(llc, c.B, proto))
         return self.cmp(self.off_linktype, c.H, proto)
+
+    def llc_linktype(self, proto: int) -> ir.Fragment:
+        """The protocol of an 802.2 LLC frame at the link payload (802.11 carries no
+        ethertype field; SNAP's type field stands in for it)."""
+        llc = self.off_linkpl
+        if proto in (0xFE, 0x06, 0xF0):
+            return self.cmp(llc, c.H, proto << 8 | proto)
+        if proto == 0xE0:
+            return self.any_of([self.snap(llc, 0x8137), self.cmp(llc, c.B, 0xE0)])
+        if proto in (0x809B, 0x80F3):
+            return self.snap(llc, proto)
+        if proto <= ETHERMTU:
+            return self.cmp(llc, c.B, proto)
+        return self.cmp(llc + 6, c.H, proto)
 
     def snap(self, llc: int, proto: int) -> ir.Fragment:
         """An 802.2 SNAP header at ``llc`` (AA AA 03, OUI, type): AppleTalk's OUI is
@@ -220,7 +282,8 @@ class Generator:
             return self.iso_protocol(ISO_KEYWORDS[name], token)
         if name in ISIS_PDUS:
             isis = ISO_KEYWORDS["isis"]
-            return self.any_of([ir.both(self.iso_protocol(isis, token), self.cmp(self.nl(3 + 4), c.B, pdu, mask=0x1F))
+            return self.any_of([ir.both(self.iso_protocol(isis, token),
+                                        self.cmp(self.off_linkpl + self.iso_offset + 4, c.B, pdu, mask=0x1F))
                                 for pdu in ISIS_PDUS[name]])
         if name in ("link", "ether", "ppp", "slip", "fddi", "tr", "wlan"):
             raise self.error(f"'{name}' alone is not a filter; use e.g. '{name} host ...' or '{name} proto ...'",
@@ -229,12 +292,11 @@ class Generator:
 
     def need_llc(self, token: Token) -> None:
         if not self.llc:
-            raise self.error(f"'{token.text}' needs 802.2 LLC frames, which link type {self.link.name} "
-                             "does not carry", token)
+            raise self.error(f"'{token.text}' is not carried by link type {self.link.name}", token)
 
     def iso_protocol(self, number: int, token: Token) -> ir.Fragment:
         self.need_llc(token)
-        return ir.both(self.linktype(0xFE), self.cmp(self.nl(3), c.B, number))
+        return ir.both(self.linktype(0xFE), self.cmp(self.off_linkpl + self.iso_offset, c.B, number))
 
     def ip_protocol(self, number: int, v4: bool = True, v6: bool = True) -> ir.Fragment:
         """IPv4 protocol field / IPv6 next header (directly or after a fragment header)."""
@@ -257,7 +319,10 @@ class Generator:
         value = node.value
         proto = self.proto_name(q)
         if q.dir is not None and q.dir_text in ("addr1", "addr2", "addr3", "addr4", "ra", "ta"):
-            raise self.error(f"'{q.dir_text}' is valid for 802.11 syntax only", q.dir)
+            if kind in ("port", "portrange", "proto", "protochain", "gateway", "net"):
+                raise self.error(f"'{q.dir_text}' is not a valid qualifier for '{kind}'", q.dir)
+            if self.style not in ("wlan", "radiotap") or value.kind != "EID" or proto not in (None, "link"):
+                raise self.error(f"'{q.dir_text}' is valid for 802.11 syntax only (with an 802.11 address)", q.dir)
         if kind in ("port", "portrange"):
             return self.ports(node, kind, proto)
         if kind in ("proto", "protochain"):
@@ -423,6 +488,12 @@ class Generator:
         if (q.type_name or "host") != "host":
             raise self.error(f"'{q.type_name}' is not a valid qualifier for an Ethernet address", q.type)
         mac = _mac(token.text)
+        if self.style in ("wlan", "radiotap"):
+            direction = self.direction(q)
+            if direction in ("src or dst", "src and dst"):
+                combine = ir.either if direction == "src or dst" else ir.both
+                return combine(wlan.address(self, "src", mac), wlan.address(self, "dst", mac))
+            return wlan.address(self, direction, mac)
         if self.style not in ("ether",):
             raise self.error(f"Ethernet addresses are not supported on link type {self.link.name}", token)
 
@@ -545,7 +616,7 @@ class Generator:
         if proto == "isis":
             number = self.number_or_name(token, {}, "IS-IS PDU type", 0x1F)
             return ir.both(self.iso_protocol(ISO_KEYWORDS["isis"], q.proto),
-                           self.cmp(self.nl(3 + 4), c.B, number, mask=0x1F))
+                           self.cmp(self.off_linkpl + self.iso_offset + 4, c.B, number, mask=0x1F))
         raise self.error(f"'{q.proto_name} proto' is not supported", q.proto)
 
     def number_or_name(self, token: Token, names: dict[str, int], what: str, limit: int) -> int:
@@ -578,10 +649,16 @@ class Generator:
             return self.linktype(PPPOED)
         if word == "pppoes":
             return self.pppoes(node)
+        if word in ("inbound", "outbound") and self.style == "pflog":
+            return pflog.direction(self, word == "outbound")
         if word in ("inbound", "outbound", "ifindex"):
             return self.direction_test(node)
+        if word in ("ifname", "rset", "rnr", "srnr", "reason", "action"):
+            return pflog.field(self, node.keyword, args[0])
         if word == "llc":
             return self.llc_frames(node)
+        if word in ("type", "subtype", "dir") and self.style in ("wlan", "radiotap"):
+            return wlan.type_subtype(self, node.keyword, args)
         if word in ("addr1", "addr2", "addr3", "addr4", "ra", "ta", "type", "subtype", "dir"):
             raise self.error(f"'{word}' is valid for 802.11 syntax only", node.keyword)
         raise self.error(f"'{word}' is not supported by pybpf's filter compiler yet", node.keyword)
@@ -589,6 +666,12 @@ class Generator:
     def cast(self, node: Special) -> ir.Fragment:
         word = node.keyword.text
         proto = node.proto.text if node.proto else None
+        if proto in ("ether", "ppp", "slip", "fddi", "tr", "wlan"):
+            proto = "link"
+        if proto in (None, "link") and self.style in ("wlan", "radiotap"):
+            if word == "multicast":
+                return wlan.first_byte_of_destination(self, 0x01)
+            return wlan.address(self, "dst", b"\xff" * 6)
         if proto in (None, "link", "ether"):
             if self.style != "ether":
                 if proto is None and self.style in ("raw", "ipv4", "ipv6", "null", "loop", "sll", "sll2"):
@@ -628,9 +711,9 @@ class Generator:
         return ir.negate(ir.test(stmts, c.JEQ | c.K, 0))
 
     def vlan(self, node: Special) -> ir.Fragment:
-        if self.style != "ether":
+        if self.style not in ("ether", "wlan", "radiotap"):
             raise self.error(f"'vlan' not supported on link type {self.link.name}", node.keyword)
-        tagged = self.any_of([self.cmp(self.off_linktype, c.H, tpid) for tpid in VLAN_TPIDS])
+        tagged = self.any_of([self.linktype(tpid) for tpid in VLAN_TPIDS])
         if node.args:
             vid = node.args[0].value
             if vid > 4095:
@@ -645,7 +728,7 @@ class Generator:
             # inside a label stack: the previous label must not be the bottom one
             first = self.cmp(self.nl(-2), c.B, 0x01, c.JSET, reverse=True)
         else:
-            if self.style not in ("ether", "ppp"):
+            if self.link.name not in ("EN10MB", "PPP", "C_HDLC"):
                 raise self.error(f"'mpls' not supported on link type {self.link.name}", node.keyword)
             first = self.linktype(MPLS)
         if node.args:
@@ -680,6 +763,8 @@ class Generator:
         if self.style == "ether":
             frames = ir.both(self.cmp(self.off_linktype, c.H, ETHERMTU, c.JGT, reverse=True),
                              self.cmp(self.off_linkpl, c.H, 0xFFFF, reverse=True))
+        elif self.style in ("wlan", "radiotap"):
+            frames = self.cmp(self.off_linkhdr, c.B, wlan.DATA, mask=0x0C)     # every data frame is LLC
         else:
             raise self.error(f"'llc' not supported on link type {self.link.name}", node.keyword)
         if not node.args:
@@ -773,3 +858,22 @@ def _address_kind(node: Primitive) -> str:
     if node.mask is not None:
         return kind + " and netmask"
     return kind
+
+
+def _registers_read(head: ir.Block) -> set[int]:
+    """Scratch registers read (ld/ldx M[k]) anywhere in the graph from ``head``, open
+    edges included (they are not patched yet)."""
+    seen: set[int] = set()
+    regs: set[int] = set()
+    stack = [head]
+    while stack:
+        block = stack.pop()
+        if block is None or block.id in seen:
+            continue
+        seen.add(block.id)
+        for ins in block.stmts:
+            if c.cls(ins.code) in (c.LD, c.LDX) and c.mode(ins.code) == c.MEM:
+                regs.add(ins.k)
+        if not block.is_return:
+            stack += [block.jt, block.jf]
+    return regs

@@ -29,7 +29,7 @@ KEYWORDS = {
 #: spellings that mean the same keyword
 ALIASES = {"netmask": "mask", "es-is": "esis", "is-is": "isis", "direction": "dir", "address1": "addr1",
            "address2": "addr2", "address3": "addr3", "address4": "addr4", "subrulenum": "srnr",
-           "rulenum": "rnr", "on": "ifname", "length": "len", "&&": "and", "||": "or", "!": "not", "=": "=="}
+           "rulenum": "rnr", "ruleset": "rset", "on": "ifname", "length": "len", "&&": "and", "||": "or", "!": "not", "=": "=="}
 
 _B = "[0-9A-Fa-f][0-9A-Fa-f]?"
 _B2 = "[0-9A-Fa-f]{4}"

@@ -22,10 +22,13 @@ class LinkType:
     off_linktype: int | None
     #: offset of the link-layer payload (the network-layer header for ethertype frames)
     off_linkpl: int
-    #: whether the link layer carries 802.2 LLC frames (ISO, STP, NetBEUI, IPX over LLC)
+    #: whether the link layer carries ISO, STP, NetBEUI and IPX frames (in 802.2 LLC
+    #: frames, or under protocol numbers of its own as PPP and Cisco HDLC do)
     llc: bool = False
     #: whether packets carry their direction (inbound/outbound) or interface index
     direction: str | None = None
+    #: where an ISO NLPID sits past the link payload's start (after an 802.2 LLC header: 3)
+    iso_offset: int = 3
 
 
 LINK_TYPES = {lt.name: lt for lt in [
@@ -37,6 +40,12 @@ LINK_TYPES = {lt.name: lt for lt in [
     LinkType("IPV6", 229, "ipv6", None, 0),
     LinkType("NULL", 0, "null", 0, 4),
     LinkType("LOOP", 108, "loop", 0, 4),
+    LinkType("PPP", 9, "ppp", 2, 4, llc=True, iso_offset=0),
+    LinkType("PPP_SERIAL", 50, "ppp", 2, 4, llc=True, iso_offset=0),
+    LinkType("C_HDLC", 104, "chdlc", 2, 4, llc=True, iso_offset=1),
+    LinkType("PFLOG", 117, "pflog", None, 0),
+    LinkType("IEEE802_11", 105, "wlan", None, 0, llc=True),
+    LinkType("IEEE802_11_RADIO", 127, "radiotap", None, 0, llc=True),
 ]}
 ALIASES = {"ETHERNET": "EN10MB", "ETHER": "EN10MB", "SLL": "LINUX_SLL", "SLL2": "LINUX_SLL2"}
 BY_NUMBER = {lt.number: lt for lt in LINK_TYPES.values()}
