@@ -23,6 +23,7 @@ from pybpf.filter.linktypes import LinkType
 from pybpf.filter.names import ETHER_TYPES, LLC_SAPS
 from pybpf.filter.netdb import IP_PROTOCOLS, SERVICES
 from pybpf.filter import pflog, wlan
+from pybpf.filter.protochain import protochain
 from pybpf.filter.offsets import Offset, Rel, compute as offsets_compute, ipv4_header_length, load, then, transport_base
 from pybpf.filter.syntax import And, Node, Not, Or, Primitive, Protocol, Qualifiers, Relation, Special
 
@@ -601,7 +602,11 @@ class Generator:
         if token.kind in ("HID", "HID6", "EID"):
             raise self.error(f"'{kind}' qualifier applied to {_address_kind(node)}", q.type)
         if kind == "protochain":
-            raise self.error("'protochain' is not supported by pybpf's filter compiler yet", q.type)
+            if proto not in (None, "ip", "ip6"):
+                raise self.error(f"'protochain' applies to ip and ip6, not '{q.proto_name}'", q.proto)
+            number = self.number_or_name(token, IP_PROTOCOLS, "protocol", 0xFF)
+            versions = [v for v in ("ip", "ip6") if proto in (None, v)]
+            return self.any_of([protochain(self, number, v, q.type) for v in versions])
         if proto == "link":
             number = self.number_or_name(token, {**ETHER_TYPES, **LLC_SAPS}, "protocol", 0xFFFF)
             if 255 < number <= ETHERMTU and self.style in ("ether", "sll", "sll2"):

@@ -124,8 +124,8 @@ def finish(fragment: Fragment, accept: int) -> Block:
 
 
 def blocks_in_order(root: Block) -> list[Block]:
-    """Every reachable block, in an order where each jump goes forward (the graph is
-    acyclic) and a block's true successor tends to follow it."""
+    """Every reachable block, in an order where each jump goes forward — except the
+    moves that close a loop — and a block's true successor tends to follow it."""
     order: list[Block] = []
     seen: set[int] = set()
     stack: list[tuple[Block, bool]] = [(root, False)]
@@ -209,8 +209,8 @@ def _instructions(order, layout, trampolines) -> list[Instruction]:
             continue
         if block.is_goto:
             following = order[i + 1] if i + 1 < len(order) else None
-            if block.jt is not following:
-                out.append(Instruction(c.JMP | c.JA, 0, 0, _entry(block.jt, layout) - pc - 1))
+            if block.jt is not following:      # backward only in loops (protochain), as 32-bit wrap-around
+                out.append(Instruction(c.JMP | c.JA, 0, 0, (_entry(block.jt, layout) - pc - 1) & 0xFFFF_FFFF))
             continue
         through = trampolines.get(block.id, [])
         offsets = {}

@@ -299,6 +299,10 @@ def _forward(root: Block, values: Values, rewrite: bool):
         if block is root:
             entry[block.id] = _initial_state(values)
             facts[block.id] = frozenset()
+        elif any(p.id not in exit_ for p, _ in incoming):
+            # the top of a loop: nothing is known about what the loop brings round
+            entry[block.id] = [None] * _REGISTERS
+            facts[block.id] = frozenset()
         else:
             entry[block.id] = _meet([exit_[p.id] for p, _ in incoming])
             edge_facts = []
@@ -361,16 +365,22 @@ def _terminal_uses(block: Block) -> set[int]:
 
 
 def _liveness(order: list[Block]) -> dict[int, set[int]]:
-    """Registers live on entry to each block (the graph is acyclic: one backward sweep)."""
-    live_in: dict[int, set[int]] = {}
-    for block in reversed(order):
-        live = set(_terminal_uses(block))
-        for succ in block.successors():
-            live |= live_in[succ.id]
-        for ins in reversed(block.stmts):
-            uses, defs = _uses_defs(ins)
-            live = (live - defs) | uses
-        live_in[block.id] = live
+    """Registers live on entry to each block: backward sweeps until nothing changes (one
+    sweep unless a loop carries liveness round)."""
+    live_in: dict[int, set[int]] = {block.id: set() for block in order}
+    changed = True
+    while changed:
+        changed = False
+        for block in reversed(order):
+            live = set(_terminal_uses(block))
+            for succ in block.successors():
+                live |= live_in[succ.id]
+            for ins in reversed(block.stmts):
+                uses, defs = _uses_defs(ins)
+                live = (live - defs) | uses
+            if live != live_in[block.id]:
+                live_in[block.id] = live
+                changed = True
     return live_in
 
 
