@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 
 from shared_data import SHARED
@@ -19,22 +18,6 @@ def load(name: str) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-#: what the compiler does not generate yet: cases using it are expected to fail (strictly,
-#: so one that starts passing is noticed and moved out of this list)
-NOT_YET = {"geneve": "geneve (variable offsets after the encapsulation) is not generated yet",
-           "vxlan": "vxlan (variable offsets after the encapsulation) is not generated yet"}
-
-
-def not_yet(case: dict):
-    """An xfail mark for a case needing something :data:`NOT_YET` lists, else None."""
-    import pytest
-
-    for word, reason in NOT_YET.items():
-        if re.search(rf"\b{word}\b", case.get("expr", "")):
-            return pytest.mark.xfail(reason=reason, strict=True)
-    return None
 
 
 def netmask(case: dict) -> int:
@@ -61,7 +44,4 @@ def case_params(name: str, only_supported: bool = True) -> list:
     cases = load(name)
     if not cases:
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"{CASES / name} is absent"), id="absent")]
-    # a reject case holds whether or not the compiler knows the feature it misuses
-    marking = name != "reject.jsonl"
-    return [pytest.param(case, id=case["label"], marks=[m for m in [marking and not_yet(case)] if m])
-            for case in cases if not only_supported or supported(case)]
+    return [pytest.param(case, id=case["label"]) for case in cases if not only_supported or supported(case)]

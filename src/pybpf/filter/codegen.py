@@ -23,6 +23,7 @@ from pybpf.filter.linktypes import LinkType
 from pybpf.filter.names import ETHER_TYPES, LLC_SAPS
 from pybpf.filter.netdb import IP_PROTOCOLS, SERVICES
 from pybpf.filter import pflog, wlan
+from pybpf.filter.encapsulation import tunnel
 from pybpf.filter.protochain import protochain
 from pybpf.filter.offsets import Offset, Rel, compute as offsets_compute, ipv4_header_length, load, then, transport_base
 from pybpf.filter.syntax import And, Node, Not, Or, Primitive, Protocol, Qualifiers, Relation, Special
@@ -97,18 +98,22 @@ class Generator:
 
     def variable(self, prologue) -> int:
         """A scratch register for a run-time offset; ``prologue(reg)`` builds the code
-        that sets it. Registers are taken from the top, arithmetic takes them from 0."""
+        that sets it at the start (None: code matching a primitive sets it). Registers
+        are taken from the top, arithmetic takes them from 0."""
         reg = c.MEMWORDS - 1 - len(self.variables)
-        self.variables[reg] = prologue(reg)
+        if reg < self.arith.next_register:
+            raise self.error("expression too complicated: more than 16 scratch memory words needed")
+        self.variables[reg] = prologue(reg) if prologue else None
         return reg
 
     def with_prologues(self, fragment: ir.Fragment) -> ir.Fragment:
         """The filter preceded by the prologues of the run-time offsets it reads (and of
         those those prologues read), in the order they were defined."""
-        needed = _registers_read(fragment.head) & set(self.variables)
+        prologues = {reg for reg, code in self.variables.items() if code is not None}
+        needed = _registers_read(fragment.head) & prologues
         for reg in sorted(self.variables, reverse=True):
             if reg in needed:
-                needed |= _registers_read(self.variables[reg].head) & set(self.variables)
+                needed |= _registers_read(self.variables[reg].head) & prologues
         for reg in sorted(needed):                   # last defined first: it runs last
             fragment = then(self.variables[reg], fragment) if fragment.const is None else fragment
         return fragment
@@ -650,6 +655,8 @@ class Generator:
             return self.vlan(node)
         if word == "mpls":
             return self.mpls(node)
+        if word in ("vxlan", "geneve"):
+            return tunnel(self, node)
         if word == "pppoed":
             return self.linktype(PPPOED)
         if word == "pppoes":
