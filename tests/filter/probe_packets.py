@@ -132,6 +132,15 @@ def link_frames(linktype: str) -> list[bytes]:
                     frames.append(radiotap + header + pad + snap + struct.pack(">H", ethertype) + payload)
                 frames.append(radiotap + header + pad + b"\xfe\xfe\x03\x83" + b"\0" * 20)
                 frames.append(radiotap + header + pad + b"\x42\x42\x03" + b"\0" * 20)
+    elif linktype in ("FDDI", "IEEE802", "IP_OVER_FC"):
+        prefix = {"FDDI": b"\x50", "IEEE802": b"\x10\x40", "IP_OVER_FC": b"\0\0"}[linktype]
+        middle = b"\0" * 4 if linktype == "IP_OVER_FC" else b""
+        for ethertype, payload in payloads:
+            frames.append(prefix + dst + src + middle + b"\xaa\xaa\x03\x00\x00\x00" + struct.pack(">H", ethertype)
+                          + payload)
+        for llc in (b"\xfe\xfe\x03\x83\x1b\x01\x00\x12", b"\x42\x42\x03\x00\x00\x00\x00\x00",
+                    b"\xaa\xaa\x03\x08\x00\x07\x80\x9b\x00\x00", b"\xe0\xe0\x03\xff\xff\x00\x00\x00"):
+            frames.append(prefix + b"\xff" * 6 + src + middle + llc + b"\0" * 24)
     elif linktype in ("NULL", "LOOP"):
         for ethertype, payload in payloads:
             if ethertype not in (0x0800, 0x86DD):

@@ -91,6 +91,8 @@ class Generator:
             self.off_linkpl = Rel(payload)
             self.off_linktype = Rel(payload, 6)      # in the LLC/SNAP header
             self.off_nl = 8
+        elif self.style == "llc":
+            self.off_nl = 8                              # past the LLC and SNAP headers
         elif self.style == "pflog":
             self.off_linkpl = Rel(self.variable(lambda reg: offsets_compute([
                 I(c.LD | c.B | c.ABS, k=0), I(c.ALU | c.ADD | c.K, k=3), I(c.ALU | c.AND | c.K, k=0xFFFF_FFFC),
@@ -195,6 +197,8 @@ class Generator:
             return self.any_of([self.cmp(1, c.B, family) for family in families])
         if style in ("wlan", "radiotap"):
             return ir.both(self.cmp(self.off_linkhdr, c.B, wlan.DATA, mask=0x0C), self.llc_linktype(proto))
+        if style == "llc":
+            return self.llc_linktype(proto)
         if style in ("raw", "ipv4", "ipv6"):
             if proto not in (IP, IP6):
                 return ir.always(False)
@@ -226,9 +230,7 @@ class Generator:
         llc = self.off_linkpl
         if proto in (0xFE, 0x06, 0xF0):
             return self.cmp(llc, c.H, proto << 8 | proto)
-        if proto == 0xE0:
-            return self.any_of([self.snap(llc, 0x8137), self.cmp(llc, c.B, 0xE0)])
-        if proto in (0x809B, 0x80F3):
+        if proto == 0x809B:
             return self.snap(llc, proto)
         if proto <= ETHERMTU:
             return self.cmp(llc, c.B, proto)
@@ -500,11 +502,11 @@ class Generator:
                 combine = ir.either if direction == "src or dst" else ir.both
                 return combine(wlan.address(self, "src", mac), wlan.address(self, "dst", mac))
             return wlan.address(self, direction, mac)
-        if self.style not in ("ether",):
+        if self.link.macs is None:
             raise self.error(f"Ethernet addresses are not supported on link type {self.link.name}", token)
 
         def make(which: str) -> ir.Fragment:
-            return self.bytes_equal(0 if which == "dst" else 6, mac)
+            return self.bytes_equal(self.link.macs[which == "src"], mac)
         return self.address_test(q, make)
 
     def bytes_equal(self, offset: int, data: bytes) -> ir.Fragment:
@@ -614,7 +616,7 @@ class Generator:
             return self.any_of([protochain(self, number, v, q.type) for v in versions])
         if proto == "link":
             number = self.number_or_name(token, {**ETHER_TYPES, **LLC_SAPS}, "protocol", 0xFFFF)
-            if 255 < number <= ETHERMTU and self.style in ("ether", "sll", "sll2"):
+            if 255 < number <= ETHERMTU and self.style in ("ether", "sll", "sll2", "llc", "wlan", "radiotap"):
                 raise self.error(f"LLC DSAP {number} greater than maximum 255", token)
             return self.linktype(number)
         if proto in (None, "ip", "ip6"):
@@ -684,14 +686,13 @@ class Generator:
             if word == "multicast":
                 return wlan.first_byte_of_destination(self, 0x01)
             return wlan.address(self, "dst", b"\xff" * 6)
-        if proto in (None, "link", "ether"):
-            if self.style != "ether":
-                if proto is None and self.style in ("raw", "ipv4", "ipv6", "null", "loop", "sll", "sll2"):
-                    raise self.error(f"'{word}' is not supported on link type {self.link.name}", node.keyword)
+        if proto in (None, "link"):
+            if self.link.macs is None:
                 raise self.error(f"'{word}' is not supported on link type {self.link.name}", node.keyword)
+            destination = self.link.macs[0]
             if word == "broadcast":
-                return self.bytes_equal(0, b"\xff" * 6)
-            return self.cmp(0, c.B, 1, c.JSET)
+                return self.bytes_equal(destination, b"\xff" * 6)
+            return self.cmp(destination, c.B, 1, c.JSET)
         if proto == "ip":
             if word == "multicast":
                 return ir.both(self.linktype(IP), self.cmp(self.nl(16), c.B, 0xE0, mask=0xF0))
@@ -777,6 +778,8 @@ class Generator:
                              self.cmp(self.off_linkpl, c.H, 0xFFFF, reverse=True))
         elif self.style in ("wlan", "radiotap"):
             frames = self.cmp(self.off_linkhdr, c.B, wlan.DATA, mask=0x0C)     # every data frame is LLC
+        elif self.style == "llc" and self.link.name in ("FDDI", "IEEE802"):
+            frames = ir.always(True)
         else:
             raise self.error(f"'llc' not supported on link type {self.link.name}", node.keyword)
         if not node.args:

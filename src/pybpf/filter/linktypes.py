@@ -29,10 +29,15 @@ class LinkType:
     direction: str | None = None
     #: where an ISO NLPID sits past the link payload's start (after an 802.2 LLC header: 3)
     iso_offset: int = 3
+    #: offsets of the destination and source MAC addresses, where the header has them
+    macs: tuple[int, int] | None = None
 
 
 LINK_TYPES = {lt.name: lt for lt in [
-    LinkType("EN10MB", 1, "ether", 12, 14, llc=True),
+    LinkType("EN10MB", 1, "ether", 12, 14, llc=True, macs=(0, 6)),
+    LinkType("FDDI", 10, "llc", None, 13, llc=True, macs=(1, 7)),
+    LinkType("IEEE802", 6, "llc", None, 14, llc=True, macs=(2, 8)),
+    LinkType("IP_OVER_FC", 122, "llc", None, 16, llc=True, macs=(2, 10)),
     LinkType("LINUX_SLL", 113, "sll", 14, 16, llc=True, direction="sll"),
     LinkType("LINUX_SLL2", 276, "sll2", 0, 20, llc=True, direction="sll2"),
     LinkType("RAW", 101, "raw", None, 0),
