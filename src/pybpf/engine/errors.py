@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+from collections.abc import Callable
 
 from pybpf.errors import PybpfError
 
@@ -57,23 +58,49 @@ class VerifierError(BPFError):
     #: how many trailing log lines the summary shows
     SUMMARY_LINES = 8
 
-    def __init__(self, command: str, errno: int, log: str, target: str = "", hint: str = ""):
+    def __init__(self, command: str, errno: int, log: str, target: str = "", hint: str = "",
+                 source: str = "", slot: int | None = None):
         self.log = log
         lines = [line for line in log.splitlines() if line.strip()]
         self.failing_instruction = _last_instruction(lines)
+        #: the instruction slot the verifier stopped at (``slot``, or where its log says)
+        self.failing_slot = slot if slot is not None else _slot_of(self.failing_instruction)
+        #: what the program's debug info says about that instruction: its C source line
+        #: (``source: prog.c:12:5: return x;``) and any failed CO-RE relocation
+        self.source = source
+        self.reason = hint
         tail = lines[-self.SUMMARY_LINES:]
         summary = hint or "the verifier rejected the program"
         if self.failing_instruction:
             summary += f" at {self.failing_instruction}"
+        if source:
+            summary += "\n  " + "\n  ".join(source.splitlines())
         if tail:
             summary += "\n  " + "\n  ".join(tail)
             if len(lines) > len(tail):
                 summary += f"\n  ({len(lines) - len(tail)} earlier log lines: see .log)"
         super().__init__(command, errno, summary, target)
 
+    def explained(self, explain: Callable[[int], str]) -> VerifierError:
+        """This error with ``explain(failing slot)`` as its source (a program's
+        :meth:`~pybpf.object.ProgramSpec.explain`); itself when there is nothing to add."""
+        if self.failing_slot is None:
+            return self
+        source = explain(self.failing_slot)
+        if not source:
+            return self
+        return VerifierError(self.command, self.errno, self.log, self.target, self.reason, source,
+                             self.failing_slot)
+
     def full(self) -> str:
         """The message followed by the whole verifier log."""
         return f"{self.args[0]}\n--- verifier log ---\n{self.log}"
+
+
+def _slot_of(instruction: str) -> int | None:
+    """The slot number of an ``instruction N: ...`` text."""
+    head = instruction.removeprefix("instruction ").split(":", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 def _last_instruction(lines: list[str]) -> str:

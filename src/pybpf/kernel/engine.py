@@ -2,13 +2,19 @@
 
 ``available()`` asks the kernel once (a tiny BPF_MAP_CREATE) whether bpf() is permitted;
 ``load_collection()`` creates the maps (reusing compatible pinned ones for
-``Pinning.BY_NAME``), loads BTF when a program carries some, and loads the programs with
-their map references resolved to fds. A failure part-way closes what was made.
+``Pinning.BY_NAME``), loads the BTF that maps and programs carry (once per distinct blob:
+an ELF object's maps and programs share one), and loads the programs with their map
+references resolved to fds and their func/line info. A failure part-way closes what was
+made.
+
+A kernel that refuses a BTF blob gets the maps and programs without it (as libbpf
+does): they work the same, but the kernel cannot name source lines or key/value types.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from functools import cache
 
@@ -31,10 +37,39 @@ def available() -> str | None:
     return None
 
 
-def _pinned_or_created(spec: MapSpec) -> KernelMap:
+_log = logging.getLogger(__name__)
+
+
+class _BtfFds:
+    """The BTF blobs of one load, each loaded once; closed when the load is done (maps
+    and programs keep their own references in the kernel)."""
+
+    def __init__(self) -> None:
+        self.fds: dict[bytes, int] = {}
+
+    def fd(self, blob: bytes | None, user: str) -> int:
+        """The fd of ``blob`` (0 for none, or when the kernel refused it)."""
+        if blob is None:
+            return 0
+        if blob not in self.fds:
+            try:
+                self.fds[blob] = load_btf(blob)
+            except BPFError as exc:
+                _log.warning("%s: the kernel refused its BTF (%s); loading without it", user, exc)
+                self.fds[blob] = 0
+        return self.fds[blob]
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            if fd:
+                os.close(fd)
+        self.fds.clear()
+
+
+def _pinned_or_created(spec: MapSpec, btf_fd: int = 0) -> KernelMap:
     """The map for ``spec``: the compatible one pinned under its name, or a new one."""
     if spec.pinning != Pinning.BY_NAME:
-        return _initialized(create_map(spec))
+        return _initialized(create_map(spec, btf_fd))
     path = os.path.join(spec.pin_path, spec.name)
     try:
         found = open_pinned_map(path, spec.key_type, spec.value_type)
@@ -48,7 +83,7 @@ def _pinned_or_created(spec: MapSpec) -> KernelMap:
         found.close()
         raise BPFError("BPF_OBJ_GET", errno.EINVAL, f"the map pinned at {path} does not "
                        f"match the spec: {why}", f"map {spec.name!r}")
-    made = _initialized(create_map(spec))
+    made = _initialized(create_map(spec, btf_fd))
     try:
         made.pin(path)
     except BaseException:
@@ -77,19 +112,17 @@ def load_collection(spec: CollectionSpec, log_level: int = 0,
     maps: dict[str, KernelMap] = {}
     programs: dict[str, KernelProgram] = {}
     collection = Collection("kernel", maps, programs)  # type: ignore[arg-type]
+    btf = _BtfFds()
     try:
         for name, map_spec in spec.maps.items():
-            maps[name] = _pinned_or_created(map_spec)
+            maps[name] = _pinned_or_created(map_spec, btf.fd(map_spec.btf, f"map {name!r}"))
         for name, prog_spec in spec.programs.items():
-            btf_fd = load_btf(prog_spec.btf.btf) if prog_spec.btf is not None else 0
-            try:
-                programs[name] = load_program(prog_spec, lambda m: maps[m].fd,
-                                              log_level=log_level, log_size=log_size,
-                                              btf_fd=btf_fd)
-            finally:
-                if btf_fd:
-                    os.close(btf_fd)
+            blob = prog_spec.btf.btf if prog_spec.btf is not None else None
+            programs[name] = load_program(prog_spec, lambda m: maps[m].fd, log_level=log_level,
+                                          log_size=log_size, btf_fd=btf.fd(blob, f"program {name!r}"))
     except BaseException:
         collection.close()
         raise
+    finally:
+        btf.close()
     return collection

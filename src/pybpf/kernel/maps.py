@@ -250,31 +250,53 @@ def get_pinned_fd(path: str) -> int:
     return bpf(Command.OBJ_GET, attrs.ObjPinAttr(pathname=ctypes.addressof(name)), path)
 
 
-def create_fd(spec: MapSpec, inner_fd: int = 0) -> int:
-    """BPF_MAP_CREATE for ``spec``; returns the new map's fd."""
+#: map types the kernel takes no key/value BTF for (libbpf leaves it off them too)
+_NO_BTF = {MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRACE, MapType.ARRAY_OF_MAPS,
+           MapType.HASH_OF_MAPS, MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP,
+           MapType.SOCKMAP, MapType.SOCKHASH, MapType.QUEUE, MapType.STACK}
+
+
+def create_fd(spec: MapSpec, inner_fd: int = 0, btf_fd: int = 0) -> int:
+    """BPF_MAP_CREATE for ``spec``; returns the new map's fd.
+
+    With ``btf_fd`` (the loaded BTF ``spec.btf_key/value_type_id`` index) the kernel
+    learns the key and value types (bpftool shows them); a kernel that refuses them gets
+    the map without, as libbpf retries.
+    """
     attr = attrs.MapCreateAttr(
         map_type=spec.type, key_size=spec.key_size, value_size=spec.value_size,
         max_entries=spec.max_entries, map_flags=spec.flags, inner_map_fd=inner_fd,
-        map_name=spec.name.encode(), btf_key_type_id=spec.btf_key_type_id,
-        btf_value_type_id=spec.btf_value_type_id, map_extra=spec.extra)
+        map_name=spec.name.encode(), map_extra=spec.extra)
     if spec.numa_node is not None:
         attr.numa_node = spec.numa_node
         attr.map_flags |= MapFlag.NUMA_NODE
     hint = (f"this kernel refuses a {spec.type} map with key_size {spec.key_size}, "
             f"value_size {spec.value_size}, max_entries {spec.max_entries}, flags "
             f"{attr.map_flags:#x}, map_extra {spec.extra}: check what this map type needs")
-    return bpf(Command.MAP_CREATE, attr, f"map {spec.name!r} ({spec.type})",
-               {errno.EINVAL: hint})
+    target = f"map {spec.name!r} ({spec.type})"
+    if (spec.btf_key_type_id or spec.btf_value_type_id) and spec.type not in _NO_BTF \
+            and (btf_fd or spec.btf is None):
+        attr.btf_fd = btf_fd
+        attr.btf_key_type_id, attr.btf_value_type_id = spec.btf_key_type_id, spec.btf_value_type_id
+        if btf_fd:
+            try:
+                return bpf(Command.MAP_CREATE, attr, target, {errno.EINVAL: hint})
+            except BPFError as exc:
+                if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise
+            attr.btf_fd = attr.btf_key_type_id = attr.btf_value_type_id = 0
+    return bpf(Command.MAP_CREATE, attr, target, {errno.EINVAL: hint})
 
 
-def create_map(spec: MapSpec) -> KernelMap:
-    """Create the map ``spec`` describes (with a template inner map for maps of maps)."""
+def create_map(spec: MapSpec, btf_fd: int = 0) -> KernelMap:
+    """Create the map ``spec`` describes (with a template inner map for maps of maps);
+    ``btf_fd`` is the loaded ``spec.btf``, when the caller loaded it."""
     spec.check()
     inner_fd = 0
     if spec.inner is not None:
         inner_fd = create_fd(spec.inner)
     try:
-        return KernelMap(spec, create_fd(spec, inner_fd))
+        return KernelMap(spec, create_fd(spec, inner_fd, btf_fd))
     finally:
         if inner_fd:
             os.close(inner_fd)

@@ -34,6 +34,10 @@ LOG_SIZE_MAX = (1 << 30) - 1
 LOG_SIZE_MIN = 128
 
 
+#: program types whose BPF_PROG_TEST_RUN takes only ``ctx`` (the tracepoint's arguments)
+_CONTEXT_ONLY_RUNS = {ProgramType.RAW_TRACEPOINT, ProgramType.RAW_TRACEPOINT_WRITABLE}
+
+
 class KernelProgram(Program):
     """A program loaded in the kernel, reached through its file descriptor ``fd``."""
 
@@ -48,6 +52,10 @@ class KernelProgram(Program):
 
     def _test_run(self, data: bytes, ctx: bytes | None, repeat: int, data_out_size: int,
                   ctx_out_size: int, flags: int, cpu: int) -> RunResult:
+        if self.type in _CONTEXT_ONLY_RUNS:
+            # the kernel runs raw tracepoint programs once, on a context alone, and
+            # refuses a repeat count or output buffers
+            repeat, data_out_size, ctx_out_size = 0, 0, 0
         data_in = ctypes.create_string_buffer(data, len(data))
         data_out = ctypes.create_string_buffer(data_out_size)
         ctx_in = ctypes.create_string_buffer(ctx, len(ctx)) if ctx else None
@@ -204,7 +212,11 @@ def load_program(spec: ProgramSpec, resolve: Callable[[str], int] | None = None,
             if exc.errno not in (errno.EACCES, errno.EINVAL):
                 raise
         log_level = 1  # refused: load again, this time for the verifier's reasons
-    fd, log = _load_with_log(attr, target, log_level, log_size, hints)
+    try:
+        fd, log = _load_with_log(attr, target, log_level, log_size, hints)
+    except VerifierError as exc:
+        # name the C line (and any failed CO-RE relocation) the verifier stopped at
+        raise exc.explained(spec.explain) from None
     return KernelProgram(spec, fd, log)
 
 

@@ -9,7 +9,7 @@ A spec is plain data that either engine turns into a live map. ``key_type`` and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -53,6 +53,9 @@ class MapSpec:
     numa_node: int | None = None
     btf_key_type_id: int = 0
     btf_value_type_id: int = 0
+    #: the BTF blob the two ids above index (the object's, fixed up for the kernel); the
+    #: kernel engine loads it and creates the map with it, the vm ignores it
+    btf: bytes | None = field(default=None, repr=False)
     #: initial value of element 0 of an array map (global variables of an ELF object)
     contents: bytes | None = None
     #: freeze the map after writing ``contents`` (``.rodata``: constant for userspace too)

@@ -10,15 +10,22 @@ so both engines relocate by the same rule.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from pybpf.isa import Instruction
+from pybpf.isa import Instruction, slot_offsets
 from pybpf.isa import opcodes as o
+from pybpf.object.btf_ext import SourceLine, btf_strings, string_at
+from pybpf.errors import PybpfError
 from pybpf.object.errors import SpecError
 from pybpf.object.kinds import AttachType, ProgramType
 from pybpf.object.maps import NAME_LEN
+
+if TYPE_CHECKING:
+    from pybpf.object.core import Relocated
 
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_.]*\Z")
 
@@ -27,8 +34,8 @@ _NAME_CHARS = re.compile(r"[A-Za-z0-9_.]*\Z")
 class BTFInfo:
     """Raw BTF and the program's func/line info records (bpf_func_info, bpf_line_info).
 
-    Kept as bytes: the kernel takes them as they are, and the vm reads line info through
-    :mod:`pybpf.btf` when it wants source lines for messages.
+    Kept as bytes: the kernel takes them as they are (``insn_off`` in instruction slots
+    of this program). :meth:`source_line` reads line info back for error messages.
     """
 
     btf: bytes
@@ -36,6 +43,32 @@ class BTFInfo:
     func_info_rec_size: int = 8
     line_info: bytes = b""
     line_info_rec_size: int = 16
+
+    @cached_property
+    def _lines(self) -> list[tuple[int, int, int, int]]:
+        step = self.line_info_rec_size
+        if step < 16:
+            return []
+        return sorted(struct.unpack_from("<IIII", self.line_info, at)
+                      for at in range(0, len(self.line_info) - 15, step))
+
+    def source_line(self, slot: int) -> SourceLine | None:
+        """The C line instruction slot ``slot`` came from: the last line info record at
+        or before it, as the kernel's verifier attributes instructions to lines."""
+        found = None
+        for record in self._lines:
+            if record[0] > slot:
+                break
+            found = record
+        if found is None:
+            return None
+        _insn, file_off, line_off, line_col = found
+        try:
+            strings = btf_strings(self.btf)
+            return SourceLine(string_at(strings, file_off, "line info"), line_col >> 10, line_col & 0x3FF,
+                              string_at(strings, line_off, "line info"))
+        except PybpfError:
+            return None
 
 
 @dataclass
@@ -51,6 +84,8 @@ class ProgramSpec:
     btf: BTFInfo | None = None
     attach_to: str = ""
     section: str = ""
+    #: the CO-RE relocations applied when the object was read (:class:`pybpf.object.core.Relocated`)
+    core: list[Relocated] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         try:
@@ -80,6 +115,20 @@ class ProgramSpec:
                 raise SpecError(f"{where}: instruction {index} refers to map {map_name!r} "
                                 "but is not an lddw")
         return self
+
+    def explain(self, slot: int) -> str:
+        """What is known about instruction slot ``slot`` beyond its encoding, one fact
+        a line: the C source line it came from and, for an instruction poisoned by a
+        failed CO-RE relocation, which relocation failed. Empty when nothing is known."""
+        lines = []
+        source = self.btf.source_line(slot) if self.btf is not None else None
+        if source is not None:
+            lines.append(f"source: {source}")
+        starts = slot_offsets(self.instructions)
+        for relocated in self.core:
+            if relocated.poisoned and relocated.index < len(starts) and starts[relocated.index] == slot:
+                lines.append(f"CO-RE relocation failed: {relocated.poisoned}")
+        return "\n".join(lines)
 
     def relocated(self, resolve: Callable[[str], int]) -> list[Instruction]:
         """The instructions with each referenced lddw loading ``resolve(map name)``.

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
+from pybpf.object.core import is_poison
 from pybpf.vm.program import Program
 
 
@@ -69,8 +70,11 @@ def initialised_registers(program: Program, start: int, end: int, entry: frozens
 
 
 def successors(program: Program, index: int) -> list[int]:
-    """The instructions control may reach next from ``index`` (calls return to the next)."""
+    """The instructions control may reach next from ``index`` (calls return to the next,
+    except a call poisoned by a failed CO-RE relocation: it stops the program)."""
     ins = program.instructions[index]
+    if is_poison(ins):
+        return []
     if ins.is_jump:
         target = program.target(index, ins.jump_offset)
         return [target] if o.op(ins.opcode) == o.JA else [target, index + 1]

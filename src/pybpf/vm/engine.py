@@ -83,12 +83,25 @@ class VmProgram(Program):
             except map_helpers.TailCall as call:
                 program = call.program
                 continue
+            except VMError as exc:
+                raise _explained(exc, program.spec) from None
             width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
             frame = machine.__dict__.get("xdp_frame")
             if frame is not None:  # XDP may have moved the packet's start and end
                 packet = bytearray(frame.buffer[frame.head:frame.tail])
+            if program.type in _SKB_TYPES and program.type not in _LAYER2:
+                packet[:ETH_HLEN] = bytes(ETH_HLEN)   # the kernel hands back a zeroed link-layer header
             return retval & width, packet, context
         raise VMError(f"more than {map_helpers.MAX_TAIL_CALLS} tail calls in a row")
+
+
+def _explained(exc: VMError, spec: ProgramSpec) -> VMError:
+    """A run-time error with the C line of its instruction (and a failed CO-RE
+    relocation, for a poisoned one) when the program's debug info knows them."""
+    extra = spec.explain(exc.index) if exc.index is not None else ""
+    if not extra:
+        return exc
+    return VMError(exc.reason + "".join(f"\n  {line}" for line in extra.splitlines()), exc.index)
 
 
 XDP_HEADROOM = 256
@@ -183,7 +196,8 @@ def _verify(spec: ProgramSpec, checked: Checked) -> None:
             slot = checked.slots[index]
             log = "\n".join(listing[:index + 1]) + f"\nR{missing[0]} !read_ok\n"
             raise VerifierError("BPF_PROG_LOAD", errno.EACCES, log, f"program {spec.name!r} (vm)",
-                                f"instruction {slot} reads r{missing[0]}, which no path has written")
+                                f"instruction {slot} reads r{missing[0]}, which no path has written",
+                                spec.explain(slot), slot)
 
 
 def load_collection(spec: CollectionSpec, cpus: int | None = None, **_: Any) -> Collection:
@@ -202,14 +216,15 @@ def load_collection(spec: CollectionSpec, cpus: int | None = None, **_: Any) -> 
                 checked = Checked(instructions, HELPERS, by_id)
             except VMError as exc:
                 raise VerifierError("BPF_PROG_LOAD", errno.EINVAL, str(exc), f"program {name!r} (vm)",
-                                    exc.reason) from None
+                                    exc.reason, prog_spec.explain(exc.index) if exc.index is not None else "",
+                                    exc.index) from None
             _verify(prog_spec, checked)
             refused = context_problem(prog_spec.type, checked)
             if refused is not None:
                 slot, message = refused
                 log = disassemble(checked.instructions, numbered=True) + message + "\n"
                 raise VerifierError("BPF_PROG_LOAD", errno.EACCES, log, f"program {name!r} (vm)",
-                                    f"instruction {slot}: {message}")
+                                    f"instruction {slot}: {message}", prog_spec.explain(slot), slot)
             programs[name] = VmProgram(prog_spec, checked)
     except BaseException:
         collection.close()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pybpf.isa.helpers import helper_id
+from pybpf.object.core import POISON_HELPER
 from pybpf.vm.errors import VMError
 
 Helper = Callable[..., int]
@@ -94,3 +95,13 @@ def trace_printk(vm: Any, fmt: int, fmt_size: int, *args: int) -> int:
     text = "".join(out)
     vm.output.append(text)
     return len(text.encode())
+
+
+def _poisoned(vm: Any, *_: int) -> int:
+    """What an instruction poisoned by a failed CO-RE relocation calls: the kernel refuses
+    such a program when the instruction is reachable; the vm stops when it is reached."""
+    raise VMError("reached an instruction poisoned by a CO-RE relocation that could not be applied "
+                  "(call of helper 0xbad2310)")
+
+
+HELPERS[POISON_HELPER] = _poisoned

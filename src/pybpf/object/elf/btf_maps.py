@@ -39,12 +39,14 @@ def map_spec_from_btf(btf: BTF, name: str, struct_id: int) -> MapSpec:
     if definition.kind != Kind.STRUCT:
         raise BTFError(f"is a {definition.kind.name.lower()}, not a struct of __uint/__type members")
     values: dict[str, int] = {}
+    type_ids: dict[str, int] = {}
     inner: MapSpec | None = None
     for member in definition.members:
         if member.name in _NUMBERS:
             values[member.name] = _number(btf, member.type, member.name)
         elif member.name in ("key", "value"):
             values[f"{member.name}_size"] = _pointee_size(btf, member.type, member.name)
+            type_ids[member.name] = btf.resolve(member.type).ref
         elif member.name == "values":
             array = btf.resolve(member.type)
             pointee = btf.resolve(btf.resolve(array.element).ref) if array.kind == Kind.ARRAY else None
@@ -70,5 +72,6 @@ def map_spec_from_btf(btf: BTF, name: str, struct_id: int) -> MapSpec:
         name[:15], kind, values.get("key_size", 0), values.get("value_size", 0), values.get("max_entries", 0),
         flags=values.get("map_flags", 0), extra=values.get("map_extra", 0), inner=inner,
         pinning=Pinning.BY_NAME if values.get("pinning") == 1 else Pinning.NONE,
-        numa_node=values.get("numa_node"),
+        numa_node=values.get("numa_node"), btf_key_type_id=type_ids.get("key", 0),
+        btf_value_type_id=type_ids.get("value", 0),
     )

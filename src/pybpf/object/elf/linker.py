@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from pybpf.isa import Instruction, InvalidInstruction, decode
 from pybpf.isa import opcodes as o
+from pybpf.object.core import Relocated
 from pybpf.object.elf.reader import ElfObject, ObjectError, Relocation, Symbol
 
 R_BPF_64_64 = 1      # lddw of a map, a variable or a function
@@ -32,6 +33,8 @@ class Function:
     start: int                      # byte offset in its section
     instructions: list[Instruction]
     relocations: dict[int, Relocation] = field(default_factory=dict)  # instruction index → relocation
+    #: CO-RE relocations applied to it (indexes local to the function)
+    core: list[Relocated] = field(default_factory=list)
 
 
 @dataclass
@@ -43,6 +46,8 @@ class LinkedProgram:
     maps: dict[int, str]                       # lddw index → map symbol name
     data: dict[int, tuple[str, int]]           # lddw index → (data section, offset)
     subprograms: list[str]
+    #: each function placed: (function, its first slot, its first instruction index)
+    layout: list[tuple[Function, int, int]] = field(default_factory=list)
 
 
 def functions(obj: ElfObject) -> dict[tuple[int, int], Function]:
@@ -102,12 +107,14 @@ def link(obj: ElfObject, entry: Function, table: dict[tuple[int, int], Function]
     maps: dict[int, str] = {}
     data: dict[int, tuple[str, int]] = {}
     pending_calls: list[tuple[int, int, Function]] = []   # (instruction index, slot, callee)
+    placements: list[tuple[Function, int, int]] = []
     slot = 0
     position = 0
     while position < len(layout):
         function = layout[position]
         position += 1
         placed[id(function)] = slot
+        placements.append((function, slot, len(instructions)))
         for local, ins in enumerate(function.instructions):
             rel = function.relocations.get(local)
             index = len(instructions)
@@ -130,7 +137,7 @@ def link(obj: ElfObject, entry: Function, table: dict[tuple[int, int], Function]
         relative = placed[id(callee)] - (at + 1)
         ins = instructions[index]
         instructions[index] = replace(ins, imm=relative & 0xFFFF_FFFF if ins.is_lddw else relative)
-    return LinkedProgram(entry, instructions, maps, data, [f.name for f in layout[1:]])
+    return LinkedProgram(entry, instructions, maps, data, [f.name for f in layout[1:]], placements)
 
 
 def _symbol_name(obj: ElfObject, sym: Symbol) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from pybpf.btf import BTF, BTFError, Kind
 from pybpf.object.collection import CollectionSpec
 from pybpf.object.elf.btf_maps import map_spec_from_btf
+from pybpf.object.elf.debug_info import ObjectBTF, apply_core, program_btf, program_core, read_btf
 from pybpf.object.elf.linker import functions, link
 from pybpf.object.elf.maps import data_maps, legacy_maps
 from pybpf.object.elf.reader import ElfObject, ObjectError, read_object
@@ -20,13 +21,22 @@ from pybpf.object.maps import MapSpec
 from pybpf.object.programs import ProgramSpec
 
 
-def load_object(source: str | Path | bytes, *, name: str = "") -> CollectionSpec:
-    """Read a BPF object (a path or its bytes) into a CollectionSpec."""
+def load_object(source: str | Path | bytes, *, name: str = "",
+                core_btf: BTF | str | Path | None = None) -> CollectionSpec:
+    """Read a BPF object (a path or its bytes) into a CollectionSpec.
+
+    CO-RE relocations are applied here, against ``core_btf`` (a :class:`~pybpf.btf.BTF`
+    or the path of a BTF file) or, by default, the running kernel's BTF — so the spec
+    runs on both engines as the kernel it was relocated for lays its types out.
+    """
     obj = read_object(source, name)
     object_name = name or (Path(source).stem if not isinstance(source, (bytes, bytearray, memoryview)) else "obj")
     license = _license(obj)
     table = functions(obj)
-    declared = {**legacy_maps(obj), **btf_maps(obj)}
+    btf = read_btf(obj)
+    if btf is not None:
+        apply_core(obj, table, btf, core_btf)
+    declared = {**legacy_maps(obj), **btf_maps(obj, btf)}
     programs: dict[str, ProgramSpec] = {}
     used_data: set[str] = set()
     linked_programs = []
@@ -55,10 +65,22 @@ def load_object(source: str | Path | bytes, *, name: str = "") -> CollectionSpec
             function.name, kind.program_type, linked.instructions, license=license,
             expected_attach_type=kind.attach_type, references=references,
             attach_to=kind.target, section=section_name,
+            btf=program_btf(btf, linked) if btf is not None else None, core=program_core(linked),
         )
     maps = {spec.name: spec for spec in declared.values()}
-    maps.update({spec.name: spec for spec, _ in data.values()})
+    maps.update({spec.name: _with_datasec(spec, section, btf) for section, (spec, _) in data.items()})
     return CollectionSpec(maps, programs).check()
+
+
+def _with_datasec(spec: MapSpec, section: str, btf: ObjectBTF | None) -> MapSpec:
+    """A global-data map described by its section's DATASEC, as libbpf creates them
+    (the kernel then shows the variables in bpftool map dump)."""
+    if btf is None:
+        return spec
+    datasec = btf.local.find(section, Kind.DATASEC)
+    if datasec is None:
+        return spec
+    return spec.copy(btf=btf.blob, btf_value_type_id=datasec.id)
 
 
 def _license(obj: ElfObject) -> str:
@@ -68,20 +90,17 @@ def _license(obj: ElfObject) -> str:
     return section.data.split(b"\0", 1)[0].decode("ascii", "replace")
 
 
-def btf_maps(obj: ElfObject) -> dict[str, MapSpec]:
+def btf_maps(obj: ElfObject, object_btf: ObjectBTF | None) -> dict[str, MapSpec]:
     """Maps declared in ``.maps`` (``struct { __uint(type, ...); __type(key, ...); ... }
-    name SEC(".maps")``), read from the object's BTF."""
+    name SEC(".maps")``), read from the object's BTF; each carries the BTF and its key
+    and value type ids for the kernel."""
     section = obj.section(".maps")
     if section is None or not obj.symbols_in(section.index, "STT_OBJECT"):
         return {}
-    btf_section = obj.section(".BTF")
-    if btf_section is None:
+    if object_btf is None:
         raise ObjectError(f"{obj.path}: section .maps declares maps but the object has no .BTF "
                           "to describe them (compile with -g)")
-    try:
-        btf = BTF.parse(btf_section.data)
-    except BTFError as exc:
-        raise ObjectError(f"{obj.path}: .BTF: {exc}") from None
+    btf = object_btf.local
     datasec = btf.find(".maps", Kind.DATASEC)
     if datasec is None:
         raise ObjectError(f"{obj.path}: .BTF has no DATASEC .maps describing the maps")
@@ -89,7 +108,7 @@ def btf_maps(obj: ElfObject) -> dict[str, MapSpec]:
     for variable in datasec.members:
         var = btf[variable.type]
         try:
-            specs[var.name] = map_spec_from_btf(btf, var.name, var.ref)
+            specs[var.name] = map_spec_from_btf(btf, var.name, var.ref).copy(btf=object_btf.blob)
         except BTFError as exc:
             raise ObjectError(f"{obj.path}: map {var.name!r}: {exc}") from None
     return specs

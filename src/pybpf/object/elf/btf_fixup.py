@@ -1,0 +1,120 @@
+"""Making clang's ``.BTF`` acceptable to the kernel's BTF_LOAD, as libbpf does.
+
+clang writes BTF before the ELF layout is final, so in an object file:
+
+- every DATASEC (``.data``, ``.rodata``, ``.bss``, ``.maps``, ``license``...) has size 0
+  and its variables may have offset 0: the kernel refuses both ("Invalid size",
+  "Invalid offset"). The sizes come from the ELF sections and the offsets from the
+  symbols of the same names (static variables too: clang names both ``func.var``);
+- the kernel wants a DATASEC's variables sorted by offset;
+- ``extern`` variables (linkage ``global extern``) and functions (linkage ``extern``)
+  are linkages the kernel does not accept in program BTF: they become global ones, and a
+  DATASEC of externs with no ELF section (``.kconfig``, ``.ksyms``) is laid out in order.
+
+The blob is patched in place (same types, same ids, same strings), so type ids that
+``.BTF.ext`` and map definitions name stay valid.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from pybpf.btf import BTFError, Kind
+from pybpf.object.elf.reader import ElfObject
+
+_HEADER = struct.Struct("<HBBIIIII")
+BTF_VAR_STATIC, BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_GLOBAL_EXTERN = 0, 1, 2
+BTF_FUNC_GLOBAL, BTF_FUNC_EXTERN = 1, 2
+#: bytes after the 12-byte common part, per kind: (fixed, per vlen entry)
+_EXTRA = {
+    Kind.INT: (4, 0), Kind.ARRAY: (12, 0), Kind.STRUCT: (0, 12), Kind.UNION: (0, 12), Kind.ENUM: (0, 8),
+    Kind.FUNC_PROTO: (0, 8), Kind.VAR: (4, 0), Kind.DATASEC: (0, 12), Kind.DECL_TAG: (4, 0),
+    Kind.ENUM64: (0, 12),
+}
+
+
+def type_records(blob: bytes | bytearray) -> list[tuple[int, int, Kind, int]]:
+    """(type id, byte offset of the record, kind, vlen) of every type in a BTF blob."""
+    if len(blob) < _HEADER.size:
+        raise BTFError(f"byte 0: {len(blob)} bytes is shorter than the BTF header")
+    _magic, _version, _flags, hdr_len, type_off, type_len, _str_off, _str_len = _HEADER.unpack_from(blob)
+    pos, end = hdr_len + type_off, hdr_len + type_off + type_len
+    if end > len(blob):
+        raise BTFError(f"byte {pos}: the type section runs past the end of the data")
+    out = []
+    while pos < end:
+        info = struct.unpack_from("<I", blob, pos + 4)[0]
+        try:
+            kind = Kind((info >> 24) & 0x1F)
+        except ValueError:
+            raise BTFError(f"byte {pos}: unknown BTF kind {(info >> 24) & 0x1F}") from None
+        vlen = info & 0xFFFF
+        out.append((len(out) + 1, pos, kind, vlen))
+        fixed, each = _EXTRA.get(kind, (0, 0))
+        pos += 12 + fixed + each * vlen
+    if pos != end:
+        raise BTFError(f"byte {end}: the last type record runs past the type section")
+    return out
+
+
+def _string(blob: bytes, offset: int) -> str:
+    _magic, _version, _flags, hdr_len, _type_off, _type_len, str_off, str_len = _HEADER.unpack_from(blob)
+    start = hdr_len + str_off
+    if offset >= str_len:
+        return ""
+    return blob[start + offset:blob.index(b"\0", start + offset)].decode("utf-8", "replace")
+
+
+def fix_btf(obj: ElfObject, raw: bytes) -> bytes:
+    """``raw`` (the object's ``.BTF``) with DATASEC sizes, variable offsets and order, and
+    extern linkages filled in as the kernel requires."""
+    blob = bytearray(raw)
+    records = type_records(blob)
+    by_id = {type_id: (pos, kind, vlen) for type_id, pos, kind, vlen in records}
+    symbols = {}
+    for sym in obj.symbols:
+        if sym.section >= 0 and sym.type in ("STT_OBJECT", "STT_NOTYPE") and sym.name:
+            symbols.setdefault((sym.section, sym.name), sym)
+    for type_id, pos, kind, vlen in records:
+        if kind == Kind.VAR and struct.unpack_from("<I", blob, pos + 12)[0] == BTF_VAR_GLOBAL_EXTERN:
+            struct.pack_into("<I", blob, pos + 12, BTF_VAR_GLOBAL_ALLOCATED)
+        elif kind == Kind.FUNC and vlen == BTF_FUNC_EXTERN:
+            info = struct.unpack_from("<I", blob, pos + 4)[0]
+            struct.pack_into("<I", blob, pos + 4, (info & ~0xFFFF) | BTF_FUNC_GLOBAL)
+        elif kind == Kind.DATASEC:
+            _fix_datasec(obj, blob, pos, vlen, by_id, symbols)
+    return bytes(blob)
+
+
+def _fix_datasec(obj: ElfObject, blob: bytearray, pos: int, vlen: int,
+                 by_id: dict[int, tuple[int, Kind, int]], symbols: dict) -> None:
+    name = _string(blob, struct.unpack_from("<I", blob, pos)[0])
+    section = obj.section(name)
+    entries = []
+    for number in range(vlen):
+        at = pos + 12 + 12 * number
+        var_id, offset, size = struct.unpack_from("<III", blob, at)
+        var = by_id.get(var_id)
+        if var is None or var[1] != Kind.VAR:
+            raise BTFError(f"DATASEC {name!r}: entry {number} is type {var_id}, not a VAR")
+        var_name = _string(blob, struct.unpack_from("<I", blob, var[0])[0])
+        if section is not None:
+            sym = symbols.get((section.index, var_name))
+            if sym is not None:
+                offset = sym.value
+        entries.append((offset, var_id, size))
+    if section is not None:
+        total = section.size
+    else:  # externs only: lay them out one after the other, 8-byte aligned
+        laid, total = [], 0
+        for _offset, var_id, size in entries:
+            laid.append((total, var_id, size))
+            total += (size + 7) & ~7
+        entries = laid
+    entries.sort()
+    for number, (offset, var_id, size) in enumerate(entries):
+        if offset + size > total:
+            raise BTFError(f"DATASEC {name!r}: variable {var_id} at offset {offset} ({size} bytes) lies past "
+                           f"the end of the section ({total} bytes)")
+        struct.pack_into("<III", blob, pos + 12 + 12 * number, var_id, offset, size)
+    struct.pack_into("<I", blob, pos + 8, total)
