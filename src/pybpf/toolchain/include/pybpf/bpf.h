@@ -1,6 +1,7 @@
 /* pybpf's BPF program header: section and map macros, the common helpers, and the
  * types a program needs, without kernel headers. Include <vmlinux.h> first to use the
- * kernel's own types; this header then leaves them alone. */
+ * kernel's own types; this header then leaves them alone. CO-RE reads (BPF_CORE_READ and
+ * friends) come from <pybpf/bpf_core.h>, included at the end. */
 #ifndef __PYBPF_BPF_H__
 #define __PYBPF_BPF_H__
 
@@ -26,7 +27,6 @@ typedef __u32 __be32;
 typedef _Bool bool;
 #define true 1
 #define false 0
-#define NULL ((void *)0)
 
 enum pybpf_map_type {
     BPF_MAP_TYPE_HASH = 1, BPF_MAP_TYPE_ARRAY = 2, BPF_MAP_TYPE_PROG_ARRAY = 3,
@@ -53,6 +53,10 @@ struct __sk_buff {
     __u32 ingress_ifindex, ifindex, tc_index, cb[5], hash, tc_classid, data, data_end, napi_id;
 };
 #endif /* __VMLINUX_H__ */
+
+#ifndef NULL
+#define NULL ((void *)0)
+#endif
 
 #define SEC(name) __attribute__((section(name), used))
 #define __always_inline inline __attribute__((always_inline))
@@ -112,5 +116,7 @@ static void (* const bpf_ringbuf_discard)(void *data, __u64 flags) = (void *) 13
 #define bpf_ntohs(x) __builtin_bswap16(x)
 #define bpf_htonl(x) __builtin_bswap32(x)
 #define bpf_ntohl(x) __builtin_bswap32(x)
+
+#include <pybpf/bpf_core.h>
 
 #endif /* __PYBPF_BPF_H__ */

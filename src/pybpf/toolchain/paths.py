@@ -1,0 +1,23 @@
+"""Where the toolchain's files live: the shipped headers and the user cache."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+
+def include_dir() -> Path:
+    """The project's BPF headers (``#include <pybpf/bpf.h>``)."""
+    return Path(str(resources.files("pybpf.toolchain") / "include"))
+
+
+def cache_root() -> Path:
+    """The toolchain's user cache ($XDG_CACHE_HOME/pybpf, else ~/.cache/pybpf)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pybpf"
+
+
+def cache_dir() -> Path:
+    """Where compiled objects are kept ($XDG_CACHE_HOME/pybpf/objects)."""
+    return cache_root() / "objects"
