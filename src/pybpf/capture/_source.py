@@ -4,6 +4,7 @@ even when reading a pipe (where ``tell()`` is not available)."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -59,6 +60,22 @@ class Source:
         if len(data) != size:
             raise self.error(start, f"truncated {what} ({len(data)} of {size} bytes)")
         return data
+
+    def regular_fileno(self) -> int | None:
+        """The descriptor of the regular file this source opened from a path (so that it
+        can be mapped from its start), else ``None`` (streams, pipes, devices)."""
+        if not self._owned:
+            return None
+        fd = self._stream.fileno()
+        return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+
+    def size(self) -> int | None:
+        """The total size in bytes when reading a regular file (for progress), else ``None``."""
+        try:
+            info = os.fstat(self._stream.fileno())
+        except (OSError, AttributeError, ValueError):
+            return None
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
 
     def close(self) -> None:
         """Close the stream if this source opened it."""

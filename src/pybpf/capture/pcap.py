@@ -35,6 +35,12 @@ def max_caplen(linktype: int) -> int:
     return _MAX_CAPLEN.get(linktype, _DEFAULT_MAX_CAPLEN)
 
 
+def oversized_record(caplen: int, limit: int, snaplen: int) -> str:
+    """The complaint about a record larger than libpcap accepts (shared by the
+    record-at-a-time reader and the batch walker, so both say the same)."""
+    return f"record claims {caplen} captured bytes, more than the maximum of {limit} (snaplen {snaplen})"
+
+
 def pcap_byte_order(head: bytes) -> str | None:
     """``"<"`` or ``">"`` if the four bytes are a pcap magic number, else ``None``."""
     for order in "<>":
@@ -76,6 +82,10 @@ class PcapReader:
         major, minor = self.version
         self._swapped = "always" if (major == 2 and minor < 3) or major == 543 else \
             "maybe" if (major, minor) == (2, 3) else "never"
+        #: the usual record layout: a 16-byte header (seconds, fraction, caplen, len in
+        #: that order) then the data; what :mod:`pybpf.capture.batch` walks natively
+        self.plain_records = self._swapped == "never" and self._record.size == 16
+        self.timestamp_unit_ns = self._unit_ns
 
     def _check_version(self) -> None:
         major, minor = self.version
@@ -98,7 +108,6 @@ class PcapReader:
             if self._swapped == "always" or (self._swapped == "maybe" and caplen > wirelen):
                 caplen, wirelen = wirelen, caplen
             if caplen > limit:
-                raise source.error(start, f"record claims {caplen} captured bytes, more than the "
-                                          f"maximum of {limit} (snaplen {self.snaplen})")
+                raise source.error(start, oversized_record(caplen, limit, self.snaplen))
             data = source.read(caplen, "packet data")
             yield Packet(seconds * 1_000_000_000 + fraction * unit_ns, data, wirelen, self.linktype)

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from pybpf.capture._source import Source
+from pybpf.capture.batch import DEFAULT_BATCH, RecordBatches, record_batches
 from pybpf.capture.packet import Packet
-from pybpf.capture.pcap import PcapReader, pcap_byte_order
+from pybpf.capture.pcap import FILE_HEADER_SIZE, PcapReader, pcap_byte_order
 from pybpf.capture.pcapng import PcapngReader, is_pcapng
 
 
@@ -43,6 +44,24 @@ class CaptureFile:
 
     def __iter__(self) -> Iterator[Packet]:
         return iter(self._reader)
+
+    @property
+    def offset(self) -> int:
+        """Bytes of the file read so far (for progress displays)."""
+        return self._source.offset
+
+    @property
+    def size(self) -> int | None:
+        """The file's size in bytes when it is a regular file, else ``None``."""
+        return self._source.size()
+
+    def batches(self, batch_size: int = DEFAULT_BATCH) -> RecordBatches | None:
+        """The records in native-walked batches (:mod:`pybpf.capture.batch`), for a
+        classic pcap file not yet iterated; ``None`` for pcapng, for pcap variants with
+        other record layouts and where native code cannot be compiled — iterate instead."""
+        if self.format != "pcap" or self._source.offset != FILE_HEADER_SIZE:
+            return None
+        return record_batches(self._source, self._reader, batch_size)
 
     def close(self) -> None:
         """Close the file (if it was opened from a path)."""

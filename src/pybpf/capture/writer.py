@@ -173,6 +173,14 @@ class PcapWriter(_Writer):
         self._emit(self._record.pack(seconds, fraction, len(captured), wirelen) + captured)
         self.count += 1
 
+    def write_records(self, records: bytes | memoryview, count: int) -> None:
+        """Append ``count`` records already encoded as this file stores them (16-byte
+        headers in its byte order and timestamp unit, then the data): records copied
+        from another pcap file of the same kind, undecoded, as ``pybpf filter -w`` copies
+        the ones its filter accepts (see :meth:`pybpf.capture.batch.RecordBatch.gather`)."""
+        self._emit(records)
+        self.count += count
+
 
 class PcapngWriter(_Writer):
     """A pcapng file: one section, one interface description per (link type, snapshot

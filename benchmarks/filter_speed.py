@@ -1,0 +1,228 @@
+"""``pybpf filter -r big.pcap -w out EXPR`` beside ``tcpdump -r big.pcap -w /dev/null EXPR``.
+
+Run: ``python benchmarks/filter_speed.py [PACKETS]`` (1,000,000 by default). It writes a
+pcap of mixed Ethernet traffic (TCP to ports 80/443/22, DNS over UDP, ICMP, ARP, IPv6;
+about one packet in eight matches) to a temporary directory, then times, best of three:
+
+- tcpdump, the anchor (its start-up is a few milliseconds, so its time is its work);
+  every tool writes its matches to /dev/null in the timed runs (the counts are checked
+  on a separate run that writes a file);
+- ``pybpf filter`` as a command: Python start-up, imports, compiling the filter and the
+  pcap walker with LLVM, then the work;
+- ``pybpf filter`` in a warm process (imports done, compiled code cached): the work alone,
+  which is what grows with the file;
+- dpkt and scapy, reading and filtering the same file in Python, where installed (the
+  benchmark says so where not). scapy decodes every layer of every packet, so it is
+  timed on a prefix of the file and scaled up, as the output says.
+
+Every tool's match count is checked against tcpdump's. Ratios are time / tcpdump time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import ipaddress
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+EXPRESSION = "tcp port 80 and host 10.0.0.1"
+SCAPY_SAMPLE = 20_000
+
+
+def _ip(text: str) -> bytes:
+    return ipaddress.ip_address(text).packed
+
+
+def _frames(rng: random.Random) -> list[bytes]:
+    """200 distinct frames of the kinds a busy LAN carries; a tenth are port-80 TCP to or
+    from 10.0.0.1, which the expression accepts."""
+    macs = bytes.fromhex("aa000400140e0800271e28d1")
+
+    def ether(payload: bytes, ethertype: int) -> bytes:
+        return macs + struct.pack("!H", ethertype) + payload
+
+    def ipv4(payload: bytes, proto: int, src: str, dst: str) -> bytes:
+        return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0, _ip(src), _ip(dst)) + payload
+
+    def tcp(sport: int, dport: int, size: int) -> bytes:
+        return struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 0x50, 0x18, 512, 0, 0) + b"x" * size
+
+    frames = []
+    for _ in range(200):
+        size = rng.choice([0, 40, 200, 1400])
+        kind = rng.random()
+        peer = f"10.0.{rng.randrange(3)}.{rng.randrange(2, 250)}"
+        if kind < 0.1:
+            segment = tcp(rng.randrange(1024, 65536), 80, size)
+            src, dst = ("10.0.0.1", peer) if rng.random() < 0.5 else (peer, "10.0.0.1")
+            frames.append(ether(ipv4(segment, 6, src, dst), 0x0800))
+        elif kind < 0.5:
+            segment = tcp(rng.randrange(1024, 65536), rng.choice([443, 22, 80, 8080]), size)
+            frames.append(ether(ipv4(segment, 6, peer, "10.0.2.2"), 0x0800))
+        elif kind < 0.75:
+            dns = struct.pack("!HHHH", rng.randrange(1024, 65536), 53, 8 + size, 0) + b"q" * size
+            frames.append(ether(ipv4(dns, 17, "10.0.0.1", "10.0.0.53"), 0x0800))
+        elif kind < 0.85:
+            echo = struct.pack("!BBHHH", 8, 0, 0, 1, 1) + b"p" * 56
+            frames.append(ether(ipv4(echo, 1, peer, "10.0.0.1"), 0x0800))
+        elif kind < 0.92:
+            arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, macs[6:], _ip(peer), bytes(6), _ip("10.0.0.1"))
+            frames.append(ether(arp, 0x0806))
+        else:
+            segment = tcp(rng.randrange(1024, 65536), 80, size)
+            header = struct.pack("!IHBB16s16s", 6 << 28, len(segment), 6, 64, _ip("2001:db8::1"), _ip("2001:db8::2"))
+            frames.append(ether(header + segment, 0x86DD))
+    return frames
+
+
+def generate(path: str, packets: int) -> None:
+    rng = random.Random(1)
+    frames = _frames(rng)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        chunk = []
+        for i in range(packets):
+            frame = frames[rng.randrange(len(frames))]
+            chunk.append(struct.pack("<IIII", 1_700_000_000 + i // 1000, i % 1000 * 1000, len(frame), len(frame)))
+            chunk.append(frame)
+            if len(chunk) >= 200_000:
+                f.write(b"".join(chunk))
+                chunk = []
+        f.write(b"".join(chunk))
+
+
+def best_of(runs: int, work: Callable[[], int]) -> tuple[float, int]:
+    """The shortest wall time of ``runs`` calls, and what the calls returned (a count)."""
+    times, result = [], 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = work()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def count_records(path: str) -> int:
+    from pybpf.capture import read_packets
+
+    return sum(1 for _ in read_packets(path))
+
+
+def tcpdump(big: str, out: str) -> Callable[[], int]:
+    def work() -> int:
+        subprocess.run(["tcpdump", "-r", big, "-w", out, EXPRESSION], check=True, capture_output=True)
+        return -1
+    return work
+
+
+def pybpf_command(big: str, out: str) -> Callable[[], int]:
+    def work() -> int:
+        subprocess.run([sys.executable, "-m", "pybpf.cli", "filter", "-r", big, "-w", out, EXPRESSION], check=True,
+                       capture_output=True)
+        return -1
+    return work
+
+
+def pybpf_warm(big: str, out: str) -> Callable[[], int]:
+    from pybpf.cli import main
+
+    def work() -> int:
+        with contextlib.redirect_stderr(io.StringIO()):     # "reading from file ..."
+            status = main(["filter", "-r", big, "-w", out, EXPRESSION])
+        assert status == 0
+        return -1
+    work()      # imports and compiled code, as a long-running process would have them
+    return work
+
+
+def dpkt_filter(big: str, out: str) -> Callable[[], int]:
+    import dpkt
+
+    host = _ip("10.0.0.1")
+
+    def work() -> int:
+        matched = 0
+        with open(big, "rb") as f, open(out, "wb") as sink:
+            writer = dpkt.pcap.Writer(sink)
+            for timestamp, buf in dpkt.pcap.Reader(f):
+                eth = dpkt.ethernet.Ethernet(buf)
+                ip = eth.data
+                if not isinstance(ip, dpkt.ip.IP) or not isinstance(ip.data, dpkt.tcp.TCP):
+                    continue
+                segment = ip.data
+                if (segment.sport == 80 or segment.dport == 80) and host in (ip.src, ip.dst):
+                    writer.writepkt(buf, timestamp)
+                    matched += 1
+        return matched
+    return work
+
+
+def scapy_filter(big: str, out: str, sample: int) -> Callable[[], int]:
+    from scapy.layers.inet import IP, TCP
+    from scapy.utils import PcapReader, PcapWriter
+
+    def work() -> int:
+        matched = 0
+        with PcapReader(big) as reader, PcapWriter(out) as writer:
+            for n, packet in enumerate(reader):
+                if n >= sample:
+                    break
+                if IP in packet and TCP in packet and 80 in (packet[TCP].sport, packet[TCP].dport) \
+                        and "10.0.0.1" in (packet[IP].src, packet[IP].dst):
+                    writer.write(packet)
+                    matched += 1
+        return matched
+    return work
+
+
+def main() -> None:
+    packets = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    if shutil.which("tcpdump") is None:
+        sys.exit("tcpdump is not installed: it is this benchmark's anchor")
+    with tempfile.TemporaryDirectory() as tmp:
+        big, out = os.path.join(tmp, "big.pcap"), os.path.join(tmp, "out.pcap")
+        start = time.perf_counter()
+        generate(big, packets)
+        size = os.path.getsize(big)
+        print(f"{packets:,} packets, {size / 1e6:.0f} MB, generated in {time.perf_counter() - start:.1f} s; "
+              f"filter {EXPRESSION!r}")
+        tcpdump(big, out)()
+        expected = count_records(out)
+        anchor, _ = best_of(3, tcpdump(big, os.devnull))
+        print(f"{'tool':<34} {'seconds':>9} {'matched':>9} {'/ tcpdump':>10}")
+        print(f"{'tcpdump -r -w':<34} {anchor:>9.3f} {expected:>9,} {1.0:>10.2f}")
+        sample = min(SCAPY_SAMPLE, packets)
+        rows: list[tuple[str, Callable[[str], Callable[[], int]], float]] = [
+            ("pybpf filter (command, cold start)", lambda target: pybpf_command(big, target), 1.0),
+            ("pybpf filter (warm process)", lambda target: pybpf_warm(big, target), 1.0),
+            ("dpkt read + filter + write", lambda target: dpkt_filter(big, target), 1.0),
+            (f"scapy (first {sample:,}, scaled)", lambda target: scapy_filter(big, target, sample), packets / sample),
+        ]
+        for name, make, scale in rows:
+            try:
+                work = make(os.devnull)         # all write to /dev/null, as the tcpdump run does
+            except ImportError as exc:
+                print(f"{name:<34} skipped: {exc.name} is not installed")
+                continue
+            runs = 1 if scale != 1.0 or name.startswith("dpkt") else 3
+            seconds, matched = best_of(runs, work)
+            if matched < 0:                     # a command: count what it writes to a file
+                make(out)()
+                matched = count_records(out)
+            seconds *= scale
+            note = "" if scale == 1.0 else f" (x{scale:.0f} of {matched:,} matched)"
+            if scale == 1.0:
+                assert matched == expected, f"{name} matched {matched}, tcpdump {expected}"
+            print(f"{name:<34} {seconds:>9.3f} {matched if scale == 1.0 else round(matched * scale):>9,} "
+                  f"{seconds / anchor:>10.2f}{note}")
+
+
+if __name__ == "__main__":
+    main()

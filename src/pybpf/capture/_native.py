@@ -1,0 +1,190 @@
+"""Three small loops over classic pcap records, compiled to native code with llvmlite.
+
+Walking a savefile is inherently sequential (each record header says where the next one
+starts), so neither NumPy nor a Python loop makes it fast: a Python loop costs about a
+microsecond per record, more than the whole filter does in native code. These loops run
+at memory speed instead:
+
+- ``pcap_walk`` finds consecutive records in a buffer and fills arrays of their offsets,
+  captured lengths, wire lengths and data addresses (what the vm JIT's ``bpf_batch``
+  takes), stopping at the end of the buffer, at a record cut short by it, at a
+  captured length over the libpcap limit, or when the arrays are full;
+- ``pcap_gather`` copies the records whose filter result is non-zero, headers and all,
+  into an output buffer (the ``-w`` file's body);
+- ``pcap_differ`` lists the indices where two arrays differ, up to a limit: against an
+  array of zeros, the records a filter accepted (what ``-c N`` and printing iterate);
+  between captured and wire lengths, the records a filter reading ``len`` must give to
+  the interpreter (see :mod:`pybpf.filter_run`).
+
+They are compiled once per process on first use (a few milliseconds); where llvmlite
+cannot compile for this machine, :func:`native` returns ``None`` and callers read records
+one at a time instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from typing import Any, NamedTuple
+
+#: ``pcap_walk`` stop reasons (the second slot of its ``stop`` array)
+STOP_END, STOP_FULL, STOP_OVERSIZED = 0, 1, 2
+
+#: bytes ahead of the current record that the walker asks the memory system for
+PREFETCH_AHEAD = 8192
+PREFETCH_LINES = 8
+LOCALITY = 0
+_U64P = ctypes.POINTER(ctypes.c_uint64)
+_WALK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
+                         ctypes.c_uint64, ctypes.c_uint64, _U64P, _U64P, _U64P, _U64P, _U64P)
+_GATHER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, _U64P, _U64P, _U64P, ctypes.c_uint64, ctypes.c_uint64)
+_DIFFER = ctypes.CFUNCTYPE(ctypes.c_uint64, _U64P, _U64P, ctypes.c_uint64, _U64P, ctypes.c_uint64)
+
+
+class Native(NamedTuple):
+    """The compiled loops (keep the engine referenced: it owns their code)."""
+
+    engine: Any
+    walk: Any
+    gather: Any
+    differ: Any
+
+
+def _build_module() -> Any:
+    from llvmlite import ir
+
+    i1, i32, i64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+    p64, p8 = i64.as_pointer(), ir.IntType(8).as_pointer()
+    module = ir.Module(name="pcap_records")
+    bswap = module.declare_intrinsic("llvm.bswap", [i32])
+    prefetch = ir.Function(module, ir.FunctionType(ir.VoidType(), [p8, i32, i32, i32]), name="llvm.prefetch.p0")
+    memcpy = module.declare_intrinsic("llvm.memcpy", [p8, p8, i64])
+
+    def c(value: int) -> ir.Constant:
+        return ir.Constant(i64, value)
+
+    def load_u32(b: ir.IRBuilder, address: ir.Value, swap: ir.Value) -> ir.Value:
+        raw = b.load(b.inttoptr(address, i32.as_pointer()), align=1)
+        return b.zext(b.select(swap, b.call(bswap, [raw]), raw), i64)
+
+    # pcap_walk(buf, pos, end, swap, limit, max, offsets, caplens, wirelens, hosts, stop) -> records
+    walk = ir.Function(module, ir.FunctionType(i64, [i64] * 6 + [p64] * 5), name="pcap_walk")
+    buf, start, end, swap_flag, limit, most, offsets, caplens, wirelens, hosts, stop = walk.args
+    entry, loop, header, body, inside, store = (walk.append_basic_block(n) for n in (
+        "entry", "loop", "header", "body", "inside", "store"))
+    full, ended, oversized = (walk.append_basic_block(n) for n in ("full", "ended", "oversized"))
+    b = ir.IRBuilder(entry)
+    swap = b.icmp_unsigned("!=", swap_flag, c(0))
+    b.branch(loop)
+    b.position_at_end(loop)
+    pos, count = b.phi(i64), b.phi(i64)
+    pos.add_incoming(start, entry)
+    count.add_incoming(c(0), entry)
+    b.cbranch(b.icmp_unsigned(">=", count, most), full, header)
+    b.position_at_end(header)
+    data_start = b.add(pos, c(16))
+    b.cbranch(b.icmp_unsigned("<=", data_start, end), body, ended)
+    b.position_at_end(body)
+    record = b.add(buf, pos)
+    # the next record's address depends on this one's length, so the hardware cannot run
+    # ahead on its own: ask for the memory some way ahead (read, low locality, data)
+    for line in range(PREFETCH_LINES):
+        b.call(prefetch, [b.inttoptr(b.add(record, c(PREFETCH_AHEAD + 64 * line)), p8), ir.Constant(i32, 0),
+                          ir.Constant(i32, LOCALITY), ir.Constant(i32, 1)])
+    caplen = load_u32(b, b.add(record, c(8)), swap)
+    wirelen = load_u32(b, b.add(record, c(12)), swap)
+    following = b.add(data_start, caplen)
+    b.cbranch(b.icmp_unsigned(">", caplen, limit), oversized, inside)
+    b.position_at_end(inside)
+    b.cbranch(b.icmp_unsigned("<=", following, end), store, ended)
+    b.position_at_end(store)
+    b.store(pos, b.gep(offsets, [count]))
+    b.store(caplen, b.gep(caplens, [count]))
+    b.store(wirelen, b.gep(wirelens, [count]))
+    b.store(b.add(buf, data_start), b.gep(hosts, [count]))
+    pos.add_incoming(following, store)
+    count.add_incoming(b.add(count, c(1)), store)
+    b.branch(loop)
+    for block, reason in ((full, STOP_FULL), (ended, STOP_END), (oversized, STOP_OVERSIZED)):
+        b.position_at_end(block)
+        b.store(pos, stop)
+        b.store(c(reason), b.gep(stop, [c(1)]))
+        b.ret(count)
+
+    # pcap_gather(base, offsets, caplens, results, n, out) -> bytes written
+    gather = ir.Function(module, ir.FunctionType(i64, [i64, p64, p64, p64, i64, i64]), name="pcap_gather")
+    base, offsets, caplens, results, n, out = gather.args
+    entry, loop, check, copy, done = (gather.append_basic_block(x) for x in ("entry", "loop", "check", "copy",
+                                                                               "done"))
+    b = ir.IRBuilder(entry)
+    b.branch(loop)
+    b.position_at_end(loop)
+    i, written = b.phi(i64), b.phi(i64)
+    i.add_incoming(c(0), entry)
+    written.add_incoming(c(0), entry)
+    b.cbranch(b.icmp_unsigned("<", i, n), check, done)
+    b.position_at_end(check)
+    following = b.add(i, c(1))
+    selected = b.icmp_unsigned("!=", b.load(b.gep(results, [i])), c(0))
+    i.add_incoming(following, check)
+    written.add_incoming(written, check)
+    b.cbranch(selected, copy, loop)
+    b.position_at_end(copy)
+    size = b.add(b.load(b.gep(caplens, [i])), c(16))
+    source = b.inttoptr(b.add(base, b.load(b.gep(offsets, [i]))), p8)
+    b.call(memcpy, [b.inttoptr(b.add(out, written), p8), source, size, ir.Constant(i1, 0)])
+    i.add_incoming(following, copy)
+    written.add_incoming(b.add(written, size), copy)
+    b.branch(loop)
+    b.position_at_end(done)
+    b.ret(written)
+
+    # pcap_differ(a, b, n, indices, limit) -> how many i < n have a[i] != b[i], their
+    # indices written to ``indices``, stopping after ``limit``
+    differ = ir.Function(module, ir.FunctionType(i64, [p64, p64, i64, p64, i64]), name="pcap_differ")
+    left, right, n, indices, limit = differ.args
+    entry, loop, check, note, done = (differ.append_basic_block(x) for x in ("entry", "loop", "check", "note",
+                                                                               "done"))
+    b = ir.IRBuilder(entry)
+    b.branch(loop)
+    b.position_at_end(loop)
+    i, found = b.phi(i64), b.phi(i64)
+    i.add_incoming(c(0), entry)
+    found.add_incoming(c(0), entry)
+    b.cbranch(b.and_(b.icmp_unsigned("<", i, n), b.icmp_unsigned("<", found, limit)), check, done)
+    b.position_at_end(check)
+    following = b.add(i, c(1))
+    same = b.icmp_unsigned("==", b.load(b.gep(left, [i])), b.load(b.gep(right, [i])))
+    i.add_incoming(following, check)
+    found.add_incoming(found, check)
+    b.cbranch(same, loop, note)
+    b.position_at_end(note)
+    b.store(i, b.gep(indices, [found]))
+    i.add_incoming(following, note)
+    found.add_incoming(b.add(found, c(1)), note)
+    b.branch(loop)
+    b.position_at_end(done)
+    b.ret(found)
+    return module
+
+
+@functools.cache
+def native() -> Native | None:
+    """The compiled loops, or ``None`` where llvmlite cannot compile for this machine."""
+    try:
+        import llvmlite.binding as llvm
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        machine = llvm.Target.from_default_triple().create_target_machine(opt=2, jit=True)
+    except (ImportError, RuntimeError, OSError):
+        return None
+    module = _build_module()
+    module.triple = llvm.get_process_triple()
+    parsed = llvm.parse_assembly(str(module))
+    parsed.verify()
+    engine = llvm.create_mcjit_compiler(parsed, machine)
+    engine.finalize_object()
+    return Native(engine, _WALK(engine.get_function_address("pcap_walk")),
+                  _GATHER(engine.get_function_address("pcap_gather")),
+                  _DIFFER(engine.get_function_address("pcap_differ")))
