@@ -67,7 +67,7 @@ def compile_object() -> bytes:
 
 def run(program: str, events: int, obj: bytes, batch: bool = False) -> tuple[float, float]:
     """(events per second, seconds from attach() to the first event) for one program;
-    ``batch`` decodes ring buffer records into NumPy arrays instead of one by one."""
+    ``batch`` decodes records into NumPy arrays instead of one by one."""
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(events)], stdin=subprocess.PIPE, text=True)
     spec = load_object(obj, name="events")
     rodata = next(m for m in spec.maps.values() if m.name.endswith(".rodata"))
@@ -80,17 +80,23 @@ def run(program: str, events: int, obj: bytes, batch: bool = False) -> tuple[flo
         received += 1
 
     with load(spec, engine="kernel") as coll, EventPoller() as poller:
-        if program == "to_ring" and batch:
+        if batch:
             import numpy
 
-            reader = RingBuffer(coll.maps["ring"].fd, coll.maps["ring"].spec.max_entries)
             dtype = numpy.dtype([("time", "<u8"), ("pid_tgid", "<u8")])
+            if program == "to_ring":
+                reader = RingBuffer(coll.maps["ring"].fd, coll.maps["ring"].spec.max_entries)
+                fds = [reader.fileno()]
+            else:
+                reader = PerfBuffer(coll.maps["perf"], pages=64, wakeup_events=64)
+                fds = reader.fds()
 
             def drain_batch():
                 nonlocal received
                 received += len(reader.read_array(dtype))
                 return iter(())
-            poller.add(reader.fileno(), drain_batch, count)
+            for fd in fds:
+                poller.add(fd, drain_batch, count)
         elif program == "to_ring":
             reader = RingBuffer(coll.maps["ring"].fd, coll.maps["ring"].spec.max_entries)
             poller.add_ring_buffer(reader, count)
@@ -127,14 +133,16 @@ def main() -> None:
     ring_rate, ring_first = run("to_ring", events, obj)
     try:
         batch_rate, _ = run("to_ring", events, obj, batch=True)
+        perf_batch_rate, _ = run("to_perf", events, obj, batch=True)
     except ImportError:
-        batch_rate = None
+        batch_rate = perf_batch_rate = None
     perf_rate, perf_first = run("to_perf", events, obj)
     print(f"{events} events from a child's getppid() tracepoint, 16-byte records")
     print(f"  ring buffer:  {ring_rate:12,.0f} events/s   first event {ring_first * 1e3:7.2f} ms after attach()")
     print(f"  perf buffer:  {perf_rate:12,.0f} events/s   first event {perf_first * 1e3:7.2f} ms after attach()")
     if batch_rate is not None:
         print(f"  ring buffer, NumPy batches: {batch_rate:12,.0f} events/s")
+        print(f"  perf buffer, NumPy batches: {perf_batch_rate:12,.0f} events/s")
     print(f"  ratio ring/perf: {ring_rate / perf_rate:.2f}")
     if importlib.util.find_spec("bcc") is None:
         print("  BCC: not importable here (python3-bpfcc needs the running kernel's headers): not timed")

@@ -83,3 +83,29 @@ def test_poll_loop_and_lost_samples():
             poller.drain()
     assert got and sum(lost) > 0 and perf.lost == sum(lost)
     assert len(got) + sum(lost) == 101
+
+
+def test_samples_in_numpy_batches():
+    numpy = pytest.importorskip("numpy")
+    dtype = numpy.dtype([("mark", "<u8"), ("second", "<u8")])
+    with _collection(size=16) as coll, PerfBuffer(coll.maps["events"]) as perf:
+        with attach(coll.programs["sender"], "tracepoint:syscalls:sys_enter_getppid"):
+            for _ in range(7):
+                os.getppid()
+        batch = perf.read_array(dtype)
+        assert perf.read_array(dtype).size == 0          # consumed
+    assert batch.size == 7 and perf.lost == 0
+    assert (batch["mark"] == MARK).all() and (batch["second"] == MARK).all()
+
+
+def test_numpy_batches_count_losses_too():
+    numpy = pytest.importorskip("numpy")
+    with _collection(size=256) as coll, PerfBuffer(coll.maps["events"], pages=1) as perf:
+        with attach(coll.programs["sender"], "tracepoint:syscalls:sys_enter_getppid"):
+            for _ in range(100):
+                os.getppid()
+            first = perf.read_array(numpy.dtype([("mark", "<u8")]))
+            os.getppid()                                  # carries the loss report
+            second = perf.read_array(numpy.dtype([("mark", "<u8")]))
+    assert (first["mark"] == MARK).all() and perf.lost > 0
+    assert first.size + second.size + perf.lost == 101

@@ -9,6 +9,8 @@ arrive as PERF_RECORD_LOST records and are counted, never silently dropped.
 
 from __future__ import annotations
 
+from typing import Any
+
 import mmap
 import struct
 from collections.abc import Iterator
@@ -98,6 +100,33 @@ class PerfRing:
                 yield type_, misc, body
         finally:
             _U64.pack_into(m, _DATA_TAIL, tail)
+
+    def raw_array(self, dtype: Any) -> Any:
+        """Every ``bpf_perf_event_output`` sample waiting now, as one NumPy structured
+        array of ``dtype`` (each sample's first ``dtype.itemsize`` bytes). When the ring
+        holds only such samples, as at high rates, they are cut out by NumPy in one go;
+        any other record (a loss report) sends the batch through :meth:`records`, which
+        counts the losses."""
+        import numpy
+
+        dtype = numpy.dtype(dtype)
+        m = self._map
+        head = _U64.unpack_from(m, _DATA_HEAD)[0]
+        tail = _U64.unpack_from(m, _DATA_TAIL)[0]
+        # a SAMPLE_RAW record: 8-byte header, u32 size, data padded to an 8-byte multiple
+        stride = 8 + ((4 + dtype.itemsize + 7) & ~7)
+        pending = head - tail
+        if pending and pending % stride == 0:
+            framed = numpy.dtype({"names": ["type", "size", "raw", "record"], "formats": ["<u4", "<u2", "<u4", dtype],
+                                  "offsets": [0, 6, 8, 12], "itemsize": stride})
+            frames = numpy.frombuffer(self._read(tail, pending), dtype=framed)
+            if (numpy.all(frames["type"] == RECORD_SAMPLE) and numpy.all(frames["size"] == stride)
+                    and numpy.all(frames["raw"] >= dtype.itemsize)):
+                _U64.pack_into(m, _DATA_TAIL, head)
+                return frames["record"].copy()
+        bodies = [body[4:4 + dtype.itemsize] for type_, _, body in self.records()
+                  if type_ == RECORD_SAMPLE and int.from_bytes(body[:4], "little") >= dtype.itemsize]
+        return numpy.frombuffer(b"".join(bodies), dtype=dtype).copy()
 
     def samples(self, sample_type: int) -> Iterator[Sample]:
         """The PERF_RECORD_SAMPLE records now in the ring, decoded for ``sample_type``."""

@@ -18,15 +18,18 @@ from pybpf.kernel.ringbuf import EventPoller
 
 class PerfBuffer:
     """Per-CPU rings behind a PERF_EVENT_ARRAY map (any map object supporting
-    ``map[cpu] = perf_event``)."""
+    ``map[cpu] = perf_event``). ``wakeup_events`` samples are written before a poll
+    wakes up: 1 for the lowest latency, more for batches at high rates (then drain the
+    rings when you stop, to collect the samples still short of a wakeup)."""
 
-    def __init__(self, perf_map: Any, *, pages: int = 8, cpus: Sequence[int] | None = None) -> None:
+    def __init__(self, perf_map: Any, *, pages: int = 8, cpus: Sequence[int] | None = None,
+                 wakeup_events: int = 1) -> None:
         self._rings: list[tuple[int, PerfEvent, PerfRing]] = []
         self._lost_in_closed_rings = 0
         try:
             for cpu in cpus if cpus is not None else online_cpus():
                 event = PerfEvent.software("bpf-output", cpu=cpu, sample_type=SAMPLE_RAW, sample_period=1,
-                                           wakeup_events=1)
+                                           wakeup_events=wakeup_events)
                 try:
                     ring = PerfRing(event.fileno(), pages)
                 except BaseException:
@@ -47,6 +50,18 @@ class PerfBuffer:
         """``(cpu, data)`` for every sample waiting now, CPU by CPU."""
         for cpu, _, ring in self._rings:
             yield from ((cpu, data) for data in self._drainer(cpu, ring, None)())
+
+    def fds(self) -> list[int]:
+        """The per-CPU perf event fds, for a poll loop of the caller's own."""
+        return [event.fileno() for _, event, _ in self._rings]
+
+    def read_array(self, dtype: Any) -> Any:
+        """Every sample waiting now on every CPU, as one NumPy structured array of
+        ``dtype`` (CPU by CPU; see :meth:`PerfRing.raw_array`)."""
+        import numpy
+
+        arrays = [ring.raw_array(dtype) for _, _, ring in self._rings]
+        return numpy.concatenate(arrays) if arrays else numpy.empty(0, dtype=dtype)
 
     def add_to(self, poller: EventPoller, callback: Callable[[int, bytes], None],
                on_lost: Callable[[int, int], None] | None = None) -> None:
