@@ -8,3 +8,14 @@ from pathlib import Path
 
 # make tests/shared_data.py and tests/conformance_data.py importable from every test directory
 sys.path.insert(0, str(Path(__file__).parent))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """A compile/vmlinux.h cache of the test's own, so tests neither see nor leave
+    entries in the user's cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from compiled_btf import btf_file_from_c
 
 from pybpf.cli import main
 from pybpf.object.elf import read_object
@@ -16,16 +17,13 @@ TYPES = "struct point { int x, y; };\nstruct line { struct point a, b; };\nenum 
         "typedef unsigned int __u32;\ntypedef unsigned long long __u64;\nstruct line l; enum mood m; __u32 a; __u64 b;\n"
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 @pytest.fixture
 def btf_file(tmp_path):
-    path = tmp_path / "types.btf"
-    path.write_bytes(read_object(compile_c(TYPES)).section(".BTF").data)
-    return path
+    """A raw BTF file holding TYPES."""
+    return btf_file_from_c(TYPES, tmp_path)
 
 
 def test_dump_c_whole_and_selected(btf_file, capsys):

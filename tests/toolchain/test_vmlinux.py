@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+from compiled_btf import btf_file_from_c
 
 from pybpf.btf import BTF, Kind, c_dump
 from pybpf.object.elf import read_object
@@ -33,17 +34,13 @@ LICENSE("GPL");
 """
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 @pytest.fixture
 def btf_file(tmp_path):
-    """A raw BTF file holding TYPES (taken from a compiled object's .BTF)."""
-    path = tmp_path / "types.btf"
-    path.write_bytes(read_object(compile_c(TYPES)).section(".BTF").data)
-    return path
+    """A raw BTF file holding TYPES."""
+    return btf_file_from_c(TYPES, tmp_path)
 
 
 def _note(name: bytes, note_type: int, desc: bytes) -> bytes:
