@@ -4,14 +4,16 @@
 
 A program on sched:sched_process_exec copies the pid, command and file name into a ring
 buffer; the file name's place in the record comes from the tracepoint's tracefs format
-and is compiled in (the verifier wants constant offsets into a tracepoint record).
+and is compiled in (the verifier wants constant offsets into a tracepoint record). Each
+record is decoded through the program's own BTF description of ``struct event``, so the
+fields read by name (``e.pid``, ``e.comm``) with no format string kept in step with C.
 """
 
 from __future__ import annotations
 
 import argparse
-import struct
 
+from pybpf.btf import BTF, Kind, decode
 from pybpf.engine import load
 from pybpf.kernel.attach import attach
 from pybpf.kernel.ringbuf import EventPoller, RingBuffer
@@ -24,6 +26,8 @@ SOURCE = r"""
 
 struct event { u32 pid; u32 ppid_unused; char comm[16]; char filename[128]; };
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 18); } events SEC(".maps");
+/* names struct event in the object's BTF, for Python to decode records with */
+const struct event *const event_type __attribute__((used)) = 0;
 
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(void *ctx)
@@ -40,7 +44,6 @@ int on_exec(void *ctx)
 }
 LICENSE("GPL");
 """
-EVENT = struct.Struct("<II16s128s")
 
 
 def main() -> None:
@@ -50,12 +53,12 @@ def main() -> None:
     offset = Tracefs().format("sched:sched_process_exec").field("filename").offset
     spec = load_object(compile_c(SOURCE, defines={"FILENAME_LOCATOR": offset}), name="execsnoop")
 
-    def text(raw: bytes) -> str:
-        return raw.split(b"\0", 1)[0].decode(errors="replace")
+    btf = BTF.parse(spec.programs["on_exec"].btf.btf)
+    event = btf.find("event", Kind.STRUCT)
 
     def show(record: bytes) -> None:
-        pid, _, comm, filename = EVENT.unpack_from(record)
-        print(f"{pid:<8} {text(comm):<16} {text(filename)}", flush=True)
+        e = decode(btf, event.id, record)
+        print(f"{e.pid:<8} {e.comm:<16} {e.filename}", flush=True)
 
     with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_exec"]), \
             RingBuffer.of(loaded.maps["events"]) as ring, EventPoller() as poller:
