@@ -1,7 +1,7 @@
-/* pybpf's BPF program header: section and map macros, the common helpers, and the
- * types a program needs, without kernel headers. Include <vmlinux.h> first to use the
- * kernel's own types; this header then leaves them alone. CO-RE reads (BPF_CORE_READ and
- * friends) come from <pybpf/bpf_core.h>, included at the end. */
+/* pybpf's BPF program header: section and map macros, every helper of the kernel (from
+ * <pybpf/bpf_helpers.h>), and the types a program needs, without kernel headers. Include
+ * <vmlinux.h> first to use the kernel's own types; this header then leaves them alone.
+ * CO-RE reads (BPF_CORE_READ and friends) come from <pybpf/bpf_core.h>, included at the end. */
 #ifndef __PYBPF_BPF_H__
 #define __PYBPF_BPF_H__
 
@@ -65,38 +65,8 @@ struct __sk_buff {
 #define __array(name, val) typeof(val) *name[]
 #define LICENSE(text) char _license[] SEC("license") = text
 
-/* helpers, by the kernel's ids */
-static void *(* const bpf_map_lookup_elem)(void *map, const void *key) = (void *) 1;
-static long (* const bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *) 2;
-static long (* const bpf_map_delete_elem)(void *map, const void *key) = (void *) 3;
-static __u64 (* const bpf_ktime_get_ns)(void) = (void *) 5;
-static long (* const bpf_trace_printk)(const char *fmt, __u32 fmt_size, ...) = (void *) 6;
-static __u32 (* const bpf_get_prandom_u32)(void) = (void *) 7;
-static __u32 (* const bpf_get_smp_processor_id)(void) = (void *) 8;
-static long (* const bpf_tail_call)(void *ctx, void *prog_array, __u32 index) = (void *) 12;
-static __u64 (* const bpf_get_current_pid_tgid)(void) = (void *) 14;
-static __u64 (* const bpf_get_current_uid_gid)(void) = (void *) 15;
-static long (* const bpf_get_current_comm)(void *buf, __u32 size) = (void *) 16;
-static long (* const bpf_perf_event_output)(void *ctx, void *map, __u64 flags, void *data, __u64 size) = (void *) 25;
-static long (* const bpf_skb_load_bytes)(const void *skb, __u32 offset, void *to, __u32 len) = (void *) 26;
-static long (* const bpf_get_stackid)(void *ctx, void *map, __u64 flags) = (void *) 27;
-static __u64 (* const bpf_get_current_task)(void) = (void *) 35;
-static long (* const bpf_xdp_adjust_head)(struct xdp_md *xdp, int delta) = (void *) 44;
-static long (* const bpf_xdp_adjust_tail)(struct xdp_md *xdp, int delta) = (void *) 65;
-static long (* const bpf_get_stack)(void *ctx, void *buf, __u32 size, __u64 flags) = (void *) 67;
-static long (* const bpf_map_push_elem)(void *map, const void *value, __u64 flags) = (void *) 87;
-static long (* const bpf_map_pop_elem)(void *map, void *value) = (void *) 88;
-static long (* const bpf_map_peek_elem)(void *map, void *value) = (void *) 89;
-static long (* const bpf_probe_read_user)(void *dst, __u32 size, const void *unsafe_ptr) = (void *) 112;
-static long (* const bpf_probe_read_kernel)(void *dst, __u32 size, const void *unsafe_ptr) = (void *) 113;
-static long (* const bpf_probe_read_user_str)(void *dst, __u32 size, const void *unsafe_ptr) = (void *) 114;
-static long (* const bpf_probe_read_kernel_str)(void *dst, __u32 size, const void *unsafe_ptr) = (void *) 115;
-static long (* const bpf_seq_printf)(void *seq, const char *fmt, __u32 fmt_size, const void *data, __u32 data_len) = (void *) 126;
-static __u64 (* const bpf_ktime_get_boot_ns)(void) = (void *) 125;
-static long (* const bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) = (void *) 130;
-static void *(* const bpf_ringbuf_reserve)(void *ringbuf, __u64 size, __u64 flags) = (void *) 131;
-static void (* const bpf_ringbuf_submit)(void *data, __u64 flags) = (void *) 132;
-static void (* const bpf_ringbuf_discard)(void *data, __u64 flags) = (void *) 133;
+/* every helper of the kernel, by its id, with the kernel's prototype */
+#include <pybpf/bpf_helpers.h>
 
 #define bpf_printk(fmt, ...) ({ static const char ____fmt[] = fmt; \
     bpf_trace_printk(____fmt, sizeof(____fmt), ##__VA_ARGS__); })
