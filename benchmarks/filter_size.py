@@ -69,7 +69,7 @@ def corpus() -> list[tuple[str, str, int]]:
         case = json.loads(line)
         if not case["optimize"] or case["skip"] or case["linuxext"] or case["dlt"] not in LINK_TYPES:
             continue
-        if case["expr"] == "_enumerate_bpf_image" or re.search(r"_\d+(LE|BE)?_(NULL|LOOP)$", case["block"]):
+        if case["expr"] == "_enumerate_bpf_image" or re.search(r"_\d+(LE|BE)?_(NULL|LOOP|ENC)$", case["block"]):
             continue
         key = (case["expr"], case["dlt"], case["snaplen"] or 262144)
         if key not in seen:

@@ -103,3 +103,21 @@ def test_ip_broadcast_needs_a_netmask():
     program = compile("ip broadcast", netmask=0xFFFF_FF00)
     frame = bytes(12) + b"\x08\x00" + bytes([0x45]) + bytes(15) + bytes([192, 168, 1, 255])
     assert run(program, frame) and not run(program, frame[:-1] + b"\x07")
+
+
+def test_linux_extensions_read_the_vlan_tag_from_metadata_or_frame():
+    program = compile("vlan 10 and ip", linux_extensions=True)
+    untagged_ip = bytes(12) + b"\x08\x00" + bytes([0x45]) + bytes(19)
+    tagged_ip = bytes(12) + b"\x81\x00\x00\x0a\x08\x00" + bytes([0x45]) + bytes(19)
+    assert run(program, untagged_ip, vlan_avail=1, vlan_tci=10)      # the kernel took the tag out
+    assert not run(program, untagged_ip, vlan_avail=1, vlan_tci=11)
+    assert run(program, tagged_ip) and not run(program, untagged_ip)
+    assert compile("vlan 10 and ip") != program                      # capture files: frame bytes only
+
+
+def test_enc_carries_the_address_family_in_either_byte_order():
+    program = compile("ip", linktype="ENC")
+    header = b"\0\0\x10\x01\0\0\0\x03"
+    assert run(program, b"\x02\0\0\0" + header + bytes([0x45]) + bytes(19))
+    assert run(program, b"\0\0\0\x02" + header + bytes([0x45]) + bytes(19))
+    assert not run(program, b"\x18\0\0\0" + header + bytes(20))

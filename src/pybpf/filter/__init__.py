@@ -22,12 +22,17 @@ __all__ = ["LINK_TYPES", "FilterError", "LinkType", "compile", "link_type", "par
 
 
 def compile(expr: str, linktype: str | int = "EN10MB", snaplen: int = 262144, optimize: bool = True,
-            netmask: int = 0) -> list[Instruction]:
+            netmask: int = 0, *, linux_extensions: bool = False) -> list[Instruction]:
     """The classic BPF program for ``expr`` on packets of ``linktype``: it returns
     ``snaplen`` for packets that match and 0 for the others. ``netmask`` (an IPv4 mask
     as an integer) is used only by ``ip broadcast``; 0xffffffff means unknown, which
     makes ``ip broadcast`` an error. The optimizer refuses expressions it proves
-    reject every packet, as libpcap does."""
+    reject every packet, as libpcap does.
+
+    ``linux_extensions`` generates what libpcap generates for a live Linux capture:
+    packet metadata read through Linux's ancillary loads for ``vlan`` (the kernel may
+    have moved the tag out of the frame), ``inbound``/``outbound`` and ``ifindex``.
+    Such programs are for Linux sockets, not for capture files."""
     link = link_type(linktype)
     if not 0 < snaplen <= 0xFFFF_FFFF:
         raise FilterError(f"snapshot length {snaplen} is out of range")
@@ -35,7 +40,7 @@ def compile(expr: str, linktype: str | int = "EN10MB", snaplen: int = 262144, op
     if tree is None:
         fragment = ir.always(True)
     else:
-        generator = Generator(link, expr, netmask)
+        generator = Generator(link, expr, netmask, linux_extensions)
         fragment = generator.with_prologues(generator.generate(tree))
     root = ir.finish(fragment, snaplen)
     if optimize:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.instruction import Instruction as I
-from pybpf.filter import ir
+from pybpf.filter import ir, wlan
 from pybpf.filter.offsets import Rel, ipv4_header_length, load, transport_base
 from pybpf.filter.syntax import Arith, Binary, Length, Negative, Number, PacketLoad, Relation
 
@@ -26,7 +26,7 @@ M32 = 0xFFFF_FFFF
 _ALU = {"+": c.ADD, "-": c.SUB, "*": c.MUL, "/": c.DIV, "%": c.MOD, "&": c.AND, "|": c.OR, "^": c.XOR,
         "<<": c.LSH, ">>": c.RSH}
 #: comparison -> (jump, negate)
-_JUMPS = {">": (c.JGT, False), ">=": (c.JGE, False), "==": (c.JEQ, False), "<": (c.JGE, True),
+JUMPS = {">": (c.JGT, False), ">=": (c.JGE, False), "==": (c.JEQ, False), "<": (c.JGE, True),
           "<=": (c.JGT, True), "!=": (c.JEQ, True)}
 _SIZES = {1: c.B, 2: c.H, 4: c.W}
 #: protocols whose header is found after the IPv4 header (its length from the IHL field)
@@ -83,7 +83,7 @@ class ArithGen:
         self.next_register -= 1
 
     def relation(self, node: Relation) -> ir.Fragment:
-        jump, negate = _JUMPS[node.op.text]
+        jump, negate = JUMPS[node.op.text]
         left, right = self.value(node.left), self.value(node.right)
         guards = left.guards + right.guards
         if left.const is not None and right.const is not None:
@@ -150,7 +150,7 @@ class ArithGen:
         if name in ("link", "ether", "ppp", "slip", "fddi", "tr", "wlan"):   # all spell the link layer
             base = gen.off_linkhdr
         elif name == "radio":
-            if gen.style != "radiotap":
+            if gen.link.name not in wlan.RADIO_LOADS:
                 raise gen.error(f"'radio' needs a radio header; link type {gen.link.name} has none", node.proto)
             base = 0
         elif name in _IPV4_TRANSPORTS:

@@ -16,13 +16,14 @@ import socket
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.instruction import Instruction as I
 from pybpf.filter import ir
-from pybpf.filter.arith import ArithGen
+from pybpf.filter.arith import JUMPS, ArithGen
 from pybpf.filter.errors import FilterError
 from pybpf.filter.lexer import Token
 from pybpf.filter.linktypes import LinkType
 from pybpf.filter.names import ETHER_TYPES, LLC_SAPS
 from pybpf.filter.netdb import IP_PROTOCOLS, SERVICES
-from pybpf.filter import pflog, wlan
+from pybpf.filter import atm, linklayers, linux, pflog, ss7, stations, wlan
+from pybpf.filter.linklayers import PPP_PROTOCOLS
 from pybpf.filter.encapsulation import tunnel
 from pybpf.filter.protochain import protochain
 from pybpf.filter.offsets import Offset, Rel, compute as offsets_compute, ipv4_header_length, load, then, transport_base
@@ -54,29 +55,33 @@ LINUX_SLL_P_802_3, LINUX_SLL_P_802_2 = 0x0001, 0x0004
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
 MPLS = 0x8847
 PPPOED, PPPOES = 0x8863, 0x8864
-#: PPP protocol numbers for the ethertypes they carry (after ``pppoes``)
-PPP_PROTOCOLS = {IP: 0x0021, IP6: 0x0057, 0x809B: 0x0029, 0x6003: 0x0027, 0x8137: 0x002B, 0xE0: 0x002B,
-                 MPLS: 0x0281, 0x0600: 0x0025, 0xFE: 0x0023, 0x42: 0x0031, 0xF0: 0x003F}
+#: link types whose protocol field can say MPLS
+MPLS_LINKS = {"EN10MB", "PPP", "C_HDLC", "NETANALYZER", "NETANALYZER_TRANSPARENT", "DSA_TAG_BRCM", "DSA_TAG_DSA"}
 
 
 class Generator:
     """Generates one expression for one link type; state (offsets shifted by vlan/mpls/
     pppoes) lives here while the tree is walked left to right."""
 
-    def __init__(self, link: LinkType, expression: str, netmask: int):
+    def __init__(self, link: LinkType, expression: str, netmask: int, linux_extensions: bool = False):
         self.link = link
+        #: generate Linux ancillary loads where a live capture needs them (see linux.py)
+        self.linux_extensions = linux_extensions
+        self.vlan_depth = 0
         self.expression = expression
         self.netmask = netmask
         self.style = link.style
-        self.off_linkhdr: Offset = 0
+        self.off_linkhdr: Offset = link.off_linkhdr
         self.off_linktype: Offset | None = link.off_linktype
         self.off_linkpl: Offset = link.off_linkpl
         self.off_nl = 0             # network header from off_linkpl (beyond MPLS labels)
         self.iso_offset = link.iso_offset
+        self.macs = link.macs                # (destination, source) offsets
         self.llc = link.llc
         self.mpls_depth = 0
         #: scratch registers holding run-time offsets, and the prologue that sets each
         self.variables: dict[int, ir.Fragment] = {}
+        self.guards: set[int] = set()
         self.arith = ArithGen(self)
         self.ip_keywords = IP_KEYWORDS
         self._variable_offsets()
@@ -85,27 +90,33 @@ class Generator:
         """Link layers whose payload offset depends on the packet get it computed into a
         scratch register by a prologue (used only if some test reads beyond it)."""
         if self.style in ("wlan", "radiotap"):
-            if self.style == "radiotap":
-                self.off_linkhdr = Rel(self.variable(wlan.radiotap_length))
-            payload = self.variable(lambda reg: wlan.payload_offset(self.off_linkhdr, reg, self.style == "radiotap"))
+            if self.style == "radiotap":       # any radio header: radiotap, AVS, Prism, PPI
+                self.off_linkhdr = Rel(self.variable(wlan.RADIO_HEADERS[self.link.name],
+                                                     guard=self.link.name in wlan.GUARDED))
+            datapad = self.link.name == "IEEE802_11_RADIO"
+            payload = self.variable(lambda reg: wlan.payload_offset(self.off_linkhdr, reg, datapad))
             self.off_linkpl = Rel(payload)
             self.off_linktype = Rel(payload, 6)      # in the LLC/SNAP header
             self.off_nl = 8
-        elif self.style == "llc":
+        elif self.style in ("llc", "sunatm"):
             self.off_nl = 8                              # past the LLC and SNAP headers
         elif self.style == "pflog":
             self.off_linkpl = Rel(self.variable(lambda reg: offsets_compute([
                 I(c.LD | c.B | c.ABS, k=0), I(c.ALU | c.ADD | c.K, k=3), I(c.ALU | c.AND | c.K, k=0xFFFF_FFFC),
                 I(c.ST, k=reg)])))
 
-    def variable(self, prologue) -> int:
+    def variable(self, prologue, guard: bool = False) -> int:
         """A scratch register for a run-time offset; ``prologue(reg)`` builds the code
         that sets it at the start (None: code matching a primitive sets it). Registers
-        are taken from the top, arithmetic takes them from 0."""
+        are taken from the top, arithmetic takes them from 0. A ``guard`` prologue's
+        failure rejects the packet (its header is not one the offsets apply to); other
+        prologues always continue into the filter."""
         reg = c.MEMWORDS - 1 - len(self.variables)
         if reg < self.arith.next_register:
             raise self.error("expression too complicated: more than 16 scratch memory words needed")
         self.variables[reg] = prologue(reg) if prologue else None
+        if guard:
+            self.guards.add(reg)
         return reg
 
     def with_prologues(self, fragment: ir.Fragment) -> ir.Fragment:
@@ -117,7 +128,9 @@ class Generator:
             if reg in needed:
                 needed |= _registers_read(self.variables[reg].head) & prologues
         for reg in sorted(needed):                   # last defined first: it runs last
-            fragment = then(self.variables[reg], fragment) if fragment.const is None else fragment
+            if fragment.const is None:
+                prologue = self.variables[reg]
+                fragment = ir.both(prologue, fragment) if reg in self.guards else then(prologue, fragment)
         return fragment
 
     # ---- errors -----------------------------------------------------------------------
@@ -147,6 +160,8 @@ class Generator:
     # ---- loads and compares -------------------------------------------------------------
     def nl(self, offset: int = 0) -> Offset:
         """Offset of ``offset`` into the network-layer header."""
+        if self.off_linkpl is None:
+            raise self.error(f"link type {self.link.name} carries no network-layer header")
         return self.off_linkpl + self.off_nl + offset
 
     def cmp(self, offset: Offset, size: int, value: int, op: int = c.JEQ, mask: int | None = None,
@@ -165,6 +180,18 @@ class Generator:
         stmts = ipv4_header_length(self.nl()) + [I(c.LD | size | c.IND, k=transport_base(self.nl(offset)))]
         return ir.test(stmts, op | c.K, value)
 
+    def field_match(self, node: Special, maximum: int, test) -> ir.Fragment:
+        """A header field against the values of ``sio 3``, ``vpi > 100``, ``dpc (1 or 2)``
+        (see the parser's ``field_values``): ``test(value, jump, reverse)`` builds one
+        comparison."""
+        args = node.args
+        jump, reverse = (c.JEQ, False) if args[0].kind != "OP" else JUMPS[args[0].text]
+        numbers = args[1:] if args[0].kind == "OP" else args
+        for number in numbers:
+            if number.value > maximum:
+                raise self.error(f"{node.keyword.text} {number.value} greater than maximum {maximum}", number)
+        return self.any_of([test(number.value, jump, reverse) for number in numbers])
+
     def any_of(self, fragments: list[ir.Fragment]) -> ir.Fragment:
         result = fragments[0]
         for fragment in fragments[1:]:
@@ -182,6 +209,8 @@ class Generator:
         """Packets whose link layer says the payload is ``proto`` (an ethertype, or an
         LLC SAP when <= 1500)."""
         style = self.style
+        if self.mpls_depth:
+            return self.mpls_payload(proto)
         if style == "ether":
             return self.ether_linktype(proto)
         if style in ("sll", "sll2"):
@@ -199,15 +228,32 @@ class Generator:
             return ir.both(self.cmp(self.off_linkhdr, c.B, wlan.DATA, mask=0x0C), self.llc_linktype(proto))
         if style == "llc":
             return self.llc_linktype(proto)
+        if style == "sunatm":
+            return ir.both(atm.llc_encapsulated(self), self.llc_linktype(proto))
+        if style == "lane":
+            return ir.both(atm.not_le_control(self), self.ether_linktype(proto))
         if style in ("raw", "ipv4", "ipv6"):
             if proto not in (IP, IP6):
                 return ir.always(False)
-            if style == "raw":
-                return self.cmp(self.off_linkpl, c.B, 0x40 if proto == IP else 0x60, mask=0xF0)
+            if style == "raw":    # (SLIP's version nibble is read where libpcap reads it: at the start)
+                return self.cmp(self.off_linkhdr, c.B, 0x40 if proto == IP else 0x60, mask=0xF0)
             return ir.always((style == "ipv4") == (proto == IP))
         if style in ("null", "loop"):
             return self.loopback_linktype(proto)
+        if style in ("ethertype", "ppp_bsdos", "ipnet", "juniper", "ltalk", "frelay", "arcnet"):
+            return linklayers.linktype(self, proto)
+        if style == "none":
+            raise self.error(f"link-layer type filtering not implemented for {self.link.name} "
+                             "(it has no protocol field)")
         raise AssertionError(style)
+
+    def mpls_payload(self, proto: int) -> ir.Fragment:
+        """Inside an MPLS label stack nothing names the payload: IPv4 or IPv6 is
+        recognised by the bottom-of-stack bit of the last label and the IP version."""
+        if proto not in (IP, IP6):
+            raise self.error(f"protocol {proto:#06x} over MPLS is not supported (only IPv4 and IPv6 are recognised)")
+        bottom = self.cmp(self.nl(-2), c.B, 0x01, c.JSET)
+        return ir.both(bottom, self.cmp(self.nl(), c.B, 0x40 if proto == IP else 0x60, mask=0xF0))
 
     def ether_linktype(self, proto: int) -> ir.Fragment:
         length_field = self.cmp(self.off_linktype, c.H, ETHERMTU, c.JGT, reverse=True)   # 802.3 frame
@@ -273,7 +319,7 @@ class Generator:
             values.append(family)
             if self.style == "null":
                 values.append(int.from_bytes(family.to_bytes(4, "little"), "big"))
-        return self.any_of([self.cmp(0, c.W, v) for v in values])
+        return self.any_of([self.cmp(self.off_linkhdr, c.W, v) for v in values])
 
     # ---- protocols --------------------------------------------------------------------
     def protocol(self, token: Token) -> ir.Fragment:
@@ -304,6 +350,8 @@ class Generator:
 
     def iso_protocol(self, number: int, token: Token) -> ir.Fragment:
         self.need_llc(token)
+        if self.style == "frelay":         # the NLPID is the protocol field itself
+            return self.cmp(self.off_linktype, c.H, 0x0300 | number)
         return ir.both(self.linktype(0xFE), self.cmp(self.off_linkpl + self.iso_offset, c.B, number))
 
     def ip_protocol(self, number: int, v4: bool = True, v6: bool = True) -> ir.Fragment:
@@ -331,6 +379,8 @@ class Generator:
                 raise self.error(f"'{q.dir_text}' is not a valid qualifier for '{kind}'", q.dir)
             if self.style not in ("wlan", "radiotap") or value.kind != "EID" or proto not in (None, "link"):
                 raise self.error(f"'{q.dir_text}' is valid for 802.11 syntax only (with an 802.11 address)", q.dir)
+        if value.kind == "AID":
+            return stations.host(self, node)
         if kind in ("port", "portrange"):
             return self.ports(node, kind, proto)
         if kind in ("proto", "protochain"):
@@ -502,12 +552,13 @@ class Generator:
                 combine = ir.either if direction == "src or dst" else ir.both
                 return combine(wlan.address(self, "src", mac), wlan.address(self, "dst", mac))
             return wlan.address(self, direction, mac)
-        if self.link.macs is None:
+        if self.macs is None or self.link.address_size != 6:
             raise self.error(f"Ethernet addresses are not supported on link type {self.link.name}", token)
 
         def make(which: str) -> ir.Fragment:
-            return self.bytes_equal(self.link.macs[which == "src"], mac)
-        return self.address_test(q, make)
+            return self.bytes_equal(self.macs[which == "src"], mac)
+        test = self.address_test(q, make)
+        return ir.both(atm.not_le_control(self), test) if self.style == "lane" else test
 
     def bytes_equal(self, offset: int, data: bytes) -> ir.Fragment:
         """``data`` at ``offset``, compared a word then a half-word at a time from the end."""
@@ -671,6 +722,10 @@ class Generator:
             return pflog.field(self, node.keyword, args[0])
         if word == "llc":
             return self.llc_frames(node)
+        if word in atm.KEYWORDS:
+            return atm.primitive(self, node)
+        if word in ss7.UNIT_KINDS or word in ss7.FIELDS:
+            return ss7.primitive(self, node)
         if word in ("type", "subtype", "dir") and self.style in ("wlan", "radiotap"):
             return wlan.type_subtype(self, node.keyword, args)
         if word in ("addr1", "addr2", "addr3", "addr4", "ra", "ta", "type", "subtype", "dir"):
@@ -686,13 +741,17 @@ class Generator:
             if word == "multicast":
                 return wlan.first_byte_of_destination(self, 0x01)
             return wlan.address(self, "dst", b"\xff" * 6)
+        if proto in (None, "link") and self.link.address_size == 1:
+            return stations.cast(self, node)
         if proto in (None, "link"):
-            if self.link.macs is None:
+            if self.macs is None:
                 raise self.error(f"'{word}' is not supported on link type {self.link.name}", node.keyword)
-            destination = self.link.macs[0]
+            destination = self.macs[0]
             if word == "broadcast":
-                return self.bytes_equal(destination, b"\xff" * 6)
-            return self.cmp(destination, c.B, 1, c.JSET)
+                test = self.bytes_equal(destination, b"\xff" * 6)
+            else:
+                test = self.cmp(destination, c.B, 1, c.JSET)
+            return ir.both(atm.not_le_control(self), test) if self.style == "lane" else test
         if proto == "ip":
             if word == "multicast":
                 return ir.both(self.linktype(IP), self.cmp(self.nl(16), c.B, 0xE0, mask=0xF0))
@@ -724,13 +783,17 @@ class Generator:
         return ir.negate(ir.test(stmts, c.JEQ | c.K, 0))
 
     def vlan(self, node: Special) -> ir.Fragment:
-        if self.style not in ("ether", "wlan", "radiotap"):
+        if self.style not in ("ether", "wlan", "radiotap") or self.link.name == "PPI":
             raise self.error(f"'vlan' not supported on link type {self.link.name}", node.keyword)
+        vid = node.args[0].value if node.args else None
+        if vid is not None and vid > 4095:
+            raise self.error(f"VLAN tag {vid} greater than maximum 4095", node.args[0])
+        self.vlan_depth += 1
+        if self.linux_extensions and self.vlan_depth == 1 and self.link.name == "EN10MB" \
+                and isinstance(self.off_linktype, int):
+            return linux.vlan(self, VLAN_TPIDS, vid)       # the outermost tag may be in metadata
         tagged = self.any_of([self.linktype(tpid) for tpid in VLAN_TPIDS])
-        if node.args:
-            vid = node.args[0].value
-            if vid > 4095:
-                raise self.error(f"VLAN tag {vid} greater than maximum 4095", node.args[0])
+        if vid is not None:
             tagged = ir.both(tagged, self.cmp(self.off_linktype + 2, c.H, vid, mask=0x0FFF))
         self.off_linktype += 4
         self.off_linkpl += 4
@@ -741,7 +804,7 @@ class Generator:
             # inside a label stack: the previous label must not be the bottom one
             first = self.cmp(self.nl(-2), c.B, 0x01, c.JSET, reverse=True)
         else:
-            if self.link.name not in ("EN10MB", "PPP", "C_HDLC"):
+            if self.link.name not in MPLS_LINKS:
                 raise self.error(f"'mpls' not supported on link type {self.link.name}", node.keyword)
             first = self.linktype(MPLS)
         if node.args:
@@ -773,13 +836,15 @@ class Generator:
     def llc_frames(self, node: Special) -> ir.Fragment:
         """802.2 LLC frames (not Ethernet II, not Novell's raw 802.3), optionally of one
         kind: I/S/U frames by the control field's low bits, or one S or U command."""
-        if self.style == "ether":
+        if self.style == "ether" and self.link.name not in ("NETANALYZER", "NETANALYZER_TRANSPARENT"):
             frames = ir.both(self.cmp(self.off_linktype, c.H, ETHERMTU, c.JGT, reverse=True),
                              self.cmp(self.off_linkpl, c.H, 0xFFFF, reverse=True))
         elif self.style in ("wlan", "radiotap"):
             frames = self.cmp(self.off_linkhdr, c.B, wlan.DATA, mask=0x0C)     # every data frame is LLC
-        elif self.style == "llc" and self.link.name in ("FDDI", "IEEE802"):
+        elif self.style == "llc" and self.link.name in ("FDDI", "IEEE802", "ATM_RFC1483"):
             frames = ir.always(True)
+        elif self.style == "sunatm":
+            frames = atm.llc_encapsulated(self)
         else:
             raise self.error(f"'llc' not supported on link type {self.link.name}", node.keyword)
         if not node.args:
@@ -830,6 +895,8 @@ class Generator:
     def direction_test(self, node: Special) -> ir.Fragment:
         word = node.keyword.text
         where = self.link.direction
+        if self.linux_extensions and where != "sll2" and (where is None or word == "ifindex"):
+            return linux.ifindex(node.args[0].value) if word == "ifindex" else linux.direction(word == "outbound")
         if where is None:
             raise self.error(f"'{word}' is not supported on link type {self.link.name} "
                              "(it carries no packet direction)" if word != "ifindex" else
@@ -838,6 +905,8 @@ class Generator:
             if where != "sll2":
                 raise self.error("'ifindex' is supported only on LINUX_SLL2", node.keyword)
             return self.cmp(4, c.W, node.args[0].value)
+        if where in linklayers.DIRECTIONS:
+            return linklayers.direction(self, where, word == "outbound")
         outgoing = self.cmp(0, c.H, 4) if where == "sll" else self.cmp(10, c.B, 4)
         return outgoing if word == "outbound" else ir.negate(outgoing)
 

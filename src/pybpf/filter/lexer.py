@@ -29,7 +29,7 @@ KEYWORDS = {
 #: spellings that mean the same keyword
 ALIASES = {"netmask": "mask", "es-is": "esis", "is-is": "isis", "direction": "dir", "address1": "addr1",
            "address2": "addr2", "address3": "addr3", "address4": "addr4", "subrulenum": "srnr",
-           "rulenum": "rnr", "ruleset": "rset", "on": "ifname", "length": "len", "&&": "and", "||": "or", "!": "not", "=": "=="}
+           "rulenum": "rnr", "ruleset": "rset", "lsu": "lssu", "on": "ifname", "length": "len", "&&": "and", "||": "or", "!": "not", "=": "=="}
 
 _B = "[0-9A-Fa-f][0-9A-Fa-f]?"
 _B2 = "[0-9A-Fa-f]{4}"
@@ -40,6 +40,7 @@ _RULES = [  # (kind, pattern), in tie-break order
     ("EID", rf"{_B}:{_B}:{_B}:{_B}:{_B}:{_B}|{_B}-{_B}-{_B}-{_B}-{_B}-{_B}|{_B}\.{_B}\.{_B}\.{_B}\.{_B}\.{_B}"
             rf"|{_B2}\.{_B2}\.{_B2}|[0-9A-Fa-f]{{12}}"),
     ("HID6", r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*"),
+    ("AID", r"\$[0-9A-Fa-f][0-9A-Fa-f]?"),          # a one-byte link address (ARCnet, MS/TP)
     ("ID", r"[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?|\\[^ !()\n\t]+"),
     ("OP", r">=|<=|!=|==|&&|\|\||<<|>>|[=<>+\-*/%&|^!\[\]():]"),
 ]
@@ -50,10 +51,10 @@ _SPACE = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class Token:
-    kind: str          # KEYWORD, NUM, HID, HID6, EID, ID, OP, END
+    kind: str          # KEYWORD, NUM, HID, HID6, EID, AID, ID, OP, END
     text: str          # as written (keywords and operators: their canonical spelling)
     pos: int           # offset in the expression
-    value: int = 0     # NUM's value
+    value: int = 0     # NUM's and AID's value
     length: int = 0    # characters in the expression
 
     def is_(self, kind: str, text: str | None = None) -> bool:
@@ -113,6 +114,8 @@ def _token(expression: str, pos: int) -> Token:
         return Token("OP", ALIASES.get(text, text), pos, length=length)
     if kind == "NUM":
         return Token("NUM", text, pos, _number(text, expression, pos), length)
+    if kind == "AID":
+        return Token("AID", text, pos, int(text[1:], 16), length)
     if kind == "ID" and text.lower() in NAMED_NUMBERS:
         return Token("NUM", text, pos, NAMED_NUMBERS[text.lower()], length)
     if kind == "ID" and text.startswith("\\"):

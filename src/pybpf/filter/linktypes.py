@@ -16,12 +16,14 @@ from pybpf.filter.errors import FilterError
 class LinkType:
     name: str
     number: int
-    #: how the protocol field is tested: ether, sll, sll2, raw, ipv4, ipv6, null, loop
+    #: how the protocol field is tested: ether, sll, sll2, raw, ipv4, ipv6, null, loop...;
+    #: "none" where the link layer has none
     style: str
     #: offset of the protocol field (None where there is none)
     off_linktype: int | None
-    #: offset of the link-layer payload (the network-layer header for ethertype frames)
-    off_linkpl: int
+    #: offset of the link-layer payload (the network-layer header for ethertype frames);
+    #: None where no network layer is reachable
+    off_linkpl: int | None
     #: whether the link layer carries ISO, STP, NetBEUI and IPX frames (in 802.2 LLC
     #: frames, or under protocol numbers of its own as PPP and Cisco HDLC do)
     llc: bool = False
@@ -31,6 +33,10 @@ class LinkType:
     iso_offset: int = 3
     #: offsets of the destination and source MAC addresses, where the header has them
     macs: tuple[int, int] | None = None
+    #: bytes in a link-layer address (6 for MACs; 1 for ARCnet and MS/TP stations)
+    address_size: int = 6
+    #: where the link-layer header starts (``link[0]``), past any capture pseudo-header
+    off_linkhdr: int = 0
 
 
 LINK_TYPES = {lt.name: lt for lt in [
@@ -51,6 +57,39 @@ LINK_TYPES = {lt.name: lt for lt in [
     LinkType("PFLOG", 117, "pflog", None, 0),
     LinkType("IEEE802_11", 105, "wlan", None, 0, llc=True),
     LinkType("IEEE802_11_RADIO", 127, "radiotap", None, 0, llc=True),
+    # 802.11 behind other radio headers (the "radiotap" style stands for any of them)
+    LinkType("IEEE802_11_RADIO_AVS", 163, "radiotap", None, 0, llc=True),
+    LinkType("PRISM_HEADER", 119, "radiotap", None, 0, llc=True),
+    LinkType("PPI", 192, "radiotap", None, 0, llc=True),
+    # Ethernet behind a switch tag (Broadcom, Marvell) or a capture pseudo-header (Hilscher netANALYZER)
+    LinkType("DSA_TAG_BRCM", 281, "ether", 16, 18, llc=True, macs=(0, 6), direction="brcm"),
+    LinkType("DSA_TAG_DSA", 284, "ether", 16, 18, llc=True, macs=(0, 6), direction="dsa"),
+    LinkType("NETANALYZER", 240, "ether", 16, 18, llc=True, macs=(4, 10), off_linkhdr=4),
+    LinkType("NETANALYZER_TRANSPARENT", 241, "ether", 24, 26, llc=True, macs=(12, 18), off_linkhdr=12),
+    # an ethertype at a fixed place, nothing else to know
+    LinkType("APPLE_IP_OVER_IEEE1394", 138, "ethertype", 16, 18),
+    LinkType("SYMANTEC_FIREWALL", 99, "ethertype", 6, 44),
+    # IP only; libpcap reads the version nibble at the start of the capture record
+    LinkType("SLIP", 8, "raw", None, 16, direction="slip"),
+    LinkType("SLIP_BSDOS", 102, "raw", None, 24),
+    LinkType("PPP_PPPD", 166, "ppp", 2, 4, llc=True, iso_offset=0, direction="pppd"),
+    LinkType("PPP_ETHER", 51, "ppp", 6, 8, llc=True, iso_offset=0),
+    LinkType("PPP_BSDOS", 103, "ppp_bsdos", 5, 24, llc=True, iso_offset=0),
+    LinkType("ATM_RFC1483", 100, "llc", None, 0, llc=True),
+    LinkType("SUNATM", 123, "sunatm", None, 4, llc=True),
+    LinkType("ATM_CLIP", 106, "llc", None, 0, llc=True),
+    LinkType("ENC", 109, "null", 0, 12),
+    LinkType("IPNET", 226, "ipnet", 1, 24, direction="ipnet"),
+    LinkType("JUNIPER_MFR", 134, "juniper", 4, 4, direction="juniper"),
+    LinkType("LTALK", 114, "ltalk", None, 0),
+    # Q.922 address (2), UI control (1), then an NLPID naming the payload
+    LinkType("FRELAY", 107, "frelay", 2, 4, llc=True, iso_offset=-1),
+    # one-byte station addresses: destination, source
+    LinkType("ARCNET", 7, "arcnet", 2, 6, macs=(1, 0), address_size=1),
+    LinkType("ARCNET_LINUX", 129, "arcnet", 4, 8, macs=(1, 0), address_size=1),
+    LinkType("BACNET_MS_TP", 165, "none", None, None, macs=(3, 4), address_size=1),
+    LinkType("MTP2", 140, "none", None, None),
+    LinkType("MTP2_WITH_PHDR", 139, "none", None, None),
 ]}
 ALIASES = {"ETHERNET": "EN10MB", "ETHER": "EN10MB", "SLL": "LINUX_SLL", "SLL2": "LINUX_SLL2"}
 BY_NUMBER = {lt.number: lt for lt in LINK_TYPES.values()}

@@ -29,11 +29,12 @@ DIRECTIONS = {"src", "dst", "addr1", "addr2", "addr3", "addr4", "ra", "ta"}
 ADDRESS_TYPES = {"host", "net", "port", "portrange", "gateway", "proto", "protochain"}
 RELATIONS = {">", ">=", "==", "<", "<=", "!="}
 _LEVELS = [{"|", "^"}, {"&"}, {"<<", ">>"}, {"+", "-"}, {"*", "/", "%"}]
-_VALUE_KINDS = {"NUM", "HID", "HID6", "EID", "ID"}
+_VALUE_KINDS = {"NUM", "HID", "HID6", "EID", "AID", "ID"}
 #: keywords that take an optional number: ``vlan 10``, ``mpls``
 _OPTIONAL_NUMBER = {"vlan", "mpls", "pppoes", "geneve", "vxlan"}
-_NUMBER_ARG = {"less", "greater", "ifindex", "rnr", "srnr", "sio", "opc", "dpc", "sls", "hsio", "hopc",
-               "hdpc", "hsls", "vpi", "vci"}
+_NUMBER_ARG = {"less", "greater", "ifindex", "rnr", "srnr"}
+#: header fields compared with a number: ``sio 3``, ``vpi > 100``, ``dpc (1 or 2)``
+_FIELD_ARG = {"sio", "opc", "dpc", "sls", "hsio", "hopc", "hdpc", "hsls", "vpi", "vci"}
 _NAME_ARG = {"ifname", "rset", "action", "reason"}
 _ALONE = {"inbound", "outbound", "pppoed", "fisu", "lssu", "msu", "hfisu", "hlssu", "hmsu", "lane", "metac",
           "bcc", "oam", "oamf4", "oamf4ec", "oamf4sc", "sc", "ilmic", "connectmsg", "metaconnect"}
@@ -229,6 +230,8 @@ class _Parser:
             return Special(keyword, None, [number] if number else [])
         if word in _NUMBER_ARG:
             return Special(keyword, None, [self.number_argument()])
+        if word in _FIELD_ARG:
+            return Special(keyword, None, self.field_values())
         if word in _NAME_ARG:
             token = self.next()
             if token.kind not in _VALUE_KINDS:
@@ -267,6 +270,20 @@ class _Parser:
         for _ in range(depth):
             self.expect("OP", ")")
         return number
+
+    def field_values(self) -> list[Token]:
+        """A field's values as libpcap's grammar allows them: one number, a comparison
+        operator and a number (``[op, num]``), or numbers in parentheses joined by
+        ``or`` (any of them matches)."""
+        if self.at("OP") and self.peek().text in RELATIONS:
+            return [self.next(), self.expect("NUM", what="a number")]
+        if self.accept("OP", "("):
+            values = [self.expect("NUM", what="a number")]
+            while self.accept("KEYWORD", "or"):
+                values.append(self.expect("NUM", what="a number"))
+            self.expect("OP", ")")
+            return values
+        return [self.expect("NUM", what="a number")]
 
     def wlan(self, proto: Token | None) -> Node:
         keyword = self.next()

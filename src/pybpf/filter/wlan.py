@@ -44,6 +44,37 @@ CTS, ACK = 0xC0, 0xD0
 
 
 # ---- prologues -----------------------------------------------------------------------
+#: AVS capture headers start with this magic (the low 12 bits are the version)
+AVS_MAGIC, AVS_MAGIC_MASK = 0x80211000, 0xFFFF_F000
+PRISM_LENGTH = 144
+#: PPI's DLT field (little-endian) for an 802.11 frame following the PPI header
+PPI_DLT_80211 = 0x6900_0000
+
+
+def avs_length(reg: int) -> ir.Fragment:
+    """M[reg] = the AVS header's length (big-endian, at offset 4)."""
+    return compute([I(c.LD | c.W | c.ABS, k=4), I(c.ST, k=reg)])
+
+
+def prism_length(reg: int) -> ir.Fragment:
+    """M[reg] = the Prism header's length: 144 bytes, unless the driver wrote an AVS
+    header instead (which says its own length), as some Linux drivers do under this
+    link type."""
+    test = ir.test([I(c.LD | c.W | c.ABS, k=0), I(c.ALU | c.AND | c.K, k=AVS_MAGIC_MASK)], c.JEQ | c.K, AVS_MAGIC)
+    avs = compute([I(c.LD | c.W | c.ABS, k=4)])
+    fixed = compute([I(c.LD | c.IMM, k=PRISM_LENGTH)])
+    ir.patch(test.true, avs.head)
+    ir.patch(test.false, fixed.head)
+    store = compute([I(c.ST, k=reg)])
+    ir.patch(avs.true + fixed.true, store.head)
+    return ir.Fragment(test.head, store.true, [])
+
+
+def ppi_length(reg: int) -> ir.Fragment:
+    """M[reg] = the PPI header's length (little-endian at offset 2), for packets whose
+    PPI header says an 802.11 frame follows; other packets fail (a guard prologue)."""
+    return ir.both(ir.test([I(c.LD | c.W | c.ABS, k=4)], c.JEQ | c.K, PPI_DLT_80211), radiotap_length(reg))
+
 
 def radiotap_length(reg: int) -> ir.Fragment:
     """M[reg] = the radiotap header's length (little-endian at offset 2)."""
@@ -80,6 +111,15 @@ def _padding(reg: int) -> ir.Fragment:
     pad = compute([I(c.LD | c.MEM, k=reg), I(c.ALU | c.ADD | c.K, k=3), I(c.ALU | c.AND | c.K, k=0xFFFF_FFFC),
                    I(c.ST, k=reg)])
     return ir.both(ir.both(present, ir.both(ir.negate(extended), padded)), pad)
+
+
+#: the header-length prologue of each link type with a radio header before 802.11
+RADIO_HEADERS = {"IEEE802_11_RADIO": radiotap_length, "IEEE802_11_RADIO_AVS": avs_length,
+                 "PRISM_HEADER": prism_length, "PPI": ppi_length}
+#: those whose prologue rejects the packets it cannot handle (PPI with another DLT inside)
+GUARDED = {"PPI"}
+#: those whose radio header is also readable as ``radio[...]`` (PPI's is not, as in libpcap)
+RADIO_LOADS = {"IEEE802_11_RADIO", "IEEE802_11_RADIO_AVS", "PRISM_HEADER"}
 
 
 # ---- frame control -------------------------------------------------------------------
