@@ -10,9 +10,6 @@ PPP's — so the tree is generated left to right with that state carried along.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.instruction import Instruction as I
 from pybpf.filter import ir
@@ -20,46 +17,19 @@ from pybpf.filter.arith import JUMPS, ArithGen
 from pybpf.filter.errors import FilterError
 from pybpf.filter.lexer import Token
 from pybpf.filter.linktypes import LinkType
-from pybpf.filter.names import ETHER_TYPES, LLC_SAPS
-from pybpf.filter.netdb import IP_PROTOCOLS, SERVICES
 from pybpf.filter import atm, linklayers, linux, pflog, ss7, stations, wlan
 from pybpf.filter.linklayers import PPP_PROTOCOLS
 from pybpf.filter.encapsulation import tunnel
-from pybpf.filter.protochain import protochain
 from pybpf.filter.offsets import Offset, Rel, compute as offsets_compute, ipv4_header_length, load, then, transport_base
-from pybpf.filter.syntax import And, Node, Not, Or, Primitive, Protocol, Qualifiers, Relation, Special
+from pybpf.filter.syntax import And, Node, Not, Or, Primitive, Protocol, Relation, Special
+from pybpf.filter.addresses import Addresses
+from pybpf.filter.protocols import (
+    AF_INET6_BSD, ETHERMTU, ETHERTYPE_KEYWORDS, FRAGMENT_HEADER, IP, IP6, IP_KEYWORDS, ISIS_PDUS,
+    ISO_KEYWORDS, LINUX_SLL_P_802_2, LINUX_SLL_P_802_3, LLC_KEYWORDS, LLC_S_COMMANDS,
+    LLC_U_COMMANDS, MPLS, MPLS_LINKS, PPPOED, PPPOES, VLAN_TPIDS,
+)
 
-ETHERMTU = 1500
-IP, IP6, ARP, RARP = 0x0800, 0x86DD, 0x0806, 0x8035
-TCP, UDP, SCTP, ICMP, ICMP6, IGMP, IGRP, PIM, VRRP, CARP, AH, ESP = 6, 17, 132, 1, 58, 2, 9, 103, 112, 112, 51, 50
-FRAGMENT_HEADER = 44
-#: IP protocols each keyword stands for, and whether it exists over IPv4/IPv6
-IP_KEYWORDS = {"tcp": (TCP, True, True), "udp": (UDP, True, True), "sctp": (SCTP, True, True),
-               "icmp": (ICMP, True, False), "icmp6": (ICMP6, False, True), "igmp": (IGMP, True, False),
-               "igrp": (IGRP, True, False), "pim": (PIM, True, True), "vrrp": (VRRP, True, False),
-               "carp": (CARP, True, False), "ah": (AH, True, True), "esp": (ESP, True, True)}
-ETHERTYPE_KEYWORDS = {"ip": IP, "ip6": IP6, "arp": ARP, "rarp": RARP, "atalk": 0x809B, "aarp": 0x80F3,
-                      "decnet": 0x6003, "lat": 0x6004, "sca": 0x6007, "moprc": 0x6002, "mopdl": 0x6001}
-LLC_KEYWORDS = {"iso": 0xFE, "stp": 0x42, "ipx": 0xE0, "netbeui": 0xF0}
-ISO_KEYWORDS = {"esis": 0x82, "isis": 0x83, "clnp": 0x81}
-#: IS-IS PDU types for the IS-IS level keywords
-ISIS_PDUS = {"l1": (26, 24, 18, 15, 17), "l2": (27, 25, 20, 16, 17), "iih": (15, 16, 17), "lsp": (18, 20),
-             "snp": (24, 25, 26, 27), "csnp": (24, 25), "psnp": (26, 27)}
-#: 802.2 LLC supervisory (mask 0x0f) and unnumbered (mask 0xef) commands
-LLC_S_COMMANDS = {"rr": 0x01, "rnr": 0x05, "rej": 0x09}
-LLC_U_COMMANDS = {"ui": 0x03, "ua": 0x63, "disc": 0x43, "dm": 0x0F, "sabme": 0x6F, "test": 0xE3, "xid": 0xAF,
-                  "frmr": 0x87}
-#: BSD address-family values that mean IPv6 in DLT_NULL/LOOP headers (NetBSD/OpenBSD, FreeBSD, Darwin)
-AF_INET6_BSD = (24, 28, 30)
-LINUX_SLL_P_802_3, LINUX_SLL_P_802_2 = 0x0001, 0x0004
-VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
-MPLS = 0x8847
-PPPOED, PPPOES = 0x8863, 0x8864
-#: link types whose protocol field can say MPLS
-MPLS_LINKS = {"EN10MB", "PPP", "C_HDLC", "NETANALYZER", "NETANALYZER_TRANSPARENT", "DSA_TAG_BRCM", "DSA_TAG_DSA"}
-
-
-class Generator:
+class Generator(Addresses):
     """Generates one expression for one link type; state (offsets shifted by vlan/mpls/
     pppoes) lives here while the tree is walked left to right."""
 
@@ -203,6 +173,18 @@ class Generator:
         for fragment in fragments[1:]:
             result = ir.both(result, fragment)
         return result
+
+    def bytes_equal(self, offset: int, data: bytes) -> ir.Fragment:
+        """``data`` at ``offset``, compared a word then a half-word at a time from the end."""
+        parts = []
+        end = len(data)
+        while end > 0:
+            size = 4 if end >= 4 else 2 if end >= 2 else 1
+            start = end - size
+            bpf_size = {4: c.W, 2: c.H, 1: c.B}[size]
+            parts.append(self.cmp(offset + start, bpf_size, int.from_bytes(data[start:end], "big")))
+            end = start
+        return self.all_of(parts)
 
     # ---- the link layer's protocol field ---------------------------------------------------
     def linktype(self, proto: int) -> ir.Fragment:
@@ -367,330 +349,6 @@ class Generator:
     def not_fragment(self) -> ir.Fragment:
         """IPv4 first fragments and whole datagrams (the transport header is there)."""
         return self.cmp(self.nl(6), c.H, 0x1FFF, c.JSET, reverse=True)
-
-    # ---- qualified values ---------------------------------------------------------------
-    def primitive(self, node: Primitive) -> ir.Fragment:
-        q = node.qualifiers
-        kind = q.type_name or "host"
-        value = node.value
-        proto = self.proto_name(q)
-        if q.dir is not None and q.dir_text in ("addr1", "addr2", "addr3", "addr4", "ra", "ta"):
-            if kind in ("port", "portrange", "proto", "protochain", "gateway", "net"):
-                raise self.error(f"'{q.dir_text}' is not a valid qualifier for '{kind}'", q.dir)
-            if self.style not in ("wlan", "radiotap") or value.kind != "EID" or proto not in (None, "link"):
-                raise self.error(f"'{q.dir_text}' is valid for 802.11 syntax only (with an 802.11 address)", q.dir)
-        if value.kind == "AID":
-            return stations.host(self, node)
-        if kind in ("port", "portrange"):
-            return self.ports(node, kind, proto)
-        if kind in ("proto", "protochain"):
-            return self.proto_value(node, kind, proto)
-        if kind == "gateway":
-            raise self.error("'gateway' needs host names with Ethernet addresses (an ethers file), "
-                             "which pybpf does not read", q.type)
-        if value.kind == "EID" or (proto == "link" and kind == "host"):
-            return self.ether_host(node)
-        if value.kind == "HID6":
-            return self.host6(node, proto, q)
-        if proto == "decnet":
-            return self.decnet_host(node)
-        if value.kind in ("HID", "NUM"):
-            address, mask = self.ipv4_address(node, kind)
-            return self.host4(address, mask, proto, q)
-        return self.host_name(node, proto, q, kind)
-
-    def proto_name(self, q: Qualifiers) -> str | None:
-        name = q.proto_name
-        if name in ("ether", "ppp", "slip", "fddi", "tr", "wlan"):
-            return "link"
-        return name
-
-    def direction(self, q: Qualifiers) -> str:
-        return q.dir_text or "src or dst"
-
-    def address_test(self, q: Qualifiers, make) -> ir.Fragment:
-        """``make(which)`` builds the test for the source or destination; the qualifier
-        decides which are built and how they combine."""
-        direction = self.direction(q)
-        if direction == "src":
-            return make("src")
-        if direction == "dst":
-            return make("dst")
-        if direction == "src and dst":
-            return ir.both(make("src"), make("dst"))
-        return ir.either(make("src"), make("dst"))
-
-    def host4(self, address: int, mask: int, proto: str | None, q: Qualifiers) -> ir.Fragment:
-        offsets = {"ip": (IP, 12, 16), "arp": (ARP, 14, 24), "rarp": (RARP, 14, 24)}
-        if proto is None:
-            return self.any_of([self.host4(address, mask, p, q) for p in ("ip", "arp", "rarp")])
-        if proto not in offsets:
-            raise self.error(f"'{q.proto_name}' modifier applied to {q.type_name or 'host'}", q.proto)
-        ethertype, src, dst = offsets[proto]
-        if proto in ("arp", "rarp") and self.style in ("raw", "ipv4", "ipv6"):
-            return ir.always(False)
-        test = self.address_test(q, lambda which: self.cmp(self.nl(src if which == "src" else dst), c.W,
-                                                           address & mask, mask=mask))
-        return ir.both(self.linktype(ethertype), test)
-
-    def host6(self, node: Primitive, proto: str | None, q: Qualifiers) -> ir.Fragment:
-        kind = q.type_name or "host"
-        text = node.value.text
-        if proto not in (None, "ip6"):
-            raise self.error(f"'{q.proto_name}' modifier applied to IPv6 {kind}", q.proto)
-        prefix = 128
-        if node.prefix is not None:
-            prefix = node.prefix.value
-            if prefix > 128:
-                raise self.error(f"mask length must be <= 128", node.prefix)
-            if kind == "host" and prefix != 128:
-                raise self.error(f"'host' is not a valid qualifier for '{text}/{prefix}'", q.type)
-        address = int(ipaddress.IPv6Address(text))
-        mask = ((1 << 128) - 1) ^ ((1 << (128 - prefix)) - 1)
-        if address & ~mask & ((1 << 128) - 1):
-            raise self.error(f"non-network bits set in \"{text}/{prefix}\"", node.value)
-        return self.host6_test(address, mask, q)
-
-    def host6_test(self, address: int, mask: int, q: Qualifiers) -> ir.Fragment:
-        def make(which: str) -> ir.Fragment:
-            base = self.nl(8 if which == "src" else 24)
-            words = []
-            for i in range(4):
-                shift = 96 - 32 * i
-                m = (mask >> shift) & 0xFFFF_FFFF
-                if m:
-                    words.append(self.cmp(base + 4 * i, c.W, (address >> shift) & m, mask=m))
-            return self.all_of(words) if words else ir.always(True)
-        return ir.both(self.linktype(IP6), self.address_test(q, make))
-
-    def ipv4_address(self, node: Primitive, kind: str) -> tuple[int, int]:
-        """(address, mask) for a numeric IPv4 host or network, with pcap's short forms:
-        ``net 10`` is 10.0.0.0/8, ``net 192.168`` is 192.168.0.0/16."""
-        token = node.value
-        if token.kind == "NUM":
-            value, bits = token.value, 32
-            if kind == "net":
-                mask = 0xFFFF_FFFF
-                while value and not value & 0xFF00_0000:
-                    value = (value << 8) & 0xFFFF_FFFF
-                    mask = (mask << 8) & 0xFFFF_FFFF
-                return value, self.net_mask(node, value, mask)
-            return value, 0xFFFF_FFFF
-        parts = token.text.split(".")
-        if any(int(p) > 255 for p in parts):
-            raise self.error(f"invalid IPv4 address '{token.text}'", token)
-        value = 0
-        for p in parts:
-            value = value << 8 | int(p)
-        bits = 8 * len(parts)
-        value = (value << (32 - bits)) & 0xFFFF_FFFF
-        if kind == "net":
-            mask = (0xFFFF_FFFF << (32 - bits)) & 0xFFFF_FFFF
-            return value, self.net_mask(node, value, mask)
-        if node.prefix is not None or node.mask is not None:
-            shown = f"{token.text}/{node.prefix.text}" if node.prefix else f"{token.text} mask {node.mask.text}"
-            raise self.error(f"'{kind}' is not a valid qualifier for '{shown}'", node.value)
-        if bits != 32:
-            raise self.error(f"invalid IPv4 address '{token.text}' for a host (a network needs 'net')", token)
-        return value, 0xFFFF_FFFF
-
-    def net_mask(self, node: Primitive, value: int, mask: int) -> int:
-        if node.prefix is not None:
-            length = node.prefix.value
-            if length > 32:
-                raise self.error("mask length must be <= 32", node.prefix)
-            mask = (0xFFFF_FFFF << (32 - length)) & 0xFFFF_FFFF if length else 0
-        elif node.mask is not None:
-            parts = node.mask.text.split(".")
-            if any(int(p) > 255 for p in parts):
-                raise self.error(f"invalid IPv4 netmask '{node.mask.text}'", node.mask)
-            mask = 0
-            for p in parts:
-                mask = mask << 8 | int(p)
-            mask = (mask << (32 - 8 * len(parts))) & 0xFFFF_FFFF
-        if value & ~mask & 0xFFFF_FFFF:
-            shown = node.value.text + (f"/{node.prefix.text}" if node.prefix else
-                                       f" mask {node.mask.text}" if node.mask else "")
-            raise self.error(f"non-network bits set in \"{shown}\"", node.value)
-        return mask
-
-    def host_name(self, node: Primitive, proto: str | None, q: Qualifiers, kind: str) -> ir.Fragment:
-        name = node.value.text
-        if kind == "net":
-            raise self.error(f"unknown network '{name}' (network names are not looked up; use a number)",
-                             node.value)
-        try:
-            infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
-        except (socket.gaierror, UnicodeError):
-            raise self.error(f"unknown host '{name}'", node.value) from None
-        v4 = sorted({int(ipaddress.IPv4Address(i[4][0])) for i in infos if i[0] == socket.AF_INET})
-        v6 = sorted({int(ipaddress.IPv6Address(i[4][0].split("%")[0])) for i in infos if i[0] == socket.AF_INET6})
-        parts = []
-        if proto in (None, "ip", "arp", "rarp"):
-            parts += [self.host4(a, 0xFFFF_FFFF, proto, q) for a in v4]
-        if proto in (None, "ip6"):
-            parts += [self.host6_test(a, (1 << 128) - 1, q) for a in v6]
-        if proto not in (None, "ip", "arp", "rarp", "ip6"):
-            raise self.error(f"'{q.proto_name}' modifier applied to host", q.proto)
-        if not parts:
-            raise self.error(f"unknown host '{name}'", node.value)
-        return self.any_of(parts)
-
-    def ether_host(self, node: Primitive) -> ir.Fragment:
-        q = node.qualifiers
-        token = node.value
-        if token.kind != "EID":
-            raise self.error(f"unknown Ethernet-like host '{token.text}' (pybpf does not read an ethers file)", token)
-        if self.proto_name(q) not in (None, "link"):
-            raise self.error("Ethernet address used in non-ether expression", token)
-        if (q.type_name or "host") != "host":
-            raise self.error(f"'{q.type_name}' is not a valid qualifier for an Ethernet address", q.type)
-        mac = _mac(token.text)
-        if self.style in ("wlan", "radiotap"):
-            direction = self.direction(q)
-            if direction in ("src or dst", "src and dst"):
-                combine = ir.either if direction == "src or dst" else ir.both
-                return combine(wlan.address(self, "src", mac), wlan.address(self, "dst", mac))
-            return wlan.address(self, direction, mac)
-        if self.macs is None or self.link.address_size != 6:
-            raise self.error(f"Ethernet addresses are not supported on link type {self.link.name}", token)
-
-        def make(which: str) -> ir.Fragment:
-            return self.bytes_equal(self.macs[which == "src"], mac)
-        test = self.address_test(q, make)
-        return ir.both(atm.not_le_control(self), test) if self.style == "lane" else test
-
-    def bytes_equal(self, offset: int, data: bytes) -> ir.Fragment:
-        """``data`` at ``offset``, compared a word then a half-word at a time from the end."""
-        parts = []
-        end = len(data)
-        while end > 0:
-            size = 4 if end >= 4 else 2 if end >= 2 else 1
-            start = end - size
-            bpf_size = {4: c.W, 2: c.H, 1: c.B}[size]
-            parts.append(self.cmp(offset + start, bpf_size, int.from_bytes(data[start:end], "big")))
-            end = start
-        return self.all_of(parts)
-
-    # ---- ports ------------------------------------------------------------------------
-    def ports(self, node: Primitive, kind: str, proto: str | None) -> ir.Fragment:
-        q = node.qualifiers
-        token = node.value
-        if token.kind in ("HID", "HID6", "EID"):
-            raise self.error(f"'{kind}' qualifier applied to {_address_kind(node)}", q.type)
-        if proto not in (None, "tcp", "udp", "sctp"):
-            raise self.error(f"'{q.proto_name}' is not a valid qualifier for '{kind}'", q.proto)
-        transports = [p for p in ("tcp", "udp", "sctp") if proto in (None, p)]
-        if kind == "port":
-            low, found = self.port_number(token, token.text if token.kind == "ID" else None, transports)
-            high = low
-        else:
-            low, high, found = self.port_range(token, transports)
-        transports = [t for t in transports if t in found] if found else transports
-        parts = []
-        for version in ("ip6", "ip"):
-            parts.append(self.port_test(version, [IP_KEYWORDS[t][0] for t in transports], low, high, q))
-        return self.any_of(parts)
-
-    def port_number(self, token: Token, name: str | None, transports: list[str]) -> tuple[int, set[str]]:
-        if name is None:
-            if token.value > 65535:
-                raise self.error(f"port {token.value} is out of range (0-65535)", token)
-            return token.value, set()
-        if name.isdigit():
-            number = int(name)
-            if number > 65535:
-                raise self.error(f"port {number} is out of range (0-65535)", token)
-            return number, set()
-        entry = SERVICES.get(name.lower()) if name.lower() == name else SERVICES.get(name)
-        if not entry:
-            raise self.error(f"unknown port '{name}'", token)
-        usable = {t: p for t, p in entry.items() if t in transports}
-        if not usable:
-            raise self.error(f"port '{name}' is {'/'.join(entry)} only", token)
-        numbers = set(usable.values())
-        if len(numbers) > 1:
-            raise self.error(f"port '{name}' has different numbers for {'/'.join(usable)}", token)
-        return numbers.pop(), set(usable)
-
-    def port_range(self, token: Token, transports: list[str]) -> tuple[int, int, set[str]]:
-        if token.kind == "NUM":
-            low, found = self.port_number(token, None, transports)
-            return low, low, found
-        text = token.text
-        if "-" in text:
-            split = _split_range(text)
-            if split is None:
-                raise self.error(f"invalid port range '{text}'", token)
-            low_name, high_name = split
-        else:
-            low_name = high_name = text
-        low, found_low = self.port_number(token, low_name, transports)
-        high, found_high = self.port_number(token, high_name, transports)
-        found = (found_low & found_high) if found_low and found_high else (found_low or found_high)
-        if low > high:
-            low, high = high, low
-        return low, high, found
-
-    def port_test(self, version: str, protocols: list[int], low: int, high: int, q: Qualifiers) -> ir.Fragment:
-        if version == "ip":
-            carries = self.any_of([self.cmp(self.nl(9), c.B, p) for p in protocols])
-            header = ir.both(ir.both(self.linktype(IP), carries), self.not_fragment())
-
-            def at(offset: int, op: int, value: int) -> ir.Fragment:
-                return self.cmp_transport4(offset, c.H, value, op)
-        else:
-            carries = self.any_of([self.cmp(self.nl(6), c.B, p) for p in protocols])
-            header = ir.both(self.linktype(IP6), carries)
-
-            def at(offset: int, op: int, value: int) -> ir.Fragment:
-                return self.cmp(self.nl(40 + offset), c.H, value, op)
-
-        def make(which: str) -> ir.Fragment:
-            offset = 0 if which == "src" else 2
-            if low == high:
-                return at(offset, c.JEQ, low)
-            return ir.both(at(offset, c.JGE, low), ir.negate(at(offset, c.JGT, high)))
-        return ir.both(header, self.address_test(q, make))
-
-    # ---- proto / protochain -----------------------------------------------------------
-    def proto_value(self, node: Primitive, kind: str, proto: str | None) -> ir.Fragment:
-        q = node.qualifiers
-        token = node.value
-        if token.kind in ("HID", "HID6", "EID"):
-            raise self.error(f"'{kind}' qualifier applied to {_address_kind(node)}", q.type)
-        if kind == "protochain":
-            if proto not in (None, "ip", "ip6"):
-                raise self.error(f"'protochain' applies to ip and ip6, not '{q.proto_name}'", q.proto)
-            number = self.number_or_name(token, IP_PROTOCOLS, "protocol", 0xFF)
-            versions = [v for v in ("ip", "ip6") if proto in (None, v)]
-            return self.any_of([protochain(self, number, v, q.type) for v in versions])
-        if proto == "link":
-            number = self.number_or_name(token, {**ETHER_TYPES, **LLC_SAPS}, "protocol", 0xFFFF)
-            if 255 < number <= ETHERMTU and self.style in ("ether", "sll", "sll2", "llc", "wlan", "radiotap"):
-                raise self.error(f"LLC DSAP {number} greater than maximum 255", token)
-            return self.linktype(number)
-        if proto in (None, "ip", "ip6"):
-            number = self.number_or_name(token, IP_PROTOCOLS, "protocol", 0xFF)
-            return self.ip_protocol(number, proto in (None, "ip"), proto in (None, "ip6"))
-        if proto == "iso":
-            number = self.number_or_name(token, ISO_KEYWORDS, "ISO protocol", 0xFF)
-            return self.iso_protocol(number, q.proto)
-        if proto == "isis":
-            number = self.number_or_name(token, {}, "IS-IS PDU type", 0x1F)
-            return ir.both(self.iso_protocol(ISO_KEYWORDS["isis"], q.proto),
-                           self.cmp(self.off_linkpl + self.iso_offset + 4, c.B, number, mask=0x1F))
-        raise self.error(f"'{q.proto_name} proto' is not supported", q.proto)
-
-    def number_or_name(self, token: Token, names: dict[str, int], what: str, limit: int) -> int:
-        if token.kind == "NUM":
-            if token.value > limit:
-                raise self.error(f"{what} {token.value} is greater than {limit}", token)
-            return token.value
-        value = names.get(token.text.lower())
-        if value is None:
-            raise self.error(f"unknown {what} '{token.text}'", token)
-        return value
 
     # ---- everything else --------------------------------------------------------------
     def special(self, node: Special) -> ir.Fragment:
@@ -864,34 +522,6 @@ class Generator:
             raise self.error(f"unknown 802.2 LLC frame type '{kind.text}'", kind)
         return ir.both(frames, test)
 
-    def decnet_host(self, node: Primitive) -> ir.Fragment:
-        """DECnet Phase IV addresses (area.node, little-endian in the packet), in the
-        short and long routing headers, each with and without a padding byte."""
-        q = node.qualifiers
-        token = node.value
-        if (q.type_name or "host") != "host":
-            raise self.error(f"'{q.type_name}' is not a valid qualifier for a DECnet address", q.type)
-        parts = token.text.split(".")
-        if token.kind != "HID" or len(parts) != 2 or int(parts[0]) > 63 or int(parts[1]) > 1023:
-            raise self.error(f"invalid DECnet address '{token.text}' (AREA.NODE, area <= 63, node <= 1023)", token)
-        address = int(parts[0]) << 10 | int(parts[1])
-        wire = (address & 0xFF) << 8 | address >> 8        # as ldh reads the little-endian field
-        flags = self.nl(2)
-
-        def make(which: str) -> ir.Fragment:
-            if which == "dst":
-                short = self.cmp(flags, c.W, 0x0200_0000 | wire << 8, mask=0x07FF_FF00)
-                padded = self.cmp(flags, c.W, 0x8102_0000 | wire, mask=0xFF07_FFFF)
-                long_at = 9
-            else:
-                short = ir.both(self.cmp(flags, c.B, 0x02, mask=0x07), self.cmp(self.nl(5), c.H, wire))
-                padded = ir.both(self.cmp(flags, c.H, 0x8102, mask=0xFF07), self.cmp(self.nl(6), c.H, wire))
-                long_at = 17
-            long = ir.both(self.cmp(flags, c.B, 0x06, mask=0x07), self.cmp(self.nl(long_at), c.H, wire))
-            long_padded = ir.both(self.cmp(flags, c.H, 0x8106, mask=0xFF07), self.cmp(self.nl(long_at + 1), c.H, wire))
-            return self.any_of([short, padded, long, long_padded])
-        return ir.both(self.linktype(0x6003), self.address_test(q, make))
-
     def direction_test(self, node: Special) -> ir.Fragment:
         word = node.keyword.text
         where = self.link.direction
@@ -909,39 +539,6 @@ class Generator:
             return linklayers.direction(self, where, word == "outbound")
         outgoing = self.cmp(0, c.H, 4) if where == "sll" else self.cmp(10, c.B, 4)
         return outgoing if word == "outbound" else ir.negate(outgoing)
-
-
-def _mac(text: str) -> bytes:
-    if len(text) == 12 and "." not in text:
-        return bytes.fromhex(text)
-    for separator in (":", "-", "."):
-        parts = text.split(separator)
-        if len(parts) == 6:
-            return bytes(int(p, 16) for p in parts)
-        if len(parts) == 3 and separator == ".":
-            return b"".join(int(p, 16).to_bytes(2, "big") for p in parts)
-    raise FilterError(f"invalid Ethernet address '{text}'")
-
-
-def _split_range(text: str) -> tuple[str, str] | None:
-    """``25-smtp`` -> (25, smtp); service names may themselves contain '-', so try each
-    split point and keep the one whose halves are both numbers or known services."""
-    for i, ch in enumerate(text):
-        if ch == "-":
-            low, high = text[:i], text[i + 1:]
-            if low and high and all(h.isdigit() or h in SERVICES for h in (low, high)):
-                return low, high
-    return None
-
-
-def _address_kind(node: Primitive) -> str:
-    kind = "IPv6 address" if node.value.kind == "HID6" else "IPv4 address" if node.value.kind == "HID" \
-        else "Ethernet address"
-    if node.prefix is not None:
-        return kind + " and prefix length"
-    if node.mask is not None:
-        return kind + " and netmask"
-    return kind
 
 
 def _registers_read(head: ir.Block) -> set[int]:

@@ -128,13 +128,13 @@ def type_subtype(gen: Generator, keyword: Token, args: list[Token]) -> ir.Fragme
     header = gen.off_linkhdr
     word = keyword.text
     if word == "dir":
-        value = _value(gen, args[0], DIRECTIONS, 3, "direction")
+        value = gen.number_or_name(args[0], DIRECTIONS, "direction", 3, bits=True)
         return gen.cmp(header + 1, c.B, value, mask=0x03)
     if word == "type":
-        kind = _value(gen, args[0], TYPES, 0x0C, "802.11 frame type")
+        kind = gen.number_or_name(args[0], TYPES, "802.11 frame type", 0x0C, bits=True)
         if len(args) == 1:
             return gen.cmp(header, c.B, kind, mask=0x0C)
-        sub = _value(gen, args[2], SUBTYPES.get(kind, {}), 0xF0, "802.11 frame subtype")
+        sub = gen.number_or_name(args[2], SUBTYPES.get(kind, {}), "802.11 frame subtype", 0xF0, bits=True)
         return gen.cmp(header, c.B, kind | sub, mask=0xFC)
     token = args[0]
     if token.kind == "NUM":
@@ -143,17 +143,6 @@ def type_subtype(gen: Generator, keyword: Token, args: list[Token]) -> ir.Fragme
         if token.text.lower() in names:
             return gen.cmp(header, c.B, kind | names[token.text.lower()], mask=0xFC)
     raise gen.error(f"unknown 802.11 subtype name '{token.text}'", token)
-
-
-def _value(gen: Generator, token: Token, names: dict[str, int], limit: int, what: str) -> int:
-    if token.kind == "NUM":
-        if token.value & ~limit:
-            raise gen.error(f"invalid {what} {token.text} (bits outside {limit:#x})", token)
-        return token.value
-    value = names.get(token.text.lower())
-    if value is None:
-        raise gen.error(f"unknown {what} name '{token.text}'", token)
-    return value
 
 
 # ---- addresses -----------------------------------------------------------------------
