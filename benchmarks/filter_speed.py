@@ -7,8 +7,13 @@ about one packet in eight matches) to a temporary directory, then times, best of
 - tcpdump, the anchor (its start-up is a few milliseconds, so its time is its work);
   every tool writes its matches to /dev/null in the timed runs (the counts are checked
   on a separate run that writes a file);
-- ``pybpf filter`` as a command: Python start-up, imports, compiling the filter and the
-  pcap walker with LLVM, then the work;
+- ``pybpf filter`` as a command, twice: with an empty JIT cache (Python start-up,
+  imports, compiling the filter and the pcap walker with LLVM and saving them, then the
+  work), and with a warm one (the same, the compiled code loaded from the JIT's disk
+  cache instead — what every run after the first of an expression is). Each command row
+  runs with a JIT cache of its own in the temporary directory. Python's bytecode cache
+  is used as an installed package uses it: where PYTHONDONTWRITEBYTECODE is set (some CI
+  and sandbox set-ups), it is unset for these runs, and an untimed run writes it first;
 - ``pybpf filter`` in a warm process (imports done, compiled code cached): the work alone,
   which is what grows with the file;
 - dpkt and scapy, reading and filtering the same file in Python, where installed (the
@@ -122,10 +127,22 @@ def tcpdump(big: str, out: str) -> Callable[[], int]:
     return work
 
 
-def pybpf_command(big: str, out: str) -> Callable[[], int]:
+def _command_env(jit_cache: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYBPF_JIT_CACHE"] = jit_cache
+    return env
+
+
+def pybpf_command(big: str, out: str, jit_cache: str, cold: bool) -> Callable[[], int]:
+    """``pybpf filter`` in a new process; ``cold``: with its JIT cache emptied first."""
+    command = [sys.executable, "-m", "pybpf", "filter", "-r", big, "-w", out, EXPRESSION]
+    env = _command_env(jit_cache)
+    subprocess.run(command, check=True, capture_output=True, env=env)     # bytecode, and a warm cache
+
     def work() -> int:
-        subprocess.run([sys.executable, "-m", "pybpf.cli", "filter", "-r", big, "-w", out, EXPRESSION], check=True,
-                       capture_output=True)
+        if cold:
+            shutil.rmtree(jit_cache, ignore_errors=True)
+        subprocess.run(command, check=True, capture_output=True, env=env)
         return -1
     return work
 
@@ -196,11 +213,14 @@ def main() -> None:
         tcpdump(big, out)()
         expected = count_records(out)
         anchor, _ = best_of(3, tcpdump(big, os.devnull))
-        print(f"{'tool':<34} {'seconds':>9} {'matched':>9} {'/ tcpdump':>10}")
-        print(f"{'tcpdump -r -w':<34} {anchor:>9.3f} {expected:>9,} {1.0:>10.2f}")
+        print(f"{'tool':<40} {'seconds':>9} {'matched':>9} {'/ tcpdump':>10}")
+        print(f"{'tcpdump -r -w':<40} {anchor:>9.3f} {expected:>9,} {1.0:>10.2f}")
         sample = min(SCAPY_SAMPLE, packets)
         rows: list[tuple[str, Callable[[str], Callable[[], int]], float]] = [
-            ("pybpf filter (command, cold start)", lambda target: pybpf_command(big, target), 1.0),
+            ("pybpf filter (command, empty JIT cache)",
+             lambda target: pybpf_command(big, target, os.path.join(tmp, "jit-cold"), cold=True), 1.0),
+            ("pybpf filter (command, warm JIT cache)",
+             lambda target: pybpf_command(big, target, os.path.join(tmp, "jit-warm"), cold=False), 1.0),
             ("pybpf filter (warm process)", lambda target: pybpf_warm(big, target), 1.0),
             ("dpkt read + filter + write", lambda target: dpkt_filter(big, target), 1.0),
             (f"scapy (first {sample:,}, scaled)", lambda target: scapy_filter(big, target, sample), packets / sample),
@@ -209,7 +229,7 @@ def main() -> None:
             try:
                 work = make(os.devnull)         # all write to /dev/null, as the tcpdump run does
             except ImportError as exc:
-                print(f"{name:<34} skipped: {exc.name} is not installed")
+                print(f"{name:<40} skipped: {exc.name} is not installed")
                 continue
             runs = 1 if scale != 1.0 or name.startswith("dpkt") else 3
             seconds, matched = best_of(runs, work)
@@ -220,7 +240,7 @@ def main() -> None:
             note = "" if scale == 1.0 else f" (x{scale:.0f} of {matched:,} matched)"
             if scale == 1.0:
                 assert matched == expected, f"{name} matched {matched}, tcpdump {expected}"
-            print(f"{name:<34} {seconds:>9.3f} {matched if scale == 1.0 else round(matched * scale):>9,} "
+            print(f"{name:<40} {seconds:>9.3f} {matched if scale == 1.0 else round(matched * scale):>9,} "
                   f"{seconds / anchor:>10.2f}{note}")
 
 

@@ -5,8 +5,9 @@ the JIT cannot be used.
 :class:`Matcher` is what ``pybpf filter`` filters files with. The expression is compiled
 (:func:`pybpf.filter.compile`) for a link type the first time a packet of that type
 arrives — a pcapng file may describe interfaces of several — then translated to eBPF
-(:func:`pybpf.cbpf.to_ebpf`) and compiled by the vm JIT. The JIT's ``bpf_batch`` runs the
-program over arrays of packet addresses and lengths in one native loop, which is what
+(:func:`pybpf.cbpf.to_ebpf`) and compiled by the vm JIT. The JIT's batch entry point
+(:meth:`~pybpf.vm.jit.CompiledProgram.run_batch`) runs the program over arrays of packet
+addresses and lengths in one native loop, without copying a packet, which is what
 makes a million packets take milliseconds rather than the seconds a Python loop over
 the interpreter does (3–6 µs a packet).
 
@@ -21,12 +22,14 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pybpf.capture.batch import RecordBatch
-from pybpf.capture.packet import Packet
 from pybpf.cbpf import CbpfError, Instruction, opcodes, run, to_ebpf
 from pybpf.filter import compile as compile_filter
+
+if TYPE_CHECKING:
+    from pybpf.capture.batch import RecordBatch
+    from pybpf.capture.packet import Packet
 
 _U64 = ctypes.c_uint64
 
@@ -39,37 +42,16 @@ def reads_wire_length(program: Sequence[Instruction]) -> bool:
 
 def _jit_compile(program: Sequence[Instruction]) -> Any | None:
     """The vm JIT's compiled form of the program's eBPF translation, or ``None`` where
-    that is not possible (llvmlite missing, Linux ancillary loads, a JIT refusal)."""
-    try:
-        from pybpf.vm.jit import JitUnsupported, compile_program
-    except ImportError:
-        return None
+    that is not possible (llvmlite missing, Linux ancillary loads, a JIT refusal).
+
+    The JIT keeps compiled programs on disk, so a filter used before — by an earlier
+    ``pybpf filter`` run — is loaded rather than compiled (see docs/jit.md)."""
+    from pybpf.vm.jit import JitUnsupported, compile_program
+
     try:
         return compile_program(to_ebpf(program))
     except (CbpfError, JitUnsupported, RuntimeError):
         return None
-
-
-def _run_batch(compiled: Any, hosts: ctypes.Array, lengths: ctypes.Array, count: int, results: ctypes.Array) -> None:
-    """``bpf_batch`` over ``count`` packets given by host address and length, results into
-    ``results``: the JIT's batch entry point without a copy of each packet.
-
-    ``CompiledProgram.run_many`` takes a sequence of ``bytes`` and copies each into a
-    buffer of its own; for packets that already lie in one mapped file, its native loop
-    is called here directly with the arrays the pcap walker filled. That uses the runtime's
-    internals (``_Run``, ``_prepare``, ``_batch``, ``_outcome``), which a public
-    ``run_batch(hosts, lengths, count, results)`` on CompiledProgram would replace.
-    Translated classic programs call no helpers, so no helper state is registered."""
-    from pybpf.vm.interpreter import DEFAULT_MAX_INSTRUCTIONS
-    from pybpf.vm.jit.runtime import _Run
-
-    state = _Run({}, 0)
-    compiled._prepare(state, bytearray(), DEFAULT_MAX_INSTRUCTIONS)
-    done = compiled._batch(ctypes.addressof(state.state), ctypes.addressof(hosts), ctypes.addressof(lengths),
-                           count, ctypes.addressof(results))
-    if done < count:        # a fault: the run raises the interpreter's message for it
-        state.length = lengths[done]
-        compiled._outcome(state, 0, DEFAULT_MAX_INSTRUCTIONS)
 
 
 class _LinkProgram:
@@ -128,7 +110,7 @@ class Matcher:
             for i in range(count):
                 results[i] = entry.interpret(batch.packet(i).data, batch.wirelens[i])
             return
-        _run_batch(entry.compiled, batch.hosts, batch.caplens, count, results)
+        entry.compiled.run_batch(batch.hosts, batch.caplens, results, count)
         if entry.reads_len:
             for i in batch.truncated():
                 results[i] = entry.interpret(batch.packet(i).data, batch.wirelens[i])

@@ -5,7 +5,9 @@ that fails or is interrupted never leaves a file under the target name."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import stat
 import subprocess
 
 import pytest
@@ -114,3 +116,26 @@ def test_tcpdump_reads_what_we_write(tmp_path, writer, nanosecond, byte_order):
     assert result.returncode == 0, result.stderr
     stamps = [line.split()[0] for line in result.stdout.splitlines() if line[:1].isdigit()]
     assert stamps == ["1000000.123456789" if nanosecond else "1000000.123456000", "1000000.124000000"]
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_new_files_get_the_umasks_mode_like_tcpdump(tmp_path, mask, mode):
+    """A file written through a temporary file gets what open(path, "w") would give it
+    (tcpdump -w: 0644 with the usual umask), not mkstemp's 0600."""
+    old = os.umask(mask)
+    try:
+        with PcapWriter(tmp_path / "out.pcap", 1) as writer:
+            writer.write(b"\0" * 20)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "out.pcap").st_mode) == mode
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path):
+    target = tmp_path / "out.pcap"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o640)
+    with PcapWriter(target, 1) as writer:
+        writer.write(b"\0" * 20)
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o640
+    assert target.read_bytes() != b"old"

@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -268,3 +269,15 @@ def test_live_capture_filters_in_the_kernel(tmp_path):
     assert len(packets) == 2
     assert all(int.from_bytes(p.data[36:38], "big") == port for p in packets)
 
+
+
+def test_w_file_is_readable_by_others_as_tcpdumps_is(tmp_path, capsys):
+    source, target = tmp_path / "in.pcap", tmp_path / "out.pcap"
+    with PcapWriter(source, 1) as writer:
+        writer.write(bytes(60))
+    old = os.umask(0o022)
+    try:
+        assert main(["filter", "-r", str(source), "-w", str(target)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o644

@@ -16,15 +16,16 @@ at memory speed instead:
   between captured and wire lengths, the records a filter reading ``len`` must give to
   the interpreter (see :mod:`pybpf.filter_run`).
 
-They are compiled once per process on first use (a few milliseconds); where llvmlite
-cannot compile for this machine, :func:`native` returns ``None`` and callers read records
-one at a time instead.
+They are compiled on first use and kept in the JIT's disk cache, so later processes load
+them in well under a millisecond; where nothing can compile for this machine,
+:func:`native` returns ``None`` and callers read records one at a time instead.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+from pathlib import Path
 from typing import Any, NamedTuple
 
 #: ``pcap_walk`` stop reasons (the second slot of its ``stop`` array)
@@ -39,12 +40,15 @@ _WALK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctyp
                          ctypes.c_uint64, ctypes.c_uint64, _U64P, _U64P, _U64P, _U64P, _U64P)
 _GATHER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, _U64P, _U64P, _U64P, ctypes.c_uint64, ctypes.c_uint64)
 _DIFFER = ctypes.CFUNCTYPE(ctypes.c_uint64, _U64P, _U64P, ctypes.c_uint64, _U64P, ctypes.c_uint64)
+_SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ")
+#: the optimisation level the loops are compiled at
+OPT = 2
 
 
 class Native(NamedTuple):
-    """The compiled loops (keep the engine referenced: it owns their code)."""
+    """The compiled loops (keep ``code`` referenced: it owns their machine code)."""
 
-    engine: Any
+    code: Any
     walk: Any
     gather: Any
     differ: Any
@@ -170,21 +174,18 @@ def _build_module() -> Any:
 
 @functools.cache
 def native() -> Native | None:
-    """The compiled loops, or ``None`` where llvmlite cannot compile for this machine."""
-    try:
-        import llvmlite.binding as llvm
+    """The compiled loops, or ``None`` where llvmlite cannot compile for this machine.
 
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        machine = llvm.Target.from_default_triple().create_target_machine(opt=2, jit=True)
-    except (ImportError, RuntimeError, OSError):
+    They come from the JIT's disk cache (:mod:`pybpf.vm.jit.native`) when this version
+    of them was compiled before, which takes well under a millisecond and imports
+    neither llvmlite nor the IR builder; the first time, they are compiled (a few
+    milliseconds) and saved."""
+    from pybpf.vm.jit.abi import JitUnsupported
+    from pybpf.vm.jit.native import files_digest, load, object_code
+
+    try:
+        code = load("pcap", files_digest([Path(__file__)]), lambda: object_code(str(_build_module()), OPT), _SYMBOLS)
+    except (ImportError, JitUnsupported, RuntimeError, OSError):
         return None
-    module = _build_module()
-    module.triple = llvm.get_process_triple()
-    parsed = llvm.parse_assembly(str(module))
-    parsed.verify()
-    engine = llvm.create_mcjit_compiler(parsed, machine)
-    engine.finalize_object()
-    return Native(engine, _WALK(engine.get_function_address("pcap_walk")),
-                  _GATHER(engine.get_function_address("pcap_gather")),
-                  _DIFFER(engine.get_function_address("pcap_differ")))
+    return Native(code, _WALK(code.address("pcap_walk")), _GATHER(code.address("pcap_gather")),
+                  _DIFFER(code.address("pcap_differ")))

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
+from pybpf._files import new_file_mode
 from pybpf.capture.packet import CaptureError, Packet
 from pybpf.capture.pcap import MAGIC_MICRO, MAGIC_NANO
 from pybpf.capture.pcapng import BYTE_ORDER_MAGIC, EPB, IDB, OPT_IF_TSRESOL, SHB
@@ -34,7 +35,9 @@ def _remove(path: str) -> None:
 
 class _AtomicOutput:
     """A binary stream that becomes ``path`` only on :meth:`commit`; :meth:`abort` (or
-    the object being collected uncommitted) deletes the temporary file."""
+    the object being collected uncommitted) deletes the temporary file. The file gets
+    the permissions a file written in place would have (:func:`pybpf._files.new_file_mode`:
+    0644 with the usual umask, as tcpdump's ``-w`` files — not mkstemp's private 0600)."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -43,6 +46,10 @@ class _AtomicOutput:
                                              dir=self.path.parent if str(self.path.parent) else ".")
         except OSError as exc:
             raise CaptureError(f"{self.path}: cannot create: {exc.strerror}") from None
+        try:
+            os.fchmod(fd, new_file_mode(self.path))
+        except OSError:
+            pass                            # e.g. a filesystem without modes: keep mkstemp's
         self.stream = os.fdopen(fd, "wb")
         self._cleanup = weakref.finalize(self, _remove, self.temp)
 

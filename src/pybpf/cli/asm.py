@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 
 from pybpf.cli.output import atomic_output
-from pybpf.isa import assemble, encode
+
+# Imports of what the handler uses are inside it: ``pybpf`` registers every command's
+# parser on each run, and registering must not load what only this command needs.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Assemble first, so a syntax error never leaves a partial output file."""
+    from pybpf.isa import assemble, encode
+
     code = encode(assemble(Path(args.file).read_text()))
     with atomic_output(args.output) as out:
         out.write(code)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import argparse
 
-from pybpf.btf import BTF, dump_c, dump_raw, find_type_ids
 from pybpf.cli.output import atomic_output
-from pybpf.toolchain.vmlinux import KERNEL_BTF
+from pybpf.toolchain.paths import KERNEL_BTF
+
+# Imports of what the handler uses are inside it: ``pybpf`` registers every command's
+# parser on each run, and registering must not load what only this command needs.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_dump(args: argparse.Namespace) -> int:
     """Print the dump; the whole text is built first, so a bad TYPE writes nothing."""
+    from pybpf.btf import BTF, dump_c, dump_raw, find_type_ids
+
     btf = BTF.load(args.file)
     ids = find_type_ids(btf, args.types) if args.types else None
     text = dump_c(btf, ids) if args.format == "c" else dump_raw(btf, ids)

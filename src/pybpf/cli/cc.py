@@ -11,8 +11,10 @@ from pathlib import Path
 
 from pybpf.cli.output import atomic_output
 from pybpf.errors import PybpfError
-from pybpf.toolchain import CompileError, compile_object
-from pybpf.toolchain.vmlinux import KERNEL_BTF
+from pybpf.toolchain.paths import KERNEL_BTF
+
+# Imports of what the handler uses are inside it: ``pybpf`` registers every command's
+# parser on each run, and registering must not load what only this command needs.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +42,8 @@ def parse_define(text: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Compile, print clang's messages, write the object only on success."""
+    from pybpf.toolchain import CompileError, compile_object
+
     defines = dict(parse_define(d) for d in args.defines)
     output = args.output or Path(args.file).with_suffix(".o").name
     try:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 
 from pybpf.cli.output import atomic_output
-from pybpf.cli.program_input import read_program_file
-from pybpf.isa import disassemble
+
+# Imports of what the handler uses are inside it: ``pybpf`` registers every command's
+# parser on each run, and registering must not load what only this command needs.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the program."""
+    from pybpf.cli.program_input import read_program_file
+    from pybpf.isa import disassemble
+
     program = read_program_file(args.file, args.section)
     text = disassemble(program.instructions, labels=args.labels, numbered=not args.no_numbers)
     with atomic_output(args.output) as out:

@@ -10,6 +10,10 @@ Files are filtered in native code: classic pcap records are walked in batches an
 program, translated to eBPF, runs in the vm JIT over each batch (see docs/filter.md).
 """
 
+# Registering the parser imports nothing beyond argparse: ``pybpf`` builds every
+# command's parser on each run, so the capture, filter and JIT modules are imported by
+# the functions that use them (and only those a given run needs: no summaries with -w).
+
 from __future__ import annotations
 
 import argparse
@@ -18,17 +22,15 @@ import os
 import re
 import sys
 from collections.abc import Iterable
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from pybpf.capture import CaptureFile, Packet, PcapWriter, format_timestamp, hexdump, linktype_name, open_capture, \
-    summarize
-from pybpf.capture.batch import RecordBatch, RecordBatches
-from pybpf.cbpf import dump
-from pybpf.cli.progress import Progress
 from pybpf.errors import PybpfError
-from pybpf.filter import compile as compile_filter
-from pybpf.filter import link_type
-from pybpf.filter_run import Matcher
+
+if TYPE_CHECKING:
+    from pybpf.capture import CaptureFile, Packet
+    from pybpf.capture.batch import RecordBatch, RecordBatches
+    from pybpf.cli.progress import Progress
+    from pybpf.filter_run import Matcher
 
 DEFAULT_SNAPLEN = 262144
 #: packets decoded one at a time (pcapng files) are filtered this many at once
@@ -132,16 +134,23 @@ def _dump(args: argparse.Namespace, expression: str) -> int:
         with LiveCapture(args.interface, None, snaplen) as live:
             linktype = live.linktype
     elif args.linktype is not None:
+        from pybpf.filter import link_type
+
         linktype = link_type(args.linktype).number
     else:
         _note("pybpf filter: warning: assuming Ethernet (give -y LINKTYPE for another link type)")
         linktype = 1
+    from pybpf.cbpf import dump
+    from pybpf.filter import compile as compile_filter
+
     program = compile_filter(expression, linktype, snaplen, optimize=not args.no_optimize)
     sys.stdout.write(dump(program, _DUMP_STYLES[min(args.dump, 3)]))
     return 0
 
 
 def _open(path: str) -> CaptureFile:
+    from pybpf.capture import open_capture
+
     return open_capture(sys.stdin.buffer if path == "-" else path)
 
 
@@ -153,6 +162,8 @@ class _Printer:
         self.out = sys.stdout
 
     def packets(self, packets: Iterable[Packet]) -> None:
+        from pybpf.capture import format_timestamp, hexdump, summarize
+
         lines = []
         for packet in packets:
             line = f"{format_timestamp(packet.timestamp_ns)} " + summarize(
@@ -183,6 +194,8 @@ class _Saver:
 
     def __init__(self, target: str, linktype: int, snaplen: int, nanosecond: bool = False,
                  byte_order: str = "native"):
+        from pybpf.capture import PcapWriter
+
         self._stream: BinaryIO | None = None
         destination: str | BinaryIO = target
         if target == "-":
@@ -222,6 +235,10 @@ class _Saver:
 
 
 def _read(args: argparse.Namespace, expression: str) -> int:
+    from pybpf.capture import linktype_name
+    from pybpf.cli.progress import Progress
+    from pybpf.filter_run import Matcher
+
     with _open(args.read) as capture:
         linktype = capture.linktype if capture.linktype is not None else 1
         snaplen = capture.snaplen or DEFAULT_SNAPLEN
@@ -296,7 +313,10 @@ def _emit(matcher: Matcher, group: list[Packet], sink: _Printer | _Saver, limit:
 
 def _live(args: argparse.Namespace, expression: str) -> int:
     """Capture with the program attached to the socket: the kernel drops what it rejects."""
+    from pybpf.capture import linktype_name
     from pybpf.capture.live import LiveCapture
+    from pybpf.filter import compile as compile_filter
+    from pybpf.filter import link_type
 
     snaplen = args.snaplen or DEFAULT_SNAPLEN
     with LiveCapture(args.interface, None, snaplen, promisc=not args.no_promisc) as live:

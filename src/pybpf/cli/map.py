@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pybpf.cli.output import atomic_output
 from pybpf.cli.prog import emit
-from pybpf.engine.map import UpdateFlag
 from pybpf.errors import PybpfError
-from pybpf.kernel.info import describe_all, describe_map
-from pybpf.kernel.maps import KernelMap, open_map_by_id
+
+if TYPE_CHECKING:
+    from pybpf.kernel.maps import KernelMap
+
+# Imports of what the handler uses are inside it: ``pybpf`` registers every command's
+# parser on each run, and registering must not load what only this command needs.
 
 _COLUMNS = (("id", "ID"), ("type", "TYPE"), ("name", "NAME"), ("bytes_key", "KEY"),
             ("bytes_value", "VALUE"), ("max_entries", "MAX"), ("flags", "FLAGS"))
@@ -68,6 +71,9 @@ def parse_bytes(tokens: list[str], what: str) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch on the verb."""
+    from pybpf.kernel.info import describe_all
+    from pybpf.kernel.maps import open_map_by_id
+
     if args.verb == "list":
         emit(describe_all("map"), _COLUMNS, args.json, args.output)
         return 0
@@ -82,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _act(m: KernelMap, args: argparse.Namespace) -> None:
     """Do what the verb says to the open map ``m``."""
+    from pybpf.engine.map import UpdateFlag
+    from pybpf.kernel.info import describe_map
+
     if args.verb == "show":
         emit([describe_map(m.fd)], _COLUMNS, args.json, args.output, single=True)
     elif args.verb == "pin":

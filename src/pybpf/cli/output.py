@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from pybpf._files import new_file_mode
+
 
 @contextmanager
 def atomic_output(path: str | None) -> Iterator[BinaryIO]:
@@ -23,9 +25,7 @@ def atomic_output(path: str | None) -> Iterator[BinaryIO]:
         return
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".pybpf-", dir=directory)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
+    os.fchmod(fd, new_file_mode(path))
     try:
         with os.fdopen(fd, "wb") as stream:
             yield stream

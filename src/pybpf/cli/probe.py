@@ -11,9 +11,15 @@ import argparse
 import json
 
 from pybpf.cli.output import atomic_output
+from typing import TYPE_CHECKING
+
 from pybpf.errors import PybpfError
-from pybpf.kernel.features import Features, probe
-from pybpf.object import ProgramType
+
+if TYPE_CHECKING:
+    from pybpf.kernel.features import Features
+
+# Imports of what the handler uses are inside it: ``pybpf`` registers every command's
+# parser on each run, and registering must not load what only this command needs.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Probe and print."""
+    from pybpf.kernel.features import probe
+    from pybpf.object import ProgramType
+
     try:
         types = [ProgramType.parse(name) for name in args.type]
     except ValueError as exc:

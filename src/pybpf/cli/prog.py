@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from pybpf.cli.output import atomic_output
-from pybpf.kernel.info import describe_all, describe_prog, fd_by_id
-from pybpf.kernel.programs import open_program_by_id
+
+# Imports of what the handler uses are inside it: ``pybpf`` registers every command's
+# parser on each run, and registering must not load what only this command needs.
 
 _COLUMNS = (("id", "ID"), ("type", "TYPE"), ("name", "NAME"), ("tag", "TAG"),
             ("bytes_xlated", "XLATED"), ("bytes_jited", "JITED"), ("map_ids", "MAPS"),
@@ -40,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List, show or pin."""
+    from pybpf.kernel.info import describe_all, describe_prog, fd_by_id
+    from pybpf.kernel.programs import open_program_by_id
+
     if args.verb == "pin":
         with open_program_by_id(args.id) as prog:
             prog.pin(args.path)

@@ -2,26 +2,26 @@
 
 ``Instruction`` values, ``decode``/``encode`` for raw bytes, and (in
 :mod:`pybpf.isa.assembler` / :mod:`pybpf.isa.disassembler`) the text forms.
+
+Names are imported on first use (:mod:`pybpf._lazy`): decoding and encoding do not load
+the assembler's parsers, a third of the cost of ``import pybpf.isa`` otherwise.
 """
 
-from pybpf.isa import opcodes
-from pybpf.isa.assembler import AsmError, assemble
-from pybpf.isa.disassembler import disassemble, format_instruction
-from pybpf.isa.encoding import SLOT_SIZE, decode, encode, slot_offsets
-from pybpf.isa.instruction import Instruction, InvalidInstruction, check, problem
+from pybpf._lazy import lazy_attributes
 
-__all__ = [
-    "AsmError",
-    "SLOT_SIZE",
-    "Instruction",
-    "InvalidInstruction",
-    "assemble",
-    "check",
-    "decode",
-    "disassemble",
-    "encode",
-    "format_instruction",
-    "opcodes",
-    "problem",
-    "slot_offsets",
-]
+_SOURCES = {
+    "AsmError": "pybpf.isa.assembler",
+    "assemble": "pybpf.isa.assembler",
+    "disassemble": "pybpf.isa.disassembler",
+    "format_instruction": "pybpf.isa.disassembler",
+    "SLOT_SIZE": "pybpf.isa.encoding",
+    "decode": "pybpf.isa.encoding",
+    "encode": "pybpf.isa.encoding",
+    "slot_offsets": "pybpf.isa.encoding",
+    "Instruction": "pybpf.isa.instruction",
+    "InvalidInstruction": "pybpf.isa.instruction",
+    "check": "pybpf.isa.instruction",
+    "problem": "pybpf.isa.instruction",
+}
+__all__ = sorted([*_SOURCES, "opcodes"])
+__getattr__, __dir__ = lazy_attributes(__name__, _SOURCES, ("opcodes",))

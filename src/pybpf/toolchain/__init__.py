@@ -1,9 +1,22 @@
 """C → BPF objects with the clang in the ``ziglang`` wheel, the project's BPF headers, and
-``vmlinux.h`` generated from the kernel's BTF."""
+``vmlinux.h`` generated from the kernel's BTF.
 
-from pybpf.toolchain.compile import CompiledObject, CompileError, Diagnostic, compile_c, compile_object
-from pybpf.toolchain.paths import cache_dir, include_dir
-from pybpf.toolchain.vmlinux import kernel_build_id, vmlinux_include_dir
+Names are imported on first use (:mod:`pybpf._lazy`): the JIT's disk cache finds its
+directory in :mod:`pybpf.toolchain.paths` without loading the compiler driver.
+"""
 
-__all__ = ["CompileError", "CompiledObject", "Diagnostic", "cache_dir", "compile_c", "compile_object",
-           "include_dir", "kernel_build_id", "vmlinux_include_dir"]
+from pybpf._lazy import lazy_attributes
+
+_SOURCES = {
+    "CompileError": "pybpf.toolchain.compile",
+    "CompiledObject": "pybpf.toolchain.compile",
+    "Diagnostic": "pybpf.toolchain.compile",
+    "compile_c": "pybpf.toolchain.compile",
+    "compile_object": "pybpf.toolchain.compile",
+    "cache_dir": "pybpf.toolchain.paths",
+    "include_dir": "pybpf.toolchain.paths",
+    "kernel_build_id": "pybpf.toolchain.vmlinux",
+    "vmlinux_include_dir": "pybpf.toolchain.vmlinux",
+}
+__all__ = sorted(_SOURCES)
+__getattr__, __dir__ = lazy_attributes(__name__, _SOURCES)

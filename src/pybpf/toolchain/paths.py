@@ -6,6 +6,10 @@ import os
 from importlib import resources
 from pathlib import Path
 
+#: the running kernel's BTF (here rather than in pybpf.toolchain.vmlinux, so that the CLI
+#: can show it as a default without importing the BTF reader)
+KERNEL_BTF = "/sys/kernel/btf/vmlinux"
+
 
 def include_dir() -> Path:
     """The project's BPF headers (``#include <pybpf/bpf.h>``)."""

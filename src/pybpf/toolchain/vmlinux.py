@@ -17,10 +17,8 @@ import tempfile
 from pathlib import Path
 
 from pybpf.btf import BTF, c_dump
-from pybpf.toolchain.paths import cache_root
+from pybpf.toolchain.paths import KERNEL_BTF, cache_root  # noqa: F401 (KERNEL_BTF: also read from here)
 
-#: the running kernel's BTF
-KERNEL_BTF = "/sys/kernel/btf/vmlinux"
 #: the running kernel's ELF notes (its GNU build id among them)
 KERNEL_NOTES = "/sys/kernel/notes"
 _NT_GNU_BUILD_ID = 3

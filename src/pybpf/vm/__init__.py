@@ -3,16 +3,19 @@
 ``run(program, mem=b"")`` is the conformance suite's contract (r1 = a copy of ``mem``,
 r2 = its length, result r0). :func:`run_program` returns more (trace output, instruction
 count, time); :class:`Program` is the load-time check, :class:`Machine` one run's state.
+
+The names below are imported on first use (:mod:`pybpf._lazy`): a program the JIT loads
+from its disk cache runs through :mod:`pybpf.vm.jit` without the interpreter, the
+helpers or the object model this package's modules import.
 """
 
-from pybpf.vm import map_helpers  # noqa: F401  (registers the map helpers)
-from pybpf.vm.errors import VMError
-from pybpf.vm.helpers import HELPERS, helper
-from pybpf.vm.interpreter import DEFAULT_MAX_INSTRUCTIONS, JIT_DEFAULT, Machine, RunResult, run, run_program
-from pybpf.vm.memory import Memory, Region
-from pybpf.vm.program import Program
+from pybpf._lazy import lazy_attributes
 
-__all__ = [
-    "DEFAULT_MAX_INSTRUCTIONS", "HELPERS", "JIT_DEFAULT", "Machine", "Memory", "Program", "Region", "RunResult", "VMError",
-    "helper", "run", "run_program",
-]
+_SOURCES = {
+    "DEFAULT_MAX_INSTRUCTIONS": "pybpf.vm.constants", "HELPERS": "pybpf.vm.helpers", "helper": "pybpf.vm.helpers",
+    "JIT_DEFAULT": "pybpf.vm.interpreter", "Machine": "pybpf.vm.interpreter", "RunResult": "pybpf.vm.interpreter",
+    "run": "pybpf.vm.interpreter", "run_program": "pybpf.vm.interpreter", "Memory": "pybpf.vm.memory",
+    "Region": "pybpf.vm.memory", "Program": "pybpf.vm.program", "VMError": "pybpf.vm.errors",
+}
+__all__ = sorted(_SOURCES)
+__getattr__, __dir__ = lazy_attributes(__name__, _SOURCES)

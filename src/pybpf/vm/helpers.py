@@ -105,3 +105,9 @@ def _poisoned(vm: Any, *_: int) -> int:
 
 
 HELPERS[POISON_HELPER] = _poisoned
+
+# The map helpers register themselves here. Importing them at the end of this module
+# (rather than from pybpf/vm/__init__.py, which imports nothing eagerly) keeps the
+# registry complete whichever vm module is imported first: everything that reads
+# HELPERS imports this module.
+from pybpf.vm import map_helpers as _map_helpers  # noqa: E402,F401

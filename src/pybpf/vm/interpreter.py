@@ -20,17 +20,14 @@ from typing import Any
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.vm.analysis import reads
+from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS, M64, MAP_HANDLE_BASE  # noqa: F401 (also read from here)
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 from pybpf.vm.program import Program
 
-M64 = (1 << 64) - 1
 M32 = 0xFFFF_FFFF
-#: what ``r1 = map[fd:ID]`` loads in the vm: this plus the map's id
-MAP_HANDLE_BASE = 0xFFFF_A000_0000_0000
 MAX_FRAMES = 8
-DEFAULT_MAX_INSTRUCTIONS = 1_000_000
 EXIT = -1
 Step = Callable[[list], int]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import helper
-from pybpf.vm.interpreter import M64, MAP_HANDLE_BASE
+from pybpf.vm.constants import M64, MAP_HANDLE_BASE
 
 #: tail calls a program may chain, as in the kernel
 MAX_TAIL_CALLS = 33

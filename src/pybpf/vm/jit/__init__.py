@@ -1,7 +1,14 @@
 """The vm engine's JIT: eBPF → LLVM IR → native code through llvmlite, with the
-interpreter's semantics and checks (bounds, uninitialised registers, budget)."""
+interpreter's semantics and checks (bounds, uninitialised registers, budget).
 
-from pybpf.vm.jit.runtime import CACHE_SIZE, CompiledProgram, compile_program
-from pybpf.vm.jit.translate import JitUnsupported
+Names are imported on first use (:mod:`pybpf._lazy`): :class:`JitUnsupported` comes
+from the light :mod:`pybpf.vm.jit.abi`, and the runtime imports llvmlite only to
+compile — a program found in the disk cache runs without it (docs/jit.md).
+"""
 
-__all__ = ["CACHE_SIZE", "CompiledProgram", "JitUnsupported", "compile_program"]
+from pybpf._lazy import lazy_attributes
+
+_SOURCES = {"CACHE_SIZE": "pybpf.vm.jit.runtime", "CompiledProgram": "pybpf.vm.jit.runtime",
+            "compile_program": "pybpf.vm.jit.runtime", "JitUnsupported": "pybpf.vm.jit.abi"}
+__all__ = sorted(_SOURCES)
+__getattr__, __dir__ = lazy_attributes(__name__, _SOURCES)

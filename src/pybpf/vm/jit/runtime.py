@@ -3,41 +3,49 @@ into the interpreter's VMErrors.
 
 Compiled code calls back into Python for helpers and for addresses outside its own stack
 and the input (the stacks of calling frames). Those callbacks are two process-wide
-C functions that find the run they belong to through the state array's address, so any
-number of compiled programs share them. Compiled programs are cached by content hash.
+C functions, passed to the code in its state array, that find the run they belong to
+through the state array's address, so any number of compiled programs share them.
+
+Compiled programs are cached twice: in memory by content hash (:func:`compile_program`),
+and on disk as shared objects (:mod:`pybpf.vm.jit.native`), so that a new process loads
+a program it compiled before in a fraction of a millisecond. Loading from disk needs
+neither llvmlite nor the translator, and this module imports them (and the
+interpreter's modules) only when it compiles — the path ``pybpf filter`` takes through
+here on a warm cache imports almost nothing.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
-import threading
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import llvmlite.binding as llvm
-
-from pybpf.isa import Instruction, encode
+from pybpf.isa.encoding import encode
+from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS
 from pybpf.vm.errors import VMError
-from pybpf.vm.helpers import HELPERS
-from pybpf.vm.interpreter import DEFAULT_MAX_INSTRUCTIONS, RunResult
-from pybpf.vm.jit import translate as t
+from pybpf.vm.jit import abi as t
+from pybpf.vm.jit import native
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
-from pybpf.vm.program import Program
+
+if TYPE_CHECKING:
+    from pybpf.isa import Instruction
+    from pybpf.vm.interpreter import RunResult
+    from pybpf.vm.program import Program
 
 _HELPER_CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_uint64] * 6))
 _SLOW_CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
-_ENTRY = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
-_BATCH = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64,
-                          ctypes.c_void_p)
 _MASK64 = (1 << 64) - 1
 
 #: runs in progress, by the address of their state array
 _RUNS: dict[int, "_Run"] = {}
-_lock = threading.Lock()
-_initialised = False
+#: the optimisation level programs are compiled at
+OPT = 3
 
 
 class _JitMemory:
@@ -75,8 +83,9 @@ class _JitMemory:
 class _Run:
     """The Python side of one compiled run: state, input, output, helper errors."""
 
-    def __init__(self, helpers: dict[int, Callable[..., int]], cpu: int):
+    def __init__(self, helpers: dict[int, Callable[..., int]] | None, cpu: int):
         self.state = (ctypes.c_uint64 * t.STATE_SLOTS)()
+        #: ``None``: the registry (pybpf.vm.helpers.HELPERS), looked up on the first call
         self.helpers = helpers
         self.cpu = cpu
         self.output: list[str] = []
@@ -101,6 +110,10 @@ def _helper_callback(state: int, helper_id: int, *args: int) -> int:
     set_mask = run.state[t.S_WRITE]
     values = [value if set_mask & (1 << (n + 1)) else None for n, value in enumerate(args)]
     try:
+        if run.helpers is None:
+            from pybpf.vm.helpers import HELPERS
+
+            run.helpers = HELPERS
         fn = run.helpers.get(helper_id)
         if fn is None:
             raise VMError(f"callx: {helper_id} is not a helper this engine implements")
@@ -123,37 +136,84 @@ def _translate_callback(state: int, address: int, size: int, depth: int) -> int:
     return 0
 
 
-def _machine() -> Any:
-    """A fresh target machine (an execution engine takes ownership of the one it gets)."""
-    global _initialised
-    if not _initialised:
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        llvm.add_symbol("bpf_helper", ctypes.cast(_helper_callback, ctypes.c_void_p).value)
-        llvm.add_symbol("bpf_translate", ctypes.cast(_translate_callback, ctypes.c_void_p).value)
-        _initialised = True
-    return llvm.Target.from_default_triple().create_target_machine(opt=3, jit=True)
+#: the functions compiled code exports, and their C types
+_ENTRY = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
+_BATCH = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64,
+                          ctypes.c_void_p)
+_SYMBOLS = (t.ENTRY_SYMBOL, t.BATCH_SYMBOL)
+_HELPER_ADDRESS = ctypes.cast(_helper_callback, ctypes.c_void_p).value
+_TRANSLATE_ADDRESS = ctypes.cast(_translate_callback, ctypes.c_void_p).value
+
+
+@cache
+def _generator_digest() -> bytes:
+    """The sources that shape a program's machine code (part of its disk-cache key)."""
+    jit, vm = Path(__file__).parent, Path(__file__).parents[1]
+    isa = vm.parent / "isa"
+    return native.files_digest([jit / "abi.py", jit / "translate.py", jit / "runtime.py", jit / "native.py",
+                                vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
+
+
+def _object_code(program: Program, opt: int) -> bytes:
+    """Translate ``program`` and compile it to an object (imports llvmlite)."""
+    from pybpf.vm.jit.translate import Translator
+
+    with native.LLVM_LOCK:
+        module = Translator(program).translate()
+        return native.object_code(str(module), opt)
+
+
+def _uint64_address(array: Any, count: int, what: str) -> int:
+    """The address of an array of ``count`` or more unsigned 64-bit integers, without a
+    copy: a ctypes array of ``c_uint64`` or a writable buffer of 8-byte items
+    (``array.array('Q')``, a NumPy ``uint64`` array)."""
+    if isinstance(array, ctypes.Array):
+        if ctypes.sizeof(array._type_) != 8 or len(array) < count:
+            raise ValueError(f"{what}: need {count} 64-bit integers, got {len(array)} of {array._type_.__name__}")
+        return ctypes.addressof(array)
+    view = memoryview(array)
+    if view.itemsize != 8 or not view.c_contiguous or view.nbytes < 8 * count:
+        raise ValueError(f"{what}: need a contiguous buffer of {count} 8-byte integers")
+    if view.readonly:
+        raise ValueError(f"{what}: the buffer is read-only (ctypes cannot take its address)")
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
 
 
 class CompiledProgram:
-    """A program compiled to native code (share it: runs are independent)."""
+    """A program compiled to native code (share it: runs are independent).
 
-    def __init__(self, program: Program, opt: int = 3):
-        with _lock:
-            machine = _machine()
-            start = time.perf_counter()
-            module = t.Translator(program).translate()
-            module.triple = llvm.get_process_triple()
-            parsed = llvm.parse_assembly(str(module))
-            parsed.verify()
-            builder = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=opt))
-            builder.getModulePassManager().run(parsed, builder)
-            self._engine = llvm.create_mcjit_compiler(parsed, machine)
-            self._engine.finalize_object()
-            self.compile_seconds = time.perf_counter() - start
-        self.program = program
-        self._entry = _ENTRY(self._engine.get_function_address("bpf_entry"))
-        self._batch = _BATCH(self._engine.get_function_address("bpf_batch"))
+    ``CompiledProgram(program)`` compiles now, in this process; :func:`compile_program`
+    is the usual way in, through the in-memory and disk caches. ``origin`` says where the
+    code came from (``"disk cache"``, ``"compiled"`` and saved, or ``"compiled, not
+    cached"``), ``compile_seconds`` how long getting it took."""
+
+    def __init__(self, program: Program, opt: int = OPT):
+        start = time.perf_counter()
+        code = native.in_process(_object_code(program, opt), _SYMBOLS)
+        self._setup(code, program, program.instructions, time.perf_counter() - start)
+
+    @classmethod
+    def _from_code(cls, code: native.NativeCode, program: Program | None, source: Any,
+                   seconds: float) -> CompiledProgram:
+        self = cls.__new__(cls)
+        self._setup(code, program, source, seconds)
+        return self
+
+    def _setup(self, code: native.NativeCode, program: Program | None, source: Any, seconds: float) -> None:
+        self._code, self._checked, self._source = code, program, source
+        self.origin, self.compile_seconds = code.origin, seconds
+        self._entry = _ENTRY(code.address(t.ENTRY_SYMBOL))
+        self._batch = _BATCH(code.address(t.BATCH_SYMBOL))
+
+    @property
+    def program(self) -> Program:
+        """The checked program (built on first use for code loaded from the disk cache,
+        which was checked when it was compiled: fault messages need its slot table)."""
+        if self._checked is None:
+            from pybpf.vm.program import Program
+
+            self._checked = Program(self._source)
+        return self._checked
 
     def _prepare(self, run: _Run, mem: bytearray, max_instructions: int) -> None:
         run.length = len(mem)
@@ -164,11 +224,15 @@ class CompiledProgram:
         state[t.S_IN_HOST] = ctypes.addressof(run.buffer)
         state[t.S_IN_LEN] = len(mem)
         state[t.S_CPU] = run.cpu
+        state[t.S_HELPER_FN] = _HELPER_ADDRESS
+        state[t.S_TRANSLATE_FN] = _TRANSLATE_ADDRESS
 
     def run(self, mem: bytes | bytearray = b"", *, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS, cpu: int = 0,
             helpers: dict[int, Callable[..., int]] | None = None) -> RunResult:
         """Run once with the conformance convention (r1 = input, r2 = its length)."""
-        run = _Run(helpers if helpers is not None else HELPERS, cpu)
+        from pybpf.vm.interpreter import RunResult
+
+        run = _Run(helpers, cpu)
         buffer = mem if isinstance(mem, bytearray) else bytearray(mem)
         self._prepare(run, buffer, max_instructions)
         address = ctypes.addressof(run.state)
@@ -182,26 +246,50 @@ class CompiledProgram:
         retval = self._outcome(run, r0, max_instructions)
         return RunResult(retval, tuple(run.output), max_instructions - _signed(run.state[t.S_BUDGET]), elapsed)
 
+    def run_batch(self, hosts: Any, lengths: Any, results: Any, count: int | None = None, *,
+                  max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> None:
+        """r0 for ``count`` inputs that already lie in memory, in one native loop, into
+        ``results[:count]``: input ``i`` is ``lengths[i]`` bytes at host address
+        ``hosts[i]`` (r1 points at it, r2 holds its length, as in :meth:`run`).
+
+        Nothing is copied — not the inputs, not the arrays (ctypes arrays of
+        ``c_uint64``, or writable buffers of 8-byte integers: ``array('Q')``, NumPy
+        ``uint64``) — which is what makes a million packets of a mapped pcap file take
+        milliseconds (:mod:`pybpf.filter_run`). ``count`` defaults to ``len(hosts)``.
+        The budget is per input. A load past the end of an input (the legacy packet
+        loads) gives r0 = 0, as in the kernel; any other fault raises the
+        :class:`VMError` :meth:`run` would raise for that input, after ``results`` has
+        been filled for the inputs before it. The addresses must stay valid for the
+        call: the code reads them unchecked, as the kernel's filters read an skb."""
+        count = len(hosts) if count is None else count
+        if count < 0:
+            raise ValueError(f"count {count} is negative")
+        host_address = _uint64_address(hosts, count, "hosts")
+        length_address = _uint64_address(lengths, count, "lengths")
+        result_address = _uint64_address(results, count, "results")
+        run = _Run(None, 0)
+        self._prepare(run, bytearray(), max_instructions)
+        address = ctypes.addressof(run.state)
+        _RUNS[address] = run
+        try:
+            done = self._batch(address, host_address, length_address, count, result_address)
+        finally:
+            del _RUNS[address]
+        if done < count:        # the run raises the interpreter's message for input ``done``
+            run.length = ctypes.c_uint64.from_address(length_address + 8 * done).value
+            self._outcome(run, 0, max_instructions)
+
     def run_many(self, inputs: Sequence[bytes], *, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> list[int]:
-        """r0 for every input, computed in one native loop (the budget is per input)."""
-        run = _Run(HELPERS, 0)
+        """r0 for every input, computed in one native loop (the budget is per input);
+        each input is copied into a buffer of its own first (see :meth:`run_batch` for
+        inputs that are already in memory)."""
         buffers = [bytearray(data) for data in inputs]
         arrays = [(ctypes.c_char * max(len(b), 1)).from_buffer(b) if b else ctypes.create_string_buffer(1)
                   for b in buffers]
         hosts = (ctypes.c_uint64 * len(inputs))(*[ctypes.addressof(a) for a in arrays])
         lengths = (ctypes.c_uint64 * len(inputs))(*[len(b) for b in buffers])
         results = (ctypes.c_uint64 * len(inputs))()
-        self._prepare(run, bytearray(), max_instructions)
-        address = ctypes.addressof(run.state)
-        _RUNS[address] = run
-        try:
-            done = self._batch(address, ctypes.addressof(hosts), ctypes.addressof(lengths), len(inputs),
-                               ctypes.addressof(results))
-        finally:
-            del _RUNS[address]
-        if done < len(inputs):
-            run.length = len(buffers[done])
-            self._outcome(run, 0, max_instructions)   # raises the fault of input ``done``
+        self.run_batch(hosts, lengths, results, max_instructions=max_instructions)
         return list(results)
 
     def _outcome(self, run: _Run, r0: int, max_instructions: int) -> int:
@@ -246,15 +334,46 @@ CACHE_SIZE = 128
 
 
 def compile_program(program: bytes | Sequence[Instruction] | Program) -> CompiledProgram:
-    """The compiled form of ``program``, from the cache when the same code ran before."""
-    checked = program if isinstance(program, Program) else Program(program)
-    key = hashlib.sha256(encode(checked.instructions)).digest()
+    """The compiled form of ``program``: from the in-memory cache when the same code ran
+    in this process, else from the disk cache when it ran before, else compiled (and
+    saved). Raises the load-time check's :class:`VMError` for a program it rejects and
+    :class:`JitUnsupported` for one the JIT cannot compile (or where llvmlite is missing).
+
+    A program found on disk is not checked again: it passed the same check when it was
+    compiled (the key is its exact bytes and the code generator's sources)."""
+    checked = _as_checked(program)
+    if checked is not None:
+        source: Any = checked.instructions
+    elif isinstance(program, (bytes, bytearray)):
+        source = bytes(program)
+    else:
+        source = list(program)
+    code_bytes = source if isinstance(source, bytes) else encode(source)
+    key = hashlib.sha256(code_bytes).digest()
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
         return cached
-    compiled = CompiledProgram(checked)
+
+    def build() -> bytes:
+        nonlocal checked
+        if checked is None:
+            from pybpf.vm.program import Program
+
+            checked = Program(source)
+        return _object_code(checked, OPT)
+
+    start = time.perf_counter()
+    code = native.load("bpf", code_bytes + b"\0opt%d\0" % OPT + _generator_digest(), build, _SYMBOLS)
+    compiled = CompiledProgram._from_code(code, checked, source, time.perf_counter() - start)
     _CACHE[key] = compiled
     if len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
     return compiled
+
+
+def _as_checked(program: Any) -> Program | None:
+    """``program`` if it is a checked :class:`Program` (which can only be so if
+    pybpf.vm.program was imported: no import to find out)."""
+    module = sys.modules.get("pybpf.vm.program")
+    return program if module is not None and isinstance(program, module.Program) else None

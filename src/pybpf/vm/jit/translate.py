@@ -5,7 +5,8 @@ Registers live in allocas that LLVM promotes to SSA values; a bit mask records w
 initialised, so a read of an unwritten register faults exactly as in the interpreter
 (LLVM folds the checks away where the path proves them). Every memory access is checked:
 the function's own stack (an alloca, so LLVM can keep it in registers), the input memory,
-then — through a callback — the stacks of calling frames. A per-block instruction counter
+then — through a callback — the stacks of calling frames. Callbacks are called through
+pointers in the state array (:mod:`pybpf.vm.jit.abi`), never by symbol. A per-block instruction counter
 enforces the budget. Faults record what happened in the shared state array and return;
 the runtime turns them into the interpreter's VMError messages.
 """
@@ -19,6 +20,10 @@ from llvmlite import ir
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.vm.analysis import initialised_registers
+from pybpf.vm.jit.abi import (BATCH_SYMBOL, ENTRY_SYMBOL, F_BUDGET, F_DEPTH, F_HELPER, F_MEMORY, F_MISALIGNED,
+                              F_PACKET, F_UNINIT, MAX_FRAMES, S_ADDR, S_BUDGET, S_DEPTH, S_FRAMES, S_HELPER_FN,
+                              S_IN_BASE, S_IN_HOST, S_IN_LEN, S_SIZE, S_SLOT, S_STATUS, S_TRANSLATE_FN, S_WRITE,
+                              JitUnsupported)
 from pybpf.vm.memory import STACK_TOP
 from pybpf.vm.program import Program
 
@@ -28,19 +33,6 @@ RESULT = ir.LiteralStructType([I64, I64])
 FUNC_TYPE = ir.FunctionType(RESULT, [STATE, I64, *([I64] * 10), I64])
 HELPER_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64, I64, I64, I64])  # state, id, r1..r5
 SLOW_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64])                   # state, addr, size, depth
-MAX_FRAMES = 8
-
-# the state array shared with the runtime (u64 slots)
-S_STATUS, S_SLOT, S_ADDR, S_SIZE, S_WRITE, S_BUDGET, S_DEPTH, S_IN_BASE, S_IN_HOST, S_IN_LEN, S_CPU = range(11)
-S_FRAMES = 11          # host address of each live frame's stack, MAX_FRAMES slots
-STATE_SLOTS = S_FRAMES + MAX_FRAMES
-
-# fault codes
-F_MEMORY, F_BUDGET, F_PACKET, F_UNINIT, F_HELPER, F_DEPTH, F_MISALIGNED = range(1, 8)
-
-
-class JitUnsupported(Exception):
-    """A program shape the JIT does not translate (the interpreter runs it instead)."""
 
 
 def c64(value: int) -> ir.Constant:
@@ -61,8 +53,6 @@ class Translator:
         self.program = program
         self.instructions = program.instructions
         self.module = ir.Module(name="bpf")
-        self.helper = ir.Function(self.module, HELPER_TYPE, name="bpf_helper")    # resolved by the runtime
-        self.slow = ir.Function(self.module, SLOW_TYPE, name="bpf_translate")     # caller-frame stacks
         self.functions = self._split()
 
     # --- structure ---------------------------------------------------------------------
@@ -82,7 +72,7 @@ class Translator:
     def translate(self) -> ir.Module:
         for function in self.functions.values():
             _FunctionBuilder(self, function).build()
-        entry = ir.Function(self.module, ir.FunctionType(I64, [STATE, I64, I64]), name="bpf_entry")
+        entry = ir.Function(self.module, ir.FunctionType(I64, [STATE, I64, I64]), name=ENTRY_SYMBOL)
         b = ir.IRBuilder(entry.append_basic_block())
         state, r1, r2 = entry.args
         regs = [c64(0)] * 10
@@ -100,7 +90,7 @@ class Translator:
         """``bpf_batch(state, hosts, lengths, n, results) -> runs completed``: the program
         over n inputs in one native loop; stops at the first fault (a packet load past the
         end is not one: its r0 is 0). The budget is per input."""
-        fn = ir.Function(self.module, ir.FunctionType(I64, [STATE, STATE, STATE, I64, STATE]), name="bpf_batch")
+        fn = ir.Function(self.module, ir.FunctionType(I64, [STATE, STATE, STATE, I64, STATE]), name=BATCH_SYMBOL)
         state, hosts, lengths, count, results = fn.args
         start = fn.append_basic_block()
         head, body, done = fn.append_basic_block(), fn.append_basic_block(), fn.append_basic_block()
@@ -169,6 +159,11 @@ class _FunctionBuilder:
     def _state_store(self, slot: int, value: ir.Value) -> None:
         self.b.store(value, self.b.gep(self.state, [c64(slot)]))
 
+    def _callback(self, slot: int, kind: ir.FunctionType) -> ir.Value:
+        """The runtime's callback whose address the state holds in ``slot`` (called through
+        a pointer, so the compiled code has no symbol for a loader to resolve)."""
+        return self.b.inttoptr(self._state_load(slot), kind.as_pointer())
+
     def _fault(self, code: int, slot: int, addr: ir.Value | None = None, size: int = 0, write: int = 0) -> None:
         """End the function with a fault recorded in the state (current block ends)."""
         self._state_store(S_STATUS, c64(code))
@@ -225,7 +220,7 @@ class _FunctionBuilder:
         fits = b.and_(b.icmp_unsigned(">=", length, c64(size)),
                       b.icmp_unsigned("<=", in_rel, b.sub(length, c64(size))))
         input_ptr = b.inttoptr(b.add(self._state_load(S_IN_HOST), in_rel), I8.as_pointer())
-        slow_ptr_int = b.call(self.t.slow, [self.state, addr, c64(size), self.depth])
+        slow_ptr_int = b.call(self._callback(S_TRANSLATE_FN, SLOW_TYPE), [self.state, addr, c64(size), self.depth])
         slow_ptr = b.inttoptr(slow_ptr_int, I8.as_pointer())
         other_ptr = b.select(fits, input_ptr, slow_ptr)
         self._check(b.icmp_unsigned("!=", b.ptrtoint(other_ptr, I64), c64(0)), F_MEMORY, slot,
@@ -450,7 +445,7 @@ class _FunctionBuilder:
         args = [b.load(self.regs[n]) for n in range(1, 6)]
         self._state_store(S_WRITE, b.and_(b.load(self.mask), c64(0b111110)))  # which arguments are set
         self._state_store(S_DEPTH, self.depth)                                 # whose stacks are live
-        value = b.call(self.t.helper, [self.state, helper_id, *args])
+        value = b.call(self._callback(S_HELPER_FN, HELPER_TYPE), [self.state, helper_id, *args])
         self._after_call(slot)
         self.write(0, value)
         self._clobber()

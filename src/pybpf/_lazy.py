@@ -1,0 +1,46 @@
+"""Package attributes imported on first use (PEP 562 module ``__getattr__``).
+
+Every ``pybpf`` command starts by importing ``pybpf`` and the packages on its path, and a
+package ``__init__`` that imports all its modules makes every command pay for all of
+them: ``pybpf filter`` used to load the engine, the object model, BTF and the eBPF
+assembler (a quarter of a second) before reading a byte. A package built with
+:func:`lazy_attributes` keeps its public names where they were — ``from pybpf.isa import
+assemble`` still works — but imports the module defining a name only when the name is
+first looked up, then stores it in the package so the next look-up is an ordinary one.
+(This module imports nothing that Python has not loaded at start-up.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+
+
+def lazy_attributes(package: str, sources: dict[str, str], submodules: tuple[str, ...] = ()
+                    ) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` for ``package``: ``sources`` maps each public name
+    to the module defining it; ``submodules`` are public names that are modules.
+
+    A name defined in a submodule of the same name (``pybpf.cbpf.dump.dump``) is bound
+    now: importing the submodule later would set the package's attribute to the module
+    (the import system does so for every submodule), hiding the lazily bound function."""
+    namespace = vars(sys.modules[package])
+    for name, source in sources.items():
+        if source == f"{package}.{name}":
+            namespace[name] = getattr(importlib.import_module(source), name)
+
+    def __getattr__(name: str) -> object:
+        if name in submodules:
+            return importlib.import_module(f"{package}.{name}")
+        source = sources.get(name)
+        if source is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(source), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(sources) | set(submodules))
+
+    return __getattr__, __dir__

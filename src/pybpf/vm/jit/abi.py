@@ -1,0 +1,30 @@
+"""What compiled code and the runtime agree on: the state array's slots, fault codes and
+the exported functions' names — kept apart from the translator so that running code
+loaded from the disk cache imports neither llvmlite nor the translator's dependencies.
+
+Compiled code has no undefined symbols: it reaches the runtime's two callbacks (helpers,
+and addresses in calling frames' stacks) through function pointers the runtime puts in
+the state array. That is what lets its machine code be linked into a shared object and
+loaded with ``ctypes`` in a later process.
+"""
+
+from __future__ import annotations
+
+MAX_FRAMES = 8
+
+# the state array shared with the runtime (u64 slots)
+(S_STATUS, S_SLOT, S_ADDR, S_SIZE, S_WRITE, S_BUDGET, S_DEPTH, S_IN_BASE, S_IN_HOST, S_IN_LEN, S_CPU,
+ S_HELPER_FN, S_TRANSLATE_FN) = range(13)
+S_FRAMES = 13          # host address of each live frame's stack, MAX_FRAMES slots
+STATE_SLOTS = S_FRAMES + MAX_FRAMES
+
+# fault codes
+F_MEMORY, F_BUDGET, F_PACKET, F_UNINIT, F_HELPER, F_DEPTH, F_MISALIGNED = range(1, 8)
+
+#: the functions every compiled program exports (see translate.Translator)
+ENTRY_SYMBOL, BATCH_SYMBOL = "bpf_entry", "bpf_batch"
+
+
+class JitUnsupported(Exception):
+    """A program shape the JIT does not translate, or no way to compile it here (the
+    interpreter runs it instead)."""
