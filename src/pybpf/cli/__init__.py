@@ -17,7 +17,7 @@ from pybpf import __version__
 from pybpf.errors import PybpfError
 
 #: sub-command modules, in the order ``pybpf --help`` lists them
-COMMANDS: tuple[str, ...] = ("run", "asm", "disasm", "probe", "prog", "map", "filter", "cc", "btf")
+COMMANDS: tuple[str, ...] = ("run", "load", "asm", "disasm", "probe", "prog", "map", "filter", "cc", "btf")
 
 
 def build_parser() -> argparse.ArgumentParser:

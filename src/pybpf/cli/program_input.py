@@ -1,5 +1,7 @@
 """Reading the program a command works on: raw instruction bytes, assembly text (either
-syntax), or an ELF object compiled from C — told apart by content, not only by name."""
+syntax), an ELF object compiled from C, or C source (compiled here with
+:func:`pybpf.toolchain.compile_c`) — told apart by content, not only by name, so that
+``pybpf run``, ``pybpf load`` and the rest take the same inputs."""
 
 from __future__ import annotations
 
@@ -23,18 +25,35 @@ class ProgramFile:
     collection: CollectionSpec | None = None
 
 
-def read_program_file(path: str, section: str | None = None) -> ProgramFile:
-    """The program in ``path``; for an ELF object, the one ``section`` names (a section
-    or function name) or the only one."""
-    data = Path(path).read_bytes()
-    if data.startswith(b"\x7fELF"):
-        from pybpf.object.elf import load_object  # ELF support is only needed for objects
+def read_collection(path: str, core_btf: str | None = None) -> CollectionSpec | None:
+    """The collection in an ELF object or a ``.c`` file (compiled first), with CO-RE
+    relocations against ``core_btf`` (default: the running kernel's BTF); None for a
+    file that is neither (raw instructions or assembly)."""
+    return _collection(path, Path(path).read_bytes(), core_btf)
 
-        collection = load_object(data, name=Path(path).stem)
+
+def _collection(path: str, data: bytes, core_btf: str | None) -> CollectionSpec | None:
+    if Path(path).suffix == ".c" and not data.startswith(b"\x7fELF"):
+        from pybpf.toolchain import compile_c  # the toolchain is only needed for C
+
+        data = compile_c(Path(path))
+    if not data.startswith(b"\x7fELF"):
+        return None
+    from pybpf.object.elf import load_object  # ELF support is only needed for objects
+
+    return load_object(data, name=Path(path).stem, core_btf=core_btf)
+
+
+def read_program_file(path: str, section: str | None = None, core_btf: str | None = None) -> ProgramFile:
+    """The program in ``path``; for an ELF object or C file, the one ``section`` names
+    (a section or function name) or the only one."""
+    data = Path(path).read_bytes()
+    collection = _collection(path, data, core_btf)
+    if collection is not None:
         spec = _choose(path, collection, section)
         return ProgramFile(spec.instructions, spec, collection)
     if section is not None:
-        raise PybpfError(f"{path}: --section applies to ELF objects, and this is not one")
+        raise PybpfError(f"{path}: --section applies to ELF objects and C files, and this is neither")
     if Path(path).suffix in _TEXT_SUFFIXES or _looks_like_text(data):
         try:
             text = data.decode("utf-8")

@@ -1,9 +1,13 @@
 """``pybpf run FILE``: load a program into an engine and test-run it.
 
-FILE is raw instructions, assembly or an ELF object. ``--engine auto`` uses the kernel
-where bpf() is permitted (the program runs through BPF_PROG_TEST_RUN, as a socket filter
-unless ``--type`` or the ELF section says otherwise) and pybpf's own vm elsewhere (with
-the conformance convention: r1 points at the input memory, r2 holds its length).
+FILE is raw instructions, assembly, an ELF object or C source (compiled first, as
+``pybpf cc`` would). ``--engine auto`` uses the kernel where bpf() is permitted (the
+program runs through BPF_PROG_TEST_RUN, as a socket filter unless ``--type`` or the ELF
+section says otherwise) and pybpf's own vm elsewhere. The vm runs an untyped program with
+the conformance convention (r1 points at the input memory, r2 holds its length) and a
+typed one, or one from an object, through the same test run as the kernel: the packet
+(``--data``) and the context are built as BPF_PROG_TEST_RUN builds them, and the result
+has the same return value, mean duration per run and output packet (``data_out``).
 """
 
 from __future__ import annotations
@@ -13,26 +17,38 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pybpf.cli.program_input import ProgramFile, read_program_file
 from pybpf.errors import PybpfError
-from pybpf.object import CollectionSpec, ProgramSpec
+
+if TYPE_CHECKING:
+    from pybpf.cli.program_input import ProgramFile
+    from pybpf.object import ProgramSpec
+
+# Imports of what the handler uses are inside it: ``pybpf`` registers every command's
+# parser on each run, and registering must not load what only this command needs.
 
 #: the packet a typed test run gets when none is given (skb programs need at least an
 #: Ethernet header), on either engine
 _DEFAULT_PACKET = bytes(64)
+ETH_HLEN = 14
+#: program types whose test run takes a packet, which BPF_PROG_TEST_RUN refuses (EINVAL)
+#: when it is shorter than an Ethernet header
+_PACKET_TYPES = {"socket_filter", "sched_cls", "sched_act", "cgroup_skb", "lwt_in", "lwt_out", "lwt_xmit",
+                 "lwt_seg6local", "xdp", "flow_dissector"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``run`` to the command line."""
     parser = subparsers.add_parser("run", help="test-run a program on the kernel or the vm",
                                    description=__doc__.split("\n\n")[0])
-    parser.add_argument("file", help="raw instructions, assembly (.asm/.s), or a BPF ELF object")
+    parser.add_argument("file", help="raw instructions, assembly (.asm/.s), a BPF ELF object, or C source (.c)")
     parser.add_argument("--engine", choices=("auto", "kernel", "vm"), default="auto",
                         help="where to run (default: the kernel when permitted, else the vm)")
     parser.add_argument("--type", help="program type for the kernel (socket_filter, xdp, sched_cls, ...)")
     parser.add_argument("--section", help="the ELF program to run (section or function name)")
+    parser.add_argument("--core-btf", metavar="PATH",
+                        help="apply CO-RE relocations against this BTF (default: the running kernel's)")
     data = parser.add_mutually_exclusive_group()
     data.add_argument("--mem", metavar="HEX", help="input memory / packet as hex bytes")
     data.add_argument("--data", "--mem-file", dest="data", metavar="PATH", help="input memory / packet from a file")
@@ -56,29 +72,33 @@ def _input(args: argparse.Namespace) -> bytes | None:
     return None
 
 
-def _engine(requested: str) -> str:
+def engine_name(requested: str, command: str = "run") -> str:
+    """The engine ``--engine`` names; for "auto" the kernel where bpf() is permitted,
+    else the vm, saying so on stderr (``pybpf load`` shares this)."""
     if requested != "auto":
         return requested
     from pybpf.kernel.engine import available
 
     reason = available()
     if reason is not None:
-        print(f"pybpf run: using the vm engine (the kernel refused bpf(): {reason})", file=sys.stderr)
+        print(f"pybpf {command}: using the vm engine (the kernel refused bpf(): {reason})", file=sys.stderr)
         return "vm"
     return "kernel"
 
 
 def run(args: argparse.Namespace) -> int:
     """Load, run, print r0 (and trace output)."""
+    from pybpf.cli.program_input import read_program_file
+
     if args.repeat < 1:
         raise PybpfError("--repeat must be at least 1")
-    program = read_program_file(args.file, args.section)
+    program = read_program_file(args.file, args.section, args.core_btf)
     memory = _input(args)
-    engine = _engine(args.engine)
+    engine = engine_name(args.engine)
     if engine == "kernel":
-        result = _run_kernel(program, args, _DEFAULT_PACKET if memory is None else memory)
+        result = _run_engine(program, args, _DEFAULT_PACKET if memory is None else memory, engine)
     else:
-        result = _run_vm(program, args, memory or b"")
+        result = _run_vm(program, args, memory)
     result["engine"] = engine
     if args.json:
         print(json.dumps(result))
@@ -86,16 +106,21 @@ def run(args: argparse.Namespace) -> int:
         for line in result.get("output", []):
             print(line, end="" if line.endswith("\n") else "\n")
         print(f"r0 = {result['retval']} ({result['retval']:#x})  [{engine} engine]")
+        if "data_out" in result:   # a test run: what BPF_PROG_TEST_RUN reports besides r0
+            runs = f"{args.repeat} run{'s' if args.repeat > 1 else ''}"
+            print(f"duration {result['duration_ns']} ns per run ({runs}), "
+                  f"data_out {result['data_out_len']} bytes")
     return 0
 
 
-def _run_vm(program_file: ProgramFile, args: argparse.Namespace, memory: bytes) -> dict[str, Any]:
+def _run_vm(program_file: ProgramFile, args: argparse.Namespace, memory: bytes | None) -> dict[str, Any]:
     from pybpf.vm import DEFAULT_MAX_INSTRUCTIONS, JIT_DEFAULT, Program, run_program
 
     if args.type is not None or program_file.collection is not None:
         # a typed program (or an ELF object's, with its maps): the vm engine builds the
         # context BPF_PROG_TEST_RUN would, exactly as the kernel engine's run does
-        return _run_engine(program_file, args, memory or _DEFAULT_PACKET, "vm")
+        return _run_engine(program_file, args, _DEFAULT_PACKET if memory is None else memory, "vm")
+    memory = memory or b""
     program = Program(program_file.instructions)
     limit = args.max_instructions or DEFAULT_MAX_INSTRUCTIONS
     total = 0
@@ -106,13 +131,10 @@ def _run_vm(program_file: ProgramFile, args: argparse.Namespace, memory: bytes) 
             "instructions": result.instructions}
 
 
-def _run_kernel(program_file: ProgramFile, args: argparse.Namespace, memory: bytes) -> dict[str, Any]:
-    return _run_engine(program_file, args, memory, "kernel")
-
-
 def _run_engine(program_file: ProgramFile, args: argparse.Namespace, memory: bytes, engine: str) -> dict[str, Any]:
     """Load the program (with its object's maps) on ``engine`` and test-run it."""
     from pybpf.engine import load
+    from pybpf.object import CollectionSpec, ProgramSpec
 
     spec = program_file.program
     if spec is None:
@@ -120,9 +142,18 @@ def _run_engine(program_file: ProgramFile, args: argparse.Namespace, memory: byt
         spec = ProgramSpec(name, args.type or "socket_filter", program_file.instructions)
     elif args.type is not None:
         spec = spec.copy(type=args.type)
+    _check_packet(spec, memory)
     collection = program_file.collection or CollectionSpec()
     collection = CollectionSpec(dict(collection.maps), {spec.name: spec})
     with load(collection, engine=engine) as loaded:
         result = loaded.programs[spec.name].test_run(memory, repeat=args.repeat)
     return {"retval": result.retval, "duration_ns": result.duration_ns, "data_out": result.data_out.hex(),
-            "output": []}
+            "data_out_len": len(result.data_out), "repeat": args.repeat, "output": []}
+
+
+def _check_packet(spec: ProgramSpec, memory: bytes) -> None:
+    """Refuse a packet the kernel's test run would refuse, on both engines alike, saying
+    why (the kernel only answers EINVAL)."""
+    if str(spec.type) in _PACKET_TYPES and len(memory) < ETH_HLEN:
+        raise PybpfError(f"the packet is {len(memory)} bytes; a {spec.type} program's test run needs at least "
+                         f"an Ethernet header ({ETH_HLEN} bytes)")

@@ -25,6 +25,7 @@ from pybpf.object.elf.reader import ElfObject
 _HEADER = struct.Struct("<HBBIIIII")
 BTF_VAR_STATIC, BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_GLOBAL_EXTERN = 0, 1, 2
 BTF_FUNC_GLOBAL, BTF_FUNC_EXTERN = 1, 2
+_U32_MAX = 0xFFFF_FFFF
 #: bytes after the 12-byte common part, per kind: (fixed, per vlen entry)
 _EXTRA = {
     Kind.INT: (4, 0), Kind.ARRAY: (12, 0), Kind.STRUCT: (0, 12), Kind.UNION: (0, 12), Kind.ENUM: (0, 8),
@@ -111,6 +112,8 @@ def _fix_datasec(obj: ElfObject, blob: bytearray, pos: int, vlen: int,
             laid.append((total, var_id, size))
             total += (size + 7) & ~7
         entries = laid
+    if total > _U32_MAX:
+        raise BTFError(f"DATASEC {name!r}: its section is {total} bytes, more than BTF can describe")
     entries.sort()
     for number, (offset, var_id, size) in enumerate(entries):
         if offset + size > total:

@@ -56,6 +56,9 @@ def functions(obj: ElfObject) -> dict[tuple[int, int], Function]:
     for section in obj.sections.values():
         if not section.executable or not section.size:
             continue
+        if section.size % 8:
+            raise ObjectError(f"{obj.path}: code section {section.name!r} is {section.size} bytes, not a whole "
+                              "number of 8-byte instructions")
         symbols = [s for s in obj.symbols_in(section.index, "STT_FUNC")]
         if not symbols:
             raise ObjectError(f"{obj.path}: code section {section.name!r} has no function symbols")

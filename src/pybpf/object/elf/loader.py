@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pybpf.btf import BTF, BTFError, Kind
 from pybpf.object.collection import CollectionSpec
+from pybpf.object.errors import SpecError
 from pybpf.object.elf.btf_maps import map_spec_from_btf
 from pybpf.object.elf.debug_info import ObjectBTF, apply_core, program_btf, program_core, read_btf
 from pybpf.object.elf.linker import functions, link
@@ -69,7 +70,10 @@ def load_object(source: str | Path | bytes, *, name: str = "",
         )
     maps = {spec.name: spec for spec in declared.values()}
     maps.update({spec.name: _with_datasec(spec, section, btf) for section, (spec, _) in data.items()})
-    return CollectionSpec(maps, programs).check()
+    try:
+        return CollectionSpec(maps, programs).check()
+    except SpecError as exc:   # a map or program the object describes but no engine would take
+        raise ObjectError(f"{obj.path}: {exc}") from None
 
 
 def _with_datasec(spec: MapSpec, section: str, btf: ObjectBTF | None) -> MapSpec:

@@ -16,6 +16,10 @@ from pybpf.object.maps import NAME_LEN, MapSpec
 #: struct bpf_map_def: type, key_size, value_size, max_entries, map_flags (then optional
 #: inner_map_idx and numa_node, which this loader does not need)
 _LEGACY_DEF = struct.Struct("<5I")
+#: the largest value an array map takes (KMALLOC_MAX_SIZE with 4 KiB pages): a larger
+#: .bss (which takes no room in the file, so any size can be written) is refused here
+#: rather than allocated
+MAX_DATA_SECTION = 4 << 20
 _DATA_SECTION = re.compile(r"^\.(data|rodata|bss)(\..+)?$")
 
 
@@ -63,6 +67,9 @@ def data_maps(obj: ElfObject, object_name: str, used: set[str]) -> dict[str, tup
         section = obj.section(name)
         if section is None:
             raise ObjectError(f"{obj.path}: programs refer to data section {name!r}, which is absent")
+        if section.size > MAX_DATA_SECTION:
+            raise ObjectError(f"{obj.path}: data section {name!r} is {section.size} bytes; the array map that "
+                              f"holds it can have values of at most {MAX_DATA_SECTION} bytes")
         readonly = name.startswith(".rodata")
         contents = section.data if section.type != "SHT_NOBITS" else bytes(section.size)
         spec = MapSpec(

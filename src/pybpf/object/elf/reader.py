@@ -2,29 +2,38 @@
 relocations, read once through pyelftools and checked for what a BPF object must be
 (64-bit, little-endian, machine EM_BPF, relocatable).
 
-Malformed input — truncated files, wrong machine, symbols or relocations pointing
-outside their sections — is an :class:`ObjectError` that names the file and the place.
+Malformed input — truncated files, wrong machine, offsets, sizes and string indexes
+outside the file, symbols or relocations pointing outside their sections — is an
+:class:`ObjectError` that names the file and the place. The header and section table are
+checked first (:mod:`.layout`); pyelftools then reads only what lies inside the file, and
+whatever it still raises is turned into an ObjectError saying what was being read.
 """
 
 from __future__ import annotations
 
 import io
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
+from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 
-from pybpf.object.errors import SpecError
+from pybpf.object.elf.errors import ObjectError
+from pybpf.object.elf.layout import SHT_REL, SHT_RELA, SectionHeader, check_layout
 
-EM_BPF = 247
+__all__ = ["ElfObject", "ObjectError", "Relocation", "Section", "Symbol", "read_object"]
+
 SHF_EXECINSTR = 0x4
-
-
-class ObjectError(SpecError):
-    """A BPF object file that cannot be loaded: names the file, section or symbol and why."""
+#: what pyelftools raises on input it cannot parse (its own errors, its construct
+#: library's, and the Python errors its parsing code lets through)
+_PARSER_ERRORS = (ELFError, ConstructError, ValueError, KeyError, IndexError, AssertionError, EOFError,
+                  OverflowError, struct.error, TypeError, AttributeError)
 
 
 @dataclass(frozen=True)
@@ -94,56 +103,79 @@ def read_object(source: str | Path | bytes, name: str = "") -> ElfObject:
             data = Path(source).read_bytes()
         except OSError as exc:
             raise ObjectError(f"{path}: cannot read: {exc.strerror}") from None
+    headers = check_layout(path, data)
+    with _reading(path, "the ELF header"):
+        elf = ELFFile(io.BytesIO(data))
+    sections, symtab = _sections(path, elf, headers)
+    symbols = _symbols(path, symtab, sections, headers)
+    for index, header in enumerate(headers):
+        if header.type in (SHT_REL, SHT_RELA):
+            _relocations(path, elf, index, sections, symbols)
+    return ElfObject(path, sections, symbols)
+
+
+@contextmanager
+def _reading(path: str, what: str) -> Iterator[None]:
+    """Turn what pyelftools raises while reading ``what`` into an ObjectError."""
     try:
-        return _parse(path, ELFFile(io.BytesIO(data)))
-    except ELFError as exc:
-        raise ObjectError(f"{path}: not a valid ELF file: {exc}") from None
-    except (ValueError, KeyError, IndexError, AssertionError, EOFError) as exc:  # pyelftools on truncated input
-        raise ObjectError(f"{path}: malformed ELF ({type(exc).__name__}: {exc})") from None
+        yield
+    except _PARSER_ERRORS as exc:
+        raise ObjectError(f"{path}: {what} is malformed ({type(exc).__name__}: {exc})") from None
 
 
-def _parse(path: str, elf: ELFFile) -> ElfObject:
-    if elf.elfclass != 64:
-        raise ObjectError(f"{path}: a {elf.elfclass}-bit ELF file; BPF objects are 64-bit")
-    if elf["e_machine"] not in ("EM_BPF", EM_BPF):
-        raise ObjectError(f"{path}: built for {elf['e_machine']}, not BPF (compile with -target bpf)")
-    if not elf.little_endian:
-        raise ObjectError(f"{path}: a big-endian BPF object (bpfeb); this machine needs little-endian "
-                          "(compile with -target bpfel)")
-    if elf["e_type"] != "ET_REL":
-        raise ObjectError(f"{path}: {elf['e_type']} file; BPF objects are relocatable (ET_REL, from clang -c)")
+def _sections(path: str, elf: ELFFile, headers: list[SectionHeader]) -> tuple[dict[int, Section], SymbolTableSection]:
     sections: dict[int, Section] = {}
-    symbols: list[Symbol] = []
-    symtab = None
-    for index, sec in enumerate(elf.iter_sections()):
-        data = b"" if sec["sh_type"] == "SHT_NOBITS" else sec.data()
-        if sec["sh_type"] != "SHT_NOBITS" and len(data) != sec["sh_size"]:
-            raise ObjectError(f"{path}: section {sec.name!r} is truncated ({len(data)} of {sec['sh_size']} bytes)")
-        sections[index] = Section(index, sec.name, sec["sh_type"], sec["sh_flags"], sec["sh_size"], data)
-        if isinstance(sec, SymbolTableSection):
-            symtab = sec
+    symtab, symtab_index = None, 0
+    for index in range(len(headers)):
+        with _reading(path, f"section {index}"):
+            sec = elf.get_section(index)
+            data = b"" if sec["sh_type"] == "SHT_NOBITS" else sec.data()
+            section = Section(index, sec.name, sec["sh_type"], sec["sh_flags"], sec["sh_size"], data)
+        if sec["sh_type"] != "SHT_NOBITS" and len(data) != section.size:
+            raise ObjectError(f"{path}: section {index} ({section.name}) is truncated "
+                              f"({len(data)} of {section.size} bytes)")
+        sections[index] = section
+        if isinstance(sec, SymbolTableSection) and sec["sh_type"] == "SHT_SYMTAB":
+            if symtab is not None:
+                raise ObjectError(f"{path}: two symbol tables (sections {symtab_index} and {index})")
+            symtab, symtab_index = sec, index
     if symtab is None:
         raise ObjectError(f"{path}: no symbol table (.symtab): was the object stripped?")
-    for sym in symtab.iter_symbols():
-        shndx = sym["st_shndx"]
+    return sections, symtab
+
+
+def _symbols(path: str, symtab: SymbolTableSection, sections: dict[int, Section],
+             headers: list[SectionHeader]) -> list[Symbol]:
+    names_size = headers[symtab["sh_link"]].size
+    symbols: list[Symbol] = []
+    for number in range(symtab.num_symbols()):
+        where = f"{symtab.name} symbol {number}"
+        with _reading(path, where):
+            sym = symtab.get_symbol(number)
+            name_offset, shndx = sym["st_name"], sym["st_shndx"]
+            value, size, info = sym["st_value"], sym["st_size"], sym["st_info"]
+            kind, bind = info["type"], info["bind"]
+        if name_offset >= names_size:
+            raise ObjectError(f"{path}: {where}: name offset {name_offset} is past the end of its string "
+                              f"table ({names_size} bytes)")
         index = shndx if isinstance(shndx, int) else -1
         if index >= 0 and index not in sections:
-            raise ObjectError(f"{path}: symbol {sym.name!r} is defined in section {index}, which does not exist")
-        symbols.append(Symbol(sym.name, sym["st_value"], sym["st_size"], sym["st_info"]["type"],
-                              sym["st_info"]["bind"], index))
-    for sec in elf.iter_sections():
+            raise ObjectError(f"{path}: {where} ({sym.name}) is defined in section {index}, which does not exist")
+        symbols.append(Symbol(sym.name, value, size, str(kind), str(bind), index))
+    return symbols
+
+
+def _relocations(path: str, elf: ELFFile, index: int, sections: dict[int, Section], symbols: list[Symbol]) -> None:
+    with _reading(path, f"relocation section {index}"):
+        sec = elf.get_section(index)
         if not isinstance(sec, RelocationSection):
-            continue
-        target = sections.get(sec["sh_info"])
-        if target is None:
-            raise ObjectError(f"{path}: relocation section {sec.name!r} applies to missing section {sec['sh_info']}")
-        for rel in sec.iter_relocations():
-            number = rel["r_info_sym"]
-            if number >= len(symbols):
-                raise ObjectError(f"{path}: {sec.name} relocation at 0x{rel['r_offset']:x} names symbol "
-                                  f"{number}, beyond the {len(symbols)} symbols")
-            if rel["r_offset"] >= max(target.size, 1):
-                raise ObjectError(f"{path}: {sec.name} relocation at 0x{rel['r_offset']:x} lies outside "
-                                  f"{target.name!r} ({target.size} bytes)")
-            target.relocations.append(Relocation(rel["r_offset"], rel["r_info_type"], symbols[number]))
-    return ElfObject(path, sections, symbols)
+            return
+        entries = [(rel["r_offset"], rel["r_info_sym"], rel["r_info_type"]) for rel in sec.iter_relocations()]
+    target = sections[sec["sh_info"]]
+    for offset, number, kind in entries:
+        where = f"{path}: {sec.name} relocation at 0x{offset:x}"
+        if number >= len(symbols):
+            raise ObjectError(f"{where} names symbol {number}, beyond the {len(symbols)} symbols")
+        if offset >= max(target.size, 1):
+            raise ObjectError(f"{where} lies outside {target.name!r} ({target.size} bytes)")
+        target.relocations.append(Relocation(offset, kind, symbols[number]))
