@@ -188,3 +188,12 @@ def test_errors_are_one_line(files, tmp_path, capsys, command, argv, why):
     captured = capsys.readouterr()
     assert captured.err.startswith(f"pybpf {command}: error: ") and why in captured.err
     assert captured.err.count("\n") == 1 and captured.out == ""
+
+
+def test_rejection_names_the_users_file_not_a_temporary_copy(tmp_path, capsys):
+    source = tmp_path / "mine.c"
+    source.write_text('#include <pybpf/bpf.h>\nSEC("socket") int past(struct __sk_buff *skb)\n{\n'
+                      '    return ((__u32 *)skb)[60];\n}\nLICENSE("GPL");\n')
+    assert main(["load", str(source), "--engine", "vm"]) == 1
+    err = capsys.readouterr()
+    assert f"{source}:4" in err.out + err.err

@@ -129,7 +129,8 @@ def _compile(source: str, name: str, directory: Path, include_dirs: Sequence[str
     if with_vmlinux:        # after the program's own directories: a vmlinux.h of theirs wins
         flags += ["-I", str(vmlinux_include_dir(vmlinux_btf))]
     flags += [*(f"-D{k}={v}" for k, v in defines.items()), *cflags]
-    key = hashlib.sha256("\0".join([source, *flags, _headers_digest(), " ".join(_compiler(clang))]).encode()).hexdigest()
+    key = hashlib.sha256("\0".join([source, name, *flags, _headers_digest(), " ".join(_compiler(clang)),
+                                     _DEBUG_PATHS]).encode()).hexdigest()
     cached, meta = cache_dir() / f"{key}.o", cache_dir() / f"{key}.json"
     hit = _cache_lookup(cached, meta)
     if hit is not None:
@@ -163,6 +164,11 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp.name, path)
 
 
+#: how objects name their source in debug info (part of the cache key: objects built
+#: before it named a temporary copy)
+_DEBUG_PATHS = "debug-prefix-map: the source's own directory"
+
+
 def _run_clang(source: str, name: str, flags: list[str],
                clang: str | None) -> tuple[bytes, tuple[Diagnostic, ...], dict[str, str]]:
     """(object, clang's diagnostics, {header the program read: sha256}) — the headers
@@ -171,9 +177,12 @@ def _run_clang(source: str, name: str, flags: list[str],
         src = Path(tmp) / (Path(name).name if name.endswith(".c") else "source.c")
         src.write_text(source)
         obj, depfile = Path(tmp) / "out.o", Path(tmp) / "out.d"
+        # debug info (and so BTF line info, and verifier messages) names the user's file,
+        # not the temporary copy clang compiled
+        shown = str(Path(name).resolve().parent) if name.endswith(".c") else "."
         try:
-            result = subprocess.run([*_compiler(clang), *flags, "-MD", "-MF", str(depfile), "-c", str(src),
-                                     "-o", str(obj)], capture_output=True, text=True)
+            result = subprocess.run([*_compiler(clang), *flags, f"-fdebug-prefix-map={tmp}={shown}", "-MD", "-MF",
+                                     str(depfile), "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
         except FileNotFoundError as exc:
             raise CompileError(f"cannot run the compiler: {exc}") from None
         output = result.stderr.replace(str(src), name)
