@@ -150,8 +150,13 @@ class _Pass:
             elif mode == c.MEM:
                 value = state[2 + k]
                 known = v.value_of(value)
+                other = X_REG if cls == c.LD else A_REG
                 if known is not None:
                     ins = I(cls | c.IMM, k=known)
+                elif value is not None and state[other] == value:
+                    # the other register already holds it: a register move, and the
+                    # store may then die
+                    ins = I(c.MISC | (c.TXA if cls == c.LD else c.TAX))
             elif mode == c.MSH:
                 value = v.number(("msh", k))
             else:                                            # IND
