@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+
 import pytest
 
-from pybpf.engine import VerifierError, load
-from pybpf.object import CollectionSpec, MapSpec, MapType
+from pybpf.engine import BPFError, VerifierError, load
+from pybpf.isa import assemble
+from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
 
 from sample_programs import counter, returns, tail_caller, uninitialized_read
 
@@ -43,3 +46,14 @@ def test_tail_call_through_a_program_array(engine):
         coll.maps["jmp"][1] = coll.programs["callee"]
         assert caller.test_run(PACKET).retval == 42
         assert coll.maps["jmp"][1] == coll.programs["callee"].id
+
+
+@pytest.mark.parametrize("kind", ["xdp", "sched_cls", "socket_filter", "cgroup_skb"])
+def test_packet_shorter_than_an_ethernet_header_is_refused(engine, kind):
+    spec = CollectionSpec.of(ProgramSpec("p", kind, assemble("r0 = 1\nexit")))
+    with load(spec, engine=engine) as coll:
+        for size in (0, 13):
+            with pytest.raises(BPFError) as caught:
+                coll.programs["p"].test_run(bytes(size))
+            assert caught.value.errno == errno.EINVAL
+        assert coll.programs["p"].test_run(bytes(14)).retval == 1

@@ -15,7 +15,7 @@ import struct
 import time
 from typing import Any
 
-from pybpf.engine import Collection, Program, RunResult, VerifierError
+from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
 from pybpf.isa import disassemble
 from pybpf.isa import opcodes as o
 from pybpf.object import CollectionSpec, ProgramSpec, ProgramType
@@ -63,6 +63,12 @@ class VmProgram(Program):
 
     def _test_run(self, data: bytes, ctx: bytes | None, repeat: int, data_out_size: int,
                   ctx_out_size: int, flags: int, cpu: int) -> RunResult:
+        kind = self.spec.type
+        if (kind in _SKB_TYPES or kind == ProgramType.XDP) and len(data) < ETH_HLEN:
+            # the kernel's test run refuses packets without a whole Ethernet header
+            raise BPFError("BPF_PROG_TEST_RUN", errno.EINVAL,
+                           f"a {kind} test run needs at least an Ethernet header ({ETH_HLEN} bytes) of data, "
+                           f"got {len(data)}", f"program {self.spec.name!r}")
         start = time.perf_counter_ns()
         for _ in range(repeat):
             retval, packet, context = self._run_once(data, ctx, cpu)
@@ -146,8 +152,6 @@ class XdpFrame:
 def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: Machine) -> bytearray:
     """Map the packet and build the program type's context (the kernel's test-run layout)."""
     memory = machine.memory
-    if kind in _SKB_TYPES and kind not in _LAYER2 and len(packet) < ETH_HLEN:
-        raise VMError(f"a {kind} test run needs at least an Ethernet header ({ETH_HLEN} bytes) of data")
     visible = packet if kind in _LAYER2 or kind not in _SKB_TYPES else memoryview(packet)[ETH_HLEN:]
     memory.map(visible, writable=True, name="packet", base=INPUT_BASE)
     end = INPUT_BASE + len(visible)
