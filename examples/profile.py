@@ -11,7 +11,6 @@ a stack trace map and counts them per (pid, stacks); Python names the addresses 
 from __future__ import annotations
 
 import argparse
-import struct
 import time
 
 from pybpf.engine import load
@@ -47,7 +46,6 @@ int on_sample(void *ctx)
 }
 LICENSE("GPL");
 """
-KEY = struct.Struct("<Iii16s")
 
 
 def frames(stacks, stack_id: int) -> list[int]:
@@ -73,17 +71,16 @@ def main() -> None:
             pass
         counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
         samples = []
-        for raw_key, count in counts.items():
-            pid, user_id, kernel_id, comm = KEY.unpack(raw_key)
+        for key, count in counts.items():            # keys decode through the map's BTF
             names = []
-            for address in frames(stacks, kernel_id):
+            for address in frames(stacks, key.kernel_stack):
                 try:
                     names.append(str(symbolizer.kernel(address)).split(" [")[0])
                 except SymbolError:
                     names.append(f"0x{address:x}")
-            names += [str(symbolizer.user(pid, address)).split(" [")[0] for address in frames(stacks, user_id)]
-            command = comm.split(b"\0", 1)[0].decode(errors="replace")
-            process = f"{command} ({pid})"
+            names += [str(symbolizer.user(key.pid, address)).split(" [")[0]
+                      for address in frames(stacks, key.user_stack)]
+            process = f"{key.comm} ({key.pid})"
             samples.append((count, process, names))
     samples.sort(key=lambda s: -s[0])
     if args.folded:

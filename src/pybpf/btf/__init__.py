@@ -7,10 +7,11 @@ to describe maps, and tools decode records with it. It depends only on ``pybpf.e
 
 from pybpf.btf.c_dump import CDumpError, dump_c, find_type_ids
 from pybpf.btf.decode import Record, decode
+from pybpf.btf.encode import encode
 from pybpf.btf.numpy_types import numpy_dtype
 from pybpf.btf.parse import BTF, BTFError
 from pybpf.btf.raw_dump import dump_raw
 from pybpf.btf.types import Kind, Member, Type
 
 __all__ = ["BTF", "BTFError", "CDumpError", "Kind", "Member", "Record", "Type", "decode", "dump_c",
-           "dump_raw", "find_type_ids", "numpy_dtype"]
+           "dump_raw", "encode", "find_type_ids", "numpy_dtype"]

@@ -9,6 +9,7 @@ a bytes-like value of exactly the right size on the way in, unchanged.
 from __future__ import annotations
 
 import ctypes
+import functools
 import ipaddress
 import struct
 import sys
@@ -155,6 +156,52 @@ class LpmKeyCodec(Codec):
         if len(body) in (4, 16):
             return ipaddress.ip_network((body, prefix), strict=False)
         return body, prefix
+
+
+class BTFCodec(Codec):
+    """A struct, union or array the program's BTF describes: records with named fields
+    out (:class:`pybpf.btf.Record`), mappings (or those records) in."""
+
+    def __init__(self, btf: Any, type_id: int, size: int, where: str):
+        super().__init__(size, where)
+        if btf.sizeof(type_id) != size:
+            raise CodecError(f"{where}: its BTF type is {btf.sizeof(type_id)} bytes, the map's are {size}")
+        self.btf = btf
+        self.type_id = type_id
+
+    def _encode(self, value: Any) -> bytes:
+        from pybpf.btf import BTFError, encode
+
+        try:
+            return encode(self.btf, self.type_id, value)
+        except BTFError as exc:
+            raise CodecError(f"{self.where}: {exc}") from None
+
+    def decode(self, data: bytes) -> Any:
+        from pybpf.btf import decode
+
+        return decode(self.btf, self.type_id, data)
+
+
+def btf_codec(btf_data: bytes | None, type_id: int, size: int, where: str) -> Codec | None:
+    """A :class:`BTFCodec` when the map's BTF describes this key or value as a struct,
+    union or array (integers keep the plain integer codec), else None."""
+    if not btf_data or not type_id:
+        return None
+    from pybpf.btf import Kind
+
+    btf = _parsed(btf_data)
+    if btf.resolve(type_id).kind not in (Kind.STRUCT, Kind.UNION, Kind.ARRAY):
+        return None
+    return BTFCodec(btf, type_id, size, where)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(btf_data: bytes) -> Any:
+    """An object's BTF parsed once, however many of its maps are opened."""
+    from pybpf.btf import BTF
+
+    return BTF.parse(btf_data)
 
 
 def make_codec(kind: Any, size: int, where: str) -> Codec:

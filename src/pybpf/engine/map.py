@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from pybpf.engine.codec import Codec, LpmKeyCodec, PerCpuCodec, make_codec
+from pybpf.engine.codec import Codec, LpmKeyCodec, PerCpuCodec, btf_codec, make_codec
 from pybpf.engine.cpus import possible_cpus
 from pybpf.engine.errors import BPFError, CodecError
 from pybpf.object import MapSpec, MapType
@@ -69,6 +69,10 @@ class Map(ABC):
         where = f"key of map {spec.name!r}"
         if spec.type == MapType.LPM_TRIE and spec.key_type is None:
             return LpmKeyCodec(spec.key_size, where)
+        if spec.key_type is None:
+            described = btf_codec(spec.btf, spec.btf_key_type_id, spec.key_size, where)
+            if described is not None:
+                return described
         return make_codec(spec.key_type, spec.key_size, where)
 
     def _value_codec(self, spec: MapSpec) -> Codec:
@@ -76,6 +80,8 @@ class Map(ABC):
         kind = spec.value_type
         if kind is None and spec.type == MapType.STACK_TRACE:
             kind = _STACK_TRACE_VALUE * (spec.value_size // 8)
+        if kind is None and not spec.type.holds_fds:
+            kind = btf_codec(spec.btf, spec.btf_value_type_id, spec.value_size, where)
         codec = make_codec(kind, spec.value_size, where)
         return PerCpuCodec(codec, self.cpu_count()) if spec.type.per_cpu else codec
 

@@ -165,8 +165,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 #: how objects name their source in debug info (part of the cache key: objects built
-#: before it named a temporary copy)
-_DEBUG_PATHS = "debug-prefix-map: the source's own directory"
+#: before it named a temporary copy of a file)
+_DEBUG_PATHS = "files compiled in place"
 
 
 def _run_clang(source: str, name: str, flags: list[str],
@@ -177,12 +177,14 @@ def _run_clang(source: str, name: str, flags: list[str],
         src = Path(tmp) / (Path(name).name if name.endswith(".c") else "source.c")
         src.write_text(source)
         obj, depfile = Path(tmp) / "out.o", Path(tmp) / "out.d"
-        # debug info (and so BTF line info, and verifier messages) names the user's file,
-        # not the temporary copy clang compiled
-        shown = str(Path(name).resolve().parent) if name.endswith(".c") else "."
+        # a file is compiled where it is, so the object's line info names it (and carries
+        # its lines' text); source given as text is compiled from a temporary copy
+        own = Path(name)
+        if name.endswith(".c") and own.is_file() and own.read_text() == source:
+            src = own.resolve()
         try:
-            result = subprocess.run([*_compiler(clang), *flags, f"-fdebug-prefix-map={tmp}={shown}", "-MD", "-MF",
-                                     str(depfile), "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
+            result = subprocess.run([*_compiler(clang), *flags, "-MD", "-MF", str(depfile), "-c", str(src),
+                                     "-o", str(obj)], capture_output=True, text=True)
         except FileNotFoundError as exc:
             raise CompileError(f"cannot run the compiler: {exc}") from None
         output = result.stderr.replace(str(src), name)

@@ -189,4 +189,6 @@ def test_btf_object_runs_the_same_on_both_engines(btf_object, engine):
     with coll:
         runs = [coll.programs["remember"].test_run(bytes(64)).retval for _ in range(3)]
         assert runs == [0, 42, 43]
-        assert coll.maps["pairs"][3] == 40 << 32 | 3       # struct pair {a=3, b=40} as an 8-byte int
+        assert coll.maps["pairs"][3] == {"a": 3, "b": 40}   # struct pair, through the map's BTF
+        coll.maps["pairs"][5] = {"a": 1, "b": 2}
+        assert coll.maps["pairs"][5].b == 2
