@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from libpcap_cases import case_params, netmask
+from libpcap_cases import case_params, netmask, skip_reason
 from probe_packets import ancillary_data, probe
 
 from pybpf.cbpf import parse_dump, run
@@ -27,8 +27,9 @@ def _options(case: dict) -> dict:
 
 @pytest.mark.parametrize("case", case_params("accept.jsonl"))
 def test_accept_case_has_libpcaps_semantics(case):
-    if case["skip"] and not (case["linuxext"] and case["skip"] == _WITH_VLAN_EXTENSION):
-        pytest.skip(f"libpcap's test needs: {case['skip']}")
+    reason = skip_reason(case)
+    if reason and not (case["linuxext"] and reason == _WITH_VLAN_EXTENSION):
+        pytest.skip(f"libpcap's test needs: {reason}")
     if re.search(r"_\d+(LE|BE)?_(NULL|LOOP|ENC)$", case["block"]):
         pytest.skip("the expected program is for a live capture on one OS (its AF_INET6 value, its byte order); "
                     "pybpf compiles for capture files, where every BSD AF_INET6 value and both orders occur "

@@ -9,10 +9,9 @@ link-layer tests and keeps no state of its own.
 from __future__ import annotations
 
 import ipaddress
-import socket
 
 from pybpf.cbpf import opcodes as c
-from pybpf.filter import atm, ir, stations, wlan
+from pybpf.filter import atm, ir, resolver, stations, wlan
 from pybpf.filter.errors import FilterError
 from pybpf.filter.lexer import Token
 from pybpf.filter.names import ETHER_TYPES, LLC_SAPS
@@ -36,7 +35,8 @@ class Addresses:
         if q.dir is not None and q.dir_text in ("addr1", "addr2", "addr3", "addr4", "ra", "ta"):
             if kind in ("port", "portrange", "proto", "protochain", "gateway", "net"):
                 raise self.error(f"'{q.dir_text}' is not a valid qualifier for '{kind}'", q.dir)
-            if self.style not in ("wlan", "radiotap") or value.kind != "EID" or proto not in (None, "link"):
+            is_mac = value.kind == "EID" or (value.kind == "ID" and proto == "link")
+            if self.style not in ("wlan", "radiotap") or not is_mac or proto not in (None, "link"):
                 raise self.error(f"'{q.dir_text}' is valid for 802.11 syntax only (with an 802.11 address)", q.dir)
         if value.kind == "AID":
             return stations.host(self, node)
@@ -45,13 +45,15 @@ class Addresses:
         if kind in ("proto", "protochain"):
             return self.proto_value(node, kind, proto)
         if kind == "gateway":
-            raise self.error("'gateway' needs host names with Ethernet addresses (an ethers file), "
-                             "which pybpf does not read", q.type)
+            return self.gateway(node, proto)
         if value.kind == "EID" or (proto == "link" and kind == "host"):
             return self.ether_host(node)
         if value.kind == "HID6":
             return self.host6(node, proto, q)
         if proto == "decnet":
+            if value.kind == "ID":
+                raise self.error(f"'decnet' is not a valid qualifier for '{kind}' (DECnet host names are not "
+                                 "looked up: use AREA.NODE)", q.proto)
             return self.decnet_host(node)
         if value.kind in ("HID", "NUM"):
             address, mask = self.ipv4_address(node, kind)
@@ -85,12 +87,17 @@ class Addresses:
             return self.any_of([self.host4(address, mask, p, q) for p in ("ip", "arp", "rarp")])
         if proto not in offsets:
             raise self.error(f"'{q.proto_name}' modifier applied to {q.type_name or 'host'}", q.proto)
-        ethertype, src, dst = offsets[proto]
+        ethertype = offsets[proto][0]
         if proto in ("arp", "rarp") and self.style in ("raw", "ipv4", "ipv6"):
             return ir.always(False)
-        test = self.address_test(q, lambda which: self.cmp(self.nl(src if which == "src" else dst), c.W,
+        return ir.both(self.linktype(ethertype), self.host4_address(address, mask, proto, q))
+
+    def host4_address(self, address: int, mask: int, proto: str, q: Qualifiers) -> ir.Fragment:
+        """The IPv4 source/destination of the ``proto`` (ip, arp, rarp) header is in
+        ``address``/``mask`` — without testing that the packet carries ``proto``."""
+        src, dst = {"ip": (12, 16), "arp": (14, 24), "rarp": (14, 24)}[proto]
+        return self.address_test(q, lambda which: self.cmp(self.nl(src if which == "src" else dst), c.W,
                                                            address & mask, mask=mask))
-        return ir.both(self.linktype(ethertype), test)
 
     def host6(self, node: Primitive, proto: str | None, q: Qualifiers) -> ir.Fragment:
         kind = q.type_name or "host"
@@ -174,49 +181,114 @@ class Addresses:
         return mask
 
     def host_name(self, node: Primitive, proto: str | None, q: Qualifiers, kind: str) -> ir.Fragment:
+        """``host NAME`` through the resolver (each of its addresses, IPv4 and IPv6), ``net
+        NAME`` through the networks file."""
         name = node.value.text
         if kind == "net":
-            raise self.error(f"unknown network '{name}' (network names are not looked up; use a number)",
-                             node.value)
-        try:
-            infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
-        except (socket.gaierror, UnicodeError):
-            raise self.error(f"unknown host '{name}'", node.value) from None
-        v4 = sorted({int(ipaddress.IPv4Address(i[4][0])) for i in infos if i[0] == socket.AF_INET})
-        v6 = sorted({int(ipaddress.IPv6Address(i[4][0].split("%")[0])) for i in infos if i[0] == socket.AF_INET6})
-        parts = []
-        if proto in (None, "ip", "arp", "rarp"):
-            parts += [self.host4(a, 0xFFFF_FFFF, proto, q) for a in v4]
-        if proto in (None, "ip6"):
-            parts += [self.host6_test(a, (1 << 128) - 1, q) for a in v6]
+            return self.network_name(node, proto, q)
         if proto not in (None, "ip", "arp", "rarp", "ip6"):
-            raise self.error(f"'{q.proto_name}' modifier applied to host", q.proto)
-        if not parts:
+            raise self.error(f"'{q.proto_name}' is not a valid qualifier for 'host <Internet hostname>'", q.proto)
+        addresses = resolver.host_addresses(name)
+        if not addresses:
             raise self.error(f"unknown host '{name}'", node.value)
+        parts = []
+        for address in addresses:
+            if address.version == 4 and proto != "ip6":
+                parts.append(self.host4(int(address), 0xFFFF_FFFF, proto, q))
+            elif address.version == 6 and proto in (None, "ip6"):
+                parts.append(self.host6_test(int(address), (1 << 128) - 1, q))
+        if not parts:
+            raise self.error(f"unknown host '{name}' for specified address family", node.value)
         return self.any_of(parts)
 
-    def ether_host(self, node: Primitive) -> ir.Fragment:
+    def network_name(self, node: Primitive, proto: str | None, q: Qualifiers) -> ir.Fragment:
+        """``net NAME``: the network number from the networks file, its mask the bytes
+        it has (libpcap's: ``10.20`` is 10.20.0.0/16; ``10.20.0.0`` a /32)."""
+        name = node.value.text
+        if proto not in (None, "ip", "arp", "rarp"):
+            what = "'net'" if proto == "decnet" else "'net <IPv4 network name>'"
+            raise self.error(f"'{q.proto_name}' is not a valid qualifier for {what}", q.proto)
+        number = resolver.network_number(name)
+        if number is None:
+            raise self.error(f"unknown network '{name}'", node.value)
+        address, mask = number, 0xFFFF_FFFF
+        while address and not address & 0xFF00_0000:
+            address, mask = (address << 8) & 0xFFFF_FFFF, (mask << 8) & 0xFFFF_FFFF
+        return self.host4(address, mask, proto, q)
+
+    def gateway(self, node: Primitive, proto: str | None) -> ir.Fragment:
+        """``gateway NAME``: packets whose link-layer source or destination is NAME's
+        Ethernet address (the ethers file) while neither IPv4 address (of IP, ARP or
+        RARP, or the one ``proto`` names) is any of NAME's IPv4 addresses — packets NAME
+        forwards. libpcap's gen_gateway."""
         q = node.qualifiers
         token = node.value
-        if token.kind != "EID":
-            raise self.error(f"unknown Ethernet-like host '{token.text}' (pybpf does not read an ethers file)", token)
+        if proto not in (None, "ip", "arp", "rarp"):
+            raise self.error(f"'{q.proto_name}' is not a valid qualifier for 'gateway'", q.proto)
+        if not self.has_macs():
+            raise self.error(f"'gateway' not supported on DLT_{self.link.name}", q.type)
+        if token.kind == "EID":
+            raise self.error("Ethernet address used in non-ether expression", token)
+        if token.kind != "ID":
+            raise self.error(f"'gateway' is not a valid qualifier for '{_shown(node)}' (it takes a host name "
+                             "with an Ethernet and an IPv4 address)", token)
+        mac = self.ether_name(token)
+        ipv4 = [a for a in resolver.host_addresses(token.text) if a.version == 4]
+        if not ipv4:
+            raise self.error(f"unknown host '{token.text}'", token)
+        # as libpcap's expected programs have it: a packet of IP, ARP or RARP (or the one
+        # ``proto`` names) whose addresses of that protocol are none of NAME's
+        either = Qualifiers(q.proto)
+        forwarded = []
+        for p in ("ip", "arp", "rarp"):
+            if proto in (None, p):
+                ethertype = {"ip": IP, "arp": ARP, "rarp": RARP}[p]
+                own = self.any_of([self.host4_address(int(a), 0xFFFF_FFFF, p, either) for a in ipv4])
+                forwarded.append(ir.both(self.linktype(ethertype), ir.negate(own)))
+        return ir.both(self.mac_test(mac, "src or dst"), self.any_of(forwarded))
+
+    def has_macs(self) -> bool:
+        """Whether the link layer has 6-byte MAC addresses pybpf can test."""
+        return self.style in ("wlan", "radiotap") or (self.macs is not None and self.link.address_size == 6)
+
+    def ether_name(self, token: Token) -> bytes:
+        mac = resolver.ether_address(token.text)
+        if mac is None:
+            raise self.error(f"unknown Ethernet-like host '{token.text}'", token)
+        return mac
+
+    def ether_host(self, node: Primitive) -> ir.Fragment:
+        """A link-layer address: a MAC address, or a host name from the ethers file."""
+        q = node.qualifiers
+        token = node.value
         if self.proto_name(q) not in (None, "link"):
             raise self.error("Ethernet address used in non-ether expression", token)
         if (q.type_name or "host") != "host":
             raise self.error(f"'{q.type_name}' is not a valid qualifier for an Ethernet address", q.type)
-        mac = _mac(token.text)
+        if token.kind == "EID":
+            mac = _mac(token.text)
+            if not self.has_macs():
+                raise self.error(f"Ethernet addresses are not supported on link type {self.link.name}", token)
+        elif token.kind == "ID":
+            if not self.has_macs():
+                raise self.error(f"'link host NAME' not supported on DLT_{self.link.name}", token)
+            mac = self.ether_name(token)
+        else:
+            raise self.error(f"illegal link-layer address '{_shown(node)}' (a MAC address or a host name "
+                             "from the ethers file)", token)
+        return self.mac_test(mac, self.direction(q))
+
+    def mac_test(self, mac: bytes, direction: str) -> ir.Fragment:
+        """The link-layer source/destination (as ``direction`` says) is ``mac``."""
         if self.style in ("wlan", "radiotap"):
-            direction = self.direction(q)
             if direction in ("src or dst", "src and dst"):
                 combine = ir.either if direction == "src or dst" else ir.both
                 return combine(wlan.address(self, "src", mac), wlan.address(self, "dst", mac))
             return wlan.address(self, direction, mac)
-        if self.macs is None or self.link.address_size != 6:
-            raise self.error(f"Ethernet addresses are not supported on link type {self.link.name}", token)
 
         def make(which: str) -> ir.Fragment:
             return self.bytes_equal(self.macs[which == "src"], mac)
-        test = self.address_test(q, make)
+        test = self.address_test(Qualifiers(dir_text=direction), make)
         return ir.both(atm.not_le_control(self), test) if self.style == "lane" else test
 
     # ---- ports ------------------------------------------------------------------------
@@ -393,6 +465,15 @@ def _split_range(text: str) -> tuple[str, str] | None:
             if low and high and all(h.isdigit() or h in SERVICES for h in (low, high)):
                 return low, high
     return None
+
+
+def _shown(node: Primitive) -> str:
+    """The value as written, with its prefix length or netmask."""
+    if node.prefix is not None:
+        return f"{node.value.text}/{node.prefix.text}"
+    if node.mask is not None:
+        return f"{node.value.text} mask {node.mask.text}"
+    return node.value.text
 
 
 def _address_kind(node: Primitive) -> str:
