@@ -169,7 +169,7 @@ def main() -> int:
     warm_source = unique(0, "warm")
     pybpf_load(warm_source)
     warm = median_time(lambda run: pybpf_load(warm_source), args.runs)
-    rows = [("pybpf, first load in a process (kernel BTF parsed for CO-RE)", first),
+    rows = [("pybpf, first load in a process (kernel BTF read for CO-RE)", first),
             ("pybpf API, cold compile cache", cold), ("pybpf API, warm compile cache", warm)]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

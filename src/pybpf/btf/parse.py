@@ -7,6 +7,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from pybpf.btf import cache, table
+from pybpf.btf.table import TypeTable
 from pybpf.btf.types import Kind, Member, Type
 from pybpf.errors import PybpfError
 
@@ -19,15 +21,37 @@ class BTFError(PybpfError):
 
 
 class BTF:
-    """Parsed BTF: types by id (id 0 is void) and lookup helpers."""
+    """Parsed BTF: types by id (id 0 is void) and lookup helpers.
+
+    ``BTF(types, strings)`` holds a list of :class:`Type` as given. :meth:`parse` keeps
+    the blob's type section and decodes each type when it is first asked for
+    (``btf[id]``, :meth:`find`, :meth:`resolve`, ...); :attr:`types` decodes them all.
+    """
 
     def __init__(self, types: list[Type], strings: bytes):
-        self.types = types
+        self._types: list[Type] | None = types
+        self._table: TypeTable | None = None
+        self._count = len(types)
         self.strings = strings
-        self._by_name: dict[str, list[int]] = {}
-        for t in types:
-            if t.name:
-                self._by_name.setdefault(t.name, []).append(t.id)
+        self._by_name = _names_of(types)
+
+    @classmethod
+    def _from_table(cls, table: TypeTable) -> "BTF":
+        btf = cls.__new__(cls)
+        btf._types, btf._table, btf._count, btf.strings, btf._by_name = None, table, table.count, table.strings, None
+        return btf
+
+    @property
+    def types(self) -> list[Type]:
+        """Every type, by id (decoded now if they were not yet)."""
+        if self._types is None:
+            assert self._table is not None
+            self._types = self._table.all()
+        return self._types
+
+    @types.setter
+    def types(self, types: list[Type]) -> None:
+        self._types, self._table, self._count, self._by_name = types, None, len(types), _names_of(types)
 
     @classmethod
     def parse(cls, data: bytes) -> "BTF":
@@ -43,25 +67,49 @@ class BTF:
             raise BTFError(f"{path}: cannot read: {exc.strerror}") from None
 
     def __getitem__(self, type_id: int) -> Type:
-        if not 0 <= type_id < len(self.types):
-            raise BTFError(f"type id {type_id} is out of range (0-{len(self.types) - 1})")
-        return self.types[type_id]
+        if not 0 <= type_id < self._count:
+            raise BTFError(f"type id {type_id} is out of range (0-{self._count - 1})")
+        if self._types is not None:
+            return self._types[type_id]
+        assert self._table is not None
+        return self._table.get(type_id)
 
     def __len__(self) -> int:
-        return len(self.types)
+        return self._count
+
+    def __reduce__(self) -> tuple:
+        # a lazily read blob pickles as its bytes (a memoryview of them cannot be pickled)
+        if self._table is not None:
+            return (_parse, (self._table.data,))
+        return (BTF, (self._types, self.strings))
+
+    def type_ids(self, name: str) -> tuple[int, ...]:
+        """The ids (ascending) of every type called ``name``."""
+        if self._by_name is not None:
+            return self._by_name.get(name, ())
+        assert self._table is not None
+        return self._table.ids_named(name)
+
+    def names_with_prefix(self, prefix: str) -> list[str]:
+        """The distinct type names that start with ``prefix`` (a non-empty one), sorted."""
+        if self._by_name is not None:
+            return sorted(name for name in self._by_name if prefix and name.startswith(prefix))
+        assert self._table is not None
+        return self._table.names_with_prefix(prefix)
 
     def find(self, name: str, kind: Kind | None = None) -> Type | None:
         """The first type called ``name`` (of ``kind``), or None."""
-        for type_id in self._by_name.get(name, ()):
-            if kind is None or self.types[type_id].kind == kind:
-                return self.types[type_id]
+        for type_id in self.type_ids(name):
+            t = self[type_id]
+            if kind is None or t.kind == kind:
+                return t
         return None
 
     def resolve(self, type_id: int) -> Type:
         """The type behind typedefs and modifiers (const, volatile, restrict, type tags)."""
         seen = 0
         t = self[type_id]
-        while t.kind in (Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG):
+        while t.kind in _MODIFIERS:
             t = self[t.ref]
             seen += 1
             if seen > 64:
@@ -91,16 +139,19 @@ class BTF:
         raise BTFError(f"{t.kind.name.lower()} {t.name or '(anonymous)'} has no member {name!r} ({names})")
 
 
-def _name(strings: bytes, offset: int, where: int) -> str:
-    if offset >= len(strings):
-        raise BTFError(f"byte {where}: name offset {offset} is past the string section ({len(strings)} bytes)")
-    end = strings.find(b"\0", offset)
-    if end < 0:
-        raise BTFError(f"byte {where}: the string at offset {offset} is not NUL-terminated")
-    return strings[offset:end].decode("utf-8", "replace")
+_MODIFIERS = (Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG)
 
 
-def _parse(data: bytes) -> BTF:
+def _names_of(types: list[Type]) -> dict[str, tuple[int, ...]]:
+    by_name: dict[str, list[int]] = {}
+    for t in types:
+        if t.name:
+            by_name.setdefault(t.name, []).append(t.id)
+    return {name: tuple(ids) for name, ids in by_name.items()}
+
+
+def _header(data: bytes) -> tuple[int, int, int, int]:
+    """(type section start, end, string section start, end) after the header checks."""
     if len(data) < _HEADER.size:
         raise BTFError(f"byte 0: {len(data)} bytes is shorter than the BTF header ({_HEADER.size})")
     magic, version, _flags, hdr_len, type_off, type_len, str_off, str_len = _HEADER.unpack_from(data)
@@ -113,9 +164,49 @@ def _parse(data: bytes) -> BTF:
         if base + off + length > len(data):
             raise BTFError(f"byte {base + off}: the {what} section ({length} bytes) runs past the end "
                            f"of the data ({len(data)} bytes)")
-    strings = data[base + str_off:base + str_off + str_len]
+    return base + type_off, base + type_off + type_len, base + str_off, base + str_off + str_len
+
+
+def _parse(data: bytes) -> BTF:
+    """The blob's types, decoded lazily: the records are found and checked (or, for a
+    large blob parsed before, found in the cache), and anything malformed is handed to
+    :func:`parse_eager` for the error that names it."""
+    type_start, type_end, str_start, str_end = _header(data)
+    if (type_end - type_start) % 4:
+        return parse_eager(data)
+    strings = data[str_start:str_end]
+    words = table.words_of(data, type_start, type_end)
+    key = cache.blob_key(data) if cache.enabled(data) else None
+    found = cache.load(key, len(data), len(words), len(strings)) if key else None
+    if found is not None:
+        offsets, index = found
+    else:
+        scanned = table.scan(words)
+        if scanned is None or not table.validate(words, scanned, strings):
+            return parse_eager(data)
+        offsets, index = scanned, table.NameIndex.build(words, scanned, strings)
+        if key:
+            cache.store(key, len(data), len(words), len(strings), offsets, index)
+    return BTF._from_table(table.TypeTable(data, words, offsets, strings, index))
+
+
+def _name(strings: bytes, offset: int, where: int) -> str:
+    if offset >= len(strings):
+        raise BTFError(f"byte {where}: name offset {offset} is past the string section ({len(strings)} bytes)")
+    end = strings.find(b"\0", offset)
+    if end < 0:
+        raise BTFError(f"byte {where}: the string at offset {offset} is not NUL-terminated")
+    return strings[offset:end].decode("utf-8", "replace")
+
+
+def parse_eager(data: bytes) -> BTF:
+    """Every type built as its record is read, checking each: the reference for the lazy
+    parser (:mod:`pybpf.btf.table`), and what names the place and the reason when a blob
+    is malformed."""
+    type_start, type_end, str_start, str_end = _header(data)
+    strings = data[str_start:str_end]
     types = [Type(0, Kind.VOID)]
-    pos, end = base + type_off, base + type_off + type_len
+    pos, end = type_start, type_end
     while pos < end:
         if pos + 12 > end:
             raise BTFError(f"byte {pos}: truncated type record")

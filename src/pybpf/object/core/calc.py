@@ -157,21 +157,29 @@ def _result(kind: ReloKind, local: Spec, target: Spec | None) -> Result:
         return Result(poison=True, reason=str(unresolved))
 
 
-_INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CANDIDATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def candidates(local: BTF, local_id: int, target: BTF) -> list[int]:
     """Target types of the local type's kind whose names equal its name without a
-    ``___flavor`` suffix (the target's names are compared the same way)."""
-    index = _INDEXES.get(target)
-    if index is None:
-        index = {}
-        for t in target.types:
-            if t.name:
-                index.setdefault(essential_name(t.name), []).append(t.id)
-        _INDEXES[target] = index
+    ``___flavor`` suffix (the target's names are compared the same way).
+
+    Only the names that can match are looked up — the essential name itself and the
+    target's names that start with it and ``___`` — so no other target type is decoded.
+    """
     wanted = local[local_id]
-    return [i for i in index.get(essential_name(wanted.name), ()) if kinds_compatible(target[i], wanted)]
+    essential = essential_name(wanted.name)
+    if not essential:
+        return []
+    by_name = _CANDIDATES.setdefault(target, {})
+    ids = by_name.get(essential)
+    if ids is None:
+        found = set(target.type_ids(essential)) if essential_name(essential) == essential else set()
+        for name in target.names_with_prefix(essential + "___"):
+            if essential_name(name) == essential:
+                found.update(target.type_ids(name))
+        ids = by_name[essential] = sorted(found)
+    return [i for i in ids if kinds_compatible(target[i], wanted)]
 
 
 def calculate(kind: ReloKind, local: BTF, root_id: int, access: str, target: BTF) -> Result:

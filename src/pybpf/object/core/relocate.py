@@ -1,7 +1,8 @@
 """Applying a code section's CO-RE relocations to one function's instructions.
 
 The target BTF is the running kernel's (``/sys/kernel/btf/vmlinux``) unless another is
-given, read once per process. Each relocation is computed (:mod:`.calc`) and written
+given, read once per process — lazily, with its record index from the persistent cache
+(:mod:`pybpf.btf.cache`), so only the types a relocation reaches are decoded. Each relocation is computed (:mod:`.calc`) and written
 into its instruction (:mod:`.patch`); what was done is returned as :class:`Relocated`
 records so a ProgramSpec can say which instructions were relocated, to what, and which
 were poisoned and why.

@@ -59,6 +59,8 @@ def skip_modifiers(btf: BTF, type_id: int) -> tuple[int, Type]:
 def essential_name(name: str) -> str:
     """``name`` without a ``___flavor`` suffix: the last ``X___Y`` split (X and Y not
     underscores) ends the essential part (``task_struct___old`` → ``task_struct``)."""
+    if "___" not in name:
+        return name
     for i in range(len(name) - 5, -1, -1):
         s = name[i:i + 5]
         if s[0] != "_" and s[1:4] == "___" and s[4] != "_":
