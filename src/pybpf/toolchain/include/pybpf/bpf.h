@@ -82,6 +82,11 @@ struct __sk_buff {
 #define PT_REGS_IP(x) ((x)->ip)
 #define PT_REGS_SP(x) ((x)->sp)
 
+/* tracepoint records (struct trace_event_raw_* in vmlinux.h): a __data_loc field (a string
+ * or dynamic array) is a u32 holding length << 16 | offset from the record's start */
+#define TP_DATA_LOC(ctx, field) ((void *)((char *)(ctx) + ((ctx)->__data_loc_##field & 0xffff)))
+#define TP_DATA_LOC_LEN(ctx, field) ((ctx)->__data_loc_##field >> 16)
+
 #define bpf_htons(x) __builtin_bswap16(x)
 #define bpf_ntohs(x) __builtin_bswap16(x)
 #define bpf_htonl(x) __builtin_bswap32(x)
