@@ -2,25 +2,31 @@
 
 Run: ``python benchmarks/filter_speed.py [PACKETS]`` (1,000,000 by default). It writes a
 pcap of mixed Ethernet traffic (TCP to ports 80/443/22, DNS over UDP, ICMP, ARP, IPv6;
-about one packet in eight matches) to a temporary directory, then times, best of three:
+about one packet in eight matches) to a temporary directory, then times each row
+:data:`RUNS` times (interleaved with tcpdump, so that a busy spell of a shared machine
+falls on both) and prints the best and the median:
 
 - tcpdump, the anchor (its start-up is a few milliseconds, so its time is its work);
   every tool writes its matches to /dev/null in the timed runs (the counts are checked
   on a separate run that writes a file);
-- ``pybpf filter`` as a command, twice: with an empty JIT cache (Python start-up,
-  imports, compiling the filter and the pcap walker with LLVM and saving them, then the
-  work), and with a warm one (the same, the compiled code loaded from the JIT's disk
-  cache instead — what every run after the first of an expression is). Each command row
-  runs with a JIT cache of its own in the temporary directory. Python's bytecode cache
-  is used as an installed package uses it: where PYTHONDONTWRITEBYTECODE is set (some CI
-  and sandbox set-ups), it is unset for these runs, and an untimed run writes it first;
+- ``pybpf filter`` as a command: with empty caches (Python start-up, imports, compiling
+  the expression, compiling the filter and the pcap walker with LLVM and saving them,
+  then the work), and with warm ones (the compiled expression, filter and walker loaded
+  from the disk caches instead — what every run after the first of an expression is),
+  on as many threads as there are CPUs and on one (``PYBPF_FILTER_THREADS=1``). Each
+  command row runs with a cache directory of its own in the temporary directory.
+  Python's bytecode cache is used as an installed package uses it: where
+  PYTHONDONTWRITEBYTECODE is set (some CI and sandbox set-ups), it is unset for these
+  runs, and an untimed run writes it first;
 - ``pybpf filter`` in a warm process (imports done, compiled code cached): the work alone,
   which is what grows with the file;
 - dpkt and scapy, reading and filtering the same file in Python, where installed (the
   benchmark says so where not). scapy decodes every layer of every packet, so it is
   timed on a prefix of the file and scaled up, as the output says.
 
-Every tool's match count is checked against tcpdump's. Ratios are time / tcpdump time.
+Every tool's match count is checked against tcpdump's. Ratios are time / tcpdump time,
+best to best and median to median. The load average before and after is printed: on a
+shared machine, other jobs change every figure.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import ipaddress
 import os
 import random
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -40,6 +47,8 @@ from collections.abc import Callable
 
 EXPRESSION = "tcp port 80 and host 10.0.0.1"
 SCAPY_SAMPLE = 20_000
+#: timed runs of tcpdump and of each command row
+RUNS = 7
 
 
 def _ip(text: str) -> bytes:
@@ -104,14 +113,20 @@ def generate(path: str, packets: int) -> None:
         f.write(b"".join(chunk))
 
 
-def best_of(runs: int, work: Callable[[], int]) -> tuple[float, int]:
-    """The shortest wall time of ``runs`` calls, and what the calls returned (a count)."""
+def timed(runs: int, work: Callable[[], int], anchor: Callable[[], int] | None = None,
+          anchor_times: list[float] | None = None) -> tuple[list[float], int]:
+    """The wall times of ``runs`` calls, and what the calls returned (a count); with
+    ``anchor``, each call is followed by a timed call of it, added to ``anchor_times``."""
     times, result = [], 0
     for _ in range(runs):
         start = time.perf_counter()
         result = work()
         times.append(time.perf_counter() - start)
-    return min(times), result
+        if anchor is not None and anchor_times is not None:
+            start = time.perf_counter()
+            anchor()
+            anchor_times.append(time.perf_counter() - start)
+    return times, result
 
 
 def count_records(path: str) -> int:
@@ -127,16 +142,19 @@ def tcpdump(big: str, out: str) -> Callable[[], int]:
     return work
 
 
-def _command_env(jit_cache: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+def _command_env(jit_cache: str, threads: int | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYBPF_FILTER_THREADS")}
     env["PYBPF_JIT_CACHE"] = jit_cache
+    if threads is not None:
+        env["PYBPF_FILTER_THREADS"] = str(threads)
     return env
 
 
-def pybpf_command(big: str, out: str, jit_cache: str, cold: bool) -> Callable[[], int]:
-    """``pybpf filter`` in a new process; ``cold``: with its JIT cache emptied first."""
+def pybpf_command(big: str, out: str, jit_cache: str, cold: bool, threads: int | None = None) -> Callable[[], int]:
+    """``pybpf filter`` in a new process; ``cold``: with its caches emptied first (the
+    compiled expression and the JIT's code share the directory)."""
     command = [sys.executable, "-m", "pybpf", "filter", "-r", big, "-w", out, EXPRESSION]
-    env = _command_env(jit_cache)
+    env = _command_env(jit_cache, threads)
     subprocess.run(command, check=True, capture_output=True, env=env)     # bytecode, and a warm cache
 
     def work() -> int:
@@ -199,10 +217,21 @@ def scapy_filter(big: str, out: str, sample: int) -> Callable[[], int]:
     return work
 
 
+def _load() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def main() -> None:
     packets = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     if shutil.which("tcpdump") is None:
         sys.exit("tcpdump is not installed: it is this benchmark's anchor")
+    from pybpf.cli.filter import threads
+
+    print(f"{os.cpu_count()} CPUs, {threads()} filter threads; load average before: {_load()}")
     with tempfile.TemporaryDirectory() as tmp:
         big, out = os.path.join(tmp, "big.pcap"), os.path.join(tmp, "out.pcap")
         start = time.perf_counter()
@@ -212,36 +241,48 @@ def main() -> None:
               f"filter {EXPRESSION!r}")
         tcpdump(big, out)()
         expected = count_records(out)
-        anchor, _ = best_of(3, tcpdump(big, os.devnull))
-        print(f"{'tool':<40} {'seconds':>9} {'matched':>9} {'/ tcpdump':>10}")
-        print(f"{'tcpdump -r -w':<40} {anchor:>9.3f} {expected:>9,} {1.0:>10.2f}")
+        anchor = tcpdump(big, os.devnull)
         sample = min(SCAPY_SAMPLE, packets)
         rows: list[tuple[str, Callable[[str], Callable[[], int]], float]] = [
-            ("pybpf filter (command, empty JIT cache)",
+            ("pybpf filter (command, empty caches)",
              lambda target: pybpf_command(big, target, os.path.join(tmp, "jit-cold"), cold=True), 1.0),
-            ("pybpf filter (command, warm JIT cache)",
+            ("pybpf filter (command, warm caches)",
              lambda target: pybpf_command(big, target, os.path.join(tmp, "jit-warm"), cold=False), 1.0),
+            ("pybpf filter (command, warm, 1 thread)",
+             lambda target: pybpf_command(big, target, os.path.join(tmp, "jit-warm"), cold=False, threads=1), 1.0),
             ("pybpf filter (warm process)", lambda target: pybpf_warm(big, target), 1.0),
             ("dpkt read + filter + write", lambda target: dpkt_filter(big, target), 1.0),
             (f"scapy (first {sample:,}, scaled)", lambda target: scapy_filter(big, target, sample), packets / sample),
         ]
+        anchor_times: list[float] = []
+        lines = []
         for name, make, scale in rows:
             try:
                 work = make(os.devnull)         # all write to /dev/null, as the tcpdump run does
             except ImportError as exc:
-                print(f"{name:<40} skipped: {exc.name} is not installed")
+                lines.append((name, None, 0, 1.0, f" skipped: {exc.name} is not installed"))
                 continue
-            runs = 1 if scale != 1.0 or name.startswith("dpkt") else 3
-            seconds, matched = best_of(runs, work)
+            interleaved = scale == 1.0 and not name.startswith("dpkt")
+            times, matched = timed(RUNS if interleaved else 1, work, anchor if interleaved else None, anchor_times)
             if matched < 0:                     # a command: count what it writes to a file
                 make(out)()
                 matched = count_records(out)
-            seconds *= scale
-            note = "" if scale == 1.0 else f" (x{scale:.0f} of {matched:,} matched)"
             if scale == 1.0:
                 assert matched == expected, f"{name} matched {matched}, tcpdump {expected}"
-            print(f"{name:<40} {seconds:>9.3f} {matched if scale == 1.0 else round(matched * scale):>9,} "
-                  f"{seconds / anchor:>10.2f}{note}")
+            note = "" if scale == 1.0 else f" (x{scale:.0f} of {matched:,} matched)"
+            lines.append((name, [t * scale for t in times], matched if scale == 1.0 else round(matched * scale),
+                          scale, note))
+        best, middle = min(anchor_times), statistics.median(anchor_times)
+        print(f"{'tool':<40} {'best s':>8} {'median s':>9} {'matched':>9} {'/ tcpdump':>10} {'(median)':>9}")
+        print(f"{'tcpdump -r -w':<40} {best:>8.3f} {middle:>9.3f} {expected:>9,} {1.0:>10.2f} {1.0:>9.2f}")
+        for name, times, matched, _scale, note in lines:
+            if times is None:
+                print(f"{name:<40}{note}")
+                continue
+            low, mid = min(times), statistics.median(times)
+            print(f"{name:<40} {low:>8.3f} {mid:>9.3f} {matched:>9,} {low / best:>10.2f} {mid / middle:>9.2f}{note}")
+        print(f"tcpdump: {len(anchor_times)} runs, {min(anchor_times):.3f}-{max(anchor_times):.3f} s; "
+              f"load average after: {_load()}")
 
 
 if __name__ == "__main__":

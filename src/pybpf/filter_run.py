@@ -24,12 +24,12 @@ import ctypes
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pybpf.cbpf import CbpfError, Instruction, opcodes, run, to_ebpf
-from pybpf.filter import compile as compile_filter
+from pybpf.cbpf import opcodes
 
 if TYPE_CHECKING:
     from pybpf.capture.batch import RecordBatch
     from pybpf.capture.packet import Packet
+    from pybpf.cbpf.instruction import Instruction
 
 _U64 = ctypes.c_uint64
 
@@ -46,6 +46,8 @@ def _jit_compile(program: Sequence[Instruction]) -> Any | None:
 
     The JIT keeps compiled programs on disk, so a filter used before — by an earlier
     ``pybpf filter`` run — is loaded rather than compiled (see docs/jit.md)."""
+    from pybpf.cbpf.instruction import CbpfError
+    from pybpf.cbpf.translate import to_ebpf
     from pybpf.vm.jit import JitUnsupported, compile_program
 
     try:
@@ -63,6 +65,8 @@ class _LinkProgram:
         self.reads_len = reads_wire_length(program)
 
     def interpret(self, data: bytes, wirelen: int) -> int:
+        from pybpf.cbpf.interpreter import run
+
         return run(self.program, data, wirelen)
 
 
@@ -73,13 +77,18 @@ class Matcher:
     types the compiler does not know can still be read). ``snaplen`` is what accepted
     packets' programs return (as in ``tcpdump -d``); ``jit=False`` forces the interpreter.
     Compilation errors (:class:`~pybpf.filter.FilterError`) are raised on the first
-    packet of the link type concerned.
+    packet of the link type concerned. With ``cache``, programs compiled before (by this
+    or an earlier process) come from the disk cache of :mod:`pybpf.filter_cache`, without
+    importing the compiler.
+
+    :meth:`match_batch` may be called from several threads at once (each with its own
+    batch and results) once :meth:`program` has compiled the link type's program.
     """
 
     def __init__(self, expression: str, *, optimize: bool = True, netmask: int = 0, snaplen: int = 262144,
-                 jit: bool = True):
+                 jit: bool = True, cache: bool = False):
         self.expression, self.optimize, self.netmask = expression, optimize, netmask
-        self.snaplen, self.jit = snaplen, jit
+        self.snaplen, self.jit, self.cache = snaplen, jit, cache
         self.match_all = not expression.strip()
         self._programs: dict[int, _LinkProgram] = {}
 
@@ -94,6 +103,10 @@ class Matcher:
     def _for(self, linktype: int) -> _LinkProgram:
         entry = self._programs.get(linktype)
         if entry is None:
+            if self.cache:
+                from pybpf.filter_cache import compile_cached as compile_filter
+            else:
+                from pybpf.filter import compile as compile_filter
             program = compile_filter(self.expression, linktype, self.snaplen, self.optimize, self.netmask)
             entry = self._programs[linktype] = _LinkProgram(program, self.jit)
         return entry

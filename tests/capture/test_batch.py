@@ -135,3 +135,175 @@ def test_write_records_copies_undecoded(tmp_path):
         batches.close()
     assert out.read_bytes() == source.read_bytes()
     assert writer.count == 10
+
+
+# ---- filtered: walk, filter and gather, on threads ------------------------------------------
+
+
+def _odd_first_byte(batch, results):
+    """A filter of the records' contents only (not where they lie in memory)."""
+    for i in range(batch.count):
+        data = ctypes.string_at(batch.hosts[i], min(batch.caplens[i], 2))
+        results[i] = 1 if data and data[-1] % 2 else 0
+
+
+def _filtered(path, threads, piece, match=_odd_first_byte, batch_size=64):
+    """(the gathered bytes, records, matched, the end offsets) of ``filtered``, or the
+    error's text and what was gathered before it."""
+    data, records, matched, ends = bytearray(), 0, 0, []
+    with open_capture(path) as capture:
+        batches = capture.batches(batch_size)
+        try:
+            for gathered in batches.filtered(match, threads, piece):
+                data += gathered.data
+                records += gathered.records
+                matched += gathered.matched
+                ends.append(gathered.end_offset)
+        except CaptureError as exc:
+            return bytes(data), str(exc)
+        finally:
+            batches.close()
+    assert ends == sorted(ends)
+    return bytes(data), records, matched, ends[-1] if ends else None
+
+
+def _expected_gather(path, match=_odd_first_byte):
+    """What ``filtered`` must give, from the record-at-a-time reader."""
+    raw = path.read_bytes()
+    order = "<" if raw[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    data, offset, records, matched = bytearray(), 24, 0, 0
+    while offset < len(raw):
+        caplen = struct.unpack_from(order + "I", raw, offset + 8)[0]
+        record = raw[offset:offset + 16 + caplen]
+        payload = record[16:18]
+        if payload and payload[-1] % 2:
+            data += record
+            matched += 1
+        records += 1
+        offset += 16 + caplen
+    return bytes(data), records, matched, len(raw) if records else None
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_gather_what_one_thread_gathers_on_every_savefile(threads):
+    for path in sorted(shared_path("libpcap-tests", "savefiles").glob("*.pcap")):
+        with open_capture(path) as capture:
+            batches = capture.batches()
+            if batches is None:
+                continue
+            batches.close()
+        single = _filtered(path, 1, 512)
+        assert single == _expected_gather(path), path.name
+        for piece in (256, 1000, 4096):
+            assert _filtered(path, threads, piece) == single, (path.name, piece)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_threads_gather_what_one_thread_gathers_on_random_files(tmp_path, seed):
+    rng = random.Random(seed)
+    path = _pcap(tmp_path, _random_records(rng.randrange(200, 1500), seed), *rng.choice(
+        [("<", 0xA1B2C3D4), (">", 0xA1B2C3D4), ("<", 0xA1B23C4D)]))
+    expected = _expected_gather(path)
+    assert _filtered(path, 1, 1 << 20) == expected
+    for piece in (300, 4096, 20000):
+        assert _filtered(path, 2, piece, batch_size=rng.choice([1, 7, 4096])) == expected, piece
+
+
+def _fake_chain(count=12):
+    """Bytes that look like ``count`` pcap records: a packet carrying them makes a thread
+    guess a record boundary inside it."""
+    return b"".join(struct.pack("<IIII", 1_700_000_000, 5, 20, 20) + bytes([i]) * 20 for i in range(count))
+
+
+def _replace_header(raw, index, header):
+    """``raw`` (a little-endian pcap file) with record ``index``'s header replaced."""
+    offset = 24
+    for _ in range(index):
+        offset += 16 + struct.unpack_from("<I", raw, offset + 8)[0]
+    return raw[:offset] + header + raw[offset + 16:]
+
+
+def test_a_wrong_guess_of_where_a_piece_starts_is_corrected(tmp_path, monkeypatch):
+    records = [(1, 0, _fake_chain(), 400) if i % 2 else (1, 0, bytes([i % 256]) * 37, 37) for i in range(400)]
+    path = _pcap(tmp_path, records)
+    corrected = []
+    original = batch_module.RecordBatches._piece
+
+    def spy(self, fd, size, worker, match, start, until, guess, out):
+        if not guess and start != 24:
+            corrected.append(start)
+        return original(self, fd, size, worker, match, start, until, guess, out)
+
+    monkeypatch.setattr(batch_module.RecordBatches, "_piece", spy)
+    expected = _expected_gather(path)
+    for piece in (500, 1234, 4096):
+        corrected.clear()
+        assert _filtered(path, 2, piece) == expected, piece
+        assert corrected, "no guess was wrong: the test does not test"
+
+
+def test_pieces_shorter_than_a_record(tmp_path):
+    records = [(1, 0, bytes([i]) * size, size) for i, size in enumerate([100, 200_000, 5, 150_000, 3, 70_000, 9])]
+    path = _pcap(tmp_path, records)
+    expected = _expected_gather(path)
+    for piece in (256, 4096, 65536):
+        assert _filtered(path, 2, piece) == expected, piece
+
+
+@pytest.mark.parametrize("mangle, why", [
+    (lambda b: b[:-2], "truncated packet data"),
+    (lambda b: b[:-(16 + 1514) + 5], "truncated record header"),
+    (lambda b: b[:24 + 8] + struct.pack("<I", 300000) + b[24 + 12:], "claims 300000 captured bytes"),
+    (lambda b: _replace_header(b, 120, struct.pack("<IIII", 1, 2, 400000, 400000)), "claims 400000 captured bytes"),
+    (lambda b: b[:20000] + bytes(random.Random(3).getrandbits(8) for _ in range(len(b) - 20000)), ""),
+])
+def test_damaged_files_fail_on_threads_as_on_one(tmp_path, mangle, why):
+    records = _random_records(200) + [(9, 9, b"z" * 1514, 1514)]
+    path = _pcap(tmp_path, records)
+    path.write_bytes(mangle(path.read_bytes()))
+    single = _filtered(path, 1, 1 << 20)
+    assert len(single) == 2 and why in single[1]        # (gathered before the error, the error)
+    for piece in (300, 4096):
+        assert _filtered(path, 2, piece) == single, piece
+
+
+def test_random_bytes_after_the_header(tmp_path):
+    rng = random.Random(7)
+    for n in range(20):
+        path = tmp_path / f"r{n}.pcap"
+        body = bytes(rng.getrandbits(8) for _ in range(rng.randrange(2000, 30000)))
+        if n % 2:   # mostly small lengths: walks that go some way before failing
+            body = bytes(b if i % 16 not in (10, 11, 14, 15) else 0 for i, b in enumerate(body))
+        path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + body)
+        single = _filtered(path, 1, 1 << 20)
+        for piece in (500, 4096):
+            assert _filtered(path, 2, piece) == single, (n, piece)
+
+
+def test_a_filter_error_on_a_thread_is_raised_after_the_same_records(tmp_path):
+    path = _pcap(tmp_path, _random_records(300))
+
+    def failing(batch, results):
+        _odd_first_byte(batch, results)
+        for i in range(batch.count):
+            if batch.caplens[i] == 300 and ctypes.string_at(batch.hosts[i], 1) > b"\xc0":
+                raise ValueError("this record")
+
+    def run(threads):
+        gathered = bytearray()
+        with open_capture(path) as capture:
+            batches = capture.batches(16)
+            with pytest.raises(ValueError, match="this record"):
+                for item in batches.filtered(failing, threads, 2000):
+                    gathered += item.data
+            batches.close()
+        return bytes(gathered)
+
+    assert run(1) == run(2)
+
+
+def test_filtered_streams_and_small_files_on_one_thread(tmp_path):
+    path = _pcap(tmp_path, _random_records(50))
+    expected = _expected_gather(path)
+    assert _filtered(io.BytesIO(path.read_bytes()), 2, 256)[:3] == expected[:3]
+    assert _filtered(path, 2, 1 << 20) == expected        # under two pieces: not split

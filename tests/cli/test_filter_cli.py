@@ -281,3 +281,74 @@ def test_w_file_is_readable_by_others_as_tcpdumps_is(tmp_path, capsys):
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o644
+
+
+THREADED = ["ip", "tcp or udp", "greater 200", "not ip6", ""]
+
+
+@pytest.mark.parametrize("name", ["pim-packet-assortment.pcap", "geneve.pcap", "ISIS_external_lsp.pcap",
+                                  "isakmp4500.pcap", "ah-ipip-ping.pcap"])
+def test_threads_write_what_one_thread_writes(name, tmp_path, monkeypatch, capsys):
+    """The -w file, byte for byte, filtered by pieces small enough that every file is
+    cut into many, on two threads and on one."""
+    from pybpf.capture import batch as batch_module
+
+    monkeypatch.setattr(batch_module, "PIECE", 256)
+    split = []
+    parallel = batch_module.RecordBatches._filtered_parallel
+
+    def spy(self, *args):
+        split.append(args[1])
+        return (yield from parallel(self, *args))
+
+    monkeypatch.setattr(batch_module.RecordBatches, "_filtered_parallel", spy)
+    path = savefile(name)
+    for expression in THREADED:
+        files = []
+        for threads in ("1", "2", "3"):
+            monkeypatch.setenv("PYBPF_FILTER_THREADS", threads)
+            out = tmp_path / f"out{threads}.pcap"
+            assert _ours(["-r", path, "-w", str(out), expression], capsys)[0] == 0
+            files.append(out.read_bytes())
+        assert files[0] == files[1] == files[2], (name, expression)
+        assert split[-2:] == [2, 3]
+        program = compile_filter(expression) if expression else None
+        assert list(read_packets(tmp_path / "out2.pcap")) == [
+            p for p in read_packets(path) if program is None or run(program, p.data, p.wirelen)]
+
+
+def test_thread_count(monkeypatch):
+    from pybpf.cli.filter import MAX_THREADS, threads
+
+    monkeypatch.setenv("PYBPF_FILTER_THREADS", "3")
+    assert threads() == 3
+    for value in ("", "0", "x"):
+        monkeypatch.setenv("PYBPF_FILTER_THREADS", value)
+        assert 1 <= threads() <= MAX_THREADS
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert threads() == 1
+    from pybpf.cli import filter as filter_cli
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5}, raising=False)
+    for others, expected in ((0, MAX_THREADS), (2, MAX_THREADS), (3, 3), (5, 1), (9, 1)):
+        monkeypatch.setattr(filter_cli, "_others_running", lambda: others)
+        assert threads() == expected, others
+    monkeypatch.setenv("PYBPF_FILTER_THREADS", "2")
+    assert threads() == 2                           # the variable wins
+
+
+def test_one_commands_parser_says_what_the_full_parser_says(capsys):
+    from pybpf.cli import build_parser
+
+    helps = []
+    for parser in (build_parser(), build_parser("filter")):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["filter", "--help"])
+        helps.append(capsys.readouterr().out)
+    assert helps[0] == helps[1] and helps[0].startswith("usage: pybpf filter")
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and "pybpf" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["filtr", "ip"])
+    assert info.value.code == 2 and "invalid choice: 'filtr'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Three small loops over classic pcap records, compiled to native code with llvmlite.
+"""Four small loops over classic pcap records, compiled to native code with llvmlite.
 
 Walking a savefile is inherently sequential (each record header says where the next one
 starts), so neither NumPy nor a Python loop makes it fast: a Python loop costs about a
@@ -8,7 +8,12 @@ at memory speed instead:
 - ``pcap_walk`` finds consecutive records in a buffer and fills arrays of their offsets,
   captured lengths, wire lengths and data addresses (what the vm JIT's ``bpf_batch``
   takes), stopping at the end of the buffer, at a record cut short by it, at a
-  captured length over the libpcap limit, or when the arrays are full;
+  captured length over the libpcap limit, when the arrays are full, or at the first
+  record that starts at or after a given offset (a piece's boundary, when threads
+  filter pieces of one file: :mod:`pybpf.capture.batch`);
+- ``pcap_sync`` finds, from an offset in the middle of a file, the first place where a
+  chain of records with plausible headers starts: a guess of where a record begins,
+  which the thread walking the piece before confirms (or not) by arriving there;
 - ``pcap_gather`` copies the records whose filter result is non-zero, headers and all,
   into an output buffer (the ``-w`` file's body);
 - ``pcap_differ`` lists the indices where two arrays differ, up to a limit: against an
@@ -29,7 +34,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 #: ``pcap_walk`` stop reasons (the second slot of its ``stop`` array)
-STOP_END, STOP_FULL, STOP_OVERSIZED = 0, 1, 2
+STOP_END, STOP_FULL, STOP_OVERSIZED, STOP_BOUNDARY = 0, 1, 2, 3
+#: ``until`` for a walk with no boundary
+NO_BOUNDARY = (1 << 64) - 1
 
 #: bytes ahead of the current record that the walker asks the memory system for
 PREFETCH_AHEAD = 8192
@@ -37,10 +44,11 @@ PREFETCH_LINES = 8
 LOCALITY = 0
 _U64P = ctypes.POINTER(ctypes.c_uint64)
 _WALK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
-                         ctypes.c_uint64, ctypes.c_uint64, _U64P, _U64P, _U64P, _U64P, _U64P)
+                         ctypes.c_uint64, ctypes.c_uint64, _U64P, _U64P, _U64P, _U64P, _U64P, ctypes.c_uint64)
+_SYNC = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 7))
 _GATHER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, _U64P, _U64P, _U64P, ctypes.c_uint64, ctypes.c_uint64)
 _DIFFER = ctypes.CFUNCTYPE(ctypes.c_uint64, _U64P, _U64P, ctypes.c_uint64, _U64P, ctypes.c_uint64)
-_SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ")
+_SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ", "pcap_sync")
 #: the optimisation level the loops are compiled at
 OPT = 2
 
@@ -52,6 +60,7 @@ class Native(NamedTuple):
     walk: Any
     gather: Any
     differ: Any
+    sync: Any
 
 
 def _build_module() -> Any:
@@ -71,12 +80,13 @@ def _build_module() -> Any:
         raw = b.load(b.inttoptr(address, i32.as_pointer()), align=1)
         return b.zext(b.select(swap, b.call(bswap, [raw]), raw), i64)
 
-    # pcap_walk(buf, pos, end, swap, limit, max, offsets, caplens, wirelens, hosts, stop) -> records
-    walk = ir.Function(module, ir.FunctionType(i64, [i64] * 6 + [p64] * 5), name="pcap_walk")
-    buf, start, end, swap_flag, limit, most, offsets, caplens, wirelens, hosts, stop = walk.args
-    entry, loop, header, body, inside, store = (walk.append_basic_block(n) for n in (
-        "entry", "loop", "header", "body", "inside", "store"))
-    full, ended, oversized = (walk.append_basic_block(n) for n in ("full", "ended", "oversized"))
+    # pcap_walk(buf, pos, end, swap, limit, max, offsets, caplens, wirelens, hosts, stop, until) -> records
+    walk = ir.Function(module, ir.FunctionType(i64, [i64] * 6 + [p64] * 5 + [i64]), name="pcap_walk")
+    buf, start, end, swap_flag, limit, most, offsets, caplens, wirelens, hosts, stop, until = walk.args
+    entry, loop, room, header, body, inside, store = (walk.append_basic_block(n) for n in (
+        "entry", "loop", "room", "header", "body", "inside", "store"))
+    full, ended, oversized, boundary = (walk.append_basic_block(n) for n in ("full", "ended", "oversized",
+                                                                             "boundary"))
     b = ir.IRBuilder(entry)
     swap = b.icmp_unsigned("!=", swap_flag, c(0))
     b.branch(loop)
@@ -84,7 +94,9 @@ def _build_module() -> Any:
     pos, count = b.phi(i64), b.phi(i64)
     pos.add_incoming(start, entry)
     count.add_incoming(c(0), entry)
-    b.cbranch(b.icmp_unsigned(">=", count, most), full, header)
+    b.cbranch(b.icmp_unsigned(">=", count, most), full, room)
+    b.position_at_end(room)
+    b.cbranch(b.icmp_unsigned(">=", pos, until), boundary, header)
     b.position_at_end(header)
     data_start = b.add(pos, c(16))
     b.cbranch(b.icmp_unsigned("<=", data_start, end), body, ended)
@@ -109,7 +121,8 @@ def _build_module() -> Any:
     pos.add_incoming(following, store)
     count.add_incoming(b.add(count, c(1)), store)
     b.branch(loop)
-    for block, reason in ((full, STOP_FULL), (ended, STOP_END), (oversized, STOP_OVERSIZED)):
+    for block, reason in ((full, STOP_FULL), (ended, STOP_END), (oversized, STOP_OVERSIZED),
+                          (boundary, STOP_BOUNDARY)):
         b.position_at_end(block)
         b.store(pos, stop)
         b.store(c(reason), b.gep(stop, [c(1)]))
@@ -169,6 +182,56 @@ def _build_module() -> Any:
     b.branch(loop)
     b.position_at_end(done)
     b.ret(found)
+
+    # pcap_sync(buf, pos, end, swap, limit, fraction_limit, chain) -> the first p in
+    # [pos, end) where ``chain`` consecutive records have plausible headers (captured
+    # length at most ``limit`` and at most the wire length, sub-second part below
+    # ``fraction_limit``, data inside the buffer) or where fewer lead exactly to ``end``;
+    # ``end`` when there is none
+    sync = ir.Function(module, ir.FunctionType(i64, [i64] * 7), name="pcap_sync")
+    buf, start, end, swap_flag, limit, fraction_limit, chain = sync.args
+    entry, outer, try_at, inner, check, plausible, advance, at_end, next_p, found, none = (
+        sync.append_basic_block(x) for x in ("entry", "outer", "try", "inner", "check", "plausible", "advance",
+                                             "at_end", "next", "found", "none"))
+    b = ir.IRBuilder(entry)
+    swap = b.icmp_unsigned("!=", swap_flag, c(0))
+    b.branch(outer)
+    b.position_at_end(outer)
+    p = b.phi(i64)
+    p.add_incoming(start, entry)
+    b.cbranch(b.icmp_unsigned("<", p, end), try_at, none)
+    b.position_at_end(try_at)
+    b.branch(inner)
+    b.position_at_end(inner)
+    q, k = b.phi(i64), b.phi(i64)
+    q.add_incoming(p, try_at)
+    k.add_incoming(c(0), try_at)
+    b.cbranch(b.icmp_unsigned(">=", k, chain), found, check)
+    b.position_at_end(check)
+    data_start = b.add(q, c(16))
+    b.cbranch(b.icmp_unsigned("<=", data_start, end), plausible, at_end)
+    b.position_at_end(plausible)
+    record = b.add(buf, q)
+    fraction = load_u32(b, b.add(record, c(4)), swap)
+    caplen = load_u32(b, b.add(record, c(8)), swap)
+    wirelen = load_u32(b, b.add(record, c(12)), swap)
+    following = b.add(data_start, caplen)
+    good = b.and_(b.and_(b.icmp_unsigned("<", fraction, fraction_limit), b.icmp_unsigned("<=", caplen, limit)),
+                  b.and_(b.icmp_unsigned("<=", caplen, wirelen), b.icmp_unsigned("<=", following, end)))
+    b.cbranch(good, advance, next_p)
+    b.position_at_end(advance)
+    q.add_incoming(following, advance)
+    k.add_incoming(b.add(k, c(1)), advance)
+    b.branch(inner)
+    b.position_at_end(at_end)           # the chain ran out of buffer: exactly at its end is a chain
+    b.cbranch(b.and_(b.icmp_unsigned("==", q, end), b.icmp_unsigned(">", k, c(0))), found, next_p)
+    b.position_at_end(next_p)
+    p.add_incoming(b.add(p, c(1)), next_p)
+    b.branch(outer)
+    b.position_at_end(found)
+    b.ret(p)
+    b.position_at_end(none)
+    b.ret(end)
     return module
 
 
@@ -188,4 +251,4 @@ def native() -> Native | None:
     except (ImportError, JitUnsupported, RuntimeError, OSError):
         return None
     return Native(code, _WALK(code.address("pcap_walk")), _GATHER(code.address("pcap_gather")),
-                  _DIFFER(code.address("pcap_differ")))
+                  _DIFFER(code.address("pcap_differ")), _SYNC(code.address("pcap_sync")))

@@ -11,6 +11,11 @@ mapped a window at a time (nothing is copied); other streams are read in large c
 
 A :class:`RecordBatch` is reused for the next batch: use its contents before asking for
 the next one.
+
+:meth:`RecordBatches.filtered` is the whole of ``pybpf filter -w``'s work on a file: walk,
+filter and gather, and on a machine with several CPUs it splits a regular file into
+pieces that threads process at once (see its documentation for how the pieces start at
+record boundaries without walking the file first).
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from __future__ import annotations
 import ctypes
 import mmap
 import sys
-from collections.abc import Iterator
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
-from pybpf.capture._native import STOP_FULL, STOP_OVERSIZED, Native, native
+from pybpf.capture._native import NO_BOUNDARY, STOP_BOUNDARY, STOP_FULL, STOP_OVERSIZED, Native, native
 from pybpf.capture._source import Source
 from pybpf.capture.packet import Packet
 from pybpf.capture.pcap import PcapReader, max_caplen, oversized_record
@@ -34,6 +40,12 @@ DEFAULT_BATCH = 4096
 CHUNK = 8 * 1024 * 1024
 #: bytes of a regular file mapped at a time
 WINDOW = 64 * 1024 * 1024
+#: bytes of a file one thread filters at a time (:meth:`RecordBatches.filtered`)
+PIECE = 16 * 1024 * 1024
+#: consecutive plausible record headers that make a guess of where a record starts
+SYNC_CHAIN = 8
+#: the most a piece's mapping extends past its end, for the record that straddles it
+TAIL = 4 * 1024 * 1024
 _U64 = ctypes.c_uint64
 
 
@@ -101,6 +113,63 @@ class RecordBatch:
         del target
         return memoryview(self._out)[:written]
 
+    def gather_into(self, results: ctypes.Array, out: bytearray, at: int) -> int:
+        """:meth:`gather` into ``out`` from byte ``at`` (``out`` grows as needed): the
+        number of bytes written."""
+        assert self._native is not None
+        count = self.count
+        if count == 0:
+            return 0
+        last = count - 1
+        span = self.offsets[last] + RECORD_HEADER + self.caplens[last] - self.offsets[0]
+        if len(out) < at + span:
+            out.extend(bytes(max(at + span - len(out), len(out))))     # at least doubled
+        target = (ctypes.c_char * (len(out) - at)).from_buffer(out, at)
+        written = self._native.gather(self.base, self.offsets, self.caplens, results, count,
+                                      ctypes.addressof(target))
+        del target
+        return written
+
+    def accepted(self, results: ctypes.Array) -> int:
+        """How many of the batch's records have a non-zero result."""
+        assert self._native is not None
+        return self._native.differ(results, self.zeros, self.count, self._indices, self.count)
+
+
+class Gathered(NamedTuple):
+    """Accepted records of a stretch of the file, copied as they are stored (a pcap
+    file's body); ``end_offset`` is the file offset just past the stretch."""
+
+    data: memoryview
+    records: int
+    matched: int
+    end_offset: int
+
+
+class _Piece(NamedTuple):
+    """What a thread made of one piece: ``start`` is where its walk began (a guess for
+    every piece but the first), ``end`` where it stopped (the first record starting at or
+    after the piece's end); ``complete`` is false where anything unusual happened (a
+    damaged record, an error from the filter): the piece is then read again one batch at
+    a time, which meets the same thing in the same order."""
+
+    start: int
+    end: int
+    complete: bool
+    data: bytearray
+    size: int
+    records: int
+    matched: int
+
+
+class _Worker:
+    """One thread's batch and result arrays."""
+
+    def __init__(self, walker: Native, batch_size: int, linktype: int, unit_ns: int, byte_order: str):
+        self.batch = RecordBatch(batch_size, linktype, unit_ns, byte_order)
+        self.batch._native = walker
+        self.results = (_U64 * batch_size)()
+        self.stop = (_U64 * 2)()
 
 class _Mapping:
     """Part of a regular file mapped read-only (MAP_POPULATE where Linux has it, so the
@@ -147,10 +216,11 @@ class RecordBatches:
         self._swapped = (reader.byte_order == "<") != (sys.byteorder == "little")
         self._batch = RecordBatch(batch_size, reader.linktype, reader.timestamp_unit_ns, reader.byte_order)
         self._batch._native = walker
+        self._unit_ns = reader.timestamp_unit_ns
         self._limit = max_caplen(reader.linktype)
         self._mapping: _Mapping | None = None
 
-    def _buffers(self) -> Iterator[tuple[int, int, int, int, bool, Any]]:
+    def _buffers(self, start: int | None = None) -> Iterator[tuple[int, int, int, int, bool, Any]]:
         """(address, start, end, file offset of the address, last, keep-alive) of each
         piece of the file to walk; the caller sends back where the walk stopped, and the
         next piece starts with the record found there (one a piece's end cut short).
@@ -159,7 +229,7 @@ class RecordBatches:
         file); other streams are read in chunks."""
         fd = self._source.regular_fileno()
         if fd is not None and self.size is not None:
-            yield from self._windows(fd, self.size)
+            yield from self._windows(fd, self.size, self._source.offset if start is None else start)
             return
         pending = bytearray()
         while True:
@@ -174,8 +244,8 @@ class RecordBatches:
             del holder
             pending = buffer[stop:]
 
-    def _windows(self, fd: int, size: int) -> Iterator[tuple[int, int, int, int, bool, Any]]:
-        offset, window = self._source.offset, WINDOW
+    def _windows(self, fd: int, size: int, offset: int) -> Iterator[tuple[int, int, int, int, bool, Any]]:
+        window = WINDOW
         while offset < size:
             base = offset - offset % mmap.ALLOCATIONGRANULARITY
             length = min(window, size - base)
@@ -191,7 +261,12 @@ class RecordBatches:
             offset = base + stop
 
     def __iter__(self) -> Iterator[RecordBatch]:
-        buffers = self._buffers()
+        return self._batches()
+
+    def _batches(self, start: int | None = None) -> Iterator[RecordBatch]:
+        """The batches from the file offset ``start`` (a record boundary of a regular
+        file), or from where the source is."""
+        buffers = self._buffers(start)
         try:
             piece = next(buffers, None)
             while piece is not None:
@@ -215,7 +290,7 @@ class RecordBatches:
         batch, walk, stop = self._batch, self._native.walk, (_U64 * 2)()
         while True:
             batch.count = walk(address, position, end, self._swapped, self._limit, batch.capacity,
-                               batch.offsets, batch.caplens, batch.wirelens, batch.hosts, stop)
+                               batch.offsets, batch.caplens, batch.wirelens, batch.hosts, stop, NO_BOUNDARY)
             position, reason = stop[0], stop[1]
             if batch.count:
                 batch.base, batch._keep = address, keep
@@ -242,6 +317,162 @@ class RecordBatches:
         caplen = self._caplen_at(address + position)
         raise self._source.error(file_base + position + RECORD_HEADER,
                                  f"truncated packet data ({left - RECORD_HEADER} of {caplen} bytes)")
+
+    def filtered(self, match: Callable[[RecordBatch, ctypes.Array], None], threads: int = 1,
+                 piece: int | None = None) -> Iterator[Gathered]:
+        """The records ``match`` accepts, gathered as :meth:`RecordBatch.gather` does, in
+        file order: ``match(batch, results)`` fills ``results[:batch.count]`` (non-zero:
+        accepted), as :meth:`pybpf.filter_run.Matcher.match_batch` does. The bytes are the
+        same whatever ``threads`` is; only how they are cut into items differs. Errors are
+        those iterating the batches gives, after the same records.
+
+        With ``threads`` above 1 and a regular file of at least two pieces, the file is
+        cut into pieces of ``piece`` bytes (:data:`PIECE`), which that many threads walk, filter and
+        gather at once (the native loops and the JIT release the GIL; each thread has its
+        own arrays). Where a piece starts is a guess, since only walking from the start
+        finds record boundaries: the first place after the cut where
+        :data:`SYNC_CHAIN` records with plausible headers follow one another. The guess
+        is confirmed when the thread walking the piece before stops exactly there (at its
+        first record starting at or after the cut); if not, the piece is walked again
+        from where that walk stopped. A piece where anything unusual happens (a damaged
+        or huge record, an error from ``match``) is left to the one-batch-at-a-time
+        walk from its confirmed start to the end of the file, which meets it in order.
+        ``match`` must be safe to call from several threads at once."""
+        piece = piece or PIECE
+        fd = self._source.regular_fileno()
+        if threads > 1 and fd is not None and self.size is not None and self.size - self.offset >= 2 * piece:
+            yield from self._filtered_parallel(match, threads, piece, fd, self.size)
+        else:
+            yield from self._filtered_batches(match, None)
+        if self.size is not None:
+            self.offset = self.size
+
+    def _filtered_batches(self, match: Callable[[RecordBatch, ctypes.Array], None],
+                          start: int | None) -> Iterator[Gathered]:
+        results = (_U64 * self.batch_size)()
+        for batch in self._batches(start):
+            match(batch, results)
+            matched = batch.accepted(results)
+            yield Gathered(batch.gather(results) if matched else memoryview(b""), batch.count, matched,
+                           batch.end_offset)
+
+    def _filtered_parallel(self, match: Callable[[RecordBatch, ctypes.Array], None], threads: int,
+                           piece: int, fd: int, size: int) -> Iterator[Gathered]:
+        first = self.offset
+        cuts = list(range(first, size, piece)) + [size]
+        if size - cuts[-2] < piece // 2:        # no small piece at the end
+            del cuts[-2]
+        count = len(cuts) - 1
+        done: dict[int, _Piece] = {}
+        state = {"next": 0, "taken": 0, "stop": False}
+        ready = threading.Condition()
+        ahead = 2 * threads                     # pieces done but not yet handed out, at most
+
+        spare: list[bytearray] = []             # output buffers handed back (fresh memory is slow)
+
+        def buffer() -> bytearray:
+            with ready:
+                return spare.pop() if spare else bytearray(piece // 4)
+
+        def work() -> None:
+            worker = self._worker()
+            while True:
+                with ready:
+                    while not state["stop"] and state["next"] < count and state["next"] - state["taken"] >= ahead:
+                        ready.wait()
+                    if state["stop"] or state["next"] >= count:
+                        return
+                    index = state["next"]
+                    state["next"] += 1
+                out = buffer()
+                try:
+                    result = self._piece(fd, size, worker, match, cuts[index], cuts[index + 1], index > 0, out)
+                except Exception:           # (a failed mmap) the reading thread tries again and says why
+                    result = _Piece(-1, -1, False, out, 0, 0, 0)
+                with ready:
+                    done[index] = result
+                    ready.notify_all()
+
+        pool = [threading.Thread(target=work, name=f"pybpf-filter-{n}", daemon=True) for n in range(threads)]
+        for thread in pool:
+            thread.start()
+        mine: _Worker | None = None
+        expected = first
+        try:
+            for index in range(count):
+                with ready:
+                    while index not in done:
+                        ready.wait()
+                    result = done.pop(index)
+                    state["taken"] = index + 1
+                    ready.notify_all()
+                if result.start != expected:    # a wrong guess: the piece from where it really starts
+                    mine = mine or self._worker()
+                    result = self._piece(fd, size, mine, match, expected, cuts[index + 1], False, result.data)
+                if not result.complete:
+                    break
+                expected = result.end
+                self.offset = expected
+                if result.records:
+                    view = memoryview(result.data)[:result.size]
+                    yield Gathered(view, result.records, result.matched, expected)
+                    view.release()
+                with ready:
+                    spare.append(result.data)
+            else:
+                return
+        finally:
+            with ready:
+                state["stop"] = True
+                ready.notify_all()
+            for thread in pool:
+                thread.join()
+        # something unusual at ``expected``: from there one batch at a time
+        yield from self._filtered_batches(match, expected)
+
+    def _worker(self) -> _Worker:
+        return _Worker(self._native, self.batch_size, self.linktype, self._unit_ns, self.byte_order)
+
+    def _piece(self, fd: int, size: int, worker: _Worker, match: Callable[[RecordBatch, ctypes.Array], None],
+               start: int, until: int, guess: bool, out: bytearray) -> _Piece:
+        """The records starting in [``start``, ``until``) walked, filtered and gathered
+        into ``out`` (which grows as needed); with ``guess``, ``start`` is only near the
+        first of them (see :meth:`filtered`). The piece is mapped on its own (with the
+        record that straddles its end), so memory stays bounded however large the file."""
+        if start >= until:                  # the record before reached past this piece
+            return _Piece(start, start, True, out, 0, 0, 0)
+        end = min(size, until + RECORD_HEADER + min(self._limit, TAIL))
+        base = start - start % mmap.ALLOCATIONGRANULARITY
+        mapping = _Mapping(fd, base, end - base)
+        try:
+            address, position, limit = mapping.address, start - base, end - base
+            if guess:
+                position = self._native.sync(address, position, limit, self._swapped, self._limit,
+                                             1_000_000_000 if self._unit_ns == 1 else 1_000_000, SYNC_CHAIN)
+                if position >= limit:       # no plausible records: let the walk before say where
+                    return _Piece(-1, -1, False, out, 0, 0, 0)
+            begin = base + position
+            batch, results, stop, walk = worker.batch, worker.results, worker.stop, self._native.walk
+            written = records = matched = 0
+            while True:
+                batch.count = walk(address, position, limit, self._swapped, self._limit, batch.capacity,
+                                   batch.offsets, batch.caplens, batch.wirelens, batch.hosts, stop, until - base)
+                position, reason = stop[0], stop[1]
+                if batch.count:
+                    batch.base = address
+                    try:
+                        match(batch, results)
+                    except Exception:       # the batch walk raises it, after the same records
+                        return _Piece(begin, -1, False, out, 0, 0, 0)
+                    accepted = batch.accepted(results)
+                    if accepted:
+                        written += batch.gather_into(results, out, written)
+                    records += batch.count
+                    matched += accepted
+                if reason != STOP_FULL:
+                    return _Piece(begin, base + position, reason == STOP_BOUNDARY, out, written, records, matched)
+        finally:
+            mapping.close()
 
     def close(self) -> None:
         """Unmap the file (the source itself is closed by its CaptureFile)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -20,22 +21,56 @@ from pybpf.errors import PybpfError
 COMMANDS: tuple[str, ...] = ("run", "load", "asm", "disasm", "probe", "prog", "map", "filter", "cc", "btf")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every sub-command registered."""
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing shutil (and through it
+    zlib, bz2 and lzma: ~2 ms of every run), for help formatters."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, its width found as argparse finds it (minus 2) but without
+    shutil: argparse makes a formatter for every argument added to a parser."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None):
+        super().__init__(prog, indent_increment, max_help_position,
+                         terminal_columns() - 2 if width is None else width)
+
+
+class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """:class:`HelpFormatter` keeping the description's line breaks."""
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full argument parser, with every sub-command registered (or only the
+    command ``only``)."""
     parser = argparse.ArgumentParser(
-        prog="pybpf", description="BPF, all of it, from Python."
+        prog="pybpf", description="BPF, all of it, from Python.", formatter_class=HelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"pybpf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"pybpf.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    # ``pybpf COMMAND ...`` needs only COMMAND's parser: building all of them (and
+    # importing their modules) is ~20 ms of every run. Anything else (--help, --version,
+    # a mistyped command) gets the full parser, and its messages.
+    parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
+    args = parser.parse_args(arguments)
     try:
         return int(args.handler(args) or 0)
     except PybpfError as exc:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 DEFAULT_SNAPLEN = 262144
 #: packets decoded one at a time (pcapng files) are filtered this many at once
 GROUP = 1024
+#: the most threads that filter one file
+MAX_THREADS = 4
 _DUMP_STYLES = {1: "d", 2: "dd", 3: "ddd"}
 
 
@@ -54,8 +56,10 @@ def _snaplen(text: str) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``filter`` to the command line."""
+    from pybpf.cli import RawDescriptionHelpFormatter
+
     parser = subparsers.add_parser("filter", help="filter, print and save packets (tcpdump's flags)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   description=__doc__, formatter_class=RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("-r", dest="read", metavar="FILE", help="read packets from a pcap/pcapng file (- for stdin)")
     source.add_argument("-i", dest="interface", metavar="IFACE",
@@ -210,6 +214,12 @@ class _Saver:
         for packet in packets:
             self.writer.write_packet(packet)
 
+    def copies(self, batches: RecordBatches) -> bool:
+        """Whether the records of ``batches`` are stored as this file stores them (then
+        they are copied undecoded)."""
+        return batches.linktype == self.writer.linktype and batches.nanosecond == self.nanosecond \
+            and ("big" if batches.byte_order == ">" else "little") == self.byte_order
+
     def batch(self, batch: RecordBatch, results: ctypes.Array, chosen: list[int]) -> None:
         if batch.linktype == self.writer.linktype and batch.endian == self.byte_order \
                 and batch.nanosecond == self.nanosecond:
@@ -243,7 +253,7 @@ def _read(args: argparse.Namespace, expression: str) -> int:
         linktype = capture.linktype if capture.linktype is not None else 1
         snaplen = capture.snaplen or DEFAULT_SNAPLEN
         _note(f"reading from file {args.read}, link-type {linktype_name(linktype)}, snapshot length {snaplen}")
-        matcher = Matcher(expression, optimize=not args.no_optimize, snaplen=snaplen)
+        matcher = Matcher(expression, optimize=not args.no_optimize, snaplen=snaplen, cache=True)
         if not matcher.match_all:
             matcher.program(linktype)          # a bad expression fails before any output
         batches = capture.batches()
@@ -271,9 +281,46 @@ def _read(args: argparse.Namespace, expression: str) -> int:
     return 0
 
 
+def threads() -> int:
+    """Threads filtering a file at once: ``$PYBPF_FILTER_THREADS``, else the CPUs this
+    process may run on that other tasks are not running on right now (at most
+    :data:`MAX_THREADS`). A thread on a CPU that is busy anyway costs more than it
+    gains: the threads' work is memory-bound and they hand the GIL to one another
+    between batches, so on a machine whose other CPUs are taken one thread is faster."""
+    value = os.environ.get("PYBPF_FILTER_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus - _others_running(), MAX_THREADS))
+
+
+def _others_running() -> int:
+    """Tasks running or ready to run besides this one, now (Linux's /proc/loadavg: its
+    fourth field is runnable/all); 0 where that cannot be read."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, running - 1)
+
+
 def _filter_batches(batches: RecordBatches, matcher: Matcher, sink: _Printer | _Saver, count: int | None,
                     progress: Progress) -> None:
-    """The native path: each batch filtered by the JIT, the matches printed or copied."""
+    """The native path: each batch filtered by the JIT, the matches printed or copied.
+    Copying every match (``-w`` without ``-c``) is walk, filter and copy only, which
+    threads share (:meth:`~pybpf.capture.batch.RecordBatches.filtered`)."""
+    if count is None and isinstance(sink, _Saver) and sink.copies(batches):
+        read = matched = 0
+        for gathered in batches.filtered(matcher.match_batch, threads()):
+            sink.writer.write_records(gathered.data, gathered.matched)
+            read += gathered.records
+            matched += gathered.matched
+            progress.update(read, matched, gathered.end_offset)
+        return
     results = (ctypes.c_uint64 * batches.batch_size)()
     read = matched = 0
     for batch in batches:

@@ -1,0 +1,195 @@
+"""Compiled pcap-filter expressions kept on disk, so that ``pybpf filter`` run again with
+an expression it compiled before does not import the compiler (:mod:`pybpf.filter`,
+15–30 ms) nor compile (~10 ms).
+
+:func:`compile_cached` is :func:`pybpf.filter.compile` with a cache in front of it. An
+entry is the classic program (``struct sock_filter`` bytes) followed by a SHA-256 of
+them; its file name is a SHA-256 of everything that decides the program:
+
+- the expression's text, the link type, the snapshot length, ``optimize``, ``netmask``
+  and ``linux_extensions``;
+- the compiler's version: a digest of the sources of :mod:`pybpf.filter` and of the
+  classic instruction modules it emits with (so an edited compiler, in an editable
+  install, never reuses a program compiled by the old one).
+
+Only expressions whose meaning cannot change between runs are kept: a host **name** is
+looked up through the system resolver (``socket.getaddrinfo``), whose answer may change
+at any time (DNS, /etc/hosts), and Ethernet host and network names in files
+(/etc/ethers, /etc/networks, where the compiler reads them), so a compilation that
+looked any name up is not saved (:func:`compile_resolving` watches the look-ups).
+Service and protocol names come from pybpf's own tables (:mod:`pybpf.filter.netdb`)
+and are part of the compiler's version. Compilation errors are never cached.
+
+Entries live beside the vm JIT's (``$PYBPF_JIT_CACHE``, else ``jit/`` in pybpf's cache
+directory; ``PYBPF_JIT_CACHE=off`` turns both off). A damaged entry (a failed checksum)
+is deleted and the expression compiled again; a directory that cannot be written only
+means nothing is saved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pybpf.cbpf.instruction import Instruction
+
+#: bump when the layout of entries or what their names cover changes
+FORMAT = b"pybpf-cbpf-1"
+PREFIX, SUFFIX = "cbpf-", ".prog"
+#: entries kept (the least recently used quarter goes when there are more)
+MAX_ENTRIES = 512
+#: the socket functions that consult the system resolver
+RESOLVERS = ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo", "getfqdn")
+_compiler_digest: bytes | None = None
+
+
+def compiler_digest() -> bytes:
+    """A digest of the compiler's sources: every ``.py`` file of :mod:`pybpf.filter`,
+    and the classic instruction modules (found without importing any of them)."""
+    global _compiler_digest
+    if _compiler_digest is None:
+        root = Path(__file__).parent
+        digest = hashlib.sha256(FORMAT)
+        files = sorted(entry.path for entry in os.scandir(root / "filter") if entry.name.endswith(".py"))
+        files += [str(root / "cbpf" / "instruction.py"), str(root / "cbpf" / "opcodes.py")]
+        for name in files:
+            with open(name, "rb") as f:
+                data = f.read()
+            digest.update(os.path.basename(name).encode() + b"\0" + len(data).to_bytes(8, "little") + data)
+        _compiler_digest = digest.digest()
+    return _compiler_digest
+
+
+def entry_path(expression: str, linktype: int, snaplen: int, optimize: bool, netmask: int,
+               linux_extensions: bool) -> Path | None:
+    """Where the program for these arguments is kept, or ``None`` where the cache is off
+    (or the compiler's sources cannot be read)."""
+    from pybpf.vm.jit.native import cache_dir
+
+    directory = cache_dir()
+    if directory is None:
+        return None
+    try:
+        version = compiler_digest()
+    except OSError:
+        return None
+    digest = hashlib.sha256(version)
+    for part in (expression.encode("utf-8", "surrogatepass"), b"%d" % linktype, b"%d" % snaplen,
+                 b"%d" % bool(optimize), b"%d" % netmask, b"%d" % bool(linux_extensions)):
+        digest.update(len(part).to_bytes(8, "little") + part)
+    return directory / f"{PREFIX}{digest.hexdigest()[:40]}{SUFFIX}"
+
+
+def load(path: Path) -> list[Instruction] | None:
+    """The program in the entry at ``path``; ``None`` if there is none or it is damaged
+    (then it is deleted)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    body, checksum = data[:-32], data[-32:]
+    if len(data) > 32 and len(body) % 8 == 0 and hashlib.sha256(body).digest() == checksum:
+        from pybpf.cbpf.instruction import decode
+
+        try:
+            os.utime(path)                  # recently used: pruning keeps it
+        except OSError:
+            pass
+        return decode(body)
+    try:
+        path.unlink()
+    except OSError:
+        pass
+    return None
+
+
+def save(path: Path, program: list[Instruction]) -> bool:
+    """Store ``program`` at ``path`` (written beside it and renamed, so that a reader
+    never sees half an entry); whether that worked."""
+    from pybpf.cbpf.instruction import encode
+
+    body = encode(program)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(temporary, "wb") as f:
+            f.write(body + hashlib.sha256(body).digest())
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            temporary.unlink()
+        except OSError:
+            pass
+        return False
+    _prune(path.parent)
+    return True
+
+
+def _prune(directory: Path) -> None:
+    try:
+        entries = [e for e in os.scandir(directory) if e.name.startswith(PREFIX) and e.name.endswith(SUFFIX)]
+        if len(entries) <= MAX_ENTRIES:
+            return
+        entries.sort(key=lambda e: e.stat().st_mtime_ns)
+        for entry in entries[:len(entries) - MAX_ENTRIES * 3 // 4]:
+            os.unlink(entry.path)
+    except OSError:
+        pass
+
+
+def compile_resolving(expression: str, linktype: int, snaplen: int = 262144, optimize: bool = True,
+                      netmask: int = 0, linux_extensions: bool = False) -> tuple[list[Instruction], bool]:
+    """:func:`pybpf.filter.compile`, and whether compiling looked a name up outside
+    pybpf's own tables. Watched while it runs: the socket module's resolver functions,
+    and every function of the compiler's name-lookup module (``pybpf.filter.resolver``,
+    where there is one: hosts files, ethers and networks databases) but its parsers of
+    text (``parse_*``)."""
+    import socket
+    import types
+
+    from pybpf.filter import compile as compile_filter
+
+    consulted = False
+    watched = [(socket, name, getattr(socket, name)) for name in RESOLVERS if hasattr(socket, name)]
+    lookups = sys.modules.get("pybpf.filter.resolver")
+    if lookups is not None:
+        watched += [(lookups, name, value) for name, value in vars(lookups).items()
+                    if isinstance(value, types.FunctionType) and value.__module__ == lookups.__name__
+                    and not name.startswith("parse_")]        # (parsers of text: no look-up)
+
+    def watching(function):
+        def look_up(*args, **kwargs):
+            nonlocal consulted
+            consulted = True
+            return function(*args, **kwargs)
+        return look_up
+
+    for module, name, function in watched:
+        setattr(module, name, watching(function))
+    try:
+        program = compile_filter(expression, linktype, snaplen, optimize, netmask, linux_extensions=linux_extensions)
+    finally:
+        for module, name, function in watched:
+            setattr(module, name, function)
+    return program, consulted
+
+
+def compile_cached(expression: str, linktype: int, snaplen: int = 262144, optimize: bool = True,
+                   netmask: int = 0, linux_extensions: bool = False) -> list[Instruction]:
+    """:func:`pybpf.filter.compile`'s program, from the disk cache when this expression
+    was compiled before with the same arguments and compiler (see the module's
+    documentation); raises :class:`~pybpf.filter.FilterError` as it does."""
+    path = entry_path(expression, linktype, snaplen, optimize, netmask, linux_extensions)
+    if path is not None:
+        program = load(path)
+        if program is not None:
+            return program
+    program, consulted = compile_resolving(expression, linktype, snaplen, optimize, netmask, linux_extensions)
+    if path is not None and not consulted:
+        save(path, program)
+    return program
