@@ -19,3 +19,12 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return tmp_path / "cache"
 
+
+
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory):
+    """One private compile/vmlinux.h cache for a whole test module: vmlinux.h is
+    generated once for the module, not per test."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield

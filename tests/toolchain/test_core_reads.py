@@ -14,7 +14,8 @@ from pybpf.btf import BTF, Kind
 from pybpf.toolchain import compile_object
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
-pytestmark = pytest.mark.skipif(not os.path.exists(VMLINUX), reason=f"{VMLINUX} is absent: no kernel BTF")
+pytestmark = [pytest.mark.skipif(not os.path.exists(VMLINUX), reason=f"{VMLINUX} is absent: no kernel BTF"),
+              pytest.mark.usefixtures("module_cache")]
 
 PROGRAM = r"""
 #include <vmlinux.h>
@@ -38,12 +39,6 @@ LICENSE("GPL");
 """
 
 
-@pytest.fixture(autouse=True, scope="module")
-def private_cache(tmp_path_factory):
-    """One cache for the module: vmlinux.h is generated once, not per test."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        yield
 
 
 def core_relocations(data: bytes, elf: ELFFile) -> list[tuple[str, int, str, int]]:

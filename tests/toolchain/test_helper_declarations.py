@@ -119,12 +119,7 @@ LICENSE("GPL");
 """
 
 
-@pytest.fixture(autouse=True, scope="module")
-def private_cache(tmp_path_factory):
-    """One cache for the module: vmlinux.h is generated once, not per test."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        yield
+pytestmark = pytest.mark.usefixtures("module_cache")
 
 
 def declared() -> list[tuple[str, int]]:
