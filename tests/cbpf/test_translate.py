@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import shutil
 import socket
+import struct
 import subprocess
 
 import pytest
@@ -87,3 +89,29 @@ def test_kernel_socket_filter_agrees(accept):
             arrived = False
     datagram = bytes([0x30, 0x39, 0x27, 0x0F, 0, 15, 0, 0]) + b"payload"   # ports, length 15, checksum
     assert arrived == bool(run(program, datagram)) == accept
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="loading a socket filter into the kernel needs root")
+def test_translated_filters_run_in_the_kernel_as_socket_filters():
+    """pcap-filter expressions compiled for raw IP, translated for the kernel, loaded as
+    BPF_PROG_TYPE_SOCKET_FILTER and test-run (the kernel shows a socket filter the packet
+    from its network header): the classic interpreter's answers, packet by packet."""
+    from pybpf.engine import load
+    from pybpf.filter import compile as compile_filter
+    from pybpf.object import CollectionSpec, ProgramSpec
+
+    def ipv4(proto: int, payload: bytes, dst: int = 0x0A000002) -> bytes:
+        return struct.pack(">BBHHHBBHII", 0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0, 0x0A000001, dst) + payload
+
+    tcp = struct.pack(">HHIIBBHHH", 1234, 80, 1, 0, 0x50, 0x02, 512, 0, 0)
+    udp = struct.pack(">HHHH", 5353, 53, 12, 0) + b"abcd"
+    packets = [ipv4(6, tcp), ipv4(17, udp), ipv4(1, b"\x08\x00" + bytes(6)), ipv4(6, tcp, 0x0A000003),
+               ipv4(6, tcp[:10]), bytes([0x60]) + bytes(39) + tcp, ipv4(17, udp) + bytes(1200)]
+    expressions = ["tcp port 80", "udp or icmp", "host 10.0.0.2 and tcp[tcpflags] & tcp-syn != 0", "len > 1000",
+                   "ip[2:2] / 4 > 10", "not ip6", "icmp[icmptype] == icmp-echo"]
+    for expression in expressions:
+        program = compile_filter(expression, linktype="RAW", snaplen=96)
+        spec = CollectionSpec.of(ProgramSpec("f", "socket_filter", to_ebpf(program, socket_filter=True)))
+        with load(spec, engine="kernel") as coll:
+            for packet in packets:
+                assert coll.programs["f"].test_run(bytes(14) + packet).retval == run(program, packet), expression

@@ -100,13 +100,22 @@ def _check_scratch(program: Sequence[Instruction]) -> None:
             written[nxt] = after if nxt not in written else written[nxt] & after
 
 
-def to_ebpf(program: Sequence[Instruction]) -> list[E]:
+def to_ebpf(program: Sequence[Instruction], socket_filter: bool = False) -> list[E]:
     """eBPF instructions with the classic program's exact results (see the module text).
-    Linux ancillary loads have no eBPF equivalent here and are refused."""
-    prologue = [E(o.ALU | o.MOV | o.K, A), E(o.ALU | o.MOV | o.K, X), E(o.ALU64 | o.MOV | o.X, LEN, 2)]
+    Linux ancillary loads have no eBPF equivalent here and are refused. With
+    ``socket_filter`` the program is for the kernel's BPF_PROG_TYPE_SOCKET_FILTER: the
+    packet length comes from ``__sk_buff.len`` and LD_ABS/LD_IND read the skb in r6."""
+    if socket_filter:
+        entry = [E(o.ALU64 | o.MOV | o.X, 6, 1), E(o.LDX | o.MEM | o.W, LEN, 1, 0, 0)]   # r6 = skb; w9 = skb->len
+    else:
+        entry = [E(o.ALU64 | o.MOV | o.X, LEN, 2)]
+    prologue = [E(o.ALU | o.MOV | o.K, A), E(o.ALU | o.MOV | o.K, X), *entry]
     prologue += [E(o.ST | o.MEM | o.DW, 10, 0, -8 * (i + 1), 0) for i in range(c.MEMWORDS // 2)]
-    # a shared "return 0" for divisions by X = 0, jumped over on the way in
-    head = prologue + [E(o.JMP | o.JA, 0, 0, 2), E(o.ALU | o.MOV | o.K, A), E(o.JMP | o.EXIT)]
+    # a shared "return 0" for divisions by X = 0, jumped over on the way in (only where
+    # there is such a division: the kernel refuses code nothing reaches)
+    divides = any(c.cls(i.code) == c.ALU and c.op(i.code) in (c.DIV, c.MOD) and c.src(i.code) == c.X
+                  for i in program)
+    head = prologue + ([E(o.JMP | o.JA, 0, 0, 2), E(o.ALU | o.MOV | o.K, A), E(o.JMP | o.EXIT)] if divides else [])
     zero = len(prologue) + 1
     blocks: list[list[E]] = []
     fixups: list[tuple[int, int, int, str]] = []   # (classic pc, position in its block, target, kind)
