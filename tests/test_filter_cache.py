@@ -214,3 +214,67 @@ def test_a_repeated_filter_command_does_not_import_the_compiler(tmp_path):
     assert outputs[0][0] == "0 ['llvmlite', 'pybpf.filter']"
     assert outputs[1][0] == "0 []"
     assert outputs[0][1] == outputs[1][1]
+
+
+_LIGHT = """
+import sys
+from pybpf.cli import main
+status = main(["filter", "-r", sys.argv[1], "-w", "/dev/null", sys.argv[2]])
+heavy = ("argparse", "tempfile", "hashlib", "dataclasses", "pybpf.cbpf.translate", "pybpf.isa.instruction",
+         "pybpf.vm.memory")
+print(status, sorted(m for m in heavy if m in sys.modules))
+"""
+
+
+def test_a_repeated_filter_command_imports_neither_argparse_nor_the_translator(tmp_path):
+    """With warm caches, ``pybpf filter -r FILE -w /dev/null EXPR`` reads its arguments
+    without argparse, takes the eBPF translation from the cache, and imports no module
+    it does not use (tempfile: no temporary file for a device; hashlib: OpenSSL)."""
+    env = dict(os.environ, PYBPF_JIT_CACHE=str(tmp_path / "jit"))
+    path = str(shared_path("libpcap-tests", "savefiles", "pim-packet-assortment.pcap"))
+    runs = [subprocess.run([sys.executable, "-c", _LIGHT, path, "ip and not udp port 53"], env=env,
+                           capture_output=True, text=True, check=True).stdout.strip() for _ in range(2)]
+    assert runs[1] == "0 []", runs
+
+
+def test_translations_are_cached(cache):
+    from pybpf.cbpf.translate import to_ebpf
+    from pybpf.isa.encoding import encode
+
+    program = compile_filter("tcp port 80 and host 10.0.0.1", 1)
+    expected = encode(to_ebpf(program))
+    assert filter_cache.translated(program) == expected                 # a miss, saved
+    entries = sorted(cache.glob("ebpf-*.prog"))
+    assert len(entries) == 1
+    assert filter_cache.translated(program) == expected                 # a hit
+    entries[0].write_bytes(entries[0].read_bytes()[:-1] + b"\0")          # damaged: translated again
+    assert filter_cache.translated(program) == expected
+    assert filter_cache.translated(compile_filter("udp", 1)) == encode(to_ebpf(compile_filter("udp", 1)))
+    assert len(list(cache.glob("ebpf-*.prog"))) == 2
+
+
+def test_a_translation_that_fails_is_not_cached(cache):
+    from pybpf.cbpf import opcodes
+    from pybpf.cbpf.instruction import CbpfError, Instruction
+
+    ancillary = [Instruction(opcodes.LD | opcodes.W | opcodes.ABS, 0, 0, (opcodes.SKF_AD_OFF & 0xFFFF_FFFF) + 4),
+                 Instruction(opcodes.RET | opcodes.A, 0, 0, 0)]            # Linux's protocol load
+    with pytest.raises(CbpfError):
+        filter_cache.translated(ancillary)
+    assert not list(cache.glob("ebpf-*.prog"))
+
+
+def test_the_translation_cache_is_off_with_the_jit_cache(monkeypatch):
+    from pybpf.cbpf.translate import to_ebpf
+    from pybpf.isa.encoding import encode
+
+    monkeypatch.setenv("PYBPF_JIT_CACHE", "off")
+    program = compile_filter("icmp", 1)
+    assert filter_cache.translated(program) == encode(to_ebpf(program))
+
+
+def test_the_runtimes_addresses_are_the_vm_memorys():
+    from pybpf.vm import memory
+    from pybpf.vm.jit import runtime
+
+    assert (runtime.INPUT_BASE, runtime.STACK_TOP) == (memory.INPUT_BASE, memory.STACK_TOP)

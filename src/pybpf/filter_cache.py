@@ -20,6 +20,11 @@ looked any name up is not saved (:func:`compile_resolving` watches the look-ups)
 Service and protocol names come from pybpf's own tables (:mod:`pybpf.filter.netdb`)
 and are part of the compiler's version. Compilation errors are never cached.
 
+:func:`translated` keeps the program's eBPF translation (:func:`pybpf.cbpf.to_ebpf`,
+encoded) the same way, keyed by the classic program's bytes and the sources of the
+translation (:mod:`pybpf.cbpf`, :mod:`pybpf.isa`), so that a repeated command does not
+import the translator either (with the instruction classes it needs, ~9 ms).
+
 Entries live beside the vm JIT's (``$PYBPF_JIT_CACHE``, else ``jit/`` in pybpf's cache
 directory; ``PYBPF_JIT_CACHE=off`` turns both off). A damaged entry (a failed checksum)
 is deleted and the expression compiled again; a directory that cannot be written only
@@ -28,11 +33,18 @@ means nothing is saved.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+try:                                    # the built-in SHA-256: hashlib loads OpenSSL (~3 ms a run)
+    from _sha256 import sha256
+except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
+    try:
+        from _sha2 import sha256
+    except ImportError:
+        from hashlib import sha256
 
 if TYPE_CHECKING:
     from pybpf.cbpf.instruction import Instruction
@@ -40,11 +52,14 @@ if TYPE_CHECKING:
 #: bump when the layout of entries or what their names cover changes
 FORMAT = b"pybpf-cbpf-1"
 PREFIX, SUFFIX = "cbpf-", ".prog"
+#: the same for entries of eBPF translations (:func:`translated`)
+TRANSLATION_FORMAT, TRANSLATION_PREFIX = b"pybpf-ebpf-1", "ebpf-"
 #: entries kept (the least recently used quarter goes when there are more)
 MAX_ENTRIES = 512
 #: the socket functions that consult the system resolver
 RESOLVERS = ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo", "getfqdn")
 _compiler_digest: bytes | None = None
+_translator_digest: bytes | None = None
 
 
 def compiler_digest() -> bytes:
@@ -53,7 +68,7 @@ def compiler_digest() -> bytes:
     global _compiler_digest
     if _compiler_digest is None:
         root = Path(__file__).parent
-        digest = hashlib.sha256(FORMAT)
+        digest = sha256(FORMAT)
         files = sorted(entry.path for entry in os.scandir(root / "filter") if entry.name.endswith(".py"))
         files += [str(root / "cbpf" / "instruction.py"), str(root / "cbpf" / "opcodes.py")]
         for name in files:
@@ -77,30 +92,28 @@ def entry_path(expression: str, linktype: int, snaplen: int, optimize: bool, net
         version = compiler_digest()
     except OSError:
         return None
-    digest = hashlib.sha256(version)
+    digest = sha256(version)
     for part in (expression.encode("utf-8", "surrogatepass"), b"%d" % linktype, b"%d" % snaplen,
                  b"%d" % bool(optimize), b"%d" % netmask, b"%d" % bool(linux_extensions)):
         digest.update(len(part).to_bytes(8, "little") + part)
     return directory / f"{PREFIX}{digest.hexdigest()[:40]}{SUFFIX}"
 
 
-def load(path: Path) -> list[Instruction] | None:
-    """The program in the entry at ``path``; ``None`` if there is none or it is damaged
-    (then it is deleted)."""
+def _read_entry(path: Path) -> bytes | None:
+    """The body of the entry at ``path`` (whole 8-byte instructions, checksum good);
+    ``None`` if there is none or it is damaged (then it is deleted)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError:
         return None
     body, checksum = data[:-32], data[-32:]
-    if len(data) > 32 and len(body) % 8 == 0 and hashlib.sha256(body).digest() == checksum:
-        from pybpf.cbpf.instruction import decode
-
+    if len(data) > 32 and len(body) % 8 == 0 and sha256(body).digest() == checksum:
         try:
             os.utime(path)                  # recently used: pruning keeps it
         except OSError:
             pass
-        return decode(body)
+        return body
     try:
         path.unlink()
     except OSError:
@@ -108,17 +121,14 @@ def load(path: Path) -> list[Instruction] | None:
     return None
 
 
-def save(path: Path, program: list[Instruction]) -> bool:
-    """Store ``program`` at ``path`` (written beside it and renamed, so that a reader
-    never sees half an entry); whether that worked."""
-    from pybpf.cbpf.instruction import encode
-
-    body = encode(program)
+def _write_entry(path: Path, body: bytes, prefix: str = PREFIX) -> bool:
+    """Store ``body`` at ``path`` (written beside it and renamed, so that a reader never
+    sees half an entry); whether that worked."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "wb") as f:
-            f.write(body + hashlib.sha256(body).digest())
+            f.write(body + sha256(body).digest())
         os.replace(temporary, path)
     except OSError:
         try:
@@ -126,13 +136,78 @@ def save(path: Path, program: list[Instruction]) -> bool:
         except OSError:
             pass
         return False
-    _prune(path.parent)
+    _prune(path.parent, prefix)
     return True
 
 
-def _prune(directory: Path) -> None:
+def load(path: Path) -> list[Instruction] | None:
+    """The program in the entry at ``path``; ``None`` if there is none or it is damaged
+    (then it is deleted)."""
+    body = _read_entry(path)
+    if body is None:
+        return None
+    from pybpf.cbpf.instruction import decode
+
+    return decode(body)
+
+
+def save(path: Path, program: list[Instruction]) -> bool:
+    """Store ``program`` at ``path`` (written beside it and renamed, so that a reader
+    never sees half an entry); whether that worked."""
+    from pybpf.cbpf.instruction import encode
+
+    return _write_entry(path, encode(program))
+
+
+def translator_digest() -> bytes:
+    """A digest of the eBPF translation's sources: every ``.py`` file of :mod:`pybpf.cbpf`
+    and :mod:`pybpf.isa` (found without importing them)."""
+    global _translator_digest
+    if _translator_digest is None:
+        root = Path(__file__).parent
+        digest = sha256(TRANSLATION_FORMAT)
+        files = sorted(entry.path for folder in ("cbpf", "isa") for entry in os.scandir(root / folder)
+                       if entry.name.endswith(".py"))
+        for name in files:
+            with open(name, "rb") as f:
+                data = f.read()
+            digest.update(os.path.basename(name).encode() + b"\0" + len(data).to_bytes(8, "little") + data)
+        _translator_digest = digest.digest()
+    return _translator_digest
+
+
+def translated(program: list[Instruction]) -> bytes:
+    """The encoded eBPF translation of a classic program (``encode(to_ebpf(program))``),
+    from the disk cache when it was translated before; raises what :func:`to_ebpf` raises
+    (:class:`~pybpf.cbpf.CbpfError` for Linux's ancillary loads), which is never kept."""
+    from pybpf.cbpf.instruction import encode as encode_classic
+    from pybpf.vm.jit.native import cache_dir
+
+    path = None
+    directory = cache_dir()
+    if directory is not None:
+        try:
+            digest = sha256(translator_digest())
+        except OSError:
+            digest = None
+        if digest is not None:
+            digest.update(encode_classic(program))
+            path = directory / f"{TRANSLATION_PREFIX}{digest.hexdigest()[:40]}{SUFFIX}"
+            body = _read_entry(path)
+            if body is not None:
+                return body
+    from pybpf.cbpf.translate import to_ebpf
+    from pybpf.isa.encoding import encode
+
+    body = encode(to_ebpf(program))
+    if path is not None:
+        _write_entry(path, body, TRANSLATION_PREFIX)
+    return body
+
+
+def _prune(directory: Path, prefix: str = PREFIX) -> None:
     try:
-        entries = [e for e in os.scandir(directory) if e.name.startswith(PREFIX) and e.name.endswith(SUFFIX)]
+        entries = [e for e in os.scandir(directory) if e.name.startswith(prefix) and e.name.endswith(SUFFIX)]
         if len(entries) <= MAX_ENTRIES:
             return
         entries.sort(key=lambda e: e.stat().st_mtime_ns)

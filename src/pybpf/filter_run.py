@@ -40,17 +40,24 @@ def reads_wire_length(program: Sequence[Instruction]) -> bool:
                for i in program)
 
 
-def _jit_compile(program: Sequence[Instruction]) -> Any | None:
+def _jit_compile(program: Sequence[Instruction], cache: bool = False) -> Any | None:
     """The vm JIT's compiled form of the program's eBPF translation, or ``None`` where
     that is not possible (llvmlite missing, Linux ancillary loads, a JIT refusal).
 
     The JIT keeps compiled programs on disk, so a filter used before — by an earlier
-    ``pybpf filter`` run — is loaded rather than compiled (see docs/jit.md)."""
+    ``pybpf filter`` run — is loaded rather than compiled (see docs/jit.md); with
+    ``cache``, the translation comes from :func:`pybpf.filter_cache.translated` too, so
+    that the translator is not imported either."""
     from pybpf.cbpf.instruction import CbpfError
-    from pybpf.cbpf.translate import to_ebpf
     from pybpf.vm.jit import JitUnsupported, compile_program
 
     try:
+        if cache:
+            from pybpf.filter_cache import translated
+
+            return compile_program(translated(list(program)))
+        from pybpf.cbpf.translate import to_ebpf
+
         return compile_program(to_ebpf(program))
     except (CbpfError, JitUnsupported, RuntimeError):
         return None
@@ -59,15 +66,45 @@ def _jit_compile(program: Sequence[Instruction]) -> Any | None:
 class _LinkProgram:
     """The expression compiled for one link type, with its JIT form if there is one."""
 
-    def __init__(self, program: list[Instruction], jit: bool):
+    def __init__(self, program: list[Instruction], jit: bool, cache: bool = False):
         self.program = program
-        self.compiled = _jit_compile(program) if jit else None
+        self.compiled = _jit_compile(program, cache) if jit else None
         self.reads_len = reads_wire_length(program)
 
     def interpret(self, data: bytes, wirelen: int) -> int:
         from pybpf.cbpf.interpreter import run
 
         return run(self.program, data, wirelen)
+
+
+class NativeFilter:
+    """A link type's JIT-compiled filter as native loops call it themselves: ``function``
+    is the address of its batch entry point (``bpf_batch(state, hosts, lengths, n,
+    results) -> runs completed``, what :meth:`CompiledProgram.run_batch` calls), and
+    :meth:`open` gives a state array for one call (one thread's; :meth:`close` it after).
+    :mod:`pybpf.capture.batch` walks, filters and gathers a whole piece of a file in one
+    native call with it, the GIL released throughout. A batch the filter does not finish
+    (a fault) is left to :meth:`Matcher.match_batch`, which raises its error."""
+
+    def __init__(self, compiled: Any):
+        self._compiled = compiled
+        self.function: int = ctypes.cast(compiled._batch, ctypes.c_void_p).value
+
+    def open(self) -> tuple[int, Any]:
+        """(the address of a state array ready for a call, a token for :meth:`close`)."""
+        from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS
+        from pybpf.vm.jit.runtime import _RUNS, _Run
+
+        run = _Run(None, 0)
+        self._compiled._prepare(run, bytearray(), DEFAULT_MAX_INSTRUCTIONS)
+        address = ctypes.addressof(run.state)
+        _RUNS[address] = run
+        return address, run
+
+    def close(self, token: Any) -> None:
+        from pybpf.vm.jit.runtime import _RUNS
+
+        _RUNS.pop(ctypes.addressof(token.state), None)
 
 
 class Matcher:
@@ -108,8 +145,19 @@ class Matcher:
             else:
                 from pybpf.filter import compile as compile_filter
             program = compile_filter(self.expression, linktype, self.snaplen, self.optimize, self.netmask)
-            entry = self._programs[linktype] = _LinkProgram(program, self.jit)
+            entry = self._programs[linktype] = _LinkProgram(program, self.jit, self.cache)
         return entry
+
+    def native_filter(self, linktype: int) -> NativeFilter | None:
+        """The filter of ``linktype`` for native loops (:class:`NativeFilter`), or ``None``
+        where :meth:`match_batch` must filter: an empty expression, the interpreter, or a
+        program that reads ``len`` (whose truncated packets the interpreter runs again)."""
+        if self.match_all:
+            return None
+        entry = self._for(linktype)
+        if entry.compiled is None or entry.reads_len:
+            return None
+        return NativeFilter(entry.compiled)
 
     def match_batch(self, batch: RecordBatch, results: ctypes.Array) -> None:
         """Fill ``results[:batch.count]`` with the filter's return values for the batch's

@@ -307,3 +307,109 @@ def test_filtered_streams_and_small_files_on_one_thread(tmp_path):
     expected = _expected_gather(path)
     assert _filtered(io.BytesIO(path.read_bytes()), 2, 256)[:3] == expected[:3]
     assert _filtered(path, 2, 1 << 20) == expected        # under two pieces: not split
+
+
+# ---- filtered with the native filter: walk, filter and gather in one native call -----------
+
+_NATIVE_EXPRESSIONS = ["ether[1] & 1 = 1", "ether[0] > 100 and ether[3] < 200", "ether[40] = 7 or ether[2] & 3 = 0"]
+
+
+def _matcher(expression):
+    from pybpf.filter_run import Matcher
+
+    matcher = Matcher(expression)
+    if not matcher.uses_jit(1):
+        pytest.skip("the JIT is unavailable here")
+    return matcher
+
+
+@pytest.mark.parametrize("expression", _NATIVE_EXPRESSIONS)
+def test_native_filter_gathers_what_the_batch_walk_gathers(tmp_path, expression):
+    matcher = _matcher(expression)
+    native_filter = matcher.native_filter(1)
+    assert native_filter is not None
+    for seed in range(3):
+        rng = random.Random(seed)
+        path = _pcap(tmp_path, _random_records(rng.randrange(300, 1200), seed), *rng.choice(
+            [("<", 0xA1B2C3D4), (">", 0xA1B2C3D4), ("<", 0xA1B23C4D)]), name=f"n{seed}.pcap")
+        expected = _filtered(path, 1, 1 << 20, matcher.match_batch)
+        assert expected[2] not in (0, expected[1]), "the filter should accept some records, not all"
+        for threads in (1, 2, 3):
+            for piece in (300, 4096, 20000):
+                got = _filtered_native(path, threads, piece, matcher, native_filter, rng.choice([1, 7, 4096]))
+                assert got == expected, (seed, threads, piece)
+
+
+def _filtered_native(path, threads, piece, matcher, native_filter, batch_size=64):
+    data, records, matched, ends = bytearray(), 0, 0, []
+    with open_capture(path) as capture:
+        batches = capture.batches(batch_size)
+        try:
+            for gathered in batches.filtered(matcher.match_batch, threads, piece, native_filter):
+                data += gathered.data
+                records += gathered.records
+                matched += gathered.matched
+                ends.append(gathered.end_offset)
+        except Exception as exc:      # noqa: BLE001 - compared with the batch walk's
+            return bytes(data), f"{type(exc).__name__}: {exc}"
+        finally:
+            batches.close()
+    assert ends == sorted(ends)
+    return bytes(data), records, matched, ends[-1] if ends else None
+
+
+def test_native_filter_on_wrong_guesses_long_records_and_damaged_files(tmp_path):
+    matcher = _matcher("ether[1] & 1 = 1")
+    native_filter = matcher.native_filter(1)
+    fake = [(1, 0, _fake_chain(), 400) if i % 2 else (1, 0, bytes([i % 256]) * 37, 37) for i in range(400)]
+    long = [(1, 0, bytes([i]) * size, size) for i, size in enumerate([100, 200_000, 5, 150_000, 3, 70_000, 9])]
+    damaged = _random_records(200) + [(9, 9, b"z" * 1514, 1514)]
+    for n, records in enumerate([fake, long, damaged]):
+        path = _pcap(tmp_path, records, name=f"d{n}.pcap")
+        if records is damaged:
+            path.write_bytes(_replace_header(path.read_bytes(), 120, struct.pack("<IIII", 1, 2, 400000, 400000)))
+        expected = _filtered_native(path, 1, 1 << 30, matcher, None)
+        for threads in (1, 2):
+            for piece in (256, 1234, 4096, 65536):
+                assert _filtered_native(path, threads, piece, matcher, native_filter) == expected, (n, piece)
+
+
+def test_a_native_filter_fault_is_raised_after_the_same_records(tmp_path):
+    """A batch the compiled filter does not finish (a fault) is given to ``match``, which
+    raises the fault's error, as without the native filter."""
+    from pybpf.filter_run import NativeFilter
+    from pybpf.isa.assembler import assemble
+    from pybpf.vm.jit import JitUnsupported, compile_program
+
+    try:        # accept records whose first byte is odd; fault (a load from 0) on one of 0xff
+        compiled = compile_program(assemble(
+            "r0 = 0\nif r2 == 0 goto +4\nr3 = *(u8 *)(r1 +0)\nif r3 > 0xfe goto +3\nr0 = r3\nr0 &= 1\nexit\n"
+            "r4 = 0\nr0 = *(u8 *)(r4 +0)\nexit"))
+    except JitUnsupported:
+        pytest.skip("the JIT is unavailable here")
+
+    def match(batch, results):
+        compiled.run_batch(batch.hosts, batch.caplens, results, batch.count)
+
+    path = _pcap(tmp_path, _random_records(400))
+    with open_capture(path) as capture:
+        batches = capture.batches(16)
+        data = bytearray()
+        with pytest.raises(Exception) as caught:
+            for item in batches.filtered(match, 1, 1 << 30):
+                data += item.data
+        batches.close()
+    expected = (bytes(data), f"{caught.type.__name__}: {caught.value}")
+    assert expected[1].startswith("VMError") and expected[0], expected     # records gathered before it
+
+    class _Matcher:
+        match_batch = staticmethod(match)
+
+    for threads in (1, 2):
+        for piece in (500, 2000, 6000):
+            got = _filtered_native(path, threads, piece, _Matcher, NativeFilter(compiled), 16)
+            # the same error; before it, the accepted records in order up to a batch
+            # boundary (the batch walk resumes from the piece's start, so its batches may
+            # be cut elsewhere than one walk's from the file's start)
+            assert got[1] == expected[1], (threads, piece)
+            assert expected[0].startswith(got[0]) or got[0].startswith(expected[0]), (threads, piece)

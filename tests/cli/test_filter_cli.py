@@ -352,3 +352,38 @@ def test_one_commands_parser_says_what_the_full_parser_says(capsys):
     with pytest.raises(SystemExit) as info:
         main(["filtr", "ip"])
     assert info.value.code == 2 and "invalid choice: 'filtr'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("words", [
+    ["-r", "f.pcap"], ["-r", "f.pcap", "tcp", "port", "80"], ["-nr", "f.pcap", "ip"], ["-r", "-", "-w", "-", "udp"],
+    ["-w", "out.pcap", "-r", "f.pcap", "-c", "5", "host", "10.0.0.1"], ["-nexOp", "-r", "f.pcap", ""],
+    ["-r", "f.pcap", "-s", "0", "-y", "RAW", "-F", "expr.txt", "a", "b"], ["-ner", "f.pcap", "-s", "070", "-c", "01"],
+])
+def test_plain_command_lines_are_read_as_argparse_reads_them(words):
+    from pybpf.cli import build_parser
+    from pybpf.cli.filter import parse_plain
+
+    expected = vars(build_parser("filter").parse_args(["filter", *words]))
+    plain = parse_plain(words)
+    assert plain is not None
+    got = {name: getattr(plain, name) for name in expected if name != "filter_parser"}
+    assert got == {name: value for name, value in expected.items() if name != "filter_parser"}
+    assert plain.filter_parser.format_help() == expected["filter_parser"].format_help()
+
+
+@pytest.mark.parametrize("words", [
+    [], ["-h"], ["--help"], ["ip"], ["-i", "eth0"], ["-d", "-r", "f.pcap"], ["-r"], ["-rf.pcap"], ["-rn", "f.pcap"],
+    ["-r", "f.pcap", "--", "-x"], ["-r", "f.pcap", "ip", "-n"], ["-r", "f.pcap", "-r", "g.pcap"], ["-nn", "-r", "f"],
+    ["-r", "f.pcap", "-c", "0"], ["-r", "f.pcap", "-c", "-1"], ["-r", "f.pcap", "-c", "x"], ["-r", "-w"],
+    ["-r", "f.pcap", "-s", "4294967296"], ["-r", "f.pcap", "-q"], ["-r=f.pcap"], ["-r", "f.pcap", "-c", "٣"],
+])
+def test_other_command_lines_are_left_to_argparse(words):
+    from pybpf.cli.filter import parse_plain
+
+    assert parse_plain(words) is None
+
+
+def test_plain_command_line_errors_are_argparses(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["filter", "-r", "f.pcap", "-c", "0"])
+    assert info.value.code == 2 and "invalid packet count 0" in capsys.readouterr().err

@@ -16,6 +16,10 @@ at memory speed instead:
   which the thread walking the piece before confirms (or not) by arriving there;
 - ``pcap_gather`` copies the records whose filter result is non-zero, headers and all,
   into an output buffer (the ``-w`` file's body);
+- ``pcap_filter`` is the other three in one call, for a whole piece of a file: walk a
+  batch, run the JIT's batch entry point over it (called through the function pointer
+  it is given), gather the accepted records, and again until the walk stops — so the
+  GIL is released for the piece, not handed back and forth per batch;
 - ``pcap_differ`` lists the indices where two arrays differ, up to a limit: against an
   array of zeros, the records a filter accepted (what ``-c N`` and printing iterate);
   between captured and wire lengths, the records a filter reading ``len`` must give to
@@ -35,6 +39,9 @@ from typing import Any, NamedTuple
 
 #: ``pcap_walk`` stop reasons (the second slot of its ``stop`` array)
 STOP_END, STOP_FULL, STOP_OVERSIZED, STOP_BOUNDARY = 0, 1, 2, 3
+#: ``pcap_filter``'s stop reason when the filter did not finish a batch (a fault: the
+#: batch walk raises its error)
+STOP_FILTER = 4
 #: ``until`` for a walk with no boundary
 NO_BOUNDARY = (1 << 64) - 1
 
@@ -48,7 +55,9 @@ _WALK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctyp
 _SYNC = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 7))
 _GATHER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, _U64P, _U64P, _U64P, ctypes.c_uint64, ctypes.c_uint64)
 _DIFFER = ctypes.CFUNCTYPE(ctypes.c_uint64, _U64P, _U64P, ctypes.c_uint64, _U64P, ctypes.c_uint64)
-_SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ", "pcap_sync")
+_FILTER = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 6), *([_U64P] * 5),
+                           *([ctypes.c_uint64] * 3), _U64P, ctypes.c_uint64)
+_SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ", "pcap_sync", "pcap_filter")
 #: the optimisation level the loops are compiled at
 OPT = 2
 
@@ -61,6 +70,7 @@ class Native(NamedTuple):
     gather: Any
     differ: Any
     sync: Any
+    filter: Any
 
 
 def _build_module() -> Any:
@@ -232,6 +242,64 @@ def _build_module() -> Any:
     b.ret(p)
     b.position_at_end(none)
     b.ret(end)
+
+    # pcap_filter(buf, pos, end, swap, limit, max, offsets, caplens, wirelens, hosts, stop,
+    # until, filter, state, results, out) -> bytes written to ``out``: pcap_walk batch
+    # after batch (``stop`` as it leaves it), each run through ``filter`` — the vm JIT's
+    # ``bpf_batch(state, hosts, lengths, n, results) -> runs completed`` — and its
+    # accepted records gathered; stop[2] and stop[3] get the records walked and
+    # accepted. A batch the filter does not finish stops it with STOP_FILTER (nothing of
+    # that batch is gathered or counted). ``out`` must have room for every byte walked.
+    batch_type = ir.FunctionType(i64, [i64] * 5)
+    fused = ir.Function(module, ir.FunctionType(i64, [i64] * 6 + [p64] * 5 + [i64] * 3 + [p64, i64]),
+                        name="pcap_filter")
+    (buf, start, end, swap_flag, limit, most, offsets, caplens, wirelens, hosts, stop, until, function, state,
+     results, out) = fused.args
+    entry, loop, run_filter, count_loop, count_body, gathered, failed, finish = (
+        fused.append_basic_block(x) for x in ("entry", "loop", "filter", "count", "count_body", "gathered",
+                                              "failed", "finish"))
+    b = ir.IRBuilder(entry)
+    b.branch(loop)
+    b.position_at_end(loop)
+    pos, written, walked, accepted = b.phi(i64), b.phi(i64), b.phi(i64), b.phi(i64)
+    for phi, value in ((pos, start), (written, c(0)), (walked, c(0)), (accepted, c(0))):
+        phi.add_incoming(value, entry)
+    count = b.call(walk, [buf, pos, end, swap_flag, limit, most, offsets, caplens, wirelens, hosts, stop, until])
+    reason = b.load(b.gep(stop, [c(1)]))
+    b.cbranch(b.icmp_unsigned("==", count, c(0)), finish, run_filter)
+    b.position_at_end(run_filter)
+    done = b.call(b.inttoptr(function, batch_type.as_pointer()),
+                  [state, b.ptrtoint(hosts, i64), b.ptrtoint(caplens, i64), count, b.ptrtoint(results, i64)])
+    b.cbranch(b.icmp_unsigned("<", done, count), failed, count_loop)
+    b.position_at_end(count_loop)
+    i, ones = b.phi(i64), b.phi(i64)
+    i.add_incoming(c(0), run_filter)
+    ones.add_incoming(c(0), run_filter)
+    b.cbranch(b.icmp_unsigned("<", i, count), count_body, gathered)
+    b.position_at_end(count_body)
+    nonzero = b.zext(b.icmp_unsigned("!=", b.load(b.gep(results, [i])), c(0)), i64)
+    i.add_incoming(b.add(i, c(1)), count_body)
+    ones.add_incoming(b.add(ones, nonzero), count_body)
+    b.branch(count_loop)
+    b.position_at_end(gathered)
+    size = b.call(gather, [buf, offsets, caplens, results, count, b.add(out, written)])
+    next_written, next_walked, next_accepted = b.add(written, size), b.add(walked, count), b.add(accepted, ones)
+    pos.add_incoming(b.load(stop), gathered)
+    for phi, value in ((written, next_written), (walked, next_walked), (accepted, next_accepted)):
+        phi.add_incoming(value, gathered)
+    b.cbranch(b.icmp_unsigned("==", reason, c(STOP_FULL)), loop, finish)
+    b.position_at_end(failed)
+    b.store(c(STOP_FILTER), b.gep(stop, [c(1)]))
+    b.branch(finish)
+    b.position_at_end(finish)
+    final_written, final_walked, final_accepted = b.phi(i64), b.phi(i64), b.phi(i64)
+    for block, values in ((loop, (written, walked, accepted)), (failed, (written, walked, accepted)),
+                          (gathered, (next_written, next_walked, next_accepted))):
+        for phi, value in zip((final_written, final_walked, final_accepted), values):
+            phi.add_incoming(value, block)
+    b.store(final_walked, b.gep(stop, [c(2)]))
+    b.store(final_accepted, b.gep(stop, [c(3)]))
+    b.ret(final_written)
     return module
 
 
@@ -251,4 +319,5 @@ def native() -> Native | None:
     except (ImportError, JitUnsupported, RuntimeError, OSError):
         return None
     return Native(code, _WALK(code.address("pcap_walk")), _GATHER(code.address("pcap_gather")),
-                  _DIFFER(code.address("pcap_differ")), _SYNC(code.address("pcap_sync")))
+                  _DIFFER(code.address("pcap_differ")), _SYNC(code.address("pcap_sync")),
+                  _FILTER(code.address("pcap_filter")))

@@ -25,9 +25,12 @@ import mmap
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pybpf.capture._native import NO_BOUNDARY, STOP_BOUNDARY, STOP_FULL, STOP_OVERSIZED, Native, native
+
+if TYPE_CHECKING:
+    from pybpf.filter_run import NativeFilter
 from pybpf.capture._source import Source
 from pybpf.capture.packet import Packet
 from pybpf.capture.pcap import PcapReader, max_caplen, oversized_record
@@ -156,7 +159,7 @@ class _Piece(NamedTuple):
     start: int
     end: int
     complete: bool
-    data: bytearray
+    data: bytearray | mmap.mmap
     size: int
     records: int
     matched: int
@@ -169,7 +172,9 @@ class _Worker:
         self.batch = RecordBatch(batch_size, linktype, unit_ns, byte_order)
         self.batch._native = walker
         self.results = (_U64 * batch_size)()
-        self.stop = (_U64 * 2)()
+        self.stop = (_U64 * 4)()
+        #: the filter as native code calls it (:meth:`RecordBatches.filtered`), if any
+        self.native_filter: NativeFilter | None = None
 
 class _Mapping:
     """Part of a regular file mapped read-only (MAP_POPULATE where Linux has it, so the
@@ -319,7 +324,7 @@ class RecordBatches:
                                  f"truncated packet data ({left - RECORD_HEADER} of {caplen} bytes)")
 
     def filtered(self, match: Callable[[RecordBatch, ctypes.Array], None], threads: int = 1,
-                 piece: int | None = None) -> Iterator[Gathered]:
+                 piece: int | None = None, native_filter: NativeFilter | None = None) -> Iterator[Gathered]:
         """The records ``match`` accepts, gathered as :meth:`RecordBatch.gather` does, in
         file order: ``match(batch, results)`` fills ``results[:batch.count]`` (non-zero:
         accepted), as :meth:`pybpf.filter_run.Matcher.match_batch` does. The bytes are the
@@ -337,11 +342,23 @@ class RecordBatches:
         from where that walk stopped. A piece where anything unusual happens (a damaged
         or huge record, an error from ``match``) is left to the one-batch-at-a-time
         walk from its confirmed start to the end of the file, which meets it in order.
-        ``match`` must be safe to call from several threads at once."""
+        ``match`` must be safe to call from several threads at once.
+
+        With ``native_filter`` (``match``'s filter as native code calls it:
+        :meth:`pybpf.filter_run.Matcher.native_filter`), a piece is walked, filtered and
+        gathered in one native call (``pcap_filter``), which releases the GIL for the
+        whole piece rather than between batches; on one thread, a regular file of two
+        pieces or more is then filtered piece after piece the same way. A batch the
+        native filter does not finish makes its piece unusual (``match`` then meets the
+        fault in the batch walk). The bytes are the same either way."""
         piece = piece or PIECE
         fd = self._source.regular_fileno()
-        if threads > 1 and fd is not None and self.size is not None and self.size - self.offset >= 2 * piece:
-            yield from self._filtered_parallel(match, threads, piece, fd, self.size)
+        if fd is not None and self.size is not None and self.size - self.offset >= 2 * piece \
+                and (threads > 1 or native_filter is not None):
+            if threads > 1:
+                yield from self._filtered_parallel(match, threads, piece, fd, self.size, native_filter)
+            else:
+                yield from self._filtered_pieces(match, piece, fd, self.size, native_filter)
         else:
             yield from self._filtered_batches(match, None)
         if self.size is not None:
@@ -356,26 +373,57 @@ class RecordBatches:
             yield Gathered(batch.gather(results) if matched else memoryview(b""), batch.count, matched,
                            batch.end_offset)
 
-    def _filtered_parallel(self, match: Callable[[RecordBatch, ctypes.Array], None], threads: int,
-                           piece: int, fd: int, size: int) -> Iterator[Gathered]:
-        first = self.offset
-        cuts = list(range(first, size, piece)) + [size]
+    def _cuts(self, piece: int, size: int) -> list[int]:
+        cuts = list(range(self.offset, size, piece)) + [size]
         if size - cuts[-2] < piece // 2:        # no small piece at the end
             del cuts[-2]
+        return cuts
+
+    def _filtered_pieces(self, match: Callable[[RecordBatch, ctypes.Array], None], piece: int, fd: int,
+                         size: int, native_filter: NativeFilter | None) -> Iterator[Gathered]:
+        """:meth:`filtered` on one thread, a piece at a time (each from where the one
+        before stopped, so nothing is guessed)."""
+        cuts = self._cuts(piece, size)
+        worker, out = self._worker(native_filter), bytearray()
+        expected = self.offset
+        for until in cuts[1:]:
+            try:
+                result = self._piece(fd, size, worker, match, expected, until, False, out)
+            except Exception:               # (a failed mmap) the batch walk tries again and says why
+                break
+            if not result.complete:
+                break
+            out = result.data
+            expected = self.offset = result.end
+            if result.records:
+                view = memoryview(out)[:result.size]
+                yield Gathered(view, result.records, result.matched, expected)
+                view.release()
+        else:
+            return
+        yield from self._filtered_batches(match, expected)
+
+    def _filtered_parallel(self, match: Callable[[RecordBatch, ctypes.Array], None], threads: int,
+                           piece: int, fd: int, size: int,
+                           native_filter: NativeFilter | None = None) -> Iterator[Gathered]:
+        first = self.offset
+        cuts = self._cuts(piece, size)
         count = len(cuts) - 1
         done: dict[int, _Piece] = {}
         state = {"next": 0, "taken": 0, "stop": False}
         ready = threading.Condition()
         ahead = 2 * threads                     # pieces done but not yet handed out, at most
 
-        spare: list[bytearray] = []             # output buffers handed back (fresh memory is slow)
+        spare: list[bytearray | mmap.mmap] = []     # output buffers handed back (fresh memory is slow)
 
-        def buffer() -> bytearray:
+        def buffer() -> bytearray | mmap.mmap:
             with ready:
-                return spare.pop() if spare else bytearray(piece // 4)
+                if spare:
+                    return spare.pop()
+                return bytearray() if native_filter is not None else bytearray(piece // 4)     # (made to measure)
 
         def work() -> None:
-            worker = self._worker()
+            worker = self._worker(native_filter)
             while True:
                 with ready:
                     while not state["stop"] and state["next"] < count and state["next"] - state["taken"] >= ahead:
@@ -407,7 +455,7 @@ class RecordBatches:
                     state["taken"] = index + 1
                     ready.notify_all()
                 if result.start != expected:    # a wrong guess: the piece from where it really starts
-                    mine = mine or self._worker()
+                    mine = mine or self._worker(native_filter)
                     result = self._piece(fd, size, mine, match, expected, cuts[index + 1], False, result.data)
                 if not result.complete:
                     break
@@ -430,15 +478,19 @@ class RecordBatches:
         # something unusual at ``expected``: from there one batch at a time
         yield from self._filtered_batches(match, expected)
 
-    def _worker(self) -> _Worker:
-        return _Worker(self._native, self.batch_size, self.linktype, self._unit_ns, self.byte_order)
+    def _worker(self, native_filter: NativeFilter | None = None) -> _Worker:
+        worker = _Worker(self._native, self.batch_size, self.linktype, self._unit_ns, self.byte_order)
+        worker.native_filter = native_filter
+        return worker
 
     def _piece(self, fd: int, size: int, worker: _Worker, match: Callable[[RecordBatch, ctypes.Array], None],
-               start: int, until: int, guess: bool, out: bytearray) -> _Piece:
+               start: int, until: int, guess: bool, out: bytearray | mmap.mmap) -> _Piece:
         """The records starting in [``start``, ``until``) walked, filtered and gathered
-        into ``out`` (which grows as needed); with ``guess``, ``start`` is only near the
-        first of them (see :meth:`filtered`). The piece is mapped on its own (with the
-        record that straddles its end), so memory stays bounded however large the file."""
+        into ``out`` (which grows as needed; the piece's ``data`` may be a new buffer);
+        with ``guess``, ``start`` is only near the first of them (see :meth:`filtered`);
+        with the worker's ``native_filter``, in one native call. The piece is mapped on
+        its own (with the record that straddles its end), so memory stays bounded
+        however large the file."""
         if start >= until:                  # the record before reached past this piece
             return _Piece(start, start, True, out, 0, 0, 0)
         end = min(size, until + RECORD_HEADER + min(self._limit, TAIL))
@@ -453,6 +505,23 @@ class RecordBatches:
                     return _Piece(-1, -1, False, out, 0, 0, 0)
             begin = base + position
             batch, results, stop, walk = worker.batch, worker.results, worker.stop, self._native.walk
+            native_filter = worker.native_filter
+            if native_filter is not None:
+                if len(out) < limit - position:  # room for every byte walked, with a margin for the next piece's
+                    # anonymous memory: pages are allocated as they are written (bytearray(n)
+                    # would write zeros over all of it first: ~5,000 page faults a buffer)
+                    out = mmap.mmap(-1, (limit - position) * 9 // 8)
+                target = (ctypes.c_char * len(out)).from_buffer(out)
+                state, token = native_filter.open()
+                try:
+                    written = self._native.filter(address, position, limit, self._swapped, self._limit,
+                                                  batch.capacity, batch.offsets, batch.caplens, batch.wirelens,
+                                                  batch.hosts, stop, until - base, native_filter.function, state,
+                                                  results, ctypes.addressof(target))
+                finally:
+                    native_filter.close(token)
+                    del target
+                return _Piece(begin, base + stop[0], stop[1] == STOP_BOUNDARY, out, written, stop[2], stop[3])
             written = records = matched = 0
             while True:
                 batch.count = walk(address, position, limit, self._swapped, self._limit, batch.capacity,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -40,6 +39,8 @@ class _AtomicOutput:
     0644 with the usual umask, as tcpdump's ``-w`` files — not mkstemp's private 0600)."""
 
     def __init__(self, path: str | os.PathLike):
+        import tempfile                     # only here: ~4 ms (shutil, random) a -w /dev/null run need not pay
+
         self.path = Path(path)
         try:
             fd, self.temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",

@@ -4,18 +4,25 @@ Each module named in :data:`COMMANDS` defines ``register(subparsers)``, which ad
 parser and sets ``handler`` (a function of the parsed args returning an exit code).
 Errors from bad input (:class:`~pybpf.errors.PybpfError`, unreadable files) become one
 line on stderr and exit status 1; argparse's own usage errors exit with 2.
+
+argparse is imported only to build a parser: a plain ``pybpf filter -r FILE ...`` command
+line is read by :func:`pybpf.cli.filter.parse_plain` instead (argparse, with re, enum,
+gettext and locale, is ~8 ms of a run that filters a file in ~70), and everything else —
+help, errors, other commands — goes through argparse as before.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pybpf import __version__
 from pybpf.errors import PybpfError
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 #: sub-command modules, in the order ``pybpf --help`` lists them
 COMMANDS: tuple[str, ...] = ("run", "load", "asm", "disasm", "probe", "prog", "map", "filter", "cc", "btf")
@@ -36,25 +43,43 @@ def terminal_columns() -> int:
     return columns or 80
 
 
-class HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter, its width found as argparse finds it (minus 2) but without
-    shutil: argparse makes a formatter for every argument added to a parser."""
+def _formatters() -> dict[str, type]:
+    """:class:`HelpFormatter` and :class:`RawDescriptionHelpFormatter`, made on first use
+    (they subclass argparse's classes, and argparse is imported only to build a parser)."""
+    import argparse
 
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None):
-        super().__init__(prog, indent_increment, max_help_position,
-                         terminal_columns() - 2 if width is None else width)
+    class HelpFormatter(argparse.HelpFormatter):
+        """argparse's formatter, its width found as argparse finds it (minus 2) but without
+        shutil: argparse makes a formatter for every argument added to a parser."""
+
+        def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                     width: int | None = None):
+            super().__init__(prog, indent_increment, max_help_position,
+                             terminal_columns() - 2 if width is None else width)
+
+    class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+        """:class:`HelpFormatter` keeping the description's line breaks."""
+
+    for cls in (HelpFormatter, RawDescriptionHelpFormatter):
+        cls.__module__, cls.__qualname__ = __name__, cls.__name__
+    globals().update(HelpFormatter=HelpFormatter, RawDescriptionHelpFormatter=RawDescriptionHelpFormatter)
+    return {"HelpFormatter": HelpFormatter, "RawDescriptionHelpFormatter": RawDescriptionHelpFormatter}
 
 
-class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """:class:`HelpFormatter` keeping the description's line breaks."""
+def __getattr__(name: str) -> type:
+    if name in ("HelpFormatter", "RawDescriptionHelpFormatter"):
+        return globals().get(name) or _formatters()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full argument parser, with every sub-command registered (or only the
     command ``only``)."""
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(
-        prog="pybpf", description="BPF, all of it, from Python.", formatter_class=HelpFormatter
+        prog="pybpf", description="BPF, all of it, from Python.", formatter_class=__getattr__("HelpFormatter")
     )
     parser.add_argument("--version", action="version", version=f"pybpf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -66,11 +91,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     arguments = sys.argv[1:] if argv is None else list(argv)
-    # ``pybpf COMMAND ...`` needs only COMMAND's parser: building all of them (and
-    # importing their modules) is ~20 ms of every run. Anything else (--help, --version,
-    # a mistyped command) gets the full parser, and its messages.
-    parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
-    args = parser.parse_args(arguments)
+    args = None
+    if arguments and arguments[0] == "filter":     # the common case, without argparse
+        from pybpf.cli.filter import parse_plain
+
+        args = parse_plain(arguments[1:])
+    if args is None:
+        # ``pybpf COMMAND ...`` needs only COMMAND's parser: building all of them (and
+        # importing their modules) is ~20 ms of every run. Anything else (--help, --version,
+        # a mistyped command) gets the full parser, and its messages.
+        parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
+        args = parser.parse_args(arguments)
     try:
         return int(args.handler(args) or 0)
     except PybpfError as exc:

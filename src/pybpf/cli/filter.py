@@ -13,13 +13,12 @@ program, translated to eBPF, runs in the vm JIT over each batch (see docs/filter
 # Registering the parser imports nothing beyond argparse: ``pybpf`` builds every
 # command's parser on each run, so the capture, filter and JIT modules are imported by
 # the functions that use them (and only those a given run needs: no summaries with -w).
+# A plain command line is read by parse_plain without argparse at all.
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import os
-import re
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, BinaryIO
@@ -27,6 +26,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from pybpf.errors import PybpfError
 
 if TYPE_CHECKING:
+    import argparse
+
     from pybpf.capture import CaptureFile, Packet
     from pybpf.capture.batch import RecordBatch, RecordBatches
     from pybpf.cli.progress import Progress
@@ -41,6 +42,8 @@ _DUMP_STYLES = {1: "d", 2: "dd", 3: "ddd"}
 
 
 def _count(text: str) -> int:
+    import argparse
+
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"invalid packet count {text} (must be 1 or more)")
@@ -48,6 +51,8 @@ def _count(text: str) -> int:
 
 
 def _snaplen(text: str) -> int:
+    import argparse
+
     value = int(text)
     if not 0 <= value <= 0xFFFF_FFFF:
         raise argparse.ArgumentTypeError(f"invalid snapshot length {text}")
@@ -82,6 +87,86 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("expression", nargs="*",
                         help="the filter expression (pcap-filter(7)); put -- before one that starts with -")
     parser.set_defaults(handler=run, filter_parser=parser)
+
+
+#: what parse_plain reads: flags (store_true), and options taking the next argument
+_PLAIN_FLAGS = {"n": "numeric", "e": "link_header", "x": "hex", "O": "no_optimize", "p": "no_promisc"}
+_PLAIN_VALUES = {"r": "read", "w": "write", "c": "count", "y": "linktype", "s": "snaplen", "F": "filter_file"}
+
+
+class PlainArguments:
+    """What argparse's Namespace holds for ``pybpf filter`` (see :func:`parse_plain`)."""
+
+    def __init__(self) -> None:
+        self.command, self.handler = "filter", run
+        self.read = self.interface = self.write = self.count = self.linktype = None
+        self.snaplen = self.filter_file = None
+        self.numeric = self.link_header = self.hex = self.no_optimize = self.no_promisc = False
+        self.dump = 0
+        self.expression: list[str] = []
+
+    @property
+    def filter_parser(self) -> argparse.ArgumentParser:
+        """The real parser (for its error messages), built when asked for."""
+        from pybpf.cli import build_parser
+
+        parser = build_parser("filter")
+        return parser._subparsers._group_actions[0].choices["filter"]    # type: ignore[union-attr]
+
+
+def parse_plain(arguments: list[str]) -> PlainArguments | None:
+    """The arguments of ``pybpf filter ARGUMENTS`` read as argparse reads them, for the
+    plain command lines that reading files uses — ``-r FILE`` with any of ``-w -c -y -s
+    -F`` (each followed by its value) and ``-n -e -x -O -p`` (alone or grouped, as in
+    ``-nr FILE``), each at most once, then the expression's words — without importing
+    argparse. ``None`` for anything else (help, ``-d``, ``-i``, ``--``, a value
+    attached to its option or starting with ``-``, a count or snapshot length that is
+    not plain digits or is out of range, words that start with ``-``): argparse reads
+    those, with its messages."""
+    parsed = PlainArguments()
+    seen: set[str] = set()
+    index = 0
+    while index < len(arguments):
+        word = arguments[index]
+        if not word.startswith("-") or word == "-":
+            break
+        letters = word[1:]
+        if not letters or not all(letter in _PLAIN_FLAGS or letter in _PLAIN_VALUES for letter in letters) \
+                or any(letter in _PLAIN_VALUES for letter in letters[:-1]):
+            return None
+        index += 1
+        for letter in letters:
+            if letter in seen:
+                return None
+            seen.add(letter)
+            if letter in _PLAIN_FLAGS:
+                setattr(parsed, _PLAIN_FLAGS[letter], True)
+                continue
+            if index >= len(arguments):
+                return None
+            value = arguments[index]
+            index += 1
+            if value.startswith("-") and value != "-":
+                return None
+            if letter in "cs":
+                if not (value.isascii() and value.isdigit()):
+                    return None
+                number = int(value)
+                if letter == "c":
+                    if number <= 0:
+                        return None
+                elif number > 0xFFFF_FFFF:
+                    return None
+                else:
+                    number = number or DEFAULT_SNAPLEN
+                setattr(parsed, _PLAIN_VALUES[letter], number)
+            else:
+                setattr(parsed, _PLAIN_VALUES[letter], value)
+    words = arguments[index:]
+    if parsed.read is None or any(word.startswith("-") for word in words):
+        return None
+    parsed.expression = words
+    return parsed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,6 +206,8 @@ def _expression(args: argparse.Namespace) -> str:
         raise PybpfError(f"{args.filter_file}: cannot read the filter file: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise PybpfError(f"{args.filter_file}: byte {exc.start}: the filter file is not UTF-8 text") from None
+    import re
+
     return re.sub(r"#[^\n]*", lambda m: " " * len(m.group()), text)
 
 
@@ -315,7 +402,8 @@ def _filter_batches(batches: RecordBatches, matcher: Matcher, sink: _Printer | _
     threads share (:meth:`~pybpf.capture.batch.RecordBatches.filtered`)."""
     if count is None and isinstance(sink, _Saver) and sink.copies(batches):
         read = matched = 0
-        for gathered in batches.filtered(matcher.match_batch, threads()):
+        for gathered in batches.filtered(matcher.match_batch, threads(),
+                                         native_filter=matcher.native_filter(batches.linktype)):
             sink.writer.write_records(gathered.data, gathered.matched)
             read += gathered.records
             matched += gathered.matched

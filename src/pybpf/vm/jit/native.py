@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import importlib.util
 import os
 import sys
@@ -39,6 +38,13 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+try:                                    # the built-in SHA-256: hashlib loads OpenSSL (~3 ms a run)
+    from _sha256 import sha256
+except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
+    try:
+        from _sha2 import sha256
+    except ImportError:
+        from hashlib import sha256
 
 from pybpf.vm.jit.abi import JitUnsupported
 
@@ -94,7 +100,7 @@ def cache_dir() -> Path | None:
 def files_digest(paths: Iterable[Path]) -> bytes:
     """A digest of the files' contents: callers name the sources of their code generator,
     so that editing one of them (an editable install) never reuses stale machine code."""
-    digest = hashlib.sha256()
+    digest = sha256()
     for path in paths:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.digest()
@@ -121,7 +127,7 @@ def load(kind: str, key: bytes, build: Callable[[], bytes], symbols: Sequence[st
 
 
 def _entry_name(key: bytes) -> str:
-    digest = hashlib.sha256(FORMAT)
+    digest = sha256(FORMAT)
     for part in (key, _llvmlite_identity(), os.uname().sysname.encode(), os.uname().machine.encode(),
                  TARGET_CPU.encode(), TARGET_FEATURES.encode()):
         digest.update(len(part).to_bytes(8, "little") + part)
@@ -155,7 +161,7 @@ def _open_entry(path: Path, symbols: Sequence[str]) -> NativeCode | None:
     except OSError:
         return None
     body, marker, checksum = data[:-32 - len(TRAILER)], data[-32 - len(TRAILER):-32], data[-32:]
-    if marker == TRAILER and hashlib.sha256(body).digest() == checksum:
+    if marker == TRAILER and sha256(body).digest() == checksum:
         try:
             library = ctypes.CDLL(str(path))
             addresses = {name: ctypes.cast(getattr(library, name), ctypes.c_void_p).value or 0 for name in symbols}
@@ -192,7 +198,7 @@ def _save_entry(path: Path, obj: bytes, symbols: Sequence[str]) -> NativeCode | 
                 library = f.read()
             entry = os.path.join(work, "entry.so")
             with open(entry, "wb") as f:
-                f.write(library + TRAILER + hashlib.sha256(library).digest())
+                f.write(library + TRAILER + sha256(library).digest())
             os.replace(entry, path)
     except (OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""

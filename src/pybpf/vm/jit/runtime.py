@@ -17,7 +17,6 @@ here on a warm cache imports almost nothing.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import sys
 import time
 from collections import OrderedDict
@@ -25,22 +24,31 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+try:                                    # the built-in SHA-256: hashlib loads OpenSSL (~3 ms a run)
+    from _sha256 import sha256
+except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
+    try:
+        from _sha2 import sha256
+    except ImportError:
+        from hashlib import sha256
 
-from pybpf.isa.encoding import encode
 from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS
 from pybpf.vm.errors import VMError
 from pybpf.vm.jit import abi as t
 from pybpf.vm.jit import native
-from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 
 if TYPE_CHECKING:
     from pybpf.isa import Instruction
+    from pybpf.vm.memory import Memory
     from pybpf.vm.interpreter import RunResult
     from pybpf.vm.program import Program
 
 _HELPER_CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_uint64] * 6))
 _SLOW_CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
 _MASK64 = (1 << 64) - 1
+#: :data:`pybpf.vm.memory.INPUT_BASE` and ``STACK_TOP`` (tests check they agree): that module
+#: is imported only to build fault messages, as it imports dataclasses (and inspect: ~7 ms)
+INPUT_BASE, STACK_TOP = 0x0000_0001_0000_0000, 0x0000_7FFF_0000_0000
 
 #: runs in progress, by the address of their state array
 _RUNS: dict[int, "_Run"] = {}
@@ -96,6 +104,8 @@ class _Run:
 
     def shadow(self, depth: int) -> Memory:
         """A Memory laid out like the compiled run's (for the interpreter's messages)."""
+        from pybpf.vm.memory import Memory
+
         memory = Memory()
         memory.map(bytearray(self.length), writable=True, name="mem", base=INPUT_BASE)
         for k in range(depth + 1):
@@ -348,8 +358,13 @@ def compile_program(program: bytes | Sequence[Instruction] | Program) -> Compile
         source = bytes(program)
     else:
         source = list(program)
-    code_bytes = source if isinstance(source, bytes) else encode(source)
-    key = hashlib.sha256(code_bytes).digest()
+    if isinstance(source, bytes):
+        code_bytes = source
+    else:               # (imported here: the instruction classes import dataclasses, ~6 ms)
+        from pybpf.isa.encoding import encode
+
+        code_bytes = encode(source)
+    key = sha256(code_bytes).digest()
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
