@@ -270,6 +270,34 @@ def test_live_capture_filters_in_the_kernel(tmp_path):
     assert all(int.from_bytes(p.data[36:38], "big") == port for p in packets)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,
+                    reason="live capture needs Linux and root (CAP_NET_RAW)")
+def test_live_capture_filters_in_userspace_what_the_kernel_refuses(tmp_path):
+    """protochain compiles to a loop; Linux takes no backward jumps in a socket filter,
+    so the packets are filtered here instead, with the same result."""
+    port = 40127
+    out = tmp_path / "live.pcap"
+    proc = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "filter", "-i", "lo", "-c", "2", "-w", str(out),
+                             f"ip protochain 17 and udp dst port {port}"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert "filtering in userspace" in proc.stderr.readline()
+        assert "listening on lo" in proc.stderr.readline()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock, socket.socket() as tcp:
+            tcp.settimeout(0.1)
+            for target in (port + 1, port, port + 1, port):
+                sock.sendto(b"hello", ("127.0.0.1", target))
+                try:
+                    tcp.connect(("127.0.0.1", port))         # a TCP SYN: not UDP, filtered out
+                except OSError:
+                    pass
+                time.sleep(0.05)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    packets = list(read_packets(out))
+    assert len(packets) == 2
+    assert all(p.data[23] == 17 and int.from_bytes(p.data[36:38], "big") == port for p in packets)
+
 
 def test_w_file_is_readable_by_others_as_tcpdumps_is(tmp_path, capsys):
     source, target = tmp_path / "in.pcap", tmp_path / "out.pcap"

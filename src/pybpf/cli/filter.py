@@ -448,8 +448,9 @@ def _emit(matcher: Matcher, group: list[Packet], sink: _Printer | _Saver, limit:
 
 def _live(args: argparse.Namespace, expression: str) -> int:
     """Capture with the program attached to the socket: the kernel drops what it rejects."""
-    from pybpf.capture import linktype_name
+    from pybpf.capture import CaptureError, linktype_name
     from pybpf.capture.live import LiveCapture
+    from pybpf.cbpf import run as run_classic
     from pybpf.filter import compile as compile_filter
     from pybpf.filter import link_type
 
@@ -458,17 +459,29 @@ def _live(args: argparse.Namespace, expression: str) -> int:
         if args.linktype is not None and link_type(args.linktype).number != live.linktype:
             raise PybpfError(f"{args.interface}: its link type is {linktype_name(live.linktype)}; "
                              f"-y {args.linktype} is not available on it")
+        in_userspace = None
         if expression.strip():
-            live.set_filter(compile_filter(expression, live.linktype, snaplen, optimize=not args.no_optimize))
+            program = compile_filter(expression, live.linktype, snaplen, optimize=not args.no_optimize)
+            try:
+                live.set_filter(program)
+            except CaptureError as exc:
+                # e.g. protochain's loop: Linux takes no backward jumps in a socket filter, so
+                # the filter runs here on every packet, as libpcap falls back to doing
+                _note(f"the kernel cannot run this filter ({exc}); filtering in userspace")
+                in_userspace = program
         sink = _Printer(args) if args.write is None else _Saver(args.write, live.linktype, snaplen)
         _note(f"listening on {args.interface}, link-type {linktype_name(live.linktype)}, "
               f"snapshot length {snaplen} bytes")
         captured = 0
         try:
-            for packet in live.packets(args.count):
+            for packet in live.packets(None if in_userspace else args.count):
+                if in_userspace is not None and not run_classic(in_userspace, packet.data, packet.wirelen):
+                    continue
                 sink.packets([packet])
                 sink.flush()
                 captured += 1
+                if args.count is not None and captured >= args.count:
+                    break
         except KeyboardInterrupt:           # the usual way to stop a capture: keep what was saved
             pass
         except BaseException:
