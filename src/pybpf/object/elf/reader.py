@@ -170,8 +170,19 @@ def _relocations(path: str, elf: ELFFile, index: int, sections: dict[int, Sectio
         sec = elf.get_section(index)
         if not isinstance(sec, RelocationSection):
             return
-        entries = [(rel["r_offset"], rel["r_info_sym"], rel["r_info_type"]) for rel in sec.iter_relocations()]
-    target = sections[sec["sh_info"]]
+        target = sections.get(sec["sh_info"])
+        if target is None or target.name.startswith(".debug"):
+            return          # DWARF's own relocations: nothing pybpf reads (most of a -g object's)
+        if sec.is_RELA():
+            entries = [(rel["r_offset"], rel["r_info_sym"], rel["r_info_type"]) for rel in sec.iter_relocations()]
+        else:               # Elf64_Rel: r_offset, r_info (symbol << 32 | type), read in one go
+            order = "<" if elf.little_endian else ">"
+            raw = sec.data()
+            if len(raw) % 16:
+                raise ObjectError(f"{path}: {sec.name} is {len(raw)} bytes, not a whole number of "
+                                  "16-byte relocations")
+            entries = [(offset, info >> 32, info & 0xFFFF_FFFF)
+                       for offset, info in struct.iter_unpack(order + "QQ", raw)]
     for offset, number, kind in entries:
         where = f"{path}: {sec.name} relocation at 0x{offset:x}"
         if number >= len(symbols):
