@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import struct
 
+from pybpf.btf import BTF, Kind, decode
 from pybpf.engine import load
 from pybpf.kernel.attach import attach
 from pybpf.kernel.ringbuf import EventPoller, RingBuffer
@@ -25,6 +25,8 @@ SOURCE = r"""
 
 struct event { u32 pid; u16 sport; u16 dport; u8 saddr[4]; u8 daddr[4]; char comm[16]; };
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 16); } events SEC(".maps");
+/* names struct event in the object's BTF, for Python to decode records with */
+const struct event *const event_type __attribute__((used)) = 0;
 
 #define FIELD(type, offset) (*(type *)((char *)ctx + (offset)))
 
@@ -47,7 +49,6 @@ int on_state(void *ctx)
 }
 LICENSE("GPL");
 """
-EVENT = struct.Struct("<IHH4s4s16s")
 
 
 def main() -> None:
@@ -59,11 +60,13 @@ def main() -> None:
                for name in ("newstate", "protocol", "family", "sport", "dport", "saddr", "daddr")}
     spec = load_object(compile_c(SOURCE, defines=offsets), name="tcpconnect")
 
+    btf = BTF.parse(spec.programs["on_state"].btf.btf)
+    event = btf.find("event", Kind.STRUCT)
+
     def show(record: bytes) -> None:
-        pid, _sport, dport, saddr, daddr, comm = EVENT.unpack_from(record)
-        name = comm.split(b"\0", 1)[0].decode(errors="replace")
-        print(f"{pid:<8} {name:<16} {ipaddress.IPv4Address(saddr)!s:<16} "
-              f"{ipaddress.IPv4Address(daddr)!s:<16} {dport}", flush=True)
+        e = decode(btf, event.id, record)           # fields by name, from the program's BTF
+        print(f"{e.pid:<8} {e.comm:<16} {ipaddress.IPv4Address(bytes(e.saddr))!s:<16} "
+              f"{ipaddress.IPv4Address(bytes(e.daddr))!s:<16} {e.dport}", flush=True)
 
     with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_state"]), \
             RingBuffer.of(loaded.maps["events"]) as ring, EventPoller() as poller:
