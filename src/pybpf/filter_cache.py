@@ -38,13 +38,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-try:                                    # the built-in SHA-256: hashlib loads OpenSSL (~3 ms a run)
-    from _sha256 import sha256
-except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
-    try:
-        from _sha2 import sha256
-    except ImportError:
-        from hashlib import sha256
+from pybpf.vm.jit.native import cache_dir, files_digest, sha256
 
 if TYPE_CHECKING:
     from pybpf.cbpf.instruction import Instruction
@@ -68,23 +62,21 @@ def compiler_digest() -> bytes:
     global _compiler_digest
     if _compiler_digest is None:
         root = Path(__file__).parent
-        digest = sha256(FORMAT)
         files = sorted(entry.path for entry in os.scandir(root / "filter") if entry.name.endswith(".py"))
         files += [str(root / "cbpf" / "instruction.py"), str(root / "cbpf" / "opcodes.py")]
-        for name in files:
-            with open(name, "rb") as f:
-                data = f.read()
-            digest.update(os.path.basename(name).encode() + b"\0" + len(data).to_bytes(8, "little") + data)
-        _compiler_digest = digest.digest()
+        _compiler_digest = _sources_digest(FORMAT, files)
     return _compiler_digest
+
+
+def _sources_digest(version: bytes, files: list[str]) -> bytes:
+    """A digest of ``version`` and the contents of ``files`` (found without importing them)."""
+    return sha256(version + files_digest(Path(name) for name in files)).digest()
 
 
 def entry_path(expression: str, linktype: int, snaplen: int, optimize: bool, netmask: int,
                linux_extensions: bool) -> Path | None:
     """Where the program for these arguments is kept, or ``None`` where the cache is off
     (or the compiler's sources cannot be read)."""
-    from pybpf.vm.jit.native import cache_dir
-
     directory = cache_dir()
     if directory is None:
         return None
@@ -165,14 +157,9 @@ def translator_digest() -> bytes:
     global _translator_digest
     if _translator_digest is None:
         root = Path(__file__).parent
-        digest = sha256(TRANSLATION_FORMAT)
         files = sorted(entry.path for folder in ("cbpf", "isa") for entry in os.scandir(root / folder)
                        if entry.name.endswith(".py"))
-        for name in files:
-            with open(name, "rb") as f:
-                data = f.read()
-            digest.update(os.path.basename(name).encode() + b"\0" + len(data).to_bytes(8, "little") + data)
-        _translator_digest = digest.digest()
+        _translator_digest = _sources_digest(TRANSLATION_FORMAT, files)
     return _translator_digest
 
 
@@ -181,7 +168,6 @@ def translated(program: list[Instruction]) -> bytes:
     from the disk cache when it was translated before; raises what :func:`to_ebpf` raises
     (:class:`~pybpf.cbpf.CbpfError` for Linux's ancillary loads), which is never kept."""
     from pybpf.cbpf.instruction import encode as encode_classic
-    from pybpf.vm.jit.native import cache_dir
 
     path = None
     directory = cache_dir()
