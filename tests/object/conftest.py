@@ -45,3 +45,14 @@ def kernel():
     reason = available()
     if reason:
         pytest.skip(f"bpf() is not permitted here: {reason}")
+
+
+@pytest.fixture(scope="session")
+def vmlinux():
+    """The running kernel's BTF; skip where there is none."""
+    from pybpf.btf import BTF
+
+    try:
+        return BTF.load()
+    except Exception as exc:  # noqa: BLE001 - any reason the kernel has no BTF is a skip
+        pytest.skip(f"no kernel BTF here: {exc}")

@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from pybpf.btf import BTF, Kind
+from pybpf.btf import Kind
 from pybpf.engine import load
 from pybpf.object.elf import load_object
 
@@ -105,19 +105,11 @@ def _run(spec, engine: str) -> dict:
     return {"returns": returns, "counts": counts, "events": events, "packets": packets, "len_offset": len_offset}
 
 
-@pytest.fixture(scope="module")
-def kernel_btf():
-    try:
-        return BTF.load()
-    except Exception as exc:  # noqa: BLE001 - any reason the kernel has no BTF is a skip
-        pytest.skip(f"no kernel BTF here: {exc}")
-
-
 @pytest.mark.parametrize("engine", ["vm", "kernel"])
-def test_c_program_features_on_both_engines(build, kernel, kernel_btf, engine):
+def test_c_program_features_on_both_engines(build, kernel, vmlinux, engine):
     spec = load_object(build(SOURCE), name="features")
     result = _run(spec, engine)
     returns, counts, events = _expected()
-    skb = kernel_btf.find("sk_buff", Kind.STRUCT)
+    skb = vmlinux.find("sk_buff", Kind.STRUCT)
     assert result == {"returns": returns, "counts": counts, "events": events, "packets": len(PACKETS),
                       "len_offset": next(m.offset // 8 for m in skb.members if m.name == "len")}

@@ -176,14 +176,6 @@ def test_missing_target_btf_file_is_named(build, tmp_path):
         load_object(build(UNGUARDED), core_btf=tmp_path / "nothing.btf")
 
 
-@pytest.fixture(scope="module")
-def vmlinux():
-    try:
-        return BTF.load()
-    except Exception as exc:  # noqa: BLE001 - any reason the kernel has no BTF is a skip
-        pytest.skip(f"no kernel BTF here: {exc}")
-
-
 def test_task_struct_offsets_are_the_running_kernels(build, vmlinux):
     spec = load_object(build(TASK), name="task")
     task = vmlinux.find("task_struct", Kind.STRUCT)
