@@ -249,39 +249,47 @@ def test_progress_shown_while_writing_to_a_terminal(tmp_path, monkeypatch, capsy
     assert drawn[-1][1] == (5000, 5000, path.stat().st_size)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,
-                    reason="live capture needs Linux and root (CAP_NET_RAW)")
-def test_live_capture_filters_in_the_kernel(tmp_path):
-    port = 40125
+def _capture_live(tmp_path, expression: str, send, notes: list[str]) -> list:
+    """Run ``pybpf filter -i lo -c 2 -w FILE EXPRESSION``; once its stderr has shown
+    ``notes`` (line by line), ``send()`` makes traffic; the packets it saved."""
     out = tmp_path / "live.pcap"
     proc = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "filter", "-i", "lo", "-c", "2", "-w", str(out),
-                             f"udp dst port {port}"], stderr=subprocess.PIPE, text=True)
+                             expression], stderr=subprocess.PIPE, text=True)
     try:
-        assert "listening on lo" in proc.stderr.readline()
+        for note in notes:
+            assert note in proc.stderr.readline()
+        send()
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    return list(read_packets(out))
+
+
+live = pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,
+                          reason="live capture needs Linux and root (CAP_NET_RAW)")
+
+
+@live
+def test_live_capture_filters_in_the_kernel(tmp_path):
+    port = 40125
+
+    def send():
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for target in (port + 1, port, port + 1, port):
                 sock.sendto(b"hello", ("127.0.0.1", target))
                 time.sleep(0.05)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        proc.kill()
-    packets = list(read_packets(out))
+    packets = _capture_live(tmp_path, f"udp dst port {port}", send, ["listening on lo"])
     assert len(packets) == 2
     assert all(int.from_bytes(p.data[36:38], "big") == port for p in packets)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,
-                    reason="live capture needs Linux and root (CAP_NET_RAW)")
+@live
 def test_live_capture_filters_in_userspace_what_the_kernel_refuses(tmp_path):
     """protochain compiles to a loop; Linux takes no backward jumps in a socket filter,
     so the packets are filtered here instead, with the same result."""
     port = 40127
-    out = tmp_path / "live.pcap"
-    proc = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "filter", "-i", "lo", "-c", "2", "-w", str(out),
-                             f"ip protochain 17 and udp dst port {port}"], stderr=subprocess.PIPE, text=True)
-    try:
-        assert "filtering in userspace" in proc.stderr.readline()
-        assert "listening on lo" in proc.stderr.readline()
+
+    def send():
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock, socket.socket() as tcp:
             tcp.settimeout(0.1)
             for target in (port + 1, port, port + 1, port):
@@ -291,10 +299,8 @@ def test_live_capture_filters_in_userspace_what_the_kernel_refuses(tmp_path):
                 except OSError:
                     pass
                 time.sleep(0.05)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        proc.kill()
-    packets = list(read_packets(out))
+    packets = _capture_live(tmp_path, f"ip protochain 17 and udp dst port {port}", send,
+                            ["filtering in userspace", "listening on lo"])
     assert len(packets) == 2
     assert all(p.data[23] == 17 and int.from_bytes(p.data[36:38], "big") == port for p in packets)
 
