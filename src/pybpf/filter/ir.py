@@ -150,7 +150,7 @@ def emit(root: Block) -> list[Instruction]:
     """The linear program: blocks in :func:`blocks_in_order`, a ``ja`` where a goto's
     target does not follow, and a ``ja`` trampoline after any conditional jump whose
     target lies more than 255 instructions ahead."""
-    order = [b for b in blocks_in_order(root)]
+    order = blocks_in_order(root)
     # trampolines[block.id] = which of jt/jf go through a ja placed after the block
     trampolines: dict[int, list[str]] = {}
     while True:
@@ -182,10 +182,6 @@ def _layout(order: list[Block], trampolines: dict[int, list[str]]) -> dict[int, 
     return layout
 
 
-def _entry(block: Block, layout: dict[int, int]) -> int:
-    return layout[block.id]
-
-
 def _far_jumps(order, layout, trampolines) -> list[tuple[int, str]]:
     far = []
     for block in order:
@@ -194,7 +190,7 @@ def _far_jumps(order, layout, trampolines) -> list[tuple[int, str]]:
         test_pc = layout[block.id] + len(block.stmts)
         through = trampolines.get(block.id, [])
         for attr in ("jt", "jf"):
-            if attr not in through and _entry(getattr(block, attr), layout) - test_pc - 1 > 255:
+            if attr not in through and layout[getattr(block, attr).id] - test_pc - 1 > 255:
                 far.append((block.id, attr))
     return far
 
@@ -210,7 +206,7 @@ def _instructions(order, layout, trampolines) -> list[Instruction]:
         if block.is_goto:
             following = order[i + 1] if i + 1 < len(order) else None
             if block.jt is not following:      # backward only in loops (protochain), as 32-bit wrap-around
-                out.append(Instruction(c.JMP | c.JA, 0, 0, (_entry(block.jt, layout) - pc - 1) & 0xFFFF_FFFF))
+                out.append(Instruction(c.JMP | c.JA, 0, 0, (layout[block.jt.id] - pc - 1) & 0xFFFF_FFFF))
             continue
         through = trampolines.get(block.id, [])
         offsets = {}
@@ -218,9 +214,9 @@ def _instructions(order, layout, trampolines) -> list[Instruction]:
             if attr in through:
                 offsets[attr] = through.index(attr)
             else:
-                offsets[attr] = _entry(getattr(block, attr), layout) - pc - 1
+                offsets[attr] = layout[getattr(block, attr).id] - pc - 1
         out.append(Instruction(block.code, offsets["jt"], offsets["jf"], block.k))
         for n, attr in enumerate(through):
             here = pc + 1 + n
-            out.append(Instruction(c.JMP | c.JA, 0, 0, _entry(getattr(block, attr), layout) - here - 1))
+            out.append(Instruction(c.JMP | c.JA, 0, 0, layout[getattr(block, attr).id] - here - 1))
     return out

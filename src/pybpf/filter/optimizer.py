@@ -126,8 +126,7 @@ def _implied(op: int, k: int, fact_op: int, fact_k: int, holds: bool) -> bool | 
 class _Pass:
     """One forward sweep over the graph: simplify statements, decide tests."""
 
-    def __init__(self, root: Block, values: Values):
-        self.root = root
+    def __init__(self, values: Values):
         self.values = values
         self.changed = False
 
@@ -293,7 +292,7 @@ def _initial_state(values: Values) -> list[int | None]:
 def _forward(root: Block, values: Values, rewrite: bool):
     """Entry/exit states and entry facts of every block; with ``rewrite``, simplify
     statements and turn decided tests into moves on the way."""
-    sweep = _Pass(root, values)
+    sweep = _Pass(values)
     order = blocks_in_order(root)
     preds = _predecessors(order)
     entry: dict[int, list] = {}

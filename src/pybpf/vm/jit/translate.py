@@ -20,7 +20,7 @@ from llvmlite import ir
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.vm.analysis import initialised_registers
-from pybpf.vm.jit.abi import (BATCH_SYMBOL, ENTRY_SYMBOL, F_BUDGET, F_DEPTH, F_HELPER, F_MEMORY, F_MISALIGNED,
+from pybpf.vm.jit.abi import (BATCH_SYMBOL, ENTRY_SYMBOL, F_BUDGET, F_DEPTH, F_MEMORY, F_MISALIGNED,
                               F_PACKET, F_UNINIT, MAX_FRAMES, S_ADDR, S_BUDGET, S_DEPTH, S_FRAMES, S_HELPER_FN,
                               S_IN_BASE, S_IN_HOST, S_IN_LEN, S_SIZE, S_SLOT, S_STATUS, S_TRANSLATE_FN, S_WRITE,
                               JitUnsupported)
