@@ -17,6 +17,7 @@ from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.instruction import Instruction as I
 from pybpf.filter import ir, wlan
 from pybpf.filter.offsets import Rel, ipv4_header_length, load, transport_base
+from pybpf.filter.protocols import IP_KEYWORDS
 from pybpf.filter.syntax import Arith, Binary, Length, Negative, Number, PacketLoad, Relation
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ class ArithGen:
                 raise gen.error(f"'radio' needs a radio header; link type {gen.link.name} has none", node.proto)
             base = 0
         elif name in _IPV4_TRANSPORTS:
-            guards.append(gen.ip_protocol(gen.ip_keywords[name][0], True, False))
+            guards.append(gen.ip_protocol(IP_KEYWORDS[name][0], True, False))
             guards.append(gen.not_fragment())
             header = ipv4_header_length(gen.nl())
             base = transport_base(gen.nl())

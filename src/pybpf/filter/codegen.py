@@ -53,7 +53,6 @@ class Generator(Addresses):
         self.variables: dict[int, ir.Fragment] = {}
         self.guards: set[int] = set()
         self.arith = ArithGen(self)
-        self.ip_keywords = IP_KEYWORDS
         self._variable_offsets()
 
     def _variable_offsets(self) -> None:
