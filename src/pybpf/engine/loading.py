@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from pybpf.engine.collection import Collection
 from pybpf.engine.errors import EngineUnavailable
-from pybpf.object import CollectionSpec, MapSpec, ProgramSpec
+from pybpf.engine.cpus import possible_cpus
+from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
 
 ENGINES = {"kernel": "pybpf.kernel.engine", "vm": "pybpf.vm.engine"}
 log = logging.getLogger("pybpf.engine")
@@ -67,15 +69,34 @@ def _announce(name: str, level: int, message: str) -> None:
         log.log(level, message)
 
 
-def load(spec: CollectionSpec | MapSpec | ProgramSpec, engine: str = "auto",
+def load(spec: CollectionSpec | MapSpec | ProgramSpec | str | Path | bytes, engine: str = "auto",
          **options: Any) -> Collection:
-    """Load ``spec`` (a collection, or a single map/program spec) on ``engine``.
+    """Load ``spec`` (a collection, or a single map/program spec) on ``engine``: "kernel",
+    "vm", or "auto" (the kernel where bpf() is permitted, else the vm).
 
     Returns a :class:`Collection` (a context manager) whose ``maps`` and ``programs``
-    offer the same API on either engine. ``options`` go to the engine (the kernel engine
-    takes ``log_level`` and ``log_size`` for verifier logs).
+    offer the same API on either engine. A program source (a path, C or assembly text,
+    ELF or instruction bytes) is read with :func:`pybpf.read` first. ``options`` go to
+    the engine (the kernel engine takes ``log_level`` and ``log_size`` for verifier logs).
     """
-    if not isinstance(spec, CollectionSpec):
+    if isinstance(spec, (str, Path, bytes, bytearray, memoryview)):
+        from pybpf.object.source import read
+
+        spec = read(spec)
+    elif not isinstance(spec, CollectionSpec):
         spec = CollectionSpec.of(spec)
+    spec = _sized_perf_arrays(spec)
     spec.check()
     return choose_engine(engine).load_collection(spec, **options)
+
+
+def _sized_perf_arrays(spec: CollectionSpec) -> CollectionSpec:
+    """Perf event arrays declared without ``max_entries`` get one slot per possible CPU,
+    as libbpf gives them (the kernel refuses a size of 0, and every CPU needs a ring)."""
+    unsized = [name for name, m in spec.maps.items() if m.type == MapType.PERF_EVENT_ARRAY and m.max_entries == 0]
+    if not unsized:
+        return spec
+    maps = dict(spec.maps)
+    for name in unsized:
+        maps[name] = maps[name].copy(max_entries=possible_cpus())
+    return CollectionSpec(maps, dict(spec.programs))

@@ -17,12 +17,16 @@ import enum
 import errno
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pybpf.engine.codec import Codec, LpmKeyCodec, PerCpuCodec, btf_codec, make_codec
 from pybpf.engine.cpus import possible_cpus
 from pybpf.engine.errors import BPFError, CodecError
 from pybpf.object import MapSpec, MapType
+from pybpf.resource import Resource
+
+if TYPE_CHECKING:
+    from pybpf.engine.events import EventSource
 
 
 class UpdateFlag(enum.IntEnum):
@@ -41,7 +45,7 @@ _ARRAYS = {MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY,
 _STACK_TRACE_VALUE = "Q"
 
 
-class Map(ABC):
+class Map(Resource, ABC):
     """A live map. Use it as a context manager, or call :meth:`close`.
 
     Keys and values convert through :attr:`key_codec`/:attr:`value_codec` (from the
@@ -316,22 +320,11 @@ class Map(ABC):
 
     # -- life cycle -----------------------------------------------------------------
 
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` ran."""
-        return self._closed
-
-    def close(self) -> None:
-        """Release the map (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            self._close()
-
-    def __enter__(self) -> Map:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _event_source(self, pages: int, wakeup_events: int) -> EventSource:
+        """The engine's reader of records sent through this map (see
+        :mod:`pybpf.engine.events`); only ring buffers and perf event arrays have one."""
+        raise BPFError("events", errno.EINVAL, f"{self.type} maps carry no events (ring buffers "
+                       "and perf event arrays do)", f"map {self.name!r}")
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""

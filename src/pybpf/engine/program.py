@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
+from pybpf.engine.errors import EngineUnavailable
+from pybpf.engine.link import Link
 from pybpf.object import ProgramSpec
+from pybpf.resource import Resource
 
 
 @dataclass(frozen=True)
@@ -22,8 +26,11 @@ class RunResult:
     duration_ns: int
 
 
-class Program(ABC):
+class Program(Resource, ABC):
     """A loaded program. Use it as a context manager, or call :meth:`close`."""
+
+    #: the engine that loaded it: "kernel" or "vm"
+    engine = ""
 
     def __init__(self, spec: ProgramSpec):
         self.spec = spec
@@ -55,27 +62,19 @@ class Program(ABC):
     def _close(self) -> None:
         """Release the engine's resources for this program (called once)."""
 
+    def attach(self, target: str | None = None, **options: Any) -> Link:
+        """Attach the program to ``target`` (a bpftrace-style probe name such as
+        ``tracepoint:sched:sched_process_exec``, ``xdp:eth0``, ``cgroup:/sys/fs/cgroup/x:egress``)
+        or, without one, where its section name says. Returns the :class:`Link`; closing
+        it (or the program) detaches. Only the kernel engine has hooks to attach to."""
+        raise EngineUnavailable(
+            f"program {self.name!r} is loaded on the {self.engine} engine, which has no kernel hooks to "
+            "attach to: run it with test_run() (or `pybpf replay` for packets), or load it with engine='kernel'")
+
     @property
     @abstractmethod
     def id(self) -> int:
         """The engine's id for this program: what program arrays read back for it."""
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` ran."""
-        return self._closed
-
-    def close(self) -> None:
-        """Release the program (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            self._close()
-
-    def __enter__(self) -> Program:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from pybpf.engine.link import Link
 from pybpf.kernel import attrs
 from pybpf.kernel.info import fd_by_id, link_info
 from pybpf.kernel.maps import get_pinned_fd, pin_fd
@@ -18,13 +19,12 @@ from pybpf.kernel.syscall import Command, bpf
 from pybpf.object import AttachType
 
 
-class Link:
+class BpfLink(Link):
     """An attached program, held by the link's file descriptor ``fd``."""
 
     def __init__(self, fd: int, description: str = "link"):
+        super().__init__(description)
         self.fd = fd
-        self.description = description
-        self._closed = False
 
     @property
     def id(self) -> int:
@@ -47,30 +47,13 @@ class Link:
         """Remove the pin at ``path``."""
         os.unlink(path)
 
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` ran."""
-        return self._closed
-
-    def close(self) -> None:
-        """Release the link's fd (idempotent); the last reference detaches the program."""
-        if not self._closed:
-            self._closed = True
-            os.close(self.fd)
-
-    def __enter__(self) -> Link:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self.close()
+    def _close(self) -> None:
+        """Release the link's fd; the last reference detaches the program."""
+        os.close(self.fd)
 
 
 def create_link(prog_fd: int, target_fd: int, attach_type: AttachType, flags: int = 0,
-                extra: tuple[int, ...] = ()) -> Link:
+                extra: tuple[int, ...] = ()) -> BpfLink:
     """BPF_LINK_CREATE: attach ``prog_fd`` to ``target_fd`` (a cgroup dir, an ifindex for
     XDP/tcx, a perf event...). ``extra`` fills the per-attach-type union as u64 words."""
     attr = attrs.LinkCreateAttr(prog_fd=prog_fd, target_fd=target_fd,
@@ -78,14 +61,14 @@ def create_link(prog_fd: int, target_fd: int, attach_type: AttachType, flags: in
     for i, word in enumerate(extra):
         attr.extra[i] = word
     description = f"{attach_type} link of program fd {prog_fd} to {target_fd}"
-    return Link(bpf(Command.LINK_CREATE, attr, description), description)
+    return BpfLink(bpf(Command.LINK_CREATE, attr, description), description)
 
 
-def open_pinned_link(path: str) -> Link:
+def open_pinned_link(path: str) -> BpfLink:
     """The link pinned at ``path``."""
-    return Link(get_pinned_fd(path), f"link pinned at {path}")
+    return BpfLink(get_pinned_fd(path), f"link pinned at {path}")
 
 
-def open_link_by_id(link_id: int) -> Link:
+def open_link_by_id(link_id: int) -> BpfLink:
     """The link with id ``link_id``."""
-    return Link(fd_by_id("link", link_id), f"link id {link_id}")
+    return BpfLink(fd_by_id("link", link_id), f"link id {link_id}")

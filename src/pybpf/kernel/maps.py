@@ -16,7 +16,7 @@ import errno
 import mmap
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pybpf.engine.errors import BPFError
 from pybpf.engine.map import Map
@@ -24,6 +24,9 @@ from pybpf.kernel import attrs
 from pybpf.kernel.info import map_info, spec_of_info
 from pybpf.kernel.syscall import Command, bpf, bpf_at, cstring
 from pybpf.object import MapFlag, MapSpec, MapType
+
+if TYPE_CHECKING:
+    from pybpf.engine.events import EventSource
 
 
 class _ElemCall:
@@ -224,6 +227,15 @@ class KernelMap(Map):
             self._view = memoryview(self._mmap)
         return self._view
 
+    def _event_source(self, pages: int, wakeup_events: int) -> EventSource:
+        from pybpf.kernel.events import PerfBufferSource, RingBufferSource  # readers only when asked for
+
+        if self.type == MapType.RINGBUF:
+            return RingBufferSource(self)
+        if self.type == MapType.PERF_EVENT_ARRAY:
+            return PerfBufferSource(self, pages, wakeup_events)
+        return super()._event_source(pages, wakeup_events)
+
     def _close(self) -> None:
         try:
             if self._view is not None:
@@ -231,11 +243,6 @@ class KernelMap(Map):
                 self._mmap.close()
         finally:
             os.close(self.fd)
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self.close()
-
 
 def pin_fd(fd: int, path: str, target: str) -> None:
     """BPF_OBJ_PIN ``fd`` at ``path``."""

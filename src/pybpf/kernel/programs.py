@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pybpf.engine.errors import BPFError, VerifierError
+from pybpf.engine.link import Link
 from pybpf.engine.program import Program, RunResult
 from pybpf.errors import PybpfError
 from pybpf.isa import SLOT_SIZE, Instruction, decode, encode
@@ -41,13 +42,15 @@ _CONTEXT_ONLY_RUNS = {ProgramType.RAW_TRACEPOINT, ProgramType.RAW_TRACEPOINT_WRI
 class KernelProgram(Program):
     """A program loaded in the kernel, reached through its file descriptor ``fd``."""
 
+    engine = "kernel"
+
     def __init__(self, spec: ProgramSpec, fd: int, log: str = ""):
         super().__init__(spec)
         self.fd = fd
         #: the verifier log of a load that asked for one (log_level > 0)
         self.log = log
         #: what :meth:`attach` made; closed with the program
-        self.attachments: list[Any] = []
+        self.attachments: list[Link] = []
         self._target = f"program {spec.name!r}"
 
     def _test_run(self, data: bytes, ctx: bytes | None, repeat: int, data_out_size: int,
@@ -105,11 +108,11 @@ class KernelProgram(Program):
         """Remove the pin at ``path``."""
         os.unlink(path)
 
-    def attach(self, target: str | None = None, **options: Any) -> Any:
+    def attach(self, target: str | None = None, **options: Any) -> Link:
         """Attach to ``target`` (a bpftrace-style probe name such as
         ``tracepoint:sched:sched_process_exec``) or, without one, where the section name
-        says; returns the attachment (close it, or use ``with``, to detach). See
-        :func:`pybpf.kernel.attach.attach` for targets and options."""
+        says; returns the :class:`~pybpf.engine.link.Link` (close it, or use ``with``, to
+        detach). See :func:`pybpf.kernel.attach.attach` for targets and options."""
         from pybpf.kernel.attach import attach  # attach builds on this module
 
         return attach(self, target, **options)
@@ -126,11 +129,6 @@ class KernelProgram(Program):
             if not getattr(attachment, "closed", False):
                 attachment.close()
         os.close(self.fd)
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self.close()
-
 
 def _load_attr(spec: ProgramSpec, code: ctypes.Array, license: ctypes.Array,
                btf_fd: int, keep: list[ctypes.Array]) -> attrs.ProgLoadAttr:

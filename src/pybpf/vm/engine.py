@@ -49,6 +49,8 @@ def available() -> str | None:
 class VmProgram(Program):
     """A program loaded into the vm engine."""
 
+    engine = "vm"
+
     def __init__(self, spec: ProgramSpec, checked: Checked):
         super().__init__(spec)
         self.checked = checked

@@ -12,6 +12,7 @@ import errno
 import os
 from typing import Any
 
+from pybpf.object import MapType
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import helper
 from pybpf.vm.constants import M64, MAP_HANDLE_BASE
@@ -154,13 +155,15 @@ def ringbuf_discard(vm: Any, address: int, flags: int, *_: int) -> int:
 @helper("bpf_perf_event_output")
 def perf_event_output(vm: Any, ctx: int, handle: int, flags: int, data: int, size: int) -> int:
     """A sample for the perf event array's slot ``flags & 0xffffffff`` (this CPU's for
-    BPF_F_CURRENT_CPU), kept on the map for userspace (``map.samples``)."""
+    BPF_F_CURRENT_CPU), kept on the map for userspace (``map.samples``, read by ``pybpf.Events``)."""
     target = _map(vm, handle)
+    if target.type != MapType.PERF_EVENT_ARRAY:      # the kernel's verifier refuses such a call
+        return _errno(-errno.EINVAL)
     index = flags & 0xFFFF_FFFF
     cpu = vm.cpu if index == 0xFFFF_FFFF else index
     if flags >> 32 or cpu >= target.max_entries:
         return _errno(-errno.E2BIG if not flags >> 32 else -errno.EINVAL)
-    target.__dict__.setdefault("samples", []).append((cpu, vm.memory.read_bytes(data, size)))
+    target.output(cpu, vm.memory.read_bytes(data, size))
     return 0
 
 

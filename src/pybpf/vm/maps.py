@@ -14,11 +14,16 @@ import hashlib
 import itertools
 import weakref
 from collections import OrderedDict, deque
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from pybpf.engine import BPFError, Map, possible_cpus
+from pybpf.engine.events import records_array
 from pybpf.engine.map import UpdateFlag
 from pybpf.object import MapFlag, MapSpec, MapType
+
+if TYPE_CHECKING:
+    from pybpf.engine.events import EventSource
 
 _ids = itertools.count(1)
 #: live vm objects (maps and programs) by id, as prog arrays and maps of maps refer to them
@@ -406,6 +411,53 @@ class RingBufMap(VmMap):
         self.used = 0
         return out
 
+    def _event_source(self, pages: int, wakeup_events: int) -> EventSource:
+        return _VmEventSource(self.name, lambda: ((None, data) for data in self.drain()))
+
+
+class PerfEventArrayMap(FdArrayMap):
+    """perf_event_array: ``bpf_perf_event_output`` keeps ``(cpu, data)`` samples here
+    for userspace, in order, as the kernel's per-CPU rings would deliver them."""
+
+    def __init__(self, spec: MapSpec, cpus: int | None = None):
+        super().__init__(spec, cpus)
+        self.samples: list[tuple[int, bytes]] = []
+
+    def output(self, cpu: int, data: bytes) -> None:
+        """Keep a sample as the kernel's ring holds it: the raw data zero-padded so that
+        with its 4-byte size it fills whole 8-byte words (readers see the padding too)."""
+        self.samples.append((cpu, bytes(data) + bytes(-(len(data) + 4) % 8)))
+
+    def _take_samples(self) -> Iterator[tuple[int | None, bytes]]:
+        taken, self.samples = self.samples, []
+        return iter(taken)
+
+    def _event_source(self, pages: int, wakeup_events: int) -> EventSource:
+        return _VmEventSource(self.name, self._take_samples)
+
+
+class _VmEventSource:
+    """Records a vm program already sent (it ran in the caller's thread): nothing to
+    wait for, nothing lost (a full vm ring buffer fails the program's call instead)."""
+
+    lost = 0
+
+    def __init__(self, name: str, take: Callable[[], Iterator[tuple[int | None, bytes]]]):
+        self.name = name
+        self._take = take
+
+    def fds(self) -> list[int]:
+        return []
+
+    def drain(self) -> Iterator[tuple[int | None, bytes]]:
+        return self._take()
+
+    def read_array(self, dtype: Any) -> Any:
+        return records_array([data for _, data in self._take()], dtype, self.name)
+
+    def close(self) -> None:
+        """Nothing is held: the records live on the map."""
+
 
 class StackTraceMap(HashMap):
     """stack_trace: stack ids → arrays of instruction addresses, filled by
@@ -433,7 +485,7 @@ _KINDS = {
     MapType.LRU_PERCPU_HASH: lambda spec, cpus: HashMap(spec, cpus, lru=True),
     MapType.LPM_TRIE: LpmTrieMap, MapType.QUEUE: QueueMap, MapType.STACK: QueueMap,
     MapType.BLOOM_FILTER: BloomFilterMap,
-    MapType.PROG_ARRAY: FdArrayMap, MapType.ARRAY_OF_MAPS: FdArrayMap, MapType.PERF_EVENT_ARRAY: FdArrayMap,
+    MapType.PROG_ARRAY: FdArrayMap, MapType.ARRAY_OF_MAPS: FdArrayMap, MapType.PERF_EVENT_ARRAY: PerfEventArrayMap,
     MapType.HASH_OF_MAPS: HashOfMapsMap, MapType.RINGBUF: RingBufMap, MapType.STACK_TRACE: StackTraceMap,
 }
 

@@ -10,7 +10,9 @@ manager) that removes the hook.
 from __future__ import annotations
 
 import errno
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pybpf.engine.link import Link
 
 from pybpf.kernel.attach.network import (
     CGROUP_HOOKS,
@@ -84,20 +86,22 @@ def parse_target(target: str) -> tuple[str, list[str]]:
     return kind, rest.split(":") if rest else []
 
 
-def attach(program: Any, target: str | None = None, **options: Any) -> Any:
-    """Attach a loaded kernel program (anything with ``fd`` and ``spec``) to ``target``,
+if TYPE_CHECKING:
+    from pybpf.kernel.programs import KernelProgram
+
+
+def attach(program: KernelProgram, target: str | None = None, **options: Any) -> Link:
+    """Attach a loaded kernel program to ``target``,
     a bpftrace-style probe name; without one, to what its section names. ``options``
     complete targets a section leaves open: ``interface=`` for xdp/tc, ``cgroup=`` for
     cgroup hooks, ``socket=`` for socket filters, ``pid=`` for uprobes/USDT/perf events.
     The program keeps a reference: closing it (or its collection) detaches too."""
     attachment = _attach(program, target, **options)
-    owned = getattr(program, "attachments", None)
-    if isinstance(owned, list):
-        owned.append(attachment)
+    program.attachments.append(attachment)
     return attachment
 
 
-def _attach(program: Any, target: str | None = None, **options: Any) -> Any:
+def _attach(program: KernelProgram, target: str | None = None, **options: Any) -> Link:
     """The attachment itself (see :func:`attach`)."""
     if target is None:
         section = getattr(program.spec, "section", "") or ""

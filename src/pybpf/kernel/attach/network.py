@@ -15,7 +15,8 @@ import struct
 
 from pybpf.engine.errors import BPFError
 from pybpf.kernel.attach.tracing import AttachError
-from pybpf.kernel.link import Link, create_link
+from pybpf.engine.link import Link
+from pybpf.kernel.link import BpfLink, create_link
 from pybpf.object import AttachType
 
 SO_ATTACH_BPF = 50
@@ -53,35 +54,27 @@ CGROUP_HOOKS = {
 }
 
 
-class SocketAttachment:
+class SocketAttachment(Link):
     """A program attached to one socket; :meth:`close` detaches it (the socket stays)."""
 
     def __init__(self, sock: socket.socket, prog_fd: int) -> None:
+        super().__init__(f"socket filter on socket fd {sock.fileno()}")
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_BPF, struct.pack("i", prog_fd))
         except OSError as exc:
+            self._closed = True             # nothing to detach
             raise AttachError(f"socket fd {sock.fileno()}", exc.errno or errno.EINVAL,
                               f"SO_ATTACH_BPF refused: {exc.strerror} (the program must be a socket_filter)") from None
         self.socket = sock
-        self.closed = False
 
-    def close(self) -> None:
-        """Detach the program from the socket (idempotent; a closed socket needs nothing)."""
-        if self.closed:
-            return
-        self.closed = True
+    def _close(self) -> None:
+        """Detach the program from the socket (a closed socket needs nothing)."""
         if self.socket.fileno() >= 0:
             try:
                 self.socket.setsockopt(socket.SOL_SOCKET, SO_DETACH_BPF, 0)
             except OSError as exc:
                 if exc.errno != errno.ENOENT:  # nothing attached any more
                     raise
-
-    def __enter__(self) -> "SocketAttachment":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def attach_socket(prog_fd: int, sock: socket.socket) -> SocketAttachment:
@@ -104,7 +97,7 @@ def interface_index(interface: str | int) -> int:
                           "no such network interface in this network namespace") from None
 
 
-def attach_xdp(prog_fd: int, interface: str | int, mode: str = "auto") -> Link:
+def attach_xdp(prog_fd: int, interface: str | int, mode: str = "auto") -> BpfLink:
     """Run an XDP program on packets arriving at ``interface`` (``mode``: auto, generic,
     native or offload)."""
     if mode not in XDP_MODES:
@@ -123,7 +116,7 @@ def attach_xdp(prog_fd: int, interface: str | int, mode: str = "auto") -> Link:
         raise
 
 
-def attach_tc(prog_fd: int, interface: str | int, direction: str = "ingress") -> Link:
+def attach_tc(prog_fd: int, interface: str | int, direction: str = "ingress") -> BpfLink:
     """Run a sched_cls program on ``interface``'s ``ingress`` or ``egress`` (TCX links)."""
     types = {"ingress": AttachType.TCX_INGRESS, "egress": AttachType.TCX_EGRESS}
     if direction not in types:
@@ -131,7 +124,7 @@ def attach_tc(prog_fd: int, interface: str | int, direction: str = "ingress") ->
     return create_link(prog_fd, interface_index(interface), types[direction])
 
 
-def attach_cgroup(prog_fd: int, cgroup: str, hook: str | AttachType) -> Link:
+def attach_cgroup(prog_fd: int, cgroup: str, hook: str | AttachType) -> BpfLink:
     """Run a cgroup program for every process in the cgroup v2 directory ``cgroup``
     (``hook``: ingress, egress, sock_create, connect4, ... or an AttachType)."""
     if isinstance(hook, str):

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 
 from pybpf.engine.errors import BPFError
 from pybpf.errors import PybpfError
-from pybpf.kernel.link import Link, create_link
+from pybpf.engine.link import Link
+from pybpf.kernel.link import BpfLink, create_link
 from pybpf.kernel.perf_event import PerfEvent, PerfEventError, online_cpus
 from pybpf.kernel.syscall import Command, bpf
 from pybpf.object import AttachType
@@ -36,23 +37,18 @@ class AttachError(BPFError):
         super().__init__("attach", errno_, hint, what)
 
 
-class PerfEventLink:
+class PerfEventLink(Link):
     """A BPF link over a perf event; closing it closes both (link first)."""
 
-    def __init__(self, link: Link, event: PerfEvent) -> None:
+    def __init__(self, link: BpfLink, event: PerfEvent) -> None:
+        super().__init__(f"{event.description} link")
         self.link = link
         self.event = event
-        self.description = f"{event.description} link"
 
     @property
     def fd(self) -> int:
         """The BPF link's fd."""
         return self.link.fd
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` ran."""
-        return self.link.closed
 
     def detach(self) -> None:
         """Detach the program now (the objects stay open until closed)."""
@@ -62,33 +58,22 @@ class PerfEventLink:
         """Pin the BPF link (the hook then outlives this process)."""
         self.link.pin(path)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         """Detach: release the link, then the perf event."""
         try:
             self.link.close()
         finally:
             self.event.close()
 
-    def __enter__(self) -> "PerfEventLink":
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class LinkGroup:
+class LinkGroup(Link):
     """Several links that make one attachment (per-CPU events, every USDT site)."""
 
-    def __init__(self, links: Sequence[Link | PerfEventLink], description: str) -> None:
+    def __init__(self, links: Sequence[Link], description: str) -> None:
+        super().__init__(description)
         self.links = list(links)
-        self.description = description
 
-    @property
-    def closed(self) -> bool:
-        """True once every member is closed."""
-        return all(link.closed for link in self.links)
-
-    def close(self) -> None:
+    def _close(self) -> None:
         """Close every member (all of them, even if one fails)."""
         errors = []
         for link in self.links:
@@ -99,12 +84,6 @@ class LinkGroup:
         if errors:
             raise errors[0]
 
-    def __enter__(self) -> "LinkGroup":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __len__(self) -> int:
         return len(self.links)
 
@@ -112,12 +91,16 @@ class LinkGroup:
 def link_perf_event(prog_fd: int, event: PerfEvent, cookie: int = 0) -> PerfEventLink:
     """Tie ``prog_fd`` to an open perf event with a BPF link (the event is closed if
     this fails, and owned by the link if it succeeds)."""
+    return PerfEventLink(_perf_event_bpf_link(prog_fd, event, cookie), event)
+
+
+def _perf_event_bpf_link(prog_fd: int, event: PerfEvent, cookie: int) -> BpfLink:
+    """BPF_LINK_CREATE on a perf event; the event is closed if the kernel refuses."""
     try:
-        link = create_link(prog_fd, event.fileno(), AttachType.PERF_EVENT, extra=(cookie,))
+        return create_link(prog_fd, event.fileno(), AttachType.PERF_EVENT, extra=(cookie,))
     except BaseException:
         event.close()
         raise
-    return PerfEventLink(link, event)
 
 
 def attach_tracepoint(prog_fd: int, tracepoint: str, *, cookie: int = 0,
@@ -134,7 +117,7 @@ class _RawTracepointOpenAttr(ctypes.Structure):
                 ("cookie", ctypes.c_uint64)]
 
 
-def attach_raw_tracepoint(prog_fd: int, name: str, by_btf: bool = False) -> Link:
+def attach_raw_tracepoint(prog_fd: int, name: str, by_btf: bool = False) -> BpfLink:
     """Run a raw tracepoint program on tracepoint ``name`` (``sched_switch``: no category;
     the program sees the tracepoint's C arguments, not the formatted record). A ``tp_btf``
     program (``by_btf``) named its tracepoint at load, so none is passed here."""
@@ -144,20 +127,20 @@ def attach_raw_tracepoint(prog_fd: int, name: str, by_btf: bool = False) -> Link
     description = f"raw tracepoint {name}"
     fd = bpf(Command.RAW_TRACEPOINT_OPEN, attr, description,
              hints={errno.ENOENT: f"the kernel has no tracepoint called {name!r}"})
-    return Link(fd, description)
+    return BpfLink(fd, description)
 
 
 class _IterCreateAttr(ctypes.Structure):
     _fields_ = [("link_fd", ctypes.c_uint32), ("flags", ctypes.c_uint32)]
 
 
-class IteratorOutput:
+class IteratorOutput(Link):
     """An attached BPF iterator: :meth:`read` runs it once over its target (tasks, maps...)
     and returns what the program printed with bpf_seq_printf; :meth:`close` detaches."""
 
-    def __init__(self, link: Link, description: str):
+    def __init__(self, link: BpfLink, description: str):
+        super().__init__(description)
         self.link = link
-        self.description = description
 
     def read(self) -> str:
         """A fresh pass of the iterator, its whole output as text."""
@@ -170,20 +153,12 @@ class IteratorOutput:
             os.close(fd)
         return b"".join(chunks).decode("utf-8", "replace")
 
-    @property
-    def closed(self) -> bool:
-        """True once detached."""
-        return self.link.closed
+    def pin(self, path: str) -> None:
+        """Pin the iterator's link (bpftool iter pin: reading the pin runs it)."""
+        self.link.pin(path)
 
-    def close(self) -> None:
-        """Detach the iterator program."""
+    def _close(self) -> None:
         self.link.close()
-
-    def __enter__(self) -> "IteratorOutput":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def attach_iterator(prog_fd: int, target: str = "") -> IteratorOutput:
@@ -236,7 +211,7 @@ class _UprobeMultiAttr(ctypes.Structure):
 
 
 def attach_uprobe_multi(prog_fd: int, binary: str, patterns: Sequence[str], *, retprobe: bool = False,
-                        pid: int = -1) -> Link:
+                        pid: int = -1) -> BpfLink:
     """One uprobe_multi link on every function of ``binary`` matching any of ``patterns``
     (shell globs, ``malloc`` or ``str*``); the program must be loaded for it
     (section ``uprobe.multi/...``). Refusals name what matched nothing."""
@@ -255,7 +230,7 @@ def attach_uprobe_multi(prog_fd: int, binary: str, patterns: Sequence[str], *, r
                             path=ctypes.addressof(encoded), offsets=ctypes.addressof(array), cnt=len(offsets),
                             multi_flags=1 if retprobe else 0, pid=max(pid, 0))
     description = f"uprobe_multi on {len(offsets)} functions of {path}"
-    return Link(bpf(Command.LINK_CREATE, attr, description,
+    return BpfLink(bpf(Command.LINK_CREATE, attr, description,
                     hints={errno.EINVAL: "the program must be loaded for uprobe_multi (section uprobe.multi/...)"}),
                 description)
 
@@ -308,7 +283,7 @@ class _KprobeMultiAttr(ctypes.Structure):
 
 
 def attach_kprobe_multi(prog_fd: int, functions: Sequence[str], *, retprobe: bool = False,
-                        tracefs: Tracefs | None = None) -> Link:
+                        tracefs: Tracefs | None = None) -> BpfLink:
     """One kprobe_multi link on kernel ``functions`` (exact names; the program must be
     loaded for it, section ``kprobe.multi/...``). Where the kernel has no kprobes the error
     says so and names the tracepoints that cover the functions that have one."""
@@ -318,7 +293,7 @@ def attach_kprobe_multi(prog_fd: int, functions: Sequence[str], *, retprobe: boo
                             syms=ctypes.addressof(pointers), multi_flags=1 if retprobe else 0)
     description = f"kprobe_multi on {len(names)} kernel functions"
     try:
-        return Link(bpf(Command.LINK_CREATE, attr, description), description)
+        return BpfLink(bpf(Command.LINK_CREATE, attr, description), description)
     except BPFError as exc:
         if os.path.exists("/sys/bus/event_source/devices/kprobe"):
             raise
@@ -356,16 +331,14 @@ def attach_kprobe(prog_fd: int, function: str, *, retprobe: bool = False, offset
 class KprobeEventLink(PerfEventLink):
     """A kprobe made through tracefs's kprobe_events; closing also removes the probe."""
 
-    def __init__(self, link: PerfEventLink, control: str, name: str):
-        super().__init__(link.link, link.event)
+    def __init__(self, link: BpfLink, event: PerfEvent, control: str, name: str):
+        super().__init__(link, event)
         self.control, self.probe_name = control, name
 
-    def close(self) -> None:
+    def _close(self) -> None:
         """Detach, then delete the probe definition."""
-        if self.closed:
-            return
         try:
-            super().close()
+            super()._close()
         finally:
             with open(self.control, "a") as control:
                 control.write(f"-:kprobes/{self.probe_name}\n")
@@ -386,7 +359,7 @@ def _kprobe_event(prog_fd: int, function: str, retprobe: bool, offset: int, cook
     try:
         fmt = tracefs.format(f"kprobes:{name}")
         event = PerfEvent.tracepoint(fmt.id, name=fmt.qualified_name, pid=-1, cpu=0, sample_type=0)
-        return KprobeEventLink(link_perf_event(prog_fd, event, cookie), control, name)
+        return KprobeEventLink(_perf_event_bpf_link(prog_fd, event, cookie), event, control, name)
     except BaseException:
         with open(control, "a") as events:
             events.write(f"-:kprobes/{name}\n")
