@@ -13,11 +13,7 @@ import argparse
 import struct
 import time
 
-from pybpf.engine import load
-from pybpf.kernel.attach import attach
-from pybpf.kernel.ringbuf import EventPoller, RingBuffer
-from pybpf.object.elf import load_object
-from pybpf.toolchain import compile_c
+import pybpf
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -48,19 +44,18 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--bash", default="/usr/bin/bash", help="the bash binary to probe")
     args = parser.parse_args()
-    spec = load_object(compile_c(SOURCE), name="bash_readline")
+    spec = pybpf.read(SOURCE, name="bash_readline")
 
-    def show(record: bytes) -> None:
-        pid, text = LINE.unpack_from(record)
+    def show(event: pybpf.Event) -> None:
+        pid, text = LINE.unpack_from(event.data)
         command = text.split(b"\0", 1)[0].decode(errors="replace")
         print(f"{time.strftime('%H:%M:%S')}  {pid:<8} {command}", flush=True)
 
-    with load(spec, engine="kernel") as loaded, \
-            attach(loaded.programs["on_readline"], f"uretprobe:{args.bash}:readline"), \
-            RingBuffer.of(loaded.maps["lines"]) as ring, EventPoller() as poller:
-        poller.add_ring_buffer(ring, show)
+    with pybpf.load(spec, engine="kernel") as coll, \
+            coll.programs["on_readline"].attach(f"uretprobe:{args.bash}:readline"), \
+            pybpf.Events(coll.maps["lines"]) as events:
         print(f"{'TIME':<9} {'PID':<8} COMMAND", flush=True)
-        poller.run(args.duration)
+        events.run(show, args.duration)
 
 
 if __name__ == "__main__":

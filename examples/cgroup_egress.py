@@ -17,10 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from pybpf.engine import load
-from pybpf.kernel.attach import attach
-from pybpf.object.elf import load_object
-from pybpf.toolchain import compile_c
+import pybpf
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -62,8 +59,8 @@ def main() -> None:
     cgroup = cgroup2_root() / f"pybpf-egress-{os.getpid()}"
     cgroup.mkdir()
     try:
-        spec = load_object(compile_c(SOURCE), name="cgroup_egress")
-        with load(spec, engine="kernel") as loaded, attach(loaded.programs["count_egress"], f"cgroup:{cgroup}:egress"):
+        spec = pybpf.read(SOURCE, name="cgroup_egress")
+        with pybpf.load(spec, engine="kernel") as coll, coll.programs["count_egress"].attach(f"cgroup:{cgroup}:egress"):
             child = subprocess.Popen(["sh", "-c", f'echo $$ > "{cgroup}/cgroup.procs" && exec "$0" "$@"', *command])
             deadline = None if args.duration is None else time.monotonic() + args.duration
             try:
@@ -74,7 +71,7 @@ def main() -> None:
             if child.poll() is None:
                 child.terminate()
             child.wait()
-            totals = loaded.maps["totals"]
+            totals = coll.maps["totals"]
             label = "the built-in sender (10 UDP datagrams)" if command is DEFAULT_COMMAND else shlex.join(command)
             print(f"{label}: {totals[0]} packets, {totals[1]} bytes sent", flush=True)
     finally:

@@ -11,11 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from pybpf.engine import load
-from pybpf.kernel.attach import attach
-from pybpf.object.elf import load_object
-from pybpf.toolchain import compile_c
-from pybpf.tracefs import TracePipe
+import pybpf
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -34,9 +30,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = parser.parse_args()
-    spec = load_object(compile_c(SOURCE), name="hello_clone")
     deadline = None if args.duration is None else time.monotonic() + args.duration
-    with TracePipe() as pipe, load(spec, engine="kernel") as loaded, attach(loaded.programs["hello"]):
+    with pybpf.TracePipe() as pipe, pybpf.load(pybpf.read(SOURCE, name="hello_clone"), engine="kernel") as coll, \
+            coll.programs["hello"].attach():
         print("Tracing clone()... Ctrl-C to end.", flush=True)
         try:
             while deadline is None or time.monotonic() < deadline:

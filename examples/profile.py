@@ -13,12 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from pybpf.engine import load
-from pybpf.kernel.attach import attach
-from pybpf.object.elf import load_object
-from pybpf.output import fold
-from pybpf.symbols import Symbolizer, SymbolError
-from pybpf.toolchain import compile_c
+import pybpf
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -62,21 +57,21 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=10, help="how many stacks to print")
     parser.add_argument("--folded", action="store_true", help="print folded stacks (flame graph input)")
     args = parser.parse_args()
-    spec = load_object(compile_c(SOURCE), name="profile")
-    symbolizer = Symbolizer()
-    with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_sample"], f"profile:hz:{args.frequency}"):
+    spec = pybpf.read(SOURCE, name="profile")
+    symbolizer = pybpf.symbols.Symbolizer()
+    with pybpf.load(spec, engine="kernel") as coll, coll.programs["on_sample"].attach(f"profile:hz:{args.frequency}"):
         try:
             time.sleep(args.duration)
         except KeyboardInterrupt:
             pass
-        counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
+        counts, stacks = coll.maps["counts"], coll.maps["stacks"]
         samples = []
         for key, count in counts.items():            # keys decode through the map's BTF
             names = []
             for address in frames(stacks, key.kernel_stack):
                 try:
                     names.append(str(symbolizer.kernel(address)).split(" [")[0])
-                except SymbolError:
+                except pybpf.symbols.SymbolError:
                     names.append(f"0x{address:x}")
             names += [str(symbolizer.user(key.pid, address)).split(" [")[0]
                       for address in frames(stacks, key.user_stack)]
@@ -84,7 +79,7 @@ def main() -> None:
             samples.append((count, process, names))
     samples.sort(key=lambda s: -s[0])
     if args.folded:
-        print(fold((tuple([process, *reversed(names)]), count) for count, process, names in samples), end="")
+        print(pybpf.output.fold((tuple([process, *reversed(names)]), count) for count, process, names in samples), end="")
         return
     for count, process, names in samples[:args.top]:
         print(f"{count:>6}  {process}")

@@ -13,14 +13,10 @@ from __future__ import annotations
 import argparse
 import struct
 
-from pybpf.engine import load
-from pybpf.kernel.attach import attach
-from pybpf.kernel.ringbuf import EventPoller, RingBuffer
-from pybpf.object.elf import load_object
-from pybpf.toolchain import compile_c
-from pybpf.tracefs import Tracefs
+import pybpf
 
 SOURCE = r"""
+#include <vmlinux.h>
 #include <pybpf/bpf.h>
 
 struct open_event { u32 pid; char comm[16]; char path[236]; };
@@ -28,10 +24,10 @@ struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 18); } ope
 static const char prefix[] = PREFIX;
 
 SEC("tracepoint/syscalls/sys_enter_openat")
-int on_openat(void *ctx)
+int on_openat(struct trace_event_raw_sys_enter *ctx)
 {
     char path[sizeof(((struct open_event *)0)->path)];
-    const char *user_path = *(const char **)((char *)ctx + FILENAME_OFFSET);
+    const char *user_path = (const char *)ctx->args[1];   /* openat(dfd, filename, ...) */
     if (bpf_probe_read_user_str(path, sizeof(path), user_path) < (long)sizeof(prefix))
         return 0;
     for (int i = 0; i < (int)sizeof(prefix) - 1; i++)
@@ -62,19 +58,16 @@ def main() -> None:
     args = parser.parse_args()
     if not args.prefix or len(args.prefix) > 200 or any(ch in args.prefix for ch in '"\\\n'):
         raise SystemExit("syscall_filter: --prefix must be 1-200 characters without quotes, backslashes or newlines")
-    offset = Tracefs().format("syscalls:sys_enter_openat").field("filename").offset
-    source = compile_c(SOURCE, defines={"PREFIX": f'"{args.prefix}"', "FILENAME_OFFSET": offset})
-    spec = load_object(source, name="syscall_filter")
+    spec = pybpf.read(SOURCE, name="syscall_filter", defines={"PREFIX": f'"{args.prefix}"'})
 
-    def show(record: bytes) -> None:
-        pid, comm, path = EVENT.unpack_from(record)
+    def show(event: pybpf.Event) -> None:
+        pid, comm, path = EVENT.unpack_from(event.data)
         print(f"{pid:<8} {_text(comm):<16} {_text(path)}", flush=True)
 
-    with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_openat"]), \
-            RingBuffer.of(loaded.maps["opens"]) as ring, EventPoller() as poller:
-        poller.add_ring_buffer(ring, show)
+    with pybpf.load(spec, engine="kernel") as coll, coll.programs["on_openat"].attach(), \
+            pybpf.Events(coll.maps["opens"]) as events:
         print(f"{'PID':<8} {'COMM':<16} PATH", flush=True)
-        poller.run(args.duration)
+        events.run(show, args.duration)
 
 
 if __name__ == "__main__":

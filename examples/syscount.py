@@ -13,10 +13,7 @@ import re
 import time
 from pathlib import Path
 
-from pybpf.engine import load
-from pybpf.kernel.attach import attach
-from pybpf.object.elf import load_object
-from pybpf.toolchain import compile_c
+import pybpf
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -53,10 +50,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=10, help="how many syscalls to show")
     args = parser.parse_args()
     names = syscall_names()
-    spec = load_object(compile_c(SOURCE), name="syscount")
     deadline = None if args.duration is None else time.monotonic() + args.duration
-    with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_enter"]):
-        counts = loaded.maps["counts"]
+    with pybpf.load(pybpf.read(SOURCE, name="syscount"), engine="kernel") as coll, coll.programs["on_enter"].attach():
+        counts = coll.maps["counts"]
         print("Tracing syscalls... Ctrl-C to end.", flush=True)
         try:
             while deadline is None or time.monotonic() < deadline:

@@ -14,12 +14,7 @@ from __future__ import annotations
 import argparse
 import struct
 
-from pybpf.engine import load
-from pybpf.kernel.attach import attach
-from pybpf.kernel.ringbuf import EventPoller, RingBuffer
-from pybpf.object.elf import load_object
-from pybpf.toolchain import compile_c
-from pybpf.usdt import c_reader, find_probe
+import pybpf
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -56,19 +51,18 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--python", default="/usr/bin/python3.11", help="the CPython binary to trace")
     args = parser.parse_args()
-    probe = find_probe(args.python, "import__find__load__start", "python")[0]
-    spec = load_object(compile_c(SOURCE.replace("READER", c_reader(probe))), name="usdt")
+    probe = pybpf.usdt.find_probe(args.python, "import__find__load__start", "python")[0]
+    spec = pybpf.read(SOURCE.replace("READER", pybpf.usdt.c_reader(probe)), name="usdt")
 
-    def show(record: bytes) -> None:
-        pid, module = IMPORT.unpack_from(record)
+    def show(event: pybpf.Event) -> None:
+        pid, module = IMPORT.unpack_from(event.data)
         print(f"{pid:<8} {_text(module)}", flush=True)
 
-    with load(spec, engine="kernel") as loaded, \
-            attach(loaded.programs["on_import"], f"usdt:{args.python}:python:import__find__load__start"), \
-            RingBuffer.of(loaded.maps["imports"]) as ring, EventPoller() as poller:
-        poller.add_ring_buffer(ring, show)
+    with pybpf.load(spec, engine="kernel") as coll, \
+            coll.programs["on_import"].attach(f"usdt:{args.python}:python:import__find__load__start"), \
+            pybpf.Events(coll.maps["imports"]) as events:
         print(f"{'PID':<8} MODULE", flush=True)
-        poller.run(args.duration)
+        events.run(show, args.duration)
 
 
 if __name__ == "__main__":

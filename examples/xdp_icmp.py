@@ -20,10 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 
-from pybpf.engine import load
-from pybpf.kernel.attach import attach
-from pybpf.object.elf import load_object
-from pybpf.toolchain import compile_c
+import pybpf
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -103,13 +100,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = parser.parse_args()
-    spec = load_object(compile_c(SOURCE), name="xdp_icmp")
+    spec = pybpf.read(SOURCE, name="xdp_icmp")
     deadline = None if args.duration is None else time.monotonic() + args.duration
-    with namespaces() as (a, b), load(spec, engine="kernel") as loaded:
+    with namespaces() as (a, b), pybpf.load(spec, engine="kernel") as coll:
         with inside(a):
-            link = attach(loaded.programs["drop_icmp"], "xdp:pbxdpa:generic")
+            link = coll.programs["drop_icmp"].attach("xdp:pbxdpa:generic")
         with link:
-            counts = loaded.maps["counts"]
+            counts = coll.maps["counts"]
             print("ICMP to 10.78.0.1 is dropped by XDP; other traffic passes.", flush=True)
             try:
                 while deadline is None or time.monotonic() < deadline:

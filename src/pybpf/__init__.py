@@ -13,7 +13,7 @@ The front door — everything a program needs from source to events::
 ``read`` turns any program source into a spec; ``load`` puts a spec on an engine and
 returns a :class:`Collection` of live :class:`Map` and :class:`Program` objects;
 ``Program.attach`` returns a :class:`Link`; :class:`Events` reads ring buffers and perf
-buffers on either engine. Classic BPF, pcap filters, the assembler and both engines'
+buffers on either engine; :class:`TracePipe` reads what ``bpf_printk`` prints. Classic BPF, pcap filters, the assembler and both engines'
 internals live in the subpackages (``pybpf.filter``, ``pybpf.isa``, ``pybpf.kernel``,
 ``pybpf.vm``...).
 
@@ -27,22 +27,40 @@ from typing import TYPE_CHECKING
 from pybpf._lazy import lazy_attributes
 from pybpf.errors import PybpfError
 
-if TYPE_CHECKING:
-    from pybpf.engine import (
-        BPFError,
-        Collection,
-        EngineUnavailable,
-        Map,
-        Program,
-        RunResult,
-        VerifierError,
-        load,
-    )
-    from pybpf.engine.events import Event, Events
-    from pybpf.engine.link import Link
-    from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec, ProgramType
-    from pybpf.object.source import read
-    from pybpf.toolchain import compile_c
+if TYPE_CHECKING:   # the same names, for type checkers (``X as X``: re-exported under --strict)
+    from pybpf import btf as btf
+    from pybpf import capture as capture
+    from pybpf import cbpf as cbpf
+    from pybpf import filter as filter
+    from pybpf import isa as isa
+    from pybpf import kernel as kernel
+    from pybpf import object as object
+    from pybpf import output as output
+    from pybpf import seccomp as seccomp
+    from pybpf import symbols as symbols
+    from pybpf import toolchain as toolchain
+    from pybpf import tracefs as tracefs
+    from pybpf import usdt as usdt
+    from pybpf import vm as vm
+    from pybpf.engine import BPFError as BPFError
+    from pybpf.engine import Collection as Collection
+    from pybpf.engine import EngineUnavailable as EngineUnavailable
+    from pybpf.engine import Map as Map
+    from pybpf.engine import Program as Program
+    from pybpf.engine import RunResult as RunResult
+    from pybpf.engine import VerifierError as VerifierError
+    from pybpf.engine import load as load
+    from pybpf.engine.events import Event as Event
+    from pybpf.engine.events import Events as Events
+    from pybpf.engine.link import Link as Link
+    from pybpf.object import CollectionSpec as CollectionSpec
+    from pybpf.object import MapSpec as MapSpec
+    from pybpf.object import MapType as MapType
+    from pybpf.object import ProgramSpec as ProgramSpec
+    from pybpf.object import ProgramType as ProgramType
+    from pybpf.object.source import read as read
+    from pybpf.toolchain import compile_c as compile_c
+    from pybpf.tracefs import TracePipe as TracePipe
 
 __version__ = "0.1.0"
 
@@ -52,7 +70,11 @@ _SOURCES = {
     "Link": "pybpf.engine.link", "Events": "pybpf.engine.events", "Event": "pybpf.engine.events",
     "CollectionSpec": "pybpf.object", "MapSpec": "pybpf.object", "ProgramSpec": "pybpf.object",
     "MapType": "pybpf.object", "ProgramType": "pybpf.object",
+    "TracePipe": "pybpf.tracefs",
     "BPFError": "pybpf.engine", "VerifierError": "pybpf.engine", "EngineUnavailable": "pybpf.engine",
 }
 __all__ = ["PybpfError", "__version__", *_SOURCES]
-__getattr__, __dir__ = lazy_attributes(__name__, _SOURCES)
+#: the subpackages, reachable as ``pybpf.NAME`` without importing them by hand
+_SUBPACKAGES = ("btf", "capture", "cbpf", "filter", "isa", "kernel", "object", "output", "seccomp", "symbols",
+                "toolchain", "tracefs", "usdt", "vm")
+__getattr__, __dir__ = lazy_attributes(__name__, _SOURCES, _SUBPACKAGES)

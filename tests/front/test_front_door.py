@@ -164,3 +164,13 @@ def test_attach_returns_a_link_that_detaches(module_cache, tmp_path):
         assert link.closed
         os.getppid()
         assert coll.maps["hits"][0] == 5
+
+
+@needs_kernel
+def test_readme_python_runs_as_shown(module_cache, capsys):
+    from shared_data import REPO
+
+    text = (REPO / "README.md").read_text()
+    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(block, "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == "3"

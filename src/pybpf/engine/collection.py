@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from pybpf.engine.errors import CodecError
 from pybpf.engine.map import Map
 from pybpf.engine.program import Program
 from pybpf.resource import Resource
@@ -18,6 +22,28 @@ class Collection(Resource):
         self.maps = maps
         self.programs = programs
         self._closed = False
+
+    def decoder(self, type_name: str) -> Callable[[bytes], Any]:
+        """A function reading a record as the C type ``type_name`` (``"struct event"``,
+        ``"u64"``...) of this collection's BTF, into attributes and Python values — for
+        :class:`~pybpf.engine.events.Events` (``decode=``) and raw map bytes."""
+        from pybpf.btf import BTF, Kind, decode  # BTF is needed only to decode records
+
+        blob = next((p.spec.btf.btf for p in self.programs.values() if p.spec.btf is not None), None)
+        blob = blob or next((m.spec.btf for m in self.maps.values() if m.spec.btf), None)
+        if blob is None:
+            raise CodecError(f"cannot decode {type_name!r}: the collection carries no BTF "
+                             "(compile with -g, as pybpf.read does for C)")
+        btf = BTF.parse(blob)
+        keyword, _, name = type_name.strip().rpartition(" ")
+        kinds = {"struct": Kind.STRUCT, "union": Kind.UNION, "enum": Kind.ENUM, "": None}
+        if keyword not in kinds:
+            raise CodecError(f"cannot decode {type_name!r}: expected a type name, 'struct NAME', 'union NAME' or 'enum NAME'")
+        found = btf.find(name, kinds[keyword])
+        if found is None:
+            raise CodecError(f"cannot decode {type_name!r}: the collection's BTF has no such type "
+                             "(a type only used in a cast is dropped by the compiler: declare a global of it)")
+        return lambda data: decode(btf, found.id, data)
 
     def _close(self) -> None:
         for prog in self.programs.values():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from pybpf.errors import PybpfError
 from pybpf.object.collection import CollectionSpec
@@ -51,7 +52,7 @@ def looks_like_text(data: bytes) -> bool:
 
 
 def read(source: str | Path | bytes, *, name: str = "", type: ProgramType | str = ProgramType.SOCKET_FILTER,
-         core_btf: str | Path | None = None) -> CollectionSpec:
+         core_btf: str | Path | None = None, **compile_options: Any) -> CollectionSpec:
     """The collection a program source holds.
 
     ``source`` is a :class:`~pathlib.Path` (or a one-line string naming an existing
@@ -60,14 +61,15 @@ def read(source: str | Path | bytes, *, name: str = "", type: ProgramType | str 
     objects and C bring their own program types (from section names) and maps, with CO-RE
     relocations applied against ``core_btf`` (default: the running kernel's BTF).
     Assembly and raw instructions make one program called ``name`` (default: the file's
-    stem, else ``prog``) of program type ``type``."""
+    stem, else ``prog``) of program type ``type``. ``compile_options`` (``defines``,
+    ``include_dirs``, ``cflags``) go to :func:`pybpf.toolchain.compile_c` for C."""
     where, data, file_name = _content(source)
     if isinstance(source, (bytes, bytearray, memoryview)):   # text comes as str
         kind = "elf" if data.startswith(_ELF_MAGIC) else "raw"
     else:
         kind = kind_of(data, file_name)
     if kind in ("c", "elf"):
-        return _collection(where, data, kind, file_name, name, core_btf)
+        return _collection(where, data, kind, file_name, name, core_btf, compile_options)
     from pybpf.isa import InvalidInstruction, assemble, decode  # only what this kind needs
 
     if kind == "asm":
@@ -103,12 +105,12 @@ def _content(source: str | Path | bytes) -> tuple[str, bytes, str]:
 
 
 def _collection(where: str, data: bytes, kind: str, file_name: str, name: str,
-                core_btf: str | Path | None) -> CollectionSpec:
+                core_btf: str | Path | None, compile_options: dict[str, Any]) -> CollectionSpec:
     """The collection of an ELF object, or of C compiled first."""
     if kind == "c":
         from pybpf.toolchain import compile_c  # the toolchain is only needed for C
 
-        data = compile_c(Path(file_name) if file_name else data.decode("utf-8", "replace"))
+        data = compile_c(Path(file_name) if file_name else data.decode("utf-8", "replace"), **compile_options)
     from pybpf.object.elf import load_object  # ELF support is only needed for objects
 
     stem = name or (Path(file_name).stem if file_name else "obj")
