@@ -56,42 +56,96 @@ _RUNS: dict[int, "_Run"] = {}
 OPT = 3
 
 
+class _Dynamic:
+    """A region helpers added during a run (a map value, a reserved ring buffer record):
+    its Python buffer, and the host address compiled code reaches it at."""
+
+    __slots__ = ("base", "data", "writable", "name", "host", "_keep")
+
+    def __init__(self, base: int, data: bytearray, writable: bool, name: str):
+        self.base, self.data, self.writable, self.name = base, data, writable, name
+        self._keep = (ctypes.c_char * len(data)).from_buffer(data) if data else ctypes.create_string_buffer(1)
+        self.host = ctypes.addressof(self._keep)
+
+
 class _JitMemory:
-    """What helpers see as ``vm.memory`` during a compiled run: reads and writes through
-    the same regions the compiled code uses (input buffer, live stack frames)."""
+    """What helpers see as ``vm.memory`` during a compiled run: the interpreter's Memory
+    interface (read, write, map, unmap) over the regions the compiled code uses — the
+    input buffer, the live stack frames — and the regions helpers map (map values, ring
+    buffer records), which compiled code then reaches through the slow-path callback."""
 
     def __init__(self, run: "_Run"):
         self.run = run
+        self.dynamic: list[_Dynamic] = []
+        self._next_dynamic = 0
 
-    def _host(self, address: int, size: int, write: bool) -> int:
+    def map(self, data: bytearray, *, writable: bool, name: str, base: int | None = None,
+            aligned: bool = False) -> int:
+        """As :meth:`pybpf.vm.memory.Memory.map` (the buffer must keep its size while mapped)."""
+        if base is None:
+            if not self._next_dynamic:
+                from pybpf.vm.memory import DYNAMIC_BASE
+
+                self._next_dynamic = DYNAMIC_BASE
+            base = self._next_dynamic
+            self._next_dynamic += (len(data) + 0xFFF) & ~0xFFF or 0x1000
+        self.dynamic.insert(0, _Dynamic(base, data, writable, name))
+        return base
+
+    def unmap(self, base: int) -> None:
+        """Remove the region helpers mapped at ``base``."""
+        self.dynamic = [region for region in self.dynamic if region.base != base]
+
+    def host(self, address: int, size: int, write: bool) -> int:
+        """The host address of ``size`` bytes at program address ``address`` outside the
+        running frame's stack, or 0 where the program may not reach them."""
         run = self.run
-        depth = run.state[t.S_DEPTH]
         if INPUT_BASE <= address and address + size <= INPUT_BASE + run.length:
             return run.state[t.S_IN_HOST] + address - INPUT_BASE
-        for k in range(depth + 1):
+        for k in range(run.state[t.S_DEPTH] + 1):
             base = STACK_TOP - (k + 1) * 0x10000
             if base <= address and address + size <= base + 512:
                 return run.state[t.S_FRAMES + k] + address - base
-        run.shadow(depth).region(address, size, write, access=False)  # raises the interpreter's message
-        raise VMError(f"invalid access of {size} bytes at 0x{address:x}")
+        for region in self.dynamic:
+            if region.base <= address and address + size <= region.base + len(region.data):
+                return 0 if write and not region.writable else region.host + address - region.base
+        return 0
+
+    def _checked(self, address: int, size: int, write: bool) -> int:
+        # an empty access still needs a region at ``address``, as in the interpreter
+        host = self.host(address, max(size, 1), write)
+        if not host:
+            self.run.shadow(self.run.state[t.S_DEPTH]).region(address, size, write, access=False)
+            raise VMError(f"invalid {'write' if write else 'read'} of {size} bytes at 0x{address:x}")
+        return host
 
     def read_bytes(self, address: int, size: int) -> bytes:
-        return ctypes.string_at(self._host(address, size, False), size)
+        return ctypes.string_at(self._checked(address, size, False), size)
+
+    def write_bytes(self, address: int, data: bytes) -> None:
+        ctypes.memmove(self._checked(address, len(data), True), data, len(data))
 
     def read_string(self, address: int, limit: int = 4096) -> bytes:
-        data = b""
-        while len(data) < limit:
-            chunk = self.read_bytes(address + len(data), 1)
-            if chunk == b"\0":
-                return data
-            data += chunk
-        raise VMError(f"string at 0x{address:x} is not NUL-terminated within {limit} bytes")
+        """A NUL-terminated string at ``address`` within one region (read in one piece,
+        as the interpreter reads it)."""
+        size = 1
+        while size < limit and self.host(address, size * 2, False):
+            size *= 2
+        while size < limit and self.host(address, size + 1, False):   # the region's last bytes
+            size += 1
+        data = self.read_bytes(address, min(size, limit))
+        end = data.find(b"\0")
+        if end < 0:
+            raise VMError(f"string at 0x{address:x} is not NUL-terminated within its region")
+        return data[:end]
 
 
 class _Run:
-    """The Python side of one compiled run: state, input, output, helper errors."""
+    """The Python side of one compiled run: what helpers see as the vm (``vm.memory``,
+    ``vm.program``, ``vm.cpu``, ``vm.output``, ``vm.calling``), and the run's errors."""
 
-    def __init__(self, helpers: dict[int, Callable[..., int]] | None, cpu: int):
+    def __init__(self, helpers: dict[int, Callable[..., int]] | None, cpu: int,
+                 compiled: "CompiledProgram | None" = None):
         self.state = (ctypes.c_uint64 * t.STATE_SLOTS)()
         #: ``None``: the registry (pybpf.vm.helpers.HELPERS), looked up on the first call
         self.helpers = helpers
@@ -101,6 +155,22 @@ class _Run:
         self.memory = _JitMemory(self)
         self.length = 0
         self.buffer: Any = None
+        self._compiled = compiled
+        #: the bit mask of r1-r5 written before the last helper call
+        self.arguments_set = 0
+        #: compiled code keeps no bpf-to-bpf return addresses: stacks are the call site alone
+        self.frames: list[Any] = []
+
+    @property
+    def program(self) -> Program:
+        """The checked program (its maps and slot table), for helpers."""
+        assert self._compiled is not None
+        return self._compiled.program
+
+    @property
+    def calling(self) -> int:
+        """The index of the call instruction running a helper now."""
+        return self.program.index_of_slot[self.state[t.S_SLOT]]
 
     def shadow(self, depth: int) -> Memory:
         """A Memory laid out like the compiled run's (for the interpreter's messages)."""
@@ -111,13 +181,15 @@ class _Run:
         for k in range(depth + 1):
             name = "stack" if k == 0 else f"stack of frame {k}"
             memory.map(bytearray(512), writable=True, name=name, base=STACK_TOP - (k + 1) * 0x10000, aligned=True)
+        for region in reversed(self.memory.dynamic):
+            memory.map(bytearray(len(region.data)), writable=region.writable, name=region.name, base=region.base)
         return memory
 
 
 @_HELPER_CB
 def _helper_callback(state: int, helper_id: int, *args: int) -> int:
     run = _RUNS[state]
-    set_mask = run.state[t.S_WRITE]
+    set_mask = run.arguments_set = run.state[t.S_WRITE]
     values = [value if set_mask & (1 << (n + 1)) else None for n, value in enumerate(args)]
     try:
         if run.helpers is None:
@@ -135,15 +207,19 @@ def _helper_callback(state: int, helper_id: int, *args: int) -> int:
 
 
 @_SLOW_CB
-def _translate_callback(state: int, address: int, size: int, depth: int) -> int:
+def _translate_callback(state: int, address: int, size: int, depth_and_write: int) -> int:
+    """The host address for an access outside the running frame's stack and the input:
+    a calling frame's stack (aligned, as stacks are) or a region a helper mapped; 0 for a
+    fault. ``depth_and_write`` is the frame depth, with bit 32 set for a write."""
     run = _RUNS[state]
+    depth, write = depth_and_write & 0xFFFF_FFFF, bool(depth_and_write >> 32)
     for k in range(depth):  # the calling frames' stacks (this frame's is checked inline)
         base = STACK_TOP - (k + 1) * 0x10000
         if base <= address and address + size <= base + 512:
             if address % size:
                 return 0
             return run.state[t.S_FRAMES + k] + address - base
-    return 0
+    return run.memory.host(address, size, write) if run.memory.dynamic else 0
 
 
 #: the functions compiled code exports, and their C types
@@ -242,7 +318,7 @@ class CompiledProgram:
         """Run once with the conformance convention (r1 = input, r2 = its length)."""
         from pybpf.vm.interpreter import RunResult
 
-        run = _Run(helpers, cpu)
+        run = _Run(helpers, cpu, self)
         buffer = mem if isinstance(mem, bytearray) else bytearray(mem)
         self._prepare(run, buffer, max_instructions)
         address = ctypes.addressof(run.state)
@@ -277,7 +353,7 @@ class CompiledProgram:
         host_address = _uint64_address(hosts, count, "hosts")
         length_address = _uint64_address(lengths, count, "lengths")
         result_address = _uint64_address(results, count, "results")
-        run = _Run(None, 0)
+        run = _Run(None, 0, self)
         self._prepare(run, bytearray(), max_instructions)
         address = ctypes.addressof(run.state)
         _RUNS[address] = run
@@ -315,16 +391,22 @@ class CompiledProgram:
             index = self.program.index_of_slot[slot] + state[t.S_ADDR]
             raise VMError(f"the program ran {max_instructions} instructions without finishing "
                           "(raise max_instructions if it is meant to run longer)", self.program.slots[index])
-        if status == t.F_UNINIT:
-            raise VMError(f"reads r{state[t.S_WRITE]}, which has not been written (uninitialised register)", slot)
+        if status == t.F_UNINIT:        # the size slot holds the bit mask of registers set
+            from pybpf.vm.analysis import reads
+
+            ins = self.program.instructions[self.program.index_of_slot[slot]]
+            unset = [f"r{n}" for n in sorted(set(reads(ins))) if n != 10 and not state[t.S_SIZE] & (1 << n)]
+            raise VMError(f"reads {' or '.join(unset) or 'a register'}, which has not been written "
+                          "(uninitialised register)", slot)
         if status == t.F_DEPTH:
             raise VMError("bpf-to-bpf calls nested more than 8 frames deep", slot)
         if status == t.F_HELPER:
             error = run.error
             if isinstance(error, VMError):
                 raise VMError(error.reason, slot if error.index is None else error.index) from None
-            if isinstance(error, TypeError):
-                raise VMError("a helper read an argument register that has not been written "
+            if isinstance(error, TypeError):    # an unwritten argument: named as the interpreter names it
+                unset = [f"r{n}" for n in range(1, 6) if not run.arguments_set & (1 << n)]
+                raise VMError(f"reads {' or '.join(unset) or 'a register'}, which has not been written "
                               "(uninitialised register)", slot) from None
             assert error is not None
             raise error

@@ -80,8 +80,11 @@ class Translator:
         result = b.call(self.functions[0].llvm, [state, c64(0), *regs, c64(0b110)])
         r0 = b.extract_value(result, 0)
         mask = b.extract_value(result, 1)
-        # the r0-initialised bit goes back through the state's write slot
-        b.store(b.and_(mask, c64(1)), b.gep(state, [c64(S_WRITE)]))
+        # the r0-initialised bit goes back through the state's write slot — after a normal
+        # exit only: after a fault that slot says whether the faulting access was a write
+        write_slot = b.gep(state, [c64(S_WRITE)])
+        finished = b.icmp_unsigned("==", b.load(b.gep(state, [c64(S_STATUS)])), c64(0))
+        b.store(b.select(finished, b.and_(mask, c64(1)), b.load(write_slot)), write_slot)
         b.ret(r0)
         self._batch(entry)
         return self.module
@@ -139,6 +142,10 @@ class _FunctionBuilder:
         self.budget = self.b.alloca(I64, name="budget")
         self.stack = self.b.alloca(ir.ArrayType(I8, o.STACK_SIZE), name="stack")
         self.stack.align = 8
+        # the interpreter's initial state: a stack of zeros. Left uninitialised, a read
+        # before any write would return what the native stack held (host memory), and
+        # LLVM would treat such reads as undefined values.
+        self.b.store(ir.Constant(self.stack.allocated_type, None), self.stack)
         for n in range(10):
             self.b.store(self.ir_fn.args[2 + n], self.regs[n])
         self.stack_base = self.b.sub(c64(STACK_TOP), self.b.mul(self.b.add(self.depth, c64(1)), c64(0x10000)))
@@ -164,15 +171,15 @@ class _FunctionBuilder:
         a pointer, so the compiled code has no symbol for a loader to resolve)."""
         return self.b.inttoptr(self._state_load(slot), kind.as_pointer())
 
-    def _fault(self, code: int, slot: int, addr: ir.Value | None = None, size: int = 0, write: int = 0) -> None:
+    def _fault(self, code: int, slot: int, addr: ir.Value | None = None, size: int | ir.Value = 0,
+               write: int = 0) -> None:
         """End the function with a fault recorded in the state (current block ends)."""
         self._state_store(S_STATUS, c64(code))
         self._state_store(S_SLOT, c64(slot))
         self._state_store(S_ADDR, addr if addr is not None else c64(0))
-        self._state_store(S_SIZE, c64(size))
+        self._state_store(S_SIZE, size if isinstance(size, ir.Value) else c64(size))
         self._state_store(S_DEPTH, self.depth)
-        if code != F_UNINIT:
-            self._state_store(S_WRITE, c64(write))
+        self._state_store(S_WRITE, c64(write))
         self.b.ret(ir.Constant(RESULT, [0, 0]))
 
     def _check(self, ok: ir.Value, code: int, slot: int, **details) -> None:
@@ -191,8 +198,7 @@ class _FunctionBuilder:
             bad = self.ir_fn.append_basic_block()
             self.b.cbranch(self.b.icmp_unsigned("!=", bit, c64(0)), good, bad)
             self.b.position_at_end(bad)
-            self._state_store(S_WRITE, c64(reg))
-            self._fault(F_UNINIT, slot)
+            self._fault(F_UNINIT, slot, size=self.b.load(self.mask))   # which registers are set
             self.b.position_at_end(good)
         return self.b.load(self.regs[reg])
 
@@ -220,7 +226,8 @@ class _FunctionBuilder:
         fits = b.and_(b.icmp_unsigned(">=", length, c64(size)),
                       b.icmp_unsigned("<=", in_rel, b.sub(length, c64(size))))
         input_ptr = b.inttoptr(b.add(self._state_load(S_IN_HOST), in_rel), I8.as_pointer())
-        slow_ptr_int = b.call(self._callback(S_TRANSLATE_FN, SLOW_TYPE), [self.state, addr, c64(size), self.depth])
+        depth_and_write = b.or_(self.depth, c64(int(write) << 32))
+        slow_ptr_int = b.call(self._callback(S_TRANSLATE_FN, SLOW_TYPE), [self.state, addr, c64(size), depth_and_write])
         slow_ptr = b.inttoptr(slow_ptr_int, I8.as_pointer())
         other_ptr = b.select(fits, input_ptr, slow_ptr)
         self._check(b.icmp_unsigned("!=", b.ptrtoint(other_ptr, I64), c64(0)), F_MEMORY, slot,
@@ -239,7 +246,10 @@ class _FunctionBuilder:
         return value
 
     def store(self, addr: ir.Value, size: int, value: ir.Value, slot: int) -> None:
-        ptr = self.b.bitcast(self.address(addr, size, True, slot), ir.IntType(8 * size).as_pointer())
+        self._store_at(self.address(addr, size, True, slot), size, value)
+
+    def _store_at(self, ptr: ir.Value, size: int, value: ir.Value) -> None:
+        ptr = self.b.bitcast(ptr, ir.IntType(8 * size).as_pointer())
         self.b.store(self.b.trunc(value, ir.IntType(8 * size)) if size < 8 else value, ptr, align=1)
 
     # --- the function ----------------------------------------------------------------------
@@ -494,8 +504,9 @@ class _FunctionBuilder:
         size = o.SIZE_BYTES[o.size(ins.opcode)]
         width = ir.IntType(8 * size)
         if o.mode(ins.opcode) == o.MEM or ins.imm == o.STORE_REL:
-            addr = b.add(self.read(ins.dst, slot), c64(ins.off))
-            self.store(addr, size, self.read(ins.src, slot), slot)
+            # the address is checked before the value is read, as the interpreter does
+            ptr = self.address(b.add(self.read(ins.dst, slot), c64(ins.off)), size, True, slot)
+            self._store_at(ptr, size, self.read(ins.src, slot))
             return
         if ins.imm == o.LOAD_ACQ:
             addr = b.add(self.read(ins.src, slot), c64(ins.off))
