@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def lazy_attributes(package: str, sources: dict[str, str], submodules: tuple[str, ...] = ()

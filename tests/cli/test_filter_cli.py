@@ -380,9 +380,7 @@ def test_one_commands_parser_says_what_the_full_parser_says(capsys):
             parser.parse_args(["filter", "--help"])
         helps.append(capsys.readouterr().out)
     assert helps[0] == helps[1] and helps[0].startswith("usage: pybpf filter")
-    with pytest.raises(SystemExit) as info:
-        main(["--version"])
-    assert info.value.code == 0 and "pybpf" in capsys.readouterr().out
+    assert main(["--version"]) == 0 and capsys.readouterr().out.startswith("pybpf ")
     with pytest.raises(SystemExit) as info:
         main(["filtr", "ip"])
     assert info.value.code == 2 and "invalid choice: 'filtr'" in capsys.readouterr().err

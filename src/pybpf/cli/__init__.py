@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from pybpf import __version__
 from pybpf.errors import PybpfError
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
@@ -91,6 +91,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments == ["--version"]:      # without building every sub-command's parser
+        print(f"pybpf {__version__}")
+        return 0
     args = None
     if arguments and arguments[0] == "filter":     # the common case, without argparse
         from pybpf.cli.filter import parse_plain

@@ -21,11 +21,12 @@ import ctypes
 import os
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, BinaryIO
 
 from pybpf.errors import PybpfError
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from typing import BinaryIO
     import argparse
 
     from pybpf.capture import CaptureFile, Packet

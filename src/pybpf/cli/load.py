@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any
 
 from pybpf.cli.prog import format_table
 from pybpf.cli.run import engine_name
 from pybpf.errors import PybpfError
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from typing import Any
     from pybpf.object import CollectionSpec, MapSpec, ProgramSpec
 
 # Imports of what the handler uses are inside it: ``pybpf`` registers every command's

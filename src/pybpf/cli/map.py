@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any
 
 from pybpf.cli.output import atomic_output
 from pybpf.cli.prog import emit
 from pybpf.errors import PybpfError
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from typing import Any
     from pybpf.kernel.maps import KernelMap
 
 # Imports of what the handler uses are inside it: ``pybpf`` registers every command's

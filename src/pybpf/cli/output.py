@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from collections.abc import Iterator
-from typing import BinaryIO
 
 from pybpf._files import new_file_mode
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 
 @contextmanager
@@ -24,6 +26,8 @@ def atomic_output(path: str | None) -> Iterator[BinaryIO]:
         sys.stdout.buffer.flush()
         return
     directory = os.path.dirname(os.path.abspath(path))
+    import tempfile  # only when writing a file (~4 ms)
+
     fd, tmp = tempfile.mkstemp(prefix=".pybpf-", dir=directory)
     os.fchmod(fd, new_file_mode(path))
     try:

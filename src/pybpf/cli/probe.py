@@ -11,10 +11,10 @@ import argparse
 import json
 
 from pybpf.cli.output import atomic_output
-from typing import TYPE_CHECKING
 
 from pybpf.errors import PybpfError
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from pybpf.kernel.features import Features
 

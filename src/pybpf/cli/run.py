@@ -17,11 +17,12 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from pybpf.errors import PybpfError
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from typing import Any
     from pybpf.cli.program_input import ProgramFile
     from pybpf.object import ProgramSpec
 

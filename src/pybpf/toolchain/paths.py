@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 
 #: the running kernel's BTF (here rather than in pybpf.toolchain.vmlinux, so that the CLI
@@ -12,8 +11,10 @@ KERNEL_BTF = "/sys/kernel/btf/vmlinux"
 
 
 def include_dir() -> Path:
-    """The project's BPF headers (``#include <pybpf/bpf.h>``)."""
-    return Path(str(resources.files("pybpf.toolchain") / "include"))
+    """The project's BPF headers (``#include <pybpf/bpf.h>``): package data beside this
+    module (pip installs packages as directories; importlib.resources would cost ~8 ms
+    of every command that shows this path as a default)."""
+    return Path(__file__).parent / "include"
 
 
 def cache_root() -> Path:
