@@ -71,6 +71,8 @@ class VmProgram(Program):
             raise BPFError("BPF_PROG_TEST_RUN", errno.EINVAL,
                            f"a {kind} test run needs at least an Ethernet header ({ETH_HLEN} bytes) of data, "
                            f"got {len(data)}", f"program {self.spec.name!r}")
+        if kind in _SKB_TYPES:
+            _check_network_header(data, self.spec.name)
         start = time.perf_counter_ns()
         for _ in range(repeat):
             retval, packet, context = self._run_once(data, ctx, cpu)
@@ -101,6 +103,21 @@ class VmProgram(Program):
                 packet[:ETH_HLEN] = bytes(ETH_HLEN)   # the kernel hands back a zeroed link-layer header
             return retval & width, packet, context
         raise VMError(f"more than {map_helpers.MAX_TAIL_CALLS} tail calls in a row")
+
+
+#: ethertype → the network header a skb test run must hold whole (IPv4, IPv6)
+_NETWORK_HEADERS = {0x0800: 20, 0x86DD: 40}
+
+
+def _check_network_header(data: bytes, name: str) -> None:
+    """The kernel's skb test run refuses an IPv4 or IPv6 packet whose network header is
+    cut short (it reads the addresses into the test run's socket); so does the vm."""
+    need = _NETWORK_HEADERS.get(int.from_bytes(data[12:14], "big"))
+    if need is not None and len(data) < ETH_HLEN + need:
+        raise BPFError("BPF_PROG_TEST_RUN", errno.EINVAL,
+                       f"a skb test run of an {'IPv4' if need == 20 else 'IPv6'} packet needs its whole "
+                       f"{need}-byte header, got {len(data) - ETH_HLEN} bytes after the Ethernet header",
+                       f"program {name!r}")
 
 
 def _explained(exc: VMError, spec: ProgramSpec) -> VMError:

@@ -1,0 +1,136 @@
+"""Running a loaded packet program over a sequence of packets.
+
+Each packet goes through ``Program.test_run`` — BPF_PROG_TEST_RUN on the kernel engine,
+the same context on the vm engine — so both engines build the packet's context as the
+kernel does for a test run (an skb with its Ethernet header for tc, past it for socket
+filters; an XDP frame with headroom for ``bpf_xdp_adjust_head``). The program's maps are
+the collection's, untouched between packets: counters, flow tables and LRU state carry
+from packet to packet as they would on a live interface.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pybpf.engine.errors import BPFError
+from pybpf.errors import PybpfError
+from pybpf.object import ProgramType
+from pybpf.replay.verdicts import PACKET_TYPES, passes, verdict_name
+
+if TYPE_CHECKING:
+    from pybpf.capture import Packet
+    from pybpf.engine import Program
+
+#: the shortest packet a skb or XDP test run takes (an Ethernet header)
+ETH_HLEN = 14
+
+
+class ReplayError(PybpfError):
+    """A program that cannot be replayed over packets (not a packet program)."""
+
+
+@dataclass(frozen=True)
+class PacketResult:
+    """One packet's outcome. ``retval`` is r0 as the test run reports it; ``verdict`` its
+    name (``XDP_PASS``, ``TC_ACT_SHOT``, ``ACCEPT``...); ``data`` the packet as the program
+    left it (after ``bpf_xdp_adjust_head``, header rewrites; a socket filter's accepted
+    length); ``error`` is set, and the packet counted as ``ERROR``, when the engine
+    refused to run the packet at all (a runt frame shorter than an Ethernet header)."""
+
+    index: int
+    retval: int
+    verdict: str
+    passed: bool
+    data_in: bytes
+    data: bytes
+    timestamp_ns: int = 0
+    error: str = ""
+
+    @property
+    def length_in(self) -> int:
+        """The packet's length before the program."""
+        return len(self.data_in)
+
+    @property
+    def length_out(self) -> int:
+        """The packet's length after the program (0 for a dropped packet)."""
+        return len(self.data) if self.passed else 0
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` object for this packet."""
+        out: dict[str, Any] = {"index": self.index, "verdict": self.verdict, "retval": self.retval,
+                               "length_in": self.length_in, "length_out": self.length_out}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class Summary:
+    """Counts of verdicts over a replay, and of bytes in and out."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    packets: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    def add(self, result: PacketResult) -> None:
+        self.counts[result.verdict] += 1
+        self.packets += 1
+        self.bytes_in += result.length_in
+        self.bytes_out += result.length_out
+
+    def lines(self) -> list[str]:
+        """The verdict table ``pybpf replay`` prints: count and share of each verdict."""
+        rows = [f"{self.packets} packets, {self.bytes_in} bytes in, {self.bytes_out} bytes out"]
+        for verdict, count in sorted(self.counts.items(), key=lambda item: (-item[1], item[0])):
+            share = 100.0 * count / self.packets if self.packets else 0.0
+            rows.append(f"  {verdict:<20} {count:>10} {share:6.2f}%")
+        return rows
+
+
+def _packets(packets: Iterable[bytes | Packet]) -> Iterator[tuple[bytes, int]]:
+    for packet in packets:
+        if isinstance(packet, (bytes, bytearray, memoryview)):
+            yield bytes(packet), 0
+        else:
+            yield packet.data, packet.timestamp_ns
+
+
+def replay(program: Program, packets: Iterable[bytes | Packet]) -> Iterator[PacketResult]:
+    """Run ``program`` (a loaded XDP, tc, socket-filter or cgroup-skb program, on either
+    engine) on each packet in turn, yielding one :class:`PacketResult` per packet."""
+    kind = program.type
+    if kind not in PACKET_TYPES:
+        raise ReplayError(f"program {program.name!r} is a {kind} program; replay runs packet programs "
+                          f"({', '.join(str(t) for t in PACKET_TYPES)})")
+    keeps_link_header = kind not in (ProgramType.SOCKET_FILTER, ProgramType.CGROUP_SKB)
+    for index, (data, timestamp) in enumerate(_packets(packets)):
+        if len(data) < ETH_HLEN:
+            yield PacketResult(index, 0, "ERROR", False, data, b"", timestamp,
+                               f"{len(data)} bytes: shorter than an Ethernet header, so no test run takes it")
+            continue
+        try:
+            result = program.test_run(data, data_out_size=len(data) + 512)
+        except BPFError as exc:
+            yield PacketResult(index, 0, "ERROR", False, data, b"", timestamp, str(exc))
+            continue
+        retval = result.retval
+        if keeps_link_header:
+            out = result.data_out
+        elif kind == ProgramType.SOCKET_FILTER:      # the filter keeps this many bytes of the packet
+            out = data[:min(retval & 0xFFFF_FFFF, len(data))]
+        else:                                        # cgroup skb programs cannot change the packet
+            out = data
+        yield PacketResult(index, retval, verdict_name(kind, retval), passes(kind, retval), data, out, timestamp)
+
+
+def replay_verdicts(program: Program, packets: Iterable[bytes | Packet]) -> Any:
+    """Every packet's r0 as a NumPy ``int64`` array (ERROR packets are -1): the form for
+    assertions over whole captures (``(verdicts == XDP_DROP).sum()``)."""
+    import numpy
+
+    return numpy.fromiter((r.retval if not r.error else -1 for r in replay(program, packets)), dtype=numpy.int64)
