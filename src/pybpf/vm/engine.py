@@ -80,29 +80,46 @@ class VmProgram(Program):
         return RunResult(retval, bytes(packet[:data_out_size]), bytes(context[:ctx_out_size]), duration)
 
     def _run_once(self, data: bytes, ctx: bytes | None, cpu: int) -> tuple[int, bytearray, bytearray]:
+        """One run, through any chain of tail calls: as in the kernel, the programs of a
+        chain share the context, the packet and the stack frame (skb->cb[], skb->mark,
+        packet writes and xdp_adjust_head carry over), and after 33 tail calls a further
+        bpf_tail_call fails and returns to its caller."""
         packet = bytearray(data)
         program: VmProgram = self
-        for _ in range(map_helpers.MAX_TAIL_CALLS + 1):
-            machine = Machine(program.checked, cpu=cpu)
-            context = _context(program.type, packet, ctx, machine)
-            machine.memory.map(bytearray(o.STACK_SIZE), writable=True, name="stack",
-                               base=STACK_TOP - 0x10000, aligned=True)
+        machine = Machine(program.checked, cpu=cpu)
+        context = _context(program.type, packet, ctx, machine)
+        machine.memory.map(bytearray(o.STACK_SIZE), writable=True, name="stack",
+                           base=STACK_TOP - 0x10000, aligned=True)
+        tail_calls = 0
+        while True:
             machine.regs[1], machine.regs[10] = CONTEXT_BASE, STACK_TOP - 0x10000 + o.STACK_SIZE
+            machine.__dict__["tail_calls_left"] = map_helpers.MAX_TAIL_CALLS - tail_calls
             try:
                 retval, _ = machine.run()
+                break
             except map_helpers.TailCall as call:
+                tail_calls += 1
                 program = call.program
-                continue
+                machine = _successor(machine, program)
             except VMError as exc:
                 raise _explained(exc, program.spec) from None
-            width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
-            frame = machine.__dict__.get("xdp_frame")
-            if frame is not None:  # XDP may have moved the packet's start and end
-                packet = bytearray(frame.buffer[frame.head:frame.tail])
-            if program.type in _SKB_TYPES and program.type not in _LAYER2:
-                packet[:ETH_HLEN] = bytes(ETH_HLEN)   # the kernel hands back a zeroed link-layer header
-            return retval & width, packet, context
-        raise VMError(f"more than {map_helpers.MAX_TAIL_CALLS} tail calls in a row")
+        width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
+        frame = machine.__dict__.get("xdp_frame")
+        if frame is not None:  # XDP may have moved the packet's start and end
+            packet = bytearray(frame.buffer[frame.head:frame.tail])
+        if program.type in _SKB_TYPES and program.type not in _LAYER2:
+            packet[:ETH_HLEN] = bytes(ETH_HLEN)   # the kernel hands back a zeroed link-layer header
+        return retval & width, packet, context
+
+
+def _successor(machine: Machine, program: VmProgram) -> Machine:
+    """The machine for a tail-called ``program``: the same memory (context, packet,
+    stack, map values and reserved records) and run state (XDP frame), new code."""
+    successor = Machine(program.checked, memory=machine.memory, cpu=machine.cpu)
+    for name, value in machine.__dict__.items():
+        if name not in successor.__dict__:
+            successor.__dict__[name] = value
+    return successor
 
 
 #: ethertype → the network header a skb test run must hold whole (IPv4, IPv6)

@@ -106,8 +106,8 @@ def ringbuf_output(vm: Any, handle: int, data: int, size: int, flags: int, *_: i
 @helper("bpf_tail_call")
 def tail_call(vm: Any, ctx: int, handle: int, index: int, *_: int) -> int:
     target = _map(vm, handle).object_at(index & 0xFFFF_FFFF)
-    if target is None:
-        return _errno(-errno.ENOENT)   # an empty slot: the caller carries on
+    if target is None or vm.__dict__.get("tail_calls_left", MAX_TAIL_CALLS) <= 0:
+        return _errno(-errno.ENOENT)   # an empty slot, or the 34th tail call: the caller carries on
     raise TailCall(target)
 
 
