@@ -63,7 +63,10 @@ class CDumpError(BTFError):
 def dump_c(btf: BTF, type_ids: Iterable[int] | None = None) -> str:
     """A C header declaring ``type_ids`` and everything they depend on (every type when
     None), wrapped as ``vmlinux.h`` is: include guard and ``preserve_access_index``."""
-    return _PROLOGUE + _CWriter(btf).write(type_ids) + _EPILOGUE
+    try:
+        return _PROLOGUE + _CWriter(btf).write(type_ids) + _EPILOGUE
+    except RecursionError:      # acyclic but absurdly deep chains: only malformed BTF has them
+        raise CDumpError("types nest too deeply to declare in C (a malformed BTF?)") from None
 
 
 def find_type_ids(btf: BTF, names: Sequence[str]) -> list[int]:
@@ -146,19 +149,21 @@ class _CWriter:
         t = self.types[type_id]
         kind = t.kind
         if state == _BUSY:
-            if kind in (Kind.STRUCT, Kind.UNION) and through_ptr and t.name:
+            if through_ptr and (t.name or kind not in (Kind.STRUCT, Kind.UNION)):
                 return False            # a cycle through a pointer: a forward declaration breaks it
             raise CDumpError(f"type {type_id} ({kind.name} {t.name or '(anon)'}) contains itself: "
                              "no C declaration order exists")
+        if kind in (Kind.PTR, Kind.ARRAY, Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG):
+            # marked while its referent is ordered: a chain back to it is a cycle
+            self.order_state[type_id] = _BUSY
+            try:
+                return self._order_reference(type_id, t, through_ptr)
+            finally:
+                if self.order_state[type_id] == _BUSY:
+                    self.order_state[type_id] = state
         if kind in (Kind.INT, Kind.FLOAT) or type_id == 0:
             self.order_state[type_id] = _DONE
             return False
-        if kind == Kind.PTR:
-            strong = self._order(t.ref, True)
-            self.order_state[type_id] = _DONE
-            return strong
-        if kind == Kind.ARRAY:
-            return self._order(t.element, False)
         if kind in (Kind.STRUCT, Kind.UNION):
             if through_ptr and t.name:
                 return False
@@ -174,15 +179,6 @@ class _CWriter:
                 self.queue.append(type_id)
             self.order_state[type_id] = _DONE
             return True
-        if kind == Kind.TYPEDEF:
-            strong = self._order(t.ref, through_ptr)
-            if through_ptr and not strong:
-                return False
-            self.queue.append(type_id)
-            self.order_state[type_id] = _DONE
-            return True
-        if kind in (Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG):
-            return self._order(t.ref, through_ptr)
         if kind == Kind.FUNC_PROTO:
             strong = self._order(t.ref, through_ptr)
             for p in t.members:
@@ -191,6 +187,22 @@ class _CWriter:
         self.order_state[type_id] = _DONE      # FUNC, VAR, DATASEC, DECL_TAG: not C types
         return False
 
+    def _order_reference(self, type_id: int, t: Type, through_ptr: bool) -> bool:
+        """:meth:`_order` for pointers, arrays, typedefs and modifiers (which name another type)."""
+        if t.kind == Kind.PTR:
+            strong = self._order(t.ref, True)
+            self.order_state[type_id] = _DONE
+            return strong
+        if t.kind == Kind.ARRAY:
+            return self._order(t.element, False)
+        if t.kind == Kind.TYPEDEF:
+            strong = self._order(t.ref, through_ptr)
+            if through_ptr and not strong:
+                return False
+            self.queue.append(type_id)
+            self.order_state[type_id] = _DONE
+            return True
+        return self._order(t.ref, through_ptr)
     # emission ------------------------------------------------------------------------
 
     def _emit(self, type_id: int, container: int) -> None:
@@ -506,6 +518,11 @@ def _natural_enum_size(t: Type) -> int:
     return 8
 
 
+#: padding wider than this (bits) is a char array: a malformed or hostile BTF may declare
+#: a 1 GiB record, and the header must stay the size of the BTF, not of the record
+_PAD_ARRAY_BITS = 8 * 4096
+
+
 def _padding(lines: list[str], indent: str, offset: int, target: int, next_align: int,
              in_bitfield: bool) -> None:
     """Unnamed bitfields that move the next member (or the end) from bit ``offset`` to bit
@@ -513,6 +530,10 @@ def _padding(lines: list[str], indent: str, offset: int, target: int, next_align
     ``type: 0`` when the compiler would not align there by itself), then whole pads."""
     if offset >= target:
         return
+    if target - offset > _PAD_ARRAY_BITS:      # a huge gap: one array, not millions of bitfields
+        whole = (target - offset) // 8 - 8
+        lines.append(f"{indent}char __pad_{offset // 8}[{whole}];")
+        offset += 8 * whole
     for pad_type, pad_bits in _PADS:
         aligned = -(-offset // pad_bits) * pad_bits
         if aligned <= target:

@@ -117,17 +117,25 @@ class BTF:
         return t
 
     def sizeof(self, type_id: int) -> int:
-        """The size in bytes of a type."""
-        t = self.resolve(type_id)
-        if t.kind in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT, Kind.DATASEC):
-            return t.size
-        if t.kind == Kind.PTR:
-            return 8
-        if t.kind == Kind.ARRAY:
-            return t.nelems * self.sizeof(t.element)
-        if t.kind == Kind.VAR:
-            return self.sizeof(t.ref)
-        raise BTFError(f"type {type_id} ({t.kind.name}) has no size")
+        """The size in bytes of a type (arrays of arrays walked in a loop, so a malformed
+        BTF whose array contains itself is an error, not endless recursion)."""
+        count, seen, current = 1, set(), type_id
+        while True:
+            t = self.resolve(current)
+            if t.kind in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT, Kind.DATASEC):
+                return count * t.size
+            if t.kind == Kind.PTR:
+                return count * 8
+            if t.kind not in (Kind.ARRAY, Kind.VAR):
+                raise BTFError(f"type {type_id} ({t.kind.name}) has no size")
+            if t.id in seen:
+                raise BTFError(f"type {type_id}: array or variable type {t.id} contains itself")
+            seen.add(t.id)
+            if t.kind == Kind.ARRAY:
+                count *= t.nelems
+                current = t.element
+            else:
+                current = t.ref
 
     def member(self, struct_id: int, name: str) -> Member:
         """Member ``name`` of a struct/union; the error lists the members."""
