@@ -33,8 +33,9 @@ def _pointee_size(btf: BTF, member_type: int, name: str) -> int:
     return btf.sizeof(pointer.ref)
 
 
-def map_spec_from_btf(btf: BTF, name: str, struct_id: int) -> MapSpec:
-    """The MapSpec a BTF map-definition struct describes."""
+def map_spec_from_btf(btf: BTF, name: str, struct_id: int, inner_of: str = "") -> MapSpec:
+    """The MapSpec a BTF map-definition struct describes (``inner_of``: the map of maps
+    whose ``values`` it is — an inner map cannot hold maps itself)."""
     definition = btf.resolve(struct_id)
     if definition.kind != Kind.STRUCT:
         raise BTFError(f"is a {definition.kind.name.lower()}, not a struct of __uint/__type members")
@@ -51,7 +52,10 @@ def map_spec_from_btf(btf: BTF, name: str, struct_id: int) -> MapSpec:
             array = btf.resolve(member.type)
             pointee = btf.resolve(btf.resolve(array.element).ref) if array.kind == Kind.ARRAY else None
             if pointee is not None and pointee.kind == Kind.STRUCT:
-                inner = map_spec_from_btf(btf, f"{name}.inner", pointee.id)
+                if inner_of:
+                    raise BTFError(f"is the inner map of {inner_of!r} and has inner maps of its own "
+                                   "(maps of maps nest one level)")
+                inner = map_spec_from_btf(btf, f"{name}.inner", pointee.id, inner_of=name)
         else:
             raise BTFError(f"unknown map attribute {member.name!r}")
     if "type" not in values:
