@@ -228,6 +228,9 @@ def format_timestamp(timestamp_ns: int, nanosecond: bool = False, utc: bool = Fa
     """``HH:MM:SS.ffffff`` of the local (or UTC) time, as tcpdump prints by default;
     ``nanosecond`` gives nine fraction digits (tcpdump --nano)."""
     seconds, fraction = divmod(timestamp_ns, 1_000_000_000)
-    clock = time.gmtime(seconds) if utc else time.localtime(seconds)
+    try:
+        clock = time.gmtime(seconds) if utc else time.localtime(seconds)
+    except (OverflowError, OSError, ValueError):   # beyond time_t: what tcpdump prints instead
+        return "[Error converting time]"
     digits = f"{fraction:09d}" if nanosecond else f"{fraction // 1000:06d}"
     return f"{clock.tm_hour:02d}:{clock.tm_min:02d}:{clock.tm_sec:02d}.{digits}"

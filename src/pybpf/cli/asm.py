@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from pybpf.cli.output import atomic_output
+from pybpf.errors import PybpfError
 
 # Imports of what the handler uses are inside it: ``pybpf`` registers every command's
 # parser on each run, and registering must not load what only this command needs.
@@ -24,7 +25,13 @@ def run(args: argparse.Namespace) -> int:
     """Assemble first, so a syntax error never leaves a partial output file."""
     from pybpf.isa import assemble, encode
 
-    code = encode(assemble(Path(args.file).read_text()))
+    data = Path(args.file).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise PybpfError(f"{args.file}: line {line}: not UTF-8 text (byte {exc.start}: {data[exc.start]:#04x})") from None
+    code = encode(assemble(text))
     with atomic_output(args.output) as out:
         out.write(code)
     return 0

@@ -21,12 +21,12 @@ from pybpf.isa.syntax import SIZES, SyntaxProblem, imm32, imm64, number, offset1
 LabelRef = tuple[str, int, str]
 Parsed = tuple[Instruction, LabelRef | None]
 
-_REG = r"%?[rw]\d+"
-_NUM = r"[+-]?\s*(?:0[xX][0-9a-fA-F]+|\d+)"
-_MEM = rf"\(\s*(?P<base>{_REG})\s*(?:(?P<sign>[+-])\s*(?P<off>0[xX][0-9a-fA-F]+|\d+))?\s*\)"
+_REG = r"%?[rw][0-9]+"
+_NUM = r"[+-]?\s*(?:0[xX][0-9a-fA-F]+|[0-9]+)"
+_MEM = rf"\(\s*(?P<base>{_REG})\s*(?:(?P<sign>[+-])\s*(?P<off>0[xX][0-9a-fA-F]+|[0-9]+))?\s*\)"
 _SIZE = r"\*\s*\(\s*(?P<size>[us](?:8|16|32|64))\s*\*\s*\)"
 _PTR = r"\(\s*(?P<size>[us](?:8|16|32|64))\s*\*\s*\)"
-_TARGET = r"(?P<target>(?:pc)?\s*[+-]\s*(?:0[xX][0-9a-fA-F]+|\d+)|[A-Za-z_.$][\w.$]*)"
+_TARGET = r"(?P<target>(?:pc)?\s*[+-]\s*(?:0[xX][0-9a-fA-F]+|[0-9]+)|[A-Za-z_.$][\w.$]*)"
 
 _ALU_OPS = {"+=": o.ADD, "-=": o.SUB, "*=": o.MUL, "/=": o.DIV, "|=": o.OR, "&=": o.AND, "<<=": o.LSH,
             ">>=": o.RSH, "%=": o.MOD, "^=": o.XOR, "=": o.MOV, "s>>=": o.ARSH, "s/=": o.DIV, "s%=": o.MOD}
@@ -65,7 +65,7 @@ def _size(match: re.Match, signed_ok: bool = False) -> tuple[int, bool]:
 def target(match: re.Match, kind: str) -> tuple[int, LabelRef | None]:
     """A jump/call target: a relative number (``+3``, ``pc-2``, ``+0x3``) or a label."""
     text, column = match["target"], _col(match, "target")
-    relative = re.fullmatch(r"(?:pc)?\s*([+-])\s*(0[xX][0-9a-fA-F]+|\d+)", text)
+    relative = re.fullmatch(r"(?:pc)?\s*([+-])\s*(0[xX][0-9a-fA-F]+|[0-9]+)", text)
     if relative is None:
         return 0, (text, column, kind)
     value = relative[1] + relative[2]
@@ -231,9 +231,9 @@ def _call(m: re.Match) -> Parsed:
     column = _col(m, "callee")
     if re.fullmatch(_NUM, text):
         return Instruction(o.JMP | o.CALL, 0, o.CALL_HELPER, 0, imm32(text, column)), None
-    if re.fullmatch(r"pc\s*[+-]\s*(?:0[xX][0-9a-fA-F]+|\d+)", text):
+    if re.fullmatch(r"pc\s*[+-]\s*(?:0[xX][0-9a-fA-F]+|[0-9]+)", text):
         return Instruction(o.JMP | o.CALL, 0, o.CALL_PSEUDO, 0, imm32(text[2:], column)), None
-    kfunc = re.fullmatch(r"kfunc\[id:(-?\d+)\](?:\[btf:(-?\d+)\])?", text)
+    kfunc = re.fullmatch(r"kfunc\[id:(-?[0-9]+)\](?:\[btf:(-?[0-9]+)\])?", text)
     if kfunc:
         off = offset16(kfunc[2], column) if kfunc[2] else 0
         return Instruction(o.JMP | o.CALL, 0, o.CALL_KFUNC, off, imm32(kfunc[1], column)), None
@@ -268,15 +268,15 @@ _FORMS: list[tuple[re.Pattern, Callable[[re.Match], Parsed]]] = [(re.compile(p +
     (rf"^store_release\s*\(\s*{_PTR}\s*{_MEM}\s*,\s*(?P<src>{_REG})\s*\)", _store_release),
     (rf"^{_SIZE}\s*{_MEM}\s*=\s*(?P<src>{_REG}|{_NUM})", _store),
     (rf"^(?P<dst>{_REG})\s*=\s*{_SIZE}\s*skb\s*\[\s*(?:(?P<index>{_REG})\s*(?:(?P<sign>[+-])\s*"
-     rf"(?P<k>0[xX][0-9a-fA-F]+|\d+))?|(?P<abs>{_NUM}))\s*\]", _packet),
+     rf"(?P<k>0[xX][0-9a-fA-F]+|[0-9]+))?|(?P<abs>{_NUM}))\s*\]", _packet),
     (rf"^(?P<dst>{_REG})\s*=\s*{_SIZE}\s*{_MEM}", _load),
     (rf"^(?P<dst>{_REG})\s*=\s*(?P<value>{_NUM})\s*ll", _lddw),
     (rf"^(?P<dst>{_REG})\s*=\s*map\[(?P<kind>fd|idx):(?P<handle>{_NUM})\]"
-     rf"(?:\[(?P<index>\d+)\]\s*\+\s*(?P<value_off>{_NUM}))?", _pseudo),
+     rf"(?:\[(?P<index>[0-9]+)\]\s*\+\s*(?P<value_off>{_NUM}))?", _pseudo),
     (rf"^(?P<dst>{_REG})\s*=\s*btf_id\[(?P<id>{_NUM})\](?:\[fd:(?P<fd>{_NUM})\])?", _btf_id),
     (rf"^(?P<dst>{_REG})\s*=\s*func\[{_TARGET}\]", _func),
     (rf"^(?P<dst>{_REG})\s*=\s*-\s*(?P<src>{_REG})", _neg),
-    (rf"^(?P<dst>{_REG})\s*=\s*\(\s*s(?P<bits>\d+)\s*\)\s*(?P<src>{_REG})", _movsx),
+    (rf"^(?P<dst>{_REG})\s*=\s*\(\s*s(?P<bits>[0-9]+)\s*\)\s*(?P<src>{_REG})", _movsx),
     (rf"^(?P<dst>{_REG})\s*=\s*(?P<kind>be|le|bswap)(?P<bits>16|32|64)\s+(?P<src>{_REG})", _swap),
     (rf"^(?P<dst>{_REG})\s*(?P<op>s>>=|s/=|s%=|<<=|>>=|[-+*/|&%^]=|=)\s*(?P<src>{_REG}|{_NUM})", _alu),
 ]]

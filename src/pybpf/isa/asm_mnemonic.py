@@ -23,7 +23,7 @@ _JMP = {"jeq": o.JEQ, "jgt": o.JGT, "jge": o.JGE, "jlt": o.JLT, "jle": o.JLE, "j
 _MOVSX = {"movsx832": (o.ALU, 8), "movsx1632": (o.ALU, 16), "movsx864": (o.ALU64, 8),
           "movsx1664": (o.ALU64, 16), "movsx3264": (o.ALU64, 32)}
 _LOCK = {"add": o.ATOMIC_ADD, "or": o.ATOMIC_OR, "and": o.ATOMIC_AND, "xor": o.ATOMIC_XOR}
-_MEMORY = re.compile(r"^\[\s*(?P<base>%?\w+)\s*(?:(?P<sign>[+-])\s*(?P<off>0[xX][0-9a-fA-F]+|\d+))?\s*\]$")
+_MEMORY = re.compile(r"^\[\s*(?P<base>%?\w+)\s*(?:(?P<sign>[+-])\s*(?P<off>0[xX][0-9a-fA-F]+|[0-9]+))?\s*\]$")
 
 
 def is_mnemonic(word: str) -> bool:
@@ -74,7 +74,7 @@ def _memory(operand: tuple[str, int]) -> tuple[int, int]:
 
 def _target(operand: tuple[str, int], kind: str) -> tuple[int, LabelRef | None]:
     text, column = operand
-    if re.fullmatch(r"[+-]?\s*(?:0[xX][0-9a-fA-F]+|\d+)", text):
+    if re.fullmatch(r"[+-]?\s*(?:0[xX][0-9a-fA-F]+|[0-9]+)", text):
         return (offset16(text, column) if kind == "off" else imm32(text, column)), None
     if re.fullmatch(r"[A-Za-z_.$][\w.$]*", text):
         return 0, (text, column, kind)

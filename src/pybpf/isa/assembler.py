@@ -19,9 +19,9 @@ from pybpf.isa.asm_mnemonic import is_mnemonic, parse_mnemonic
 from pybpf.isa.instruction import Instruction, problem
 from pybpf.isa.syntax import REGISTER, SyntaxProblem
 
-_VERIFIER_PREFIX = re.compile(r"^\s*\d+:\s*\([0-9a-f]{2}\)\s*")
-_OBJDUMP_PREFIX = re.compile(r"^\s*\d+:\s+(?:[0-9a-f]{2}\s){8}\s*")
-_OBJDUMP_SECOND_SLOT = re.compile(r"^\s*\d+:\s+(?:[0-9a-f]{2}\s?){8}\s*$")
+_VERIFIER_PREFIX = re.compile(r"^\s*[0-9]+:\s*\([0-9a-f]{2}\)\s*")
+_OBJDUMP_PREFIX = re.compile(r"^\s*[0-9]+:\s+(?:[0-9a-f]{2}\s){8}\s*")
+_OBJDUMP_SECOND_SLOT = re.compile(r"^\s*[0-9]+:\s+(?:[0-9a-f]{2}\s?){8}\s*$")
 _OBJDUMP_FUNCTION = re.compile(r"^[0-9a-f]+\s+<(?P<name>[\w.$]+)>:\s*$")
 _OBJDUMP_NOISE = re.compile(r"^(?:Disassembly of section .*|.*:\s+file format .*)$")
 _LABEL = re.compile(r"^\s*(?P<name>[A-Za-z_.$][\w.$]*)\s*:(?!=)\s*")
@@ -48,7 +48,7 @@ def _strip_comment(text: str) -> str:
 
 def _unknown_register(text: str) -> SyntaxProblem | None:
     """A clearer error than "cannot parse" when the line names a register that does not exist."""
-    for match in re.finditer(r"%?\b[rw]\d+\b", text):
+    for match in re.finditer(r"%?\b[rw][0-9]+\b", text):
         number = REGISTER.match(match[0])
         if number is not None and int(number[2]) > 10:
             return SyntaxProblem(match.start() + 1, f"unknown register {match[0]!r} (registers are r0-r10)")
@@ -57,7 +57,7 @@ def _unknown_register(text: str) -> SyntaxProblem | None:
 
 def _parse_line(text: str) -> tuple[Instruction, LabelRef | None]:
     first = text.split(None, 1)[0].lower()
-    mnemonic_call = re.match(r"\s*call\s+(local\s|%?r\d+\s*$)", text)
+    mnemonic_call = re.match(r"\s*call\s+(local\s|%?r[0-9]+\s*$)", text)
     if is_mnemonic(first) and not (first == "lock" and "*" in text) and (first != "call" or mnemonic_call):
         return parse_mnemonic(text)
     parsed = parse_c(text.strip())

@@ -12,9 +12,9 @@ import re
 
 from pybpf.isa import opcodes as o
 
-NUMBER = r"[+-]?\s*(?:0[xX][0-9a-fA-F]+|\d+)"
+NUMBER = r"[+-]?\s*(?:0[xX][0-9a-fA-F]+|[0-9]+)"
 _NUMBER_RE = re.compile(rf"^{NUMBER}$")
-REGISTER = re.compile(r"^%?([rw])(\d+)$")
+REGISTER = re.compile(r"^%?([rw])([0-9]+)$")
 
 #: C-like size names → (size field, sign-extending?)
 SIZES = {"u8": (o.B, False), "u16": (o.H, False), "u32": (o.W, False), "u64": (o.DW, False),
