@@ -103,6 +103,8 @@ class VmProgram(Program):
                 machine = _successor(machine, program)
             except VMError as exc:
                 raise _explained(exc, program.spec) from None
+            finally:
+                map_helpers.release_reservations(machine)
         width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
         frame = machine.__dict__.get("xdp_frame")
         if frame is not None:  # XDP may have moved the packet's start and end

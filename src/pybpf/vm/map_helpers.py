@@ -130,6 +130,14 @@ def ringbuf_reserve(vm: Any, handle: int, size: int, flags: int, *_: int) -> int
     return address
 
 
+def release_reservations(vm: Any) -> None:
+    """Discard the ring buffer records a run reserved and never submitted or discarded,
+    so their space is not lost for good (the kernel's verifier refuses such programs;
+    the vm engine has no verifier yet, so it cleans up when the program exits)."""
+    for address in list(vm.__dict__.get("reserved", {})):
+        _finish(vm, address, False)
+
+
 def _finish(vm: Any, address: int, keep: bool) -> int:
     reserved = vm.__dict__.setdefault("reserved", {})
     if address not in reserved:
@@ -213,14 +221,35 @@ def get_stackid(vm: Any, ctx: int, handle: int, flags: int, *_: int) -> int:
 
 
 def _probe_read(vm: Any, dst: int, size: int, src: int, string: bool) -> int:
-    """bpf_probe_read_*: copy from any vm memory; a fault gives -EFAULT and a zeroed buffer."""
+    """bpf_probe_read_*: copy from any vm memory; a fault gives -EFAULT and a zeroed buffer.
+
+    ``size`` is a u32, as the helper's prototype says, and the destination must hold it
+    (checked before anything is read or allocated: the kernel's verifier guarantees it).
+    The ``_str`` forms copy up to ``size - 1`` bytes and a NUL, stopping after the source's
+    NUL, and return the bytes written including the NUL — a longer source is cut, as in
+    the kernel, not refused."""
+    size &= 0xFFFF_FFFF
+    vm.memory.check(dst, size, True)
+    if string and size == 0:
+        return 0
     try:
-        data = vm.memory.read_string(src, size)[:size - 1] + b"\0" if string else vm.memory.read_bytes(src, size)
+        data = _read_string(vm, src, size) if string else vm.memory.read_bytes(src, size)
     except VMError:
         vm.memory.write_bytes(dst, bytes(size))
         return _errno(-errno.EFAULT)
     vm.memory.write_bytes(dst, data)
     return len(data) if string else 0
+
+
+def _read_string(vm: Any, src: int, size: int) -> bytes:
+    """What a ``_str`` probe read copies: the source up to its NUL, at most ``size - 1``
+    bytes, then a NUL (VMError when the source ends before either)."""
+    try:
+        raw = vm.memory.read_bytes(src, size - 1)
+    except VMError:                 # the region ends first: the string must end inside it
+        return vm.memory.read_string(src, size) + b"\0"
+    end = raw.find(b"\0")
+    return raw[:end + 1] if end >= 0 else raw + b"\0"
 
 
 @helper("bpf_probe_read_user")

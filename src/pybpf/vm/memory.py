@@ -110,6 +110,11 @@ class Memory:
         region, offset = self.region(address, size, True)
         _UNSIGNED[size].pack_into(region.data, offset, value & ((1 << (8 * size)) - 1))
 
+    def check(self, address: int, size: int, write: bool) -> None:
+        """Raise the VMError an access of ``size`` bytes at ``address`` would raise (helpers
+        checking a buffer before filling it)."""
+        self.region(address, max(size, 1), write, access=False)
+
     def read_bytes(self, address: int, size: int) -> bytes:
         """``size`` bytes at ``address`` (helpers reading buffers)."""
         region, offset = self.region(address, size, False, access=False)

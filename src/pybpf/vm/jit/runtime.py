@@ -119,6 +119,10 @@ class _JitMemory:
             raise VMError(f"invalid {'write' if write else 'read'} of {size} bytes at 0x{address:x}")
         return host
 
+    def check(self, address: int, size: int, write: bool) -> None:
+        """As :meth:`pybpf.vm.memory.Memory.check`."""
+        self._checked(address, size, write)
+
     def read_bytes(self, address: int, size: int) -> bytes:
         return ctypes.string_at(self._checked(address, size, False), size)
 
