@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pybpf.vm.jit.native import cache_dir, files_digest, sha256
+from pybpf.vm.jit import native
 
 if TYPE_CHECKING:
     from pybpf.cbpf.instruction import Instruction
@@ -70,21 +70,21 @@ def compiler_digest() -> bytes:
 
 def _sources_digest(version: bytes, files: list[str]) -> bytes:
     """A digest of ``version`` and the contents of ``files`` (found without importing them)."""
-    return sha256(version + files_digest(Path(name) for name in files)).digest()
+    return native.sha256(version + native.files_digest(Path(name) for name in files)).digest()
 
 
 def entry_path(expression: str, linktype: int, snaplen: int, optimize: bool, netmask: int,
                linux_extensions: bool) -> Path | None:
     """Where the program for these arguments is kept, or ``None`` where the cache is off
     (or the compiler's sources cannot be read)."""
-    directory = cache_dir()
+    directory = native.cache_dir()
     if directory is None:
         return None
     try:
         version = compiler_digest()
     except OSError:
         return None
-    digest = sha256(version)
+    digest = native.sha256(version)
     for part in (expression.encode("utf-8", "surrogatepass"), b"%d" % linktype, b"%d" % snaplen,
                  b"%d" % bool(optimize), b"%d" % netmask, b"%d" % bool(linux_extensions)):
         digest.update(len(part).to_bytes(8, "little") + part)
@@ -100,7 +100,7 @@ def _read_entry(path: Path) -> bytes | None:
     except OSError:
         return None
     body, checksum = data[:-32], data[-32:]
-    if len(data) > 32 and len(body) % 8 == 0 and sha256(body).digest() == checksum:
+    if len(data) > 32 and len(body) % 8 == 0 and native.sha256(body).digest() == checksum:
         try:
             os.utime(path)                  # recently used: pruning keeps it
         except OSError:
@@ -120,7 +120,7 @@ def _write_entry(path: Path, body: bytes, prefix: str = PREFIX) -> bool:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "wb") as f:
-            f.write(body + sha256(body).digest())
+            f.write(body + native.sha256(body).digest())
         os.replace(temporary, path)
     except OSError:
         try:
@@ -170,10 +170,10 @@ def translated(program: list[Instruction]) -> bytes:
     from pybpf.cbpf.instruction import encode as encode_classic
 
     path = None
-    directory = cache_dir()
+    directory = native.cache_dir()
     if directory is not None:
         try:
-            digest = sha256(translator_digest())
+            digest = native.sha256(translator_digest())
         except OSError:
             digest = None
         if digest is not None:

@@ -88,23 +88,15 @@ class NativeFilter:
 
     def __init__(self, compiled: Any):
         self._compiled = compiled
-        self.function: int = ctypes.cast(compiled._batch, ctypes.c_void_p).value
+        self.function: int = compiled.batch_function
 
     def open(self) -> tuple[int, Any]:
         """(the address of a state array ready for a call, a token for :meth:`close`)."""
-        from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS
-        from pybpf.vm.jit.runtime import _RUNS, _Run
-
-        run = _Run(None, 0)
-        self._compiled._prepare(run, bytearray(), DEFAULT_MAX_INSTRUCTIONS)
-        address = ctypes.addressof(run.state)
-        _RUNS[address] = run
-        return address, run
+        state = self._compiled.open_batch_state()
+        return state.address, state
 
     def close(self, token: Any) -> None:
-        from pybpf.vm.jit.runtime import _RUNS
-
-        _RUNS.pop(ctypes.addressof(token.state), None)
+        token.close()
 
 
 class Matcher:

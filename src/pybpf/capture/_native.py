@@ -311,11 +311,11 @@ def native() -> Native | None:
     of them was compiled before, which takes well under a millisecond and imports
     neither llvmlite nor the IR builder; the first time, they are compiled (a few
     milliseconds) and saved."""
-    from pybpf.vm.jit.abi import JitUnsupported
-    from pybpf.vm.jit.native import files_digest, load, object_code
+    from pybpf.vm.jit import JitUnsupported, native
 
     try:
-        code = load("pcap", files_digest([Path(__file__)]), lambda: object_code(str(_build_module()), OPT), _SYMBOLS)
+        code = native.load("pcap", native.files_digest([Path(__file__)]),
+                           lambda: native.object_code(str(_build_module()), OPT), _SYMBOLS)
     except (ImportError, JitUnsupported, RuntimeError, OSError):
         return None
     return Native(code, _WALK(code.address("pcap_walk")), _GATHER(code.address("pcap_gather")),

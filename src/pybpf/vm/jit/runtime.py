@@ -369,6 +369,20 @@ class CompiledProgram:
             run.length = ctypes.c_uint64.from_address(length_address + 8 * done).value
             self._outcome(run, 0, max_instructions)
 
+    @property
+    def batch_function(self) -> int:
+        """The address of the native batch entry, ``bpf_batch(state, hosts, lengths, n,
+        results) -> runs completed`` (what :meth:`run_batch` calls), for native loops
+        that call the program themselves with a state from :meth:`open_batch_state`."""
+        return ctypes.cast(self._batch, ctypes.c_void_p).value or 0
+
+    def open_batch_state(self, *, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> BatchState:
+        """A state array for native calls of :attr:`batch_function` (one thread's at a
+        time); close it after the calls."""
+        run = _Run(None, 0, self)
+        self._prepare(run, bytearray(), max_instructions)
+        return BatchState(run)
+
     def run_many(self, inputs: Sequence[bytes], *, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> list[int]:
         """r0 for every input, computed in one native loop (the budget is per input);
         each input is copied into a buffer of its own first (see :meth:`run_batch` for
@@ -419,6 +433,26 @@ class CompiledProgram:
         except VMError as exc:
             raise VMError(exc.reason, slot) from None
         raise VMError(f"invalid access of {state[t.S_SIZE]} bytes at 0x{state[t.S_ADDR]:x}", slot)
+
+
+class BatchState:
+    """The state of native batch calls a caller makes itself: ``address`` goes to
+    :attr:`CompiledProgram.batch_function` as its first argument; :meth:`close` ends the
+    registration that lets helper callbacks find the run."""
+
+    def __init__(self, run: _Run):
+        self._run = run
+        self.address = ctypes.addressof(run.state)
+        _RUNS[self.address] = run
+
+    def close(self) -> None:
+        _RUNS.pop(self.address, None)
+
+    def __enter__(self) -> BatchState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _signed(value: int) -> int:

@@ -1,0 +1,31 @@
+"""The package's layering rules, checked on the source: nothing outside ``pybpf.vm``
+reaches into the JIT's modules (only ``pybpf.vm.jit``'s public names), and the thinnest
+kernel module imports neither the object model nor BTF."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pybpf
+
+SRC = Path(pybpf.__file__).parent
+
+
+def test_nothing_outside_vm_imports_jit_internals():
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if path.is_relative_to(SRC / "vm"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module.startswith("pybpf.vm.jit."):
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: from {node.module}")
+                elif node.module == "pybpf.vm.jit" and any(a.name.startswith("_") for a in node.names):
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: a private name of pybpf.vm.jit")
+            elif isinstance(node, ast.Import):
+                offenders += [f"{path.relative_to(SRC)}:{node.lineno}: import {a.name}" for a in node.names
+                              if a.name.startswith("pybpf.vm.jit.")]
+    assert not offenders, "\n".join(offenders)
