@@ -1,0 +1,346 @@
+"""Running a trace program in the kernel: expand attach points, compile, create the maps
+and the event ring buffer, load, run BEGIN, attach, print events until exit() or a
+signal, detach, run END, print the maps — bpftrace's life cycle and its output."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import signal
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from pybpf.trace import ast
+from pybpf.trace.codegen import RING, Compiled, Context, Generator
+from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError
+from pybpf.trace.parser import parse
+from pybpf.trace.printf import render
+from pybpf.trace.types import decode
+
+RING_SIZE = 1 << 20
+#: kernel probe kinds refused on kernels without kprobes / BPF trampolines
+_KERNEL_FUNCTION_KINDS = ("kprobe", "kretprobe", "kfunc", "kretfunc")
+
+
+@dataclass
+class Options:
+    params: list[str] = field(default_factory=list)
+    output: TextIO = sys.stdout
+    format: str = "text"
+    pid: int = -1
+    command: str | None = None
+    quiet: bool = False
+    unsafe: bool = False
+
+
+def _tracefs() -> Any:
+    from pybpf.tracefs import Tracefs
+    return Tracefs()
+
+
+def expand(program: ast.Program) -> list[tuple[ast.Probe, Context]]:
+    """Every (probe, attach point) to compile: wildcards matched against tracefs."""
+    out: list[tuple[ast.Probe, Context]] = []
+    tracefs = None
+    for probe in program.probes:
+        for point in probe.points:
+            if point.kind == "tracepoint":
+                tracefs = tracefs or _tracefs()
+                if len(point.parts) != 2:
+                    raise TraceSyntaxError("tracepoint probes are tracepoint:CATEGORY:NAME", program.source,
+                                           point.position, point.length)
+                pattern = ":".join(point.parts)
+                names = tracefs.match(pattern) if any(c in pattern for c in "*?[") else [pattern]
+                if not names:
+                    raise TraceSyntaxError(f"no tracepoint matches {pattern}", program.source, point.position,
+                                           point.length)
+                for name in names:
+                    try:
+                        fmt = tracefs.format(name)
+                    except Exception as exc:  # tracefs refusals carry their reason
+                        raise TraceSyntaxError(str(exc), program.source, point.position, point.length) from None
+                    out.append((probe, Context(point, f"tracepoint:{name}", fmt)))
+            elif point.kind in _KERNEL_FUNCTION_KINDS:
+                raise _kernel_function_refusal(point, program.source)
+            else:
+                out.append((probe, Context(point, _canonical(point), None)))
+    return out
+
+
+def _canonical(point: ast.AttachPoint) -> str:
+    return point.kind if not point.parts else f"{point.kind}:{':'.join(point.parts)}"
+
+
+def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntaxError:
+    function = point.parts[-1] if point.parts else ""
+    hint = ""
+    try:
+        if not os.path.exists("/sys/bus/event_source/devices/kprobe"):
+            instead = _tracefs().tracepoint_for_function(function)
+            hint = (f"; the tracepoint tracepoint:{instead} reports the same event" if instead else
+                    "; use a tracepoint instead (pybpf trace -l 'tracepoint:*')")
+            return TraceSyntaxError(f"{point.kind} probes need kprobes/BPF trampolines, which this kernel "
+                                    f"does not have{hint}", source, point.position, point.length)
+    except Exception:  # noqa: BLE001 - no tracefs: refuse without a suggestion
+        pass
+    return TraceSyntaxError(f"{point.kind} probes are not supported by pybpf trace yet; use a tracepoint",
+                            source, point.position, point.length)
+
+
+def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin") -> Compiled:
+    """Parse, check and generate code for every attach point of ``source``."""
+    program = parse(source, filename)
+    try:
+        contexts = expand(program)
+        gen = Generator(program, list(params or []), None)
+        gen.declare_maps(contexts)
+        probes = [gen.compile_probe(probe, ctx) for probe, ctx in contexts]
+    except TraceSyntaxError as exc:
+        raise exc.located(source, filename) from None
+    return Compiled(probes, gen.maps, gen.actions, gen.start_ns)
+
+
+class Session:
+    """One run in the kernel; ``close()`` detaches and frees everything."""
+
+    def __init__(self, compiled: Compiled, options: Options):
+        self.compiled = compiled
+        self.options = options
+        self.out = options.output
+        self.kernel_maps: dict[str, Any] = {}
+        self.programs: list[tuple[Any, Any]] = []
+        self.attachments: list[Any] = []
+        self.exiting = False
+        self.ring: Any = None
+
+    # -- setup -----------------------------------------------------------------------
+
+    def load(self) -> None:
+        from pybpf.kernel.maps import create_map
+        from pybpf.kernel.programs import load_program
+        from pybpf.kernel.ringbuf import RingBuffer
+        from pybpf.object import MapSpec, MapType, ProgramSpec
+
+        names: dict[str, str] = {RING: RING}
+        ring = create_map(MapSpec(RING, MapType.RINGBUF, 0, 0, RING_SIZE))
+        self.kernel_maps[RING] = ring
+        self.ring = RingBuffer(ring.fd, RING_SIZE)
+        for i, info in enumerate(self.compiled.maps.values()):
+            names[info.name] = f"m{i}_{info.name[1:][:10]}"
+            kind = MapType.PERCPU_HASH if info.per_cpu else MapType.HASH
+            spec = MapSpec(names[info.name], kind, info.full_key_size, info.value_size, 4096,
+                           key_type=bytes, value_type=bytes)
+            self.kernel_maps[info.name] = create_map(spec)
+        for i, probe in enumerate(self.compiled.probes):
+            spec = ProgramSpec(f"trace_{i}", probe.program_type, probe.instructions, references=probe.references)
+            try:
+                loaded = load_program(spec, lambda name: self.kernel_maps[name].fd)
+            except Exception as exc:
+                raise TraceRuntimeError(f"{probe.target}: the kernel refused the program: {exc}") from None
+            self.programs.append((probe, loaded))
+
+    def run_special(self, kind: str) -> None:
+        for probe, program in self.programs:
+            if probe.point.kind == kind:
+                program.test_run(ctx=bytes(8))
+
+    def attach(self) -> None:
+        from pybpf.kernel.attach import attach, attach_perf_event
+        from pybpf.kernel.perf_event import online_cpus
+
+        for probe, program in self.programs:
+            kind, parts = probe.point.kind, probe.point.parts
+            try:
+                if kind in ("BEGIN", "END"):
+                    continue
+                if kind == "interval":
+                    period = _period_ns(parts, probe.target)
+                    self.attachments.append(attach_perf_event(program.fd, "cpu-clock", period=period,
+                                                              cpus=[online_cpus()[0]]))
+                elif kind == "profile":
+                    unit, value = _unit_value(parts, probe.target)
+                    if unit == "hz":
+                        self.attachments.append(attach_perf_event(program.fd, "cpu-clock", frequency=value,
+                                                                  pid=self.options.pid))
+                    else:
+                        self.attachments.append(attach_perf_event(program.fd, "cpu-clock",
+                                                                  period=_period_ns(parts, probe.target),
+                                                                  pid=self.options.pid))
+                elif kind == "rawtracepoint":
+                    self.attachments.append(attach(program, f"raw_tracepoint:{parts[-1]}"))
+                elif kind in ("uprobe", "uretprobe", "usdt"):
+                    self.attachments.append(attach(program, probe.target, pid=self.options.pid))
+                else:
+                    self.attachments.append(attach(program, probe.target))
+            except TraceRuntimeError:
+                raise
+            except Exception as exc:
+                raise TraceRuntimeError(f"{probe.target}: {exc}") from None
+
+    @property
+    def probe_count(self) -> int:
+        return len(self.programs)
+
+    # -- events ----------------------------------------------------------------------
+
+    def drain(self) -> None:
+        for record in self.ring.records():
+            self.event(bytes(record))
+
+    def event(self, record: bytes) -> None:
+        action = self.compiled.actions[struct.unpack_from("<Q", record)[0]]
+        kind = action.kind
+        if kind == "exit":
+            self.exiting = True
+        elif kind in ("printf", "system", "cat"):
+            values, at = [], 8
+            for t in action.types:
+                values.append(decode(t, record, at))
+                at += t.slot
+            from pybpf.trace.output import show
+            text = render(action.text, values, action.types, show)
+            if kind == "printf":
+                self.write(text)
+            elif kind == "system":
+                self.out.flush()
+                if self.options.unsafe:
+                    os.system(text)
+            else:
+                try:
+                    with open(text) as f:
+                        self.write(f.read())
+                except OSError as exc:
+                    self.write(f"ERROR: failed to open file '{text}': {exc.strerror}\n")
+        elif kind == "print_value":
+            from pybpf.trace.output import show
+            self.write(show(decode(action.types[0], record, 8), action.types[0]) + "\n")
+        elif kind == "time":
+            self.write(time.strftime(action.text))
+        elif kind == "print_map":
+            self.print_map(action.map, action.top, action.div)
+        elif kind in ("clear", "zero"):
+            kmap = self.kernel_maps[action.map]
+            keys = list(kmap.keys())
+            for key in keys:
+                if kind == "clear":
+                    kmap.pop(key, None) if hasattr(kmap, "pop") else kmap.__delitem__(key)
+                else:
+                    kmap.update(key, [bytes(kmap.value_size)] * kmap.cpu_count() if kmap.type.per_cpu
+                                else bytes(kmap.value_size))
+
+    def write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def print_map(self, name: str, top: int = 0, div: int = 0) -> None:
+        from pybpf.trace.output import map_json, map_text
+        info = self.compiled.maps[name]
+        items = list(self.kernel_maps[name].items())
+        if self.options.format == "json":
+            line = map_json(info, items, top, div)
+            if line:
+                self.write(line + "\n")
+        else:
+            self.write(map_text(info, items, top, div))
+
+    def print_all_maps(self) -> None:
+        for name in sorted(self.compiled.maps):
+            self.print_map(name)
+
+    # -- teardown --------------------------------------------------------------------
+
+    def detach(self) -> None:
+        while self.attachments:
+            try:
+                self.attachments.pop().close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.detach()
+        for _, program in self.programs:
+            program.close()
+        self.programs.clear()
+        if self.ring is not None:
+            self.ring.close()
+            self.ring = None
+        for kmap in self.kernel_maps.values():
+            kmap.close()
+        self.kernel_maps.clear()
+
+
+def _unit_value(parts: list[str], target: str) -> tuple[str, int]:
+    if len(parts) != 2 or not parts[1].isdigit():
+        raise TraceRuntimeError(f"{target}: expected UNIT:NUMBER (hz, s, ms, us)")
+    return parts[0], int(parts[1])
+
+
+def _period_ns(parts: list[str], target: str) -> int:
+    unit, value = _unit_value(parts, target)
+    scale = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1000, "hz": None}.get(unit, -1)
+    if scale == -1:
+        raise TraceRuntimeError(f"{target}: unknown unit {unit!r} (hz, s, ms, us)")
+    if value <= 0:
+        raise TraceRuntimeError(f"{target}: the rate must be positive")
+    return 1_000_000_000 // value if scale is None else value * scale
+
+
+def run(source: str, options: Options, filename: str = "stdin") -> int:
+    """Compile and run ``source`` like bpftrace; the exit status."""
+    compiled = compile_source(source, options.params, filename)
+    session = Session(compiled, options)
+    stop = {"signal": False}
+    child = None
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop["signal"] = True
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        session.load()
+        if not options.quiet and options.format == "text":
+            count = session.probe_count
+            session.write(f"Attaching {count} probe{'s' if count != 1 else ''}...\n")
+        elif options.format == "json":
+            session.write('{"type": "attached_probes", "data": {"probes": %d}}\n' % session.probe_count)
+        session.run_special("BEGIN")
+        session.drain()
+        if not session.exiting:
+            session.attach()
+            if options.command:
+                import shlex
+                import subprocess
+                child = subprocess.Popen(shlex.split(options.command))
+            if os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED"):
+                sys.stderr.write("__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")
+                sys.stderr.flush()
+            import select
+            poller = select.epoll()
+            poller.register(session.ring.fileno(), select.EPOLLIN)
+            while not session.exiting and not stop["signal"]:
+                poller.poll(0.1)
+                session.drain()
+                if child is not None and child.poll() is not None:
+                    break
+                if options.pid > 0 and not os.path.exists(f"/proc/{options.pid}"):
+                    break
+            poller.close()
+        session.detach()
+        session.exiting = False
+        session.run_special("END")
+        session.drain()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if options.format == "text":
+            session.write("\n\n")
+        session.print_all_maps()
+        return 0
+    finally:
+        if child is not None and child.poll() is None:
+            child.terminate()
+            child.wait()
+        session.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
