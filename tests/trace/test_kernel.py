@@ -1,0 +1,95 @@
+"""pybpf trace against real events in the kernel (root), and beside bpftrace 0.17 where
+it is installed: the same program, the same events, the same output."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="tracing programs need root")
+SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
+BPFTRACE = shutil.which("bpftrace")
+
+
+def pybpf_trace(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC))
+    return subprocess.run([sys.executable, "-m", "pybpf", "trace", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def bpftrace(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([BPFTRACE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+BEGIN_PROGRAM = r"""
+BEGIN {
+  @a = count(); @b[1] = sum(5); @b[2] = sum(3); @s["x", 2] = avg(7); @st = stats(10); @st = stats(3);
+  @mi = min(4); @mi = min(-2); @ma = max(9); @c = hist(5); @c = hist(100); @c = hist(0); @c = hist(-1);
+  @l = lhist(15, 0, 100, 10); @l = lhist(200, 0, 100, 10); @l = lhist(-5, 0, 100, 10); @v = 5; @str["hello"] = 1;
+  @t = (1, "two"); $x = 7; $y = $x * 3 - 1; @k["a", 2] = $y / 3; @k["b", 1] = $y % 4;
+  printf("%d %s %-5d| %x %5s| %u|\n", -1, "ab", 3, 255, "xy", 10);
+  if ($x > 5) { printf("big\n"); } else { printf("small\n"); }
+  printf("%d %d\n", $x > 3 ? 10 : 20, 1 << 4 | 1);
+  $s = "abc"; if ($s == "abc") { printf("eq\n"); } if ($s != "abd") { printf("ne\n"); }
+  unroll(3) { $x = $x + 1; } printf("%d\n", $x);
+  while ($x < 20) { $x++; } printf("%d\n", $x);
+  exit();
+}
+END { printf("end\n"); }
+"""
+
+
+def test_begin_program_runs():
+    result = pybpf_trace("-e", BEGIN_PROGRAM)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Attaching 2 probes...\n-1 ab 3    | ff    xy| 10|\nbig\n10 17\neq\nne\n10\n20\nend\n")
+    assert "@c: \n(..., 0)" in result.stdout and "@st: count 2, average 6, total 13\n" in result.stdout
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed")
+def test_begin_program_output_is_bpftraces():
+    ours, theirs = pybpf_trace("-e", BEGIN_PROGRAM), bpftrace("-e", BEGIN_PROGRAM)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+
+
+def test_openat_events_counted_by_key_and_bucket():
+    with tempfile.TemporaryDirectory(prefix="trace-") as tmp:
+        path = os.path.join(tmp, "opened-by-trace-test")
+        with open(path, "w") as f:
+            f.write("x\n")
+        program = ('tracepoint:syscalls:sys_enter_openat /str(args->filename) == "%s"/ '
+                   '{ @[comm, str(args->filename)] = count(); @flags = lhist(args->flags & 3, 0, 4, 1); }' % path)
+        command = f"/bin/sh -c 'cat {path} {path} {path} > /dev/null'"
+        ours = pybpf_trace("-c", command, "-e", program)
+    assert ours.returncode == 0, ours.stderr
+    bar = "@" * 52
+    assert ours.stdout == (f"Attaching 1 probe...\n\n\n@[cat, {path}]: 3\n"
+                           f"@flags: \n[0, 1)                 3 |{bar}|\n\n")
+
+
+def test_syntax_error_exit_status_and_caret():
+    result = pybpf_trace("-e", "BEGIN { @x = ; }")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[:3] == ["stdin:1:14: ERROR: syntax error, unexpected ';'",
+                                              "BEGIN { @x = ; }", "             ~"]
+
+
+def test_notify_word_and_sigterm_prints_maps():
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC), __BPFTRACE_NOTIFY_PROBES_ATTACHED="1")
+    process = subprocess.Popen([sys.executable, "-m", "pybpf", "trace", "-e",
+                                "interval:ms:50 { @ticks = count(); }"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    line = process.stderr.readline()
+    assert line == "__BPFTRACE_NOTIFY_PROBES_ATTACHED\n"
+    import time
+    time.sleep(0.3)
+    process.terminate()
+    out, _ = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert out.startswith("Attaching 1 probe...\n\n\n@ticks: ")
