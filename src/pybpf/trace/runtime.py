@@ -223,10 +223,9 @@ class Session:
             self.print_map(action.map, action.top, action.div)
         elif kind in ("clear", "zero"):
             kmap = self.kernel_maps[action.map]
-            keys = list(kmap.keys())
-            for key in keys:
+            for key in list(kmap.keys()):
                 if kind == "clear":
-                    kmap.pop(key, None) if hasattr(kmap, "pop") else kmap.__delitem__(key)
+                    kmap._delete(key)
                 else:
                     kmap.update(key, [bytes(kmap.value_size)] * kmap.cpu_count() if kmap.type.per_cpu
                                 else bytes(kmap.value_size))
