@@ -24,6 +24,13 @@ from pybpf.trace.types import INT64, NONE, STRLEN, UINT64, T, string, tuple_of
 MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, PROBE_READ, KTIME, PRANDOM, SMP_ID = 1, 2, 3, 4, 5, 7, 8
 PID_TGID, UID_GID, COMM, GET_STACKID, CURRENT_TASK, PROBE_READ_STR, CGROUP_ID = 14, 15, 16, 27, 35, 45, 80
 RINGBUF_OUTPUT = 130
+USER_STACK = 1 << 8          #: BPF_F_USER_STACK for get_stackid
+
+#: value kinds kept in stack buffers (everything that is not a plain integer)
+MEM_KINDS = ("str", "tuple", "ksym", "usym", "kstack", "ustack", "username")
+STACKS = "stacks"            #: the stack trace map kstack/ustack record into
+JOIN = "join"                #: the per-CPU scratch buffer join() fills
+JOIN_ARGS, JOIN_ARG_SIZE = 16, 1024
 
 AGGREGATIONS = {"count": 0, "sum": 1, "avg": 1, "stats": 1, "min": 1, "max": 1, "hist": 1, "lhist": 4}
 BUCKETED = ("avg", "stats", "hist", "lhist")
@@ -31,6 +38,7 @@ RING = "ringbuf"
 #: x86-64 struct pt_regs offsets of the argument and return registers (uprobes)
 PT_REGS_ARGS = (112, 104, 96, 88, 72, 64)
 PT_REGS_RC = 80
+PT_REGS_IP = 128
 
 
 @dataclass
@@ -92,6 +100,7 @@ class Compiled:
     maps: dict[str, MapInfo]
     actions: list[Action]
     start_ns: int
+    uses: set[str] = field(default_factory=set)
 
 
 class CodegenError(TraceSyntaxError):
@@ -104,7 +113,7 @@ def _err(reason: str, node: ast.Node) -> CodegenError:
 
 _INT_BUILTINS = {"pid": False, "tid": False, "uid": False, "gid": False, "nsecs": False, "elapsed": False,
                  "cpu": False, "cgroup": False, "rand": False, "curtask": False, "retval": True,
-                 "kstack": False, "ustack": False, "func": False}
+                 }
 _COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -129,6 +138,7 @@ class Generator:
         self.actions: list[Action] = []
         self.start_ns = time.monotonic_ns()
         self._action_ids: dict[tuple, int] = {}
+        self.uses: set[str] = set()   #: runtime maps the code refers to (stacks, join)
 
     # -- types -------------------------------------------------------------------------
 
@@ -154,7 +164,13 @@ class Generator:
             if e.name == "args":
                 return T("args")
             if e.name == "username":
-                return T("username")
+                return T("username", 8)
+            if e.name in ("kstack", "ustack"):
+                return T(e.name, 8 if e.name == "kstack" else 16)
+            if e.name == "func":
+                if ctx.kind in ("uprobe", "uretprobe", "usdt"):
+                    return T("usym", 16)
+                return string(len(ctx.target.encode()) + 1)
             raise _err(f"unknown identifier '{e.name}'", e)
         if isinstance(e, ast.Variable):
             if e.name not in env:
@@ -170,7 +186,9 @@ class Generator:
             if name == "str":
                 return string(STRLEN)
             if name in ("ksym", "usym", "kaddr", "uaddr", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
-                return T(name) if name in ("ksym", "usym") else INT64
+                return T(name, 8 if name == "ksym" else 16) if name in ("ksym", "usym") else INT64
+            if name in ("kstack", "ustack"):
+                return T(name, 8 if name == "kstack" else 16)
             if name in AGGREGATIONS:
                 raise _err(f"{name}() should be directly assigned to a map", e)
             return NONE
@@ -257,7 +275,7 @@ class Generator:
                     value = INT64
         except TraceSyntaxError:
             return
-        keys = [UINT64 if k.kind not in ("str", "tuple") else k for k in keys]
+        keys = [UINT64 if k.kind not in MEM_KINDS else k for k in keys]
         info = self.maps.get(target.name)
         if info is None:
             lhist = (0, 0, 0)
@@ -427,7 +445,7 @@ class ProbeCompiler:
 
     def value_into_r0_or_buffer(self, expr: ast.Expr) -> None:
         t = self.type_of(expr)
-        if t.kind in ("str", "tuple"):
+        if t.kind in MEM_KINDS:
             self.mem_expr(expr)
         else:
             self.int_expr(expr)
@@ -627,6 +645,8 @@ class ProbeCompiler:
             from pybpf.trace.printf import check_format
             check_format(args[0].value, types, args[0])
             self.send(gen.action(Action(name, args[0].value, types)), list(zip(args[1:], types)), call)
+        elif name == "join":
+            self.join(call)
         elif name == "exit":
             self.send(gen.action(Action("exit")), [], call)
             e.jump(self.end)
@@ -677,6 +697,11 @@ class ProbeCompiler:
             e.copy(offset, src, min(src_t.slot, t.slot))
             if src_t.size > t.size:
                 e.store_imm(10, offset + t.size - 1, 0, 1)
+        elif t.kind in MEM_KINDS and t.kind != "tuple":
+            src_t = self.type_of(expr)
+            if src_t.kind != t.kind:
+                raise _err(f"expected a {t.kind}, got {src_t}", expr)
+            e.copy(offset, self.mem_expr(expr), t.slot)
         elif t.kind == "tuple":
             if isinstance(expr, ast.Tuple):
                 if len(expr.items) != len(t.items):
@@ -689,7 +714,7 @@ class ProbeCompiler:
                 e.copy(offset, src, min(src_t.slot, t.slot))
         else:
             src_t = self.type_of(expr)
-            if src_t.kind in ("str", "tuple"):
+            if src_t.kind in MEM_KINDS:
                 raise _err(f"expected an integer, got {src_t}", expr)
             self.int_expr(expr)
             e.store(10, offset, 0)
@@ -721,6 +746,42 @@ class ProbeCompiler:
             offset = e.alloc(t.slot, expr)
             self.store_value(expr, t, offset)
             return offset
+        if isinstance(expr, ast.Builtin) and expr.name in ("kstack", "ustack"):
+            self.gen.uses.add(STACKS)
+            offset = e.alloc(t.slot)
+            if expr.name == "ustack":
+                e.call(PID_TGID)
+                e.alu(">>", 0, 32)
+                e.store(10, offset + 8, 0)
+            e.movr(1, 6)
+            e.load_map(2, STACKS)
+            e.mov(3, USER_STACK if expr.name == "ustack" else 0)
+            e.call(GET_STACKID)
+            e.store(10, offset, 0)
+            return offset
+        if (isinstance(expr, ast.Call) and expr.name in ("ksym", "usym")) or (
+                isinstance(expr, ast.Builtin) and expr.name == "func" and t.kind == "usym"):
+            if isinstance(expr, ast.Call) and len(expr.args) != 1:
+                raise _err(f"{expr.name}() takes one address", expr)
+            offset = e.alloc(t.slot)
+            if t.kind == "usym":
+                e.call(PID_TGID)
+                e.alu(">>", 0, 32)
+                e.store(10, offset + 8, 0)
+            if isinstance(expr, ast.Call):
+                self.int_expr(expr.args[0])
+            else:
+                e.load(0, 6, PT_REGS_IP)
+            e.store(10, offset, 0)
+            return offset
+        if isinstance(expr, ast.Builtin) and expr.name == "username":
+            offset = e.alloc(8)
+            e.call(UID_GID)
+            e.zero_extend(0, 4)
+            e.store(10, offset, 0)
+            return offset
+        if isinstance(expr, ast.Builtin) and expr.name == "func":
+            return self.mem_expr(ast.Builtin("probe", position=expr.position, length=expr.length))
         if isinstance(expr, ast.Call) and expr.name == "str":
             return self.read_string(expr, t)
         if isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "args":
@@ -774,6 +835,48 @@ class ProbeCompiler:
             return offset
         raise _err(f"unsupported {t} expression", expr)
 
+    def join(self, call: ast.Call) -> None:
+        """join(argv[, delim]): up to 16 strings of a NULL-terminated pointer array, read
+        into the per-CPU join buffer and sent as one event (bpftrace's layout and sizes)."""
+        e = self.e
+        if not 1 <= len(call.args) <= 2 or (len(call.args) == 2 and not isinstance(call.args[1], ast.String)):
+            raise _err("join() takes an array of strings and an optional delimiter literal", call)
+        if self.type_of(call.args[0]).kind in MEM_KINDS:
+            raise _err("join() takes a pointer to an array of string pointers", call.args[0])
+        delim = call.args[1].value if len(call.args) == 2 else " "
+        self.gen.uses.add(JOIN)
+        action = self.gen.action(Action("join", delim))
+        array, pointer, zero = e.alloc(8), e.alloc(8), e.alloc(4)
+        self.int_expr(call.args[0])
+        e.store(10, array, 0)
+        e.store_imm(10, zero, 0, 4)
+        done = e.label("join")
+        e.load_map(1, JOIN)
+        e.movr(2, 10)
+        e.alu("+", 2, zero)
+        e.call(MAP_LOOKUP)
+        e.jump_if("==", 0, 0, done)
+        e.movr(7, 0)
+        e.store_imm(7, 0, action)
+        for i in range(JOIN_ARGS):
+            e.movr(1, 10)
+            e.alu("+", 1, pointer)
+            e.mov(2, 8)
+            e.load(3, 10, array)
+            e.alu("+", 3, 8 * i)
+            e.call(PROBE_READ)
+            e.movr(1, 7)
+            e.alu("+", 1, 8 + i * JOIN_ARG_SIZE)
+            e.mov(2, JOIN_ARG_SIZE)
+            e.load(3, 10, pointer)
+            e.call(PROBE_READ_STR)
+        e.load_map(1, RING)
+        e.movr(2, 7)
+        e.mov(3, 8 + JOIN_ARGS * JOIN_ARG_SIZE)
+        e.mov(4, 0)
+        e.call(RINGBUF_OUTPUT)
+        e.place(done)
+
     def read_string(self, call: ast.Call, t: T) -> int:
         e = self.e
         if not 1 <= len(call.args) <= 2:
@@ -821,7 +924,7 @@ class ProbeCompiler:
                 e.mov(0, int(value, 0))
         elif isinstance(expr, ast.Variable):
             offset, t = self.vars[expr.name]
-            if t.kind in ("str", "tuple"):
+            if t.kind in MEM_KINDS:
                 raise _err(f"{expr.name} is a {t}, not an integer", expr)
             e.load(0, 10, offset)
         elif isinstance(expr, ast.Builtin):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pybpf.trace.codegen import BUCKETED, MapInfo
 from pybpf.trace.types import T, decode
@@ -34,12 +34,12 @@ def show(value: object, t: T) -> str:
     return str(value)
 
 
-def _key_text(info: MapInfo, key: bytes) -> str:
+def _key_text(info: MapInfo, key: bytes, shown: Callable = show) -> str:
     if not info.keys:
         return info.name
     parts, at = [], 0
     for t in info.keys:
-        parts.append(show(decode(t, key, at), t))
+        parts.append(shown(decode(t, key, at), t))
         at += t.slot
     return f"{info.name}[{', '.join(parts)}]"
 
@@ -129,7 +129,8 @@ def _reduce_min_max(raw: object, kind: str) -> int:
     return min(found) if kind == "min" else max(found)
 
 
-def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0) -> str:
+def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
+             shown: Callable = show) -> str:
     """One map's text, as bpftrace prints it (ending with its newline(s))."""
     rows = sorted(items, key=lambda r: r[0])
     div = div or 1
@@ -147,7 +148,7 @@ def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
             ordered = ordered[-top:]
         parts = []
         for prefix, buckets in ordered:
-            name = _key_text(info, prefix)
+            name = _key_text(info, prefix, shown)
             if kind == "hist":
                 parts.append(f"{name}: \n{hist_text(buckets, div)}")
             elif kind == "lhist":
@@ -170,13 +171,15 @@ def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
         values.sort(key=lambda kv: kv[1])
         texts = [(key, str(int(v / div) if div > 1 else v)) for key, v in values]
     else:
-        texts = [(key, show(decode(info.value, raw), info.value)) for key, raw in _sort_by_key(info, rows)]
+        texts = [(key, shown(decode(info.value, raw), info.value)) for key, raw in _sort_by_key(info, rows)]
     if top:
         texts = texts[-top:]
-    return "\n".join(f"{_key_text(info, key)}: {value}" for key, value in texts) + "\n"
+    stacks = info.value.kind in ("kstack", "ustack", "ksym", "usym") if isinstance(info.value, T) else False
+    return ("" if stacks else "\n").join(f"{_key_text(info, key, shown)}: {value}" for key, value in texts) + "\n"
 
 
-def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0) -> str:
+def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
+             shown: Callable = show) -> str:
     """bpftrace's ``-f json`` line for one map (empty when the map is)."""
     rows = sorted(items, key=lambda r: r[0])
     if not rows:
@@ -198,7 +201,7 @@ def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
                 count, total = buckets.get(0, 0), buckets.get(1, 0)
                 average = int(total / count) if count else 0
                 value = {"count": count, "average": average, "total": total} if kind == "stats" else average
-            out[_json_key(info, prefix)] = value
+            out[_json_key(info, prefix, shown)] = value
         data = out if info.keys else next(iter(out.values()))
         return json.dumps({"type": text_type, "data": {info.name: data}})
     out = {}
@@ -209,15 +212,15 @@ def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
             value = _reduce_min_max(raw, kind)
         else:
             value = decode(info.value, raw)
-        out[_json_key(info, key)] = value
+        out[_json_key(info, key, shown)] = value if isinstance(value, int) else shown(value, info.value)
     data = out if info.keys else next(iter(out.values()))
     return json.dumps({"type": "map", "data": {info.name: data}})
 
 
-def _json_key(info: MapInfo, key: bytes) -> str:
+def _json_key(info: MapInfo, key: bytes, shown: Callable = show) -> str:
     parts, at = [], 0
     for t in info.keys:
-        parts.append(show(decode(t, key, at), t))
+        parts.append(shown(decode(t, key, at), t))
         at += t.slot
     return ",".join(parts)
 

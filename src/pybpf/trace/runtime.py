@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from pybpf.trace import ast
-from pybpf.trace.codegen import RING, Compiled, Context, Generator
+from pybpf.trace.codegen import JOIN, JOIN_ARG_SIZE, JOIN_ARGS, RING, STACKS, Compiled, Context, Generator
 from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError
 from pybpf.trace.parser import parse
 from pybpf.trace.printf import render
@@ -100,7 +100,7 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
         probes = [gen.compile_probe(probe, ctx) for probe, ctx in contexts]
     except TraceSyntaxError as exc:
         raise exc.located(source, filename) from None
-    return Compiled(probes, gen.maps, gen.actions, gen.start_ns)
+    return Compiled(probes, gen.maps, gen.actions, gen.start_ns, gen.uses)
 
 
 class Session:
@@ -115,6 +115,7 @@ class Session:
         self.attachments: list[Any] = []
         self.exiting = False
         self.ring: Any = None
+        self._symbolizer: Any = None
 
     # -- setup -----------------------------------------------------------------------
 
@@ -128,6 +129,12 @@ class Session:
         ring = create_map(MapSpec(RING, MapType.RINGBUF, 0, 0, RING_SIZE))
         self.kernel_maps[RING] = ring
         self.ring = RingBuffer(ring.fd, RING_SIZE)
+        if STACKS in self.compiled.uses:
+            self.kernel_maps[STACKS] = create_map(MapSpec(STACKS, MapType.STACK_TRACE, 4, 8 * 127, 4096,
+                                                          key_type=int, value_type=bytes))
+        if JOIN in self.compiled.uses:
+            self.kernel_maps[JOIN] = create_map(MapSpec(JOIN, MapType.PERCPU_ARRAY, 4, 8 + JOIN_ARGS * JOIN_ARG_SIZE,
+                                                        1, key_type=int, value_type=bytes))
         for i, info in enumerate(self.compiled.maps.values()):
             names[info.name] = f"m{i}_{info.name[1:][:10]}"
             kind = MapType.PERCPU_HASH if info.per_cpu else MapType.HASH
@@ -200,8 +207,7 @@ class Session:
             for t in action.types:
                 values.append(decode(t, record, at))
                 at += t.slot
-            from pybpf.trace.output import show
-            text = render(action.text, values, action.types, show)
+            text = render(action.text, values, action.types, self.show)
             if kind == "printf":
                 self.write(text)
             elif kind == "system":
@@ -215,8 +221,15 @@ class Session:
                 except OSError as exc:
                     self.write(f"ERROR: failed to open file '{text}': {exc.strerror}\n")
         elif kind == "print_value":
-            from pybpf.trace.output import show
-            self.write(show(decode(action.types[0], record, 8), action.types[0]) + "\n")
+            self.write(self.show(decode(action.types[0], record, 8), action.types[0]) + "\n")
+        elif kind == "join":
+            args = []
+            for i in range(JOIN_ARGS):
+                raw = record[8 + i * JOIN_ARG_SIZE:8 + (i + 1) * JOIN_ARG_SIZE].split(b"\0", 1)[0]
+                if not raw:
+                    break
+                args.append(raw.decode("utf-8", "replace"))
+            self.write(action.text.join(args) + "\n")
         elif kind == "time":
             self.write(time.strftime(action.text))
         elif kind == "print_map":
@@ -230,6 +243,48 @@ class Session:
                     kmap.update(key, [bytes(kmap.value_size)] * kmap.cpu_count() if kmap.type.per_cpu
                                 else bytes(kmap.value_size))
 
+    def show(self, value: object, t: Any) -> str:
+        """A decoded value as bpftrace prints it: symbols and stacks resolved."""
+        from pybpf.trace.output import show
+        if t.kind in ("ksym", "usym", "kstack", "ustack"):
+            return self.symbolize(value, t.kind)
+        if t.kind == "username":
+            import pwd
+            try:
+                return pwd.getpwuid(int(value)).pw_name  # type: ignore[arg-type]
+            except KeyError:
+                return str(value)
+        if t.kind == "tuple":
+            return "(" + ", ".join(self.show(v, i) for v, i in zip(value, t.items)) + ")"  # type: ignore[arg-type]
+        return show(value, t)
+
+    def symbolize(self, value: Any, kind: str) -> str:
+        if self._symbolizer is None:
+            from pybpf.symbols.symbolizer import Symbolizer
+            self._symbolizer = Symbolizer()
+        symbols = self._symbolizer
+        if kind in ("ksym", "usym"):
+            address, pid = (value, 0) if kind == "ksym" else value
+            try:
+                where = symbols.kernel(address) if kind == "ksym" else symbols.user(pid, address)
+            except Exception:  # noqa: BLE001 - unreadable symbols: the address
+                where = None
+            return where.name if where is not None and where.name else f"0x{address:016x}"
+        stack_id, pid = (value, 0) if kind == "kstack" else value
+        stack_id &= 0xFFFF_FFFF
+        raw = self.kernel_maps[STACKS].get(stack_id) if STACKS in self.kernel_maps else None
+        lines = [""]
+        for (address,) in struct.iter_unpack("<Q", raw or b""):
+            if not address:
+                break
+            try:
+                where = symbols.kernel(address) if kind == "kstack" else symbols.user(pid, address)
+            except Exception:  # noqa: BLE001
+                where = None
+            name = f"{where.name}+{where.offset}" if where is not None and where.name else f"0x{address:x}"
+            lines.append(" " * 8 + name)
+        return "\n".join(lines) + "\n"
+
     def write(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
@@ -239,11 +294,11 @@ class Session:
         info = self.compiled.maps[name]
         items = list(self.kernel_maps[name].items())
         if self.options.format == "json":
-            line = map_json(info, items, top, div)
+            line = map_json(info, items, top, div, self.show)
             if line:
                 self.write(line + "\n")
         else:
-            self.write(map_text(info, items, top, div))
+            self.write(map_text(info, items, top, div, self.show))
 
     def print_all_maps(self) -> None:
         for name in sorted(self.compiled.maps):
