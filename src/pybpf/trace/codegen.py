@@ -18,12 +18,14 @@ from typing import Any
 from pybpf.trace import ast
 from pybpf.trace.emit import Emitter
 from pybpf.trace.errors import TraceSyntaxError
+from pybpf.trace.kernel_types import KernelTypes
 from pybpf.trace.types import INT64, NONE, STRLEN, UINT64, T, string, tuple_of
 
 # helper ids (include/uapi/linux/bpf.h)
 MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, PROBE_READ, KTIME, PRANDOM, SMP_ID = 1, 2, 3, 4, 5, 7, 8
 PID_TGID, UID_GID, COMM, GET_STACKID, CURRENT_TASK, PROBE_READ_STR, CGROUP_ID = 14, 15, 16, 27, 35, 45, 80
 RINGBUF_OUTPUT = 130
+PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR = 113, 115
 USER_STACK = 1 << 8          #: BPF_F_USER_STACK for get_stackid
 
 #: value kinds kept in stack buffers (everything that is not a plain integer)
@@ -139,6 +141,7 @@ class Generator:
         self.start_ns = time.monotonic_ns()
         self._action_ids: dict[tuple, int] = {}
         self.uses: set[str] = set()   #: runtime maps the code refers to (stacks, join)
+        self.kernel = KernelTypes()
 
     # -- types -------------------------------------------------------------------------
 
@@ -157,6 +160,8 @@ class Generator:
                 return string(16)
             if e.name == "probe":
                 return string(len(ctx.target.encode()) + 1)
+            if e.name == "curtask":
+                return self.kernel.named("struct task_struct *") or UINT64
             if e.name in _INT_BUILTINS:
                 return T("int", 8, _INT_BUILTINS[e.name])
             if e.name.startswith("arg") and e.name[3:].isdigit():
@@ -165,6 +170,8 @@ class Generator:
                 return T("args")
             if e.name == "username":
                 return T("username", 8)
+            if e.name.isupper() and self.kernel.enum_value(e.name) is not None:
+                return INT64
             if e.name in ("kstack", "ustack"):
                 return T(e.name, 8 if e.name == "kstack" else 16)
             if e.name == "func":
@@ -198,31 +205,85 @@ class Generator:
             left, right = self.type_of(e.left, ctx, env), self.type_of(e.right, ctx, env)
             return INT64 if left.signed and right.signed else UINT64
         if isinstance(e, ast.Unary):
+            if e.op == "*":
+                operand = self.type_of(e.operand, ctx, env)
+                if operand.kind != "ptr":
+                    raise _err(f"cannot dereference a {operand}", e)
+                return self.kernel.element(operand)
+            if e.op == "&":
+                raise _err("taking an address with '&' is not supported", e)
             return INT64 if e.op in ("!", "-") else self.type_of(e.operand, ctx, env)
+        if isinstance(e, ast.Index):
+            base = self.type_of(e.base, ctx, env)
+            if base.kind not in ("ptr", "array"):
+                raise _err(f"cannot index a {base}", e)
+            return self.kernel.element(base)
+        if isinstance(e, ast.OffsetOf):
+            return UINT64
         if isinstance(e, ast.Ternary):
             return self.type_of(e.then, ctx, env)
         if isinstance(e, ast.Tuple):
             return tuple_of([self.type_of(i, ctx, env) for i in e.items])
         if isinstance(e, ast.Cast):
             from pybpf.trace.parser import INT_TYPES
-            size, signed = INT_TYPES.get(e.ctype, (8, False))
-            return T("int", size if "*" not in e.ctype else 8, signed if "*" not in e.ctype else False)
+            if e.ctype in INT_TYPES:
+                size, signed = INT_TYPES[e.ctype]
+                return T("int", size, signed)
+            if e.ctype.split()[0] in INT_TYPES and e.ctype.endswith("*"):
+                return UINT64
+            found = self.kernel.named(e.ctype)
+            if found is None:
+                raise _err(f"unknown type '{e.ctype}' (not in the kernel's BTF)", e)
+            if found.kind in ("record", "array"):
+                raise _err(f"cannot cast to {e.ctype}; cast to a pointer ({e.ctype} *)", e)
+            return found
         if isinstance(e, ast.FieldAccess):
             base = self.type_of(e.base, ctx, env)
             if base.kind == "args":
                 f = self.field(e, ctx)
                 if f.is_string:
                     return string(f.array_len if f.array_len and not f.dynamic else STRLEN)
+                if f.type.startswith(("struct ", "const struct ")) and f.type.endswith("*"):
+                    found = self.kernel.named(f.type)
+                    if found is not None:
+                        return found
                 return T("int", 8, f.signed)
             if base.kind == "tuple" and e.field.isdigit():
                 index = int(e.field)
                 if index >= len(base.items):
                     raise _err(f"invalid tuple index: {index}, tuple has {len(base.items)} items", e)
                 return base.items[index]
+            if base.kind in ("ptr", "record"):
+                return self.kernel_member(base, e).type
             raise _err(f"cannot access field '{e.field}' of a {base}", e)
         if isinstance(e, ast.SizeOf):
             return UINT64
         raise _err("unsupported expression", e)
+
+    def kernel_address(self, name: ast.String) -> int:
+        """The address of kernel symbol ``name`` (from /proc/kallsyms)."""
+        from pybpf.symbols.kallsyms import KernelSymbols
+        try:
+            address = KernelSymbols.load().address(name.value)
+        except Exception:  # noqa: BLE001 - unreadable kallsyms: say so below
+            address = None
+        if not address:
+            raise _err(f"kaddr(\"{name.value}\"): no such kernel symbol (or /proc/kallsyms hides addresses)", name)
+        return address
+
+    def kernel_member(self, base: T, e: ast.FieldAccess) -> Any:
+        """The member ``e`` names of a struct (through a pointer with ``->``)."""
+        record = base
+        if base.kind == "ptr":
+            if not e.arrow:
+                raise _err(f"cannot access field '{e.field}' of a pointer ({base}); use '->'", e)
+            record = self.kernel.element(base)
+        if record.kind != "record":
+            raise _err(f"cannot access field '{e.field}' of {record}", e)
+        found = self.kernel.member(record, e.field)
+        if found is None:
+            raise _err(f"{record} has no field named '{e.field}'", e)
+        return found
 
     def field(self, e: ast.FieldAccess, ctx: Context) -> Any:
         if ctx.format is None:
@@ -454,6 +515,9 @@ class ProbeCompiler:
         e = self.e
         target = s.target
         if isinstance(target, ast.Variable):
+            if target.name not in self.vars:
+                self.type_of(s.value)  # raises the reason its type is unknown
+                raise _err(f"cannot tell the type of {target.name}", s.value)
             offset, t = self.vars[target.name]
             if s.op == "=":
                 self.store_value(s.value, t, offset)
@@ -724,6 +788,8 @@ class ProbeCompiler:
         e = self.e
         t = self.type_of(expr)
         if isinstance(expr, ast.Variable):
+            if expr.name not in self.vars:
+                raise _err(f"undefined variable '{expr.name}'", expr)
             return self.vars[expr.name][0]
         if isinstance(expr, (ast.String, ast.Positional)) or (isinstance(expr, ast.Builtin) and expr.name == "probe"):
             text = (expr.value if isinstance(expr, ast.String) else
@@ -801,6 +867,16 @@ class ProbeCompiler:
             e.alu("+", 1, offset)
             e.mov(2, t.size)
             e.call(PROBE_READ_STR)
+            return offset
+        if isinstance(expr, (ast.FieldAccess, ast.Index)) and self.type_of(expr.base).kind in ("ptr", "record", "array"):
+            offset = e.alloc(t.slot)
+            e.zero(offset, t.slot)
+            self.address(expr)
+            e.movr(3, 0)
+            e.movr(1, 10)
+            e.alu("+", 1, offset)
+            e.mov(2, t.size)
+            e.call(PROBE_READ_KERNEL_STR)
             return offset
         if isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "tuple":
             base = self.mem_expr(expr.base)
@@ -923,12 +999,18 @@ class ProbeCompiler:
                     raise _err(f"${expr.index} is used as an integer but '{value}' is not one", expr)
                 e.mov(0, int(value, 0))
         elif isinstance(expr, ast.Variable):
+            if expr.name not in self.vars:
+                raise _err(f"undefined variable '{expr.name}'", expr)
             offset, t = self.vars[expr.name]
             if t.kind in MEM_KINDS:
                 raise _err(f"{expr.name} is a {t}, not an integer", expr)
             e.load(0, 10, offset)
         elif isinstance(expr, ast.Builtin):
-            self.builtin(expr)
+            value = self.gen.kernel.enum_value(expr.name) if expr.name.isupper() else None
+            if value is not None:
+                e.mov(0, value)
+            else:
+                self.builtin(expr)
         elif isinstance(expr, ast.MapRef):
             info = self.gen.maps[expr.name]
             key = self.key(info, expr, bucket=info.aggregation in BUCKETED)
@@ -946,9 +1028,10 @@ class ProbeCompiler:
             e.place(missing)
         elif isinstance(expr, ast.Binary):
             self.binary(expr)
+        elif isinstance(expr, ast.Unary) and expr.op == "*" or isinstance(expr, ast.Index):
+            self.read_kernel(expr)
         elif isinstance(expr, ast.Unary):
-            if expr.op in ("*", "&"):
-                raise _err(f"unary '{expr.op}' needs kernel types (BTF), which this build does not read", expr)
+            self.type_of(expr)
             self.int_expr(expr.operand)
             if expr.op == "-":
                 e.neg(0)
@@ -973,6 +1056,8 @@ class ProbeCompiler:
         elif isinstance(expr, ast.Cast):
             t = self.type_of(expr)
             self.int_expr(expr.operand)
+            if t.kind != "int":
+                return
             if t.signed:
                 e.sign_extend(0, t.size)
             else:
@@ -990,6 +1075,8 @@ class ProbeCompiler:
             elif base.kind == "tuple":
                 offset = self.mem_expr(expr)
                 e.load(0, 10, offset)
+            elif base.kind in ("ptr", "record"):
+                self.read_kernel(expr)
             else:
                 raise _err(f"cannot access field '{expr.field}' of a {base}", expr)
         elif isinstance(expr, ast.Call):
@@ -997,15 +1084,88 @@ class ProbeCompiler:
         elif isinstance(expr, ast.SizeOf):
             if expr.operand is None:
                 from pybpf.trace.parser import INT_TYPES
-                if expr.ctype not in INT_TYPES:
-                    raise _err(f"sizeof({expr.ctype}) needs kernel types (BTF)", expr)
-                e.mov(0, INT_TYPES[expr.ctype][0])
+                if expr.ctype in INT_TYPES:
+                    e.mov(0, INT_TYPES[expr.ctype][0])
+                else:
+                    found = self.gen.kernel.named(expr.ctype)
+                    if found is None:
+                        raise _err(f"unknown type '{expr.ctype}' (not in the kernel's BTF)", expr)
+                    e.mov(0, self.gen.kernel.sizeof(found))
             else:
                 t = self.type_of(expr.operand)
-                e.mov(0, t.size)
+                e.mov(0, self.gen.kernel.sizeof(t) if t.kind in ("record", "array") else t.size)
+        elif isinstance(expr, ast.OffsetOf):
+            found = self.gen.kernel.named(expr.ctype)
+            if found is None or found.kind != "record":
+                raise _err(f"offsetof() needs a struct or union, not '{expr.ctype}'", expr)
+            member = self.gen.kernel.member(found, expr.member)
+            if member is None:
+                raise _err(f"{expr.ctype} has no field named '{expr.member}'", expr)
+            e.mov(0, member.offset)
         else:
             t = self.type_of(expr)
             raise _err(f"a {t} cannot be used as an integer here", expr)
+
+    def address(self, expr: ast.Expr) -> Any:
+        """r0 = the kernel address of a struct member, pointee or element; its access."""
+        from pybpf.trace.kernel_types import MemberAccess
+        e = self.e
+        kernel = self.gen.kernel
+        if isinstance(expr, ast.FieldAccess):
+            base = self.type_of(expr.base)
+            member = self.gen.kernel_member(base, expr)
+            if base.kind == "ptr":
+                self.int_expr(expr.base)
+            else:
+                self.address(expr.base)
+            if member.offset:
+                e.alu("+", 0, member.offset)
+            return member
+        if isinstance(expr, ast.Unary) and expr.op == "*":
+            target = self.type_of(expr)
+            self.int_expr(expr.operand)
+            return MemberAccess(0, 0, 0, target)
+        if isinstance(expr, ast.Index):
+            base = self.type_of(expr.base)
+            element = kernel.element(base)
+            spill = e.alloc(8)
+            if base.kind == "ptr":
+                self.int_expr(expr.base)
+            else:
+                self.address(expr.base)
+            e.store(10, spill, 0)
+            self.int_expr(expr.index)
+            e.alu("*", 0, kernel.sizeof(element) if element.kind in ("record", "array") else element.size)
+            e.load(1, 10, spill)
+            e.alur("+", 0, 1)
+            return MemberAccess(0, 0, 0, element)
+        raise _err("not a kernel memory location", expr)
+
+    def read_kernel(self, expr: ast.Expr) -> None:
+        """r0 = the integer (or pointer) at a kernel location; a struct's address."""
+        e = self.e
+        access = self.address(expr)
+        t = access.type
+        if t.kind in ("record", "array"):
+            return
+        if t.kind == "str":
+            raise _err(f"{t} is a string; use it as one (printf %s, comparisons)", expr)
+        size = t.size if t.kind == "int" else 8
+        count = min(8, (access.bit_offset + access.bit_size + 7) // 8) if access.bit_size else size
+        tmp = e.alloc(8)
+        e.store_imm(10, tmp, 0)
+        e.movr(3, 0)
+        e.movr(1, 10)
+        e.alu("+", 1, tmp)
+        e.mov(2, count)
+        e.call(PROBE_READ_KERNEL)
+        e.load(0, 10, tmp)
+        if access.bit_size:
+            if access.bit_offset:
+                e.alu(">>", 0, access.bit_offset)
+            e.alu("&", 0, (1 << access.bit_size) - 1) if access.bit_size < 32 else e.zero_extend(0, 4)
+        elif t.kind == "int" and t.signed:
+            e.sign_extend(0, size)
 
     def builtin(self, b: ast.Builtin) -> None:
         e = self.e
@@ -1054,6 +1214,10 @@ class ProbeCompiler:
             e.alu("^", 0, 1)
         elif call.name == "strcontains":
             self.string_contains(call)
+        elif call.name == "kaddr":
+            if len(call.args) != 1 or not isinstance(call.args[0], ast.String):
+                raise _err("kaddr() takes a kernel symbol name as a string literal", call)
+            e.mov(0, self.gen.kernel_address(call.args[0]))
         else:
             raise _err(f"unknown function '{call.name}'" if call.name not in
                        ("printf", "exit", "clear", "zero", "print", "time", "delete") else

@@ -50,7 +50,7 @@ class TraceSyntaxError(TraceError):
         end = self.source.find("\n", self.position)
         line = self.source[start:] if end < 0 else self.source[start:end]
         width = max(1, min(self.length, len(line) - column + 1))
-        caret = " " * (column - 1) + "~" * width
+        caret = "".join(c if c == "\t" else " " for c in line[:column - 1]) + "~" * width
         span = f"{column}-{column + width}" if width > 1 else f"{column}"
         return f"{self.filename}:{line_number}:{span}: ERROR: {self.reason}\n{line}\n{caret}"
 

@@ -13,10 +13,12 @@ STRLEN = 64  #: bytes of a str() value, as bpftrace's default BPFTRACE_STRLEN
 
 @dataclass(frozen=True)
 class T:
-    kind: str                 #: int, str, tuple, none, ksym, usym, username, args, timestamp
+    kind: str                 #: int, str, tuple, none, ksym, usym, username, args, ptr, record, array
     size: int = 8
     signed: bool = False
     items: tuple["T", ...] = ()
+    btf: int = 0              #: ptr: the pointee's BTF id; record/array: the type's own id
+    name: str = ""            #: the C name of a BTF type, for messages
 
     @property
     def slot(self) -> int:
@@ -38,6 +40,10 @@ class T:
             return f"string[{self.size}]"
         if self.kind == "tuple":
             return "(" + ",".join(str(i) for i in self.items) + ")"
+        if self.kind == "ptr":
+            return f"{self.name or 'void'} *"
+        if self.kind in ("record", "array"):
+            return self.name or self.kind
         return self.kind
 
 
