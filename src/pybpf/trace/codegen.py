@@ -113,7 +113,7 @@ def _err(reason: str, node: ast.Node) -> CodegenError:
     return CodegenError(reason, "", node.position, node.length)
 
 
-_INT_BUILTINS = {"pid": False, "tid": False, "uid": False, "gid": False, "nsecs": False, "elapsed": False,
+_INT_BUILTINS = {"cpid": False, "pid": False, "tid": False, "uid": False, "gid": False, "nsecs": False, "elapsed": False,
                  "cpu": False, "cgroup": False, "rand": False, "curtask": False, "retval": True,
                  }
 _COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -142,6 +142,7 @@ class Generator:
         self._action_ids: dict[tuple, int] = {}
         self.uses: set[str] = set()   #: runtime maps the code refers to (stacks, join)
         self.kernel = KernelTypes()
+        self.cpid = 0                 #: pid of the -c command (the cpid builtin)
 
     # -- types -------------------------------------------------------------------------
 
@@ -1184,6 +1185,10 @@ class ProbeCompiler:
             e.alur("-", 0, 1)
         elif name == "cpu":
             e.call(SMP_ID)
+        elif name == "cpid":
+            if not self.gen.cpid:
+                raise _err("cpid cannot be used without a child command (-c)", b)
+            e.mov(0, self.gen.cpid)
         elif name == "rand":
             e.call(PRANDOM)
         elif name == "cgroup":

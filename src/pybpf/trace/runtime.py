@@ -90,12 +90,15 @@ def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntax
                             source, point.position, point.length)
 
 
-def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin") -> Compiled:
-    """Parse, check and generate code for every attach point of ``source``."""
+def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin",
+                   cpid: int = 0) -> Compiled:
+    """Parse, check and generate code for every attach point of ``source`` (``cpid``:
+    the pid of the -c command, for the ``cpid`` builtin)."""
     program = parse(source, filename)
     try:
         contexts = expand(program)
         gen = Generator(program, list(params or []), None)
+        gen.cpid = cpid
         gen.declare_maps(contexts)
         probes = [gen.compile_probe(probe, ctx) for probe, ctx in contexts]
     except TraceSyntaxError as exc:
@@ -342,12 +345,66 @@ def _period_ns(parts: list[str], target: str) -> int:
     return 1_000_000_000 // value if scale is None else value * scale
 
 
+class Child:
+    """The -c command: forked at once but held before exec until every probe is
+    attached (so its pid is known to the program as ``cpid`` and no event is missed)."""
+
+    def __init__(self, command: str):
+        import shlex
+        import shutil
+        argv = shlex.split(command)
+        path = shutil.which(argv[0]) if argv else None
+        if path is None:
+            raise TraceRuntimeError(f"cannot run -c {command!r}: command not found")
+        read, self._go = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: wait for the go, then become the command
+            try:
+                os.close(self._go)
+                if os.read(read, 1) == b"x":  # EOF: the trace never started
+                    os.execv(path, argv)
+            finally:
+                os._exit(127)
+        os.close(read)
+        self.status: int | None = None
+
+    def release(self) -> None:
+        if self._go >= 0:
+            os.write(self._go, b"x")
+            os.close(self._go)
+            self._go = -1
+
+    def exited(self) -> bool:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+        return self.status is not None
+
+    def stop(self) -> None:
+        if self._go >= 0:
+            os.close(self._go)  # the held child reads EOF and exits without running
+            self._go = -1
+        if not self.exited():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.pid, 0)
+            self.status = 0
+
+
 def run(source: str, options: Options, filename: str = "stdin") -> int:
     """Compile and run ``source`` like bpftrace; the exit status."""
-    compiled = compile_source(source, options.params, filename)
+    child = Child(options.command) if options.command else None
+    try:
+        compiled = compile_source(source, options.params, filename, child.pid if child else 0)
+    except BaseException:
+        if child is not None:
+            child.stop()
+        raise
     session = Session(compiled, options)
     stop = {"signal": False}
-    child = None
 
     def on_signal(signum: int, frame: object) -> None:
         stop["signal"] = True
@@ -364,10 +421,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
         session.drain()
         if not session.exiting:
             session.attach()
-            if options.command:
-                import shlex
-                import subprocess
-                child = subprocess.Popen(shlex.split(options.command))
+            if child is not None:
+                child.release()
             if os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED"):
                 sys.stderr.write("__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")
                 sys.stderr.flush()
@@ -377,7 +432,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
             while not session.exiting and not stop["signal"]:
                 poller.poll(0.1)
                 session.drain()
-                if child is not None and child.poll() is not None:
+                if child is not None and child.exited():
+                    session.drain()
                     break
                 if options.pid > 0 and not os.path.exists(f"/proc/{options.pid}"):
                     break
@@ -392,9 +448,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
         session.print_all_maps()
         return 0
     finally:
-        if child is not None and child.poll() is None:
-            child.terminate()
-            child.wait()
+        if child is not None:
+            child.stop()
         session.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
