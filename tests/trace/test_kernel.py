@@ -93,3 +93,48 @@ def test_notify_word_and_sigterm_prints_maps():
     out, _ = process.communicate(timeout=20)
     assert process.returncode == 0
     assert out.startswith("Attaching 1 probe...\n\n\n@ticks: ")
+
+
+LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+needs_libc = pytest.mark.skipif(not os.path.exists(LIBC), reason=f"{LIBC} is not here")
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed")
+@needs_libc
+def test_join_uprobe_uretprobe_and_cpid_match_bpftrace():
+    program = ("tracepoint:syscalls:sys_enter_execve /pid == cpid/ { join(args->argv); join(args->argv, \",\"); } "
+               f"uprobe:{LIBC}:malloc /pid == cpid/ {{ @ = count(); @h = hist(arg0); }} "
+               f"uretprobe:{LIBC}:malloc /pid == cpid/ {{ @ret[retval > 0] = count(); }}")
+    command = "/bin/echo a b c"  # bpftrace 0.17 splits -c on blanks: no quotes
+    ours, theirs = pybpf_trace("-c", command, "-e", program), bpftrace("-c", command, "-e", program)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout.startswith("Attaching 3 probes...\n/bin/echo a b c\n/bin/echo,a,b,c\na b c\n")
+    assert ours.stdout == theirs.stdout
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed")
+def test_kernel_types_through_btf_match_bpftrace():
+    program = ('BEGIN { $t = (struct task_struct *)curtask; printf("%d %d %d %d\\n", $t->pid == pid, '
+               'curtask->parent->tgid > 0, sizeof(struct task_struct), $t->real_parent->real_parent->pid >= 0); '
+               'printf("%d %s\\n", strncmp("hello", "help", 3), "x"); @m[$t->pid == pid, "a"] = count(); exit(); }')
+    ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+
+
+def test_other_probe_kinds_fire():
+    program = ("rawtracepoint:sched_switch { @sw = count(); } software:cpu-clock:1000000 { @sc = count(); } "
+               "profile:hz:99 { @p = count(); @k[kstack] = count(); } interval:ms:300 { exit(); }")
+    result = pybpf_trace("-e", program)
+    assert result.returncode == 0, result.stderr
+    counts = dict(line.split(": ") for line in result.stdout.splitlines() if line.startswith(("@sw", "@sc", "@p")))
+    assert set(counts) == {"@sw", "@sc", "@p"} and all(int(v) > 0 for v in counts.values())
+    assert "@k[\n" in result.stdout
+
+
+def test_kprobe_refusal_names_the_tracepoint():
+    if os.path.exists("/sys/bus/event_source/devices/kprobe"):
+        pytest.skip("this kernel has kprobes")
+    result = pybpf_trace("-e", "kprobe:__x64_sys_openat { @ = count(); }")
+    assert result.returncode == 1
+    assert "tracepoint:syscalls:sys_enter_openat" in result.stderr
