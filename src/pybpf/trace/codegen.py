@@ -222,7 +222,10 @@ class Generator:
         if isinstance(e, ast.OffsetOf):
             return UINT64
         if isinstance(e, ast.Ternary):
-            return self.type_of(e.then, ctx, env)
+            then, otherwise = self.type_of(e.then, ctx, env), self.type_of(e.otherwise, ctx, env)
+            if (then.kind == "str") != (otherwise.kind == "str"):
+                raise _err(f"ternary operator branches have different types: '{then}' and '{otherwise}'", e)
+            return _wider(then, otherwise)
         if isinstance(e, ast.Tuple):
             return tuple_of([self.type_of(i, ctx, env) for i in e.items])
         if isinstance(e, ast.Cast):
@@ -392,6 +395,8 @@ class Generator:
 def _wider(a: T, b: T) -> T:
     if a.kind == "str" and b.kind == "str":
         return a if a.size >= b.size else b
+    if a.kind == "int" and b.kind == "int":
+        return a if a.signed or not b.signed else b
     if a.kind == "tuple" and b.kind == "tuple" and len(a.items) == len(b.items):
         return tuple_of([_wider(x, y) for x, y in zip(a.items, b.items)])
     return a

@@ -41,10 +41,26 @@ def _tracefs() -> Any:
     return Tracefs()
 
 
-def expand(program: ast.Program) -> list[tuple[ast.Probe, Context]]:
-    """Every (probe, attach point) to compile: wildcards matched against tracefs."""
+class _GivenFormats:
+    """Tracepoint formats given by the caller (the vm runs programs without tracefs)."""
+
+    def __init__(self, formats: dict[str, Any]):
+        self.formats = formats
+
+    def match(self, pattern: str) -> list[str]:
+        return sorted(name for name in self.formats if fnmatch.fnmatchcase(name, pattern))
+
+    def format(self, name: str) -> Any:
+        if name not in self.formats:
+            raise TraceRuntimeError(f"no format given for tracepoint {name}")
+        return self.formats[name]
+
+
+def expand(program: ast.Program, formats: dict[str, Any] | None = None) -> list[tuple[ast.Probe, Context]]:
+    """Every (probe, attach point) to compile: wildcards matched against tracefs (or
+    against ``formats``, ``category:name`` → TracepointFormat, when given)."""
     out: list[tuple[ast.Probe, Context]] = []
-    tracefs = None
+    tracefs = _GivenFormats(formats) if formats is not None else None
     for probe in program.probes:
         for point in probe.points:
             if point.kind == "tracepoint":
@@ -91,12 +107,13 @@ def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntax
 
 
 def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin",
-                   cpid: int = 0) -> Compiled:
+                   cpid: int = 0, formats: dict[str, Any] | None = None) -> Compiled:
     """Parse, check and generate code for every attach point of ``source`` (``cpid``:
-    the pid of the -c command, for the ``cpid`` builtin)."""
+    the pid of the -c command, for the ``cpid`` builtin; ``formats``: tracepoint layouts
+    to use instead of tracefs's)."""
     program = parse(source, filename)
     try:
-        contexts = expand(program)
+        contexts = expand(program, formats)
         gen = Generator(program, list(params or []), None)
         gen.cpid = cpid
         gen.declare_maps(contexts)
@@ -109,7 +126,10 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
 class Session:
     """One run in the kernel; ``close()`` detaches and frees everything."""
 
-    def __init__(self, compiled: Compiled, options: Options):
+    def __init__(self, compiled: Compiled, options: Options, engine: str = "kernel"):
+        self.engine = engine
+        self.collection: Any = None
+        self.map_names: dict[str, str] = {}
         self.compiled = compiled
         self.options = options
         self.out = options.output
@@ -122,35 +142,44 @@ class Session:
 
     # -- setup -----------------------------------------------------------------------
 
-    def load(self) -> None:
-        from pybpf.kernel.maps import create_map
-        from pybpf.kernel.programs import load_program
-        from pybpf.kernel.ringbuf import RingBuffer
-        from pybpf.object import MapSpec, MapType, ProgramSpec
+    def collection_spec(self) -> Any:
+        """Every map and program of the compiled program, as one CollectionSpec."""
+        from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
 
-        names: dict[str, str] = {RING: RING}
-        ring = create_map(MapSpec(RING, MapType.RINGBUF, 0, 0, RING_SIZE))
-        self.kernel_maps[RING] = ring
-        self.ring = RingBuffer(ring.fd, RING_SIZE)
+        self.map_names = {RING: RING}
+        maps = [MapSpec(RING, MapType.RINGBUF, 0, 0, RING_SIZE)]
         if STACKS in self.compiled.uses:
-            self.kernel_maps[STACKS] = create_map(MapSpec(STACKS, MapType.STACK_TRACE, 4, 8 * 127, 4096,
-                                                          key_type=int, value_type=bytes))
+            self.map_names[STACKS] = STACKS
+            maps.append(MapSpec(STACKS, MapType.STACK_TRACE, 4, 8 * 127, 4096, key_type=int, value_type=bytes))
         if JOIN in self.compiled.uses:
-            self.kernel_maps[JOIN] = create_map(MapSpec(JOIN, MapType.PERCPU_ARRAY, 4, 8 + JOIN_ARGS * JOIN_ARG_SIZE,
-                                                        1, key_type=int, value_type=bytes))
+            self.map_names[JOIN] = JOIN
+            maps.append(MapSpec(JOIN, MapType.PERCPU_ARRAY, 4, 8 + JOIN_ARGS * JOIN_ARG_SIZE, 1,
+                                key_type=int, value_type=bytes))
         for i, info in enumerate(self.compiled.maps.values()):
-            names[info.name] = f"m{i}_{info.name[1:][:10]}"
+            self.map_names[info.name] = f"m{i}_{info.name[1:][:10]}"
             kind = MapType.PERCPU_HASH if info.per_cpu else MapType.HASH
-            spec = MapSpec(names[info.name], kind, info.full_key_size, info.value_size, 4096,
-                           key_type=bytes, value_type=bytes)
-            self.kernel_maps[info.name] = create_map(spec)
-        for i, probe in enumerate(self.compiled.probes):
-            spec = ProgramSpec(f"trace_{i}", probe.program_type, probe.instructions, references=probe.references)
-            try:
-                loaded = load_program(spec, lambda name: self.kernel_maps[name].fd)
-            except Exception as exc:
-                raise TraceRuntimeError(f"{probe.target}: the kernel refused the program: {exc}") from None
-            self.programs.append((probe, loaded))
+            maps.append(MapSpec(self.map_names[info.name], kind, info.full_key_size, info.value_size, 4096,
+                                key_type=bytes, value_type=bytes))
+        programs = [ProgramSpec(f"trace_{i}", probe.program_type, probe.instructions,
+                                references={at: self.map_names[m] for at, m in probe.references.items()})
+                    for i, probe in enumerate(self.compiled.probes)]
+        return CollectionSpec.of(*maps, *programs)
+
+    def load(self) -> None:
+        from pybpf.engine import load
+        from pybpf.errors import PybpfError
+
+        spec = self.collection_spec()
+        try:
+            self.collection = load(spec, engine=self.engine)
+        except PybpfError as exc:
+            raise TraceRuntimeError(f"the {self.engine} refused the program: {exc}") from None
+        self.kernel_maps = {name: self.collection.maps[spec_name] for name, spec_name in self.map_names.items()}
+        self.programs = [(probe, self.collection.programs[f"trace_{i}"])
+                         for i, probe in enumerate(self.compiled.probes)]
+        if self.engine == "kernel":
+            from pybpf.kernel.ringbuf import RingBuffer
+            self.ring = RingBuffer(self.kernel_maps[RING].fd, RING_SIZE)
 
     def run_special(self, kind: str) -> None:
         for probe, program in self.programs:
@@ -197,7 +226,8 @@ class Session:
     # -- events ----------------------------------------------------------------------
 
     def drain(self) -> None:
-        for record in self.ring.records():
+        records = self.ring.records() if self.ring is not None else self.kernel_maps[RING].drain()
+        for record in records:
             self.event(bytes(record))
 
     def event(self, record: bytes) -> None:
@@ -318,14 +348,13 @@ class Session:
 
     def close(self) -> None:
         self.detach()
-        for _, program in self.programs:
-            program.close()
         self.programs.clear()
         if self.ring is not None:
             self.ring.close()
             self.ring = None
-        for kmap in self.kernel_maps.values():
-            kmap.close()
+        if self.collection is not None:
+            self.collection.close()
+            self.collection = None
         self.kernel_maps.clear()
 
 
@@ -453,3 +482,38 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
         session.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def run_on_records(source: str, records: list[tuple[str, dict[str, Any]]], formats: dict[str, Any],
+                   options: Options | None = None) -> int:
+    """Run ``source`` on the vm engine: BEGIN, then each synthetic tracepoint record
+    (``("syscalls:sys_enter_openat", {"flags": 1, ...})``, laid out by ``formats``) through
+    the probes on that tracepoint, then END and the maps — the output a kernel run with
+    those events would print, without root."""
+    options = options or Options()
+    compiled = compile_source(source, options.params, formats=formats)
+    session = Session(compiled, options, engine="vm")
+    try:
+        session.load()
+        if not options.quiet and options.format == "text":
+            count = session.probe_count
+            session.write(f"Attaching {count} probe{'s' if count != 1 else ''}...\n")
+        session.run_special("BEGIN")
+        session.drain()
+        for name, values in records:
+            if session.exiting:
+                break
+            record = formats[name].encode(values)
+            for probe, program in session.programs:
+                if probe.target == f"tracepoint:{name}":
+                    program.test_run(ctx=record)
+                    session.drain()
+        session.exiting = False
+        session.run_special("END")
+        session.drain()
+        if options.format == "text":
+            session.write("\n\n")
+        session.print_all_maps()
+        return 0
+    finally:
+        session.close()
