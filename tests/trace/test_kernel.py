@@ -142,3 +142,13 @@ def test_kprobe_refusal_names_the_tracepoint():
     result = pybpf_trace("-e", "kprobe:__x64_sys_openat { @ = count(); }")
     assert result.returncode == 1
     assert "tracepoint:syscalls:sys_enter_openat" in result.stderr
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed")
+def test_json_output_matches_bpftrace():
+    program = ('BEGIN { printf("a %d\\n", 1); @a = count(); @b["x"] = sum(3); @h = hist(3); @s = stats(4); '
+               '@l = lhist(3, 0, 10, 2); print(5); print(@b); @t = (1, "a"); @m = avg(5); exit(); }')
+    ours, theirs = pybpf_trace("-f", "json", "-e", program), bpftrace("-f", "json", "-e", program)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert '{"type": "stats", "data": {"@s": {"count": 1, "average": 4, "total": 4}}}' in ours.stdout

@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-k", dest="warnings", action="count", default=0, help="report helper errors (accepted)")
     parser.add_argument("--unsafe", action="store_true", help="allow system()")
     parser.add_argument("--info", action="store_true", help="what this build supports")
+    parser.add_argument("--version", action="store_true", help="print the version")
+    parser.add_argument("--include", action="append", metavar="FILE",
+                        help="accepted for bpftrace compatibility (C headers are not read: types come from BTF)")
     parser.add_argument("--no-warnings", action="store_true", help="no warnings")
     parser.add_argument("-d", dest="debug", metavar="WHAT", help="print the generated eBPF instructions")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="program file, then positional parameters")
@@ -66,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     from pybpf.trace.runtime import Options
     from pybpf.trace.runtime import run as run_program
 
+    if args.version:
+        from pybpf import __version__
+        print(f"pybpf trace v{__version__}")
+        return 0
     if args.info:
         import platform
         print(f"System\n  OS: {platform.system()} {platform.release()}\n  Arch: {platform.machine()}\n"

@@ -178,6 +178,15 @@ def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
     return ("" if stacks else "\n").join(f"{_key_text(info, key, shown)}: {value}" for key, value in texts) + "\n"
 
 
+def json_value(value: object, t: T, shown: Callable = show) -> str:
+    """A value as bpftrace's JSON output writes it (tuples as compact lists)."""
+    if t.kind == "tuple":
+        return "[" + ",".join(json_value(v, i, shown) for v, i in zip(value, t.items)) + "]"  # type: ignore[arg-type]
+    if t.kind == "int":
+        return str(value)
+    return json.dumps(shown(value, t))
+
+
 def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
              shown: Callable = show) -> str:
     """bpftrace's ``-f json`` line for one map (empty when the map is)."""
@@ -185,36 +194,38 @@ def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
     if not rows:
         return ""
     kind = info.aggregation
-    data: object
+    entries: list[tuple[str, str]] = []
     if kind in BUCKETED:
-        text_type = "hist" if kind in ("hist", "lhist") else "stats"
+        line_type = "hist" if kind in ("hist", "lhist") else "stats"
         groups: dict[bytes, dict[int, int]] = {}
         for key, raw in rows:
             groups.setdefault(key[:info.key_size], {})[struct.unpack_from("<Q", key, info.key_size)[0]] = _sum(raw)
-        out = {}
         for prefix, buckets in groups.items():
             if kind == "hist":
-                value = _hist_json(buckets)
+                value = json.dumps(_hist_json(buckets))
             elif kind == "lhist":
-                value = _lhist_json(buckets, *info.lhist)
+                value = json.dumps(_lhist_json(buckets, *info.lhist))
             else:
                 count, total = buckets.get(0, 0), buckets.get(1, 0)
                 average = int(total / count) if count else 0
-                value = {"count": count, "average": average, "total": total} if kind == "stats" else average
-            out[_json_key(info, prefix, shown)] = value
-        data = out if info.keys else next(iter(out.values()))
-        return json.dumps({"type": text_type, "data": {info.name: data}})
-    out = {}
-    for key, raw in rows:
-        if kind in ("count", "sum"):
-            value: object = _sum(raw, kind == "sum")
-        elif kind in ("min", "max"):
-            value = _reduce_min_max(raw, kind)
-        else:
-            value = decode(info.value, raw)
-        out[_json_key(info, key, shown)] = value if isinstance(value, int) else shown(value, info.value)
-    data = out if info.keys else next(iter(out.values()))
-    return json.dumps({"type": "map", "data": {info.name: data}})
+                value = json.dumps({"count": count, "average": average, "total": total}) if kind == "stats" \
+                    else str(average)
+            entries.append((_json_key(info, prefix, shown), value))
+    else:
+        line_type = "map"
+        for key, raw in rows:
+            if kind in ("count", "sum"):
+                value = str(_sum(raw, kind == "sum"))
+            elif kind in ("min", "max"):
+                value = str(_reduce_min_max(raw, kind))
+            else:
+                value = json_value(decode(info.value, raw), info.value, shown)
+            entries.append((_json_key(info, key, shown), value))
+    if info.keys:
+        data = "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in entries) + "}"
+    else:
+        data = entries[0][1]
+    return f'{{"type": "{line_type}", "data": {{{json.dumps(info.name)}: {data}}}}}'
 
 
 def _json_key(info: MapInfo, key: bytes, shown: Callable = show) -> str:

@@ -242,7 +242,7 @@ class Session:
                 at += t.slot
             text = render(action.text, values, action.types, self.show)
             if kind == "printf":
-                self.write(text)
+                self.message("printf", text)
             elif kind == "system":
                 self.out.flush()
                 if self.options.unsafe:
@@ -254,7 +254,13 @@ class Session:
                 except OSError as exc:
                     self.write(f"ERROR: failed to open file '{text}': {exc.strerror}\n")
         elif kind == "print_value":
-            self.write(self.show(decode(action.types[0], record, 8), action.types[0]) + "\n")
+            t = action.types[0]
+            value = decode(t, record, 8)
+            if self.options.format == "json":
+                from pybpf.trace.output import json_value
+                self.write(f'{{"type": "value", "data": {json_value(value, t, self.show)}}}\n')
+            else:
+                self.write(self.show(value, t) + "\n")
         elif kind == "join":
             args = []
             for i in range(JOIN_ARGS):
@@ -262,9 +268,9 @@ class Session:
                 if not raw:
                     break
                 args.append(raw.decode("utf-8", "replace"))
-            self.write(action.text.join(args) + "\n")
+            self.message("join", action.text.join(args) + "\n")
         elif kind == "time":
-            self.write(time.strftime(action.text))
+            self.message("time", time.strftime(action.text))
         elif kind == "print_map":
             self.print_map(action.map, action.top, action.div)
         elif kind in ("clear", "zero"):
@@ -317,6 +323,14 @@ class Session:
             name = f"{where.name}+{where.offset}" if where is not None and where.name else f"0x{address:x}"
             lines.append(" " * 8 + name)
         return "\n".join(lines) + "\n"
+
+    def message(self, kind: str, text: str) -> None:
+        """Program output: as is, or as a bpftrace JSON line."""
+        if self.options.format == "json":
+            import json
+            self.write(f'{{"type": "{kind}", "data": {json.dumps(text)}}}\n')
+        else:
+            self.write(text)
 
     def write(self, text: str) -> None:
         self.out.write(text)
@@ -438,7 +452,11 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
     def on_signal(signum: int, frame: object) -> None:
         stop["signal"] = True
 
+    def on_usr1(signum: int, frame: object) -> None:
+        stop["print"] = True
+
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_usr1)
     try:
         session.load()
         if not options.quiet and options.format == "text":
@@ -461,6 +479,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
             while not session.exiting and not stop["signal"]:
                 poller.poll(0.1)
                 session.drain()
+                if stop.pop("print", False):  # SIGUSR1: print every map now, as bpftrace does
+                    session.print_all_maps()
                 if child is not None and child.exited():
                     session.drain()
                     break
@@ -472,8 +492,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
         session.run_special("END")
         session.drain()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        if options.format == "text":
-            session.write("\n\n")
+        session.write("\n\n")
         session.print_all_maps()
         return 0
     finally:
@@ -511,8 +530,7 @@ def run_on_records(source: str, records: list[tuple[str, dict[str, Any]]], forma
         session.exiting = False
         session.run_special("END")
         session.drain()
-        if options.format == "text":
-            session.write("\n\n")
+        session.write("\n\n")
         session.print_all_maps()
         return 0
     finally:
