@@ -152,3 +152,28 @@ def test_json_output_matches_bpftrace():
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout
     assert '{"type": "stats", "data": {"@s": {"count": 1, "average": 4, "total": 4}}}' in ours.stdout
+
+
+def test_ntop_of_tracepoint_address_arrays():
+    script = ("import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+              "c = socket.create_connection(s.getsockname()); a, _ = s.accept(); c.close(); a.close()")
+    with tempfile.NamedTemporaryFile("w", suffix=".py", prefix="trace-") as f:
+        f.write(script)
+        f.flush()
+        program = ('tracepoint:sock:inet_sock_set_state /args->family == 2 && args->newstate == 1/ '
+                   '{ @[ntop(args->saddr), ntop(args->daddr), args->protocol] = count(); '
+                   '@v6[ntop(args->saddr_v6)] = count(); }')
+        result = pybpf_trace("-c", f"{sys.executable} {f.name}", "-e", program)
+    assert result.returncode == 0, result.stderr
+    assert "@[127.0.0.1, 127.0.0.1, 6]: " in result.stdout
+    assert "@v6[::ffff:127.0.0.1]: " in result.stdout
+
+
+def test_strftime_buf_macaddr_cgroupid_and_unsafe_functions():
+    result = pybpf_trace("-e", 'BEGIN { printf("%s|%s|%s|%d\\n", strftime("%Y", nsecs), buf("ab\\tc", 4), '
+                               'macaddr("\\x01\\x02\\x03\\x04\\x05\\x06"), cgroupid("/sys/fs/cgroup") == 1); exit(); }')
+    assert result.returncode == 0, result.stderr
+    import time
+    assert result.stdout.splitlines()[1] == f"{time.strftime('%Y')}|ab\\x09c|01:02:03:04:05:06|1"
+    refused = pybpf_trace("-e", 'BEGIN { system("true"); }')
+    assert refused.returncode == 1 and "unsafe" in refused.stderr

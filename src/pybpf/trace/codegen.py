@@ -11,6 +11,7 @@ id, then the arguments, which userspace formats (:mod:`pybpf.trace.runtime`).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,9 @@ PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR = 113, 115
 USER_STACK = 1 << 8          #: BPF_F_USER_STACK for get_stackid
 
 #: value kinds kept in stack buffers (everything that is not a plain integer)
-MEM_KINDS = ("str", "tuple", "ksym", "usym", "kstack", "ustack", "username")
+MEM_KINDS = ("str", "tuple", "ksym", "usym", "kstack", "ustack", "username", "inet", "mac", "buf", "timestamp",
+             "bytes")
+SEND_SIGNAL = 109
 STACKS = "stacks"            #: the stack trace map kstack/ustack record into
 JOIN = "join"                #: the per-CPU scratch buffer join() fills
 JOIN_ARGS, JOIN_ARG_SIZE = 16, 1024
@@ -143,6 +146,7 @@ class Generator:
         self.uses: set[str] = set()   #: runtime maps the code refers to (stacks, join)
         self.kernel = KernelTypes()
         self.cpid = 0                 #: pid of the -c command (the cpid builtin)
+        self.unsafe = False           #: --unsafe: signal() and system() allowed
 
     # -- types -------------------------------------------------------------------------
 
@@ -193,6 +197,18 @@ class Generator:
             name = e.name
             if name == "str":
                 return string(STRLEN)
+            if name == "ntop":
+                return T("inet", 24)
+            if name == "macaddr":
+                return T("mac", 8)
+            if name == "strftime":
+                if len(e.args) != 2 or not isinstance(e.args[0], ast.String):
+                    raise _err("strftime() takes a format string literal and a time in nanoseconds", e)
+                return T("timestamp", 8, name=e.args[0].value)
+            if name == "buf":
+                if len(e.args) != 2 or not isinstance(e.args[1], ast.Integer) or not 0 < e.args[1].value <= STRLEN:
+                    raise _err(f"buf() takes a pointer and a length literal (1-{STRLEN})", e)
+                return T("buf", 8 + e.args[1].value)
             if name in ("ksym", "usym", "kaddr", "uaddr", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
                 return T(name, 8 if name == "ksym" else 16) if name in ("ksym", "usym") else INT64
             if name in ("kstack", "ustack"):
@@ -247,6 +263,8 @@ class Generator:
                 f = self.field(e, ctx)
                 if f.is_string:
                     return string(f.array_len if f.array_len and not f.dynamic else STRLEN)
+                if f.array_len and not f.dynamic:
+                    return T("bytes", f.size)
                 if f.type.startswith(("struct ", "const struct ")) and f.type.endswith("*"):
                     found = self.kernel.named(f.type)
                     if found is not None:
@@ -709,6 +727,8 @@ class ProbeCompiler:
         name, args = call.name, call.args
         gen = self.gen
         if name in ("printf", "system", "cat"):
+            if name == "system" and not gen.unsafe:
+                raise _err("system() is an unsafe function being used in safe mode: use --unsafe", call)
             if not args or not isinstance(args[0], ast.String):
                 raise _err(f"{name}() requires a string literal as the first argument", call)
             types = [self.type_of(a) for a in args[1:]]
@@ -717,6 +737,22 @@ class ProbeCompiler:
             self.send(gen.action(Action(name, args[0].value, types)), list(zip(args[1:], types)), call)
         elif name == "join":
             self.join(call)
+        elif name == "signal":
+            if len(args) != 1:
+                raise _err("signal() takes a signal number or name", call)
+            if not gen.unsafe:
+                raise _err("signal() is unsafe: use --unsafe", call)
+            import signal as signals
+            if isinstance(args[0], ast.String):
+                name_ = args[0].value if args[0].value.startswith("SIG") else "SIG" + args[0].value
+                number = getattr(signals, name_, None)
+                if not isinstance(number, int):
+                    raise _err(f"unknown signal '{args[0].value}'", args[0])
+                e.mov(1, int(number))
+            else:
+                self.int_expr(args[0])
+                e.movr(1, 0)
+            e.call(SEND_SIGNAL)
         elif name == "exit":
             self.send(gen.action(Action("exit")), [], call)
             e.jump(self.end)
@@ -846,6 +882,14 @@ class ProbeCompiler:
                 e.load(0, 6, PT_REGS_IP)
             e.store(10, offset, 0)
             return offset
+        if isinstance(expr, ast.Call) and expr.name in ("ntop", "macaddr", "buf", "strftime"):
+            return self.special_value(expr, t)
+        if isinstance(expr, ast.FieldAccess) and t.kind == "bytes":
+            f = self.gen.field(expr, self.ctx)
+            offset = e.alloc(t.slot)
+            e.zero(offset, t.slot)
+            self.read_ctx_bytes(offset, f.offset, f.size)
+            return offset
         if isinstance(expr, ast.Builtin) and expr.name == "username":
             offset = e.alloc(8)
             e.call(UID_GID)
@@ -958,6 +1002,75 @@ class ProbeCompiler:
         e.mov(4, 0)
         e.call(RINGBUF_OUTPUT)
         e.place(done)
+
+    def read_ctx_bytes(self, offset: int, at: int, size: int) -> None:
+        """Copy ``size`` bytes of the tracepoint record at ``at`` to stack ``offset``."""
+        e = self.e
+        e.movr(1, 10)
+        e.alu("+", 1, offset)
+        e.mov(2, size)
+        e.movr(3, 6)
+        e.alu("+", 3, at)
+        e.call(PROBE_READ_KERNEL)
+
+    def bytes_into(self, expr: ast.Expr, offset: int, size: int) -> None:
+        """``size`` bytes of ``expr`` at stack ``offset``: a record array's bytes, an
+        integer's own bytes, or what a pointer points to."""
+        e = self.e
+        t = self.type_of(expr)
+        if t.kind == "bytes":
+            f = self.gen.field(expr, self.ctx)
+            self.read_ctx_bytes(offset, f.offset, min(size, f.size))
+        elif t.kind in MEM_KINDS:
+            source = self.mem_expr(expr)
+            for at in range(min(size, t.size)):
+                e.load(0, 10, source + at, 1)
+                e.store(10, offset + at, 0, 1)
+        elif t.kind == "int" and size <= 8 and not isinstance(expr, ast.Unary):
+            self.int_expr(expr)
+            e.store(10, offset, 0, 4 if size == 4 else 8)
+        else:
+            self.int_expr(expr)
+            e.movr(3, 0)
+            e.movr(1, 10)
+            e.alu("+", 1, offset)
+            e.mov(2, size)
+            e.call(PROBE_READ)
+
+    def special_value(self, call: ast.Call, t: T) -> int:
+        """ntop, macaddr, buf and strftime values, for userspace to format."""
+        e = self.e
+        offset = e.alloc(t.slot, call)
+        e.zero(offset, t.slot)
+        args = call.args
+        if call.name == "ntop":
+            if not 1 <= len(args) <= 2:
+                raise _err("ntop() takes an address, or a family and an address", call)
+            address = args[-1]
+            address_t = self.type_of(address)
+            size = address_t.size if address_t.kind == "bytes" else 4
+            if size not in (4, 16):
+                raise _err(f"ntop() needs 4 or 16 bytes of address, not {size}", address)
+            if len(args) == 2:
+                self.int_expr(args[0])
+                e.store(10, offset, 0)
+            else:
+                e.store_imm(10, offset, 2 if size == 4 else 10)
+            self.bytes_into(address, offset + 8, size)
+        elif call.name == "macaddr":
+            if len(args) != 1:
+                raise _err("macaddr() takes one address", call)
+            given = self.type_of(args[0])
+            if (given.kind == "bytes" and given.size != 6) or (given.kind == "str" and given.size < 6):
+                raise _err("macaddr() argument must be 6 bytes in size", call)
+            self.bytes_into(args[0], offset, 6)
+        elif call.name == "buf":
+            e.store_imm(10, offset, args[1].value)
+            self.bytes_into(args[0], offset + 8, args[1].value)
+        else:
+            self.int_expr(args[1])
+            e.store(10, offset, 0)
+        return offset
 
     def read_string(self, call: ast.Call, t: T) -> int:
         e = self.e
@@ -1224,6 +1337,13 @@ class ProbeCompiler:
             e.alu("^", 0, 1)
         elif call.name == "strcontains":
             self.string_contains(call)
+        elif call.name == "cgroupid":
+            if len(call.args) != 1 or not isinstance(call.args[0], ast.String):
+                raise _err("cgroupid() takes a cgroup path string literal", call)
+            try:
+                e.mov(0, os.stat(call.args[0].value).st_ino)
+            except OSError as exc:
+                raise _err(f"cgroupid(\"{call.args[0].value}\"): {exc.strerror}", call.args[0]) from None
         elif call.name == "kaddr":
             if len(call.args) != 1 or not isinstance(call.args[0], ast.String):
                 raise _err("kaddr() takes a kernel symbol name as a string literal", call)

@@ -107,7 +107,7 @@ def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntax
 
 
 def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin",
-                   cpid: int = 0, formats: dict[str, Any] | None = None) -> Compiled:
+                   cpid: int = 0, formats: dict[str, Any] | None = None, unsafe: bool = False) -> Compiled:
     """Parse, check and generate code for every attach point of ``source`` (``cpid``:
     the pid of the -c command, for the ``cpid`` builtin; ``formats``: tracepoint layouts
     to use instead of tracefs's)."""
@@ -116,6 +116,7 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
         contexts = expand(program, formats)
         gen = Generator(program, list(params or []), None)
         gen.cpid = cpid
+        gen.unsafe = unsafe
         gen.declare_maps(contexts)
         probes = [gen.compile_probe(probe, ctx) for probe, ctx in contexts]
     except TraceSyntaxError as exc:
@@ -287,6 +288,24 @@ class Session:
         from pybpf.trace.output import show
         if t.kind in ("ksym", "usym", "kstack", "ustack"):
             return self.symbolize(value, t.kind)
+        if t.kind == "inet":
+            import socket
+            family = struct.unpack_from("<Q", value)[0]
+            size = 4 if family == socket.AF_INET else 16
+            try:
+                return socket.inet_ntop(socket.AF_INET if size == 4 else socket.AF_INET6, value[8:8 + size])
+            except (OSError, ValueError):
+                return ""
+        if t.kind == "mac":
+            return ":".join(f"{b:02X}" for b in value[:6])
+        if t.kind == "buf":
+            length = struct.unpack_from("<Q", value)[0]
+            return "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in value[8:8 + length])
+        if t.kind == "bytes":
+            return "[" + ",".join(str(b) for b in value) + "]"
+        if t.kind == "timestamp":
+            seconds = (value + time.time_ns() - time.monotonic_ns()) / 1e9  # type: ignore[operator]
+            return time.strftime(t.name, time.localtime(seconds))
         if t.kind == "username":
             import pwd
             try:
@@ -441,7 +460,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
     """Compile and run ``source`` like bpftrace; the exit status."""
     child = Child(options.command) if options.command else None
     try:
-        compiled = compile_source(source, options.params, filename, child.pid if child else 0)
+        compiled = compile_source(source, options.params, filename, child.pid if child else 0,
+                                  unsafe=options.unsafe)
     except BaseException:
         if child is not None:
             child.stop()
