@@ -10,14 +10,35 @@ import argparse
 import sys
 
 
+USAGE = """USAGE:
+    pybpf trace [options] filename
+    pybpf trace [options] - <stdin input>
+    pybpf trace [options] -e 'program'"""
+SOFTWARE_EVENTS = ("alignment-faults", "bpf-output", "context-switches", "cpu-clock", "cpu-migrations", "dummy",
+                   "emulation-faults", "major-faults", "minor-faults", "page-faults", "task-clock")
+HARDWARE_EVENTS = ("backend-stalls", "branch-instructions", "branch-misses", "bus-cycles", "cache-misses",
+                   "cache-references", "cpu-cycles", "frontend-stalls", "instructions", "ref-cycles")
+PID_MAX = 4194304
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``trace`` to the command line (bpftrace's options)."""
-    parser = subparsers.add_parser("trace", help="run a bpftrace program", description=__doc__,
+    parser = subparsers.add_parser("trace", help="run a bpftrace program", description=__doc__, usage=USAGE,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parse_known = parser.parse_known_args
+
+    def strict(args=None, namespace=None):  # noqa: ANN001, ANN202 - argparse's signature
+        """Unknown options are this command's error (with its usage), not the top level's."""
+        found, extra = parse_known(args, namespace)
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return found, extra
+
+    parser.parse_known_args = strict  # type: ignore[method-assign]
     parser.add_argument("-e", dest="program", metavar="PROGRAM", help="the program text")
     parser.add_argument("-l", dest="list", nargs="?", const="*", metavar="GLOB", help="list probes matching GLOB")
     parser.add_argument("-c", dest="command", metavar="CMD", help="run CMD and trace until it exits")
-    parser.add_argument("-p", dest="pid", type=int, default=-1, metavar="PID", help="trace only this process")
+    parser.add_argument("-p", dest="pid", metavar="PID", help="trace only this process")
     parser.add_argument("-o", dest="output", metavar="FILE", help="write the program's output to FILE")
     parser.add_argument("-f", dest="format", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("-B", dest="buffering", choices=("line", "full", "none"), default="line",
@@ -38,9 +59,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _list(pattern: str, verbose: bool) -> int:
     import fnmatch
+    import re
 
     from pybpf.tracefs import Tracefs
 
+    if not re.fullmatch(r"[\w:*?\[\]./+\-,{} ]*", pattern):
+        bad = next(c for c in pattern if not re.fullmatch(r"[\w:*?\[\]./+\-,{} ]", c))
+        print(f"ERROR: invalid character '{bad}' in search expression", file=sys.stderr)
+        return 1
+    for kind, events in (("software", SOFTWARE_EVENTS), ("hardware", HARDWARE_EVENTS)):
+        for event in events:
+            name = f"{kind}:{event}:"
+            if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, pattern + "*") or (
+                    ":" not in pattern and fnmatch.fnmatchcase(kind, pattern)):
+                print(name)
     tracefs = Tracefs()
     kind, _, rest = pattern.partition(":")
     if kind in ("t", "tracepoint") or (kind and not rest and "*" in kind) or kind == "*":
@@ -71,13 +103,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.version:
         from pybpf import __version__
-        print(f"pybpf trace v{__version__}")
+        print(f"pybpf trace {__version__} (bpftrace v0.17 language)")
         return 0
     if args.info:
-        import platform
-        print(f"System\n  OS: {platform.system()} {platform.release()}\n  Arch: {platform.machine()}\n"
-              "\nBuild\n  code generator: pybpf (no LLVM)\n")
-        return 0
+        return _info()
+    pid = -1
+    if args.pid is not None:
+        if not args.pid.isdigit():
+            print(f"ERROR: pid '{args.pid}' is not a valid decimal number", file=sys.stderr)
+            return 1
+        pid = int(args.pid)
+        if not 1 <= pid <= PID_MAX:
+            print(f"ERROR: pid '{args.pid}' out of valid pid range [1,{PID_MAX}]", file=sys.stderr)
+            return 1
     rest = list(args.args)
     if args.list is not None:
         return _list(args.list if args.list != "*" or not rest else rest[0], args.verbose)
@@ -85,10 +123,17 @@ def run(args: argparse.Namespace) -> int:
         source, filename = args.program, "stdin"
     elif rest:
         filename = rest.pop(0)
-        with open(filename) as f:
-            source = f.read()
+        try:
+            if filename == "-":
+                source, filename = sys.stdin.read(), "stdin"
+            else:
+                with open(filename) as f:
+                    source = f.read()
+        except OSError as exc:
+            print(f"ERROR: failed to open file '{filename}': {exc.strerror}", file=sys.stderr)
+            return 1
     else:
-        print("pybpf trace: error: filename or -e 'program' required", file=sys.stderr)
+        print(f"ERROR: filename or -e 'program' required\n{USAGE}", file=sys.stderr)
         return 1
     if args.debug:
         from pybpf.isa import format_instruction
@@ -104,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         output = open(args.output, "w")
     elif args.buffering == "full":
         output = open(sys.stdout.fileno(), "w", closefd=False, buffering=1 << 16)
-    options = Options(params=rest, output=output, format=args.format, pid=args.pid, command=args.command,
+    options = Options(params=rest, output=output, format=args.format, pid=pid, command=args.command,
                       quiet=args.quiet, unsafe=args.unsafe)
     try:
         return run_program(source, options, filename)
@@ -114,3 +159,25 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if output is not sys.stdout:
             output.close()
+
+
+def _info() -> int:
+    """The system, and what the kernel lets pybpf trace use (probed now)."""
+    import platform
+
+    from pybpf.kernel.features import helper_available, map_type
+    from pybpf.isa.helpers import HELPER_IDS
+    from pybpf.object import MapType, ProgramType
+
+    print(f"System\n  OS: {platform.system()} {platform.release()}\n  Arch: {platform.machine()}\n")
+    print("Build\n  code generator: pybpf (eBPF emitted directly, no LLVM)\n  btf: yes\n")
+    print("Kernel helpers")
+    for name in ("probe_read", "probe_read_str", "probe_read_kernel", "probe_read_user_str", "get_current_cgroup_id",
+                 "send_signal", "get_stackid", "ringbuf_output", "get_current_task"):
+        yes = helper_available(ProgramType.KPROBE, HELPER_IDS[name])
+        print(f"  {name}: {'yes' if yes else 'no'}")
+    print("\nMap types")
+    for kind in (MapType.HASH, MapType.PERCPU_HASH, MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.STACK_TRACE,
+                 MapType.PERF_EVENT_ARRAY, MapType.RINGBUF):
+        print(f"  {kind}: {map_type(kind)}")
+    return 0

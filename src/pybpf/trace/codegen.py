@@ -229,6 +229,13 @@ class Generator:
                 return self.kernel.element(operand)
             if e.op == "&":
                 raise _err("taking an address with '&' is not supported", e)
+            if e.op in ("++pre", "--pre", "post++", "post--"):
+                if isinstance(e.operand, ast.MapRef) and e.operand.name not in self.maps:
+                    return INT64
+                operand = self.type_of(e.operand, ctx, env)
+                if operand.kind != "int":
+                    raise _err(f"cannot increment or decrement a {operand}", e)
+                return operand
             return INT64 if e.op in ("!", "-") else self.type_of(e.operand, ctx, env)
         if isinstance(e, ast.Index):
             base = self.type_of(e.base, ctx, env)
@@ -290,7 +297,7 @@ class Generator:
         except Exception:  # noqa: BLE001 - unreadable kallsyms: say so below
             address = None
         if not address:
-            raise _err(f"kaddr(\"{name.value}\"): no such kernel symbol (or /proc/kallsyms hides addresses)", name)
+            raise _err(f"Failed to resolve kernel symbol: {name.value}", name)
         return address
 
     def kernel_member(self, base: T, e: ast.FieldAccess) -> Any:
@@ -331,6 +338,10 @@ class Generator:
 
     def _declare_in(self, body: list[ast.Statement], ctx: Context, env: dict[str, T]) -> None:
         for s in body:
+            for node in _walk(s):  # maps first seen in @x++ / ++@x are integers
+                if isinstance(node, ast.Unary) and node.op in ("++pre", "--pre", "post++", "post--") and \
+                        isinstance(node.operand, ast.MapRef) and node.operand.name not in self.maps:
+                    self._declare_map(ast.Assign(node.operand, "+=", ast.Integer(1), position=node.position), ctx, env)
             if isinstance(s, ast.Assign):
                 if isinstance(s.target, ast.Variable):
                     try:
@@ -779,6 +790,10 @@ class ProbeCompiler:
             if len(args) != 1 or not isinstance(args[0], ast.MapRef):
                 raise _err("delete() takes a map element: delete(@map[key])", call)
             info = gen.maps[args[0].name]
+            if not info.keys and info.aggregation in ("count", "sum", "min", "max"):
+                # bpftrace zeroes a keyless aggregation (on every CPU) rather than delete it
+                self.send(gen.action(Action("zero", map=info.name)), [], call)
+                return
             key = self.key(info, args[0])
             e.load_map(1, info.name)
             e.movr(2, 10)
@@ -1149,6 +1164,8 @@ class ProbeCompiler:
             self.binary(expr)
         elif isinstance(expr, ast.Unary) and expr.op == "*" or isinstance(expr, ast.Index):
             self.read_kernel(expr)
+        elif isinstance(expr, ast.Unary) and expr.op in ("++pre", "--pre", "post++", "post--"):
+            self.increment(expr)
         elif isinstance(expr, ast.Unary):
             self.type_of(expr)
             self.int_expr(expr.operand)
@@ -1224,6 +1241,29 @@ class ProbeCompiler:
         else:
             t = self.type_of(expr)
             raise _err(f"a {t} cannot be used as an integer here", expr)
+
+    def increment(self, expr: ast.Unary) -> None:
+        """``x++``/``++x`` (and ``--``) on a variable or map element: r0 = the old value
+        (postfix) or the new one (prefix)."""
+        e = self.e
+        target = expr.operand
+        step = 1 if "++" in expr.op else -1
+        old = e.alloc(8)
+        self.int_expr(target)
+        e.store(10, old, 0)
+        e.alu("+", 0, step)
+        if isinstance(target, ast.Variable):
+            e.store(10, self.vars[target.name][0], 0)
+        else:
+            info = self.gen.maps[target.name]
+            if info.aggregation:
+                raise _err(f"{info.name} holds {info.aggregation}(); it cannot be incremented", expr)
+            value = e.alloc(8)
+            e.store(10, value, 0)
+            self.map_update(info.name, self.key(info, target), value)
+        e.load(0, 10, old)
+        if expr.op.endswith("pre"):
+            e.alu("+", 0, step)
 
     def address(self, expr: ast.Expr) -> Any:
         """r0 = the kernel address of a struct member, pointee or element; its access."""

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 from pybpf.trace.errors import TraceSyntaxError
 
-_SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/|^#[^\n]*)+", re.S | re.M)
+_SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.S)
+_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(\w*)[ \t]*((?:[^\n\\]|\\\n|\\)*)", re.M)
+#: where ``#include <...>`` headers are looked for (as clang's default system paths)
+INCLUDE_DIRS = ("/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include")
 _TOKEN = re.compile(r"""
     (?P<int>0[xX][0-9a-fA-F_]+|0[bB][01_]+|[0-9][0-9_]*(?:[eE][0-9]+)?(?:ns|us|ms|s|[uU]?[lL]{0,2})?\b)
   | (?P<str>"(?:[^"\\\n]|\\.)*")
@@ -81,18 +84,46 @@ def _int_value(text: str, position: int, source: str) -> int:
 class Lexer:
     """Tokens of ``source`` one at a time, with lookahead; :meth:`probe` reads a probe name."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, include_dirs: tuple[str, ...] = ()):
         self.source = source
         self.position = 0
         self._ahead: list[Token] = []
+        self.defines: dict[str, str] = {}
+        self.include_dirs = tuple(include_dirs) + INCLUDE_DIRS
 
     def error(self, reason: str, token: Token) -> TraceSyntaxError:
         return TraceSyntaxError(reason, self.source, token.position, token.length)
 
     def _skip(self) -> None:
-        match = _SPACE.match(self.source, self.position)
-        if match:
-            self.position = match.end()
+        while True:
+            match = _SPACE.match(self.source, self.position)
+            if match:
+                self.position = match.end()
+            line_start = self.source.rfind("\n", 0, self.position) + 1
+            at_line_start = not self.source[line_start:self.position].strip()
+            if not (at_line_start and self.source.startswith("#", self.position)):
+                return
+            directive = _DIRECTIVE.match(self.source, self.position)
+            self._directive(directive.group(1), directive.group(2).strip(), directive.start(2))
+            self.position = directive.end()
+
+    def _directive(self, name: str, rest: str, position: int) -> None:
+        """``#define NAME VALUE`` defines a macro; ``#include`` must name a header that
+        exists (its declarations are not read: kernel types come from BTF); other
+        directives (``#ifdef`` ...) and the ``#!`` line are ignored."""
+        import os
+
+        if name == "define":
+            parts = rest.split(None, 1)
+            if parts and re.fullmatch(r"[A-Za-z_]\w*", parts[0]):
+                self.defines[parts[0]] = parts[1].replace("\\\n", " ") if len(parts) > 1 else ""
+        elif name == "include":
+            match = re.match(r'[<"]([^>"]+)[>"]', rest)
+            if match:
+                header = match.group(1)
+                places = ([header] if rest.startswith('"') else []) + [os.path.join(d, header) for d in self.include_dirs]
+                if not any(os.path.exists(p) for p in places):
+                    raise TraceSyntaxError(f"fatal error: '{header}' file not found", self.source, position, len(rest))
 
     def _read(self) -> Token:
         self._skip()
@@ -114,11 +145,25 @@ class Lexer:
 
     def peek(self, ahead: int = 0) -> Token:
         while len(self._ahead) <= ahead:
-            self._ahead.append(self._read())
+            token = self._read()
+            if token.kind == "ident" and token.text in self.defines:
+                self._ahead.extend(self._expand(token))
+            else:
+                self._ahead.append(token)
         return self._ahead[ahead]
 
     def next(self) -> Token:
-        return self._ahead.pop(0) if self._ahead else self._read()
+        self.peek()
+        return self._ahead.pop(0)
+
+    def _expand(self, token: Token) -> list[Token]:
+        """A macro's tokens, placed where the macro was used."""
+        inner = Lexer(self.defines[token.text])
+        inner.defines = {k: v for k, v in self.defines.items() if k != token.text}
+        out = []
+        while (item := inner.next()).kind != "eof":
+            out.append(Token(item.kind, item.text, token.position, item.value))
+        return out
 
     def at_end(self) -> bool:
         """True when only blanks and comments are left (no lookahead pending)."""

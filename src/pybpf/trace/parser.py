@@ -278,7 +278,11 @@ class Parser:
             return ast.Unary(token.text, operand, position=token.position,
                              length=operand.position + operand.length - token.position)
         if token.kind == "op" and token.text in ("++", "--"):
-            raise self.error("increment and decrement are statements here, not expressions", token)
+            self.lexer.next()
+            operand = self.unary()
+            self._check_target(operand, token)
+            return ast.Unary(token.text + "pre", operand, position=token.position,
+                             length=operand.position + operand.length - token.position)
         if token.kind == "op" and token.text == "(" and self._is_cast():
             self.lexer.next()
             ctype = self.ctype()
@@ -324,6 +328,10 @@ class Parser:
                     raise self.error(f"syntax error, expected a field name after '{token.text}'", name)
                 expr = ast.FieldAccess(expr, name.text, token.text == "->", position=expr.position,
                                        length=name.position + len(name.text) - expr.position)
+            elif token.text in ("++", "--") and isinstance(expr, (ast.Variable, ast.MapRef)):
+                self.lexer.next()
+                expr = ast.Unary("post" + token.text, expr, position=expr.position,
+                                 length=token.position + 2 - expr.position)
             elif token.text == "[" and not isinstance(expr, ast.MapRef):
                 self.lexer.next()
                 index = self.expression()

@@ -275,6 +275,9 @@ class Session:
         elif kind == "print_map":
             self.print_map(action.map, action.top, action.div)
         elif kind in ("clear", "zero"):
+            info = self.compiled.maps[action.map]
+            if not info.keys and info.aggregation in ("count", "sum", "min", "max"):
+                kind = "zero"  # bpftrace zeroes keyless aggregations instead of clearing them
             kmap = self.kernel_maps[action.map]
             for key in list(kmap.keys()):
                 if kind == "clear":
