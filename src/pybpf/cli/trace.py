@@ -73,8 +73,10 @@ def _list(pattern: str, verbose: bool) -> int:
             if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, pattern + "*") or (
                     ":" not in pattern and fnmatch.fnmatchcase(kind, pattern)):
                 print(name)
-    tracefs = Tracefs()
     kind, _, rest = pattern.partition(":")
+    if kind in ("uprobe", "uretprobe", "u", "ur") and ":" in rest:
+        return _list_functions("uretprobe" if kind in ("uretprobe", "ur") else "uprobe", *rest.rsplit(":", 1))
+    tracefs = Tracefs()
     if kind in ("t", "tracepoint") or (kind and not rest and "*" in kind) or kind == "*":
         glob = rest if kind in ("t", "tracepoint") else pattern if kind != "*" else "*"
         if ":" not in glob:
@@ -93,6 +95,24 @@ def _list(pattern: str, verbose: bool) -> int:
                 else:
                     decl = f"{f.type} {f.name}" + (f"[{f.array_len}]" if f.array_len else "")
                 print(f"    {decl};")
+    return 0
+
+
+def _list_functions(kind: str, binary: str, glob: str) -> int:
+    """``uprobe:BINARY:GLOB``: the functions of an ELF file (or library name) that match."""
+    import fnmatch
+
+    from pybpf.symbols import ElfSymbols, SymbolError, find_library
+
+    try:
+        path = binary if "/" in binary else find_library(binary)
+        names = ElfSymbols(path).names()
+    except SymbolError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    for name in sorted(set(names)):
+        if fnmatch.fnmatchcase(name, glob or "*"):
+            print(f"{kind}:{binary}:{name}")
     return 0
 
 

@@ -126,8 +126,42 @@ class Emitter:
 
     # -- result ----------------------------------------------------------------------
 
+    def _drop_unreachable(self) -> None:
+        """Remove code no path reaches (after exit(), return, break...): the kernel's
+        verifier refuses a program with unreachable instructions."""
+        at_label: dict[int, list[str]] = {}
+        for name, index in self.labels.items():
+            at_label.setdefault(index, []).append(name)
+        reachable, todo = set(), [0]
+        while todo:
+            index = todo.pop()
+            if index in reachable or index >= len(self.code):
+                continue
+            reachable.add(index)
+            item = self.code[index]
+            if isinstance(item, Instruction):
+                if item.opcode != o.JMP | o.EXIT:
+                    todo.append(index + 1)
+            elif item[0] == "ja":
+                todo.append(self.labels[item[-1]])
+            else:
+                todo.extend((index + 1, self.labels[item[-1]]))
+        if len(reachable) == len(self.code):
+            return
+        kept: list[Instruction | tuple] = []
+        new_index: dict[int, int] = {}
+        for index, item in enumerate(self.code):
+            new_index[index] = len(kept)
+            if index in reachable:
+                kept.append(item)
+        new_index[len(self.code)] = len(kept)
+        self.labels = {name: new_index[index] for name, index in self.labels.items()}
+        self.references = {new_index[index]: name for index, name in self.references.items() if index in reachable}
+        self.code = kept
+
     def finish(self) -> tuple[list[Instruction], dict[int, str]]:
         """Resolve jumps: the instructions and the lddw-index → map name references."""
+        self._drop_unreachable()
         slots, slot = [], 0
         for item in self.code:
             slots.append(slot)

@@ -70,6 +70,9 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None) -> list[
                                            point.position, point.length)
                 pattern = ":".join(point.parts)
                 names = tracefs.match(pattern) if any(c in pattern for c in "*?[") else [pattern]
+                if not any(c in pattern for c in "*?[") and formats is None and pattern not in tracefs.events:
+                    raise TraceSyntaxError(f"tracepoint not found: {pattern}", program.source, point.position,
+                                           point.length)
                 if not names:
                     raise TraceSyntaxError(f"no tracepoint matches {pattern}", program.source, point.position,
                                            point.length)
@@ -79,11 +82,51 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None) -> list[
                     except Exception as exc:  # tracefs refusals carry their reason
                         raise TraceSyntaxError(str(exc), program.source, point.position, point.length) from None
                     out.append((probe, Context(point, f"tracepoint:{name}", fmt)))
+            elif point.kind in ("uprobe", "uretprobe") and len(point.parts) == 2:
+                for target in _uprobe_targets(point, program.source):
+                    out.append((probe, Context(point, target, None)))
             elif point.kind in _KERNEL_FUNCTION_KINDS:
                 raise _kernel_function_refusal(point, program.source)
             else:
                 out.append((probe, Context(point, _canonical(point), None)))
     return out
+
+
+def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
+    """``uprobe:BINARY:FUNCTION`` targets: a glob expanded over the binary's functions,
+    quotes removed, ``+OFFSET`` and addresses checked against the symbol table."""
+    from pybpf.symbols import ElfSymbols, SymbolError, find_library
+
+    def fail(reason: str) -> TraceSyntaxError:
+        return TraceSyntaxError(reason, source, point.position, point.length)
+
+    binary, function = point.parts
+    function = function.replace('"', "")
+    try:
+        path = binary if "/" in binary else find_library(binary)
+        elf = ElfSymbols(path)
+    except SymbolError as exc:
+        raise fail(str(exc)) from None
+    name, _, offset = function.partition("+")
+    if any(c in name for c in "*?["):
+        names = sorted({n for n in elf.names() if fnmatch.fnmatchcase(n, name)})
+        if not names:
+            raise fail(f"no function in {path} matches {name}")
+        return [f"{point.kind}:{binary}:{n}" for n in names]
+    if name[:1].isdigit():
+        address = int(name, 0)
+        found = elf.find(address)
+        if found is None or found[1] != 0:
+            raise fail(f"Could not resolve address: {binary}:0x{address:x}")
+        return [f"{point.kind}:{binary}:{name}"]
+    start = elf.address(name)
+    if start is None:
+        raise fail(f"no function {name!r} in {path}")
+    if offset:
+        found = elf.find(start + int(offset, 0))
+        if found is None or found[0] != name:
+            raise fail(f"Offset outside the function bounds ('{name}' size is smaller than {int(offset, 0)})")
+    return [f"{point.kind}:{binary}:{function}"]
 
 
 def _canonical(point: ast.AttachPoint) -> str:
@@ -191,7 +234,12 @@ class Session:
         from pybpf.kernel.attach import attach, attach_perf_event
         from pybpf.kernel.perf_event import online_cpus
 
-        for probe, program in self.programs:
+        # the kernel runs some hooks' programs newest first: attach those in reverse, so
+        # blocks on one event run in program order (as bpftrace does)
+        reverse = ("uprobe", "uretprobe", "usdt", "software")
+        ordered = [p for p in self.programs if p[0].point.kind not in reverse] + \
+            [p for p in reversed(self.programs) if p[0].point.kind in reverse]
+        for probe, program in ordered:
             kind, parts = probe.point.kind, probe.point.parts
             try:
                 if kind in ("BEGIN", "END"):
@@ -212,7 +260,7 @@ class Session:
                 elif kind == "rawtracepoint":
                     self.attachments.append(attach(program, f"raw_tracepoint:{parts[-1]}"))
                 elif kind in ("uprobe", "uretprobe", "usdt"):
-                    self.attachments.append(attach(program, probe.target, pid=self.options.pid))
+                    self.attachments.append(attach(program, probe.target.replace('"', ""), pid=self.options.pid))
                 else:
                     self.attachments.append(attach(program, probe.target))
             except TraceRuntimeError:
