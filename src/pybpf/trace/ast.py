@@ -171,3 +171,4 @@ class Probe(Node):
 class Program(Node):
     probes: list[Probe]
     source: str = ""
+    c_definitions: list[str] = field(default_factory=list)  #: ``struct x { ... };`` texts

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pybpf.isa import opcodes as o
+from pybpf.isa.instruction import Instruction
 from pybpf.trace import ast
 from pybpf.trace.emit import Emitter
 from pybpf.trace.errors import TraceSyntaxError
@@ -26,12 +28,14 @@ from pybpf.trace.types import INT64, NONE, STRLEN, UINT64, T, string, tuple_of
 MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, PROBE_READ, KTIME, PRANDOM, SMP_ID = 1, 2, 3, 4, 5, 7, 8
 PID_TGID, UID_GID, COMM, GET_STACKID, CURRENT_TASK, PROBE_READ_STR, CGROUP_ID = 14, 15, 16, 27, 35, 45, 80
 RINGBUF_OUTPUT = 130
-PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR = 113, 115
+# the legacy reads: on x86-64 they read user or kernel memory by the address, as the
+# pointers of a uprobe's own structs and of BTF's kernel structs need
+PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR = PROBE_READ, PROBE_READ_STR
 USER_STACK = 1 << 8          #: BPF_F_USER_STACK for get_stackid
 
 #: value kinds kept in stack buffers (everything that is not a plain integer)
 MEM_KINDS = ("str", "tuple", "ksym", "usym", "kstack", "ustack", "username", "inet", "mac", "buf", "timestamp",
-             "bytes")
+             "bytes", "strerror")
 SEND_SIGNAL = 109
 STACKS = "stacks"            #: the stack trace map kstack/ustack record into
 JOIN = "join"                #: the per-CPU scratch buffer join() fills
@@ -44,6 +48,8 @@ RING = "ringbuf"
 PT_REGS_ARGS = (112, 104, 96, 88, 72, 64)
 PT_REGS_RC = 80
 PT_REGS_IP = 128
+PT_REGS_SP = 152
+NUMA_NODE = 42
 
 
 @dataclass
@@ -116,7 +122,7 @@ def _err(reason: str, node: ast.Node) -> CodegenError:
     return CodegenError(reason, "", node.position, node.length)
 
 
-_INT_BUILTINS = {"cpid": False, "pid": False, "tid": False, "uid": False, "gid": False, "nsecs": False, "elapsed": False,
+_INT_BUILTINS = {"numaid": False, "ctx": False, "cpid": False, "pid": False, "tid": False, "uid": False, "gid": False, "nsecs": False, "elapsed": False,
                  "cpu": False, "cgroup": False, "rand": False, "curtask": False, "retval": True,
                  }
 _COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -169,7 +175,7 @@ class Generator:
                 return self.kernel.named("struct task_struct *") or UINT64
             if e.name in _INT_BUILTINS:
                 return T("int", 8, _INT_BUILTINS[e.name])
-            if e.name.startswith("arg") and e.name[3:].isdigit():
+            if (e.name.startswith("arg") and e.name[3:].isdigit()) or (e.name.startswith("sarg") and e.name[4:].isdigit()):
                 return UINT64
             if e.name == "args":
                 return T("args")
@@ -199,6 +205,17 @@ class Generator:
                 return string(STRLEN)
             if name == "ntop":
                 return T("inet", 24)
+            if name == "bswap":
+                if len(e.args) != 1:
+                    raise _err("bswap() takes one integer", e)
+                arg = self.type_of(e.args[0], ctx, env)
+                return T("int", arg.size if arg.kind == "int" else 8, False)
+            if name == "strerror":
+                return T("strerror", 8)
+            if name == "pton":
+                if len(e.args) != 1 or not isinstance(e.args[0], ast.String):
+                    raise _err("pton() takes an address string literal", e)
+                return T("bytes", 4 if ":" not in e.args[0].value else 16)
             if name == "macaddr":
                 return T("mac", 8)
             if name == "strftime":
@@ -220,6 +237,8 @@ class Generator:
             if e.op in _COMPARE or e.op in ("&&", "||"):
                 return INT64
             left, right = self.type_of(e.left, ctx, env), self.type_of(e.right, ctx, env)
+            if left.kind == "ptr" and e.op in ("+", "-") and right.kind == "int":
+                return left
             return INT64 if left.signed and right.signed else UINT64
         if isinstance(e, ast.Unary):
             if e.op == "*":
@@ -233,7 +252,7 @@ class Generator:
                 if isinstance(e.operand, ast.MapRef) and e.operand.name not in self.maps:
                     return INT64
                 operand = self.type_of(e.operand, ctx, env)
-                if operand.kind != "int":
+                if operand.kind not in ("int", "ptr"):
                     raise _err(f"cannot increment or decrement a {operand}", e)
                 return operand
             return INT64 if e.op in ("!", "-") else self.type_of(e.operand, ctx, env)
@@ -257,7 +276,7 @@ class Generator:
                 size, signed = INT_TYPES[e.ctype]
                 return T("int", size, signed)
             if e.ctype.split()[0] in INT_TYPES and e.ctype.endswith("*"):
-                return UINT64
+                return self.kernel.pointer_to_scalar(*INT_TYPES[e.ctype.split()[0]], e.ctype.count("*"))
             found = self.kernel.named(e.ctype)
             if found is None:
                 raise _err(f"unknown type '{e.ctype}' (not in the kernel's BTF)", e)
@@ -899,6 +918,24 @@ class ProbeCompiler:
             return offset
         if isinstance(expr, ast.Call) and expr.name in ("ntop", "macaddr", "buf", "strftime"):
             return self.special_value(expr, t)
+        if isinstance(expr, ast.Call) and expr.name == "strerror":
+            offset = e.alloc(8)
+            self.int_expr(expr.args[0])
+            e.store(10, offset, 0)
+            return offset
+        if isinstance(expr, ast.Call) and expr.name == "pton":
+            import socket
+            text = expr.args[0].value
+            try:
+                data = socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+            except OSError:
+                raise _err(f"pton(): '{text}' is not an IPv4 or IPv6 address", expr.args[0]) from None
+            offset = e.alloc(len(data))
+            padded = data.ljust((len(data) + 7) // 8 * 8, b"\0")
+            for at in range(0, len(padded), 8):
+                e.mov(0, int.from_bytes(padded[at:at + 8], "little"))
+                e.store(10, offset + at, 0)
+            return offset
         if isinstance(expr, ast.FieldAccess) and t.kind == "bytes":
             f = self.gen.field(expr, self.ctx)
             offset = e.alloc(t.slot)
@@ -1033,9 +1070,16 @@ class ProbeCompiler:
         integer's own bytes, or what a pointer points to."""
         e = self.e
         t = self.type_of(expr)
-        if t.kind == "bytes":
+        if t.kind == "bytes" and isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "args":
             f = self.gen.field(expr, self.ctx)
             self.read_ctx_bytes(offset, f.offset, min(size, f.size))
+        elif isinstance(expr, (ast.FieldAccess, ast.Index)) and self.type_of(expr.base).kind in ("ptr", "record", "array"):
+            self.address(expr)
+            e.movr(3, 0)
+            e.movr(1, 10)
+            e.alu("+", 1, offset)
+            e.mov(2, size)
+            e.call(PROBE_READ)
         elif t.kind in MEM_KINDS:
             source = self.mem_expr(expr)
             for at in range(min(size, t.size)):
@@ -1248,6 +1292,9 @@ class ProbeCompiler:
         e = self.e
         target = expr.operand
         step = 1 if "++" in expr.op else -1
+        target_t = self.type_of(target)
+        if target_t.kind == "ptr" and target_t.btf:
+            step *= self.gen.kernel.sizeof(self.gen.kernel.element(target_t))
         old = e.alloc(8)
         self.int_expr(target)
         e.store(10, old, 0)
@@ -1343,6 +1390,22 @@ class ProbeCompiler:
             e.alur("-", 0, 1)
         elif name == "cpu":
             e.call(SMP_ID)
+        elif name == "numaid":
+            e.call(NUMA_NODE)
+        elif name == "ctx":
+            e.movr(0, 6)
+        elif name.startswith("sarg") and name[4:].isdigit():
+            if self.ctx.kind not in ("uprobe", "uretprobe", "usdt"):
+                raise _err(f"{name} is only available in uprobes", b)
+            tmp = e.alloc(8)
+            e.store_imm(10, tmp, 0)
+            e.load(3, 6, PT_REGS_SP)
+            e.alu("+", 3, 8 * (int(name[4:]) + 1))
+            e.movr(1, 10)
+            e.alu("+", 1, tmp)
+            e.mov(2, 8)
+            e.call(PROBE_READ)
+            e.load(0, 10, tmp)
         elif name == "cpid":
             if not self.gen.cpid:
                 raise _err("cpid cannot be used without a child command (-c)", b)
@@ -1377,6 +1440,13 @@ class ProbeCompiler:
             e.alu("^", 0, 1)
         elif call.name == "strcontains":
             self.string_contains(call)
+        elif call.name == "bswap":
+            t = self.type_of(call)
+            self.int_expr(call.args[0])
+            if t.size > 1:
+                e.raw(Instruction(o.ALU | o.END | o.TO_BE, 0, 0, 0, 8 * t.size))
+            if t.size < 8:
+                e.zero_extend(0, t.size)
         elif call.name == "cgroupid":
             if len(call.args) != 1 or not isinstance(call.args[0], ast.String):
                 raise _err("cgroupid() takes a cgroup path string literal", call)
@@ -1426,6 +1496,10 @@ class ProbeCompiler:
         e.store(10, spill, 0)
         self.int_expr(expr.right)
         e.movr(1, 0)
+        if left_t.kind == "ptr" and op in ("+", "-") and right_t.kind == "int":
+            step = self.gen.kernel.sizeof(self.gen.kernel.element(left_t)) if left_t.btf else 1
+            if step != 1:
+                e.alu("*", 1, step)
         e.load(0, 10, spill)
         if op in _COMPARE:
             yes = e.label("cmp")

@@ -64,6 +64,7 @@ class Parser:
     def __init__(self, source: str):
         self.source = source
         self.lexer = Lexer(source)
+        self.c_definitions: list[str] = []
 
     # -- helpers ----------------------------------------------------------------
 
@@ -99,21 +100,32 @@ class Parser:
             probes.append(self.probe())
         if not probes:
             raise TraceSyntaxError("no probes in the program", self.source, len(self.source.rstrip()) or None)
-        return ast.Program(probes, self.source)
+        return ast.Program(probes, self.source, self.c_definitions)
 
     def _skip_c_definition(self) -> bool:
-        """Skip ``struct name { ... };`` and the like; True when one was skipped."""
+        """Take ``struct name { ... };`` (and union/enum/typedef) aside for the type
+        checker; True when one was read."""
+        self.lexer._skip()
         match = _C_SKIP.match(self.source, self.lexer.position)
         if not match:
             return False
-        depth, i = 0, match.end()
+        depth, i, start = 0, match.end(), match.start(1)
         while i < len(self.source):
             c = self.source[i]
             if c == "{":
                 depth += 1
             elif c == "}":
                 depth -= 1
+                if depth == 0:
+                    end = i + 1
+                    rest = re.match(r"[^;{}]*;", self.source[end:])  # declarators, then ';'
+                    if rest and not re.search(r"[:/]", rest.group()):
+                        end += rest.end()
+                    self.c_definitions.append(self.source[start:end])
+                    self.lexer.position = end
+                    return True
             elif c == ";" and depth == 0:
+                self.c_definitions.append(self.source[start:i + 1])
                 self.lexer.position = i + 1
                 return True
             i += 1

@@ -158,6 +158,7 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
     try:
         contexts = expand(program, formats)
         gen = Generator(program, list(params or []), None)
+        gen.kernel.define(program.c_definitions)
         gen.cpid = cpid
         gen.unsafe = unsafe
         gen.declare_maps(contexts)
@@ -355,8 +356,13 @@ class Session:
         if t.kind == "bytes":
             return "[" + ",".join(str(b) for b in value) + "]"
         if t.kind == "timestamp":
-            seconds = (value + time.time_ns() - time.monotonic_ns()) / 1e9  # type: ignore[operator]
-            return time.strftime(t.name, time.localtime(seconds))
+            import datetime
+            nanoseconds = value + time.time_ns() - time.monotonic_ns()  # type: ignore[operator]
+            moment = datetime.datetime.fromtimestamp(nanoseconds // 1_000_000_000)
+            micro = f"{nanoseconds // 1000 % 1_000_000:06d}"
+            return moment.strftime(t.name.replace("%f", micro))
+        if t.kind == "strerror":
+            return os.strerror(value)  # type: ignore[arg-type]
         if t.kind == "username":
             import pwd
             try:
@@ -378,7 +384,7 @@ class Session:
                 where = symbols.kernel(address) if kind == "ksym" else symbols.user(pid, address)
             except Exception:  # noqa: BLE001 - unreadable symbols: the address
                 where = None
-            return where.name if where is not None and where.name else f"0x{address:016x}"
+            return where.name if where is not None and where.name else f"0x{address:x}"
         stack_id, pid = (value, 0) if kind == "kstack" else value
         stack_id &= 0xFFFF_FFFF
         raw = self.kernel_maps[STACKS].get(stack_id) if STACKS in self.kernel_maps else None
