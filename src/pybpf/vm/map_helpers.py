@@ -60,7 +60,7 @@ def map_lookup_elem(vm: Any, handle: int, key: int, *_: int) -> int:
 def map_update_elem(vm: Any, handle: int, key: int, value: int, flags: int, *_: int) -> int:
     target = _map(vm, handle)
     return _errno(target.helper_update(vm.memory.read_bytes(key, target.key_size),
-                                       vm.memory.read_bytes(value, target.value_size), flags))
+                                       vm.memory.read_bytes(value, target.value_size), flags, vm.cpu))
 
 
 @helper("bpf_map_delete_elem")
@@ -270,3 +270,6 @@ def probe_read_user_str(vm: Any, dst: int, size: int, src: int, *_: int) -> int:
 @helper("bpf_probe_read_kernel_str")
 def probe_read_kernel_str(vm: Any, dst: int, size: int, src: int, *_: int) -> int:
     return _probe_read(vm, dst, size, src, True)
+
+# the task helpers reuse _probe_read above; importing them here registers them with the rest
+from pybpf.vm import task_helpers as _task_helpers  # noqa: E402,F401

@@ -102,12 +102,16 @@ class VmMap(Map):
         raise NotImplementedError
 
     # helper-side operations, with the kernel's return codes
-    def helper_update(self, key: bytes, value: bytes, flags: int) -> int:
-        """bpf_map_update_elem from a program: 0 or -errno. A program's value fills
-        this CPU's slot of a per-CPU map (all of them here, where one CPU runs)."""
+    def helper_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
+        """bpf_map_update_elem from a program: 0 or -errno. In a per-CPU map a program's
+        value fills only its CPU's slot: the other slots keep their values, or are zero in
+        a new element (as the kernel does)."""
         try:
             if self.type.per_cpu:
-                value = (value[:self.value_size].ljust(self.stride, b"\0")) * self.ncpus
+                storage = self._storage(key)
+                slots = [bytes(buf) for buf in storage] if isinstance(storage, list) else [bytes(self.value_size)] * self.ncpus
+                slots[cpu % self.ncpus] = value[:self.value_size]
+                value = b"".join(slot.ljust(self.stride, b"\0") for slot in slots)
             was_frozen, self.frozen = self.frozen, False
             try:
                 self._update(key, value, flags)

@@ -1,0 +1,203 @@
+"""``pybpf trace``: bpftrace's language, compiled to eBPF in Python.
+
+    pybpf trace -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'
+    pybpf trace FILE.bt [ARG ...]      pybpf trace -l 'tracepoint:syscalls:*open*'
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+USAGE = """USAGE:
+    pybpf trace [options] filename
+    pybpf trace [options] - <stdin input>
+    pybpf trace [options] -e 'program'"""
+SOFTWARE_EVENTS = ("alignment-faults", "bpf-output", "context-switches", "cpu-clock", "cpu-migrations", "dummy",
+                   "emulation-faults", "major-faults", "minor-faults", "page-faults", "task-clock")
+HARDWARE_EVENTS = ("backend-stalls", "branch-instructions", "branch-misses", "bus-cycles", "cache-misses",
+                   "cache-references", "cpu-cycles", "frontend-stalls", "instructions", "ref-cycles")
+PID_MAX = 4194304
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``trace`` to the command line (bpftrace's options)."""
+    parser = subparsers.add_parser("trace", help="run a bpftrace program", description=__doc__, usage=USAGE,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parse_known = parser.parse_known_args
+
+    def strict(args=None, namespace=None):  # noqa: ANN001, ANN202 - argparse's signature
+        """Unknown options are this command's error (with its usage), not the top level's."""
+        found, extra = parse_known(args, namespace)
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return found, extra
+
+    parser.parse_known_args = strict  # type: ignore[method-assign]
+    parser.add_argument("-e", dest="program", metavar="PROGRAM", help="the program text")
+    parser.add_argument("-l", dest="list", nargs="?", const="*", metavar="GLOB", help="list probes matching GLOB")
+    parser.add_argument("-c", dest="command", metavar="CMD", help="run CMD and trace until it exits")
+    parser.add_argument("-p", dest="pid", metavar="PID", help="trace only this process")
+    parser.add_argument("-o", dest="output", metavar="FILE", help="write the program's output to FILE")
+    parser.add_argument("-f", dest="format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("-B", dest="buffering", choices=("line", "full", "none"), default="line",
+                        help="output buffering")
+    parser.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching N probes...'")
+    parser.add_argument("-v", dest="verbose", action="store_true", help="with -l: tracepoint arguments")
+    parser.add_argument("-k", dest="warnings", action="count", default=0, help="report helper errors (accepted)")
+    parser.add_argument("--unsafe", action="store_true", help="allow system()")
+    parser.add_argument("--info", action="store_true", help="what this build supports")
+    parser.add_argument("--version", action="store_true", help="print the version")
+    parser.add_argument("--include", action="append", metavar="FILE",
+                        help="accepted for bpftrace compatibility (C headers are not read: types come from BTF)")
+    parser.add_argument("--no-warnings", action="store_true", help="no warnings")
+    parser.add_argument("-d", dest="debug", metavar="WHAT", help="print the generated eBPF instructions")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="program file, then positional parameters")
+    parser.set_defaults(handler=run)
+
+
+def _list(pattern: str, verbose: bool) -> int:
+    import fnmatch
+    import re
+
+    from pybpf.tracefs import Tracefs
+
+    if not re.fullmatch(r"[\w:*?\[\]./+\-,{} ]*", pattern):
+        bad = next(c for c in pattern if not re.fullmatch(r"[\w:*?\[\]./+\-,{} ]", c))
+        print(f"ERROR: invalid character '{bad}' in search expression", file=sys.stderr)
+        return 1
+    for kind, events in (("software", SOFTWARE_EVENTS), ("hardware", HARDWARE_EVENTS)):
+        for event in events:
+            name = f"{kind}:{event}:"
+            if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, pattern + "*") or (
+                    ":" not in pattern and fnmatch.fnmatchcase(kind, pattern)):
+                print(name)
+    kind, _, rest = pattern.partition(":")
+    if kind in ("uprobe", "uretprobe", "u", "ur") and ":" in rest:
+        return _list_functions("uretprobe" if kind in ("uretprobe", "ur") else "uprobe", *rest.rsplit(":", 1))
+    tracefs = Tracefs()
+    if kind in ("t", "tracepoint") or (kind and not rest and "*" in kind) or kind == "*":
+        glob = rest if kind in ("t", "tracepoint") else pattern if kind != "*" else "*"
+        if ":" not in glob:
+            glob = f"{glob}:*" if glob not in ("*",) else "*:*"
+        names = [n for n in sorted(tracefs.events) if fnmatch.fnmatchcase(n, glob)]
+    else:
+        names = [n for n in sorted(tracefs.events) if fnmatch.fnmatchcase(f"tracepoint:{n}", pattern)]
+    for name in names:
+        print(f"tracepoint:{name}")
+        if verbose:
+            for f in tracefs.format(name).fields:
+                if f.name.startswith("common_"):
+                    continue
+                if f.dynamic:
+                    decl = f"__data_loc {f.type}[] {f.name}"
+                else:
+                    decl = f"{f.type} {f.name}" + (f"[{f.array_len}]" if f.array_len else "")
+                print(f"    {decl};")
+    return 0
+
+
+def _list_functions(kind: str, binary: str, glob: str) -> int:
+    """``uprobe:BINARY:GLOB``: the functions of an ELF file (or library name) that match."""
+    import fnmatch
+
+    from pybpf.symbols import ElfSymbols, SymbolError, find_library
+
+    try:
+        path = binary if "/" in binary else find_library(binary)
+        names = ElfSymbols(path).names()
+    except SymbolError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    for name in sorted(set(names)):
+        if fnmatch.fnmatchcase(name, glob or "*"):
+            print(f"{kind}:{binary}:{name}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from pybpf.trace.errors import TraceError
+    from pybpf.trace.runtime import Options
+    from pybpf.trace.runtime import run as run_program
+
+    if args.version:
+        from pybpf import __version__
+        print(f"pybpf trace {__version__} (bpftrace v0.17 language)")
+        return 0
+    if args.info:
+        return _info()
+    pid = -1
+    if args.pid is not None:
+        if not args.pid.isdigit():
+            print(f"ERROR: pid '{args.pid}' is not a valid decimal number", file=sys.stderr)
+            return 1
+        pid = int(args.pid)
+        if not 1 <= pid <= PID_MAX:
+            print(f"ERROR: pid '{args.pid}' out of valid pid range [1,{PID_MAX}]", file=sys.stderr)
+            return 1
+    rest = list(args.args)
+    if args.list is not None:
+        return _list(args.list if args.list != "*" or not rest else rest[0], args.verbose)
+    if args.program is not None:
+        source, filename = args.program, "stdin"
+    elif rest:
+        filename = rest.pop(0)
+        try:
+            if filename == "-":
+                source, filename = sys.stdin.read(), "stdin"
+            else:
+                with open(filename) as f:
+                    source = f.read()
+        except OSError as exc:
+            print(f"ERROR: failed to open file '{filename}': {exc.strerror}", file=sys.stderr)
+            return 1
+    else:
+        print(f"ERROR: filename or -e 'program' required\n{USAGE}", file=sys.stderr)
+        return 1
+    if args.debug:
+        from pybpf.isa import format_instruction
+        from pybpf.trace.runtime import compile_source
+        compiled = compile_source(source, rest, filename)
+        for probe in compiled.probes:
+            print(f"{probe.target}:")
+            for ins in probe.instructions:
+                print(f"  {format_instruction(ins)}")
+        return 0
+    output = sys.stdout
+    if args.output:
+        output = open(args.output, "w")
+    elif args.buffering == "full":
+        output = open(sys.stdout.fileno(), "w", closefd=False, buffering=1 << 16)
+    options = Options(params=rest, output=output, format=args.format, pid=pid, command=args.command,
+                      quiet=args.quiet, unsafe=args.unsafe)
+    try:
+        return run_program(source, options, filename)
+    except TraceError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        if output is not sys.stdout:
+            output.close()
+
+
+def _info() -> int:
+    """The system, and what the kernel lets pybpf trace use (probed now)."""
+    import platform
+
+    from pybpf.kernel.features import helper_available, map_type
+    from pybpf.isa.helpers import HELPER_IDS
+    from pybpf.object import MapType, ProgramType
+
+    print(f"System\n  OS: {platform.system()} {platform.release()}\n  Arch: {platform.machine()}\n")
+    print("Build\n  code generator: pybpf (eBPF emitted directly, no LLVM)\n  btf: yes\n")
+    print("Kernel helpers")
+    for name in ("probe_read", "probe_read_str", "probe_read_kernel", "probe_read_user_str", "get_current_cgroup_id",
+                 "send_signal", "get_stackid", "ringbuf_output", "get_current_task"):
+        yes = helper_available(ProgramType.KPROBE, HELPER_IDS[name])
+        print(f"  {name}: {'yes' if yes else 'no'}")
+    print("\nMap types")
+    for kind in (MapType.HASH, MapType.PERCPU_HASH, MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.STACK_TRACE,
+                 MapType.PERF_EVENT_ARRAY, MapType.RINGBUF):
+        print(f"  {kind}: {map_type(kind)}")
+    return 0

@@ -1,0 +1,174 @@
+"""The trace language's syntax tree. Every node keeps ``position``/``length`` (its place in
+the program text) so that later stages report errors where the user wrote the code;
+the checker fills ``type`` on expressions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(eq=False)
+class Node:
+    position: int = field(default=0, kw_only=True)
+    length: int = field(default=1, kw_only=True)
+
+
+@dataclass(eq=False)
+class Expr(Node):
+    type: Any = field(default=None, kw_only=True)
+
+
+@dataclass(eq=False)
+class Integer(Expr):
+    value: int
+
+
+@dataclass(eq=False)
+class String(Expr):
+    value: str
+
+
+@dataclass(eq=False)
+class Builtin(Expr):
+    name: str
+
+
+@dataclass(eq=False)
+class Positional(Expr):
+    index: int               #: $1 -> 1; 0 stands for $#
+
+
+@dataclass(eq=False)
+class Variable(Expr):
+    name: str                #: with the '$'
+
+
+@dataclass(eq=False)
+class MapRef(Expr):
+    name: str                #: with the '@'
+    keys: list[Expr]
+
+
+@dataclass(eq=False)
+class Call(Expr):
+    name: str
+    args: list[Expr]
+
+
+@dataclass(eq=False)
+class Binary(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(eq=False)
+class Unary(Expr):
+    op: str                  #: ! ~ - * &
+    operand: Expr
+
+
+@dataclass(eq=False)
+class Ternary(Expr):
+    condition: Expr
+    then: Expr
+    otherwise: Expr
+
+
+@dataclass(eq=False)
+class FieldAccess(Expr):
+    base: Expr
+    field: str
+    arrow: bool
+
+
+@dataclass(eq=False)
+class Index(Expr):
+    base: Expr
+    index: Expr
+
+
+@dataclass(eq=False)
+class Cast(Expr):
+    ctype: str               #: as written: "uint32", "struct task_struct *"
+    operand: Expr
+
+
+@dataclass(eq=False)
+class Tuple(Expr):
+    items: list[Expr]
+
+
+@dataclass(eq=False)
+class SizeOf(Expr):
+    ctype: str | None
+    operand: Expr | None
+
+
+@dataclass(eq=False)
+class OffsetOf(Expr):
+    ctype: str
+    member: str
+
+
+@dataclass(eq=False)
+class Statement(Node):
+    pass
+
+
+@dataclass(eq=False)
+class ExprStatement(Statement):
+    expr: Expr
+
+
+@dataclass(eq=False)
+class Assign(Statement):
+    target: Expr             #: Variable or MapRef
+    op: str                  #: "=" or "+=", "-=", ... ("++"/"--" become "+="/"-=" 1)
+    value: Expr
+
+
+@dataclass(eq=False)
+class If(Statement):
+    condition: Expr
+    then: list[Statement]
+    otherwise: list[Statement]
+
+
+@dataclass(eq=False)
+class Unroll(Statement):
+    count: int
+    body: list[Statement]
+
+
+@dataclass(eq=False)
+class While(Statement):
+    condition: Expr
+    body: list[Statement]
+
+
+@dataclass(eq=False)
+class Jump(Statement):
+    kind: str                #: return, break, continue
+
+
+@dataclass(eq=False)
+class AttachPoint(Node):
+    text: str                #: as written: "t:syscalls:sys_enter_openat"
+    kind: str                #: normalised: tracepoint, uprobe, BEGIN, ...
+    parts: list[str]         #: the fields after the kind
+
+
+@dataclass(eq=False)
+class Probe(Node):
+    points: list[AttachPoint]
+    predicate: Expr | None
+    body: list[Statement]
+
+
+@dataclass(eq=False)
+class Program(Node):
+    probes: list[Probe]
+    source: str = ""
+    c_definitions: list[str] = field(default_factory=list)  #: ``struct x { ... };`` texts

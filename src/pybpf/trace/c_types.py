@@ -1,0 +1,103 @@
+"""Struct and union definitions written in the program itself (``struct Foo { int a;
+char b[10]; };``), laid out as a C compiler for x86-64 lays them out, for types the
+kernel's BTF does not describe (user-space structs behind uprobe arguments)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pybpf.trace.errors import TraceSyntaxError
+
+_SCALARS = {
+    "char": (1, True), "signed char": (1, True), "unsigned char": (1, False), "bool": (1, False), "_Bool": (1, False),
+    "short": (2, True), "unsigned short": (2, False), "int": (4, True), "unsigned int": (4, False),
+    "unsigned": (4, False), "signed": (4, True), "long": (8, True), "unsigned long": (8, False),
+    "long long": (8, True), "unsigned long long": (8, False), "long int": (8, True), "unsigned long int": (8, False),
+    "int8_t": (1, True), "uint8_t": (1, False), "int16_t": (2, True), "uint16_t": (2, False),
+    "int32_t": (4, True), "uint32_t": (4, False), "int64_t": (8, True), "uint64_t": (8, False),
+    "u8": (1, False), "u16": (2, False), "u32": (4, False), "u64": (8, False),
+    "s8": (1, True), "s16": (2, True), "s32": (4, True), "s64": (8, True),
+    "__u8": (1, False), "__u16": (2, False), "__u32": (4, False), "__u64": (8, False),
+    "__s8": (1, True), "__s16": (2, True), "__s32": (4, True), "__s64": (8, True),
+    "size_t": (8, False), "pid_t": (4, True), "float": (4, True), "double": (8, True),
+}
+_STRUCT = re.compile(r"^\s*(struct|union)\s+(\w+)\s*\{(.*)\}\s*[^{}]*;?\s*$", re.S)
+_MEMBER = re.compile(r"^(?P<type>.*?)(?P<stars>[\s*]*)\b(?P<name>\w+)\s*(?P<dims>(?:\[\s*\d*\s*\]\s*)*)$", re.S)
+
+
+@dataclass
+class CType:
+    """A type of a user definition: scalar, pointer, array or struct/union."""
+
+    kind: str                     #: int, ptr, array, record
+    size: int
+    align: int
+    signed: bool = False
+    element: "CType | None" = None   #: array element, pointer target (None: void or unknown)
+    count: int = 0
+    name: str = ""
+    members: list[tuple[str, int, "CType"]] = field(default_factory=list)
+    pointee_name: str = ""        #: a pointer's target as written (for BTF types)
+
+
+def parse_definitions(texts: list[str]) -> dict[str, CType]:
+    """``struct NAME`` → layout, for every struct/union definition in ``texts``."""
+    known: dict[str, CType] = {}
+    for text in texts:
+        match = _STRUCT.match(text)
+        if not match:
+            continue
+        tag, name, body = match.groups()
+        record = CType("record", 0, 1, name=f"{tag} {name}")
+        known[f"{tag} {name}"] = record   # self-references through pointers
+        offset = 0
+        for declaration in _split(body):
+            member = _MEMBER.match(declaration)
+            if not member:
+                raise TraceSyntaxError(f"cannot read the member declaration '{declaration}' of {tag} {name}")
+            ctype = _type(member.group("type").strip(), member.group("stars").count("*"), known)
+            for dim in reversed(re.findall(r"\[\s*(\d*)\s*\]", member.group("dims"))):
+                count = int(dim or 0)
+                ctype = CType("array", ctype.size * count, ctype.align, element=ctype, count=count)
+            if tag == "struct":
+                offset = (offset + ctype.align - 1) // ctype.align * ctype.align
+                record.members.append((member.group("name"), offset, ctype))
+                offset += ctype.size
+            else:
+                record.members.append((member.group("name"), 0, ctype))
+                offset = max(offset, ctype.size)
+            record.align = max(record.align, ctype.align)
+        record.size = (offset + record.align - 1) // record.align * record.align
+    return known
+
+
+def _split(body: str) -> list[str]:
+    """Member declarations, one per name (``int a, b`` is two)."""
+    out = []
+    for part in body.split(";"):
+        part = " ".join(part.split())
+        if not part:
+            continue
+        first, *others = part.split(",")
+        out.append(first)
+        if others:
+            type_text = re.match(r"^(.*?)[\s*]*\b\w+\s*(?:\[.*\])?$", first).group(1)
+            out.extend(f"{type_text} {other.strip()}" for other in others)
+    return out
+
+
+def _type(text: str, stars: int, known: dict[str, CType]) -> CType:
+    text = re.sub(r"\b(const|volatile|restrict)\b", "", text).strip()
+    text = " ".join(text.split())
+    if stars:
+        target = None if text == "void" else _lookup(text, known)
+        return CType("ptr", 8, 8, element=target, pointee_name=text)
+    return _lookup(text, known) or CType("int", 8, 8)
+
+
+def _lookup(text: str, known: dict[str, CType]) -> CType | None:
+    if text in _SCALARS:
+        size, signed = _SCALARS[text]
+        return CType("int", size, size, signed)
+    return known.get(text)

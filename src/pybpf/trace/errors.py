@@ -1,0 +1,59 @@
+"""Errors of the trace language, located as bpftrace locates them:
+
+    stdin:1:14-17: ERROR: unknown builtin 'pidd'
+    BEGIN { print(pidd); }
+                  ~~~~
+
+:class:`TraceError` is the family; :class:`TraceSyntaxError` comes from the parser and the
+checker (a place in the program text), :class:`TraceRuntimeError` from loading and
+attaching (the kernel's refusals, with what to use instead).
+"""
+
+from __future__ import annotations
+
+from pybpf.errors import PybpfError
+
+
+class TraceError(PybpfError):
+    """Anything wrong with a trace program or its run."""
+
+
+class TraceSyntaxError(TraceError):
+    """A program that cannot be compiled; ``position``/``length`` locate the text at fault."""
+
+    def __init__(self, reason: str, source: str = "", position: int | None = None, length: int = 1,
+                 filename: str = "stdin"):
+        self.reason = reason
+        self.source = source
+        self.position = position
+        self.length = max(1, length)
+        self.filename = filename
+        super().__init__(self._render())
+
+    def located(self, source: str, filename: str) -> "TraceSyntaxError":
+        """The same error placed in ``source`` (raised where only the position was known)."""
+        return TraceSyntaxError(self.reason, source, self.position, self.length, filename)
+
+    @property
+    def line_column(self) -> tuple[int, int]:
+        """1-based line and column of the error (0, 0 when unplaced)."""
+        if self.position is None or not self.source:
+            return 0, 0
+        start = self.source.rfind("\n", 0, self.position) + 1
+        return self.source.count("\n", 0, self.position) + 1, self.position - start + 1
+
+    def _render(self) -> str:
+        if self.position is None or not self.source:
+            return f"{self.filename}: ERROR: {self.reason}"
+        line_number, column = self.line_column
+        start = self.position - column + 1
+        end = self.source.find("\n", self.position)
+        line = self.source[start:] if end < 0 else self.source[start:end]
+        width = max(1, min(self.length, len(line) - column + 1))
+        caret = "".join(c if c == "\t" else " " for c in line[:column - 1]) + "~" * width
+        span = f"{column}-{column + width}" if width > 1 else f"{column}"
+        return f"{self.filename}:{line_number}:{span}: ERROR: {self.reason}\n{line}\n{caret}"
+
+
+class TraceRuntimeError(TraceError):
+    """A program the kernel would not load or attach, with the reason."""

@@ -1,0 +1,265 @@
+"""Map printing exactly as bpftrace 0.17 prints at exit and on print(@map): maps in name
+order; count/sum/min/max/integer maps sorted by value, avg/stats by average, hist/lhist by
+their total count, others by key; histogram bars of 52 ``@`` scaled to the largest bucket.
+
+Maps arrive as raw (key bytes, value bytes or per-CPU list of value bytes) pairs, decoded
+with the layouts of :mod:`pybpf.trace.codegen`.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable, Iterable
+
+from pybpf.trace.codegen import BUCKETED, MapInfo
+from pybpf.trace.types import T, decode
+
+_BAR = 52
+
+
+def _values(raw: object) -> list[bytes]:
+    return list(raw) if isinstance(raw, list) else [raw]  # type: ignore[arg-type]
+
+
+def _sum(raw: object, signed: bool = True) -> int:
+    total = sum(struct.unpack_from("<q" if signed else "<Q", v)[0] for v in _values(raw))
+    return total
+
+
+def show(value: object, t: T) -> str:
+    """A key or value as bpftrace shows it in map output and print()."""
+    if t.kind == "tuple":
+        return "(" + ", ".join(show(v, i) for v, i in zip(value, t.items)) + ")"  # type: ignore[arg-type]
+    return str(value)
+
+
+def _key_text(info: MapInfo, key: bytes, shown: Callable = show) -> str:
+    if not info.keys:
+        return info.name
+    parts, at = [], 0
+    for t in info.keys:
+        parts.append(shown(decode(t, key, at), t))
+        at += t.slot
+    return f"{info.name}[{', '.join(parts)}]"
+
+
+def _sort_by_key(info: MapInfo, rows: list) -> list:
+    """bpftrace's sort_by_key: last key argument first, stable (ints unsigned, strings bytewise)."""
+    offsets, at = [], 0
+    for t in info.keys:
+        offsets.append(at)
+        at += t.slot
+    for t, offset in reversed(list(zip(info.keys, offsets))):
+        if t.kind == "str":
+            rows.sort(key=lambda r: r[0][offset:offset + t.size].split(b"\0", 1)[0])
+        elif t.kind == "int":
+            rows.sort(key=lambda r: struct.unpack_from("<Q", r[0], offset)[0])
+    return rows
+
+
+def hist_text(buckets: dict[int, int], div: int = 1) -> str:
+    if not any(v > 0 for v in buckets.values()):
+        return ""
+    present = [i for i, v in buckets.items() if v > 0]
+    low, high = min(present), max(present)
+    top = max(buckets.values())
+    lines = []
+    for i in range(low, high + 1):
+        count = buckets.get(i, 0)
+        if i == 0:
+            label = "(..., 0)"
+        elif i == 1:
+            label = "[0]"
+        elif i == 2:
+            label = "[1]"
+        else:
+            label = f"[{_power_label(i - 2)}, {_power_label(i - 1)})"
+        lines.append(_bar_line(label, count // max(div, 1), count, top))
+    return "".join(lines)
+
+
+def lhist_text(buckets: dict[int, int], low: int, high: int, step: int) -> str:
+    if not any(buckets.values()):
+        return ""
+    top = max(buckets.values())
+    edges = (high - low) // step
+    present = [i for i in range(edges + 2) if buckets.get(i, 0) > 0]
+    if not present:
+        return ""
+    lines = []
+    for i in range(present[0], present[-1] + 1):
+        if i == 0:
+            label = f"(..., {_linear_label(low)})"
+        elif i == edges + 1:
+            label = f"[{_linear_label(high)}, ...)"
+        else:
+            label = f"[{_linear_label((i - 1) * step + low)}, {_linear_label(i * step + low)})"
+        lines.append(_bar_line(label, buckets.get(i, 0), buckets.get(i, 0), top))
+    return "".join(lines)
+
+
+def _bar_line(label: str, shown: int, count: int, top: int) -> str:
+    # bpftrace computes the width in single-precision float, then truncates
+    width = int(struct.unpack("f", struct.pack("f", count / struct.unpack("f", struct.pack("f", top))[0]))[0] * _BAR)
+    return f"{label:<16}{shown:>8} |{'@' * width:<{_BAR}}|\n"
+
+
+def _power_label(power: int) -> str:
+    for suffix, at in (("T", 40), ("G", 30), ("M", 20), ("K", 10)):
+        if power >= at:
+            return f"{1 << (power - at)}{suffix}"
+    return str(1 << power)
+
+
+def _linear_label(number: int) -> str:
+    if number == 0:
+        return "0"
+    if number % 1048576 == 0:
+        return f"{number // 1048576}M"
+    if number % 1024 == 0:
+        return f"{number // 1024}K"
+    return str(number)
+
+
+def _reduce_min_max(raw: object, kind: str) -> int:
+    found = [struct.unpack_from("<q", v)[0] for v in _values(raw) if struct.unpack_from("<Q", v, 8)[0]]
+    if not found:
+        return 0
+    return min(found) if kind == "min" else max(found)
+
+
+def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
+             shown: Callable = show) -> str:
+    """One map's text, as bpftrace prints it (ending with its newline(s))."""
+    rows = sorted(items, key=lambda r: r[0])
+    div = div or 1
+    kind = info.aggregation
+    if kind in BUCKETED:
+        groups: dict[bytes, dict[int, int]] = {}
+        for key, raw in rows:
+            prefix, bucket = key[:info.key_size], struct.unpack_from("<Q", key, info.key_size)[0]
+            groups.setdefault(prefix, {})[bucket] = _sum(raw)
+        if kind in ("hist", "lhist"):
+            ordered = sorted(groups.items(), key=lambda g: sum(g[1].values()))
+        else:
+            ordered = sorted(groups.items(), key=lambda g: g[1].get(1, 0) // g[1][0] if g[1].get(0) else 0)
+        if top:
+            ordered = ordered[-top:]
+        parts = []
+        for prefix, buckets in ordered:
+            name = _key_text(info, prefix, shown)
+            if kind == "hist":
+                parts.append(f"{name}: \n{hist_text(buckets, div)}")
+            elif kind == "lhist":
+                parts.append(f"{name}: \n{lhist_text(buckets, *info.lhist)}")
+            else:
+                count, total = buckets.get(0, 0), buckets.get(1, 0)
+                average = int(total / count) if count else 0
+                if kind == "stats":
+                    parts.append(f"{name}: count {count}, average {average}, total {total}")
+                else:
+                    parts.append(f"{name}: {int(average / div)}")
+        return "\n".join(parts) + ("\n\n" if kind in ("avg", "stats") else "\n")
+    if kind in ("count", "sum") or (isinstance(info.value, T) and info.value.kind == "int"):
+        signed = kind != "count" and (kind == "sum" or info.value.signed)
+        values = [(key, _sum(raw, signed)) for key, raw in rows]
+        values.sort(key=lambda kv: kv[1])
+        texts = [(key, str(int(v / div) if div > 1 else v)) for key, v in values]
+    elif kind in ("min", "max"):
+        values = [(key, _reduce_min_max(raw, kind)) for key, raw in rows]
+        values.sort(key=lambda kv: kv[1])
+        texts = [(key, str(int(v / div) if div > 1 else v)) for key, v in values]
+    else:
+        texts = [(key, shown(decode(info.value, raw), info.value)) for key, raw in _sort_by_key(info, rows)]
+    if top:
+        texts = texts[-top:]
+    stacks = info.value.kind in ("kstack", "ustack", "ksym", "usym") if isinstance(info.value, T) else False
+    return ("" if stacks else "\n").join(f"{_key_text(info, key, shown)}: {value}" for key, value in texts) + "\n"
+
+
+def json_value(value: object, t: T, shown: Callable = show) -> str:
+    """A value as bpftrace's JSON output writes it (tuples as compact lists)."""
+    if t.kind == "tuple":
+        return "[" + ",".join(json_value(v, i, shown) for v, i in zip(value, t.items)) + "]"  # type: ignore[arg-type]
+    if t.kind == "int":
+        return str(value)
+    return json.dumps(shown(value, t))
+
+
+def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
+             shown: Callable = show) -> str:
+    """bpftrace's ``-f json`` line for one map (empty when the map is)."""
+    rows = sorted(items, key=lambda r: r[0])
+    if not rows:
+        return ""
+    kind = info.aggregation
+    entries: list[tuple[str, str]] = []
+    if kind in BUCKETED:
+        line_type = "hist" if kind in ("hist", "lhist") else "stats"
+        groups: dict[bytes, dict[int, int]] = {}
+        for key, raw in rows:
+            groups.setdefault(key[:info.key_size], {})[struct.unpack_from("<Q", key, info.key_size)[0]] = _sum(raw)
+        for prefix, buckets in groups.items():
+            if kind == "hist":
+                value = json.dumps(_hist_json(buckets))
+            elif kind == "lhist":
+                value = json.dumps(_lhist_json(buckets, *info.lhist))
+            else:
+                count, total = buckets.get(0, 0), buckets.get(1, 0)
+                average = int(total / count) if count else 0
+                value = json.dumps({"count": count, "average": average, "total": total}) if kind == "stats" \
+                    else str(average)
+            entries.append((_json_key(info, prefix, shown), value))
+    else:
+        line_type = "map"
+        for key, raw in rows:
+            if kind in ("count", "sum"):
+                value = str(_sum(raw, kind == "sum"))
+            elif kind in ("min", "max"):
+                value = str(_reduce_min_max(raw, kind))
+            else:
+                value = json_value(decode(info.value, raw), info.value, shown)
+            entries.append((_json_key(info, key, shown), value))
+    if info.keys:
+        data = "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in entries) + "}"
+    else:
+        data = entries[0][1]
+    return f'{{"type": "{line_type}", "data": {{{json.dumps(info.name)}: {data}}}}}'
+
+
+def _json_key(info: MapInfo, key: bytes, shown: Callable = show) -> str:
+    parts, at = [], 0
+    for t in info.keys:
+        parts.append(shown(decode(t, key, at), t))
+        at += t.slot
+    return ",".join(parts)
+
+
+def _hist_json(buckets: dict[int, int]) -> list[dict[str, int]]:
+    out = []
+    present = [i for i, v in buckets.items() if v > 0]
+    for i in range(min(present, default=0), max(present, default=-1) + 1):
+        count = buckets.get(i, 0)
+        if i == 0:
+            out.append({"max": -1, "count": count})
+        elif i in (1, 2):
+            out.append({"min": i - 1, "max": i - 1, "count": count})
+        else:
+            out.append({"min": 1 << (i - 2), "max": (1 << (i - 1)) - 1, "count": count})
+    return out
+
+
+def _lhist_json(buckets: dict[int, int], low: int, high: int, step: int) -> list[dict[str, int]]:
+    edges = (high - low) // step
+    present = [i for i in range(edges + 2) if buckets.get(i, 0) > 0]
+    out = []
+    for i in range(present[0], present[-1] + 1) if present else ():
+        count = buckets.get(i, 0)
+        if i == 0:
+            out.append({"max": low - 1, "count": count})
+        elif i == edges + 1:
+            out.append({"min": high, "count": count})
+        else:
+            out.append({"min": (i - 1) * step + low, "max": i * step + low - 1, "count": count})
+    return out

@@ -1,0 +1,614 @@
+"""Running a trace program in the kernel: expand attach points, compile, create the maps
+and the event ring buffer, load, run BEGIN, attach, print events until exit() or a
+signal, detach, run END, print the maps — bpftrace's life cycle and its output."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import signal
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from pybpf.trace import ast
+from pybpf.trace.codegen import JOIN, JOIN_ARG_SIZE, JOIN_ARGS, RING, STACKS, Compiled, Context, Generator
+from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError
+from pybpf.trace.parser import parse
+from pybpf.trace.printf import render
+from pybpf.trace.types import decode
+
+RING_SIZE = 1 << 20
+#: kernel probe kinds refused on kernels without kprobes / BPF trampolines
+_KERNEL_FUNCTION_KINDS = ("kprobe", "kretprobe", "kfunc", "kretfunc")
+
+
+@dataclass
+class Options:
+    params: list[str] = field(default_factory=list)
+    output: TextIO = sys.stdout
+    format: str = "text"
+    pid: int = -1
+    command: str | None = None
+    quiet: bool = False
+    unsafe: bool = False
+
+
+def _tracefs() -> Any:
+    from pybpf.tracefs import Tracefs
+    return Tracefs()
+
+
+class _GivenFormats:
+    """Tracepoint formats given by the caller (the vm runs programs without tracefs)."""
+
+    def __init__(self, formats: dict[str, Any]):
+        self.formats = formats
+
+    def match(self, pattern: str) -> list[str]:
+        return sorted(name for name in self.formats if fnmatch.fnmatchcase(name, pattern))
+
+    def format(self, name: str) -> Any:
+        if name not in self.formats:
+            raise TraceRuntimeError(f"no format given for tracepoint {name}")
+        return self.formats[name]
+
+
+def expand(program: ast.Program, formats: dict[str, Any] | None = None) -> list[tuple[ast.Probe, Context]]:
+    """Every (probe, attach point) to compile: wildcards matched against tracefs (or
+    against ``formats``, ``category:name`` → TracepointFormat, when given)."""
+    out: list[tuple[ast.Probe, Context]] = []
+    tracefs = _GivenFormats(formats) if formats is not None else None
+    for probe in program.probes:
+        for point in probe.points:
+            if point.kind == "tracepoint":
+                tracefs = tracefs or _tracefs()
+                if len(point.parts) != 2:
+                    raise TraceSyntaxError("tracepoint probes are tracepoint:CATEGORY:NAME", program.source,
+                                           point.position, point.length)
+                pattern = ":".join(point.parts)
+                names = tracefs.match(pattern) if any(c in pattern for c in "*?[") else [pattern]
+                if not any(c in pattern for c in "*?[") and formats is None and pattern not in tracefs.events:
+                    raise TraceSyntaxError(f"tracepoint not found: {pattern}", program.source, point.position,
+                                           point.length)
+                if not names:
+                    raise TraceSyntaxError(f"no tracepoint matches {pattern}", program.source, point.position,
+                                           point.length)
+                for name in names:
+                    try:
+                        fmt = tracefs.format(name)
+                    except Exception as exc:  # tracefs refusals carry their reason
+                        raise TraceSyntaxError(str(exc), program.source, point.position, point.length) from None
+                    out.append((probe, Context(point, f"tracepoint:{name}", fmt)))
+            elif point.kind in ("uprobe", "uretprobe") and len(point.parts) == 2:
+                for target in _uprobe_targets(point, program.source):
+                    out.append((probe, Context(point, target, None)))
+            elif point.kind in _KERNEL_FUNCTION_KINDS:
+                raise _kernel_function_refusal(point, program.source)
+            else:
+                out.append((probe, Context(point, _canonical(point), None)))
+    return out
+
+
+def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
+    """``uprobe:BINARY:FUNCTION`` targets: a glob expanded over the binary's functions,
+    quotes removed, ``+OFFSET`` and addresses checked against the symbol table."""
+    from pybpf.symbols import ElfSymbols, SymbolError, find_library
+
+    def fail(reason: str) -> TraceSyntaxError:
+        return TraceSyntaxError(reason, source, point.position, point.length)
+
+    binary, function = point.parts
+    function = function.replace('"', "")
+    try:
+        path = binary if "/" in binary else find_library(binary)
+        elf = ElfSymbols(path)
+    except SymbolError as exc:
+        raise fail(str(exc)) from None
+    name, _, offset = function.partition("+")
+    if any(c in name for c in "*?["):
+        names = sorted({n for n in elf.names() if fnmatch.fnmatchcase(n, name)})
+        if not names:
+            raise fail(f"no function in {path} matches {name}")
+        return [f"{point.kind}:{binary}:{n}" for n in names]
+    if name[:1].isdigit():
+        address = int(name, 0)
+        found = elf.find(address)
+        if found is None or found[1] != 0:
+            raise fail(f"Could not resolve address: {binary}:0x{address:x}")
+        return [f"{point.kind}:{binary}:{name}"]
+    start = elf.address(name)
+    if start is None:
+        raise fail(f"no function {name!r} in {path}")
+    if offset:
+        found = elf.find(start + int(offset, 0))
+        if found is None or found[0] != name:
+            raise fail(f"Offset outside the function bounds ('{name}' size is smaller than {int(offset, 0)})")
+    return [f"{point.kind}:{binary}:{function}"]
+
+
+def _canonical(point: ast.AttachPoint) -> str:
+    return point.kind if not point.parts else f"{point.kind}:{':'.join(point.parts)}"
+
+
+def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntaxError:
+    function = point.parts[-1] if point.parts else ""
+    hint = ""
+    try:
+        if not os.path.exists("/sys/bus/event_source/devices/kprobe"):
+            instead = _tracefs().tracepoint_for_function(function)
+            hint = (f"; the tracepoint tracepoint:{instead} reports the same event" if instead else
+                    "; use a tracepoint instead (pybpf trace -l 'tracepoint:*')")
+            return TraceSyntaxError(f"{point.kind} probes need kprobes/BPF trampolines, which this kernel "
+                                    f"does not have{hint}", source, point.position, point.length)
+    except Exception:  # noqa: BLE001 - no tracefs: refuse without a suggestion
+        pass
+    return TraceSyntaxError(f"{point.kind} probes are not supported by pybpf trace yet; use a tracepoint",
+                            source, point.position, point.length)
+
+
+def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin",
+                   cpid: int = 0, formats: dict[str, Any] | None = None, unsafe: bool = False) -> Compiled:
+    """Parse, check and generate code for every attach point of ``source`` (``cpid``:
+    the pid of the -c command, for the ``cpid`` builtin; ``formats``: tracepoint layouts
+    to use instead of tracefs's)."""
+    program = parse(source, filename)
+    try:
+        contexts = expand(program, formats)
+        gen = Generator(program, list(params or []), None)
+        gen.kernel.define(program.c_definitions)
+        gen.cpid = cpid
+        gen.unsafe = unsafe
+        gen.declare_maps(contexts)
+        probes = [gen.compile_probe(probe, ctx) for probe, ctx in contexts]
+    except TraceSyntaxError as exc:
+        raise exc.located(source, filename) from None
+    return Compiled(probes, gen.maps, gen.actions, gen.start_ns, gen.uses)
+
+
+class Session:
+    """One run in the kernel; ``close()`` detaches and frees everything."""
+
+    def __init__(self, compiled: Compiled, options: Options, engine: str = "kernel"):
+        self.engine = engine
+        self.collection: Any = None
+        self.map_names: dict[str, str] = {}
+        self.compiled = compiled
+        self.options = options
+        self.out = options.output
+        self.kernel_maps: dict[str, Any] = {}
+        self.programs: list[tuple[Any, Any]] = []
+        self.attachments: list[Any] = []
+        self.exiting = False
+        self.ring: Any = None
+        self._symbolizer: Any = None
+
+    # -- setup -----------------------------------------------------------------------
+
+    def collection_spec(self) -> Any:
+        """Every map and program of the compiled program, as one CollectionSpec."""
+        from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
+
+        self.map_names = {RING: RING}
+        maps = [MapSpec(RING, MapType.RINGBUF, 0, 0, RING_SIZE)]
+        if STACKS in self.compiled.uses:
+            self.map_names[STACKS] = STACKS
+            maps.append(MapSpec(STACKS, MapType.STACK_TRACE, 4, 8 * 127, 4096, key_type=int, value_type=bytes))
+        if JOIN in self.compiled.uses:
+            self.map_names[JOIN] = JOIN
+            maps.append(MapSpec(JOIN, MapType.PERCPU_ARRAY, 4, 8 + JOIN_ARGS * JOIN_ARG_SIZE, 1,
+                                key_type=int, value_type=bytes))
+        for i, info in enumerate(self.compiled.maps.values()):
+            self.map_names[info.name] = f"m{i}_{info.name[1:][:10]}"
+            kind = MapType.PERCPU_HASH if info.per_cpu else MapType.HASH
+            maps.append(MapSpec(self.map_names[info.name], kind, info.full_key_size, info.value_size, 4096,
+                                key_type=bytes, value_type=bytes))
+        programs = [ProgramSpec(f"trace_{i}", probe.program_type, probe.instructions,
+                                references={at: self.map_names[m] for at, m in probe.references.items()})
+                    for i, probe in enumerate(self.compiled.probes)]
+        return CollectionSpec.of(*maps, *programs)
+
+    def load(self) -> None:
+        from pybpf.engine import load
+        from pybpf.errors import PybpfError
+
+        spec = self.collection_spec()
+        try:
+            self.collection = load(spec, engine=self.engine)
+        except PybpfError as exc:
+            raise TraceRuntimeError(f"the {self.engine} refused the program: {exc}") from None
+        self.kernel_maps = {name: self.collection.maps[spec_name] for name, spec_name in self.map_names.items()}
+        self.programs = [(probe, self.collection.programs[f"trace_{i}"])
+                         for i, probe in enumerate(self.compiled.probes)]
+        if self.engine == "kernel":
+            from pybpf.kernel.ringbuf import RingBuffer
+            self.ring = RingBuffer(self.kernel_maps[RING].fd, RING_SIZE)
+
+    def run_special(self, kind: str) -> None:
+        for probe, program in self.programs:
+            if probe.point.kind == kind:
+                program.test_run(ctx=bytes(8))
+
+    def attach(self) -> None:
+        from pybpf.kernel.attach import attach, attach_perf_event
+        from pybpf.kernel.perf_event import online_cpus
+
+        # the kernel runs some hooks' programs newest first: attach those in reverse, so
+        # blocks on one event run in program order (as bpftrace does)
+        reverse = ("uprobe", "uretprobe", "usdt", "software")
+        ordered = [p for p in self.programs if p[0].point.kind not in reverse] + \
+            [p for p in reversed(self.programs) if p[0].point.kind in reverse]
+        for probe, program in ordered:
+            kind, parts = probe.point.kind, probe.point.parts
+            try:
+                if kind in ("BEGIN", "END"):
+                    continue
+                if kind == "interval":
+                    period = _period_ns(parts, probe.target)
+                    self.attachments.append(attach_perf_event(program.fd, "cpu-clock", period=period,
+                                                              cpus=[online_cpus()[0]]))
+                elif kind == "profile":
+                    unit, value = _unit_value(parts, probe.target)
+                    if unit == "hz":
+                        self.attachments.append(attach_perf_event(program.fd, "cpu-clock", frequency=value,
+                                                                  pid=self.options.pid))
+                    else:
+                        self.attachments.append(attach_perf_event(program.fd, "cpu-clock",
+                                                                  period=_period_ns(parts, probe.target),
+                                                                  pid=self.options.pid))
+                elif kind == "rawtracepoint":
+                    self.attachments.append(attach(program, f"raw_tracepoint:{parts[-1]}"))
+                elif kind in ("uprobe", "uretprobe", "usdt"):
+                    self.attachments.append(attach(program, probe.target.replace('"', ""), pid=self.options.pid))
+                else:
+                    self.attachments.append(attach(program, probe.target))
+            except TraceRuntimeError:
+                raise
+            except Exception as exc:
+                raise TraceRuntimeError(f"{probe.target}: {exc}") from None
+
+    @property
+    def probe_count(self) -> int:
+        return len(self.programs)
+
+    # -- events ----------------------------------------------------------------------
+
+    def drain(self) -> None:
+        records = self.ring.records() if self.ring is not None else self.kernel_maps[RING].drain()
+        for record in records:
+            self.event(bytes(record))
+
+    def event(self, record: bytes) -> None:
+        action = self.compiled.actions[struct.unpack_from("<Q", record)[0]]
+        kind = action.kind
+        if kind == "exit":
+            self.exiting = True
+        elif kind in ("printf", "system", "cat"):
+            values, at = [], 8
+            for t in action.types:
+                values.append(decode(t, record, at))
+                at += t.slot
+            text = render(action.text, values, action.types, self.show)
+            if kind == "printf":
+                self.message("printf", text)
+            elif kind == "system":
+                self.out.flush()
+                if self.options.unsafe:
+                    os.system(text)
+            else:
+                try:
+                    with open(text) as f:
+                        self.write(f.read())
+                except OSError as exc:
+                    self.write(f"ERROR: failed to open file '{text}': {exc.strerror}\n")
+        elif kind == "print_value":
+            t = action.types[0]
+            value = decode(t, record, 8)
+            if self.options.format == "json":
+                from pybpf.trace.output import json_value
+                self.write(f'{{"type": "value", "data": {json_value(value, t, self.show)}}}\n')
+            else:
+                self.write(self.show(value, t) + "\n")
+        elif kind == "join":
+            args = []
+            for i in range(JOIN_ARGS):
+                raw = record[8 + i * JOIN_ARG_SIZE:8 + (i + 1) * JOIN_ARG_SIZE].split(b"\0", 1)[0]
+                if not raw:
+                    break
+                args.append(raw.decode("utf-8", "replace"))
+            self.message("join", action.text.join(args) + "\n")
+        elif kind == "time":
+            self.message("time", time.strftime(action.text))
+        elif kind == "print_map":
+            self.print_map(action.map, action.top, action.div)
+        elif kind in ("clear", "zero"):
+            info = self.compiled.maps[action.map]
+            if not info.keys and info.aggregation in ("count", "sum", "min", "max"):
+                kind = "zero"  # bpftrace zeroes keyless aggregations instead of clearing them
+            kmap = self.kernel_maps[action.map]
+            for key in list(kmap.keys()):
+                if kind == "clear":
+                    kmap._delete(key)
+                else:
+                    kmap.update(key, [bytes(kmap.value_size)] * kmap.cpu_count() if kmap.type.per_cpu
+                                else bytes(kmap.value_size))
+
+    def show(self, value: object, t: Any) -> str:
+        """A decoded value as bpftrace prints it: symbols and stacks resolved."""
+        from pybpf.trace.output import show
+        if t.kind in ("ksym", "usym", "kstack", "ustack"):
+            return self.symbolize(value, t.kind)
+        if t.kind == "inet":
+            import socket
+            family = struct.unpack_from("<Q", value)[0]
+            size = 4 if family == socket.AF_INET else 16
+            try:
+                return socket.inet_ntop(socket.AF_INET if size == 4 else socket.AF_INET6, value[8:8 + size])
+            except (OSError, ValueError):
+                return ""
+        if t.kind == "mac":
+            return ":".join(f"{b:02X}" for b in value[:6])
+        if t.kind == "buf":
+            length = struct.unpack_from("<Q", value)[0]
+            return "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in value[8:8 + length])
+        if t.kind == "bytes":
+            return "[" + ",".join(str(b) for b in value) + "]"
+        if t.kind == "timestamp":
+            import datetime
+            nanoseconds = value + time.time_ns() - time.monotonic_ns()  # type: ignore[operator]
+            moment = datetime.datetime.fromtimestamp(nanoseconds // 1_000_000_000)
+            micro = f"{nanoseconds // 1000 % 1_000_000:06d}"
+            return moment.strftime(t.name.replace("%f", micro))
+        if t.kind == "strerror":
+            return os.strerror(value)  # type: ignore[arg-type]
+        if t.kind == "username":
+            import pwd
+            try:
+                return pwd.getpwuid(int(value)).pw_name  # type: ignore[arg-type]
+            except KeyError:
+                return str(value)
+        if t.kind == "tuple":
+            return "(" + ", ".join(self.show(v, i) for v, i in zip(value, t.items)) + ")"  # type: ignore[arg-type]
+        return show(value, t)
+
+    def symbolize(self, value: Any, kind: str) -> str:
+        if self._symbolizer is None:
+            from pybpf.symbols.symbolizer import Symbolizer
+            self._symbolizer = Symbolizer()
+        symbols = self._symbolizer
+        if kind in ("ksym", "usym"):
+            address, pid = (value, 0) if kind == "ksym" else value
+            try:
+                where = symbols.kernel(address) if kind == "ksym" else symbols.user(pid, address)
+            except Exception:  # noqa: BLE001 - unreadable symbols: the address
+                where = None
+            return where.name if where is not None and where.name else f"0x{address:x}"
+        stack_id, pid = (value, 0) if kind == "kstack" else value
+        stack_id &= 0xFFFF_FFFF
+        raw = self.kernel_maps[STACKS].get(stack_id) if STACKS in self.kernel_maps else None
+        lines = [""]
+        for (address,) in struct.iter_unpack("<Q", raw or b""):
+            if not address:
+                break
+            try:
+                where = symbols.kernel(address) if kind == "kstack" else symbols.user(pid, address)
+            except Exception:  # noqa: BLE001
+                where = None
+            name = f"{where.name}+{where.offset}" if where is not None and where.name else f"0x{address:x}"
+            lines.append(" " * 8 + name)
+        return "\n".join(lines) + "\n"
+
+    def message(self, kind: str, text: str) -> None:
+        """Program output: as is, or as a bpftrace JSON line."""
+        if self.options.format == "json":
+            import json
+            self.write(f'{{"type": "{kind}", "data": {json.dumps(text)}}}\n')
+        else:
+            self.write(text)
+
+    def write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def print_map(self, name: str, top: int = 0, div: int = 0) -> None:
+        from pybpf.trace.output import map_json, map_text
+        info = self.compiled.maps[name]
+        items = list(self.kernel_maps[name].items())
+        if self.options.format == "json":
+            line = map_json(info, items, top, div, self.show)
+            if line:
+                self.write(line + "\n")
+        else:
+            self.write(map_text(info, items, top, div, self.show))
+
+    def print_all_maps(self) -> None:
+        for name in sorted(self.compiled.maps):
+            self.print_map(name)
+
+    # -- teardown --------------------------------------------------------------------
+
+    def detach(self) -> None:
+        while self.attachments:
+            try:
+                self.attachments.pop().close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.detach()
+        self.programs.clear()
+        if self.ring is not None:
+            self.ring.close()
+            self.ring = None
+        if self.collection is not None:
+            self.collection.close()
+            self.collection = None
+        self.kernel_maps.clear()
+
+
+def _unit_value(parts: list[str], target: str) -> tuple[str, int]:
+    if len(parts) != 2 or not parts[1].isdigit():
+        raise TraceRuntimeError(f"{target}: expected UNIT:NUMBER (hz, s, ms, us)")
+    return parts[0], int(parts[1])
+
+
+def _period_ns(parts: list[str], target: str) -> int:
+    unit, value = _unit_value(parts, target)
+    scale = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1000, "hz": None}.get(unit, -1)
+    if scale == -1:
+        raise TraceRuntimeError(f"{target}: unknown unit {unit!r} (hz, s, ms, us)")
+    if value <= 0:
+        raise TraceRuntimeError(f"{target}: the rate must be positive")
+    return 1_000_000_000 // value if scale is None else value * scale
+
+
+class Child:
+    """The -c command: forked at once but held before exec until every probe is
+    attached (so its pid is known to the program as ``cpid`` and no event is missed)."""
+
+    def __init__(self, command: str):
+        import shlex
+        import shutil
+        argv = shlex.split(command)
+        path = shutil.which(argv[0]) if argv else None
+        if path is None:
+            raise TraceRuntimeError(f"cannot run -c {command!r}: command not found")
+        read, self._go = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: wait for the go, then become the command
+            try:
+                os.close(self._go)
+                if os.read(read, 1) == b"x":  # EOF: the trace never started
+                    os.execv(path, argv)
+            finally:
+                os._exit(127)
+        os.close(read)
+        self.status: int | None = None
+
+    def release(self) -> None:
+        if self._go >= 0:
+            os.write(self._go, b"x")
+            os.close(self._go)
+            self._go = -1
+
+    def exited(self) -> bool:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+        return self.status is not None
+
+    def stop(self) -> None:
+        if self._go >= 0:
+            os.close(self._go)  # the held child reads EOF and exits without running
+            self._go = -1
+        if not self.exited():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.pid, 0)
+            self.status = 0
+
+
+def run(source: str, options: Options, filename: str = "stdin") -> int:
+    """Compile and run ``source`` like bpftrace; the exit status."""
+    child = Child(options.command) if options.command else None
+    try:
+        compiled = compile_source(source, options.params, filename, child.pid if child else 0,
+                                  unsafe=options.unsafe)
+    except BaseException:
+        if child is not None:
+            child.stop()
+        raise
+    session = Session(compiled, options)
+    stop = {"signal": False}
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop["signal"] = True
+
+    def on_usr1(signum: int, frame: object) -> None:
+        stop["print"] = True
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_usr1)
+    try:
+        session.load()
+        if not options.quiet and options.format == "text":
+            count = session.probe_count
+            session.write(f"Attaching {count} probe{'s' if count != 1 else ''}...\n")
+        elif options.format == "json":
+            session.write('{"type": "attached_probes", "data": {"probes": %d}}\n' % session.probe_count)
+        session.run_special("BEGIN")
+        session.drain()
+        if not session.exiting:
+            session.attach()
+            if child is not None:
+                child.release()
+            if os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED"):
+                sys.stderr.write("__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")
+                sys.stderr.flush()
+            import select
+            poller = select.epoll()
+            poller.register(session.ring.fileno(), select.EPOLLIN)
+            while not session.exiting and not stop["signal"]:
+                poller.poll(0.1)
+                session.drain()
+                if stop.pop("print", False):  # SIGUSR1: print every map now, as bpftrace does
+                    session.print_all_maps()
+                if child is not None and child.exited():
+                    session.drain()
+                    break
+                if options.pid > 0 and not os.path.exists(f"/proc/{options.pid}"):
+                    break
+            poller.close()
+        session.detach()
+        session.exiting = False
+        session.run_special("END")
+        session.drain()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        session.write("\n\n")
+        session.print_all_maps()
+        return 0
+    finally:
+        if child is not None:
+            child.stop()
+        session.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def run_on_records(source: str, records: list[tuple[str, dict[str, Any]]], formats: dict[str, Any],
+                   options: Options | None = None) -> int:
+    """Run ``source`` on the vm engine: BEGIN, then each synthetic tracepoint record
+    (``("syscalls:sys_enter_openat", {"flags": 1, ...})``, laid out by ``formats``) through
+    the probes on that tracepoint, then END and the maps — the output a kernel run with
+    those events would print, without root."""
+    options = options or Options()
+    compiled = compile_source(source, options.params, formats=formats)
+    session = Session(compiled, options, engine="vm")
+    try:
+        session.load()
+        if not options.quiet and options.format == "text":
+            count = session.probe_count
+            session.write(f"Attaching {count} probe{'s' if count != 1 else ''}...\n")
+        session.run_special("BEGIN")
+        session.drain()
+        for name, values in records:
+            if session.exiting:
+                break
+            record = formats[name].encode(values)
+            for probe, program in session.programs:
+                if probe.target == f"tracepoint:{name}":
+                    program.test_run(ctx=record)
+                    session.drain()
+        session.exiting = False
+        session.run_special("END")
+        session.drain()
+        session.write("\n\n")
+        session.print_all_maps()
+        return 0
+    finally:
+        session.close()

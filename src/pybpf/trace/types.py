@@ -1,0 +1,75 @@
+"""Value types of the trace language, as the code generator lays them out: integers are
+kept in 64 bits (sign-extended), strings as NUL-padded byte arrays, tuples as items at
+8-byte-aligned offsets. Userspace decodes map keys, map values and printf arguments with
+the same layouts (:func:`decode`)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+STRLEN = 64  #: bytes of a str() value, as bpftrace's default BPFTRACE_STRLEN
+
+
+@dataclass(frozen=True)
+class T:
+    kind: str                 #: int, str, tuple, none, ksym, usym, username, args, ptr, record, array
+    size: int = 8
+    signed: bool = False
+    items: tuple["T", ...] = ()
+    btf: int = 0              #: ptr: the pointee's BTF id; record/array: the type's own id
+    name: str = ""            #: the C name of a BTF type, for messages
+
+    @property
+    def slot(self) -> int:
+        """Bytes it occupies in a key, value or event (8-byte aligned)."""
+        return (self.size + 7) // 8 * 8
+
+    def offsets(self) -> list[int]:
+        """Offsets of a tuple's items."""
+        out, at = [], 0
+        for item in self.items:
+            out.append(at)
+            at += item.slot
+        return out
+
+    def __str__(self) -> str:
+        if self.kind == "int":
+            return f"{'int' if self.signed else 'uint'}{self.size * 8}"
+        if self.kind == "str":
+            return f"string[{self.size}]"
+        if self.kind == "tuple":
+            return "(" + ",".join(str(i) for i in self.items) + ")"
+        if self.kind == "ptr":
+            return f"{self.name or 'void'} *"
+        if self.kind in ("record", "array"):
+            return self.name or self.kind
+        return self.kind
+
+
+INT64 = T("int", 8, True)
+UINT64 = T("int", 8, False)
+NONE = T("none", 0)
+
+
+def string(size: int) -> T:
+    return T("str", size)
+
+
+def tuple_of(items: list[T]) -> T:
+    return T("tuple", sum(i.slot for i in items), items=tuple(items))
+
+
+def decode(t: T, data: bytes, offset: int = 0) -> object:
+    """The Python value of a ``t`` laid out at ``offset`` of ``data``."""
+    if t.kind == "str":
+        raw = data[offset:offset + t.size]
+        end = raw.find(b"\0")
+        return (raw if end < 0 else raw[:end]).decode("utf-8", "replace")
+    if t.kind == "tuple":
+        return tuple(decode(item, data, offset + at) for item, at in zip(t.items, t.offsets()))
+    if t.kind in ("inet", "mac", "buf", "bytes"):
+        return bytes(data[offset:offset + t.size])
+    if t.size == 16:  # usym, ustack: (address or stack id, pid)
+        return struct.unpack_from("<QQ", data, offset)
+    return struct.unpack_from("<q" if t.signed else "<Q", data, offset)[0]

@@ -1,0 +1,55 @@
+"""The helpers that describe the current task, and the legacy probe reads, for tracing
+programs run on the vm engine: the "current task" is this Python process (its uid/gid,
+comm and cgroup), as bpf_get_current_pid_tgid already says."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pybpf.vm.helpers import helper
+from pybpf.vm.map_helpers import _probe_read
+
+
+@helper("bpf_get_current_uid_gid")
+def get_current_uid_gid(vm: Any, *_: int) -> int:
+    """This process's real gid (high half) and uid (low half)."""
+    return os.getgid() << 32 | os.getuid()
+
+
+def _comm() -> bytes:
+    try:
+        with open("/proc/self/comm", "rb") as f:
+            return f.read().rstrip(b"\n")[:15]
+    except OSError:
+        return b"python"
+
+
+@helper("bpf_get_current_comm")
+def get_current_comm(vm: Any, dst: int, size: int, *_: int) -> int:
+    """This process's command name, NUL-padded to ``size`` bytes."""
+    if size <= 0:
+        return -22
+    vm.memory.write_bytes(dst, _comm()[:size - 1].ljust(size, b"\0"))
+    return 0
+
+
+@helper("bpf_get_current_cgroup_id")
+def get_current_cgroup_id(vm: Any, *_: int) -> int:
+    """The inode number of this process's cgroup v2 directory (0 when not found)."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            path = next(line.split("::", 1)[1].strip() for line in f if line.startswith("0::"))
+        return os.stat(f"/sys/fs/cgroup{path}").st_ino
+    except (OSError, StopIteration):
+        return 0
+
+
+@helper("bpf_probe_read")
+def probe_read(vm: Any, dst: int, size: int, src: int, *_: int) -> int:
+    return _probe_read(vm, dst, size, src, False)
+
+
+@helper("bpf_probe_read_str")
+def probe_read_str(vm: Any, dst: int, size: int, src: int, *_: int) -> int:
+    return _probe_read(vm, dst, size, src, True)

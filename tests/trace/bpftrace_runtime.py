@@ -1,0 +1,196 @@
+"""Run bpftrace's own runtime test cases (``tests/runtime/*`` of the bpftrace repository)
+with ``pybpf trace`` in place of ``bpftrace``, following the directives the way
+bpftrace's runner does: RUN/PROG, EXPECT (a regex searched in stdout+stderr), TIMEOUT,
+BEFORE/AFTER, REQUIRES, REQUIRES_FEATURE, ENV, ARCH, MIN_KERNEL/MAX_KERNEL, WILL_FAIL.
+
+    sudo PYTHONPATH=src python tests/trace/bpftrace_runtime.py BPFTRACE/tests [SUITE ...]
+
+Prints one line per case and a summary; exits 0. Features this build has (for
+REQUIRES_FEATURE) are listed in FEATURES.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FEATURES = {"loop": True, "btf": True, "probe_read_kernel": True, "signal": True, "libpath_resolv": True,
+            "uprobe_refcount": True, "kfunc": False, "dpath": False, "iter:task": False, "iter:task_file": False,
+            "dwarf": False, "kprobe_multi": False, "aot": False, "skboutput": False}
+NOTIFY = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
+
+
+@dataclass
+class Case:
+    suite: str
+    name: str
+    run: str = ""
+    prog: str = ""
+    expect: str = ""
+    timeout: float = 5
+    before: str = ""
+    after: str = ""
+    requires: list[str] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    arch: list[str] = field(default_factory=list)
+    min_kernel: str = ""
+    max_kernel: str = ""
+    will_fail: bool = False
+
+
+def parse_suite(path: Path) -> list[Case]:
+    cases: list[Case] = []
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if word == "NAME":
+            cases.append(Case(path.name, rest))
+            continue
+        if not cases:
+            continue
+        case = cases[-1]
+        if word == "RUN":
+            case.run = rest
+        elif word == "PROG":
+            case.prog = rest
+        elif word == "EXPECT":
+            case.expect = rest
+        elif word == "TIMEOUT":
+            case.timeout = float(rest)
+        elif word == "BEFORE":
+            case.before = rest
+        elif word == "AFTER":
+            case.after = rest
+        elif word == "REQUIRES":
+            case.requires.append(rest)
+        elif word == "REQUIRES_FEATURE":
+            case.features.append(rest)
+        elif word == "ENV":
+            case.env.update(item.split("=", 1) for item in rest.split())  # type: ignore[misc]
+        elif word == "ARCH":
+            case.arch = [a.strip() for a in rest.split("|")]
+        elif word == "MIN_KERNEL":
+            case.min_kernel = rest
+        elif word == "MAX_KERNEL":
+            case.max_kernel = rest
+        elif word == "WILL_FAIL":
+            case.will_fail = True
+    return cases
+
+
+def _kernel_version() -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", platform.release())[:2])
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", text)[:2])
+
+
+def skip_reason(case: Case, tests_dir: Path) -> str | None:
+    if case.arch and platform.machine() not in case.arch:
+        return "arch"
+    if case.min_kernel and _kernel_version() < _version(case.min_kernel):
+        return "kernel too old"
+    if case.max_kernel and _kernel_version() > _version(case.max_kernel):
+        return "kernel too new"
+    for feature in case.features:
+        wanted = not feature.startswith("!")
+        if FEATURES.get(feature.lstrip("!"), False) != wanted:
+            return f"feature {feature}"
+    for requirement in case.requires:
+        if subprocess.call(requirement, shell=True, cwd=tests_dir, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL) != 0:
+            return f"requirement {requirement!r}"
+    return None
+
+
+def command_of(case: Case, tracer: str) -> str:
+    if case.run:
+        return case.run.replace("{{BPFTRACE}}", tracer)
+    return f"{tracer} -e '{case.prog}'"
+
+
+def run_case(case: Case, tests_dir: Path, tracer: str) -> tuple[str, str]:
+    """(PASS|FAIL|TIMEOUT|SKIP, detail)."""
+    reason = skip_reason(case, tests_dir)
+    if reason:
+        return "SKIP", reason
+    before = after = None
+    command = command_of(case, tracer)
+    try:
+        if case.before:
+            before = subprocess.Popen(case.before, shell=True, cwd=tests_dir, preexec_fn=os.setsid)
+            name = os.path.basename(case.before.split()[-1])
+            deadline = time.monotonic() + case.timeout
+            while subprocess.call(["pidof", name], stdout=subprocess.DEVNULL) != 0:
+                if time.monotonic() > deadline:
+                    return "FAIL", f"BEFORE {case.before} did not start"
+                time.sleep(0.1)
+            if "{{BEFORE_PID}}" in command:
+                pid = subprocess.run(["pidof", name], capture_output=True, text=True).stdout.split()[0]
+                command = command.replace("{{BEFORE_PID}}", pid)
+        env = dict(os.environ, **case.env, **{NOTIFY: "1"})
+        process = subprocess.Popen(command, shell=True, cwd=tests_dir, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, env=env, text=True, preexec_fn=os.setsid)
+        output, timed_out = "", False
+        try:
+            deadline = time.monotonic() + 5 + case.timeout
+            while process.poll() is None:
+                line = process.stdout.readline()
+                output += line
+                if line == NOTIFY + "\n":
+                    if case.after:
+                        after = subprocess.Popen(case.after, shell=True, cwd=tests_dir, preexec_fn=os.setsid)
+                    break
+            rest, _ = process.communicate(timeout=max(0.1, deadline - time.monotonic()))
+            output += rest
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                output += process.communicate(timeout=5)[0]
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                output += process.communicate()[0]
+        found = re.search(case.expect, output, re.M)
+        if timed_out:
+            return ("PASS", "") if found else ("TIMEOUT", output[-300:])
+        if process.returncode != 0 and not case.will_fail:
+            return "FAIL", f"exit {process.returncode}: {output[-300:]}"
+        return ("PASS", "") if found else ("FAIL", f"expected {case.expect!r}: {output[-300:]}")
+    finally:
+        for helper in (before, after):
+            if helper is not None and helper.poll() is None:
+                os.killpg(helper.pid, signal.SIGKILL)
+                helper.wait()
+
+
+def main() -> None:
+    tests_dir = Path(sys.argv[1])
+    suites = sys.argv[2:] or sorted(p.name for p in (tests_dir / "runtime").iterdir()
+                                    if p.is_file() and p.name != "engine")
+    src = Path(__file__).resolve().parents[2] / "src"
+    tracer = f"/usr/bin/env PYTHONPATH={src} {sys.executable} -m pybpf trace"
+    totals: dict[str, int] = {}
+    for suite in suites:
+        for case in parse_suite(tests_dir / "runtime" / suite):
+            status, detail = run_case(case, tests_dir, tracer)
+            totals[status] = totals.get(status, 0) + 1
+            print(f"{status:<8} {case.suite}.{case.name}" + (f"  [{detail.strip()[:200]!r}]" if detail else ""),
+                  flush=True)
+    print("summary: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Trace programs on the vm engine, on synthetic tracepoint records: the language tested
+without root (the record layouts are the kernel's format files, given as text)."""
+
+from __future__ import annotations
+
+import io
+
+from pybpf.trace.runtime import Options, run_on_records
+from pybpf.tracefs.format import parse_format
+
+EXEC_FORMAT = """name: sched_process_exec
+ID: 365
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;
+\tfield:pid_t pid;\toffset:12;\tsize:4;\tsigned:1;
+\tfield:pid_t old_pid;\toffset:16;\tsize:4;\tsigned:1;
+
+print fmt: "filename=%s pid=%d old_pid=%d", __get_str(filename), REC->pid, REC->old_pid
+"""
+FORMATS = {"sched:sched_process_exec": parse_format(EXEC_FORMAT, "sched")}
+
+
+def run(source: str, records: list) -> str:
+    out = io.StringIO()
+    assert run_on_records(source, records, FORMATS, Options(output=out)) == 0
+    return out.getvalue()
+
+
+def exec_record(path: str, pid: int) -> tuple:
+    return ("sched:sched_process_exec", {"filename": path, "pid": pid, "old_pid": pid})
+
+
+def test_fields_strings_predicates_and_aggregations():
+    program = r"""
+    BEGIN { printf("start\n"); }
+    t:sched:sched_process_exec /args->pid > 10/ {
+        @[str(args->filename)] = count();
+        @pids = hist(args->pid);
+        @sum = sum(args->pid); @mn = min(args->pid); @mx = max(args->pid); @st = stats(args->pid);
+        if (args.filename == "/bin/ls") { printf("ls as %d\n", args->pid); } else { printf("%s\n", args.filename); }
+        $s = strcontains(args->filename, "bin") ? "bin" : "other";
+        @kind[$s, args->pid % 2] = count();
+    }
+    END { printf("end\n"); }
+    """
+    records = [exec_record("/bin/ls", 100), exec_record("/usr/bin/python3", 4000), exec_record("/bin/ls", 7),
+               exec_record("/opt/tool", 33)]
+    assert run(program, records) == (
+        "Attaching 3 probes...\nstart\nls as 100\n/usr/bin/python3\n/opt/tool\nend\n\n\n"
+        "@[/bin/ls]: 1\n@[/opt/tool]: 1\n@[/usr/bin/python3]: 1\n"
+        "@kind[other, 1]: 1\n@kind[bin, 0]: 2\n"
+        "@mn: 33\n@mx: 4000\n"
+        "@pids: \n"
+        "[32, 64)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n"
+        "[64, 128)              1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n"
+        "[128, 256)             0 |                                                    |\n"
+        "[256, 512)             0 |                                                    |\n"
+        "[512, 1K)              0 |                                                    |\n"
+        "[1K, 2K)               0 |                                                    |\n"
+        "[2K, 4K)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n"
+        "@st: count 3, average 1377, total 4133\n\n"
+        "@sum: 4133\n")
+
+
+def test_exit_stops_at_the_record_that_calls_it():
+    program = 't:sched:sched_process_exec { @n = count(); if (args->pid == 2) { exit(); } }'
+    out = run(program, [exec_record("/a", 1), exec_record("/b", 2), exec_record("/c", 3)])
+    assert out.endswith("@n: 2\n")
+
+
+def test_loops_unroll_ternary_and_tuples():
+    program = r"""
+    t:sched:sched_process_exec {
+        $i = 0; $acc = 0;
+        while ($i < args->pid) { $acc += $i; $i++; if ($acc > 1000) { break; } }
+        unroll(3) { $acc = $acc * 2; }
+        @t[args->pid] = ($acc, str(args->filename), $i > 3 ? "big" : "small");
+        print(@t[args->pid]);
+    }
+    """
+    out = run(program, [exec_record("/x", 5), exec_record("/yy", 2)])
+    assert out == ("Attaching 1 probe...\n(80, /x, big)\n(8, /yy, small)\n\n\n"
+                   "@t[2]: (8, /yy, small)\n@t[5]: (80, /x, big)\n")
