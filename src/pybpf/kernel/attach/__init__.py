@@ -13,6 +13,7 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 from pybpf.engine.link import Link
+from pybpf.object.sections import section_kind
 
 from pybpf.kernel.attach.network import (
     CGROUP_HOOKS,
@@ -49,17 +50,6 @@ __all__ = [
     "interface_index", "link_perf_event", "parse_target", "resolve_uprobe", "target_of_section",
 ]
 
-#: libbpf section prefixes → the probe kind they name (and how the rest is split)
-_SECTION_KINDS = {
-    "tracepoint": "tracepoint", "tp": "tracepoint",
-    "raw_tracepoint": "raw_tracepoint", "raw_tp": "raw_tracepoint", "tp_btf": "tp_btf", "iter": "iter",
-    "uprobe": "uprobe", "uretprobe": "uretprobe", "usdt": "usdt",
-    "uprobe.multi": "uprobe_multi", "uretprobe.multi": "uretprobe_multi",
-    "kprobe": "kprobe", "kretprobe": "kretprobe",
-    "kprobe.multi": "kprobe_multi", "kretprobe.multi": "kretprobe_multi",
-    "xdp": "xdp", "tc": "tc", "tcx": "tc", "classifier": "tc",
-    "perf_event": "perf_event", "socket": "socket",
-}
 _KIND_ALIASES = {"t": "tracepoint", "tp": "tracepoint", "rawtracepoint": "raw_tracepoint", "rt": "raw_tracepoint",
                  "raw_tp": "raw_tracepoint", "u": "uprobe", "ur": "uretprobe", "U": "usdt", "k": "kprobe",
                  "kr": "kretprobe", "p": "profile", "s": "software", "h": "hardware"}
@@ -67,16 +57,15 @@ _KIND_ALIASES = {"t": "tracepoint", "tp": "tracepoint", "rawtracepoint": "raw_tr
 
 def target_of_section(section: str) -> str:
     """The probe name a libbpf section names: ``tracepoint/sched/x`` → ``tracepoint:sched:x``,
-    ``uprobe/libc.so.6:malloc`` → ``uprobe:libc.so.6:malloc``, ``xdp`` → ``xdp``."""
-    head, _, rest = section.partition("/")
-    kind = _SECTION_KINDS.get(head)
-    if kind is None:
-        if head.startswith("cgroup"):
-            return f"cgroup::{rest or head.partition('_')[2]}"
+    ``uprobe/libc.so.6:malloc`` → ``uprobe:libc.so.6:malloc``, ``xdp`` → ``xdp`` (from the
+    one table of section names, :mod:`pybpf.object.sections`)."""
+    kind = section_kind(section)
+    name = kind.probe_name() if kind is not None else None
+    if name is None:
         raise AttachError(f"section {section!r}", errno.EINVAL,
                           "the section name does not say where to attach; give a target such as "
                           "tracepoint:CATEGORY:NAME")
-    return f"{kind}:{rest.replace('/', ':')}" if rest else kind
+    return name
 
 
 def parse_target(target: str) -> tuple[str, list[str]]:

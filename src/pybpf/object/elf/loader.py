@@ -17,7 +17,7 @@ from pybpf.object.elf.debug_info import ObjectBTF, apply_core, program_btf, prog
 from pybpf.object.elf.linker import functions, link
 from pybpf.object.elf.maps import data_maps, legacy_maps
 from pybpf.object.elf.reader import ElfObject, ObjectError, read_object
-from pybpf.object.elf.sections import known_prefixes, section_kind
+from pybpf.object.sections import known_prefixes, section_kind
 from pybpf.object.maps import MapSpec
 from pybpf.object.programs import ProgramSpec
 
