@@ -76,15 +76,12 @@ def _input(args: argparse.Namespace) -> bytes | None:
 def engine_name(requested: str, command: str = "run") -> str:
     """The engine ``--engine`` names; for "auto" the kernel where bpf() is permitted,
     else the vm, saying so on stderr (``pybpf load`` shares this)."""
-    if requested != "auto":
-        return requested
-    from pybpf.kernel.engine import available
+    from pybpf.engine.loading import resolve_engine
 
-    reason = available()
-    if reason is not None:
-        print(f"pybpf {command}: using the vm engine (the kernel refused bpf(): {reason})", file=sys.stderr)
-        return "vm"
-    return "kernel"
+    name, why = resolve_engine(requested)
+    if why is not None:
+        print(f"pybpf {command}: using the vm engine ({why})", file=sys.stderr)
+    return name
 
 
 def run(args: argparse.Namespace) -> int:

@@ -44,23 +44,36 @@ def engine_module(name: str) -> ModuleType:
     return module
 
 
-def choose_engine(engine: str = "auto") -> ModuleType:
-    """The engine module for ``engine``; "auto" is the kernel where bpf() is permitted,
-    else the vm, and says which (once per process) on the ``pybpf.engine`` logger."""
+def resolve_engine(engine: str = "auto") -> tuple[str, str | None]:
+    """The one place "auto" is decided: ``(name, why)`` — the kernel where bpf() is
+    permitted, else the vm with ``why`` saying what the kernel refused; a named engine
+    comes back as it is (unknown names are EngineUnavailable)."""
     if engine != "auto":
-        return engine_module(engine)
+        if engine not in ENGINES:
+            raise EngineUnavailable(f"unknown engine {engine!r} (choose auto, kernel or vm)")
+        return engine, None
     try:
-        module = engine_module("kernel")
-        _announce("kernel", logging.INFO, "engine auto: using the kernel (bpf() is permitted)")
-        return module
+        engine_module("kernel")
+        return "kernel", None
     except EngineUnavailable as kernel_refusal:
-        try:
-            module = engine_module("vm")
-        except EngineUnavailable as vm_refusal:
-            raise EngineUnavailable(f"no engine can run here: {kernel_refusal}; "
-                                    f"{vm_refusal}") from None
-        _announce("vm", logging.WARNING, f"engine auto: using the vm ({kernel_refusal})")
-        return module
+        return "vm", str(kernel_refusal)
+
+
+def choose_engine(engine: str = "auto") -> ModuleType:
+    """The engine module for ``engine`` (see :func:`resolve_engine`); for "auto" it says
+    which it chose (once per process) on the ``pybpf.engine`` logger."""
+    name, why = resolve_engine(engine)
+    try:
+        module = engine_module(name)
+    except EngineUnavailable as refusal:
+        if why is None:
+            raise
+        raise EngineUnavailable(f"no engine can run here: {why}; {refusal}") from None
+    if engine == "auto":
+        _announce(name, logging.INFO if why is None else logging.WARNING,
+                  "engine auto: using the kernel (bpf() is permitted)" if why is None
+                  else f"engine auto: using the vm ({why})")
+    return module
 
 
 def _announce(name: str, level: int, message: str) -> None:
