@@ -29,3 +29,12 @@ def test_nothing_outside_vm_imports_jit_internals():
                 offenders += [f"{path.relative_to(SRC)}:{node.lineno}: import {a.name}" for a in node.names
                               if a.name.startswith("pybpf.vm.jit.")]
     assert not offenders, "\n".join(offenders)
+
+
+def test_the_syscall_layer_imports_no_object_model_or_btf():
+    code = ("import sys, pybpf.kernel.syscall; "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('pybpf'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "pybpf.kernel.syscall" in loaded
+    heavy = [m for m in loaded if m.startswith(("pybpf.object", "pybpf.btf", "pybpf.engine", "pybpf.isa"))]
+    assert not heavy, heavy

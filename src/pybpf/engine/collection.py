@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pybpf.engine.errors import CodecError
+from pybpf.errors import CodecError
 from pybpf.engine.map import Map
 from pybpf.engine.program import Program
 from pybpf.resource import Resource

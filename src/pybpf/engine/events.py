@@ -74,7 +74,7 @@ def _decoder(decode: Callable[[bytes], Any] | type | None) -> Callable[[bytes], 
 
         def read(data: bytes) -> Any:
             if len(data) < size:
-                from pybpf.engine.errors import CodecError
+                from pybpf.errors import CodecError
 
                 raise CodecError(f"a {len(data)}-byte record is shorter than {decode.__name__} ({size} bytes)")
             return from_buffer_copy(data[:size])
@@ -190,7 +190,7 @@ def records_array(records: list[bytes], dtype: Any, name: str) -> Any:
     dtype = numpy.dtype(dtype)
     wrong = next((len(r) for r in records if len(r) != dtype.itemsize), None)
     if wrong is not None:
-        from pybpf.engine.errors import CodecError
+        from pybpf.errors import CodecError
 
         raise CodecError(f"{name}: a record of {wrong} bytes does not fit a {dtype.itemsize}-byte dtype")
     return numpy.frombuffer(b"".join(records), dtype=dtype).copy()

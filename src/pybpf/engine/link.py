@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 
-from pybpf.engine.errors import BPFError
+from pybpf.errors import BPFError
 from pybpf.resource import Resource
 
 

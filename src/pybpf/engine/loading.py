@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from pybpf.engine.collection import Collection
-from pybpf.engine.errors import EngineUnavailable
+from pybpf.errors import EngineUnavailable
 from pybpf.engine.cpus import possible_cpus
 from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
 

@@ -8,7 +8,7 @@ calls — dict access, typed keys and values, per-CPU lists, batches, queues —
 so both engines behave the same by construction.
 
 Primitives take and return raw bytes. They return None/False for a missing key and raise
-:class:`~pybpf.engine.errors.BPFError` (with the errno the kernel would give) otherwise.
+:class:`~pybpf.errors.BPFError` (with the errno the kernel would give) otherwise.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pybpf.engine.codec import Codec, LpmKeyCodec, PerCpuCodec, btf_codec, make_codec
 from pybpf.engine.cpus import possible_cpus
-from pybpf.engine.errors import BPFError, CodecError
+from pybpf.errors import BPFError, CodecError
 from pybpf.object import MapSpec, MapType
 from pybpf.resource import Resource
 

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from pybpf.engine.errors import EngineUnavailable
+from pybpf.errors import EngineUnavailable
 from pybpf.engine.link import Link
 from pybpf.object import ProgramSpec
 from pybpf.resource import Resource

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 
-from pybpf.engine.errors import BPFError
+from pybpf.errors import BPFError
 from pybpf.kernel import attrs
 from pybpf.kernel.syscall import Command, bpf
 

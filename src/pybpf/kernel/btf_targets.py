@@ -9,7 +9,7 @@ import errno
 from functools import cache
 
 from pybpf.btf import BTF, BTFError, Kind
-from pybpf.engine.errors import BPFError
+from pybpf.errors import BPFError
 from pybpf.object import AttachType, ProgramSpec, ProgramType
 
 VMLINUX = "/sys/kernel/btf/vmlinux"

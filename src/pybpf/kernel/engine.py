@@ -19,7 +19,7 @@ import os
 from functools import cache
 
 from pybpf.engine.collection import Collection
-from pybpf.engine.errors import BPFError
+from pybpf.errors import BPFError
 from pybpf.kernel.btf import load_btf
 from pybpf.kernel.maps import KernelMap, create_fd, create_map, open_pinned_map
 from pybpf.kernel.programs import LOG_SIZE, KernelProgram, load_program

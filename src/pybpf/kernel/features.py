@@ -19,7 +19,7 @@ import platform
 import struct
 from dataclasses import dataclass, field
 
-from pybpf.engine.errors import BPFError
+from pybpf.errors import BPFError
 from pybpf.isa import Instruction, encode
 from pybpf.isa.helpers import HELPER_NAMES
 from pybpf.kernel import attrs

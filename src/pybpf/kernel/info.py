@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from pybpf.engine.errors import BPFError
+from pybpf.errors import BPFError
 from pybpf.kernel import attrs
 from pybpf.kernel.syscall import Command, bpf
 from pybpf.object import MapSpec, MapType, ProgramType

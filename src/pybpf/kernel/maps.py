@@ -18,7 +18,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from pybpf.engine.errors import BPFError
+from pybpf.errors import BPFError
 from pybpf.engine.map import Map
 from pybpf.kernel import attrs
 from pybpf.kernel.info import map_info, spec_of_info

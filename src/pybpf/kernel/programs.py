@@ -4,7 +4,7 @@
 first loads without a log (the fast path); when the verifier refuses, it loads again
 with a log buffer, growing the buffer while the kernel answers ENOSPC (using the size
 the kernel reports in ``log_true_size`` when it does), and raises
-:class:`~pybpf.engine.errors.VerifierError` with the complete log.
+:class:`~pybpf.errors.VerifierError` with the complete log.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from pybpf.engine.errors import BPFError, VerifierError
+from pybpf.errors import BPFError, VerifierError
 from pybpf.engine.link import Link
 from pybpf.engine.program import Program, RunResult
 from pybpf.errors import PybpfError

@@ -2,7 +2,7 @@
 
 ``bpf(cmd, attr)`` passes a :mod:`pybpf.kernel.attrs` structure and returns the kernel's
 result (a new fd for the commands that make one, else 0). A refusal raises
-:class:`~pybpf.engine.errors.BPFError` naming the command, the errno (symbol and text)
+:class:`~pybpf.errors.BPFError` naming the command, the errno (symbol and text)
 and a sentence for the common causes: EPERM means privileges, E2BIG on an update means
 a full map, and so on. Callers add ``target`` (which map or program) and may give a hint
 of their own when they know better.
@@ -15,7 +15,7 @@ import enum
 import errno
 import platform
 
-from pybpf.engine.errors import BPFError
+from pybpf.errors import BPFError
 
 _SYSCALL_NR = {"x86_64": 321, "aarch64": 280}
 

@@ -13,7 +13,7 @@ import os
 import socket
 import struct
 
-from pybpf.engine.errors import BPFError
+from pybpf.errors import BPFError
 from pybpf.kernel.attach.tracing import AttachError
 from pybpf.engine.link import Link
 from pybpf.kernel.link import BpfLink, create_link

@@ -18,7 +18,7 @@ import fnmatch
 import os
 from collections.abc import Sequence
 
-from pybpf.engine.errors import BPFError
+from pybpf.errors import BPFError
 from pybpf.errors import PybpfError
 from pybpf.engine.link import Link
 from pybpf.kernel.link import BpfLink, create_link
