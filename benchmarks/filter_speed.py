@@ -1,6 +1,7 @@
 """``pybpf filter -r big.pcap -w out EXPR`` beside ``tcpdump -r big.pcap -w /dev/null EXPR``.
 
-Run: ``python benchmarks/filter_speed.py [PACKETS]`` (1,000,000 by default). It writes a
+Run: ``python benchmarks/filter_speed.py [PACKETS] [--capture FILE] [--expression EXPR]``
+(1,000,000 generated packets by default; ``--capture`` times a capture of yours). It writes a
 pcap of mixed Ethernet traffic (TCP to ports 80/443/22, DNS over UDP, ICMP, ARP, IPv6;
 about one packet in eight matches) to a temporary directory, then times each row
 :data:`RUNS` times (interleaved with tcpdump, so that a busy spell of a shared machine
@@ -225,8 +226,22 @@ def _load() -> str:
         return "unknown"
 
 
+def _arguments() -> tuple[int, str | None, str]:
+    """(packets to generate, a capture given instead, the expression)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="pybpf filter beside tcpdump on one capture")
+    parser.add_argument("packets", nargs="?", type=int, default=1_000_000, help="packets to generate")
+    parser.add_argument("--capture", metavar="FILE", help="time this capture instead of a generated one "
+                        "(e.g. tcpdump's test captures concatenated, or one taken with pybpf filter -i lo)")
+    parser.add_argument("--expression", default=EXPRESSION, help=f"the filter (default: {EXPRESSION!r})")
+    args = parser.parse_args()
+    return args.packets, args.capture, args.expression
+
+
 def main() -> None:
-    packets = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    global EXPRESSION
+    packets, given, EXPRESSION = _arguments()
     if shutil.which("tcpdump") is None:
         sys.exit("tcpdump is not installed: it is this benchmark's anchor")
     from pybpf.cli.filter import threads
@@ -235,10 +250,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         big, out = os.path.join(tmp, "big.pcap"), os.path.join(tmp, "out.pcap")
         start = time.perf_counter()
-        generate(big, packets)
+        if given:
+            big = os.path.abspath(given)
+            packets = count_records(big)
+        else:
+            generate(big, packets)
         size = os.path.getsize(big)
-        print(f"{packets:,} packets, {size / 1e6:.0f} MB, generated in {time.perf_counter() - start:.1f} s; "
-              f"filter {EXPRESSION!r}")
+        print(f"{packets:,} packets, {size / 1e6:.0f} MB, {'given' if given else 'generated'} in "
+              f"{time.perf_counter() - start:.1f} s; filter {EXPRESSION!r}")
         tcpdump(big, out)()
         expected = count_records(out)
         anchor = tcpdump(big, os.devnull)
