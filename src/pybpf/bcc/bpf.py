@@ -17,6 +17,7 @@ import os
 import re
 import select
 import sys
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from pybpf.bcc.ctypes_btf import ctype_of
 from pybpf.bcc.prelude import PRELUDE, tracepoint_struct
 from pybpf.bcc.table import EventTable, Table, TableError, table_class
 from pybpf.bcc.translate import Translation, translate
+from pybpf.bcc.usdt import usdt_prelude
 from pybpf.btf import BTF, Kind
 from pybpf.errors import PybpfError
 from pybpf.object import CollectionSpec
@@ -52,7 +54,7 @@ class BPF:
     def __init__(self, src_file: str | bytes = b"", hdr_file: str | bytes = b"", text: str | bytes | None = None,
                  debug: int = 0, cflags: Sequence[str] = (), usdt_contexts: Sequence[Any] = (),
                  allow_rlimit: bool = True, device: Any = None, attach_usdt_ignore_pid: bool = False) -> None:
-        from pybpf.engine import load
+        from pybpf.engine import load, possible_cpus
         from pybpf.object.elf import load_object
         from pybpf.toolchain import compile_c
 
@@ -64,6 +66,7 @@ class BPF:
         self._ring_buffers: dict[str, Any] = {}
         self._poller: Any = None
         self._trace: Any = None
+        self._trace_buffer = bytearray()
         self._usdt = list(usdt_contexts)
         if text is None:
             path = os.fsdecode(src_file)
@@ -74,9 +77,10 @@ class BPF:
             except OSError as exc:
                 raise BccError(f"src_file {path}: {exc.strerror}") from None
         text = text.decode() if isinstance(text, bytes) else text
-        usdt_code = "".join(context.get_text() for context in self._usdt)
-        self.translation: Translation = translate(usdt_code + text)
+        self.translation: Translation = translate(text)
         headers = "".join(tracepoint_struct(c, e) for c, e in sorted(self.translation.tracepoint_structs))
+        if self._usdt:
+            headers += usdt_prelude(self._usdt)
         self.source = PRELUDE + headers + "#line 1 \"bcc-program\"\n" + self.translation.source
         if debug & 0x4 or os.environ.get("PYBPF_BCC_SHOW_SOURCE"):
             print(self.source, file=sys.stderr)
@@ -85,9 +89,10 @@ class BPF:
                                               "-Wno-incompatible-pointer-types", "-Wno-unused-variable"])
         spec = load_object(data, name="bcc")
         self._program_specs = spec.programs
-        self._btf = BTF.parse(next((m.btf for m in spec.maps.values() if m.btf), b"")) if any(
-            m.btf for m in spec.maps.values()) else None
-        self._collection = load(CollectionSpec(maps=dict(spec.maps)), engine="kernel")
+        blob = next((p.btf.btf for p in spec.programs.values() if p.btf is not None and p.btf.btf), None)
+        self._btf = BTF.parse(blob) if blob else None
+        maps = {name: replace(m, max_entries=m.max_entries or possible_cpus()) for name, m in spec.maps.items()}
+        self._collection = load(CollectionSpec(maps=maps), engine="kernel")
         self._map_names = {name[:15]: name for name in self.translation.tables}
         for context in self._usdt:
             context._attach(self)
@@ -389,16 +394,18 @@ class BPF:
         return self._trace
 
     def trace_readline(self, nonblocking: bool = False) -> bytes | None:
+        """The next trace_pipe line (None at once when ``nonblocking`` and none waits)."""
         trace = self.trace_open(nonblocking)
-        if nonblocking and not select.select([trace], [], [], 0)[0]:
-            return None
-        line = bytearray()
-        while not line.endswith(b"\n") and len(line) < 1024:
-            chunk = trace.read(1)
+        while b"\n" not in self._trace_buffer:
+            if nonblocking and not select.select([trace], [], [], 0)[0]:
+                return None
+            chunk = os.read(trace.fileno(), 4096)
             if not chunk:
                 break
-            line += chunk
-        return bytes(line).rstrip()
+            self._trace_buffer += chunk
+        line, _, rest = bytes(self._trace_buffer).partition(b"\n")
+        self._trace_buffer = bytearray(rest)
+        return line.rstrip()
 
     def trace_fields(self, nonblocking: bool = False) -> tuple:
         """(task, pid, cpu, flags, timestamp, message) of the next trace_pipe line."""

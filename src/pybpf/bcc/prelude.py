@@ -34,6 +34,11 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #define PT_REGS_RC(x) (__bcc_sys == 2 ? ((struct bcc_syscall_exit *)(x))->ret : (x)->ax)
 #define PT_REGS_FP(x) ((x)->bp)
 #define PT_REGS_PARM4_SYSCALL(x) PT_REGS_PARM4(x)
+#define __user
+#define __kernel
+#define __force
+#define __rcu
+#define __percpu
 #ifndef TASK_COMM_LEN
 #define TASK_COMM_LEN 16
 #endif

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pybpf.bcc.kernel_reads import own_structs, rewrite_kernel_reads
 from pybpf.bcc.tables_c import TABLE_MACROS, TableDecl, table_from_macro
 from pybpf.bcc.tokens import BccSyntaxError, Token, matching, split_arguments, tokenize, where
 
@@ -63,13 +64,19 @@ def translate(text: str) -> Translation:
     """The libbpf-style C of a BCC program, with its tables and loadable functions."""
     result = Translation("")
     declared = _declarations(text, result)
-    sent: dict[str, str] = {}
-    result.source = _expressions(declared, result.tables, sent)
+    sent: dict[str, list[str]] = {}
+    result.source = rewrite_kernel_reads(_expressions(declared, result.tables, sent), own_structs(text))
     tokens = tokenize(result.source)
-    for table, expression in sent.items():
-        type_text = _type_of(expression, tokens)
-        if type_text:
-            result.event_types[table] = type_text
+    for table, expressions in sent.items():
+        for expression in expressions:
+            type_text = _type_of(expression, tokens)
+            if type_text:
+                result.event_types[table] = type_text
+                break
+    # a record type used only inside functions is not in the object's BTF: a pointer
+    # variable of that type puts it there, for table.event() to decode records with
+    result.source += "".join(f"\n__attribute__((used)) static {type_text} *__bcc_event_{table};"
+                             for table, type_text in result.event_types.items())
     return result
 
 
@@ -84,7 +91,7 @@ def _type_of(expression: str, tokens: list[Token]) -> str | None:
     if len(words) != 1:
         return None
     for i in range(2, len(tokens) - 1):
-        if tokens[i].text != words[0] or tokens[i + 1].text not in ("=", ";", "[", ","):
+        if tokens[i].text != words[0] or tokens[i + 1].text not in ("=", ";", "[", ",", ")"):
             continue
         j = i - 1
         while j > 0 and tokens[j].text == "*":
@@ -249,16 +256,17 @@ def _wrapped(text: str, tokens: list[Token], name_index: int, close: int, body_c
 
 # -- pass 2: table methods and bpf_trace_printk ------------------------------------------
 
-def _expressions(text: str, tables: dict[str, TableDecl], sent: dict[str, str]) -> str:
+def _expressions(text: str, tables: dict[str, TableDecl], sent: dict[str, list[str]]) -> str:
     tokens = tokenize(text)
     return _rewrite_range(text, tokens, 0, len(tokens), tables, sent)
 
 
-_SENDS = {"perf_submit": 1, "perf_submit_skb": 2, "ringbuf_output": 0, "ringbuf_reserve": 0}
+#: method → (argument holding the record, argument holding its size)
+_SENDS = {"perf_submit": (1, 2), "perf_submit_skb": (2, 3), "ringbuf_output": (0, 1), "ringbuf_reserve": (0, 0)}
 
 
 def _rewrite_range(text: str, tokens: list[Token], lo: int, hi: int, tables: dict[str, TableDecl],
-                   sent: dict[str, str]) -> str:
+                   sent: dict[str, list[str]]) -> str:
     out: list[str] = []
     pos = tokens[lo].start if lo < hi else 0
     i = lo
@@ -275,8 +283,8 @@ def _rewrite_range(text: str, tokens: list[Token], lo: int, hi: int, tables: dic
         args = [_rewrite_range(text, tokens, a, b, tables, sent)
                 for a, b in split_arguments(tokens, open_index, close)]
         place = where(text, tok.start)
-        if is_method and tokens[i + 2].text in _SENDS and len(args) > _SENDS[tokens[i + 2].text]:
-            sent.setdefault(tok.text, args[_SENDS[tokens[i + 2].text]])
+        if is_method and tokens[i + 2].text in _SENDS and len(args) > max(_SENDS[tokens[i + 2].text]):
+            sent.setdefault(tok.text, [args[n] for n in _SENDS[tokens[i + 2].text]])
         if is_method:
             replacement = _method(tables[tok.text], tokens[i + 2].text, args, place)
         else:
