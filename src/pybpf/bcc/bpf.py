@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pybpf.bcc.ctypes_btf import ctype_of
+from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.prelude import PRELUDE, tracepoint_struct
 from pybpf.bcc.table import EventTable, Table, TableError, table_class
 from pybpf.bcc.translate import Translation, translate
@@ -77,14 +78,15 @@ class BPF:
             except OSError as exc:
                 raise BccError(f"src_file {path}: {exc.strerror}") from None
         text = text.decode() if isinstance(text, bytes) else text
-        self.translation: Translation = translate(text)
+        cflags = [os.fsdecode(f) for f in cflags]
+        self.translation: Translation = translate(preprocess(text, cflags))
         headers = "".join(tracepoint_struct(c, e) for c, e in sorted(self.translation.tracepoint_structs))
         if self._usdt:
             headers += usdt_prelude(self._usdt)
-        self.source = PRELUDE + headers + "#line 1 \"bcc-program\"\n" + self.translation.source
+        self.source = PRELUDE + headers + self.translation.source.replace('"<stdin>"', '"bcc-program"')
         if debug & 0x4 or os.environ.get("PYBPF_BCC_SHOW_SOURCE"):
             print(self.source, file=sys.stderr)
-        data = compile_c(self.source, cflags=[*(os.fsdecode(f) for f in cflags), "-Wno-unused-value",
+        data = compile_c(self.source, cflags=[*cflags, "-Wno-unused-value",
                                               "-Wno-pointer-sign", "-Wno-int-conversion",
                                               "-Wno-incompatible-pointer-types", "-Wno-unused-variable"])
         spec = load_object(data, name="bcc")

@@ -39,6 +39,23 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #define __force
 #define __rcu
 #define __percpu
+/* constants BCC programs take from uapi headers */
+#define O_RDONLY 00
+#define O_WRONLY 01
+#define O_RDWR 02
+#define O_CREAT 0100
+#define O_EXCL 0200
+#define O_NOCTTY 0400
+#define O_TRUNC 01000
+#define O_APPEND 02000
+#define O_NONBLOCK 04000
+#define O_DIRECTORY 0200000
+#define O_CLOEXEC 02000000
+#define __O_TMPFILE 020000000
+#define O_TMPFILE (__O_TMPFILE | O_DIRECTORY)
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
 #ifndef TASK_COMM_LEN
 #define TASK_COMM_LEN 16
 #endif

@@ -4,6 +4,8 @@ This directory is put on ``sys.path`` only for that run (see pybpf.bcc.__main__)
 from pybpf.bcc.bpf import BPF, BccError
 from pybpf.bcc.usdt import USDT, USDTException
 
+from bcc.utils import ArgString, printb  # noqa: E402  (BCC exports them from bcc too)
+
 
 class PerfType:
     """perf_event_attr.type values, as bcc.PerfType."""
@@ -34,4 +36,4 @@ class PerfSWConfig:
 DEBUG_LLVM_IR, DEBUG_BPF, DEBUG_PREPROCESSOR, DEBUG_SOURCE = 0x1, 0x2, 0x4, 0x8
 DEBUG_BPF_REGISTER_STATE, DEBUG_BTF = 0x10, 0x20
 
-__all__ = ["BPF", "BccError", "PerfHWConfig", "PerfSWConfig", "PerfType", "USDT", "USDTException"]
+__all__ = ["ArgString", "BPF", "BccError", "PerfHWConfig", "PerfSWConfig", "PerfType", "USDT", "USDTException", "printb"]
