@@ -37,9 +37,16 @@ _TOKEN = re.compile(r"""
 """, re.X | re.S)
 
 
+_LINE_MARKER = re.compile(r'^#(?:line)? *(\d+) "[^"\n]*"[^\n]*\n', re.M)
+
+
 def where(text: str, offset: int) -> str:
-    """``line:column`` (1-based) of ``offset`` in ``text``."""
+    """``line:column`` (1-based) of ``offset`` in ``text``, counting lines from the last
+    preprocessor line marker (``# 40 "file"``) before it, so positions in preprocessed
+    text name the program's own lines."""
     line = text.count("\n", 0, offset) + 1
+    for marker in _LINE_MARKER.finditer(text, 0, offset):
+        line = int(marker.group(1)) + text.count("\n", marker.end(), offset)
     return f"{line}:{offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
 
 

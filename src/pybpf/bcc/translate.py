@@ -245,11 +245,12 @@ def _wrapped(text: str, tokens: list[Token], name_index: int, close: int, body_c
     if len(function.extra) > 6:
         raise BccSyntaxError(f"{where(text, tokens[name_index].start)}: {name} takes more than 6 "
                              "arguments of the probed function")
-    return (f"static __always_inline int __bcc_body_{name}(int __bcc_sys, {params}) {body}\n"
+    # the entry points follow the body on its last line, so later lines keep their numbers
+    return (f"static __always_inline int __bcc_body_{name}(int __bcc_sys, {params}) {body} "
             f'SEC("kprobe") int {symbol}(struct pt_regs *ctx) {{ return __bcc_body_{name}(0, '
-            f"(void *)ctx{sep}{from_regs}); }}\n"
+            f"(void *)ctx{sep}{from_regs}); }} "
             f'SEC("tracepoint/syscalls/bcc_enter") int {symbol}_enter(struct bcc_syscall_enter *ctx) '
-            f"{{ return __bcc_body_{name}(1, (void *)ctx{sep}{from_record}); }}\n"
+            f"{{ return __bcc_body_{name}(1, (void *)ctx{sep}{from_record}); }} "
             f'SEC("tracepoint/syscalls/bcc_exit") int {symbol}_exit(struct bcc_syscall_exit *ctx) '
             f"{{ return __bcc_body_{name}(2, (void *)ctx{sep}{zeros}); }}")
 
