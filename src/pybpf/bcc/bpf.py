@@ -10,6 +10,7 @@ value where the program's ``PT_REGS_*`` and extra parameters expect them.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import difflib
 import errno
@@ -60,6 +61,7 @@ class BPF:
         from pybpf.toolchain import compile_c
 
         self.debug = debug
+        self._collection: Any = None
         self.funcs: dict[str, Any] = {}
         self.tables: dict[str, Table] = {}
         self._links: dict[tuple[str, str], Any] = {}
@@ -83,7 +85,7 @@ class BPF:
         headers = "".join(tracepoint_struct(c, e) for c, e in sorted(self.translation.tracepoint_structs))
         if self._usdt:
             headers += usdt_prelude(self._usdt)
-        self.source = PRELUDE + headers + self.translation.source.replace('"<stdin>"', '"bcc-program"')
+        self.source = PRELUDE + headers + self.translation.source
         if debug & 0x4 or os.environ.get("PYBPF_BCC_SHOW_SOURCE"):
             print(self.source, file=sys.stderr)
         data = compile_c(self.source, cflags=[*cflags, "-Wno-unused-value",
@@ -96,6 +98,7 @@ class BPF:
         maps = {name: replace(m, max_entries=m.max_entries or possible_cpus()) for name, m in spec.maps.items()}
         self._collection = load(CollectionSpec(maps=maps), engine="kernel")
         self._map_names = {name[:15]: name for name in self.translation.tables}
+        atexit.register(self.cleanup)   # BCC detaches everything at exit, cleanup() or not
         for context in self._usdt:
             context._attach(self)
         self._auto_attach()
@@ -178,25 +181,33 @@ class BPF:
 
     def attach_kprobe(self, event: str | bytes = b"", event_off: int = 0, fn_name: str | bytes = b"",
                       event_re: str | bytes = b"") -> None:
-        self._attach_kprobe(os.fsdecode(event), event_off, os.fsdecode(fn_name), False)
+        self._attach_kprobe(os.fsdecode(event), event_off, os.fsdecode(fn_name), False, event_re)
 
     def attach_kretprobe(self, event: str | bytes = b"", fn_name: str | bytes = b"", event_re: str | bytes = b"",
                          maxactive: int = 0) -> None:
-        self._attach_kprobe(os.fsdecode(event), 0, os.fsdecode(fn_name), True)
+        self._attach_kprobe(os.fsdecode(event), 0, os.fsdecode(fn_name), True, event_re)
 
-    def _attach_kprobe(self, event: str, offset: int, fn_name: str, retprobe: bool) -> None:
+    def _attach_kprobe(self, event: str, offset: int, fn_name: str, retprobe: bool, event_re: Any = b"") -> None:
         from pybpf.kernel.attach import AttachError, attach_kprobe, attach_tracepoint
         from pybpf.tracefs import Tracefs
 
         kind = "kretprobe" if retprobe else "kprobe"
+        if event_re:
+            raise BccError(f"{kind} on functions matching {os.fsdecode(event_re)!r}: matching kernel functions "
+                           "needs kprobes, which this kernel does not have; attach to a tracepoint instead")
         syscall = _syscall_of(event)
         tracefs = Tracefs()
+        if syscall is not None and f"syscalls:sys_enter_{syscall}" not in tracefs.events \
+                and f"syscalls:sys_enter_new{syscall}" in tracefs.events:
+            syscall = f"new{syscall}"   # stat, lstat, fstat, uname: the kernel's sys_newstat, ...
         if syscall is not None and f"syscalls:sys_enter_{syscall}" in tracefs.events:
             tracepoint = f"syscalls:sys_{'exit' if retprobe else 'enter'}_{syscall}"
             form = "_exit" if retprobe else "_enter"
             if self._symbol(fn_name, form) not in self._program_specs:
                 raise BccError(f"{kind} on {event}: {fn_name!r} is not a function taking a context")
             program = self._load_entry(fn_name, form)
+            if any(getattr(link, "bcc_target", None) == (tracepoint, program.fd) for link in self._links.values()):
+                return  # two names of one syscall (stat, newstat): the program already runs there
             try:
                 link = attach_tracepoint(program.fd, tracepoint)
             except AttachError as exc:
@@ -204,6 +215,7 @@ class BPF:
                     raise BccError(f"{kind} on {event} (run on {tracepoint}): {fn_name} reads more arguments "
                                    f"than {syscall}() has") from None
                 raise
+            link.bcc_target = (tracepoint, program.fd)
             self._remember(kind, event, link)
             return
         program = self.load_func(fn_name, BPF.KPROBE)
@@ -392,7 +404,11 @@ class BPF:
         if self._trace is None:
             from pybpf.tracefs import Tracefs
 
-            self._trace = open(Tracefs().trace_pipe, "rb", buffering=0)
+            try:
+                self._trace = open(Tracefs().trace_pipe, "rb", buffering=0)
+            except OSError as exc:
+                raise BccError(f"cannot read {Tracefs().trace_pipe}: {exc.strerror} (one reader at a time: "
+                               "is another tracing tool reading it?)") from None
         return self._trace
 
     def trace_readline(self, nonblocking: bool = False) -> bytes | None:
@@ -500,6 +516,10 @@ class BPF:
 
     # -- lifetime --------------------------------------------------------------------------------
     def cleanup(self) -> None:
+        """Detach everything, close the buffers, programs and maps (once; also at exit)."""
+        if self._collection is None:
+            return
+        atexit.unregister(self.cleanup)
         for link in self._links.values():
             link.close()
         self._links.clear()
@@ -519,6 +539,7 @@ class BPF:
             self._trace.close()
             self._trace = None
         self._collection.close()
+        self._collection = None
 
     def close(self) -> None:
         self.cleanup()

@@ -53,6 +53,9 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #define O_CLOEXEC 02000000
 #define __O_TMPFILE 020000000
 #define O_TMPFILE (__O_TMPFILE | O_DIRECTORY)
+#define TASK_RUNNING 0
+#define NAME_MAX 255
+#define PATH_MAX 4096
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10

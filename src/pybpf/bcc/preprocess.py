@@ -9,6 +9,7 @@ program's own lines.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -41,4 +42,7 @@ def preprocess(text: str, cflags: Sequence[str] = ()) -> str:
     if done.returncode:
         first = next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip())
         raise BccSyntaxError(f"preprocessing the BPF program: {first.replace('<stdin>', 'bcc-program')}")
-    return done.stdout
+    return _STDIN_MARKER.sub(r'\1"bcc-program"', done.stdout)
+
+
+_STDIN_MARKER = re.compile(r'^(# \d+ )"(?:<stdin>|[^"]*stdin\.c)"', re.M)

@@ -160,7 +160,8 @@ def _declarations(text: str, result: Translation) -> str:
                 function = _probe_function(tok.text, args, result)
                 if function.wrapped:
                     out.append(text[pos:tokens[statement_start].start])
-                    out.append(_wrapped(text, tokens, i, close, body_close, function))
+                    returns = _text(text, tokens, statement_start, i)
+                    out.append(_wrapped(text, tokens, i, close, body_close, function, returns))
                     pos = tokens[body_close].end
                 else:
                     out.append(text[pos:tokens[statement_start].start] + f'SEC("{function.section}") '
@@ -232,7 +233,7 @@ def _probe_function(name: str, params: list[str], result: Translation) -> ProbeF
 
 
 def _wrapped(text: str, tokens: list[Token], name_index: int, close: int, body_close: int,
-             function: ProbeFunction) -> str:
+             function: ProbeFunction, returns: str) -> str:
     """The function as an inlined body taking ``__bcc_sys`` (0 for registers, 1 for a
     sys_enter record, 2 for a sys_exit record), and its three entry points."""
     name, symbol = function.name, function.symbol
@@ -246,13 +247,19 @@ def _wrapped(text: str, tokens: list[Token], name_index: int, close: int, body_c
         raise BccSyntaxError(f"{where(text, tokens[name_index].start)}: {name} takes more than 6 "
                              "arguments of the probed function")
     # the entry points follow the body on its last line, so later lines keep their numbers
-    return (f"static __always_inline int __bcc_body_{name}(int __bcc_sys, {params}) {body} "
-            f'SEC("kprobe") int {symbol}(struct pt_regs *ctx) {{ return __bcc_body_{name}(0, '
-            f"(void *)ctx{sep}{from_regs}); }} "
-            f'SEC("tracepoint/syscalls/bcc_enter") int {symbol}_enter(struct bcc_syscall_enter *ctx) '
-            f"{{ return __bcc_body_{name}(1, (void *)ctx{sep}{from_record}); }} "
-            f'SEC("tracepoint/syscalls/bcc_exit") int {symbol}_exit(struct bcc_syscall_exit *ctx) '
-            f"{{ return __bcc_body_{name}(2, (void *)ctx{sep}{zeros}); }}")
+    void = returns.split() == ["void"]
+    result = "int" if void else returns
+
+    def call(sys: int, args: str) -> str:
+        invoke = f"__bcc_body_{name}({sys}, (void *)ctx{sep}{args})"
+        return f"{{ {invoke}; return 0; }}" if void else f"{{ return {invoke}; }}"
+
+    return (f"static __always_inline {returns} __bcc_body_{name}(int __bcc_sys, {params}) {body} "
+            f'SEC("kprobe") {result} {symbol}(struct pt_regs *ctx) {call(0, from_regs)} '
+            f'SEC("tracepoint/syscalls/bcc_enter") {result} {symbol}_enter(struct bcc_syscall_enter *ctx) '
+            f"{call(1, from_record)} "
+            f'SEC("tracepoint/syscalls/bcc_exit") {result} {symbol}_exit(struct bcc_syscall_exit *ctx) '
+            f"{call(2, zeros)}")
 
 
 # -- pass 2: table methods and bpf_trace_printk ------------------------------------------

@@ -4,6 +4,7 @@ This directory is put on ``sys.path`` only for that run (see pybpf.bcc.__main__)
 from pybpf.bcc.bpf import BPF, BccError
 from pybpf.bcc.usdt import USDT, USDTException
 
+from bcc import tcp  # noqa: E402  (a submodule BCC tools import from bcc)
 from bcc.utils import ArgString, printb  # noqa: E402  (BCC exports them from bcc too)
 
 
