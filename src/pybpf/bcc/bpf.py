@@ -1,0 +1,602 @@
+"""``BPF``: BCC's program object on pybpf — compile the translated C with pybpf's clang,
+create the maps, load each function when it is attached (as BCC's ``load_func`` does),
+attach by name, and read tables, trace_pipe and perf/ring buffers.
+
+Where the kernel has no kprobes, a kprobe on a syscall's entry function runs the
+function's ``__bcc_enter`` entry point on ``syscalls:sys_enter_<name>`` (a kretprobe its
+``__bcc_exit`` one on ``sys_exit_<name>``), which read the syscall's arguments and return
+value where the program's ``PT_REGS_*`` and extra parameters expect them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import difflib
+import errno
+import os
+import re
+import select
+import sys
+from dataclasses import replace
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pybpf.bcc.ctypes_btf import ctype_of
+from pybpf.bcc.preprocess import preprocess
+from pybpf.bcc.prelude import PRELUDE, tracepoint_struct
+from pybpf.bcc.table import EventTable, Table, TableError, table_class
+from pybpf.bcc.translate import Translation, translate
+from pybpf.bcc.usdt import usdt_prelude
+from pybpf.btf import BTF, Kind
+from pybpf.errors import PybpfError
+from pybpf.object import CollectionSpec
+from pybpf.object.kinds import ProgramType
+
+_SYSCALL_PREFIXES = ("__x64_sys_", "__ia32_sys_", "__arm64_sys_", "__se_sys_", "__do_sys_", "ksys_", "sys_")
+
+
+class BccError(PybpfError):
+    """A BCC operation pybpf cannot do: what and why."""
+
+
+class BPF:
+    """BCC's ``BPF`` class: ``BPF(text=...)`` or ``BPF(src_file=...)``."""
+
+    SOCKET_FILTER, KPROBE, SCHED_CLS, SCHED_ACT, TRACEPOINT, XDP, PERF_EVENT = 1, 2, 3, 4, 5, 6, 7
+    CGROUP_SKB, CGROUP_SOCK, LWT_IN, LWT_OUT, LWT_XMIT, SOCK_OPS, SK_SKB = 8, 9, 10, 11, 12, 13, 14
+    CGROUP_DEVICE, SK_MSG, RAW_TRACEPOINT, CGROUP_SOCK_ADDR = 15, 16, 17, 18
+    TRACING, LSM = 26, 29
+    XDP_FLAGS_UPDATE_IF_NOEXIST, XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE, XDP_FLAGS_HW_MODE = 1, 2, 4, 8
+    XDP_FLAGS_REPLACE = 16
+    # perf event types/configs, as bcc.PerfType/PerfSWConfig
+    _open_kprobes = 0
+
+    def __init__(self, src_file: str | bytes = b"", hdr_file: str | bytes = b"", text: str | bytes | None = None,
+                 debug: int = 0, cflags: Sequence[str] = (), usdt_contexts: Sequence[Any] = (),
+                 allow_rlimit: bool = True, device: Any = None, attach_usdt_ignore_pid: bool = False) -> None:
+        from pybpf.engine import load, possible_cpus
+        from pybpf.object.elf import load_object
+        from pybpf.toolchain import compile_c
+
+        self.debug = debug
+        self._collection: Any = None
+        self.funcs: dict[str, Any] = {}
+        self.tables: dict[str, Table] = {}
+        self._links: dict[tuple[str, str], Any] = {}
+        self._perf_buffers: dict[str, Any] = {}
+        self._ring_buffers: dict[str, Any] = {}
+        self._poller: Any = None
+        self._trace: Any = None
+        self._trace_buffer = bytearray()
+        self._usdt = list(usdt_contexts)
+        if text is None:
+            path = os.fsdecode(src_file)
+            if not path:
+                raise BccError("BPF() needs text= or src_file=")
+            try:
+                text = Path(path).read_text()
+            except OSError as exc:
+                raise BccError(f"src_file {path}: {exc.strerror}") from None
+        text = text.decode() if isinstance(text, bytes) else text
+        cflags = [os.fsdecode(f) for f in cflags]
+        self.translation: Translation = translate(preprocess(text, cflags))
+        headers = "".join(tracepoint_struct(c, e) for c, e in sorted(self.translation.tracepoint_structs))
+        if self._usdt:
+            headers += usdt_prelude(self._usdt)
+        self.source = PRELUDE + headers + self.translation.source
+        if debug & 0x4 or os.environ.get("PYBPF_BCC_SHOW_SOURCE"):
+            print(self.source, file=sys.stderr)
+        data = compile_c(self.source, cflags=[*cflags, "-Wno-unused-value",
+                                              "-Wno-pointer-sign", "-Wno-int-conversion",
+                                              "-Wno-incompatible-pointer-types", "-Wno-unused-variable"])
+        spec = load_object(data, name="bcc")
+        self._program_specs = spec.programs
+        blob = next((p.btf.btf for p in spec.programs.values() if p.btf is not None and p.btf.btf), None)
+        self._btf = BTF.parse(blob) if blob else None
+        maps = {name: replace(m, max_entries=m.max_entries or possible_cpus()) for name, m in spec.maps.items()}
+        self._collection = load(CollectionSpec(maps=maps), engine="kernel")
+        self._map_names = {name[:15]: name for name in self.translation.tables}
+        atexit.register(self.cleanup)   # BCC detaches everything at exit, cleanup() or not
+        for context in self._usdt:
+            context._attach(self)
+        self._auto_attach()
+
+    # -- loading ---------------------------------------------------------------------------
+    def load_func(self, func_name: str | bytes, prog_type: int, device: Any = None,
+                  attach_type: int = -1) -> Any:
+        """The function loaded as a program of ``prog_type`` (loaded once per type)."""
+        return self._load_entry(os.fsdecode(func_name), "", prog_type)
+
+    def _load_entry(self, name: str, form: str, prog_type: int = 5) -> Any:
+        from pybpf.kernel.programs import load_program
+
+        key = f"{name}{form}/{prog_type}"
+        if key in self.funcs:
+            return self.funcs[key]
+        spec = self._program_specs[self._symbol(name, form)]
+        kind = _PROGRAM_TYPES.get(prog_type)
+        if kind is not None and spec.type != kind:
+            spec = spec.copy(type=kind, expected_attach_type=None)
+        maps = self._collection.maps
+        program = load_program(spec.copy(btf=None), lambda m: maps[m].fd, log_level=1 if self.debug & 0x8 else 0)
+        self.funcs[key] = program
+        return program
+
+    def _symbol(self, name: str, form: str = "") -> str:
+        """The C name of function ``name``'s entry point (``form``: "", "_enter", "_exit")."""
+        function = self.translation.functions.get(name)
+        if function is None:
+            known = list(self.translation.functions)
+            close = difflib.get_close_matches(name, known, n=3)
+            raise BccError(f"no function {name!r} in the BPF program"
+                           + (f"; did you mean {', '.join(close)}?" if close else f" (functions: {', '.join(known)})"))
+        return function.symbol + form
+
+    def _auto_attach(self) -> None:
+        for name, function in self.translation.functions.items():
+            if name.startswith("kprobe__"):
+                self.attach_kprobe(event=name[8:], fn_name=name)
+            elif name.startswith("kretprobe__"):
+                self.attach_kretprobe(event=name[11:], fn_name=name)
+            elif function.section.startswith("tracepoint/"):
+                self.attach_tracepoint(tp=function.section[11:].replace("/", ":"), fn_name=name)
+            elif function.section.startswith("raw_tracepoint/"):
+                self.attach_raw_tracepoint(tp=function.section[15:], fn_name=name)
+
+    # -- attaching -------------------------------------------------------------------------
+    def _remember(self, kind: str, what: str, link: Any) -> None:
+        self._links[(kind, what)] = link
+
+    def _forget(self, kind: str, what: str) -> None:
+        link = self._links.pop((kind, what), None)
+        if link is None:
+            raise BccError(f"{kind} {what} is not attached")
+        link.close()
+
+    def attach_tracepoint(self, tp: str | bytes = b"", tp_re: str | bytes = b"", fn_name: str | bytes = b"") -> None:
+        from pybpf.kernel.attach import attach_tracepoint
+        from pybpf.tracefs import Tracefs
+
+        names = [os.fsdecode(tp)]
+        if tp_re:
+            pattern = re.compile(os.fsdecode(tp_re))
+            names = sorted(e for e in Tracefs().events if pattern.fullmatch(e))
+        program = self.load_func(fn_name, BPF.TRACEPOINT)
+        for name in names:
+            self._remember("tracepoint", name, attach_tracepoint(program.fd, name))
+
+    def detach_tracepoint(self, tp: str | bytes = b"") -> None:
+        self._forget("tracepoint", os.fsdecode(tp))
+
+    def attach_raw_tracepoint(self, tp: str | bytes = b"", fn_name: str | bytes = b"") -> None:
+        from pybpf.kernel.attach import attach_raw_tracepoint
+
+        program = self.load_func(fn_name, BPF.RAW_TRACEPOINT)
+        self._remember("raw_tracepoint", os.fsdecode(tp), attach_raw_tracepoint(program.fd, os.fsdecode(tp)))
+
+    def detach_raw_tracepoint(self, tp: str | bytes = b"") -> None:
+        self._forget("raw_tracepoint", os.fsdecode(tp))
+
+    def attach_kprobe(self, event: str | bytes = b"", event_off: int = 0, fn_name: str | bytes = b"",
+                      event_re: str | bytes = b"") -> None:
+        self._attach_kprobe(os.fsdecode(event), event_off, os.fsdecode(fn_name), False, event_re)
+
+    def attach_kretprobe(self, event: str | bytes = b"", fn_name: str | bytes = b"", event_re: str | bytes = b"",
+                         maxactive: int = 0) -> None:
+        self._attach_kprobe(os.fsdecode(event), 0, os.fsdecode(fn_name), True, event_re)
+
+    def _attach_kprobe(self, event: str, offset: int, fn_name: str, retprobe: bool, event_re: Any = b"") -> None:
+        from pybpf.kernel.attach import AttachError, attach_kprobe, attach_tracepoint
+        from pybpf.tracefs import Tracefs
+
+        kind = "kretprobe" if retprobe else "kprobe"
+        if event_re:
+            raise BccError(f"{kind} on functions matching {os.fsdecode(event_re)!r}: matching kernel functions "
+                           "needs kprobes, which this kernel does not have; attach to a tracepoint instead")
+        syscall = _syscall_of(event)
+        tracefs = Tracefs()
+        if syscall is not None and f"syscalls:sys_enter_{syscall}" not in tracefs.events \
+                and f"syscalls:sys_enter_new{syscall}" in tracefs.events:
+            syscall = f"new{syscall}"   # stat, lstat, fstat, uname: the kernel's sys_newstat, ...
+        if syscall is not None and f"syscalls:sys_enter_{syscall}" in tracefs.events:
+            tracepoint = f"syscalls:sys_{'exit' if retprobe else 'enter'}_{syscall}"
+            form = "_exit" if retprobe else "_enter"
+            if self._symbol(fn_name, form) not in self._program_specs:
+                raise BccError(f"{kind} on {event}: {fn_name!r} is not a function taking a context")
+            program = self._load_entry(fn_name, form)
+            if any(getattr(link, "bcc_target", None) == (tracepoint, program.fd) for link in self._links.values()):
+                return  # two names of one syscall (stat, newstat): the program already runs there
+            try:
+                link = attach_tracepoint(program.fd, tracepoint)
+            except AttachError as exc:
+                if exc.errno == errno.EACCES:
+                    raise BccError(f"{kind} on {event} (run on {tracepoint}): {fn_name} reads more arguments "
+                                   f"than {syscall}() has") from None
+                raise
+            link.bcc_target = (tracepoint, program.fd)
+            self._remember(kind, event, link)
+            return
+        program = self.load_func(fn_name, BPF.KPROBE)
+        try:
+            self._remember(kind, event, attach_kprobe(program.fd, event, retprobe=retprobe, offset=offset))
+        except AttachError as exc:
+            nearest = tracefs.tracepoint_for_function(event)
+            if nearest is None:
+                close = difflib.get_close_matches(event, sorted(e.split(":", 1)[1] for e in tracefs.events), n=1)
+                nearest = next((e for e in tracefs.events if close and e.endswith(":" + close[0])), None)
+            hint = f"; the nearest tracepoint is {nearest} (use attach_tracepoint)" if nearest else ""
+            raise BccError(f"{kind} on {event}: this kernel cannot attach kprobes ({exc}){hint}; kprobes on a "
+                           "syscall's entry function (get_syscall_fnname) run on its syscalls tracepoints") from None
+
+    def detach_kprobe(self, event: str | bytes = b"", fn_name: str | bytes = b"") -> None:
+        self._forget("kprobe", os.fsdecode(event))
+
+    def detach_kretprobe(self, event: str | bytes = b"", fn_name: str | bytes = b"") -> None:
+        self._forget("kretprobe", os.fsdecode(event))
+
+    def attach_uprobe(self, name: str | bytes = b"", sym: str | bytes = b"", sym_re: str | bytes = b"",
+                      addr: int | None = None, fn_name: str | bytes = b"", pid: int = -1, sym_off: int = 0) -> None:
+        self._attach_uprobe(name, sym, addr, fn_name, pid, sym_off, False)
+
+    def attach_uretprobe(self, name: str | bytes = b"", sym: str | bytes = b"", sym_re: str | bytes = b"",
+                         addr: int | None = None, fn_name: str | bytes = b"", pid: int = -1) -> None:
+        self._attach_uprobe(name, sym, addr, fn_name, pid, 0, True)
+
+    def _attach_uprobe(self, name: Any, sym: Any, addr: int | None, fn_name: Any, pid: int, offset: int,
+                       retprobe: bool) -> None:
+        from pybpf.kernel.attach import attach_uprobe
+
+        binary, symbol = os.fsdecode(name), os.fsdecode(sym) or None
+        if binary.startswith("lib") and "/" not in binary:
+            binary = binary[3:].split(".so")[0]
+        program = self.load_func(fn_name, BPF.KPROBE)
+        link = attach_uprobe(program.fd, binary, symbol, offset=offset, address=addr, retprobe=retprobe, pid=pid)
+        self._remember("uretprobe" if retprobe else "uprobe", f"{binary}:{symbol or addr}", link)
+
+    def detach_uprobe(self, name: str | bytes = b"", sym: str | bytes = b"", addr: int | None = None, **_: Any) -> None:
+        self._detach_uprobe("uprobe", name, sym, addr)
+
+    def detach_uretprobe(self, name: str | bytes = b"", sym: str | bytes = b"", addr: int | None = None,
+                         **_: Any) -> None:
+        self._detach_uprobe("uretprobe", name, sym, addr)
+
+    def _detach_uprobe(self, kind: str, name: Any, sym: Any, addr: int | None) -> None:
+        binary = os.fsdecode(name)
+        if binary.startswith("lib") and "/" not in binary:
+            binary = binary[3:].split(".so")[0]
+        self._forget(kind, f"{binary}:{os.fsdecode(sym) or addr}")
+
+    def attach_perf_event(self, ev_type: int = -1, ev_config: int = -1, fn_name: str | bytes = b"",
+                          sample_period: int = 0, sample_freq: int = 0, pid: int = -1, cpu: int = -1,
+                          group_fd: int = -1) -> None:
+        from pybpf.kernel.attach import attach_perf_event
+
+        event = _PERF_EVENTS.get((ev_type, ev_config))
+        if event is None:
+            raise BccError(f"perf event type {ev_type} config {ev_config} is not one pybpf.bcc knows")
+        program = self.load_func(fn_name, BPF.PERF_EVENT)
+        link = attach_perf_event(program.fd, event, frequency=sample_freq or None, period=sample_period or None,
+                                 pid=pid, cpus=None if cpu < 0 else [cpu])
+        self._remember("perf_event", f"{ev_type}:{ev_config}", link)
+
+    def detach_perf_event(self, ev_type: int = -1, ev_config: int = -1) -> None:
+        self._forget("perf_event", f"{ev_type}:{ev_config}")
+
+    def attach_xdp(self, dev: str | bytes, fn: Any, flags: int = 0) -> None:
+        from pybpf.kernel.attach import attach_xdp
+
+        mode = "skb" if flags & BPF.XDP_FLAGS_SKB_MODE else "native" if flags & BPF.XDP_FLAGS_DRV_MODE else None
+        program = fn if hasattr(fn, "fd") else self.load_func(fn, BPF.XDP)
+        device = os.fsdecode(dev)
+        self._remember("xdp", device, attach_xdp(program, device, **({"mode": mode} if mode else {})))
+
+    def remove_xdp(self, dev: str | bytes, flags: int = 0) -> None:
+        self._forget("xdp", os.fsdecode(dev))
+
+    # -- counts ------------------------------------------------------------------------------
+    def _count(self, *kinds: str) -> int:
+        return sum(1 for kind, _ in self._links if kind in kinds)
+
+    def num_open_kprobes(self) -> int:
+        return self._count("kprobe", "kretprobe")
+
+    def num_open_uprobes(self) -> int:
+        return self._count("uprobe", "uretprobe")
+
+    def num_open_tracepoints(self) -> int:
+        return self._count("tracepoint", "raw_tracepoint")
+
+    # -- tables ------------------------------------------------------------------------------
+    def get_table(self, name: str | bytes, keytype: Any = None, leaftype: Any = None, reducer: Any = None) -> Table:
+        key = os.fsdecode(name)
+        if key in self.tables:
+            return self.tables[key]
+        decl = self.translation.tables.get(key)
+        if decl is None:
+            raise TableError(f"no table {key!r} in the BPF program (tables: {', '.join(self.translation.tables)})")
+        kernel_map = self._collection.maps[key[:15]]
+        spec = kernel_map.spec
+        cache: dict[int, Any] = {}
+        k = keytype or (ctype_of(self._btf, spec.btf_key_type_id, cache) if self._btf and spec.btf_key_type_id
+                        else _sized_int(spec.key_size))
+        v = leaftype or (ctype_of(self._btf, spec.btf_value_type_id, cache) if self._btf and spec.btf_value_type_id
+                         else _sized_int(spec.value_size))
+        table = table_class(spec.type)(self, key, kernel_map, k, v)
+        if isinstance(table, EventTable):
+            table.event_type = self._event_type(key)
+        self.tables[key] = table
+        return table
+
+    def __getitem__(self, name: str | bytes) -> Table:
+        return self.get_table(name)
+
+    def __contains__(self, name: str | bytes) -> bool:
+        return os.fsdecode(name) in self.translation.tables
+
+    def __iter__(self) -> Any:
+        return iter(self.translation.tables)
+
+    def _event_type(self, table: str) -> Any:
+        """The struct the program sends through ``table``: the type of the variable whose
+        address is passed to perf_submit/ringbuf_output/ringbuf_reserve, from the BTF."""
+        type_name = self.translation.event_types.get(table)
+        if type_name is None or self._btf is None:
+            return None
+        kind, _, name = type_name.rpartition(" ")
+        found = self._btf.find(name, Kind.STRUCT if kind == "struct" else None)
+        return ctype_of(self._btf, found.id) if found is not None else None
+
+    # -- perf and ring buffers -------------------------------------------------------------
+    def _events(self) -> Any:
+        from pybpf.kernel.ringbuf import EventPoller
+
+        if self._poller is None:
+            self._poller = EventPoller()
+        return self._poller
+
+    def _open_perf_buffer(self, table: Table, callback: Callable, pages: int, lost_cb: Callable | None,
+                          wakeup_events: int) -> None:
+        from pybpf.kernel.perfbuf import PerfBuffer
+
+        buffer = PerfBuffer(table.map, pages=pages, wakeup_events=wakeup_events)
+        self._perf_buffers[table.name] = buffer
+
+        def deliver(cpu: int, data: bytes) -> None:
+            holder = ctypes.create_string_buffer(bytes(data), len(data))
+            callback(cpu, ctypes.addressof(holder), len(data))
+
+        buffer.add_to(self._events(), deliver, (lambda cpu, count: lost_cb(count)) if lost_cb else None)
+
+    def _open_ring_buffer(self, table: Table, callback: Callable, ctx: Any) -> None:
+        from pybpf.kernel.ringbuf import RingBuffer
+
+        ring = RingBuffer.of(table.map)
+        self._ring_buffers[table.name] = ring
+
+        def deliver(data: bytes) -> None:
+            holder = ctypes.create_string_buffer(bytes(data), len(data))
+            callback(ctx, ctypes.addressof(holder), len(data))
+
+        self._events().add_ring_buffer(ring, deliver)
+
+    def perf_buffer_poll(self, timeout: int = -1) -> int:
+        """Wait up to ``timeout`` ms (forever when negative) and call the callbacks."""
+        if not self._perf_buffers and not self._ring_buffers:
+            raise BccError("perf_buffer_poll: no perf buffer is open (open_perf_buffer first)")
+        return self._events().poll(None if timeout < 0 else timeout / 1000)
+
+    def ring_buffer_poll(self, timeout: int = -1) -> int:
+        if not self._ring_buffers:
+            raise BccError("ring_buffer_poll: no ring buffer is open (open_ring_buffer first)")
+        return self._events().poll(None if timeout < 0 else timeout / 1000)
+
+    def ring_buffer_consume(self) -> int:
+        if not self._ring_buffers:
+            raise BccError("ring_buffer_consume: no ring buffer is open (open_ring_buffer first)")
+        return self._events().drain()
+
+    perf_buffer_consume = ring_buffer_consume
+
+    # -- trace_pipe ----------------------------------------------------------------------------
+    def trace_open(self, nonblocking: bool = False) -> Any:
+        if self._trace is None:
+            from pybpf.tracefs import Tracefs
+
+            try:
+                self._trace = open(Tracefs().trace_pipe, "rb", buffering=0)
+            except OSError as exc:
+                raise BccError(f"cannot read {Tracefs().trace_pipe}: {exc.strerror} (one reader at a time: "
+                               "is another tracing tool reading it?)") from None
+        return self._trace
+
+    def trace_readline(self, nonblocking: bool = False) -> bytes | None:
+        """The next trace_pipe line (None at once when ``nonblocking`` and none waits)."""
+        trace = self.trace_open(nonblocking)
+        while b"\n" not in self._trace_buffer:
+            if nonblocking and not select.select([trace], [], [], 0)[0]:
+                return None
+            chunk = os.read(trace.fileno(), 4096)
+            if not chunk:
+                break
+            self._trace_buffer += chunk
+        line, _, rest = bytes(self._trace_buffer).partition(b"\n")
+        self._trace_buffer = bytearray(rest)
+        return line.rstrip()
+
+    def trace_fields(self, nonblocking: bool = False) -> tuple:
+        """(task, pid, cpu, flags, timestamp, message) of the next trace_pipe line."""
+        while True:
+            line = self.trace_readline(nonblocking)
+            if not line and nonblocking:
+                return (None,) * 6
+            if line is None or line.startswith(b"CPU:"):
+                continue
+            fields = _trace_fields(line)
+            if fields is not None:
+                return fields
+
+    def trace_print(self, fmt: str | None = None) -> None:
+        while True:
+            if fmt:
+                fields = self.trace_fields(nonblocking=False)
+                line: Any = fmt.format(*fields)
+            else:
+                line = self.trace_readline(nonblocking=False)
+            print(line)
+            sys.stdout.flush()
+
+    # -- symbols ---------------------------------------------------------------------------------
+    @staticmethod
+    def get_syscall_fnname(name: str | bytes) -> bytes:
+        return b"__x64_sys_" + (name if isinstance(name, bytes) else name.encode())
+
+    @staticmethod
+    def get_syscall_prefix() -> bytes:
+        return b"__x64_sys_"
+
+    @staticmethod
+    def ksym(addr: int, show_module: bool = False, show_offset: bool = False) -> bytes:
+        location = _kernel_symbols().locate(addr)
+        name = getattr(location, "name", None) or "[unknown]"
+        if show_offset and name != "[unknown]":
+            name = f"{name}+0x{getattr(location, 'offset', 0):x}"
+        return name.encode()
+
+    @staticmethod
+    def ksymname(name: str | bytes) -> int:
+        address = _kernel_symbols().address(os.fsdecode(name))
+        return -1 if address is None else address
+
+    @staticmethod
+    def sym(addr: int, pid: int, show_module: bool = False, show_offset: bool = False,
+            demangle: bool = True) -> bytes:
+        if pid < 0:
+            return BPF.ksym(addr, show_module, show_offset)
+        from pybpf.symbols import Symbolizer
+
+        location = Symbolizer().user(pid, addr)
+        name = getattr(location, "name", None) or "[unknown]"
+        if show_offset and name != "[unknown]":
+            name = f"{name}+0x{getattr(location, 'offset', 0):x}"
+        return name.encode()
+
+    @staticmethod
+    def tracepoint_exists(category: str | bytes, event: str | bytes) -> bool:
+        from pybpf.tracefs import Tracefs
+
+        return f"{os.fsdecode(category)}:{os.fsdecode(event)}" in Tracefs().events
+
+    @staticmethod
+    def support_raw_tracepoint() -> bool:
+        return True
+
+    @staticmethod
+    def support_raw_tracepoint_in_module() -> bool:
+        return True
+
+    @staticmethod
+    def support_kfunc() -> bool:
+        return False
+
+    @staticmethod
+    def support_lsm() -> bool:
+        return False
+
+    @staticmethod
+    def kernel_struct_has_field(struct_name: str | bytes, field_name: str | bytes) -> int:
+        btf = BTF.load()
+        found = btf.find(os.fsdecode(struct_name), Kind.STRUCT)
+        return int(found is not None and any(m.name == os.fsdecode(field_name) for m in found.members))
+
+    @staticmethod
+    def get_kprobe_functions(event_re: bytes) -> list[bytes]:
+        return []
+
+    # -- lifetime --------------------------------------------------------------------------------
+    def cleanup(self) -> None:
+        """Detach everything, close the buffers, programs and maps (once; also at exit)."""
+        if self._collection is None:
+            return
+        atexit.unregister(self.cleanup)
+        for link in self._links.values():
+            link.close()
+        self._links.clear()
+        for buffer in [*self._perf_buffers.values(), *self._ring_buffers.values()]:
+            buffer.close()
+        self._perf_buffers.clear()
+        self._ring_buffers.clear()
+        if self._poller is not None:
+            self._poller.close()
+            self._poller = None
+        for context in self._usdt:
+            context._detach()
+        for program in self.funcs.values():
+            program.close()
+        self.funcs.clear()
+        if self._trace is not None:
+            self._trace.close()
+            self._trace = None
+        self._collection.close()
+        self._collection = None
+
+    def close(self) -> None:
+        self.cleanup()
+
+    def __enter__(self) -> "BPF":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+_PROGRAM_TYPES = {BPF.SOCKET_FILTER: ProgramType.SOCKET_FILTER, BPF.KPROBE: ProgramType.KPROBE,
+                  BPF.SCHED_CLS: ProgramType.SCHED_CLS, BPF.SCHED_ACT: ProgramType.SCHED_ACT,
+                  BPF.TRACEPOINT: ProgramType.TRACEPOINT, BPF.XDP: ProgramType.XDP,
+                  BPF.PERF_EVENT: ProgramType.PERF_EVENT, BPF.RAW_TRACEPOINT: ProgramType.RAW_TRACEPOINT}
+
+# (PerfType, config) → pybpf's perf event names
+_PERF_EVENTS = {(1, 0): "cpu-clock", (1, 1): "task-clock", (1, 2): "page-faults", (1, 3): "context-switches",
+                (1, 4): "cpu-migrations", (1, 5): "minor-faults", (1, 6): "major-faults",
+                (0, 0): "cpu-cycles", (0, 1): "instructions", (0, 2): "cache-references", (0, 3): "cache-misses",
+                (0, 4): "branch-instructions", (0, 5): "branch-misses"}
+
+
+def _syscall_of(function: str) -> str | None:
+    for prefix in _SYSCALL_PREFIXES:
+        if function.startswith(prefix):
+            return function[len(prefix):]
+    return None
+
+
+def _sized_int(size: int) -> Any:
+    return {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}.get(
+        size, ctypes.c_uint8 * size)
+
+
+_KSYMS: list[Any] = []
+
+
+def _kernel_symbols() -> Any:
+    if not _KSYMS:
+        from pybpf.symbols.kallsyms import KernelSymbols
+
+        _KSYMS.append(KernelSymbols.load())
+    return _KSYMS[0]
+
+
+def _trace_fields(line: bytes) -> tuple | None:
+    """A trace_pipe line (``task-pid [cpu] flags ts: sym: msg``) as BCC's six fields."""
+    task, rest = line[:16].lstrip(), line[17:]
+    ts_end = rest.find(b":")
+    parts = rest[:ts_end].split()
+    if len(parts) != 4:
+        return None
+    pid, cpu, flags, ts = parts
+    rest = rest[ts_end + 1:]
+    msg = rest[rest.find(b":") + 2:]
+    try:
+        return (task, int(pid), int(cpu[1:-1]), flags, float(ts), msg)
+    except ValueError:
+        return ("Unknown", 0, 0, "Unknown", 0.0, "Unknown")

@@ -1,0 +1,141 @@
+"""BCC's implicit reads of kernel memory: ``task->real_parent->tgid`` in a BCC program is
+a chain of loads through kernel pointers, which the verifier refuses as plain loads.
+BCC's rewriter turns them into probe reads; here each chain that starts at a variable
+declared as a pointer to a kernel struct (one the program does not define itself) and
+goes through at least two ``->`` becomes ``BPF_CORE_READ(task, real_parent, tgid)`` — a
+CO-RE read, relocated against the running kernel by pybpf's loader.
+
+Member types are followed through the kernel's BTF, so a chain ending in an array
+(``task->real_parent->comm``) reads the pointers and takes the array's address, as C
+would, instead of loading the array. A single ``->`` on such a variable is also
+rewritten, except where the value is a context the verifier lets programs read directly.
+"""
+
+from __future__ import annotations
+
+from pybpf.bcc.tokens import Token, tokenize
+from pybpf.btf import BTF, Kind
+
+#: contexts and records programs read directly (the verifier checks those accesses)
+_DIRECT = {"pt_regs", "xdp_md", "__sk_buff", "bpf_perf_event_data", "bpf_raw_tracepoint_args", "bpf_sock_ops",
+           "sk_msg_md", "bpf_sock_addr", "bpf_sock", "bcc_syscall_enter", "bcc_syscall_exit", "bpf_sockopt",
+           "bpf_sysctl", "bpf_cgroup_dev_ctx", "sk_reuseport_md", "bpf_sk_lookup"}
+
+_BTF: list[BTF] = []
+
+
+def _kernel_btf() -> BTF:
+    if not _BTF:
+        _BTF.append(BTF.load())
+    return _BTF[0]
+
+
+def rewrite_kernel_reads(text: str, own_structs: set[str]) -> str:
+    """``text`` with chains through kernel pointers turned into CO-RE reads."""
+    tokens = tokenize(text)
+    variables = _pointer_variables(tokens, own_structs)
+    if not variables:
+        return text
+    out: list[str] = []
+    pos = 0
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        struct = variables.get(tok.text) if tok.kind == "id" else None
+        prev = tokens[i - 1].text if i else ""
+        if struct is None or prev in (".", "->", "struct", "&") or i + 2 >= len(tokens) \
+                or tokens[i + 1].text != "->":
+            i += 1
+            continue
+        steps, end = _chain(tokens, i + 1)
+        if end < len(tokens) and tokens[end].text in ("=", "+=", "-=", "|=", "&=", "++", "--", "(", "["):
+            i = end  # an assignment to, call through or index of kernel memory: left alone
+            continue
+        replacement = _core_read(tok.text, struct, steps)
+        if replacement is not None:
+            out.append(text[pos:tok.start] + replacement)
+            pos = tokens[end - 1].end
+        i = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _pointer_variables(tokens: list[Token], own_structs: set[str]) -> dict[str, str]:
+    """Variable → kernel struct, for every ``struct NAME *var`` declaration."""
+    found: dict[str, str] = {}
+    for i, tok in enumerate(tokens[:-3]):
+        if tok.text != "struct" or tokens[i + 1].kind != "id" or tokens[i + 2].text != "*":
+            continue
+        name = tokens[i + 1].text
+        j = i + 2
+        while j < len(tokens) and tokens[j].text in ("*", "const", "__user"):
+            j += 1
+        if j + 1 < len(tokens) and tokens[j].kind == "id" and tokens[j + 1].text in ("=", ";", ",", ")"):
+            if name not in own_structs and name not in _DIRECT and not name.startswith("tracepoint__"):
+                found[tokens[j].text] = name
+    return found
+
+
+def _chain(tokens: list[Token], index: int) -> tuple[list[tuple[str, str]], int]:
+    """The (operator, member) steps of ``->a.b->c`` starting at ``index``, and where it ends."""
+    steps = []
+    while index + 1 < len(tokens) and tokens[index].text in ("->", ".") and tokens[index + 1].kind == "id":
+        steps.append((tokens[index].text, tokens[index + 1].text))
+        index += 2
+    return steps, index
+
+
+def _core_read(base: str, struct: str, steps: list[tuple[str, str]]) -> str | None:
+    btf = _kernel_btf()
+    current = btf.find(struct, Kind.STRUCT) or btf.find(struct, Kind.UNION)
+    if current is None:
+        return None
+    groups: list[list[str]] = []
+    last_kind = None
+    for op, member in steps:
+        if current is None or current.kind not in (Kind.STRUCT, Kind.UNION):
+            return None
+        member_type = _member_type(btf, current.id, member)
+        if member_type is None:
+            return None
+        if op == "->":
+            groups.append([member])
+        else:
+            groups[-1].append(member)
+        resolved = btf.resolve(member_type)
+        last_kind = resolved.kind
+        if resolved.kind == Kind.PTR:
+            current = btf.resolve(resolved.ref)
+        elif resolved.kind in (Kind.STRUCT, Kind.UNION):
+            current = resolved
+        else:
+            current = None
+    accessors = [".".join(group) for group in groups]
+    if last_kind in (Kind.ARRAY, Kind.STRUCT, Kind.UNION):
+        # an array (or struct) is not loaded: read the pointers before it, take its address
+        if len(accessors) == 1:
+            return None
+        return f"(BPF_CORE_READ({base}, {', '.join(accessors[:-1])})->{accessors[-1]})"
+    return f"BPF_CORE_READ({base}, {', '.join(accessors)})"
+
+
+def _member_type(btf: BTF, struct_id: int, name: str) -> int | None:
+    """The type of member ``name``, looking inside anonymous struct/union members too."""
+    for m in btf.resolve(struct_id).members:
+        if m.name == name:
+            return m.type
+        if not m.name:
+            inner = btf.resolve(m.type)
+            if inner.kind in (Kind.STRUCT, Kind.UNION):
+                found = _member_type(btf, inner.id, name)
+                if found is not None:
+                    return found
+    return None
+
+
+def own_structs(text: str) -> set[str]:
+    """Structs the program defines itself (``struct name {``)."""
+    tokens = tokenize(text)
+    return {tokens[i + 1].text for i in range(len(tokens) - 2)
+            if tokens[i].text == "struct" and tokens[i + 1].kind == "id" and tokens[i + 2].text == "{"}
+

@@ -1,0 +1,128 @@
+"""The header every translated BCC program starts with: the kernel's types (vmlinux.h
+from its BTF), pybpf's helpers, BCC's helper macros, the syscall tracepoint records the
+kprobe-on-syscall entry points read, and a ``struct tracepoint__cat__event`` for each
+tracepoint the program names, laid out from its tracefs format file.
+"""
+
+from __future__ import annotations
+
+from pybpf.bcc.tokens import BccSyntaxError
+from pybpf.tracefs import Field, Tracefs, TracefsError
+
+PRELUDE = r"""
+#include <vmlinux.h>
+#include <pybpf/bpf.h>
+/* 0 in every function; the inlined body of a probe function takes it as a parameter:
+   1 when it runs on a sys_enter record, 2 on a sys_exit record (see pybpf.bcc.translate) */
+enum { __bcc_sys = 0 };
+struct bcc_syscall_enter { unsigned long long __common; long long id; unsigned long args[6]; };
+struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; };
+#undef PT_REGS_PARM1
+#undef PT_REGS_PARM2
+#undef PT_REGS_PARM3
+#undef PT_REGS_PARM4
+#undef PT_REGS_PARM5
+#undef PT_REGS_PARM6
+#undef PT_REGS_RC
+#define __BCC_ARG(x, n, reg) (__bcc_sys == 1 ? ((struct bcc_syscall_enter *)(x))->args[n] : (x)->reg)
+#define PT_REGS_PARM1(x) __BCC_ARG(x, 0, di)
+#define PT_REGS_PARM2(x) __BCC_ARG(x, 1, si)
+#define PT_REGS_PARM3(x) __BCC_ARG(x, 2, dx)
+#define PT_REGS_PARM4(x) (__bcc_sys == 1 ? ((struct bcc_syscall_enter *)(x))->args[3] : (x)->cx)
+#define PT_REGS_PARM5(x) __BCC_ARG(x, 4, r8)
+#define PT_REGS_PARM6(x) __BCC_ARG(x, 5, r9)
+#define PT_REGS_RC(x) (__bcc_sys == 2 ? ((struct bcc_syscall_exit *)(x))->ret : (x)->ax)
+#define PT_REGS_FP(x) ((x)->bp)
+#define PT_REGS_PARM4_SYSCALL(x) PT_REGS_PARM4(x)
+#define __user
+#define __kernel
+#define __force
+#define __rcu
+#define __percpu
+/* constants BCC programs take from uapi headers */
+#define O_RDONLY 00
+#define O_WRONLY 01
+#define O_RDWR 02
+#define O_CREAT 0100
+#define O_EXCL 0200
+#define O_NOCTTY 0400
+#define O_TRUNC 01000
+#define O_APPEND 02000
+#define O_NONBLOCK 04000
+#define O_DIRECTORY 0200000
+#define O_CLOEXEC 02000000
+#define __O_TMPFILE 020000000
+#define O_TMPFILE (__O_TMPFILE | O_DIRECTORY)
+#define TASK_RUNNING 0
+#define NAME_MAX 255
+#define PATH_MAX 4096
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#ifndef TASK_COMM_LEN
+#define TASK_COMM_LEN 16
+#endif
+#define lock_xadd(ptr, val) ((void)__sync_fetch_and_add(ptr, val))
+#define bpf_probe_read_str bpf_probe_read_kernel_str
+static __always_inline unsigned int bpf_log2(unsigned int v)
+{
+    unsigned int r, shift;
+    r = (v > 0xFFFF) << 4; v >>= r;
+    shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+    shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+    shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+    r |= (v >> 1);
+    return r;
+}
+static __always_inline unsigned int bpf_log2l(unsigned long v)
+{
+    unsigned int hi = v >> 32;
+    if (hi)
+        return bpf_log2(hi) + 32 + 1;
+    else
+        return bpf_log2(v) + 1;
+}
+LICENSE("GPL");
+"""
+
+_C_WORDS = {"char", "short", "int", "long", "unsigned", "signed", "const", "void", "bool", "_Bool", "u8", "u16",
+            "u32", "u64", "s8", "s16", "s32", "s64", "__u8", "__u16", "__u32", "__u64", "__s8", "__s16", "__s32",
+            "__s64", "pid_t", "uid_t", "gid_t", "size_t", "loff_t", "umode_t", "dev_t", "*", "__user"}
+
+
+def tracepoint_struct(category: str, event: str, tracefs: Tracefs | None = None) -> str:
+    """``struct tracepoint__category__event`` with the record's fields at their offsets."""
+    try:
+        fmt = (tracefs or Tracefs()).format(f"{category}:{event}")
+    except TracefsError as exc:
+        raise BccSyntaxError(f"tracepoint {category}:{event}: {exc}") from None
+    lines, offset = [], 0
+    for f in sorted(fmt.fields, key=lambda f: f.offset):
+        if f.offset < offset:
+            continue
+        if f.offset > offset:
+            lines.append(f"    char __pad_{offset}[{f.offset - offset}];")
+        lines.append(f"    {_declaration(f)};")
+        offset = f.offset + f.size
+    body = "\n".join(lines)
+    return f"struct tracepoint__{category}__{event} {{\n{body}\n}};\n"
+
+
+def _declaration(f: Field) -> str:
+    if f.dynamic:
+        return f"int __data_loc_{f.name}"
+    words = f.type.replace("*", " * ").split()
+    if words and set(words) <= _C_WORDS:
+        ctype = " ".join(w for w in words if w != "__user")
+    elif "*" in words:
+        ctype = "const void *"
+    else:
+        ctype = f"{'' if f.signed else 'unsigned '}{_INT.get(f.element_size, 'char')}"
+        if f.element_size not in _INT:
+            return f"char {f.name}[{f.size}]"
+    if f.array_len:
+        return f"{ctype} {f.name}[{f.array_len}]"
+    return f"{ctype} {f.name}"
+
+
+_INT = {1: "char", 2: "short", 4: "int", 8: "long long"}

@@ -1,0 +1,111 @@
+"""BCC's ``USDT`` contexts: ``USDT(pid=...)`` or ``USDT(path=...)``, ``enable_probe(probe,
+fn_name)``, then ``BPF(text=..., usdt_contexts=[u])``. Each probe site gets a cookie; the
+program's ``bpf_usdt_readarg(n, ctx, &v)`` reads argument ``n`` with the reader generated
+for the site the cookie names (pybpf.usdt.c_reader), so sites whose arguments live in
+different registers all read right.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from pybpf.errors import PybpfError
+from pybpf.usdt import UsdtError, UsdtProbe, c_reader, find_probe, read_probes
+
+
+class USDTException(PybpfError):
+    """A USDT probe that cannot be found or enabled."""
+
+
+class USDT:
+    """The USDT probes of one process (``pid``) or binary (``path``)."""
+
+    def __init__(self, pid: int | None = None, path: str | bytes | None = None) -> None:
+        self.pid = pid
+        if path:
+            self.path = os.fsdecode(path)
+            if "/" not in self.path:
+                from pybpf.symbols.ldcache import find_library
+
+                self.path = find_library(self.path)
+        elif pid:
+            try:
+                self.path = os.readlink(f"/proc/{pid}/exe")
+            except OSError as exc:
+                raise USDTException(f"USDT(pid={pid}): {exc.strerror}") from None
+        else:
+            raise USDTException("USDT() needs pid= or path=")
+        self.enabled: list[tuple[str, list[UsdtProbe]]] = []  # (fn_name, sites)
+        self._links: list[Any] = []
+        self._first_cookie = 0
+
+    def enable_probe(self, probe: str | bytes, fn_name: str | bytes) -> None:
+        provider, _, name = os.fsdecode(probe).rpartition(":")
+        try:
+            sites = find_probe(self.path, name, provider or None)
+        except UsdtError as exc:
+            raise USDTException(f"USDT probe {os.fsdecode(probe)} in {self.path}: {exc}") from None
+        self.enabled.append((os.fsdecode(fn_name), list(sites)))
+
+    def enable_probe_or_bail(self, probe: str | bytes, fn_name: str | bytes) -> None:
+        try:
+            self.enable_probe(probe, fn_name)
+        except USDTException as exc:
+            print(exc, file=sys.stderr)
+            sys.exit(1)
+
+    def enumerate_probes(self) -> list[UsdtProbe]:
+        return list(read_probes(self.path))
+
+    def get_text(self, first_cookie: int = 0) -> str:
+        """C readers for every enabled site, and ``bpf_usdt_readarg`` dispatching on the
+        attach cookie (site numbers start at ``first_cookie``, for several contexts)."""
+        self._first_cookie = first_cookie
+        readers, cases = [], []
+        cookie = first_cookie
+        for _, sites in self.enabled:
+            for site in sites:
+                readers.append(c_reader(site, f"__bcc_usdt_site{cookie}"))
+                cases.append(f"    case {cookie}: return __bcc_usdt_site{cookie}(regs, n - 1, value);\n")
+                cookie += 1
+        return ("".join(readers) + f"static __always_inline long __bcc_usdt_{first_cookie}(struct pt_regs *regs, "
+                "int n, long *value)\n{\n    switch (bpf_get_attach_cookie(regs)) {\n" + "".join(cases)
+                + "    default: return -2;\n    }\n}\n")
+
+    def _attach(self, bpf: Any) -> None:
+        from pybpf.kernel.attach import attach_usdt
+
+        cookie = self._first_cookie
+        for fn_name, sites in self.enabled:
+            program = bpf.load_func(fn_name, bpf.KPROBE)
+            first = sites[0]
+            cookies = list(range(cookie, cookie + len(sites)))
+            self._links.append(attach_usdt(program.fd, self.path, first.name, first.provider,
+                                           pid=self.pid or -1, cookies=cookies))
+            cookie += len(sites)
+
+    def _detach(self) -> None:
+        for link in self._links:
+            link.close()
+        self._links.clear()
+
+
+def usdt_prelude(contexts: list[USDT]) -> str:
+    """The readers of every context and ``bpf_usdt_readarg``/``bpf_usdt_readarg_p``."""
+    parts, first = [], 0
+    for context in contexts:
+        parts.append(context.get_text(first))
+        first += sum(len(sites) for _, sites in context.enabled)
+    return ("".join(parts)
+            + "static __always_inline long __bcc_usdt_readarg(int n, struct pt_regs *regs, long *value)\n"
+            + "{\n    long r = -2;\n"
+            + "".join(f"    if (r == -2) r = __bcc_usdt_{c._first_cookie}(regs, n, value);\n" for c in contexts)
+            + "    return r;\n}\n"
+            "#define bpf_usdt_readarg(n, ctx, addr) ({ long __bcc_v = 0; "
+            "long __bcc_r = __bcc_usdt_readarg(n, (struct pt_regs *)(ctx), &__bcc_v); "
+            "*(addr) = (typeof(*(addr)))__bcc_v; __bcc_r; })\n"
+            "#define bpf_usdt_readarg_p(n, ctx, buf, len) ({ long __bcc_v = 0; "
+            "__bcc_usdt_readarg(n, (struct pt_regs *)(ctx), &__bcc_v); "
+            "bpf_probe_read_user(buf, len, (void *)__bcc_v); })\n")
