@@ -22,11 +22,12 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 DURATION = 5.0
 
 
-def run_tool(name: str, arguments: list[str], trigger) -> str:
+def run_tool(name: str, arguments: list[str], trigger, timing: list[str] | None = None) -> str:
     """The output of ``pybpf tool NAME -d DURATION ARGUMENTS`` while ``trigger()`` runs
     every 0.2 s (the tool compiles and loads first, so early triggers may go unseen)."""
     env = {**os.environ, "PYTHONPATH": SRC}
-    process = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "tool", name, "-d", str(DURATION), *arguments],
+    process = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "tool", name,
+                                *(["-d", str(DURATION)] if timing is None else timing), *arguments],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 120
@@ -162,6 +163,38 @@ def test_syscount_json_intervals():
     assert len(intervals) >= 3
     counts = [next((r["count"] for r in i["rows"] if r["syscall"] == "getppid"), 0) for i in intervals]
     assert max(counts) >= 50 and all(r["nr"] >= 0 for i in intervals for r in i["rows"])
+
+
+@pytest.fixture
+def busy_reader(tmp_path):
+    """A process named pybpfprof_dd reading /dev/zero as fast as it can (kernel time)."""
+    program = tmp_path / "pybpfprof_dd"
+    shutil.copy(shutil.which("dd"), program)
+    process = subprocess.Popen([program, "if=/dev/zero", "of=/dev/null", "bs=1M"], stderr=subprocess.DEVNULL)
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_profile_folded_and_svg(busy_reader, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    graph = tmp_path / "flame.svg"
+    out = run_tool("profile", ["-F", "99", "-f", "-p", str(busy_reader.pid), "--svg", str(graph)], lambda: None,
+                   timing=["3"])
+    stacks = [line.rsplit(" ", 1) for line in out.splitlines()]
+    ours = [(frames.split(";"), int(count)) for frames, count in stacks if frames.startswith("pybpfprof_dd;")]
+    assert sum(count for _, count in ours) >= 50          # ~99 Hz x 3 s on one busy CPU
+    assert any("vfs_read" in frames and "read_zero" in frames for frames, _ in ours)
+    titles = [t.text for t in ET.parse(graph).getroot().iter("{http://www.w3.org/2000/svg}title")]
+    assert any(title.startswith("pybpfprof_dd (") for title in titles)
+
+
+def test_profile_json(busy_reader):
+    out = run_tool("profile", ["-F", "99", "--json", "-K", "-p", str(busy_reader.pid)], lambda: None, timing=["3"])
+    stacks = _json_lines(out)
+    assert stacks and all(s["pid"] == busy_reader.pid and s["comm"] == "pybpfprof_dd" for s in stacks)
+    assert any("vfs_read" in s["stack"] for s in stacks)
 
 
 def test_every_tool_is_tested():
