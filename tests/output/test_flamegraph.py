@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pybpf.output import OutputError, fold, parse_folded, svg
+from pybpf.output import OutputError, diff_svg, fold, parse_folded, speedscope, svg
 
 STACKS = [(("main", "work", "hash"), 6), (("main", "work"), 2), (("main", "io", "read"), 2), (("main", "work", "hash"), 2)]
 
@@ -64,3 +65,36 @@ def test_svg_geometry():
 
 def test_svg_of_nothing_is_valid():
     ET.fromstring(svg([]))
+
+
+def test_svg_is_interactive():
+    document = svg(STACKS)
+    root = ET.fromstring(document)
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    script = root.find("s:script", ns).text
+    for function in ("function zoom(", "function unzoom(", "function search(", "mouseover"):
+        assert function in script
+    groups = root.findall("s:g", ns)
+    hash_group = next(g for g in groups if g.find("s:title", ns).text.startswith("hash "))
+    assert (hash_group.get("data-start"), hash_group.get("data-samples"), hash_group.get("data-level")) == ("2", "8", "3")
+
+
+def test_diff_svg_colours_growth_red_and_shrinkage_blue():
+    before = [(("main", "work"), 10), (("main", "io"), 10)]
+    after = [(("main", "work"), 18), (("main", "io"), 2)]
+    root = ET.fromstring(diff_svg(before, after))
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    fills = {g.find("s:title", ns).text.split(" (")[0]: (g.find("s:rect", ns).get("fill"), g.find("s:title", ns).text)
+             for g in root.findall("s:g", ns)}
+    assert fills["work"][0].startswith("rgb(255,") and "was 10, +8" in fills["work"][1]
+    assert fills["io"][0].endswith(",255)") and "was 10, -8" in fills["io"][1]
+    assert fills["main"][0] == "rgb(250,250,250)"
+
+
+def test_speedscope_document():
+    document = json.loads(speedscope(STACKS, name="demo"))
+    names = [f["name"] for f in document["shared"]["frames"]]
+    (profile,) = document["profiles"]
+    assert profile["type"] == "sampled" and profile["endValue"] == 12
+    stacks = sorted((tuple(names[i] for i in s), w) for s, w in zip(profile["samples"], profile["weights"]))
+    assert stacks == sorted(parse_folded(fold(STACKS)))

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 #: sub-command modules, in the order ``pybpf --help`` lists them
-COMMANDS: tuple[str, ...] = ("run", "load", "asm", "disasm", "probe", "prog", "map", "filter", "cc", "btf", "replay",
-                            "trace")
+COMMANDS: tuple[str, ...] = ("run", "load", "asm", "disasm", "probe", "prog", "map", "filter", "cc", "btf",
+                            "replay", "trace", "tool", "record", "report")
 
 
 def terminal_columns() -> int:

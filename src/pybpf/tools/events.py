@@ -1,0 +1,115 @@
+"""Event tools' shared machinery: one declaration of an event's fields gives the C
+``struct event`` the BPF program fills, the Python decoder of ring-buffer records, and the
+CTF field types a recording uses — so C, Python and trace files cannot drift apart.
+
+Every event starts with ``ts`` (``bpf_ktime_get_ns()``, CLOCK_MONOTONIC nanoseconds);
+:func:`stream` compiles a tool's C program (pybpf.toolchain), loads it into the kernel,
+attaches every program by its section name and yields each record as a dict.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from pybpf.errors import PybpfError
+
+#: integer kinds: (C type, struct code, CTF type)
+_INTS = {"u32": ("u32", "I", "u32"), "s32": ("s32", "i", "s32"), "u64": ("u64", "Q", "u64"), "s64": ("s64", "q", "s64")}
+
+
+class ToolError(PybpfError):
+    """A tool run with arguments it cannot honour, or on a kernel that lacks its hooks."""
+
+
+@dataclass(frozen=True)
+class EventLayout:
+    """The fields of a tool's event after ``ts``: ``(name, kind)`` with kind one of
+    u32, s32, u64, s64 or ``str:N`` (a NUL-padded char array of N bytes)."""
+
+    fields: tuple[tuple[str, str], ...]
+
+    def _codes(self) -> list[str]:
+        codes = ["Q"]
+        for name, kind in self.fields:
+            if kind.startswith("str:"):
+                codes.append(f"{int(kind[4:])}s")
+            elif kind in _INTS:
+                codes.append(_INTS[kind][1])
+            else:
+                raise ToolError(f"event field {name!r}: unknown kind {kind!r}")
+        return codes
+
+    @property
+    def record(self) -> struct.Struct:
+        """The record's layout (packed in C too, so no padding to guess)."""
+        return struct.Struct("<" + "".join(self._codes()))
+
+    def c_struct(self) -> str:
+        """``struct event`` as C, packed."""
+        members = ["u64 ts;"]
+        for name, kind in self.fields:
+            members.append(f"char {name}[{int(kind[4:])}];" if kind.startswith("str:") else f"{_INTS[kind][0]} {name};")
+        return "struct event { " + " ".join(members) + " } __attribute__((packed));"
+
+    def decode(self, data: bytes) -> dict[str, object]:
+        """One record as a dict (strings cut at their NUL and decoded)."""
+        values = self.record.unpack_from(data)
+        event: dict[str, object] = {"ts": values[0]}
+        for (name, kind), value in zip(self.fields, values[1:]):
+            event[name] = value.split(b"\0", 1)[0].decode(errors="replace") if kind.startswith("str:") else value
+        return event
+
+    def ctf_fields(self) -> dict[str, str]:
+        """The CTF types of the fields (``ts`` is the event's timestamp there)."""
+        return {name: "string" if kind.startswith("str:") else _INTS[kind][2] for name, kind in self.fields}
+
+
+def monotonic_to_wall() -> int:
+    """Nanoseconds to add to a CLOCK_MONOTONIC time to get Unix time."""
+    return time.time_ns() - time.monotonic_ns()
+
+
+def offset(tracepoint: str, field: str) -> int:
+    """A tracepoint record field's offset, from tracefs (compiled into programs, as the
+    verifier wants constant offsets into a tracepoint record)."""
+    from pybpf.tracefs import Tracefs
+
+    return Tracefs().format(tracepoint).field(field).offset
+
+
+def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str, int] | None = None,
+           duration: float | None = None) -> Iterator[dict[str, object]]:
+    """Compile, load and attach ``source`` (which fills ``struct event`` records into a
+    ring buffer map named ``events``), then yield decoded events until ``duration``
+    seconds pass (None: until Ctrl-C)."""
+    from pybpf.engine import load
+    from pybpf.kernel.attach import attach
+    from pybpf.kernel.ringbuf import EventPoller, RingBuffer
+    from pybpf.object.elf import load_object
+    from pybpf.toolchain import compile_c
+
+    header = ("#include <vmlinux.h>\n#include <pybpf/bpf.h>\n" + layout.c_struct() + "\n"
+              "struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 20); } events SEC(\".maps\");\n")
+    spec = load_object(compile_c(header + source, defines=dict(defines or {})), name=name)
+    pending: list[dict[str, object]] = []
+    deadline = None if duration is None else time.monotonic() + duration
+    with load(spec, engine="kernel") as loaded, RingBuffer.of(loaded.maps["events"]) as ring, EventPoller() as poller:
+        links = [attach(program) for program in loaded.programs.values()]
+        try:
+            poller.add_ring_buffer(ring, lambda record: pending.append(layout.decode(record)))
+            try:
+                while deadline is None or time.monotonic() < deadline:
+                    left = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+                    poller.poll(timeout=left)
+                    yield from pending
+                    pending.clear()
+            except KeyboardInterrupt:
+                pass
+            poller.drain()
+            yield from pending
+        finally:
+            for link in links:
+                link.close()

@@ -1,0 +1,97 @@
+"""A tool that prints one row per kernel event (execsnoop, opensnoop, ...): its BPF
+program and event layout, its columns, and the flags BCC's snoop tools share
+(``-p PID``, ``-n NAME``, ``-x`` failures only, ``-T`` time, ``-t`` timestamp, ``--json``,
+``-d`` duration)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO
+
+from pybpf.tools.events import EventLayout, monotonic_to_wall, stream
+
+
+@dataclass(frozen=True)
+class Column:
+    """A printed column: header, the event key it shows, width (negative: left-aligned)."""
+
+    header: str
+    key: str
+    width: int
+
+    def cell(self, value: object) -> str:
+        return f"{value!s:<{-self.width}}" if self.width < 0 else f"{value!s:>{self.width}}"
+
+
+@dataclass(frozen=True)
+class EventTool:
+    """One event tool. ``derive`` adds display keys to each event (e.g. FD and ERR from
+    a return value); ``failed`` says whether an event is a failure (for ``-x``)."""
+
+    name: str
+    description: str
+    layout: EventLayout
+    source: str
+    columns: tuple[Column, ...]
+    defines: Callable[[argparse.Namespace], Mapping[str, int]] = lambda args: {}
+    derive: Callable[[dict], None] = lambda event: None
+    failed: Callable[[dict], bool] | None = None
+    pid_key: str = "pid"
+    comm_key: str = "comm"
+    extra_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """The shared snoop flags."""
+        parser.add_argument("-p", "--pid", type=int, help="only this process id")
+        parser.add_argument("-n", "--name", help="only commands whose name matches this regular expression")
+        if self.failed is not None:
+            parser.add_argument("-x", "--failed", action="store_true", help="only failed calls")
+        parser.add_argument("-T", "--time", action="store_true", help="include a time column (HH:MM:SS)")
+        parser.add_argument("-t", "--timestamp", action="store_true", help="include seconds since the start")
+        parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
+        parser.add_argument("--json", action="store_true", help="one JSON object per event")
+        self.extra_arguments(parser)
+
+    def events(self, args: argparse.Namespace) -> Iterator[dict]:
+        """Events that pass the filters, with their derived keys and wall-clock ``time``."""
+        name = re.compile(args.name) if getattr(args, "name", None) else None
+        wall = monotonic_to_wall()
+        for event in stream(self.source, self.layout, name=self.name, defines=self.defines(args),
+                            duration=getattr(args, "duration", None)):
+            if getattr(args, "pid", None) is not None and event.get(self.pid_key) != args.pid:
+                continue
+            if name is not None and not name.search(str(event.get(self.comm_key, ""))):
+                continue
+            if getattr(args, "failed", False) and self.failed is not None and not self.failed(event):
+                continue
+            self.derive(event)
+            event["time"] = (event["ts"] + wall) / 1e9
+            yield event
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        """Print events as rows (or JSON lines) until the duration ends or Ctrl-C."""
+        columns = list(self.columns)
+        if args.timestamp:
+            columns.insert(0, Column("TIME(s)", "_elapsed", -9))
+        if args.time:
+            columns.insert(0, Column("TIME", "_clock", -9))
+        if not args.json:
+            out.write(" ".join(c.cell(c.header) for c in columns).rstrip() + "\n")
+            out.flush()
+        start = None
+        for event in self.events(args):
+            if args.json:
+                out.write(json.dumps(event) + "\n")
+            else:
+                start = event["ts"] if start is None else start
+                shown = {**event, "_elapsed": f"{(event['ts'] - start) / 1e9:.3f}",
+                         "_clock": time.strftime("%H:%M:%S", time.localtime(event["time"]))}
+                out.write(" ".join(c.cell(shown[c.key]) for c in columns).rstrip() + "\n")
+            out.flush()
+        return 0

@@ -1,0 +1,64 @@
+"""``pybpf record`` of a tool in each format, read back by ``pybpf report`` (and the
+CTF by babeltrace2, the Chrome JSON by its JSON reader)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+ENV = {**os.environ, "PYTHONPATH": SRC}
+
+
+def _pybpf(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pybpf.cli", *arguments], capture_output=True, text=True, env=ENV,
+                          timeout=120)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="recording loads BPF programs: root only")
+@pytest.mark.parametrize("fmt", ["jsonl", "chrome", "ctf"])
+def test_record_and_report(tmp_path, fmt):
+    if fmt == "ctf" and shutil.which("babeltrace2") is None:
+        pytest.skip("babeltrace2 is not installed")
+    marker = tmp_path / "pybpfrecord_t"
+    shutil.copy("/bin/true", marker)
+    output = tmp_path / f"trace.{fmt}"
+    process = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "record", "-o", str(output), "--format", fmt,
+                                "--", "execsnoop", "-d", "5", "-n", "^pybpfrecord"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        subprocess.run([marker], check=True)
+        time.sleep(0.2)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    recorded = int(err.split()[1])
+    assert recorded > 0
+    report = _pybpf("report", str(output))
+    assert report.returncode == 0, report.stderr
+    lines = report.stdout.splitlines()
+    assert lines[1] == "tool:     execsnoop" and lines[2] == f"events:   {recorded}"
+    assert f"{recorded:>8}  pybpfrecord_t" in report.stdout and f"{recorded:>8}  {marker}" in report.stdout
+    if fmt == "chrome":
+        events = json.loads(output.read_text())["traceEvents"]
+        assert all(e["ph"] == "i" and e["args"]["comm"] == "pybpfrecord_t" for e in events)
+    if fmt == "ctf":
+        shown = subprocess.run(["babeltrace2", str(output)], capture_output=True, text=True, check=True).stdout
+        assert shown.count(f'path = "{marker}"') == recorded
+
+
+def test_report_refuses_other_files(tmp_path):
+    other = tmp_path / "notes.txt"
+    other.write_text("hello\n")
+    result = _pybpf("report", str(other))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"pybpf report: error: {other}: not a pybpf recording (CTF directory, Chrome JSON or pybpf JSON lines)"
+    result = _pybpf("record", "-o", str(tmp_path / "x"), "--", "syscount")
+    assert result.returncode == 1 and "cannot be recorded" in result.stderr

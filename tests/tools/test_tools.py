@@ -1,0 +1,210 @@
+"""Each tool, run as ``pybpf tool NAME`` for a few seconds while the test triggers its
+event over and over: the event shows up in the table, and in the ``--json`` objects."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pybpf.tools import NAMES
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only")
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+DURATION = 5.0
+
+
+def run_tool(name: str, arguments: list[str], trigger, timing: list[str] | None = None) -> str:
+    """The output of ``pybpf tool NAME -d DURATION ARGUMENTS`` while ``trigger()`` runs
+    every 0.2 s (the tool compiles and loads first, so early triggers may go unseen)."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    process = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "tool", name,
+                                *(["-d", str(DURATION)] if timing is None else timing), *arguments],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            trigger()
+            time.sleep(0.2)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    return out
+
+
+@pytest.fixture
+def marker(tmp_path):
+    """A program under a unique name (it becomes the comm of what it runs)."""
+    path = tmp_path / "pybpfoutput_t"
+    shutil.copy("/bin/sh", path)
+    return path
+
+
+def _json_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_execsnoop(marker):
+    out = run_tool("execsnoop", [], lambda: subprocess.run([marker, "-c", "true"], check=True))
+    assert out.splitlines()[0].split() == ["PCOMM", "PID", "PPID", "RET", "PATH"]
+    assert any(line.startswith("pybpfoutput_t") and line.endswith(str(marker)) for line in out.splitlines())
+
+
+def test_execsnoop_json(marker):
+    out = run_tool("execsnoop", ["--json", "-n", "^pybpfoutput"], lambda: subprocess.run([marker, "-c", "true"], check=True))
+    events = _json_lines(out)
+    assert events and all(e["comm"] == "pybpfoutput_t" and e["path"] == str(marker) for e in events)
+    assert all(e["ppid"] == os.getpid() for e in events)
+    assert abs(events[0]["time"] - time.time()) < 300
+
+
+def test_opensnoop(tmp_path):
+    target = tmp_path / "pybpf-output-opened"
+    missing = tmp_path / "pybpf-output-missing"
+    target.write_text("x")
+
+    def trigger():
+        target.read_text()
+        try:
+            missing.read_text()
+        except FileNotFoundError:
+            pass
+
+    out = run_tool("opensnoop", ["-p", str(os.getpid())], trigger)
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert any(row[-1] == str(target) and int(row[2]) >= 3 and row[3] == "0" for row in rows)
+    assert any(row[-1] == str(missing) and row[2] == "-1" and row[3] == "2" for row in rows)
+    assert {row[0] for row in rows} == {str(os.getpid())}
+
+
+def test_opensnoop_json_failed_only(tmp_path):
+    missing = tmp_path / "pybpf-output-missing"
+    out = run_tool("opensnoop", ["--json", "-x", "-p", str(os.getpid())], lambda: os.path.exists(missing) or
+                   open(tmp_path / "pybpf-output-ok", "w").close() or _try_open(missing))
+    events = _json_lines(out)
+    assert any(e["path"] == str(missing) and e["errname"] == "ENOENT" for e in events)
+    assert all(e["ret"] < 0 for e in events)
+
+
+def _try_open(path):
+    try:
+        open(path).close()
+    except FileNotFoundError:
+        pass
+
+
+def _exit_seven(marker):
+    subprocess.run([marker, "-c", "exit 7"])
+
+
+def test_exitsnoop(marker):
+    out = run_tool("exitsnoop", ["-n", "pybpfoutput"], lambda: _exit_seven(marker))
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert rows and all(row[0] == "pybpfoutput_t" and row[-1] == "7" for row in rows)
+
+
+def test_exitsnoop_json_signal(marker):
+    def trigger():
+        child = subprocess.Popen([marker, "-c", "sleep 5"])
+        child.send_signal(signal.SIGTERM)
+        child.wait()
+
+    events = _json_lines(run_tool("exitsnoop", ["--json", "-n", "pybpfoutput"], trigger))
+    assert events and all(e["exit"] == "signal 15 (SIGTERM)" and e["ppid"] == os.getpid() for e in events)
+
+
+def _kill_a_child():
+    child = subprocess.Popen(["sleep", "5"])
+    os.kill(child.pid, signal.SIGUSR1)
+    child.wait()
+    try:
+        os.kill(2**22 + 7, 0)       # no such process
+    except ProcessLookupError:
+        pass
+
+
+def test_killsnoop():
+    out = run_tool("killsnoop", ["-p", str(os.getpid())], _kill_a_child)
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert any(row[2] == str(int(signal.SIGUSR1)) and row[4] == "0" for row in rows)
+    assert any(row[3] == str(2**22 + 7) and row[4] == "-3" for row in rows)
+
+
+def test_killsnoop_json():
+    events = _json_lines(run_tool("killsnoop", ["--json", "-x", "-p", str(os.getpid())], _kill_a_child))
+    assert events and all(e["tpid"] == 2**22 + 7 and e["ret"] == -3 and e["sig"] == 0 for e in events)
+
+
+def _syscalls():
+    for _ in range(50):
+        os.getppid()
+
+
+def test_syscount():
+    out = run_tool("syscount", ["-p", str(os.getpid())], _syscalls)
+    rows = dict(line.split() for line in out.splitlines() if line and line[0].islower())
+    assert int(rows["getppid"]) >= 50
+
+
+def test_syscount_json_intervals():
+    out = run_tool("syscount", ["--json", "-i", "1", "-p", str(os.getpid())], _syscalls)
+    intervals = _json_lines(out)
+    assert len(intervals) >= 3
+    counts = [next((r["count"] for r in i["rows"] if r["syscall"] == "getppid"), 0) for i in intervals]
+    assert max(counts) >= 50 and all(r["nr"] >= 0 for i in intervals for r in i["rows"])
+
+
+@pytest.fixture
+def busy_reader(tmp_path):
+    """A process named pybpfprof_dd reading /dev/zero as fast as it can (kernel time)."""
+    program = tmp_path / "pybpfprof_dd"
+    shutil.copy(shutil.which("dd"), program)
+    process = subprocess.Popen([program, "if=/dev/zero", "of=/dev/null", "bs=1M"], stderr=subprocess.DEVNULL)
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_profile_folded_and_svg(busy_reader, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    graph = tmp_path / "flame.svg"
+    out = run_tool("profile", ["-F", "99", "-f", "-p", str(busy_reader.pid), "--svg", str(graph)], lambda: None,
+                   timing=["3"])
+    stacks = [line.rsplit(" ", 1) for line in out.splitlines()]
+    ours = [(frames.split(";"), int(count)) for frames, count in stacks if frames.startswith("pybpfprof_dd;")]
+    assert sum(count for _, count in ours) >= 50          # ~99 Hz x 3 s on one busy CPU
+    assert any("vfs_read" in frames and "read_zero" in frames for frames, _ in ours)
+    titles = [t.text for t in ET.parse(graph).getroot().iter("{http://www.w3.org/2000/svg}title")]
+    assert any(title.startswith("pybpfprof_dd (") for title in titles)
+
+
+def test_profile_json(busy_reader):
+    out = run_tool("profile", ["-F", "99", "--json", "-K", "-p", str(busy_reader.pid)], lambda: None, timing=["3"])
+    stacks = _json_lines(out)
+    assert stacks and all(s["pid"] == busy_reader.pid and s["comm"] == "pybpfprof_dd" for s in stacks)
+    assert any("vfs_read" in s["stack"] for s in stacks)
+
+
+def test_every_tool_is_tested():
+    tested = {name.split("_")[1] for name in globals() if name.startswith("test_") and name != "test_every_tool_is_tested"}
+    assert set(NAMES) <= tested
+
+
+def test_list_and_unknown_tool():
+    env = {**os.environ, "PYTHONPATH": SRC}
+    listed = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "--list"], capture_output=True, text=True, env=env)
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == list(NAMES)
+    bad = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "nosuchtool"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 1 and bad.stderr.strip() == "pybpf tool: error: no tool called 'nosuchtool'; `pybpf tool --list` shows them"
