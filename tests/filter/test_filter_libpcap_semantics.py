@@ -106,6 +106,12 @@ def test_arithmetic_checks_keep_tcpdumps_packets(tmp_path, expression):
     _same_as_tcpdump(tmp_path, expression)
 
 
+def test_ip_multicast_is_libpcaps_224_and_above():
+    for first, kept in ((223, False), (224, True), (239, True), (240, True), (255, True)):
+        frame = _eth(0x0800, _ipv4(17, _udp())[:16] + bytes([first, 0, 0, 1]) + _udp())
+        assert bool(run(compile("ip multicast"), frame)) is kept, first
+
+
 @pytest.mark.parametrize("spelling", ["0011.2233.4455", "001122334455", "00-11-22-33-44-55", "0:11:22:33:44:55",
                                       "00.11.22.33.44.55"])
 def test_mac_address_spellings(spelling):
