@@ -11,14 +11,20 @@ The result is a list of :class:`pybpf.cbpf.Instruction`: the cBPF interpreter ru
 from __future__ import annotations
 
 from pybpf.cbpf.instruction import Instruction
-from pybpf.filter import ir
+from pybpf.filter import deep, ir
 from pybpf.filter.codegen import Generator
 from pybpf.filter.errors import FilterError
 from pybpf.filter.linktypes import LINK_TYPES, LinkType, link_type
 from pybpf.filter.optimizer import optimize as _optimize
-from pybpf.filter.parser import parse
+from pybpf.filter.parser import parse as _parse
 
 __all__ = ["LINK_TYPES", "FilterError", "LinkType", "compile", "link_type", "parse"]
+
+
+def parse(expression: str):
+    """The syntax tree of ``expression`` (None for an empty one); deep nesting is
+    parsed on a big stack (see :mod:`pybpf.filter.deep`)."""
+    return deep.run(_parse, expression)
 
 
 def compile(expr: str, linktype: str | int = "EN10MB", snaplen: int = 262144, optimize: bool = True,
@@ -36,7 +42,12 @@ def compile(expr: str, linktype: str | int = "EN10MB", snaplen: int = 262144, op
     link = link_type(linktype)
     if not 0 < snaplen <= 0xFFFF_FFFF:
         raise FilterError(f"snapshot length {snaplen} is out of range")
-    tree = parse(expr)
+    return deep.run(_compile, expr, link, snaplen, optimize, netmask, linux_extensions)
+
+
+def _compile(expr: str, link: LinkType, snaplen: int, optimize: bool, netmask: int,
+             linux_extensions: bool) -> list[Instruction]:
+    tree = _parse(expr)
     if tree is None:
         fragment = ir.always(True)
     else:

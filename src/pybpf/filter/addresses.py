@@ -352,15 +352,21 @@ class Addresses:
         return low, high, found
 
     def port_test(self, version: str, protocols: list[int], low: int, high: int, q: Qualifiers) -> ir.Fragment:
+        """``[ip6|ip] and (sctp and ports or tcp and ports or udp and ports)``: one copy
+        of the port tests per transport, as libpcap's gen_port builds it. The copies
+        matter for truncated packets: in ``port 53 or tcp`` the optimizer sees that on
+        the TCP copy both outcomes lead to acceptance and drops its loads, so a TCP
+        packet captured without its ports is kept, as libpcap keeps it; identical copies
+        are merged again by the optimizer."""
         if version == "ip":
-            carries = self.any_of([self.cmp(self.nl(9), c.B, p) for p in protocols])
-            header = ir.both(ir.both(self.linktype(IP), carries), self.not_fragment())
+            def carries(p: int) -> ir.Fragment:
+                return ir.both(self.cmp(self.nl(9), c.B, p), self.not_fragment())
 
             def at(offset: int, op: int, value: int) -> ir.Fragment:
                 return self.cmp_transport4(offset, c.H, value, op)
         else:
-            carries = self.any_of([self.cmp(self.nl(6), c.B, p) for p in protocols])
-            header = ir.both(self.linktype(IP6), carries)
+            def carries(p: int) -> ir.Fragment:
+                return self.cmp(self.nl(6), c.B, p)
 
             def at(offset: int, op: int, value: int) -> ir.Fragment:
                 return self.cmp(self.nl(40 + offset), c.H, value, op)
@@ -370,7 +376,9 @@ class Addresses:
             if low == high:
                 return at(offset, c.JEQ, low)
             return ir.both(at(offset, c.JGE, low), ir.negate(at(offset, c.JGT, high)))
-        return ir.both(header, self.address_test(q, make))
+        order = sorted(protocols, key=lambda p: (p != 132, p))          # libpcap's: sctp, tcp, udp
+        copies = self.any_of([ir.both(carries(p), self.address_test(q, make)) for p in order])
+        return ir.both(self.linktype(IP if version == "ip" else IP6), copies)
 
     # ---- proto / protochain -----------------------------------------------------------
     def proto_value(self, node: Primitive, kind: str, proto: str | None) -> ir.Fragment:

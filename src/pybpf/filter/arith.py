@@ -85,8 +85,9 @@ class ArithGen:
 
     def relation(self, node: Relation) -> ir.Fragment:
         jump, negate = JUMPS[node.op.text]
-        left, right = self.value(node.left), self.value(node.right)
-        guards = left.guards + right.guards
+        right, r = self.stored(node.right)
+        left = self.value(node.left)
+        guards = left.guards + right.guards      # a comparison keeps both sides' checks (gen_relation)
         if left.const is not None and right.const is not None:
             a, b = left.const, right.const
             holds = a > b if jump == c.JGT else a >= b if jump == c.JGE else a == b
@@ -95,12 +96,20 @@ class ArithGen:
             test = ir.test(left.stmts, jump | c.K, right.const)
             test = ir.negate(test) if negate else test
         else:
-            r = self.register()
             stmts = self.load(right) + [I(c.ST, k=r)] + self.load(left) + [I(c.LDX | c.MEM, k=r)]
-            self.release()
             test = ir.test(stmts, jump | c.X, 0)
             test = ir.negate(test) if negate else test
+        if r is not None:
+            self.release()
         return self.gen.all_of(guards + [test])
+
+    def stored(self, node: Arith) -> tuple[Value, int | None]:
+        """The right operand of a binary operator or comparison, and — when it is not a
+        constant — the scratch word reserved to hold it while the left operand is
+        computed (reserved before the left operand's code is generated, so no nested
+        operation there reuses it). The caller releases the word."""
+        right = self.value(node)
+        return right, (None if right.const is not None else self.register())
 
     def load(self, value: Value) -> list[I]:
         """Statements putting the value in A."""
@@ -126,8 +135,11 @@ class ArithGen:
 
     def binary(self, node: Binary) -> Value:
         op = node.op.text
-        left, right = self.value(node.left), self.value(node.right)
-        guards = left.guards + right.guards
+        right, r = self.stored(node.right)
+        left = self.value(node.left)
+        # libpcap's gen_arth keeps only the left operand's protocol checks: `ip[2:2] -
+        # tcp[12] != 0` also matches IPv4 packets that are not TCP (see filter-language.md)
+        guards = left.guards
         if right.const is not None:
             if op in ("/", "%") and right.const == 0:
                 raise self.gen.error("division by zero" if op == "/" else "modulus by zero", node.op)
@@ -136,7 +148,6 @@ class ArithGen:
             if left.const is not None:
                 return Value(guards=guards, const=_fold(op, left.const, right.const))
             return Value(left.stmts + [I(c.ALU | _ALU[op] | c.K, k=right.const)], guards)
-        r = self.register()
         stmts = self.load(right) + [I(c.ST, k=r)] + self.load(left) + [I(c.LDX | c.MEM, k=r),
                                                                        I(c.ALU | _ALU[op] | c.X)]
         self.release()

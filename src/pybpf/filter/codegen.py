@@ -110,12 +110,28 @@ class Generator(Addresses):
 
     # ---- tree walk --------------------------------------------------------------------
     def generate(self, node: Node) -> ir.Fragment:
-        if isinstance(node, And):
-            return ir.both(self.generate(node.left), self.generate(node.right))
-        if isinstance(node, Or):
-            return ir.either(self.generate(node.left), self.generate(node.right))
+        """The fragment for ``node``. A chain of and/or (left-associated: the tree's left
+        spine) and a run of ``not`` are walked in a loop, not by recursion, so 10,000
+        ``or`` terms need no deeper Python stack than one."""
+        nots = 0
+        while isinstance(node, Not):
+            nots += 1
+            node = node.operand
+        spine = []
+        while isinstance(node, (And, Or)):
+            spine.append(node)
+            node = node.left
+        fragment = self.generate_primitive(node)
+        for joint in reversed(spine):
+            combine = ir.both if isinstance(joint, And) else ir.either
+            fragment = combine(fragment, self.generate(joint.right))
+        for _ in range(nots):
+            fragment = ir.negate(fragment)
+        return fragment
+
+    def generate_primitive(self, node: Node) -> ir.Fragment:
         if isinstance(node, Not):
-            return ir.negate(self.generate(node.operand))
+            return self.generate(node)
         if isinstance(node, Protocol):
             return self.protocol(node.name)
         if isinstance(node, Primitive):
@@ -411,7 +427,8 @@ class Generator(Addresses):
             return ir.both(atm.not_le_control(self), test) if self.style == "lane" else test
         if proto == "ip":
             if word == "multicast":
-                return ir.both(self.linktype(IP), self.cmp(self.nl(16), c.B, 0xE0, mask=0xF0))
+                # libpcap's test: first byte >= 224, so class E (240-255) counts too
+                return ir.both(self.linktype(IP), self.cmp(self.nl(16), c.B, 0xE0, c.JGE))
             if self.netmask == 0xFFFF_FFFF:
                 raise self.error("netmask not known, so 'ip broadcast' not supported", node.keyword)
             host = ~self.netmask & 0xFFFF_FFFF
@@ -428,7 +445,7 @@ class Generator(Addresses):
         index, op, value = node.args
         if value.value > 255:
             raise self.error(f"byte argument {value.value} greater than maximum 255", value)
-        offset = self.nl(index.value)
+        offset = self.off_linkhdr + index.value      # libpcap's gen_byteop: from the link-layer header
         if op.text == "==":
             return self.cmp(offset, c.B, value.value)
         if op.text == "<":
@@ -436,7 +453,7 @@ class Generator(Addresses):
         if op.text == ">":
             return self.cmp(offset, c.B, value.value, c.JGT)
         alu = c.AND if op.text == "&" else c.OR
-        stmts = [I(c.LD | c.B | c.ABS, k=offset), I(c.ALU | alu | c.K, k=value.value)]
+        stmts = load(offset, c.B) + [I(c.ALU | alu | c.K, k=value.value)]
         return ir.negate(ir.test(stmts, c.JEQ | c.K, 0))
 
     def vlan(self, node: Special) -> ir.Fragment:

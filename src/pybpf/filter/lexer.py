@@ -33,12 +33,13 @@ ALIASES = {"netmask": "mask", "es-is": "esis", "is-is": "isis", "direction": "di
 
 _B = "[0-9A-Fa-f][0-9A-Fa-f]?"
 _B2 = "[0-9A-Fa-f]{4}"
-_RULES = [  # (kind, pattern), in tie-break order
+_RULES = [  # (kind, pattern), in tie-break order: libpcap's scanner lists MAC addresses
+    # before numbers, so `001122334455` and `0011.2233.4455` are Ethernet addresses
     ("KEYWORD", None),
-    ("NUM", r"0[xX][0-9A-Fa-f]+|[0-9]+"),
-    ("HID", r"[0-9]+\.[0-9]+(?:\.[0-9]+(?:\.[0-9]+)?)?"),
     ("EID", rf"{_B}:{_B}:{_B}:{_B}:{_B}:{_B}|{_B}-{_B}-{_B}-{_B}-{_B}-{_B}|{_B}\.{_B}\.{_B}\.{_B}\.{_B}\.{_B}"
             rf"|{_B2}\.{_B2}\.{_B2}|[0-9A-Fa-f]{{12}}"),
+    ("NUM", r"0[xX][0-9A-Fa-f]+|[0-9]+"),
+    ("HID", r"[0-9]+\.[0-9]+(?:\.[0-9]+(?:\.[0-9]+)?)?"),
     ("HID6", r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*"),
     ("AID", r"\$[0-9A-Fa-f][0-9A-Fa-f]?"),          # a one-byte link address (ARCnet, MS/TP)
     ("ID", r"[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?|\\[^ !()\n\t]+"),

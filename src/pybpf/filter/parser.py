@@ -40,6 +40,11 @@ _ALONE = {"inbound", "outbound", "pppoed", "fisu", "lssu", "msu", "hfisu", "hlss
           "bcc", "oam", "oamf4", "oamf4ec", "oamf4sc", "sc", "ilmic", "connectmsg", "metaconnect"}
 
 
+#: deepest parenthesis nesting accepted (libpcap's bison parser gives up, "memory
+#: exhausted", between 5,000 and 10,000 levels)
+MAX_NESTING = 5000
+
+
 def parse(expression: str) -> Node | None:
     """The syntax tree of ``expression`` (None for an empty one, which accepts all)."""
     parser = _Parser(expression)
@@ -69,6 +74,17 @@ class _Parser:
         self.tokens = tokenize(expression)
         self.i = 0
         self.furthest: FilterError | None = None
+        #: arithmetic that failed to parse, by the position it started at: ``((((tcp))))``
+        #: is tried as a comparison at each parenthesis, and would otherwise be re-read
+        #: to its end each time (quadratic in the nesting)
+        self.arith_failures: dict[int, FilterError] = {}
+        nesting = running = 0
+        for token in self.tokens:
+            running += token.is_("OP", "(") - token.is_("OP", ")")
+            nesting = max(nesting, running + token.is_("KEYWORD", "not"))
+        if nesting > MAX_NESTING:
+            raise FilterError(f"expression nested too deeply: more than {MAX_NESTING} levels of parentheses",
+                              expression)
 
     # ---- token access -----------------------------------------------------------------
     def peek(self, ahead: int = 0) -> Token:
@@ -132,8 +148,14 @@ class _Parser:
 
     def value(self, qualifiers: Qualifiers) -> Node:
         """libpcap's ``id``: ``not id``, ``( id and/or id ... )``, or one value."""
-        if self.accept("KEYWORD", "not"):
-            return Not(self.value(qualifiers))
+        nots = 0
+        while self.accept("KEYWORD", "not"):
+            nots += 1
+        if nots:
+            node = self.value(qualifiers)
+            for _ in range(nots):
+                node = Not(node)
+            return node
         if self.at("OP", "("):
             self.next()
             node = self.value(qualifiers)
@@ -156,9 +178,14 @@ class _Parser:
 
     def term(self, qualifiers: Qualifiers) -> tuple[Node, Qualifiers]:
         """One operand of and/or, and the qualifiers a following bare value inherits."""
-        if self.accept("KEYWORD", "not"):
+        nots = 0
+        while self.accept("KEYWORD", "not"):
+            nots += 1
+        if nots:
             node, qualifiers = self.term(qualifiers)
-            return Not(node), qualifiers
+            for _ in range(nots):
+                node = Not(node)
+            return node, qualifiers
         token = self.peek()
         if token.is_("OP", "("):
             relation = self.attempt(self.relation)
@@ -309,12 +336,25 @@ class _Parser:
         return Relation(op, left, self.arith(0))
 
     def arith(self, level: int) -> Arith:
+        if level == 0:
+            start = self.i
+            failure = self.arith_failures.get(start)
+            if failure is not None:
+                raise failure
+            try:
+                return self.arith_level(0)
+            except FilterError as error:
+                self.arith_failures[start] = error
+                raise
+        return self.arith_level(level)
+
+    def arith_level(self, level: int) -> Arith:
         if level == len(_LEVELS):
             return self.unary()
-        left = self.arith(level + 1)
+        left = self.arith_level(level + 1)
         while self.at("OP") and self.peek().text in _LEVELS[level]:
             op = self.next()
-            left = Binary(op, left, self.arith(level + 1))
+            left = Binary(op, left, self.arith_level(level + 1))
         return left
 
     def unary(self) -> Arith:

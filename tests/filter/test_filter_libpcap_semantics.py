@@ -1,0 +1,158 @@
+"""Where pybpf's filters must keep exactly tcpdump's packets: libpcap's reading of
+``byte``, arithmetic on two header-length-relative operands, the protocol checks of an
+arithmetic expression (only the left operand's), MAC address spellings, truncated
+packets, and deep or long expressions. Each is checked against tcpdump on generated
+captures (and, where tcpdump is absent, against the program libpcap is known to emit)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from probe_packets import link_frames, probe
+from tcpdump_oracle import needs_tcpdump, pybpf_kept, tcpdump_kept, write_pcap
+
+from pybpf.cbpf import opcodes as c
+from pybpf.cbpf import run
+from pybpf.filter import FilterError, compile
+
+
+def _eth(ethertype: int, payload: bytes) -> bytes:
+    return b"\x00\x11\x22\x33\x44\x55" + b"\x02\x00\x00\x00\x00\x01" + struct.pack(">H", ethertype) + payload
+
+
+def _ipv4(proto: int, payload: bytes, ihl: int = 5) -> bytes:
+    options = b"\x01" * (4 * (ihl - 5))
+    return struct.pack(">BBHHHBBHII", 0x40 | ihl, 0, 4 * ihl + len(payload), 1, 0, 64, proto, 0,
+                       0x0A000001, 0x0A000002) + options + payload
+
+
+def _tcp(dport: int = 80, offset: int = 5) -> bytes:
+    return struct.pack(">HHIIBBHHH", 1234, dport, 1, 0, offset << 4, 0x10, 512, 0, 0) + b"\0" * (4 * (offset - 5))
+
+
+def _udp(dport: int = 53) -> bytes:
+    return struct.pack(">HHHH", 5353, dport, 24, 0) + b"abcd" * 4
+
+
+def _packets() -> list[tuple[bytes, int]]:
+    """Whole frames and the same frames cut after the IP header and mid-header."""
+    frames = [_eth(0x0800, _ipv4(6, _tcp(p, off) + b"x" * n, ihl))
+              for p in (53, 80) for off in (5, 8) for ihl in (5, 6) for n in (0, 7)]
+    frames += [_eth(0x0800, _ipv4(17, _udp(p))) for p in (53, 99)]
+    frames += [_eth(0x86DD, struct.pack(">IHBB", 0x6000_0000, 20, 6, 64) + b"\0" * 32 + _tcp(53))]
+    frames += [_eth(0x0806, b"\x00\x01\x08\x00\x06\x04" + b"\0" * 22)]
+    packets = [(f, len(f)) for f in frames]
+    packets += [(f[:34], len(f)) for f in frames] + [(f[:20], len(f)) for f in frames] + [(f[:9], len(f)) for f in frames]
+    return packets
+
+
+def _same_as_tcpdump(tmp_path, expression: str, packets=None) -> set[int]:
+    packets = packets or _packets()
+    path = tmp_path / "probe.pcap"
+    write_pcap(path, packets)
+    expected = tcpdump_kept(path, expression)
+    assert pybpf_kept(compile(expression), packets) == expected, expression
+    return expected
+
+
+def test_byte_reads_from_the_link_layer_header():
+    program = compile("byte 9 = 6", optimize=False)
+    assert (program[0].code, program[0].k) == (c.LD | c.B | c.ABS, 9)
+    frame = bytes(9) + b"\x06" + bytes(40)
+    assert run(compile("byte 9 = 6"), frame) and not run(compile("byte 9 = 6"), bytes(9) + b"\x07" + bytes(40))
+    assert run(compile("byte 3 > 5"), b"\0\0\0\x09") and run(compile("byte 0 & 2"), b"\x03")
+
+
+@needs_tcpdump
+@pytest.mark.parametrize("expression", ["byte 9 = 6", "byte 23 = 6", "byte 14 > 0x44", "byte 14 < 0x46"])
+def test_byte_keeps_tcpdumps_packets(tmp_path, expression):
+    _same_as_tcpdump(tmp_path, expression)
+
+
+TWO_LENGTHS = "(ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2) != 0"
+
+
+def test_two_header_lengths_are_two_values():
+    """The TCP payload length: zero for a bare segment whatever the header lengths."""
+    for optimize in (True, False):
+        program = compile(TWO_LENGTHS, optimize=optimize)
+        for ihl in (5, 6):
+            for off in (5, 8):
+                bare = _eth(0x0800, _ipv4(6, _tcp(80, off), ihl))
+                assert not run(program, bare), (optimize, ihl, off)
+                assert run(program, _eth(0x0800, _ipv4(6, _tcp(80, off) + b"data", ihl))), (optimize, ihl, off)
+
+
+@needs_tcpdump
+@pytest.mark.parametrize("expression", [
+    TWO_LENGTHS, "ip[2:2] - ((ip[0]&0xf)<<2) - ((tcp[12]&0xf0)>>2) > 3",
+    "(tcp[12] >> 4) * 4 + (ip[0] & 0xf) * 4 == 40", "tcp[12] / 16 - ip[0] % 16 == 0"])
+def test_nested_arithmetic_keeps_tcpdumps_packets(tmp_path, expression):
+    _same_as_tcpdump(tmp_path, expression)
+
+
+def test_arithmetic_keeps_only_the_left_operands_protocol_checks():
+    udp = _eth(0x0800, _ipv4(17, _udp()))
+    assert run(compile("ip[2:2] - tcp[12] != 0"), udp)           # no TCP check: libpcap's gen_arth
+    assert not run(compile("tcp[12] - ip[2:2] != 0"), udp)       # the left operand's check stays
+    assert not run(compile("ip[2:2] != tcp[12]"), udp)           # a comparison keeps both
+
+
+@needs_tcpdump
+@pytest.mark.parametrize("expression", ["ip[2:2] - tcp[12] != 0", "tcp[12] - ip[2:2] != 0",
+                                        "ip[0] + udp[0] > 0", "len - tcp[0] > 10", "ip[2:2] != tcp[12]"])
+def test_arithmetic_checks_keep_tcpdumps_packets(tmp_path, expression):
+    _same_as_tcpdump(tmp_path, expression)
+
+
+def test_ip_multicast_is_libpcaps_224_and_above():
+    for first, kept in ((223, False), (224, True), (239, True), (240, True), (255, True)):
+        frame = _eth(0x0800, _ipv4(17, _udp())[:16] + bytes([first, 0, 0, 1]) + _udp())
+        assert bool(run(compile("ip multicast"), frame)) is kept, first
+
+
+@pytest.mark.parametrize("spelling", ["0011.2233.4455", "001122334455", "00-11-22-33-44-55", "0:11:22:33:44:55",
+                                      "00.11.22.33.44.55"])
+def test_mac_address_spellings(spelling):
+    assert compile(f"ether host {spelling}") == compile("ether host 00:11:22:33:44:55")
+
+
+@needs_tcpdump
+@pytest.mark.parametrize("expression", ["port 53 or tcp", "tcp or port 53", "port 80 and tcp", "udp or port 80",
+                                        "tcp[13] & 2 != 0 or tcp", "not port 53 or tcp", "portrange 50-60 or ip6"])
+def test_truncated_packets_keep_tcpdumps_answer(tmp_path, expression):
+    _same_as_tcpdump(tmp_path, expression)
+
+
+@needs_tcpdump
+def test_header_only_capture_port_or_tcp(tmp_path):
+    frame = _eth(0x0800, _ipv4(6, _tcp(80)))
+    assert _same_as_tcpdump(tmp_path, "port 53 or tcp", [(frame[:34], len(frame))]) == {0}
+
+
+@pytest.mark.parametrize("expression", [
+    "(" * 200 + "tcp" + ")" * 200,
+    "not " * 1000 + "tcp",
+    " or ".join(f"host 10.0.{i // 250}.{i % 250}" for i in range(2000)),
+    "(" * 3000 + "tcp[0]" + ")" * 3000 + " = 1",
+    " and ".join(["not ip6"] * 500),
+])
+def test_deep_and_long_expressions_compile(expression):
+    program = compile(expression, optimize=len(expression) < 20000)
+    assert program[-1].code == c.RET | c.K
+
+
+def test_nesting_beyond_libpcaps_limit_is_a_filter_error():
+    with pytest.raises(FilterError, match="nested too deeply"):
+        compile("(" * 6000 + "tcp" + ")" * 6000)
+
+
+def test_probe_frames_agree_with_tcpdump_on_truncations(tmp_path):
+    """probe_packets' Ethernet frames and their truncations, through a few classic filters."""
+    if not __import__("shutil").which("tcpdump"):
+        pytest.skip("tcpdump is not installed")
+    frames = link_frames("EN10MB")
+    packets = [(f, len(f)) for f in frames] + [(f[:n], len(f)) for f in frames for n in (14, 20, 34, 38, 54)]
+    for expression in ("port 53 or tcp", "udp port 53 or icmp", "host 10.0.0.1 or tcp port 80", "vlan or ip6"):
+        _same_as_tcpdump(tmp_path, expression, packets)
