@@ -227,32 +227,14 @@ def get_stackid(vm: Any, ctx: int, handle: int, flags: int, *_: int) -> int:
 
 
 def _probe_read(vm: Any, dst: int, size: int, src: int, string: bool) -> int:
-    """bpf_probe_read_*: copy from any vm memory into the program's ``size``-byte buffer
-    (which must be there: the kernel's verifier checks it). A fault reading gives -EFAULT
-    and a zeroed buffer. The string forms copy up to ``size - 1`` bytes and a NUL and
-    return the length copied with its NUL (``size`` when the source was longer)."""
-    if size:   # the destination first: a size past it is the program's error, not a huge copy
-        vm.memory.region(dst, size, True, access=False)
+    """bpf_probe_read_*: copy from any vm memory; a fault gives -EFAULT and a zeroed buffer."""
     try:
-        data = _string(vm.memory, src, size) if string else vm.memory.read_bytes(src, size)
+        data = vm.memory.read_string(src, size)[:size - 1] + b"\0" if string else vm.memory.read_bytes(src, size)
     except VMError:
         vm.memory.write_bytes(dst, bytes(size))
         return _errno(-errno.EFAULT)
     vm.memory.write_bytes(dst, data)
     return len(data) if string else 0
-
-
-def _string(memory: Any, src: int, size: int) -> bytes:
-    """At most ``size - 1`` bytes of the string at ``src`` and a NUL (nothing for size 0);
-    a fault before the NUL or the limit raises VMError."""
-    if size == 0:
-        return b""
-    region, offset = memory.region(src, 1, False, access=False)
-    chunk = bytes(region.data[offset:offset + size - 1])
-    end = chunk.find(b"\0")
-    if end < 0 and len(chunk) < size - 1:
-        raise VMError(f"string at 0x{src:x} runs off region {region.name!r}")
-    return (chunk if end < 0 else chunk[:end]) + b"\0"
 
 
 @helper("bpf_probe_read_user")
