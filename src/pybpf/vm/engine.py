@@ -19,6 +19,7 @@ from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
 from pybpf.isa import disassemble
 from pybpf.isa import opcodes as o
 from pybpf.object import CollectionSpec, ProgramSpec, ProgramType
+from pybpf.vm import map_helpers
 from pybpf.vm.analysis import initialised_registers, reads
 from pybpf.vm.context_rules import RULES, context_problem
 from pybpf.vm.errors import VMError
@@ -75,33 +76,29 @@ class VmProgram(Program):
         return RunResult(retval, bytes(packet[:data_out_size]), bytes(context[:ctx_out_size]), duration)
 
     def _run_once(self, data: bytes, ctx: bytes | None, cpu: int) -> tuple[int, bytearray, bytearray]:
-        """One run on a fresh machine; tail calls go on in it, with the same context and
-        packet, as in the kernel."""
         packet = bytearray(data)
-        machine = Machine(self.checked, cpu=cpu)
-        context = _context(self.type, packet, ctx, machine)
-        machine.memory.map(bytearray(o.STACK_SIZE), writable=True, name="stack",
-                           base=STACK_TOP - 0x10000, aligned=True)
-        machine.regs[1], machine.regs[10] = CONTEXT_BASE, STACK_TOP - 0x10000 + o.STACK_SIZE
-        try:
-            retval, _ = machine.run()
-        except VMError as exc:
-            raise _explained(exc, _running_spec(machine, self.spec)) from None
-        width = 0xFFFF_FFFF if self.type != ProgramType.SYSCALL else (1 << 64) - 1
-        frame = machine.__dict__.get("xdp_frame")
-        if frame is not None:  # XDP may have moved the packet's start and end
-            packet = bytearray(frame.buffer[frame.head:frame.tail])
-        if self.type in _SKB_TYPES and self.type not in _LAYER2:
-            packet[:ETH_HLEN] = bytes(ETH_HLEN)   # the kernel hands back a zeroed link-layer header
-        return retval & width, packet, context
-
-
-def _running_spec(machine: Machine, first: ProgramSpec) -> ProgramSpec:
-    """The spec of the program a machine ran last (a tail call may have replaced the first)."""
-    for found in OBJECTS.values():
-        if isinstance(found, VmProgram) and found.checked is machine.program:
-            return found.spec
-    return first
+        program: VmProgram = self
+        for _ in range(map_helpers.MAX_TAIL_CALLS + 1):
+            machine = Machine(program.checked, cpu=cpu)
+            context = _context(program.type, packet, ctx, machine)
+            machine.memory.map(bytearray(o.STACK_SIZE), writable=True, name="stack",
+                               base=STACK_TOP - 0x10000, aligned=True)
+            machine.regs[1], machine.regs[10] = CONTEXT_BASE, STACK_TOP - 0x10000 + o.STACK_SIZE
+            try:
+                retval, _ = machine.run()
+            except map_helpers.TailCall as call:
+                program = call.program
+                continue
+            except VMError as exc:
+                raise _explained(exc, program.spec) from None
+            width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
+            frame = machine.__dict__.get("xdp_frame")
+            if frame is not None:  # XDP may have moved the packet's start and end
+                packet = bytearray(frame.buffer[frame.head:frame.tail])
+            if program.type in _SKB_TYPES and program.type not in _LAYER2:
+                packet[:ETH_HLEN] = bytes(ETH_HLEN)   # the kernel hands back a zeroed link-layer header
+            return retval & width, packet, context
+        raise VMError(f"more than {map_helpers.MAX_TAIL_CALLS} tail calls in a row")
 
 
 def _explained(exc: VMError, spec: ProgramSpec) -> VMError:

@@ -23,7 +23,6 @@ from pybpf.vm.analysis import reads
 from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS, M64, MAP_HANDLE_BASE  # noqa: F401 (also read from here)
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
-from pybpf.vm.map_helpers import TailCall, release_reservations
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 from pybpf.vm.program import Program
 
@@ -383,28 +382,18 @@ class Machine:
     # --- run ---------------------------------------------------------------------------
 
     def run(self, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> tuple[int, int]:
-        """Run from the first instruction; returns (r0, instructions executed). A tail
-        call goes on in the same machine (same context, packet and budget); ring buffer
-        records the program reserved and neither submitted nor discarded are released
-        when it ends."""
-        if max_instructions < 1:
-            raise VMError(f"max_instructions must be at least 1, not {max_instructions}")
+        """Run from the first instruction; returns (r0, instructions executed)."""
         steps, r = self.steps, self.regs
         pc = 0
         executed = 0
         try:
-            while True:
-                try:
-                    for executed in range(executed + 1, max_instructions + 1):
-                        pc = steps[pc](r)
-                        if pc < 0:
-                            break
-                    else:
-                        raise VMError(f"the program ran {max_instructions} instructions without finishing "
-                                      "(raise max_instructions if it is meant to run longer)")
+            for executed in range(1, max_instructions + 1):
+                pc = steps[pc](r)
+                if pc < 0:
                     break
-                except TailCall as call:
-                    steps, pc = self._tail_call(call), 0
+            else:
+                raise VMError(f"the program ran {max_instructions} instructions without finishing "
+                              "(raise max_instructions if it is meant to run longer)")
         except _PacketOutOfBounds:
             return 0, executed
         except VMError as exc:
@@ -413,26 +402,9 @@ class Machine:
             raise
         except TypeError:
             raise VMError(self._uninitialised(pc), self.program.slots[pc]) from None
-        finally:
-            release_reservations(self)
         if r[0] is None:
             raise VMError("r0 is not initialised when the program exits", self.program.slots[self.exit_index])
         return r[0], executed
-
-    def _tail_call(self, call: TailCall) -> list[Step]:
-        """Replace the running program by ``call.program`` as the kernel does: the calling
-        frames are gone, the stack is the outermost frame's, r1 is the context passed to
-        bpf_tail_call and every other register but r10 is unwritten."""
-        r = self.regs
-        top = self.frames[0].saved[4] if self.frames else r[10]
-        for frame in self.frames:
-            self.memory.unmap(frame.stack_base)
-        self.frames.clear()
-        r[:] = [None] * 11
-        r[1], r[10] = call.context, top
-        self.program = call.program
-        self.steps = [self._compile(i, ins) for i, ins in enumerate(self.program.instructions)]
-        return self.steps
 
     def _uninitialised(self, pc: int) -> str:
         ins = self.program.instructions[pc]

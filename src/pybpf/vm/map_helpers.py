@@ -16,19 +16,16 @@ from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import helper
 from pybpf.vm.constants import M64, MAP_HANDLE_BASE
 
-#: tail calls a chain may make, as in the kernel (MAX_TAIL_CALL_CNT): the next one fails
-#: and returns to its caller, which goes on
+#: tail calls a program may chain, as in the kernel
 MAX_TAIL_CALLS = 33
 
 
 class TailCall(Exception):
-    """Raised by bpf_tail_call to replace the running program by ``program`` (a checked
-    program), which starts with r1 = ``context``; the machine running it catches it."""
+    """Raised by bpf_tail_call to replace the running program (caught by the engine)."""
 
-    def __init__(self, program: Any, context: int):
+    def __init__(self, program: Any):
         super().__init__(program)
         self.program = program
-        self.context = context
 
 
 def _map(vm: Any, handle: int) -> Any:
@@ -107,16 +104,10 @@ def ringbuf_output(vm: Any, handle: int, data: int, size: int, flags: int, *_: i
 
 @helper("bpf_tail_call")
 def tail_call(vm: Any, ctx: int, handle: int, index: int, *_: int) -> int:
-    """Jump to the program in slot ``index`` with the same context; an empty slot, or a
-    chain that has made MAX_TAIL_CALLS tail calls already, fails and the caller goes on."""
     target = _map(vm, handle).object_at(index & 0xFFFF_FFFF)
     if target is None:
-        return _errno(-errno.ENOENT)
-    made = vm.__dict__.get("tail_calls", 0)
-    if made >= MAX_TAIL_CALLS:
-        return _errno(-errno.EINVAL)
-    vm.__dict__["tail_calls"] = made + 1
-    raise TailCall(target.checked, ctx)
+        return _errno(-errno.ENOENT)   # an empty slot: the caller carries on
+    raise TailCall(target)
 
 
 @helper("bpf_get_current_pid_tgid")
@@ -136,14 +127,6 @@ def ringbuf_reserve(vm: Any, handle: int, size: int, flags: int, *_: int) -> int
     vm.__dict__.setdefault("reserved", {})[address] = (ring, record)
     ring.used += (size + 8 + 7) & ~7
     return address
-
-
-def release_reservations(vm: Any) -> None:
-    """Give back the ring buffer space of records a finished run reserved and never
-    submitted or discarded (the kernel's verifier refuses such programs; the vm, whose
-    checks do not track references yet, releases them so the ring is not used up)."""
-    for address in list(vm.__dict__.get("reserved", ())):
-        _finish(vm, address, False)
 
 
 def _finish(vm: Any, address: int, keep: bool) -> int:
