@@ -101,6 +101,16 @@ class _Run:
         self.memory = _JitMemory(self)
         self.length = 0
         self.buffer: Any = None
+        self.max_instructions = DEFAULT_MAX_INSTRUCTIONS
+
+    def charge(self, units: int) -> None:
+        """Helper work counted in the budget, as :meth:`pybpf.vm.interpreter.Machine.charge`."""
+        left = _signed(self.state[t.S_BUDGET]) - units
+        if left < 0:
+            from pybpf.vm.interpreter import budget_exhausted
+
+            raise VMError(budget_exhausted(self.max_instructions))
+        self.state[t.S_BUDGET] = left
 
     def shadow(self, depth: int) -> Memory:
         """A Memory laid out like the compiled run's (for the interpreter's messages)."""
@@ -226,7 +236,7 @@ class CompiledProgram:
         return self._checked
 
     def _prepare(self, run: _Run, mem: bytearray, max_instructions: int) -> None:
-        run.length = len(mem)
+        run.length, run.max_instructions = len(mem), max_instructions
         run.buffer = (ctypes.c_char * max(len(mem), 1)).from_buffer(mem) if mem else ctypes.create_string_buffer(1)
         state = run.state
         state[t.S_BUDGET] = max_instructions
