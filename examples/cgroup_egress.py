@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=None, help="stop counting after this many seconds")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run in the cgroup")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: clean up as on Ctrl-C
     command = [part for part in args.command if part != "--"] or DEFAULT_COMMAND
     cgroup = cgroup2_root() / f"pybpf-egress-{os.getpid()}"
     cgroup.mkdir()

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import ctypes
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -103,6 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: clean up as on Ctrl-C
     spec = load_object(compile_c(SOURCE), name="xdp_icmp")
     deadline = None if args.duration is None else time.monotonic() + args.duration
     with namespaces() as (a, b), load(spec, engine="kernel") as loaded:
