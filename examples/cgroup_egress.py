@@ -55,11 +55,11 @@ def cgroup2_root() -> Path:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: clean up as on Ctrl-C
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=None, help="stop counting after this many seconds")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run in the cgroup")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: clean up as on Ctrl-C
     command = [part for part in args.command if part != "--"] or DEFAULT_COMMAND
     cgroup = cgroup2_root() / f"pybpf-egress-{os.getpid()}"
     cgroup.mkdir()

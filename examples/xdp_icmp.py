@@ -101,10 +101,10 @@ def inside(netns: str) -> Iterator[None]:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: clean up as on Ctrl-C
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: clean up as on Ctrl-C
     spec = load_object(compile_c(SOURCE), name="xdp_icmp")
     deadline = None if args.duration is None else time.monotonic() + args.duration
     with namespaces() as (a, b), load(spec, engine="kernel") as loaded:

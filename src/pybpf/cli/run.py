@@ -95,10 +95,10 @@ def engine_name(requested: str, command: str = "run") -> str:
 def run(args: argparse.Namespace) -> int:
     """Load, run, print r0 (and trace output)."""
     from pybpf.cli.program_input import read_program_file
-    from pybpf.engine.program import MAX_REPEAT
+    from pybpf.engine.program import Program
 
-    if not 1 <= args.repeat <= MAX_REPEAT:
-        raise PybpfError(f"--repeat must be between 1 and {MAX_REPEAT} (BPF_PROG_TEST_RUN counts in 32 bits), "
+    if not 1 <= args.repeat <= Program.MAX_REPEAT:
+        raise PybpfError(f"--repeat must be between 1 and {Program.MAX_REPEAT} (BPF_PROG_TEST_RUN counts in 32 bits), "
                          f"not {args.repeat}")
     if args.max_instructions is not None and args.max_instructions < 1:
         raise PybpfError(f"--max-instructions must be at least 1, not {args.max_instructions}")

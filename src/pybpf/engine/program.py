@@ -22,10 +22,6 @@ class RunResult:
     duration_ns: int
 
 
-#: the most runs one test run makes (BPF_PROG_TEST_RUN's ``repeat`` is a u32)
-MAX_REPEAT = 0xFFFF_FFFF
-
-
 class Program(ABC):
     """A loaded program. Use it as a context manager, or call :meth:`close`."""
 
@@ -35,6 +31,9 @@ class Program(ABC):
         self.type = spec.type
         self._closed = False
 
+    #: the most runs one test run makes (BPF_PROG_TEST_RUN's ``repeat`` is a u32)
+    MAX_REPEAT = 0xFFFF_FFFF
+
     def test_run(self, data: bytes = b"", ctx: bytes | None = None, repeat: int = 1,
                  data_out_size: int | None = None, ctx_out_size: int | None = None,
                  flags: int = 0, cpu: int = 0) -> RunResult:
@@ -43,8 +42,8 @@ class Program(ABC):
         ``data_out_size`` bounds the packet read back (default: room for the input plus
         what a program may add, 256 bytes); ``ctx_out_size`` likewise for the context.
         """
-        if not 1 <= repeat <= MAX_REPEAT:
-            raise ValueError(f"repeat must be between 1 and {MAX_REPEAT} (the kernel's count is 32-bits), "
+        if not 1 <= repeat <= self.MAX_REPEAT:
+            raise ValueError(f"repeat must be between 1 and {self.MAX_REPEAT} (the kernel's count is 32 bits), "
                              f"not {repeat}")
         data_out = len(data) + 256 if data_out_size is None else data_out_size
         ctx_out = (len(ctx) if ctx else 0) if ctx_out_size is None else ctx_out_size

@@ -101,16 +101,6 @@ class _Run:
         self.memory = _JitMemory(self)
         self.length = 0
         self.buffer: Any = None
-        self.max_instructions = DEFAULT_MAX_INSTRUCTIONS
-
-    def charge(self, units: int) -> None:
-        """Helper work counted in the budget, as :meth:`pybpf.vm.interpreter.Machine.charge`."""
-        left = _signed(self.state[t.S_BUDGET]) - units
-        if left < 0:
-            from pybpf.vm.interpreter import budget_exhausted
-
-            raise VMError(budget_exhausted(self.max_instructions))
-        self.state[t.S_BUDGET] = left
 
     def shadow(self, depth: int) -> Memory:
         """A Memory laid out like the compiled run's (for the interpreter's messages)."""
@@ -122,6 +112,16 @@ class _Run:
             name = "stack" if k == 0 else f"stack of frame {k}"
             memory.map(bytearray(512), writable=True, name=name, base=STACK_TOP - (k + 1) * 0x10000, aligned=True)
         return memory
+
+    def charge(self, units: int) -> None:
+        """Helper work counted in the budget, as :meth:`pybpf.vm.interpreter.Machine.charge`
+        (``max_instructions`` is set when a run is prepared)."""
+        left = _signed(self.state[t.S_BUDGET]) - units
+        if left < 0:
+            from pybpf.vm.interpreter import budget_exhausted
+
+            raise VMError(budget_exhausted(self.max_instructions))
+        self.state[t.S_BUDGET] = left
 
 
 @_HELPER_CB
