@@ -422,7 +422,8 @@ class Machine:
         try:
             while True:
                 try:
-                    for executed in range(executed + 1, max_instructions + 1):
+                    first = executed + 1    # where the loop resumes after a helper's charge
+                    for executed in range(first, max_instructions + 1):
                         pc = steps[pc](r)
                         if pc < 0:
                             break
