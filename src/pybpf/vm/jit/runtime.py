@@ -113,9 +113,11 @@ class _Run:
             memory.map(bytearray(512), writable=True, name=name, base=STACK_TOP - (k + 1) * 0x10000, aligned=True)
         return memory
 
+    #: the run's budget (set when the run is prepared), for :meth:`charge`'s message
+    max_instructions: int = DEFAULT_MAX_INSTRUCTIONS
+
     def charge(self, units: int) -> None:
-        """Helper work counted in the budget, as :meth:`pybpf.vm.interpreter.Machine.charge`
-        (``max_instructions`` is set when a run is prepared)."""
+        """Helper work counted in the budget, as :meth:`pybpf.vm.interpreter.Machine.charge`."""
         left = _signed(self.state[t.S_BUDGET]) - units
         if left < 0:
             from pybpf.vm.interpreter import budget_exhausted
