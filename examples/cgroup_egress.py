@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -51,6 +52,7 @@ def cgroup2_root() -> Path:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: clean up as on Ctrl-C
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=None, help="stop counting after this many seconds")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run in the cgroup")

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import ctypes
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -97,6 +98,7 @@ def inside(netns: str) -> Iterator[None]:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: clean up as on Ctrl-C
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = parser.parse_args()

@@ -11,12 +11,13 @@ import pytest
 
 from shared_data import REPO
 from pybpf.cli import main
+from pybpf.vm.helpers import PRINTK_BYTES_PER_UNIT, PRINTK_COST
 
 SUM = REPO / "examples" / "sum.asm"
 
 
 def test_run_on_the_vm(capsys):
-    assert main(["run", str(SUM), "--engine", "vm"]) == 0
+    assert main(["run", str(SUM), "--engine", "vm", "--conformance"]) == 0
     assert capsys.readouterr().out == "r0 = 5050 (0x13ba)  [vm engine]\n"
 
 
@@ -24,10 +25,11 @@ def test_run_json_with_memory_and_trace_output(tmp_path, capsys):
     program = tmp_path / "p.asm"
     program.write_text("ldxb %r3, [%r1+1]\nr1 = 0x0a7825 ll\n*(u64 *)(r10 -8) = r1\nr1 = r10\nr1 += -8\n"
                        "r2 = 4\ncall bpf_trace_printk\nr0 = r2\nexit\n".replace("r0 = r2", "r0 = 7"))
-    assert main(["run", str(program), "--engine", "vm", "--mem", "01 ff", "--json"]) == 0
+    assert main(["run", str(program), "--engine", "vm", "--conformance", "--mem", "01 ff", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["retval"] == 7 and result["output"] == ["ff\n"] and result["engine"] == "vm"
-    assert result["instructions"] == 9
+    # the budget used: 9 instructions and the bpf_trace_printk call's work (docs/vm.md)
+    assert result["instructions"] == 9 + PRINTK_COST + (4 + 2 * 3) // PRINTK_BYTES_PER_UNIT
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the kernel engine needs root")
@@ -49,7 +51,13 @@ def test_asm_then_disasm(tmp_path, capsys):
 @pytest.mark.parametrize("argv, why", [
     (["run", "{bad}", "--engine", "vm"], "line 1, column 1: unknown register 'r12'"),
     (["run", "{sum}", "--engine", "vm", "--mem", "zz"], "--mem: not hex bytes"),
-    (["run", "{sum}", "--engine", "vm", "--max-instructions", "10"], "ran 10 instructions"),
+    (["run", "{sum}", "--engine", "vm", "--conformance", "--max-instructions", "10"], "ran 10 instructions"),
+    (["run", "{sum}", "--engine", "vm", "--conformance", "--max-instructions", "-1"],
+     "--max-instructions must be at least 1, not -1"),
+    (["run", "{sum}", "--engine", "vm", "--max-instructions", "10"], "--max-instructions applies to --conformance"),
+    (["run", "{sum}", "--engine", "kernel", "--conformance"], "--conformance runs on the vm only"),
+    (["run", "{sum}", "--engine", "vm", "--repeat", str(1 << 32)], "--repeat must be between 1 and 4294967295"),
+    (["run", "{sum}", "--engine", "vm", "--repeat", "0"], "--repeat must be between 1 and 4294967295"),
     (["run", "{odd}", "--engine", "vm"], "not a whole number of 8-byte instructions"),
     (["run", "{missing}", "--engine", "vm"], "No such file"),
     (["asm", "{bad}", "-o", "{out}"], "unknown register"),

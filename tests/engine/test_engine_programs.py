@@ -57,3 +57,11 @@ def test_packet_shorter_than_an_ethernet_header_is_refused(engine, kind):
                 coll.programs["p"].test_run(bytes(size))
             assert caught.value.errno == errno.EINVAL
         assert coll.programs["p"].test_run(bytes(14)).retval == 1
+
+
+@pytest.mark.parametrize("repeat", [0, 1 << 32, 1 << 40])
+def test_repeat_outside_32_bits_is_refused_not_cut(engine, repeat):
+    """BPF_PROG_TEST_RUN counts runs in a u32: 2^32 would run once while saying more."""
+    with load(returns(7), engine=engine) as coll:
+        with pytest.raises(ValueError, match="repeat must be between 1 and 4294967295"):
+            coll.programs["ret"].test_run(PACKET, repeat=repeat)

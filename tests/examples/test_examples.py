@@ -140,3 +140,59 @@ def test_xdp_icmp_drops_icmp_only():
     assert counters and int(counters[-1][2]) >= 2 and int(counters[-1][5]) >= 2
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "pybpf-xdp" not in namespaces
+
+
+def _terminated(name: str, ready, *options: str) -> str:
+    """Start an example with no --duration, wait until ``ready(pid)`` (its objects exist),
+    send SIGTERM as a service manager or ``kill`` would; it must exit cleanly. Its output."""
+    process = subprocess.Popen([sys.executable, str(REPO / "examples" / f"{name}.py"), *options],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready(process.pid):
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.1)
+        time.sleep(0.3)
+        process.terminate()
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    return out
+
+
+def _namespaces() -> str:
+    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+@pytest.mark.skipif(shutil.which("ip") is None, reason="needs iproute2's ip for the namespaces")
+def test_xdp_icmp_cleans_up_when_terminated():
+    started = []
+
+    def ready(pid: int) -> bool:
+        started.append(pid)
+        return f"pybpf-xdp-b-{pid}" in _namespaces()
+
+    _terminated("xdp_icmp", ready)
+    left = _namespaces()
+    assert f"pybpf-xdp-a-{started[0]}" not in left and f"pybpf-xdp-b-{started[0]}" not in left
+
+
+def test_cgroup_egress_cleans_up_when_terminated():
+    from pathlib import Path
+
+    with open("/proc/mounts") as mounts:
+        roots = [line.split()[1] for line in mounts if line.split()[2] == "cgroup2"]
+    if not roots:
+        pytest.skip("no cgroup v2 hierarchy is mounted")
+    cgroup = {}
+
+    def running(pid: int) -> bool:
+        cgroup["path"] = Path(roots[0]) / f"pybpf-egress-{pid}"
+        procs = cgroup["path"] / "cgroup.procs"
+        return procs.exists() and bool(procs.read_text().strip())
+
+    out = _terminated("cgroup_egress", running, "--", "sleep", "30")
+    assert "sleep 30: " in out and not cgroup["path"].exists()

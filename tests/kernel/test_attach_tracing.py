@@ -43,6 +43,18 @@ def test_tracepoint_counts_our_syscalls():
 
 
 @root_only
+def test_attaching_one_program_twice_to_a_tracepoint_says_so():
+    from pybpf.engine import BPFError
+
+    with _loaded("tracepoint", tgid=os.getpid()) as coll:
+        with attach(coll.programs["prog"], "tracepoint:syscalls:sys_enter_getppid"):
+            with pytest.raises(BPFError) as caught:
+                attach(coll.programs["prog"], "tracepoint:syscalls:sys_enter_getppid")
+    message = str(caught.value)
+    assert "already attached there" in message and "BPF_NOEXIST" not in message
+
+
+@root_only
 def test_tracepoint_from_section_name():
     spec = CollectionSpec.of(counter_map(), counting("prog", "tracepoint", tgid=os.getpid(),
                                                      section="tracepoint/syscalls/sys_enter_getppid"))

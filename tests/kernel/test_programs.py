@@ -50,6 +50,18 @@ def test_verifier_error_summary_and_full_log():
     assert err.full().endswith(err.log)
 
 
+def test_a_program_too_large_keeps_the_verifiers_log():
+    """E2BIG (like every refusal) is retried with a log: the reason is never lost."""
+    from pybpf.isa import assemble
+
+    looping = ProgramSpec("vmsafe_big", ProgramType.SOCKET_FILTER,
+                          assemble("r0 = 0\nloop:\nr0 += 1\nif r0 < 3000000 goto loop\nexit\n"))
+    with pytest.raises(VerifierError) as caught:
+        load_program(looping)
+    assert caught.value.errno == errno.E2BIG
+    assert "BPF program is too large" in caught.value.log
+
+
 def test_log_buffer_grows_until_the_log_fits():
     with load_program(packet_length(), log_level=2, log_size=16) as prog:
         assert "processed 2 insns" in prog.log

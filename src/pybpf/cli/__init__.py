@@ -14,6 +14,7 @@ help, errors, other commands — goes through argparse as before.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from pybpf import __version__
@@ -106,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a mistyped command) gets the full parser, and its messages.
         parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
         args = parser.parse_args(arguments)
+    try:    # killed: release kernel and system objects as on Ctrl-C
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # main() called from a thread that is not the main one: leave signals alone
+        pass
     try:
         return int(args.handler(args) or 0)
     except PybpfError as exc:

@@ -1,13 +1,17 @@
 """``pybpf run FILE``: load a program into an engine and test-run it.
 
 FILE is raw instructions, assembly, an ELF object or C source (compiled first, as
-``pybpf cc`` would). ``--engine auto`` uses the kernel where bpf() is permitted (the
-program runs through BPF_PROG_TEST_RUN, as a socket filter unless ``--type`` or the ELF
-section says otherwise) and pybpf's own vm elsewhere. The vm runs an untyped program with
-the conformance convention (r1 points at the input memory, r2 holds its length) and a
-typed one, or one from an object, through the same test run as the kernel: the packet
-(``--data``) and the context are built as BPF_PROG_TEST_RUN builds them, and the result
-has the same return value, mean duration per run and output packet (``data_out``).
+``pybpf cc`` would). ``--engine auto`` uses the kernel where bpf() is permitted and
+pybpf's own vm elsewhere, and both engines run the program the same way: through
+BPF_PROG_TEST_RUN's test run, as a socket filter unless ``--type`` or the ELF section says
+otherwise, with the packet (``--data``) and the context built as the kernel builds them.
+So the same command answers the same on either engine: the test run's (32-bit) return
+value, mean duration per run and output packet (``data_out``), in the same JSON fields.
+
+``--conformance`` runs on the vm alone with the conformance suite's convention instead
+(r1 points at the input memory, r2 holds its length, the whole 64-bit r0 is the answer,
+bpf_trace_printk's text is printed); ``--max-instructions`` and ``--interpreter`` apply
+to such runs.
 """
 
 from __future__ import annotations
@@ -54,10 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--mem", metavar="HEX", help="input memory / packet as hex bytes")
     data.add_argument("--data", "--mem-file", dest="data", metavar="PATH", help="input memory / packet from a file")
     parser.add_argument("--repeat", type=int, default=1, help="run N times (timing is the mean)")
+    parser.add_argument("--conformance", action="store_true",
+                        help="vm only: r1 = the input memory, r2 = its length, 64-bit r0 (not a test run)")
     parser.add_argument("--max-instructions", type=int, default=None,
-                        help="vm: stop a program after this many instructions")
+                        help="with --conformance: stop a program after this many instructions")
     parser.add_argument("--interpreter", action="store_true",
-                        help="vm: interpret instead of compiling with the JIT")
+                        help="with --conformance: interpret instead of compiling with the JIT")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
@@ -87,16 +93,22 @@ def engine_name(requested: str, command: str = "run") -> str:
 def run(args: argparse.Namespace) -> int:
     """Load, run, print r0 (and trace output)."""
     from pybpf.cli.program_input import read_program_file
+    from pybpf.engine.program import Program
 
-    if args.repeat < 1:
-        raise PybpfError("--repeat must be at least 1")
+    if not 1 <= args.repeat <= Program.MAX_REPEAT:
+        raise PybpfError(f"--repeat must be between 1 and {Program.MAX_REPEAT} (BPF_PROG_TEST_RUN counts in 32 bits), "
+                         f"not {args.repeat}")
+    if args.max_instructions is not None and args.max_instructions < 1:
+        raise PybpfError(f"--max-instructions must be at least 1, not {args.max_instructions}")
+    _check_conformance_options(args)
     program = read_program_file(args.file, args.section, args.core_btf)
     memory = _input(args)
-    engine = engine_name(args.engine)
-    if engine == "kernel":
-        result = _run_engine(program, args, _DEFAULT_PACKET if memory is None else memory, engine)
-    else:
+    if args.conformance:
+        engine = "vm"
         result = _run_vm(program, args, memory)
+    else:
+        engine = engine_name(args.engine)
+        result = _run_engine(program, args, _DEFAULT_PACKET if memory is None else memory, engine)
     result["engine"] = engine
     if args.json:
         print(json.dumps(result))
@@ -111,13 +123,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_conformance_options(args: argparse.Namespace) -> None:
+    """The vm-only options go with --conformance, which goes with the vm alone."""
+    if args.conformance:
+        if args.engine == "kernel":
+            raise PybpfError("--conformance runs on the vm only (the kernel runs programs through its test run)")
+        if args.type is not None or args.section is not None:
+            raise PybpfError("--conformance runs raw instructions or assembly, without --type or --section")
+        return
+    for option, given in (("--max-instructions", args.max_instructions is not None),
+                          ("--interpreter", args.interpreter)):
+        if given:
+            raise PybpfError(f"{option} applies to --conformance runs on the vm (a test run has the kernel's limits)")
+
+
 def _run_vm(program_file: ProgramFile, args: argparse.Namespace, memory: bytes | None) -> dict[str, Any]:
+    """A --conformance run: r1 = the input memory, r2 = its length, r0 as it is."""
     from pybpf.vm import DEFAULT_MAX_INSTRUCTIONS, JIT_DEFAULT, Program, run_program
 
-    if args.type is not None or program_file.collection is not None:
-        # a typed program (or an ELF object's, with its maps): the vm engine builds the
-        # context BPF_PROG_TEST_RUN would, exactly as the kernel engine's run does
-        return _run_engine(program_file, args, _DEFAULT_PACKET if memory is None else memory, "vm")
+    if program_file.collection is not None:
+        raise PybpfError("--conformance runs raw instructions or assembly; an object's programs run as test runs")
     memory = memory or b""
     program = Program(program_file.instructions)
     limit = args.max_instructions or DEFAULT_MAX_INSTRUCTIONS

@@ -38,6 +38,9 @@ class Program(Resource, ABC):
         self.type = spec.type
         self._closed = False
 
+    #: the most runs one test run makes (BPF_PROG_TEST_RUN's ``repeat`` is a u32)
+    MAX_REPEAT = 0xFFFF_FFFF
+
     def test_run(self, data: bytes = b"", ctx: bytes | None = None, repeat: int = 1,
                  data_out_size: int | None = None, ctx_out_size: int | None = None,
                  flags: int = 0, cpu: int = 0) -> RunResult:
@@ -46,8 +49,9 @@ class Program(Resource, ABC):
         ``data_out_size`` bounds the packet read back (default: room for the input plus
         what a program may add, 256 bytes); ``ctx_out_size`` likewise for the context.
         """
-        if repeat < 1:
-            raise ValueError("repeat must be at least 1")
+        if not 1 <= repeat <= self.MAX_REPEAT:
+            raise ValueError(f"repeat must be between 1 and {self.MAX_REPEAT} (the kernel's count is 32 bits), "
+                             f"not {repeat}")
         data_out = len(data) + 256 if data_out_size is None else data_out_size
         ctx_out = (len(ctx) if ctx else 0) if ctx_out_size is None else ctx_out_size
         return self._test_run(bytes(data), None if ctx is None else bytes(ctx), repeat,

@@ -206,9 +206,8 @@ def load_program(spec: ProgramSpec, resolve: Callable[[str], int] | None = None,
     if not log_level:
         try:
             return KernelProgram(spec, bpf(Command.PROG_LOAD, attr, target, hints))
-        except BPFError as exc:
-            if exc.errno not in (errno.EACCES, errno.EINVAL):
-                raise
+        except BPFError:
+            pass    # any refusal (EACCES, EINVAL, E2BIG, ...): the verifier's log says why
         log_level = 1  # refused: load again, this time for the verifier's reasons
     try:
         fd, log = _load_with_log(attr, target, log_level, log_size, hints)

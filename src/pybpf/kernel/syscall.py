@@ -95,7 +95,7 @@ _GENERIC_HINTS = {
     errno.E2BIG: "too big: the attributes are larger than this kernel understands, or "
                  "the map is full",
     errno.ENOENT: "no such element or object",
-    errno.EEXIST: "the element already exists (the update said BPF_NOEXIST)",
+    errno.EEXIST: "the object or element already exists",
     errno.EBADF: "the file descriptor is not an open BPF object of the right kind",
     errno.ENOMEM: "the kernel could not allocate memory (check RLIMIT_MEMLOCK on kernels "
                   "before 5.11 and the memory cgroup)",
@@ -122,6 +122,11 @@ def hint(command: Command, err: int) -> str:
                 "attributes are larger than this kernel understands")
     if command in (Command.MAP_UPDATE_ELEM, Command.MAP_UPDATE_BATCH) and err == errno.E2BIG:
         return "the map is full (no free entry for a new key)"
+    if command in (Command.MAP_UPDATE_ELEM, Command.MAP_UPDATE_BATCH) and err == errno.EEXIST:
+        return "the element already exists (the update said BPF_NOEXIST)"
+    if command in (Command.LINK_CREATE, Command.PROG_ATTACH, Command.RAW_TRACEPOINT_OPEN) and err == errno.EEXIST:
+        return ("this program is already attached there (a hook runs a program once: close the first "
+                "link, or load the program again to attach a second copy)")
     if command in (Command.MAP_UPDATE_ELEM, Command.MAP_UPDATE_BATCH) and err == errno.ENOENT:
         return "the key is not in the map (the update said BPF_EXIST)"
     if command in _MAP_WRITES and err == errno.EPERM:

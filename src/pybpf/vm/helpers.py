@@ -54,12 +54,20 @@ def get_smp_processor_id(vm: Any, *_: int) -> int:
 
 
 _CONVERSION = re.compile(r"%(?P<len>ll|l)?(?P<conv>[diuxXpsc%])")
+#: bytes of bpf_trace_printk text a run keeps; what comes after is counted, not kept
+MAX_OUTPUT = 64 * 1024
+#: budget units of a bpf_trace_printk call on top of its call instruction, and the bytes
+#: (format, %s strings, text written) that cost one more unit: about what the call costs
+#: in time, measured in interpreted instructions (docs/vm.md, "Helper costs")
+PRINTK_COST, PRINTK_BYTES_PER_UNIT = 128, 8
 
 
 @helper("bpf_trace_printk")
 def trace_printk(vm: Any, fmt: int, fmt_size: int, *args: int) -> int:
     """Format up to three arguments with the kernel's printk subset (%d %i %u %x %ld %lld
-    %lu %llx %s %p %c) and append the text to the run's output; returns its length."""
+    %lu %llx %s %p %c) and append the text to the run's output; returns its length. The
+    call is charged to the budget by the bytes it handles, and a run keeps at most
+    MAX_OUTPUT bytes of text (a last line says how much more was dropped)."""
     if fmt_size <= 0 or fmt_size > 4096:
         raise VMError(f"bpf_trace_printk: format size {fmt_size} is not between 1 and 4096")
     raw = vm.memory.read_bytes(fmt, fmt_size).split(b"\0", 1)[0].decode("utf-8", "replace")
@@ -93,8 +101,27 @@ def trace_printk(vm: Any, fmt: int, fmt_size: int, *args: int) -> int:
             out.append(vm.memory.read_string(value).decode("utf-8", "replace"))
     out.append(raw[position:])
     text = "".join(out)
-    vm.output.append(text)
-    return len(text.encode())
+    size = len(text.encode())
+    vm.charge(PRINTK_COST + (fmt_size + 2 * size) // PRINTK_BYTES_PER_UNIT)
+    _keep_output(vm, text, size)
+    return size
+
+
+def _keep_output(vm: Any, text: str, size: int) -> None:
+    """Append ``text`` to the run's output while it stays within MAX_OUTPUT bytes; past
+    that, keep one last line that counts the bytes dropped."""
+    kept = vm.__dict__.get("output_bytes", 0)
+    if kept + size <= MAX_OUTPUT:
+        vm.output.append(text)
+        vm.__dict__["output_bytes"] = kept + size
+        return
+    dropped = vm.__dict__.get("output_dropped", 0) + size
+    vm.__dict__["output_dropped"] = dropped
+    notice = f"[pybpf: output beyond {MAX_OUTPUT} bytes dropped: {dropped} bytes]\n"
+    if dropped == size:
+        vm.output.append(notice)
+    else:
+        vm.output[-1] = notice
 
 
 def _poisoned(vm: Any, *_: int) -> int:

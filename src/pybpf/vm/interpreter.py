@@ -36,6 +36,27 @@ class _PacketOutOfBounds(Exception):
     """A legacy packet load past the end: the kernel ends the program with r0 = 0."""
 
 
+class _Charged(Exception):
+    """A helper charged work to the budget (:meth:`Machine.charge`): the run loop counts
+    it and goes on at ``resume``."""
+
+    def __init__(self, resume: int):
+        super().__init__(resume)
+        self.resume = resume
+
+
+def check_budget(max_instructions: int) -> None:
+    """Refuse a budget no run can keep (``max_instructions`` below 1)."""
+    if not isinstance(max_instructions, int) or max_instructions < 1:
+        raise VMError(f"max_instructions must be a whole number of at least 1, not {max_instructions!r}")
+
+
+def budget_exhausted(max_instructions: int) -> str:
+    """The message of a run stopped by its budget (the interpreter's and the JIT's)."""
+    return (f"the program ran {max_instructions} instructions without finishing "
+            "(raise max_instructions if it is meant to run longer)")
+
+
 def _s64(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
@@ -131,9 +152,17 @@ class Machine:
     steps: list[Step] = field(default_factory=list)
     exit_index: int = 0
     calling: int = 0
+    #: budget units helpers charged during the current call (see :meth:`charge`)
+    charged: int = 0
 
     def __post_init__(self) -> None:
         self.steps = [self._compile(i, ins) for i, ins in enumerate(self.program.instructions)]
+
+    def charge(self, units: int) -> None:
+        """Count ``units`` instructions' worth of helper work in the run's budget (the
+        cost model is in docs/vm.md): a program that loops over an expensive helper is
+        stopped by ``max_instructions`` as a loop of plain instructions is."""
+        self.charged += units
 
     # --- compile ---------------------------------------------------------------------
 
@@ -258,6 +287,8 @@ class Machine:
         result = fn(self, r[1], r[2], r[3], r[4], r[5])
         r[0] = result & M64
         r[1] = r[2] = r[3] = r[4] = r[5] = None  # caller-saved: the callee may have changed them
+        if self.charged:
+            raise _Charged(nxt)
         return nxt
 
     def _exit(self, r: list, index: int) -> int:
@@ -382,18 +413,29 @@ class Machine:
     # --- run ---------------------------------------------------------------------------
 
     def run(self, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> tuple[int, int]:
-        """Run from the first instruction; returns (r0, instructions executed)."""
+        """Run from the first instruction; returns (r0, budget used: the instructions
+        executed plus the work helpers charged)."""
+        check_budget(max_instructions)
         steps, r = self.steps, self.regs
         pc = 0
         executed = 0
         try:
-            for executed in range(1, max_instructions + 1):
-                pc = steps[pc](r)
-                if pc < 0:
+            while True:
+                try:
+                    first = executed + 1    # where the loop resumes after a helper's charge
+                    for executed in range(first, max_instructions + 1):
+                        pc = steps[pc](r)
+                        if pc < 0:
+                            break
+                    else:
+                        raise VMError(budget_exhausted(max_instructions))
                     break
-            else:
-                raise VMError(f"the program ran {max_instructions} instructions without finishing "
-                              "(raise max_instructions if it is meant to run longer)")
+                except _Charged as charged:
+                    executed += self.charged
+                    self.charged = 0
+                    if executed > max_instructions:
+                        raise VMError(budget_exhausted(max_instructions)) from None
+                    pc = charged.resume
         except _PacketOutOfBounds:
             return 0, executed
         except VMError as exc:
@@ -432,6 +474,7 @@ def run_program(program: bytes | list[Instruction] | Program, mem: bytes = b"", 
     r2 holds its length, r10 the top of a 512-byte stack. ``jit`` compiles the program to
     native code first (see :mod:`pybpf.vm.jit`); where that is not possible the
     interpreter runs it, and says so once on the ``pybpf.vm`` logger."""
+    check_budget(max_instructions)
     table = helpers if helpers is not None else HELPERS
     checked = program if isinstance(program, Program) else Program(program, table)
     if jit:

@@ -189,6 +189,18 @@ class _Run:
             memory.map(bytearray(len(region.data)), writable=region.writable, name=region.name, base=region.base)
         return memory
 
+    #: the run's budget (set when the run is prepared), for :meth:`charge`'s message
+    max_instructions: int = DEFAULT_MAX_INSTRUCTIONS
+
+    def charge(self, units: int) -> None:
+        """Helper work counted in the budget, as :meth:`pybpf.vm.interpreter.Machine.charge`."""
+        left = _signed(self.state[t.S_BUDGET]) - units
+        if left < 0:
+            from pybpf.vm.interpreter import budget_exhausted
+
+            raise VMError(budget_exhausted(self.max_instructions))
+        self.state[t.S_BUDGET] = left
+
 
 @_HELPER_CB
 def _helper_callback(state: int, helper_id: int, *args: int) -> int:
@@ -306,7 +318,7 @@ class CompiledProgram:
         return self._checked
 
     def _prepare(self, run: _Run, mem: bytearray, max_instructions: int) -> None:
-        run.length = len(mem)
+        run.length, run.max_instructions = len(mem), max_instructions
         run.buffer = (ctypes.c_char * max(len(mem), 1)).from_buffer(mem) if mem else ctypes.create_string_buffer(1)
         state = run.state
         state[t.S_BUDGET] = max_instructions
