@@ -56,62 +56,91 @@ _RUNS: dict[int, "_Run"] = {}
 OPT = 3
 
 
-class _JitMemory:
-    """What helpers see as ``vm.memory`` during a compiled run: reads and writes through
-    the same regions the compiled code uses (input buffer, live stack frames)."""
+class _Frame:
+    """A calling frame as helpers see it (``return_to``: the index after its call)."""
 
-    def __init__(self, run: "_Run"):
-        self.run = run
-
-    def _host(self, address: int, size: int, write: bool) -> int:
-        run = self.run
-        depth = run.state[t.S_DEPTH]
-        if INPUT_BASE <= address and address + size <= INPUT_BASE + run.length:
-            return run.state[t.S_IN_HOST] + address - INPUT_BASE
-        for k in range(depth + 1):
-            base = STACK_TOP - (k + 1) * 0x10000
-            if base <= address and address + size <= base + 512:
-                return run.state[t.S_FRAMES + k] + address - base
-        run.shadow(depth).region(address, size, write, access=False)  # raises the interpreter's message
-        raise VMError(f"invalid access of {size} bytes at 0x{address:x}")
-
-    def read_bytes(self, address: int, size: int) -> bytes:
-        return ctypes.string_at(self._host(address, size, False), size)
-
-    def read_string(self, address: int, limit: int = 4096) -> bytes:
-        data = b""
-        while len(data) < limit:
-            chunk = self.read_bytes(address + len(data), 1)
-            if chunk == b"\0":
-                return data
-            data += chunk
-        raise VMError(f"string at 0x{address:x} is not NUL-terminated within {limit} bytes")
+    def __init__(self, return_to: int):
+        self.return_to = return_to
 
 
 class _Run:
-    """The Python side of one compiled run: state, input, output, helper errors."""
+    """The Python side of one compiled run: state, input, output, helper errors — and,
+    for helpers, what they read from the interpreter's Machine (``memory``, ``program``,
+    ``cpu``, ``output``, ``calling``, ``frames``)."""
 
-    def __init__(self, helpers: dict[int, Callable[..., int]] | None, cpu: int):
+    def __init__(self, helpers: dict[int, Callable[..., int]] | None, cpu: int, program: Callable[[], Program]):
         self.state = (ctypes.c_uint64 * t.STATE_SLOTS)()
         #: ``None``: the registry (pybpf.vm.helpers.HELPERS), looked up on the first call
         self.helpers = helpers
         self.cpu = cpu
         self.output: list[str] = []
         self.error: BaseException | None = None
-        self.memory = _JitMemory(self)
         self.length = 0
         self.buffer: Any = None
+        self._program = program
+        self._memory: Memory | None = None
+        #: host address of each region's bytes (kept exported while the run lasts)
+        self._hosts: dict[int, tuple[int, Any]] = {}
+        self._layout: tuple[int, ...] = ()
 
-    def shadow(self, depth: int) -> Memory:
-        """A Memory laid out like the compiled run's (for the interpreter's messages)."""
+    @property
+    def program(self) -> Program:
+        return self._program()
+
+    @property
+    def calling(self) -> int:
+        """The index of the helper call in progress."""
+        return self.program.index_of_slot[self.state[t.S_SLOT]]
+
+    @property
+    def frames(self) -> list[_Frame]:
+        """The calling frames, outermost first (as the interpreter's ``Machine.frames``)."""
+        index = self.program.index_of_slot
+        return [_Frame(index[self.state[t.S_CALLS + k]] + 1) for k in range(1, self.state[t.S_DEPTH] + 1)]
+
+    @property
+    def memory(self) -> Memory:
+        """The interpreter's memory layout over the compiled run's own bytes: the input, the
+        live frames' stacks, and what helpers mapped (map values, ring-buffer records)."""
+        return self.memory_at(self.state[t.S_DEPTH])
+
+    def memory_at(self, depth: int) -> Memory:
         from pybpf.vm.memory import Memory
 
-        memory = Memory()
-        memory.map(bytearray(self.length), writable=True, name="mem", base=INPUT_BASE)
-        for k in range(depth + 1):
-            name = "stack" if k == 0 else f"stack of frame {k}"
-            memory.map(bytearray(512), writable=True, name=name, base=STACK_TOP - (k + 1) * 0x10000, aligned=True)
+        state = self.state
+        if self._memory is None:
+            self._memory = Memory()
+        memory = self._memory
+        layout = (state[t.S_IN_HOST], self.length, *(state[t.S_FRAMES + k] for k in range(depth + 1)))
+        if layout != self._layout:      # input or frames changed since the last look: remap them
+            for base in (INPUT_BASE, *(STACK_TOP - (k + 1) * 0x10000 for k in range(t.MAX_FRAMES))):
+                memory.unmap(base)
+            self._native_region(memory, "mem", INPUT_BASE, state[t.S_IN_HOST], self.length, False)
+            for k in range(depth + 1):
+                self._native_region(memory, "stack" if k == 0 else f"stack of frame {k}",
+                                    STACK_TOP - (k + 1) * 0x10000, state[t.S_FRAMES + k], 512, True)
+            self._layout = layout
         return memory
+
+    def _native_region(self, memory: Memory, name: str, base: int, host: int, size: int, aligned: bool) -> None:
+        data: Any = memoryview((ctypes.c_char * size).from_address(host)).cast("B") if size else bytearray()
+        memory.map(data, writable=True, name=name, base=base, aligned=aligned)
+        self._hosts[id(data)] = (host, data)
+
+    def host_address(self, address: int, size: int, write: bool, depth: int) -> int:
+        """The host address of a checked access outside the current frame's stack and the
+        input (calling frames' stacks, map values), or 0 where the interpreter faults."""
+        try:
+            region, offset = self.memory_at(depth).region(address, size, write)
+        except VMError:
+            return 0
+        if region.pointers is not None:  # a context's pointer fields: the interpreter's only
+            return 0
+        known = self._hosts.get(id(region.data))
+        if known is None or known[1] is not region.data:
+            exported = ctypes.c_char.from_buffer(region.data)
+            known = self._hosts[id(region.data)] = (ctypes.addressof(exported), region.data, exported)
+        return known[0] + offset
 
 
 @_HELPER_CB
@@ -126,7 +155,7 @@ def _helper_callback(state: int, helper_id: int, *args: int) -> int:
             run.helpers = HELPERS
         fn = run.helpers.get(helper_id)
         if fn is None:
-            raise VMError(f"callx: {helper_id} is not a helper this engine implements")
+            raise VMError(f"callx r{run.state[t.S_SIZE] - 1}: {helper_id} is not a helper this engine implements")
         return fn(run, *values) & _MASK64
     except BaseException as exc:  # noqa: BLE001 - handed back to the caller of run()
         run.error = exc
@@ -136,14 +165,10 @@ def _helper_callback(state: int, helper_id: int, *args: int) -> int:
 
 @_SLOW_CB
 def _translate_callback(state: int, address: int, size: int, depth: int) -> int:
-    run = _RUNS[state]
-    for k in range(depth):  # the calling frames' stacks (this frame's is checked inline)
-        base = STACK_TOP - (k + 1) * 0x10000
-        if base <= address and address + size <= base + 512:
-            if address % size:
-                return 0
-            return run.state[t.S_FRAMES + k] + address - base
-    return 0
+    try:
+        return _RUNS[state].host_address(address, size & 0xFFFF_FFFF, bool(size & t.WRITE_FLAG), depth)
+    except BaseException:  # noqa: BLE001 - nothing may unwind through native frames: a fault
+        return 0
 
 
 #: the functions compiled code exports, and their C types
@@ -238,11 +263,13 @@ class CompiledProgram:
         state[t.S_TRANSLATE_FN] = _TRANSLATE_ADDRESS
 
     def run(self, mem: bytes | bytearray = b"", *, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS, cpu: int = 0,
-            helpers: dict[int, Callable[..., int]] | None = None) -> RunResult:
-        """Run once with the conformance convention (r1 = input, r2 = its length)."""
+            helpers: dict[int, Callable[..., int]] | None = None, program: Program | None = None) -> RunResult:
+        """Run once with the conformance convention (r1 = input, r2 = its length).
+        ``program``: the checked program whose maps the helpers use (by default the one
+        this code was compiled from: programs with the same code share compiled code)."""
         from pybpf.vm.interpreter import RunResult
 
-        run = _Run(helpers, cpu)
+        run = _Run(helpers, cpu, (lambda: program) if program is not None else lambda: self.program)
         buffer = mem if isinstance(mem, bytearray) else bytearray(mem)
         self._prepare(run, buffer, max_instructions)
         address = ctypes.addressof(run.state)
@@ -277,7 +304,7 @@ class CompiledProgram:
         host_address = _uint64_address(hosts, count, "hosts")
         length_address = _uint64_address(lengths, count, "lengths")
         result_address = _uint64_address(results, count, "results")
-        run = _Run(None, 0)
+        run = _Run(None, 0, lambda: self.program)
         self._prepare(run, bytearray(), max_instructions)
         address = ctypes.addressof(run.state)
         _RUNS[address] = run
@@ -306,7 +333,7 @@ class CompiledProgram:
         state = run.state
         status, slot = state[t.S_STATUS], state[t.S_SLOT]
         if status == 0:
-            if not state[t.S_WRITE]:
+            if not state[t.S_R0_SET]:
                 raise VMError("r0 is not initialised when the program exits", slot)
             return r0
         if status == t.F_PACKET:
@@ -316,7 +343,7 @@ class CompiledProgram:
             raise VMError(f"the program ran {max_instructions} instructions without finishing "
                           "(raise max_instructions if it is meant to run longer)", self.program.slots[index])
         if status == t.F_UNINIT:
-            raise VMError(f"reads r{state[t.S_WRITE]}, which has not been written (uninitialised register)", slot)
+            raise VMError(self._uninitialised(slot, state[t.S_WRITE]), slot)
         if status == t.F_DEPTH:
             raise VMError("bpf-to-bpf calls nested more than 8 frames deep", slot)
         if status == t.F_HELPER:
@@ -324,15 +351,28 @@ class CompiledProgram:
             if isinstance(error, VMError):
                 raise VMError(error.reason, slot if error.index is None else error.index) from None
             if isinstance(error, TypeError):
-                raise VMError("a helper read an argument register that has not been written "
-                              "(uninitialised register)", slot) from None
+                raise VMError(self._uninitialised(slot, state[t.S_WRITE]), slot) from None
             assert error is not None
             raise error
         try:
-            run.shadow(state[t.S_DEPTH]).region(state[t.S_ADDR], state[t.S_SIZE], bool(state[t.S_WRITE]))
+            run.memory_at(state[t.S_DEPTH]).region(state[t.S_ADDR], state[t.S_SIZE], bool(state[t.S_WRITE]))
         except VMError as exc:
             raise VMError(exc.reason, slot) from None
         raise VMError(f"invalid access of {state[t.S_SIZE]} bytes at 0x{state[t.S_ADDR]:x}", slot)
+
+
+    def _uninitialised(self, slot: int, set_mask: int) -> str:
+        """The interpreter's message for the instruction at ``slot`` reading registers
+        that are not set in ``set_mask`` (a helper call reads r1-r5)."""
+        from pybpf.isa import opcodes as o
+        from pybpf.vm.analysis import reads
+
+        ins = self.program.instructions[self.program.index_of_slot[slot]]
+        called = ins.opcode == o.JMP | o.CALL and o.source(ins.opcode) == o.K
+        registers = (1, 2, 3, 4, 5) if called else reads(ins)
+        named = sorted({f"r{n}" for n in registers if not set_mask >> n & 1})
+        which = " or ".join(named) if named else "a register"
+        return f"reads {which}, which has not been written (uninitialised register)"
 
 
 def _signed(value: int) -> int:
