@@ -47,6 +47,23 @@ def test_random_programs_agree_on_interpreter_and_jit():
     assert not differences, "\n".join(differences[:5])
 
 
+def test_large_programs_agree_on_interpreter_and_jit():
+    """Programs above runtime.LARGE slots take the cheaper pipeline (native.object_code)."""
+    from pybpf.vm.jit import runtime
+
+    rng = random.Random(SEED + 2)
+    differences = []
+    for n in range(max(COUNT // 50, 3)):
+        text = generate(rng, 260)
+        program = assemble(text)
+        assert sum(ins.slots for ins in program) > runtime.LARGE
+        for mem in INPUTS:
+            interpreted, compiled = outcome(program, mem, False), outcome(program, mem, True)
+            if interpreted != compiled:
+                differences.append(f"--- program {n} on {mem.hex()}:\n{text}interpreter: {interpreted}\nJIT: {compiled}")
+    assert not differences, "\n".join(differences[:3])
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="comparing with the kernel needs root")
 def test_random_programs_agree_with_the_kernel():
     from pybpf.engine import load

@@ -328,7 +328,14 @@ def _llvm() -> Any:
 
 def object_code(module_ir: str, opt: int) -> bytes:
     """LLVM IR text optimised at level ``opt`` and compiled to a position-independent
-    object for this platform's baseline CPU (what :func:`load`'s ``build`` returns)."""
+    object for this platform's baseline CPU (what :func:`load`'s ``build`` returns).
+
+    Level 0 is the pipeline for large programs: only SROA (registers and stack slots
+    into SSA values) and CFG simplification, then LLVM's fast code generator. LLVM's
+    standard pipelines (-O1 and up) take time quadratic in a function's branches
+    (measured: correlated value propagation, instcombine and jump threading over the
+    chain of budget checks, and machine code sinking), which made a 4,000-branch
+    program take minutes; every pass of level 0 is about linear."""
     llvm = _llvm()
     with LLVM_LOCK:
         machine = llvm.Target.from_default_triple().create_target_machine(
@@ -338,7 +345,15 @@ def object_code(module_ir: str, opt: int) -> bytes:
         parsed.data_layout = str(machine.target_data)
         parsed.verify()
         builder = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=opt))
-        builder.getModulePassManager().run(parsed, builder)
+        if opt:
+            builder.getModulePassManager().run(parsed, builder)
+        else:
+            passes = llvm.create_new_function_pass_manager()
+            passes.add_sroa_pass()
+            passes.add_simplify_cfg_pass()
+            for function in parsed.functions:
+                if not function.is_declaration:
+                    passes.run(function, builder)
         return machine.emit_object(parsed)
 
 

@@ -52,8 +52,15 @@ INPUT_BASE, STACK_TOP = 0x0000_0001_0000_0000, 0x0000_7FFF_0000_0000
 
 #: runs in progress, by the address of their state array
 _RUNS: dict[int, "_Run"] = {}
-#: the optimisation level programs are compiled at
-OPT = 3
+#: the optimisation level programs are compiled at, and the level for programs of more
+#: than LARGE instruction slots (a cheaper pipeline whose time grows linearly: see
+#: native.object_code and docs/jit.md)
+OPT, LARGE_OPT, LARGE = 3, 0, 256
+
+
+def opt_level(count: int) -> int:
+    """The optimisation level for a program of ``count`` instruction slots."""
+    return OPT if count <= LARGE else LARGE_OPT
 
 
 class _Frame:
@@ -222,9 +229,10 @@ class CompiledProgram:
     code came from (``"disk cache"``, ``"compiled"`` and saved, or ``"compiled, not
     cached"``), ``compile_seconds`` how long getting it took."""
 
-    def __init__(self, program: Program, opt: int = OPT):
+    def __init__(self, program: Program, opt: int | None = None):
         start = time.perf_counter()
-        code = native.in_process(_object_code(program, opt), _SYMBOLS)
+        level = opt_level(sum(ins.slots for ins in program.instructions)) if opt is None else opt
+        code = native.in_process(_object_code(program, level), _SYMBOLS)
         self._setup(code, program, program.instructions, time.perf_counter() - start)
 
     @classmethod
@@ -416,10 +424,11 @@ def compile_program(program: bytes | Sequence[Instruction] | Program) -> Compile
             from pybpf.vm.program import Program
 
             checked = Program(source)
-        return _object_code(checked, OPT)
+        return _object_code(checked, level)
 
+    level = opt_level(len(code_bytes) // 8)    # slots: an lddw counts twice, as the kernel counts
     start = time.perf_counter()
-    code = native.load("bpf", code_bytes + b"\0opt%d\0" % OPT + _generator_digest(), build, _SYMBOLS)
+    code = native.load("bpf", code_bytes + b"\0opt%d\0" % level + _generator_digest(), build, _SYMBOLS)
     compiled = CompiledProgram._from_code(code, checked, source, time.perf_counter() - start)
     _CACHE[key] = compiled
     if len(_CACHE) > CACHE_SIZE:

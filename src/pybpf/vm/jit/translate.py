@@ -153,6 +153,7 @@ class _FunctionBuilder:
         frame_slot = self.b.gep(self.state, [self.b.add(self.depth, c64(S_FRAMES))])
         self.b.store(self.b.ptrtoint(self.stack, I64), frame_slot)
         self.blocks: dict[int, ir.Block] = {}
+        self._fault_exit: tuple[ir.Block, list[ir.PhiInstr]] | None = None
         self.index = function.start
         self.block_end = function.start
         self.initialised = self._initialised()
@@ -170,36 +171,52 @@ class _FunctionBuilder:
         a pointer, so the compiled code has no symbol for a loader to resolve)."""
         return self.b.inttoptr(self._state_load(slot), kind.as_pointer())
 
-    def _fault(self, code: int, slot: int, addr: ir.Value | None = None, size: int = 0, write: int = 0) -> None:
+    def _fault_block(self) -> tuple[ir.Block, list[ir.PhiInstr]]:
+        """The function's one fault exit: it records what its predecessors hand it (through
+        phis) in the state and returns. One shared block, rather than one per check, keeps
+        the function's size — and LLVM's time on it — linear in the program's."""
+        if self._fault_exit is None:
+            block = self.ir_fn.append_basic_block("fault")
+            b = ir.IRBuilder(block)
+            phis = [b.phi(I64, name=name) for name in ("code", "slot", "addr", "size", "write", "budget")]
+            for slot, value in zip((S_STATUS, S_SLOT, S_ADDR, S_SIZE, S_WRITE, S_BUDGET), phis):
+                b.store(value, b.gep(self.state, [c64(slot)]))
+            b.store(self.depth, b.gep(self.state, [c64(S_DEPTH)]))
+            b.ret(ir.Constant(RESULT, [0, 0]))
+            self._fault_exit = block, phis
+        return self._fault_exit
+
+    def _fault_edge(self, code: int, slot: int, addr: ir.Value | None, size: int, write: ir.Value | int,
+                    budget: ir.Value | None) -> ir.Block:
+        """The fault exit, with this block's details added to its phis. ``write``: a write
+        access (or, for F_UNINIT, the mask of set registers); ``budget``: what to leave in
+        the budget slot (only a packet load past the end, which is no error, needs it)."""
+        block, phis = self._fault_block()
+        here = self.b.block
+        values = (c64(code), c64(slot), addr if addr is not None else c64(0), c64(size),
+                  write if isinstance(write, ir.Value) else c64(write), budget if budget is not None else c64(0))
+        for phi, value in zip(phis, values):
+            phi.add_incoming(value, here)
+        return block
+
+    def _fault(self, code: int, slot: int, addr: ir.Value | None = None, size: int = 0, write: ir.Value | int = 0,
+               budget: ir.Value | None = None) -> None:
         """End the function with a fault recorded in the state (current block ends)."""
-        self._state_store(S_STATUS, c64(code))
-        self._state_store(S_SLOT, c64(slot))
-        self._state_store(S_ADDR, addr if addr is not None else c64(0))
-        self._state_store(S_SIZE, c64(size))
-        self._state_store(S_DEPTH, self.depth)
-        if code != F_UNINIT:
-            self._state_store(S_WRITE, c64(write))
-        self.b.ret(ir.Constant(RESULT, [0, 0]))
+        self.b.branch(self._fault_edge(code, slot, addr, size, write, budget))
 
     def _check(self, ok: ir.Value, code: int, slot: int, **details) -> None:
         """Continue when ``ok``; fault otherwise."""
         good = self.ir_fn.append_basic_block()
-        bad = self.ir_fn.append_basic_block()
+        bad = self._fault_edge(code, slot, details.get("addr"), details.get("size", 0), details.get("write", 0),
+                               details.get("budget"))
         self.b.cbranch(ok, good, bad)
-        self.b.position_at_end(bad)
-        self._fault(code, slot, **details)
         self.b.position_at_end(good)
 
     def read(self, reg: int, slot: int) -> ir.Value:
         if reg != 10 and reg not in self.initialised.get(self.index, ()):
-            bit = self.b.and_(self.b.load(self.mask), c64(1 << reg))
-            good = self.ir_fn.append_basic_block()
-            bad = self.ir_fn.append_basic_block()
-            self.b.cbranch(self.b.icmp_unsigned("!=", bit, c64(0)), good, bad)
-            self.b.position_at_end(bad)
-            self._state_store(S_WRITE, self.b.load(self.mask))  # the runtime names every unset one read
-            self._fault(F_UNINIT, slot)
-            self.b.position_at_end(good)
+            mask = self.b.load(self.mask)   # on a fault, the runtime names every unset register read
+            self._check(self.b.icmp_unsigned("!=", self.b.and_(mask, c64(1 << reg)), c64(0)), F_UNINIT, slot,
+                        write=mask)
         return self.b.load(self.regs[reg])
 
     def write(self, reg: int, value: ir.Value) -> None:
@@ -489,13 +506,8 @@ class _FunctionBuilder:
         length = self._state_load(S_IN_LEN)
         fits = b.and_(b.icmp_unsigned(">=", length, c64(size)),
                       b.icmp_unsigned("<=", offset, b.sub(length, c64(size))))
-        good, bad = self.ir_fn.append_basic_block(), self.ir_fn.append_basic_block()
-        b.cbranch(fits, good, bad)
-        b.position_at_end(bad)
         # the block's whole length was counted at its start: give back what follows this load
-        self._state_store(S_BUDGET, b.add(b.load(self.budget), c64(self.block_end - 1 - index)))
-        self._fault(F_PACKET, slot)
-        b.position_at_end(good)
+        self._check(fits, F_PACKET, slot, budget=b.add(b.load(self.budget), c64(self.block_end - 1 - index)))
         ptr = b.inttoptr(b.add(self._state_load(S_IN_HOST), offset), ir.IntType(8 * size).as_pointer())
         value = b.load(ptr, align=1)
         if size > 1:
