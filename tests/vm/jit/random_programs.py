@@ -56,7 +56,7 @@ def _memory(rng: random.Random, kernel: bool, written: set[int]) -> list[str]:
     size = rng.choice([1, 2, 4, 8])
     kind = _SIZES[size]
     where = rng.random()
-    if kernel or where < 0.55:                        # the stack
+    if kernel or where < 0.6:                        # the stack
         offset = _stack_offset(rng, size, not kernel)
         if kernel:
             offset = -8 * rng.randint(1, 8)
@@ -77,12 +77,12 @@ def _memory(rng: random.Random, kernel: bool, written: set[int]) -> list[str]:
         if choice < 0.65:                             # by a run-time offset: r7 = the input length
             return ["r1 = r10", "r1 -= r7", f"r{_reg(rng)} = *({kind} *)(r1 +0)"]
         return [f"r{_reg(rng)} = *({kind} *)(r10 {offset:+d})"]
-    if where < 0.8:                                   # the input (r6), some past its end
+    if where < 0.85:                                  # the input (r6), some past its end
         offset = rng.randint(0, 20)
         if rng.random() < 0.5:
             return [f"*({kind} *)(r6 {offset:+d}) = r{_reg(rng)}"]
         return [f"r{_reg(rng)} = *({kind} *)(r6 {offset:+d})"]
-    if where < 0.9:                                   # legacy packet loads (past the end: r0 = 0, stop)
+    if where < 0.97:                                  # legacy packet loads (past the end: r0 = 0, stop)
         kind = rng.choice(["u8", "u16", "u32"])
         if rng.random() < 0.5:
             return [f"r0 = *({kind} *)skb[{rng.randint(0, 20)}]"]
@@ -91,7 +91,9 @@ def _memory(rng: random.Random, kernel: bool, written: set[int]) -> list[str]:
 
 
 def _helper(rng: random.Random) -> list[str]:
-    choice = rng.randrange(8)
+    choice = rng.randrange(9)
+    if choice in (4, 8) and rng.random() < 0.7:   # the ones that mostly end the run: rarer
+        choice = 6
     size = rng.choice([1, 4, 8, 16])
     if choice == 0:      # probe read from the input or the stack into the stack
         source = rng.choice(["r3 = r6", "r3 = r10\nr3 += -64"])
@@ -116,12 +118,16 @@ def _helper(rng: random.Random) -> list[str]:
     return [f"r{_reg(rng)} = r{_reg(rng)}", "call bpf_probe_read_kernel"]     # maybe unset arguments
 
 
+def _set_registers(rng: random.Random, registers: list[int]) -> list[str]:
+    return [f"r{r} = {_imm(rng)} ll" if rng.random() < 0.3 else f"r{r} = {_imm(rng)}" for r in registers]
+
+
 def generate(rng: random.Random, length: int = 24, *, kernel: bool = False) -> str:
     """One random program (``kernel``: only what a socket filter may do and reads no
     register or stack slot before writing it, so the kernel's verifier accepts it)."""
     lines = ["r6 = r1", "r7 = r2"] if not kernel else ["r6 = r1"]
-    for r in range(0, 5 if kernel else rng.randint(0, 5)):   # some registers stay unset in the vm's programs
-        lines.append(f"r{r} = {_imm(rng)} ll" if rng.random() < 0.3 else f"r{r} = {_imm(rng)}")
+    unset = rng.randint(0, 5) if not kernel and rng.random() < 0.2 else -1   # sometimes one stays unset
+    lines += _set_registers(rng, [r for r in range(0, 5 if kernel else 6) if r != unset])
     if not kernel and rng.random() < 0.5:
         lines.append("r8 = 1")
     written: set[int] = set()
@@ -150,6 +156,8 @@ def generate(rng: random.Random, length: int = 24, *, kernel: bool = False) -> s
             body.append(f"if {wide}{a} {op} {other} goto {label}")
         elif not kernel:
             body.extend(_helper(rng))
+            if rng.random() < 0.85:              # helpers clobber r1-r5: mostly set them again
+                body.extend(_set_registers(rng, [1, 2, 3, 4, 5]))
         if call_sub and n == length // 2:
             body.extend(["r1 = r10", "r1 += -8", "call sub"])
     for _, label in pending:
