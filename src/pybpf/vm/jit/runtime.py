@@ -75,7 +75,8 @@ class _Run:
     for helpers, what they read from the interpreter's Machine (``memory``, ``program``,
     ``cpu``, ``output``, ``calling``, ``frames``)."""
 
-    def __init__(self, helpers: dict[int, Callable[..., int]] | None, cpu: int, program: Callable[[], Program]):
+    def __init__(self, helpers: dict[int, Callable[..., int]] | None, cpu: int,
+                 program: Callable[[], Program] | None = None):
         self.state = (ctypes.c_uint64 * t.STATE_SLOTS)()
         #: ``None``: the registry (pybpf.vm.helpers.HELPERS), looked up on the first call
         self.helpers = helpers
@@ -84,6 +85,7 @@ class _Run:
         self.error: BaseException | None = None
         self.length = 0
         self.buffer: Any = None
+        #: gives the checked program (set by CompiledProgram._prepare when None)
         self._program = program
         self._memory: Memory | None = None
         #: host address of each region's bytes (kept exported while the run lasts)
@@ -92,6 +94,7 @@ class _Run:
 
     @property
     def program(self) -> Program:
+        assert self._program is not None, "a run prepared by CompiledProgram._prepare"
         return self._program()
 
     @property
@@ -260,6 +263,8 @@ class CompiledProgram:
 
     def _prepare(self, run: _Run, mem: bytearray, max_instructions: int) -> None:
         run.length = len(mem)
+        if run._program is None:
+            run._program = lambda: self.program
         run.buffer = (ctypes.c_char * max(len(mem), 1)).from_buffer(mem) if mem else ctypes.create_string_buffer(1)
         state = run.state
         state[t.S_BUDGET] = max_instructions
@@ -312,7 +317,7 @@ class CompiledProgram:
         host_address = _uint64_address(hosts, count, "hosts")
         length_address = _uint64_address(lengths, count, "lengths")
         result_address = _uint64_address(results, count, "results")
-        run = _Run(None, 0, lambda: self.program)
+        run = _Run(None, 0)
         self._prepare(run, bytearray(), max_instructions)
         address = ctypes.addressof(run.state)
         _RUNS[address] = run

@@ -36,6 +36,10 @@ HELPER_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64, I64, I64, I64])  # sta
 SLOW_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64])                   # state, addr, size, depth
 
 
+#: checks sharing one fault exit (see _FunctionBuilder._fault_block)
+FAULT_EDGES = 64
+
+
 def c64(value: int) -> ir.Constant:
     return ir.Constant(I64, value & ((1 << 64) - 1))
 
@@ -172,10 +176,11 @@ class _FunctionBuilder:
         return self.b.inttoptr(self._state_load(slot), kind.as_pointer())
 
     def _fault_block(self) -> tuple[ir.Block, list[ir.PhiInstr]]:
-        """The function's one fault exit: it records what its predecessors hand it (through
-        phis) in the state and returns. One shared block, rather than one per check, keeps
-        the function's size — and LLVM's time on it — linear in the program's."""
-        if self._fault_exit is None:
+        """A fault exit: it records what its predecessors hand it (through phis) in the
+        state and returns. Shared by up to FAULT_EDGES checks, rather than one per check:
+        that keeps the function small, and bounded phis keep LLVM's passes (whose work on
+        a phi grows with its incoming edges, per edge) linear in the program's size."""
+        if self._fault_exit is None or len(self._fault_exit[1][0].incomings) >= FAULT_EDGES:
             block = self.ir_fn.append_basic_block("fault")
             b = ir.IRBuilder(block)
             phis = [b.phi(I64, name=name) for name in ("code", "slot", "addr", "size", "write", "budget")]
