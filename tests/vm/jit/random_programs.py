@@ -126,7 +126,7 @@ def generate(rng: random.Random, length: int = 24, *, kernel: bool = False) -> s
     register or stack slot before writing it, so the kernel's verifier accepts it)."""
     lines = ["r6 = r1", "r7 = r2"] if not kernel else ["r6 = r1"]
     unset = rng.randint(0, 5) if not kernel and rng.random() < 0.2 else -1   # sometimes one stays unset
-    lines += _set_registers(rng, [r for r in range(0, 5 if kernel else 6) if r != unset])
+    lines += _set_registers(rng, [r for r in range(5 if kernel else 6) if r != unset])
     if not kernel and rng.random() < 0.5:
         lines.append("r8 = 1")
     if kernel:                                    # the kernel's stack is not zeroed: write before reading

@@ -83,7 +83,6 @@ class _Run:
         self.cpu = cpu
         self.output: list[str] = []
         self.error: BaseException | None = None
-        self.length = 0
         self.buffer: Any = None
         #: gives the checked program (set by CompiledProgram._prepare when None)
         self._program = program
@@ -121,11 +120,11 @@ class _Run:
         if self._memory is None:
             self._memory = Memory()
         memory = self._memory
-        layout = (state[t.S_IN_HOST], self.length, *(state[t.S_FRAMES + k] for k in range(depth + 1)))
+        layout = (state[t.S_IN_HOST], state[t.S_IN_LEN], *(state[t.S_FRAMES + k] for k in range(depth + 1)))
         if layout != self._layout:      # input or frames changed since the last look: remap them
             for base in (INPUT_BASE, *(STACK_TOP - (k + 1) * 0x10000 for k in range(t.MAX_FRAMES))):
                 memory.unmap(base)
-            self._native_region(memory, "mem", INPUT_BASE, state[t.S_IN_HOST], self.length, False)
+            self._native_region(memory, "mem", INPUT_BASE, state[t.S_IN_HOST], state[t.S_IN_LEN], False)
             for k in range(depth + 1):
                 self._native_region(memory, "stack" if k == 0 else f"stack of frame {k}",
                                     STACK_TOP - (k + 1) * 0x10000, state[t.S_FRAMES + k], 512, True)
@@ -262,7 +261,6 @@ class CompiledProgram:
         return self._checked
 
     def _prepare(self, run: _Run, mem: bytearray, max_instructions: int) -> None:
-        run.length = len(mem)
         if run._program is None:
             run._program = lambda: self.program
         run.buffer = (ctypes.c_char * max(len(mem), 1)).from_buffer(mem) if mem else ctypes.create_string_buffer(1)
@@ -325,8 +323,7 @@ class CompiledProgram:
             done = self._batch(address, host_address, length_address, count, result_address)
         finally:
             del _RUNS[address]
-        if done < count:        # the run raises the interpreter's message for input ``done``
-            run.length = ctypes.c_uint64.from_address(length_address + 8 * done).value
+        if done < count:        # the run raises the interpreter's message for input ``done`` (its state)
             self._outcome(run, 0, max_instructions)
 
     def run_many(self, inputs: Sequence[bytes], *, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> list[int]:
