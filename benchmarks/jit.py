@@ -5,8 +5,9 @@ Run: ``python benchmarks/jit.py`` (root adds the kernel column). Four programs:
 ``prime`` (trial division: one mul and one mod per 9-instruction inner iteration), and
 ``c-loop`` (a loop compiled from C with the clang in the ziglang wheel). The kernel runs
 each as a socket filter through BPF_PROG_TEST_RUN (mean ``duration`` over many runs), with
-a loop count its verifier accepts; the vm engine runs a longer loop. Also prints the JIT's
-compile time for a 1,000-instruction program.
+a loop count its verifier accepts; the vm engine runs a longer loop. Then prints the JIT's
+compile time for branch-heavy programs of 1k, 10k and 100k instructions
+(``JIT_COMPILE_SIZES=1000,10000`` to choose; ``--compile-only`` skips the run times).
 """
 
 from __future__ import annotations
@@ -132,14 +133,27 @@ def kernel_ns(code: list[Instruction]) -> float | str:
     return result.duration_ns / executed
 
 
-def compile_time_1000() -> float:
-    body = [Instruction(o.ALU64 | o.MOV | o.K, r, 0, 0, r) for r in range(10)]
-    ops = [o.ADD, o.XOR, o.MUL, o.SUB, o.OR, o.LSH, o.RSH, o.AND]
-    body += [Instruction(o.ALU64 | ops[i % len(ops)] | o.X, i % 10, (i * 7) % 10) for i in range(988)]
-    body += [Instruction(o.ALU64 | o.MOV | o.X, 0, 1), Instruction(o.JMP | o.EXIT)]
+def branchy(size: int) -> list[Instruction]:
+    """A branch-heavy program of ``size`` instructions: a conditional jump (over the next
+    instruction) every other instruction, the shape that made compile time quadratic."""
+    body = [Instruction(o.ALU64 | o.MOV | o.K, 0, 0, 0, 0), Instruction(o.ALU64 | o.MOV | o.X, 3, 2)]
+    for i in range((size - 3) // 2):
+        body += [Instruction(o.JMP | o.JEQ | o.K, 3, 0, 1, i), Instruction(o.ALU64 | o.ADD | o.K, 0, 0, 0, i | 1)]
+    return body + [Instruction(o.JMP | o.EXIT)]
+
+
+def compile_seconds(code: list[Instruction]) -> float:
     start = time.perf_counter()
-    CompiledProgram(Program(body))
+    CompiledProgram(Program(code))
     return time.perf_counter() - start
+
+
+def compile_times(sizes: list[int]) -> None:
+    print(f"{'instructions':>12} {'compile s':>10} {'us/instruction':>15}   (branch-heavy, uncached)")
+    for size in sizes:
+        code = branchy(size)
+        seconds = compile_seconds(code)
+        print(f"{len(code):12,} {seconds:10.2f} {seconds / len(code) * 1e6:15.0f}", flush=True)
 
 
 def main() -> None:
@@ -152,8 +166,10 @@ def main() -> None:
         kernel_text = f"{kernel:11.2f}" if isinstance(kernel, float) else f"{kernel:>11}"
         ratio = f"   jit/kernel = {jit / kernel:.2f}" if isinstance(kernel, float) else ""
         print(f"{name:<8} {interp:12.1f} {jit:9.2f} {kernel_text}{ratio}")
-    print(f"JIT compile time, 1,000-instruction program: {compile_time_1000() * 1e3:.0f} ms")
+
 
 
 if __name__ == "__main__":
-    main()
+    if "--compile-only" not in sys.argv:
+        main()
+    compile_times([int(a) for a in os.environ.get("JIT_COMPILE_SIZES", "1000,10000,100000").split(",")])

@@ -480,7 +480,7 @@ def run_program(program: bytes | list[Instruction] | Program, mem: bytes = b"", 
     if jit:
         compiled = _compiled(checked)
         if compiled is not None:
-            return compiled.run(mem, max_instructions=max_instructions, cpu=cpu, helpers=table)
+            return compiled.run(mem, max_instructions=max_instructions, cpu=cpu, helpers=table, program=checked)
     machine = Machine(checked, helpers=table, cpu=cpu)
     machine.memory.map(bytearray(mem), writable=True, name="mem", base=INPUT_BASE)
     stack_base = STACK_TOP - 0x10000

@@ -169,3 +169,39 @@ def test_run_batch_checks_its_arrays():
         program.run_batch((ctypes.c_uint64 * 2)(), (ctypes.c_uint64 * 1)(), (ctypes.c_uint64 * 2)())
     with pytest.raises(ValueError, match="results: need a contiguous buffer"):
         program.run_batch((ctypes.c_uint64 * 1)(), (ctypes.c_uint64 * 1)(), array.array("I", [0, 0]))
+
+
+def test_a_world_writable_cache_directory_is_not_used(tmp_path, monkeypatch, caplog):
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    directory.chmod(0o777)             # a pre-created directory anyone may have filled
+    monkeypatch.setenv("PYBPF_JIT_CACHE", str(directory))
+    runtime._CACHE.clear()
+    compiled = compile_program(assemble(PROGRAM))
+    runtime._CACHE.clear()
+    assert compiled.origin == "compiled, not cached" and compiled.run_many([b"\x01"]) == [2]
+    assert not _entries(directory)
+    assert "writable by group and others (mode 0777)" in caplog.text
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_a_cache_directory_of_another_user_is_not_used(tmp_path, monkeypatch, caplog):
+    directory = tmp_path / "theirs"
+    directory.mkdir(mode=0o700)
+    os.chown(directory, 65534, 65534)
+    monkeypatch.setenv("PYBPF_JIT_CACHE", str(directory))
+    runtime._CACHE.clear()
+    compiled = compile_program(assemble(PROGRAM))
+    runtime._CACHE.clear()
+    assert compiled.origin == "compiled, not cached"
+    assert "owned by uid 65534" in caplog.text
+
+
+def test_an_entry_others_may_write_is_not_loaded(jit_cache, caplog):
+    compile_program(assemble(PROGRAM))
+    [entry] = _entries(jit_cache)
+    assert entry.stat().st_mode & 0o777 == 0o600
+    entry.chmod(0o666)
+    runtime._CACHE.clear()
+    assert compile_program(assemble(PROGRAM)).origin != "disk cache"
+    assert "writable by group and others" in caplog.text

@@ -14,9 +14,12 @@ MAX_FRAMES = 8
 
 # the state array shared with the runtime (u64 slots)
 (S_STATUS, S_SLOT, S_ADDR, S_SIZE, S_WRITE, S_BUDGET, S_DEPTH, S_IN_BASE, S_IN_HOST, S_IN_LEN, S_CPU,
- S_HELPER_FN, S_TRANSLATE_FN) = range(13)
-S_FRAMES = 13          # host address of each live frame's stack, MAX_FRAMES slots
-STATE_SLOTS = S_FRAMES + MAX_FRAMES
+ S_HELPER_FN, S_TRANSLATE_FN, S_R0_SET) = range(14)
+S_FRAMES = 14          # host address of each live frame's stack, MAX_FRAMES slots
+S_CALLS = S_FRAMES + MAX_FRAMES   # the slot of the bpf-to-bpf call that entered each frame
+STATE_SLOTS = S_CALLS + MAX_FRAMES
+#: in the translate callback's size argument: the access is a write
+WRITE_FLAG = 1 << 32
 
 # fault codes
 F_MEMORY, F_BUDGET, F_PACKET, F_UNINIT, F_HELPER, F_DEPTH, F_MISALIGNED = range(1, 8)

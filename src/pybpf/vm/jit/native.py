@@ -33,6 +33,7 @@ import ctypes
 import functools
 import importlib.util
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -113,6 +114,8 @@ def load(kind: str, key: bytes, build: Callable[[], bytes], symbols: Sequence[st
     ``kind`` prefixes the entry's file name (``bpf``, ``pcap``). Raises
     :class:`JitUnsupported` where nothing can be compiled here (no llvmlite)."""
     directory = cache_dir() if sys.platform.startswith("linux") else None
+    if directory is not None and not _trusted_directory(directory):
+        directory = None
     path = directory / f"{kind}-{_entry_name(key)}.so" if directory is not None else None
     if path is not None:
         found = _open_entry(path, symbols)
@@ -124,6 +127,57 @@ def load(kind: str, key: bytes, build: Callable[[], bytes], symbols: Sequence[st
         if saved is not None:
             return saved
     return in_process(obj, symbols)
+
+
+_WARNED: set[str] = set()
+
+
+def _distrust(path: Path, why: str) -> bool:
+    """Say once (a warning on the ``pybpf.vm`` logger) why ``path`` is not used; False."""
+    import logging
+
+    message = f"JIT cache: not using {path}: {why} (compiling without the disk cache)"
+    if message not in _WARNED:
+        _WARNED.add(message)
+        logging.getLogger("pybpf.vm").warning(message)
+    return False
+
+
+def _unsafe(info: os.stat_result, sticky_ok: bool) -> str | None:
+    """Why a file or directory with ``info`` could hold someone else's code, or None:
+    owned by another user than this one (or root), or writable by group or others (a
+    directory with the sticky bit, like /tmp, only where ``sticky_ok``) — as ssh judges
+    ~/.ssh."""
+    if info.st_uid not in (os.getuid(), 0):
+        return f"owned by uid {info.st_uid}, not by this user (uid {os.getuid()})"
+    if info.st_mode & 0o022 and not (sticky_ok and info.st_mode & stat.S_ISVTX):
+        who = {0o022: "group and others", 0o020: "group", 0o002: "others"}[info.st_mode & 0o022]
+        return f"writable by {who} (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
+def _trusted_directory(directory: Path) -> bool:
+    """Whether code may be loaded from ``directory`` (created 0700 when missing): it and
+    every directory above it must be safe (see :func:`_unsafe`; sticky ones above it are)."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory = directory.resolve()
+        info = os.stat(directory)
+    except OSError as exc:
+        return _distrust(directory, f"cannot create or read it ({exc.strerror})")
+    if not stat.S_ISDIR(info.st_mode):
+        return _distrust(directory, "not a directory")
+    why = _unsafe(info, sticky_ok=False)
+    if why is not None:
+        return _distrust(directory, why)
+    for parent in directory.parents:
+        try:
+            why = _unsafe(os.stat(parent), sticky_ok=True)
+        except OSError as exc:
+            return _distrust(directory, f"cannot read {parent} ({exc.strerror})")
+        if why is not None:
+            return _distrust(directory, f"{parent} is {why}")
+    return True
 
 
 def _entry_name(key: bytes) -> str:
@@ -157,7 +211,12 @@ def _open_entry(path: Path, symbols: Sequence[str]) -> NativeCode | None:
     """The entry at ``path`` loaded, or ``None`` when it is missing or damaged (then it
     is deleted, so that the caller's rebuild replaces it)."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NOFOLLOW)) as f:
+            info = os.fstat(f.fileno())
+            why = _unsafe(info, sticky_ok=False) if stat.S_ISREG(info.st_mode) else "not a regular file"
+            if why is not None:
+                return _distrust(path, why) or None
+            data = f.read()
     except OSError:
         return None
     body, marker, checksum = data[:-32 - len(TRAILER)], data[-32 - len(TRAILER):-32], data[-32:]
@@ -197,8 +256,9 @@ def _save_entry(path: Path, obj: bytes, symbols: Sequence[str]) -> NativeCode | 
             with open(linked, "rb") as f:
                 library = f.read()
             entry = os.path.join(work, "entry.so")
-            with open(entry, "wb") as f:
+            with open(entry, "wb", opener=lambda name, flags: os.open(name, flags, 0o600)) as f:
                 f.write(library + TRAILER + sha256(library).digest())
+            os.chmod(entry, 0o600)          # whatever the umask: loadable only if no one else may write it
             os.replace(entry, path)
     except (OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
@@ -268,7 +328,14 @@ def _llvm() -> Any:
 
 def object_code(module_ir: str, opt: int) -> bytes:
     """LLVM IR text optimised at level ``opt`` and compiled to a position-independent
-    object for this platform's baseline CPU (what :func:`load`'s ``build`` returns)."""
+    object for this platform's baseline CPU (what :func:`load`'s ``build`` returns).
+
+    Level 0 is the pipeline for large programs: only SROA (registers and stack slots
+    into SSA values) and CFG simplification, then LLVM's fast code generator. LLVM's
+    standard pipelines (-O1 and up) take time quadratic in a function's branches
+    (measured: correlated value propagation, instcombine and jump threading over the
+    chain of budget checks, and machine code sinking), which made a 4,000-branch
+    program take minutes; every pass of level 0 is about linear."""
     llvm = _llvm()
     with LLVM_LOCK:
         machine = llvm.Target.from_default_triple().create_target_machine(
@@ -278,7 +345,15 @@ def object_code(module_ir: str, opt: int) -> bytes:
         parsed.data_layout = str(machine.target_data)
         parsed.verify()
         builder = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=opt))
-        builder.getModulePassManager().run(parsed, builder)
+        if opt:
+            builder.getModulePassManager().run(parsed, builder)
+        else:
+            passes = llvm.create_new_function_pass_manager()
+            passes.add_sroa_pass()
+            passes.add_simplify_cfg_pass()
+            for function in parsed.functions:
+                if not function.is_declaration:
+                    passes.run(function, builder)
         return machine.emit_object(parsed)
 
 

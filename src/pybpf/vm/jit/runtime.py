@@ -52,142 +52,89 @@ INPUT_BASE, STACK_TOP = 0x0000_0001_0000_0000, 0x0000_7FFF_0000_0000
 
 #: runs in progress, by the address of their state array
 _RUNS: dict[int, "_Run"] = {}
-#: the optimisation level programs are compiled at
-OPT = 3
+#: the optimisation level programs are compiled at, and the level for programs of more
+#: than LARGE instruction slots (a cheaper pipeline whose time grows linearly: see
+#: native.object_code and docs/jit.md)
+OPT, LARGE_OPT, LARGE = 3, 0, 256
 
 
-class _Dynamic:
-    """A region helpers added during a run (a map value, a reserved ring buffer record):
-    its Python buffer, and the host address compiled code reaches it at."""
-
-    __slots__ = ("base", "data", "writable", "name", "host", "_keep")
-
-    def __init__(self, base: int, data: bytearray, writable: bool, name: str):
-        self.base, self.data, self.writable, self.name = base, data, writable, name
-        self._keep = (ctypes.c_char * len(data)).from_buffer(data) if data else ctypes.create_string_buffer(1)
-        self.host = ctypes.addressof(self._keep)
+def opt_level(count: int) -> int:
+    """The optimisation level for a program of ``count`` instruction slots."""
+    return OPT if count <= LARGE else LARGE_OPT
 
 
-class _JitMemory:
-    """What helpers see as ``vm.memory`` during a compiled run: the interpreter's Memory
-    interface (read, write, map, unmap) over the regions the compiled code uses — the
-    input buffer, the live stack frames — and the regions helpers map (map values, ring
-    buffer records), which compiled code then reaches through the slow-path callback."""
+class _Frame:
+    """A calling frame as helpers see it (``return_to``: the index after its call)."""
 
-    def __init__(self, run: "_Run"):
-        self.run = run
-        self.dynamic: list[_Dynamic] = []
-        self._next_dynamic = 0
-
-    def map(self, data: bytearray, *, writable: bool, name: str, base: int | None = None,
-            aligned: bool = False) -> int:
-        """As :meth:`pybpf.vm.memory.Memory.map` (the buffer must keep its size while mapped)."""
-        if base is None:
-            if not self._next_dynamic:
-                from pybpf.vm.memory import DYNAMIC_BASE
-
-                self._next_dynamic = DYNAMIC_BASE
-            base = self._next_dynamic
-            self._next_dynamic += (len(data) + 0xFFF) & ~0xFFF or 0x1000
-        self.dynamic.insert(0, _Dynamic(base, data, writable, name))
-        return base
-
-    def unmap(self, base: int) -> None:
-        """Remove the region helpers mapped at ``base``."""
-        self.dynamic = [region for region in self.dynamic if region.base != base]
-
-    def host(self, address: int, size: int, write: bool) -> int:
-        """The host address of ``size`` bytes at program address ``address`` outside the
-        running frame's stack, or 0 where the program may not reach them."""
-        run = self.run
-        if INPUT_BASE <= address and address + size <= INPUT_BASE + run.length:
-            return run.state[t.S_IN_HOST] + address - INPUT_BASE
-        for k in range(run.state[t.S_DEPTH] + 1):
-            base = STACK_TOP - (k + 1) * 0x10000
-            if base <= address and address + size <= base + 512:
-                return run.state[t.S_FRAMES + k] + address - base
-        for region in self.dynamic:
-            if region.base <= address and address + size <= region.base + len(region.data):
-                return 0 if write and not region.writable else region.host + address - region.base
-        return 0
-
-    def _checked(self, address: int, size: int, write: bool) -> int:
-        # an empty access still needs a region at ``address``, as in the interpreter
-        host = self.host(address, max(size, 1), write)
-        if not host:
-            self.run.shadow(self.run.state[t.S_DEPTH]).region(address, size, write, access=False)
-            raise VMError(f"invalid {'write' if write else 'read'} of {size} bytes at 0x{address:x}")
-        return host
-
-    def check(self, address: int, size: int, write: bool) -> None:
-        """As :meth:`pybpf.vm.memory.Memory.check`."""
-        self._checked(address, size, write)
-
-    def read_bytes(self, address: int, size: int) -> bytes:
-        return ctypes.string_at(self._checked(address, size, False), size)
-
-    def write_bytes(self, address: int, data: bytes) -> None:
-        ctypes.memmove(self._checked(address, len(data), True), data, len(data))
-
-    def read_string(self, address: int, limit: int = 4096) -> bytes:
-        """A NUL-terminated string at ``address`` within one region (read in one piece,
-        as the interpreter reads it)."""
-        size = 1
-        while size < limit and self.host(address, size * 2, False):
-            size *= 2
-        while size < limit and self.host(address, size + 1, False):   # the region's last bytes
-            size += 1
-        data = self.read_bytes(address, min(size, limit))
-        end = data.find(b"\0")
-        if end < 0:
-            raise VMError(f"string at 0x{address:x} is not NUL-terminated within its region")
-        return data[:end]
+    def __init__(self, return_to: int):
+        self.return_to = return_to
 
 
 class _Run:
-    """The Python side of one compiled run: what helpers see as the vm (``vm.memory``,
-    ``vm.program``, ``vm.cpu``, ``vm.output``, ``vm.calling``), and the run's errors."""
+    """The Python side of one compiled run: state, input, output, helper errors — and,
+    for helpers, what they read from the interpreter's Machine (``memory``, ``program``,
+    ``cpu``, ``output``, ``calling``, ``frames``)."""
 
     def __init__(self, helpers: dict[int, Callable[..., int]] | None, cpu: int,
-                 compiled: "CompiledProgram | None" = None):
+                 program: Callable[[], Program] | None = None):
         self.state = (ctypes.c_uint64 * t.STATE_SLOTS)()
         #: ``None``: the registry (pybpf.vm.helpers.HELPERS), looked up on the first call
         self.helpers = helpers
         self.cpu = cpu
         self.output: list[str] = []
         self.error: BaseException | None = None
-        self.memory = _JitMemory(self)
-        self.length = 0
         self.buffer: Any = None
-        self._compiled = compiled
-        #: the bit mask of r1-r5 written before the last helper call
-        self.arguments_set = 0
-        #: compiled code keeps no bpf-to-bpf return addresses: stacks are the call site alone
-        self.frames: list[Any] = []
+        #: gives the checked program (set by CompiledProgram._prepare when None)
+        self._program = program
+        self._memory: Memory | None = None
+        #: host address of each region's bytes (kept exported while the run lasts)
+        self._hosts: dict[int, tuple[int, Any]] = {}
+        self._layout: tuple[int, ...] = ()
 
     @property
     def program(self) -> Program:
-        """The checked program (its maps and slot table), for helpers."""
-        assert self._compiled is not None
-        return self._compiled.program
+        assert self._program is not None, "a run prepared by CompiledProgram._prepare"
+        return self._program()
 
     @property
     def calling(self) -> int:
-        """The index of the call instruction running a helper now."""
+        """The index of the helper call in progress."""
         return self.program.index_of_slot[self.state[t.S_SLOT]]
 
-    def shadow(self, depth: int) -> Memory:
-        """A Memory laid out like the compiled run's (for the interpreter's messages)."""
+    @property
+    def frames(self) -> list[_Frame]:
+        """The calling frames, outermost first (as the interpreter's ``Machine.frames``)."""
+        index = self.program.index_of_slot
+        return [_Frame(index[self.state[t.S_CALLS + k]] + 1) for k in range(1, self.state[t.S_DEPTH] + 1)]
+
+    @property
+    def memory(self) -> Memory:
+        """The interpreter's memory layout over the compiled run's own bytes: the input, the
+        live frames' stacks, and what helpers mapped (map values, ring-buffer records)."""
+        return self.memory_at(self.state[t.S_DEPTH])
+
+    def memory_at(self, depth: int) -> Memory:
         from pybpf.vm.memory import Memory
 
-        memory = Memory()
-        memory.map(bytearray(self.length), writable=True, name="mem", base=INPUT_BASE)
-        for k in range(depth + 1):
-            name = "stack" if k == 0 else f"stack of frame {k}"
-            memory.map(bytearray(512), writable=True, name=name, base=STACK_TOP - (k + 1) * 0x10000, aligned=True)
-        for region in reversed(self.memory.dynamic):
-            memory.map(bytearray(len(region.data)), writable=region.writable, name=region.name, base=region.base)
+        state = self.state
+        if self._memory is None:
+            self._memory = Memory()
+        memory = self._memory
+        layout = (state[t.S_IN_HOST], state[t.S_IN_LEN], *(state[t.S_FRAMES + k] for k in range(depth + 1)))
+        if layout != self._layout:      # input or frames changed since the last look: remap them
+            for base in (INPUT_BASE, *(STACK_TOP - (k + 1) * 0x10000 for k in range(t.MAX_FRAMES))):
+                memory.unmap(base)
+            self._native_region(memory, "mem", INPUT_BASE, state[t.S_IN_HOST], state[t.S_IN_LEN], False)
+            for k in range(depth + 1):
+                self._native_region(memory, "stack" if k == 0 else f"stack of frame {k}",
+                                    STACK_TOP - (k + 1) * 0x10000, state[t.S_FRAMES + k], 512, True)
+            self._layout = layout
         return memory
+
+    def _native_region(self, memory: Memory, name: str, base: int, host: int, size: int, aligned: bool) -> None:
+        data: Any = memoryview((ctypes.c_char * size).from_address(host)).cast("B") if size else bytearray()
+        memory.map(data, writable=True, name=name, base=base, aligned=aligned)
+        self._hosts[id(data)] = (host, data)
 
     #: the run's budget (set when the run is prepared), for :meth:`charge`'s message
     max_instructions: int = DEFAULT_MAX_INSTRUCTIONS
@@ -201,11 +148,26 @@ class _Run:
             raise VMError(budget_exhausted(self.max_instructions))
         self.state[t.S_BUDGET] = left
 
+    def host_address(self, address: int, size: int, write: bool, depth: int) -> int:
+        """The host address of a checked access outside the current frame's stack and the
+        input (calling frames' stacks, map values), or 0 where the interpreter faults."""
+        try:
+            region, offset = self.memory_at(depth).region(address, size, write)
+        except VMError:
+            return 0
+        if region.pointers is not None:  # a context's pointer fields: the interpreter's only
+            return 0
+        known = self._hosts.get(id(region.data))
+        if known is None or known[1] is not region.data:
+            exported = ctypes.c_char.from_buffer(region.data)
+            known = self._hosts[id(region.data)] = (ctypes.addressof(exported), region.data, exported)
+        return known[0] + offset
+
 
 @_HELPER_CB
 def _helper_callback(state: int, helper_id: int, *args: int) -> int:
     run = _RUNS[state]
-    set_mask = run.arguments_set = run.state[t.S_WRITE]
+    set_mask = run.state[t.S_WRITE]
     values = [value if set_mask & (1 << (n + 1)) else None for n, value in enumerate(args)]
     try:
         if run.helpers is None:
@@ -214,7 +176,7 @@ def _helper_callback(state: int, helper_id: int, *args: int) -> int:
             run.helpers = HELPERS
         fn = run.helpers.get(helper_id)
         if fn is None:
-            raise VMError(f"callx: {helper_id} is not a helper this engine implements")
+            raise VMError(f"callx r{run.state[t.S_SIZE] - 1}: {helper_id} is not a helper this engine implements")
         return fn(run, *values) & _MASK64
     except BaseException as exc:  # noqa: BLE001 - handed back to the caller of run()
         run.error = exc
@@ -223,19 +185,11 @@ def _helper_callback(state: int, helper_id: int, *args: int) -> int:
 
 
 @_SLOW_CB
-def _translate_callback(state: int, address: int, size: int, depth_and_write: int) -> int:
-    """The host address for an access outside the running frame's stack and the input:
-    a calling frame's stack (aligned, as stacks are) or a region a helper mapped; 0 for a
-    fault. ``depth_and_write`` is the frame depth, with bit 32 set for a write."""
-    run = _RUNS[state]
-    depth, write = depth_and_write & 0xFFFF_FFFF, bool(depth_and_write >> 32)
-    for k in range(depth):  # the calling frames' stacks (this frame's is checked inline)
-        base = STACK_TOP - (k + 1) * 0x10000
-        if base <= address and address + size <= base + 512:
-            if address % size:
-                return 0
-            return run.state[t.S_FRAMES + k] + address - base
-    return run.memory.host(address, size, write) if run.memory.dynamic else 0
+def _translate_callback(state: int, address: int, size: int, depth: int) -> int:
+    try:
+        return _RUNS[state].host_address(address, size & 0xFFFF_FFFF, bool(size & t.WRITE_FLAG), depth)
+    except BaseException:  # noqa: BLE001 - nothing may unwind through native frames: a fault
+        return 0
 
 
 #: the functions compiled code exports, and their C types
@@ -289,9 +243,10 @@ class CompiledProgram:
     code came from (``"disk cache"``, ``"compiled"`` and saved, or ``"compiled, not
     cached"``), ``compile_seconds`` how long getting it took."""
 
-    def __init__(self, program: Program, opt: int = OPT):
+    def __init__(self, program: Program, opt: int | None = None):
         start = time.perf_counter()
-        code = native.in_process(_object_code(program, opt), _SYMBOLS)
+        level = opt_level(sum(ins.slots for ins in program.instructions)) if opt is None else opt
+        code = native.in_process(_object_code(program, level), _SYMBOLS)
         self._setup(code, program, program.instructions, time.perf_counter() - start)
 
     @classmethod
@@ -318,7 +273,9 @@ class CompiledProgram:
         return self._checked
 
     def _prepare(self, run: _Run, mem: bytearray, max_instructions: int) -> None:
-        run.length, run.max_instructions = len(mem), max_instructions
+        if run._program is None:
+            run._program = lambda: self.program
+        run.max_instructions = max_instructions
         run.buffer = (ctypes.c_char * max(len(mem), 1)).from_buffer(mem) if mem else ctypes.create_string_buffer(1)
         state = run.state
         state[t.S_BUDGET] = max_instructions
@@ -330,11 +287,13 @@ class CompiledProgram:
         state[t.S_TRANSLATE_FN] = _TRANSLATE_ADDRESS
 
     def run(self, mem: bytes | bytearray = b"", *, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS, cpu: int = 0,
-            helpers: dict[int, Callable[..., int]] | None = None) -> RunResult:
-        """Run once with the conformance convention (r1 = input, r2 = its length)."""
+            helpers: dict[int, Callable[..., int]] | None = None, program: Program | None = None) -> RunResult:
+        """Run once with the conformance convention (r1 = input, r2 = its length).
+        ``program``: the checked program whose maps the helpers use (by default the one
+        this code was compiled from: programs with the same code share compiled code)."""
         from pybpf.vm.interpreter import RunResult
 
-        run = _Run(helpers, cpu, self)
+        run = _Run(helpers, cpu, (lambda: program) if program is not None else lambda: self.program)
         buffer = mem if isinstance(mem, bytearray) else bytearray(mem)
         self._prepare(run, buffer, max_instructions)
         address = ctypes.addressof(run.state)
@@ -369,7 +328,7 @@ class CompiledProgram:
         host_address = _uint64_address(hosts, count, "hosts")
         length_address = _uint64_address(lengths, count, "lengths")
         result_address = _uint64_address(results, count, "results")
-        run = _Run(None, 0, self)
+        run = _Run(None, 0)
         self._prepare(run, bytearray(), max_instructions)
         address = ctypes.addressof(run.state)
         _RUNS[address] = run
@@ -377,8 +336,7 @@ class CompiledProgram:
             done = self._batch(address, host_address, length_address, count, result_address)
         finally:
             del _RUNS[address]
-        if done < count:        # the run raises the interpreter's message for input ``done``
-            run.length = ctypes.c_uint64.from_address(length_address + 8 * done).value
+        if done < count:        # the run raises the interpreter's message for input ``done`` (its state)
             self._outcome(run, 0, max_instructions)
 
     @property
@@ -391,7 +349,7 @@ class CompiledProgram:
     def open_batch_state(self, *, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> BatchState:
         """A state array for native calls of :attr:`batch_function` (one thread's at a
         time); close it after the calls."""
-        run = _Run(None, 0, self)
+        run = _Run(None, 0)
         self._prepare(run, bytearray(), max_instructions)
         return BatchState(run)
 
@@ -412,7 +370,7 @@ class CompiledProgram:
         state = run.state
         status, slot = state[t.S_STATUS], state[t.S_SLOT]
         if status == 0:
-            if not state[t.S_WRITE]:
+            if not state[t.S_R0_SET]:
                 raise VMError("r0 is not initialised when the program exits", slot)
             return r0
         if status == t.F_PACKET:
@@ -421,30 +379,37 @@ class CompiledProgram:
             index = self.program.index_of_slot[slot] + state[t.S_ADDR]
             raise VMError(f"the program ran {max_instructions} instructions without finishing "
                           "(raise max_instructions if it is meant to run longer)", self.program.slots[index])
-        if status == t.F_UNINIT:        # the size slot holds the bit mask of registers set
-            from pybpf.vm.analysis import reads
-
-            ins = self.program.instructions[self.program.index_of_slot[slot]]
-            unset = [f"r{n}" for n in sorted(set(reads(ins))) if n != 10 and not state[t.S_SIZE] & (1 << n)]
-            raise VMError(f"reads {' or '.join(unset) or 'a register'}, which has not been written "
-                          "(uninitialised register)", slot)
+        if status == t.F_UNINIT:
+            raise VMError(self._uninitialised(slot, state[t.S_WRITE]), slot)
         if status == t.F_DEPTH:
             raise VMError("bpf-to-bpf calls nested more than 8 frames deep", slot)
         if status == t.F_HELPER:
             error = run.error
             if isinstance(error, VMError):
                 raise VMError(error.reason, slot if error.index is None else error.index) from None
-            if isinstance(error, TypeError):    # an unwritten argument: named as the interpreter names it
-                unset = [f"r{n}" for n in range(1, 6) if not run.arguments_set & (1 << n)]
-                raise VMError(f"reads {' or '.join(unset) or 'a register'}, which has not been written "
-                              "(uninitialised register)", slot) from None
+            if isinstance(error, TypeError):
+                raise VMError(self._uninitialised(slot, state[t.S_WRITE]), slot) from None
             assert error is not None
             raise error
         try:
-            run.shadow(state[t.S_DEPTH]).region(state[t.S_ADDR], state[t.S_SIZE], bool(state[t.S_WRITE]))
+            run.memory_at(state[t.S_DEPTH]).region(state[t.S_ADDR], state[t.S_SIZE], bool(state[t.S_WRITE]))
         except VMError as exc:
             raise VMError(exc.reason, slot) from None
         raise VMError(f"invalid access of {state[t.S_SIZE]} bytes at 0x{state[t.S_ADDR]:x}", slot)
+
+
+    def _uninitialised(self, slot: int, set_mask: int) -> str:
+        """The interpreter's message for the instruction at ``slot`` reading registers
+        that are not set in ``set_mask`` (a helper call reads r1-r5)."""
+        from pybpf.isa import opcodes as o
+        from pybpf.vm.analysis import reads
+
+        ins = self.program.instructions[self.program.index_of_slot[slot]]
+        called = ins.opcode == o.JMP | o.CALL and o.source(ins.opcode) == o.K
+        registers = (1, 2, 3, 4, 5) if called else reads(ins)
+        named = sorted({f"r{n}" for n in registers if not set_mask >> n & 1})
+        which = " or ".join(named) if named else "a register"
+        return f"reads {which}, which has not been written (uninitialised register)"
 
 
 class BatchState:
@@ -508,10 +473,11 @@ def compile_program(program: bytes | Sequence[Instruction] | Program) -> Compile
             from pybpf.vm.program import Program
 
             checked = Program(source)
-        return _object_code(checked, OPT)
+        return _object_code(checked, level)
 
+    level = opt_level(len(code_bytes) // 8)    # slots: an lddw counts twice, as the kernel counts
     start = time.perf_counter()
-    code = native.load("bpf", code_bytes + b"\0opt%d\0" % OPT + _generator_digest(), build, _SYMBOLS)
+    code = native.load("bpf", code_bytes + b"\0opt%d\0" % level + _generator_digest(), build, _SYMBOLS)
     compiled = CompiledProgram._from_code(code, checked, source, time.perf_counter() - start)
     _CACHE[key] = compiled
     if len(_CACHE) > CACHE_SIZE:

@@ -20,10 +20,11 @@ from llvmlite import ir
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.vm.analysis import initialised_registers
+from pybpf.vm.constants import MAP_HANDLE_BASE
 from pybpf.vm.jit.abi import (BATCH_SYMBOL, ENTRY_SYMBOL, F_BUDGET, F_DEPTH, F_MEMORY, F_MISALIGNED,
-                              F_PACKET, F_UNINIT, MAX_FRAMES, S_ADDR, S_BUDGET, S_DEPTH, S_FRAMES, S_HELPER_FN,
-                              S_IN_BASE, S_IN_HOST, S_IN_LEN, S_SIZE, S_SLOT, S_STATUS, S_TRANSLATE_FN, S_WRITE,
-                              JitUnsupported)
+                              F_PACKET, F_UNINIT, MAX_FRAMES, S_ADDR, S_BUDGET, S_CALLS, S_DEPTH, S_FRAMES,
+                              S_HELPER_FN, S_IN_BASE, S_IN_HOST, S_IN_LEN, S_R0_SET, S_SIZE, S_SLOT, S_STATUS,
+                              S_TRANSLATE_FN, S_WRITE, WRITE_FLAG, JitUnsupported)
 from pybpf.vm.memory import STACK_TOP
 from pybpf.vm.program import Program
 
@@ -33,6 +34,10 @@ RESULT = ir.LiteralStructType([I64, I64])
 FUNC_TYPE = ir.FunctionType(RESULT, [STATE, I64, *([I64] * 10), I64])
 HELPER_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64, I64, I64, I64])  # state, id, r1..r5
 SLOW_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64])                   # state, addr, size, depth
+
+
+#: checks sharing one fault exit (see _FunctionBuilder._fault_block)
+FAULT_EDGES = 64
 
 
 def c64(value: int) -> ir.Constant:
@@ -80,11 +85,8 @@ class Translator:
         result = b.call(self.functions[0].llvm, [state, c64(0), *regs, c64(0b110)])
         r0 = b.extract_value(result, 0)
         mask = b.extract_value(result, 1)
-        # the r0-initialised bit goes back through the state's write slot — after a normal
-        # exit only: after a fault that slot says whether the faulting access was a write
-        write_slot = b.gep(state, [c64(S_WRITE)])
-        finished = b.icmp_unsigned("==", b.load(b.gep(state, [c64(S_STATUS)])), c64(0))
-        b.store(b.select(finished, b.and_(mask, c64(1)), b.load(write_slot)), write_slot)
+        # the r0-initialised bit goes back through its own slot (a fault's details stay intact)
+        b.store(b.and_(mask, c64(1)), b.gep(state, [c64(S_R0_SET)]))
         b.ret(r0)
         self._batch(entry)
         return self.module
@@ -113,7 +115,7 @@ class Translator:
         b.store(c64(0), b.gep(state, [c64(S_STATUS)]))
         r0 = b.call(entry, [state, in_base, length])
         status = b.load(b.gep(state, [c64(S_STATUS)]))
-        initialised = b.icmp_unsigned("!=", b.load(b.gep(state, [c64(S_WRITE)])), c64(0))
+        initialised = b.icmp_unsigned("!=", b.load(b.gep(state, [c64(S_R0_SET)])), c64(0))
         packet_end = b.icmp_unsigned("==", status, c64(F_PACKET))
         ok = b.or_(packet_end, b.and_(b.icmp_unsigned("==", status, c64(0)), initialised))
         b.store(b.select(packet_end, c64(0), r0), b.gep(results, [i]))
@@ -142,10 +144,10 @@ class _FunctionBuilder:
         self.budget = self.b.alloca(I64, name="budget")
         self.stack = self.b.alloca(ir.ArrayType(I8, o.STACK_SIZE), name="stack")
         self.stack.align = 8
-        # the interpreter's initial state: a stack of zeros. Left uninitialised, a read
-        # before any write would return what the native stack held (host memory), and
-        # LLVM would treat such reads as undefined values.
-        self.b.store(ir.Constant(self.stack.allocated_type, None), self.stack)
+        # the interpreter's stack starts zeroed: so does this one (never the host's leftovers)
+        memset = translator.module.declare_intrinsic("llvm.memset", [I8.as_pointer(), I64])
+        self.b.call(memset, [self.b.bitcast(self.stack, I8.as_pointer()), ir.Constant(I8, 0),
+                             c64(o.STACK_SIZE), ir.Constant(I1, 0)])
         for n in range(10):
             self.b.store(self.ir_fn.args[2 + n], self.regs[n])
         self.stack_base = self.b.sub(c64(STACK_TOP), self.b.mul(self.b.add(self.depth, c64(1)), c64(0x10000)))
@@ -155,7 +157,9 @@ class _FunctionBuilder:
         frame_slot = self.b.gep(self.state, [self.b.add(self.depth, c64(S_FRAMES))])
         self.b.store(self.b.ptrtoint(self.stack, I64), frame_slot)
         self.blocks: dict[int, ir.Block] = {}
+        self._fault_exit: tuple[ir.Block, list[ir.PhiInstr]] | None = None
         self.index = function.start
+        self.block_end = function.start
         self.initialised = self._initialised()
 
     # --- small pieces ------------------------------------------------------------------
@@ -171,35 +175,53 @@ class _FunctionBuilder:
         a pointer, so the compiled code has no symbol for a loader to resolve)."""
         return self.b.inttoptr(self._state_load(slot), kind.as_pointer())
 
-    def _fault(self, code: int, slot: int, addr: ir.Value | None = None, size: int | ir.Value = 0,
-               write: int = 0) -> None:
+    def _fault_block(self) -> tuple[ir.Block, list[ir.PhiInstr]]:
+        """A fault exit: it records what its predecessors hand it (through phis) in the
+        state and returns. Shared by up to FAULT_EDGES checks, rather than one per check:
+        that keeps the function small, and bounded phis keep LLVM's passes (whose work on
+        a phi grows with its incoming edges, per edge) linear in the program's size."""
+        if self._fault_exit is None or len(self._fault_exit[1][0].incomings) >= FAULT_EDGES:
+            block = self.ir_fn.append_basic_block("fault")
+            b = ir.IRBuilder(block)
+            phis = [b.phi(I64, name=name) for name in ("code", "slot", "addr", "size", "write", "budget")]
+            for slot, value in zip((S_STATUS, S_SLOT, S_ADDR, S_SIZE, S_WRITE, S_BUDGET), phis):
+                b.store(value, b.gep(self.state, [c64(slot)]))
+            b.store(self.depth, b.gep(self.state, [c64(S_DEPTH)]))
+            b.ret(ir.Constant(RESULT, [0, 0]))
+            self._fault_exit = block, phis
+        return self._fault_exit
+
+    def _fault_edge(self, code: int, slot: int, addr: ir.Value | None, size: int, write: ir.Value | int,
+                    budget: ir.Value | None) -> ir.Block:
+        """The fault exit, with this block's details added to its phis. ``write``: a write
+        access (or, for F_UNINIT, the mask of set registers); ``budget``: what to leave in
+        the budget slot (only a packet load past the end, which is no error, needs it)."""
+        block, phis = self._fault_block()
+        here = self.b.block
+        values = (c64(code), c64(slot), addr if addr is not None else c64(0), c64(size),
+                  write if isinstance(write, ir.Value) else c64(write), budget if budget is not None else c64(0))
+        for phi, value in zip(phis, values):
+            phi.add_incoming(value, here)
+        return block
+
+    def _fault(self, code: int, slot: int, addr: ir.Value | None = None, size: int = 0, write: ir.Value | int = 0,
+               budget: ir.Value | None = None) -> None:
         """End the function with a fault recorded in the state (current block ends)."""
-        self._state_store(S_STATUS, c64(code))
-        self._state_store(S_SLOT, c64(slot))
-        self._state_store(S_ADDR, addr if addr is not None else c64(0))
-        self._state_store(S_SIZE, size if isinstance(size, ir.Value) else c64(size))
-        self._state_store(S_DEPTH, self.depth)
-        self._state_store(S_WRITE, c64(write))
-        self.b.ret(ir.Constant(RESULT, [0, 0]))
+        self.b.branch(self._fault_edge(code, slot, addr, size, write, budget))
 
     def _check(self, ok: ir.Value, code: int, slot: int, **details) -> None:
         """Continue when ``ok``; fault otherwise."""
         good = self.ir_fn.append_basic_block()
-        bad = self.ir_fn.append_basic_block()
+        bad = self._fault_edge(code, slot, details.get("addr"), details.get("size", 0), details.get("write", 0),
+                               details.get("budget"))
         self.b.cbranch(ok, good, bad)
-        self.b.position_at_end(bad)
-        self._fault(code, slot, **details)
         self.b.position_at_end(good)
 
     def read(self, reg: int, slot: int) -> ir.Value:
         if reg != 10 and reg not in self.initialised.get(self.index, ()):
-            bit = self.b.and_(self.b.load(self.mask), c64(1 << reg))
-            good = self.ir_fn.append_basic_block()
-            bad = self.ir_fn.append_basic_block()
-            self.b.cbranch(self.b.icmp_unsigned("!=", bit, c64(0)), good, bad)
-            self.b.position_at_end(bad)
-            self._fault(F_UNINIT, slot, size=self.b.load(self.mask))   # which registers are set
-            self.b.position_at_end(good)
+            mask = self.b.load(self.mask)   # on a fault, the runtime names every unset register read
+            self._check(self.b.icmp_unsigned("!=", self.b.and_(mask, c64(1 << reg)), c64(0)), F_UNINIT, slot,
+                        write=mask)
         return self.b.load(self.regs[reg])
 
     def write(self, reg: int, value: ir.Value) -> None:
@@ -226,8 +248,8 @@ class _FunctionBuilder:
         fits = b.and_(b.icmp_unsigned(">=", length, c64(size)),
                       b.icmp_unsigned("<=", in_rel, b.sub(length, c64(size))))
         input_ptr = b.inttoptr(b.add(self._state_load(S_IN_HOST), in_rel), I8.as_pointer())
-        depth_and_write = b.or_(self.depth, c64(int(write) << 32))
-        slow_ptr_int = b.call(self._callback(S_TRANSLATE_FN, SLOW_TYPE), [self.state, addr, c64(size), depth_and_write])
+        slow_ptr_int = b.call(self._callback(S_TRANSLATE_FN, SLOW_TYPE),
+                              [self.state, addr, c64(size | (WRITE_FLAG if write else 0)), self.depth])
         slow_ptr = b.inttoptr(slow_ptr_int, I8.as_pointer())
         other_ptr = b.select(fits, input_ptr, slow_ptr)
         self._check(b.icmp_unsigned("!=", b.ptrtoint(other_ptr, I64), c64(0)), F_MEMORY, slot,
@@ -245,11 +267,12 @@ class _FunctionBuilder:
         value = self.b.load(ptr, align=1)
         return value
 
-    def store(self, addr: ir.Value, size: int, value: ir.Value, slot: int) -> None:
-        self._store_at(self.address(addr, size, True, slot), size, value)
-
-    def _store_at(self, ptr: ir.Value, size: int, value: ir.Value) -> None:
-        ptr = self.b.bitcast(ptr, ir.IntType(8 * size).as_pointer())
+    def store(self, addr: ir.Value, size: int, value: ir.Value | int, slot: int) -> None:
+        """Store ``value`` (or, when an int, the register it names: read after the address
+        is checked, in the interpreter's order)."""
+        ptr = self.b.bitcast(self.address(addr, size, True, slot), ir.IntType(8 * size).as_pointer())
+        if isinstance(value, int):
+            value = self.read(value, slot)
         self.b.store(self.b.trunc(value, ir.IntType(8 * size)) if size < 8 else value, ptr, align=1)
 
     # --- the function ----------------------------------------------------------------------
@@ -283,6 +306,7 @@ class _FunctionBuilder:
         bounds = leaders + [self.fn.end]
         for leader, end in zip(bounds, bounds[1:]):
             self.b.position_at_end(self.blocks[leader])
+            self.block_end = end
             remaining = self.b.sub(self.b.load(self.budget), c64(end - leader))
             self.b.store(remaining, self.budget)
             # on a fault, the address slot says how many of the block's instructions could still run
@@ -440,6 +464,7 @@ class _FunctionBuilder:
         if ins.src == o.CALL_PSEUDO and o.source(ins.opcode) == o.K:
             callee = self.t.functions[self.t.program.target(index, ins.imm)].llvm
             self._check(b.icmp_unsigned("<", b.add(self.depth, c64(1)), c64(MAX_FRAMES)), F_DEPTH, slot)
+            b.store(c64(slot), b.gep(self.state, [b.add(self.depth, c64(S_CALLS + 1))]))  # for bpf_get_stackid
             args = [b.load(self.regs[n]) for n in range(10)]
             result = b.call(callee, [self.state, b.add(self.depth, c64(1)), *args,
                                      b.and_(b.load(self.mask), c64(0x3FF))])
@@ -453,7 +478,8 @@ class _FunctionBuilder:
         else:
             helper_id = c64(ins.imm)
         args = [b.load(self.regs[n]) for n in range(1, 6)]
-        self._state_store(S_WRITE, b.and_(b.load(self.mask), c64(0b111110)))  # which arguments are set
+        self._state_store(S_WRITE, b.load(self.mask))                          # which registers are set
+        self._state_store(S_SIZE, c64(ins.dst + 1 if o.source(ins.opcode) == o.X else 0))  # callx: its register
         self._state_store(S_DEPTH, self.depth)                                 # whose stacks are live
         value = b.call(self._callback(S_HELPER_FN, HELPER_TYPE), [self.state, helper_id, *args])
         self._after_call(slot)
@@ -468,6 +494,10 @@ class _FunctionBuilder:
             if ins.src == o.PSEUDO_FUNC:
                 relative = (ins.imm & 0xFFFF_FFFF) - ((ins.imm & 0x8000_0000) << 1)
                 value = self.t.program.target(index, relative)
+            elif ins.src == o.PSEUDO_MAP_FD:      # the opaque handle the map helpers decode
+                value = MAP_HANDLE_BASE + (ins.imm & 0xFFFF_FFFF)
+            elif ins.src == o.PSEUDO_MAP_VALUE:   # a map value mapped per run: the interpreter's business
+                raise JitUnsupported(f"instruction {slot} loads a map value's address")
             else:
                 value = ins.imm
             self.write(ins.dst, c64(value))
@@ -481,7 +511,8 @@ class _FunctionBuilder:
         length = self._state_load(S_IN_LEN)
         fits = b.and_(b.icmp_unsigned(">=", length, c64(size)),
                       b.icmp_unsigned("<=", offset, b.sub(length, c64(size))))
-        self._check(fits, F_PACKET, slot)
+        # the block's whole length was counted at its start: give back what follows this load
+        self._check(fits, F_PACKET, slot, budget=b.add(b.load(self.budget), c64(self.block_end - 1 - index)))
         ptr = b.inttoptr(b.add(self._state_load(S_IN_HOST), offset), ir.IntType(8 * size).as_pointer())
         value = b.load(ptr, align=1)
         if size > 1:
@@ -504,30 +535,34 @@ class _FunctionBuilder:
         size = o.SIZE_BYTES[o.size(ins.opcode)]
         width = ir.IntType(8 * size)
         if o.mode(ins.opcode) == o.MEM or ins.imm == o.STORE_REL:
-            # the address is checked before the value is read, as the interpreter does
-            ptr = self.address(b.add(self.read(ins.dst, slot), c64(ins.off)), size, True, slot)
-            self._store_at(ptr, size, self.read(ins.src, slot))
+            addr = b.add(self.read(ins.dst, slot), c64(ins.off))
+            self.store(addr, size, ins.src, slot)
             return
         if ins.imm == o.LOAD_ACQ:
             addr = b.add(self.read(ins.src, slot), c64(ins.off))
             self.write(ins.dst, b.zext(self.load(addr, size, slot), I64) if size < 8 else self.load(addr, size, slot))
             return
+        # the interpreter's order: load, then read the operands, then store
         addr = b.add(self.read(ins.dst, slot), c64(ins.off))
-        src = self.read(ins.src, slot)
         old = self.load(addr, size, slot)
         old64 = b.zext(old, I64) if size < 8 else old
-        src_n = b.trunc(src, width) if size < 8 else src
         op = ins.imm
-        if op == o.CMPXCHG:
+        if op == o.CMPXCHG:   # stores (and reads the source) only when equal, as the interpreter
             expected = b.trunc(self.read(0, slot), width) if size < 8 else self.read(0, slot)
-            new = b.select(b.icmp_unsigned("==", old, expected), src_n, old)
-            self.store(addr, size, b.zext(new, I64) if size < 8 else new, slot)
+            equal, after = self.ir_fn.append_basic_block(), self.ir_fn.append_basic_block()
+            b.cbranch(b.icmp_unsigned("==", old, expected), equal, after)
+            b.position_at_end(equal)
+            self.store(addr, size, ins.src, slot)
+            b.branch(after)
+            b.position_at_end(after)
             self.write(0, old64)
             return
         if op == o.XCHG:
-            self.store(addr, size, src, slot)
+            self.store(addr, size, ins.src, slot)
             self.write(ins.src, old64)
             return
+        src = self.read(ins.src, slot)
+        src_n = b.trunc(src, width) if size < 8 else src
         combined = {o.ATOMIC_ADD: b.add, o.ATOMIC_OR: b.or_, o.ATOMIC_AND: b.and_,
                     o.ATOMIC_XOR: b.xor}[op & ~o.FETCH](old, src_n)
         self.store(addr, size, b.zext(combined, I64) if size < 8 else combined, slot)
