@@ -228,6 +228,8 @@ def _probe_read(vm: Any, dst: int, size: int, src: int, string: bool) -> int:
     The ``_str`` forms copy up to ``size - 1`` bytes and a NUL, stopping after the source's
     NUL, and return the bytes written including the NUL — a longer source is cut, as in
     the kernel, not refused."""
+    if dst is None or size is None or src is None:
+        raise TypeError("an argument register is not written")   # reported as an uninitialised register
     size &= 0xFFFF_FFFF
     vm.memory.check(dst, size, True)
     if string and size == 0:
