@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-c", dest="command", metavar="CMD", help="run CMD and trace until it exits")
     parser.add_argument("-p", dest="pid", metavar="PID", help="trace only this process")
     parser.add_argument("-o", dest="output", metavar="FILE", help="write the program's output to FILE")
-    parser.add_argument("-f", dest="format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("-f", dest="format", default="text", metavar="FORMAT", help="output format: text or json")
     parser.add_argument("-B", dest="buffering", choices=("line", "full", "none"), default="line",
                         help="output buffering")
     parser.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching N probes...'")
@@ -127,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.info:
         return _info()
+    if args.format not in ("text", "json"):
+        print(f'ERROR: Invalid output format "{args.format}"\nValid formats: json, text', file=sys.stderr)
+        return 1
     pid = -1
     if args.pid is not None:
         if not args.pid.isdigit():

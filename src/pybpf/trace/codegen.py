@@ -364,9 +364,11 @@ class Generator:
             if isinstance(s, ast.Assign):
                 if isinstance(s.target, ast.Variable):
                     try:
-                        env.setdefault(s.target.name, self.type_of(s.value, ctx, env))
+                        found = self.type_of(s.value, ctx, env)
                     except TraceSyntaxError:
-                        pass
+                        continue
+                    name = s.target.name
+                    env[name] = _wider(env[name], found) if name in env else found
                 elif isinstance(s.target, ast.MapRef):
                     self._declare_map(s, ctx, env)
             elif isinstance(s, ast.If):
@@ -388,7 +390,7 @@ class Generator:
                     value = INT64
         except TraceSyntaxError:
             return
-        keys = [UINT64 if k.kind not in MEM_KINDS else k for k in keys]
+        keys = [T("int", 8, k.signed) if k.kind not in MEM_KINDS else k for k in keys]
         info = self.maps.get(target.name)
         if info is None:
             lhist = (0, 0, 0)
@@ -520,7 +522,11 @@ class ProbeCompiler:
     def statement(self, s: ast.Statement) -> None:
         e = self.e
         if isinstance(s, ast.ExprStatement):
-            if isinstance(s.expr, ast.Call):
+            if isinstance(s.expr, ast.Ternary):  # cond ? printf(...) : printf(...)
+                self.statement(ast.If(s.expr.condition, [ast.ExprStatement(s.expr.then, position=s.position)],
+                                      [ast.ExprStatement(s.expr.otherwise, position=s.position)],
+                                      position=s.position, length=s.length))
+            elif isinstance(s.expr, ast.Call):
                 self.call_statement(s.expr)
             else:
                 self.value_into_r0_or_buffer(s.expr)

@@ -185,8 +185,10 @@ class Parser:
                 count_token = self.lexer.next()
                 if count_token.kind != "int":
                     raise self.error("unroll count must be an integer literal", count_token)
-                if not 1 <= count_token.value <= 100:
-                    raise self.error("unroll maximum value is 100 and minimum value is 1", count_token)
+                if count_token.value < 1:
+                    raise self.error("unroll minimum value is 1", count_token)
+                if count_token.value > 100:
+                    raise self.error("unroll maximum value is 100", count_token)
                 self.expect(")")
                 return ast.Unroll(count_token.value, self.block(), position=token.position, length=6), False
             if token.text == "while":

@@ -294,15 +294,16 @@ class Session:
             if kind == "printf":
                 self.message("printf", text)
             elif kind == "system":
+                import subprocess
                 self.out.flush()
-                if self.options.unsafe:
-                    os.system(text)
+                ran = subprocess.run(text, shell=True, stdout=subprocess.PIPE, text=True)
+                self.message("syscall", ran.stdout)
             else:
                 try:
                     with open(text) as f:
-                        self.write(f.read())
+                        self.message("cat", f.read())
                 except OSError as exc:
-                    self.write(f"ERROR: failed to open file '{text}': {exc.strerror}\n")
+                    sys.stderr.write(f"ERROR: failed to open file '{text}': {exc.strerror}\n")
         elif kind == "print_value":
             t = action.types[0]
             value = decode(t, record, 8)
@@ -359,7 +360,7 @@ class Session:
             import datetime
             nanoseconds = value + time.time_ns() - time.monotonic_ns()  # type: ignore[operator]
             moment = datetime.datetime.fromtimestamp(nanoseconds // 1_000_000_000)
-            micro = f"{nanoseconds // 1000 % 1_000_000:06d}"
+            micro = f"{value // 1000 % 1_000_000:06d}"  # type: ignore[operator] - bpftrace: from the value itself
             return moment.strftime(t.name.replace("%f", micro))
         if t.kind == "strerror":
             return os.strerror(value)  # type: ignore[arg-type]
@@ -539,7 +540,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
         if not options.quiet and options.format == "text":
             count = session.probe_count
             session.write(f"Attaching {count} probe{'s' if count != 1 else ''}...\n")
-        elif options.format == "json":
+        elif options.format == "json" and not options.quiet:
             session.write('{"type": "attached_probes", "data": {"probes": %d}}\n' % session.probe_count)
         session.run_special("BEGIN")
         session.drain()
