@@ -75,7 +75,7 @@ def test_generated_code_is_valid_ebpf():
     assert probe.program_type == "raw_tracepoint"
     assert all(problem(ins) is None for ins in probe.instructions)
     assert set(compiled.maps) == {"@a", "@s", "@h", "@l", "@m", "@st", "@t"}
-    assert compiled.maps["@s"].keys == [string(16), UINT64]
+    assert compiled.maps["@s"].keys == [string(16), INT64]
     assert compiled.maps["@h"].full_key_size == 16
 
 

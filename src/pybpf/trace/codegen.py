@@ -164,6 +164,8 @@ class Generator:
         if isinstance(e, ast.Positional):
             if e.index == 0:
                 return INT64
+            if e.index > len(self.params):  # a missing parameter: 0, or "" in str()
+                return INT64
             value = self.param(e)
             return INT64 if _is_int(value) else string(len(value.encode()) + 1)
         if isinstance(e, ast.Builtin):
@@ -1144,6 +1146,8 @@ class ProbeCompiler:
         source_t = self.type_of(call.args[0])
         if source_t.kind == "str":
             return self.mem_expr(call.args[0])
+        if isinstance(call.args[0], ast.Positional) and call.args[0].index:  # str($1): the parameter's text
+            return self.mem_expr(ast.String(self.gen.param(call.args[0]), position=call.position))
         offset = e.alloc(t.slot)
         e.zero(offset, t.slot)
         if len(call.args) == 2:
@@ -1178,7 +1182,7 @@ class ProbeCompiler:
             if expr.index == 0:
                 e.mov(0, len(self.gen.params))
             else:
-                value = self.gen.param(expr)
+                value = self.gen.param(expr) or "0"
                 if not _is_int(value):
                     raise _err(f"${expr.index} is used as an integer but '{value}' is not one", expr)
                 e.mov(0, int(value, 0))
