@@ -13,6 +13,9 @@ _SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.S)
 _DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(\w*)[ \t]*((?:[^\n\\]|\\\n|\\)*)", re.M)
 #: where ``#include <...>`` headers are looked for (as clang's default system paths)
 INCLUDE_DIRS = ("/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include")
+#: kernel header directories (``<linux/sched.h>``, ``<net/sock.h>``): not needed, BTF has the types
+_KERNEL_HEADER_DIRS = {"linux", "net", "uapi", "asm", "asm-generic", "trace", "scsi", "crypto", "kvm", "rdma",
+                       "sound", "video", "xen", "keys", "media", "misc", "soc", "target"}
 _TOKEN = re.compile(r"""
     (?P<int>0[xX][0-9a-fA-F_]+|0[bB][01_]+|[0-9][0-9_]*(?:[eE][0-9]+)?(?:ns|us|ms|s|[uU]?[lL]{0,2})?\b)
   | (?P<str>"(?:[^"\\\n]|\\.)*")
@@ -121,6 +124,8 @@ class Lexer:
             match = re.match(r'[<"]([^>"]+)[>"]', rest)
             if match:
                 header = match.group(1)
+                if header.split("/", 1)[0] in _KERNEL_HEADER_DIRS:
+                    return  # the kernel's own headers: their types come from BTF
                 places = ([header] if rest.startswith('"') else []) + [os.path.join(d, header) for d in self.include_dirs]
                 if not any(os.path.exists(p) for p in places):
                     raise TraceSyntaxError(f"fatal error: '{header}' file not found", self.source, position, len(rest))
