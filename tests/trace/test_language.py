@@ -103,3 +103,10 @@ def test_map_text_sorts_by_value_and_by_key():
     stats = MapInfo("@st", [], "stats")
     rows = [(struct.pack("<QQ", 0, 0), [struct.pack("<Q", 2)]), (struct.pack("<QQ", 0, 1), [struct.pack("<Q", 13)])]
     assert map_text(stats, rows) == "@st: count 2, average 6, total 13\n\n"
+
+
+def test_printf_buffer_conversions():
+    from pybpf.trace.types import T
+    value = (6).to_bytes(8, "little") + b"Hello\0"
+    assert render("%rx|%rh", [value, value], [T("buf", 14)] * 2, str) == \
+        "\\x48\\x65\\x6c\\x6c\\x6f\\x00|48 65 6c 6c 6f 00"

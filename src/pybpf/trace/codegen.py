@@ -225,6 +225,12 @@ class Generator:
                     raise _err("strftime() takes a format string literal and a time in nanoseconds", e)
                 return T("timestamp", 8, name=e.args[0].value)
             if name == "buf":
+                if len(e.args) == 1:
+                    source = self.type_of(e.args[0], ctx, env)
+                    size = self.kernel.sizeof(source) if source.kind in ("array", "record") else source.size
+                    if source.kind not in ("array", "bytes", "str") or not 0 < size <= STRLEN:
+                        raise _err("buf() of one argument takes an array", e)
+                    return T("buf", 8 + size)
                 if len(e.args) != 2 or not isinstance(e.args[1], ast.Integer) or not 0 < e.args[1].value <= STRLEN:
                     raise _err(f"buf() takes a pointer and a length literal (1-{STRLEN})", e)
                 return T("buf", 8 + e.args[1].value)
@@ -1132,8 +1138,8 @@ class ProbeCompiler:
                 raise _err("macaddr() argument must be 6 bytes in size", call)
             self.bytes_into(args[0], offset, 6)
         elif call.name == "buf":
-            e.store_imm(10, offset, args[1].value)
-            self.bytes_into(args[0], offset + 8, args[1].value)
+            e.store_imm(10, offset, t.size - 8)
+            self.bytes_into(args[0], offset + 8, t.size - 8)
         else:
             self.int_expr(args[1])
             e.store(10, offset, 0)
