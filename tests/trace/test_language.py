@@ -110,3 +110,14 @@ def test_printf_buffer_conversions():
     value = (6).to_bytes(8, "little") + b"Hello\0"
     assert render("%rx|%rh", [value, value], [T("buf", 14)] * 2, str) == \
         "\\x48\\x65\\x6c\\x6c\\x6f\\x00|48 65 6c 6c 6f 00"
+
+
+def test_preprocessor_conditionals_defines_and_includes():
+    source = ("#define LIMIT (2 + 3)\n#ifndef BPFTRACE_HAVE_BTF\nstruct cfs_rq { int nr_running; };\n#endif\n"
+              "#ifdef NOT_DEFINED\nbogus:probe { }\n#else\nBEGIN { @x = LIMIT * 2; }\n#endif\n")
+    program = parse(source)
+    assert [p.points[0].kind for p in program.probes] == ["BEGIN"] and program.c_definitions == []
+    assert program.probes[0].body[0].value.op == "*"
+    with pytest.raises(TraceSyntaxError, match="'lol/no.h' file not found"):
+        parse("#include <lol/no.h>\nBEGIN { }")
+    parse("#include <net/sock.h>\nBEGIN { }")  # kernel headers: types come from BTF

@@ -91,7 +91,8 @@ class Lexer:
         self.source = source
         self.position = 0
         self._ahead: list[Token] = []
-        self.defines: dict[str, str] = {}
+        #: BTF is always there: ``#ifndef BPFTRACE_HAVE_BTF`` blocks are skipped, as bpftrace does
+        self.defines: dict[str, str] = {"BPFTRACE_HAVE_BTF": "1"}
         self.include_dirs = tuple(include_dirs) + INCLUDE_DIRS
 
     def error(self, reason: str, token: Token) -> TraceSyntaxError:
@@ -107,8 +108,34 @@ class Lexer:
             if not (at_line_start and self.source.startswith("#", self.position)):
                 return
             directive = _DIRECTIVE.match(self.source, self.position)
-            self._directive(directive.group(1), directive.group(2).strip(), directive.start(2))
+            name, rest = directive.group(1), directive.group(2).strip()
             self.position = directive.end()
+            if name in ("ifdef", "ifndef", "if"):
+                active = {"ifdef": rest in self.defines, "ifndef": rest not in self.defines,
+                          "if": rest.strip() not in ("0", "false")}[name]
+                if not active:
+                    self._skip_block(stop_at_else=True)
+            elif name in ("else", "elif"):
+                self._skip_block(stop_at_else=False)  # the taken branch ended: skip the rest
+            elif name != "endif":
+                self._directive(name, rest, directive.start(2))
+
+    def _skip_block(self, stop_at_else: bool) -> None:
+        """Skip lines to the matching ``#endif`` (or ``#else`` when ``stop_at_else``)."""
+        depth = 0
+        for match in _DIRECTIVE.finditer(self.source, self.position):
+            name = match.group(1)
+            if name in ("if", "ifdef", "ifndef"):
+                depth += 1
+            elif name == "endif":
+                if depth == 0:
+                    self.position = match.end()
+                    return
+                depth -= 1
+            elif name in ("else", "elif") and depth == 0 and stop_at_else:
+                self.position = match.end()
+                return
+        self.position = len(self.source)
 
     def _directive(self, name: str, rest: str, position: int) -> None:
         """``#define NAME VALUE`` defines a macro; ``#include`` must name a header that
