@@ -177,3 +177,11 @@ def test_strftime_buf_macaddr_cgroupid_and_unsafe_functions():
     assert result.stdout.splitlines()[1] == f"{time.strftime('%Y')}|ab\\x09c|01:02:03:04:05:06|1"
     refused = pybpf_trace("-e", 'BEGIN { system("true"); }')
     assert refused.returncode == 1 and "unsafe" in refused.stderr
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed")
+@pytest.mark.parametrize("args", [["-lv", "tracepoint:syscalls:sys_enter_openat"], ["-l", "tracepoint:sched:*"]])
+def test_listing_matches_bpftrace(args):
+    ours, theirs = pybpf_trace(*args), bpftrace(*args)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout and ours.stdout

@@ -94,7 +94,7 @@ def _list(pattern: str, verbose: bool) -> int:
                     decl = f"__data_loc {f.type}[] {f.name}"
                 else:
                     decl = f"{f.type} {f.name}" + (f"[{f.array_len}]" if f.array_len else "")
-                print(f"    {decl};")
+                print(f"    {decl}")
     return 0
 
 
@@ -141,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
     rest = list(args.args)
     if args.list is not None:
+        if args.list == "v":  # -lv: the verbose flag glued to -l
+            args.list, args.verbose = "*", True
         return _list(args.list if args.list != "*" or not rest else rest[0], args.verbose)
     if args.program is not None:
         source, filename = args.program, "stdin"
