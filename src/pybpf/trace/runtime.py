@@ -300,8 +300,9 @@ class Session:
                 self.message("syscall", ran.stdout)
             else:
                 try:
-                    with open(text) as f:
-                        self.message("cat", f.read())
+                    limit = int(os.environ.get("BPFTRACE_CAT_BYTES_MAX", "10240"))
+                    with open(text, "rb") as f:
+                        self.message("cat", f.read(limit).decode("utf-8", "replace"))
                 except OSError as exc:
                     sys.stderr.write(f"ERROR: failed to open file '{text}': {exc.strerror}\n")
         elif kind == "print_value":
