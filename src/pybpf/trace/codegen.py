@@ -35,7 +35,7 @@ USER_STACK = 1 << 8          #: BPF_F_USER_STACK for get_stackid
 
 #: value kinds kept in stack buffers (everything that is not a plain integer)
 MEM_KINDS = ("str", "tuple", "ksym", "usym", "kstack", "ustack", "username", "inet", "mac", "buf", "timestamp",
-             "bytes", "strerror")
+             "bytes", "strerror", "record", "array")
 SEND_SIGNAL = 109
 STACKS = "stacks"            #: the stack trace map kstack/ustack record into
 JOIN = "join"                #: the per-CPU scratch buffer join() fills
@@ -112,6 +112,7 @@ class Compiled:
     actions: list[Action]
     start_ns: int
     uses: set[str] = field(default_factory=set)
+    kernel: Any = None        #: the KernelTypes records and arrays in values are described by
 
 
 class CodegenError(TraceSyntaxError):
@@ -984,6 +985,23 @@ class ProbeCompiler:
             e.mov(2, t.size)
             e.call(PROBE_READ_STR)
             return offset
+        if t.kind in ("record", "array") and self._in_memory(expr):
+            offset = e.alloc(t.slot, expr)
+            e.zero(offset, t.slot)
+            self.address(expr)
+            e.movr(3, 0)
+            e.movr(1, 10)
+            e.alu("+", 1, offset)
+            e.mov(2, t.size)
+            e.call(PROBE_READ)
+            return offset
+        if isinstance(expr, (ast.FieldAccess, ast.Index)) and self._in_memory(expr.base, True):
+            base_t = self.type_of(expr.base)
+            access = (self.gen.kernel_member(base_t, expr) if isinstance(expr, ast.FieldAccess)
+                      else None)
+            base = self.mem_expr(expr.base)
+            if access is not None:
+                return base + access.offset
         if isinstance(expr, (ast.FieldAccess, ast.Index)) and self.type_of(expr.base).kind in ("ptr", "record", "array"):
             offset = e.alloc(t.slot)
             e.zero(offset, t.slot)
@@ -1222,6 +1240,16 @@ class ProbeCompiler:
             e.place(missing)
         elif isinstance(expr, ast.Binary):
             self.binary(expr)
+        elif isinstance(expr, ast.Index) and self._in_memory(expr.base, True) and isinstance(expr.index, ast.Integer):
+            element = self.type_of(expr)
+            size = self.gen.kernel.sizeof(element) if element.kind in ("record", "array") else element.size
+            count = self.type_of(expr.base).size // max(size, 1)
+            if not 0 <= expr.index.value < count:
+                raise _err(f"the index {expr.index.value} is out of bounds for array of size {count}", expr)
+            offset = self.mem_expr(expr.base) + expr.index.value * size
+            e.load(0, 10, offset, size if size in (1, 2, 4, 8) else 8)
+            if element.kind == "int" and element.signed:
+                e.sign_extend(0, size)
         elif isinstance(expr, ast.Unary) and expr.op == "*" or isinstance(expr, ast.Index):
             self.read_kernel(expr)
         elif isinstance(expr, ast.Unary) and expr.op in ("++pre", "--pre", "post++", "post--"):
@@ -1271,6 +1299,13 @@ class ProbeCompiler:
             elif base.kind == "tuple":
                 offset = self.mem_expr(expr)
                 e.load(0, 10, offset)
+            elif base.kind == "record" and self._in_memory(expr.base, True):
+                member = self.gen.kernel_member(base, expr)
+                offset = self.mem_expr(expr.base) + member.offset
+                size = member.type.size if member.type.kind == "int" else 8
+                e.load(0, 10, offset, size if size in (1, 2, 4, 8) else 8)
+                if member.type.kind == "int" and member.type.signed:
+                    e.sign_extend(0, size)
             elif base.kind in ("ptr", "record"):
                 self.read_kernel(expr)
             else:
@@ -1327,6 +1362,18 @@ class ProbeCompiler:
         e.load(0, 10, old)
         if expr.op.endswith("pre"):
             e.alu("+", 0, step)
+
+    def _in_memory(self, expr: ast.Expr, on_stack: bool = False) -> bool:
+        """Whether ``expr`` names kernel/user memory (False) or a value this program holds
+        on its stack (``on_stack``: a variable, map value or tuple item of record type)."""
+        if on_stack:
+            return isinstance(expr, (ast.Variable, ast.MapRef)) and self.type_of(expr).kind in ("record", "array")
+        if isinstance(expr, ast.Unary) and expr.op == "*":
+            return True
+        if isinstance(expr, (ast.FieldAccess, ast.Index)):
+            base = self.type_of(expr.base)
+            return base.kind == "ptr" or (base.kind in ("record", "array") and self._in_memory(expr.base))
+        return False
 
     def address(self, expr: ast.Expr) -> Any:
         """r0 = the kernel address of a struct member, pointee or element; its access."""

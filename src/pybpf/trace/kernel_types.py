@@ -134,6 +134,23 @@ class KernelTypes:
         bit_offset, member = found
         return MemberAccess(bit_offset // 8, bit_offset % 8, member.bit_size, self.of(member.type))
 
+    def members(self, record: T) -> list[tuple[str, MemberAccess]]:
+        """Every named member of a struct/union, in order (anonymous members' flattened)."""
+        if record.btf < 0:
+            return [(name, MemberAccess(offset, 0, 0, self._of_user(ctype)))
+                    for name, offset, ctype in self._user_ids[record.btf].members]
+        out: list[tuple[str, MemberAccess]] = []
+
+        def walk(type_id: int, base: int) -> None:
+            for m in self.btf.resolve(type_id).members:
+                if m.name:
+                    bits = base + m.offset
+                    out.append((m.name, MemberAccess(bits // 8, bits % 8, m.bit_size, self.of(m.type))))
+                else:
+                    walk(m.type, base + m.offset)
+        walk(record.btf, 0)
+        return out
+
     def _find(self, type_id: int, name: str, base: int):  # noqa: ANN202
         from pybpf.btf import Kind
 

@@ -165,7 +165,7 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
         probes = [gen.compile_probe(probe, ctx) for probe, ctx in contexts]
     except TraceSyntaxError as exc:
         raise exc.located(source, filename) from None
-    return Compiled(probes, gen.maps, gen.actions, gen.start_ns, gen.uses)
+    return Compiled(probes, gen.maps, gen.actions, gen.start_ns, gen.uses, gen.kernel)
 
 
 class Session:
@@ -337,7 +337,7 @@ class Session:
                     kmap.update(key, [bytes(kmap.value_size)] * kmap.cpu_count() if kmap.type.per_cpu
                                 else bytes(kmap.value_size))
 
-    def show(self, value: object, t: Any) -> str:
+    def show(self, value: object, t: Any, json_style: bool = False) -> str:
         """A decoded value as bpftrace prints it: symbols and stacks resolved."""
         from pybpf.trace.output import show
         if t.kind in ("ksym", "usym", "kstack", "ustack"):
@@ -363,6 +363,8 @@ class Session:
             moment = datetime.datetime.fromtimestamp(nanoseconds // 1_000_000_000)
             micro = f"{value // 1000 % 1_000_000:06d}"  # type: ignore[operator] - bpftrace: from the value itself
             return moment.strftime(t.name.replace("%f", micro))
+        if t.kind in ("record", "array"):
+            return self.aggregate_text(bytes(value), t, json_style)  # type: ignore[arg-type]
         if t.kind == "strerror":
             return os.strerror(value)  # type: ignore[arg-type]
         if t.kind == "username":
@@ -374,6 +376,37 @@ class Session:
         if t.kind == "tuple":
             return "(" + ", ".join(self.show(v, i) for v, i in zip(value, t.items)) + ")"  # type: ignore[arg-type]
         return show(value, t)
+
+    def aggregate_text(self, data: bytes, t: Any, json_style: bool = False) -> str:
+        """A struct as ``{ .m = 2, .n = 3 }`` and an array as ``[1,2,3]`` (bpftrace's text);
+        ``json_style``: ``{ "m": 2 }``."""
+        kernel = self.compiled.kernel
+        if t.kind == "array":
+            element = kernel.element(t)
+            size = kernel.sizeof(element) if element.kind in ("record", "array") else element.size
+            items = [self.aggregate_text(data[i:i + size], element, json_style) if element.kind in ("record", "array")
+                     else str(int.from_bytes(data[i:i + size], "little", signed=element.signed))
+                     for i in range(0, len(data) - size + 1, size)]
+            return "[" + ",".join(items) + "]"
+        parts = []
+        for name, access in kernel.members(t):
+            member_t = access.type
+            size = kernel.sizeof(member_t) if member_t.kind in ("record", "array") else member_t.size
+            raw = data[access.offset:access.offset + size]
+            if member_t.kind in ("record", "array"):
+                text = self.aggregate_text(raw, member_t, json_style)
+            elif member_t.kind == "str":
+                text = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+                text = f'"{text}"' if json_style else text
+            else:
+                number = int.from_bytes(raw.ljust(8, b"\0")[:8], "little")
+                if access.bit_size:
+                    number = (number >> access.bit_offset) & ((1 << access.bit_size) - 1)
+                elif member_t.kind == "int" and member_t.signed and size:
+                    number = int.from_bytes(raw, "little", signed=True)
+                text = str(number)
+            parts.append(f'"{name}": {text}' if json_style else f".{name} = {text}")
+        return "{ " + ", ".join(parts) + " }"
 
     def symbolize(self, value: Any, kind: str) -> str:
         if self._symbolizer is None:

@@ -68,7 +68,7 @@ def decode(t: T, data: bytes, offset: int = 0) -> object:
         return (raw if end < 0 else raw[:end]).decode("utf-8", "replace")
     if t.kind == "tuple":
         return tuple(decode(item, data, offset + at) for item, at in zip(t.items, t.offsets()))
-    if t.kind in ("inet", "mac", "buf", "bytes"):
+    if t.kind in ("inet", "mac", "buf", "bytes", "record", "array"):
         return bytes(data[offset:offset + t.size])
     if t.size == 16:  # usym, ustack: (address or stack id, pid)
         return struct.unpack_from("<QQ", data, offset)
