@@ -185,3 +185,27 @@ def test_listing_matches_bpftrace(args):
     ours, theirs = pybpf_trace(*args), bpftrace(*args)
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout and ours.stdout
+
+
+STRUCT_PROGRAM = r"""
+#include <stdio.h>
+struct Foo { int m; int n; char name[8]; int x[4]; };
+__attribute__((noinline)) int func(struct Foo *foo) { return foo->m + foo->n; }
+int main(void) { struct Foo foo = {2, 3, "trace", {1, 2, 3, 4}}; printf("%d\n", func(&foo)); return 0; }
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+def test_program_struct_definitions_values_and_arrays():
+    with tempfile.TemporaryDirectory(prefix="trace-") as tmp:
+        source, binary = os.path.join(tmp, "structs.c"), os.path.join(tmp, "structs")
+        with open(source, "w") as f:
+            f.write(STRUCT_PROGRAM)
+        subprocess.run(["gcc", "-O0", "-g", "-o", binary, source], check=True)
+        program = (f"struct Foo {{ int m; int n; char name[8]; int x[4]; }} uprobe:{binary}:func "
+                   "{ $f = (struct Foo *)arg0; $s = *$f; @s = $s; @x = $f->x; "
+                   'printf("%d %d %s %d %d\\n", $s.m, $f->n, $f->name, $f->x[3], sizeof(struct Foo)); exit(); }')
+        result = pybpf_trace("-c", binary, "-e", program)
+    assert result.returncode == 0, result.stderr
+    assert "2 3 trace 4 32\n" in result.stdout
+    assert result.stdout.endswith('@s: { .m = 2, .n = 3, .name = trace, .x = [1,2,3,4] }\n@x: [1,2,3,4]\n')
