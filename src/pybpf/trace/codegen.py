@@ -49,6 +49,10 @@ PT_REGS_ARGS = (112, 104, 96, 88, 72, 64)
 PT_REGS_RC = 80
 PT_REGS_IP = 128
 PT_REGS_SP = 152
+#: struct pt_regs (x86-64) offsets by register name, for reg("...")
+PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48, "r10": 56, "r9": 64, "r8": 72,
+           "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112, "orig_ax": 120, "ip": 128, "cs": 136, "flags": 144,
+           "sp": 152, "ss": 160}
 NUMA_NODE = 42
 
 
@@ -235,6 +239,12 @@ class Generator:
                 if len(e.args) != 2 or not isinstance(e.args[1], ast.Integer) or not 0 < e.args[1].value <= STRLEN:
                     raise _err(f"buf() takes a pointer and a length literal (1-{STRLEN})", e)
                 return T("buf", 8 + e.args[1].value)
+            if name in ("uptr", "kptr"):
+                if len(e.args) != 1:
+                    raise _err(f"{name}() takes one pointer", e)
+                return self.type_of(e.args[0], ctx, env)
+            if name == "reg":
+                return UINT64
             if name in ("ksym", "usym", "kaddr", "uaddr", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
                 return T(name, 8 if name == "ksym" else 16) if name in ("ksym", "usym") else INT64
             if name in ("kstack", "ustack"):
@@ -1503,6 +1513,14 @@ class ProbeCompiler:
             e.alu("^", 0, 1)
         elif call.name == "strcontains":
             self.string_contains(call)
+        elif call.name in ("uptr", "kptr"):  # address-space annotations: the legacy reads take both
+            self.int_expr(call.args[0])
+        elif call.name == "reg":
+            if len(call.args) != 1 or not isinstance(call.args[0], ast.String) or call.args[0].value not in PT_REGS:
+                raise _err(f"reg() takes a register name: {', '.join(PT_REGS)}", call)
+            if self.ctx.kind not in ("uprobe", "uretprobe", "usdt", "profile", "software", "hardware"):
+                raise _err(f"reg() is not available in {self.ctx.kind} probes", call)
+            e.load(0, 6, PT_REGS[call.args[0].value])
         elif call.name == "bswap":
             t = self.type_of(call)
             self.int_expr(call.args[0])

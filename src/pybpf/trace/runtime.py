@@ -154,7 +154,7 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
     """Parse, check and generate code for every attach point of ``source`` (``cpid``:
     the pid of the -c command, for the ``cpid`` builtin; ``formats``: tracepoint layouts
     to use instead of tracefs's)."""
-    program = parse(source, filename)
+    program = parse(source, filename, params)
     try:
         contexts = expand(program, formats)
         gen = Generator(program, list(params or []), None)
