@@ -209,6 +209,10 @@ class Generator:
         if isinstance(e, ast.Call):
             name = e.name
             if name == "str":
+                if e.args and isinstance(e.args[0], ast.Positional) and 0 < e.args[0].index:
+                    return string(len(self.param(e.args[0]).encode()) + 1)
+                if e.args and self.type_of(e.args[0], ctx, env).kind == "str":
+                    return self.type_of(e.args[0], ctx, env)
                 return string(STRLEN)
             if name == "ntop":
                 return T("inet", 24)
