@@ -19,11 +19,11 @@ BPFTRACE = shutil.which("bpftrace")
 def pybpf_trace(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC))
     return subprocess.run([sys.executable, "-m", "pybpf", "trace", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=env, check=False)
 
 
 def bpftrace(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([BPFTRACE, *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([BPFTRACE, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 BEGIN_PROGRAM = r"""
@@ -63,8 +63,8 @@ def test_openat_events_counted_by_key_and_bucket():
         path = os.path.join(tmp, "opened-by-trace-test")
         with open(path, "w") as f:
             f.write("x\n")
-        program = ('tracepoint:syscalls:sys_enter_openat /str(args->filename) == "%s"/ '
-                   '{ @[comm, str(args->filename)] = count(); @flags = lhist(args->flags & 3, 0, 4, 1); }' % path)
+        program = (f'tracepoint:syscalls:sys_enter_openat /str(args->filename) == "{path}"/ '
+                   '{ @[comm, str(args->filename)] = count(); @flags = lhist(args->flags & 3, 0, 4, 1); }')
         command = f"/bin/sh -c 'cat {path} {path} {path} > /dev/null'"
         ours = pybpf_trace("-c", command, "-e", program)
     assert ours.returncode == 0, ours.stderr

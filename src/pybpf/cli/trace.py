@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-
 USAGE = """USAGE:
     pybpf trace [options] filename
     pybpf trace [options] - <stdin input>
@@ -27,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parse_known = parser.parse_known_args
 
-    def strict(args=None, namespace=None):  # noqa: ANN001, ANN202 - argparse's signature
+    def strict(args=None, namespace=None):
         """Unknown options are this command's error (with its usage), not the top level's."""
         found, extra = parse_known(args, namespace)
         if extra:
@@ -190,8 +189,8 @@ def _info() -> int:
     """The system, and what the kernel lets pybpf trace use (probed now)."""
     import platform
 
-    from pybpf.kernel.features import helper_available, map_type
     from pybpf.isa.helpers import HELPER_IDS
+    from pybpf.kernel.features import helper_available, map_type
     from pybpf.object import MapType, ProgramType
 
     print(f"System\n  OS: {platform.system()} {platform.release()}\n  Arch: {platform.machine()}\n")

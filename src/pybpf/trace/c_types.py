@@ -22,8 +22,8 @@ _SCALARS = {
     "__s8": (1, True), "__s16": (2, True), "__s32": (4, True), "__s64": (8, True),
     "size_t": (8, False), "pid_t": (4, True), "float": (4, True), "double": (8, True),
 }
-_STRUCT = re.compile(r"^\s*(struct|union)\s+(\w+)\s*\{(.*)\}\s*[^{}]*;?\s*$", re.S)
-_MEMBER = re.compile(r"^(?P<type>.*?)(?P<stars>[\s*]*)\b(?P<name>\w+)\s*(?P<dims>(?:\[\s*\d*\s*\]\s*)*)$", re.S)
+_STRUCT = re.compile(r"^\s*(struct|union)\s+(\w+)\s*\{(.*)\}\s*[^{}]*;?\s*$", re.DOTALL)
+_MEMBER = re.compile(r"^(?P<type>.*?)(?P<stars>[\s*]*)\b(?P<name>\w+)\s*(?P<dims>(?:\[\s*\d*\s*\]\s*)*)$", re.DOTALL)
 
 
 @dataclass
@@ -34,10 +34,10 @@ class CType:
     size: int
     align: int
     signed: bool = False
-    element: "CType | None" = None   #: array element, pointer target (None: void or unknown)
+    element: CType | None = None   #: array element, pointer target (None: void or unknown)
     count: int = 0
     name: str = ""
-    members: list[tuple[str, int, "CType"]] = field(default_factory=list)
+    members: list[tuple[str, int, CType]] = field(default_factory=list)
     pointee_name: str = ""        #: a pointer's target as written (for BTF types)
 
 

@@ -1655,7 +1655,7 @@ class ProbeCompiler:
         if not needle:
             e.mov(0, 1)
             return
-        for start in range(0, hay_t.size - len(needle) + 1):
+        for start in range(hay_t.size - len(needle) + 1):
             miss = e.label("miss")
             for i, byte in enumerate(needle):
                 e.load(1, 10, hay + start + i, 1)

@@ -54,7 +54,7 @@ class KernelTypes:
         self._user_ids[key] = ctype
         return key
 
-    def _of_user(self, ctype) -> T:  # noqa: ANN001 - a c_types.CType
+    def _of_user(self, ctype) -> T:
         if ctype.kind == "int":
             return T("int", ctype.size, ctype.signed)
         if ctype.kind == "ptr":
@@ -69,7 +69,7 @@ class KernelTypes:
         return T("record", ctype.size, btf=self._user_id(ctype), name=ctype.name)
 
     @property
-    def btf(self):  # noqa: ANN201 - pybpf.btf.BTF, imported lazily
+    def btf(self):
         if self._btf is None:
             from pybpf.btf import BTF
             self._btf = BTF.load()
@@ -151,7 +151,7 @@ class KernelTypes:
         walk(record.btf, 0)
         return out
 
-    def _find(self, type_id: int, name: str, base: int):  # noqa: ANN202
+    def _find(self, type_id: int, name: str, base: int):
         from pybpf.btf import Kind
 
         t = self.btf.resolve(type_id)

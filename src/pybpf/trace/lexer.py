@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from pybpf.trace.errors import TraceSyntaxError
 
-_SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.S)
-_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(\w*)[ \t]*((?:[^\n\\]|\\\n|\\)*)", re.M)
+_SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.DOTALL)
+_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(\w*)[ \t]*((?:[^\n\\]|\\\n|\\)*)", re.MULTILINE)
 #: where ``#include <...>`` headers are looked for (as clang's default system paths)
 INCLUDE_DIRS = ("/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include")
 #: kernel header directories (``<linux/sched.h>``, ``<net/sock.h>``): not needed, BTF has the types
@@ -25,7 +25,7 @@ _TOKEN = re.compile(r"""
   | (?P<var>\$[A-Za-z_][A-Za-z0-9_]*)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op><<=|>>=|\+\+|--|->|<<|>>|<=|>=|==|!=|&&|\|\||\+=|-=|\*=|/=|%=|&=|\|=|\^=|[-+*/%<>=!~&|^?:;,.(){}\[\]])
-""", re.X)
+""", re.VERBOSE)
 _PROBE = re.compile(r"[^\s,{]+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "0": "\0", "a": "\a", "b": "\b",
             "f": "\f", "v": "\v", "e": "\x1b"}

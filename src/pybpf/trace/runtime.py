@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from pybpf.trace import ast
-from pybpf.trace.codegen import JOIN, JOIN_ARG_SIZE, JOIN_ARGS, RING, STACKS, Compiled, Context, Generator
+from pybpf.trace.codegen import (
+    JOIN,
+    JOIN_ARG_SIZE,
+    JOIN_ARGS,
+    RING,
+    STACKS,
+    Compiled,
+    Context,
+    Generator,
+)
 from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError
 from pybpf.trace.parser import parse
 from pybpf.trace.printf import render
@@ -296,7 +305,7 @@ class Session:
             elif kind == "system":
                 import subprocess
                 self.out.flush()
-                ran = subprocess.run(text, shell=True, stdout=subprocess.PIPE, text=True)
+                ran = subprocess.run(text, shell=True, stdout=subprocess.PIPE, text=True, check=False)
                 self.message("syscall", ran.stdout)
             else:
                 try:
@@ -575,7 +584,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
             count = session.probe_count
             session.write(f"Attaching {count} probe{'s' if count != 1 else ''}...\n")
         elif options.format == "json" and not options.quiet:
-            session.write('{"type": "attached_probes", "data": {"probes": %d}}\n' % session.probe_count)
+            session.write(f'{{"type": "attached_probes", "data": {{"probes": {session.probe_count}}}}}\n')
         session.run_special("BEGIN")
         session.drain()
         if not session.exiting:

@@ -16,7 +16,7 @@ class T:
     kind: str                 #: int, str, tuple, none, ksym, usym, username, args, ptr, record, array
     size: int = 8
     signed: bool = False
-    items: tuple["T", ...] = ()
+    items: tuple[T, ...] = ()
     btf: int = 0              #: ptr: the pointee's BTF id; record/array: the type's own id
     name: str = ""            #: the C name of a BTF type, for messages
 
