@@ -124,9 +124,9 @@ class KernelTypes:
     def member(self, record: T, name: str) -> MemberAccess | None:
         """Member ``name`` of a struct/union (looking inside anonymous members)."""
         if record.btf < 0:
-            for member_name, offset, ctype in self._user_ids[record.btf].members:
+            for member_name, offset, ctype, bit_offset, bits in self._user_ids[record.btf].members:
                 if member_name == name:
-                    return MemberAccess(offset, 0, 0, self._of_user(ctype))
+                    return MemberAccess(offset, bit_offset, bits, self._of_user(ctype))
             return None
         found = self._find(record.btf, name, 0)
         if found is None:
@@ -137,8 +137,8 @@ class KernelTypes:
     def members(self, record: T) -> list[tuple[str, MemberAccess]]:
         """Every named member of a struct/union, in order (anonymous members' flattened)."""
         if record.btf < 0:
-            return [(name, MemberAccess(offset, 0, 0, self._of_user(ctype)))
-                    for name, offset, ctype in self._user_ids[record.btf].members]
+            return [(name, MemberAccess(offset, bit_offset, bits, self._of_user(ctype)))
+                    for name, offset, ctype, bit_offset, bits in self._user_ids[record.btf].members]
         out: list[tuple[str, MemberAccess]] = []
 
         def walk(type_id: int, base: int) -> None:
