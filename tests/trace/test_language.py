@@ -121,3 +121,14 @@ def test_preprocessor_conditionals_defines_and_includes():
     with pytest.raises(TraceSyntaxError, match="'lol/no.h' file not found"):
         parse("#include <lol/no.h>\nBEGIN { }")
     parse("#include <net/sock.h>\nBEGIN { }")  # kernel headers: types come from BTF
+
+
+def test_c_struct_layout_matches_the_c_abi():
+    from pybpf.trace.c_types import parse_definitions
+    found = parse_definitions(["struct Bar { short a:4, b:8, c:3, d:1; int e:9, f:15, g:1, h:2, i:5; char *p, q[3]; "
+                               "struct Bar *next; long l; }"])["struct Bar"]
+    layout = {name: (offset, bit, bits) for name, offset, _, bit, bits in found.members}
+    # offsets as gcc lays the struct out on x86-64
+    assert layout["e"] == (2, 0, 9) and layout["f"] == (4, 0, 15) and layout["i"] == (6, 2, 5)
+    assert layout["p"] == (8, 0, 0) and layout["q"] == (16, 0, 0) and layout["next"] == (24, 0, 0)
+    assert layout["l"] == (32, 0, 0) and found.size == 40

@@ -94,7 +94,7 @@ def _split(body: str) -> list[str]:
         first, *others = part.split(",")
         out.append(first)
         if others:
-            type_text = re.match(r"^(.*?)[\s*]*\b\w+\s*(?:\[.*\])?$", first).group(1)
+            type_text = re.match(r"^(.*?)[\s*]*\b\w+\s*(?:\[.*\])?\s*(?::\s*\d+)?$", first).group(1)
             out.extend(f"{type_text} {other.strip()}" for other in others)
     return out
 
