@@ -130,7 +130,7 @@ def run_case(case: Case, tests_dir: Path, tracer: str) -> tuple[str, str]:
     command = command_of(case, tracer)
     try:
         if case.before:
-            before = subprocess.Popen(case.before, shell=True, cwd=tests_dir, preexec_fn=os.setsid)
+            before = subprocess.Popen(case.before, shell=True, cwd=tests_dir, start_new_session=True)
             name = os.path.basename(case.before.split()[-1])
             deadline = time.monotonic() + case.timeout
             while subprocess.call(["pidof", name], stdout=subprocess.DEVNULL) != 0:
@@ -138,11 +138,11 @@ def run_case(case: Case, tests_dir: Path, tracer: str) -> tuple[str, str]:
                     return "FAIL", f"BEFORE {case.before} did not start"
                 time.sleep(0.1)
             if "{{BEFORE_PID}}" in command:
-                pid = subprocess.run(["pidof", name], capture_output=True, text=True).stdout.split()[0]
+                pid = subprocess.run(["pidof", name], capture_output=True, text=True, check=False).stdout.split()[0]
                 command = command.replace("{{BEFORE_PID}}", pid)
         env = dict(os.environ, **case.env, **{NOTIFY: "1"})
         process = subprocess.Popen(command, shell=True, cwd=tests_dir, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, env=env, text=True, preexec_fn=os.setsid)
+                                   stderr=subprocess.STDOUT, env=env, text=True, start_new_session=True)
         output, timed_out = "", False
         try:
             deadline = time.monotonic() + 5 + case.timeout
@@ -151,7 +151,7 @@ def run_case(case: Case, tests_dir: Path, tracer: str) -> tuple[str, str]:
                 output += line
                 if line == NOTIFY + "\n":
                     if case.after:
-                        after = subprocess.Popen(case.after, shell=True, cwd=tests_dir, preexec_fn=os.setsid)
+                        after = subprocess.Popen(case.after, shell=True, cwd=tests_dir, start_new_session=True)
                     break
             rest, _ = process.communicate(timeout=max(0.1, deadline - time.monotonic()))
             output += rest
@@ -163,7 +163,7 @@ def run_case(case: Case, tests_dir: Path, tracer: str) -> tuple[str, str]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 output += process.communicate()[0]
-        found = re.search(case.expect, output, re.M)
+        found = re.search(case.expect, output, re.MULTILINE)
         if timed_out:
             return ("PASS", "") if found else ("TIMEOUT", output[-300:])
         if process.returncode != 0 and not case.will_fail:

@@ -19,11 +19,11 @@ BPFTRACE = shutil.which("bpftrace")
 def pybpf_trace(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC))
     return subprocess.run([sys.executable, "-m", "pybpf", "trace", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=env, check=False)
 
 
 def bpftrace(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([BPFTRACE, *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([BPFTRACE, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 BEGIN_PROGRAM = r"""
@@ -63,8 +63,8 @@ def test_openat_events_counted_by_key_and_bucket():
         path = os.path.join(tmp, "opened-by-trace-test")
         with open(path, "w") as f:
             f.write("x\n")
-        program = ('tracepoint:syscalls:sys_enter_openat /str(args->filename) == "%s"/ '
-                   '{ @[comm, str(args->filename)] = count(); @flags = lhist(args->flags & 3, 0, 4, 1); }' % path)
+        program = (f'tracepoint:syscalls:sys_enter_openat /str(args->filename) == "{path}"/ '
+                   '{ @[comm, str(args->filename)] = count(); @flags = lhist(args->flags & 3, 0, 4, 1); }')
         command = f"/bin/sh -c 'cat {path} {path} {path} > /dev/null'"
         ours = pybpf_trace("-c", command, "-e", program)
     assert ours.returncode == 0, ours.stderr
@@ -177,3 +177,35 @@ def test_strftime_buf_macaddr_cgroupid_and_unsafe_functions():
     assert result.stdout.splitlines()[1] == f"{time.strftime('%Y')}|ab\\x09c|01:02:03:04:05:06|1"
     refused = pybpf_trace("-e", 'BEGIN { system("true"); }')
     assert refused.returncode == 1 and "unsafe" in refused.stderr
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed")
+@pytest.mark.parametrize("args", [["-lv", "tracepoint:syscalls:sys_enter_openat"], ["-l", "tracepoint:sched:*"]])
+def test_listing_matches_bpftrace(args):
+    ours, theirs = pybpf_trace(*args), bpftrace(*args)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout and ours.stdout
+
+
+STRUCT_PROGRAM = r"""
+#include <stdio.h>
+struct Foo { int m; int n; char name[8]; int x[4]; };
+__attribute__((noinline)) int func(struct Foo *foo) { return foo->m + foo->n; }
+int main(void) { struct Foo foo = {2, 3, "trace", {1, 2, 3, 4}}; printf("%d\n", func(&foo)); return 0; }
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+def test_program_struct_definitions_values_and_arrays():
+    with tempfile.TemporaryDirectory(prefix="trace-") as tmp:
+        source, binary = os.path.join(tmp, "structs.c"), os.path.join(tmp, "structs")
+        with open(source, "w") as f:
+            f.write(STRUCT_PROGRAM)
+        subprocess.run(["gcc", "-O0", "-g", "-o", binary, source], check=True)
+        program = (f"struct Foo {{ int m; int n; char name[8]; int x[4]; }} uprobe:{binary}:func "
+                   "{ $f = (struct Foo *)arg0; $s = *$f; @s = $s; @x = $f->x; "
+                   'printf("%d %d %s %d %d\\n", $s.m, $f->n, $f->name, $f->x[3], sizeof(struct Foo)); exit(); }')
+        result = pybpf_trace("-c", binary, "-e", program)
+    assert result.returncode == 0, result.stderr
+    assert "2 3 trace 4 32\n" in result.stdout
+    assert result.stdout.endswith('@s: { .m = 2, .n = 3, .name = trace, .x = [1,2,3,4] }\n@x: [1,2,3,4]\n')

@@ -75,7 +75,7 @@ def test_generated_code_is_valid_ebpf():
     assert probe.program_type == "raw_tracepoint"
     assert all(problem(ins) is None for ins in probe.instructions)
     assert set(compiled.maps) == {"@a", "@s", "@h", "@l", "@m", "@st", "@t"}
-    assert compiled.maps["@s"].keys == [string(16), UINT64]
+    assert compiled.maps["@s"].keys == [string(16), INT64]
     assert compiled.maps["@h"].full_key_size == 16
 
 
@@ -103,3 +103,32 @@ def test_map_text_sorts_by_value_and_by_key():
     stats = MapInfo("@st", [], "stats")
     rows = [(struct.pack("<QQ", 0, 0), [struct.pack("<Q", 2)]), (struct.pack("<QQ", 0, 1), [struct.pack("<Q", 13)])]
     assert map_text(stats, rows) == "@st: count 2, average 6, total 13\n\n"
+
+
+def test_printf_buffer_conversions():
+    from pybpf.trace.types import T
+    value = (6).to_bytes(8, "little") + b"Hello\0"
+    assert render("%rx|%rh", [value, value], [T("buf", 14)] * 2, str) == \
+        "\\x48\\x65\\x6c\\x6c\\x6f\\x00|48 65 6c 6c 6f 00"
+
+
+def test_preprocessor_conditionals_defines_and_includes():
+    source = ("#define LIMIT (2 + 3)\n#ifndef BPFTRACE_HAVE_BTF\nstruct cfs_rq { int nr_running; };\n#endif\n"
+              "#ifdef NOT_DEFINED\nbogus:probe { }\n#else\nBEGIN { @x = LIMIT * 2; }\n#endif\n")
+    program = parse(source)
+    assert [p.points[0].kind for p in program.probes] == ["BEGIN"] and program.c_definitions == []
+    assert program.probes[0].body[0].value.op == "*"
+    with pytest.raises(TraceSyntaxError, match="'lol/no.h' file not found"):
+        parse("#include <lol/no.h>\nBEGIN { }")
+    parse("#include <net/sock.h>\nBEGIN { }")  # kernel headers: types come from BTF
+
+
+def test_c_struct_layout_matches_the_c_abi():
+    from pybpf.trace.c_types import parse_definitions
+    found = parse_definitions(["struct Bar { short a:4, b:8, c:3, d:1; int e:9, f:15, g:1, h:2, i:5; char *p, q[3]; "
+                               "struct Bar *next; long l; }"])["struct Bar"]
+    layout = {name: (offset, bit, bits) for name, offset, _, bit, bits in found.members}
+    # offsets as gcc lays the struct out on x86-64
+    assert layout["e"] == (2, 0, 9) and layout["f"] == (4, 0, 15) and layout["i"] == (6, 2, 5)
+    assert layout["p"] == (8, 0, 0) and layout["q"] == (16, 0, 0) and layout["next"] == (24, 0, 0)
+    assert layout["l"] == (32, 0, 0) and found.size == 40

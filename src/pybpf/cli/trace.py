@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-
 USAGE = """USAGE:
     pybpf trace [options] filename
     pybpf trace [options] - <stdin input>
@@ -27,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parse_known = parser.parse_known_args
 
-    def strict(args=None, namespace=None):  # noqa: ANN001, ANN202 - argparse's signature
+    def strict(args=None, namespace=None):
         """Unknown options are this command's error (with its usage), not the top level's."""
         found, extra = parse_known(args, namespace)
         if extra:
@@ -40,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-c", dest="command", metavar="CMD", help="run CMD and trace until it exits")
     parser.add_argument("-p", dest="pid", metavar="PID", help="trace only this process")
     parser.add_argument("-o", dest="output", metavar="FILE", help="write the program's output to FILE")
-    parser.add_argument("-f", dest="format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("-f", dest="format", default="text", metavar="FORMAT", help="output format: text or json")
     parser.add_argument("-B", dest="buffering", choices=("line", "full", "none"), default="line",
                         help="output buffering")
     parser.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching N probes...'")
@@ -94,7 +93,7 @@ def _list(pattern: str, verbose: bool) -> int:
                     decl = f"__data_loc {f.type}[] {f.name}"
                 else:
                     decl = f"{f.type} {f.name}" + (f"[{f.array_len}]" if f.array_len else "")
-                print(f"    {decl};")
+                print(f"    {decl}")
     return 0
 
 
@@ -127,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.info:
         return _info()
+    if args.format not in ("text", "json"):
+        print(f'ERROR: Invalid output format "{args.format}"\nValid formats: json, text', file=sys.stderr)
+        return 1
     pid = -1
     if args.pid is not None:
         if not args.pid.isdigit():
@@ -138,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
     rest = list(args.args)
     if args.list is not None:
+        if args.list == "v":  # -lv: the verbose flag glued to -l
+            args.list, args.verbose = "*", True
         return _list(args.list if args.list != "*" or not rest else rest[0], args.verbose)
     if args.program is not None:
         source, filename = args.program, "stdin"
@@ -185,8 +189,8 @@ def _info() -> int:
     """The system, and what the kernel lets pybpf trace use (probed now)."""
     import platform
 
-    from pybpf.kernel.features import helper_available, map_type
     from pybpf.isa.helpers import HELPER_IDS
+    from pybpf.kernel.features import helper_available, map_type
     from pybpf.object import MapType, ProgramType
 
     print(f"System\n  OS: {platform.system()} {platform.release()}\n  Arch: {platform.machine()}\n")

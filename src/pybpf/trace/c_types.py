@@ -22,8 +22,8 @@ _SCALARS = {
     "__s8": (1, True), "__s16": (2, True), "__s32": (4, True), "__s64": (8, True),
     "size_t": (8, False), "pid_t": (4, True), "float": (4, True), "double": (8, True),
 }
-_STRUCT = re.compile(r"^\s*(struct|union)\s+(\w+)\s*\{(.*)\}\s*[^{}]*;?\s*$", re.S)
-_MEMBER = re.compile(r"^(?P<type>.*?)(?P<stars>[\s*]*)\b(?P<name>\w+)\s*(?P<dims>(?:\[\s*\d*\s*\]\s*)*)$", re.S)
+_STRUCT = re.compile(r"^\s*(struct|union)\s+(\w+)\s*\{(.*)\}\s*[^{}]*;?\s*$", re.DOTALL)
+_MEMBER = re.compile(r"^(?P<type>.*?)(?P<stars>[\s*]*)\b(?P<name>\w+)\s*(?P<dims>(?:\[\s*\d*\s*\]\s*)*)(?::\s*(?P<bits>\d+))?$", re.DOTALL)
 
 
 @dataclass
@@ -34,10 +34,11 @@ class CType:
     size: int
     align: int
     signed: bool = False
-    element: "CType | None" = None   #: array element, pointer target (None: void or unknown)
+    element: CType | None = None   #: array element, pointer target (None: void or unknown)
     count: int = 0
     name: str = ""
-    members: list[tuple[str, int, "CType"]] = field(default_factory=list)
+    #: (name, byte offset, type, bit offset in the byte, bit width; 0 for whole members)
+    members: list[tuple[str, int, "CType", int, int]] = field(default_factory=list)
     pointee_name: str = ""        #: a pointer's target as written (for BTF types)
 
 
@@ -52,6 +53,7 @@ def parse_definitions(texts: list[str]) -> dict[str, CType]:
         record = CType("record", 0, 1, name=f"{tag} {name}")
         known[f"{tag} {name}"] = record   # self-references through pointers
         offset = 0
+        bit_end = 0  # the bit just after the last bitfield, while bitfields pack
         for declaration in _split(body):
             member = _MEMBER.match(declaration)
             if not member:
@@ -60,12 +62,22 @@ def parse_definitions(texts: list[str]) -> dict[str, CType]:
             for dim in reversed(re.findall(r"\[\s*(\d*)\s*\]", member.group("dims"))):
                 count = int(dim or 0)
                 ctype = CType("array", ctype.size * count, ctype.align, element=ctype, count=count)
-            if tag == "struct":
+            bits = int(member.group("bits")) if member.group("bits") else 0
+            if bits and tag == "struct":
+                unit = 8 * ctype.size  # a bitfield does not straddle a unit of its type
+                start = bit_end if bit_end else 8 * offset
+                if start // unit != (start + bits - 1) // unit:
+                    start = (start + unit - 1) // unit * unit
+                record.members.append((member.group("name"), start // 8, ctype, start % 8, bits))
+                bit_end = start + bits
+                offset = (bit_end + 7) // 8
+            elif tag == "struct":
+                bit_end = 0
                 offset = (offset + ctype.align - 1) // ctype.align * ctype.align
-                record.members.append((member.group("name"), offset, ctype))
+                record.members.append((member.group("name"), offset, ctype, 0, 0))
                 offset += ctype.size
             else:
-                record.members.append((member.group("name"), 0, ctype))
+                record.members.append((member.group("name"), 0, ctype, 0, bits))
                 offset = max(offset, ctype.size)
             record.align = max(record.align, ctype.align)
         record.size = (offset + record.align - 1) // record.align * record.align
@@ -82,7 +94,7 @@ def _split(body: str) -> list[str]:
         first, *others = part.split(",")
         out.append(first)
         if others:
-            type_text = re.match(r"^(.*?)[\s*]*\b\w+\s*(?:\[.*\])?$", first).group(1)
+            type_text = re.match(r"^(.*?)[\s*]*\b\w+\s*(?:\[.*\])?\s*(?::\s*\d+)?$", first).group(1)
             out.extend(f"{type_text} {other.strip()}" for other in others)
     return out
 

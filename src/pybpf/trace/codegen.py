@@ -35,7 +35,7 @@ USER_STACK = 1 << 8          #: BPF_F_USER_STACK for get_stackid
 
 #: value kinds kept in stack buffers (everything that is not a plain integer)
 MEM_KINDS = ("str", "tuple", "ksym", "usym", "kstack", "ustack", "username", "inet", "mac", "buf", "timestamp",
-             "bytes", "strerror")
+             "bytes", "strerror", "record", "array")
 SEND_SIGNAL = 109
 STACKS = "stacks"            #: the stack trace map kstack/ustack record into
 JOIN = "join"                #: the per-CPU scratch buffer join() fills
@@ -49,6 +49,10 @@ PT_REGS_ARGS = (112, 104, 96, 88, 72, 64)
 PT_REGS_RC = 80
 PT_REGS_IP = 128
 PT_REGS_SP = 152
+#: struct pt_regs (x86-64) offsets by register name, for reg("...")
+PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48, "r10": 56, "r9": 64, "r8": 72,
+           "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112, "orig_ax": 120, "ip": 128, "cs": 136, "flags": 144,
+           "sp": 152, "ss": 160}
 NUMA_NODE = 42
 
 
@@ -112,6 +116,7 @@ class Compiled:
     actions: list[Action]
     start_ns: int
     uses: set[str] = field(default_factory=set)
+    kernel: Any = None        #: the KernelTypes records and arrays in values are described by
 
 
 class CodegenError(TraceSyntaxError):
@@ -164,6 +169,8 @@ class Generator:
         if isinstance(e, ast.Positional):
             if e.index == 0:
                 return INT64
+            if e.index > len(self.params):  # a missing parameter: 0, or "" in str()
+                return INT64
             value = self.param(e)
             return INT64 if _is_int(value) else string(len(value.encode()) + 1)
         if isinstance(e, ast.Builtin):
@@ -202,6 +209,10 @@ class Generator:
         if isinstance(e, ast.Call):
             name = e.name
             if name == "str":
+                if e.args and isinstance(e.args[0], ast.Positional) and 0 < e.args[0].index:
+                    return string(len(self.param(e.args[0]).encode()) + 1)
+                if e.args and self.type_of(e.args[0], ctx, env).kind == "str":
+                    return self.type_of(e.args[0], ctx, env)
                 return string(STRLEN)
             if name == "ntop":
                 return T("inet", 24)
@@ -223,9 +234,21 @@ class Generator:
                     raise _err("strftime() takes a format string literal and a time in nanoseconds", e)
                 return T("timestamp", 8, name=e.args[0].value)
             if name == "buf":
+                if len(e.args) == 1:
+                    source = self.type_of(e.args[0], ctx, env)
+                    size = self.kernel.sizeof(source) if source.kind in ("array", "record") else source.size
+                    if source.kind not in ("array", "bytes", "str") or not 0 < size <= STRLEN:
+                        raise _err("buf() of one argument takes an array", e)
+                    return T("buf", 8 + size)
                 if len(e.args) != 2 or not isinstance(e.args[1], ast.Integer) or not 0 < e.args[1].value <= STRLEN:
                     raise _err(f"buf() takes a pointer and a length literal (1-{STRLEN})", e)
                 return T("buf", 8 + e.args[1].value)
+            if name in ("uptr", "kptr"):
+                if len(e.args) != 1:
+                    raise _err(f"{name}() takes one pointer", e)
+                return self.type_of(e.args[0], ctx, env)
+            if name == "reg":
+                return UINT64
             if name in ("ksym", "usym", "kaddr", "uaddr", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
                 return T(name, 8 if name == "ksym" else 16) if name in ("ksym", "usym") else INT64
             if name in ("kstack", "ustack"):
@@ -364,9 +387,11 @@ class Generator:
             if isinstance(s, ast.Assign):
                 if isinstance(s.target, ast.Variable):
                     try:
-                        env.setdefault(s.target.name, self.type_of(s.value, ctx, env))
+                        found = self.type_of(s.value, ctx, env)
                     except TraceSyntaxError:
-                        pass
+                        continue
+                    name = s.target.name
+                    env[name] = _wider(env[name], found) if name in env else found
                 elif isinstance(s.target, ast.MapRef):
                     self._declare_map(s, ctx, env)
             elif isinstance(s, ast.If):
@@ -388,7 +413,7 @@ class Generator:
                     value = INT64
         except TraceSyntaxError:
             return
-        keys = [UINT64 if k.kind not in MEM_KINDS else k for k in keys]
+        keys = [T("int", 8, k.signed) if k.kind not in MEM_KINDS else k for k in keys]
         info = self.maps.get(target.name)
         if info is None:
             lhist = (0, 0, 0)
@@ -520,7 +545,11 @@ class ProbeCompiler:
     def statement(self, s: ast.Statement) -> None:
         e = self.e
         if isinstance(s, ast.ExprStatement):
-            if isinstance(s.expr, ast.Call):
+            if isinstance(s.expr, ast.Ternary):  # cond ? printf(...) : printf(...)
+                self.statement(ast.If(s.expr.condition, [ast.ExprStatement(s.expr.then, position=s.position)],
+                                      [ast.ExprStatement(s.expr.otherwise, position=s.position)],
+                                      position=s.position, length=s.length))
+            elif isinstance(s.expr, ast.Call):
                 self.call_statement(s.expr)
             else:
                 self.value_into_r0_or_buffer(s.expr)
@@ -970,6 +999,23 @@ class ProbeCompiler:
             e.mov(2, t.size)
             e.call(PROBE_READ_STR)
             return offset
+        if t.kind in ("record", "array") and self._in_memory(expr):
+            offset = e.alloc(t.slot, expr)
+            e.zero(offset, t.slot)
+            self.address(expr)
+            e.movr(3, 0)
+            e.movr(1, 10)
+            e.alu("+", 1, offset)
+            e.mov(2, t.size)
+            e.call(PROBE_READ)
+            return offset
+        if isinstance(expr, (ast.FieldAccess, ast.Index)) and self._in_memory(expr.base, True):
+            base_t = self.type_of(expr.base)
+            access = (self.gen.kernel_member(base_t, expr) if isinstance(expr, ast.FieldAccess)
+                      else None)
+            base = self.mem_expr(expr.base)
+            if access is not None:
+                return base + access.offset
         if isinstance(expr, (ast.FieldAccess, ast.Index)) and self.type_of(expr.base).kind in ("ptr", "record", "array"):
             offset = e.alloc(t.slot)
             e.zero(offset, t.slot)
@@ -1124,8 +1170,8 @@ class ProbeCompiler:
                 raise _err("macaddr() argument must be 6 bytes in size", call)
             self.bytes_into(args[0], offset, 6)
         elif call.name == "buf":
-            e.store_imm(10, offset, args[1].value)
-            self.bytes_into(args[0], offset + 8, args[1].value)
+            e.store_imm(10, offset, t.size - 8)
+            self.bytes_into(args[0], offset + 8, t.size - 8)
         else:
             self.int_expr(args[1])
             e.store(10, offset, 0)
@@ -1138,6 +1184,8 @@ class ProbeCompiler:
         source_t = self.type_of(call.args[0])
         if source_t.kind == "str":
             return self.mem_expr(call.args[0])
+        if isinstance(call.args[0], ast.Positional) and call.args[0].index:  # str($1): the parameter's text
+            return self.mem_expr(ast.String(self.gen.param(call.args[0]), position=call.position))
         offset = e.alloc(t.slot)
         e.zero(offset, t.slot)
         if len(call.args) == 2:
@@ -1172,7 +1220,7 @@ class ProbeCompiler:
             if expr.index == 0:
                 e.mov(0, len(self.gen.params))
             else:
-                value = self.gen.param(expr)
+                value = self.gen.param(expr) or "0"
                 if not _is_int(value):
                     raise _err(f"${expr.index} is used as an integer but '{value}' is not one", expr)
                 e.mov(0, int(value, 0))
@@ -1206,6 +1254,16 @@ class ProbeCompiler:
             e.place(missing)
         elif isinstance(expr, ast.Binary):
             self.binary(expr)
+        elif isinstance(expr, ast.Index) and self._in_memory(expr.base, True) and isinstance(expr.index, ast.Integer):
+            element = self.type_of(expr)
+            size = self.gen.kernel.sizeof(element) if element.kind in ("record", "array") else element.size
+            count = self.type_of(expr.base).size // max(size, 1)
+            if not 0 <= expr.index.value < count:
+                raise _err(f"the index {expr.index.value} is out of bounds for array of size {count}", expr)
+            offset = self.mem_expr(expr.base) + expr.index.value * size
+            e.load(0, 10, offset, size if size in (1, 2, 4, 8) else 8)
+            if element.kind == "int" and element.signed:
+                e.sign_extend(0, size)
         elif isinstance(expr, ast.Unary) and expr.op == "*" or isinstance(expr, ast.Index):
             self.read_kernel(expr)
         elif isinstance(expr, ast.Unary) and expr.op in ("++pre", "--pre", "post++", "post--"):
@@ -1255,6 +1313,13 @@ class ProbeCompiler:
             elif base.kind == "tuple":
                 offset = self.mem_expr(expr)
                 e.load(0, 10, offset)
+            elif base.kind == "record" and self._in_memory(expr.base, True):
+                member = self.gen.kernel_member(base, expr)
+                offset = self.mem_expr(expr.base) + member.offset
+                size = member.type.size if member.type.kind == "int" else 8
+                e.load(0, 10, offset, size if size in (1, 2, 4, 8) else 8)
+                if member.type.kind == "int" and member.type.signed:
+                    e.sign_extend(0, size)
             elif base.kind in ("ptr", "record"):
                 self.read_kernel(expr)
             else:
@@ -1311,6 +1376,18 @@ class ProbeCompiler:
         e.load(0, 10, old)
         if expr.op.endswith("pre"):
             e.alu("+", 0, step)
+
+    def _in_memory(self, expr: ast.Expr, on_stack: bool = False) -> bool:
+        """Whether ``expr`` names kernel/user memory (False) or a value this program holds
+        on its stack (``on_stack``: a variable, map value or tuple item of record type)."""
+        if on_stack:
+            return isinstance(expr, (ast.Variable, ast.MapRef)) and self.type_of(expr).kind in ("record", "array")
+        if isinstance(expr, ast.Unary) and expr.op == "*":
+            return True
+        if isinstance(expr, (ast.FieldAccess, ast.Index)):
+            base = self.type_of(expr.base)
+            return base.kind == "ptr" or (base.kind in ("record", "array") and self._in_memory(expr.base))
+        return False
 
     def address(self, expr: ast.Expr) -> Any:
         """r0 = the kernel address of a struct member, pointee or element; its access."""
@@ -1440,6 +1517,14 @@ class ProbeCompiler:
             e.alu("^", 0, 1)
         elif call.name == "strcontains":
             self.string_contains(call)
+        elif call.name in ("uptr", "kptr"):  # address-space annotations: the legacy reads take both
+            self.int_expr(call.args[0])
+        elif call.name == "reg":
+            if len(call.args) != 1 or not isinstance(call.args[0], ast.String) or call.args[0].value not in PT_REGS:
+                raise _err(f"reg() takes a register name: {', '.join(PT_REGS)}", call)
+            if self.ctx.kind not in ("uprobe", "uretprobe", "usdt", "profile", "software", "hardware"):
+                raise _err(f"reg() is not available in {self.ctx.kind} probes", call)
+            e.load(0, 6, PT_REGS[call.args[0].value])
         elif call.name == "bswap":
             t = self.type_of(call)
             self.int_expr(call.args[0])
@@ -1570,7 +1655,7 @@ class ProbeCompiler:
         if not needle:
             e.mov(0, 1)
             return
-        for start in range(0, hay_t.size - len(needle) + 1):
+        for start in range(hay_t.size - len(needle) + 1):
             miss = e.label("miss")
             for i, byte in enumerate(needle):
                 e.load(1, 10, hay + start + i, 1)

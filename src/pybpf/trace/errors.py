@@ -30,7 +30,7 @@ class TraceSyntaxError(TraceError):
         self.filename = filename
         super().__init__(self._render())
 
-    def located(self, source: str, filename: str) -> "TraceSyntaxError":
+    def located(self, source: str, filename: str) -> TraceSyntaxError:
         """The same error placed in ``source`` (raised where only the position was known)."""
         return TraceSyntaxError(self.reason, source, self.position, self.length, filename)
 

@@ -54,7 +54,7 @@ class KernelTypes:
         self._user_ids[key] = ctype
         return key
 
-    def _of_user(self, ctype) -> T:  # noqa: ANN001 - a c_types.CType
+    def _of_user(self, ctype) -> T:
         if ctype.kind == "int":
             return T("int", ctype.size, ctype.signed)
         if ctype.kind == "ptr":
@@ -69,7 +69,7 @@ class KernelTypes:
         return T("record", ctype.size, btf=self._user_id(ctype), name=ctype.name)
 
     @property
-    def btf(self):  # noqa: ANN201 - pybpf.btf.BTF, imported lazily
+    def btf(self):
         if self._btf is None:
             from pybpf.btf import BTF
             self._btf = BTF.load()
@@ -124,9 +124,9 @@ class KernelTypes:
     def member(self, record: T, name: str) -> MemberAccess | None:
         """Member ``name`` of a struct/union (looking inside anonymous members)."""
         if record.btf < 0:
-            for member_name, offset, ctype in self._user_ids[record.btf].members:
+            for member_name, offset, ctype, bit_offset, bits in self._user_ids[record.btf].members:
                 if member_name == name:
-                    return MemberAccess(offset, 0, 0, self._of_user(ctype))
+                    return MemberAccess(offset, bit_offset, bits, self._of_user(ctype))
             return None
         found = self._find(record.btf, name, 0)
         if found is None:
@@ -134,7 +134,24 @@ class KernelTypes:
         bit_offset, member = found
         return MemberAccess(bit_offset // 8, bit_offset % 8, member.bit_size, self.of(member.type))
 
-    def _find(self, type_id: int, name: str, base: int):  # noqa: ANN202
+    def members(self, record: T) -> list[tuple[str, MemberAccess]]:
+        """Every named member of a struct/union, in order (anonymous members' flattened)."""
+        if record.btf < 0:
+            return [(name, MemberAccess(offset, bit_offset, bits, self._of_user(ctype)))
+                    for name, offset, ctype, bit_offset, bits in self._user_ids[record.btf].members]
+        out: list[tuple[str, MemberAccess]] = []
+
+        def walk(type_id: int, base: int) -> None:
+            for m in self.btf.resolve(type_id).members:
+                if m.name:
+                    bits = base + m.offset
+                    out.append((m.name, MemberAccess(bits // 8, bits % 8, m.bit_size, self.of(m.type))))
+                else:
+                    walk(m.type, base + m.offset)
+        walk(record.btf, 0)
+        return out
+
+    def _find(self, type_id: int, name: str, base: int):
         from pybpf.btf import Kind
 
         t = self.btf.resolve(type_id)

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 
 from pybpf.trace.errors import TraceSyntaxError
 
-_SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.S)
-_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(\w*)[ \t]*((?:[^\n\\]|\\\n|\\)*)", re.M)
+_SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.DOTALL)
+_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(\w*)[ \t]*((?:[^\n\\]|\\\n|\\)*)", re.MULTILINE)
 #: where ``#include <...>`` headers are looked for (as clang's default system paths)
 INCLUDE_DIRS = ("/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include")
+#: kernel header directories (``<linux/sched.h>``, ``<net/sock.h>``): not needed, BTF has the types
+_KERNEL_HEADER_DIRS = {"linux", "net", "uapi", "asm", "asm-generic", "trace", "scsi", "crypto", "kvm", "rdma",
+                       "sound", "video", "xen", "keys", "media", "misc", "soc", "target"}
 _TOKEN = re.compile(r"""
     (?P<int>0[xX][0-9a-fA-F_]+|0[bB][01_]+|[0-9][0-9_]*(?:[eE][0-9]+)?(?:ns|us|ms|s|[uU]?[lL]{0,2})?\b)
   | (?P<str>"(?:[^"\\\n]|\\.)*")
@@ -22,7 +25,7 @@ _TOKEN = re.compile(r"""
   | (?P<var>\$[A-Za-z_][A-Za-z0-9_]*)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op><<=|>>=|\+\+|--|->|<<|>>|<=|>=|==|!=|&&|\|\||\+=|-=|\*=|/=|%=|&=|\|=|\^=|[-+*/%<>=!~&|^?:;,.(){}\[\]])
-""", re.X)
+""", re.VERBOSE)
 _PROBE = re.compile(r"[^\s,{]+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "0": "\0", "a": "\a", "b": "\b",
             "f": "\f", "v": "\v", "e": "\x1b"}
@@ -88,7 +91,8 @@ class Lexer:
         self.source = source
         self.position = 0
         self._ahead: list[Token] = []
-        self.defines: dict[str, str] = {}
+        #: BTF is always there: ``#ifndef BPFTRACE_HAVE_BTF`` blocks are skipped, as bpftrace does
+        self.defines: dict[str, str] = {"BPFTRACE_HAVE_BTF": "1"}
         self.include_dirs = tuple(include_dirs) + INCLUDE_DIRS
 
     def error(self, reason: str, token: Token) -> TraceSyntaxError:
@@ -104,8 +108,34 @@ class Lexer:
             if not (at_line_start and self.source.startswith("#", self.position)):
                 return
             directive = _DIRECTIVE.match(self.source, self.position)
-            self._directive(directive.group(1), directive.group(2).strip(), directive.start(2))
+            name, rest = directive.group(1), directive.group(2).strip()
             self.position = directive.end()
+            if name in ("ifdef", "ifndef", "if"):
+                active = {"ifdef": rest in self.defines, "ifndef": rest not in self.defines,
+                          "if": rest.strip() not in ("0", "false")}[name]
+                if not active:
+                    self._skip_block(stop_at_else=True)
+            elif name in ("else", "elif"):
+                self._skip_block(stop_at_else=False)  # the taken branch ended: skip the rest
+            elif name != "endif":
+                self._directive(name, rest, directive.start(2))
+
+    def _skip_block(self, stop_at_else: bool) -> None:
+        """Skip lines to the matching ``#endif`` (or ``#else`` when ``stop_at_else``)."""
+        depth = 0
+        for match in _DIRECTIVE.finditer(self.source, self.position):
+            name = match.group(1)
+            if name in ("if", "ifdef", "ifndef"):
+                depth += 1
+            elif name == "endif":
+                if depth == 0:
+                    self.position = match.end()
+                    return
+                depth -= 1
+            elif name in ("else", "elif") and depth == 0 and stop_at_else:
+                self.position = match.end()
+                return
+        self.position = len(self.source)
 
     def _directive(self, name: str, rest: str, position: int) -> None:
         """``#define NAME VALUE`` defines a macro; ``#include`` must name a header that
@@ -121,6 +151,8 @@ class Lexer:
             match = re.match(r'[<"]([^>"]+)[>"]', rest)
             if match:
                 header = match.group(1)
+                if header.split("/", 1)[0] in _KERNEL_HEADER_DIRS:
+                    return  # the kernel's own headers: their types come from BTF
                 places = ([header] if rest.startswith('"') else []) + [os.path.join(d, header) for d in self.include_dirs]
                 if not any(os.path.exists(p) for p in places):
                     raise TraceSyntaxError(f"fatal error: '{header}' file not found", self.source, position, len(rest))

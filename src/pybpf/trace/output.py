@@ -184,6 +184,8 @@ def json_value(value: object, t: T, shown: Callable = show) -> str:
         return "[" + ",".join(json_value(v, i, shown) for v, i in zip(value, t.items)) + "]"  # type: ignore[arg-type]
     if t.kind == "int":
         return str(value)
+    if t.kind in ("record", "array"):
+        return shown(value, t, True)  # { "m": 2 } / [1,2]: bpftrace's JSON layout
     return json.dumps(shown(value, t))
 
 

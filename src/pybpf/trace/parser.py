@@ -61,7 +61,8 @@ def _parse_attach_point(token: Token, lexer: Lexer) -> ast.AttachPoint:
 class Parser:
     """One program's parser."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, params: list[str] | None = None):
+        self.params = list(params or [])
         self.source = source
         self.lexer = Lexer(source)
         self.c_definitions: list[str] = []
@@ -140,6 +141,11 @@ class Parser:
                 bad = self.lexer.peek()
                 raise self.error(f"syntax error, expected a probe, found '{bad.text or 'end of input'}'", bad)
             first = first or token
+            if "$" in token.text:  # positional parameters in probe names: interval:ms:$1, BEG$1
+                text = re.sub(r"\$(\d+|#)", lambda m: str(len(self.params)) if m.group(1) == "#" else
+                              (self.params[int(m.group(1)) - 1] if int(m.group(1)) <= len(self.params) else ""),
+                              token.text)
+                token = Token(token.kind, text, token.position)
             points.append(_parse_attach_point(token, self.lexer))
             if self.lexer.peek().text == ",":
                 self.lexer.next()
@@ -185,8 +191,10 @@ class Parser:
                 count_token = self.lexer.next()
                 if count_token.kind != "int":
                     raise self.error("unroll count must be an integer literal", count_token)
-                if not 1 <= count_token.value <= 100:
-                    raise self.error("unroll maximum value is 100 and minimum value is 1", count_token)
+                if count_token.value < 1:
+                    raise self.error("unroll minimum value is 1", count_token)
+                if count_token.value > 100:
+                    raise self.error("unroll maximum value is 100", count_token)
                 self.expect(")")
                 return ast.Unroll(count_token.value, self.block(), position=token.position, length=6), False
             if token.text == "while":
@@ -428,9 +436,10 @@ class Parser:
         return ast.SizeOf(None, operand, position=token.position, length=end.position + 1 - token.position)
 
 
-def parse(source: str, filename: str = "stdin") -> ast.Program:
-    """Parse a whole program; :class:`TraceSyntaxError` points at the first error."""
+def parse(source: str, filename: str = "stdin", params: list[str] | None = None) -> ast.Program:
+    """Parse a whole program (``params``: the positional parameters probe names may use);
+    :class:`TraceSyntaxError` points at the first error."""
     try:
-        return Parser(source).program()
+        return Parser(source, params).program()
     except TraceSyntaxError as exc:
         raise exc.located(source, filename) from None

@@ -10,7 +10,7 @@ from pybpf.trace.errors import TraceSyntaxError
 from pybpf.trace.types import T
 
 _SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?(?P<length>hh|h|ll|l|z|j|t)?"
-                   r"(?P<conv>[diouxXcspeEfgG%])")
+                   r"(?P<conv>r[xh]?|[diouxXcspeEfgG%])")
 
 
 def conversions(text: str) -> list[re.Match]:
@@ -27,6 +27,8 @@ def check_format(text: str, types: list[T], node: object) -> None:
         conv = match.group("conv")
         if conv == "s" and t.kind == "tuple":
             raise TraceSyntaxError("printf: %s specifier expects a value of type string (tuple supplied)", "", *where)
+        if conv.startswith("r") and t.kind != "buf":
+            raise TraceSyntaxError(f"printf: %{conv} specifier expects a value of type buffer ({t} supplied)", "", *where)
         if conv in "diouxXc" and t.kind == "str":
             raise TraceSyntaxError(f"printf: %{conv} specifier expects a value of type integer (string supplied)",
                                    "", *where)
@@ -47,6 +49,16 @@ def render(text: str, values: list[object], types: list[T], show: object) -> str
         spec = "%" + (match.group("flags") or "") + (match.group("width") or "")
         if match.group("prec") is not None:
             spec += "." + match.group("prec")
+        if conv.startswith("r"):
+            data = bytes(value)[8:8 + int.from_bytes(bytes(value)[:8], "little")]  # type: ignore[arg-type]
+            if conv == "rx":
+                shown = "".join(f"\\x{b:02x}" for b in data)
+            elif conv == "rh":
+                shown = " ".join(f"{b:02x}" for b in data)
+            else:
+                shown = show(value, t)
+            out.append((spec + "s") % shown)
+            continue
         if conv == "s" or t.kind not in ("int",):
             out.append((spec + "s") % (value if isinstance(value, str) else show(value, t)))
             continue

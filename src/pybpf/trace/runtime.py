@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from pybpf.trace import ast
-from pybpf.trace.codegen import JOIN, JOIN_ARG_SIZE, JOIN_ARGS, RING, STACKS, Compiled, Context, Generator
+from pybpf.trace.codegen import (
+    JOIN,
+    JOIN_ARG_SIZE,
+    JOIN_ARGS,
+    RING,
+    STACKS,
+    Compiled,
+    Context,
+    Generator,
+)
 from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError
 from pybpf.trace.parser import parse
 from pybpf.trace.printf import render
@@ -154,7 +163,7 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
     """Parse, check and generate code for every attach point of ``source`` (``cpid``:
     the pid of the -c command, for the ``cpid`` builtin; ``formats``: tracepoint layouts
     to use instead of tracefs's)."""
-    program = parse(source, filename)
+    program = parse(source, filename, params)
     try:
         contexts = expand(program, formats)
         gen = Generator(program, list(params or []), None)
@@ -165,7 +174,7 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
         probes = [gen.compile_probe(probe, ctx) for probe, ctx in contexts]
     except TraceSyntaxError as exc:
         raise exc.located(source, filename) from None
-    return Compiled(probes, gen.maps, gen.actions, gen.start_ns, gen.uses)
+    return Compiled(probes, gen.maps, gen.actions, gen.start_ns, gen.uses, gen.kernel)
 
 
 class Session:
@@ -294,15 +303,17 @@ class Session:
             if kind == "printf":
                 self.message("printf", text)
             elif kind == "system":
+                import subprocess
                 self.out.flush()
-                if self.options.unsafe:
-                    os.system(text)
+                ran = subprocess.run(text, shell=True, stdout=subprocess.PIPE, text=True, check=False)
+                self.message("syscall", ran.stdout)
             else:
                 try:
-                    with open(text) as f:
-                        self.write(f.read())
+                    limit = int(os.environ.get("BPFTRACE_CAT_BYTES_MAX", "10240"))
+                    with open(text, "rb") as f:
+                        self.message("cat", f.read(limit).decode("utf-8", "replace"))
                 except OSError as exc:
-                    self.write(f"ERROR: failed to open file '{text}': {exc.strerror}\n")
+                    sys.stderr.write(f"ERROR: failed to open file '{text}': {exc.strerror}\n")
         elif kind == "print_value":
             t = action.types[0]
             value = decode(t, record, 8)
@@ -335,7 +346,7 @@ class Session:
                     kmap.update(key, [bytes(kmap.value_size)] * kmap.cpu_count() if kmap.type.per_cpu
                                 else bytes(kmap.value_size))
 
-    def show(self, value: object, t: Any) -> str:
+    def show(self, value: object, t: Any, json_style: bool = False) -> str:
         """A decoded value as bpftrace prints it: symbols and stacks resolved."""
         from pybpf.trace.output import show
         if t.kind in ("ksym", "usym", "kstack", "ustack"):
@@ -359,8 +370,10 @@ class Session:
             import datetime
             nanoseconds = value + time.time_ns() - time.monotonic_ns()  # type: ignore[operator]
             moment = datetime.datetime.fromtimestamp(nanoseconds // 1_000_000_000)
-            micro = f"{nanoseconds // 1000 % 1_000_000:06d}"
+            micro = f"{value // 1000 % 1_000_000:06d}"  # type: ignore[operator] - bpftrace: from the value itself
             return moment.strftime(t.name.replace("%f", micro))
+        if t.kind in ("record", "array"):
+            return self.aggregate_text(bytes(value), t, json_style)  # type: ignore[arg-type]
         if t.kind == "strerror":
             return os.strerror(value)  # type: ignore[arg-type]
         if t.kind == "username":
@@ -372,6 +385,37 @@ class Session:
         if t.kind == "tuple":
             return "(" + ", ".join(self.show(v, i) for v, i in zip(value, t.items)) + ")"  # type: ignore[arg-type]
         return show(value, t)
+
+    def aggregate_text(self, data: bytes, t: Any, json_style: bool = False) -> str:
+        """A struct as ``{ .m = 2, .n = 3 }`` and an array as ``[1,2,3]`` (bpftrace's text);
+        ``json_style``: ``{ "m": 2 }``."""
+        kernel = self.compiled.kernel
+        if t.kind == "array":
+            element = kernel.element(t)
+            size = kernel.sizeof(element) if element.kind in ("record", "array") else element.size
+            items = [self.aggregate_text(data[i:i + size], element, json_style) if element.kind in ("record", "array")
+                     else str(int.from_bytes(data[i:i + size], "little", signed=element.signed))
+                     for i in range(0, len(data) - size + 1, size)]
+            return "[" + ",".join(items) + "]"
+        parts = []
+        for name, access in kernel.members(t):
+            member_t = access.type
+            size = kernel.sizeof(member_t) if member_t.kind in ("record", "array") else member_t.size
+            raw = data[access.offset:access.offset + size]
+            if member_t.kind in ("record", "array"):
+                text = self.aggregate_text(raw, member_t, json_style)
+            elif member_t.kind == "str":
+                text = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+                text = f'"{text}"' if json_style else text
+            else:
+                number = int.from_bytes(raw.ljust(8, b"\0")[:8], "little")
+                if access.bit_size:
+                    number = (number >> access.bit_offset) & ((1 << access.bit_size) - 1)
+                elif member_t.kind == "int" and member_t.signed and size:
+                    number = int.from_bytes(raw, "little", signed=True)
+                text = str(number)
+            parts.append(f'"{name}": {text}' if json_style else f".{name} = {text}")
+        return "{ " + ", ".join(parts) + " }"
 
     def symbolize(self, value: Any, kind: str) -> str:
         if self._symbolizer is None:
@@ -539,8 +583,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
         if not options.quiet and options.format == "text":
             count = session.probe_count
             session.write(f"Attaching {count} probe{'s' if count != 1 else ''}...\n")
-        elif options.format == "json":
-            session.write('{"type": "attached_probes", "data": {"probes": %d}}\n' % session.probe_count)
+        elif options.format == "json" and not options.quiet:
+            session.write(f'{{"type": "attached_probes", "data": {{"probes": {session.probe_count}}}}}\n')
         session.run_special("BEGIN")
         session.drain()
         if not session.exiting:

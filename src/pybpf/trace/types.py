@@ -16,7 +16,7 @@ class T:
     kind: str                 #: int, str, tuple, none, ksym, usym, username, args, ptr, record, array
     size: int = 8
     signed: bool = False
-    items: tuple["T", ...] = ()
+    items: tuple[T, ...] = ()
     btf: int = 0              #: ptr: the pointee's BTF id; record/array: the type's own id
     name: str = ""            #: the C name of a BTF type, for messages
 
@@ -68,7 +68,7 @@ def decode(t: T, data: bytes, offset: int = 0) -> object:
         return (raw if end < 0 else raw[:end]).decode("utf-8", "replace")
     if t.kind == "tuple":
         return tuple(decode(item, data, offset + at) for item, at in zip(t.items, t.offsets()))
-    if t.kind in ("inet", "mac", "buf", "bytes"):
+    if t.kind in ("inet", "mac", "buf", "bytes", "record", "array"):
         return bytes(data[offset:offset + t.size])
     if t.size == 16:  # usym, ustack: (address or stack id, pid)
         return struct.unpack_from("<QQ", data, offset)
