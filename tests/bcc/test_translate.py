@@ -100,3 +100,13 @@ def test_tokens_cover_the_text_between_them():
 def test_bpf_table_flags():
     assert table_from_macro("BPF_F_TABLE", ['"hash"', "u32", "u64", "h", "8", "BPF_F_NO_PREALLOC"], "1:1").flags \
         == "BPF_F_NO_PREALLOC"
+
+
+def test_static_helpers_taking_registers_follow_their_caller():
+    t = translate("static int helper(struct pt_regs *ctx, int x) { return PT_REGS_RC(ctx) + x; }\n"
+                  "int do_ret(struct pt_regs *ctx) {\n return helper(ctx, 1); }\n")
+    assert "helper__bcc_regs(int __bcc_sys, struct pt_regs *ctx, int x)" in t.source
+    assert "#define helper(...) helper__bcc_regs(__bcc_sys, __VA_ARGS__)" in t.source
+    with pytest.raises(BccSyntaxError, match=r"^3:"):
+        translate("static int helper(struct pt_regs *ctx) { return 0; }\nBPF_HASH(c);\n"
+                  "int f(struct pt_regs *ctx) { c.update(1); return 0; }")

@@ -87,7 +87,8 @@ def _chain(tokens: list[Token], index: int) -> tuple[list[tuple[str, str]], int]
 
 def _core_read(base: str, struct: str, steps: list[tuple[str, str]]) -> str | None:
     btf = _kernel_btf()
-    current = btf.find(struct, Kind.STRUCT) or btf.find(struct, Kind.UNION)
+    kernel_name = struct.split("___")[0]  # a CO-RE flavor (NAME___bcc) reads as the kernel struct
+    current = btf.find(kernel_name, Kind.STRUCT) or btf.find(kernel_name, Kind.UNION)
     if current is None:
         return None
     groups: list[list[str]] = []
@@ -139,3 +140,25 @@ def own_structs(text: str) -> set[str]:
     return {tokens[i + 1].text for i in range(len(tokens) - 2)
             if tokens[i].text == "struct" and tokens[i + 1].kind == "id" and tokens[i + 2].text == "{"}
 
+
+
+def flavor_kernel_structs(text: str) -> str:
+    """A program's own definition of a kernel struct (BCC tools copy private ones such
+    as ``struct mnt_namespace``) would clash with vmlinux.h: it is renamed to the CO-RE
+    flavor ``NAME___bcc`` with ``preserve_access_index``, so its members are relocated
+    to where the running kernel has them."""
+    btf = _kernel_btf()
+    tokens = tokenize(text)
+    clashing = {name for name in own_structs(text)
+                if btf.find(name, Kind.STRUCT) is not None or btf.find(name, Kind.UNION) is not None}
+    if not clashing:
+        return text
+    out, pos = [], 0
+    for i in range(len(tokens) - 1):
+        if tokens[i].text == "struct" and tokens[i + 1].text in clashing:
+            defining = i + 2 < len(tokens) and tokens[i + 2].text == "{"
+            attribute = " __attribute__((preserve_access_index))" if defining else ""
+            out.append(text[pos:tokens[i].start] + f"struct{attribute} {tokens[i + 1].text}___bcc")
+            pos = tokens[i + 1].end
+    out.append(text[pos:])
+    return "".join(out)

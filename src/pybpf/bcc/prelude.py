@@ -54,6 +54,8 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #define __O_TMPFILE 020000000
 #define O_TMPFILE (__O_TMPFILE | O_DIRECTORY)
 #define TASK_RUNNING 0
+/* the x86-64 direct map's start without KASLR (profile.py tells kernel from user addresses with it) */
+#define PAGE_OFFSET 0xffff888000000000ULL
 #define NAME_MAX 255
 #define PATH_MAX 4096
 #define AF_UNIX 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pybpf.bcc.kernel_reads import own_structs, rewrite_kernel_reads
+from pybpf.bcc.kernel_reads import flavor_kernel_structs, own_structs, rewrite_kernel_reads
 from pybpf.bcc.tables_c import TABLE_MACROS, TableDecl, table_from_macro
 from pybpf.bcc.tokens import BccSyntaxError, Token, matching, split_arguments, tokenize, where
 
@@ -63,6 +63,7 @@ _CONTEXT_SECTIONS = {"xdp_md": "xdp", "__sk_buff": "socket", "bpf_perf_event_dat
 def translate(text: str) -> Translation:
     """The libbpf-style C of a BCC program, with its tables and loadable functions."""
     result = Translation("")
+    text = flavor_kernel_structs(text)
     declared = _declarations(text, result)
     sent: dict[str, list[str]] = {}
     result.source = rewrite_kernel_reads(_expressions(declared, result.tables, sent), own_structs(text))
@@ -156,7 +157,10 @@ def _declarations(text: str, result: Translation) -> str:
         if close + 1 < len(tokens) and tokens[close + 1].text == "{":
             qualifiers = {t.text for t in tokens[statement_start:i]}
             body_close = matching(tokens, close + 1, text)
-            if not qualifiers & {"static", "inline", "__always_inline"} and args and args != ["void"]:
+            if qualifiers & {"static", "inline", "__always_inline"} and args and "pt_regs" in args[0].split():
+                out.append(text[pos:tok.start] + _regs_helper(text, tokens, i, close, body_close))
+                pos = tokens[body_close].end
+            elif not qualifiers & {"static", "inline", "__always_inline"} and args and args != ["void"]:
                 function = _probe_function(tok.text, args, result)
                 if function.wrapped:
                     out.append(text[pos:tokens[statement_start].start])
@@ -176,6 +180,18 @@ def _declarations(text: str, result: Translation) -> str:
         _note_tracepoint_struct(tokens, j, result)
     out.append(text[pos:])
     return "".join(out)
+
+
+def _regs_helper(text: str, tokens: list[Token], name_index: int, close: int, body_close: int) -> str:
+    """A static helper taking ``struct pt_regs *`` reads registers or a syscall record as
+    its caller does: it takes the caller's ``__bcc_sys`` first (a macro of its name passes
+    it), is inlined so the choice folds away, and later lines keep their numbers."""
+    name = tokens[name_index].text
+    rest = text[tokens[name_index + 1].end:tokens[body_close].end]
+    # the marker numbers the rest of the body's last line, which the text goes on with
+    last_line = int(where(text, tokens[body_close].end).split(":")[0])
+    return (f"__always_inline {name}__bcc_regs(int __bcc_sys, {rest}\n"
+            f"#define {name}(...) {name}__bcc_regs(__bcc_sys, __VA_ARGS__)\n# {last_line} \"bcc-program\"\n")
 
 
 def _note_tracepoint_struct(tokens: list[Token], j: int, result: Translation) -> None:
