@@ -18,15 +18,15 @@ SYSCALL_PROGRAM = r"""
 struct key_t { u32 pid; char path[64]; };
 BPF_HASH(opens, struct key_t, u64);
 BPF_HASH(fds, u32, s64);
-BPF_ARRAY(third, u64, 4);
+BPF_HASH(third, struct key_t, u64);
+BPF_ARRAY(slots, u64, 4);
 int syscall__openat(struct pt_regs *ctx, int dfd, const char __user *filename, int flags) {
     struct key_t key = {};
     key.pid = bpf_get_current_pid_tgid() >> 32;
     bpf_probe_read_user_str(&key.path, sizeof(key.path), filename);
     opens.increment(key);
-    int zero = 0;
     u64 f = PT_REGS_PARM3(ctx);
-    third.update(&zero, &f);
+    third.update(&key, &f);
     return 0;
 }
 int ret_openat(struct pt_regs *ctx) {
@@ -63,8 +63,8 @@ def test_syscall_kprobes_run_on_syscall_tracepoints(short_path):
         assert opens[key].value >= 1
         assert any(k.path == str(target).encode() for k in opens.keys())
         assert b["fds"][ctypes.c_uint32(os.getpid())].value >= 0
-        assert len(b["third"]) == 4
-        assert b["third"][0].value & os.O_CLOEXEC  # PT_REGS_PARM3: openat's flags
+        assert len(b["slots"]) == 4 and b["slots"][3].value == 0
+        assert b["third"][key].value & os.O_CLOEXEC  # PT_REGS_PARM3: openat's flags
         del opens[key]
         with pytest.raises(TableError):
             opens[key]
