@@ -88,3 +88,16 @@ def test_unknown_function_and_table():
             b["missing"]
     assert BPF.tracepoint_exists("sched", "sched_process_exit")
     assert not BPF.tracepoint_exists("sched", "no_such_event")
+
+
+def test_uprobes_on_functions_matching_a_pattern():
+    with BPF(text="BPF_HASH(calls, u32, u64);\n"
+                  "int on_call(struct pt_regs *ctx) { u32 pid = bpf_get_current_pid_tgid() >> 32; "
+                  "calls.increment(pid); return 0; }") as b:
+        b.attach_uprobe(name="c", sym_re="^getppid$", fn_name="on_call")
+        assert b.num_open_uprobes() == 1
+        for _ in range(3):
+            os.getppid()
+        assert b["calls"][ctypes.c_uint32(os.getpid())].value >= 3
+        with pytest.raises(BccError, match="no function matches"):
+            b.attach_uprobe(name="c", sym_re="^no_such_function_here$", fn_name="on_call")
