@@ -18,14 +18,14 @@ import os
 import re
 import select
 import sys
-from dataclasses import replace
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pybpf.bcc.ctypes_btf import ctype_of
-from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.prelude import PRELUDE, tracepoint_struct
+from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.table import EventTable, Table, TableError, table_class
 from pybpf.bcc.translate import Translation, translate
 from pybpf.bcc.usdt import usdt_prelude
@@ -424,7 +424,7 @@ class BPF:
             from pybpf.tracefs import Tracefs
 
             try:
-                self._trace = open(Tracefs().trace_pipe, "rb", buffering=0)
+                self._trace = open(Tracefs().trace_pipe, "rb", buffering=0)  # noqa: SIM115 (closed by cleanup)
             except OSError as exc:
                 raise BccError(f"cannot read {Tracefs().trace_pipe}: {exc.strerror} (one reader at a time: "
                                "is another tracing tool reading it?)") from None
@@ -563,7 +563,7 @@ class BPF:
     def close(self) -> None:
         self.cleanup()
 
-    def __enter__(self) -> "BPF":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

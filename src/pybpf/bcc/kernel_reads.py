@@ -70,9 +70,9 @@ def _pointer_variables(tokens: list[Token], own_structs: set[str]) -> dict[str, 
         j = i + 2
         while j < len(tokens) and tokens[j].text in ("*", "const", "__user"):
             j += 1
-        if j + 1 < len(tokens) and tokens[j].kind == "id" and tokens[j + 1].text in ("=", ";", ",", ")"):
-            if name not in own_structs and name not in _DIRECT and not name.startswith("tracepoint__"):
-                found[tokens[j].text] = name
+        declares = j + 1 < len(tokens) and tokens[j].kind == "id" and tokens[j + 1].text in ("=", ";", ",", ")")
+        if declares and name not in own_structs and name not in _DIRECT and not name.startswith("tracepoint__"):
+            found[tokens[j].text] = name
     return found
 
 

@@ -19,9 +19,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pybpf.bcc.kernel_reads import flavor_kernel_structs, own_structs, rewrite_kernel_reads
+from pybpf.bcc.kernel_reads import (
+    flavor_kernel_structs,
+    own_structs,
+    rewrite_kernel_reads,
+)
 from pybpf.bcc.tables_c import TABLE_MACROS, TableDecl, table_from_macro
-from pybpf.bcc.tokens import BccSyntaxError, Token, matching, split_arguments, tokenize, where
+from pybpf.bcc.tokens import (
+    BccSyntaxError,
+    Token,
+    matching,
+    split_arguments,
+    tokenize,
+    where,
+)
 
 
 @dataclass(frozen=True)
