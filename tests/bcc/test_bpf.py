@@ -68,10 +68,11 @@ def test_syscall_kprobes_run_on_syscall_tracepoints(short_path):
         del opens[key]
         with pytest.raises(TableError):
             opens[key]
-        opens.clear()
-        assert len(opens) == 0
         b.detach_kretprobe(event=fnname)
         assert b.num_open_kprobes() == 1
+        b.detach_kprobe(event=fnname)   # nothing adds entries any more: clear() empties it
+        opens.clear()
+        assert len(opens) == 0
 
 
 def test_other_kprobes_are_refused_naming_a_tracepoint():
@@ -101,3 +102,14 @@ def test_uprobes_on_functions_matching_a_pattern():
         assert b["calls"][ctypes.c_uint32(os.getpid())].value >= 3
         with pytest.raises(BccError, match="no function matches"):
             b.attach_uprobe(name="c", sym_re="^no_such_function_here$", fn_name="on_call")
+
+
+def test_implicit_kernel_reads_read_the_running_kernel():
+    with BPF(text="BPF_HASH(parents, u32, u32);\n"
+                  "TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {\n"
+                  "    struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  "    u32 tgid = ((struct task_struct *)bpf_get_current_task())->tgid;\n"
+                  "    u32 ppid = task->real_parent->tgid;\n"
+                  "    parents.update(&tgid, &ppid);\n    return 0;\n}") as b:
+        os.getppid()
+        assert b["parents"][ctypes.c_uint32(os.getpid())].value == os.getppid()

@@ -110,3 +110,15 @@ def test_static_helpers_taking_registers_follow_their_caller():
     with pytest.raises(BccSyntaxError, match=r"^3:"):
         translate("static int helper(struct pt_regs *ctx) { return 0; }\nBPF_HASH(c);\n"
                   "int f(struct pt_regs *ctx) { c.update(1); return 0; }")
+
+
+def test_implicit_kernel_reads_become_core_reads():
+    t = translate("int f(void *ctx) {\n struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  " u32 ppid = task->real_parent->tgid;\n char comm[16];\n"
+                  " bpf_probe_read_kernel_str(comm, 16, task->real_parent->comm);\n"
+                  " u32 pid = ((struct task_struct *)bpf_get_current_task())->tgid;\n"
+                  " struct pt_regs *regs = ctx;\n return ppid + pid + regs->ax; }")
+    assert "u32 ppid = BPF_CORE_READ(task, real_parent, tgid);" in t.source
+    assert "(BPF_CORE_READ(task, real_parent)->comm)" in t.source
+    assert "BPF_CORE_READ(((struct task_struct *)bpf_get_current_task()), tgid)" in t.source
+    assert "regs->ax" in t.source

@@ -42,16 +42,19 @@ def rewrite_kernel_reads(text: str, own_structs: set[str]) -> str:
     while i < len(tokens):
         tok = tokens[i]
         struct = variables.get(tok.text) if tok.kind == "id" else None
+        base_end = i
+        if struct is None and tok.text == "(":   # ((struct task_struct *)expr)->...
+            struct, base_end = _cast(tokens, i, own_structs)
         prev = tokens[i - 1].text if i else ""
-        if struct is None or prev in (".", "->", "struct", "&") or i + 2 >= len(tokens) \
-                or tokens[i + 1].text != "->":
+        if struct is None or prev in (".", "->", "struct", "&") or base_end + 2 >= len(tokens) \
+                or tokens[base_end + 1].text != "->":
             i += 1
             continue
-        steps, end = _chain(tokens, i + 1)
+        steps, end = _chain(tokens, base_end + 1)
         if end < len(tokens) and tokens[end].text in ("=", "+=", "-=", "|=", "&=", "++", "--", "(", "["):
             i = end  # an assignment to, call through or index of kernel memory: left alone
             continue
-        replacement = _core_read(tok.text, struct, steps)
+        replacement = _core_read(text[tok.start:tokens[base_end].end], struct, steps)
         if replacement is not None:
             out.append(text[pos:tok.start] + replacement)
             pos = tokens[end - 1].end
@@ -74,6 +77,22 @@ def _pointer_variables(tokens: list[Token], own_structs: set[str]) -> dict[str, 
         if declares and name not in own_structs and name not in _DIRECT and not name.startswith("tracepoint__"):
             found[tokens[j].text] = name
     return found
+
+
+def _cast(tokens: list[Token], i: int, own_structs: set[str]) -> tuple[str | None, int]:
+    """(kernel struct, index of the closing parenthesis) of ``((struct NAME *)expr)`` at ``i``."""
+    shape = [t.text for t in tokens[i + 1:i + 6]]
+    if len(shape) < 5 or shape[0] != "(" or shape[1] != "struct" or shape[3:5] != ["*", ")"]:
+        return None, i
+    name = shape[2]
+    if name in own_structs or name in _DIRECT or name.startswith("tracepoint__"):
+        return None, i
+    depth = 0
+    for j in range(i, len(tokens)):
+        depth += {"(": 1, ")": -1}.get(tokens[j].text, 0)
+        if depth == 0:
+            return name, j
+    return None, i
 
 
 def _chain(tokens: list[Token], index: int) -> tuple[list[tuple[str, str]], int]:

@@ -3,6 +3,7 @@ This directory is put on ``sys.path`` only for that run (see pybpf.bcc.__main__)
 
 from bcc import tcp
 from bcc.utils import ArgString, printb
+
 from pybpf.bcc.bpf import BPF, BccError
 from pybpf.bcc.usdt import USDT, USDTException
 
