@@ -67,7 +67,7 @@ def test_probe_functions_get_kprobe_and_syscall_entry_points():
 
 @pytest.mark.parametrize("source, message", [
     ("BPF_HASH(c);\nint f(void *ctx) {\n  c.frobnicate(1); return 0; }", "3:3: c.frobnicate() is not a BCC table method"),
-    ("BPF_HASH(c);\nint f(void *ctx) { c.update(1); return 0; }", "2:"),
+    ("BPF_HASH(c);\nint f(void *ctx) { c.update(1); return 0; }", "2:20: c.update() takes 2 arguments, not 1"),
     ('BPF_TABLE("hashy", u32, u32, t, 4);', 'BPF_TABLE type "hashy" is not one of'),
     ("BPF_HASH(c);\nBPF_ARRAY(c);", "2:1: table 'c' is declared twice"),
     ("int f(void *ctx) { return (1; }", "1:31: unbalanced '}'"),
@@ -81,12 +81,12 @@ def test_errors_name_the_place(source, message):
 
 
 def test_method_errors_name_the_line_in_rewritten_functions():
-    with pytest.raises(BccSyntaxError, match=r"^3:\d+: c.update\(\) takes 2 arguments, not 1"):
+    with pytest.raises(BccSyntaxError, match=r"^3:2: c.update\(\) takes 2 arguments, not 1"):
         translate("BPF_HASH(c);\nint f(void *ctx) {\n c.update(1); return 0; }")
 
 
 def test_positions_follow_line_markers():
-    with pytest.raises(BccSyntaxError, match=r"^41:\d+: c.update"):
+    with pytest.raises(BccSyntaxError, match=r"^41:2: c.update"):
         translate('BPF_HASH(c);\n# 40 "<stdin>"\nint f(void *ctx) {\n c.update(1); return 0; }')
 
 
@@ -107,7 +107,7 @@ def test_static_helpers_taking_registers_follow_their_caller():
                   "int do_ret(struct pt_regs *ctx) {\n return helper(ctx, 1); }\n")
     assert "helper__bcc_regs(int __bcc_sys, struct pt_regs *ctx, int x)" in t.source
     assert "#define helper(...) helper__bcc_regs(__bcc_sys, __VA_ARGS__)" in t.source
-    with pytest.raises(BccSyntaxError, match=r"^3:"):
+    with pytest.raises(BccSyntaxError, match=r"^3:30:"):
         translate("static int helper(struct pt_regs *ctx) { return 0; }\nBPF_HASH(c);\n"
                   "int f(struct pt_regs *ctx) { c.update(1); return 0; }")
 

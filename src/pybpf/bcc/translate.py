@@ -10,7 +10,8 @@ Two passes over tokens (:mod:`pybpf.bcc.tokens`), each replacing exact spans:
    two syscall tracepoint ones (``bcc_N_enter``/``bcc_N_exit``), so a "kprobe" on
    a syscall's entry function can run on ``syscalls:sys_enter_*`` where kprobes do not
    exist. Which entry point is loaded is decided at attach time.
-2. *Expressions*: ``table.method(args)`` becomes helper calls on ``&table`` (nested calls
+2. *Expressions* (on the program's text, before pass 1 changes it, so errors name exact
+   columns): ``table.method(args)`` becomes helper calls on ``&table`` (nested calls
    inside arguments are rewritten first) and ``bpf_trace_printk("fmt", ...)`` gets its
    format's size.
 """
@@ -75,9 +76,13 @@ def translate(text: str) -> Translation:
     """The libbpf-style C of a BCC program, with its tables and loadable functions."""
     result = Translation("")
     text = flavor_kernel_structs(text)
-    declared = _declarations(text, result)
+    # methods are rewritten on the program's own text (the tables found by a first pass of
+    # declarations), so their errors name exact columns; then the declarations for real
+    declared_tables = Translation("")
+    _declarations(text, declared_tables)
     sent: dict[str, list[str]] = {}
-    result.source = rewrite_kernel_reads(_expressions(declared, result.tables, sent), own_structs(text))
+    methods = _expressions(text, declared_tables.tables, sent)
+    result.source = rewrite_kernel_reads(_declarations(methods, result), own_structs(text))
     tokens = tokenize(result.source)
     for table, expressions in sent.items():
         for expression in expressions:
