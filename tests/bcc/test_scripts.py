@@ -31,7 +31,7 @@ def _bcc_script(path: str, tmp_path: Path) -> Path:
         if (Path(repo) / path).is_file():
             return Path(repo) / path
         if (Path(repo) / "HEAD").is_file():
-            shown = subprocess.run(["git", "--git-dir", repo, "show", f"HEAD:{path}"], capture_output=True)
+            shown = subprocess.run(["git", "--git-dir", repo, "show", f"HEAD:{path}"], capture_output=True, check=False)
             if shown.returncode == 0:
                 target = tmp_path / Path(path).name
                 target.write_bytes(shown.stdout)
@@ -74,7 +74,7 @@ def _run(script: Path, args: list[str], trigger, ready: str, stop_after: float =
 
 
 def test_hello_world():
-    out = _run(HERE / "scripts" / "hello_world.py", [], lambda: subprocess.run(["sh", "-c", "true & wait"]),
+    out = _run(HERE / "scripts" / "hello_world.py", [], lambda: subprocess.run(["sh", "-c", "true & wait"], check=True),
                ready="", stop_after=3)
     assert "bpf_trace_printk: Hello, World!" in out
 
@@ -94,7 +94,7 @@ def test_bash_readline_uretprobe():
     typed = "echo pybpf-bcc-readline"
     out = _run(HERE / "scripts" / "bash_readline.py", ["6"], lambda: subprocess.run(
         ["script", "-q", "-c", "bash --norc --noprofile -i", "/dev/null"], input=f"{typed}\nexit\n",
-        capture_output=True, text=True, timeout=10), ready="COMMAND", stop_after=1, interrupt=False)
+        capture_output=True, text=True, timeout=10, check=True), ready="COMMAND", stop_after=1, interrupt=False)
     assert any(line.endswith(typed) for line in out.splitlines())
 
 
@@ -103,14 +103,14 @@ def test_usdt_probe():
     if not os.path.exists(python):
         pytest.skip(f"{python} (with USDT probes) is not installed")
     out = _run(HERE / "scripts" / "usdt_imports.py", [python, "6"],
-               lambda: subprocess.run([python, "-c", "import json, csv"]), ready="MODULE", stop_after=1, interrupt=False)
+               lambda: subprocess.run([python, "-c", "import json, csv"], check=True), ready="MODULE", stop_after=1, interrupt=False)
     modules = {line.split()[-1] for line in out.splitlines()[1:] if len(line.split()) == 2}
     assert {"json", "csv"} <= modules
 
 
 def test_execsnoop(tmp_path):
     out = _run(_bcc_script("tools/execsnoop.py", tmp_path), [], lambda: subprocess.run(
-        ["/bin/echo", "pybpf-bcc-exec"], capture_output=True), ready="ARGS")
+        ["/bin/echo", "pybpf-bcc-exec"], capture_output=True, check=True), ready="ARGS")
     rows = [line.split() for line in out.splitlines()]
     ours = [row for row in rows if row[:1] == ["echo"] and row[-1] == "pybpf-bcc-exec"]
     assert ours, out
@@ -147,5 +147,5 @@ def test_killsnoop(tmp_path):
 
 def test_hello_perf_output(tmp_path):
     out = _run(_bcc_script("examples/tracing/hello_perf_output.py", tmp_path), [],
-               lambda: subprocess.run(["sh", "-c", "true & wait"]), ready="MESSAGE", stop_after=3)
+               lambda: subprocess.run(["sh", "-c", "true & wait"], check=True), ready="MESSAGE", stop_after=3)
     assert "Hello, perf_output!" in out

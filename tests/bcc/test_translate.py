@@ -67,7 +67,7 @@ def test_probe_functions_get_kprobe_and_syscall_entry_points():
 
 @pytest.mark.parametrize("source, message", [
     ("BPF_HASH(c);\nint f(void *ctx) {\n  c.frobnicate(1); return 0; }", "3:3: c.frobnicate() is not a BCC table method"),
-    ("BPF_HASH(c);\nint f(void *ctx) { c.update(1); return 0; }", "2:"),
+    ("BPF_HASH(c);\nint f(void *ctx) { c.update(1); return 0; }", "2:20: c.update() takes 2 arguments, not 1"),
     ('BPF_TABLE("hashy", u32, u32, t, 4);', 'BPF_TABLE type "hashy" is not one of'),
     ("BPF_HASH(c);\nBPF_ARRAY(c);", "2:1: table 'c' is declared twice"),
     ("int f(void *ctx) { return (1; }", "1:31: unbalanced '}'"),
@@ -81,12 +81,12 @@ def test_errors_name_the_place(source, message):
 
 
 def test_method_errors_name_the_line_in_rewritten_functions():
-    with pytest.raises(BccSyntaxError, match=r"^3:\d+: c.update\(\) takes 2 arguments, not 1"):
+    with pytest.raises(BccSyntaxError, match=r"^3:2: c.update\(\) takes 2 arguments, not 1"):
         translate("BPF_HASH(c);\nint f(void *ctx) {\n c.update(1); return 0; }")
 
 
 def test_positions_follow_line_markers():
-    with pytest.raises(BccSyntaxError, match=r"^41:\d+: c.update"):
+    with pytest.raises(BccSyntaxError, match=r"^41:2: c.update"):
         translate('BPF_HASH(c);\n# 40 "<stdin>"\nint f(void *ctx) {\n c.update(1); return 0; }')
 
 
@@ -100,3 +100,25 @@ def test_tokens_cover_the_text_between_them():
 def test_bpf_table_flags():
     assert table_from_macro("BPF_F_TABLE", ['"hash"', "u32", "u64", "h", "8", "BPF_F_NO_PREALLOC"], "1:1").flags \
         == "BPF_F_NO_PREALLOC"
+
+
+def test_static_helpers_taking_registers_follow_their_caller():
+    t = translate("static int helper(struct pt_regs *ctx, int x) { return PT_REGS_RC(ctx) + x; }\n"
+                  "int do_ret(struct pt_regs *ctx) {\n return helper(ctx, 1); }\n")
+    assert "helper__bcc_regs(int __bcc_sys, struct pt_regs *ctx, int x)" in t.source
+    assert "#define helper(...) helper__bcc_regs(__bcc_sys, __VA_ARGS__)" in t.source
+    with pytest.raises(BccSyntaxError, match=r"^3:30:"):
+        translate("static int helper(struct pt_regs *ctx) { return 0; }\nBPF_HASH(c);\n"
+                  "int f(struct pt_regs *ctx) { c.update(1); return 0; }")
+
+
+def test_implicit_kernel_reads_become_core_reads():
+    t = translate("int f(void *ctx) {\n struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  " u32 ppid = task->real_parent->tgid;\n char comm[16];\n"
+                  " bpf_probe_read_kernel_str(comm, 16, task->real_parent->comm);\n"
+                  " u32 pid = ((struct task_struct *)bpf_get_current_task())->tgid;\n"
+                  " struct pt_regs *regs = ctx;\n return ppid + pid + regs->ax; }")
+    assert "u32 ppid = BPF_CORE_READ(task, real_parent, tgid);" in t.source
+    assert "(BPF_CORE_READ(task, real_parent)->comm)" in t.source
+    assert "BPF_CORE_READ(((struct task_struct *)bpf_get_current_task()), tgid)" in t.source
+    assert "regs->ax" in t.source

@@ -18,14 +18,14 @@ import os
 import re
 import select
 import sys
-from dataclasses import replace
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pybpf.bcc.ctypes_btf import ctype_of
-from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.prelude import PRELUDE, tracepoint_struct
+from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.table import EventTable, Table, TableError, table_class
 from pybpf.bcc.translate import Translation, translate
 from pybpf.bcc.usdt import usdt_prelude
@@ -238,11 +238,30 @@ class BPF:
 
     def attach_uprobe(self, name: str | bytes = b"", sym: str | bytes = b"", sym_re: str | bytes = b"",
                       addr: int | None = None, fn_name: str | bytes = b"", pid: int = -1, sym_off: int = 0) -> None:
-        self._attach_uprobe(name, sym, addr, fn_name, pid, sym_off, False)
+        for symbol in self._symbols_matching(name, sym_re) if sym_re else [sym]:
+            self._attach_uprobe(name, symbol, addr, fn_name, pid, sym_off, False)
 
     def attach_uretprobe(self, name: str | bytes = b"", sym: str | bytes = b"", sym_re: str | bytes = b"",
                          addr: int | None = None, fn_name: str | bytes = b"", pid: int = -1) -> None:
-        self._attach_uprobe(name, sym, addr, fn_name, pid, 0, True)
+        for symbol in self._symbols_matching(name, sym_re) if sym_re else [sym]:
+            self._attach_uprobe(name, symbol, addr, fn_name, pid, 0, True)
+
+    @staticmethod
+    def _symbols_matching(name: Any, sym_re: Any) -> list[str]:
+        """The functions of binary ``name`` whose names match ``sym_re`` (BCC's sym_re)."""
+        from pybpf.symbols import ElfSymbols, SymbolError, find_library
+
+        binary = os.fsdecode(name)
+        try:
+            path = binary if "/" in binary else find_library(binary.removeprefix("lib").split(".so")[0])
+            names = ElfSymbols(path).names()
+        except SymbolError as exc:
+            raise BccError(f"uprobe on {binary}: {exc}") from None
+        pattern = re.compile(os.fsdecode(sym_re))
+        matched = sorted({n for n in names if pattern.match(n)})
+        if not matched:
+            raise BccError(f"uprobe on {binary}: no function matches {os.fsdecode(sym_re)!r}")
+        return matched
 
     def _attach_uprobe(self, name: Any, sym: Any, addr: int | None, fn_name: Any, pid: int, offset: int,
                        retprobe: bool) -> None:
@@ -405,7 +424,7 @@ class BPF:
             from pybpf.tracefs import Tracefs
 
             try:
-                self._trace = open(Tracefs().trace_pipe, "rb", buffering=0)
+                self._trace = open(Tracefs().trace_pipe, "rb", buffering=0)  # noqa: SIM115 (closed by cleanup)
             except OSError as exc:
                 raise BccError(f"cannot read {Tracefs().trace_pipe}: {exc.strerror} (one reader at a time: "
                                "is another tracing tool reading it?)") from None
@@ -544,7 +563,7 @@ class BPF:
     def close(self) -> None:
         self.cleanup()
 
-    def __enter__(self) -> "BPF":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

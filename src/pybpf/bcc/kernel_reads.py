@@ -42,16 +42,19 @@ def rewrite_kernel_reads(text: str, own_structs: set[str]) -> str:
     while i < len(tokens):
         tok = tokens[i]
         struct = variables.get(tok.text) if tok.kind == "id" else None
+        base_end = i
+        if struct is None and tok.text == "(":   # ((struct task_struct *)expr)->...
+            struct, base_end = _cast(tokens, i, own_structs)
         prev = tokens[i - 1].text if i else ""
-        if struct is None or prev in (".", "->", "struct", "&") or i + 2 >= len(tokens) \
-                or tokens[i + 1].text != "->":
+        if struct is None or prev in (".", "->", "struct", "&") or base_end + 2 >= len(tokens) \
+                or tokens[base_end + 1].text != "->":
             i += 1
             continue
-        steps, end = _chain(tokens, i + 1)
+        steps, end = _chain(tokens, base_end + 1)
         if end < len(tokens) and tokens[end].text in ("=", "+=", "-=", "|=", "&=", "++", "--", "(", "["):
             i = end  # an assignment to, call through or index of kernel memory: left alone
             continue
-        replacement = _core_read(tok.text, struct, steps)
+        replacement = _core_read(text[tok.start:tokens[base_end].end], struct, steps)
         if replacement is not None:
             out.append(text[pos:tok.start] + replacement)
             pos = tokens[end - 1].end
@@ -70,10 +73,26 @@ def _pointer_variables(tokens: list[Token], own_structs: set[str]) -> dict[str, 
         j = i + 2
         while j < len(tokens) and tokens[j].text in ("*", "const", "__user"):
             j += 1
-        if j + 1 < len(tokens) and tokens[j].kind == "id" and tokens[j + 1].text in ("=", ";", ",", ")"):
-            if name not in own_structs and name not in _DIRECT and not name.startswith("tracepoint__"):
-                found[tokens[j].text] = name
+        declares = j + 1 < len(tokens) and tokens[j].kind == "id" and tokens[j + 1].text in ("=", ";", ",", ")")
+        if declares and name not in own_structs and name not in _DIRECT and not name.startswith("tracepoint__"):
+            found[tokens[j].text] = name
     return found
+
+
+def _cast(tokens: list[Token], i: int, own_structs: set[str]) -> tuple[str | None, int]:
+    """(kernel struct, index of the closing parenthesis) of ``((struct NAME *)expr)`` at ``i``."""
+    shape = [t.text for t in tokens[i + 1:i + 6]]
+    if len(shape) < 5 or shape[0] != "(" or shape[1] != "struct" or shape[3:5] != ["*", ")"]:
+        return None, i
+    name = shape[2]
+    if name in own_structs or name in _DIRECT or name.startswith("tracepoint__"):
+        return None, i
+    depth = 0
+    for j in range(i, len(tokens)):
+        depth += {"(": 1, ")": -1}.get(tokens[j].text, 0)
+        if depth == 0:
+            return name, j
+    return None, i
 
 
 def _chain(tokens: list[Token], index: int) -> tuple[list[tuple[str, str]], int]:
@@ -87,7 +106,8 @@ def _chain(tokens: list[Token], index: int) -> tuple[list[tuple[str, str]], int]
 
 def _core_read(base: str, struct: str, steps: list[tuple[str, str]]) -> str | None:
     btf = _kernel_btf()
-    current = btf.find(struct, Kind.STRUCT) or btf.find(struct, Kind.UNION)
+    kernel_name = struct.split("___")[0]  # a CO-RE flavor (NAME___bcc) reads as the kernel struct
+    current = btf.find(kernel_name, Kind.STRUCT) or btf.find(kernel_name, Kind.UNION)
     if current is None:
         return None
     groups: list[list[str]] = []
@@ -139,3 +159,25 @@ def own_structs(text: str) -> set[str]:
     return {tokens[i + 1].text for i in range(len(tokens) - 2)
             if tokens[i].text == "struct" and tokens[i + 1].kind == "id" and tokens[i + 2].text == "{"}
 
+
+
+def flavor_kernel_structs(text: str) -> str:
+    """A program's own definition of a kernel struct (BCC tools copy private ones such
+    as ``struct mnt_namespace``) would clash with vmlinux.h: it is renamed to the CO-RE
+    flavor ``NAME___bcc`` with ``preserve_access_index``, so its members are relocated
+    to where the running kernel has them."""
+    btf = _kernel_btf()
+    tokens = tokenize(text)
+    clashing = {name for name in own_structs(text)
+                if btf.find(name, Kind.STRUCT) is not None or btf.find(name, Kind.UNION) is not None}
+    if not clashing:
+        return text
+    out, pos = [], 0
+    for i in range(len(tokens) - 1):
+        if tokens[i].text == "struct" and tokens[i + 1].text in clashing:
+            defining = i + 2 < len(tokens) and tokens[i + 2].text == "{"
+            attribute = " __attribute__((preserve_access_index))" if defining else ""
+            out.append(text[pos:tokens[i].start] + f"struct{attribute} {tokens[i + 1].text}___bcc")
+            pos = tokens[i + 1].end
+    out.append(text[pos:])
+    return "".join(out)

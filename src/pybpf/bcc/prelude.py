@@ -53,7 +53,17 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #define O_CLOEXEC 02000000
 #define __O_TMPFILE 020000000
 #define O_TMPFILE (__O_TMPFILE | O_DIRECTORY)
+/* __data_loc fields of TRACEPOINT_PROBE's args, as BCC's helpers read them */
+#define TP_DATA_LOC_READ_CONST(dst, field, length) \
+    bpf_probe_read_kernel((void *)(dst), (length), (char *)args + (args->data_loc_##field & 0xFFFF))
+#define TP_DATA_LOC_READ(dst, field) \
+    bpf_probe_read_kernel((void *)(dst), (args->data_loc_##field >> 16), \
+                          (char *)args + (args->data_loc_##field & 0xFFFF))
+#define TP_DATA_LOC_READ_STR(dst, field, length) \
+    bpf_probe_read_kernel_str((void *)(dst), (length), (char *)args + (args->data_loc_##field & 0xFFFF))
 #define TASK_RUNNING 0
+/* the x86-64 direct map's start without KASLR (profile.py tells kernel from user addresses with it) */
+#define PAGE_OFFSET 0xffff888000000000ULL
 #define NAME_MAX 255
 #define PATH_MAX 4096
 #define AF_UNIX 1
@@ -110,7 +120,7 @@ def tracepoint_struct(category: str, event: str, tracefs: Tracefs | None = None)
 
 def _declaration(f: Field) -> str:
     if f.dynamic:
-        return f"int __data_loc_{f.name}"
+        return f"int data_loc_{f.name}"  # BCC's name for a dynamic field's locator
     words = f.type.replace("*", " * ").split()
     if words and set(words) <= _C_WORDS:
         ctype = " ".join(w for w in words if w != "__user")

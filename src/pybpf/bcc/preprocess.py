@@ -38,11 +38,11 @@ def preprocess(text: str, cflags: Sequence[str] = ()) -> str:
     wanted = [f for f in cflags if f.startswith(("-D", "-U", "-I"))]
     command = [sys.executable, "-m", "ziglang", "cc", "-E", "-x", "c", "-target", "bpfel-freestanding-none",
                *defines, *wanted, "-"]
-    done = subprocess.run(command, input="".join(out), capture_output=True, text=True)
+    done = subprocess.run(command, input="".join(out), capture_output=True, text=True, check=False)
     if done.returncode:
         first = next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip())
         raise BccSyntaxError(f"preprocessing the BPF program: {first.replace('<stdin>', 'bcc-program')}")
     return _STDIN_MARKER.sub(r'\1"bcc-program"', done.stdout)
 
 
-_STDIN_MARKER = re.compile(r'^(# \d+ )"(?:<stdin>|[^"]*stdin\.c)"', re.M)
+_STDIN_MARKER = re.compile(r'^(# \d+ )"(?:<stdin>|[^"]*stdin\.c)"', re.MULTILINE)

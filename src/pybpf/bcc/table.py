@@ -60,12 +60,12 @@ def _print_linear(vals: list[int], val_type: str, strip_leading_zero: Any) -> No
             idx_max = i
         val_max = max(val_max, v)
     if idx_max >= 0:
-        print("     %-13s : count     distribution" % val_type)
+        print("     %-13s : count     distribution" % val_type)  # noqa: UP031
     for i in range(idx_max + 1):
         if strip_leading_zero and not vals[i]:
             continue
         strip_leading_zero = False
-        print("        %-10d : %-8d |%-*s|" % (i, vals[i], STARS_MAX, _stars(vals[i], val_max, STARS_MAX)))
+        print("        %-10d : %-8d |%-*s|" % (i, vals[i], STARS_MAX, _stars(vals[i], val_max, STARS_MAX)))  # noqa: UP031
 
 
 def _scalar(value: Any) -> int:
@@ -204,7 +204,7 @@ class Table:
         if data and isinstance(data[0], tuple) or (not data and isinstance(self.Key(), ctypes.Structure)):
             for bucket, vals in data:
                 shown = section_print_fn(bucket) if section_print_fn else repr(bucket)
-                print("\n%s = %s" % (section_header, shown))
+                print("\n%s = %s" % (section_header, shown))  # noqa: UP031
                 printer(vals, val_type, strip_leading_zero)
         else:
             printer(data, val_type, strip_leading_zero)

@@ -34,10 +34,10 @@ _TOKEN = re.compile(r"""
   | (?P<id>[A-Za-z_]\w*)
   | (?P<num>\.?\d(?:[eEpP][+-]|[\w.])*)
   | (?P<punct>->|\+\+|--|<<=|>>=|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^!=<>]=|\.\.\.|\#\#|[^\s])
-""", re.X | re.S)
+""", re.VERBOSE | re.DOTALL)
 
 
-_LINE_MARKER = re.compile(r'^#(?:line)? *(\d+) "[^"\n]*"[^\n]*\n', re.M)
+_LINE_MARKER = re.compile(r'^#(?:line)? *(\d+) "[^"\n]*"[^\n]*\n', re.MULTILINE)
 
 
 def where(text: str, offset: int) -> str:

@@ -10,7 +10,8 @@ Two passes over tokens (:mod:`pybpf.bcc.tokens`), each replacing exact spans:
    two syscall tracepoint ones (``bcc_N_enter``/``bcc_N_exit``), so a "kprobe" on
    a syscall's entry function can run on ``syscalls:sys_enter_*`` where kprobes do not
    exist. Which entry point is loaded is decided at attach time.
-2. *Expressions*: ``table.method(args)`` becomes helper calls on ``&table`` (nested calls
+2. *Expressions* (on the program's text, before pass 1 changes it, so errors name exact
+   columns): ``table.method(args)`` becomes helper calls on ``&table`` (nested calls
    inside arguments are rewritten first) and ``bpf_trace_printk("fmt", ...)`` gets its
    format's size.
 """
@@ -19,9 +20,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pybpf.bcc.kernel_reads import own_structs, rewrite_kernel_reads
+from pybpf.bcc.kernel_reads import (
+    flavor_kernel_structs,
+    own_structs,
+    rewrite_kernel_reads,
+)
 from pybpf.bcc.tables_c import TABLE_MACROS, TableDecl, table_from_macro
-from pybpf.bcc.tokens import BccSyntaxError, Token, matching, split_arguments, tokenize, where
+from pybpf.bcc.tokens import (
+    BccSyntaxError,
+    Token,
+    matching,
+    split_arguments,
+    tokenize,
+    where,
+)
 
 
 @dataclass(frozen=True)
@@ -63,9 +75,14 @@ _CONTEXT_SECTIONS = {"xdp_md": "xdp", "__sk_buff": "socket", "bpf_perf_event_dat
 def translate(text: str) -> Translation:
     """The libbpf-style C of a BCC program, with its tables and loadable functions."""
     result = Translation("")
-    declared = _declarations(text, result)
+    text = flavor_kernel_structs(text)
+    # methods are rewritten on the program's own text (the tables found by a first pass of
+    # declarations), so their errors name exact columns; then the declarations for real
+    declared_tables = Translation("")
+    _declarations(text, declared_tables)
     sent: dict[str, list[str]] = {}
-    result.source = rewrite_kernel_reads(_expressions(declared, result.tables, sent), own_structs(text))
+    methods = _expressions(text, declared_tables.tables, sent)
+    result.source = rewrite_kernel_reads(_declarations(methods, result), own_structs(text))
     tokens = tokenize(result.source)
     for table, expressions in sent.items():
         for expression in expressions:
@@ -156,7 +173,10 @@ def _declarations(text: str, result: Translation) -> str:
         if close + 1 < len(tokens) and tokens[close + 1].text == "{":
             qualifiers = {t.text for t in tokens[statement_start:i]}
             body_close = matching(tokens, close + 1, text)
-            if not qualifiers & {"static", "inline", "__always_inline"} and args and args != ["void"]:
+            if qualifiers & {"static", "inline", "__always_inline"} and args and "pt_regs" in args[0].split():
+                out.append(text[pos:tok.start] + _regs_helper(text, tokens, i, close, body_close))
+                pos = tokens[body_close].end
+            elif not qualifiers & {"static", "inline", "__always_inline"} and args and args != ["void"]:
                 function = _probe_function(tok.text, args, result)
                 if function.wrapped:
                     out.append(text[pos:tokens[statement_start].start])
@@ -176,6 +196,18 @@ def _declarations(text: str, result: Translation) -> str:
         _note_tracepoint_struct(tokens, j, result)
     out.append(text[pos:])
     return "".join(out)
+
+
+def _regs_helper(text: str, tokens: list[Token], name_index: int, close: int, body_close: int) -> str:
+    """A static helper taking ``struct pt_regs *`` reads registers or a syscall record as
+    its caller does: it takes the caller's ``__bcc_sys`` first (a macro of its name passes
+    it), is inlined so the choice folds away, and later lines keep their numbers."""
+    name = tokens[name_index].text
+    rest = text[tokens[name_index + 1].end:tokens[body_close].end]
+    # the marker numbers the rest of the body's last line, which the text goes on with
+    last_line = int(where(text, tokens[body_close].end).split(":")[0])
+    return (f"__always_inline {name}__bcc_regs(int __bcc_sys, {rest}\n"
+            f"#define {name}(...) {name}__bcc_regs(__bcc_sys, __VA_ARGS__)\n# {last_line} \"bcc-program\"\n")
 
 
 def _note_tracepoint_struct(tokens: list[Token], j: int, result: Translation) -> None:

@@ -1,5 +1,6 @@
 # BCC's bash readline example shape: a uretprobe on bash's readline() reading the
 # returned string, sent through a ring buffer.
+# ruff: noqa: UP031 (written as BCC users write their scripts)
 import sys
 import time
 

@@ -1,5 +1,6 @@
 # A BCC tracepoint program: TRACEPOINT_PROBE with args->field, a hash keyed by a struct,
 # a perf buffer of records decoded with table.event(), and a log2 histogram.
+# ruff: noqa: UP031 (written as BCC users write their scripts)
 import sys
 import time
 

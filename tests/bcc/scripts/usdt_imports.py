@@ -1,5 +1,6 @@
 # A BCC USDT program: CPython's import__find__load__start probe, its first argument
 # (the module name) read with bpf_usdt_readarg.
+# ruff: noqa: UP031 (written as BCC users write their scripts)
 import sys
 import time
 

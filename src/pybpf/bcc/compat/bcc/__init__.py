@@ -1,11 +1,11 @@
 """``import bcc`` under ``python -m pybpf.bcc``: BCC's module names served by pybpf.bcc.
 This directory is put on ``sys.path`` only for that run (see pybpf.bcc.__main__)."""
 
+from bcc import tcp
+from bcc.utils import ArgString, printb
+
 from pybpf.bcc.bpf import BPF, BccError
 from pybpf.bcc.usdt import USDT, USDTException
-
-from bcc import tcp  # noqa: E402  (a submodule BCC tools import from bcc)
-from bcc.utils import ArgString, printb  # noqa: E402  (BCC exports them from bcc too)
 
 
 class PerfType:
@@ -37,4 +37,4 @@ class PerfSWConfig:
 DEBUG_LLVM_IR, DEBUG_BPF, DEBUG_PREPROCESSOR, DEBUG_SOURCE = 0x1, 0x2, 0x4, 0x8
 DEBUG_BPF_REGISTER_STATE, DEBUG_BTF = 0x10, 0x20
 
-__all__ = ["ArgString", "BPF", "BccError", "PerfHWConfig", "PerfSWConfig", "PerfType", "USDT", "USDTException", "printb"]
+__all__ = ["BPF", "USDT", "ArgString", "BccError", "PerfHWConfig", "PerfSWConfig", "PerfType", "USDTException", "printb", "tcp"]

@@ -1,0 +1,115 @@
+"""pybpf.bcc.BPF on the running kernel (root): tables with BTF-built Key/Leaf, kprobes on
+syscall entry functions run on syscall tracepoints with the arguments and return value
+where the program expects them, and the refusal of other kprobes naming a tracepoint."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+import pytest
+
+from pybpf.bcc import BPF, BccError, TableError
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="loads programs in the kernel: root only")
+
+SYSCALL_PROGRAM = r"""
+struct key_t { u32 pid; char path[64]; };
+BPF_HASH(opens, struct key_t, u64);
+BPF_HASH(fds, u32, s64);
+BPF_HASH(third, struct key_t, u64);
+BPF_ARRAY(slots, u64, 4);
+int syscall__openat(struct pt_regs *ctx, int dfd, const char __user *filename, int flags) {
+    struct key_t key = {};
+    key.pid = bpf_get_current_pid_tgid() >> 32;
+    bpf_probe_read_user_str(&key.path, sizeof(key.path), filename);
+    opens.increment(key);
+    u64 f = PT_REGS_PARM3(ctx);
+    third.update(&key, &f);
+    return 0;
+}
+int ret_openat(struct pt_regs *ctx) {
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    s64 ret = PT_REGS_RC(ctx);
+    fds.update(&pid, &ret);
+    return 0;
+}
+"""
+
+
+@pytest.fixture
+def short_path():
+    """A file whose path fits the program's 64-byte key (tmp_path may not)."""
+    path = Path(f"/tmp/bcc-openat-{os.getpid()}")
+    path.write_text("x")
+    yield path
+    path.unlink()
+
+
+def test_syscall_kprobes_run_on_syscall_tracepoints(short_path):
+    target = short_path
+    with BPF(text=SYSCALL_PROGRAM) as b:
+        fnname = b.get_syscall_fnname("openat")
+        assert fnname == b"__x64_sys_openat"
+        b.attach_kprobe(event=fnname, fn_name="syscall__openat")
+        b.attach_kretprobe(event=fnname, fn_name="ret_openat")
+        assert b.num_open_kprobes() == 2
+        fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
+        os.close(fd)
+        opens = b["opens"]
+        assert [f[0] for f in opens.Key._fields_] == ["pid", "path"]
+        key = opens.Key(os.getpid(), str(target).encode())
+        assert opens[key].value >= 1
+        assert any(k.path == str(target).encode() for k in opens.keys())  # noqa: SIM118 (keys() is the API under test)
+        assert b["fds"][ctypes.c_uint32(os.getpid())].value >= 0
+        assert len(b["slots"]) == 4 and b["slots"][3].value == 0
+        assert b["third"][key].value & os.O_CLOEXEC  # PT_REGS_PARM3: openat's flags
+        del opens[key]
+        with pytest.raises(TableError):
+            opens[key]
+        b.detach_kretprobe(event=fnname)
+        assert b.num_open_kprobes() == 1
+        b.detach_kprobe(event=fnname)   # nothing adds entries any more: clear() empties it
+        opens.clear()
+        assert len(opens) == 0
+
+
+def test_other_kprobes_are_refused_naming_a_tracepoint():
+    with pytest.raises(BccError, match="the nearest tracepoint is sched:sched_process_fork"):
+        BPF(text="int kprobe__sched_fork(void *ctx) { return 0; }")
+
+
+def test_unknown_function_and_table():
+    with BPF(text="TRACEPOINT_PROBE(sched, sched_process_exit) { return 0; }") as b:
+        assert b.num_open_tracepoints() == 1
+        with pytest.raises(BccError, match="no function 'nope'"):
+            b.attach_tracepoint(tp="sched:sched_process_fork", fn_name="nope")
+        with pytest.raises(TableError, match="no table 'missing'"):
+            b["missing"]
+    assert BPF.tracepoint_exists("sched", "sched_process_exit")
+    assert not BPF.tracepoint_exists("sched", "no_such_event")
+
+
+def test_uprobes_on_functions_matching_a_pattern():
+    with BPF(text="BPF_HASH(calls, u32, u64);\n"
+                  "int on_call(struct pt_regs *ctx) { u32 pid = bpf_get_current_pid_tgid() >> 32; "
+                  "calls.increment(pid); return 0; }") as b:
+        b.attach_uprobe(name="c", sym_re="^getppid$", fn_name="on_call")
+        assert b.num_open_uprobes() == 1
+        for _ in range(3):
+            os.getppid()
+        assert b["calls"][ctypes.c_uint32(os.getpid())].value >= 3
+        with pytest.raises(BccError, match="no function matches"):
+            b.attach_uprobe(name="c", sym_re="^no_such_function_here$", fn_name="on_call")
+
+
+def test_implicit_kernel_reads_read_the_running_kernel():
+    with BPF(text="BPF_HASH(parents, u32, u32);\n"
+                  "TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {\n"
+                  "    struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  "    u32 tgid = ((struct task_struct *)bpf_get_current_task())->tgid;\n"
+                  "    u32 ppid = task->real_parent->tgid;\n"
+                  "    parents.update(&tgid, &ppid);\n    return 0;\n}") as b:
+        os.getppid()
+        assert b["parents"][ctypes.c_uint32(os.getpid())].value == os.getppid()
