@@ -11,7 +11,7 @@ import pytest
 
 from shared_data import REPO
 from pybpf.cli import main
-from pybpf.vm.helpers import PRINTK_BYTES_PER_UNIT, PRINTK_COST
+from pybpf.vm.helpers.printk import PRINTK_BYTES_PER_UNIT, PRINTK_COST
 
 SUM = REPO / "examples" / "sum.asm"
 

@@ -9,7 +9,7 @@ import pytest
 
 from pybpf.isa import assemble
 from pybpf.vm import VMError, run_program
-from pybpf.vm.helpers import MAX_OUTPUT, PRINTK_BYTES_PER_UNIT, PRINTK_COST
+from pybpf.vm.helpers.printk import MAX_OUTPUT, PRINTK_BYTES_PER_UNIT, PRINTK_COST
 from pybpf.vm.interpreter import JIT_DEFAULT
 
 ENGINES = [False, pytest.param(True, marks=pytest.mark.skipif(not JIT_DEFAULT, reason="llvmlite is not installed"))]

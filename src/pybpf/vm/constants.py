@@ -1,7 +1,7 @@
-"""Numbers of the vm's machine model that the interpreter, the JIT's runtime and the map
-helpers share, in a module that imports nothing: a program the JIT loads from its disk
+"""Numbers of the vm's machine model that the interpreter, the JIT's runtime and the
+helper families share, in a module that imports nothing: a program the JIT loads from its disk
 cache runs without importing the interpreter (see :mod:`pybpf.vm.jit.runtime`), and the
-map helpers register themselves without a cycle through the interpreter."""
+helper families import them without a cycle through the interpreter."""
 
 M64 = (1 << 64) - 1
 #: what ``r1 = map[fd:ID]`` loads in the vm: this plus the map's id

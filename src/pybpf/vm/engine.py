@@ -19,11 +19,12 @@ from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
 from pybpf.isa import disassemble
 from pybpf.isa import opcodes as o
 from pybpf.object import CollectionSpec, ProgramSpec, ProgramType
-from pybpf.vm import map_helpers
 from pybpf.vm.analysis import initialised_registers, reads
 from pybpf.vm.context_rules import RULES, context_problem
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
+from pybpf.vm.helpers.events import release_reservations
+from pybpf.vm.helpers.tail_calls import MAX_TAIL_CALLS, TailCall
 from pybpf.vm.interpreter import Machine
 from pybpf.vm.maps import OBJECTS, VmMap, create_map, new_id
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP
@@ -93,18 +94,18 @@ class VmProgram(Program):
         tail_calls = 0
         while True:
             machine.regs[1], machine.regs[10] = CONTEXT_BASE, STACK_TOP - 0x10000 + o.STACK_SIZE
-            machine.__dict__["tail_calls_left"] = map_helpers.MAX_TAIL_CALLS - tail_calls
+            machine.__dict__["tail_calls_left"] = MAX_TAIL_CALLS - tail_calls
             try:
                 retval, _ = machine.run()
                 break
-            except map_helpers.TailCall as call:
+            except TailCall as call:
                 tail_calls += 1
                 program = call.program
                 machine = _successor(machine, program)
             except VMError as exc:
                 raise _explained(exc, program.spec) from None
             finally:
-                map_helpers.release_reservations(machine)
+                release_reservations(machine)
         width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
         frame = machine.__dict__.get("xdp_frame")
         if frame is not None:  # XDP may have moved the packet's start and end

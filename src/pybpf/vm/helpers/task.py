@@ -1,17 +1,23 @@
-"""The helpers that describe the current task, and the legacy probe reads, for tracing
-programs run on the vm engine: the "current task" is this Python process (its uid/gid,
-comm and cgroup), as bpf_get_current_pid_tgid already says."""
+"""The helpers that describe the current task, for tracing programs run on the vm engine:
+the "current task" is this Python process (its pid, uid/gid, comm and cgroup)."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from pybpf.vm.helpers import helper
-from pybpf.vm.map_helpers import _probe_read
+from pybpf.vm.helpers.registry import Family
+
+FAMILY = Family("task")
 
 
-@helper("bpf_get_current_uid_gid")
+@FAMILY.helper("bpf_get_current_pid_tgid")
+def get_current_pid_tgid(vm: Any, *_: int) -> int:
+    """This process as the current task (tgid in the high half)."""
+    return os.getpid() << 32 | os.getpid()
+
+
+@FAMILY.helper("bpf_get_current_uid_gid")
 def get_current_uid_gid(vm: Any, *_: int) -> int:
     """This process's real gid (high half) and uid (low half)."""
     return os.getgid() << 32 | os.getuid()
@@ -25,7 +31,7 @@ def _comm() -> bytes:
         return b"python"
 
 
-@helper("bpf_get_current_comm")
+@FAMILY.helper("bpf_get_current_comm")
 def get_current_comm(vm: Any, dst: int, size: int, *_: int) -> int:
     """This process's command name, NUL-padded to ``size`` bytes."""
     if size <= 0:
@@ -34,7 +40,7 @@ def get_current_comm(vm: Any, dst: int, size: int, *_: int) -> int:
     return 0
 
 
-@helper("bpf_get_current_cgroup_id")
+@FAMILY.helper("bpf_get_current_cgroup_id")
 def get_current_cgroup_id(vm: Any, *_: int) -> int:
     """The inode number of this process's cgroup v2 directory (0 when not found)."""
     try:
@@ -43,13 +49,3 @@ def get_current_cgroup_id(vm: Any, *_: int) -> int:
         return os.stat(f"/sys/fs/cgroup{path}").st_ino
     except (OSError, StopIteration):
         return 0
-
-
-@helper("bpf_probe_read")
-def probe_read(vm: Any, dst: int, size: int, src: int, *_: int) -> int:
-    return _probe_read(vm, dst, size, src, False)
-
-
-@helper("bpf_probe_read_str")
-def probe_read_str(vm: Any, dst: int, size: int, src: int, *_: int) -> int:
-    return _probe_read(vm, dst, size, src, True)

@@ -1,0 +1,41 @@
+"""The base helpers any program may call — time, random numbers, the CPU — and what an
+instruction poisoned by a failed CO-RE relocation calls."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from pybpf.object.core import POISON_HELPER
+from pybpf.vm.errors import VMError
+from pybpf.vm.helpers.registry import Family
+
+FAMILY = Family("misc")
+
+
+@FAMILY.helper("bpf_ktime_get_ns")
+def ktime_get_ns(vm: Any, *_: int) -> int:
+    """Monotonic time in nanoseconds, as the kernel's CLOCK_MONOTONIC."""
+    return time.monotonic_ns()
+
+
+@FAMILY.helper("bpf_get_prandom_u32")
+def get_prandom_u32(vm: Any, *_: int) -> int:
+    """A pseudo-random 32-bit number."""
+    return random.getrandbits(32)
+
+
+@FAMILY.helper("bpf_get_smp_processor_id")
+def get_smp_processor_id(vm: Any, *_: int) -> int:
+    """The CPU the program runs on: the vm's configured CPU."""
+    return vm.cpu
+
+
+@FAMILY.at(POISON_HELPER)
+def poisoned(vm: Any, *_: int) -> int:
+    """What an instruction poisoned by a CO-RE relocation that could not be applied calls:
+    the kernel refuses such a program when the instruction is reachable; the vm stops when
+    it is reached."""
+    raise VMError("reached an instruction poisoned by a CO-RE relocation that could not be applied "
+                  "(call of helper 0xbad2310)")

@@ -1,0 +1,31 @@
+"""bpf_tail_call through a program array: the helper raises :class:`TailCall`, which the
+vm engine catches to run the target program in the caller's place."""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from pybpf.vm.helpers.operands import errno_result, map_operand
+from pybpf.vm.helpers.registry import Family
+
+FAMILY = Family("tail calls")
+
+#: tail calls a program may chain, as in the kernel
+MAX_TAIL_CALLS = 33
+
+
+class TailCall(Exception):
+    """Raised by bpf_tail_call to replace the running program (caught by the engine)."""
+
+    def __init__(self, program: Any):
+        super().__init__(program)
+        self.program = program
+
+
+@FAMILY.helper("bpf_tail_call")
+def tail_call(vm: Any, ctx: int, handle: int, index: int, *_: int) -> int:
+    target = map_operand(vm, handle).object_at(index & 0xFFFF_FFFF)
+    if target is None or vm.__dict__.get("tail_calls_left", MAX_TAIL_CALLS) <= 0:
+        return errno_result(-errno.ENOENT)   # an empty slot, or the 34th tail call: the caller carries on
+    raise TailCall(target)
