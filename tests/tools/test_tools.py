@@ -247,3 +247,54 @@ def test_runqlat_cpudist_json(tool):
     histograms = [h for i in intervals for h in i["histograms"]]
     assert histograms and {h["pid"] for h in histograms} == {child.pid}
     assert sum(b["count"] for h in histograms for b in h["buckets"]) >= 100
+
+
+@pytest.fixture
+def listener():
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+
+    def connect_once():
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        client.close()
+        accepted.close()
+
+    yield server.getsockname()[1], connect_once
+    server.close()
+
+
+def test_tcpconnect(listener):
+    port, connect_once = listener
+    rows = [line.split() for line in run_tool("tcpconnect", ["-p", str(os.getpid())], connect_once).splitlines()]
+    assert rows[0] == ["PID", "COMM", "IP", "SADDR", "DADDR", "DPORT"]
+    assert len(rows) > 1 and all(row[0] == str(os.getpid()) and row[2:] == ["4", "127.0.0.1", "127.0.0.1", str(port)]
+                                 for row in rows[1:])
+
+
+def test_tcpconnect_json(listener):
+    port, connect_once = listener
+    events = _json_lines(run_tool("tcpconnect", ["--json", "-p", str(os.getpid())], connect_once))
+    assert events and all(e["dport"] == port and e["new"] == "SYN_SENT" and e["ip"] == 4 for e in events)
+
+
+def test_tcpstates(listener):
+    port, connect_once = listener
+    out = run_tool("tcpstates", [], connect_once)
+    ours = [line for line in out.splitlines() if f" {port} " in line]
+    for transition in ("CLOSE -> SYN_SENT", "SYN_SENT -> ESTABLISHED", "LISTEN -> SYN_RECV", "ESTABLISHED -> FIN_WAIT1"):
+        assert any(transition in line for line in ours), transition
+
+
+def test_tcpstates_json(listener):
+    port, connect_once = listener
+    events = [e for e in _json_lines(run_tool("tcpstates", ["--json"], connect_once)) if port in (e["sport"], e["dport"])]
+    by_socket: dict[int, list[str]] = {}
+    for e in events:
+        by_socket.setdefault(e["skaddr"], []).append(e["new"])
+    # a client socket goes through SYN_SENT, ESTABLISHED, ... to CLOSE, in order
+    assert any(states[:2] == ["SYN_SENT", "ESTABLISHED"] and states[-1] == "CLOSE" for states in by_socket.values())
+    assert all(float(e["ms"]) >= 0 for e in events)
