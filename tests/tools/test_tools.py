@@ -19,7 +19,7 @@ from pybpf.tools import NAMES
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only")
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-DURATION = 5.0
+DURATION = 4.0
 
 
 def run_tool(name: str, arguments: list[str], trigger, timing: list[str] | None = None) -> str:
