@@ -298,3 +298,25 @@ def test_tcpstates_json(listener):
     # a client socket goes through SYN_SENT, ESTABLISHED, ... to CLOSE, in order
     assert any(states[:2] == ["SYN_SENT", "ESTABLISHED"] and states[-1] == "CLOSE" for states in by_socket.values())
     assert all(float(e["ms"]) >= 0 for e in events)
+
+
+def test_statsnoop(tmp_path):
+    present, missing = tmp_path / "pybpf-output-here", tmp_path / "pybpf-output-gone"
+    present.write_text("")
+
+    def trigger():
+        os.stat(present)
+        os.path.exists(missing)
+
+    rows = [line.split() for line in run_tool("statsnoop", ["-p", str(os.getpid())], trigger).splitlines()]
+    assert rows[0] == ["PID", "COMM", "RET", "ERR", "PATH"]
+    assert any(row[2:] == ["0", "0", str(present)] for row in rows)
+    assert any(row[2:] == ["-2", "2", str(missing)] for row in rows)
+
+
+def test_statsnoop_json(tmp_path):
+    missing = tmp_path / "pybpf-output-gone"
+    events = _json_lines(run_tool("statsnoop", ["--json", "-x", "-p", str(os.getpid())],
+                                  lambda: os.path.exists(missing)))
+    ours = [e for e in events if e["path"] == str(missing)]
+    assert ours and all(e["errname"] == "ENOENT" and e["syscall"] in ("newfstatat", "statx", "newstat") for e in ours)
