@@ -320,3 +320,24 @@ def test_statsnoop_json(tmp_path):
                                   lambda: os.path.exists(missing)))
     ours = [e for e in events if e["path"] == str(missing)]
     assert ours and all(e["errname"] == "ENOENT" and e["syscall"] in ("newfstatat", "statx", "newstat") for e in ours)
+
+
+def _start_threads():
+    import threading
+
+    threads = [threading.Thread(target=lambda: None) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_threadsnoop():
+    rows = [line.split() for line in run_tool("threadsnoop", ["-p", str(os.getpid())], _start_threads).splitlines()]
+    assert rows[0] == ["PID", "COMM", "TID"]
+    assert len(rows) >= 4 and all(row[0] == str(os.getpid()) and int(row[2]) != os.getpid() for row in rows[1:])
+
+
+def test_threadsnoop_json():
+    events = _json_lines(run_tool("threadsnoop", ["--json", "-p", str(os.getpid())], _start_threads))
+    assert len(events) >= 3 and len({e["tid"] for e in events}) == len(events)
