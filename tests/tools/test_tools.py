@@ -341,3 +341,29 @@ def test_threadsnoop():
 def test_threadsnoop_json():
     events = _json_lines(run_tool("threadsnoop", ["--json", "-p", str(os.getpid())], _start_threads))
     assert len(events) >= 3 and len({e["tid"] for e in events}) == len(events)
+
+
+def _mount_cycle(target: Path):
+    """mount("pybpf-output", target, "tmpfs") and umount(target) through libc, then a
+    mount that fails (ENOENT: no such target)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.mount(b"pybpf-output", str(target).encode(), b"tmpfs", 0, None) == 0, os.strerror(ctypes.get_errno())
+    assert libc.umount2(str(target).encode(), 0) == 0
+    libc.mount(b"pybpf-output", str(target / "missing").encode(), b"tmpfs", 0, None)
+
+
+def test_mountsnoop(tmp_path):
+    rows = run_tool("mountsnoop", ["-p", str(os.getpid())], lambda: _mount_cycle(tmp_path)).splitlines()
+    assert rows[0].split() == ["COMM", "PID", "TID", "MNT_NS", "CALL"]
+    assert any(row.endswith(f'mount("pybpf-output", "{tmp_path}", "tmpfs", 0x0, "") = 0') for row in rows)
+    assert any(row.endswith(f'umount("{tmp_path}", 0x0) = 0') for row in rows)
+    assert any(row.endswith(f'mount("pybpf-output", "{tmp_path}/missing", "tmpfs", 0x0, "") = -ENOENT') for row in rows)
+
+
+def test_mountsnoop_json(tmp_path):
+    events = _json_lines(run_tool("mountsnoop", ["--json", "-x", "-p", str(os.getpid())], lambda: _mount_cycle(tmp_path)))
+    assert events and all(e["target"] == f"{tmp_path}/missing" and e["ret"] == -2 and e["fstype"] == "tmpfs"
+                          for e in events)
+    assert events[0]["mnt_ns"] == os.stat(f"/proc/{os.getpid()}/ns/mnt").st_ino
