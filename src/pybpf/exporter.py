@@ -60,12 +60,11 @@ class Metric:
 
 
 def _decoders() -> dict[str, Any]:
-    from pybpf.tools.syscount import syscall_names
-
     from functools import lru_cache
 
     from pybpf.symbols import SymbolError
     from pybpf.symbols.kallsyms import KernelSymbols
+    from pybpf.tools.syscount import syscall_names
 
     kernel = lru_cache(maxsize=1)(KernelSymbols.load)
 
@@ -133,7 +132,11 @@ class MapCollector:
                 for label in metric.labels]
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
 
         for metric in self.metrics:
             names = [label.name for label in metric.labels]

@@ -105,7 +105,7 @@ def _try_open(path):
 
 
 def _exit_seven(marker):
-    subprocess.run([marker, "-c", "exit 7"])
+    subprocess.run([marker, "-c", "exit 7"], check=False)
 
 
 def test_exitsnoop(marker):
@@ -204,9 +204,9 @@ def test_every_tool_is_tested():
 
 def test_list_and_unknown_tool():
     env = {**os.environ, "PYTHONPATH": SRC}
-    listed = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "--list"], capture_output=True, text=True, env=env)
+    listed = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "--list"], check=False, capture_output=True, text=True, env=env)
     assert [line.split()[0] for line in listed.stdout.splitlines()] == list(NAMES)
-    bad = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "nosuchtool"], capture_output=True, text=True, env=env)
+    bad = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "nosuchtool"], check=False, capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and bad.stderr.strip() == "pybpf tool: error: no tool called 'nosuchtool'; `pybpf tool --list` shows them"
 
 
