@@ -101,3 +101,17 @@ def test_linear_bucket_bounds(value, low, span, step):
         assert index == linear_bucket(high, low, high, step) and index >= 1
     else:
         assert low + (index - 1) * step <= value < low + index * step
+
+
+def test_bcc_first_row_merges_zero_and_one_and_bars_fit():
+    text = Histogram.of([0] * 30 + [1] * 30 + [5] * 10).format_bcc("usecs")
+    rows = text.splitlines()[1:]
+    assert rows[0] == f"{0:>10} -> {1:<10} : {60:<8} |{'*' * 40}|"
+    assert rows[2] == f"{4:>10} -> {7:<10} : {10:<8} |{'*' * 6:<40}|"
+    assert all(len(row) == len(rows[0]) for row in rows)
+
+
+def test_ranges():
+    assert Histogram.of([-3, 0, 1, 5, 5]).ranges() == [(None, -1, 1), (0, 0, 1), (1, 1, 1), (4, 7, 2)]
+    assert Histogram.of([-1, 0, 15, 99, 100], linear=(0, 100, 10)).ranges() == [
+        (None, -1, 1), (0, 9, 1), (10, 19, 1), (90, 99, 1), (100, None, 1)]

@@ -19,7 +19,7 @@ from pybpf.tools import NAMES
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only")
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-DURATION = 5.0
+DURATION = 4.0
 
 
 def run_tool(name: str, arguments: list[str], trigger, timing: list[str] | None = None) -> str:
@@ -105,7 +105,7 @@ def _try_open(path):
 
 
 def _exit_seven(marker):
-    subprocess.run([marker, "-c", "exit 7"])
+    subprocess.run([marker, "-c", "exit 7"], check=False)
 
 
 def test_exitsnoop(marker):
@@ -198,13 +198,172 @@ def test_profile_json(busy_reader):
 
 
 def test_every_tool_is_tested():
-    tested = {name.split("_")[1] for name in globals() if name.startswith("test_") and name != "test_every_tool_is_tested"}
+    tested = {part for name in globals() if name.startswith("test_") for part in name.split("_")[1:]}
     assert set(NAMES) <= tested
 
 
 def test_list_and_unknown_tool():
     env = {**os.environ, "PYTHONPATH": SRC}
-    listed = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "--list"], capture_output=True, text=True, env=env)
+    listed = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "--list"], check=False, capture_output=True, text=True, env=env)
     assert [line.split()[0] for line in listed.stdout.splitlines()] == list(NAMES)
-    bad = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "nosuchtool"], capture_output=True, text=True, env=env)
+    bad = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "nosuchtool"], check=False, capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and bad.stderr.strip() == "pybpf tool: error: no tool called 'nosuchtool'; `pybpf tool --list` shows them"
+
+
+def _sleeper_loop():
+    """A child that sleeps 1 ms and wakes, many times (run queue entries, short runs)."""
+    subprocess.run([sys.executable, "-c", "import time\nfor _ in range(100): time.sleep(0.001)"], check=True)
+
+
+def _histogram_rows(out: str) -> dict[tuple[int, int], int]:
+    rows = {}
+    for line in out.splitlines():
+        parts = line.replace("->", " ").replace(":", " ").split()
+        if len(parts) >= 3 and parts[0].isdigit():
+            rows[(int(parts[0]), int(parts[1]))] = int(parts[2])
+    return rows
+
+
+@pytest.mark.parametrize("tool", ["runqlat", "cpudist"])
+def test_runqlat_cpudist(tool):
+    out = run_tool(tool, [], _sleeper_loop)
+    lines = out.splitlines()
+    assert lines[1].split() == ["usecs", ":", "count", "distribution"]
+    rows = _histogram_rows(out)
+    assert sum(rows.values()) >= 100
+    assert all(high == 1 or high == 2 * low - 1 for low, high in rows)
+
+
+@pytest.mark.parametrize("tool", ["runqlat", "cpudist"])
+def test_runqlat_cpudist_json(tool):
+    child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.001)"])
+    try:
+        out = run_tool(tool, ["--json", "-P", "-p", str(child.pid), "-m", "1"], lambda: None)
+    finally:
+        child.kill()
+        child.wait()
+    intervals = _json_lines(out)
+    assert len(intervals) >= 3 and all(i["unit"] == "msecs" for i in intervals)
+    histograms = [h for i in intervals for h in i["histograms"]]
+    assert histograms and {h["pid"] for h in histograms} == {child.pid}
+    assert sum(b["count"] for h in histograms for b in h["buckets"]) >= 100
+
+
+@pytest.fixture
+def listener():
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+
+    def connect_once():
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        client.close()
+        accepted.close()
+
+    yield server.getsockname()[1], connect_once
+    server.close()
+
+
+def test_tcpconnect(listener):
+    port, connect_once = listener
+    rows = [line.split() for line in run_tool("tcpconnect", ["-p", str(os.getpid())], connect_once).splitlines()]
+    assert rows[0] == ["PID", "COMM", "IP", "SADDR", "DADDR", "DPORT"]
+    assert len(rows) > 1 and all(row[0] == str(os.getpid()) and row[2:] == ["4", "127.0.0.1", "127.0.0.1", str(port)]
+                                 for row in rows[1:])
+
+
+def test_tcpconnect_json(listener):
+    port, connect_once = listener
+    events = _json_lines(run_tool("tcpconnect", ["--json", "-p", str(os.getpid())], connect_once))
+    assert events and all(e["dport"] == port and e["new"] == "SYN_SENT" and e["ip"] == 4 for e in events)
+
+
+def test_tcpstates(listener):
+    port, connect_once = listener
+    out = run_tool("tcpstates", [], connect_once)
+    ours = [line for line in out.splitlines() if f" {port} " in line]
+    for transition in ("CLOSE -> SYN_SENT", "SYN_SENT -> ESTABLISHED", "LISTEN -> SYN_RECV", "ESTABLISHED -> FIN_WAIT1"):
+        assert any(transition in line for line in ours), transition
+
+
+def test_tcpstates_json(listener):
+    port, connect_once = listener
+    events = [e for e in _json_lines(run_tool("tcpstates", ["--json"], connect_once)) if port in (e["sport"], e["dport"])]
+    by_socket: dict[int, list[str]] = {}
+    for e in events:
+        by_socket.setdefault(e["skaddr"], []).append(e["new"])
+    # a client socket goes through SYN_SENT, ESTABLISHED, ... to CLOSE, in order
+    assert any(states[:2] == ["SYN_SENT", "ESTABLISHED"] and states[-1] == "CLOSE" for states in by_socket.values())
+    assert all(float(e["ms"]) >= 0 for e in events)
+
+
+def test_statsnoop(tmp_path):
+    present, missing = tmp_path / "pybpf-output-here", tmp_path / "pybpf-output-gone"
+    present.write_text("")
+
+    def trigger():
+        os.stat(present)
+        os.path.exists(missing)
+
+    rows = [line.split() for line in run_tool("statsnoop", ["-p", str(os.getpid())], trigger).splitlines()]
+    assert rows[0] == ["PID", "COMM", "RET", "ERR", "PATH"]
+    assert any(row[2:] == ["0", "0", str(present)] for row in rows)
+    assert any(row[2:] == ["-2", "2", str(missing)] for row in rows)
+
+
+def test_statsnoop_json(tmp_path):
+    missing = tmp_path / "pybpf-output-gone"
+    events = _json_lines(run_tool("statsnoop", ["--json", "-x", "-p", str(os.getpid())],
+                                  lambda: os.path.exists(missing)))
+    ours = [e for e in events if e["path"] == str(missing)]
+    assert ours and all(e["errname"] == "ENOENT" and e["syscall"] in ("newfstatat", "statx", "newstat") for e in ours)
+
+
+def _start_threads():
+    import threading
+
+    threads = [threading.Thread(target=lambda: None) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_threadsnoop():
+    rows = [line.split() for line in run_tool("threadsnoop", ["-p", str(os.getpid())], _start_threads).splitlines()]
+    assert rows[0] == ["PID", "COMM", "TID"]
+    assert len(rows) >= 4 and all(row[0] == str(os.getpid()) and int(row[2]) != os.getpid() for row in rows[1:])
+
+
+def test_threadsnoop_json():
+    events = _json_lines(run_tool("threadsnoop", ["--json", "-p", str(os.getpid())], _start_threads))
+    assert len(events) >= 3 and len({e["tid"] for e in events}) == len(events)
+
+
+def _mount_cycle(target: Path):
+    """mount("pybpf-output", target, "tmpfs") and umount(target) through libc, then a
+    mount that fails (ENOENT: no such target)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.mount(b"pybpf-output", str(target).encode(), b"tmpfs", 0, None) == 0, os.strerror(ctypes.get_errno())
+    assert libc.umount2(str(target).encode(), 0) == 0
+    libc.mount(b"pybpf-output", str(target / "missing").encode(), b"tmpfs", 0, None)
+
+
+def test_mountsnoop(tmp_path):
+    rows = run_tool("mountsnoop", ["-p", str(os.getpid())], lambda: _mount_cycle(tmp_path)).splitlines()
+    assert rows[0].split() == ["COMM", "PID", "TID", "MNT_NS", "CALL"]
+    assert any(row.endswith(f'mount("pybpf-output", "{tmp_path}", "tmpfs", 0x0, "") = 0') for row in rows)
+    assert any(row.endswith(f'umount("{tmp_path}", 0x0) = 0') for row in rows)
+    assert any(row.endswith(f'mount("pybpf-output", "{tmp_path}/missing", "tmpfs", 0x0, "") = -ENOENT') for row in rows)
+
+
+def test_mountsnoop_json(tmp_path):
+    events = _json_lines(run_tool("mountsnoop", ["--json", "-x", "-p", str(os.getpid())], lambda: _mount_cycle(tmp_path)))
+    assert events and all(e["target"] == f"{tmp_path}/missing" and e["ret"] == -2 and e["fstype"] == "tmpfs"
+                          for e in events)
+    assert events[0]["mnt_ns"] == os.stat(f"/proc/{os.getpid()}/ns/mnt").st_ino

@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 
 #: sub-command modules, in the order ``pybpf --help`` lists them
 COMMANDS: tuple[str, ...] = ("run", "load", "asm", "disasm", "probe", "prog", "map", "filter", "cc", "btf",
+<<<<<<< HEAD
                             "replay", "trace", "tool", "record", "report")
+=======
+                             "tool", "record", "report", "export")
+>>>>>>> output
 
 
 def terminal_columns() -> int:

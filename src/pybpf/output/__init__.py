@@ -6,7 +6,13 @@ from pybpf.output.chrome import ChromeTrace
 from pybpf.output.ctf import CtfWriter
 from pybpf.output.errors import OutputError
 from pybpf.output.flamegraph import diff_svg, fold, parse_folded, speedscope, svg
-from pybpf.output.histogram import Histogram, HistogramError, format_map, linear_bucket, log2_bucket
+from pybpf.output.histogram import (
+    Histogram,
+    HistogramError,
+    format_map,
+    linear_bucket,
+    log2_bucket,
+)
 
 __all__ = [
     "ChromeTrace",

@@ -249,7 +249,7 @@ class CtfWriter:
             stream.file.close()
         (self.directory / "metadata").write_text(self.metadata())
 
-    def __enter__(self) -> "CtfWriter":
+    def __enter__(self) -> CtfWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -79,7 +79,7 @@ class _Node:
     name: str
     total: int = 0
     before: int = 0
-    children: dict[str, "_Node"] = field(default_factory=dict)
+    children: dict[str, _Node] = field(default_factory=dict)
 
 
 def _tree(stacks: Iterable[tuple[Sequence[str], int]], root: _Node | None = None, *, before: bool = False) -> _Node:

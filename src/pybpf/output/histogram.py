@@ -99,6 +99,22 @@ class Histogram:
         start = low + (index - 1) * step
         return f"[{number_label(start)}, {number_label(min(start + step, high))})"
 
+    def ranges(self) -> list[tuple[int | None, int | None, int]]:
+        """Populated buckets as ``(low, high, count)``, bounds inclusive (None: unbounded),
+        in bucket order — for JSON."""
+        rows = []
+        for index in sorted(i for i, c in self.counts.items() if c):
+            if self.linear is None:
+                low, high = (None, -1) if index == 0 else (0, 0) if index == 1 else (1 << (index - 2), (1 << (index - 1)) - 1)
+            else:
+                start, stop, step = self.linear
+                last = linear_bucket(stop, start, stop, step)
+                first = start + (index - 1) * step
+                low, high = ((None, start - 1) if index == 0 else (stop, None) if index == last
+                             else (first, min(first + step, stop) - 1))
+            rows.append((low, high, self.counts[index]))
+        return rows
+
     def format(self) -> str:
         """bpftrace's layout: one row per bucket from the first to the last populated."""
         populated = [i for i, c in self.counts.items() if c]
@@ -121,14 +137,14 @@ class Histogram:
         populated = [i for i, c in self.counts.items() if c]
         # BCC's index is ours minus one, except that 0 and 1 share BCC's first row
         top = max(max(populated) - 1, 1) if populated else 0
-        peak = max(self.counts.values(), default=0)
+        # BCC's row i holds values in [2^(i-1), 2^i - 1]; its first row is 0 -> 1
+        rows = [(0 if i == 1 else (1 << i) >> 1, (1 << i) - 1,
+                 self.counts.get(i + 1, 0) + (self.counts.get(1, 0) if i == 1 else 0)) for i in range(1, top + 1)]
+        peak = max((count for _, _, count in rows), default=0)
         wide = top > 32
         width, bar_width = (20, 20) if wide else (10, _BCC_BAR_WIDTH)
         lines = [f"{' ' * (width - 5)}{unit:<{width + 9}} : count     distribution\n"]
-        for i in range(1, top + 1):
-            low, high = (1 << i) >> 1, (1 << i) - 1
-            count = self.counts.get(i + 1, 0) + (self.counts.get(1, 0) if i == 1 else 0)
-            low = 0 if i == 1 else low
+        for low, high, count in rows:
             stars = "*" * int(count / peak * bar_width) if peak else ""
             lines.append(f"{low:>{width}} -> {high:<{width}} : {count:<8} |{stars:<{bar_width}}|\n")
         return "".join(lines)

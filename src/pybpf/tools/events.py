@@ -27,15 +27,16 @@ class ToolError(PybpfError):
 @dataclass(frozen=True)
 class EventLayout:
     """The fields of a tool's event after ``ts``: ``(name, kind)`` with kind one of
-    u32, s32, u64, s64 or ``str:N`` (a NUL-padded char array of N bytes)."""
+    u32, s32, u64, s64, ``str:N`` (a NUL-padded char array of N bytes) or ``bytes:N``
+    (N raw bytes, as a hex string)."""
 
     fields: tuple[tuple[str, str], ...]
 
     def _codes(self) -> list[str]:
         codes = ["Q"]
         for name, kind in self.fields:
-            if kind.startswith("str:"):
-                codes.append(f"{int(kind[4:])}s")
+            if kind.startswith(("str:", "bytes:")):
+                codes.append(f"{int(kind.split(':')[1])}s")
             elif kind in _INTS:
                 codes.append(_INTS[kind][1])
             else:
@@ -51,7 +52,10 @@ class EventLayout:
         """``struct event`` as C, packed."""
         members = ["u64 ts;"]
         for name, kind in self.fields:
-            members.append(f"char {name}[{int(kind[4:])}];" if kind.startswith("str:") else f"{_INTS[kind][0]} {name};")
+            if kind.startswith(("str:", "bytes:")):
+                members.append(f"{'char' if kind[0] == 's' else 'u8'} {name}[{int(kind.split(':')[1])}];")
+            else:
+                members.append(f"{_INTS[kind][0]} {name};")
         return "struct event { " + " ".join(members) + " } __attribute__((packed));"
 
     def decode(self, data: bytes) -> dict[str, object]:
@@ -59,12 +63,16 @@ class EventLayout:
         values = self.record.unpack_from(data)
         event: dict[str, object] = {"ts": values[0]}
         for (name, kind), value in zip(self.fields, values[1:]):
-            event[name] = value.split(b"\0", 1)[0].decode(errors="replace") if kind.startswith("str:") else value
+            if kind.startswith("str:"):
+                value = value.split(b"\0", 1)[0].decode(errors="replace")
+            elif kind.startswith("bytes:"):
+                value = value.hex()
+            event[name] = value
         return event
 
     def ctf_fields(self) -> dict[str, str]:
         """The CTF types of the fields (``ts`` is the event's timestamp there)."""
-        return {name: "string" if kind.startswith("str:") else _INTS[kind][2] for name, kind in self.fields}
+        return {name: "string" if kind.startswith(("str:", "bytes:")) else _INTS[kind][2] for name, kind in self.fields}
 
 
 def monotonic_to_wall() -> int:

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from typing import IO
 
 SOURCE = r"""
@@ -87,7 +88,7 @@ class Profile:
                    "KERNEL_ONLY": int(args.kernel_stacks_only), "INCLUDE_IDLE": int(args.include_idle)}
         spec = load_object(compile_c(SOURCE, defines=defines), name="profile")
         symbolizer = Symbolizer()
-        found = []
+        found: Counter[tuple[tuple[str, ...], int]] = Counter()
         with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_sample"], f"profile:hz:{args.frequency}"):
             try:
                 time.sleep(args.duration if args.duration is not None else 1e9)
@@ -104,8 +105,8 @@ class Profile:
                 user = [str(symbolizer.user(key.pid, address)).split(" [")[0].split("+")[0]
                         for address in _addresses(stacks, key.user_stack)]
                 frames = (key.comm, *reversed(user), *reversed(kernel))
-                found.append((frames, count, key.pid))
-        return sorted(found, key=lambda s: -s[1])
+                found[frames, key.pid] += count        # stacks differing only in offsets merge
+        return sorted(((frames, count, pid) for (frames, pid), count in found.items()), key=lambda s: (-s[1], s[0]))
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         from pybpf.output import fold, speedscope, svg

@@ -63,11 +63,11 @@ def _read(path: Path) -> tuple[str, str, list[tuple[float, str, dict]]]:
             raise ToolError(f"{path}: a directory without CTF metadata")
         if shutil.which("babeltrace2") is None:
             raise ToolError(f"{path}: reading CTF needs babeltrace2, which is not installed")
-        result = subprocess.run(["babeltrace2", "--clock-seconds", "--no-delta", str(path)],
+        result = subprocess.run(["babeltrace2", "--clock-seconds", "--no-delta", str(path)], check=False,
                                 capture_output=True, text=True)
         if result.returncode:
             raise ToolError(f"{path}: babeltrace2 could not read it: {result.stderr.strip().splitlines()[-1:]}")
-        named = re.search(r'^\s*tool = "([^"]*)";', (path / "metadata").read_text(), re.M)
+        named = re.search(r'^\s*tool = "([^"]*)";', (path / "metadata").read_text(), re.MULTILINE)
         events = []
         for line in result.stdout.splitlines():
             m = re.match(r"\[(\d+\.\d+)\] (\S+): \{ (.*) \}$", line)

@@ -84,7 +84,7 @@ class Syscount:
         with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_exit"]):
             counts = loaded.maps["counts"]
             if not args.json:
-                out.write("Tracing syscalls, printing top %d... Ctrl-C to end.\n" % args.top)
+                out.write(f"Tracing syscalls, printing top {args.top}... Ctrl-C to end.\n")
                 out.flush()
             last = time.monotonic()
             try:

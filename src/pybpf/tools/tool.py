@@ -37,7 +37,7 @@ class EventTool:
     name: str
     description: str
     layout: EventLayout
-    source: str
+    source: str | Callable[[argparse.Namespace], str]     # C text, or made from the arguments
     columns: tuple[Column, ...]
     defines: Callable[[argparse.Namespace], Mapping[str, int]] = lambda args: {}
     derive: Callable[[dict], None] = lambda event: None
@@ -62,7 +62,8 @@ class EventTool:
         """Events that pass the filters, with their derived keys and wall-clock ``time``."""
         name = re.compile(args.name) if getattr(args, "name", None) else None
         wall = monotonic_to_wall()
-        for event in stream(self.source, self.layout, name=self.name, defines=self.defines(args),
+        source = self.source(args) if callable(self.source) else self.source
+        for event in stream(source, self.layout, name=self.name, defines=self.defines(args),
                             duration=getattr(args, "duration", None)):
             if getattr(args, "pid", None) is not None and event.get(self.pid_key) != args.pid:
                 continue

@@ -1,0 +1,23 @@
+"""``pybpf export CONFIG``: serve BPF maps as Prometheus metrics over HTTP (see
+:mod:`pybpf.exporter` for the configuration file)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``export`` to the command line."""
+    parser = subparsers.add_parser("export", help="serve BPF maps as Prometheus metrics",
+                                   description=__doc__.split("\n\n")[0])
+    parser.add_argument("config", help="the TOML configuration")
+    parser.add_argument("--port", type=int, help="listen on this port (overrides the file's)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C."""
+    from pybpf.exporter import serve
+
+    serve(args.config, port=args.port)
+    return 0

@@ -1,0 +1,132 @@
+"""Histogram tools' shared machinery (runqlat, cpudist): a BPF program adds to a hash map
+``hist`` keyed by ``struct hkey { u32 group; u32 slot; }`` — ``slot`` is bpftrace's log2
+bucket index, computed by ``log2_slot()`` as :func:`pybpf.output.log2_bucket` does — and
+Python reads it every interval into :class:`pybpf.output.Histogram` objects, printed in
+BCC's layout or as JSON. Flags as BCC's: ``interval`` and ``count`` positionals, ``-T``
+timestamps, ``-m`` milliseconds, ``-P`` per process, ``-L`` per thread, ``-p PID``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import IO
+
+HEADER = r"""
+#include <vmlinux.h>
+#include <pybpf/bpf.h>
+struct hkey { u32 group; u32 slot; };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct hkey); __type(value, u64); } hist SEC(".maps");
+
+static __always_inline u32 log2_slot(u64 value)
+{
+    u32 bits = 0;
+    for (int i = 0; i < 64 && value; i++) {
+        value >>= 1;
+        bits++;
+    }
+    return bits + 1;        /* 1 for 0, 2 for 1, k + 2 for [2^k, 2^(k+1)) */
+}
+
+static __always_inline void hist_add(u32 group, u64 value)
+{
+    struct hkey key = { .group = group, .slot = log2_slot(value) };
+    u64 one = 1, *count = bpf_map_lookup_elem(&hist, &key);
+    if (count)
+        __sync_fetch_and_add(count, 1);
+    else
+        bpf_map_update_elem(&hist, &key, &one, BPF_NOEXIST);
+}
+
+/* the histogram's group of the current task: 0, or its pid (-P) or thread id (-L) */
+static __always_inline u32 group_of(u32 pid, u32 tid)
+{
+    return PER_PROCESS ? pid : PER_THREAD ? tid : 0;
+}
+"""
+
+
+@dataclass(frozen=True)
+class LatencyTool:
+    """A tool printing log2 histograms of a time measured by ``source``; times reach
+    ``hist_add`` in nanoseconds divided by ``UNIT_DIVISOR`` (a define)."""
+
+    name: str
+    description: str
+    source: str
+    what: str                                  # "run queue latency", for the status line
+    defines: Callable[[argparse.Namespace], Mapping[str, int]] = lambda args: {}
+    extra_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
+        parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
+        parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
+        parser.add_argument("-m", "--milliseconds", action="store_true", help="milliseconds (default microseconds)")
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument("-P", "--pids", action="store_true", help="one histogram per process")
+        group.add_argument("-L", "--tids", action="store_true", help="one histogram per thread")
+        parser.add_argument("-p", "--pid", type=int, help="only this process id")
+        parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
+        parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        self.extra_arguments(parser)
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        from pybpf.engine import load
+        from pybpf.kernel.attach import attach
+        from pybpf.object.elf import load_object
+        from pybpf.toolchain import compile_c
+
+        defines = {"UNIT_DIVISOR": 1_000_000 if args.milliseconds else 1000, "PER_PROCESS": int(args.pids),
+                   "PER_THREAD": int(args.tids), "FILTER_PID": args.pid or 0, **self.defines(args)}
+        spec = load_object(compile_c(HEADER + self.source, defines=defines), name=self.name)
+        unit = "msecs" if args.milliseconds else "usecs"
+        end = None if args.duration is None else time.monotonic() + args.duration
+        with load(spec, engine="kernel") as loaded:
+            links = [attach(program) for program in loaded.programs.values()]
+            try:
+                if not args.json:
+                    out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
+                    out.flush()
+                printed, last = 0, time.monotonic()
+                try:
+                    while end is None or time.monotonic() < end:
+                        time.sleep(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
+                        if args.interval and time.monotonic() - last >= args.interval:
+                            self._report(loaded.maps["hist"], args, unit, out)
+                            printed, last = printed + 1, time.monotonic()
+                            if args.count and printed >= args.count:
+                                return 0
+                except KeyboardInterrupt:
+                    pass
+                if not args.interval or time.monotonic() - last > 0.05:
+                    self._report(loaded.maps["hist"], args, unit, out)
+            finally:
+                for link in links:
+                    link.close()
+        return 0
+
+    def _report(self, hist_map, args: argparse.Namespace, unit: str, out: IO[str]) -> None:
+        from pybpf.output import Histogram
+
+        groups: dict[int, Histogram] = {}
+        for key, count in hist_map.items():
+            groups.setdefault(key.group, Histogram()).counts[key.slot] = count
+        hist_map.clear()
+        label = "pid" if args.pids else "tid" if args.tids else None
+        if args.json:
+            out.write(json.dumps({"time": time.time(), "unit": unit, "histograms": [
+                {**({label: group} if label else {}),
+                 "buckets": [{"low": low, "high": high, "count": count} for low, high, count in groups[group].ranges()]}
+                for group in sorted(groups)]}) + "\n")
+        else:
+            if args.timestamp:
+                out.write(time.strftime("%H:%M:%S") + "\n")
+            for group in sorted(groups):
+                if label:
+                    out.write(f"\n{label} = {group}\n")
+                out.write(groups[group].format_bcc(unit) + "\n")
+        out.flush()

@@ -1,0 +1,21 @@
+"""statsnoop: trace stat() calls (BCC's statsnoop, on the syscalls:sys_enter/sys_exit
+tracepoints of stat, lstat, newstat, newlstat, newfstatat, statx and statfs; built on
+pybpf's own API, see :mod:`pybpf.tools.pathcalls`). Columns: PID COMM RET ERR PATH."""
+
+from __future__ import annotations
+
+from pybpf.tools import pathcalls
+from pybpf.tools.tool import Column, EventTool
+
+SYSCALLS = ("stat", "lstat", "newstat", "newlstat", "newfstatat", "statx", "statfs")
+
+TOOL = EventTool(
+    name="statsnoop",
+    description="Trace stat() calls with their paths and results.",
+    layout=pathcalls.LAYOUT,
+    source=lambda args: pathcalls.source(SYSCALLS),
+    columns=(Column("PID", "pid", -7), Column("COMM", "comm", -16), Column("RET", "ret", 3),
+             Column("ERR", "err", 3), Column("PATH", "path", -1)),
+    derive=pathcalls.deriver(SYSCALLS),
+    failed=lambda event: event["ret"] < 0,
+)
