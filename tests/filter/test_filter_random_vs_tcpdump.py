@@ -38,7 +38,9 @@ def _primitive(rng: random.Random) -> str:
     if kind == 4:
         return f"portrange {rng.randrange(1, 100)}-{rng.randrange(100, 2000)}"
     if kind == 5:
-        return rng.choice(["broadcast", "multicast", "ip multicast", "ip6 multicast", "ether broadcast"])
+        # not `ip multicast`: libpcap 1.10.3 (Debian's tcpdump) tests ">= 224", its master
+        # and pybpf 224.0.0.0/4 (docs/filter-language.md)
+        return rng.choice(["broadcast", "multicast", "ip6 multicast", "ether broadcast"])
     if kind == 6:
         return f"{rng.choice(['less', 'greater'])} {rng.randrange(20, 120)}"
     if kind == 7:
