@@ -428,7 +428,7 @@ def _masks_to_jset(order: list[Block], live_in: dict[int, set[int]]) -> bool:
 
 # ---- jump threading ------------------------------------------------------------------
 
-def _thread(root: Block, values: Values) -> bool:
+def _thread(root: Block, values: Values, twins: dict[tuple, Block]) -> bool:
     order, entry, exit_, facts, sweep = _forward(root, values, rewrite=False)
     live_in = _liveness(order)
     changed = False
@@ -458,10 +458,29 @@ def _thread(root: Block, values: Values) -> bool:
                     edge_facts = edge_facts | {fact}
                 target = after
                 hops += 1
+            target = _test_only(target, state, sweep, twins)
             if target is not getattr(block, attr):
                 setattr(block, attr, target)
                 changed = True
     return changed
+
+
+def _test_only(target: Block, state: list[int | None], sweep: _Pass, twins: dict[tuple, Block]) -> Block:
+    """The block an edge should enter: where ``target``'s statements recompute what the
+    registers already hold on this edge (``ldb [54]`` with A = [54]), a statement-less
+    copy of its test, so that paths which left the right value in A share one test
+    instead of reloading (libpcap's optimizer reaches the same blocks through its
+    edge-level value numbering). Copies are shared per test and successors."""
+    if target.is_return or target.is_goto or not target.stmts:
+        return target
+    through = sweep.run_statements(target, state, rewrite=False)
+    if through != state:
+        return target
+    key = (target.code, target.k, target.jt.id, target.jf.id)
+    twin = twins.get(key)
+    if twin is None:
+        twin = twins[key] = Block([], target.code, target.k, target.jt, target.jf)
+    return twin
 
 
 # ---- graph clean-up ------------------------------------------------------------------
@@ -522,10 +541,11 @@ def _merge_identical(root: Block) -> tuple[Block, bool]:
 
 def optimize(root: Block) -> Block:
     values = Values()
+    twins: dict[tuple, Block] = {}
     for _ in range(100):
         _, _, _, _, sweep = _forward(root, values, rewrite=True)
         changed = sweep.changed
-        changed |= _thread(root, values)
+        changed |= _thread(root, values, twins)
         order = blocks_in_order(root)
         changed |= _remove_dead(order, _liveness(order))
         changed |= _masks_to_jset(order, _liveness(order))
