@@ -470,7 +470,8 @@ def _test_only(target: Block, state: list[int | None], sweep: _Pass, twins: dict
     registers already hold on this edge (``ldb [54]`` with A = [54]), a statement-less
     copy of its test, so that paths which left the right value in A share one test
     instead of reloading (libpcap's optimizer reaches the same blocks through its
-    edge-level value numbering). Copies are shared per test and successors."""
+    edge-level value numbering). Copies are shared per test and successors while they
+    are unchanged."""
     if target.is_return or target.is_goto or not target.stmts:
         return target
     through = sweep.run_statements(target, state, rewrite=False)
@@ -478,9 +479,73 @@ def _test_only(target: Block, state: list[int | None], sweep: _Pass, twins: dict
         return target
     key = (target.code, target.k, target.jt.id, target.jf.id)
     twin = twins.get(key)
-    if twin is None:
+    # a copy since rewritten for the facts of its own predecessors no longer fits
+    if twin is None or twin.stmts or (twin.code, twin.k, twin.jt, twin.jf) != (target.code, target.k, target.jt,
+                                                                                  target.jf):
         twin = twins[key] = Block([], target.code, target.k, target.jt, target.jf)
     return twin
+
+
+# ---- pulling tests of one value together ---------------------------------------------
+
+def _exposed(block: Block) -> tuple[set[int], set[int]]:
+    """(the registers ``block`` reads before writing them, its test included; the
+    registers it writes)."""
+    defined: set[int] = set()
+    exposed: set[int] = set()
+    for ins in block.stmts:
+        uses, defs = _uses_defs(ins)
+        exposed |= uses - defined
+        defined |= defs
+    return exposed | (_terminal_uses(block) - defined), defined
+
+
+def _pullup(root: Block, values: Values) -> bool:
+    """In a chain of tests sharing one outcome (``a or b or c``: every true edge to the
+    same block, each next test on the false edge; or ``and``'s mirror image), move a
+    later test that loads the value the chain's head tested right after the head, so the
+    forward pass drops its reload: ``[26]==1, [30]==1, [26]==2, [30]==2`` becomes
+    ``[26]==1, [26]==2, [30]==1, [30]==2`` with two loads (libpcap's or_pullup and
+    and_pullup). A chain's tests may be reordered when none reads a register another
+    writes (each computes its value from what held before the chain) and nothing after
+    the chain reads a register the chain writes; each block moves at most once per call."""
+    order, entry, exit_, facts, sweep = _forward(root, values, rewrite=False)
+    preds = _predecessors(order)
+    live_in = _liveness(order)
+    touched: set[int] = set()
+    changed = False
+    for head in order:
+        value = exit_[head.id][A_REG]
+        if head.is_return or head.is_goto or head.id in touched or value is None:
+            continue
+        for shared, follow in (("jt", "jf"), ("jf", "jt")):
+            outcome = getattr(head, shared)
+            chain: list[Block] = []
+            reads: set[int] = set()
+            writes: set[int] = set()
+            block = getattr(head, follow)
+            found = None
+            while (not block.is_return and not block.is_goto and getattr(block, shared) is outcome
+                   and len(preds[block.id]) == 1 and block.id not in touched and len(chain) < 64):
+                exposed, defs = _exposed(block)
+                reads |= exposed
+                writes |= defs
+                if reads & writes:
+                    break
+                if chain and exit_[block.id][A_REG] == value:
+                    found = block
+                    break
+                chain.append(block)
+                block = getattr(block, follow)
+            if found is None or live_in[outcome.id] & writes or live_in[getattr(found, follow).id] & writes:
+                continue
+            setattr(chain[-1], follow, getattr(found, follow))
+            setattr(found, follow, chain[0])
+            setattr(head, follow, found)
+            touched |= {head.id, found.id, getattr(chain[-1], follow).id} | {b.id for b in chain}
+            changed = True
+            break
+    return changed
 
 
 # ---- graph clean-up ------------------------------------------------------------------
@@ -546,6 +611,7 @@ def optimize(root: Block) -> Block:
         _, _, _, _, sweep = _forward(root, values, rewrite=True)
         changed = sweep.changed
         changed |= _thread(root, values, twins)
+        changed |= _pullup(root, values)
         order = blocks_in_order(root)
         changed |= _remove_dead(order, _liveness(order))
         changed |= _masks_to_jset(order, _liveness(order))
