@@ -170,7 +170,7 @@ def test_names_and_mpls_as_libpcap_reads_them(tmp_path, expression):
 @needs_tcpdump
 @pytest.mark.parametrize("expression", [
     "host 10.0.0.1 or host 10.0.0.2", "port 80 or port 443", "not port 22 and not port 53", "tcp or udp",
-    "host 10.0.0.1 and (port 80 or port 443)",
+    "host 10.0.0.1 and (port 80 or port 443)", "host 10.0.0.1 and host 10.0.0.2",
     # a shared copy of a test once rewritten for its first edges' facts must not serve others
     "(udp or ((portrange 84-1721 or vlan and ip) and not portrange 31-1695))"])
 def test_optimizer_reorderings_keep_tcpdumps_packets(tmp_path, expression):
@@ -185,7 +185,8 @@ def test_optimizer_reorderings_keep_tcpdumps_packets(tmp_path, expression):
 
 @pytest.mark.parametrize("expression, libpcap", [
     ("tcp or udp", 13), ("host 10.0.0.1 or host 10.0.0.2", 17), ("port 80 or port 443", 27),
-    ("not port 22 and not port 53", 27)])
+    ("not port 22 and not port 53", 27), ("host 10.0.0.1 and host 10.0.0.2", 20),
+    ("host 10.0.0.1 and (port 80 or port 443)", 21)])
 def test_common_filters_no_longer_than_libpcaps(expression, libpcap):
     """libpcap 1.10.3's instruction counts (tcpdump -d) for these."""
     assert len(compile(expression)) <= libpcap

@@ -501,10 +501,10 @@ def _exposed(block: Block) -> tuple[set[int], set[int]]:
 
 
 def _pullup(root: Block, values: Values) -> bool:
-    """In a chain of tests sharing one outcome (``a or b or c``: every true edge to the
-    same block, each next test on the false edge; or ``and``'s mirror image), move a
-    later test that loads the value the chain's head tested right after the head, so the
-    forward pass drops its reload: ``[26]==1, [30]==1, [26]==2, [30]==2`` becomes
+    """Where an edge leaves A holding a value and enters a chain of tests sharing one
+    outcome (``a or b or c``: every true edge to the same block, each next test on the
+    false edge; or ``and``'s mirror image), move a later test of the chain that loads
+    that value to the chain's front, so the forward pass drops its reload: ``[26]==1, [30]==1, [26]==2, [30]==2`` becomes
     ``[26]==1, [26]==2, [30]==1, [30]==2`` with two loads (libpcap's or_pullup and
     and_pullup). A chain's tests may be reordered when none reads a register another
     writes (each computes its value from what held before the chain) and nothing after
@@ -516,35 +516,41 @@ def _pullup(root: Block, values: Values) -> bool:
     changed = False
     for head in order:
         value = exit_[head.id][A_REG]
-        if head.is_return or head.is_goto or head.id in touched or value is None:
+        if head.is_return or head.id in touched or value is None:
             continue
-        for shared, follow in (("jt", "jf"), ("jf", "jt")):
-            outcome = getattr(head, shared)
-            chain: list[Block] = []
-            reads: set[int] = set()
-            writes: set[int] = set()
-            block = getattr(head, follow)
-            found = None
-            while (not block.is_return and not block.is_goto and getattr(block, shared) is outcome
-                   and len(preds[block.id]) == 1 and block.id not in touched and len(chain) < 64):
-                exposed, defs = _exposed(block)
-                reads |= exposed
-                writes |= defs
-                if reads & writes:
-                    break
-                if chain and exit_[block.id][A_REG] == value:
-                    found = block
-                    break
-                chain.append(block)
-                block = getattr(block, follow)
-            if found is None or live_in[outcome.id] & writes or live_in[getattr(found, follow).id] & writes:
+        for edge in (("jt",) if head.is_goto else ("jt", "jf")):
+            first = getattr(head, edge)
+            if first.is_return or first.is_goto or len(preds[first.id]) != 1 or first.id in touched:
                 continue
-            setattr(chain[-1], follow, getattr(found, follow))
-            setattr(found, follow, chain[0])
-            setattr(head, follow, found)
-            touched |= {head.id, found.id, getattr(chain[-1], follow).id} | {b.id for b in chain}
-            changed = True
-            break
+            for shared, follow in (("jt", "jf"), ("jf", "jt")):
+                outcome = getattr(first, shared)
+                chain: list[Block] = []
+                reads: set[int] = set()
+                writes: set[int] = set()
+                block = first
+                found = None
+                while (not block.is_return and not block.is_goto and getattr(block, shared) is outcome
+                       and len(preds[block.id]) == 1 and block.id not in touched and len(chain) < 64):
+                    exposed, defs = _exposed(block)
+                    reads |= exposed
+                    writes |= defs
+                    if reads & writes:
+                        break
+                    if chain and exit_[block.id][A_REG] == value:
+                        found = block
+                        break
+                    chain.append(block)
+                    block = getattr(block, follow)
+                if found is None or live_in[outcome.id] & writes or live_in[getattr(found, follow).id] & writes:
+                    continue
+                setattr(chain[-1], follow, getattr(found, follow))
+                setattr(found, follow, chain[0])
+                setattr(head, edge, found)
+                touched |= {head.id, found.id, getattr(chain[-1], follow).id} | {b.id for b in chain}
+                changed = True
+                break
+            if head.id in touched:
+                break
     return changed
 
 
