@@ -13,6 +13,7 @@ import pytest
 from probe_packets import link_frames
 from shared_data import SHARED
 from tcpdump_oracle import needs_tcpdump, pybpf_kept, tcpdump_kept, write_pcap
+from test_filter_compile import _reach
 
 from pybpf.capture import read_packets
 from pybpf.filter import FilterError, compile
@@ -124,7 +125,10 @@ def test_random_expressions_keep_tcpdumps_packets(tmp_path):
             continue
         kept = pybpf_kept(program, packets)
         assert kept == expected, text
-        whole = {i for i, (data, wire) in enumerate(packets) if len(data) == wire}
-        assert pybpf_kept(compile(text, optimize=False), packets) & whole == kept & whole, f"-O differs: {text}"
+        # optimized and not agree where no load of the plain program runs off the end
+        # (both optimizers drop loads whose values cannot change the answer)
+        plain = compile(text, optimize=False)
+        whole = {i for i, (data, wire) in enumerate(packets) if len(data) >= _reach(plain)}
+        assert pybpf_kept(plain, packets) & whole == kept & whole, f"-O differs: {text}"
         compared += 1
     assert compared >= COUNT // 2
