@@ -443,22 +443,25 @@ def _thread(root: Block, values: Values, twins: dict[tuple, Block]) -> bool:
                 fact = sweep.test_fact(block, state, attr == "jt")
                 if fact is not None:
                     edge_facts = edge_facts | {fact}
-            target = getattr(block, attr)
+            # the registers change along the decided tests followed (their loads run
+            # on the real path); the edge may skip to the furthest block reached where
+            # every register it reads still holds what the edge itself left there
+            target = furthest = getattr(block, attr)
+            current = state
             hops = 0
             while not target.is_return and not target.is_goto and hops < 64:
-                through = sweep.run_statements(target, state, rewrite=False)
-                outcome = sweep.decide(target, through, edge_facts)
+                current = sweep.run_statements(target, current, rewrite=False)
+                outcome = sweep.decide(target, current, edge_facts)
                 if outcome is None:
                     break
-                after = target.jt if outcome else target.jf
-                if any(through[r] is None or through[r] != state[r] for r in live_in[after.id]):
-                    break
-                fact = sweep.test_fact(target, through, outcome)
+                fact = sweep.test_fact(target, current, outcome)
                 if fact is not None:
                     edge_facts = edge_facts | {fact}
-                target = after
+                target = target.jt if outcome else target.jf
                 hops += 1
-            target = _test_only(target, state, sweep, twins)
+                if all(current[r] is not None and current[r] == state[r] for r in live_in[target.id]):
+                    furthest = target
+            target = _test_only(furthest, state, sweep, twins)
             if target is not getattr(block, attr):
                 setattr(block, attr, target)
                 changed = True
