@@ -11,9 +11,12 @@ true). With that it
   algebraic identities (``and #0``, ``add #0``) and turns ``op x`` into ``op #k`` when X
   is a known constant;
 - decides tests whose outcome is already known, turning them into plain moves;
-- threads jumps: an edge into a block whose test is decided on that edge goes straight
-  to the block's successor, when skipping the block's statements changes no register
-  the successor reads;
+- threads jumps: an edge into a block whose test is decided on that edge goes on along
+  the decided tests, to the furthest block whose live registers still hold what the
+  edge left; an edge into a block that only reloads what A holds enters a shared
+  statement-less copy of its test;
+- pulls a later test of an or/and chain that loads the value an edge left in A to the
+  chain's front (libpcap's or_pullup/and_pullup);
 - turns ``and #m; jeq #0`` into ``jset #m`` where the masked value is not needed after;
 - removes statements whose results nothing reads (as libpcap's optimizer does, this
   includes packet loads, so a short packet may pass a filter that never needed its
