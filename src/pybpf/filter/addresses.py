@@ -84,7 +84,9 @@ class Addresses:
     def host4(self, address: int, mask: int, proto: str | None, q: Qualifiers) -> ir.Fragment:
         offsets = {"ip": (IP, 12, 16), "arp": (ARP, 14, 24), "rarp": (RARP, 14, 24)}
         if proto is None:
-            return self.any_of([self.host4(address, mask, p, q) for p in ("ip", "arp", "rarp")])
+            # inside an MPLS label stack only IPv4 is looked for (libpcap's gen_host)
+            protocols = ("ip",) if self.mpls_depth else ("ip", "arp", "rarp")
+            return self.any_of([self.host4(address, mask, p, q) for p in protocols])
         if proto not in offsets:
             raise self.error(f"'{q.proto_name}' modifier applied to {q.type_name or 'host'}", q.proto)
         ethertype = offsets[proto][0]
@@ -324,6 +326,10 @@ class Addresses:
         entry = SERVICES.get(name.lower()) if name.lower() == name else SERVICES.get(name)
         if not entry:
             raise self.error(f"unknown port '{name}'", token)
+        if entry.get("tcp") is not None and entry.get("tcp") == entry.get("udp"):
+            # the same number for TCP and UDP: libpcap's pcap_nametoport leaves the
+            # protocol open, so the port serves any transport (`sctp port domain`)
+            return entry["tcp"], set()
         usable = {t: p for t, p in entry.items() if t in transports}
         if not usable:
             raise self.error(f"port '{name}' is {'/'.join(entry)} only", token)

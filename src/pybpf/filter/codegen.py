@@ -427,8 +427,8 @@ class Generator(Addresses):
             return ir.both(atm.not_le_control(self), test) if self.style == "lane" else test
         if proto == "ip":
             if word == "multicast":
-                # libpcap's test: first byte >= 224, so class E (240-255) counts too
-                return ir.both(self.linktype(IP), self.cmp(self.nl(16), c.B, 0xE0, c.JGE))
+                # 224.0.0.0/4, as libpcap's master tests it (1.10.3 tests ">= 224", class E too)
+                return ir.both(self.linktype(IP), self.cmp(self.nl(16), c.B, 0xE0, mask=0xF0))
             if self.netmask == 0xFFFF_FFFF:
                 raise self.error("netmask not known, so 'ip broadcast' not supported", node.keyword)
             host = ~self.netmask & 0xFFFF_FFFF

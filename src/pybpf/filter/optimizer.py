@@ -11,9 +11,12 @@ true). With that it
   algebraic identities (``and #0``, ``add #0``) and turns ``op x`` into ``op #k`` when X
   is a known constant;
 - decides tests whose outcome is already known, turning them into plain moves;
-- threads jumps: an edge into a block whose test is decided on that edge goes straight
-  to the block's successor, when skipping the block's statements changes no register
-  the successor reads;
+- threads jumps: an edge into a block whose test is decided on that edge goes on along
+  the decided tests, to the furthest block whose live registers still hold what the
+  edge left; an edge into a block that only reloads what A holds enters a shared
+  statement-less copy of its test;
+- pulls a later test of an or/and chain that loads the value an edge left in A to the
+  chain's front (libpcap's or_pullup/and_pullup);
 - turns ``and #m; jeq #0`` into ``jset #m`` where the masked value is not needed after;
 - removes statements whose results nothing reads (as libpcap's optimizer does, this
   includes packet loads, so a short packet may pass a filter that never needed its
@@ -428,7 +431,7 @@ def _masks_to_jset(order: list[Block], live_in: dict[int, set[int]]) -> bool:
 
 # ---- jump threading ------------------------------------------------------------------
 
-def _thread(root: Block, values: Values) -> bool:
+def _thread(root: Block, values: Values, twins: dict[tuple, Block]) -> bool:
     order, entry, exit_, facts, sweep = _forward(root, values, rewrite=False)
     live_in = _liveness(order)
     changed = False
@@ -443,24 +446,117 @@ def _thread(root: Block, values: Values) -> bool:
                 fact = sweep.test_fact(block, state, attr == "jt")
                 if fact is not None:
                     edge_facts = edge_facts | {fact}
-            target = getattr(block, attr)
+            # the registers change along the decided tests followed (their loads run
+            # on the real path); the edge may skip to the furthest block reached where
+            # every register it reads still holds what the edge itself left there
+            target = furthest = getattr(block, attr)
+            current = state
             hops = 0
             while not target.is_return and not target.is_goto and hops < 64:
-                through = sweep.run_statements(target, state, rewrite=False)
-                outcome = sweep.decide(target, through, edge_facts)
+                current = sweep.run_statements(target, current, rewrite=False)
+                outcome = sweep.decide(target, current, edge_facts)
                 if outcome is None:
                     break
-                after = target.jt if outcome else target.jf
-                if any(through[r] is None or through[r] != state[r] for r in live_in[after.id]):
-                    break
-                fact = sweep.test_fact(target, through, outcome)
+                fact = sweep.test_fact(target, current, outcome)
                 if fact is not None:
                     edge_facts = edge_facts | {fact}
-                target = after
+                target = target.jt if outcome else target.jf
                 hops += 1
+                if all(current[r] is not None and current[r] == state[r] for r in live_in[target.id]):
+                    furthest = target
+            target = _test_only(furthest, state, sweep, twins)
             if target is not getattr(block, attr):
                 setattr(block, attr, target)
                 changed = True
+    return changed
+
+
+def _test_only(target: Block, state: list[int | None], sweep: _Pass, twins: dict[tuple, Block]) -> Block:
+    """The block an edge should enter: where ``target``'s statements recompute what the
+    registers already hold on this edge (``ldb [54]`` with A = [54]), a statement-less
+    copy of its test, so that paths which left the right value in A share one test
+    instead of reloading (libpcap's optimizer reaches the same blocks through its
+    edge-level value numbering). Copies are shared per test and successors while they
+    are unchanged."""
+    if target.is_return or target.is_goto or not target.stmts:
+        return target
+    through = sweep.run_statements(target, state, rewrite=False)
+    if through != state:
+        return target
+    key = (target.code, target.k, target.jt.id, target.jf.id)
+    twin = twins.get(key)
+    # a copy since rewritten for the facts of its own predecessors no longer fits
+    if twin is None or twin.stmts or (twin.code, twin.k, twin.jt, twin.jf) != (target.code, target.k, target.jt,
+                                                                                  target.jf):
+        twin = twins[key] = Block([], target.code, target.k, target.jt, target.jf)
+    return twin
+
+
+# ---- pulling tests of one value together ---------------------------------------------
+
+def _exposed(block: Block) -> tuple[set[int], set[int]]:
+    """(the registers ``block`` reads before writing them, its test included; the
+    registers it writes)."""
+    defined: set[int] = set()
+    exposed: set[int] = set()
+    for ins in block.stmts:
+        uses, defs = _uses_defs(ins)
+        exposed |= uses - defined
+        defined |= defs
+    return exposed | (_terminal_uses(block) - defined), defined
+
+
+def _pullup(root: Block, values: Values) -> bool:
+    """Where an edge leaves A holding a value and enters a chain of tests sharing one
+    outcome (``a or b or c``: every true edge to the same block, each next test on the
+    false edge; or ``and``'s mirror image), move a later test of the chain that loads
+    that value to the chain's front, so the forward pass drops its reload: ``[26]==1, [30]==1, [26]==2, [30]==2`` becomes
+    ``[26]==1, [26]==2, [30]==1, [30]==2`` with two loads (libpcap's or_pullup and
+    and_pullup). A chain's tests may be reordered when none reads a register another
+    writes (each computes its value from what held before the chain) and nothing after
+    the chain reads a register the chain writes; each block moves at most once per call."""
+    order, entry, exit_, facts, sweep = _forward(root, values, rewrite=False)
+    preds = _predecessors(order)
+    live_in = _liveness(order)
+    touched: set[int] = set()
+    changed = False
+    for head in order:
+        value = exit_[head.id][A_REG]
+        if head.is_return or head.id in touched or value is None:
+            continue
+        for edge in (("jt",) if head.is_goto else ("jt", "jf")):
+            first = getattr(head, edge)
+            if first.is_return or first.is_goto or len(preds[first.id]) != 1 or first.id in touched:
+                continue
+            for shared, follow in (("jt", "jf"), ("jf", "jt")):
+                outcome = getattr(first, shared)
+                chain: list[Block] = []
+                reads: set[int] = set()
+                writes: set[int] = set()
+                block = first
+                found = None
+                while (not block.is_return and not block.is_goto and getattr(block, shared) is outcome
+                       and len(preds[block.id]) == 1 and block.id not in touched and len(chain) < 64):
+                    exposed, defs = _exposed(block)
+                    reads |= exposed
+                    writes |= defs
+                    if reads & writes:
+                        break
+                    if chain and exit_[block.id][A_REG] == value:
+                        found = block
+                        break
+                    chain.append(block)
+                    block = getattr(block, follow)
+                if found is None or live_in[outcome.id] & writes or live_in[getattr(found, follow).id] & writes:
+                    continue
+                setattr(chain[-1], follow, getattr(found, follow))
+                setattr(found, follow, chain[0])
+                setattr(head, edge, found)
+                touched |= {head.id, found.id, getattr(chain[-1], follow).id} | {b.id for b in chain}
+                changed = True
+                break
+            if head.id in touched:
+                break
     return changed
 
 
@@ -522,10 +618,12 @@ def _merge_identical(root: Block) -> tuple[Block, bool]:
 
 def optimize(root: Block) -> Block:
     values = Values()
+    twins: dict[tuple, Block] = {}
     for _ in range(100):
         _, _, _, _, sweep = _forward(root, values, rewrite=True)
         changed = sweep.changed
-        changed |= _thread(root, values)
+        changed |= _thread(root, values, twins)
+        changed |= _pullup(root, values)
         order = blocks_in_order(root)
         changed |= _remove_dead(order, _liveness(order))
         changed |= _masks_to_jset(order, _liveness(order))
