@@ -1,0 +1,111 @@
+"""Which context fields a program may read and write, as the kernel's verifier decides
+(``invalid bpf_context access off=76 size=4``).
+
+An access must touch one field, aligned, within the program type's read or write
+permissions. The tables follow the kernel's ``*_is_valid_access`` functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pybpf.object import ProgramType
+
+#: struct __sk_buff: field → (offset, size)
+SK_BUFF = {
+    "len": (0, 4), "pkt_type": (4, 4), "mark": (8, 4), "queue_mapping": (12, 4), "protocol": (16, 4),
+    "vlan_present": (20, 4), "vlan_tci": (24, 4), "vlan_proto": (28, 4), "priority": (32, 4),
+    "ingress_ifindex": (36, 4), "ifindex": (40, 4), "tc_index": (44, 4),
+    **{f"cb[{i}]": (48 + 4 * i, 4) for i in range(5)},
+    "hash": (68, 4), "tc_classid": (72, 4), "data": (76, 4), "data_end": (80, 4), "napi_id": (84, 4),
+    "family": (88, 4), "remote_ip4": (92, 4), "local_ip4": (96, 4),
+    **{f"remote_ip6[{i}]": (100 + 4 * i, 4) for i in range(4)},
+    **{f"local_ip6[{i}]": (116 + 4 * i, 4) for i in range(4)},
+    "remote_port": (132, 4), "local_port": (136, 4), "data_meta": (140, 4), "flow_keys": (144, 8),
+    "tstamp": (152, 8), "wire_len": (160, 4), "gso_segs": (164, 4), "sk": (168, 8), "gso_size": (176, 4),
+    "hwtstamp": (184, 8),
+}
+XDP_MD = {"data": (0, 4), "data_end": (4, 4), "data_meta": (8, 4), "ingress_ifindex": (12, 4),
+          "rx_queue_index": (16, 4), "egress_ifindex": (20, 4)}
+_SOCKET_FIELDS = {"family", "remote_ip4", "local_ip4", "remote_port", "local_port",
+                  *(f"remote_ip6[{i}]" for i in range(4)), *(f"local_ip6[{i}]" for i in range(4))}
+_CB = {f"cb[{i}]" for i in range(5)}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A context layout and what a program type may read and write in it."""
+
+    fields: dict[str, tuple[int, int]]
+    readable: frozenset[str]
+    writable: frozenset[str]
+    name: str
+
+
+def _skb(readable_out: set[str], writable: set[str]) -> Rules:
+    return Rules(SK_BUFF, frozenset(set(SK_BUFF) - readable_out), frozenset(writable), "__sk_buff")
+
+
+RULES = {
+    ProgramType.SOCKET_FILTER: _skb({"tc_classid", "data", "data_end", "data_meta", "flow_keys", "tstamp",
+                                     "wire_len", "hwtstamp"} | _SOCKET_FIELDS, set(_CB)),
+    ProgramType.SCHED_CLS: _skb({"flow_keys"} | _SOCKET_FIELDS,
+                                {"mark", "tc_index", "priority", "tc_classid", "queue_mapping", "tstamp"} | _CB),
+    ProgramType.SCHED_ACT: _skb({"flow_keys"} | _SOCKET_FIELDS,
+                                {"mark", "tc_index", "priority", "tc_classid", "queue_mapping", "tstamp"} | _CB),
+    ProgramType.CGROUP_SKB: _skb({"tc_classid", "data_meta", "flow_keys", "wire_len"},
+                                 {"mark", "priority", "tstamp"} | _CB),
+    # egress_ifindex is only for programs attached to a devmap
+    ProgramType.XDP: Rules(XDP_MD, frozenset(set(XDP_MD) - {"egress_ifindex"}), frozenset(), "xdp_md"),
+}
+
+
+#: program types whose context is read-only memory of a fixed size: (size, smallest
+#: readable offset) — pt_regs for kprobes, bpf_perf_event_data, the raw arguments
+_FLAT = {
+    ProgramType.KPROBE: (168, 0),
+    ProgramType.PERF_EVENT: (184, 0),
+    ProgramType.RAW_TRACEPOINT: (96, 0),
+    ProgramType.RAW_TRACEPOINT_WRITABLE: (96, 0),
+    # the first 8 bytes (common_type, flags, preempt_count, pid) are not the program's
+    ProgramType.TRACEPOINT: (8192, 8),
+}
+#: which __sk_buff / xdp_md fields read as packet pointers
+PACKET_FIELDS = {"data": "pkt", "data_end": "pkt_end", "data_meta": "pkt_meta"}
+
+
+def _field_at(rules: Rules, offset: int, size: int) -> str | None:
+    for name, (start, width) in rules.fields.items():
+        if start <= offset and offset + size <= start + width:
+            return name
+    return None
+
+
+def context_access(kind: ProgramType, offset: int, size: int, write: bool) -> tuple[str | None, str | None, str]:
+    """(problem, packet pointer kind, why) for a ``size``-byte access at ``offset`` of a
+    program type's context: the problem is the kernel's message when it refuses the
+    access, the kind names the packet pointer a read of ``data``/``data_end``/``data_meta``
+    yields, and why explains a refusal in words."""
+    refused = f"invalid bpf_context access off={offset} size={size}"
+    flat = _FLAT.get(kind)
+    if flat is not None:
+        limit, first = flat
+        why = f"the {kind} context is read-only memory of {limit} bytes, read aligned from offset {first}"
+        if write or offset < first or offset + size > limit or offset % size:
+            return refused, None, why
+        if kind in (ProgramType.RAW_TRACEPOINT, ProgramType.RAW_TRACEPOINT_WRITABLE) and size != 8:
+            return refused, None, "raw tracepoint arguments are read 8 bytes at a time"
+        return None, None, ""
+    rules = RULES.get(kind)
+    if rules is None:
+        return refused, None, f"the vm's verifier has no context rules for {kind} programs"
+    field = _field_at(rules, offset, size)
+    allowed = rules.writable if write else rules.readable
+    what = "write" if write else "read"
+    why = f"{rules.name} {what}" + (f" ({field} is not {what}able for {kind} programs)" if field else "")
+    if field is None or offset % size or field not in allowed:
+        return refused, None, why
+    pointer = PACKET_FIELDS.get(field)
+    if pointer is not None and (write or size != rules.fields[field][1]):
+        return refused, None, why
+    return None, pointer, ""
