@@ -9,7 +9,7 @@ the kernel's message for the failing instruction, a log in the kernel's format (
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pybpf.isa import Instruction
@@ -51,10 +51,10 @@ def map_info(map_id: int, spec: MapSpec) -> MapInfo:
 
 def verify(instructions: list[Instruction], kind: ProgramType | str, maps: Mapping[int, MapInfo] | None = None,
            log_level: int = 0, return_range: tuple[int, int] | None = None,
-           explain: Callable[[int], str] | None = None) -> Verdict:
+           func_info: bool = False) -> Verdict:
     """Verify ``instructions`` as a program of type ``kind`` whose lddw map references
-    hold the ids of ``maps``."""
-    checker = Verifier(list(instructions), kind, dict(maps or {}), log_level, return_range)
+    hold the ids of ``maps`` (``func_info``: the program carries BTF function info)."""
+    checker = Verifier(list(instructions), kind, dict(maps or {}), log_level, return_range, func_info)
     try:
         result = checker.run()
     except Refused as refused:

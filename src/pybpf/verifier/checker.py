@@ -55,6 +55,8 @@ _ALU_NAMES = {op: ("+=" if op == o.ADD else "-=" if op == o.SUB else "*=" if op 
                    else "|=" if op == o.OR else "&=" if op == o.AND else "<<=" if op == o.LSH else ">>=" if op == o.RSH
                    else "%=" if op == o.MOD else "^=" if op == o.XOR else "s>>=" if op == o.ARSH else "?")
               for op in o.ALU_OP_NAMES}
+#: program types whose functions run on a private stack (measured on this kernel: only perf_event)
+_PRIVATE_STACK = {ProgramType.PERF_EVENT}
 _SKB_LD = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT}
 
 
@@ -90,12 +92,14 @@ class Verifier:
     """Verifies one program of type ``kind`` whose lddw map references name ``maps`` by id."""
 
     def __init__(self, instructions: list[Instruction], kind: ProgramType, maps: dict[int, s.MapInfo],
-                 log_level: int = 0, expected_return: tuple[int, int] | None = None):
+                 log_level: int = 0, expected_return: tuple[int, int] | None = None, func_info: bool = False):
         self.layout = Layout(list(instructions))
         self.code = self.layout.code
         self.kind = ProgramType.parse(kind)
         self.maps = maps
         self.log_level = log_level
+        #: the program carries BTF func info (callbacks need it)
+        self.func_info = func_info
         self.return_range = expected_return or RETURN_RANGES.get(self.kind)
         self.result = Result()
         self.index = 0
@@ -248,8 +252,6 @@ class Verifier:
             state.regs[ins.dst] = result
         elif kind == o.ST:
             self.read(state, ins.dst)
-            if state.regs[ins.dst].type == s.CTX:
-                raise Refused(f"BPF_ST stores into R{ins.dst} ctx is not allowed", index)
             Access(self, state, ins.dst, ins.off, o.SIZE_BYTES[o.size(ins.opcode)], True,
                    s.constant(ins.imm)).run()
         elif kind == o.STX:
@@ -304,6 +306,9 @@ class Verifier:
                 state.regs[ins.dst] = s.Reg(s.MAP_VALUE, sc.const(0), off=offset, map=info)
             return
         if ins.src == o.PSEUDO_FUNC:
+            if not self.func_info:
+                raise Refused("missing btf func_info", index,
+                              "a callback's address needs the program's BTF function info (compile with -g)")
             target = self.layout.slot_target(index, ((ins.imm & 0xFFFF_FFFF) ^ 0x8000_0000) - 0x8000_0000)
             state.regs[ins.dst] = s.Reg(s.FUNC, sc.const(0), size=target)
             return
@@ -360,6 +365,8 @@ class Verifier:
         else:
             if op in (o.DIV, o.MOD) and ins.imm == 0:
                 raise Refused("div by zero", self.index)
+            if op in (o.LSH, o.RSH, o.ARSH) and not 0 <= ins.imm < (64 if is64 else 32):
+                raise Refused(f"invalid shift {ins.imm}", self.index)
             src = s.constant(ins.imm if is64 else ins.imm & sc.U32)
         if dst.is_pointer or src.is_pointer:
             regs[ins.dst] = self.pointer_alu(ins, op, is64, dst, src)
@@ -636,20 +643,27 @@ class Verifier:
         return index + 1
 
     def check_stack_depth(self) -> None:
-        """The kernel's combined stack limit over every chain of bpf-to-bpf calls."""
+        """The kernel's combined stack limit over every chain of bpf-to-bpf calls (each
+        frame rounded up to 16 bytes, as for a JIT-compiled program). Tracing programs'
+        functions with 64 bytes of stack or more get a private stack and do not add up."""
         calls: dict[int, set[int]] = {}
         for index, ins in enumerate(self.code):
             if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO:
                 calls.setdefault(self.layout.function_of[index], set()).add(self.layout.slot_target(index, ins.imm))
+        private = self.kind in _PRIVATE_STACK
 
-        def deepest(function: int, chain: tuple[int, ...]) -> int:
-            own = -(-max(self.depths.get(function, 0), 1) // 32) * 32
-            below = [deepest(c, chain + (c,)) for c in calls.get(function, ()) if c not in chain]
-            return own + max(below, default=0)
+        def deepest(function: int, chain: tuple[int, ...]) -> tuple[int, int]:
+            """(combined depth, frames) of the deepest chain from ``function``."""
+            own = -(-max(self.depths.get(function, 0), 1) // 16) * 16
+            if private and own >= 64:
+                own = 0
+            below = max((deepest(c, chain + (c,)) for c in calls.get(function, ()) if c not in chain),
+                        default=(0, 0))
+            return own + below[0], below[1] + 1
 
-        total = deepest(0, (0,))
+        total, frames = deepest(0, (0,))
         if total > STACK_SIZE:
-            raise Refused(f"combined stack size of {len(calls) + 1} calls is {total}. Too large", None)
+            raise Refused(f"combined stack size of {frames} calls is {total}. Too large", None)
 
 
 class HelperCall:

@@ -27,9 +27,12 @@ SK_BUFF = {
 }
 XDP_MD = {"data": (0, 4), "data_end": (4, 4), "data_meta": (8, 4), "ingress_ifindex": (12, 4),
           "rx_queue_index": (16, 4), "egress_ifindex": (20, 4)}
-_SOCKET_FIELDS = {"family", "remote_ip4", "local_ip4", "remote_port", "local_port",
+_SOCKET_FIELDS = {"sk", "family", "remote_ip4", "local_ip4", "remote_port", "local_port",
                   *(f"remote_ip6[{i}]" for i in range(4)), *(f"local_ip6[{i}]" for i in range(4))}
 _CB = {f"cb[{i}]" for i in range(5)}
+#: fields read and written only whole (pointers, addresses, 64-bit stamps)
+_FULL_SIZE = {"data", "data_end", "data_meta", "tstamp", "hwtstamp", "sk", "flow_keys", "remote_ip4", "local_ip4",
+              *(f"remote_ip6[{i}]" for i in range(4)), *(f"local_ip6[{i}]" for i in range(4))}
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Rules:
     readable: frozenset[str]
     writable: frozenset[str]
     name: str
+    #: fields may be read narrower than they are (the low bytes)
+    narrow: bool = True
 
 
 def _skb(readable_out: set[str], writable: set[str]) -> Rules:
@@ -56,7 +61,7 @@ RULES = {
     ProgramType.CGROUP_SKB: _skb({"tc_classid", "data_meta", "flow_keys", "wire_len"},
                                  {"mark", "priority", "tstamp"} | _CB),
     # egress_ifindex is only for programs attached to a devmap
-    ProgramType.XDP: Rules(XDP_MD, frozenset(set(XDP_MD) - {"egress_ifindex"}), frozenset(), "xdp_md"),
+    ProgramType.XDP: Rules(XDP_MD, frozenset(set(XDP_MD) - {"egress_ifindex"}), frozenset(), "xdp_md", False),
 }
 
 
@@ -93,19 +98,27 @@ def context_access(kind: ProgramType, offset: int, size: int, write: bool) -> tu
         why = f"the {kind} context is read-only memory of {limit} bytes, read aligned from offset {first}"
         if write or offset < first or offset + size > limit or offset % size:
             return refused, None, why
-        if kind in (ProgramType.RAW_TRACEPOINT, ProgramType.RAW_TRACEPOINT_WRITABLE) and size != 8:
-            return refused, None, "raw tracepoint arguments are read 8 bytes at a time"
+        if kind == ProgramType.PERF_EVENT and offset < 168 and size != 8:
+            return refused, None, "the registers in bpf_perf_event_data are read 8 bytes at a time"
         return None, None, ""
     rules = RULES.get(kind)
     if rules is None:
         return refused, None, f"the vm's verifier has no context rules for {kind} programs"
-    field = _field_at(rules, offset, size)
-    allowed = rules.writable if write else rules.readable
+    field = _field_at(rules, offset, 1)
     what = "write" if write else "read"
-    why = f"{rules.name} {what}" + (f" ({field} is not {what}able for {kind} programs)" if field else "")
-    if field is None or offset % size or field not in allowed:
-        return refused, None, why
+    allowed = rules.writable if write else rules.readable
+    if field is None or offset % size:
+        return refused, None, f"{rules.name} {what}: no field at offset {offset}, or misaligned"
+    start, width = rules.fields[field]
+    if field in _CB:                      # cb[0..4] is one scratch area: any aligned access inside it
+        start, width = 48, 20
+    why = f"{rules.name} {what} of {field}"
+    if field not in allowed:
+        return refused, None, f"{field} is not {what}able for {kind} programs"
+    if offset + size > start + width:
+        return refused, None, f"{why}: {size} bytes at offset {offset} go past the field"
+    full = size == width or field in _CB
+    if not full and (write or field in _FULL_SIZE or not rules.narrow):
+        return refused, None, f"{why} must be {width} bytes wide"
     pointer = PACKET_FIELDS.get(field)
-    if pointer is not None and (write or size != rules.fields[field][1]):
-        return refused, None, why
     return None, pointer, ""

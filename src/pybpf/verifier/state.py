@@ -191,15 +191,16 @@ class State:
             for index, slot in mine.stack.items():
                 other_slot = theirs.stack.get(index)
                 for i, kind in enumerate(slot.kinds):
-                    if kind == INVALID:
-                        continue
                     their = other_slot.kinds[i] if other_slot is not None else INVALID
                     if kind == SPILL:
                         if their != SPILL or not slot.spilled.contains(other_slot.spilled, idmap):
                             return False
                     elif kind == ZERO and their != ZERO:
                         return False
-                    elif kind == MISC and not (their in (MISC, ZERO) or (
+                    elif kind in (MISC, INVALID) and not (their in (MISC, ZERO, INVALID) or (
                             their == SPILL and other_slot.spilled.type == SCALAR)):
                         return False
+            for index, other_slot in theirs.stack.items():    # bytes this state never wrote
+                if index not in mine.stack and (SPILL in other_slot.kinds and other_slot.spilled.is_pointer):
+                    return False
         return True

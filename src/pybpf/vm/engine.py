@@ -182,7 +182,8 @@ def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> None
     """Refuse, as the kernel does, a program :mod:`pybpf.verifier` finds unsafe."""
     egress = spec.expected_attach_type == AttachType.CGROUP_INET_EGRESS and spec.type == ProgramType.CGROUP_SKB
     verdict = verify(checked.instructions, spec.type, {i: map_info(i, m.spec) for i, m in maps.items()},
-                     log_level=1, return_range=(0, 3) if egress else None)
+                     log_level=1, return_range=(0, 3) if egress else None,
+                     func_info=spec.btf is not None and bool(spec.btf.func_info))
     if verdict.accepted:
         return
     source = [spec.explain(verdict.slot)] if verdict.slot is not None else []
