@@ -628,6 +628,8 @@ class Verifier:
                     reg.type, reg.var, reg.id, reg.range, reg.off = s.SCALAR, sc.UNKNOWN, 0, 0, 0
         if proto.ret == "void":
             regs[0] = s.Reg()
+        elif proto.ret == "map_value_or_null" and call.key_in_range:
+            regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index)
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
         elif proto.ret == "ringbuf_mem_or_null":
@@ -675,6 +677,7 @@ class HelperCall:
         self.alloc_size = 0
         self.callback: int | None = None
         self.callback_args: list[s.Reg] = []
+        self.key_in_range = False
         self.memory: tuple[int, bool] | None = None   # (regno, written) awaiting its size
 
     def fail(self, message: str) -> Refused:
@@ -717,6 +720,10 @@ class HelperCall:
 
     def arg_key(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.key_size, False)
+        if self.map.type in (MapType.ARRAY, MapType.PERCPU_ARRAY) and reg.type == s.STACK and reg.var.is_const:
+            key = Access(self.v, self.state, regno, 0, 4, False, None, helper=True).run()
+            # an array lookup with a constant key in range cannot fail
+            self.key_in_range = key.var.is_const and key.var.value < self.map.max_entries
 
     def arg_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, False)

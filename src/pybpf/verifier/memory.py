@@ -177,6 +177,13 @@ def _write(frame: s.Frame, start: int, size: int, value: s.Reg | None) -> None:
     if size == 8 and start % 8 == 0 and value is not None:
         frame.stack[(-start - 1) // 8] = s.Slot(s.SPILL * 8, value.copy())
         return
+    if start % 8 == 0 and value is not None and value.type == s.SCALAR and value.var.is_const:
+        # a partial spill of a constant (the low bytes of the slot), as the kernel keeps it
+        slot, _ = _slot(frame, start)
+        kinds = slot.kinds if slot.spilled is None else slot.kinds.replace(s.SPILL, s.MISC)
+        slot.kinds = kinds[:8 - size] + s.SPILL * size
+        slot.spilled = s.constant(value.var.value & ((1 << (8 * size)) - 1))
+        return
     zero = value is not None and value.var.is_const and value.var.value == 0
     for byte in range(start, start + size):
         slot, i = _slot(frame, byte)
@@ -189,7 +196,7 @@ def _write(frame: s.Frame, start: int, size: int, value: s.Reg | None) -> None:
 def _read(access: Access, frame: s.Frame, start: int) -> s.Reg:
     size = access.size
     slot = frame.stack.get((-start - 1) // 8)
-    if slot is not None and slot.spilled is not None and start % 8 == 0 and size == 8:
+    if slot is not None and slot.spilled is not None and start % 8 == 0 and slot.kinds.count(s.SPILL) == size:
         return slot.spilled.copy()
     # privileged programs may read stack never written: it reads as some value
     kinds = [_kind(frame, byte) for byte in range(start, start + size)]
