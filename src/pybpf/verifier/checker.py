@@ -426,8 +426,8 @@ class Verifier:
                 raise Refused(f"value {result.off} makes {pointer.type} pointer be out of bounds", self.index)
             return result
         result.var = sc.alu(op, pointer.var, value, True)
-        if result.var.smin <= -MAX_VAR_OFF or result.var.smax >= MAX_VAR_OFF:
-            raise Refused(f"value {value.smin} makes {pointer.type} pointer be out of bounds", self.index)
+        if result.var.smin <= -MAX_VAR_OFF or result.var.smin >= MAX_VAR_OFF:
+            raise Refused(f"value {result.var.smin} makes {pointer.type} pointer be out of bounds", self.index)
         if pointer.type in s.PACKETS:
             result.id, result.range = self.new_id(), 0
         return result
@@ -656,7 +656,7 @@ class Verifier:
 
         def deepest(function: int, chain: tuple[int, ...]) -> tuple[int, int]:
             """(combined depth, frames) of the deepest chain from ``function``."""
-            own = -(-max(self.depths.get(function, 0), 1) // 16) * 16
+            own = -(-self.depths.get(function, 0) // 16) * 16
             if private and own >= 64:
                 own = 0
             below = max((deepest(c, chain + (c,)) for c in calls.get(function, ()) if c not in chain),
