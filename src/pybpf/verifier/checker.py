@@ -67,6 +67,8 @@ class Snapshot:
 
     state: s.State
     parent: Snapshot | None
+    index: int
+    key: tuple
     branches: int = 1
 
 
@@ -106,6 +108,10 @@ class Verifier:
         self.next_id = 0
         self.current: s.State | None = None
         self.visited: dict[int, list[Snapshot]] = {}
+        #: (instruction, state key) → how many such snapshots are still being explored
+        self.exploring: dict[tuple[int, tuple], int] = {}
+        #: instruction → snapshots whose every continuation was found safe (pruning candidates)
+        self.done: dict[int, list[Snapshot]] = {}
         self.depths: dict[int, int] = {}
 
     # -- driver -----------------------------------------------------------------------
@@ -152,21 +158,18 @@ class Verifier:
     def visit(self, index: int, state: s.State) -> bool:
         """Prune against the states seen at ``index``; record this one. True: pruned."""
         seen = self.visited.setdefault(index, [])
-        key = None
-        for snap in seen:
-            if snap.branches:
-                if key is None:
-                    key = state.key()
-                if snap.state.key() == key:
-                    raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index)
-                continue
+        key = state.key()
+        if self.exploring.get((index, key)):
+            raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index)
+        for snap in self.done.get(index, ()):
             if snap.state.contains(state):
                 if self.log_level > 1:
                     self.result.log.append(f"{self.layout.slots[index]}: safe")
                 self.finish(state)
                 return True
-        snap = Snapshot(state.copy(), state.parent)
+        snap = Snapshot(state.copy(), state.parent, index, key)
         snap.state.parent = None
+        self.exploring[index, key] = self.exploring.get((index, key), 0) + 1
         state.parent = snap
         seen.append(snap)
         self.result.total_states += 1
@@ -194,6 +197,8 @@ class Verifier:
             snap.branches -= 1
             if snap.branches:
                 break
+            self.exploring[snap.index, snap.key] -= 1
+            self.done.setdefault(snap.index, []).append(snap)
             snap = snap.parent
 
     def fork(self, state: s.State) -> s.State:

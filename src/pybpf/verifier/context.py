@@ -27,7 +27,7 @@ SK_BUFF = {
 }
 XDP_MD = {"data": (0, 4), "data_end": (4, 4), "data_meta": (8, 4), "ingress_ifindex": (12, 4),
           "rx_queue_index": (16, 4), "egress_ifindex": (20, 4)}
-_SOCKET_FIELDS = {"sk", "family", "remote_ip4", "local_ip4", "remote_port", "local_port",
+_SOCKET_FIELDS = {"family", "remote_ip4", "local_ip4", "remote_port", "local_port",
                   *(f"remote_ip6[{i}]" for i in range(4)), *(f"local_ip6[{i}]" for i in range(4))}
 _CB = {f"cb[{i}]" for i in range(5)}
 #: fields read and written only whole (pointers, addresses, 64-bit stamps)
@@ -75,8 +75,8 @@ _FLAT = {
     # the first 8 bytes (common_type, flags, preempt_count, pid) are not the program's
     ProgramType.TRACEPOINT: (8192, 8),
 }
-#: which __sk_buff / xdp_md fields read as packet pointers
-PACKET_FIELDS = {"data": "pkt", "data_end": "pkt_end", "data_meta": "pkt_meta"}
+#: which __sk_buff / xdp_md fields read as pointers, and of which kind
+PACKET_FIELDS = {"data": "pkt", "data_end": "pkt_end", "data_meta": "pkt_meta", "sk": "sock_common_or_null"}
 
 
 def _field_at(rules: Rules, offset: int, size: int) -> str | None:
@@ -114,7 +114,7 @@ def context_access(kind: ProgramType, offset: int, size: int, write: bool) -> tu
         start, width = 48, 20
     why = f"{rules.name} {what} of {field}"
     if field not in allowed:
-        return refused, None, f"{field} is not {what}able for {kind} programs"
+        return refused, None, f"{rules.name} {what} ({field} is not {what}able for {kind} programs)"
     if offset + size > start + width:
         return refused, None, f"{why}: {size} bytes at offset {offset} go past the field"
     full = size == width or field in _CB

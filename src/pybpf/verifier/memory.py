@@ -114,6 +114,8 @@ class Access:
             raise Refused(problem, self.v.index, why)
         if self.write:
             return None
+        if pointer == s.SOCK_COMMON + s.OR_NULL:
+            return s.Reg(pointer, sc.const(0), id=self.v.new_id())
         if pointer is not None and self.v.kind in PACKET_READERS:
             return s.Reg(pointer, sc.const(0))
         return loaded(self.size)
