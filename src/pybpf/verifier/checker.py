@@ -559,7 +559,9 @@ class Verifier:
             return
         if op not in safe_ops or pointer.off < 0 or pointer.var.umax + pointer.off > 0xFFFF:
             return
-        new_range = pointer.off
+        # pkt + N < end leaves N + 1 bytes; pkt + N <= end leaves N
+        strict = op == (o.JLT if pointer is dst else o.JGT)
+        new_range = pointer.off + strict
         for reg in state.all_regs():
             if reg.type == pointer.type and reg.id == pointer.id:
                 reg.range = max(reg.range, new_range)
@@ -651,26 +653,34 @@ class Verifier:
 
     def check_stack_depth(self) -> None:
         """The kernel's combined stack limit over every chain of bpf-to-bpf calls (each
-        frame rounded up to 16 bytes, as for a JIT-compiled program). Tracing programs'
-        functions with 64 bytes of stack or more get a private stack and do not add up."""
+        frame rounded up to 16 bytes, as for a JIT-compiled program). perf_event programs
+        without tail calls run functions of 64 bytes of stack or more on a private stack,
+        which does not add up; a function with a tail call may not run below 256 bytes."""
         calls: dict[int, set[int]] = {}
+        tail_calls: set[int] = set()
+        tail_call = helper_id("tail_call")
         for index, ins in enumerate(self.code):
             if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO:
                 calls.setdefault(self.layout.function_of[index], set()).add(self.layout.slot_target(index, ins.imm))
-        private = self.kind in _PRIVATE_STACK
+            elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm == tail_call:
+                tail_calls.add(self.layout.function_of[index])
+        private = self.kind in _PRIVATE_STACK and not tail_calls
 
-        def deepest(function: int, chain: tuple[int, ...]) -> tuple[int, int]:
-            """(combined depth, frames) of the deepest chain from ``function``."""
+        def walk(function: int, chain: tuple[int, ...], above: int) -> None:
+            if function and function in tail_calls and above >= 256:
+                raise Refused(f"tail_calls are not allowed when call stack of previous frames is {above} bytes. "
+                              "Too large", None)
             own = -(-self.depths.get(function, 0) // 16) * 16
             if private and own >= 64:
                 own = 0
-            below = max((deepest(c, chain + (c,)) for c in calls.get(function, ()) if c not in chain),
-                        default=(0, 0))
-            return own + below[0], below[1] + 1
+            depth = above + own
+            if depth > STACK_SIZE:
+                raise Refused(f"combined stack size of {len(chain)} calls is {depth}. Too large", None)
+            for callee in calls.get(function, ()):
+                if callee not in chain:
+                    walk(callee, chain + (callee,), depth)
 
-        total, frames = deepest(0, (0,))
-        if total > STACK_SIZE:
-            raise Refused(f"combined stack size of {frames} calls is {total}. Too large", None)
+        walk(0, (0,), 0)
 
 
 class HelperCall:

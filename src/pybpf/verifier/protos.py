@@ -48,7 +48,7 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "get_prandom_u32": (Proto(()), ALL),
     "get_smp_processor_id": (Proto(()), ALL),
     "get_numa_node_id": (Proto(()), ALL),
-    "tail_call": (Proto(("ctx", "map", "any")), ALL),
+    "tail_call": (Proto(("ctx", "map", "any"), "void"), ALL),
     "trace_printk": (Proto(("mem", "size", "any?", "any?", "any?")), ALL),
     "probe_read_kernel": (Proto(("uninit", "size0", "any")), ALL),
     "probe_read_kernel_str": (Proto(("uninit", "size0", "any")), ALL),
