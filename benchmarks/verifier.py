@@ -18,12 +18,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "verifier"))
 
-from generator import Generated, Generator  # noqa: E402
-from oracle import VM_MAPS, Kernel  # noqa: E402
+from generator import Generated, Generator
+from oracle import VM_MAPS, Kernel
 
-from pybpf.isa import assemble  # noqa: E402
-from pybpf.object import ProgramSpec, ProgramType  # noqa: E402
-from pybpf.verifier import verify  # noqa: E402
+from pybpf.isa import assemble
+from pybpf.object import ProgramSpec, ProgramType
+from pybpf.verifier import verify
 
 LOOP = "r1 = 0\nr0 = 0\nl:\nr0 += r1\nr2 = r0\nr2 &= 7\nr1 += 1\nif r1 < {n} goto l\nexit"
 PARSER = """r2 = *(u32 *)(r1 +0)
@@ -79,7 +79,7 @@ def main() -> None:
         "bounded loop (1000 iterations)": [Generated(ProgramType.SOCKET_FILTER, LOOP.format(n=1000),
                                                      assemble(LOOP.format(n=1000)))],
         "packet parser": [Generated(ProgramType.XDP, PARSER, assemble(PARSER))],
-        f"random accepted programs": [],
+        "random accepted programs": [],
     }
     seed = 0
     while len(groups["random accepted programs"]) < count:

@@ -17,8 +17,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "verifier"))
 
-from generator import Generator  # noqa: E402
-from oracle import Kernel, vm_verdict  # noqa: E402
+from generator import Generator
+from oracle import Kernel, vm_verdict
 
 
 def main() -> int:

@@ -157,7 +157,7 @@ class Generator:
                     "r7 = 0"]
         out = [f"r7 = *({_SIZES[size]} *)(r6 {off:+d})"]
         if self.chance(0.1):
-            out = ["r1 = r6", f"r1 += {self.r.choice((4, 8))}", f"r7 = *(u32 *)(r1 +0)"]
+            out = ["r1 = r6", f"r1 += {self.r.choice((4, 8))}", "r7 = *(u32 *)(r1 +0)"]
         return out
 
     def packet(self) -> list[str]:

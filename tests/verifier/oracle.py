@@ -3,7 +3,6 @@ and by :func:`pybpf.verifier.verify`, on the same maps."""
 
 from __future__ import annotations
 
-
 from generator import MAPS, Generated
 
 from pybpf.engine import BPFError, VerifierError

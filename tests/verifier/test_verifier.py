@@ -45,8 +45,8 @@ def judge(text: str, kind: str = "socket_filter", **options) -> tuple[bool, str]
     ("r0 = 0\nif r0 == 0 goto -1\nexit", "socket_filter", "infinite loop detected at insn 1"),
     ("r0 = 0\nexit\nr0 = 1\nexit", "socket_filter", "unreachable insn 2"),
     ("r0 = 2\nexit", "cgroup_skb", "At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]"),
-    ("*(u32 *)(r10 -4) = 0\nr2 = r10\nr2 += -4\nr1 = map[fd:3]\ncall bpf_map_lookup_elem\n"
-     "if r0 == 0 goto +1\n*(u32 *)(r0 +0) = 1\nr0 = 0\nexit", "socket_filter",
+    (("*(u32 *)(r10 -4) = 0\nr2 = r10\nr2 += -4\nr1 = map[fd:3]\ncall bpf_map_lookup_elem\n"
+     "if r0 == 0 goto +1\n*(u32 *)(r0 +0) = 1\nr0 = 0\nexit"), "socket_filter",
      "write into map forbidden, value_size=8 off=0 size=4"),
     ("r1 = 1\nr2 = r1\nr2 <<= 70\nr0 = 0\nexit", "socket_filter", "invalid shift 70"),
     ("call pc+2\nr0 = 0\nexit\n*(u64 *)(r10 -512) = 0\ncall pc+1\nexit\n*(u64 *)(r10 -8) = 0\nr0 = 0\nexit",
@@ -65,10 +65,10 @@ def test_refusals_carry_the_kernels_message(text, kind, message):
     (LOOKUP + "r1 = r0\nif r0 == 0 goto +1\nr0 = *(u64 *)(r1 +0)\nr0 = 0\nexit", "socket_filter"),
     (LOOKUP + "if r0 == 0 goto +5\nr1 = *(u32 *)(r0 +0)\nif r1 > 40 goto +3\nr0 += r1\nr0 = *(u8 *)(r0 +0)\n"
      "r0 = 0\nr0 = 0\nexit", "socket_filter"),
-    ("r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr4 = r2\nr4 += 14\nif r4 > r3 goto +1\n"
-     "r0 = *(u16 *)(r2 +12)\nr0 = 2\nexit", "xdp"),
-    ("r1 = map[fd:2]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +4\n*(u64 *)(r0 +0) = 1\n"
-     "r1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\nr0 = 0\nexit", "kprobe"),
+    (("r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr4 = r2\nr4 += 14\nif r4 > r3 goto +1\n"
+     "r0 = *(u16 *)(r2 +12)\nr0 = 2\nexit"), "xdp"),
+    (("r1 = map[fd:2]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +4\n*(u64 *)(r0 +0) = 1\n"
+     "r1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\nr0 = 0\nexit"), "kprobe"),
     ("r1 = 0\nr0 = 0\nr0 += r1\nr1 += 1\nif r1 < 1000 goto -3\nexit", "socket_filter"),
     ("r0 = *(u64 *)(r10 -8)\nr0 = 0\nexit", "socket_filter"),      # root may read unwritten stack
 ])
@@ -162,7 +162,7 @@ def test_generated_programs_agree_with_the_kernel():
         for seed in range(150):
             program = Generator(900_000 + seed).program()
             k_ok, k_msg = kernel.verdict(program)
-            v_ok, v_msg = vm_verdict(program)
+            v_ok, _v_msg = vm_verdict(program)
             if v_ok and not k_ok:
                 unsafe.append((program.text, k_msg))
             disagree += k_ok != v_ok

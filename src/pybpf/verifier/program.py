@@ -74,9 +74,9 @@ class Layout:
                 self.prune_points.add(target)
                 if o.op(ins.opcode) != o.JA:
                     self.prune_points.add(index + 1)
-            if index + 1 == len(code) or index + 1 in self.starts[1:]:
-                if not (ins.opcode == o.JMP | o.EXIT or (ins.is_jump and o.op(ins.opcode) == o.JA)):
-                    raise Refused("last insn is not an exit or jmp", index)
+            ends = index + 1 == len(code) or index + 1 in self.starts[1:]
+            if ends and not (ins.opcode == o.JMP | o.EXIT or (ins.is_jump and o.op(ins.opcode) == o.JA)):
+                raise Refused("last insn is not an exit or jmp", index)
         seen = [False] * len(code)
         work = list(self.starts)
         for start in self.starts:

@@ -38,7 +38,7 @@ class MapInfo:
 
 
 class Reg:
-    __slots__ = ("type", "var", "off", "id", "ref", "map", "range", "size", "frame", "origin")
+    __slots__ = ("frame", "id", "map", "off", "origin", "range", "ref", "size", "type", "var")
 
     def __init__(self, type: str = NOT_INIT, var: sc.Scalar = sc.UNKNOWN, off: int = 0, id: int = 0,
                  ref: int = 0, map: MapInfo | None = None, range: int = 0, size: int = 0, frame: int = 0,
@@ -194,15 +194,21 @@ class State:
                 other_slot = theirs.stack.get(index)
                 for i, kind in enumerate(slot.kinds):
                     their = other_slot.kinds[i] if other_slot is not None else INVALID
-                    if kind == SPILL:
-                        if their != SPILL or not slot.spilled.contains(other_slot.spilled, idmap):
-                            return False
-                    elif kind == ZERO and their != ZERO:
-                        return False
-                    elif kind in (MISC, INVALID) and not (their in (MISC, ZERO, INVALID) or (
-                            their == SPILL and other_slot.spilled.type == SCALAR)):
+                    if not _byte_contains(kind, their, slot, other_slot, idmap):
                         return False
             for index, other_slot in theirs.stack.items():    # bytes this state never wrote
                 if index not in mine.stack and (SPILL in other_slot.kinds and other_slot.spilled.is_pointer):
                     return False
         return True
+
+
+def _byte_contains(kind: str, their: str, slot: Slot, other_slot: Slot | None, idmap: dict[int, int]) -> bool:
+    """A stack byte of kind ``kind`` covers every value of a byte of kind ``their``: a
+    spill only the same spill (or a narrower one), zero only zero, and an unknown byte
+    any byte that reads as a number (never a spilled pointer)."""
+    if kind == SPILL:
+        return (their == SPILL and slot.kinds.count(SPILL) == other_slot.kinds.count(SPILL)
+                and slot.spilled.contains(other_slot.spilled, idmap))
+    if kind == ZERO:
+        return their == ZERO
+    return their in (MISC, ZERO, INVALID) or (their == SPILL and other_slot.spilled.type == SCALAR)

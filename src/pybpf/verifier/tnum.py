@@ -7,6 +7,8 @@ which lets the verifier keep alignment and known-bit facts alongside numeric bou
 
 from __future__ import annotations
 
+from typing import Self
+
 MASK64 = (1 << 64) - 1
 
 
@@ -15,7 +17,7 @@ class Tnum(tuple):
 
     __slots__ = ()
 
-    def __new__(cls, value: int, mask: int) -> Tnum:
+    def __new__(cls, value: int, mask: int) -> Self:
         return tuple.__new__(cls, (value & ~mask & MASK64, mask & MASK64))
 
     @property

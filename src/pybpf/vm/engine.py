@@ -18,8 +18,8 @@ from typing import Any
 from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
 from pybpf.isa import opcodes as o
 from pybpf.object import AttachType, CollectionSpec, ProgramSpec, ProgramType
-from pybpf.vm import map_helpers
 from pybpf.verifier import map_info, verify
+from pybpf.vm import map_helpers
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.interpreter import Machine
