@@ -448,22 +448,21 @@ class Verifier:
         if op == o.CALL:
             return self.call(index, ins, state, pending)
         target = self.layout.slot_target(index, ins.jump_offset)
-        dst = self.read(state, ins.dst)
-        src = self.read(state, ins.src) if o.source(ins.opcode) == o.X else s.constant(
-            ins.imm if ins.cls == o.JMP else ins.imm & sc.U32)
+        self.read(state, ins.dst)
+        if o.source(ins.opcode) == o.X:
+            self.read(state, ins.src)
         taken_state = self.fork(state)
         outcome = self.condition(op, ins, state, taken_state, True)
-        if outcome is False:
-            self.finish(taken_state)
-            return index + 1
-        fall = self.condition(sc.INVERSE.get(op, op), ins, state, state, op != o.JSET)
-        if outcome is True or fall is False:
-            self.finish(taken_state)
-            if fall is False and outcome is not True:
-                # the fall-through is impossible: continue on the jump's side
+        if outcome is not None:            # decided: one side only, the other never runs
+            if outcome:
                 state.frames, state.refs = taken_state.frames, taken_state.refs
+            self.finish(taken_state)
+            return target if outcome else index + 1
+        fall = self.condition(sc.INVERSE.get(op, op), ins, state, state, op != o.JSET)
+        if fall is False:                   # the fall-through is impossible after all
+            state.frames, state.refs = taken_state.frames, taken_state.refs
+            self.finish(taken_state)
             return target
-        del dst, src
         pending.append((target, taken_state, index))
         return index + 1
 
