@@ -181,11 +181,14 @@ def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: M
 def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> None:
     """Refuse, as the kernel does, a program :mod:`pybpf.verifier` finds unsafe."""
     egress = spec.expected_attach_type == AttachType.CGROUP_INET_EGRESS and spec.type == ProgramType.CGROUP_SKB
-    verdict = verify(checked.instructions, spec.type, {i: map_info(i, m.spec) for i, m in maps.items()},
-                     log_level=1, return_range=(0, 3) if egress else None,
-                     func_info=spec.btf is not None and bool(spec.btf.func_info))
+    options = {"return_range": (0, 3) if egress else None,
+               "func_info": spec.btf is not None and bool(spec.btf.func_info)}
+    infos = {i: map_info(i, m.spec) for i, m in maps.items()}
+    verdict = verify(checked.instructions, spec.type, infos, **options)
     if verdict.accepted:
         return
+    # as the kernel engine does: verify again with a log only for a refused program
+    verdict = verify(checked.instructions, spec.type, infos, log_level=1, **options)
     source = [spec.explain(verdict.slot)] if verdict.slot is not None else []
     source += [f"(instruction {slot}) {spec.explain(slot)}" for slot in verdict.related if spec.explain(slot)]
     hint = verdict.message + (f": {verdict.why}" if verdict.why else "")
