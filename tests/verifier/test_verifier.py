@@ -176,3 +176,30 @@ def test_lddw_of_an_unknown_map_is_refused():
     ins = [Instruction(o.LDDW, 1, o.PSEUDO_MAP_FD, 0, 99), *assemble("r0 = 0\nexit")]
     verdict = verify(ins, "socket_filter", MAPS)
     assert verdict.message == "fd 99 is not pointing to valid bpf_map"
+
+
+def test_helper_prototypes_match_the_kernel():
+    """Every modelled helper called with zero arguments from every generated program
+    type: which types may call it, and whether plain values suffice, as the kernel says."""
+    from generator import TYPES, Generated
+    from oracle import Kernel, vm_verdict
+
+    from pybpf.kernel.engine import available
+    from pybpf.verifier.protos import PROTOS
+
+    why = available()
+    if why is not None:
+        pytest.skip(f"the kernel's verifier is not available: {why}")
+    kernel = Kernel()
+    differ = []
+    try:
+        for number in sorted(PROTOS):
+            for kind in TYPES:
+                text = f"r1 = 0\nr2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\ncall {number}\nr0 = 0\nexit"
+                program = Generated(kind, text, assemble(text))
+                (k_ok, k_msg), (v_ok, v_msg) = kernel.verdict(program), vm_verdict(program)
+                if k_ok != v_ok or ("cannot use helper" in k_msg) != ("cannot use helper" in v_msg):
+                    differ.append((number, str(kind), k_msg, v_msg))
+    finally:
+        kernel.close()
+    assert not differ

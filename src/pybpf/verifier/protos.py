@@ -43,7 +43,7 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "map_peek_elem": (Proto(("map", "uninit_value")), ALL),
     "ktime_get_ns": (Proto(()), ALL),
     "ktime_get_boot_ns": (Proto(()), ALL),
-    "ktime_get_coarse_ns": (Proto(()), ALL),
+    "ktime_get_coarse_ns": (Proto(()), set(T) - _TRACING),
     "jiffies64": (Proto(()), ALL),
     "get_prandom_u32": (Proto(()), ALL),
     "get_smp_processor_id": (Proto(()), ALL),
@@ -68,22 +68,23 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "get_current_pid_tgid": (Proto(()), ALL),
     "get_current_uid_gid": (Proto(()), ALL),
     "get_current_comm": (Proto(("uninit", "size")), ALL),
-    "get_current_cgroup_id": (Proto(()), _TRACING | {T.CGROUP_SOCK, T.CGROUP_SOCK_ADDR, T.CGROUP_SKB}),
-    "perf_event_output": (Proto(("ctx", "map", "any", "mem", "size0")), _PERF_OUTPUT),
+    "get_current_cgroup_id": (Proto(()), ALL),
+    "perf_event_output": (Proto(("ctx", "map", "any", "mem", "size0")), _PERF_OUTPUT | {T.CGROUP_SOCK, T.SOCK_OPS}),
     "get_stackid": (Proto(("ctx", "map", "any")), _TRACING),
     "get_stack": (Proto(("ctx", "uninit", "size0", "any")), _TRACING),
-    "send_signal": (Proto(("any",)), _TRACING),
+    "send_signal": (Proto(("any",)), ALL),
     "skb_load_bytes": (Proto(("ctx", "any", "uninit", "size")), _SKB),
-    "skb_load_bytes_relative": (Proto(("ctx", "any", "uninit", "size", "any")), _SKB),
+    "skb_load_bytes_relative": (Proto(("ctx", "any", "uninit", "size", "any")),
+                                _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT, T.SK_SKB}),
     "skb_store_bytes": (Proto(("ctx", "any", "mem", "size", "any"), changes_packet=True), _TC | {T.LWT_XMIT, T.SK_SKB}),
     "l3_csum_replace": (Proto(("ctx", "any", "any", "any", "any"), changes_packet=True), _TC | {T.LWT_XMIT}),
     "l4_csum_replace": (Proto(("ctx", "any", "any", "any", "any"), changes_packet=True), _TC | {T.LWT_XMIT}),
     "csum_diff": (Proto(("mem?", "size0", "mem?", "size0", "any")), _TC | {T.XDP, T.LWT_XMIT, T.LWT_IN, T.LWT_OUT}),
-    "get_socket_cookie": (Proto(("ctx",)), _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT, T.SK_SKB} | {T.SK_SKB}),
+    "get_socket_cookie": (Proto(("ctx",)), _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT} | {T.CGROUP_SOCK, T.SOCK_OPS}),
     "get_socket_uid": (Proto(("ctx",)), _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT}),
     "get_hash_recalc": (Proto(("ctx",)), _TC | {T.LWT_XMIT, T.LWT_IN, T.LWT_OUT}),
-    "skb_change_tail": (Proto(("ctx", "any", "any"), changes_packet=True), _TC | {T.SK_SKB}),
-    "skb_pull_data": (Proto(("ctx", "any"), changes_packet=True), _TC | {T.LWT_XMIT, T.SK_SKB}),
+    "skb_change_tail": (Proto(("ctx", "any", "any"), changes_packet=True), _TC | {T.SK_SKB, T.LWT_XMIT}),
+    "skb_pull_data": (Proto(("ctx", "any"), changes_packet=True), _TC | {T.LWT_XMIT, T.LWT_IN, T.LWT_OUT, T.SK_SKB}),
     "redirect": (Proto(("any", "any")), _TC | {T.XDP, T.LWT_XMIT}),
     "redirect_map": (Proto(("map", "any", "any")), {T.XDP}),
     "xdp_adjust_head": (Proto(("ctx", "any"), changes_packet=True), {T.XDP}),
@@ -91,11 +92,34 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "xdp_adjust_meta": (Proto(("ctx", "any"), changes_packet=True), {T.XDP}),
     "skb_vlan_push": (Proto(("ctx", "any", "any"), changes_packet=True), _TC),
     "skb_vlan_pop": (Proto(("ctx",), changes_packet=True), _TC),
-    "get_cgroup_classid": (Proto(("ctx",)), _TC),
+    # the current task's classid everywhere; the packet's in tc and lwt programs (below)
+    "get_cgroup_classid": (Proto(()), ALL),
     "skb_cgroup_id": (Proto(("ctx",)), _TC | {T.CGROUP_SKB}),
+    "ktime_get_tai_ns": (Proto(()), ALL),
+    "map_lookup_percpu_elem": (Proto(("map", "key", "any"), "map_value_or_null"), ALL),
+    "send_signal_thread": (Proto(("any",)), ALL),
+    "get_func_ip": (Proto(("ctx",)), _TRACING),
+    "get_attach_cookie": (Proto(("ctx",)), _TRACING),
+    "perf_event_read": (Proto(("map", "any")), ALL),
+    "perf_event_read_value": (Proto(("map", "any", "uninit", "size")), ALL),
+    "set_hash_invalid": (Proto(("ctx",), "void"), _TC | {T.LWT_XMIT}),
+    "skb_ecn_set_ce": (Proto(("ctx",)), _TC | {T.CGROUP_SKB}),
+    "skb_change_head": (Proto(("ctx", "any", "any"), changes_packet=True), _TC | {T.SK_SKB, T.LWT_XMIT}),
+    "skb_change_proto": (Proto(("ctx", "any", "any"), changes_packet=True), _TC),
+    "skb_change_type": (Proto(("ctx", "any")), _TC),
+    "csum_update": (Proto(("ctx", "any")), _TC | {T.LWT_XMIT}),
+    "csum_level": (Proto(("ctx", "any")), _TC | {T.LWT_XMIT}),
+    "redirect_peer": (Proto(("any", "any")), _TC),
+    "xdp_get_buff_len": (Proto(("ctx",)), {T.XDP}),
+    "xdp_load_bytes": (Proto(("ctx", "any", "uninit", "size")), {T.XDP}),
+    "xdp_store_bytes": (Proto(("ctx", "any", "mem", "size")), {T.XDP}),
+    "fib_lookup": (Proto(("ctx", "mem", "size", "any")), _TC | {T.XDP}),
 }
 
 PROTOS: dict[int, tuple[Proto, set | None]] = {helper_id(name): entry for name, entry in _TABLE.items()}
+#: (helper, program type) → the prototype that type sees, where it differs
+_PER_TYPE = {(helper_id("get_cgroup_classid"), kind): Proto(("ctx",))
+             for kind in _TC | {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT}}
 
 
 def prototype(number: int, kind: T) -> Proto | None:
@@ -104,4 +128,6 @@ def prototype(number: int, kind: T) -> Proto | None:
     if entry is None:
         return None
     proto, types = entry
-    return proto if types is None or kind in types else None
+    if types is not None and kind not in types:
+        return None
+    return _PER_TYPE.get((number, kind), proto)
