@@ -28,7 +28,8 @@ MAPS = (
 )
 HASH, ARRAY, RING, PROGS, EVENTS, QUEUE = range(6)
 TYPES = (ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.XDP, ProgramType.KPROBE,
-         ProgramType.TRACEPOINT, ProgramType.CGROUP_SKB, ProgramType.RAW_TRACEPOINT, ProgramType.PERF_EVENT)
+         ProgramType.TRACEPOINT, ProgramType.CGROUP_SKB, ProgramType.RAW_TRACEPOINT, ProgramType.PERF_EVENT,
+         ProgramType.SCHED_ACT, ProgramType.LWT_XMIT, ProgramType.LWT_IN, ProgramType.SK_SKB)
 _PACKET = {ProgramType.SCHED_CLS: (76, 80, 4), ProgramType.XDP: (0, 4, 4), ProgramType.CGROUP_SKB: (76, 80, 4),
            ProgramType.SOCKET_FILTER: (76, 80, 4)}
 _SIZES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}

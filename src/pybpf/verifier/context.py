@@ -60,6 +60,10 @@ RULES = {
                                 {"mark", "tc_index", "priority", "tc_classid", "queue_mapping", "tstamp"} | _CB),
     ProgramType.CGROUP_SKB: _skb({"tc_classid", "data_meta", "flow_keys", "wire_len"},
                                  {"mark", "priority", "tstamp"} | _CB),
+    **{kind: _skb({"tc_classid", "data_meta", "tstamp", "wire_len", "hwtstamp", "flow_keys"} | _SOCKET_FIELDS,
+                  {"mark", "priority"} | _CB) for kind in (ProgramType.LWT_IN, ProgramType.LWT_OUT, ProgramType.LWT_XMIT)},
+    ProgramType.SK_SKB: _skb({"tc_classid", "data_meta", "tstamp", "wire_len", "hwtstamp", "flow_keys", "mark"},
+                             {"tc_index", "priority"}),
     # egress_ifindex is only for programs attached to a devmap
     ProgramType.XDP: Rules(XDP_MD, frozenset(set(XDP_MD) - {"egress_ifindex"}), frozenset(), "xdp_md", False),
 }
