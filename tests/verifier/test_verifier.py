@@ -203,3 +203,18 @@ def test_helper_prototypes_match_the_kernel():
     finally:
         kernel.close()
     assert not differ
+
+
+def test_frozen_read_only_map_values_are_constants():
+    """Loads from a frozen ``.rodata`` map are the bytes it holds (the kernel reads them
+    at load), so a branch on a constant configuration value is decided."""
+    from pybpf.object import MapSpec
+    from pybpf.verifier import map_info
+
+    text = ("r2 = map[fd:1][0]+0\nr3 = *(u32 *)(r2 +0)\nif r3 == 0 goto +2\nr0 = *(u64 *)(r3 +0)\nexit\n"
+            "r0 = 0\nexit")
+    for value, accepted in ((0, True), (1, False)):
+        rodata = MapSpec(".rodata", "array", 4, 4, 1, flags=1 << 7, contents=value.to_bytes(4, "little"),
+                         freeze=True)
+        verdict = verify(assemble(text), "socket_filter", {1: map_info(1, rodata)})
+        assert verdict.accepted is accepted

@@ -46,7 +46,8 @@ class Verdict:
 def map_info(map_id: int, spec: MapSpec) -> MapInfo:
     """What the verifier needs of a map: sizes, type, whether programs may write it."""
     readonly = bool(spec.flags & _RDONLY_PROG) or bool(spec.freeze and spec.name.endswith(".rodata"))
-    return MapInfo(map_id, spec.type, spec.key_size, spec.value_size, spec.max_entries, readonly, spec.name)
+    frozen = spec.contents if readonly and spec.freeze and spec.contents is not None else None
+    return MapInfo(map_id, spec.type, spec.key_size, spec.value_size, spec.max_entries, readonly, spec.name, frozen)
 
 
 def verify(instructions: list[Instruction], kind: ProgramType | str, maps: Mapping[int, MapInfo] | None = None,

@@ -80,7 +80,14 @@ class Access:
                 raise self.fail(f"write into map forbidden, value_size={reg.map.value_size} off={reg.off + self.off} "
                                 f"size={self.size}")
             self.region(reg, reg.map.value_size, "map value")
-            return None if self.write else loaded(self.size)
+            if self.write:
+                return None
+            frozen = reg.map.frozen
+            start = reg.off + self.off + sc.signed(reg.var.value)
+            if frozen is not None and reg.var.is_const and start + self.size <= len(frozen):
+                # the kernel reads a frozen read-only map's bytes at load: a constant
+                return s.constant(int.from_bytes(frozen[start:start + self.size], "little"))
+            return loaded(self.size)
         if kind == s.MAP_KEY:
             if self.write:
                 raise self.fail(f"write to change key R{self.regno} not allowed")

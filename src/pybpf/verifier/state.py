@@ -35,6 +35,8 @@ class MapInfo:
     max_entries: int
     readonly: bool = False
     name: str = ""
+    #: the value of a frozen read-only map (``.rodata``): loads from it are constants
+    frozen: bytes | None = None
 
 
 class Reg:
