@@ -10,7 +10,7 @@ from pybpf.engine import BPFError, load
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.object import ProgramSpec
-from pybpf.vm.context_rules import RULES
+from pybpf.verifier.context import RULES
 
 CASES = [(kind, name, write) for kind, rules in RULES.items() for name in rules.fields for write in (False, True)]
 

@@ -161,7 +161,7 @@ def test_vm_stack_ids_are_the_call_chain():
         exit
     """)
     spec = CollectionSpec.of(MapSpec("stacks", "stack_trace", 4, 8 * 4, 16),
-                             ProgramSpec("where", "socket_filter", program, references=_map_refs(program, "stacks")))
+                             ProgramSpec("where", "kprobe", program, references=_map_refs(program, "stacks")))
     with load(spec, engine="vm") as coll:
         coll.programs["where"].test_run(PACKET)
         (stack_id,) = list(coll.maps["stacks"].keys())

@@ -17,15 +17,22 @@ PROGRAM = r"""
 #include <pybpf/bpf.h>
 READER
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4); __type(key, u32); __type(value, long); } out SEC(".maps");
+/* one call per argument, inlined: a loop over n loses n's value in the stack slot it
+   lives in, and the kernel's verifier (like pybpf's) then finds "infinite loop detected" */
+static inline __attribute__((always_inline)) void read_one(struct pt_regs *regs, u32 n)
+{
+    long value = 0;
+    if (usdt_arg(regs, n, &value))
+        value = -9999;
+    bpf_map_update_elem(&out, &n, &value, 0);
+}
 SEC("usdt")
 int read_all(struct pt_regs *regs)
 {
-    for (u32 n = 0; n < 4; n++) {
-        long value = 0;
-        if (usdt_arg(regs, n, &value))
-            value = -9999;
-        bpf_map_update_elem(&out, &n, &value, 0);
-    }
+    read_one(regs, 0);
+    read_one(regs, 1);
+    read_one(regs, 2);
+    read_one(regs, 3);
     return 0;
 }
 LICENSE("GPL");

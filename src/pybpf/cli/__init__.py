@@ -27,11 +27,7 @@ if TYPE_CHECKING:
 
 #: sub-command modules, in the order ``pybpf --help`` lists them
 COMMANDS: tuple[str, ...] = ("run", "load", "asm", "disasm", "probe", "prog", "map", "filter", "cc", "btf",
-<<<<<<< HEAD
-                            "replay", "trace", "tool", "record", "report")
-=======
-                             "tool", "record", "report", "export")
->>>>>>> output
+                            "verify", "replay", "trace", "tool", "record", "report", "export")
 
 
 def terminal_columns() -> int:

@@ -2,8 +2,8 @@
 
 ``load_collection`` creates the maps (:mod:`pybpf.vm.maps`), relocates each program's
 map references to map ids, and checks each program as the kernel's verifier would for
-what the vm can decide statically (valid code, known helpers, no read of a register some
-path leaves unwritten). ``test_run`` builds the context the kernel's BPF_PROG_TEST_RUN
+the vm can run (valid code, helpers the vm implements) and then with
+:mod:`pybpf.verifier`, the kernel's safety rules. ``test_run`` builds the context the kernel's BPF_PROG_TEST_RUN
 builds for the program type from the packet: ``__sk_buff`` for socket filters, tc and
 cgroup skb programs, ``xdp_md`` for XDP.
 """
@@ -16,11 +16,9 @@ import time
 from typing import Any
 
 from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
-from pybpf.isa import disassemble
 from pybpf.isa import opcodes as o
-from pybpf.object import CollectionSpec, ProgramSpec, ProgramType
-from pybpf.vm.analysis import initialised_registers, reads
-from pybpf.vm.context_rules import RULES, context_problem
+from pybpf.object import AttachType, CollectionSpec, ProgramSpec, ProgramType
+from pybpf.verifier import map_info, verify
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.helpers.events import release_reservations
@@ -219,28 +217,22 @@ def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: M
     return context
 
 
-def _verify(spec: ProgramSpec, checked: Checked) -> None:
-    """Refuse, as the kernel's verifier does, a read of a register that some path to it
-    leaves unwritten (r1 is the context and r10 the frame pointer at entry)."""
-    code = checked.instructions
-    known: dict[int, frozenset[int]] = {}
-    starts = [0] + sorted({checked.target(i, ins.imm) for i, ins in enumerate(code)
-                           if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO})
-    for number, start in enumerate(starts):   # each function: the main program, then callees
-        end = starts[number + 1] if number + 1 < len(starts) else len(code)
-        entry = frozenset({1, 10}) if start == 0 else frozenset({1, 2, 3, 4, 5, 10})
-        known.update(initialised_registers(checked, start, end, entry, callee_sets_r0=True))
-    listing = disassemble(checked.instructions, numbered=True).splitlines()
-    for index, ins in enumerate(checked.instructions):
-        if index not in known:
-            continue
-        missing = [r for r in reads(ins) if r not in known[index]]
-        if missing:
-            slot = checked.slots[index]
-            log = "\n".join(listing[:index + 1]) + f"\nR{missing[0]} !read_ok\n"
-            raise VerifierError("BPF_PROG_LOAD", errno.EACCES, log, f"program {spec.name!r} (vm)",
-                                f"instruction {slot} reads r{missing[0]}, which no path has written",
-                                spec.explain(slot), slot)
+def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> None:
+    """Refuse, as the kernel does, a program :mod:`pybpf.verifier` finds unsafe."""
+    egress = spec.expected_attach_type == AttachType.CGROUP_INET_EGRESS and spec.type == ProgramType.CGROUP_SKB
+    options = {"return_range": (0, 3) if egress else None,
+               "func_info": spec.btf is not None and bool(spec.btf.func_info)}
+    infos = {i: map_info(i, m.spec) for i, m in maps.items()}
+    verdict = verify(checked.instructions, spec.type, infos, **options)
+    if verdict.accepted:
+        return
+    # as the kernel engine does: verify again with a log only for a refused program
+    verdict = verify(checked.instructions, spec.type, infos, log_level=1, **options)
+    source = [spec.explain(verdict.slot)] if verdict.slot is not None else []
+    source += [f"(instruction {slot}) {spec.explain(slot)}" for slot in verdict.related if spec.explain(slot)]
+    hint = verdict.message + (f": {verdict.why}" if verdict.why else "")
+    raise VerifierError("BPF_PROG_LOAD", errno.EACCES, verdict.log, f"program {spec.name!r} (vm)", hint,
+                        "\n".join(line for line in source if line), verdict.slot)
 
 
 def load_collection(spec: CollectionSpec, cpus: int | None = None, **_: Any) -> Collection:
@@ -261,13 +253,7 @@ def load_collection(spec: CollectionSpec, cpus: int | None = None, **_: Any) -> 
                 raise VerifierError("BPF_PROG_LOAD", errno.EINVAL, str(exc), f"program {name!r} (vm)",
                                     exc.reason, prog_spec.explain(exc.index) if exc.index is not None else "",
                                     exc.index) from None
-            _verify(prog_spec, checked)
-            refused = context_problem(prog_spec.type, checked)
-            if refused is not None:
-                slot, message = refused
-                log = disassemble(checked.instructions, numbered=True) + message + "\n"
-                raise VerifierError("BPF_PROG_LOAD", errno.EACCES, log, f"program {name!r} (vm)",
-                                    f"instruction {slot}: {message}", prog_spec.explain(slot), slot)
+            _verify(prog_spec, checked, by_id)
             programs[name] = VmProgram(prog_spec, checked)
     except BaseException:
         collection.close()

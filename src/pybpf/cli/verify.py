@@ -1,0 +1,116 @@
+"""``pybpf verify FILE [--type T] [--section S] [--log-level 1|2] [--json] [--compare]``:
+run pybpf's verifier on one program and say whether the kernel's rules accept it.
+
+FILE is C source, an ELF object (``--section`` picks a program), assembly text or raw
+instruction bytes (``--type`` says the program type; default socket_filter). The output
+is the verdict, the kernel's message for the failing instruction with its C source line
+and an explanation, and the ``processed N insns`` statistics; ``--log-level`` prints the
+log in the kernel's format. ``--compare`` (root) loads the program into the kernel too
+and shows both verdicts. The exit status is 0 when accepted, 1 when refused (or when
+``--compare`` finds the two verifiers disagree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from pybpf.errors import PybpfError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``verify`` to the command line."""
+    parser = subparsers.add_parser("verify", help="check a program against the kernel's verifier rules, no root needed",
+                                   description=__doc__.split("\n\n")[0])
+    parser.add_argument("file", help="C source, a BPF ELF object, assembly text, or raw instructions (.bin)")
+    parser.add_argument("--type", help="program type (default: the object's, else socket_filter)")
+    parser.add_argument("--section", help="the program of an object, by section or function name")
+    parser.add_argument("--log-level", type=int, choices=(1, 2), default=0, help="print the verifier log")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--compare", action="store_true", help="also ask the kernel's verifier (root)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pybpf.cli.program_input import read_program_file
+    from pybpf.object import CollectionSpec, ProgramSpec, ProgramType
+    from pybpf.verifier import map_info, verify
+
+    found = read_program_file(args.file, args.section)
+    spec = found.program
+    try:
+        kind = ProgramType.parse(args.type) if args.type else (spec.type if spec else ProgramType.SOCKET_FILTER)
+    except ValueError as exc:
+        raise PybpfError(f"--type: {exc}") from None
+    maps = {}
+    if spec is not None:
+        used = sorted(set(spec.references.values()))
+        ids = {name: number + 1 for number, name in enumerate(used)}
+        maps = {ids[name]: map_info(ids[name], found.collection.maps[name]) for name in used}
+        instructions = spec.relocated(lambda name: ids[name])
+        spec = spec.copy(type=kind)
+    else:
+        instructions = found.instructions
+        spec = ProgramSpec("verify", kind, instructions)
+    start = time.perf_counter()
+    verdict = verify(instructions, kind, maps, log_level=args.log_level,
+                     func_info=spec.btf is not None and bool(spec.btf.func_info))
+    elapsed = time.perf_counter() - start
+    row: dict[str, Any] = {"program": spec.name, "type": str(kind), "accepted": verdict.accepted,
+                           "message": verdict.message, "instruction": verdict.slot, "why": verdict.why,
+                           "source": _source(spec, verdict), "processed": verdict.processed,
+                           "microseconds": round(elapsed * 1e6)}
+    if args.log_level:
+        row["log"] = verdict.log
+    status = 0 if verdict.accepted else 1
+    if args.compare:
+        used_maps = {n: m for n, m in (found.collection.maps.items() if found.collection else ())
+                     if n in set(spec.references.values())}
+        row["kernel"] = _kernel_verdict(CollectionSpec(used_maps, {spec.name: spec}))
+        status = 0 if row["kernel"]["accepted"] == verdict.accepted else 1
+    if args.json:
+        print(json.dumps(row, indent=2))
+    else:
+        _print(row, verdict)
+    return status
+
+
+def _source(spec, verdict) -> str:
+    lines = []
+    if verdict.slot is not None and spec.explain(verdict.slot):
+        lines.append(spec.explain(verdict.slot))
+    lines += [f"(instruction {slot}) {spec.explain(slot)}" for slot in verdict.related if spec.explain(slot)]
+    return "\n".join(lines)
+
+
+def _kernel_verdict(collection) -> dict[str, Any]:
+    from pybpf.engine import VerifierError, load
+
+    try:
+        with load(collection, engine="kernel"):
+            return {"accepted": True, "message": ""}
+    except VerifierError as exc:
+        lines = [line for line in exc.log.splitlines()
+                 if line.strip() and not line.startswith(("processed", "stack depth", "verification time"))]
+        return {"accepted": False, "message": lines[-1] if lines else exc.reason or str(exc)}
+    except PybpfError as exc:
+        return {"accepted": False, "message": str(exc).splitlines()[0]}
+
+
+def _print(row: dict[str, Any], verdict) -> None:
+    if row.get("log"):
+        print(row["log"], end="")
+    where = f" at instruction {row['instruction']}" if row["instruction"] is not None else ""
+    print(f"{row['program']} ({row['type']}): " + ("accepted" if row["accepted"] else f"refused{where}: "
+                                                      f"{row['message']}"))
+    for line in row["source"].splitlines():
+        print(f"  {line}")
+    if row["why"]:
+        print(f"  why: {row['why']}")
+    print(f"  processed {row['processed']} insns in {row['microseconds']} us")
+    if "kernel" in row:
+        kernel = row["kernel"]
+        print("kernel: " + ("accepted" if kernel["accepted"] else f"refused: {kernel['message']}"))
+        print("verdicts " + ("agree" if kernel["accepted"] == row["accepted"] else "DIFFER"))

@@ -1,0 +1,86 @@
+"""pybpf's verifier: the kernel's safety rules for eBPF programs, in Python.
+
+:func:`verify` simulates every path of a program over abstract register and stack
+states (:mod:`pybpf.verifier.checker`) and returns a :class:`Verdict`: accepted or not,
+the kernel's message for the failing instruction, a log in the kernel's format (levels
+1 and 2) and the ``processed N insns`` statistics. The vm engine runs it at every load;
+``pybpf verify`` runs it from the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pybpf.isa import Instruction
+from pybpf.isa.disassembler import format_instruction
+from pybpf.object import MapSpec, ProgramType
+from pybpf.verifier.checker import Verifier
+from pybpf.verifier.program import Refused
+from pybpf.verifier.state import MapInfo
+
+__all__ = ["MapInfo", "Verdict", "map_info", "verify"]
+
+#: map flags that make a map read-only to programs (BPF_F_RDONLY_PROG)
+_RDONLY_PROG = 1 << 7
+
+
+@dataclass
+class Verdict:
+    """The outcome of verifying one program."""
+
+    accepted: bool
+    #: the kernel's message for the failing instruction ('' when accepted)
+    message: str
+    #: the failing instruction's slot (None when accepted or not tied to one)
+    slot: int | None
+    #: the log, in the kernel's format, ending with the statistics line
+    log: str
+    processed: int
+    #: beyond the kernel: why, in words (e.g. where a maybe-NULL pointer came from)
+    why: str = ""
+    #: the slots of instructions the explanation refers to (their C lines help)
+    related: tuple[int, ...] = ()
+
+
+def map_info(map_id: int, spec: MapSpec) -> MapInfo:
+    """What the verifier needs of a map: sizes, type, whether programs may write it."""
+    readonly = bool(spec.flags & _RDONLY_PROG) or bool(spec.freeze and spec.name.endswith(".rodata"))
+    frozen = spec.contents if readonly and spec.freeze and spec.contents is not None else None
+    return MapInfo(map_id, spec.type, spec.key_size, spec.value_size, spec.max_entries, readonly, spec.name, frozen)
+
+
+def verify(instructions: list[Instruction], kind: ProgramType | str, maps: Mapping[int, MapInfo] | None = None,
+           log_level: int = 0, return_range: tuple[int, int] | None = None,
+           func_info: bool = False) -> Verdict:
+    """Verify ``instructions`` as a program of type ``kind`` whose lddw map references
+    hold the ids of ``maps`` (``func_info``: the program carries BTF function info)."""
+    checker = Verifier(list(instructions), kind, dict(maps or {}), log_level, return_range, func_info)
+    try:
+        result = checker.run()
+    except Refused as refused:
+        result = checker.result
+        slot = checker.layout.slots[refused.index] if refused.index is not None else None
+        lines = list(result.log)
+        if not log_level and refused.index is not None:
+            ins = checker.code[refused.index]
+            lines.append(f"{slot}: ({ins.opcode:02x}) {format_instruction(ins)}")
+        lines.append(refused.message)
+        lines.append(result.stats())
+        why, related = refused.why, ()
+        origin = _origin(checker, refused)
+        if origin is not None:
+            origin_slot, text = origin
+            why, related = why or text, (origin_slot,)
+        return Verdict(False, refused.message.splitlines()[-1] if "\n" in refused.message else refused.message,
+                       slot, "\n".join(lines) + "\n", result.processed, why, related)
+    lines = list(result.log) if log_level else []
+    lines.append(result.stats())
+    return Verdict(True, "", None, "\n".join(lines) + "\n", result.processed)
+
+
+def _origin(checker: Verifier, refused: Refused) -> tuple[int, str] | None:
+    """For a maybe-NULL pointer used before its check: where it came from."""
+    if "_or_null" not in refused.message or not refused.message.startswith("R"):
+        return None
+    return checker.last_origin(refused)

@@ -1,0 +1,825 @@
+"""The verifier proper: every path of a program simulated over abstract states.
+
+:class:`Verifier` walks paths depth first as the kernel's ``do_check`` does: each
+conditional jump whose outcome is not decided splits the path (the jump side is pushed
+and verified later), each side with its registers narrowed by the comparison. At prune
+points (jump targets and fall-throughs) the state is compared with the states already
+verified there: one that is contained in a fully explored one is safe and stops; one
+equal to a state still being explored on the same path is an infinite loop. Loops are
+thus unrolled until their states repeat or their exit is certain, bounded by the
+kernel's limit of 1,000,000 processed instructions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pybpf.isa import Instruction
+from pybpf.isa import opcodes as o
+from pybpf.isa.disassembler import format_instruction
+from pybpf.isa.helpers import HELPER_NAMES, helper_id, helper_name
+from pybpf.object import MapType, ProgramType
+from pybpf.verifier import scalar as sc
+from pybpf.verifier import state as s
+from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access
+from pybpf.verifier.program import Layout, Refused
+from pybpf.verifier.protos import PROTOS, prototype
+
+INSN_LIMIT = 1_000_000
+MAX_CALL_FRAMES = 8
+#: program types whose return value the kernel restricts, with the allowed range
+RETURN_RANGES = {ProgramType.CGROUP_SKB: (0, 1), ProgramType.CGROUP_SOCK: (0, 1), ProgramType.SOCK_OPS: (0, 1),
+                 ProgramType.CGROUP_DEVICE: (0, 1), ProgramType.CGROUP_SYSCTL: (0, 1),
+                 ProgramType.CGROUP_SOCKOPT: (0, 1), ProgramType.SK_LOOKUP: (0, 1), ProgramType.NETFILTER: (0, 1)}
+#: the maps a helper accepts (kernel's check_map_func_compatibility), by helper name
+_HELPER_MAPS = {
+    "tail_call": {MapType.PROG_ARRAY}, "perf_event_output": {MapType.PERF_EVENT_ARRAY},
+    "perf_event_read": {MapType.PERF_EVENT_ARRAY}, "get_stackid": {MapType.STACK_TRACE},
+    "ringbuf_output": {MapType.RINGBUF}, "ringbuf_reserve": {MapType.RINGBUF}, "ringbuf_query": {MapType.RINGBUF},
+    "redirect_map": {MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP},
+    "map_push_elem": {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER},
+    "map_pop_elem": {MapType.QUEUE, MapType.STACK}, "map_peek_elem": {MapType.QUEUE, MapType.STACK,
+                                                                      MapType.BLOOM_FILTER},
+}
+#: maps only some helpers accept (the other direction of the same check)
+_MAP_HELPERS = {
+    MapType.PROG_ARRAY: {"tail_call"}, MapType.PERF_EVENT_ARRAY: {"perf_event_output", "perf_event_read",
+                                                                  "perf_event_read_value", "skb_output"},
+    MapType.RINGBUF: {"ringbuf_output", "ringbuf_reserve", "ringbuf_query"},
+    MapType.STACK_TRACE: {"get_stackid"},
+    MapType.QUEUE: {"map_push_elem", "map_pop_elem", "map_peek_elem"},
+    MapType.STACK: {"map_push_elem", "map_pop_elem", "map_peek_elem"},
+    MapType.BLOOM_FILTER: {"map_push_elem", "map_peek_elem"},
+}
+_ALU_NAMES = {op: ("+=" if op == o.ADD else "-=" if op == o.SUB else "*=" if op == o.MUL else "/=" if op == o.DIV
+                   else "|=" if op == o.OR else "&=" if op == o.AND else "<<=" if op == o.LSH else ">>=" if op == o.RSH
+                   else "%=" if op == o.MOD else "^=" if op == o.XOR else "s>>=" if op == o.ARSH else "?")
+              for op in o.ALU_OP_NAMES}
+#: program types whose functions run on a private stack (measured on this kernel: only perf_event)
+_PRIVATE_STACK = {ProgramType.PERF_EVENT}
+_SKB_LD = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT}
+
+
+@dataclass
+class Snapshot:
+    """A state verified (or being verified) at an instruction; ``branches`` counts the
+    paths below it still being explored (0: everything after it was found safe)."""
+
+    state: s.State
+    parent: Snapshot | None
+    index: int
+    key: tuple
+    branches: int = 1
+
+
+@dataclass
+class Result:
+    """What a verification found: counts for the statistics line, and the log."""
+
+    processed: int = 0
+    total_states: int = 0
+    peak_states: int = 0
+    max_states_per_insn: int = 0
+    stack_depths: dict[int, int] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+    def stats(self) -> str:
+        depths = "+".join(str(self.stack_depths.get(f, 0)) for f in sorted(self.stack_depths)) or "0"
+        return (f"stack depth {depths}\nprocessed {self.processed} insns (limit {INSN_LIMIT}) max_states_per_insn "
+                f"{self.max_states_per_insn} total_states {self.total_states} peak_states {self.peak_states} "
+                "mark_read 0")
+
+
+class Verifier:
+    """Verifies one program of type ``kind`` whose lddw map references name ``maps`` by id."""
+
+    def __init__(self, instructions: list[Instruction], kind: ProgramType, maps: dict[int, s.MapInfo],
+                 log_level: int = 0, expected_return: tuple[int, int] | None = None, func_info: bool = False):
+        self.layout = Layout(list(instructions))
+        self.code = self.layout.code
+        self.kind = ProgramType.parse(kind)
+        self.maps = maps
+        self.log_level = log_level
+        #: the program carries BTF func info (callbacks need it)
+        self.func_info = func_info
+        self.return_range = expected_return or RETURN_RANGES.get(self.kind)
+        self.result = Result()
+        self.index = 0
+        self.next_id = 0
+        self.current: s.State | None = None
+        self.visited: dict[int, list[Snapshot]] = {}
+        #: (instruction, state key) → how many such snapshots are still being explored
+        self.exploring: dict[tuple[int, tuple], int] = {}
+        #: instruction → snapshots whose every continuation was found safe (pruning candidates)
+        self.done: dict[int, list[Snapshot]] = {}
+        self.depths: dict[int, int] = {}
+
+    # -- driver -----------------------------------------------------------------------
+
+    def run(self) -> Result:
+        self.layout.check_cfg()
+        for index, ins in enumerate(self.code):
+            if ins.opcode == o.JMP | o.CALL:
+                self.layout.prune_points.add(index + 1)
+        frame = s.Frame([s.Reg() for _ in range(11)], subprog=0)
+        frame.regs[1] = s.Reg(s.CTX, sc.const(0))
+        frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=0)
+        pending: list[tuple[int, s.State, int]] = [(0, s.State([frame]), 0)]
+        while pending:
+            index, state, came_from = pending.pop()
+            if self.log_level and came_from >= 0 and index:
+                self.result.log.append(f"from {self.layout.slots[came_from]} to {self.layout.slots[index]}: "
+                                       f"{self.describe(state)}")
+            self.walk(index, state, pending)
+        self.check_stack_depth()
+        self.result.stack_depths = {self.layout.starts.index(f): d for f, d in self.depths.items()}
+        return self.result
+
+    def walk(self, index: int, state: s.State, pending: list) -> None:
+        """Verify one path from ``index`` until it exits, is pruned, or splits."""
+        layout = self.layout
+        self.current = state
+        while True:
+            self.index = index
+            if index in layout.prune_points and self.visit(index, state):
+                return
+            self.result.processed += 1
+            if self.result.processed > INSN_LIMIT:
+                raise Refused(f"BPF program is too large. Processed {INSN_LIMIT + 1} insn", index)
+            ins = self.code[index]
+            if self.log_level:
+                self.result.log.append(f"{layout.slots[index]}: ({ins.opcode:02x}) {format_instruction(ins)}")
+            nxt = self.step(index, ins, state, pending)
+            if nxt is None:
+                self.finish(state)
+                return
+            index = nxt
+
+    def visit(self, index: int, state: s.State) -> bool:
+        """Prune against the states seen at ``index``; record this one. True: pruned."""
+        seen = self.visited.setdefault(index, [])
+        key = state.key()
+        if self.exploring.get((index, key)):
+            raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index)
+        for snap in self.done.get(index, ()):
+            if snap.state.contains(state):
+                if self.log_level > 1:
+                    self.result.log.append(f"{self.layout.slots[index]}: safe")
+                self.finish(state)
+                return True
+        snap = Snapshot(state.copy(), state.parent, index, key)
+        snap.state.parent = None
+        self.exploring[index, key] = self.exploring.get((index, key), 0) + 1
+        state.parent = snap
+        seen.append(snap)
+        self.result.total_states += 1
+        self.result.peak_states = max(self.result.peak_states, self.result.total_states)
+        self.result.max_states_per_insn = max(self.result.max_states_per_insn, len(seen))
+        return False
+
+    def last_origin(self, refused: Refused) -> tuple[int, str] | None:
+        """(slot, sentence) saying where the register a refusal names was made."""
+        head = refused.message.split()[0]
+        if not head[1:].isdigit():
+            return None
+        reg = self.current.regs[int(head[1:])]
+        if reg.origin < 0:
+            return None
+        slot = self.layout.slots[reg.origin]
+        made_by = helper_name(self.code[reg.origin].imm) or "a helper"
+        return slot, (f"{head.lower()} came from {made_by} at instruction {slot} and may be NULL here: "
+                      f"compare it with 0 first (if (!{head.lower()}) ...)")
+
+    def finish(self, state: s.State) -> None:
+        """A path ended: its ancestors may now be complete."""
+        snap = state.parent
+        while snap is not None:
+            snap.branches -= 1
+            if snap.branches:
+                break
+            self.exploring[snap.index, snap.key] -= 1
+            self.done.setdefault(snap.index, []).append(snap)
+            snap = snap.parent
+
+    def fork(self, state: s.State) -> s.State:
+        copy = state.copy()
+        if state.parent is not None:
+            state.parent.branches += 1
+        return copy
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def note_depth(self, state: s.State, frame: int, offset: int) -> None:
+        subprog = state.frames[frame].subprog
+        self.depths[subprog] = max(self.depths.get(subprog, 0), -offset)
+
+    def describe(self, state: s.State) -> str:
+        parts = []
+        for number, reg in enumerate(state.regs):
+            if reg.type != s.NOT_INIT:
+                parts.append(f"R{number}={reg.describe()}")
+        for index, slot in sorted(state.frame.stack.items()):
+            if slot.spilled is not None:
+                parts.append(f"fp-{8 * (index + 1)}={slot.spilled.describe()}")
+            elif slot.kinds != s.INVALID * 8:
+                parts.append(f"fp-{8 * (index + 1)}={slot.kinds}")
+        return " ".join(parts)
+
+    # -- one instruction --------------------------------------------------------------
+
+    def read(self, state: s.State, regno: int) -> s.Reg:
+        reg = state.regs[regno]
+        if reg.type == s.NOT_INIT:
+            raise Refused(f"R{regno} !read_ok", self.index)
+        return reg
+
+    def write_check(self, regno: int) -> None:
+        if regno == o.R10:
+            raise Refused("frame pointer is read only", self.index)
+
+    def step(self, index: int, ins: Instruction, state: s.State, pending: list) -> int | None:
+        kind = ins.cls
+        if kind in (o.ALU, o.ALU64):
+            self.alu(ins, state)
+        elif ins.is_lddw:
+            self.lddw(index, ins, state)
+        elif kind == o.LD:
+            self.legacy_load(ins, state)
+        elif kind == o.LDX:
+            self.read(state, ins.src)
+            self.write_check(ins.dst)
+            size = o.SIZE_BYTES[o.size(ins.opcode)]
+            result = Access(self, state, ins.src, ins.off, size, False).run()
+            if o.mode(ins.opcode) == o.MEMSX and result.type == s.SCALAR:
+                result = s.scalar(sc.sign_extend(result.var, 8 * size))
+            state.regs[ins.dst] = result
+        elif kind == o.ST:
+            self.read(state, ins.dst)
+            Access(self, state, ins.dst, ins.off, o.SIZE_BYTES[o.size(ins.opcode)], True,
+                   s.constant(ins.imm)).run()
+        elif kind == o.STX:
+            self.store(ins, state)
+        else:
+            return self.jump(index, ins, state, pending)
+        return index + 1
+
+    def store(self, ins: Instruction, state: s.State) -> None:
+        size = o.SIZE_BYTES[o.size(ins.opcode)]
+        if o.mode(ins.opcode) != o.ATOMIC or ins.imm == o.STORE_REL:
+            value = self.read(state, ins.src)
+            self.read(state, ins.dst)
+            Access(self, state, ins.dst, ins.off, size, True, value).run()
+            return
+        if ins.imm == o.LOAD_ACQ:
+            self.read(state, ins.src)
+            self.write_check(ins.dst)
+            state.regs[ins.dst] = Access(self, state, ins.src, ins.off, size, False).run()
+            return
+        self.read(state, ins.src)
+        base = self.read(state, ins.dst)
+        if ins.imm == o.CMPXCHG:
+            self.read(state, 0)
+        if base.type in (s.CTX, s.PKT, s.PKT_META):
+            raise Refused(f"BPF_ATOMIC stores into R{ins.dst} {base.type} is not allowed", self.index)
+        Access(self, state, ins.dst, ins.off, size, False).run()
+        Access(self, state, ins.dst, ins.off, size, True, s.scalar()).run()
+        fetched = s.scalar(sc.UNKNOWN if size == 8 else sc.unsigned_range(0, sc.U32))
+        if ins.imm == o.CMPXCHG:
+            state.regs[0] = fetched
+        elif ins.imm & o.FETCH:
+            self.write_check(ins.src)
+            state.regs[ins.src] = fetched
+
+    def lddw(self, index: int, ins: Instruction, state: s.State) -> None:
+        self.write_check(ins.dst)
+        if ins.src == o.PSEUDO_IMM64:
+            state.regs[ins.dst] = s.constant(ins.imm)
+            return
+        if ins.src in (o.PSEUDO_MAP_FD, o.PSEUDO_MAP_VALUE):
+            info = self.maps.get(ins.imm & 0xFFFF_FFFF)
+            if info is None:
+                raise Refused(f"fd {ins.imm & 0xFFFF_FFFF} is not pointing to valid bpf_map", index)
+            if ins.src == o.PSEUDO_MAP_FD:
+                state.regs[ins.dst] = s.Reg(s.MAP_PTR, sc.const(0), map=info)
+            else:
+                offset = ins.imm >> 32
+                if offset >= info.value_size:
+                    raise Refused(f"invalid access to map value pointer, value_size={info.value_size} off={offset}",
+                                  index)
+                state.regs[ins.dst] = s.Reg(s.MAP_VALUE, sc.const(0), off=offset, map=info)
+            return
+        if ins.src == o.PSEUDO_FUNC:
+            if not self.func_info:
+                raise Refused("missing btf func_info", index,
+                              "a callback's address needs the program's BTF function info (compile with -g)")
+            target = self.layout.slot_target(index, ((ins.imm & 0xFFFF_FFFF) ^ 0x8000_0000) - 0x8000_0000)
+            state.regs[ins.dst] = s.Reg(s.FUNC, sc.const(0), size=target)
+            return
+        raise Refused(f"lddw pseudo source {ins.src} (BTF ids, map indexes) is not supported by the vm's verifier",
+                      index)
+
+    def legacy_load(self, ins: Instruction, state: s.State) -> None:
+        if self.kind not in _SKB_LD:
+            raise Refused("BPF_LD_[ABS|IND] instructions not allowed for this program type", self.index)
+        if state.refs:
+            raise Refused("BPF_LD_[ABS|IND] cannot be mixed with socket references", self.index)
+        if self.read(state, 6).type != s.CTX:
+            raise Refused("at the time of BPF_LD_ABS|IND R6 != pointer to skb", self.index)
+        if o.mode(ins.opcode) == o.IND:
+            self.read(state, ins.src)
+        for regno in range(1, 6):
+            state.regs[regno] = s.Reg()
+        size = o.SIZE_BYTES[o.size(ins.opcode)]
+        state.regs[0] = s.scalar(sc.unsigned_range(0, (1 << (8 * size)) - 1))
+
+    # -- ALU --------------------------------------------------------------------------
+
+    def alu(self, ins: Instruction, state: s.State) -> None:
+        op, is64, by_reg = o.op(ins.opcode), ins.cls == o.ALU64, o.source(ins.opcode) == o.X
+        regs = state.regs
+        self.write_check(ins.dst)
+        if op == o.MOV:
+            if not by_reg:
+                regs[ins.dst] = s.constant(ins.imm if is64 else ins.imm & sc.U32)
+                return
+            src = self.read(state, ins.src)
+            if ins.off:          # movsx
+                if src.is_pointer:
+                    raise Refused(f"R{ins.src} sign-extension part of pointer", self.index)
+                value = sc.sign_extend(src.var, ins.off)
+                regs[ins.dst] = s.scalar(value if is64 else sc.low32(value))
+                return
+            if not is64:
+                regs[ins.dst] = s.scalar(sc.low32(src.var) if src.type == s.SCALAR else sc.unsigned_range(0, sc.U32))
+                return
+            if src.type == s.SCALAR and not src.var.is_const and not src.id:
+                src.id = self.new_id()
+            regs[ins.dst] = src.copy()
+            return
+        dst = self.read(state, ins.dst)
+        if op in (o.NEG, o.END):
+            if dst.is_pointer:
+                regs[ins.dst] = s.scalar()
+                return
+            regs[ins.dst] = s.scalar(self.unary(op, ins, dst.var, is64))
+            return
+        if by_reg:
+            src = self.read(state, ins.src)
+        else:
+            if op in (o.DIV, o.MOD) and ins.imm == 0:
+                raise Refused("div by zero", self.index)
+            if op in (o.LSH, o.RSH, o.ARSH) and not 0 <= ins.imm < (64 if is64 else 32):
+                raise Refused(f"invalid shift {ins.imm}", self.index)
+            src = s.constant(ins.imm if is64 else ins.imm & sc.U32)
+        if dst.is_pointer or src.is_pointer:
+            regs[ins.dst] = self.pointer_alu(ins, op, is64, dst, src)
+            return
+        regs[ins.dst] = s.scalar(sc.alu(op, dst.var, src.var, is64))
+
+    @staticmethod
+    def unary(op: int, ins: Instruction, value: sc.Scalar, is64: bool) -> sc.Scalar:
+        if op == o.NEG:
+            return sc.alu(o.SUB, sc.const(0), value, is64)
+        bits = ins.imm
+        mask = (1 << bits) - 1
+        if value.is_const:
+            v = value.value & mask
+            if ins.cls == o.ALU64 or o.source(ins.opcode) == o.TO_BE:
+                v = int.from_bytes(v.to_bytes(bits // 8, "little"), "big")
+            return sc.const(v)
+        if ins.cls == o.ALU and o.source(ins.opcode) == o.TO_LE:
+            return sc.alu(o.AND, value, sc.const(mask), True)
+        return sc.unsigned_range(0, mask)
+
+    def pointer_alu(self, ins: Instruction, op: int, is64: bool, dst: s.Reg, src: s.Reg) -> s.Reg:
+        regno = ins.dst
+        if dst.is_pointer and src.is_pointer:
+            if op == o.SUB:
+                return s.scalar()
+            raise Refused(f"R{regno} pointer {_ALU_NAMES[op]} pointer prohibited", self.index)
+        pointer, offset = (dst, src) if dst.is_pointer else (src, dst)
+        if not is64:
+            raise Refused(f"R{regno} 32-bit pointer arithmetic prohibited", self.index)
+        if pointer.maybe_null:
+            raise Refused(f"R{regno} pointer arithmetic on {pointer.type} prohibited, null-check it first",
+                          self.index)
+        if pointer.type in (s.MAP_PTR, s.PKT_END, s.FUNC):
+            raise Refused(f"R{regno} pointer arithmetic on {pointer.type} prohibited", self.index)
+        if op == o.SUB and src.is_pointer:
+            raise Refused(f"R{regno} tried to subtract pointer from scalar", self.index)
+        if op in (o.AND, o.OR, o.XOR):
+            raise Refused(f"R{regno} bitwise operator {_ALU_NAMES[op]} on pointer prohibited", self.index)
+        if op not in (o.ADD, o.SUB):
+            raise Refused(f"R{regno} pointer arithmetic with {_ALU_NAMES[op]} operator prohibited", self.index)
+        value = offset.var
+        if value.is_const:
+            v = sc.signed(value.value)
+            if v >= MAX_VAR_OFF or v <= -MAX_VAR_OFF:
+                raise Refused(f"math between {pointer.type} pointer and {v} is not allowed", self.index)
+        elif value.smin == sc.S64_MIN:
+            raise Refused(f"math between {pointer.type} pointer and register with unbounded min value is not "
+                          "allowed", self.index)
+        elif value.smin >= MAX_VAR_OFF or value.smin <= -MAX_VAR_OFF:
+            raise Refused(f"value {value.smin} makes {pointer.type} pointer be out of bounds", self.index)
+        result = pointer.copy()
+        if value.is_const:
+            delta = sc.signed(value.value)
+            result.off += delta if op == o.ADD else -delta
+            if abs(result.off) >= MAX_VAR_OFF:
+                raise Refused(f"value {result.off} makes {pointer.type} pointer be out of bounds", self.index)
+            return result
+        result.var = sc.alu(op, pointer.var, value, True)
+        if result.var.smin <= -MAX_VAR_OFF or result.var.smin >= MAX_VAR_OFF:
+            raise Refused(f"value {result.var.smin} makes {pointer.type} pointer be out of bounds", self.index)
+        if pointer.type in s.PACKETS:
+            result.id, result.range = self.new_id(), 0
+        return result
+
+    # -- jumps, calls, exit -----------------------------------------------------------
+
+    def jump(self, index: int, ins: Instruction, state: s.State, pending: list) -> int | None:
+        op = o.op(ins.opcode)
+        if op == o.JA:
+            return self.layout.slot_target(index, ins.jump_offset)
+        if op == o.EXIT:
+            return self.exit(state)
+        if op == o.CALL:
+            return self.call(index, ins, state, pending)
+        target = self.layout.slot_target(index, ins.jump_offset)
+        self.read(state, ins.dst)
+        if o.source(ins.opcode) == o.X:
+            self.read(state, ins.src)
+        taken_state = self.fork(state)
+        outcome = self.condition(op, ins, state, taken_state, True)
+        if outcome is not None:            # decided: one side only, the other never runs
+            if outcome:
+                state.frames, state.refs = taken_state.frames, taken_state.refs
+            self.finish(taken_state)
+            return target if outcome else index + 1
+        fall = self.condition(sc.INVERSE.get(op, op), ins, state, state, op != o.JSET)
+        if fall is False:                   # the fall-through is impossible after all
+            state.frames, state.refs = taken_state.frames, taken_state.refs
+            self.finish(taken_state)
+            return target
+        pending.append((target, taken_state, index))
+        return index + 1
+
+    def condition(self, op: int, ins: Instruction, state: s.State, into: s.State, holds: bool) -> bool | None:
+        """Narrow ``into`` by the comparison of ``ins`` (with operator ``op``) holding
+        (``holds``; False for the fall-through of JSET, which only says bits are clear).
+        True/False when the comparison is decided; None when both ways are possible."""
+        regs = into.regs
+        by_reg = o.source(ins.opcode) == o.X
+        is64 = ins.cls == o.JMP
+        dst = regs[ins.dst]
+        src = regs[ins.src] if by_reg else s.constant(ins.imm if is64 else ins.imm & sc.U32)
+        if dst.is_pointer or src.is_pointer:
+            return self.pointer_condition(op, dst, src, into, is64)
+        if not holds:         # JSET's fall-through: the bits of a constant are clear
+            if src.var.is_const:
+                cleared = sc.make(dst.var.umin, dst.var.umax, dst.var.smin, dst.var.smax,
+                                  sc.tn.Tnum(dst.var.tnum.value & ~src.var.value,
+                                             dst.var.tnum.mask & ~src.var.value))
+                taken = sc.branch_taken(o.JSET, dst.var, src.var)
+                if taken is True:
+                    return False
+                if cleared is not None:
+                    self.set_scalar(into, ins.dst, cleared)
+            return None
+        a, b = dst.var, src.var
+        if not is64:
+            a32, b32 = sc.low32(a), sc.low32(b)
+            signed_op = op in (o.JSGT, o.JSGE, o.JSLT, o.JSLE)
+            if signed_op and (a32.umax >= 1 << 31 or b32.umax >= 1 << 31):
+                return None
+            taken = sc.branch_taken(op, a32, b32)
+            if taken is not None or a.umax > sc.U32 or b.umax > sc.U32:
+                return taken
+        else:
+            taken = sc.branch_taken(op, a, b)
+            if taken is not None:
+                return taken
+        narrowed = sc.refine(op, a, b)
+        if narrowed is None:
+            return False
+        self.set_scalar(into, ins.dst, narrowed[0])
+        if by_reg:
+            self.set_scalar(into, ins.src, narrowed[1])
+        return None
+
+    def set_scalar(self, state: s.State, regno: int, value: sc.Scalar) -> None:
+        reg = state.regs[regno]
+        if reg.id:
+            for other in state.all_regs():
+                if other.type == s.SCALAR and other.id == reg.id:
+                    other.var = value
+        reg.var = value
+
+    def pointer_condition(self, op: int, dst: s.Reg, src: s.Reg, into: s.State, is64: bool) -> bool | None:
+        if op in (o.JEQ, o.JNE) and (src.type == s.SCALAR) != (dst.type == s.SCALAR):
+            pointer, other = (dst, src) if dst.is_pointer else (src, dst)
+            if other.var.is_const and other.var.value == 0 and is64:
+                if not pointer.maybe_null:
+                    return op == o.JNE
+                self.mark_null(into, pointer, is_null=(op == o.JEQ))
+            return None
+        if is64 and dst.is_pointer and src.is_pointer:
+            self.packet_range(op, dst, src, into)
+        return None
+
+    def mark_null(self, state: s.State, pointer: s.Reg, is_null: bool) -> None:
+        """A NULL check of a maybe-NULL pointer: every copy (same id) learns the outcome."""
+        ident, ref = pointer.id, pointer.ref
+        for reg in state.all_regs():
+            if reg.maybe_null and reg.id == ident:
+                if is_null:
+                    reg.type, reg.var, reg.off, reg.map, reg.ref, reg.id = s.SCALAR, sc.const(0), 0, None, 0, 0
+                else:
+                    reg.type = reg.type[:-len(s.OR_NULL)]
+                    if reg.type != s.MEM:
+                        reg.id = 0
+        if is_null and ref:
+            state.refs.pop(ref, None)
+
+    def packet_range(self, op: int, dst: s.Reg, src: s.Reg, state: s.State) -> None:
+        """``pkt + N`` compared with ``pkt_end`` (either way round): on the side where
+        it is at most the end, every copy of the packet pointer may access N bytes."""
+        if dst.type in s.PACKETS and src.type == s.PKT_END:
+            pointer, safe_ops = dst, (o.JLE, o.JLT)
+        elif src.type in s.PACKETS and dst.type == s.PKT_END:
+            pointer, safe_ops = src, (o.JGE, o.JGT)
+        elif dst.type == s.PKT_META and src.type == s.PKT:
+            pointer, safe_ops = dst, (o.JLE, o.JLT)
+        elif src.type == s.PKT_META and dst.type == s.PKT:
+            pointer, safe_ops = src, (o.JGE, o.JGT)
+        else:
+            return
+        if op not in safe_ops or pointer.off < 0 or pointer.var.umax + pointer.off > 0xFFFF:
+            return
+        # pkt + N < end leaves N + 1 bytes; pkt + N <= end leaves N
+        strict = op == (o.JLT if pointer is dst else o.JGT)
+        new_range = pointer.off + strict
+        for reg in state.all_regs():
+            if reg.type == pointer.type and reg.id == pointer.id:
+                reg.range = max(reg.range, new_range)
+
+    def exit(self, state: s.State) -> int | None:
+        r0 = self.read(state, 0)
+        frame = state.frame
+        if len(state.frames) > 1:
+            if r0.type == s.STACK and r0.frame == len(state.frames) - 1:
+                raise Refused("cannot return stack pointer to the caller frame", self.index)
+            if frame.callback:
+                if r0.type != s.SCALAR or r0.var.smin < 0 or r0.var.smax > 1:
+                    raise Refused(f"At callback return the register R0 has {r0.describe()} should have been in "
+                                  "[0, 1]", self.index)
+                r0 = s.scalar()
+            state.frames.pop()
+            caller = state.regs
+            for regno in range(1, 6):
+                caller[regno] = s.Reg()
+            caller[0] = r0
+            return frame.callsite + 1
+        for ref, where in sorted(state.refs.items()):
+            raise Refused(f"Unreleased reference id={ref} alloc_insn={self.layout.slots[where]}", self.index,
+                          f"the memory reserved at instruction {self.layout.slots[where]} is neither submitted "
+                          "nor discarded on this path")
+        if self.return_range is not None:
+            low, high = self.return_range
+            if r0.type != s.SCALAR:
+                raise Refused(f"At program exit the register R0 is not a known value ({r0.type})", self.index)
+            if r0.var.smin < low or r0.var.smax > high:
+                raise Refused(f"At program exit the register R0 has smin={r0.var.smin} smax={r0.var.smax} should "
+                              f"have been in [{low}, {high}]", self.index)
+        return None
+
+    def call(self, index: int, ins: Instruction, state: s.State, pending: list) -> int | None:
+        if ins.src == o.CALL_PSEUDO:
+            target = self.layout.slot_target(index, ins.imm)
+            return self.enter(state, target, index, [state.regs[r].copy() for r in range(1, 6)], False)
+        if ins.src == o.CALL_KFUNC:
+            raise Refused("calling kernel functions is not supported by the vm's verifier", index)
+        return self.helper(index, ins.imm, state, pending)
+
+    def enter(self, state: s.State, target: int, callsite: int, args: list[s.Reg], callback: bool) -> int:
+        if len(state.frames) >= MAX_CALL_FRAMES:
+            raise Refused(f"the call stack of {len(state.frames) + 1} frames is too deep !", self.index)
+        frame = s.Frame([s.Reg() for _ in range(11)], callsite=callsite, subprog=target, callback=callback)
+        frame.regs[1:6] = args
+        frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=len(state.frames))
+        state.frames.append(frame)
+        return target
+
+    def helper(self, index: int, number: int, state: s.State, pending: list) -> int | None:
+        name = HELPER_NAMES.get(number) if number > 0 else None
+        if name is None:
+            raise Refused(f"invalid func unknown#{number}", index)
+        proto = prototype(number, self.kind)
+        if proto is None:
+            if number in PROTOS:
+                raise Refused(f"program of this type cannot use helper {helper_name(number)}#{number}", index)
+            raise Refused(f"helper {helper_name(number)}#{number} is not modelled by the vm's verifier", index)
+        call = HelperCall(self, state, name, proto)
+        call.check_args()
+        if name == "tail_call" and state.refs:
+            raise Refused("tail_call would lead to reference leak", index)
+        regs = state.regs
+        for regno in range(1, 6):
+            regs[regno] = s.Reg()
+        if proto.changes_packet:
+            for reg in state.all_regs():
+                if reg.type in (s.PKT, s.PKT_META, s.PKT_END):
+                    reg.type, reg.var, reg.id, reg.range, reg.off = s.SCALAR, sc.UNKNOWN, 0, 0, 0
+        if proto.ret == "void":
+            regs[0] = s.Reg()
+        elif proto.ret == "map_value_or_null" and call.key_in_range:
+            regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index)
+        elif proto.ret == "map_value_or_null":
+            regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
+        elif proto.ret == "ringbuf_mem_or_null":
+            ref = self.new_id()
+            state.refs[ref] = index
+            regs[0] = s.Reg(s.MEM + s.OR_NULL, sc.const(0), id=ref, ref=ref, size=call.alloc_size, origin=index)
+        else:
+            regs[0] = s.scalar()
+        if call.callback is not None:
+            skipped = self.fork(state)      # the callback may run zero times
+            pending.append((index + 1, skipped, -1))
+            return self.enter(state, call.callback, index, call.callback_args, True)
+        return index + 1
+
+    def check_stack_depth(self) -> None:
+        """The kernel's combined stack limit over every chain of bpf-to-bpf calls (each
+        frame rounded up to 16 bytes, as for a JIT-compiled program). perf_event programs
+        without tail calls run functions of 64 bytes of stack or more on a private stack,
+        which does not add up; a function with a tail call may not run below 256 bytes."""
+        calls: dict[int, set[int]] = {}
+        tail_calls: set[int] = set()
+        tail_call = helper_id("tail_call")
+        for index, ins in enumerate(self.code):
+            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO:
+                calls.setdefault(self.layout.function_of[index], set()).add(self.layout.slot_target(index, ins.imm))
+            elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm == tail_call:
+                tail_calls.add(self.layout.function_of[index])
+        private = self.kind in _PRIVATE_STACK and not tail_calls
+
+        def walk(function: int, chain: tuple[int, ...], above: int) -> None:
+            if function and function in tail_calls and above >= 256:
+                raise Refused(f"tail_calls are not allowed when call stack of previous frames is {above} bytes. "
+                              "Too large", None)
+            own = -(-self.depths.get(function, 0) // 16) * 16
+            if private and own >= 64:
+                own = 0
+            depth = above + own
+            if depth > STACK_SIZE:
+                raise Refused(f"combined stack size of {len(chain)} calls is {depth}. Too large", None)
+            for callee in calls.get(function, ()):
+                if callee not in chain:
+                    walk(callee, chain + (callee,), depth)
+
+        walk(0, (0,), 0)
+
+
+class HelperCall:
+    """The arguments of one helper call checked against its prototype."""
+
+    def __init__(self, verifier: Verifier, state: s.State, name: str, proto):
+        self.v, self.state, self.name, self.proto = verifier, state, name, proto
+        self.map: s.MapInfo | None = None
+        self.alloc_size = 0
+        self.callback: int | None = None
+        self.callback_args: list[s.Reg] = []
+        self.key_in_range = False
+        self.memory: tuple[int, bool] | None = None   # (regno, written) awaiting its size
+
+    def fail(self, message: str) -> Refused:
+        return Refused(message, self.v.index)
+
+    def check_args(self) -> None:
+        regs = self.state.regs
+        for position, kind in enumerate(self.proto.args):
+            regno = position + 1
+            if kind == "any?":
+                continue
+            reg = self.v.read(self.state, regno)
+            getattr(self, "arg_" + kind.replace("?", "_or_null"))(regno, reg)
+        if self.proto.callback_args:
+            self.build_callback_args(regs)
+
+    def expect(self, regno: int, reg: s.Reg, *types: str) -> None:
+        if reg.type not in types:
+            raise self.fail(f"R{regno} type={reg.type} expected={', '.join(types)}")
+
+    def arg_any(self, regno: int, reg: s.Reg) -> None:
+        pass
+
+    def arg_map(self, regno: int, reg: s.Reg) -> None:
+        self.expect(regno, reg, s.MAP_PTR)
+        self.map = reg.map
+        kind = reg.map.type
+        needed = _HELPER_MAPS.get(self.name)
+        allowed = _MAP_HELPERS.get(kind)
+        if (needed is not None and kind not in needed) or (allowed is not None and self.name not in allowed):
+            number = helper_id(self.name)
+            raise self.fail(f"cannot pass map_type {int(kind)} into func bpf_{self.name}#{number}")
+
+    def memory_arg(self, regno: int, reg: s.Reg, size: int, write: bool) -> None:
+        if reg.type not in (s.STACK, s.PKT, s.PKT_META, s.MAP_KEY, s.MAP_VALUE, s.MEM):
+            raise self.fail(f"R{regno} type={reg.type} expected=fp, pkt, pkt_meta, map_key, map_value, mem")
+        if size <= 0:
+            return
+        Access(self.v, self.state, regno, 0, size, write, None, helper=True).run()
+
+    def arg_key(self, regno: int, reg: s.Reg) -> None:
+        self.memory_arg(regno, reg, self.map.key_size, False)
+        if self.map.type in (MapType.ARRAY, MapType.PERCPU_ARRAY) and reg.type == s.STACK and reg.var.is_const:
+            key = Access(self.v, self.state, regno, 0, 4, False, None, helper=True).run()
+            # an array lookup with a constant key in range cannot fail
+            self.key_in_range = key.var.is_const and key.var.value < self.map.max_entries
+
+    def arg_value(self, regno: int, reg: s.Reg) -> None:
+        self.memory_arg(regno, reg, self.map.value_size, False)
+
+    def arg_uninit_value(self, regno: int, reg: s.Reg) -> None:
+        self.memory_arg(regno, reg, self.map.value_size, True)
+
+    def arg_mem(self, regno: int, reg: s.Reg) -> None:
+        self.memory = (regno, False)
+
+    def arg_mem_or_null(self, regno: int, reg: s.Reg) -> None:
+        self.memory = None if _is_null(reg) else (regno, False)
+
+    def arg_uninit(self, regno: int, reg: s.Reg) -> None:
+        self.memory = (regno, True)
+
+    def arg_size(self, regno: int, reg: s.Reg, zero: bool = False) -> None:
+        self.expect(regno, reg, s.SCALAR)
+        value = reg.var
+        if value.smin < 0:
+            raise self.fail(f"R{regno} min value is negative, either use unsigned or 'var &= const'")
+        if value.umin == 0 and not zero:
+            raise self.fail(f"R{regno} invalid zero-sized read: u64=[{value.umin},{value.umax}]")
+        if value.umax >= MAX_VAR_OFF:
+            raise self.fail(f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
+        if self.memory is not None:
+            memreg, write = self.memory
+            self.memory_arg(memreg, self.state.regs[memreg], value.umax, write)
+        self.memory = None
+
+    def arg_size0(self, regno: int, reg: s.Reg) -> None:
+        self.arg_size(regno, reg, zero=True)
+
+    def arg_ctx(self, regno: int, reg: s.Reg) -> None:
+        self.expect(regno, reg, s.CTX)
+        if reg.off or not reg.var.is_const or reg.var.value:
+            raise self.fail(f"dereference of modified ctx ptr R{regno} off={reg.off} disallowed")
+
+    def arg_func(self, regno: int, reg: s.Reg) -> None:
+        self.expect(regno, reg, s.FUNC)
+        self.callback = reg.size
+
+    def arg_stack_or_null(self, regno: int, reg: s.Reg) -> None:
+        if not _is_null(reg):
+            self.expect(regno, reg, s.STACK)
+
+    def arg_alloc_size(self, regno: int, reg: s.Reg) -> None:
+        self.expect(regno, reg, s.SCALAR)
+        if not reg.var.is_const:
+            raise self.fail(f"R{regno} is not a known constant'")
+        self.alloc_size = reg.var.value
+
+    def arg_release(self, regno: int, reg: s.Reg) -> None:
+        if reg.type == s.MEM + s.OR_NULL:
+            raise self.fail(f"Possibly NULL pointer passed to helper arg{regno}")
+        self.expect(regno, reg, s.MEM)
+        if reg.off or not reg.var.is_const or reg.var.value:
+            raise self.fail(f"R{regno} must have zero offset when passed to release func")
+        if not reg.ref or reg.ref not in self.state.refs:
+            raise self.fail(f"R{regno} must be referenced when passed to release function")
+        ref = reg.ref
+        del self.state.refs[ref]
+        for other in self.state.all_regs():
+            if other.ref == ref:
+                other.type, other.var, other.ref, other.id, other.size = s.SCALAR, sc.UNKNOWN, 0, 0, 0
+
+    def build_callback_args(self, regs: list[s.Reg]) -> None:
+        context = regs[3].copy()
+        made = []
+        for kind in self.proto.callback_args:
+            if kind == "scalar":
+                made.append(s.scalar(sc.unsigned_range(0, sc.U32)))
+            elif kind == "map_ptr":
+                made.append(s.Reg(s.MAP_PTR, sc.const(0), map=self.map))
+            elif kind == "map_key":
+                made.append(s.Reg(s.MAP_KEY, sc.const(0), map=self.map))
+            elif kind == "map_value":
+                made.append(s.Reg(s.MAP_VALUE, sc.const(0), map=self.map))
+            else:
+                made.append(context)
+        self.callback_args = (made + [s.Reg()] * 5)[:5]
+
+
+def _is_null(reg: s.Reg) -> bool:
+    return reg.type == s.SCALAR and reg.var.is_const and reg.var.value == 0

@@ -1,0 +1,217 @@
+"""Memory accesses through pointers: stack slots (with spills), context fields, map
+values and keys, packets and ring-buffer memory, each with the kernel's bounds rules and
+messages. :func:`access` is used by loads, stores, atomics and helper arguments.
+"""
+
+from __future__ import annotations
+
+from pybpf.object import ProgramType
+from pybpf.verifier import scalar as sc
+from pybpf.verifier import state as s
+from pybpf.verifier.context import context_access
+from pybpf.verifier.program import Refused
+
+MAX_VAR_OFF = 1 << 29
+STACK_SIZE = 512
+#: program types that may write packet data directly
+PACKET_WRITERS = {ProgramType.XDP, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.LWT_XMIT,
+                  ProgramType.SK_SKB, ProgramType.SK_MSG}
+#: program types whose context gives direct packet access
+PACKET_READERS = PACKET_WRITERS | {ProgramType.CGROUP_SKB, ProgramType.LWT_IN, ProgramType.LWT_OUT,
+                                   ProgramType.FLOW_DISSECTOR}
+
+
+def loaded(size: int, value: sc.Scalar | None = None) -> s.Reg:
+    """The register a ``size``-byte load yields when nothing more is known."""
+    if value is not None:
+        return s.scalar(value)
+    return s.scalar(sc.unsigned_range(0, (1 << (8 * size)) - 1) if size < 8 else sc.UNKNOWN)
+
+
+class Access:
+    """One access: ``size`` bytes at ``off`` from register ``regno`` of ``state``;
+    ``value`` is the register written (None for reads, helper writes)."""
+
+    def __init__(self, verifier, state: s.State, regno: int, off: int, size: int, write: bool,
+                 value: s.Reg | None = None, helper: bool = False):
+        self.v, self.state, self.regno, self.off, self.size = verifier, state, regno, off, size
+        self.write, self.value, self.helper = write, value, helper
+        self.reg = state.regs[regno] if regno >= 0 else None
+
+    def fail(self, message: str) -> Refused:
+        return Refused(message, self.v.index)
+
+    # -- bounds of a region [0, limit) -------------------------------------------------
+
+    def region(self, reg: s.Reg, limit: int, what: str) -> None:
+        """The kernel's ``check_mem_region_access``: the fixed and variable offset together
+        stay inside ``[0, limit)``."""
+        var, fixed = reg.var, reg.off + self.off
+        if var.is_const:
+            start = fixed + sc.signed(var.value)
+            if start < 0 or start + self.size > limit or (self.size == 0 and not self.helper):
+                raise self.fail(f"invalid access to {what}, {self._limit_name(what)}={limit} off={start} "
+                                f"size={self.size}")
+            return
+        if var.smin < 0:
+            raise self.fail(f"R{self.regno} min value is negative, either use unsigned index or do a if "
+                            "(index >=0) check.")
+        if fixed + var.smin < 0:
+            raise self.fail(f"R{self.regno} min value is outside of the allowed memory range")
+        if var.umax >= MAX_VAR_OFF:
+            raise self.fail(f"R{self.regno} unbounded memory access, make sure to bounds check any such access")
+        if fixed + var.umax + self.size > limit:
+            raise self.fail(f"R{self.regno} max value is outside of the allowed memory range")
+
+    @staticmethod
+    def _limit_name(what: str) -> str:
+        return {"map value": "value_size", "map key": "key_size", "memory": "mem_size"}.get(what, "size")
+
+    # -- per pointer kind -------------------------------------------------------------
+
+    def run(self) -> s.Reg | None:
+        """Check the access; for a read, the register it yields."""
+        reg = self.reg
+        kind = reg.type
+        if kind == s.STACK:
+            return self.stack()
+        if kind == s.MAP_VALUE:
+            if self.write and reg.map.readonly:
+                raise self.fail(f"write into map forbidden, value_size={reg.map.value_size} off={reg.off + self.off} "
+                                f"size={self.size}")
+            self.region(reg, reg.map.value_size, "map value")
+            if self.write:
+                return None
+            frozen = reg.map.frozen
+            start = reg.off + self.off + sc.signed(reg.var.value)
+            if frozen is not None and reg.var.is_const and start + self.size <= len(frozen):
+                # the kernel reads a frozen read-only map's bytes at load: a constant
+                return s.constant(int.from_bytes(frozen[start:start + self.size], "little"))
+            return loaded(self.size)
+        if kind == s.MAP_KEY:
+            if self.write:
+                raise self.fail(f"write to change key R{self.regno} not allowed")
+            self.region(reg, reg.map.key_size, "map key")
+            return loaded(self.size)
+        if kind == s.MEM:
+            self.region(reg, reg.size, "memory")
+            return None if self.write else loaded(self.size)
+        if kind in s.PACKETS:
+            if self.write and self.v.kind not in PACKET_WRITERS:
+                raise self.fail("cannot write into packet")
+            try:
+                self.region(reg, reg.range, "packet")
+            except Refused:
+                raise self.fail(f"invalid access to packet, off={reg.off + self.off} size={self.size}, "
+                                f"R{self.regno}(id={reg.id},off={reg.off},r={reg.range})\n"
+                                f"R{self.regno} offset is outside of the packet") from None
+            return None if self.write else loaded(self.size)
+        if kind == s.CTX and not self.helper:
+            return self.context()
+        raise self.fail(f"R{self.regno} invalid mem access '{kind}'")
+
+    def context(self) -> s.Reg | None:
+        reg = self.reg
+        if not reg.var.is_const:
+            raise self.fail(f"variable ctx access var_off={reg.var.tnum} disallowed")
+        if reg.off or reg.var.value:
+            raise self.fail(f"dereference of modified ctx ptr R{self.regno} off={reg.off + reg.var.value} disallowed")
+        problem, pointer, why = context_access(self.v.kind, self.off, self.size, self.write)
+        if problem is not None:
+            raise Refused(problem, self.v.index, why)
+        if self.write:
+            return None
+        if pointer == s.SOCK_COMMON + s.OR_NULL:
+            return s.Reg(pointer, sc.const(0), id=self.v.new_id())
+        if pointer is not None and self.v.kind in PACKET_READERS:
+            return s.Reg(pointer, sc.const(0))
+        return loaded(self.size)
+
+    # -- the stack --------------------------------------------------------------------
+
+    def stack(self) -> s.Reg | None:
+        reg = self.reg
+        frame = self.state.frames[reg.frame]
+        var, fixed = reg.var, reg.off + self.off
+        if not _aligned(var, fixed, self.size) and not self.helper:
+            raise self.fail(f"misaligned stack access off {var.tnum}+{reg.off}+{self.off} size {self.size}")
+        if var.is_const:
+            start = fixed + sc.signed(var.value)
+            if start < -STACK_SIZE or start + self.size > 0 or self.size <= 0 and not self.helper:
+                what = " write to" if self.write else " read from"
+                if self.helper:
+                    what = " indirect access to"
+                raise self.fail(f"invalid{what} stack R{self.regno} off={start} size={self.size}")
+            self.v.note_depth(self.state, reg.frame, start)
+            if self.write:
+                if self.value is not None and self.value.is_pointer and self.size != 8:
+                    raise self.fail("invalid size of register spill")
+                _write(frame, start, self.size, self.value)
+                return None
+            return _read(self, frame, start)
+        low, high = fixed + var.smin, fixed + var.smax + self.size
+        if var.smin < -MAX_VAR_OFF or var.smax > MAX_VAR_OFF or low < -STACK_SIZE or high > 0:
+            what = " write" if self.write else " read"
+            raise self.fail(f"invalid variable-offset{what} stack R{self.regno} var_off={var.tnum} "
+                            f"off={self.off} size={self.size}")
+        self.v.note_depth(self.state, reg.frame, low)
+        if self.write:
+            for byte in range(low, high):
+                _write(frame, byte, 1, None)
+            return None
+        return loaded(self.size)      # privileged programs may read stack never written
+
+
+def _aligned(var: sc.Scalar, fixed: int, size: int) -> bool:
+    t = var.tnum
+    low = (t.value + fixed) & (size - 1)
+    return not low and not (t.mask & (size - 1))
+
+
+def _slot(frame: s.Frame, byte: int) -> tuple[s.Slot, int]:
+    index = (-byte - 1) // 8
+    slot = frame.stack.get(index)
+    if slot is None:
+        slot = frame.stack[index] = s.Slot()
+    return slot, (-byte - 1) % 8
+
+
+def _kind(frame: s.Frame, byte: int) -> str:
+    slot = frame.stack.get((-byte - 1) // 8)
+    return s.INVALID if slot is None else slot.kinds[(-byte - 1) % 8]
+
+
+def _write(frame: s.Frame, start: int, size: int, value: s.Reg | None) -> None:
+    """Record a store of ``value`` (None: some unknown bytes) to ``[start, start+size)``."""
+    if size == 8 and start % 8 == 0 and value is not None:
+        frame.stack[(-start - 1) // 8] = s.Slot(s.SPILL * 8, value.copy())
+        return
+    if start % 8 == 0 and value is not None and value.type == s.SCALAR and value.var.is_const:
+        # a partial spill of a constant (the low bytes of the slot), as the kernel keeps it
+        slot, _ = _slot(frame, start)
+        kinds = slot.kinds if slot.spilled is None else slot.kinds.replace(s.SPILL, s.MISC)
+        slot.kinds = kinds[:8 - size] + s.SPILL * size
+        slot.spilled = s.constant(value.var.value & ((1 << (8 * size)) - 1))
+        return
+    zero = value is not None and value.var.is_const and value.var.value == 0
+    for byte in range(start, start + size):
+        slot, i = _slot(frame, byte)
+        if slot.spilled is not None:             # a partial overwrite ends the spill
+            slot.kinds = slot.kinds.replace(s.SPILL, s.MISC)
+            slot.spilled = None
+        slot.kinds = slot.kinds[:i] + (s.ZERO if zero else s.MISC) + slot.kinds[i + 1:]
+
+
+def _read(access: Access, frame: s.Frame, start: int) -> s.Reg:
+    size = access.size
+    slot = frame.stack.get((-start - 1) // 8)
+    if slot is not None and slot.spilled is not None and start % 8 == 0 and slot.kinds.count(s.SPILL) == size:
+        return slot.spilled.copy()
+    # privileged programs may read stack never written: it reads as some value
+    kinds = [_kind(frame, byte) for byte in range(start, start + size)]
+    if slot is not None and slot.spilled is not None and slot.spilled.is_pointer and not access.helper:
+        raise access.fail("invalid size of register fill")
+    if all(k == s.ZERO for k in kinds):
+        return s.constant(0)
+    return loaded(size)
+

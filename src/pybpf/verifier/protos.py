@@ -1,0 +1,133 @@
+"""Helper prototypes: what each helper takes and returns, and which program types may
+call it (the kernel's ``bpf_func_proto`` tables and ``*_func_proto`` functions).
+
+Argument kinds: ``any`` (an initialised value), ``map`` (a map pointer), ``key`` /
+``value`` (memory the size of the map's key / value), ``mem`` / ``mem?`` (readable memory,
+or NULL too) and ``uninit`` (memory the helper writes) — each followed by ``size`` or
+``size0`` (a length, zero allowed), ``ctx``, ``func`` (a callback), ``stack?`` (a stack
+pointer or NULL), ``alloc_size`` (a known constant), ``release`` (ring-buffer memory the
+helper takes back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pybpf.isa.helpers import helper_id
+from pybpf.object import ProgramType as T
+
+
+@dataclass(frozen=True)
+class Proto:
+    args: tuple[str, ...]
+    ret: str = "int"
+    #: the helper may move or resize the packet: every packet pointer is invalidated
+    changes_packet: bool = False
+    #: for callbacks: the registers the callback receives
+    callback_args: tuple[str, ...] = ()
+
+
+_SKB = {T.SOCKET_FILTER, T.SCHED_CLS, T.SCHED_ACT, T.CGROUP_SKB, T.LWT_IN, T.LWT_OUT, T.LWT_XMIT, T.SK_SKB}
+_TC = {T.SCHED_CLS, T.SCHED_ACT}
+_TRACING = {T.KPROBE, T.TRACEPOINT, T.PERF_EVENT, T.RAW_TRACEPOINT, T.RAW_TRACEPOINT_WRITABLE, T.TRACING}
+_PERF_OUTPUT = _TRACING | _SKB | {T.XDP}
+ALL = None
+
+#: name → (prototype, program types that may call it; None: every type)
+_TABLE: dict[str, tuple[Proto, set | None]] = {
+    "map_lookup_elem": (Proto(("map", "key"), "map_value_or_null"), ALL),
+    "map_update_elem": (Proto(("map", "key", "value", "any")), ALL),
+    "map_delete_elem": (Proto(("map", "key")), ALL),
+    "map_push_elem": (Proto(("map", "value", "any")), ALL),
+    "map_pop_elem": (Proto(("map", "uninit_value")), ALL),
+    "map_peek_elem": (Proto(("map", "uninit_value")), ALL),
+    "ktime_get_ns": (Proto(()), ALL),
+    "ktime_get_boot_ns": (Proto(()), ALL),
+    "ktime_get_coarse_ns": (Proto(()), set(T) - _TRACING),
+    "jiffies64": (Proto(()), ALL),
+    "get_prandom_u32": (Proto(()), ALL),
+    "get_smp_processor_id": (Proto(()), ALL),
+    "get_numa_node_id": (Proto(()), ALL),
+    "tail_call": (Proto(("ctx", "map", "any"), "void"), ALL),
+    "trace_printk": (Proto(("mem", "size", "any?", "any?", "any?")), ALL),
+    "probe_read_kernel": (Proto(("uninit", "size0", "any")), ALL),
+    "probe_read_kernel_str": (Proto(("uninit", "size0", "any")), ALL),
+    "probe_read_user": (Proto(("uninit", "size0", "any")), ALL),
+    "probe_read_user_str": (Proto(("uninit", "size0", "any")), ALL),
+    "ringbuf_output": (Proto(("map", "mem", "size0", "any")), ALL),
+    "ringbuf_reserve": (Proto(("map", "alloc_size", "any"), "ringbuf_mem_or_null"), ALL),
+    "ringbuf_submit": (Proto(("release", "any"), "void"), ALL),
+    "ringbuf_discard": (Proto(("release", "any"), "void"), ALL),
+    "ringbuf_query": (Proto(("map", "any")), ALL),
+    "loop": (Proto(("any", "func", "stack?", "any"), callback_args=("scalar", "ctx_arg")), ALL),
+    "for_each_map_elem": (Proto(("map", "func", "stack?", "any"),
+                                callback_args=("map_ptr", "map_key", "map_value", "ctx_arg")), ALL),
+    "get_current_task": (Proto(()), ALL),
+    "probe_read": (Proto(("uninit", "size0", "any")), _TRACING),
+    "probe_read_str": (Proto(("uninit", "size0", "any")), _TRACING),
+    "get_current_pid_tgid": (Proto(()), ALL),
+    "get_current_uid_gid": (Proto(()), ALL),
+    "get_current_comm": (Proto(("uninit", "size")), ALL),
+    "get_current_cgroup_id": (Proto(()), ALL),
+    "perf_event_output": (Proto(("ctx", "map", "any", "mem", "size0")), _PERF_OUTPUT | {T.CGROUP_SOCK, T.SOCK_OPS}),
+    "get_stackid": (Proto(("ctx", "map", "any")), _TRACING),
+    "get_stack": (Proto(("ctx", "uninit", "size0", "any")), _TRACING),
+    "send_signal": (Proto(("any",)), ALL),
+    "skb_load_bytes": (Proto(("ctx", "any", "uninit", "size")), _SKB),
+    "skb_load_bytes_relative": (Proto(("ctx", "any", "uninit", "size", "any")),
+                                _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT, T.SK_SKB}),
+    "skb_store_bytes": (Proto(("ctx", "any", "mem", "size", "any"), changes_packet=True), _TC | {T.LWT_XMIT, T.SK_SKB}),
+    "l3_csum_replace": (Proto(("ctx", "any", "any", "any", "any"), changes_packet=True), _TC | {T.LWT_XMIT}),
+    "l4_csum_replace": (Proto(("ctx", "any", "any", "any", "any"), changes_packet=True), _TC | {T.LWT_XMIT}),
+    "csum_diff": (Proto(("mem?", "size0", "mem?", "size0", "any")), _TC | {T.XDP, T.LWT_XMIT, T.LWT_IN, T.LWT_OUT}),
+    "get_socket_cookie": (Proto(("ctx",)), _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT} | {T.CGROUP_SOCK, T.SOCK_OPS}),
+    "get_socket_uid": (Proto(("ctx",)), _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT}),
+    "get_hash_recalc": (Proto(("ctx",)), _TC | {T.LWT_XMIT, T.LWT_IN, T.LWT_OUT}),
+    "skb_change_tail": (Proto(("ctx", "any", "any"), changes_packet=True), _TC | {T.SK_SKB, T.LWT_XMIT}),
+    "skb_pull_data": (Proto(("ctx", "any"), changes_packet=True), _TC | {T.LWT_XMIT, T.LWT_IN, T.LWT_OUT, T.SK_SKB}),
+    "redirect": (Proto(("any", "any")), _TC | {T.XDP, T.LWT_XMIT}),
+    "redirect_map": (Proto(("map", "any", "any")), {T.XDP}),
+    "xdp_adjust_head": (Proto(("ctx", "any"), changes_packet=True), {T.XDP}),
+    "xdp_adjust_tail": (Proto(("ctx", "any"), changes_packet=True), {T.XDP}),
+    "xdp_adjust_meta": (Proto(("ctx", "any"), changes_packet=True), {T.XDP}),
+    "skb_vlan_push": (Proto(("ctx", "any", "any"), changes_packet=True), _TC),
+    "skb_vlan_pop": (Proto(("ctx",), changes_packet=True), _TC),
+    # the current task's classid everywhere; the packet's in tc and lwt programs (below)
+    "get_cgroup_classid": (Proto(()), ALL),
+    "skb_cgroup_id": (Proto(("ctx",)), _TC | {T.CGROUP_SKB}),
+    "ktime_get_tai_ns": (Proto(()), ALL),
+    "map_lookup_percpu_elem": (Proto(("map", "key", "any"), "map_value_or_null"), ALL),
+    "send_signal_thread": (Proto(("any",)), ALL),
+    "get_func_ip": (Proto(("ctx",)), _TRACING),
+    "get_attach_cookie": (Proto(("ctx",)), _TRACING),
+    "perf_event_read": (Proto(("map", "any")), ALL),
+    "perf_event_read_value": (Proto(("map", "any", "uninit", "size")), ALL),
+    "set_hash_invalid": (Proto(("ctx",), "void"), _TC | {T.LWT_XMIT}),
+    "skb_ecn_set_ce": (Proto(("ctx",)), _TC | {T.CGROUP_SKB}),
+    "skb_change_head": (Proto(("ctx", "any", "any"), changes_packet=True), _TC | {T.SK_SKB, T.LWT_XMIT}),
+    "skb_change_proto": (Proto(("ctx", "any", "any"), changes_packet=True), _TC),
+    "skb_change_type": (Proto(("ctx", "any")), _TC),
+    "csum_update": (Proto(("ctx", "any")), _TC | {T.LWT_XMIT}),
+    "csum_level": (Proto(("ctx", "any")), _TC | {T.LWT_XMIT}),
+    "redirect_peer": (Proto(("any", "any")), _TC),
+    "xdp_get_buff_len": (Proto(("ctx",)), {T.XDP}),
+    "xdp_load_bytes": (Proto(("ctx", "any", "uninit", "size")), {T.XDP}),
+    "xdp_store_bytes": (Proto(("ctx", "any", "mem", "size")), {T.XDP}),
+    "fib_lookup": (Proto(("ctx", "mem", "size", "any")), _TC | {T.XDP}),
+}
+
+PROTOS: dict[int, tuple[Proto, set | None]] = {helper_id(name): entry for name, entry in _TABLE.items()}
+#: (helper, program type) → the prototype that type sees, where it differs
+_PER_TYPE = {(helper_id("get_cgroup_classid"), kind): Proto(("ctx",))
+             for kind in _TC | {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT}}
+
+
+def prototype(number: int, kind: T) -> Proto | None:
+    """The prototype of helper ``number`` when programs of type ``kind`` may call it."""
+    entry = PROTOS.get(number)
+    if entry is None:
+        return None
+    proto, types = entry
+    if types is not None and kind not in types:
+        return None
+    return _PER_TYPE.get((number, kind), proto)

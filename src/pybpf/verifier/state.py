@@ -1,0 +1,216 @@
+"""Abstract machine state: registers, stack slots, frames, and acquired references.
+
+A :class:`Reg` is either uninitialised, a scalar (``var`` is its value), or a pointer of
+a kind in :data:`POINTERS` (``off`` its fixed offset, ``var`` its variable offset).
+``id`` links copies of one maybe-NULL pointer (a NULL check applies to all of them) or
+one packet pointer (a range check does); ``ref`` is the acquired reference a pointer
+holds (ring-buffer memory), which the program must release before it exits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pybpf.verifier import scalar as sc
+
+NOT_INIT, SCALAR = "?", "scalar"
+CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR = "ctx", "fp", "map_value", "map_key", "map_ptr"
+PKT, PKT_END, PKT_META, MEM, FUNC = "pkt", "pkt_end", "pkt_meta", "ringbuf_mem", "func"
+#: the socket __sk_buff's ``sk`` names (checked for NULL; the vm does not model its fields)
+SOCK_COMMON = "sock_common"
+OR_NULL = "_or_null"
+POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON}
+PACKETS = {PKT, PKT_META}
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    """What the verifier knows about a map an lddw names."""
+
+    id: int
+    type: Any
+    key_size: int
+    value_size: int
+    max_entries: int
+    readonly: bool = False
+    name: str = ""
+    #: the value of a frozen read-only map (``.rodata``): loads from it are constants
+    frozen: bytes | None = None
+
+
+class Reg:
+    __slots__ = ("frame", "id", "map", "off", "origin", "range", "ref", "size", "type", "var")
+
+    def __init__(self, type: str = NOT_INIT, var: sc.Scalar = sc.UNKNOWN, off: int = 0, id: int = 0,
+                 ref: int = 0, map: MapInfo | None = None, range: int = 0, size: int = 0, frame: int = 0,
+                 origin: int = -1):
+        self.type, self.var, self.off, self.id, self.ref = type, var, off, id, ref
+        self.map, self.range, self.size, self.frame = map, range, size, frame
+        #: the instruction that made this pointer (explanations: "r0 came from ... at ...")
+        self.origin = origin
+
+    def copy(self) -> Reg:
+        return Reg(self.type, self.var, self.off, self.id, self.ref, self.map, self.range, self.size,
+                   self.frame, self.origin)
+
+    @property
+    def maybe_null(self) -> bool:
+        return self.type.endswith(OR_NULL)
+
+    @property
+    def is_pointer(self) -> bool:
+        return self.type not in (NOT_INIT, SCALAR)
+
+    def key(self) -> tuple:
+        return (self.type, self.var, self.off, self.id, self.ref, self.map, self.range, self.size, self.frame)
+
+    def contains(self, other: Reg, idmap: dict[int, int]) -> bool:
+        """Everything ``other`` may be, this may be too (pruning); ``idmap`` pairs this
+        state's ids with the other's, which must correspond one to one."""
+        if self.type == NOT_INIT:
+            return True
+        if self.type != other.type or not self.var.contains(other.var):
+            return False
+        if self.id and idmap.setdefault(self.id, other.id) != other.id:
+            return False
+        if self.ref and idmap.setdefault(-self.ref, -other.ref) != -other.ref:
+            return False
+        if self.type == SCALAR:
+            return True
+        return (self.off == other.off and self.map == other.map and self.size == other.size
+                and self.frame == other.frame and other.range >= self.range and (self.id == 0) == (other.id == 0))
+
+    def describe(self) -> str:
+        """The kernel's log form of the register."""
+        if self.type == SCALAR:
+            return self.var.describe() if self.var.is_const else f"scalar({self.var.describe()})"
+        if self.type == NOT_INIT:
+            return "?"
+        parts = []
+        if self.id:
+            parts.append(f"id={self.id}")
+        if self.ref:
+            parts.append(f"ref_obj_id={self.ref}")
+        if self.map is not None:
+            parts.append(f"map={self.map.name},ks={self.map.key_size},vs={self.map.value_size}")
+        if self.off:
+            parts.append(f"off={self.off}")
+        if self.type in PACKETS:
+            parts.append(f"r={self.range}")
+        if self.size:
+            parts.append(f"sz={self.size}")
+        if not self.var.is_const or self.var.value:
+            parts.append(self.var.describe())
+        return f"{self.type}({','.join(parts)})"
+
+
+def scalar(value: sc.Scalar = sc.UNKNOWN) -> Reg:
+    return Reg(SCALAR, value)
+
+
+def constant(value: int) -> Reg:
+    return Reg(SCALAR, sc.const(value))
+
+
+#: stack byte kinds: invalid, misc (some scalar), zero, spilled register
+INVALID, MISC, ZERO, SPILL = "?", "m", "0", "r"
+
+
+class Slot:
+    """One 8-byte stack slot: a kind per byte and the register spilled there."""
+
+    __slots__ = ("kinds", "spilled")
+
+    def __init__(self, kinds: str = INVALID * 8, spilled: Reg | None = None):
+        self.kinds, self.spilled = kinds, spilled
+
+    def copy(self) -> Slot:
+        return Slot(self.kinds, self.spilled.copy() if self.spilled is not None else None)
+
+    def key(self) -> tuple:
+        return (self.kinds, self.spilled.key() if self.spilled is not None else None)
+
+
+@dataclass
+class Frame:
+    """One function's registers and stack; ``callsite`` is the call instruction's index."""
+
+    regs: list[Reg]
+    stack: dict[int, Slot] = field(default_factory=dict)
+    callsite: int = -1
+    subprog: int = 0
+    #: for a callback frame: the range its r0 must be in
+    callback: bool = False
+
+    def copy(self) -> Frame:
+        return Frame([r.copy() for r in self.regs], {k: v.copy() for k, v in self.stack.items()},
+                     self.callsite, self.subprog, self.callback)
+
+
+@dataclass
+class State:
+    """The whole abstract state of one path."""
+
+    frames: list[Frame]
+    #: acquired reference id → the instruction that acquired it
+    refs: dict[int, int] = field(default_factory=dict)
+    #: the snapshot this path descends from (pruning bookkeeping)
+    parent: Any = None
+
+    def copy(self) -> State:
+        return State([f.copy() for f in self.frames], dict(self.refs), self.parent)
+
+    @property
+    def frame(self) -> Frame:
+        return self.frames[-1]
+
+    @property
+    def regs(self) -> list[Reg]:
+        return self.frames[-1].regs
+
+    def all_regs(self):
+        """Every register and spilled register of every frame."""
+        for frame in self.frames:
+            yield from frame.regs
+            for slot in frame.stack.values():
+                if slot.spilled is not None:
+                    yield slot.spilled
+
+    def key(self) -> tuple:
+        return (tuple((tuple(r.key() for r in f.regs), tuple(sorted((k, v.key()) for k, v in f.stack.items())),
+                       f.callsite) for f in self.frames), tuple(sorted(self.refs)))
+
+    def contains(self, other: State) -> bool:
+        """Every execution ``other`` describes, this state describes too: ``other`` can be
+        pruned when this one was verified safe."""
+        if len(self.frames) != len(other.frames) or len(self.refs) != len(other.refs):
+            return False
+        idmap: dict[int, int] = {}
+        for mine, theirs in zip(self.frames, other.frames):
+            if mine.callsite != theirs.callsite:
+                return False
+            if not all(a.contains(b, idmap) for a, b in zip(mine.regs, theirs.regs)):
+                return False
+            for index, slot in mine.stack.items():
+                other_slot = theirs.stack.get(index)
+                for i, kind in enumerate(slot.kinds):
+                    their = other_slot.kinds[i] if other_slot is not None else INVALID
+                    if not _byte_contains(kind, their, slot, other_slot, idmap):
+                        return False
+            for index, other_slot in theirs.stack.items():    # bytes this state never wrote
+                if index not in mine.stack and (SPILL in other_slot.kinds and other_slot.spilled.is_pointer):
+                    return False
+        return True
+
+
+def _byte_contains(kind: str, their: str, slot: Slot, other_slot: Slot | None, idmap: dict[int, int]) -> bool:
+    """A stack byte of kind ``kind`` covers every value of a byte of kind ``their``: a
+    spill only the same spill (or a narrower one), zero only zero, and an unknown byte
+    any byte that reads as a number (never a spilled pointer)."""
+    if kind == SPILL:
+        return (their == SPILL and slot.kinds.count(SPILL) == other_slot.kinds.count(SPILL)
+                and slot.spilled.contains(other_slot.spilled, idmap))
+    if kind == ZERO:
+        return their == ZERO
+    return their in (MISC, ZERO, INVALID) or (their == SPILL and other_slot.spilled.type == SCALAR)

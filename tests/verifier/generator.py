@@ -1,0 +1,262 @@
+"""Random eBPF programs, safe and unsafe in the ways the verifier must tell apart.
+
+Each program is assembled from snippets (scalar arithmetic, stack stores and loads,
+map lookups with or without their NULL check, context reads, packet access behind a
+``data + N > data_end`` check, helpers with right and wrong arguments, ring-buffer
+reserve/submit with and without the release, bounded and unbounded loops, bpf-to-bpf
+calls, bpf_loop callbacks, variable offsets into map values). Every snippet draws its
+constants at random, so each may be right or off by a little: the kernel decides which.
+``r6`` holds the context throughout; snippets use r0-r5 and r7-r9 as scratch.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from pybpf.isa import Instruction, assemble
+from pybpf.object import MapSpec, ProgramType
+
+#: the maps every generated program may use, by their ``map[fd:N]`` number
+MAPS = (
+    MapSpec("hash", "hash", 4, 8, 16),
+    MapSpec("array", "array", 4, 48, 4),
+    MapSpec("ring", "ringbuf", 0, 0, 4096),
+    MapSpec("progs", "prog_array", 4, 4, 4),
+    MapSpec("events", "perf_event_array", 4, 4, 0),
+    MapSpec("queue", "queue", 0, 8, 8),
+)
+HASH, ARRAY, RING, PROGS, EVENTS, QUEUE = range(6)
+TYPES = (ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.XDP, ProgramType.KPROBE,
+         ProgramType.TRACEPOINT, ProgramType.CGROUP_SKB, ProgramType.RAW_TRACEPOINT, ProgramType.PERF_EVENT,
+         ProgramType.SCHED_ACT, ProgramType.LWT_XMIT, ProgramType.LWT_IN, ProgramType.SK_SKB)
+_PACKET = {ProgramType.SCHED_CLS: (76, 80, 4), ProgramType.XDP: (0, 4, 4), ProgramType.CGROUP_SKB: (76, 80, 4),
+           ProgramType.SOCKET_FILTER: (76, 80, 4)}
+_SIZES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
+
+
+@dataclass
+class Generated:
+    kind: ProgramType
+    text: str
+    instructions: list[Instruction]
+
+    @property
+    def references(self) -> dict[int, str]:
+        """lddw index → map name (``map[fd:N]`` names ``MAPS[N]``)."""
+        return {i: MAPS[ins.imm & 0xFFFF_FFFF].name for i, ins in enumerate(self.instructions)
+                if ins.is_lddw and ins.src in (1, 2)}
+
+
+class Generator:
+    def __init__(self, seed: int):
+        self.r = random.Random(seed)
+        self.label = 0
+
+    def fresh(self) -> str:
+        self.label += 1
+        return f"l{self.label}"
+
+    def chance(self, p: float) -> bool:
+        return self.r.random() < p
+
+    def off(self, good: list[int], bad: list[int]) -> int:
+        return self.r.choice(bad) if self.chance(0.15) else self.r.choice(good)
+
+    def program(self) -> Generated:
+        kind = self.r.choice(TYPES)
+        self.kind = kind
+        self.functions: list[str] = []
+        lines = ["r6 = r1"]
+        for _ in range(self.r.randint(1, 4)):
+            snippet = self.r.choice(_SNIPPETS)
+            lines += snippet(self)
+        if kind == ProgramType.CGROUP_SKB and self.chance(0.8):
+            lines.append(f"r0 = {self.r.choice([0, 1, 1, 1, 2])}")
+        elif not self.chance(0.04):
+            lines.append(f"r0 = {self.r.choice([0, 1, 2, -1])}")
+        lines.append("exit")
+        for body in self.functions:
+            lines += body
+        text = "\n".join(lines)
+        return Generated(kind, text, assemble(text))
+
+    # -- snippets ---------------------------------------------------------------------
+
+    def scalars(self) -> list[str]:
+        ops = ["+=", "-=", "*=", "&=", "|=", "^=", "<<=", ">>=", "s>>=", "/=", "%="]
+        out = [f"r{reg} = {self.r.randint(-100, 1000)}" for reg in (7, 8)]
+        for _ in range(self.r.randint(1, 5)):
+            op = self.r.choice(ops)
+            dst = self.r.choice((7, 8, 9) if self.chance(0.1) else (7, 8))
+            width = "w" if self.chance(0.3) else "r"
+            if self.chance(0.5):
+                src = f"{width}{self.r.choice((7, 8))}"
+            else:
+                src = str(self.r.randint(0 if op in ("/=", "%=") else -5, 63 if "<" in op or ">" in op else 100))
+                if op in ("/=", "%=") and src == "0" and not self.chance(0.3):
+                    src = "3"
+            out.append(f"{width}{dst} {op} {src}")
+        return out
+
+    def stack(self) -> list[str]:
+        size = self.r.choice((1, 2, 4, 8))
+        off = self.off([-8, -16, -24, -64, -512 + 8 * self.r.randint(0, 3)], [-516, -520, 0, -3, -6, 8, -511])
+        off -= off % size if self.chance(0.9) else 0
+        out = []
+        if self.chance(0.85):
+            out.append(f"*({_SIZES[size]} *)(r10 {off:+d}) = {self.r.randint(0, 99) if self.chance(0.3) else 'r6'}"
+                       if size == 8 and self.chance(0.3) else f"*({_SIZES[size]} *)(r10 {off:+d}) = {self.r.randint(0, 99)}")
+        read = self.r.choice((1, 2, 4, 8))
+        read_off = off if self.chance(0.7) else off + self.r.choice((-8, -4, 2, 4))
+        out.append(f"r7 = *({_SIZES[read]} *)(r10 {read_off:+d})")
+        if "r6" in out[0] and self.chance(0.5):
+            out.append("r7 = *(u32 *)(r7 + 0)")
+        return out
+
+    def map_lookup(self) -> list[str]:
+        which = self.r.choice((HASH, ARRAY))
+        value = MAPS[which].value_size
+        key_off = self.off([-4, -8], [-2, -1])
+        out = []
+        if self.chance(0.9):
+            out.append(f"*(u32 *)(r10 {key_off:+d}) = {self.r.randint(0, 5)}")
+        out += [f"r1 = map[fd:{which}]", "r2 = r10", f"r2 += {key_off}", "call bpf_map_lookup_elem"]
+        done = self.fresh()
+        size = self.r.choice((1, 2, 4, 8))
+        off = self.off([0, value - size, 8], [value, value - size + 1, -8, value + 8])
+        if self.chance(0.85):
+            out.append(f"if r0 == 0 goto {done}")
+        if self.chance(0.3):
+            out += ["r1 = r0", f"r7 = *({_SIZES[size]} *)(r1 {off:+d})"]
+        elif self.chance(0.5):
+            out.append(f"*({_SIZES[size]} *)(r0 {off:+d}) = {self.r.randint(0, 9)}")
+        else:
+            out.append(f"r7 = *({_SIZES[size]} *)(r0 {off:+d})")
+        if self.chance(0.3):          # a variable index, bounded or not
+            mask = self.r.choice((7, 15, 31, 63, 0xFF))
+            out += ["r8 = r0", "call bpf_get_prandom_u32", f"r0 &= {mask}" if self.chance(0.8) else "r0 += 0",
+                    "r8 += r0", "r7 = *(u8 *)(r8 + 0)"]
+        out.append(f"{done}:")
+        return out
+
+    def update(self) -> list[str]:
+        out = ["*(u32 *)(r10 -4) = 1", "*(u64 *)(r10 -16) = 2" if self.chance(0.9) else "r0 = 0",
+               f"r1 = map[fd:{self.r.choice((HASH, HASH, ARRAY, RING))}]", "r2 = r10", "r2 += -4", "r3 = r10",
+               f"r3 += {self.r.choice((-16, -16, -8, -12))}", "r4 = 0", "call bpf_map_update_elem"]
+        return out
+
+    def context(self) -> list[str]:
+        kind = self.kind
+        choices = {ProgramType.KPROBE: [0, 8, 104, 160], ProgramType.PERF_EVENT: [0, 168, 176],
+                   ProgramType.TRACEPOINT: [8, 16, 24], ProgramType.RAW_TRACEPOINT: [0, 8, 16],
+                   ProgramType.XDP: [0, 4, 12, 16], }.get(kind, [0, 4, 8, 16, 36, 48, 68])
+        off = self.off(choices, [168, 200, 2, 20, 76, 1000, 8192, 96, 4])
+        size = self.r.choice((4, 8)) if self.chance(0.8) else self.r.choice((1, 2))
+        if self.chance(0.15):
+            return [f"*(u32 *)(r6 {off:+d}) = r7" if self.chance(0.5) else f"*(u32 *)(r6 {off:+d}) = 1",
+                    "r7 = 0"]
+        out = [f"r7 = *({_SIZES[size]} *)(r6 {off:+d})"]
+        if self.chance(0.1):
+            out = ["r1 = r6", f"r1 += {self.r.choice((4, 8))}", "r7 = *(u32 *)(r1 +0)"]
+        return out
+
+    def packet(self) -> list[str]:
+        layout = _PACKET.get(self.kind, (76, 80, 4))
+        data, end, _ = layout
+        n = self.r.choice((1, 8, 14, 20, 34))
+        access = self.r.choice((1, 2, 4, 8))
+        at = self.off([0, max(0, n - access)], [n, n - access + 1, -1])
+        skip = self.fresh()
+        cmp = self.r.choice(["if r2 > r3 goto", "if r3 < r2 goto", "if r2 >= r3 goto", "if r3 <= r2 goto",
+                             "if r2 < r3 goto"]) if self.chance(0.9) else "if r2 != r3 goto"
+        out = [f"r1 = *(u32 *)(r6 +{data})", f"r3 = *(u32 *)(r6 +{end})", "r2 = r1", f"r2 += {n}",
+               f"{cmp} {skip}"]
+        if self.chance(0.15) and self.kind == ProgramType.XDP:
+            out += ["r1 = r6", "r2 = 0", "call bpf_xdp_adjust_head", f"r1 = *(u32 *)(r6 +{data})"
+                    if self.chance(0.5) else "r0 = 0"]
+            out += [f"r7 = *({_SIZES[access]} *)(r2 +0)"] if False else []
+        if self.chance(0.2):
+            out.append(f"*({_SIZES[access]} *)(r1 {at:+d}) = 0")
+        else:
+            out.append(f"r7 = *({_SIZES[access]} *)(r1 {at:+d})")
+        out.append(f"{skip}:")
+        return out
+
+    def helpers(self) -> list[str]:
+        pick = self.r.randrange(9)
+        if pick == 0:
+            return [self.r.choice(["call bpf_ktime_get_ns", "call bpf_get_prandom_u32", "call bpf_get_smp_processor_id",
+                                   "call bpf_get_current_pid_tgid", "call bpf_get_current_uid_gid"]), "r7 = r0"]
+        if pick == 1:
+            size = self.r.choice((8, 16, 0, 17, 513))
+            return ["*(u64 *)(r10 -16) = 0", "*(u64 *)(r10 -8) = 0", "r1 = r10", "r1 += -16", f"r2 = {size}",
+                    "call bpf_trace_printk"]
+        if pick == 2:
+            size = self.r.choice((8, 16, 0, 24))
+            return ["r1 = r10", "r1 += -16", f"r2 = {size}", "r3 = 0", "call bpf_probe_read_kernel",
+                    f"r7 = *(u64 *)(r10 {self.r.choice((-16, -8, -24))})"]
+        if pick == 3:
+            return ["r1 = r10", "r1 += -16", f"r2 = {self.r.choice((16, 8, 32))}", "call bpf_get_current_comm"]
+        if pick == 4:
+            size = self.r.choice((8, 0, 16))
+            return ["*(u64 *)(r10 -8) = 7", "r1 = r6", f"r2 = map[fd:{self.r.choice((EVENTS, EVENTS, HASH))}]",
+                    "r3 = 0xffffffff ll", "r4 = r10", "r4 += -8", f"r5 = {size}", "call bpf_perf_event_output"]
+        if pick == 5:
+            return ["r1 = r6", f"r2 = map[fd:{self.r.choice((PROGS, PROGS, ARRAY))}]", "r3 = 0", "call bpf_tail_call"]
+        if pick == 6:
+            return ["r1 = r6", f"r2 = {self.r.choice((0, 14))}", "r3 = r10", "r3 += -16",
+                    f"r4 = {self.r.choice((8, 16, 0, 20))}", "call bpf_skb_load_bytes"]
+        if pick == 7:
+            return ["*(u64 *)(r10 -8) = 1", f"r1 = map[fd:{self.r.choice((QUEUE, QUEUE, HASH))}]", "r2 = r10",
+                    "r2 += -8", "r3 = 0", "call bpf_map_push_elem"]
+        return ["r1 = map[fd:0]", "r2 = r10", "r2 += -4", "call bpf_map_delete_elem"]
+
+    def ringbuf(self) -> list[str]:
+        size = self.r.choice((8, 16, 48))
+        done = self.fresh()
+        out = [f"r1 = map[fd:{self.r.choice((RING, RING, RING, HASH))}]", f"r2 = {size}", "r3 = 0",
+               "call bpf_ringbuf_reserve"]
+        if self.chance(0.85):
+            out.append(f"if r0 == 0 goto {done}")
+        off = self.off([0, size - 8], [size, size - 4, -8])
+        out.append(f"*(u64 *)(r0 {off:+d}) = 5")
+        if self.chance(0.85):
+            out += ["r1 = r0", f"r1 += {self.r.choice((0, 0, 0, 8))}", "r2 = 0",
+                    self.r.choice(["call bpf_ringbuf_submit", "call bpf_ringbuf_discard"])]
+        out.append(f"{done}:")
+        return out
+
+    def loop(self) -> list[str]:
+        top, out = self.fresh(), self.fresh()
+        bound = self.r.choice((4, 16, 100))
+        body = ["r7 = 0", f"{top}:", "r7 += 1"]
+        if self.chance(0.8):
+            body += [f"if r7 < {bound} goto {top}"]
+        elif self.chance(0.5):                   # no progress: the same state again
+            body = [f"{top}:", "call bpf_get_prandom_u32", f"if r0 != 0 goto {top}"]
+        else:
+            body = ["r7 = 0", f"{top}:", f"if r7 == 0 goto {top}"]
+        body.append(f"{out}:")
+        return body
+
+    def call(self) -> list[str]:
+        name = f"f{len(self.functions)}_{self.fresh()}"
+        depth = self.r.choice((8, 64, 256, 496, 512))
+        self.functions.append([f"{name}:", f"*(u64 *)(r10 -{depth}) = r1", f"r0 = *(u64 *)(r10 -{depth})",
+                               "r0 = 1" if self.chance(0.9) else "r1 = 0", "exit"])
+        return [f"*(u64 *)(r10 -{self.r.choice((8, 64, 256, 504))}) = 0", "r1 = 5", f"call {name}", "r7 = r0"]
+
+    def callback(self) -> list[str]:
+        name = f"cb_{self.fresh()}"
+        ret = self.r.choice(("0", "1", "1", "2"))
+        self.functions.append([f"{name}:", f"r0 = {ret}", "exit"])
+        return [f"r1 = {self.r.choice((4, 10))}", f"r2 = func[{name}]", "r3 = 0", "r4 = 0", "call bpf_loop"]
+
+    def uninit(self) -> list[str]:
+        return [f"r7 = r{self.r.choice((8, 9, 2, 3))}"] if self.chance(0.5) else ["r9 = 1", "r7 = r9"]
+
+
+_SNIPPETS = (Generator.scalars, Generator.stack, Generator.map_lookup, Generator.map_lookup, Generator.update,
+             Generator.context, Generator.packet, Generator.packet, Generator.helpers, Generator.helpers,
+             Generator.ringbuf, Generator.loop, Generator.call, Generator.callback, Generator.uninit)

@@ -1,0 +1,57 @@
+"""The kernel as the verifier's oracle: one generated program judged by BPF_PROG_LOAD
+and by :func:`pybpf.verifier.verify`, on the same maps."""
+
+from __future__ import annotations
+
+from generator import MAPS, Generated
+
+from pybpf.engine import BPFError, VerifierError
+from pybpf.object import ProgramSpec
+from pybpf.verifier import map_info, verify
+
+VM_MAPS = {number: map_info(number, spec.copy(max_entries=spec.max_entries or 4)) for number, spec in enumerate(MAPS)}
+
+
+def vm_verdict(program: Generated) -> tuple[bool, str]:
+    verdict = verify(program.instructions, program.kind, VM_MAPS)
+    return verdict.accepted, verdict.message
+
+
+class Kernel:
+    """The maps, created once in the kernel, and loads of programs that use them."""
+
+    def __init__(self) -> None:
+        #: program type → its maps (a program array belongs to the first program type using it)
+        self.maps: dict = {}
+
+    def _maps(self, kind) -> dict:
+        from pybpf.kernel.maps import create_map
+
+        if kind not in self.maps:
+            made = self.maps[kind] = {}
+            for spec in MAPS:
+                made[spec.name] = create_map(spec.copy(name=f"verifier_{spec.name}"[:15],
+                                                       max_entries=spec.max_entries or 4))
+        return self.maps[kind]
+
+    def verdict(self, program: Generated) -> tuple[bool, str]:
+        from pybpf.kernel.programs import load_program
+
+        spec = ProgramSpec("verifier_gen", program.kind, program.instructions, references=program.references)
+        try:
+            maps = self._maps(program.kind)
+            loaded = load_program(spec, lambda name: maps[name].fd)
+        except VerifierError as exc:
+            lines = [line for line in exc.log.splitlines() if line.strip() and not line.startswith(
+                ("processed", "stack depth", "verification time"))]
+            return False, lines[-1] if lines else str(exc)
+        except BPFError as exc:
+            return False, str(exc)
+        loaded.close()
+        return True, ""
+
+    def close(self) -> None:
+        for made in self.maps.values():
+            for one in made.values():
+                one.close()
+        self.maps.clear()

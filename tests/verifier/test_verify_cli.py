@@ -1,0 +1,56 @@
+"""``pybpf verify``: verdicts, messages, JSON, exit status, and --compare on the kernel."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pybpf.cli import main
+
+SAFE = "r0 = 0\nexit\n"
+UNSAFE = "r2 = *(u32 *)(r1 +0)\nr0 = *(u8 *)(r2 +0)\nr0 = 2\nexit\n"
+
+
+def test_accepted_program_exits_zero(tmp_path, capsys):
+    path = tmp_path / "ok.asm"
+    path.write_text(SAFE)
+    assert main(["verify", str(path)]) == 0
+    assert "verify (socket_filter): accepted" in capsys.readouterr().out
+
+
+def test_refusal_names_the_instruction_and_message(tmp_path, capsys):
+    path = tmp_path / "bad.asm"
+    path.write_text(UNSAFE)
+    assert main(["verify", str(path), "--type", "xdp", "--log-level", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "refused at instruction 1: R2 offset is outside of the packet" in out
+    assert "processed 2 insns (limit 1000000)" in out
+
+
+def test_json(tmp_path, capsys):
+    path = tmp_path / "bad.asm"
+    path.write_text(UNSAFE)
+    assert main(["verify", str(path), "--type", "xdp", "--json"]) == 1
+    row = json.loads(capsys.readouterr().out)
+    assert row["accepted"] is False and row["instruction"] == 1 and row["type"] == "xdp"
+
+
+def test_unknown_type_is_one_line_error(tmp_path, capsys):
+    path = tmp_path / "ok.asm"
+    path.write_text(SAFE)
+    assert main(["verify", str(path), "--type", "nonsense"]) == 1
+    assert "--type" in capsys.readouterr().err
+
+
+def test_compare_with_the_kernel(tmp_path, capsys):
+    from pybpf.kernel.engine import available
+
+    why = available()
+    if why is not None:
+        pytest.skip(f"the kernel's verifier is not available: {why}")
+    path = tmp_path / "bad.asm"
+    path.write_text(UNSAFE)
+    assert main(["verify", str(path), "--type", "xdp", "--compare"]) == 0     # both refuse: they agree
+    out = capsys.readouterr().out
+    assert "kernel: refused: R2 offset is outside of the packet" in out and "verdicts agree" in out
