@@ -58,7 +58,13 @@ def _run(script: Path, args: list[str], trigger, ready: str, stop_after: float =
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        assert started.wait(90), "".join(lines)
+        if ready:                 # a script that prints nothing before its first event is triggered at once,
+            assert started.wait(90), "".join(lines)
+        else:                     # for as long as it takes to compile, attach and print
+            deadline = time.time() + 90
+            while not lines and time.time() < deadline and process.poll() is None:
+                trigger()
+                time.sleep(0.3)
         deadline = time.time() + stop_after
         while time.time() < deadline:
             trigger()

@@ -107,10 +107,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a mistyped command) gets the full parser, and its messages.
         parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
         args = parser.parse_args(arguments)
+    previous = None
     try:    # killed: release kernel and system objects as on Ctrl-C
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     except ValueError:  # main() called from a thread that is not the main one: leave signals alone
         pass
+    try:
+        return _handle(args)
+    finally:            # a caller of main() in its own process gets its handler back
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    """Run the parsed command; bad input becomes one line on stderr and exit status 1."""
     try:
         return int(args.handler(args) or 0)
     except PybpfError as exc:
