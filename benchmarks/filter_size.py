@@ -3,7 +3,7 @@ libpcap's optimizer (the Debian libpcap tcpdump uses, called through ctypes: pca
 + pcap_compile with optimization on), over the same corpus in one run.
 
 Run: ``python benchmarks/filter_size.py [--show N]``. The corpus is every expression of
-libpcap's own accept tests (../shared/libpcap-tests) for the link types pybpf compiles,
+libpcap's own accept tests (tests/data/libpcap-tests) for the link types pybpf compiles,
 that both compilers accept; the per-OS loopback variants are left out (one expression,
 several expected programs). Prints the totals, their ratio (ours / libpcap's: below 1.0
 is smaller), how many expressions each wins, and the worst cases.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pybpf.filter import LINK_TYPES, FilterError, compile
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "libpcap-tests" / "accept.jsonl"
+SHARED = Path(__file__).resolve().parents[1] / "tests" / "data" / "libpcap-tests" / "accept.jsonl"
 
 
 class BpfProgram(ctypes.Structure):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Sequence
 
+from pybpf.btf.check import check_acyclic
 from pybpf.btf.parse import BTF, BTFError
 from pybpf.btf.types import Kind, Type
 
@@ -50,6 +51,11 @@ _BUILTIN_TYPEDEFS = frozenset({"__builtin_va_list"})
 _PADS = (("long", 64), ("int", 32), ("short", 16), ("char", 8))
 
 _NOT, _BUSY, _DONE = 0, 1, 2          # ordering and emission states
+#: recursion the writer allows itself (one level per nested type) before refusing
+_MAX_NESTING = 20000
+#: padding fields one gap may take (512 KiB of ``long: 64;``); a union's tail beyond it is
+#: left out, as libbpf always does, a struct's is refused: neither is ever allocated
+_MAX_PAD_FIELDS = 1 << 16
 #: what makes an enum of this many bytes when its values alone would not
 _ENUM_MODES = {1: " __attribute__((mode(byte)))", 2: " __attribute__((mode(HI)))",
                8: " __attribute__((mode(word)))"}
@@ -122,15 +128,22 @@ class _CWriter:
         return marks
 
     def write(self, type_ids: Iterable[int] | None) -> str:
-        ids = range(1, len(self.types)) if type_ids is None else type_ids
+        ids = range(1, len(self.types)) if type_ids is None else list(type_ids)
+        try:
+            check_acyclic(self.btf, None if type_ids is None else ids)
+        except BTFError as exc:
+            raise CDumpError(str(exc)) from None
         limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, 20000))  # deep embedding chains recurse per level
+        sys.setrecursionlimit(max(limit, _MAX_NESTING + 1000))  # deep embedding chains recurse per level
+        type_id = 0
         try:
             for type_id in ids:
                 self.queue.clear()
                 self._order(type_id, False)
                 for queued in self.queue:
                     self._emit(queued, 0)
+        except RecursionError:
+            raise CDumpError(f"type {type_id}: its declarations nest more than {_MAX_NESTING} levels deep") from None
         finally:
             sys.setrecursionlimit(limit)
         return "".join(self.out)
@@ -319,7 +332,7 @@ class _CWriter:
         for index, m in enumerate(t.members):
             bits = m.bit_size if t.kind_flag else 0
             align = 1 if packed else self._align(m.type)
-            _padding(lines, indent, offset, m.offset, align, prev_bitfield and bits != 0)
+            _padding(lines, indent, offset, m.offset, align, prev_bitfield and bits != 0, t)
             decl = self._decl(m.type, m.name, level + 1)
             width = f": {bits}" if bits else ""
             lines.append(f"{indent}{decl}{width}{self._decl_tags(t.id, index)};")
@@ -328,7 +341,7 @@ class _CWriter:
             else:
                 offset, prev_bitfield = m.offset + 8 * max(0, self._size(m.type)), False
         if is_struct:
-            _padding(lines, indent, offset, 8 * t.size, self._align(t.id), False)
+            _padding(lines, indent, offset, 8 * t.size, self._align(t.id), False, t)
         else:
             self._union_tail(t, lines, indent)
         if len(lines) > 1:
@@ -348,10 +361,10 @@ class _CWriter:
             bits = m.bit_size if t.kind_flag else 0
             end = max(end, m.offset + (bits or 8 * max(0, self._size(m.type))))
         unit = 8 * self._align(t.id)
-        if -(-end // unit) * unit >= 8 * t.size:
+        if -(-end // unit) * unit >= 8 * t.size or 8 * t.size > 64 * _MAX_PAD_FIELDS:
             return
         pads: list[str] = []
-        _padding(pads, indent + "\t", 0, 8 * t.size, 1, False)
+        _padding(pads, indent + "\t", 0, 8 * t.size, 1, False, t)
         if len(pads) == 1:
             lines.append(pads[0][1:])
         else:
@@ -507,12 +520,16 @@ def _natural_enum_size(t: Type) -> int:
 
 
 def _padding(lines: list[str], indent: str, offset: int, target: int, next_align: int,
-             in_bitfield: bool) -> None:
+             in_bitfield: bool, owner: Type) -> None:
     """Unnamed bitfields that move the next member (or the end) from bit ``offset`` to bit
     ``target``: first the widest type whose alignment lands inside the gap (with an explicit
     ``type: 0`` when the compiler would not align there by itself), then whole pads."""
     if offset >= target:
         return
+    if target - offset > 64 * _MAX_PAD_FIELDS:
+        raise CDumpError(f"type {owner.id} ({owner.kind.name} {owner.name or '(anon)'}): a gap of "
+                         f"{(target - offset) // 8} bytes at byte {offset // 8} is more padding than a C "
+                         f"declaration can spell ({_MAX_PAD_FIELDS} fields)")
     for pad_type, pad_bits in _PADS:
         aligned = -(-offset // pad_bits) * pad_bits
         if aligned <= target:
