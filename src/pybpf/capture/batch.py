@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -177,8 +178,13 @@ class _Worker:
         self.native_filter: NativeFilter | None = None
 
 class _Mapping:
-    """Part of a regular file mapped read-only (MAP_POPULATE where Linux has it, so the
-    pages are read in one go rather than faulted in one by one)."""
+    """Part of a regular file read into anonymous memory at a fixed address.
+
+    Not a mapping of the file itself: a file that shrinks while it is read (a capture
+    rotated by ``tcpdump -C/-W``, a copy being rewritten) would make every access past its
+    new end a SIGBUS that kills the process in the middle of native code. Read with
+    ``pread``, a shrunk file is only a short read: ``size`` is what was there, and the
+    walk reports the record it cuts short as a truncated file, as tcpdump does."""
 
     _libc: Any = None
 
@@ -190,16 +196,30 @@ class _Mapping:
                                   ctypes.c_long]
             libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
             _Mapping._libc = libc
-        self.size = size
-        flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_POPULATE", 0)
-        address = self._libc.mmap(None, size, mmap.PROT_READ, flags, fd, offset)
+        self.size = self._length = max(size, 1)
+        address = self._libc.mmap(None, self._length, mmap.PROT_READ | mmap.PROT_WRITE,
+                                  mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
         if address in (None, ctypes.c_void_p(-1).value):
             raise OSError(ctypes.get_errno(), "mmap failed")
         self.address: int = address
+        view = memoryview((ctypes.c_char * size).from_address(address)).cast("B")
+        got = 0
+        try:
+            while got < size:
+                count = os.preadv(fd, [view[got:]], offset + got)   # releases the GIL
+                if count == 0:
+                    break
+                got += count
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            view.release()
+        self.size = got
 
     def close(self) -> None:
         if self.address:
-            self._libc.munmap(self.address, self.size)
+            self._libc.munmap(self.address, self._length)
             self.address = 0
 
 
@@ -256,6 +276,8 @@ class RecordBatches:
             length = min(window, size - base)
             self._mapping = _Mapping(fd, base, length)
             last = base + length >= size
+            if self._mapping.size < length:     # the file shrank: what is left ends it
+                length, last = self._mapping.size, True
             try:
                 stop = yield self._mapping.address, offset - base, length, base, last, None
             finally:
@@ -497,6 +519,8 @@ class RecordBatches:
         base = start - start % mmap.ALLOCATIONGRANULARITY
         mapping = _Mapping(fd, base, end - base)
         try:
+            if mapping.size < end - base:   # the file shrank: the batch walk says where it ends
+                return _Piece(-1, -1, False, out, 0, 0, 0)
             address, position, limit = mapping.address, start - base, end - base
             if guess:
                 position = self._native.sync(address, position, limit, self._swapped, self._limit,
