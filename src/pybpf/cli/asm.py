@@ -22,9 +22,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Assemble first, so a syntax error never leaves a partial output file."""
+    from pybpf.cli.program_input import source_text
+    from pybpf.errors import PybpfError
     from pybpf.isa import assemble, encode
 
-    code = encode(assemble(Path(args.file).read_text()))
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise PybpfError(f"{args.file}: cannot read: {exc.strerror}") from None
+    code = encode(assemble(source_text(args.file, data)))
     with atomic_output(args.output) as out:
         out.write(code)
     return 0

@@ -55,17 +55,24 @@ def read_program_file(path: str, section: str | None = None, core_btf: str | Non
     if section is not None:
         raise PybpfError(f"{path}: --section applies to ELF objects and C files, and this is neither")
     if Path(path).suffix in _TEXT_SUFFIXES or _looks_like_text(data):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise PybpfError(f"{path}: not UTF-8 text (byte {exc.start}); raw programs need a .bin name") from None
-        return ProgramFile(assemble(text))
+        return ProgramFile(assemble(source_text(path, data, "; raw programs need a .bin name")))
     if len(data) % 8:
         raise PybpfError(f"{path}: {len(data)} bytes is not a whole number of 8-byte instructions")
     try:
         return ProgramFile(decode(data))
     except InvalidInstruction as exc:
         raise PybpfError(f"{path}: {exc}") from None
+
+
+def source_text(path: str, data: bytes, hint: str = "") -> str:
+    """``data`` (the file ``path``) decoded as UTF-8; an error names the line, column and byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise PybpfError(f"{path}: line {line}, column {column}: not UTF-8 text (byte {exc.start}: "
+                         f"0x{data[exc.start]:02x}){hint}") from None
 
 
 def _looks_like_text(data: bytes) -> bool:
