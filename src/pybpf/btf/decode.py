@@ -65,7 +65,10 @@ def _decode(btf: BTF, type_id: int, data: bytes, bit_offset: int, bit_size: int)
     if t.kind == Kind.FLOAT:
         import struct
 
-        return struct.unpack("<d" if size == 8 else "<f", data[:size])[0]
+        code = {2: "<e", 4: "<f", 8: "<d"}.get(size)
+        if code is None:
+            raise BTFError(f"type {type_id}: a {size}-byte float (Python reads 2, 4 or 8)")
+        return struct.unpack(code, data[:size])[0]
     if t.kind == Kind.ARRAY:
         element = btf.resolve(t.element)
         width = btf.sizeof(t.element)
