@@ -3,11 +3,11 @@ libpcap's optimizer (the Debian libpcap tcpdump uses, called through ctypes: pca
 + pcap_compile with optimization on), over the same corpus in one run.
 
 Run: ``python benchmarks/filter_size.py [--show N]``. The corpus is every expression of
-libpcap's own accept tests (../shared/libpcap-tests) for the link types pybpf compiles,
+libpcap's own accept tests (tests/data/libpcap-tests) for the link types pybpf compiles,
 that both compilers accept, plus :data:`COMMON` (the filters people write most); the per-OS loopback variants are left out (one expression,
 several expected programs). Prints the totals, their ratio (ours / libpcap's: below 1.0
 is smaller), how many expressions each wins, the worst per-expression ratio and the cases
-most longer. ``PYBPF_SHARED`` names the shared data directory.
+most longer.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from pathlib import Path
 
 from pybpf.filter import LINK_TYPES, FilterError, compile
 
-SHARED = Path(os.environ.get("PYBPF_SHARED", Path(__file__).resolve().parents[1].parent / "shared")) \
-    / "libpcap-tests" / "accept.jsonl"
+SHARED = Path(__file__).resolve().parents[1] / "tests" / "data" / "libpcap-tests" / "accept.jsonl"
 
 #: the filters people write most, on Ethernet, beside libpcap's test corpus
 COMMON = [

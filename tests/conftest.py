@@ -1,4 +1,4 @@
-"""Shared test fixtures. Paths to the repository and ../shared live in shared_data.py
+"""Shared test fixtures. Paths to the repository and its vendored data (tests/data) live in shared_data.py
 (import it by name: several directories have their own conftest.py)."""
 
 from __future__ import annotations

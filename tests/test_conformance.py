@@ -1,18 +1,20 @@
-"""The eBPF conformance suite (../shared/conformance) on the vm engine: every program
-gives its expected r0, and every negative case is refused by the assembler, the decoder
-or the engine."""
+"""The eBPF conformance suite (tests/data/conformance) on the vm engine, on the
+interpreter and on the JIT each (``vm.run`` alone would only try its default): every
+program gives its expected r0, and every negative case is refused by the assembler, the
+decoder or the engine."""
 
 from __future__ import annotations
 
 import pytest
 from conformance_data import raw_bytes, sections
 
-from shared_data import SHARED, shared_path
+from shared_data import shared_files
 from pybpf.isa import AsmError, assemble
 from pybpf.vm import VMError, run
 
-TESTS = sorted((SHARED / "conformance" / "tests").glob("*.data"))
-NEGATIVE = sorted((SHARED / "conformance" / "negative").glob("*.data"))
+TESTS = shared_files("conformance", "tests")
+NEGATIVE = shared_files("conformance", "negative")
+ENGINES = pytest.mark.parametrize("jit", [False, True], ids=["interpreter", "jit"])
 
 
 def _program_and_memory(path):
@@ -21,24 +23,26 @@ def _program_and_memory(path):
     return parts, program, bytes.fromhex("".join(parts.get("mem", "").split()))
 
 
-@pytest.mark.parametrize("path", TESTS or [None], ids=[p.name for p in TESTS] or ["absent"])
-def test_conformance(path):
-    if path is None:
-        shared_path("conformance", "tests")
+def test_the_whole_suite_is_there():
+    assert (len(TESTS), len(NEGATIVE)) == (313, 60)
+
+
+@ENGINES
+@pytest.mark.parametrize("path", TESTS, ids=[p.name for p in TESTS])
+def test_conformance(path, jit):
     parts, program, memory = _program_and_memory(path)
     expected = int(parts["result"].split()[0], 16)
-    assert run(program, memory) == expected
+    assert run(program, memory, jit=jit) == expected
 
 
-@pytest.mark.parametrize("path", NEGATIVE or [None], ids=[p.name for p in NEGATIVE] or ["absent"])
-def test_negative(path):
-    if path is None:
-        shared_path("conformance", "negative")
+@ENGINES
+@pytest.mark.parametrize("path", NEGATIVE, ids=[p.name for p in NEGATIVE])
+def test_negative(path, jit):
     parts = sections(path)
     if path.name == "incorrect_return_value_high_bits.data":
         _, program, memory = _program_and_memory(path)
-        assert run(program, memory) != int(parts["result"].split()[0], 16)
+        assert run(program, memory, jit=jit) != int(parts["result"].split()[0], 16)
         return
     with pytest.raises((AsmError, VMError)):
         _, program, memory = _program_and_memory(path)
-        run(program, memory)
+        run(program, memory, jit=jit)

@@ -1,4 +1,4 @@
-"""tcpdump -d text: every expected listing in libpcap's own tests (../shared) reads back
+"""tcpdump -d text: every expected listing in libpcap's own tests (tests/data) reads back
 into instructions and prints again byte for byte; -dd/-ddd forms; malformed text."""
 
 from __future__ import annotations

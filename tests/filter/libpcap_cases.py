@@ -1,22 +1,20 @@
-"""libpcap's own filter tests (../shared/libpcap-tests), as case lists for pytest."""
+"""libpcap's own filter tests (tests/data/libpcap-tests), as case lists for pytest."""
 
 from __future__ import annotations
 
 import json
 from functools import cache
 
-from shared_data import SHARED
+from shared_data import shared_path
 
 from pybpf.filter import LINK_TYPES
 
-CASES = SHARED / "libpcap-tests"
+CASES = shared_path("libpcap-tests")
 
 
 @cache
 def load(name: str) -> list[dict]:
-    path = CASES / name
-    if not path.exists():
-        return []
+    path = shared_path("libpcap-tests", name)
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -52,11 +50,11 @@ def supported(case: dict) -> bool:
 
 
 def case_params(name: str, only_supported: bool = True) -> list:
-    """One pytest param per case (ids are the cases' labels); a placeholder that skips
-    when ../shared is absent."""
+    """One pytest param per case (ids are the cases' labels); an absent or empty case
+    file fails collection."""
     import pytest
 
     cases = load(name)
     if not cases:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{CASES / name} is absent"), id="absent")]
+        raise RuntimeError(f"{CASES / name} holds no cases: tests/data is incomplete")
     return [pytest.param(case, id=case["label"]) for case in cases if not only_supported or supported(case)]

@@ -5,6 +5,7 @@ The ELF loader reads map definitions and global variables from it, both engines 
 to describe maps, and tools decode records with it. It depends only on ``pybpf.errors``.
 """
 
+from pybpf.btf.check import check_acyclic
 from pybpf.btf.c_dump import CDumpError, dump_c, find_type_ids
 from pybpf.btf.decode import Record, decode
 from pybpf.btf.encode import encode
@@ -13,5 +14,5 @@ from pybpf.btf.parse import BTF, BTFError
 from pybpf.btf.raw_dump import dump_raw
 from pybpf.btf.types import Kind, Member, Type
 
-__all__ = ["BTF", "BTFError", "CDumpError", "Kind", "Member", "Record", "Type", "decode", "dump_c",
+__all__ = ["BTF", "BTFError", "CDumpError", "Kind", "Member", "Record", "Type", "check_acyclic", "decode", "dump_c",
            "dump_raw", "encode", "find_type_ids", "numpy_dtype"]

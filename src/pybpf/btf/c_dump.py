@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Sequence
 
+from pybpf.btf.check import check_acyclic
 from pybpf.btf.parse import BTF, BTFError
 from pybpf.btf.types import Kind, Type
 
@@ -50,6 +51,11 @@ _BUILTIN_TYPEDEFS = frozenset({"__builtin_va_list"})
 _PADS = (("long", 64), ("int", 32), ("short", 16), ("char", 8))
 
 _NOT, _BUSY, _DONE = 0, 1, 2          # ordering and emission states
+#: recursion the writer allows itself (one level per nested type) before refusing
+_MAX_NESTING = 20000
+#: padding fields one gap may take (512 KiB of ``long: 64;``); a union's tail beyond it is
+#: left out, as libbpf always does, a struct's is refused: neither is ever allocated
+_MAX_PAD_FIELDS = 1 << 16
 #: what makes an enum of this many bytes when its values alone would not
 _ENUM_MODES = {1: " __attribute__((mode(byte)))", 2: " __attribute__((mode(HI)))",
                8: " __attribute__((mode(word)))"}
@@ -63,10 +69,7 @@ class CDumpError(BTFError):
 def dump_c(btf: BTF, type_ids: Iterable[int] | None = None) -> str:
     """A C header declaring ``type_ids`` and everything they depend on (every type when
     None), wrapped as ``vmlinux.h`` is: include guard and ``preserve_access_index``."""
-    try:
-        return _PROLOGUE + _CWriter(btf).write(type_ids) + _EPILOGUE
-    except RecursionError:      # acyclic but absurdly deep chains: only malformed BTF has them
-        raise CDumpError("types nest too deeply to declare in C (a malformed BTF?)") from None
+    return _PROLOGUE + _CWriter(btf).write(type_ids) + _EPILOGUE
 
 
 def find_type_ids(btf: BTF, names: Sequence[str]) -> list[int]:
@@ -125,15 +128,22 @@ class _CWriter:
         return marks
 
     def write(self, type_ids: Iterable[int] | None) -> str:
-        ids = range(1, len(self.types)) if type_ids is None else type_ids
+        ids = range(1, len(self.types)) if type_ids is None else list(type_ids)
+        try:
+            check_acyclic(self.btf, None if type_ids is None else ids)
+        except BTFError as exc:
+            raise CDumpError(str(exc)) from None
         limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, 20000))  # deep embedding chains recurse per level
+        sys.setrecursionlimit(max(limit, _MAX_NESTING + 1000))  # deep embedding chains recurse per level
+        type_id = 0
         try:
             for type_id in ids:
                 self.queue.clear()
                 self._order(type_id, False)
                 for queued in self.queue:
                     self._emit(queued, 0)
+        except RecursionError:
+            raise CDumpError(f"type {type_id}: its declarations nest more than {_MAX_NESTING} levels deep") from None
         finally:
             sys.setrecursionlimit(limit)
         return "".join(self.out)
@@ -149,21 +159,19 @@ class _CWriter:
         t = self.types[type_id]
         kind = t.kind
         if state == _BUSY:
-            if through_ptr and (t.name or kind not in (Kind.STRUCT, Kind.UNION)):
+            if kind in (Kind.STRUCT, Kind.UNION) and through_ptr and t.name:
                 return False            # a cycle through a pointer: a forward declaration breaks it
             raise CDumpError(f"type {type_id} ({kind.name} {t.name or '(anon)'}) contains itself: "
                              "no C declaration order exists")
-        if kind in (Kind.PTR, Kind.ARRAY, Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG):
-            # marked while its referent is ordered: a chain back to it is a cycle
-            self.order_state[type_id] = _BUSY
-            try:
-                return self._order_reference(type_id, t, through_ptr)
-            finally:
-                if self.order_state[type_id] == _BUSY:
-                    self.order_state[type_id] = state
         if kind in (Kind.INT, Kind.FLOAT) or type_id == 0:
             self.order_state[type_id] = _DONE
             return False
+        if kind == Kind.PTR:
+            strong = self._order(t.ref, True)
+            self.order_state[type_id] = _DONE
+            return strong
+        if kind == Kind.ARRAY:
+            return self._order(t.element, False)
         if kind in (Kind.STRUCT, Kind.UNION):
             if through_ptr and t.name:
                 return False
@@ -179,6 +187,15 @@ class _CWriter:
                 self.queue.append(type_id)
             self.order_state[type_id] = _DONE
             return True
+        if kind == Kind.TYPEDEF:
+            strong = self._order(t.ref, through_ptr)
+            if through_ptr and not strong:
+                return False
+            self.queue.append(type_id)
+            self.order_state[type_id] = _DONE
+            return True
+        if kind in (Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG):
+            return self._order(t.ref, through_ptr)
         if kind == Kind.FUNC_PROTO:
             strong = self._order(t.ref, through_ptr)
             for p in t.members:
@@ -187,22 +204,6 @@ class _CWriter:
         self.order_state[type_id] = _DONE      # FUNC, VAR, DATASEC, DECL_TAG: not C types
         return False
 
-    def _order_reference(self, type_id: int, t: Type, through_ptr: bool) -> bool:
-        """:meth:`_order` for pointers, arrays, typedefs and modifiers (which name another type)."""
-        if t.kind == Kind.PTR:
-            strong = self._order(t.ref, True)
-            self.order_state[type_id] = _DONE
-            return strong
-        if t.kind == Kind.ARRAY:
-            return self._order(t.element, False)
-        if t.kind == Kind.TYPEDEF:
-            strong = self._order(t.ref, through_ptr)
-            if through_ptr and not strong:
-                return False
-            self.queue.append(type_id)
-            self.order_state[type_id] = _DONE
-            return True
-        return self._order(t.ref, through_ptr)
     # emission ------------------------------------------------------------------------
 
     def _emit(self, type_id: int, container: int) -> None:
@@ -331,7 +332,7 @@ class _CWriter:
         for index, m in enumerate(t.members):
             bits = m.bit_size if t.kind_flag else 0
             align = 1 if packed else self._align(m.type)
-            _padding(lines, indent, offset, m.offset, align, prev_bitfield and bits != 0)
+            _padding(lines, indent, offset, m.offset, align, prev_bitfield and bits != 0, t)
             decl = self._decl(m.type, m.name, level + 1)
             width = f": {bits}" if bits else ""
             lines.append(f"{indent}{decl}{width}{self._decl_tags(t.id, index)};")
@@ -340,7 +341,7 @@ class _CWriter:
             else:
                 offset, prev_bitfield = m.offset + 8 * max(0, self._size(m.type)), False
         if is_struct:
-            _padding(lines, indent, offset, 8 * t.size, self._align(t.id), False)
+            _padding(lines, indent, offset, 8 * t.size, self._align(t.id), False, t)
         else:
             self._union_tail(t, lines, indent)
         if len(lines) > 1:
@@ -360,10 +361,10 @@ class _CWriter:
             bits = m.bit_size if t.kind_flag else 0
             end = max(end, m.offset + (bits or 8 * max(0, self._size(m.type))))
         unit = 8 * self._align(t.id)
-        if -(-end // unit) * unit >= 8 * t.size:
+        if -(-end // unit) * unit >= 8 * t.size or 8 * t.size > 64 * _MAX_PAD_FIELDS:
             return
         pads: list[str] = []
-        _padding(pads, indent + "\t", 0, 8 * t.size, 1, False)
+        _padding(pads, indent + "\t", 0, 8 * t.size, 1, False, t)
         if len(pads) == 1:
             lines.append(pads[0][1:])
         else:
@@ -518,22 +519,17 @@ def _natural_enum_size(t: Type) -> int:
     return 8
 
 
-#: padding wider than this (bits) is a char array: a malformed or hostile BTF may declare
-#: a 1 GiB record, and the header must stay the size of the BTF, not of the record
-_PAD_ARRAY_BITS = 8 * 4096
-
-
 def _padding(lines: list[str], indent: str, offset: int, target: int, next_align: int,
-             in_bitfield: bool) -> None:
+             in_bitfield: bool, owner: Type) -> None:
     """Unnamed bitfields that move the next member (or the end) from bit ``offset`` to bit
     ``target``: first the widest type whose alignment lands inside the gap (with an explicit
     ``type: 0`` when the compiler would not align there by itself), then whole pads."""
     if offset >= target:
         return
-    if target - offset > _PAD_ARRAY_BITS:      # a huge gap: one array, not millions of bitfields
-        whole = (target - offset) // 8 - 8
-        lines.append(f"{indent}char __pad_{offset // 8}[{whole}];")
-        offset += 8 * whole
+    if target - offset > 64 * _MAX_PAD_FIELDS:
+        raise CDumpError(f"type {owner.id} ({owner.kind.name} {owner.name or '(anon)'}): a gap of "
+                         f"{(target - offset) // 8} bytes at byte {offset // 8} is more padding than a C "
+                         f"declaration can spell ({_MAX_PAD_FIELDS} fields)")
     for pad_type, pad_bits in _PADS:
         aligned = -(-offset // pad_bits) * pad_bits
         if aligned <= target:

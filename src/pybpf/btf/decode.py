@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pybpf.btf.check import check_acyclic
 from pybpf.btf.parse import BTF, BTFError
 from pybpf.btf.types import Kind
 
@@ -32,17 +33,14 @@ class Record(dict):
         return f"{self.type_name or 'record'}({inner})"
 
 
-#: records and arrays nested deeper than this are refused: only a malformed BTF (a record
-#: that contains itself) nests so deep, and Python's stack must not be what stops it
-MAX_NESTING = 64
-
-
-def decode(btf: BTF, type_id: int, data: bytes, bit_offset: int = 0, bit_size: int = 0, _depth: int = 0) -> Any:
+def decode(btf: BTF, type_id: int, data: bytes, bit_offset: int = 0, bit_size: int = 0) -> Any:
     """The value of type ``type_id`` at the start of ``data`` (``bit_offset``/``bit_size``
     for bitfield members)."""
-    if _depth > MAX_NESTING:
-        raise BTFError(f"type {type_id}: records and arrays nested more than {MAX_NESTING} deep "
-                       "(a type that contains itself?)")
+    check_acyclic(btf, [type_id])
+    return _decode(btf, type_id, data, bit_offset, bit_size)
+
+
+def _decode(btf: BTF, type_id: int, data: bytes, bit_offset: int, bit_size: int) -> Any:
     t = btf.resolve(type_id)
     size = btf.sizeof(type_id) if t.kind not in (Kind.VOID, Kind.FUNC_PROTO, Kind.FWD) else 0
     if bit_size or (t.kind == Kind.INT and t.bits % 8):
@@ -67,22 +65,22 @@ def decode(btf: BTF, type_id: int, data: bytes, bit_offset: int = 0, bit_size: i
     if t.kind == Kind.FLOAT:
         import struct
 
-        formats = {2: "<e", 4: "<f", 8: "<d"}
-        if size not in formats:
-            raise BTFError(f"type {type_id}: a {size}-byte float cannot be decoded (2, 4 or 8 bytes can)")
-        return struct.unpack(formats[size], data[:size])[0]
+        code = {2: "<e", 4: "<f", 8: "<d"}.get(size)
+        if code is None:
+            raise BTFError(f"type {type_id}: a {size}-byte float (Python reads 2, 4 or 8)")
+        return struct.unpack(code, data[:size])[0]
     if t.kind == Kind.ARRAY:
         element = btf.resolve(t.element)
         width = btf.sizeof(t.element)
         if element.kind == Kind.INT and width == 1 and element.encoding & 2 or (element.name == "char"):
             return data[:t.nelems].split(b"\0", 1)[0].decode("utf-8", "replace")
-        return [decode(btf, t.element, data[i * width:(i + 1) * width], _depth=_depth + 1) for i in range(t.nelems)]
+        return [_decode(btf, t.element, data[i * width:(i + 1) * width], 0, 0) for i in range(t.nelems)]
     if t.kind in (Kind.STRUCT, Kind.UNION):
         fields = {}
         for member in t.members:
             byte, bits = divmod(member.offset, 8)
             name = member.name or f"_anon{len(fields)}"
-            value = decode(btf, member.type, data[byte:], bits, member.bit_size, _depth + 1)
+            value = _decode(btf, member.type, data[byte:], bits, member.bit_size)
             if not member.name and isinstance(value, Record):
                 fields.update(value)       # anonymous struct/union members are read through
             else:

@@ -14,12 +14,14 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pybpf.btf.check import check_acyclic
 from pybpf.btf.parse import BTF, BTFError
 from pybpf.btf.types import Kind
 
 
 def encode(btf: BTF, type_id: int, value: Any) -> bytes:
     """``value`` as the bytes of type ``type_id`` (exactly its size)."""
+    check_acyclic(btf, [type_id])
     out = bytearray(btf.sizeof(type_id))
     _write(btf, type_id, value, out, 0, 0, "value")
     return bytes(out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pybpf.btf.check import check_acyclic
 from pybpf.btf.parse import BTF, BTFError
 from pybpf.btf.types import Kind
 
@@ -21,6 +22,7 @@ def numpy_dtype(btf: BTF, type_id: int) -> Any:
         import numpy
     except ImportError:
         raise BTFError("NumPy is not installed (pip install numpy, or pybpf[numpy])") from None
+    check_acyclic(btf, [type_id])
     return numpy.dtype(_describe(btf, type_id, numpy))
 
 

@@ -112,30 +112,28 @@ class BTF:
         while t.kind in _MODIFIERS:
             t = self[t.ref]
             seen += 1
-            if seen > 64:
-                raise BTFError(f"type {type_id} refers to itself through typedefs/modifiers")
+            if seen > self._count:
+                raise BTFError(f"type {type_id} refers to itself through typedefs/modifiers: malformed BTF")
         return t
 
     def sizeof(self, type_id: int) -> int:
-        """The size in bytes of a type (arrays of arrays walked in a loop, so a malformed
-        BTF whose array contains itself is an error, not endless recursion)."""
-        count, seen, current = 1, set(), type_id
-        while True:
+        """The size in bytes of a type (arrays multiplied out along their element chain,
+        which is walked without recursion and refused when it comes back on itself)."""
+        factor, current = 1, type_id
+        for _ in range(self._count + 1):
             t = self.resolve(current)
             if t.kind in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT, Kind.DATASEC):
-                return count * t.size
+                return factor * t.size
             if t.kind == Kind.PTR:
-                return count * 8
-            if t.kind not in (Kind.ARRAY, Kind.VAR):
-                raise BTFError(f"type {type_id} ({t.kind.name}) has no size")
-            if t.id in seen:
-                raise BTFError(f"type {type_id}: array or variable type {t.id} contains itself")
-            seen.add(t.id)
+                return factor * 8
             if t.kind == Kind.ARRAY:
-                count *= t.nelems
+                factor *= t.nelems
                 current = t.element
-            else:
+            elif t.kind == Kind.VAR:
                 current = t.ref
+            else:
+                raise BTFError(f"type {type_id} ({t.kind.name}) has no size")
+        raise BTFError(f"type {type_id} contains itself through arrays/variables: malformed BTF")
 
     def member(self, struct_id: int, name: str) -> Member:
         """Member ``name`` of a struct/union; the error lists the members."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -47,7 +48,7 @@ WINDOW = 64 * 1024 * 1024
 PIECE = 16 * 1024 * 1024
 #: consecutive plausible record headers that make a guess of where a record starts
 SYNC_CHAIN = 8
-#: the most a piece's mapping extends past its end, for the record that straddles it
+#: the most a piece's window extends past its end, for the record that straddles it
 TAIL = 4 * 1024 * 1024
 _U64 = ctypes.c_uint64
 
@@ -175,32 +176,59 @@ class _Worker:
         self.stop = (_U64 * 4)()
         #: the filter as native code calls it (:meth:`RecordBatches.filtered`), if any
         self.native_filter: NativeFilter | None = None
+        #: the piece being walked, read in here (:meth:`RecordBatches._piece`)
+        self.window = _FileWindow()
 
-class _Mapping:
-    """Part of a regular file mapped read-only (MAP_POPULATE where Linux has it, so the
-    pages are read in one go rather than faulted in one by one)."""
+class _FileWindow:
+    """Part of a regular file read into anonymous memory at a fixed address, kept and
+    reused for the next part (fresh memory costs a page fault per page).
+
+    Not a mapping of the file itself: a file that shrinks while it is read (a capture
+    rotated by ``tcpdump -C/-W``, a copy being rewritten) would make every access past its
+    new end a SIGBUS that kills the process in the middle of native code. Read with
+    ``pread``, a shrunk file is only a short read: ``size`` is what was there, and the
+    walk reports the record it cuts short as a truncated file, as tcpdump does."""
 
     _libc: Any = None
 
-    def __init__(self, fd: int, offset: int, size: int):
-        if _Mapping._libc is None:
+    def __init__(self) -> None:
+        if _FileWindow._libc is None:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.mmap.restype = ctypes.c_void_p
             libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                   ctypes.c_long]
             libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-            _Mapping._libc = libc
-        self.size = size
-        flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_POPULATE", 0)
-        address = self._libc.mmap(None, size, mmap.PROT_READ, flags, fd, offset)
-        if address in (None, ctypes.c_void_p(-1).value):
-            raise OSError(ctypes.get_errno(), "mmap failed")
-        self.address: int = address
+            _FileWindow._libc = libc
+        self.address = self.size = self._length = 0
+
+    def read(self, fd: int, offset: int, size: int) -> int:
+        """Read ``size`` bytes of ``fd`` from ``offset`` to :attr:`address`; returns (and
+        :attr:`size` is) how many there were."""
+        if size > self._length:
+            self.close()
+            address = self._libc.mmap(None, size, mmap.PROT_READ | mmap.PROT_WRITE,
+                                      mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+            if address in (None, ctypes.c_void_p(-1).value):
+                raise OSError(ctypes.get_errno(), "mmap failed")
+            self.address, self._length = address, size
+        got = 0
+        if size:
+            with memoryview((ctypes.c_char * size).from_address(self.address)).cast("B") as view:
+                while got < size:
+                    count = os.preadv(fd, [view[got:]], offset + got)     # releases the GIL
+                    if count == 0:
+                        break
+                    got += count
+        self.size = got
+        return got
 
     def close(self) -> None:
         if self.address:
-            self._libc.munmap(self.address, self.size)
-            self.address = 0
+            self._libc.munmap(self.address, self._length)
+            self.address = self._length = 0
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class RecordBatches:
@@ -223,7 +251,7 @@ class RecordBatches:
         self._batch._native = walker
         self._unit_ns = reader.timestamp_unit_ns
         self._limit = max_caplen(reader.linktype)
-        self._mapping: _Mapping | None = None
+        self._window = _FileWindow()
 
     def _buffers(self, start: int | None = None) -> Iterator[tuple[int, int, int, int, bool, Any]]:
         """(address, start, end, file offset of the address, last, keep-alive) of each
@@ -254,13 +282,10 @@ class RecordBatches:
         while offset < size:
             base = offset - offset % mmap.ALLOCATIONGRANULARITY
             length = min(window, size - base)
-            self._mapping = _Mapping(fd, base, length)
             last = base + length >= size
-            try:
-                stop = yield self._mapping.address, offset - base, length, base, last, None
-            finally:
-                self._mapping.close()
-                self._mapping = None
+            if self._window.read(fd, base, length) < length:    # the file shrank: what is left ends it
+                length, last = self._window.size, True
+            stop = yield self._window.address, offset - base, length, base, last, None
             if base + stop == offset and not last:
                 window *= 2                 # a record larger than the window: widen it
             offset = base + stop
@@ -495,60 +520,57 @@ class RecordBatches:
             return _Piece(start, start, True, out, 0, 0, 0)
         end = min(size, until + RECORD_HEADER + min(self._limit, TAIL))
         base = start - start % mmap.ALLOCATIONGRANULARITY
-        mapping = _Mapping(fd, base, end - base)
-        try:
-            address, position, limit = mapping.address, start - base, end - base
-            if guess:
-                position = self._native.sync(address, position, limit, self._swapped, self._limit,
-                                             1_000_000_000 if self._unit_ns == 1 else 1_000_000, SYNC_CHAIN)
-                if position >= limit:       # no plausible records: let the walk before say where
-                    return _Piece(-1, -1, False, out, 0, 0, 0)
-            begin = base + position
-            batch, results, stop, walk = worker.batch, worker.results, worker.stop, self._native.walk
-            native_filter = worker.native_filter
-            if native_filter is not None:
-                if len(out) < limit - position:  # room for every byte walked, with a margin for the next piece's
-                    # anonymous memory: pages are allocated as they are written (bytearray(n)
-                    # would write zeros over all of it first: ~5,000 page faults a buffer)
-                    out = mmap.mmap(-1, (limit - position) * 9 // 8)
-                target = (ctypes.c_char * len(out)).from_buffer(out)
-                state, token = native_filter.open()
+        window = worker.window
+        if window.read(fd, base, end - base) < end - base:     # the file shrank: the batch walk says where it ends
+            return _Piece(-1, -1, False, out, 0, 0, 0)
+        address, position, limit = window.address, start - base, end - base
+        if guess:
+            position = self._native.sync(address, position, limit, self._swapped, self._limit,
+                                         1_000_000_000 if self._unit_ns == 1 else 1_000_000, SYNC_CHAIN)
+            if position >= limit:       # no plausible records: let the walk before say where
+                return _Piece(-1, -1, False, out, 0, 0, 0)
+        begin = base + position
+        batch, results, stop, walk = worker.batch, worker.results, worker.stop, self._native.walk
+        native_filter = worker.native_filter
+        if native_filter is not None:
+            if len(out) < limit - position:  # room for every byte walked, with a margin for the next piece's
+                # anonymous memory: pages are allocated as they are written (bytearray(n)
+                # would write zeros over all of it first: ~5,000 page faults a buffer)
+                out = mmap.mmap(-1, (limit - position) * 9 // 8)
+            target = (ctypes.c_char * len(out)).from_buffer(out)
+            state, token = native_filter.open()
+            try:
+                written = self._native.filter(address, position, limit, self._swapped, self._limit,
+                                              batch.capacity, batch.offsets, batch.caplens, batch.wirelens,
+                                              batch.hosts, stop, until - base, native_filter.function, state,
+                                              results, ctypes.addressof(target))
+            finally:
+                native_filter.close(token)
+                del target
+            return _Piece(begin, base + stop[0], stop[1] == STOP_BOUNDARY, out, written, stop[2], stop[3])
+        written = records = matched = 0
+        while True:
+            batch.count = walk(address, position, limit, self._swapped, self._limit, batch.capacity,
+                               batch.offsets, batch.caplens, batch.wirelens, batch.hosts, stop, until - base)
+            position, reason = stop[0], stop[1]
+            if batch.count:
+                batch.base = address
                 try:
-                    written = self._native.filter(address, position, limit, self._swapped, self._limit,
-                                                  batch.capacity, batch.offsets, batch.caplens, batch.wirelens,
-                                                  batch.hosts, stop, until - base, native_filter.function, state,
-                                                  results, ctypes.addressof(target))
-                finally:
-                    native_filter.close(token)
-                    del target
-                return _Piece(begin, base + stop[0], stop[1] == STOP_BOUNDARY, out, written, stop[2], stop[3])
-            written = records = matched = 0
-            while True:
-                batch.count = walk(address, position, limit, self._swapped, self._limit, batch.capacity,
-                                   batch.offsets, batch.caplens, batch.wirelens, batch.hosts, stop, until - base)
-                position, reason = stop[0], stop[1]
-                if batch.count:
-                    batch.base = address
-                    try:
-                        match(batch, results)
-                    except Exception:       # the batch walk raises it, after the same records
-                        return _Piece(begin, -1, False, out, 0, 0, 0)
-                    accepted = batch.accepted(results)
-                    if accepted:
-                        written += batch.gather_into(results, out, written)
-                    records += batch.count
-                    matched += accepted
-                if reason != STOP_FULL:
-                    return _Piece(begin, base + position, reason == STOP_BOUNDARY, out, written, records, matched)
-        finally:
-            mapping.close()
+                    match(batch, results)
+                except Exception:       # the batch walk raises it, after the same records
+                    return _Piece(begin, -1, False, out, 0, 0, 0)
+                accepted = batch.accepted(results)
+                if accepted:
+                    written += batch.gather_into(results, out, written)
+                records += batch.count
+                matched += accepted
+            if reason != STOP_FULL:
+                return _Piece(begin, base + position, reason == STOP_BOUNDARY, out, written, records, matched)
 
     def close(self) -> None:
-        """Unmap the file (the source itself is closed by its CaptureFile)."""
+        """Free the memory the file was read into (the source itself is closed by its CaptureFile)."""
         self._batch._keep = None
-        if self._mapping is not None:
-            self._mapping.close()
-            self._mapping = None
+        self._window.close()
 
 
 def record_batches(source: Source, reader: PcapReader, batch_size: int = DEFAULT_BATCH) -> RecordBatches | None:

@@ -224,13 +224,19 @@ def hexdump(packet_bytes: bytes, linktype: int | None = None) -> str:
     return "\n".join(lines)
 
 
+#: what tcpdump prints in place of a timestamp it cannot convert
+TIME_ERROR = "[Error converting time]"
+
+
 def format_timestamp(timestamp_ns: int, nanosecond: bool = False, utc: bool = False) -> str:
     """``HH:MM:SS.ffffff`` of the local (or UTC) time, as tcpdump prints by default;
-    ``nanosecond`` gives nine fraction digits (tcpdump --nano)."""
+    ``nanosecond`` gives nine fraction digits (tcpdump --nano). A time the C library
+    cannot convert (a pcapng ``if_tsresol``/``if_tsoffset`` far out of range) is printed
+    as tcpdump prints it, ``[Error converting time]``, and the packet still is."""
     seconds, fraction = divmod(timestamp_ns, 1_000_000_000)
     try:
         clock = time.gmtime(seconds) if utc else time.localtime(seconds)
-    except (OverflowError, OSError, ValueError):   # beyond time_t: what tcpdump prints instead
-        return "[Error converting time]"
+    except (OverflowError, OSError, ValueError):
+        return TIME_ERROR
     digits = f"{fraction:09d}" if nanosecond else f"{fraction // 1000:06d}"
     return f"{clock.tm_hour:02d}:{clock.tm_min:02d}:{clock.tm_sec:02d}.{digits}"

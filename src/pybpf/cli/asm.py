@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from pybpf.cli.output import atomic_output
-from pybpf.errors import PybpfError
 
 # Imports of what the handler uses are inside it: ``pybpf`` registers every command's
 # parser on each run, and registering must not load what only this command needs.
@@ -23,15 +22,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Assemble first, so a syntax error never leaves a partial output file."""
+    from pybpf.object.source import source_text
+    from pybpf.errors import PybpfError
     from pybpf.isa import assemble, encode
 
-    data = Path(args.file).read_bytes()
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise PybpfError(f"{args.file}: line {line}: not UTF-8 text (byte {exc.start}: {data[exc.start]:#04x})") from None
-    code = encode(assemble(text))
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise PybpfError(f"{args.file}: cannot read: {exc.strerror}") from None
+    code = encode(assemble(source_text(args.file, data)))
     with atomic_output(args.output) as out:
         out.write(code)
     return 0

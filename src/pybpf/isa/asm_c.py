@@ -94,7 +94,7 @@ def _neg(m: re.Match) -> Parsed:
 
 def _movsx(m: re.Match) -> Parsed:
     width = _width(m["dst"])
-    bits = int(m["bits"])
+    bits = int(m["bits"]) if len(m["bits"]) <= 2 else 0
     if bits not in ((8, 16, 32) if width == "r" else (8, 16)):
         raise SyntaxProblem(_col(m, "bits"), f"sign extension from {bits} bits is not defined for {width} registers")
     return Instruction((o.ALU64 if width == "r" else o.ALU) | o.MOV | o.X, _reg(m, "dst", width),

@@ -37,6 +37,13 @@ class AsmError(PybpfError):
         super().__init__(f"line {line}, column {column}: {message}{detail}")
 
 
+#: a line this long has its whitespace runs cut to one space before it is parsed: the
+#: patterns' neighbouring ``\s*`` would try every split of a long run (minutes for a
+#: line of 50,000 spaces); columns in such a line's errors are then approximate
+_LONG_LINE = 512
+_LONG_SPACE = re.compile(r"\s{2,}")
+
+
 def _strip_comment(text: str) -> str:
     cut = len(text)
     for marker in ("//", "#", ";"):
@@ -50,7 +57,7 @@ def _unknown_register(text: str) -> SyntaxProblem | None:
     """A clearer error than "cannot parse" when the line names a register that does not exist."""
     for match in re.finditer(r"%?\b[rw][0-9]+\b", text):
         number = REGISTER.match(match[0])
-        if number is not None and int(number[2]) > 10:
+        if number is not None and (len(number[2]) > 2 or int(number[2]) > 10):
             return SyntaxProblem(match.start() + 1, f"unknown register {match[0]!r} (registers are r0-r10)")
     return None
 
@@ -81,9 +88,14 @@ def assemble(text: str) -> list[Instruction]:
     for number, raw in enumerate(text.splitlines(), 1):
         if _OBJDUMP_SECOND_SLOT.match(raw) or _OBJDUMP_NOISE.match(raw.strip()):
             continue
-        line = _VERIFIER_PREFIX.sub(lambda m: " " * len(m[0]), raw)
+        line = _LONG_SPACE.sub(" ", raw) if len(raw) > _LONG_LINE else raw
+        line = _VERIFIER_PREFIX.sub(lambda m: " " * len(m[0]), line)
         line = _OBJDUMP_PREFIX.sub(lambda m: " " * len(m[0]), line)
         line = _ANNOTATION.sub("", _strip_comment(line)).rstrip()
+        if not line.isascii():
+            column, char = next((i, c) for i, c in enumerate(line, 1) if not c.isascii())
+            raise AsmError(number, column, f"{char!r} (U+{ord(char):04X}) is not ASCII: instructions, numbers "
+                                           "(digits 0-9) and labels are written in ASCII", raw)
         function = _OBJDUMP_FUNCTION.match(line.strip())
         if function:
             labels.setdefault(function["name"], slot)

@@ -40,13 +40,17 @@ def register(text: str, column: int, width: str | None = None) -> int:
     match = REGISTER.match(text.strip())
     if match is None:
         raise SyntaxProblem(column, f"expected a register, got {text.strip()!r}")
-    number = int(match[2])
+    number = int(match[2]) if len(match[2]) <= 2 else 99
     if number > 10:
         raise SyntaxProblem(column, f"unknown register {text.strip()!r} (registers are r0-r10)")
     if width is not None and match[1] != width:
         raise SyntaxProblem(column, f"expected a {'64' if width == 'r' else '32'}-bit register "
                                     f"({width}{number}), got {text.strip()!r}")
     return number
+
+
+#: digits of the longest 64-bit literal (20 decimal; any literal longer is out of range)
+_MAX_DIGITS = 20
 
 
 def is_number(text: str) -> bool:
@@ -60,6 +64,8 @@ def number(text: str, column: int) -> int:
     if not _NUMBER_RE.match(cleaned):
         raise SyntaxProblem(column, f"expected a number, got {text.strip()!r}")
     body = cleaned.lstrip("+-")
+    if len(body.lstrip("0xX")) > _MAX_DIGITS:     # Python refuses to convert over 4,300 digits
+        raise SyntaxProblem(column, f"number {text.strip()[:24]}... has {len(body)} digits: more than 64 bits hold")
     value = int(body, 16) if body[:2].lower() == "0x" else int(body, 10)  # "05" is decimal
     return -value if cleaned.startswith("-") else value
 

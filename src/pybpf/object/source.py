@@ -51,6 +51,17 @@ def looks_like_text(data: bytes) -> bool:
     return True
 
 
+def source_text(where: str, data: bytes, hint: str = "") -> str:
+    """``data`` (from ``where``) decoded as UTF-8; an error names the line, column and byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SourceError(f"{where}: line {line}, column {column}: not UTF-8 text (byte {exc.start}: "
+                          f"0x{data[exc.start]:02x}){hint}") from None
+
+
 def read(source: str | Path | bytes, *, name: str = "", type: ProgramType | str = ProgramType.SOCKET_FILTER,
          core_btf: str | Path | None = None, **compile_options: Any) -> CollectionSpec:
     """The collection a program source holds.
@@ -73,11 +84,7 @@ def read(source: str | Path | bytes, *, name: str = "", type: ProgramType | str 
     from pybpf.isa import InvalidInstruction, assemble, decode  # only what this kind needs
 
     if kind == "asm":
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"{where}: not UTF-8 text (byte {exc.start}); raw instructions need a .bin name") from None
-        instructions = assemble(text)
+        instructions = assemble(source_text(where, data, "; raw instructions need a .bin name"))
     else:
         if len(data) % 8:
             raise SourceError(f"{where}: {len(data)} bytes is not a whole number of 8-byte instructions")

@@ -10,14 +10,14 @@ import pytest
 from conformance_data import sections
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from shared_data import SHARED
+from shared_data import shared_files
 
 from pybpf.isa import Instruction, assemble
 from pybpf.isa import opcodes as o
 from pybpf.vm import VMError, run_program
 from pybpf.vm.jit import compile_program
 
-TESTS = sorted((SHARED / "conformance" / "tests").glob("*.data"))
+TESTS = shared_files("conformance", "tests")
 
 
 def both(program, mem=b"", counts=True, **options):
@@ -33,10 +33,8 @@ def both(program, mem=b"", counts=True, **options):
     return outcomes
 
 
-@pytest.mark.parametrize("path", TESTS or [None], ids=[p.name for p in TESTS] or ["absent"])
+@pytest.mark.parametrize("path", TESTS, ids=[p.name for p in TESTS])
 def test_conformance_on_the_jit(path):
-    if path is None:
-        pytest.skip("../shared/conformance is absent")
     parts = sections(path)
     memory = bytes.fromhex("".join(parts.get("mem", "").split()))
     result = compile_program(assemble(parts["asm"])).run(memory)

@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pybpf.btf import BTF, BTFError
+from pybpf.btf import BTF, BTFError, check_acyclic
 from pybpf.object.btf_ext import BTFExt, parse_btf_ext
 from pybpf.object.core import CoreError, Relocated, relocate, target_btf
 from pybpf.object.elf.btf_fixup import fix_btf
@@ -41,6 +41,7 @@ def read_btf(obj: ElfObject) -> ObjectBTF | None:
         return None
     try:
         local = BTF.parse(section.data)
+        check_acyclic(local)
         blob = fix_btf(obj, section.data)
     except BTFError as exc:
         raise ObjectError(f"{obj.path}: .BTF: {exc}") from None
