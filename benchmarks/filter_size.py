@@ -21,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-from pybpf.filter import LINK_TYPES, FilterError, compile
+from pybpf.filter import LINK_TYPES, FilterError, compile_filter
 
 SHARED = Path(__file__).resolve().parents[1] / "tests" / "data" / "libpcap-tests" / "accept.jsonl"
 
@@ -103,7 +103,7 @@ def main() -> None:
     for expression, dlt, snaplen in corpus() + [(e, "EN10MB", 262144) for e in COMMON]:
         theirs = pcap.length(expression, LINK_TYPES[dlt].number, snaplen)
         try:
-            ours = len(compile(expression, linktype=dlt, snaplen=snaplen))
+            ours = len(compile_filter(expression, linktype=dlt, snaplen=snaplen))
         except FilterError:
             ours = None
         if theirs is not None and ours is not None:

@@ -14,7 +14,7 @@ import sys
 import time
 
 from pybpf.isa import assemble
-from pybpf.vm import Program, run_program
+from pybpf.vm import CheckedProgram, run_program
 
 LOOP = """
     r0 = 0
@@ -29,7 +29,7 @@ loop:
 
 
 def vm_ns_per_instruction(n: int) -> tuple[float, int]:
-    program = Program(assemble(LOOP.format(n=n)))
+    program = CheckedProgram(assemble(LOOP.format(n=n)))
     start = time.perf_counter_ns()
     result = run_program(program, max_instructions=10 * n + 10)
     elapsed = time.perf_counter_ns() - start

@@ -20,7 +20,7 @@ import time
 
 from pybpf.isa import Instruction, assemble
 from pybpf.isa import opcodes as o
-from pybpf.vm import Program, run_program
+from pybpf.vm import CheckedProgram, run_program
 from pybpf.vm.jit import CompiledProgram
 
 ALU = """
@@ -109,7 +109,7 @@ def interpreter_ns(code: list[Instruction]) -> tuple[float, int]:
 
 
 def jit_ns(code: list[Instruction], executed: int) -> float:
-    compiled = CompiledProgram(Program(code))
+    compiled = CompiledProgram(CheckedProgram(code))
     compiled.run(max_instructions=1 << 40)  # warm
     best = min(compiled.run(max_instructions=1 << 40).duration_ns for _ in range(5))
     return best / executed
@@ -144,7 +144,7 @@ def branchy(size: int) -> list[Instruction]:
 
 def compile_seconds(code: list[Instruction]) -> float:
     start = time.perf_counter()
-    CompiledProgram(Program(code))
+    CompiledProgram(CheckedProgram(code))
     return time.perf_counter() - start
 
 

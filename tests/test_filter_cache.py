@@ -15,7 +15,7 @@ from shared_data import shared_path
 
 from pybpf import filter_cache
 from pybpf.filter import FilterError
-from pybpf.filter import compile as compile_filter
+from pybpf.filter import compile_filter
 
 
 @pytest.fixture

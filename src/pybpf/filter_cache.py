@@ -2,7 +2,7 @@
 an expression it compiled before does not import the compiler (:mod:`pybpf.filter`,
 15–30 ms) nor compile (~10 ms).
 
-:func:`compile_cached` is :func:`pybpf.filter.compile` with a cache in front of it. An
+:func:`compile_cached` is :func:`pybpf.filter.compile_filter` with a cache in front of it. An
 entry is the classic program (``struct sock_filter`` bytes) followed by a SHA-256 of
 them; its file name is a SHA-256 of everything that decides the program:
 
@@ -205,7 +205,7 @@ def _prune(directory: Path, prefix: str = PREFIX) -> None:
 
 def compile_resolving(expression: str, linktype: int, snaplen: int = 262144, optimize: bool = True,
                       netmask: int = 0, linux_extensions: bool = False) -> tuple[list[Instruction], bool]:
-    """:func:`pybpf.filter.compile`, and whether compiling looked a name up outside
+    """:func:`pybpf.filter.compile_filter`, and whether compiling looked a name up outside
     pybpf's own tables. Watched while it runs: the socket module's resolver functions,
     and every function of the compiler's name-lookup module (``pybpf.filter.resolver``,
     where there is one: hosts files, ethers and networks databases) but its parsers of
@@ -213,7 +213,7 @@ def compile_resolving(expression: str, linktype: int, snaplen: int = 262144, opt
     import socket
     import types
 
-    from pybpf.filter import compile as compile_filter
+    from pybpf.filter import compile_filter
 
     consulted = False
     watched = [(socket, name, getattr(socket, name)) for name in RESOLVERS if hasattr(socket, name)]
@@ -242,7 +242,7 @@ def compile_resolving(expression: str, linktype: int, snaplen: int = 262144, opt
 
 def compile_cached(expression: str, linktype: int, snaplen: int = 262144, optimize: bool = True,
                    netmask: int = 0, linux_extensions: bool = False) -> list[Instruction]:
-    """:func:`pybpf.filter.compile`'s program, from the disk cache when this expression
+    """:func:`pybpf.filter.compile_filter`'s program, from the disk cache when this expression
     was compiled before with the same arguments and compiler (see the module's
     documentation); raises :class:`~pybpf.filter.FilterError` as it does."""
     path = entry_path(expression, linktype, snaplen, optimize, netmask, linux_extensions)

@@ -3,7 +3,7 @@ run in native code through the vm JIT's batch entry point, the classic interpret
 the JIT cannot be used.
 
 :class:`Matcher` is what ``pybpf filter`` filters files with. The expression is compiled
-(:func:`pybpf.filter.compile`) for a link type the first time a packet of that type
+(:func:`pybpf.filter.compile_filter`) for a link type the first time a packet of that type
 arrives — a pcapng file may describe interfaces of several — then translated to eBPF
 (:func:`pybpf.cbpf.to_ebpf`) and compiled by the vm JIT. The JIT's batch entry point
 (:meth:`~pybpf.vm.jit.CompiledProgram.run_batch`) runs the program over arrays of packet
@@ -135,7 +135,7 @@ class Matcher:
             if self.cache:
                 from pybpf.filter_cache import compile_cached as compile_filter
             else:
-                from pybpf.filter import compile as compile_filter
+                from pybpf.filter import compile_filter
             program = compile_filter(self.expression, linktype, self.snaplen, self.optimize, self.netmask)
             entry = self._programs[linktype] = _LinkProgram(program, self.jit, self.cache)
         return entry

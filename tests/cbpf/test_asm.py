@@ -13,7 +13,7 @@ from shared_data import shared_path
 
 from pybpf.cbpf import CbpfError, parse_dump, validate
 from pybpf.cbpf import opcodes as c
-from pybpf.cbpf.asm import (EXTENSIONS, AsmError, assemble, disassemble, format_bytecode, format_c,
+from pybpf.cbpf.asm import (EXTENSIONS, CbpfAsmError, assemble, disassemble, format_bytecode, format_c,
                             parse_bytecode)
 from pybpf.cbpf.instruction import Instruction as I
 from pybpf.cbpf.translate import KERNEL_OPCODES
@@ -158,7 +158,7 @@ def test_far_targets():
     ("ret #0\n" * 4097, 4097, 1, "more than 4096 instructions"),
 ])
 def test_errors_say_where_and_why(text, line, column, why):
-    with pytest.raises(AsmError, match=why) as caught:
+    with pytest.raises(CbpfAsmError, match=why) as caught:
         assemble(text)
     assert (caught.value.line, caught.value.column) == (line, column)
     assert str(caught.value).startswith(f"line {line}, column {column}: ")

@@ -97,7 +97,7 @@ def test_translated_filters_run_in_the_kernel_as_socket_filters():
     BPF_PROG_TYPE_SOCKET_FILTER and test-run (the kernel shows a socket filter the packet
     from its network header): the classic interpreter's answers, packet by packet."""
     from pybpf.engine import load
-    from pybpf.filter import compile as compile_filter
+    from pybpf.filter import compile_filter
     from pybpf.object import CollectionSpec, ProgramSpec
 
     def ipv4(proto: int, payload: bytes, dst: int = 0x0A000002) -> bytes:

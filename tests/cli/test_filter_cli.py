@@ -19,7 +19,7 @@ from pybpf.capture import PcapngWriter, PcapWriter, format_timestamp, hexdump, r
 from pybpf.cbpf import run
 from pybpf.cli import main
 from pybpf.cli.progress import Progress
-from pybpf.filter import compile as compile_filter
+from pybpf.filter import compile_filter
 
 TCPDUMP = shutil.which("tcpdump")
 needs_tcpdump = pytest.mark.skipif(TCPDUMP is None, reason="needs tcpdump as the reference")

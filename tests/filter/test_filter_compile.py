@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from probe_packets import probe
 
 from pybpf.cbpf import dump, run, validate
-from pybpf.filter import FilterError, compile
+from pybpf.filter import FilterError, compile_filter
 
 PRIMITIVES = [
     "ip", "ip6", "arp", "tcp", "udp", "icmp", "icmp6", "sctp", "vlan", "mpls", "pppoes", "stp", "iso", "ipx",
@@ -34,11 +34,11 @@ def expressions():
 @given(expressions())
 def test_optimizer_keeps_semantics(expression):
     try:
-        plain = compile(expression, optimize=False)
+        plain = compile_filter(expression, optimize=False)
     except FilterError:             # e.g. vlan after pppoes: refused either way
         assume(False)
     try:
-        optimized = compile(expression)
+        optimized = compile_filter(expression)
     except FilterError as error:
         assert "rejects all packets" in str(error)
         assert all(run(plain, p) == 0 for p in probe([plain], "EN10MB", expression))
@@ -67,7 +67,7 @@ def _reach(program) -> int:
 
 def test_long_jumps_go_through_trampolines():
     hosts = " or ".join(f"host 10.0.{i // 250}.{i % 250}" for i in range(120))
-    program = compile(hosts, optimize=False)
+    program = compile_filter(hosts, optimize=False)
     assert len(program) > 300
     validate(program)              # every conditional offset fits in 8 bits
     assert any(ins.code == 0x05 for ins in program)    # ja
@@ -78,45 +78,45 @@ def test_long_jumps_go_through_trampolines():
 
 
 def test_snaplen_is_the_accept_value_and_len_counts_instructions():
-    program = compile("ip", snaplen=96)
+    program = compile_filter("ip", snaplen=96)
     assert len(program) == 4 and program[2].k == 96
     assert dump(program).splitlines()[0] == "(000) ldh      [12]"
-    assert compile("") == compile("", optimize=False) and len(compile("")) == 1
+    assert compile_filter("") == compile_filter("", optimize=False) and len(compile_filter("")) == 1
 
 
 def test_link_types_by_name_and_number():
-    assert compile("ip", linktype=1) == compile("ip", linktype="EN10MB") == compile("ip", linktype="DLT_EN10MB")
-    raw = compile("ip", linktype="RAW")
+    assert compile_filter("ip", linktype=1) == compile_filter("ip", linktype="EN10MB") == compile_filter("ip", linktype="DLT_EN10MB")
+    raw = compile_filter("ip", linktype="RAW")
     assert run(raw, bytes([0x45]) + bytes(19)) and not run(raw, bytes([0x60]) + bytes(39))
-    assert compile("ip", linktype="IPV4") == compile("", linktype="IPV4")
+    assert compile_filter("ip", linktype="IPV4") == compile_filter("", linktype="IPV4")
 
 
 def test_expressions_that_reject_everything_are_refused_when_optimizing():
     with pytest.raises(FilterError, match="rejects all packets"):
-        compile("ip and ip6")
-    assert len(compile("ip and ip6", optimize=False)) > 1
+        compile_filter("ip and ip6")
+    assert len(compile_filter("ip and ip6", optimize=False)) > 1
 
 
 def test_ip_broadcast_needs_a_netmask():
     with pytest.raises(FilterError, match="netmask not known"):
-        compile("ip broadcast", netmask=0xFFFF_FFFF)
-    program = compile("ip broadcast", netmask=0xFFFF_FF00)
+        compile_filter("ip broadcast", netmask=0xFFFF_FFFF)
+    program = compile_filter("ip broadcast", netmask=0xFFFF_FF00)
     frame = bytes(12) + b"\x08\x00" + bytes([0x45]) + bytes(15) + bytes([192, 168, 1, 255])
     assert run(program, frame) and not run(program, frame[:-1] + b"\x07")
 
 
 def test_linux_extensions_read_the_vlan_tag_from_metadata_or_frame():
-    program = compile("vlan 10 and ip", linux_extensions=True)
+    program = compile_filter("vlan 10 and ip", linux_extensions=True)
     untagged_ip = bytes(12) + b"\x08\x00" + bytes([0x45]) + bytes(19)
     tagged_ip = bytes(12) + b"\x81\x00\x00\x0a\x08\x00" + bytes([0x45]) + bytes(19)
     assert run(program, untagged_ip, vlan_avail=1, vlan_tci=10)      # the kernel took the tag out
     assert not run(program, untagged_ip, vlan_avail=1, vlan_tci=11)
     assert run(program, tagged_ip) and not run(program, untagged_ip)
-    assert compile("vlan 10 and ip") != program                      # capture files: frame bytes only
+    assert compile_filter("vlan 10 and ip") != program                      # capture files: frame bytes only
 
 
 def test_enc_carries_the_address_family_in_either_byte_order():
-    program = compile("ip", linktype="ENC")
+    program = compile_filter("ip", linktype="ENC")
     header = b"\0\0\x10\x01\0\0\0\x03"
     assert run(program, b"\x02\0\0\0" + header + bytes([0x45]) + bytes(19))
     assert run(program, b"\0\0\0\x02" + header + bytes([0x45]) + bytes(19))

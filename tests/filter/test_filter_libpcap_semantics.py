@@ -14,7 +14,7 @@ from tcpdump_oracle import needs_tcpdump, pybpf_kept, tcpdump_kept, write_pcap
 
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf import run
-from pybpf.filter import FilterError, compile
+from pybpf.filter import FilterError, compile_filter
 
 
 def _eth(ethertype: int, payload: bytes) -> bytes:
@@ -52,16 +52,16 @@ def _same_as_tcpdump(tmp_path, expression: str, packets=None) -> set[int]:
     path = tmp_path / "probe.pcap"
     write_pcap(path, packets)
     expected = tcpdump_kept(path, expression)
-    assert pybpf_kept(compile(expression), packets) == expected, expression
+    assert pybpf_kept(compile_filter(expression), packets) == expected, expression
     return expected
 
 
 def test_byte_reads_from_the_link_layer_header():
-    program = compile("byte 9 = 6", optimize=False)
+    program = compile_filter("byte 9 = 6", optimize=False)
     assert (program[0].code, program[0].k) == (c.LD | c.B | c.ABS, 9)
     frame = bytes(9) + b"\x06" + bytes(40)
-    assert run(compile("byte 9 = 6"), frame) and not run(compile("byte 9 = 6"), bytes(9) + b"\x07" + bytes(40))
-    assert run(compile("byte 3 > 5"), b"\0\0\0\x09") and run(compile("byte 0 & 2"), b"\x03")
+    assert run(compile_filter("byte 9 = 6"), frame) and not run(compile_filter("byte 9 = 6"), bytes(9) + b"\x07" + bytes(40))
+    assert run(compile_filter("byte 3 > 5"), b"\0\0\0\x09") and run(compile_filter("byte 0 & 2"), b"\x03")
 
 
 @needs_tcpdump
@@ -76,7 +76,7 @@ TWO_LENGTHS = "(ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2) != 0"
 def test_two_header_lengths_are_two_values():
     """The TCP payload length: zero for a bare segment whatever the header lengths."""
     for optimize in (True, False):
-        program = compile(TWO_LENGTHS, optimize=optimize)
+        program = compile_filter(TWO_LENGTHS, optimize=optimize)
         for ihl in (5, 6):
             for off in (5, 8):
                 bare = _eth(0x0800, _ipv4(6, _tcp(80, off), ihl))
@@ -94,9 +94,9 @@ def test_nested_arithmetic_keeps_tcpdumps_packets(tmp_path, expression):
 
 def test_arithmetic_keeps_only_the_left_operands_protocol_checks():
     udp = _eth(0x0800, _ipv4(17, _udp()))
-    assert run(compile("ip[2:2] - tcp[12] != 0"), udp)           # no TCP check: libpcap's gen_arth
-    assert not run(compile("tcp[12] - ip[2:2] != 0"), udp)       # the left operand's check stays
-    assert not run(compile("ip[2:2] != tcp[12]"), udp)           # a comparison keeps both
+    assert run(compile_filter("ip[2:2] - tcp[12] != 0"), udp)           # no TCP check: libpcap's gen_arth
+    assert not run(compile_filter("tcp[12] - ip[2:2] != 0"), udp)       # the left operand's check stays
+    assert not run(compile_filter("ip[2:2] != tcp[12]"), udp)           # a comparison keeps both
 
 
 @needs_tcpdump
@@ -109,13 +109,13 @@ def test_arithmetic_checks_keep_tcpdumps_packets(tmp_path, expression):
 def test_ip_multicast_is_224_slash_4_as_in_libpcaps_master():
     for first, kept in ((223, False), (224, True), (239, True), (240, False), (255, False)):
         frame = _eth(0x0800, _ipv4(17, _udp())[:16] + bytes([first, 0, 0, 1]) + _udp())
-        assert bool(run(compile("ip multicast"), frame)) is kept, first
+        assert bool(run(compile_filter("ip multicast"), frame)) is kept, first
 
 
 @pytest.mark.parametrize("spelling", ["0011.2233.4455", "001122334455", "00-11-22-33-44-55", "0:11:22:33:44:55",
                                       "00.11.22.33.44.55"])
 def test_mac_address_spellings(spelling):
-    assert compile(f"ether host {spelling}") == compile("ether host 00:11:22:33:44:55")
+    assert compile_filter(f"ether host {spelling}") == compile_filter("ether host 00:11:22:33:44:55")
 
 
 @needs_tcpdump
@@ -139,13 +139,13 @@ def test_header_only_capture_port_or_tcp(tmp_path):
     " and ".join(["not ip6"] * 500),
 ])
 def test_deep_and_long_expressions_compile(expression):
-    program = compile(expression, optimize=len(expression) < 20000)
+    program = compile_filter(expression, optimize=len(expression) < 20000)
     assert program[-1].code == c.RET | c.K
 
 
 def test_nesting_beyond_libpcaps_limit_is_a_filter_error():
     with pytest.raises(FilterError, match="nested too deeply"):
-        compile("(" * 6000 + "tcp" + ")" * 6000)
+        compile_filter("(" * 6000 + "tcp" + ")" * 6000)
 
 
 def test_probe_frames_agree_with_tcpdump_on_truncations(tmp_path):
@@ -179,8 +179,8 @@ def test_optimizer_reorderings_keep_tcpdumps_packets(tmp_path, expression):
     frames = link_frames("EN10MB")
     packets = _packets() + [(f, len(f)) for f in frames]
     _same_as_tcpdump(tmp_path, expression, packets)
-    plain = compile(expression, optimize=False)
-    assert pybpf_kept(plain, packets[-len(frames):]) == pybpf_kept(compile(expression), packets[-len(frames):])
+    plain = compile_filter(expression, optimize=False)
+    assert pybpf_kept(plain, packets[-len(frames):]) == pybpf_kept(compile_filter(expression), packets[-len(frames):])
 
 
 @pytest.mark.parametrize("expression, libpcap", [
@@ -189,4 +189,4 @@ def test_optimizer_reorderings_keep_tcpdumps_packets(tmp_path, expression):
     ("host 10.0.0.1 and (port 80 or port 443)", 21)])
 def test_common_filters_no_longer_than_libpcaps(expression, libpcap):
     """libpcap 1.10.3's instruction counts (tcpdump -d) for these."""
-    assert len(compile(expression)) <= libpcap
+    assert len(compile_filter(expression)) <= libpcap

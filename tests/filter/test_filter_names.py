@@ -10,7 +10,7 @@ import struct
 import pytest
 
 from pybpf.cbpf import run
-from pybpf.filter import FilterError, compile, resolver
+from pybpf.filter import FilterError, compile_filter, resolver
 
 ETH = bytes.fromhex("aa000400140e")          # eth-*.host123.libpcap.test in netdb/ethers
 OTHER = bytes.fromhex("020000000001")
@@ -91,10 +91,10 @@ def test_ether_host_names_compile_as_their_addresses():
     for expr, same in [("ether host eth-noipv4-noipv6.host123.libpcap.test", "ether host aa:00:04:00:14:0e"),
                        ("ether src ETH-NOIPV4-NOIPV6.HOST123.LIBPCAP.TEST", "ether src aa:00:04:00:14:0e"),
                        ("link dst host eth-ipv4-ipv6.host123.libpcap.test", "ether dst aa:00:04:00:14:0e")]:
-        assert compile(expr) == compile(same)
+        assert compile_filter(expr) == compile_filter(same)
     for linktype in ("IEEE802_11", "IEEE802_11_RADIO", "FDDI", "IEEE802", "IP_OVER_FC", "NETANALYZER"):
-        assert compile(f"link host {HOST}", linktype) == compile("link host aa:00:04:00:14:0e", linktype)
-    assert compile(f"link addr2 {HOST}", "IEEE802_11") == compile("link addr2 aa:00:04:00:14:0e", "IEEE802_11")
+        assert compile_filter(f"link host {HOST}", linktype) == compile_filter("link host aa:00:04:00:14:0e", linktype)
+    assert compile_filter(f"link addr2 {HOST}", "IEEE802_11") == compile_filter("link addr2 aa:00:04:00:14:0e", "IEEE802_11")
 
 
 # ---- hosts(5) and the resolver hook ---------------------------------------------------------
@@ -123,7 +123,7 @@ not-an-address name
 def test_resolver_hook_and_every_address_of_a_name(monkeypatch):
     addresses = {"two.example": [ipaddress.ip_address("192.0.2.1"), ipaddress.ip_address("192.0.2.2")]}
     monkeypatch.setattr(resolver, "resolver", lambda name: addresses.get(name, []))
-    program = compile("ip src host two.example")
+    program = compile_filter("ip src host two.example")
     for src, expected in [("192.0.2.1", True), ("192.0.2.2", True), ("192.0.2.3", False)]:
         packet = ether(OTHER, ETH, 0x0800, ipv4(src, "198.51.100.1"))
         assert bool(run(program, packet)) is expected
@@ -134,11 +134,11 @@ def test_pybpf_hosts_variable_goes_before_the_system_resolver(tmp_path, monkeypa
     hosts.write_text("192.0.2.77 from-file.test\n")
     monkeypatch.setattr(resolver, "resolver", resolver._default_resolver)
     monkeypatch.setenv("PYBPF_HOSTS", str(hosts))
-    assert compile("host from-file.test") == compile("host 192.0.2.77")
+    assert compile_filter("host from-file.test") == compile_filter("host 192.0.2.77")
 
 
 def test_host_names_with_several_addresses_of_each_family():
-    program = compile("host eth-ipv4x4-ipv6x2.host357.libpcap.test")
+    program = compile_filter("host eth-ipv4x4-ipv6x2.host357.libpcap.test")
     for address in ("192.168.241.3", "192.168.242.4", "192.168.243.1", "192.168.244.2"):
         assert run(program, ether(OTHER, ETH, 0x0800, ipv4(address, "198.51.100.1")))
         assert run(program, ether(OTHER, ETH, 0x0806, arp("198.51.100.1", address)))
@@ -168,18 +168,18 @@ def test_network_names(tmp_path, monkeypatch):
     assert resolver.parse_networks(networks.read_text()) == {"short": 0x0A14, "short-alias": 0x0A14,
                                                              "full": 0x0A140000}
     # as libpcap: the bytes given are the network, the rest of the address the host
-    assert compile("net SHORT-ALIAS") == compile("net 10.20.0.0/16")
-    assert compile("src net full") == compile("src net 10.20.0.0/32")
+    assert compile_filter("net SHORT-ALIAS") == compile_filter("net 10.20.0.0/16")
+    assert compile_filter("src net full") == compile_filter("src net 10.20.0.0/32")
 
 
 def test_network_names_from_libpcaps_entries():
-    assert compile("ip dst net net-10-20-30-0.libpcap.test", "RAW") == compile("ip dst host 10.20.30.0", "RAW")
+    assert compile_filter("ip dst net net-10-20-30-0.libpcap.test", "RAW") == compile_filter("ip dst host 10.20.30.0", "RAW")
 
 
 # ---- gateway -----------------------------------------------------------------------------
 @pytest.mark.parametrize("linktype", ["EN10MB", "DSA_TAG_BRCM"])
 def test_gateway_matches_packets_the_host_forwards(linktype):
-    program = compile(f"gateway {HOST}", linktype)
+    program = compile_filter(f"gateway {HOST}", linktype)
     pad = bytes(4) if linktype == "DSA_TAG_BRCM" else b""
 
     def frame(dst, src, ethertype, payload):
@@ -197,14 +197,14 @@ def test_gateway_matches_packets_the_host_forwards(linktype):
     ]
     for packet, expected in cases:
         assert bool(run(program, packet)) is expected, packet.hex()
-    ip_only = compile(f"ip gateway {HOST}", linktype)
+    ip_only = compile_filter(f"ip gateway {HOST}", linktype)
     assert not run(ip_only, frame(OTHER, ETH, 0x0806, arp("192.0.2.1", "198.51.100.1")))
     assert run(ip_only, frame(OTHER, ETH, 0x0800, ipv4("192.0.2.1", "198.51.100.1")))
 
 
 def test_gateway_on_other_link_layers():
     for linktype in ("FDDI", "IEEE802", "IEEE802_11", "IEEE802_11_RADIO", "PPI", "IP_OVER_FC"):
-        assert compile(f"gateway {HOST}", linktype)
+        assert compile_filter(f"gateway {HOST}", linktype)
 
 
 @pytest.mark.parametrize("expr, linktype, reason", [
@@ -220,7 +220,7 @@ def test_gateway_on_other_link_layers():
 ])
 def test_gateway_errors(expr, linktype, reason):
     with pytest.raises(FilterError) as caught:
-        compile(expr, linktype)
+        compile_filter(expr, linktype)
     assert caught.value.reason.startswith(reason)
 
 
@@ -237,7 +237,7 @@ def test_gateway_errors(expr, linktype, reason):
 ])
 def test_an_unknown_name_fails_with_a_caret_under_it(expr, name, reason):
     with pytest.raises(FilterError) as caught:
-        compile(expr)
+        compile_filter(expr)
     error = caught.value
     assert error.reason == reason
     assert error.position == expr.index(name) and error.length == len(name)
@@ -249,8 +249,8 @@ def test_an_unknown_name_fails_with_a_caret_under_it(expr, name, reason):
 
 def test_link_host_names_need_a_link_layer_with_mac_addresses():
     with pytest.raises(FilterError, match=r"'link host NAME' not supported on DLT_RAW"):
-        compile(f"link host {HOST}", "RAW")
+        compile_filter(f"link host {HOST}", "RAW")
     with pytest.raises(FilterError, match="'addr1' is valid for 802.11 syntax only"):
-        compile(f"link addr1 {HOST}", "EN10MB")
+        compile_filter(f"link addr1 {HOST}", "EN10MB")
     with pytest.raises(FilterError, match="'addr1' is valid for 802.11 syntax only"):
-        compile(f"addr1 {HOST}", "IEEE802_11")     # without 'link' a name is an Internet host name
+        compile_filter(f"addr1 {HOST}", "IEEE802_11")     # without 'link' a name is an Internet host name

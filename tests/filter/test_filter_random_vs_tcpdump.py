@@ -16,7 +16,7 @@ from tcpdump_oracle import needs_tcpdump, pybpf_kept, tcpdump_kept, write_pcap
 from test_filter_compile import _reach
 
 from pybpf.capture import read_packets
-from pybpf.filter import FilterError, compile
+from pybpf.filter import FilterError, compile_filter
 
 COUNT = int(os.environ.get("PYBPF_FILTER_FUZZ", "60"))
 
@@ -105,7 +105,7 @@ def test_random_expressions_keep_tcpdumps_packets(tmp_path):
     for _ in range(COUNT):
         text = expression(rng)
         try:
-            program = compile(text)
+            program = compile_filter(text)
         except FilterError as error:
             program = None
             proven_empty = "rejects all packets" in str(error)
@@ -127,7 +127,7 @@ def test_random_expressions_keep_tcpdumps_packets(tmp_path):
         assert kept == expected, text
         # optimized and not agree where no load of the plain program runs off the end
         # (both optimizers drop loads whose values cannot change the answer)
-        plain = compile(text, optimize=False)
+        plain = compile_filter(text, optimize=False)
         whole = {i for i, (data, wire) in enumerate(packets) if len(data) >= _reach(plain)}
         assert pybpf_kept(plain, packets) & whole == kept & whole, f"-O differs: {text}"
         compared += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pybpf.filter import FilterError, compile, parse
+from pybpf.filter import FilterError, compile_filter, parse
 from pybpf.filter.lexer import tokenize
 from pybpf.filter.syntax import And, Not, Or, Primitive, Protocol, Relation
 
@@ -77,7 +77,7 @@ def test_and_or_share_one_precedence_left_to_right():
 ])
 def test_errors_point_at_the_token(expression, caret, reason):
     with pytest.raises(FilterError) as caught:
-        compile(expression)
+        compile_filter(expression)
     line, marker, message = str(caught.value).splitlines()
     assert line == expression and reason in message and message.startswith("column ")
     column = int(message.split()[1].rstrip(":"))
@@ -86,12 +86,12 @@ def test_errors_point_at_the_token(expression, caret, reason):
 
 def test_errors_in_multi_line_expressions_name_the_line():
     with pytest.raises(FilterError) as caught:
-        compile("tcp\nand udp port nosuchservice")
+        compile_filter("tcp\nand udp port nosuchservice")
     assert "line 2, column 14" in str(caught.value)
 
 
 def test_unsupported_link_type_is_named():
     with pytest.raises(FilterError, match="unknown or unsupported link type 'FROB'"):
-        compile("ip", linktype="FROB")
+        compile_filter("ip", linktype="FROB")
     with pytest.raises(FilterError, match="link type 9999 is not one"):
-        compile("ip", linktype=9999)
+        compile_filter("ip", linktype=9999)

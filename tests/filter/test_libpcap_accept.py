@@ -12,7 +12,7 @@ from libpcap_cases import case_params, netmask, skip_reason
 from probe_packets import ancillary_data, probe
 
 from pybpf.cbpf import parse_dump, run
-from pybpf.filter import FilterError, compile
+from pybpf.filter import FilterError, compile_filter
 
 
 #: a condition libpcap's live-capture cases are skipped under, which pybpf never has: it
@@ -37,7 +37,7 @@ def test_accept_case_has_libpcaps_semantics(case):
     if case["expr"] == "_enumerate_bpf_image":
         pytest.skip("not an expression: libpcap's bpf_image() printer test (covered by tests/cbpf/test_dump.py)")
     try:
-        ours = compile(case["expr"], **_options(case))
+        ours = compile_filter(case["expr"], **_options(case))
     except FilterError as error:
         if case.get("expect_compile_error"):
             return

@@ -12,7 +12,7 @@ from libpcap_cases import CASES, case_params, netmask, skip_reason
 
 from pybpf.capture import open_capture
 from pybpf.cbpf import run
-from pybpf.filter import LINK_TYPES, FilterError, compile, link_type
+from pybpf.filter import LINK_TYPES, FilterError, compile_filter, link_type
 
 
 @pytest.mark.parametrize("case", case_params("apply.jsonl", only_supported=False))
@@ -26,7 +26,7 @@ def test_apply_case_returns_libpcaps_values(case):
     if not all(lt in {t.number for t in LINK_TYPES.values()} for lt in linktypes):
         pytest.skip(f"link type {sorted(linktypes)} of {case['savefile']} is not compiled for yet")
     # libpcap's test compiles with the file's snapshot length: a match returns it
-    programs = {lt: compile(case["expr"], linktype=link_type(lt).name, snaplen=snaplen, optimize=case["optimize"],
+    programs = {lt: compile_filter(case["expr"], linktype=link_type(lt).name, snaplen=snaplen, optimize=case["optimize"],
                             netmask=netmask(case)) for lt in linktypes}
     results = [run(programs[p.linktype], p.data, p.wirelen) for p in packets]
     assert results == case["results"]
@@ -43,7 +43,7 @@ def test_reject_case_fails_with_a_clear_error(case):
     if skip_reason(case):
         pytest.skip(f"libpcap's test needs: {skip_reason(case)}")
     with pytest.raises(FilterError) as caught:
-        compile(case["expr"], linktype=case["dlt"], netmask=netmask(case))
+        compile_filter(case["expr"], linktype=case["dlt"], netmask=netmask(case))
     message = str(caught.value)
     assert message.strip() and "Traceback" not in message
     if case["dlt"] in LINK_TYPES and _NAME_ERRORS.match(case["errstr"]):

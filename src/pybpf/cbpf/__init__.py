@@ -7,7 +7,7 @@ the instructions, not the assembler, the dump parsers or the eBPF translation.
 from pybpf._lazy import lazy_attributes
 
 _SOURCES = {
-    "AsmError": "pybpf.cbpf.asm",
+    "CbpfAsmError": "pybpf.cbpf.asm",
     "assemble": "pybpf.cbpf.asm",
     "disassemble": "pybpf.cbpf.asm",
     "format_bytecode": "pybpf.cbpf.asm",

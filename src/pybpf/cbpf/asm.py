@@ -17,7 +17,7 @@ with the target in jf. bpf_asm only gives them one target; here a second one is 
 too, read as for the other jumps: the first is taken when the named comparison holds
 (``jne #1, a, b`` is ``jeq #1, b, a``).
 
-Errors are :class:`AsmError` with the line, the column and the reason, because a label
+Errors are :class:`CbpfAsmError` with the line, the column and the reason, because a label
 typo in a 200-line filter is otherwise a hunt.
 """
 
@@ -39,7 +39,7 @@ EXTENSIONS |= {"poff": c.SKF_AD["pay_offset"], "vlan_pr": c.SKF_AD["vlan_avail"]
 _EXTENSION_NAMES = {offset: name for name, offset in reversed(EXTENSIONS.items())}
 
 
-class AsmError(CbpfError):
+class CbpfAsmError(CbpfError):
     """Text that is not bpf_asm; ``line`` and ``column`` count from 1."""
 
     def __init__(self, line: int, column: int, reason: str):
@@ -68,7 +68,7 @@ def _tokens(text: str, line: int) -> list[_Token]:
             continue
         match = _TOKEN.match(text, position)
         if match is None:
-            raise AsmError(line, position + 1, f"unexpected character {text[position]!r}")
+            raise CbpfAsmError(line, position + 1, f"unexpected character {text[position]!r}")
         out.append(_Token(match.lastgroup, match.group(), position + 1))
         position = match.end()
     return out
@@ -85,13 +85,13 @@ def _value(token: _Token, line: int) -> int:
         value = int(lowered, 0)
     elif len(digits) > 1 and digits.startswith("0"):
         if not set(digits) <= set("01234567"):
-            raise AsmError(line, token.column, f"bad octal number {text!r}")
+            raise CbpfAsmError(line, token.column, f"bad octal number {text!r}")
         value = int(digits, 8)
     else:
         value = int(digits)
     value = -value if negative else value
     if not -(1 << 31) <= value <= M32:
-        raise AsmError(line, token.column, f"{text} does not fit in 32 bits")
+        raise CbpfAsmError(line, token.column, f"{text} does not fit in 32 bits")
     return value & M32
 
 
@@ -119,7 +119,7 @@ class _Cursor:
     def take(self, wanted: str) -> _Token:
         token = self.peek()
         if token is None:
-            raise AsmError(self.line, self.end_column, f"expected {wanted} at the end of the line")
+            raise CbpfAsmError(self.line, self.end_column, f"expected {wanted} at the end of the line")
         self.position += 1
         return token
 
@@ -142,7 +142,7 @@ class _Cursor:
         return token
 
     def fail(self, token: _Token, reason: str) -> NoReturn:
-        raise AsmError(self.line, token.column, reason)
+        raise CbpfAsmError(self.line, token.column, reason)
 
 
 def _operand(cur: _Cursor) -> _Operand | None:
@@ -270,7 +270,7 @@ def _statement(cur: _Cursor, mnemonic: _Token) -> _Statement:
         wanted = " or ".join(_KIND_TEXT[k] for k in forms if k) or "no operand"
         where = operand.column if operand else cur.end_column
         found = "nothing" if operand is None else _KIND_TEXT[kind]
-        raise AsmError(cur.line, where, f"bad operand for {name}: {found} ({name} takes {wanted})")
+        raise CbpfAsmError(cur.line, where, f"bad operand for {name}: {found} ({name} takes {wanted})")
     return _Statement(cur.line, forms[kind], operand.k if operand else 0, {})
 
 
@@ -279,7 +279,7 @@ def _conditional(cur: _Cursor, name: str) -> _Statement:
     operand = _operand(cur)
     if operand is None or operand.kind not in ("imm", "x"):
         where = operand.column if operand else cur.end_column
-        raise AsmError(cur.line, where, f"bad operand for {name}: it compares A with #k or x")
+        raise CbpfAsmError(cur.line, where, f"bad operand for {name}: it compares A with #k or x")
     cur.expect(",")
     first = cur.label()
     second = None
@@ -329,17 +329,17 @@ def _resolve(pc: int, statement: _Statement, labels: dict[str, tuple[int, int]],
     fields = {"jt": 0, "jf": 0, "k": statement.k}
     for field, token in statement.targets.items():
         if token.text not in labels:
-            raise AsmError(statement.line, token.column, f"unknown label {token.text!r}")
+            raise CbpfAsmError(statement.line, token.column, f"unknown label {token.text!r}")
         target, defined = labels[token.text]
         distance = target - pc - 1
         if target >= count:
-            raise AsmError(statement.line, token.column,
+            raise CbpfAsmError(statement.line, token.column,
                            f"label {token.text!r} (line {defined}) is after the last instruction")
         if distance < 0:
-            raise AsmError(statement.line, token.column,
+            raise CbpfAsmError(statement.line, token.column,
                            f"backward jump to {token.text!r} (line {defined}): classic BPF jumps only forward")
         if field != "k" and distance > 255:
-            raise AsmError(statement.line, token.column,
+            raise CbpfAsmError(statement.line, token.column,
                            f"jump to {token.text!r} is {distance} instructions ahead; a conditional jump "
                            f"reaches at most 255 (jump to a 'ja' instead)")
         fields[field] = distance

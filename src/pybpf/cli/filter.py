@@ -233,7 +233,7 @@ def _dump(args: argparse.Namespace, expression: str) -> int:
         _note("pybpf filter: warning: assuming Ethernet (give -y LINKTYPE for another link type)")
         linktype = 1
     from pybpf.cbpf import dump
-    from pybpf.filter import compile as compile_filter
+    from pybpf.filter import compile_filter
 
     program = compile_filter(expression, linktype, snaplen, optimize=not args.no_optimize)
     sys.stdout.write(dump(program, _DUMP_STYLES[min(args.dump, 3)]))
@@ -452,7 +452,7 @@ def _live(args: argparse.Namespace, expression: str) -> int:
     from pybpf.capture import CaptureError, linktype_name
     from pybpf.capture.live import LiveCapture
     from pybpf.cbpf import run as run_classic
-    from pybpf.filter import compile as compile_filter
+    from pybpf.filter import compile_filter
     from pybpf.filter import link_type
 
     snaplen = args.snaplen or DEFAULT_SNAPLEN

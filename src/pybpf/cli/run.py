@@ -139,12 +139,12 @@ def _check_conformance_options(args: argparse.Namespace) -> None:
 
 def _run_vm(program_file: ProgramFile, args: argparse.Namespace, memory: bytes | None) -> dict[str, Any]:
     """A --conformance run: r1 = the input memory, r2 = its length, r0 as it is."""
-    from pybpf.vm import DEFAULT_MAX_INSTRUCTIONS, JIT_DEFAULT, Program, run_program
+    from pybpf.vm import DEFAULT_MAX_INSTRUCTIONS, JIT_DEFAULT, CheckedProgram, run_program
 
     if program_file.collection is not None:
         raise PybpfError("--conformance runs raw instructions or assembly; an object's programs run as test runs")
     memory = memory or b""
-    program = Program(program_file.instructions)
+    program = CheckedProgram(program_file.instructions)
     limit = args.max_instructions or DEFAULT_MAX_INSTRUCTIONS
     total = 0
     for _ in range(args.repeat):

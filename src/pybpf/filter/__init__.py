@@ -1,7 +1,7 @@
 """The pcap-filter language (tcpdump expressions) compiled to classic BPF.
 
-    >>> from pybpf.filter import compile
-    >>> program = compile("tcp port 80 and host 10.0.0.1")
+    >>> from pybpf.filter import compile_filter
+    >>> program = compile_filter("tcp port 80 and host 10.0.0.1")
     >>> len(program)          # instructions
 
 The result is a list of :class:`pybpf.cbpf.Instruction`: the cBPF interpreter runs it,
@@ -14,11 +14,11 @@ from pybpf.cbpf.instruction import Instruction
 from pybpf.filter import deep, ir
 from pybpf.filter.codegen import Generator
 from pybpf.filter.errors import FilterError
-from pybpf.filter.linktypes import LINK_TYPES, LinkType, link_type
+from pybpf.filter.linktypes import LINK_TYPES, LinkLayout, link_type
 from pybpf.filter.optimizer import optimize as _optimize
 from pybpf.filter.parser import parse as _parse
 
-__all__ = ["LINK_TYPES", "FilterError", "LinkType", "compile", "link_type", "parse"]
+__all__ = ["LINK_TYPES", "FilterError", "LinkLayout", "compile_filter", "link_type", "parse"]
 
 
 def parse(expression: str):
@@ -27,7 +27,7 @@ def parse(expression: str):
     return deep.run(_parse, expression)
 
 
-def compile(expr: str, linktype: str | int = "EN10MB", snaplen: int = 262144, optimize: bool = True,
+def compile_filter(expr: str, linktype: str | int = "EN10MB", snaplen: int = 262144, optimize: bool = True,
             netmask: int = 0, *, linux_extensions: bool = False) -> list[Instruction]:
     """The classic BPF program for ``expr`` on packets of ``linktype``: it returns
     ``snaplen`` for packets that match and 0 for the others. ``netmask`` (an IPv4 mask
@@ -45,7 +45,7 @@ def compile(expr: str, linktype: str | int = "EN10MB", snaplen: int = 262144, op
     return deep.run(_compile, expr, link, snaplen, optimize, netmask, linux_extensions)
 
 
-def _compile(expr: str, link: LinkType, snaplen: int, optimize: bool, netmask: int,
+def _compile(expr: str, link: LinkLayout, snaplen: int, optimize: bool, netmask: int,
              linux_extensions: bool) -> list[Instruction]:
     tree = _parse(expr)
     if tree is None:

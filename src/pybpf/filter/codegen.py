@@ -16,7 +16,7 @@ from pybpf.filter import ir
 from pybpf.filter.arith import JUMPS, ArithGen
 from pybpf.filter.errors import FilterError
 from pybpf.filter.lexer import Token
-from pybpf.filter.linktypes import LinkType
+from pybpf.filter.linktypes import LinkLayout
 from pybpf.filter import atm, linklayers, linux, pflog, ss7, stations, wlan
 from pybpf.filter.linklayers import PPP_PROTOCOLS
 from pybpf.filter.encapsulation import tunnel
@@ -33,7 +33,7 @@ class Generator(Addresses):
     """Generates one expression for one link type; state (offsets shifted by vlan/mpls/
     pppoes) lives here while the tree is walked left to right."""
 
-    def __init__(self, link: LinkType, expression: str, netmask: int, linux_extensions: bool = False):
+    def __init__(self, link: LinkLayout, expression: str, netmask: int, linux_extensions: bool = False):
         self.link = link
         #: generate Linux ancillary loads where a live capture needs them (see linux.py)
         self.linux_extensions = linux_extensions

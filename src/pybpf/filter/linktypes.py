@@ -13,7 +13,7 @@ from pybpf.filter.errors import FilterError
 
 
 @dataclass(frozen=True)
-class LinkType:
+class LinkLayout:
     name: str
     number: int
     #: how the protocol field is tested: ether, sll, sll2, raw, ipv4, ipv6, null, loop...;
@@ -40,62 +40,62 @@ class LinkType:
 
 
 LINK_TYPES = {lt.name: lt for lt in [
-    LinkType("EN10MB", 1, "ether", 12, 14, llc=True, macs=(0, 6)),
-    LinkType("FDDI", 10, "llc", None, 13, llc=True, macs=(1, 7)),
-    LinkType("IEEE802", 6, "llc", None, 14, llc=True, macs=(2, 8)),
-    LinkType("IP_OVER_FC", 122, "llc", None, 16, llc=True, macs=(2, 10)),
-    LinkType("LINUX_SLL", 113, "sll", 14, 16, llc=True, direction="sll"),
-    LinkType("LINUX_SLL2", 276, "sll2", 0, 20, llc=True, direction="sll2"),
-    LinkType("RAW", 101, "raw", None, 0),
-    LinkType("IPV4", 228, "ipv4", None, 0),
-    LinkType("IPV6", 229, "ipv6", None, 0),
-    LinkType("NULL", 0, "null", 0, 4),
-    LinkType("LOOP", 108, "loop", 0, 4),
-    LinkType("PPP", 9, "ppp", 2, 4, llc=True, iso_offset=0),
-    LinkType("PPP_SERIAL", 50, "ppp", 2, 4, llc=True, iso_offset=0),
-    LinkType("C_HDLC", 104, "chdlc", 2, 4, llc=True, iso_offset=1),
-    LinkType("PFLOG", 117, "pflog", None, 0),
-    LinkType("IEEE802_11", 105, "wlan", None, 0, llc=True),
-    LinkType("IEEE802_11_RADIO", 127, "radiotap", None, 0, llc=True),
+    LinkLayout("EN10MB", 1, "ether", 12, 14, llc=True, macs=(0, 6)),
+    LinkLayout("FDDI", 10, "llc", None, 13, llc=True, macs=(1, 7)),
+    LinkLayout("IEEE802", 6, "llc", None, 14, llc=True, macs=(2, 8)),
+    LinkLayout("IP_OVER_FC", 122, "llc", None, 16, llc=True, macs=(2, 10)),
+    LinkLayout("LINUX_SLL", 113, "sll", 14, 16, llc=True, direction="sll"),
+    LinkLayout("LINUX_SLL2", 276, "sll2", 0, 20, llc=True, direction="sll2"),
+    LinkLayout("RAW", 101, "raw", None, 0),
+    LinkLayout("IPV4", 228, "ipv4", None, 0),
+    LinkLayout("IPV6", 229, "ipv6", None, 0),
+    LinkLayout("NULL", 0, "null", 0, 4),
+    LinkLayout("LOOP", 108, "loop", 0, 4),
+    LinkLayout("PPP", 9, "ppp", 2, 4, llc=True, iso_offset=0),
+    LinkLayout("PPP_SERIAL", 50, "ppp", 2, 4, llc=True, iso_offset=0),
+    LinkLayout("C_HDLC", 104, "chdlc", 2, 4, llc=True, iso_offset=1),
+    LinkLayout("PFLOG", 117, "pflog", None, 0),
+    LinkLayout("IEEE802_11", 105, "wlan", None, 0, llc=True),
+    LinkLayout("IEEE802_11_RADIO", 127, "radiotap", None, 0, llc=True),
     # 802.11 behind other radio headers (the "radiotap" style stands for any of them)
-    LinkType("IEEE802_11_RADIO_AVS", 163, "radiotap", None, 0, llc=True),
-    LinkType("PRISM_HEADER", 119, "radiotap", None, 0, llc=True),
-    LinkType("PPI", 192, "radiotap", None, 0, llc=True),
+    LinkLayout("IEEE802_11_RADIO_AVS", 163, "radiotap", None, 0, llc=True),
+    LinkLayout("PRISM_HEADER", 119, "radiotap", None, 0, llc=True),
+    LinkLayout("PPI", 192, "radiotap", None, 0, llc=True),
     # Ethernet behind a switch tag (Broadcom, Marvell) or a capture pseudo-header (Hilscher netANALYZER)
-    LinkType("DSA_TAG_BRCM", 281, "ether", 16, 18, llc=True, macs=(0, 6), direction="brcm"),
-    LinkType("DSA_TAG_DSA", 284, "ether", 16, 18, llc=True, macs=(0, 6), direction="dsa"),
-    LinkType("NETANALYZER", 240, "ether", 16, 18, llc=True, macs=(4, 10), off_linkhdr=4),
-    LinkType("NETANALYZER_TRANSPARENT", 241, "ether", 24, 26, llc=True, macs=(12, 18), off_linkhdr=12),
+    LinkLayout("DSA_TAG_BRCM", 281, "ether", 16, 18, llc=True, macs=(0, 6), direction="brcm"),
+    LinkLayout("DSA_TAG_DSA", 284, "ether", 16, 18, llc=True, macs=(0, 6), direction="dsa"),
+    LinkLayout("NETANALYZER", 240, "ether", 16, 18, llc=True, macs=(4, 10), off_linkhdr=4),
+    LinkLayout("NETANALYZER_TRANSPARENT", 241, "ether", 24, 26, llc=True, macs=(12, 18), off_linkhdr=12),
     # an ethertype at a fixed place, nothing else to know
-    LinkType("APPLE_IP_OVER_IEEE1394", 138, "ethertype", 16, 18),
-    LinkType("SYMANTEC_FIREWALL", 99, "ethertype", 6, 44),
+    LinkLayout("APPLE_IP_OVER_IEEE1394", 138, "ethertype", 16, 18),
+    LinkLayout("SYMANTEC_FIREWALL", 99, "ethertype", 6, 44),
     # IP only; libpcap reads the version nibble at the start of the capture record
-    LinkType("SLIP", 8, "raw", None, 16, direction="slip"),
-    LinkType("SLIP_BSDOS", 102, "raw", None, 24),
-    LinkType("PPP_PPPD", 166, "ppp", 2, 4, llc=True, iso_offset=0, direction="pppd"),
-    LinkType("PPP_ETHER", 51, "ppp", 6, 8, llc=True, iso_offset=0),
-    LinkType("PPP_BSDOS", 103, "ppp_bsdos", 5, 24, llc=True, iso_offset=0),
-    LinkType("ATM_RFC1483", 100, "llc", None, 0, llc=True),
-    LinkType("SUNATM", 123, "sunatm", None, 4, llc=True),
-    LinkType("ATM_CLIP", 106, "llc", None, 0, llc=True),
-    LinkType("ENC", 109, "null", 0, 12),
-    LinkType("IPNET", 226, "ipnet", 1, 24, direction="ipnet"),
-    LinkType("JUNIPER_MFR", 134, "juniper", 4, 4, direction="juniper"),
-    LinkType("LTALK", 114, "ltalk", None, 0),
+    LinkLayout("SLIP", 8, "raw", None, 16, direction="slip"),
+    LinkLayout("SLIP_BSDOS", 102, "raw", None, 24),
+    LinkLayout("PPP_PPPD", 166, "ppp", 2, 4, llc=True, iso_offset=0, direction="pppd"),
+    LinkLayout("PPP_ETHER", 51, "ppp", 6, 8, llc=True, iso_offset=0),
+    LinkLayout("PPP_BSDOS", 103, "ppp_bsdos", 5, 24, llc=True, iso_offset=0),
+    LinkLayout("ATM_RFC1483", 100, "llc", None, 0, llc=True),
+    LinkLayout("SUNATM", 123, "sunatm", None, 4, llc=True),
+    LinkLayout("ATM_CLIP", 106, "llc", None, 0, llc=True),
+    LinkLayout("ENC", 109, "null", 0, 12),
+    LinkLayout("IPNET", 226, "ipnet", 1, 24, direction="ipnet"),
+    LinkLayout("JUNIPER_MFR", 134, "juniper", 4, 4, direction="juniper"),
+    LinkLayout("LTALK", 114, "ltalk", None, 0),
     # Q.922 address (2), UI control (1), then an NLPID naming the payload
-    LinkType("FRELAY", 107, "frelay", 2, 4, llc=True, iso_offset=-1),
+    LinkLayout("FRELAY", 107, "frelay", 2, 4, llc=True, iso_offset=-1),
     # one-byte station addresses: destination, source
-    LinkType("ARCNET", 7, "arcnet", 2, 6, macs=(1, 0), address_size=1),
-    LinkType("ARCNET_LINUX", 129, "arcnet", 4, 8, macs=(1, 0), address_size=1),
-    LinkType("BACNET_MS_TP", 165, "none", None, None, macs=(3, 4), address_size=1),
-    LinkType("MTP2", 140, "none", None, None),
-    LinkType("MTP2_WITH_PHDR", 139, "none", None, None),
+    LinkLayout("ARCNET", 7, "arcnet", 2, 6, macs=(1, 0), address_size=1),
+    LinkLayout("ARCNET_LINUX", 129, "arcnet", 4, 8, macs=(1, 0), address_size=1),
+    LinkLayout("BACNET_MS_TP", 165, "none", None, None, macs=(3, 4), address_size=1),
+    LinkLayout("MTP2", 140, "none", None, None),
+    LinkLayout("MTP2_WITH_PHDR", 139, "none", None, None),
 ]}
 ALIASES = {"ETHERNET": "EN10MB", "ETHER": "EN10MB", "SLL": "LINUX_SLL", "SLL2": "LINUX_SLL2"}
 BY_NUMBER = {lt.number: lt for lt in LINK_TYPES.values()}
 
 
-def link_type(name_or_number: str | int) -> LinkType:
+def link_type(name_or_number: str | int) -> LinkLayout:
     """The link type named (``EN10MB``, ``RAW``...) or numbered (1, 101...)."""
     if isinstance(name_or_number, int):
         if name_or_number in BY_NUMBER:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.object.core import is_poison
-from pybpf.vm.program import Program
+from pybpf.vm.program import CheckedProgram
 
 
 def _transfer(ins: Instruction, before: frozenset[int], callee_sets_r0: bool = False) -> frozenset[int]:
@@ -41,7 +41,7 @@ def _transfer(ins: Instruction, before: frozenset[int], callee_sets_r0: bool = F
     return before
 
 
-def must_dataflow(program: Program, start: int, end: int, entry: frozenset[int],
+def must_dataflow(program: CheckedProgram, start: int, end: int, entry: frozenset[int],
                   transfer: Callable[[Instruction, frozenset[int]], frozenset[int]]) -> dict[int, frozenset[int]]:
     """A forward must-analysis over ``[start, end)``: for each reachable instruction, the
     facts true on every path to it, given ``entry`` at ``start`` and ``transfer`` per
@@ -62,14 +62,14 @@ def must_dataflow(program: Program, start: int, end: int, entry: frozenset[int],
     return known
 
 
-def initialised_registers(program: Program, start: int, end: int, entry: frozenset[int],
+def initialised_registers(program: CheckedProgram, start: int, end: int, entry: frozenset[int],
                           callee_sets_r0: bool = False) -> dict[int, frozenset[int]]:
     """For each reachable instruction in ``[start, end)``, the registers surely written
     before it, given ``entry`` at ``start``."""
     return must_dataflow(program, start, end, entry, lambda ins, before: _transfer(ins, before, callee_sets_r0))
 
 
-def successors(program: Program, index: int) -> list[int]:
+def successors(program: CheckedProgram, index: int) -> list[int]:
     """The instructions control may reach next from ``index`` (calls return to the next,
     except a call poisoned by a failed CO-RE relocation: it stops the program)."""
     ins = program.instructions[index]

@@ -26,7 +26,7 @@ from pybpf.vm.helpers.tail_calls import MAX_TAIL_CALLS, TailCall
 from pybpf.vm.interpreter import Machine
 from pybpf.vm.maps import OBJECTS, VmMap, create_map, new_id
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP
-from pybpf.vm.program import Program as Checked
+from pybpf.vm.program import CheckedProgram as Checked
 
 #: where a run's context structure lives
 CONTEXT_BASE = 0x0000_0000_F000_0000

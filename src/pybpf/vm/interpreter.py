@@ -24,7 +24,7 @@ from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS, M64, MAP_HANDLE_BASE  #
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
-from pybpf.vm.program import Program
+from pybpf.vm.program import CheckedProgram
 
 M32 = 0xFFFF_FFFF
 MAX_FRAMES = 8
@@ -142,7 +142,7 @@ class Frame:
 class Machine:
     """The state of one run: registers, memory, call frames, captured output."""
 
-    program: Program
+    program: CheckedProgram
     memory: Memory = field(default_factory=Memory)
     helpers: dict[int, Callable[..., int]] = field(default_factory=lambda: HELPERS)
     cpu: int = 0
@@ -458,7 +458,7 @@ class Machine:
 
 
 @dataclass(frozen=True)
-class RunResult:
+class ProgramRun:
     """One run: r0, what bpf_trace_printk printed, how many instructions ran, how long."""
 
     retval: int
@@ -467,16 +467,16 @@ class RunResult:
     duration_ns: int
 
 
-def run_program(program: bytes | list[Instruction] | Program, mem: bytes = b"", *,
+def run_program(program: bytes | list[Instruction] | CheckedProgram, mem: bytes = b"", *,
                 max_instructions: int = DEFAULT_MAX_INSTRUCTIONS, cpu: int = 0,
-                helpers: dict[int, Callable[..., int]] | None = None, jit: bool = False) -> RunResult:
+                helpers: dict[int, Callable[..., int]] | None = None, jit: bool = False) -> ProgramRun:
     """Run with the conformance suite's convention: r1 points at a copy of ``mem``,
     r2 holds its length, r10 the top of a 512-byte stack. ``jit`` compiles the program to
     native code first (see :mod:`pybpf.vm.jit`); where that is not possible the
     interpreter runs it, and says so once on the ``pybpf.vm`` logger."""
     check_budget(max_instructions)
     table = helpers if helpers is not None else HELPERS
-    checked = program if isinstance(program, Program) else Program(program, table)
+    checked = program if isinstance(program, CheckedProgram) else CheckedProgram(program, table)
     if jit:
         compiled = _compiled(checked)
         if compiled is not None:
@@ -488,10 +488,10 @@ def run_program(program: bytes | list[Instruction] | Program, mem: bytes = b"", 
     machine.regs[1], machine.regs[2], machine.regs[10] = INPUT_BASE, len(mem), stack_base + o.STACK_SIZE
     start = time.perf_counter_ns()
     retval, executed = machine.run(max_instructions)
-    return RunResult(retval, tuple(machine.output), executed, time.perf_counter_ns() - start)
+    return ProgramRun(retval, tuple(machine.output), executed, time.perf_counter_ns() - start)
 
 
-def _compiled(program: Program) -> Any:
+def _compiled(program: CheckedProgram) -> Any:
     """The JIT-compiled program, or None (with a notice) where the JIT cannot run it."""
     try:
         from pybpf.vm.jit import JitUnsupported, compile_program
@@ -514,7 +514,7 @@ def _notice(message: str) -> None:
 _NOTICES: set[str] = set()
 
 
-def run(program: bytes | list[Instruction] | Program, mem: bytes = b"", *, jit: bool | None = None,
+def run(program: bytes | list[Instruction] | CheckedProgram, mem: bytes = b"", *, jit: bool | None = None,
         **options: Any) -> int:
     """r0 (unsigned 64-bit) after running ``program`` on ``mem``; compiled with the JIT
     by default where llvmlite imports (``jit=False`` forces the interpreter)."""

@@ -18,7 +18,7 @@ from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 
 
-class Program:
+class CheckedProgram:
     """Validated instructions with their slot layout (messages use slot numbers, as the
     kernel's verifier does)."""
 

@@ -12,7 +12,7 @@ from pybpf.object import MapSpec, MapType
 from pybpf.vm import VMError, run_program
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.maps import create_map
-from pybpf.vm.program import Program
+from pybpf.vm.program import CheckedProgram
 
 REPRODUCERS = SHARED / "reproducers"
 
@@ -70,7 +70,7 @@ def test_a_user_helper_that_writes_memory():
         return size
 
     table = {**HELPERS, 7: fill}  # bpf_get_prandom_u32's id, taken over by the test
-    program = Program(assemble("r1 = r10\nr1 += -8\nr2 = 8\ncall 7\nr0 = *(u64 *)(r10 -8)\nexit"), table)
+    program = CheckedProgram(assemble("r1 = r10\nr1 += -8\nr2 = 8\ncall 7\nr0 = *(u64 *)(r10 -8)\nexit"), table)
     assert same(program, helpers=table)[0] == int.from_bytes(bytes(range(1, 9)), "little")
 
 
@@ -80,7 +80,7 @@ def _maps_program(text, *specs):
         made = create_map(spec)
         maps[made.id] = made
     ids = list(maps)
-    return Program(assemble(text.format(*ids)), HELPERS, maps), [maps[i] for i in ids]
+    return CheckedProgram(assemble(text.format(*ids)), HELPERS, maps), [maps[i] for i in ids]
 
 
 def same_with_maps(text, *specs):

@@ -40,8 +40,8 @@ from pybpf.vm.jit import native
 if TYPE_CHECKING:
     from pybpf.isa import Instruction
     from pybpf.vm.memory import Memory
-    from pybpf.vm.interpreter import RunResult
-    from pybpf.vm.program import Program
+    from pybpf.vm.interpreter import ProgramRun
+    from pybpf.vm.program import CheckedProgram
 
 _HELPER_CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_uint64] * 6))
 _SLOW_CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
@@ -76,7 +76,7 @@ class _Run:
     ``cpu``, ``output``, ``calling``, ``frames``)."""
 
     def __init__(self, helpers: dict[int, Callable[..., int]] | None, cpu: int,
-                 program: Callable[[], Program] | None = None):
+                 program: Callable[[], CheckedProgram] | None = None):
         self.state = (ctypes.c_uint64 * t.STATE_SLOTS)()
         #: ``None``: the registry (pybpf.vm.helpers.HELPERS), looked up on the first call
         self.helpers = helpers
@@ -92,7 +92,7 @@ class _Run:
         self._layout: tuple[int, ...] = ()
 
     @property
-    def program(self) -> Program:
+    def program(self) -> CheckedProgram:
         assert self._program is not None, "a run prepared by CompiledProgram._prepare"
         return self._program()
 
@@ -210,7 +210,7 @@ def _generator_digest() -> bytes:
                                 vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
 
 
-def _object_code(program: Program, opt: int) -> bytes:
+def _object_code(program: CheckedProgram, opt: int) -> bytes:
     """Translate ``program`` and compile it to an object (imports llvmlite)."""
     from pybpf.vm.jit.translate import Translator
 
@@ -243,33 +243,33 @@ class CompiledProgram:
     code came from (``"disk cache"``, ``"compiled"`` and saved, or ``"compiled, not
     cached"``), ``compile_seconds`` how long getting it took."""
 
-    def __init__(self, program: Program, opt: int | None = None):
+    def __init__(self, program: CheckedProgram, opt: int | None = None):
         start = time.perf_counter()
         level = opt_level(sum(ins.slots for ins in program.instructions)) if opt is None else opt
         code = native.in_process(_object_code(program, level), _SYMBOLS)
         self._setup(code, program, program.instructions, time.perf_counter() - start)
 
     @classmethod
-    def _from_code(cls, code: native.NativeCode, program: Program | None, source: Any,
+    def _from_code(cls, code: native.NativeCode, program: CheckedProgram | None, source: Any,
                    seconds: float) -> CompiledProgram:
         self = cls.__new__(cls)
         self._setup(code, program, source, seconds)
         return self
 
-    def _setup(self, code: native.NativeCode, program: Program | None, source: Any, seconds: float) -> None:
+    def _setup(self, code: native.NativeCode, program: CheckedProgram | None, source: Any, seconds: float) -> None:
         self._code, self._checked, self._source = code, program, source
         self.origin, self.compile_seconds = code.origin, seconds
         self._entry = _ENTRY(code.address(t.ENTRY_SYMBOL))
         self._batch = _BATCH(code.address(t.BATCH_SYMBOL))
 
     @property
-    def program(self) -> Program:
+    def program(self) -> CheckedProgram:
         """The checked program (built on first use for code loaded from the disk cache,
         which was checked when it was compiled: fault messages need its slot table)."""
         if self._checked is None:
-            from pybpf.vm.program import Program
+            from pybpf.vm.program import CheckedProgram
 
-            self._checked = Program(self._source)
+            self._checked = CheckedProgram(self._source)
         return self._checked
 
     def _prepare(self, run: _Run, mem: bytearray, max_instructions: int) -> None:
@@ -287,11 +287,11 @@ class CompiledProgram:
         state[t.S_TRANSLATE_FN] = _TRANSLATE_ADDRESS
 
     def run(self, mem: bytes | bytearray = b"", *, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS, cpu: int = 0,
-            helpers: dict[int, Callable[..., int]] | None = None, program: Program | None = None) -> RunResult:
+            helpers: dict[int, Callable[..., int]] | None = None, program: CheckedProgram | None = None) -> ProgramRun:
         """Run once with the conformance convention (r1 = input, r2 = its length).
         ``program``: the checked program whose maps the helpers use (by default the one
         this code was compiled from: programs with the same code share compiled code)."""
-        from pybpf.vm.interpreter import RunResult
+        from pybpf.vm.interpreter import ProgramRun
 
         run = _Run(helpers, cpu, (lambda: program) if program is not None else lambda: self.program)
         buffer = mem if isinstance(mem, bytearray) else bytearray(mem)
@@ -305,7 +305,7 @@ class CompiledProgram:
             del _RUNS[address]
         elapsed = time.perf_counter_ns() - start
         retval = self._outcome(run, r0, max_instructions)
-        return RunResult(retval, tuple(run.output), max_instructions - _signed(run.state[t.S_BUDGET]), elapsed)
+        return ProgramRun(retval, tuple(run.output), max_instructions - _signed(run.state[t.S_BUDGET]), elapsed)
 
     def run_batch(self, hosts: Any, lengths: Any, results: Any, count: int | None = None, *,
                   max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> None:
@@ -440,7 +440,7 @@ _CACHE: OrderedDict[bytes, CompiledProgram] = OrderedDict()
 CACHE_SIZE = 128
 
 
-def compile_program(program: bytes | Sequence[Instruction] | Program) -> CompiledProgram:
+def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram) -> CompiledProgram:
     """The compiled form of ``program``: from the in-memory cache when the same code ran
     in this process, else from the disk cache when it ran before, else compiled (and
     saved). Raises the load-time check's :class:`VMError` for a program it rejects and
@@ -470,9 +470,9 @@ def compile_program(program: bytes | Sequence[Instruction] | Program) -> Compile
     def build() -> bytes:
         nonlocal checked
         if checked is None:
-            from pybpf.vm.program import Program
+            from pybpf.vm.program import CheckedProgram
 
-            checked = Program(source)
+            checked = CheckedProgram(source)
         return _object_code(checked, level)
 
     level = opt_level(len(code_bytes) // 8)    # slots: an lddw counts twice, as the kernel counts
@@ -485,8 +485,8 @@ def compile_program(program: bytes | Sequence[Instruction] | Program) -> Compile
     return compiled
 
 
-def _as_checked(program: Any) -> Program | None:
-    """``program`` if it is a checked :class:`Program` (which can only be so if
+def _as_checked(program: Any) -> CheckedProgram | None:
+    """``program`` if it is a checked :class:`CheckedProgram` (which can only be so if
     pybpf.vm.program was imported: no import to find out)."""
     module = sys.modules.get("pybpf.vm.program")
-    return program if module is not None and isinstance(program, module.Program) else None
+    return program if module is not None and isinstance(program, module.CheckedProgram) else None

@@ -26,7 +26,7 @@ from pybpf.vm.jit.abi import (BATCH_SYMBOL, ENTRY_SYMBOL, F_BUDGET, F_DEPTH, F_M
                               S_HELPER_FN, S_IN_BASE, S_IN_HOST, S_IN_LEN, S_R0_SET, S_SIZE, S_SLOT, S_STATUS,
                               S_TRANSLATE_FN, S_WRITE, WRITE_FLAG, JitUnsupported)
 from pybpf.vm.memory import STACK_TOP
-from pybpf.vm.program import Program
+from pybpf.vm.program import CheckedProgram
 
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 STATE = I64.as_pointer()
@@ -54,7 +54,7 @@ class _Function:
 class Translator:
     """Builds the LLVM module for one program."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: CheckedProgram):
         self.program = program
         self.instructions = program.instructions
         self.module = ir.Module(name="bpf")
