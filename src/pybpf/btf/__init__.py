@@ -5,8 +5,8 @@ The ELF loader reads map definitions and global variables from it, both engines 
 to describe maps, and tools decode records with it. It depends only on ``pybpf.errors``.
 """
 
-from pybpf.btf.check import check_acyclic
 from pybpf.btf.c_dump import CDumpError, dump_c, find_type_ids
+from pybpf.btf.check import check_acyclic
 from pybpf.btf.decode import Record, decode
 from pybpf.btf.encode import encode
 from pybpf.btf.numpy_types import numpy_dtype

@@ -322,7 +322,6 @@ class _CWriter:
     def _record_def(self, t: Type, level: int) -> str:
         """A struct/union body: members at their BTF offsets (explicit padding fields where
         C's natural alignment would not put them there), ``packed`` when nothing else can."""
-        btf = self.btf
         is_struct = t.kind == Kind.STRUCT
         packed = is_struct and self._is_packed(t)
         indent = "\t" * (level + 1)
@@ -530,7 +529,7 @@ def _padding(lines: list[str], indent: str, offset: int, target: int, next_align
         raise CDumpError(f"type {owner.id} ({owner.kind.name} {owner.name or '(anon)'}): a gap of "
                          f"{(target - offset) // 8} bytes at byte {offset // 8} is more padding than a C "
                          f"declaration can spell ({_MAX_PAD_FIELDS} fields)")
-    for pad_type, pad_bits in _PADS:
+    for pad_type, pad_bits in _PADS:  # noqa: B007 - the type found is used after the loop
         aligned = -(-offset // pad_bits) * pad_bits
         if aligned <= target:
             break

@@ -36,7 +36,7 @@ class BTF:
         self._by_name = _names_of(types)
 
     @classmethod
-    def _from_table(cls, table: TypeTable) -> "BTF":
+    def _from_table(cls, table: TypeTable) -> BTF:
         btf = cls.__new__(cls)
         btf._types, btf._table, btf._count, btf.strings, btf._by_name = None, table, table.count, table.strings, None
         return btf
@@ -54,12 +54,12 @@ class BTF:
         self._types, self._table, self._count, self._by_name = types, None, len(types), _names_of(types)
 
     @classmethod
-    def parse(cls, data: bytes) -> "BTF":
+    def parse(cls, data: bytes) -> BTF:
         """Parse a BTF blob."""
         return _parse(bytes(data))
 
     @classmethod
-    def load(cls, path: str | Path = "/sys/kernel/btf/vmlinux") -> "BTF":
+    def load(cls, path: str | Path = "/sys/kernel/btf/vmlinux") -> BTF:
         """Parse the BTF file at ``path`` (the running kernel's by default)."""
         try:
             return cls.parse(Path(path).read_bytes())
@@ -228,8 +228,8 @@ def parse_eager(data: bytes) -> BTF:
         name = _name(strings, name_off, where)
 
         def need(count: int) -> None:
-            if pos + count > end:
-                raise BTFError(f"byte {pos}: type {type_id} ({kind.name}) needs {count} more bytes than the "
+            if pos + count > end:  # noqa: B023 - called within the iteration that defines it
+                raise BTFError(f"byte {pos}: type {type_id} ({kind.name}) needs {count} more bytes than the "  # noqa: B023
                                "type section holds")
 
         fields: dict = {"name": name, "kind_flag": kind_flag}

@@ -39,7 +39,7 @@ class _AtomicOutput:
     0644 with the usual umask, as tcpdump's ``-w`` files — not mkstemp's private 0600)."""
 
     def __init__(self, path: str | os.PathLike):
-        import tempfile                     # only here: ~4 ms (shutil, random) a -w /dev/null run need not pay
+        import tempfile  # only here: ~4 ms (shutil, random) a -w /dev/null run need not pay
 
         self.path = Path(path)
         try:

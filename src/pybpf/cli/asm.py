@@ -22,9 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Assemble first, so a syntax error never leaves a partial output file."""
-    from pybpf.object.source import source_text
     from pybpf.errors import PybpfError
     from pybpf.isa import assemble, encode
+    from pybpf.object.source import source_text
 
     try:
         data = Path(args.file).read_bytes()

@@ -26,8 +26,8 @@ from pybpf.errors import PybpfError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
-    from typing import BinaryIO
     import argparse
+    from typing import BinaryIO
 
     from pybpf.capture import CaptureFile, Packet
     from pybpf.capture.batch import RecordBatch, RecordBatches
@@ -452,8 +452,7 @@ def _live(args: argparse.Namespace, expression: str) -> int:
     from pybpf.capture import CaptureError, linktype_name
     from pybpf.capture.live import LiveCapture
     from pybpf.cbpf import run as run_classic
-    from pybpf.filter import compile_filter
-    from pybpf.filter import link_type
+    from pybpf.filter import compile_filter, link_type
 
     snaplen = args.snaplen or DEFAULT_SNAPLEN
     with LiveCapture(args.interface, None, snaplen, promisc=not args.no_promisc) as live:

@@ -19,6 +19,7 @@ from pybpf.errors import PybpfError
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from typing import Any
+
     from pybpf.kernel.maps import KernelMap
 
 # Imports of what the handler uses are inside it: ``pybpf`` registers every command's

@@ -11,7 +11,6 @@ import argparse
 import json
 
 from pybpf.cli.output import atomic_output
-
 from pybpf.errors import PybpfError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)

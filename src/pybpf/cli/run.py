@@ -27,6 +27,7 @@ from pybpf.errors import PybpfError
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from typing import Any
+
     from pybpf.cli.program_input import ProgramFile
     from pybpf.object import ProgramSpec
 

@@ -8,10 +8,10 @@ implementing their byte-level primitives; see docs/kernel.md for the contract.
 from pybpf.engine.codec import Codec, make_codec
 from pybpf.engine.collection import Collection
 from pybpf.engine.cpus import possible_cpus
-from pybpf.errors import BPFError, CodecError, EngineUnavailable, VerifierError
 from pybpf.engine.loading import choose_engine, load
 from pybpf.engine.map import ANY, EXIST, NOEXIST, Map, UpdateFlag
 from pybpf.engine.program import Program, RunResult
+from pybpf.errors import BPFError, CodecError, EngineUnavailable, VerifierError
 
 __all__ = [
     "ANY", "BPFError", "Codec", "CodecError", "Collection", "EXIST", "EngineUnavailable",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pybpf.errors import CodecError
 from pybpf.engine.map import Map
 from pybpf.engine.program import Program
+from pybpf.errors import CodecError
 from pybpf.resource import Resource
 
 

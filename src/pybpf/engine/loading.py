@@ -18,8 +18,8 @@ from types import ModuleType
 from typing import Any
 
 from pybpf.engine.collection import Collection
-from pybpf.errors import EngineUnavailable
 from pybpf.engine.cpus import possible_cpus
+from pybpf.errors import EngineUnavailable
 from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
 
 ENGINES = {"kernel": "pybpf.kernel.engine", "vm": "pybpf.vm.engine"}

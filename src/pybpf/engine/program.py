@@ -9,8 +9,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from pybpf.errors import EngineUnavailable
 from pybpf.engine.link import Link
+from pybpf.errors import EngineUnavailable
 from pybpf.object import ProgramSpec
 from pybpf.resource import Resource
 

@@ -18,7 +18,13 @@ from pybpf.filter.names import ETHER_TYPES, LLC_SAPS
 from pybpf.filter.netdb import IP_PROTOCOLS, SERVICES
 from pybpf.filter.protochain import protochain
 from pybpf.filter.protocols import (
-    ARP, ETHERMTU, IP, IP6, IP_KEYWORDS, ISO_KEYWORDS, RARP,
+    ARP,
+    ETHERMTU,
+    IP,
+    IP6,
+    IP_KEYWORDS,
+    ISO_KEYWORDS,
+    RARP,
 )
 from pybpf.filter.syntax import Primitive, Qualifiers
 

@@ -12,22 +12,39 @@ from __future__ import annotations
 
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.instruction import Instruction as I
-from pybpf.filter import ir
+from pybpf.filter import atm, ir, linklayers, linux, pflog, ss7, stations, wlan
+from pybpf.filter.addresses import Addresses
 from pybpf.filter.arith import JUMPS, ArithGen
+from pybpf.filter.encapsulation import tunnel
 from pybpf.filter.errors import FilterError
 from pybpf.filter.lexer import Token
-from pybpf.filter.linktypes import LinkLayout
-from pybpf.filter import atm, linklayers, linux, pflog, ss7, stations, wlan
 from pybpf.filter.linklayers import PPP_PROTOCOLS
-from pybpf.filter.encapsulation import tunnel
-from pybpf.filter.offsets import Offset, Rel, compute as offsets_compute, ipv4_header_length, load, then, transport_base
-from pybpf.filter.syntax import And, Node, Not, Or, Primitive, Protocol, Relation, Special
-from pybpf.filter.addresses import Addresses
+from pybpf.filter.linktypes import LinkLayout
+from pybpf.filter.offsets import Offset, Rel, ipv4_header_length, load, then, transport_base
+from pybpf.filter.offsets import compute as offsets_compute
 from pybpf.filter.protocols import (
-    AF_INET6_BSD, ETHERMTU, ETHERTYPE_KEYWORDS, FRAGMENT_HEADER, IP, IP6, IP_KEYWORDS, ISIS_PDUS,
-    ISO_KEYWORDS, LINUX_SLL_P_802_2, LINUX_SLL_P_802_3, LLC_KEYWORDS, LLC_S_COMMANDS,
-    LLC_U_COMMANDS, MPLS, MPLS_LINKS, PPPOED, PPPOES, VLAN_TPIDS,
+    AF_INET6_BSD,
+    ETHERMTU,
+    ETHERTYPE_KEYWORDS,
+    FRAGMENT_HEADER,
+    IP,
+    IP6,
+    IP_KEYWORDS,
+    ISIS_PDUS,
+    ISO_KEYWORDS,
+    LINUX_SLL_P_802_2,
+    LINUX_SLL_P_802_3,
+    LLC_KEYWORDS,
+    LLC_S_COMMANDS,
+    LLC_U_COMMANDS,
+    MPLS,
+    MPLS_LINKS,
+    PPPOED,
+    PPPOES,
+    VLAN_TPIDS,
 )
+from pybpf.filter.syntax import And, Node, Not, Or, Primitive, Protocol, Relation, Special
+
 
 class Generator(Addresses):
     """Generates one expression for one link type; state (offsets shifted by vlan/mpls/

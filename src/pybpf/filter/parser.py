@@ -13,8 +13,22 @@ from __future__ import annotations
 from pybpf.filter.errors import FilterError
 from pybpf.filter.lexer import Token, tokenize
 from pybpf.filter.syntax import (
-    NO_QUALIFIERS, And, Arith, Binary, Length, Negative, Node, Not, Number, Or, PacketLoad, Primitive, Protocol,
-    Qualifiers, Relation, Special,
+    NO_QUALIFIERS,
+    And,
+    Arith,
+    Binary,
+    Length,
+    Negative,
+    Node,
+    Not,
+    Number,
+    Or,
+    PacketLoad,
+    Primitive,
+    Protocol,
+    Qualifiers,
+    Relation,
+    Special,
 )
 
 #: protocol keywords (pcap-filter's ``proto`` qualifier); link-layer spellings mean ``link``

@@ -18,8 +18,8 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from pybpf.errors import BPFError
 from pybpf.engine.map import Map
+from pybpf.errors import BPFError
 from pybpf.kernel import attrs
 from pybpf.kernel.info import map_info, spec_of_info
 from pybpf.kernel.syscall import Command, bpf, bpf_at, cstring

@@ -172,7 +172,7 @@ class PerfEvent:
     @classmethod
     def software(cls, name: str, *, pid: int = -1, cpu: int = 0, sample_period: int = 0,
                  sample_freq: int = 0, sample_type: int = 0, disabled: bool = False,
-                 wakeup_events: int = 1) -> "PerfEvent":
+                 wakeup_events: int = 1) -> PerfEvent:
         """A software event by perf's name (``cpu-clock``, ``page-faults``, ...)."""
         name = _EVENT_ALIASES.get(name, name)
         if name not in SOFTWARE_EVENTS:
@@ -182,14 +182,14 @@ class PerfEvent:
         return cls(attr, pid=pid, cpu=cpu, description=f"software event {name}")
 
     @classmethod
-    def named(cls, name: str, **options: int) -> "PerfEvent":
+    def named(cls, name: str, **options: int) -> PerfEvent:
         """A software or hardware event by perf's name, whichever it is."""
         full = _EVENT_ALIASES.get(name, name)
         return (cls.software if full in SOFTWARE_EVENTS else cls.hardware)(full, **options)
 
     @classmethod
     def hardware(cls, name: str, *, pid: int = -1, cpu: int = 0, sample_period: int = 0,
-                 sample_freq: int = 0, sample_type: int = 0, disabled: bool = False) -> "PerfEvent":
+                 sample_freq: int = 0, sample_type: int = 0, disabled: bool = False) -> PerfEvent:
         """A hardware counter (``cpu-cycles``, ``instructions``, ...) where the CPU has a PMU."""
         name = _EVENT_ALIASES.get(name, name)
         if name not in HARDWARE_EVENTS:
@@ -200,14 +200,14 @@ class PerfEvent:
 
     @classmethod
     def tracepoint(cls, event_id: int, *, name: str = "", pid: int = -1, cpu: int = 0,
-                   sample_type: int = SAMPLE_RAW, disabled: bool = False) -> "PerfEvent":
+                   sample_type: int = SAMPLE_RAW, disabled: bool = False) -> PerfEvent:
         """A tracepoint by its tracefs id (every hit is a sample)."""
         attr = _sampling_attr(TYPE_TRACEPOINT, event_id, 1, 0, sample_type, disabled, 1)
         return cls(attr, pid=pid, cpu=cpu, description=f"tracepoint {name or event_id}")
 
     @classmethod
     def uprobe(cls, path: str, offset: int, *, retprobe: bool = False, pid: int = -1, cpu: int = -1,
-               ref_ctr_offset: int = 0, sample_type: int = 0, disabled: bool = False) -> "PerfEvent":
+               ref_ctr_offset: int = 0, sample_type: int = 0, disabled: bool = False) -> PerfEvent:
         """A uprobe (or uretprobe) at file ``offset`` of ``path``; ``ref_ctr_offset`` is the
         file offset of a USDT semaphore the kernel counts up while the probe exists.
         ``cpu=-1`` with a pid follows that process; ``pid=-1`` needs a cpu per event."""
@@ -225,7 +225,7 @@ class PerfEvent:
 
     @classmethod
     def kprobe(cls, function: str, *, offset: int = 0, retprobe: bool = False, cpu: int = 0,
-               suggestion: str | None = None) -> "PerfEvent":
+               suggestion: str | None = None) -> PerfEvent:
         """A kprobe on kernel ``function`` through the kprobe PMU. On kernels built
         without kprobes the error says so and names ``suggestion`` (the tracepoint that
         covers the same event) when the caller found one."""
@@ -290,7 +290,7 @@ class PerfEvent:
             os.close(self.fd)
             self.fd = None
 
-    def __enter__(self) -> "PerfEvent":
+    def __enter__(self) -> PerfEvent:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,12 +9,10 @@ arrive as PERF_RECORD_LOST records and are counted, never silently dropped.
 
 from __future__ import annotations
 
-from typing import Any
-
 import mmap
 import struct
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pybpf.kernel.perf_event import (
     SAMPLE_ADDR,
@@ -146,7 +144,7 @@ class PerfRing:
         """Unmap the ring (the event fd stays with its owner)."""
         self._map.close()
 
-    def __enter__(self) -> "PerfRing":
+    def __enter__(self) -> PerfRing:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -89,7 +89,7 @@ class PerfBuffer:
             ring.close()
             event.close()
 
-    def __enter__(self) -> "PerfBuffer":
+    def __enter__(self) -> PerfBuffer:
         return self
 
     def __exit__(self, *exc: object) -> None:

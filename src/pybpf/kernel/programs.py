@@ -15,10 +15,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from pybpf.errors import BPFError, VerifierError
 from pybpf.engine.link import Link
 from pybpf.engine.program import Program, RunResult
-from pybpf.errors import PybpfError
+from pybpf.errors import BPFError, PybpfError, VerifierError
 from pybpf.isa import SLOT_SIZE, Instruction, decode, encode
 from pybpf.kernel import attrs
 from pybpf.kernel.btf_targets import attach_btf_id

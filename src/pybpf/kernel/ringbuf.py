@@ -98,7 +98,7 @@ class RingBuffer:
         return _POS.unpack_from(self._producer, 0)[0] - _POS.unpack_from(self._consumer, 0)[0]
 
     @classmethod
-    def of(cls, ring_map: object) -> "RingBuffer":
+    def of(cls, ring_map: object) -> RingBuffer:
         """A reader for a loaded ring buffer map (anything with ``fd``, ``max_entries``, ``name``)."""
         return cls(ring_map.fd, ring_map.max_entries, name=getattr(ring_map, "name", "ringbuf"))  # type: ignore[attr-defined]
 
@@ -112,7 +112,7 @@ class RingBuffer:
         self._producer.close()
         self._consumer.close()
 
-    def __enter__(self) -> "RingBuffer":
+    def __enter__(self) -> RingBuffer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -170,7 +170,7 @@ class EventPoller:
         """Stop watching (the sources stay open)."""
         self._epoll.close()
 
-    def __enter__(self) -> "EventPoller":
+    def __enter__(self) -> EventPoller:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -18,7 +18,7 @@ class _Named(enum.IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, value: "int | str | _Named") -> "_Named":
+    def parse(cls, value: int | str | _Named) -> _Named:
         """Accept a member, its number, or its name in any case (``"HASH"``, ``"hash"``)."""
         if isinstance(value, cls):
             return value

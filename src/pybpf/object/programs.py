@@ -16,10 +16,10 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from pybpf.errors import PybpfError
 from pybpf.isa import Instruction, slot_offsets
 from pybpf.isa import opcodes as o
 from pybpf.object.btf_ext import SourceLine, btf_strings, string_at
-from pybpf.errors import PybpfError
 from pybpf.object.errors import SpecError
 from pybpf.object.kinds import AttachType, ProgramType
 from pybpf.object.maps import NAME_LEN

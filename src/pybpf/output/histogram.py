@@ -66,7 +66,7 @@ class Histogram:
                 raise HistogramError(f"linear histogram needs min < max and step > 0, got {self.linear}")
 
     @classmethod
-    def of(cls, values: Iterable[int], linear: tuple[int, int, int] | None = None) -> "Histogram":
+    def of(cls, values: Iterable[int], linear: tuple[int, int, int] | None = None) -> Histogram:
         """A histogram of ``values``."""
         hist = cls(linear)
         for value in values:

@@ -15,8 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pybpf.errors import BPFError
-from pybpf.errors import PybpfError
+from pybpf.errors import BPFError, PybpfError
 from pybpf.object import ProgramType
 from pybpf.replay.verdicts import PACKET_TYPES, passes, verdict_name
 

@@ -25,7 +25,7 @@ class KernelSymbols:
         self._modules = modules
 
     @classmethod
-    def load(cls, path: str | Path = "/proc/kallsyms") -> "KernelSymbols":
+    def load(cls, path: str | Path = "/proc/kallsyms") -> KernelSymbols:
         """Read ``path``; raise :class:`SymbolError` when it is unreadable or hidden."""
         try:
             text = Path(path).read_text()

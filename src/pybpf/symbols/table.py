@@ -11,7 +11,6 @@ import bisect
 from collections.abc import Iterable
 from typing import NamedTuple
 
-
 #: how far the last symbol of an unsized table reaches: a page, not the rest of memory
 LAST_UNSIZED_SPAN = 4096
 

@@ -38,7 +38,7 @@ class CType:
     count: int = 0
     name: str = ""
     #: (name, byte offset, type, bit offset in the byte, bit width; 0 for whole members)
-    members: list[tuple[str, int, "CType", int, int]] = field(default_factory=list)
+    members: list[tuple[str, int, CType, int, int]] = field(default_factory=list)
     pointee_name: str = ""        #: a pointer's target as written (for BTF types)
 
 

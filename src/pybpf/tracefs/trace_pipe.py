@@ -90,7 +90,7 @@ class TracePipe:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> "TracePipe":
+    def __enter__(self) -> TracePipe:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -423,7 +423,7 @@ class Machine:
             while True:
                 try:
                     first = executed + 1    # where the loop resumes after a helper's charge
-                    for executed in range(first, max_instructions + 1):
+                    for executed in range(first, max_instructions + 1):  # noqa: B007 - the count is the result
                         pc = steps[pc](r)
                         if pc < 0:
                             break

@@ -13,8 +13,6 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 from pybpf.engine.link import Link
-from pybpf.object.sections import section_kind
-
 from pybpf.kernel.attach.network import (
     CGROUP_HOOKS,
     XDP_MODES,
@@ -42,6 +40,7 @@ from pybpf.kernel.attach.tracing import (
     link_perf_event,
     resolve_uprobe,
 )
+from pybpf.object.sections import section_kind
 
 __all__ = [
     "AttachError", "CGROUP_HOOKS", "IteratorOutput", "LinkGroup", "PerfEventLink", "SocketAttachment", "XDP_MODES",

@@ -13,9 +13,9 @@ import os
 import socket
 import struct
 
+from pybpf.engine.link import Link
 from pybpf.errors import BPFError
 from pybpf.kernel.attach.tracing import AttachError
-from pybpf.engine.link import Link
 from pybpf.kernel.link import BpfLink, create_link
 from pybpf.object import AttachType
 

@@ -18,9 +18,8 @@ import fnmatch
 import os
 from collections.abc import Sequence
 
-from pybpf.errors import BPFError
-from pybpf.errors import PybpfError
 from pybpf.engine.link import Link
+from pybpf.errors import BPFError, PybpfError
 from pybpf.kernel.link import BpfLink, create_link
 from pybpf.kernel.perf_event import PerfEvent, PerfEventError, online_cpus
 from pybpf.kernel.syscall import Command, bpf

@@ -15,8 +15,17 @@ from dataclasses import dataclass
 
 from pybpf.btf import BTF, BTFError, Kind
 from pybpf.object.core.spec import (
-    Spec, describe, essential_name, kinds_compatible, match_enum_spec, match_field_spec, parse_enum_spec,
-    parse_field_spec, skip_modifiers, types_compatible, types_match,
+    Spec,
+    describe,
+    essential_name,
+    kinds_compatible,
+    match_enum_spec,
+    match_field_spec,
+    parse_enum_spec,
+    parse_field_spec,
+    skip_modifiers,
+    types_compatible,
+    types_match,
 )
 
 

@@ -76,7 +76,7 @@ def fix_btf(obj: ElfObject, raw: bytes) -> bytes:
     for sym in obj.symbols:
         if sym.section >= 0 and sym.type in ("STT_OBJECT", "STT_NOTYPE") and sym.name:
             symbols.setdefault((sym.section, sym.name), sym)
-    for type_id, pos, kind, vlen in records:
+    for _type_id, pos, kind, vlen in records:
         if kind == Kind.VAR and struct.unpack_from("<I", blob, pos + 12)[0] == BTF_VAR_GLOBAL_EXTERN:
             struct.pack_into("<I", blob, pos + 12, BTF_VAR_GLOBAL_ALLOCATED)
         elif kind == Kind.FUNC and vlen == BTF_FUNC_EXTERN:

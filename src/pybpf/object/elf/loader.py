@@ -11,15 +11,15 @@ from pathlib import Path
 
 from pybpf.btf import BTF, BTFError, Kind
 from pybpf.object.collection import CollectionSpec
-from pybpf.object.errors import SpecError
 from pybpf.object.elf.btf_maps import map_spec_from_btf
 from pybpf.object.elf.debug_info import ObjectBTF, apply_core, program_btf, program_core, read_btf
 from pybpf.object.elf.linker import functions, link
 from pybpf.object.elf.maps import data_maps, legacy_maps
 from pybpf.object.elf.reader import ElfObject, ObjectError, read_object
-from pybpf.object.sections import known_prefixes, section_kind
+from pybpf.object.errors import SpecError
 from pybpf.object.maps import MapSpec
 from pybpf.object.programs import ProgramSpec
+from pybpf.object.sections import known_prefixes, section_kind
 
 
 def load_object(source: str | Path | bytes, *, name: str = "",

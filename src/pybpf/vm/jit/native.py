@@ -39,6 +39,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
 try:                                    # the built-in SHA-256: hashlib loads OpenSSL (~3 ms a run)
     from _sha256 import sha256
 except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
 try:                                    # the built-in SHA-256: hashlib loads OpenSSL (~3 ms a run)
     from _sha256 import sha256
 except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
@@ -39,8 +40,8 @@ from pybpf.vm.jit import native
 
 if TYPE_CHECKING:
     from pybpf.isa import Instruction
-    from pybpf.vm.memory import Memory
     from pybpf.vm.interpreter import ProgramRun
+    from pybpf.vm.memory import Memory
     from pybpf.vm.program import CheckedProgram
 
 _HELPER_CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_uint64] * 6))
@@ -51,7 +52,7 @@ _MASK64 = (1 << 64) - 1
 INPUT_BASE, STACK_TOP = 0x0000_0001_0000_0000, 0x0000_7FFF_0000_0000
 
 #: runs in progress, by the address of their state array
-_RUNS: dict[int, "_Run"] = {}
+_RUNS: dict[int, _Run] = {}
 #: the optimisation level programs are compiled at, and the level for programs of more
 #: than LARGE instruction slots (a cheaper pipeline whose time grows linearly: see
 #: native.object_code and docs/jit.md)

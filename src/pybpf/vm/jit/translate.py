@@ -21,10 +21,34 @@ from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.vm.analysis import initialised_registers
 from pybpf.vm.constants import MAP_HANDLE_BASE
-from pybpf.vm.jit.abi import (BATCH_SYMBOL, ENTRY_SYMBOL, F_BUDGET, F_DEPTH, F_MEMORY, F_MISALIGNED,
-                              F_PACKET, F_UNINIT, MAX_FRAMES, S_ADDR, S_BUDGET, S_CALLS, S_DEPTH, S_FRAMES,
-                              S_HELPER_FN, S_IN_BASE, S_IN_HOST, S_IN_LEN, S_R0_SET, S_SIZE, S_SLOT, S_STATUS,
-                              S_TRANSLATE_FN, S_WRITE, WRITE_FLAG, JitUnsupported)
+from pybpf.vm.jit.abi import (
+    BATCH_SYMBOL,
+    ENTRY_SYMBOL,
+    F_BUDGET,
+    F_DEPTH,
+    F_MEMORY,
+    F_MISALIGNED,
+    F_PACKET,
+    F_UNINIT,
+    MAX_FRAMES,
+    S_ADDR,
+    S_BUDGET,
+    S_CALLS,
+    S_DEPTH,
+    S_FRAMES,
+    S_HELPER_FN,
+    S_IN_BASE,
+    S_IN_HOST,
+    S_IN_LEN,
+    S_R0_SET,
+    S_SIZE,
+    S_SLOT,
+    S_STATUS,
+    S_TRANSLATE_FN,
+    S_WRITE,
+    WRITE_FLAG,
+    JitUnsupported,
+)
 from pybpf.vm.memory import STACK_TOP
 from pybpf.vm.program import CheckedProgram
 

@@ -1,9 +1,9 @@
 """``import bcc`` under ``python -m pybpf.bcc``: BCC's module names served by pybpf.bcc.
 This directory is put on ``sys.path`` only for that run (see pybpf.bcc.__main__)."""
 
-from bcc import tcp
 from bcc.utils import ArgString, printb
 
+from bcc import tcp
 from pybpf.bcc.bpf import BPF, BccError
 from pybpf.bcc.usdt import USDT, USDTException
 
