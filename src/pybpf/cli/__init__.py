@@ -14,7 +14,6 @@ help, errors, other commands — goes through argparse as before.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 from pybpf import __version__
@@ -107,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a mistyped command) gets the full parser, and its messages.
         parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
         args = parser.parse_args(arguments)
+    import signal  # here, not at the top: it imports enum (~4 ms) that --version and filter need not pay
+
     previous = None
     try:    # killed: release kernel and system objects as on Ctrl-C
         previous = signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 
-from pybpf.cli.run import engine_name
 from pybpf.errors import PybpfError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
@@ -48,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the program, replay the capture, print and write what was asked."""
     from pybpf.capture import open_capture
+    from pybpf.cli.run import engine_name
     from pybpf.engine import load
 
     program_spec, collection = _program(args)

@@ -22,8 +22,10 @@ PID_MAX = 4194304
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``trace`` to the command line (bpftrace's options)."""
+    from pybpf.cli import RawDescriptionHelpFormatter
+
     parser = subparsers.add_parser("trace", help="run a bpftrace program", description=__doc__, usage=USAGE,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   formatter_class=RawDescriptionHelpFormatter)
     parse_known = parser.parse_known_args
 
     def strict(args=None, namespace=None):
