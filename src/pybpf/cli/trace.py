@@ -22,10 +22,10 @@ PID_MAX = 4194304
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``trace`` to the command line (bpftrace's options)."""
-    from pybpf.cli import RawDescriptionHelpFormatter
+    from pybpf.cli import RawDescriptionHelpFormatter  # made on first use: typed as a plain ``type``
 
     parser = subparsers.add_parser("trace", help="run a bpftrace program", description=__doc__, usage=USAGE,
-                                   formatter_class=RawDescriptionHelpFormatter)
+                                   formatter_class=RawDescriptionHelpFormatter)  # type: ignore[arg-type]
     parse_known = parser.parse_known_args
 
     def strict(args=None, namespace=None):
