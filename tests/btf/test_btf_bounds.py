@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import resource
 import shutil
-import signal
 import struct
 import subprocess
 import sys
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared_data import REPO, shared_path
 from pybpf.btf import BTF, BTFError, CDumpError, Kind, check_acyclic, decode, dump_c, dump_raw, encode
 from pybpf.object.elf import ObjectError, load_object, read_object
 from pybpf.toolchain import compile_c
+from shared_data import REPO, shared_path
+from time_limits import time_limit
 
 REPRODUCERS = shared_path("reproducers")
 CLI = [sys.executable, "-m", "pybpf"]
@@ -37,17 +36,6 @@ def _cli(*args: str, memory: int | None = None) -> subprocess.CompletedProcess:
                           env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
 
 
-@contextmanager
-def time_limit(seconds: float):
-    def expired(*_):
-        raise TimeoutError(f"took more than {seconds} s")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # -- building blobs ------------------------------------------------------------------

@@ -5,30 +5,16 @@ second — no traceback, no RecursionError, no minutes of regex backtracking."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared_data import REPO, shared_path
 from pybpf.isa import AsmError, assemble
-
-
-@contextmanager
-def time_limit(seconds: float):
-    def expired(*_):
-        raise TimeoutError(f"assembling took more than {seconds} s")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+from shared_data import REPO, shared_path
+from time_limits import time_limit
 
 
 def _pybpf(*args: str) -> subprocess.CompletedProcess:
@@ -78,7 +64,7 @@ HOSTILE = {
 
 @pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
 def test_long_and_deep_lines_fail_fast_with_an_asm_error(text):
-    with time_limit(5), pytest.raises(AsmError):
+    with time_limit(5, "assembling"), pytest.raises(AsmError):
         assemble(text)
 
 
@@ -92,7 +78,7 @@ ASM_ALPHABET = st.sampled_from(list("r0123456789wx+-*/=()[]<>&|^%!:;, \t\nabcdef
 @settings(max_examples=300, deadline=None)
 @given(st.lists(ASM_ALPHABET, max_size=200).map("".join))
 def test_random_text_assembles_or_raises_asm_error(text):
-    with time_limit(5):
+    with time_limit(5, "assembling"):
         try:
             assemble(text)
         except AsmError as exc:

@@ -11,16 +11,14 @@ the running kernel.
 
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from malformed_corpus import CASES, SOURCE, Case, ElfEdit, corpus
+
 from pybpf.btf import BTF
 from pybpf.object.elf import ObjectError, load_object, read_object
+from time_limits import time_limit
 
 #: the most one example may take; the valid object loads in a few milliseconds
 SECONDS_PER_EXAMPLE = 5
@@ -37,18 +35,6 @@ def own_btf(valid) -> BTF:
     return BTF.parse(read_object(valid).section(".BTF").data)
 
 
-@contextmanager
-def time_limit(seconds: float):
-    """Fail (rather than hang the run) when the block takes longer than ``seconds``."""
-    def expired(*_):
-        raise TimeoutError(f"load_object took more than {seconds} s")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def test_the_valid_object_loads(valid, own_btf):
@@ -63,7 +49,7 @@ def test_each_broken_object_is_refused_saying_where_and_why(valid, own_btf, case
     made = case.make(ElfEdit(valid))
     data = made.bytes() if isinstance(made, ElfEdit) else made
     assert data != valid
-    with time_limit(SECONDS_PER_EXAMPLE), pytest.raises(ObjectError, match=case.why) as info:
+    with time_limit(SECONDS_PER_EXAMPLE, "load_object"), pytest.raises(ObjectError, match=case.why) as info:
         load_object(data, name=NAME, core_btf=own_btf)
     message = str(info.value)
     assert message.startswith(f"{NAME}: ") and "\n" not in message
@@ -73,7 +59,7 @@ def test_truncated_anywhere(valid, own_btf):
     truncations = [(name, data, why) for name, data, why in corpus(valid) if name.startswith("truncated-")]
     assert len(truncations) > 50
     for name, data, why in truncations:
-        with time_limit(SECONDS_PER_EXAMPLE), pytest.raises(ObjectError, match=why):
+        with time_limit(SECONDS_PER_EXAMPLE, "load_object"), pytest.raises(ObjectError, match=why):
             load_object(data, name=name, core_btf=own_btf)
 
 
@@ -103,7 +89,7 @@ def test_random_damage_loads_or_raises_object_error(valid, own_btf, data):
         damaged[at:at + width] = value.to_bytes(width, "little")
     if data.draw(st.booleans(), label="truncate"):
         damaged = damaged[:data.draw(st.integers(0, len(damaged)), label="length")]
-    with time_limit(SECONDS_PER_EXAMPLE):
+    with time_limit(SECONDS_PER_EXAMPLE, "load_object"):
         try:
             load_object(bytes(damaged), name=NAME, core_btf=own_btf)
         except ObjectError as exc:
