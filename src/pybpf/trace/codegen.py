@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -542,6 +543,19 @@ class ProbeCompiler:
             self.statement(s)
             self.e.stack = mark
 
+    def if_else(self, condition: ast.Expr, then: Callable[[], None], otherwise: Callable[[], None]) -> None:
+        """Code for ``condition``, then ``then()`` where it is non-zero and ``otherwise()``
+        where it is zero (``if``/``else`` statements and ``?:`` alike)."""
+        e = self.e
+        other, done = e.label("else"), e.label("fi")
+        self.int_expr(condition)
+        e.jump_if("==", 0, 0, other)
+        then()
+        e.jump(done)
+        e.place(other)
+        otherwise()
+        e.place(done)
+
     def statement(self, s: ast.Statement) -> None:
         e = self.e
         if isinstance(s, ast.ExprStatement):
@@ -556,14 +570,7 @@ class ProbeCompiler:
         elif isinstance(s, ast.Assign):
             self.assign(s)
         elif isinstance(s, ast.If):
-            otherwise, done = e.label("else"), e.label("fi")
-            self.int_expr(s.condition)
-            e.jump_if("==", 0, 0, otherwise)
-            self.block(s.then)
-            e.jump(done)
-            e.place(otherwise)
-            self.block(s.otherwise)
-            e.place(done)
+            self.if_else(s.condition, lambda: self.block(s.then), lambda: self.block(s.otherwise))
         elif isinstance(s, ast.Unroll):
             for _ in range(s.count):
                 self.block(s.body)
@@ -1283,14 +1290,7 @@ class ProbeCompiler:
                 e.mov(0, 0)
                 e.place(yes)
         elif isinstance(expr, ast.Ternary):
-            otherwise, done = e.label("else"), e.label("fi")
-            self.int_expr(expr.condition)
-            e.jump_if("==", 0, 0, otherwise)
-            self.int_expr(expr.then)
-            e.jump(done)
-            e.place(otherwise)
-            self.int_expr(expr.otherwise)
-            e.place(done)
+            self.if_else(expr.condition, lambda: self.int_expr(expr.then), lambda: self.int_expr(expr.otherwise))
         elif isinstance(expr, ast.Cast):
             t = self.type_of(expr)
             self.int_expr(expr.operand)
