@@ -1,9 +1,11 @@
 """BCC scripts run unmodified under ``python -m pybpf.bcc`` while the test makes the
 events they report happen (root only: they attach to the running kernel).
 
-The seed scripts are in tests/bcc/scripts/. BCC's own tools and examples are read from
-a BCC checkout — ``PYBPF_BCC_REPO`` (a work tree or a bare git dir), or the mirror the
-research tools fetch to — and those tests skip where there is none.
+The seed scripts are in tests/bcc/scripts/. BCC's own tools and examples are read as
+Debian's bpfcc-tools package installs them (``.ci/run`` installs it: a reference, never
+used by pybpf), or from a BCC checkout — ``PYBPF_BCC_REPO`` (a work tree or a bare git
+dir), or the mirror the research tools fetch to; those tests skip, saying so, where
+there is neither.
 """
 
 from __future__ import annotations
@@ -25,8 +27,23 @@ HERE = Path(__file__).parent
 _REPOS = [os.environ.get("PYBPF_BCC_REPO", ""), "/work/.mirror/iovisor+bcc/repo"]
 
 
+#: where Debian's bpfcc-tools package puts BCC's scripts (``.ci/run`` installs it): the
+#: tools as /usr/sbin/NAME-bpfcc, the examples under its doc directory
+_DEBIAN = Path(os.environ.get("PYBPF_BCC_DEBIAN_ROOT", "/"))
+
+
+def _debian_script(path: str) -> Path:
+    """Where Debian's bpfcc-tools keeps BCC's ``path`` (tools/NAME.py, examples/...)."""
+    if path.startswith("tools/"):
+        return _DEBIAN / "usr" / "sbin" / f"{Path(path).stem}-bpfcc"
+    return _DEBIAN / "usr" / "share" / "doc" / "bpfcc-tools" / path
+
+
 def _bcc_script(path: str, tmp_path: Path) -> Path:
-    """BCC's ``path`` (e.g. tools/execsnoop.py) copied from a checkout into ``tmp_path``."""
+    """BCC's ``path`` (e.g. tools/execsnoop.py): from a checkout, copied into ``tmp_path``,
+    or as Debian's bpfcc-tools package installs it."""
+    if _debian_script(path).is_file():
+        return _debian_script(path)
     for repo in filter(None, _REPOS):
         if (Path(repo) / path).is_file():
             return Path(repo) / path
@@ -36,7 +53,7 @@ def _bcc_script(path: str, tmp_path: Path) -> Path:
                 target = tmp_path / Path(path).name
                 target.write_bytes(shown.stdout)
                 return target
-    pytest.skip(f"no BCC checkout with {path} (set PYBPF_BCC_REPO)")
+    pytest.skip(f"no BCC script {path}: install Debian's bpfcc-tools (.ci/run does) or set PYBPF_BCC_REPO")
 
 
 def _run(script: Path, args: list[str], trigger, ready: str, stop_after: float = 4.0, interrupt: bool = True) -> str:
