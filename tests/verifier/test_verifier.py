@@ -17,6 +17,11 @@ from pybpf.verifier import tnum as tn
 MAPS = {1: MapInfo(1, MapType.HASH, 4, 48, 8, False, "hash"), 2: MapInfo(2, MapType.RINGBUF, 0, 0, 4096, False, "rb"),
         3: MapInfo(3, MapType.ARRAY, 4, 8, 4, True, "ro")}
 LOOKUP = "*(u32 *)(r10 -4) = 0\nr2 = r10\nr2 += -4\nr1 = map[fd:1]\ncall bpf_map_lookup_elem\n"
+#: an XDP program that skips a header of variable length (4 * the low nibble of its first
+#: byte), checks 20 bytes after it against the end, and reads 2 bytes at ``read``
+VARIABLE_HEADER = ("r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr4 = r2\nr4 += 1\nif r4 > r3 goto +9\n"
+                   "r4 = *(u8 *)(r2 +0)\nr4 &= 15\nr4 <<= 2\nr2 += r4\nr5 = r2\nr5 += 20\n"
+                   "if r5 > r3 goto +2\nr0 = *(u16 *)(r2 +{read})\nr0 = 2\nr0 = 2\nexit")
 
 
 def judge(text: str, kind: str = "socket_filter", **options) -> tuple[bool, str]:
@@ -41,6 +46,7 @@ def judge(text: str, kind: str = "socket_filter", **options) -> tuple[bool, str]
      "R2 offset is outside of the packet"),
     ("r1 = map[fd:2]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit", "kprobe",
      "Unreleased reference id=1 alloc_insn=4"),
+    (VARIABLE_HEADER.format(read=19), "xdp", "R2 offset is outside of the packet"),
     ("call bpf_get_stackid\nr0 = 0\nexit", "xdp", "program of this type cannot use helper bpf_get_stackid#27"),
     ("r0 = 0\nif r0 == 0 goto -1\nexit", "socket_filter", "infinite loop detected at insn 1"),
     ("r0 = 0\nexit\nr0 = 1\nexit", "socket_filter", "unreachable insn 2"),
@@ -71,6 +77,9 @@ def test_refusals_carry_the_kernels_message(text, kind, message):
      "r1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\nr0 = 0\nexit"), "kprobe"),
     ("r1 = 0\nr0 = 0\nr0 += r1\nr1 += 1\nif r1 < 1000 goto -3\nexit", "socket_filter"),
     ("r0 = *(u64 *)(r10 -8)\nr0 = 0\nexit", "socket_filter"),      # root may read unwritten stack
+    # a range checked on `ip + ihl * 4` covers every copy of that pointer: only the fixed
+    # offset of an access is held to it (the kernel's check_packet_access)
+    (VARIABLE_HEADER.format(read=18), "xdp"),
 ])
 def test_safe_programs_are_accepted(text, kind):
     assert judge(text, kind) == (True, "")

@@ -273,7 +273,7 @@ def create_fd(spec: MapSpec, inner_fd: int = 0, btf_fd: int = 0) -> int:
     attr = attrs.MapCreateAttr(
         map_type=spec.type, key_size=spec.key_size, value_size=spec.value_size,
         max_entries=spec.max_entries, map_flags=spec.flags, inner_map_fd=inner_fd,
-        map_name=spec.name.encode(), map_extra=spec.extra)
+        map_name=spec.name.encode()[:15], map_extra=spec.extra)
     if spec.numa_node is not None:
         attr.numa_node = spec.numa_node
         attr.map_flags |= MapFlag.NUMA_NODE

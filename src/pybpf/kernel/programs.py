@@ -135,7 +135,7 @@ def _load_attr(spec: ProgramSpec, code: ctypes.Array, license: ctypes.Array,
     attr = attrs.ProgLoadAttr(
         prog_type=spec.type, insn_cnt=len(code) // SLOT_SIZE,
         insns=ctypes.addressof(code), license=ctypes.addressof(license),
-        prog_name=spec.name.encode())
+        prog_name=spec.name.encode()[:15])   # the kernel keeps 15 bytes, as libbpf cuts
     if spec.expected_attach_type is not None:
         attr.expected_attach_type = spec.expected_attach_type
     attr.attach_btf_id = attach_btf_id(spec)

@@ -16,7 +16,8 @@ from typing import Any
 from pybpf.object.errors import SpecError
 from pybpf.object.kinds import MapFlag, MapType
 
-#: the kernel's BPF_OBJ_NAME_LEN, including the terminating NUL
+#: the kernel's BPF_OBJ_NAME_LEN, including the terminating NUL: longer names are cut to
+#: fit when an object is created (as libbpf does), and keep their whole length here
 NAME_LEN = 16
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_.]*\Z")
 
@@ -74,9 +75,8 @@ class MapSpec:
     def check(self) -> MapSpec:
         """Raise :class:`SpecError` for attributes no kernel accepts; return self."""
         where = f"map {self.name!r}"
-        if len(self.name.encode()) >= NAME_LEN or not _NAME_CHARS.match(self.name):
-            raise SpecError(f"{where}: names are at most {NAME_LEN - 1} characters of "
-                            "letters, digits, '_' and '.'")
+        if not self.name or not _NAME_CHARS.match(self.name):
+            raise SpecError(f"{where}: names are letters, digits, '_' and '.'")
         for attr in ("key_size", "value_size", "max_entries", "flags", "extra"):
             if getattr(self, attr) < 0:
                 raise SpecError(f"{where}: {attr} must not be negative")

@@ -22,7 +22,6 @@ from pybpf.isa import opcodes as o
 from pybpf.object.btf_ext import SourceLine, btf_strings, string_at
 from pybpf.object.errors import SpecError
 from pybpf.object.kinds import AttachType, ProgramType
-from pybpf.object.maps import NAME_LEN
 
 if TYPE_CHECKING:
     from pybpf.object.core import Relocated
@@ -102,9 +101,8 @@ class ProgramSpec:
     def check(self) -> ProgramSpec:
         """Raise :class:`SpecError` for a malformed spec (name, empty body, bad references)."""
         where = f"program {self.name!r}"
-        if len(self.name.encode()) >= NAME_LEN or not _NAME_CHARS.match(self.name):
-            raise SpecError(f"{where}: names are at most {NAME_LEN - 1} characters of "
-                            "letters, digits, '_' and '.'")
+        if not self.name or not _NAME_CHARS.match(self.name):
+            raise SpecError(f"{where}: names are letters, digits, '_' and '.'")
         if not self.instructions:
             raise SpecError(f"{where}: has no instructions")
         for index, map_name in self.references.items():

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pybpf.errors import PybpfError
-from pybpf.toolchain.paths import cache_dir, cache_root, include_dir
+from pybpf.toolchain.paths import cache_dir, cache_root, include_dir, uapi_include_dirs
 from pybpf.toolchain.vmlinux import KERNEL_BTF, vmlinux_include_dir
 
 _DIAGNOSTIC = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<column>\d+): "
@@ -128,6 +128,9 @@ def _compile(source: str, name: str, directory: Path, include_dirs: Sequence[str
              *(f"-I{d}" for d in include_dirs)]
     if with_vmlinux:        # after the program's own directories: a vmlinux.h of theirs wins
         flags += ["-I", str(vmlinux_include_dir(vmlinux_btf))]
+    # libbpf's header names (<bpf/bpf_helpers.h>, ...) and the uapi headers, after the
+    # program's own directories too: a project that vendors libbpf keeps its copies
+    flags += ["-I", str(include_dir() / "libbpf"), *(f"-I{d}" for d in uapi_include_dirs())]
     flags += [*(f"-D{k}={v}" for k, v in defines.items()), *cflags]
     key = hashlib.sha256("\0".join([source, name, *flags, _headers_digest(), " ".join(_compiler(clang)),
                                      _DEBUG_PATHS]).encode()).hexdigest()
@@ -199,7 +202,7 @@ def _run_clang(source: str, name: str, flags: list[str],
             more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
             raise CompileError(f"{first.file}:{first.line}:{first.column}: {first.message}{more}",
                                first.file, first.line, first.column, output, diagnostics)
-        skip = (str(src), str(include_dir()), str(cache_root() / "vmlinux"))
+        skip = (str(src), str(include_dir()), str(cache_root() / "vmlinux"), *map(str, uapi_include_dirs()))
         deps = {}
         for path in _dependencies(depfile):
             if not path.startswith(skip):

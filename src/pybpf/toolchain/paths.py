@@ -17,6 +17,19 @@ def include_dir() -> Path:
     return Path(__file__).parent / "include"
 
 
+def uapi_include_dirs() -> list[Path]:
+    """The Linux uapi headers (``<linux/bpf.h>``, ``<linux/if_ether.h>``, ``<linux/pkt_cls.h>``,
+    ...) that the ziglang wheel ships for cross-compiling: programs written against libbpf
+    include them, and they need no kernel headers on the machine. Empty where the ziglang
+    package is not installed (a system clang then finds its own, if any)."""
+    import importlib.util
+    spec = importlib.util.find_spec("ziglang")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    base = Path(next(iter(spec.submodule_search_locations))) / "lib" / "libc" / "include"
+    return [d for d in (base / "any-linux-any", base / "x86-linux-any") if d.is_dir()]
+
+
 def cache_root() -> Path:
     """The toolchain's user cache ($XDG_CACHE_HOME/pybpf, else ~/.cache/pybpf)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")

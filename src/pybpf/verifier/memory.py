@@ -99,16 +99,25 @@ class Access:
         if kind in s.PACKETS:
             if self.write and self.v.kind not in PACKET_WRITERS:
                 raise self.fail("cannot write into packet")
-            try:
-                self.region(reg, reg.range, "packet")
-            except Refused:
-                raise self.fail(f"invalid access to packet, off={reg.off + self.off} size={self.size}, "
-                                f"R{self.regno}(id={reg.id},off={reg.off},r={reg.range})\n"
-                                f"R{self.regno} offset is outside of the packet") from None
+            self.packet(reg)
             return None if self.write else loaded(self.size)
         if kind == s.CTX and not self.helper:
             return self.context()
         raise self.fail(f"R{self.regno} invalid mem access '{kind}'")
+
+    def packet(self, reg: s.Reg) -> None:
+        """The kernel's ``check_packet_access``: a verified range belongs to every copy of
+        the pointer with the same variable offset (``ip + ihl * 4`` checked against the end
+        may then be read), so only the fixed offset is held to it; the variable part must
+        not be negative. (The kernel's message shows the access's offset twice.)"""
+        if reg.var.smin < 0:
+            raise self.fail(f"R{self.regno} min value is negative, either use unsigned index or do a if "
+                            "(index >=0) check.")
+        off = reg.off + self.off
+        if off < 0 or off + self.size > reg.range or (self.size == 0 and not self.helper):
+            raise self.fail(f"invalid access to packet, off={off} size={self.size}, "
+                            f"R{self.regno}(id={reg.id},off={off},r={reg.range})\n"
+                            f"R{self.regno} offset is outside of the packet")
 
     def context(self) -> s.Reg | None:
         reg = self.reg

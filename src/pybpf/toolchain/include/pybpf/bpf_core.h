@@ -70,39 +70,56 @@
  * levels are spelled out because a macro cannot expand inside its own expansion */
 #define ___pybpf_read(fn, dst, src, a) fn((void *)(dst), sizeof(*(dst)), &((src)->a))
 #define ___pybpf_next(n, src, a) ((typeof((src)->a))___pybpf_p##n)
-#define ___pybpf_chain1(fn, dst, src, a) ___pybpf_read(fn, dst, src, a)
-#define ___pybpf_chain2(fn, dst, src, a, ...) ({ const void *___pybpf_p2 = 0; ___pybpf_read(fn, &___pybpf_p2, src, a); \
-    ___pybpf_chain1(fn, dst, ___pybpf_next(2, src, a), __VA_ARGS__); })
-#define ___pybpf_chain3(fn, dst, src, a, ...) ({ const void *___pybpf_p3 = 0; ___pybpf_read(fn, &___pybpf_p3, src, a); \
-    ___pybpf_chain2(fn, dst, ___pybpf_next(3, src, a), __VA_ARGS__); })
-#define ___pybpf_chain4(fn, dst, src, a, ...) ({ const void *___pybpf_p4 = 0; ___pybpf_read(fn, &___pybpf_p4, src, a); \
-    ___pybpf_chain3(fn, dst, ___pybpf_next(4, src, a), __VA_ARGS__); })
-#define ___pybpf_chain5(fn, dst, src, a, ...) ({ const void *___pybpf_p5 = 0; ___pybpf_read(fn, &___pybpf_p5, src, a); \
-    ___pybpf_chain4(fn, dst, ___pybpf_next(5, src, a), __VA_ARGS__); })
-#define ___pybpf_chain6(fn, dst, src, a, ...) ({ const void *___pybpf_p6 = 0; ___pybpf_read(fn, &___pybpf_p6, src, a); \
-    ___pybpf_chain5(fn, dst, ___pybpf_next(6, src, a), __VA_ARGS__); })
-#define ___pybpf_chain7(fn, dst, src, a, ...) ({ const void *___pybpf_p7 = 0; ___pybpf_read(fn, &___pybpf_p7, src, a); \
-    ___pybpf_chain6(fn, dst, ___pybpf_next(7, src, a), __VA_ARGS__); })
-#define ___pybpf_chain8(fn, dst, src, a, ...) ({ const void *___pybpf_p8 = 0; ___pybpf_read(fn, &___pybpf_p8, src, a); \
-    ___pybpf_chain7(fn, dst, ___pybpf_next(8, src, a), __VA_ARGS__); })
-#define ___pybpf_chain9(fn, dst, src, a, ...) ({ const void *___pybpf_p9 = 0; ___pybpf_read(fn, &___pybpf_p9, src, a); \
-    ___pybpf_chain8(fn, dst, ___pybpf_next(9, src, a), __VA_ARGS__); })
-#define ___pybpf_chain(fn, dst, src, ...) \
-    ___pybpf_cat(___pybpf_chain, ___pybpf_count(__VA_ARGS__))(fn, dst, src, __VA_ARGS__)
+#define ___pybpf_chain1(fn, last, dst, src, a) ___pybpf_read(last, dst, src, a)
+#define ___pybpf_chain2(fn, last, dst, src, a, ...) ({ const void *___pybpf_p2 = 0; ___pybpf_read(fn, &___pybpf_p2, src, a); \
+    ___pybpf_chain1(fn, last, dst, ___pybpf_next(2, src, a), __VA_ARGS__); })
+#define ___pybpf_chain3(fn, last, dst, src, a, ...) ({ const void *___pybpf_p3 = 0; ___pybpf_read(fn, &___pybpf_p3, src, a); \
+    ___pybpf_chain2(fn, last, dst, ___pybpf_next(3, src, a), __VA_ARGS__); })
+#define ___pybpf_chain4(fn, last, dst, src, a, ...) ({ const void *___pybpf_p4 = 0; ___pybpf_read(fn, &___pybpf_p4, src, a); \
+    ___pybpf_chain3(fn, last, dst, ___pybpf_next(4, src, a), __VA_ARGS__); })
+#define ___pybpf_chain5(fn, last, dst, src, a, ...) ({ const void *___pybpf_p5 = 0; ___pybpf_read(fn, &___pybpf_p5, src, a); \
+    ___pybpf_chain4(fn, last, dst, ___pybpf_next(5, src, a), __VA_ARGS__); })
+#define ___pybpf_chain6(fn, last, dst, src, a, ...) ({ const void *___pybpf_p6 = 0; ___pybpf_read(fn, &___pybpf_p6, src, a); \
+    ___pybpf_chain5(fn, last, dst, ___pybpf_next(6, src, a), __VA_ARGS__); })
+#define ___pybpf_chain7(fn, last, dst, src, a, ...) ({ const void *___pybpf_p7 = 0; ___pybpf_read(fn, &___pybpf_p7, src, a); \
+    ___pybpf_chain6(fn, last, dst, ___pybpf_next(7, src, a), __VA_ARGS__); })
+#define ___pybpf_chain8(fn, last, dst, src, a, ...) ({ const void *___pybpf_p8 = 0; ___pybpf_read(fn, &___pybpf_p8, src, a); \
+    ___pybpf_chain7(fn, last, dst, ___pybpf_next(8, src, a), __VA_ARGS__); })
+#define ___pybpf_chain9(fn, last, dst, src, a, ...) ({ const void *___pybpf_p9 = 0; ___pybpf_read(fn, &___pybpf_p9, src, a); \
+    ___pybpf_chain8(fn, last, dst, ___pybpf_next(9, src, a), __VA_ARGS__); })
+#define ___pybpf_chain(fn, last, dst, src, ...) \
+    ___pybpf_cat(___pybpf_chain, ___pybpf_count(__VA_ARGS__))(fn, last, dst, src, __VA_ARGS__)
 
 /* BPF_CORE_READ(task, real_parent, tgid) is task->real_parent->tgid, read from kernel
  * memory one pointer at a time; the _INTO forms store into *dst and return the last
- * read's result (0 or a negative errno); the _USER forms read user memory */
-#define BPF_CORE_READ_INTO(dst, src, a, ...) ___pybpf_chain(bpf_core_read, dst, src, a, ##__VA_ARGS__)
+ * read's result (0 or a negative errno); the _USER forms read user memory; the _STR_INTO
+ * forms read a NUL-terminated string as the last step (returning its length or an errno).
+ * The BPF_PROBE_READ forms are the same reads without CO-RE relocations (the offsets the
+ * program was compiled with). */
+#define ___pybpf_last_read(src, a, ...) ___pybpf_last_type(src, a, ##__VA_ARGS__) ___pybpf_r
+#define ___pybpf_value(into, src, a, ...) ({ \
+    ___pybpf_last_read(src, a, ##__VA_ARGS__); \
+    into(&___pybpf_r, src, a, ##__VA_ARGS__); \
+    ___pybpf_r; })
+#define BPF_CORE_READ_INTO(dst, src, a, ...) ___pybpf_chain(bpf_core_read, bpf_core_read, dst, src, a, ##__VA_ARGS__)
 #define BPF_CORE_READ_USER_INTO(dst, src, a, ...) \
-    ___pybpf_chain(bpf_core_read_user, dst, src, a, ##__VA_ARGS__)
-#define BPF_CORE_READ(src, a, ...) ({ \
-    ___pybpf_last_type(src, a, ##__VA_ARGS__) ___pybpf_r; \
-    BPF_CORE_READ_INTO(&___pybpf_r, src, a, ##__VA_ARGS__); \
-    ___pybpf_r; })
-#define BPF_CORE_READ_USER(src, a, ...) ({ \
-    ___pybpf_last_type(src, a, ##__VA_ARGS__) ___pybpf_r; \
-    BPF_CORE_READ_USER_INTO(&___pybpf_r, src, a, ##__VA_ARGS__); \
-    ___pybpf_r; })
+    ___pybpf_chain(bpf_core_read_user, bpf_core_read_user, dst, src, a, ##__VA_ARGS__)
+#define BPF_CORE_READ_STR_INTO(dst, src, a, ...) \
+    ___pybpf_chain(bpf_core_read, bpf_core_read_str, dst, src, a, ##__VA_ARGS__)
+#define BPF_CORE_READ_USER_STR_INTO(dst, src, a, ...) \
+    ___pybpf_chain(bpf_core_read_user, bpf_core_read_user_str, dst, src, a, ##__VA_ARGS__)
+#define BPF_CORE_READ(src, a, ...) ___pybpf_value(BPF_CORE_READ_INTO, src, a, ##__VA_ARGS__)
+#define BPF_CORE_READ_USER(src, a, ...) ___pybpf_value(BPF_CORE_READ_USER_INTO, src, a, ##__VA_ARGS__)
+
+#define BPF_PROBE_READ_INTO(dst, src, a, ...) \
+    ___pybpf_chain(bpf_probe_read_kernel, bpf_probe_read_kernel, dst, src, a, ##__VA_ARGS__)
+#define BPF_PROBE_READ_USER_INTO(dst, src, a, ...) \
+    ___pybpf_chain(bpf_probe_read_user, bpf_probe_read_user, dst, src, a, ##__VA_ARGS__)
+#define BPF_PROBE_READ_STR_INTO(dst, src, a, ...) \
+    ___pybpf_chain(bpf_probe_read_kernel, bpf_probe_read_kernel_str, dst, src, a, ##__VA_ARGS__)
+#define BPF_PROBE_READ_USER_STR_INTO(dst, src, a, ...) \
+    ___pybpf_chain(bpf_probe_read_user, bpf_probe_read_user_str, dst, src, a, ##__VA_ARGS__)
+#define BPF_PROBE_READ(src, a, ...) ___pybpf_value(BPF_PROBE_READ_INTO, src, a, ##__VA_ARGS__)
+#define BPF_PROBE_READ_USER(src, a, ...) ___pybpf_value(BPF_PROBE_READ_USER_INTO, src, a, ##__VA_ARGS__)
 
 #endif /* __PYBPF_BPF_CORE_H__ */
