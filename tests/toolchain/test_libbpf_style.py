@@ -153,6 +153,38 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 char LICENSE[] SEC("license") = "GPL";
 """
 
+#: CO-RE facts and bitfield reads as libbpf spells them (two-argument field forms; the
+#: bitfield reads work on any integer field, shifting it into place)
+CORE_C = r"""
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 4);
+    __type(key, u32);
+    __type(value, s64);
+} facts SEC(".maps");
+
+static __always_inline void put(u32 key, s64 value) { bpf_map_update_elem(&facts, &key, &value, BPF_ANY); }
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int core_facts(void *ctx)
+{
+    struct task_struct *task = (void *)bpf_get_current_task();
+    if ((bpf_get_current_pid_tgid() >> 32) != TARGET_PID)
+        return 0;
+    put(0, BPF_CORE_READ_BITFIELD_PROBED(task, pid));
+    put(1, BPF_CORE_READ_BITFIELD_PROBED(task, static_prio));
+    put(2, bpf_core_field_exists(struct task_struct, pid) + 2 * bpf_core_field_exists(task->tgid));
+    put(3, bpf_core_field_size(struct task_struct, pid));
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
 
 def _packets(count: int = 300) -> list[bytes]:
     """Ethernet frames of several kinds: TCP (some SYNs to port 22), UDP (some to 53),
@@ -238,3 +270,17 @@ def test_a_libbpf_style_uprobe_sees_its_typed_argument():
             libc.atoi(b"4096 pybpf-libbpf-style")
         seen = collection.maps["last"][0]           # char[32], decoded through BTF as text
     assert seen == "4096 pybpf-libbpf-style"
+
+
+@needs_kernel
+def test_core_field_facts_and_bitfield_reads_on_the_kernel():
+    import threading
+    spec = pybpf.read(CORE_C.replace("TARGET_PID", str(os.getpid())))
+    with pybpf.load(spec, engine="kernel") as collection:
+        with collection.programs["core_facts"].attach():
+            tid = threading.get_native_id()
+            os.getppid()
+        facts = collection.maps["facts"]
+        assert facts[0] == tid
+        assert facts[1] == 120 + os.getpriority(os.PRIO_PROCESS, 0)   # static_prio: 120 + nice
+        assert facts[2] == 3 and facts[3] == 4

@@ -12,19 +12,32 @@
 #define __PYBPF_FIELD_BYTE_SIZE 1
 #define __PYBPF_FIELD_EXISTS 2
 #define __PYBPF_FIELD_SIGNED 3
+#define __PYBPF_FIELD_LSHIFT_U64 4
+#define __PYBPF_FIELD_RSHIFT_U64 5
 #define __PYBPF_TYPE_EXISTS 0
 #define __PYBPF_TYPE_SIZE 1
+#define __PYBPF_TYPE_MATCHES 2
+#define __PYBPF_TYPE_ID_LOCAL 0
+#define __PYBPF_TYPE_ID_TARGET 1
 #define __PYBPF_ENUMVAL_EXISTS 0
 #define __PYBPF_ENUMVAL_VALUE 1
 
-/* facts about a field (written as an access, s->f), a type, or an enumerator on the
- * running kernel, settled by the loader */
-#define bpf_core_field_exists(field) __builtin_preserve_field_info(field, __PYBPF_FIELD_EXISTS)
-#define bpf_core_field_size(field) __builtin_preserve_field_info(field, __PYBPF_FIELD_BYTE_SIZE)
-#define bpf_core_field_offset(field) __builtin_preserve_field_info(field, __PYBPF_FIELD_BYTE_OFFSET)
-#define bpf_core_field_signed(field) __builtin_preserve_field_info(field, __PYBPF_FIELD_SIGNED)
+/* facts about a field, a type, or an enumerator on the running kernel, settled by the
+ * loader; a field is written as an access (s->f) or as a type and a field name
+ * (struct s, f), as with libbpf */
+#define ___pybpf_field1(field) field
+#define ___pybpf_field2(type, field) (((typeof(type) *)0)->field)
+#define ___pybpf_field(...) ___pybpf_cat(___pybpf_field, ___pybpf_count(__VA_ARGS__))(__VA_ARGS__)
+#define bpf_core_field_exists(...) __builtin_preserve_field_info(___pybpf_field(__VA_ARGS__), __PYBPF_FIELD_EXISTS)
+#define bpf_core_field_size(...) __builtin_preserve_field_info(___pybpf_field(__VA_ARGS__), __PYBPF_FIELD_BYTE_SIZE)
+#define bpf_core_field_offset(...) \
+    __builtin_preserve_field_info(___pybpf_field(__VA_ARGS__), __PYBPF_FIELD_BYTE_OFFSET)
+#define bpf_core_field_signed(...) __builtin_preserve_field_info(___pybpf_field(__VA_ARGS__), __PYBPF_FIELD_SIGNED)
 #define bpf_core_type_exists(type) __builtin_preserve_type_info(*(typeof(type) *)0, __PYBPF_TYPE_EXISTS)
 #define bpf_core_type_size(type) __builtin_preserve_type_info(*(typeof(type) *)0, __PYBPF_TYPE_SIZE)
+#define bpf_core_type_matches(type) __builtin_preserve_type_info(*(typeof(type) *)0, __PYBPF_TYPE_MATCHES)
+#define bpf_core_type_id_local(type) __builtin_btf_type_id(*(typeof(type) *)0, __PYBPF_TYPE_ID_LOCAL)
+#define bpf_core_type_id_kernel(type) __builtin_btf_type_id(*(typeof(type) *)0, __PYBPF_TYPE_ID_TARGET)
 #define bpf_core_enum_value_exists(enum_type, value) \
     __builtin_preserve_enum_value(*(typeof(enum_type) *)value, __PYBPF_ENUMVAL_EXISTS)
 #define bpf_core_enum_value(enum_type, value) \
@@ -121,5 +134,33 @@
     ___pybpf_chain(bpf_probe_read_user, bpf_probe_read_user_str, dst, src, a, ##__VA_ARGS__)
 #define BPF_PROBE_READ(src, a, ...) ___pybpf_value(BPF_PROBE_READ_INTO, src, a, ##__VA_ARGS__)
 #define BPF_PROBE_READ_USER(src, a, ...) ___pybpf_value(BPF_PROBE_READ_USER_INTO, src, a, ##__VA_ARGS__)
+
+/* a bitfield's value on the running kernel: the bytes holding it read into a u64, shifted
+ * left to drop the bits above it and right (arithmetically when it is signed) to drop those
+ * below — shifts the loader computes. The _PROBED form reads kernel memory with a helper
+ * (tracing programs); the other reads directly (a BTF-typed pointer, a context) */
+#define ___pybpf_bitfield_shift(s, field, val) ({ \
+    val <<= __builtin_preserve_field_info((s)->field, __PYBPF_FIELD_LSHIFT_U64); \
+    if (__builtin_preserve_field_info((s)->field, __PYBPF_FIELD_SIGNED)) \
+        val = (unsigned long long)((long long)val >> __builtin_preserve_field_info((s)->field, __PYBPF_FIELD_RSHIFT_U64)); \
+    else \
+        val = val >> __builtin_preserve_field_info((s)->field, __PYBPF_FIELD_RSHIFT_U64); \
+    val; })
+#define BPF_CORE_READ_BITFIELD_PROBED(s, field) ({ \
+    unsigned long long ___pybpf_bits = 0; \
+    bpf_probe_read_kernel(&___pybpf_bits, __builtin_preserve_field_info((s)->field, __PYBPF_FIELD_BYTE_SIZE), \
+        (const void *)(s) + __builtin_preserve_field_info((s)->field, __PYBPF_FIELD_BYTE_OFFSET)); \
+    ___pybpf_bitfield_shift(s, field, ___pybpf_bits); })
+#define BPF_CORE_READ_BITFIELD(s, field) ({ \
+    const void *___pybpf_at = (const void *)(s) + __builtin_preserve_field_info((s)->field, __PYBPF_FIELD_BYTE_OFFSET); \
+    unsigned long long ___pybpf_bits; \
+    switch (__builtin_preserve_field_info((s)->field, __PYBPF_FIELD_BYTE_SIZE)) { \
+    case 1: ___pybpf_bits = *(const unsigned char *)___pybpf_at; break; \
+    case 2: ___pybpf_bits = *(const unsigned short *)___pybpf_at; break; \
+    case 4: ___pybpf_bits = *(const unsigned int *)___pybpf_at; break; \
+    case 8: ___pybpf_bits = *(const unsigned long long *)___pybpf_at; break; \
+    default: ___pybpf_bits = 0; \
+    } \
+    ___pybpf_bitfield_shift(s, field, ___pybpf_bits); })
 
 #endif /* __PYBPF_BPF_CORE_H__ */
