@@ -201,6 +201,8 @@ def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: M
         pointers = {76: INPUT_BASE, 80: end} if kind in _DIRECT_PACKET else {}
         memory.map(context, writable=True, name="__sk_buff", base=CONTEXT_BASE)
         memory.regions[0].pointers = pointers
+        if kind not in _LAYER2:     # for bpf_skb_load_bytes_relative from the MAC header
+            machine.__dict__["link_header"] = bytes(packet[:ETH_HLEN])
         return context
     if kind == ProgramType.XDP:
         context = bytearray(ctx or b"").ljust(XDP_MD_SIZE, b"\0")[:XDP_MD_SIZE]

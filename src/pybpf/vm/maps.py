@@ -373,6 +373,15 @@ class FdArrayMap(ArrayMap):
         return OBJECTS.get(int.from_bytes(self.slots[index], "little"))
 
 
+class RedirectArrayMap(FdArrayMap):
+    """devmap, cpumap, xskmap: a slot holds an interface index, a CPU's queue size or a
+    socket, and is empty (NULL to bpf_redirect_map) until userspace fills it."""
+
+    def _storage(self, key: bytes) -> Any:
+        storage = super()._storage(key)
+        return None if storage is None or storage == bytes(len(storage)) else storage
+
+
 class HashOfMapsMap(HashMap):
     """hash_of_maps: values are inner map ids."""
 
@@ -490,6 +499,8 @@ _KINDS = {
     MapType.LPM_TRIE: LpmTrieMap, MapType.QUEUE: QueueMap, MapType.STACK: QueueMap,
     MapType.BLOOM_FILTER: BloomFilterMap,
     MapType.PROG_ARRAY: FdArrayMap, MapType.ARRAY_OF_MAPS: FdArrayMap, MapType.PERF_EVENT_ARRAY: PerfEventArrayMap,
+    MapType.DEVMAP: RedirectArrayMap, MapType.CPUMAP: RedirectArrayMap, MapType.XSKMAP: RedirectArrayMap,
+    MapType.DEVMAP_HASH: HashMap,
     MapType.HASH_OF_MAPS: HashOfMapsMap, MapType.RINGBUF: RingBufMap, MapType.STACK_TRACE: StackTraceMap,
 }
 

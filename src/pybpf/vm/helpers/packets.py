@@ -1,28 +1,122 @@
-"""The helpers that read or reshape the packet a network program runs on: skb_load_bytes,
-and xdp_adjust_head/tail on an XDP program's frame."""
+"""The helpers that read, write or send on the packet a network program runs on, as the
+kernel's do in a test run: skb_load_bytes(_relative), skb_store_bytes, skb_pull_data and
+the redirects for tc programs; xdp_adjust_head/tail, xdp_load/store_bytes,
+xdp_get_buff_len and redirect(_map) on an XDP program's frame.
+
+Offsets count from ``skb->data``: the Ethernet header for tc programs, the network header
+for socket filters and cgroup programs (whose link-layer header the engine keeps aside
+for reads relative to the MAC header)."""
 
 from __future__ import annotations
 
 import errno
 from typing import Any
 
+from pybpf.object import MapType
 from pybpf.vm.errors import VMError
-from pybpf.vm.helpers.operands import errno_result, signed32
+from pybpf.vm.helpers.operands import errno_result, map_operand, signed32
 from pybpf.vm.helpers.registry import Family
 from pybpf.vm.memory import INPUT_BASE
 
 FAMILY = Family("packets")
+#: the maps bpf_redirect_map may broadcast through
+DEVICE_MAPS = (MapType.DEVMAP, MapType.DEVMAP_HASH)
+
+
+#: tc verdicts the redirect helpers return (TC_ACT_SHOT, TC_ACT_REDIRECT)
+TC_ACT_SHOT, TC_ACT_REDIRECT = 2, 7
+XDP_ABORTED, XDP_REDIRECT = 0, 4
+#: XDP actions that may stand in bpf_redirect_map's flags for a missing entry
+XDP_ACTION_MASK = 3
+F_INGRESS = 1
+F_BROADCAST, F_EXCLUDE_INGRESS = 1 << 3, 1 << 4
+F_RECOMPUTE_CSUM, F_INVALIDATE_HASH = 1, 2
+HDR_START_MAC, HDR_START_NET = 0, 1
+ETH_HLEN = 14
+INT_MAX = 0x7FFF_FFFF
+
+
+def _packet(vm: Any) -> bytes:
+    """The bytes from skb->data to the packet's end."""
+    region, offset = vm.memory.region(INPUT_BASE, 1, False, access=False)
+    return bytes(region.data[offset:])
 
 
 @FAMILY.helper("bpf_skb_load_bytes")
 def skb_load_bytes(vm: Any, skb: int, offset: int, to: int, length: int, *_: int) -> int:
-    """Copy packet bytes to the program's buffer; -EFAULT past the end."""
-    try:
-        data = vm.memory.read_bytes(INPUT_BASE + (offset & 0xFFFF_FFFF), length)
-    except VMError:
+    """Copy packet bytes to the program's buffer; past the end, zeros and -EFAULT."""
+    length &= 0xFFFF_FFFF
+    vm.memory.check(to, length, True)
+    offset &= 0xFFFF_FFFF
+    data = _packet(vm)
+    if offset > INT_MAX or offset + length > len(data):
+        vm.memory.write_bytes(to, bytes(length))
         return errno_result(-errno.EFAULT)
-    vm.memory.write_bytes(to, data)
+    vm.memory.write_bytes(to, data[offset:offset + length])
     return 0
+
+
+@FAMILY.helper("bpf_skb_load_bytes_relative")
+def skb_load_bytes_relative(vm: Any, skb: int, offset: int, to: int, length: int, start: int) -> int:
+    """Copy bytes counted from the MAC or the network header; zeros and -EFAULT past the
+    end or for another ``start``."""
+    length, offset = length & 0xFFFF_FFFF, offset & 0xFFFF_FFFF
+    vm.memory.check(to, length, True)
+    link = vm.__dict__.get("link_header")          # a socket filter's: kept aside
+    whole = (link or b"") + _packet(vm)
+    headers = {HDR_START_MAC: 0, HDR_START_NET: ETH_HLEN}
+    begin = headers.get(start & 0xFFFF_FFFF)
+    if begin is None or offset > 0xFFFF or begin + offset + length > len(whole):
+        vm.memory.write_bytes(to, bytes(length))
+        return errno_result(-errno.EFAULT)
+    vm.memory.write_bytes(to, whole[begin + offset:begin + offset + length])
+    return 0
+
+
+@FAMILY.helper("bpf_skb_store_bytes")
+def skb_store_bytes(vm: Any, skb: int, offset: int, source: int, length: int, flags: int) -> int:
+    """Write the program's bytes into the packet at ``offset``; -EFAULT past its end."""
+    if flags & ~(F_RECOMPUTE_CSUM | F_INVALIDATE_HASH):
+        return errno_result(-errno.EINVAL)
+    offset, length = offset & 0xFFFF_FFFF, length & 0xFFFF_FFFF
+    data = vm.memory.read_bytes(source, length)
+    if offset > INT_MAX or offset + length > len(_packet(vm)):
+        return errno_result(-errno.EFAULT)
+    vm.memory.write_bytes(INPUT_BASE + offset, data)
+    return 0
+
+
+@FAMILY.helper("bpf_skb_pull_data")
+def skb_pull_data(vm: Any, skb: int, length: int, *_: int) -> int:
+    """A test run's packet is all in the linear area: 0, or -ENOMEM past its end."""
+    return 0 if length & 0xFFFF_FFFF <= len(_packet(vm)) else errno_result(-errno.ENOMEM)
+
+
+@FAMILY.helper("bpf_redirect")
+def redirect(vm: Any, ifindex: int, flags: int, *_: int) -> int:
+    """The verdict that sends the packet to ``ifindex`` (a test run goes no further)."""
+    if vm.__dict__.get("xdp_frame") is not None:
+        return XDP_ABORTED if flags else XDP_REDIRECT
+    return TC_ACT_SHOT if flags & ~F_INGRESS else TC_ACT_REDIRECT
+
+
+@FAMILY.helper("bpf_redirect_peer")
+def redirect_peer(vm: Any, ifindex: int, flags: int, *_: int) -> int:
+    return TC_ACT_SHOT if flags else TC_ACT_REDIRECT
+
+
+@FAMILY.helper("bpf_redirect_map")
+def redirect_map(vm: Any, handle: int, key: int, flags: int, *_: int) -> int:
+    """XDP_REDIRECT when the device/CPU/socket map has an entry at ``key``; else the
+    action in the low bits of ``flags`` (broadcasts to a device map always redirect)."""
+    target = map_operand(vm, handle)
+    allowed = XDP_ACTION_MASK | (F_BROADCAST | F_EXCLUDE_INGRESS if target.type in DEVICE_MAPS else 0)
+    if flags & ~allowed:
+        return XDP_ABORTED
+    found = target.value_buffer((key & 0xFFFF_FFFF).to_bytes(4, "little"), vm.cpu) is not None
+    if not found and not flags & F_BROADCAST:
+        return flags & XDP_ACTION_MASK
+    return XDP_REDIRECT
 
 
 def _frame(vm: Any) -> Any:
@@ -42,3 +136,42 @@ def xdp_adjust_head(vm: Any, ctx: int, delta: int, *_: int) -> int:
 def xdp_adjust_tail(vm: Any, ctx: int, delta: int, *_: int) -> int:
     """Move the packet's end by ``delta`` (positive: grow into the tailroom, zeroed)."""
     return errno_result(_frame(vm).adjust_tail(signed32(delta)))
+
+
+@FAMILY.helper("bpf_xdp_get_buff_len")
+def xdp_get_buff_len(vm: Any, ctx: int, *_: int) -> int:
+    frame = _frame(vm)
+    return frame.tail - frame.head
+
+
+def _frame_span(vm: Any, offset: int, length: int) -> tuple[Any, int] | None:
+    """(frame, buffer index) of ``length`` bytes at ``offset`` into the XDP packet, or
+    None past its end."""
+    frame = _frame(vm)
+    offset, length = offset & 0xFFFF_FFFF, length & 0xFFFF_FFFF
+    if offset + length > frame.tail - frame.head:
+        return None
+    return frame, frame.head + offset
+
+
+@FAMILY.helper("bpf_xdp_load_bytes")
+def xdp_load_bytes(vm: Any, ctx: int, offset: int, to: int, length: int, *_: int) -> int:
+    """Copy frame bytes to the program's buffer; -EINVAL past the end."""
+    span = _frame_span(vm, offset, length)
+    if span is None:
+        return errno_result(-errno.EINVAL)
+    frame, start = span
+    vm.memory.write_bytes(to, bytes(frame.buffer[start:start + (length & 0xFFFF_FFFF)]))
+    return 0
+
+
+@FAMILY.helper("bpf_xdp_store_bytes")
+def xdp_store_bytes(vm: Any, ctx: int, offset: int, source: int, length: int, *_: int) -> int:
+    """Write the program's bytes into the frame; -EINVAL past the end."""
+    span = _frame_span(vm, offset, length)
+    if span is None:
+        return errno_result(-errno.EINVAL)
+    frame, start = span
+    data = vm.memory.read_bytes(source, length & 0xFFFF_FFFF)
+    frame.buffer[start:start + len(data)] = data
+    return 0
