@@ -20,9 +20,8 @@ from pybpf.filter import compile_filter
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    directory = tmp_path / "jit"
-    monkeypatch.setenv("PYBPF_JIT_CACHE", str(directory))
-    return directory
+    monkeypatch.setenv("PYBPF_CACHE", str(tmp_path))
+    return tmp_path / "filter"
 
 
 def _entries(directory):
@@ -60,8 +59,7 @@ def test_a_hit_is_read_from_the_entry(cache):
     program = filter_cache.compile_cached("tcp", 1)
     [name] = _entries(cache)
     other = compile_filter("udp", 1)
-    path = cache / name
-    filter_cache.save(path, other)          # what the entry holds is what a hit returns
+    filter_cache.save(name, other)          # what the entry holds is what a hit returns
     assert filter_cache.compile_cached("tcp", 1) == other != program
 
 
@@ -78,7 +76,7 @@ def test_a_damaged_entry_is_compiled_again_and_replaced(cache, damage):
     path = cache / name
     good = path.read_bytes()
     path.write_bytes(damage(good))
-    assert filter_cache.load(path) is None and not path.exists()
+    assert filter_cache.load(name) is None and not path.exists()
     path.write_bytes(damage(good))
     assert filter_cache.compile_cached("tcp port 22", 1) == expected
     assert path.read_bytes() == good
@@ -165,33 +163,20 @@ def test_errors_are_not_kept(cache):
 
 
 def test_cache_off_or_unwritable(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYBPF_JIT_CACHE", "off")
-    assert filter_cache.entry_path("tcp", 1, 262144, True, 0, False) is None
+    monkeypatch.setenv("PYBPF_CACHE", "off")
+    assert filter_cache.CACHE.directory() is None
     assert filter_cache.compile_cached("tcp", 1) == compile_filter("tcp", 1)
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    monkeypatch.setenv("PYBPF_JIT_CACHE", str(blocker / "jit"))
+    monkeypatch.setenv("PYBPF_CACHE", str(blocker / "cache"))
     assert filter_cache.compile_cached("tcp", 1) == compile_filter("tcp", 1)
 
 
 def test_the_cache_is_pruned(cache, monkeypatch):
-    monkeypatch.setattr(filter_cache, "MAX_ENTRIES", 8)
+    monkeypatch.setattr(filter_cache.CACHE, "max_entries", 8)
     for port in range(12):
         filter_cache.compile_cached(f"tcp port {port}", 1)
     assert 6 <= len(_entries(cache)) <= 8
-
-
-def test_the_jit_cache_directory_is_the_toolchains(monkeypatch, tmp_path):
-    from pybpf.toolchain.paths import cache_root
-    from pybpf.vm.jit.native import cache_dir
-
-    monkeypatch.delenv("PYBPF_JIT_CACHE", raising=False)
-    for xdg in (str(tmp_path), None):
-        if xdg is None:
-            monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-        else:
-            monkeypatch.setenv("XDG_CACHE_HOME", xdg)
-        assert cache_dir() == cache_root() / "jit"
 
 
 _COMMAND = """
@@ -203,7 +188,7 @@ print(status, sorted(m for m in ("pybpf.filter", "pybpf.cli.run", "pybpf.cli.pro
 
 
 def test_a_repeated_filter_command_does_not_import_the_compiler(tmp_path):
-    env = dict(os.environ, PYBPF_JIT_CACHE=str(tmp_path / "jit"))
+    env = dict(os.environ, PYBPF_CACHE=str(tmp_path / "cache"))
     path = str(shared_path("libpcap-tests", "savefiles", "pim-packet-assortment.pcap"))
     outputs = []
     for n in range(2):
@@ -230,7 +215,7 @@ def test_a_repeated_filter_command_imports_neither_argparse_nor_the_translator(t
     """With warm caches, ``pybpf filter -r FILE -w /dev/null EXPR`` reads its arguments
     without argparse, takes the eBPF translation from the cache, and imports no module
     it does not use (tempfile: no temporary file for a device; hashlib: OpenSSL)."""
-    env = dict(os.environ, PYBPF_JIT_CACHE=str(tmp_path / "jit"))
+    env = dict(os.environ, PYBPF_CACHE=str(tmp_path / "cache"))
     path = str(shared_path("libpcap-tests", "savefiles", "pim-packet-assortment.pcap"))
     runs = [subprocess.run([sys.executable, "-c", _LIGHT, path, "ip and not udp port 53"], env=env,
                            capture_output=True, text=True, check=True).stdout.strip() for _ in range(2)]
@@ -264,11 +249,11 @@ def test_a_translation_that_fails_is_not_cached(cache):
     assert not list(cache.glob("ebpf-*.prog"))
 
 
-def test_the_translation_cache_is_off_with_the_jit_cache(monkeypatch):
+def test_the_translation_cache_is_off_with_every_cache(monkeypatch):
     from pybpf.cbpf.translate import to_ebpf
     from pybpf.isa.encoding import encode
 
-    monkeypatch.setenv("PYBPF_JIT_CACHE", "off")
+    monkeypatch.setenv("PYBPF_CACHE", "off")
     program = compile_filter("icmp", 1)
     assert filter_cache.translated(program) == encode(to_ebpf(program))
 

@@ -25,10 +25,10 @@ encoded) the same way, keyed by the classic program's bytes and the sources of t
 translation (:mod:`pybpf.cbpf`, :mod:`pybpf.isa`), so that a repeated command does not
 import the translator either (with the instruction classes it needs, ~9 ms).
 
-Entries live beside the vm JIT's (``$PYBPF_JIT_CACHE``, else ``jit/`` in pybpf's cache
-directory; ``PYBPF_JIT_CACHE=off`` turns both off). A damaged entry (a failed checksum)
-is deleted and the expression compiled again; a directory that cannot be written only
-means nothing is saved.
+Entries are kept by :mod:`pybpf.cache` (``filter/`` under pybpf's cache root; its
+environment switch, limits and ownership checks). A damaged entry (a failed checksum) is
+deleted and the expression compiled again; a directory that cannot be written only means
+nothing is saved.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pybpf.vm.jit import native
+from pybpf.cache import DiskCache, files_digest, sha256
 
 if TYPE_CHECKING:
     from pybpf.cbpf.instruction import Instruction
@@ -48,8 +48,8 @@ FORMAT = b"pybpf-cbpf-1"
 PREFIX, SUFFIX = "cbpf-", ".prog"
 #: the same for entries of eBPF translations (:func:`translated`)
 TRANSLATION_FORMAT, TRANSLATION_PREFIX = b"pybpf-ebpf-1", "ebpf-"
-#: entries kept (the least recently used quarter goes when there are more)
-MAX_ENTRIES = 512
+#: the compiled programs and their translations
+CACHE = DiskCache("filter", max_entries=1024, max_bytes=64 << 20)
 #: the socket functions that consult the system resolver
 RESOLVERS = ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo", "getfqdn")
 _compiler_digest: bytes | None = None
@@ -70,72 +70,37 @@ def compiler_digest() -> bytes:
 
 def _sources_digest(version: bytes, files: list[str]) -> bytes:
     """A digest of ``version`` and the contents of ``files`` (found without importing them)."""
-    return native.sha256(version + native.files_digest(Path(name) for name in files)).digest()
+    return sha256(version + files_digest(Path(name) for name in files)).digest()
 
 
-def entry_path(expression: str, linktype: int, snaplen: int, optimize: bool, netmask: int,
-               linux_extensions: bool) -> Path | None:
-    """Where the program for these arguments is kept, or ``None`` where the cache is off
-    (or the compiler's sources cannot be read)."""
-    directory = native.cache_dir()
-    if directory is None:
-        return None
+def entry_name(expression: str, linktype: int, snaplen: int, optimize: bool, netmask: int,
+               linux_extensions: bool) -> str | None:
+    """The name of the entry holding the program for these arguments, or ``None`` where
+    the compiler's sources cannot be read."""
     try:
         version = compiler_digest()
     except OSError:
         return None
-    digest = native.sha256(version)
+    digest = sha256(version)
     for part in (expression.encode("utf-8", "surrogatepass"), b"%d" % linktype, b"%d" % snaplen,
                  b"%d" % bool(optimize), b"%d" % netmask, b"%d" % bool(linux_extensions)):
         digest.update(len(part).to_bytes(8, "little") + part)
-    return directory / f"{PREFIX}{digest.hexdigest()[:40]}{SUFFIX}"
+    return f"{PREFIX}{digest.hexdigest()[:40]}{SUFFIX}"
 
 
-def _read_entry(path: Path) -> bytes | None:
-    """The body of the entry at ``path`` (whole 8-byte instructions, checksum good);
-    ``None`` if there is none or it is damaged (then it is deleted)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
+def _read_entry(name: str) -> bytes | None:
+    """The body of entry ``name`` when it holds whole 8-byte instructions (checked by the
+    cache layer), else ``None``."""
+    body = CACHE.read(name)
+    if body is None or not body or len(body) % 8:
         return None
-    body, checksum = data[:-32], data[-32:]
-    if len(data) > 32 and len(body) % 8 == 0 and native.sha256(body).digest() == checksum:
-        try:
-            os.utime(path)                  # recently used: pruning keeps it
-        except OSError:
-            pass
-        return body
-    try:
-        path.unlink()
-    except OSError:
-        pass
-    return None
+    return body
 
 
-def _write_entry(path: Path, body: bytes, prefix: str = PREFIX) -> bool:
-    """Store ``body`` at ``path`` (written beside it and renamed, so that a reader never
-    sees half an entry); whether that worked."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(temporary, "wb") as f:
-            f.write(body + native.sha256(body).digest())
-        os.replace(temporary, path)
-    except OSError:
-        try:
-            temporary.unlink()
-        except OSError:
-            pass
-        return False
-    _prune(path.parent, prefix)
-    return True
-
-
-def load(path: Path) -> list[Instruction] | None:
-    """The program in the entry at ``path``; ``None`` if there is none or it is damaged
-    (then it is deleted)."""
-    body = _read_entry(path)
+def load(name: str) -> list[Instruction] | None:
+    """The program in entry ``name``; ``None`` if there is none or it is damaged (then it
+    is deleted)."""
+    body = _read_entry(name)
     if body is None:
         return None
     from pybpf.cbpf.instruction import decode
@@ -143,12 +108,11 @@ def load(path: Path) -> list[Instruction] | None:
     return decode(body)
 
 
-def save(path: Path, program: list[Instruction]) -> bool:
-    """Store ``program`` at ``path`` (written beside it and renamed, so that a reader
-    never sees half an entry); whether that worked."""
+def save(name: str, program: list[Instruction]) -> bool:
+    """Store ``program`` as entry ``name``; whether that worked."""
     from pybpf.cbpf.instruction import encode
 
-    return _write_entry(path, encode(program))
+    return CACHE.write(name, encode(program)) is not None
 
 
 def translator_digest() -> bytes:
@@ -169,38 +133,24 @@ def translated(program: list[Instruction]) -> bytes:
     (:class:`~pybpf.cbpf.CbpfError` for Linux's ancillary loads), which is never kept."""
     from pybpf.cbpf.instruction import encode as encode_classic
 
-    path = None
-    directory = native.cache_dir()
-    if directory is not None:
-        try:
-            digest = native.sha256(translator_digest())
-        except OSError:
-            digest = None
-        if digest is not None:
-            digest.update(encode_classic(program))
-            path = directory / f"{TRANSLATION_PREFIX}{digest.hexdigest()[:40]}{SUFFIX}"
-            body = _read_entry(path)
-            if body is not None:
-                return body
+    name = None
+    try:
+        digest = sha256(translator_digest())
+    except OSError:
+        digest = None
+    if digest is not None:
+        digest.update(encode_classic(program))
+        name = f"{TRANSLATION_PREFIX}{digest.hexdigest()[:40]}{SUFFIX}"
+        body = _read_entry(name)
+        if body is not None:
+            return body
     from pybpf.cbpf.translate import to_ebpf
     from pybpf.isa.encoding import encode
 
     body = encode(to_ebpf(program))
-    if path is not None:
-        _write_entry(path, body, TRANSLATION_PREFIX)
+    if name is not None:
+        CACHE.write(name, body)
     return body
-
-
-def _prune(directory: Path, prefix: str = PREFIX) -> None:
-    try:
-        entries = [e for e in os.scandir(directory) if e.name.startswith(prefix) and e.name.endswith(SUFFIX)]
-        if len(entries) <= MAX_ENTRIES:
-            return
-        entries.sort(key=lambda e: e.stat().st_mtime_ns)
-        for entry in entries[:len(entries) - MAX_ENTRIES * 3 // 4]:
-            os.unlink(entry.path)
-    except OSError:
-        pass
 
 
 def compile_resolving(expression: str, linktype: int, snaplen: int = 262144, optimize: bool = True,
@@ -245,12 +195,12 @@ def compile_cached(expression: str, linktype: int, snaplen: int = 262144, optimi
     """:func:`pybpf.filter.compile_filter`'s program, from the disk cache when this expression
     was compiled before with the same arguments and compiler (see the module's
     documentation); raises :class:`~pybpf.filter.FilterError` as it does."""
-    path = entry_path(expression, linktype, snaplen, optimize, netmask, linux_extensions)
-    if path is not None:
-        program = load(path)
+    name = entry_name(expression, linktype, snaplen, optimize, netmask, linux_extensions)
+    if name is not None:
+        program = load(name)
         if program is not None:
             return program
     program, consulted = compile_resolving(expression, linktype, snaplen, optimize, netmask, linux_extensions)
-    if path is not None and not consulted:
-        save(path, program)
+    if name is not None and not consulted:
+        save(name, program)
     return program

@@ -311,10 +311,11 @@ def native() -> Native | None:
     of them was compiled before, which takes well under a millisecond and imports
     neither llvmlite nor the IR builder; the first time, they are compiled (a few
     milliseconds) and saved."""
+    from pybpf.cache import files_digest
     from pybpf.vm.jit import JitUnsupported, native
 
     try:
-        code = native.load("pcap", native.files_digest([Path(__file__)]),
+        code = native.load("pcap", files_digest([Path(__file__)]),
                            lambda: native.object_code(str(_build_module()), OPT), _SYMBOLS)
     except (ImportError, JitUnsupported, RuntimeError, OSError):
         return None

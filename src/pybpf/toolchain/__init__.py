@@ -1,8 +1,8 @@
 """C → BPF objects with the clang in the ``ziglang`` wheel, the project's BPF headers, and
 ``vmlinux.h`` generated from the kernel's BTF.
 
-Names are imported on first use (:mod:`pybpf._lazy`): the JIT's disk cache finds its
-directory in :mod:`pybpf.toolchain.paths` without loading the compiler driver.
+Names are imported on first use (:mod:`pybpf._lazy`), so that showing the shipped headers'
+directory (:mod:`pybpf.toolchain.paths`) does not load the compiler driver.
 """
 
 from pybpf._lazy import lazy_attributes
@@ -13,7 +13,6 @@ _SOURCES = {
     "Diagnostic": "pybpf.toolchain.compile",
     "compile_c": "pybpf.toolchain.compile",
     "compile_object": "pybpf.toolchain.compile",
-    "cache_dir": "pybpf.toolchain.paths",
     "include_dir": "pybpf.toolchain.paths",
     "kernel_build_id": "pybpf.toolchain.vmlinux",
     "vmlinux_include_dir": "pybpf.toolchain.vmlinux",

@@ -25,14 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-try:                                    # the built-in SHA-256: hashlib loads OpenSSL (~3 ms a run)
-    from _sha256 import sha256
-except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
-    try:
-        from _sha2 import sha256
-    except ImportError:
-        from hashlib import sha256
-
+from pybpf.cache import files_digest, sha256
 from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS
 from pybpf.vm.errors import VMError
 from pybpf.vm.jit import abi as t
@@ -207,8 +200,8 @@ def _generator_digest() -> bytes:
     """The sources that shape a program's machine code (part of its disk-cache key)."""
     jit, vm = Path(__file__).parent, Path(__file__).parents[1]
     isa = vm.parent / "isa"
-    return native.files_digest([jit / "abi.py", jit / "translate.py", jit / "runtime.py", jit / "native.py",
-                                vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
+    return files_digest([jit / "abi.py", jit / "translate.py", jit / "runtime.py", jit / "native.py",
+                         vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
 
 
 def _object_code(program: CheckedProgram, opt: int) -> bytes:
