@@ -1,4 +1,4 @@
-"""Compiled pcap-filter programs on disk (pybpf.filter_cache): a hit gives the
+"""Compiled pcap-filter programs on disk (pybpf.pcapfilter.programs): a hit gives the
 compiler's program without importing the compiler, every argument and the compiler's
 version are in the key, damaged entries are rebuilt, and expressions whose meaning
 depends on the system resolver (host names) are never kept."""
@@ -11,11 +11,10 @@ import subprocess
 import sys
 
 import pytest
-from shared_data import shared_path
 
-from pybpf import filter_cache
-from pybpf.filter import FilterError
-from pybpf.filter import compile_filter
+from pybpf.filter import FilterError, compile_filter
+from pybpf.pcapfilter import programs as filter_cache
+from shared_data import shared_path
 
 
 @pytest.fixture
@@ -93,9 +92,9 @@ def test_the_compiler_digest_covers_the_compilers_sources(monkeypatch, tmp_path)
     import shutil
 
     root = tmp_path / "pybpf"
-    shutil.copytree(os.path.dirname(filter_cache.__file__), root,
+    shutil.copytree(os.path.dirname(os.path.dirname(filter_cache.__file__)), root,
                     ignore=shutil.ignore_patterns("__pycache__", "btf", "object", "engine", "kernel"))
-    fake = str(root / "filter_cache.py")
+    fake = str(root / "pcapfilter" / "programs.py")
 
     def digest():
         monkeypatch.setattr(filter_cache, "__file__", fake)

@@ -43,9 +43,9 @@ try:                                    # the built-in SHA-256: hashlib loads Op
     from _sha256 import sha256
 except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
     try:
-        from _sha2 import sha256  # type: ignore[import-not-found, no-redef]
+        from _sha2 import sha256
     except ImportError:
-        from hashlib import sha256  # type: ignore[assignment]
+        from hashlib import sha256
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:

@@ -325,7 +325,7 @@ THREADED = ["ip", "tcp or udp", "greater 200", "not ip6", ""]
 def test_threads_write_what_one_thread_writes(name, tmp_path, monkeypatch, capsys):
     """The -w file, byte for byte, filtered by pieces small enough that every file is
     cut into many, on two threads and on one."""
-    from pybpf.capture import batch as batch_module
+    from pybpf.pcapfilter import batch as batch_module
 
     monkeypatch.setattr(batch_module, "PIECE", 256)
     split = []

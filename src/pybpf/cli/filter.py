@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
     from pybpf.capture import CaptureFile, Packet
-    from pybpf.capture.batch import RecordBatch, RecordBatches
     from pybpf.cli.progress import Progress
-    from pybpf.filter_run import Matcher
+    from pybpf.pcapfilter.batch import RecordBatch, RecordBatches
+    from pybpf.pcapfilter.matcher import Matcher
 
 DEFAULT_SNAPLEN = 262144
 #: packets decoded one at a time (pcapng files) are filtered this many at once
@@ -335,7 +335,8 @@ class _Saver:
 def _read(args: argparse.Namespace, expression: str) -> int:
     from pybpf.capture import linktype_name
     from pybpf.cli.progress import Progress
-    from pybpf.filter_run import Matcher
+    from pybpf.pcapfilter.batch import batches as batches_of
+    from pybpf.pcapfilter.matcher import Matcher
 
     with _open(args.read) as capture:
         linktype = capture.linktype if capture.linktype is not None else 1
@@ -344,7 +345,7 @@ def _read(args: argparse.Namespace, expression: str) -> int:
         matcher = Matcher(expression, optimize=not args.no_optimize, snaplen=snaplen, cache=True)
         if not matcher.match_all:
             matcher.program(linktype)          # a bad expression fails before any output
-        batches = capture.batches()
+        batches = batches_of(capture)
         if args.write is None:
             sink: _Printer | _Saver = _Printer(args)
         elif batches is not None:
@@ -400,7 +401,7 @@ def _filter_batches(batches: RecordBatches, matcher: Matcher, sink: _Printer | _
                     progress: Progress) -> None:
     """The native path: each batch filtered by the JIT, the matches printed or copied.
     Copying every match (``-w`` without ``-c``) is walk, filter and copy only, which
-    threads share (:meth:`~pybpf.capture.batch.RecordBatches.filtered`)."""
+    threads share (:meth:`~pybpf.pcapfilter.batch.RecordBatches.filtered`)."""
     if count is None and isinstance(sink, _Saver) and sink.copies(batches):
         read = matched = 0
         for gathered in batches.filtered(matcher.match_batch, threads(),

@@ -105,8 +105,8 @@ def test_an_invalid_program_is_still_refused(jit_cache):
 _WARM = """
 import sys
 from pybpf.cbpf import to_ebpf
-from pybpf.filter_run import Matcher
-from pybpf.capture._native import native
+from pybpf.pcapfilter.matcher import Matcher
+from pybpf.pcapfilter.walker import native
 matcher = Matcher("tcp port 80")
 assert matcher.uses_jit(1)
 print(matcher._for(1).compiled.origin, native().code.origin)

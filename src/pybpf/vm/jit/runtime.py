@@ -310,7 +310,7 @@ class CompiledProgram:
         Nothing is copied — not the inputs, not the arrays (ctypes arrays of
         ``c_uint64``, or writable buffers of 8-byte integers: ``array('Q')``, NumPy
         ``uint64``) — which is what makes a million packets of a mapped pcap file take
-        milliseconds (:mod:`pybpf.filter_run`). ``count`` defaults to ``len(hosts)``.
+        milliseconds (:mod:`pybpf.pcapfilter.matcher`). ``count`` defaults to ``len(hosts)``.
         The budget is per input. A load past the end of an input (the legacy packet
         loads) gives r0 = 0, as in the kernel; any other fault raises the
         :class:`VMError` :meth:`run` would raise for that input, after ``results`` has

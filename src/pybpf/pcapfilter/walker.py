@@ -10,7 +10,7 @@ at memory speed instead:
   takes), stopping at the end of the buffer, at a record cut short by it, at a
   captured length over the libpcap limit, when the arrays are full, or at the first
   record that starts at or after a given offset (a piece's boundary, when threads
-  filter pieces of one file: :mod:`pybpf.capture.batch`);
+  filter pieces of one file: :mod:`pybpf.pcapfilter.batch`);
 - ``pcap_sync`` finds, from an offset in the middle of a file, the first place where a
   chain of records with plausible headers starts: a guess of where a record begins,
   which the thread walking the piece before confirms (or not) by arriving there;
@@ -23,7 +23,7 @@ at memory speed instead:
 - ``pcap_differ`` lists the indices where two arrays differ, up to a limit: against an
   array of zeros, the records a filter accepted (what ``-c N`` and printing iterate);
   between captured and wire lengths, the records a filter reading ``len`` must give to
-  the interpreter (see :mod:`pybpf.filter_run`).
+  the interpreter (see :mod:`pybpf.pcapfilter.matcher`).
 
 They are compiled on first use and kept in the JIT's disk cache, so later processes load
 them in well under a millisecond; where nothing can compile for this machine,

@@ -61,7 +61,7 @@ def compiler_digest() -> bytes:
     and the classic instruction modules (found without importing any of them)."""
     global _compiler_digest
     if _compiler_digest is None:
-        root = Path(__file__).parent
+        root = Path(__file__).parents[1]
         files = sorted(entry.path for entry in os.scandir(root / "filter") if entry.name.endswith(".py"))
         files += [str(root / "cbpf" / "instruction.py"), str(root / "cbpf" / "opcodes.py")]
         _compiler_digest = _sources_digest(FORMAT, files)
@@ -120,7 +120,7 @@ def translator_digest() -> bytes:
     and :mod:`pybpf.isa` (found without importing them)."""
     global _translator_digest
     if _translator_digest is None:
-        root = Path(__file__).parent
+        root = Path(__file__).parents[1]
         files = sorted(entry.path for folder in ("cbpf", "isa") for entry in os.scandir(root / folder)
                        if entry.name.endswith(".py"))
         _translator_digest = _sources_digest(TRANSLATION_FORMAT, files)

@@ -4,7 +4,7 @@ that handle a million packets a second (``pybpf filter -r big.pcap -w out.pcap``
 Reading one :class:`~pybpf.capture.Packet` at a time costs a microsecond or more per
 record in Python; here a batch is a set of arrays — each record's offset, captured
 length, wire length and the host address of its data — filled by the native walker of
-:mod:`pybpf.capture._native` straight from the file's bytes. The arrays
+:mod:`pybpf.pcapfilter.walker` straight from the file's bytes. The arrays
 are what the vm JIT's batch entry point takes, and :meth:`RecordBatch.gather` copies the
 accepted records, headers untouched, into the body of an output file. A regular file is
 mapped a window at a time (nothing is copied); other streams are read in large chunks.
@@ -28,13 +28,14 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pybpf.capture._native import NO_BOUNDARY, STOP_BOUNDARY, STOP_FULL, STOP_OVERSIZED, Native, native
-
-if TYPE_CHECKING:
-    from pybpf.filter_run import NativeFilter
 from pybpf.capture._source import Source
 from pybpf.capture.packet import Packet
 from pybpf.capture.pcap import PcapReader, max_caplen, oversized_record
+from pybpf.pcapfilter.walker import NO_BOUNDARY, STOP_BOUNDARY, STOP_FULL, STOP_OVERSIZED, Native, native
+
+if TYPE_CHECKING:
+    from pybpf.capture import CaptureFile
+    from pybpf.pcapfilter.matcher import NativeFilter
 
 RECORD_HEADER = 16
 #: records per batch: small enough that a batch's packets (~2 MB of typical traffic) are
@@ -352,7 +353,7 @@ class RecordBatches:
                  piece: int | None = None, native_filter: NativeFilter | None = None) -> Iterator[Gathered]:
         """The records ``match`` accepts, gathered as :meth:`RecordBatch.gather` does, in
         file order: ``match(batch, results)`` fills ``results[:batch.count]`` (non-zero:
-        accepted), as :meth:`pybpf.filter_run.Matcher.match_batch` does. The bytes are the
+        accepted), as :meth:`pybpf.pcapfilter.matcher.Matcher.match_batch` does. The bytes are the
         same whatever ``threads`` is; only how they are cut into items differs. Errors are
         those iterating the batches gives, after the same records.
 
@@ -370,7 +371,7 @@ class RecordBatches:
         ``match`` must be safe to call from several threads at once.
 
         With ``native_filter`` (``match``'s filter as native code calls it:
-        :meth:`pybpf.filter_run.Matcher.native_filter`), a piece is walked, filtered and
+        :meth:`pybpf.pcapfilter.matcher.Matcher.native_filter`), a piece is walked, filtered and
         gathered in one native call (``pcap_filter``), which releases the GIL for the
         whole piece rather than between batches; on one thread, a regular file of two
         pieces or more is then filtered piece after piece the same way. A batch the
@@ -571,6 +572,14 @@ class RecordBatches:
         """Free the memory the file was read into (the source itself is closed by its CaptureFile)."""
         self._batch._keep = None
         self._window.close()
+
+
+def batches(capture: CaptureFile, batch_size: int = DEFAULT_BATCH) -> RecordBatches | None:
+    """The records of ``capture`` in native-walked batches, for a classic pcap file not yet
+    iterated; ``None`` for pcapng, for pcap variants with other record layouts and where
+    native code cannot be compiled — iterate the file instead."""
+    unread = capture.unread_pcap()
+    return None if unread is None else record_batches(*unread, batch_size)
 
 
 def record_batches(source: Source, reader: PcapReader, batch_size: int = DEFAULT_BATCH) -> RecordBatches | None:
