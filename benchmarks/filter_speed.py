@@ -244,7 +244,7 @@ def main() -> None:
     packets, given, EXPRESSION = _arguments()
     if shutil.which("tcpdump") is None:
         sys.exit("tcpdump is not installed: it is this benchmark's anchor")
-    from pybpf.cli.filter import threads
+    from pybpf.pcapfilter.run import threads
 
     print(f"{os.cpu_count()} CPUs, {threads()} filter threads; load average before: {_load()}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,7 +8,13 @@ memory speed. ``pybpf.cli.filter`` parses the command line and calls into these 
   JIT cannot be used or a packet's wire length matters;
 - :mod:`.walker` — the native loops that walk, filter and gather classic pcap records;
 - :mod:`.batch` — records in batches found by the walker, and the threaded walk-filter-
-  gather of a whole file (:meth:`~.batch.RecordBatches.filtered`).
+  gather of a whole file (:meth:`~.batch.RecordBatches.filtered`);
+- :mod:`.sinks` — matching packets printed or saved;
+- :mod:`.run` — the runs themselves: a file filtered, a live capture, a program for ``-d``.
 
-Nothing is imported here: ``pybpf filter`` loads only the modules a run needs.
+Nothing is imported here (the command line imports this package to build its parser):
+``pybpf filter`` loads only the modules a run needs.
 """
+
+#: tcpdump's default snapshot length
+DEFAULT_SNAPLEN = 262144

@@ -34,7 +34,7 @@ from pybpf.capture.pcap import PcapReader, max_caplen, oversized_record
 from pybpf.pcapfilter.walker import NO_BOUNDARY, STOP_BOUNDARY, STOP_FULL, STOP_OVERSIZED, Native, native
 
 if TYPE_CHECKING:
-    from pybpf.capture import CaptureFile
+    from pybpf.capture.reader import CaptureFile
     from pybpf.pcapfilter.matcher import NativeFilter
 
 RECORD_HEADER = 16
