@@ -87,7 +87,7 @@ class LiveCapture:
                                    f"loopback and raw-IP interfaces are)")
             self.linktype = int(_HARDWARE_LINKTYPES[hardware])
             self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            self.filter_program = None
+            self.filter_program: list[Instruction] | None = None
             if filter_program is not None:
                 self.set_filter(filter_program)
             self._sock.bind((interface, ETH_P_ALL))

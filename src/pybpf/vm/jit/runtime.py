@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pybpf.cache import files_digest, sha256
 from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS
@@ -447,8 +447,8 @@ def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram) -> 
         source: Any = checked.instructions
     elif isinstance(program, (bytes, bytearray)):
         source = bytes(program)
-    else:
-        source = list(program)
+    else:               # (not a CheckedProgram: _as_checked said so)
+        source = list(cast("Sequence[Instruction]", program))
     if isinstance(source, bytes):
         code_bytes = source
     else:               # (imported here: the instruction classes import dataclasses, ~6 ms)
