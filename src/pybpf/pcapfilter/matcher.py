@@ -132,11 +132,15 @@ class Matcher:
     def _for(self, linktype: int) -> _LinkProgram:
         entry = self._programs.get(linktype)
         if entry is None:
+            arguments = (self.expression, linktype, self.snaplen, self.optimize, self.netmask)
             if self.cache:
-                from pybpf.pcapfilter.programs import compile_cached as compile_filter
+                from pybpf.pcapfilter.programs import compile_cached
+
+                program = compile_cached(*arguments)
             else:
                 from pybpf.filter import compile_filter
-            program = compile_filter(self.expression, linktype, self.snaplen, self.optimize, self.netmask)
+
+                program = compile_filter(*arguments)
             entry = self._programs[linktype] = _LinkProgram(program, self.jit, self.cache)
         return entry
 
