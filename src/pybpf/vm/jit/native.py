@@ -172,14 +172,20 @@ def _save_entry(name: str, obj: bytes, symbols: Sequence[str]) -> NativeCode | N
 
 
 @functools.cache
-def _linker() -> list[str] | None:
-    """``ld.lld`` from the ziglang wheel (the zig binary itself, not ``python -m
-    ziglang``, which would start a second Python), or ``None``."""
+def zig() -> str | None:
+    """The zig binary of the ziglang wheel (itself, not ``python -m ziglang``, which
+    would start a second Python), or ``None``: its ``ld.lld`` links entries, and its
+    ``cc`` compiles the C of native callers (the pcap walker)."""
     spec = importlib.util.find_spec("ziglang")
     if spec is None or not spec.submodule_search_locations:
         return None
-    zig = Path(list(spec.submodule_search_locations)[0]) / "zig"
-    return [str(zig), "ld.lld"] if zig.is_file() else None
+    path = Path(list(spec.submodule_search_locations)[0]) / "zig"
+    return str(path) if path.is_file() else None
+
+
+def _linker() -> list[str] | None:
+    found = zig()
+    return None if found is None else [found, "ld.lld"]
 
 
 def _llvm() -> Any:
