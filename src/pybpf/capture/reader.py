@@ -24,6 +24,7 @@ class CaptureFile:
     def __init__(self, path_or_stream: str | os.PathLike | BinaryIO):
         self._source = Source(path_or_stream)
         self.path = self._source.name
+        self._reader: PcapReader | PcapngReader
         try:
             head = self._source.read_some(4)
             if len(head) < 4:

@@ -93,7 +93,7 @@ class _Writer(ABC):
         self.closed = False
         self.count = 0
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes | memoryview) -> None:
         if self.closed:
             raise CaptureError(f"{self.name}: write after close")
         try:

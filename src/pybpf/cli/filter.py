@@ -85,8 +85,15 @@ _PLAIN_FLAGS = {"n": "numeric", "e": "link_header", "x": "hex", "O": "no_optimiz
 _PLAIN_VALUES = {"r": "read", "w": "write", "c": "count", "y": "linktype", "s": "snaplen", "F": "filter_file"}
 
 
-class PlainArguments:
-    """What argparse's Namespace holds for ``pybpf filter`` (see :func:`parse_plain`)."""
+if TYPE_CHECKING:
+    _Namespace = argparse.Namespace
+else:
+    _Namespace = object     # (argparse is not imported to read a plain command line)
+
+
+class PlainArguments(_Namespace):
+    """What argparse's Namespace holds for ``pybpf filter`` (see :func:`parse_plain`):
+    handlers take either."""
 
     def __init__(self) -> None:
         self.command, self.handler = "filter", run
@@ -99,10 +106,16 @@ class PlainArguments:
     @property
     def filter_parser(self) -> argparse.ArgumentParser:
         """The real parser (for its error messages), built when asked for."""
+        import argparse
+
         from pybpf.cli import build_parser
 
         parser = build_parser("filter")
-        return parser._subparsers._group_actions[0].choices["filter"]    # type: ignore[union-attr]
+        subparsers = parser._subparsers
+        assert subparsers is not None
+        action = subparsers._group_actions[0]
+        assert isinstance(action, argparse._SubParsersAction)
+        return action.choices["filter"]
 
 
 def parse_plain(arguments: list[str]) -> PlainArguments | None:
