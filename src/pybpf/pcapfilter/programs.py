@@ -16,7 +16,7 @@ Only expressions whose meaning cannot change between runs are kept: a host **nam
 looked up through the system resolver (``socket.getaddrinfo``), whose answer may change
 at any time (DNS, /etc/hosts), and Ethernet host and network names in files
 (/etc/ethers, /etc/networks, where the compiler reads them), so a compilation that
-looked any name up is not saved (:func:`compile_resolving` watches the look-ups).
+looked any name up is not saved (:func:`compile_resolving` asks the compiler's resolver).
 Service and protocol names come from pybpf's own tables (:mod:`pybpf.filter.netdb`)
 and are part of the compiler's version. Compilation errors are never cached.
 
@@ -34,7 +34,6 @@ nothing is saved.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,8 +49,6 @@ PREFIX, SUFFIX = "cbpf-", ".prog"
 TRANSLATION_FORMAT, TRANSLATION_PREFIX = b"pybpf-ebpf-1", "ebpf-"
 #: the compiled programs and their translations
 CACHE = DiskCache("filter", max_entries=1024, max_bytes=64 << 20)
-#: the socket functions that consult the system resolver
-RESOLVERS = ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo", "getfqdn")
 _compiler_digest: bytes | None = None
 _translator_digest: bytes | None = None
 
@@ -156,38 +153,14 @@ def translated(program: list[Instruction]) -> bytes:
 def compile_resolving(expression: str, linktype: int, snaplen: int = 262144, optimize: bool = True,
                       netmask: int = 0, linux_extensions: bool = False) -> tuple[list[Instruction], bool]:
     """:func:`pybpf.filter.compile_filter`, and whether compiling looked a name up outside
-    pybpf's own tables. Watched while it runs: the socket module's resolver functions,
-    and every function of the compiler's name-lookup module (``pybpf.filter.resolver``,
-    where there is one: hosts files, ethers and networks databases) but its parsers of
-    text (``parse_*``)."""
-    import socket
-    import types
+    pybpf's own tables (the compiler's name look-ups count themselves:
+    :data:`pybpf.filter.resolver.lookups`). Another thread's look-up during the
+    compilation counts too, which only means a program is not kept."""
+    from pybpf.filter import compile_filter, resolver
 
-    from pybpf.filter import compile_filter
-
-    consulted = False
-    watched = [(socket, name, getattr(socket, name)) for name in RESOLVERS if hasattr(socket, name)]
-    lookups = sys.modules.get("pybpf.filter.resolver")
-    if lookups is not None:
-        watched += [(lookups, name, value) for name, value in vars(lookups).items()
-                    if isinstance(value, types.FunctionType) and value.__module__ == lookups.__name__
-                    and not name.startswith("parse_")]        # (parsers of text: no look-up)
-
-    def watching(function):
-        def look_up(*args, **kwargs):
-            nonlocal consulted
-            consulted = True
-            return function(*args, **kwargs)
-        return look_up
-
-    for module, name, function in watched:
-        setattr(module, name, watching(function))
-    try:
-        program = compile_filter(expression, linktype, snaplen, optimize, netmask, linux_extensions=linux_extensions)
-    finally:
-        for module, name, function in watched:
-            setattr(module, name, function)
-    return program, consulted
+    before = resolver.lookups
+    program = compile_filter(expression, linktype, snaplen, optimize, netmask, linux_extensions=linux_extensions)
+    return program, resolver.lookups != before
 
 
 def compile_cached(expression: str, linktype: int, snaplen: int = 262144, optimize: bool = True,
