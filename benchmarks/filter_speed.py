@@ -143,24 +143,24 @@ def tcpdump(big: str, out: str) -> Callable[[], int]:
     return work
 
 
-def _command_env(jit_cache: str, threads: int | None) -> dict[str, str]:
+def _command_env(cache_root: str, threads: int | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYBPF_FILTER_THREADS")}
-    env["PYBPF_JIT_CACHE"] = jit_cache
+    env["PYBPF_CACHE"] = cache_root
     if threads is not None:
         env["PYBPF_FILTER_THREADS"] = str(threads)
     return env
 
 
-def pybpf_command(big: str, out: str, jit_cache: str, cold: bool, threads: int | None = None) -> Callable[[], int]:
+def pybpf_command(big: str, out: str, cache_root: str, cold: bool, threads: int | None = None) -> Callable[[], int]:
     """``pybpf filter`` in a new process; ``cold``: with its caches emptied first (the
-    compiled expression and the JIT's code share the directory)."""
+    compiled expression and the JIT's code share the cache root)."""
     command = [sys.executable, "-m", "pybpf", "filter", "-r", big, "-w", out, EXPRESSION]
-    env = _command_env(jit_cache, threads)
+    env = _command_env(cache_root, threads)
     subprocess.run(command, check=True, capture_output=True, env=env)     # bytecode, and a warm cache
 
     def work() -> int:
         if cold:
-            shutil.rmtree(jit_cache, ignore_errors=True)
+            shutil.rmtree(cache_root, ignore_errors=True)
         subprocess.run(command, check=True, capture_output=True, env=env)
         return -1
     return work
@@ -244,7 +244,7 @@ def main() -> None:
     packets, given, EXPRESSION = _arguments()
     if shutil.which("tcpdump") is None:
         sys.exit("tcpdump is not installed: it is this benchmark's anchor")
-    from pybpf.cli.filter import threads
+    from pybpf.pcapfilter.run import threads
 
     print(f"{os.cpu_count()} CPUs, {threads()} filter threads; load average before: {_load()}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,6 +17,7 @@ def private_cache(tmp_path, monkeypatch):
     """A compile/vmlinux.h cache of the test's own, so tests neither see nor leave
     entries in the user's cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYBPF_CACHE", raising=False)
     return tmp_path / "cache"
 
 
@@ -27,4 +28,5 @@ def module_cache(tmp_path_factory):
     generated once for the module, not per test."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        patch.delenv("PYBPF_CACHE", raising=False)
         yield

@@ -1,4 +1,4 @@
-"""Compiled pcap-filter programs on disk (pybpf.filter_cache): a hit gives the
+"""Compiled pcap-filter programs on disk (pybpf.pcapfilter.programs): a hit gives the
 compiler's program without importing the compiler, every argument and the compiler's
 version are in the key, damaged entries are rebuilt, and expressions whose meaning
 depends on the system resolver (host names) are never kept."""
@@ -11,18 +11,16 @@ import subprocess
 import sys
 
 import pytest
-from shared_data import shared_path
 
-from pybpf import filter_cache
-from pybpf.filter import FilterError
-from pybpf.filter import compile_filter
+from pybpf.filter import FilterError, compile_filter
+from pybpf.pcapfilter import programs as filter_cache
+from shared_data import shared_path
 
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    directory = tmp_path / "jit"
-    monkeypatch.setenv("PYBPF_JIT_CACHE", str(directory))
-    return directory
+    monkeypatch.setenv("PYBPF_CACHE", str(tmp_path))
+    return tmp_path / "filter"
 
 
 def _entries(directory):
@@ -60,8 +58,7 @@ def test_a_hit_is_read_from_the_entry(cache):
     program = filter_cache.compile_cached("tcp", 1)
     [name] = _entries(cache)
     other = compile_filter("udp", 1)
-    path = cache / name
-    filter_cache.save(path, other)          # what the entry holds is what a hit returns
+    filter_cache.save(name, other)          # what the entry holds is what a hit returns
     assert filter_cache.compile_cached("tcp", 1) == other != program
 
 
@@ -78,7 +75,7 @@ def test_a_damaged_entry_is_compiled_again_and_replaced(cache, damage):
     path = cache / name
     good = path.read_bytes()
     path.write_bytes(damage(good))
-    assert filter_cache.load(path) is None and not path.exists()
+    assert filter_cache.load(name) is None and not path.exists()
     path.write_bytes(damage(good))
     assert filter_cache.compile_cached("tcp port 22", 1) == expected
     assert path.read_bytes() == good
@@ -95,9 +92,9 @@ def test_the_compiler_digest_covers_the_compilers_sources(monkeypatch, tmp_path)
     import shutil
 
     root = tmp_path / "pybpf"
-    shutil.copytree(os.path.dirname(filter_cache.__file__), root,
+    shutil.copytree(os.path.dirname(os.path.dirname(filter_cache.__file__)), root,
                     ignore=shutil.ignore_patterns("__pycache__", "btf", "object", "engine", "kernel"))
-    fake = str(root / "filter_cache.py")
+    fake = str(root / "pcapfilter" / "programs.py")
 
     def digest():
         monkeypatch.setattr(filter_cache, "__file__", fake)
@@ -130,7 +127,7 @@ def test_host_names_are_looked_up_every_time_and_not_kept(cache, monkeypatch):
     answers["printer.example"] = "192.0.2.8"        # the resolver's answer changed
     assert filter_cache.compile_cached("tcp and host printer.example", 1) == compile_filter("tcp and host 192.0.2.8", 1)
     assert _entries(cache) == []
-    assert socket.getaddrinfo is getaddrinfo        # the watch is removed afterwards
+    assert socket.getaddrinfo is getaddrinfo        # nothing of the standard library is patched
     program, consulted = filter_cache.compile_resolving("src printer.example or port 53", 1)
     assert consulted
     assert filter_cache.compile_resolving("port domain and ip proto \\tcp", 1)[1] is False
@@ -151,7 +148,6 @@ def test_names_from_files_are_not_kept(cache, monkeypatch, tmp_path):
         assert filter_cache.compile_resolving(expression, 1) == (expected, True)
         assert filter_cache.compile_cached(expression, 1) == expected
     assert _entries(cache) == []
-    assert resolver.host_addresses.__name__ == "host_addresses"      # unwatched again
     assert filter_cache.compile_resolving("ether host 0:1b:2c:3:4:5 and net 10.20.0.0/16", 1)[1] is False
 
 
@@ -165,33 +161,20 @@ def test_errors_are_not_kept(cache):
 
 
 def test_cache_off_or_unwritable(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYBPF_JIT_CACHE", "off")
-    assert filter_cache.entry_path("tcp", 1, 262144, True, 0, False) is None
+    monkeypatch.setenv("PYBPF_CACHE", "off")
+    assert filter_cache.CACHE.directory() is None
     assert filter_cache.compile_cached("tcp", 1) == compile_filter("tcp", 1)
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    monkeypatch.setenv("PYBPF_JIT_CACHE", str(blocker / "jit"))
+    monkeypatch.setenv("PYBPF_CACHE", str(blocker / "cache"))
     assert filter_cache.compile_cached("tcp", 1) == compile_filter("tcp", 1)
 
 
 def test_the_cache_is_pruned(cache, monkeypatch):
-    monkeypatch.setattr(filter_cache, "MAX_ENTRIES", 8)
+    monkeypatch.setattr(filter_cache.CACHE, "max_entries", 8)
     for port in range(12):
         filter_cache.compile_cached(f"tcp port {port}", 1)
     assert 6 <= len(_entries(cache)) <= 8
-
-
-def test_the_jit_cache_directory_is_the_toolchains(monkeypatch, tmp_path):
-    from pybpf.toolchain.paths import cache_root
-    from pybpf.vm.jit.native import cache_dir
-
-    monkeypatch.delenv("PYBPF_JIT_CACHE", raising=False)
-    for xdg in (str(tmp_path), None):
-        if xdg is None:
-            monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-        else:
-            monkeypatch.setenv("XDG_CACHE_HOME", xdg)
-        assert cache_dir() == cache_root() / "jit"
 
 
 _COMMAND = """
@@ -203,7 +186,7 @@ print(status, sorted(m for m in ("pybpf.filter", "pybpf.cli.run", "pybpf.cli.pro
 
 
 def test_a_repeated_filter_command_does_not_import_the_compiler(tmp_path):
-    env = dict(os.environ, PYBPF_JIT_CACHE=str(tmp_path / "jit"))
+    env = dict(os.environ, PYBPF_CACHE=str(tmp_path / "cache"))
     path = str(shared_path("libpcap-tests", "savefiles", "pim-packet-assortment.pcap"))
     outputs = []
     for n in range(2):
@@ -230,7 +213,7 @@ def test_a_repeated_filter_command_imports_neither_argparse_nor_the_translator(t
     """With warm caches, ``pybpf filter -r FILE -w /dev/null EXPR`` reads its arguments
     without argparse, takes the eBPF translation from the cache, and imports no module
     it does not use (tempfile: no temporary file for a device; hashlib: OpenSSL)."""
-    env = dict(os.environ, PYBPF_JIT_CACHE=str(tmp_path / "jit"))
+    env = dict(os.environ, PYBPF_CACHE=str(tmp_path / "cache"))
     path = str(shared_path("libpcap-tests", "savefiles", "pim-packet-assortment.pcap"))
     runs = [subprocess.run([sys.executable, "-c", _LIGHT, path, "ip and not udp port 53"], env=env,
                            capture_output=True, text=True, check=True).stdout.strip() for _ in range(2)]
@@ -264,11 +247,11 @@ def test_a_translation_that_fails_is_not_cached(cache):
     assert not list(cache.glob("ebpf-*.prog"))
 
 
-def test_the_translation_cache_is_off_with_the_jit_cache(monkeypatch):
+def test_the_translation_cache_is_off_with_every_cache(monkeypatch):
     from pybpf.cbpf.translate import to_ebpf
     from pybpf.isa.encoding import encode
 
-    monkeypatch.setenv("PYBPF_JIT_CACHE", "off")
+    monkeypatch.setenv("PYBPF_CACHE", "off")
     program = compile_filter("icmp", 1)
     assert filter_cache.translated(program) == encode(to_ebpf(program))
 

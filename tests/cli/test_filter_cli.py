@@ -325,7 +325,7 @@ THREADED = ["ip", "tcp or udp", "greater 200", "not ip6", ""]
 def test_threads_write_what_one_thread_writes(name, tmp_path, monkeypatch, capsys):
     """The -w file, byte for byte, filtered by pieces small enough that every file is
     cut into many, on two threads and on one."""
-    from pybpf.capture import batch as batch_module
+    from pybpf.pcapfilter import batch as batch_module
 
     monkeypatch.setattr(batch_module, "PIECE", 256)
     split = []
@@ -352,7 +352,7 @@ def test_threads_write_what_one_thread_writes(name, tmp_path, monkeypatch, capsy
 
 
 def test_thread_count(monkeypatch):
-    from pybpf.cli.filter import MAX_THREADS, threads
+    from pybpf.pcapfilter.run import MAX_THREADS, threads
 
     monkeypatch.setenv("PYBPF_FILTER_THREADS", "3")
     assert threads() == 3
@@ -361,7 +361,7 @@ def test_thread_count(monkeypatch):
         assert 1 <= threads() <= MAX_THREADS
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     assert threads() == 1
-    from pybpf.cli import filter as filter_cli
+    from pybpf.pcapfilter import run as filter_cli
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5}, raising=False)
     for others, expected in ((0, MAX_THREADS), (2, MAX_THREADS), (3, 3), (5, 1), (9, 1)):

@@ -76,7 +76,7 @@ def _decode(btf: BTF, type_id: int, data: bytes, bit_offset: int, bit_size: int)
             return data[:t.nelems].split(b"\0", 1)[0].decode("utf-8", "replace")
         return [_decode(btf, t.element, data[i * width:(i + 1) * width], 0, 0) for i in range(t.nelems)]
     if t.kind in (Kind.STRUCT, Kind.UNION):
-        fields = {}
+        fields: dict[str, Any] = {}
         for member in t.members:
             byte, bits = divmod(member.offset, 8)
             name = member.name or f"_anon{len(fields)}"

@@ -33,7 +33,7 @@ class BTF:
         self._table: TypeTable | None = None
         self._count = len(types)
         self.strings = strings
-        self._by_name = _names_of(types)
+        self._by_name: dict[str, tuple[int, ...]] | None = _names_of(types)
 
     @classmethod
     def _from_table(cls, table: TypeTable) -> BTF:

@@ -22,5 +22,34 @@ _SOURCES = {
     "PcapngWriter": "pybpf.capture.writer",
     "PcapWriter": "pybpf.capture.writer",
 }
+TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:   # the same names, for type checkers (``X as X``: re-exported under --strict)
+    from pybpf.capture.packet import (
+        CaptureError as CaptureError,
+    )
+    from pybpf.capture.packet import (
+        LinkType as LinkType,
+    )
+    from pybpf.capture.packet import (
+        Packet as Packet,
+    )
+    from pybpf.capture.packet import (
+        linktype_name as linktype_name,
+    )
+    from pybpf.capture.reader import (
+        CaptureFile as CaptureFile,
+    )
+    from pybpf.capture.reader import (
+        open_capture as open_capture,
+    )
+    from pybpf.capture.reader import (
+        read_packets as read_packets,
+    )
+    from pybpf.capture.summary import format_timestamp as format_timestamp
+    from pybpf.capture.summary import hexdump as hexdump
+    from pybpf.capture.summary import summarize as summarize
+    from pybpf.capture.writer import PcapngWriter as PcapngWriter
+    from pybpf.capture.writer import PcapWriter as PcapWriter
+
 __all__ = sorted(_SOURCES)
 __getattr__, __dir__ = lazy_attributes(__name__, _SOURCES)

@@ -87,7 +87,7 @@ class LiveCapture:
                                    f"loopback and raw-IP interfaces are)")
             self.linktype = int(_HARDWARE_LINKTYPES[hardware])
             self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            self.filter_program = None
+            self.filter_program: list[Instruction] | None = None
             if filter_program is not None:
                 self.set_filter(filter_program)
             self._sock.bind((interface, ETH_P_ALL))
@@ -109,7 +109,7 @@ class LiveCapture:
             self._sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))
         except OSError as exc:
             raise CaptureError(f"{self.interface}: the kernel refused the filter "
-                               f"({errno_codes.errorcode.get(exc.errno, exc.errno)}: {exc.strerror})") from None
+                               f"({errno_codes.errorcode.get(exc.errno or 0, exc.errno)}: {exc.strerror})") from None
 
     def _drain(self) -> int:
         """Discard whatever is queued; how many packets that was."""

@@ -83,7 +83,7 @@ class PcapReader:
         self._swapped = "always" if (major == 2 and minor < 3) or major == 543 else \
             "maybe" if (major, minor) == (2, 3) else "never"
         #: the usual record layout: a 16-byte header (seconds, fraction, caplen, len in
-        #: that order) then the data; what :mod:`pybpf.capture.batch` walks natively
+        #: that order) then the data; what :mod:`pybpf.pcapfilter.batch` walks natively
         self.plain_records = self._swapped == "never" and self._record.size == 16
         self.timestamp_unit_ns = self._unit_ns
 

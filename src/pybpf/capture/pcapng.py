@@ -178,7 +178,8 @@ class PcapngReader:
         if block_type == EPB:
             if len(body) < 20:
                 self._short(start, block_type, 20)
-            return self._packet(body, start, *struct.unpack_from(order + "IIIII", body), header=20)
+            index, high, low, caplen, wirelen = struct.unpack_from(order + "IIIII", body)
+            return self._packet(body, start, index, high, low, caplen, wirelen, header=20)
         if block_type == PB:
             if len(body) < 20:
                 self._short(start, block_type, 20)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from pybpf.capture._source import Source
-from pybpf.capture.batch import DEFAULT_BATCH, RecordBatches, record_batches
 from pybpf.capture.packet import Packet
 from pybpf.capture.pcap import FILE_HEADER_SIZE, PcapReader, pcap_byte_order
 from pybpf.capture.pcapng import PcapngReader, is_pcapng
@@ -25,6 +24,7 @@ class CaptureFile:
     def __init__(self, path_or_stream: str | os.PathLike | BinaryIO):
         self._source = Source(path_or_stream)
         self.path = self._source.name
+        self._reader: PcapReader | PcapngReader
         try:
             head = self._source.read_some(4)
             if len(head) < 4:
@@ -55,13 +55,13 @@ class CaptureFile:
         """The file's size in bytes when it is a regular file, else ``None``."""
         return self._source.size()
 
-    def batches(self, batch_size: int = DEFAULT_BATCH) -> RecordBatches | None:
-        """The records in native-walked batches (:mod:`pybpf.capture.batch`), for a
-        classic pcap file not yet iterated; ``None`` for pcapng, for pcap variants with
-        other record layouts and where native code cannot be compiled — iterate instead."""
-        if self.format != "pcap" or self._source.offset != FILE_HEADER_SIZE:
+    def unread_pcap(self) -> tuple[Source, PcapReader] | None:
+        """The file and its reader, for a classic pcap file not yet iterated — what a
+        native record walker starts from (:func:`pybpf.pcapfilter.batch.batches`); ``None``
+        for pcapng, for pcap variants with other record layouts, and once iterated."""
+        if self.format != "pcap" or self._source.offset != FILE_HEADER_SIZE or not isinstance(self._reader, PcapReader):
             return None
-        return record_batches(self._source, self._reader, batch_size)
+        return self._source, self._reader
 
     def close(self) -> None:
         """Close the file (if it was opened from a path)."""

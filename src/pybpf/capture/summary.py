@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 
 from pybpf.capture import inet
 from pybpf.capture._fields import Truncated, ip4, mac, unpack
@@ -186,7 +187,7 @@ def _raw(version: int | None):
     return decode
 
 
-_LINKS = {LinkType.EN10MB: _ethernet, LinkType.LINUX_SLL: _sll, LinkType.LINUX_SLL2: _sll2,
+_LINKS: dict[int, Callable[[bytes, int, bool, bool], str]] = {LinkType.EN10MB: _ethernet, LinkType.LINUX_SLL: _sll, LinkType.LINUX_SLL2: _sll2,
           LinkType.NULL: _null("host"), LinkType.LOOP: _null("network"), LinkType.RAW: _raw(None),
           LinkType.IPV4: _raw(4), LinkType.IPV6: _raw(6)}
 
@@ -206,7 +207,7 @@ def link_header_length(packet_bytes: bytes, linktype: int) -> int:
             if dsap == 0xAA:
                 offset += 5
         return min(offset, len(packet_bytes))
-    fixed = {LinkType.LINUX_SLL: 16, LinkType.LINUX_SLL2: 20, LinkType.NULL: 4, LinkType.LOOP: 4}
+    fixed: dict[int, int] = {LinkType.LINUX_SLL: 16, LinkType.LINUX_SLL2: 20, LinkType.NULL: 4, LinkType.LOOP: 4}
     return min(fixed.get(linktype, 0), len(packet_bytes))
 
 

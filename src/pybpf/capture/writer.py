@@ -93,7 +93,7 @@ class _Writer(ABC):
         self.closed = False
         self.count = 0
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes | memoryview) -> None:
         if self.closed:
             raise CaptureError(f"{self.name}: write after close")
         try:
@@ -185,7 +185,7 @@ class PcapWriter(_Writer):
         """Append ``count`` records already encoded as this file stores them (16-byte
         headers in its byte order and timestamp unit, then the data): records copied
         from another pcap file of the same kind, undecoded, as ``pybpf filter -w`` copies
-        the ones its filter accepts (see :meth:`pybpf.capture.batch.RecordBatch.gather`)."""
+        the ones its filter accepts (see :meth:`pybpf.pcapfilter.batch.RecordBatch.gather`)."""
         self._emit(records)
         self.count += count
 

@@ -69,7 +69,9 @@ def _tokens(text: str, line: int) -> list[_Token]:
         match = _TOKEN.match(text, position)
         if match is None:
             raise CbpfAsmError(line, position + 1, f"unexpected character {text[position]!r}")
-        out.append(_Token(match.lastgroup, match.group(), position + 1))
+        kind = match.lastgroup
+        assert kind is not None                 # (every alternative of _TOKEN is a named group)
+        out.append(_Token(kind, match.group(), position + 1))
         position = match.end()
     return out
 
@@ -115,6 +117,16 @@ class _Cursor:
     def peek(self, ahead: int = 0) -> _Token | None:
         index = self.position + ahead
         return self.tokens[index] if index < len(self.tokens) else None
+
+    def at(self, text: str, ahead: int = 0) -> bool:
+        """Whether the token ``ahead`` of the current one is ``text``."""
+        token = self.peek(ahead)
+        return token is not None and token.text == text
+
+    def kind_is(self, *kinds: str) -> bool:
+        """Whether the current token is of one of ``kinds``."""
+        token = self.peek()
+        return token is not None and token.kind in kinds
 
     def take(self, wanted: str) -> _Token:
         token = self.peek()
@@ -177,7 +189,7 @@ def _operand(cur: _Cursor) -> _Operand | None:
     if token.text == "[":
         return _bracket(cur, start)
     if token.kind == "number":
-        if cur.peek() is not None and cur.peek().text == "*":
+        if cur.at("*"):
             return _msh(cur, token, start)
         return _Operand("number", _value(token, cur.line), start)
     cur.fail(token, f"bad operand {token.text!r}")
@@ -217,7 +229,7 @@ def _msh(cur: _Cursor, four: _Token, start: int) -> _Operand:
 
 # ---------------------------------------------------------------- mnemonics
 
-def _loads(size: int) -> dict[str, int]:
+def _loads(size: int) -> dict[str | None, int]:
     return {"abs": c.LD | size | c.ABS, "ind": c.LD | size | c.IND, "ext": c.LD | size | c.ABS}
 
 
@@ -269,7 +281,7 @@ def _statement(cur: _Cursor, mnemonic: _Token) -> _Statement:
     if kind not in forms:
         wanted = " or ".join(_KIND_TEXT[k] for k in forms if k) or "no operand"
         where = operand.column if operand else cur.end_column
-        found = "nothing" if operand is None else _KIND_TEXT[kind]
+        found = "nothing" if operand is None else _KIND_TEXT[operand.kind]
         raise CbpfAsmError(cur.line, where, f"bad operand for {name}: {found} ({name} takes {wanted})")
     return _Statement(cur.line, forms[kind], operand.k if operand else 0, {})
 
@@ -283,7 +295,7 @@ def _conditional(cur: _Cursor, name: str) -> _Statement:
     cur.expect(",")
     first = cur.label()
     second = None
-    if cur.peek() is not None and cur.peek().text == ",":
+    if cur.at(","):
         cur.position += 1
         second = cur.label()
     code = c.JMP | operation | (c.X if operand.kind == "x" else c.K)
@@ -303,7 +315,7 @@ def assemble(text: str) -> list[Instruction]:
     for number, raw in enumerate(text.splitlines(), 1):
         source = raw.split(";", 1)[0]
         cur = _Cursor(_tokens(source, number), number, len(source.rstrip()) + 1)
-        while cur.peek(1) is not None and cur.peek(1).text == ":" and cur.peek().kind in ("name", "number"):
+        while cur.at(":", 1) and cur.kind_is("name", "number"):
             label = cur.take("a label")
             if label.text in labels:
                 cur.fail(label, f"label {label.text!r} already defined on line {labels[label.text][1]}")

@@ -111,7 +111,7 @@ def parse_dump(text: str) -> list[Instruction]:
     lines = [line for line in text.splitlines() if line.strip()]
     if lines and re.fullmatch(r"\d+", lines[0].strip()):
         return _parse_ddd(lines)
-    program = []
+    program: list[Instruction] = []
     for number, line in enumerate(lines, 1):
         match = _LINE.match(line)
         if match is None:

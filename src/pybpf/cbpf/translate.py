@@ -136,8 +136,8 @@ def to_ebpf(program: Sequence[Instruction], socket_filter: bool = False) -> list
             destination = starts[target]
         else:
             raise CbpfError(f"instruction {pc}: jumps to {target}, outside the program")
-        ins = code[index]
-        code[index] = E(ins.opcode, ins.dst, ins.src, destination - (index + 1), ins.imm)
+        jump = code[index]
+        code[index] = E(jump.opcode, jump.dst, jump.src, destination - (index + 1), jump.imm)
     return code
 
 

@@ -38,7 +38,7 @@ def terminal_columns() -> int:
         columns = 0
     if columns <= 0:
         try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 0
         except (AttributeError, ValueError, OSError):
             columns = 0
     return columns or 80
@@ -67,7 +67,7 @@ def _formatters() -> dict[str, type]:
     return {"HelpFormatter": HelpFormatter, "RawDescriptionHelpFormatter": RawDescriptionHelpFormatter}
 
 
-def __getattr__(name: str) -> type:
+def __getattr__(name: str) -> type[argparse.HelpFormatter]:
     if name in ("HelpFormatter", "RawDescriptionHelpFormatter"):
         return globals().get(name) or _formatters()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments == ["--version"]:      # without building every sub-command's parser
         print(f"pybpf {__version__}")
         return 0
-    args = None
+    args: argparse.Namespace | None = None
     if arguments and arguments[0] == "filter":     # the common case, without argparse
         from pybpf.cli.filter import parse_plain
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 
 from pybpf.cli.output import atomic_output
 from pybpf.errors import PybpfError
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rows(title: str, rows: dict[str, object]) -> list[str]:
+def _rows(title: str, rows: Mapping[str, object]) -> list[str]:
     width = max((len(name) for name in rows), default=0)
     return [title, *(f"  {name:<{width}}  {_show(value)}" for name, value in rows.items()), ""]
 

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from pybpf.cli import RawDescriptionHelpFormatter  # made on first use: typed as a plain ``type``
 
     parser = subparsers.add_parser("trace", help="run a bpftrace program", description=__doc__, usage=USAGE,
-                                   formatter_class=RawDescriptionHelpFormatter)  # type: ignore[arg-type]
+                                   formatter_class=RawDescriptionHelpFormatter)
     parse_known = parser.parse_known_args
 
     def strict(args=None, namespace=None):
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return found, extra
 
-    parser.parse_known_args = strict  # type: ignore[method-assign]
+    parser.parse_known_args = strict
     parser.add_argument("-e", dest="program", metavar="PROGRAM", help="the program text")
     parser.add_argument("-l", dest="list", nargs="?", const="*", metavar="GLOB", help="list probes matching GLOB")
     parser.add_argument("-c", dest="command", metavar="CMD", help="run CMD and trace until it exits")

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if spec is not None:
         used = sorted(set(spec.references.values()))
         ids = {name: number + 1 for number, name in enumerate(used)}
-        maps = {ids[name]: map_info(ids[name], found.collection.maps[name]) for name in used}
+        collection_maps = found.collection.maps if found.collection is not None else {}
+        maps = {ids[name]: map_info(ids[name], collection_maps[name]) for name in used}
         instructions = spec.relocated(lambda name: ids[name])
         spec = spec.copy(type=kind)
     else:

@@ -79,7 +79,7 @@ def _decoder(decode: Callable[[bytes], Any] | type | None) -> Callable[[bytes], 
                 raise CodecError(f"a {len(data)}-byte record is shorter than {decode.__name__} ({size} bytes)")
             return from_buffer_copy(data[:size])
         return read
-    return decode  # type: ignore[return-value]
+    return decode
 
 
 class Events(Resource):

@@ -39,6 +39,16 @@ ethers_path: str | os.PathLike | None = None
 #: the networks file; None: ``$PYBPF_NETWORKS``, else /etc/networks
 networks_path: str | os.PathLike | None = None
 
+#: names looked up so far (host, Ethernet and network names): a compilation during which
+#: it grew depends on answers that may change between runs (pybpf.pcapfilter.programs
+#: does not keep it)
+lookups = 0
+
+
+def _counted() -> None:
+    global lookups
+    lookups += 1
+
 
 # ---- host names -------------------------------------------------------------------------
 def system_resolver(name: str) -> list[Address]:
@@ -109,6 +119,7 @@ resolver = _default_resolver
 
 def host_addresses(name: str) -> list[Address]:
     """``name``'s IPv4 and IPv6 addresses through :data:`resolver` (empty: unknown)."""
+    _counted()
     return list(resolver(name))
 
 
@@ -150,6 +161,7 @@ def parse_ethers(text: str) -> dict[str, bytes]:
 
 def ether_address(name: str) -> bytes | None:
     """``name``'s MAC address from the ethers file (None: not there, or no file)."""
+    _counted()
     path = ethers_path or os.environ.get("PYBPF_ETHERS") or "/etc/ethers"
     return _ethers_file(path).get(_fold(name))
 
@@ -198,6 +210,7 @@ def parse_networks(text: str) -> dict[str, int]:
 def network_number(name: str) -> int | None:
     """``name``'s network number from the networks file, right-justified as
     ``getnetbyname`` gives it (``10.20`` is 0x0a14); None: unknown."""
+    _counted()
     path = networks_path or os.environ.get("PYBPF_NETWORKS") or "/etc/networks"
     return _networks_file(path).get(_fold(name))
 

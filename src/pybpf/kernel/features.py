@@ -291,11 +291,11 @@ def probe(helpers: bool = True, types: list[ProgramType] | None = None) -> Featu
     for kind in ProgramType:
         if kind != ProgramType.UNSPEC:
             found.program_types[str(kind)] = program_type(kind)
-    for kind in MapType:
-        if kind != MapType.UNSPEC:
-            found.map_types[str(kind)] = map_type(kind)
-    for kind in AttachType:
-        found.attach_types[str(kind)] = attach_type(kind)
+    for map_kind in MapType:
+        if map_kind != MapType.UNSPEC:
+            found.map_types[str(map_kind)] = map_type(map_kind)
+    for attach_kind in AttachType:
+        found.attach_types[str(attach_kind)] = attach_type(attach_kind)
     if helpers:
         # only types whose trivial program loads: others fail before any helper check
         wanted = types or [kind for kind in ProgramType if kind != ProgramType.UNSPEC

@@ -240,6 +240,7 @@ class KernelMap(Map):
         try:
             if self._view is not None:
                 self._view.release()
+            if self._mmap is not None:
                 self._mmap.close()
         finally:
             os.close(self.fd)

@@ -163,7 +163,7 @@ def lost_count(record_type: int, body: bytes) -> int:
 def parse_sample(body: bytes, sample_type: int) -> Sample:
     """Decode a sample record's body; fields come in the kernel's fixed order."""
     pos = 0
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}         # (Sample's fields, of their several types)
 
     def u64() -> int:
         nonlocal pos

@@ -9,6 +9,10 @@ prefix, lower-cased the way bpftool prints them (``lru_hash``, ``socket_filter``
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Self
 
 
 class _Named(enum.IntEnum):
@@ -18,7 +22,7 @@ class _Named(enum.IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, value: int | str | _Named) -> _Named:
+    def parse(cls, value: int | str | _Named) -> Self:
         """Accept a member, its number, or its name in any case (``"HASH"``, ``"hash"``)."""
         if isinstance(value, cls):
             return value

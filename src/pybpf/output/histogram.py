@@ -102,8 +102,10 @@ class Histogram:
     def ranges(self) -> list[tuple[int | None, int | None, int]]:
         """Populated buckets as ``(low, high, count)``, bounds inclusive (None: unbounded),
         in bucket order — for JSON."""
-        rows = []
+        rows: list[tuple[int | None, int | None, int]] = []
         for index in sorted(i for i, c in self.counts.items() if c):
+            low: int | None
+            high: int | None
             if self.linear is None:
                 low, high = (None, -1) if index == 0 else (0, 0) if index == 1 else (1 << (index - 2), (1 << (index - 1)) - 1)
             else:

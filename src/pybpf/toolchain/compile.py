@@ -17,9 +17,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pybpf.cache import DiskCache
 from pybpf.errors import PybpfError
-from pybpf.toolchain.paths import cache_dir, cache_root, include_dir, uapi_include_dirs
+from pybpf.toolchain import vmlinux
+from pybpf.toolchain.paths import include_dir, uapi_include_dirs
 from pybpf.toolchain.vmlinux import KERNEL_BTF, vmlinux_include_dir
+
+#: compiled objects (``objects/`` under pybpf's cache root, :mod:`pybpf.cache`): an entry is
+#: a line of JSON (the headers the program read, with their digests, and clang's
+#: diagnostics), then the object
+OBJECTS = DiskCache("objects", max_entries=1024, max_bytes=512 << 20)
 
 _DIAGNOSTIC = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<column>\d+): "
                          r"(?P<level>fatal error|error|warning|note): (?P<message>.*)$", re.M)
@@ -134,23 +141,24 @@ def _compile(source: str, name: str, directory: Path, include_dirs: Sequence[str
     flags += [*(f"-D{k}={v}" for k, v in defines.items()), *cflags]
     key = hashlib.sha256("\0".join([source, name, *flags, _headers_digest(), " ".join(_compiler(clang)),
                                      _DEBUG_PATHS]).encode()).hexdigest()
-    cached, meta = cache_dir() / f"{key}.o", cache_dir() / f"{key}.json"
-    hit = _cache_lookup(cached, meta)
+    hit = _cache_lookup(f"{key}.o")
     if hit is not None:
         return hit
     data, diagnostics, deps = _run_clang(source, name, flags, clang)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(cached, data)
-    _write_atomically(meta, json.dumps({"deps": deps, "diagnostics": [vars(d) for d in diagnostics]}).encode())
+    record = json.dumps({"deps": deps, "diagnostics": [vars(d) for d in diagnostics]}).encode()
+    OBJECTS.write(f"{key}.o", record + b"\n" + data)     # (compact JSON holds no newline)
     return CompiledObject(data, diagnostics)
 
 
-def _cache_lookup(cached: Path, meta: Path) -> CompiledObject | None:
+def _cache_lookup(entry: str) -> CompiledObject | None:
     """The cached object, if every header it was built from still has the same contents."""
+    body = OBJECTS.read(entry)
+    if body is None:
+        return None
+    meta, _, data = body.partition(b"\n")
     try:
-        record = json.loads(meta.read_text())
-        data = cached.read_bytes()
-    except (OSError, ValueError):
+        record = json.loads(meta)
+    except ValueError:
         return None
     for path, digest in record.get("deps", {}).items():
         try:
@@ -159,12 +167,6 @@ def _cache_lookup(cached: Path, meta: Path) -> CompiledObject | None:
         except OSError:
             return None
     return CompiledObject(data, tuple(Diagnostic(**d) for d in record.get("diagnostics", ())), cached=True)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
-        tmp.write(data)
-    os.replace(tmp.name, path)
 
 
 #: how objects name their source in debug info (part of the cache key: objects built
@@ -202,7 +204,7 @@ def _run_clang(source: str, name: str, flags: list[str],
             more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
             raise CompileError(f"{first.file}:{first.line}:{first.column}: {first.message}{more}",
                                first.file, first.line, first.column, output, diagnostics)
-        skip = (str(src), str(include_dir()), str(cache_root() / "vmlinux"), *map(str, uapi_include_dirs()))
+        skip = (str(src), str(include_dir()), *vmlinux.generated_dirs(), *map(str, uapi_include_dirs()))
         deps = {}
         for path in _dependencies(depfile):
             if not path.startswith(skip):

@@ -1,8 +1,7 @@
-"""Where the toolchain's files live: the shipped headers and the user cache."""
+"""Where the toolchain's shipped files live (its caches are :mod:`pybpf.cache`'s)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 #: the running kernel's BTF (here rather than in pybpf.toolchain.vmlinux, so that the CLI
@@ -29,13 +28,3 @@ def uapi_include_dirs() -> list[Path]:
     base = Path(next(iter(spec.submodule_search_locations))) / "lib" / "libc" / "include"
     return [d for d in (base / "any-linux-any", base / "x86-linux-any") if d.is_dir()]
 
-
-def cache_root() -> Path:
-    """The toolchain's user cache ($XDG_CACHE_HOME/pybpf, else ~/.cache/pybpf)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pybpf"
-
-
-def cache_dir() -> Path:
-    """Where compiled objects are kept ($XDG_CACHE_HOME/pybpf/objects)."""
-    return cache_root() / "objects"

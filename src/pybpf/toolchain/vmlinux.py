@@ -1,27 +1,31 @@
 """``vmlinux.h`` for the kernel a program is compiled against, generated from its BTF on
-first use and kept in the user cache under the kernel's build id.
+first use and kept in pybpf's cache (``vmlinux/``, :mod:`pybpf.cache`) under the
+kernel's build id.
 
 Generating the header takes a few seconds (parse ~100k BTF types, write ~130k lines), and
 the answer only changes when the kernel does, so it is keyed by the GNU build id the
 kernel publishes in ``/sys/kernel/notes`` (a hash of the BTF bytes when there is none, or
 when the BTF comes from a file), plus a digest of the generator so a fixed dumper never
-serves an old header.
+serves an old header. Where the cache is off, the header is written to a temporary
+directory of this process's (removed when it exits).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 from pybpf.btf import BTF, c_dump
-from pybpf.toolchain.paths import KERNEL_BTF, cache_root  # noqa: F401 (KERNEL_BTF: also read from here)
+from pybpf.cache import DiskCache
+from pybpf.toolchain.paths import KERNEL_BTF  # noqa: F401 (also read from here)
 
 #: the running kernel's ELF notes (its GNU build id among them)
 KERNEL_NOTES = "/sys/kernel/notes"
 _NT_GNU_BUILD_ID = 3
+#: generated headers, an entry (a directory holding ``vmlinux.h``) per kernel and generator
+CACHE = DiskCache("vmlinux", max_entries=8, max_bytes=256 << 20)
+_temporary_dirs: list[str] = []
 
 
 def kernel_build_id(notes: str | Path = KERNEL_NOTES) -> str | None:
@@ -54,15 +58,33 @@ def vmlinux_include_dir(btf_path: str | Path = KERNEL_BTF) -> Path:
     if build_id is None:
         data = _read(btf_path)
         build_id = "btf-" + hashlib.sha256(data).hexdigest()[:32]
-    directory = cache_root() / "vmlinux" / f"{build_id}-{_generator_digest()}"
-    header = directory / "vmlinux.h"
-    if not header.exists():
-        text = c_dump.dump_c(BTF.parse(data if data is not None else _read(btf_path)))
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as tmp:
-            tmp.write(text)
-        os.replace(tmp.name, header)
-    return directory
+    name = f"{build_id}-{_generator_digest()}"
+    found = CACHE.read_tree(name)
+    if found is not None:
+        return found
+    files = {"vmlinux.h": c_dump.dump_c(BTF.parse(data if data is not None else _read(btf_path))).encode()}
+    return CACHE.write_tree(name, files) or _temporary_dir(files)
+
+
+def generated_dirs() -> tuple[str, ...]:
+    """The directories generated headers are found in (which a compile cache need not
+    re-check: their names cover their contents)."""
+    directory = CACHE.directory()
+    return (*([str(directory)] if directory is not None else []), *_temporary_dirs)
+
+
+def _temporary_dir(files: dict[str, bytes]) -> Path:
+    """A directory holding ``files``, removed when this process exits (the cache is off)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="pybpf-vmlinux-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    _temporary_dirs.append(directory)
+    for file, contents in files.items():
+        Path(directory, file).write_bytes(contents)
+    return Path(directory)
 
 
 def _read(btf_path: str | Path) -> bytes:

@@ -168,7 +168,10 @@ class Probe(Node):
 
 
 @dataclass(eq=False)
-class Program(Node):
+class Script(Node):
+    """A whole bpftrace script: its probes, its text, and the C definitions it declares
+    (named apart from the engine's :class:`pybpf.engine.Program`, a loaded program)."""
+
     probes: list[Probe]
     source: str = ""
     c_definitions: list[str] = field(default_factory=list)  #: ``struct x { ... };`` texts

@@ -147,7 +147,7 @@ class Context:
 class Generator:
     """Compiles a checked program; one instance per program text."""
 
-    def __init__(self, program: ast.Program, params: list[str], formats: Any):
+    def __init__(self, program: ast.Script, params: list[str], formats: Any):
         self.program = program
         self.params = params
         self.formats = formats    #: callable: "cat:name" -> TracepointFormat

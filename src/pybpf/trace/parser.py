@@ -1,4 +1,4 @@
-"""Recursive-descent parser: program text → :class:`pybpf.trace.ast.Program`.
+"""Recursive-descent parser: program text → :class:`pybpf.trace.ast.Script`.
 
 Operator precedence is C's (bpftrace's grammar follows it). Probe names are read
 as raw text by the lexer and split into kind and fields here; C definitions at the top
@@ -93,7 +93,7 @@ class Parser:
 
     # -- program ----------------------------------------------------------------
 
-    def program(self) -> ast.Program:
+    def program(self) -> ast.Script:
         probes: list[ast.Probe] = []
         while not self.lexer.at_end():
             if self._skip_c_definition():
@@ -101,7 +101,7 @@ class Parser:
             probes.append(self.probe())
         if not probes:
             raise TraceSyntaxError("no probes in the program", self.source, len(self.source.rstrip()) or None)
-        return ast.Program(probes, self.source, self.c_definitions)
+        return ast.Script(probes, self.source, self.c_definitions)
 
     def _skip_c_definition(self) -> bool:
         """Take ``struct name { ... };`` (and union/enum/typedef) aside for the type
@@ -436,7 +436,7 @@ class Parser:
         return ast.SizeOf(None, operand, position=token.position, length=end.position + 1 - token.position)
 
 
-def parse(source: str, filename: str = "stdin", params: list[str] | None = None) -> ast.Program:
+def parse(source: str, filename: str = "stdin", params: list[str] | None = None) -> ast.Script:
     """Parse a whole program (``params``: the positional parameters probe names may use);
     :class:`TraceSyntaxError` points at the first error."""
     try:

@@ -65,7 +65,7 @@ class _GivenFormats:
         return self.formats[name]
 
 
-def expand(program: ast.Program, formats: dict[str, Any] | None = None) -> list[tuple[ast.Probe, Context]]:
+def expand(program: ast.Script, formats: dict[str, Any] | None = None) -> list[tuple[ast.Probe, Context]]:
     """Every (probe, attach point) to compile: wildcards matched against tracefs (or
     against ``formats``, ``category:name`` → TracepointFormat, when given)."""
     out: list[tuple[ast.Probe, Context]] = []

@@ -91,17 +91,17 @@ def parse_argument(spec: str) -> UsdtArgument:
     match = _OPERAND.match(operand)
     if match is None:
         raise UsdtError(f"USDT argument {spec!r}: operand {operand!r} is not a constant, register or memory reference")
-    common = {"spec": spec, "size": abs(size), "signed": size < 0}
+    common = (spec, abs(size), size < 0)            # spec, size, signed
     if match["const"] is not None:
-        return UsdtArgument(kind=ArgKind.CONST, value=int(match["const"], 0), **common)
+        return UsdtArgument(*common, kind=ArgKind.CONST, value=int(match["const"], 0))
     if match["reg"] is not None:
-        return UsdtArgument(kind=ArgKind.REG, reg_offset=_register(spec, match["reg"]), **common)
+        return UsdtArgument(*common, kind=ArgKind.REG, reg_offset=_register(spec, match["reg"]))
     displacement = int(match["disp"], 0) if match["disp"] else 0
     base = _register(spec, match["base"])
     if match["index"] is None:
-        return UsdtArgument(kind=ArgKind.REG_DEREF, value=displacement, reg_offset=base, **common)
-    return UsdtArgument(kind=ArgKind.SIB, value=displacement, reg_offset=base,
-                        index_offset=_register(spec, match["index"]), scale=int(match["scale"] or 1), **common)
+        return UsdtArgument(*common, kind=ArgKind.REG_DEREF, value=displacement, reg_offset=base)
+    return UsdtArgument(*common, kind=ArgKind.SIB, value=displacement, reg_offset=base,
+                        index_offset=_register(spec, match["index"]), scale=int(match["scale"] or 1))
 
 
 def parse_arguments(text: str) -> tuple[UsdtArgument, ...]:

@@ -17,5 +17,30 @@ _SOURCES = {
     "run": "pybpf.vm.interpreter", "run_program": "pybpf.vm.interpreter", "Memory": "pybpf.vm.memory",
     "Region": "pybpf.vm.memory", "CheckedProgram": "pybpf.vm.program", "VMError": "pybpf.vm.errors",
 }
+TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:   # the same names, for type checkers (``X as X``: re-exported under --strict)
+    from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS as DEFAULT_MAX_INSTRUCTIONS
+    from pybpf.vm.errors import VMError as VMError
+    from pybpf.vm.helpers import HELPERS as HELPERS
+    from pybpf.vm.helpers import helper as helper
+    from pybpf.vm.interpreter import (
+        JIT_DEFAULT as JIT_DEFAULT,
+    )
+    from pybpf.vm.interpreter import (
+        Machine as Machine,
+    )
+    from pybpf.vm.interpreter import (
+        ProgramRun as ProgramRun,
+    )
+    from pybpf.vm.interpreter import (
+        run as run,
+    )
+    from pybpf.vm.interpreter import (
+        run_program as run_program,
+    )
+    from pybpf.vm.memory import Memory as Memory
+    from pybpf.vm.memory import Region as Region
+    from pybpf.vm.program import CheckedProgram as CheckedProgram
+
 __all__ = sorted(_SOURCES)
 __getattr__, __dir__ = lazy_attributes(__name__, _SOURCES)

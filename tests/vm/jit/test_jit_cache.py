@@ -25,7 +25,7 @@ def jit_cache(tmp_path, monkeypatch):
     """A private disk cache, and an empty in-memory cache (so that compile_program
     looks on disk)."""
     directory = tmp_path / "jit"
-    monkeypatch.setenv("PYBPF_JIT_CACHE", str(directory))
+    monkeypatch.setenv("PYBPF_CACHE", str(tmp_path))
     runtime._CACHE.clear()
     yield directory
     runtime._CACHE.clear()
@@ -59,7 +59,7 @@ print(compiled.origin, compiled.run_many([b"\\x09\\x00\\x00"]))
 def _compile_in_a_new_process(directory) -> str:
     """What a new process makes of the cache (an entry a process has loaded stays
     mapped, and dlopen hands the same process the same library for the same name)."""
-    env = dict(os.environ, PYBPF_JIT_CACHE=str(directory))
+    env = dict(os.environ, PYBPF_CACHE=str(directory))
     return subprocess.run([sys.executable, "-c", _COMPILE.format(program=PROGRAM)], env=env, capture_output=True,
                           text=True, check=True).stdout.strip()
 
@@ -67,7 +67,7 @@ def _compile_in_a_new_process(directory) -> str:
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
 def test_a_damaged_entry_is_rebuilt(tmp_path, damage):
     assert _compile_in_a_new_process(tmp_path) == "compiled [12]"
-    [entry] = _entries(tmp_path)
+    [entry] = _entries(tmp_path / "jit")
     data = bytearray(entry.read_bytes())
     if damage == "truncate":          # what a crash part-way through a copy leaves: dlopen accepts it
         data = data[:len(data) // 2]
@@ -89,7 +89,7 @@ def test_different_programs_different_entries(jit_cache):
 
 
 def test_the_cache_can_be_turned_off(jit_cache, monkeypatch):
-    monkeypatch.setenv("PYBPF_JIT_CACHE", "off")
+    monkeypatch.setenv("PYBPF_CACHE", "off")
     compiled = compile_program(assemble(PROGRAM))
     assert compiled.origin == "compiled, not cached"
     assert compiled.run_many([b"\x01"]) == [2]
@@ -105,8 +105,8 @@ def test_an_invalid_program_is_still_refused(jit_cache):
 _WARM = """
 import sys
 from pybpf.cbpf import to_ebpf
-from pybpf.filter_run import Matcher
-from pybpf.capture._native import native
+from pybpf.pcapfilter.matcher import Matcher
+from pybpf.pcapfilter.walker import native
 matcher = Matcher("tcp port 80")
 assert matcher.uses_jit(1)
 print(matcher._for(1).compiled.origin, native().code.origin)
@@ -116,7 +116,7 @@ print(sorted(m for m in ("llvmlite.binding", "llvmlite.ir", "pybpf.vm.interprete
 
 
 def test_a_new_process_loads_the_filter_and_walker_without_llvm(tmp_path):
-    env = dict(os.environ, PYBPF_JIT_CACHE=str(tmp_path / "jit"))
+    env = dict(os.environ, PYBPF_CACHE=str(tmp_path))
     first = subprocess.run([sys.executable, "-c", _WARM], env=env, capture_output=True, text=True, check=True)
     assert first.stdout.splitlines()[0] == "compiled compiled"
     second = subprocess.run([sys.executable, "-c", _WARM], env=env, capture_output=True, text=True, check=True)
@@ -175,12 +175,12 @@ def test_a_world_writable_cache_directory_is_not_used(tmp_path, monkeypatch, cap
     directory = tmp_path / "shared"
     directory.mkdir()
     directory.chmod(0o777)             # a pre-created directory anyone may have filled
-    monkeypatch.setenv("PYBPF_JIT_CACHE", str(directory))
+    monkeypatch.setenv("PYBPF_CACHE", str(directory))
     runtime._CACHE.clear()
     compiled = compile_program(assemble(PROGRAM))
     runtime._CACHE.clear()
     assert compiled.origin == "compiled, not cached" and compiled.run_many([b"\x01"]) == [2]
-    assert not _entries(directory)
+    assert not (directory / "jit").exists() or not _entries(directory / "jit")
     assert "writable by group and others (mode 0777)" in caplog.text
 
 
@@ -189,7 +189,7 @@ def test_a_cache_directory_of_another_user_is_not_used(tmp_path, monkeypatch, ca
     directory = tmp_path / "theirs"
     directory.mkdir(mode=0o700)
     os.chown(directory, 65534, 65534)
-    monkeypatch.setenv("PYBPF_JIT_CACHE", str(directory))
+    monkeypatch.setenv("PYBPF_CACHE", str(directory))
     runtime._CACHE.clear()
     compiled = compile_program(assemble(PROGRAM))
     runtime._CACHE.clear()

@@ -222,7 +222,8 @@ def attach_uprobe_multi(prog_fd: int, binary: str, patterns: Sequence[str], *, r
     names = sorted({name for name in elf.names() for pattern in patterns if fnmatch.fnmatchcase(name, pattern)})
     if not names:
         raise AttachError(f"uprobe_multi on {path}", errno.ENOENT, f"no function matches {', '.join(patterns)}")
-    offsets = sorted({elf.offset_of_vaddr(elf.address(name)) for name in names} - {None})
+    addresses = {address for address in map(elf.address, names) if address is not None}
+    offsets = sorted({offset for offset in map(elf.offset_of_vaddr, addresses) if offset is not None})
     encoded = ctypes.create_string_buffer(os.fsencode(path))
     array = (ctypes.c_uint64 * len(offsets))(*offsets)
     attr = _UprobeMultiAttr(prog_fd=prog_fd, attach_type=AttachType.TRACE_UPROBE_MULTI,
@@ -312,8 +313,9 @@ def attach_kprobe(prog_fd: int, function: str, *, retprobe: bool = False, offset
     """Run the program when kernel ``function`` is entered (or returns): through the
     kprobe PMU, else through tracefs's kprobe_events (older kernels). Where the kernel has
     neither the error names the tracepoint that reports the same event."""
+    catalog: Tracefs | None
     try:
-        catalog: Tracefs | None = tracefs or Tracefs()
+        catalog = tracefs or Tracefs()
         suggestion = catalog.tracepoint_for_function(function)
     except PybpfError:  # no tracefs: refuse without a suggestion
         catalog, suggestion = None, None

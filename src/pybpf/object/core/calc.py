@@ -226,9 +226,9 @@ def calculate(kind: ReloKind, local: BTF, root_id: int, access: str, target: BTF
         if found is None:
             continue
         result = _result(kind, spec, found)
-        if chosen is None:
+        if chosen is None or chosen_spec is None:        # (both are set together)
             chosen, chosen_spec = result, found
-        elif chosen_spec is not None and kind.field_based and found.bit_offset != chosen_spec.bit_offset:
+        elif kind.field_based and found.bit_offset != chosen_spec.bit_offset:
             raise BTFError(f"field offset ambiguity: target types {chosen_spec.root_id} and {candidate} "
                            f"({describe(target, candidate)}) put it at bits {chosen_spec.bit_offset} and "
                            f"{found.bit_offset}")

@@ -280,9 +280,9 @@ def types_match(local: BTF, local_id: int, target: BTF, target_id: int, behind_p
             return True
         by_name = {m.name: m for m in tt.members}
         for member in lt.members:
-            other = by_name.get(member.name)
-            if other is None or other.bit_size != member.bit_size or not types_match(
-                    local, member.type, target, other.type, False, depth - 1):
+            counterpart = by_name.get(member.name)
+            if counterpart is None or counterpart.bit_size != member.bit_size or not types_match(
+                    local, member.type, target, counterpart.type, False, depth - 1):
                 return False
         return True
     if lt.kind == Kind.INT:

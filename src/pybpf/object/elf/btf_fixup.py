@@ -20,7 +20,7 @@ from __future__ import annotations
 import struct
 
 from pybpf.btf import BTFError, Kind
-from pybpf.object.elf.reader import ElfObject
+from pybpf.object.elf.reader import ElfObject, Symbol
 
 _HEADER = struct.Struct("<HBBIIIII")
 BTF_VAR_STATIC, BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_GLOBAL_EXTERN = 0, 1, 2
@@ -42,7 +42,7 @@ def type_records(blob: bytes | bytearray) -> list[tuple[int, int, Kind, int]]:
     pos, end = hdr_len + type_off, hdr_len + type_off + type_len
     if end > len(blob):
         raise BTFError(f"byte {pos}: the type section runs past the end of the data")
-    out = []
+    out: list[tuple[int, int, Kind, int]] = []
     while pos < end:
         info = struct.unpack_from("<I", blob, pos + 4)[0]
         try:
@@ -58,7 +58,7 @@ def type_records(blob: bytes | bytearray) -> list[tuple[int, int, Kind, int]]:
     return out
 
 
-def _string(blob: bytes, offset: int) -> str:
+def _string(blob: bytes | bytearray, offset: int) -> str:
     _magic, _version, _flags, hdr_len, _type_off, _type_len, str_off, str_len = _HEADER.unpack_from(blob)
     start = hdr_len + str_off
     if offset >= str_len:
@@ -72,7 +72,7 @@ def fix_btf(obj: ElfObject, raw: bytes) -> bytes:
     blob = bytearray(raw)
     records = type_records(blob)
     by_id = {type_id: (pos, kind, vlen) for type_id, pos, kind, vlen in records}
-    symbols = {}
+    symbols: dict[tuple[int, str], Symbol] = {}
     for sym in obj.symbols:
         if sym.section >= 0 and sym.type in ("STT_OBJECT", "STT_NOTYPE") and sym.name:
             symbols.setdefault((sym.section, sym.name), sym)

@@ -15,5 +15,19 @@ from pybpf._lazy import lazy_attributes
 
 _SOURCES = {"CACHE_SIZE": "pybpf.vm.jit.runtime", "CompiledProgram": "pybpf.vm.jit.runtime",
             "compile_program": "pybpf.vm.jit.runtime", "JitUnsupported": "pybpf.vm.jit.abi"}
+TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:   # the same names, for type checkers (``X as X``: re-exported under --strict)
+    from pybpf.vm.jit import native as native
+    from pybpf.vm.jit.abi import JitUnsupported as JitUnsupported
+    from pybpf.vm.jit.runtime import (
+        CACHE_SIZE as CACHE_SIZE,
+    )
+    from pybpf.vm.jit.runtime import (
+        CompiledProgram as CompiledProgram,
+    )
+    from pybpf.vm.jit.runtime import (
+        compile_program as compile_program,
+    )
+
 __all__ = [*sorted(_SOURCES), "native"]
 __getattr__, __dir__ = lazy_attributes(__name__, _SOURCES, ("native",))

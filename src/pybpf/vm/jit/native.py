@@ -19,12 +19,11 @@ itself costs about 50 ms (most of it mapping the 170 MB LLVM library).
   architecture's baseline CPU (:data:`TARGET_CPU`), not the build host's, so an entry is
   valid on any machine of the architecture — a home directory shared between hosts
   included.
-- An entry ends with a SHA-256 of the rest of it. A damaged entry (a truncated write, a
-  flipped bit) fails the check and is rebuilt; ``dlopen`` itself would accept a truncated
-  library and crash later.
-- The directory is ``$PYBPF_JIT_CACHE`` when set (``off`` disables the disk cache), else
-  ``jit/`` in the toolchain's cache (``$XDG_CACHE_HOME/pybpf``, ``~/.cache/pybpf``). It
-  keeps the :data:`MAX_ENTRIES` most recently used entries.
+- Entries are kept by :mod:`pybpf.cache` (``jit/`` under pybpf's cache root; its
+  environment switch, limits and ownership checks): an entry ends with a SHA-256 of the
+  rest of it, so a damaged entry (a truncated write, a flipped bit) fails the check and is
+  rebuilt — ``dlopen`` itself would accept a truncated library and crash later — and an
+  entry or directory someone else could have written is never loaded.
 """
 
 from __future__ import annotations
@@ -33,31 +32,21 @@ import ctypes
 import functools
 import importlib.util
 import os
-import stat
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-try:                                    # the built-in SHA-256: hashlib loads OpenSSL (~3 ms a run)
-    from _sha256 import sha256
-except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
-    try:
-        from _sha2 import sha256
-    except ImportError:
-        from hashlib import sha256
-
+from pybpf.cache import DiskCache, sha256
 from pybpf.vm.jit.abi import JitUnsupported
 
 #: bump when the layout of entries or the way they are made changes
-FORMAT = b"pybpf-native-2"
-ENV = "PYBPF_JIT_CACHE"
+FORMAT = b"pybpf-native-3"
 #: the CPU and features code is compiled for: the architecture's baseline (portable)
 TARGET_CPU, TARGET_FEATURES = "", ""
-#: what follows a shared object in a cache entry: this marker, then the SHA-256 of the object
-TRAILER = b"\0PYBPF-SHA256\0"
-MAX_ENTRIES = 512
+#: the shared objects (``jit/`` in pybpf's cache, :mod:`pybpf.cache`)
+CACHE = DiskCache("jit", max_entries=512, max_bytes=256 << 20)
 LINK_TIMEOUT = 60
 
 #: LLVM's global state (initialisation, target machines) is not thread-safe
@@ -81,31 +70,11 @@ class NativeCode:
 
 
 def _debug(message: str, *args: object) -> None:
-    """Why the cache was not used, on the ``pybpf.vm`` logger (imported here: loading
+    """Why an entry was not used, on the ``pybpf.vm`` logger (imported here: loading
     from the cache, the common case, has nothing to say)."""
     import logging
 
     logging.getLogger("pybpf.vm").debug(message, *args)
-
-
-def cache_dir() -> Path | None:
-    """Where entries are kept, or ``None`` where the disk cache is off."""
-    value = os.environ.get(ENV)
-    if value is not None:
-        return None if value.strip().lower() in ("", "0", "off", "no", "false") else Path(value)
-    # pybpf.toolchain.paths.cache_root(), without importing it (importlib.resources: ~2 ms
-    # of every ``pybpf filter`` run)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pybpf" / "jit"
-
-
-def files_digest(paths: Iterable[Path]) -> bytes:
-    """A digest of the files' contents: callers name the sources of their code generator,
-    so that editing one of them (an editable install) never reuses stale machine code."""
-    digest = sha256()
-    for path in paths:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.digest()
 
 
 def load(kind: str, key: bytes, build: Callable[[], bytes], symbols: Sequence[str]) -> NativeCode:
@@ -114,71 +83,13 @@ def load(kind: str, key: bytes, build: Callable[[], bytes], symbols: Sequence[st
 
     ``kind`` prefixes the entry's file name (``bpf``, ``pcap``). Raises
     :class:`JitUnsupported` where nothing can be compiled here (no llvmlite)."""
-    directory = cache_dir() if sys.platform.startswith("linux") else None
-    if directory is not None and not _trusted_directory(directory):
-        directory = None
-    path = directory / f"{kind}-{_entry_name(key)}.so" if directory is not None else None
-    if path is not None:
-        found = _open_entry(path, symbols)
-        if found is not None:
-            return found
+    name = f"{kind}-{_entry_name(key)}.so"
+    found = _open_entry(name, symbols)
+    if found is not None:
+        return found
     obj = build()
-    if path is not None:
-        saved = _save_entry(path, obj, symbols)
-        if saved is not None:
-            return saved
-    return in_process(obj, symbols)
-
-
-_WARNED: set[str] = set()
-
-
-def _distrust(path: Path, why: str) -> bool:
-    """Say once (a warning on the ``pybpf.vm`` logger) why ``path`` is not used; False."""
-    import logging
-
-    message = f"JIT cache: not using {path}: {why} (compiling without the disk cache)"
-    if message not in _WARNED:
-        _WARNED.add(message)
-        logging.getLogger("pybpf.vm").warning(message)
-    return False
-
-
-def _unsafe(info: os.stat_result, sticky_ok: bool) -> str | None:
-    """Why a file or directory with ``info`` could hold someone else's code, or None:
-    owned by another user than this one (or root), or writable by group or others (a
-    directory with the sticky bit, like /tmp, only where ``sticky_ok``) — as ssh judges
-    ~/.ssh."""
-    if info.st_uid not in (os.getuid(), 0):
-        return f"owned by uid {info.st_uid}, not by this user (uid {os.getuid()})"
-    if info.st_mode & 0o022 and not (sticky_ok and info.st_mode & stat.S_ISVTX):
-        who = {0o022: "group and others", 0o020: "group", 0o002: "others"}[info.st_mode & 0o022]
-        return f"writable by {who} (mode {stat.S_IMODE(info.st_mode):04o})"
-    return None
-
-
-def _trusted_directory(directory: Path) -> bool:
-    """Whether code may be loaded from ``directory`` (created 0700 when missing): it and
-    every directory above it must be safe (see :func:`_unsafe`; sticky ones above it are)."""
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        directory = directory.resolve()
-        info = os.stat(directory)
-    except OSError as exc:
-        return _distrust(directory, f"cannot create or read it ({exc.strerror})")
-    if not stat.S_ISDIR(info.st_mode):
-        return _distrust(directory, "not a directory")
-    why = _unsafe(info, sticky_ok=False)
-    if why is not None:
-        return _distrust(directory, why)
-    for parent in directory.parents:
-        try:
-            why = _unsafe(os.stat(parent), sticky_ok=True)
-        except OSError as exc:
-            return _distrust(directory, f"cannot read {parent} ({exc.strerror})")
-        if why is not None:
-            return _distrust(directory, f"{parent} is {why}")
-    return True
+    saved = _save_entry(name, obj, symbols)
+    return saved if saved is not None else in_process(obj, symbols)
 
 
 def _entry_name(key: bytes) -> str:
@@ -208,47 +119,38 @@ def _llvmlite_identity() -> bytes:
     return "\n".join(parts).encode()
 
 
-def _open_entry(path: Path, symbols: Sequence[str]) -> NativeCode | None:
-    """The entry at ``path`` loaded, or ``None`` when it is missing or damaged (then it
-    is deleted, so that the caller's rebuild replaces it)."""
-    try:
-        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NOFOLLOW)) as f:
-            info = os.fstat(f.fileno())
-            why = _unsafe(info, sticky_ok=False) if stat.S_ISREG(info.st_mode) else "not a regular file"
-            if why is not None:
-                return _distrust(path, why) or None
-            data = f.read()
-    except OSError:
+def _open_entry(name: str, symbols: Sequence[str]) -> NativeCode | None:
+    """Entry ``name`` loaded, or ``None`` when it is missing, damaged or does not load
+    (then it is deleted, so that the caller's rebuild replaces it). The shared object is
+    mapped from the entry itself: the checksum trailer after it is no part of the ELF
+    image ``dlopen`` maps."""
+    path = CACHE.verified(name)
+    if path is None or not sys.platform.startswith("linux"):
         return None
-    body, marker, checksum = data[:-32 - len(TRAILER)], data[-32 - len(TRAILER):-32], data[-32:]
-    if marker == TRAILER and sha256(body).digest() == checksum:
-        try:
-            library = ctypes.CDLL(str(path))
-            addresses = {name: ctypes.cast(getattr(library, name), ctypes.c_void_p).value or 0 for name in symbols}
-        except (OSError, AttributeError) as exc:
-            _debug("JIT cache entry %s does not load (%s): rebuilding it", path, exc)
-        else:
-            if all(addresses.values()):
-                _touch(path)
-                return NativeCode(library, addresses, "disk cache")
+    try:
+        library = ctypes.CDLL(str(path))
+        addresses = {symbol: ctypes.cast(getattr(library, symbol), ctypes.c_void_p).value or 0
+                     for symbol in symbols}
+    except (OSError, AttributeError) as exc:
+        _debug("JIT cache entry %s does not load (%s): rebuilding it", path, exc)
     else:
-        _debug("JIT cache entry %s is damaged: rebuilding it", path)
-    _remove(path)
+        if all(addresses.values()):
+            return NativeCode(library, addresses, "disk cache")
+    CACHE.remove(name)
     return None
 
 
-def _save_entry(path: Path, obj: bytes, symbols: Sequence[str]) -> NativeCode | None:
-    """Link ``obj`` into a shared object, store it at ``path`` and load it; ``None``
+def _save_entry(name: str, obj: bytes, symbols: Sequence[str]) -> NativeCode | None:
+    """Link ``obj`` into a shared object, store it as entry ``name`` and load it; ``None``
     where that fails (the reason goes to the ``pybpf.vm`` logger at debug level)."""
     import subprocess
     import tempfile
 
     linker = _linker()
-    if linker is None:
+    if linker is None or CACHE.directory() is None or not sys.platform.startswith("linux"):
         return None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".link-") as work:
+        with tempfile.TemporaryDirectory(prefix="pybpf-link-") as work:
             source, linked = os.path.join(work, "code.o"), os.path.join(work, "code.so")
             with open(source, "wb") as f:
                 f.write(obj)
@@ -256,59 +158,34 @@ def _save_entry(path: Path, obj: bytes, symbols: Sequence[str]) -> NativeCode | 
                            check=True, capture_output=True, timeout=LINK_TIMEOUT)
             with open(linked, "rb") as f:
                 library = f.read()
-            entry = os.path.join(work, "entry.so")
-            with open(entry, "wb", opener=lambda name, flags: os.open(name, flags, 0o600)) as f:
-                f.write(library + TRAILER + sha256(library).digest())
-            os.chmod(entry, 0o600)          # whatever the umask: loadable only if no one else may write it
-            os.replace(entry, path)
     except (OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
-        _debug("JIT cache: cannot save %s (%s %s)", path, exc, detail.decode(errors="replace").strip())
+        _debug("JIT cache: cannot link %s (%s %s)", name, exc, detail.decode(errors="replace").strip())
         return None
-    _prune(path.parent)
-    found = _open_entry(path, symbols)
+    if CACHE.write(name, library) is None:
+        _debug("JIT cache: cannot save %s", name)
+        return None
+    found = _open_entry(name, symbols)
     if found is not None:
         found.origin = "compiled"
     return found
 
 
 @functools.cache
-def _linker() -> list[str] | None:
-    """``ld.lld`` from the ziglang wheel (the zig binary itself, not ``python -m
-    ziglang``, which would start a second Python), or ``None``."""
+def zig() -> str | None:
+    """The zig binary of the ziglang wheel (itself, not ``python -m ziglang``, which
+    would start a second Python), or ``None``: its ``ld.lld`` links entries, and its
+    ``cc`` compiles the C of native callers (the pcap walker)."""
     spec = importlib.util.find_spec("ziglang")
     if spec is None or not spec.submodule_search_locations:
         return None
-    zig = Path(list(spec.submodule_search_locations)[0]) / "zig"
-    return [str(zig), "ld.lld"] if zig.is_file() else None
+    path = Path(list(spec.submodule_search_locations)[0]) / "zig"
+    return str(path) if path.is_file() else None
 
 
-def _touch(path: Path) -> None:
-    """Mark an entry used (pruning removes the least recently used)."""
-    try:
-        os.utime(path)
-    except OSError:
-        pass
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass
-
-
-def _prune(directory: Path) -> None:
-    """Keep the cache at MAX_ENTRIES entries: drop the least recently used quarter."""
-    try:
-        entries = [e for e in os.scandir(directory) if e.name.endswith(".so")]
-        if len(entries) <= MAX_ENTRIES:
-            return
-        entries.sort(key=lambda e: e.stat().st_mtime_ns)
-        for entry in entries[:len(entries) - MAX_ENTRIES * 3 // 4]:
-            _remove(Path(entry.path))
-    except OSError:
-        pass
+def _linker() -> list[str] | None:
+    found = zig()
+    return None if found is None else [found, "ld.lld"]
 
 
 def _llvm() -> Any:

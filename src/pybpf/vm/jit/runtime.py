@@ -23,16 +23,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-try:                                    # the built-in SHA-256: hashlib loads OpenSSL (~3 ms a run)
-    from _sha256 import sha256
-except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
-    try:
-        from _sha2 import sha256
-    except ImportError:
-        from hashlib import sha256
-
+from pybpf.cache import files_digest, sha256
 from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS
 from pybpf.vm.errors import VMError
 from pybpf.vm.jit import abi as t
@@ -207,8 +200,8 @@ def _generator_digest() -> bytes:
     """The sources that shape a program's machine code (part of its disk-cache key)."""
     jit, vm = Path(__file__).parent, Path(__file__).parents[1]
     isa = vm.parent / "isa"
-    return native.files_digest([jit / "abi.py", jit / "translate.py", jit / "runtime.py", jit / "native.py",
-                                vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
+    return files_digest([jit / "abi.py", jit / "translate.py", jit / "runtime.py", jit / "native.py",
+                         vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
 
 
 def _object_code(program: CheckedProgram, opt: int) -> bytes:
@@ -317,7 +310,7 @@ class CompiledProgram:
         Nothing is copied — not the inputs, not the arrays (ctypes arrays of
         ``c_uint64``, or writable buffers of 8-byte integers: ``array('Q')``, NumPy
         ``uint64``) — which is what makes a million packets of a mapped pcap file take
-        milliseconds (:mod:`pybpf.filter_run`). ``count`` defaults to ``len(hosts)``.
+        milliseconds (:mod:`pybpf.pcapfilter.matcher`). ``count`` defaults to ``len(hosts)``.
         The budget is per input. A load past the end of an input (the legacy packet
         loads) gives r0 = 0, as in the kernel; any other fault raises the
         :class:`VMError` :meth:`run` would raise for that input, after ``results`` has
@@ -454,8 +447,8 @@ def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram) -> 
         source: Any = checked.instructions
     elif isinstance(program, (bytes, bytearray)):
         source = bytes(program)
-    else:
-        source = list(program)
+    else:               # (not a CheckedProgram: _as_checked said so)
+        source = list(cast("Sequence[Instruction]", program))
     if isinstance(source, bytes):
         code_bytes = source
     else:               # (imported here: the instruction classes import dataclasses, ~6 ms)

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 from pybpf.cbpf import opcodes
 
 if TYPE_CHECKING:
-    from pybpf.capture.batch import RecordBatch
     from pybpf.capture.packet import Packet
     from pybpf.cbpf.instruction import Instruction
+    from pybpf.pcapfilter.batch import RecordBatch
 
 _U64 = ctypes.c_uint64
 
@@ -46,14 +46,14 @@ def _jit_compile(program: Sequence[Instruction], cache: bool = False) -> Any | N
 
     The JIT keeps compiled programs on disk, so a filter used before — by an earlier
     ``pybpf filter`` run — is loaded rather than compiled (see docs/jit.md); with
-    ``cache``, the translation comes from :func:`pybpf.filter_cache.translated` too, so
+    ``cache``, the translation comes from :func:`pybpf.pcapfilter.programs.translated` too, so
     that the translator is not imported either."""
     from pybpf.cbpf.instruction import CbpfError
     from pybpf.vm.jit import JitUnsupported, compile_program
 
     try:
         if cache:
-            from pybpf.filter_cache import translated
+            from pybpf.pcapfilter.programs import translated
 
             return compile_program(translated(list(program)))
         from pybpf.cbpf.translate import to_ebpf
@@ -82,7 +82,7 @@ class NativeFilter:
     is the address of its batch entry point (``bpf_batch(state, hosts, lengths, n,
     results) -> runs completed``, what :meth:`CompiledProgram.run_batch` calls), and
     :meth:`open` gives a state array for one call (one thread's; :meth:`close` it after).
-    :mod:`pybpf.capture.batch` walks, filters and gathers a whole piece of a file in one
+    :mod:`pybpf.pcapfilter.batch` walks, filters and gathers a whole piece of a file in one
     native call with it, the GIL released throughout. A batch the filter does not finish
     (a fault) is left to :meth:`Matcher.match_batch`, which raises its error."""
 
@@ -107,7 +107,7 @@ class Matcher:
     packets' programs return (as in ``tcpdump -d``); ``jit=False`` forces the interpreter.
     Compilation errors (:class:`~pybpf.filter.FilterError`) are raised on the first
     packet of the link type concerned. With ``cache``, programs compiled before (by this
-    or an earlier process) come from the disk cache of :mod:`pybpf.filter_cache`, without
+    or an earlier process) come from the disk cache of :mod:`pybpf.pcapfilter.programs`, without
     importing the compiler.
 
     :meth:`match_batch` may be called from several threads at once (each with its own
@@ -132,11 +132,15 @@ class Matcher:
     def _for(self, linktype: int) -> _LinkProgram:
         entry = self._programs.get(linktype)
         if entry is None:
+            arguments = (self.expression, linktype, self.snaplen, self.optimize, self.netmask)
             if self.cache:
-                from pybpf.filter_cache import compile_cached as compile_filter
+                from pybpf.pcapfilter.programs import compile_cached
+
+                program = compile_cached(*arguments)
             else:
                 from pybpf.filter import compile_filter
-            program = compile_filter(self.expression, linktype, self.snaplen, self.optimize, self.netmask)
+
+                program = compile_filter(*arguments)
             entry = self._programs[linktype] = _LinkProgram(program, self.jit, self.cache)
         return entry
 

@@ -4,7 +4,7 @@ that handle a million packets a second (``pybpf filter -r big.pcap -w out.pcap``
 Reading one :class:`~pybpf.capture.Packet` at a time costs a microsecond or more per
 record in Python; here a batch is a set of arrays — each record's offset, captured
 length, wire length and the host address of its data — filled by the native walker of
-:mod:`pybpf.capture._native` straight from the file's bytes. The arrays
+:mod:`pybpf.pcapfilter.walker` straight from the file's bytes. The arrays
 are what the vm JIT's batch entry point takes, and :meth:`RecordBatch.gather` copies the
 accepted records, headers untouched, into the body of an output file. A regular file is
 mapped a window at a time (nothing is copied); other streams are read in large chunks.
@@ -25,21 +25,25 @@ import mmap
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from pybpf.capture._native import NO_BOUNDARY, STOP_BOUNDARY, STOP_FULL, STOP_OVERSIZED, Native, native
-
-if TYPE_CHECKING:
-    from pybpf.filter_run import NativeFilter
 from pybpf.capture._source import Source
 from pybpf.capture.packet import Packet
 from pybpf.capture.pcap import PcapReader, max_caplen, oversized_record
+from pybpf.pcapfilter.walker import NO_BOUNDARY, STOP_BOUNDARY, STOP_FULL, STOP_OVERSIZED, Native, native
+
+if TYPE_CHECKING:
+    from pybpf.capture.reader import CaptureFile
+    from pybpf.pcapfilter.matcher import NativeFilter
 
 RECORD_HEADER = 16
 #: records per batch: small enough that a batch's packets (~2 MB of typical traffic) are
 #: still in the CPU cache when the filter and the gather read them after the walk
 DEFAULT_BATCH = 4096
+#: a piece of the file to walk: (address, start, end, file offset of the address, whether it
+#: is the last, an object that keeps the memory alive)
+_Span = tuple[int, int, int, int, bool, Any]
 #: bytes read at a time from a stream that cannot be mapped
 CHUNK = 8 * 1024 * 1024
 #: bytes of a regular file mapped at a time
@@ -74,7 +78,7 @@ class RecordBatch:
         self.end_offset = 0
         self._unit_ns = unit_ns
         #: how the records' header fields are stored, and whether timestamps are in ns
-        self.endian = "big" if byte_order == ">" else "little"
+        self.endian: Literal["big", "little"] = "big" if byte_order == ">" else "little"
         self.nanosecond = unit_ns == 1
         self._keep: Any = None
         self._native: Native | None = None
@@ -117,9 +121,9 @@ class RecordBatch:
         del target
         return memoryview(self._out)[:written]
 
-    def gather_into(self, results: ctypes.Array, out: bytearray, at: int) -> int:
-        """:meth:`gather` into ``out`` from byte ``at`` (``out`` grows as needed): the
-        number of bytes written."""
+    def gather_into(self, results: ctypes.Array, out: bytearray | mmap.mmap, at: int) -> int:
+        """:meth:`gather` into ``out`` from byte ``at`` (a bytearray grows as needed; a
+        mapping must be large enough): the number of bytes written."""
         assert self._native is not None
         count = self.count
         if count == 0:
@@ -127,6 +131,8 @@ class RecordBatch:
         last = count - 1
         span = self.offsets[last] + RECORD_HEADER + self.caplens[last] - self.offsets[0]
         if len(out) < at + span:
+            if not isinstance(out, bytearray):
+                raise ValueError(f"gather: {len(out)} bytes of output cannot take {at + span}")
             out.extend(bytes(max(at + span - len(out), len(out))))     # at least doubled
         target = (ctypes.c_char * (len(out) - at)).from_buffer(out, at)
         written = self._native.gather(self.base, self.offsets, self.caplens, results, count,
@@ -253,7 +259,7 @@ class RecordBatches:
         self._limit = max_caplen(reader.linktype)
         self._window = _FileWindow()
 
-    def _buffers(self, start: int | None = None) -> Iterator[tuple[int, int, int, int, bool, Any]]:
+    def _buffers(self, start: int | None = None) -> Generator[_Span, int, None]:
         """(address, start, end, file offset of the address, last, keep-alive) of each
         piece of the file to walk; the caller sends back where the walk stopped, and the
         next piece starts with the record found there (one a piece's end cut short).
@@ -277,7 +283,7 @@ class RecordBatches:
             del holder
             pending = buffer[stop:]
 
-    def _windows(self, fd: int, size: int, offset: int) -> Iterator[tuple[int, int, int, int, bool, Any]]:
+    def _windows(self, fd: int, size: int, offset: int) -> Generator[_Span, int, None]:
         window = WINDOW
         while offset < size:
             base = offset - offset % mmap.ALLOCATIONGRANULARITY
@@ -314,7 +320,7 @@ class RecordBatches:
         if self.size is not None:
             self.offset = self.size
 
-    def _walk(self, piece: tuple[int, int, int, int, bool, Any]) -> Iterator[RecordBatch]:
+    def _walk(self, piece: _Span) -> Generator[RecordBatch, None, int]:
         """The batches of one piece; returns where the walk stopped in it."""
         address, position, end, file_base, _last, keep = piece
         batch, walk, stop = self._batch, self._native.walk, (_U64 * 2)()
@@ -352,7 +358,7 @@ class RecordBatches:
                  piece: int | None = None, native_filter: NativeFilter | None = None) -> Iterator[Gathered]:
         """The records ``match`` accepts, gathered as :meth:`RecordBatch.gather` does, in
         file order: ``match(batch, results)`` fills ``results[:batch.count]`` (non-zero:
-        accepted), as :meth:`pybpf.filter_run.Matcher.match_batch` does. The bytes are the
+        accepted), as :meth:`pybpf.pcapfilter.matcher.Matcher.match_batch` does. The bytes are the
         same whatever ``threads`` is; only how they are cut into items differs. Errors are
         those iterating the batches gives, after the same records.
 
@@ -370,7 +376,7 @@ class RecordBatches:
         ``match`` must be safe to call from several threads at once.
 
         With ``native_filter`` (``match``'s filter as native code calls it:
-        :meth:`pybpf.filter_run.Matcher.native_filter`), a piece is walked, filtered and
+        :meth:`pybpf.pcapfilter.matcher.Matcher.native_filter`), a piece is walked, filtered and
         gathered in one native call (``pcap_filter``), which releases the GIL for the
         whole piece rather than between batches; on one thread, a regular file of two
         pieces or more is then filtered piece after piece the same way. A batch the
@@ -409,7 +415,8 @@ class RecordBatches:
         """:meth:`filtered` on one thread, a piece at a time (each from where the one
         before stopped, so nothing is guessed)."""
         cuts = self._cuts(piece, size)
-        worker, out = self._worker(native_filter), bytearray()
+        worker = self._worker(native_filter)
+        out: bytearray | mmap.mmap = bytearray()
         expected = self.offset
         for until in cuts[1:]:
             try:
@@ -571,6 +578,14 @@ class RecordBatches:
         """Free the memory the file was read into (the source itself is closed by its CaptureFile)."""
         self._batch._keep = None
         self._window.close()
+
+
+def batches(capture: CaptureFile, batch_size: int = DEFAULT_BATCH) -> RecordBatches | None:
+    """The records of ``capture`` in native-walked batches, for a classic pcap file not yet
+    iterated; ``None`` for pcapng, for pcap variants with other record layouts and where
+    native code cannot be compiled — iterate the file instead."""
+    unread = capture.unread_pcap()
+    return None if unread is None else record_batches(*unread, batch_size)
 
 
 def record_batches(source: Source, reader: PcapReader, batch_size: int = DEFAULT_BATCH) -> RecordBatches | None:
