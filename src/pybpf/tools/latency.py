@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
+from pybpf.tools.status import StatusLine, intervals
+
 HEADER = r"""
 #include <vmlinux.h>
 #include <pybpf/bpf.h>
@@ -84,25 +86,14 @@ class LatencyTool:
                    "PER_THREAD": int(args.tids), "FILTER_PID": args.pid or 0, **self.defines(args)}
         spec = load_object(compile_c(HEADER + self.source, defines=defines), name=self.name)
         unit = "msecs" if args.milliseconds else "usecs"
-        end = None if args.duration is None else time.monotonic() + args.duration
         with load(spec, engine="kernel") as loaded:
             links = [attach(program) for program in loaded.programs.values()]
             try:
                 if not args.json:
                     out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
                     out.flush()
-                printed, last = 0, time.monotonic()
-                try:
-                    while end is None or time.monotonic() < end:
-                        time.sleep(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
-                        if args.interval and time.monotonic() - last >= args.interval:
-                            self._report(loaded.maps["hist"], args, unit, out)
-                            printed, last = printed + 1, time.monotonic()
-                            if args.count and printed >= args.count:
-                                return 0
-                except KeyboardInterrupt:
-                    pass
-                if not args.interval or time.monotonic() - last > 0.05:
+                status = StatusLine(lambda: sum(loaded.maps["hist"].values()))
+                for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
                     self._report(loaded.maps["hist"], args, unit, out)
             finally:
                 for link in links:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections import Counter
 from typing import IO
+
+from pybpf.tools.status import StatusLine, intervals
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -90,11 +91,9 @@ class Profile:
         symbolizer = Symbolizer()
         found: Counter[tuple[tuple[str, ...], int]] = Counter()
         with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_sample"], f"profile:hz:{args.frequency}"):
-            try:
-                time.sleep(args.duration if args.duration is not None else 1e9)
-            except KeyboardInterrupt:
-                pass
             counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
+            for _ in intervals(StatusLine(lambda: sum(counts.values()), what="samples"), duration=args.duration):
+                pass                    # sampling until the end; the status line counts the samples
             for key, count in counts.items():
                 kernel = []
                 for address in _addresses(stacks, key.kernel_stack):
