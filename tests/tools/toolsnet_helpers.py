@@ -105,3 +105,60 @@ while True:
     client.close()
     accepted.close()
 """
+
+
+def _memory_cgroup_root() -> tuple[Path, str] | None:
+    """Where a memory cgroup can be made, and the name of its limit file: cgroup v2's
+    memory.max where the memory controller is on, else v1's memory.limit_in_bytes."""
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        if fields[2] == "cgroup2" and "memory" in (Path(fields[1]) / "cgroup.subtree_control").read_text().split():
+            return Path(fields[1]), "memory.max"
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        if fields[2] == "cgroup" and "memory" in fields[3].split(","):
+            return Path(fields[1]), "memory.limit_in_bytes"
+    return None
+
+
+def memory_cgroup_available() -> bool:
+    return _memory_cgroup_root() is not None
+
+
+@contextlib.contextmanager
+def memory_cgroup(limit: int) -> Iterator[Path]:
+    """A fresh memory cgroup limited to ``limit`` bytes; its processes are killed and the
+    cgroup removed afterwards."""
+    found = _memory_cgroup_root()
+    assert found is not None
+    root, limit_file = found
+    path = root / f"pybpf-toolsnet-{os.getpid()}"
+    path.mkdir()
+    try:
+        (path / limit_file).write_text(str(limit))
+        yield path
+    finally:
+        for _ in range(50):
+            pids = (path / "cgroup.procs").read_text().split()
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), 9)
+            try:
+                path.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def interrupt_counts() -> dict[str, int]:
+    """/proc/interrupts: interrupts so far by action name, summed over CPUs."""
+    lines = Path("/proc/interrupts").read_text().splitlines()
+    cpus = len(lines[0].split())
+    counts: dict[str, int] = {}
+    for line in lines[1:]:
+        fields = line.split()
+        if not fields[0].rstrip(":").isdigit() or len(fields) < cpus + 2:
+            continue
+        name = fields[-1]
+        counts[name] = counts.get(name, 0) + sum(int(f) for f in fields[1:cpus + 1])
+    return counts

@@ -17,12 +17,8 @@ from typing import IO
 
 from pybpf.tools.status import StatusLine, intervals
 
-HEADER = r"""
-#include <vmlinux.h>
-#include <pybpf/bpf.h>
-struct hkey { u32 group; u32 slot; };
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct hkey); __type(value, u64); } hist SEC(".maps");
-
+#: C: the log2 bucket of a value, as :func:`pybpf.output.log2_bucket` computes it
+LOG2_SLOT = r"""
 static __always_inline u32 log2_slot(u64 value)
 {
     u32 bits = 0;
@@ -32,6 +28,14 @@ static __always_inline u32 log2_slot(u64 value)
     }
     return bits + 1;        /* 1 for 0, 2 for 1, k + 2 for [2^k, 2^(k+1)) */
 }
+"""
+
+HEADER = r"""
+#include <vmlinux.h>
+#include <pybpf/bpf.h>
+struct hkey { u32 group; u32 slot; };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct hkey); __type(value, u64); } hist SEC(".maps");
+""" + LOG2_SLOT + r"""
 
 static __always_inline void hist_add(u32 group, u64 value)
 {
@@ -49,6 +53,11 @@ static __always_inline u32 group_of(u32 pid, u32 tid)
     return PER_PROCESS ? pid : PER_THREAD ? tid : 0;
 }
 """
+
+
+def buckets(histogram) -> list[dict]:
+    """A histogram's populated buckets for JSON: ``{"low", "high", "count"}`` each."""
+    return [{"low": low, "high": high, "count": count} for low, high, count in histogram.ranges()]
 
 
 @dataclass(frozen=True)
@@ -110,8 +119,7 @@ class LatencyTool:
         label = "pid" if args.pids else "tid" if args.tids else None
         if args.json:
             out.write(json.dumps({"time": time.time(), "unit": unit, "histograms": [
-                {**({label: group} if label else {}),
-                 "buckets": [{"low": low, "high": high, "count": count} for low, high, count in groups[group].ranges()]}
+                {**({label: group} if label else {}), "buckets": buckets(groups[group])}
                 for group in sorted(groups)]}) + "\n")
         else:
             if args.timestamp:
