@@ -71,16 +71,20 @@ class LatencyTool:
     what: str                                  # "run queue latency", for the status line
     defines: Callable[[argparse.Namespace], Mapping[str, int]] = lambda args: {}
     extra_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    #: tools whose groups are not tasks (biolatency: disks, I/O flags) leave out -P/-L/-p
+    #: and say what a group is: (label, the group's printed name) or None for one histogram
+    grouping: Callable[[argparse.Namespace], tuple[str, Callable[[int], object]] | None] | None = None
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
         parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
         parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
         parser.add_argument("-m", "--milliseconds", action="store_true", help="milliseconds (default microseconds)")
-        group = parser.add_mutually_exclusive_group()
-        group.add_argument("-P", "--pids", action="store_true", help="one histogram per process")
-        group.add_argument("-L", "--tids", action="store_true", help="one histogram per thread")
-        parser.add_argument("-p", "--pid", type=int, help="only this process id")
+        if self.grouping is None:
+            group = parser.add_mutually_exclusive_group()
+            group.add_argument("-P", "--pids", action="store_true", help="one histogram per process")
+            group.add_argument("-L", "--tids", action="store_true", help="one histogram per thread")
+            parser.add_argument("-p", "--pid", type=int, help="only this process id")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
         self.extra_arguments(parser)
@@ -91,8 +95,9 @@ class LatencyTool:
         from pybpf.object.elf import load_object
         from pybpf.toolchain import compile_c
 
-        defines = {"UNIT_DIVISOR": 1_000_000 if args.milliseconds else 1000, "PER_PROCESS": int(args.pids),
-                   "PER_THREAD": int(args.tids), "FILTER_PID": args.pid or 0, **self.defines(args)}
+        defines = {"UNIT_DIVISOR": 1_000_000 if args.milliseconds else 1000,
+                   "PER_PROCESS": int(getattr(args, "pids", False)), "PER_THREAD": int(getattr(args, "tids", False)),
+                   "FILTER_PID": getattr(args, "pid", None) or 0, **self.defines(args)}
         spec = load_object(compile_c(HEADER + self.source, defines=defines), name=self.name)
         unit = "msecs" if args.milliseconds else "usecs"
         with load(spec, engine="kernel") as loaded:
@@ -116,16 +121,20 @@ class LatencyTool:
         for key, count in hist_map.items():
             groups.setdefault(key.group, Histogram()).counts[key.slot] = count
         hist_map.clear()
-        label = "pid" if args.pids else "tid" if args.tids else None
+        if self.grouping is None:
+            label = "pid" if args.pids else "tid" if args.tids else None
+            name: Callable[[int], object] = int
+        else:
+            label, name = self.grouping(args) or (None, int)
         if args.json:
             out.write(json.dumps({"time": time.time(), "unit": unit, "histograms": [
-                {**({label: group} if label else {}), "buckets": buckets(groups[group])}
+                {**({label: name(group)} if label else {}), "buckets": buckets(groups[group])}
                 for group in sorted(groups)]}) + "\n")
         else:
             if args.timestamp:
                 out.write(time.strftime("%H:%M:%S") + "\n")
             for group in sorted(groups):
                 if label:
-                    out.write(f"\n{label} = {group}\n")
+                    out.write(f"\n{label} = {name(group)}\n")
                 out.write(groups[group].format_bcc(unit) + "\n")
         out.flush()
