@@ -96,3 +96,26 @@ def test_unknown_disk_is_refused():
     result = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "biolatency", "--disk", "toolsnet-nodisk"],
                             capture_output=True, text=True, env=PYTHON_ENV, timeout=60)
     assert result.returncode != 0 and "no such disk" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("babeltrace2") is None, reason="babeltrace2 is not installed")
+def test_biosnoop_records_to_ctf_that_babeltrace2_reads(writes, tmp_path):
+    import subprocess
+    import sys
+
+    from toolsnet_helpers import PYTHON_ENV
+
+    command, _ = writes
+    trace = tmp_path / "bio.ctf"
+    load = subprocess.Popen(command)
+    try:
+        recorded = subprocess.run([sys.executable, "-m", "pybpf.cli", "record", "-o", str(trace), "--format", "ctf",
+                                   "--", "biosnoop", "-d", "4", "-n", NAME], capture_output=True, text=True,
+                                  env=PYTHON_ENV, timeout=120)
+    finally:
+        load.kill()
+        load.wait()
+    assert recorded.returncode == 0, recorded.stderr
+    lines = subprocess.run(["babeltrace2", str(trace)], capture_output=True, text=True, check=True).stdout.splitlines()
+    ours = [line for line in lines if f'comm = "{NAME}"' in line and "bytes = 65536" in line]
+    assert len(ours) >= 16 and all(" biosnoop: {" in line for line in ours)

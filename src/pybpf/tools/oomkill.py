@@ -76,6 +76,7 @@ class OomKill:
     name = EVENTS.name
     description = EVENTS.description
     add_arguments = EVENTS.add_arguments
+    layout = EVENTS.layout              # for `pybpf record`
     events = EVENTS.events
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:

@@ -100,6 +100,7 @@ class TcpRetrans:
     name = EVENTS.name
     description = EVENTS.description
     add_arguments = EVENTS.add_arguments
+    layout = EVENTS.layout              # for `pybpf record`
 
     def events(self, args: argparse.Namespace):
         if args.lossprobe:
