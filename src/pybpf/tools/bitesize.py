@@ -13,6 +13,7 @@ from typing import IO
 
 from pybpf.tools.events import offset
 from pybpf.tools.latency import LOG2_SLOT, buckets
+from pybpf.tools.loading import running
 from pybpf.tools.status import StatusLine, intervals
 
 SOURCE = r"""
@@ -55,14 +56,9 @@ class BiteSize:
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        from pybpf.engine import load
-        from pybpf.kernel.attach import attach
-        from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
 
         defines = {"OFF_bytes": offset("block:block_rq_issue", "bytes"), "OFF_comm": offset("block:block_rq_issue", "comm")}
-        spec = load_object(compile_c(SOURCE, defines=defines), name="bitesize")
-        with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_issue"]):
+        with running(SOURCE, name="bitesize", defines=defines) as loaded:
             if not args.json:
                 out.write("Tracing block I/O... Hit Ctrl-C to end.\n")
                 out.flush()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from pybpf.tools.latency import LOG2_SLOT, buckets
+from pybpf.tools.loading import running
 from pybpf.tools.status import StatusLine, intervals
 
 HEADER = r"""
@@ -87,31 +88,21 @@ class IrqTool:
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        from pybpf.engine import load
-        from pybpf.kernel.attach import attach
-        from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
         from pybpf.tools.events import ToolError
 
         if args.cpu is not None and not 0 <= args.cpu < (os.cpu_count() or 1):
             raise ToolError(f"-c {args.cpu}: this machine has CPUs 0 to {(os.cpu_count() or 1) - 1}")
         defines = {"UNIT_DIVISOR": 1 if args.nanoseconds else 1000, "IRQ_COUNT": int(args.count_events),
                    "IRQ_DIST": int(args.dist), "IRQ_CPU": -1 if args.cpu is None else args.cpu, **self.defines()}
-        spec = load_object(compile_c(HEADER + self.source, defines=defines), name=self.name)
-        with load(spec, engine="kernel") as loaded:
-            links = [attach(program) for program in loaded.programs.values()]
-            try:
-                if not args.json:
-                    out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
-                    out.flush()
-                times = loaded.maps["times"]
-                counted = args.count_events or args.dist           # map values are events, not times
-                status = StatusLine((lambda: sum(times.values())) if counted else None)
-                for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
-                    self._report(times, args, out)
-            finally:
-                for link in links:
-                    link.close()
+        with running(HEADER + self.source, name=self.name, defines=defines) as loaded:
+            if not args.json:
+                out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
+                out.flush()
+            times = loaded.maps["times"]
+            counted = args.count_events or args.dist           # map values are events, not times
+            status = StatusLine((lambda: sum(times.values())) if counted else None)
+            for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
+                self._report(times, args, out)
         return 0
 
     def _report(self, times, args: argparse.Namespace, out: IO[str]) -> None:

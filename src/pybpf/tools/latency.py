@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
+from pybpf.tools.loading import running
 from pybpf.tools.status import StatusLine, intervals
 
 #: C: the log2 bucket of a value, as :func:`pybpf.output.log2_bucket` computes it
@@ -90,28 +91,17 @@ class LatencyTool:
         self.extra_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        from pybpf.engine import load
-        from pybpf.kernel.attach import attach
-        from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
-
         defines = {"UNIT_DIVISOR": 1_000_000 if args.milliseconds else 1000,
                    "PER_PROCESS": int(getattr(args, "pids", False)), "PER_THREAD": int(getattr(args, "tids", False)),
                    "FILTER_PID": getattr(args, "pid", None) or 0, **self.defines(args)}
-        spec = load_object(compile_c(HEADER + self.source, defines=defines), name=self.name)
         unit = "msecs" if args.milliseconds else "usecs"
-        with load(spec, engine="kernel") as loaded:
-            links = [attach(program) for program in loaded.programs.values()]
-            try:
-                if not args.json:
-                    out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
-                    out.flush()
-                status = StatusLine(lambda: sum(loaded.maps["hist"].values()))
-                for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
-                    self._report(loaded.maps["hist"], args, unit, out)
-            finally:
-                for link in links:
-                    link.close()
+        with running(HEADER + self.source, name=self.name, defines=defines) as loaded:
+            if not args.json:
+                out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
+                out.flush()
+            status = StatusLine(lambda: sum(loaded.maps["hist"].values()))
+            for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
+                self._report(loaded.maps["hist"], args, unit, out)
         return 0
 
     def _report(self, hist_map, args: argparse.Namespace, unit: str, out: IO[str]) -> None:

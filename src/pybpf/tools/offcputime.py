@@ -13,6 +13,7 @@ import argparse
 import sys
 from typing import IO
 
+from pybpf.tools.loading import running
 from pybpf.tools.stacks import Stack, add_output_arguments, symbolize, write
 from pybpf.tools.status import StatusLine, intervals
 
@@ -114,18 +115,13 @@ class OffCpuTime:
 
     def stacks(self, args: argparse.Namespace) -> list[Stack]:
         """Off-CPU stacks: (frames root first — comm, user, kernel — microseconds, tid)."""
-        from pybpf.engine import load
-        from pybpf.kernel.attach import attach
-        from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
 
         defines = {"ONLY_TGID": args.pid or 0, "ONLY_TID": args.tid or 0, "USER_THREADS": int(args.user_threads_only),
                    "KERNEL_THREADS": int(args.kernel_threads_only), "USER_ONLY": int(args.user_stacks_only),
                    "KERNEL_ONLY": int(args.kernel_stacks_only), "MIN_US": args.min_block_time,
                    "MAX_US": args.max_block_time, "STATE": -1 if args.state is None else args.state,
                    "STACK_STORAGE": args.stack_storage_size}
-        spec = load_object(compile_c(SOURCE, defines=defines), name="offcputime")
-        with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_switch"]):
+        with running(SOURCE, name="offcputime", defines=defines) as loaded:
             counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
             for _ in intervals(StatusLine(lambda: len(counts), what="stacks"), duration=args.duration):
                 pass                    # tracing until the end; the status line counts the stacks

@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import IO
 
+from pybpf.tools.loading import running
 from pybpf.tools.stacks import Stack, add_output_arguments, symbolize, write
 from pybpf.tools.status import StatusLine, intervals
 
@@ -64,19 +65,14 @@ class Profile:
 
     def stacks(self, args: argparse.Namespace) -> list[Stack]:
         """Sampled stacks: (frames root first — comm, user, kernel — count, pid)."""
-        from pybpf.engine import load
-        from pybpf.kernel.attach import attach
-        from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
-
         if args.frequency <= 0:
             from pybpf.tools.events import ToolError
 
             raise ToolError(f"-F {args.frequency}: the frequency must be positive")
         defines = {"FILTER_PID": args.pid or 0, "USER_ONLY": int(args.user_stacks_only),
                    "KERNEL_ONLY": int(args.kernel_stacks_only), "INCLUDE_IDLE": int(args.include_idle)}
-        spec = load_object(compile_c(SOURCE, defines=defines), name="profile")
-        with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_sample"], f"profile:hz:{args.frequency}"):
+        with running(SOURCE, name="profile", defines=defines,
+                     targets={"on_sample": f"profile:hz:{args.frequency}"}) as loaded:
             counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
             for _ in intervals(StatusLine(lambda: sum(counts.values()), what="samples"), duration=args.duration):
                 pass                    # sampling until the end; the status line counts the samples

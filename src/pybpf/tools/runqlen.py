@@ -14,6 +14,7 @@ import time
 from typing import IO
 
 from pybpf.tools.latency import buckets
+from pybpf.tools.loading import running
 from pybpf.tools.status import StatusLine, intervals
 
 FREQUENCY = 99
@@ -71,14 +72,9 @@ class RunqLen:
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        from pybpf.engine import load
-        from pybpf.kernel.attach import attach
-        from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
 
-        spec = load_object(compile_c(SOURCE, defines={"PER_CPU": int(args.cpus), "MAX_LENGTH": MAX_LENGTH}),
-                           name="runqlen")
-        with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_sample"], f"profile:hz:{FREQUENCY}"):
+        with running(SOURCE, name="runqlen", defines={"PER_CPU": int(args.cpus), "MAX_LENGTH": MAX_LENGTH},
+                     targets={"on_sample": f"profile:hz:{FREQUENCY}"}) as loaded:
             if not args.json:
                 out.write("Sampling run queue length... Hit Ctrl-C to end.\n")
                 out.flush()

@@ -45,7 +45,7 @@ def symbolize(entries: Iterable[tuple[str, int, int, int, int]], stacks, *, deli
     symbolizer = Symbolizer()
     found: Counter[tuple[tuple[str, ...], int]] = Counter()
     for comm, pid, user_id, kernel_id, value in entries:
-        kernel = []
+        kernel: list[str] = []
         for address in _addresses(stacks, kernel_id):
             try:
                 name = str(symbolizer.kernel(address)).split(" [")[0].split("+")[0]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from pybpf.tools.events import offset
+from pybpf.tools.loading import running
 from pybpf.tools.status import StatusLine, intervals
 
 SOURCE = r"""
@@ -73,15 +74,9 @@ class Syscount:
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        from pybpf.engine import load
-        from pybpf.kernel.attach import attach
-        from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
-
         defines = {"FILTER_PID": args.pid or 0, "FAILED_ONLY": int(args.failures), "BY_PROCESS": int(args.process),
                    "ID_OFFSET": offset("raw_syscalls:sys_exit", "id"), "RET_OFFSET": offset("raw_syscalls:sys_exit", "ret")}
-        spec = load_object(compile_c(SOURCE, defines=defines), name="syscount")
-        with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_exit"]):
+        with running(SOURCE, name="syscount", defines=defines) as loaded:
             counts = loaded.maps["counts"]
             if not args.json:
                 out.write(f"Tracing syscalls, printing top {args.top}... Ctrl-C to end.\n")
