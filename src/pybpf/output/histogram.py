@@ -151,6 +151,25 @@ class Histogram:
             lines.append(f"{low:>{width}} -> {high:<{width}} : {count:<8} |{stars:<{bar_width}}|\n")
         return "".join(lines)
 
+    def format_bcc_linear(self, label: str = "value") -> str:
+        """BCC's ``print_linear_hist`` layout (linear histograms): one row per bucket from
+        the histogram's minimum to the last populated, named by the bucket's lowest value."""
+        if self.linear is None:
+            raise HistogramError("the BCC linear layout is for linear histograms")
+        populated = [i for i, c in self.counts.items() if c]
+        if not populated:
+            return ""
+        if self.counts.get(0):
+            raise HistogramError(f"the BCC linear layout cannot show values below {self.linear[0]}")
+        low, _, step = self.linear
+        peak = max(self.counts.values())
+        lines = [f"     {label:<13} : count     distribution\n"]
+        for index in range(1, max(populated) + 1):
+            count = self.counts.get(index, 0)
+            stars = "*" * int(count / peak * _BCC_BAR_WIDTH)
+            lines.append(f"        {low + (index - 1) * step:<10} : {count:<8} |{stars:<{_BCC_BAR_WIDTH}}|\n")
+        return "".join(lines)
+
 
 def format_map(name: str, histograms: Mapping[tuple, Histogram] | Histogram) -> str:
     """A bpftrace map print: ``@name: `` (or ``@name[k1, k2]: `` per key) then the rows

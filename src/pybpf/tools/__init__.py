@@ -12,7 +12,7 @@ from typing import Any
 from pybpf.tools.events import ToolError
 
 #: the tools, in the order ``pybpf tool --list`` shows them
-NAMES: tuple[str, ...] = ("cpudist", "execsnoop", "exitsnoop", "killsnoop", "mountsnoop", "opensnoop", "profile", "runqlat", "statsnoop", "syscount", "tcpconnect", "tcpstates", "threadsnoop")
+NAMES: tuple[str, ...] = ("biolatency", "biosnoop", "bitesize", "cpudist", "execsnoop", "exitsnoop", "hardirqs", "killsnoop", "mountsnoop", "offcputime", "oomkill", "opensnoop", "profile", "runqlat", "runqlen", "softirqs", "statsnoop", "syscount", "tcpaccept", "tcpconnect", "tcplife", "tcpretrans", "tcpstates", "threadsnoop")
 
 
 def get(name: str) -> Any:

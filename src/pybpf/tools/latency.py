@@ -15,12 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
-HEADER = r"""
-#include <vmlinux.h>
-#include <pybpf/bpf.h>
-struct hkey { u32 group; u32 slot; };
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct hkey); __type(value, u64); } hist SEC(".maps");
+from pybpf.tools.loading import running
+from pybpf.tools.status import StatusLine, intervals
 
+#: C: the log2 bucket of a value, as :func:`pybpf.output.log2_bucket` computes it
+LOG2_SLOT = r"""
 static __always_inline u32 log2_slot(u64 value)
 {
     u32 bits = 0;
@@ -30,6 +29,14 @@ static __always_inline u32 log2_slot(u64 value)
     }
     return bits + 1;        /* 1 for 0, 2 for 1, k + 2 for [2^k, 2^(k+1)) */
 }
+"""
+
+HEADER = r"""
+#include <vmlinux.h>
+#include <pybpf/bpf.h>
+struct hkey { u32 group; u32 slot; };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct hkey); __type(value, u64); } hist SEC(".maps");
+""" + LOG2_SLOT + r"""
 
 static __always_inline void hist_add(u32 group, u64 value)
 {
@@ -49,6 +56,11 @@ static __always_inline u32 group_of(u32 pid, u32 tid)
 """
 
 
+def buckets(histogram) -> list[dict]:
+    """A histogram's populated buckets for JSON: ``{"low", "high", "count"}`` each."""
+    return [{"low": low, "high": high, "count": count} for low, high, count in histogram.ranges()]
+
+
 @dataclass(frozen=True)
 class LatencyTool:
     """A tool printing log2 histograms of a time measured by ``source``; times reach
@@ -60,53 +72,36 @@ class LatencyTool:
     what: str                                  # "run queue latency", for the status line
     defines: Callable[[argparse.Namespace], Mapping[str, int]] = lambda args: {}
     extra_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    #: tools whose groups are not tasks (biolatency: disks, I/O flags) leave out -P/-L/-p
+    #: and say what a group is: (label, the group's printed name) or None for one histogram
+    grouping: Callable[[argparse.Namespace], tuple[str, Callable[[int], object]] | None] | None = None
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
         parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
         parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
         parser.add_argument("-m", "--milliseconds", action="store_true", help="milliseconds (default microseconds)")
-        group = parser.add_mutually_exclusive_group()
-        group.add_argument("-P", "--pids", action="store_true", help="one histogram per process")
-        group.add_argument("-L", "--tids", action="store_true", help="one histogram per thread")
-        parser.add_argument("-p", "--pid", type=int, help="only this process id")
+        if self.grouping is None:
+            group = parser.add_mutually_exclusive_group()
+            group.add_argument("-P", "--pids", action="store_true", help="one histogram per process")
+            group.add_argument("-L", "--tids", action="store_true", help="one histogram per thread")
+            parser.add_argument("-p", "--pid", type=int, help="only this process id")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
         self.extra_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        from pybpf.engine import load
-        from pybpf.kernel.attach import attach
-        from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
-
-        defines = {"UNIT_DIVISOR": 1_000_000 if args.milliseconds else 1000, "PER_PROCESS": int(args.pids),
-                   "PER_THREAD": int(args.tids), "FILTER_PID": args.pid or 0, **self.defines(args)}
-        spec = load_object(compile_c(HEADER + self.source, defines=defines), name=self.name)
+        defines = {"UNIT_DIVISOR": 1_000_000 if args.milliseconds else 1000,
+                   "PER_PROCESS": int(getattr(args, "pids", False)), "PER_THREAD": int(getattr(args, "tids", False)),
+                   "FILTER_PID": getattr(args, "pid", None) or 0, **self.defines(args)}
         unit = "msecs" if args.milliseconds else "usecs"
-        end = None if args.duration is None else time.monotonic() + args.duration
-        with load(spec, engine="kernel") as loaded:
-            links = [attach(program) for program in loaded.programs.values()]
-            try:
-                if not args.json:
-                    out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
-                    out.flush()
-                printed, last = 0, time.monotonic()
-                try:
-                    while end is None or time.monotonic() < end:
-                        time.sleep(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
-                        if args.interval and time.monotonic() - last >= args.interval:
-                            self._report(loaded.maps["hist"], args, unit, out)
-                            printed, last = printed + 1, time.monotonic()
-                            if args.count and printed >= args.count:
-                                return 0
-                except KeyboardInterrupt:
-                    pass
-                if not args.interval or time.monotonic() - last > 0.05:
-                    self._report(loaded.maps["hist"], args, unit, out)
-            finally:
-                for link in links:
-                    link.close()
+        with running(HEADER + self.source, name=self.name, defines=defines) as loaded:
+            if not args.json:
+                out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
+                out.flush()
+            status = StatusLine(lambda: sum(loaded.maps["hist"].values()))
+            for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
+                self._report(loaded.maps["hist"], args, unit, out)
         return 0
 
     def _report(self, hist_map, args: argparse.Namespace, unit: str, out: IO[str]) -> None:
@@ -116,17 +111,20 @@ class LatencyTool:
         for key, count in hist_map.items():
             groups.setdefault(key.group, Histogram()).counts[key.slot] = count
         hist_map.clear()
-        label = "pid" if args.pids else "tid" if args.tids else None
+        if self.grouping is None:
+            label = "pid" if args.pids else "tid" if args.tids else None
+            name: Callable[[int], object] = int
+        else:
+            label, name = self.grouping(args) or (None, int)
         if args.json:
             out.write(json.dumps({"time": time.time(), "unit": unit, "histograms": [
-                {**({label: group} if label else {}),
-                 "buckets": [{"low": low, "high": high, "count": count} for low, high, count in groups[group].ranges()]}
+                {**({label: name(group)} if label else {}), "buckets": buckets(groups[group])}
                 for group in sorted(groups)]}) + "\n")
         else:
             if args.timestamp:
                 out.write(time.strftime("%H:%M:%S") + "\n")
             for group in sorted(groups):
                 if label:
-                    out.write(f"\n{label} = {group}\n")
+                    out.write(f"\n{label} = {name(group)}\n")
                 out.write(groups[group].format_bcc(unit) + "\n")
         out.flush()

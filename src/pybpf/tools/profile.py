@@ -9,11 +9,12 @@ stack."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
-from collections import Counter
 from typing import IO
+
+from pybpf.tools.loading import running
+from pybpf.tools.stacks import Stack, add_output_arguments, symbolize, write
+from pybpf.tools.status import StatusLine, intervals
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -45,13 +46,6 @@ LICENSE("GPL");
 """
 
 
-def _addresses(stacks, stack_id: int) -> list[int]:
-    """One recorded stack's addresses, innermost first (none for a failed id)."""
-    if stack_id < 0 or stack_id not in stacks:
-        return []
-    return [address for address in stacks[stack_id] if address]
-
-
 class Profile:
     """The profile tool."""
 
@@ -67,67 +61,26 @@ class Profile:
         only.add_argument("-U", "--user-stacks-only", action="store_true", help="only user stacks")
         only.add_argument("-K", "--kernel-stacks-only", action="store_true", help="only kernel stacks")
         parser.add_argument("-I", "--include-idle", action="store_true", help="include the idle task")
-        parser.add_argument("-f", "--folded", action="store_true", help="print folded stacks (flame graph input)")
-        parser.add_argument("--svg", metavar="FILE", help="also write an interactive flame graph here")
-        parser.add_argument("--speedscope", metavar="FILE", help="also write speedscope JSON here")
-        parser.add_argument("--json", action="store_true", help="one JSON object per stack")
+        add_output_arguments(parser)
 
-    def stacks(self, args: argparse.Namespace) -> list[tuple[tuple[str, ...], int, int]]:
+    def stacks(self, args: argparse.Namespace) -> list[Stack]:
         """Sampled stacks: (frames root first — comm, user, kernel — count, pid)."""
-        from pybpf.engine import load
-        from pybpf.kernel.attach import attach
-        from pybpf.object.elf import load_object
-        from pybpf.symbols import SymbolError, Symbolizer
-        from pybpf.toolchain import compile_c
-
         if args.frequency <= 0:
             from pybpf.tools.events import ToolError
 
             raise ToolError(f"-F {args.frequency}: the frequency must be positive")
         defines = {"FILTER_PID": args.pid or 0, "USER_ONLY": int(args.user_stacks_only),
                    "KERNEL_ONLY": int(args.kernel_stacks_only), "INCLUDE_IDLE": int(args.include_idle)}
-        spec = load_object(compile_c(SOURCE, defines=defines), name="profile")
-        symbolizer = Symbolizer()
-        found: Counter[tuple[tuple[str, ...], int]] = Counter()
-        with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_sample"], f"profile:hz:{args.frequency}"):
-            try:
-                time.sleep(args.duration if args.duration is not None else 1e9)
-            except KeyboardInterrupt:
-                pass
+        with running(SOURCE, name="profile", defines=defines,
+                     targets={"on_sample": f"profile:hz:{args.frequency}"}) as loaded:
             counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
-            for key, count in counts.items():
-                kernel = []
-                for address in _addresses(stacks, key.kernel_stack):
-                    try:
-                        kernel.append(str(symbolizer.kernel(address)).split(" [")[0].split("+")[0])
-                    except SymbolError:
-                        kernel.append(f"0x{address:x}")
-                user = [str(symbolizer.user(key.pid, address)).split(" [")[0].split("+")[0]
-                        for address in _addresses(stacks, key.user_stack)]
-                frames = (key.comm, *reversed(user), *reversed(kernel))
-                found[frames, key.pid] += count        # stacks differing only in offsets merge
-        return sorted(((frames, count, pid) for (frames, pid), count in found.items()), key=lambda s: (-s[1], s[0]))
+            for _ in intervals(StatusLine(lambda: sum(counts.values()), what="samples"), duration=args.duration):
+                pass                    # sampling until the end; the status line counts the samples
+            return symbolize(((key.comm, key.pid, key.user_stack, key.kernel_stack, count)
+                              for key, count in counts.items()), stacks)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        from pybpf.output import fold, speedscope, svg
-
-        samples = self.stacks(args)
-        weighted = [(frames, count) for frames, count, _ in samples]
-        if args.svg:
-            with open(args.svg, "w") as file:
-                file.write(svg(weighted, title=f"profile at {args.frequency} Hz"))
-        if args.speedscope:
-            with open(args.speedscope, "w") as file:
-                file.write(speedscope(weighted, name="pybpf profile"))
-        if args.json:
-            out.writelines(json.dumps({"pid": pid, "comm": frames[0], "stack": list(frames[1:]), "count": count}) + "\n"
-                           for frames, count, pid in samples)
-        elif args.folded:
-            out.write(fold(weighted))
-        else:
-            for frames, count, pid in samples:
-                out.writelines(f"    {frame}\n" for frame in reversed(frames[1:]))
-                out.write(f"    -                {frames[0]} ({pid})\n        {count}\n\n")
+        write(self.stacks(args), args, out, title=f"profile at {args.frequency} Hz", value="count")
         return 0
 
 

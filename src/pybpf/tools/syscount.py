@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import IO
 
 from pybpf.tools.events import offset
+from pybpf.tools.loading import running
+from pybpf.tools.status import StatusLine, intervals
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -72,30 +74,15 @@ class Syscount:
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        from pybpf.engine import load
-        from pybpf.kernel.attach import attach
-        from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
-
         defines = {"FILTER_PID": args.pid or 0, "FAILED_ONLY": int(args.failures), "BY_PROCESS": int(args.process),
                    "ID_OFFSET": offset("raw_syscalls:sys_exit", "id"), "RET_OFFSET": offset("raw_syscalls:sys_exit", "ret")}
-        spec = load_object(compile_c(SOURCE, defines=defines), name="syscount")
-        end = None if args.duration is None else time.monotonic() + args.duration
-        with load(spec, engine="kernel") as loaded, attach(loaded.programs["on_exit"]):
+        with running(SOURCE, name="syscount", defines=defines) as loaded:
             counts = loaded.maps["counts"]
             if not args.json:
                 out.write(f"Tracing syscalls, printing top {args.top}... Ctrl-C to end.\n")
                 out.flush()
-            last = time.monotonic()
-            try:
-                while end is None or time.monotonic() < end:
-                    time.sleep(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
-                    if args.interval and time.monotonic() - last >= args.interval:
-                        self._report(counts, args, out)
-                        last = time.monotonic()
-            except KeyboardInterrupt:
-                pass
-            if not args.interval or time.monotonic() - last > 0.05:
+            status = StatusLine(lambda: sum(counts.values()), what="syscalls")
+            for _ in intervals(status, duration=args.duration, interval=args.interval):
                 self._report(counts, args, out)
         return 0
 

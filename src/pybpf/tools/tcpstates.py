@@ -6,10 +6,8 @@ softirq context, an unrelated task, as in BCC)."""
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-
 from pybpf.tools.events import EventLayout, offset
+from pybpf.tools.inet import STATES, addresses
 from pybpf.tools.tool import Column, EventTool
 
 #: the tracepoint's fields the programs read, by name
@@ -60,9 +58,6 @@ int on_state(void *ctx)
 LICENSE("GPL");
 """
 
-STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT",
-          7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "NEW_SYN_RECV"}
-
 LAYOUT = EventLayout((("skaddr", "u64"), ("pid", "u32"), ("oldstate", "s32"), ("newstate", "s32"), ("sport", "u32"),
                       ("dport", "u32"), ("family", "u32"), ("delta_ns", "u64"), ("saddr", "bytes:16"),
                       ("daddr", "bytes:16"), ("comm", "str:16")))
@@ -76,11 +71,7 @@ def defines(connect_only: bool) -> dict[str, int]:
 
 def derive(event: dict) -> None:
     """Addresses as text, IP version, state names, milliseconds."""
-    v4 = event["family"] == socket.AF_INET
-    for key in ("saddr", "daddr"):
-        raw = bytes.fromhex(event[key])
-        event[key] = str(ipaddress.IPv4Address(raw[:4]) if v4 else ipaddress.IPv6Address(raw))
-    event["ip"] = 4 if v4 else 6
+    addresses(event)
     event["skaddr_hex"] = f"{event['skaddr']:x}"
     event["old"] = STATES.get(event["oldstate"], str(event["oldstate"]))
     event["new"] = STATES.get(event["newstate"], str(event["newstate"]))

@@ -32,16 +32,18 @@ class Column:
 @dataclass(frozen=True)
 class EventTool:
     """One event tool. ``derive`` adds display keys to each event (e.g. FD and ERR from
-    a return value); ``failed`` says whether an event is a failure (for ``-x``)."""
+    a return value); ``failed`` says whether an event is a failure (for ``-x``); ``keep``
+    applies the tool's own filter flags to a derived event."""
 
     name: str
     description: str
     layout: EventLayout
     source: str | Callable[[argparse.Namespace], str]     # C text, or made from the arguments
-    columns: tuple[Column, ...]
+    columns: tuple[Column, ...] | Callable[[argparse.Namespace], tuple[Column, ...]]   # fixed, or by the flags
     defines: Callable[[argparse.Namespace], Mapping[str, int]] = lambda args: {}
     derive: Callable[[dict], None] = lambda event: None
     failed: Callable[[dict], bool] | None = None
+    keep: Callable[[argparse.Namespace, dict], bool] = lambda args, event: True   # the tool's own filters
     pid_key: str = "pid"
     comm_key: str = "comm"
     extra_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
@@ -72,18 +74,23 @@ class EventTool:
             if getattr(args, "failed", False) and self.failed is not None and not self.failed(event):
                 continue
             self.derive(event)
+            if not self.keep(args, event):
+                continue
             event["time"] = (event["ts"] + wall) / 1e9
             yield event
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         """Print events as rows (or JSON lines) until the duration ends or Ctrl-C."""
-        columns = list(self.columns)
+        columns = list(self.columns(args) if callable(self.columns) else self.columns)
         if args.timestamp:
             columns.insert(0, Column("TIME(s)", "_elapsed", -9))
         if args.time:
             columns.insert(0, Column("TIME", "_clock", -9))
+        if getattr(args, "csv", False):      # a tool offering -s/--csv: unpadded cells, commas between
+            columns = [Column(c.header, c.key, 0) for c in columns]
+        separator = "," if getattr(args, "csv", False) else " "
         if not args.json:
-            out.write(" ".join(c.cell(c.header) for c in columns).rstrip() + "\n")
+            out.write(separator.join(c.cell(c.header) for c in columns).rstrip() + "\n")
             out.flush()
         start = None
         for event in self.events(args):
@@ -93,6 +100,6 @@ class EventTool:
                 start = event["ts"] if start is None else start
                 shown = {**event, "_elapsed": f"{(event['ts'] - start) / 1e9:.3f}",
                          "_clock": time.strftime("%H:%M:%S", time.localtime(event["time"]))}
-                out.write(" ".join(c.cell(shown[c.key]) for c in columns).rstrip() + "\n")
+                out.write(separator.join(c.cell(shown[c.key]) for c in columns).rstrip() + "\n")
             out.flush()
         return 0

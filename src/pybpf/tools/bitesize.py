@@ -1,0 +1,90 @@
+"""bitesize: block I/O sizes as a histogram per command (BCC's bitesize, on the
+block:block_rq_issue tracepoint, its comm field naming the issuing command; built on
+pybpf's own API, histograms through pybpf.output). BCC's bitesize prints once, at Ctrl-C;
+here also ``interval`` and ``count``, ``-d`` seconds, ``-T`` and ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import IO
+
+from pybpf.tools.events import offset
+from pybpf.tools.latency import LOG2_SLOT, buckets
+from pybpf.tools.loading import running
+from pybpf.tools.status import StatusLine, intervals
+
+SOURCE = r"""
+#include <vmlinux.h>
+#include <pybpf/bpf.h>
+struct skey { char comm[16]; u32 slot; };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct skey); __type(value, u64); } dist SEC(".maps");
+""" + LOG2_SLOT + r"""
+SEC("tracepoint/block/block_rq_issue")
+int on_issue(void *ctx)
+{
+    struct skey key = { .slot = log2_slot(*(u32 *)((char *)ctx + OFF_bytes) / 1024) };
+    __builtin_memcpy(key.comm, (char *)ctx + OFF_comm, sizeof(key.comm));
+    u64 one = 1, *count = bpf_map_lookup_elem(&dist, &key);
+    if (count)
+        __sync_fetch_and_add(count, 1);
+    else
+        bpf_map_update_elem(&dist, &key, &one, BPF_NOEXIST);
+    return 0;
+}
+LICENSE("GPL");
+"""
+
+
+def _text(comm: bytes | str) -> str:
+    return comm.split(b"\0", 1)[0].decode(errors="replace") if isinstance(comm, bytes) else comm.split("\0", 1)[0]
+
+
+class BiteSize:
+    """The bitesize tool."""
+
+    name = "bitesize"
+    description = "Summarize block I/O size per command as histograms."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
+        parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
+        parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
+        parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
+        parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+
+        defines = {"OFF_bytes": offset("block:block_rq_issue", "bytes"), "OFF_comm": offset("block:block_rq_issue", "comm")}
+        with running(SOURCE, name="bitesize", defines=defines) as loaded:
+            if not args.json:
+                out.write("Tracing block I/O... Hit Ctrl-C to end.\n")
+                out.flush()
+            dist = loaded.maps["dist"]
+            status = StatusLine(lambda: sum(dist.values()), what="I/Os")
+            for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
+                self._report(dist, args, out)
+        return 0
+
+    def _report(self, dist, args: argparse.Namespace, out: IO[str]) -> None:
+        from pybpf.output import Histogram
+
+        per_command: dict[str, Histogram] = {}
+        for key, count in dist.items():
+            histogram = per_command.setdefault(_text(key.comm), Histogram())
+            histogram.counts[key.slot] = histogram.counts.get(key.slot, 0) + count
+        dist.clear()
+        if args.json:
+            out.write(json.dumps({"time": time.time(), "unit": "Kbytes", "histograms": [
+                {"comm": comm, "buckets": buckets(per_command[comm])} for comm in sorted(per_command)]}) + "\n")
+        else:
+            if args.timestamp:
+                out.write(time.strftime("%H:%M:%S") + "\n")
+            for comm in sorted(per_command):
+                out.write(f"\nProcess Name = {comm}\n{per_command[comm].format_bcc('Kbytes')}")
+        out.flush()
+
+
+TOOL = BiteSize()

@@ -1,0 +1,32 @@
+"""What the TCP tools (tcpstates, tcpconnect, tcpaccept, tcplife, tcpretrans) share: the
+kernel's TCP state names and the rendering of an event's raw address bytes as text."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT",
+          7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "NEW_SYN_RECV"}
+
+
+def addresses(event: dict) -> None:
+    """``saddr``/``daddr`` (16 raw bytes as hex, the first 4 for IPv4) as text, and
+    ``ip`` (4 or 6) from ``family``."""
+    v4 = event["family"] == socket.AF_INET
+    for key in ("saddr", "daddr"):
+        raw = bytes.fromhex(event[key])
+        event[key] = str(ipaddress.IPv4Address(raw[:4]) if v4 else ipaddress.IPv6Address(raw))
+    event["ip"] = 4 if v4 else 6
+
+
+def family_arguments(parser) -> None:
+    """BCC's ``-4``/``-6``: one address family only."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-4", "--ipv4", action="store_true", help="IPv4 only")
+    group.add_argument("-6", "--ipv6", action="store_true", help="IPv6 only")
+
+
+def family_wanted(args, event: dict) -> bool:
+    """Whether ``event`` passes ``-4``/``-6``."""
+    return not (getattr(args, "ipv4", False) and event["ip"] != 4 or getattr(args, "ipv6", False) and event["ip"] != 6)

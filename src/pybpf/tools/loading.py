@@ -1,0 +1,27 @@
+"""Running a tool's BPF program: compile its C (pybpf.toolchain), load it into the kernel
+and attach every program — by its section name, or to the target the tool names (a perf
+event's ``profile:hz:99``) — for as long as the ``with`` lasts."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
+
+
+@contextlib.contextmanager
+def running(source: str, *, name: str, defines: Mapping[str, int] | None = None,
+            targets: Mapping[str, str] | None = None) -> Iterator[Any]:
+    """The loaded collection (``.maps``, ``.programs``) with its programs attached;
+    ``targets`` maps a program's name to where it attaches instead of its section."""
+    from pybpf.engine import load
+    from pybpf.kernel.attach import attach
+    from pybpf.kernel.programs import KernelProgram
+    from pybpf.object.elf import load_object
+    from pybpf.toolchain.compile import compile_c
+
+    spec = load_object(compile_c(source, defines=dict(defines or {})), name=name)
+    with load(spec, engine="kernel") as loaded, contextlib.ExitStack() as links:
+        for program_name, program in loaded.programs.items():
+            links.enter_context(attach(cast(KernelProgram, program), (targets or {}).get(program_name)))
+        yield loaded

@@ -1,0 +1,81 @@
+"""The status line of tools that print only every interval or at the end (histograms,
+syscount, profile, offcputime, ...): on a terminal, stderr shows what the run is doing —
+``Tracing... 12 s, 3,456 events, Ctrl-C to end`` — rewritten in place about once a second
+and cleared before the tool prints; when stderr is not a terminal nothing is written.
+:func:`intervals` is the wait loop those tools share: it keeps the line fresh and says
+when to print."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import IO
+
+
+class StatusLine:
+    """A line on ``stream`` (stderr) kept up to date while a tool runs, if it is a tty.
+    ``count()`` (optional) gives the events seen so far, e.g. a map's sum."""
+
+    def __init__(self, count: Callable[[], int] | None = None, *, what: str = "events",
+                 stream: IO[str] | None = None) -> None:
+        self.stream = sys.stderr if stream is None else stream
+        self.count = count
+        self.what = what
+        self.start = time.monotonic()
+        self.shown = False
+        self._last = float("-inf")
+        try:
+            self.enabled = self.stream.isatty()
+        except (AttributeError, ValueError):
+            self.enabled = False
+
+    def text(self) -> str:
+        """What the line says now."""
+        parts = [f"Tracing... {time.monotonic() - self.start:.0f} s"]
+        if self.count is not None:
+            parts.append(f"{self.count():,} {self.what}")
+        return ", ".join(parts) + ", Ctrl-C to end"
+
+    def update(self, *, force: bool = False) -> None:
+        """Rewrite the line (at most about once a second unless ``force``)."""
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self._last < 1.0):
+            return
+        self._last = now
+        self.stream.write("\r" + self.text() + "\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        """Take the line away (before the tool prints, and at the end)."""
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+            self._last = float("-inf")
+
+
+def intervals(status: StatusLine, *, duration: float | None = None, interval: float | None = None,
+              count: int | None = None) -> Iterator[bool]:
+    """Wait while the tool traces, keeping ``status`` fresh; yield each time the tool
+    should print — True at the end of each ``interval`` (until ``count`` of them), then
+    False once at the end of the run (``duration`` passed, or Ctrl-C) unless the last
+    interval has just been printed. The status line is cleared before every yield."""
+    end = None if duration is None else time.monotonic() + duration
+    printed, last = 0, time.monotonic()
+    try:
+        while end is None or time.monotonic() < end:
+            status.update()
+            time.sleep(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
+            if interval and time.monotonic() - last >= interval:
+                status.clear()
+                yield True
+                printed, last = printed + 1, time.monotonic()
+                if count and printed >= count:
+                    return
+    except KeyboardInterrupt:
+        pass
+    status.clear()
+    if not interval or time.monotonic() - last > 0.05:
+        yield False

@@ -1,0 +1,131 @@
+"""tcpretrans: trace TCP retransmissions — BCC's tcpretrans, on the
+tcp:tcp_retransmit_skb tracepoint (the sequence number is a CO-RE read of the skb's
+struct tcp_skb_cb; built on pybpf's own API). Columns: TIME PID IP LADDR:LPORT T>
+RADDR:RPORT STATE (``-s`` adds SEQ); ``-c`` counts retransmits per flow and prints the
+counts at the end instead. BCC's ``-l`` (tail loss probes) needs a kprobe on
+tcp_send_loss_probe, which has no tracepoint: it is refused."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from typing import IO
+
+from pybpf.tools.events import EventLayout, ToolError, offset
+from pybpf.tools.inet import STATES, addresses, family_arguments, family_wanted
+from pybpf.tools.tool import Column, EventTool
+
+#: the tracepoint's fields the program reads
+FIELDS = ("skbaddr", "state", "sport", "dport", "family", "saddr", "daddr", "saddr_v6", "daddr_v6")
+
+SOURCE = r"""
+#define FIELD(type, name) (*(type *)((char *)ctx + OFF_##name))
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int on_retransmit(void *ctx)
+{
+    struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e)
+        return 0;
+    struct sk_buff *skb = (struct sk_buff *)FIELD(u64, skbaddr);
+    struct tcp_skb_cb *cb = (struct tcp_skb_cb *)skb->cb;
+    e->ts = bpf_ktime_get_ns();
+    e->pid = bpf_get_current_pid_tgid() >> 32;
+    e->state = FIELD(s32, state);
+    e->sport = FIELD(u16, sport);
+    e->dport = FIELD(u16, dport);
+    e->family = FIELD(u16, family);
+    e->seq = BPF_CORE_READ(cb, seq);
+    if (e->family == 2 /* AF_INET */) {
+        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr, 4);
+        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr, 4);
+    } else {
+        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr_v6, 16);
+        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr_v6, 16);
+    }
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}
+LICENSE("GPL");
+"""
+
+LAYOUT = EventLayout((("pid", "u32"), ("state", "s32"), ("sport", "u32"), ("dport", "u32"), ("family", "u32"),
+                      ("seq", "u32"), ("saddr", "bytes:16"), ("daddr", "bytes:16")))
+
+
+def _endpoint(address: str, port: int, ip: int) -> str:
+    return f"{address}:{port}" if ip == 4 else f"[{address}]:{port}"
+
+
+def _derive(event: dict) -> None:
+    addresses(event)
+    event["type"] = "R"
+    event["laddr_port"] = _endpoint(event["saddr"], event["sport"], event["ip"])
+    event["raddr_port"] = _endpoint(event["daddr"], event["dport"], event["ip"])
+    event["state_name"] = STATES.get(event["state"], str(event["state"]))
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-s", "--sequence", action="store_true", help="show TCP sequence numbers")
+    parser.add_argument("-l", "--lossprobe", action="store_true",
+                        help="tail loss probes too (needs a kprobe: refused on this tool)")
+    parser.add_argument("-c", "--count", action="store_true", help="count retransmits per flow, print at the end")
+    family_arguments(parser)
+
+
+def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
+    return (Column("TIME", "_clock", -8), Column("PID", "pid", -7), Column("IP", "ip", -2),
+            Column("LADDR:LPORT", "laddr_port", -20), Column("T>", "type", -2), Column("RADDR:RPORT", "raddr_port", -20),
+            Column("STATE", "state_name", -12), *((Column("SEQ", "seq", -10),) if args.sequence else ()))
+
+
+EVENTS = EventTool(
+    name="tcpretrans",
+    description="Trace TCP retransmits.",
+    layout=LAYOUT,
+    source=SOURCE,
+    columns=_columns,
+    defines=lambda args: {f"OFF_{name}": offset("tcp:tcp_retransmit_skb", name) for name in FIELDS},
+    derive=_derive,
+    keep=family_wanted,
+    extra_arguments=_arguments,
+)
+
+
+class TcpRetrans:
+    """tcpretrans: the event tool, plus ``-c`` counting per flow."""
+
+    name = EVENTS.name
+    description = EVENTS.description
+    add_arguments = EVENTS.add_arguments
+    layout = EVENTS.layout              # for `pybpf record`
+
+    def events(self, args: argparse.Namespace):
+        if args.lossprobe:
+            raise ToolError("-l: tail loss probes are seen only by a kprobe on tcp_send_loss_probe, "
+                            "and this tool uses tracepoints only")
+        return EVENTS.events(args)
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        if not args.count:
+            self.events(args)            # refuses -l before anything is printed
+            return EVENTS.run(args, out)
+        if not args.json:
+            out.write("Tracing retransmits ... Hit Ctrl-C to end\n")
+            out.flush()
+        flows: Counter[tuple[str, str]] = Counter()
+        for event in self.events(args):
+            flows[event["laddr_port"], event["raddr_port"]] += 1
+        if args.json:
+            out.writelines(json.dumps({"local": local, "remote": remote, "retransmits": count}) + "\n"
+                           for (local, remote), count in sorted(flows.items(), key=lambda item: item[1]))
+        else:
+            out.write(f"\n{'LADDR:LPORT':<25} {'RADDR:RPORT':<25} {'RETRANSMITS':<10}\n")
+            out.writelines(f"{local:<25} {remote:<25} {count:>10}\n"
+                           for (local, remote), count in sorted(flows.items(), key=lambda item: item[1]))
+        return 0
+
+
+TOOL = TcpRetrans()
