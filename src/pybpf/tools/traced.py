@@ -1,0 +1,209 @@
+"""Tools written in the trace language (``pybpf trace``'s bpftrace dialect): BCC's
+funccount, funclatency, stackcount, trace, argdist and the libc/bash tools are a few probe
+blocks each, so they generate a trace program instead of C. :class:`TraceRun` compiles it
+(no clang: start-up is Python's), loads and attaches it, and hands the tool its data as
+Python values — aggregation maps read (and cleared) per interval as counts, histograms
+(:class:`pybpf.output.Histogram`) or stacks, and ``printf`` records as decoded argument
+lists — so each tool prints BCC's columns itself."""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from pybpf.tools.events import ToolError
+from pybpf.trace.runtime import Session
+
+
+def quote(text: str) -> str:
+    """``text`` as a trace-language string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class TraceRun:
+    """One trace program in the kernel, for a tool. Use as a context manager: entering
+    loads and attaches every probe, leaving detaches and frees everything."""
+
+    def __init__(self, source: str, *, pid: int | None = None, name: str = "tool"):
+        from pybpf.trace.errors import TraceError
+        from pybpf.trace.runtime import Options, compile_source
+
+        try:
+            compiled = compile_source(source, filename=name)
+        except TraceError as exc:
+            raise ToolError(f"{name}: {exc}") from None
+        self.name = name
+        self.session = _ToolSession(compiled, Options(pid=pid if pid else -1, quiet=True))
+        self._symbolizer: Any = None
+
+    def __enter__(self) -> TraceRun:
+        from pybpf.trace.errors import TraceError
+
+        try:
+            self.session.load()
+            self.session.attach()
+        except TraceError as exc:
+            self.session.close()
+            raise ToolError(f"{self.name}: {exc}") from None
+        except BaseException:
+            self.session.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.close()
+
+    @property
+    def probe_count(self) -> int:
+        return self.session.probe_count
+
+    # -- printf records ----------------------------------------------------------------
+
+    def records(self, timeout: float) -> list[tuple[int, list[object]]]:
+        """``printf`` records that arrived within ``timeout`` seconds: (index of the
+        printf among the program's, in source order; its decoded arguments)."""
+        import select
+
+        if not self.session.printed:
+            poller = select.epoll()
+            try:
+                poller.register(self.session.ring.fileno(), select.EPOLLIN)
+                poller.poll(timeout)
+            finally:
+                poller.close()
+        self.session.drain()
+        found, self.session.printed = self.session.printed, []
+        return found
+
+    # -- maps ----------------------------------------------------------------------------
+
+    def _rows(self, name: str, clear: bool) -> Iterator[tuple[tuple[object, ...], bytes, list[bytes]]]:
+        """(decoded key, raw key, per-CPU raw values) of map ``name``, deleting each row
+        read when ``clear``."""
+        from pybpf.trace.types import decode
+
+        info = self.session.compiled.maps.get(name)
+        if info is None:
+            return
+        kmap = self.session.kernel_maps[name]
+        for key, raw in list(kmap.items()):
+            values = raw if isinstance(raw, list) else [raw]
+            decoded, at = [], 0
+            for t in info.keys:
+                decoded.append(decode(t, key, at))
+                at += t.slot
+            if clear:
+                try:
+                    del kmap[key]
+                except KeyError:
+                    pass
+            yield tuple(decoded), bytes(key), values
+
+    def counts(self, name: str, clear: bool = True) -> dict[tuple[object, ...], int]:
+        """A count()/sum() map: key tuple → total over CPUs."""
+        return {key: sum(struct.unpack_from("<q", v)[0] for v in values) for key, _, values in self._rows(name, clear)}
+
+    def histograms(self, name: str, clear: bool = True) -> dict[tuple[object, ...], Any]:
+        """A hist() map: key tuple (the bucket's slot left out) → Histogram."""
+        from pybpf.output import Histogram
+
+        info = self.session.compiled.maps.get(name)
+        found: dict[tuple[object, ...], Histogram] = {}
+        for key, raw_key, values in self._rows(name, clear):
+            slot = struct.unpack_from("<Q", raw_key, info.key_size)[0]   # type: ignore[union-attr]
+            hist = found.setdefault(key, Histogram())
+            hist.counts[slot] = hist.counts.get(slot, 0) + sum(struct.unpack_from("<q", v)[0] for v in values)
+        return found
+
+    def values(self, name: str, clear: bool = True) -> dict[tuple[object, ...], object]:
+        """A map of assigned values: key tuple → decoded value."""
+        from pybpf.trace.types import decode
+
+        info = self.session.compiled.maps.get(name)
+        return {key: decode(info.value, values[0]) for key, _, values in self._rows(name, clear)}  # type: ignore[union-attr]
+
+    def frames(self, stack: object, kernel: bool) -> list[str]:
+        """A ``kstack``/``ustack`` key value as function names, innermost first."""
+        from pybpf.symbols import SymbolError, Symbolizer
+        from pybpf.trace.codegen import STACKS
+
+        if self._symbolizer is None:
+            self._symbolizer = Symbolizer()
+        stack_id, pid = (stack, 0) if kernel else stack       # type: ignore[misc]
+        raw = self.session.kernel_maps[STACKS].get(stack_id & 0xFFFF_FFFF) if STACKS in self.session.kernel_maps else None
+        names = []
+        for (address,) in struct.iter_unpack("<Q", bytes(raw or b"")):
+            if not address:
+                break
+            try:
+                where = self._symbolizer.kernel(address) if kernel else self._symbolizer.user(pid, address)
+            except (SymbolError, OSError):
+                where = None
+            names.append(where.name if where is not None and where.name else f"0x{address:x}")
+        return names
+
+
+class _ToolSession(Session):
+    """A trace session whose printf records are kept, decoded, for the tool."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.printed: list[tuple[int, list[object]]] = []
+        printfs = [i for i, action in enumerate(self.compiled.actions) if action.kind == "printf"]
+        self._printf_index = {action: n for n, action in enumerate(printfs)}
+
+    def event(self, record: bytes) -> None:
+        from pybpf.trace.types import decode
+
+        action_id = struct.unpack_from("<Q", record)[0]
+        action = self.compiled.actions[action_id]
+        if action.kind != "printf":
+            super().event(record)
+            return
+        values, at = [], 8
+        for t in action.types:
+            values.append(decode(t, record, at))
+            at += t.slot
+        self.printed.append((self._printf_index[action_id], values))
+
+
+class Ticker:
+    """When a tool that prints every ``interval`` seconds (None: only at the end) for
+    ``duration`` seconds (None: until Ctrl-C) reports: iterate to get ``False`` at each
+    interval and ``True`` once at the end. ``step`` bounds each wait (for tools that
+    poll events meanwhile: :meth:`wait` returns how long to wait now)."""
+
+    def __init__(self, interval: float | None, duration: float | None):
+        if interval is not None and interval <= 0:
+            raise ToolError(f"-i {interval}: the interval must be positive")
+        if duration is not None and duration <= 0:
+            raise ToolError(f"-d {duration}: the duration must be positive")
+        self.interval, self.duration = interval, duration
+        self.start = self.last = time.monotonic()
+
+    def __iter__(self) -> Iterator[bool]:
+        try:
+            while True:
+                now = time.monotonic()
+                if self.duration is not None and now - self.start >= self.duration:
+                    break
+                if self.interval is not None and now - self.last >= self.interval:
+                    self.last = now
+                    yield False
+                    continue
+                time.sleep(self.wait())
+        except KeyboardInterrupt:
+            pass
+        yield True
+
+    def wait(self, step: float = 0.1) -> float:
+        """Seconds to wait before something is due (at most ``step``)."""
+        now = time.monotonic()
+        due = [step]
+        if self.duration is not None:
+            due.append(self.start + self.duration - now)
+        if self.interval is not None:
+            due.append(self.last + self.interval - now)
+        return max(0.0, min(due))
