@@ -124,8 +124,9 @@ class TraceRun:
         info = self.session.compiled.maps.get(name)
         return {key: decode(info.value, values[0]) for key, _, values in self._rows(name, clear)}  # type: ignore[union-attr]
 
-    def frames(self, stack: object, kernel: bool) -> list[str]:
-        """A ``kstack``/``ustack`` key value as function names, innermost first."""
+    def frames(self, stack: object, kernel: bool, offsets: bool = False) -> list[tuple[int, str]]:
+        """A ``kstack``/``ustack`` key value as (address, function name — with ``+offset``
+        when ``offsets``), innermost first; addresses without a symbol as hex."""
         from pybpf.symbols import SymbolError, Symbolizer
         from pybpf.trace.codegen import STACKS
 
@@ -133,7 +134,7 @@ class TraceRun:
             self._symbolizer = Symbolizer()
         stack_id, pid = (stack, 0) if kernel else stack       # type: ignore[misc]
         raw = self.session.kernel_maps[STACKS].get(stack_id & 0xFFFF_FFFF) if STACKS in self.session.kernel_maps else None
-        names = []
+        found = []
         for (address,) in struct.iter_unpack("<Q", bytes(raw or b"")):
             if not address:
                 break
@@ -141,8 +142,11 @@ class TraceRun:
                 where = self._symbolizer.kernel(address) if kernel else self._symbolizer.user(pid, address)
             except (SymbolError, OSError):
                 where = None
-            names.append(where.name if where is not None and where.name else f"0x{address:x}")
-        return names
+            if where is None or not where.name:
+                found.append((address, f"0x{address:x}"))
+            else:
+                found.append((address, f"{where.name}+0x{where.offset:x}" if offsets else where.name))
+        return found
 
 
 class _ToolSession(Session):
