@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from pybpf.tools.events import ToolError
@@ -61,9 +62,8 @@ class TraceRun:
 
     # -- printf records ----------------------------------------------------------------
 
-    def records(self, timeout: float) -> list[tuple[int, list[object]]]:
-        """``printf`` records that arrived within ``timeout`` seconds: (index of the
-        printf among the program's, in source order; its decoded arguments)."""
+    def records(self, timeout: float) -> list[Printed]:
+        """``printf`` records that arrived within ``timeout`` seconds, in order."""
         import select
 
         if not self.session.printed:
@@ -149,12 +149,29 @@ class TraceRun:
         return found
 
 
+@dataclass(frozen=True)
+class Printed:
+    """One ``printf`` record: which printf of the program (``index``, in source order)
+    and its decoded arguments."""
+
+    index: int
+    values: list[object]
+    types: list[Any]
+    session: Session
+
+    def render(self, text: str, start: int = 0) -> str:
+        """``text``, a printf format, filled with the arguments from ``start`` on."""
+        from pybpf.trace.printf import render
+
+        return render(text, self.values[start:], self.types[start:], self.session.show)
+
+
 class _ToolSession(Session):
     """A trace session whose printf records are kept, decoded, for the tool."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.printed: list[tuple[int, list[object]]] = []
+        self.printed: list[Printed] = []
         printfs = [i for i, action in enumerate(self.compiled.actions) if action.kind == "printf"]
         self._printf_index = {action: n for n, action in enumerate(printfs)}
 
@@ -170,7 +187,7 @@ class _ToolSession(Session):
         for t in action.types:
             values.append(decode(t, record, at))
             at += t.slot
-        self.printed.append((self._printf_index[action_id], values))
+        self.printed.append(Printed(self._printf_index[action_id], values, list(action.types), self))
 
 
 class Ticker:

@@ -1,0 +1,212 @@
+"""trace: print a line per event of user functions, their returns, tracepoints and USDT
+probes, with a printf-style message and a filter (BCC's trace; built on the trace
+language — each BCC probe becomes one probe block whose ``printf`` carries pid, tid, comm,
+stacks and the message's arguments, decoded and formatted here, see
+:mod:`pybpf.tools.traced` and :mod:`pybpf.tools.bccprobes`). Probes as BCC's:
+``'p:c:open "%s", arg1'``, ``'r:c:malloc (retval > 4096) "%lx", retval'``,
+``'t:syscalls:sys_enter_openat "%s", args->filename'``; kernel functions need kprobes,
+which this kernel lacks, and are refused with the tracepoint to use. Flags as BCC's:
+``-p PID``, ``-L TID``, ``--uid``, ``-Z SIZE``, ``-S`` (include trace's own process), ``-M MAX``,
+``-t`` (seconds since start), ``-T`` (HH:MM:SS), ``-C`` (CPU), ``-n NAME``, ``-f TEXT``
+(message filter), ``-K``/``-U`` stacks; ``--duration`` stops after that many seconds and
+``--json`` prints one object per event."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from typing import IO
+
+from pybpf.tools.bccprobes import Probe, parse_probe
+from pybpf.tools.events import ToolError
+from pybpf.tools.traced import Ticker, TraceRun, quote
+
+_CONVERSION = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z)?([diouxXcspKU%])")
+
+
+@dataclass
+class TraceProbe:
+    """One BCC trace probe: the parsed probe, its filter, message format and arguments."""
+
+    probe: Probe
+    predicate: str
+    message: str
+    arguments: list[str]
+
+    @property
+    def function(self) -> str:
+        return self.probe.label
+
+
+def _split_arguments(text: str) -> list[str]:
+    """Comma-separated expressions, commas inside parentheses or strings kept."""
+    parts, depth, current, quoted = [], 0, "", False
+    for i, char in enumerate(text):
+        if char == '"' and (i == 0 or text[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char in "([":
+            depth += 1
+        elif not quoted and char in ")]":
+            depth -= 1
+        elif not quoted and char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+            continue
+        current += char
+    if current.strip():
+        parts.append(current.strip())
+    return parts
+
+
+def parse_trace_probe(text: str, string_size: int | None = None) -> TraceProbe:
+    """``SPEC[(SIGNATURE)] [(FILTER)] ["FORMAT"[, ARG...]]`` as BCC's trace reads it."""
+    match = re.match(r"\s*([^ \t(]+)(\([^()]*\))?(.*)$", text, re.S)
+    if match is None:
+        raise ToolError(f"{text!r}: expected a probe such as 'p:c:open \"%s\", arg1'")
+    probe = parse_probe(match.group(1) + (match.group(2) or ""))
+    rest = match.group(3).strip()
+    condition = ""
+    if rest.startswith("("):
+        depth = 0
+        for i, char in enumerate(rest):
+            depth += char == "("
+            depth -= char == ")"
+            if depth == 0:
+                condition, rest = rest[1:i], rest[i + 1:].strip()
+                break
+        else:
+            raise ToolError(f"{text!r}: unmatched '(' in the filter")
+    message, arguments = "", []
+    if rest:
+        found = re.match(r'("(?:[^"\\]|\\.)*")\s*(?:,(.*))?$', rest, re.S)
+        if found is None:
+            raise ToolError(f"{text!r}: expected a \"format string\" after the probe and filter")
+        message = found.group(1)[1:-1]
+        arguments = _split_arguments(found.group(2) or "")
+    conversions = [m for m in _CONVERSION.finditer(message) if m.group(1) != "%"]
+    if len(conversions) != len(arguments):
+        raise ToolError(f"{text!r}: the format has {len(conversions)} conversions but {len(arguments)} arguments follow")
+    translated = []
+    for conversion, argument in zip(conversions, arguments):
+        expression = probe.expression(argument)
+        kind = conversion.group(1)
+        if kind == "s" and expression.split("(")[0].strip() not in ("str", "comm", "ksym", "usym", "strerror"):
+            expression = f"str({expression}{f', {string_size}' if string_size else ''})"
+        elif kind == "K":
+            expression = f"ksym({expression})"
+        elif kind == "U":
+            expression = f"usym({expression})"
+        translated.append(expression)
+    message = re.sub(r"%([KU])", "%s", message)
+    return TraceProbe(probe, probe.expression(condition) if condition else "", message, translated)
+
+
+class Trace:
+    """The trace tool."""
+
+    name = "trace"
+    description = "Print a message per call of user functions, returns, tracepoints and USDT probes."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("-p", "--pid", type=int, help="id of the process to trace")
+        parser.add_argument("-L", "--tid", type=int, help="id of the thread to trace")
+        parser.add_argument("--uid", type=int, help="id of the user to trace")
+        parser.add_argument("-Z", "--string-size", type=int, help="maximum size of strings read (default 64)")
+        parser.add_argument("-S", "--include-self", action="store_true", help="do not filter trace's own pid")
+        parser.add_argument("-M", "--max-events", type=int, help="number of events to print before quitting")
+        parser.add_argument("-t", "--timestamp", action="store_true", help="print timestamp column (offset from start)")
+        parser.add_argument("-T", "--time", action="store_true", help="print time column")
+        parser.add_argument("-C", "--print_cpu", action="store_true", help="print CPU id")
+        parser.add_argument("-n", "--name", help="only print process names containing this name")
+        parser.add_argument("-f", "--msg-filter", dest="msg_filter", help="only print messages containing this text")
+        parser.add_argument("-K", "--kernel-stack", action="store_true", help="output kernel stack trace")
+        parser.add_argument("-U", "--user-stack", action="store_true", help="output user stack trace")
+        parser.add_argument("--duration", type=float, help="stop after this many seconds")
+        parser.add_argument("--json", action="store_true", help="one JSON object per event")
+        parser.add_argument("probes", nargs="+", metavar="probe", help="probe specifier (see BCC's trace)")
+
+    def program(self, probes: list[TraceProbe], args: argparse.Namespace) -> str:
+        """The trace-language program: one printf per probe (pid, tid, comm, cpu, time,
+        stacks, then the message's arguments)."""
+        tests = [f"pid == {args.pid}"] if args.pid else []
+        tests += [f"tid == {args.tid}"] if args.tid else []
+        tests += [f"uid == {args.uid}"] if args.uid is not None else []
+        tests += [] if args.include_self else [f"pid != {os.getpid()}"]
+        stacks = (["kstack"] if args.kernel_stack else []) + (["ustack"] if args.user_stack else [])
+        blocks = []
+        for trace in probes:
+            probe = trace.probe
+            when = tests + ([f"({trace.predicate})"] if trace.predicate else [])
+            guard = probe.entry_guard()
+            entry = probe.entry_probe(f"/{' && '.join(tests)}/ " if tests else "") if probe.kind == "r" else ""
+            when = ([guard] if guard else []) + when
+            fields = ["pid", "tid", "comm", "cpu", "nsecs", *stacks, *trace.arguments]
+            text = "%d %d %s %d %d" + " %s" * len(stacks) + trace.message
+            blocks.append(entry + f"{probe.point} {'/' + ' && '.join(when) + '/ ' if when else ''}"
+                          f"{{ printf({quote(text)}, {', '.join(fields)}); {probe.entry_cleanup()} }}\n")
+        return "".join(blocks)
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        if args.string_size is not None and not 0 < args.string_size <= 200:
+            raise ToolError(f"-Z {args.string_size}: the string size must be within 1..200")
+        probes = [parse_trace_probe(text, args.string_size) for text in args.probes]
+        source = self.program(probes, args)
+        stacks = int(args.kernel_stack) + int(args.user_stack)
+        start = time.monotonic_ns()
+        printed = 0
+        with TraceRun(source, pid=args.pid, name=self.name) as run:
+            if not args.json:
+                header = ("TIME     " if args.time or args.timestamp else "") + ("CPU " if args.print_cpu else "")
+                trivial = all(not p.message for p in probes)
+                out.write(f"{header}{'PID':<7} {'TID':<7} {'COMM':<15} {'FUNC':<16} {'' if trivial else '-'}".rstrip() + "\n")
+                out.flush()
+            ticker = Ticker(None, args.duration)
+            for last in _polling(ticker):
+                for record in run.records(ticker.wait(0.2)):
+                    trace = probes[record.index]
+                    pid, tid, comm, cpu, ts = record.values[:5]
+                    message = record.render(trace.message, 5 + stacks)
+                    if (args.name and args.name not in str(comm)) or (args.msg_filter and args.msg_filter not in message):
+                        continue
+                    ids = record.values[5:5 + stacks]
+                    kernel = [n for _, n in run.frames(ids.pop(0), True)] if args.kernel_stack else []
+                    user = [n for _, n in run.frames(ids.pop(0), False)] if args.user_stack else []
+                    if args.json:
+                        out.write(json.dumps({"time": time.time(), "ts": ts, "pid": pid, "tid": tid, "comm": comm,
+                                              "cpu": cpu, "func": trace.function, "probe": trace.probe.spec,
+                                              "message": message,
+                                              **({"kernel_stack": kernel} if args.kernel_stack else {}),
+                                              **({"user_stack": user} if args.user_stack else {})}) + "\n")
+                    else:
+                        when = (f"{(int(ts) - start) / 1e9:<8.6f} " if args.timestamp else
+                                f"{time.strftime('%H:%M:%S'):<8} " if args.time else "")
+                        out.write(f"{when}{f'{cpu:<3} ' if args.print_cpu else ''}"
+                                  f"{pid:<7} {tid:<7} {comm:<15} {trace.function:<16} {message}\n")
+                        out.writelines(f"        {frame}\n" for frame in kernel + user)
+                        if kernel or user:
+                            out.write("\n")
+                    out.flush()
+                    printed += 1
+                    if args.max_events and printed >= args.max_events:
+                        return 0
+                if last:
+                    break
+        return 0
+
+
+def _polling(ticker: Ticker):
+    """``False`` while events should be polled, then ``True`` once (duration over or Ctrl-C)."""
+    try:
+        while ticker.duration is None or time.monotonic() - ticker.start < ticker.duration:
+            yield False
+    except KeyboardInterrupt:
+        pass
+    yield True
+
+
+TOOL = Trace()
