@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import IO
 
 from pybpf.tools.bccprobes import Probe, parse_probe
-from pybpf.tools.events import ToolError
-from pybpf.tools.traced import Ticker, TraceRun, quote
+from pybpf.tools.events import ToolError, monotonic_to_wall
+from pybpf.tools.traced import TraceRun, follow, quote
 
 _CONVERSION = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z)?([diouxXcspKU%])")
 
@@ -157,7 +157,7 @@ class Trace:
         probes = [parse_trace_probe(text, args.string_size) for text in args.probes]
         source = self.program(probes, args)
         stacks = int(args.kernel_stack) + int(args.user_stack)
-        start = time.monotonic_ns()
+        start, wall = time.monotonic_ns(), monotonic_to_wall()
         printed = 0
         with TraceRun(source, pid=args.pid, name=self.name) as run:
             if not args.json:
@@ -165,48 +165,34 @@ class Trace:
                 trivial = all(not p.message for p in probes)
                 out.write(f"{header}{'PID':<7} {'TID':<7} {'COMM':<15} {'FUNC':<16} {'' if trivial else '-'}".rstrip() + "\n")
                 out.flush()
-            ticker = Ticker(None, args.duration)
-            for last in _polling(ticker):
-                for record in run.records(ticker.wait(0.2)):
-                    trace = probes[record.index]
-                    pid, tid, comm, cpu, ts = record.values[:5]
-                    message = record.render(trace.message, 5 + stacks)
-                    if (args.name and args.name not in str(comm)) or (args.msg_filter and args.msg_filter not in message):
-                        continue
-                    ids = record.values[5:5 + stacks]
-                    kernel = [n for _, n in run.frames(ids.pop(0), True)] if args.kernel_stack else []
-                    user = [n for _, n in run.frames(ids.pop(0), False)] if args.user_stack else []
-                    if args.json:
-                        out.write(json.dumps({"time": time.time(), "ts": ts, "pid": pid, "tid": tid, "comm": comm,
-                                              "cpu": cpu, "func": trace.function, "probe": trace.probe.spec,
-                                              "message": message,
-                                              **({"kernel_stack": kernel} if args.kernel_stack else {}),
-                                              **({"user_stack": user} if args.user_stack else {})}) + "\n")
-                    else:
-                        when = (f"{(int(ts) - start) / 1e9:<8.6f} " if args.timestamp else
-                                f"{time.strftime('%H:%M:%S'):<8} " if args.time else "")
-                        out.write(f"{when}{f'{cpu:<3} ' if args.print_cpu else ''}"
-                                  f"{pid:<7} {tid:<7} {comm:<15} {trace.function:<16} {message}\n")
-                        out.writelines(f"        {frame}\n" for frame in kernel + user)
-                        if kernel or user:
-                            out.write("\n")
-                    out.flush()
-                    printed += 1
-                    if args.max_events and printed >= args.max_events:
-                        return 0
-                if last:
+            for record in follow(run, args.duration):
+                trace = probes[record.index]
+                pid, tid, comm, cpu, ts = record.values[:5]
+                message = record.render(trace.message, 5 + stacks)
+                if (args.name and args.name not in str(comm)) or (args.msg_filter and args.msg_filter not in message):
+                    continue
+                ids = record.values[5:5 + stacks]
+                kernel = [n for _, n in run.frames(ids.pop(0), True)] if args.kernel_stack else []
+                user = [n for _, n in run.frames(ids.pop(0), False)] if args.user_stack else []
+                if args.json:
+                    out.write(json.dumps({"time": (int(ts) + wall) / 1e9, "ts": ts, "pid": pid, "tid": tid, "comm": comm,
+                                          "cpu": cpu, "func": trace.function, "probe": trace.probe.spec,
+                                          "message": message,
+                                          **({"kernel_stack": kernel} if args.kernel_stack else {}),
+                                          **({"user_stack": user} if args.user_stack else {})}) + "\n")
+                else:
+                    when = (f"{(int(ts) - start) / 1e9:<8.6f} " if args.timestamp else
+                            f"{time.strftime('%H:%M:%S'):<8} " if args.time else "")
+                    out.write(f"{when}{f'{cpu:<3} ' if args.print_cpu else ''}"
+                              f"{pid:<7} {tid:<7} {comm:<15} {trace.function:<16} {message}\n")
+                    out.writelines(f"        {frame}\n" for frame in kernel + user)
+                    if kernel or user:
+                        out.write("\n")
+                out.flush()
+                printed += 1
+                if args.max_events and printed >= args.max_events:
                     break
         return 0
-
-
-def _polling(ticker: Ticker):
-    """``False`` while events should be polled, then ``True`` once (duration over or Ctrl-C)."""
-    try:
-        while ticker.duration is None or time.monotonic() - ticker.start < ticker.duration:
-            yield False
-    except KeyboardInterrupt:
-        pass
-    yield True
 
 
 TOOL = Trace()

@@ -149,6 +149,17 @@ class TraceRun:
         return found
 
 
+def follow(run: TraceRun, duration: float | None) -> Iterator[Printed]:
+    """``run``'s printf records as they come, for ``duration`` seconds (None: until Ctrl-C)."""
+    ticker = Ticker(None, duration)
+    try:
+        while duration is None or time.monotonic() - ticker.start < duration:
+            yield from run.records(ticker.wait(0.2))
+    except KeyboardInterrupt:
+        pass
+    yield from run.records(0)
+
+
 @dataclass(frozen=True)
 class Printed:
     """One ``printf`` record: which printf of the program (``index``, in source order)
