@@ -27,7 +27,7 @@ def readline_binary(shared: str | None) -> str:
     for candidate in candidates:
         try:
             path = library_path(candidate)
-            if ElfSymbols(path).address("readline"):
+            if ElfSymbols.cached(path).address("readline"):
                 return path
         except (ToolError, SymbolError):
             continue

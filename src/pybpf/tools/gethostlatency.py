@@ -35,7 +35,7 @@ class Gethostlatency:
         from pybpf.symbols import ElfSymbols
 
         libc = library_path("c")
-        present = [f for f in FUNCTIONS if ElfSymbols(libc).address(f)]
+        present = [f for f in FUNCTIONS if ElfSymbols.cached(libc).address(f)]
         if not present:
             raise ToolError(f"{libc} has none of {', '.join(FUNCTIONS)}")
         when = f"/pid == {args.pid}/ " if args.pid else ""

@@ -133,7 +133,7 @@ def resolve(pattern: str, *, regex: bool = False, usdt: bool = True) -> list[Tar
     from pybpf.symbols import ElfSymbols, SymbolError
 
     try:
-        elf = ElfSymbols(path)
+        elf = ElfSymbols.cached(path)
     except SymbolError as exc:
         raise ToolError(f"{pattern}: {exc}") from None
     seen: dict[int, str] = {}

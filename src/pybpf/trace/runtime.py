@@ -113,7 +113,7 @@ def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
     function = function.replace('"', "")
     try:
         path = binary if "/" in binary else find_library(binary)
-        elf = ElfSymbols(path)
+        elf = ElfSymbols.cached(path)
     except SymbolError as exc:
         raise fail(str(exc)) from None
     name, _, offset = function.partition("+")

@@ -172,7 +172,7 @@ def resolve_uprobe(binary: str, symbol: str | None = None, offset: int = 0,
     ``address`` in ``binary`` (a path or a library name such as ``c``)."""
     try:
         path = find_library(binary) if "/" not in binary else binary
-        elf = ElfSymbols(path)
+        elf = ElfSymbols.cached(path)
     except SymbolError as exc:
         raise AttachError(f"uprobe on {binary}", errno.ENOENT, str(exc)) from None
     if symbol is not None:
@@ -216,7 +216,7 @@ def attach_uprobe_multi(prog_fd: int, binary: str, patterns: Sequence[str], *, r
     (section ``uprobe.multi/...``). Refusals name what matched nothing."""
     path = find_library(binary) if "/" not in binary else binary
     try:
-        elf = ElfSymbols(path)
+        elf = ElfSymbols.cached(path)
     except SymbolError as exc:
         raise AttachError(f"uprobe_multi on {binary}", errno.ENOENT, str(exc)) from None
     names = sorted({name for name in elf.names() for pattern in patterns if fnmatch.fnmatchcase(name, pattern)})
