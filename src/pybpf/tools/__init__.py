@@ -12,7 +12,7 @@ from typing import Any
 from pybpf.tools.events import ToolError
 
 #: the tools, in the order ``pybpf tool --list`` shows them
-NAMES: tuple[str, ...] = ("argdist", "bashreadline", "cpudist", "execsnoop", "exitsnoop", "funccount", "funclatency", "gethostlatency", "killsnoop", "memleak", "mountsnoop", "opensnoop", "profile", "runqlat", "stackcount", "statsnoop", "syscount", "tcpconnect", "tcpstates", "threadsnoop", "trace")
+NAMES: tuple[str, ...] = ("argdist", "bashreadline", "cpudist", "execsnoop", "exitsnoop", "funccount", "funclatency", "gethostlatency", "killsnoop", "memleak", "mountsnoop", "opensnoop", "profile", "pythoncalls", "pythonflow", "runqlat", "stackcount", "statsnoop", "syscount", "tcpconnect", "tcpstates", "threadsnoop", "trace")
 
 
 def get(name: str) -> Any:
