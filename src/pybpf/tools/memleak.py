@@ -124,13 +124,13 @@ class Memleak:
         grouped: dict[tuple[str, ...], dict] = {}
         for key, size in sizes.items():
             born, stack = times.get(key), stacks.get(key)
-            if born is None or stack is None or int(born) > oldest:       # type: ignore[arg-type]
+            if born is None or stack is None or int(born) > oldest:
                 continue
             frames = tuple(name for _, name in run.frames(stack, kernel=not args.pid, offsets=True))
             entry = grouped.setdefault(frames, {"bytes": 0, "count": 0, "stack": list(frames), "allocations": []})
-            entry["bytes"] += int(size)                                    # type: ignore[call-overload]
+            entry["bytes"] += int(size)
             entry["count"] += 1
-            entry["allocations"].append({"address": int(key[0]), "size": int(size)})   # type: ignore[call-overload]
+            entry["allocations"].append({"address": int(key[0]), "size": int(size)})
         order = (lambda s: (s["bytes"], s["count"])) if args.sort == "size" else (lambda s: (s["count"], s["bytes"]))
         top = sorted(grouped.values(), key=order)[-args.top:]
         if not args.show_allocs:

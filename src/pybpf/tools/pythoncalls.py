@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 import time
-from typing import IO
+from typing import IO, Any
 
 from pybpf.tools.pythonusdt import python_probes
 from pybpf.tools.traced import Ticker
@@ -44,7 +44,7 @@ class Pythoncalls:
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         from pybpf.engine import load
         from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
+        from pybpf.toolchain.compile import compile_c
 
         probes = python_probes(args.pid, flow=False, latency=args.latency)
         spec = load_object(compile_c(probes.program, defines=probes.defines), name=self.name)
@@ -63,7 +63,7 @@ class Pythoncalls:
                     link.close()
         return 0
 
-    def _report(self, calls, args: argparse.Namespace, out: IO[str], clear: bool) -> None:
+    def _report(self, calls: Any, args: argparse.Namespace, out: IO[str], clear: bool) -> None:
         rows = sorted(((f"{_text(key.clazz)}.{_text(key.method)}", value.calls, value.total_ns)
                        for key, value in calls.items()), key=lambda r: (r[2] if args.latency else r[1], r[0]))
         if clear:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import IO
 
 from pybpf.tools.events import monotonic_to_wall, stream

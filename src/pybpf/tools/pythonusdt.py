@@ -164,7 +164,8 @@ def python_probes(pid: int, flow: bool, latency: bool = False) -> PythonProbes:
     from pybpf.usdt import c_reader
 
     binary, sites = probes_of(pid)
-    readers, cases = [], {0: [], 1: []}
+    readers: list[str] = []
+    cases: dict[int, list[str]] = {0: [], 1: []}
     for is_return, name in enumerate(PROBES):
         for index, site in enumerate(sites[name]):
             reader = f"arg_{'return' if is_return else 'entry'}_{index}"

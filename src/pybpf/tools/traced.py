@@ -79,7 +79,7 @@ class TraceRun:
 
     # -- maps ----------------------------------------------------------------------------
 
-    def _rows(self, name: str, clear: bool) -> Iterator[tuple[tuple[object, ...], bytes, list[bytes]]]:
+    def _rows(self, name: str, clear: bool) -> Iterator[tuple[tuple[Any, ...], bytes, list[bytes]]]:
         """(decoded key, raw key, per-CPU raw values) of map ``name``, deleting each row
         read when ``clear``."""
         from pybpf.trace.types import decode
@@ -101,30 +101,32 @@ class TraceRun:
                     pass
             yield tuple(decoded), bytes(key), values
 
-    def counts(self, name: str, clear: bool = True) -> dict[tuple[object, ...], int]:
+    def counts(self, name: str, clear: bool = True) -> dict[tuple[Any, ...], int]:
         """A count()/sum() map: key tuple → total over CPUs."""
         return {key: sum(struct.unpack_from("<q", v)[0] for v in values) for key, _, values in self._rows(name, clear)}
 
-    def histograms(self, name: str, clear: bool = True) -> dict[tuple[object, ...], Any]:
+    def histograms(self, name: str, clear: bool = True) -> dict[tuple[Any, ...], Any]:
         """A hist() map: key tuple (the bucket's slot left out) → Histogram."""
         from pybpf.output import Histogram
 
         info = self.session.compiled.maps.get(name)
-        found: dict[tuple[object, ...], Histogram] = {}
+        found: dict[tuple[Any, ...], Histogram] = {}
         for key, raw_key, values in self._rows(name, clear):
             slot = struct.unpack_from("<Q", raw_key, info.key_size)[0]   # type: ignore[union-attr]
             hist = found.setdefault(key, Histogram())
             hist.counts[slot] = hist.counts.get(slot, 0) + sum(struct.unpack_from("<q", v)[0] for v in values)
         return found
 
-    def values(self, name: str, clear: bool = True) -> dict[tuple[object, ...], object]:
+    def values(self, name: str, clear: bool = True) -> dict[tuple[Any, ...], Any]:
         """A map of assigned values: key tuple → decoded value."""
         from pybpf.trace.types import decode
 
         info = self.session.compiled.maps.get(name)
-        return {key: decode(info.value, values[0]) for key, _, values in self._rows(name, clear)}  # type: ignore[union-attr]
+        if info is None or isinstance(info.value, str):
+            return {}
+        return {key: decode(info.value, values[0]) for key, _, values in self._rows(name, clear)}
 
-    def frames(self, stack: object, kernel: bool, offsets: bool = False) -> list[tuple[int, str]]:
+    def frames(self, stack: Any, kernel: bool, offsets: bool = False) -> list[tuple[int, str]]:
         """A ``kstack``/``ustack`` key value as (address, function name — with ``+offset``
         when ``offsets``), innermost first; addresses without a symbol as hex."""
         from pybpf.symbols import SymbolError, Symbolizer
@@ -132,7 +134,7 @@ class TraceRun:
 
         if self._symbolizer is None:
             self._symbolizer = Symbolizer()
-        stack_id, pid = (stack, 0) if kernel else stack       # type: ignore[misc]
+        stack_id, pid = (int(stack), 0) if kernel else (int(stack[0]), int(stack[1]))
         raw = self.session.kernel_maps[STACKS].get(stack_id & 0xFFFF_FFFF) if STACKS in self.session.kernel_maps else None
         found = []
         for (address,) in struct.iter_unpack("<Q", bytes(raw or b"")):
@@ -166,7 +168,7 @@ class Printed:
     and its decoded arguments."""
 
     index: int
-    values: list[object]
+    values: list[Any]
     types: list[Any]
     session: Session
 
