@@ -122,11 +122,14 @@ class Memleak:
         sizes, times, stacks = (run.values(m, clear=False) for m in ("@asize", "@atime", "@astack"))
         oldest = time.monotonic_ns() - args.older * 1_000_000
         grouped: dict[tuple[str, ...], dict] = {}
+        symbolised: dict[object, tuple[str, ...]] = {}
         for key, size in sizes.items():
             born, stack = times.get(key), stacks.get(key)
             if born is None or stack is None or int(born) > oldest:
                 continue
-            frames = tuple(name for _, name in run.frames(stack, kernel=not args.pid, offsets=True))
+            if stack not in symbolised:                 # once per recorded stack, not per allocation
+                symbolised[stack] = tuple(name for _, name in run.frames(stack, kernel=not args.pid, offsets=True))
+            frames = symbolised[stack]
             entry = grouped.setdefault(frames, {"bytes": 0, "count": 0, "stack": list(frames), "allocations": []})
             entry["bytes"] += int(size)
             entry["count"] += 1
