@@ -89,3 +89,14 @@ def test_pythoncalls_pythonflow_refuse_a_python_without_probes():
         child.wait()
     assert ran.returncode == 1
     assert ran.stderr.startswith(f"pybpf tool: error: process {child.pid} (") and "no python:function__entry USDT" in ran.stderr
+
+
+def test_trace_and_argdist_read_usdt_arguments(script):
+    process, path = script
+    out = run_tool("trace", ["-p", str(process.pid), 'u:/usr/bin/python3.11:function__return "%s line %d", arg2, arg3'],
+                   lambda: None, timing=["--duration", "2"])
+    rows = [line.split(None, 4) for line in out.splitlines()[1:]]
+    assert rows and all(row[3] == "function__return" and row[4] == "pybpf_toolsuser_called line 4" for row in rows)
+    out = run_tool("argdist", ["-p", str(process.pid), "-i", "5", "-C", "u:/usr/bin/python3.11:function__return():char*:arg2"],
+                   lambda: None, timing=["-d", "2"])
+    assert any(line.split(None, 1)[1] == "arg2 = pybpf_toolsuser_called" for line in out.splitlines() if line.startswith("\t") and "=" in line)

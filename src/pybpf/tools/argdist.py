@@ -85,7 +85,7 @@ class Argdist:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("-p", "--pid", type=int, help="id of the process to trace")
         parser.add_argument("-t", "--tid", type=int, help="id of the thread to trace")
-        parser.add_argument("-z", "--string-size", type=int, help="maximum string size to read (default 64)")
+        parser.add_argument("-z", "--string-size", type=int, help="maximum string size to read (1-64, default 64)")
         parser.add_argument("-i", "--interval", type=float, default=1, help="output interval, in seconds (default 1)")
         parser.add_argument("-d", "--duration", type=float, help="total duration of trace, in seconds")
         parser.add_argument("-n", "--number", type=int, dest="count", help="number of outputs")
@@ -114,6 +114,8 @@ class Argdist:
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         specifiers = [parse_specifier(s, True, args.string_size) for s in args.histspecifier] + \
             [parse_specifier(s, False, args.string_size) for s in args.countspecifier]
+        if args.string_size is not None and not 0 < args.string_size <= 64:
+            raise ToolError(f"-z {args.string_size}: the trace language reads strings of 1 to 64 bytes")
         if not specifiers:
             raise ToolError("at least one specifier is required (-C or -H)")
         printed = 0

@@ -47,7 +47,7 @@ class Bashreadline:
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         source = (f"uretprobe:{readline_binary(args.shared)}:readline /comm == \"bash\" && retval/ "
-                  "{ printf(\"%d %s %d\", pid, str(retval, 200), nsecs); }\n")
+                  "{ printf(\"%d %s %d\", pid, str(retval), nsecs); }\n")
         wall = monotonic_to_wall()
         with TraceRun(source, name=self.name) as run:
             if not args.json:

@@ -74,8 +74,6 @@ class Probe:
     def _argument(self, index: int, name: str) -> str:
         if self.kind == "t":
             raise ToolError(f"{self.spec}: tracepoints have no {name}; use args->FIELD")
-        if self.kind == "u":
-            raise ToolError(f"{self.spec}: USDT arguments are not readable by pybpf's trace language yet")
         if self.kind == "r" and name in self.params:
             self.entry.add(name)
             return f"@entry_{name}[tid]"

@@ -40,7 +40,7 @@ class Gethostlatency:
             raise ToolError(f"{libc} has none of {', '.join(FUNCTIONS)}")
         when = f"/pid == {args.pid}/ " if args.pid else ""
         return (",".join(f"uprobe:{libc}:{f}" for f in present) +
-                f" {when}{{ @start[tid] = nsecs; @host[tid] = str(arg0, 80); }}\n" +
+                f" {when}{{ @start[tid] = nsecs; @host[tid] = str(arg0); }}\n" +
                 ",".join(f"uretprobe:{libc}:{f}" for f in present) +
                 " /@start[tid]/ { printf(\"%d %s %d %s %d\", pid, comm, nsecs - @start[tid], @host[tid], nsecs); "
                 "delete(@start[tid]); delete(@host[tid]); }\n")

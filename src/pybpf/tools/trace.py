@@ -116,7 +116,7 @@ class Trace:
         parser.add_argument("-p", "--pid", type=int, help="id of the process to trace")
         parser.add_argument("-L", "--tid", type=int, help="id of the thread to trace")
         parser.add_argument("--uid", type=int, help="id of the user to trace")
-        parser.add_argument("-Z", "--string-size", type=int, help="maximum size of strings read (default 64)")
+        parser.add_argument("-Z", "--string-size", type=int, help="maximum size of strings read (1-64, default 64)")
         parser.add_argument("-S", "--include-self", action="store_true", help="do not filter trace's own pid")
         parser.add_argument("-M", "--max-events", type=int, help="number of events to print before quitting")
         parser.add_argument("-t", "--timestamp", action="store_true", help="print timestamp column (offset from start)")
@@ -152,8 +152,8 @@ class Trace:
         return "".join(blocks)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        if args.string_size is not None and not 0 < args.string_size <= 200:
-            raise ToolError(f"-Z {args.string_size}: the string size must be within 1..200")
+        if args.string_size is not None and not 0 < args.string_size <= 64:
+            raise ToolError(f"-Z {args.string_size}: the trace language reads strings of 1 to 64 bytes")
         probes = [parse_trace_probe(text, args.string_size) for text in args.probes]
         source = self.program(probes, args)
         stacks = int(args.kernel_stack) + int(args.user_stack)
