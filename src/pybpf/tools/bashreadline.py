@@ -12,11 +12,15 @@ import json
 import shutil
 import sys
 import time
-from typing import IO
+from collections.abc import Iterator
+from typing import IO, Any
 
-from pybpf.tools.events import ToolError, monotonic_to_wall
+from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.probespec import library_path
-from pybpf.tools.traced import TraceRun, follow
+from pybpf.tools.traced import printed_events
+
+#: an event's fields, in the program's printf order (for ``pybpf record`` too)
+LAYOUT = EventLayout((("pid", "u32"), ("command", "str:64")))
 
 
 def readline_binary(shared: str | None) -> str:
@@ -39,27 +43,30 @@ class Bashreadline:
 
     name = "bashreadline"
     description = "Print entered bash commands, system wide."
+    layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("-s", "--shared", help="the readline library (or binary) to probe")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per command line")
 
-    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+    def events(self, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+        """One event per line bash read: pid, command (and ts, time)."""
         source = (f"uretprobe:{readline_binary(args.shared)}:readline /comm == \"bash\" && retval/ "
                   "{ printf(\"%d %s %d\", pid, str(retval), nsecs); }\n")
-        wall = monotonic_to_wall()
-        with TraceRun(source, name=self.name) as run:
-            if not args.json:
-                out.write(f"{'TIME':<9} {'PID':<7} COMMAND\n")
-                out.flush()
-            for record in follow(run, args.duration):
-                pid, line, ts = record.values
-                if args.json:
-                    out.write(json.dumps({"time": (int(ts) + wall) / 1e9, "pid": pid, "command": line}) + "\n")
-                else:
-                    out.write(f"{time.strftime('%H:%M:%S'):<9} {pid:<7} {line}\n")
-                out.flush()
+        return printed_events(source, [name for name, _ in LAYOUT.fields], name=self.name, duration=args.duration)
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        if not args.json:
+            out.write(f"{'TIME':<9} {'PID':<7} COMMAND\n")
+            out.flush()
+        for event in self.events(args):
+            if args.json:
+                out.write(json.dumps(event) + "\n")
+            else:
+                out.write(f"{time.strftime('%H:%M:%S', time.localtime(event['time'])):<9} {event['pid']:<7} "
+                          f"{event['command']}\n")
+            out.flush()
         return 0
 
 

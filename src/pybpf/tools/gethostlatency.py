@@ -11,13 +11,16 @@ import argparse
 import json
 import sys
 import time
-from typing import IO
+from collections.abc import Iterator
+from typing import IO, Any
 
-from pybpf.tools.events import ToolError, monotonic_to_wall
+from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.probespec import library_path
-from pybpf.tools.traced import TraceRun, follow
+from pybpf.tools.traced import printed_events
 
 FUNCTIONS = ("getaddrinfo", "gethostbyname", "gethostbyname2")
+#: an event's fields, in the program's printf order (for ``pybpf record`` too)
+LAYOUT = EventLayout((("pid", "u32"), ("comm", "str:16"), ("latency_ns", "u64"), ("host", "str:64")))
 
 
 class Gethostlatency:
@@ -25,6 +28,7 @@ class Gethostlatency:
 
     name = "gethostlatency"
     description = "Show latency of host name lookups (getaddrinfo, gethostbyname) as they happen."
+    layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("-p", "--pid", type=int, help="trace this PID only")
@@ -45,20 +49,23 @@ class Gethostlatency:
                 " /@start[tid]/ { printf(\"%d %s %d %s %d\", pid, comm, nsecs - @start[tid], @host[tid], nsecs); "
                 "delete(@start[tid]); delete(@host[tid]); }\n")
 
+    def events(self, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+        """One event per lookup: pid, comm, latency_ns, host (and ts, time)."""
+        return printed_events(self.program(args), [name for name, _ in LAYOUT.fields], name=self.name, pid=args.pid,
+                              duration=args.duration)
+
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        wall = monotonic_to_wall()
-        with TraceRun(self.program(args), pid=args.pid, name=self.name) as run:
-            if not args.json:
-                out.write(f"{'TIME':<9} {'PID':<7} {'COMM':<16} {'LATms':>10} HOST\n")
-                out.flush()
-            for record in follow(run, args.duration):
-                pid, comm, latency, host, ts = record.values
-                if args.json:
-                    out.write(json.dumps({"time": (int(ts) + wall) / 1e9, "pid": pid, "comm": comm,
-                                          "latency_ns": latency, "host": host}) + "\n")
-                else:
-                    out.write(f"{time.strftime('%H:%M:%S'):<9} {pid:<7} {comm:<16} {int(latency) / 1e6:>10.2f} {host}\n")
-                out.flush()
+        if not args.json:
+            out.write(f"{'TIME':<9} {'PID':<7} {'COMM':<16} {'LATms':>10} HOST\n")
+            out.flush()
+        for event in self.events(args):
+            if args.json:
+                out.write(json.dumps(event) + "\n")
+            else:
+                clock = time.strftime("%H:%M:%S", time.localtime(event["time"]))
+                out.write(f"{clock:<9} {event['pid']:<7} {event['comm']:<16} {event['latency_ns'] / 1e6:>10.2f} "
+                          f"{event['host']}\n")
+            out.flush()
         return 0
 
 

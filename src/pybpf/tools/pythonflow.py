@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import IO
+from collections.abc import Iterator
+from typing import IO, Any
 
 from pybpf.tools.events import monotonic_to_wall, stream
 from pybpf.tools.pythonusdt import LAYOUT, python_probes
@@ -22,6 +23,7 @@ class Pythonflow:
 
     name = "pythonflow"
     description = "Print a Python process's function calls and returns, indented by depth (USDT)."
+    layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("pid", type=int, help="process id to attach to")
@@ -30,31 +32,35 @@ class Pythonflow:
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per call or return")
 
-    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+    def events(self, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+        """One event per call or return passing ``-M``/``-C``: pid, tid, cpu, depth,
+        direction, file (clazz), function (method), ts, time."""
         probes = python_probes(args.pid, flow=True)
-        wall, start = monotonic_to_wall(), None
-        if not args.json:
-            out.write(f"Tracing method calls in python process {args.pid}... Ctrl-C to quit.\n"
-                      f"{'CPU':<3} {'PID':<6} {'TID':<6} {'TIME(us)':<8} METHOD\n")
-            out.flush()
+        wall = monotonic_to_wall()
         for event in stream(probes.program, LAYOUT, name=self.name, defines=probes.defines, duration=args.duration,
                             attach_programs=probes.attach):
             clazz, method = str(event["clazz"]), str(event["method"])
             if (args.method and not method.startswith(args.method)) or (args.clazz and not clazz.startswith(args.clazz)):
                 continue
             raw = int(event["depth"])                                 # type: ignore[call-overload]
-            returning, depth = bool(raw >> 63), raw & ~(1 << 63)
-            start = int(event["ts"]) if start is None else start      # type: ignore[call-overload]
+            yield {**event, "depth": raw & ~(1 << 63), "direction": "return" if raw >> 63 else "call",
+                   "file": clazz, "function": method, "time": (int(event["ts"]) + wall) / 1e9}  # type: ignore[call-overload]
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        start = None
+        events = self.events(args)
+        if not args.json:
+            out.write(f"Tracing method calls in python process {args.pid}... Ctrl-C to quit.\n"
+                      f"{'CPU':<3} {'PID':<6} {'TID':<6} {'TIME(us)':<8} METHOD\n")
+            out.flush()
+        for event in events:
+            start = event["ts"] if start is None else start
             if args.json:
-                out.write(json.dumps({"time": (int(event["ts"]) + wall) / 1e9, "cpu": event["cpu"],  # type: ignore[call-overload]
-                                      "pid": event["pid"], "tid": event["tid"], "depth": depth,
-                                      "direction": "return" if returning else "call", "file": clazz,
-                                      "function": method}) + "\n")
+                out.write(json.dumps({k: v for k, v in event.items() if k not in ("clazz", "method")}) + "\n")
             else:
-                elapsed = (int(event["ts"]) - start) / 1e3             # type: ignore[call-overload]
-                arrow = "<- " if returning else "-> "
-                out.write(f"{event['cpu']:<3} {event['pid']:<6} {event['tid']:<6} {elapsed:<8.3f} "
-                          f"{'  ' * max(depth - 1, 0)}{arrow}{clazz}.{method}\n")
+                arrow = "<- " if event["direction"] == "return" else "-> "
+                out.write(f"{event['cpu']:<3} {event['pid']:<6} {event['tid']:<6} {(event['ts'] - start) / 1e3:<8.3f} "
+                          f"{'  ' * max(event['depth'] - 1, 0)}{arrow}{event['file']}.{event['function']}\n")
             out.flush()
         return 0
 

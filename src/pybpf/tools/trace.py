@@ -19,11 +19,12 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from pybpf.tools.bccprobes import Probe, parse_probe
-from pybpf.tools.events import ToolError, monotonic_to_wall
+from pybpf.tools.events import EventLayout, ToolError, monotonic_to_wall
 from pybpf.tools.traced import TraceRun, follow, quote
 
 _CONVERSION = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z)?([diouxXcspKU%])")
@@ -106,11 +107,17 @@ def parse_trace_probe(text: str, string_size: int | None = None) -> TraceProbe:
     return TraceProbe(probe, probe.expression(condition) if condition else "", message, translated)
 
 
+#: an event's fields as ``pybpf record`` writes them to CTF
+LAYOUT = EventLayout((("pid", "u32"), ("tid", "u32"), ("cpu", "u32"), ("comm", "str:16"), ("func", "str:64"),
+                      ("message", "str:256")))
+
+
 class Trace:
     """The trace tool."""
 
     name = "trace"
     description = "Print a message per call of user functions, returns, tracepoints and USDT probes."
+    layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("-p", "--pid", type=int, help="id of the process to trace")
@@ -151,20 +158,15 @@ class Trace:
                           f"{{ printf({quote(text)}, {', '.join(fields)}); {probe.entry_cleanup()} }}\n")
         return "".join(blocks)
 
-    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+    def events(self, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+        """One event per probe hit that passes the filters (up to ``-M``): pid, tid, cpu,
+        comm, func, probe, message, stacks when asked (and ts, time)."""
         if args.string_size is not None and not 0 < args.string_size <= 64:
             raise ToolError(f"-Z {args.string_size}: the trace language reads strings of 1 to 64 bytes")
         probes = [parse_trace_probe(text, args.string_size) for text in args.probes]
-        source = self.program(probes, args)
         stacks = int(args.kernel_stack) + int(args.user_stack)
-        start, wall = time.monotonic_ns(), monotonic_to_wall()
-        printed = 0
-        with TraceRun(source, pid=args.pid, name=self.name) as run:
-            if not args.json:
-                header = ("TIME     " if args.time or args.timestamp else "") + ("CPU " if args.print_cpu else "")
-                trivial = all(not p.message for p in probes)
-                out.write(f"{header}{'PID':<7} {'TID':<7} {'COMM':<15} {'FUNC':<16} {'' if trivial else '-'}".rstrip() + "\n")
-                out.flush()
+        wall, printed = monotonic_to_wall(), 0
+        with TraceRun(self.program(probes, args), pid=args.pid, name=self.name) as run:
             for record in follow(run, args.duration):
                 trace = probes[record.index]
                 pid, tid, comm, cpu, ts = record.values[:5]
@@ -172,26 +174,37 @@ class Trace:
                 if (args.name and args.name not in str(comm)) or (args.msg_filter and args.msg_filter not in message):
                     continue
                 ids = record.values[5:5 + stacks]
-                kernel = [n for _, n in run.frames(ids.pop(0), True)] if args.kernel_stack else []
-                user = [n for _, n in run.frames(ids.pop(0), False)] if args.user_stack else []
-                if args.json:
-                    out.write(json.dumps({"time": (int(ts) + wall) / 1e9, "ts": ts, "pid": pid, "tid": tid, "comm": comm,
-                                          "cpu": cpu, "func": trace.function, "probe": trace.probe.spec,
-                                          "message": message,
-                                          **({"kernel_stack": kernel} if args.kernel_stack else {}),
-                                          **({"user_stack": user} if args.user_stack else {})}) + "\n")
-                else:
-                    when = (f"{(int(ts) - start) / 1e9:<8.6f} " if args.timestamp else
-                            f"{time.strftime('%H:%M:%S'):<8} " if args.time else "")
-                    out.write(f"{when}{f'{cpu:<3} ' if args.print_cpu else ''}"
-                              f"{pid:<7} {tid:<7} {comm:<15} {trace.function:<16} {message}\n")
-                    out.writelines(f"        {frame}\n" for frame in kernel + user)
-                    if kernel or user:
-                        out.write("\n")
-                out.flush()
+                event = {"ts": ts, "time": (int(ts) + wall) / 1e9, "pid": pid, "tid": tid, "cpu": cpu, "comm": comm,
+                         "func": trace.function, "probe": trace.probe.spec, "message": message}
+                if args.kernel_stack:
+                    event["kernel_stack"] = [n for _, n in run.frames(ids.pop(0), True)]
+                if args.user_stack:
+                    event["user_stack"] = [n for _, n in run.frames(ids.pop(0), False)]
+                yield event
                 printed += 1
                 if args.max_events and printed >= args.max_events:
-                    break
+                    return
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        start = time.monotonic_ns()
+        if not args.json:
+            header = ("TIME     " if args.time or args.timestamp else "") + ("CPU " if args.print_cpu else "")
+            trivial = all(not re.search(r'"', text) for text in args.probes)
+            out.write(f"{header}{'PID':<7} {'TID':<7} {'COMM':<15} {'FUNC':<16} {'' if trivial else '-'}".rstrip() + "\n")
+            out.flush()
+        for event in self.events(args):
+            if args.json:
+                out.write(json.dumps(event) + "\n")
+            else:
+                when = (f"{(int(event['ts']) - start) / 1e9:<8.6f} " if args.timestamp else
+                        f"{time.strftime('%H:%M:%S', time.localtime(event['time'])):<8} " if args.time else "")
+                cpu = f"{event['cpu']:<3} " if args.print_cpu else ""
+                out.write(f"{when}{cpu}{event['pid']:<7} {event['tid']:<7} {event['comm']:<15} {event['func']:<16} {event['message']}\n")
+                frames = event.get("kernel_stack", []) + event.get("user_stack", [])
+                out.writelines(f"        {frame}\n" for frame in frames)
+                if frames:
+                    out.write("\n")
+            out.flush()
         return 0
 
 

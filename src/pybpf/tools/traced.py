@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,6 +160,20 @@ def follow(run: TraceRun, duration: float | None) -> Iterator[Printed]:
     except KeyboardInterrupt:
         pass
     yield from run.records(0)
+
+
+def printed_events(source: str, fields: Sequence[str], *, name: str, pid: int | None = None,
+                   duration: float | None = None) -> Iterator[dict[str, Any]]:
+    """The records of ``source``, whose printf arguments are ``fields`` then ``nsecs``, as
+    event dicts (``ts`` CLOCK_MONOTONIC ns, ``time`` Unix seconds) — an event tool's
+    ``events()`` for ``pybpf record`` and its printing."""
+    from pybpf.tools.events import monotonic_to_wall
+
+    wall = monotonic_to_wall()
+    with TraceRun(source, pid=pid, name=name) as run:
+        for record in follow(run, duration):
+            *values, ts = record.values
+            yield {"ts": ts, **dict(zip(fields, values)), "time": (int(ts) + wall) / 1e9}
 
 
 @dataclass(frozen=True)
