@@ -38,41 +38,37 @@ class TraceRun:
         self.name = name
         self.session = _ToolSession(compiled, Options(pid=pid if pid else -1, quiet=True))
         self._symbolizer: Any = None
+        self._poller: Any = None
 
     def __enter__(self) -> TraceRun:
+        import select
+
         from pybpf.trace.errors import TraceError
 
         try:
             self.session.load()
             self.session.attach()
+            self._poller = select.epoll()
+            self._poller.register(self.session.ring.fileno(), select.EPOLLIN)
         except TraceError as exc:
-            self.session.close()
+            self.__exit__()
             raise ToolError(f"{self.name}: {exc}") from None
         except BaseException:
-            self.session.close()
+            self.__exit__()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._poller is not None:
+            self._poller.close()
         self.session.close()
-
-    @property
-    def probe_count(self) -> int:
-        return self.session.probe_count
 
     # -- printf records ----------------------------------------------------------------
 
     def records(self, timeout: float) -> list[Printed]:
         """``printf`` records that arrived within ``timeout`` seconds, in order."""
-        import select
-
         if not self.session.printed:
-            poller = select.epoll()
-            try:
-                poller.register(self.session.ring.fileno(), select.EPOLLIN)
-                poller.poll(timeout)
-            finally:
-                poller.close()
+            self._poller.poll(timeout)
         self.session.drain()
         found, self.session.printed = self.session.printed, []
         return found
