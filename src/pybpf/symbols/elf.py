@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import lzma
+import os
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
@@ -25,6 +26,11 @@ _FUNC_TYPES = frozenset({"STT_FUNC", "STT_GNU_IFUNC"})
 #: among aliases at one address the name with fewest leading underscores wins (glibc's
 #: public names are weak aliases of ``__`` ones), then global over weak over local
 _BINDING_RANK = {"STB_GLOBAL": 0, "STB_WEAK": 1, "STB_LOCAL": 2}
+
+
+#: ElfSymbols.cached's files, oldest first
+_PARSED: dict[tuple[int, int, int], ElfSymbols] = {}
+_PARSED_CAPACITY = 16
 
 
 class ElfSymbols:
@@ -50,6 +56,23 @@ class ElfSymbols:
             raise SymbolError(f"{path}: not a valid ELF file: {exc}") from None
         ranked.sort(key=lambda r: r[0])  # the preferred alias first among equal starts
         self._table = SymbolTable((start, size, name) for _, start, size, name in ranked)
+
+    @classmethod
+    def cached(cls, path: str | Path) -> ElfSymbols:
+        """The symbols of ``path``, parsed once per file version (device, inode, mtime):
+        probing many functions of one library (uprobe globs, a tool's dozen probes)
+        would otherwise parse it again for each."""
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise SymbolError(f"{path}: cannot read: {exc.strerror}") from None
+        key = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        found = _PARSED.get(key)
+        if found is None:
+            found = _PARSED[key] = cls(path)
+            while len(_PARSED) > _PARSED_CAPACITY:
+                del _PARSED[next(iter(_PARSED))]
+        return found
 
     def __len__(self) -> int:
         return len(self._table)

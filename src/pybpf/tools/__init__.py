@@ -12,7 +12,7 @@ from typing import Any
 from pybpf.tools.events import ToolError
 
 #: the tools, in the order ``pybpf tool --list`` shows them
-NAMES: tuple[str, ...] = ("biolatency", "biosnoop", "bitesize", "cpudist", "execsnoop", "exitsnoop", "hardirqs", "killsnoop", "mountsnoop", "offcputime", "oomkill", "opensnoop", "profile", "runqlat", "runqlen", "softirqs", "statsnoop", "syscount", "tcpaccept", "tcpconnect", "tcplife", "tcpretrans", "tcpstates", "threadsnoop")
+NAMES: tuple[str, ...] = ("argdist", "bashreadline", "biolatency", "biosnoop", "bitesize", "cpudist", "execsnoop", "exitsnoop", "funccount", "funclatency", "gethostlatency", "hardirqs", "killsnoop", "memleak", "mountsnoop", "offcputime", "oomkill", "opensnoop", "profile", "pythoncalls", "pythonflow", "runqlat", "runqlen", "softirqs", "stackcount", "statsnoop", "syscount", "tcpaccept", "tcpconnect", "tcplife", "tcpretrans", "tcpstates", "threadsnoop", "trace")
 
 
 def get(name: str) -> Any:

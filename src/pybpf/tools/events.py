@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pybpf.errors import PybpfError
 
@@ -89,10 +90,12 @@ def offset(tracepoint: str, field: str) -> int:
 
 
 def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str, int] | None = None,
-           duration: float | None = None) -> Iterator[dict[str, object]]:
+           duration: float | None = None,
+           attach_programs: Callable[[Any], list[Any]] | None = None) -> Iterator[dict[str, object]]:
     """Compile, load and attach ``source`` (which fills ``struct event`` records into a
     ring buffer map named ``events``), then yield decoded events until ``duration``
-    seconds pass (None: until Ctrl-C)."""
+    seconds pass (None: until Ctrl-C). Programs attach where their sections say, or
+    through ``attach_programs(loaded)`` (which returns the links) when given."""
     from pybpf.engine import load
     from pybpf.kernel.attach import attach
     from pybpf.kernel.ringbuf import EventPoller, RingBuffer
@@ -105,7 +108,8 @@ def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str,
     pending: list[dict[str, object]] = []
     deadline = None if duration is None else time.monotonic() + duration
     with load(spec, engine="kernel") as loaded, RingBuffer.of(loaded.maps["events"]) as ring, EventPoller() as poller:
-        links = [attach(program) for program in loaded.programs.values()]
+        links = (attach_programs(loaded) if attach_programs is not None else
+                 [attach(program) for program in loaded.programs.values()])
         try:
             poller.add_ring_buffer(ring, lambda record: pending.append(layout.decode(record)))
             try:

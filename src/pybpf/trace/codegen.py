@@ -108,6 +108,7 @@ class CompiledProbe:
     instructions: list
     references: dict[int, str]
     program_type: str
+    usdt: Any = None          #: the USDT site the program was compiled for (attached there only)
 
 
 @dataclass
@@ -137,11 +138,12 @@ _COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 class Context:
     """What an attach point gives the program: the tracepoint format, the probe kind."""
 
-    def __init__(self, point: ast.AttachPoint, target: str, fmt: Any = None):
+    def __init__(self, point: ast.AttachPoint, target: str, fmt: Any = None, usdt: Any = None):
         self.point = point
         self.kind = point.kind
         self.target = target
         self.format = fmt
+        self.usdt = usdt          #: a USDT probe's site (pybpf.usdt.UsdtProbe): where its arguments are
 
 
 class Generator:
@@ -463,7 +465,7 @@ class Generator:
                  "rawtracepoint": "raw_tracepoint", "uprobe": "kprobe", "uretprobe": "kprobe", "usdt": "kprobe",
                  "profile": "perf_event", "interval": "perf_event", "software": "perf_event",
                  "hardware": "perf_event"}
-        return CompiledProbe(ctx.point, ctx.target, instructions, references, kinds.get(ctx.kind, "kprobe"))
+        return CompiledProbe(ctx.point, ctx.target, instructions, references, kinds.get(ctx.kind, "kprobe"), ctx.usdt)
 
 
 def _wider(a: T, b: T) -> T:
@@ -1493,6 +1495,8 @@ class ProbeCompiler:
             e.call(CGROUP_ID)
         elif name == "curtask":
             e.call(CURRENT_TASK)
+        elif name.startswith("arg") and name[3:].isdigit() and self.ctx.usdt is not None:
+            self.usdt_argument(int(name[3:]), b)
         elif name.startswith("arg") and name[3:].isdigit():
             index = int(name[3:])
             if self.ctx.kind not in ("uprobe", "uretprobe", "usdt", "kprobe"):
@@ -1507,6 +1511,39 @@ class ProbeCompiler:
         else:
             t = self.type_of(b)
             raise _err(f"'{name}' is a {t}, not an integer", b)
+
+    def usdt_argument(self, index: int, node: ast.Node) -> None:
+        """r0 = argument ``index`` of the USDT site, found as its note says: a constant, a
+        register, or memory at a register (+ index register * scale) + displacement,
+        narrowed to the argument's size and sign."""
+        from pybpf.usdt import ArgKind
+
+        site, e = self.ctx.usdt, self.e
+        if index >= len(site.arguments):
+            raise _err(f"arg{index}: the USDT probe {site.qualified_name} has {len(site.arguments)} arguments", node)
+        arg = site.arguments[index]
+        if arg.kind == ArgKind.CONST:
+            e.mov(0, arg.value)
+        elif arg.kind == ArgKind.REG:
+            e.load(0, 6, arg.reg_offset)
+        else:
+            slot = e.alloc(8, node)
+            e.zero(slot, 8)
+            e.load(3, 6, arg.reg_offset)
+            if arg.kind == ArgKind.SIB:
+                e.load(4, 6, arg.index_offset)
+                e.alu("*", 4, arg.scale)
+                e.alur("+", 3, 4)
+            e.alu("+", 3, arg.value)
+            e.movr(1, 10)
+            e.alu("+", 1, slot)
+            e.mov(2, arg.size)
+            e.call(PROBE_READ)
+            e.load(0, 10, slot)
+        if arg.signed:
+            e.sign_extend(0, arg.size)
+        else:
+            e.zero_extend(0, arg.size)
 
     def int_call(self, call: ast.Call) -> None:
         e = self.e

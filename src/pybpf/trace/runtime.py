@@ -94,6 +94,9 @@ def expand(program: ast.Script, formats: dict[str, Any] | None = None) -> list[t
             elif point.kind in ("uprobe", "uretprobe") and len(point.parts) == 2:
                 for target in _uprobe_targets(point, program.source):
                     out.append((probe, Context(point, target, None)))
+            elif point.kind == "usdt":
+                for target, site in _usdt_sites(point, program.source):
+                    out.append((probe, Context(point, target, None, usdt=site)))
             elif point.kind in _KERNEL_FUNCTION_KINDS:
                 raise _kernel_function_refusal(point, program.source)
             else:
@@ -113,7 +116,7 @@ def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
     function = function.replace('"', "")
     try:
         path = binary if "/" in binary else find_library(binary)
-        elf = ElfSymbols(path)
+        elf = ElfSymbols.cached(path)
     except SymbolError as exc:
         raise fail(str(exc)) from None
     name, _, offset = function.partition("+")
@@ -136,6 +139,31 @@ def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
         if found is None or found[0] != name:
             raise fail(f"Offset outside the function bounds ('{name}' size is smaller than {int(offset, 0)})")
     return [f"{point.kind}:{binary}:{function}"]
+
+
+def _usdt_sites(point: ast.AttachPoint, source: str) -> list[tuple[str, Any]]:
+    """``usdt:BINARY:[PROVIDER:]NAME`` (globs in the names): every matching probe site, one
+    program each — sites of one probe keep their arguments in different registers."""
+    from pybpf.symbols import SymbolError, find_library
+    from pybpf.usdt import UsdtError, read_probes
+
+    def fail(reason: str) -> TraceSyntaxError:
+        return TraceSyntaxError(reason, source, point.position, point.length)
+
+    if len(point.parts) not in (2, 3):
+        raise fail("usdt probes are usdt:BINARY:[PROVIDER:]NAME")
+    binary, *names = (part.replace('"', "") for part in point.parts)
+    provider, name = (names[0], names[1]) if len(names) == 2 else ("*", names[0])
+    try:
+        path = binary if "/" in binary else find_library(binary)
+        sites = read_probes(path)
+    except (SymbolError, UsdtError) as exc:
+        raise fail(str(exc)) from None
+    found = [(f"usdt:{binary}:{site.provider}:{site.name}", site) for site in sites
+             if fnmatch.fnmatchcase(site.provider, provider) and fnmatch.fnmatchcase(site.name, name)]
+    if not found:
+        raise fail(f"no USDT probe {':'.join(names)} in {path}")
+    return found
 
 
 def _canonical(point: ast.AttachPoint) -> str:
@@ -269,6 +297,9 @@ class Session:
                                                                   pid=self.options.pid))
                 elif kind == "rawtracepoint":
                     self.attachments.append(attach(program, f"raw_tracepoint:{parts[-1]}"))
+                elif kind == "usdt" and probe.usdt is not None:
+                    from pybpf.kernel.attach import attach_usdt_site
+                    self.attachments.append(attach_usdt_site(program.fd, probe.usdt, pid=self.options.pid))
                 elif kind in ("uprobe", "uretprobe", "usdt"):
                     self.attachments.append(attach(program, probe.target.replace('"', ""), pid=self.options.pid))
                 else:

@@ -19,7 +19,7 @@ from pybpf.tracefs.mount import find_tracefs
 
 #: prefixes the kernel puts on syscall entry points (x86-64, arm64, generic, compat)
 _SYSCALL_PREFIXES = ("__x64_sys_", "__ia32_sys_", "__arm64_sys_", "__se_sys_", "__do_sys_",
-                     "__x64_compat_sys_", "ksys_", "sys_")
+                     "__x64_compat_sys_", "ksys_", "sys_", "vfs_")
 #: well-known kernel functions whose events a stable tracepoint reports
 _FUNCTION_TRACEPOINTS = {
     "tcp_v4_connect": "sock:inet_sock_set_state",

@@ -37,6 +37,7 @@ from pybpf.kernel.attach.tracing import (
     attach_uprobe,
     attach_uprobe_multi,
     attach_usdt,
+    attach_usdt_site,
     link_perf_event,
     resolve_uprobe,
 )
@@ -45,7 +46,7 @@ from pybpf.object.sections import section_kind
 __all__ = [
     "AttachError", "CGROUP_HOOKS", "IteratorOutput", "LinkGroup", "PerfEventLink", "SocketAttachment", "XDP_MODES",
     "attach", "attach_cgroup", "attach_iterator", "attach_kprobe", "attach_kprobe_multi", "attach_perf_event", "attach_raw_tracepoint",
-    "attach_socket", "attach_tc", "attach_tracepoint", "attach_uprobe", "attach_uprobe_multi", "attach_usdt", "attach_xdp",
+    "attach_socket", "attach_tc", "attach_tracepoint", "attach_uprobe", "attach_uprobe_multi", "attach_usdt", "attach_usdt_site", "attach_xdp",
     "interface_index", "link_perf_event", "parse_target", "resolve_uprobe", "target_of_section",
 ]
 

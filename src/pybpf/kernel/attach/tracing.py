@@ -172,7 +172,7 @@ def resolve_uprobe(binary: str, symbol: str | None = None, offset: int = 0,
     ``address`` in ``binary`` (a path or a library name such as ``c``)."""
     try:
         path = find_library(binary) if "/" not in binary else binary
-        elf = ElfSymbols(path)
+        elf = ElfSymbols.cached(path)
     except SymbolError as exc:
         raise AttachError(f"uprobe on {binary}", errno.ENOENT, str(exc)) from None
     if symbol is not None:
@@ -216,7 +216,7 @@ def attach_uprobe_multi(prog_fd: int, binary: str, patterns: Sequence[str], *, r
     (section ``uprobe.multi/...``). Refusals name what matched nothing."""
     path = find_library(binary) if "/" not in binary else binary
     try:
-        elf = ElfSymbols(path)
+        elf = ElfSymbols.cached(path)
     except SymbolError as exc:
         raise AttachError(f"uprobe_multi on {binary}", errno.ENOENT, str(exc)) from None
     names = sorted({name for name in elf.names() for pattern in patterns if fnmatch.fnmatchcase(name, pattern)})
@@ -245,13 +245,19 @@ def attach_usdt(prog_fd: int, binary: str, name: str, provider: str | None = Non
     links: list[PerfEventLink] = []
     try:
         for i, site in enumerate(sites):
-            event = PerfEvent.uprobe(path, site.offset, ref_ctr_offset=site.semaphore_offset, pid=pid,
-                                     cpu=0 if pid == -1 else -1)
-            links.append(link_perf_event(prog_fd, event, cookies[i] if i < len(cookies) else 0))
+            links.append(attach_usdt_site(prog_fd, site, pid=pid, cookie=cookies[i] if i < len(cookies) else 0))
     except BaseException:
         LinkGroup(links, "").close()
         raise
     return LinkGroup(links, f"usdt {sites[0].qualified_name} in {path} ({len(sites)} sites)")
+
+
+def attach_usdt_site(prog_fd: int, site: UsdtProbe, *, pid: int = -1, cookie: int = 0) -> PerfEventLink:
+    """Run the program at one site of a USDT probe (a program compiled for that site's
+    argument locations), its semaphore raised while attached."""
+    event = PerfEvent.uprobe(site.path, site.offset, ref_ctr_offset=site.semaphore_offset, pid=pid,
+                             cpu=0 if pid == -1 else -1)
+    return link_perf_event(prog_fd, event, cookie)
 
 
 def attach_perf_event(prog_fd: int, event: str = "cpu-clock", *, frequency: int | None = None,

@@ -1,0 +1,73 @@
+"""bashreadline: print the command lines bash reads, as they are entered, system wide
+(BCC's bashreadline; built on the trace language: a uretprobe on bash's ``readline``
+prints the returned line, see :mod:`pybpf.tools.traced`). Columns as BCC's: TIME PID
+COMMAND. Flags: ``-s SHARED`` (the library or binary with ``readline``; default: bash
+itself, which exports it on Debian, else libreadline) as BCC's; ``-d DURATION`` stops,
+``--json`` prints one object per line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from typing import IO, Any
+
+from pybpf.tools.events import EventLayout, ToolError
+from pybpf.tools.probespec import library_path
+from pybpf.tools.traced import printed_events
+
+#: an event's fields, in the program's printf order (for ``pybpf record`` too)
+LAYOUT = EventLayout((("pid", "u32"), ("command", "str:64")))
+
+
+def readline_binary(shared: str | None) -> str:
+    """Where ``readline`` is: the -s library, bash, or libreadline."""
+    from pybpf.symbols import ElfSymbols, SymbolError
+
+    candidates = [shared] if shared else [shutil.which("bash") or "/bin/bash", "readline"]
+    for candidate in candidates:
+        try:
+            path = library_path(candidate)
+            if ElfSymbols.cached(path).address("readline"):
+                return path
+        except (ToolError, SymbolError):
+            continue
+    raise ToolError(f"no readline function in {' or '.join(candidates)} (give the library with -s)")
+
+
+class Bashreadline:
+    """The bashreadline tool."""
+
+    name = "bashreadline"
+    description = "Print entered bash commands, system wide."
+    layout = LAYOUT
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("-s", "--shared", help="the readline library (or binary) to probe")
+        parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
+        parser.add_argument("--json", action="store_true", help="one JSON object per command line")
+
+    def events(self, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+        """One event per line bash read: pid, command (and ts, time)."""
+        source = (f"uretprobe:{readline_binary(args.shared)}:readline /comm == \"bash\" && retval/ "
+                  "{ printf(\"%d %s %d\", pid, str(retval), nsecs); }\n")
+        return printed_events(source, [name for name, _ in LAYOUT.fields], name=self.name, duration=args.duration)
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        if not args.json:
+            out.write(f"{'TIME':<9} {'PID':<7} COMMAND\n")
+            out.flush()
+        for event in self.events(args):
+            if args.json:
+                out.write(json.dumps(event) + "\n")
+            else:
+                out.write(f"{time.strftime('%H:%M:%S', time.localtime(event['time'])):<9} {event['pid']:<7} "
+                          f"{event['command']}\n")
+            out.flush()
+        return 0
+
+
+TOOL = Bashreadline()

@@ -1,0 +1,80 @@
+"""funclatency: time user functions from entry to return and print the latencies as
+log2 histograms (BCC's funclatency; built on the trace language — a uprobe keeps the
+entry time per thread, the uretprobe adds the delta to ``hist()``; see
+:mod:`pybpf.tools.traced`). Patterns as funccount's (user functions: ``c:getaddrinfo``,
+``/path/binary:func*``); kernel functions need kprobes, which this kernel lacks, and are
+refused with the tracepoint to use. Flags as BCC's: ``-p PID``, ``-i INTERVAL``,
+``-d DURATION``, ``-T``, ``-u`` microseconds, ``-m`` milliseconds, ``-F`` one histogram per
+function, ``-r``; ``--json`` prints one object per interval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import IO
+
+from pybpf.tools.events import ToolError
+from pybpf.tools.funccount import add_timing_arguments, filters
+from pybpf.tools.probespec import resolve
+from pybpf.tools.traced import Ticker, TraceRun, quote
+
+_DIVISORS = {"nsecs": 1, "usecs": 1000, "msecs": 1_000_000}
+
+
+class Funclatency:
+    """The funclatency tool."""
+
+    name = "funclatency"
+    description = "Time user functions and print their latency as a histogram."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_timing_arguments(parser)
+        units = parser.add_mutually_exclusive_group()
+        units.add_argument("-u", "--microseconds", action="store_true", help="microsecond histogram")
+        units.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
+        parser.add_argument("-F", "--function", action="store_true", help="show a separate histogram per function")
+        parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        parser.add_argument("pattern", help="functions to time: c:getaddrinfo, /path/binary:func*")
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        targets = resolve(args.pattern, regex=args.regexp, usdt=False)
+        if any(not t.point.startswith("uprobe:") for t in targets):
+            raise ToolError(f"{args.pattern}: funclatency times functions (entry to return), not tracepoints")
+        unit = "msecs" if args.milliseconds else "usecs" if args.microseconds else "nsecs"
+        per_function = args.function or len(targets) > 1
+        when = filters(args)
+        source = "".join(
+            f"{t.point} {when}{{ @start[tid] = nsecs; }}\n"
+            f"uret{t.point[1:]} /@start[tid]/ {{ $delta = (nsecs - @start[tid]) / {_DIVISORS[unit]}; "
+            f"@dist[{quote(t.label) if per_function else quote('')}, {'pid' if per_function else 0}] = hist($delta); "
+            f"@total = sum($delta); @calls = count(); delete(@start[tid]); }}\n" for t in targets)
+        with TraceRun(source, pid=args.pid, name=self.name) as run:
+            if not args.json:
+                out.write(f'Tracing {len(targets)} functions for "{args.pattern}"... Hit Ctrl-C to end.\n')
+                out.flush()
+            for last in Ticker(args.interval, args.duration):
+                dists = run.histograms("@dist")
+                total, calls = run.counts("@total").get((), 0), run.counts("@calls").get((), 0)
+                if args.json:
+                    out.write(json.dumps({"time": time.time(), "unit": unit, "total": total, "count": calls,
+                                          "histograms": [{**({"function": f, "pid": p} if per_function else {}),
+                                                          "buckets": [{"low": lo, "high": hi, "count": c}
+                                                                      for lo, hi, c in hist.ranges()]}
+                                                         for (f, p), hist in sorted(dists.items())]}) + "\n")
+                else:
+                    out.write("\n" + (time.strftime("%H:%M:%S") + "\n" if args.timestamp else ""))
+                    for (function, pid), hist in sorted(dists.items()):
+                        if per_function:
+                            out.write(f"\nFunction = {function} [{pid}]\n")
+                        out.write(hist.format_bcc(unit))
+                    if calls:
+                        out.write(f"\navg = {total // calls} {unit}, total: {total} {unit}, count: {calls}\n\n")
+                    if last:
+                        out.write("Detaching...\n")
+                out.flush()
+        return 0
+
+
+TOOL = Funclatency()

@@ -1,0 +1,72 @@
+"""gethostlatency: show the latency of host name lookups — libc's getaddrinfo(),
+gethostbyname() and gethostbyname2() — one line per call (BCC's gethostlatency; built on
+the trace language: uprobes keep the host name and start time per thread, uretprobes
+print the latency, see :mod:`pybpf.tools.traced`). Columns as BCC's: TIME PID COMM LATms
+HOST. Flags: ``-p PID`` as BCC's; ``-d DURATION`` stops, ``--json`` prints one object per
+lookup."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from typing import IO, Any
+
+from pybpf.tools.events import EventLayout, ToolError
+from pybpf.tools.probespec import library_path
+from pybpf.tools.traced import printed_events
+
+FUNCTIONS = ("getaddrinfo", "gethostbyname", "gethostbyname2")
+#: an event's fields, in the program's printf order (for ``pybpf record`` too)
+LAYOUT = EventLayout((("pid", "u32"), ("comm", "str:16"), ("latency_ns", "u64"), ("host", "str:64")))
+
+
+class Gethostlatency:
+    """The gethostlatency tool."""
+
+    name = "gethostlatency"
+    description = "Show latency of host name lookups (getaddrinfo, gethostbyname) as they happen."
+    layout = LAYOUT
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("-p", "--pid", type=int, help="trace this PID only")
+        parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
+        parser.add_argument("--json", action="store_true", help="one JSON object per lookup")
+
+    def program(self, args: argparse.Namespace) -> str:
+        from pybpf.symbols import ElfSymbols
+
+        libc = library_path("c")
+        present = [f for f in FUNCTIONS if ElfSymbols.cached(libc).address(f)]
+        if not present:
+            raise ToolError(f"{libc} has none of {', '.join(FUNCTIONS)}")
+        when = f"/pid == {args.pid}/ " if args.pid else ""
+        return (",".join(f"uprobe:{libc}:{f}" for f in present) +
+                f" {when}{{ @start[tid] = nsecs; @host[tid] = str(arg0); }}\n" +
+                ",".join(f"uretprobe:{libc}:{f}" for f in present) +
+                " /@start[tid]/ { printf(\"%d %s %d %s %d\", pid, comm, nsecs - @start[tid], @host[tid], nsecs); "
+                "delete(@start[tid]); delete(@host[tid]); }\n")
+
+    def events(self, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+        """One event per lookup: pid, comm, latency_ns, host (and ts, time)."""
+        return printed_events(self.program(args), [name for name, _ in LAYOUT.fields], name=self.name, pid=args.pid,
+                              duration=args.duration)
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        if not args.json:
+            out.write(f"{'TIME':<9} {'PID':<7} {'COMM':<16} {'LATms':>10} HOST\n")
+            out.flush()
+        for event in self.events(args):
+            if args.json:
+                out.write(json.dumps(event) + "\n")
+            else:
+                clock = time.strftime("%H:%M:%S", time.localtime(event["time"]))
+                out.write(f"{clock:<9} {event['pid']:<7} {event['comm']:<16} {event['latency_ns'] / 1e6:>10.2f} "
+                          f"{event['host']}\n")
+            out.flush()
+        return 0
+
+
+TOOL = Gethostlatency()

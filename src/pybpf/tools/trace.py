@@ -1,0 +1,211 @@
+"""trace: print a line per event of user functions, their returns, tracepoints and USDT
+probes, with a printf-style message and a filter (BCC's trace; built on the trace
+language — each BCC probe becomes one probe block whose ``printf`` carries pid, tid, comm,
+stacks and the message's arguments, decoded and formatted here, see
+:mod:`pybpf.tools.traced` and :mod:`pybpf.tools.bccprobes`). Probes as BCC's:
+``'p:c:open "%s", arg1'``, ``'r:c:malloc (retval > 4096) "%lx", retval'``,
+``'t:syscalls:sys_enter_openat "%s", args->filename'``; kernel functions need kprobes,
+which this kernel lacks, and are refused with the tracepoint to use. Flags as BCC's:
+``-p PID``, ``-L TID``, ``--uid``, ``-Z SIZE``, ``-S`` (include trace's own process), ``-M MAX``,
+``-t`` (seconds since start), ``-T`` (HH:MM:SS), ``-C`` (CPU), ``-n NAME``, ``-f TEXT``
+(message filter), ``-K``/``-U`` stacks; ``--duration`` stops after that many seconds and
+``--json`` prints one object per event."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from pybpf.tools.bccprobes import Probe, parse_probe
+from pybpf.tools.events import EventLayout, ToolError, monotonic_to_wall
+from pybpf.tools.traced import TraceRun, follow, quote
+
+_CONVERSION = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z)?([diouxXcspKU%])")
+
+
+@dataclass
+class TraceProbe:
+    """One BCC trace probe: the parsed probe, its filter, message format and arguments."""
+
+    probe: Probe
+    predicate: str
+    message: str
+    arguments: list[str]
+
+    @property
+    def function(self) -> str:
+        return self.probe.label
+
+
+def _split_arguments(text: str) -> list[str]:
+    """Comma-separated expressions, commas inside parentheses or strings kept."""
+    parts, depth, current, quoted = [], 0, "", False
+    for i, char in enumerate(text):
+        if char == '"' and (i == 0 or text[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char in "([":
+            depth += 1
+        elif not quoted and char in ")]":
+            depth -= 1
+        elif not quoted and char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+            continue
+        current += char
+    if current.strip():
+        parts.append(current.strip())
+    return parts
+
+
+def parse_trace_probe(text: str, string_size: int | None = None) -> TraceProbe:
+    """``SPEC[(SIGNATURE)] [(FILTER)] ["FORMAT"[, ARG...]]`` as BCC's trace reads it."""
+    match = re.match(r"\s*([^ \t(]+)(\([^()]*\))?(.*)$", text, re.S)
+    if match is None:
+        raise ToolError(f"{text!r}: expected a probe such as 'p:c:open \"%s\", arg1'")
+    probe = parse_probe(match.group(1) + (match.group(2) or ""))
+    rest = match.group(3).strip()
+    condition = ""
+    if rest.startswith("("):
+        depth = 0
+        for i, char in enumerate(rest):
+            depth += char == "("
+            depth -= char == ")"
+            if depth == 0:
+                condition, rest = rest[1:i], rest[i + 1:].strip()
+                break
+        else:
+            raise ToolError(f"{text!r}: unmatched '(' in the filter")
+    message, arguments = "", []
+    if rest:
+        found = re.match(r'("(?:[^"\\]|\\.)*")\s*(?:,(.*))?$', rest, re.S)
+        if found is None:
+            raise ToolError(f"{text!r}: expected a \"format string\" after the probe and filter")
+        message = found.group(1)[1:-1]
+        arguments = _split_arguments(found.group(2) or "")
+    conversions = [m for m in _CONVERSION.finditer(message) if m.group(1) != "%"]
+    if len(conversions) != len(arguments):
+        raise ToolError(f"{text!r}: the format has {len(conversions)} conversions but {len(arguments)} arguments follow")
+    translated = []
+    for conversion, argument in zip(conversions, arguments):
+        expression = probe.expression(argument)
+        kind = conversion.group(1)
+        if kind == "s" and expression.split("(")[0].strip() not in ("str", "comm", "ksym", "usym", "strerror"):
+            expression = f"str({expression}{f', {string_size}' if string_size else ''})"
+        elif kind == "K":
+            expression = f"ksym({expression})"
+        elif kind == "U":
+            expression = f"usym({expression})"
+        translated.append(expression)
+    message = re.sub(r"%([KU])", "%s", message)
+    return TraceProbe(probe, probe.expression(condition) if condition else "", message, translated)
+
+
+#: an event's fields as ``pybpf record`` writes them to CTF
+LAYOUT = EventLayout((("pid", "u32"), ("tid", "u32"), ("cpu", "u32"), ("comm", "str:16"), ("func", "str:64"),
+                      ("message", "str:256")))
+
+
+class Trace:
+    """The trace tool."""
+
+    name = "trace"
+    description = "Print a message per call of user functions, returns, tracepoints and USDT probes."
+    layout = LAYOUT
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("-p", "--pid", type=int, help="id of the process to trace")
+        parser.add_argument("-L", "--tid", type=int, help="id of the thread to trace")
+        parser.add_argument("--uid", type=int, help="id of the user to trace")
+        parser.add_argument("-Z", "--string-size", type=int, help="maximum size of strings read (1-64, default 64)")
+        parser.add_argument("-S", "--include-self", action="store_true", help="do not filter trace's own pid")
+        parser.add_argument("-M", "--max-events", type=int, help="number of events to print before quitting")
+        parser.add_argument("-t", "--timestamp", action="store_true", help="print timestamp column (offset from start)")
+        parser.add_argument("-T", "--time", action="store_true", help="print time column")
+        parser.add_argument("-C", "--print_cpu", action="store_true", help="print CPU id")
+        parser.add_argument("-n", "--name", help="only print process names containing this name")
+        parser.add_argument("-f", "--msg-filter", dest="msg_filter", help="only print messages containing this text")
+        parser.add_argument("-K", "--kernel-stack", action="store_true", help="output kernel stack trace")
+        parser.add_argument("-U", "--user-stack", action="store_true", help="output user stack trace")
+        parser.add_argument("--duration", type=float, help="stop after this many seconds")
+        parser.add_argument("--json", action="store_true", help="one JSON object per event")
+        parser.add_argument("probes", nargs="+", metavar="probe", help="probe specifier (see BCC's trace)")
+
+    def program(self, probes: list[TraceProbe], args: argparse.Namespace) -> str:
+        """The trace-language program: one printf per probe (pid, tid, comm, cpu, time,
+        stacks, then the message's arguments)."""
+        tests = [f"pid == {args.pid}"] if args.pid else []
+        tests += [f"tid == {args.tid}"] if args.tid else []
+        tests += [f"uid == {args.uid}"] if args.uid is not None else []
+        tests += [] if args.include_self else [f"pid != {os.getpid()}"]
+        stacks = (["kstack"] if args.kernel_stack else []) + (["ustack"] if args.user_stack else [])
+        blocks = []
+        for trace in probes:
+            probe = trace.probe
+            when = tests + ([f"({trace.predicate})"] if trace.predicate else [])
+            guard = probe.entry_guard()
+            entry = probe.entry_probe(f"/{' && '.join(tests)}/ " if tests else "") if probe.kind == "r" else ""
+            when = ([guard] if guard else []) + when
+            fields = ["pid", "tid", "comm", "cpu", "nsecs", *stacks, *trace.arguments]
+            text = "%d %d %s %d %d" + " %s" * len(stacks) + trace.message
+            blocks.append(entry + f"{probe.point} {'/' + ' && '.join(when) + '/ ' if when else ''}"
+                          f"{{ printf({quote(text)}, {', '.join(fields)}); {probe.entry_cleanup()} }}\n")
+        return "".join(blocks)
+
+    def events(self, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+        """One event per probe hit that passes the filters (up to ``-M``): pid, tid, cpu,
+        comm, func, probe, message, stacks when asked (and ts, time)."""
+        if args.string_size is not None and not 0 < args.string_size <= 64:
+            raise ToolError(f"-Z {args.string_size}: the trace language reads strings of 1 to 64 bytes")
+        probes = [parse_trace_probe(text, args.string_size) for text in args.probes]
+        stacks = int(args.kernel_stack) + int(args.user_stack)
+        wall, printed = monotonic_to_wall(), 0
+        with TraceRun(self.program(probes, args), pid=args.pid, name=self.name) as run:
+            for record in follow(run, args.duration):
+                trace = probes[record.index]
+                pid, tid, comm, cpu, ts = record.values[:5]
+                message = record.render(trace.message, 5 + stacks)
+                if (args.name and args.name not in str(comm)) or (args.msg_filter and args.msg_filter not in message):
+                    continue
+                ids = record.values[5:5 + stacks]
+                event = {"ts": ts, "time": (int(ts) + wall) / 1e9, "pid": pid, "tid": tid, "cpu": cpu, "comm": comm,
+                         "func": trace.function, "probe": trace.probe.spec, "message": message}
+                if args.kernel_stack:
+                    event["kernel_stack"] = [n for _, n in run.frames(ids.pop(0), True)]
+                if args.user_stack:
+                    event["user_stack"] = [n for _, n in run.frames(ids.pop(0), False)]
+                yield event
+                printed += 1
+                if args.max_events and printed >= args.max_events:
+                    return
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        start = time.monotonic_ns()
+        if not args.json:
+            header = ("TIME     " if args.time or args.timestamp else "") + ("CPU " if args.print_cpu else "")
+            trivial = all(not re.search(r'"', text) for text in args.probes)
+            out.write(f"{header}{'PID':<7} {'TID':<7} {'COMM':<15} {'FUNC':<16} {'' if trivial else '-'}".rstrip() + "\n")
+            out.flush()
+        for event in self.events(args):
+            if args.json:
+                out.write(json.dumps(event) + "\n")
+            else:
+                when = (f"{(int(event['ts']) - start) / 1e9:<8.6f} " if args.timestamp else
+                        f"{time.strftime('%H:%M:%S', time.localtime(event['time'])):<8} " if args.time else "")
+                cpu = f"{event['cpu']:<3} " if args.print_cpu else ""
+                out.write(f"{when}{cpu}{event['pid']:<7} {event['tid']:<7} {event['comm']:<15} {event['func']:<16} {event['message']}\n")
+                frames = event.get("kernel_stack", []) + event.get("user_stack", [])
+                out.writelines(f"        {frame}\n" for frame in frames)
+                if frames:
+                    out.write("\n")
+            out.flush()
+        return 0
+
+
+TOOL = Trace()

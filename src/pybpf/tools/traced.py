@@ -1,0 +1,253 @@
+"""Tools written in the trace language (``pybpf trace``'s bpftrace dialect): BCC's
+funccount, funclatency, stackcount, trace, argdist and the libc/bash tools are a few probe
+blocks each, so they generate a trace program instead of C. :class:`TraceRun` compiles it
+(no clang: start-up is Python's), loads and attaches it, and hands the tool its data as
+Python values — aggregation maps read (and cleared) per interval as counts, histograms
+(:class:`pybpf.output.Histogram`) or stacks, and ``printf`` records as decoded argument
+lists — so each tool prints BCC's columns itself."""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pybpf.tools.events import ToolError
+from pybpf.trace.runtime import Session
+
+
+def quote(text: str) -> str:
+    """``text`` as a trace-language string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class TraceRun:
+    """One trace program in the kernel, for a tool. Use as a context manager: entering
+    loads and attaches every probe, leaving detaches and frees everything."""
+
+    def __init__(self, source: str, *, pid: int | None = None, name: str = "tool"):
+        from pybpf.trace.errors import TraceError
+        from pybpf.trace.runtime import Options, compile_source
+
+        try:
+            compiled = compile_source(source, filename=name)
+        except TraceError as exc:
+            raise ToolError(f"{name}: {exc}") from None
+        self.name = name
+        self.session = _ToolSession(compiled, Options(pid=pid if pid else -1, quiet=True))
+        self._symbolizer: Any = None
+        self._poller: Any = None
+
+    def __enter__(self) -> TraceRun:
+        import select
+
+        from pybpf.trace.errors import TraceError
+
+        try:
+            self.session.load()
+            self.session.attach()
+            self._poller = select.epoll()
+            self._poller.register(self.session.ring.fileno(), select.EPOLLIN)
+        except TraceError as exc:
+            self.__exit__()
+            raise ToolError(f"{self.name}: {exc}") from None
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._poller is not None:
+            self._poller.close()
+        self.session.close()
+
+    # -- printf records ----------------------------------------------------------------
+
+    def records(self, timeout: float) -> list[Printed]:
+        """``printf`` records that arrived within ``timeout`` seconds, in order."""
+        if not self.session.printed:
+            self._poller.poll(timeout)
+        self.session.drain()
+        found, self.session.printed = self.session.printed, []
+        return found
+
+    # -- maps ----------------------------------------------------------------------------
+
+    def _rows(self, name: str, clear: bool) -> Iterator[tuple[tuple[Any, ...], bytes, list[bytes]]]:
+        """(decoded key, raw key, per-CPU raw values) of map ``name``, deleting each row
+        read when ``clear``."""
+        from pybpf.trace.types import decode
+
+        info = self.session.compiled.maps.get(name)
+        if info is None:
+            return
+        kmap = self.session.kernel_maps[name]
+        for key, raw in list(kmap.items()):
+            values = raw if isinstance(raw, list) else [raw]
+            decoded, at = [], 0
+            for t in info.keys:
+                decoded.append(decode(t, key, at))
+                at += t.slot
+            if clear:
+                try:
+                    del kmap[key]
+                except KeyError:
+                    pass
+            yield tuple(decoded), bytes(key), values
+
+    def counts(self, name: str, clear: bool = True) -> dict[tuple[Any, ...], int]:
+        """A count()/sum() map: key tuple → total over CPUs."""
+        return {key: sum(struct.unpack_from("<q", v)[0] for v in values) for key, _, values in self._rows(name, clear)}
+
+    def histograms(self, name: str, clear: bool = True) -> dict[tuple[Any, ...], Any]:
+        """A hist() map: key tuple (the bucket's slot left out) → Histogram."""
+        from pybpf.output import Histogram
+
+        info = self.session.compiled.maps.get(name)
+        found: dict[tuple[Any, ...], Histogram] = {}
+        for key, raw_key, values in self._rows(name, clear):
+            slot = struct.unpack_from("<Q", raw_key, info.key_size)[0]   # type: ignore[union-attr]
+            hist = found.setdefault(key, Histogram())
+            hist.counts[slot] = hist.counts.get(slot, 0) + sum(struct.unpack_from("<q", v)[0] for v in values)
+        return found
+
+    def values(self, name: str, clear: bool = True) -> dict[tuple[Any, ...], Any]:
+        """A map of assigned values: key tuple → decoded value."""
+        from pybpf.trace.types import decode
+
+        info = self.session.compiled.maps.get(name)
+        if info is None or isinstance(info.value, str):
+            return {}
+        return {key: decode(info.value, values[0]) for key, _, values in self._rows(name, clear)}
+
+    def frames(self, stack: Any, kernel: bool, offsets: bool = False) -> list[tuple[int, str]]:
+        """A ``kstack``/``ustack`` key value as (address, function name — with ``+offset``
+        when ``offsets``), innermost first; addresses without a symbol as hex."""
+        from pybpf.symbols import SymbolError, Symbolizer
+        from pybpf.trace.codegen import STACKS
+
+        if self._symbolizer is None:
+            self._symbolizer = Symbolizer()
+        stack_id, pid = (int(stack), 0) if kernel else (int(stack[0]), int(stack[1]))
+        raw = self.session.kernel_maps[STACKS].get(stack_id & 0xFFFF_FFFF) if STACKS in self.session.kernel_maps else None
+        found = []
+        for (address,) in struct.iter_unpack("<Q", bytes(raw or b"")):
+            if not address:
+                break
+            try:
+                where = self._symbolizer.kernel(address) if kernel else self._symbolizer.user(pid, address)
+            except (SymbolError, OSError):
+                where = None
+            if where is None or not where.name:
+                found.append((address, f"0x{address:x}"))
+            else:
+                found.append((address, f"{where.name}+0x{where.offset:x}" if offsets else where.name))
+        return found
+
+
+def follow(run: TraceRun, duration: float | None) -> Iterator[Printed]:
+    """``run``'s printf records as they come, for ``duration`` seconds (None: until Ctrl-C)."""
+    ticker = Ticker(None, duration)
+    try:
+        while duration is None or time.monotonic() - ticker.start < duration:
+            yield from run.records(ticker.wait(0.2))
+    except KeyboardInterrupt:
+        pass
+    yield from run.records(0)
+
+
+def printed_events(source: str, fields: Sequence[str], *, name: str, pid: int | None = None,
+                   duration: float | None = None) -> Iterator[dict[str, Any]]:
+    """The records of ``source``, whose printf arguments are ``fields`` then ``nsecs``, as
+    event dicts (``ts`` CLOCK_MONOTONIC ns, ``time`` Unix seconds) — an event tool's
+    ``events()`` for ``pybpf record`` and its printing."""
+    from pybpf.tools.events import monotonic_to_wall
+
+    wall = monotonic_to_wall()
+    with TraceRun(source, pid=pid, name=name) as run:
+        for record in follow(run, duration):
+            *values, ts = record.values
+            yield {"ts": ts, **dict(zip(fields, values)), "time": (int(ts) + wall) / 1e9}
+
+
+@dataclass(frozen=True)
+class Printed:
+    """One ``printf`` record: which printf of the program (``index``, in source order)
+    and its decoded arguments."""
+
+    index: int
+    values: list[Any]
+    types: list[Any]
+    session: Session
+
+    def render(self, text: str, start: int = 0) -> str:
+        """``text``, a printf format, filled with the arguments from ``start`` on."""
+        from pybpf.trace.printf import render
+
+        return render(text, self.values[start:], self.types[start:], self.session.show)
+
+
+class _ToolSession(Session):
+    """A trace session whose printf records are kept, decoded, for the tool."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.printed: list[Printed] = []
+        printfs = [i for i, action in enumerate(self.compiled.actions) if action.kind == "printf"]
+        self._printf_index = {action: n for n, action in enumerate(printfs)}
+
+    def event(self, record: bytes) -> None:
+        from pybpf.trace.types import decode
+
+        action_id = struct.unpack_from("<Q", record)[0]
+        action = self.compiled.actions[action_id]
+        if action.kind != "printf":
+            super().event(record)
+            return
+        values, at = [], 8
+        for t in action.types:
+            values.append(decode(t, record, at))
+            at += t.slot
+        self.printed.append(Printed(self._printf_index[action_id], values, list(action.types), self))
+
+
+class Ticker:
+    """When a tool that prints every ``interval`` seconds (None: only at the end) for
+    ``duration`` seconds (None: until Ctrl-C) reports: iterate to get ``False`` at each
+    interval and ``True`` once at the end. ``step`` bounds each wait (for tools that
+    poll events meanwhile: :meth:`wait` returns how long to wait now)."""
+
+    def __init__(self, interval: float | None, duration: float | None):
+        if interval is not None and interval <= 0:
+            raise ToolError(f"-i {interval}: the interval must be positive")
+        if duration is not None and duration <= 0:
+            raise ToolError(f"-d {duration}: the duration must be positive")
+        self.interval, self.duration = interval, duration
+        self.start = self.last = time.monotonic()
+
+    def __iter__(self) -> Iterator[bool]:
+        try:
+            while True:
+                now = time.monotonic()
+                if self.duration is not None and now - self.start >= self.duration:
+                    break
+                if self.interval is not None and now - self.last >= self.interval:
+                    self.last = now
+                    yield False
+                    continue
+                time.sleep(self.wait())
+        except KeyboardInterrupt:
+            pass
+        yield True
+
+    def wait(self, step: float = 0.1) -> float:
+        """Seconds to wait before something is due (at most ``step``)."""
+        now = time.monotonic()
+        due = [step]
+        if self.duration is not None:
+            due.append(self.start + self.duration - now)
+        if self.interval is not None:
+            due.append(self.last + self.interval - now)
+        return max(0.0, min(due))

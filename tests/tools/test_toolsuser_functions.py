@@ -1,0 +1,91 @@
+"""funccount, funclatency and stackcount (tools on the trace language), run as
+``pybpf tool NAME`` while this process calls libc's getaddrinfo() (through
+socket.getaddrinfo) or getppid(): the calls show up in the counts, histograms and stacks,
+and in ``--json``; kernel-function patterns are refused with the tracepoint to use."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from test_tools import SRC, run_tool
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only")
+
+
+def _lookups():
+    for _ in range(5):
+        socket.getaddrinfo("localhost", 80)
+
+
+def _json_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_funccount_uprobe():
+    out = run_tool("funccount", ["-p", str(os.getpid()), "c:getaddrinf*"], _lookups, timing=["-d", "3"])
+    lines = out.splitlines()
+    assert lines[0].startswith('Tracing ') and '"c:getaddrinf*"' in lines[0]
+    rows = dict(line.split() for line in lines[lines.index("FUNC                                    COUNT") + 1:-1])
+    assert int(rows["getaddrinfo"]) >= 5 and lines[-1] == "Detaching..."
+
+
+def test_funccount_json_tracepoint_intervals():
+    out = run_tool("funccount", ["--json", "-i", "1", "-p", str(os.getpid()), "t:syscalls:sys_enter_getppi*"],
+                   os.getppid, timing=["-d", "3.5"])
+    intervals = _json_lines(out)
+    assert len(intervals) >= 3
+    seen = [row for interval in intervals for row in interval["counts"]]
+    assert seen and all(row["func"] == "syscalls:sys_enter_getppid" for row in seen)
+    assert sum(row["count"] for row in seen) >= 5
+
+
+def test_funclatency():
+    out = run_tool("funclatency", ["-u", "-p", str(os.getpid()), "c:getaddrinfo"], _lookups, timing=["-d", "3"])
+    assert "     usecs               : count     distribution" in out
+    counts = [int(line.split(":")[1].split("|")[0]) for line in out.splitlines() if "->" in line]
+    summary = next(line for line in out.splitlines() if line.startswith("avg = "))
+    assert sum(counts) == int(summary.rsplit("count: ", 1)[1]) >= 5
+
+
+def test_funclatency_json_per_function():
+    out = run_tool("funclatency", ["--json", "-F", "-p", str(os.getpid()), "c:getaddrinfo"], _lookups, timing=["-d", "3"])
+    (interval,) = _json_lines(out)
+    assert interval["unit"] == "nsecs" and interval["count"] >= 5
+    (histogram,) = interval["histograms"]
+    assert histogram["function"] == "getaddrinfo" and histogram["pid"] == os.getpid()
+    assert sum(b["count"] for b in histogram["buckets"]) == interval["count"]
+    assert all(b["low"] >= 1000 for b in histogram["buckets"])    # a lookup takes more than a microsecond
+
+
+def test_stackcount_user_stacks_and_svg(tmp_path):
+    graph = tmp_path / "stacks.svg"
+    out = run_tool("stackcount", ["-f", "-p", str(os.getpid()), "--svg", str(graph), "c:getaddrinfo"], _lookups,
+                   timing=["-D", "3"])
+    lines = [line.rsplit(" ", 1) for line in out.splitlines()]
+    assert lines and all(stack.split(";")[0] == "python" or stack.split(";")[0].startswith("py") for stack, _ in lines)
+    assert any(stack.endswith(";getaddrinfo") and int(count) >= 5 for stack, count in lines)
+    assert "getaddrinfo" in graph.read_text()
+
+
+def test_stackcount_json_kernel_stacks():
+    out = run_tool("stackcount", ["--json", "-K", "-p", str(os.getpid()), "t:syscalls:sys_enter_getppid"], os.getppid,
+                   timing=["-D", "3"])
+    (interval,) = _json_lines(out)
+    stacks = interval["stacks"]
+    assert stacks and all(s["pid"] == os.getpid() and "user_stack" not in s for s in stacks)
+    assert any("do_syscall_64" in s["kernel_stack"] for s in stacks)
+
+
+@pytest.mark.parametrize("tool", ["funccount", "funclatency", "stackcount"])
+def test_funccount_funclatency_stackcount_refuse_kernel_functions(tool):
+    env = {**os.environ, "PYTHONPATH": SRC}
+    ran = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", tool, "vfs_read"], capture_output=True, text=True,
+                         env=env, check=False, timeout=60)
+    assert ran.returncode == 1 and not ran.stdout
+    assert ran.stderr.strip() == ("pybpf tool: error: 'vfs_read' is a kernel function: kprobes are not available on "
+                                  "this kernel; the tracepoint t:syscalls:sys_enter_read reports the same event")

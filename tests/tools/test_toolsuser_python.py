@@ -1,0 +1,102 @@
+"""pythoncalls and pythonflow on a Debian python3.11 (built with USDT probes) running a
+script that calls a uniquely named function: the calls are counted and the returns
+flow out, in the table and in ``--json``. CPython 3.11 fires no ``function__entry``
+(python/cpython#98894), so what is checked is what it fires."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_tools import SRC, run_tool
+
+PYTHON = "/usr/bin/python3.11"
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only"),
+              pytest.mark.skipif(not Path(PYTHON).exists(), reason=f"{PYTHON} (with USDT probes) is not installed")]
+
+SCRIPT = """
+import time
+def pybpf_toolsuser_called(x):
+    return x + 1
+end = time.time() + 60
+while time.time() < end:
+    pybpf_toolsuser_called(1)
+    time.sleep(0.05)
+"""
+
+
+@pytest.fixture
+def script(tmp_path):
+    path = tmp_path / "pybpf_toolsuser_script.py"
+    path.write_text(SCRIPT)
+    process = subprocess.Popen([PYTHON, str(path)])
+    yield process, str(path)
+    process.kill()
+    process.wait()
+
+
+def test_pythoncalls(script):
+    process, path = script
+    out = run_tool("pythoncalls", [str(process.pid)], lambda: None, timing=["-d", "2.5"])
+    lines = out.splitlines()
+    assert lines[0] == f"Tracing calls in process {process.pid} (language: python)... Ctrl-C to quit."
+    assert lines[2].split() == ["METHOD", "#", "CALLS"]
+    rows = dict(line.rsplit(None, 1) for line in lines[3:])
+    assert int(rows[f"{path}.pybpf_toolsuser_called"]) >= 10
+
+
+def test_pythoncalls_json_intervals(script):
+    process, path = script
+    out = run_tool("pythoncalls", ["--json", str(process.pid), "1"], lambda: None, timing=["-d", "3.5"])
+    intervals = [json.loads(line) for line in out.splitlines()]
+    assert len(intervals) >= 3
+    counted = [row["calls"] for interval in intervals for row in interval["calls"]
+               if row["method"] == f"{path}.pybpf_toolsuser_called"]
+    assert len(counted) >= 2 and all(0 < n <= 25 for n in counted)     # cleared each interval (about 20 per second)
+
+
+def test_pythonflow(script):
+    process, path = script
+    out = run_tool("pythonflow", [str(process.pid), "-M", "pybpf_toolsuser"], lambda: None, timing=["-d", "2.5"])
+    lines = out.splitlines()
+    assert lines[1].split() == ["CPU", "PID", "TID", "TIME(us)", "METHOD"]
+    rows = [line.split() for line in lines[2:]]
+    assert len(rows) >= 10
+    assert all(row[1] == row[2] == str(process.pid) and row[-1] == f"{path}.pybpf_toolsuser_called" for row in rows)
+    assert all(row[-2] == "<-" for row in rows)
+
+
+def test_pythonflow_json(script):
+    process, path = script
+    out = run_tool("pythonflow", ["--json", str(process.pid), "-C", path], lambda: None, timing=["-d", "2.5"])
+    events = [json.loads(line) for line in out.splitlines()]
+    assert any(e["function"] == "pybpf_toolsuser_called" and e["direction"] == "return" for e in events)
+    assert all(e["pid"] == process.pid and e["file"].startswith(path) for e in events)
+
+
+def test_pythoncalls_pythonflow_refuse_a_python_without_probes():
+    import sys
+
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        ran = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "pythonflow", str(child.pid)], capture_output=True,
+                             text=True, env={**os.environ, "PYTHONPATH": SRC}, check=False, timeout=60)
+    finally:
+        child.kill()
+        child.wait()
+    assert ran.returncode == 1
+    assert ran.stderr.startswith(f"pybpf tool: error: process {child.pid} (") and "no python:function__entry USDT" in ran.stderr
+
+
+def test_trace_and_argdist_read_usdt_arguments(script):
+    process, path = script
+    out = run_tool("trace", ["-p", str(process.pid), 'u:/usr/bin/python3.11:function__return "%s line %d", arg2, arg3'],
+                   lambda: None, timing=["--duration", "2"])
+    rows = [line.split(None, 4) for line in out.splitlines()[1:]]
+    assert rows and all(row[3] == "function__return" and row[4] == "pybpf_toolsuser_called line 4" for row in rows)
+    out = run_tool("argdist", ["-p", str(process.pid), "-i", "5", "-C", "u:/usr/bin/python3.11:function__return():char*:arg2"],
+                   lambda: None, timing=["-d", "2"])
+    assert any(line.split(None, 1)[1] == "arg2 = pybpf_toolsuser_called" for line in out.splitlines() if line.startswith("\t") and "=" in line)
