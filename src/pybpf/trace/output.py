@@ -58,7 +58,9 @@ def _sort_by_key(info: MapInfo, rows: list) -> list:
     return rows
 
 
-def hist_text(buckets: dict[int, int], div: int = 1) -> str:
+def hist_text(buckets: dict[int, int], div: int = 1, bits: int = 0) -> str:
+    """bpftrace's log2 histogram; ``bits`` (hist's second argument) splits each power of
+    two into 2^bits linear buckets."""
     if not any(v > 0 for v in buckets.values()):
         return ""
     present = [i for i, v in buckets.items() if v > 0]
@@ -69,14 +71,27 @@ def hist_text(buckets: dict[int, int], div: int = 1) -> str:
         count = buckets.get(i, 0)
         if i == 0:
             label = "(..., 0)"
-        elif i == 1:
-            label = "[0]"
-        elif i == 2:
-            label = "[1]"
+        elif i <= 2 << bits:
+            label = f"[{i - 1}]"
         else:
-            label = f"[{_power_label(i - 2)}, {_power_label(i - 1)})"
+            label = f"[{_hist_label(i - 1, bits)}, {_hist_label(i, bits)})"
         lines.append(_bar_line(label, count // max(div, 1), count, top))
     return "".join(lines)
+
+
+def _hist_start(index: int, bits: int) -> int:
+    """The first value of hist bucket ``index`` (past the one-value buckets): each power
+    of two 2^p is cut into 2^bits intervals of 2^(p-bits)."""
+    n = 1 << bits
+    return (1 << ((index >> bits) - 1)) * (n + (index & (n - 1)))
+
+
+def _hist_label(index: int, bits: int) -> str:
+    n = 1 << bits
+    power = (index >> bits) - 1
+    decade = min(power // 10, 6)
+    number = (1 << (power - 10 * decade)) * (n + (index & (n - 1)))
+    return f"{number}{' KMGTPE'[decade].strip()}"
 
 
 def lhist_text(buckets: dict[int, int], low: int, high: int, step: int) -> str:
@@ -103,13 +118,6 @@ def _bar_line(label: str, shown: int, count: int, top: int) -> str:
     # bpftrace computes the width in single-precision float, then truncates
     width = int(struct.unpack("f", struct.pack("f", count / struct.unpack("f", struct.pack("f", top))[0]))[0] * _BAR)
     return f"{label:<16}{shown:>8} |{'@' * width:<{_BAR}}|\n"
-
-
-def _power_label(power: int) -> str:
-    for suffix, at in (("T", 40), ("G", 30), ("M", 20), ("K", 10)):
-        if power >= at:
-            return f"{1 << (power - at)}{suffix}"
-    return str(1 << power)
 
 
 def _linear_label(number: int) -> str:
@@ -150,7 +158,7 @@ def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
         for prefix, buckets in ordered:
             name = _key_text(info, prefix, shown)
             if kind == "hist":
-                parts.append(f"{name}: \n{hist_text(buckets, div)}")
+                parts.append(f"{name}: \n{hist_text(buckets, div, info.bits)}")
             elif kind == "lhist":
                 parts.append(f"{name}: \n{lhist_text(buckets, *info.lhist)}")
             else:
@@ -204,7 +212,7 @@ def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
             groups.setdefault(key[:info.key_size], {})[struct.unpack_from("<Q", key, info.key_size)[0]] = _sum(raw)
         for prefix, buckets in groups.items():
             if kind == "hist":
-                value = json.dumps(_hist_json(buckets))
+                value = json.dumps(_hist_json(buckets, info.bits))
             elif kind == "lhist":
                 value = json.dumps(_lhist_json(buckets, *info.lhist))
             else:
@@ -238,17 +246,17 @@ def _json_key(info: MapInfo, key: bytes, shown: Callable = show) -> str:
     return ",".join(parts)
 
 
-def _hist_json(buckets: dict[int, int]) -> list[dict[str, int]]:
+def _hist_json(buckets: dict[int, int], bits: int = 0) -> list[dict[str, int]]:
     out = []
     present = [i for i, v in buckets.items() if v > 0]
     for i in range(min(present, default=0), max(present, default=-1) + 1):
         count = buckets.get(i, 0)
         if i == 0:
             out.append({"max": -1, "count": count})
-        elif i in (1, 2):
+        elif i <= 2 << bits:
             out.append({"min": i - 1, "max": i - 1, "count": count})
         else:
-            out.append({"min": 1 << (i - 2), "max": (1 << (i - 1)) - 1, "count": count})
+            out.append({"min": _hist_start(i - 1, bits), "max": _hist_start(i, bits) - 1, "count": count})
     return out
 
 

@@ -199,6 +199,7 @@ class Session:
     def collection_spec(self) -> Any:
         """Every map and program of the compiled program, as one CollectionSpec."""
         from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
+        from pybpf.trace.functions_btf import functions_btf
 
         self.map_names = {RING: RING}
         maps = [MapSpec(RING, MapType.RINGBUF, 0, 0, RING_SIZE)]
@@ -215,7 +216,8 @@ class Session:
             maps.append(MapSpec(self.map_names[info.name], kind, info.full_key_size, info.value_size, 4096,
                                 key_type=bytes, value_type=bytes))
         programs = [ProgramSpec(f"trace_{i}", probe.program_type, probe.instructions,
-                                references={at: self.map_names[m] for at, m in probe.references.items()})
+                                references={at: self.map_names[m] for at, m in probe.references.items()},
+                                btf=functions_btf(probe.instructions))
                     for i, probe in enumerate(self.compiled.probes)]
         return CollectionSpec.of(*maps, *programs)
 
