@@ -40,7 +40,7 @@ USER_STACK = 1 << 8          #: BPF_F_USER_STACK for get_stackid
 
 #: value kinds kept in stack buffers (everything that is not a plain integer)
 MEM_KINDS = ("str", "tuple", "ksym", "usym", "kstack", "ustack", "username", "inet", "mac", "buf", "timestamp",
-             "bytes", "strerror", "record", "array")
+             "bytes", "strerror", "cgroup_path", "record", "array")
 SEND_SIGNAL = 109
 STACKS = "stacks"            #: the stack trace map kstack/ustack record into
 JOIN = "join"                #: the per-CPU scratch buffer join() fills
@@ -164,6 +164,7 @@ class Generator:
         self.kernel = KernelTypes()
         self.cpid = 0                 #: pid of the -c command (the cpid builtin)
         self.unsafe = False           #: --unsafe: signal() and system() allowed
+        self._user_symbols: dict[tuple[str, str], tuple[int, int]] = {}
 
     # -- types -------------------------------------------------------------------------
 
@@ -229,6 +230,10 @@ class Generator:
                 return T("int", arg.size if arg.kind == "int" else 8, False)
             if name == "strerror":
                 return T("strerror", 8)
+            if name == "cgroup_path":
+                if not 1 <= len(e.args) <= 2 or (len(e.args) == 2 and not isinstance(e.args[1], ast.String)):
+                    raise _err("cgroup_path() takes a cgroup id and optionally a hierarchy filter string literal", e)
+                return T("cgroup_path", 8, name=e.args[1].value if len(e.args) == 2 else "*")
             if name == "pton":
                 if len(e.args) != 1 or not isinstance(e.args[0], ast.String):
                     raise _err("pton() takes an address string literal", e)
@@ -255,7 +260,9 @@ class Generator:
                 return self.type_of(e.args[0], ctx, env)
             if name == "reg":
                 return UINT64
-            if name in ("ksym", "usym", "kaddr", "uaddr", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
+            if name == "uaddr":
+                return self.kernel.pointer_to_scalar(*self.user_symbol(e, ctx)[1:], 1)
+            if name in ("ksym", "usym", "kaddr", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
                 return T(name, 8 if name == "ksym" else 16) if name in ("ksym", "usym") else INT64
             if name in ("kstack", "ustack"):
                 return T(name, 8 if name == "kstack" else 16)
@@ -347,6 +354,28 @@ class Generator:
         if not address:
             raise _err(f"Failed to resolve kernel symbol: {name.value}", name)
         return address
+
+    def user_symbol(self, call: ast.Call, ctx: Context) -> tuple[int, int, bool]:
+        """uaddr("name"): the symbol's address in the probed binary, and the integer it
+        points to as bpftrace types it (its size when 1, 2, 4 or 8 bytes, else 8; signed)."""
+        if len(call.args) != 1 or not isinstance(call.args[0], ast.String):
+            raise _err("uaddr() takes a symbol name as a string literal", call)
+        if ctx.kind not in ("uprobe", "uretprobe", "usdt"):
+            raise _err("uaddr can only be used with u(ret)probes and usdt probes", call)
+        from pybpf.symbols import SymbolError, find_library
+        from pybpf.symbols.elf import symbol_value
+        binary = ctx.point.parts[0]
+        name = call.args[0].value
+        if (binary, name) not in self._user_symbols:
+            try:
+                found = symbol_value(binary if "/" in binary else find_library(binary), name)
+            except SymbolError as exc:
+                raise _err(str(exc), call) from None
+            if found is None:
+                raise _err(f"Could not resolve symbol: {binary}:{name}", call.args[0])
+            self._user_symbols[(binary, name)] = found
+        address, size = self._user_symbols[(binary, name)]
+        return address, size if size in (1, 2, 4, 8) else 8, True
 
     def kernel_member(self, base: T, e: ast.FieldAccess) -> Any:
         """The member ``e`` names of a struct (through a pointer with ``->``)."""
@@ -1172,7 +1201,7 @@ class ProbeCompiler:
             return offset
         if isinstance(expr, ast.Call) and expr.name in ("ntop", "macaddr", "buf", "strftime"):
             return self.special_value(expr, t)
-        if isinstance(expr, ast.Call) and expr.name == "strerror":
+        if isinstance(expr, ast.Call) and expr.name in ("strerror", "cgroup_path"):  # resolved in userspace
             offset = e.alloc(8)
             self.int_expr(expr.args[0])
             e.store(10, offset, 0)
@@ -1757,6 +1786,8 @@ class ProbeCompiler:
                 e.mov(0, os.stat(call.args[0].value).st_ino)
             except OSError as exc:
                 raise _err(f"cgroupid(\"{call.args[0].value}\"): {exc.strerror}", call.args[0]) from None
+        elif call.name == "uaddr":
+            e.mov(0, self.gen.user_symbol(call, self.ctx)[0])
         elif call.name == "len":
             if len(call.args) != 1 or not isinstance(call.args[0], ast.MapRef):
                 raise _err("len() takes a map: len(@map)", call)

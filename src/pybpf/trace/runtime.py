@@ -378,6 +378,9 @@ class Session:
             return self.aggregate_text(bytes(value), t, json_style)  # type: ignore[arg-type]
         if t.kind == "strerror":
             return os.strerror(value)  # type: ignore[arg-type]
+        if t.kind == "cgroup_path":
+            from pybpf.trace.cgroups import cgroup_path
+            return cgroup_path(int(value), t.name)  # type: ignore[call-overload]
         if t.kind == "username":
             import pwd
             try:
