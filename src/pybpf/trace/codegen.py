@@ -185,6 +185,11 @@ class Generator:
                 return string(16)
             if e.name == "probe":
                 return string(len(ctx.target.encode()) + 1)
+            if e.name == "ctx" and ctx.kind == "iter":
+                found = self.kernel.named(f"struct bpf_iter__{ctx.point.parts[0]} *")
+                if found is None:
+                    raise _err(f"the kernel's BTF has no struct bpf_iter__{ctx.point.parts[0]}", e)
+                return found
             if e.name == "curtask":
                 return self.kernel.named("struct task_struct *") or UINT64
             if e.name in _INT_BUILTINS:
@@ -522,7 +527,7 @@ class Generator:
         kinds = {"tracepoint": "tracepoint", "BEGIN": "raw_tracepoint", "END": "raw_tracepoint",
                  "rawtracepoint": "raw_tracepoint", "uprobe": "kprobe", "uretprobe": "kprobe", "usdt": "kprobe",
                  "profile": "perf_event", "interval": "perf_event", "software": "perf_event",
-                 "hardware": "perf_event"}
+                 "hardware": "perf_event", "iter": "tracing"}
         return CompiledProbe(ctx.point, ctx.target, instructions, references, kinds.get(ctx.kind, "kprobe"))
 
 
@@ -1690,6 +1695,9 @@ class ProbeCompiler:
         e.mov(2, count)
         e.call(PROBE_READ_KERNEL)
         e.load(0, 10, tmp)
+        if self.ctx.kind == "iter" and isinstance(expr, ast.FieldAccess) and \
+                isinstance(expr.base, ast.Builtin) and expr.base.name == "ctx":
+            e.jump_if("==", 0, 0, self.end)  # the iterator's last call has no task (or file): bpftrace skips it
         if access.bit_size:
             if access.bit_offset:
                 e.alu(">>", 0, access.bit_offset)

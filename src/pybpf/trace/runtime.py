@@ -70,6 +70,7 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None) -> list[
     against ``formats``, ``category:name`` → TracepointFormat, when given)."""
     out: list[tuple[ast.Probe, Context]] = []
     tracefs = _GivenFormats(formats) if formats is not None else None
+    _check_iterators(program)
     for probe in program.probes:
         for point in probe.points:
             if point.kind == "tracepoint":
@@ -99,6 +100,25 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None) -> list[
             else:
                 out.append((probe, Context(point, _canonical(point), None)))
     return out
+
+
+#: the iterators bpftrace offers, with the context struct each program gets
+ITERATORS = ("task", "task_file")
+
+
+def _check_iterators(program: ast.Program) -> None:
+    """An iter: probe runs once and ends the run, so it must be the only probe besides
+    BEGIN/END, with one attach point (as bpftrace requires)."""
+    points = [p for probe in program.probes for p in probe.points if p.kind not in ("BEGIN", "END")]
+    for point in points:
+        if point.kind != "iter":
+            continue
+        if point.parts[0] not in ITERATORS:
+            raise TraceSyntaxError(f"iter {point.parts[0]} is not supported (iterators: {', '.join(ITERATORS)})",
+                                   program.source, point.position, point.length)
+        if len(points) > 1:
+            raise TraceSyntaxError("an iter probe must be the only probe (besides BEGIN and END), with one "
+                                   "attach point", program.source, point.position, point.length)
 
 
 def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
@@ -193,6 +213,7 @@ class Session:
         self.exiting = False
         self.ring: Any = None
         self._symbolizer: Any = None
+        self.iterator: tuple[Any, str] | None = None  #: an iter: probe's link, and where to pin it
 
     # -- setup -----------------------------------------------------------------------
 
@@ -217,7 +238,9 @@ class Session:
                                 key_type=bytes, value_type=bytes))
         programs = [ProgramSpec(f"trace_{i}", probe.program_type, probe.instructions,
                                 references={at: self.map_names[m] for at, m in probe.references.items()},
-                                btf=functions_btf(probe.instructions))
+                                btf=functions_btf(probe.instructions),
+                                **({"expected_attach_type": "trace_iter", "attach_to": probe.point.parts[0]}
+                                   if probe.point.kind == "iter" else {}))
                     for i, probe in enumerate(self.compiled.probes)]
         return CollectionSpec.of(*maps, *programs)
 
@@ -273,12 +296,29 @@ class Session:
                     self.attachments.append(attach(program, f"raw_tracepoint:{parts[-1]}"))
                 elif kind in ("uprobe", "uretprobe", "usdt"):
                     self.attachments.append(attach(program, probe.target.replace('"', ""), pid=self.options.pid))
+                elif kind == "iter":
+                    from pybpf.kernel.attach import attach_iterator
+                    self.iterator = (attach_iterator(program.fd, parts[0]), parts[1] if len(parts) > 1 else "")
+                    self.attachments.append(self.iterator[0])
                 else:
                     self.attachments.append(attach(program, probe.target))
             except TraceRuntimeError:
                 raise
             except Exception as exc:
                 raise TraceRuntimeError(f"{probe.target}: {exc}") from None
+
+    def run_iterator(self) -> None:
+        """An iter: probe runs once over every task (or file), then the run ends, as in
+        bpftrace; with a pin name its link is pinned instead (reading the pin runs it)."""
+        link, pin = self.iterator
+        if pin:
+            path = pin if pin.startswith("/") else f"/sys/fs/bpf/{pin}"
+            link.pin(path)
+            self.write(f"Program pinned to {path}\n")
+        else:
+            self.write(link.read())  # what bpf_seq_printf wrote: nothing; printf goes through the ring buffer
+            self.drain()
+        self.exiting = True
 
     @property
     def probe_count(self) -> int:
@@ -599,6 +639,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
             if os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED"):
                 sys.stderr.write("__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")
                 sys.stderr.flush()
+            if session.iterator is not None:
+                session.run_iterator()
             import select
             poller = select.epoll()
             poller.register(session.ring.fileno(), select.EPOLLIN)
