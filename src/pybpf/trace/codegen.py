@@ -147,6 +147,7 @@ class Context:
         self.kind = point.kind
         self.target = target
         self.format = fmt
+        self.usdt_arguments: tuple = ()   #: a usdt probe's pybpf.usdt UsdtArguments (arg0, arg1...)
 
 
 class Generator:
@@ -1748,6 +1749,8 @@ class ProbeCompiler:
             e.call(CGROUP_ID)
         elif name == "curtask":
             e.call(CURRENT_TASK)
+        elif name.startswith("arg") and name[3:].isdigit() and self.ctx.kind == "usdt":
+            self.usdt_argument(int(name[3:]), b)
         elif name.startswith("arg") and name[3:].isdigit():
             index = int(name[3:])
             if self.ctx.kind not in ("uprobe", "uretprobe", "usdt", "kprobe"):
@@ -1762,6 +1765,40 @@ class ProbeCompiler:
         else:
             t = self.type_of(b)
             raise _err(f"'{name}' is a {t}, not an integer", b)
+
+    def usdt_argument(self, index: int, node: ast.Node) -> None:
+        """r0 = USDT argument ``index`` where the probe's stapsdt note says it is: a
+        constant, a register, or memory at register + displacement (+ index * scale),
+        narrowed to its size and sign-extended when signed."""
+        from pybpf.usdt.arguments import ArgKind
+        e = self.e
+        arguments = self.ctx.usdt_arguments
+        if index >= len(arguments):
+            raise _err(f"usdt probe {self.ctx.target} has {len(arguments)} argument"
+                       f"{'s' if len(arguments) != 1 else ''}: there is no arg{index}", node)
+        arg = arguments[index]
+        if arg.kind == ArgKind.CONST:
+            e.mov(0, arg.value)
+            return
+        e.load(0, 6, arg.reg_offset)
+        if arg.kind != ArgKind.REG:
+            if arg.kind == ArgKind.SIB:
+                e.load(1, 6, arg.index_offset)
+                e.alu("*", 1, arg.scale)
+                e.alur("+", 0, 1)
+            e.alu("+", 0, arg.value)
+            tmp = e.alloc(8)
+            e.store_imm(10, tmp, 0)
+            e.movr(3, 0)
+            e.movr(1, 10)
+            e.alu("+", 1, tmp)
+            e.mov(2, arg.size)
+            e.call(PROBE_READ)
+            e.load(0, 10, tmp)
+        if arg.signed:
+            e.sign_extend(0, arg.size)
+        else:
+            e.zero_extend(0, arg.size)
 
     def int_call(self, call: ast.Call) -> None:
         e = self.e

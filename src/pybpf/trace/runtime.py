@@ -95,6 +95,11 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None) -> list[
             elif point.kind in ("uprobe", "uretprobe") and len(point.parts) == 2:
                 for target in _uprobe_targets(point, program.source):
                     out.append((probe, Context(point, target, None)))
+            elif point.kind == "usdt":
+                for target, arguments in _usdt_targets(point, program.source):
+                    context = Context(point, target, None)
+                    context.usdt_arguments = arguments
+                    out.append((probe, context))
             elif point.kind in _KERNEL_FUNCTION_KINDS:
                 raise _kernel_function_refusal(point, program.source)
             else:
@@ -119,6 +124,41 @@ def _check_iterators(program: ast.Program) -> None:
         if len(points) > 1:
             raise TraceSyntaxError("an iter probe must be the only probe (besides BEGIN and END), with one "
                                    "attach point", program.source, point.position, point.length)
+
+
+def _usdt_targets(point: ast.AttachPoint, source: str) -> list[tuple[str, tuple]]:
+    """``usdt:BINARY:[PROVIDER:]NAME`` (globs allowed in both) → one target per probe of
+    the binary's stapsdt notes, with its decoded argument specs (the same at every site)."""
+    from pybpf.symbols import SymbolError, find_library
+    from pybpf.usdt.errors import UsdtError
+    from pybpf.usdt.notes import read_probes
+
+    def fail(reason: str) -> TraceSyntaxError:
+        return TraceSyntaxError(reason, source, point.position, point.length)
+
+    if len(point.parts) not in (2, 3):
+        raise fail("usdt probes are usdt:BINARY:[PROVIDER:]NAME")
+    binary, *names = point.parts
+    provider, name = names if len(names) == 2 else ("*", names[0])
+    try:
+        sites = read_probes(binary if "/" in binary else find_library(binary))
+    except (SymbolError, UsdtError) as exc:
+        raise fail(str(exc)) from None
+    found: dict[tuple[str, str], list] = {}
+    for site in sites:
+        if fnmatch.fnmatchcase(site.provider, provider) and fnmatch.fnmatchcase(site.name, name):
+            found.setdefault((site.provider, site.name), []).append(site)
+    if not found:
+        known = ", ".join(sorted({s.qualified_name for s in sites})) or "none"
+        raise fail(f"no USDT probe matches {provider}:{name} in {binary} (probes there: {known})")
+    out = []
+    for (site_provider, site_name), group in sorted(found.items()):
+        specs = {tuple(a.spec for a in site.arguments) for site in group}
+        if len(specs) > 1:
+            raise fail(f"USDT probe {site_provider}:{site_name} has {len(group)} sites whose arguments are in "
+                       "different places; reading them by site is not supported")
+        out.append((f"usdt:{binary}:{site_provider}:{site_name}", group[0].arguments))
+    return out
 
 
 def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
