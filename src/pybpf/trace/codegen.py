@@ -528,7 +528,8 @@ class Generator:
         kinds = {"tracepoint": "tracepoint", "BEGIN": "raw_tracepoint", "END": "raw_tracepoint",
                  "rawtracepoint": "raw_tracepoint", "uprobe": "kprobe", "uretprobe": "kprobe", "usdt": "kprobe",
                  "profile": "perf_event", "interval": "perf_event", "software": "perf_event",
-                 "hardware": "perf_event", "iter": "tracing"}
+                 "hardware": "perf_event", "iter": "tracing", "watchpoint": "perf_event",
+                 "asyncwatchpoint": "perf_event"}
         return CompiledProbe(ctx.point, ctx.target, instructions, references, kinds.get(ctx.kind, "kprobe"))
 
 

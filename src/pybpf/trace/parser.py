@@ -22,6 +22,7 @@ PROBE_KINDS = {
     "p": "profile", "profile": "profile", "i": "interval", "interval": "interval",
     "s": "software", "software": "software", "h": "hardware", "hardware": "hardware",
     "BEGIN": "BEGIN", "END": "END", "it": "iter", "iter": "iter", "w": "watchpoint", "watchpoint": "watchpoint",
+    "aw": "asyncwatchpoint", "asyncwatchpoint": "asyncwatchpoint",
 }
 _BINARY_LEVELS: list[tuple[str, ...]] = [
     ("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", "<=", ">", ">="), ("<<", ">>"),

@@ -100,6 +100,9 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None) -> list[
                     context = Context(point, target, None)
                     context.usdt_arguments = arguments
                     out.append((probe, context))
+            elif point.kind in ("watchpoint", "asyncwatchpoint"):
+                watchpoint(point, program.source)
+                out.append((probe, Context(point, _canonical(point), None)))
             elif point.kind in _KERNEL_FUNCTION_KINDS:
                 raise _kernel_function_refusal(point, program.source)
             else:
@@ -124,6 +127,42 @@ def _check_iterators(program: ast.Program) -> None:
         if len(points) > 1:
             raise TraceSyntaxError("an iter probe must be the only probe (besides BEGIN and END), with one "
                                    "attach point", program.source, point.position, point.length)
+
+
+#: perf's hardware breakpoint kinds (HW_BREAKPOINT_R, _W, _X) by watchpoint mode letter
+_ACCESS = {"r": 1, "w": 2, "x": 4}
+
+
+def watchpoint(point: ast.AttachPoint, source: str) -> tuple[int, int, int]:
+    """``watchpoint:ADDRESS:LENGTH:MODE`` → (address, length, perf bp_type), checked as
+    bpftrace checks them. Addresses are absolute (a user address in the -p/-c process,
+    or a kernel address); bpftrace's ``FUNCTION+argN`` form is not supported."""
+    def fail(reason: str) -> TraceSyntaxError:
+        return TraceSyntaxError(reason, source, point.position, point.length)
+
+    if len(point.parts) != 3:
+        raise fail(f"{point.kind} probes are {point.kind}:ADDRESS:LENGTH:MODE")
+    address_text, length_text, mode = point.parts
+    try:
+        address = int(address_text, 0)
+    except ValueError:
+        raise fail(f"{address_text}: watchpoints take an absolute address here (the FUNCTION+argN form is not "
+                   "supported)") from None
+    try:
+        length = int(length_text, 0)
+    except ValueError:
+        raise fail(f"watchpoint length '{length_text}' is not a number") from None
+    if address == 0:
+        raise fail("watchpoint must be attached to a non-zero address")
+    if length not in (1, 2, 4, 8):
+        raise fail("watchpoint length must be one of (1,2,4,8)")
+    if not mode or any(c not in _ACCESS for c in mode):
+        raise fail("watchpoint mode must be combination of (r,w,x)")
+    if len(set(mode)) != len(mode):
+        raise fail("watchpoint modes may not be duplicated")
+    if "x" in mode and len(mode) > 1:  # x86: execute breakpoints watch nothing else
+        raise fail(f"invalid watchpoint mode: {''.join(sorted(mode))}")
+    return address, length, sum(_ACCESS[c] for c in mode)
 
 
 def _usdt_targets(point: ast.AttachPoint, source: str) -> list[tuple[str, tuple]]:
@@ -253,6 +292,7 @@ class Session:
         self.exiting = False
         self.ring: Any = None
         self._symbolizer: Any = None
+        self.child_pid = 0            #: the -c command's pid (watchpoints follow it)
         self.iterator: tuple[Any, str] | None = None  #: an iter: probe's link, and where to pin it
 
     # -- setup -----------------------------------------------------------------------
@@ -336,6 +376,8 @@ class Session:
                     self.attachments.append(attach(program, f"raw_tracepoint:{parts[-1]}"))
                 elif kind in ("uprobe", "uretprobe", "usdt"):
                     self.attachments.append(attach(program, probe.target.replace('"', ""), pid=self.options.pid))
+                elif kind in ("watchpoint", "asyncwatchpoint"):
+                    self.attachments.append(self.attach_watchpoint(program, probe))
                 elif kind == "iter":
                     from pybpf.kernel.attach import attach_iterator
                     self.iterator = (attach_iterator(program.fd, parts[0]), parts[1] if len(parts) > 1 else "")
@@ -346,6 +388,26 @@ class Session:
                 raise
             except Exception as exc:
                 raise TraceRuntimeError(f"{probe.target}: {exc}") from None
+
+    def attach_watchpoint(self, program: Any, probe: Any) -> Any:
+        """A hardware breakpoint in the -p/-c process (following it on every CPU), or
+        without one on every CPU (kernel addresses)."""
+        from pybpf.kernel.attach import LinkGroup
+        from pybpf.kernel.attach.tracing import link_perf_event
+        from pybpf.kernel.perf_event import PerfEvent, online_cpus
+
+        address, length, access = watchpoint(probe.point, "")
+        pid = self.options.pid if self.options.pid > 0 else self.child_pid
+        places = [(pid, -1)] if pid > 0 else [(-1, cpu) for cpu in online_cpus()]
+        links: list[Any] = []
+        try:
+            for pid, cpu in places:
+                links.append(link_perf_event(program.fd, PerfEvent.breakpoint(address, length, access, pid=pid,
+                                                                                cpu=cpu)))
+        except BaseException:
+            LinkGroup(links, "").close()
+            raise
+        return LinkGroup(links, probe.target)
 
     def run_iterator(self) -> None:
         """An iter: probe runs once over every task (or file), then the run ends, as in
@@ -369,6 +431,8 @@ class Session:
     def drain(self) -> None:
         records = self.ring.records() if self.ring is not None else self.kernel_maps[RING].drain()
         for record in records:
+            if self.exiting:  # after exit(), bpftrace drops what is still in the buffer
+                break
             self.event(bytes(record))
 
     def event(self, record: bytes) -> None:
@@ -653,6 +717,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
             child.stop()
         raise
     session = Session(compiled, options)
+    session.child_pid = child.pid if child is not None else 0
     stop = {"signal": False}
 
     def on_signal(signum: int, frame: object) -> None:
