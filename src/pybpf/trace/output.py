@@ -137,51 +137,66 @@ def _reduce_min_max(raw: object, kind: str) -> int:
     return min(found) if kind == "min" else max(found)
 
 
-def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
-             shown: Callable = show) -> str:
-    """One map's text, as bpftrace prints it (ending with its newline(s))."""
+def _rows(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0) -> list[tuple[bytes, object]]:
+    """A map's entries in bpftrace's print order (text and JSON alike), the last ``top``
+    when given: (key, buckets) for hist/lhist/avg/stats, sorted by total count or by
+    average; (key, integer) for count/sum/min/max and integer maps, sorted by value;
+    (key, decoded value) for the others, sorted by key."""
     rows = sorted(items, key=lambda r: r[0])
-    div = div or 1
     kind = info.aggregation
+    out: list[tuple[bytes, object]]
     if kind in BUCKETED:
         groups: dict[bytes, dict[int, int]] = {}
         for key, raw in rows:
             prefix, bucket = key[:info.key_size], struct.unpack_from("<Q", key, info.key_size)[0]
             groups.setdefault(prefix, {})[bucket] = _sum(raw)
         if kind in ("hist", "lhist"):
-            ordered = sorted(groups.items(), key=lambda g: sum(g[1].values()))
+            out = sorted(groups.items(), key=lambda g: sum(g[1].values()))
         else:
-            ordered = sorted(groups.items(), key=lambda g: g[1].get(1, 0) // g[1][0] if g[1].get(0) else 0)
-        if top:
-            ordered = ordered[-top:]
+            out = sorted(groups.items(), key=lambda g: g[1].get(1, 0) // g[1][0] if g[1].get(0) else 0)
+    elif kind in ("count", "sum") or (isinstance(info.value, T) and info.value.kind == "int"):
+        signed = kind != "count" and (kind == "sum" or info.value.signed)
+        out = sorted(((key, _sum(raw, signed)) for key, raw in rows), key=lambda kv: kv[1])
+    elif kind in ("min", "max"):
+        out = sorted(((key, _reduce_min_max(raw, kind)) for key, raw in rows), key=lambda kv: kv[1])
+    else:
+        out = [(key, decode(info.value, raw)) for key, raw in _sort_by_key(info, rows)]
+    return out[-top:] if top else out
+
+
+def _divided(value: int, div: int) -> int:
+    return int(value / div) if div > 1 else value
+
+
+def _average(buckets: dict[int, int]) -> tuple[int, int, int]:
+    """(count, average, total) of an avg/stats entry."""
+    count, total = buckets.get(0, 0), buckets.get(1, 0)
+    return count, int(total / count) if count else 0, total
+
+
+def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
+             shown: Callable = show) -> str:
+    """One map's text, as bpftrace prints it (ending with its newline(s))."""
+    div = div or 1
+    kind = info.aggregation
+    rows = _rows(info, items, top)
+    if kind in BUCKETED:
         parts = []
-        for prefix, buckets in ordered:
+        for prefix, buckets in rows:
             name = _key_text(info, prefix, shown)
             if kind == "hist":
-                parts.append(f"{name}: \n{hist_text(buckets, div, info.bits)}")
+                parts.append(f"{name}: \n{hist_text(buckets, div, info.bits)}")  # type: ignore[arg-type]
             elif kind == "lhist":
-                parts.append(f"{name}: \n{lhist_text(buckets, *info.lhist)}")
+                parts.append(f"{name}: \n{lhist_text(buckets, *info.lhist)}")  # type: ignore[arg-type]
             else:
-                count, total = buckets.get(0, 0), buckets.get(1, 0)
-                average = int(total / count) if count else 0
-                if kind == "stats":
-                    parts.append(f"{name}: count {count}, average {average}, total {total}")
-                else:
-                    parts.append(f"{name}: {int(average / div)}")
+                count, average, total = _average(buckets)  # type: ignore[arg-type]
+                parts.append(f"{name}: count {count}, average {average}, total {total}" if kind == "stats"
+                             else f"{name}: {int(average / div)}")
         return "\n".join(parts) + ("\n\n" if kind in ("avg", "stats") else "\n")
-    if kind in ("count", "sum") or (isinstance(info.value, T) and info.value.kind == "int"):
-        signed = kind != "count" and (kind == "sum" or info.value.signed)
-        values = [(key, _sum(raw, signed)) for key, raw in rows]
-        values.sort(key=lambda kv: kv[1])
-        texts = [(key, str(int(v / div) if div > 1 else v)) for key, v in values]
-    elif kind in ("min", "max"):
-        values = [(key, _reduce_min_max(raw, kind)) for key, raw in rows]
-        values.sort(key=lambda kv: kv[1])
-        texts = [(key, str(int(v / div) if div > 1 else v)) for key, v in values]
+    if kind or (isinstance(info.value, T) and info.value.kind == "int"):
+        texts = [(key, str(_divided(value, div))) for key, value in rows]  # type: ignore[arg-type]
     else:
-        texts = [(key, shown(decode(info.value, raw), info.value)) for key, raw in _sort_by_key(info, rows)]
-    if top:
-        texts = texts[-top:]
+        texts = [(key, shown(value, info.value)) for key, value in rows]
     stacks = info.value.kind in ("kstack", "ustack", "ksym", "usym") if isinstance(info.value, T) else False
     return ("" if stacks else "\n").join(f"{_key_text(info, key, shown)}: {value}" for key, value in texts) + "\n"
 
@@ -199,38 +214,32 @@ def json_value(value: object, t: T, shown: Callable = show) -> str:
 
 def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
              shown: Callable = show) -> str:
-    """bpftrace's ``-f json`` line for one map (empty when the map is)."""
-    rows = sorted(items, key=lambda r: r[0])
+    """bpftrace's ``-f json`` line for one map (empty when the map is), its entries in
+    the order the text output prints them."""
+    rows = _rows(info, items, top)
     if not rows:
         return ""
+    div = div or 1
     kind = info.aggregation
     entries: list[tuple[str, str]] = []
-    if kind in BUCKETED:
-        line_type = "hist" if kind in ("hist", "lhist") else "stats"
-        groups: dict[bytes, dict[int, int]] = {}
-        for key, raw in rows:
-            groups.setdefault(key[:info.key_size], {})[struct.unpack_from("<Q", key, info.key_size)[0]] = _sum(raw)
-        for prefix, buckets in groups.items():
+    line_type = "map"
+    for key, found in rows:
+        if kind in BUCKETED:
+            buckets: dict[int, int] = found  # type: ignore[assignment]
+            line_type = "hist" if kind in ("hist", "lhist") else "stats"
             if kind == "hist":
                 value = json.dumps(_hist_json(buckets, info.bits))
             elif kind == "lhist":
                 value = json.dumps(_lhist_json(buckets, *info.lhist))
             else:
-                count, total = buckets.get(0, 0), buckets.get(1, 0)
-                average = int(total / count) if count else 0
+                count, average, total = _average(buckets)
                 value = json.dumps({"count": count, "average": average, "total": total}) if kind == "stats" \
-                    else str(average)
-            entries.append((_json_key(info, prefix, shown), value))
-    else:
-        line_type = "map"
-        for key, raw in rows:
-            if kind in ("count", "sum"):
-                value = str(_sum(raw, kind == "sum"))
-            elif kind in ("min", "max"):
-                value = str(_reduce_min_max(raw, kind))
-            else:
-                value = json_value(decode(info.value, raw), info.value, shown)
-            entries.append((_json_key(info, key, shown), value))
+                    else str(int(average / div))
+        elif kind or (isinstance(info.value, T) and info.value.kind == "int"):
+            value = str(_divided(found, div))  # type: ignore[arg-type]
+        else:
+            value = json_value(found, info.value, shown)
+        entries.append((_json_key(info, key, shown), value))
     if info.keys:
         data = "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in entries) + "}"
     else:
