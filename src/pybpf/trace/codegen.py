@@ -113,6 +113,7 @@ class CompiledProbe:
     instructions: list
     references: dict[int, str]
     program_type: str
+    usdt_site: Any = None     #: the one site of a usdt probe this program is attached to
 
 
 @dataclass
@@ -147,7 +148,7 @@ class Context:
         self.kind = point.kind
         self.target = target
         self.format = fmt
-        self.usdt_arguments: tuple = ()   #: a usdt probe's pybpf.usdt UsdtArguments (arg0, arg1...)
+        self.usdt_site: Any = None        #: a usdt probe's site (pybpf.usdt UsdtProbe: where, arguments)
 
 
 class Generator:
@@ -530,7 +531,8 @@ class Generator:
                  "profile": "perf_event", "interval": "perf_event", "software": "perf_event",
                  "hardware": "perf_event", "iter": "tracing", "watchpoint": "perf_event",
                  "asyncwatchpoint": "perf_event"}
-        return CompiledProbe(ctx.point, ctx.target, instructions, references, kinds.get(ctx.kind, "kprobe"))
+        return CompiledProbe(ctx.point, ctx.target, instructions, references, kinds.get(ctx.kind, "kprobe"),
+                             ctx.usdt_site)
 
 
 def _wider(a: T, b: T) -> T:
@@ -1773,16 +1775,16 @@ class ProbeCompiler:
         narrowed to its size and sign-extended when signed."""
         from pybpf.usdt.arguments import ArgKind
         e = self.e
-        arguments = self.ctx.usdt_arguments
+        arguments = self.ctx.usdt_site.arguments if self.ctx.usdt_site is not None else ()
         if index >= len(arguments):
             raise _err(f"usdt probe {self.ctx.target} has {len(arguments)} argument"
                        f"{'s' if len(arguments) != 1 else ''}: there is no arg{index}", node)
         arg = arguments[index]
         if arg.kind == ArgKind.CONST:
             e.mov(0, arg.value)
-            return
-        e.load(0, 6, arg.reg_offset)
-        if arg.kind != ArgKind.REG:
+        else:
+            e.load(0, 6, arg.reg_offset)
+        if arg.kind in (ArgKind.REG_DEREF, ArgKind.SIB):
             if arg.kind == ArgKind.SIB:
                 e.load(1, 6, arg.index_offset)
                 e.alu("*", 1, arg.scale)

@@ -10,6 +10,7 @@ import signal
 import struct
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -65,9 +66,11 @@ class _GivenFormats:
         return self.formats[name]
 
 
-def expand(program: ast.Program, formats: dict[str, Any] | None = None) -> list[tuple[ast.Probe, Context]]:
+def expand(program: ast.Program, formats: dict[str, Any] | None = None,
+           pid: int = 0) -> list[tuple[ast.Probe, Context]]:
     """Every (probe, attach point) to compile: wildcards matched against tracefs (or
-    against ``formats``, ``category:name`` → TracepointFormat, when given)."""
+    against ``formats``, ``category:name`` → TracepointFormat, when given); ``pid``
+    (-p, or the -c command) gives usdt probes without a binary their process."""
     out: list[tuple[ast.Probe, Context]] = []
     tracefs = _GivenFormats(formats) if formats is not None else None
     _check_iterators(program)
@@ -96,9 +99,9 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None) -> list[
                 for target in _uprobe_targets(point, program.source):
                     out.append((probe, Context(point, target, None)))
             elif point.kind == "usdt":
-                for target, arguments in _usdt_targets(point, program.source):
+                for target, site in _usdt_sites(point, program.source, pid):
                     context = Context(point, target, None)
-                    context.usdt_arguments = arguments
+                    context.usdt_site = site
                     out.append((probe, context))
             elif point.kind in ("watchpoint", "asyncwatchpoint"):
                 watchpoint(point, program.source)
@@ -165,10 +168,12 @@ def watchpoint(point: ast.AttachPoint, source: str) -> tuple[int, int, int]:
     return address, length, sum(_ACCESS[c] for c in mode)
 
 
-def _usdt_targets(point: ast.AttachPoint, source: str) -> list[tuple[str, tuple]]:
-    """``usdt:BINARY:[PROVIDER:]NAME`` (globs allowed in both) → one target per probe of
-    the binary's stapsdt notes, with its decoded argument specs (the same at every site)."""
-    from pybpf.symbols import SymbolError, find_library
+def _usdt_sites(point: ast.AttachPoint, source: str, pid: int) -> list[tuple[str, Any]]:
+    """``usdt:BINARY:[PROVIDER:]NAME`` → (probe name, site) for every site of every
+    matching probe, as bpftrace attaches (and counts) them: one program per site, which
+    reads the arguments where that site's note says. BINARY may be a glob; empty, it is
+    the -p/-c process's executable and the libraries it has mapped; PROVIDER and NAME
+    may be globs (an empty PROVIDER matches all)."""
     from pybpf.usdt.errors import UsdtError
     from pybpf.usdt.notes import read_probes
 
@@ -179,25 +184,46 @@ def _usdt_targets(point: ast.AttachPoint, source: str) -> list[tuple[str, tuple]
         raise fail("usdt probes are usdt:BINARY:[PROVIDER:]NAME")
     binary, *names = point.parts
     provider, name = names if len(names) == 2 else ("*", names[0])
-    try:
-        sites = read_probes(binary if "/" in binary else find_library(binary))
-    except (SymbolError, UsdtError) as exc:
-        raise fail(str(exc)) from None
-    found: dict[tuple[str, str], list] = {}
-    for site in sites:
-        if fnmatch.fnmatchcase(site.provider, provider) and fnmatch.fnmatchcase(site.name, name):
-            found.setdefault((site.provider, site.name), []).append(site)
-    if not found:
-        known = ", ".join(sorted({s.qualified_name for s in sites})) or "none"
-        raise fail(f"no USDT probe matches {provider}:{name} in {binary} (probes there: {known})")
+    provider, name = provider.replace('"', "") or "*", name.replace('"', "")
     out = []
-    for (site_provider, site_name), group in sorted(found.items()):
-        specs = {tuple(a.spec for a in site.arguments) for site in group}
-        if len(specs) > 1:
-            raise fail(f"USDT probe {site_provider}:{site_name} has {len(group)} sites whose arguments are in "
-                       "different places; reading them by site is not supported")
-        out.append((f"usdt:{binary}:{site_provider}:{site_name}", group[0].arguments))
+    for path in _usdt_binaries(binary, pid, fail):
+        try:
+            sites = read_probes(path)
+        except UsdtError as exc:
+            raise fail(str(exc)) from None
+        out.extend((f"usdt:{path}:{site.provider}:{site.name}", site) for site in sites
+                   if fnmatch.fnmatchcase(site.provider, provider) and fnmatch.fnmatchcase(site.name, name))
+    if not out:
+        raise fail(f"no USDT probe matches {provider}:{name} in {binary or f'process {pid}'}")
     return out
+
+
+def _usdt_binaries(binary: str, pid: int, fail: Callable[[str], TraceSyntaxError]) -> list[str]:
+    """The files a usdt probe's BINARY names."""
+    import glob
+
+    from pybpf.symbols import SymbolError, find_library
+    if not binary:
+        if pid <= 0:
+            raise fail("usdt probes without a binary need a process (-p PID or -c CMD)")
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+            with open(f"/proc/{pid}/maps") as f:
+                libraries = {line.split()[-1] for line in f if ".so" in line.rsplit("/", 1)[-1]}
+        except OSError as exc:
+            raise fail(f"process {pid}: {exc.strerror}") from None
+        return [exe, *sorted(libraries)]
+    if any(c in binary for c in "*?["):
+        found = sorted(p for p in glob.glob(binary) if os.path.isfile(p) and os.access(p, os.X_OK))
+        if not found:
+            raise fail(f"no file matches {binary}")
+        return found
+    if "/" in binary:
+        return [binary]
+    try:
+        return [find_library(binary)]
+    except SymbolError as exc:
+        raise fail(str(exc)) from None
 
 
 def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
@@ -258,13 +284,14 @@ def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntax
 
 
 def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin",
-                   cpid: int = 0, formats: dict[str, Any] | None = None, unsafe: bool = False) -> Compiled:
+                   cpid: int = 0, formats: dict[str, Any] | None = None, unsafe: bool = False,
+                   pid: int = 0) -> Compiled:
     """Parse, check and generate code for every attach point of ``source`` (``cpid``:
     the pid of the -c command, for the ``cpid`` builtin; ``formats``: tracepoint layouts
     to use instead of tracefs's)."""
     program = parse(source, filename, params)
     try:
-        contexts = expand(program, formats)
+        contexts = expand(program, formats, pid or cpid)
         gen = Generator(program, list(params or []), None)
         gen.kernel.define(program.c_definitions)
         gen.cpid = cpid
@@ -374,7 +401,9 @@ class Session:
                                                                   pid=self.options.pid))
                 elif kind == "rawtracepoint":
                     self.attachments.append(attach(program, f"raw_tracepoint:{parts[-1]}"))
-                elif kind in ("uprobe", "uretprobe", "usdt"):
+                elif kind == "usdt":
+                    self.attachments.append(self.attach_usdt_site(program, probe.usdt_site))
+                elif kind in ("uprobe", "uretprobe"):
                     self.attachments.append(attach(program, probe.target.replace('"', ""), pid=self.options.pid))
                 elif kind in ("watchpoint", "asyncwatchpoint"):
                     self.attachments.append(self.attach_watchpoint(program, probe))
@@ -388,6 +417,16 @@ class Session:
                 raise
             except Exception as exc:
                 raise TraceRuntimeError(f"{probe.target}: {exc}") from None
+
+    def attach_usdt_site(self, program: Any, site: Any) -> Any:
+        """A uprobe on one usdt site, raising its semaphore while attached."""
+        from pybpf.kernel.attach.tracing import link_perf_event
+        from pybpf.kernel.perf_event import PerfEvent
+
+        pid = self.options.pid if self.options.pid > 0 else -1
+        return link_perf_event(program.fd, PerfEvent.uprobe(site.path, site.offset,
+                                                            ref_ctr_offset=site.semaphore_offset, pid=pid,
+                                                            cpu=0 if pid == -1 else -1))
 
     def attach_watchpoint(self, program: Any, probe: Any) -> Any:
         """A hardware breakpoint in the -p/-c process (following it on every CPU), or
@@ -711,7 +750,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
     child = Child(options.command) if options.command else None
     try:
         compiled = compile_source(source, options.params, filename, child.pid if child else 0,
-                                  unsafe=options.unsafe)
+                                  unsafe=options.unsafe, pid=max(options.pid, 0))
     except BaseException:
         if child is not None:
             child.stop()
