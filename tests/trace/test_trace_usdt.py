@@ -72,3 +72,22 @@ def test_cpython_function_probes_with_string_arguments():
                           '/str(arg1) == "trace_usdt_target"/ { @[probe] = count(); }').stdout
         assert out.startswith("Attaching 2 probes...\n")
         assert "@[usdt:/usr/bin/python3.11:python:function__return]: 3\n" in out
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None or not SDT_H, reason="needs gcc and <sys/sdt.h> (systemtap-sdt-dev)")
+def test_usdt_listing_by_file_and_by_process():
+    with tempfile.TemporaryDirectory(prefix="trace-usdt-") as tmp:
+        source, binary = os.path.join(tmp, "sdt.c"), os.path.join(tmp, "sdt")
+        with open(source, "w") as f:
+            f.write(SDT_PROGRAM.replace("usleep(100000)", "usleep(3000000)"))
+        subprocess.run(["gcc", "-O0", "-o", binary, source], check=True)
+        listed = pybpf_trace("-l", f"usdt:{binary}")
+        assert listed.stdout == f"usdt:{binary}:trace:sample\n"
+        assert pybpf_trace("-l", f"usdt:{binary}:other:*").returncode == 1
+        process = subprocess.Popen([binary])
+        try:
+            by_pid = pybpf_trace("-l", "usdt:*", "-p", str(process.pid))
+        finally:
+            process.kill()
+            process.wait()
+        assert f"usdt:{binary}:trace:sample" in by_pid.stdout.splitlines()

@@ -10,7 +10,6 @@ import signal
 import struct
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -169,61 +168,78 @@ def watchpoint(point: ast.AttachPoint, source: str) -> tuple[int, int, int]:
 
 
 def _usdt_sites(point: ast.AttachPoint, source: str, pid: int) -> list[tuple[str, Any]]:
-    """``usdt:BINARY:[PROVIDER:]NAME`` → (probe name, site) for every site of every
-    matching probe, as bpftrace attaches (and counts) them: one program per site, which
-    reads the arguments where that site's note says. BINARY may be a glob; empty, it is
-    the -p/-c process's executable and the libraries it has mapped; PROVIDER and NAME
-    may be globs (an empty PROVIDER matches all)."""
+    """``usdt:BINARY:[PROVIDER:]NAME`` → :func:`usdt_sites`, errors placed at the probe."""
+    if len(point.parts) not in (2, 3):
+        raise TraceSyntaxError("usdt probes are usdt:BINARY:[PROVIDER:]NAME", source, point.position, point.length)
+    binary, *names = point.parts
+    provider, name = names if len(names) == 2 else ("*", names[0])
+    try:
+        return usdt_sites(binary, provider, name, pid)
+    except TraceRuntimeError as exc:
+        raise TraceSyntaxError(str(exc), source, point.position, point.length) from None
+
+
+def usdt_sites(binary: str, provider: str, name: str, pid: int = 0) -> list[tuple[str, Any]]:
+    """(probe name, site) for every site of every usdt probe matching, as bpftrace
+    attaches (and counts) them: one program per site, which reads the arguments where
+    that site's note says. BINARY may be a glob; empty, it is the -p/-c process's
+    executable and the libraries it has mapped; PROVIDER and NAME may be globs (an empty
+    PROVIDER matches all)."""
     from pybpf.usdt.errors import UsdtError
     from pybpf.usdt.notes import read_probes
 
-    def fail(reason: str) -> TraceSyntaxError:
-        return TraceSyntaxError(reason, source, point.position, point.length)
-
-    if len(point.parts) not in (2, 3):
-        raise fail("usdt probes are usdt:BINARY:[PROVIDER:]NAME")
-    binary, *names = point.parts
-    provider, name = names if len(names) == 2 else ("*", names[0])
-    provider, name = provider.replace('"', "") or "*", name.replace('"', "")
+    provider, name = _unquoted(provider) or "*", _unquoted(name)
     out = []
-    for path in _usdt_binaries(binary, pid, fail):
+    for path in _usdt_binaries(binary, pid):
         try:
             sites = read_probes(path)
         except UsdtError as exc:
-            raise fail(str(exc)) from None
+            raise TraceRuntimeError(str(exc)) from None
         out.extend((f"usdt:{path}:{site.provider}:{site.name}", site) for site in sites
                    if fnmatch.fnmatchcase(site.provider, provider) and fnmatch.fnmatchcase(site.name, name))
     if not out:
-        raise fail(f"no USDT probe matches {provider}:{name} in {binary or f'process {pid}'}")
+        raise TraceRuntimeError(f"no USDT probe matches {provider}:{name} in {binary or f'process {pid}'}")
     return out
 
 
-def _usdt_binaries(binary: str, pid: int, fail: Callable[[str], TraceSyntaxError]) -> list[str]:
+def _unquoted(text: str) -> str:
+    """A probe name part as written, its quotes removed (``"\\"probe1\\""`` → ``"probe1"``)."""
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1].replace('\\"', '"')
+    return text
+
+
+def process_binaries(pid: int) -> list[str]:
+    """Process ``pid``'s executable, then the shared libraries it has mapped."""
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+        with open(f"/proc/{pid}/maps") as f:
+            libraries = {line.split()[-1] for line in f if ".so" in line.rsplit("/", 1)[-1]}
+    except OSError as exc:
+        raise TraceRuntimeError(f"process {pid}: {exc.strerror}") from None
+    return [exe, *sorted(libraries)]
+
+
+def _usdt_binaries(binary: str, pid: int) -> list[str]:
     """The files a usdt probe's BINARY names."""
     import glob
 
     from pybpf.symbols import SymbolError, find_library
-    if not binary:
+    if not binary or (binary == "*" and pid > 0):
         if pid <= 0:
-            raise fail("usdt probes without a binary need a process (-p PID or -c CMD)")
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-            with open(f"/proc/{pid}/maps") as f:
-                libraries = {line.split()[-1] for line in f if ".so" in line.rsplit("/", 1)[-1]}
-        except OSError as exc:
-            raise fail(f"process {pid}: {exc.strerror}") from None
-        return [exe, *sorted(libraries)]
+            raise TraceRuntimeError("usdt probes without a binary need a process (-p PID or -c CMD)")
+        return process_binaries(pid)
     if any(c in binary for c in "*?["):
         found = sorted(p for p in glob.glob(binary) if os.path.isfile(p) and os.access(p, os.X_OK))
         if not found:
-            raise fail(f"no file matches {binary}")
+            raise TraceRuntimeError(f"no file matches {binary}")
         return found
     if "/" in binary:
         return [binary]
     try:
         return [find_library(binary)]
     except SymbolError as exc:
-        raise fail(str(exc)) from None
+        raise TraceRuntimeError(str(exc)) from None
 
 
 def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
