@@ -82,7 +82,9 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None,
                                            point.position, point.length)
                 pattern = ":".join(point.parts)
                 names = tracefs.match(pattern) if any(c in pattern for c in "*?[") else [pattern]
-                if not any(c in pattern for c in "*?[") and formats is None and pattern not in tracefs.events:
+                # one named tracepoint: look for its format file, not list all ~2500 of them
+                if not any(c in pattern for c in "*?[") and formats is None and \
+                        not (tracefs.root / "events" / point.parts[0] / point.parts[1] / "format").exists():
                     raise TraceSyntaxError(f"tracepoint not found: {pattern}", program.source, point.position,
                                            point.length)
                 if not names:
