@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(the kernel's uprobe reference counter does it)")
     parser.add_argument("-d", dest="debug", metavar="WHAT", help="print the generated eBPF instructions")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="program file, then positional parameters")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, options_parser=parser)
 
 
 def _list(pattern: str, verbose: bool, pid: int = 0) -> int:
@@ -153,6 +153,11 @@ def run(args: argparse.Namespace) -> int:
     from pybpf.trace.runtime import Options
     from pybpf.trace.runtime import run as run_program
 
+    rest = list(args.args)
+    if args.program is None and len(rest) > 1 and rest[1].startswith("-") and rest[1] != "-":
+        # bpftrace's getopt takes options after the program file too (FILE.bt -c CMD)
+        args.options_parser.parse_args(rest[1:], namespace=args)
+        args.args = [rest[0], *args.args]
     if args.version:
         from pybpf import __version__
         print(f"pybpf trace {__version__} (bpftrace v0.17 language)")

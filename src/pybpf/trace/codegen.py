@@ -114,6 +114,7 @@ class CompiledProbe:
     references: dict[int, str]
     program_type: str
     usdt_site: Any = None     #: the one site of a usdt probe this program is attached to
+    watch: tuple[str, int] | None = None  #: see Context.watch
 
 
 @dataclass
@@ -149,6 +150,9 @@ class Context:
         self.target = target
         self.format = fmt
         self.usdt_site: Any = None        #: a usdt probe's site (pybpf.usdt UsdtProbe: where, arguments)
+        #: FUNCTION+argN watchpoints: ("setup", i) for the uprobe asking to watch an address,
+        #: ("deferred", i) for the probe's program, attached once it is known
+        self.watch: tuple[str, int] | None = None
 
 
 class Generator:
@@ -532,7 +536,7 @@ class Generator:
                  "hardware": "perf_event", "iter": "tracing", "watchpoint": "perf_event",
                  "asyncwatchpoint": "perf_event"}
         return CompiledProbe(ctx.point, ctx.target, instructions, references, kinds.get(ctx.kind, "kprobe"),
-                             ctx.usdt_site)
+                             ctx.usdt_site, ctx.watch)
 
 
 def _wider(a: T, b: T) -> T:
@@ -1097,6 +1101,16 @@ class ProbeCompiler:
                     raise _err("time() takes a string literal", args[0])
                 text = args[0].value
             self.send(gen.action(Action("time", text)), [], call)
+        elif name == "__watch" and self.ctx.watch is not None:  # made by runtime for FUNCTION+argN watchpoints
+            index, address, asynchronous = args
+            self.send(gen.action(Action("watch")), [(index, INT64), (address, UINT64)], call)
+            if not asynchronous.value:  # stopped until userspace has set the breakpoint (SIGCONT)
+                e.mov(1, 19)  # SIGSTOP
+                e.call(SEND_SIGNAL)
+        elif name == "unwatch":
+            if len(args) != 1:
+                raise _err("unwatch() takes an address", call)
+            self.send(gen.action(Action("unwatch")), [(args[0], UINT64)], call)
         elif name == "delete":
             if len(args) != 1 or not isinstance(args[0], ast.MapRef):
                 raise _err("delete() takes a map element: delete(@map[key])", call)

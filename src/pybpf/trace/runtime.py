@@ -4,6 +4,7 @@ signal, detach, run END, print the maps — bpftrace's life cycle and its output
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import signal
@@ -66,11 +67,14 @@ class _GivenFormats:
 
 
 def expand(program: ast.Program, formats: dict[str, Any] | None = None,
-           pid: int = 0) -> list[tuple[ast.Probe, Context]]:
+           pid: int = 0, binary: str = "") -> list[tuple[ast.Probe, Context]]:
     """Every (probe, attach point) to compile: wildcards matched against tracefs (or
     against ``formats``, ``category:name`` → TracepointFormat, when given); ``pid``
-    (-p, or the -c command) gives usdt probes without a binary their process."""
+    (-p, or the -c command) gives usdt probes without a binary their process; ``binary``
+    (the -c command's executable, else the -p process's) is where FUNCTION+argN
+    watchpoints find their function."""
     out: list[tuple[ast.Probe, Context]] = []
+    watches = 0
     tracefs = _GivenFormats(formats) if formats is not None else None
     _check_iterators(program)
     for probe in program.probes:
@@ -104,6 +108,10 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None,
                     context = Context(point, target, None)
                     context.usdt_site = site
                     out.append((probe, context))
+            elif point.kind in ("watchpoint", "asyncwatchpoint") and "+" in point.parts[0]:
+                for pair in _function_watchpoints(probe, point, program.source, pid, binary, watches):
+                    out.append(pair)
+                    watches += pair[1].watch is not None and pair[1].watch[0] == "setup"
             elif point.kind in ("watchpoint", "asyncwatchpoint"):
                 watchpoint(point, program.source)
                 out.append((probe, Context(point, _canonical(point), None)))
@@ -139,24 +147,23 @@ _ACCESS = {"r": 1, "w": 2, "x": 4}
 
 def watchpoint(point: ast.AttachPoint, source: str) -> tuple[int, int, int]:
     """``watchpoint:ADDRESS:LENGTH:MODE`` → (address, length, perf bp_type), checked as
-    bpftrace checks them. Addresses are absolute (a user address in the -p/-c process,
-    or a kernel address); bpftrace's ``FUNCTION+argN`` form is not supported."""
+    bpftrace checks them: an absolute address (a user address in the -p/-c process, or a
+    kernel address), or ``FUNCTION+argN`` (address 0 here: known when FUNCTION runs)."""
     def fail(reason: str) -> TraceSyntaxError:
         return TraceSyntaxError(reason, source, point.position, point.length)
 
     if len(point.parts) != 3:
-        raise fail(f"{point.kind} probes are {point.kind}:ADDRESS:LENGTH:MODE")
+        raise fail(f"{point.kind} probe type requires 3 arguments")
     address_text, length_text, mode = point.parts
     try:
-        address = int(address_text, 0)
+        address = 0 if "+" in address_text else int(address_text, 0)
     except ValueError:
-        raise fail(f"{address_text}: watchpoints take an absolute address here (the FUNCTION+argN form is not "
-                   "supported)") from None
+        raise fail(f"{address_text}: a watchpoint address is a number or FUNCTION+argN") from None
     try:
         length = int(length_text, 0)
     except ValueError:
         raise fail(f"watchpoint length '{length_text}' is not a number") from None
-    if address == 0:
+    if address == 0 and "+" not in address_text:
         raise fail("watchpoint must be attached to a non-zero address")
     if length not in (1, 2, 4, 8):
         raise fail("watchpoint length must be one of (1,2,4,8)")
@@ -167,6 +174,46 @@ def watchpoint(point: ast.AttachPoint, source: str) -> tuple[int, int, int]:
     if "x" in mode and len(mode) > 1:  # x86: execute breakpoints watch nothing else
         raise fail(f"invalid watchpoint mode: {''.join(sorted(mode))}")
     return address, length, sum(_ACCESS[c] for c in mode)
+
+
+def _function_watchpoints(probe: ast.Probe, point: ast.AttachPoint, source: str, pid: int, binary: str,
+                          first: int) -> list[tuple[ast.Probe, Context]]:
+    """``watchpoint:FUNCTION+argN:LENGTH:MODE`` (FUNCTION may be a glob): for each
+    function, a uprobe that asks userspace to watch the address in argN (stopping the
+    process until the breakpoint is set, unless async), and the probe's own program,
+    attached to that breakpoint when the request comes (bpftrace's design)."""
+    def fail(reason: str) -> TraceSyntaxError:
+        return TraceSyntaxError(reason, source, point.position, point.length)
+
+    watchpoint(point, source)
+    function, _, argument = point.parts[0].partition("+")
+    if not argument.startswith("arg") or not argument[3:].isdigit():
+        raise fail("Invalid function argument")
+    if not binary and pid > 0:
+        try:
+            binary = os.readlink(f"/proc/{pid}/exe")
+        except OSError as exc:
+            raise fail(f"process {pid}: {exc.strerror}") from None
+    if not binary:
+        raise fail(f"{point.kind} on a function needs a process: -p PID or -c CMD")
+    setup_points = _uprobe_targets(ast.AttachPoint(f"uprobe:{binary}:{function}", "uprobe", [binary, function],
+                                                   position=point.position, length=point.length), source)
+    out = []
+    for index, target in enumerate(setup_points, first):
+        name = target.rsplit(":", 1)[1]
+        setup_point = ast.AttachPoint(target, "uprobe", [binary, name], position=point.position, length=point.length)
+        request = ast.Call("__watch", [ast.Integer(index), ast.Builtin(argument),
+                                       ast.Integer(int(point.kind == "asyncwatchpoint"))],
+                           position=point.position, length=point.length)
+        setup = Context(setup_point, target, None)
+        setup.watch = ("setup", index)
+        out.append((ast.Probe([setup_point], None, [ast.ExprStatement(request)]), setup))
+        number = int(argument[3:])
+        shown = f"{point.kind}:{binary}:{name}{f':{number}' if number else ''}:{point.parts[1]}:{point.parts[2]}"
+        deferred = Context(point, shown, None)
+        deferred.watch = ("deferred", index)
+        out.append((probe, deferred))
+    return out
 
 
 def _usdt_sites(point: ast.AttachPoint, source: str, pid: int) -> list[tuple[str, Any]]:
@@ -303,13 +350,13 @@ def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntax
 
 def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin",
                    cpid: int = 0, formats: dict[str, Any] | None = None, unsafe: bool = False,
-                   pid: int = 0) -> Compiled:
+                   pid: int = 0, binary: str = "") -> Compiled:
     """Parse, check and generate code for every attach point of ``source`` (``cpid``:
     the pid of the -c command, for the ``cpid`` builtin; ``formats``: tracepoint layouts
     to use instead of tracefs's)."""
     program = parse(source, filename, params)
     try:
-        contexts = expand(program, formats, pid or cpid)
+        contexts = expand(program, formats, pid or cpid, binary)
         gen = Generator(program, list(params or []), None)
         gen.kernel.define(program.c_definitions)
         gen.cpid = cpid
@@ -338,6 +385,8 @@ class Session:
         self.ring: Any = None
         self._symbolizer: Any = None
         self.child_pid = 0            #: the -c command's pid (watchpoints follow it)
+        self.watch_programs: dict[int, tuple[Any, Any]] = {}  #: FUNCTION+argN watchpoints' programs
+        self.watched: dict[tuple[int, int], Any] = {}  #: (watchpoint, address) → its breakpoint (None: gone)
         self.iterator: tuple[Any, str] | None = None  #: an iter: probe's link, and where to pin it
 
     # -- setup -----------------------------------------------------------------------
@@ -403,6 +452,9 @@ class Session:
             kind, parts = probe.point.kind, probe.point.parts
             try:
                 if kind in ("BEGIN", "END"):
+                    continue
+                if probe.watch is not None and probe.watch[0] == "deferred":
+                    self.watch_programs[probe.watch[1]] = (probe, program)  # attached on its setup's request
                     continue
                 if kind == "interval":
                     period = _period_ns(parts, probe.target)
@@ -481,7 +533,40 @@ class Session:
 
     @property
     def probe_count(self) -> int:
-        return len(self.programs)
+        return sum(1 for probe, _ in self.programs if probe.watch is None or probe.watch[0] == "setup")
+
+    def watch(self, index: int, address: int) -> None:
+        """A FUNCTION+argN watchpoint's setup uprobe ran: set the breakpoint on the address
+        (once per probe and address) and let the stopped process go on (as bpftrace)."""
+        from pybpf.kernel.attach.tracing import link_perf_event
+        from pybpf.kernel.perf_event import PerfEvent, PerfEventError
+
+        probe, program = self.watch_programs[index]
+        pid = self.options.pid if self.options.pid > 0 else self.child_pid
+        if (index, address) not in self.watched:
+            _, length, access = watchpoint(probe.point, "")
+            try:
+                link = link_perf_event(program.fd, PerfEvent.breakpoint(address, length, access, pid=pid))
+            except PerfEventError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise TraceRuntimeError(f"{probe.target}: {exc}") from None
+                self.message("lost_events", "Failed to attach watchpoint probe. You are out of watchpoint "
+                                            "registers.\n")
+                self.watched[(index, address)] = None
+            else:
+                self.watched[(index, address)] = link
+                self.attachments.append(link)
+        if probe.point.kind == "watchpoint":
+            os.kill(pid, signal.SIGCONT)
+
+    def unwatch(self, address: int) -> None:
+        """unwatch(addr): remove every breakpoint on ``address`` (a later request for it is
+        still a duplicate and ignored, as in bpftrace)."""
+        for key, link in self.watched.items():
+            if key[1] == address and link is not None:
+                link.close()
+                self.attachments.remove(link)
+                self.watched[key] = None
 
     # -- events ----------------------------------------------------------------------
 
@@ -497,6 +582,9 @@ class Session:
         kind = action.kind
         if kind == "exit":
             self.exiting = True
+        elif kind in ("watch", "unwatch"):
+            numbers = struct.unpack_from("<QQ" if kind == "watch" else "<Q", record, 8)
+            self.watch(*numbers) if kind == "watch" else self.unwatch(*numbers)
         elif kind in ("printf", "system", "cat"):
             values, at = [], 8
             for t in action.types:
@@ -725,6 +813,7 @@ class Child:
         path = shutil.which(argv[0]) if argv else None
         if path is None:
             raise TraceRuntimeError(f"cannot run -c {command!r}: command not found")
+        self.path = path
         read, self._go = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # the child: wait for the go, then become the command
@@ -768,7 +857,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
     child = Child(options.command) if options.command else None
     try:
         compiled = compile_source(source, options.params, filename, child.pid if child else 0,
-                                  unsafe=options.unsafe, pid=max(options.pid, 0))
+                                  unsafe=options.unsafe, pid=max(options.pid, 0),
+                                  binary=child.path if child else "")
     except BaseException:
         if child is not None:
             child.stop()
