@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FEATURES = {"loop": True, "btf": True, "probe_read_kernel": True, "signal": True, "libpath_resolv": True,
-            "uprobe_refcount": True, "kfunc": False, "dpath": False, "iter:task": False, "iter:task_file": False,
+            "uprobe_refcount": True, "kfunc": False, "dpath": False, "iter:task": True, "iter:task_file": True,
             "dwarf": False, "kprobe_multi": False, "aot": False, "skboutput": False}
 NOTIFY = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
 

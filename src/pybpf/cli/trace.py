@@ -53,12 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--include", action="append", metavar="FILE",
                         help="accepted for bpftrace compatibility (C headers are not read: types come from BTF)")
     parser.add_argument("--no-warnings", action="store_true", help="no warnings")
+    parser.add_argument("--usdt-file-activation", action="store_true",
+                        help="accepted: usdt semaphores are always raised in every process mapping the file "
+                             "(the kernel's uprobe reference counter does it)")
     parser.add_argument("-d", dest="debug", metavar="WHAT", help="print the generated eBPF instructions")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="program file, then positional parameters")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, options_parser=parser)
 
 
-def _list(pattern: str, verbose: bool) -> int:
+def _list(pattern: str, verbose: bool, pid: int = 0) -> int:
     import fnmatch
     import re
 
@@ -75,6 +78,16 @@ def _list(pattern: str, verbose: bool) -> int:
                     ":" not in pattern and fnmatch.fnmatchcase(kind, pattern)):
                 print(name)
     kind, _, rest = pattern.partition(":")
+    if pid:  # one process's probes: the usdt probes and functions of its executable and libraries
+        names = rest.partition(":")[2]
+        status = 0
+        if fnmatch.fnmatchcase("usdt", kind):
+            status |= _list_usdt("", *(names.split(":", 1) if names else ()), pid=pid)
+        if fnmatch.fnmatchcase("uprobe", kind):
+            status |= _list_functions("uprobe", "", names or "*", pid=pid)
+        return status
+    if kind in ("usdt", "U") and rest:
+        return _list_usdt(*rest.split(":", 2))
     if kind in ("uprobe", "uretprobe", "u", "ur") and ":" in rest:
         return _list_functions("uretprobe" if kind in ("uretprobe", "ur") else "uprobe", *rest.rsplit(":", 1))
     tracefs = Tracefs()
@@ -99,21 +112,39 @@ def _list(pattern: str, verbose: bool) -> int:
     return 0
 
 
-def _list_functions(kind: str, binary: str, glob: str) -> int:
-    """``uprobe:BINARY:GLOB``: the functions of an ELF file (or library name) that match."""
+def _list_usdt(binary: str, *names: str, pid: int = 0) -> int:
+    """``usdt:BINARY[:[PROVIDER:]NAME]``: the binary's (or process's) usdt probes that match."""
+    from pybpf.trace.errors import TraceError
+    from pybpf.trace.runtime import usdt_sites
+
+    provider, name = names if len(names) == 2 else ("*", names[0] if names else "*")
+    try:
+        found = {target for target, _site in usdt_sites(binary, provider, name, pid)}
+    except TraceError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(sorted(found)))
+    return 0
+
+
+def _list_functions(kind: str, binary: str, glob: str, pid: int = 0) -> int:
+    """``uprobe:BINARY:GLOB``: the functions of an ELF file (or library name; with
+    ``pid``, of the process's executable and libraries) that match."""
     import fnmatch
 
     from pybpf.symbols import ElfSymbols, SymbolError, find_library
+    from pybpf.trace.errors import TraceError
+    from pybpf.trace.runtime import process_binaries
 
     try:
-        path = binary if "/" in binary else find_library(binary)
-        names = ElfSymbols(path).names()
-    except SymbolError as exc:
+        paths = process_binaries(pid) if pid else [binary if "/" in binary else find_library(binary)]
+        for path in paths:
+            for name in sorted(set(ElfSymbols(path).names())):
+                if fnmatch.fnmatchcase(name, glob or "*"):
+                    print(f"{kind}:{path if pid else binary}:{name}")
+    except (SymbolError, TraceError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
-    for name in sorted(set(names)):
-        if fnmatch.fnmatchcase(name, glob or "*"):
-            print(f"{kind}:{binary}:{name}")
     return 0
 
 
@@ -122,6 +153,11 @@ def run(args: argparse.Namespace) -> int:
     from pybpf.trace.runtime import Options
     from pybpf.trace.runtime import run as run_program
 
+    rest = list(args.args)
+    if args.program is None and len(rest) > 1 and rest[1].startswith("-") and rest[1] != "-":
+        # bpftrace's getopt takes options after the program file too (FILE.bt -c CMD)
+        args.options_parser.parse_args(rest[1:], namespace=args)
+        args.args = [rest[0], *args.args]
     if args.version:
         from pybpf import __version__
         print(f"pybpf trace {__version__} (bpftrace v0.17 language)")
@@ -144,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list is not None:
         if args.list == "v":  # -lv: the verbose flag glued to -l
             args.list, args.verbose = "*", True
-        return _list(args.list if args.list != "*" or not rest else rest[0], args.verbose)
+        return _list(args.list if args.list != "*" or not rest else rest[0], args.verbose, max(pid, 0))
     if args.program is not None:
         source, filename = args.program, "stdin"
     elif rest:

@@ -224,6 +224,14 @@ class PerfEvent:
         return cls(attr, pid=pid, cpu=cpu, description=f"{kind} {path}+0x{offset:x}")
 
     @classmethod
+    def breakpoint(cls, address: int, length: int, access: int, *, pid: int = -1, cpu: int = -1) -> PerfEvent:
+        """A hardware breakpoint (watchpoint) on ``length`` bytes at ``address``: every
+        access of kind ``access`` (HW_BREAKPOINT_R=1 | W=2, or X=4) is a sample."""
+        attr = _sampling_attr(TYPE_BREAKPOINT, 0, 1, 0, 0, False, 1)
+        attr.bp_type, attr.config1, attr.config2 = access, address, length
+        return cls(attr, pid=pid, cpu=cpu, description=f"watchpoint on {length} bytes at 0x{address:x}")
+
+    @classmethod
     def kprobe(cls, function: str, *, offset: int = 0, retprobe: bool = False, cpu: int = 0,
                suggestion: str | None = None) -> PerfEvent:
         """A kprobe on kernel ``function`` through the kprobe PMU. On kernels built

@@ -132,3 +132,22 @@ def _minidebuginfo_symbols(path: str, data: bytes) -> list[tuple[tuple[int, int,
         return _function_symbols(ELFFile(io.BytesIO(inner)))
     except ELFError as exc:
         raise SymbolError(f"{path}: .gnu_debugdata does not hold an ELF file: {exc}") from None
+
+
+def symbol_value(path: str | Path, name: str) -> tuple[int, int] | None:
+    """(address, size) of the defined symbol ``name`` of any kind (variables too, which
+    :class:`ElfSymbols` leaves out) from ``.symtab`` or ``.dynsym``; None when absent."""
+    try:
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            for section in elf.iter_sections():
+                if not isinstance(section, SymbolTableSection):
+                    continue
+                for sym in section.get_symbol_by_name(name) or ():
+                    if sym["st_shndx"] != "SHN_UNDEF" and sym["st_value"]:
+                        return sym["st_value"], sym["st_size"]
+    except OSError as exc:
+        raise SymbolError(f"{path}: cannot read: {exc.strerror}") from None
+    except ELFError as exc:
+        raise SymbolError(f"{path}: not a valid ELF file: {exc}") from None
+    return None

@@ -149,6 +149,16 @@ class While(Statement):
 
 
 @dataclass(eq=False)
+class For(Statement):
+    """``for ($kv : @map) {...}`` (``source`` a MapRef) or ``for ($i : start..end) {...}``
+    (``source`` a (start, end) pair)."""
+
+    variable: str            #: with the '$'
+    source: MapRef | tuple[Expr, Expr]
+    body: list[Statement]
+
+
+@dataclass(eq=False)
 class Jump(Statement):
     kind: str                #: return, break, continue
 

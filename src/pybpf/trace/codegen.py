@@ -29,6 +29,10 @@ from pybpf.trace.types import INT64, NONE, STRLEN, UINT64, T, string, tuple_of
 MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, PROBE_READ, KTIME, PRANDOM, SMP_ID = 1, 2, 3, 4, 5, 7, 8
 PID_TGID, UID_GID, COMM, GET_STACKID, CURRENT_TASK, PROBE_READ_STR, CGROUP_ID = 14, 15, 16, 27, 35, 45, 80
 RINGBUF_OUTPUT = 130
+FOR_EACH_MAP_ELEM, LOOP, MAP_LOOKUP_PERCPU = 164, 181, 195
+#: what a for loop's body may read or write of a map's value: per-CPU aggregations are
+#: summed (or reduced) over the CPUs as print() does; bucketed ones have no one value
+FOR_AGGREGATIONS = ("count", "sum", "min", "max")
 # the legacy reads: on x86-64 they read user or kernel memory by the address, as the
 # pointers of a uprobe's own structs and of BTF's kernel structs need
 PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR = PROBE_READ, PROBE_READ_STR
@@ -36,7 +40,7 @@ USER_STACK = 1 << 8          #: BPF_F_USER_STACK for get_stackid
 
 #: value kinds kept in stack buffers (everything that is not a plain integer)
 MEM_KINDS = ("str", "tuple", "ksym", "usym", "kstack", "ustack", "username", "inet", "mac", "buf", "timestamp",
-             "bytes", "strerror", "record", "array")
+             "bytes", "strerror", "cgroup_path", "record", "array")
 SEND_SIGNAL = 109
 STACKS = "stacks"            #: the stack trace map kstack/ustack record into
 JOIN = "join"                #: the per-CPU scratch buffer join() fills
@@ -65,6 +69,7 @@ class MapInfo:
     keys: list[T]
     value: str | T            #: an aggregation name, or the type of assigned values
     lhist: tuple[int, int, int] = (0, 0, 0)
+    bits: int = 0             #: hist(n, bits): 2^bits linear buckets per power of two
 
     @property
     def aggregation(self) -> str | None:
@@ -108,7 +113,8 @@ class CompiledProbe:
     instructions: list
     references: dict[int, str]
     program_type: str
-    usdt: Any = None          #: the USDT site the program was compiled for (attached there only)
+    usdt_site: Any = None     #: the one site of a usdt probe this program is attached to
+    watch: tuple[str, int] | None = None  #: see Context.watch
 
 
 @dataclass
@@ -143,7 +149,10 @@ class Context:
         self.kind = point.kind
         self.target = target
         self.format = fmt
-        self.usdt = usdt          #: a USDT probe's site (pybpf.usdt.UsdtProbe): where its arguments are
+        self.usdt_site: Any = None        #: a usdt probe's site (pybpf.usdt UsdtProbe: where, arguments)
+        #: FUNCTION+argN watchpoints: ("setup", i) for the uprobe asking to watch an address,
+        #: ("deferred", i) for the probe's program, attached once it is known
+        self.watch: tuple[str, int] | None = None
 
 
 class Generator:
@@ -161,6 +170,7 @@ class Generator:
         self.kernel = KernelTypes()
         self.cpid = 0                 #: pid of the -c command (the cpid builtin)
         self.unsafe = False           #: --unsafe: signal() and system() allowed
+        self._user_symbols: dict[tuple[str, str], tuple[int, int]] = {}
 
     # -- types -------------------------------------------------------------------------
 
@@ -181,6 +191,11 @@ class Generator:
                 return string(16)
             if e.name == "probe":
                 return string(len(ctx.target.encode()) + 1)
+            if e.name == "ctx" and ctx.kind == "iter":
+                found = self.kernel.named(f"struct bpf_iter__{ctx.point.parts[0]} *")
+                if found is None:
+                    raise _err(f"the kernel's BTF has no struct bpf_iter__{ctx.point.parts[0]}", e)
+                return found
             if e.name == "curtask":
                 return self.kernel.named("struct task_struct *") or UINT64
             if e.name in _INT_BUILTINS:
@@ -226,6 +241,10 @@ class Generator:
                 return T("int", arg.size if arg.kind == "int" else 8, False)
             if name == "strerror":
                 return T("strerror", 8)
+            if name == "cgroup_path":
+                if not 1 <= len(e.args) <= 2 or (len(e.args) == 2 and not isinstance(e.args[1], ast.String)):
+                    raise _err("cgroup_path() takes a cgroup id and optionally a hierarchy filter string literal", e)
+                return T("cgroup_path", 8, name=e.args[1].value if len(e.args) == 2 else "*")
             if name == "pton":
                 if len(e.args) != 1 or not isinstance(e.args[0], ast.String):
                     raise _err("pton() takes an address string literal", e)
@@ -252,7 +271,9 @@ class Generator:
                 return self.type_of(e.args[0], ctx, env)
             if name == "reg":
                 return UINT64
-            if name in ("ksym", "usym", "kaddr", "uaddr", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
+            if name == "uaddr":
+                return self.kernel.pointer_to_scalar(*self.user_symbol(e, ctx)[1:], 1)
+            if name in ("ksym", "usym", "kaddr", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
                 return T(name, 8 if name == "ksym" else 16) if name in ("ksym", "usym") else INT64
             if name in ("kstack", "ustack"):
                 return T(name, 8 if name == "kstack" else 16)
@@ -345,6 +366,28 @@ class Generator:
             raise _err(f"Failed to resolve kernel symbol: {name.value}", name)
         return address
 
+    def user_symbol(self, call: ast.Call, ctx: Context) -> tuple[int, int, bool]:
+        """uaddr("name"): the symbol's address in the probed binary, and the integer it
+        points to as bpftrace types it (its size when 1, 2, 4 or 8 bytes, else 8; signed)."""
+        if len(call.args) != 1 or not isinstance(call.args[0], ast.String):
+            raise _err("uaddr() takes a symbol name as a string literal", call)
+        if ctx.kind not in ("uprobe", "uretprobe", "usdt"):
+            raise _err("uaddr can only be used with u(ret)probes and usdt probes", call)
+        from pybpf.symbols import SymbolError, find_library
+        from pybpf.symbols.elf import symbol_value
+        binary = ctx.point.parts[0]
+        name = call.args[0].value
+        if (binary, name) not in self._user_symbols:
+            try:
+                found = symbol_value(binary if "/" in binary else find_library(binary), name)
+            except SymbolError as exc:
+                raise _err(str(exc), call) from None
+            if found is None:
+                raise _err(f"Could not resolve symbol: {binary}:{name}", call.args[0])
+            self._user_symbols[(binary, name)] = found
+        address, size = self._user_symbols[(binary, name)]
+        return address, size if size in (1, 2, 4, 8) else 8, True
+
     def kernel_member(self, base: T, e: ast.FieldAccess) -> Any:
         """The member ``e`` names of a struct (through a pointer with ``->``)."""
         record = base
@@ -402,6 +445,11 @@ class Generator:
                 self._declare_in(s.otherwise, ctx, env)
             elif isinstance(s, (ast.Unroll, ast.While)):
                 self._declare_in(s.body, ctx, env)
+            elif isinstance(s, ast.For):
+                loop = self.loop_type(s)
+                if loop is not None:
+                    env[s.variable] = _wider(env[s.variable], loop) if s.variable in env else loop
+                self._declare_in(s.body, ctx, env)
 
     def _declare_map(self, s: ast.Assign, ctx: Context, env: dict[str, T]) -> None:
         target = s.target
@@ -422,7 +470,8 @@ class Generator:
             lhist = (0, 0, 0)
             if value == "lhist":
                 lhist = self._lhist_params(s.value)
-            self.maps[target.name] = MapInfo(target.name, keys, value, lhist)
+            bits = self._hist_bits(s.value) if value == "hist" else 0
+            self.maps[target.name] = MapInfo(target.name, keys, value, lhist, bits)
             return
         if len(info.keys) != len(keys):
             raise _err(f"argument mismatch for {target.name}: trying to access with {len(keys)} arguments "
@@ -441,6 +490,26 @@ class Generator:
         if step <= 0 or high <= low:
             raise _err("lhist() needs min < max and a positive step", call)
         return low, high, step
+
+    def loop_type(self, s: ast.For) -> T | None:
+        """The type of a for loop's variable: (key, value) of the map (the keys as a
+        tuple when there are several), or an integer of a range; None while the map's
+        layout is unknown."""
+        if not isinstance(s.source, ast.MapRef):
+            return INT64
+        info = self.maps.get(s.source.name)
+        if info is None:
+            return None
+        key = info.keys[0] if len(info.keys) == 1 else tuple_of(info.keys) if info.keys else INT64
+        return tuple_of([key, INT64 if info.aggregation else info.value])
+
+    def _hist_bits(self, call: ast.Call) -> int:
+        if len(call.args) == 1:
+            return 0
+        if len(call.args) != 2 or not isinstance(call.args[1], ast.Integer) or not 0 <= call.args[1].value <= 5:
+            raise _err("hist() takes a value and optionally the bits per power of two (an integer literal, 0-5)",
+                       call)
+        return call.args[1].value
 
     def _check_used(self, probe: ast.Probe, ctx: Context) -> None:
         for node in _walk(probe):
@@ -464,8 +533,10 @@ class Generator:
         kinds = {"tracepoint": "tracepoint", "BEGIN": "raw_tracepoint", "END": "raw_tracepoint",
                  "rawtracepoint": "raw_tracepoint", "uprobe": "kprobe", "uretprobe": "kprobe", "usdt": "kprobe",
                  "profile": "perf_event", "interval": "perf_event", "software": "perf_event",
-                 "hardware": "perf_event"}
-        return CompiledProbe(ctx.point, ctx.target, instructions, references, kinds.get(ctx.kind, "kprobe"), ctx.usdt)
+                 "hardware": "perf_event", "iter": "tracing", "watchpoint": "perf_event",
+                 "asyncwatchpoint": "perf_event"}
+        return CompiledProbe(ctx.point, ctx.target, instructions, references, kinds.get(ctx.kind, "kprobe"),
+                             ctx.usdt_site, ctx.watch)
 
 
 def _wider(a: T, b: T) -> T:
@@ -499,8 +570,18 @@ def _walk(node: Any):
         if name in ("type", "position", "length"):
             continue
         value = getattr(node, name)
-        if isinstance(value, (ast.Node, list)):
-            yield from _walk(value)
+        if isinstance(value, (ast.Node, list, tuple)):
+            yield from _walk(list(value) if isinstance(value, tuple) else value)
+
+
+@dataclass(frozen=True)
+class SharedArea:
+    """The top of a probe's stack that its for loops' callbacks share (see ProbeCompiler)."""
+
+    size: int
+    flag: int                 #: set when the body ran ``return``: the probe ends
+    start: int                #: a range loop's first value
+    context: int              #: the probe's context pointer (r6)
 
 
 class ProbeCompiler:
@@ -513,16 +594,30 @@ class ProbeCompiler:
         self.vars: dict[str, tuple[int, T]] = {}
         self.end = self.e.label("exit")
         self.loops: list[tuple[str, str]] = []
+        #: for loops' bodies are callbacks with frames of their own: the variables, then a
+        #: "returned" flag, a range's start and the context pointer, on top of the stack,
+        #: are copied into the callback's frame (the same offsets) and back out
+        self.shared: SharedArea | None = None
 
     def compile(self, probe: ast.Probe) -> tuple[list, dict[int, str]]:
         e = self.e
         e.movr(6, 1)
         env: dict[str, T] = {}
         self.gen._declare_in(probe.body, self.ctx, env)
+        loop_variables = {node.variable for node in _walk(probe.body) if isinstance(node, ast.For)}
+        assigned = {node.target.name for node in _walk(probe.body)
+                    if isinstance(node, ast.Assign) and isinstance(node.target, ast.Variable)}
         for name, t in env.items():
+            if name in loop_variables - assigned:
+                continue  # lives in its loop's callback only
             offset = e.alloc(t.slot)
             e.zero(offset, t.slot)
             self.vars[name] = (offset, t)
+        if loop_variables:
+            flag, start, context = e.alloc(8), e.alloc(8), e.alloc(8)
+            e.zero(context, e.stack)
+            e.store(10, context, 6)
+            self.shared = SharedArea(e.stack, flag, start, context)
         if probe.predicate is not None:
             mark = e.stack
             self.int_expr(probe.predicate)
@@ -586,6 +681,8 @@ class ProbeCompiler:
             self.loops.pop()
             e.jump(top)
             e.place(done)
+        elif isinstance(s, ast.For):
+            self.for_loop(s)
         elif isinstance(s, ast.Jump):
             if s.kind == "return":
                 e.jump(self.end)
@@ -595,6 +692,154 @@ class ProbeCompiler:
                 e.jump(self.loops[-1][0 if s.kind == "continue" else 1])
         else:
             raise _err("unsupported statement", s)
+
+    # -- for loops: bpf_for_each_map_elem / bpf_loop with a callback ----------------------
+
+    def loop_map(self, ref: ast.MapRef, what: str) -> MapInfo:
+        """The map a for loop or len() goes over."""
+        info = self.gen.maps[ref.name]
+        if ref.keys:
+            raise _err(f"{what} takes a whole map ({ref.name}), not an element", ref)
+        if info.aggregation and info.aggregation not in FOR_AGGREGATIONS:
+            raise _err(f"{what} cannot go over {ref.name}: its {info.aggregation}() values are kept in buckets "
+                       f"(only {', '.join(a + '()' for a in FOR_AGGREGATIONS)} maps and plain maps)", ref)
+        return info
+
+    def for_loop(self, s: ast.For) -> None:
+        """The body becomes a callback of bpf_for_each_map_elem (maps) or bpf_loop
+        (ranges), which gets the shared area's address; a ``return`` in it ends the probe."""
+        e = self.e
+        assert self.shared is not None
+        body = ProbeCompiler(self.gen, self.ctx).loop_body(s, self)
+        skip = e.label("noloop")
+        if isinstance(s.source, ast.MapRef):
+            self.loop_map(s.source, "for")
+            e.load_map(1, s.source.name)
+            e.load_function(2, body)
+            helper = FOR_EACH_MAP_ELEM
+        else:
+            start, end = s.source
+            self.int_expr(start)
+            e.store(10, self.shared.start, 0)
+            self.int_expr(end)
+            e.movr(1, 0)
+            e.load(2, 10, self.shared.start)
+            e.alur("-", 1, 2)
+            e.jump_if("s<=", 1, 0, skip)
+            e.load_function(2, body)
+            helper = LOOP
+        e.movr(3, 10)
+        e.alu("+", 3, -self.shared.size)
+        e.mov(4, 0)
+        e.call(helper)
+        e.place(skip)
+        e.load(1, 10, self.shared.flag)
+        e.jump_if("!=", 1, 0, self.end)
+
+    def loop_body(self, s: ast.For, parent: ProbeCompiler) -> tuple[list, dict[int, str]]:
+        """The callback: copy the shared area in, set the loop variable, run the body,
+        copy the variables and the flag back out; 0 continues the loop, 1 stops it."""
+        e = self.e
+        shared = parent.shared
+        assert shared is not None
+        on_map = isinstance(s.source, ast.MapRef)
+        area = 4 if on_map else 2    # callback(map, key, value, ctx) / callback(index, ctx)
+        e.alloc(shared.size)
+        for at in range(0, shared.size, 8):
+            e.load(0, area, at)
+            e.store(10, at - shared.size, 0)
+        saved, result = e.alloc(8), e.alloc(8)
+        e.store(10, saved, area)
+        e.load(6, 10, shared.context)
+        t = self.gen.loop_type(s)
+        if t is None:
+            raise _err(f"undefined map: {s.source.name}", s.source)
+        offset = e.alloc(t.slot)
+        self.vars = dict(parent.vars)
+        self.vars[s.variable] = (offset, t)
+        # a loop inside this one shares this frame's variables, its own variable included
+        self.shared = SharedArea(e.stack, shared.flag, shared.start, shared.context)
+        if isinstance(s.source, ast.MapRef):
+            self.loop_element(self.gen.maps[s.source.name], offset, t)
+        else:
+            e.load(0, 10, shared.start)
+            e.alur("+", 0, 1)
+            e.store(10, offset, 0)
+        following, stop, out = e.label("next"), e.label("stop"), e.label("out")
+        self.loops.append((following, stop))
+        self.block(s.body)
+        e.place(following)
+        e.store_imm(10, result, 0)
+        e.jump(out)
+        e.place(self.end)
+        e.store_imm(10, shared.flag, 1)
+        e.place(stop)
+        e.store_imm(10, result, 1)
+        e.place(out)
+        e.load(1, 10, saved)
+        for at in range(shared.flag, 0, 8):  # the probe's variables and the flag (not a loop's own variable)
+            e.load(0, 10, at)
+            e.store(1, at + shared.size, 0)
+        e.load(0, 10, result)
+        e.exit()
+        return e.finish()
+
+    def loop_element(self, info: MapInfo, offset: int, t: T) -> None:
+        """$kv = (key, value) from the callback's key (r2) and value (r3) pointers; the
+        value of a per-CPU aggregation reduced over every CPU."""
+        e = self.e
+        key_t, value_t = t.items
+        value_at = offset + t.offsets()[1]
+        for at in range(0, info.key_size, 8):
+            e.load(0, 2, at)
+            e.store(10, offset + at, 0)
+        if not info.aggregation:
+            for at in range(0, value_t.slot, 8):
+                e.load(0, 3, at)
+                e.store(10, value_at + at, 0)
+            return
+        from pybpf.engine.cpus import possible_cpus
+        e.store_imm(10, value_at, 0)
+        seen = e.alloc(8)
+        e.store_imm(10, seen, 0)
+        for cpu in range(possible_cpus()):
+            following, take = e.label("cpu"), e.label("take")
+            e.load_map(1, info.name)
+            e.movr(2, 10)
+            e.alu("+", 2, offset)
+            e.mov(3, cpu)
+            e.call(MAP_LOOKUP_PERCPU)
+            e.jump_if("==", 0, 0, following)
+            e.load(1, 0, 0)
+            e.load(2, 10, value_at)
+            if info.aggregation in ("count", "sum"):
+                e.alur("+", 2, 1)
+                e.store(10, value_at, 2)
+                e.place(following)
+                continue
+            e.load(3, 0, 8)
+            e.jump_if("==", 3, 0, following)
+            e.load(3, 10, seen)
+            e.jump_if("==", 3, 0, take)
+            e.jump_if("s<=" if info.aggregation == "max" else "s>=", 1, 2, following, register=True)
+            e.place(take)
+            e.store(10, value_at, 1)
+            e.store_imm(10, seen, 1)
+            e.place(following)
+
+    def map_length(self, ref: ast.MapRef) -> None:
+        """r0 = len(@map): the number of elements bpf_for_each_map_elem visits with a
+        callback that only continues."""
+        e = self.e
+        self.loop_map(ref, "len()")
+        callback = Emitter()
+        callback.mov(0, 0)
+        callback.exit()
+        e.load_map(1, ref.name)
+        e.load_function(2, callback.finish())
+        e.mov(3, 0)
+        e.mov(4, 0)
+        e.call(FOR_EACH_MAP_ELEM)
 
     def value_into_r0_or_buffer(self, expr: ast.Expr) -> None:
         t = self.type_of(expr)
@@ -684,7 +929,7 @@ class ProbeCompiler:
             self.min_max(info.name, key, slot, kind)
         elif kind == "hist":
             e.load(1, 10, slot)
-            self.log2_bucket()
+            self.log2_bucket(info.bits)
             e.store(10, bucket, 0)
             self.add_to(info.name, key, None)
         else:
@@ -703,16 +948,20 @@ class ProbeCompiler:
             e.store(10, bucket, 0)
             self.add_to(info.name, key, None)
 
-    def log2_bucket(self) -> None:
-        """r0 = hist bucket of the signed value in r1: 0 for negatives, 1 for 0,
-        2 + floor(log2(v)) otherwise."""
+    def log2_bucket(self, bits: int) -> None:
+        """r0 = hist bucket of the signed value in r1, as bpftrace numbers them: 0 for
+        negatives, v + 1 for 0 <= v < 2^bits, then 2^bits buckets per power of two
+        (``((l - bits + 1) << bits) + next bits of v + 1`` with l = floor(log2 v))."""
         e = self.e
         done = e.label("h")
+        mask = (1 << bits) - 1
         e.mov(0, 0)
         e.jump_if("s<", 1, 0, done)
-        e.mov(0, 1)
-        e.jump_if("==", 1, 0, done)
-        e.mov(0, 2)
+        e.movr(0, 1)
+        e.alu("+", 0, 1)
+        e.jump_if("<=", 1, mask, done)
+        e.movr(3, 1)
+        e.mov(0, 0)
         for shift in (32, 16, 8, 4, 2, 1):
             skip = e.label("h")
             e.mov(2, (1 << shift) - 1)
@@ -720,6 +969,15 @@ class ProbeCompiler:
             e.alu(">>", 1, shift)
             e.alu("+", 0, shift)
             e.place(skip)
+        if bits:
+            e.alu("-", 0, bits)
+            e.alur(">>", 3, 0)
+            e.alu("&", 3, mask)
+        e.alu("+", 0, 1)
+        e.alu("<<", 0, bits)
+        if bits:
+            e.alur("+", 0, 3)
+        e.alu("+", 0, 1)
         e.place(done)
 
     def add_to(self, name: str, key: int, amount: int | None) -> None:
@@ -843,6 +1101,16 @@ class ProbeCompiler:
                     raise _err("time() takes a string literal", args[0])
                 text = args[0].value
             self.send(gen.action(Action("time", text)), [], call)
+        elif name == "__watch" and self.ctx.watch is not None:  # made by runtime for FUNCTION+argN watchpoints
+            index, address, asynchronous = args
+            self.send(gen.action(Action("watch")), [(index, INT64), (address, UINT64)], call)
+            if not asynchronous.value:  # stopped until userspace has set the breakpoint (SIGCONT)
+                e.mov(1, 19)  # SIGSTOP
+                e.call(SEND_SIGNAL)
+        elif name == "unwatch":
+            if len(args) != 1:
+                raise _err("unwatch() takes an address", call)
+            self.send(gen.action(Action("unwatch")), [(args[0], UINT64)], call)
         elif name == "delete":
             if len(args) != 1 or not isinstance(args[0], ast.MapRef):
                 raise _err("delete() takes a map element: delete(@map[key])", call)
@@ -956,7 +1224,7 @@ class ProbeCompiler:
             return offset
         if isinstance(expr, ast.Call) and expr.name in ("ntop", "macaddr", "buf", "strftime"):
             return self.special_value(expr, t)
-        if isinstance(expr, ast.Call) and expr.name == "strerror":
+        if isinstance(expr, ast.Call) and expr.name in ("strerror", "cgroup_path"):  # resolved in userspace
             offset = e.alloc(8)
             self.int_expr(expr.args[0])
             e.store(10, offset, 0)
@@ -1445,6 +1713,9 @@ class ProbeCompiler:
         e.mov(2, count)
         e.call(PROBE_READ_KERNEL)
         e.load(0, 10, tmp)
+        if self.ctx.kind == "iter" and isinstance(expr, ast.FieldAccess) and \
+                isinstance(expr.base, ast.Builtin) and expr.base.name == "ctx":
+            e.jump_if("==", 0, 0, self.end)  # the iterator's last call has no task (or file): bpftrace skips it
         if access.bit_size:
             if access.bit_offset:
                 e.alu(">>", 0, access.bit_offset)
@@ -1495,7 +1766,7 @@ class ProbeCompiler:
             e.call(CGROUP_ID)
         elif name == "curtask":
             e.call(CURRENT_TASK)
-        elif name.startswith("arg") and name[3:].isdigit() and self.ctx.usdt is not None:
+        elif name.startswith("arg") and name[3:].isdigit() and self.ctx.kind == "usdt":
             self.usdt_argument(int(name[3:]), b)
         elif name.startswith("arg") and name[3:].isdigit():
             index = int(name[3:])
@@ -1513,33 +1784,34 @@ class ProbeCompiler:
             raise _err(f"'{name}' is a {t}, not an integer", b)
 
     def usdt_argument(self, index: int, node: ast.Node) -> None:
-        """r0 = argument ``index`` of the USDT site, found as its note says: a constant, a
-        register, or memory at a register (+ index register * scale) + displacement,
-        narrowed to the argument's size and sign."""
-        from pybpf.usdt import ArgKind
-
-        site, e = self.ctx.usdt, self.e
-        if index >= len(site.arguments):
-            raise _err(f"arg{index}: the USDT probe {site.qualified_name} has {len(site.arguments)} arguments", node)
-        arg = site.arguments[index]
+        """r0 = USDT argument ``index`` where the probe's stapsdt note says it is: a
+        constant, a register, or memory at register + displacement (+ index * scale),
+        narrowed to its size and sign-extended when signed."""
+        from pybpf.usdt.arguments import ArgKind
+        e = self.e
+        arguments = self.ctx.usdt_site.arguments if self.ctx.usdt_site is not None else ()
+        if index >= len(arguments):
+            raise _err(f"usdt probe {self.ctx.target} has {len(arguments)} argument"
+                       f"{'s' if len(arguments) != 1 else ''}: there is no arg{index}", node)
+        arg = arguments[index]
         if arg.kind == ArgKind.CONST:
             e.mov(0, arg.value)
-        elif arg.kind == ArgKind.REG:
-            e.load(0, 6, arg.reg_offset)
         else:
-            slot = e.alloc(8, node)
-            e.zero(slot, 8)
-            e.load(3, 6, arg.reg_offset)
+            e.load(0, 6, arg.reg_offset)
+        if arg.kind in (ArgKind.REG_DEREF, ArgKind.SIB):
             if arg.kind == ArgKind.SIB:
-                e.load(4, 6, arg.index_offset)
-                e.alu("*", 4, arg.scale)
-                e.alur("+", 3, 4)
-            e.alu("+", 3, arg.value)
+                e.load(1, 6, arg.index_offset)
+                e.alu("*", 1, arg.scale)
+                e.alur("+", 0, 1)
+            e.alu("+", 0, arg.value)
+            tmp = e.alloc(8)
+            e.store_imm(10, tmp, 0)
+            e.movr(3, 0)
             e.movr(1, 10)
-            e.alu("+", 1, slot)
+            e.alu("+", 1, tmp)
             e.mov(2, arg.size)
             e.call(PROBE_READ)
-            e.load(0, 10, slot)
+            e.load(0, 10, tmp)
         if arg.signed:
             e.sign_extend(0, arg.size)
         else:
@@ -1576,6 +1848,12 @@ class ProbeCompiler:
                 e.mov(0, os.stat(call.args[0].value).st_ino)
             except OSError as exc:
                 raise _err(f"cgroupid(\"{call.args[0].value}\"): {exc.strerror}", call.args[0]) from None
+        elif call.name == "uaddr":
+            e.mov(0, self.gen.user_symbol(call, self.ctx)[0])
+        elif call.name == "len":
+            if len(call.args) != 1 or not isinstance(call.args[0], ast.MapRef):
+                raise _err("len() takes a map: len(@map)", call)
+            self.map_length(call.args[0])
         elif call.name == "kaddr":
             if len(call.args) != 1 or not isinstance(call.args[0], ast.String):
                 raise _err("kaddr() takes a kernel symbol name as a string literal", call)

@@ -25,6 +25,8 @@ class Emitter:
         self._label_count = 0
         self.stack = 0            #: bytes of stack in use (grows down from r10)
         self.stack_peak = 0
+        #: finished bpf-to-bpf functions (callbacks of bpf_for_each_map_elem, bpf_loop)
+        self.functions: list[tuple[list[Instruction], dict[int, str]]] = []
 
     # -- labels and jumps ----------------------------------------------------------
 
@@ -88,6 +90,12 @@ class Emitter:
         self.references[len(self.code)] = name
         self.code.append(Instruction(o.LDDW, dst, o.PSEUDO_MAP_FD, 0, 0))
 
+    def load_function(self, dst: int, code: tuple[list[Instruction], dict[int, str]]) -> None:
+        """``dst`` = the address of a function (a finished instruction list with its map
+        references), which is placed after this program's code."""
+        self.functions.append(code)
+        self.code.append(("func", dst, len(self.functions) - 1))
+
     def exit(self) -> None:
         self.code.append(Instruction(o.JMP | o.EXIT))
 
@@ -144,6 +152,8 @@ class Emitter:
                     todo.append(index + 1)
             elif item[0] == "ja":
                 todo.append(self.labels[item[-1]])
+            elif item[0] == "func":
+                todo.append(index + 1)
             else:
                 todo.extend((index + 1, self.labels[item[-1]]))
         if len(reachable) == len(self.code):
@@ -160,25 +170,36 @@ class Emitter:
         self.code = kept
 
     def finish(self) -> tuple[list[Instruction], dict[int, str]]:
-        """Resolve jumps: the instructions and the lddw-index → map name references."""
+        """Resolve jumps and function addresses: the instructions (this program's, then
+        its functions') and the instruction-index → map name references."""
         self._drop_unreachable()
         slots, slot = [], 0
         for item in self.code:
             slots.append(slot)
-            slot += 2 if isinstance(item, Instruction) and item.opcode == o.LDDW else 1
+            slot += item.slots if isinstance(item, Instruction) else 2 if item[0] == "func" else 1
         slots.append(slot)
+        starts = []
+        for code, _ in self.functions:
+            starts.append(slot)
+            slot += sum(ins.slots for ins in code)
         out: list[Instruction] = []
         for index, item in enumerate(self.code):
             if isinstance(item, Instruction):
                 out.append(item)
-                continue
-            target = slots[self.labels[item[-1]]] - slots[index] - 1
-            if item[0] == "ja":
-                out.append(Instruction(o.JMP | o.JA, 0, 0, target))
+            elif item[0] == "func":
+                out.append(Instruction(o.LDDW, item[1], o.PSEUDO_FUNC, 0, starts[item[2]] - slots[index] - 1))
             else:
-                _, code, dst, operand, register, _ = item
-                if register:
-                    out.append(Instruction(o.JMP | code | o.X, dst, operand, target))
+                target = slots[self.labels[item[-1]]] - slots[index] - 1
+                if item[0] == "ja":
+                    out.append(Instruction(o.JMP | o.JA, 0, 0, target))
                 else:
-                    out.append(Instruction(o.JMP | code | o.K, dst, 0, target, operand))
-        return out, dict(self.references)
+                    _, code, dst, operand, register, _ = item
+                    if register:
+                        out.append(Instruction(o.JMP | code | o.X, dst, operand, target))
+                    else:
+                        out.append(Instruction(o.JMP | code | o.K, dst, 0, target, operand))
+        references = dict(self.references)
+        for code, refs in self.functions:
+            references.update({len(out) + at: name for at, name in refs.items()})
+            out.extend(code)
+        return out, references

@@ -58,7 +58,9 @@ def _sort_by_key(info: MapInfo, rows: list) -> list:
     return rows
 
 
-def hist_text(buckets: dict[int, int], div: int = 1) -> str:
+def hist_text(buckets: dict[int, int], div: int = 1, bits: int = 0) -> str:
+    """bpftrace's log2 histogram; ``bits`` (hist's second argument) splits each power of
+    two into 2^bits linear buckets."""
     if not any(v > 0 for v in buckets.values()):
         return ""
     present = [i for i, v in buckets.items() if v > 0]
@@ -69,14 +71,27 @@ def hist_text(buckets: dict[int, int], div: int = 1) -> str:
         count = buckets.get(i, 0)
         if i == 0:
             label = "(..., 0)"
-        elif i == 1:
-            label = "[0]"
-        elif i == 2:
-            label = "[1]"
+        elif i <= 2 << bits:
+            label = f"[{i - 1}]"
         else:
-            label = f"[{_power_label(i - 2)}, {_power_label(i - 1)})"
+            label = f"[{_hist_label(i - 1, bits)}, {_hist_label(i, bits)})"
         lines.append(_bar_line(label, count // max(div, 1), count, top))
     return "".join(lines)
+
+
+def _hist_start(index: int, bits: int) -> int:
+    """The first value of hist bucket ``index`` (past the one-value buckets): each power
+    of two 2^p is cut into 2^bits intervals of 2^(p-bits)."""
+    n = 1 << bits
+    return (1 << ((index >> bits) - 1)) * (n + (index & (n - 1)))
+
+
+def _hist_label(index: int, bits: int) -> str:
+    n = 1 << bits
+    power = (index >> bits) - 1
+    decade = min(power // 10, 6)
+    number = (1 << (power - 10 * decade)) * (n + (index & (n - 1)))
+    return f"{number}{' KMGTPE'[decade].strip()}"
 
 
 def lhist_text(buckets: dict[int, int], low: int, high: int, step: int) -> str:
@@ -105,13 +120,6 @@ def _bar_line(label: str, shown: int, count: int, top: int) -> str:
     return f"{label:<16}{shown:>8} |{'@' * width:<{_BAR}}|\n"
 
 
-def _power_label(power: int) -> str:
-    for suffix, at in (("T", 40), ("G", 30), ("M", 20), ("K", 10)):
-        if power >= at:
-            return f"{1 << (power - at)}{suffix}"
-    return str(1 << power)
-
-
 def _linear_label(number: int) -> str:
     if number == 0:
         return "0"
@@ -129,51 +137,66 @@ def _reduce_min_max(raw: object, kind: str) -> int:
     return min(found) if kind == "min" else max(found)
 
 
-def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
-             shown: Callable = show) -> str:
-    """One map's text, as bpftrace prints it (ending with its newline(s))."""
+def _rows(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0) -> list[tuple[bytes, object]]:
+    """A map's entries in bpftrace's print order (text and JSON alike), the last ``top``
+    when given: (key, buckets) for hist/lhist/avg/stats, sorted by total count or by
+    average; (key, integer) for count/sum/min/max and integer maps, sorted by value;
+    (key, decoded value) for the others, sorted by key."""
     rows = sorted(items, key=lambda r: r[0])
-    div = div or 1
     kind = info.aggregation
+    out: list[tuple[bytes, object]]
     if kind in BUCKETED:
         groups: dict[bytes, dict[int, int]] = {}
         for key, raw in rows:
             prefix, bucket = key[:info.key_size], struct.unpack_from("<Q", key, info.key_size)[0]
             groups.setdefault(prefix, {})[bucket] = _sum(raw)
         if kind in ("hist", "lhist"):
-            ordered = sorted(groups.items(), key=lambda g: sum(g[1].values()))
+            out = sorted(groups.items(), key=lambda g: sum(g[1].values()))
         else:
-            ordered = sorted(groups.items(), key=lambda g: g[1].get(1, 0) // g[1][0] if g[1].get(0) else 0)
-        if top:
-            ordered = ordered[-top:]
+            out = sorted(groups.items(), key=lambda g: g[1].get(1, 0) // g[1][0] if g[1].get(0) else 0)
+    elif kind in ("count", "sum") or (isinstance(info.value, T) and info.value.kind == "int"):
+        signed = kind != "count" and (kind == "sum" or info.value.signed)
+        out = sorted(((key, _sum(raw, signed)) for key, raw in rows), key=lambda kv: kv[1])
+    elif kind in ("min", "max"):
+        out = sorted(((key, _reduce_min_max(raw, kind)) for key, raw in rows), key=lambda kv: kv[1])
+    else:
+        out = [(key, decode(info.value, raw)) for key, raw in _sort_by_key(info, rows)]
+    return out[-top:] if top else out
+
+
+def _divided(value: int, div: int) -> int:
+    return int(value / div) if div > 1 else value
+
+
+def _average(buckets: dict[int, int]) -> tuple[int, int, int]:
+    """(count, average, total) of an avg/stats entry."""
+    count, total = buckets.get(0, 0), buckets.get(1, 0)
+    return count, int(total / count) if count else 0, total
+
+
+def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
+             shown: Callable = show) -> str:
+    """One map's text, as bpftrace prints it (ending with its newline(s))."""
+    div = div or 1
+    kind = info.aggregation
+    rows = _rows(info, items, top)
+    if kind in BUCKETED:
         parts = []
-        for prefix, buckets in ordered:
+        for prefix, buckets in rows:
             name = _key_text(info, prefix, shown)
             if kind == "hist":
-                parts.append(f"{name}: \n{hist_text(buckets, div)}")
+                parts.append(f"{name}: \n{hist_text(buckets, div, info.bits)}")  # type: ignore[arg-type]
             elif kind == "lhist":
-                parts.append(f"{name}: \n{lhist_text(buckets, *info.lhist)}")
+                parts.append(f"{name}: \n{lhist_text(buckets, *info.lhist)}")  # type: ignore[arg-type]
             else:
-                count, total = buckets.get(0, 0), buckets.get(1, 0)
-                average = int(total / count) if count else 0
-                if kind == "stats":
-                    parts.append(f"{name}: count {count}, average {average}, total {total}")
-                else:
-                    parts.append(f"{name}: {int(average / div)}")
+                count, average, total = _average(buckets)  # type: ignore[arg-type]
+                parts.append(f"{name}: count {count}, average {average}, total {total}" if kind == "stats"
+                             else f"{name}: {int(average / div)}")
         return "\n".join(parts) + ("\n\n" if kind in ("avg", "stats") else "\n")
-    if kind in ("count", "sum") or (isinstance(info.value, T) and info.value.kind == "int"):
-        signed = kind != "count" and (kind == "sum" or info.value.signed)
-        values = [(key, _sum(raw, signed)) for key, raw in rows]
-        values.sort(key=lambda kv: kv[1])
-        texts = [(key, str(int(v / div) if div > 1 else v)) for key, v in values]
-    elif kind in ("min", "max"):
-        values = [(key, _reduce_min_max(raw, kind)) for key, raw in rows]
-        values.sort(key=lambda kv: kv[1])
-        texts = [(key, str(int(v / div) if div > 1 else v)) for key, v in values]
+    if kind or (isinstance(info.value, T) and info.value.kind == "int"):
+        texts = [(key, str(_divided(value, div))) for key, value in rows]  # type: ignore[arg-type]
     else:
-        texts = [(key, shown(decode(info.value, raw), info.value)) for key, raw in _sort_by_key(info, rows)]
-    if top:
-        texts = texts[-top:]
+        texts = [(key, shown(value, info.value)) for key, value in rows]
     stacks = info.value.kind in ("kstack", "ustack", "ksym", "usym") if isinstance(info.value, T) else False
     return ("" if stacks else "\n").join(f"{_key_text(info, key, shown)}: {value}" for key, value in texts) + "\n"
 
@@ -191,38 +214,32 @@ def json_value(value: object, t: T, shown: Callable = show) -> str:
 
 def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
              shown: Callable = show) -> str:
-    """bpftrace's ``-f json`` line for one map (empty when the map is)."""
-    rows = sorted(items, key=lambda r: r[0])
+    """bpftrace's ``-f json`` line for one map (empty when the map is), its entries in
+    the order the text output prints them."""
+    rows = _rows(info, items, top)
     if not rows:
         return ""
+    div = div or 1
     kind = info.aggregation
     entries: list[tuple[str, str]] = []
-    if kind in BUCKETED:
-        line_type = "hist" if kind in ("hist", "lhist") else "stats"
-        groups: dict[bytes, dict[int, int]] = {}
-        for key, raw in rows:
-            groups.setdefault(key[:info.key_size], {})[struct.unpack_from("<Q", key, info.key_size)[0]] = _sum(raw)
-        for prefix, buckets in groups.items():
+    line_type = "map"
+    for key, found in rows:
+        if kind in BUCKETED:
+            buckets: dict[int, int] = found  # type: ignore[assignment]
+            line_type = "hist" if kind in ("hist", "lhist") else "stats"
             if kind == "hist":
-                value = json.dumps(_hist_json(buckets))
+                value = json.dumps(_hist_json(buckets, info.bits))
             elif kind == "lhist":
                 value = json.dumps(_lhist_json(buckets, *info.lhist))
             else:
-                count, total = buckets.get(0, 0), buckets.get(1, 0)
-                average = int(total / count) if count else 0
+                count, average, total = _average(buckets)
                 value = json.dumps({"count": count, "average": average, "total": total}) if kind == "stats" \
-                    else str(average)
-            entries.append((_json_key(info, prefix, shown), value))
-    else:
-        line_type = "map"
-        for key, raw in rows:
-            if kind in ("count", "sum"):
-                value = str(_sum(raw, kind == "sum"))
-            elif kind in ("min", "max"):
-                value = str(_reduce_min_max(raw, kind))
-            else:
-                value = json_value(decode(info.value, raw), info.value, shown)
-            entries.append((_json_key(info, key, shown), value))
+                    else str(int(average / div))
+        elif kind or (isinstance(info.value, T) and info.value.kind == "int"):
+            value = str(_divided(found, div))  # type: ignore[arg-type]
+        else:
+            value = json_value(found, info.value, shown)
+        entries.append((_json_key(info, key, shown), value))
     if info.keys:
         data = "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in entries) + "}"
     else:
@@ -238,17 +255,17 @@ def _json_key(info: MapInfo, key: bytes, shown: Callable = show) -> str:
     return ",".join(parts)
 
 
-def _hist_json(buckets: dict[int, int]) -> list[dict[str, int]]:
+def _hist_json(buckets: dict[int, int], bits: int = 0) -> list[dict[str, int]]:
     out = []
     present = [i for i, v in buckets.items() if v > 0]
     for i in range(min(present, default=0), max(present, default=-1) + 1):
         count = buckets.get(i, 0)
         if i == 0:
             out.append({"max": -1, "count": count})
-        elif i in (1, 2):
+        elif i <= 2 << bits:
             out.append({"min": i - 1, "max": i - 1, "count": count})
         else:
-            out.append({"min": 1 << (i - 2), "max": (1 << (i - 1)) - 1, "count": count})
+            out.append({"min": _hist_start(i - 1, bits), "max": _hist_start(i, bits) - 1, "count": count})
     return out
 
 

@@ -22,6 +22,7 @@ PROBE_KINDS = {
     "p": "profile", "profile": "profile", "i": "interval", "interval": "interval",
     "s": "software", "software": "software", "h": "hardware", "hardware": "hardware",
     "BEGIN": "BEGIN", "END": "END", "it": "iter", "iter": "iter", "w": "watchpoint", "watchpoint": "watchpoint",
+    "aw": "asyncwatchpoint", "asyncwatchpoint": "asyncwatchpoint",
 }
 _BINARY_LEVELS: list[tuple[str, ...]] = [
     ("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", "<=", ">", ">="), ("<<", ">>"),
@@ -203,6 +204,8 @@ class Parser:
                 condition = self.expression()
                 self.expect(")")
                 return ast.While(condition, self.block(), position=token.position, length=5), False
+            if token.text == "for":
+                return self.for_statement(), False
             if token.text in ("return", "break", "continue"):
                 self.lexer.next()
                 return ast.Jump(token.text, position=token.position, length=len(token.text)), True
@@ -227,6 +230,26 @@ class Parser:
             return ast.Assign(expr, "+=" if nxt.text == "++" else "-=", ast.Integer(1, position=nxt.position),
                               position=expr.position, length=expr.length), True
         return ast.ExprStatement(expr, position=expr.position, length=expr.length), True
+
+    def for_statement(self) -> ast.For:
+        token = self.lexer.next()
+        self.expect("(")
+        variable = self.lexer.next()
+        if variable.kind != "var":
+            raise self.error("syntax error, for takes a scratch variable: for ($kv : @map)", variable)
+        self.expect(":")
+        source: ast.MapRef | tuple[ast.Expr, ast.Expr]
+        if self.lexer.peek().kind == "map" and self.lexer.peek(1).text != "[":
+            found = self.primary()
+            assert isinstance(found, ast.MapRef)
+            source = found
+        else:
+            start = self.unary()
+            self.expect(".")
+            self.expect(".")
+            source = (start, self.unary())
+        self.expect(")")
+        return ast.For(variable.text, source, self.block(), position=token.position, length=3)
 
     def _check_target(self, expr: ast.Expr, token: Token) -> None:
         if not isinstance(expr, (ast.Variable, ast.MapRef)):
@@ -342,6 +365,8 @@ class Parser:
             if token.kind != "op":
                 return expr
             if token.text in (".", "->"):
+                if token.text == "." and self.lexer.peek(1).text == ".":
+                    return expr  # the '..' of a for range
                 self.lexer.next()
                 name = self.lexer.next()
                 if name.kind not in ("ident", "int"):

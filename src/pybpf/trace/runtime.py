@@ -4,6 +4,7 @@ signal, detach, run END, print the maps — bpftrace's life cycle and its output
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import signal
@@ -65,11 +66,17 @@ class _GivenFormats:
         return self.formats[name]
 
 
-def expand(program: ast.Script, formats: dict[str, Any] | None = None) -> list[tuple[ast.Probe, Context]]:
+def expand(program: ast.Program, formats: dict[str, Any] | None = None,
+           pid: int = 0, binary: str = "") -> list[tuple[ast.Probe, Context]]:
     """Every (probe, attach point) to compile: wildcards matched against tracefs (or
-    against ``formats``, ``category:name`` → TracepointFormat, when given)."""
+    against ``formats``, ``category:name`` → TracepointFormat, when given); ``pid``
+    (-p, or the -c command) gives usdt probes without a binary their process; ``binary``
+    (the -c command's executable, else the -p process's) is where FUNCTION+argN
+    watchpoints find their function."""
     out: list[tuple[ast.Probe, Context]] = []
+    watches = 0
     tracefs = _GivenFormats(formats) if formats is not None else None
+    _check_iterators(program)
     for probe in program.probes:
         for point in probe.points:
             if point.kind == "tracepoint":
@@ -79,7 +86,9 @@ def expand(program: ast.Script, formats: dict[str, Any] | None = None) -> list[t
                                            point.position, point.length)
                 pattern = ":".join(point.parts)
                 names = tracefs.match(pattern) if any(c in pattern for c in "*?[") else [pattern]
-                if not any(c in pattern for c in "*?[") and formats is None and pattern not in tracefs.events:
+                # one named tracepoint: look for its format file, not list all ~2500 of them
+                if not any(c in pattern for c in "*?[") and formats is None and \
+                        not (tracefs.root / "events" / point.parts[0] / point.parts[1] / "format").exists():
                     raise TraceSyntaxError(f"tracepoint not found: {pattern}", program.source, point.position,
                                            point.length)
                 if not names:
@@ -95,13 +104,191 @@ def expand(program: ast.Script, formats: dict[str, Any] | None = None) -> list[t
                 for target in _uprobe_targets(point, program.source):
                     out.append((probe, Context(point, target, None)))
             elif point.kind == "usdt":
-                for target, site in _usdt_sites(point, program.source):
-                    out.append((probe, Context(point, target, None, usdt=site)))
+                for target, site in _usdt_sites(point, program.source, pid):
+                    context = Context(point, target, None)
+                    context.usdt_site = site
+                    out.append((probe, context))
+            elif point.kind in ("watchpoint", "asyncwatchpoint") and "+" in point.parts[0]:
+                for pair in _function_watchpoints(probe, point, program.source, pid, binary, watches):
+                    out.append(pair)
+                    watches += pair[1].watch is not None and pair[1].watch[0] == "setup"
+            elif point.kind in ("watchpoint", "asyncwatchpoint"):
+                watchpoint(point, program.source)
+                out.append((probe, Context(point, _canonical(point), None)))
             elif point.kind in _KERNEL_FUNCTION_KINDS:
                 raise _kernel_function_refusal(point, program.source)
             else:
                 out.append((probe, Context(point, _canonical(point), None)))
     return out
+
+
+#: the iterators bpftrace offers, with the context struct each program gets
+ITERATORS = ("task", "task_file")
+
+
+def _check_iterators(program: ast.Program) -> None:
+    """An iter: probe runs once and ends the run, so it must be the only probe besides
+    BEGIN/END, with one attach point (as bpftrace requires)."""
+    points = [p for probe in program.probes for p in probe.points if p.kind not in ("BEGIN", "END")]
+    for point in points:
+        if point.kind != "iter":
+            continue
+        if point.parts[0] not in ITERATORS:
+            raise TraceSyntaxError(f"iter {point.parts[0]} is not supported (iterators: {', '.join(ITERATORS)})",
+                                   program.source, point.position, point.length)
+        if len(points) > 1:
+            raise TraceSyntaxError("an iter probe must be the only probe (besides BEGIN and END), with one "
+                                   "attach point", program.source, point.position, point.length)
+
+
+#: perf's hardware breakpoint kinds (HW_BREAKPOINT_R, _W, _X) by watchpoint mode letter
+_ACCESS = {"r": 1, "w": 2, "x": 4}
+
+
+def watchpoint(point: ast.AttachPoint, source: str) -> tuple[int, int, int]:
+    """``watchpoint:ADDRESS:LENGTH:MODE`` → (address, length, perf bp_type), checked as
+    bpftrace checks them: an absolute address (a user address in the -p/-c process, or a
+    kernel address), or ``FUNCTION+argN`` (address 0 here: known when FUNCTION runs)."""
+    def fail(reason: str) -> TraceSyntaxError:
+        return TraceSyntaxError(reason, source, point.position, point.length)
+
+    if len(point.parts) != 3:
+        raise fail(f"{point.kind} probe type requires 3 arguments")
+    address_text, length_text, mode = point.parts
+    try:
+        address = 0 if "+" in address_text else int(address_text, 0)
+    except ValueError:
+        raise fail(f"{address_text}: a watchpoint address is a number or FUNCTION+argN") from None
+    try:
+        length = int(length_text, 0)
+    except ValueError:
+        raise fail(f"watchpoint length '{length_text}' is not a number") from None
+    if address == 0 and "+" not in address_text:
+        raise fail("watchpoint must be attached to a non-zero address")
+    if length not in (1, 2, 4, 8):
+        raise fail("watchpoint length must be one of (1,2,4,8)")
+    if not mode or any(c not in _ACCESS for c in mode):
+        raise fail("watchpoint mode must be combination of (r,w,x)")
+    if len(set(mode)) != len(mode):
+        raise fail("watchpoint modes may not be duplicated")
+    if "x" in mode and len(mode) > 1:  # x86: execute breakpoints watch nothing else
+        raise fail(f"invalid watchpoint mode: {''.join(sorted(mode))}")
+    return address, length, sum(_ACCESS[c] for c in mode)
+
+
+def _function_watchpoints(probe: ast.Probe, point: ast.AttachPoint, source: str, pid: int, binary: str,
+                          first: int) -> list[tuple[ast.Probe, Context]]:
+    """``watchpoint:FUNCTION+argN:LENGTH:MODE`` (FUNCTION may be a glob): for each
+    function, a uprobe that asks userspace to watch the address in argN (stopping the
+    process until the breakpoint is set, unless async), and the probe's own program,
+    attached to that breakpoint when the request comes (bpftrace's design)."""
+    def fail(reason: str) -> TraceSyntaxError:
+        return TraceSyntaxError(reason, source, point.position, point.length)
+
+    watchpoint(point, source)
+    function, _, argument = point.parts[0].partition("+")
+    if not argument.startswith("arg") or not argument[3:].isdigit():
+        raise fail("Invalid function argument")
+    if not binary and pid > 0:
+        try:
+            binary = os.readlink(f"/proc/{pid}/exe")
+        except OSError as exc:
+            raise fail(f"process {pid}: {exc.strerror}") from None
+    if not binary:
+        raise fail(f"{point.kind} on a function needs a process: -p PID or -c CMD")
+    setup_points = _uprobe_targets(ast.AttachPoint(f"uprobe:{binary}:{function}", "uprobe", [binary, function],
+                                                   position=point.position, length=point.length), source)
+    out = []
+    for index, target in enumerate(setup_points, first):
+        name = target.rsplit(":", 1)[1]
+        setup_point = ast.AttachPoint(target, "uprobe", [binary, name], position=point.position, length=point.length)
+        request = ast.Call("__watch", [ast.Integer(index), ast.Builtin(argument),
+                                       ast.Integer(int(point.kind == "asyncwatchpoint"))],
+                           position=point.position, length=point.length)
+        setup = Context(setup_point, target, None)
+        setup.watch = ("setup", index)
+        out.append((ast.Probe([setup_point], None, [ast.ExprStatement(request)]), setup))
+        number = int(argument[3:])
+        shown = f"{point.kind}:{binary}:{name}{f':{number}' if number else ''}:{point.parts[1]}:{point.parts[2]}"
+        deferred = Context(point, shown, None)
+        deferred.watch = ("deferred", index)
+        out.append((probe, deferred))
+    return out
+
+
+def _usdt_sites(point: ast.AttachPoint, source: str, pid: int) -> list[tuple[str, Any]]:
+    """``usdt:BINARY:[PROVIDER:]NAME`` → :func:`usdt_sites`, errors placed at the probe."""
+    if len(point.parts) not in (2, 3):
+        raise TraceSyntaxError("usdt probes are usdt:BINARY:[PROVIDER:]NAME", source, point.position, point.length)
+    binary, *names = point.parts
+    provider, name = names if len(names) == 2 else ("*", names[0])
+    try:
+        return usdt_sites(binary, provider, name, pid)
+    except TraceRuntimeError as exc:
+        raise TraceSyntaxError(str(exc), source, point.position, point.length) from None
+
+
+def usdt_sites(binary: str, provider: str, name: str, pid: int = 0) -> list[tuple[str, Any]]:
+    """(probe name, site) for every site of every usdt probe matching, as bpftrace
+    attaches (and counts) them: one program per site, which reads the arguments where
+    that site's note says. BINARY may be a glob; empty, it is the -p/-c process's
+    executable and the libraries it has mapped; PROVIDER and NAME may be globs (an empty
+    PROVIDER matches all)."""
+    from pybpf.usdt.errors import UsdtError
+    from pybpf.usdt.notes import read_probes
+
+    provider, name = _unquoted(provider) or "*", _unquoted(name)
+    out = []
+    for path in _usdt_binaries(binary, pid):
+        try:
+            sites = read_probes(path)
+        except UsdtError as exc:
+            raise TraceRuntimeError(str(exc)) from None
+        out.extend((f"usdt:{path}:{site.provider}:{site.name}", site) for site in sites
+                   if fnmatch.fnmatchcase(site.provider, provider) and fnmatch.fnmatchcase(site.name, name))
+    if not out:
+        raise TraceRuntimeError(f"no USDT probe matches {provider}:{name} in {binary or f'process {pid}'}")
+    return out
+
+
+def _unquoted(text: str) -> str:
+    """A probe name part as written, its quotes removed (``"\\"probe1\\""`` → ``"probe1"``)."""
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1].replace('\\"', '"')
+    return text
+
+
+def process_binaries(pid: int) -> list[str]:
+    """Process ``pid``'s executable, then the shared libraries it has mapped."""
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+        with open(f"/proc/{pid}/maps") as f:
+            libraries = {line.split()[-1] for line in f if ".so" in line.rsplit("/", 1)[-1]}
+    except OSError as exc:
+        raise TraceRuntimeError(f"process {pid}: {exc.strerror}") from None
+    return [exe, *sorted(libraries)]
+
+
+def _usdt_binaries(binary: str, pid: int) -> list[str]:
+    """The files a usdt probe's BINARY names."""
+    import glob
+
+    from pybpf.symbols import SymbolError, find_library
+    if not binary or (binary == "*" and pid > 0):
+        if pid <= 0:
+            raise TraceRuntimeError("usdt probes without a binary need a process (-p PID or -c CMD)")
+        return process_binaries(pid)
+    if any(c in binary for c in "*?["):
+        found = sorted(p for p in glob.glob(binary) if os.path.isfile(p) and os.access(p, os.X_OK))
+        if not found:
+            raise TraceRuntimeError(f"no file matches {binary}")
+        return found
+    if "/" in binary:
+        return [binary]
+    try:
+        return [find_library(binary)]
+    except SymbolError as exc:
+        raise TraceRuntimeError(str(exc)) from None
 
 
 def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
@@ -141,31 +328,6 @@ def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
     return [f"{point.kind}:{binary}:{function}"]
 
 
-def _usdt_sites(point: ast.AttachPoint, source: str) -> list[tuple[str, Any]]:
-    """``usdt:BINARY:[PROVIDER:]NAME`` (globs in the names): every matching probe site, one
-    program each — sites of one probe keep their arguments in different registers."""
-    from pybpf.symbols import SymbolError, find_library
-    from pybpf.usdt import UsdtError, read_probes
-
-    def fail(reason: str) -> TraceSyntaxError:
-        return TraceSyntaxError(reason, source, point.position, point.length)
-
-    if len(point.parts) not in (2, 3):
-        raise fail("usdt probes are usdt:BINARY:[PROVIDER:]NAME")
-    binary, *names = (part.replace('"', "") for part in point.parts)
-    provider, name = (names[0], names[1]) if len(names) == 2 else ("*", names[0])
-    try:
-        path = binary if "/" in binary else find_library(binary)
-        sites = read_probes(path)
-    except (SymbolError, UsdtError) as exc:
-        raise fail(str(exc)) from None
-    found = [(f"usdt:{binary}:{site.provider}:{site.name}", site) for site in sites
-             if fnmatch.fnmatchcase(site.provider, provider) and fnmatch.fnmatchcase(site.name, name)]
-    if not found:
-        raise fail(f"no USDT probe {':'.join(names)} in {path}")
-    return found
-
-
 def _canonical(point: ast.AttachPoint) -> str:
     return point.kind if not point.parts else f"{point.kind}:{':'.join(point.parts)}"
 
@@ -187,13 +349,14 @@ def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntax
 
 
 def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin",
-                   cpid: int = 0, formats: dict[str, Any] | None = None, unsafe: bool = False) -> Compiled:
+                   cpid: int = 0, formats: dict[str, Any] | None = None, unsafe: bool = False,
+                   pid: int = 0, binary: str = "") -> Compiled:
     """Parse, check and generate code for every attach point of ``source`` (``cpid``:
     the pid of the -c command, for the ``cpid`` builtin; ``formats``: tracepoint layouts
     to use instead of tracefs's)."""
     program = parse(source, filename, params)
     try:
-        contexts = expand(program, formats)
+        contexts = expand(program, formats, pid or cpid, binary)
         gen = Generator(program, list(params or []), None)
         gen.kernel.define(program.c_definitions)
         gen.cpid = cpid
@@ -221,12 +384,17 @@ class Session:
         self.exiting = False
         self.ring: Any = None
         self._symbolizer: Any = None
+        self.child_pid = 0            #: the -c command's pid (watchpoints follow it)
+        self.watch_programs: dict[int, tuple[Any, Any]] = {}  #: FUNCTION+argN watchpoints' programs
+        self.watched: dict[tuple[int, int], Any] = {}  #: (watchpoint, address) → its breakpoint (None: gone)
+        self.iterator: tuple[Any, str] | None = None  #: an iter: probe's link, and where to pin it
 
     # -- setup -----------------------------------------------------------------------
 
     def collection_spec(self) -> Any:
         """Every map and program of the compiled program, as one CollectionSpec."""
         from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
+        from pybpf.trace.functions_btf import functions_btf
 
         self.map_names = {RING: RING}
         maps = [MapSpec(RING, MapType.RINGBUF, 0, 0, RING_SIZE)]
@@ -243,7 +411,10 @@ class Session:
             maps.append(MapSpec(self.map_names[info.name], kind, info.full_key_size, info.value_size, 4096,
                                 key_type=bytes, value_type=bytes))
         programs = [ProgramSpec(f"trace_{i}", probe.program_type, probe.instructions,
-                                references={at: self.map_names[m] for at, m in probe.references.items()})
+                                references={at: self.map_names[m] for at, m in probe.references.items()},
+                                btf=functions_btf(probe.instructions),
+                                **({"expected_attach_type": "trace_iter", "attach_to": probe.point.parts[0]}
+                                   if probe.point.kind == "iter" else {}))
                     for i, probe in enumerate(self.compiled.probes)]
         return CollectionSpec.of(*maps, *programs)
 
@@ -282,6 +453,9 @@ class Session:
             try:
                 if kind in ("BEGIN", "END"):
                     continue
+                if probe.watch is not None and probe.watch[0] == "deferred":
+                    self.watch_programs[probe.watch[1]] = (probe, program)  # attached on its setup's request
+                    continue
                 if kind == "interval":
                     period = _period_ns(parts, probe.target)
                     self.attachments.append(attach_perf_event(program.fd, "cpu-clock", period=period,
@@ -297,11 +471,16 @@ class Session:
                                                                   pid=self.options.pid))
                 elif kind == "rawtracepoint":
                     self.attachments.append(attach(program, f"raw_tracepoint:{parts[-1]}"))
-                elif kind == "usdt" and probe.usdt is not None:
-                    from pybpf.kernel.attach import attach_usdt_site
-                    self.attachments.append(attach_usdt_site(program.fd, probe.usdt, pid=self.options.pid))
-                elif kind in ("uprobe", "uretprobe", "usdt"):
+                elif kind == "usdt":
+                    self.attachments.append(self.attach_usdt_site(program, probe.usdt_site))
+                elif kind in ("uprobe", "uretprobe"):
                     self.attachments.append(attach(program, probe.target.replace('"', ""), pid=self.options.pid))
+                elif kind in ("watchpoint", "asyncwatchpoint"):
+                    self.attachments.append(self.attach_watchpoint(program, probe))
+                elif kind == "iter":
+                    from pybpf.kernel.attach import attach_iterator
+                    self.iterator = (attach_iterator(program.fd, parts[0]), parts[1] if len(parts) > 1 else "")
+                    self.attachments.append(self.iterator[0])
                 else:
                     self.attachments.append(attach(program, probe.target))
             except TraceRuntimeError:
@@ -309,15 +488,90 @@ class Session:
             except Exception as exc:
                 raise TraceRuntimeError(f"{probe.target}: {exc}") from None
 
+    def attach_usdt_site(self, program: Any, site: Any) -> Any:
+        """A uprobe on one usdt site (of the -p process, if given), raising its semaphore
+        while attached."""
+        from pybpf.kernel.attach import attach_usdt_site
+
+        return attach_usdt_site(program.fd, site, pid=self.options.pid if self.options.pid > 0 else -1)
+
+    def attach_watchpoint(self, program: Any, probe: Any) -> Any:
+        """A hardware breakpoint in the -p/-c process (following it on every CPU), or
+        without one on every CPU (kernel addresses)."""
+        from pybpf.kernel.attach import LinkGroup
+        from pybpf.kernel.attach.tracing import link_perf_event
+        from pybpf.kernel.perf_event import PerfEvent, online_cpus
+
+        address, length, access = watchpoint(probe.point, "")
+        pid = self.options.pid if self.options.pid > 0 else self.child_pid
+        places = [(pid, -1)] if pid > 0 else [(-1, cpu) for cpu in online_cpus()]
+        links: list[Any] = []
+        try:
+            for pid, cpu in places:
+                links.append(link_perf_event(program.fd, PerfEvent.breakpoint(address, length, access, pid=pid,
+                                                                                cpu=cpu)))
+        except BaseException:
+            LinkGroup(links, "").close()
+            raise
+        return LinkGroup(links, probe.target)
+
+    def run_iterator(self) -> None:
+        """An iter: probe runs once over every task (or file), then the run ends, as in
+        bpftrace; with a pin name its link is pinned instead (reading the pin runs it)."""
+        link, pin = self.iterator
+        if pin:
+            path = pin if pin.startswith("/") else f"/sys/fs/bpf/{pin}"
+            link.pin(path)
+            self.write(f"Program pinned to {path}\n")
+        else:
+            self.write(link.read())  # what bpf_seq_printf wrote: nothing; printf goes through the ring buffer
+            self.drain()
+        self.exiting = True
+
     @property
     def probe_count(self) -> int:
-        return len(self.programs)
+        return sum(1 for probe, _ in self.programs if probe.watch is None or probe.watch[0] == "setup")
+
+    def watch(self, index: int, address: int) -> None:
+        """A FUNCTION+argN watchpoint's setup uprobe ran: set the breakpoint on the address
+        (once per probe and address) and let the stopped process go on (as bpftrace)."""
+        from pybpf.kernel.attach.tracing import link_perf_event
+        from pybpf.kernel.perf_event import PerfEvent, PerfEventError
+
+        probe, program = self.watch_programs[index]
+        pid = self.options.pid if self.options.pid > 0 else self.child_pid
+        if (index, address) not in self.watched:
+            _, length, access = watchpoint(probe.point, "")
+            try:
+                link = link_perf_event(program.fd, PerfEvent.breakpoint(address, length, access, pid=pid))
+            except PerfEventError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise TraceRuntimeError(f"{probe.target}: {exc}") from None
+                self.message("lost_events", "Failed to attach watchpoint probe. You are out of watchpoint "
+                                            "registers.\n")
+                self.watched[(index, address)] = None
+            else:
+                self.watched[(index, address)] = link
+                self.attachments.append(link)
+        if probe.point.kind == "watchpoint":
+            os.kill(pid, signal.SIGCONT)
+
+    def unwatch(self, address: int) -> None:
+        """unwatch(addr): remove every breakpoint on ``address`` (a later request for it is
+        still a duplicate and ignored, as in bpftrace)."""
+        for key, link in self.watched.items():
+            if key[1] == address and link is not None:
+                link.close()
+                self.attachments.remove(link)
+                self.watched[key] = None
 
     # -- events ----------------------------------------------------------------------
 
     def drain(self) -> None:
         records = self.ring.records() if self.ring is not None else self.kernel_maps[RING].drain()
         for record in records:
+            if self.exiting:  # after exit(), bpftrace drops what is still in the buffer
+                break
             self.event(bytes(record))
 
     def event(self, record: bytes) -> None:
@@ -325,6 +579,9 @@ class Session:
         kind = action.kind
         if kind == "exit":
             self.exiting = True
+        elif kind in ("watch", "unwatch"):
+            numbers = struct.unpack_from("<QQ" if kind == "watch" else "<Q", record, 8)
+            self.watch(*numbers) if kind == "watch" else self.unwatch(*numbers)
         elif kind in ("printf", "system", "cat"):
             values, at = [], 8
             for t in action.types:
@@ -407,6 +664,9 @@ class Session:
             return self.aggregate_text(bytes(value), t, json_style)  # type: ignore[arg-type]
         if t.kind == "strerror":
             return os.strerror(value)  # type: ignore[arg-type]
+        if t.kind == "cgroup_path":
+            from pybpf.trace.cgroups import cgroup_path
+            return cgroup_path(int(value), t.name)  # type: ignore[call-overload]
         if t.kind == "username":
             import pwd
             try:
@@ -550,6 +810,7 @@ class Child:
         path = shutil.which(argv[0]) if argv else None
         if path is None:
             raise TraceRuntimeError(f"cannot run -c {command!r}: command not found")
+        self.path = path
         read, self._go = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # the child: wait for the go, then become the command
@@ -593,12 +854,14 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
     child = Child(options.command) if options.command else None
     try:
         compiled = compile_source(source, options.params, filename, child.pid if child else 0,
-                                  unsafe=options.unsafe)
+                                  unsafe=options.unsafe, pid=max(options.pid, 0),
+                                  binary=child.path if child else "")
     except BaseException:
         if child is not None:
             child.stop()
         raise
     session = Session(compiled, options)
+    session.child_pid = child.pid if child is not None else 0
     stop = {"signal": False}
 
     def on_signal(signum: int, frame: object) -> None:
@@ -625,6 +888,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
             if os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED"):
                 sys.stderr.write("__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")
                 sys.stderr.flush()
+            if session.iterator is not None:
+                session.run_iterator()
             import select
             poller = select.epoll()
             poller.register(session.ring.fileno(), select.EPOLLIN)
