@@ -64,4 +64,4 @@ def test_usdt_name_globs_and_missing_argument(script):
     bad = subprocess.run([sys.executable, "-m", "pybpf.cli", "trace", "-e",
                           "usdt:/usr/bin/python3.11:python:gc__done { print(arg3); }"], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": SRC}, timeout=60, check=False)
-    assert bad.returncode == 1 and "arg3: the USDT probe python:gc__done has 1 arguments" in bad.stderr
+    assert bad.returncode == 1 and "python:gc__done has 1 argument: there is no arg3" in bad.stderr
