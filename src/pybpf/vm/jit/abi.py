@@ -17,7 +17,23 @@ MAX_FRAMES = 8
  S_HELPER_FN, S_TRANSLATE_FN, S_R0_SET) = range(14)
 S_FRAMES = 14          # host address of each live frame's stack, MAX_FRAMES slots
 S_CALLS = S_FRAMES + MAX_FRAMES   # the slot of the bpf-to-bpf call that entered each frame
-STATE_SLOTS = S_CALLS + MAX_FRAMES
+
+# engine runs (code translated with ``engine=True``): the vm engine's memory as native tables
+#: host address of the main function's stack (the engine's: tail calls share it), and of
+#: the values of the program's ``lddw`` map-value references, in instruction order
+S_STACK_HOST = S_CALLS + MAX_FRAMES
+S_CONSTS = S_STACK_HOST + 1
+#: regions of the engine's memory the code reaches without a callback (context, map
+#: values, records): their count, then REGION_SLOTS slots each (base, end, host, flags)
+S_NREGIONS = S_CONSTS + 1
+S_REGIONS = S_NREGIONS + 1
+MAX_REGIONS, REGION_SLOTS = 16, 4
+R_WRITABLE = 1
+#: a context's pointer fields (``xdp_md.data``...): their count, then (address, value) pairs
+S_NPOINTERS = S_REGIONS + MAX_REGIONS * REGION_SLOTS
+S_POINTERS = S_NPOINTERS + 1
+MAX_POINTERS = 4
+STATE_SLOTS = S_POINTERS + 2 * MAX_POINTERS
 #: in the translate callback's size argument: the access is a write
 WRITE_FLAG = 1 << 32
 

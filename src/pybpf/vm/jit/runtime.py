@@ -88,6 +88,10 @@ class _Run:
         #: gives the checked program (set by CompiledProgram._prepare when None)
         self._program = program
         self._memory: Memory | None = None
+        #: an engine run's (:class:`EngineRun`): its memory holds the context, the packet
+        #: and the main stack; this run maps only calling frames' stacks into it
+        self.engine = False
+        self._regions_seen: tuple = ()
         #: host address of each region's bytes (kept exported while the run lasts)
         self._hosts: dict[int, tuple[int, Any]] = {}
         self._layout: tuple[int, ...] = ()
@@ -121,16 +125,59 @@ class _Run:
         if self._memory is None:
             self._memory = Memory()
         memory = self._memory
-        layout = (state[t.S_IN_HOST], state[t.S_IN_LEN], *(state[t.S_FRAMES + k] for k in range(depth + 1)))
+        first = 1 if self.engine else 0     # an engine run's input and main stack are the engine's own
+        layout = (state[t.S_IN_HOST], state[t.S_IN_LEN], *(state[t.S_FRAMES + k] for k in range(first, depth + 1)))
         if layout != self._layout:      # input or frames changed since the last look: remap them
-            for base in (INPUT_BASE, *(STACK_TOP - (k + 1) * 0x10000 for k in range(t.MAX_FRAMES))):
+            for base in (*(() if self.engine else (INPUT_BASE,)),
+                         *(STACK_TOP - (k + 1) * 0x10000 for k in range(first, t.MAX_FRAMES))):
                 memory.unmap(base)
-            self._native_region(memory, "mem", INPUT_BASE, state[t.S_IN_HOST], state[t.S_IN_LEN], False)
-            for k in range(depth + 1):
+            if not self.engine:
+                self._native_region(memory, "mem", INPUT_BASE, state[t.S_IN_HOST], state[t.S_IN_LEN], False)
+            for k in range(first, depth + 1):
                 self._native_region(memory, "stack" if k == 0 else f"stack of frame {k}",
                                     STACK_TOP - (k + 1) * 0x10000, state[t.S_FRAMES + k], 512, True)
             self._layout = layout
         return memory
+
+    def export(self, data: Any) -> int:
+        """The host address of a region's bytes (exported while the run lasts)."""
+        known = self._hosts.get(id(data))
+        if known is None or known[1] is not data:
+            exported = ctypes.c_char.from_buffer(data)
+            known = self._hosts[id(data)] = (ctypes.addressof(exported), data, exported)
+        return known[0]
+
+    def sync_regions(self) -> None:
+        """Copy an engine run's regions into the state's tables (after a helper mapped a
+        map value or moved an XDP packet's start): the regions compiled code reaches
+        without a callback, and the context's pointer fields."""
+        assert self._memory is not None
+        regions = self._memory.regions
+        seen = (*map(id, regions), *(tuple(r.pointers.items()) for r in regions if r.pointers))
+        if seen == self._regions_seen:
+            return
+        self._regions_seen = seen
+        state, count, pointers = self.state, 0, 0
+        in_base = state[t.S_IN_BASE]
+        for region in regions:
+            for offset, value in (region.pointers or {}).items():
+                if pointers < t.MAX_POINTERS:
+                    state[t.S_POINTERS + 2 * pointers] = region.base + offset
+                    state[t.S_POINTERS + 2 * pointers + 1] = value
+                    pointers += 1
+            if region.aligned or region.base == in_base or not len(region.data) or count == t.MAX_REGIONS:
+                continue        # stacks (alignment rules), the packet (its own path), and overflow: callbacks
+            slot = t.S_REGIONS + count * t.REGION_SLOTS
+            state[slot], state[slot + 1] = region.base, region.base + len(region.data)
+            state[slot + 2], state[slot + 3] = self.export(region.data), t.R_WRITABLE if region.writable else 0
+            count += 1
+        state[t.S_NREGIONS], state[t.S_NPOINTERS] = count, pointers
+
+    def release(self) -> None:
+        """Let go of the exported buffers (so their owners may resize them again)."""
+        self._hosts.clear()
+        self._layout = self._regions_seen = ()
+        self.buffer = None
 
     def _native_region(self, memory: Memory, name: str, base: int, host: int, size: int, aligned: bool) -> None:
         data: Any = memoryview((ctypes.c_char * size).from_address(host)).cast("B") if size else bytearray()
@@ -156,13 +203,7 @@ class _Run:
             region, offset = self.memory_at(depth).region(address, size, write)
         except VMError:
             return 0
-        if region.pointers is not None:  # a context's pointer fields: the interpreter's only
-            return 0
-        known = self._hosts.get(id(region.data))
-        if known is None or known[1] is not region.data:
-            exported = ctypes.c_char.from_buffer(region.data)
-            known = self._hosts[id(region.data)] = (ctypes.addressof(exported), region.data, exported)
-        return known[0] + offset
+        return self.export(region.data) + offset
 
 
 @_HELPER_CB
@@ -178,7 +219,10 @@ def _helper_callback(state: int, helper_id: int, *args: int) -> int:
         fn = run.helpers.get(helper_id)
         if fn is None:
             raise VMError(f"callx r{run.state[t.S_SIZE] - 1}: {helper_id} is not a helper this engine implements")
-        return fn(run, *values) & _MASK64
+        value = fn(run, *values) & _MASK64
+        if run.engine:
+            run.sync_regions()
+        return value
     except BaseException as exc:  # noqa: BLE001 - handed back to the caller of run()
         run.error = exc
         run.state[t.S_STATUS] = t.F_HELPER
@@ -211,12 +255,12 @@ def _generator_digest() -> bytes:
                                 vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
 
 
-def _object_code(program: CheckedProgram, opt: int) -> bytes:
+def _object_code(program: CheckedProgram, opt: int, engine: bool = False) -> bytes:
     """Translate ``program`` and compile it to an object (imports llvmlite)."""
     from pybpf.vm.jit.translate import Translator
 
     with native.LLVM_LOCK:
-        module = Translator(program).translate()
+        module = Translator(program, engine).translate()
         return native.object_code(str(module), opt)
 
 
@@ -244,21 +288,24 @@ class CompiledProgram:
     code came from (``"disk cache"``, ``"compiled"`` and saved, or ``"compiled, not
     cached"``), ``compile_seconds`` how long getting it took."""
 
-    def __init__(self, program: CheckedProgram, opt: int | None = None):
+    def __init__(self, program: CheckedProgram, opt: int | None = None, engine: bool = False):
         start = time.perf_counter()
         level = opt_level(sum(ins.slots for ins in program.instructions)) if opt is None else opt
-        code = native.in_process(_object_code(program, level), _SYMBOLS)
-        self._setup(code, program, program.instructions, time.perf_counter() - start)
+        code = native.in_process(_object_code(program, level, engine), _SYMBOLS)
+        self._setup(code, program, program.instructions, time.perf_counter() - start, engine)
 
     @classmethod
     def _from_code(cls, code: native.NativeCode, program: CheckedProgram | None, source: Any,
-                   seconds: float) -> CompiledProgram:
+                   seconds: float, engine: bool) -> CompiledProgram:
         self = cls.__new__(cls)
-        self._setup(code, program, source, seconds)
+        self._setup(code, program, source, seconds, engine)
         return self
 
-    def _setup(self, code: native.NativeCode, program: CheckedProgram | None, source: Any, seconds: float) -> None:
+    def _setup(self, code: native.NativeCode, program: CheckedProgram | None, source: Any, seconds: float,
+               engine: bool) -> None:
         self._code, self._checked, self._source = code, program, source
+        #: compiled for the vm engine's runs (:class:`EngineRun`), not the conformance convention
+        self.engine = engine
         self.origin, self.compile_seconds = code.origin, seconds
         self._entry = _ENTRY(code.address(t.ENTRY_SYMBOL))
         self._batch = _BATCH(code.address(t.BATCH_SYMBOL))
@@ -294,6 +341,8 @@ class CompiledProgram:
         this code was compiled from: programs with the same code share compiled code)."""
         from pybpf.vm.interpreter import ProgramRun
 
+        if self.engine:
+            raise ValueError("code compiled for the vm engine runs through EngineRun, not run()")
         run = _Run(helpers, cpu, (lambda: program) if program is not None else lambda: self.program)
         buffer = mem if isinstance(mem, bytearray) else bytearray(mem)
         self._prepare(run, buffer, max_instructions)
@@ -433,6 +482,59 @@ class BatchState:
         self.close()
 
 
+class EngineRun:
+    """One run of the vm engine on compiled code: the engine's memory (context, packet,
+    the main stack it zeroed), which compiled code reaches natively through the state's
+    tables, and ``vm``, what helpers see — the run's attributes (``xdp_frame``,
+    ``tail_calls_left``, mapped values, reserved records) live in ``vm.__dict__`` as on
+    the interpreter's Machine, and last across the programs of a tail-call chain.
+
+    ``input_base``: the base of the region the packet fast path covers (the packet, or
+    an XDP frame), or None. :meth:`close` after the run, before the buffers resize."""
+
+    def __init__(self, memory: Memory, stack: bytearray, input_base: int | None, cpu: int):
+        self.vm = run = _Run(None, cpu)
+        run._memory, run.engine = memory, True
+        state = run.state
+        state[t.S_HELPER_FN], state[t.S_TRANSLATE_FN], state[t.S_CPU] = _HELPER_ADDRESS, _TRANSLATE_ADDRESS, cpu
+        state[t.S_STACK_HOST] = run.export(stack)
+        packet = next((r for r in memory.regions if r.base == input_base), None)
+        if packet is not None and len(packet.data):
+            state[t.S_IN_BASE], state[t.S_IN_HOST], state[t.S_IN_LEN] = packet.base, run.export(packet.data), \
+                len(packet.data)
+        else:
+            state[t.S_IN_BASE], state[t.S_IN_LEN] = input_base or INPUT_BASE, 0
+        self._consts: Any = None
+
+    def call(self, compiled: CompiledProgram, program: CheckedProgram, r1: int,
+             max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> int:
+        """Run ``compiled`` (``program``'s engine code) with r1 = ``r1``; r0, or the
+        interpreter's VMError (or a helper's exception: a tail call's)."""
+        from pybpf.vm.program import map_value_address, map_value_references
+
+        assert compiled.engine, "code compiled with compile_program(..., engine=True)"
+        run, state = self.vm, self.vm.state
+        run._program = lambda: program
+        run.max_instructions = max_instructions
+        memory = run._memory
+        # the program's global-data references are mapped as the interpreter maps them (in order)
+        values = [map_value_address(program, i, memory, run.cpu) for i in map_value_references(program)]
+        self._consts = (ctypes.c_uint64 * max(len(values), 1))(*values)
+        state[t.S_CONSTS] = ctypes.addressof(self._consts)
+        state[t.S_BUDGET], state[t.S_STATUS], state[t.S_DEPTH] = max_instructions, 0, 0
+        run.sync_regions()
+        address = ctypes.addressof(state)
+        _RUNS[address] = run
+        try:
+            r0 = compiled._entry(address, r1, 0)
+        finally:
+            del _RUNS[address]
+        return compiled._outcome(run, r0, max_instructions)
+
+    def close(self) -> None:
+        self.vm.release()
+
+
 def _signed(value: int) -> int:
     return value - (1 << 64) if value >> 63 else value
 
@@ -441,11 +543,13 @@ _CACHE: OrderedDict[bytes, CompiledProgram] = OrderedDict()
 CACHE_SIZE = 128
 
 
-def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram) -> CompiledProgram:
+def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram, *, engine: bool = False) -> CompiledProgram:
     """The compiled form of ``program``: from the in-memory cache when the same code ran
     in this process, else from the disk cache when it ran before, else compiled (and
     saved). Raises the load-time check's :class:`VMError` for a program it rejects and
     :class:`JitUnsupported` for one the JIT cannot compile (or where llvmlite is missing).
+    ``engine``: code for the vm engine's runs (:class:`EngineRun`; see
+    :class:`pybpf.vm.jit.translate.Translator`).
 
     A program found on disk is not checked again: it passed the same check when it was
     compiled (the key is its exact bytes and the code generator's sources)."""
@@ -462,7 +566,7 @@ def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram) -> 
         from pybpf.isa.encoding import encode
 
         code_bytes = encode(source)
-    key = sha256(code_bytes).digest()
+    key = sha256(code_bytes + (b"\0engine" if engine else b"")).digest()
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
@@ -474,12 +578,13 @@ def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram) -> 
             from pybpf.vm.program import CheckedProgram
 
             checked = CheckedProgram(source)
-        return _object_code(checked, level)
+        return _object_code(checked, level, engine)
 
     level = opt_level(len(code_bytes) // 8)    # slots: an lddw counts twice, as the kernel counts
     start = time.perf_counter()
-    code = native.load("bpf", code_bytes + b"\0opt%d\0" % level + _generator_digest(), build, _SYMBOLS)
-    compiled = CompiledProgram._from_code(code, checked, source, time.perf_counter() - start)
+    key_text = code_bytes + b"\0opt%d\0" % level + (b"engine\0" if engine else b"") + _generator_digest()
+    code = native.load("bpf", key_text, build, _SYMBOLS)
+    compiled = CompiledProgram._from_code(code, checked, source, time.perf_counter() - start, engine)
     _CACHE[key] = compiled
     if len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)

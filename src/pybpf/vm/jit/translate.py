@@ -47,10 +47,20 @@ from pybpf.vm.jit.abi import (
     S_TRANSLATE_FN,
     S_WRITE,
     WRITE_FLAG,
+    MAX_POINTERS,
+    MAX_REGIONS,
+    R_WRITABLE,
+    REGION_SLOTS,
+    S_CONSTS,
+    S_NPOINTERS,
+    S_NREGIONS,
+    S_POINTERS,
+    S_REGIONS,
+    S_STACK_HOST,
     JitUnsupported,
 )
 from pybpf.vm.memory import STACK_TOP
-from pybpf.vm.program import CheckedProgram
+from pybpf.vm.program import CheckedProgram, map_value_references
 
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 STATE = I64.as_pointer()
@@ -76,13 +86,25 @@ class _Function:
 
 
 class Translator:
-    """Builds the LLVM module for one program."""
+    """Builds the LLVM module for one program.
 
-    def __init__(self, program: CheckedProgram):
+    ``engine``: code for the vm engine's runs (:class:`pybpf.vm.jit.runtime.EngineRun`)
+    rather than the conformance convention: r1 alone is set at entry (the context), the
+    main function's stack is the engine's (tail calls share it), ``lddw`` map-value
+    references read their addresses from the run, accesses outside the stack and the
+    packet look in the run's table of regions before calling back, and loads of a
+    context's pointer fields give the pointers (as the interpreter's :class:`Region.pointers`)."""
+
+    def __init__(self, program: CheckedProgram, engine: bool = False):
         self.program = program
+        self.engine = engine
         self.instructions = program.instructions
         self.module = ir.Module(name="bpf")
         self.functions = self._split()
+        #: the engine's lddw map-value references: instruction index → their number
+        self.map_values = {index: k for k, index in enumerate(map_value_references(program))}
+        self._region_fn: ir.Function | None = None
+        self._pointer_fn: ir.Function | None = None
 
     # --- structure ---------------------------------------------------------------------
 
@@ -106,7 +128,7 @@ class Translator:
         state, r1, r2 = entry.args
         regs = [c64(0)] * 10
         regs[1], regs[2] = r1, r2
-        result = b.call(self.functions[0].llvm, [state, c64(0), *regs, c64(0b110)])
+        result = b.call(self.functions[0].llvm, [state, c64(0), *regs, c64(0b10 if self.engine else 0b110)])
         r0 = b.extract_value(result, 0)
         mask = b.extract_value(result, 1)
         # the r0-initialised bit goes back through its own slot (a fault's details stay intact)
@@ -114,6 +136,68 @@ class Translator:
         b.ret(r0)
         self._batch(entry)
         return self.module
+
+    def region_function(self) -> ir.Function:
+        """``bpf_region(state, addr, size, write) -> host or 0``: the run's region holding
+        ``addr`` (the first, as :meth:`Memory.region` scans) when the whole access fits
+        and is allowed; 0 leaves the access to the runtime's callback (and its messages)."""
+        if self._region_fn is not None:
+            return self._region_fn
+        fn = self._region_fn = ir.Function(self.module, ir.FunctionType(I64, [STATE, I64, I64, I64]),
+                                           name="bpf_region")
+        fn.linkage = "internal"
+        state, addr, size, write = fn.args
+        start, head, body, inside, done = (fn.append_basic_block() for _ in range(5))
+        b = ir.IRBuilder(start)
+        count = b.load(b.gep(state, [c64(S_NREGIONS)]))
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.phi(I64)
+        i.add_incoming(c64(0), start)
+        b.cbranch(b.icmp_unsigned("<", i, b.select(b.icmp_unsigned("<", count, c64(MAX_REGIONS)), count,
+                                                    c64(MAX_REGIONS))), body, done)
+        b.position_at_end(body)
+        slot = b.add(c64(S_REGIONS), b.mul(i, c64(REGION_SLOTS)))
+        base, end = b.load(b.gep(state, [slot])), b.load(b.gep(state, [b.add(slot, c64(1))]))
+        offset, length = b.sub(addr, base), b.sub(end, base)
+        i.add_incoming(b.add(i, c64(1)), body)
+        b.cbranch(b.icmp_unsigned("<", offset, length), inside, head)
+        b.position_at_end(inside)
+        host, flags = b.load(b.gep(state, [b.add(slot, c64(2))])), b.load(b.gep(state, [b.add(slot, c64(3))]))
+        fits = b.and_(b.icmp_unsigned("<=", size, length), b.icmp_unsigned("<=", offset, b.sub(length, size)))
+        allowed = b.or_(b.icmp_unsigned("==", write, c64(0)),
+                        b.icmp_unsigned("!=", b.and_(flags, c64(R_WRITABLE)), c64(0)))
+        b.ret(b.select(b.and_(fits, allowed), b.add(host, offset), c64(0)))
+        b.position_at_end(done)
+        b.ret(c64(0))
+        return fn
+
+    def pointer_function(self) -> ir.Function:
+        """``bpf_pointer(state, addr) -> pointer or 0``: the value a load at ``addr`` gives
+        when ``addr`` is a context's pointer field (``xdp_md.data``...), else 0."""
+        if self._pointer_fn is not None:
+            return self._pointer_fn
+        fn = self._pointer_fn = ir.Function(self.module, ir.FunctionType(I64, [STATE, I64]), name="bpf_pointer")
+        fn.linkage = "internal"
+        state, addr = fn.args
+        start, head, body, found, done = (fn.append_basic_block() for _ in range(5))
+        b = ir.IRBuilder(start)
+        count = b.load(b.gep(state, [c64(S_NPOINTERS)]))
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.phi(I64)
+        i.add_incoming(c64(0), start)
+        b.cbranch(b.icmp_unsigned("<", i, b.select(b.icmp_unsigned("<", count, c64(MAX_POINTERS)), count,
+                                                    c64(MAX_POINTERS))), body, done)
+        b.position_at_end(body)
+        slot = b.add(c64(S_POINTERS), b.mul(i, c64(2)))
+        i.add_incoming(b.add(i, c64(1)), body)
+        b.cbranch(b.icmp_unsigned("==", b.load(b.gep(state, [slot])), addr), found, head)
+        b.position_at_end(found)
+        b.ret(b.load(b.gep(state, [b.add(slot, c64(1))])))
+        b.position_at_end(done)
+        b.ret(c64(0))
+        return fn
 
     def _batch(self, entry: ir.Function) -> None:
         """``bpf_batch(state, hosts, lengths, n, results) -> runs completed``: the program
@@ -166,12 +250,16 @@ class _FunctionBuilder:
         self.regs = [self.b.alloca(I64, name=f"r{n}") for n in range(11)]
         self.mask = self.b.alloca(I64, name="mask")
         self.budget = self.b.alloca(I64, name="budget")
-        self.stack = self.b.alloca(ir.ArrayType(I8, o.STACK_SIZE), name="stack")
-        self.stack.align = 8
-        # the interpreter's stack starts zeroed: so does this one (never the host's leftovers)
-        memset = translator.module.declare_intrinsic("llvm.memset", [I8.as_pointer(), I64])
-        self.b.call(memset, [self.b.bitcast(self.stack, I8.as_pointer()), ir.Constant(I8, 0),
-                             c64(o.STACK_SIZE), ir.Constant(I1, 0)])
+        stack_type = ir.ArrayType(I8, o.STACK_SIZE)
+        if translator.engine and function.start == 0:   # the engine's stack, zeroed by the engine
+            self.stack = self.b.inttoptr(self._state_load(S_STACK_HOST), stack_type.as_pointer(), name="stack")
+        else:
+            self.stack = self.b.alloca(stack_type, name="stack")
+            self.stack.align = 8
+            # the interpreter's stack starts zeroed: so does this one (never the host's leftovers)
+            memset = translator.module.declare_intrinsic("llvm.memset", [I8.as_pointer(), I64])
+            self.b.call(memset, [self.b.bitcast(self.stack, I8.as_pointer()), ir.Constant(I8, 0),
+                                 c64(o.STACK_SIZE), ir.Constant(I1, 0)])
         for n in range(10):
             self.b.store(self.ir_fn.args[2 + n], self.regs[n])
         self.stack_base = self.b.sub(c64(STACK_TOP), self.b.mul(self.b.add(self.depth, c64(1)), c64(0x10000)))
@@ -271,19 +359,31 @@ class _FunctionBuilder:
         length = self._state_load(S_IN_LEN)
         fits = b.and_(b.icmp_unsigned(">=", length, c64(size)),
                       b.icmp_unsigned("<=", in_rel, b.sub(length, c64(size))))
+        input_bb, slow_bb = self.ir_fn.append_basic_block(), self.ir_fn.append_basic_block()
+        b.cbranch(fits, input_bb, slow_bb)
+        b.position_at_end(input_bb)
         input_ptr = b.inttoptr(b.add(self._state_load(S_IN_HOST), in_rel), I8.as_pointer())
+        b.branch(done_bb)
+        b.position_at_end(slow_bb)
+        incoming = [(stack_ptr, stack_end), (input_ptr, input_bb)]
+        if self.t.engine:   # the run's regions first, the callback for the rest
+            region = b.call(self.t.region_function(), [self.state, addr, c64(size), c64(int(write))])
+            found_bb, callback_bb = self.ir_fn.append_basic_block(), self.ir_fn.append_basic_block()
+            b.cbranch(b.icmp_unsigned("!=", region, c64(0)), found_bb, callback_bb)
+            b.position_at_end(found_bb)
+            incoming.append((b.inttoptr(region, I8.as_pointer()), found_bb))
+            b.branch(done_bb)
+            b.position_at_end(callback_bb)
         slow_ptr_int = b.call(self._callback(S_TRANSLATE_FN, SLOW_TYPE),
                               [self.state, addr, c64(size | (WRITE_FLAG if write else 0)), self.depth])
-        slow_ptr = b.inttoptr(slow_ptr_int, I8.as_pointer())
-        other_ptr = b.select(fits, input_ptr, slow_ptr)
-        self._check(b.icmp_unsigned("!=", b.ptrtoint(other_ptr, I64), c64(0)), F_MEMORY, slot,
+        self._check(b.icmp_unsigned("!=", slow_ptr_int, c64(0)), F_MEMORY, slot,
                     addr=addr, size=size, write=int(write))
-        other_end = b.block
+        incoming.append((b.inttoptr(slow_ptr_int, I8.as_pointer()), b.block))
         b.branch(done_bb)
         b.position_at_end(done_bb)
         phi = b.phi(I8.as_pointer())
-        phi.add_incoming(stack_ptr, stack_end)
-        phi.add_incoming(other_ptr, other_end)
+        for value, block in incoming:
+            phi.add_incoming(value, block)
         return phi
 
     def load(self, addr: ir.Value, size: int, slot: int) -> ir.Value:
@@ -303,7 +403,8 @@ class _FunctionBuilder:
 
     def _initialised(self) -> dict[int, frozenset[int]]:
         """Registers written on every path to each instruction (their reads need no check)."""
-        entry = frozenset({1, 2, 10}) if self.fn.start == 0 else frozenset({10})
+        main = frozenset({1, 10}) if self.t.engine else frozenset({1, 2, 10})
+        entry = main if self.fn.start == 0 else frozenset({10})
         return initialised_registers(self.t.program, self.fn.start, self.fn.end, entry)
 
     def _leaders(self) -> list[int]:
@@ -520,8 +621,12 @@ class _FunctionBuilder:
                 value = self.t.program.target(index, relative)
             elif ins.src == o.PSEUDO_MAP_FD:      # the opaque handle the map helpers decode
                 value = MAP_HANDLE_BASE + (ins.imm & 0xFFFF_FFFF)
-            elif ins.src == o.PSEUDO_MAP_VALUE:   # a map value mapped per run: the interpreter's business
-                raise JitUnsupported(f"instruction {slot} loads a map value's address")
+            elif ins.src == o.PSEUDO_MAP_VALUE:   # mapped per run: the engine's run has its address
+                if not self.t.engine:
+                    raise JitUnsupported(f"instruction {slot} loads a map value's address")
+                consts = b.inttoptr(self._state_load(S_CONSTS), STATE)
+                self.write(ins.dst, b.load(b.gep(consts, [c64(self.t.map_values[index])])))
+                return
             else:
                 value = ins.imm
             self.write(ins.dst, c64(value))
@@ -547,6 +652,11 @@ class _FunctionBuilder:
         size = o.SIZE_BYTES[o.size(ins.opcode)]
         addr = self.b.add(self.read(ins.src, slot), c64(ins.off))
         value = self.load(addr, size, slot)
+        if self.t.engine and o.mode(ins.opcode) == o.MEM:     # a context's pointer field gives the pointer
+            pointer = self.b.call(self.t.pointer_function(), [self.state, addr])
+            wide = value if size == 8 else self.b.zext(value, I64)
+            self.write(ins.dst, self.b.select(self.b.icmp_unsigned("!=", pointer, c64(0)), pointer, wide))
+            return
         if size == 8:
             self.write(ins.dst, value)
         elif o.mode(ins.opcode) == o.MEMSX:
