@@ -69,10 +69,14 @@ class VmProgram(Program):
 
     engine = "vm"
 
-    def __init__(self, spec: ProgramSpec, checked: Checked, jit: bool = True):
+    def __init__(self, spec: ProgramSpec, checked: Checked, jit: bool = True,
+                 accesses: dict[int, frozenset[str]] | None = None):
         super().__init__(spec)
         self.checked = checked
         self._id = new_id(self)
+        #: what the verifier proved of each access (its JIT code drops the checks it made
+        #: unnecessary); None for a program it did not verify
+        self.accesses = accesses
         #: whether runs may use the JIT; its code once compiled (None: the interpreter)
         self.jit = jit
         self._compiled: Any = None
@@ -87,7 +91,7 @@ class VmProgram(Program):
                 self.jit = False
                 return None
             try:
-                self._compiled = compile_program(self.checked, engine=True)
+                self._compiled = compile_program(self.checked, engine=True, trusted=self.accesses)
             except JitUnsupported:
                 self.jit = False
         return self._compiled
@@ -293,15 +297,16 @@ def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None,
     return context, None
 
 
-def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> None:
-    """Refuse, as the kernel does, a program :mod:`pybpf.verifier` finds unsafe."""
+def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> dict[int, frozenset[str]]:
+    """Refuse, as the kernel does, a program :mod:`pybpf.verifier` finds unsafe; for a
+    program it accepts, what it proved of each memory access."""
     egress = spec.expected_attach_type == AttachType.CGROUP_INET_EGRESS and spec.type == ProgramType.CGROUP_SKB
     options = {"return_range": (0, 3) if egress else None,
                "func_info": spec.btf is not None and bool(spec.btf.func_info)}
     infos = {i: map_info(i, m.spec) for i, m in maps.items()}
     verdict = verify(checked.instructions, spec.type, infos, **options)
     if verdict.accepted:
-        return
+        return verdict.accesses
     # as the kernel engine does: verify again with a log only for a refused program
     verdict = verify(checked.instructions, spec.type, infos, log_level=1, **options)
     source = [spec.explain(verdict.slot)] if verdict.slot is not None else []
@@ -332,8 +337,8 @@ def load_collection(spec: CollectionSpec, cpus: int | None = None, jit: bool | N
                 raise VerifierError("BPF_PROG_LOAD", errno.EINVAL, str(exc), f"program {name!r} (vm)",
                                     exc.reason, prog_spec.explain(exc.index) if exc.index is not None else "",
                                     exc.index) from None
-            _verify(prog_spec, checked, by_id)
-            programs[name] = VmProgram(prog_spec, checked, use_jit)
+            accesses = _verify(prog_spec, checked, by_id)
+            programs[name] = VmProgram(prog_spec, checked, use_jit, accesses)
     except BaseException:
         collection.close()
         raise

@@ -20,7 +20,7 @@ import ctypes
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -255,12 +255,13 @@ def _generator_digest() -> bytes:
                                 vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
 
 
-def _object_code(program: CheckedProgram, opt: int, engine: bool = False) -> bytes:
+def _object_code(program: CheckedProgram, opt: int, engine: bool = False,
+                 trusted: Mapping[int, frozenset[str]] | None = None) -> bytes:
     """Translate ``program`` and compile it to an object (imports llvmlite)."""
     from pybpf.vm.jit.translate import Translator
 
     with native.LLVM_LOCK:
-        module = Translator(program, engine).translate()
+        module = Translator(program, engine, trusted).translate()
         return native.object_code(str(module), opt)
 
 
@@ -288,10 +289,11 @@ class CompiledProgram:
     code came from (``"disk cache"``, ``"compiled"`` and saved, or ``"compiled, not
     cached"``), ``compile_seconds`` how long getting it took."""
 
-    def __init__(self, program: CheckedProgram, opt: int | None = None, engine: bool = False):
+    def __init__(self, program: CheckedProgram, opt: int | None = None, engine: bool = False,
+                 trusted: Mapping[int, frozenset[str]] | None = None):
         start = time.perf_counter()
         level = opt_level(sum(ins.slots for ins in program.instructions)) if opt is None else opt
-        code = native.in_process(_object_code(program, level, engine), _SYMBOLS)
+        code = native.in_process(_object_code(program, level, engine, trusted), _SYMBOLS)
         self._setup(code, program, program.instructions, time.perf_counter() - start, engine)
 
     @classmethod
@@ -543,13 +545,17 @@ _CACHE: OrderedDict[bytes, CompiledProgram] = OrderedDict()
 CACHE_SIZE = 128
 
 
-def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram, *, engine: bool = False) -> CompiledProgram:
+def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram, *, engine: bool = False,
+                    trusted: Mapping[int, frozenset[str]] | None = None) -> CompiledProgram:
     """The compiled form of ``program``: from the in-memory cache when the same code ran
     in this process, else from the disk cache when it ran before, else compiled (and
     saved). Raises the load-time check's :class:`VMError` for a program it rejects and
     :class:`JitUnsupported` for one the JIT cannot compile (or where llvmlite is missing).
     ``engine``: code for the vm engine's runs (:class:`EngineRun`; see
-    :class:`pybpf.vm.jit.translate.Translator`).
+    :class:`pybpf.vm.jit.translate.Translator`). ``trusted``: the accepting verdict's
+    ``accesses`` (:class:`pybpf.verifier.Verdict`) of a program :mod:`pybpf.verifier`
+    accepted — code without the checks the verifier made unnecessary (no budget: a
+    trusted run's ``instructions`` count is 0).
 
     A program found on disk is not checked again: it passed the same check when it was
     compiled (the key is its exact bytes and the code generator's sources)."""
@@ -566,7 +572,8 @@ def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram, *, 
         from pybpf.isa.encoding import encode
 
         code_bytes = encode(source)
-    key = sha256(code_bytes + (b"\0engine" if engine else b"")).digest()
+    profile = (b"engine\0" if engine else b"") + _trust_key(trusted)
+    key = sha256(code_bytes + b"\0" + profile).digest()
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
@@ -578,17 +585,25 @@ def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram, *, 
             from pybpf.vm.program import CheckedProgram
 
             checked = CheckedProgram(source)
-        return _object_code(checked, level, engine)
+        return _object_code(checked, level, engine, trusted)
 
     level = opt_level(len(code_bytes) // 8)    # slots: an lddw counts twice, as the kernel counts
     start = time.perf_counter()
-    key_text = code_bytes + b"\0opt%d\0" % level + (b"engine\0" if engine else b"") + _generator_digest()
+    key_text = code_bytes + b"\0opt%d\0" % level + profile + _generator_digest()
     code = native.load("bpf", key_text, build, _SYMBOLS)
     compiled = CompiledProgram._from_code(code, checked, source, time.perf_counter() - start, engine)
     _CACHE[key] = compiled
     if len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
     return compiled
+
+
+def _trust_key(trusted: Mapping[int, frozenset[str]] | None) -> bytes:
+    """What the verifier's facts add to a cache key (nothing for unverified code)."""
+    if trusted is None:
+        return b""
+    text = ";".join(f"{i}:{','.join(sorted(kinds))}" for i, kinds in sorted(trusted.items()))
+    return b"trusted\0" + sha256(text.encode()).digest()
 
 
 def _as_checked(program: Any) -> CheckedProgram | None:

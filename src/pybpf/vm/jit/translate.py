@@ -13,6 +13,8 @@ the runtime turns them into the interpreter's VMError messages.
 
 from __future__ import annotations
 
+import platform
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -70,6 +72,8 @@ HELPER_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64, I64, I64, I64])  # sta
 SLOW_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64])                   # state, addr, size, depth
 
 
+#: whether this machine is x86-64 (divisions by a register become full-width ``div``s)
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 #: checks sharing one fault exit (see _FunctionBuilder._fault_block)
 FAULT_EDGES = 64
 
@@ -93,11 +97,19 @@ class Translator:
     main function's stack is the engine's (tail calls share it), ``lddw`` map-value
     references read their addresses from the run, accesses outside the stack and the
     packet look in the run's table of regions before calling back, and loads of a
-    context's pointer fields give the pointers (as the interpreter's :class:`Region.pointers`)."""
+    context's pointer fields give the pointers (as the interpreter's :class:`Region.pointers`).
 
-    def __init__(self, program: CheckedProgram, engine: bool = False):
+    ``trusted``: the program passed :mod:`pybpf.verifier`, and this is its verdict's
+    ``accesses`` (instruction → the pointer kinds its access goes through). The code then
+    counts no budget (the verifier proved every path ends), checks no register for being
+    written (it proved that too), and reaches the stack of its own frame and the packet
+    without bounds checks where the verifier proved the access inside them."""
+
+    def __init__(self, program: CheckedProgram, engine: bool = False,
+                 trusted: Mapping[int, frozenset[str]] | None = None):
         self.program = program
         self.engine = engine
+        self.trusted = trusted
         self.instructions = program.instructions
         self.module = ir.Module(name="bpf")
         self.functions = self._split()
@@ -330,7 +342,7 @@ class _FunctionBuilder:
         self.b.position_at_end(good)
 
     def read(self, reg: int, slot: int) -> ir.Value:
-        if reg != 10 and reg not in self.initialised.get(self.index, ()):
+        if reg != 10 and self.t.trusted is None and reg not in self.initialised.get(self.index, ()):
             mask = self.b.load(self.mask)   # on a fault, the runtime names every unset register read
             self._check(self.b.icmp_unsigned("!=", self.b.and_(mask, c64(1 << reg)), c64(0)), F_UNINIT, slot,
                         write=mask)
@@ -345,6 +357,14 @@ class _FunctionBuilder:
         """A host pointer for ``size`` bytes at program address ``addr``, or a fault."""
         b = self.b
         rel = b.sub(addr, self.stack_base)
+        proven = self.t.trusted.get(self.index) if self.t.trusted is not None else None
+        if proven == frozenset({"fp"}):       # the verifier proved it inside this frame's stack
+            self._check(b.icmp_unsigned("==", b.and_(rel, c64(size - 1)), c64(0)), F_MISALIGNED, slot,
+                        addr=addr, size=size, write=int(write))
+            return b.gep(self.stack, [c64(0), rel])
+        if proven == frozenset({"pkt"}) and self.t.engine:     # ... inside the packet
+            return b.inttoptr(b.add(self._state_load(S_IN_HOST), b.sub(addr, self._state_load(S_IN_BASE))),
+                              I8.as_pointer())
         in_stack = b.icmp_unsigned("<=", rel, c64(o.STACK_SIZE - size))
         stack_bb, other_bb, done_bb = (self.ir_fn.append_basic_block() for _ in range(3))
         b.cbranch(in_stack, stack_bb, other_bb)
@@ -432,11 +452,12 @@ class _FunctionBuilder:
         for leader, end in zip(bounds, bounds[1:]):
             self.b.position_at_end(self.blocks[leader])
             self.block_end = end
-            remaining = self.b.sub(self.b.load(self.budget), c64(end - leader))
-            self.b.store(remaining, self.budget)
-            # on a fault, the address slot says how many of the block's instructions could still run
-            self._check(self.b.icmp_signed(">=", remaining, c64(0)), F_BUDGET, self.t.program.slots[leader],
-                        addr=self.b.add(remaining, c64(end - leader)))
+            if self.t.trusted is None:      # (a verified program ends on every path: no budget)
+                remaining = self.b.sub(self.b.load(self.budget), c64(end - leader))
+                self.b.store(remaining, self.budget)
+                # on a fault, the address slot says how many of the block's instructions could still run
+                self._check(self.b.icmp_signed(">=", remaining, c64(0)), F_BUDGET, self.t.program.slots[leader],
+                            addr=self.b.add(remaining, c64(end - leader)))
             for index in range(leader, end):
                 if self.b.block.is_terminated:
                     break
@@ -518,16 +539,35 @@ class _FunctionBuilder:
         safe = b.select(is_zero, ir.Constant(ty, 1), bv)
         if not signed:
             if code == o.DIV:
-                return b.select(is_zero, zero, b.udiv(a, safe))
-            return b.select(is_zero, a, b.urem(a, safe))
+                return b.select(is_zero, zero, self._divide(a, safe, False, True))
+            return b.select(is_zero, a, self._divide(a, safe, False, False))
         # signed: dividing by -1 is negation (and INT_MIN / -1 wraps), which sdiv leaves undefined
         is_minus_one = b.icmp_unsigned("==", bv, minus_one)
         safe = b.select(is_minus_one, ir.Constant(ty, 1), safe)
         if code == o.DIV:
-            quotient = b.select(is_minus_one, b.neg(a), b.sdiv(a, safe))
+            quotient = b.select(is_minus_one, b.neg(a), self._divide(a, safe, True, True))
             return b.select(is_zero, zero, quotient)
-        remainder = b.select(is_minus_one, zero, b.srem(a, safe))
+        remainder = b.select(is_minus_one, zero, self._divide(a, safe, True, False))
         return b.select(is_zero, a, remainder)
+
+    def _divide(self, a: ir.Value, divisor: ir.Value, signed: bool, quotient: bool) -> ir.Value:
+        """``a / divisor`` or ``a % divisor`` (the divisor is never 0, nor -1 when signed).
+        A constant divisor is LLVM's (a multiplication); a variable one on x86-64 is one
+        full-width ``div``/``idiv`` of the operation's width, as the kernel's JIT emits —
+        LLVM would otherwise narrow a division whose operands it proves small to a
+        16-bit ``divw``, whose ``movw`` into %ax waits on the previous division (a
+        partial-register dependency that serialises a division loop)."""
+        b = self.b
+        if isinstance(divisor, ir.Constant) or not X86_64:
+            return {(False, True): b.udiv, (False, False): b.urem, (True, True): b.sdiv,
+                    (True, False): b.srem}[signed, quotient](a, divisor)
+        ty = a.type
+        suffix = "q" if ty.width == 64 else "l"
+        extend = ("cqto" if ty.width == 64 else "cltd") if signed else "xorl %edx, %edx"
+        asm = ir.InlineAsm(ir.FunctionType(ir.LiteralStructType([ty, ty]), [ty, ty]),
+                           f"{extend}\n\t{'i' if signed else ''}div{suffix} $3", "={ax},=&{dx},0,r,~{flags}")
+        both = b.call(asm, [a, divisor])
+        return b.extract_value(both, 0 if quotient else 1)
 
     # --- jumps and calls -------------------------------------------------------------------------
 
