@@ -184,3 +184,52 @@ def test_forcing_the_interpreter(monkeypatch):
     monkeypatch.delenv("PYBPF_VM_JIT")
     with pybpf.load(spec, engine="vm") as coll:
         assert coll.programs["prog"].compiled() is not None
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_replay_batches_agree_with_the_interpreter(name):
+    """pybpf.replay over a capture: the JIT's native packet loop (run_packets: frames,
+    contexts, helpers, adjust_head/tail, skipped runts and cut headers) gives the
+    interpreter's per-packet results and final maps."""
+    from pybpf.replay import replay
+
+    spec = pybpf.read(PROGRAMS[name], name=name)
+    packets = generated_packets(8, 400)
+    outcomes = []
+    for jit in (False, True):
+        with pybpf.load(spec, engine="vm", jit=jit) as coll:
+            program = coll.programs["prog"]
+            assert (program.run_packets(packets[:1]) is not None) == jit
+            outcomes.append((list(replay(program, packets)), _contents(coll)))
+    assert outcomes[1] == outcomes[0]
+    assert any(r.error for r in outcomes[1][0]) and any(not r.error for r in outcomes[1][0])
+
+
+def test_replay_batch_faults_raise_as_test_run_does(monkeypatch):
+    """A packet whose run fails (here a helper's error on the fifth call) stops the
+    replay with the interpreter's error, after the packets before it."""
+    from pybpf.isa.helpers import helper_id
+    from pybpf.replay import replay
+    from pybpf.vm import HELPERS, VMError
+
+    source = PROGRAMS["xdp_parser"].replace("u64 one = 1,", "u64 one = bpf_get_prandom_u32() & 0,")
+    spec = pybpf.read(source, name="faulty")
+    packets = [p for p in generated_packets(9, 300) if len(p) >= 34 and p[12:14] == b"\x08\x00"]
+    seen = []
+    for jit in (False, True):
+        calls = itertools.count(1)
+
+        def failing(vm, *_):
+            if next(calls) == 5:
+                raise VMError("the fifth call fails")
+            return 4
+
+        monkeypatch.setitem(HELPERS, helper_id("bpf_get_prandom_u32"), failing)
+        with pybpf.load(spec, engine="vm", jit=jit) as coll:
+            results = []
+            with pytest.raises(VMError) as error:
+                for result in replay(coll.programs["prog"], packets):
+                    results.append(result)
+            seen.append((results, str(error.value), _contents(coll)))
+    assert seen[1] == seen[0]
+    assert len(seen[1][0]) == 4 and "the fifth call fails" in seen[1][1]

@@ -20,6 +20,7 @@ import errno
 import os
 import struct
 import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
@@ -118,6 +119,68 @@ class VmProgram(Program):
             retval, packet, context = self._run_once(data, ctx, cpu)
         duration = (time.perf_counter_ns() - start) // repeat
         return RunResult(retval, bytes(packet[:data_out_size]), bytes(context[:ctx_out_size]), duration)
+
+    def run_packets(self, packets: Sequence[bytes], cpu: int = 0) -> Iterator[tuple[int, bytes] | None] | None:
+        """Each packet's test run — (r0, the packet as the program left it), or None for a
+        packet the test run refuses (:meth:`test_run` says why) — from one native loop
+        over chunks of packets (the JIT's ``bpf_packets``), or None where the JIT cannot
+        take the program (not compiled, not a packet program, a tail call). Raises, after
+        the packets before it, a packet's error as :meth:`test_run` would."""
+        layout = _PACKET_LAYOUTS.get(self.type)
+        compiled = self.compiled() if layout is not None else None
+        if compiled is None or any(ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm == 12
+                                   for ins in self.checked.instructions):   # bpf_tail_call
+            return None
+        return self._packet_chunks(compiled, layout, packets, cpu)
+
+    def _packet_chunks(self, compiled: Any, layout: int, packets: Sequence[bytes],
+                       cpu: int) -> Iterator[tuple[int, bytes] | None]:
+        import ctypes
+
+        from pybpf.vm.jit import EngineRun
+
+        memory = Memory()
+        xdp = self.type == ProgramType.XDP
+        context = bytearray(XDP_MD_SIZE if xdp else SK_BUFF_SIZE)
+        memory.map(context, writable=not xdp, name="xdp_md" if xdp else "__sk_buff", base=CONTEXT_BASE)
+        stack = bytearray(o.STACK_SIZE)
+        memory.map(stack, writable=True, name="stack", base=STACK_BASE, aligned=True)
+        run = EngineRun(memory, stack, None, cpu)
+        if xdp:
+            run.vm.__dict__["xdp_frame"] = _NativeXdpFrame(run)
+        run.vm.__dict__["tail_calls_left"] = MAX_TAIL_CALLS
+        flags = 1 if self.type in _DIRECT_PACKET else 0
+        width = 0xFFFF_FFFF
+        try:
+            for first in range(0, len(packets), _CHUNK):
+                chunk = [bytes(p) for p in packets[first:first + _CHUNK]]
+                count = len(chunk)
+                longest = max(len(p) for p in chunk)
+                slot = -(-(XDP_HEADROOM + max(longest, XDP_TAILROOM) if xdp else max(longest, 1)) // 64) * 64
+                buffer = bytearray(slot * count)
+                hosts = (ctypes.c_uint64 * count)(*[ctypes.cast(ctypes.c_char_p(p), ctypes.c_void_p).value or 0
+                                                    for p in chunk])
+                lengths = (ctypes.c_uint64 * count)(*map(len, chunk))
+                results, heads, tails = ((ctypes.c_uint64 * count)() for _ in range(3))
+                done = run.packets(compiled, self.checked, hosts, lengths, count, results, heads, tails, buffer,
+                                   slot, context, layout, flags)
+                view = memoryview(buffer)
+                for i in range(done):
+                    head = heads[i]
+                    if head == _SKIPPED:
+                        yield None
+                        continue
+                    start = i * slot
+                    out = bytes(view[start + head:start + tails[i]])
+                    yield results[i] & width, (bytes(ETH_HLEN) + out if layout == _L_SKB_L3 else out)
+                view.release()
+                if done < count:
+                    try:
+                        run.fault(compiled)
+                    except VMError as exc:
+                        raise _explained(exc, self.spec) from None
+        finally:
+            run.close()
 
     def _run_once(self, data: bytes, ctx: bytes | None, cpu: int) -> tuple[int, bytearray, bytearray]:
         """One run, through any chain of tail calls: as in the kernel, the programs of a
@@ -231,6 +294,14 @@ XDP_HEADROOM = 256
 #: how far bpf_xdp_adjust_tail may grow a test-run packet (the kernel's frame minus its
 #: headroom and shared info, on 4 KiB pages)
 XDP_TAILROOM = 4096 - XDP_HEADROOM - 320
+#: packets per native call of :meth:`VmProgram.run_packets`
+_CHUNK = 4096
+#: ``bpf_packets``' layouts (:mod:`pybpf.vm.jit.abi`: L_XDP, L_SKB_L2, L_SKB_L3) and its
+#: mark of a skipped packet
+_L_XDP, _L_SKB_L2, _L_SKB_L3 = 0, 1, 2
+_SKIPPED = (1 << 64) - 1
+_PACKET_LAYOUTS = {ProgramType.XDP: _L_XDP, ProgramType.SCHED_CLS: _L_SKB_L2, ProgramType.SCHED_ACT: _L_SKB_L2,
+                   ProgramType.SOCKET_FILTER: _L_SKB_L3, ProgramType.CGROUP_SKB: _L_SKB_L3}
 
 
 class XdpFrame:
@@ -264,6 +335,40 @@ class XdpFrame:
         self.tail = tail
         self.publish()
         return 0
+
+
+class _NativeXdpFrame(XdpFrame):
+    """The XDP frame of a packet in a native batch (:meth:`VmProgram.run_packets`): its
+    bounds, bytes and pointers live in the JIT run's state, where the native loop sets
+    them for each packet; bpf_xdp_adjust_head/tail move them as :class:`XdpFrame`'s."""
+
+    def __init__(self, run: Any):
+        self.run = run
+        self.pointers: dict[int, int] = {}
+
+    @property
+    def buffer(self) -> Any:  # type: ignore[override]
+        return self.run.frame_buffer()
+
+    @property
+    def head(self) -> int:  # type: ignore[override]
+        return int(self.run.frame_bounds()[0])
+
+    @head.setter
+    def head(self, value: int) -> None:
+        self.run.set_frame_bounds(value, self.tail)
+
+    @property
+    def tail(self) -> int:  # type: ignore[override]
+        return int(self.run.frame_bounds()[1])
+
+    @tail.setter
+    def tail(self, value: int) -> None:
+        self.run.set_frame_bounds(self.head, value)
+
+    def publish(self) -> None:
+        super().publish()
+        self.run.set_pointers(self.pointers)
 
 
 def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None,

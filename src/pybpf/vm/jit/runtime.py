@@ -92,6 +92,12 @@ class _Run:
         #: and the main stack; this run maps only calling frames' stacks into it
         self.engine = False
         self._regions_seen: tuple = ()
+        #: an engine run over a batch of packets (:meth:`EngineRun.packets`): the packet is
+        #: the state's input (helpers see it as a region), its pointers are native, and
+        #: each packet starts from ``_fresh`` (the regions and dynamic base before it)
+        self.batch = False
+        self._fresh: tuple[list, int] | None = None
+        self._packet = 0
         #: host address of each region's bytes (kept exported while the run lasts)
         self._hosts: dict[int, tuple[int, Any]] = {}
         self._layout: tuple[int, ...] = ()
@@ -126,13 +132,14 @@ class _Run:
             self._memory = Memory()
         memory = self._memory
         first = 1 if self.engine else 0     # an engine run's input and main stack are the engine's own
+        own_input = not self.engine or self.batch
         layout = (state[t.S_IN_HOST], state[t.S_IN_LEN], *(state[t.S_FRAMES + k] for k in range(first, depth + 1)))
         if layout != self._layout:      # input or frames changed since the last look: remap them
-            for base in (*(() if self.engine else (INPUT_BASE,)),
-                         *(STACK_TOP - (k + 1) * 0x10000 for k in range(first, t.MAX_FRAMES))):
-                memory.unmap(base)
-            if not self.engine:
-                self._native_region(memory, "mem", INPUT_BASE, state[t.S_IN_HOST], state[t.S_IN_LEN], False)
+            memory.unmap(*((state[t.S_IN_BASE],) if own_input else ()),
+                         *(STACK_TOP - (k + 1) * 0x10000 for k in range(first, t.MAX_FRAMES)))
+            if own_input:
+                self._native_region(memory, "mem" if not self.engine else "packet", state[t.S_IN_BASE],
+                                    state[t.S_IN_HOST], state[t.S_IN_LEN], False)
             for k in range(first, depth + 1):
                 self._native_region(memory, "stack" if k == 0 else f"stack of frame {k}",
                                     STACK_TOP - (k + 1) * 0x10000, state[t.S_FRAMES + k], 512, True)
@@ -151,16 +158,17 @@ class _Run:
         """Copy an engine run's regions into the state's tables (after a helper mapped a
         map value or moved an XDP packet's start): the regions compiled code reaches
         without a callback, and the context's pointer fields."""
-        assert self._memory is not None
-        regions = self._memory.regions
-        seen = (*map(id, regions), *(tuple(r.pointers.items()) for r in regions if r.pointers))
+        memory = self._memory
+        assert memory is not None
+        regions = memory.regions
+        seen = (memory.version, *(() if self.batch else (tuple(r.pointers.items()) for r in regions if r.pointers)))
         if seen == self._regions_seen:
             return
         self._regions_seen = seen
         state, count, pointers = self.state, 0, 0
         in_base = state[t.S_IN_BASE]
         for region in regions:
-            for offset, value in (region.pointers or {}).items():
+            for offset, value in (region.pointers or {}).items() if not self.batch else ():
                 if pointers < t.MAX_POINTERS:
                     state[t.S_POINTERS + 2 * pointers] = region.base + offset
                     state[t.S_POINTERS + 2 * pointers + 1] = value
@@ -171,7 +179,32 @@ class _Run:
             state[slot], state[slot + 1] = region.base, region.base + len(region.data)
             state[slot + 2], state[slot + 3] = self.export(region.data), t.R_WRITABLE if region.writable else 0
             count += 1
-        state[t.S_NREGIONS], state[t.S_NPOINTERS] = count, pointers
+        state[t.S_NREGIONS] = count
+        if not self.batch:
+            state[t.S_NPOINTERS] = pointers
+
+    def next_packet(self) -> None:
+        """In a batch, when a helper runs for a packet after the one before: the memory
+        as a fresh run has it (what earlier packets' helpers mapped is gone, dynamic
+        addresses start again), and no run state of theirs."""
+        if self._packet == self.state[t.S_PACKET] or self._fresh is None:
+            return
+        self._release_dynamic()
+        self._packet = self.state[t.S_PACKET]
+        assert self._memory is not None
+        regions, dynamic = self._fresh
+        self._memory.regions, self._memory._next_dynamic = list(regions), dynamic
+        self._memory.version += 1
+        self._layout = self._regions_seen = ()
+        for key in ("mapped_values", "reserved", "output_bytes", "output_dropped"):
+            self.__dict__.pop(key, None)
+
+    def _release_dynamic(self) -> None:
+        """Let go of the exports of regions a packet's helpers mapped (a batch's next
+        packet starts from the memory before them)."""
+        assert self._fresh is not None
+        keep = {id(region.data) for region in self._fresh[0]}
+        self._hosts = {key: value for key, value in self._hosts.items() if key in keep}
 
     def release(self) -> None:
         """Let go of the exported buffers (so their owners may resize them again)."""
@@ -216,6 +249,8 @@ def _helper_callback(state: int, helper_id: int, *args: int) -> int:
             from pybpf.vm.helpers import HELPERS
 
             run.helpers = HELPERS
+        if run.batch:
+            run.next_packet()
         fn = run.helpers.get(helper_id)
         if fn is None:
             raise VMError(f"callx r{run.state[t.S_SIZE] - 1}: {helper_id} is not a helper this engine implements")
@@ -241,7 +276,10 @@ def _translate_callback(state: int, address: int, size: int, depth: int) -> int:
 _ENTRY = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
 _BATCH = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64,
                           ctypes.c_void_p)
+_PACKETS = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_void_p] * 2), ctypes.c_uint64,
+                            *([ctypes.c_void_p] * 3), *([ctypes.c_uint64] * 5))
 _SYMBOLS = (t.ENTRY_SYMBOL, t.BATCH_SYMBOL)
+_ENGINE_SYMBOLS = (*_SYMBOLS, t.PACKETS_SYMBOL)
 _HELPER_ADDRESS = ctypes.cast(_helper_callback, ctypes.c_void_p).value
 _TRANSLATE_ADDRESS = ctypes.cast(_translate_callback, ctypes.c_void_p).value
 
@@ -293,7 +331,7 @@ class CompiledProgram:
                  trusted: Mapping[int, frozenset[str]] | None = None):
         start = time.perf_counter()
         level = opt_level(sum(ins.slots for ins in program.instructions)) if opt is None else opt
-        code = native.in_process(_object_code(program, level, engine, trusted), _SYMBOLS)
+        code = native.in_process(_object_code(program, level, engine, trusted), _ENGINE_SYMBOLS if engine else _SYMBOLS)
         self._setup(code, program, program.instructions, time.perf_counter() - start, engine)
 
     @classmethod
@@ -308,6 +346,7 @@ class CompiledProgram:
         self._code, self._checked, self._source = code, program, source
         #: compiled for the vm engine's runs (:class:`EngineRun`), not the conformance convention
         self.engine = engine
+        self._packets = _PACKETS(code.address(t.PACKETS_SYMBOL)) if engine else None
         self.origin, self.compile_seconds = code.origin, seconds
         self._entry = _ENTRY(code.address(t.ENTRY_SYMBOL))
         self._batch = _BATCH(code.address(t.BATCH_SYMBOL))
@@ -533,6 +572,66 @@ class EngineRun:
             del _RUNS[address]
         return compiled._outcome(run, r0, max_instructions)
 
+    def packets(self, compiled: CompiledProgram, program: CheckedProgram, hosts: Any, lengths: Any, count: int,
+                results: Any, heads: Any, tails: Any, buffer: Any, slot: int, context: bytearray, layout: int,
+                flags: int, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> int:
+        """Run ``compiled`` over ``count`` packets in one native loop (``bpf_packets``, see
+        :func:`pybpf.vm.jit.translate._packets`): packet ``i`` is ``lengths[i]`` bytes at
+        ``hosts[i]``, copied into ``buffer`` at ``i * slot``; r0 into ``results``, where the
+        packet the program left lies in its slot into ``heads``/``tails`` (:data:`abi.SKIPPED`
+        heads: packets no test run takes). The number of packets done: fewer than ``count``
+        when packet ``done`` faulted — :meth:`fault` raises its error."""
+        from pybpf.vm.program import map_value_address, map_value_references
+
+        run, state = self.vm, self.vm.state
+        run._program = lambda: program
+        run.max_instructions = max_instructions
+        run.batch = True
+        memory = run._memory
+        assert memory is not None
+        if run._fresh is None:      # the first batch: map the global data, and keep the memory as it is
+            values = [map_value_address(program, i, memory, run.cpu) for i in map_value_references(program)]
+            self._consts = (ctypes.c_uint64 * max(len(values), 1))(*values)
+            state[t.S_CONSTS] = ctypes.addressof(self._consts)
+            run._fresh = (list(memory.regions), memory._next_dynamic)
+        state[t.S_BUDGET] = max_instructions
+        run.next_packet()
+        run.sync_regions()
+        address = ctypes.addressof(state)
+        _RUNS[address] = run
+        try:
+            return int(compiled._packets(address, _uint64_address(hosts, count, "hosts"),
+                                         _uint64_address(lengths, count, "lengths"), count,
+                                         _uint64_address(results, count, "results"),
+                                         _uint64_address(heads, count, "heads"),
+                                         _uint64_address(tails, count, "tails"),
+                                         ctypes.addressof(ctypes.c_char.from_buffer(buffer)), slot,
+                                         run.export(context), layout, flags))
+        finally:
+            del _RUNS[address]
+
+    def fault(self, compiled: CompiledProgram) -> None:
+        """Raise the error of the packet a :meth:`packets` call stopped at."""
+        compiled._outcome(self.vm, 0, self.vm.max_instructions)
+
+    # an XDP frame in a batch lives in the state: its bounds, its bytes, its pointers
+    def frame_bounds(self) -> tuple[int, int]:
+        return self.vm.state[t.S_HEAD], self.vm.state[t.S_TAIL]
+
+    def set_frame_bounds(self, head: int, tail: int) -> None:
+        self.vm.state[t.S_HEAD], self.vm.state[t.S_TAIL] = head, tail
+
+    def frame_buffer(self) -> Any:
+        state = self.vm.state
+        return memoryview((ctypes.c_char * state[t.S_IN_LEN]).from_address(state[t.S_IN_HOST])).cast("B")
+
+    def set_pointers(self, pointers: dict[int, int]) -> None:
+        """The context's pointer fields (offset → value), as compiled code reads them."""
+        state = self.vm.state
+        for k, (offset, value) in enumerate(sorted(pointers.items())[:t.MAX_POINTERS]):
+            state[t.S_POINTERS + 2 * k], state[t.S_POINTERS + 2 * k + 1] = t.CONTEXT_BASE + offset, value
+        state[t.S_NPOINTERS] = min(len(pointers), t.MAX_POINTERS)
+
     def close(self) -> None:
         self.vm.release()
 
@@ -590,7 +689,7 @@ def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram, *, 
     level = opt_level(len(code_bytes) // 8)    # slots: an lddw counts twice, as the kernel counts
     start = time.perf_counter()
     key_text = code_bytes + b"\0opt%d\0" % level + profile + _generator_digest()
-    code = native.load("bpf", key_text, build, _SYMBOLS)
+    code = native.load("bpf", key_text, build, _ENGINE_SYMBOLS if engine else _SYMBOLS)
     compiled = CompiledProgram._from_code(code, checked, source, time.perf_counter() - start, engine)
     _CACHE[key] = compiled
     if len(_CACHE) > CACHE_SIZE:

@@ -25,6 +25,7 @@ from pybpf.vm.analysis import initialised_registers
 from pybpf.vm.constants import MAP_HANDLE_BASE
 from pybpf.vm.jit.abi import (
     BATCH_SYMBOL,
+    CONTEXT_BASE,
     ENTRY_SYMBOL,
     F_BUDGET,
     F_DEPTH,
@@ -32,9 +33,13 @@ from pybpf.vm.jit.abi import (
     F_MISALIGNED,
     F_PACKET,
     F_UNINIT,
+    L_SKB_L3,
+    L_XDP,
     MAX_FRAMES,
     MAX_POINTERS,
     MAX_REGIONS,
+    P_DIRECT,
+    PACKETS_SYMBOL,
     R_WRITABLE,
     REGION_SLOTS,
     S_ADDR,
@@ -43,12 +48,14 @@ from pybpf.vm.jit.abi import (
     S_CONSTS,
     S_DEPTH,
     S_FRAMES,
+    S_HEAD,
     S_HELPER_FN,
     S_IN_BASE,
     S_IN_HOST,
     S_IN_LEN,
     S_NPOINTERS,
     S_NREGIONS,
+    S_PACKET,
     S_POINTERS,
     S_R0_SET,
     S_REGIONS,
@@ -56,12 +63,17 @@ from pybpf.vm.jit.abi import (
     S_SLOT,
     S_STACK_HOST,
     S_STATUS,
+    S_TAIL,
     S_TRANSLATE_FN,
     S_WRITE,
+    SK_BUFF_SIZE,
+    SKIPPED,
     WRITE_FLAG,
+    XDP_HEADROOM,
+    XDP_TAILROOM,
     JitUnsupported,
 )
-from pybpf.vm.memory import STACK_TOP
+from pybpf.vm.memory import INPUT_BASE, STACK_TOP
 from pybpf.vm.program import CheckedProgram, map_value_references
 
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
@@ -72,6 +84,7 @@ HELPER_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64, I64, I64, I64])  # sta
 SLOW_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64])                   # state, addr, size, depth
 
 
+ETH_HLEN = 14
 #: whether this machine is x86-64 (divisions by a register become full-width ``div``s)
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 #: checks sharing one fault exit (see _FunctionBuilder._fault_block)
@@ -147,6 +160,8 @@ class Translator:
         b.store(b.and_(mask, c64(1)), b.gep(state, [c64(S_R0_SET)]))
         b.ret(r0)
         self._batch(entry)
+        if self.engine:
+            _packets(self.module, entry)
         return self.module
 
     def region_function(self) -> ir.Function:
@@ -742,3 +757,117 @@ class _FunctionBuilder:
         self.store(addr, size, b.zext(combined, I64) if size < 8 else combined, slot)
         if op & o.FETCH:
             self.write(ins.src, old64)
+
+
+def _packets(module: ir.Module, entry: ir.Function) -> None:
+    """``bpf_packets(state, hosts, lengths, n, results, heads, tails, buffer, slot, ctx,
+    layout, flags) -> packets done``: an engine program over n packets in one native
+    loop, each as the vm engine's test run builds it (:mod:`pybpf.vm.engine`): packet
+    ``i`` is copied into ``buffer + i * slot`` — an XDP frame (headroom, packet, zeroed
+    tailroom) or the skb's data — the context is rebuilt (``__sk_buff`` at ``ctx``:
+    len, protocol, wire_len; an XDP program's pointers), the stack zeroed, and the
+    program run. ``results[i]`` is r0, ``heads[i]``/``tails[i]`` where the packet the
+    program left lies in its slot (SKIPPED: a packet no test run takes). Stops at the
+    first fault or helper error (the caller raises it)."""
+    fn = ir.Function(module, ir.FunctionType(I64, [STATE, STATE, STATE, I64, STATE, STATE, STATE, I64, I64, I64,
+                                                   I64, I64]), name=PACKETS_SYMBOL)
+    state, hosts, lengths, count, results, heads, tails, buffer, slot_size, ctx, layout, flags = fn.args
+    p8 = I8.as_pointer()
+    memset = module.declare_intrinsic("llvm.memset", [p8, I64])
+    memcpy = module.declare_intrinsic("llvm.memcpy", [p8, p8, I64])
+    start, head, body, skip, run, xdp, skb, ran, done = (fn.append_basic_block(n) for n in (
+        "start", "head", "body", "skip", "run", "xdp", "skb", "ran", "done"))
+    b = ir.IRBuilder(start)
+
+    def slot_of(index: int) -> ir.Value:
+        return b.gep(state, [c64(index)])
+
+    budget = b.load(slot_of(S_BUDGET))
+    packet_number = b.load(slot_of(S_PACKET))
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64)
+    i.add_incoming(c64(0), start)
+    b.cbranch(b.icmp_unsigned("<", i, count), body, done)
+
+    b.position_at_end(body)
+    length = b.load(b.gep(lengths, [i]))
+    host = b.inttoptr(b.load(b.gep(hosts, [i])), p8)
+    frame = b.gep(b.inttoptr(buffer, p8), [b.mul(i, slot_size)])
+    is_xdp = b.icmp_unsigned("==", layout, c64(L_XDP))
+    ethertype = b.or_(b.shl(b.zext(b.load(b.gep(host, [c64(12)])), I64), c64(8)),
+                      b.zext(b.load(b.gep(host, [c64(13)])), I64))
+    # the kernel's test run refuses runts, and skbs whose IPv4 or IPv6 header is cut short
+    cut = b.or_(b.and_(b.icmp_unsigned("==", ethertype, c64(0x0800)), b.icmp_unsigned("<", length, c64(34))),
+                b.and_(b.icmp_unsigned("==", ethertype, c64(0x86DD)), b.icmp_unsigned("<", length, c64(54))))
+    runt = b.icmp_unsigned("<", length, c64(14))
+    b.cbranch(b.or_(runt, b.and_(b.not_(is_xdp), cut)), skip, run)
+
+    b.position_at_end(skip)
+    b.store(c64(SKIPPED), b.gep(heads, [i]))
+    b.store(c64(0), b.gep(results, [i]))
+    following = b.add(i, c64(1))
+    i.add_incoming(following, skip)
+    b.branch(head)
+
+    b.position_at_end(run)
+    b.store(b.add(packet_number, b.add(i, c64(1))), slot_of(S_PACKET))
+    stack = b.inttoptr(b.load(slot_of(S_STACK_HOST)), p8)
+    b.call(memset, [stack, ir.Constant(I8, 0), c64(o.STACK_SIZE), ir.Constant(I1, 0)])
+    b.store(budget, slot_of(S_BUDGET))
+    b.store(c64(0), slot_of(S_STATUS))
+    b.store(c64(0), slot_of(S_DEPTH))
+    b.cbranch(is_xdp, xdp, skb)
+
+    b.position_at_end(xdp)     # headroom, the packet, tailroom: all zero but the packet
+    b.call(memset, [frame, ir.Constant(I8, 0), slot_size, ir.Constant(I1, 0)])
+    b.call(memcpy, [b.gep(frame, [c64(XDP_HEADROOM)]), host, length, ir.Constant(I1, 0)])
+    b.store(c64(INPUT_BASE - XDP_HEADROOM), slot_of(S_IN_BASE))
+    b.store(b.ptrtoint(frame, I64), slot_of(S_IN_HOST))
+    grown = b.select(b.icmp_unsigned(">", length, c64(XDP_TAILROOM)), length, c64(XDP_TAILROOM))
+    b.store(b.add(grown, c64(XDP_HEADROOM)), slot_of(S_IN_LEN))
+    b.store(c64(XDP_HEADROOM), slot_of(S_HEAD))
+    b.store(b.add(length, c64(XDP_HEADROOM)), slot_of(S_TAIL))
+    for k, (offset, value) in enumerate(((0, c64(INPUT_BASE)), (4, b.add(c64(INPUT_BASE), length)),
+                                         (8, c64(INPUT_BASE)))):
+        b.store(c64(CONTEXT_BASE + offset), slot_of(S_POINTERS + 2 * k))
+        b.store(value, slot_of(S_POINTERS + 2 * k + 1))
+    b.store(c64(3), slot_of(S_NPOINTERS))
+    b.branch(ran)
+
+    b.position_at_end(skb)     # the packet's bytes (socket filters and cgroup skbs see them past the MAC header)
+    b.call(memcpy, [frame, host, length, ir.Constant(I1, 0)])
+    hidden = b.select(b.icmp_unsigned("==", layout, c64(L_SKB_L3)), c64(ETH_HLEN), c64(0))
+    visible = b.sub(length, hidden)
+    b.store(c64(INPUT_BASE), slot_of(S_IN_BASE))
+    b.store(b.add(b.ptrtoint(frame, I64), hidden), slot_of(S_IN_HOST))
+    b.store(visible, slot_of(S_IN_LEN))
+    b.store(hidden, slot_of(S_HEAD))
+    b.store(length, slot_of(S_TAIL))
+    context = b.inttoptr(ctx, p8)
+    b.call(memset, [context, ir.Constant(I8, 0), c64(SK_BUFF_SIZE), ir.Constant(I1, 0)])
+    for offset in (0, 160):                     # len, wire_len
+        b.store(b.trunc(visible, I32), b.bitcast(b.gep(context, [c64(offset)]), I32.as_pointer()))
+    b.call(memcpy, [b.gep(context, [c64(16)]), b.gep(host, [c64(12)]), c64(2), ir.Constant(I1, 0)])  # protocol
+    direct = b.icmp_unsigned("!=", b.and_(flags, c64(P_DIRECT)), c64(0))
+    for k, (offset, value) in enumerate(((76, c64(INPUT_BASE)), (80, b.add(c64(INPUT_BASE), visible)))):
+        b.store(c64(CONTEXT_BASE + offset), slot_of(S_POINTERS + 2 * k))
+        b.store(value, slot_of(S_POINTERS + 2 * k + 1))
+    b.store(b.select(direct, c64(2), c64(0)), slot_of(S_NPOINTERS))
+    b.branch(ran)
+
+    b.position_at_end(ran)
+    r0 = b.call(entry, [state, c64(CONTEXT_BASE), c64(0)])
+    status = b.load(slot_of(S_STATUS))
+    initialised = b.icmp_unsigned("!=", b.load(slot_of(S_R0_SET)), c64(0))
+    b.store(r0, b.gep(results, [i]))
+    b.store(b.load(slot_of(S_HEAD)), b.gep(heads, [i]))
+    b.store(b.load(slot_of(S_TAIL)), b.gep(tails, [i]))
+    ok = b.and_(b.icmp_unsigned("==", status, c64(0)), initialised)
+    i.add_incoming(b.add(i, c64(1)), ran)
+    stop = fn.append_basic_block("stop")
+    b.cbranch(ok, head, stop)
+    b.position_at_end(stop)
+    b.ret(i)
+    b.position_at_end(done)
+    b.ret(i)
