@@ -10,7 +10,7 @@ the kernel's message for the failing instruction, a log in the kernel's format (
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pybpf.isa import Instruction
 from pybpf.isa.disassembler import format_instruction
@@ -41,6 +41,9 @@ class Verdict:
     why: str = ""
     #: the slots of instructions the explanation refers to (their C lines help)
     related: tuple[int, ...] = ()
+    #: for an accepted program: instruction index → the kinds of pointer its memory
+    #: accesses use on every path (what lets the JIT drop their checks)
+    accesses: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 def map_info(map_id: int, spec: MapSpec) -> MapInfo:
@@ -76,7 +79,8 @@ def verify(instructions: list[Instruction], kind: ProgramType | str, maps: Mappi
                        slot, "\n".join(lines) + "\n", result.processed, why, related)
     lines = list(result.log) if log_level else []
     lines.append(result.stats())
-    return Verdict(True, "", None, "\n".join(lines) + "\n", result.processed)
+    return Verdict(True, "", None, "\n".join(lines) + "\n", result.processed,
+                   accesses={i: frozenset(kinds) for i, kinds in result.accesses.items()})
 
 
 def _origin(checker: Verifier, refused: Refused) -> tuple[int, str] | None:

@@ -82,6 +82,9 @@ class Result:
     max_states_per_insn: int = 0
     stack_depths: dict[int, int] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    #: instruction index → the kinds of pointer its loads and stores went through on
+    #: every path ("fp": its own frame's stack, "caller fp", "pkt", "ctx", "map_value"...)
+    accesses: dict[int, set[str]] = field(default_factory=dict)
 
     def stats(self) -> str:
         depths = "+".join(str(self.stack_depths.get(f, 0)) for f in sorted(self.stack_depths)) or "0"

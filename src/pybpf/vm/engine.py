@@ -6,13 +6,21 @@ the vm can run (valid code, helpers the vm implements) and then with
 :mod:`pybpf.verifier`, the kernel's safety rules. ``test_run`` builds the context the kernel's BPF_PROG_TEST_RUN
 builds for the program type from the packet: ``__sk_buff`` for socket filters, tc and
 cgroup skb programs, ``xdp_md`` for XDP.
+
+Runs go through the JIT (:mod:`pybpf.vm.jit`, code compiled for the engine's memory
+model: :class:`pybpf.vm.jit.EngineRun`) where llvmlite is available and the JIT
+translates the program, else through the interpreter; both give the same answers.
+``load(..., engine="vm", jit=False)`` or ``PYBPF_VM_JIT=off`` in the environment forces
+the interpreter.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import struct
 import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
@@ -25,7 +33,7 @@ from pybpf.vm.helpers.events import release_reservations
 from pybpf.vm.helpers.tail_calls import MAX_TAIL_CALLS, TailCall
 from pybpf.vm.interpreter import Machine
 from pybpf.vm.maps import OBJECTS, VmMap, create_map, new_id
-from pybpf.vm.memory import INPUT_BASE, STACK_TOP
+from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 from pybpf.vm.program import CheckedProgram as Checked
 
 #: where a run's context structure lives
@@ -38,6 +46,18 @@ _LAYER2 = {ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.XDP}
 ETH_HLEN = 14
 SK_BUFF_SIZE = 192
 XDP_MD_SIZE = 24
+#: where a run's (main) stack lives
+STACK_BASE = STACK_TOP - 0x10000
+#: the environment variable that, set to ``off`` (or 0, no, false), makes the vm engine interpret
+JIT_ENV = "PYBPF_VM_JIT"
+
+
+def jit_wanted(option: bool | None = None) -> bool:
+    """Whether loaded programs run on the JIT: ``option`` (``load(..., jit=...)``) when
+    given, else not when :data:`JIT_ENV` says ``off``."""
+    if option is not None:
+        return option
+    return os.environ.get(JIT_ENV, "").strip().lower() not in ("0", "off", "no", "false")
 
 
 def available() -> str | None:
@@ -50,10 +70,32 @@ class VmProgram(Program):
 
     engine = "vm"
 
-    def __init__(self, spec: ProgramSpec, checked: Checked):
+    def __init__(self, spec: ProgramSpec, checked: Checked, jit: bool = True,
+                 accesses: dict[int, frozenset[str]] | None = None):
         super().__init__(spec)
         self.checked = checked
         self._id = new_id(self)
+        #: what the verifier proved of each access (its JIT code drops the checks it made
+        #: unnecessary); None for a program it did not verify
+        self.accesses = accesses
+        #: whether runs may use the JIT; its code once compiled (None: the interpreter)
+        self.jit = jit
+        self._compiled: Any = None
+
+    def compiled(self) -> Any:
+        """The program's JIT code for engine runs, compiled on first use, or None where
+        the interpreter runs it (the JIT off, llvmlite missing, a shape it refuses)."""
+        if self.jit and self._compiled is None:
+            try:
+                from pybpf.vm.jit import JitUnsupported, compile_program
+            except ImportError:
+                self.jit = False
+                return None
+            try:
+                self._compiled = compile_program(self.checked, engine=True, trusted=self.accesses)
+            except JitUnsupported:
+                self.jit = False
+        return self._compiled
 
     @property
     def id(self) -> int:
@@ -78,34 +120,99 @@ class VmProgram(Program):
         duration = (time.perf_counter_ns() - start) // repeat
         return RunResult(retval, bytes(packet[:data_out_size]), bytes(context[:ctx_out_size]), duration)
 
+    def run_packets(self, packets: Sequence[bytes], cpu: int = 0) -> Iterator[tuple[int, bytes] | None] | None:
+        """Each packet's test run — (r0, the packet as the program left it), or None for a
+        packet the test run refuses (:meth:`test_run` says why) — from one native loop
+        over chunks of packets (the JIT's ``bpf_packets``), or None where the JIT cannot
+        take the program (not compiled, not a packet program, a tail call). Raises, after
+        the packets before it, a packet's error as :meth:`test_run` would."""
+        layout = _PACKET_LAYOUTS.get(self.type)
+        compiled = self.compiled() if layout is not None else None
+        if compiled is None or any(ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm in _PER_RUN
+                                   for ins in self.checked.instructions):
+            return None
+        return self._packet_chunks(compiled, layout, packets, cpu)
+
+    def _packet_chunks(self, compiled: Any, layout: int, packets: Sequence[bytes],
+                       cpu: int) -> Iterator[tuple[int, bytes] | None]:
+        import ctypes
+
+        from pybpf.vm.jit import EngineRun
+
+        memory = Memory()
+        xdp = self.type == ProgramType.XDP
+        context = bytearray(XDP_MD_SIZE if xdp else SK_BUFF_SIZE)
+        memory.map(context, writable=not xdp, name="xdp_md" if xdp else "__sk_buff", base=CONTEXT_BASE)
+        stack = bytearray(o.STACK_SIZE)
+        memory.map(stack, writable=True, name="stack", base=STACK_BASE, aligned=True)
+        run = EngineRun(memory, stack, None, cpu)
+        if xdp:
+            run.vm.__dict__["xdp_frame"] = _NativeXdpFrame(run)
+        run.vm.__dict__["tail_calls_left"] = MAX_TAIL_CALLS
+        flags = 1 if self.type in _DIRECT_PACKET else 0
+        width = 0xFFFF_FFFF
+        try:
+            for first in range(0, len(packets), _CHUNK):
+                chunk = [bytes(p) for p in packets[first:first + _CHUNK]]
+                count = len(chunk)
+                longest = max(len(p) for p in chunk)
+                slot = -(-(XDP_HEADROOM + max(longest, XDP_TAILROOM) if xdp else max(longest, 1)) // 64) * 64
+                buffer = bytearray(slot * count)
+                hosts = (ctypes.c_uint64 * count)(*[ctypes.cast(ctypes.c_char_p(p), ctypes.c_void_p).value or 0
+                                                    for p in chunk])
+                lengths = (ctypes.c_uint64 * count)(*map(len, chunk))
+                results, heads, tails = ((ctypes.c_uint64 * count)() for _ in range(3))
+                done = run.packets(compiled, self.checked, hosts, lengths, count, results, heads, tails, buffer,
+                                   slot, context, layout, flags)
+                view = memoryview(buffer)
+                for i in range(done):
+                    head = heads[i]
+                    if head == _SKIPPED:
+                        yield None
+                        continue
+                    start = i * slot
+                    out = bytes(view[start + head:start + tails[i]])
+                    yield results[i] & width, (bytes(ETH_HLEN) + out if layout == _L_SKB_L3 else out)
+                view.release()
+                if done < count:
+                    try:
+                        run.fault(compiled)
+                    except VMError as exc:
+                        raise _explained(exc, self.spec) from None
+        finally:
+            run.close()
+
     def _run_once(self, data: bytes, ctx: bytes | None, cpu: int) -> tuple[int, bytearray, bytearray]:
         """One run, through any chain of tail calls: as in the kernel, the programs of a
         chain share the context, the packet and the stack frame (skb->cb[], skb->mark,
         packet writes and xdp_adjust_head carry over), and after 33 tail calls a further
         bpf_tail_call fails and returns to its caller."""
         packet = bytearray(data)
+        memory = Memory()
+        context, frame = _context(self.type, packet, ctx, memory)
+        stack = bytearray(o.STACK_SIZE)
+        memory.map(stack, writable=True, name="stack", base=STACK_BASE, aligned=True)
+        runner = _Runner(memory, stack, frame, cpu)
+        if self.type in _SKB_TYPES and self.type not in _LAYER2:
+            # the link-layer header the program does not see, for bpf_skb_load_bytes_relative
+            runner.first["link_header"] = bytes(packet[:ETH_HLEN])
         program: VmProgram = self
-        machine = Machine(program.checked, cpu=cpu)
-        context = _context(program.type, packet, ctx, machine)
-        machine.memory.map(bytearray(o.STACK_SIZE), writable=True, name="stack",
-                           base=STACK_TOP - 0x10000, aligned=True)
         tail_calls = 0
-        while True:
-            machine.regs[1], machine.regs[10] = CONTEXT_BASE, STACK_TOP - 0x10000 + o.STACK_SIZE
-            machine.__dict__["tail_calls_left"] = MAX_TAIL_CALLS - tail_calls
-            try:
-                retval, _ = machine.run()
-                break
-            except TailCall as call:
-                tail_calls += 1
-                program = call.program
-                machine = _successor(machine, program)
-            except VMError as exc:
-                raise _explained(exc, program.spec) from None
-            finally:
-                release_reservations(machine)
+        try:
+            while True:
+                try:
+                    retval = runner.run(program, MAX_TAIL_CALLS - tail_calls)
+                    break
+                except TailCall as call:
+                    tail_calls += 1
+                    program = call.program
+                except VMError as exc:
+                    raise _explained(exc, program.spec) from None
+                finally:
+                    release_reservations(runner.vm)
+        finally:
+            runner.close()
         width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
-        frame = machine.__dict__.get("xdp_frame")
         if frame is not None:  # XDP may have moved the packet's start and end
             packet = bytearray(frame.buffer[frame.head:frame.tail])
         if program.type in _SKB_TYPES and program.type not in _LAYER2:
@@ -113,14 +220,60 @@ class VmProgram(Program):
         return retval & width, packet, context
 
 
-def _successor(machine: Machine, program: VmProgram) -> Machine:
-    """The machine for a tail-called ``program``: the same memory (context, packet,
-    stack, map values and reserved records) and run state (XDP frame), new code."""
-    successor = Machine(program.checked, memory=machine.memory, cpu=machine.cpu)
-    for name, value in machine.__dict__.items():
-        if name not in successor.__dict__:
-            successor.__dict__[name] = value
-    return successor
+#: helpers that need one run per packet (bpf_tail_call: the chain; bpf_skb_load_bytes_relative:
+#: the link-layer header beside the packet), which the native packet loop does not give
+_PER_RUN = frozenset({12, 68})
+
+#: what helpers keep in a run's ``__dict__`` (the XDP frame, a socket filter's link-layer
+#: header, tail calls left, mapped map values, reserved ring-buffer records, trace output
+#: counts): a tail-call chain shares it
+_RUN_STATE = ("xdp_frame", "link_header", "tail_calls_left", "mapped_values", "reserved", "output_bytes",
+              "output_dropped")
+
+
+class _Runner:
+    """Runs the programs of one tail-call chain over one memory (context, packet, stack),
+    each on its JIT code or, where it has none, on the interpreter. ``vm`` is what
+    helpers see (a :class:`Machine` or the JIT's run), which carries the chain's run
+    state (:data:`_RUN_STATE`) from program to program."""
+
+    def __init__(self, memory: Memory, stack: bytearray, frame: XdpFrame | None, cpu: int):
+        self.memory, self.stack, self.cpu = memory, stack, cpu
+        self.input_base = INPUT_BASE - XDP_HEADROOM if frame is not None else INPUT_BASE
+        self.engine_run: Any = None
+        self.vm: Any = None
+        #: the run state the chain starts with
+        self.first: dict[str, Any] = {"xdp_frame": frame} if frame is not None else {}
+
+    def run(self, program: VmProgram, tail_calls_left: int) -> int:
+        compiled = program.compiled()
+        if compiled is not None:
+            if self.engine_run is None:
+                from pybpf.vm.jit import EngineRun
+
+                self.engine_run = EngineRun(self.memory, self.stack, self.input_base, self.cpu)
+            self._switch(self.engine_run.vm, tail_calls_left)
+            return int(self.engine_run.call(compiled, program.checked, CONTEXT_BASE))
+        machine = Machine(program.checked, memory=self.memory, cpu=self.cpu)
+        self._switch(machine, tail_calls_left)
+        machine.regs[1], machine.regs[10] = CONTEXT_BASE, STACK_BASE + o.STACK_SIZE
+        return int(machine.run()[0])
+
+    def _switch(self, vm: Any, tail_calls_left: int) -> None:
+        """Make ``vm`` the one helpers see, with the chain's run state."""
+        if vm is not self.vm:
+            source = self.vm.__dict__ if self.vm is not None else self.first
+            for key in _RUN_STATE:
+                if key in source:
+                    vm.__dict__[key] = source[key]
+                else:
+                    vm.__dict__.pop(key, None)
+            self.vm = vm
+        vm.__dict__["tail_calls_left"] = tail_calls_left
+
+    def close(self) -> None:
+        if self.engine_run is not None:
+            self.engine_run.close()
 
 
 #: ethertype → the network header a skb test run must hold whole (IPv4, IPv6)
@@ -151,6 +304,14 @@ XDP_HEADROOM = 256
 #: how far bpf_xdp_adjust_tail may grow a test-run packet (the kernel's frame minus its
 #: headroom and shared info, on 4 KiB pages)
 XDP_TAILROOM = 4096 - XDP_HEADROOM - 320
+#: packets per native call of :meth:`VmProgram.run_packets`
+_CHUNK = 4096
+#: ``bpf_packets``' layouts (:mod:`pybpf.vm.jit.abi`: L_XDP, L_SKB_L2, L_SKB_L3) and its
+#: mark of a skipped packet
+_L_XDP, _L_SKB_L2, _L_SKB_L3 = 0, 1, 2
+_SKIPPED = (1 << 64) - 1
+_PACKET_LAYOUTS = {ProgramType.XDP: _L_XDP, ProgramType.SCHED_CLS: _L_SKB_L2, ProgramType.SCHED_ACT: _L_SKB_L2,
+                   ProgramType.SOCKET_FILTER: _L_SKB_L3, ProgramType.CGROUP_SKB: _L_SKB_L3}
 
 
 class XdpFrame:
@@ -186,9 +347,44 @@ class XdpFrame:
         return 0
 
 
-def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: Machine) -> bytearray:
-    """Map the packet and build the program type's context (the kernel's test-run layout)."""
-    memory = machine.memory
+class _NativeXdpFrame(XdpFrame):
+    """The XDP frame of a packet in a native batch (:meth:`VmProgram.run_packets`): its
+    bounds, bytes and pointers live in the JIT run's state, where the native loop sets
+    them for each packet; bpf_xdp_adjust_head/tail move them as :class:`XdpFrame`'s."""
+
+    def __init__(self, run: Any):
+        self.run = run
+        self.pointers: dict[int, int] = {}
+
+    @property
+    def buffer(self) -> Any:  # type: ignore[override]
+        return self.run.frame_buffer()
+
+    @property
+    def head(self) -> int:  # type: ignore[override]
+        return int(self.run.frame_bounds()[0])
+
+    @head.setter
+    def head(self, value: int) -> None:
+        self.run.set_frame_bounds(value, self.tail)
+
+    @property
+    def tail(self) -> int:  # type: ignore[override]
+        return int(self.run.frame_bounds()[1])
+
+    @tail.setter
+    def tail(self, value: int) -> None:
+        self.run.set_frame_bounds(self.head, value)
+
+    def publish(self) -> None:
+        super().publish()
+        self.run.set_pointers(self.pointers)
+
+
+def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None,
+             memory: Memory) -> tuple[bytearray, XdpFrame | None]:
+    """Map the packet and build the program type's context (the kernel's test-run layout);
+    the XDP frame, for an XDP program."""
     visible = packet if kind in _LAYER2 or kind not in _SKB_TYPES else memoryview(packet)[ETH_HLEN:]
     memory.map(visible, writable=True, name="packet", base=INPUT_BASE)
     end = INPUT_BASE + len(visible)
@@ -201,9 +397,7 @@ def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: M
         pointers = {76: INPUT_BASE, 80: end} if kind in _DIRECT_PACKET else {}
         memory.map(context, writable=True, name="__sk_buff", base=CONTEXT_BASE)
         memory.regions[0].pointers = pointers
-        if kind not in _LAYER2:     # for bpf_skb_load_bytes_relative from the MAC header
-            machine.__dict__["link_header"] = bytes(packet[:ETH_HLEN])
-        return context
+        return context, None
     if kind == ProgramType.XDP:
         context = bytearray(ctx or b"").ljust(XDP_MD_SIZE, b"\0")[:XDP_MD_SIZE]
         memory.unmap(INPUT_BASE)
@@ -212,22 +406,22 @@ def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None, machine: M
         memory.map(context, writable=False, name="xdp_md", base=CONTEXT_BASE)
         frame.pointers = memory.regions[0].pointers = {}
         frame.publish()
-        machine.__dict__["xdp_frame"] = frame
-        return context
+        return context, frame
     context = bytearray(ctx or b"")
     memory.map(context, writable=True, name="context", base=CONTEXT_BASE)
-    return context
+    return context, None
 
 
-def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> None:
-    """Refuse, as the kernel does, a program :mod:`pybpf.verifier` finds unsafe."""
+def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> dict[int, frozenset[str]]:
+    """Refuse, as the kernel does, a program :mod:`pybpf.verifier` finds unsafe; for a
+    program it accepts, what it proved of each memory access."""
     egress = spec.expected_attach_type == AttachType.CGROUP_INET_EGRESS and spec.type == ProgramType.CGROUP_SKB
     options = {"return_range": (0, 3) if egress else None,
                "func_info": spec.btf is not None and bool(spec.btf.func_info)}
     infos = {i: map_info(i, m.spec) for i, m in maps.items()}
     verdict = verify(checked.instructions, spec.type, infos, **options)
     if verdict.accepted:
-        return
+        return verdict.accesses
     # as the kernel engine does: verify again with a log only for a refused program
     verdict = verify(checked.instructions, spec.type, infos, log_level=1, **options)
     source = [spec.explain(verdict.slot)] if verdict.slot is not None else []
@@ -237,9 +431,12 @@ def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> None
                         "\n".join(line for line in source if line), verdict.slot)
 
 
-def load_collection(spec: CollectionSpec, cpus: int | None = None, **_: Any) -> Collection:
+def load_collection(spec: CollectionSpec, cpus: int | None = None, jit: bool | None = None,
+                    **_: Any) -> Collection:
     """Create the maps and load the programs of ``spec`` in the vm; ``cpus`` sets how
-    many CPUs per-CPU maps have (test_run's ``cpu`` picks the one a run sees)."""
+    many CPUs per-CPU maps have (test_run's ``cpu`` picks the one a run sees); ``jit``
+    whether runs use the JIT (default: yes, unless :data:`JIT_ENV` is ``off``)."""
+    use_jit = jit_wanted(jit)
     maps: dict[str, VmMap] = {}
     programs: dict[str, Program] = {}
     collection = Collection("vm", maps, programs)  # type: ignore[arg-type]
@@ -255,8 +452,8 @@ def load_collection(spec: CollectionSpec, cpus: int | None = None, **_: Any) -> 
                 raise VerifierError("BPF_PROG_LOAD", errno.EINVAL, str(exc), f"program {name!r} (vm)",
                                     exc.reason, prog_spec.explain(exc.index) if exc.index is not None else "",
                                     exc.index) from None
-            _verify(prog_spec, checked, by_id)
-            programs[name] = VmProgram(prog_spec, checked)
+            accesses = _verify(prog_spec, checked, by_id)
+            programs[name] = VmProgram(prog_spec, checked, use_jit, accesses)
     except BaseException:
         collection.close()
         raise

@@ -24,7 +24,7 @@ from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS, M64, MAP_HANDLE_BASE  #
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
-from pybpf.vm.program import CheckedProgram
+from pybpf.vm.program import CheckedProgram, map_value_address
 
 M32 = 0xFFFF_FFFF
 MAX_FRAMES = 8
@@ -310,8 +310,7 @@ class Machine:
             elif ins.src == o.PSEUDO_MAP_FD:
                 value = MAP_HANDLE_BASE + (ins.imm & M32)      # an opaque pointer the map helpers decode
             elif ins.src == o.PSEUDO_MAP_VALUE:                # global data: element 0 of an array map
-                buffer = self.program.maps[ins.imm & M32].value_buffer(bytes(4), self.cpu)
-                value = self.memory.map(buffer, writable=True, name=f"map {ins.imm & M32} value") + (ins.imm >> 32)
+                value = map_value_address(self.program, index, self.memory, self.cpu)
             else:
                 value = ins.imm
 

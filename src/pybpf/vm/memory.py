@@ -52,6 +52,8 @@ class Memory:
     def __init__(self) -> None:
         self.regions: list[Region] = []
         self._next_dynamic = DYNAMIC_BASE
+        #: changes with every map and unmap (the JIT mirrors the regions natively)
+        self.version = 0
 
     def map(self, data: bytearray, *, writable: bool, name: str, base: int | None = None,
             aligned: bool = False) -> int:
@@ -62,11 +64,13 @@ class Memory:
             base = self._next_dynamic
             self._next_dynamic += (len(data) + 0xFFF) & ~0xFFF or 0x1000
         self.regions.insert(0, Region(base, data, writable, name, aligned))
+        self.version += 1
         return base
 
-    def unmap(self, base: int) -> None:
-        """Remove the region at ``base`` (a returning call frame's stack)."""
-        self.regions = [r for r in self.regions if r.base != base]
+    def unmap(self, *bases: int) -> None:
+        """Remove the regions at ``bases`` (a returning call frame's stack)."""
+        self.regions = [r for r in self.regions if r.base not in bases]
+        self.version += 1
 
     def region(self, address: int, size: int, write: bool, access: bool = True) -> tuple[Region, int]:
         """The region holding ``size`` bytes at ``address`` and the offset in it;

@@ -10,6 +10,7 @@ values (memory bounds, uninitialised registers) is checked as the program runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pybpf.isa import Instruction, InvalidInstruction, decode, problem
 from pybpf.isa import opcodes as o
@@ -85,3 +86,21 @@ class CheckedProgram:
         if not (final.opcode == o.JMP | o.EXIT or (o.op(final.opcode) == o.JA and final.cls in (o.JMP, o.JMP32))):
             raise VMError("the last instruction can fall off the end of the program (it must be exit or goto)",
                           self.slots[last])
+
+
+def map_value_references(program: CheckedProgram) -> list[int]:
+    """The instructions that load a map value's address (``lddw`` with
+    BPF_PSEUDO_MAP_VALUE: global data), in program order — the order a run maps them in."""
+    found = program.__dict__.get("_map_value_references")
+    if found is None:
+        found = program.__dict__["_map_value_references"] = [
+            index for index, ins in enumerate(program.instructions) if ins.is_lddw and ins.src == o.PSEUDO_MAP_VALUE]
+    return found
+
+
+def map_value_address(program: CheckedProgram, index: int, memory: Any, cpu: int) -> int:
+    """Map the value instruction ``index`` refers to (element 0 of an array map, as global
+    data is) into a run's ``memory``; the address the instruction loads."""
+    ins = program.instructions[index]
+    buffer = program.maps[ins.imm & 0xFFFF_FFFF].value_buffer(bytes(4), cpu)
+    return memory.map(buffer, writable=True, name=f"map {ins.imm & 0xFFFF_FFFF} value") + (ins.imm >> 32)

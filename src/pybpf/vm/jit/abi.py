@@ -17,7 +17,27 @@ MAX_FRAMES = 8
  S_HELPER_FN, S_TRANSLATE_FN, S_R0_SET) = range(14)
 S_FRAMES = 14          # host address of each live frame's stack, MAX_FRAMES slots
 S_CALLS = S_FRAMES + MAX_FRAMES   # the slot of the bpf-to-bpf call that entered each frame
-STATE_SLOTS = S_CALLS + MAX_FRAMES
+
+# engine runs (code translated with ``engine=True``): the vm engine's memory as native tables
+#: host address of the main function's stack (the engine's: tail calls share it), and of
+#: the values of the program's ``lddw`` map-value references, in instruction order
+S_STACK_HOST = S_CALLS + MAX_FRAMES
+S_CONSTS = S_STACK_HOST + 1
+#: regions of the engine's memory the code reaches without a callback (context, map
+#: values, records): their count, then REGION_SLOTS slots each (base, end, host, flags)
+S_NREGIONS = S_CONSTS + 1
+S_REGIONS = S_NREGIONS + 1
+MAX_REGIONS, REGION_SLOTS = 16, 4
+R_WRITABLE = 1
+#: a context's pointer fields (``xdp_md.data``...): their count, then (address, value) pairs
+S_NPOINTERS = S_REGIONS + MAX_REGIONS * REGION_SLOTS
+S_POINTERS = S_NPOINTERS + 1
+MAX_POINTERS = 4
+#: packet batches (``bpf_packets``): an XDP frame's start and end in its buffer, and the
+#: number of the packet in progress (helpers see a new packet's memory when it changes)
+S_HEAD = S_POINTERS + 2 * MAX_POINTERS
+S_TAIL, S_PACKET = S_HEAD + 1, S_HEAD + 2
+STATE_SLOTS = S_PACKET + 1
 #: in the translate callback's size argument: the access is a write
 WRITE_FLAG = 1 << 32
 
@@ -25,7 +45,19 @@ WRITE_FLAG = 1 << 32
 F_MEMORY, F_BUDGET, F_PACKET, F_UNINIT, F_HELPER, F_DEPTH, F_MISALIGNED = range(1, 8)
 
 #: the functions every compiled program exports (see translate.Translator)
-ENTRY_SYMBOL, BATCH_SYMBOL = "bpf_entry", "bpf_batch"
+ENTRY_SYMBOL, BATCH_SYMBOL, PACKETS_SYMBOL = "bpf_entry", "bpf_batch", "bpf_packets"
+
+# the packet layouts of ``bpf_packets`` (its ``layout`` argument)
+L_XDP, L_SKB_L2, L_SKB_L3 = 0, 1, 2
+#: ``bpf_packets``' flag bits: the skb exposes data/data_end (tc, cgroup skb)
+P_DIRECT = 1
+#: the XDP frame: headroom before the packet, and tailroom to which it may grow
+XDP_HEADROOM, XDP_TAILROOM = 256, 4096 - 256 - 320
+CONTEXT_BASE = 0x0000_0000_F000_0000
+SK_BUFF_SIZE = 192
+#: in ``bpf_packets``' heads: a packet it skipped (a runt, a cut network header: no test
+#: run takes it)
+SKIPPED = (1 << 64) - 1
 
 
 class JitUnsupported(Exception):

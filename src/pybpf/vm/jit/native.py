@@ -200,6 +200,7 @@ def _llvm() -> Any:
         if not _initialised:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
+            llvm.initialize_native_asmparser()   # inline asm (the JIT's full-width divisions)
             _initialised = True
     return llvm
 

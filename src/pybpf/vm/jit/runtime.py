@@ -20,7 +20,7 @@ import ctypes
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -81,6 +81,16 @@ class _Run:
         #: gives the checked program (set by CompiledProgram._prepare when None)
         self._program = program
         self._memory: Memory | None = None
+        #: an engine run's (:class:`EngineRun`): its memory holds the context, the packet
+        #: and the main stack; this run maps only calling frames' stacks into it
+        self.engine = False
+        self._regions_seen: tuple = ()
+        #: an engine run over a batch of packets (:meth:`EngineRun.packets`): the packet is
+        #: the state's input (helpers see it as a region), its pointers are native, and
+        #: each packet starts from ``_fresh`` (the regions and dynamic base before it)
+        self.batch = False
+        self._fresh: tuple[list, int] | None = None
+        self._packet = 0
         #: host address of each region's bytes (kept exported while the run lasts)
         self._hosts: dict[int, tuple[int, Any]] = {}
         self._layout: tuple[int, ...] = ()
@@ -114,16 +124,86 @@ class _Run:
         if self._memory is None:
             self._memory = Memory()
         memory = self._memory
-        layout = (state[t.S_IN_HOST], state[t.S_IN_LEN], *(state[t.S_FRAMES + k] for k in range(depth + 1)))
+        first = 1 if self.engine else 0     # an engine run's input and main stack are the engine's own
+        own_input = not self.engine or self.batch
+        layout = (state[t.S_IN_HOST], state[t.S_IN_LEN], *(state[t.S_FRAMES + k] for k in range(first, depth + 1)))
         if layout != self._layout:      # input or frames changed since the last look: remap them
-            for base in (INPUT_BASE, *(STACK_TOP - (k + 1) * 0x10000 for k in range(t.MAX_FRAMES))):
-                memory.unmap(base)
-            self._native_region(memory, "mem", INPUT_BASE, state[t.S_IN_HOST], state[t.S_IN_LEN], False)
-            for k in range(depth + 1):
+            memory.unmap(*((state[t.S_IN_BASE],) if own_input else ()),
+                         *(STACK_TOP - (k + 1) * 0x10000 for k in range(first, t.MAX_FRAMES)))
+            if own_input:
+                self._native_region(memory, "mem" if not self.engine else "packet", state[t.S_IN_BASE],
+                                    state[t.S_IN_HOST], state[t.S_IN_LEN], False)
+            for k in range(first, depth + 1):
                 self._native_region(memory, "stack" if k == 0 else f"stack of frame {k}",
                                     STACK_TOP - (k + 1) * 0x10000, state[t.S_FRAMES + k], 512, True)
             self._layout = layout
         return memory
+
+    def export(self, data: Any) -> int:
+        """The host address of a region's bytes (exported while the run lasts)."""
+        known = self._hosts.get(id(data))
+        if known is None or known[1] is not data:
+            exported = ctypes.c_char.from_buffer(data)
+            known = self._hosts[id(data)] = (ctypes.addressof(exported), data, exported)
+        return known[0]
+
+    def sync_regions(self) -> None:
+        """Copy an engine run's regions into the state's tables (after a helper mapped a
+        map value or moved an XDP packet's start): the regions compiled code reaches
+        without a callback, and the context's pointer fields."""
+        memory = self._memory
+        assert memory is not None
+        regions = memory.regions
+        seen = (memory.version, *(() if self.batch else (tuple(r.pointers.items()) for r in regions if r.pointers)))
+        if seen == self._regions_seen:
+            return
+        self._regions_seen = seen
+        state, count, pointers = self.state, 0, 0
+        in_base = state[t.S_IN_BASE]
+        for region in regions:
+            for offset, value in (region.pointers or {}).items() if not self.batch else ():
+                if pointers < t.MAX_POINTERS:
+                    state[t.S_POINTERS + 2 * pointers] = region.base + offset
+                    state[t.S_POINTERS + 2 * pointers + 1] = value
+                    pointers += 1
+            if region.aligned or region.base == in_base or not len(region.data) or count == t.MAX_REGIONS:
+                continue        # stacks (alignment rules), the packet (its own path), and overflow: callbacks
+            slot = t.S_REGIONS + count * t.REGION_SLOTS
+            state[slot], state[slot + 1] = region.base, region.base + len(region.data)
+            state[slot + 2], state[slot + 3] = self.export(region.data), t.R_WRITABLE if region.writable else 0
+            count += 1
+        state[t.S_NREGIONS] = count
+        if not self.batch:
+            state[t.S_NPOINTERS] = pointers
+
+    def next_packet(self) -> None:
+        """In a batch, when a helper runs for a packet after the one before: the memory
+        as a fresh run has it (what earlier packets' helpers mapped is gone, dynamic
+        addresses start again), and no run state of theirs."""
+        if self._packet == self.state[t.S_PACKET] or self._fresh is None:
+            return
+        self._release_dynamic()
+        self._packet = self.state[t.S_PACKET]
+        assert self._memory is not None
+        regions, dynamic = self._fresh
+        self._memory.regions, self._memory._next_dynamic = list(regions), dynamic
+        self._memory.version += 1
+        self._layout = self._regions_seen = ()
+        for key in ("mapped_values", "reserved", "output_bytes", "output_dropped"):
+            self.__dict__.pop(key, None)
+
+    def _release_dynamic(self) -> None:
+        """Let go of the exports of regions a packet's helpers mapped (a batch's next
+        packet starts from the memory before them)."""
+        assert self._fresh is not None
+        keep = {id(region.data) for region in self._fresh[0]}
+        self._hosts = {key: value for key, value in self._hosts.items() if key in keep}
+
+    def release(self) -> None:
+        """Let go of the exported buffers (so their owners may resize them again)."""
+        self._hosts.clear()
+        self._layout = self._regions_seen = ()
+        self.buffer = None
 
     def _native_region(self, memory: Memory, name: str, base: int, host: int, size: int, aligned: bool) -> None:
         data: Any = memoryview((ctypes.c_char * size).from_address(host)).cast("B") if size else bytearray()
@@ -149,13 +229,7 @@ class _Run:
             region, offset = self.memory_at(depth).region(address, size, write)
         except VMError:
             return 0
-        if region.pointers is not None:  # a context's pointer fields: the interpreter's only
-            return 0
-        known = self._hosts.get(id(region.data))
-        if known is None or known[1] is not region.data:
-            exported = ctypes.c_char.from_buffer(region.data)
-            known = self._hosts[id(region.data)] = (ctypes.addressof(exported), region.data, exported)
-        return known[0] + offset
+        return self.export(region.data) + offset
 
 
 @_HELPER_CB
@@ -168,10 +242,15 @@ def _helper_callback(state: int, helper_id: int, *args: int) -> int:
             from pybpf.vm.helpers import HELPERS
 
             run.helpers = HELPERS
+        if run.batch:
+            run.next_packet()
         fn = run.helpers.get(helper_id)
         if fn is None:
             raise VMError(f"callx r{run.state[t.S_SIZE] - 1}: {helper_id} is not a helper this engine implements")
-        return fn(run, *values) & _MASK64
+        value = fn(run, *values) & _MASK64
+        if run.engine:
+            run.sync_regions()
+        return value
     except BaseException as exc:  # noqa: BLE001 - handed back to the caller of run()
         run.error = exc
         run.state[t.S_STATUS] = t.F_HELPER
@@ -190,7 +269,10 @@ def _translate_callback(state: int, address: int, size: int, depth: int) -> int:
 _ENTRY = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
 _BATCH = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64,
                           ctypes.c_void_p)
+_PACKETS = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_void_p] * 2), ctypes.c_uint64,
+                            *([ctypes.c_void_p] * 3), *([ctypes.c_uint64] * 5))
 _SYMBOLS = (t.ENTRY_SYMBOL, t.BATCH_SYMBOL)
+_ENGINE_SYMBOLS = (*_SYMBOLS, t.PACKETS_SYMBOL)
 _HELPER_ADDRESS = ctypes.cast(_helper_callback, ctypes.c_void_p).value
 _TRANSLATE_ADDRESS = ctypes.cast(_translate_callback, ctypes.c_void_p).value
 
@@ -204,12 +286,13 @@ def _generator_digest() -> bytes:
                          vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
 
 
-def _object_code(program: CheckedProgram, opt: int) -> bytes:
+def _object_code(program: CheckedProgram, opt: int, engine: bool = False,
+                 trusted: Mapping[int, frozenset[str]] | None = None) -> bytes:
     """Translate ``program`` and compile it to an object (imports llvmlite)."""
     from pybpf.vm.jit.translate import Translator
 
     with native.LLVM_LOCK:
-        module = Translator(program).translate()
+        module = Translator(program, engine, trusted).translate()
         return native.object_code(str(module), opt)
 
 
@@ -237,21 +320,26 @@ class CompiledProgram:
     code came from (``"disk cache"``, ``"compiled"`` and saved, or ``"compiled, not
     cached"``), ``compile_seconds`` how long getting it took."""
 
-    def __init__(self, program: CheckedProgram, opt: int | None = None):
+    def __init__(self, program: CheckedProgram, opt: int | None = None, engine: bool = False,
+                 trusted: Mapping[int, frozenset[str]] | None = None):
         start = time.perf_counter()
         level = opt_level(sum(ins.slots for ins in program.instructions)) if opt is None else opt
-        code = native.in_process(_object_code(program, level), _SYMBOLS)
-        self._setup(code, program, program.instructions, time.perf_counter() - start)
+        code = native.in_process(_object_code(program, level, engine, trusted), _ENGINE_SYMBOLS if engine else _SYMBOLS)
+        self._setup(code, program, program.instructions, time.perf_counter() - start, engine)
 
     @classmethod
     def _from_code(cls, code: native.NativeCode, program: CheckedProgram | None, source: Any,
-                   seconds: float) -> CompiledProgram:
+                   seconds: float, engine: bool) -> CompiledProgram:
         self = cls.__new__(cls)
-        self._setup(code, program, source, seconds)
+        self._setup(code, program, source, seconds, engine)
         return self
 
-    def _setup(self, code: native.NativeCode, program: CheckedProgram | None, source: Any, seconds: float) -> None:
+    def _setup(self, code: native.NativeCode, program: CheckedProgram | None, source: Any, seconds: float,
+               engine: bool) -> None:
         self._code, self._checked, self._source = code, program, source
+        #: compiled for the vm engine's runs (:class:`EngineRun`), not the conformance convention
+        self.engine = engine
+        self._packets = _PACKETS(code.address(t.PACKETS_SYMBOL)) if engine else None
         self.origin, self.compile_seconds = code.origin, seconds
         self._entry = _ENTRY(code.address(t.ENTRY_SYMBOL))
         self._batch = _BATCH(code.address(t.BATCH_SYMBOL))
@@ -287,6 +375,8 @@ class CompiledProgram:
         this code was compiled from: programs with the same code share compiled code)."""
         from pybpf.vm.interpreter import ProgramRun
 
+        if self.engine:
+            raise ValueError("code compiled for the vm engine runs through EngineRun, not run()")
         run = _Run(helpers, cpu, (lambda: program) if program is not None else lambda: self.program)
         buffer = mem if isinstance(mem, bytearray) else bytearray(mem)
         self._prepare(run, buffer, max_instructions)
@@ -426,6 +516,119 @@ class BatchState:
         self.close()
 
 
+class EngineRun:
+    """One run of the vm engine on compiled code: the engine's memory (context, packet,
+    the main stack it zeroed), which compiled code reaches natively through the state's
+    tables, and ``vm``, what helpers see — the run's attributes (``xdp_frame``,
+    ``tail_calls_left``, mapped values, reserved records) live in ``vm.__dict__`` as on
+    the interpreter's Machine, and last across the programs of a tail-call chain.
+
+    ``input_base``: the base of the region the packet fast path covers (the packet, or
+    an XDP frame), or None. :meth:`close` after the run, before the buffers resize."""
+
+    def __init__(self, memory: Memory, stack: bytearray, input_base: int | None, cpu: int):
+        self.vm = run = _Run(None, cpu)
+        run._memory, run.engine = memory, True
+        state = run.state
+        state[t.S_HELPER_FN], state[t.S_TRANSLATE_FN], state[t.S_CPU] = _HELPER_ADDRESS, _TRANSLATE_ADDRESS, cpu
+        state[t.S_STACK_HOST] = run.export(stack)
+        packet = next((r for r in memory.regions if r.base == input_base), None)
+        if packet is not None and len(packet.data):
+            state[t.S_IN_BASE], state[t.S_IN_HOST], state[t.S_IN_LEN] = packet.base, run.export(packet.data), \
+                len(packet.data)
+        else:
+            state[t.S_IN_BASE], state[t.S_IN_LEN] = input_base or INPUT_BASE, 0
+        self._consts: Any = None
+
+    def call(self, compiled: CompiledProgram, program: CheckedProgram, r1: int,
+             max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> int:
+        """Run ``compiled`` (``program``'s engine code) with r1 = ``r1``; r0, or the
+        interpreter's VMError (or a helper's exception: a tail call's)."""
+        from pybpf.vm.program import map_value_address, map_value_references
+
+        assert compiled.engine, "code compiled with compile_program(..., engine=True)"
+        run, state = self.vm, self.vm.state
+        run._program = lambda: program
+        run.max_instructions = max_instructions
+        memory = run._memory
+        # the program's global-data references are mapped as the interpreter maps them (in order)
+        values = [map_value_address(program, i, memory, run.cpu) for i in map_value_references(program)]
+        self._consts = (ctypes.c_uint64 * max(len(values), 1))(*values)
+        state[t.S_CONSTS] = ctypes.addressof(self._consts)
+        state[t.S_BUDGET], state[t.S_STATUS], state[t.S_DEPTH] = max_instructions, 0, 0
+        run.sync_regions()
+        address = ctypes.addressof(state)
+        _RUNS[address] = run
+        try:
+            r0 = compiled._entry(address, r1, 0)
+        finally:
+            del _RUNS[address]
+        return compiled._outcome(run, r0, max_instructions)
+
+    def packets(self, compiled: CompiledProgram, program: CheckedProgram, hosts: Any, lengths: Any, count: int,
+                results: Any, heads: Any, tails: Any, buffer: Any, slot: int, context: bytearray, layout: int,
+                flags: int, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> int:
+        """Run ``compiled`` over ``count`` packets in one native loop (``bpf_packets``, see
+        :func:`pybpf.vm.jit.translate._packets`): packet ``i`` is ``lengths[i]`` bytes at
+        ``hosts[i]``, copied into ``buffer`` at ``i * slot``; r0 into ``results``, where the
+        packet the program left lies in its slot into ``heads``/``tails`` (:data:`abi.SKIPPED`
+        heads: packets no test run takes). The number of packets done: fewer than ``count``
+        when packet ``done`` faulted — :meth:`fault` raises its error."""
+        from pybpf.vm.program import map_value_address, map_value_references
+
+        run, state = self.vm, self.vm.state
+        run._program = lambda: program
+        run.max_instructions = max_instructions
+        run.batch = True
+        memory = run._memory
+        assert memory is not None
+        if run._fresh is None:      # the first batch: map the global data, and keep the memory as it is
+            values = [map_value_address(program, i, memory, run.cpu) for i in map_value_references(program)]
+            self._consts = (ctypes.c_uint64 * max(len(values), 1))(*values)
+            state[t.S_CONSTS] = ctypes.addressof(self._consts)
+            run._fresh = (list(memory.regions), memory._next_dynamic)
+        state[t.S_BUDGET] = max_instructions
+        run.next_packet()
+        run.sync_regions()
+        address = ctypes.addressof(state)
+        _RUNS[address] = run
+        try:
+            return int(compiled._packets(address, _uint64_address(hosts, count, "hosts"),
+                                         _uint64_address(lengths, count, "lengths"), count,
+                                         _uint64_address(results, count, "results"),
+                                         _uint64_address(heads, count, "heads"),
+                                         _uint64_address(tails, count, "tails"),
+                                         ctypes.addressof(ctypes.c_char.from_buffer(buffer)), slot,
+                                         run.export(context), layout, flags))
+        finally:
+            del _RUNS[address]
+
+    def fault(self, compiled: CompiledProgram) -> None:
+        """Raise the error of the packet a :meth:`packets` call stopped at."""
+        compiled._outcome(self.vm, 0, self.vm.max_instructions)
+
+    # an XDP frame in a batch lives in the state: its bounds, its bytes, its pointers
+    def frame_bounds(self) -> tuple[int, int]:
+        return self.vm.state[t.S_HEAD], self.vm.state[t.S_TAIL]
+
+    def set_frame_bounds(self, head: int, tail: int) -> None:
+        self.vm.state[t.S_HEAD], self.vm.state[t.S_TAIL] = head, tail
+
+    def frame_buffer(self) -> Any:
+        state = self.vm.state
+        return memoryview((ctypes.c_char * state[t.S_IN_LEN]).from_address(state[t.S_IN_HOST])).cast("B")
+
+    def set_pointers(self, pointers: dict[int, int]) -> None:
+        """The context's pointer fields (offset → value), as compiled code reads them."""
+        state = self.vm.state
+        for k, (offset, value) in enumerate(sorted(pointers.items())[:t.MAX_POINTERS]):
+            state[t.S_POINTERS + 2 * k], state[t.S_POINTERS + 2 * k + 1] = t.CONTEXT_BASE + offset, value
+        state[t.S_NPOINTERS] = min(len(pointers), t.MAX_POINTERS)
+
+    def close(self) -> None:
+        self.vm.release()
+
+
 def _signed(value: int) -> int:
     return value - (1 << 64) if value >> 63 else value
 
@@ -434,11 +637,17 @@ _CACHE: OrderedDict[bytes, CompiledProgram] = OrderedDict()
 CACHE_SIZE = 128
 
 
-def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram) -> CompiledProgram:
+def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram, *, engine: bool = False,
+                    trusted: Mapping[int, frozenset[str]] | None = None) -> CompiledProgram:
     """The compiled form of ``program``: from the in-memory cache when the same code ran
     in this process, else from the disk cache when it ran before, else compiled (and
     saved). Raises the load-time check's :class:`VMError` for a program it rejects and
     :class:`JitUnsupported` for one the JIT cannot compile (or where llvmlite is missing).
+    ``engine``: code for the vm engine's runs (:class:`EngineRun`; see
+    :class:`pybpf.vm.jit.translate.Translator`). ``trusted``: the accepting verdict's
+    ``accesses`` (:class:`pybpf.verifier.Verdict`) of a program :mod:`pybpf.verifier`
+    accepted — code without the checks the verifier made unnecessary (no budget: a
+    trusted run's ``instructions`` count is 0).
 
     A program found on disk is not checked again: it passed the same check when it was
     compiled (the key is its exact bytes and the code generator's sources)."""
@@ -455,7 +664,8 @@ def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram) -> 
         from pybpf.isa.encoding import encode
 
         code_bytes = encode(source)
-    key = sha256(code_bytes).digest()
+    profile = (b"engine\0" if engine else b"") + _trust_key(trusted)
+    key = sha256(code_bytes + b"\0" + profile).digest()
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
@@ -467,16 +677,25 @@ def compile_program(program: bytes | Sequence[Instruction] | CheckedProgram) -> 
             from pybpf.vm.program import CheckedProgram
 
             checked = CheckedProgram(source)
-        return _object_code(checked, level)
+        return _object_code(checked, level, engine, trusted)
 
     level = opt_level(len(code_bytes) // 8)    # slots: an lddw counts twice, as the kernel counts
     start = time.perf_counter()
-    code = native.load("bpf", code_bytes + b"\0opt%d\0" % level + _generator_digest(), build, _SYMBOLS)
-    compiled = CompiledProgram._from_code(code, checked, source, time.perf_counter() - start)
+    key_text = code_bytes + b"\0opt%d\0" % level + profile + _generator_digest()
+    code = native.load("bpf", key_text, build, _ENGINE_SYMBOLS if engine else _SYMBOLS)
+    compiled = CompiledProgram._from_code(code, checked, source, time.perf_counter() - start, engine)
     _CACHE[key] = compiled
     if len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
     return compiled
+
+
+def _trust_key(trusted: Mapping[int, frozenset[str]] | None) -> bytes:
+    """What the verifier's facts add to a cache key (nothing for unverified code)."""
+    if trusted is None:
+        return b""
+    text = ";".join(f"{i}:{','.join(sorted(kinds))}" for i, kinds in sorted(trusted.items()))
+    return b"trusted\0" + sha256(text.encode()).digest()
 
 
 def _as_checked(program: Any) -> CheckedProgram | None:

@@ -13,6 +13,8 @@ the runtime turns them into the interpreter's VMError messages.
 
 from __future__ import annotations
 
+import platform
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -23,6 +25,7 @@ from pybpf.vm.analysis import initialised_registers
 from pybpf.vm.constants import MAP_HANDLE_BASE
 from pybpf.vm.jit.abi import (
     BATCH_SYMBOL,
+    CONTEXT_BASE,
     ENTRY_SYMBOL,
     F_BUDGET,
     F_DEPTH,
@@ -30,27 +33,48 @@ from pybpf.vm.jit.abi import (
     F_MISALIGNED,
     F_PACKET,
     F_UNINIT,
+    L_SKB_L3,
+    L_XDP,
     MAX_FRAMES,
+    MAX_POINTERS,
+    MAX_REGIONS,
+    P_DIRECT,
+    PACKETS_SYMBOL,
+    R_WRITABLE,
+    REGION_SLOTS,
     S_ADDR,
     S_BUDGET,
     S_CALLS,
+    S_CONSTS,
     S_DEPTH,
     S_FRAMES,
+    S_HEAD,
     S_HELPER_FN,
     S_IN_BASE,
     S_IN_HOST,
     S_IN_LEN,
+    S_NPOINTERS,
+    S_NREGIONS,
+    S_PACKET,
+    S_POINTERS,
     S_R0_SET,
+    S_REGIONS,
     S_SIZE,
     S_SLOT,
+    S_STACK_HOST,
     S_STATUS,
+    S_TAIL,
     S_TRANSLATE_FN,
     S_WRITE,
+    SK_BUFF_SIZE,
+    SKIPPED,
     WRITE_FLAG,
+    XDP_HEADROOM,
+    XDP_TAILROOM,
     JitUnsupported,
 )
-from pybpf.vm.memory import STACK_TOP
-from pybpf.vm.program import CheckedProgram
+from pybpf.vm.memory import INPUT_BASE, STACK_TOP
+from pybpf.vm.program import CheckedProgram, map_value_references
 
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 STATE = I64.as_pointer()
@@ -60,6 +84,9 @@ HELPER_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64, I64, I64, I64])  # sta
 SLOW_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64])                   # state, addr, size, depth
 
 
+ETH_HLEN = 14
+#: whether this machine is x86-64 (divisions by a register become full-width ``div``s)
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 #: checks sharing one fault exit (see _FunctionBuilder._fault_block)
 FAULT_EDGES = 64
 
@@ -76,13 +103,33 @@ class _Function:
 
 
 class Translator:
-    """Builds the LLVM module for one program."""
+    """Builds the LLVM module for one program.
 
-    def __init__(self, program: CheckedProgram):
+    ``engine``: code for the vm engine's runs (:class:`pybpf.vm.jit.runtime.EngineRun`)
+    rather than the conformance convention: r1 alone is set at entry (the context), the
+    main function's stack is the engine's (tail calls share it), ``lddw`` map-value
+    references read their addresses from the run, accesses outside the stack and the
+    packet look in the run's table of regions before calling back, and loads of a
+    context's pointer fields give the pointers (as the interpreter's :class:`Region.pointers`).
+
+    ``trusted``: the program passed :mod:`pybpf.verifier`, and this is its verdict's
+    ``accesses`` (instruction → the pointer kinds its access goes through). The code then
+    counts no budget (the verifier proved every path ends), checks no register for being
+    written (it proved that too), and reaches the stack of its own frame and the packet
+    without bounds checks where the verifier proved the access inside them."""
+
+    def __init__(self, program: CheckedProgram, engine: bool = False,
+                 trusted: Mapping[int, frozenset[str]] | None = None):
         self.program = program
+        self.engine = engine
+        self.trusted = trusted
         self.instructions = program.instructions
         self.module = ir.Module(name="bpf")
         self.functions = self._split()
+        #: the engine's lddw map-value references: instruction index → their number
+        self.map_values = {index: k for k, index in enumerate(map_value_references(program))}
+        self._region_fn: ir.Function | None = None
+        self._pointer_fn: ir.Function | None = None
 
     # --- structure ---------------------------------------------------------------------
 
@@ -106,14 +153,78 @@ class Translator:
         state, r1, r2 = entry.args
         regs = [c64(0)] * 10
         regs[1], regs[2] = r1, r2
-        result = b.call(self.functions[0].llvm, [state, c64(0), *regs, c64(0b110)])
+        result = b.call(self.functions[0].llvm, [state, c64(0), *regs, c64(0b10 if self.engine else 0b110)])
         r0 = b.extract_value(result, 0)
         mask = b.extract_value(result, 1)
         # the r0-initialised bit goes back through its own slot (a fault's details stay intact)
         b.store(b.and_(mask, c64(1)), b.gep(state, [c64(S_R0_SET)]))
         b.ret(r0)
         self._batch(entry)
+        if self.engine:
+            _packets(self.module, entry)
         return self.module
+
+    def region_function(self) -> ir.Function:
+        """``bpf_region(state, addr, size, write) -> host or 0``: the run's region holding
+        ``addr`` (the first, as :meth:`Memory.region` scans) when the whole access fits
+        and is allowed; 0 leaves the access to the runtime's callback (and its messages)."""
+        if self._region_fn is not None:
+            return self._region_fn
+        fn = self._region_fn = ir.Function(self.module, ir.FunctionType(I64, [STATE, I64, I64, I64]),
+                                           name="bpf_region")
+        fn.linkage = "internal"
+        state, addr, size, write = fn.args
+        start, head, body, inside, done = (fn.append_basic_block() for _ in range(5))
+        b = ir.IRBuilder(start)
+        count = b.load(b.gep(state, [c64(S_NREGIONS)]))
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.phi(I64)
+        i.add_incoming(c64(0), start)
+        b.cbranch(b.icmp_unsigned("<", i, b.select(b.icmp_unsigned("<", count, c64(MAX_REGIONS)), count,
+                                                    c64(MAX_REGIONS))), body, done)
+        b.position_at_end(body)
+        slot = b.add(c64(S_REGIONS), b.mul(i, c64(REGION_SLOTS)))
+        base, end = b.load(b.gep(state, [slot])), b.load(b.gep(state, [b.add(slot, c64(1))]))
+        offset, length = b.sub(addr, base), b.sub(end, base)
+        i.add_incoming(b.add(i, c64(1)), body)
+        b.cbranch(b.icmp_unsigned("<", offset, length), inside, head)
+        b.position_at_end(inside)
+        host, flags = b.load(b.gep(state, [b.add(slot, c64(2))])), b.load(b.gep(state, [b.add(slot, c64(3))]))
+        fits = b.and_(b.icmp_unsigned("<=", size, length), b.icmp_unsigned("<=", offset, b.sub(length, size)))
+        allowed = b.or_(b.icmp_unsigned("==", write, c64(0)),
+                        b.icmp_unsigned("!=", b.and_(flags, c64(R_WRITABLE)), c64(0)))
+        b.ret(b.select(b.and_(fits, allowed), b.add(host, offset), c64(0)))
+        b.position_at_end(done)
+        b.ret(c64(0))
+        return fn
+
+    def pointer_function(self) -> ir.Function:
+        """``bpf_pointer(state, addr) -> pointer or 0``: the value a load at ``addr`` gives
+        when ``addr`` is a context's pointer field (``xdp_md.data``...), else 0."""
+        if self._pointer_fn is not None:
+            return self._pointer_fn
+        fn = self._pointer_fn = ir.Function(self.module, ir.FunctionType(I64, [STATE, I64]), name="bpf_pointer")
+        fn.linkage = "internal"
+        state, addr = fn.args
+        start, head, body, found, done = (fn.append_basic_block() for _ in range(5))
+        b = ir.IRBuilder(start)
+        count = b.load(b.gep(state, [c64(S_NPOINTERS)]))
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.phi(I64)
+        i.add_incoming(c64(0), start)
+        b.cbranch(b.icmp_unsigned("<", i, b.select(b.icmp_unsigned("<", count, c64(MAX_POINTERS)), count,
+                                                    c64(MAX_POINTERS))), body, done)
+        b.position_at_end(body)
+        slot = b.add(c64(S_POINTERS), b.mul(i, c64(2)))
+        i.add_incoming(b.add(i, c64(1)), body)
+        b.cbranch(b.icmp_unsigned("==", b.load(b.gep(state, [slot])), addr), found, head)
+        b.position_at_end(found)
+        b.ret(b.load(b.gep(state, [b.add(slot, c64(1))])))
+        b.position_at_end(done)
+        b.ret(c64(0))
+        return fn
 
     def _batch(self, entry: ir.Function) -> None:
         """``bpf_batch(state, hosts, lengths, n, results) -> runs completed``: the program
@@ -166,12 +277,16 @@ class _FunctionBuilder:
         self.regs = [self.b.alloca(I64, name=f"r{n}") for n in range(11)]
         self.mask = self.b.alloca(I64, name="mask")
         self.budget = self.b.alloca(I64, name="budget")
-        self.stack = self.b.alloca(ir.ArrayType(I8, o.STACK_SIZE), name="stack")
-        self.stack.align = 8
-        # the interpreter's stack starts zeroed: so does this one (never the host's leftovers)
-        memset = translator.module.declare_intrinsic("llvm.memset", [I8.as_pointer(), I64])
-        self.b.call(memset, [self.b.bitcast(self.stack, I8.as_pointer()), ir.Constant(I8, 0),
-                             c64(o.STACK_SIZE), ir.Constant(I1, 0)])
+        stack_type = ir.ArrayType(I8, o.STACK_SIZE)
+        if translator.engine and function.start == 0:   # the engine's stack, zeroed by the engine
+            self.stack = self.b.inttoptr(self._state_load(S_STACK_HOST), stack_type.as_pointer(), name="stack")
+        else:
+            self.stack = self.b.alloca(stack_type, name="stack")
+            self.stack.align = 8
+            # the interpreter's stack starts zeroed: so does this one (never the host's leftovers)
+            memset = translator.module.declare_intrinsic("llvm.memset", [I8.as_pointer(), I64])
+            self.b.call(memset, [self.b.bitcast(self.stack, I8.as_pointer()), ir.Constant(I8, 0),
+                                 c64(o.STACK_SIZE), ir.Constant(I1, 0)])
         for n in range(10):
             self.b.store(self.ir_fn.args[2 + n], self.regs[n])
         self.stack_base = self.b.sub(c64(STACK_TOP), self.b.mul(self.b.add(self.depth, c64(1)), c64(0x10000)))
@@ -242,7 +357,7 @@ class _FunctionBuilder:
         self.b.position_at_end(good)
 
     def read(self, reg: int, slot: int) -> ir.Value:
-        if reg != 10 and reg not in self.initialised.get(self.index, ()):
+        if reg != 10 and self.t.trusted is None and reg not in self.initialised.get(self.index, ()):
             mask = self.b.load(self.mask)   # on a fault, the runtime names every unset register read
             self._check(self.b.icmp_unsigned("!=", self.b.and_(mask, c64(1 << reg)), c64(0)), F_UNINIT, slot,
                         write=mask)
@@ -257,6 +372,14 @@ class _FunctionBuilder:
         """A host pointer for ``size`` bytes at program address ``addr``, or a fault."""
         b = self.b
         rel = b.sub(addr, self.stack_base)
+        proven = self.t.trusted.get(self.index) if self.t.trusted is not None else None
+        if proven == frozenset({"fp"}):       # the verifier proved it inside this frame's stack
+            self._check(b.icmp_unsigned("==", b.and_(rel, c64(size - 1)), c64(0)), F_MISALIGNED, slot,
+                        addr=addr, size=size, write=int(write))
+            return b.gep(self.stack, [c64(0), rel])
+        if proven == frozenset({"pkt"}) and self.t.engine:     # ... inside the packet
+            return b.inttoptr(b.add(self._state_load(S_IN_HOST), b.sub(addr, self._state_load(S_IN_BASE))),
+                              I8.as_pointer())
         in_stack = b.icmp_unsigned("<=", rel, c64(o.STACK_SIZE - size))
         stack_bb, other_bb, done_bb = (self.ir_fn.append_basic_block() for _ in range(3))
         b.cbranch(in_stack, stack_bb, other_bb)
@@ -271,19 +394,31 @@ class _FunctionBuilder:
         length = self._state_load(S_IN_LEN)
         fits = b.and_(b.icmp_unsigned(">=", length, c64(size)),
                       b.icmp_unsigned("<=", in_rel, b.sub(length, c64(size))))
+        input_bb, slow_bb = self.ir_fn.append_basic_block(), self.ir_fn.append_basic_block()
+        b.cbranch(fits, input_bb, slow_bb)
+        b.position_at_end(input_bb)
         input_ptr = b.inttoptr(b.add(self._state_load(S_IN_HOST), in_rel), I8.as_pointer())
+        b.branch(done_bb)
+        b.position_at_end(slow_bb)
+        incoming = [(stack_ptr, stack_end), (input_ptr, input_bb)]
+        if self.t.engine:   # the run's regions first, the callback for the rest
+            region = b.call(self.t.region_function(), [self.state, addr, c64(size), c64(int(write))])
+            found_bb, callback_bb = self.ir_fn.append_basic_block(), self.ir_fn.append_basic_block()
+            b.cbranch(b.icmp_unsigned("!=", region, c64(0)), found_bb, callback_bb)
+            b.position_at_end(found_bb)
+            incoming.append((b.inttoptr(region, I8.as_pointer()), found_bb))
+            b.branch(done_bb)
+            b.position_at_end(callback_bb)
         slow_ptr_int = b.call(self._callback(S_TRANSLATE_FN, SLOW_TYPE),
                               [self.state, addr, c64(size | (WRITE_FLAG if write else 0)), self.depth])
-        slow_ptr = b.inttoptr(slow_ptr_int, I8.as_pointer())
-        other_ptr = b.select(fits, input_ptr, slow_ptr)
-        self._check(b.icmp_unsigned("!=", b.ptrtoint(other_ptr, I64), c64(0)), F_MEMORY, slot,
+        self._check(b.icmp_unsigned("!=", slow_ptr_int, c64(0)), F_MEMORY, slot,
                     addr=addr, size=size, write=int(write))
-        other_end = b.block
+        incoming.append((b.inttoptr(slow_ptr_int, I8.as_pointer()), b.block))
         b.branch(done_bb)
         b.position_at_end(done_bb)
         phi = b.phi(I8.as_pointer())
-        phi.add_incoming(stack_ptr, stack_end)
-        phi.add_incoming(other_ptr, other_end)
+        for value, block in incoming:
+            phi.add_incoming(value, block)
         return phi
 
     def load(self, addr: ir.Value, size: int, slot: int) -> ir.Value:
@@ -303,7 +438,8 @@ class _FunctionBuilder:
 
     def _initialised(self) -> dict[int, frozenset[int]]:
         """Registers written on every path to each instruction (their reads need no check)."""
-        entry = frozenset({1, 2, 10}) if self.fn.start == 0 else frozenset({10})
+        main = frozenset({1, 10}) if self.t.engine else frozenset({1, 2, 10})
+        entry = main if self.fn.start == 0 else frozenset({10})
         return initialised_registers(self.t.program, self.fn.start, self.fn.end, entry)
 
     def _leaders(self) -> list[int]:
@@ -331,11 +467,12 @@ class _FunctionBuilder:
         for leader, end in zip(bounds, bounds[1:]):
             self.b.position_at_end(self.blocks[leader])
             self.block_end = end
-            remaining = self.b.sub(self.b.load(self.budget), c64(end - leader))
-            self.b.store(remaining, self.budget)
-            # on a fault, the address slot says how many of the block's instructions could still run
-            self._check(self.b.icmp_signed(">=", remaining, c64(0)), F_BUDGET, self.t.program.slots[leader],
-                        addr=self.b.add(remaining, c64(end - leader)))
+            if self.t.trusted is None:      # (a verified program ends on every path: no budget)
+                remaining = self.b.sub(self.b.load(self.budget), c64(end - leader))
+                self.b.store(remaining, self.budget)
+                # on a fault, the address slot says how many of the block's instructions could still run
+                self._check(self.b.icmp_signed(">=", remaining, c64(0)), F_BUDGET, self.t.program.slots[leader],
+                            addr=self.b.add(remaining, c64(end - leader)))
             for index in range(leader, end):
                 if self.b.block.is_terminated:
                     break
@@ -417,16 +554,35 @@ class _FunctionBuilder:
         safe = b.select(is_zero, ir.Constant(ty, 1), bv)
         if not signed:
             if code == o.DIV:
-                return b.select(is_zero, zero, b.udiv(a, safe))
-            return b.select(is_zero, a, b.urem(a, safe))
+                return b.select(is_zero, zero, self._divide(a, safe, False, True))
+            return b.select(is_zero, a, self._divide(a, safe, False, False))
         # signed: dividing by -1 is negation (and INT_MIN / -1 wraps), which sdiv leaves undefined
         is_minus_one = b.icmp_unsigned("==", bv, minus_one)
         safe = b.select(is_minus_one, ir.Constant(ty, 1), safe)
         if code == o.DIV:
-            quotient = b.select(is_minus_one, b.neg(a), b.sdiv(a, safe))
+            quotient = b.select(is_minus_one, b.neg(a), self._divide(a, safe, True, True))
             return b.select(is_zero, zero, quotient)
-        remainder = b.select(is_minus_one, zero, b.srem(a, safe))
+        remainder = b.select(is_minus_one, zero, self._divide(a, safe, True, False))
         return b.select(is_zero, a, remainder)
+
+    def _divide(self, a: ir.Value, divisor: ir.Value, signed: bool, quotient: bool) -> ir.Value:
+        """``a / divisor`` or ``a % divisor`` (the divisor is never 0, nor -1 when signed).
+        A constant divisor is LLVM's (a multiplication); a variable one on x86-64 is one
+        full-width ``div``/``idiv`` of the operation's width, as the kernel's JIT emits —
+        LLVM would otherwise narrow a division whose operands it proves small to a
+        16-bit ``divw``, whose ``movw`` into %ax waits on the previous division (a
+        partial-register dependency that serialises a division loop)."""
+        b = self.b
+        if isinstance(divisor, ir.Constant) or not X86_64:
+            return {(False, True): b.udiv, (False, False): b.urem, (True, True): b.sdiv,
+                    (True, False): b.srem}[signed, quotient](a, divisor)
+        ty = a.type
+        suffix = "q" if ty.width == 64 else "l"
+        extend = ("cqto" if ty.width == 64 else "cltd") if signed else "xorl %edx, %edx"
+        asm = ir.InlineAsm(ir.FunctionType(ir.LiteralStructType([ty, ty]), [ty, ty]),
+                           f"{extend}\n\t{'i' if signed else ''}div{suffix} $3", "={ax},=&{dx},0,r,~{flags}")
+        both = b.call(asm, [a, divisor])
+        return b.extract_value(both, 0 if quotient else 1)
 
     # --- jumps and calls -------------------------------------------------------------------------
 
@@ -520,8 +676,12 @@ class _FunctionBuilder:
                 value = self.t.program.target(index, relative)
             elif ins.src == o.PSEUDO_MAP_FD:      # the opaque handle the map helpers decode
                 value = MAP_HANDLE_BASE + (ins.imm & 0xFFFF_FFFF)
-            elif ins.src == o.PSEUDO_MAP_VALUE:   # a map value mapped per run: the interpreter's business
-                raise JitUnsupported(f"instruction {slot} loads a map value's address")
+            elif ins.src == o.PSEUDO_MAP_VALUE:   # mapped per run: the engine's run has its address
+                if not self.t.engine:
+                    raise JitUnsupported(f"instruction {slot} loads a map value's address")
+                consts = b.inttoptr(self._state_load(S_CONSTS), STATE)
+                self.write(ins.dst, b.load(b.gep(consts, [c64(self.t.map_values[index])])))
+                return
             else:
                 value = ins.imm
             self.write(ins.dst, c64(value))
@@ -547,6 +707,11 @@ class _FunctionBuilder:
         size = o.SIZE_BYTES[o.size(ins.opcode)]
         addr = self.b.add(self.read(ins.src, slot), c64(ins.off))
         value = self.load(addr, size, slot)
+        if self.t.engine and o.mode(ins.opcode) == o.MEM:     # a context's pointer field gives the pointer
+            pointer = self.b.call(self.t.pointer_function(), [self.state, addr])
+            wide = value if size == 8 else self.b.zext(value, I64)
+            self.write(ins.dst, self.b.select(self.b.icmp_unsigned("!=", pointer, c64(0)), pointer, wide))
+            return
         if size == 8:
             self.write(ins.dst, value)
         elif o.mode(ins.opcode) == o.MEMSX:
@@ -592,3 +757,117 @@ class _FunctionBuilder:
         self.store(addr, size, b.zext(combined, I64) if size < 8 else combined, slot)
         if op & o.FETCH:
             self.write(ins.src, old64)
+
+
+def _packets(module: ir.Module, entry: ir.Function) -> None:
+    """``bpf_packets(state, hosts, lengths, n, results, heads, tails, buffer, slot, ctx,
+    layout, flags) -> packets done``: an engine program over n packets in one native
+    loop, each as the vm engine's test run builds it (:mod:`pybpf.vm.engine`): packet
+    ``i`` is copied into ``buffer + i * slot`` — an XDP frame (headroom, packet, zeroed
+    tailroom) or the skb's data — the context is rebuilt (``__sk_buff`` at ``ctx``:
+    len, protocol, wire_len; an XDP program's pointers), the stack zeroed, and the
+    program run. ``results[i]`` is r0, ``heads[i]``/``tails[i]`` where the packet the
+    program left lies in its slot (SKIPPED: a packet no test run takes). Stops at the
+    first fault or helper error (the caller raises it)."""
+    fn = ir.Function(module, ir.FunctionType(I64, [STATE, STATE, STATE, I64, STATE, STATE, STATE, I64, I64, I64,
+                                                   I64, I64]), name=PACKETS_SYMBOL)
+    state, hosts, lengths, count, results, heads, tails, buffer, slot_size, ctx, layout, flags = fn.args
+    p8 = I8.as_pointer()
+    memset = module.declare_intrinsic("llvm.memset", [p8, I64])
+    memcpy = module.declare_intrinsic("llvm.memcpy", [p8, p8, I64])
+    start, head, body, skip, run, xdp, skb, ran, done = (fn.append_basic_block(n) for n in (
+        "start", "head", "body", "skip", "run", "xdp", "skb", "ran", "done"))
+    b = ir.IRBuilder(start)
+
+    def slot_of(index: int) -> ir.Value:
+        return b.gep(state, [c64(index)])
+
+    budget = b.load(slot_of(S_BUDGET))
+    packet_number = b.load(slot_of(S_PACKET))
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64)
+    i.add_incoming(c64(0), start)
+    b.cbranch(b.icmp_unsigned("<", i, count), body, done)
+
+    b.position_at_end(body)
+    length = b.load(b.gep(lengths, [i]))
+    host = b.inttoptr(b.load(b.gep(hosts, [i])), p8)
+    frame = b.gep(b.inttoptr(buffer, p8), [b.mul(i, slot_size)])
+    is_xdp = b.icmp_unsigned("==", layout, c64(L_XDP))
+    ethertype = b.or_(b.shl(b.zext(b.load(b.gep(host, [c64(12)])), I64), c64(8)),
+                      b.zext(b.load(b.gep(host, [c64(13)])), I64))
+    # the kernel's test run refuses runts, and skbs whose IPv4 or IPv6 header is cut short
+    cut = b.or_(b.and_(b.icmp_unsigned("==", ethertype, c64(0x0800)), b.icmp_unsigned("<", length, c64(34))),
+                b.and_(b.icmp_unsigned("==", ethertype, c64(0x86DD)), b.icmp_unsigned("<", length, c64(54))))
+    runt = b.icmp_unsigned("<", length, c64(14))
+    b.cbranch(b.or_(runt, b.and_(b.not_(is_xdp), cut)), skip, run)
+
+    b.position_at_end(skip)
+    b.store(c64(SKIPPED), b.gep(heads, [i]))
+    b.store(c64(0), b.gep(results, [i]))
+    following = b.add(i, c64(1))
+    i.add_incoming(following, skip)
+    b.branch(head)
+
+    b.position_at_end(run)
+    b.store(b.add(packet_number, b.add(i, c64(1))), slot_of(S_PACKET))
+    stack = b.inttoptr(b.load(slot_of(S_STACK_HOST)), p8)
+    b.call(memset, [stack, ir.Constant(I8, 0), c64(o.STACK_SIZE), ir.Constant(I1, 0)])
+    b.store(budget, slot_of(S_BUDGET))
+    b.store(c64(0), slot_of(S_STATUS))
+    b.store(c64(0), slot_of(S_DEPTH))
+    b.cbranch(is_xdp, xdp, skb)
+
+    b.position_at_end(xdp)     # headroom, the packet, tailroom: all zero but the packet
+    b.call(memset, [frame, ir.Constant(I8, 0), slot_size, ir.Constant(I1, 0)])
+    b.call(memcpy, [b.gep(frame, [c64(XDP_HEADROOM)]), host, length, ir.Constant(I1, 0)])
+    b.store(c64(INPUT_BASE - XDP_HEADROOM), slot_of(S_IN_BASE))
+    b.store(b.ptrtoint(frame, I64), slot_of(S_IN_HOST))
+    grown = b.select(b.icmp_unsigned(">", length, c64(XDP_TAILROOM)), length, c64(XDP_TAILROOM))
+    b.store(b.add(grown, c64(XDP_HEADROOM)), slot_of(S_IN_LEN))
+    b.store(c64(XDP_HEADROOM), slot_of(S_HEAD))
+    b.store(b.add(length, c64(XDP_HEADROOM)), slot_of(S_TAIL))
+    for k, (offset, value) in enumerate(((0, c64(INPUT_BASE)), (4, b.add(c64(INPUT_BASE), length)),
+                                         (8, c64(INPUT_BASE)))):
+        b.store(c64(CONTEXT_BASE + offset), slot_of(S_POINTERS + 2 * k))
+        b.store(value, slot_of(S_POINTERS + 2 * k + 1))
+    b.store(c64(3), slot_of(S_NPOINTERS))
+    b.branch(ran)
+
+    b.position_at_end(skb)     # the packet's bytes (socket filters and cgroup skbs see them past the MAC header)
+    b.call(memcpy, [frame, host, length, ir.Constant(I1, 0)])
+    hidden = b.select(b.icmp_unsigned("==", layout, c64(L_SKB_L3)), c64(ETH_HLEN), c64(0))
+    visible = b.sub(length, hidden)
+    b.store(c64(INPUT_BASE), slot_of(S_IN_BASE))
+    b.store(b.add(b.ptrtoint(frame, I64), hidden), slot_of(S_IN_HOST))
+    b.store(visible, slot_of(S_IN_LEN))
+    b.store(hidden, slot_of(S_HEAD))
+    b.store(length, slot_of(S_TAIL))
+    context = b.inttoptr(ctx, p8)
+    b.call(memset, [context, ir.Constant(I8, 0), c64(SK_BUFF_SIZE), ir.Constant(I1, 0)])
+    for offset in (0, 160):                     # len, wire_len
+        b.store(b.trunc(visible, I32), b.bitcast(b.gep(context, [c64(offset)]), I32.as_pointer()))
+    b.call(memcpy, [b.gep(context, [c64(16)]), b.gep(host, [c64(12)]), c64(2), ir.Constant(I1, 0)])  # protocol
+    direct = b.icmp_unsigned("!=", b.and_(flags, c64(P_DIRECT)), c64(0))
+    for k, (offset, value) in enumerate(((76, c64(INPUT_BASE)), (80, b.add(c64(INPUT_BASE), visible)))):
+        b.store(c64(CONTEXT_BASE + offset), slot_of(S_POINTERS + 2 * k))
+        b.store(value, slot_of(S_POINTERS + 2 * k + 1))
+    b.store(b.select(direct, c64(2), c64(0)), slot_of(S_NPOINTERS))
+    b.branch(ran)
+
+    b.position_at_end(ran)
+    r0 = b.call(entry, [state, c64(CONTEXT_BASE), c64(0)])
+    status = b.load(slot_of(S_STATUS))
+    initialised = b.icmp_unsigned("!=", b.load(slot_of(S_R0_SET)), c64(0))
+    b.store(r0, b.gep(results, [i]))
+    b.store(b.load(slot_of(S_HEAD)), b.gep(heads, [i]))
+    b.store(b.load(slot_of(S_TAIL)), b.gep(tails, [i]))
+    ok = b.and_(b.icmp_unsigned("==", status, c64(0)), initialised)
+    i.add_incoming(b.add(i, c64(1)), ran)
+    stop = fn.append_basic_block("stop")
+    b.cbranch(ok, head, stop)
+    b.position_at_end(stop)
+    b.ret(i)
+    b.position_at_end(done)
+    b.ret(i)
