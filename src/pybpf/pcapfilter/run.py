@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pybpf.capture.packet import Packet
     from pybpf.capture.reader import CaptureFile
     from pybpf.cbpf.instruction import Instruction
-    from pybpf.cli.progress import Progress
+    from pybpf.pcapfilter.progress import Progress
     from pybpf.pcapfilter.batch import RecordBatches
     from pybpf.pcapfilter.matcher import Matcher
     from pybpf.pcapfilter.sinks import Sink
@@ -76,7 +76,7 @@ def filter_file(path: str, expression: str, *, write: str | None = None, count: 
     """Print the packets of the capture file ``path`` that ``expression`` accepts, or save
     them to the pcap file ``write``; stop after ``count`` of them."""
     from pybpf.capture import linktype_name
-    from pybpf.cli.progress import Progress
+    from pybpf.pcapfilter.progress import Progress
     from pybpf.pcapfilter.batch import batches as batches_of
     from pybpf.pcapfilter.matcher import Matcher
 
