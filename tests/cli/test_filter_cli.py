@@ -13,13 +13,13 @@ import sys
 import time
 
 import pytest
-from shared_data import shared_path
 
 from pybpf.capture import PcapngWriter, PcapWriter, format_timestamp, hexdump, read_packets, summarize
 from pybpf.cbpf import run
 from pybpf.cli import main
-from pybpf.pcapfilter.progress import Progress
 from pybpf.filter import compile_filter
+from pybpf.pcapfilter.progress import Progress
+from shared_data import shared_path
 
 TCPDUMP = shutil.which("tcpdump")
 needs_tcpdump = pytest.mark.skipif(TCPDUMP is None, reason="needs tcpdump as the reference")
