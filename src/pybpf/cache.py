@@ -39,7 +39,7 @@ import stat
 import time
 from pathlib import Path
 
-try:                                    # the built-in SHA-256: hashlib loads OpenSSL (~3 ms a run)
+try:                                    # the built-in SHA-256: hashlib would load OpenSSL
     from _sha256 import sha256
 except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
     try:
