@@ -229,6 +229,7 @@ class DiskCache:
         if path is None:
             return None
         temporary = path.with_name(_temporary_name(name))
+        _remove(temporary)          # (left by a dead process that had this one's pid)
         try:
             with open(temporary, "wb", opener=_open_new) as f:
                 f.write(body)
@@ -281,6 +282,7 @@ class DiskCache:
         if path is None:
             return None
         temporary = path.with_name(_temporary_name(name))
+        _remove(temporary)
         try:
             os.mkdir(temporary, 0o700)
             lines = []
