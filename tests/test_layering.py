@@ -38,3 +38,18 @@ def test_the_syscall_layer_imports_no_object_model_or_btf():
     assert "pybpf.kernel.syscall" in loaded
     heavy = [m for m in loaded if m.startswith(("pybpf.object", "pybpf.btf", "pybpf.engine", "pybpf.isa"))]
     assert not heavy, heavy
+
+
+def test_nothing_outside_the_cli_imports_it():
+    """The command line is the top layer: the library (the ``pybpf filter`` application
+    included) never imports ``pybpf.cli``."""
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if path.is_relative_to(SRC / "cli") or path.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.relative_to(SRC)}:{node.lineno}: {name}" for name in names
+                          if name == "pybpf.cli" or name.startswith("pybpf.cli.")]
+    assert not offenders, "\n".join(offenders)

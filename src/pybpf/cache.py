@@ -39,7 +39,7 @@ import stat
 import time
 from pathlib import Path
 
-try:                                    # the built-in SHA-256: hashlib loads OpenSSL (~3 ms a run)
+try:                                    # the built-in SHA-256: hashlib would load OpenSSL
     from _sha256 import sha256
 except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
     try:
@@ -229,6 +229,7 @@ class DiskCache:
         if path is None:
             return None
         temporary = path.with_name(_temporary_name(name))
+        _remove(temporary)          # (left by a dead process that had this one's pid)
         try:
             with open(temporary, "wb", opener=_open_new) as f:
                 f.write(body)
@@ -281,6 +282,7 @@ class DiskCache:
         if path is None:
             return None
         temporary = path.with_name(_temporary_name(name))
+        _remove(temporary)
         try:
             os.mkdir(temporary, 0o700)
             lines = []

@@ -141,8 +141,9 @@ class MapCollector:
         for metric in self.metrics:
             names = [label.name for label in metric.labels]
             items = list(self.maps[metric.program, metric.map].items())
+            family: HistogramMetricFamily | CounterMetricFamily | GaugeMetricFamily
             if metric.type == "histogram":
-                family = HistogramMetricFamily(metric.name, metric.help, labels=names)
+                family = histogram = HistogramMetricFamily(metric.name, metric.help, labels=names)
                 groups: dict[tuple[str, ...], dict[int, int]] = {}
                 for key, count in items:
                     slot = int(getattr(key, "slot", key))
@@ -154,12 +155,12 @@ class MapCollector:
                         bound = 0 if slot == 1 else (1 << (slot - 1)) - 1     # the slot's largest value
                         buckets.append((str(float(bound)), total))
                     buckets.append(("+Inf", total))
-                    family.add_metric(list(labels), buckets, sum_value=None)
+                    histogram.add_metric(list(labels), buckets, sum_value=None)
             else:
                 cls = CounterMetricFamily if metric.type == "counter" else GaugeMetricFamily
-                family = cls(metric.name, metric.help, labels=names)
+                family = scalar = cls(metric.name, metric.help, labels=names)
                 for key, value in sorted(items, key=lambda item: str(item[0])):
-                    family.add_metric(self._labels(metric, key), int(value))
+                    scalar.add_metric(self._labels(metric, key), int(value))
             yield family
 
 

@@ -13,13 +13,13 @@ import sys
 import time
 
 import pytest
-from shared_data import shared_path
 
 from pybpf.capture import PcapngWriter, PcapWriter, format_timestamp, hexdump, read_packets, summarize
 from pybpf.cbpf import run
 from pybpf.cli import main
-from pybpf.cli.progress import Progress
 from pybpf.filter import compile_filter
+from pybpf.pcapfilter.progress import Progress
+from shared_data import shared_path
 
 TCPDUMP = shutil.which("tcpdump")
 needs_tcpdump = pytest.mark.skipif(TCPDUMP is None, reason="needs tcpdump as the reference")
@@ -237,7 +237,7 @@ def test_progress_draws_on_a_terminal_only_and_not_too_often(monkeypatch):
 
 def test_progress_shown_while_writing_to_a_terminal(tmp_path, monkeypatch, capsys):
     drawn = []
-    monkeypatch.setattr("pybpf.cli.progress.INTERVAL", -1.0)
+    monkeypatch.setattr("pybpf.pcapfilter.progress.INTERVAL", -1.0)
     monkeypatch.setattr(Progress, "update", lambda self, *counts: drawn.append((self.enabled, counts)))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     path = tmp_path / "many.pcap"

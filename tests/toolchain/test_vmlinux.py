@@ -74,6 +74,23 @@ def test_header_is_generated_once_per_btf(btf_file, tmp_path, monkeypatch):
         vmlinux_include_dir(other)
 
 
+def test_a_damaged_header_is_generated_again(btf_file):
+    first = vmlinux_include_dir(btf_file)
+    (first / "vmlinux.h").write_text("struct not_what_was_generated;\n")
+    again = vmlinux_include_dir(btf_file)
+    assert (again / "vmlinux.h").read_text().startswith("#ifndef __VMLINUX_H__")
+
+
+def test_with_the_cache_off_the_header_is_made_once_per_process(btf_file, monkeypatch):
+    monkeypatch.setenv("PYBPF_CACHE", "off")
+    monkeypatch.setattr(vmlinux_module, "_temporary_dirs", {})
+    first = vmlinux_include_dir(btf_file)
+    assert (first / "vmlinux.h").read_text().startswith("#ifndef __VMLINUX_H__")
+    monkeypatch.setattr(c_dump, "dump_c", lambda *args: pytest.fail("generated again"))
+    assert vmlinux_include_dir(btf_file) == first
+    assert str(first) in vmlinux_module.generated_dirs()
+
+
 def test_running_kernel_is_keyed_by_build_id(monkeypatch, tmp_path):
     btf = tmp_path / "kernel.btf"
     btf.write_bytes(read_object(compile_c(TYPES)).section(".BTF").data)

@@ -9,7 +9,7 @@ memory speed. ``pybpf.cli.filter`` parses the command line and calls into these 
 - :mod:`.walker` — the native loops that walk, filter and gather classic pcap records;
 - :mod:`.batch` — records in batches found by the walker, and the threaded walk-filter-
   gather of a whole file (:meth:`~.batch.RecordBatches.filtered`);
-- :mod:`.sinks` — matching packets printed or saved;
+- :mod:`.sinks` — matching packets printed or saved; :mod:`.progress` — the progress line;
 - :mod:`.run` — the runs themselves: a file filtered, a live capture, a program for ``-d``.
 
 Nothing is imported here (the command line imports this package to build its parser):

@@ -1,6 +1,6 @@
 """Compiled pcap-filter expressions kept on disk, so that ``pybpf filter`` run again with
-an expression it compiled before does not import the compiler (:mod:`pybpf.filter`,
-15–30 ms) nor compile (~10 ms).
+an expression it compiled before neither imports the compiler (:mod:`pybpf.filter`) nor
+compiles (docs/filter.md has the measurements).
 
 :func:`compile_cached` is :func:`pybpf.filter.compile_filter` with a cache in front of it. An
 entry is the classic program (``struct sock_filter`` bytes) followed by a SHA-256 of
@@ -23,7 +23,7 @@ and are part of the compiler's version. Compilation errors are never cached.
 :func:`translated` keeps the program's eBPF translation (:func:`pybpf.cbpf.to_ebpf`,
 encoded) the same way, keyed by the classic program's bytes and the sources of the
 translation (:mod:`pybpf.cbpf`, :mod:`pybpf.isa`), so that a repeated command does not
-import the translator either (with the instruction classes it needs, ~9 ms).
+import the translator either (nor the instruction classes it needs).
 
 Entries are kept by :mod:`pybpf.cache` (``filter/`` under pybpf's cache root; its
 environment switch, limits and ownership checks). A damaged entry (a failed checksum) is

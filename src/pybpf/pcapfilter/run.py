@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from pybpf.capture.packet import Packet
     from pybpf.capture.reader import CaptureFile
     from pybpf.cbpf.instruction import Instruction
-    from pybpf.cli.progress import Progress
     from pybpf.pcapfilter.batch import RecordBatches
     from pybpf.pcapfilter.matcher import Matcher
+    from pybpf.pcapfilter.progress import Progress
     from pybpf.pcapfilter.sinks import Sink
 
 #: packets decoded one at a time (pcapng files) are filtered this many at once
@@ -76,9 +76,9 @@ def filter_file(path: str, expression: str, *, write: str | None = None, count: 
     """Print the packets of the capture file ``path`` that ``expression`` accepts, or save
     them to the pcap file ``write``; stop after ``count`` of them."""
     from pybpf.capture import linktype_name
-    from pybpf.cli.progress import Progress
     from pybpf.pcapfilter.batch import batches as batches_of
     from pybpf.pcapfilter.matcher import Matcher
+    from pybpf.pcapfilter.progress import Progress
 
     with open_file(path) as capture:
         linktype = capture.linktype if capture.linktype is not None else 1

@@ -25,7 +25,8 @@ KERNEL_NOTES = "/sys/kernel/notes"
 _NT_GNU_BUILD_ID = 3
 #: generated headers, an entry (a directory holding ``vmlinux.h``) per kernel and generator
 CACHE = DiskCache("vmlinux", max_entries=8, max_bytes=256 << 20)
-_temporary_dirs: list[str] = []
+#: where the cache is off: this process's headers, by entry name (removed at exit)
+_temporary_dirs: dict[str, Path] = {}
 
 
 def kernel_build_id(notes: str | Path = KERNEL_NOTES) -> str | None:
@@ -59,32 +60,33 @@ def vmlinux_include_dir(btf_path: str | Path = KERNEL_BTF) -> Path:
         data = _read(btf_path)
         build_id = "btf-" + hashlib.sha256(data).hexdigest()[:32]
     name = f"{build_id}-{_generator_digest()}"
-    found = CACHE.read_tree(name)
+    found = CACHE.read_tree(name) or _temporary_dirs.get(name)
     if found is not None:
         return found
     files = {"vmlinux.h": c_dump.dump_c(BTF.parse(data if data is not None else _read(btf_path))).encode()}
-    return CACHE.write_tree(name, files) or _temporary_dir(files)
+    return CACHE.write_tree(name, files) or _temporary_dir(name, files)
 
 
 def generated_dirs() -> tuple[str, ...]:
     """The directories generated headers are found in (which a compile cache need not
     re-check: their names cover their contents)."""
     directory = CACHE.directory()
-    return (*([str(directory)] if directory is not None else []), *_temporary_dirs)
+    return (*([str(directory)] if directory is not None else []), *map(str, _temporary_dirs.values()))
 
 
-def _temporary_dir(files: dict[str, bytes]) -> Path:
-    """A directory holding ``files``, removed when this process exits (the cache is off)."""
+def _temporary_dir(name: str, files: dict[str, bytes]) -> Path:
+    """A directory holding ``files``, removed when this process exits (the cache is off):
+    the process's entry ``name``."""
     import atexit
     import shutil
     import tempfile
 
     directory = tempfile.mkdtemp(prefix="pybpf-vmlinux-")
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    _temporary_dirs.append(directory)
     for file, contents in files.items():
         Path(directory, file).write_bytes(contents)
-    return Path(directory)
+    _temporary_dirs[name] = Path(directory)
+    return _temporary_dirs[name]
 
 
 def _read(btf_path: str | Path) -> bytes:
