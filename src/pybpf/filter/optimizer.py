@@ -292,9 +292,9 @@ def _initial_state(values: Values) -> list[int | None]:
     return [values.const(0), values.const(0)] + [values.number(("mem0", i)) for i in range(c.MEMWORDS)]
 
 
-def _forward(root: Block, values: Values, rewrite: bool):
-    """Entry/exit states and entry facts of every block; with ``rewrite``, simplify
-    statements and turn decided tests into moves on the way."""
+def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True):
+    """Entry/exit states and entry facts of every block; with ``rewrite``, turn decided
+    tests into moves on the way, and with ``statements`` too, simplify statements."""
     sweep = _Pass(values)
     order = blocks_in_order(root)
     preds = _predecessors(order)
@@ -321,7 +321,7 @@ def _forward(root: Block, values: Values, rewrite: bool):
                         f = f | {fact}
                 edge_facts.append(f)
             facts[block.id] = frozenset.intersection(*edge_facts)
-        exit_[block.id] = sweep.run_statements(block, entry[block.id], rewrite)
+        exit_[block.id] = sweep.run_statements(block, entry[block.id], rewrite and statements)
         if rewrite and not block.is_return and not block.is_goto:
             outcome = sweep.decide(block, exit_[block.id], facts[block.id])
             if outcome is None and block.jt is block.jf:
@@ -431,7 +431,7 @@ def _masks_to_jset(order: list[Block], live_in: dict[int, set[int]]) -> bool:
 
 # ---- jump threading ------------------------------------------------------------------
 
-def _thread(root: Block, values: Values, twins: dict[tuple, Block]) -> bool:
+def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None) -> bool:
     order, entry, exit_, facts, sweep = _forward(root, values, rewrite=False)
     live_in = _liveness(order)
     changed = False
@@ -471,14 +471,14 @@ def _thread(root: Block, values: Values, twins: dict[tuple, Block]) -> bool:
     return changed
 
 
-def _test_only(target: Block, state: list[int | None], sweep: _Pass, twins: dict[tuple, Block]) -> Block:
+def _test_only(target: Block, state: list[int | None], sweep: _Pass, twins: dict[tuple, Block] | None) -> Block:
     """The block an edge should enter: where ``target``'s statements recompute what the
     registers already hold on this edge (``ldb [54]`` with A = [54]), a statement-less
     copy of its test, so that paths which left the right value in A share one test
     instead of reloading (libpcap's optimizer reaches the same blocks through its
     edge-level value numbering). Copies are shared per test and successors while they
     are unchanged."""
-    if target.is_return or target.is_goto or not target.stmts:
+    if twins is None or target.is_return or target.is_goto or not target.stmts:
         return target
     through = sweep.run_statements(target, state, rewrite=False)
     if through != state:
@@ -509,17 +509,26 @@ def _exposed(block: Block) -> tuple[set[int], set[int]]:
 def _pullup(root: Block, values: Values) -> bool:
     """Where an edge leaves A holding a value and enters a chain of tests sharing one
     outcome (``a or b or c``: every true edge to the same block, each next test on the
-    false edge; or ``and``'s mirror image), move a later test of the chain that loads
-    that value to the chain's front, so the forward pass drops its reload: ``[26]==1, [30]==1, [26]==2, [30]==2`` becomes
-    ``[26]==1, [26]==2, [30]==1, [30]==2`` with two loads (libpcap's or_pullup and
-    and_pullup). A chain's tests may be reordered when none reads a register another
-    writes (each computes its value from what held before the chain) and nothing after
-    the chain reads a register the chain writes; each block moves at most once per call."""
-    order, entry, exit_, facts, sweep = _forward(root, values, rewrite=False)
+    false edge; or ``and``'s mirror image), move the later tests of the chain that test
+    that value up to the end of the run of tests of that value at the chain's front, so
+    that they load it once: ``[26]==1, [30]==1, [26]==2, [30]==2`` becomes ``[26]==1,
+    [26]==2, [30]==1, [30]==2`` (libpcap's or_pullup and and_pullup). The tests passed
+    over may be reordered when none reads a register another writes (each computes its
+    value from what held before the chain) and nothing after the chain reads a register
+    they write; each block moves at most once per call."""
+    order, _, exit_, _, _ = _forward(root, values, rewrite=False)
     preds = _predecessors(order)
     live_in = _liveness(order)
     touched: set[int] = set()
+    # (block, edge) pairs already inside a run scanned from an earlier head: scanning
+    # from them again would find the same tests
+    covered: set[tuple[int, str, str]] = set()
     changed = False
+
+    def in_chain(block: Block, shared: str, outcome: Block) -> bool:
+        return (not block.is_return and not block.is_goto and getattr(block, shared) is outcome
+                and len(preds[block.id]) == 1 and block.id not in touched)
+
     for head in order:
         value = exit_[head.id][A_REG]
         if head.is_return or head.id in touched or value is None:
@@ -529,30 +538,46 @@ def _pullup(root: Block, values: Values) -> bool:
             if first.is_return or first.is_goto or len(preds[first.id]) != 1 or first.id in touched:
                 continue
             for shared, follow in (("jt", "jf"), ("jf", "jt")):
+                if (head.id, edge, shared) in covered:
+                    continue
                 outcome = getattr(first, shared)
-                chain: list[Block] = []
+                # the run of tests of the value at the front: the pulled test goes after it
+                anchor, attr = head, edge
+                while in_chain(getattr(anchor, attr), shared, outcome) and \
+                        exit_[getattr(anchor, attr).id][A_REG] == value:
+                    anchor, attr = getattr(anchor, attr), follow
+                    covered.add((anchor.id, attr, shared))
+                # the tests after it, as far as they may be reordered: those of the
+                # value move up to the run, keeping their order, the others follow
+                block = getattr(anchor, attr)
+                passed: list[Block] = []
                 reads: set[int] = set()
                 writes: set[int] = set()
-                block = first
-                found = None
-                while (not block.is_return and not block.is_goto and getattr(block, shared) is outcome
-                       and len(preds[block.id]) == 1 and block.id not in touched and len(chain) < 64):
+                last = -1
+                while in_chain(block, shared, outcome) and len(passed) < 256:
                     exposed, defs = _exposed(block)
+                    if (reads | exposed) & (writes | defs):
+                        break
                     reads |= exposed
                     writes |= defs
-                    if reads & writes:
-                        break
-                    if chain and exit_[block.id][A_REG] == value:
-                        found = block
-                        break
-                    chain.append(block)
+                    if passed and exit_[block.id][A_REG] == value:
+                        last = len(passed)
+                    passed.append(block)
                     block = getattr(block, follow)
-                if found is None or live_in[outcome.id] & writes or live_in[getattr(found, follow).id] & writes:
+                if last < 0:
                     continue
-                setattr(chain[-1], follow, getattr(found, follow))
-                setattr(found, follow, chain[0])
-                setattr(head, edge, found)
-                touched |= {head.id, found.id, getattr(chain[-1], follow).id} | {b.id for b in chain}
+                passed, rest = passed[:last + 1], getattr(passed[last], follow)
+                writes = set().union(*(_exposed(b)[1] for b in passed))
+                if live_in[outcome.id] & writes or live_in[rest.id] & writes:
+                    continue
+                same = [b for b in passed if exit_[b.id][A_REG] == value]
+                other = [b for b in passed if exit_[b.id][A_REG] != value]
+                sequence = same + other
+                setattr(anchor, attr, sequence[0])
+                for before, after in zip(sequence, sequence[1:]):
+                    setattr(before, follow, after)
+                setattr(sequence[-1], follow, rest)
+                touched |= {head.id, anchor.id} | {b.id for b in sequence}
                 changed = True
                 break
             if head.id in touched:
@@ -585,14 +610,15 @@ def _skip_moves(root: Block) -> tuple[Block, bool]:
                 changed = True
     order = blocks_in_order(new_root)
     preds = _predecessors(order)
+    absorbed: set[int] = set()     # unreachable now: the absorbing block took their place
     for block in order:
-        if block.is_goto and block.stmts:
+        if block.is_goto and block.stmts and block.id not in absorbed:
             target = block.jt
             if len(preds[target.id]) == 1 and target is not new_root:
                 block.stmts = block.stmts + target.stmts
                 block.code, block.k, block.jt, block.jf = target.code, target.k, target.jt, target.jf
+                absorbed.add(target.id)
                 changed = True
-                preds = _predecessors(blocks_in_order(new_root))
     return new_root, changed
 
 
@@ -619,6 +645,7 @@ def _merge_identical(root: Block) -> tuple[Block, bool]:
 def optimize(root: Block) -> Block:
     values = Values()
     twins: dict[tuple, Block] = {}
+    root = _move_branches(root, values)
     for _ in range(100):
         _, _, _, _, sweep = _forward(root, values, rewrite=True)
         changed = sweep.changed
@@ -627,6 +654,22 @@ def optimize(root: Block) -> Block:
         order = blocks_in_order(root)
         changed |= _remove_dead(order, _liveness(order))
         changed |= _masks_to_jset(order, _liveness(order))
+        root, moved = _skip_moves(root)
+        root, merged = _merge_identical(root)
+        if not (changed or moved or merged):
+            break
+    return root
+
+
+def _move_branches(root: Block, values: Values) -> Block:
+    """The first phase, as libpcap's: decide tests, thread jumps and pull tests of one
+    value together while every block still computes what it tests from scratch (its
+    loads intact), so that the blocks of a chain can be reordered freely; the loads
+    made redundant go in the second phase."""
+    for _ in range(100):
+        changed = _forward(root, values, rewrite=True, statements=False)[4].changed
+        changed |= _thread(root, values, None)
+        changed |= _pullup(root, values)
         root, moved = _skip_moves(root)
         root, merged = _merge_identical(root)
         if not (changed or moved or merged):
