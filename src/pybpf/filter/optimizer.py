@@ -126,6 +126,44 @@ def _implied(op: int, k: int, fact_op: int, fact_k: int, holds: bool) -> bool | 
     return None
 
 
+#: the op of a membership fact ``(value, IN, frozenset of constants, True)``: the value is
+#: one of those constants (each path into a block left it equal to one of them)
+IN = -1
+#: the most constants a membership fact holds
+_MEMBERS = 16
+
+
+def _candidates(value: int | None, facts: frozenset) -> list[int]:
+    """The constants a membership fact allows for ``value`` that the other facts about it
+    leave possible (empty when no membership fact is known)."""
+    if value is None:
+        return []
+    for fact_value, fact_op, members, _ in facts:
+        if fact_value == value and fact_op == IN:
+            return sorted(m for m in members
+                          if all(_test(op, m, k) == holds for v, op, k, holds in facts if v == value and op != IN))
+    return []
+
+
+def _merge_facts(edge_facts: list[frozenset]) -> frozenset:
+    """What holds on entry to a block: the facts every edge in carries, and, for a value
+    every edge left equal to one of a few constants (``[25]==6`` on one, ``[25]==17`` on
+    another), the membership fact of their union."""
+    merged = frozenset.intersection(*edge_facts)
+    first = edge_facts[0]
+    for value in {f[0] for f in first if (f[1] == c.JEQ and f[3]) or f[1] == IN}:
+        members: set[int] = set()
+        for facts in edge_facts:
+            allowed = _candidates(value, facts) or [k for v, op, k, holds in facts if v == value and op == c.JEQ and holds]
+            if not allowed:
+                break
+            members.update(allowed)
+        else:
+            if len(members) <= _MEMBERS:
+                merged = merged | {(value, IN, frozenset(members), True)}
+    return merged
+
+
 class _Pass:
     """One forward sweep over the graph: simplify statements, decide tests."""
 
@@ -255,10 +293,15 @@ class _Pass:
         if ak is not None:
             return _test(block.code, ak, k)
         for value, fact_op, fact_k, holds in facts:
-            if value == a:
+            if value == a and fact_op != IN:
                 implied = _implied(op, k, fact_op, fact_k, holds)
                 if implied is not None:
                     return implied
+        candidates = _candidates(a, facts)
+        if candidates:
+            outcomes = {_test(block.code, candidate, k) for candidate in candidates}
+            if len(outcomes) == 1:
+                return outcomes.pop()
         return None
 
     def test_fact(self, block: Block, state: list[int | None], outcome: bool) -> tuple | None:
@@ -320,7 +363,7 @@ def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True
                     if fact is not None:
                         f = f | {fact}
                 edge_facts.append(f)
-            facts[block.id] = frozenset.intersection(*edge_facts)
+            facts[block.id] = _merge_facts(edge_facts)
         exit_[block.id] = sweep.run_statements(block, entry[block.id], rewrite and statements)
         if rewrite and not block.is_return and not block.is_goto:
             outcome = sweep.decide(block, exit_[block.id], facts[block.id])
@@ -446,29 +489,46 @@ def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None) -> bo
                 fact = sweep.test_fact(block, state, attr == "jt")
                 if fact is not None:
                     edge_facts = edge_facts | {fact}
-            # the registers change along the decided tests followed (their loads run
-            # on the real path); the edge may skip to the furthest block reached where
-            # every register it reads still holds what the edge itself left there
-            target = furthest = getattr(block, attr)
-            current = state
-            hops = 0
-            while not target.is_return and not target.is_goto and hops < 64:
-                current = sweep.run_statements(target, current, rewrite=False)
-                outcome = sweep.decide(target, current, edge_facts)
-                if outcome is None:
-                    break
-                fact = sweep.test_fact(target, current, outcome)
-                if fact is not None:
-                    edge_facts = edge_facts | {fact}
-                target = target.jt if outcome else target.jf
-                hops += 1
-                if all(current[r] is not None and current[r] == state[r] for r in live_in[target.id]):
-                    furthest = target
+            first = getattr(block, attr)
+            furthest = _follow(first, state, edge_facts, sweep, live_in, state, split=True) or first
             target = _test_only(furthest, state, sweep, twins)
             if target is not getattr(block, attr):
                 setattr(block, attr, target)
                 changed = True
     return changed
+
+
+def _follow(target: Block, current: list[int | None], facts: frozenset, sweep: _Pass,
+            live_in: dict[int, set[int]], origin: list[int | None], split: bool) -> Block | None:
+    """The furthest block past ``target`` an edge leaving the registers as ``origin`` may
+    skip to, following the tests its facts decide (None: none past it). The registers
+    change along the tests followed (their loads run on the real path); the edge may skip
+    to a block where every register it reads still holds what the edge itself left
+    there. At a test the facts leave open but whose value is one of a few constants
+    (``[25]`` is 6, 17 or 132), each constant is followed on its own (once per walk):
+    where all of them end at one block, the edge goes there."""
+    furthest = None
+    hops = 0
+    while not target.is_return and not target.is_goto and hops < 64:
+        before = current
+        current = sweep.run_statements(target, current, rewrite=False)
+        outcome = sweep.decide(target, current, facts)
+        if outcome is None:
+            candidates = _candidates(current[A_REG], facts) if split else []
+            if len(candidates) > 1:
+                ends = {_follow(target, before, facts | {(current[A_REG], c.JEQ, m, True)}, sweep, live_in, origin,
+                                split=False) for m in candidates}
+                if len(ends) == 1 and None not in ends:
+                    furthest = ends.pop()
+            break
+        fact = sweep.test_fact(target, current, outcome)
+        if fact is not None:
+            facts = facts | {fact}
+        target = target.jt if outcome else target.jf
+        hops += 1
+        if all(current[r] is not None and current[r] == origin[r] for r in live_in[target.id]):
+            furthest = target
+    return furthest
 
 
 def _test_only(target: Block, state: list[int | None], sweep: _Pass, twins: dict[tuple, Block] | None) -> Block:
