@@ -5,7 +5,8 @@ Every value a program computes gets a number (value numbering): two loads of ``[
 are the same value, as are ``4*([14]&0xf)`` computed twice. Walking the graph in
 order, the optimizer knows on entry to each block which values A, X and M[] hold on
 every path in, and which test outcomes hold on every path in (``[12] == 0x800`` was
-true). With that it
+true), including membership (each path in left ``[23]`` equal to 6, 17 or 132). With
+that it
 
 - drops statements that recompute what a register already holds, folds constants and
   algebraic identities (``and #0``, ``add #0``) and turns ``op x`` into ``op #k`` when X
@@ -13,16 +14,20 @@ true). With that it
 - decides tests whose outcome is already known, turning them into plain moves;
 - threads jumps: an edge into a block whose test is decided on that edge goes on along
   the decided tests, to the furthest block whose live registers still hold what the
-  edge left; an edge into a block that only reloads what A holds enters a shared
-  statement-less copy of its test;
-- pulls a later test of an or/and chain that loads the value an edge left in A to the
-  chain's front (libpcap's or_pullup/and_pullup);
+  edge left; at a test left open whose value is one of a few constants, each constant
+  is followed on its own and the edge goes where they all end; an edge into a block
+  that only reloads what A holds enters a shared statement-less copy of its test;
+- pulls the later tests of an or/and chain that test the value an edge left in A up to
+  the run of tests of that value at the chain's front (libpcap's or_pullup/and_pullup);
 - turns ``and #m; jeq #0`` into ``jset #m`` where the masked value is not needed after;
 - removes statements whose results nothing reads (as libpcap's optimizer does, this
   includes packet loads, so a short packet may pass a filter that never needed its
   bytes), merges identical blocks and bypasses empty moves;
 
-and repeats until nothing changes.
+and repeats until nothing changes. As libpcap's, it runs in two phases: first only
+branches move (tests decided, jumps threaded, chains pulled up) while every block still
+loads what it tests, so that the blocks of a chain can be reordered freely; then
+everything, the loads made redundant included.
 """
 
 from __future__ import annotations
@@ -435,6 +440,10 @@ def _liveness(order: list[Block]) -> dict[int, set[int]]:
 
 
 def _remove_dead(order: list[Block], live_in: dict[int, set[int]]) -> bool:
+    """Statements whose results nothing reads go, but for the packet loads of the first
+    block: libpcap's optimizer keeps the first block's statements when it drops its test
+    (opt_root), so a packet too short for them is rejected there, and pybpf keeps the
+    packets libpcap keeps."""
     changed = False
     for block in order:
         live = set(_terminal_uses(block))
@@ -443,7 +452,7 @@ def _remove_dead(order: list[Block], live_in: dict[int, set[int]]) -> bool:
         kept = []
         for ins in reversed(block.stmts):
             uses, defs = _uses_defs(ins)
-            if defs and not defs & live:
+            if defs and not defs & live and not (block is order[0] and _reads_packet(ins)):
                 changed = True
                 continue
             live = (live - defs) | uses
@@ -451,6 +460,10 @@ def _remove_dead(order: list[Block], live_in: dict[int, set[int]]) -> bool:
         kept.reverse()
         block.stmts = kept
     return changed
+
+
+def _reads_packet(ins: I) -> bool:
+    return c.cls(ins.code) in (c.LD, c.LDX) and c.mode(ins.code) in (c.ABS, c.IND, c.MSH)
 
 
 def _masks_to_jset(order: list[Block], live_in: dict[int, set[int]]) -> bool:
@@ -718,7 +731,35 @@ def optimize(root: Block) -> Block:
         root, merged = _merge_identical(root)
         if not (changed or moved or merged):
             break
+    if _untwin(root, values):
+        root, _ = _skip_moves(root)
+        root, _ = _merge_identical(root)
     return root
+
+
+def _untwin(root: Block, values: Values) -> bool:
+    """Where a statement-less copy of a test (see :func:`_test_only`) lives beside its
+    original, the copy's edges go back to the original, whose statements recompute on
+    them what the registers already hold: one test fewer in the program (the copy only
+    pays where the original is left with no edge)."""
+    order, _, exit_, _, sweep = _forward(root, values, rewrite=False)
+    preds = _predecessors(order)
+    originals: dict[tuple, Block] = {}
+    for block in order:
+        if block.stmts and not block.is_return and not block.is_goto:
+            originals.setdefault((block.code, block.k, block.jt.id, block.jf.id), block)
+    changed = False
+    for block in order:
+        if block.stmts or block.is_return or block.is_goto or block is root:
+            continue
+        original = originals.get((block.code, block.k, block.jt.id, block.jf.id))
+        if original is None or not all(
+                sweep.run_statements(original, exit_[p.id], rewrite=False) == exit_[p.id] for p, _ in preds[block.id]):
+            continue
+        for p, attr in preds[block.id]:
+            setattr(p, attr, original)
+        changed = True
+    return changed
 
 
 def _move_branches(root: Block, values: Values) -> Block:
