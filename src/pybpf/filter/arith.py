@@ -89,9 +89,11 @@ class ArithGen:
         left = self.value(node.left)
         guards = left.guards + right.guards      # a comparison keeps both sides' checks (gen_relation)
         if left.const is not None and right.const is not None:
-            a, b = left.const, right.const
-            holds = a > b if jump == c.JGT else a >= b if jump == c.JGE else a == b
-            test = ir.always(holds != negate)
+            # tested when the program runs, as libpcap does (the optimizer decides it):
+            # folded here, `x or 1 > 0` would never load what x reads, and keep short
+            # packets libpcap's unoptimized program rejects
+            test = ir.test([I(c.LD | c.IMM, k=left.const)], jump | c.K, right.const)
+            test = ir.negate(test) if negate else test
         elif right.const is not None:
             test = ir.test(left.stmts, jump | c.K, right.const)
             test = ir.negate(test) if negate else test

@@ -5,7 +5,8 @@ Every value a program computes gets a number (value numbering): two loads of ``[
 are the same value, as are ``4*([14]&0xf)`` computed twice. Walking the graph in
 order, the optimizer knows on entry to each block which values A, X and M[] hold on
 every path in, and which test outcomes hold on every path in (``[12] == 0x800`` was
-true). With that it
+true), including membership (each path in left ``[23]`` equal to 6, 17 or 132). With
+that it
 
 - drops statements that recompute what a register already holds, folds constants and
   algebraic identities (``and #0``, ``add #0``) and turns ``op x`` into ``op #k`` when X
@@ -13,16 +14,20 @@ true). With that it
 - decides tests whose outcome is already known, turning them into plain moves;
 - threads jumps: an edge into a block whose test is decided on that edge goes on along
   the decided tests, to the furthest block whose live registers still hold what the
-  edge left; an edge into a block that only reloads what A holds enters a shared
-  statement-less copy of its test;
-- pulls a later test of an or/and chain that loads the value an edge left in A to the
-  chain's front (libpcap's or_pullup/and_pullup);
+  edge left; at a test left open whose value is one of a few constants, each constant
+  is followed on its own and the edge goes where they all end; an edge into a block
+  that only reloads what A holds enters a shared statement-less copy of its test;
+- pulls the later tests of an or/and chain that test the value an edge left in A up to
+  the run of tests of that value at the chain's front (libpcap's or_pullup/and_pullup);
 - turns ``and #m; jeq #0`` into ``jset #m`` where the masked value is not needed after;
 - removes statements whose results nothing reads (as libpcap's optimizer does, this
   includes packet loads, so a short packet may pass a filter that never needed its
   bytes), merges identical blocks and bypasses empty moves;
 
-and repeats until nothing changes.
+and repeats until nothing changes. As libpcap's, it runs in two phases: first only
+branches move (tests decided, jumps threaded, chains pulled up) while every block still
+loads what it tests, so that the blocks of a chain can be reordered freely; then
+everything, the loads made redundant included.
 """
 
 from __future__ import annotations
@@ -124,6 +129,44 @@ def _implied(op: int, k: int, fact_op: int, fact_k: int, holds: bool) -> bool | 
     if op == c.JGE:
         return True if lo >= k else False if hi < k else None
     return None
+
+
+#: the op of a membership fact ``(value, IN, frozenset of constants, True)``: the value is
+#: one of those constants (each path into a block left it equal to one of them)
+IN = -1
+#: the most constants a membership fact holds
+_MEMBERS = 16
+
+
+def _candidates(value: int | None, facts: frozenset) -> list[int]:
+    """The constants a membership fact allows for ``value`` that the other facts about it
+    leave possible (empty when no membership fact is known)."""
+    if value is None:
+        return []
+    for fact_value, fact_op, members, _ in facts:
+        if fact_value == value and fact_op == IN:
+            return sorted(m for m in members
+                          if all(_test(op, m, k) == holds for v, op, k, holds in facts if v == value and op != IN))
+    return []
+
+
+def _merge_facts(edge_facts: list[frozenset]) -> frozenset:
+    """What holds on entry to a block: the facts every edge in carries, and, for a value
+    every edge left equal to one of a few constants (``[25]==6`` on one, ``[25]==17`` on
+    another), the membership fact of their union."""
+    merged = frozenset.intersection(*edge_facts)
+    first = edge_facts[0]
+    for value in {f[0] for f in first if (f[1] == c.JEQ and f[3]) or f[1] == IN}:
+        members: set[int] = set()
+        for facts in edge_facts:
+            allowed = _candidates(value, facts) or [k for v, op, k, holds in facts if v == value and op == c.JEQ and holds]
+            if not allowed:
+                break
+            members.update(allowed)
+        else:
+            if len(members) <= _MEMBERS:
+                merged = merged | {(value, IN, frozenset(members), True)}
+    return merged
 
 
 class _Pass:
@@ -255,10 +298,15 @@ class _Pass:
         if ak is not None:
             return _test(block.code, ak, k)
         for value, fact_op, fact_k, holds in facts:
-            if value == a:
+            if value == a and fact_op != IN:
                 implied = _implied(op, k, fact_op, fact_k, holds)
                 if implied is not None:
                     return implied
+        candidates = _candidates(a, facts)
+        if candidates:
+            outcomes = {_test(block.code, candidate, k) for candidate in candidates}
+            if len(outcomes) == 1:
+                return outcomes.pop()
         return None
 
     def test_fact(self, block: Block, state: list[int | None], outcome: bool) -> tuple | None:
@@ -292,9 +340,9 @@ def _initial_state(values: Values) -> list[int | None]:
     return [values.const(0), values.const(0)] + [values.number(("mem0", i)) for i in range(c.MEMWORDS)]
 
 
-def _forward(root: Block, values: Values, rewrite: bool):
-    """Entry/exit states and entry facts of every block; with ``rewrite``, simplify
-    statements and turn decided tests into moves on the way."""
+def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True):
+    """Entry/exit states and entry facts of every block; with ``rewrite``, turn decided
+    tests into moves on the way, and with ``statements`` too, simplify statements."""
     sweep = _Pass(values)
     order = blocks_in_order(root)
     preds = _predecessors(order)
@@ -320,8 +368,8 @@ def _forward(root: Block, values: Values, rewrite: bool):
                     if fact is not None:
                         f = f | {fact}
                 edge_facts.append(f)
-            facts[block.id] = frozenset.intersection(*edge_facts)
-        exit_[block.id] = sweep.run_statements(block, entry[block.id], rewrite)
+            facts[block.id] = _merge_facts(edge_facts)
+        exit_[block.id] = sweep.run_statements(block, entry[block.id], rewrite and statements)
         if rewrite and not block.is_return and not block.is_goto:
             outcome = sweep.decide(block, exit_[block.id], facts[block.id])
             if outcome is None and block.jt is block.jf:
@@ -392,6 +440,10 @@ def _liveness(order: list[Block]) -> dict[int, set[int]]:
 
 
 def _remove_dead(order: list[Block], live_in: dict[int, set[int]]) -> bool:
+    """Statements whose results nothing reads go, but for the packet loads of the first
+    block: libpcap's optimizer keeps the first block's statements when it drops its test
+    (opt_root), so a packet too short for them is rejected there, and pybpf keeps the
+    packets libpcap keeps."""
     changed = False
     for block in order:
         live = set(_terminal_uses(block))
@@ -400,7 +452,7 @@ def _remove_dead(order: list[Block], live_in: dict[int, set[int]]) -> bool:
         kept = []
         for ins in reversed(block.stmts):
             uses, defs = _uses_defs(ins)
-            if defs and not defs & live:
+            if defs and not defs & live and not (block is order[0] and _reads_packet(ins)):
                 changed = True
                 continue
             live = (live - defs) | uses
@@ -408,6 +460,10 @@ def _remove_dead(order: list[Block], live_in: dict[int, set[int]]) -> bool:
         kept.reverse()
         block.stmts = kept
     return changed
+
+
+def _reads_packet(ins: I) -> bool:
+    return c.cls(ins.code) in (c.LD, c.LDX) and c.mode(ins.code) in (c.ABS, c.IND, c.MSH)
 
 
 def _masks_to_jset(order: list[Block], live_in: dict[int, set[int]]) -> bool:
@@ -431,7 +487,7 @@ def _masks_to_jset(order: list[Block], live_in: dict[int, set[int]]) -> bool:
 
 # ---- jump threading ------------------------------------------------------------------
 
-def _thread(root: Block, values: Values, twins: dict[tuple, Block]) -> bool:
+def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None) -> bool:
     order, entry, exit_, facts, sweep = _forward(root, values, rewrite=False)
     live_in = _liveness(order)
     changed = False
@@ -446,24 +502,8 @@ def _thread(root: Block, values: Values, twins: dict[tuple, Block]) -> bool:
                 fact = sweep.test_fact(block, state, attr == "jt")
                 if fact is not None:
                     edge_facts = edge_facts | {fact}
-            # the registers change along the decided tests followed (their loads run
-            # on the real path); the edge may skip to the furthest block reached where
-            # every register it reads still holds what the edge itself left there
-            target = furthest = getattr(block, attr)
-            current = state
-            hops = 0
-            while not target.is_return and not target.is_goto and hops < 64:
-                current = sweep.run_statements(target, current, rewrite=False)
-                outcome = sweep.decide(target, current, edge_facts)
-                if outcome is None:
-                    break
-                fact = sweep.test_fact(target, current, outcome)
-                if fact is not None:
-                    edge_facts = edge_facts | {fact}
-                target = target.jt if outcome else target.jf
-                hops += 1
-                if all(current[r] is not None and current[r] == state[r] for r in live_in[target.id]):
-                    furthest = target
+            first = getattr(block, attr)
+            furthest = _follow(first, state, edge_facts, sweep, live_in, state, split=True) or first
             target = _test_only(furthest, state, sweep, twins)
             if target is not getattr(block, attr):
                 setattr(block, attr, target)
@@ -471,14 +511,47 @@ def _thread(root: Block, values: Values, twins: dict[tuple, Block]) -> bool:
     return changed
 
 
-def _test_only(target: Block, state: list[int | None], sweep: _Pass, twins: dict[tuple, Block]) -> Block:
+def _follow(target: Block, current: list[int | None], facts: frozenset, sweep: _Pass,
+            live_in: dict[int, set[int]], origin: list[int | None], split: bool) -> Block | None:
+    """The furthest block past ``target`` an edge leaving the registers as ``origin`` may
+    skip to, following the tests its facts decide (None: none past it). The registers
+    change along the tests followed (their loads run on the real path); the edge may skip
+    to a block where every register it reads still holds what the edge itself left
+    there. At a test the facts leave open but whose value is one of a few constants
+    (``[25]`` is 6, 17 or 132), each constant is followed on its own (once per walk):
+    where all of them end at one block, the edge goes there."""
+    furthest = None
+    hops = 0
+    while not target.is_return and not target.is_goto and hops < 64:
+        before = current
+        current = sweep.run_statements(target, current, rewrite=False)
+        outcome = sweep.decide(target, current, facts)
+        if outcome is None:
+            candidates = _candidates(current[A_REG], facts) if split else []
+            if len(candidates) > 1:
+                ends = {_follow(target, before, facts | {(current[A_REG], c.JEQ, m, True)}, sweep, live_in, origin,
+                                split=False) for m in candidates}
+                if len(ends) == 1 and None not in ends:
+                    furthest = ends.pop()
+            break
+        fact = sweep.test_fact(target, current, outcome)
+        if fact is not None:
+            facts = facts | {fact}
+        target = target.jt if outcome else target.jf
+        hops += 1
+        if all(current[r] is not None and current[r] == origin[r] for r in live_in[target.id]):
+            furthest = target
+    return furthest
+
+
+def _test_only(target: Block, state: list[int | None], sweep: _Pass, twins: dict[tuple, Block] | None) -> Block:
     """The block an edge should enter: where ``target``'s statements recompute what the
     registers already hold on this edge (``ldb [54]`` with A = [54]), a statement-less
     copy of its test, so that paths which left the right value in A share one test
     instead of reloading (libpcap's optimizer reaches the same blocks through its
     edge-level value numbering). Copies are shared per test and successors while they
     are unchanged."""
-    if target.is_return or target.is_goto or not target.stmts:
+    if twins is None or target.is_return or target.is_goto or not target.stmts:
         return target
     through = sweep.run_statements(target, state, rewrite=False)
     if through != state:
@@ -509,17 +582,26 @@ def _exposed(block: Block) -> tuple[set[int], set[int]]:
 def _pullup(root: Block, values: Values) -> bool:
     """Where an edge leaves A holding a value and enters a chain of tests sharing one
     outcome (``a or b or c``: every true edge to the same block, each next test on the
-    false edge; or ``and``'s mirror image), move a later test of the chain that loads
-    that value to the chain's front, so the forward pass drops its reload: ``[26]==1, [30]==1, [26]==2, [30]==2`` becomes
-    ``[26]==1, [26]==2, [30]==1, [30]==2`` with two loads (libpcap's or_pullup and
-    and_pullup). A chain's tests may be reordered when none reads a register another
-    writes (each computes its value from what held before the chain) and nothing after
-    the chain reads a register the chain writes; each block moves at most once per call."""
-    order, entry, exit_, facts, sweep = _forward(root, values, rewrite=False)
+    false edge; or ``and``'s mirror image), move the later tests of the chain that test
+    that value up to the end of the run of tests of that value at the chain's front, so
+    that they load it once: ``[26]==1, [30]==1, [26]==2, [30]==2`` becomes ``[26]==1,
+    [26]==2, [30]==1, [30]==2`` (libpcap's or_pullup and and_pullup). The tests passed
+    over may be reordered when none reads a register another writes (each computes its
+    value from what held before the chain) and nothing after the chain reads a register
+    they write; each block moves at most once per call."""
+    order, _, exit_, _, _ = _forward(root, values, rewrite=False)
     preds = _predecessors(order)
     live_in = _liveness(order)
     touched: set[int] = set()
+    # (block, edge) pairs already inside a run scanned from an earlier head: scanning
+    # from them again would find the same tests
+    covered: set[tuple[int, str, str]] = set()
     changed = False
+
+    def in_chain(block: Block, shared: str, outcome: Block) -> bool:
+        return (not block.is_return and not block.is_goto and getattr(block, shared) is outcome
+                and len(preds[block.id]) == 1 and block.id not in touched)
+
     for head in order:
         value = exit_[head.id][A_REG]
         if head.is_return or head.id in touched or value is None:
@@ -529,30 +611,46 @@ def _pullup(root: Block, values: Values) -> bool:
             if first.is_return or first.is_goto or len(preds[first.id]) != 1 or first.id in touched:
                 continue
             for shared, follow in (("jt", "jf"), ("jf", "jt")):
+                if (head.id, edge, shared) in covered:
+                    continue
                 outcome = getattr(first, shared)
-                chain: list[Block] = []
+                # the run of tests of the value at the front: the pulled test goes after it
+                anchor, attr = head, edge
+                while in_chain(getattr(anchor, attr), shared, outcome) and \
+                        exit_[getattr(anchor, attr).id][A_REG] == value:
+                    anchor, attr = getattr(anchor, attr), follow
+                    covered.add((anchor.id, attr, shared))
+                # the tests after it, as far as they may be reordered: those of the
+                # value move up to the run, keeping their order, the others follow
+                block = getattr(anchor, attr)
+                passed: list[Block] = []
                 reads: set[int] = set()
                 writes: set[int] = set()
-                block = first
-                found = None
-                while (not block.is_return and not block.is_goto and getattr(block, shared) is outcome
-                       and len(preds[block.id]) == 1 and block.id not in touched and len(chain) < 64):
+                last = -1
+                while in_chain(block, shared, outcome) and len(passed) < 256:
                     exposed, defs = _exposed(block)
+                    if (reads | exposed) & (writes | defs):
+                        break
                     reads |= exposed
                     writes |= defs
-                    if reads & writes:
-                        break
-                    if chain and exit_[block.id][A_REG] == value:
-                        found = block
-                        break
-                    chain.append(block)
+                    if passed and exit_[block.id][A_REG] == value:
+                        last = len(passed)
+                    passed.append(block)
                     block = getattr(block, follow)
-                if found is None or live_in[outcome.id] & writes or live_in[getattr(found, follow).id] & writes:
+                if last < 0:
                     continue
-                setattr(chain[-1], follow, getattr(found, follow))
-                setattr(found, follow, chain[0])
-                setattr(head, edge, found)
-                touched |= {head.id, found.id, getattr(chain[-1], follow).id} | {b.id for b in chain}
+                passed, rest = passed[:last + 1], getattr(passed[last], follow)
+                writes = set().union(*(_exposed(b)[1] for b in passed))
+                if live_in[outcome.id] & writes or live_in[rest.id] & writes:
+                    continue
+                same = [b for b in passed if exit_[b.id][A_REG] == value]
+                other = [b for b in passed if exit_[b.id][A_REG] != value]
+                sequence = same + other
+                setattr(anchor, attr, sequence[0])
+                for before, after in zip(sequence, sequence[1:]):
+                    setattr(before, follow, after)
+                setattr(sequence[-1], follow, rest)
+                touched |= {head.id, anchor.id} | {b.id for b in sequence}
                 changed = True
                 break
             if head.id in touched:
@@ -585,14 +683,15 @@ def _skip_moves(root: Block) -> tuple[Block, bool]:
                 changed = True
     order = blocks_in_order(new_root)
     preds = _predecessors(order)
+    absorbed: set[int] = set()     # unreachable now: the absorbing block took their place
     for block in order:
-        if block.is_goto and block.stmts:
+        if block.is_goto and block.stmts and block.id not in absorbed:
             target = block.jt
             if len(preds[target.id]) == 1 and target is not new_root:
                 block.stmts = block.stmts + target.stmts
                 block.code, block.k, block.jt, block.jf = target.code, target.k, target.jt, target.jf
+                absorbed.add(target.id)
                 changed = True
-                preds = _predecessors(blocks_in_order(new_root))
     return new_root, changed
 
 
@@ -619,6 +718,7 @@ def _merge_identical(root: Block) -> tuple[Block, bool]:
 def optimize(root: Block) -> Block:
     values = Values()
     twins: dict[tuple, Block] = {}
+    root = _move_branches(root, values)
     for _ in range(100):
         _, _, _, _, sweep = _forward(root, values, rewrite=True)
         changed = sweep.changed
@@ -627,6 +727,50 @@ def optimize(root: Block) -> Block:
         order = blocks_in_order(root)
         changed |= _remove_dead(order, _liveness(order))
         changed |= _masks_to_jset(order, _liveness(order))
+        root, moved = _skip_moves(root)
+        root, merged = _merge_identical(root)
+        if not (changed or moved or merged):
+            break
+    if _untwin(root, values):
+        root, _ = _skip_moves(root)
+        root, _ = _merge_identical(root)
+    return root
+
+
+def _untwin(root: Block, values: Values) -> bool:
+    """Where a statement-less copy of a test (see :func:`_test_only`) lives beside its
+    original, the copy's edges go back to the original, whose statements recompute on
+    them what the registers already hold: one test fewer in the program (the copy only
+    pays where the original is left with no edge)."""
+    order, _, exit_, _, sweep = _forward(root, values, rewrite=False)
+    preds = _predecessors(order)
+    originals: dict[tuple, Block] = {}
+    for block in order:
+        if block.stmts and not block.is_return and not block.is_goto:
+            originals.setdefault((block.code, block.k, block.jt.id, block.jf.id), block)
+    changed = False
+    for block in order:
+        if block.stmts or block.is_return or block.is_goto or block is root:
+            continue
+        original = originals.get((block.code, block.k, block.jt.id, block.jf.id))
+        if original is None or not all(
+                sweep.run_statements(original, exit_[p.id], rewrite=False) == exit_[p.id] for p, _ in preds[block.id]):
+            continue
+        for p, attr in preds[block.id]:
+            setattr(p, attr, original)
+        changed = True
+    return changed
+
+
+def _move_branches(root: Block, values: Values) -> Block:
+    """The first phase, as libpcap's: decide tests, thread jumps and pull tests of one
+    value together while every block still computes what it tests from scratch (its
+    loads intact), so that the blocks of a chain can be reordered freely; the loads
+    made redundant go in the second phase."""
+    for _ in range(100):
+        changed = _forward(root, values, rewrite=True, statements=False)[4].changed
+        changed |= _thread(root, values, None)
+        changed |= _pullup(root, values)
         root, moved = _skip_moves(root)
         root, merged = _merge_identical(root)
         if not (changed or moved or merged):

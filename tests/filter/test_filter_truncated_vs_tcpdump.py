@@ -1,0 +1,111 @@
+"""Truncated packets (snaplen cuts, header-only captures, runt frames): every frame of the
+generated set and of tcpdump's test captures cut at many lengths, filtered by pybpf's
+optimized and unoptimized programs and by tcpdump with and without its optimizer (-O).
+
+What holds, and is checked on seeded random expressions of the pcap-filter grammar:
+
+- on every packet where libpcap's answer does not depend on its optimizer (tcpdump and
+  tcpdump -O agree), pybpf's unoptimized program gives that answer;
+- pybpf's optimized program gives its unoptimized program's answer on every packet the
+  unoptimized program does not read past the end of, truncated or not;
+- on whole frames long enough for every load of the unoptimized program, pybpf's
+  optimized program keeps tcpdump's packets.
+
+Where a load of the unoptimized program runs off the end of a packet, the two optimizers
+may answer differently from their unoptimized programs (each drops loads whose values
+cannot change the answer, and libpcap's and pybpf's do not drop the same ones): see
+docs/filter-language.md, "Truncated packets", and benchmarks/filter_truncated.py.
+PYBPF_FILTER_FUZZ=N draws N expressions.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+
+from probe_packets import link_frames
+from shared_data import SHARED
+from tcpdump_oracle import TCPDUMP, needs_tcpdump, pybpf_kept, write_pcap
+from test_filter_random_vs_tcpdump import expression
+
+from pybpf.capture import read_packets
+from pybpf.cbpf import Instruction
+from pybpf.cbpf import opcodes as c
+from pybpf.filter import FilterError, compile_filter
+
+COUNT = int(os.environ.get("PYBPF_FILTER_FUZZ", "40"))
+
+
+def truncated_capture() -> list[tuple[bytes, int]]:
+    """(captured bytes, wire length): every generated frame cut at every third length
+    from 1 byte up (a record of 0 bytes is one tcpdump does not filter), and the first
+    packets of tcpdump's test captures cut at every fourth."""
+    frames = link_frames("EN10MB")
+    savefiles = SHARED / "libpcap-tests" / "savefiles"
+    for name in ("ah-ipip-ping.pcap", "AH-IPcomp-IPv6.pcap"):
+        frames += [p.data for p in read_packets(savefiles / name) if p.linktype == 1][:4]
+    packets = []
+    for frame in frames:
+        packets += [(frame[:n], len(frame)) for n in range(1, len(frame), 3)]
+        packets.append((frame, len(frame)))
+    return packets
+
+
+def tcpdump_kept(path, expression_text: str, optimize: bool) -> set[int] | None:
+    """The record indexes tcpdump keeps (None where it refuses the expression)."""
+    done = subprocess.run([TCPDUMP, *([] if optimize else ["-O"]), "-tt", "-n", "-r", str(path), expression_text],
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        return None
+    return {int(line.split(".", 1)[0]) - 1 for line in done.stdout.splitlines() if line[:1].isdigit()}
+
+
+def fault_marking(program: list[Instruction]) -> list[Instruction]:
+    """``program`` with its ``ret #0`` turned into ``ret #1``: it returns 0 only where a
+    load ran off the end of the packet (the filters pybpf compiles return constants)."""
+    out = []
+    for ins in program:
+        if c.cls(ins.code) == c.RET:
+            assert c.rval(ins.code) == c.K, ins
+            ins = Instruction(ins.code, 0, 0, ins.k or 1)
+        out.append(ins)
+    return out
+
+
+@needs_tcpdump
+def test_truncated_packets_against_tcpdump_and_between_optimizer_settings(tmp_path):
+    packets = truncated_capture()
+    whole = {i for i, (data, wire) in enumerate(packets) if len(data) == wire}
+    path = tmp_path / "truncated.pcap"
+    write_pcap(path, packets)
+    rng = random.Random(20261212)
+    compared = 0
+    for _ in range(COUNT):
+        text = expression(rng)
+        try:
+            optimized = compile_filter(text)
+        except FilterError:
+            continue
+        plain = compile_filter(text, optimize=False)
+        libpcap = tcpdump_kept(path, text, optimize=True)
+        libpcap_plain = tcpdump_kept(path, text, optimize=False)
+        if libpcap is None or libpcap_plain is None:
+            continue
+        kept, kept_plain = pybpf_kept(optimized, packets), pybpf_kept(plain, packets)
+        settled = {i for i in range(len(packets)) if (i in libpcap) == (i in libpcap_plain)}
+        assert kept_plain & settled == libpcap & settled, f"unoptimized differs from libpcap: {text}"
+        read_within = pybpf_kept(fault_marking(plain), packets)
+        assert kept & read_within == kept_plain & read_within, f"-O changes a packet read within its end: {text}"
+        assert kept & whole & read_within == libpcap & whole & read_within, f"differs from tcpdump: {text}"
+        compared += 1
+    assert compared >= COUNT // 2
+
+
+def test_fault_marking_tells_a_load_past_the_end_from_a_rejection():
+    program = fault_marking(compile_filter("tcp port 80", optimize=False))
+    frame = next(f for f in link_frames("EN10MB") if f[12:14] == b"\x08\x00" and f[23] == 6)
+    assert pybpf_kept(program, [(frame, len(frame))]) == {0}          # read to its end
+    assert pybpf_kept(program, [(frame[:30], len(frame))]) == set()   # [34+] past the end
+    udp = next(f for f in link_frames("EN10MB") if f[12:14] == b"\x08\x00" and f[23] == 17)
+    assert pybpf_kept(program, [(udp, len(udp))]) == {0}              # rejected, not faulted
