@@ -3,6 +3,9 @@ and by :func:`pybpf.verifier.verify`, on the same maps."""
 
 from __future__ import annotations
 
+import re
+from typing import NamedTuple
+
 from generator import MAPS, Generated
 
 from pybpf.engine import BPFError, VerifierError
@@ -12,9 +15,17 @@ from pybpf.verifier import map_info, verify
 VM_MAPS = {number: map_info(number, spec.copy(max_entries=spec.max_entries or 4)) for number, spec in enumerate(MAPS)}
 
 
-def vm_verdict(program: Generated) -> tuple[bool, str]:
+class Judged(NamedTuple):
+    """One verifier's verdict: accepted, the failing message, the errno of a refusal."""
+
+    accepted: bool
+    message: str
+    errno: int = 0
+
+
+def vm_verdict(program: Generated) -> Judged:
     verdict = verify(program.instructions, program.kind, VM_MAPS)
-    return verdict.accepted, verdict.message
+    return Judged(verdict.accepted, verdict.message, verdict.errno)
 
 
 class Kernel:
@@ -34,7 +45,7 @@ class Kernel:
                                                        max_entries=spec.max_entries or 4))
         return self.maps[kind]
 
-    def verdict(self, program: Generated) -> tuple[bool, str]:
+    def verdict(self, program: Generated) -> Judged:
         from pybpf.kernel.programs import load_program
 
         spec = ProgramSpec("verifier_gen", program.kind, program.instructions, references=program.references)
@@ -42,13 +53,16 @@ class Kernel:
             maps = self._maps(program.kind)
             loaded = load_program(spec, lambda name: maps[name].fd)
         except VerifierError as exc:
-            lines = [line for line in exc.log.splitlines() if line.strip() and not line.startswith(
-                ("processed", "stack depth", "verification time"))]
-            return False, lines[-1] if lines else str(exc)
+            # the message is the last line before the statistics and the state dumps that
+            # follow some messages (a message without a newline runs into the statistics)
+            log = re.sub(r"(?<!\n)processed \d+ insns", "\nprocessed 0 insns", exc.log)
+            lines = [line for line in log.splitlines() if line.strip() and not line.startswith(
+                ("processed", "stack depth", "verification time", "cur state:", "old state:"))]
+            return Judged(False, lines[-1] if lines else str(exc), exc.errno)
         except BPFError as exc:
-            return False, str(exc)
+            return Judged(False, str(exc), exc.errno)
         loaded.close()
-        return True, ""
+        return Judged(True, "")
 
     def close(self) -> None:
         for made in self.maps.values():

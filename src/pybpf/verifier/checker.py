@@ -12,6 +12,7 @@ kernel's limit of 1,000,000 processed instructions.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 
 from pybpf.isa import Instruction
@@ -145,7 +146,7 @@ class Verifier:
                 return
             self.result.processed += 1
             if self.result.processed > INSN_LIMIT:
-                raise Refused(f"BPF program is too large. Processed {INSN_LIMIT + 1} insn", index)
+                raise Refused(f"BPF program is too large. Processed {INSN_LIMIT + 1} insn", index, errno=errno.E2BIG)
             ins = self.code[index]
             if self.log_level:
                 self.result.log.append(f"{layout.slots[index]}: ({ins.opcode:02x}) {format_instruction(ins)}")
@@ -160,7 +161,7 @@ class Verifier:
         seen = self.visited.setdefault(index, [])
         key = state.key()
         if self.exploring.get((index, key)):
-            raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index)
+            raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index, errno=errno.EINVAL)
         for snap in self.done.get(index, ()):
             if snap.state.contains(state):
                 if self.log_level > 1:
@@ -300,33 +301,34 @@ class Verifier:
         if ins.src in (o.PSEUDO_MAP_FD, o.PSEUDO_MAP_VALUE):
             info = self.maps.get(ins.imm & 0xFFFF_FFFF)
             if info is None:
-                raise Refused(f"fd {ins.imm & 0xFFFF_FFFF} is not pointing to valid bpf_map", index)
+                raise Refused(f"fd {ins.imm & 0xFFFF_FFFF} is not pointing to valid bpf_map", index, errno=errno.EBADF)
             if ins.src == o.PSEUDO_MAP_FD:
                 state.regs[ins.dst] = s.Reg(s.MAP_PTR, sc.const(0), map=info)
             else:
                 offset = ins.imm >> 32
                 if offset >= info.value_size:
                     raise Refused(f"invalid access to map value pointer, value_size={info.value_size} off={offset}",
-                                  index)
+                                  index, errno=errno.EINVAL)
                 state.regs[ins.dst] = s.Reg(s.MAP_VALUE, sc.const(0), off=offset, map=info)
             return
         if ins.src == o.PSEUDO_FUNC:
             if not self.func_info:
                 raise Refused("missing btf func_info", index,
-                              "a callback's address needs the program's BTF function info (compile with -g)")
+                              "a callback's address needs the program's BTF function info (compile with -g)",
+                              errno=errno.EINVAL)
             target = self.layout.slot_target(index, ((ins.imm & 0xFFFF_FFFF) ^ 0x8000_0000) - 0x8000_0000)
             state.regs[ins.dst] = s.Reg(s.FUNC, sc.const(0), size=target)
             return
         raise Refused(f"lddw pseudo source {ins.src} (BTF ids, map indexes) is not supported by the vm's verifier",
-                      index)
+                      index, errno=errno.EINVAL)
 
     def legacy_load(self, ins: Instruction, state: s.State) -> None:
         if self.kind not in _SKB_LD:
-            raise Refused("BPF_LD_[ABS|IND] instructions not allowed for this program type", self.index)
-        if state.refs:
-            raise Refused("BPF_LD_[ABS|IND] cannot be mixed with socket references", self.index)
+            raise Refused("BPF_LD_[ABS|IND] instructions not allowed for this program type", self.index,
+                          errno=errno.EINVAL)
+        self.check_leak(state, "BPF_LD_[ABS|IND]")
         if self.read(state, 6).type != s.CTX:
-            raise Refused("at the time of BPF_LD_ABS|IND R6 != pointer to skb", self.index)
+            raise Refused("at the time of BPF_LD_ABS|IND R6 != pointer to skb", self.index, errno=errno.EINVAL)
         if o.mode(ins.opcode) == o.IND:
             self.read(state, ins.src)
         for regno in range(1, 6):
@@ -369,9 +371,9 @@ class Verifier:
             src = self.read(state, ins.src)
         else:
             if op in (o.DIV, o.MOD) and ins.imm == 0:
-                raise Refused("div by zero", self.index)
+                raise Refused("div by zero", self.index, errno=errno.EINVAL)
             if op in (o.LSH, o.RSH, o.ARSH) and not 0 <= ins.imm < (64 if is64 else 32):
-                raise Refused(f"invalid shift {ins.imm}", self.index)
+                raise Refused(f"invalid shift {ins.imm}", self.index, errno=errno.EINVAL)
             src = s.constant(ins.imm if is64 else ins.imm & sc.U32)
         if dst.is_pointer or src.is_pointer:
             regs[ins.dst] = self.pointer_alu(ins, op, is64, dst, src)
@@ -417,22 +419,27 @@ class Verifier:
         if value.is_const:
             v = sc.signed(value.value)
             if v >= MAX_VAR_OFF or v <= -MAX_VAR_OFF:
-                raise Refused(f"math between {pointer.type} pointer and {v} is not allowed", self.index)
+                raise Refused(f"math between {pointer.type} pointer and {v} is not allowed", self.index,
+                              errno=errno.EINVAL)
         elif value.smin == sc.S64_MIN:
             raise Refused(f"math between {pointer.type} pointer and register with unbounded min value is not "
-                          "allowed", self.index)
+                          "allowed", self.index,
+                          errno=errno.EINVAL)
         elif value.smin >= MAX_VAR_OFF or value.smin <= -MAX_VAR_OFF:
-            raise Refused(f"value {value.smin} makes {pointer.type} pointer be out of bounds", self.index)
+            raise Refused(f"value {value.smin} makes {pointer.type} pointer be out of bounds", self.index,
+                          errno=errno.EINVAL)
         result = pointer.copy()
         if value.is_const:
             delta = sc.signed(value.value)
             result.off += delta if op == o.ADD else -delta
             if abs(result.off) >= MAX_VAR_OFF:
-                raise Refused(f"value {result.off} makes {pointer.type} pointer be out of bounds", self.index)
+                raise Refused(f"value {result.off} makes {pointer.type} pointer be out of bounds", self.index,
+                          errno=errno.EINVAL)
             return result
         result.var = sc.alu(op, pointer.var, value, True)
         if result.var.smin <= -MAX_VAR_OFF or result.var.smin >= MAX_VAR_OFF:
-            raise Refused(f"value {result.var.smin} makes {pointer.type} pointer be out of bounds", self.index)
+            raise Refused(f"value {result.var.smin} makes {pointer.type} pointer be out of bounds", self.index,
+                          errno=errno.EINVAL)
         if pointer.type in s.PACKETS:
             result.id, result.range = self.new_id(), 0
         return result
@@ -570,11 +577,11 @@ class Verifier:
         frame = state.frame
         if len(state.frames) > 1:
             if r0.type == s.STACK and r0.frame == len(state.frames) - 1:
-                raise Refused("cannot return stack pointer to the caller frame", self.index)
+                raise Refused("cannot return stack pointer to the caller frame", self.index, errno=errno.EINVAL)
             if frame.callback:
                 if r0.type != s.SCALAR or r0.var.smin < 0 or r0.var.smax > 1:
                     raise Refused(f"At callback return the register R0 has {r0.describe()} should have been in "
-                                  "[0, 1]", self.index)
+                                  "[0, 1]", self.index, errno=errno.EINVAL)
                 r0 = s.scalar()
             state.frames.pop()
             caller = state.regs
@@ -582,30 +589,40 @@ class Verifier:
                 caller[regno] = s.Reg()
             caller[0] = r0
             return frame.callsite + 1
-        for ref, where in sorted(state.refs.items()):
-            raise Refused(f"Unreleased reference id={ref} alloc_insn={self.layout.slots[where]}", self.index,
-                          f"the memory reserved at instruction {self.layout.slots[where]} is neither submitted "
-                          "nor discarded on this path")
+        self.check_leak(state, "BPF_EXIT instruction in main prog")
         if self.return_range is not None:
             low, high = self.return_range
             if r0.type != s.SCALAR:
-                raise Refused(f"At program exit the register R0 is not a known value ({r0.type})", self.index)
+                raise Refused(f"At program exit the register R0 is not a known value ({r0.type})", self.index,
+                              errno=errno.EINVAL)
             if r0.var.smin < low or r0.var.smax > high:
                 raise Refused(f"At program exit the register R0 has smin={r0.var.smin} smax={r0.var.smax} should "
-                              f"have been in [{low}, {high}]", self.index)
+                              f"have been in [{low}, {high}]", self.index, errno=errno.EINVAL)
         return None
+
+    def check_leak(self, state: s.State, what: str) -> None:
+        """The kernel's ``check_resource_leak``: every reference still held is named, and
+        ``what`` (an exit, a tail call, a legacy packet load) is refused."""
+        if not state.refs:
+            return
+        lines = [f"Unreleased reference id={ref} alloc_insn={self.layout.slots[where]}"
+                 for ref, where in sorted(state.refs.items())]
+        first = self.layout.slots[min(state.refs.values())]
+        raise Refused("\n".join(lines + [f"{what} would lead to reference leak"]), self.index,
+                      f"the object acquired at instruction {first} is not released on this path", errno=errno.EINVAL)
 
     def call(self, index: int, ins: Instruction, state: s.State, pending: list) -> int | None:
         if ins.src == o.CALL_PSEUDO:
             target = self.layout.slot_target(index, ins.imm)
             return self.enter(state, target, index, [state.regs[r].copy() for r in range(1, 6)], False)
         if ins.src == o.CALL_KFUNC:
-            raise Refused("calling kernel functions is not supported by the vm's verifier", index)
+            raise Refused("calling kernel functions is not supported by the vm's verifier", index, errno=errno.EINVAL)
         return self.helper(index, ins.imm, state, pending)
 
     def enter(self, state: s.State, target: int, callsite: int, args: list[s.Reg], callback: bool) -> int:
         if len(state.frames) >= MAX_CALL_FRAMES:
-            raise Refused(f"the call stack of {len(state.frames) + 1} frames is too deep !", self.index)
+            raise Refused(f"the call stack of {len(state.frames) + 1} frames is too deep !", self.index,
+                          errno=errno.E2BIG)
         frame = s.Frame([s.Reg() for _ in range(11)], callsite=callsite, subprog=target, callback=callback)
         frame.regs[1:6] = args
         frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=len(state.frames))
@@ -615,16 +632,18 @@ class Verifier:
     def helper(self, index: int, number: int, state: s.State, pending: list) -> int | None:
         name = HELPER_NAMES.get(number) if number > 0 else None
         if name is None:
-            raise Refused(f"invalid func unknown#{number}", index)
+            raise Refused(f"invalid func unknown#{number}", index, errno=errno.EINVAL)
         proto = prototype(number, self.kind)
         if proto is None:
             if number in PROTOS:
-                raise Refused(f"program of this type cannot use helper {helper_name(number)}#{number}", index)
-            raise Refused(f"helper {helper_name(number)}#{number} is not modelled by the vm's verifier", index)
+                raise Refused(f"program of this type cannot use helper {helper_name(number)}#{number}", index,
+                              errno=errno.EINVAL)
+            raise Refused(f"helper {helper_name(number)}#{number} is not modelled by the vm's verifier", index,
+                          errno=errno.EINVAL)
         call = HelperCall(self, state, name, proto)
         call.check_args()
-        if name == "tail_call" and state.refs:
-            raise Refused("tail_call would lead to reference leak", index)
+        if name == "tail_call":
+            self.check_leak(state, "tail_call")
         regs = state.regs
         for regno in range(1, 6):
             regs[regno] = s.Reg()
@@ -639,6 +658,7 @@ class Verifier:
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
         elif proto.ret == "ringbuf_mem_or_null":
+            self.new_id()           # the kernel numbers the maybe-NULL id, then the reference
             ref = self.new_id()
             state.refs[ref] = index
             regs[0] = s.Reg(s.MEM + s.OR_NULL, sc.const(0), id=ref, ref=ref, size=call.alloc_size, origin=index)
@@ -694,8 +714,8 @@ class HelperCall:
         self.key_in_range = False
         self.memory: tuple[int, bool] | None = None   # (regno, written) awaiting its size
 
-    def fail(self, message: str) -> Refused:
-        return Refused(message, self.v.index)
+    def fail(self, message: str, errno: int = errno.EACCES) -> Refused:
+        return Refused(message, self.v.index, errno=errno)
 
     def check_args(self) -> None:
         regs = self.state.regs
@@ -705,6 +725,8 @@ class HelperCall:
                 continue
             reg = self.v.read(self.state, regno)
             getattr(self, "arg_" + kind.replace("?", "_or_null"))(regno, reg)
+        if self.map is not None:
+            self.check_map()
         if self.proto.callback_args:
             self.build_callback_args(regs)
 
@@ -721,9 +743,18 @@ class HelperCall:
         kind = reg.map.type
         needed = _HELPER_MAPS.get(self.name)
         allowed = _MAP_HELPERS.get(kind)
+        if self.name == "tail_call" and kind != MapType.PROG_ARRAY:
+            raise self.fail("expected prog array map for tail call", errno=errno.EINVAL)
+
+    def check_map(self) -> None:
+        """The kernel's ``check_map_func_compatibility``, after every argument: this map
+        with this helper."""
+        kind = self.map.type
+        needed = _HELPER_MAPS.get(self.name)
+        allowed = _MAP_HELPERS.get(kind)
         if (needed is not None and kind not in needed) or (allowed is not None and self.name not in allowed):
             number = helper_id(self.name)
-            raise self.fail(f"cannot pass map_type {int(kind)} into func bpf_{self.name}#{number}")
+            raise self.fail(f"cannot pass map_type {int(kind)} into func bpf_{self.name}#{number}", errno=errno.EINVAL)
 
     def memory_arg(self, regno: int, reg: s.Reg, size: int, write: bool) -> None:
         if reg.type not in (s.STACK, s.PKT, s.PKT_META, s.MAP_KEY, s.MAP_VALUE, s.MEM):
@@ -795,9 +826,10 @@ class HelperCall:
             raise self.fail(f"Possibly NULL pointer passed to helper arg{regno}")
         self.expect(regno, reg, s.MEM)
         if reg.off or not reg.var.is_const or reg.var.value:
-            raise self.fail(f"R{regno} must have zero offset when passed to release func")
+            raise self.fail(f"R{regno} must have zero offset when passed to release func or trusted arg to kfunc",
+                            errno=errno.EINVAL)
         if not reg.ref or reg.ref not in self.state.refs:
-            raise self.fail(f"R{regno} must be referenced when passed to release function")
+            raise self.fail(f"R{regno} must be referenced when passed to release function", errno=errno.EINVAL)
         ref = reg.ref
         del self.state.refs[ref]
         for other in self.state.all_regs():

@@ -5,6 +5,8 @@ messages. :func:`access` is used by loads, stores, atomics and helper arguments.
 
 from __future__ import annotations
 
+import errno
+
 from pybpf.object import ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
@@ -38,30 +40,39 @@ class Access:
         self.write, self.value, self.helper = write, value, helper
         self.reg = state.regs[regno] if regno >= 0 else None
 
-    def fail(self, message: str) -> Refused:
-        return Refused(message, self.v.index)
+    def fail(self, message: str, code: int = errno.EACCES) -> Refused:
+        return Refused(message, self.v.index, errno=code)
 
     # -- bounds of a region [0, limit) -------------------------------------------------
 
     def region(self, reg: s.Reg, limit: int, what: str) -> None:
         """The kernel's ``check_mem_region_access``: the fixed and variable offset together
-        stay inside ``[0, limit)``."""
+        stay inside ``[0, limit)``: first the lowest offset, then the highest, each
+        refused with the offending access and which end is outside."""
         var, fixed = reg.var, reg.off + self.off
-        if var.is_const:
-            start = fixed + sc.signed(var.value)
-            if start < 0 or start + self.size > limit or (self.size == 0 and not self.helper):
-                raise self.fail(f"invalid access to {what}, {self._limit_name(what)}={limit} off={start} "
-                                f"size={self.size}")
-            return
-        if var.smin < 0:
+        low = fixed + var.smin
+        if var.smin < 0 and (var.smin == sc.S64_MIN or low != sc.signed(low, 32) or low < 0):
             raise self.fail(f"R{self.regno} min value is negative, either use unsigned index or do a if "
                             "(index >=0) check.")
-        if fixed + var.smin < 0:
-            raise self.fail(f"R{self.regno} min value is outside of the allowed memory range")
+        if not self._inside(low, limit):
+            raise self.fail(f"{self._outside(what, limit, low)}\n"
+                            f"R{self.regno} min value is outside of the allowed memory range")
         if var.umax >= MAX_VAR_OFF:
             raise self.fail(f"R{self.regno} unbounded memory access, make sure to bounds check any such access")
-        if fixed + var.umax + self.size > limit:
-            raise self.fail(f"R{self.regno} max value is outside of the allowed memory range")
+        if not self._inside(fixed + var.umax, limit):
+            raise self.fail(f"{self._outside(what, limit, fixed + var.umax)}\n"
+                            f"R{self.regno} max value is outside of the allowed memory range")
+
+    def _inside(self, start: int, limit: int) -> bool:
+        """The kernel's ``__check_mem_access`` of ``size`` bytes at ``start``."""
+        return start >= 0 and (self.size > 0 or self.helper) and start + self.size <= limit
+
+    def _outside(self, what: str, limit: int, start: int) -> str:
+        if what == "packet":
+            reg = self.reg
+            return (f"invalid access to packet, off={start} size={self.size}, "
+                    f"R{self.regno}(id={reg.id},off={reg.off},r={reg.range})")
+        return f"invalid access to {what}, {self._limit_name(what)}={limit} off={start} size={self.size}"
 
     @staticmethod
     def _limit_name(what: str) -> str:
@@ -101,10 +112,8 @@ class Access:
                 raise self.fail("cannot write into packet")
             try:
                 self.region(reg, reg.range, "packet")
-            except Refused:
-                raise self.fail(f"invalid access to packet, off={reg.off + self.off} size={self.size}, "
-                                f"R{self.regno}(id={reg.id},off={reg.off},r={reg.range})\n"
-                                f"R{self.regno} offset is outside of the packet") from None
+            except Refused as refused:
+                raise self.fail(f"{refused.message}\nR{self.regno} offset is outside of the packet") from None
             return None if self.write else loaded(self.size)
         if kind == s.CTX and not self.helper:
             return self.context()
@@ -139,9 +148,9 @@ class Access:
             start = fixed + sc.signed(var.value)
             if start < -STACK_SIZE or start + self.size > 0 or self.size <= 0 and not self.helper:
                 what = " write to" if self.write else " read from"
-                if self.helper:
-                    what = " indirect access to"
-                raise self.fail(f"invalid{what} stack R{self.regno} off={start} size={self.size}")
+                # a helper's memory argument out of the stack is EINVAL, a load or store EACCES
+                raise self.fail(f"invalid{what} stack R{self.regno} off={start} size={self.size}",
+                                errno.EINVAL if self.helper else errno.EACCES)
             self.v.note_depth(self.state, reg.frame, start)
             if self.write:
                 if self.value is not None and self.value.is_pointer and self.size != 8:

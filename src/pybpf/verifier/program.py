@@ -6,16 +6,21 @@ or a jump.
 
 from __future__ import annotations
 
+import errno as _errno
+
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 
 
 class Refused(Exception):
-    """The program is unsafe: the kernel's ``message`` for instruction ``index``."""
+    """The program is unsafe: the kernel's ``message`` for instruction ``index`` and the
+    errno its ``BPF_PROG_LOAD`` fails with (EACCES for an unsafe access, EINVAL for a
+    malformed program or a broken contract such as a leaked reference, E2BIG for a
+    program or call chain too large, EBADF for a bad map fd)."""
 
-    def __init__(self, message: str, index: int | None, why: str = ""):
+    def __init__(self, message: str, index: int | None, why: str = "", errno: int = _errno.EACCES):
         super().__init__(message)
-        self.message, self.index, self.why = message, index, why
+        self.message, self.index, self.why, self.errno = message, index, why, errno
 
 
 class Layout:
@@ -59,7 +64,7 @@ class Layout:
         target = self.slot_target(index, relative)
         if target is None:
             raise Refused(f"function at insn {self.slots[index] + 1 + relative} is not an instruction boundary",
-                          index)
+                          index, errno=_errno.EINVAL)
         return target
 
     def check_cfg(self) -> None:
@@ -70,13 +75,14 @@ class Layout:
                 target = self.slot_target(index, ins.jump_offset)
                 landing = self.slots[index] + 1 + ins.jump_offset
                 if target is None or self.function_of[target] != self.function_of[index]:
-                    raise Refused(f"jump out of range from insn {self.slots[index]} to {landing}", index)
+                    raise Refused(f"jump out of range from insn {self.slots[index]} to {landing}", index,
+                                  errno=_errno.EINVAL)
                 self.prune_points.add(target)
                 if o.op(ins.opcode) != o.JA:
                     self.prune_points.add(index + 1)
             ends = index + 1 == len(code) or index + 1 in self.starts[1:]
             if ends and not (ins.opcode == o.JMP | o.EXIT or (ins.is_jump and o.op(ins.opcode) == o.JA)):
-                raise Refused("last insn is not an exit or jmp", index)
+                raise Refused("last insn is not an exit or jmp", index, errno=_errno.EINVAL)
         seen = [False] * len(code)
         work = list(self.starts)
         for start in self.starts:
@@ -89,7 +95,7 @@ class Layout:
                     work.append(nxt)
         for index, reached in enumerate(seen):
             if not reached:
-                raise Refused(f"unreachable insn {self.slots[index]}", index)
+                raise Refused(f"unreachable insn {self.slots[index]}", index, errno=_errno.EINVAL)
 
     def successors(self, index: int) -> list[int]:
         ins = self.code[index]
