@@ -50,6 +50,9 @@ def main() -> int:
                 elif not k_ok and k_msg != v_msg:
                     messages += 1
                     reasons[f"message: kernel {k_msg!r}, vm {v_msg!r}"] += 1
+                    if len(shown["message"]) < args.show:
+                        shown["message"].append(f"--- {program.kind} (seed {args.seed * 1_000_003 + number})\n"
+                                                f"{program.text}\nkernel: {k_msg}\nvm:     {v_msg}")
                 continue
             which = "unsafe" if v_ok else "strict"
             if v_ok:

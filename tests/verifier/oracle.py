@@ -58,7 +58,10 @@ class Kernel:
             log = re.sub(r"(?<!\n)processed \d+ insns", "\nprocessed 0 insns", exc.log)
             lines = [line for line in log.splitlines() if line.strip() and not line.startswith(
                 ("processed", "stack depth", "verification time", "cur state:", "old state:"))]
-            return Judged(False, lines[-1] if lines else str(exc), exc.errno)
+            message = lines[-1] if lines else str(exc)
+            # the loop message follows the jump's dump on its line
+            message = re.sub(r"^\d+: \([0-9a-f]{2}\) .* (infinite loop detected)", r"\1", message)
+            return Judged(False, message, exc.errno)
         except BPFError as exc:
             return Judged(False, str(exc), exc.errno)
         loaded.close()

@@ -3,6 +3,8 @@ soundness of its scalar arithmetic, and agreement with the kernel on generated p
 
 from __future__ import annotations
 
+import errno
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,10 +31,10 @@ def judge(text: str, kind: str = "socket_filter", **options) -> tuple[bool, str]
     ("r0 = r5\nexit", "socket_filter", "R5 !read_ok"),
     ("r10 = 0\nr0 = 0\nexit", "socket_filter", "frame pointer is read only"),
     ("*(u64 *)(r10 -520) = 1\nr0 = 0\nexit", "socket_filter", "invalid write to stack R10 off=-520 size=8"),
-    ("*(u32 *)(r10 -6) = 1\nr0 = 0\nexit", "socket_filter", "misaligned stack access off (0x0; 0x0)+0+-6 size 4"),
+    ("*(u32 *)(r10 -6) = 1\nr0 = 0\nexit", "socket_filter", "misaligned stack access off 0+0+-6 size 4"),
     (LOOKUP + "r0 = *(u64 *)(r0 +0)\nexit", "socket_filter", "R0 invalid mem access 'map_value_or_null'"),
     (LOOKUP + "if r0 == 0 goto +1\nr0 = *(u64 *)(r0 +44)\nr0 = 0\nexit", "socket_filter",
-     "invalid access to map value, value_size=48 off=44 size=8"),
+     "R0 min value is outside of the allowed memory range"),
     (LOOKUP + "if r0 == 0 goto +4\nr1 = *(u32 *)(r0 +0)\nr0 += r1\nr0 = *(u8 *)(r0 +0)\nr0 = 0\nexit",
      "socket_filter", "R0 unbounded memory access, make sure to bounds check any such access"),
     ("r1 = 5\nr2 = 0\ncall bpf_map_lookup_elem\nr0 = 0\nexit", "socket_filter", "R1 type=scalar expected=map_ptr"),
@@ -40,7 +42,7 @@ def judge(text: str, kind: str = "socket_filter", **options) -> tuple[bool, str]
     ("r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr0 = *(u8 *)(r2 +0)\nr0 = 0\nexit", "xdp",
      "R2 offset is outside of the packet"),
     ("r1 = map[fd:2]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit", "kprobe",
-     "Unreleased reference id=1 alloc_insn=4"),
+     "BPF_EXIT instruction in main prog would lead to reference leak"),
     ("call bpf_get_stackid\nr0 = 0\nexit", "xdp", "program of this type cannot use helper bpf_get_stackid#27"),
     ("r0 = 0\nif r0 == 0 goto -1\nexit", "socket_filter", "infinite loop detected at insn 1"),
     ("r0 = 0\nexit\nr0 = 1\nexit", "socket_filter", "unreachable insn 2"),
@@ -57,6 +59,23 @@ def test_refusals_carry_the_kernels_message(text, kind, message):
     accepted, said = judge(text, kind)
     assert not accepted
     assert said == message
+
+
+@pytest.mark.parametrize("text, kind, code, lines", [
+    (LOOKUP + "if r0 == 0 goto +1\nr0 = *(u64 *)(r0 +44)\nr0 = 0\nexit", "socket_filter", errno.EACCES,
+     ["invalid access to map value, value_size=48 off=44 size=8", "R0 min value is outside of the allowed memory range"]),
+    ("r1 = map[fd:2]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit", "kprobe", errno.EINVAL,
+     ["Unreleased reference id=2 alloc_insn=4", "BPF_EXIT instruction in main prog would lead to reference leak"]),
+    ("r0 = 1\nr0 /= 0\nexit", "socket_filter", errno.EINVAL, ["div by zero"]),
+    ("r0 = 0\nif r0 == 0 goto -1\nexit", "socket_filter", errno.EINVAL, ["infinite loop detected at insn 1"]),
+    ("r1 = r10\nr1 += -8\nr2 = 16\ncall bpf_get_current_comm\nr0 = 0\nexit", "kprobe", errno.EINVAL,
+     ["invalid write to stack R1 off=-8 size=16"]),
+])
+def test_refusals_carry_the_kernels_errno_and_log_lines(text, kind, code, lines):
+    """The errno of BPF_PROG_LOAD and the lines the kernel prints before its statistics."""
+    verdict = verify(assemble(text), kind, MAPS)
+    assert not verdict.accepted and verdict.errno == code
+    assert verdict.log.splitlines()[-len(lines) - 2:-2] == lines
 
 
 @pytest.mark.parametrize("text, kind", [
@@ -89,6 +108,7 @@ def test_instruction_limit(monkeypatch):
     monkeypatch.setattr(checker, "INSN_LIMIT", 5000)
     verdict = verify(assemble("r1 = 0\nr1 += 1\nif r1 != 0 goto -2\nr0 = 0\nexit"), "socket_filter")
     assert not verdict.accepted and verdict.message == "BPF program is too large. Processed 5001 insn"
+    assert verdict.errno == errno.E2BIG
 
 
 _VALUES = st.integers(0, (1 << 64) - 1)

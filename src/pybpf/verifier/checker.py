@@ -114,14 +114,26 @@ class Verifier:
         #: instruction → snapshots whose every continuation was found safe (pruning candidates)
         self.done: dict[int, list[Snapshot]] = {}
         self.depths: dict[int, int] = {}
+        #: instruction → how many of its snapshots are still being explored
+        self.open_at: dict[int, int] = {}
+        #: jump-class instructions processed (calls and exits too), and both counters
+        #: when the last state was kept
+        self.jumps = self.last_jumps = self.last_processed = 0
 
     # -- driver -----------------------------------------------------------------------
 
     def run(self) -> Result:
         self.layout.check_cfg()
+        self.live = self.layout.live_registers(_helper_params)
+        # more prune points, as this kernel's check_cfg marks them: after a call; a
+        # bpf-to-bpf call or a callback's address, the instruction after it, and the callee
+        self.layout.prune_points.update(self.layout.starts[1:])
         for index, ins in enumerate(self.code):
             if ins.opcode == o.JMP | o.CALL:
                 self.layout.prune_points.add(index + 1)
+            if (ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO) or (ins.is_lddw
+                                                                               and ins.src == o.PSEUDO_FUNC):
+                self.layout.prune_points.update((index, index + 1))
         frame = s.Frame([s.Reg() for _ in range(11)], subprog=0)
         frame.regs[1] = s.Reg(s.CTX, sc.const(0))
         frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=0)
@@ -142,14 +154,16 @@ class Verifier:
         self.current = state
         while True:
             self.index = index
-            if index in layout.prune_points and self.visit(index, state):
-                return
             self.result.processed += 1
             if self.result.processed > INSN_LIMIT:
                 raise Refused(f"BPF program is too large. Processed {INSN_LIMIT + 1} insn", index, errno=errno.E2BIG)
+            if index in layout.prune_points and self.visit(index, state):
+                return
             ins = self.code[index]
             if self.log_level:
                 self.result.log.append(f"{layout.slots[index]}: ({ins.opcode:02x}) {format_instruction(ins)}")
+            if ins.cls in (o.JMP, o.JMP32):
+                self.jumps += 1
             nxt = self.step(index, ins, state, pending)
             if nxt is None:
                 self.finish(state)
@@ -159,23 +173,37 @@ class Verifier:
     def visit(self, index: int, state: s.State) -> bool:
         """Prune against the states seen at ``index``; record this one. True: pruned."""
         seen = self.visited.setdefault(index, [])
-        key = state.key()
+        result = self.result
+        # as the kernel: a new state is kept only after 2 jumps and 8 instructions since the
+        # last one, and inside a loop under way here only after 20 jumps or 100 instructions
+        jumps, insns = self.jumps - self.last_jumps, result.processed - self.last_processed
+        keep = jumps >= 2 and insns >= 8
+        if keep and self.open_at.get(index) and jumps < 20 and insns < 100:
+            keep = False
+        # each caller frame waits at its call instruction; the registers live there count
+        frames = state.frames
+        live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
+        key = state.key(live)
         if self.exploring.get((index, key)):
             raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index, errno=errno.EINVAL)
         for snap in self.done.get(index, ()):
-            if snap.state.contains(state):
+            if snap.state.contains(state, live):
                 if self.log_level > 1:
                     self.result.log.append(f"{self.layout.slots[index]}: safe")
                 self.finish(state)
                 return True
+        if not keep:
+            return False
+        self.last_jumps, self.last_processed = self.jumps, result.processed
         snap = Snapshot(state.copy(), state.parent, index, key)
         snap.state.parent = None
         self.exploring[index, key] = self.exploring.get((index, key), 0) + 1
+        self.open_at[index] = self.open_at.get(index, 0) + 1
         state.parent = snap
         seen.append(snap)
-        self.result.total_states += 1
-        self.result.peak_states = max(self.result.peak_states, self.result.total_states)
-        self.result.max_states_per_insn = max(self.result.max_states_per_insn, len(seen))
+        result.total_states += 1
+        result.peak_states = max(result.peak_states, result.total_states)
+        result.max_states_per_insn = max(result.max_states_per_insn, len(seen))
         return False
 
     def last_origin(self, refused: Refused) -> tuple[int, str] | None:
@@ -199,6 +227,7 @@ class Verifier:
             if snap.branches:
                 break
             self.exploring[snap.index, snap.key] -= 1
+            self.open_at[snap.index] -= 1
             self.done.setdefault(snap.index, []).append(snap)
             snap = snap.parent
 
@@ -675,12 +704,12 @@ class Verifier:
         frame rounded up to 16 bytes, as for a JIT-compiled program). perf_event programs
         without tail calls run functions of 64 bytes of stack or more on a private stack,
         which does not add up; a function with a tail call may not run below 256 bytes."""
-        calls: dict[int, set[int]] = {}
+        calls: dict[int, dict[int, None]] = {}      # caller → its callees in call order
         tail_calls: set[int] = set()
         tail_call = helper_id("tail_call")
         for index, ins in enumerate(self.code):
             if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO:
-                calls.setdefault(self.layout.function_of[index], set()).add(self.layout.slot_target(index, ins.imm))
+                calls.setdefault(self.layout.function_of[index], {})[self.layout.slot_target(index, ins.imm)] = None
             elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm == tail_call:
                 tail_calls.add(self.layout.function_of[index])
         private = self.kind in _PRIVATE_STACK and not tail_calls
@@ -756,10 +785,12 @@ class HelperCall:
             number = helper_id(self.name)
             raise self.fail(f"cannot pass map_type {int(kind)} into func bpf_{self.name}#{number}", errno=errno.EINVAL)
 
-    def memory_arg(self, regno: int, reg: s.Reg, size: int, write: bool) -> None:
+    def memory_arg(self, regno: int, reg: s.Reg, size: int, write: bool, zero_ok: bool = False) -> None:
         if reg.type not in (s.STACK, s.PKT, s.PKT_META, s.MAP_KEY, s.MAP_VALUE, s.MEM):
             raise self.fail(f"R{regno} type={reg.type} expected=fp, pkt, pkt_meta, map_key, map_value, mem")
         if size <= 0:
+            if not zero_ok:        # a key or value of a map without keys or values
+                raise self.fail("invalid zero-sized read")
             return
         Access(self.v, self.state, regno, 0, size, write, None, helper=True).run()
 
@@ -796,7 +827,7 @@ class HelperCall:
             raise self.fail(f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
         if self.memory is not None:
             memreg, write = self.memory
-            self.memory_arg(memreg, self.state.regs[memreg], value.umax, write)
+            self.memory_arg(memreg, self.state.regs[memreg], value.umax, write, zero_ok=True)
         self.memory = None
 
     def arg_size0(self, regno: int, reg: s.Reg) -> None:
@@ -851,6 +882,17 @@ class HelperCall:
             else:
                 made.append(context)
         self.callback_args = (made + [s.Reg()] * 5)[:5]
+
+
+def _helper_params(number: int) -> int:
+    """How many argument registers a call of helper ``number`` reads (5 when unknown)."""
+    proto = PROTOS.get(number)
+    if proto is None:
+        return 5
+    args = proto[0].args
+    while args and args[-1] == "any?":
+        args = args[:-1]
+    return len(args)
 
 
 def _is_null(reg: s.Reg) -> bool:
