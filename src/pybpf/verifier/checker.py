@@ -769,10 +769,7 @@ class HelperCall:
     def arg_map(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.MAP_PTR)
         self.map = reg.map
-        kind = reg.map.type
-        needed = _HELPER_MAPS.get(self.name)
-        allowed = _MAP_HELPERS.get(kind)
-        if self.name == "tail_call" and kind != MapType.PROG_ARRAY:
+        if self.name == "tail_call" and reg.map.type != MapType.PROG_ARRAY:
             raise self.fail("expected prog array map for tail call", errno=errno.EINVAL)
 
     def check_map(self) -> None:
