@@ -129,10 +129,50 @@ def test_alu_results_contain_every_concrete_result(a, b, sa, sb, op, is64, data)
     x = data.draw(st.integers(left.umin, left.umax))
     y = data.draw(st.integers(right.umin, right.umax))
     result = sc.alu(op, left, right, is64)
-    concrete = sc._concrete(op, x, y, is64)
-    assert result.umin <= concrete <= result.umax
-    assert result.smin <= sc.signed(concrete) <= result.smax
-    assert tn.contains(result.tnum, tn.const(concrete))
+    assert _describes(result, sc._concrete(op, x, y, is64))
+
+
+def _describes(value: sc.Scalar, x: int) -> bool:
+    """``x`` is inside every view of ``value``: 64- and 32-bit, signed and unsigned, tnum."""
+    low = x & sc.U32
+    return (value.umin <= x <= value.umax and value.smin <= sc.signed(x) <= value.smax
+            and value.u32min <= low <= value.u32max and value.s32min <= sc.signed(low, 32) <= value.s32max
+            and tn.contains(value.tnum, tn.const(x)))
+
+
+def _low_around(value: int, spread: int) -> sc.Scalar:
+    """Any upper half; the low half within ``spread`` of ``value``'s."""
+    low = value & sc.U32
+    made = sc.make(0, (1 << 64) - 1, sc.S64_MIN, sc.S64_MAX, tn.UNKNOWN, max(0, low - spread),
+                   min(sc.U32, low + spread))
+    assert made is not None
+    return made
+
+
+_WITH_UPPER = st.tuples(st.integers(0, sc.U32), st.integers(0, 1000))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_VALUES, _VALUES, st.integers(0, 1000), st.integers(0, 1000), _WITH_UPPER, _WITH_UPPER,
+       st.sampled_from([o.ADD, o.SUB, o.AND, o.OR, o.XOR, o.MUL]), st.booleans(), st.data())
+def test_32_bit_bounds_contain_every_concrete_result(a, b, sa, sb, ua, ub, op, is64, data):
+    """Values known only by their low halves (``if w1 < 40`` on an unknown 64-bit value):
+    ALU results and the 32-bit comparisons that narrow them keep every possible value."""
+    left, right = _low_around(a, sa), _low_around(b, sb)
+    x = (ua[0] << 32) | data.draw(st.integers(left.u32min, left.u32max))
+    y = (ub[0] << 32) | data.draw(st.integers(right.u32min, right.u32max))
+    assert _describes(left, x) and _describes(right, y)
+    assert _describes(sc.alu(op, left, right, is64), sc._concrete(op, x, y, is64))
+    xl, yl = x & sc.U32, y & sc.U32
+    cmp = data.draw(st.sampled_from(sorted(sc.INVERSE)))
+    holds = {o.JEQ: xl == yl, o.JNE: xl != yl, o.JGT: xl > yl, o.JGE: xl >= yl, o.JLT: xl < yl, o.JLE: xl <= yl,
+             o.JSGT: sc.signed(xl, 32) > sc.signed(yl, 32), o.JSGE: sc.signed(xl, 32) >= sc.signed(yl, 32),
+             o.JSLT: sc.signed(xl, 32) < sc.signed(yl, 32), o.JSLE: sc.signed(xl, 32) <= sc.signed(yl, 32)}[cmp]
+    taken = sc.branch_taken32(cmp, left, right)
+    assert taken is None or taken == holds
+    if holds:
+        narrowed = sc.refine32(cmp, left, right)
+        assert narrowed is not None and _describes(narrowed[0], x) and _describes(narrowed[1], y)
 
 
 @settings(max_examples=300, deadline=None)
@@ -149,8 +189,7 @@ def test_branch_refinement_keeps_every_value_that_takes_the_branch(a, b, sa, sb,
     assert taken is None or taken == holds
     if holds:
         narrowed = sc.refine(op, left, right)
-        assert narrowed is not None
-        assert narrowed[0].umin <= x <= narrowed[0].umax and narrowed[1].umin <= y <= narrowed[1].umax
+        assert narrowed is not None and _describes(narrowed[0], x) and _describes(narrowed[1], y)
 
 
 def test_explanation_names_where_a_null_pointer_came_from():

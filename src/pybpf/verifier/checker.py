@@ -436,7 +436,7 @@ class Verifier:
         if pointer.maybe_null:
             raise Refused(f"R{regno} pointer arithmetic on {pointer.type} prohibited, null-check it first",
                           self.index)
-        if pointer.type in (s.MAP_PTR, s.PKT_END, s.FUNC):
+        if pointer.type in (s.MAP_PTR, s.PKT_END, s.FUNC, s.SOCK, s.SOCK_COMMON):
             raise Refused(f"R{regno} pointer arithmetic on {pointer.type} prohibited", self.index)
         if op == o.SUB and src.is_pointer:
             raise Refused(f"R{regno} tried to subtract pointer from scalar", self.index)
@@ -517,7 +517,7 @@ class Verifier:
             if src.var.is_const:
                 cleared = sc.make(dst.var.umin, dst.var.umax, dst.var.smin, dst.var.smax,
                                   sc.tn.Tnum(dst.var.tnum.value & ~src.var.value,
-                                             dst.var.tnum.mask & ~src.var.value))
+                                             dst.var.tnum.mask & ~src.var.value), *dst.var.bounds32)
                 taken = sc.branch_taken(o.JSET, dst.var, src.var)
                 if taken is True:
                     return False
@@ -525,19 +525,10 @@ class Verifier:
                     self.set_scalar(into, ins.dst, cleared)
             return None
         a, b = dst.var, src.var
-        if not is64:
-            a32, b32 = sc.low32(a), sc.low32(b)
-            signed_op = op in (o.JSGT, o.JSGE, o.JSLT, o.JSLE)
-            if signed_op and (a32.umax >= 1 << 31 or b32.umax >= 1 << 31):
-                return None
-            taken = sc.branch_taken(op, a32, b32)
-            if taken is not None or a.umax > sc.U32 or b.umax > sc.U32:
-                return taken
-        else:
-            taken = sc.branch_taken(op, a, b)
-            if taken is not None:
-                return taken
-        narrowed = sc.refine(op, a, b)
+        taken = sc.branch_taken(op, a, b) if is64 else sc.branch_taken32(op, a, b)
+        if taken is not None:
+            return taken
+        narrowed = sc.refine(op, a, b) if is64 else sc.refine32(op, a, b)
         if narrowed is None:
             return False
         self.set_scalar(into, ins.dst, narrowed[0])
@@ -574,7 +565,7 @@ class Verifier:
                     reg.type, reg.var, reg.off, reg.map, reg.ref, reg.id = s.SCALAR, sc.const(0), 0, None, 0, 0
                 else:
                     reg.type = reg.type[:-len(s.OR_NULL)]
-                    if reg.type != s.MEM:
+                    if not reg.ref:
                         reg.id = 0
         if is_null and ref:
             state.refs.pop(ref, None)
@@ -686,11 +677,12 @@ class Verifier:
             regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index)
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
-        elif proto.ret == "ringbuf_mem_or_null":
+        elif proto.ret in ("ringbuf_mem_or_null", "sock_or_null", "sock_common_or_null"):
             self.new_id()           # the kernel numbers the maybe-NULL id, then the reference
             ref = self.new_id()
             state.refs[ref] = index
-            regs[0] = s.Reg(s.MEM + s.OR_NULL, sc.const(0), id=ref, ref=ref, size=call.alloc_size, origin=index)
+            kind = s.MEM if proto.ret.startswith("ringbuf") else proto.ret[:-len(s.OR_NULL)]
+            regs[0] = s.Reg(kind + s.OR_NULL, sc.const(0), id=ref, ref=ref, size=call.alloc_size, origin=index)
         else:
             regs[0] = s.scalar()
         if call.callback is not None:
@@ -858,7 +850,18 @@ class HelperCall:
                             errno=errno.EINVAL)
         if not reg.ref or reg.ref not in self.state.refs:
             raise self.fail(f"R{regno} must be referenced when passed to release function", errno=errno.EINVAL)
-        ref = reg.ref
+        self.release(reg.ref)
+
+    def arg_sock_release(self, regno: int, reg: s.Reg) -> None:
+        if reg.type not in s.SOCKETS:
+            raise self.fail(f"R{regno} type={reg.type} expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, "
+                            "trusted_ptr_")
+        if not reg.ref or reg.ref not in self.state.refs:
+            raise self.fail(f"R{regno} must be referenced when passed to release function", errno=errno.EINVAL)
+        self.release(reg.ref)
+
+    def release(self, ref: int) -> None:
+        """The reference is given back: every copy of the pointer becomes unusable."""
         del self.state.refs[ref]
         for other in self.state.all_regs():
             if other.ref == ref:

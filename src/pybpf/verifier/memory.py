@@ -10,7 +10,7 @@ import errno
 from pybpf.object import ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
-from pybpf.verifier.context import context_access
+from pybpf.verifier.context import context_access, sock_field_size
 from pybpf.verifier.program import Refused
 
 MAX_VAR_OFF = 1 << 29
@@ -117,6 +117,8 @@ class Access:
             return None if self.write else loaded(self.size)
         if kind == s.CTX and not self.helper:
             return self.context()
+        if kind in s.SOCKETS and not self.helper:
+            return self.socket()
         raise self.fail(f"R{self.regno} invalid mem access '{kind}'")
 
     def context(self) -> s.Reg | None:
@@ -134,6 +136,16 @@ class Access:
             return s.Reg(pointer, sc.const(0), id=self.v.new_id())
         if pointer is not None and self.v.kind in PACKET_READERS:
             return s.Reg(pointer, sc.const(0))
+        return loaded(self.size)
+
+    def socket(self) -> s.Reg:
+        """A field of ``struct bpf_sock`` (``bpf_sock_common``: fewer), read only."""
+        if self.write:
+            raise self.fail(f"R{self.regno} cannot write into {self.reg.type}")
+        off = self.reg.off + self.off
+        size = sock_field_size(off, self.size, self.reg.type == s.SOCK)
+        if size is None:
+            raise self.fail(f"R{self.regno} invalid {self.reg.type} access off={off} size={self.size}")
         return loaded(self.size)
 
     # -- the stack --------------------------------------------------------------------
@@ -195,12 +207,15 @@ def _write(frame: s.Frame, start: int, size: int, value: s.Reg | None) -> None:
     if size == 8 and start % 8 == 0 and value is not None:
         frame.stack[(-start - 1) // 8] = s.Slot(s.SPILL * 8, value.copy())
         return
-    if start % 8 == 0 and value is not None and value.type == s.SCALAR and value.var.is_const:
-        # a partial spill of a constant (the low bytes of the slot), as the kernel keeps it
+    if start % 8 == 0 and value is not None and value.type == s.SCALAR and (
+            value.var.is_const or value.var.umax >> (8 * size) == 0):
+        # a narrow spill of a scalar that fits (the low bytes of the slot), as the kernel
+        # keeps it; a constant that does not fit keeps its low bytes
         slot, _ = _slot(frame, start)
         kinds = slot.kinds if slot.spilled is None else slot.kinds.replace(s.SPILL, s.MISC)
         slot.kinds = kinds[:8 - size] + s.SPILL * size
-        slot.spilled = s.constant(value.var.value & ((1 << (8 * size)) - 1))
+        slot.spilled = (s.constant(value.var.value & ((1 << (8 * size)) - 1)) if value.var.is_const
+                        else value.copy())
         return
     zero = value is not None and value.var.is_const and value.var.value == 0
     for byte in range(start, start + size):
@@ -214,8 +229,11 @@ def _write(frame: s.Frame, start: int, size: int, value: s.Reg | None) -> None:
 def _read(access: Access, frame: s.Frame, start: int) -> s.Reg:
     size = access.size
     slot = frame.stack.get((-start - 1) // 8)
-    if slot is not None and slot.spilled is not None and start % 8 == 0 and slot.kinds.count(s.SPILL) == size:
-        return slot.spilled.copy()
+    if slot is not None and slot.spilled is not None and start % 8 == 0:
+        spilled, count = slot.spilled, slot.kinds.count(s.SPILL)
+        # the register whole, or a narrower part of a scalar whose value fits in it
+        if count == size or (size < count and spilled.type == s.SCALAR and spilled.var.umax >> (8 * size) == 0):
+            return spilled.copy()
     # privileged programs may read stack never written: it reads as some value
     kinds = [_kind(frame, byte) for byte in range(start, start + size)]
     if slot is not None and slot.spilled is not None and slot.spilled.is_pointer and not access.helper:

@@ -17,10 +17,11 @@ from pybpf.verifier import scalar as sc
 NOT_INIT, SCALAR = "?", "scalar"
 CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR = "ctx", "fp", "map_value", "map_key", "map_ptr"
 PKT, PKT_END, PKT_META, MEM, FUNC = "pkt", "pkt_end", "pkt_meta", "ringbuf_mem", "func"
-#: the socket __sk_buff's ``sk`` names (checked for NULL; the vm does not model its fields)
-SOCK_COMMON = "sock_common"
+#: the socket __sk_buff's ``sk`` names; a full socket (``bpf_sk_lookup_tcp``'s, referenced)
+SOCK_COMMON, SOCK = "sock_common", "sock"
 OR_NULL = "_or_null"
-POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON}
+POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON, SOCK}
+SOCKETS = {SOCK, SOCK_COMMON}
 PACKETS = {PKT, PKT_META}
 
 
