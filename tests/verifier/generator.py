@@ -40,6 +40,8 @@ class Generated:
     kind: ProgramType
     text: str
     instructions: list[Instruction]
+    #: the program carries BTF function info (callbacks need it)
+    func_info: bool = False
 
     @property
     def references(self) -> dict[int, str]:
@@ -79,7 +81,9 @@ class Generator:
         for body in self.functions:
             lines += body
         text = "\n".join(lines)
-        return Generated(kind, text, assemble(text))
+        # BTF function info mostly with callbacks, sometimes without (and sometimes missing)
+        func_info = self.chance(0.85 if "func[" in text else 0.2)
+        return Generated(kind, text, assemble(text), func_info)
 
     # -- snippets ---------------------------------------------------------------------
 
@@ -248,10 +252,33 @@ class Generator:
         return [f"*(u64 *)(r10 -{self.r.choice((8, 64, 256, 504))}) = 0", "r1 = 5", f"call {name}", "r7 = r0"]
 
     def callback(self) -> list[str]:
+        """bpf_loop or bpf_for_each_map_elem with a callback that may touch its arguments
+        (the index, a map value, the context the caller passes: NULL or its stack)."""
         name = f"cb_{self.fresh()}"
-        ret = self.r.choice(("0", "1", "1", "2"))
-        self.functions.append([f"{name}:", f"r0 = {ret}", "exit"])
-        return [f"r1 = {self.r.choice((4, 10))}", f"r2 = func[{name}]", "r3 = 0", "r4 = 0", "call bpf_loop"]
+        ret = self.r.choice(("0", "1", "1", "1", "2"))
+        each = self.chance(0.5)
+        body = []
+        if each and self.chance(0.6):     # (map, key, value, ctx): read or write the value
+            size = self.r.choice((1, 4, 8))
+            off = self.off([0, 8, 40], [48, 44, -8])
+            body.append(f"r0 = *({_SIZES[size]} *)(r3 {off:+d})" if self.chance(0.5)
+                        else f"*({_SIZES[size]} *)(r3 {off:+d}) = 1")
+            if self.chance(0.2):
+                body.append("r0 = *(u32 *)(r2 +0)" if self.chance(0.7) else "*(u32 *)(r2 +0) = 1")
+        ctx_arg = "r4" if each else "r2"
+        if self.chance(0.4):                # the caller's context argument
+            body.append(f"r0 = *(u64 *)({ctx_arg} +0)" if self.chance(0.7) else f"*(u64 *)({ctx_arg} +0) = 3")
+        if not each and self.chance(0.3):
+            body += ["r0 = r1", "r0 &= 1"] if self.chance(0.5) else ["r0 = r1"]
+        self.functions.append([f"{name}:", *body, f"r0 = {ret}" if not body or body[-1][:2] != "r0" or
+                               self.chance(0.5) else "r0 &= 1", "exit"])
+        caller_ctx = (["*(u64 *)(r10 -8) = 0", "r3 = r10", "r3 += -8"] if self.chance(0.6)
+                      else ["r3 = 0"] if self.chance(0.8) else ["r3 = r10", "r3 += -8"])
+        if each:
+            return [f"r1 = map[fd:{self.r.choice((ARRAY, ARRAY, HASH, RING))}]", f"r2 = func[{name}]", *caller_ctx,
+                    "r4 = 0", "call bpf_for_each_map_elem", "r7 = r0"]
+        return [f"r1 = {self.r.choice((4, 10, 0))}", f"r2 = func[{name}]", *caller_ctx,
+                f"r4 = {self.r.choice((0, 0, 1))}", "call bpf_loop", "r7 = r0"]
 
     def uninit(self) -> list[str]:
         return [f"r7 = r{self.r.choice((8, 9, 2, 3))}"] if self.chance(0.5) else ["r9 = 1", "r7 = r9"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from func_btf import function_btf
 from generator import MAPS, Generated
 
 from pybpf.engine import BPFError, VerifierError
@@ -24,7 +25,7 @@ class Judged(NamedTuple):
 
 
 def vm_verdict(program: Generated) -> Judged:
-    verdict = verify(program.instructions, program.kind, VM_MAPS)
+    verdict = verify(program.instructions, program.kind, VM_MAPS, func_info=program.func_info)
     return Judged(verdict.accepted, verdict.message, verdict.errno)
 
 
@@ -46,12 +47,17 @@ class Kernel:
         return self.maps[kind]
 
     def verdict(self, program: Generated) -> Judged:
+        import os
+
+        from pybpf.kernel.btf import load_btf
         from pybpf.kernel.programs import load_program
 
-        spec = ProgramSpec("verifier_gen", program.kind, program.instructions, references=program.references)
+        btf = function_btf(program.instructions) if program.func_info else None
+        spec = ProgramSpec("verifier_gen", program.kind, program.instructions, references=program.references, btf=btf)
+        btf_fd = load_btf(btf.btf) if btf is not None else 0
         try:
             maps = self._maps(program.kind)
-            loaded = load_program(spec, lambda name: maps[name].fd)
+            loaded = load_program(spec, lambda name: maps[name].fd, btf_fd=btf_fd)
         except VerifierError as exc:
             # the message is the last line before the statistics and the state dumps that
             # follow some messages (a message without a newline runs into the statistics)
@@ -64,6 +70,9 @@ class Kernel:
             return Judged(False, message, exc.errno)
         except BPFError as exc:
             return Judged(False, str(exc), exc.errno)
+        finally:
+            if btf_fd:
+                os.close(btf_fd)
         loaded.close()
         return Judged(True, "")
 

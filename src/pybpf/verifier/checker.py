@@ -24,7 +24,7 @@ from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
 from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access
 from pybpf.verifier.program import Layout, Refused
-from pybpf.verifier.protos import PROTOS, prototype
+from pybpf.verifier.protos import PROTOS, Proto, prototype
 
 INSN_LIMIT = 1_000_000
 MAX_CALL_FRAMES = 8
@@ -56,6 +56,11 @@ _ALU_NAMES = {op: ("+=" if op == o.ADD else "-=" if op == o.SUB else "*=" if op 
                    else "|=" if op == o.OR else "&=" if op == o.AND else "<<=" if op == o.LSH else ">>=" if op == o.RSH
                    else "%=" if op == o.MOD else "^=" if op == o.XOR else "s>>=" if op == o.ARSH else "?")
               for op in o.ALU_OP_NAMES}
+#: maps bpf_for_each_map_elem walks (the others have no map_for_each_callback)
+_FOR_EACH_MAPS = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.ARRAY,
+                  MapType.PERCPU_ARRAY}
+#: the kernel's internal "operation not supported" errno (not in userspace's errno.h)
+_ENOTSUPP = 524
 #: program types whose functions run on a private stack (measured on this kernel: only perf_event)
 _PRIVATE_STACK = {ProgramType.PERF_EVENT}
 _SKB_LD = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT}
@@ -119,6 +124,8 @@ class Verifier:
         #: jump-class instructions processed (calls and exits too), and both counters
         #: when the last state was kept
         self.jumps = self.last_jumps = self.last_processed = 0
+        #: helper calls that call a callback (their own prune points, see visit_callback_call)
+        self.callback_calls: set[int] = set()
 
     # -- driver -----------------------------------------------------------------------
 
@@ -131,6 +138,10 @@ class Verifier:
         for index, ins in enumerate(self.code):
             if ins.opcode == o.JMP | o.CALL:
                 self.layout.prune_points.add(index + 1)
+            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and PROTOS.get(ins.imm, (_NO_CALLBACK,))[
+                    0].callback_args:
+                self.callback_calls.add(index)
+                self.layout.prune_points.add(index)
             if (ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO) or (ins.is_lddw
                                                                                and ins.src == o.PSEUDO_FUNC):
                 self.layout.prune_points.update((index, index + 1))
@@ -174,6 +185,8 @@ class Verifier:
         """Prune against the states seen at ``index``; record this one. True: pruned."""
         seen = self.visited.setdefault(index, [])
         result = self.result
+        if index in self.callback_calls:
+            return self.visit_callback_call(index, state, seen)
         # as the kernel: a new state is kept only after 2 jumps and 8 instructions since the
         # last one, and inside a loop under way here only after 20 jumps or 100 instructions
         jumps, insns = self.jumps - self.last_jumps, result.processed - self.last_processed
@@ -192,8 +205,27 @@ class Verifier:
                     self.result.log.append(f"{self.layout.slots[index]}: safe")
                 self.finish(state)
                 return True
-        if not keep:
-            return False
+        if keep:
+            self.keep(index, state, seen, key)
+        return False
+
+    def visit_callback_call(self, index: int, state: s.State, seen: list[Snapshot]) -> bool:
+        """A helper that calls a callback, reached again after the callback ran: pruned
+        when its state lies within one seen here before (explored or not), so the
+        callback is iterated until the caller's state stops changing (the kernel's
+        ``calls_callback`` rule); every state here is kept."""
+        frames = state.frames
+        live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
+        for snap in seen:
+            if snap.state.contains(state, live):
+                self.finish(state)
+                return True
+        self.keep(index, state, seen, state.key(live))
+        return False
+
+    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple) -> None:
+        """Record ``state`` at ``index`` as a snapshot whose continuations are explored."""
+        result = self.result
         self.last_jumps, self.last_processed = self.jumps, result.processed
         snap = Snapshot(state.copy(), state.parent, index, key)
         snap.state.parent = None
@@ -204,7 +236,6 @@ class Verifier:
         result.total_states += 1
         result.peak_states = max(result.peak_states, result.total_states)
         result.max_states_per_insn = max(result.max_states_per_insn, len(seen))
-        return False
 
     def last_origin(self, refused: Refused) -> tuple[int, str] | None:
         """(slot, sentence) saying where the register a refusal names was made."""
@@ -598,11 +629,10 @@ class Verifier:
         if len(state.frames) > 1:
             if r0.type == s.STACK and r0.frame == len(state.frames) - 1:
                 raise Refused("cannot return stack pointer to the caller frame", self.index, errno=errno.EINVAL)
-            if frame.callback:
-                if r0.type != s.SCALAR or r0.var.smin < 0 or r0.var.smax > 1:
-                    raise Refused(f"At callback return the register R0 has {r0.describe()} should have been in "
-                                  "[0, 1]", self.index, errno=errno.EINVAL)
-                r0 = s.scalar()
+            if frame.callback:       # back to the helper's call, which may call it again
+                self.check_return(r0, "callback return", (0, 1))
+                state.frames.pop()
+                return frame.callsite
             state.frames.pop()
             caller = state.regs
             for regno in range(1, 6):
@@ -611,14 +641,17 @@ class Verifier:
             return frame.callsite + 1
         self.check_leak(state, "BPF_EXIT instruction in main prog")
         if self.return_range is not None:
-            low, high = self.return_range
-            if r0.type != s.SCALAR:
-                raise Refused(f"At program exit the register R0 is not a known value ({r0.type})", self.index,
-                              errno=errno.EINVAL)
-            if r0.var.smin < low or r0.var.smax > high:
-                raise Refused(f"At program exit the register R0 has smin={r0.var.smin} smax={r0.var.smax} should "
-                              f"have been in [{low}, {high}]", self.index, errno=errno.EINVAL)
+            self.check_return(r0, "program exit", self.return_range)
         return None
+
+    def check_return(self, r0: s.Reg, where: str, allowed: tuple[int, int]) -> None:
+        low, high = allowed
+        if r0.type != s.SCALAR:
+            raise Refused(f"At {where} the register R0 is not a known value ({r0.type})", self.index,
+                          errno=errno.EINVAL)
+        if r0.var.smin < low or r0.var.smax > high:
+            raise Refused(f"At {where} the register R0 has smin={r0.var.smin} smax={r0.var.smax} should "
+                          f"have been in [{low}, {high}]", self.index, errno=errno.EINVAL)
 
     def check_leak(self, state: s.State, what: str) -> None:
         """The kernel's ``check_resource_leak``: every reference still held is named, and
@@ -662,6 +695,12 @@ class Verifier:
                           errno=errno.EINVAL)
         call = HelperCall(self, state, name, proto)
         call.check_args()
+        if call.callback is not None:
+            # as the kernel: the callback is explored later, from a copy of this state with
+            # its frame pushed; its exit comes back to this call, which may call it again
+            inside = self.fork(state)
+            self.enter(inside, call.callback, index, call.callback_args, True)
+            pending.append((call.callback, inside, -1))
         if name == "tail_call":
             self.check_leak(state, "tail_call")
         regs = state.regs
@@ -685,10 +724,6 @@ class Verifier:
             regs[0] = s.Reg(kind + s.OR_NULL, sc.const(0), id=ref, ref=ref, size=call.alloc_size, origin=index)
         else:
             regs[0] = s.scalar()
-        if call.callback is not None:
-            skipped = self.fork(state)      # the callback may run zero times
-            pending.append((index + 1, skipped, -1))
-            return self.enter(state, call.callback, index, call.callback_args, True)
         return index + 1
 
     def check_stack_depth(self) -> None:
@@ -746,6 +781,8 @@ class HelperCall:
                 continue
             reg = self.v.read(self.state, regno)
             getattr(self, "arg_" + kind.replace("?", "_or_null"))(regno, reg)
+        if self.name == "for_each_map_elem" and self.map.type not in _FOR_EACH_MAPS:
+            raise self.fail("callback function not allowed for map", errno=_ENOTSUPP)
         if self.map is not None:
             self.check_map()
         if self.proto.callback_args:
@@ -882,6 +919,9 @@ class HelperCall:
             else:
                 made.append(context)
         self.callback_args = (made + [s.Reg()] * 5)[:5]
+
+
+_NO_CALLBACK = Proto(())
 
 
 def _helper_params(number: int) -> int:
