@@ -40,6 +40,8 @@ class Generated:
     kind: ProgramType
     text: str
     instructions: list[Instruction]
+    #: the program carries BTF function info (callbacks need it)
+    func_info: bool = False
 
     @property
     def references(self) -> dict[int, str]:
@@ -79,7 +81,9 @@ class Generator:
         for body in self.functions:
             lines += body
         text = "\n".join(lines)
-        return Generated(kind, text, assemble(text))
+        # BTF function info mostly with callbacks, sometimes without (and sometimes missing)
+        func_info = self.chance(0.85 if "func[" in text else 0.2)
+        return Generated(kind, text, assemble(text), func_info)
 
     # -- snippets ---------------------------------------------------------------------
 
@@ -248,15 +252,107 @@ class Generator:
         return [f"*(u64 *)(r10 -{self.r.choice((8, 64, 256, 504))}) = 0", "r1 = 5", f"call {name}", "r7 = r0"]
 
     def callback(self) -> list[str]:
+        """bpf_loop or bpf_for_each_map_elem with a callback that may touch its arguments
+        (the index, a map value, the context the caller passes: NULL or its stack)."""
         name = f"cb_{self.fresh()}"
-        ret = self.r.choice(("0", "1", "1", "2"))
-        self.functions.append([f"{name}:", f"r0 = {ret}", "exit"])
-        return [f"r1 = {self.r.choice((4, 10))}", f"r2 = func[{name}]", "r3 = 0", "r4 = 0", "call bpf_loop"]
+        ret = self.r.choice(("0", "1", "1", "1", "2"))
+        each = self.chance(0.5)
+        body = []
+        if each and self.chance(0.6):     # (map, key, value, ctx): read or write the value
+            size = self.r.choice((1, 4, 8))
+            off = self.off([0, 8, 40], [48, 44, -8])
+            body.append(f"r0 = *({_SIZES[size]} *)(r3 {off:+d})" if self.chance(0.5)
+                        else f"*({_SIZES[size]} *)(r3 {off:+d}) = 1")
+            if self.chance(0.2):
+                body.append("r0 = *(u32 *)(r2 +0)" if self.chance(0.7) else "*(u32 *)(r2 +0) = 1")
+        ctx_arg = "r4" if each else "r2"
+        if self.chance(0.4):                # the caller's context argument
+            body.append(f"r0 = *(u64 *)({ctx_arg} +0)" if self.chance(0.7) else f"*(u64 *)({ctx_arg} +0) = 3")
+        if not each and self.chance(0.3):
+            body += ["r0 = r1", "r0 &= 1"] if self.chance(0.5) else ["r0 = r1"]
+        self.functions.append([f"{name}:", *body, f"r0 = {ret}" if not body or body[-1][:2] != "r0" or
+                               self.chance(0.5) else "r0 &= 1", "exit"])
+        caller_ctx = (["*(u64 *)(r10 -8) = 0", "r3 = r10", "r3 += -8"] if self.chance(0.6)
+                      else ["r3 = 0"] if self.chance(0.8) else ["r3 = r10", "r3 += -8"])
+        if each:
+            return [f"r1 = map[fd:{self.r.choice((ARRAY, ARRAY, HASH, RING))}]", f"r2 = func[{name}]", *caller_ctx,
+                    "r4 = 0", "call bpf_for_each_map_elem", "r7 = r0"]
+        return [f"r1 = {self.r.choice((4, 10, 0))}", f"r2 = func[{name}]", *caller_ctx,
+                f"r4 = {self.r.choice((0, 0, 1))}", "call bpf_loop", "r7 = r0"]
 
     def uninit(self) -> list[str]:
         return [f"r7 = r{self.r.choice((8, 9, 2, 3))}"] if self.chance(0.5) else ["r9 = 1", "r7 = r9"]
 
 
+    def socket(self) -> list[str]:
+        """A socket looked up, maybe NULL-checked, read, and maybe released."""
+        lookup = self.r.choice(("bpf_sk_lookup_tcp", "bpf_sk_lookup_udp", "bpf_skc_lookup_tcp"))
+        size = self.r.choice((12, 12, 36, 40, 0))
+        done = self.fresh()
+        out = [f"*(u64 *)(r10 {off}) = 0" for off in range(-48, 0, 8) if self.chance(0.97)]
+        out += ["r1 = r6", "r2 = r10", "r2 += -48", f"r3 = {size}", f"r4 = {self.r.choice((0, 0, -1))}", "r5 = 0",
+                f"call {lookup}"]
+        if self.chance(0.85):
+            out.append(f"if r0 == 0 goto {done}")
+        if self.chance(0.7):
+            width = self.r.choice((1, 2, 4, 4, 4, 8))
+            off = self.off([4, 12, 44, 48, 72, 24, 28, 60, 0, 16], [1, 80, 50, 74, 8 * self.r.randint(0, 10)])
+            out.append(f"r7 = *({_SIZES[width]} *)(r0 {off:+d})")
+        if self.chance(0.1):
+            out.append(self.r.choice(["*(u32 *)(r0 +4) = 1", "r0 += 4", "r7 = *(u32 *)(r0 +8)"]))
+        if self.chance(0.85):
+            out += ["r8 = r0", "r1 = r0", "call bpf_sk_release"]
+            if self.chance(0.1):                 # used after its release
+                out.append("r7 = *(u32 *)(r8 +4)")
+        out.append(f"{done}:")
+        return out
+
+    def narrow(self) -> list[str]:
+        """A 64-bit value bounded by a 32-bit comparison, then used as a map value index."""
+        done = self.fresh()
+        out = ["*(u32 *)(r10 -4) = 0", f"r1 = map[fd:{ARRAY}]", "r2 = r10", "r2 += -4", "call bpf_map_lookup_elem",
+               f"if r0 == 0 goto {done}"]
+        out.append(self.r.choice(["r7 = *(u64 *)(r0 +0)", "r7 = *(u32 *)(r0 +0)", "r7 = *(u64 *)(r0 +8)"]))
+        if self.chance(0.3):
+            out.append(self.r.choice(["r7 <<= 32", "r7 s>>= 32", "r7 += -5", "w7 += 3", "r7 |= -0x80000000"]))
+        bound = self.r.choice((8, 40, 47, 48, 100, -1, 0x7fffffff))
+        cmp = self.r.choice(["if w7 > {} goto", "if w7 >= {} goto", "if w7 s> {} goto", "if r7 > {} goto",
+                             "if w7 s< 0 goto", "if w7 < {} goto"])
+        out.append(f"{cmp.format(bound)} {done}")
+        if self.chance(0.3) and "s<" not in cmp and "<" not in cmp:
+            out.append(self.r.choice(["if w7 s< 0 goto", "if r7 s< 0 goto"]) + f" {done}")
+        out.append(self.r.choice(["w7 = w7", "r7 &= 0xffffffff", "r7 <<= 32\nr7 >>= 32", "w7 += 0", "r7 = r7",
+                                  "r7 s>>= 0"]))
+        out += ["r1 = r0", "r1 += r7", f"r7 = *(u8 *)(r1 +{self.r.choice((0, 0, 7))})"]
+        out.append(f"{done}:")
+        return out
+
+    def spill(self) -> list[str]:
+        """Registers spilled to the stack and filled back, whole or in part."""
+        off = self.r.choice((-8, -16, -24))
+        pick = self.r.randrange(4)
+        if pick == 0:               # a pointer spilled, then read back whole or in part
+            size = self.r.choice((8, 8, 4, 1))
+            return [f"*(u64 *)(r10 {off}) = r6", f"r7 = *({_SIZES[size]} *)(r10 {off})",
+                    "r7 = *(u32 *)(r7 +0)" if self.chance(0.5) else "r7 = 0"]
+        if pick == 1:               # a bounded scalar through the stack as an index
+            mask = self.r.choice((7, 15, 47, 63))
+            done = self.fresh()
+            width = self.r.choice((8, 8, 4))
+            return ["call bpf_get_prandom_u32", f"r0 &= {mask}", f"*({_SIZES[width]} *)(r10 {off}) = r0",
+                    "*(u32 *)(r10 -40) = 0", f"r1 = map[fd:{ARRAY}]", "r2 = r10", "r2 += -40",
+                    "call bpf_map_lookup_elem", f"if r0 == 0 goto {done}",
+                    f"r8 = *({_SIZES[self.r.choice((width, width, 8))]} *)(r10 {off})", "r0 += r8",
+                    "r7 = *(u8 *)(r0 +0)", f"{done}:"]
+        if pick == 2:               # a constant stored narrow, read wide (or the other way)
+            return [f"*(u32 *)(r10 {off}) = {self.r.randint(0, 9)}",
+                    f"*(u32 *)(r10 {off + 4}) = 0" if self.chance(0.6) else "r0 = 0",
+                    f"r7 = *(u64 *)(r10 {off})", "r1 = r10", "r1 += r7" if self.chance(0.2) else "r1 += -8"]
+        return [f"*(u64 *)(r10 {off}) = r10", f"r7 = *(u64 *)(r10 {off})", f"*(u64 *)(r7 {off}) = 1",
+                f"r8 = *(u64 *)(r10 {off})"]
+
+
 _SNIPPETS = (Generator.scalars, Generator.stack, Generator.map_lookup, Generator.map_lookup, Generator.update,
              Generator.context, Generator.packet, Generator.packet, Generator.helpers, Generator.helpers,
-             Generator.ringbuf, Generator.loop, Generator.call, Generator.callback, Generator.uninit)
+             Generator.ringbuf, Generator.loop, Generator.call, Generator.callback, Generator.uninit,
+             Generator.socket, Generator.socket, Generator.narrow, Generator.narrow, Generator.spill, Generator.spill)

@@ -41,6 +41,8 @@ class Verdict:
     why: str = ""
     #: the slots of instructions the explanation refers to (their C lines help)
     related: tuple[int, ...] = ()
+    #: the errno the kernel's BPF_PROG_LOAD fails with for this refusal (0 when accepted)
+    errno: int = 0
     #: for an accepted program: instruction index → the kinds of pointer its memory
     #: accesses use on every path (what lets the JIT drop their checks)
     accesses: dict[int, frozenset[str]] = field(default_factory=dict)
@@ -76,7 +78,7 @@ def verify(instructions: list[Instruction], kind: ProgramType | str, maps: Mappi
             origin_slot, text = origin
             why, related = why or text, (origin_slot,)
         return Verdict(False, refused.message.splitlines()[-1] if "\n" in refused.message else refused.message,
-                       slot, "\n".join(lines) + "\n", result.processed, why, related)
+                       slot, "\n".join(lines) + "\n", result.processed, why, related, refused.errno)
     lines = list(result.log) if log_level else []
     lines.append(result.stats())
     return Verdict(True, "", None, "\n".join(lines) + "\n", result.processed,

@@ -12,6 +12,7 @@ kernel's limit of 1,000,000 processed instructions.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 
 from pybpf.isa import Instruction
@@ -23,7 +24,7 @@ from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
 from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access
 from pybpf.verifier.program import Layout, Refused
-from pybpf.verifier.protos import PROTOS, prototype
+from pybpf.verifier.protos import PROTOS, Proto, prototype
 
 INSN_LIMIT = 1_000_000
 MAX_CALL_FRAMES = 8
@@ -55,6 +56,11 @@ _ALU_NAMES = {op: ("+=" if op == o.ADD else "-=" if op == o.SUB else "*=" if op 
                    else "|=" if op == o.OR else "&=" if op == o.AND else "<<=" if op == o.LSH else ">>=" if op == o.RSH
                    else "%=" if op == o.MOD else "^=" if op == o.XOR else "s>>=" if op == o.ARSH else "?")
               for op in o.ALU_OP_NAMES}
+#: maps bpf_for_each_map_elem walks (the others have no map_for_each_callback)
+_FOR_EACH_MAPS = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.ARRAY,
+                  MapType.PERCPU_ARRAY}
+#: the kernel's internal "operation not supported" errno (not in userspace's errno.h)
+_ENOTSUPP = 524
 #: program types whose functions run on a private stack (measured on this kernel: only perf_event)
 _PRIVATE_STACK = {ProgramType.PERF_EVENT}
 _SKB_LD = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT}
@@ -116,14 +122,32 @@ class Verifier:
         #: instruction → snapshots whose every continuation was found safe (pruning candidates)
         self.done: dict[int, list[Snapshot]] = {}
         self.depths: dict[int, int] = {}
+        #: instruction → how many of its snapshots are still being explored
+        self.open_at: dict[int, int] = {}
+        #: jump-class instructions processed (calls and exits too), and both counters
+        #: when the last state was kept
+        self.jumps = self.last_jumps = self.last_processed = 0
+        #: helper calls that call a callback (their own prune points, see visit_callback_call)
+        self.callback_calls: set[int] = set()
 
     # -- driver -----------------------------------------------------------------------
 
     def run(self) -> Result:
         self.layout.check_cfg()
+        self.live = self.layout.live_registers(_helper_params)
+        # more prune points, as this kernel's check_cfg marks them: after a call; a
+        # bpf-to-bpf call or a callback's address, the instruction after it, and the callee
+        self.layout.prune_points.update(self.layout.starts[1:])
         for index, ins in enumerate(self.code):
             if ins.opcode == o.JMP | o.CALL:
                 self.layout.prune_points.add(index + 1)
+            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and PROTOS.get(ins.imm, (_NO_CALLBACK,))[
+                    0].callback_args:
+                self.callback_calls.add(index)
+                self.layout.prune_points.add(index)
+            if (ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO) or (ins.is_lddw
+                                                                               and ins.src == o.PSEUDO_FUNC):
+                self.layout.prune_points.update((index, index + 1))
         frame = s.Frame([s.Reg() for _ in range(11)], subprog=0)
         frame.regs[1] = s.Reg(s.CTX, sc.const(0))
         frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=0)
@@ -144,14 +168,16 @@ class Verifier:
         self.current = state
         while True:
             self.index = index
-            if index in layout.prune_points and self.visit(index, state):
-                return
             self.result.processed += 1
             if self.result.processed > INSN_LIMIT:
-                raise Refused(f"BPF program is too large. Processed {INSN_LIMIT + 1} insn", index)
+                raise Refused(f"BPF program is too large. Processed {INSN_LIMIT + 1} insn", index, errno=errno.E2BIG)
+            if index in layout.prune_points and self.visit(index, state):
+                return
             ins = self.code[index]
             if self.log_level:
                 self.result.log.append(f"{layout.slots[index]}: ({ins.opcode:02x}) {format_instruction(ins)}")
+            if ins.cls in (o.JMP, o.JMP32):
+                self.jumps += 1
             nxt = self.step(index, ins, state, pending)
             if nxt is None:
                 self.finish(state)
@@ -161,24 +187,58 @@ class Verifier:
     def visit(self, index: int, state: s.State) -> bool:
         """Prune against the states seen at ``index``; record this one. True: pruned."""
         seen = self.visited.setdefault(index, [])
-        key = state.key()
+        result = self.result
+        if index in self.callback_calls:
+            return self.visit_callback_call(index, state, seen)
+        # as the kernel: a new state is kept only after 2 jumps and 8 instructions since the
+        # last one, and inside a loop under way here only after 20 jumps or 100 instructions
+        jumps, insns = self.jumps - self.last_jumps, result.processed - self.last_processed
+        keep = jumps >= 2 and insns >= 8
+        if keep and self.open_at.get(index) and jumps < 20 and insns < 100:
+            keep = False
+        # each caller frame waits at its call instruction; the registers live there count
+        frames = state.frames
+        live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
+        key = state.key(live)
         if self.exploring.get((index, key)):
-            raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index)
+            raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index, errno=errno.EINVAL)
         for snap in self.done.get(index, ()):
-            if snap.state.contains(state):
+            if snap.state.contains(state, live):
                 if self.log_level > 1:
                     self.result.log.append(f"{self.layout.slots[index]}: safe")
                 self.finish(state)
                 return True
+        if keep:
+            self.keep(index, state, seen, key)
+        return False
+
+    def visit_callback_call(self, index: int, state: s.State, seen: list[Snapshot]) -> bool:
+        """A helper that calls a callback, reached again after the callback ran: pruned
+        when its state lies within one seen here before (explored or not), so the
+        callback is iterated until the caller's state stops changing (the kernel's
+        ``calls_callback`` rule); every state here is kept."""
+        frames = state.frames
+        live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
+        for snap in seen:
+            if snap.state.contains(state, live):
+                self.finish(state)
+                return True
+        self.keep(index, state, seen, state.key(live))
+        return False
+
+    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple) -> None:
+        """Record ``state`` at ``index`` as a snapshot whose continuations are explored."""
+        result = self.result
+        self.last_jumps, self.last_processed = self.jumps, result.processed
         snap = Snapshot(state.copy(), state.parent, index, key)
         snap.state.parent = None
         self.exploring[index, key] = self.exploring.get((index, key), 0) + 1
+        self.open_at[index] = self.open_at.get(index, 0) + 1
         state.parent = snap
         seen.append(snap)
-        self.result.total_states += 1
-        self.result.peak_states = max(self.result.peak_states, self.result.total_states)
-        self.result.max_states_per_insn = max(self.result.max_states_per_insn, len(seen))
-        return False
+        result.total_states += 1
+        result.peak_states = max(result.peak_states, result.total_states)
+        result.max_states_per_insn = max(result.max_states_per_insn, len(seen))
 
     def last_origin(self, refused: Refused) -> tuple[int, str] | None:
         """(slot, sentence) saying where the register a refusal names was made."""
@@ -201,6 +261,7 @@ class Verifier:
             if snap.branches:
                 break
             self.exploring[snap.index, snap.key] -= 1
+            self.open_at[snap.index] -= 1
             self.done.setdefault(snap.index, []).append(snap)
             snap = snap.parent
 
@@ -303,33 +364,34 @@ class Verifier:
         if ins.src in (o.PSEUDO_MAP_FD, o.PSEUDO_MAP_VALUE):
             info = self.maps.get(ins.imm & 0xFFFF_FFFF)
             if info is None:
-                raise Refused(f"fd {ins.imm & 0xFFFF_FFFF} is not pointing to valid bpf_map", index)
+                raise Refused(f"fd {ins.imm & 0xFFFF_FFFF} is not pointing to valid bpf_map", index, errno=errno.EBADF)
             if ins.src == o.PSEUDO_MAP_FD:
                 state.regs[ins.dst] = s.Reg(s.MAP_PTR, sc.const(0), map=info)
             else:
                 offset = ins.imm >> 32
                 if offset >= info.value_size:
                     raise Refused(f"invalid access to map value pointer, value_size={info.value_size} off={offset}",
-                                  index)
+                                  index, errno=errno.EINVAL)
                 state.regs[ins.dst] = s.Reg(s.MAP_VALUE, sc.const(0), off=offset, map=info)
             return
         if ins.src == o.PSEUDO_FUNC:
             if not self.func_info:
                 raise Refused("missing btf func_info", index,
-                              "a callback's address needs the program's BTF function info (compile with -g)")
+                              "a callback's address needs the program's BTF function info (compile with -g)",
+                              errno=errno.EINVAL)
             target = self.layout.slot_target(index, ((ins.imm & 0xFFFF_FFFF) ^ 0x8000_0000) - 0x8000_0000)
             state.regs[ins.dst] = s.Reg(s.FUNC, sc.const(0), size=target)
             return
         raise Refused(f"lddw pseudo source {ins.src} (BTF ids, map indexes) is not supported by the vm's verifier",
-                      index)
+                      index, errno=errno.EINVAL)
 
     def legacy_load(self, ins: Instruction, state: s.State) -> None:
         if self.kind not in _SKB_LD:
-            raise Refused("BPF_LD_[ABS|IND] instructions not allowed for this program type", self.index)
-        if state.refs:
-            raise Refused("BPF_LD_[ABS|IND] cannot be mixed with socket references", self.index)
+            raise Refused("BPF_LD_[ABS|IND] instructions not allowed for this program type", self.index,
+                          errno=errno.EINVAL)
+        self.check_leak(state, "BPF_LD_[ABS|IND]")
         if self.read(state, 6).type != s.CTX:
-            raise Refused("at the time of BPF_LD_ABS|IND R6 != pointer to skb", self.index)
+            raise Refused("at the time of BPF_LD_ABS|IND R6 != pointer to skb", self.index, errno=errno.EINVAL)
         if o.mode(ins.opcode) == o.IND:
             self.read(state, ins.src)
         for regno in range(1, 6):
@@ -372,9 +434,9 @@ class Verifier:
             src = self.read(state, ins.src)
         else:
             if op in (o.DIV, o.MOD) and ins.imm == 0:
-                raise Refused("div by zero", self.index)
+                raise Refused("div by zero", self.index, errno=errno.EINVAL)
             if op in (o.LSH, o.RSH, o.ARSH) and not 0 <= ins.imm < (64 if is64 else 32):
-                raise Refused(f"invalid shift {ins.imm}", self.index)
+                raise Refused(f"invalid shift {ins.imm}", self.index, errno=errno.EINVAL)
             src = s.constant(ins.imm if is64 else ins.imm & sc.U32)
         if dst.is_pointer or src.is_pointer:
             regs[ins.dst] = self.pointer_alu(ins, op, is64, dst, src)
@@ -408,7 +470,7 @@ class Verifier:
         if pointer.maybe_null:
             raise Refused(f"R{regno} pointer arithmetic on {pointer.type} prohibited, null-check it first",
                           self.index)
-        if pointer.type in (s.MAP_PTR, s.PKT_END, s.FUNC):
+        if pointer.type in (s.MAP_PTR, s.PKT_END, s.FUNC, s.SOCK, s.SOCK_COMMON):
             raise Refused(f"R{regno} pointer arithmetic on {pointer.type} prohibited", self.index)
         if op == o.SUB and src.is_pointer:
             raise Refused(f"R{regno} tried to subtract pointer from scalar", self.index)
@@ -420,22 +482,27 @@ class Verifier:
         if value.is_const:
             v = sc.signed(value.value)
             if v >= MAX_VAR_OFF or v <= -MAX_VAR_OFF:
-                raise Refused(f"math between {pointer.type} pointer and {v} is not allowed", self.index)
+                raise Refused(f"math between {pointer.type} pointer and {v} is not allowed", self.index,
+                              errno=errno.EINVAL)
         elif value.smin == sc.S64_MIN:
             raise Refused(f"math between {pointer.type} pointer and register with unbounded min value is not "
-                          "allowed", self.index)
+                          "allowed", self.index,
+                          errno=errno.EINVAL)
         elif value.smin >= MAX_VAR_OFF or value.smin <= -MAX_VAR_OFF:
-            raise Refused(f"value {value.smin} makes {pointer.type} pointer be out of bounds", self.index)
+            raise Refused(f"value {value.smin} makes {pointer.type} pointer be out of bounds", self.index,
+                          errno=errno.EINVAL)
         result = pointer.copy()
         if value.is_const:
             delta = sc.signed(value.value)
             result.off += delta if op == o.ADD else -delta
             if abs(result.off) >= MAX_VAR_OFF:
-                raise Refused(f"value {result.off} makes {pointer.type} pointer be out of bounds", self.index)
+                raise Refused(f"value {result.off} makes {pointer.type} pointer be out of bounds", self.index,
+                          errno=errno.EINVAL)
             return result
         result.var = sc.alu(op, pointer.var, value, True)
         if result.var.smin <= -MAX_VAR_OFF or result.var.smin >= MAX_VAR_OFF:
-            raise Refused(f"value {result.var.smin} makes {pointer.type} pointer be out of bounds", self.index)
+            raise Refused(f"value {result.var.smin} makes {pointer.type} pointer be out of bounds", self.index,
+                          errno=errno.EINVAL)
         if pointer.type in s.PACKETS:
             result.id, result.range = self.new_id(), 0
         return result
@@ -484,7 +551,7 @@ class Verifier:
             if src.var.is_const:
                 cleared = sc.make(dst.var.umin, dst.var.umax, dst.var.smin, dst.var.smax,
                                   sc.tn.Tnum(dst.var.tnum.value & ~src.var.value,
-                                             dst.var.tnum.mask & ~src.var.value))
+                                             dst.var.tnum.mask & ~src.var.value), *dst.var.bounds32)
                 taken = sc.branch_taken(o.JSET, dst.var, src.var)
                 if taken is True:
                     return False
@@ -492,19 +559,10 @@ class Verifier:
                     self.set_scalar(into, ins.dst, cleared)
             return None
         a, b = dst.var, src.var
-        if not is64:
-            a32, b32 = sc.low32(a), sc.low32(b)
-            signed_op = op in (o.JSGT, o.JSGE, o.JSLT, o.JSLE)
-            if signed_op and (a32.umax >= 1 << 31 or b32.umax >= 1 << 31):
-                return None
-            taken = sc.branch_taken(op, a32, b32)
-            if taken is not None or a.umax > sc.U32 or b.umax > sc.U32:
-                return taken
-        else:
-            taken = sc.branch_taken(op, a, b)
-            if taken is not None:
-                return taken
-        narrowed = sc.refine(op, a, b)
+        taken = sc.branch_taken(op, a, b) if is64 else sc.branch_taken32(op, a, b)
+        if taken is not None:
+            return taken
+        narrowed = sc.refine(op, a, b) if is64 else sc.refine32(op, a, b)
         if narrowed is None:
             return False
         self.set_scalar(into, ins.dst, narrowed[0])
@@ -541,7 +599,7 @@ class Verifier:
                     reg.type, reg.var, reg.off, reg.map, reg.ref, reg.id = s.SCALAR, sc.const(0), 0, None, 0, 0
                 else:
                     reg.type = reg.type[:-len(s.OR_NULL)]
-                    if reg.type != s.MEM:
+                    if not reg.ref:
                         reg.id = 0
         if is_null and ref:
             state.refs.pop(ref, None)
@@ -573,42 +631,54 @@ class Verifier:
         frame = state.frame
         if len(state.frames) > 1:
             if r0.type == s.STACK and r0.frame == len(state.frames) - 1:
-                raise Refused("cannot return stack pointer to the caller frame", self.index)
-            if frame.callback:
-                if r0.type != s.SCALAR or r0.var.smin < 0 or r0.var.smax > 1:
-                    raise Refused(f"At callback return the register R0 has {r0.describe()} should have been in "
-                                  "[0, 1]", self.index)
-                r0 = s.scalar()
+                raise Refused("cannot return stack pointer to the caller frame", self.index, errno=errno.EINVAL)
+            if frame.callback:       # back to the helper's call, which may call it again
+                self.check_return(r0, "callback return", (0, 1))
+                state.frames.pop()
+                return frame.callsite
             state.frames.pop()
             caller = state.regs
             for regno in range(1, 6):
                 caller[regno] = s.Reg()
             caller[0] = r0
             return frame.callsite + 1
-        for ref, where in sorted(state.refs.items()):
-            raise Refused(f"Unreleased reference id={ref} alloc_insn={self.layout.slots[where]}", self.index,
-                          f"the memory reserved at instruction {self.layout.slots[where]} is neither submitted "
-                          "nor discarded on this path")
+        self.check_leak(state, "BPF_EXIT instruction in main prog")
         if self.return_range is not None:
-            low, high = self.return_range
-            if r0.type != s.SCALAR:
-                raise Refused(f"At program exit the register R0 is not a known value ({r0.type})", self.index)
-            if r0.var.smin < low or r0.var.smax > high:
-                raise Refused(f"At program exit the register R0 has smin={r0.var.smin} smax={r0.var.smax} should "
-                              f"have been in [{low}, {high}]", self.index)
+            self.check_return(r0, "program exit", self.return_range)
         return None
+
+    def check_return(self, r0: s.Reg, where: str, allowed: tuple[int, int]) -> None:
+        low, high = allowed
+        if r0.type != s.SCALAR:
+            raise Refused(f"At {where} the register R0 is not a known value ({r0.type})", self.index,
+                          errno=errno.EINVAL)
+        if r0.var.smin < low or r0.var.smax > high:
+            raise Refused(f"At {where} the register R0 has smin={r0.var.smin} smax={r0.var.smax} should "
+                          f"have been in [{low}, {high}]", self.index, errno=errno.EINVAL)
+
+    def check_leak(self, state: s.State, what: str) -> None:
+        """The kernel's ``check_resource_leak``: every reference still held is named, and
+        ``what`` (an exit, a tail call, a legacy packet load) is refused."""
+        if not state.refs:
+            return
+        lines = [f"Unreleased reference id={ref} alloc_insn={self.layout.slots[where]}"
+                 for ref, where in sorted(state.refs.items())]
+        first = self.layout.slots[min(state.refs.values())]
+        raise Refused("\n".join(lines + [f"{what} would lead to reference leak"]), self.index,
+                      f"the object acquired at instruction {first} is not released on this path", errno=errno.EINVAL)
 
     def call(self, index: int, ins: Instruction, state: s.State, pending: list) -> int | None:
         if ins.src == o.CALL_PSEUDO:
             target = self.layout.slot_target(index, ins.imm)
             return self.enter(state, target, index, [state.regs[r].copy() for r in range(1, 6)], False)
         if ins.src == o.CALL_KFUNC:
-            raise Refused("calling kernel functions is not supported by the vm's verifier", index)
+            raise Refused("calling kernel functions is not supported by the vm's verifier", index, errno=errno.EINVAL)
         return self.helper(index, ins.imm, state, pending)
 
     def enter(self, state: s.State, target: int, callsite: int, args: list[s.Reg], callback: bool) -> int:
         if len(state.frames) >= MAX_CALL_FRAMES:
-            raise Refused(f"the call stack of {len(state.frames) + 1} frames is too deep !", self.index)
+            raise Refused(f"the call stack of {len(state.frames) + 1} frames is too deep !", self.index,
+                          errno=errno.E2BIG)
         frame = s.Frame([s.Reg() for _ in range(11)], callsite=callsite, subprog=target, callback=callback)
         frame.regs[1:6] = args
         frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=len(state.frames))
@@ -618,16 +688,24 @@ class Verifier:
     def helper(self, index: int, number: int, state: s.State, pending: list) -> int | None:
         name = HELPER_NAMES.get(number) if number > 0 else None
         if name is None:
-            raise Refused(f"invalid func unknown#{number}", index)
+            raise Refused(f"invalid func unknown#{number}", index, errno=errno.EINVAL)
         proto = prototype(number, self.kind)
         if proto is None:
             if number in PROTOS:
-                raise Refused(f"program of this type cannot use helper {helper_name(number)}#{number}", index)
-            raise Refused(f"helper {helper_name(number)}#{number} is not modelled by the vm's verifier", index)
+                raise Refused(f"program of this type cannot use helper {helper_name(number)}#{number}", index,
+                              errno=errno.EINVAL)
+            raise Refused(f"helper {helper_name(number)}#{number} is not modelled by the vm's verifier", index,
+                          errno=errno.EINVAL)
         call = HelperCall(self, state, name, proto)
         call.check_args()
-        if name == "tail_call" and state.refs:
-            raise Refused("tail_call would lead to reference leak", index)
+        if call.callback is not None:
+            # as the kernel: the callback is explored later, from a copy of this state with
+            # its frame pushed; its exit comes back to this call, which may call it again
+            inside = self.fork(state)
+            self.enter(inside, call.callback, index, call.callback_args, True)
+            pending.append((call.callback, inside, -1))
+        if name == "tail_call":
+            self.check_leak(state, "tail_call")
         regs = state.regs
         for regno in range(1, 6):
             regs[regno] = s.Reg()
@@ -641,16 +719,14 @@ class Verifier:
             regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index)
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
-        elif proto.ret == "ringbuf_mem_or_null":
+        elif proto.ret in ("ringbuf_mem_or_null", "sock_or_null", "sock_common_or_null"):
+            self.new_id()           # the kernel numbers the maybe-NULL id, then the reference
             ref = self.new_id()
             state.refs[ref] = index
-            regs[0] = s.Reg(s.MEM + s.OR_NULL, sc.const(0), id=ref, ref=ref, size=call.alloc_size, origin=index)
+            kind = s.MEM if proto.ret.startswith("ringbuf") else proto.ret[:-len(s.OR_NULL)]
+            regs[0] = s.Reg(kind + s.OR_NULL, sc.const(0), id=ref, ref=ref, size=call.alloc_size, origin=index)
         else:
             regs[0] = s.scalar()
-        if call.callback is not None:
-            skipped = self.fork(state)      # the callback may run zero times
-            pending.append((index + 1, skipped, -1))
-            return self.enter(state, call.callback, index, call.callback_args, True)
         return index + 1
 
     def check_stack_depth(self) -> None:
@@ -658,12 +734,12 @@ class Verifier:
         frame rounded up to 16 bytes, as for a JIT-compiled program). perf_event programs
         without tail calls run functions of 64 bytes of stack or more on a private stack,
         which does not add up; a function with a tail call may not run below 256 bytes."""
-        calls: dict[int, set[int]] = {}
+        calls: dict[int, dict[int, None]] = {}      # caller → its callees in call order
         tail_calls: set[int] = set()
         tail_call = helper_id("tail_call")
         for index, ins in enumerate(self.code):
             if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO:
-                calls.setdefault(self.layout.function_of[index], set()).add(self.layout.slot_target(index, ins.imm))
+                calls.setdefault(self.layout.function_of[index], {})[self.layout.slot_target(index, ins.imm)] = None
             elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm == tail_call:
                 tail_calls.add(self.layout.function_of[index])
         private = self.kind in _PRIVATE_STACK and not tail_calls
@@ -697,8 +773,8 @@ class HelperCall:
         self.key_in_range = False
         self.memory: tuple[int, bool] | None = None   # (regno, written) awaiting its size
 
-    def fail(self, message: str) -> Refused:
-        return Refused(message, self.v.index)
+    def fail(self, message: str, errno: int = errno.EACCES) -> Refused:
+        return Refused(message, self.v.index, errno=errno)
 
     def check_args(self) -> None:
         regs = self.state.regs
@@ -708,6 +784,10 @@ class HelperCall:
                 continue
             reg = self.v.read(self.state, regno)
             getattr(self, "arg_" + kind.replace("?", "_or_null"))(regno, reg)
+        if self.name == "for_each_map_elem" and self.map.type not in _FOR_EACH_MAPS:
+            raise self.fail("callback function not allowed for map", errno=_ENOTSUPP)
+        if self.map is not None:
+            self.check_map()
         if self.proto.callback_args:
             self.build_callback_args(regs)
 
@@ -721,17 +801,25 @@ class HelperCall:
     def arg_map(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.MAP_PTR)
         self.map = reg.map
-        kind = reg.map.type
+        if self.name == "tail_call" and reg.map.type != MapType.PROG_ARRAY:
+            raise self.fail("expected prog array map for tail call", errno=errno.EINVAL)
+
+    def check_map(self) -> None:
+        """The kernel's ``check_map_func_compatibility``, after every argument: this map
+        with this helper."""
+        kind = self.map.type
         needed = _HELPER_MAPS.get(self.name)
         allowed = _MAP_HELPERS.get(kind)
         if (needed is not None and kind not in needed) or (allowed is not None and self.name not in allowed):
             number = helper_id(self.name)
-            raise self.fail(f"cannot pass map_type {int(kind)} into func bpf_{self.name}#{number}")
+            raise self.fail(f"cannot pass map_type {int(kind)} into func bpf_{self.name}#{number}", errno=errno.EINVAL)
 
-    def memory_arg(self, regno: int, reg: s.Reg, size: int, write: bool) -> None:
+    def memory_arg(self, regno: int, reg: s.Reg, size: int, write: bool, zero_ok: bool = False) -> None:
         if reg.type not in (s.STACK, s.PKT, s.PKT_META, s.MAP_KEY, s.MAP_VALUE, s.MEM):
             raise self.fail(f"R{regno} type={reg.type} expected=fp, pkt, pkt_meta, map_key, map_value, mem")
         if size <= 0:
+            if not zero_ok:        # a key or value of a map without keys or values
+                raise self.fail("invalid zero-sized read")
             return
         Access(self.v, self.state, regno, 0, size, write, None, helper=True).run()
 
@@ -768,7 +856,7 @@ class HelperCall:
             raise self.fail(f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
         if self.memory is not None:
             memreg, write = self.memory
-            self.memory_arg(memreg, self.state.regs[memreg], value.umax, write)
+            self.memory_arg(memreg, self.state.regs[memreg], value.umax, write, zero_ok=True)
         self.memory = None
 
     def arg_size0(self, regno: int, reg: s.Reg) -> None:
@@ -798,10 +886,22 @@ class HelperCall:
             raise self.fail(f"Possibly NULL pointer passed to helper arg{regno}")
         self.expect(regno, reg, s.MEM)
         if reg.off or not reg.var.is_const or reg.var.value:
-            raise self.fail(f"R{regno} must have zero offset when passed to release func")
+            raise self.fail(f"R{regno} must have zero offset when passed to release func or trusted arg to kfunc",
+                            errno=errno.EINVAL)
         if not reg.ref or reg.ref not in self.state.refs:
-            raise self.fail(f"R{regno} must be referenced when passed to release function")
-        ref = reg.ref
+            raise self.fail(f"R{regno} must be referenced when passed to release function", errno=errno.EINVAL)
+        self.release(reg.ref)
+
+    def arg_sock_release(self, regno: int, reg: s.Reg) -> None:
+        if reg.type not in s.SOCKETS:
+            raise self.fail(f"R{regno} type={reg.type} expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, "
+                            "trusted_ptr_")
+        if not reg.ref or reg.ref not in self.state.refs:
+            raise self.fail(f"R{regno} must be referenced when passed to release function", errno=errno.EINVAL)
+        self.release(reg.ref)
+
+    def release(self, ref: int) -> None:
+        """The reference is given back: every copy of the pointer becomes unusable."""
         del self.state.refs[ref]
         for other in self.state.all_regs():
             if other.ref == ref:
@@ -822,6 +922,20 @@ class HelperCall:
             else:
                 made.append(context)
         self.callback_args = (made + [s.Reg()] * 5)[:5]
+
+
+_NO_CALLBACK = Proto(())
+
+
+def _helper_params(number: int) -> int:
+    """How many argument registers a call of helper ``number`` reads (5 when unknown)."""
+    proto = PROTOS.get(number)
+    if proto is None:
+        return 5
+    args = proto[0].args
+    while args and args[-1] == "any?":
+        args = args[:-1]
+    return len(args)
 
 
 def _is_null(reg: s.Reg) -> bool:

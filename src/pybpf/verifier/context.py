@@ -35,6 +35,31 @@ _FULL_SIZE = {"data", "data_end", "data_meta", "tstamp", "hwtstamp", "sk", "flow
               *(f"remote_ip6[{i}]" for i in range(4)), *(f"local_ip6[{i}]" for i in range(4))}
 
 
+#: struct bpf_sock: the fields read whole or in narrower power-of-two parts from their
+#: start (offset, size), those also from inside (addresses), and dst_port (2 bytes of 4)
+_SOCK_NARROW_AT_START = {4, 8, 12, 44, 72, 76}
+_SOCK_ADDRESSES = (range(24, 44), range(52, 72))
+_SOCK_SIZE = 80
+
+
+def sock_field_size(off: int, size: int, full: bool) -> int | None:
+    """The field size of a ``size``-byte read at ``off`` of a socket pointer (``full``: a
+    ``bpf_sock``, else a ``bpf_sock_common``, without type/protocol/mark/priority), or
+    None when the kernel's ``bpf_sock_is_valid_access`` refuses it."""
+    if off < 0 or off >= _SOCK_SIZE or off % size:
+        return None
+    if not full and 8 <= off < 24:
+        return None
+    narrow = size <= 4
+    if off in _SOCK_NARROW_AT_START or any(off in r for r in _SOCK_ADDRESSES):
+        return 4 if narrow else None
+    if off in (48, 49):
+        return size if size <= 2 else (4 if size == 4 and off == 48 else None)
+    if off in (50, 51):
+        return None
+    return 4 if size == 4 else None
+
+
 @dataclass(frozen=True)
 class Rules:
     """A context layout and what a program type may read and write in it."""

@@ -5,10 +5,12 @@ messages. :func:`access` is used by loads, stores, atomics and helper arguments.
 
 from __future__ import annotations
 
+import errno
+
 from pybpf.object import ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
-from pybpf.verifier.context import context_access
+from pybpf.verifier.context import context_access, sock_field_size
 from pybpf.verifier.program import Refused
 
 MAX_VAR_OFF = 1 << 29
@@ -38,30 +40,39 @@ class Access:
         self.write, self.value, self.helper = write, value, helper
         self.reg = state.regs[regno] if regno >= 0 else None
 
-    def fail(self, message: str) -> Refused:
-        return Refused(message, self.v.index)
+    def fail(self, message: str, code: int = errno.EACCES) -> Refused:
+        return Refused(message, self.v.index, errno=code)
 
     # -- bounds of a region [0, limit) -------------------------------------------------
 
     def region(self, reg: s.Reg, limit: int, what: str) -> None:
         """The kernel's ``check_mem_region_access``: the fixed and variable offset together
-        stay inside ``[0, limit)``."""
+        stay inside ``[0, limit)``: first the lowest offset, then the highest, each
+        refused with the offending access and which end is outside."""
         var, fixed = reg.var, reg.off + self.off
-        if var.is_const:
-            start = fixed + sc.signed(var.value)
-            if start < 0 or start + self.size > limit or (self.size == 0 and not self.helper):
-                raise self.fail(f"invalid access to {what}, {self._limit_name(what)}={limit} off={start} "
-                                f"size={self.size}")
-            return
-        if var.smin < 0:
+        low = fixed + var.smin
+        if var.smin < 0 and (var.smin == sc.S64_MIN or low != sc.signed(low, 32) or low < 0):
             raise self.fail(f"R{self.regno} min value is negative, either use unsigned index or do a if "
                             "(index >=0) check.")
-        if fixed + var.smin < 0:
-            raise self.fail(f"R{self.regno} min value is outside of the allowed memory range")
+        if not self._inside(low, limit):
+            raise self.fail(f"{self._outside(what, limit, low)}\n"
+                            f"R{self.regno} min value is outside of the allowed memory range")
         if var.umax >= MAX_VAR_OFF:
             raise self.fail(f"R{self.regno} unbounded memory access, make sure to bounds check any such access")
-        if fixed + var.umax + self.size > limit:
-            raise self.fail(f"R{self.regno} max value is outside of the allowed memory range")
+        if not self._inside(fixed + var.umax, limit):
+            raise self.fail(f"{self._outside(what, limit, fixed + var.umax)}\n"
+                            f"R{self.regno} max value is outside of the allowed memory range")
+
+    def _inside(self, start: int, limit: int) -> bool:
+        """The kernel's ``__check_mem_access`` of ``size`` bytes at ``start``."""
+        return start >= 0 and (self.size > 0 or self.helper) and start + self.size <= limit
+
+    def _outside(self, what: str, limit: int, start: int) -> str:
+        if what == "packet":
+            reg = self.reg
+            return (f"invalid access to packet, off={start} size={self.size}, "
+                    f"R{self.regno}(id={reg.id},off={reg.off},r={reg.range})")
+        return f"invalid access to {what}, {self._limit_name(what)}={limit} off={start} size={self.size}"
 
     @staticmethod
     def _limit_name(what: str) -> str:
@@ -106,6 +117,8 @@ class Access:
             return None if self.write else loaded(self.size)
         if kind == s.CTX and not self.helper:
             return self.context()
+        if kind in s.SOCKETS and not self.helper:
+            return self.socket()
         raise self.fail(f"R{self.regno} invalid mem access '{kind}'")
 
     def packet(self, reg: s.Reg) -> None:
@@ -139,6 +152,16 @@ class Access:
             return s.Reg(pointer, sc.const(0))
         return loaded(self.size)
 
+    def socket(self) -> s.Reg:
+        """A field of ``struct bpf_sock`` (``bpf_sock_common``: fewer), read only."""
+        if self.write:
+            raise self.fail(f"R{self.regno} cannot write into {self.reg.type}")
+        off = self.reg.off + self.off
+        size = sock_field_size(off, self.size, self.reg.type == s.SOCK)
+        if size is None:
+            raise self.fail(f"R{self.regno} invalid {self.reg.type} access off={off} size={self.size}")
+        return loaded(self.size)
+
     # -- the stack --------------------------------------------------------------------
 
     def stack(self) -> s.Reg | None:
@@ -151,9 +174,9 @@ class Access:
             start = fixed + sc.signed(var.value)
             if start < -STACK_SIZE or start + self.size > 0 or self.size <= 0 and not self.helper:
                 what = " write to" if self.write else " read from"
-                if self.helper:
-                    what = " indirect access to"
-                raise self.fail(f"invalid{what} stack R{self.regno} off={start} size={self.size}")
+                # a helper's memory argument out of the stack is EINVAL, a load or store EACCES
+                raise self.fail(f"invalid{what} stack R{self.regno} off={start} size={self.size}",
+                                errno.EINVAL if self.helper else errno.EACCES)
             self.v.note_depth(self.state, reg.frame, start)
             if self.write:
                 if self.value is not None and self.value.is_pointer and self.size != 8:
@@ -198,12 +221,15 @@ def _write(frame: s.Frame, start: int, size: int, value: s.Reg | None) -> None:
     if size == 8 and start % 8 == 0 and value is not None:
         frame.stack[(-start - 1) // 8] = s.Slot(s.SPILL * 8, value.copy())
         return
-    if start % 8 == 0 and value is not None and value.type == s.SCALAR and value.var.is_const:
-        # a partial spill of a constant (the low bytes of the slot), as the kernel keeps it
+    if start % 8 == 0 and value is not None and value.type == s.SCALAR and (
+            value.var.is_const or value.var.umax >> (8 * size) == 0):
+        # a narrow spill of a scalar that fits (the low bytes of the slot), as the kernel
+        # keeps it; a constant that does not fit keeps its low bytes
         slot, _ = _slot(frame, start)
         kinds = slot.kinds if slot.spilled is None else slot.kinds.replace(s.SPILL, s.MISC)
         slot.kinds = kinds[:8 - size] + s.SPILL * size
-        slot.spilled = s.constant(value.var.value & ((1 << (8 * size)) - 1))
+        slot.spilled = (s.constant(value.var.value & ((1 << (8 * size)) - 1)) if value.var.is_const
+                        else value.copy())
         return
     zero = value is not None and value.var.is_const and value.var.value == 0
     for byte in range(start, start + size):
@@ -217,8 +243,11 @@ def _write(frame: s.Frame, start: int, size: int, value: s.Reg | None) -> None:
 def _read(access: Access, frame: s.Frame, start: int) -> s.Reg:
     size = access.size
     slot = frame.stack.get((-start - 1) // 8)
-    if slot is not None and slot.spilled is not None and start % 8 == 0 and slot.kinds.count(s.SPILL) == size:
-        return slot.spilled.copy()
+    if slot is not None and slot.spilled is not None and start % 8 == 0:
+        spilled, count = slot.spilled, slot.kinds.count(s.SPILL)
+        # the register whole, or a narrower part of a scalar whose value fits in it
+        if count == size or (size < count and spilled.type == s.SCALAR and spilled.var.umax >> (8 * size) == 0):
+            return spilled.copy()
     # privileged programs may read stack never written: it reads as some value
     kinds = [_kind(frame, byte) for byte in range(start, start + size)]
     if slot is not None and slot.spilled is not None and slot.spilled.is_pointer and not access.helper:

@@ -6,16 +6,22 @@ or a jump.
 
 from __future__ import annotations
 
+import errno as _errno
+from collections.abc import Callable
+
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 
 
 class Refused(Exception):
-    """The program is unsafe: the kernel's ``message`` for instruction ``index``."""
+    """The program is unsafe: the kernel's ``message`` for instruction ``index`` and the
+    errno its ``BPF_PROG_LOAD`` fails with (EACCES for an unsafe access, EINVAL for a
+    malformed program or a broken contract such as a leaked reference, E2BIG for a
+    program or call chain too large, EBADF for a bad map fd)."""
 
-    def __init__(self, message: str, index: int | None, why: str = ""):
+    def __init__(self, message: str, index: int | None, why: str = "", errno: int = _errno.EACCES):
         super().__init__(message)
-        self.message, self.index, self.why = message, index, why
+        self.message, self.index, self.why, self.errno = message, index, why, errno
 
 
 class Layout:
@@ -59,7 +65,7 @@ class Layout:
         target = self.slot_target(index, relative)
         if target is None:
             raise Refused(f"function at insn {self.slots[index] + 1 + relative} is not an instruction boundary",
-                          index)
+                          index, errno=_errno.EINVAL)
         return target
 
     def check_cfg(self) -> None:
@@ -70,13 +76,15 @@ class Layout:
                 target = self.slot_target(index, ins.jump_offset)
                 landing = self.slots[index] + 1 + ins.jump_offset
                 if target is None or self.function_of[target] != self.function_of[index]:
-                    raise Refused(f"jump out of range from insn {self.slots[index]} to {landing}", index)
+                    raise Refused(f"jump out of range from insn {self.slots[index]} to {landing}", index,
+                                  errno=_errno.EINVAL)
+                # this kernel's prune points: every jump's target, a conditional jump itself
                 self.prune_points.add(target)
                 if o.op(ins.opcode) != o.JA:
-                    self.prune_points.add(index + 1)
+                    self.prune_points.add(index)
             ends = index + 1 == len(code) or index + 1 in self.starts[1:]
             if ends and not (ins.opcode == o.JMP | o.EXIT or (ins.is_jump and o.op(ins.opcode) == o.JA)):
-                raise Refused("last insn is not an exit or jmp", index)
+                raise Refused("last insn is not an exit or jmp", index, errno=_errno.EINVAL)
         seen = [False] * len(code)
         work = list(self.starts)
         for start in self.starts:
@@ -89,7 +97,26 @@ class Layout:
                     work.append(nxt)
         for index, reached in enumerate(seen):
             if not reached:
-                raise Refused(f"unreachable insn {self.slots[index]}", index)
+                raise Refused(f"unreachable insn {self.slots[index]}", index, errno=_errno.EINVAL)
+
+    def live_registers(self, params: Callable[[int], int]) -> list[int]:
+        """For each instruction, the registers (bit ``1 << regno``) whose value there may
+        still be read: the kernel's ``compute_live_registers``, a backward data flow
+        over each function. Pruning and loop detection compare live registers only.
+        ``params(helper)`` is how many argument registers a helper call reads."""
+        used, defined = zip(*(_use_def(ins, params) for ins in self.code)) if self.code else ((), ())
+        live = [0] * len(self.code)
+        changed = True
+        while changed:
+            changed = False
+            for index in reversed(range(len(self.code))):
+                after = 0
+                for nxt in self.successors(index):
+                    after |= live[nxt]
+                before = used[index] | (after & ~defined[index])
+                if before != live[index]:
+                    live[index], changed = before, True
+        return live
 
     def successors(self, index: int) -> list[int]:
         ins = self.code[index]
@@ -99,3 +126,45 @@ class Layout:
             target = self.slot_target(index, ins.jump_offset)
             return [target] if o.op(ins.opcode) == o.JA else [target, index + 1]
         return [index + 1]
+
+
+_CALLER_SAVED = 0b111111        # r0-r5: a call writes them
+_ARGS = 0b111110                # r1-r5
+
+
+def _use_def(ins: Instruction, params: Callable[[int], int]) -> tuple[int, int]:
+    """(registers ``ins`` reads, registers it writes) as bit masks."""
+    dst, src, kind = 1 << ins.dst, 1 << ins.src, ins.cls
+    by_reg = o.source(ins.opcode) == o.X
+    if kind in (o.ALU, o.ALU64):
+        op = o.op(ins.opcode)
+        if op == o.MOV:
+            return (src if by_reg else 0), dst
+        if op in (o.NEG, o.END):
+            return dst, dst
+        return dst | (src if by_reg else 0), dst
+    if ins.is_lddw:
+        return 0, dst
+    if kind == o.LD:                     # legacy packet loads read r6 (and src), clobber r0-r5
+        return 1 << 6 | (src if o.mode(ins.opcode) == o.IND else 0), _CALLER_SAVED
+    if kind == o.LDX:
+        return src, dst
+    if kind == o.ST:
+        return dst, 0
+    if kind == o.STX:
+        if o.mode(ins.opcode) != o.ATOMIC or ins.imm == o.STORE_REL:
+            return dst | src, 0
+        if ins.imm == o.LOAD_ACQ:
+            return src, dst
+        if ins.imm == o.CMPXCHG:
+            return dst | src | 1, 1
+        return dst | src, (src if ins.imm & o.FETCH else 0)
+    op = o.op(ins.opcode)
+    if op == o.EXIT:
+        return 1, 0
+    if op == o.CALL:
+        count = params(ins.imm) if ins.src == o.CALL_HELPER else 5
+        return _ARGS & ((1 << (count + 1)) - 1), _CALLER_SAVED
+    if op == o.JA or not ins.is_jump:
+        return 0, 0
+    return dst | (src if by_reg else 0), 0

@@ -6,7 +6,7 @@ Argument kinds: ``any`` (an initialised value), ``map`` (a map pointer), ``key``
 or NULL too) and ``uninit`` (memory the helper writes) — each followed by ``size`` or
 ``size0`` (a length, zero allowed), ``ctx``, ``func`` (a callback), ``stack?`` (a stack
 pointer or NULL), ``alloc_size`` (a known constant), ``release`` (ring-buffer memory the
-helper takes back).
+helper takes back), ``sock_release`` (a referenced socket the helper takes back).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ _SKB = {T.SOCKET_FILTER, T.SCHED_CLS, T.SCHED_ACT, T.CGROUP_SKB, T.LWT_IN, T.LWT
 _TC = {T.SCHED_CLS, T.SCHED_ACT}
 _TRACING = {T.KPROBE, T.TRACEPOINT, T.PERF_EVENT, T.RAW_TRACEPOINT, T.RAW_TRACEPOINT_WRITABLE, T.TRACING}
 _PERF_OUTPUT = _TRACING | _SKB | {T.XDP}
+#: program types that may look sockets up (and must release them)
+_SK_LOOKUP = _TC | {T.XDP, T.CGROUP_SKB, T.SK_SKB, T.SK_MSG, T.CGROUP_SOCK_ADDR}
 ALL = None
 
 #: name → (prototype, program types that may call it; None: every type)
@@ -114,6 +116,10 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "xdp_load_bytes": (Proto(("ctx", "any", "uninit", "size")), {T.XDP}),
     "xdp_store_bytes": (Proto(("ctx", "any", "mem", "size")), {T.XDP}),
     "fib_lookup": (Proto(("ctx", "mem", "size", "any")), _TC | {T.XDP}),
+    "sk_lookup_tcp": (Proto(("ctx", "mem", "size0", "any", "any"), "sock_or_null"), _SK_LOOKUP),
+    "sk_lookup_udp": (Proto(("ctx", "mem", "size0", "any", "any"), "sock_or_null"), _SK_LOOKUP),
+    "skc_lookup_tcp": (Proto(("ctx", "mem", "size0", "any", "any"), "sock_common_or_null"), _SK_LOOKUP),
+    "sk_release": (Proto(("sock_release",)), _SK_LOOKUP),
 }
 
 PROTOS: dict[int, tuple[Proto, set | None]] = {helper_id(name): entry for name, entry in _TABLE.items()}

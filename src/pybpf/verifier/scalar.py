@@ -1,9 +1,12 @@
-"""Numeric knowledge about a 64-bit value: a tnum plus unsigned and signed bounds.
+"""Numeric knowledge about a 64-bit value: a tnum plus unsigned and signed bounds of
+the whole value and, apart, of its low 32 bits.
 
 :class:`Scalar` is immutable. Every constructor goes through :func:`make`, which keeps
-the three views in sync (as the kernel's ``reg_bounds_sync``) and returns None when
-they contradict each other: a branch refined into an empty set is a branch no
-execution takes. 32-bit operations are modelled on the zero-extended low half.
+the five views in sync (as the kernel's ``reg_bounds_sync``: bounds from the tnum, 32-bit
+bounds from 64-bit ones and back, signed from unsigned and back, the tnum from the
+bounds) and returns None when they contradict each other: a branch refined into an
+empty set is a branch no execution takes. The 32-bit bounds are what 32-bit ALU
+operations and ``w`` comparisons work on, as the kernel's ``u32_min_value``....
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from pybpf.verifier.tnum import MASK64, Tnum
 
 U32 = 0xFFFF_FFFF
 S64_MIN, S64_MAX = -(1 << 63), (1 << 63) - 1
+S32_MIN, S32_MAX = -(1 << 31), (1 << 31) - 1
+#: the 32-bit bounds that say nothing
+ANY32 = (0, U32, S32_MIN, S32_MAX)
 
 
 def signed(value: int, bits: int = 64) -> int:
@@ -22,7 +28,7 @@ def signed(value: int, bits: int = 64) -> int:
 
 
 class Scalar(tuple):
-    """(umin, umax, smin, smax, tnum), always consistent."""
+    """(umin, umax, smin, smax, tnum, u32min, u32max, s32min, s32max), always consistent."""
 
     __slots__ = ()
 
@@ -31,6 +37,14 @@ class Scalar(tuple):
     smin = property(lambda self: self[2])
     smax = property(lambda self: self[3])
     tnum = property(lambda self: self[4])
+    u32min = property(lambda self: self[5])
+    u32max = property(lambda self: self[6])
+    s32min = property(lambda self: self[7])
+    s32max = property(lambda self: self[8])
+
+    @property
+    def bounds32(self) -> tuple[int, int, int, int]:
+        return self[5], self[6], self[7], self[8]
 
     @property
     def is_const(self) -> bool:
@@ -43,7 +57,8 @@ class Scalar(tuple):
     def contains(self, other: Scalar) -> bool:
         """Every value ``other`` may have, this may have too (state pruning)."""
         return (self[0] <= other[0] and other[1] <= self[1] and self[2] <= other[2]
-                and other[3] <= self[3] and tn.contains(self[4], other[4]))
+                and other[3] <= self[3] and self[5] <= other[5] and other[6] <= self[6] and self[7] <= other[7]
+                and other[8] <= self[8] and tn.contains(self[4], other[4]))
 
     def describe(self) -> str:
         """The kernel's log form: ``P5``/``5`` for constants, else the bounds that say something."""
@@ -63,31 +78,70 @@ class Scalar(tuple):
         return ",".join(parts)
 
 
-def make(umin: int, umax: int, smin: int, smax: int, t: Tnum) -> Scalar | None:
+def make(umin: int, umax: int, smin: int, smax: int, t: Tnum, u32min: int = 0, u32max: int = U32,
+         s32min: int = S32_MIN, s32max: int = S32_MAX) -> Scalar | None:
     """A consistent scalar from possibly loose bounds, or None when no value fits."""
     for _ in range(2):
-        umin, umax = max(umin, t[0]), min(umax, t[0] | t[1])
-        if (t[0] | t[1]) >> 63 == t[0] >> 63:         # sign bit known
-            smin = max(smin, signed(t[0]))
-            smax = min(smax, signed(t[0] | t[1]))
-        if umin > umax or smin > smax:
+        # bounds from the known bits
+        tv, tm = t
+        umin, umax = max(umin, tv), min(umax, tv | tm)
+        if not tm >> 63:                                # sign bit known
+            smin, smax = max(smin, signed(tv)), min(smax, signed(tv | tm))
+        lv, lm = tv & U32, tm & U32
+        u32min, u32max = max(u32min, lv), min(u32max, lv | lm)
+        if not lm >> 31:
+            s32min, s32max = max(s32min, signed(lv, 32)), min(s32max, signed(lv | lm, 32))
+        # the low halves of a 64-bit range whose upper halves agree (or are two sequential
+        # numbers around a low half crossing zero) are a 32-bit range
+        if umin >> 32 == umax >> 32:
+            u32min, u32max = max(u32min, umin & U32), min(u32max, umax & U32)
+            if signed(umin, 32) <= signed(umax, 32):
+                s32min, s32max = max(s32min, signed(umin, 32)), min(s32max, signed(umax, 32))
+        elif ((umin >> 32) + 1) & U32 == (umax >> 32) & U32 and signed(umin, 32) < 0 <= signed(umax, 32):
+            s32min, s32max = max(s32min, signed(umin, 32)), min(s32max, signed(umax, 32))
+        if smin >> 32 == smax >> 32:
+            if smin & U32 <= smax & U32:
+                u32min, u32max = max(u32min, smin & U32), min(u32max, smax & U32)
+            if signed(smin, 32) <= signed(smax, 32):
+                s32min, s32max = max(s32min, signed(smin, 32)), min(s32max, signed(smax, 32))
+        elif ((smin >> 32) + 1) & U32 == (smax >> 32) & U32 and signed(smin, 32) < 0 <= signed(smax, 32):
+            s32min, s32max = max(s32min, signed(smin, 32)), min(s32max, signed(smax, 32))
+        if signed(u32min, 32) <= signed(u32max, 32):    # u32 range on one side of the sign
+            s32min, s32max = max(s32min, signed(u32min, 32)), min(s32max, signed(u32max, 32))
+        if s32min & U32 <= s32max & U32:                # s32 range on one side of zero
+            u32min, u32max = max(u32min, s32min & U32), min(u32max, s32max & U32)
+        if u32min > u32max or s32min > s32max:
             return None
+        # signed and unsigned 64-bit bounds
         if umin >> 63 == umax >> 63:                    # unsigned range on one side of the sign
             smin, smax = max(smin, signed(umin)), min(smax, signed(umax))
         if (smin >= 0) == (smax >= 0):                  # signed range on one side of zero
             umin, umax = max(umin, smin & MASK64), min(umax, smax & MASK64)
         if umin > umax or smin > smax:
             return None
-        t = tn.intersect(t, tn.from_range(umin, umax))
-    return Scalar((umin, umax, smin, smax, t))
+        # 64-bit bounds from the 32-bit ones (the kernel's __reg_deduce_mixed_bounds)
+        umin, umax = max(umin, (umin & ~U32) | u32min), min(umax, (umax & ~U32) | u32max)
+        smin, smax = max(smin, (smin & ~U32) | u32min), min(smax, (smax & ~U32) | u32max)
+        if s32min >= 0 and smin >= S32_MIN and smax <= S32_MAX:
+            smin, smax = max(smin, s32min), min(smax, s32max)
+            umin, umax = max(umin, s32min), min(umax, s32max)
+        if umin > umax or smin > smax:
+            return None
+        # the known bits from the bounds, the low half from the 32-bit ones
+        t64 = tn.intersect(t, tn.from_range(umin, umax))
+        t32 = tn.intersect(tn.Tnum(lv, lm), tn.from_range(u32min, u32max))
+        t = tn.Tnum((t64[0] & ~U32) | t32[0], (t64[1] & ~U32) | t32[1])
+    return Scalar((umin, umax, smin, smax, t, u32min, u32max, s32min, s32max))
 
 
 def const(value: int) -> Scalar:
     value &= MASK64
-    return Scalar((value, value, signed(value), signed(value), tn.const(value)))
+    low = value & U32
+    return Scalar((value, value, signed(value), signed(value), tn.const(value), low, low, signed(low, 32),
+                   signed(low, 32)))
 
 
-UNKNOWN = Scalar((0, MASK64, S64_MIN, S64_MAX, tn.UNKNOWN))
+UNKNOWN = Scalar((0, MASK64, S64_MIN, S64_MAX, tn.UNKNOWN, 0, U32, S32_MIN, S32_MAX))
 
 
 def unsigned_range(low: int, high: int) -> Scalar:
@@ -103,14 +157,10 @@ def from_tnum(t: Tnum) -> Scalar:
 
 
 def low32(s: Scalar) -> Scalar:
-    """The zero-extended low 32 bits of ``s``."""
+    """The zero-extended low 32 bits of ``s`` (``w1 = w1``; the operands of ALU32)."""
     if s[1] <= U32:
         return s
-    if s[0] >> 32 == s[1] >> 32:
-        made = make(s[0] & U32, s[1] & U32, 0, U32, tn.cast(s[4], 4))
-        if made is not None:
-            return made
-    return from_tnum(tn.cast(s[4], 4))
+    return make(s[5], s[6], 0, U32, tn.cast(s[4], 4), *s[5:]) or from_tnum(tn.cast(s[4], 4))
 
 
 def sign_extend(s: Scalar, bits: int) -> Scalar:
@@ -120,6 +170,8 @@ def sign_extend(s: Scalar, bits: int) -> Scalar:
     half = 1 << (bits - 1)
     if s[1] < half:           # the sign bit is clear: the value is unchanged
         return s
+    if bits == 32:            # the low half's signed bounds are the value's
+        return make(0, MASK64, s[7], s[8], tn.UNKNOWN, *s[5:]) or UNKNOWN
     return make(0, MASK64, -half, half - 1, tn.UNKNOWN) or UNKNOWN
 
 
@@ -132,12 +184,35 @@ def _from_bounds(umin: int, umax: int, t: Tnum) -> Scalar:
 
 def alu(op: int, a: Scalar, b: Scalar, is64: bool) -> Scalar:
     """The scalar result of ``a op b`` (``b`` already the imm or source register)."""
+    bounds32 = _alu32(op, a, b)
     if not is64:
         a, b = low32(a), low32(b)
     if a.is_const and b.is_const:
         return const(_concrete(op, a[0], b[0], is64))
     result = _alu64(op, a, b, is64)
+    if bounds32 is not None:     # what the low halves alone say about the result's low half
+        low = (max(result[5], bounds32[0]), min(result[6], bounds32[1]), max(result[7], bounds32[2]),
+               min(result[8], bounds32[3]))
+        result = make(*result[:5], *low) or result
     return result if is64 else low32(result)
+
+
+def _alu32(op: int, a: Scalar, b: Scalar) -> tuple[int, int, int, int] | None:
+    """The 32-bit bounds of the low half of ``a op b`` from those of the operands, where
+    the operation does not overflow (the kernel's ``scalar32_min_max_*``)."""
+    if op == o.ADD:
+        u = (a[5] + b[5], a[6] + b[6])
+        s = (a[7] + b[7], a[8] + b[8])
+    elif op == o.SUB:
+        u = (a[5] - b[6], a[6] - b[5])
+        s = (a[7] - b[8], a[8] - b[7])
+    elif op == o.AND:
+        return 0, min(a[6], b[6]), S32_MIN, S32_MAX
+    else:
+        return None
+    u = u if 0 <= u[0] and u[1] <= U32 else (0, U32)
+    s = s if S32_MIN <= s[0] and s[1] <= S32_MAX else (S32_MIN, S32_MAX)
+    return (*u, *s)
 
 
 def _alu64(op: int, a: Scalar, b: Scalar, is64: bool) -> Scalar:
@@ -171,11 +246,15 @@ def _alu64(op: int, a: Scalar, b: Scalar, is64: bool) -> Scalar:
         if not b.is_const or b[0] >= width:
             return UNKNOWN
         shift = b[0]
-        if op == o.LSH:
-            t = tn.lshift(a[4], shift) if is64 else tn.cast(tn.lshift(a[4], shift), 4)
-            if a[1] << shift <= (MASK64 if is64 else U32):
-                return _from_bounds(a[0] << shift, a[1] << shift, t)
-            return from_tnum(t)
+        if op == o.LSH:           # the kernel's rules: bounds only while no bit can reach the top
+            if not is64:
+                t = tn.cast(tn.lshift(a[4], shift), 4)
+                return _from_bounds(a[0] << shift, a[1] << shift, t) if a[1] <= 1 << (31 - shift) else from_tnum(t)
+            t = tn.lshift(a[4], shift)
+            smin, smax = (a[7] << 32, a[8] << 32) if shift == 32 and a[7] >= 0 else (S64_MIN, S64_MAX)
+            if a[1] > 1 << (63 - shift):
+                return make(0, MASK64, smin, smax, t) or from_tnum(t)
+            return make(a[0] << shift, a[1] << shift, smin, smax, t) or from_tnum(t)
         if op == o.RSH:
             return _from_bounds(a[0] >> shift, a[1] >> shift, tn.rshift(a[4], shift))
         t = tn.arshift(a[4], shift, width)
@@ -273,13 +352,14 @@ def branch_taken(op: int, a: Scalar, b: Scalar) -> bool | None:
 
 def refine(op: int, a: Scalar, b: Scalar) -> tuple[Scalar, Scalar] | None:
     """``a`` and ``b`` narrowed by knowing ``a op b`` holds; None when it cannot."""
-    umin_a, umax_a, smin_a, smax_a, ta = a
-    umin_b, umax_b, smin_b, smax_b, tb = b
+    umin_a, umax_a, smin_a, smax_a, ta = a[:5]
+    umin_b, umax_b, smin_b, smax_b, tb = b[:5]
     if op == o.JEQ:
         t = tn.intersect(ta, tb)
         if (ta[0] ^ tb[0]) & ~(ta[1] | tb[1]):
             return None
-        both = make(max(umin_a, umin_b), min(umax_a, umax_b), max(smin_a, smin_b), min(smax_a, smax_b), t)
+        both = make(max(umin_a, umin_b), min(umax_a, umax_b), max(smin_a, smin_b), min(smax_a, smax_b), t,
+                    max(a[5], b[5]), min(a[6], b[6]), max(a[7], b[7]), min(a[8], b[8]))
         return None if both is None else (both, both)
     if op == o.JNE:
         if a.is_const and b.is_const and a[0] == b[0]:
@@ -292,11 +372,11 @@ def refine(op: int, a: Scalar, b: Scalar) -> tuple[Scalar, Scalar] | None:
         return None if swapped is None else (swapped[1], swapped[0])
     strict = op in (o.JGT, o.JSGT)
     if op in (o.JGT, o.JGE):
-        new_a = make(max(umin_a, umin_b + strict), umax_a, smin_a, smax_a, ta)
-        new_b = make(umin_b, min(umax_b, umax_a - strict), smin_b, smax_b, tb)
+        new_a = make(max(umin_a, umin_b + strict), umax_a, smin_a, smax_a, ta, *a[5:])
+        new_b = make(umin_b, min(umax_b, umax_a - strict), smin_b, smax_b, tb, *b[5:])
     else:
-        new_a = make(umin_a, umax_a, max(smin_a, smin_b + strict), smax_a, ta)
-        new_b = make(umin_b, umax_b, smin_b, min(smax_b, smax_a - strict), tb)
+        new_a = make(umin_a, umax_a, max(smin_a, smin_b + strict), smax_a, ta, *a[5:])
+        new_b = make(umin_b, umax_b, smin_b, min(smax_b, smax_a - strict), tb, *b[5:])
     if new_a is None or new_b is None:
         return None
     return new_a, new_b
@@ -316,4 +396,53 @@ def _exclude(a: Scalar, b: Scalar) -> Scalar:
         smin += 1
     if smax == signed(v):
         smax -= 1
-    return make(umin, umax, smin, smax, a[4]) or a
+    return make(umin, umax, smin, smax, a[4], *a[5:]) or a
+
+
+# ---- 32-bit comparisons (``if w1 > 5``): the low halves' bounds ---------------------
+
+def _view32(s: Scalar) -> Scalar:
+    """The low half's bounds in the places :func:`branch_taken` reads them (a view for
+    deciding a comparison, not a consistent 64-bit scalar)."""
+    return Scalar((s[5], s[6], s[7], s[8], tn.cast(s[4], 4)))
+
+
+def branch_taken32(op: int, a: Scalar, b: Scalar) -> bool | None:
+    """True/False when the 32-bit comparison ``a op b`` is decided, else None."""
+    return branch_taken(op, _view32(a), _view32(b))
+
+
+def refine32(op: int, a: Scalar, b: Scalar) -> tuple[Scalar, Scalar] | None:
+    """``a`` and ``b`` narrowed by knowing the 32-bit comparison ``a op b`` holds (their
+    low halves' bounds; the 64-bit bounds follow where they can)."""
+    if op == o.JSET:
+        return a, b
+    if op in (o.JLT, o.JLE, o.JSLT, o.JSLE):
+        swapped = refine32(SWAPPED[op], b, a)
+        return None if swapped is None else (swapped[1], swapped[0])
+    ua, ub, sa, sb = [a[5], a[6]], [b[5], b[6]], [a[7], a[8]], [b[7], b[8]]
+    ta, tb = a[4], b[4]
+    if op == o.JEQ:
+        if (ta[0] ^ tb[0]) & ~(ta[1] | tb[1]) & U32:
+            return None
+        ua = ub = [max(ua[0], ub[0]), min(ua[1], ub[1])]
+        sa = sb = [max(sa[0], sb[0]), min(sa[1], sb[1])]
+        low = tn.intersect(tn.cast(ta, 4), tn.cast(tb, 4))
+        ta = tn.Tnum((ta[0] & ~U32) | low[0], (ta[1] & ~U32) | low[1])
+        tb = tn.Tnum((tb[0] & ~U32) | low[0], (tb[1] & ~U32) | low[1])
+    elif op == o.JNE:
+        for mine, other in ((ua, ub), (ub, ua), (sa, sb), (sb, sa)):
+            if other[0] == other[1]:
+                mine[0] += mine[0] == other[0]
+                mine[1] -= mine[1] == other[0]
+    elif op in (o.JGT, o.JGE):
+        strict = op == o.JGT
+        ua[0], ub[1] = max(ua[0], ub[0] + strict), min(ub[1], ua[1] - strict)
+    else:
+        strict = op == o.JSGT
+        sa[0], sb[1] = max(sa[0], sb[0] + strict), min(sb[1], sa[1] - strict)
+    new_a = make(*a[:4], ta, ua[0], ua[1], sa[0], sa[1])
+    new_b = make(*b[:4], tb, ub[0], ub[1], sb[0], sb[1])
+    if new_a is None or new_b is None:
+        return None
+    return new_a, new_b

@@ -17,10 +17,11 @@ from pybpf.verifier import scalar as sc
 NOT_INIT, SCALAR = "?", "scalar"
 CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR = "ctx", "fp", "map_value", "map_key", "map_ptr"
 PKT, PKT_END, PKT_META, MEM, FUNC = "pkt", "pkt_end", "pkt_meta", "ringbuf_mem", "func"
-#: the socket __sk_buff's ``sk`` names (checked for NULL; the vm does not model its fields)
-SOCK_COMMON = "sock_common"
+#: the socket __sk_buff's ``sk`` names; a full socket (``bpf_sk_lookup_tcp``'s, referenced)
+SOCK_COMMON, SOCK = "sock_common", "sock"
 OR_NULL = "_or_null"
-POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON}
+POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON, SOCK}
+SOCKETS = {SOCK, SOCK_COMMON}
 PACKETS = {PKT, PKT_META}
 
 
@@ -177,20 +178,24 @@ class State:
                 if slot.spilled is not None:
                     yield slot.spilled
 
-    def key(self) -> tuple:
-        return (tuple((tuple(r.key() for r in f.regs), tuple(sorted((k, v.key()) for k, v in f.stack.items())),
-                       f.callsite) for f in self.frames), tuple(sorted(self.refs)))
+    def key(self, live: tuple[int, ...]) -> tuple:
+        """The state's identity for loop detection: registers of each frame that are live
+        (``live``: one mask per frame), stack slots, and references."""
+        return (tuple((tuple(r.key() if mask >> n & 1 else None for n, r in enumerate(f.regs)),
+                       tuple(sorted((k, v.key()) for k, v in f.stack.items())), f.callsite)
+                      for f, mask in zip(self.frames, live)), tuple(sorted(self.refs)))
 
-    def contains(self, other: State) -> bool:
+    def contains(self, other: State, live: tuple[int, ...]) -> bool:
         """Every execution ``other`` describes, this state describes too: ``other`` can be
-        pruned when this one was verified safe."""
+        pruned when this one was verified safe. Registers not in ``live`` (one mask per
+        frame) are never read again and do not count."""
         if len(self.frames) != len(other.frames) or len(self.refs) != len(other.refs):
             return False
         idmap: dict[int, int] = {}
-        for mine, theirs in zip(self.frames, other.frames):
+        for mine, theirs, mask in zip(self.frames, other.frames, live):
             if mine.callsite != theirs.callsite:
                 return False
-            if not all(a.contains(b, idmap) for a, b in zip(mine.regs, theirs.regs)):
+            if not all(a.contains(b, idmap) for n, (a, b) in enumerate(zip(mine.regs, theirs.regs)) if mask >> n & 1):
                 return False
             for index, slot in mine.stack.items():
                 other_slot = theirs.stack.get(index)

@@ -33,6 +33,10 @@ class Tnum(tuple):
         return not self[1]
 
     def __str__(self) -> str:
+        """The kernel's ``tnum_strn``: a known value as a number, else ``(value; mask)``."""
+        if not self[1]:
+            value = self[0]
+            return str(value - (1 << 64) if value >> 63 else value)
         return f"({self[0]:#x}; {self[1]:#x})"
 
 

@@ -427,7 +427,7 @@ def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> dict
     source = [spec.explain(verdict.slot)] if verdict.slot is not None else []
     source += [f"(instruction {slot}) {spec.explain(slot)}" for slot in verdict.related if spec.explain(slot)]
     hint = verdict.message + (f": {verdict.why}" if verdict.why else "")
-    raise VerifierError("BPF_PROG_LOAD", errno.EACCES, verdict.log, f"program {spec.name!r} (vm)", hint,
+    raise VerifierError("BPF_PROG_LOAD", verdict.errno, verdict.log, f"program {spec.name!r} (vm)", hint,
                         "\n".join(line for line in source if line), verdict.slot)
 
 
