@@ -19,19 +19,19 @@ import re
 import select
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
 from pybpf.bcc.ctypes_btf import ctype_of
 from pybpf.bcc.prelude import PRELUDE, tracepoint_struct
 from pybpf.bcc.preprocess import preprocess
+from pybpf.bcc.shared_tables import load_tables
 from pybpf.bcc.table import EventTable, Table, TableError, table_class
 from pybpf.bcc.translate import Translation, translate
 from pybpf.bcc.usdt import usdt_prelude
 from pybpf.btf import BTF, Kind
-from pybpf.errors import PybpfError
-from pybpf.object import CollectionSpec
+from pybpf.errors import BPFError, PybpfError
 from pybpf.object.kinds import ProgramType
 
 _SYSCALL_PREFIXES = ("__x64_sys_", "__ia32_sys_", "__arm64_sys_", "__se_sys_", "__do_sys_", "ksys_", "sys_")
@@ -56,10 +56,6 @@ class BPF:
     def __init__(self, src_file: str | bytes = b"", hdr_file: str | bytes = b"", text: str | bytes | None = None,
                  debug: int = 0, cflags: Sequence[str] = (), usdt_contexts: Sequence[Any] = (),
                  allow_rlimit: bool = True, device: Any = None, attach_usdt_ignore_pid: bool = False) -> None:
-        from pybpf.engine import load, possible_cpus
-        from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
-
         self.debug = debug
         self._collection: Any = None
         self.funcs: dict[str, Any] = {}
@@ -80,24 +76,14 @@ class BPF:
             except OSError as exc:
                 raise BccError(f"src_file {path}: {exc.strerror}") from None
         text = text.decode() if isinstance(text, bytes) else text
-        cflags = [os.fsdecode(f) for f in cflags]
-        self.translation: Translation = translate(preprocess(text, cflags))
-        headers = "".join(tracepoint_struct(c, e) for c, e in sorted(self.translation.tracepoint_structs))
-        if self._usdt:
-            headers += usdt_prelude(self._usdt)
-        self.source = PRELUDE + headers + self.translation.source
-        if debug & 0x4 or os.environ.get("PYBPF_BCC_SHOW_SOURCE"):
-            print(self.source, file=sys.stderr)
-        data = compile_c(self.source, cflags=[*cflags, "-Wno-unused-value",
-                                              "-Wno-pointer-sign", "-Wno-int-conversion",
-                                              "-Wno-incompatible-pointer-types", "-Wno-unused-variable"])
-        spec = load_object(data, name="bcc")
-        self._program_specs = spec.programs
-        blob = next((p.btf.btf for p in spec.programs.values() if p.btf is not None and p.btf.btf), None)
-        self._btf = BTF.parse(blob) if blob else None
-        maps = {name: replace(m, max_entries=m.max_entries or possible_cpus()) for name, m in spec.maps.items()}
-        self._collection = load(CollectionSpec(maps=maps), engine="kernel")
-        self._map_names = {name[:15]: name for name in self.translation.tables}
+        compiled = compile_program(text, [os.fsdecode(f) for f in cflags], self._usdt,
+                                   show=bool(debug & 0x4 or os.environ.get("PYBPF_BCC_SHOW_SOURCE")))
+        self.translation: Translation = compiled.translation
+        self.source = compiled.source
+        self._program_specs = compiled.spec.programs
+        self._map_specs = compiled.spec.maps
+        self._btf = compiled.btf
+        self._collection = load_tables(self.translation.tables, compiled.spec.maps)
         atexit.register(self.cleanup)   # BCC detaches everything at exit, cleanup() or not
         for context in self._usdt:
             context._attach(self)
@@ -144,6 +130,8 @@ class BPF:
                 self.attach_tracepoint(tp=function.section[11:].replace("/", ":"), fn_name=name)
             elif function.section.startswith("raw_tracepoint/"):
                 self.attach_raw_tracepoint(tp=function.section[15:], fn_name=name)
+            elif name.startswith(("kfunc__", "kretfunc__", "lsm__")):
+                self._attach_trampoline(name)
 
     # -- attaching -------------------------------------------------------------------------
     def _remember(self, kind: str, what: str, link: Any) -> None:
@@ -222,13 +210,81 @@ class BPF:
         try:
             self._remember(kind, event, attach_kprobe(program.fd, event, retprobe=retprobe, offset=offset))
         except AttachError as exc:
-            nearest = tracefs.tracepoint_for_function(event)
-            if nearest is None:
-                close = difflib.get_close_matches(event, sorted(e.split(":", 1)[1] for e in tracefs.events), n=1)
-                nearest = next((e for e in tracefs.events if close and e.endswith(":" + close[0])), None)
-            hint = f"; the nearest tracepoint is {nearest} (use attach_tracepoint)" if nearest else ""
-            raise BccError(f"{kind} on {event}: this kernel cannot attach kprobes ({exc}){hint}; kprobes on a "
-                           "syscall's entry function (get_syscall_fnname) run on its syscalls tracepoints") from None
+            raise BccError(f"{kind} on {event}: this kernel cannot attach kprobes ({exc}); "
+                           f"{_instead(event, retprobe)}; kprobes on a syscall's entry function "
+                           "(get_syscall_fnname) run on its syscalls tracepoints") from None
+
+    # -- BTF-attached programs (KFUNC_PROBE, KRETFUNC_PROBE, LSM_PROBE, KMOD_RET) -------------
+    def attach_kfunc(self, fn_name: str | bytes = b"") -> Self:
+        self._attach_trampoline(_prefixed("kfunc__", fn_name))
+        return self
+
+    def attach_kretfunc(self, fn_name: str | bytes = b"") -> Self:
+        self._attach_trampoline(_prefixed("kretfunc__", fn_name))
+        return self
+
+    def attach_lsm(self, fn_name: str | bytes = b"") -> Self:
+        self._attach_trampoline(_prefixed("lsm__", fn_name))
+        return self
+
+    def attach_fmod_ret(self, fn_name: str | bytes = b"") -> Self:
+        self._attach_trampoline(_prefixed("kmod_ret__", fn_name))
+        return self
+
+    def detach_kfunc(self, fn_name: str | bytes = b"") -> None:
+        self._forget("kfunc", _prefixed("kfunc__", fn_name))
+
+    def detach_kretfunc(self, fn_name: str | bytes = b"") -> None:
+        self._forget("kfunc", _prefixed("kretfunc__", fn_name))
+
+    def detach_lsm(self, fn_name: str | bytes = b"") -> None:
+        self._forget("kfunc", _prefixed("lsm__", fn_name))
+
+    def detach_fmod_ret(self, fn_name: str | bytes = b"") -> None:
+        self._forget("kfunc", _prefixed("kmod_ret__", fn_name))
+
+    def _attach_trampoline(self, name: str) -> None:
+        """Load a KFUNC_PROBE/KRETFUNC_PROBE/LSM_PROBE/KMOD_RET function (its fentry/fexit/
+        lsm/fmod_ret program names the kernel function's BTF id) and link it, as BCC's
+        bpf_attach_kfunc/bpf_attach_lsm do. A kernel without BPF trampolines refuses the
+        load with EPERM: the error says so and names the tracepoint to use instead."""
+        from pybpf.kernel.attach import attach_raw_tracepoint
+
+        function = self.translation.functions.get(name)
+        if function is None or "/" not in function.section:
+            self._symbol(name)   # the error naming the functions there are
+            raise BccError(f"{name} is not a KFUNC_PROBE/KRETFUNC_PROBE/LSM_PROBE/KMOD_RET function")
+        if ("kfunc", name) in self._links:
+            raise BccError(f"{name} is already attached")
+        kind, _, target = function.section.partition("/")
+        self._check_trampoline_arguments(function, kind, target)
+        try:
+            program = self.load_func(name, BPF.LSM if kind == "lsm" else BPF.TRACING)
+        except BPFError as exc:
+            if exc.errno != errno.EPERM:
+                raise
+            raise BccError(f"{name}: this kernel refuses {kind} programs (BPF trampolines) even to root "
+                           f"(BPF_PROG_LOAD: {exc.errno_name}), so {_TRAMPOLINE_MACROS[kind]}({target}) cannot run here; "
+                           f"{_instead(target, kind == 'fexit', lsm=kind == 'lsm')}") from None
+        self._remember("kfunc", name, attach_raw_tracepoint(program.fd, "", by_btf=True))
+
+    @staticmethod
+    def _check_trampoline_arguments(function: Any, kind: str, target: str) -> None:
+        """A probe declaring more arguments than the kernel function has (plus the return
+        value for fexit) would read past the trampoline's context: say so by name."""
+        from pybpf.kernel.btf_targets import vmlinux
+
+        btf = vmlinux()
+        found = btf.find(f"bpf_lsm_{target}" if kind == "lsm" else target, Kind.FUNC)
+        if found is None:
+            close = difflib.get_close_matches(target, [t.name for t in btf.types if t.kind == Kind.FUNC], n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise BccError(f"{_TRAMPOLINE_MACROS[kind]}({target}): the kernel's BTF has no function {target}{hint}")
+        params = len(btf[found.ref].members)
+        most = params + (kind == "fexit")
+        if function.arguments > most:
+            raise BccError(f"{_TRAMPOLINE_MACROS[kind]}({target}) declares {function.arguments} arguments; "
+                           f"{target}() has {params}" + (" (and the return value)" if kind == "fexit" else ""))
 
     def detach_kprobe(self, event: str | bytes = b"", fn_name: str | bytes = b"") -> None:
         self._forget("kprobe", os.fsdecode(event))
@@ -336,13 +392,17 @@ class BPF:
         if decl is None:
             raise TableError(f"no table {key!r} in the BPF program (tables: {', '.join(self.translation.tables)})")
         kernel_map = self._collection.maps[key[:15]]
-        spec = kernel_map.spec
+        # the types the program declared, where the map is the one it declared (a pinned or
+        # shared map another program made may differ: its sizes decide then)
+        spec = self._map_specs[key[:15]]
+        typed = self._btf is not None and (spec.key_size, spec.value_size) == (kernel_map.key_size,
+                                                                             kernel_map.value_size)
         cache: dict[int, Any] = {}
-        k = keytype or (ctype_of(self._btf, spec.btf_key_type_id, cache) if self._btf and spec.btf_key_type_id
-                        else _sized_int(spec.key_size))
-        v = leaftype or (ctype_of(self._btf, spec.btf_value_type_id, cache) if self._btf and spec.btf_value_type_id
-                         else _sized_int(spec.value_size))
-        table = table_class(spec.type)(self, key, kernel_map, k, v)
+        k = keytype or (ctype_of(self._btf, spec.btf_key_type_id, cache) if typed and spec.btf_key_type_id
+                        else _sized_int(kernel_map.key_size))
+        v = leaftype or (ctype_of(self._btf, spec.btf_value_type_id, cache) if typed and spec.btf_value_type_id
+                         else _sized_int(kernel_map.value_size))
+        table = table_class(kernel_map.spec.type)(self, key, kernel_map, k, v)
         if isinstance(table, EventTable):
             table.event_type = self._event_type(key)
         self.tables[key] = table
@@ -517,11 +577,13 @@ class BPF:
 
     @staticmethod
     def support_kfunc() -> bool:
-        return False
+        """Whether KFUNC_PROBE/KRETFUNC_PROBE can run: asked of the kernel (BCC looks for the
+        trampoline symbol, which this kernel has while refusing fentry programs)."""
+        return _kernel_loads(ProgramType.TRACING)
 
     @staticmethod
     def support_lsm() -> bool:
-        return False
+        return _kernel_loads(ProgramType.LSM)
 
     @staticmethod
     def kernel_struct_has_field(struct_name: str | bytes, field_name: str | bytes) -> int:
@@ -570,16 +632,81 @@ class BPF:
         self.cleanup()
 
 
+@dataclass(frozen=True)
+class CompiledProgram:
+    """A BCC program compiled: its translation, the C given to clang, the object's specs."""
+
+    translation: Translation
+    source: str
+    spec: Any          # pybpf.object.ObjectSpec
+    btf: BTF | None    # the object's BTF (Key/Leaf types, event records)
+
+
+def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequence[Any] = (),
+                    show: bool = False) -> CompiledProgram:
+    """Translate BCC's C dialect and compile it with pybpf's clang (no kernel object is made)."""
+    from pybpf.object.elf import load_object
+    from pybpf.toolchain import compile_c
+
+    translation = translate(preprocess(text, list(cflags)))
+    headers = "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
+    if usdt_contexts:
+        headers += usdt_prelude(list(usdt_contexts))
+    source = PRELUDE + headers + translation.source
+    if show:
+        print(source, file=sys.stderr)
+    data = compile_c(source, cflags=[*cflags, "-Wno-unused-value", "-Wno-pointer-sign", "-Wno-int-conversion",
+                                     "-Wno-incompatible-pointer-types", "-Wno-unused-variable"])
+    spec = load_object(data, name="bcc")
+    blob = next((p.btf.btf for p in spec.programs.values() if p.btf is not None and p.btf.btf), None)
+    return CompiledProgram(translation, source, spec, BTF.parse(blob) if blob else None)
+
+
 _PROGRAM_TYPES = {BPF.SOCKET_FILTER: ProgramType.SOCKET_FILTER, BPF.KPROBE: ProgramType.KPROBE,
                   BPF.SCHED_CLS: ProgramType.SCHED_CLS, BPF.SCHED_ACT: ProgramType.SCHED_ACT,
                   BPF.TRACEPOINT: ProgramType.TRACEPOINT, BPF.XDP: ProgramType.XDP,
-                  BPF.PERF_EVENT: ProgramType.PERF_EVENT, BPF.RAW_TRACEPOINT: ProgramType.RAW_TRACEPOINT}
+                  BPF.PERF_EVENT: ProgramType.PERF_EVENT, BPF.RAW_TRACEPOINT: ProgramType.RAW_TRACEPOINT,
+                  BPF.TRACING: ProgramType.TRACING, BPF.LSM: ProgramType.LSM}
 
 # (PerfType, config) → pybpf's perf event names
 _PERF_EVENTS = {(1, 0): "cpu-clock", (1, 1): "task-clock", (1, 2): "page-faults", (1, 3): "context-switches",
                 (1, 4): "cpu-migrations", (1, 5): "minor-faults", (1, 6): "major-faults",
                 (0, 0): "cpu-cycles", (0, 1): "instructions", (0, 2): "cache-references", (0, 3): "cache-misses",
                 (0, 4): "branch-instructions", (0, 5): "branch-misses"}
+
+
+_TRAMPOLINE_MACROS = {"fentry": "KFUNC_PROBE", "fexit": "KRETFUNC_PROBE", "lsm": "LSM_PROBE", "fmod_ret": "KMOD_RET"}
+
+
+def _prefixed(prefix: str, fn_name: str | bytes) -> str:
+    """BCC's add_prefix: ``attach_kfunc(fn_name="vmlinux__do_exit")`` names kfunc__vmlinux__do_exit."""
+    name = os.fsdecode(fn_name)
+    return name if name.startswith(prefix) else prefix + name
+
+
+def _instead(function: str, returning: bool, lsm: bool = False) -> str:
+    """What to attach to instead of a kprobe/fentry on kernel ``function``: the tracepoint
+    reporting the same event (a syscall's sys_exit_* for a return probe), or the nearest
+    tracepoint by name."""
+    from pybpf.tracefs import Tracefs
+
+    tracefs = Tracefs()
+    events = tracefs.events
+    nearest = tracefs.tracepoint_for_function(function)
+    if nearest is None:
+        # do_unlinkat, vfs_fsync, ksys_read...: the syscall the function serves
+        stem = re.sub(r"^(__x64_sys_|__se_sys_|__do_sys_|do_sys_|ksys_|do_|vfs_|sys_)", "", function)
+        nearest = next((e for e in (f"syscalls:sys_enter_{stem}", f"syscalls:sys_enter_{stem}at") if e in events),
+                       None)
+    if nearest is None and not lsm:
+        close = difflib.get_close_matches(function, sorted(e.split(":", 1)[1] for e in events), n=1)
+        nearest = next((e for e in sorted(events) if close and e.endswith(":" + close[0])), None)
+    if nearest is not None and returning and nearest.startswith("syscalls:sys_enter_"):
+        nearest = nearest.replace(":sys_enter_", ":sys_exit_")
+    if nearest is None:
+        return ("no tracepoint reports this hook; attach a TRACEPOINT_PROBE to the syscall that reaches it"
+                if lsm else f"no tracepoint reports {function}; use a TRACEPOINT_PROBE (BPF.tracepoint_exists)")
+    return f"the nearest tracepoint is {nearest} (use TRACEPOINT_PROBE or attach_tracepoint)"
 
 
 def _syscall_of(function: str) -> str | None:
@@ -592,6 +719,15 @@ def _syscall_of(function: str) -> str | None:
 def _sized_int(size: int) -> Any:
     return {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}.get(
         size, ctypes.c_uint8 * size)
+
+
+def _kernel_loads(kind: ProgramType) -> bool:
+    from pybpf.kernel.features import YES, program_type
+
+    try:
+        return program_type(kind) == YES
+    except PybpfError:
+        return False
 
 
 _KSYMS: list[Any] = []

@@ -48,6 +48,9 @@ class ProbeFunction:
     #: the C name of its entry point (``bcc_N``; the kernel keeps 15 characters of a
     #: program's name); the syscall entry points are ``bcc_N_enter`` and ``bcc_N_exit``
     symbol: str = ""
+    #: how many of the kernel function's arguments (and, for a fexit, its return value)
+    #: a KFUNC_PROBE/KRETFUNC_PROBE/LSM_PROBE declares
+    arguments: int = 0
 
     @property
     def wrapped(self) -> bool:
@@ -164,9 +167,10 @@ def _declarations(text: str, result: Translation) -> str:
             pos = tokens[end - 1].end
             i, statement_start = end, end
             continue
-        if tok.text in ("TRACEPOINT_PROBE", "RAW_TRACEPOINT_PROBE", "KFUNC_PROBE", "KRETFUNC_PROBE",
-                        "LSM_PROBE"):
-            out.append(text[pos:tok.start] + _probe_macro(tok.text, args, place, result))
+        if tok.text in _PROBE_MACROS:
+            # the replacement is one line: the lines the macro's arguments took follow it
+            newlines = "\n" * text.count("\n", tok.start, tokens[close].end)
+            out.append(text[pos:tok.start] + _probe_macro(tok.text, args, place, result) + newlines)
             pos = tokens[close].end
             i = close + 1
             continue
@@ -236,8 +240,41 @@ def _probe_macro(macro: str, args: list[str], place: str, result: Translation) -
         result.functions[name] = ProbeFunction(name, "struct bpf_raw_tracepoint_args *",
                                                section=f"raw_tracepoint/{args[0]}", symbol=symbol)
         return f'SEC("raw_tracepoint/{args[0]}") int {symbol}(struct bpf_raw_tracepoint_args *ctx)'
-    raise BccSyntaxError(f"{place}: {macro} needs fentry/fexit/LSM programs, which pybpf.bcc does not "
-                         "translate (and this kernel refuses); use a tracepoint")
+    if macro in _TRAMPOLINES:
+        return _trampoline_probe(macro, args, place, result)
+    raise BccSyntaxError(f"{place}: {macro} attaches to a kernel module's function, whose BTF pybpf's loader "
+                         "does not read; probe a vmlinux function with KFUNC_PROBE/KRETFUNC_PROBE or use a tracepoint")
+
+
+#: BCC's BTF-attached probe macros → (function name prefix, section kind)
+_TRAMPOLINES = {"KFUNC_PROBE": ("kfunc__vmlinux__", "fentry"), "KRETFUNC_PROBE": ("kretfunc__vmlinux__", "fexit"),
+                "LSM_PROBE": ("lsm__", "lsm"), "KMOD_RET": ("kmod_ret__", "fmod_ret")}
+_PROBE_MACROS = frozenset({"TRACEPOINT_PROBE", "RAW_TRACEPOINT_PROBE", "MODULE_KFUNC_PROBE",
+                           "MODULE_KRETFUNC_PROBE", *_TRAMPOLINES})
+
+
+def _trampoline_probe(macro: str, args: list[str], place: str, result: Translation) -> str:
+    """``KFUNC_PROBE(event, type arg, ...)`` as BCC's (libbpf's) ``BPF_PROG`` makes it: an
+    fentry/fexit/lsm/fmod_ret entry point taking the trampoline's array of u64 arguments,
+    which calls an inlined function with them cast to the declared types — the body that
+    follows the macro in the program. (``KRETFUNC_PROBE``'s last argument is the return
+    value: the trampoline passes it after the function's arguments.)"""
+    if not args or not args[0].strip():
+        raise BccSyntaxError(f"{place}: {macro}(function, type arg, ...) needs the kernel function's name")
+    prefix, kind = _TRAMPOLINES[macro]
+    event = args[0].strip()
+    params = [p for p in args[1:] if p.strip()]
+    for param in params:
+        _split_parameter(param)
+    name = f"{prefix}{event}"
+    symbol = f"bcc_{len(result.functions)}"
+    result.functions[name] = ProbeFunction(name, "unsigned long long *", section=f"{kind}/{event}", symbol=symbol,
+                                           arguments=len(params))
+    casts = "".join(f", ({_split_parameter(p)[0]})ctx[{n}]" for n, p in enumerate(params))
+    signature = f"int __bcc_body_{name}(unsigned long long *ctx{''.join(', ' + p for p in params)})"
+    return (f"static __always_inline {signature}; "
+            f'SEC("{kind}/{event}") int {symbol}(unsigned long long *ctx) {{ return __bcc_body_{name}(ctx{casts}); }} '
+            f"static __always_inline {signature}")
 
 
 def _split_parameter(param: str) -> tuple[str, str]:
