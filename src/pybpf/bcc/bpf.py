@@ -18,13 +18,14 @@ import os
 import re
 import select
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
 from pybpf.bcc.ctypes_btf import ctype_of
-from pybpf.bcc.prelude import PRELUDE, tracepoint_struct
+from pybpf.bcc.prelude import PRELUDE, kernel_constants, tracepoint_struct
 from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.shared_tables import load_tables
 from pybpf.bcc.table import EventTable, Table, TableError, table_class
@@ -595,6 +596,136 @@ class BPF:
     def get_kprobe_functions(event_re: bytes) -> list[bytes]:
         return []
 
+    @staticmethod
+    def get_tracepoints(tp_re: str | bytes) -> list[bytes]:
+        """Every ``category:event`` matching ``tp_re`` (from its start, as re.match)."""
+        from pybpf.tracefs import Tracefs
+
+        pattern = re.compile(os.fsdecode(tp_re))
+        return [e.encode() for e in sorted(Tracefs().events) if pattern.match(e)]
+
+    @staticmethod
+    def find_library(libname: str | bytes, pid: int = 0) -> bytes | None:
+        """The path of library ``lib<libname>`` (mapped by ``pid`` when given, else from
+        the ld.so cache), or None."""
+        from pybpf.symbols import SymbolError, find_library
+
+        name = os.fsdecode(libname)
+        if pid:
+            from pybpf.symbols.procmaps import read_maps
+
+            stem = name if name.startswith("lib") else f"lib{name}"
+            try:
+                paths = sorted({m.path for m in read_maps(pid) if m.is_file})
+            except (OSError, SymbolError):
+                return None
+            found = next((p for p in paths if os.path.basename(p).startswith((f"{stem}.so", f"{stem}-"))), None)
+            return found.encode() if found else None
+        try:
+            return find_library(name).encode()
+        except SymbolError:
+            return None
+
+    @staticmethod
+    def find_exe(bin_path: str | bytes) -> bytes | None:
+        """The first executable ``bin_path`` on $PATH (or itself, given a path), or None."""
+        path = os.fsencode(bin_path)
+        if os.path.dirname(path):
+            return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+        for directory in os.environ.get("PATH", "").split(os.pathsep):
+            candidate = os.path.join(os.fsencode(directory.strip('"')), path)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+        return None
+
+    @staticmethod
+    def get_user_functions_and_addresses(name: str | bytes, sym_re: str | bytes) -> list[tuple[bytes, int]]:
+        """(function, ELF address) of every function of binary ``name`` matching ``sym_re``."""
+        from pybpf.symbols import ElfSymbols, SymbolError, find_library
+
+        binary = os.fsdecode(name)
+        try:
+            path = binary if "/" in binary else find_library(binary)
+            symbols = ElfSymbols(path)
+        except SymbolError as exc:
+            raise BccError(f"cannot list the functions of {binary}: {exc}") from None
+        pattern = re.compile(os.fsencode(sym_re))
+        found = []
+        for function in symbols.names():
+            encoded = function.encode()
+            address = symbols.address(function)
+            if pattern.match(encoded) and address is not None:
+                found.append((encoded, address))
+        return found
+
+    @staticmethod
+    def get_user_functions(name: str | bytes, sym_re: str | bytes) -> set[bytes]:
+        return {function for function, _ in BPF.get_user_functions_and_addresses(name, sym_re)}
+
+    @staticmethod
+    def get_user_addresses(name: str | bytes, sym_re: str | bytes) -> set[int]:
+        return {address for _, address in BPF.get_user_functions_and_addresses(name, sym_re)}
+
+    @staticmethod
+    def add_prefix(prefix: bytes, name: bytes) -> bytes:
+        return name if name.startswith(prefix) else prefix + name
+
+    def fix_syscall_fnname(self, name: str | bytes) -> bytes:
+        """``sys_clone``, ``__x64_sys_clone`` … as this kernel's syscall function name."""
+        syscall = _syscall_of(os.fsdecode(name))
+        return self.get_syscall_fnname(syscall) if syscall is not None else os.fsencode(name)
+
+    @staticmethod
+    def kernel_enum_has_val(enum_name: str | bytes, value_name: str | bytes) -> bool:
+        from pybpf.kernel.btf_targets import vmlinux
+
+        found = vmlinux().find(os.fsdecode(enum_name), Kind.ENUM)
+        return found is not None and any(m.name == os.fsdecode(value_name) for m in found.members)
+
+    @staticmethod
+    def support_fmod_ret() -> bool:
+        return _kernel_loads(ProgramType.TRACING)
+
+    @staticmethod
+    def get_probe_limit() -> int:
+        limit = os.environ.get("BCC_PROBE_LIMIT", "")
+        return int(limit) if limit.isdigit() else 1000
+
+    @classmethod
+    def monotonic_time(cls) -> float:
+        """CLOCK_MONOTONIC in nanoseconds (as a float, as BCC returns it)."""
+        return float(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+
+    def load_funcs(self, prog_type: int = KPROBE) -> list[Any]:
+        """Every function of the program loaded as ``prog_type``."""
+        return [self.load_func(name, prog_type) for name in self.translation.functions]
+
+    def dump_func(self, func_name: str | bytes) -> bytes:
+        """The function's instructions as bytes (its kprobe entry point's, for a probe function)."""
+        from pybpf.isa import encode
+
+        return encode(self._program_specs[self._symbol(os.fsdecode(func_name))].instructions)
+
+    def free_bcc_memory(self) -> int:
+        return 0   # pybpf keeps no compiled object in memory after loading (BCC frees its LLVM one)
+
+    @staticmethod
+    def attach_raw_socket(fn: Any, dev: str | bytes) -> None:
+        """Attach a socket filter function to a raw socket on ``dev``; the socket is ``fn.sock``."""
+        import socket
+
+        from pybpf.kernel.attach.network import attach_socket
+
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                             socket.htons(0x0003))
+        try:
+            sock.bind((os.fsdecode(dev), 0x0003))
+            attach_socket(fn.fd, sock)
+        except BaseException:
+            sock.close()
+            raise
+        fn.sock = sock.detach()
+
     # -- lifetime --------------------------------------------------------------------------------
     def cleanup(self) -> None:
         """Detach everything, close the buffers, programs and maps (once; also at exit)."""
@@ -649,7 +780,7 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
     from pybpf.toolchain import compile_c
 
     translation = translate(preprocess(text, list(cflags)))
-    headers = "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
+    headers = kernel_constants() + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
     if usdt_contexts:
         headers += usdt_prelude(list(usdt_contexts))
     source = PRELUDE + headers + translation.source

@@ -7,7 +7,7 @@ import errno
 from typing import Any
 
 from pybpf.vm.errors import VMError
-from pybpf.vm.helpers.operands import errno_result, signed32
+from pybpf.vm.helpers.operands import charge_copy, errno_result, signed32
 from pybpf.vm.helpers.registry import Family
 from pybpf.vm.memory import INPUT_BASE
 
@@ -17,6 +17,7 @@ FAMILY = Family("packets")
 @FAMILY.helper("bpf_skb_load_bytes")
 def skb_load_bytes(vm: Any, skb: int, offset: int, to: int, length: int, *_: int) -> int:
     """Copy packet bytes to the program's buffer; -EFAULT past the end."""
+    charge_copy(vm, length)
     try:
         data = vm.memory.read_bytes(INPUT_BASE + (offset & 0xFFFF_FFFF), length)
     except VMError:
