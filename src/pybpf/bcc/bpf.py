@@ -182,8 +182,11 @@ class BPF:
 
         kind = "kretprobe" if retprobe else "kprobe"
         if event_re:
-            raise BccError(f"{kind} on functions matching {os.fsdecode(event_re)!r}: matching kernel functions "
-                           "needs kprobes, which this kernel does not have; attach to a tracepoint instead")
+            pattern = os.fsdecode(event_re)
+            named = re.match(r"\^?([A-Za-z_][A-Za-z0-9_]*)", pattern)
+            raise BccError(f"{kind} on functions matching {pattern!r}: matching kernel functions needs kprobes, "
+                           "which this kernel does not have; "
+                           + (_instead(named.group(1), retprobe) if named else "attach to a tracepoint instead"))
         syscall = _syscall_of(event)
         tracefs = Tracefs()
         if syscall is not None and f"syscalls:sys_enter_{syscall}" not in tracefs.events \

@@ -82,6 +82,16 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #define be32_to_cpu(x) bpf_ntohl(x)
 #define be64_to_cpu(x) __builtin_bswap64(x)
 #define FMODE_CREATED ((fmode_t)(1 << 20))
+#define DISK_NAME_LEN 32
+#ifndef offsetof
+#define offsetof(type, member) __builtin_offsetof(type, member)
+#endif
+#ifndef min
+#define min(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); __bcc_x < __bcc_y ? __bcc_x : __bcc_y; })
+#endif
+#ifndef max
+#define max(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); __bcc_x > __bcc_y ? __bcc_x : __bcc_y; })
+#endif
 #define lock_xadd(ptr, val) ((void)__sync_fetch_and_add(ptr, val))
 #define bpf_probe_read_str bpf_probe_read_kernel_str
 static __always_inline unsigned int bpf_log2(unsigned int v)

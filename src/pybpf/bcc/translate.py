@@ -180,7 +180,7 @@ def _declarations(text: str, result: Translation) -> str:
             if qualifiers & {"static", "inline", "__always_inline"} and args and "pt_regs" in args[0].split():
                 out.append(text[pos:tok.start] + _regs_helper(text, tokens, i, close, body_close))
                 pos = tokens[body_close].end
-            elif not qualifiers & {"static", "inline", "__always_inline"} and args and args != ["void"]:
+            elif not qualifiers & {"static", "inline", "__always_inline"} and not qualifiers & {"extern"}:
                 function = _probe_function(tok.text, args, result)
                 if function.wrapped:
                     out.append(text[pos:tokens[statement_start].start])
@@ -285,7 +285,8 @@ def _split_parameter(param: str) -> tuple[str, str]:
 
 
 def _probe_function(name: str, params: list[str], result: Translation) -> ProbeFunction:
-    context_type, _ = _split_parameter(params[0])
+    # BCC loads a function declared without parameters too (runqlen's do_perf_event())
+    context_type = "void *" if params in ([], ["void"]) else _split_parameter(params[0])[0]
     extra = tuple(_split_parameter(p) for p in params[1:] if p.strip() != "...")
     section = ""
     for struct, kind in _CONTEXT_SECTIONS.items():
@@ -307,6 +308,8 @@ def _wrapped(text: str, tokens: list[Token], name_index: int, close: int, body_c
     sys_enter record, 2 for a sys_exit record), and its three entry points."""
     name, symbol = function.name, function.symbol
     params = text[tokens[name_index + 1].end:tokens[close].start]
+    if params.strip() in ("", "void"):
+        params = "void *__bcc_context"
     body = text[tokens[close + 1].start:tokens[body_close].end]
     from_regs = ", ".join(f"({t})PT_REGS_PARM{n}(ctx)" for n, (t, _) in enumerate(function.extra, 1))
     from_record = ", ".join(f"({t})ctx->args[{n}]" for n, (t, _) in enumerate(function.extra))
