@@ -599,6 +599,12 @@ class BPF:
     def get_kprobe_functions(event_re: bytes) -> list[bytes]:
         return []
 
+    @classmethod
+    def generate_auto_includes(cls, program_words: Any) -> str:
+        """No #include lines: BCC adds kernel headers for the types a trace.py/argdist.py
+        probe names; here every kernel type comes from vmlinux.h (the kernel's BTF)."""
+        return ""
+
     @staticmethod
     def get_tracepoints(tp_re: str | bytes) -> list[bytes]:
         """Every ``category:event`` matching ``tp_re`` (from its start, as re.match)."""

@@ -83,6 +83,9 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #define be64_to_cpu(x) __builtin_bswap64(x)
 #define FMODE_CREATED ((fmode_t)(1 << 20))
 #define DISK_NAME_LEN 32
+#define REQ_OP_BITS 8
+#define REQ_OP_MASK ((1 << REQ_OP_BITS) - 1)
+#define SCM_RIGHTS 1
 #ifndef offsetof
 #define offsetof(type, member) __builtin_offsetof(type, member)
 #endif
