@@ -84,7 +84,7 @@ class BPF:
         self._program_specs = compiled.spec.programs
         self._map_specs = compiled.spec.maps
         self._btf = compiled.btf
-        self._collection = load_tables(self.translation.tables, compiled.spec.maps)
+        self._collection = load_tables(self.translation, compiled.spec.maps)
         atexit.register(self.cleanup)   # BCC detaches everything at exit, cleanup() or not
         for context in self._usdt:
             context._attach(self)
@@ -395,10 +395,10 @@ class BPF:
         decl = self.translation.tables.get(key)
         if decl is None:
             raise TableError(f"no table {key!r} in the BPF program (tables: {', '.join(self.translation.tables)})")
-        kernel_map = self._collection.maps[key[:15]]
+        kernel_map = self._collection.maps[self.translation.map_names[key]]
         # the types the program declared, where the map is the one it declared (a pinned or
         # shared map another program made may differ: its sizes decide then)
-        spec = self._map_specs[key[:15]]
+        spec = self._map_specs[self.translation.map_names[key]]
         typed = self._btf is not None and (spec.key_size, spec.value_size) == (kernel_map.key_size,
                                                                              kernel_map.value_size)
         cache: dict[int, Any] = {}

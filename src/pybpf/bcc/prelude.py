@@ -96,7 +96,6 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #define max(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); __bcc_x > __bcc_y ? __bcc_x : __bcc_y; })
 #endif
 #define lock_xadd(ptr, val) ((void)__sync_fetch_and_add(ptr, val))
-#define bpf_probe_read_str bpf_probe_read_kernel_str
 static __always_inline unsigned int bpf_log2(unsigned int v)
 {
     unsigned int r, shift;

@@ -26,13 +26,13 @@ from pybpf.errors import BPFError
 _SHARED: dict[str, Any] = {}
 
 
-def load_tables(tables: Mapping[str, TableDecl], specs: Mapping[str, Any]) -> Any:
-    """A kernel :class:`~pybpf.engine.Collection` of the program's maps (by the object's
-    map names), pinned and shared ones included."""
+def load_tables(translation: Any, specs: Mapping[str, Any]) -> Any:
+    """A kernel :class:`~pybpf.engine.Collection` of a translated program's maps (by the
+    object's map names), pinned and shared ones included."""
     from pybpf.engine import load, possible_cpus
     from pybpf.object import CollectionSpec
 
-    decls = {name[:15]: decl for name, decl in tables.items()}
+    decls: dict[str, TableDecl] = {translation.map_names[name]: decl for name, decl in translation.tables.items()}
     extern = [name for name in specs if name in decls and decls[name].sharing == "extern"]
     for name in extern:
         if decls[name].name not in _SHARED:

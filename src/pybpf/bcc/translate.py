@@ -69,6 +69,8 @@ class Translation:
     tracepoint_structs: set[tuple[str, str]] = field(default_factory=set)
     #: output table → C type of the records the program sends through it ("struct data_t")
     event_types: dict[str, str] = field(default_factory=dict)
+    #: table → the name of its map in the object (the kernel keeps 15 characters of a name)
+    map_names: dict[str, str] = field(default_factory=dict)
 
 
 _CONTEXT_SECTIONS = {"xdp_md": "xdp", "__sk_buff": "socket", "bpf_perf_event_data": "perf_event",
@@ -86,6 +88,7 @@ def translate(text: str) -> Translation:
     sent: dict[str, list[str]] = {}
     methods = _expressions(text, declared_tables.tables, sent)
     result.source = rewrite_kernel_reads(_declarations(methods, result), own_structs(text))
+    result.source = _short_map_names(result) + result.source
     tokens = tokenize(result.source)
     for table, expressions in sent.items():
         for expression in expressions:
@@ -98,6 +101,26 @@ def translate(text: str) -> Translation:
     result.source += "".join(f"\n__attribute__((used)) static {type_text} *__bcc_event_{table};"
                              for table, type_text in result.event_types.items())
     return result
+
+
+def _short_map_names(result: Translation) -> str:
+    """Give each table a distinct map name of at most 15 characters: a long name is cut
+    there (as the kernel cuts it) unless another table's name cuts to the same text — as
+    trace.py's ``probe_getenv_1_events`` and ``probe_getenv_1_stack`` do — and such a
+    table's C symbol becomes ``bcc_mapN`` (a #define, so every use of it follows)."""
+    cut: dict[str, list[str]] = {}
+    for name in result.tables:
+        cut.setdefault(name[:15], []).append(name)
+    defines = []
+    for short, names in cut.items():
+        if len(names) == 1:
+            result.map_names[names[0]] = short
+            continue
+        for name in names:
+            symbol = f"bcc_map{len(defines)}"
+            defines.append(f"#define {name} {symbol}\n")
+            result.map_names[name] = symbol
+    return "".join(defines)
 
 
 def _type_of(expression: str, tokens: list[Token]) -> str | None:
