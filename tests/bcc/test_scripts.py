@@ -172,3 +172,46 @@ def test_hello_perf_output(tmp_path):
     out = _run(_bcc_script("examples/tracing/hello_perf_output.py", tmp_path), [],
                lambda: subprocess.run(["sh", "-c", "true & wait"], check=True), ready="MESSAGE", stop_after=3)
     assert "Hello, perf_output!" in out
+
+
+def _getppids() -> None:
+    for _ in range(300):
+        os.getppid()
+
+
+def test_trace_uretprobe_with_return_value(tmp_path):
+    out = _run(_bcc_script("tools/trace.py", tmp_path), ["-p", str(os.getpid()), 'r:c:getppid "%d", retval'],
+               _getppids, ready="FUNC")
+    rows = [line.split() for line in out.splitlines()[1:] if len(line.split()) == 5]
+    assert rows and all(row[0] == str(os.getpid()) and row[3] == "getppid" for row in rows), out
+    assert {row[4] for row in rows} == {str(os.getppid())}
+
+
+def test_funccount_on_tracepoints_by_pattern(tmp_path):
+    out = _run(_bcc_script("tools/funccount.py", tmp_path), ["-p", str(os.getpid()), "t:syscalls:sys_enter_getpp*"],
+               _getppids, ready="Ctrl-C")
+    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts.get("syscalls:sys_enter_getppid", 0) >= 300, out
+
+
+def test_funclatency_on_a_uprobe(tmp_path):
+    out = _run(_bcc_script("tools/funclatency.py", tmp_path), ["-u", "-p", str(os.getpid()), "c:getppid"],
+               _getppids, ready="Ctrl-C")
+    counts = [int(line.split(":")[1].split()[0]) for line in out.splitlines() if "->" in line and ":" in line]
+    assert sum(counts) >= 300, out
+
+
+def test_argdist_histogram_of_a_tracepoint_field(tmp_path):
+    def reads() -> None:
+        with open("/proc/self/stat", "rb", buffering=0) as f:
+            for _ in range(50):
+                f.seek(0)
+                f.read(100)
+
+    out = _run(_bcc_script("tools/argdist.py", tmp_path),
+               ["-p", str(os.getpid()), "-i", "1", "-H", "t:syscalls:sys_enter_read():u64:args->count"],
+               reads, ready="args->count")
+    rows = {line.split("->")[0].strip(): int(line.split(":")[1].split()[0]) for line in out.splitlines()
+            if "->" in line and ":" in line and "args" not in line}
+    assert rows.get("64", 0) >= 50, out          # 100-byte reads land in the 64 -> 127 bucket
