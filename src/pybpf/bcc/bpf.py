@@ -399,12 +399,11 @@ class BPF:
         # the types the program declared, where the map is the one it declared (a pinned or
         # shared map another program made may differ: its sizes decide then)
         spec = self._map_specs[self.translation.map_names[key]]
-        typed = self._btf is not None and (spec.key_size, spec.value_size) == (kernel_map.key_size,
-                                                                             kernel_map.value_size)
+        btf = self._btf if (spec.key_size, spec.value_size) == (kernel_map.key_size, kernel_map.value_size) else None
         cache: dict[int, Any] = {}
-        k = keytype or (ctype_of(self._btf, spec.btf_key_type_id, cache) if typed and spec.btf_key_type_id
+        k = keytype or (ctype_of(btf, spec.btf_key_type_id, cache) if btf is not None and spec.btf_key_type_id
                         else _sized_int(kernel_map.key_size))
-        v = leaftype or (ctype_of(self._btf, spec.btf_value_type_id, cache) if typed and spec.btf_value_type_id
+        v = leaftype or (ctype_of(btf, spec.btf_value_type_id, cache) if btf is not None and spec.btf_value_type_id
                          else _sized_int(kernel_map.value_size))
         table = table_class(kernel_map.spec.type)(self, key, kernel_map, k, v)
         if isinstance(table, EventTable):
@@ -711,7 +710,7 @@ class BPF:
 
     def dump_func(self, func_name: str | bytes) -> bytes:
         """The function's instructions as bytes (its kprobe entry point's, for a probe function)."""
-        from pybpf.isa import encode
+        from pybpf.isa.encoding import encode
 
         return encode(self._program_specs[self._symbol(os.fsdecode(func_name))].instructions)
 
@@ -786,7 +785,7 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
                     show: bool = False) -> CompiledProgram:
     """Translate BCC's C dialect and compile it with pybpf's clang (no kernel object is made)."""
     from pybpf.object.elf import load_object
-    from pybpf.toolchain import compile_c
+    from pybpf.toolchain.compile import compile_c
 
     translation = translate(preprocess(text, list(cflags)))
     headers = kernel_constants() + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))

@@ -111,7 +111,7 @@ def _short_map_names(result: Translation) -> str:
     cut: dict[str, list[str]] = {}
     for name in result.tables:
         cut.setdefault(name[:15], []).append(name)
-    defines = []
+    defines: list[str] = []
     for short, names in cut.items():
         if len(names) == 1:
             result.map_names[names[0]] = short
