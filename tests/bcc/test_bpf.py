@@ -113,3 +113,22 @@ def test_implicit_kernel_reads_read_the_running_kernel():
                   "    parents.update(&tgid, &ppid);\n    return 0;\n}") as b:
         os.getppid()
         assert b["parents"][ctypes.c_uint32(os.getpid())].value == os.getppid()
+
+
+def test_reads_through_a_program_declared_struct_pointer_into_kernel_memory():
+    # runqlen.py's shape: a struct of the program's own laid over kernel memory
+    from pybpf.btf import Kind
+    from pybpf.kernel.btf_targets import vmlinux
+
+    task = vmlinux().find("task_struct", Kind.STRUCT)
+    tgid = next(m for m in task.members if m.name == "tgid").offset // 8
+    with BPF(text=f"struct task_partial {{ char pad[{tgid}]; int tgid; }};\n"
+                  "BPF_HASH(parents, u32, u32);\n"
+                  "TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {\n"
+                  "    struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  "    struct task_partial *parent = (struct task_partial *)task->real_parent;\n"
+                  "    u32 pid = bpf_get_current_pid_tgid() >> 32, ppid = parent->tgid;\n"
+                  "    parents.update(&pid, &ppid);\n"
+                  "    return 0;\n}") as b:
+        os.getppid()
+        assert b["parents"][ctypes.c_uint32(os.getpid())].value == os.getppid()
