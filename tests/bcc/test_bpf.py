@@ -132,3 +132,20 @@ def test_reads_through_a_program_declared_struct_pointer_into_kernel_memory():
                   "    return 0;\n}") as b:
         os.getppid()
         assert b["parents"][ctypes.c_uint32(os.getpid())].value == os.getppid()
+
+
+def test_elements_read_through_a_cast_of_kernel_memory():
+    # tcpdrop.py's shape: ((u_int8_t *)tcp)[13]
+    from pybpf.btf import Kind
+    from pybpf.kernel.btf_targets import vmlinux
+
+    task = vmlinux().find("task_struct", Kind.STRUCT)
+    tgid = next(m for m in task.members if m.name == "tgid").offset // 8
+    with BPF(text="BPF_HASH(tgids, u32, u32);\n"
+                  "TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {\n"
+                  "    struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  f"    u32 pid = bpf_get_current_pid_tgid() >> 32, tgid = ((u32 *)task)[{tgid // 4}];\n"
+                  "    tgids.update(&pid, &tgid);\n"
+                  "    return 0;\n}") as b:
+        os.getppid()
+        assert b["tgids"][ctypes.c_uint32(os.getpid())].value == os.getpid()

@@ -39,6 +39,7 @@ def rewrite_kernel_reads(text: str, own_structs: set[str]) -> str:
     if not variables:
         return text
     text = _kernel_cast_reads(text, tokens, variables, own_structs)
+    text = _indexed_casts(text, tokenize(text), variables)
     tokens = tokenize(text)
     out: list[str] = []
     pos = 0
@@ -114,6 +115,38 @@ def _kernel_cast_reads(text: str, tokens: list[Token], kernel: dict[str, str], o
         out.append(text[pos:tok.start] + f"({{ typeof({member}) __bcc_v; bpf_probe_read_kernel(&__bcc_v, "
                    f"sizeof(__bcc_v), &{member}); __bcc_v; }})")
         pos = tokens[i + 2].end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _indexed_casts(text: str, tokens: list[Token], kernel: dict[str, str]) -> str:
+    """``((u8 *)tcp)[13]`` with ``tcp`` a kernel pointer (tcpdrop.py's TCP flags byte):
+    an element read through a cast of kernel memory becomes a probe read of the element."""
+    out, pos, i = [], 0, 0
+    while i < len(tokens) - 6:
+        if tokens[i].text != "(" or tokens[i + 1].text != "(":
+            i += 1
+            continue
+        close = next((j for j in range(i + 2, min(i + 12, len(tokens))) if tokens[j].text == ")"), None)
+        if close is None or close + 3 >= len(tokens) or tokens[close - 1].text != "*" \
+                or tokens[close + 1].text not in kernel or tokens[close + 2].text != ")" \
+                or tokens[close + 3].text != "[" or any(t.text in "(){}" for t in tokens[i + 2:close]):
+            i += 1
+            continue
+        depth, end = 0, None
+        for j in range(close + 3, len(tokens)):
+            depth += {"[": 1, "]": -1}.get(tokens[j].text, 0)
+            if depth == 0:
+                end = j
+                break
+        if end is None:
+            break
+        element = text[tokens[i + 2].start:tokens[close - 1].start].strip()
+        read = text[tokens[i].start:tokens[end].end]
+        out.append(text[pos:tokens[i].start] + f"({{ {element} __bcc_e; bpf_probe_read_kernel(&__bcc_e, "
+                   f"sizeof(__bcc_e), &{read}); __bcc_e; }})")
+        pos = tokens[end].end
+        i = end + 1
     out.append(text[pos:])
     return "".join(out)
 
