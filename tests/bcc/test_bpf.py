@@ -149,3 +149,12 @@ def test_elements_read_through_a_cast_of_kernel_memory():
                   "    return 0;\n}") as b:
         os.getppid()
         assert b["tgids"][ctypes.c_uint32(os.getpid())].value == os.getpid()
+
+
+def test_raw_tracepoint_reading_past_its_arguments_says_so():
+    # sched_process_fork passes 2 arguments (parent, child): args[5] is past them
+    with pytest.raises(BccError, match=r"raw tracepoint sched_process_fork: the kernel refused "
+                                       r"raw_tracepoint__sched_process_fork \(EINVAL\): it reads more arguments "
+                                       r"\(ctx->args\[N\]\) than the 2 sched_process_fork has in this kernel"):
+        BPF(text="BPF_HASH(h, u32, u64);\nRAW_TRACEPOINT_PROBE(sched_process_fork) {\n"
+                 "    u32 k = 0; u64 v = ctx->args[5]; h.update(&k, &v); return 0;\n}")

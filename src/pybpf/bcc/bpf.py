@@ -163,7 +163,17 @@ class BPF:
         from pybpf.kernel.attach import attach_raw_tracepoint
 
         program = self.load_func(fn_name, BPF.RAW_TRACEPOINT)
-        self._remember("raw_tracepoint", os.fsdecode(tp), attach_raw_tracepoint(program.fd, os.fsdecode(tp)))
+        name = os.fsdecode(tp)
+        try:
+            link = attach_raw_tracepoint(program.fd, name)
+        except BPFError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            count = _raw_tracepoint_arguments(name)
+            has = f"the {count} {name} has" if count is not None else f"{name} has"
+            raise BccError(f"raw tracepoint {name}: the kernel refused {os.fsdecode(fn_name)} (EINVAL): it reads "
+                           f"more arguments (ctx->args[N]) than {has} in this kernel") from None
+        self._remember("raw_tracepoint", name, link)
 
     def detach_raw_tracepoint(self, tp: str | bytes = b"") -> None:
         self._forget("raw_tracepoint", os.fsdecode(tp))
@@ -210,13 +220,20 @@ class BPF:
             link.bcc_target = (tracepoint, program.fd)
             self._remember(kind, event, link)
             return
+        from pybpf.kernel.features import kprobes
+
+        def refused(why: object) -> BccError:
+            return BccError(f"{kind} on {event}: this kernel cannot attach kprobes ({why}); "
+                            f"{_instead(event, retprobe)}; kprobes on a syscall's entry function "
+                            "(get_syscall_fnname) run on its syscalls tracepoints")
+
+        if not any(kprobes().values()):   # said before loading: a verifier error would hide it
+            raise refused("no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in tracefs")
         program = self.load_func(fn_name, BPF.KPROBE)
         try:
             self._remember(kind, event, attach_kprobe(program.fd, event, retprobe=retprobe, offset=offset))
         except AttachError as exc:
-            raise BccError(f"{kind} on {event}: this kernel cannot attach kprobes ({exc}); "
-                           f"{_instead(event, retprobe)}; kprobes on a syscall's entry function "
-                           "(get_syscall_fnname) run on its syscalls tracepoints") from None
+            raise refused(exc) from None
 
     # -- BTF-attached programs (KFUNC_PROBE, KRETFUNC_PROBE, LSM_PROBE, KMOD_RET) -------------
     def attach_kfunc(self, fn_name: str | bytes = b"") -> Self:
@@ -858,6 +875,22 @@ def _syscall_of(function: str) -> str | None:
 def _sized_int(size: int) -> Any:
     return {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}.get(
         size, ctypes.c_uint8 * size)
+
+
+def _raw_tracepoint_arguments(name: str) -> int | None:
+    """How many arguments raw tracepoint ``name`` passes (its ``btf_trace_<name>`` type's
+    parameters after the first, which is the tracepoint's data), or None unknown."""
+    from pybpf.kernel.btf_targets import vmlinux
+
+    try:
+        btf = vmlinux()
+    except PybpfError:
+        return None
+    found = btf.find(f"btf_trace_{name}", Kind.TYPEDEF)
+    if found is None:
+        return None
+    proto = btf.resolve(btf[found.ref].ref) if btf[found.ref].kind == Kind.PTR else btf.resolve(found.ref)
+    return len(proto.members) - 1 if proto.kind == Kind.FUNC_PROTO else None
 
 
 def _kernel_loads(kind: ProgramType) -> bool:
