@@ -82,7 +82,7 @@ def test_kernel_constants_and_macros_of_the_prelude():
         "BPF_HASH(names, u32, struct name_t);\n"
         "int f(struct pt_regs *ctx) { struct name_t n = {}; u32 k = 0;\n"
         "  n.off = min(offsetof(struct name_t, port), 100u) + max(REQ_OP_MASK & 3, SCM_RIGHTS);\n"
-        "  n.port = ntohs(htons(80)); names.update(&k, &n); return 0; }")
+        "  n.port = ntohs(htons(80)) + (ETH_P_IPV6 - ETH_P_IP) * 0; names.update(&k, &n); return 0; }")
     record = compiled.btf.find("name_t", Kind.STRUCT)
     sizes = {m.name: compiled.btf[m.type].nelems for m in record.members if m.name in ("name", "disk")}
     dentry = vmlinux().find("dentry", Kind.STRUCT)

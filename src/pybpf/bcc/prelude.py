@@ -86,6 +86,11 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #define REQ_OP_BITS 8
 #define REQ_OP_MASK ((1 << REQ_OP_BITS) - 1)
 #define SCM_RIGHTS 1
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_ARP 0x0806
+#define ETH_P_8021Q 0x8100
+#define ETH_P_IPV6 0x86DD
 #ifndef offsetof
 #define offsetof(type, member) __builtin_offsetof(type, member)
 #endif
