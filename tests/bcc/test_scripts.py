@@ -215,3 +215,41 @@ def test_argdist_histogram_of_a_tracepoint_field(tmp_path):
     rows = {line.split("->")[0].strip(): int(line.split(":")[1].split()[0]) for line in out.splitlines()
             if "->" in line and ":" in line and "args" not in line}
     assert rows.get("64", 0) >= 50, out          # 100-byte reads land in the 64 -> 127 bucket
+
+
+@pytest.fixture
+def bcc_veth():
+    """A veth pair pbbccNa/pbbccNb (10.79.0.1/24 on the first; the second's MAC as its
+    neighbour), removed afterwards."""
+    if shutil.which("ip") is None:
+        pytest.skip("needs iproute2's ip")
+    a, b = f"pbbcc{os.getpid() % 10000}a", f"pbbcc{os.getpid() % 10000}b"
+    subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", "10.79.0.1/24", "dev", a], check=True)
+        for name in (a, b):
+            subprocess.run(["ip", "link", "set", name, "up"], check=True)
+        mac = Path(f"/sys/class/net/{b}/address").read_text().strip()
+        subprocess.run(["ip", "neigh", "replace", "10.79.0.2", "lladdr", mac, "dev", a], check=True)
+        yield a, b
+    finally:
+        subprocess.run(["ip", "link", "del", a], check=False)
+
+
+def test_xdp_drop_count_on_a_veth(tmp_path, bcc_veth):
+    import socket
+
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def udp() -> None:
+        for _ in range(20):
+            sender.sendto(b"x", ("10.79.0.2", 9))
+
+    try:
+        out = _run(_bcc_script("examples/networking/xdp/xdp_drop_count.py", tmp_path), ["-S", bcc_veth[1]], udp,
+                   ready="Printing drops")
+    finally:
+        sender.close()
+    counts = [int(line.split()[1]) for line in out.splitlines() if line.startswith("17: ")]
+    assert sum(counts) >= 20, out          # UDP (IP protocol 17) packets dropped on the peer
+    assert "Removing filter from device" in out

@@ -42,9 +42,27 @@ class BccError(PybpfError):
     """A BCC operation pybpf cannot do: what and why."""
 
 
+class Function:
+    """A loaded function, as BCC's ``BPF.Function``: ``name`` (bytes), ``fd``, ``bpf``;
+    ``sock`` after attach_raw_socket."""
+
+    def __init__(self, bpf: BPF, name: bytes, program: Any) -> None:
+        self.bpf = bpf
+        self.name = name
+        self.program = program
+        self.fd: int = program.fd
+
+    def close(self) -> None:
+        self.program.close()
+
+    def __repr__(self) -> str:
+        return f"<bcc Function {self.name.decode()} fd={self.fd}>"
+
+
 class BPF:
     """BCC's ``BPF`` class: ``BPF(text=...)`` or ``BPF(src_file=...)``."""
 
+    Function = Function
     SOCKET_FILTER, KPROBE, SCHED_CLS, SCHED_ACT, TRACEPOINT, XDP, PERF_EVENT = 1, 2, 3, 4, 5, 6, 7
     CGROUP_SKB, CGROUP_SOCK, LWT_IN, LWT_OUT, LWT_XMIT, SOCK_OPS, SK_SKB = 8, 9, 10, 11, 12, 13, 14
     CGROUP_DEVICE, SK_MSG, RAW_TRACEPOINT, CGROUP_SOCK_ADDR = 15, 16, 17, 18
@@ -108,8 +126,9 @@ class BPF:
             spec = spec.copy(type=kind, expected_attach_type=None)
         maps = self._collection.maps
         program = load_program(spec.copy(btf=None), lambda m: maps[m].fd, log_level=1 if self.debug & 0x8 else 0)
-        self.funcs[key] = program
-        return program
+        function = Function(self, name.encode(), program)
+        self.funcs[key] = function
+        return function
 
     def _symbol(self, name: str, form: str = "") -> str:
         """The C name of function ``name``'s entry point (``form``: "", "_enter", "_exit")."""
@@ -386,7 +405,7 @@ class BPF:
         mode = "skb" if flags & BPF.XDP_FLAGS_SKB_MODE else "native" if flags & BPF.XDP_FLAGS_DRV_MODE else None
         program = fn if hasattr(fn, "fd") else self.load_func(fn, BPF.XDP)
         device = os.fsdecode(dev)
-        self._remember("xdp", device, attach_xdp(program, device, **({"mode": mode} if mode else {})))
+        self._remember("xdp", device, attach_xdp(program.fd, device, **({"mode": mode} if mode else {})))
 
     def remove_xdp(self, dev: str | bytes, flags: int = 0) -> None:
         self._forget("xdp", os.fsdecode(dev))

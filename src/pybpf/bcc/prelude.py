@@ -90,6 +90,7 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #define ETH_P_IP 0x0800
 #define ETH_P_ARP 0x0806
 #define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
 #define ETH_P_IPV6 0x86DD
 #ifndef offsetof
 #define offsetof(type, member) __builtin_offsetof(type, member)
