@@ -89,3 +89,8 @@ def test_kernel_constants_and_macros_of_the_prelude():
     inline = next(m for m in dentry.members if m.name in ("d_shortname", "d_iname"))
     kind = vmlinux()[inline.type]
     assert sizes == {"name": kind.nelems if kind.kind == Kind.ARRAY else kind.size, "disk": 32}
+
+
+def test_a_called_parameterless_function_stays_a_helper():
+    t = translate("int limit() { return 5; }\nint probe(struct pt_regs *ctx) { return limit(); }")
+    assert "limit" not in t.functions and "int limit() { return 5; }" in t.source

@@ -203,7 +203,8 @@ def _declarations(text: str, result: Translation) -> str:
             if qualifiers & {"static", "inline", "__always_inline"} and args and "pt_regs" in args[0].split():
                 out.append(text[pos:tok.start] + _regs_helper(text, tokens, i, close, body_close))
                 pos = tokens[body_close].end
-            elif not qualifiers & {"static", "inline", "__always_inline"} and not qualifiers & {"extern"}:
+            elif not qualifiers & {"static", "inline", "__always_inline", "extern"} \
+                    and (args not in ([], ["void"]) or not _called(tokens, tok.text, i)):
                 function = _probe_function(tok.text, args, result)
                 if function.wrapped:
                     out.append(text[pos:tokens[statement_start].start])
@@ -223,6 +224,14 @@ def _declarations(text: str, result: Translation) -> str:
         _note_tracepoint_struct(tokens, j, result)
     out.append(text[pos:])
     return "".join(out)
+
+
+def _called(tokens: list[Token], name: str, definition: int) -> bool:
+    """Whether the program calls function ``name`` (defined at token ``definition``): a
+    parameterless function that is called is a helper, not a probe (runqlen's
+    ``do_perf_event()`` is a probe)."""
+    return any(t.text == name and j != definition and j + 1 < len(tokens) and tokens[j + 1].text == "("
+               for j, t in enumerate(tokens))
 
 
 def _regs_helper(text: str, tokens: list[Token], name_index: int, close: int, body_close: int) -> str:
