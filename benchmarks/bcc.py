@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pybpf.termination import run_interruptible
+
 BCC_PROGRAM = r"""
 struct rec_t { u32 pid; u32 n; u64 ts; };
 BPF_PERF_OUTPUT(perf);
@@ -186,4 +188,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM unloads as Ctrl-C does

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from pybpf.engine import load
 from pybpf.object.elf import load_object
+from pybpf.termination import run_interruptible
 from pybpf.toolchain import compile_c, include_dir, vmlinux_include_dir
 
 SOURCE = r"""
@@ -200,4 +201,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_interruptible(main))  # SIGTERM unloads as Ctrl-C does

@@ -23,6 +23,7 @@ from pybpf.kernel.perfbuf import PerfBuffer
 from pybpf.kernel.perf_event import online_cpus
 from pybpf.kernel.ringbuf import EventPoller, RingBuffer
 from pybpf.object.elf import load_object
+from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #define SEC(n) __attribute__((section(n), used))
@@ -149,4 +150,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM unloads as Ctrl-C does

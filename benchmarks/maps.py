@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pybpf.kernel import attrs
 from pybpf.kernel.maps import create_map
 from pybpf.object import MapSpec, MapType
+from pybpf.termination import run_interruptible
 
 _NR = {"x86_64": 321, "aarch64": 280}[platform.machine()]
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -83,4 +84,4 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000)
+    sys.exit(run_interruptible(lambda: main(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000)))

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import pybpf  # noqa: E402
 from pybpf.replay import replay_verdicts  # noqa: E402
+from pybpf.termination import run_interruptible  # noqa: E402
 from test_replay_engines import PROGRAMS, generated_packets  # noqa: E402
 
 
@@ -73,4 +74,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM unloads as Ctrl-C does

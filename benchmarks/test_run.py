@@ -12,6 +12,7 @@ import sys
 from pybpf.engine import EngineUnavailable, load
 from pybpf.isa import assemble
 from pybpf.object import CollectionSpec, MapSpec, ProgramSpec
+from pybpf.termination import run_interruptible
 
 COUNTER = """
     *(u32 *)(r10 -4) = 0
@@ -54,4 +55,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM unloads as Ctrl-C does

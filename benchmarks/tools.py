@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pybpf.termination import run_interruptible
+
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 CONTENDERS = {
@@ -99,4 +101,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM unloads as Ctrl-C does

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+from pybpf.termination import run_interruptible
+
 BEGIN_EXIT = "BEGIN { exit(); }"
 FIRST_EVENT = "tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); exit(); }"
 COUNT = "tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }"
@@ -95,4 +97,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM unloads as Ctrl-C does

@@ -23,6 +23,7 @@ from oracle import VM_MAPS, Kernel
 
 from pybpf.isa import assemble
 from pybpf.object import ProgramSpec, ProgramType
+from pybpf.termination import run_interruptible
 from pybpf.verifier import verify
 
 LOOP = "r1 = 0\nr0 = 0\nl:\nr0 += r1\nr2 = r0\nr2 &= 7\nr1 += 1\nif r1 < {n} goto l\nexit"
@@ -105,4 +106,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM unloads as Ctrl-C does

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pybpf
+from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -52,7 +52,6 @@ def cgroup2_root() -> Path:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: clean up as on Ctrl-C
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=None, help="stop counting after this many seconds")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run in the cgroup")
@@ -81,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

@@ -12,8 +12,10 @@ fields read by name (``e.pid``, ``e.comm``) with no format string kept in step w
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pybpf
+from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <vmlinux.h>
@@ -56,4 +58,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

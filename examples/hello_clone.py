@@ -9,9 +9,11 @@ kernel's trace_pipe and prints our lines (BCC's hello_world.py, rebuilt on pybpf
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import pybpf
+from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -44,4 +46,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

@@ -11,9 +11,11 @@ a stack trace map and counts them per (pid, stacks); Python names the addresses 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import pybpf
+from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -89,4 +91,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

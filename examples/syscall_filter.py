@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import struct
+import sys
 
 import pybpf
+from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <vmlinux.h>
@@ -71,4 +73,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

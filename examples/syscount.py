@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import time
 from pathlib import Path
 
 import pybpf
+from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -67,4 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import sys
 from typing import Any
 
 import pybpf
+from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <vmlinux.h>
@@ -64,4 +66,4 @@ def show(e: Any) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

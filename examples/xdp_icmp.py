@@ -15,13 +15,13 @@ import argparse
 import contextlib
 import ctypes
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 
 import pybpf
+from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -98,7 +98,6 @@ def inside(netns: str) -> Iterator[None]:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: clean up as on Ctrl-C
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = parser.parse_args()
@@ -120,4 +119,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

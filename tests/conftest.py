@@ -11,6 +11,21 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import pytest  # noqa: E402
 
+from pybpf.termination import sigterm_as_sigint  # noqa: E402
+
+
+def pytest_configure(config):
+    """A test run killed with SIGTERM (a CI timeout, ``kill``) unwinds as Ctrl-C does, so
+    fixtures still remove the network namespaces, cgroups and pins they made."""
+    config._pybpf_sigterm = sigterm_as_sigint()
+    config._pybpf_sigterm.__enter__()
+
+
+def pytest_unconfigure(config):
+    handler = getattr(config, "_pybpf_sigterm", None)
+    if handler is not None:
+        handler.__exit__(None, None, None)
+
 
 @pytest.fixture
 def private_cache(tmp_path, monkeypatch):

@@ -22,6 +22,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "verif
 from generator import Generator
 from oracle import Kernel, vm_verdict
 
+from pybpf.termination import run_interruptible
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -78,4 +80,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_interruptible(main))  # SIGTERM unloads as Ctrl-C does

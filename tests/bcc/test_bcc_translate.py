@@ -73,7 +73,13 @@ def test_probe_functions_get_kprobe_and_syscall_entry_points():
     ("int f(void *ctx) { return (1; }", "1:31: unbalanced '}'"),
     ("int f(void *ctx) { return 1; ", "1:18: '{' is never closed"),
     ("BPF_QUEUE(q, u32);", "BPF_QUEUE(name, leaf_type, size) takes 3 arguments"),
-    ("KFUNC_PROBE(do_exit) { return 0; }", "KFUNC_PROBE needs fentry"),
+    ("MODULE_KFUNC_PROBE(nf_conntrack, nf_ct_delete, void *ct) { return 0; }",
+     "MODULE_KFUNC_PROBE attaches to a kernel module's function"),
+    ("KFUNC_PROBE() { return 0; }", "KFUNC_PROBE(function, type arg, ...) needs the kernel function's name"),
+    ('BPF_TABLE_PINNED("hash", u32, u64, t, 8, relative);', "pin path must be an absolute path in a string literal"),
+    ('BPF_TABLE_PINNED("hash", u32, u64, t, 8);', "takes 6 or 7 arguments, not 5"),
+    ('BPF_TABLE("extern", u32, u64, t);', "takes 5 arguments, not 4"),
+    ('BPF_QUEUESTACK_PINNED("list", q, u32, 8, 0, "/sys/fs/bpf/q");', 'is not "queue" or "stack"'),
 ])
 def test_errors_name_the_place(source, message):
     with pytest.raises(BccSyntaxError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -122,3 +128,40 @@ def test_implicit_kernel_reads_become_core_reads():
     assert "(BPF_CORE_READ(task, real_parent)->comm)" in t.source
     assert "BPF_CORE_READ(((struct task_struct *)bpf_get_current_task()), tgid)" in t.source
     assert "regs->ax" in t.source
+
+
+def test_trampoline_probes_become_btf_programs_with_typed_arguments():
+    t = translate("KFUNC_PROBE(do_unlinkat, int dfd,\n  struct filename *name)\n{ return dfd; }\n"
+                  "KRETFUNC_PROBE(do_unlinkat, int dfd, struct filename *name, long ret) { return ret; }\n"
+                  "LSM_PROBE(bpf, int cmd) { return 0; }\nKMOD_RET(do_exit, long code) { return 0; }\n"
+                  "int after(void *ctx) { return 0; }")
+    entry = t.functions["kfunc__vmlinux__do_unlinkat"]
+    assert (entry.section, entry.arguments) == ("fentry/do_unlinkat", 2)
+    assert (f'SEC("fentry/do_unlinkat") int {entry.symbol}(unsigned long long *ctx) {{ return '
+            "__bcc_body_kfunc__vmlinux__do_unlinkat(ctx, (int)ctx[0], (struct filename *)ctx[1]); }") in t.source
+    exit_ = t.functions["kretfunc__vmlinux__do_unlinkat"]
+    assert (exit_.section, exit_.arguments) == ("fexit/do_unlinkat", 3)
+    assert "(long)ctx[2]); }" in t.source
+    assert t.functions["lsm__bpf"].section == "lsm/bpf"
+    assert t.functions["kmod_ret__do_exit"].section == "fmod_ret/do_exit"
+    # the macro's two lines stay two: what follows keeps its line number
+    lines = t.source.splitlines()
+    assert lines[2].startswith("{ return dfd; }") and "__bcc_body_after(" in lines[6]
+
+
+def test_pinned_and_shared_table_forms():
+    pinned = table_from_macro("BPF_TABLE_PINNED", ['"hash"', "u32", "u64", "ids", "1024", '"/sys/fs/bpf/ids"'], "1:1")
+    assert (pinned.map_type, pinned.pinned, pinned.flags, pinned.sharing) == ("HASH", "/sys/fs/bpf/ids", "0", "")
+    flagged = table_from_macro("BPF_TABLE_PINNED",
+                               ['"lru_hash"', "u32", "u64", "ids", "8", '"/sys/fs/bpf/a/b"', "BPF_F_NO_COMMON_LRU"],
+                               "1:1")
+    assert (flagged.map_type, flagged.pinned, flagged.flags) == ("LRU_HASH", "/sys/fs/bpf/a/b", "BPF_F_NO_COMMON_LRU")
+    shared = table_from_macro("BPF_TABLE_SHARED", ['"array"', "int", "int", "t", "10", "BPF_F_RDONLY_PROG"], "1:1")
+    assert (shared.sharing, shared.flags) == ("shared", "BPF_F_RDONLY_PROG")
+    assert table_from_macro("BPF_TABLE_PUBLIC", ['"array"', "int", "int", "t", "10"], "1:1").sharing == "public"
+    extern = table_from_macro("BPF_TABLE", ['"extern"', "int", "int", "t", "10"], "1:1")
+    assert (extern.sharing, extern.key, extern.leaf) == ("extern", "int", "int")
+    queue = table_from_macro("BPF_QUEUESTACK_PINNED", ['"queue"', "q", "u32", "16", "0", '"/sys/fs/bpf/q"'], "1:1")
+    assert (queue.map_type, queue.key, queue.leaf, queue.size, queue.pinned) == ("QUEUE", "", "u32", "16",
+                                                                                  "/sys/fs/bpf/q")
+    assert table_from_macro("BPF_QUEUESTACK_SHARED", ['"stack"', "s", "u64", "4", "0"], "1:1").sharing == "shared"

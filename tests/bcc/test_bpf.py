@@ -113,3 +113,48 @@ def test_implicit_kernel_reads_read_the_running_kernel():
                   "    parents.update(&tgid, &ppid);\n    return 0;\n}") as b:
         os.getppid()
         assert b["parents"][ctypes.c_uint32(os.getpid())].value == os.getppid()
+
+
+def test_reads_through_a_program_declared_struct_pointer_into_kernel_memory():
+    # runqlen.py's shape: a struct of the program's own laid over kernel memory
+    from pybpf.btf import Kind
+    from pybpf.kernel.btf_targets import vmlinux
+
+    task = vmlinux().find("task_struct", Kind.STRUCT)
+    tgid = next(m for m in task.members if m.name == "tgid").offset // 8
+    with BPF(text=f"struct task_partial {{ char pad[{tgid}]; int tgid; }};\n"
+                  "BPF_HASH(parents, u32, u32);\n"
+                  "TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {\n"
+                  "    struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  "    struct task_partial *parent = (struct task_partial *)task->real_parent;\n"
+                  "    u32 pid = bpf_get_current_pid_tgid() >> 32, ppid = parent->tgid;\n"
+                  "    parents.update(&pid, &ppid);\n"
+                  "    return 0;\n}") as b:
+        os.getppid()
+        assert b["parents"][ctypes.c_uint32(os.getpid())].value == os.getppid()
+
+
+def test_elements_read_through_a_cast_of_kernel_memory():
+    # tcpdrop.py's shape: ((u_int8_t *)tcp)[13]
+    from pybpf.btf import Kind
+    from pybpf.kernel.btf_targets import vmlinux
+
+    task = vmlinux().find("task_struct", Kind.STRUCT)
+    tgid = next(m for m in task.members if m.name == "tgid").offset // 8
+    with BPF(text="BPF_HASH(tgids, u32, u32);\n"
+                  "TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {\n"
+                  "    struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  f"    u32 pid = bpf_get_current_pid_tgid() >> 32, tgid = ((u32 *)task)[{tgid // 4}];\n"
+                  "    tgids.update(&pid, &tgid);\n"
+                  "    return 0;\n}") as b:
+        os.getppid()
+        assert b["tgids"][ctypes.c_uint32(os.getpid())].value == os.getpid()
+
+
+def test_raw_tracepoint_reading_past_its_arguments_says_so():
+    # sched_process_fork passes 2 arguments (parent, child): args[5] is past them
+    with pytest.raises(BccError, match=r"raw tracepoint sched_process_fork: the kernel refused "
+                                       r"raw_tracepoint__sched_process_fork \(EINVAL\): it reads more arguments "
+                                       r"\(ctx->args\[N\]\) than the 2 sched_process_fork has in this kernel"):
+        BPF(text="BPF_HASH(h, u32, u64);\nRAW_TRACEPOINT_PROBE(sched_process_fork) {\n"
+                 "    u32 k = 0; u64 v = ctx->args[5]; h.update(&k, &v); return 0;\n}")

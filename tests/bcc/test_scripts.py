@@ -172,3 +172,84 @@ def test_hello_perf_output(tmp_path):
     out = _run(_bcc_script("examples/tracing/hello_perf_output.py", tmp_path), [],
                lambda: subprocess.run(["sh", "-c", "true & wait"], check=True), ready="MESSAGE", stop_after=3)
     assert "Hello, perf_output!" in out
+
+
+def _getppids() -> None:
+    for _ in range(300):
+        os.getppid()
+
+
+def test_trace_uretprobe_with_return_value(tmp_path):
+    out = _run(_bcc_script("tools/trace.py", tmp_path), ["-p", str(os.getpid()), 'r:c:getppid "%d", retval'],
+               _getppids, ready="FUNC")
+    rows = [line.split() for line in out.splitlines()[1:] if len(line.split()) == 5]
+    assert rows and all(row[0] == str(os.getpid()) and row[3] == "getppid" for row in rows), out
+    assert {row[4] for row in rows} == {str(os.getppid())}
+
+
+def test_funccount_on_tracepoints_by_pattern(tmp_path):
+    out = _run(_bcc_script("tools/funccount.py", tmp_path), ["-p", str(os.getpid()), "t:syscalls:sys_enter_getpp*"],
+               _getppids, ready="Ctrl-C")
+    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts.get("syscalls:sys_enter_getppid", 0) >= 300, out
+
+
+def test_funclatency_on_a_uprobe(tmp_path):
+    out = _run(_bcc_script("tools/funclatency.py", tmp_path), ["-u", "-p", str(os.getpid()), "c:getppid"],
+               _getppids, ready="Ctrl-C")
+    counts = [int(line.split(":")[1].split()[0]) for line in out.splitlines() if "->" in line and ":" in line]
+    assert sum(counts) >= 300, out
+
+
+def test_argdist_histogram_of_a_tracepoint_field(tmp_path):
+    def reads() -> None:
+        with open("/proc/self/stat", "rb", buffering=0) as f:
+            for _ in range(50):
+                f.seek(0)
+                f.read(100)
+
+    out = _run(_bcc_script("tools/argdist.py", tmp_path),
+               ["-p", str(os.getpid()), "-i", "1", "-H", "t:syscalls:sys_enter_read():u64:args->count"],
+               reads, ready="args->count")
+    rows = {line.split("->")[0].strip(): int(line.split(":")[1].split()[0]) for line in out.splitlines()
+            if "->" in line and ":" in line and "args" not in line}
+    assert rows.get("64", 0) >= 50, out          # 100-byte reads land in the 64 -> 127 bucket
+
+
+@pytest.fixture
+def bcc_veth():
+    """A veth pair pbbccNa/pbbccNb (10.79.0.1/24 on the first; the second's MAC as its
+    neighbour), removed afterwards."""
+    if shutil.which("ip") is None:
+        pytest.skip("needs iproute2's ip")
+    a, b = f"pbbcc{os.getpid() % 10000}a", f"pbbcc{os.getpid() % 10000}b"
+    subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", "10.79.0.1/24", "dev", a], check=True)
+        for name in (a, b):
+            subprocess.run(["ip", "link", "set", name, "up"], check=True)
+        mac = Path(f"/sys/class/net/{b}/address").read_text().strip()
+        subprocess.run(["ip", "neigh", "replace", "10.79.0.2", "lladdr", mac, "dev", a], check=True)
+        yield a, b
+    finally:
+        subprocess.run(["ip", "link", "del", a], check=False)
+
+
+def test_xdp_drop_count_on_a_veth(tmp_path, bcc_veth):
+    import socket
+
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def udp() -> None:
+        for _ in range(20):
+            sender.sendto(b"x", ("10.79.0.2", 9))
+
+    try:
+        out = _run(_bcc_script("examples/networking/xdp/xdp_drop_count.py", tmp_path), ["-S", bcc_veth[1]], udp,
+                   ready="Printing drops")
+    finally:
+        sender.close()
+    counts = [int(line.split()[1]) for line in out.splitlines() if line.startswith("17: ")]
+    assert sum(counts) >= 20, out          # UDP (IP protocol 17) packets dropped on the peer
+    assert "Removing filter from device" in out

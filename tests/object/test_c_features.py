@@ -113,3 +113,21 @@ def test_c_program_features_on_both_engines(build, kernel, vmlinux, engine):
     skb = vmlinux.find("sk_buff", Kind.STRUCT)
     assert result == {"returns": returns, "counts": counts, "events": events, "packets": len(PACKETS),
                       "len_offset": next(m.offset // 8 for m in skb.members if m.name == "len")}
+
+
+def test_maps_with_names_longer_than_the_kernel_keeps():
+    """The kernel keeps 15 characters of a map's name; a program's references follow the
+    spec's name (the symbol itself may be longer)."""
+    from pybpf.object.source import read
+
+    spec = read("#include <pybpf/bpf.h>\n"
+                "struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); "
+                "__type(value, __u64); } counts_by_process_id SEC(\".maps\");\n"
+                'SEC("socket") int count(void *ctx) { __u32 k = 0; __u64 *v = '
+                "bpf_map_lookup_elem(&counts_by_process_id, &k); if (v) *v += 1; return 0; }\n"
+                'char _license[] SEC("license") = "GPL";\n')
+    assert list(spec.maps) == ["counts_by_proce"]
+    assert set(spec.programs["count"].references.values()) == {"counts_by_proce"}
+    with load(spec, engine="vm") as collection:
+        collection.programs["count"].test_run(b"\0" * 64)
+        assert collection.maps["counts_by_proce"][0] == 1

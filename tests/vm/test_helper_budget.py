@@ -5,10 +5,13 @@ run keep unbounded text."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pybpf.isa import assemble
 from pybpf.vm import VMError, run_program
+from pybpf.vm.helpers.operands import COPY_BYTES_PER_UNIT
 from pybpf.vm.helpers.printk import MAX_OUTPUT, PRINTK_BYTES_PER_UNIT, PRINTK_COST
 from pybpf.vm.interpreter import JIT_DEFAULT
 
@@ -74,3 +77,44 @@ def test_kept_output_is_bounded_and_says_what_it_dropped(jit):
 def test_a_budget_below_one_is_refused(jit, budget):
     with pytest.raises(VMError, match="max_instructions must be a whole number of at least 1"):
         run_program(assemble("r0 = 0\nexit"), jit=jit, max_instructions=budget)
+
+
+#: a loop copying SIZE bytes from the second half of the input to its first, COUNT times
+COPY_LOOP = """
+    r6 = r1
+    r7 = 0
+loop:
+    r1 = r6
+    r2 = {size}
+    r3 = r6
+    r3 += {size}
+    call {helper}
+    r7 += 1
+    if r7 < {count} goto loop
+    r0 = r7
+    exit
+"""
+COPY_SETUP, COPY_ROUND = 2, 7
+
+
+@pytest.mark.parametrize("jit", ENGINES)
+@pytest.mark.parametrize("helper", ["bpf_probe_read_kernel", "bpf_probe_read_user_str", "bpf_probe_read"])
+def test_copies_count_their_bytes_in_the_budget(jit, helper):
+    size = 4096
+    program = assemble(COPY_LOOP.format(size=size, count=3, helper=helper))
+    result = run_program(program, b"A" * (2 * size), jit=jit)
+    assert result.retval == 3
+    assert result.instructions == COPY_SETUP + 3 * COPY_ROUND + 2 + 3 * (size // COPY_BYTES_PER_UNIT)
+
+
+@pytest.mark.parametrize("jit", ENGINES)
+def test_a_loop_of_large_copies_ends_quickly_within_the_default_budget(jit):
+    # 1 MiB copied ~140,000 times is minutes of memcpy; charged by its bytes, the default
+    # budget stops it after about 60 copies
+    size = 1 << 20
+    program = assemble(COPY_LOOP.format(size=size, count=1_000_000, helper="bpf_probe_read_kernel"))
+    started = time.monotonic()
+    with pytest.raises(VMError, match="without finishing"):
+        run_program(program, b"A" * (2 * size), jit=jit)
+    assert time.monotonic() - started < 10
+

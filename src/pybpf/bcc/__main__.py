@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pybpf.errors import PybpfError
+from pybpf.termination import sigterm_as_sigint
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         del sys.modules[name]
     sys.path[:0] = [str(script.resolve().parent), str(Path(__file__).resolve().parent / "compat")]
     try:
-        runpy.run_path(str(script), run_name="__main__")
+        with sigterm_as_sigint():   # killed: detach and close as on Ctrl-C
+            runpy.run_path(str(script), run_name="__main__")
     except PybpfError as exc:
         print(f"{script.name}: {exc}", file=sys.stderr)
         return 1

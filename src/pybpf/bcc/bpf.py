@@ -18,20 +18,21 @@ import os
 import re
 import select
 import sys
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
 from pybpf.bcc.ctypes_btf import ctype_of
-from pybpf.bcc.prelude import PRELUDE, tracepoint_struct
+from pybpf.bcc.prelude import PRELUDE, kernel_constants, tracepoint_struct
 from pybpf.bcc.preprocess import preprocess
+from pybpf.bcc.shared_tables import load_tables
 from pybpf.bcc.table import EventTable, Table, TableError, table_class
 from pybpf.bcc.translate import Translation, translate
 from pybpf.bcc.usdt import usdt_prelude
 from pybpf.btf import BTF, Kind
-from pybpf.errors import PybpfError
-from pybpf.object import CollectionSpec
+from pybpf.errors import BPFError, PybpfError
 from pybpf.object.kinds import ProgramType
 
 _SYSCALL_PREFIXES = ("__x64_sys_", "__ia32_sys_", "__arm64_sys_", "__se_sys_", "__do_sys_", "ksys_", "sys_")
@@ -41,9 +42,27 @@ class BccError(PybpfError):
     """A BCC operation pybpf cannot do: what and why."""
 
 
+class Function:
+    """A loaded function, as BCC's ``BPF.Function``: ``name`` (bytes), ``fd``, ``bpf``;
+    ``sock`` after attach_raw_socket."""
+
+    def __init__(self, bpf: BPF, name: bytes, program: Any) -> None:
+        self.bpf = bpf
+        self.name = name
+        self.program = program
+        self.fd: int = program.fd
+
+    def close(self) -> None:
+        self.program.close()
+
+    def __repr__(self) -> str:
+        return f"<bcc Function {self.name.decode()} fd={self.fd}>"
+
+
 class BPF:
     """BCC's ``BPF`` class: ``BPF(text=...)`` or ``BPF(src_file=...)``."""
 
+    Function = Function
     SOCKET_FILTER, KPROBE, SCHED_CLS, SCHED_ACT, TRACEPOINT, XDP, PERF_EVENT = 1, 2, 3, 4, 5, 6, 7
     CGROUP_SKB, CGROUP_SOCK, LWT_IN, LWT_OUT, LWT_XMIT, SOCK_OPS, SK_SKB = 8, 9, 10, 11, 12, 13, 14
     CGROUP_DEVICE, SK_MSG, RAW_TRACEPOINT, CGROUP_SOCK_ADDR = 15, 16, 17, 18
@@ -56,10 +75,6 @@ class BPF:
     def __init__(self, src_file: str | bytes = b"", hdr_file: str | bytes = b"", text: str | bytes | None = None,
                  debug: int = 0, cflags: Sequence[str] = (), usdt_contexts: Sequence[Any] = (),
                  allow_rlimit: bool = True, device: Any = None, attach_usdt_ignore_pid: bool = False) -> None:
-        from pybpf.engine import load, possible_cpus
-        from pybpf.object.elf import load_object
-        from pybpf.toolchain import compile_c
-
         self.debug = debug
         self._collection: Any = None
         self.funcs: dict[str, Any] = {}
@@ -80,24 +95,14 @@ class BPF:
             except OSError as exc:
                 raise BccError(f"src_file {path}: {exc.strerror}") from None
         text = text.decode() if isinstance(text, bytes) else text
-        cflags = [os.fsdecode(f) for f in cflags]
-        self.translation: Translation = translate(preprocess(text, cflags))
-        headers = "".join(tracepoint_struct(c, e) for c, e in sorted(self.translation.tracepoint_structs))
-        if self._usdt:
-            headers += usdt_prelude(self._usdt)
-        self.source = PRELUDE + headers + self.translation.source
-        if debug & 0x4 or os.environ.get("PYBPF_BCC_SHOW_SOURCE"):
-            print(self.source, file=sys.stderr)
-        data = compile_c(self.source, cflags=[*cflags, "-Wno-unused-value",
-                                              "-Wno-pointer-sign", "-Wno-int-conversion",
-                                              "-Wno-incompatible-pointer-types", "-Wno-unused-variable"])
-        spec = load_object(data, name="bcc")
-        self._program_specs = spec.programs
-        blob = next((p.btf.btf for p in spec.programs.values() if p.btf is not None and p.btf.btf), None)
-        self._btf = BTF.parse(blob) if blob else None
-        maps = {name: replace(m, max_entries=m.max_entries or possible_cpus()) for name, m in spec.maps.items()}
-        self._collection = load(CollectionSpec(maps=maps), engine="kernel")
-        self._map_names = {name[:15]: name for name in self.translation.tables}
+        compiled = compile_program(text, [os.fsdecode(f) for f in cflags], self._usdt,
+                                   show=bool(debug & 0x4 or os.environ.get("PYBPF_BCC_SHOW_SOURCE")))
+        self.translation: Translation = compiled.translation
+        self.source = compiled.source
+        self._program_specs = compiled.spec.programs
+        self._map_specs = compiled.spec.maps
+        self._btf = compiled.btf
+        self._collection = load_tables(self.translation, compiled.spec.maps)
         atexit.register(self.cleanup)   # BCC detaches everything at exit, cleanup() or not
         for context in self._usdt:
             context._attach(self)
@@ -121,8 +126,9 @@ class BPF:
             spec = spec.copy(type=kind, expected_attach_type=None)
         maps = self._collection.maps
         program = load_program(spec.copy(btf=None), lambda m: maps[m].fd, log_level=1 if self.debug & 0x8 else 0)
-        self.funcs[key] = program
-        return program
+        function = Function(self, name.encode(), program)
+        self.funcs[key] = function
+        return function
 
     def _symbol(self, name: str, form: str = "") -> str:
         """The C name of function ``name``'s entry point (``form``: "", "_enter", "_exit")."""
@@ -144,6 +150,8 @@ class BPF:
                 self.attach_tracepoint(tp=function.section[11:].replace("/", ":"), fn_name=name)
             elif function.section.startswith("raw_tracepoint/"):
                 self.attach_raw_tracepoint(tp=function.section[15:], fn_name=name)
+            elif name.startswith(("kfunc__", "kretfunc__", "lsm__")):
+                self._attach_trampoline(name)
 
     # -- attaching -------------------------------------------------------------------------
     def _remember(self, kind: str, what: str, link: Any) -> None:
@@ -174,7 +182,17 @@ class BPF:
         from pybpf.kernel.attach import attach_raw_tracepoint
 
         program = self.load_func(fn_name, BPF.RAW_TRACEPOINT)
-        self._remember("raw_tracepoint", os.fsdecode(tp), attach_raw_tracepoint(program.fd, os.fsdecode(tp)))
+        name = os.fsdecode(tp)
+        try:
+            link = attach_raw_tracepoint(program.fd, name)
+        except BPFError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            count = _raw_tracepoint_arguments(name)
+            has = f"the {count} {name} has" if count is not None else f"{name} has"
+            raise BccError(f"raw tracepoint {name}: the kernel refused {os.fsdecode(fn_name)} (EINVAL): it reads "
+                           f"more arguments (ctx->args[N]) than {has} in this kernel") from None
+        self._remember("raw_tracepoint", name, link)
 
     def detach_raw_tracepoint(self, tp: str | bytes = b"") -> None:
         self._forget("raw_tracepoint", os.fsdecode(tp))
@@ -193,8 +211,11 @@ class BPF:
 
         kind = "kretprobe" if retprobe else "kprobe"
         if event_re:
-            raise BccError(f"{kind} on functions matching {os.fsdecode(event_re)!r}: matching kernel functions "
-                           "needs kprobes, which this kernel does not have; attach to a tracepoint instead")
+            pattern = os.fsdecode(event_re)
+            named = re.match(r"\^?([A-Za-z_][A-Za-z0-9_]*)", pattern)
+            raise BccError(f"{kind} on functions matching {pattern!r}: matching kernel functions needs kprobes, "
+                           "which this kernel does not have; "
+                           + (_instead(named.group(1), retprobe) if named else "attach to a tracepoint instead"))
         syscall = _syscall_of(event)
         tracefs = Tracefs()
         if syscall is not None and f"syscalls:sys_enter_{syscall}" not in tracefs.events \
@@ -218,17 +239,92 @@ class BPF:
             link.bcc_target = (tracepoint, program.fd)
             self._remember(kind, event, link)
             return
+        from pybpf.kernel.features import kprobes
+
+        def refused(why: object) -> BccError:
+            return BccError(f"{kind} on {event}: this kernel cannot attach kprobes ({why}); "
+                            f"{_instead(event, retprobe)}; kprobes on a syscall's entry function "
+                            "(get_syscall_fnname) run on its syscalls tracepoints")
+
+        if not any(kprobes().values()):   # said before loading: a verifier error would hide it
+            raise refused("no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in tracefs")
         program = self.load_func(fn_name, BPF.KPROBE)
         try:
             self._remember(kind, event, attach_kprobe(program.fd, event, retprobe=retprobe, offset=offset))
         except AttachError as exc:
-            nearest = tracefs.tracepoint_for_function(event)
-            if nearest is None:
-                close = difflib.get_close_matches(event, sorted(e.split(":", 1)[1] for e in tracefs.events), n=1)
-                nearest = next((e for e in tracefs.events if close and e.endswith(":" + close[0])), None)
-            hint = f"; the nearest tracepoint is {nearest} (use attach_tracepoint)" if nearest else ""
-            raise BccError(f"{kind} on {event}: this kernel cannot attach kprobes ({exc}){hint}; kprobes on a "
-                           "syscall's entry function (get_syscall_fnname) run on its syscalls tracepoints") from None
+            raise refused(exc) from None
+
+    # -- BTF-attached programs (KFUNC_PROBE, KRETFUNC_PROBE, LSM_PROBE, KMOD_RET) -------------
+    def attach_kfunc(self, fn_name: str | bytes = b"") -> Self:
+        self._attach_trampoline(_prefixed("kfunc__", fn_name))
+        return self
+
+    def attach_kretfunc(self, fn_name: str | bytes = b"") -> Self:
+        self._attach_trampoline(_prefixed("kretfunc__", fn_name))
+        return self
+
+    def attach_lsm(self, fn_name: str | bytes = b"") -> Self:
+        self._attach_trampoline(_prefixed("lsm__", fn_name))
+        return self
+
+    def attach_fmod_ret(self, fn_name: str | bytes = b"") -> Self:
+        self._attach_trampoline(_prefixed("kmod_ret__", fn_name))
+        return self
+
+    def detach_kfunc(self, fn_name: str | bytes = b"") -> None:
+        self._forget("kfunc", _prefixed("kfunc__", fn_name))
+
+    def detach_kretfunc(self, fn_name: str | bytes = b"") -> None:
+        self._forget("kfunc", _prefixed("kretfunc__", fn_name))
+
+    def detach_lsm(self, fn_name: str | bytes = b"") -> None:
+        self._forget("kfunc", _prefixed("lsm__", fn_name))
+
+    def detach_fmod_ret(self, fn_name: str | bytes = b"") -> None:
+        self._forget("kfunc", _prefixed("kmod_ret__", fn_name))
+
+    def _attach_trampoline(self, name: str) -> None:
+        """Load a KFUNC_PROBE/KRETFUNC_PROBE/LSM_PROBE/KMOD_RET function (its fentry/fexit/
+        lsm/fmod_ret program names the kernel function's BTF id) and link it, as BCC's
+        bpf_attach_kfunc/bpf_attach_lsm do. A kernel without BPF trampolines refuses the
+        load with EPERM: the error says so and names the tracepoint to use instead."""
+        from pybpf.kernel.attach import attach_raw_tracepoint
+
+        function = self.translation.functions.get(name)
+        if function is None or "/" not in function.section:
+            self._symbol(name)   # the error naming the functions there are
+            raise BccError(f"{name} is not a KFUNC_PROBE/KRETFUNC_PROBE/LSM_PROBE/KMOD_RET function")
+        if ("kfunc", name) in self._links:
+            raise BccError(f"{name} is already attached")
+        kind, _, target = function.section.partition("/")
+        self._check_trampoline_arguments(function, kind, target)
+        try:
+            program = self.load_func(name, BPF.LSM if kind == "lsm" else BPF.TRACING)
+        except BPFError as exc:
+            if exc.errno != errno.EPERM:
+                raise
+            raise BccError(f"{name}: this kernel refuses {kind} programs (BPF trampolines) even to root "
+                           f"(BPF_PROG_LOAD: {exc.errno_name}), so {_TRAMPOLINE_MACROS[kind]}({target}) cannot run here; "
+                           f"{_instead(target, kind == 'fexit', lsm=kind == 'lsm')}") from None
+        self._remember("kfunc", name, attach_raw_tracepoint(program.fd, "", by_btf=True))
+
+    @staticmethod
+    def _check_trampoline_arguments(function: Any, kind: str, target: str) -> None:
+        """A probe declaring more arguments than the kernel function has (plus the return
+        value for fexit) would read past the trampoline's context: say so by name."""
+        from pybpf.kernel.btf_targets import vmlinux
+
+        btf = vmlinux()
+        found = btf.find(f"bpf_lsm_{target}" if kind == "lsm" else target, Kind.FUNC)
+        if found is None:
+            close = difflib.get_close_matches(target, [t.name for t in btf.types if t.kind == Kind.FUNC], n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise BccError(f"{_TRAMPOLINE_MACROS[kind]}({target}): the kernel's BTF has no function {target}{hint}")
+        params = len(btf[found.ref].members)
+        most = params + (kind == "fexit")
+        if function.arguments > most:
+            raise BccError(f"{_TRAMPOLINE_MACROS[kind]}({target}) declares {function.arguments} arguments; "
+                           f"{target}() has {params}" + (" (and the return value)" if kind == "fexit" else ""))
 
     def detach_kprobe(self, event: str | bytes = b"", fn_name: str | bytes = b"") -> None:
         self._forget("kprobe", os.fsdecode(event))
@@ -309,7 +405,7 @@ class BPF:
         mode = "skb" if flags & BPF.XDP_FLAGS_SKB_MODE else "native" if flags & BPF.XDP_FLAGS_DRV_MODE else None
         program = fn if hasattr(fn, "fd") else self.load_func(fn, BPF.XDP)
         device = os.fsdecode(dev)
-        self._remember("xdp", device, attach_xdp(program, device, **({"mode": mode} if mode else {})))
+        self._remember("xdp", device, attach_xdp(program.fd, device, **({"mode": mode} if mode else {})))
 
     def remove_xdp(self, dev: str | bytes, flags: int = 0) -> None:
         self._forget("xdp", os.fsdecode(dev))
@@ -335,14 +431,17 @@ class BPF:
         decl = self.translation.tables.get(key)
         if decl is None:
             raise TableError(f"no table {key!r} in the BPF program (tables: {', '.join(self.translation.tables)})")
-        kernel_map = self._collection.maps[key[:15]]
-        spec = kernel_map.spec
+        kernel_map = self._collection.maps[self.translation.map_names[key]]
+        # the types the program declared, where the map is the one it declared (a pinned or
+        # shared map another program made may differ: its sizes decide then)
+        spec = self._map_specs[self.translation.map_names[key]]
+        btf = self._btf if (spec.key_size, spec.value_size) == (kernel_map.key_size, kernel_map.value_size) else None
         cache: dict[int, Any] = {}
-        k = keytype or (ctype_of(self._btf, spec.btf_key_type_id, cache) if self._btf and spec.btf_key_type_id
-                        else _sized_int(spec.key_size))
-        v = leaftype or (ctype_of(self._btf, spec.btf_value_type_id, cache) if self._btf and spec.btf_value_type_id
-                         else _sized_int(spec.value_size))
-        table = table_class(spec.type)(self, key, kernel_map, k, v)
+        k = keytype or (ctype_of(btf, spec.btf_key_type_id, cache) if btf is not None and spec.btf_key_type_id
+                        else _sized_int(kernel_map.key_size))
+        v = leaftype or (ctype_of(btf, spec.btf_value_type_id, cache) if btf is not None and spec.btf_value_type_id
+                         else _sized_int(kernel_map.value_size))
+        table = table_class(kernel_map.spec.type)(self, key, kernel_map, k, v)
         if isinstance(table, EventTable):
             table.event_type = self._event_type(key)
         self.tables[key] = table
@@ -517,11 +616,13 @@ class BPF:
 
     @staticmethod
     def support_kfunc() -> bool:
-        return False
+        """Whether KFUNC_PROBE/KRETFUNC_PROBE can run: asked of the kernel (BCC looks for the
+        trampoline symbol, which this kernel has while refusing fentry programs)."""
+        return _kernel_loads(ProgramType.TRACING)
 
     @staticmethod
     def support_lsm() -> bool:
-        return False
+        return _kernel_loads(ProgramType.LSM)
 
     @staticmethod
     def kernel_struct_has_field(struct_name: str | bytes, field_name: str | bytes) -> int:
@@ -532,6 +633,142 @@ class BPF:
     @staticmethod
     def get_kprobe_functions(event_re: bytes) -> list[bytes]:
         return []
+
+    @classmethod
+    def generate_auto_includes(cls, program_words: Any) -> str:
+        """No #include lines: BCC adds kernel headers for the types a trace.py/argdist.py
+        probe names; here every kernel type comes from vmlinux.h (the kernel's BTF)."""
+        return ""
+
+    @staticmethod
+    def get_tracepoints(tp_re: str | bytes) -> list[bytes]:
+        """Every ``category:event`` matching ``tp_re`` (from its start, as re.match)."""
+        from pybpf.tracefs import Tracefs
+
+        pattern = re.compile(os.fsdecode(tp_re))
+        return [e.encode() for e in sorted(Tracefs().events) if pattern.match(e)]
+
+    @staticmethod
+    def find_library(libname: str | bytes, pid: int = 0) -> bytes | None:
+        """The path of library ``lib<libname>`` (mapped by ``pid`` when given, else from
+        the ld.so cache), or None."""
+        from pybpf.symbols import SymbolError, find_library
+
+        name = os.fsdecode(libname)
+        if pid:
+            from pybpf.symbols.procmaps import read_maps
+
+            stem = name if name.startswith("lib") else f"lib{name}"
+            try:
+                paths = sorted({m.path for m in read_maps(pid) if m.is_file})
+            except (OSError, SymbolError):
+                return None
+            found = next((p for p in paths if os.path.basename(p).startswith((f"{stem}.so", f"{stem}-"))), None)
+            return found.encode() if found else None
+        try:
+            return find_library(name).encode()
+        except SymbolError:
+            return None
+
+    @staticmethod
+    def find_exe(bin_path: str | bytes) -> bytes | None:
+        """The first executable ``bin_path`` on $PATH (or itself, given a path), or None."""
+        path = os.fsencode(bin_path)
+        if os.path.dirname(path):
+            return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+        for directory in os.environ.get("PATH", "").split(os.pathsep):
+            candidate = os.path.join(os.fsencode(directory.strip('"')), path)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+        return None
+
+    @staticmethod
+    def get_user_functions_and_addresses(name: str | bytes, sym_re: str | bytes) -> list[tuple[bytes, int]]:
+        """(function, ELF address) of every function of binary ``name`` matching ``sym_re``."""
+        from pybpf.symbols import ElfSymbols, SymbolError, find_library
+
+        binary = os.fsdecode(name)
+        try:
+            path = binary if "/" in binary else find_library(binary)
+            symbols = ElfSymbols(path)
+        except SymbolError as exc:
+            raise BccError(f"cannot list the functions of {binary}: {exc}") from None
+        pattern = re.compile(os.fsencode(sym_re))
+        found = []
+        for function in symbols.names():
+            encoded = function.encode()
+            address = symbols.address(function)
+            if pattern.match(encoded) and address is not None:
+                found.append((encoded, address))
+        return found
+
+    @staticmethod
+    def get_user_functions(name: str | bytes, sym_re: str | bytes) -> set[bytes]:
+        return {function for function, _ in BPF.get_user_functions_and_addresses(name, sym_re)}
+
+    @staticmethod
+    def get_user_addresses(name: str | bytes, sym_re: str | bytes) -> set[int]:
+        return {address for _, address in BPF.get_user_functions_and_addresses(name, sym_re)}
+
+    @staticmethod
+    def add_prefix(prefix: bytes, name: bytes) -> bytes:
+        return name if name.startswith(prefix) else prefix + name
+
+    def fix_syscall_fnname(self, name: str | bytes) -> bytes:
+        """``sys_clone``, ``__x64_sys_clone`` … as this kernel's syscall function name."""
+        syscall = _syscall_of(os.fsdecode(name))
+        return self.get_syscall_fnname(syscall) if syscall is not None else os.fsencode(name)
+
+    @staticmethod
+    def kernel_enum_has_val(enum_name: str | bytes, value_name: str | bytes) -> bool:
+        from pybpf.kernel.btf_targets import vmlinux
+
+        found = vmlinux().find(os.fsdecode(enum_name), Kind.ENUM)
+        return found is not None and any(m.name == os.fsdecode(value_name) for m in found.members)
+
+    @staticmethod
+    def support_fmod_ret() -> bool:
+        return _kernel_loads(ProgramType.TRACING)
+
+    @staticmethod
+    def get_probe_limit() -> int:
+        limit = os.environ.get("BCC_PROBE_LIMIT", "")
+        return int(limit) if limit.isdigit() else 1000
+
+    @classmethod
+    def monotonic_time(cls) -> float:
+        """CLOCK_MONOTONIC in nanoseconds (as a float, as BCC returns it)."""
+        return float(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+
+    def load_funcs(self, prog_type: int = KPROBE) -> list[Any]:
+        """Every function of the program loaded as ``prog_type``."""
+        return [self.load_func(name, prog_type) for name in self.translation.functions]
+
+    def dump_func(self, func_name: str | bytes) -> bytes:
+        """The function's instructions as bytes (its kprobe entry point's, for a probe function)."""
+        from pybpf.isa.encoding import encode
+
+        return encode(self._program_specs[self._symbol(os.fsdecode(func_name))].instructions)
+
+    def free_bcc_memory(self) -> int:
+        return 0   # pybpf keeps no compiled object in memory after loading (BCC frees its LLVM one)
+
+    @staticmethod
+    def attach_raw_socket(fn: Any, dev: str | bytes) -> None:
+        """Attach a socket filter function to a raw socket on ``dev``; the socket is ``fn.sock``."""
+        import socket
+
+        from pybpf.kernel.attach.network import attach_socket
+
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                             socket.htons(0x0003))
+        try:
+            sock.bind((os.fsdecode(dev), 0x0003))
+            attach_socket(fn.fd, sock)
+        except BaseException:
+            sock.close()
+            raise
+        fn.sock = sock.detach()
 
     # -- lifetime --------------------------------------------------------------------------------
     def cleanup(self) -> None:
@@ -570,16 +807,81 @@ class BPF:
         self.cleanup()
 
 
+@dataclass(frozen=True)
+class CompiledProgram:
+    """A BCC program compiled: its translation, the C given to clang, the object's specs."""
+
+    translation: Translation
+    source: str
+    spec: Any          # pybpf.object.ObjectSpec
+    btf: BTF | None    # the object's BTF (Key/Leaf types, event records)
+
+
+def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequence[Any] = (),
+                    show: bool = False) -> CompiledProgram:
+    """Translate BCC's C dialect and compile it with pybpf's clang (no kernel object is made)."""
+    from pybpf.object.elf import load_object
+    from pybpf.toolchain.compile import compile_c
+
+    translation = translate(preprocess(text, list(cflags)))
+    headers = kernel_constants() + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
+    if usdt_contexts:
+        headers += usdt_prelude(list(usdt_contexts))
+    source = PRELUDE + headers + translation.source
+    if show:
+        print(source, file=sys.stderr)
+    data = compile_c(source, cflags=[*cflags, "-Wno-unused-value", "-Wno-pointer-sign", "-Wno-int-conversion",
+                                     "-Wno-incompatible-pointer-types", "-Wno-unused-variable"])
+    spec = load_object(data, name="bcc")
+    blob = next((p.btf.btf for p in spec.programs.values() if p.btf is not None and p.btf.btf), None)
+    return CompiledProgram(translation, source, spec, BTF.parse(blob) if blob else None)
+
+
 _PROGRAM_TYPES = {BPF.SOCKET_FILTER: ProgramType.SOCKET_FILTER, BPF.KPROBE: ProgramType.KPROBE,
                   BPF.SCHED_CLS: ProgramType.SCHED_CLS, BPF.SCHED_ACT: ProgramType.SCHED_ACT,
                   BPF.TRACEPOINT: ProgramType.TRACEPOINT, BPF.XDP: ProgramType.XDP,
-                  BPF.PERF_EVENT: ProgramType.PERF_EVENT, BPF.RAW_TRACEPOINT: ProgramType.RAW_TRACEPOINT}
+                  BPF.PERF_EVENT: ProgramType.PERF_EVENT, BPF.RAW_TRACEPOINT: ProgramType.RAW_TRACEPOINT,
+                  BPF.TRACING: ProgramType.TRACING, BPF.LSM: ProgramType.LSM}
 
 # (PerfType, config) → pybpf's perf event names
 _PERF_EVENTS = {(1, 0): "cpu-clock", (1, 1): "task-clock", (1, 2): "page-faults", (1, 3): "context-switches",
                 (1, 4): "cpu-migrations", (1, 5): "minor-faults", (1, 6): "major-faults",
                 (0, 0): "cpu-cycles", (0, 1): "instructions", (0, 2): "cache-references", (0, 3): "cache-misses",
                 (0, 4): "branch-instructions", (0, 5): "branch-misses"}
+
+
+_TRAMPOLINE_MACROS = {"fentry": "KFUNC_PROBE", "fexit": "KRETFUNC_PROBE", "lsm": "LSM_PROBE", "fmod_ret": "KMOD_RET"}
+
+
+def _prefixed(prefix: str, fn_name: str | bytes) -> str:
+    """BCC's add_prefix: ``attach_kfunc(fn_name="vmlinux__do_exit")`` names kfunc__vmlinux__do_exit."""
+    name = os.fsdecode(fn_name)
+    return name if name.startswith(prefix) else prefix + name
+
+
+def _instead(function: str, returning: bool, lsm: bool = False) -> str:
+    """What to attach to instead of a kprobe/fentry on kernel ``function``: the tracepoint
+    reporting the same event (a syscall's sys_exit_* for a return probe), or the nearest
+    tracepoint by name."""
+    from pybpf.tracefs import Tracefs
+
+    tracefs = Tracefs()
+    events = tracefs.events
+    nearest = tracefs.tracepoint_for_function(function)
+    if nearest is None:
+        # do_unlinkat, vfs_fsync, ksys_read...: the syscall the function serves
+        stem = re.sub(r"^(__x64_sys_|__se_sys_|__do_sys_|do_sys_|ksys_|do_|vfs_|sys_)", "", function)
+        nearest = next((e for e in (f"syscalls:sys_enter_{stem}", f"syscalls:sys_enter_{stem}at") if e in events),
+                       None)
+    if nearest is None and not lsm:
+        close = difflib.get_close_matches(function, sorted(e.split(":", 1)[1] for e in events), n=1)
+        nearest = next((e for e in sorted(events) if close and e.endswith(":" + close[0])), None)
+    if nearest is not None and returning and nearest.startswith("syscalls:sys_enter_"):
+        nearest = nearest.replace(":sys_enter_", ":sys_exit_")
+    if nearest is None:
+        return ("no tracepoint reports this hook; attach a TRACEPOINT_PROBE to the syscall that reaches it"
+                if lsm else f"no tracepoint reports {function}; use a TRACEPOINT_PROBE (BPF.tracepoint_exists)")
+    return f"the nearest tracepoint is {nearest} (use TRACEPOINT_PROBE or attach_tracepoint)"
 
 
 def _syscall_of(function: str) -> str | None:
@@ -592,6 +894,31 @@ def _syscall_of(function: str) -> str | None:
 def _sized_int(size: int) -> Any:
     return {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}.get(
         size, ctypes.c_uint8 * size)
+
+
+def _raw_tracepoint_arguments(name: str) -> int | None:
+    """How many arguments raw tracepoint ``name`` passes (its ``btf_trace_<name>`` type's
+    parameters after the first, which is the tracepoint's data), or None unknown."""
+    from pybpf.kernel.btf_targets import vmlinux
+
+    try:
+        btf = vmlinux()
+    except PybpfError:
+        return None
+    found = btf.find(f"btf_trace_{name}", Kind.TYPEDEF)
+    if found is None:
+        return None
+    proto = btf.resolve(btf[found.ref].ref) if btf[found.ref].kind == Kind.PTR else btf.resolve(found.ref)
+    return len(proto.members) - 1 if proto.kind == Kind.FUNC_PROTO else None
+
+
+def _kernel_loads(kind: ProgramType) -> bool:
+    from pybpf.kernel.features import YES, program_type
+
+    try:
+        return program_type(kind) == YES
+    except PybpfError:
+        return False
 
 
 _KSYMS: list[Any] = []

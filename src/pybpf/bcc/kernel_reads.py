@@ -31,11 +31,16 @@ def _kernel_btf() -> BTF:
 
 
 def rewrite_kernel_reads(text: str, own_structs: set[str]) -> str:
-    """``text`` with chains through kernel pointers turned into CO-RE reads."""
+    """``text`` with chains through kernel pointers turned into CO-RE reads, and members
+    read through program-declared struct pointers into kernel memory turned into probe
+    reads."""
     tokens = tokenize(text)
     variables = _pointer_variables(tokens, own_structs)
     if not variables:
         return text
+    text = _kernel_cast_reads(text, tokens, variables, own_structs)
+    text = _indexed_casts(text, tokenize(text), variables)
+    tokens = tokenize(text)
     out: list[str] = []
     pos = 0
     i = 0
@@ -77,6 +82,73 @@ def _pointer_variables(tokens: list[Token], own_structs: set[str]) -> dict[str, 
         if declares and name not in own_structs and name not in _DIRECT and not name.startswith("tracepoint__"):
             found[tokens[j].text] = name
     return found
+
+
+def _kernel_cast_reads(text: str, tokens: list[Token], kernel: dict[str, str], own_structs: set[str]) -> str:
+    """``q = (struct cfs_rq_partial *)task->se.cfs_rq; len = q->nr_running;`` (runqlen.py):
+    a pointer to a struct the program declares itself, assigned a cast of a kernel read,
+    points into kernel memory; each ``q->member`` it reads becomes a probe read of that
+    member, as BCC's rewriter makes it. (A member taken by address, indexed, assigned or
+    read through again is left alone.)"""
+    external: set[str] = set()
+    for i in range(len(tokens) - 6):
+        if tokens[i].kind != "id" or tokens[i + 1].text != "=" or tokens[i + 2].text != "(" \
+                or tokens[i + 3].text != "struct" or tokens[i + 4].text not in own_structs \
+                or tokens[i + 5].text != "*" or tokens[i + 6].text != ")":
+            continue
+        end = next((j for j in range(i + 7, len(tokens)) if tokens[j].text == ";"), len(tokens))
+        source = tokens[i + 7:end]
+        if any(t.text in kernel for t in source) or any(t.text == "bpf_get_current_task" for t in source):
+            external.add(tokens[i].text)
+    if not external:
+        return text
+    out, pos = [], 0
+    for i in range(len(tokens) - 2):
+        tok = tokens[i]
+        if tok.text not in external or tokens[i + 1].text != "->" or tokens[i + 2].kind != "id":
+            continue
+        before = tokens[i - 1].text if i else ""
+        after = tokens[i + 3].text if i + 3 < len(tokens) else ""
+        if before in (".", "->", "&", "*") or after in ("=", "+=", "-=", "|=", "&=", "++", "--", "(", "[", ".", "->"):
+            continue
+        member = f"{tok.text}->{tokens[i + 2].text}"
+        out.append(text[pos:tok.start] + f"({{ typeof({member}) __bcc_v; bpf_probe_read_kernel(&__bcc_v, "
+                   f"sizeof(__bcc_v), &{member}); __bcc_v; }})")
+        pos = tokens[i + 2].end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _indexed_casts(text: str, tokens: list[Token], kernel: dict[str, str]) -> str:
+    """``((u8 *)tcp)[13]`` with ``tcp`` a kernel pointer (tcpdrop.py's TCP flags byte):
+    an element read through a cast of kernel memory becomes a probe read of the element."""
+    out, pos, i = [], 0, 0
+    while i < len(tokens) - 6:
+        if tokens[i].text != "(" or tokens[i + 1].text != "(":
+            i += 1
+            continue
+        close = next((j for j in range(i + 2, min(i + 12, len(tokens))) if tokens[j].text == ")"), None)
+        if close is None or close + 3 >= len(tokens) or tokens[close - 1].text != "*" \
+                or tokens[close + 1].text not in kernel or tokens[close + 2].text != ")" \
+                or tokens[close + 3].text != "[" or any(t.text in "(){}" for t in tokens[i + 2:close]):
+            i += 1
+            continue
+        depth, end = 0, None
+        for j in range(close + 3, len(tokens)):
+            depth += {"[": 1, "]": -1}.get(tokens[j].text, 0)
+            if depth == 0:
+                end = j
+                break
+        if end is None:
+            break
+        element = text[tokens[i + 2].start:tokens[close - 1].start].strip()
+        read = text[tokens[i].start:tokens[end].end]
+        out.append(text[pos:tokens[i].start] + f"({{ {element} __bcc_e; bpf_probe_read_kernel(&__bcc_e, "
+                   f"sizeof(__bcc_e), &{read}); __bcc_e; }})")
+        pos = tokens[end].end
+        i = end + 1
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _cast(tokens: list[Token], i: int, own_structs: set[str]) -> tuple[str | None, int]:

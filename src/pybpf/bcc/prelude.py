@@ -7,6 +7,7 @@ tracepoint the program names, laid out from its tracefs format file.
 from __future__ import annotations
 
 from pybpf.bcc.tokens import BccSyntaxError
+from pybpf.errors import PybpfError
 from pybpf.tracefs import Field, Tracefs, TracefsError
 
 PRELUDE = r"""
@@ -72,8 +73,35 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #ifndef TASK_COMM_LEN
 #define TASK_COMM_LEN 16
 #endif
+/* byte order, as the kernel's headers give BCC programs */
+#define ntohs(x) bpf_ntohs(x)
+#define htons(x) bpf_htons(x)
+#define ntohl(x) bpf_ntohl(x)
+#define htonl(x) bpf_htonl(x)
+#define be16_to_cpu(x) bpf_ntohs(x)
+#define be32_to_cpu(x) bpf_ntohl(x)
+#define be64_to_cpu(x) __builtin_bswap64(x)
+#define FMODE_CREATED ((fmode_t)(1 << 20))
+#define DISK_NAME_LEN 32
+#define REQ_OP_BITS 8
+#define REQ_OP_MASK ((1 << REQ_OP_BITS) - 1)
+#define SCM_RIGHTS 1
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_ARP 0x0806
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+#define ETH_P_IPV6 0x86DD
+#ifndef offsetof
+#define offsetof(type, member) __builtin_offsetof(type, member)
+#endif
+#ifndef min
+#define min(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); __bcc_x < __bcc_y ? __bcc_x : __bcc_y; })
+#endif
+#ifndef max
+#define max(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); __bcc_x > __bcc_y ? __bcc_x : __bcc_y; })
+#endif
 #define lock_xadd(ptr, val) ((void)__sync_fetch_and_add(ptr, val))
-#define bpf_probe_read_str bpf_probe_read_kernel_str
 static __always_inline unsigned int bpf_log2(unsigned int v)
 {
     unsigned int r, shift;
@@ -94,6 +122,26 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 }
 LICENSE("GPL");
 """
+
+def kernel_constants() -> str:
+    """``#define``s BCC programs take from the running kernel's headers whose values its
+    BTF holds: ``DNAME_INLINE_LEN`` (the bytes of a dentry's inline name)."""
+    from pybpf.btf import Kind
+    from pybpf.kernel.btf_targets import vmlinux
+
+    try:
+        btf = vmlinux()
+    except PybpfError:
+        return ""
+    defines = []
+    dentry = btf.find("dentry", Kind.STRUCT)
+    inline = next((m for m in dentry.members if m.name in ("d_shortname", "d_iname")), None) if dentry else None
+    if inline is not None:
+        kind = btf[inline.type]
+        size = kind.nelems if kind.kind == Kind.ARRAY else kind.size
+        defines.append(f"#define DNAME_INLINE_LEN {size}\n")
+    return "".join(defines)
+
 
 _C_WORDS = {"char", "short", "int", "long", "unsigned", "signed", "const", "void", "bool", "_Bool", "u8", "u16",
             "u32", "u64", "s8", "s16", "s32", "s64", "__u8", "__u16", "__u32", "__u64", "__s8", "__s16", "__s32",

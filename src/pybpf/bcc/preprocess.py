@@ -34,7 +34,9 @@ def preprocess(text: str, cflags: Sequence[str] = ()) -> str:
     out.append(text[pos:])
     defines = [f"-DLINUX_VERSION_CODE={kernel_version_code()}",
                "-DKERNEL_VERSION(a,b,c)=(((a)<<16)+((b)<<8)+((c)>255?255:(c)))", "-D__BPF_TRACING__",
-               "-D__TARGET_ARCH_x86", "-D__x86_64__", "-D__KERNEL__"]
+               "-D__TARGET_ARCH_x86", "-D__x86_64__", "-D__KERNEL__",
+               # kernel header constants tools test in #if (netqtop: IFNAMSIZ != 16)
+               "-DIFNAMSIZ=16", "-DTASK_COMM_LEN=16"]
     wanted = [f for f in cflags if f.startswith(("-D", "-U", "-I"))]
     command = [sys.executable, "-m", "ziglang", "cc", "-E", "-x", "c", "-target", "bpfel-freestanding-none",
                *defines, *wanted, "-"]

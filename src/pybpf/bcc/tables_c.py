@@ -22,6 +22,11 @@ class TableDecl:
     leaf: str              # C type text
     size: int | str        # max_entries (a C expression is kept as text)
     flags: str = "0"
+    #: BPF_TABLE_PINNED's bpffs path: the map pinned there is used, or this one is made and pinned
+    pinned: str = ""
+    #: "shared"/"public" (BPF_TABLE_SHARED/_PUBLIC: other BPF() objects of the process may
+    #: use it) or "extern" (BPF_TABLE("extern", ...): the shared table of that name)
+    sharing: str = ""
 
     def to_c(self) -> str:
         """The BTF-defined map declaration libbpf (and pybpf's loader) reads."""
@@ -75,8 +80,10 @@ _MACROS: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
     "BPF_XSKMAP": ("XSKMAP", "int", "int", "", ("name", "size")),
     "BPF_CGROUP_ARRAY": ("CGROUP_ARRAY", "int", "int", "", ("name", "size")),
 }
-TABLE_MACROS = frozenset(_MACROS) | {"BPF_TABLE", "BPF_F_TABLE", "BPF_TABLE_PINNED", "BPF_TABLE_PUBLIC",
-                                     "BPF_TABLE_SHARED", "BPF_TABLE_PINNED_FLAGS"}
+#: BCC's pinned and shared forms of BPF_TABLE and BPF_QUEUE/BPF_STACK → how they share
+_SHARING = {"BPF_TABLE_PINNED": "", "BPF_TABLE_SHARED": "shared", "BPF_TABLE_PUBLIC": "public",
+            "BPF_QUEUESTACK_PINNED": "", "BPF_QUEUESTACK_SHARED": "shared", "BPF_QUEUESTACK_PUBLIC": "public"}
+TABLE_MACROS = frozenset(_MACROS) | {"BPF_TABLE", "BPF_F_TABLE", *_SHARING}
 
 
 def table_from_macro(macro: str, args: list[str], place: str) -> TableDecl:
@@ -97,16 +104,57 @@ def table_from_macro(macro: str, args: list[str], place: str) -> TableDecl:
             raise BccSyntaxError(f"{place}: {macro}(name, size) needs the size")
         return TableDecl(given["name"], map_type, given.get("key", key), given.get("leaf", leaf),
                          given.get("size", size))
-    # BPF_TABLE("hash", key, leaf, name, size) and its variants with a trailing pin path or flags
-    if len(args) < 5:
-        raise BccSyntaxError(f"{place}: {macro}(\"type\", key, leaf, name, size) takes at least 5 arguments")
+    if macro.startswith("BPF_QUEUESTACK_"):
+        return _queue_stack(macro, args, place)
+    # BPF_TABLE("hash", key, leaf, name, size), BPF_F_TABLE(..., flags),
+    # BPF_TABLE_PINNED(..., "/sys/fs/bpf/path"[, flags]), BPF_TABLE_SHARED(...[, flags]),
+    # BPF_TABLE_PUBLIC(...) — the argument counts of BCC's helpers.h
+    counts = {"BPF_TABLE": (5,), "BPF_F_TABLE": (6,), "BPF_TABLE_PINNED": (6, 7), "BPF_TABLE_SHARED": (5, 6),
+              "BPF_TABLE_PUBLIC": (5,)}[macro]
+    if len(args) not in counts:
+        extra = {"BPF_F_TABLE": ", flags", "BPF_TABLE_PINNED": ', "/sys/fs/bpf/PATH"[, flags]',
+                 "BPF_TABLE_SHARED": "[, flags]"}.get(macro, "")
+        raise BccSyntaxError(f"{place}: {macro}(\"type\", key, leaf, name, size{extra}) takes "
+                             f"{' or '.join(map(str, counts))} arguments, not {len(args)}")
     kind = args[0].strip('"')
+    if kind == "extern" and macro in ("BPF_TABLE", "BPF_F_TABLE"):
+        # a table another BPF() object of this process made with BPF_TABLE_SHARED/_PUBLIC:
+        # declared here (as a hash of these types) so the program can name it; its fd replaces it
+        return TableDecl(args[3], "HASH", args[1], args[2], args[4], sharing="extern")
     if kind not in TABLE_KINDS:
-        raise BccSyntaxError(f"{place}: {macro} type {args[0]} is not one of {', '.join(sorted(TABLE_KINDS))}")
-    flags = args[5] if macro in ("BPF_F_TABLE", "BPF_TABLE_PINNED_FLAGS") and len(args) > 5 else "0"
-    if macro == "BPF_TABLE_PINNED_FLAGS" and len(args) > 6:
+        raise BccSyntaxError(f"{place}: {macro} type {args[0]} is not one of {', '.join(sorted(TABLE_KINDS))}"
+                             + (' (or "extern" in BPF_TABLE)' if macro in ("BPF_TABLE", "BPF_F_TABLE") else ""))
+    pinned = _pin_path(args[5], macro, place) if macro == "BPF_TABLE_PINNED" else ""
+    flags = "0"
+    if macro == "BPF_F_TABLE" or (macro == "BPF_TABLE_SHARED" and len(args) == 6):
+        flags = args[5]
+    elif macro == "BPF_TABLE_PINNED" and len(args) == 7:
         flags = args[6]
-    size = args[4]
     if kind == "lpm_trie" and flags == "0":
         flags = "BPF_F_NO_PREALLOC"
-    return TableDecl(args[3], TABLE_KINDS[kind], args[1], args[2], size, flags)
+    return TableDecl(args[3], TABLE_KINDS[kind], args[1], args[2], args[4], flags, pinned, _SHARING.get(macro, ""))
+
+
+def _queue_stack(macro: str, args: list[str], place: str) -> TableDecl:
+    """BPF_QUEUESTACK_PINNED("queue", name, leaf, size, flags, "/sys/fs/bpf/PATH") and its
+    _SHARED/_PUBLIC forms (without the path)."""
+    count = 6 if macro == "BPF_QUEUESTACK_PINNED" else 5
+    if len(args) != count:
+        path = ', "/sys/fs/bpf/PATH"' if count == 6 else ""
+        raise BccSyntaxError(f'{place}: {macro}("queue"|"stack", name, leaf, size, flags{path}) takes {count} '
+                             f"arguments, not {len(args)}")
+    kind = args[0].strip('"')
+    if kind not in ("queue", "stack"):
+        raise BccSyntaxError(f'{place}: {macro} type {args[0]} is not "queue" or "stack"')
+    pinned = _pin_path(args[5], macro, place) if count == 6 else ""
+    return TableDecl(args[1], TABLE_KINDS[kind], "", args[2], args[3], args[4], pinned, _SHARING[macro])
+
+
+def _pin_path(arg: str, macro: str, place: str) -> str:
+    """The path of a pinned table: a string literal naming a file on a BPF filesystem."""
+    text = arg.strip()
+    if len(text) < 3 or not (text.startswith('"') and text.endswith('"')) or '"' in text[1:-1] \
+            or not text[1] == "/":
+        raise BccSyntaxError(f"{place}: {macro}'s pin path must be an absolute path in a string literal "
+                             f'("/sys/fs/bpf/NAME"), not {text}')
+    return text[1:-1]

@@ -48,6 +48,9 @@ class ProbeFunction:
     #: the C name of its entry point (``bcc_N``; the kernel keeps 15 characters of a
     #: program's name); the syscall entry points are ``bcc_N_enter`` and ``bcc_N_exit``
     symbol: str = ""
+    #: how many of the kernel function's arguments (and, for a fexit, its return value)
+    #: a KFUNC_PROBE/KRETFUNC_PROBE/LSM_PROBE declares
+    arguments: int = 0
 
     @property
     def wrapped(self) -> bool:
@@ -66,6 +69,8 @@ class Translation:
     tracepoint_structs: set[tuple[str, str]] = field(default_factory=set)
     #: output table → C type of the records the program sends through it ("struct data_t")
     event_types: dict[str, str] = field(default_factory=dict)
+    #: table → the name of its map in the object (the kernel keeps 15 characters of a name)
+    map_names: dict[str, str] = field(default_factory=dict)
 
 
 _CONTEXT_SECTIONS = {"xdp_md": "xdp", "__sk_buff": "socket", "bpf_perf_event_data": "perf_event",
@@ -83,6 +88,7 @@ def translate(text: str) -> Translation:
     sent: dict[str, list[str]] = {}
     methods = _expressions(text, declared_tables.tables, sent)
     result.source = rewrite_kernel_reads(_declarations(methods, result), own_structs(text))
+    result.source = _short_map_names(result) + result.source
     tokens = tokenize(result.source)
     for table, expressions in sent.items():
         for expression in expressions:
@@ -95,6 +101,26 @@ def translate(text: str) -> Translation:
     result.source += "".join(f"\n__attribute__((used)) static {type_text} *__bcc_event_{table};"
                              for table, type_text in result.event_types.items())
     return result
+
+
+def _short_map_names(result: Translation) -> str:
+    """Give each table a distinct map name of at most 15 characters: a long name is cut
+    there (as the kernel cuts it) unless another table's name cuts to the same text — as
+    trace.py's ``probe_getenv_1_events`` and ``probe_getenv_1_stack`` do — and such a
+    table's C symbol becomes ``bcc_mapN`` (a #define, so every use of it follows)."""
+    cut: dict[str, list[str]] = {}
+    for name in result.tables:
+        cut.setdefault(name[:15], []).append(name)
+    defines: list[str] = []
+    for short, names in cut.items():
+        if len(names) == 1:
+            result.map_names[names[0]] = short
+            continue
+        for name in names:
+            symbol = f"bcc_map{len(defines)}"
+            defines.append(f"#define {name} {symbol}\n")
+            result.map_names[name] = symbol
+    return "".join(defines)
 
 
 def _type_of(expression: str, tokens: list[Token]) -> str | None:
@@ -164,9 +190,10 @@ def _declarations(text: str, result: Translation) -> str:
             pos = tokens[end - 1].end
             i, statement_start = end, end
             continue
-        if tok.text in ("TRACEPOINT_PROBE", "RAW_TRACEPOINT_PROBE", "KFUNC_PROBE", "KRETFUNC_PROBE",
-                        "LSM_PROBE"):
-            out.append(text[pos:tok.start] + _probe_macro(tok.text, args, place, result))
+        if tok.text in _PROBE_MACROS:
+            # the replacement is one line: the lines the macro's arguments took follow it
+            newlines = "\n" * text.count("\n", tok.start, tokens[close].end)
+            out.append(text[pos:tok.start] + _probe_macro(tok.text, args, place, result) + newlines)
             pos = tokens[close].end
             i = close + 1
             continue
@@ -176,7 +203,8 @@ def _declarations(text: str, result: Translation) -> str:
             if qualifiers & {"static", "inline", "__always_inline"} and args and "pt_regs" in args[0].split():
                 out.append(text[pos:tok.start] + _regs_helper(text, tokens, i, close, body_close))
                 pos = tokens[body_close].end
-            elif not qualifiers & {"static", "inline", "__always_inline"} and args and args != ["void"]:
+            elif not qualifiers & {"static", "inline", "__always_inline", "extern"} \
+                    and (args not in ([], ["void"]) or not _called(tokens, tok.text, i)):
                 function = _probe_function(tok.text, args, result)
                 if function.wrapped:
                     out.append(text[pos:tokens[statement_start].start])
@@ -196,6 +224,14 @@ def _declarations(text: str, result: Translation) -> str:
         _note_tracepoint_struct(tokens, j, result)
     out.append(text[pos:])
     return "".join(out)
+
+
+def _called(tokens: list[Token], name: str, definition: int) -> bool:
+    """Whether the program calls function ``name`` (defined at token ``definition``): a
+    parameterless function that is called is a helper, not a probe (runqlen's
+    ``do_perf_event()`` is a probe)."""
+    return any(t.text == name and j != definition and j + 1 < len(tokens) and tokens[j + 1].text == "("
+               for j, t in enumerate(tokens))
 
 
 def _regs_helper(text: str, tokens: list[Token], name_index: int, close: int, body_close: int) -> str:
@@ -236,8 +272,41 @@ def _probe_macro(macro: str, args: list[str], place: str, result: Translation) -
         result.functions[name] = ProbeFunction(name, "struct bpf_raw_tracepoint_args *",
                                                section=f"raw_tracepoint/{args[0]}", symbol=symbol)
         return f'SEC("raw_tracepoint/{args[0]}") int {symbol}(struct bpf_raw_tracepoint_args *ctx)'
-    raise BccSyntaxError(f"{place}: {macro} needs fentry/fexit/LSM programs, which pybpf.bcc does not "
-                         "translate (and this kernel refuses); use a tracepoint")
+    if macro in _TRAMPOLINES:
+        return _trampoline_probe(macro, args, place, result)
+    raise BccSyntaxError(f"{place}: {macro} attaches to a kernel module's function, whose BTF pybpf's loader "
+                         "does not read; probe a vmlinux function with KFUNC_PROBE/KRETFUNC_PROBE or use a tracepoint")
+
+
+#: BCC's BTF-attached probe macros → (function name prefix, section kind)
+_TRAMPOLINES = {"KFUNC_PROBE": ("kfunc__vmlinux__", "fentry"), "KRETFUNC_PROBE": ("kretfunc__vmlinux__", "fexit"),
+                "LSM_PROBE": ("lsm__", "lsm"), "KMOD_RET": ("kmod_ret__", "fmod_ret")}
+_PROBE_MACROS = frozenset({"TRACEPOINT_PROBE", "RAW_TRACEPOINT_PROBE", "MODULE_KFUNC_PROBE",
+                           "MODULE_KRETFUNC_PROBE", *_TRAMPOLINES})
+
+
+def _trampoline_probe(macro: str, args: list[str], place: str, result: Translation) -> str:
+    """``KFUNC_PROBE(event, type arg, ...)`` as BCC's (libbpf's) ``BPF_PROG`` makes it: an
+    fentry/fexit/lsm/fmod_ret entry point taking the trampoline's array of u64 arguments,
+    which calls an inlined function with them cast to the declared types — the body that
+    follows the macro in the program. (``KRETFUNC_PROBE``'s last argument is the return
+    value: the trampoline passes it after the function's arguments.)"""
+    if not args or not args[0].strip():
+        raise BccSyntaxError(f"{place}: {macro}(function, type arg, ...) needs the kernel function's name")
+    prefix, kind = _TRAMPOLINES[macro]
+    event = args[0].strip()
+    params = [p for p in args[1:] if p.strip()]
+    for param in params:
+        _split_parameter(param)
+    name = f"{prefix}{event}"
+    symbol = f"bcc_{len(result.functions)}"
+    result.functions[name] = ProbeFunction(name, "unsigned long long *", section=f"{kind}/{event}", symbol=symbol,
+                                           arguments=len(params))
+    casts = "".join(f", ({_split_parameter(p)[0]})ctx[{n}]" for n, p in enumerate(params))
+    signature = f"int __bcc_body_{name}(unsigned long long *ctx{''.join(', ' + p for p in params)})"
+    return (f"static __always_inline {signature}; "
+            f'SEC("{kind}/{event}") int {symbol}(unsigned long long *ctx) {{ return __bcc_body_{name}(ctx{casts}); }} '
+            f"static __always_inline {signature}")
 
 
 def _split_parameter(param: str) -> tuple[str, str]:
@@ -248,7 +317,8 @@ def _split_parameter(param: str) -> tuple[str, str]:
 
 
 def _probe_function(name: str, params: list[str], result: Translation) -> ProbeFunction:
-    context_type, _ = _split_parameter(params[0])
+    # BCC loads a function declared without parameters too (runqlen's do_perf_event())
+    context_type = "void *" if params in ([], ["void"]) else _split_parameter(params[0])[0]
     extra = tuple(_split_parameter(p) for p in params[1:] if p.strip() != "...")
     section = ""
     for struct, kind in _CONTEXT_SECTIONS.items():
@@ -270,6 +340,8 @@ def _wrapped(text: str, tokens: list[Token], name_index: int, close: int, body_c
     sys_enter record, 2 for a sys_exit record), and its three entry points."""
     name, symbol = function.name, function.symbol
     params = text[tokens[name_index + 1].end:tokens[close].start]
+    if params.strip() in ("", "void"):
+        params = "void *__bcc_context"
     body = text[tokens[close + 1].start:tokens[body_close].end]
     from_regs = ", ".join(f"({t})PT_REGS_PARM{n}(ctx)" for n, (t, _) in enumerate(function.extra, 1))
     from_record = ", ".join(f"({t})ctx->args[{n}]" for n, (t, _) in enumerate(function.extra))

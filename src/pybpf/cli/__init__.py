@@ -106,18 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a mistyped command) gets the full parser, and its messages.
         parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
         args = parser.parse_args(arguments)
-    import signal  # here, not at the top: it imports enum (~4 ms) that --version and filter need not pay
+    # here, not at the top: signal imports enum (~4 ms) that --version and filter need not pay
+    from pybpf.termination import sigterm_as_sigint
 
-    previous = None
-    try:    # killed: release kernel and system objects as on Ctrl-C
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    except ValueError:  # main() called from a thread that is not the main one: leave signals alone
-        pass
-    try:
+    with sigterm_as_sigint():   # killed: release kernel and system objects as on Ctrl-C
         return _handle(args)
-    finally:            # a caller of main() in its own process gets its handler back
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _handle(args: argparse.Namespace) -> int:

@@ -58,7 +58,8 @@ def load_object(source: str | Path | bytes, *, name: str = "",
         linked_programs.append((function, section.name, kind, linked))
     data = data_maps(obj, object_name, used_data)
     for function, section_name, kind, linked in linked_programs:
-        references = dict(linked.maps)
+        # a map's spec carries the kernel's 15-character name; symbols may be longer
+        references = {index: declared[name].name for index, name in linked.maps.items()}
         references.update({index: data[sec][0].name for index, (sec, _) in linked.data.items()})
         if function.name in programs:
             raise ObjectError(f"{obj.path}: two programs are called {function.name!r}")

@@ -16,7 +16,7 @@ import struct
 from typing import Any
 
 from pybpf.vm.errors import VMError
-from pybpf.vm.helpers.operands import errno_result
+from pybpf.vm.helpers.operands import charge_copy, errno_result
 from pybpf.vm.helpers.registry import Family
 from pybpf.vm.memory import INPUT_BASE
 
@@ -70,6 +70,7 @@ def csum_diff(vm: Any, src: int, src_size: int, dst: int, dst_size: int, seed: i
     src_size, dst_size, seed = src_size & M32, dst_size & M32, seed & M32
     if src_size + dst_size > CSUM_DIFF_MAX:
         return errno_result(-errno.EINVAL)
+    charge_copy(vm, src_size + dst_size)
     old = vm.memory.read_bytes(src, src_size) if src_size else b""
     new = vm.memory.read_bytes(dst, dst_size) if dst_size else b""
     if old and new:

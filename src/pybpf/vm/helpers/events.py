@@ -9,7 +9,7 @@ from typing import Any
 
 from pybpf.object import MapType
 from pybpf.vm.errors import VMError
-from pybpf.vm.helpers.operands import errno_result, map_operand
+from pybpf.vm.helpers.operands import charge_copy, errno_result, map_operand
 from pybpf.vm.helpers.registry import Family
 
 FAMILY = Family("events")
@@ -22,6 +22,7 @@ def _record_space(size: int) -> int:
 
 @FAMILY.helper("bpf_ringbuf_output")
 def ringbuf_output(vm: Any, handle: int, data: int, size: int, flags: int, *_: int) -> int:
+    charge_copy(vm, size)
     return errno_result(map_operand(vm, handle).output(vm.memory.read_bytes(data, size)))
 
 
@@ -31,6 +32,7 @@ def ringbuf_reserve(vm: Any, handle: int, size: int, flags: int, *_: int) -> int
     ring = map_operand(vm, handle)
     if flags or size == 0 or _record_space(size) > ring.max_entries - ring.used:
         return 0
+    charge_copy(vm, size)      # the zeroed record, and its copy out at submit
     record = bytearray(size)
     address = vm.memory.map(record, writable=True, name=f"record in ring buffer {ring.name!r}")
     vm.__dict__.setdefault("reserved", {})[address] = (ring, record)
@@ -79,5 +81,6 @@ def perf_event_output(vm: Any, ctx: int, handle: int, flags: int, data: int, siz
     cpu = vm.cpu if index == 0xFFFF_FFFF else index
     if flags >> 32 or cpu >= target.max_entries:
         return errno_result(-errno.E2BIG if not flags >> 32 else -errno.EINVAL)
+    charge_copy(vm, size)
     target.output(cpu, vm.memory.read_bytes(data, size))
     return 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 from typing import Any
 
-from pybpf.vm.helpers.operands import errno_result, map_operand
+from pybpf.vm.helpers.operands import charge_copy, errno_result, map_operand
 from pybpf.vm.helpers.registry import Family
 
 FAMILY = Family("maps")
@@ -25,6 +25,7 @@ def _pointer(vm: Any, buffer: bytearray, what: str) -> int:
 @FAMILY.helper("bpf_map_lookup_elem")
 def map_lookup_elem(vm: Any, handle: int, key: int, *_: int) -> int:
     target = map_operand(vm, handle)
+    charge_copy(vm, target.key_size)
     buffer = target.value_buffer(vm.memory.read_bytes(key, target.key_size), vm.cpu)
     return 0 if buffer is None else _pointer(vm, buffer, f"value in map {target.name!r}")
 
@@ -32,6 +33,7 @@ def map_lookup_elem(vm: Any, handle: int, key: int, *_: int) -> int:
 @FAMILY.helper("bpf_map_update_elem")
 def map_update_elem(vm: Any, handle: int, key: int, value: int, flags: int, *_: int) -> int:
     target = map_operand(vm, handle)
+    charge_copy(vm, target.key_size + target.value_size)
     return errno_result(target.helper_update(vm.memory.read_bytes(key, target.key_size),
                                              vm.memory.read_bytes(value, target.value_size), flags, vm.cpu))
 
@@ -39,12 +41,14 @@ def map_update_elem(vm: Any, handle: int, key: int, value: int, flags: int, *_: 
 @FAMILY.helper("bpf_map_delete_elem")
 def map_delete_elem(vm: Any, handle: int, key: int, *_: int) -> int:
     target = map_operand(vm, handle)
+    charge_copy(vm, target.key_size)
     return errno_result(target.helper_delete(vm.memory.read_bytes(key, target.key_size)))
 
 
 @FAMILY.helper("bpf_map_push_elem")
 def map_push_elem(vm: Any, handle: int, value: int, flags: int, *_: int) -> int:
     target = map_operand(vm, handle)
+    charge_copy(vm, target.value_size)
     try:
         target._push(vm.memory.read_bytes(value, target.value_size), flags)
     except Exception as exc:  # BPFError: the map refused
@@ -54,6 +58,7 @@ def map_push_elem(vm: Any, handle: int, value: int, flags: int, *_: int) -> int:
 
 def _take(vm: Any, handle: int, value: int, pop: bool) -> int:
     target = map_operand(vm, handle)
+    charge_copy(vm, target.value_size)
     data = target._pop() if pop else target._peek()
     if data is None:
         return errno_result(-errno.ENOENT)

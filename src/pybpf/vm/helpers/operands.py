@@ -18,6 +18,21 @@ def map_operand(vm: Any, handle: int) -> Any:
     return found
 
 
+#: bytes a helper copies per unit of the run's budget: copying 64 bytes (read from vm
+#: memory, kept as bytes, written back) costs about what one interpreted instruction does
+#: (docs/vm.md, "Helper costs")
+COPY_BYTES_PER_UNIT = 64
+
+
+def charge_copy(vm: Any, size: int) -> None:
+    """Count a helper's copy of ``size`` bytes in the run's budget (before copying, so a
+    copy the budget cannot pay for does not happen on the JIT): a program looping over
+    large copies is stopped by ``max_instructions`` as a loop of instructions is."""
+    units = (size & 0xFFFF_FFFF) // COPY_BYTES_PER_UNIT
+    if units:
+        vm.charge(units)
+
+
 def errno_result(code: int) -> int:
     """``code`` (0 or a negative errno) as the unsigned 64-bit r0 the program sees."""
     return code & M64

@@ -14,7 +14,7 @@ from typing import Any
 
 from pybpf.object import MapType
 from pybpf.vm.errors import VMError
-from pybpf.vm.helpers.operands import errno_result, map_operand, signed32
+from pybpf.vm.helpers.operands import charge_copy, errno_result, map_operand, signed32
 from pybpf.vm.helpers.registry import Family
 from pybpf.vm.memory import INPUT_BASE
 
@@ -46,6 +46,7 @@ def _packet(vm: Any) -> bytes:
 def skb_load_bytes(vm: Any, skb: int, offset: int, to: int, length: int, *_: int) -> int:
     """Copy packet bytes to the program's buffer; past the end, zeros and -EFAULT."""
     length &= 0xFFFF_FFFF
+    charge_copy(vm, length)
     vm.memory.check(to, length, True)
     offset &= 0xFFFF_FFFF
     data = _packet(vm)
@@ -61,6 +62,7 @@ def skb_load_bytes_relative(vm: Any, skb: int, offset: int, to: int, length: int
     """Copy bytes counted from the MAC or the network header; zeros and -EFAULT past the
     end or for another ``start``."""
     length, offset = length & 0xFFFF_FFFF, offset & 0xFFFF_FFFF
+    charge_copy(vm, length)
     vm.memory.check(to, length, True)
     link = vm.__dict__.get("link_header")          # a socket filter's: kept aside
     whole = (link or b"") + _packet(vm)
@@ -79,6 +81,7 @@ def skb_store_bytes(vm: Any, skb: int, offset: int, source: int, length: int, fl
     if flags & ~(F_RECOMPUTE_CSUM | F_INVALIDATE_HASH):
         return errno_result(-errno.EINVAL)
     offset, length = offset & 0xFFFF_FFFF, length & 0xFFFF_FFFF
+    charge_copy(vm, length)
     data = vm.memory.read_bytes(source, length)
     if offset > INT_MAX or offset + length > len(_packet(vm)):
         return errno_result(-errno.EFAULT)
@@ -149,6 +152,7 @@ def _frame_span(vm: Any, offset: int, length: int) -> tuple[Any, int] | None:
     None past its end."""
     frame = _frame(vm)
     offset, length = offset & 0xFFFF_FFFF, length & 0xFFFF_FFFF
+    charge_copy(vm, length)
     if offset + length > frame.tail - frame.head:
         return None
     return frame, frame.head + offset

@@ -8,7 +8,7 @@ import errno
 from typing import Any
 
 from pybpf.vm.errors import VMError
-from pybpf.vm.helpers.operands import errno_result
+from pybpf.vm.helpers.operands import charge_copy, errno_result
 from pybpf.vm.helpers.registry import Family
 
 FAMILY = Family("probe reads")
@@ -28,6 +28,7 @@ def _probe_read(vm: Any, dst: int, size: int, src: int, string: bool) -> int:
     vm.memory.check(dst, size, True)
     if string and size == 0:
         return 0
+    charge_copy(vm, size)
     try:
         data = _read_string(vm, src, size) if string else vm.memory.read_bytes(src, size)
     except VMError:

@@ -3,9 +3,11 @@ the "current task" is this Python process (its pid, uid/gid, comm and cgroup).""
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any
 
+from pybpf.vm.helpers.operands import charge_copy, errno_result
 from pybpf.vm.helpers.registry import Family
 
 FAMILY = Family("task")
@@ -34,8 +36,11 @@ def _comm() -> bytes:
 @FAMILY.helper("bpf_get_current_comm")
 def get_current_comm(vm: Any, dst: int, size: int, *_: int) -> int:
     """This process's command name, NUL-padded to ``size`` bytes."""
-    if size <= 0:
-        return -22
+    size &= 0xFFFF_FFFF            # a u32, as the helper's prototype says
+    if size == 0:
+        return errno_result(-errno.EINVAL)
+    vm.memory.check(dst, size, True)   # before anything of that size is made
+    charge_copy(vm, size)
     vm.memory.write_bytes(dst, _comm()[:size - 1].ljust(size, b"\0"))
     return 0
 

@@ -60,3 +60,34 @@ def detect_language(candidates: list[str], pid: int) -> str | None:
 
 def _assert_is_bytes(arg: Any) -> Any:
     return arg.encode() if isinstance(arg, str) else arg
+
+
+class StrcmpRewrite:
+    """BCC's rewrite of ``STRCMP("literal", expr)`` in trace.py/argdist.py predicates: each
+    becomes a call of a generated ``streq_N(ignored, str)`` that probe-reads as many bytes
+    as the literal has (plus its NUL unless ``bin_cmp``) and compares them."""
+
+    @staticmethod
+    def rewrite_expr(expr: str, bin_cmp: bool, is_user: bool, probe_user_list: Any, streq_functions: str,
+                     probeid: int) -> dict[str, Any]:
+        import re
+
+        # the literal with its quotes (compared with its NUL) or, for bin_cmp, its bytes only
+        literal = r'STRCMP\("([^"]+)",(.+?)\)' if bin_cmp else r'STRCMP\(("[^"]+"),(.+?)\)'
+        for match in re.finditer(literal, expr):
+            needle = match.group(1)
+            read = "bpf_probe_read_user" if is_user or match.group(2).strip() in probe_user_list \
+                else "bpf_probe_read"
+            name = f"streq_{probeid}"
+            streq_functions += (
+                f"\nstatic inline bool {name}(char const *ignored, uintptr_t str) {{\n"
+                f"    char needle[] = {needle};\n"
+                "    char haystack[sizeof(needle)];\n"
+                f"    {read}(&haystack, sizeof(haystack), (void *)str);\n"
+                "    for (int i = 0; i < sizeof(needle) - 1; ++i)\n"
+                "        if (needle[i] != haystack[i])\n"
+                "            return false;\n"
+                "    return true;\n}\n")
+            probeid += 1
+            expr = expr.replace("STRCMP", name, 1)
+        return {"expr": expr, "streq_functions": streq_functions, "probeid": probeid}
