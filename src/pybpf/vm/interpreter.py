@@ -29,6 +29,8 @@ from pybpf.vm.program import CheckedProgram, map_value_address
 M32 = 0xFFFF_FFFF
 MAX_FRAMES = 8
 EXIT = -1
+#: where a callback's frame returns to: back into the helper that called it
+CALLBACK_RETURN = -2
 Step = Callable[[list], int]
 
 
@@ -154,6 +156,8 @@ class Machine:
     calling: int = 0
     #: budget units helpers charged during the current call (see :meth:`charge`)
     charged: int = 0
+    #: the run's budget (set by :meth:`run`; callbacks are held to it)
+    max_instructions: int = DEFAULT_MAX_INSTRUCTIONS
 
     def __post_init__(self) -> None:
         self.steps = [self._compile(i, ins) for i, ins in enumerate(self.program.instructions)]
@@ -291,6 +295,41 @@ class Machine:
             raise _Charged(nxt)
         return nxt
 
+    def call_function(self, target: int, args: tuple[int, ...]) -> int:
+        """Run the program's function at instruction ``target`` with r1.. = ``args`` (a
+        helper's callback: bpf_loop, bpf_for_each_map_elem) and return its r0. It runs in
+        a frame of its own, as a bpf-to-bpf call does; its instructions count in the run's
+        budget (charged when the calling helper returns)."""
+        if len(self.frames) + 1 >= MAX_FRAMES:
+            raise VMError(f"bpf-to-bpf calls nested more than {MAX_FRAMES} frames deep")
+        r, steps = self.regs, self.steps
+        caller = r[:]
+        base = STACK_TOP - (len(self.frames) + 2) * 0x10000
+        self.frames.append(Frame(CALLBACK_RETURN, r[6:11], base))
+        self.memory.map(bytearray(o.STACK_SIZE), writable=True, name=f"stack of frame {len(self.frames)}",
+                        base=base, aligned=True)
+        r[1:6] = [*args, *[None] * (5 - len(args))]
+        r[10] = base + o.STACK_SIZE
+        pc, executed = target, 0
+        try:
+            while pc >= 0:
+                pc = steps[pc](r)
+                executed += 1
+                if executed + self.charged > self.max_instructions:
+                    raise VMError(budget_exhausted(self.max_instructions))
+        except VMError as exc:
+            raise exc if exc.index is not None else VMError(exc.reason, self.program.slots[pc]) from None
+        except TypeError:
+            raise VMError(self._uninitialised(pc), self.program.slots[pc]) from None
+        if pc != CALLBACK_RETURN:
+            raise VMError("a callback ended the program (bpf_exit in a callback returns from it)")
+        result = r[0]
+        if result is None:
+            raise VMError("r0 is not initialised when the callback returns", self.program.slots[self.exit_index])
+        r[:] = caller
+        self.charged += executed
+        return result
+
     def _exit(self, r: list, index: int) -> int:
         if not self.frames:
             self.exit_index = index
@@ -415,6 +454,7 @@ class Machine:
         """Run from the first instruction; returns (r0, budget used: the instructions
         executed plus the work helpers charged)."""
         check_budget(max_instructions)
+        self.max_instructions = max_instructions
         steps, r = self.steps, self.regs
         pc = 0
         executed = 0

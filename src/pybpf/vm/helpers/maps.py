@@ -13,7 +13,7 @@ from pybpf.vm.helpers.registry import Family
 FAMILY = Family("maps")
 
 
-def _pointer(vm: Any, buffer: bytearray, what: str) -> int:
+def value_pointer(vm: Any, buffer: bytearray, what: str) -> int:
     """The program-visible address of a map value buffer (mapped once per run)."""
     mapped = vm.__dict__.setdefault("mapped_values", {})
     key = id(buffer)
@@ -27,7 +27,7 @@ def map_lookup_elem(vm: Any, handle: int, key: int, *_: int) -> int:
     target = map_operand(vm, handle)
     charge_copy(vm, target.key_size)
     buffer = target.value_buffer(vm.memory.read_bytes(key, target.key_size), vm.cpu)
-    return 0 if buffer is None else _pointer(vm, buffer, f"value in map {target.name!r}")
+    return 0 if buffer is None else value_pointer(vm, buffer, f"value in map {target.name!r}")
 
 
 @FAMILY.helper("bpf_map_update_elem")
