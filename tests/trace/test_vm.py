@@ -73,3 +73,16 @@ def test_loops_unroll_ternary_and_tuples():
     out = run(program, [exec_record("/x", 5), exec_record("/yy", 2)])
     assert out == ("Attaching 1 probe...\n(80, /x, big)\n(8, /yy, small)\n\n\n"
                    "@t[2]: (8, /yy, small)\n@t[5]: (80, /x, big)\n")
+
+
+def test_for_loops_and_len_on_the_vm():
+    """for over a map (bpf_for_each_map_elem, per-CPU counts summed with
+    bpf_map_lookup_percpu_elem), for over a range (bpf_loop) and len(): the vm runs the
+    callbacks as the kernel does, printf inside them included."""
+    out = run('t:sched:sched_process_exec { @c[args->pid % 3] = count(); } '
+              'END { for ($kv : @c) { printf("%d %d\\n", $kv.0, $kv.1); } '
+              'for ($i : 0..3) { printf("i=%d\\n", $i); } printf("len %d\\n", len(@c)); clear(@c); }',
+              [exec_record("/bin/a", pid) for pid in range(10, 20)])
+    lines = out.splitlines()
+    assert sorted(line for line in lines if line[:1].isdigit()) == ["0 3", "1 4", "2 3"]
+    assert [line for line in lines if line.startswith(("i=", "len"))] == ["i=0", "i=1", "i=2", "len 3"]

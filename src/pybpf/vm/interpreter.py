@@ -313,7 +313,10 @@ class Machine:
         pc, executed = target, 0
         try:
             while pc >= 0:
-                pc = steps[pc](r)
+                try:
+                    pc = steps[pc](r)
+                except _Charged as charged:     # a helper's charge: kept in self.charged for the run
+                    pc = charged.resume
                 executed += 1
                 if executed + self.charged > self.max_instructions:
                     raise VMError(budget_exhausted(self.max_instructions))

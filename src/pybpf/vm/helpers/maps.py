@@ -30,6 +30,17 @@ def map_lookup_elem(vm: Any, handle: int, key: int, *_: int) -> int:
     return 0 if buffer is None else value_pointer(vm, buffer, f"value in map {target.name!r}")
 
 
+@FAMILY.helper("bpf_map_lookup_percpu_elem")
+def map_lookup_percpu_elem(vm: Any, handle: int, key: int, cpu: int, *_: int) -> int:
+    """A per-CPU map's value for ``cpu`` (NULL for a CPU the map has no slot for)."""
+    target = map_operand(vm, handle)
+    charge_copy(vm, target.key_size)
+    if cpu & 0xFFFF_FFFF >= target.ncpus:
+        return 0
+    buffer = target.value_buffer(vm.memory.read_bytes(key, target.key_size), cpu & 0xFFFF_FFFF)
+    return 0 if buffer is None else value_pointer(vm, buffer, f"value in map {target.name!r}")
+
+
 @FAMILY.helper("bpf_map_update_elem")
 def map_update_elem(vm: Any, handle: int, key: int, value: int, flags: int, *_: int) -> int:
     target = map_operand(vm, handle)
