@@ -69,7 +69,7 @@ def _string(blob: bytes | bytearray, offset: int) -> str:
 def fix_btf(obj: ElfObject, raw: bytes) -> bytes:
     """``raw`` (the object's ``.BTF``) with DATASEC sizes, variable offsets and order, and
     extern linkages filled in as the kernel requires."""
-    blob = bytearray(raw)
+    blob = _kfuncs_as_variables(bytearray(raw))
     records = type_records(blob)
     by_id = {type_id: (pos, kind, vlen) for type_id, pos, kind, vlen in records}
     symbols: dict[tuple[int, str], Symbol] = {}
@@ -85,6 +85,51 @@ def fix_btf(obj: ElfObject, raw: bytes) -> bytes:
         elif kind == Kind.DATASEC:
             _fix_datasec(obj, blob, pos, vlen, by_id, symbols)
     return bytes(blob)
+
+
+def _kfuncs_as_variables(blob: bytearray) -> bytearray:
+    """clang lists extern kfuncs in the ``.ksyms`` DATASEC as FUNCs, which the kernel
+    refuses there: as libbpf does, those entries name one appended ``int`` VAR instead,
+    and the kfuncs' unnamed parameters take its name (type ids and string offsets already
+    in the blob stay as they are)."""
+    records = type_records(blob)
+    by_id = {type_id: (pos, kind, vlen) for type_id, pos, kind, vlen in records}
+    entries, kfuncs = [], []
+    for _type_id, pos, kind, vlen in records:
+        if kind == Kind.DATASEC and _string(blob, struct.unpack_from("<I", blob, pos)[0]) == ".ksyms":
+            for n in range(vlen):
+                func = by_id.get(struct.unpack_from("<I", blob, pos + 12 + 12 * n)[0])
+                if func is not None and func[1] == Kind.FUNC:
+                    entries.append(pos + 12 + 12 * n)
+                    kfuncs.append(func[0])
+    if not entries:
+        return blob
+    _magic, _version, _flags, hdr_len, type_off, type_len, str_off, str_len = _HEADER.unpack_from(blob)
+    name_off = str_len                          # the VAR's name, appended to the strings
+    int_id, var_id = len(records) + 1, len(records) + 2
+    added = (struct.pack("<IIII", 0, int(Kind.INT) << 24, 4, (1 << 24) | 32)          # int (signed, 32 bits)
+             + struct.pack("<IIII", name_off, int(Kind.VAR) << 24, int_id, BTF_VAR_GLOBAL_ALLOCATED))
+    types_end, strings = hdr_len + type_off + type_len, hdr_len + str_off
+    out = bytearray(blob[:types_end]) + added + blob[types_end:strings] + blob[strings:strings + str_len] \
+        + b"__pybpf_ksym\0" + blob[strings + str_len:]
+    _HEADER.pack_into(out, 0, _magic, _version, _flags, hdr_len, type_off, type_len + len(added),
+                      str_off + len(added) if str_off >= type_off + type_len else str_off,
+                      str_len + len(b"__pybpf_ksym\0"))
+    for at in entries:   # positions before the type section's end are unchanged
+        struct.pack_into("<II", out, at, var_id, 0)
+        struct.pack_into("<I", out, at + 8, 4)
+    # the kernel wants a global function's parameters named: unnamed ones of a kfunc's
+    # prototype take the appended name, as libbpf does
+    for func_pos in kfuncs:
+        proto = by_id.get(struct.unpack_from("<I", out, func_pos + 8)[0])
+        if proto is None or proto[1] != Kind.FUNC_PROTO:
+            continue
+        for n in range(proto[2]):
+            at = proto[0] + 12 + 8 * n
+            param_name, param_type = struct.unpack_from("<II", out, at)
+            if not param_name and param_type:
+                struct.pack_into("<I", out, at, name_off)
+    return out
 
 
 def _fix_datasec(obj: ElfObject, blob: bytearray, pos: int, vlen: int,

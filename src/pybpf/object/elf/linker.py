@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 
 from pybpf.isa import Instruction, InvalidInstruction, decode
 from pybpf.isa import opcodes as o
-from pybpf.object.core import Relocated
+from pybpf.object.core import POISON_HELPER, Relocated
+from pybpf.object.elf.externs import KCONFIG, Externs, ksym_btf_id
 from pybpf.object.elf.reader import ElfObject, ObjectError, Relocation, Symbol
 
 R_BPF_64_64 = 1      # lddw of a map, a variable or a function
@@ -102,8 +103,10 @@ def _index_of_slot(function: Function, slot: int) -> int | None:
     return None
 
 
-def link(obj: ElfObject, entry: Function, table: dict[tuple[int, int], Function]) -> LinkedProgram:
-    """Lay out ``entry`` and the subprograms it reaches; resolve calls, collect references."""
+def link(obj: ElfObject, entry: Function, table: dict[tuple[int, int], Function],
+         externs: Externs | None = None) -> LinkedProgram:
+    """Lay out ``entry`` and the subprograms it reaches; resolve calls, collect references
+    (``externs``: the object's __kconfig and __ksym declarations)."""
     layout: list[Function] = [entry]
     placed: dict[int, int] = {id(entry): 0}   # function → first slot in the program
     instructions: list[Instruction] = []
@@ -122,7 +125,7 @@ def link(obj: ElfObject, entry: Function, table: dict[tuple[int, int], Function]
             rel = function.relocations.get(local)
             index = len(instructions)
             if rel is not None:
-                ins, callee = _apply(obj, function, ins, rel, index, maps, data, table)
+                ins, callee = _apply(obj, function, ins, rel, index, maps, data, table, externs)
                 if callee is not None:
                     if id(callee) not in {id(f) for f in layout}:
                         layout.append(callee)
@@ -149,13 +152,12 @@ def _symbol_name(obj: ElfObject, sym: Symbol) -> str:
 
 def _apply(obj: ElfObject, function: Function, ins: Instruction, rel: Relocation, index: int,
            maps: dict[int, str], data: dict[int, tuple[str, int]],
-           table: dict[tuple[int, int], Function]) -> tuple[Instruction, Function | None]:
+           table: dict[tuple[int, int], Function], externs: Externs | None) -> tuple[Instruction, Function | None]:
     """Resolve one relocated instruction; returns it and, for calls, the callee."""
     sym = rel.symbol
     where = f"{obj.path}: {function.section}:{function.name}, instruction {index}"
     if sym.section < 0:
-        raise ObjectError(f"{where}: refers to {sym.name!r}, which this object does not define "
-                          "(extern kfuncs/kconfig are not supported yet)")
+        return _extern(ins, sym, index, data, externs, where), None
     target_section = obj.sections[sym.section]
     if rel.type == R_BPF_64_32 and ins.opcode == o.JMP | o.CALL:
         byte = sym.value + (ins.imm + 1) * 8 if sym.type == "STT_SECTION" else sym.value
@@ -176,6 +178,28 @@ def _apply(obj: ElfObject, function: Function, ins: Instruction, rel: Relocation
                           f"{target_section.name} ({target_section.size} bytes)")
     data[index] = (target_section.name, offset)
     return replace(ins, src=o.PSEUDO_MAP_VALUE, imm=offset << 32), None
+
+
+def _extern(ins: Instruction, sym: Symbol, index: int, data: dict[int, tuple[str, int]],
+            externs: Externs | None, where: str) -> Instruction:
+    """An instruction referring to an extern: a __kconfig variable becomes a load of its
+    place in the .kconfig map; a __ksym variable or kfunc, its id in the kernel's BTF."""
+    weak = sym.bind == "STB_WEAK"
+    if externs is not None and externs.is_kconfig(sym.name) and ins.is_lddw:
+        offset = externs.kconfig[sym.name].offset + (ins.imm & 0xFFFF_FFFF)
+        data[index] = (KCONFIG, offset)
+        return replace(ins, src=o.PSEUDO_MAP_VALUE, imm=offset << 32)
+    if externs is not None and sym.name in externs.ksyms:
+        if ins.opcode == o.JMP | o.CALL:
+            found = ksym_btf_id(sym.name, True, weak, where)
+            # a weak kfunc the kernel lacks: a call the verifier refuses only if reachable
+            return replace(ins, src=o.CALL_KFUNC, imm=found, off=0) if found else \
+                replace(ins, src=o.CALL_HELPER, imm=POISON_HELPER)
+        if ins.is_lddw:
+            found = ksym_btf_id(sym.name, False, weak, where)
+            return replace(ins, src=o.PSEUDO_BTF_ID, imm=found) if found else replace(ins, src=0, imm=0)
+    raise ObjectError(f"{where}: refers to {sym.name!r}, which this object does not define "
+                      "(an extern must be declared __kconfig or __ksym)")
 
 
 def _function_at(obj: ElfObject, section: int, byte: int, where: str,

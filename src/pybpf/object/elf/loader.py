@@ -13,8 +13,9 @@ from pybpf.btf import BTF, BTFError, Kind
 from pybpf.object.collection import CollectionSpec
 from pybpf.object.elf.btf_maps import map_spec_from_btf
 from pybpf.object.elf.debug_info import ObjectBTF, apply_core, program_btf, program_core, read_btf
+from pybpf.object.elf.externs import KCONFIG, read_externs
 from pybpf.object.elf.linker import functions, link
-from pybpf.object.elf.maps import data_maps, legacy_maps
+from pybpf.object.elf.maps import data_maps, kconfig_map, legacy_maps
 from pybpf.object.elf.reader import ElfObject, ObjectError, read_object
 from pybpf.object.errors import SpecError
 from pybpf.object.maps import MapSpec
@@ -38,6 +39,8 @@ def load_object(source: str | Path | bytes, *, name: str = "",
     if btf is not None:
         apply_core(obj, table, btf, core_btf)
     declared = {**legacy_maps(obj), **btf_maps(obj, btf)}
+    weak = {sym.name for sym in obj.symbols if sym.section < 0 and sym.bind == "STB_WEAK"}
+    externs = read_externs(btf.local if btf is not None else None, btf.blob if btf is not None else b"", weak)
     programs: dict[str, ProgramSpec] = {}
     used_data: set[str] = set()
     linked_programs = []
@@ -49,14 +52,16 @@ def load_object(source: str | Path | bytes, *, name: str = "",
         if kind is None:
             raise ObjectError(f"{obj.path}: program {function.name!r} is in section {section.name!r}, "
                               f"which names no program type (known: {', '.join(known_prefixes())})")
-        linked = link(obj, function, table)
+        linked = link(obj, function, table, externs)
         missing = sorted(set(linked.maps.values()) - set(declared))
         if missing:
             raise ObjectError(f"{obj.path}: program {function.name!r} refers to {missing[0]!r}, "
                               "which is not a map this object defines")
         used_data.update(section_name for section_name, _ in linked.data.values())
         linked_programs.append((function, section.name, kind, linked))
-    data = data_maps(obj, object_name, used_data)
+    data = data_maps(obj, object_name, used_data - {KCONFIG})
+    if KCONFIG in used_data:
+        data[KCONFIG] = (kconfig_map(object_name, externs, str(obj.path)), None)
     for function, section_name, kind, linked in linked_programs:
         # a map's spec carries the kernel's 15-character name; symbols may be longer
         references = {index: declared[name].name for index, name in linked.maps.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import struct
 
+from pybpf.object.elf.externs import KCONFIG, Externs, kconfig_contents
 from pybpf.object.elf.reader import ElfObject, ObjectError, Section
 from pybpf.object.kinds import MapFlag, MapType
 from pybpf.object.maps import NAME_LEN, MapSpec
@@ -58,11 +59,11 @@ def data_map_name(object_name: str, section: str) -> str:
     return (prefix + section)[:NAME_LEN - 1]
 
 
-def data_maps(obj: ElfObject, object_name: str, used: set[str]) -> dict[str, tuple[MapSpec, Section]]:
+def data_maps(obj: ElfObject, object_name: str, used: set[str]) -> dict[str, tuple[MapSpec, Section | None]]:
     """One single-element array map per data section that any program uses, keyed by the
     section name: value size = section size, contents = the section's bytes (zeros for
     .bss), read-only for programs and frozen after loading for .rodata."""
-    out = {}
+    out: dict[str, tuple[MapSpec, Section | None]] = {}
     for name in sorted(used):
         section = obj.section(name)
         if section is None:
@@ -79,3 +80,11 @@ def data_maps(obj: ElfObject, object_name: str, used: set[str]) -> dict[str, tup
         )
         out[name] = (spec, section)
     return out
+
+
+def kconfig_map(object_name: str, externs: Externs, where: str) -> MapSpec:
+    """The map libbpf makes for an object's __kconfig externs: one element holding each
+    variable's value on the running kernel, read-only for programs and frozen."""
+    size = max(externs.kconfig_size, 1)
+    return MapSpec(data_map_name(object_name, KCONFIG), MapType.ARRAY, 4, size, 1, flags=MapFlag.RDONLY_PROG,
+                   contents=kconfig_contents(externs, where), freeze=True)

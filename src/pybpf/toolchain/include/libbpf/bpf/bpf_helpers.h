@@ -20,6 +20,12 @@
 #define __kptr_untrusted __attribute__((btf_type_tag("kptr_untrusted")))
 #define __percpu_kptr __attribute__((btf_type_tag("percpu_kptr")))
 
+/* a __kconfig extern of this type reads a y/m/n option as 1/2/0 */
+enum libbpf_tristate { TRI_NO = 0, TRI_YES = 1, TRI_MODULE = 2 };
+/* whether a __weak __ksym extern exists in the running kernel (the loader sets a missing
+ * one's address to 0) */
+#define bpf_ksym_exists(sym) (!!(sym))
+
 #ifndef likely
 #define likely(x) __builtin_expect(!!(x), 1)
 #endif
