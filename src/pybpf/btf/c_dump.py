@@ -68,8 +68,12 @@ class CDumpError(BTFError):
 
 def dump_c(btf: BTF, type_ids: Iterable[int] | None = None) -> str:
     """A C header declaring ``type_ids`` and everything they depend on (every type when
-    None), wrapped as ``vmlinux.h`` is: include guard and ``preserve_access_index``."""
-    return _PROLOGUE + _CWriter(btf).write(type_ids) + _EPILOGUE
+    None), wrapped as ``vmlinux.h`` is: include guard and ``preserve_access_index``. The
+    whole header also declares the kernel's kfuncs (functions tagged ``bpf_kfunc``) as
+    ``__weak __ksym`` externs, as bpftool's does, unless BPF_NO_KFUNC_PROTOTYPES is defined."""
+    writer = _CWriter(btf)
+    body = writer.write(type_ids)
+    return _PROLOGUE + body + (writer.kfunc_prototypes() if type_ids is None else "") + _EPILOGUE
 
 
 def find_type_ids(btf: BTF, names: Sequence[str]) -> list[int]:
@@ -147,6 +151,19 @@ class _CWriter:
         finally:
             sys.setrecursionlimit(limit)
         return "".join(self.out)
+
+    def kfunc_prototypes(self) -> str:
+        """``extern RET NAME(PARAMS) __weak __ksym;`` for every FUNC with a ``bpf_kfunc``
+        declaration tag, behind BPF_NO_KFUNC_PROTOTYPES."""
+        lines = [f"extern {self._decl(t.ref, t.name, 0)} __weak __ksym;\n"
+                 for t in self.types if t.kind == Kind.FUNC and t.name and self.types[t.ref].kind == Kind.FUNC_PROTO
+                 and any(tag.name == "bpf_kfunc" and tag.component == -1 for tag in self.decl_tags.get(t.id, ()))]
+        if not lines:
+            return ""
+        return ("\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n#define BPF_NO_KFUNC_PROTOTYPES\n"
+                "#ifndef __ksym\n#define __ksym __attribute__((section(\".ksyms\")))\n#endif\n"
+                "#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n"
+                + "".join(lines) + "#endif\n\n")
 
     # ordering ------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@
 #endif
 #define __hidden __attribute__((visibility("hidden")))
 /* externs the loader resolves: kernel symbols and kernel configuration values */
+#ifndef __ksym
 #define __ksym __attribute__((section(".ksyms")))
+#endif
 #define __kconfig __attribute__((section(".kconfig")))
 #define __kptr __attribute__((btf_type_tag("kptr")))
 #define __kptr_untrusted __attribute__((btf_type_tag("kptr_untrusted")))
