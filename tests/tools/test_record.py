@@ -62,3 +62,18 @@ def test_report_refuses_other_files(tmp_path):
     assert result.stderr.strip() == f"pybpf report: error: {other}: not a pybpf recording (CTF directory, Chrome JSON or pybpf JSON lines)"
     result = _pybpf("record", "-o", str(tmp_path / "x"), "--", "syscount")
     assert result.returncode == 1 and "cannot be recorded" in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"garbage\0\xff", "byte 8: not a pybpf recording (not UTF-8 text)"),
+    (b'{"traceEvents": [{"x": 1}]}', "not a Chrome trace pybpf wrote"),
+    (b'{"traceEvents": [', "not a Chrome trace pybpf wrote"),
+    (b'{"pybpf_record": 1, "tool": "execsnoop"}\n5\n', ":2: not an event (a JSON object)"),
+    (b"[1, 2]\n", "not a pybpf recording"),
+])
+def test_report_of_a_damaged_recording_is_one_line(tmp_path, content, message):
+    damaged = tmp_path / "recording"
+    damaged.write_bytes(content)
+    result = _pybpf("report", str(damaged))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"pybpf report: error: {damaged}") and message in result.stderr

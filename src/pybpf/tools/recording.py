@@ -75,17 +75,25 @@ def _read(path: Path) -> tuple[str, str, list[tuple[float, str, dict]]]:
                 fields = dict(re.findall(r'(\w+) = ("(?:[^"\\]|\\.)*"|[^,]+)', m.group(3)))
                 events.append((float(m.group(1)), m.group(2), {k: v.strip('"') for k, v in fields.items()}))
         return "ctf", named.group(1) if named else "?", events
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ToolError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ToolError(f"{path}: byte {exc.start}: not a pybpf recording (not UTF-8 text)") from None
     if text.startswith("{\"traceEvents\""):
-        document = json.loads(text)
-        events = [(e["ts"] / 1e6, e["name"], e.get("args", {})) for e in document["traceEvents"] if e["ph"] != "M"]
+        try:
+            document = json.loads(text)
+            events = [(e["ts"] / 1e6, e["name"], e.get("args", {})) for e in document["traceEvents"] if e["ph"] != "M"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ToolError(f"{path}: not a Chrome trace pybpf wrote ({type(exc).__name__}: {exc})") from None
         return "chrome", events[0][1] if events else "?", events
     lines = text.splitlines()
     try:
         header = json.loads(lines[0]) if lines else {}
     except json.JSONDecodeError:
         header = {}
-    if "pybpf_record" not in header:
+    if not isinstance(header, dict) or "pybpf_record" not in header or "tool" not in header:
         raise ToolError(f"{path}: not a pybpf recording (CTF directory, Chrome JSON or pybpf JSON lines)")
     events = []
     for number, line in enumerate(lines[1:], 2):
@@ -93,6 +101,8 @@ def _read(path: Path) -> tuple[str, str, list[tuple[float, str, dict]]]:
             event = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ToolError(f"{path}:{number}: not JSON: {exc.msg}") from None
+        if not isinstance(event, dict):
+            raise ToolError(f"{path}:{number}: not an event (a JSON object)")
         events.append((event.get("time", 0.0), header["tool"], event))
     return "jsonl", header["tool"], events
 
