@@ -113,6 +113,8 @@ def _read_source(source_or_path: str | Path) -> tuple[str, str, Path]:
             return path.read_text(), str(path), path.parent
         except OSError as exc:
             raise CompileError(f"{path}: cannot read: {exc.strerror}", str(path)) from None
+        except UnicodeDecodeError as exc:
+            raise CompileError(f"{path}: byte {exc.start}: C source must be UTF-8 text", str(path)) from None
     return str(source_or_path), "<source>", Path.cwd()
 
 
