@@ -65,5 +65,5 @@ def test_second_compile_comes_from_the_cache(monkeypatch, tmp_path):
 def test_a_source_file_that_is_not_utf8_is_one_error(tmp_path):
     source = tmp_path / "latin1.c"
     source.write_bytes(b"/* caf\xe9 */ int x;\n")
-    with pytest.raises(CompileError, match=r"latin1\.c: byte 7: C source must be UTF-8 text"):
+    with pytest.raises(CompileError, match=r"latin1\.c: byte 6: C source must be UTF-8 text"):
         compile_c(source)
