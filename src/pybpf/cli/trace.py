@@ -79,12 +79,12 @@ def _list(pattern: str, verbose: bool, pid: int = 0) -> int:
                 print(name)
     kind, _, rest = pattern.partition(":")
     if pid:  # one process's probes: the usdt probes and functions of its executable and libraries
-        names = rest.partition(":")[2]
+        wanted = rest.partition(":")[2]
         status = 0
         if fnmatch.fnmatchcase("usdt", kind):
-            status |= _list_usdt("", *(names.split(":", 1) if names else ()), pid=pid)
+            status |= _list_usdt("", *(wanted.split(":", 1) if wanted else ()), pid=pid)
         if fnmatch.fnmatchcase("uprobe", kind):
-            status |= _list_functions("uprobe", "", names or "*", pid=pid)
+            status |= _list_functions("uprobe", "", wanted or "*", pid=pid)
         return status
     if kind in ("usdt", "U") and rest:
         return _list_usdt(*rest.split(":", 2))
@@ -127,7 +127,7 @@ def _list_usdt(binary: str, *names: str, pid: int = 0) -> int:
     return 0
 
 
-def _list_functions(kind: str, binary: str, glob: str, pid: int = 0) -> int:
+def _list_functions(kind: str, binary: str, glob: str, *, pid: int = 0) -> int:
     """``uprobe:BINARY:GLOB``: the functions of an ELF file (or library name; with
     ``pid``, of the process's executable and libraries) that match."""
     import fnmatch

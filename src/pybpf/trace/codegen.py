@@ -242,9 +242,10 @@ class Generator:
             if name == "strerror":
                 return T("strerror", 8)
             if name == "cgroup_path":
-                if not 1 <= len(e.args) <= 2 or (len(e.args) == 2 and not isinstance(e.args[1], ast.String)):
+                hierarchies = e.args[1] if len(e.args) == 2 else ast.String("*")
+                if not 1 <= len(e.args) <= 2 or not isinstance(hierarchies, ast.String):
                     raise _err("cgroup_path() takes a cgroup id and optionally a hierarchy filter string literal", e)
-                return T("cgroup_path", 8, name=e.args[1].value if len(e.args) == 2 else "*")
+                return T("cgroup_path", 8, name=hierarchies.value)
             if name == "pton":
                 if len(e.args) != 1 or not isinstance(e.args[0], ast.String):
                     raise _err("pton() takes an address string literal", e)
@@ -470,7 +471,7 @@ class Generator:
             lhist = (0, 0, 0)
             if value == "lhist":
                 lhist = self._lhist_params(s.value)
-            bits = self._hist_bits(s.value) if value == "hist" else 0
+            bits = self._hist_bits(s.value) if value == "hist" and isinstance(s.value, ast.Call) else 0
             self.maps[target.name] = MapInfo(target.name, keys, value, lhist, bits)
             return
         if len(info.keys) != len(keys):
@@ -501,15 +502,16 @@ class Generator:
         if info is None:
             return None
         key = info.keys[0] if len(info.keys) == 1 else tuple_of(info.keys) if info.keys else INT64
-        return tuple_of([key, INT64 if info.aggregation else info.value])
+        return tuple_of([key, info.value if isinstance(info.value, T) else INT64])
 
     def _hist_bits(self, call: ast.Call) -> int:
         if len(call.args) == 1:
             return 0
-        if len(call.args) != 2 or not isinstance(call.args[1], ast.Integer) or not 0 <= call.args[1].value <= 5:
+        bits = call.args[1] if len(call.args) == 2 else None
+        if not isinstance(bits, ast.Integer) or not 0 <= bits.value <= 5:
             raise _err("hist() takes a value and optionally the bits per power of two (an integer literal, 0-5)",
                        call)
-        return call.args[1].value
+        return bits.value
 
     def _check_used(self, probe: ast.Probe, ctx: Context) -> None:
         for node in _walk(probe):
@@ -753,6 +755,7 @@ class ProbeCompiler:
         e.load(6, 10, shared.context)
         t = self.gen.loop_type(s)
         if t is None:
+            assert isinstance(s.source, ast.MapRef)
             raise _err(f"undefined map: {s.source.name}", s.source)
         offset = e.alloc(t.slot)
         self.vars = dict(parent.vars)
@@ -1104,7 +1107,7 @@ class ProbeCompiler:
         elif name == "__watch" and self.ctx.watch is not None:  # made by runtime for FUNCTION+argN watchpoints
             index, address, asynchronous = args
             self.send(gen.action(Action("watch")), [(index, INT64), (address, UINT64)], call)
-            if not asynchronous.value:  # stopped until userspace has set the breakpoint (SIGCONT)
+            if not (isinstance(asynchronous, ast.Integer) and asynchronous.value):  # stopped until SIGCONT
                 e.mov(1, 19)  # SIGSTOP
                 e.call(SEND_SIGNAL)
         elif name == "unwatch":

@@ -87,7 +87,7 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None,
                 pattern = ":".join(point.parts)
                 names = tracefs.match(pattern) if any(c in pattern for c in "*?[") else [pattern]
                 # one named tracepoint: look for its format file, not list all ~2500 of them
-                if not any(c in pattern for c in "*?[") and formats is None and \
+                if not any(c in pattern for c in "*?[") and not isinstance(tracefs, _GivenFormats) and \
                         not (tracefs.root / "events" / point.parts[0] / point.parts[1] / "format").exists():
                     raise TraceSyntaxError(f"tracepoint not found: {pattern}", program.source, point.position,
                                            point.length)
@@ -238,7 +238,7 @@ def usdt_sites(binary: str, provider: str, name: str, pid: int = 0) -> list[tupl
     from pybpf.usdt.notes import read_probes
 
     provider, name = _unquoted(provider) or "*", _unquoted(name)
-    out = []
+    out: list[tuple[str, Any]] = []
     for path in _usdt_binaries(binary, pid):
         try:
             sites = read_probes(path)
@@ -393,7 +393,7 @@ class Session:
 
     def collection_spec(self) -> Any:
         """Every map and program of the compiled program, as one CollectionSpec."""
-        from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
+        from pybpf.object import AttachType, CollectionSpec, MapSpec, MapType, ProgramSpec
         from pybpf.trace.functions_btf import functions_btf
 
         self.map_names = {RING: RING}
@@ -413,8 +413,8 @@ class Session:
         programs = [ProgramSpec(f"trace_{i}", probe.program_type, probe.instructions,
                                 references={at: self.map_names[m] for at, m in probe.references.items()},
                                 btf=functions_btf(probe.instructions),
-                                **({"expected_attach_type": "trace_iter", "attach_to": probe.point.parts[0]}
-                                   if probe.point.kind == "iter" else {}))
+                                expected_attach_type=AttachType.TRACE_ITER if probe.point.kind == "iter" else None,
+                                attach_to=probe.point.parts[0] if probe.point.kind == "iter" else "")
                     for i, probe in enumerate(self.compiled.probes)]
         return CollectionSpec.of(*maps, *programs)
 
@@ -521,6 +521,7 @@ class Session:
     def run_iterator(self) -> None:
         """An iter: probe runs once over every task (or file), then the run ends, as in
         bpftrace; with a pin name its link is pinned instead (reading the pin runs it)."""
+        assert self.iterator is not None
         link, pin = self.iterator
         if pin:
             path = pin if pin.startswith("/") else f"/sys/fs/bpf/{pin}"
