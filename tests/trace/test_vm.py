@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+from hist_reference import rows
 from pybpf.trace.runtime import Options, run_on_records
 from pybpf.tracefs.format import parse_format
 from recorded_formats import EXEC_FORMAT
@@ -73,3 +74,10 @@ def test_loops_unroll_ternary_and_tuples():
     out = run(program, [exec_record("/x", 5), exec_record("/yy", 2)])
     assert out == ("Attaching 1 probe...\n(80, /x, big)\n(8, /yy, small)\n\n\n"
                    "@t[2]: (8, /yy, small)\n@t[5]: (80, /x, big)\n")
+
+
+def test_hist_with_bits_on_the_vm():
+    pids = [0, 1, 3, 5, 9, 17, 100, 130, 1000, 5000, 70000]
+    out = run("t:sched:sched_process_exec { @h = hist(args->pid, 2); }", [exec_record("/x", p) for p in pids])
+    printed = out.split("@h: \n", 1)[1].strip("\n").splitlines()
+    assert [(row[:16].rstrip(), int(row[16:24])) for row in printed] == rows(pids, 2)
