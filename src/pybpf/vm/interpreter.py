@@ -28,6 +28,7 @@ from pybpf.vm.program import CheckedProgram
 
 M32 = 0xFFFF_FFFF
 MAX_FRAMES = 8
+_CALLBACK_RETURN = -2   #: where a callback's frame "returns": back to the helper that called it
 EXIT = -1
 Step = Callable[[list], int]
 
@@ -270,17 +271,42 @@ class Machine:
             target = self.program.target(index, ins.imm)
 
             def local(r: list) -> int:
-                if len(self.frames) + 1 >= MAX_FRAMES:
-                    raise VMError(f"bpf-to-bpf calls nested more than {MAX_FRAMES} frames deep")
-                base = STACK_TOP - (len(self.frames) + 2) * 0x10000
-                self.frames.append(Frame(nxt, r[6:11], base))
-                self.memory.map(bytearray(o.STACK_SIZE), writable=True, name=f"stack of frame {len(self.frames)}",
-                                base=base, aligned=True)
-                r[10] = base + o.STACK_SIZE
+                self._enter(r, nxt)
                 return target
             return local
         fn = self.helpers[ins.imm]
         return lambda r: self._helper(fn, r, nxt)
+
+    def _enter(self, r: list, return_to: int) -> None:
+        """A new frame for a bpf-to-bpf call: r6-r10 saved, a fresh stack."""
+        if len(self.frames) + 1 >= MAX_FRAMES:
+            raise VMError(f"bpf-to-bpf calls nested more than {MAX_FRAMES} frames deep")
+        base = STACK_TOP - (len(self.frames) + 2) * 0x10000
+        self.frames.append(Frame(return_to, r[6:11], base))
+        self.memory.map(bytearray(o.STACK_SIZE), writable=True, name=f"stack of frame {len(self.frames)}",
+                        base=base, aligned=True)
+        r[10] = base + o.STACK_SIZE
+
+    def call_function(self, target: int, *args: int) -> int:
+        """Run the function at instruction ``target`` with ``args`` in r1.. to its exit and
+        return its r0: what helpers taking a callback (bpf_loop, bpf_for_each_map_elem) do.
+        Its instructions are charged to the run's budget."""
+        r, steps = self.regs, self.steps
+        self._enter(r, _CALLBACK_RETURN)
+        r[1:1 + len(args)] = list(args)
+        pc, executed = target, 0
+        while pc >= 0:
+            executed += 1
+            if executed > DEFAULT_MAX_INSTRUCTIONS:
+                raise VMError(budget_exhausted(DEFAULT_MAX_INSTRUCTIONS))
+            try:
+                pc = steps[pc](r)
+            except _Charged as charged:  # stays in self.charged: the calling helper's run counts it
+                pc = charged.resume
+        if pc != _CALLBACK_RETURN:
+            raise VMError("a callback function ended the program instead of returning")
+        self.charge(executed)
+        return r[0]
 
     def _helper(self, fn: Callable[..., int], r: list, nxt: int) -> int:
         self.calling = nxt - 1  # the call instruction, for helpers that report where they are
