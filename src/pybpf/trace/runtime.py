@@ -109,9 +109,9 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None,
                     context.usdt_site = site
                     out.append((probe, context))
             elif point.kind in ("watchpoint", "asyncwatchpoint") and "+" in point.parts[0]:
-                for pair in _function_watchpoints(probe, point, program.source, pid, binary, watches):
-                    out.append(pair)
-                    watches += pair[1].watch is not None and pair[1].watch[0] == "setup"
+                pairs = _function_watchpoints(probe, point, program.source, pid, binary, watches)
+                out.extend(pairs)
+                watches += len(pairs) // 2  # a setup uprobe and the probe's program per function
             elif point.kind in ("watchpoint", "asyncwatchpoint"):
                 watchpoint(point, program.source)
                 out.append((probe, Context(point, _canonical(point), None)))
@@ -181,7 +181,8 @@ def _function_watchpoints(probe: ast.Probe, point: ast.AttachPoint, source: str,
     """``watchpoint:FUNCTION+argN:LENGTH:MODE`` (FUNCTION may be a glob): for each
     function, a uprobe that asks userspace to watch the address in argN (stopping the
     process until the breakpoint is set, unless async), and the probe's own program,
-    attached to that breakpoint when the request comes (bpftrace's design)."""
+    attached to that breakpoint when the request comes (bpftrace's design). Watchpoints
+    are numbered from ``first`` across the program."""
     def fail(reason: str) -> TraceSyntaxError:
         return TraceSyntaxError(reason, source, point.position, point.length)
 
