@@ -209,3 +209,12 @@ def test_program_struct_definitions_values_and_arrays():
     assert result.returncode == 0, result.stderr
     assert "2 3 trace 4 32\n" in result.stdout
     assert result.stdout.endswith('@s: { .m = 2, .n = 3, .name = trace, .x = [1,2,3,4] }\n@x: [1,2,3,4]\n')
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed")
+def test_positional_parameters_where_literals_are_wanted():
+    program = ('BEGIN { $a = 1; unroll ($1) { $a++; } if (strncmp("hello", "hell", $2) == 0) { printf("ok %d\\n", $a); } '
+               '@ = buf("hello", $2); exit(); }')
+    ours, theirs = pybpf_trace("-e", program, "3", "4"), bpftrace("-e", program, "3", "4")
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout == "Attaching 1 probe...\nok 4\n\n\n@: hell\n"

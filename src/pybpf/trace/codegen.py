@@ -263,9 +263,10 @@ class Generator:
                     if source.kind not in ("array", "bytes", "str") or not 0 < size <= STRLEN:
                         raise _err("buf() of one argument takes an array", e)
                     return T("buf", 8 + size)
-                if len(e.args) != 2 or not isinstance(e.args[1], ast.Integer) or not 0 < e.args[1].value <= STRLEN:
+                length = self.literal(e.args[1]) if len(e.args) == 2 else None
+                if length is None or not 0 < length <= STRLEN:
                     raise _err(f"buf() takes a pointer and a length literal (1-{STRLEN})", e)
-                return T("buf", 8 + e.args[1].value)
+                return T("buf", 8 + length)
             if name in ("uptr", "kptr"):
                 if len(e.args) != 1:
                     raise _err(f"{name}() takes one pointer", e)
@@ -410,6 +411,15 @@ class Generator:
             if f.name == e.field:
                 return f
         raise _err(f"tracepoint {ctx.target} has no field '{e.field}'", e)
+
+    def literal(self, e: ast.Expr) -> int | None:
+        """The integer an integer literal or a positional parameter holding one ($1) is,
+        where bpftrace wants a literal; None otherwise."""
+        if isinstance(e, ast.Integer):
+            return e.value
+        if isinstance(e, ast.Positional) and e.index and _is_int(self.param(e)):
+            return int(self.param(e), 0)
+        return None
 
     def param(self, e: ast.Positional) -> str:
         return self.params[e.index - 1] if e.index <= len(self.params) else ""
@@ -1823,9 +1833,10 @@ class ProbeCompiler:
     def int_call(self, call: ast.Call) -> None:
         e = self.e
         if call.name in ("strncmp",):
-            if len(call.args) != 3 or not isinstance(call.args[2], ast.Integer):
+            limit = self.gen.literal(call.args[2]) if len(call.args) == 3 else None
+            if limit is None:
                 raise _err("strncmp() takes two strings and an integer literal", call)
-            self.string_compare(call.args[0], call.args[1], call.args[2].value)
+            self.string_compare(call.args[0], call.args[1], limit)
             e.alu("^", 0, 1)
         elif call.name == "strcontains":
             self.string_contains(call)
