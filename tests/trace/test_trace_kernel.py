@@ -187,6 +187,16 @@ def test_listing_matches_bpftrace(args):
     assert ours.stdout == theirs.stdout and ours.stdout
 
 
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed")
+def test_bare_glob_listing_finds_tracepoints_as_bpftrace():
+    """``-l '*sched_switch*'`` matches whole probe names (bpftrace also echoes the glob as
+    software:/hardware: lines, which pybpf does not)."""
+    ours, theirs = pybpf_trace("-l", "*sched_switch*"), bpftrace("-l", "*sched_switch*")
+    assert ours.stdout == "tracepoint:sched:sched_switch\n"
+    assert [line for line in theirs.stdout.splitlines() if line.startswith("tracepoint:")] == \
+        ["tracepoint:sched:sched_switch"]
+
+
 STRUCT_PROGRAM = r"""
 #include <stdio.h>
 struct Foo { int m; int n; char name[8]; int x[4]; };

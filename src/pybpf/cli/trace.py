@@ -103,7 +103,8 @@ def _list(pattern: str, verbose: bool, pid: int = 0) -> int:
         glob = rest if kind in ("t", "tracepoint") else pattern if kind != "*" else "*"
         if ":" not in glob:
             glob = f"{glob}:*" if glob not in ("*",) else "*:*"
-        names = [n for n in sorted(tracefs.events) if fnmatch.fnmatchcase(n, glob)]
+        names = [n for n in sorted(tracefs.events) if fnmatch.fnmatchcase(n, glob) or
+                 (not rest and fnmatch.fnmatchcase(f"tracepoint:{n}", pattern))]  # '*sched_switch*': whole names
     else:
         names = [n for n in sorted(tracefs.events) if fnmatch.fnmatchcase(f"tracepoint:{n}", pattern)]
     for name in names:
