@@ -254,11 +254,17 @@ def _info() -> int:
     print("Build\n  code generator: pybpf (eBPF emitted directly, no LLVM)\n  btf: yes\n")
     print("Kernel helpers")
     for name in ("probe_read", "probe_read_str", "probe_read_kernel", "probe_read_user_str", "get_current_cgroup_id",
-                 "send_signal", "get_stackid", "ringbuf_output", "get_current_task"):
+                 "send_signal", "get_stackid", "ringbuf_output", "get_current_task", "loop", "for_each_map_elem",
+                 "map_lookup_percpu_elem"):
         yes = helper_available(ProgramType.KPROBE, HELPER_IDS[name])
         print(f"  {name}: {'yes' if yes else 'no'}")
     print("\nMap types")
     for kind in (MapType.HASH, MapType.PERCPU_HASH, MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.STACK_TRACE,
                  MapType.PERF_EVENT_ARRAY, MapType.RINGBUF):
         print(f"  {kind}: {map_type(kind)}")
+    print("\nProbe types")  # iterators exist where the kernel's BTF has their target function
+    from pybpf.btf import Kind
+    from pybpf.kernel.btf_targets import vmlinux
+    for target in ("task", "task_file"):
+        print(f"  iter:{target}: {'yes' if vmlinux().find(f'bpf_iter_{target}', Kind.FUNC) else 'no'}")
     return 0
