@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -121,6 +122,21 @@ def command_of(case: Case, tracer: str) -> str:
     return f"{tracer} -e '{case.prog}'"
 
 
+def _chunks(process: subprocess.Popen, deadline: float):
+    """What ``process`` writes to its stdout pipe until EOF (TimeoutExpired at ``deadline``)."""
+    fd = process.stdout.fileno()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise subprocess.TimeoutExpired(process.args, 0)
+        ready, _, _ = select.select([fd], [], [], min(remaining, 0.5))
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
+            yield chunk
+
+
 def run_case(case: Case, tests_dir: Path, tracer: str) -> tuple[str, str]:
     """(PASS|FAIL|TIMEOUT|SKIP, detail)."""
     reason = skip_reason(case, tests_dir)
@@ -142,27 +158,28 @@ def run_case(case: Case, tests_dir: Path, tracer: str) -> tuple[str, str]:
                 command = command.replace("{{BEFORE_PID}}", pid)
         env = dict(os.environ, **case.env, **{NOTIFY: "1"})
         process = subprocess.Popen(command, shell=True, cwd=tests_dir, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, env=env, text=True, start_new_session=True)
-        output, timed_out = "", False
+                                   stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        received, timed_out = bytearray(), False
         try:
-            deadline = time.monotonic() + 5 + case.timeout
-            while process.poll() is None:
-                line = process.stdout.readline()
-                output += line
-                if line == NOTIFY + "\n":
+            # one unbuffered reader of the pipe (a line reader's read-ahead would hide what
+            # arrived with the NOTIFY line from a later communicate())
+            notified = False
+            for chunk in _chunks(process, time.monotonic() + 5 + case.timeout):
+                received += chunk
+                if not notified and (NOTIFY + "\n").encode() in received:
+                    notified = True
                     if case.after:
                         after = subprocess.Popen(case.after, shell=True, cwd=tests_dir, start_new_session=True)
-                    break
-            rest, _ = process.communicate(timeout=max(0.1, deadline - time.monotonic()))
-            output += rest
+            process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             timed_out = True
             os.killpg(process.pid, signal.SIGTERM)
             try:
-                output += process.communicate(timeout=5)[0]
+                received += process.communicate(timeout=5)[0]
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-                output += process.communicate()[0]
+                received += process.communicate()[0]
+        output = received.decode(errors="replace")
         found = re.search(case.expect, output, re.MULTILINE)
         if timed_out:
             return ("PASS", "") if found else ("TIMEOUT", output[-300:])

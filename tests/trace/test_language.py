@@ -132,3 +132,16 @@ def test_c_struct_layout_matches_the_c_abi():
     assert layout["e"] == (2, 0, 9) and layout["f"] == (4, 0, 15) and layout["i"] == (6, 2, 5)
     assert layout["p"] == (8, 0, 0) and layout["q"] == (16, 0, 0) and layout["next"] == (24, 0, 0)
     assert layout["l"] == (32, 0, 0) and found.size == 40
+
+
+def test_for_statements_and_positional_unroll_count():
+    program = parse('BEGIN { for ($kv : @m) { $x = $kv.0.1; } for ($i : 0..($n + 1)) { break; } '
+                    'unroll ($1) { $y = 1; } }', params=["3"])
+    loop, ranged, unrolled = program.probes[0].body
+    assert isinstance(loop, ast.For) and loop.variable == "$kv" and isinstance(loop.source, ast.MapRef)
+    assert isinstance(ranged, ast.For) and isinstance(ranged.source, tuple) and isinstance(ranged.source[1], ast.Binary)
+    assert isinstance(unrolled, ast.Unroll) and unrolled.count == 3
+    with pytest.raises(TraceSyntaxError, match="unroll count must be an integer literal"):
+        parse("BEGIN { unroll ($1) { } }", params=["x"])
+    with pytest.raises(TraceSyntaxError, match="for takes a scratch variable"):
+        parse("BEGIN { for (@x : @m) { } }")

@@ -70,3 +70,10 @@ def test_iter_pinned_link_is_left_for_reading():
     finally:
         if os.path.exists(path):
             os.unlink(path)
+
+
+def test_info_reports_the_iterators_and_callback_helpers():
+    result = pybpf_trace("--info")
+    assert result.returncode == 0, result.stderr
+    for line in ("  iter:task: yes", "  iter:task_file: yes", "  loop: yes", "  for_each_map_elem: yes"):
+        assert line in result.stdout.splitlines()

@@ -187,6 +187,16 @@ def test_listing_matches_bpftrace(args):
     assert ours.stdout == theirs.stdout and ours.stdout
 
 
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed")
+def test_bare_glob_listing_finds_tracepoints_as_bpftrace():
+    """``-l '*sched_switch*'`` matches whole probe names (bpftrace also echoes the glob as
+    software:/hardware: lines, which pybpf does not)."""
+    ours, theirs = pybpf_trace("-l", "*sched_switch*"), bpftrace("-l", "*sched_switch*")
+    assert ours.stdout == "tracepoint:sched:sched_switch\n"
+    assert [line for line in theirs.stdout.splitlines() if line.startswith("tracepoint:")] == \
+        ["tracepoint:sched:sched_switch"]
+
+
 STRUCT_PROGRAM = r"""
 #include <stdio.h>
 struct Foo { int m; int n; char name[8]; int x[4]; };
@@ -209,3 +219,12 @@ def test_program_struct_definitions_values_and_arrays():
     assert result.returncode == 0, result.stderr
     assert "2 3 trace 4 32\n" in result.stdout
     assert result.stdout.endswith('@s: { .m = 2, .n = 3, .name = trace, .x = [1,2,3,4] }\n@x: [1,2,3,4]\n')
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed")
+def test_positional_parameters_where_literals_are_wanted():
+    program = ('BEGIN { $a = 1; unroll ($1) { $a++; } if (strncmp("hello", "hell", $2) == 0) { printf("ok %d\\n", $a); } '
+               '@ = buf("hello", $2); exit(); }')
+    ours, theirs = pybpf_trace("-e", program, "3", "4"), bpftrace("-e", program, "3", "4")
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout == "Attaching 1 probe...\nok 4\n\n\n@: hell\n"

@@ -12,6 +12,8 @@ import tempfile
 import pytest
 from test_trace_kernel import BPFTRACE, bpftrace, pybpf_trace
 
+from hist_reference import rows
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="tracing programs need root")
 
 
@@ -76,38 +78,16 @@ def test_for_refuses_bucketed_maps_and_elements():
     assert result.returncode == 1 and "len() takes a whole map" in result.stderr
 
 
-def _bucket(value: int, bits: int) -> int:
-    """bpftrace's hist index (its log2 helper with k = bits)."""
-    if value < 0:
-        return 0
-    if value < 1 << bits:
-        return value + 1
-    power = value.bit_length() - 1
-    shift = power - bits
-    return ((shift + 1) << bits) + ((value >> shift) & ((1 << bits) - 1)) + 1
-
-
-def _label(index: int, bits: int) -> str:
-    n = 1 << bits
-    power = (index >> bits) - 1
-    decade = power // 10
-    return f"{(1 << (power - 10 * decade)) * (n + (index & (n - 1)))}{['', 'K', 'M', 'G'][decade]}"
-
-
 @pytest.mark.parametrize("bits", [0, 1, 3])
 def test_hist_with_bits_buckets_and_labels(bits):
     values = [-5, 0, 1, 2, 3, 5, 7, 9, 100, 1000, 5000, 70000, 3_000_000]
     program = "BEGIN { " + " ".join(f"@h = hist({v}, {bits});" for v in values) + " exit(); }"
     out = run_ok("-e", program)
-    counts: dict[int, int] = {}
-    for v in values:
-        counts[_bucket(v, bits)] = counts.get(_bucket(v, bits), 0) + 1
-    rows = out.split("@h: \n", 1)[1].strip("\n").splitlines()
-    assert len(rows) == max(counts) + 1
-    for index, row in enumerate(rows):
-        label = "(..., 0)" if index == 0 else f"[{index - 1}]" if index <= 2 << bits else \
-            f"[{_label(index - 1, bits)}, {_label(index, bits)})"
-        assert row.startswith(f"{label:<16}{counts.get(index, 0):>8} |"), (index, row)
+    printed = out.split("@h: \n", 1)[1].strip("\n").splitlines()
+    expected = rows(values, bits)
+    assert len(printed) == len(expected)
+    for row, (label, count) in zip(printed, expected):
+        assert row.startswith(f"{label:<16}{count:>8} |"), row
 
 
 def test_hist_bits_must_be_a_small_literal():

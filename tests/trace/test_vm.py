@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+from hist_reference import rows
 from pybpf.trace.runtime import Options, run_on_records
 from pybpf.tracefs.format import parse_format
 from recorded_formats import EXEC_FORMAT
@@ -86,3 +87,30 @@ def test_for_loops_and_len_on_the_vm():
     lines = out.splitlines()
     assert sorted(line for line in lines if line[:1].isdigit()) == ["0 3", "1 4", "2 3"]
     assert [line for line in lines if line.startswith(("i=", "len"))] == ["i=0", "i=1", "i=2", "len 3"]
+
+
+def test_hist_with_bits_on_the_vm():
+    pids = [0, 1, 3, 5, 9, 17, 100, 130, 1000, 5000, 70000]
+    out = run("t:sched:sched_process_exec { @h = hist(args->pid, 2); }", [exec_record("/x", p) for p in pids])
+    printed = out.split("@h: \n", 1)[1].strip("\n").splitlines()
+    assert [(row[:16].rstrip(), int(row[16:24])) for row in printed] == rows(pids, 2)
+
+
+def test_for_loops_len_and_return_on_the_vm():
+    """for/len compile to callbacks of bpf_for_each_map_elem and bpf_loop, which the vm's
+    interpreter runs as the kernel does (per-CPU counts summed with lookup_percpu_elem)."""
+    program = r"""
+    t:sched:sched_process_exec {
+        @n[args->pid % 3] = count();
+        @last[args->pid] = str(args->filename);
+        $total = 0;
+        for ($kv : @n) { $total += $kv.1; }
+        for ($i : 0..4) { if ($i == 2) { continue; } $total += 100; }
+        printf("%d %d\n", $total, len(@last));
+        for ($kv : @last) { if ($kv.0 == 7) { printf("seven is %s\n", $kv.1); return; } }
+        printf("no seven\n");
+    }
+    """
+    out = run(program, [exec_record("/a", 4), exec_record("/b", 7), exec_record("/c", 10)])
+    assert out.split("\n\n\n")[0] == ("Attaching 1 probe...\n301 1\nno seven\n302 2\nseven is /b\n303 3\n"
+                                      "seven is /b")

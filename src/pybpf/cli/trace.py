@@ -79,23 +79,32 @@ def _list(pattern: str, verbose: bool, pid: int = 0) -> int:
                 print(name)
     kind, _, rest = pattern.partition(":")
     if pid:  # one process's probes: the usdt probes and functions of its executable and libraries
-        names = rest.partition(":")[2]
+        wanted = rest.partition(":")[2]
         status = 0
         if fnmatch.fnmatchcase("usdt", kind):
-            status |= _list_usdt("", *(names.split(":", 1) if names else ()), pid=pid)
+            status |= _list_usdt("", *(wanted.split(":", 1) if wanted else ()), pid=pid)
         if fnmatch.fnmatchcase("uprobe", kind):
-            status |= _list_functions("uprobe", "", names or "*", pid=pid)
+            status |= _list_functions("uprobe", "", wanted or "*", pid=pid)
         return status
     if kind in ("usdt", "U") and rest:
         return _list_usdt(*rest.split(":", 2))
     if kind in ("uprobe", "uretprobe", "u", "ur") and ":" in rest:
         return _list_functions("uretprobe" if kind in ("uretprobe", "ur") else "uprobe", *rest.rsplit(":", 1))
+    if any(c in kind for c in "*?[") and ":" in rest and rest[:1] in "./":  # '*:FILE:*': a file's probes
+        binary, _, wanted = rest.partition(":")
+        status = 0
+        if fnmatch.fnmatchcase("uprobe", kind):
+            status |= _list_functions("uprobe", binary, wanted.rpartition(":")[2] or "*")
+        if fnmatch.fnmatchcase("usdt", kind):
+            status |= _list_usdt(binary, *(wanted.split(":", 1) if wanted else ()), none_ok=True)
+        return status
     tracefs = Tracefs()
     if kind in ("t", "tracepoint") or (kind and not rest and "*" in kind) or kind == "*":
         glob = rest if kind in ("t", "tracepoint") else pattern if kind != "*" else "*"
         if ":" not in glob:
             glob = f"{glob}:*" if glob not in ("*",) else "*:*"
-        names = [n for n in sorted(tracefs.events) if fnmatch.fnmatchcase(n, glob)]
+        names = [n for n in sorted(tracefs.events) if fnmatch.fnmatchcase(n, glob) or
+                 (not rest and fnmatch.fnmatchcase(f"tracepoint:{n}", pattern))]  # '*sched_switch*': whole names
     else:
         names = [n for n in sorted(tracefs.events) if fnmatch.fnmatchcase(f"tracepoint:{n}", pattern)]
     for name in names:
@@ -112,8 +121,9 @@ def _list(pattern: str, verbose: bool, pid: int = 0) -> int:
     return 0
 
 
-def _list_usdt(binary: str, *names: str, pid: int = 0) -> int:
-    """``usdt:BINARY[:[PROVIDER:]NAME]``: the binary's (or process's) usdt probes that match."""
+def _list_usdt(binary: str, *names: str, pid: int = 0, none_ok: bool = False) -> int:
+    """``usdt:BINARY[:[PROVIDER:]NAME]``: the binary's (or process's) usdt probes that match
+    (``none_ok``: a file without any is no error, when listing every kind of probe)."""
     from pybpf.trace.errors import TraceError
     from pybpf.trace.runtime import usdt_sites
 
@@ -121,27 +131,36 @@ def _list_usdt(binary: str, *names: str, pid: int = 0) -> int:
     try:
         found = {target for target, _site in usdt_sites(binary, provider, name, pid)}
     except TraceError as exc:
+        if none_ok and "no USDT probe matches" in str(exc):
+            return 0
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     print("\n".join(sorted(found)))
     return 0
 
 
-def _list_functions(kind: str, binary: str, glob: str, pid: int = 0) -> int:
+def _list_functions(kind: str, binary: str, glob: str, *, pid: int = 0) -> int:
     """``uprobe:BINARY:GLOB``: the functions of an ELF file (or library name; with
     ``pid``, of the process's executable and libraries) that match."""
     import fnmatch
+    import glob as files
+    import os
 
     from pybpf.symbols import ElfSymbols, SymbolError, find_library
     from pybpf.trace.errors import TraceError
     from pybpf.trace.runtime import process_binaries
 
     try:
-        paths = process_binaries(pid) if pid else [binary if "/" in binary else find_library(binary)]
+        if pid:
+            paths = process_binaries(pid)
+        elif any(c in binary for c in "*?["):  # a glob over files: the executables it matches
+            paths = sorted(p for p in files.glob(binary) if os.path.isfile(p) and os.access(p, os.X_OK))
+        else:
+            paths = [binary if "/" in binary else find_library(binary)]
         for path in paths:
             for name in sorted(set(ElfSymbols(path).names())):
                 if fnmatch.fnmatchcase(name, glob or "*"):
-                    print(f"{kind}:{path if pid else binary}:{name}")
+                    print(f"{kind}:{path if pid or '/' in binary else binary}:{name}")
     except (SymbolError, TraceError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
@@ -235,11 +254,17 @@ def _info() -> int:
     print("Build\n  code generator: pybpf (eBPF emitted directly, no LLVM)\n  btf: yes\n")
     print("Kernel helpers")
     for name in ("probe_read", "probe_read_str", "probe_read_kernel", "probe_read_user_str", "get_current_cgroup_id",
-                 "send_signal", "get_stackid", "ringbuf_output", "get_current_task"):
+                 "send_signal", "get_stackid", "ringbuf_output", "get_current_task", "loop", "for_each_map_elem",
+                 "map_lookup_percpu_elem"):
         yes = helper_available(ProgramType.KPROBE, HELPER_IDS[name])
         print(f"  {name}: {'yes' if yes else 'no'}")
     print("\nMap types")
     for kind in (MapType.HASH, MapType.PERCPU_HASH, MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.STACK_TRACE,
                  MapType.PERF_EVENT_ARRAY, MapType.RINGBUF):
         print(f"  {kind}: {map_type(kind)}")
+    print("\nProbe types")  # iterators exist where the kernel's BTF has their target function
+    from pybpf.btf import Kind
+    from pybpf.kernel.btf_targets import vmlinux
+    for target in ("task", "task_file"):
+        print(f"  iter:{target}: {'yes' if vmlinux().find(f'bpf_iter_{target}', Kind.FUNC) else 'no'}")
     return 0

@@ -242,9 +242,10 @@ class Generator:
             if name == "strerror":
                 return T("strerror", 8)
             if name == "cgroup_path":
-                if not 1 <= len(e.args) <= 2 or (len(e.args) == 2 and not isinstance(e.args[1], ast.String)):
+                hierarchies = e.args[1] if len(e.args) == 2 else ast.String("*")
+                if not 1 <= len(e.args) <= 2 or not isinstance(hierarchies, ast.String):
                     raise _err("cgroup_path() takes a cgroup id and optionally a hierarchy filter string literal", e)
-                return T("cgroup_path", 8, name=e.args[1].value if len(e.args) == 2 else "*")
+                return T("cgroup_path", 8, name=hierarchies.value)
             if name == "pton":
                 if len(e.args) != 1 or not isinstance(e.args[0], ast.String):
                     raise _err("pton() takes an address string literal", e)
@@ -262,9 +263,10 @@ class Generator:
                     if source.kind not in ("array", "bytes", "str") or not 0 < size <= STRLEN:
                         raise _err("buf() of one argument takes an array", e)
                     return T("buf", 8 + size)
-                if len(e.args) != 2 or not isinstance(e.args[1], ast.Integer) or not 0 < e.args[1].value <= STRLEN:
+                length = self.literal(e.args[1]) if len(e.args) == 2 else None
+                if length is None or not 0 < length <= STRLEN:
                     raise _err(f"buf() takes a pointer and a length literal (1-{STRLEN})", e)
-                return T("buf", 8 + e.args[1].value)
+                return T("buf", 8 + length)
             if name in ("uptr", "kptr"):
                 if len(e.args) != 1:
                     raise _err(f"{name}() takes one pointer", e)
@@ -410,6 +412,15 @@ class Generator:
                 return f
         raise _err(f"tracepoint {ctx.target} has no field '{e.field}'", e)
 
+    def literal(self, e: ast.Expr) -> int | None:
+        """The integer an integer literal or a positional parameter holding one ($1) is,
+        where bpftrace wants a literal; None otherwise."""
+        if isinstance(e, ast.Integer):
+            return e.value
+        if isinstance(e, ast.Positional) and e.index and _is_int(self.param(e)):
+            return int(self.param(e), 0)
+        return None
+
     def param(self, e: ast.Positional) -> str:
         return self.params[e.index - 1] if e.index <= len(self.params) else ""
 
@@ -470,7 +481,7 @@ class Generator:
             lhist = (0, 0, 0)
             if value == "lhist":
                 lhist = self._lhist_params(s.value)
-            bits = self._hist_bits(s.value) if value == "hist" else 0
+            bits = self._hist_bits(s.value) if value == "hist" and isinstance(s.value, ast.Call) else 0
             self.maps[target.name] = MapInfo(target.name, keys, value, lhist, bits)
             return
         if len(info.keys) != len(keys):
@@ -501,15 +512,16 @@ class Generator:
         if info is None:
             return None
         key = info.keys[0] if len(info.keys) == 1 else tuple_of(info.keys) if info.keys else INT64
-        return tuple_of([key, INT64 if info.aggregation else info.value])
+        return tuple_of([key, info.value if isinstance(info.value, T) else INT64])
 
     def _hist_bits(self, call: ast.Call) -> int:
         if len(call.args) == 1:
             return 0
-        if len(call.args) != 2 or not isinstance(call.args[1], ast.Integer) or not 0 <= call.args[1].value <= 5:
+        bits = call.args[1] if len(call.args) == 2 else None
+        if not isinstance(bits, ast.Integer) or not 0 <= bits.value <= 5:
             raise _err("hist() takes a value and optionally the bits per power of two (an integer literal, 0-5)",
                        call)
-        return call.args[1].value
+        return bits.value
 
     def _check_used(self, probe: ast.Probe, ctx: Context) -> None:
         for node in _walk(probe):
@@ -753,6 +765,7 @@ class ProbeCompiler:
         e.load(6, 10, shared.context)
         t = self.gen.loop_type(s)
         if t is None:
+            assert isinstance(s.source, ast.MapRef)
             raise _err(f"undefined map: {s.source.name}", s.source)
         offset = e.alloc(t.slot)
         self.vars = dict(parent.vars)
@@ -1104,7 +1117,7 @@ class ProbeCompiler:
         elif name == "__watch" and self.ctx.watch is not None:  # made by runtime for FUNCTION+argN watchpoints
             index, address, asynchronous = args
             self.send(gen.action(Action("watch")), [(index, INT64), (address, UINT64)], call)
-            if not asynchronous.value:  # stopped until userspace has set the breakpoint (SIGCONT)
+            if not (isinstance(asynchronous, ast.Integer) and asynchronous.value):  # stopped until SIGCONT
                 e.mov(1, 19)  # SIGSTOP
                 e.call(SEND_SIGNAL)
         elif name == "unwatch":
@@ -1820,9 +1833,10 @@ class ProbeCompiler:
     def int_call(self, call: ast.Call) -> None:
         e = self.e
         if call.name in ("strncmp",):
-            if len(call.args) != 3 or not isinstance(call.args[2], ast.Integer):
+            limit = self.gen.literal(call.args[2]) if len(call.args) == 3 else None
+            if limit is None:
                 raise _err("strncmp() takes two strings and an integer literal", call)
-            self.string_compare(call.args[0], call.args[1], call.args[2].value)
+            self.string_compare(call.args[0], call.args[1], limit)
             e.alu("^", 0, 1)
         elif call.name == "strcontains":
             self.string_contains(call)

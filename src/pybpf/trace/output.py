@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from pybpf.trace.codegen import BUCKETED, MapInfo
 from pybpf.trace.types import T, decode
@@ -137,14 +138,14 @@ def _reduce_min_max(raw: object, kind: str) -> int:
     return min(found) if kind == "min" else max(found)
 
 
-def _rows(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0) -> list[tuple[bytes, object]]:
+def _rows(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0) -> list[tuple[bytes, Any]]:
     """A map's entries in bpftrace's print order (text and JSON alike), the last ``top``
     when given: (key, buckets) for hist/lhist/avg/stats, sorted by total count or by
     average; (key, integer) for count/sum/min/max and integer maps, sorted by value;
     (key, decoded value) for the others, sorted by key."""
     rows = sorted(items, key=lambda r: r[0])
     kind = info.aggregation
-    out: list[tuple[bytes, object]]
+    out: list[tuple[bytes, Any]]
     if kind in BUCKETED:
         groups: dict[bytes, dict[int, int]] = {}
         for key, raw in rows:
@@ -160,7 +161,8 @@ def _rows(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0) ->
     elif kind in ("min", "max"):
         out = sorted(((key, _reduce_min_max(raw, kind)) for key, raw in rows), key=lambda kv: kv[1])
     else:
-        out = [(key, decode(info.value, raw)) for key, raw in _sort_by_key(info, rows)]
+        assert isinstance(info.value, T)
+        out = [(key, decode(info.value, bytes(raw))) for key, raw in _sort_by_key(info, rows)]
     return out[-top:] if top else out
 
 
@@ -185,16 +187,16 @@ def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
         for prefix, buckets in rows:
             name = _key_text(info, prefix, shown)
             if kind == "hist":
-                parts.append(f"{name}: \n{hist_text(buckets, div, info.bits)}")  # type: ignore[arg-type]
+                parts.append(f"{name}: \n{hist_text(buckets, div, info.bits)}")
             elif kind == "lhist":
-                parts.append(f"{name}: \n{lhist_text(buckets, *info.lhist)}")  # type: ignore[arg-type]
+                parts.append(f"{name}: \n{lhist_text(buckets, *info.lhist)}")
             else:
-                count, average, total = _average(buckets)  # type: ignore[arg-type]
+                count, average, total = _average(buckets)
                 parts.append(f"{name}: count {count}, average {average}, total {total}" if kind == "stats"
                              else f"{name}: {int(average / div)}")
         return "\n".join(parts) + ("\n\n" if kind in ("avg", "stats") else "\n")
     if kind or (isinstance(info.value, T) and info.value.kind == "int"):
-        texts = [(key, str(_divided(value, div))) for key, value in rows]  # type: ignore[arg-type]
+        texts = [(key, str(_divided(value, div))) for key, value in rows]
     else:
         texts = [(key, shown(value, info.value)) for key, value in rows]
     stacks = info.value.kind in ("kstack", "ustack", "ksym", "usym") if isinstance(info.value, T) else False
@@ -225,7 +227,7 @@ def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
     line_type = "map"
     for key, found in rows:
         if kind in BUCKETED:
-            buckets: dict[int, int] = found  # type: ignore[assignment]
+            buckets: dict[int, int] = found
             line_type = "hist" if kind in ("hist", "lhist") else "stats"
             if kind == "hist":
                 value = json.dumps(_hist_json(buckets, info.bits))
@@ -236,7 +238,7 @@ def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
                 value = json.dumps({"count": count, "average": average, "total": total}) if kind == "stats" \
                     else str(int(average / div))
         elif kind or (isinstance(info.value, T) and info.value.kind == "int"):
-            value = str(_divided(found, div))  # type: ignore[arg-type]
+            value = str(_divided(found, div))
         else:
             value = json_value(found, info.value, shown)
         entries.append((_json_key(info, key, shown), value))

@@ -190,14 +190,15 @@ class Parser:
                 self.lexer.next()
                 self.expect("(")
                 count_token = self.lexer.next()
-                if count_token.kind != "int":
+                count = count_token.value if count_token.kind == "int" else self._positional_int(count_token)
+                if not isinstance(count, int):
                     raise self.error("unroll count must be an integer literal", count_token)
-                if count_token.value < 1:
+                if count < 1:
                     raise self.error("unroll minimum value is 1", count_token)
-                if count_token.value > 100:
+                if count > 100:
                     raise self.error("unroll maximum value is 100", count_token)
                 self.expect(")")
-                return ast.Unroll(count_token.value, self.block(), position=token.position, length=6), False
+                return ast.Unroll(count, self.block(), position=token.position, length=6), False
             if token.text == "while":
                 self.lexer.next()
                 self.expect("(")
@@ -230,6 +231,15 @@ class Parser:
             return ast.Assign(expr, "+=" if nxt.text == "++" else "-=", ast.Integer(1, position=nxt.position),
                               position=expr.position, length=expr.length), True
         return ast.ExprStatement(expr, position=expr.position, length=expr.length), True
+
+    def _positional_int(self, token: Token) -> int | None:
+        """The integer a positional parameter (``$1``) holds, where a literal is needed."""
+        if token.kind != "pos" or not isinstance(token.value, int) or token.value > len(self.params):
+            return None
+        try:
+            return int(self.params[token.value - 1], 0)
+        except ValueError:
+            return None
 
     def for_statement(self) -> ast.For:
         token = self.lexer.next()

@@ -87,7 +87,7 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None,
                 pattern = ":".join(point.parts)
                 names = tracefs.match(pattern) if any(c in pattern for c in "*?[") else [pattern]
                 # one named tracepoint: look for its format file, not list all ~2500 of them
-                if not any(c in pattern for c in "*?[") and formats is None and \
+                if not any(c in pattern for c in "*?[") and not isinstance(tracefs, _GivenFormats) and \
                         not (tracefs.root / "events" / point.parts[0] / point.parts[1] / "format").exists():
                     raise TraceSyntaxError(f"tracepoint not found: {pattern}", program.source, point.position,
                                            point.length)
@@ -109,9 +109,9 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None,
                     context.usdt_site = site
                     out.append((probe, context))
             elif point.kind in ("watchpoint", "asyncwatchpoint") and "+" in point.parts[0]:
-                for pair in _function_watchpoints(probe, point, program.source, pid, binary, watches):
-                    out.append(pair)
-                    watches += pair[1].watch is not None and pair[1].watch[0] == "setup"
+                pairs = _function_watchpoints(probe, point, program.source, pid, binary, watches)
+                out.extend(pairs)
+                watches += len(pairs) // 2  # a setup uprobe and the probe's program per function
             elif point.kind in ("watchpoint", "asyncwatchpoint"):
                 watchpoint(point, program.source)
                 out.append((probe, Context(point, _canonical(point), None)))
@@ -181,7 +181,8 @@ def _function_watchpoints(probe: ast.Probe, point: ast.AttachPoint, source: str,
     """``watchpoint:FUNCTION+argN:LENGTH:MODE`` (FUNCTION may be a glob): for each
     function, a uprobe that asks userspace to watch the address in argN (stopping the
     process until the breakpoint is set, unless async), and the probe's own program,
-    attached to that breakpoint when the request comes (bpftrace's design)."""
+    attached to that breakpoint when the request comes (bpftrace's design). Watchpoints
+    are numbered from ``first`` across the program."""
     def fail(reason: str) -> TraceSyntaxError:
         return TraceSyntaxError(reason, source, point.position, point.length)
 
@@ -238,7 +239,7 @@ def usdt_sites(binary: str, provider: str, name: str, pid: int = 0) -> list[tupl
     from pybpf.usdt.notes import read_probes
 
     provider, name = _unquoted(provider) or "*", _unquoted(name)
-    out = []
+    out: list[tuple[str, Any]] = []
     for path in _usdt_binaries(binary, pid):
         try:
             sites = read_probes(path)
@@ -393,7 +394,7 @@ class Session:
 
     def collection_spec(self) -> Any:
         """Every map and program of the compiled program, as one CollectionSpec."""
-        from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
+        from pybpf.object import AttachType, CollectionSpec, MapSpec, MapType, ProgramSpec
         from pybpf.trace.functions_btf import functions_btf
 
         self.map_names = {RING: RING}
@@ -413,8 +414,8 @@ class Session:
         programs = [ProgramSpec(f"trace_{i}", probe.program_type, probe.instructions,
                                 references={at: self.map_names[m] for at, m in probe.references.items()},
                                 btf=functions_btf(probe.instructions),
-                                **({"expected_attach_type": "trace_iter", "attach_to": probe.point.parts[0]}
-                                   if probe.point.kind == "iter" else {}))
+                                expected_attach_type=AttachType.TRACE_ITER if probe.point.kind == "iter" else None,
+                                attach_to=probe.point.parts[0] if probe.point.kind == "iter" else "")
                     for i, probe in enumerate(self.compiled.probes)]
         return CollectionSpec.of(*maps, *programs)
 
@@ -518,6 +519,7 @@ class Session:
     def run_iterator(self) -> None:
         """An iter: probe runs once over every task (or file), then the run ends, as in
         bpftrace; with a pin name its link is pinned instead (reading the pin runs it)."""
+        assert self.iterator is not None
         link, pin = self.iterator
         if pin:
             path = pin if pin.startswith("/") else f"/sys/fs/bpf/{pin}"

@@ -274,17 +274,21 @@ class Machine:
             target = self.program.target(index, ins.imm)
 
             def local(r: list) -> int:
-                if len(self.frames) + 1 >= MAX_FRAMES:
-                    raise VMError(f"bpf-to-bpf calls nested more than {MAX_FRAMES} frames deep")
-                base = STACK_TOP - (len(self.frames) + 2) * 0x10000
-                self.frames.append(Frame(nxt, r[6:11], base))
-                self.memory.map(bytearray(o.STACK_SIZE), writable=True, name=f"stack of frame {len(self.frames)}",
-                                base=base, aligned=True)
-                r[10] = base + o.STACK_SIZE
+                self._enter(r, nxt)
                 return target
             return local
         fn = self.helpers[ins.imm]
         return lambda r: self._helper(fn, r, nxt)
+
+    def _enter(self, r: list, return_to: int) -> None:
+        """A new frame for a bpf-to-bpf call: r6-r10 saved, a fresh stack."""
+        if len(self.frames) + 1 >= MAX_FRAMES:
+            raise VMError(f"bpf-to-bpf calls nested more than {MAX_FRAMES} frames deep")
+        base = STACK_TOP - (len(self.frames) + 2) * 0x10000
+        self.frames.append(Frame(return_to, r[6:11], base))
+        self.memory.map(bytearray(o.STACK_SIZE), writable=True, name=f"stack of frame {len(self.frames)}",
+                        base=base, aligned=True)
+        r[10] = base + o.STACK_SIZE
 
     def _helper(self, fn: Callable[..., int], r: list, nxt: int) -> int:
         self.calling = nxt - 1  # the call instruction, for helpers that report where they are
@@ -295,21 +299,15 @@ class Machine:
             raise _Charged(nxt)
         return nxt
 
-    def call_function(self, target: int, args: tuple[int, ...]) -> int:
+    def call_function(self, target: int, *args: int) -> int:
         """Run the program's function at instruction ``target`` with r1.. = ``args`` (a
         helper's callback: bpf_loop, bpf_for_each_map_elem) and return its r0. It runs in
         a frame of its own, as a bpf-to-bpf call does; its instructions count in the run's
         budget (charged when the calling helper returns)."""
-        if len(self.frames) + 1 >= MAX_FRAMES:
-            raise VMError(f"bpf-to-bpf calls nested more than {MAX_FRAMES} frames deep")
         r, steps = self.regs, self.steps
         caller = r[:]
-        base = STACK_TOP - (len(self.frames) + 2) * 0x10000
-        self.frames.append(Frame(CALLBACK_RETURN, r[6:11], base))
-        self.memory.map(bytearray(o.STACK_SIZE), writable=True, name=f"stack of frame {len(self.frames)}",
-                        base=base, aligned=True)
+        self._enter(r, CALLBACK_RETURN)
         r[1:6] = [*args, *[None] * (5 - len(args))]
-        r[10] = base + o.STACK_SIZE
         pc, executed = target, 0
         try:
             while pc >= 0:

@@ -17,6 +17,7 @@ import errno
 import fnmatch
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pybpf.engine.link import Link
 from pybpf.errors import BPFError, PybpfError
@@ -24,9 +25,10 @@ from pybpf.kernel.link import BpfLink, create_link
 from pybpf.kernel.perf_event import PerfEvent, PerfEventError, online_cpus
 from pybpf.kernel.syscall import Command, bpf
 from pybpf.object import AttachType
-from pybpf.symbols import ElfSymbols, SymbolError, find_library
 from pybpf.tracefs import Tracefs
-from pybpf.usdt import UsdtProbe, find_probe
+
+if TYPE_CHECKING:
+    from pybpf.usdt import UsdtProbe
 
 
 class AttachError(BPFError):
@@ -170,6 +172,9 @@ def resolve_uprobe(binary: str, symbol: str | None = None, offset: int = 0,
                    address: int | None = None) -> tuple[str, int]:
     """(path, file offset) of a uprobe target: ``symbol`` (+``offset``) or an ELF virtual
     ``address`` in ``binary`` (a path or a library name such as ``c``)."""
+    # ELF reading (pyelftools) is imported by the functions that need it: tracepoint-only
+    # users of this module (pybpf trace's start-up) do not pay for it
+    from pybpf.symbols import ElfSymbols, SymbolError, find_library
     try:
         path = find_library(binary) if "/" not in binary else binary
         elf = ElfSymbols.cached(path)
@@ -214,6 +219,7 @@ def attach_uprobe_multi(prog_fd: int, binary: str, patterns: Sequence[str], *, r
     """One uprobe_multi link on every function of ``binary`` matching any of ``patterns``
     (shell globs, ``malloc`` or ``str*``); the program must be loaded for it
     (section ``uprobe.multi/...``). Refusals name what matched nothing."""
+    from pybpf.symbols import ElfSymbols, SymbolError, find_library
     path = find_library(binary) if "/" not in binary else binary
     try:
         elf = ElfSymbols.cached(path)
@@ -240,6 +246,8 @@ def attach_usdt(prog_fd: int, binary: str, name: str, provider: str | None = Non
     """Run the program at every site of USDT probe ``provider:name`` in ``binary``, with
     its semaphore raised while attached. ``cookies`` (one per site, in
     :func:`pybpf.usdt.find_probe` order) let the program tell sites apart."""
+    from pybpf.symbols import find_library
+    from pybpf.usdt import find_probe
     path = find_library(binary) if "/" not in binary else binary
     sites: list[UsdtProbe] = find_probe(path, name, provider)
     links: list[PerfEventLink] = []

@@ -25,7 +25,7 @@ def _call(vm: Any, function: int, *args: int) -> int:
     call = getattr(vm, "call_function", None)
     if call is None:
         raise VMError("callbacks run on the interpreter: run this program with jit=False")
-    return call(function, args)
+    return call(function, *args)
 
 
 @FAMILY.helper("bpf_loop")
