@@ -87,7 +87,8 @@ class VmProgram(Program):
         the interpreter runs it (the JIT off, llvmlite missing, a shape it refuses)."""
         if self.jit and self._compiled is None:
             try:
-                from pybpf.vm.jit import JitUnsupported, compile_program
+                from pybpf.vm.jit.abi import JitUnsupported
+                from pybpf.vm.jit.runtime import compile_program
             except ImportError:
                 self.jit = False
                 return None
@@ -128,16 +129,17 @@ class VmProgram(Program):
         the packets before it, a packet's error as :meth:`test_run` would."""
         layout = _PACKET_LAYOUTS.get(self.type)
         compiled = self.compiled() if layout is not None else None
-        if compiled is None or any(ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm == 12
-                                   for ins in self.checked.instructions):   # bpf_tail_call
-            return None
+        code: list[Any] = self.checked.instructions
+        if layout is None or compiled is None or any(
+                ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm == 12 for ins in code):
+            return None         # (helper 12: bpf_tail_call, whose chain the engine's own loop runs)
         return self._packet_chunks(compiled, layout, packets, cpu)
 
     def _packet_chunks(self, compiled: Any, layout: int, packets: Sequence[bytes],
                        cpu: int) -> Iterator[tuple[int, bytes] | None]:
         import ctypes
 
-        from pybpf.vm.jit import EngineRun
+        from pybpf.vm.jit.runtime import EngineRun
 
         memory = Memory()
         xdp = self.type == ProgramType.XDP
@@ -239,7 +241,7 @@ class _Runner:
         compiled = program.compiled()
         if compiled is not None:
             if self.engine_run is None:
-                from pybpf.vm.jit import EngineRun
+                from pybpf.vm.jit.runtime import EngineRun
 
                 self.engine_run = EngineRun(self.memory, self.stack, self.input_base, self.cpu)
             self._switch(self.engine_run.vm, tail_calls_left)
@@ -351,7 +353,7 @@ class _NativeXdpFrame(XdpFrame):
         return self.run.frame_buffer()
 
     @property
-    def head(self) -> int:  # type: ignore[override]
+    def head(self) -> int:
         return int(self.run.frame_bounds()[0])
 
     @head.setter
@@ -359,7 +361,7 @@ class _NativeXdpFrame(XdpFrame):
         self.run.set_frame_bounds(value, self.tail)
 
     @property
-    def tail(self) -> int:  # type: ignore[override]
+    def tail(self) -> int:
         return int(self.run.frame_bounds()[1])
 
     @tail.setter

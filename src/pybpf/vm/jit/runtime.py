@@ -99,7 +99,7 @@ class _Run:
         self._fresh: tuple[list, int] | None = None
         self._packet = 0
         #: host address of each region's bytes (kept exported while the run lasts)
-        self._hosts: dict[int, tuple[int, Any]] = {}
+        self._hosts: dict[int, tuple[Any, ...]] = {}
         self._layout: tuple[int, ...] = ()
 
     @property
@@ -280,8 +280,8 @@ _PACKETS = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_void_p
                             *([ctypes.c_void_p] * 3), *([ctypes.c_uint64] * 5))
 _SYMBOLS = (t.ENTRY_SYMBOL, t.BATCH_SYMBOL)
 _ENGINE_SYMBOLS = (*_SYMBOLS, t.PACKETS_SYMBOL)
-_HELPER_ADDRESS = ctypes.cast(_helper_callback, ctypes.c_void_p).value
-_TRANSLATE_ADDRESS = ctypes.cast(_translate_callback, ctypes.c_void_p).value
+_HELPER_ADDRESS = ctypes.cast(_helper_callback, ctypes.c_void_p).value or 0
+_TRANSLATE_ADDRESS = ctypes.cast(_translate_callback, ctypes.c_void_p).value or 0
 
 
 @cache
@@ -599,6 +599,7 @@ class EngineRun:
         run.sync_regions()
         address = ctypes.addressof(state)
         _RUNS[address] = run
+        assert compiled._packets is not None, "code compiled with compile_program(..., engine=True)"
         try:
             return int(compiled._packets(address, _uint64_address(hosts, count, "hosts"),
                                          _uint64_address(lengths, count, "lengths"), count,

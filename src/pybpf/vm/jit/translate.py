@@ -680,11 +680,10 @@ class _FunctionBuilder:
                 if not self.t.engine:
                     raise JitUnsupported(f"instruction {slot} loads a map value's address")
                 consts = b.inttoptr(self._state_load(S_CONSTS), STATE)
-                self.write(ins.dst, b.load(b.gep(consts, [c64(self.t.map_values[index])])))
-                return
+                value = b.load(b.gep(consts, [c64(self.t.map_values[index])]))
             else:
                 value = ins.imm
-            self.write(ins.dst, c64(value))
+            self.write(ins.dst, value if isinstance(value, ir.Value) else c64(value))
             return
         size = o.SIZE_BYTES[o.size(ins.opcode)]
         if o.mode(ins.opcode) == o.IND:
@@ -704,20 +703,19 @@ class _FunctionBuilder:
         self.write(0, b.zext(value, I64))
 
     def _ldx(self, ins: Instruction, slot: int) -> None:
-        size = o.SIZE_BYTES[o.size(ins.opcode)]
+        opcode, dst = ins.opcode, ins.dst
+        size = o.SIZE_BYTES[o.size(opcode)]
         addr = self.b.add(self.read(ins.src, slot), c64(ins.off))
         value = self.load(addr, size, slot)
-        if self.t.engine and o.mode(ins.opcode) == o.MEM:     # a context's pointer field gives the pointer
+        if self.t.engine and o.mode(opcode) == o.MEM:     # a context's pointer field gives the pointer
             pointer = self.b.call(self.t.pointer_function(), [self.state, addr])
             wide = value if size == 8 else self.b.zext(value, I64)
-            self.write(ins.dst, self.b.select(self.b.icmp_unsigned("!=", pointer, c64(0)), pointer, wide))
-            return
-        if size == 8:
-            self.write(ins.dst, value)
-        elif o.mode(ins.opcode) == o.MEMSX:
-            self.write(ins.dst, self.b.sext(value, I64))
-        else:
-            self.write(ins.dst, self.b.zext(value, I64))
+            value = self.b.select(self.b.icmp_unsigned("!=", pointer, c64(0)), pointer, wide)
+        elif o.mode(opcode) == o.MEMSX:
+            value = self.b.sext(value, I64)
+        elif size < 8:
+            value = self.b.zext(value, I64)
+        self.write(dst, value)
 
     def _stx(self, ins: Instruction, slot: int) -> None:
         b = self.b
