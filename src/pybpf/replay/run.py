@@ -183,7 +183,7 @@ def replay_summary(program: Program, capture: Any, path: str = "") -> Summary | 
         return None
     import numpy
 
-    from pybpf.capture import LinkType
+    from pybpf.capture.packet import LinkType
 
     kind, summary, seen = program.type, Summary(), 0
     try:
