@@ -94,7 +94,10 @@ class VmProgram(Program):
                 return None
             try:
                 self._compiled = compile_program(self.checked, engine=True, trusted=self.accesses)
-            except JitUnsupported:
+            except (JitUnsupported, RuntimeError) as exc:   # (RuntimeError: LLVM's own failures)
+                import logging
+
+                logging.getLogger("pybpf.vm").debug("program %r runs on the interpreter: %s", self.spec.name, exc)
                 self.jit = False
         return self._compiled
 
