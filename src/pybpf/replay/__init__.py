@@ -4,8 +4,8 @@ kept across packets as on a live interface — verdicts, the packets as the prog
 them, and the maps at the end. ``pybpf replay`` is the command; :func:`replay` the
 library call a test suite uses."""
 
-from pybpf.replay.run import PacketResult, ReplayError, Summary, replay, replay_verdicts
+from pybpf.replay.run import PacketResult, ReplayError, Summary, replay, replay_summary, replay_verdicts
 from pybpf.replay.verdicts import PACKET_TYPES, passes, verdict_name
 
-__all__ = ["PACKET_TYPES", "PacketResult", "ReplayError", "Summary", "passes", "replay", "replay_verdicts",
+__all__ = ["PACKET_TYPES", "PacketResult", "ReplayError", "Summary", "passes", "replay", "replay_summary", "replay_verdicts",
            "verdict_name"]

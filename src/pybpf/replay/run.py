@@ -165,6 +165,72 @@ def _result(kind: ProgramType, index: int, data: bytes, timestamp: int, retval: 
     return PacketResult(index, retval, verdict_name(kind, retval), passes(kind, retval), data, out, timestamp)
 
 
+def replay_summary(program: Program, capture: Any, path: str = "") -> Summary | None:
+    """The verdict counts of ``program`` over a pcap file's packets without a Python
+    object per packet: the capture walked natively in batches of records
+    (``capture.batches()``) straight into the vm JIT's packet loop
+    (``program.packet_batches()``), verdicts counted with NumPy. None where either side
+    cannot (the kernel engine, the interpreter, pcapng, a program the JIT cannot batch):
+    iterate :func:`replay` instead. Packets run, maps change and errors are raised as
+    :func:`replay` does."""
+    batches_of = getattr(program, "packet_batches", None)
+    runs = batches_of() if batches_of is not None else None
+    if runs is None:
+        return None
+    records = capture.batches()
+    if records is None:
+        runs.close()
+        return None
+    import numpy
+
+    from pybpf.capture.packet import LinkType
+
+    kind, summary, seen = program.type, Summary(), 0
+    try:
+        for batch in records:
+            count = batch.count
+            if batch.linktype != LinkType.EN10MB:
+                raise PybpfError(f"{path}: packet {seen + 1} has link type {batch.linktype}; "
+                                 "replay runs Ethernet captures (what XDP and tc see)")
+            done = runs.run(batch.hosts, batch.caplens, count)
+            lengths = numpy.frombuffer(batch.caplens, dtype=numpy.uint64, count=done).astype(numpy.int64)
+            retvals = numpy.frombuffer(runs.results, dtype=numpy.uint64, count=done) & 0xFFFF_FFFF
+            heads = numpy.frombuffer(runs.heads, dtype=numpy.uint64, count=done)
+            tails = numpy.frombuffer(runs.tails, dtype=numpy.uint64, count=done)
+            skipped = heads == numpy.uint64((1 << 64) - 1)
+            _count_batch(summary, kind, lengths, retvals, heads, tails, skipped)
+            seen += count
+            if done < count:
+                runs.fault()
+    finally:
+        runs.close()
+        records.close()
+    return summary
+
+
+def _count_batch(summary: Summary, kind: ProgramType, lengths: Any, retvals: Any, heads: Any, tails: Any,
+                 skipped: Any) -> None:
+    """Add one batch's packets to ``summary`` as :meth:`Summary.add` would, one by one."""
+    import numpy
+
+    ran = ~skipped
+    summary.packets += len(lengths)
+    summary.bytes_in += int(lengths.sum())
+    if skipped.any():
+        summary.counts["ERROR"] += int(skipped.sum())
+    values, inverse = numpy.unique(retvals[ran], return_inverse=True)
+    passing = numpy.array([passes(kind, int(v)) for v in values], dtype=bool)
+    for value, n in zip(values, numpy.bincount(inverse, minlength=len(values))):
+        summary.counts[verdict_name(kind, int(value))] += int(n)
+    if kind == ProgramType.SOCKET_FILTER:
+        out = numpy.minimum(retvals[ran].astype(numpy.int64), lengths[ran])
+    elif kind == ProgramType.CGROUP_SKB:
+        out = lengths[ran]
+    else:           # XDP and tc: the packet as the program left it in its slot
+        out = (tails[ran] - heads[ran]).astype(numpy.int64)
+    summary.bytes_out += int(out[passing[inverse]].sum()) if len(values) else 0
+
+
 def replay_verdicts(program: Program, packets: Iterable[bytes | Packet]) -> Any:
     """Every packet's r0 as a NumPy ``int64`` array (ERROR packets are -1): the form for
     assertions over whole captures (``(verdicts == XDP_DROP).sum()``)."""

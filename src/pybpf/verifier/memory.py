@@ -85,7 +85,7 @@ class Access:
         reg = self.reg
         kind = reg.type
         if not self.helper:     # what each instruction reaches, for a JIT that trusts the verdict
-            own = kind != s.STACK or reg.frame == len(self.state.frames) - 1
+            own = kind != s.STACK or getattr(reg, "frame", 0) == len(self.state.frames) - 1
             self.v.result.accesses.setdefault(self.v.index, set()).add(kind if own else "caller fp")
         if kind == s.STACK:
             return self.stack()

@@ -87,13 +87,17 @@ class VmProgram(Program):
         the interpreter runs it (the JIT off, llvmlite missing, a shape it refuses)."""
         if self.jit and self._compiled is None:
             try:
-                from pybpf.vm.jit import JitUnsupported, compile_program
+                from pybpf.vm.jit.abi import JitUnsupported
+                from pybpf.vm.jit.runtime import compile_program
             except ImportError:
                 self.jit = False
                 return None
             try:
                 self._compiled = compile_program(self.checked, engine=True, trusted=self.accesses)
-            except JitUnsupported:
+            except (JitUnsupported, RuntimeError) as exc:   # (RuntimeError: LLVM's own failures)
+                import logging
+
+                logging.getLogger("pybpf.vm").debug("program %r runs on the interpreter: %s", self.spec.name, exc)
                 self.jit = False
         return self._compiled
 
@@ -128,8 +132,9 @@ class VmProgram(Program):
         the packets before it, a packet's error as :meth:`test_run` would."""
         layout = _PACKET_LAYOUTS.get(self.type)
         compiled = self.compiled() if layout is not None else None
-        if compiled is None or any(ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm in _PER_RUN
-                                   for ins in self.checked.instructions):
+        code: list[Any] = self.checked.instructions
+        if layout is None or compiled is None or any(
+                ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm in _PER_RUN for ins in code):
             return None
         return self._packet_chunks(compiled, layout, packets, cpu)
 
@@ -137,50 +142,30 @@ class VmProgram(Program):
                        cpu: int) -> Iterator[tuple[int, bytes] | None]:
         import ctypes
 
-        from pybpf.vm.jit import EngineRun
-
-        memory = Memory()
-        xdp = self.type == ProgramType.XDP
-        context = bytearray(XDP_MD_SIZE if xdp else SK_BUFF_SIZE)
-        memory.map(context, writable=not xdp, name="xdp_md" if xdp else "__sk_buff", base=CONTEXT_BASE)
-        stack = bytearray(o.STACK_SIZE)
-        memory.map(stack, writable=True, name="stack", base=STACK_BASE, aligned=True)
-        run = EngineRun(memory, stack, None, cpu)
-        if xdp:
-            run.vm.__dict__["xdp_frame"] = _NativeXdpFrame(run)
-        run.vm.__dict__["tail_calls_left"] = MAX_TAIL_CALLS
-        flags = 1 if self.type in _DIRECT_PACKET else 0
-        width = 0xFFFF_FFFF
+        batches = PacketBatches(self, compiled, layout, cpu)
         try:
             for first in range(0, len(packets), _CHUNK):
                 chunk = [bytes(p) for p in packets[first:first + _CHUNK]]
                 count = len(chunk)
-                longest = max(len(p) for p in chunk)
-                slot = -(-(XDP_HEADROOM + max(longest, XDP_TAILROOM) if xdp else max(longest, 1)) // 64) * 64
-                buffer = bytearray(slot * count)
                 hosts = (ctypes.c_uint64 * count)(*[ctypes.cast(ctypes.c_char_p(p), ctypes.c_void_p).value or 0
                                                     for p in chunk])
                 lengths = (ctypes.c_uint64 * count)(*map(len, chunk))
-                results, heads, tails = ((ctypes.c_uint64 * count)() for _ in range(3))
-                done = run.packets(compiled, self.checked, hosts, lengths, count, results, heads, tails, buffer,
-                                   slot, context, layout, flags)
-                view = memoryview(buffer)
+                done = batches.run(hosts, lengths, count)
                 for i in range(done):
-                    head = heads[i]
-                    if head == _SKIPPED:
-                        yield None
-                        continue
-                    start = i * slot
-                    out = bytes(view[start + head:start + tails[i]])
-                    yield results[i] & width, (bytes(ETH_HLEN) + out if layout == _L_SKB_L3 else out)
-                view.release()
+                    yield batches.outcome(i)
+                batches.release()
                 if done < count:
-                    try:
-                        run.fault(compiled)
-                    except VMError as exc:
-                        raise _explained(exc, self.spec) from None
+                    batches.fault()
         finally:
-            run.close()
+            batches.close()
+
+    def packet_batches(self, cpu: int = 0) -> PacketBatches | None:
+        """Native runs over arrays of packets already in memory (:class:`PacketBatches`),
+        or None where :meth:`run_packets` would be None."""
+        layout = _PACKET_LAYOUTS.get(self.type)
+        if layout is None or self.run_packets([]) is None:
+            return None
+        return PacketBatches(self, self.compiled(), layout, cpu)
 
     def _run_once(self, data: bytes, ctx: bytes | None, cpu: int) -> tuple[int, bytearray, bytearray]:
         """One run, through any chain of tail calls: as in the kernel, the programs of a
@@ -249,7 +234,7 @@ class _Runner:
         compiled = program.compiled()
         if compiled is not None:
             if self.engine_run is None:
-                from pybpf.vm.jit import EngineRun
+                from pybpf.vm.jit.runtime import EngineRun
 
                 self.engine_run = EngineRun(self.memory, self.stack, self.input_base, self.cpu)
             self._switch(self.engine_run.vm, tail_calls_left)
@@ -347,6 +332,80 @@ class XdpFrame:
         return 0
 
 
+class PacketBatches:
+    """A packet program's test runs over arrays of packets, in the JIT's native loop
+    (``bpf_packets``), with one run state for all of them: :meth:`run` takes packet
+    addresses and lengths (a mapped capture's records: nothing is copied in Python), and
+    leaves each packet's r0, and where the packet the program left lies, in arrays
+    (:meth:`outcome` gives one packet's, :meth:`lengths_out` all lengths at once)."""
+
+    def __init__(self, program: VmProgram, compiled: Any, layout: int, cpu: int):
+        from pybpf.vm.jit.runtime import EngineRun
+
+        self.program, self.compiled, self.layout = program, compiled, layout
+        memory = Memory()
+        xdp = layout == _L_XDP
+        self.context = bytearray(XDP_MD_SIZE if xdp else SK_BUFF_SIZE)
+        memory.map(self.context, writable=not xdp, name="xdp_md" if xdp else "__sk_buff", base=CONTEXT_BASE)
+        stack = bytearray(o.STACK_SIZE)
+        memory.map(stack, writable=True, name="stack", base=STACK_BASE, aligned=True)
+        self.engine_run = EngineRun(memory, stack, None, cpu)
+        if xdp:
+            self.engine_run.vm.__dict__["xdp_frame"] = _NativeXdpFrame(self.engine_run)
+        self.engine_run.vm.__dict__["tail_calls_left"] = MAX_TAIL_CALLS
+        self.flags = 1 if program.type in _DIRECT_PACKET else 0
+        self.buffer = bytearray()
+        self.slot = 0
+        self.results: Any = None
+        self.heads: Any = None
+        self.tails: Any = None
+        self._view: memoryview | None = None
+
+    def run(self, hosts: Any, lengths: Any, count: int) -> int:
+        """Run packets ``[0, count)``; how many completed (fewer: :meth:`fault` raises
+        the error of the packet that stopped the loop)."""
+        import ctypes
+
+        self.release()
+        longest = max(lengths[:count], default=0)
+        headroom = XDP_HEADROOM + max(longest, XDP_TAILROOM) if self.layout == _L_XDP else max(longest, 1)
+        self.slot = -(-headroom // 64) * 64
+        if len(self.buffer) < self.slot * count:
+            self.buffer = bytearray(self.slot * count)
+        if self.results is None or len(self.results) < count:
+            self.results, self.heads, self.tails = ((ctypes.c_uint64 * count)() for _ in range(3))
+        return int(self.engine_run.packets(self.compiled, self.program.checked, hosts, lengths, count, self.results,
+                                           self.heads, self.tails, self.buffer, self.slot, self.context,
+                                           self.layout, self.flags))
+
+    def outcome(self, i: int) -> tuple[int, bytes] | None:
+        """Packet ``i``'s (r0, packet as the program left it), or None: no test run takes it."""
+        head = self.heads[i]
+        if head == _SKIPPED:
+            return None
+        if self._view is None:
+            self._view = memoryview(self.buffer)
+        start = i * self.slot
+        out = bytes(self._view[start + head:start + self.tails[i]])
+        return self.results[i] & 0xFFFF_FFFF, (bytes(ETH_HLEN) + out if self.layout == _L_SKB_L3 else out)
+
+    def fault(self) -> None:
+        """Raise the error of the packet :meth:`run` stopped at, as :meth:`test_run` would."""
+        try:
+            self.engine_run.fault(self.compiled)
+        except VMError as exc:
+            raise _explained(exc, self.program.spec) from None
+
+    def release(self) -> None:
+        if self._view is not None:
+            self._view.release()
+            self._view = None
+
+    def close(self) -> None:
+        self.release()
+        self.engine_run.close()
+
+
 class _NativeXdpFrame(XdpFrame):
     """The XDP frame of a packet in a native batch (:meth:`VmProgram.run_packets`): its
     bounds, bytes and pointers live in the JIT run's state, where the native loop sets
@@ -361,7 +420,7 @@ class _NativeXdpFrame(XdpFrame):
         return self.run.frame_buffer()
 
     @property
-    def head(self) -> int:  # type: ignore[override]
+    def head(self) -> int:
         return int(self.run.frame_bounds()[0])
 
     @head.setter
@@ -369,7 +428,7 @@ class _NativeXdpFrame(XdpFrame):
         self.run.set_frame_bounds(value, self.tail)
 
     @property
-    def tail(self) -> int:  # type: ignore[override]
+    def tail(self) -> int:
         return int(self.run.frame_bounds()[1])
 
     @tail.setter

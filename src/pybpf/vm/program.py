@@ -91,16 +91,18 @@ class CheckedProgram:
 def map_value_references(program: CheckedProgram) -> list[int]:
     """The instructions that load a map value's address (``lddw`` with
     BPF_PSEUDO_MAP_VALUE: global data), in program order — the order a run maps them in."""
-    found = program.__dict__.get("_map_value_references")
+    found: list[int] | None = program.__dict__.get("_map_value_references")
     if found is None:
+        code: list[Any] = program.instructions
         found = program.__dict__["_map_value_references"] = [
-            index for index, ins in enumerate(program.instructions) if ins.is_lddw and ins.src == o.PSEUDO_MAP_VALUE]
+            index for index, ins in enumerate(code) if ins.is_lddw and ins.src == o.PSEUDO_MAP_VALUE]
     return found
 
 
 def map_value_address(program: CheckedProgram, index: int, memory: Any, cpu: int) -> int:
     """Map the value instruction ``index`` refers to (element 0 of an array map, as global
     data is) into a run's ``memory``; the address the instruction loads."""
-    ins = program.instructions[index]
-    buffer = program.maps[ins.imm & 0xFFFF_FFFF].value_buffer(bytes(4), cpu)
-    return memory.map(buffer, writable=True, name=f"map {ins.imm & 0xFFFF_FFFF} value") + (ins.imm >> 32)
+    imm: int = program.instructions[index].imm       # type: ignore[attr-defined]
+    maps: dict[int, Any] = program.maps
+    buffer = maps[imm & 0xFFFF_FFFF].value_buffer(bytes(4), cpu)
+    return int(memory.map(buffer, writable=True, name=f"map {imm & 0xFFFF_FFFF} value")) + (imm >> 32)

@@ -54,6 +54,7 @@ P_DIRECT = 1
 #: the XDP frame: headroom before the packet, and tailroom to which it may grow
 XDP_HEADROOM, XDP_TAILROOM = 256, 4096 - 256 - 320
 CONTEXT_BASE = 0x0000_0000_F000_0000
+INPUT_BASE = 0x0000_0001_0000_0000
 SK_BUFF_SIZE = 192
 #: in ``bpf_packets``' heads: a packet it skipped (a runt, a cut network header: no test
 #: run takes it)

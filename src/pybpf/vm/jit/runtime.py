@@ -90,9 +90,12 @@ class _Run:
         #: each packet starts from ``_fresh`` (the regions and dynamic base before it)
         self.batch = False
         self._fresh: tuple[list, int] | None = None
+        self._fresh_version = -1
         self._packet = 0
+        #: a batch's packet region, whose bytes change from packet to packet
+        self._input: Any = None
         #: host address of each region's bytes (kept exported while the run lasts)
-        self._hosts: dict[int, tuple[int, Any]] = {}
+        self._hosts: dict[int, tuple[Any, ...]] = {}
         self._layout: tuple[int, ...] = ()
 
     @property
@@ -127,10 +130,16 @@ class _Run:
         first = 1 if self.engine else 0     # an engine run's input and main stack are the engine's own
         own_input = not self.engine or self.batch
         layout = (state[t.S_IN_HOST], state[t.S_IN_LEN], *(state[t.S_FRAMES + k] for k in range(first, depth + 1)))
+        if layout != self._layout and self._input is not None and layout[2:] == self._layout[2:]:
+            # a batch's next packet: the input region (not in the native tables) takes its bytes
+            self._input.data = self._view(state[t.S_IN_HOST], state[t.S_IN_LEN])
+            self._layout = layout
         if layout != self._layout:      # input or frames changed since the last look: remap them
-            memory.unmap(*((state[t.S_IN_BASE],) if own_input else ()),
+            memory.unmap(*((state[t.S_IN_BASE],) if own_input and self._input is None else ()),
                          *(STACK_TOP - (k + 1) * 0x10000 for k in range(first, t.MAX_FRAMES)))
-            if own_input:
+            if self._input is not None:
+                self._input.data = self._view(state[t.S_IN_HOST], state[t.S_IN_LEN])
+            elif own_input:
                 self._native_region(memory, "mem" if not self.engine else "packet", state[t.S_IN_BASE],
                                     state[t.S_IN_HOST], state[t.S_IN_LEN], False)
             for k in range(first, depth + 1):
@@ -182,21 +191,24 @@ class _Run:
         addresses start again), and no run state of theirs."""
         if self._packet == self.state[t.S_PACKET] or self._fresh is None:
             return
-        self._release_dynamic()
         self._packet = self.state[t.S_PACKET]
-        assert self._memory is not None
-        regions, dynamic = self._fresh
-        self._memory.regions, self._memory._next_dynamic = list(regions), dynamic
-        self._memory.version += 1
-        self._layout = self._regions_seen = ()
         for key in ("mapped_values", "reserved", "output_bytes", "output_dropped"):
             self.__dict__.pop(key, None)
+        memory = self._memory
+        assert memory is not None
+        if memory.version == self._fresh_version:   # nothing mapped since: as fresh as it gets
+            return
+        self._release_dynamic()
+        regions, dynamic = self._fresh
+        memory.regions, memory._next_dynamic = list(regions), dynamic
+        memory.version += 1
+        self._fresh_version = memory.version
 
     def _release_dynamic(self) -> None:
         """Let go of the exports of regions a packet's helpers mapped (a batch's next
         packet starts from the memory before them)."""
         assert self._fresh is not None
-        keep = {id(region.data) for region in self._fresh[0]}
+        keep = {id(region.data) for region in self._fresh[0] if region is not self._input}
         self._hosts = {key: value for key, value in self._hosts.items() if key in keep}
 
     def release(self) -> None:
@@ -205,8 +217,12 @@ class _Run:
         self._layout = self._regions_seen = ()
         self.buffer = None
 
+    @staticmethod
+    def _view(host: int, size: int) -> Any:
+        return memoryview((ctypes.c_char * size).from_address(host)).cast("B") if size else bytearray()
+
     def _native_region(self, memory: Memory, name: str, base: int, host: int, size: int, aligned: bool) -> None:
-        data: Any = memoryview((ctypes.c_char * size).from_address(host)).cast("B") if size else bytearray()
+        data = self._view(host, size)
         memory.map(data, writable=True, name=name, base=base, aligned=aligned)
         self._hosts[id(data)] = (host, data)
 
@@ -273,8 +289,8 @@ _PACKETS = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_void_p
                             *([ctypes.c_void_p] * 3), *([ctypes.c_uint64] * 5))
 _SYMBOLS = (t.ENTRY_SYMBOL, t.BATCH_SYMBOL)
 _ENGINE_SYMBOLS = (*_SYMBOLS, t.PACKETS_SYMBOL)
-_HELPER_ADDRESS = ctypes.cast(_helper_callback, ctypes.c_void_p).value
-_TRANSLATE_ADDRESS = ctypes.cast(_translate_callback, ctypes.c_void_p).value
+_HELPER_ADDRESS = ctypes.cast(_helper_callback, ctypes.c_void_p).value or 0
+_TRANSLATE_ADDRESS = ctypes.cast(_translate_callback, ctypes.c_void_p).value or 0
 
 
 @cache
@@ -586,12 +602,18 @@ class EngineRun:
             values = [map_value_address(program, i, memory, run.cpu) for i in map_value_references(program)]
             self._consts = (ctypes.c_uint64 * max(len(values), 1))(*values)
             state[t.S_CONSTS] = ctypes.addressof(self._consts)
+            base = t.INPUT_BASE - t.XDP_HEADROOM if layout == t.L_XDP else t.INPUT_BASE
+            state[t.S_IN_BASE] = base
+            memory.map(bytearray(), writable=True, name="packet", base=base)
+            run._input = memory.regions[0]
             run._fresh = (list(memory.regions), memory._next_dynamic)
+            run._fresh_version = memory.version
         state[t.S_BUDGET] = max_instructions
         run.next_packet()
         run.sync_regions()
         address = ctypes.addressof(state)
         _RUNS[address] = run
+        assert compiled._packets is not None, "code compiled with compile_program(..., engine=True)"
         try:
             return int(compiled._packets(address, _uint64_address(hosts, count, "hosts"),
                                          _uint64_address(lengths, count, "lengths"), count,
