@@ -143,11 +143,17 @@ def _candidates(value: int | None, facts: frozenset) -> list[int]:
     leave possible (empty when no membership fact is known)."""
     if value is None:
         return []
-    for fact_value, fact_op, members, _ in facts:
-        if fact_value == value and fact_op == IN:
-            return sorted(m for m in members
-                          if all(_test(op, m, k) == holds for v, op, k, holds in facts if v == value and op != IN))
-    return []
+    members = None
+    about = []
+    for fact in facts:
+        if fact[0] == value:
+            if fact[1] == IN:
+                members = fact[2]
+            else:
+                about.append(fact)
+    if members is None:
+        return []
+    return sorted(m for m in members if all(_test(op, m, k) == holds for _, op, k, holds in about))
 
 
 def _merge_facts(edge_facts: list[frozenset]) -> frozenset:
