@@ -635,7 +635,7 @@ def _pullup(root: Block, values: Values) -> bool:
                 reads: set[int] = set()
                 writes: set[int] = set()
                 last = -1
-                while in_chain(block, shared, outcome) and len(passed) < 256:
+                while in_chain(block, shared, outcome) and len(passed) < 4096:
                     exposed, defs = _exposed(block)
                     if (reads | exposed) & (writes | defs):
                         break
