@@ -35,9 +35,9 @@ COUNT = int(os.environ.get("PYBPF_FILTER_FUZZ", "40"))
 
 
 def truncated_capture() -> list[tuple[bytes, int]]:
-    """(captured bytes, wire length): every generated frame cut at every third length
-    from 1 byte up (a record of 0 bytes is one tcpdump does not filter), and the first
-    packets of tcpdump's test captures cut at every fourth."""
+    """(captured bytes, wire length): every generated frame, and the first packets of two
+    of tcpdump's test captures, whole and cut at every third length from 1 byte up (a
+    record of 0 bytes is one tcpdump does not filter)."""
     frames = link_frames("EN10MB")
     savefiles = SHARED / "libpcap-tests" / "savefiles"
     for name in ("ah-ipip-ping.pcap", "AH-IPcomp-IPv6.pcap"):
@@ -94,3 +94,20 @@ def test_fault_marking_tells_a_load_past_the_end_from_a_rejection():
     assert pybpf_kept(program, [(frame[:30], len(frame))]) == set()   # [34+] past the end
     udp = next(f for f in link_frames("EN10MB") if f[12:14] == b"\x08\x00" and f[23] == 17)
     assert pybpf_kept(program, [(udp, len(udp))]) == {0}              # rejected, not faulted
+
+
+@needs_tcpdump
+def test_header_only_capture_keeps_what_libpcap_keeps_with_and_without_its_optimizer(tmp_path):
+    """The issue's case: a TCP packet captured up to the end of its IPv4 header. libpcap's
+    optimizer sees that `port 53 or tcp` holds for TCP whatever the ports and drops their
+    loads (tcpdump keeps it); its unoptimized program loads the ports first and runs off
+    the end (tcpdump -O drops it). pybpf's two programs give the same two answers, and
+    both keep it for `tcp or port 53`, as libpcap's do."""
+    frame = next(f for f in link_frames("EN10MB") if f[12:14] == b"\x08\x00" and f[23] == 6)
+    packets = [(frame[:34], len(frame))]
+    path = tmp_path / "header-only.pcap"
+    write_pcap(path, packets)
+    for text in ("port 53 or tcp", "tcp or port 53"):
+        assert pybpf_kept(compile_filter(text), packets) == tcpdump_kept(path, text), text
+        assert pybpf_kept(compile_filter(text, optimize=False), packets) == tcpdump_kept(path, text, "-O"), text
+    assert tcpdump_kept(path, "port 53 or tcp") == {0} and tcpdump_kept(path, "port 53 or tcp", "-O") == set()
