@@ -12,7 +12,7 @@ import random
 import pytest
 from probe_packets import link_frames
 from shared_data import SHARED
-from tcpdump_oracle import needs_tcpdump, pybpf_kept, tcpdump_kept, write_pcap
+from tcpdump_oracle import fault_marking, needs_tcpdump, pybpf_kept, tcpdump_kept, write_pcap
 from test_filter_compile import _reach
 
 from pybpf.capture import read_packets
@@ -124,7 +124,14 @@ def test_random_expressions_keep_tcpdumps_packets(tmp_path):
             assert proven_empty and not expected, f"pybpf refuses {text!r}, tcpdump compiles it"
             continue
         kept = pybpf_kept(program, packets)
-        assert kept == expected, text
+        # a truncated copy counts where libpcap's answer does not depend on its optimizer
+        # (tcpdump -O agrees) and pybpf's unoptimized program reads within its end:
+        # elsewhere the two optimizers drop different loads (docs/filter-language.md)
+        plain_expected = tcpdump_kept(path, text, "-O")
+        read_within = pybpf_kept(fault_marking(compile_filter(text, optimize=False)), packets)
+        settled = {i for i, (data, wire) in enumerate(packets)
+                   if len(data) >= wire or (i in read_within and (i in expected) == (i in plain_expected))}
+        assert kept & settled == expected & settled, text
         # optimized and not agree where no load of the plain program runs off the end
         # (both optimizers drop loads whose values cannot change the answer)
         plain = compile_filter(text, optimize=False)

@@ -22,25 +22,22 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 
 from probe_packets import link_frames
 from shared_data import SHARED
-from tcpdump_oracle import TCPDUMP, needs_tcpdump, pybpf_kept, write_pcap
+from tcpdump_oracle import fault_marking, needs_tcpdump, pybpf_kept, tcpdump_kept, write_pcap
 from test_filter_random_vs_tcpdump import expression
 
 from pybpf.capture import read_packets
-from pybpf.cbpf import Instruction
-from pybpf.cbpf import opcodes as c
 from pybpf.filter import FilterError, compile_filter
 
 COUNT = int(os.environ.get("PYBPF_FILTER_FUZZ", "40"))
 
 
 def truncated_capture() -> list[tuple[bytes, int]]:
-    """(captured bytes, wire length): every generated frame cut at every third length
-    from 1 byte up (a record of 0 bytes is one tcpdump does not filter), and the first
-    packets of tcpdump's test captures cut at every fourth."""
+    """(captured bytes, wire length): every generated frame, and the first packets of two
+    of tcpdump's test captures, whole and cut at every third length from 1 byte up (a
+    record of 0 bytes is one tcpdump does not filter)."""
     frames = link_frames("EN10MB")
     savefiles = SHARED / "libpcap-tests" / "savefiles"
     for name in ("ah-ipip-ping.pcap", "AH-IPcomp-IPv6.pcap"):
@@ -52,25 +49,13 @@ def truncated_capture() -> list[tuple[bytes, int]]:
     return packets
 
 
-def tcpdump_kept(path, expression_text: str, optimize: bool) -> set[int] | None:
-    """The record indexes tcpdump keeps (None where it refuses the expression)."""
-    done = subprocess.run([TCPDUMP, *([] if optimize else ["-O"]), "-tt", "-n", "-r", str(path), expression_text],
-                          capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
+def libpcap_kept(path, expression_text: str) -> tuple[set[int], set[int]] | None:
+    """The record indexes tcpdump keeps, and tcpdump -O (None where it refuses the
+    expression)."""
+    try:
+        return tcpdump_kept(path, expression_text), tcpdump_kept(path, expression_text, "-O")
+    except RuntimeError:
         return None
-    return {int(line.split(".", 1)[0]) - 1 for line in done.stdout.splitlines() if line[:1].isdigit()}
-
-
-def fault_marking(program: list[Instruction]) -> list[Instruction]:
-    """``program`` with its ``ret #0`` turned into ``ret #1``: it returns 0 only where a
-    load ran off the end of the packet (the filters pybpf compiles return constants)."""
-    out = []
-    for ins in program:
-        if c.cls(ins.code) == c.RET:
-            assert c.rval(ins.code) == c.K, ins
-            ins = Instruction(ins.code, 0, 0, ins.k or 1)
-        out.append(ins)
-    return out
 
 
 @needs_tcpdump
@@ -88,10 +73,10 @@ def test_truncated_packets_against_tcpdump_and_between_optimizer_settings(tmp_pa
         except FilterError:
             continue
         plain = compile_filter(text, optimize=False)
-        libpcap = tcpdump_kept(path, text, optimize=True)
-        libpcap_plain = tcpdump_kept(path, text, optimize=False)
-        if libpcap is None or libpcap_plain is None:
+        answers = libpcap_kept(path, text)
+        if answers is None:
             continue
+        libpcap, libpcap_plain = answers
         kept, kept_plain = pybpf_kept(optimized, packets), pybpf_kept(plain, packets)
         settled = {i for i in range(len(packets)) if (i in libpcap) == (i in libpcap_plain)}
         assert kept_plain & settled == libpcap & settled, f"unoptimized differs from libpcap: {text}"
@@ -109,3 +94,20 @@ def test_fault_marking_tells_a_load_past_the_end_from_a_rejection():
     assert pybpf_kept(program, [(frame[:30], len(frame))]) == set()   # [34+] past the end
     udp = next(f for f in link_frames("EN10MB") if f[12:14] == b"\x08\x00" and f[23] == 17)
     assert pybpf_kept(program, [(udp, len(udp))]) == {0}              # rejected, not faulted
+
+
+@needs_tcpdump
+def test_header_only_capture_keeps_what_libpcap_keeps_with_and_without_its_optimizer(tmp_path):
+    """The issue's case: a TCP packet captured up to the end of its IPv4 header. libpcap's
+    optimizer sees that `port 53 or tcp` holds for TCP whatever the ports and drops their
+    loads (tcpdump keeps it); its unoptimized program loads the ports first and runs off
+    the end (tcpdump -O drops it). pybpf's two programs give the same two answers, and
+    both keep it for `tcp or port 53`, as libpcap's do."""
+    frame = next(f for f in link_frames("EN10MB") if f[12:14] == b"\x08\x00" and f[23] == 6)
+    packets = [(frame[:34], len(frame))]
+    path = tmp_path / "header-only.pcap"
+    write_pcap(path, packets)
+    for text in ("port 53 or tcp", "tcp or port 53"):
+        assert pybpf_kept(compile_filter(text), packets) == tcpdump_kept(path, text), text
+        assert pybpf_kept(compile_filter(text, optimize=False), packets) == tcpdump_kept(path, text, "-O"), text
+    assert tcpdump_kept(path, "port 53 or tcp") == {0} and tcpdump_kept(path, "port 53 or tcp", "-O") == set()

@@ -143,11 +143,17 @@ def _candidates(value: int | None, facts: frozenset) -> list[int]:
     leave possible (empty when no membership fact is known)."""
     if value is None:
         return []
-    for fact_value, fact_op, members, _ in facts:
-        if fact_value == value and fact_op == IN:
-            return sorted(m for m in members
-                          if all(_test(op, m, k) == holds for v, op, k, holds in facts if v == value and op != IN))
-    return []
+    members = None
+    about = []
+    for fact in facts:
+        if fact[0] == value:
+            if fact[1] == IN:
+                members = fact[2]
+            else:
+                about.append(fact)
+    if members is None:
+        return []
+    return sorted(m for m in members if all(_test(op, m, k) == holds for _, op, k, holds in about))
 
 
 def _merge_facts(edge_facts: list[frozenset]) -> frozenset:
@@ -537,7 +543,9 @@ def _follow(target: Block, current: list[int | None], facts: frozenset, sweep: _
         fact = sweep.test_fact(target, current, outcome)
         if fact is not None:
             facts = facts | {fact}
-        target = target.jt if outcome else target.jf
+        successor = target.jt if outcome else target.jf
+        assert successor is not None            # a test has both successors
+        target = successor
         hops += 1
         if all(current[r] is not None and current[r] == origin[r] for r in live_in[target.id]):
             furthest = target
@@ -627,7 +635,7 @@ def _pullup(root: Block, values: Values) -> bool:
                 reads: set[int] = set()
                 writes: set[int] = set()
                 last = -1
-                while in_chain(block, shared, outcome) and len(passed) < 256:
+                while in_chain(block, shared, outcome) and len(passed) < 4096:
                     exposed, defs = _exposed(block)
                     if (reads | exposed) & (writes | defs):
                         break
@@ -687,6 +695,7 @@ def _skip_moves(root: Block) -> tuple[Block, bool]:
     for block in order:
         if block.is_goto and block.stmts and block.id not in absorbed:
             target = block.jt
+            assert target is not None                # a move has its target
             if len(preds[target.id]) == 1 and target is not new_root:
                 block.stmts = block.stmts + target.stmts
                 block.code, block.k, block.jt, block.jf = target.code, target.k, target.jt, target.jf
@@ -744,15 +753,18 @@ def _untwin(root: Block, values: Values) -> bool:
     pays where the original is left with no edge)."""
     order, _, exit_, _, sweep = _forward(root, values, rewrite=False)
     preds = _predecessors(order)
+    def test_of(block: Block) -> tuple:
+        return (block.code, block.k) + tuple(b.id for b in block.successors())
+
     originals: dict[tuple, Block] = {}
     for block in order:
         if block.stmts and not block.is_return and not block.is_goto:
-            originals.setdefault((block.code, block.k, block.jt.id, block.jf.id), block)
+            originals.setdefault(test_of(block), block)
     changed = False
     for block in order:
         if block.stmts or block.is_return or block.is_goto or block is root:
             continue
-        original = originals.get((block.code, block.k, block.jt.id, block.jf.id))
+        original = originals.get(test_of(block))
         if original is None or not all(
                 sweep.run_statements(original, exit_[p.id], rewrite=False) == exit_[p.id] for p, _ in preds[block.id]):
             continue
