@@ -81,10 +81,12 @@ def test_bitesize_sizes_per_command(writes):
     out = tool_output("bitesize", [], command)
     section = out.split(f"Process Name = {NAME}\n")[1].split("Process Name = ")[0]
     counts = {line.split()[0]: int(line.split()[4]) for line in section.splitlines()[1:] if "->" in line}
-    assert counts["64"] >= 16 and sum(counts.values()) == counts["64"], section      # 64 KiB: the 64 -> 127 row
+    # 64 KiB: the 64 -> 127 row (the file system may write a metadata block in dd's name too)
+    assert counts["64"] >= 16 and counts["64"] >= 0.8 * sum(counts.values()), section
     report = json_lines(tool_output("bitesize", ["--json"], command))
     ours = next(h for h in report[0]["histograms"] if h["comm"] == NAME)
-    assert [(b["low"], b["high"]) for b in ours["buckets"]] == [(64, 127)]
+    sizes = {(b["low"], b["high"]): b["count"] for b in ours["buckets"]}
+    assert sizes[64, 127] >= 16 and sizes[64, 127] >= 0.8 * sum(sizes.values())
 
 
 def test_unknown_disk_is_refused():
@@ -119,3 +121,14 @@ def test_biosnoop_records_to_ctf_that_babeltrace2_reads(writes, tmp_path):
     lines = subprocess.run(["babeltrace2", str(trace)], capture_output=True, text=True, check=True).stdout.splitlines()
     ours = [line for line in lines if f'comm = "{NAME}"' in line and "bytes = 65536" in line]
     assert len(ours) >= 16 and all(" biosnoop: {" in line for line in ours)
+
+
+def test_biolatency_extension_sums_agree_with_the_histogram(writes):
+    command, _ = writes
+    report = json_lines(tool_output("biolatency", ["-e", "--json"], command))[0]
+    counted = sum(b["count"] for h in report["histograms"] for b in h["buckets"])
+    assert report["count"] == counted >= 16
+    assert report["avg"] == report["total"] // report["count"]
+    low = sum((b["low"] or 0) * b["count"] for h in report["histograms"] for b in h["buckets"])
+    high = sum(b["high"] * b["count"] for h in report["histograms"] for b in h["buckets"])
+    assert low <= report["total"] <= high           # each value lies in its bucket

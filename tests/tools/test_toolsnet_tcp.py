@@ -66,6 +66,17 @@ def test_tcplife_json_exact_bytes():
     assert all(e["span_ns"] > 0 and e["saddr"] == "127.0.0.1" for e in events)
 
 
+def test_tcpaccept_and_tcplife_over_ipv6():
+    with netns() as ns:
+        workload = in_netns(ns, tcp_sessions(PORT, send=2222, answer=1111, host="::1"))
+        accepted = json_lines(tool_output("tcpaccept", ["--json", "-6", "-P", str(PORT)], workload, duration=3))
+        closed = json_lines(tool_output("tcplife", ["--json", "-6", "-L", str(PORT)], workload, duration=3))
+        wide = rows(tool_output("tcplife", ["-w", "-D", str(PORT)], workload, duration=3))
+    assert accepted and all(e["ip"] == 6 and e["saddr"] == "::1" and e["daddr"] == "::1" for e in accepted)
+    assert closed and all(e["saddr"] == "::1" and 1111 <= e["tx_bytes"] <= 1112 for e in closed)   # the servers
+    assert wide and all(row[2] == "6" and row[3] == "::1" and row[6] == str(PORT) for row in wide)
+
+
 @pytest.mark.skipif(not Path("/sys/kernel/tracing/events/tcp/tcp_retransmit_skb").exists(),
                     reason="no tcp:tcp_retransmit_skb tracepoint")
 def test_tcpretrans_sees_retransmits_while_loopback_is_down():

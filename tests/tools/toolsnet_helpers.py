@@ -59,17 +59,18 @@ def in_netns(name: str, code: str) -> list[str]:
     return ["ip", "netns", "exec", name, sys.executable, "-c", code]
 
 
-def tcp_sessions(port: int, send: int = 5000, answer: int = 3000) -> str:
-    """Python code: loopback TCP sessions to ``port`` again and again (connect, accept,
-    ``send`` bytes one way and ``answer`` bytes back, close)."""
+def tcp_sessions(port: int, send: int = 5000, answer: int = 3000, host: str = "127.0.0.1") -> str:
+    """Python code: loopback TCP sessions to ``host`` (127.0.0.1 or ::1) ``port`` again and
+    again (connect, accept, ``send`` bytes one way and ``answer`` bytes back, close)."""
+    family = "socket.AF_INET6" if ":" in host else "socket.AF_INET"
     return f"""
 import socket, time
-server = socket.socket()
+server = socket.socket({family})
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("127.0.0.1", {port}))
+server.bind(("{host}", {port}))
 server.listen(16)
 while True:
-    client = socket.create_connection(("127.0.0.1", {port}))
+    client = socket.create_connection(("{host}", {port}))
     accepted, _ = server.accept()
     client.sendall(b"x" * {send})
     got = 0

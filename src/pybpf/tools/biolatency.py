@@ -4,7 +4,7 @@ tracepoints through :mod:`pybpf.tools.blockio`, histograms through
 :mod:`pybpf.tools.latency`; built on pybpf's own API). Flags as BCC's: ``interval`` and
 ``count``, ``-T``, ``-m``, ``-Q``, ``-D`` a histogram per disk, ``-F`` per I/O flags (the
 tracepoints' rwbs letters: W write, R read, S sync, M metadata, F flush, D discard...),
-``--disk`` one disk, ``--json``."""
+``-e`` the average, total and count, ``--disk`` one disk, ``--json``."""
 
 from __future__ import annotations
 
@@ -53,4 +53,5 @@ TOOL = LatencyTool(
                           "PER_FLAGS": int(args.flags)},
     extra_arguments=_arguments,
     grouping=_grouping,
+    extension=True,
 )

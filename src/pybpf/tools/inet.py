@@ -20,6 +20,19 @@ def addresses(event: dict) -> None:
     event["ip"] = 4 if v4 else 6
 
 
+def ports(text: str) -> frozenset[int]:
+    """An argparse type: comma-separated port numbers (BCC's ``-P 80,81``)."""
+    import argparse
+
+    try:
+        found = frozenset(int(port) for port in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: ports are numbers separated by commas") from None
+    if not all(0 < port < 65536 for port in found):
+        raise argparse.ArgumentTypeError(f"{text!r}: ports are 1 to 65535")
+    return found
+
+
 def family_arguments(parser) -> None:
     """BCC's ``-4``/``-6``: one address family only."""
     group = parser.add_mutually_exclusive_group()

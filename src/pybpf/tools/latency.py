@@ -36,6 +36,9 @@ HEADER = r"""
 #include <pybpf/bpf.h>
 struct hkey { u32 group; u32 slot; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct hkey); __type(value, u64); } hist SEC(".maps");
+/* -e: the sum and number of all values (key 0) */
+struct sums { u64 total; u64 count; };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1); __type(key, u32); __type(value, struct sums); } sums SEC(".maps");
 """ + LOG2_SLOT + r"""
 
 static __always_inline void hist_add(u32 group, u64 value)
@@ -46,6 +49,16 @@ static __always_inline void hist_add(u32 group, u64 value)
         __sync_fetch_and_add(count, 1);
     else
         bpf_map_update_elem(&hist, &key, &one, BPF_NOEXIST);
+    if (EXTENSION) {
+        u32 zero = 0;
+        struct sums first = { .total = value, .count = 1 }, *sum = bpf_map_lookup_elem(&sums, &zero);
+        if (sum) {
+            __sync_fetch_and_add(&sum->total, value);
+            __sync_fetch_and_add(&sum->count, 1);
+        } else {
+            bpf_map_update_elem(&sums, &zero, &first, BPF_NOEXIST);
+        }
+    }
 }
 
 /* the histogram's group of the current task: 0, or its pid (-P) or thread id (-L) */
@@ -75,6 +88,7 @@ class LatencyTool:
     #: tools whose groups are not tasks (biolatency: disks, I/O flags) leave out -P/-L/-p
     #: and say what a group is: (label, the group's printed name) or None for one histogram
     grouping: Callable[[argparse.Namespace], tuple[str, Callable[[int], object]] | None] | None = None
+    extension: bool = False                    # BCC's -e: the average, total and count too
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
@@ -88,12 +102,15 @@ class LatencyTool:
             parser.add_argument("-p", "--pid", type=int, help="only this process id")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        if self.extension:
+            parser.add_argument("-e", "--extension", action="store_true", help="also the average, total and count")
         self.extra_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         defines = {"UNIT_DIVISOR": 1_000_000 if args.milliseconds else 1000,
                    "PER_PROCESS": int(getattr(args, "pids", False)), "PER_THREAD": int(getattr(args, "tids", False)),
-                   "FILTER_PID": getattr(args, "pid", None) or 0, **self.defines(args)}
+                   "FILTER_PID": getattr(args, "pid", None) or 0, "EXTENSION": int(getattr(args, "extension", False)),
+                   **self.defines(args)}
         unit = "msecs" if args.milliseconds else "usecs"
         with running(HEADER + self.source, name=self.name, defines=defines) as loaded:
             if not args.json:
@@ -101,16 +118,19 @@ class LatencyTool:
                 out.flush()
             status = StatusLine(lambda: sum(loaded.maps["hist"].values()))
             for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
-                self._report(loaded.maps["hist"], args, unit, out)
+                self._report(loaded.maps["hist"], args, unit, out, loaded.maps["sums"])
         return 0
 
-    def _report(self, hist_map, args: argparse.Namespace, unit: str, out: IO[str]) -> None:
+    def _report(self, hist_map, args: argparse.Namespace, unit: str, out: IO[str], sums_map) -> None:
         from pybpf.output import Histogram
 
         groups: dict[int, Histogram] = {}
         for key, count in hist_map.items():
             groups.setdefault(key.group, Histogram()).counts[key.slot] = count
         hist_map.clear()
+        sums = next(iter(sums_map.values()), None) if getattr(args, "extension", False) else None
+        sums_map.clear()
+        summary = {"avg": sums.total // sums.count, "total": sums.total, "count": sums.count} if sums and sums.count else {}
         if self.grouping is None:
             label = "pid" if args.pids else "tid" if args.tids else None
             name: Callable[[int], object] = int
@@ -119,7 +139,7 @@ class LatencyTool:
         if args.json:
             out.write(json.dumps({"time": time.time(), "unit": unit, "histograms": [
                 {**({label: name(group)} if label else {}), "buckets": buckets(groups[group])}
-                for group in sorted(groups)]}) + "\n")
+                for group in sorted(groups)], **summary}) + "\n")
         else:
             if args.timestamp:
                 out.write(time.strftime("%H:%M:%S") + "\n")
@@ -127,4 +147,6 @@ class LatencyTool:
                 if label:
                     out.write(f"\n{label} = {name(group)}\n")
                 out.write(groups[group].format_bcc(unit) + "\n")
+            if summary:
+                out.write(f"\navg = {summary['avg']} {unit}, total: {summary['total']} {unit}, count: {summary['count']}\n\n")
         out.flush()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from pybpf.tools.events import EventLayout, offset
-from pybpf.tools.inet import addresses, family_arguments, family_wanted
+from pybpf.tools.inet import addresses, family_arguments, family_wanted, ports
 from pybpf.tools.tool import Column, EventTool
 
 SOURCE = r"""
@@ -70,24 +70,12 @@ LAYOUT = EventLayout((("pid", "u32"), ("family", "u32"), ("sport", "u32"), ("dpo
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-P", "--port", help="only these local ports (comma-separated)")
+    parser.add_argument("-P", "--port", type=ports, help="only these local ports (comma-separated)")
     family_arguments(parser)
 
 
-def _ports(args: argparse.Namespace) -> set[int] | None:
-    if not args.port:
-        return None
-    from pybpf.tools.events import ToolError
-
-    try:
-        return {int(port) for port in args.port.split(",")}
-    except ValueError:
-        raise ToolError(f"-P {args.port}: ports are numbers separated by commas") from None
-
-
 def _keep(args: argparse.Namespace, event: dict) -> bool:
-    ports = _ports(args)
-    return family_wanted(args, event) and (ports is None or event["sport"] in ports)
+    return family_wanted(args, event) and (args.port is None or event["sport"] in args.port)
 
 
 TOOL = EventTool(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from pybpf.tools.events import EventLayout, offset
-from pybpf.tools.inet import addresses, family_arguments, family_wanted
+from pybpf.tools.inet import addresses, family_arguments, family_wanted, ports
 from pybpf.tools.tool import Column, EventTool
 
 #: the tracepoint's fields the program reads
@@ -89,20 +89,9 @@ LAYOUT = EventLayout((("pid", "u32"), ("family", "u32"), ("sport", "u32"), ("dpo
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-w", "--wide", action="store_true", help="wide columns (fit IPv6 addresses), with IP")
     parser.add_argument("-s", "--csv", action="store_true", help="comma-separated values")
-    parser.add_argument("-L", "--localport", help="only these local ports (comma-separated)")
-    parser.add_argument("-D", "--remoteport", help="only these remote ports (comma-separated)")
+    parser.add_argument("-L", "--localport", type=ports, help="only these local ports (comma-separated)")
+    parser.add_argument("-D", "--remoteport", type=ports, help="only these remote ports (comma-separated)")
     family_arguments(parser)
-
-
-def _ports(text: str | None, flag: str) -> set[int] | None:
-    from pybpf.tools.events import ToolError
-
-    if not text:
-        return None
-    try:
-        return {int(port) for port in text.split(",")}
-    except ValueError:
-        raise ToolError(f"{flag} {text}: ports are numbers separated by commas") from None
 
 
 def _derive(event: dict) -> None:
@@ -113,9 +102,8 @@ def _derive(event: dict) -> None:
 
 
 def _keep(args: argparse.Namespace, event: dict) -> bool:
-    local, remote = _ports(args.localport, "-L"), _ports(args.remoteport, "-D")
-    return (family_wanted(args, event) and (local is None or event["sport"] in local)
-            and (remote is None or event["dport"] in remote))
+    return (family_wanted(args, event) and (args.localport is None or event["sport"] in args.localport)
+            and (args.remoteport is None or event["dport"] in args.remoteport))
 
 
 def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
