@@ -110,7 +110,7 @@ class Memleak:
         child = _held(args.command) if args.command else None
         pid = child.pid if child else args.pid
         try:
-            source = user_program(library_path(args.obj), pid, bounds) if pid else kernel_program(bounds)
+            source = user_program(library_path(args.obj, pid), pid, bounds) if pid else kernel_program(bounds)
             reports = 0
             with TraceRun(source, pid=pid, name=self.name) as run:
                 if child is not None:
