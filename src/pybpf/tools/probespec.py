@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from pathlib import Path
 from dataclasses import dataclass
 
 from pybpf.tools.events import ToolError
@@ -68,7 +69,7 @@ def _mapped_library(library: str, pid: int) -> str | None:
     """The file of process ``pid`` mapped as ``library`` (lib{name}.so…, {name}.so…)."""
     stem = library if library.startswith("lib") else f"lib{library}"
     try:
-        maps = open(f"/proc/{pid}/maps").read()
+        maps = Path(f"/proc/{pid}/maps").read_text()
     except OSError:
         raise ToolError(f"-p {pid}: no such process") from None
     for line in maps.splitlines():
