@@ -14,8 +14,8 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 from pybpf.tools.events import ToolError
 
