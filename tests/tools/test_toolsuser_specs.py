@@ -115,3 +115,17 @@ _EXPR = st.recursive(_ATOM, lambda inner: st.one_of(
 @given(st.lists(_EXPR, min_size=1, max_size=5))
 def test_toolsuser_argument_split_round_trips(expressions):
     assert _split_arguments(", ".join(expressions)) == expressions
+
+
+def test_toolsuser_library_as_a_process_maps_it():
+    import os
+
+    from pybpf.tools.probespec import library_path
+
+    mapped = library_path("c", os.getpid())
+    assert mapped.startswith(f"/proc/{os.getpid()}/root/") and mapped.endswith("/libc.so.6")
+    assert os.path.samefile(mapped, library_path("c"))
+    (target,) = resolve("c:malloc", pid=os.getpid())
+    assert target.point == f"uprobe:{mapped}:malloc"
+    with pytest.raises(ToolError, match="-p 4194304000: no such process"):
+        library_path("c", 4194304000)

@@ -43,8 +43,9 @@ class Specifier:
         return self.label or self.raw
 
 
-def parse_specifier(raw: str, histogram: bool, string_size: int | None = None) -> Specifier:
-    """A -C/-H specifier as BCC's argdist reads it."""
+def parse_specifier(raw: str, histogram: bool, string_size: int | None = None, pid: int | None = None) -> Specifier:
+    """A -C/-H specifier as BCC's argdist reads it (library names as process ``pid`` maps
+    them, when given)."""
     text, _, label = raw.partition("#")
     parts = text.strip().split(":")
     if len(parts) < 3 or "(" not in parts[2] or not parts[2].rstrip().endswith(")"):
@@ -52,7 +53,7 @@ def parse_specifier(raw: str, histogram: bool, string_size: int | None = None) -
                         f"(e.g. 'p:c:malloc(size_t size):size_t:size')")
     if len(parts) == 4 or len(parts) > 6:
         raise ToolError(f"{raw!r}: expected TYPES and EXPRESSIONS (and an optional FILTER) after the function")
-    probe = parse_probe(":".join(parts[:3]))
+    probe = parse_probe(":".join(parts[:3]), pid=pid)
     if len(parts) >= 5:
         types = [t.strip() for t in parts[3].split(",")]
         shown = [e.strip() for e in parts[4].split(",")]
@@ -112,8 +113,8 @@ class Argdist:
         return "".join(blocks)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        specifiers = [parse_specifier(s, True, args.string_size) for s in args.histspecifier] + \
-            [parse_specifier(s, False, args.string_size) for s in args.countspecifier]
+        specifiers = [parse_specifier(s, True, args.string_size, args.pid) for s in args.histspecifier] + \
+            [parse_specifier(s, False, args.string_size, args.pid) for s in args.countspecifier]
         if args.string_size is not None and not 0 < args.string_size <= 64:
             raise ToolError(f"-z {args.string_size}: the trace language reads strings of 1 to 64 bytes")
         if not specifiers:

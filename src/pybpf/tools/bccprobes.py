@@ -99,9 +99,10 @@ class Probe:
             (" delete(@entry_time[tid]);" if self.latency else "")
 
 
-def parse_probe(spec: str, *, default_kind: str = "p") -> Probe:
+def parse_probe(spec: str, *, default_kind: str = "p", pid: int | None = None) -> Probe:
     """``[p|r|t|u]:LIBRARY:FUNCTION[(SIGNATURE)]`` (``t:CATEGORY:EVENT``) as a Probe; a
-    single-part or empty-library function is a kernel function, refused here."""
+    single-part or empty-library function is a kernel function, refused here. With
+    ``pid``, library names are those that process maps."""
     head, _, signature = spec.partition("(")
     if signature:
         if not signature.rstrip().endswith(")"):
@@ -126,7 +127,7 @@ def parse_probe(spec: str, *, default_kind: str = "p") -> Probe:
         raise kernel_refusal(function)
     if any(c in function for c in "*?["):
         raise ToolError(f"{spec}: name one function (no wildcards)")
-    (target,) = resolve(f"{'u' if kind == 'u' else 'p'}:{library}:{function}")
+    (target,) = resolve(f"{'u' if kind == 'u' else 'p'}:{library}:{function}", pid=pid)
     point = "uretprobe" + target.point[len("uprobe"):] if kind == "r" else target.point
     return Probe(spec, kind, point, target.label, _parameters(spec, signature))
 

@@ -47,7 +47,7 @@ class Funccount:
         parser.add_argument("pattern", help="what to count: c:malloc, /bin/bash:read*, t:sched:sched_*, u:LIB:PROBE")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        targets = resolve(args.pattern, regex=args.regexp)
+        targets = resolve(args.pattern, regex=args.regexp, pid=args.pid)
         source = "".join(f"{t.point} {filters(args)}{{ @[{quote(t.label)}] = count(); }}\n" for t in targets)
         with TraceRun(source, pid=args.pid, name=self.name) as run:
             if not args.json:

@@ -39,7 +39,7 @@ class Funclatency:
         parser.add_argument("pattern", help="functions to time: c:getaddrinfo, /path/binary:func*")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        targets = resolve(args.pattern, regex=args.regexp, usdt=False)
+        targets = resolve(args.pattern, regex=args.regexp, usdt=False, pid=args.pid)
         if any(not t.point.startswith("uprobe:") for t in targets):
             raise ToolError(f"{args.pattern}: funclatency times functions (entry to return), not tracepoints")
         unit = "msecs" if args.milliseconds else "usecs" if args.microseconds else "nsecs"

@@ -38,7 +38,7 @@ class Gethostlatency:
     def program(self, args: argparse.Namespace) -> str:
         from pybpf.symbols import ElfSymbols
 
-        libc = library_path("c")
+        libc = library_path("c", args.pid)
         present = [f for f in FUNCTIONS if ElfSymbols.cached(libc).address(f)]
         if not present:
             raise ToolError(f"{libc} has none of {', '.join(FUNCTIONS)}")

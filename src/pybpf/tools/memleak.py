@@ -3,7 +3,8 @@ the kernel (no ``-p``: the kmem tracepoints) made and has not freed, grouped by 
 that allocated them, every interval (BCC's memleak; built on the trace language — entry
 probes keep the requested size per thread, return probes record (size, time, stack) per
 address, frees delete them; Python groups what is left, see :mod:`pybpf.tools.traced`).
-Flags as BCC's: ``[interval [count]]``, ``-p PID``, ``-a`` addresses and sizes, ``-o MS``
+Flags as BCC's: ``[interval [count]]``, ``-p PID``, ``-c COMMAND`` (run it, traced from its
+first allocation, until it exits), ``-a`` addresses and sizes, ``-o MS``
 (only allocations older than this, default 500), ``-T TOP``, ``-z``/``-Z`` size bounds,
 ``-O OBJ`` (the allocator's library, default libc), ``--sort size|count``; ``--json`` prints
 one object per interval. The maps hold 4096 live allocations (more are not tracked)."""
@@ -67,6 +68,17 @@ def kernel_program(bounds: str) -> str:
     return "".join(blocks)
 
 
+def _held(command: str):
+    """``command`` forked and held before exec until the probes are attached."""
+    from pybpf.trace.errors import TraceRuntimeError
+    from pybpf.trace.runtime import Child
+
+    try:
+        return Child(command)
+    except TraceRuntimeError as exc:
+        raise ToolError(str(exc)) from None
+
+
 class Memleak:
     """The memleak tool."""
 
@@ -74,7 +86,9 @@ class Memleak:
     description = "Outstanding (not freed) allocations by allocating stack: libc for a process, kmem for the kernel."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("-p", "--pid", type=int, help="the PID to trace; if not given, trace kernel allocations")
+        target = parser.add_mutually_exclusive_group()
+        target.add_argument("-p", "--pid", type=int, help="the PID to trace; if not given, trace kernel allocations")
+        target.add_argument("-c", "--command", help="execute and trace the specified command")
         parser.add_argument("interval", nargs="?", type=float, default=5, help="seconds between reports (default 5)")
         parser.add_argument("count", nargs="?", type=int, help="number of reports before exiting")
         parser.add_argument("-a", "--show-allocs", action="store_true", help="show allocation addresses and sizes too")
@@ -93,31 +107,41 @@ class Memleak:
         tests = ([f"{{size}} >= {args.min_size}"] if args.min_size is not None else []) + \
             ([f"{{size}} <= {args.max_size}"] if args.max_size is not None else [])
         bounds = " && ".join(tests) or "1"
-        source = user_program(library_path(args.obj), args.pid, bounds) if args.pid else kernel_program(bounds)
-        reports = 0
-        with TraceRun(source, pid=args.pid, name=self.name) as run:
-            if not args.json:
-                out.write(f"Attaching to pid {args.pid}, Ctrl+C to quit.\n" if args.pid else
-                          "Attaching to kernel allocators, Ctrl+C to quit.\n")
-                out.flush()
-            for last in Ticker(args.interval, args.duration):
-                stacks = self._outstanding(run, args)
-                if args.json:
-                    out.write(json.dumps({"time": time.time(), "stacks": stacks}) + "\n")
-                else:
-                    out.write(f"[{time.strftime('%H:%M:%S')}] Top {args.top} stacks with outstanding allocations:\n")
-                    for stack in stacks:
-                        if args.show_allocs:
-                            out.writelines(f"\taddr = {a['address']:x} size = {a['size']}\n" for a in stack["allocations"])
-                        frames = "\n\t\t".join(stack["stack"])
-                        out.write(f"\t{stack['bytes']} bytes in {stack['count']} allocations from stack\n\t\t{frames}\n")
-                out.flush()
-                reports += 1
-                if last or (args.count and reports >= args.count):
-                    break
+        child = _held(args.command) if args.command else None
+        pid = child.pid if child else args.pid
+        try:
+            source = user_program(library_path(args.obj, pid), pid, bounds) if pid else kernel_program(bounds)
+            reports = 0
+            with TraceRun(source, pid=pid, name=self.name) as run:
+                if child is not None:
+                    child.release()
+                if not args.json:
+                    out.write(f"Attaching to pid {pid}, Ctrl+C to quit.\n" if pid else
+                              "Attaching to kernel allocators, Ctrl+C to quit.\n")
+                    out.flush()
+                for last in Ticker(args.interval, args.duration, until=child.exited if child else None):
+                    self._print(self._outstanding(run, args, kernel=not pid), args, out)
+                    reports += 1
+                    if last or (args.count and reports >= args.count):
+                        break
+        finally:
+            if child is not None:
+                child.stop()
         return 0
 
-    def _outstanding(self, run: TraceRun, args: argparse.Namespace) -> list[dict]:
+    def _print(self, stacks: list[dict], args: argparse.Namespace, out: IO[str]) -> None:
+        if args.json:
+            out.write(json.dumps({"time": time.time(), "stacks": stacks}) + "\n")
+        else:
+            out.write(f"[{time.strftime('%H:%M:%S')}] Top {args.top} stacks with outstanding allocations:\n")
+            for stack in stacks:
+                if args.show_allocs:
+                    out.writelines(f"\taddr = {a['address']:x} size = {a['size']}\n" for a in stack["allocations"])
+                frames = "\n\t\t".join(stack["stack"])
+                out.write(f"\t{stack['bytes']} bytes in {stack['count']} allocations from stack\n\t\t{frames}\n")
+        out.flush()
+
+    def _outstanding(self, run: TraceRun, args: argparse.Namespace, kernel: bool) -> list[dict]:
         """The top stacks of allocations older than ``-o`` ms, as dicts."""
         sizes, times, stacks = (run.values(m, clear=False) for m in ("@asize", "@atime", "@astack"))
         oldest = time.monotonic_ns() - args.older * 1_000_000
@@ -128,8 +152,10 @@ class Memleak:
             if born is None or stack is None or int(born) > oldest:
                 continue
             if stack not in symbolised:                 # once per recorded stack, not per allocation
-                symbolised[stack] = tuple(name for _, name in run.frames(stack, kernel=not args.pid, offsets=True))
+                symbolised[stack] = tuple(name for _, name in run.frames(stack, kernel=kernel, offsets=True))
             frames = symbolised[stack]
+            if not frames:                              # the stack was not recorded (stack map full): as BCC, skip
+                continue
             entry = grouped.setdefault(frames, {"bytes": 0, "count": 0, "stack": list(frames), "allocations": []})
             entry["bytes"] += int(size)
             entry["count"] += 1

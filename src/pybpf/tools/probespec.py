@@ -15,6 +15,7 @@ import fnmatch
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from pybpf.tools.events import ToolError
 
@@ -39,15 +40,20 @@ def _matcher(pattern: str, regex: bool):
     return lambda name: fnmatch.fnmatchcase(name, pattern)
 
 
-def library_path(library: str) -> str:
-    """The file of ``library``: a path, a binary on $PATH, or a library name (``c``,
-    ``libc``, ``pthread``) looked up in the loader's cache as BCC does."""
+def library_path(library: str, pid: int | None = None) -> str:
+    """The file of ``library``: a path, a library name (``c``, ``libc``, ``pthread``) — as
+    process ``pid`` maps it when given (through /proc/PID/root, so a container's own libc),
+    else from the loader's cache as BCC does — or a binary on $PATH."""
     from pybpf.symbols import SymbolError, find_library
 
     if "/" in library:
         if not os.path.exists(library):
             raise ToolError(f"{library}: no such file")
         return library
+    if pid:
+        mapped = _mapped_library(library, pid)
+        if mapped:
+            return mapped
     try:
         return find_library(library)
     except SymbolError:
@@ -57,6 +63,22 @@ def library_path(library: str) -> str:
         if found:
             return found
         raise ToolError(f"can't find library or binary {library!r}") from None
+
+
+def _mapped_library(library: str, pid: int) -> str | None:
+    """The file of process ``pid`` mapped as ``library`` (lib{name}.so…, {name}.so…)."""
+    stem = library if library.startswith("lib") else f"lib{library}"
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        raise ToolError(f"-p {pid}: no such process") from None
+    for line in maps.splitlines():
+        fields = line.split(None, 5)
+        if len(fields) == 6 and fields[5].startswith("/"):
+            name = fields[5].rsplit("/", 1)[-1]
+            if name.startswith((f"{stem}.so", f"{stem}-")) and ".so" in name:
+                return f"/proc/{pid}/root{fields[5]}"
+    return None
 
 
 def kernel_refusal(function: str) -> ToolError:
@@ -96,8 +118,9 @@ def split(pattern: str) -> tuple[str, str, str]:
                     f"u:/usr/bin/python3:function__entry)")
 
 
-def resolve(pattern: str, *, regex: bool = False, usdt: bool = True) -> list[Target]:
-    """Every attach point ``pattern`` names (at least one, or a ToolError saying why)."""
+def resolve(pattern: str, *, regex: bool = False, usdt: bool = True, pid: int | None = None) -> list[Target]:
+    """Every attach point ``pattern`` names (at least one, or a ToolError saying why);
+    with ``pid``, library names are those that process maps."""
     kind, library, name = split(pattern)
     if not name:
         raise ToolError(f"{pattern!r}: no function, tracepoint or probe named")
@@ -116,7 +139,7 @@ def resolve(pattern: str, *, regex: bool = False, usdt: bool = True) -> list[Tar
         return [Target(f"tracepoint:{n}", n) for n in names]
     if kind == "p" and not library:
         raise kernel_refusal(name)
-    path = library_path(library)
+    path = library_path(library, pid)
     if kind == "u":
         if not usdt:
             raise ToolError(f"{pattern}: USDT probes are not supported by this tool")

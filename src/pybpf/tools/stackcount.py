@@ -53,7 +53,7 @@ class Stackcount:
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         from pybpf.output import fold, svg
 
-        targets = resolve(args.pattern, regex=args.regexp)
+        targets = resolve(args.pattern, regex=args.regexp, pid=args.pid)
         kernel, user = not args.user_stacks_only, not args.kernel_stacks_only
         per_process = args.perpid or bool(args.pid)
         key = ", ".join(["pid", "comm"] + (["kstack"] if kernel else []) + (["ustack"] if user else []))

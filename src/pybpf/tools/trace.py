@@ -64,12 +64,13 @@ def _split_arguments(text: str) -> list[str]:
     return parts
 
 
-def parse_trace_probe(text: str, string_size: int | None = None) -> TraceProbe:
-    """``SPEC[(SIGNATURE)] [(FILTER)] ["FORMAT"[, ARG...]]`` as BCC's trace reads it."""
+def parse_trace_probe(text: str, string_size: int | None = None, pid: int | None = None) -> TraceProbe:
+    """``SPEC[(SIGNATURE)] [(FILTER)] ["FORMAT"[, ARG...]]`` as BCC's trace reads it
+    (library names as process ``pid`` maps them, when given)."""
     match = re.match(r"\s*([^ \t(]+)(\([^()]*\))?(.*)$", text, re.S)
     if match is None:
         raise ToolError(f"{text!r}: expected a probe such as 'p:c:open \"%s\", arg1'")
-    probe = parse_probe(match.group(1) + (match.group(2) or ""))
+    probe = parse_probe(match.group(1) + (match.group(2) or ""), pid=pid)
     rest = match.group(3).strip()
     condition = ""
     if rest.startswith("("):
@@ -163,7 +164,7 @@ class Trace:
         comm, func, probe, message, stacks when asked (and ts, time)."""
         if args.string_size is not None and not 0 < args.string_size <= 64:
             raise ToolError(f"-Z {args.string_size}: the trace language reads strings of 1 to 64 bytes")
-        probes = [parse_trace_probe(text, args.string_size) for text in args.probes]
+        probes = [parse_trace_probe(text, args.string_size, args.pid) for text in args.probes]
         stacks = int(args.kernel_stack) + int(args.user_stack)
         wall, printed = monotonic_to_wall(), 0
         with TraceRun(self.program(probes, args), pid=args.pid, name=self.name) as run:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,23 +215,23 @@ class _ToolSession(Session):
 
 class Ticker:
     """When a tool that prints every ``interval`` seconds (None: only at the end) for
-    ``duration`` seconds (None: until Ctrl-C) reports: iterate to get ``False`` at each
-    interval and ``True`` once at the end. ``step`` bounds each wait (for tools that
+    ``duration`` seconds (None: until Ctrl-C, or until ``until()`` is true) reports: iterate
+    to get ``False`` at each interval and ``True`` once at the end. ``step`` bounds each wait (for tools that
     poll events meanwhile: :meth:`wait` returns how long to wait now)."""
 
-    def __init__(self, interval: float | None, duration: float | None):
+    def __init__(self, interval: float | None, duration: float | None, until: Callable[[], bool] | None = None):
         if interval is not None and interval <= 0:
             raise ToolError(f"-i {interval}: the interval must be positive")
         if duration is not None and duration <= 0:
             raise ToolError(f"-d {duration}: the duration must be positive")
-        self.interval, self.duration = interval, duration
+        self.interval, self.duration, self.until = interval, duration, until
         self.start = self.last = time.monotonic()
 
     def __iter__(self) -> Iterator[bool]:
         try:
             while True:
                 now = time.monotonic()
-                if self.duration is not None and now - self.start >= self.duration:
+                if (self.duration is not None and now - self.start >= self.duration) or (self.until and self.until()):
                     break
                 if self.interval is not None and now - self.last >= self.interval:
                     self.last = now
