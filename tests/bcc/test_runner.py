@@ -38,10 +38,7 @@ def test_bad_invocations():
 def test_shell_wrappers_are_named_not_run(tmp_path):
     # Debian's pythoncalls-bpfcc: "#!/bin/bash" then "lib=$(dirname $0)" ...
     wrapper = tmp_path / "pythoncalls-bpfcc"
-    wrapper.write_text('#!/bin/bash
-lib=$(dirname $0)
-$lib/ucalls -l python "$@"
-')
+    wrapper.write_text('#!/bin/bash\nlib=$(dirname $0)\n$lib/ucalls -l python "$@"\n')
     done = _run(str(wrapper), "1")
     assert done.returncode == 2
     assert done.stderr.strip() == (f"pybpf.bcc: {wrapper}: not a Python script (/bin/bash); run the Python script "
