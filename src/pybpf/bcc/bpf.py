@@ -826,7 +826,7 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
     from pybpf.toolchain.compile import compile_c
 
     translation = translate(preprocess(text, list(cflags)))
-    headers = kernel_constants() + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
+    headers = kernel_constants(translation.source) + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
     if usdt_contexts:
         headers += usdt_prelude(list(usdt_contexts))
     source = PRELUDE + headers + translation.source

@@ -127,12 +127,15 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 LICENSE("GPL");
 """
 
-def kernel_constants() -> str:
+def kernel_constants(source: str) -> str:
     """``#define``s BCC programs take from the running kernel's headers whose values its
-    BTF holds: ``DNAME_INLINE_LEN`` (the bytes of a dentry's inline name)."""
+    BTF holds — ``DNAME_INLINE_LEN`` (the bytes of a dentry's inline name) — for those
+    ``source`` uses (finding a type by name indexes the kernel's BTF: ~1 s, paid only then)."""
     from pybpf.btf import Kind
     from pybpf.kernel.btf_targets import vmlinux
 
+    if "DNAME_INLINE_LEN" not in source:
+        return ""
     try:
         btf = vmlinux()
     except PybpfError:
