@@ -158,3 +158,31 @@ def test_raw_tracepoint_reading_past_its_arguments_says_so():
                                        r"\(ctx->args\[N\]\) than the 2 sched_process_fork has in this kernel"):
         BPF(text="BPF_HASH(h, u32, u64);\nRAW_TRACEPOINT_PROBE(sched_process_fork) {\n"
                  "    u32 k = 0; u64 v = ctx->args[5]; h.update(&k, &v); return 0;\n}")
+
+
+def test_attach_raw_socket_filters_what_the_socket_receives():
+    import socket
+
+    with BPF(text="BPF_ARRAY(seen, u64, 1);\n"
+                  "int keep_udp(struct __sk_buff *skb) {\n"
+                  "    if (skb->protocol != bpf_htons(ETH_P_IP)) return 0;\n"
+                  "    u8 proto = load_byte(skb, ETH_HLEN + 9);\n"
+                  "    if (proto != 17) return 0;\n"
+                  "    seen.increment(0);\n"
+                  "    return -1;\n}") as b:
+        fn = b.load_func("keep_udp", BPF.SOCKET_FILTER)
+        assert fn.name == b"keep_udp" and fn.fd > 0
+        BPF.attach_raw_socket(fn, "lo")
+        raw = socket.socket(fileno=fn.sock)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                for _ in range(3):
+                    udp.sendto(b"pybpf-bcc-raw", ("127.0.0.1", 9))
+            frames = []
+            raw.settimeout(5)
+            while len(frames) < 3:
+                frames.append(raw.recv(2048))
+            assert all(f.endswith(b"pybpf-bcc-raw") for f in frames)
+            assert b["seen"][0].value >= 3
+        finally:
+            raw.close()

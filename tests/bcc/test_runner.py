@@ -35,6 +35,16 @@ def test_bad_invocations():
     assert done.returncode == 2 and done.stderr.strip() == "pybpf.bcc: /no/such/script.py: no such script"
 
 
+def test_shell_wrappers_are_named_not_run(tmp_path):
+    # Debian's pythoncalls-bpfcc: "#!/bin/bash" then "lib=$(dirname $0)" ...
+    wrapper = tmp_path / "pythoncalls-bpfcc"
+    wrapper.write_text('#!/bin/bash\nlib=$(dirname $0)\n$lib/ucalls -l python "$@"\n')
+    done = _run(str(wrapper), "1")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"pybpf.bcc: {wrapper}: not a Python script (/bin/bash); run the Python script "
+                                   "it starts")
+
+
 def test_pybpf_errors_are_one_line(tmp_path):
     script = tmp_path / "bad.py"
     script.write_text("from bcc import BPF\nBPF(text='BPF_HASH(c);\\nint f(void *ctx) { c.nope(); return 0; }')\n")

@@ -21,6 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     if not script.is_file():
         print(f"pybpf.bcc: {script}: no such script", file=sys.stderr)
         return 2
+    with open(script, "rb") as f:
+        first = f.readline()
+    if first.startswith(b"#!") and b"python" not in first:
+        # Debian's pythoncalls-bpfcc and friends are sh wrappers around lib/ucalls ...
+        print(f"pybpf.bcc: {script}: not a Python script ({first[2:].strip().decode(errors='replace')}); "
+              "run the Python script it starts", file=sys.stderr)
+        return 2
     sys.argv = [str(script), *args[1:]]
     for name in [m for m in sys.modules if m == "bcc" or m.startswith("bcc.")]:
         del sys.modules[name]

@@ -755,19 +755,21 @@ class BPF:
 
     @staticmethod
     def attach_raw_socket(fn: Any, dev: str | bytes) -> None:
-        """Attach a socket filter function to a raw socket on ``dev``; the socket is ``fn.sock``."""
+        """Attach a socket filter function to a new raw socket on ``dev``, whose fd becomes
+        ``fn.sock``: the filter stays with the socket for its life, as in BCC."""
         import socket
+        import struct
 
-        from pybpf.kernel.attach.network import attach_socket
-
+        device = os.fsdecode(dev)
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
                              socket.htons(0x0003))
         try:
-            sock.bind((os.fsdecode(dev), 0x0003))
-            attach_socket(fn.fd, sock)
-        except BaseException:
+            sock.bind((device, 0x0003))
+            sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_BPF, struct.pack("i", fn.fd))
+        except OSError as exc:
             sock.close()
-            raise
+            raise BccError(f"attach_raw_socket on {device}: {exc.strerror} (the function must be loaded as "
+                           "BPF.SOCKET_FILTER)") from None
         fn.sock = sock.detach()
 
     # -- lifetime --------------------------------------------------------------------------------
@@ -824,7 +826,7 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
     from pybpf.toolchain.compile import compile_c
 
     translation = translate(preprocess(text, list(cflags)))
-    headers = kernel_constants() + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
+    headers = kernel_constants(translation.source) + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
     if usdt_contexts:
         headers += usdt_prelude(list(usdt_contexts))
     source = PRELUDE + headers + translation.source
@@ -849,6 +851,8 @@ _PERF_EVENTS = {(1, 0): "cpu-clock", (1, 1): "task-clock", (1, 2): "page-faults"
                 (0, 0): "cpu-cycles", (0, 1): "instructions", (0, 2): "cache-references", (0, 3): "cache-misses",
                 (0, 4): "branch-instructions", (0, 5): "branch-misses"}
 
+
+_SO_ATTACH_BPF = 50
 
 _TRAMPOLINE_MACROS = {"fentry": "KFUNC_PROBE", "fexit": "KRETFUNC_PROBE", "lsm": "LSM_PROBE", "fmod_ret": "KMOD_RET"}
 

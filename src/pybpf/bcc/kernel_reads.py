@@ -21,13 +21,11 @@ _DIRECT = {"pt_regs", "xdp_md", "__sk_buff", "bpf_perf_event_data", "bpf_raw_tra
            "sk_msg_md", "bpf_sock_addr", "bpf_sock", "bcc_syscall_enter", "bcc_syscall_exit", "bpf_sockopt",
            "bpf_sysctl", "bpf_cgroup_dev_ctx", "sk_reuseport_md", "bpf_sk_lookup"}
 
-_BTF: list[BTF] = []
-
-
 def _kernel_btf() -> BTF:
-    if not _BTF:
-        _BTF.append(BTF.load())
-    return _BTF[0]
+    """The running kernel's BTF, parsed once per process (shared with the loader's)."""
+    from pybpf.kernel.btf_targets import vmlinux
+
+    return vmlinux()
 
 
 def rewrite_kernel_reads(text: str, own_structs: set[str]) -> str:

@@ -101,6 +101,10 @@ struct bcc_syscall_exit { unsigned long long __common; long long id; long ret; }
 #ifndef max
 #define max(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); __bcc_x > __bcc_y ? __bcc_x : __bcc_y; })
 #endif
+/* BCC's packet loads for socket filters (the legacy LD_ABS instructions) */
+unsigned long long load_byte(void *skb, unsigned long long off) asm("llvm.bpf.load.byte");
+unsigned long long load_half(void *skb, unsigned long long off) asm("llvm.bpf.load.half");
+unsigned long long load_word(void *skb, unsigned long long off) asm("llvm.bpf.load.word");
 #define lock_xadd(ptr, val) ((void)__sync_fetch_and_add(ptr, val))
 static __always_inline unsigned int bpf_log2(unsigned int v)
 {
@@ -123,12 +127,15 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 LICENSE("GPL");
 """
 
-def kernel_constants() -> str:
+def kernel_constants(source: str) -> str:
     """``#define``s BCC programs take from the running kernel's headers whose values its
-    BTF holds: ``DNAME_INLINE_LEN`` (the bytes of a dentry's inline name)."""
+    BTF holds — ``DNAME_INLINE_LEN`` (the bytes of a dentry's inline name) — for those
+    ``source`` uses (finding a type by name indexes the kernel's BTF: ~1 s, paid only then)."""
     from pybpf.btf import Kind
     from pybpf.kernel.btf_targets import vmlinux
 
+    if "DNAME_INLINE_LEN" not in source:
+        return ""
     try:
         btf = vmlinux()
     except PybpfError:
