@@ -244,6 +244,28 @@ class Generator:
         body.append(f"{out}:")
         return body
 
+    def may_goto(self) -> list[str]:
+        """A loop bounded by ``may_goto`` (and maybe a counter too), maybe indexing a map
+        value with its counter."""
+        top, out = self.fresh(), self.fresh()
+        lines = []
+        lookup = self.chance(0.4)
+        if lookup:
+            lines += ["*(u32 *)(r10 -4) = 0", f"r1 = map[fd:{ARRAY}]", "r2 = r10", "r2 += -4",
+                      "call bpf_map_lookup_elem", f"if r0 == 0 goto {out}", "r9 = r0"]
+        lines += ["r7 = 0", f"{top}:", f"may_goto {out}", "r7 += 1"]
+        if lookup:
+            lines += ["r1 = r9", "r2 = r7", "r2 &= 31" if self.chance(0.8) else "r2 += 0", "r1 += r2",
+                      "r8 = *(u8 *)(r1 +0)"]
+        elif self.chance(0.3):
+            lines += ["call bpf_get_prandom_u32", "r7 += r0"]
+        # a counter bound (else only may_goto ends the loop: with a counter indexing memory, the
+        # kernel keeps it precise and gives up after 1M instructions, slow to reproduce here)
+        bounded = self.chance(0.95 if lookup else 0.5)
+        lines.append(f"if r7 < {self.r.choice((10, 40, 1000))} goto {top}" if bounded else f"goto {top}")
+        lines.append(f"{out}:")
+        return lines
+
     def call(self) -> list[str]:
         name = f"f{len(self.functions)}_{self.fresh()}"
         depth = self.r.choice((8, 64, 256, 496, 512))
@@ -355,4 +377,5 @@ class Generator:
 _SNIPPETS = (Generator.scalars, Generator.stack, Generator.map_lookup, Generator.map_lookup, Generator.update,
              Generator.context, Generator.packet, Generator.packet, Generator.helpers, Generator.helpers,
              Generator.ringbuf, Generator.loop, Generator.call, Generator.callback, Generator.uninit,
-             Generator.socket, Generator.socket, Generator.narrow, Generator.narrow, Generator.spill, Generator.spill)
+             Generator.socket, Generator.socket, Generator.narrow, Generator.narrow, Generator.spill, Generator.spill,
+             Generator.may_goto)

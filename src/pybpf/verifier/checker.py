@@ -76,6 +76,20 @@ class Snapshot:
     index: int
     key: tuple
     branches: int = 1
+    #: how often a state here was (hits) and was not (misses) found within this one
+    hits: int = 0
+    misses: int = 0
+    #: (frame, register, value) of its constant scalars: a state with another value in
+    #: one of them is not within this one (a quick test before State.contains)
+    consts: tuple = ()
+
+    def may_contain(self, state: s.State) -> bool:
+        frames = state.frames
+        for frame, regno, value in self.consts:
+            reg = frames[frame].regs[regno]
+            if reg.type != s.SCALAR or reg.var[0] != value or reg.var[1] != value:
+                return False
+        return True
 
 
 @dataclass
@@ -126,6 +140,11 @@ class Verifier:
         self.jumps = self.last_jumps = self.last_processed = 0
         #: helper calls that call a callback (their own prune points, see visit_callback_call)
         self.callback_calls: set[int] = set()
+        #: may_goto instructions (always a state kept; see may_goto)
+        self.may_gotos: set[int] = set()
+        #: instruction → registers whose exact value mattered there (see mark_precise)
+        self.sinks: dict[int, int] = {}
+        self.precise: list[int] | None = None
 
     # -- driver -----------------------------------------------------------------------
 
@@ -138,6 +157,8 @@ class Verifier:
         for index, ins in enumerate(self.code):
             if ins.opcode == o.JMP | o.CALL:
                 self.layout.prune_points.add(index + 1)
+            if ins.opcode == o.JMP | o.JCOND:
+                self.may_gotos.add(index)
             if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and PROTOS.get(ins.imm, (_NO_CALLBACK,))[
                     0].callback_args:
                 self.callback_calls.add(index)
@@ -187,6 +208,7 @@ class Verifier:
         result = self.result
         if index in self.callback_calls:
             return self.visit_callback_call(index, state, seen)
+        may_goto = index in self.may_gotos
         # as the kernel: a new state is kept only after 2 jumps and 8 instructions since the
         # last one, and inside a loop under way here only after 20 jumps or 100 instructions
         jumps, insns = self.jumps - self.last_jumps, result.processed - self.last_processed
@@ -197,14 +219,21 @@ class Verifier:
         frames = state.frames
         live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
         key = state.key(live)
-        if self.exploring.get((index, key)):
-            raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index, errno=errno.EINVAL)
-        for snap in self.done.get(index, ()):
-            if snap.state.contains(state, live):
-                if self.log_level > 1:
-                    self.result.log.append(f"{self.layout.slots[index]}: safe")
+        if may_goto:           # a deeper iteration within an earlier one adds nothing
+            depth = state.may_goto_depth
+            if self.scan(seen, lambda snap: snap.state.may_goto_depth != depth and snap.may_contain(state)
+                         and snap.state.contains(state, live),
+                         True):
                 self.finish(state)
                 return True
+            keep = True
+        if self.exploring.get((index, key)):
+            raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index, errno=errno.EINVAL)
+        if self.scan(self.done.get(index, []), lambda snap: snap.may_contain(state) and snap.state.contains(state, live), may_goto):
+            if self.log_level > 1:
+                self.result.log.append(f"{self.layout.slots[index]}: safe")
+            self.finish(state)
+            return True
         if keep:
             self.keep(index, state, seen, key)
         return False
@@ -216,12 +245,31 @@ class Verifier:
         ``calls_callback`` rule); every state here is kept."""
         frames = state.frames
         live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
-        for snap in seen:
-            if snap.state.contains(state, live):
-                self.finish(state)
-                return True
+        if self.scan(seen, lambda snap: snap.may_contain(state) and snap.state.contains(state, live), True):
+            self.finish(state)
+            return True
         self.keep(index, state, seen, state.key(live))
         return False
+
+    @staticmethod
+    def scan(snaps: list[Snapshot], fits, checkpoint: bool) -> bool:
+        """Whether one of ``snaps`` ``fits``; those compared in vain count a miss, and one
+        that misses far more often than it hits is dropped, as the kernel evicts states
+        (3 misses per hit; 64 at a may_goto or callback call while still explored)."""
+        hit, kept = False, []
+        for snap in snaps:
+            if not hit:
+                if fits(snap):
+                    snap.hits += 1
+                    hit = True
+                else:
+                    snap.misses += 1
+            n = 64 if checkpoint and snap.branches else 3
+            if snap.misses <= snap.hits * n + n:
+                kept.append(snap)
+        if len(kept) != len(snaps):
+            snaps[:] = kept
+        return hit
 
     def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple) -> None:
         """Record ``state`` at ``index`` as a snapshot whose continuations are explored."""
@@ -229,6 +277,10 @@ class Verifier:
         self.last_jumps, self.last_processed = self.jumps, result.processed
         snap = Snapshot(state.copy(), state.parent, index, key)
         snap.state.parent = None
+        if len(state.frames) == len(key[0]):
+            snap.consts = tuple((f, n, reg.var[0]) for f, (frame, regs) in enumerate(zip(state.frames, key[0]))
+                                for n, reg in enumerate(frame.regs)
+                                if regs[0][n] is not None and reg.type == s.SCALAR and reg.var[0] == reg.var[1])
         self.exploring[index, key] = self.exploring.get((index, key), 0) + 1
         self.open_at[index] = self.open_at.get(index, 0) + 1
         state.parent = snap
@@ -436,6 +488,10 @@ class Verifier:
                 raise Refused(f"invalid shift {ins.imm}", self.index, errno=errno.EINVAL)
             src = s.constant(ins.imm if is64 else ins.imm & sc.U32)
         if dst.is_pointer or src.is_pointer:
+            if by_reg and src.type == s.SCALAR:        # the offset's exact value matters
+                self.mark_precise(ins.src)
+            elif by_reg and dst.type == s.SCALAR:
+                self.mark_precise(ins.dst)
             regs[ins.dst] = self.pointer_alu(ins, op, is64, dst, src)
             return
         regs[ins.dst] = s.scalar(sc.alu(op, dst.var, src.var, is64))
@@ -515,12 +571,17 @@ class Verifier:
         if op == o.CALL:
             return self.call(index, ins, state, pending)
         target = self.layout.slot_target(index, ins.jump_offset)
+        if op == o.JCOND:
+            return self.may_goto(index, ins, state, target, pending)
         self.read(state, ins.dst)
         if o.source(ins.opcode) == o.X:
             self.read(state, ins.src)
         taken_state = self.fork(state)
         outcome = self.condition(op, ins, state, taken_state, True)
         if outcome is not None:            # decided: one side only, the other never runs
+            for regno in (ins.dst, ins.src) if o.source(ins.opcode) == o.X else (ins.dst,):
+                if state.regs[regno].type == s.SCALAR:
+                    self.mark_precise(regno)
             if outcome:
                 state.frames, state.refs = taken_state.frames, taken_state.refs
             self.finish(taken_state)
@@ -532,6 +593,19 @@ class Verifier:
             return target
         pending.append((target, taken_state, index))
         return index + 1
+
+    def may_goto(self, index: int, ins: Instruction, state: s.State, target: int, pending: list) -> int:
+        """``may_goto``: as the kernel, the jump (out of the loop) is followed first and the
+        fall-through (one more iteration) is explored later, one level deeper, with every
+        scalar that changed since this path last passed here widened to unknown: the
+        loop's states then repeat and are pruned (see :meth:`visit`)."""
+        if ins.src or ins.dst or ins.imm or ins.cls != o.JMP:
+            raise Refused(f"invalid may_goto imm {ins.imm}", index, errno=errno.EINVAL)
+        again = self.fork(state)
+        again.may_goto_depth += 1
+        self.widen_since(index, again, exclude=state.parent)
+        pending.append((index + 1, again, index))
+        return target
 
     def condition(self, op: int, ins: Instruction, state: s.State, into: s.State, holds: bool) -> bool | None:
         """Narrow ``into`` by the comparison of ``ins`` (with operator ``op``) holding
@@ -632,6 +706,7 @@ class Verifier:
             if frame.callback:       # back to the helper's call, which may call it again
                 self.check_return(r0, "callback return", (0, 1))
                 state.frames.pop()
+                self.widen_since(frame.callsite, state)
                 return frame.callsite
             state.frames.pop()
             caller = state.regs
@@ -649,9 +724,35 @@ class Verifier:
         if r0.type != s.SCALAR:
             raise Refused(f"At {where} the register R0 is not a known value ({r0.type})", self.index,
                           errno=errno.EINVAL)
+        self.mark_precise(0)
         if r0.var.smin < low or r0.var.smax > high:
-            raise Refused(f"At {where} the register R0 has smin={r0.var.smin} smax={r0.var.smax} should "
+            bounds = [f"smin={r0.var.smin}"] if r0.var.smin > sc.S64_MIN else []
+            bounds += [f"smax={r0.var.smax}"] if r0.var.smax < sc.S64_MAX else []
+            raise Refused(f"At {where} the register R0 has {' '.join(bounds) or 'unknown scalar value'} should "
                           f"have been in [{low}, {high}]", self.index, errno=errno.EINVAL)
+
+    def mark_precise(self, regno: int) -> None:
+        """The exact value of ``regno`` at the current instruction matters (a precision
+        mark: that register, and what it came from, is never widened)."""
+        mask = self.sinks.get(self.index, 0)
+        if not mask >> regno & 1:
+            self.sinks[self.index] = mask | 1 << regno
+            self.precise = None
+
+    def precise_masks(self, state: s.State, index: int) -> tuple[int, ...]:
+        """The precise registers of each frame of ``state`` at ``index``."""
+        if self.precise is None:
+            self.precise = self.layout.precise_registers(self.sinks)
+        frames = state.frames
+        return tuple(self.precise[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.precise[index],)
+
+    def widen_since(self, index: int, state: s.State, exclude: Snapshot | None = None) -> None:
+        """Widen ``state`` against the last state this path had at ``index`` (the kernel's
+        find_prev_entry + widen_imprecise_scalars, for may_goto and callback loops)."""
+        previous = next((snap for snap in reversed(self.visited.get(index, ()))
+                         if snap is not exclude and snap.branches and _same_callsites(snap.state, state)), None)
+        if previous is not None:
+            _widen(previous.state, state, self.precise_masks(state, index))
 
     def check_leak(self, state: s.State, what: str) -> None:
         """The kernel's ``check_resource_leak``: every reference still held is named, and
@@ -698,9 +799,14 @@ class Verifier:
         if call.callback is not None:
             # as the kernel: the callback is explored later, from a copy of this state with
             # its frame pushed; its exit comes back to this call, which may call it again
-            inside = self.fork(state)
-            self.enter(inside, call.callback, index, call.callback_args, True)
-            pending.append((call.callback, inside, -1))
+            # (bpf_loop: no more often than its loop count says)
+            caller = state.frame
+            if name != "loop" or caller.callback_depth < state.regs[1].var.umax:
+                caller.callback_depth += 1
+                inside = self.fork(state)
+                self.enter(inside, call.callback, index, call.callback_args, True)
+                pending.append((call.callback, inside, -1))
+            caller.callback_depth = 0
         if name == "tail_call":
             self.check_leak(state, "tail_call")
         regs = state.regs
@@ -844,6 +950,7 @@ class HelperCall:
 
     def arg_size(self, regno: int, reg: s.Reg, zero: bool = False) -> None:
         self.expect(regno, reg, s.SCALAR)
+        self.v.mark_precise(regno)
         value = reg.var
         if value.smin < 0:
             raise self.fail(f"R{regno} min value is negative, either use unsigned or 'var &= const'")
@@ -874,6 +981,7 @@ class HelperCall:
 
     def arg_alloc_size(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.SCALAR)
+        self.v.mark_precise(regno)
         if not reg.var.is_const:
             raise self.fail(f"R{regno} is not a known constant'")
         self.alloc_size = reg.var.value
@@ -922,6 +1030,23 @@ class HelperCall:
 
 
 _NO_CALLBACK = Proto(())
+
+
+def _same_callsites(a: s.State, b: s.State) -> bool:
+    return len(a.frames) == len(b.frames) and all(x.callsite == y.callsite for x, y in zip(a.frames, b.frames))
+
+
+def _widen(old: s.State, new: s.State, precise: tuple[int, ...]) -> None:
+    """The kernel's ``widen_imprecise_scalars``: a scalar of ``new`` that differs from the
+    same register (or spilled register) of ``old`` becomes unknown, unless it is precise
+    (``precise``: a register mask per frame; spilled scalars count as imprecise)."""
+    for before, after, mask in zip(old.frames, new.frames, precise):
+        pairs = [(a, b) for n, (a, b) in enumerate(zip(before.regs, after.regs)) if not mask >> n & 1]
+        pairs += [(before.stack[i].spilled, slot.spilled) for i, slot in after.stack.items()
+                  if i in before.stack and before.stack[i].spilled is not None and slot.spilled is not None]
+        for a, b in pairs:
+            if a.type == b.type == s.SCALAR and a.var != b.var:
+                b.var, b.id = sc.UNKNOWN, 0
 
 
 def _helper_params(number: int) -> int:

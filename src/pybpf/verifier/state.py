@@ -141,12 +141,15 @@ class Frame:
     stack: dict[int, Slot] = field(default_factory=dict)
     callsite: int = -1
     subprog: int = 0
-    #: for a callback frame: the range its r0 must be in
+    #: a callback's frame (its r0 must be 0 or 1; its exit returns to the helper's call)
     callback: bool = False
+    #: how many times this frame's bpf_loop callback was verified in a row (the kernel's
+    #: callback_depth, compared with the loop count)
+    callback_depth: int = 0
 
     def copy(self) -> Frame:
         return Frame([r.copy() for r in self.regs], {k: v.copy() for k, v in self.stack.items()},
-                     self.callsite, self.subprog, self.callback)
+                     self.callsite, self.subprog, self.callback, self.callback_depth)
 
 
 @dataclass
@@ -158,9 +161,11 @@ class State:
     refs: dict[int, int] = field(default_factory=dict)
     #: the snapshot this path descends from (pruning bookkeeping)
     parent: Any = None
+    #: how many ``may_goto`` fall-throughs this path took (the kernel's may_goto_depth)
+    may_goto_depth: int = 0
 
     def copy(self) -> State:
-        return State([f.copy() for f in self.frames], dict(self.refs), self.parent)
+        return State([f.copy() for f in self.frames], dict(self.refs), self.parent, self.may_goto_depth)
 
     @property
     def frame(self) -> Frame:
@@ -183,7 +188,7 @@ class State:
         (``live``: one mask per frame), stack slots, and references."""
         return (tuple((tuple(r.key() if mask >> n & 1 else None for n, r in enumerate(f.regs)),
                        tuple(sorted((k, v.key()) for k, v in f.stack.items())), f.callsite)
-                      for f, mask in zip(self.frames, live)), tuple(sorted(self.refs)))
+                      for f, mask in zip(self.frames, live)), tuple(sorted(self.refs)), self.may_goto_depth)
 
     def contains(self, other: State, live: tuple[int, ...]) -> bool:
         """Every execution ``other`` describes, this state describes too: ``other`` can be

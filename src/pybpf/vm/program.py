@@ -55,6 +55,8 @@ class CheckedProgram:
             reason = problem(ins)
             if reason is not None:
                 raise VMError(reason, slot)
+            if ins.opcode == o.JMP | o.JCOND:
+                raise VMError("may_goto: the vm engine does not run it (the kernel engine does)", slot)
             if ins.is_jump or (ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO):
                 relative = ins.jump_offset if ins.is_jump else ins.imm
                 landing = slot + 1 + relative
