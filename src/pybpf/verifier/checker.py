@@ -142,6 +142,8 @@ class Verifier:
         self.callback_calls: set[int] = set()
         #: may_goto instructions (always a state kept; see may_goto)
         self.may_gotos: set[int] = set()
+        #: functions a path entered (calls, callbacks)
+        self.entered: set[int] = set()
         #: instruction → registers whose exact value mattered there (see mark_precise)
         self.sinks: dict[int, int] = {}
         self.precise: list[int] | None = None
@@ -177,6 +179,7 @@ class Verifier:
                                        f"{self.describe(state)}")
             self.walk(index, state, pending)
         self.check_stack_depth()
+        self.check_dead_last_function()
         self.result.stack_depths = {self.layout.starts.index(f): d for f, d in self.depths.items()}
         return self.result
 
@@ -781,6 +784,7 @@ class Verifier:
         frame.regs[1:6] = args
         frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=len(state.frames))
         state.frames.append(frame)
+        self.entered.add(target)
         return target
 
     def helper(self, index: int, number: int, state: s.State, pending: list) -> int | None:
@@ -831,6 +835,19 @@ class Verifier:
         else:
             regs[0] = s.scalar()
         return index + 1
+
+    def check_dead_last_function(self) -> None:
+        """This kernel (6.18) fails with EFAULT ("verifier bug") when the program's last
+        function was never verified (a callback of bpf_loop with no iterations: its code
+        is removed as dead) while another function was: pybpf says what it will say."""
+        functions = self.layout.starts[1:]
+        last = functions[-1] if functions else None
+        if last is None or last in self.entered or not self.entered.intersection(functions):
+            return
+        raise Refused(f"verifier bug: No program to jit at insn {self.layout.slots[last]} (subprog < 0)", None,
+                      "the kernel removes the never-called last function as dead code and then fails to compile "
+                      "the program (a bug of this kernel); move that function before the others or let it run",
+                      errno=errno.EFAULT)
 
     def check_stack_depth(self) -> None:
         """The kernel's combined stack limit over every chain of bpf-to-bpf calls (each
