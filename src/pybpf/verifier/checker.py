@@ -37,6 +37,7 @@ _HELPER_MAPS = {
     "tail_call": {MapType.PROG_ARRAY}, "perf_event_output": {MapType.PERF_EVENT_ARRAY},
     "perf_event_read": {MapType.PERF_EVENT_ARRAY}, "get_stackid": {MapType.STACK_TRACE},
     "ringbuf_output": {MapType.RINGBUF}, "ringbuf_reserve": {MapType.RINGBUF}, "ringbuf_query": {MapType.RINGBUF},
+    "ringbuf_reserve_dynptr": {MapType.RINGBUF},
     "redirect_map": {MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP},
     "map_push_elem": {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER},
     "map_pop_elem": {MapType.QUEUE, MapType.STACK}, "map_peek_elem": {MapType.QUEUE, MapType.STACK,
@@ -46,7 +47,7 @@ _HELPER_MAPS = {
 _MAP_HELPERS = {
     MapType.PROG_ARRAY: {"tail_call"}, MapType.PERF_EVENT_ARRAY: {"perf_event_output", "perf_event_read",
                                                                   "perf_event_read_value", "skb_output"},
-    MapType.RINGBUF: {"ringbuf_output", "ringbuf_reserve", "ringbuf_query"},
+    MapType.RINGBUF: {"ringbuf_output", "ringbuf_reserve", "ringbuf_query", "ringbuf_reserve_dynptr"},
     MapType.STACK_TRACE: {"get_stackid"},
     MapType.QUEUE: {"map_push_elem", "map_pop_elem", "map_peek_elem"},
     MapType.STACK: {"map_push_elem", "map_pop_elem", "map_peek_elem"},
@@ -675,7 +676,7 @@ class Verifier:
                     reg.type = reg.type[:-len(s.OR_NULL)]
                     if not reg.ref:
                         reg.id = 0
-        if is_null and ref:
+        if is_null and ref and ref == ident:     # an acquired object that is not there
             state.refs.pop(ref, None)
 
     def packet_range(self, op: int, dst: s.Reg, src: s.Reg, state: s.State) -> None:
@@ -800,6 +801,14 @@ class Verifier:
                           errno=errno.EINVAL)
         call = HelperCall(self, state, name, proto)
         call.check_args()
+        if call.dynptr_made is not None:
+            self.new_id()
+            ref = self.new_id()
+            state.refs[ref] = index
+            frame, start = call.dynptr_made
+            for offset in (start, start + 8):
+                frame.stack[(-offset - 1) // 8] = s.Slot(s.DYNPTR * 8, s.Reg(s.DYNPTR_SLOT, sc.const(0), id=ref,
+                                                                             ref=ref, size=offset - start))
         if call.callback is not None:
             # as the kernel: the callback is explored later, from a copy of this state with
             # its frame pushed; its exit comes back to this call, which may call it again
@@ -826,6 +835,9 @@ class Verifier:
             regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index)
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
+        elif proto.ret == "dynptr_mem_or_null":      # a slice that dies with its dynptr's reference
+            regs[0] = s.Reg(s.DYNPTR_MEM + s.OR_NULL, sc.const(0), id=self.new_id(), ref=call.dynptr.ref,
+                            size=call.alloc_size, origin=index)
         elif proto.ret in ("ringbuf_mem_or_null", "sock_or_null", "sock_common_or_null"):
             self.new_id()           # the kernel numbers the maybe-NULL id, then the reference
             ref = self.new_id()
@@ -892,6 +904,9 @@ class HelperCall:
         self.callback_args: list[s.Reg] = []
         self.key_in_range = False
         self.memory: tuple[int, bool] | None = None   # (regno, written) awaiting its size
+        #: the dynptr argument (its first slot's register), and a dynptr to set up (frame, offset)
+        self.dynptr: s.Reg | None = None
+        self.dynptr_made: tuple[s.Frame, int] | None = None
 
     def fail(self, message: str, errno: int = errno.EACCES) -> Refused:
         return Refused(message, self.v.index, errno=errno)
@@ -995,6 +1010,57 @@ class HelperCall:
     def arg_stack_or_null(self, regno: int, reg: s.Reg) -> None:
         if not _is_null(reg):
             self.expect(regno, reg, s.STACK)
+
+    def dynptr_at(self, regno: int, reg: s.Reg) -> tuple[s.Frame, int] | None:
+        """The stack frame and offset of a ``struct bpf_dynptr`` argument (None when it
+        cannot hold one: not 8-aligned or not 16 bytes inside the stack)."""
+        if reg.type != s.STACK or not reg.var.is_const:
+            raise self.fail(f"arg#{regno - 1} expected pointer to stack or const struct bpf_dynptr", errno.EINVAL)
+        start = reg.off + sc.signed(reg.var.value)
+        if start % 8 or start < -STACK_SIZE or start + 16 > 0:
+            return None
+        return self.state.frames[reg.frame], start
+
+    def initialized_dynptr(self, regno: int, reg: s.Reg) -> s.Reg | None:
+        where = self.dynptr_at(regno, reg)
+        if where is None:
+            return None
+        frame, start = where
+        slot = frame.stack.get((-start - 1) // 8)
+        if slot is None or slot.spilled is None or slot.spilled.type != s.DYNPTR_SLOT or slot.spilled.size:
+            return None
+        return slot.spilled
+
+    def arg_dynptr_uninit(self, regno: int, reg: s.Reg) -> None:
+        where = self.dynptr_at(regno, reg)
+        if where is None:
+            raise self.fail("Dynptr has to be an uninitialized dynptr", errno.EINVAL)
+        frame, start = where
+        for offset in (start, start + 8):
+            slot = frame.stack.get((-offset - 1) // 8)
+            if slot is not None and s.DYNPTR in slot.kinds:
+                raise self.fail("cannot overwrite referenced dynptr", errno.EINVAL)
+        self.v.note_depth(self.state, reg.frame, start)
+        self.dynptr_made = frame, start
+
+    def arg_dynptr(self, regno: int, reg: s.Reg) -> None:
+        self.dynptr = self.initialized_dynptr(regno, reg)
+        if self.dynptr is None:
+            raise self.fail(f"Expected an initialized dynptr as arg #{regno - 1}", errno.EINVAL)
+
+    def arg_dynptr_release(self, regno: int, reg: s.Reg) -> None:
+        dynptr = self.initialized_dynptr(regno, reg)
+        if dynptr is None or dynptr.ref not in self.state.refs:
+            raise self.fail(f"arg {regno} is an unacquired reference", errno.EINVAL)
+        where = self.dynptr_at(regno, reg)
+        assert where is not None        # it holds an initialized dynptr
+        frame, start = where
+        for offset in (start, start + 8):
+            frame.stack.pop((-offset - 1) // 8, None)
+        self.release(dynptr.ref)
+
+    def arg_alloc_size0(self, regno: int, reg: s.Reg) -> None:
+        self.arg_alloc_size(regno, reg)
 
     def arg_alloc_size(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.SCALAR)

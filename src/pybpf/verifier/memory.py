@@ -104,7 +104,7 @@ class Access:
                 raise self.fail(f"write to change key R{self.regno} not allowed")
             self.region(reg, reg.map.key_size, "map key")
             return loaded(self.size)
-        if kind == s.MEM:
+        if kind in (s.MEM, s.DYNPTR_MEM):
             self.region(reg, reg.size, "memory")
             return None if self.write else loaded(self.size)
         if kind in s.PACKETS:
@@ -164,6 +164,10 @@ class Access:
                 raise self.fail(f"invalid{what} stack R{self.regno} off={start} size={self.size}",
                                 errno.EINVAL if self.helper else errno.EACCES)
             self.v.note_depth(self.state, reg.frame, start)
+            if any(_kind(frame, byte) == s.DYNPTR for byte in range(start, start + self.size)):
+                if self.write:
+                    raise self.fail("cannot overwrite referenced dynptr", errno.EINVAL)
+                raise self.fail(f"invalid read from stack off {start}+0 size {self.size}")
             if self.write:
                 if self.value is not None and self.value.is_pointer and self.size != 8:
                     raise self.fail("invalid size of register spill")
