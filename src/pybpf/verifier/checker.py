@@ -1049,11 +1049,13 @@ class HelperCall:
             raise self.fail(f"Expected an initialized dynptr as arg #{regno - 1}", errno.EINVAL)
 
     def arg_dynptr_release(self, regno: int, reg: s.Reg) -> None:
-        dynptr = self.initialized_dynptr(regno, reg)
-        if dynptr is None or dynptr.ref not in self.state.refs:
-            raise self.fail(f"arg {regno} is an unacquired reference", errno.EINVAL)
         where = self.dynptr_at(regno, reg)
-        assert where is not None        # it holds an initialized dynptr
+        slot = where[0].stack.get((-where[1] - 1) // 8) if where is not None else None
+        dynptr = slot.spilled if slot is not None else None
+        if where is None or dynptr is None or dynptr.type != s.DYNPTR_SLOT or dynptr.ref not in self.state.refs:
+            raise self.fail(f"arg {regno} is an unacquired reference", errno.EINVAL)
+        if dynptr.size:                  # the second half of one
+            raise self.fail(f"Expected an initialized dynptr as arg #{regno - 1}", errno.EINVAL)
         frame, start = where
         for offset in (start, start + 8):
             frame.stack.pop((-offset - 1) // 8, None)
