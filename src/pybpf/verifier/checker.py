@@ -15,10 +15,10 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field
 
-from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.isa.disassembler import format_instruction
 from pybpf.isa.helpers import HELPER_NAMES, helper_id, helper_name
+from pybpf.isa.instruction import Instruction
 from pybpf.object import MapType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
@@ -162,7 +162,7 @@ class Verifier:
                 self.layout.prune_points.add(index + 1)
             if ins.opcode == o.JMP | o.JCOND:
                 self.may_gotos.add(index)
-            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and PROTOS.get(ins.imm, (_NO_CALLBACK,))[
+            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and PROTOS.get(ins.imm, (_NO_CALLBACK, None))[
                     0].callback_args:
                 self.callback_calls.add(index)
                 self.layout.prune_points.add(index)
@@ -598,7 +598,8 @@ class Verifier:
         pending.append((target, taken_state, index))
         return index + 1
 
-    def may_goto(self, index: int, ins: Instruction, state: s.State, target: int, pending: list) -> int:
+    def may_goto(self, index: int, ins: Instruction, state: s.State, target: int | None,
+                 pending: list) -> int | None:
         """``may_goto``: as the kernel, the jump (out of the loop) is followed first and the
         fall-through (one more iteration) is explored later, one level deeper, with every
         scalar that changed since this path last passed here widened to unknown: the
@@ -836,7 +837,8 @@ class Verifier:
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
         elif proto.ret == "dynptr_mem_or_null":      # a slice that dies with its dynptr's reference
-            regs[0] = s.Reg(s.DYNPTR_MEM + s.OR_NULL, sc.const(0), id=self.new_id(), ref=call.dynptr.ref,
+            regs[0] = s.Reg(s.DYNPTR_MEM + s.OR_NULL, sc.const(0), id=self.new_id(),
+                            ref=call.dynptr.ref if call.dynptr is not None else 0,
                             size=call.alloc_size, origin=index)
         elif proto.ret in ("ringbuf_mem_or_null", "sock_or_null", "sock_common_or_null"):
             self.new_id()           # the kernel numbers the maybe-NULL id, then the reference
@@ -871,7 +873,9 @@ class Verifier:
         tail_call = helper_id("tail_call")
         for index, ins in enumerate(self.code):
             if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO:
-                calls.setdefault(self.layout.function_of[index], {})[self.layout.slot_target(index, ins.imm)] = None
+                callee = self.layout.slot_target(index, ins.imm)
+                if callee is not None:
+                    calls.setdefault(self.layout.function_of[index], {})[callee] = None
             elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm == tail_call:
                 tail_calls.add(self.layout.function_of[index])
         private = self.kind in _PRIVATE_STACK and not tail_calls
@@ -919,7 +923,7 @@ class HelperCall:
                 continue
             reg = self.v.read(self.state, regno)
             getattr(self, "arg_" + kind.replace("?", "_or_null"))(regno, reg)
-        if self.name == "for_each_map_elem" and self.map.type not in _FOR_EACH_MAPS:
+        if self.name == "for_each_map_elem" and self.map is not None and self.map.type not in _FOR_EACH_MAPS:
             raise self.fail("callback function not allowed for map", errno=_ENOTSUPP)
         if self.map is not None:
             self.check_map()
@@ -936,7 +940,7 @@ class HelperCall:
     def arg_map(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.MAP_PTR)
         self.map = reg.map
-        if self.name == "tail_call" and reg.map.type != MapType.PROG_ARRAY:
+        if self.name == "tail_call" and reg.map is not None and reg.map.type != MapType.PROG_ARRAY:
             raise self.fail("expected prog array map for tail call", errno=errno.EINVAL)
 
     def check_map(self) -> None:
@@ -1127,8 +1131,10 @@ def _widen(old: s.State, new: s.State, precise: tuple[int, ...]) -> None:
     (``precise``: a register mask per frame; spilled scalars count as imprecise)."""
     for before, after, mask in zip(old.frames, new.frames, precise):
         pairs = [(a, b) for n, (a, b) in enumerate(zip(before.regs, after.regs)) if not mask >> n & 1]
-        pairs += [(before.stack[i].spilled, slot.spilled) for i, slot in after.stack.items()
-                  if i in before.stack and before.stack[i].spilled is not None and slot.spilled is not None]
+        for i, slot in after.stack.items():
+            old_slot = before.stack.get(i)
+            if old_slot is not None and old_slot.spilled is not None and slot.spilled is not None:
+                pairs.append((old_slot.spilled, slot.spilled))
         for a, b in pairs:
             if a.type == b.type == s.SCALAR and a.var != b.var:
                 b.var, b.id = sc.UNKNOWN, 0

@@ -140,12 +140,14 @@ class Access:
 
     def socket(self) -> s.Reg:
         """A field of ``struct bpf_sock`` (``bpf_sock_common``: fewer), read only."""
+        reg = self.reg
+        assert reg is not None          # a socket pointer register
         if self.write:
-            raise self.fail(f"R{self.regno} cannot write into {self.reg.type}")
-        off = self.reg.off + self.off
-        size = sock_field_size(off, self.size, self.reg.type == s.SOCK)
+            raise self.fail(f"R{self.regno} cannot write into {reg.type}")
+        off = reg.off + self.off
+        size = sock_field_size(off, self.size, reg.type == s.SOCK)
         if size is None:
-            raise self.fail(f"R{self.regno} invalid {self.reg.type} access off={off} size={self.size}")
+            raise self.fail(f"R{self.regno} invalid {reg.type} access off={off} size={self.size}")
         return loaded(self.size)
 
     # -- the stack --------------------------------------------------------------------

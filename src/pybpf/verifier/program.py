@@ -9,8 +9,8 @@ from __future__ import annotations
 import errno as _errno
 from collections.abc import Callable
 
-from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
+from pybpf.isa.instruction import Instruction
 
 
 class Refused(Exception):

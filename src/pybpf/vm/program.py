@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pybpf.isa import Instruction, InvalidInstruction, decode, problem
+from pybpf.isa import InvalidInstruction, decode, problem
 from pybpf.isa import opcodes as o
 from pybpf.isa.helpers import helper_name
+from pybpf.isa.instruction import Instruction
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 
