@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno as _errno
 from collections.abc import Callable
+from functools import cached_property
 
 from pybpf.isa import opcodes as o
 from pybpf.isa.instruction import Instruction
@@ -105,13 +106,14 @@ class Layout:
         over each function. Pruning and loop detection compare live registers only.
         ``params(helper)`` is how many argument registers a helper call reads."""
         used, defined = zip(*(_use_def(ins, params) for ins in self.code)) if self.code else ((), ())
+        graph = self.graph
         live = [0] * len(self.code)
         changed = True
         while changed:
             changed = False
             for index in reversed(range(len(self.code))):
                 after = 0
-                for nxt in self.successors(index):
+                for nxt in graph[index]:
                     after |= live[nxt]
                 before = used[index] | (after & ~defined[index])
                 if before != live[index]:
@@ -125,19 +127,25 @@ class Layout:
         were computed from. The kernel finds the same by backtracking each path
         (``mark_chain_precision``); this is its union over paths."""
         flows = [_flow(ins) for ins in self.code]
+        graph = self.graph
         precise = [0] * len(self.code)
         changed = True
         while changed:
             changed = False
             for index in reversed(range(len(self.code))):
                 after = 0
-                for nxt in self.successors(index):
+                for nxt in graph[index]:
                     after |= precise[nxt]
                 defined, sources = flows[index]
                 before = (after & ~defined) | (sources if after & defined else 0) | sinks.get(index, 0)
                 if before != precise[index]:
                     precise[index], changed = before, True
         return precise
+
+    @cached_property
+    def graph(self) -> list[list[int]]:
+        """Each instruction's successors (after :meth:`check_cfg` found them in range)."""
+        return [self.successors(index) for index in range(len(self.code))]
 
     def successors(self, index: int) -> list[int]:
         ins = self.code[index]
