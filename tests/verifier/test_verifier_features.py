@@ -114,3 +114,16 @@ def test_the_kernel_agrees():
     finally:
         kernel.close()
     assert not differ
+
+
+def test_may_goto_assembles_disassembles_and_the_vm_names_it():
+    from pybpf.isa import opcodes as o
+    from pybpf.isa.disassembler import format_instruction
+    from pybpf.vm.errors import VMError
+    from pybpf.vm.program import CheckedProgram
+
+    code = assemble("l:\nmay_goto out\ngoto l\nout:\nr0 = 0\nexit")
+    assert (code[0].opcode, code[0].off) == (o.JMP | o.JCOND, 1)
+    assert format_instruction(code[0]) == "may_goto +1"
+    with pytest.raises(VMError, match="may_goto"):
+        CheckedProgram(code)
