@@ -67,7 +67,7 @@ _PRIVATE_STACK = {ProgramType.PERF_EVENT}
 _SKB_LD = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT}
 
 
-@dataclass
+@dataclass(eq=False)     # identity: snapshots are removed from lists by identity
 class Snapshot:
     """A state verified (or being verified) at an instruction; ``branches`` counts the
     paths below it still being explored (0: everything after it was found safe)."""
@@ -129,13 +129,11 @@ class Verifier:
         self.next_id = 0
         self.current: s.State | None = None
         self.visited: dict[int, list[Snapshot]] = {}
-        #: (instruction, state key) → how many such snapshots are still being explored
-        self.exploring: dict[tuple[int, tuple], int] = {}
         #: instruction → snapshots whose every continuation was found safe (pruning candidates)
         self.done: dict[int, list[Snapshot]] = {}
         self.depths: dict[int, int] = {}
-        #: instruction → how many of its snapshots are still being explored
-        self.open_at: dict[int, int] = {}
+        #: instruction → its snapshots still being explored (a path through them goes on)
+        self.open: dict[int, list[Snapshot]] = {}
         #: jump-class instructions processed (calls and exits too), and both counters
         #: when the last state was kept
         self.jumps = self.last_jumps = self.last_processed = 0
@@ -217,12 +215,12 @@ class Verifier:
         # last one, and inside a loop under way here only after 20 jumps or 100 instructions
         jumps, insns = self.jumps - self.last_jumps, result.processed - self.last_processed
         keep = jumps >= 2 and insns >= 8
-        if keep and self.open_at.get(index) and jumps < 20 and insns < 100:
+        open_here = self.open.get(index, ())
+        if keep and open_here and jumps < 20 and insns < 100:
             keep = False
         # each caller frame waits at its call instruction; the registers live there count
         frames = state.frames
         live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
-        key = state.key(live)
         if may_goto:           # a deeper iteration within an earlier one adds nothing
             depth = state.may_goto_depth
             if self.scan(seen, lambda snap: snap.state.may_goto_depth != depth and snap.may_contain(state)
@@ -231,15 +229,23 @@ class Verifier:
                 self.finish(state)
                 return True
             keep = True
-        if self.exploring.get((index, key)):
-            raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index, errno=errno.EINVAL)
-        if self.scan(self.done.get(index, []), lambda snap: snap.may_contain(state) and snap.state.contains(state, live), may_goto):
+        # a state equal to one still being explored on this path: a loop that never ends
+        # (the constants compared first: a loop counter tells most states apart cheaply)
+        key = None
+        for snap in open_here:
+            if snap.state.may_goto_depth == state.may_goto_depth and snap.may_contain(state):
+                key = key or state.key(live)
+                if snap.key == key:
+                    raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index,
+                                  errno=errno.EINVAL)
+        if self.scan(self.done.get(index, []), lambda snap: snap.may_contain(state) and snap.state.contains(state, live),
+                     may_goto):
             if self.log_level > 1:
                 self.result.log.append(f"{self.layout.slots[index]}: safe")
             self.finish(state)
             return True
         if keep:
-            self.keep(index, state, seen, key)
+            self.keep(index, state, seen, key or state.key(live))
         return False
 
     def visit_callback_call(self, index: int, state: s.State, seen: list[Snapshot]) -> bool:
@@ -285,8 +291,7 @@ class Verifier:
             snap.consts = tuple((f, n, reg.var[0]) for f, (frame, regs) in enumerate(zip(state.frames, key[0]))
                                 for n, reg in enumerate(frame.regs)
                                 if regs[0][n] is not None and reg.type == s.SCALAR and reg.var[0] == reg.var[1])
-        self.exploring[index, key] = self.exploring.get((index, key), 0) + 1
-        self.open_at[index] = self.open_at.get(index, 0) + 1
+        self.open.setdefault(index, []).append(snap)
         state.parent = snap
         seen.append(snap)
         result.total_states += 1
@@ -313,8 +318,7 @@ class Verifier:
             snap.branches -= 1
             if snap.branches:
                 break
-            self.exploring[snap.index, snap.key] -= 1
-            self.open_at[snap.index] -= 1
+            self.open[snap.index].remove(snap)
             self.done.setdefault(snap.index, []).append(snap)
             snap = snap.parent
 
