@@ -22,7 +22,7 @@ from pybpf.isa.instruction import Instruction
 from pybpf.object import MapType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
-from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access
+from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access, constant_key
 from pybpf.verifier.program import Layout, Refused
 from pybpf.verifier.protos import PROTOS, Proto, prototype
 
@@ -969,9 +969,9 @@ class HelperCall:
     def arg_key(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.key_size, False)
         if self.map.type in (MapType.ARRAY, MapType.PERCPU_ARRAY) and reg.type == s.STACK and reg.var.is_const:
-            key = Access(self.v, self.state, regno, 0, 4, False, None, helper=True).run()
             # an array lookup with a constant key in range cannot fail
-            self.key_in_range = key.var.is_const and key.var.value < self.map.max_entries
+            key = constant_key(self.state.frames[reg.frame], reg.off + sc.signed(reg.var.value), self.map.key_size)
+            self.key_in_range = key is not None and key < self.map.max_entries
 
     def arg_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, False)

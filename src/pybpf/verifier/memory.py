@@ -246,5 +246,29 @@ def _read(access: Access, frame: s.Frame, start: int) -> s.Reg:
         raise access.fail("invalid size of register fill")
     if all(k == s.ZERO for k in kinds):
         return s.constant(0)
+    spilled = slot.spilled if slot is not None else None
+    if spilled is not None and all(k == s.SPILL for k in kinds) and spilled.type == s.SCALAR and \
+            spilled.var.is_const and spilled.var.value == 0:
+        return s.constant(0)            # part of a spilled zero is zero
     return loaded(size)
+
+
+def constant_key(frame: s.Frame, start: int, size: int) -> int | None:
+    """The kernel's ``get_constant_map_key``: the value of a ``size``-byte map key at
+    ``start`` when the stack holds it as zero bytes or in a spilled constant scalar
+    whose spilled bytes up to the key's first are exactly ``size`` (its whole value,
+    as the kernel takes it); None otherwise."""
+    slot = frame.stack.get((-start - 1) // 8)
+    if slot is None:
+        return None
+    first = (-start - 1) % 8
+    below = slot.kinds[first::-1]          # the key's first byte down to the slot's last
+    if len(below) - len(below.lstrip(s.ZERO)) >= size:
+        return 0
+    spilled = slot.spilled
+    if spilled is None or spilled.type != s.SCALAR or not spilled.var.is_const:
+        return None
+    if len(below) - len(below.lstrip(s.SPILL)) != size:
+        return None
+    return spilled.var.value
 
