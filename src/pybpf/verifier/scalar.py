@@ -113,6 +113,11 @@ def make(umin: int, umax: int, smin: int, smax: int, t: Tnum, u32min: int = 0, u
         if u32min > u32max or s32min > s32max:
             return None
         # signed and unsigned 64-bit bounds
+        if smin < 0 <= smax:          # a signed range across zero: is one side out of [umin, umax]?
+            if umin > smax:
+                smax = -1
+            elif umax < smin & MASK64:
+                smin = 0
         if umin >> 63 == umax >> 63:                    # unsigned range on one side of the sign
             smin, smax = max(smin, signed(umin)), min(smax, signed(umax))
         if (smin >= 0) == (smax >= 0):                  # signed range on one side of zero
