@@ -967,11 +967,13 @@ class HelperCall:
         Access(self.v, self.state, regno, 0, size, write, None, helper=True).run()
 
     def arg_key(self, regno: int, reg: s.Reg) -> None:
-        self.memory_arg(regno, reg, self.map.key_size, False)
-        if self.map.type in (MapType.ARRAY, MapType.PERCPU_ARRAY) and reg.type == s.STACK and reg.var.is_const:
+        info = self.map
+        assert info is not None         # the map argument came first
+        self.memory_arg(regno, reg, info.key_size, False)
+        if info.type in (MapType.ARRAY, MapType.PERCPU_ARRAY) and reg.type == s.STACK and reg.var.is_const:
             # an array lookup with a constant key in range cannot fail
-            key = constant_key(self.state.frames[reg.frame], reg.off + sc.signed(reg.var.value), self.map.key_size)
-            self.key_in_range = key is not None and key < self.map.max_entries
+            key = constant_key(self.state.frames[reg.frame], reg.off + sc.signed(reg.var.value), info.key_size)
+            self.key_in_range = key is not None and key < info.max_entries
 
     def arg_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, False)

@@ -246,9 +246,9 @@ def _read(access: Access, frame: s.Frame, start: int) -> s.Reg:
         raise access.fail("invalid size of register fill")
     if all(k == s.ZERO for k in kinds):
         return s.constant(0)
-    spilled = slot.spilled if slot is not None else None
-    if spilled is not None and all(k == s.SPILL for k in kinds) and spilled.type == s.SCALAR and \
-            spilled.var.is_const and spilled.var.value == 0:
+    zero = slot is not None and slot.spilled is not None and slot.spilled.type == s.SCALAR and \
+        slot.spilled.var.is_const and slot.spilled.var.value == 0
+    if zero and all(k == s.SPILL for k in kinds):
         return s.constant(0)            # part of a spilled zero is zero
     return loaded(size)
 
