@@ -244,6 +244,58 @@ class Generator:
         body.append(f"{out}:")
         return body
 
+    def dynptr(self) -> list[str]:
+        """A ring-buffer dynptr reserved on the stack, used (read, write, a data slice),
+        and submitted or discarded (or not, or twice, or overwritten)."""
+        at = self.r.choice((-16, -16, -32, -24, -12, -8))
+        size = self.r.choice((8, 16, 48))
+        out = [f"r1 = map[fd:{self.r.choice((RING, RING, RING, HASH))}]", f"r2 = {size}", "r3 = 0", "r4 = r10",
+               f"r4 += {at}", "call bpf_ringbuf_reserve_dynptr"]
+        use = self.r.randrange(5)
+        if use == 0:
+            done = self.fresh()
+            length = self.r.choice((8, 8, 16, 0))
+            off = self.off([0, max(0, length - 8)], [length, 4])
+            out += ["r1 = r10", f"r1 += {at}", "r2 = 0", f"r3 = {length}", "call bpf_dynptr_data"]
+            out += [f"if r0 == 0 goto {done}"] if self.chance(0.85) else []
+            out += [f"*(u64 *)(r0 {off:+d}) = 1" if self.chance(0.6) else f"r7 = *(u32 *)(r0 {off:+d})", f"{done}:"]
+        elif use == 1:
+            out += ["r1 = r10", "r1 += -64", f"r2 = {self.r.choice((8, 16, 0))}", "r3 = r10", f"r3 += {at}", "r4 = 0",
+                    "r5 = 0", "call bpf_dynptr_read"]
+        elif use == 2:
+            out += ["*(u64 *)(r10 -64) = 0", "r1 = r10", f"r1 += {at}", "r2 = 0", "r3 = r10", "r3 += -64",
+                    f"r4 = {self.r.choice((8, 16))}", "r5 = 0", "call bpf_dynptr_write"]
+        elif use == 3:
+            out.append(self.r.choice([f"*(u64 *)(r10 {at}) = 0", f"r7 = *(u64 *)(r10 {at})", "r0 = 0"]))
+        release = self.r.choice(("bpf_ringbuf_submit_dynptr", "bpf_ringbuf_discard_dynptr"))
+        if self.chance(0.9):
+            out += ["r1 = r10", f"r1 += {self.r.choice((at, at, at, at + 8))}", "r2 = 0", f"call {release}"]
+            if self.chance(0.05):
+                out += ["r1 = r10", f"r1 += {at}", "r2 = 0", f"call {release}"]
+        return out
+
+    def may_goto(self) -> list[str]:
+        """A loop bounded by ``may_goto`` (and maybe a counter too), maybe indexing a map
+        value with its counter."""
+        top, out = self.fresh(), self.fresh()
+        lines = []
+        lookup = self.chance(0.4)
+        if lookup:
+            lines += ["*(u32 *)(r10 -4) = 0", f"r1 = map[fd:{ARRAY}]", "r2 = r10", "r2 += -4",
+                      "call bpf_map_lookup_elem", f"if r0 == 0 goto {out}", "r9 = r0"]
+        lines += ["r7 = 0", f"{top}:", f"may_goto {out}", "r7 += 1"]
+        if lookup:
+            lines += ["r1 = r9", "r2 = r7", "r2 &= 31" if self.chance(0.8) else "r2 += 0", "r1 += r2",
+                      "r8 = *(u8 *)(r1 +0)"]
+        elif self.chance(0.3):
+            lines += ["call bpf_get_prandom_u32", "r7 += r0"]
+        # a counter bound (else only may_goto ends the loop: with a counter indexing memory, the
+        # kernel keeps it precise and gives up after 1M instructions, slow to reproduce here)
+        bounded = self.chance(0.95 if lookup else 0.5)
+        lines.append(f"if r7 < {self.r.choice((10, 40, 1000))} goto {top}" if bounded else f"goto {top}")
+        lines.append(f"{out}:")
+        return lines
+
     def call(self) -> list[str]:
         name = f"f{len(self.functions)}_{self.fresh()}"
         depth = self.r.choice((8, 64, 256, 496, 512))
@@ -355,4 +407,5 @@ class Generator:
 _SNIPPETS = (Generator.scalars, Generator.stack, Generator.map_lookup, Generator.map_lookup, Generator.update,
              Generator.context, Generator.packet, Generator.packet, Generator.helpers, Generator.helpers,
              Generator.ringbuf, Generator.loop, Generator.call, Generator.callback, Generator.uninit,
-             Generator.socket, Generator.socket, Generator.narrow, Generator.narrow, Generator.spill, Generator.spill)
+             Generator.socket, Generator.socket, Generator.narrow, Generator.narrow, Generator.spill, Generator.spill,
+             Generator.may_goto, Generator.dynptr)

@@ -24,7 +24,7 @@ def test_refusal_names_the_instruction_and_message(tmp_path, capsys):
     path.write_text(UNSAFE)
     assert main(["verify", str(path), "--type", "xdp", "--log-level", "2"]) == 1
     out = capsys.readouterr().out
-    assert "refused at instruction 1: R2 offset is outside of the packet" in out
+    assert "refused at instruction 1 (EACCES): R2 offset is outside of the packet" in out
     assert "processed 2 insns (limit 1000000)" in out
 
 
@@ -53,4 +53,4 @@ def test_compare_with_the_kernel(tmp_path, capsys):
     path.write_text(UNSAFE)
     assert main(["verify", str(path), "--type", "xdp", "--compare"]) == 0     # both refuse: they agree
     out = capsys.readouterr().out
-    assert "kernel: refused: R2 offset is outside of the packet" in out and "verdicts agree" in out
+    assert "kernel: refused (EACCES): R2 offset is outside of the packet" in out and "verdicts agree" in out

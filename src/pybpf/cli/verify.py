@@ -13,6 +13,7 @@ and shows both verdicts. The exit status is 0 when accepted, 1 when refused (or 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import time
 from typing import Any
@@ -60,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
                      func_info=spec.btf is not None and bool(spec.btf.func_info))
     elapsed = time.perf_counter() - start
     row: dict[str, Any] = {"program": spec.name, "type": str(kind), "accepted": verdict.accepted,
-                           "message": verdict.message, "instruction": verdict.slot, "why": verdict.why,
+                           "message": verdict.message, "errno": _errno_name(verdict.errno),
+                           "instruction": verdict.slot, "why": verdict.why,
                            "source": _source(spec, verdict), "processed": verdict.processed,
                            "microseconds": round(elapsed * 1e6)}
     if args.log_level:
@@ -91,21 +93,30 @@ def _kernel_verdict(collection) -> dict[str, Any]:
 
     try:
         with load(collection, engine="kernel"):
-            return {"accepted": True, "message": ""}
+            return {"accepted": True, "message": "", "errno": ""}
     except VerifierError as exc:
         lines = [line for line in exc.log.splitlines()
                  if line.strip() and not line.startswith(("processed", "stack depth", "verification time"))]
-        return {"accepted": False, "message": lines[-1] if lines else exc.reason or str(exc)}
+        return {"accepted": False, "message": lines[-1] if lines else exc.reason or str(exc),
+                "errno": _errno_name(exc.errno)}
     except PybpfError as exc:
-        return {"accepted": False, "message": str(exc).splitlines()[0]}
+        return {"accepted": False, "message": str(exc).splitlines()[0],
+                "errno": _errno_name(getattr(exc, "errno", 0) or 0)}
+
+
+def _errno_name(code: int) -> str:
+    """``EACCES`` for 13; the kernel's internal ENOTSUPP (524) by name too; '' for 0."""
+    if not code:
+        return ""
+    return {524: "ENOTSUPP"}.get(code) or errno.errorcode.get(code, str(code))
 
 
 def _print(row: dict[str, Any], verdict) -> None:
     if row.get("log"):
         print(row["log"], end="")
     where = f" at instruction {row['instruction']}" if row["instruction"] is not None else ""
-    print(f"{row['program']} ({row['type']}): " + ("accepted" if row["accepted"] else f"refused{where}: "
-                                                      f"{row['message']}"))
+    print(f"{row['program']} ({row['type']}): " + ("accepted" if row["accepted"] else f"refused{where} "
+                                                      f"({row['errno']}): {row['message']}"))
     for line in row["source"].splitlines():
         print(f"  {line}")
     if row["why"]:
@@ -113,5 +124,5 @@ def _print(row: dict[str, Any], verdict) -> None:
     print(f"  processed {row['processed']} insns in {row['microseconds']} us")
     if "kernel" in row:
         kernel = row["kernel"]
-        print("kernel: " + ("accepted" if kernel["accepted"] else f"refused: {kernel['message']}"))
+        print("kernel: " + ("accepted" if kernel["accepted"] else f"refused ({kernel['errno']}): {kernel['message']}"))
         print("verdicts " + ("agree" if kernel["accepted"] == row["accepted"] else "DIFFER"))

@@ -215,6 +215,11 @@ def _goto(m: re.Match) -> Parsed:
     return Instruction(o.JMP | o.JA, 0, 0, relative, 0), label
 
 
+def _may_goto(m: re.Match) -> Parsed:
+    relative, label = target(m, "off")
+    return Instruction(o.JMP | o.JCOND, 0, 0, relative, 0), label
+
+
 def _branch(m: re.Match) -> Parsed:
     width = _width(m["dst"])
     kind = o.JMP if width == "r" else o.JMP32
@@ -256,6 +261,7 @@ def _exit(m: re.Match) -> Parsed:
 _FORMS: list[tuple[re.Pattern, Callable[[re.Match], Parsed]]] = [(re.compile(p + r"\s*$"), h) for p, h in [
     (r"^exit", _exit),
     (rf"^goto(?P<long>l)?\s+{_TARGET}", _goto),
+    (rf"^may_goto\s+{_TARGET}", _may_goto),
     (rf"^if\s+(?P<dst>{_REG})\s*(?P<op>s?[<>]=?|==|!=|&)\s*(?P<src>{_REG}|{_NUM})\s+goto\s+{_TARGET}", _branch),
     (r"^callx\s+(?P<dst>\S+)", _callx),
     (r"^call\s+(?P<callee>.+?)", _call),

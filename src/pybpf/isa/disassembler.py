@@ -99,6 +99,8 @@ def _jmp(ins: Instruction, target: str | None) -> str:
     where = target or _rel(ins.jump_offset)
     if code == o.JA:
         return f"gotol {where}" if ins.cls == o.JMP32 else f"goto {where}"
+    if code == o.JCOND:
+        return f"may_goto {where}"
     reg = "w" if ins.cls == o.JMP32 else "r"
     source = f"{reg}{ins.src}" if o.source(ins.opcode) == o.X else _hex(ins.imm)
     return f"if {reg}{ins.dst} {_JMP_SYMBOLS[code]} {source} goto {where}"

@@ -164,6 +164,10 @@ def _jmp(ins: Instruction) -> str | None:
         if kind == o.JMP32 or reg:
             return f"opcode {ins.opcode:#04x} is not defined (exit is 0x95)"
         return _unused(ins, "dst", "src", "off", "imm")
+    if code == o.JCOND:
+        if kind == o.JMP32 or reg:
+            return f"opcode {ins.opcode:#04x} is not defined (may_goto is 0xe5)"
+        return _unused(ins, "dst", "src", "imm")
     if code not in o.JMP_OP_NAMES:
         return f"opcode {ins.opcode:#04x} has an unknown jump operation"
     return _unused(ins, "imm") if reg else _unused(ins, "src")

@@ -27,6 +27,8 @@ NEG, MOD, XOR, MOV, ARSH, END = 0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0
 # JMP operations (bits 4-7).
 JA, JEQ, JGT, JGE, JSET, JNE, JSGT, JSGE = 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70
 CALL, EXIT, JLT, JLE, JSLT, JSLE = 0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0
+#: ``may_goto`` (JMP | JCOND with src 0): jump once a hidden loop budget runs out
+JCOND = 0xE0
 
 # Atomic operations (the imm field of STX|ATOMIC).
 FETCH = 0x01

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pybpf.isa import Instruction
 from pybpf.isa.disassembler import format_instruction
+from pybpf.isa.instruction import Instruction
 from pybpf.object import MapSpec, ProgramType
 from pybpf.verifier.checker import Verifier
 from pybpf.verifier.program import Refused

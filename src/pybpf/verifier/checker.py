@@ -15,14 +15,14 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field
 
-from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.isa.disassembler import format_instruction
 from pybpf.isa.helpers import HELPER_NAMES, helper_id, helper_name
+from pybpf.isa.instruction import Instruction
 from pybpf.object import MapType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
-from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access
+from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access, constant_key
 from pybpf.verifier.program import Layout, Refused
 from pybpf.verifier.protos import PROTOS, Proto, prototype
 
@@ -37,6 +37,7 @@ _HELPER_MAPS = {
     "tail_call": {MapType.PROG_ARRAY}, "perf_event_output": {MapType.PERF_EVENT_ARRAY},
     "perf_event_read": {MapType.PERF_EVENT_ARRAY}, "get_stackid": {MapType.STACK_TRACE},
     "ringbuf_output": {MapType.RINGBUF}, "ringbuf_reserve": {MapType.RINGBUF}, "ringbuf_query": {MapType.RINGBUF},
+    "ringbuf_reserve_dynptr": {MapType.RINGBUF},
     "redirect_map": {MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP},
     "map_push_elem": {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER},
     "map_pop_elem": {MapType.QUEUE, MapType.STACK}, "map_peek_elem": {MapType.QUEUE, MapType.STACK,
@@ -46,7 +47,7 @@ _HELPER_MAPS = {
 _MAP_HELPERS = {
     MapType.PROG_ARRAY: {"tail_call"}, MapType.PERF_EVENT_ARRAY: {"perf_event_output", "perf_event_read",
                                                                   "perf_event_read_value", "skb_output"},
-    MapType.RINGBUF: {"ringbuf_output", "ringbuf_reserve", "ringbuf_query"},
+    MapType.RINGBUF: {"ringbuf_output", "ringbuf_reserve", "ringbuf_query", "ringbuf_reserve_dynptr"},
     MapType.STACK_TRACE: {"get_stackid"},
     MapType.QUEUE: {"map_push_elem", "map_pop_elem", "map_peek_elem"},
     MapType.STACK: {"map_push_elem", "map_pop_elem", "map_peek_elem"},
@@ -66,7 +67,7 @@ _PRIVATE_STACK = {ProgramType.PERF_EVENT}
 _SKB_LD = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT}
 
 
-@dataclass
+@dataclass(eq=False)     # identity: snapshots are removed from lists by identity
 class Snapshot:
     """A state verified (or being verified) at an instruction; ``branches`` counts the
     paths below it still being explored (0: everything after it was found safe)."""
@@ -76,6 +77,20 @@ class Snapshot:
     index: int
     key: tuple
     branches: int = 1
+    #: how often a state here was (hits) and was not (misses) found within this one
+    hits: int = 0
+    misses: int = 0
+    #: (frame, register, value) of its constant scalars: a state with another value in
+    #: one of them is not within this one (a quick test before State.contains)
+    consts: tuple = ()
+
+    def may_contain(self, state: s.State) -> bool:
+        frames = state.frames
+        for frame, regno, value in self.consts:
+            reg = frames[frame].regs[regno]
+            if reg.type != s.SCALAR or reg.var[0] != value or reg.var[1] != value:
+                return False
+        return True
 
 
 @dataclass
@@ -117,18 +132,23 @@ class Verifier:
         self.next_id = 0
         self.current: s.State | None = None
         self.visited: dict[int, list[Snapshot]] = {}
-        #: (instruction, state key) → how many such snapshots are still being explored
-        self.exploring: dict[tuple[int, tuple], int] = {}
         #: instruction → snapshots whose every continuation was found safe (pruning candidates)
         self.done: dict[int, list[Snapshot]] = {}
         self.depths: dict[int, int] = {}
-        #: instruction → how many of its snapshots are still being explored
-        self.open_at: dict[int, int] = {}
+        #: instruction → its snapshots still being explored (a path through them goes on)
+        self.open: dict[int, list[Snapshot]] = {}
         #: jump-class instructions processed (calls and exits too), and both counters
         #: when the last state was kept
         self.jumps = self.last_jumps = self.last_processed = 0
         #: helper calls that call a callback (their own prune points, see visit_callback_call)
         self.callback_calls: set[int] = set()
+        #: may_goto instructions (always a state kept; see may_goto)
+        self.may_gotos: set[int] = set()
+        #: functions a path entered (calls, callbacks)
+        self.entered: set[int] = set()
+        #: instruction → registers whose exact value mattered there (see mark_precise)
+        self.sinks: dict[int, int] = {}
+        self.precise: list[int] | None = None
 
     # -- driver -----------------------------------------------------------------------
 
@@ -141,7 +161,9 @@ class Verifier:
         for index, ins in enumerate(self.code):
             if ins.opcode == o.JMP | o.CALL:
                 self.layout.prune_points.add(index + 1)
-            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and PROTOS.get(ins.imm, (_NO_CALLBACK,))[
+            if ins.opcode == o.JMP | o.JCOND:
+                self.may_gotos.add(index)
+            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and PROTOS.get(ins.imm, (_NO_CALLBACK, None))[
                     0].callback_args:
                 self.callback_calls.add(index)
                 self.layout.prune_points.add(index)
@@ -159,6 +181,7 @@ class Verifier:
                                        f"{self.describe(state)}")
             self.walk(index, state, pending)
         self.check_stack_depth()
+        self.check_dead_last_function()
         self.result.stack_depths = {self.layout.starts.index(f): d for f, d in self.depths.items()}
         return self.result
 
@@ -190,26 +213,42 @@ class Verifier:
         result = self.result
         if index in self.callback_calls:
             return self.visit_callback_call(index, state, seen)
+        may_goto = index in self.may_gotos
         # as the kernel: a new state is kept only after 2 jumps and 8 instructions since the
         # last one, and inside a loop under way here only after 20 jumps or 100 instructions
         jumps, insns = self.jumps - self.last_jumps, result.processed - self.last_processed
         keep = jumps >= 2 and insns >= 8
-        if keep and self.open_at.get(index) and jumps < 20 and insns < 100:
+        open_here = self.open.get(index, ())
+        if keep and open_here and jumps < 20 and insns < 100:
             keep = False
         # each caller frame waits at its call instruction; the registers live there count
         frames = state.frames
         live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
-        key = state.key(live)
-        if self.exploring.get((index, key)):
-            raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index, errno=errno.EINVAL)
-        for snap in self.done.get(index, ()):
-            if snap.state.contains(state, live):
-                if self.log_level > 1:
-                    self.result.log.append(f"{self.layout.slots[index]}: safe")
+        if may_goto:           # a deeper iteration within an earlier one adds nothing
+            depth = state.may_goto_depth
+            if self.scan(seen, lambda snap: snap.state.may_goto_depth != depth and snap.may_contain(state)
+                         and snap.state.contains(state, live),
+                         True):
                 self.finish(state)
                 return True
+            keep = True
+        # a state equal to one still being explored on this path: a loop that never ends
+        # (the constants compared first: a loop counter tells most states apart cheaply)
+        key = None
+        for snap in open_here:
+            if snap.state.may_goto_depth == state.may_goto_depth and snap.may_contain(state):
+                key = key or state.key(live)
+                if snap.key == key:
+                    raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index,
+                                  errno=errno.EINVAL)
+        if self.scan(self.done.get(index, []), lambda snap: snap.may_contain(state) and snap.state.contains(state, live),
+                     may_goto):
+            if self.log_level > 1:
+                self.result.log.append(f"{self.layout.slots[index]}: safe")
+            self.finish(state)
+            return True
         if keep:
-            self.keep(index, state, seen, key)
+            self.keep(index, state, seen, key or state.key(live))
         return False
 
     def visit_callback_call(self, index: int, state: s.State, seen: list[Snapshot]) -> bool:
@@ -219,12 +258,31 @@ class Verifier:
         ``calls_callback`` rule); every state here is kept."""
         frames = state.frames
         live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
-        for snap in seen:
-            if snap.state.contains(state, live):
-                self.finish(state)
-                return True
+        if self.scan(seen, lambda snap: snap.may_contain(state) and snap.state.contains(state, live), True):
+            self.finish(state)
+            return True
         self.keep(index, state, seen, state.key(live))
         return False
+
+    @staticmethod
+    def scan(snaps: list[Snapshot], fits, checkpoint: bool) -> bool:
+        """Whether one of ``snaps`` ``fits``; those compared in vain count a miss, and one
+        that misses far more often than it hits is dropped, as the kernel evicts states
+        (3 misses per hit; 64 at a may_goto or callback call while still explored)."""
+        hit, kept = False, []
+        for snap in snaps:
+            if not hit:
+                if fits(snap):
+                    snap.hits += 1
+                    hit = True
+                else:
+                    snap.misses += 1
+            n = 64 if checkpoint and snap.branches else 3
+            if snap.misses <= snap.hits * n + n:
+                kept.append(snap)
+        if len(kept) != len(snaps):
+            snaps[:] = kept
+        return hit
 
     def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple) -> None:
         """Record ``state`` at ``index`` as a snapshot whose continuations are explored."""
@@ -232,8 +290,11 @@ class Verifier:
         self.last_jumps, self.last_processed = self.jumps, result.processed
         snap = Snapshot(state.copy(), state.parent, index, key)
         snap.state.parent = None
-        self.exploring[index, key] = self.exploring.get((index, key), 0) + 1
-        self.open_at[index] = self.open_at.get(index, 0) + 1
+        if len(state.frames) == len(key[0]):
+            snap.consts = tuple((f, n, reg.var[0]) for f, (frame, regs) in enumerate(zip(state.frames, key[0]))
+                                for n, reg in enumerate(frame.regs)
+                                if regs[0][n] is not None and reg.type == s.SCALAR and reg.var[0] == reg.var[1])
+        self.open.setdefault(index, []).append(snap)
         state.parent = snap
         seen.append(snap)
         result.total_states += 1
@@ -260,8 +321,7 @@ class Verifier:
             snap.branches -= 1
             if snap.branches:
                 break
-            self.exploring[snap.index, snap.key] -= 1
-            self.open_at[snap.index] -= 1
+            self.open[snap.index].remove(snap)
             self.done.setdefault(snap.index, []).append(snap)
             snap = snap.parent
 
@@ -439,6 +499,10 @@ class Verifier:
                 raise Refused(f"invalid shift {ins.imm}", self.index, errno=errno.EINVAL)
             src = s.constant(ins.imm if is64 else ins.imm & sc.U32)
         if dst.is_pointer or src.is_pointer:
+            if by_reg and src.type == s.SCALAR:        # the offset's exact value matters
+                self.mark_precise(ins.src)
+            elif by_reg and dst.type == s.SCALAR:
+                self.mark_precise(ins.dst)
             regs[ins.dst] = self.pointer_alu(ins, op, is64, dst, src)
             return
         regs[ins.dst] = s.scalar(sc.alu(op, dst.var, src.var, is64))
@@ -518,12 +582,17 @@ class Verifier:
         if op == o.CALL:
             return self.call(index, ins, state, pending)
         target = self.layout.slot_target(index, ins.jump_offset)
+        if op == o.JCOND:
+            return self.may_goto(index, ins, state, target, pending)
         self.read(state, ins.dst)
         if o.source(ins.opcode) == o.X:
             self.read(state, ins.src)
         taken_state = self.fork(state)
         outcome = self.condition(op, ins, state, taken_state, True)
         if outcome is not None:            # decided: one side only, the other never runs
+            for regno in (ins.dst, ins.src) if o.source(ins.opcode) == o.X else (ins.dst,):
+                if state.regs[regno].type == s.SCALAR:
+                    self.mark_precise(regno)
             if outcome:
                 state.frames, state.refs = taken_state.frames, taken_state.refs
             self.finish(taken_state)
@@ -535,6 +604,20 @@ class Verifier:
             return target
         pending.append((target, taken_state, index))
         return index + 1
+
+    def may_goto(self, index: int, ins: Instruction, state: s.State, target: int | None,
+                 pending: list) -> int | None:
+        """``may_goto``: as the kernel, the jump (out of the loop) is followed first and the
+        fall-through (one more iteration) is explored later, one level deeper, with every
+        scalar that changed since this path last passed here widened to unknown: the
+        loop's states then repeat and are pruned (see :meth:`visit`)."""
+        if ins.src or ins.dst or ins.imm or ins.cls != o.JMP:
+            raise Refused(f"invalid may_goto imm {ins.imm}", index, errno=errno.EINVAL)
+        again = self.fork(state)
+        again.may_goto_depth += 1
+        self.widen_since(index, again, exclude=state.parent)
+        pending.append((index + 1, again, index))
+        return target
 
     def condition(self, op: int, ins: Instruction, state: s.State, into: s.State, holds: bool) -> bool | None:
         """Narrow ``into`` by the comparison of ``ins`` (with operator ``op``) holding
@@ -601,7 +684,7 @@ class Verifier:
                     reg.type = reg.type[:-len(s.OR_NULL)]
                     if not reg.ref:
                         reg.id = 0
-        if is_null and ref:
+        if is_null and ref and ref == ident:     # an acquired object that is not there
             state.refs.pop(ref, None)
 
     def packet_range(self, op: int, dst: s.Reg, src: s.Reg, state: s.State) -> None:
@@ -635,6 +718,7 @@ class Verifier:
             if frame.callback:       # back to the helper's call, which may call it again
                 self.check_return(r0, "callback return", (0, 1))
                 state.frames.pop()
+                self.widen_since(frame.callsite, state)
                 return frame.callsite
             state.frames.pop()
             caller = state.regs
@@ -652,9 +736,35 @@ class Verifier:
         if r0.type != s.SCALAR:
             raise Refused(f"At {where} the register R0 is not a known value ({r0.type})", self.index,
                           errno=errno.EINVAL)
+        self.mark_precise(0)
         if r0.var.smin < low or r0.var.smax > high:
-            raise Refused(f"At {where} the register R0 has smin={r0.var.smin} smax={r0.var.smax} should "
+            bounds = [f"smin={r0.var.smin}"] if r0.var.smin > sc.S64_MIN else []
+            bounds += [f"smax={r0.var.smax}"] if r0.var.smax < sc.S64_MAX else []
+            raise Refused(f"At {where} the register R0 has {' '.join(bounds) or 'unknown scalar value'} should "
                           f"have been in [{low}, {high}]", self.index, errno=errno.EINVAL)
+
+    def mark_precise(self, regno: int) -> None:
+        """The exact value of ``regno`` at the current instruction matters (a precision
+        mark: that register, and what it came from, is never widened)."""
+        mask = self.sinks.get(self.index, 0)
+        if not mask >> regno & 1:
+            self.sinks[self.index] = mask | 1 << regno
+            self.precise = None
+
+    def precise_masks(self, state: s.State, index: int) -> tuple[int, ...]:
+        """The precise registers of each frame of ``state`` at ``index``."""
+        if self.precise is None:
+            self.precise = self.layout.precise_registers(self.sinks)
+        frames = state.frames
+        return tuple(self.precise[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.precise[index],)
+
+    def widen_since(self, index: int, state: s.State, exclude: Snapshot | None = None) -> None:
+        """Widen ``state`` against the last state this path had at ``index`` (the kernel's
+        find_prev_entry + widen_imprecise_scalars, for may_goto and callback loops)."""
+        previous = next((snap for snap in reversed(self.visited.get(index, ()))
+                         if snap is not exclude and snap.branches and _same_callsites(snap.state, state)), None)
+        if previous is not None:
+            _widen(previous.state, state, self.precise_masks(state, index))
 
     def check_leak(self, state: s.State, what: str) -> None:
         """The kernel's ``check_resource_leak``: every reference still held is named, and
@@ -683,6 +793,7 @@ class Verifier:
         frame.regs[1:6] = args
         frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=len(state.frames))
         state.frames.append(frame)
+        self.entered.add(target)
         return target
 
     def helper(self, index: int, number: int, state: s.State, pending: list) -> int | None:
@@ -698,12 +809,25 @@ class Verifier:
                           errno=errno.EINVAL)
         call = HelperCall(self, state, name, proto)
         call.check_args()
+        if call.dynptr_made is not None:
+            self.new_id()
+            ref = self.new_id()
+            state.refs[ref] = index
+            frame, start = call.dynptr_made
+            for offset in (start, start + 8):
+                frame.stack[(-offset - 1) // 8] = s.Slot(s.DYNPTR * 8, s.Reg(s.DYNPTR_SLOT, sc.const(0), id=ref,
+                                                                             ref=ref, size=offset - start))
         if call.callback is not None:
             # as the kernel: the callback is explored later, from a copy of this state with
             # its frame pushed; its exit comes back to this call, which may call it again
-            inside = self.fork(state)
-            self.enter(inside, call.callback, index, call.callback_args, True)
-            pending.append((call.callback, inside, -1))
+            # (bpf_loop: no more often than its loop count says)
+            caller = state.frame
+            if name != "loop" or caller.callback_depth < state.regs[1].var.umax:
+                caller.callback_depth += 1
+                inside = self.fork(state)
+                self.enter(inside, call.callback, index, call.callback_args, True)
+                pending.append((call.callback, inside, -1))
+            caller.callback_depth = 0
         if name == "tail_call":
             self.check_leak(state, "tail_call")
         regs = state.regs
@@ -719,6 +843,10 @@ class Verifier:
             regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index)
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
+        elif proto.ret == "dynptr_mem_or_null":      # a slice that dies with its dynptr's reference
+            regs[0] = s.Reg(s.DYNPTR_MEM + s.OR_NULL, sc.const(0), id=self.new_id(),
+                            ref=call.dynptr.ref if call.dynptr is not None else 0,
+                            size=call.alloc_size, origin=index)
         elif proto.ret in ("ringbuf_mem_or_null", "sock_or_null", "sock_common_or_null"):
             self.new_id()           # the kernel numbers the maybe-NULL id, then the reference
             ref = self.new_id()
@@ -728,6 +856,19 @@ class Verifier:
         else:
             regs[0] = s.scalar()
         return index + 1
+
+    def check_dead_last_function(self) -> None:
+        """This kernel (6.18) fails with EFAULT ("verifier bug") when the program's last
+        function was never verified (a callback of bpf_loop with no iterations: its code
+        is removed as dead) while another function was: pybpf says what it will say."""
+        functions = self.layout.starts[1:]
+        last = functions[-1] if functions else None
+        if last is None or last in self.entered or not self.entered.intersection(functions):
+            return
+        raise Refused(f"verifier bug: No program to jit at insn {self.layout.slots[last]} (subprog < 0)", None,
+                      "the kernel removes the never-called last function as dead code and then fails to compile "
+                      "the program (a bug of this kernel); move that function before the others or let it run",
+                      errno=errno.EFAULT)
 
     def check_stack_depth(self) -> None:
         """The kernel's combined stack limit over every chain of bpf-to-bpf calls (each
@@ -739,7 +880,9 @@ class Verifier:
         tail_call = helper_id("tail_call")
         for index, ins in enumerate(self.code):
             if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO:
-                calls.setdefault(self.layout.function_of[index], {})[self.layout.slot_target(index, ins.imm)] = None
+                callee = self.layout.slot_target(index, ins.imm)
+                if callee is not None:
+                    calls.setdefault(self.layout.function_of[index], {})[callee] = None
             elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm == tail_call:
                 tail_calls.add(self.layout.function_of[index])
         private = self.kind in _PRIVATE_STACK and not tail_calls
@@ -772,6 +915,9 @@ class HelperCall:
         self.callback_args: list[s.Reg] = []
         self.key_in_range = False
         self.memory: tuple[int, bool] | None = None   # (regno, written) awaiting its size
+        #: the dynptr argument (its first slot's register), and a dynptr to set up (frame, offset)
+        self.dynptr: s.Reg | None = None
+        self.dynptr_made: tuple[s.Frame, int] | None = None
 
     def fail(self, message: str, errno: int = errno.EACCES) -> Refused:
         return Refused(message, self.v.index, errno=errno)
@@ -784,7 +930,7 @@ class HelperCall:
                 continue
             reg = self.v.read(self.state, regno)
             getattr(self, "arg_" + kind.replace("?", "_or_null"))(regno, reg)
-        if self.name == "for_each_map_elem" and self.map.type not in _FOR_EACH_MAPS:
+        if self.name == "for_each_map_elem" and self.map is not None and self.map.type not in _FOR_EACH_MAPS:
             raise self.fail("callback function not allowed for map", errno=_ENOTSUPP)
         if self.map is not None:
             self.check_map()
@@ -801,7 +947,7 @@ class HelperCall:
     def arg_map(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.MAP_PTR)
         self.map = reg.map
-        if self.name == "tail_call" and reg.map.type != MapType.PROG_ARRAY:
+        if self.name == "tail_call" and reg.map is not None and reg.map.type != MapType.PROG_ARRAY:
             raise self.fail("expected prog array map for tail call", errno=errno.EINVAL)
 
     def check_map(self) -> None:
@@ -824,11 +970,13 @@ class HelperCall:
         Access(self.v, self.state, regno, 0, size, write, None, helper=True).run()
 
     def arg_key(self, regno: int, reg: s.Reg) -> None:
-        self.memory_arg(regno, reg, self.map.key_size, False)
-        if self.map.type in (MapType.ARRAY, MapType.PERCPU_ARRAY) and reg.type == s.STACK and reg.var.is_const:
-            key = Access(self.v, self.state, regno, 0, 4, False, None, helper=True).run()
+        info = self.map
+        assert info is not None         # the map argument came first
+        self.memory_arg(regno, reg, info.key_size, False)
+        if info.type in (MapType.ARRAY, MapType.PERCPU_ARRAY) and reg.type == s.STACK and reg.var.is_const:
             # an array lookup with a constant key in range cannot fail
-            self.key_in_range = key.var.is_const and key.var.value < self.map.max_entries
+            key = constant_key(self.state.frames[reg.frame], reg.off + sc.signed(reg.var.value), info.key_size)
+            self.key_in_range = key is not None and key < info.max_entries
 
     def arg_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, False)
@@ -847,6 +995,7 @@ class HelperCall:
 
     def arg_size(self, regno: int, reg: s.Reg, zero: bool = False) -> None:
         self.expect(regno, reg, s.SCALAR)
+        self.v.mark_precise(regno)
         value = reg.var
         if value.smin < 0:
             raise self.fail(f"R{regno} min value is negative, either use unsigned or 'var &= const'")
@@ -875,8 +1024,62 @@ class HelperCall:
         if not _is_null(reg):
             self.expect(regno, reg, s.STACK)
 
+    def dynptr_at(self, regno: int, reg: s.Reg) -> tuple[s.Frame, int] | None:
+        """The stack frame and offset of a ``struct bpf_dynptr`` argument (None when it
+        cannot hold one: not 8-aligned or not 16 bytes inside the stack)."""
+        if reg.type != s.STACK or not reg.var.is_const:
+            raise self.fail(f"arg#{regno - 1} expected pointer to stack or const struct bpf_dynptr", errno.EINVAL)
+        start = reg.off + sc.signed(reg.var.value)
+        if start % 8 or start < -STACK_SIZE or start + 16 > 0:
+            return None
+        return self.state.frames[reg.frame], start
+
+    def initialized_dynptr(self, regno: int, reg: s.Reg) -> s.Reg | None:
+        where = self.dynptr_at(regno, reg)
+        if where is None:
+            return None
+        frame, start = where
+        slot = frame.stack.get((-start - 1) // 8)
+        if slot is None or slot.spilled is None or slot.spilled.type != s.DYNPTR_SLOT or slot.spilled.size:
+            return None
+        return slot.spilled
+
+    def arg_dynptr_uninit(self, regno: int, reg: s.Reg) -> None:
+        where = self.dynptr_at(regno, reg)
+        if where is None:
+            raise self.fail("Dynptr has to be an uninitialized dynptr", errno.EINVAL)
+        frame, start = where
+        for offset in (start, start + 8):
+            slot = frame.stack.get((-offset - 1) // 8)
+            if slot is not None and s.DYNPTR in slot.kinds:
+                raise self.fail("cannot overwrite referenced dynptr", errno.EINVAL)
+        self.v.note_depth(self.state, reg.frame, start)
+        self.dynptr_made = frame, start
+
+    def arg_dynptr(self, regno: int, reg: s.Reg) -> None:
+        self.dynptr = self.initialized_dynptr(regno, reg)
+        if self.dynptr is None:
+            raise self.fail(f"Expected an initialized dynptr as arg #{regno - 1}", errno.EINVAL)
+
+    def arg_dynptr_release(self, regno: int, reg: s.Reg) -> None:
+        where = self.dynptr_at(regno, reg)
+        slot = where[0].stack.get((-where[1] - 1) // 8) if where is not None else None
+        dynptr = slot.spilled if slot is not None else None
+        if where is None or dynptr is None or dynptr.type != s.DYNPTR_SLOT or dynptr.ref not in self.state.refs:
+            raise self.fail(f"arg {regno} is an unacquired reference", errno.EINVAL)
+        if dynptr.size:                  # the second half of one
+            raise self.fail(f"Expected an initialized dynptr as arg #{regno - 1}", errno.EINVAL)
+        frame, start = where
+        for offset in (start, start + 8):
+            frame.stack.pop((-offset - 1) // 8, None)
+        self.release(dynptr.ref)
+
+    def arg_alloc_size0(self, regno: int, reg: s.Reg) -> None:
+        self.arg_alloc_size(regno, reg)
+
     def arg_alloc_size(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.SCALAR)
+        self.v.mark_precise(regno)
         if not reg.var.is_const:
             raise self.fail(f"R{regno} is not a known constant'")
         self.alloc_size = reg.var.value
@@ -925,6 +1128,25 @@ class HelperCall:
 
 
 _NO_CALLBACK = Proto(())
+
+
+def _same_callsites(a: s.State, b: s.State) -> bool:
+    return len(a.frames) == len(b.frames) and all(x.callsite == y.callsite for x, y in zip(a.frames, b.frames))
+
+
+def _widen(old: s.State, new: s.State, precise: tuple[int, ...]) -> None:
+    """The kernel's ``widen_imprecise_scalars``: a scalar of ``new`` that differs from the
+    same register (or spilled register) of ``old`` becomes unknown, unless it is precise
+    (``precise``: a register mask per frame; spilled scalars count as imprecise)."""
+    for before, after, mask in zip(old.frames, new.frames, precise):
+        pairs = [(a, b) for n, (a, b) in enumerate(zip(before.regs, after.regs)) if not mask >> n & 1]
+        for i, slot in after.stack.items():
+            old_slot = before.stack.get(i)
+            if old_slot is not None and old_slot.spilled is not None and slot.spilled is not None:
+                pairs.append((old_slot.spilled, slot.spilled))
+        for a, b in pairs:
+            if a.type == b.type == s.SCALAR and a.var != b.var:
+                b.var, b.id = sc.UNKNOWN, 0
 
 
 def _helper_params(number: int) -> int:

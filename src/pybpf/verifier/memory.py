@@ -107,7 +107,7 @@ class Access:
                 raise self.fail(f"write to change key R{self.regno} not allowed")
             self.region(reg, reg.map.key_size, "map key")
             return loaded(self.size)
-        if kind == s.MEM:
+        if kind in (s.MEM, s.DYNPTR_MEM):
             self.region(reg, reg.size, "memory")
             return None if self.write else loaded(self.size)
         if kind in s.PACKETS:
@@ -154,12 +154,14 @@ class Access:
 
     def socket(self) -> s.Reg:
         """A field of ``struct bpf_sock`` (``bpf_sock_common``: fewer), read only."""
+        reg = self.reg
+        assert reg is not None          # a socket pointer register
         if self.write:
-            raise self.fail(f"R{self.regno} cannot write into {self.reg.type}")
-        off = self.reg.off + self.off
-        size = sock_field_size(off, self.size, self.reg.type == s.SOCK)
+            raise self.fail(f"R{self.regno} cannot write into {reg.type}")
+        off = reg.off + self.off
+        size = sock_field_size(off, self.size, reg.type == s.SOCK)
         if size is None:
-            raise self.fail(f"R{self.regno} invalid {self.reg.type} access off={off} size={self.size}")
+            raise self.fail(f"R{self.regno} invalid {reg.type} access off={off} size={self.size}")
         return loaded(self.size)
 
     # -- the stack --------------------------------------------------------------------
@@ -178,6 +180,10 @@ class Access:
                 raise self.fail(f"invalid{what} stack R{self.regno} off={start} size={self.size}",
                                 errno.EINVAL if self.helper else errno.EACCES)
             self.v.note_depth(self.state, reg.frame, start)
+            if any(_kind(frame, byte) == s.DYNPTR for byte in range(start, start + self.size)):
+                if self.write:
+                    raise self.fail("cannot overwrite referenced dynptr", errno.EINVAL)
+                raise self.fail(f"invalid read from stack off {start}+0 size {self.size}")
             if self.write:
                 if self.value is not None and self.value.is_pointer and self.size != 8:
                     raise self.fail("invalid size of register spill")
@@ -254,5 +260,29 @@ def _read(access: Access, frame: s.Frame, start: int) -> s.Reg:
         raise access.fail("invalid size of register fill")
     if all(k == s.ZERO for k in kinds):
         return s.constant(0)
+    zero = slot is not None and slot.spilled is not None and slot.spilled.type == s.SCALAR and \
+        slot.spilled.var.is_const and slot.spilled.var.value == 0
+    if zero and all(k == s.SPILL for k in kinds):
+        return s.constant(0)            # part of a spilled zero is zero
     return loaded(size)
+
+
+def constant_key(frame: s.Frame, start: int, size: int) -> int | None:
+    """The kernel's ``get_constant_map_key``: the value of a ``size``-byte map key at
+    ``start`` when the stack holds it as zero bytes or in a spilled constant scalar
+    whose spilled bytes up to the key's first are exactly ``size`` (its whole value,
+    as the kernel takes it); None otherwise."""
+    slot = frame.stack.get((-start - 1) // 8)
+    if slot is None:
+        return None
+    first = (-start - 1) % 8
+    below = slot.kinds[first::-1]          # the key's first byte down to the slot's last
+    if len(below) - len(below.lstrip(s.ZERO)) >= size:
+        return 0
+    spilled = slot.spilled
+    if spilled is None or spilled.type != s.SCALAR or not spilled.var.is_const:
+        return None
+    if len(below) - len(below.lstrip(s.SPILL)) != size:
+        return None
+    return spilled.var.value
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import errno as _errno
 from collections.abc import Callable
+from functools import cached_property
 
-from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
+from pybpf.isa.instruction import Instruction
 
 
 class Refused(Exception):
@@ -105,18 +106,46 @@ class Layout:
         over each function. Pruning and loop detection compare live registers only.
         ``params(helper)`` is how many argument registers a helper call reads."""
         used, defined = zip(*(_use_def(ins, params) for ins in self.code)) if self.code else ((), ())
+        graph = self.graph
         live = [0] * len(self.code)
         changed = True
         while changed:
             changed = False
             for index in reversed(range(len(self.code))):
                 after = 0
-                for nxt in self.successors(index):
+                for nxt in graph[index]:
                     after |= live[nxt]
                 before = used[index] | (after & ~defined[index])
                 if before != live[index]:
                     live[index], changed = before, True
         return live
+
+    def precise_registers(self, sinks: dict[int, int]) -> list[int]:
+        """For each instruction, the registers whose exact value decides something later:
+        those ``sinks`` names (instruction → registers used as a pointer offset, a size, a
+        decided comparison, a return value) and, backwards, the registers their values
+        were computed from. The kernel finds the same by backtracking each path
+        (``mark_chain_precision``); this is its union over paths."""
+        flows = [_flow(ins) for ins in self.code]
+        graph = self.graph
+        precise = [0] * len(self.code)
+        changed = True
+        while changed:
+            changed = False
+            for index in reversed(range(len(self.code))):
+                after = 0
+                for nxt in graph[index]:
+                    after |= precise[nxt]
+                defined, sources = flows[index]
+                before = (after & ~defined) | (sources if after & defined else 0) | sinks.get(index, 0)
+                if before != precise[index]:
+                    precise[index], changed = before, True
+        return precise
+
+    @cached_property
+    def graph(self) -> list[list[int]]:
+        """Each instruction's successors (after :meth:`check_cfg` found them in range)."""
+        return [self.successors(index) for index in range(len(self.code))]
 
     def successors(self, index: int) -> list[int]:
         ins = self.code[index]
@@ -130,6 +159,28 @@ class Layout:
 
 _CALLER_SAVED = 0b111111        # r0-r5: a call writes them
 _ARGS = 0b111110                # r1-r5
+
+
+def _flow(ins: Instruction) -> tuple[int, int]:
+    """(registers ``ins`` writes, registers their new values are computed from)."""
+    dst, src, kind = 1 << ins.dst, 1 << ins.src, ins.cls
+    if kind in (o.ALU, o.ALU64):
+        op, by_reg = o.op(ins.opcode), o.source(ins.opcode) == o.X
+        if op == o.MOV:
+            return dst, (src if by_reg else 0)
+        return dst, dst | (src if by_reg and op not in (o.NEG, o.END) else 0)
+    if ins.is_lddw or kind == o.LDX:
+        return dst, 0
+    if kind == o.LD or ins.opcode == o.JMP | o.CALL:
+        return _CALLER_SAVED, 0
+    if kind == o.STX and o.mode(ins.opcode) == o.ATOMIC:
+        if ins.imm == o.CMPXCHG:
+            return 1, 0
+        if ins.imm & o.FETCH:
+            return src, 0
+        if ins.imm == o.LOAD_ACQ:
+            return dst, 0
+    return 0, 0
 
 
 def _use_def(ins: Instruction, params: Callable[[int], int]) -> tuple[int, int]:
@@ -165,6 +216,6 @@ def _use_def(ins: Instruction, params: Callable[[int], int]) -> tuple[int, int]:
     if op == o.CALL:
         count = params(ins.imm) if ins.src == o.CALL_HELPER else 5
         return _ARGS & ((1 << (count + 1)) - 1), _CALLER_SAVED
-    if op == o.JA or not ins.is_jump:
+    if op in (o.JA, o.JCOND) or not ins.is_jump:
         return 0, 0
     return dst | (src if by_reg else 0), 0

@@ -6,7 +6,9 @@ Argument kinds: ``any`` (an initialised value), ``map`` (a map pointer), ``key``
 or NULL too) and ``uninit`` (memory the helper writes) — each followed by ``size`` or
 ``size0`` (a length, zero allowed), ``ctx``, ``func`` (a callback), ``stack?`` (a stack
 pointer or NULL), ``alloc_size`` (a known constant), ``release`` (ring-buffer memory the
-helper takes back), ``sock_release`` (a referenced socket the helper takes back).
+helper takes back), ``sock_release`` (a referenced socket the helper takes back),
+``dynptr_uninit`` / ``dynptr`` / ``dynptr_release`` (a ``struct bpf_dynptr`` on the stack
+the helper sets up, uses, or gives back), ``alloc_size0`` (a known constant, maybe 0).
 """
 
 from __future__ import annotations
@@ -120,6 +122,12 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "sk_lookup_udp": (Proto(("ctx", "mem", "size0", "any", "any"), "sock_or_null"), _SK_LOOKUP),
     "skc_lookup_tcp": (Proto(("ctx", "mem", "size0", "any", "any"), "sock_common_or_null"), _SK_LOOKUP),
     "sk_release": (Proto(("sock_release",)), _SK_LOOKUP),
+    "ringbuf_reserve_dynptr": (Proto(("map", "any", "any", "dynptr_uninit")), ALL),
+    "ringbuf_submit_dynptr": (Proto(("dynptr_release", "any"), "void"), ALL),
+    "ringbuf_discard_dynptr": (Proto(("dynptr_release", "any"), "void"), ALL),
+    "dynptr_read": (Proto(("uninit", "size0", "dynptr", "any", "any")), ALL),
+    "dynptr_write": (Proto(("dynptr", "any", "mem", "size0", "any")), ALL),
+    "dynptr_data": (Proto(("dynptr", "any", "alloc_size0"), "dynptr_mem_or_null"), ALL),
 }
 
 PROTOS: dict[int, tuple[Proto, set | None]] = {helper_id(name): entry for name, entry in _TABLE.items()}

@@ -113,6 +113,11 @@ def make(umin: int, umax: int, smin: int, smax: int, t: Tnum, u32min: int = 0, u
         if u32min > u32max or s32min > s32max:
             return None
         # signed and unsigned 64-bit bounds
+        if smin < 0 <= smax:          # a signed range across zero: is one side out of [umin, umax]?
+            if umin > smax:
+                smax = -1
+            elif umax < smin & MASK64:
+                smin = 0
         if umin >> 63 == umax >> 63:                    # unsigned range on one side of the sign
             smin, smax = max(smin, signed(umin)), min(smax, signed(umax))
         if (smin >= 0) == (smax >= 0):                  # signed range on one side of zero
@@ -160,7 +165,7 @@ def low32(s: Scalar) -> Scalar:
     """The zero-extended low 32 bits of ``s`` (``w1 = w1``; the operands of ALU32)."""
     if s[1] <= U32:
         return s
-    return make(s[5], s[6], 0, U32, tn.cast(s[4], 4), *s[5:]) or from_tnum(tn.cast(s[4], 4))
+    return make(s[5], s[6], 0, U32, tn.cast(s[4], 4), *s.bounds32) or from_tnum(tn.cast(s[4], 4))
 
 
 def sign_extend(s: Scalar, bits: int) -> Scalar:
@@ -171,7 +176,7 @@ def sign_extend(s: Scalar, bits: int) -> Scalar:
     if s[1] < half:           # the sign bit is clear: the value is unchanged
         return s
     if bits == 32:            # the low half's signed bounds are the value's
-        return make(0, MASK64, s[7], s[8], tn.UNKNOWN, *s[5:]) or UNKNOWN
+        return make(0, MASK64, s[7], s[8], tn.UNKNOWN, *s.bounds32) or UNKNOWN
     return make(0, MASK64, -half, half - 1, tn.UNKNOWN) or UNKNOWN
 
 
@@ -184,16 +189,18 @@ def _from_bounds(umin: int, umax: int, t: Tnum) -> Scalar:
 
 def alu(op: int, a: Scalar, b: Scalar, is64: bool) -> Scalar:
     """The scalar result of ``a op b`` (``b`` already the imm or source register)."""
+    if a[0] == a[1] and b[0] == b[1]:         # both constants (so are their low halves)
+        return const(_concrete(op, a[0], b[0], is64))
     bounds32 = _alu32(op, a, b)
     if not is64:
         a, b = low32(a), low32(b)
-    if a.is_const and b.is_const:
-        return const(_concrete(op, a[0], b[0], is64))
+        if a.is_const and b.is_const:
+            return const(_concrete(op, a[0], b[0], is64))
     result = _alu64(op, a, b, is64)
     if bounds32 is not None:     # what the low halves alone say about the result's low half
         low = (max(result[5], bounds32[0]), min(result[6], bounds32[1]), max(result[7], bounds32[2]),
                min(result[8], bounds32[3]))
-        result = make(*result[:5], *low) or result
+        result = make(result[0], result[1], result[2], result[3], result[4], *low) or result
     return result if is64 else low32(result)
 
 
@@ -372,11 +379,11 @@ def refine(op: int, a: Scalar, b: Scalar) -> tuple[Scalar, Scalar] | None:
         return None if swapped is None else (swapped[1], swapped[0])
     strict = op in (o.JGT, o.JSGT)
     if op in (o.JGT, o.JGE):
-        new_a = make(max(umin_a, umin_b + strict), umax_a, smin_a, smax_a, ta, *a[5:])
-        new_b = make(umin_b, min(umax_b, umax_a - strict), smin_b, smax_b, tb, *b[5:])
+        new_a = make(max(umin_a, umin_b + strict), umax_a, smin_a, smax_a, ta, *a.bounds32)
+        new_b = make(umin_b, min(umax_b, umax_a - strict), smin_b, smax_b, tb, *b.bounds32)
     else:
-        new_a = make(umin_a, umax_a, max(smin_a, smin_b + strict), smax_a, ta, *a[5:])
-        new_b = make(umin_b, umax_b, smin_b, min(smax_b, smax_a - strict), tb, *b[5:])
+        new_a = make(umin_a, umax_a, max(smin_a, smin_b + strict), smax_a, ta, *a.bounds32)
+        new_b = make(umin_b, umax_b, smin_b, min(smax_b, smax_a - strict), tb, *b.bounds32)
     if new_a is None or new_b is None:
         return None
     return new_a, new_b
@@ -396,7 +403,7 @@ def _exclude(a: Scalar, b: Scalar) -> Scalar:
         smin += 1
     if smax == signed(v):
         smax -= 1
-    return make(umin, umax, smin, smax, a[4], *a[5:]) or a
+    return make(umin, umax, smin, smax, a[4], *a.bounds32) or a
 
 
 # ---- 32-bit comparisons (``if w1 > 5``): the low halves' bounds ---------------------
@@ -441,8 +448,8 @@ def refine32(op: int, a: Scalar, b: Scalar) -> tuple[Scalar, Scalar] | None:
     else:
         strict = op == o.JSGT
         sa[0], sb[1] = max(sa[0], sb[0] + strict), min(sb[1], sa[1] - strict)
-    new_a = make(*a[:4], ta, ua[0], ua[1], sa[0], sa[1])
-    new_b = make(*b[:4], tb, ub[0], ub[1], sb[0], sb[1])
+    new_a = make(a[0], a[1], a[2], a[3], ta, ua[0], ua[1], sa[0], sa[1])
+    new_b = make(b[0], b[1], b[2], b[3], tb, ub[0], ub[1], sb[0], sb[1])
     if new_a is None or new_b is None:
         return None
     return new_a, new_b

@@ -17,10 +17,13 @@ from pybpf.verifier import scalar as sc
 NOT_INIT, SCALAR = "?", "scalar"
 CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR = "ctx", "fp", "map_value", "map_key", "map_ptr"
 PKT, PKT_END, PKT_META, MEM, FUNC = "pkt", "pkt_end", "pkt_meta", "ringbuf_mem", "func"
+#: memory of a dynptr (``bpf_dynptr_data``'s slice); what a dynptr stack slot holds
+DYNPTR_MEM, DYNPTR_SLOT = "mem", "dynptr"
 #: the socket __sk_buff's ``sk`` names; a full socket (``bpf_sk_lookup_tcp``'s, referenced)
 SOCK_COMMON, SOCK = "sock_common", "sock"
 OR_NULL = "_or_null"
-POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON, SOCK}
+POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON, SOCK, DYNPTR_MEM,
+            DYNPTR_SLOT}
 SOCKETS = {SOCK, SOCK_COMMON}
 PACKETS = {PKT, PKT_META}
 
@@ -114,8 +117,9 @@ def constant(value: int) -> Reg:
     return Reg(SCALAR, sc.const(value))
 
 
-#: stack byte kinds: invalid, misc (some scalar), zero, spilled register
-INVALID, MISC, ZERO, SPILL = "?", "m", "0", "r"
+#: stack byte kinds: invalid, misc (some scalar), zero, spilled register, part of a dynptr
+#: (a ``struct bpf_dynptr`` takes two slots, each holding a DYNPTR register with its reference)
+INVALID, MISC, ZERO, SPILL, DYNPTR = "?", "m", "0", "r", "d"
 
 
 class Slot:
@@ -141,12 +145,15 @@ class Frame:
     stack: dict[int, Slot] = field(default_factory=dict)
     callsite: int = -1
     subprog: int = 0
-    #: for a callback frame: the range its r0 must be in
+    #: a callback's frame (its r0 must be 0 or 1; its exit returns to the helper's call)
     callback: bool = False
+    #: how many times this frame's bpf_loop callback was verified in a row (the kernel's
+    #: callback_depth, compared with the loop count)
+    callback_depth: int = 0
 
     def copy(self) -> Frame:
         return Frame([r.copy() for r in self.regs], {k: v.copy() for k, v in self.stack.items()},
-                     self.callsite, self.subprog, self.callback)
+                     self.callsite, self.subprog, self.callback, self.callback_depth)
 
 
 @dataclass
@@ -158,9 +165,11 @@ class State:
     refs: dict[int, int] = field(default_factory=dict)
     #: the snapshot this path descends from (pruning bookkeeping)
     parent: Any = None
+    #: how many ``may_goto`` fall-throughs this path took (the kernel's may_goto_depth)
+    may_goto_depth: int = 0
 
     def copy(self) -> State:
-        return State([f.copy() for f in self.frames], dict(self.refs), self.parent)
+        return State([f.copy() for f in self.frames], dict(self.refs), self.parent, self.may_goto_depth)
 
     @property
     def frame(self) -> Frame:
@@ -183,7 +192,7 @@ class State:
         (``live``: one mask per frame), stack slots, and references."""
         return (tuple((tuple(r.key() if mask >> n & 1 else None for n, r in enumerate(f.regs)),
                        tuple(sorted((k, v.key()) for k, v in f.stack.items())), f.callsite)
-                      for f, mask in zip(self.frames, live)), tuple(sorted(self.refs)))
+                      for f, mask in zip(self.frames, live)), tuple(sorted(self.refs)), self.may_goto_depth)
 
     def contains(self, other: State, live: tuple[int, ...]) -> bool:
         """Every execution ``other`` describes, this state describes too: ``other`` can be
@@ -213,8 +222,8 @@ def _byte_contains(kind: str, their: str, slot: Slot, other_slot: Slot | None, i
     """A stack byte of kind ``kind`` covers every value of a byte of kind ``their``: a
     spill only the same spill (or a narrower one), zero only zero, and an unknown byte
     any byte that reads as a number (never a spilled pointer)."""
-    if kind == SPILL:
-        return (their == SPILL and slot.kinds.count(SPILL) == other_slot.kinds.count(SPILL)
+    if kind in (SPILL, DYNPTR):
+        return (their == kind and slot.kinds.count(kind) == other_slot.kinds.count(kind)
                 and slot.spilled.contains(other_slot.spilled, idmap))
     if kind == ZERO:
         return their == ZERO

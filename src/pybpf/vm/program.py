@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pybpf.isa import Instruction, InvalidInstruction, decode, problem
+from pybpf.isa import InvalidInstruction, decode, problem
 from pybpf.isa import opcodes as o
 from pybpf.isa.helpers import helper_name
+from pybpf.isa.instruction import Instruction
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 
@@ -56,6 +57,8 @@ class CheckedProgram:
             reason = problem(ins)
             if reason is not None:
                 raise VMError(reason, slot)
+            if ins.opcode == o.JMP | o.JCOND:
+                raise VMError("may_goto: the vm engine does not run it (the kernel engine does)", slot)
             if ins.is_jump or (ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO):
                 relative = ins.jump_offset if ins.is_jump else ins.imm
                 landing = slot + 1 + relative
