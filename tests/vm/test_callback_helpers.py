@@ -100,7 +100,8 @@ def test_callbacks_run_on_the_vm():
     seen, maps = _run("vm", _packets(20))
     first = seen[0]
     assert first[0] >= 1 and first[2] >= 1                  # the callbacks ran
-    assert first[6] == -22 - 7                              # flags: -EINVAL; too many loops: -E2BIG
+    # flags: -EINVAL; too many loops: -E2BIG, which the kernel's inlined bpf_loop sets in 32 bits
+    assert first[6] == (-22 + (-7 & 0xFFFF_FFFF)) & (2**64 - 1)
     assert sum(maps["table"].values()) > 0                  # the callback wrote the values
 
 
