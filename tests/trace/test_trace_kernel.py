@@ -228,3 +228,11 @@ def test_positional_parameters_where_literals_are_wanted():
     ours, theirs = pybpf_trace("-e", program, "3", "4"), bpftrace("-e", program, "3", "4")
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout == "Attaching 1 probe...\nok 4\n\n\n@: hell\n"
+
+
+def test_a_program_file_that_is_not_utf8_is_one_line(tmp_path):
+    script = tmp_path / "latin1.bt"
+    script.write_bytes(b"BEGIN { printf(\"caf\xe9\"); exit(); }")
+    result = pybpf_trace(str(script))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"ERROR: failed to read file '{script}': byte 19 is not UTF-8 text"

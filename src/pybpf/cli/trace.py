@@ -210,6 +210,9 @@ def run(args: argparse.Namespace) -> int:
             else:
                 with open(filename) as f:
                     source = f.read()
+        except UnicodeDecodeError as exc:
+            print(f"ERROR: failed to read file '{filename}': byte {exc.start} is not UTF-8 text", file=sys.stderr)
+            return 1
         except OSError as exc:
             print(f"ERROR: failed to open file '{filename}': {exc.strerror}", file=sys.stderr)
             return 1
