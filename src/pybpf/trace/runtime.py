@@ -66,7 +66,7 @@ class _GivenFormats:
         return self.formats[name]
 
 
-def expand(program: ast.Program, formats: dict[str, Any] | None = None,
+def expand(program: ast.Script, formats: dict[str, Any] | None = None,
            pid: int = 0, binary: str = "") -> list[tuple[ast.Probe, Context]]:
     """Every (probe, attach point) to compile: wildcards matched against tracefs (or
     against ``formats``, ``category:name`` → TracepointFormat, when given); ``pid``
@@ -126,7 +126,7 @@ def expand(program: ast.Program, formats: dict[str, Any] | None = None,
 ITERATORS = ("task", "task_file")
 
 
-def _check_iterators(program: ast.Program) -> None:
+def _check_iterators(program: ast.Script) -> None:
     """An iter: probe runs once and ends the run, so it must be the only probe besides
     BEGIN/END, with one attach point (as bpftrace requires)."""
     points = [p for probe in program.probes for p in probe.points if p.kind not in ("BEGIN", "END")]

@@ -83,6 +83,7 @@ class Access:
     def run(self) -> s.Reg | None:
         """Check the access; for a read, the register it yields."""
         reg = self.reg
+        assert reg is not None, "an access through a register (regno >= 0)"
         kind = reg.type
         if not self.helper:     # what each instruction reaches, for a JIT that trusts the verdict
             own = kind != s.STACK or getattr(reg, "frame", 0) == len(self.state.frames) - 1

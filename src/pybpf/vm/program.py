@@ -105,7 +105,7 @@ def map_value_references(program: CheckedProgram) -> list[int]:
 def map_value_address(program: CheckedProgram, index: int, memory: Any, cpu: int) -> int:
     """Map the value instruction ``index`` refers to (element 0 of an array map, as global
     data is) into a run's ``memory``; the address the instruction loads."""
-    imm: int = program.instructions[index].imm       # type: ignore[attr-defined]
+    imm: int = program.instructions[index].imm
     maps: dict[int, Any] = program.maps
     buffer = maps[imm & 0xFFFF_FFFF].value_buffer(bytes(4), cpu)
     return int(memory.map(buffer, writable=True, name=f"map {imm & 0xFFFF_FFFF} value")) + (imm >> 32)
