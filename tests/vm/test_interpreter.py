@@ -183,6 +183,39 @@ def test_helpers_and_trace_output():
     assert result.output == ("hi -3\n",) and result.retval == 1
 
 
+@pytest.mark.parametrize("jit", [False, True])
+def test_trace_vprintk_takes_its_arguments_from_an_array(jit):
+    """bpf_printk with more than three arguments: bpf_trace_vprintk reads u64s from an
+    array; a length that is not a multiple of 8 (or more than twelve) is -EINVAL."""
+    program = assemble("""
+        r1 = 0x0a6425206425 ll      # "%d %d\\n"
+        *(u64 *)(r10 -8) = r1
+        *(u64 *)(r10 -24) = 4
+        *(u64 *)(r10 -16) = -5
+        r1 = r10
+        r1 += -8
+        r2 = 7
+        r3 = r10
+        r3 += -24
+        r4 = 16
+        call bpf_trace_vprintk
+        r6 = r0
+        r1 = r10
+        r1 += -8
+        r2 = 7
+        r3 = r10
+        r3 += -24
+        r4 = 12
+        call bpf_trace_vprintk
+        r0 <<= 32
+        r0 |= r6
+        exit
+    """)
+    result = run_program(program, jit=jit)
+    assert result.output == ("4 -5\n",)
+    assert result.retval == ((-22 & 0xFFFF_FFFF) << 32) | 5
+
+
 @pytest.mark.parametrize("text, why", [
     ("r0 = 1", "fall off the end"),
     ("goto +5\nexit", "lands outside the program"),

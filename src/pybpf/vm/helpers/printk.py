@@ -1,4 +1,4 @@
-"""bpf_trace_printk: the kernel's printk subset, written to the run's output, charged to
+"""bpf_trace_printk and bpf_trace_vprintk: the kernel's printk subset, written to the run's output, charged to
 the run's budget by the bytes it handles, and kept up to MAX_OUTPUT bytes per run."""
 
 from __future__ import annotations
@@ -27,10 +27,30 @@ def trace_printk(vm: Any, fmt: int, fmt_size: int, *args: int) -> int:
     %lu %llx %s %p %c) and append the text to the run's output; returns its length. The
     call is charged to the budget by the bytes it handles, and a run keeps at most
     MAX_OUTPUT bytes of text (a last line says how much more was dropped)."""
+    return _printk(vm, "bpf_trace_printk", fmt, fmt_size, list(args[:3]))
+
+
+#: the most arguments bpf_trace_vprintk takes (the kernel's MAX_TRACE_PRINTK_VARARGS)
+MAX_VARARGS = 12
+
+
+@FAMILY.helper("bpf_trace_vprintk")
+def trace_vprintk(vm: Any, fmt: int, fmt_size: int, data: int, data_len: int, *_: int) -> int:
+    """bpf_trace_printk with its arguments in an array of u64 (``data_len`` bytes, up to
+    twelve of them): what bpf_printk uses for more than three."""
+    data_len &= 0xFFFF_FFFF
+    if data_len % 8 or data_len > 8 * MAX_VARARGS or (data_len and not data):
+        return -22 & M64                                               # -EINVAL
+    raw = vm.memory.read_bytes(data, data_len) if data_len else b""
+    values = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, data_len, 8)]
+    return _printk(vm, "bpf_trace_vprintk", fmt, fmt_size, values)
+
+
+def _printk(vm: Any, name: str, fmt: int, fmt_size: int, values: list[int]) -> int:
     if fmt_size <= 0 or fmt_size > 4096:
-        raise VMError(f"bpf_trace_printk: format size {fmt_size} is not between 1 and 4096")
+        raise VMError(f"{name}: format size {fmt_size} is not between 1 and 4096")
     raw = vm.memory.read_bytes(fmt, fmt_size).split(b"\0", 1)[0].decode("utf-8", "replace")
-    values = list(args[:3])
+    supplied = len(values)
     out = []
     position = 0
     for match in _CONVERSION.finditer(raw):
@@ -41,7 +61,7 @@ def trace_printk(vm: Any, fmt: int, fmt_size: int, *args: int) -> int:
             out.append("%")
             continue
         if not values:
-            raise VMError("bpf_trace_printk: more conversions than arguments (at most 3)")
+            raise VMError(f"{name}: more conversions than arguments ({supplied})")
         out.append(_convert(vm, conv, 64 if match["len"] else 32, values.pop(0)))
     out.append(raw[position:])
     text = "".join(out)

@@ -12,7 +12,14 @@
 #endif
 #define bpf_cpu_to_be64(x) __builtin_bswap64(x)
 #define bpf_be64_to_cpu(x) __builtin_bswap64(x)
-/* libbpf's names for the forms meant for constants; the builtins fold constants anyway */
+/* libbpf's names for the forms meant for variables and for constants; the builtins fold
+ * constants anyway, so both are the same */
+#define __bpf_htons(x) bpf_htons(x)
+#define __bpf_ntohs(x) bpf_ntohs(x)
+#define __bpf_htonl(x) bpf_htonl(x)
+#define __bpf_ntohl(x) bpf_ntohl(x)
+#define __bpf_cpu_to_be64(x) bpf_cpu_to_be64(x)
+#define __bpf_be64_to_cpu(x) bpf_be64_to_cpu(x)
 #define __bpf_constant_htons(x) bpf_htons(x)
 #define __bpf_constant_ntohs(x) bpf_ntohs(x)
 #define __bpf_constant_htonl(x) bpf_htonl(x)
