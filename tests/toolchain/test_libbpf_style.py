@@ -284,3 +284,31 @@ def test_core_field_facts_and_bitfield_reads_on_the_kernel():
         assert facts[0] == tid
         assert facts[1] == 120 + os.getpriority(os.PRIO_PROCESS, 0)   # static_prio: 120 + nice
         assert facts[2] == 3 and facts[3] == 4
+
+
+def test_userspace_uapi_headers_and_pinning_by_name():
+    """<linux/if.h> includes the C library's
+    <sys/socket.h> (a shim stands in for it); LIBBPF_PIN_BY_NAME marks a map pinned."""
+    from pybpf.object.maps import Pinning
+
+    spec = pybpf.read(r"""
+    #include <linux/bpf.h>
+    #include <linux/if_ether.h>
+    #include <linux/if.h>
+    #include <bpf/bpf_helpers.h>
+    struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u32);
+             __uint(pinning, LIBBPF_PIN_BY_NAME); } vlans SEC(".maps");
+    SEC("xdp")
+    int vlan(struct xdp_md *ctx)
+    {
+        __u32 zero = 0, *n = bpf_map_lookup_elem(&vlans, &zero);
+        if (n)
+            *n += sizeof(struct sockaddr) + ETH_HLEN;
+        return XDP_PASS;
+    }
+    char LICENSE[] SEC("license") = "GPL";
+    """)
+    assert spec.maps["vlans"].pinning == Pinning.BY_NAME
+    with pybpf.load(spec, engine="vm") as collection:
+        collection.programs["vlan"].test_run(bytes(64))
+        assert collection.maps["vlans"][0] == 16 + 14

@@ -139,7 +139,8 @@ def _compile(source: str, name: str, directory: Path, include_dirs: Sequence[str
         flags += ["-I", str(vmlinux_include_dir(vmlinux_btf))]
     # libbpf's header names (<bpf/bpf_helpers.h>, ...) and the uapi headers, after the
     # program's own directories too: a project that vendors libbpf keeps its copies
-    flags += ["-I", str(include_dir() / "libbpf"), *(f"-I{d}" for d in uapi_include_dirs())]
+    flags += ["-I", str(include_dir() / "libbpf"), *(f"-I{d}" for d in uapi_include_dirs()),
+              "-I", str(include_dir() / "libc")]
     flags += [*(f"-D{k}={v}" for k, v in defines.items()), *cflags]
     key = hashlib.sha256("\0".join([source, name, *flags, _headers_digest(), " ".join(_compiler(clang)),
                                      _DEBUG_PATHS]).encode()).hexdigest()

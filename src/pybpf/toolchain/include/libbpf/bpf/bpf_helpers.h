@@ -22,6 +22,9 @@
 #define __kptr_untrusted __attribute__((btf_type_tag("kptr_untrusted")))
 #define __percpu_kptr __attribute__((btf_type_tag("percpu_kptr")))
 
+/* __uint(pinning, LIBBPF_PIN_BY_NAME) in a map definition pins the map in bpffs by name */
+enum libbpf_pin_type { LIBBPF_PIN_NONE, LIBBPF_PIN_BY_NAME };
+
 /* a __kconfig extern of this type reads a y/m/n option as 1/2/0 */
 enum libbpf_tristate { TRI_NO = 0, TRI_YES = 1, TRI_MODULE = 2 };
 /* whether a __weak __ksym extern exists in the running kernel (the loader sets a missing
