@@ -15,7 +15,6 @@ import sys
 import time
 
 import pybpf
-from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -61,4 +60,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does
+    sys.exit(pybpf.run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

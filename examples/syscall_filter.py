@@ -15,7 +15,6 @@ import struct
 import sys
 
 import pybpf
-from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <vmlinux.h>
@@ -73,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does
+    sys.exit(pybpf.run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

@@ -15,7 +15,6 @@ import sys
 from typing import Any
 
 import pybpf
-from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <vmlinux.h>
@@ -66,4 +65,4 @@ def show(e: Any) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does
+    sys.exit(pybpf.run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

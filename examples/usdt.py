@@ -16,7 +16,6 @@ import struct
 import sys
 
 import pybpf
-from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -68,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does
+    sys.exit(pybpf.run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

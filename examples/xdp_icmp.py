@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterator
 
 import pybpf
-from pybpf.termination import run_interruptible
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -119,4 +118,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does
+    sys.exit(pybpf.run_interruptible(main))  # SIGTERM cleans up as Ctrl-C does

@@ -13,7 +13,9 @@ The front door — everything a program needs from source to events::
 ``read`` turns any program source into a spec; ``load`` puts a spec on an engine and
 returns a :class:`Collection` of live :class:`Map` and :class:`Program` objects;
 ``Program.attach`` returns a :class:`Link`; :class:`Events` reads ring buffers and perf
-buffers on either engine; :class:`TracePipe` reads what ``bpf_printk`` prints. Classic BPF, pcap filters, the assembler and both engines'
+buffers on either engine; :class:`TracePipe` reads what ``bpf_printk`` prints;
+:func:`run_interruptible` runs a program's main so that Ctrl-C and SIGTERM both end it
+through its ``finally`` blocks (links detached, namespaces removed). Classic BPF, pcap filters, the assembler and both engines'
 internals live in the subpackages (``pybpf.filter``, ``pybpf.isa``, ``pybpf.kernel``,
 ``pybpf.vm``...).
 
@@ -58,6 +60,7 @@ if TYPE_CHECKING:   # the same names, for type checkers (``X as X``: re-exported
     from pybpf.object import ProgramSpec as ProgramSpec
     from pybpf.object import ProgramType as ProgramType
     from pybpf.object.source import read as read
+    from pybpf.termination import run_interruptible as run_interruptible
     from pybpf.toolchain import compile_c as compile_c
     from pybpf.tracefs import TracePipe as TracePipe
 
@@ -69,7 +72,7 @@ _SOURCES = {
     "Link": "pybpf.engine.link", "Events": "pybpf.engine.events", "Event": "pybpf.engine.events",
     "CollectionSpec": "pybpf.object", "MapSpec": "pybpf.object", "ProgramSpec": "pybpf.object",
     "MapType": "pybpf.object", "ProgramType": "pybpf.object",
-    "TracePipe": "pybpf.tracefs",
+    "TracePipe": "pybpf.tracefs", "run_interruptible": "pybpf.termination",
     "BPFError": "pybpf.engine", "VerifierError": "pybpf.engine", "EngineUnavailable": "pybpf.engine",
 }
 __all__ = ["PybpfError", "__version__", *_SOURCES]
