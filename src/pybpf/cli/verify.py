@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         spec = ProgramSpec("verify", kind, instructions)
     start = time.perf_counter()
     verdict = verify(instructions, kind, maps, log_level=args.log_level,
-                     func_info=spec.btf is not None and bool(spec.btf.func_info))
+                     func_info=spec.btf is not None and bool(spec.btf.func_info),
+                     attach_type=spec.expected_attach_type, attach_to=spec.attach_to)
     elapsed = time.perf_counter() - start
     row: dict[str, Any] = {"program": spec.name, "type": str(kind), "accepted": verdict.accepted,
                            "message": verdict.message, "instruction": verdict.slot, "why": verdict.why,

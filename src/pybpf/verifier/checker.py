@@ -15,13 +15,15 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field
 
+from pybpf.btf import BTF, Kind
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.isa.disassembler import format_instruction
 from pybpf.isa.helpers import HELPER_NAMES, helper_id, helper_name
-from pybpf.object import MapType, ProgramType
+from pybpf.object import AttachType, MapType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
+from pybpf.verifier.btf_pointers import Target, find_target, kernel_btf, needs_target, nested_struct
 from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access
 from pybpf.verifier.program import Layout, Refused
 from pybpf.verifier.protos import PROTOS, Proto, prototype
@@ -41,6 +43,8 @@ _HELPER_MAPS = {
     "map_push_elem": {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER},
     "map_pop_elem": {MapType.QUEUE, MapType.STACK}, "map_peek_elem": {MapType.QUEUE, MapType.STACK,
                                                                       MapType.BLOOM_FILTER},
+    "current_task_under_cgroup": {MapType.CGROUP_ARRAY}, "task_storage_get": {MapType.TASK_STORAGE},
+    "task_storage_delete": {MapType.TASK_STORAGE},
 }
 #: maps only some helpers accept (the other direction of the same check)
 _MAP_HELPERS = {
@@ -51,6 +55,8 @@ _MAP_HELPERS = {
     MapType.QUEUE: {"map_push_elem", "map_pop_elem", "map_peek_elem"},
     MapType.STACK: {"map_push_elem", "map_pop_elem", "map_peek_elem"},
     MapType.BLOOM_FILTER: {"map_push_elem", "map_peek_elem"},
+    MapType.CGROUP_ARRAY: {"skb_under_cgroup", "current_task_under_cgroup"},
+    MapType.TASK_STORAGE: {"task_storage_get", "task_storage_delete"},
 }
 _ALU_NAMES = {op: ("+=" if op == o.ADD else "-=" if op == o.SUB else "*=" if op == o.MUL else "/=" if op == o.DIV
                    else "|=" if op == o.OR else "&=" if op == o.AND else "<<=" if op == o.LSH else ">>=" if op == o.RSH
@@ -103,7 +109,8 @@ class Verifier:
     """Verifies one program of type ``kind`` whose lddw map references name ``maps`` by id."""
 
     def __init__(self, instructions: list[Instruction], kind: ProgramType, maps: dict[int, s.MapInfo],
-                 log_level: int = 0, expected_return: tuple[int, int] | None = None, func_info: bool = False):
+                 log_level: int = 0, expected_return: tuple[int, int] | None = None, func_info: bool = False,
+                 attach: tuple[AttachType | None, str] = (None, ""), btf: BTF | None = None):
         self.layout = Layout(list(instructions))
         self.code = self.layout.code
         self.kind = ProgramType.parse(kind)
@@ -129,11 +136,19 @@ class Verifier:
         self.jumps = self.last_jumps = self.last_processed = 0
         #: helper calls that call a callback (their own prune points, see visit_callback_call)
         self.callback_calls: set[int] = set()
+        #: how the program attaches (attach type, target name) and the kernel BTF its
+        #: target and BTF pointers are typed from (the running kernel's when not given)
+        self.attach, self.kernel = attach, btf
+        #: a tracing program's attach target (its context holds the target's arguments)
+        self.target: Target | None = None
 
     # -- driver -----------------------------------------------------------------------
 
     def run(self) -> Result:
         self.layout.check_cfg()
+        if needs_target(self.kind):
+            self.kernel = self.kernel or kernel_btf()
+            self.target = find_target(self.kernel, self.kind, *self.attach)
         self.live = self.layout.live_registers(_helper_params)
         # more prune points, as this kernel's check_cfg marks them: after a call; a
         # bpf-to-bpf call or a callback's address, the instruction after it, and the callee
@@ -583,6 +598,9 @@ class Verifier:
             pointer, other = (dst, src) if dst.is_pointer else (src, dst)
             if other.var.is_const and other.var.value == 0 and is64:
                 if not pointer.maybe_null:
+                    # a BTF pointer walked to (not trusted) may be NULL though not marked so
+                    if s.is_btf(pointer.type) and pointer.type != s.TRUSTED_PTR:
+                        return None
                     return op == o.JNE
                 self.mark_null(into, pointer, is_null=(op == o.JEQ))
             return None
@@ -597,8 +615,9 @@ class Verifier:
             if reg.maybe_null and reg.id == ident:
                 if is_null:
                     reg.type, reg.var, reg.off, reg.map, reg.ref, reg.id = s.SCALAR, sc.const(0), 0, None, 0, 0
+                    reg.btf = None
                 else:
-                    reg.type = reg.type[:-len(s.OR_NULL)]
+                    reg.type = s.not_null(reg.type)
                     if not reg.ref:
                         reg.id = 0
         if is_null and ref:
@@ -719,6 +738,14 @@ class Verifier:
             regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index)
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
+        elif proto.ret.startswith(("btf:", "trusted_btf:")):
+            self.kernel = self.kernel or kernel_btf()
+            found = self.kernel.find(proto.ret.partition(":")[2], Kind.STRUCT)
+            if found is None:
+                raise Refused(f"the kernel's BTF has no struct {proto.ret.partition(':')[2]}, which "
+                              f"{helper_name(number)} returns", index, errno=errno.EINVAL)
+            kind = s.TRUSTED_PTR if proto.ret.startswith("trusted") else s.BTF_PTR
+            regs[0] = s.Reg(kind, sc.const(0), btf=s.KernelType(found.id, found.name), origin=index)
         elif proto.ret in ("ringbuf_mem_or_null", "sock_or_null", "sock_common_or_null"):
             self.new_id()           # the kernel numbers the maybe-NULL id, then the reference
             ref = self.new_id()
@@ -783,6 +810,9 @@ class HelperCall:
             if kind == "any?":
                 continue
             reg = self.v.read(self.state, regno)
+            if kind.startswith("btf"):
+                self.arg_btf(regno, reg, kind)
+                continue
             getattr(self, "arg_" + kind.replace("?", "_or_null"))(regno, reg)
         if self.name == "for_each_map_elem" and self.map.type not in _FOR_EACH_MAPS:
             raise self.fail("callback function not allowed for map", errno=_ENOTSUPP)
@@ -832,6 +862,24 @@ class HelperCall:
 
     def arg_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, False)
+
+    def arg_value_or_null(self, regno: int, reg: s.Reg) -> None:
+        if not _is_null(reg):
+            self.arg_value(regno, reg)
+
+    def arg_btf(self, regno: int, reg: s.Reg, kind: str) -> None:
+        """A pointer to a kernel struct (``btf:STRUCT``; ``btf?:STRUCT``: or NULL): the
+        kernel's ``check_reg_type`` for ARG_PTR_TO_BTF_ID, with the struct matched at the
+        pointer's offset (a struct nested at the start of another matches too)."""
+        nullable, wanted = kind.startswith("btf?"), kind.partition(":")[2]
+        if nullable and _is_null(reg):
+            return
+        if reg.type not in s.BTF_POINTERS:
+            raise self.fail(f"R{regno} type={reg.type} expected={s.BTF_PTR}, {s.TRUSTED_PTR}, {s.RCU_PTR}")
+        if not reg.var.is_const or reg.var.value:
+            raise self.fail(f"variable {reg.type}{reg.btf.name} access var_off={reg.var.tnum} disallowed")
+        if not nested_struct(self.v.kernel, reg.btf.id, reg.off, wanted):
+            raise self.fail(f"R{regno} is of type {reg.btf.name} but {wanted} is expected")
 
     def arg_uninit_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, True)

@@ -10,6 +10,7 @@ import errno
 from pybpf.object import ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
+from pybpf.verifier.btf_pointers import context_read, object_read
 from pybpf.verifier.context import context_access, sock_field_size
 from pybpf.verifier.program import Refused
 
@@ -119,6 +120,8 @@ class Access:
             return self.context()
         if kind in s.SOCKETS and not self.helper:
             return self.socket()
+        if kind in s.BTF_POINTERS and not self.helper:
+            return object_read(self.v, self.v.kernel, reg, self.regno, reg.off + self.off, self.size, self.write)
         raise self.fail(f"R{self.regno} invalid mem access '{kind}'")
 
     def packet(self, reg: s.Reg) -> None:
@@ -141,6 +144,8 @@ class Access:
             raise self.fail(f"variable ctx access var_off={reg.var.tnum} disallowed")
         if reg.off or reg.var.value:
             raise self.fail(f"dereference of modified ctx ptr R{self.regno} off={reg.off + reg.var.value} disallowed")
+        if self.v.target is not None:
+            return context_read(self.v, self.v.target, self.off, self.size, self.write)
         problem, pointer, why = context_access(self.v.kind, self.off, self.size, self.write)
         if problem is not None:
             raise Refused(problem, self.v.index, why)

@@ -6,7 +6,10 @@ Argument kinds: ``any`` (an initialised value), ``map`` (a map pointer), ``key``
 or NULL too) and ``uninit`` (memory the helper writes) — each followed by ``size`` or
 ``size0`` (a length, zero allowed), ``ctx``, ``func`` (a callback), ``stack?`` (a stack
 pointer or NULL), ``alloc_size`` (a known constant), ``release`` (ring-buffer memory the
-helper takes back), ``sock_release`` (a referenced socket the helper takes back).
+helper takes back), ``sock_release`` (a referenced socket the helper takes back),
+``btf:STRUCT`` / ``btf?:STRUCT`` (a BTF pointer to a kernel struct, or NULL too). A
+return type ``btf:STRUCT`` is a BTF pointer to that struct, ``trusted_btf:STRUCT`` a
+trusted one.
 """
 
 from __future__ import annotations
@@ -65,6 +68,14 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "for_each_map_elem": (Proto(("map", "func", "stack?", "any"),
                                 callback_args=("map_ptr", "map_key", "map_value", "ctx_arg")), ALL),
     "get_current_task": (Proto(()), ALL),
+    "get_current_task_btf": (Proto((), "trusted_btf:task_struct"), _TRACING | {T.LSM}),
+    "task_pt_regs": (Proto(("btf:task_struct",), "btf:pt_regs"), _TRACING | {T.LSM}),
+    "current_task_under_cgroup": (Proto(("map", "any")), _TRACING | {T.LSM}),
+    "task_storage_get": (Proto(("map", "btf?:task_struct", "value?", "any"), "map_value_or_null"),
+                         _TRACING | {T.LSM}),
+    "task_storage_delete": (Proto(("map", "btf:task_struct")), _TRACING | {T.LSM}),
+    "seq_printf": (Proto(("btf:seq_file", "mem", "size", "mem?", "size0")), {T.TRACING}),
+    "seq_write": (Proto(("btf:seq_file", "mem", "size0")), {T.TRACING}),
     "probe_read": (Proto(("uninit", "size0", "any")), _TRACING),
     "probe_read_str": (Proto(("uninit", "size0", "any")), _TRACING),
     "get_current_pid_tgid": (Proto(()), ALL),
