@@ -219,7 +219,9 @@ def object_read(verifier, btf: BTF, reg: s.Reg, regno: int, off: int, size: int,
     if found is None:
         return _number(size)
     member, pointee_id = found
-    kind = _safe_kind(btf, reg, member, pointee_id) if reg.type in (s.TRUSTED_PTR, s.RCU_PTR) else s.BTF_PTR
+    # through a trusted or RCU pointer: what the kernel's safe lists say, else untrusted;
+    # an untrusted pointer stays so, a plain one (the old way, still allowed) stays plain
+    kind = _safe_kind(btf, reg, member, pointee_id) if reg.type in (s.TRUSTED_PTR, s.RCU_PTR) else reg.type
     pointee = s.KernelType(pointee_id, btf[pointee_id].name)
     if kind.endswith(s.BTF_OR_NULL):
         return s.Reg(kind, sc.const(0), id=verifier.new_id(), btf=pointee)
@@ -235,7 +237,7 @@ def _safe_kind(btf: BTF, reg: s.Reg, member: str, pointee_id: int) -> str:
             if field_.name == member and btf.resolve(field_.type).kind == Kind.PTR and \
                     skip_modifiers(btf, btf.resolve(field_.type).ref)[0] == pointee_id:
                 return kind
-    return s.BTF_PTR
+    return s.UNTRUSTED_PTR
 
 
 def struct_access(btf: BTF, struct_id: int, off: int, size: int) -> tuple[str, int] | str | None:

@@ -23,7 +23,7 @@ from pybpf.isa.helpers import HELPER_NAMES, helper_id, helper_name
 from pybpf.object import AttachType, MapType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
-from pybpf.verifier.btf_pointers import Target, find_target, kernel_btf, needs_target, nested_struct
+from pybpf.verifier.btf_pointers import Target, find_target, kernel_btf, needs_target, nested_struct, object_read
 from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access
 from pybpf.verifier.program import Layout, Refused
 from pybpf.verifier.protos import PROTOS, Proto, prototype
@@ -845,11 +845,15 @@ class HelperCall:
             raise self.fail(f"cannot pass map_type {int(kind)} into func bpf_{self.name}#{number}", errno=errno.EINVAL)
 
     def memory_arg(self, regno: int, reg: s.Reg, size: int, write: bool, zero_ok: bool = False) -> None:
-        if reg.type not in (s.STACK, s.PKT, s.PKT_META, s.MAP_KEY, s.MAP_VALUE, s.MEM):
-            raise self.fail(f"R{regno} type={reg.type} expected=fp, pkt, pkt_meta, map_key, map_value, mem")
+        if reg.type not in (s.STACK, s.PKT, s.PKT_META, s.MAP_KEY, s.MAP_VALUE, s.MEM, s.TRUSTED_PTR):
+            raise self.fail(f"R{regno} type={reg.type} expected=fp, pkt, pkt_meta, map_key, map_value, mem, "
+                            "ringbuf_mem, buf, trusted_ptr_")
         if size <= 0:
             if not zero_ok:        # a key or value of a map without keys or values
                 raise self.fail("invalid zero-sized read")
+            return
+        if reg.type == s.TRUSTED_PTR:        # the kernel object's bytes, read as a load would
+            object_read(self.v, self.v.kernel, reg, regno, reg.off, size, write)
             return
         Access(self.v, self.state, regno, 0, size, write, None, helper=True).run()
 
@@ -874,7 +878,7 @@ class HelperCall:
         nullable, wanted = kind.startswith("btf?"), kind.partition(":")[2]
         if nullable and _is_null(reg):
             return
-        if reg.type not in s.BTF_POINTERS:
+        if reg.type not in (s.BTF_PTR, s.TRUSTED_PTR, s.RCU_PTR):       # untrusted ones are not passed on
             raise self.fail(f"R{regno} type={reg.type} expected={s.BTF_PTR}, {s.TRUSTED_PTR}, {s.RCU_PTR}")
         if not reg.var.is_const or reg.var.value:
             raise self.fail(f"variable {reg.type}{reg.btf.name} access var_off={reg.var.tnum} disallowed")

@@ -20,12 +20,13 @@ PKT, PKT_END, PKT_META, MEM, FUNC = "pkt", "pkt_end", "pkt_meta", "ringbuf_mem",
 #: the socket __sk_buff's ``sk`` names; a full socket (``bpf_sk_lookup_tcp``'s, referenced)
 SOCK_COMMON, SOCK = "sock_common", "sock"
 OR_NULL = "_or_null"
-#: pointers to kernel objects typed by the kernel's BTF (PTR_TO_BTF_ID): plain ones (a
-#: pointer member read through another), trusted ones (a BTF tracepoint's or an
-#: iterator's own arguments, bpf_get_current_task_btf) and RCU-protected ones; the
-#: kernel spells their maybe-NULL forms ``ptr_or_null_``
-BTF_PTR, TRUSTED_PTR, RCU_PTR = "ptr_", "trusted_ptr_", "rcu_ptr_"
-BTF_POINTERS = {BTF_PTR, TRUSTED_PTR, RCU_PTR}
+#: pointers to kernel objects typed by the kernel's BTF (PTR_TO_BTF_ID): plain ones (an
+#: fentry program's arguments and what is read through them), trusted ones (a BTF
+#: tracepoint's or an iterator's own arguments, bpf_get_current_task_btf), RCU-protected
+#: ones and untrusted ones (a pointer member the kernel does not vouch for, read through
+#: a trusted pointer); the kernel spells their maybe-NULL forms ``ptr_or_null_``
+BTF_PTR, TRUSTED_PTR, RCU_PTR, UNTRUSTED_PTR = "ptr_", "trusted_ptr_", "rcu_ptr_", "untrusted_ptr_"
+BTF_POINTERS = {BTF_PTR, TRUSTED_PTR, RCU_PTR, UNTRUSTED_PTR}
 BTF_OR_NULL = "or_null_"
 POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON, SOCK} | BTF_POINTERS
 SOCKETS = {SOCK, SOCK_COMMON}

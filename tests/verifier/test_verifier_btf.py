@@ -1,0 +1,357 @@
+"""BTF-typed pointers in :mod:`pybpf.verifier`: a tracing program's context typed from
+its attach target in the kernel's BTF, loads through kernel struct pointers, helpers
+that take or return them, and targets the kernel does not have — checked against the
+messages the kernel gives and, for BTF tracepoints and iterators (which this kernel
+loads), against the kernel's own verdicts."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import pytest
+
+from pybpf.btf import BTF, Kind
+from pybpf.isa.assembler import assemble
+from pybpf.object import AttachType, ProgramSpec, ProgramType
+from pybpf.verifier import verify
+
+VMLINUX = Path("/sys/kernel/btf/vmlinux")
+pytestmark = pytest.mark.skipif(not VMLINUX.exists(), reason="the running kernel has no BTF (/sys/kernel/btf/vmlinux)")
+
+
+@pytest.fixture(scope="module")
+def task():
+    """Byte offsets of task_struct members, its size."""
+    btf = BTF.load(VMLINUX)
+    struct = btf.find("task_struct", Kind.STRUCT)
+    offsets = {m.name: m.offset // 8 for m in struct.members}
+    offsets["size"] = struct.size
+    return offsets
+
+
+def _switch_cases(t):
+    """(name, program on tp_btf/sched_switch, the kernel's message; '' when accepted).
+    sched_switch's arguments: bool preempt, task_struct *prev, *next, unsigned int state."""
+    pid, parent = t["pid"], t["real_parent"]
+    return [
+        ("prev->pid", f"r2 = *(u64 *)(r1 +8)\nr0 = *(u32 *)(r2 +{pid})\nexit", ""),
+        ("bool argument, one byte", "r0 = *(u8 *)(r1 +0)\nexit", ""),
+        ("unsigned int argument, four bytes", "r0 = *(u32 *)(r1 +24)\nexit", ""),
+        ("read inside an argument", "r0 = *(u32 *)(r1 +4)\nexit", "invalid bpf_context access off=4 size=4"),
+        ("one past the arguments", "r0 = *(u64 *)(r1 +32)\nexit", "invalid bpf_context access off=32 size=8"),
+        ("two past the arguments", "r0 = *(u64 *)(r1 +40)\nexit", "invalid bpf_context access off=40 size=8"),
+        ("pointer argument read narrow", "r0 = *(u32 *)(r1 +8)\nexit", "invalid bpf_context access off=8 size=4"),
+        ("write into the context", "r2 = 0\n*(u64 *)(r1 +0) = r2\nr0 = 0\nexit",
+         "invalid bpf_context access off=0 size=8"),
+        ("modified context pointer", "r1 += 8\nr0 = *(u64 *)(r1 +0)\nexit",
+         "dereference of modified ctx ptr R1 off=8 disallowed"),
+        ("write into the task", f"r2 = *(u64 *)(r1 +8)\nr3 = 1\n*(u32 *)(r2 +{pid}) = r3\nr0 = 0\nexit",
+         "only read is supported"),
+        ("atomic add into the task", f"r2 = *(u64 *)(r1 +8)\nr3 = 1\nlock *(u32 *)(r2 +{pid}) += w3\nr0 = 0\nexit",
+         "only read is supported"),
+        ("negative offset", "r2 = *(u64 *)(r1 +8)\nr0 = *(u64 *)(r2 -8)\nexit",
+         "R2 is ptr_task_struct invalid negative access: off=-8"),
+        ("past the struct", f"r2 = *(u64 *)(r1 +8)\nr0 = *(u32 *)(r2 +{t['size']})\nexit",
+         f"access beyond struct task_struct at off {t['size']} size 4"),
+        ("pointer member read narrow", f"r2 = *(u64 *)(r1 +8)\nr0 = *(u32 *)(r2 +{parent})\nexit",
+         f"cannot access ptr member real_parent with moff {parent} in struct task_struct with off {parent} size 4"),
+        ("prev->real_parent->pid",
+         f"r2 = *(u64 *)(r1 +8)\nr2 = *(u64 *)(r2 +{parent})\nr0 = *(u32 *)(r2 +{pid})\nexit", ""),
+        ("variable offset", "r2 = *(u64 *)(r1 +8)\nr3 = *(u32 *)(r1 +24)\nr3 &= 7\nr2 += r3\n"
+         "r0 = *(u8 *)(r2 +0)\nexit", "R2 is ptr_task_struct invalid variable offset: off=0, var_off=(0x0; 0x7)"),
+        ("constant pointer arithmetic", f"r2 = *(u64 *)(r1 +8)\nr2 += {pid}\nr0 = *(u32 *)(r2 +0)\nexit", ""),
+        ("NULL test of a trusted argument",
+         f"r2 = *(u64 *)(r1 +8)\nif r2 == 0 goto +2\nr0 = *(u32 *)(r2 +{pid})\nexit\nr0 = *(u64 *)(r2 +0)\nexit", ""),
+        ("NULL branch of a trusted argument is dead",
+         "r2 = *(u64 *)(r1 +8)\nif r2 == 0 goto +2\nr0 = 0\nexit\nr0 = *(u64 *)(r2 -8)\nexit", ""),
+        ("prev->mm is untrusted", f"r1 = *(u64 *)(r1 +8)\nr1 = *(u64 *)(r1 +{t['mm']})\ncall 1\nr0 = 0\nexit",
+         "R1 type=untrusted_ptr_ expected=map_ptr"),
+        ("prev->group_leader is RCU-protected",
+         f"r1 = *(u64 *)(r1 +8)\nr1 = *(u64 *)(r1 +{t['group_leader']})\ncall 1\nr0 = 0\nexit",
+         "R1 type=rcu_ptr_ expected=map_ptr"),
+        ("sign-extending load", f"r2 = *(u64 *)(r1 +8)\nr0 = *(s32 *)(r2 +{pid})\nexit", ""),
+        ("bitwise operation on the pointer", "r2 = *(u64 *)(r1 +8)\nr2 &= 7\nr0 = 0\nexit",
+         "R2 bitwise operator &= on pointer prohibited"),
+        ("difference of two task pointers", "r2 = *(u64 *)(r1 +8)\nr3 = *(u64 *)(r1 +16)\nr2 -= r3\nr0 = r2\nexit", ""),
+        ("bpf_get_current_task_btf()->pid", f"call 158\nr0 = *(u32 *)(r0 +{pid})\nexit", ""),
+        ("task pointer as probe_read_kernel's source",
+         "r3 = *(u64 *)(r1 +8)\nr1 = r10\nr1 += -8\nr2 = 8\ncall 113\nr0 = 0\nexit", ""),
+        ("trusted task pointer as memory", "r1 = *(u64 *)(r1 +8)\nr2 = 8\ncall 6\nr0 = 0\nexit", ""),
+        ("trusted task pointer as too much memory", "r1 = *(u64 *)(r1 +8)\nr2 = 64000\ncall 6\nr0 = 0\nexit",
+         "access beyond struct task_struct at off 0 size 64000"),
+        ("RCU task pointer as memory",
+         f"r1 = *(u64 *)(r1 +8)\nr1 = *(u64 *)(r1 +{parent})\nr2 = 8\ncall 6\nr0 = 0\nexit",
+         "R1 type=rcu_ptr_ expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"),
+        ("task_pt_regs(scalar)", "r1 = 0\ncall 175\nr0 = 0\nexit", "R1 type=scalar expected=ptr_, trusted_ptr_, rcu_ptr_"),
+    ]
+
+
+def _switch(text: str) -> ProgramSpec:
+    return ProgramSpec("verifierbtf", ProgramType.TRACING, assemble(text),
+                       expected_attach_type=AttachType.TRACE_RAW_TP, attach_to="sched_switch")
+
+
+def _ours(spec: ProgramSpec):
+    return verify(spec.instructions, spec.type, {}, attach_type=spec.expected_attach_type, attach_to=spec.attach_to)
+
+
+def _kernel_message(spec: ProgramSpec) -> tuple[bool, str]:
+    from pybpf.engine import BPFError, VerifierError
+    from pybpf.kernel.programs import load_program
+
+    try:
+        load_program(spec).close()
+    except VerifierError as exc:
+        lines = [line for line in exc.log.splitlines()
+                 if line.strip() and not line.startswith(("processed", "stack depth", "verification time"))]
+        return False, lines[-1] if lines else str(exc)
+    except BPFError as exc:
+        return False, str(exc)
+    return True, ""
+
+
+def test_sched_switch_programs_get_the_kernels_messages(task):
+    wrong = []
+    for name, text, message in _switch_cases(task):
+        verdict = _ours(_switch(text))
+        if (verdict.accepted, verdict.message) != (not message, message):
+            wrong.append((name, verdict.message))
+    assert not wrong
+
+
+def test_sched_switch_programs_against_the_kernel(task):
+    """The same programs loaded as BTF tracepoints by the kernel (root): same verdict,
+    same final message."""
+    from pybpf.kernel.engine import available
+
+    why = available()
+    if why is not None:
+        pytest.skip(f"the kernel's verifier is not available: {why}")
+    differ = []
+    for name, text, _ in _switch_cases(task):
+        spec = _switch(text)
+        verdict, (accepted, message) = _ours(spec), _kernel_message(spec)
+        if (verdict.accepted, verdict.message) != (accepted, message):
+            differ.append((name, verdict.message, message))
+    assert not differ
+
+
+def test_refusal_says_why_in_the_log(task):
+    verdict = verify(assemble("r0 = *(u32 *)(r1 +4)\nexit"), ProgramType.TRACING, {},
+                     attach_type=AttachType.TRACE_RAW_TP, attach_to="sched_switch", log_level=1)
+    assert "func 'sched_switch' offset 4 is not multiple of 8" in verdict.log
+    verdict = verify(assemble("r0 = *(u64 *)(r1 +32)\nexit"), ProgramType.TRACING, {},
+                     attach_type=AttachType.TRACE_RAW_TP, attach_to="sched_switch", log_level=1)
+    assert "func 'sched_switch' doesn't have 5-th argument" in verdict.log
+
+
+def _function(btf: BTF, void_return: bool) -> tuple[str, int]:
+    """A kernel function with two or more arguments, the first a struct pointer: its
+    name and argument count (void-returning or int-returning as asked)."""
+    for name in ("vfs_read", "vfs_write", "do_sys_openat2", "schedule_tail", "finish_task_switch", "wake_up_new_task",
+                 "__put_task_struct", "exit_signals"):
+        func = btf.find(name, Kind.FUNC)
+        if func is None:
+            continue
+        proto = btf[func.ref]
+        returns_void = proto.ref == 0
+        first = btf.resolve(proto.members[0].type) if proto.members else None
+        if returns_void == void_return and first is not None and first.kind == Kind.PTR and \
+                btf.resolve(first.ref).kind == Kind.STRUCT:
+            return name, len(proto.members)
+    pytest.skip("no suitable kernel function in this kernel's BTF")
+
+
+@pytest.mark.parametrize("attach", [AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN])
+def test_fentry_fexit_context(attach):
+    """fentry sees the arguments, fexit and fmod_ret the return value after them too."""
+    btf = BTF.load(VMLINUX)
+    name, count = _function(btf, void_return=False)
+
+    def run(text: str):
+        return verify(assemble(text), ProgramType.TRACING, {}, attach_type=attach, attach_to=name, log_level=1)
+    assert run("r2 = *(u64 *)(r1 +0)\nr0 = *(u8 *)(r2 +0)\nr0 = 0\nexit").accepted
+    ret = run(f"r0 = *(u64 *)(r1 +{8 * count})\nr0 = 0\nexit")
+    assert ret.accepted is (attach != AttachType.TRACE_FENTRY)
+    if attach == AttachType.TRACE_FENTRY:
+        assert ret.message == f"invalid bpf_context access off={8 * count} size=8"
+        assert f"func '{name}' doesn't have {count + 1}-th argument" in ret.log
+    beyond = run(f"r0 = *(u64 *)(r1 +{8 * count + 8})\nr0 = 0\nexit")
+    assert f"func '{name}' doesn't have {count + 2}-th argument" in beyond.log
+    # the argument is a plain (untrusted) BTF pointer: its NULL branch is explored too
+    both = run("r2 = *(u64 *)(r1 +0)\nif r2 == 0 goto +2\nr0 = 0\nexit\nr0 = *(u64 *)(r2 -8)\nexit")
+    assert not both.accepted and both.message.startswith("R2 is ptr_") and "invalid negative access" in both.message
+
+
+def test_void_function_has_no_return_value_to_read():
+    btf = BTF.load(VMLINUX)
+    name, count = _function(btf, void_return=True)
+    text = f"r0 = *(u64 *)(r1 +{8 * count})\nr0 = 0\nexit"
+    fexit = verify(assemble(text), ProgramType.TRACING, {}, attach_type=AttachType.TRACE_FEXIT, attach_to=name,
+                   log_level=1)
+    assert not fexit.accepted and f"func '{name}' arg{count} '' has type UNKNOWN. Only pointer access is allowed" \
+        in fexit.log
+    fmod = verify(assemble(text), ProgramType.TRACING, {}, attach_type=AttachType.MODIFY_RETURN, attach_to=name,
+                  log_level=1)
+    assert not fmod.accepted and "ret type UNKNOWN not allowed for fmod_ret" in fmod.log
+
+
+@pytest.mark.parametrize(("attach", "target", "message"), [
+    (AttachType.TRACE_RAW_TP, "verifierbtf_no_such_tracepoint", "the kernel's BTF has no typedef "
+                                                                 "btf_trace_verifierbtf_no_such_tracepoint"),
+    (AttachType.TRACE_FENTRY, "verifierbtf_no_such_function", "the kernel's BTF has no func "
+                                                              "verifierbtf_no_such_function"),
+    (AttachType.TRACE_ITER, "verifierbtf_none", "the kernel's BTF has no func bpf_iter_verifierbtf_none"),
+])
+def test_a_target_the_kernel_lacks_is_enoent(attach, target, message):
+    verdict = verify(assemble("r0 = 0\nexit"), ProgramType.TRACING, {}, attach_type=attach, attach_to=target)
+    assert (verdict.accepted, verdict.errno, verdict.message) == (False, errno.ENOENT, message)
+
+
+def test_tracing_without_a_target_is_einval():
+    verdict = verify(assemble("r0 = 0\nexit"), ProgramType.TRACING, {})
+    assert (verdict.accepted, verdict.errno, verdict.message) == (False, errno.EINVAL,
+                                                                  "Tracing programs must provide btf_id")
+
+
+def test_vm_engine_refuses_a_missing_target_with_enoent():
+    import pybpf
+    from pybpf.engine import BPFError
+    from pybpf.object import CollectionSpec
+
+    spec = ProgramSpec("verifierbtf", ProgramType.TRACING, assemble("r0 = 0\nexit"),
+                       expected_attach_type=AttachType.TRACE_FENTRY, attach_to="verifierbtf_no_such_function")
+    with pytest.raises(BPFError) as caught:
+        pybpf.load(CollectionSpec({}, {"verifierbtf": spec}), engine="vm")
+    assert caught.value.errno == errno.ENOENT
+
+
+C_SOURCE = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, u64);
+} switches SEC(".maps");
+
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 64); __type(key, u32); __type(value, u64); }
+	by_pid SEC(".maps");
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(count_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	u32 pid = prev->pid;
+	u64 one = 1, *count = bpf_task_storage_get(&switches, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (count)
+		*count += 1;
+	bpf_map_update_elem(&by_pid, &pid, &one, BPF_ANY);
+	return bpf_get_current_task_btf()->tgid == next->tgid;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(untrusted_task, bool preempt, struct task_struct *prev)
+{
+	bpf_task_storage_get(&switches, prev->parent, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(wrong_struct, bool preempt, struct task_struct *prev)
+{
+	bpf_task_storage_get(&switches, (struct task_struct *)prev->cgroups, 0, 0);
+	return 0;
+}
+
+SEC("iter/task")
+int each_task(struct bpf_iter__task *ctx)
+{
+	static const char fmt[] = "%d\n";
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	u64 args[1];
+
+	if (!task)
+		return 0;
+	args[0] = task->pid;
+	bpf_seq_printf(seq, fmt, sizeof(fmt), args, sizeof(args));
+	return 0;
+}
+
+SEC("iter/task")
+int each_task_unchecked(struct bpf_iter__task *ctx)
+{
+	return ctx->task->pid & 1;
+}
+
+SEC("fentry/vfs_read")
+int BPF_PROG(read_entry, struct file *file, char *buf, size_t count)
+{
+	return file->f_inode->i_ino == count;
+}
+
+SEC("fexit/vfs_read")
+int BPF_PROG(read_exit, struct file *file, char *buf, size_t count, loff_t *pos, ssize_t ret)
+{
+	return ret > 0 && file->f_flags;
+}
+
+SEC("fentry/vfs_read")
+int BPF_PROG(read_entry_ret, struct file *file, char *buf, size_t count, loff_t *pos, ssize_t ret)
+{
+	return ret;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+EXPECTED = {
+    "count_switch": "",
+    "untrusted_task": "R2 type=untrusted_ptr_ expected=ptr_, trusted_ptr_, rcu_ptr_",
+    "wrong_struct": "R2 is of type css_set but task_struct is expected",
+    "each_task": "",
+    "each_task_unchecked": "R1 invalid mem access 'trusted_ptr_or_null_'",
+    "read_entry": "",
+    "read_exit": "",
+    "read_entry_ret": "invalid bpf_context access off=32 size=8",
+}
+
+
+@pytest.fixture(scope="module")
+def c_program(tmp_path_factory):
+    path = tmp_path_factory.mktemp("verifierbtf") / "verifierbtf.bpf.c"
+    path.write_text(C_SOURCE)
+    return path
+
+
+@pytest.mark.parametrize("program", sorted(EXPECTED))
+def test_c_programs_with_pybpf_verify(c_program, capsys, program):
+    from pybpf.cli import main
+
+    status = main(["verify", str(c_program), "--section", program, "--json"])
+    row = json.loads(capsys.readouterr().out)
+    assert (row["accepted"], row["message"]) == (not EXPECTED[program], EXPECTED[program])
+    assert status == (0 if row["accepted"] else 1)
+
+
+@pytest.mark.parametrize("program", ["count_switch", "untrusted_task", "wrong_struct", "each_task",
+                                     "each_task_unchecked"])
+def test_c_programs_against_the_kernel(c_program, capsys, program):
+    """BTF tracepoints and iterators load on this kernel: ``--compare`` agrees."""
+    from pybpf.cli import main
+    from pybpf.kernel.engine import available
+
+    why = available()
+    if why is not None:
+        pytest.skip(f"the kernel's verifier is not available: {why}")
+    status = main(["verify", str(c_program), "--section", program, "--compare", "--json"])
+    row = json.loads(capsys.readouterr().out)
+    assert row["kernel"]["accepted"] == row["accepted"], row
+    assert row["kernel"]["message"] == row["message"]
+    assert status == 0
