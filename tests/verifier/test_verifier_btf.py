@@ -71,6 +71,15 @@ def _switch_cases(t):
         ("prev->group_leader is RCU-protected",
          f"r1 = *(u64 *)(r1 +8)\nr1 = *(u64 *)(r1 +{t['group_leader']})\ncall 1\nr0 = 0\nexit",
          "R1 type=rcu_ptr_ expected=map_ptr"),
+        ("a void * member is untrusted memory, read anywhere",
+         f"r1 = *(u64 *)(r1 +8)\nr1 = *(u64 *)(r1 +{t['stack']})\nr0 = *(u64 *)(r1 -8)\nr0 = *(u64 *)(r1 +30000)\n"
+         "exit", ""),
+        ("untrusted memory is read-only",
+         f"r1 = *(u64 *)(r1 +8)\nr1 = *(u64 *)(r1 +{t['stack']})\nr2 = 0\n*(u64 *)(r1 +0) = r2\nr0 = 0\nexit",
+         "R1 cannot write into rdonly_untrusted_mem"),
+        ("untrusted memory may be NULL",
+         f"r1 = *(u64 *)(r1 +8)\nr1 = *(u64 *)(r1 +{t['stack']})\nif r1 == 0 goto +2\nr0 = 0\nexit\n"
+         "r0 = *(u64 *)(r10 +8)\nexit", "invalid read from stack R10 off=8 size=8"),
         ("sign-extending load", f"r2 = *(u64 *)(r1 +8)\nr0 = *(s32 *)(r2 +{pid})\nexit", ""),
         ("bitwise operation on the pointer", "r2 = *(u64 *)(r1 +8)\nr2 &= 7\nr0 = 0\nexit",
          "R2 bitwise operator &= on pointer prohibited"),

@@ -181,13 +181,9 @@ def context_read(verifier, target: Target, off: int, size: int, write: bool) -> 
         raise fail(f"func '{tname}' arg{arg} '{t.name}' has type {kind_name(t)}. Only pointer access is allowed")
     if size != 8:
         raise fail(f"func '{tname}' size {size} must be 8")
-    if t.ref == 0:                 # void *: a number as far as safety goes
-        return _number(size)
     pointee_id, pointee = skip_modifiers(btf, t.ref)
-    if pointee.kind == Kind.INT:
+    if pointee.kind not in _COMPOSITE:      # void *, char *, pointers to pointers: numbers
         return _number(size)
-    if pointee.kind not in _COMPOSITE:
-        raise fail(f"func '{tname}' arg{arg} type {kind_name(pointee)} is not a struct")
     kind = s.TRUSTED_PTR if target.trusted else s.BTF_PTR
     # an iterator's object (every argument after its bpf_iter_meta) is NULL at the end
     if target.attach == AttachType.TRACE_ITER and arg > 0:
@@ -216,12 +212,19 @@ def object_read(verifier, btf: BTF, reg: s.Reg, regno: int, off: int, size: int,
     found = struct_access(btf, reg.btf.id, off, size)
     if isinstance(found, str):
         raise fail(found, f"struct {name} has no field of {size} bytes at offset {off}")
-    if found is None:
+    if found.kind == "scalar":
         return _number(size)
-    member, pointee_id = found
+    if found.kind == "mem":
+        return s.Reg(s.UNTRUSTED_MEM, sc.const(0))
+    pointee_id = found.type_id
     # through a trusted or RCU pointer: what the kernel's safe lists say, else untrusted;
     # an untrusted pointer stays so, a plain one (the old way, still allowed) stays plain
-    kind = _safe_kind(btf, reg, member, pointee_id) if reg.type in (s.TRUSTED_PTR, s.RCU_PTR) else reg.type
+    if found.untrusted:
+        kind = s.UNTRUSTED_PTR
+    elif reg.type in (s.TRUSTED_PTR, s.RCU_PTR):
+        kind = _safe_kind(btf, reg, found.member, pointee_id)
+    else:
+        kind = reg.type
     pointee = s.KernelType(pointee_id, btf[pointee_id].name)
     if kind.endswith(s.BTF_OR_NULL):
         return s.Reg(kind, sc.const(0), id=verifier.new_id(), btf=pointee)
@@ -240,18 +243,30 @@ def _safe_kind(btf: BTF, reg: s.Reg, member: str, pointee_id: int) -> str:
     return s.UNTRUSTED_PTR
 
 
-def struct_access(btf: BTF, struct_id: int, off: int, size: int) -> tuple[str, int] | str | None:
+@dataclass(frozen=True)
+class Field:
+    """What a read through a BTF pointer reaches: a number (``scalar``), a pointer to a
+    struct (``ptr``: the member's name and the pointee's id) or to anything else
+    (``mem``: read-only memory the kernel does not vouch for), or a struct nested at
+    the offset (``struct``, while walking). ``untrusted``: the walk went through a union
+    of several members, so a pointer read there is not trusted."""
+
+    kind: str
+    member: str = ""
+    type_id: int = 0
+    untrusted: bool = False
+
+
+def struct_access(btf: BTF, struct_id: int, off: int, size: int) -> Field | str:
     """The kernel's ``btf_struct_access`` for a read of ``size`` bytes at ``off`` of
-    struct ``struct_id``: None for a number, (member, pointee id) for a pointer
-    to a struct, or the kernel's message why the read is refused. Nested structs at the
-    same offset are walked into."""
-    type_id = struct_id
+    struct ``struct_id``: the :class:`Field` it reaches, or the kernel's message why the
+    read is refused. Nested structs at the same offset are walked into."""
+    type_id, untrusted = struct_id, False
     while True:
-        found = _walk(btf, type_id, off, size)
-        if isinstance(found, tuple) and found[0] == "struct":
-            type_id, off = found[1], 0
-            continue
-        return found if not isinstance(found, tuple) else found[1:]
+        found = _walk(btf, type_id, off, size, untrusted)
+        if isinstance(found, str) or found.kind != "struct":
+            return found
+        type_id, off, untrusted = found.type_id, 0, found.untrusted
 
 
 def nested_struct(btf: BTF, struct_id: int, off: int, wanted: str) -> bool:
@@ -261,10 +276,10 @@ def nested_struct(btf: BTF, struct_id: int, off: int, wanted: str) -> bool:
     while True:
         if off == 0 and btf[type_id].name == wanted:
             return True
-        found = _walk(btf, type_id, off, 1)
-        if not (isinstance(found, tuple) and found[0] == "struct"):
+        found = _walk(btf, type_id, off, 1, False)
+        if isinstance(found, str) or found.kind != "struct":
             return False
-        type_id, off = found[1], 0
+        type_id, off = found.type_id, 0
 
 
 def _resolve_member(btf: BTF, type_id: int) -> tuple[int, Type, int, int, Type | None, int]:
@@ -283,24 +298,27 @@ def _resolve_member(btf: BTF, type_id: int) -> tuple[int, Type, int, int, Type |
     return type_id, t, count * element_size, count, element, element_id
 
 
-def _walk(btf: BTF, type_id: int, off: int, size: int):
-    """One step of the kernel's ``btf_struct_walk``: ("struct", nested id) when ``off``
-    starts a nested struct, ("ptr", member, pointee id), None for a number, or
-    the message refusing the access."""
-    t = btf[type_id]
+def _walk(btf: BTF, type_id: int, off: int, size: int, untrusted: bool) -> Field | str:
+    """One step of the kernel's ``btf_struct_walk``: the field at ``off`` (a nested
+    struct that starts there is a ``struct`` field), or the message refusing the access."""
+    _, t = skip_modifiers(btf, type_id)
     while True:
         tname = _name(t)
         if t.kind not in _COMPOSITE:
             return f"Type '{tname}' is not a struct"
         members = t.members
+        # a union of several members may hold any of them: what is read there is not trusted
+        untrusted = untrusted or (t.kind == Kind.UNION and len(members) != 1)
         if off + size > t.size:
-            # a flexible array of structs at the end may be indexed past the struct
+            # a flexible array at the end may be indexed past the struct
             last = members[-1] if members else None
             if last is not None:
                 _, array = skip_modifiers(btf, last.type)
                 moff = last.offset // 8
                 if array.kind == Kind.ARRAY and array.nelems == 0 and off >= moff:
-                    element_id, element = skip_modifiers(btf, array.element)
+                    _, element = skip_modifiers(btf, array.element)
+                    if element.kind == Kind.INT:
+                        return Field("scalar")
                     if element.kind in _COMPOSITE and element.size:
                         t, off = element, (off - moff) % element.size
                         continue
@@ -313,7 +331,7 @@ def _walk(btf: BTF, type_id: int, off: int, size: int):
             if member.bit_size:
                 end_bit = member.offset + member.bit_size
                 if off <= moff and (end_bit + 7) // 8 <= off + size:
-                    return None
+                    return Field("scalar")
                 continue
             if off < moff:
                 break
@@ -330,7 +348,7 @@ def _walk(btf: BTF, type_id: int, off: int, size: int):
                 mtype, mid = element, element_id
             if mtype.kind in _COMPOSITE:
                 if off == moff:
-                    return ("struct", mid)
+                    return Field("struct", type_id=mid, untrusted=untrusted)
                 t, off, restart = mtype, off - moff, True
                 break
             if mtype.kind == Kind.PTR:
@@ -339,10 +357,11 @@ def _walk(btf: BTF, type_id: int, off: int, size: int):
                             f"size {size}")
                 pointee_id, pointee = skip_modifiers(btf, mtype.ref)
                 if pointee.kind in _COMPOSITE:
-                    return ("ptr", member.name, pointee_id)
-            if off + size > true_end:
+                    return Field("ptr", member.name, pointee_id, untrusted)
+                return Field("mem")
+            if off + size > true_end and not untrusted:
                 return (f"access beyond the end of member {mname} (mend:{true_end}) in struct {tname} with off "
                         f"{off} size {size}")
-            return None
+            return Field("scalar")
         if not restart:
             return f"struct {tname} doesn't have field at offset {off}"

@@ -598,8 +598,8 @@ class Verifier:
             pointer, other = (dst, src) if dst.is_pointer else (src, dst)
             if other.var.is_const and other.var.value == 0 and is64:
                 if not pointer.maybe_null:
-                    # a BTF pointer walked to (not trusted) may be NULL though not marked so
-                    if s.is_btf(pointer.type) and pointer.type != s.TRUSTED_PTR:
+                    # a kernel pointer not trusted may be NULL though not marked so
+                    if (s.is_btf(pointer.type) and pointer.type != s.TRUSTED_PTR) or pointer.type == s.UNTRUSTED_MEM:
                         return None
                     return op == o.JNE
                 self.mark_null(into, pointer, is_null=(op == o.JEQ))

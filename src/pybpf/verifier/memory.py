@@ -120,6 +120,10 @@ class Access:
             return self.context()
         if kind in s.SOCKETS and not self.helper:
             return self.socket()
+        if kind == s.UNTRUSTED_MEM and not self.helper:
+            if self.write:
+                raise self.fail(f"R{self.regno} cannot write into {kind}")
+            return loaded(self.size)
         if kind in s.BTF_POINTERS and not self.helper:
             return object_read(self.v, self.v.kernel, reg, self.regno, reg.off + self.off, self.size, self.write)
         raise self.fail(f"R{self.regno} invalid mem access '{kind}'")

@@ -27,8 +27,11 @@ OR_NULL = "_or_null"
 #: a trusted pointer); the kernel spells their maybe-NULL forms ``ptr_or_null_``
 BTF_PTR, TRUSTED_PTR, RCU_PTR, UNTRUSTED_PTR = "ptr_", "trusted_ptr_", "rcu_ptr_", "untrusted_ptr_"
 BTF_POINTERS = {BTF_PTR, TRUSTED_PTR, RCU_PTR, UNTRUSTED_PTR}
+#: what a pointer member to anything but a struct reads as: kernel memory read at any
+#: offset (a fault reads zero), never written
+UNTRUSTED_MEM = "rdonly_untrusted_mem"
 BTF_OR_NULL = "or_null_"
-POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON, SOCK} | BTF_POINTERS
+POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON, SOCK, UNTRUSTED_MEM} | BTF_POINTERS
 SOCKETS = {SOCK, SOCK_COMMON}
 PACKETS = {PKT, PKT_META}
 
