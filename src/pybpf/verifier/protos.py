@@ -74,6 +74,7 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "current_task_under_cgroup": (Proto(("map", "any")), ALL),
     "task_storage_get": (Proto(("map", "btf?:task_struct", "value?", "any"), "map_value_or_null"), ALL),
     "task_storage_delete": (Proto(("map", "btf:task_struct")), ALL),
+    "get_ns_current_pid_tgid": (Proto(("any", "any", "uninit", "size")), ALL),
     "get_task_stack": (Proto(("btf:task_struct", "uninit", "size0", "any")), ALL),
     "seq_printf": (Proto(("btf:seq_file", "mem", "size", "mem?", "size0")), {T.TRACING}),
     "seq_write": (Proto(("btf:seq_file", "mem", "size0")), {T.TRACING}),
