@@ -364,3 +364,49 @@ def test_c_programs_against_the_kernel(c_program, capsys, program):
     assert row["kernel"]["accepted"] == row["accepted"], row
     assert row["kernel"]["message"] == row["message"]
     assert status == 0
+
+
+def test_vm_engine_loads_a_btf_tracepoint_program(tmp_path):
+    """The vm engine verifies a tp_btf program against its target (it refused every
+    context read of one before the context was typed)."""
+    import pybpf
+
+    path = tmp_path / "verifierbtf_switch.bpf.c"
+    path.write_text(r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 64); __type(key, u32); __type(value, u64); }
+	seen SEC(".maps");
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	u32 pid = prev->pid;
+	u64 one = 1;
+
+	bpf_map_update_elem(&seen, &pid, &one, BPF_ANY);
+	return next->real_parent->tgid == 1;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(writes_task, bool preempt, struct task_struct *prev)
+{
+	prev->pid = 0;
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+""")
+    from pybpf.object import CollectionSpec
+
+    spec = pybpf.read(path)
+    good = CollectionSpec(dict(spec.maps), {"on_switch": spec.programs["on_switch"]})
+    with pybpf.load(good, engine="vm") as loaded:
+        assert "on_switch" in loaded.programs
+    from pybpf.engine import VerifierError
+
+    bad = CollectionSpec({}, {"writes_task": spec.programs["writes_task"]})
+    with pytest.raises(VerifierError) as caught:
+        pybpf.load(bad, engine="vm")
+    assert "only read is supported" in str(caught.value) and caught.value.errno == errno.EACCES
