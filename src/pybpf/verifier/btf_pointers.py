@@ -198,10 +198,13 @@ def _number(size: int) -> s.Reg:
 def object_read(verifier, btf: BTF, reg: s.Reg, regno: int, off: int, size: int, write: bool) -> s.Reg:
     """The kernel's ``check_ptr_to_btf_access`` for a load or store of ``size`` bytes at
     ``off`` (the register's fixed offset included) through BTF pointer ``reg``."""
-    name = reg.btf.name
 
     def fail(message: str, why: str = "") -> Refused:
         return Refused(message, verifier.index, why)
+    struct = reg.btf
+    if struct is None:          # (every BTF pointer is made with its struct)
+        raise fail(f"R{regno} invalid mem access '{reg.type}'")
+    name = struct.name
     if off < 0:
         raise fail(f"R{regno} is ptr_{name} invalid negative access: off={off}")
     if not reg.var.is_const or reg.var.value:
@@ -209,7 +212,7 @@ def object_read(verifier, btf: BTF, reg: s.Reg, regno: int, off: int, size: int,
                    "a kernel object is read at constant offsets only")
     if write:
         raise fail("only read is supported", f"a tracing program may not write into a kernel object (struct {name})")
-    found = struct_access(btf, reg.btf.id, off, size)
+    found = struct_access(btf, struct.id, off, size)
     if isinstance(found, str):
         raise fail(found, f"struct {name} has no field of {size} bytes at offset {off}")
     if found.kind == "scalar":
@@ -222,7 +225,7 @@ def object_read(verifier, btf: BTF, reg: s.Reg, regno: int, off: int, size: int,
     if found.untrusted:
         kind = s.UNTRUSTED_PTR
     elif reg.type in (s.TRUSTED_PTR, s.RCU_PTR):
-        kind = _safe_kind(btf, reg, found.member, pointee_id)
+        kind = _safe_kind(btf, struct, found.member, pointee_id)
     else:
         kind = reg.type
     pointee = s.KernelType(pointee_id, btf[pointee_id].name)
@@ -231,11 +234,11 @@ def object_read(verifier, btf: BTF, reg: s.Reg, regno: int, off: int, size: int,
     return s.Reg(kind, sc.const(0), btf=pointee)
 
 
-def _safe_kind(btf: BTF, reg: s.Reg, member: str, pointee_id: int) -> str:
+def _safe_kind(btf: BTF, struct: s.KernelType, member: str, pointee_id: int) -> str:
     """The kernel's ``btf_nested_type_is_trusted``: whether the struct's safe lists name
     ``member`` with this pointee, and so what the read yields."""
     for suffix, kind in _SAFE_LISTS:
-        safe = btf.find(reg.btf.name + suffix, btf[reg.btf.id].kind)
+        safe = btf.find(struct.name + suffix, btf[struct.id].kind)
         for field_ in safe.members if safe is not None else ():
             if field_.name == member and btf.resolve(field_.type).kind == Kind.PTR and \
                     skip_modifiers(btf, btf.resolve(field_.type).ref)[0] == pointee_id:
@@ -282,14 +285,14 @@ def nested_struct(btf: BTF, struct_id: int, off: int, wanted: str) -> bool:
         type_id, off = found.type_id, 0
 
 
-def _resolve_member(btf: BTF, type_id: int) -> tuple[int, Type, int, int, Type | None, int]:
+def _resolve_member(btf: BTF, type_id: int) -> tuple[int, Type, int, int, Type, int]:
     """The kernel's ``__btf_resolve_size`` for a member's type: (id, type behind
-    modifiers, total size, element count, innermost element type, its id) — arrays of
-    arrays flattened."""
+    modifiers, total size, element count, innermost element type and its id — the type
+    itself when it is no array) — arrays of arrays flattened."""
     type_id, t = skip_modifiers(btf, type_id)
     if t.kind != Kind.ARRAY:
         size = 8 if t.kind == Kind.PTR else btf.sizeof(type_id) if t.kind != Kind.VOID else 0
-        return type_id, t, size, 1, None, 0
+        return type_id, t, size, 1, t, type_id
     count, element_id, element = 1, type_id, t
     while element.kind == Kind.ARRAY:
         count *= element.nelems

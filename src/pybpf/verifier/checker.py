@@ -147,8 +147,7 @@ class Verifier:
     def run(self) -> Result:
         self.layout.check_cfg()
         if needs_target(self.kind):
-            self.kernel = self.kernel or kernel_btf()
-            self.target = find_target(self.kernel, self.kind, *self.attach)
+            self.target = find_target(self.kernel_types(), self.kind, *self.attach)
         self.live = self.layout.live_registers(_helper_params)
         # more prune points, as this kernel's check_cfg marks them: after a call; a
         # bpf-to-bpf call or a callback's address, the instruction after it, and the callee
@@ -176,6 +175,13 @@ class Verifier:
         self.check_stack_depth()
         self.result.stack_depths = {self.layout.starts.index(f): d for f, d in self.depths.items()}
         return self.result
+
+    def kernel_types(self) -> BTF:
+        """The kernel BTF that BTF pointers are typed from (the running kernel's, read
+        when first needed)."""
+        if self.kernel is None:
+            self.kernel = kernel_btf()
+        return self.kernel
 
     def walk(self, index: int, state: s.State, pending: list) -> None:
         """Verify one path from ``index`` until it exits, is pruned, or splits."""
@@ -739,8 +745,7 @@ class Verifier:
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
         elif proto.ret.startswith(("btf:", "trusted_btf:")):
-            self.kernel = self.kernel or kernel_btf()
-            found = self.kernel.find(proto.ret.partition(":")[2], Kind.STRUCT)
+            found = self.kernel_types().find(proto.ret.partition(":")[2], Kind.STRUCT)
             if found is None:
                 raise Refused(f"the kernel's BTF has no struct {proto.ret.partition(':')[2]}, which "
                               f"{helper_name(number)} returns", index, errno=errno.EINVAL)
@@ -853,7 +858,7 @@ class HelperCall:
                 raise self.fail("invalid zero-sized read")
             return
         if reg.type == s.TRUSTED_PTR:        # the kernel object's bytes, read as a load would
-            object_read(self.v, self.v.kernel, reg, regno, reg.off, size, write)
+            object_read(self.v, self.v.kernel_types(), reg, regno, reg.off, size, write)
             return
         Access(self.v, self.state, regno, 0, size, write, None, helper=True).run()
 
@@ -880,10 +885,11 @@ class HelperCall:
             return
         if reg.type not in (s.BTF_PTR, s.TRUSTED_PTR, s.RCU_PTR):       # untrusted ones are not passed on
             raise self.fail(f"R{regno} type={reg.type} expected={s.BTF_PTR}, {s.TRUSTED_PTR}, {s.RCU_PTR}")
+        struct = reg.btf or s.KernelType(0, "")
         if not reg.var.is_const or reg.var.value:
-            raise self.fail(f"variable {reg.type}{reg.btf.name} access var_off={reg.var.tnum} disallowed")
-        if not nested_struct(self.v.kernel, reg.btf.id, reg.off, wanted):
-            raise self.fail(f"R{regno} is of type {reg.btf.name} but {wanted} is expected")
+            raise self.fail(f"variable {reg.type}{struct.name} access var_off={reg.var.tnum} disallowed")
+        if not nested_struct(self.v.kernel_types(), struct.id, reg.off, wanted):
+            raise self.fail(f"R{regno} is of type {struct.name} but {wanted} is expected")
 
     def arg_uninit_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, True)

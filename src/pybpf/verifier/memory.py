@@ -125,8 +125,13 @@ class Access:
                 raise self.fail(f"R{self.regno} cannot write into {kind}")
             return loaded(self.size)
         if kind in s.BTF_POINTERS and not self.helper:
-            return object_read(self.v, self.v.kernel, reg, self.regno, reg.off + self.off, self.size, self.write)
+            return self.kernel_object()
         raise self.fail(f"R{self.regno} invalid mem access '{kind}'")
+
+    def kernel_object(self) -> s.Reg:
+        """A field of the kernel struct a BTF pointer points at, read only."""
+        reg = self.state.regs[self.regno]
+        return object_read(self.v, self.v.kernel_types(), reg, self.regno, reg.off + self.off, self.size, self.write)
 
     def packet(self, reg: s.Reg) -> None:
         """The kernel's ``check_packet_access``: a verified range belongs to every copy of
