@@ -93,6 +93,8 @@ def _switch_cases(t):
         ("RCU task pointer as memory",
          f"r1 = *(u64 *)(r1 +8)\nr1 = *(u64 *)(r1 +{parent})\nr2 = 8\ncall 6\nr0 = 0\nexit",
          "R1 type=rcu_ptr_ expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"),
+        ("seq_printf outside an iterator", "r1 = 0\ncall 126\nr0 = 0\nexit",
+         "program of this type cannot use helper bpf_seq_printf#126"),
         ("task_pt_regs(scalar)", "r1 = 0\ncall 175\nr0 = 0\nexit", "R1 type=scalar expected=ptr_, trusted_ptr_, rcu_ptr_"),
     ]
 

@@ -714,7 +714,7 @@ class Verifier:
         name = HELPER_NAMES.get(number) if number > 0 else None
         if name is None:
             raise Refused(f"invalid func unknown#{number}", index, errno=errno.EINVAL)
-        proto = prototype(number, self.kind)
+        proto = prototype(number, self.kind, self.attach[0])
         if proto is None:
             if number in PROTOS:
                 raise Refused(f"program of this type cannot use helper {helper_name(number)}#{number}", index,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pybpf.isa.helpers import helper_id
+from pybpf.object import AttachType
 from pybpf.object import ProgramType as T
 
 
@@ -141,12 +142,19 @@ _PER_TYPE = {(helper_id("get_cgroup_classid"), kind): Proto(("ctx",))
              for kind in _TC | {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT}}
 
 
-def prototype(number: int, kind: T) -> Proto | None:
-    """The prototype of helper ``number`` when programs of type ``kind`` may call it."""
+#: helpers only programs attached one way may call (an iterator's seq_file helpers)
+_ATTACH_ONLY = {helper_id("seq_printf"): AttachType.TRACE_ITER, helper_id("seq_write"): AttachType.TRACE_ITER}
+
+
+def prototype(number: int, kind: T, attach: AttachType | None = None) -> Proto | None:
+    """The prototype of helper ``number`` when programs of type ``kind`` (attached as
+    ``attach``) may call it."""
     entry = PROTOS.get(number)
     if entry is None:
         return None
     proto, types = entry
     if types is not None and kind not in types:
+        return None
+    if number in _ATTACH_ONLY and _ATTACH_ONLY[number] != attach:
         return None
     return _PER_TYPE.get((number, kind), proto)
