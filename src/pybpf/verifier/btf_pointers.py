@@ -74,16 +74,23 @@ def skip_modifiers(btf: BTF, type_id: int) -> tuple[int, Type]:
 @dataclass(frozen=True)
 class Target:
     """The kernel function a tracing program attaches to: its name as the kernel's
-    messages give it, its argument types (a BTF tracepoint's without the leading
-    ``void *``) and return type (0: void), and how the program attaches."""
+    messages give it, its prototype's argument types and return type (0: void), and how
+    the program attaches."""
 
     name: str
     attach: AttachType
-    params: tuple[int, ...]
+    prototype: tuple[int, ...]
     ret: int
     btf: BTF = field(compare=False, repr=False)
     #: the program's own arguments are trusted (BTF tracepoints, iterators, LSM hooks)
     trusted: bool = False
+    #: leading prototype arguments the program does not see (a BTF tracepoint's ``void *``)
+    hidden: int = 0
+
+    @property
+    def params(self) -> tuple[int, ...]:
+        """The argument types the program's context holds."""
+        return self.prototype[self.hidden:]
 
 
 _ATTACH_KIND = {ProgramType.TRACING, ProgramType.LSM}
@@ -119,30 +126,31 @@ def find_target(btf: BTF, kind: ProgramType, attach: AttachType | None, attach_t
     if proto.kind != Kind.FUNC_PROTO:
         raise Refused(f"attach_btf_id {found.id} points to {kind_name(proto)}, not a function prototype", None,
                       errno=errno.EINVAL)
-    params = tuple(m.type for m in proto.members)
-    if wanted == Kind.TYPEDEF:
-        params, name = params[1:], target
     trusted = attach in (AttachType.TRACE_RAW_TP, AttachType.TRACE_ITER) or kind == ProgramType.LSM
-    return Target(name, attach, params, proto.ref, btf, trusted)
+    hidden = 1 if wanted == Kind.TYPEDEF else 0
+    return Target(target if hidden else name, attach, tuple(m.type for m in proto.members), proto.ref, btf, trusted,
+                  hidden)
 
 
 def _slot_size(btf: BTF, type_id: int) -> int:
-    """How many bytes an argument takes in the context: 8, or a struct passed by value
-    rounded up to 8."""
+    """How many bytes a value takes in the context: 8 for a pointer, else its size
+    rounded up to 8 (a struct passed by value may take two; void takes none)."""
     _, t = skip_modifiers(btf, type_id)
-    if t.kind == Kind.PTR or type_id == 0:
+    if t.kind == Kind.PTR:
         return 8
-    return -(-btf.sizeof(type_id) // 8) * 8
+    return 0 if t.kind == Kind.VOID else -(-btf.sizeof(type_id) // 8) * 8
 
 
 def _arg_index(target: Target, off: int) -> int:
-    """The kernel's ``btf_ctx_arg_idx``: which argument byte ``off`` of the context is in."""
+    """The kernel's ``btf_ctx_arg_idx``: which argument of the whole prototype byte
+    ``off`` of the context is in (past the return value: one more than there are
+    arguments)."""
     end = 0
-    for index, type_id in enumerate(target.params + (target.ret,)):
+    for index, type_id in enumerate(target.prototype + (target.ret,)):
         end += _slot_size(target.btf, type_id)
         if off < end:
             return index
-    return len(target.params) + 1
+    return len(target.prototype) + 1
 
 
 def context_read(verifier, target: Target, off: int, size: int, write: bool) -> s.Reg:
@@ -184,6 +192,9 @@ def context_read(verifier, target: Target, off: int, size: int, write: bool) -> 
     pointee_id, pointee = skip_modifiers(btf, t.ref)
     if pointee.kind not in _COMPOSITE:      # void *, char *, pointers to pointers: numbers
         return _number(size)
+    if verifier.log_level:
+        verifier.result.log.append(f"func '{tname}' arg{arg} has btf_id {pointee_id} type {kind_name(pointee)} "
+                                   f"'{pointee.name}'")
     kind = s.TRUSTED_PTR if target.trusted else s.BTF_PTR
     # an iterator's object (every argument after its bpf_iter_meta) is NULL at the end
     if target.attach == AttachType.TRACE_ITER and arg > 0:
