@@ -308,6 +308,13 @@ int each_task(struct bpf_iter__task *ctx)
 }
 
 SEC("iter/task")
+int storage_of_maybe_null_task(struct bpf_iter__task *ctx)
+{
+	bpf_task_storage_get(&switches, ctx->task, 0, 0);
+	return 0;
+}
+
+SEC("iter/task")
 int each_task_unchecked(struct bpf_iter__task *ctx)
 {
 	return ctx->task->pid & 1;
@@ -340,6 +347,7 @@ EXPECTED = {
     "wrong_struct": "R2 is of type css_set but task_struct is expected",
     "each_task": "",
     "each_task_unchecked": "R1 invalid mem access 'trusted_ptr_or_null_'",
+    "storage_of_maybe_null_task": "",
     "read_entry": "",
     "read_exit": "",
     "read_entry_ret": "invalid bpf_context access off=32 size=8",
@@ -364,7 +372,7 @@ def test_c_programs_with_pybpf_verify(c_program, capsys, program):
 
 
 @pytest.mark.parametrize("program", ["count_switch", "untrusted_task", "wrong_struct", "each_task",
-                                     "each_task_unchecked"])
+                                     "each_task_unchecked", "storage_of_maybe_null_task"])
 def test_c_programs_against_the_kernel(c_program, capsys, program):
     """BTF tracepoints and iterators load on this kernel: ``--compare`` agrees."""
     from pybpf.cli import main
@@ -424,3 +432,31 @@ char LICENSE[] SEC("license") = "GPL";
     with pytest.raises(VerifierError) as caught:
         pybpf.load(bad, engine="vm")
     assert "only read is supported" in str(caught.value) and caught.value.errno == errno.EACCES
+
+
+SOCKET_CASES = [
+    # tcp_probe(struct sock *sk, struct sk_buff *skb): the cookie of its socket
+    ("cookie of the tracepoint's socket", "r1 = *(u64 *)(r1 +0)\ncall 46\nr0 = 0\nexit", ""),
+    ("cookie of NULL", "r1 = 0\ncall 46\nr0 = 0\nexit", ""),
+    ("cookie of a number", "r1 = 1\ncall 46\nr0 = 0\nexit",
+     "R1 type=scalar expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_"),
+    ("cookie of a packet", "r1 = *(u64 *)(r1 +8)\ncall 46\nr0 = 0\nexit",
+     "R1 is of type sk_buff but sock_common is expected"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "message"), SOCKET_CASES, ids=[case[0] for case in SOCKET_CASES])
+def test_socket_cookie_of_a_btf_socket(name, text, message):
+    """bpf_get_socket_cookie in a tracing program takes a socket as a BTF pointer (a
+    struct sock starts with its sock_common); the kernel agrees where it can be asked."""
+    btf = BTF.load(VMLINUX)
+    if btf.find("btf_trace_tcp_probe", Kind.TYPEDEF) is None:
+        pytest.skip("this kernel has no tcp_probe tracepoint")
+    spec = ProgramSpec("verifierbtf", ProgramType.TRACING, assemble(text),
+                       expected_attach_type=AttachType.TRACE_RAW_TP, attach_to="tcp_probe")
+    verdict = _ours(spec)
+    assert (verdict.accepted, verdict.message) == (not message, message)
+    from pybpf.kernel.engine import available
+
+    if available() is None:
+        assert _kernel_message(spec)[:2] == (not message, message)

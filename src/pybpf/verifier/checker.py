@@ -883,13 +883,24 @@ class HelperCall:
         nullable, wanted = kind.startswith("btf?"), kind.partition(":")[2]
         if nullable and _is_null(reg):
             return
-        if reg.type not in (s.BTF_PTR, s.TRUSTED_PTR, s.RCU_PTR):       # untrusted ones are not passed on
+        kind = s.not_null(reg.type) if nullable else reg.type      # (the helper copes with NULL)
+        if kind not in (s.BTF_PTR, s.TRUSTED_PTR, s.RCU_PTR):       # untrusted ones are not passed on
             raise self.fail(f"R{regno} type={reg.type} expected={s.BTF_PTR}, {s.TRUSTED_PTR}, {s.RCU_PTR}")
         struct = reg.btf or s.KernelType(0, "")
         if not reg.var.is_const or reg.var.value:
             raise self.fail(f"variable {reg.type}{struct.name} access var_off={reg.var.tnum} disallowed")
         if not nested_struct(self.v.kernel_types(), struct.id, reg.off, wanted):
             raise self.fail(f"R{regno} is of type {struct.name} but {wanted} is expected")
+
+    def arg_sock_common_or_null(self, regno: int, reg: s.Reg) -> None:
+        """ARG_PTR_TO_BTF_ID_SOCK_COMMON, NULL allowed: a socket pointer, or a BTF pointer
+        to a struct with a sock_common at its start (``struct sock``, ``tcp_sock``, ...)."""
+        if _is_null(reg) or s.not_null(reg.type) in s.SOCKETS:
+            return
+        if s.not_null(reg.type) not in (s.BTF_PTR, s.TRUSTED_PTR):
+            raise self.fail(f"R{regno} type={reg.type} expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, "
+                            "trusted_ptr_")
+        self.arg_btf(regno, reg, "btf?:sock_common")
 
     def arg_uninit_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, True)

@@ -7,7 +7,9 @@ or NULL too) and ``uninit`` (memory the helper writes) — each followed by ``si
 ``size0`` (a length, zero allowed), ``ctx``, ``func`` (a callback), ``stack?`` (a stack
 pointer or NULL), ``alloc_size`` (a known constant), ``release`` (ring-buffer memory the
 helper takes back), ``sock_release`` (a referenced socket the helper takes back),
-``btf:STRUCT`` / ``btf?:STRUCT`` (a BTF pointer to a kernel struct, or NULL too). A
+``btf:STRUCT`` / ``btf?:STRUCT`` (a BTF pointer to a kernel struct, or NULL too),
+``sock_common?`` (a socket pointer, a BTF pointer to a struct starting with one, or
+NULL). A
 return type ``btf:STRUCT`` is a BTF pointer to that struct, ``trusted_btf:STRUCT`` a
 trusted one.
 """
@@ -96,7 +98,8 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "l3_csum_replace": (Proto(("ctx", "any", "any", "any", "any"), changes_packet=True), _TC | {T.LWT_XMIT}),
     "l4_csum_replace": (Proto(("ctx", "any", "any", "any", "any"), changes_packet=True), _TC | {T.LWT_XMIT}),
     "csum_diff": (Proto(("mem?", "size0", "mem?", "size0", "any")), _TC | {T.XDP, T.LWT_XMIT, T.LWT_IN, T.LWT_OUT}),
-    "get_socket_cookie": (Proto(("ctx",)), _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT} | {T.CGROUP_SOCK, T.SOCK_OPS}),
+    "get_socket_cookie": (Proto(("ctx",)), _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT} | {T.CGROUP_SOCK, T.SOCK_OPS,
+                                                                                     T.TRACING}),
     "get_socket_uid": (Proto(("ctx",)), _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT}),
     "get_hash_recalc": (Proto(("ctx",)), _TC | {T.LWT_XMIT, T.LWT_IN, T.LWT_OUT}),
     "skb_change_tail": (Proto(("ctx", "any", "any"), changes_packet=True), _TC | {T.SK_SKB, T.LWT_XMIT}),
@@ -140,6 +143,8 @@ PROTOS: dict[int, tuple[Proto, set | None]] = {helper_id(name): entry for name, 
 #: (helper, program type) → the prototype that type sees, where it differs
 _PER_TYPE = {(helper_id("get_cgroup_classid"), kind): Proto(("ctx",))
              for kind in _TC | {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT}}
+# a tracing program asks for the cookie of a socket it holds a pointer to
+_PER_TYPE[helper_id("get_socket_cookie"), T.TRACING] = Proto(("sock_common?",))
 
 
 #: helpers only programs attached one way may call (an iterator's seq_file helpers)
