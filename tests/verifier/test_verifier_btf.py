@@ -460,3 +460,18 @@ def test_socket_cookie_of_a_btf_socket(name, text, message):
 
     if available() is None:
         assert _kernel_message(spec)[:2] == (not message, message)
+
+
+def test_verify_cli_attach_option(tmp_path, capsys):
+    """``--attach SECTION`` gives assembly its program type and attach target."""
+    from pybpf.cli import main
+
+    path = tmp_path / "verifierbtf.asm"
+    path.write_text("r2 = *(u64 *)(r1 +8)\nr0 = *(u32 *)(r2 -4)\nexit\n")
+    assert main(["verify", str(path), "--attach", "tp_btf/sched_switch", "--json"]) == 1
+    row = json.loads(capsys.readouterr().out)
+    assert row["type"] == "tracing" and row["message"] == "R2 is ptr_task_struct invalid negative access: off=-4"
+    assert main(["verify", str(path), "--attach", "fentry/verifierbtf_no_such_function"]) == 1
+    assert "the kernel's BTF has no func verifierbtf_no_such_function" in capsys.readouterr().out
+    assert main(["verify", str(path), "--attach", "verifierbtf/nonsense"]) == 1
+    assert "--attach: 'verifierbtf/nonsense' is not a section name" in capsys.readouterr().err
