@@ -320,6 +320,47 @@ int each_task_unchecked(struct bpf_iter__task *ctx)
 	return ctx->task->pid & 1;
 }
 
+SEC("iter/bpf_map_elem")
+int sum_elems(struct bpf_iter__bpf_map_elem *ctx)
+{
+	u32 *key = ctx->key;
+	u64 *value = ctx->value;
+
+	if (!key || !value)
+		return 0;
+	*value += *key + ctx->map->id;
+	return 0;
+}
+
+SEC("iter/bpf_map_elem")
+int write_key(struct bpf_iter__bpf_map_elem *ctx)
+{
+	u32 *key = ctx->key;
+
+	if (key)
+		*key = 0;
+	return 0;
+}
+
+SEC("iter/bpf_map_elem")
+int unchecked_value(struct bpf_iter__bpf_map_elem *ctx)
+{
+	u64 *value = ctx->value;
+
+	return *value;
+}
+
+SEC("iter/bpf_map_elem")
+int value_to_helper(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	void *value = ctx->value;
+
+	if (value)
+		bpf_seq_write(seq, value, 8);
+	return 0;
+}
+
 SEC("fentry/vfs_read")
 int BPF_PROG(read_entry, struct file *file, char *buf, size_t count)
 {
@@ -348,6 +389,11 @@ EXPECTED = {
     "each_task": "",
     "each_task_unchecked": "R1 invalid mem access 'trusted_ptr_or_null_'",
     "storage_of_maybe_null_task": "",
+    # a map element iterator: its key is read-only, key and value NULL at the end, its map not
+    "sum_elems": "",
+    "write_key": "R1 cannot write into rdonly_buf",
+    "unchecked_value": "R1 invalid mem access 'buf_or_null'",
+    "value_to_helper": "",
     "read_entry": "",
     "read_exit": "",
     "read_entry_ret": "invalid bpf_context access off=32 size=8",
@@ -475,3 +521,27 @@ def test_verify_cli_attach_option(tmp_path, capsys):
     assert "the kernel's BTF has no func verifierbtf_no_such_function" in capsys.readouterr().out
     assert main(["verify", str(path), "--attach", "verifierbtf/nonsense"]) == 1
     assert "--attach: 'verifierbtf/nonsense' is not a section name" in capsys.readouterr().err
+
+
+BUFFER_CASES = [
+    # bpf_iter_bpf_map_elem(meta, map, key, value): key at 16, value at 24
+    ("value read", "r2 = *(u64 *)(r1 +24)\nif r2 == 0 goto +1\nr0 = *(u64 *)(r2 +64)\nr0 = 0\nexit", ""),
+    ("value read before its start", "r2 = *(u64 *)(r1 +24)\nif r2 == 0 goto +1\nr0 = *(u64 *)(r2 -8)\nr0 = 0\nexit",
+     "R2 invalid rdwr buffer access: off=-8, size=8"),
+    ("key at a variable offset", "r3 = *(u64 *)(r1 +8)\nr3 = *(u32 *)(r3 +0)\nr3 &= 4\nr2 = *(u64 *)(r1 +16)\n"
+     "if r2 == 0 goto +2\nr2 += r3\nr0 = *(u8 *)(r2 +0)\nr0 = 0\nexit",
+     "R2 invalid variable buffer offset: off=0, var_off=(0x0; 0x4)"),
+    ("key written", "r2 = *(u64 *)(r1 +16)\nif r2 == 0 goto +1\n*(u32 *)(r2 +0) = 1\nr0 = 0\nexit",
+     "R2 cannot write into rdonly_buf"),
+    ("the walked map is never NULL", "r2 = *(u64 *)(r1 +8)\nr0 = *(u32 *)(r2 +0)\nexit", ""),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "message"), BUFFER_CASES, ids=[case[0] for case in BUFFER_CASES])
+def test_map_element_iterator_buffers(name, text, message):
+    """A map element iterator's key and value are buffers (the kernel's PTR_TO_BUF):
+    constant non-negative offsets, the key read-only (this kernel refuses to load these
+    iterators here with EPERM, so the kernel's source gives the messages)."""
+    verdict = verify(assemble(text), ProgramType.TRACING, {}, attach_type=AttachType.TRACE_ITER,
+                     attach_to="bpf_map_elem")
+    assert (verdict.accepted, verdict.message) == (not message, message)

@@ -86,6 +86,8 @@ class Target:
     trusted: bool = False
     #: leading prototype arguments the program does not see (a BTF tracepoint's ``void *``)
     hidden: int = 0
+    #: the prototype's argument names
+    names: tuple[str, ...] = ()
 
     @property
     def params(self) -> tuple[int, ...]:
@@ -129,7 +131,7 @@ def find_target(btf: BTF, kind: ProgramType, attach: AttachType | None, attach_t
     trusted = attach in (AttachType.TRACE_RAW_TP, AttachType.TRACE_ITER) or kind == ProgramType.LSM
     hidden = 1 if wanted == Kind.TYPEDEF else 0
     return Target(target if hidden else name, attach, tuple(m.type for m in proto.members), proto.ref, btf, trusted,
-                  hidden)
+                  hidden, tuple(m.name for m in proto.members))
 
 
 def _slot_size(btf: BTF, type_id: int) -> int:
@@ -190,14 +192,20 @@ def context_read(verifier, target: Target, off: int, size: int, write: bool) -> 
     if size != 8:
         raise fail(f"func '{tname}' size {size} must be 8")
     pointee_id, pointee = skip_modifiers(btf, t.ref)
+    iterator = target.attach == AttachType.TRACE_ITER
+    if pointee.kind == Kind.VOID and iterator:      # a map element's key or value, or NULL at the end
+        kind = s.RDONLY_BUF if target.names[arg + target.hidden] == "key" else s.BUF
+        return s.Reg(s.nullable(kind), sc.const(0), id=verifier.new_id())
     if pointee.kind not in _COMPOSITE:      # void *, char *, pointers to pointers: numbers
         return _number(size)
     if verifier.log_level:
         verifier.result.log.append(f"func '{tname}' arg{arg} has btf_id {pointee_id} type {kind_name(pointee)} "
                                    f"'{pointee.name}'")
     kind = s.TRUSTED_PTR if target.trusted else s.BTF_PTR
-    # an iterator's object (every argument after its bpf_iter_meta) is NULL at the end
-    if target.attach == AttachType.TRACE_ITER and arg > 0:
+    # an iterator's object (an argument after its bpf_iter_meta) is NULL at the end; the
+    # map whose elements an iterator walks is not
+    walked_map = pointee.name == "bpf_map" and arg + 1 < len(target.params)
+    if iterator and arg > 0 and not walked_map:
         return s.Reg(s.nullable(kind), sc.const(0), id=verifier.new_id(), btf=s.KernelType(pointee_id, pointee.name))
     return s.Reg(kind, sc.const(0), btf=s.KernelType(pointee_id, pointee.name))
 

@@ -850,7 +850,8 @@ class HelperCall:
             raise self.fail(f"cannot pass map_type {int(kind)} into func bpf_{self.name}#{number}", errno=errno.EINVAL)
 
     def memory_arg(self, regno: int, reg: s.Reg, size: int, write: bool, zero_ok: bool = False) -> None:
-        if reg.type not in (s.STACK, s.PKT, s.PKT_META, s.MAP_KEY, s.MAP_VALUE, s.MEM, s.TRUSTED_PTR):
+        readable = (s.RDONLY_BUF,) if not write else ()
+        if reg.type not in (s.STACK, s.PKT, s.PKT_META, s.MAP_KEY, s.MAP_VALUE, s.MEM, s.TRUSTED_PTR, s.BUF) + readable:
             raise self.fail(f"R{regno} type={reg.type} expected=fp, pkt, pkt_meta, map_key, map_value, mem, "
                             "ringbuf_mem, buf, trusted_ptr_")
         if size <= 0:

@@ -120,6 +120,8 @@ class Access:
             return self.context()
         if kind in s.SOCKETS and not self.helper:
             return self.socket()
+        if kind in s.BUFFERS:
+            return self.buffer()
         if kind == s.UNTRUSTED_MEM and not self.helper:
             if self.write:
                 raise self.fail(f"R{self.regno} cannot write into {kind}")
@@ -127,6 +129,21 @@ class Access:
         if kind in s.BTF_POINTERS and not self.helper:
             return self.kernel_object()
         raise self.fail(f"R{self.regno} invalid mem access '{kind}'")
+
+    def buffer(self) -> s.Reg | None:
+        """The kernel's ``check_buffer_access``: an iterator's key or value buffer, at a
+        constant offset from its start (the kernel checks the furthest byte reached
+        against the map's key and value sizes when the iterator is attached)."""
+        reg = self.state.regs[self.regno]
+        off = reg.off + self.off
+        if reg.type == s.RDONLY_BUF and self.write:
+            raise self.fail(f"R{self.regno} cannot write into {reg.type}")
+        what = "rdonly" if reg.type == s.RDONLY_BUF else "rdwr"
+        if off < 0:
+            raise self.fail(f"R{self.regno} invalid {what} buffer access: off={off}, size={self.size}")
+        if not reg.var.is_const or reg.var.value:
+            raise self.fail(f"R{self.regno} invalid variable buffer offset: off={off}, var_off={reg.var.tnum}")
+        return None if self.write else loaded(self.size)
 
     def kernel_object(self) -> s.Reg:
         """A field of the kernel struct a BTF pointer points at, read only."""

@@ -30,8 +30,12 @@ BTF_POINTERS = {BTF_PTR, TRUSTED_PTR, RCU_PTR, UNTRUSTED_PTR}
 #: what a pointer member to anything but a struct reads as: kernel memory read at any
 #: offset (a fault reads zero), never written
 UNTRUSTED_MEM = "rdonly_untrusted_mem"
+#: a map element iterator's key (read only) and value (read and written), whose size
+#: the kernel checks when the iterator is attached to a map
+BUF, RDONLY_BUF = "buf", "rdonly_buf"
+BUFFERS = {BUF, RDONLY_BUF}
 BTF_OR_NULL = "or_null_"
-POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON, SOCK, UNTRUSTED_MEM} | BTF_POINTERS
+POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON, SOCK, UNTRUSTED_MEM} | BTF_POINTERS | BUFFERS
 SOCKETS = {SOCK, SOCK_COMMON}
 PACKETS = {PKT, PKT_META}
 
