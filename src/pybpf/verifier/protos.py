@@ -58,6 +58,7 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "get_numa_node_id": (Proto(()), ALL),
     "tail_call": (Proto(("ctx", "map", "any"), "void"), ALL),
     "trace_printk": (Proto(("mem", "size", "any?", "any?", "any?")), ALL),
+    "trace_vprintk": (Proto(("mem", "size", "mem?", "size0")), ALL),
     "probe_read_kernel": (Proto(("uninit", "size0", "any")), ALL),
     "probe_read_kernel_str": (Proto(("uninit", "size0", "any")), ALL),
     "probe_read_user": (Proto(("uninit", "size0", "any")), ALL),
