@@ -545,3 +545,23 @@ def test_map_element_iterator_buffers(name, text, message):
     verdict = verify(assemble(text), ProgramType.TRACING, {}, attach_type=AttachType.TRACE_ITER,
                      attach_to="bpf_map_elem")
     assert (verdict.accepted, verdict.message) == (not message, message)
+
+
+@pytest.mark.parametrize(("attach", "target", "allowed"), [
+    (AttachType.TRACE_FENTRY, "vfs_read", True), (AttachType.TRACE_FEXIT, "vfs_read", True),
+    (AttachType.MODIFY_RETURN, "vfs_read", True), (AttachType.TRACE_RAW_TP, "sched_switch", False),
+    (AttachType.TRACE_ITER, "task", False)])
+def test_trampoline_helpers(attach, target, allowed):
+    """bpf_get_func_arg/ret/arg_cnt read what a trampoline saved: fentry, fexit,
+    fmod_ret (and LSM) programs only; the value goes to 8 bytes of memory."""
+    from pybpf.isa.helpers import helper_id
+
+    for name, text in (("get_func_arg", "r2 = 0\nr3 = r10\nr3 += -8\n"), ("get_func_ret", "r2 = r10\nr2 += -8\n"),
+                       ("get_func_arg_cnt", "")):
+        verdict = verify(assemble(f"{text}call {helper_id(name)}\nr0 = 0\nexit"), ProgramType.TRACING, {},
+                         attach_type=attach, attach_to=target)
+        refusal = f"program of this type cannot use helper bpf_{name}#{helper_id(name)}"
+        assert (verdict.accepted, verdict.message) == ((True, "") if allowed else (False, refusal))
+    short = verify(assemble(f"r2 = r10\nr2 += -4\ncall {helper_id('get_func_ret')}\nr0 = 0\nexit"),
+                   ProgramType.TRACING, {}, attach_type=attach, attach_to=target)
+    assert not short.accepted

@@ -873,6 +873,10 @@ class HelperCall:
     def arg_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, False)
 
+    def arg_u64_out(self, regno: int, reg: s.Reg) -> None:
+        """ARG_PTR_TO_FIXED_SIZE_MEM of 8 bytes the helper writes (a u64 *)."""
+        self.memory_arg(regno, reg, 8, True)
+
     def arg_value_or_null(self, regno: int, reg: s.Reg) -> None:
         if not _is_null(reg):
             self.arg_value(regno, reg)

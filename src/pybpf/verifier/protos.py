@@ -8,10 +8,9 @@ or NULL too) and ``uninit`` (memory the helper writes) — each followed by ``si
 pointer or NULL), ``alloc_size`` (a known constant), ``release`` (ring-buffer memory the
 helper takes back), ``sock_release`` (a referenced socket the helper takes back),
 ``btf:STRUCT`` / ``btf?:STRUCT`` (a BTF pointer to a kernel struct, or NULL too),
-``sock_common?`` (a socket pointer, a BTF pointer to a struct starting with one, or
-NULL). A
-return type ``btf:STRUCT`` is a BTF pointer to that struct, ``trusted_btf:STRUCT`` a
-trusted one.
+``u64_out`` (8 bytes the helper writes), ``sock_common?`` (a socket pointer, a BTF
+pointer to a struct starting with one, or NULL). A return type ``btf:STRUCT`` is a BTF
+pointer to that struct, ``trusted_btf:STRUCT`` a trusted one.
 """
 
 from __future__ import annotations
@@ -80,6 +79,10 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "task_storage_delete": (Proto(("map", "btf:task_struct")), ALL),
     "get_ns_current_pid_tgid": (Proto(("any", "any", "uninit", "size")), ALL),
     "get_task_stack": (Proto(("btf:task_struct", "uninit", "size0", "any")), ALL),
+    # the arguments and return value a trampoline saved (fentry/fexit/fmod_ret, LSM)
+    "get_func_arg": (Proto(("ctx", "any", "u64_out")), {T.TRACING, T.LSM}),
+    "get_func_ret": (Proto(("ctx", "u64_out")), {T.TRACING, T.LSM}),
+    "get_func_arg_cnt": (Proto(("ctx",)), {T.TRACING, T.LSM}),
     "seq_printf": (Proto(("btf:seq_file", "mem", "size", "mem?", "size0")), {T.TRACING}),
     "seq_write": (Proto(("btf:seq_file", "mem", "size0")), {T.TRACING}),
     "probe_read": (Proto(("uninit", "size0", "any")), _TRACING),
@@ -148,8 +151,12 @@ _PER_TYPE = {(helper_id("get_cgroup_classid"), kind): Proto(("ctx",))
 _PER_TYPE[helper_id("get_socket_cookie"), T.TRACING] = Proto(("sock_common?",))
 
 
-#: helpers only programs attached one way may call (an iterator's seq_file helpers)
-_ATTACH_ONLY = {helper_id("seq_printf"): AttachType.TRACE_ITER, helper_id("seq_write"): AttachType.TRACE_ITER}
+#: helpers only programs attached some ways may call: an iterator's seq_file helpers,
+#: what a trampoline saved
+_TRAMPOLINE = {AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN, AttachType.LSM_MAC,
+               AttachType.LSM_CGROUP}
+_ATTACH_ONLY = {helper_id("seq_printf"): {AttachType.TRACE_ITER}, helper_id("seq_write"): {AttachType.TRACE_ITER},
+                **dict.fromkeys(map(helper_id, ("get_func_arg", "get_func_ret", "get_func_arg_cnt")), _TRAMPOLINE)}
 
 
 def prototype(number: int, kind: T, attach: AttachType | None = None) -> Proto | None:
@@ -161,6 +168,6 @@ def prototype(number: int, kind: T, attach: AttachType | None = None) -> Proto |
     proto, types = entry
     if types is not None and kind not in types:
         return None
-    if number in _ATTACH_ONLY and _ATTACH_ONLY[number] != attach:
+    if number in _ATTACH_ONLY and attach not in _ATTACH_ONLY[number]:
         return None
     return _PER_TYPE.get((number, kind), proto)
