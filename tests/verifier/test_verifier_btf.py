@@ -486,15 +486,22 @@ SOCKET_CASES = [
     ("cookie of NULL", "r1 = 0\ncall 46\nr0 = 0\nexit", ""),
     ("cookie of a number", "r1 = 1\ncall 46\nr0 = 0\nexit",
      "R1 type=scalar expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_"),
+    ("a socket as a tcp_sock, NULL-checked", "r1 = *(u64 *)(r1 +0)\ncall 137\nif r0 == 0 goto +1\n"
+     "r0 = *(u32 *)(r0 +0)\nr0 = 0\nexit", ""),
+    ("a socket as a tcp_sock, unchecked", "r1 = *(u64 *)(r1 +0)\ncall 137\nr0 = *(u32 *)(r0 +0)\nr0 = 0\nexit",
+     "R0 invalid mem access 'ptr_or_null_'"),
+    ("a packet as a tcp_sock", "r1 = *(u64 *)(r1 +8)\ncall 137\nr0 = 0\nexit",
+     "R1 is of type sk_buff but sock_common is expected"),
     ("cookie of a packet", "r1 = *(u64 *)(r1 +8)\ncall 46\nr0 = 0\nexit",
      "R1 is of type sk_buff but sock_common is expected"),
 ]
 
 
 @pytest.mark.parametrize(("name", "text", "message"), SOCKET_CASES, ids=[case[0] for case in SOCKET_CASES])
-def test_socket_cookie_of_a_btf_socket(name, text, message):
-    """bpf_get_socket_cookie in a tracing program takes a socket as a BTF pointer (a
-    struct sock starts with its sock_common); the kernel agrees where it can be asked."""
+def test_btf_sockets(name, text, message):
+    """Helpers that take a socket as a BTF pointer (a struct sock starts with its
+    sock_common) in a tracing program — bpf_get_socket_cookie, bpf_skc_to_tcp_sock (which
+    may return NULL) — against the kernel where it can be asked."""
     btf = BTF.load(VMLINUX)
     if btf.find("btf_trace_tcp_probe", Kind.TYPEDEF) is None:
         pytest.skip("this kernel has no tcp_probe tracepoint")

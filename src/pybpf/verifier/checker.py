@@ -744,13 +744,17 @@ class Verifier:
             regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index)
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
-        elif proto.ret.startswith(("btf:", "trusted_btf:")):
+        elif proto.ret.startswith(("btf:", "btf?:", "trusted_btf:")):
             found = self.kernel_types().find(proto.ret.partition(":")[2], Kind.STRUCT)
             if found is None:
                 raise Refused(f"the kernel's BTF has no struct {proto.ret.partition(':')[2]}, which "
                               f"{helper_name(number)} returns", index, errno=errno.EINVAL)
             kind = s.TRUSTED_PTR if proto.ret.startswith("trusted") else s.BTF_PTR
-            regs[0] = s.Reg(kind, sc.const(0), btf=s.KernelType(found.id, found.name), origin=index)
+            pointee = s.KernelType(found.id, found.name)
+            if proto.ret.startswith("btf?"):
+                regs[0] = s.Reg(s.nullable(kind), sc.const(0), id=self.new_id(), btf=pointee, origin=index)
+            else:
+                regs[0] = s.Reg(kind, sc.const(0), btf=pointee, origin=index)
         elif proto.ret in ("ringbuf_mem_or_null", "sock_or_null", "sock_common_or_null"):
             self.new_id()           # the kernel numbers the maybe-NULL id, then the reference
             ref = self.new_id()
@@ -897,15 +901,19 @@ class HelperCall:
         if not nested_struct(self.v.kernel_types(), struct.id, reg.off, wanted):
             raise self.fail(f"R{regno} is of type {struct.name} but {wanted} is expected")
 
-    def arg_sock_common_or_null(self, regno: int, reg: s.Reg) -> None:
-        """ARG_PTR_TO_BTF_ID_SOCK_COMMON, NULL allowed: a socket pointer, or a BTF pointer
-        to a struct with a sock_common at its start (``struct sock``, ``tcp_sock``, ...)."""
-        if _is_null(reg) or s.not_null(reg.type) in s.SOCKETS:
+    def arg_sock_common(self, regno: int, reg: s.Reg, nullable: bool = False) -> None:
+        """ARG_PTR_TO_BTF_ID_SOCK_COMMON: a socket pointer, or a BTF pointer to a struct
+        with a sock_common at its start (``struct sock``, ``tcp_sock``, ...)."""
+        kind = s.not_null(reg.type) if nullable else reg.type
+        if (nullable and _is_null(reg)) or kind in s.SOCKETS:
             return
-        if s.not_null(reg.type) not in (s.BTF_PTR, s.TRUSTED_PTR):
+        if kind not in (s.BTF_PTR, s.TRUSTED_PTR):
             raise self.fail(f"R{regno} type={reg.type} expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, "
                             "trusted_ptr_")
-        self.arg_btf(regno, reg, "btf?:sock_common")
+        self.arg_btf(regno, reg, "btf?:sock_common" if nullable else "btf:sock_common")
+
+    def arg_sock_common_or_null(self, regno: int, reg: s.Reg) -> None:
+        self.arg_sock_common(regno, reg, nullable=True)
 
     def arg_uninit_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, True)

@@ -9,8 +9,9 @@ pointer or NULL), ``alloc_size`` (a known constant), ``release`` (ring-buffer me
 helper takes back), ``sock_release`` (a referenced socket the helper takes back),
 ``btf:STRUCT`` / ``btf?:STRUCT`` (a BTF pointer to a kernel struct, or NULL too),
 ``u64_out`` (8 bytes the helper writes), ``sock_common?`` (a socket pointer, a BTF
-pointer to a struct starting with one, or NULL). A return type ``btf:STRUCT`` is a BTF
-pointer to that struct, ``trusted_btf:STRUCT`` a trusted one.
+pointer to a struct starting with one, or NULL too with ``?``). A return type
+``btf:STRUCT`` is a BTF pointer to that struct, ``btf?:STRUCT`` one that may be NULL,
+``trusted_btf:STRUCT`` a trusted one.
 """
 
 from __future__ import annotations
@@ -79,6 +80,10 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "task_storage_delete": (Proto(("map", "btf:task_struct")), ALL),
     "get_ns_current_pid_tgid": (Proto(("any", "any", "uninit", "size")), ALL),
     "get_task_stack": (Proto(("btf:task_struct", "uninit", "size0", "any")), ALL),
+    # a socket seen as the more specific struct it is, or NULL when it is not one (not for
+    # kprobes, tracepoints, perf events: they hold no typed socket)
+    **{f"skc_to_{kind}": (Proto(("sock_common",), f"btf?:{kind}"), set(T) - _TRACING | {T.TRACING})
+       for kind in ("tcp6_sock", "tcp_sock", "tcp_timewait_sock", "tcp_request_sock", "udp6_sock", "unix_sock")},
     # the arguments and return value a trampoline saved (fentry/fexit/fmod_ret, LSM)
     "get_func_arg": (Proto(("ctx", "any", "u64_out")), {T.TRACING, T.LSM}),
     "get_func_ret": (Proto(("ctx", "u64_out")), {T.TRACING, T.LSM}),
