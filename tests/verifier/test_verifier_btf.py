@@ -415,6 +415,8 @@ def test_c_programs_with_pybpf_verify(c_program, capsys, program):
     row = json.loads(capsys.readouterr().out)
     assert (row["accepted"], row["message"]) == (not EXPECTED[program], EXPECTED[program])
     assert status == (0 if row["accepted"] else 1)
+    if "_or_null" in row["message"]:        # where the maybe-NULL pointer was read, and the C line
+        assert "came from the load at instruction" in row["why"] and "ctx->" in row["source"]
 
 
 @pytest.mark.parametrize("program", ["count_switch", "untrusted_task", "wrong_struct", "each_task",

@@ -195,7 +195,7 @@ def context_read(verifier, target: Target, off: int, size: int, write: bool) -> 
     iterator = target.attach == AttachType.TRACE_ITER
     if pointee.kind == Kind.VOID and iterator:      # a map element's key or value, or NULL at the end
         kind = s.RDONLY_BUF if target.names[arg + target.hidden] == "key" else s.BUF
-        return s.Reg(s.nullable(kind), sc.const(0), id=verifier.new_id())
+        return s.Reg(s.nullable(kind), sc.const(0), id=verifier.new_id(), origin=verifier.index)
     if pointee.kind not in _COMPOSITE:      # void *, char *, pointers to pointers: numbers
         return _number(size)
     if verifier.log_level:
@@ -206,7 +206,8 @@ def context_read(verifier, target: Target, off: int, size: int, write: bool) -> 
     # map whose elements an iterator walks is not
     walked_map = pointee.name == "bpf_map" and arg + 1 < len(target.params)
     if iterator and arg > 0 and not walked_map:
-        return s.Reg(s.nullable(kind), sc.const(0), id=verifier.new_id(), btf=s.KernelType(pointee_id, pointee.name))
+        return s.Reg(s.nullable(kind), sc.const(0), id=verifier.new_id(), btf=s.KernelType(pointee_id, pointee.name),
+                     origin=verifier.index)
     return s.Reg(kind, sc.const(0), btf=s.KernelType(pointee_id, pointee.name))
 
 
@@ -249,7 +250,7 @@ def object_read(verifier, btf: BTF, reg: s.Reg, regno: int, off: int, size: int,
         kind = reg.type
     pointee = s.KernelType(pointee_id, btf[pointee_id].name)
     if kind.endswith(s.BTF_OR_NULL):
-        return s.Reg(kind, sc.const(0), id=verifier.new_id(), btf=pointee)
+        return s.Reg(kind, sc.const(0), id=verifier.new_id(), btf=pointee, origin=verifier.index)
     return s.Reg(kind, sc.const(0), btf=pointee)
 
 

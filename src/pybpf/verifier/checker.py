@@ -270,7 +270,8 @@ class Verifier:
         if reg.origin < 0:
             return None
         slot = self.layout.slots[reg.origin]
-        made_by = helper_name(self.code[reg.origin].imm) or "a helper"
+        made = self.code[reg.origin]
+        made_by = (helper_name(made.imm) or "a helper") if made.opcode == o.JMP | o.CALL else "the load"
         return slot, (f"{head.lower()} came from {made_by} at instruction {slot} and may be NULL here: "
                       f"compare it with 0 first (if (!{head.lower()}) ...)")
 
