@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("file", help="C source, a BPF ELF object, assembly text, or raw instructions (.bin)")
     parser.add_argument("--type", help="program type (default: the object's, else socket_filter)")
     parser.add_argument("--section", help="the program of an object, by section or function name")
+    parser.add_argument("--attach", metavar="SECTION",
+                        help="how the program attaches, as a section name (tp_btf/sched_switch, fentry/vfs_read, "
+                             "iter/task): its type and attach target, for assembly or raw input")
     parser.add_argument("--log-level", type=int, choices=(1, 2), default=0, help="print the verifier log")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--compare", action="store_true", help="also ask the kernel's verifier (root)")
@@ -37,12 +40,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pybpf.cli.program_input import read_program_file
     from pybpf.object import CollectionSpec, ProgramSpec, ProgramType
+    from pybpf.object.sections import section_kind
     from pybpf.verifier import map_info, verify
 
     found = read_program_file(args.file, args.section)
     spec = found.program
+    attach = section_kind(args.attach) if args.attach else None
+    if args.attach and attach is None:
+        raise PybpfError(f"--attach: {args.attach!r} is not a section name pybpf knows (e.g. tp_btf/NAME, "
+                         "fentry/FUNCTION, iter/NAME)")
     try:
-        kind = ProgramType.parse(args.type) if args.type else (spec.type if spec else ProgramType.SOCKET_FILTER)
+        default = attach.program_type if attach else (spec.type if spec else ProgramType.SOCKET_FILTER)
+        kind = ProgramType.parse(args.type) if args.type else default
     except ValueError as exc:
         raise PybpfError(f"--type: {exc}") from None
     maps = {}
@@ -56,9 +65,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         instructions = found.instructions
         spec = ProgramSpec("verify", kind, instructions)
+    if attach is not None:
+        spec = spec.copy(expected_attach_type=attach.attach_type, attach_to=attach.target)
     start = time.perf_counter()
     verdict = verify(instructions, kind, maps, log_level=args.log_level,
-                     func_info=spec.btf is not None and bool(spec.btf.func_info))
+                     func_info=spec.btf is not None and bool(spec.btf.func_info),
+                     attach_type=spec.expected_attach_type, attach_to=spec.attach_to)
     elapsed = time.perf_counter() - start
     row: dict[str, Any] = {"program": spec.name, "type": str(kind), "accepted": verdict.accepted,
                            "message": verdict.message, "errno": _errno_name(verdict.errno),

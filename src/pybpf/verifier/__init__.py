@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pybpf.btf import BTF
+from pybpf.isa import Instruction
 from pybpf.isa.disassembler import format_instruction
-from pybpf.isa.instruction import Instruction
-from pybpf.object import MapSpec, ProgramType
+from pybpf.object import AttachType, MapSpec, ProgramType
 from pybpf.verifier.checker import Verifier
 from pybpf.verifier.program import Refused
 from pybpf.verifier.state import MapInfo
@@ -57,10 +58,15 @@ def map_info(map_id: int, spec: MapSpec) -> MapInfo:
 
 def verify(instructions: list[Instruction], kind: ProgramType | str, maps: Mapping[int, MapInfo] | None = None,
            log_level: int = 0, return_range: tuple[int, int] | None = None,
-           func_info: bool = False) -> Verdict:
+           func_info: bool = False, attach_type: AttachType | None = None, attach_to: str = "",
+           btf: BTF | None = None) -> Verdict:
     """Verify ``instructions`` as a program of type ``kind`` whose lddw map references
-    hold the ids of ``maps`` (``func_info``: the program carries BTF function info)."""
-    checker = Verifier(list(instructions), kind, dict(maps or {}), log_level, return_range, func_info)
+    hold the ids of ``maps`` (``func_info``: the program carries BTF function info).
+    A tracing or LSM program attaches (``attach_type``) to ``attach_to`` (a tracepoint,
+    function, hook or iterator) of the kernel whose BTF is ``btf`` (default: the running
+    kernel's); its context is that target's arguments."""
+    checker = Verifier(list(instructions), kind, dict(maps or {}), log_level, return_range, func_info,
+                       (attach_type, attach_to), btf)
     try:
         result = checker.run()
     except Refused as refused:

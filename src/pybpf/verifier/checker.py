@@ -15,13 +15,15 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field
 
+from pybpf.btf import BTF, Kind
+from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.isa.disassembler import format_instruction
 from pybpf.isa.helpers import HELPER_NAMES, helper_id, helper_name
-from pybpf.isa.instruction import Instruction
-from pybpf.object import MapType, ProgramType
+from pybpf.object import AttachType, MapType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
+from pybpf.verifier.btf_pointers import Target, find_target, kernel_btf, needs_target, nested_struct, object_read
 from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access, constant_key
 from pybpf.verifier.program import Layout, Refused
 from pybpf.verifier.protos import PROTOS, Proto, prototype
@@ -42,6 +44,8 @@ _HELPER_MAPS = {
     "map_push_elem": {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER},
     "map_pop_elem": {MapType.QUEUE, MapType.STACK}, "map_peek_elem": {MapType.QUEUE, MapType.STACK,
                                                                       MapType.BLOOM_FILTER},
+    "current_task_under_cgroup": {MapType.CGROUP_ARRAY}, "task_storage_get": {MapType.TASK_STORAGE},
+    "task_storage_delete": {MapType.TASK_STORAGE},
 }
 #: maps only some helpers accept (the other direction of the same check)
 _MAP_HELPERS = {
@@ -52,6 +56,8 @@ _MAP_HELPERS = {
     MapType.QUEUE: {"map_push_elem", "map_pop_elem", "map_peek_elem"},
     MapType.STACK: {"map_push_elem", "map_pop_elem", "map_peek_elem"},
     MapType.BLOOM_FILTER: {"map_push_elem", "map_peek_elem"},
+    MapType.CGROUP_ARRAY: {"skb_under_cgroup", "current_task_under_cgroup"},
+    MapType.TASK_STORAGE: {"task_storage_get", "task_storage_delete"},
 }
 _ALU_NAMES = {op: ("+=" if op == o.ADD else "-=" if op == o.SUB else "*=" if op == o.MUL else "/=" if op == o.DIV
                    else "|=" if op == o.OR else "&=" if op == o.AND else "<<=" if op == o.LSH else ">>=" if op == o.RSH
@@ -118,7 +124,8 @@ class Verifier:
     """Verifies one program of type ``kind`` whose lddw map references name ``maps`` by id."""
 
     def __init__(self, instructions: list[Instruction], kind: ProgramType, maps: dict[int, s.MapInfo],
-                 log_level: int = 0, expected_return: tuple[int, int] | None = None, func_info: bool = False):
+                 log_level: int = 0, expected_return: tuple[int, int] | None = None, func_info: bool = False,
+                 attach: tuple[AttachType | None, str] = (None, ""), btf: BTF | None = None):
         self.layout = Layout(list(instructions))
         self.code = self.layout.code
         self.kind = ProgramType.parse(kind)
@@ -149,11 +156,18 @@ class Verifier:
         #: instruction → registers whose exact value mattered there (see mark_precise)
         self.sinks: dict[int, int] = {}
         self.precise: list[int] | None = None
+        #: how the program attaches (attach type, target name) and the kernel BTF its
+        #: target and BTF pointers are typed from (the running kernel's when not given)
+        self.attach, self.kernel = attach, btf
+        #: a tracing program's attach target (its context holds the target's arguments)
+        self.target: Target | None = None
 
     # -- driver -----------------------------------------------------------------------
 
     def run(self) -> Result:
         self.layout.check_cfg()
+        if needs_target(self.kind):
+            self.target = find_target(self.kernel_types(), self.kind, *self.attach)
         self.live = self.layout.live_registers(_helper_params)
         # more prune points, as this kernel's check_cfg marks them: after a call; a
         # bpf-to-bpf call or a callback's address, the instruction after it, and the callee
@@ -184,6 +198,13 @@ class Verifier:
         self.check_dead_last_function()
         self.result.stack_depths = {self.layout.starts.index(f): d for f, d in self.depths.items()}
         return self.result
+
+    def kernel_types(self) -> BTF:
+        """The kernel BTF that BTF pointers are typed from (the running kernel's, read
+        when first needed)."""
+        if self.kernel is None:
+            self.kernel = kernel_btf()
+        return self.kernel
 
     def walk(self, index: int, state: s.State, pending: list) -> None:
         """Verify one path from ``index`` until it exits, is pruned, or splits."""
@@ -310,7 +331,8 @@ class Verifier:
         if reg.origin < 0:
             return None
         slot = self.layout.slots[reg.origin]
-        made_by = helper_name(self.code[reg.origin].imm) or "a helper"
+        made = self.code[reg.origin]
+        made_by = (helper_name(made.imm) or "a helper") if made.opcode == o.JMP | o.CALL else "the load"
         return slot, (f"{head.lower()} came from {made_by} at instruction {slot} and may be NULL here: "
                       f"compare it with 0 first (if (!{head.lower()}) ...)")
 
@@ -666,6 +688,9 @@ class Verifier:
             pointer, other = (dst, src) if dst.is_pointer else (src, dst)
             if other.var.is_const and other.var.value == 0 and is64:
                 if not pointer.maybe_null:
+                    # a kernel pointer not trusted may be NULL though not marked so
+                    if (s.is_btf(pointer.type) and pointer.type != s.TRUSTED_PTR) or pointer.type == s.UNTRUSTED_MEM:
+                        return None
                     return op == o.JNE
                 self.mark_null(into, pointer, is_null=(op == o.JEQ))
             return None
@@ -680,8 +705,9 @@ class Verifier:
             if reg.maybe_null and reg.id == ident:
                 if is_null:
                     reg.type, reg.var, reg.off, reg.map, reg.ref, reg.id = s.SCALAR, sc.const(0), 0, None, 0, 0
+                    reg.btf = None
                 else:
-                    reg.type = reg.type[:-len(s.OR_NULL)]
+                    reg.type = s.not_null(reg.type)
                     if not reg.ref:
                         reg.id = 0
         if is_null and ref and ref == ident:     # an acquired object that is not there
@@ -800,7 +826,7 @@ class Verifier:
         name = HELPER_NAMES.get(number) if number > 0 else None
         if name is None:
             raise Refused(f"invalid func unknown#{number}", index, errno=errno.EINVAL)
-        proto = prototype(number, self.kind)
+        proto = prototype(number, self.kind, self.attach[0])
         if proto is None:
             if number in PROTOS:
                 raise Refused(f"program of this type cannot use helper {helper_name(number)}#{number}", index,
@@ -847,6 +873,17 @@ class Verifier:
             regs[0] = s.Reg(s.DYNPTR_MEM + s.OR_NULL, sc.const(0), id=self.new_id(),
                             ref=call.dynptr.ref if call.dynptr is not None else 0,
                             size=call.alloc_size, origin=index)
+        elif proto.ret.startswith(("btf:", "btf?:", "trusted_btf:")):
+            found = self.kernel_types().find(proto.ret.partition(":")[2], Kind.STRUCT)
+            if found is None:
+                raise Refused(f"the kernel's BTF has no struct {proto.ret.partition(':')[2]}, which "
+                              f"{helper_name(number)} returns", index, errno=errno.EINVAL)
+            kind = s.TRUSTED_PTR if proto.ret.startswith("trusted") else s.BTF_PTR
+            pointee = s.KernelType(found.id, found.name)
+            if proto.ret.startswith("btf?"):
+                regs[0] = s.Reg(s.nullable(kind), sc.const(0), id=self.new_id(), btf=pointee, origin=index)
+            else:
+                regs[0] = s.Reg(kind, sc.const(0), btf=pointee, origin=index)
         elif proto.ret in ("ringbuf_mem_or_null", "sock_or_null", "sock_common_or_null"):
             self.new_id()           # the kernel numbers the maybe-NULL id, then the reference
             ref = self.new_id()
@@ -929,6 +966,9 @@ class HelperCall:
             if kind == "any?":
                 continue
             reg = self.v.read(self.state, regno)
+            if kind.startswith("btf"):
+                self.arg_btf(regno, reg, kind)
+                continue
             getattr(self, "arg_" + kind.replace("?", "_or_null"))(regno, reg)
         if self.name == "for_each_map_elem" and self.map is not None and self.map.type not in _FOR_EACH_MAPS:
             raise self.fail("callback function not allowed for map", errno=_ENOTSUPP)
@@ -961,11 +1001,16 @@ class HelperCall:
             raise self.fail(f"cannot pass map_type {int(kind)} into func bpf_{self.name}#{number}", errno=errno.EINVAL)
 
     def memory_arg(self, regno: int, reg: s.Reg, size: int, write: bool, zero_ok: bool = False) -> None:
-        if reg.type not in (s.STACK, s.PKT, s.PKT_META, s.MAP_KEY, s.MAP_VALUE, s.MEM):
-            raise self.fail(f"R{regno} type={reg.type} expected=fp, pkt, pkt_meta, map_key, map_value, mem")
+        readable = (s.RDONLY_BUF,) if not write else ()
+        if reg.type not in (s.STACK, s.PKT, s.PKT_META, s.MAP_KEY, s.MAP_VALUE, s.MEM, s.TRUSTED_PTR, s.BUF) + readable:
+            raise self.fail(f"R{regno} type={reg.type} expected=fp, pkt, pkt_meta, map_key, map_value, mem, "
+                            "ringbuf_mem, buf, trusted_ptr_")
         if size <= 0:
             if not zero_ok:        # a key or value of a map without keys or values
                 raise self.fail("invalid zero-sized read")
+            return
+        if reg.type == s.TRUSTED_PTR:        # the kernel object's bytes, read as a load would
+            object_read(self.v, self.v.kernel_types(), reg, regno, reg.off, size, write)
             return
         Access(self.v, self.state, regno, 0, size, write, None, helper=True).run()
 
@@ -980,6 +1025,44 @@ class HelperCall:
 
     def arg_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, False)
+
+    def arg_u64_out(self, regno: int, reg: s.Reg) -> None:
+        """ARG_PTR_TO_FIXED_SIZE_MEM of 8 bytes the helper writes (a u64 *)."""
+        self.memory_arg(regno, reg, 8, True)
+
+    def arg_value_or_null(self, regno: int, reg: s.Reg) -> None:
+        if not _is_null(reg):
+            self.arg_value(regno, reg)
+
+    def arg_btf(self, regno: int, reg: s.Reg, kind: str) -> None:
+        """A pointer to a kernel struct (``btf:STRUCT``; ``btf?:STRUCT``: or NULL): the
+        kernel's ``check_reg_type`` for ARG_PTR_TO_BTF_ID, with the struct matched at the
+        pointer's offset (a struct nested at the start of another matches too)."""
+        nullable, wanted = kind.startswith("btf?"), kind.partition(":")[2]
+        if nullable and _is_null(reg):
+            return
+        kind = s.not_null(reg.type) if nullable else reg.type      # (the helper copes with NULL)
+        if kind not in (s.BTF_PTR, s.TRUSTED_PTR, s.RCU_PTR):       # untrusted ones are not passed on
+            raise self.fail(f"R{regno} type={reg.type} expected={s.BTF_PTR}, {s.TRUSTED_PTR}, {s.RCU_PTR}")
+        struct = reg.btf or s.KernelType(0, "")
+        if not reg.var.is_const or reg.var.value:
+            raise self.fail(f"variable {reg.type}{struct.name} access var_off={reg.var.tnum} disallowed")
+        if not nested_struct(self.v.kernel_types(), struct.id, reg.off, wanted):
+            raise self.fail(f"R{regno} is of type {struct.name} but {wanted} is expected")
+
+    def arg_sock_common(self, regno: int, reg: s.Reg, nullable: bool = False) -> None:
+        """ARG_PTR_TO_BTF_ID_SOCK_COMMON: a socket pointer, or a BTF pointer to a struct
+        with a sock_common at its start (``struct sock``, ``tcp_sock``, ...)."""
+        kind = s.not_null(reg.type) if nullable else reg.type
+        if (nullable and _is_null(reg)) or kind in s.SOCKETS:
+            return
+        if kind not in (s.BTF_PTR, s.TRUSTED_PTR):
+            raise self.fail(f"R{regno} type={reg.type} expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, "
+                            "trusted_ptr_")
+        self.arg_btf(regno, reg, "btf?:sock_common" if nullable else "btf:sock_common")
+
+    def arg_sock_common_or_null(self, regno: int, reg: s.Reg) -> None:
+        self.arg_sock_common(regno, reg, nullable=True)
 
     def arg_uninit_value(self, regno: int, reg: s.Reg) -> None:
         self.memory_arg(regno, reg, self.map.value_size, True)

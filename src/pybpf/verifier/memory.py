@@ -10,6 +10,7 @@ import errno
 from pybpf.object import ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
+from pybpf.verifier.btf_pointers import context_read, object_read
 from pybpf.verifier.context import context_access, sock_field_size
 from pybpf.verifier.program import Refused
 
@@ -120,7 +121,35 @@ class Access:
             return self.context()
         if kind in s.SOCKETS and not self.helper:
             return self.socket()
+        if kind in s.BUFFERS:
+            return self.buffer()
+        if kind == s.UNTRUSTED_MEM and not self.helper:
+            if self.write:
+                raise self.fail(f"R{self.regno} cannot write into {kind}")
+            return loaded(self.size)
+        if kind in s.BTF_POINTERS and not self.helper:
+            return self.kernel_object()
         raise self.fail(f"R{self.regno} invalid mem access '{kind}'")
+
+    def buffer(self) -> s.Reg | None:
+        """The kernel's ``check_buffer_access``: an iterator's key or value buffer, at a
+        constant offset from its start (the kernel checks the furthest byte reached
+        against the map's key and value sizes when the iterator is attached)."""
+        reg = self.state.regs[self.regno]
+        off = reg.off + self.off
+        if reg.type == s.RDONLY_BUF and self.write:
+            raise self.fail(f"R{self.regno} cannot write into {reg.type}")
+        what = "rdonly" if reg.type == s.RDONLY_BUF else "rdwr"
+        if off < 0:
+            raise self.fail(f"R{self.regno} invalid {what} buffer access: off={off}, size={self.size}")
+        if not reg.var.is_const or reg.var.value:
+            raise self.fail(f"R{self.regno} invalid variable buffer offset: off={off}, var_off={reg.var.tnum}")
+        return None if self.write else loaded(self.size)
+
+    def kernel_object(self) -> s.Reg:
+        """A field of the kernel struct a BTF pointer points at, read only."""
+        reg = self.state.regs[self.regno]
+        return object_read(self.v, self.v.kernel_types(), reg, self.regno, reg.off + self.off, self.size, self.write)
 
     def packet(self, reg: s.Reg) -> None:
         """The kernel's ``check_packet_access``: a verified range belongs to every copy of
@@ -142,6 +171,8 @@ class Access:
             raise self.fail(f"variable ctx access var_off={reg.var.tnum} disallowed")
         if reg.off or reg.var.value:
             raise self.fail(f"dereference of modified ctx ptr R{self.regno} off={reg.off + reg.var.value} disallowed")
+        if self.v.target is not None:
+            return context_read(self.v, self.v.target, self.off, self.size, self.write)
         problem, pointer, why = context_access(self.v.kind, self.off, self.size, self.write)
         if problem is not None:
             raise Refused(problem, self.v.index, why)

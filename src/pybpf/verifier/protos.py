@@ -9,6 +9,11 @@ pointer or NULL), ``alloc_size`` (a known constant), ``release`` (ring-buffer me
 helper takes back), ``sock_release`` (a referenced socket the helper takes back),
 ``dynptr_uninit`` / ``dynptr`` / ``dynptr_release`` (a ``struct bpf_dynptr`` on the stack
 the helper sets up, uses, or gives back), ``alloc_size0`` (a known constant, maybe 0).
+``btf:STRUCT`` / ``btf?:STRUCT`` (a BTF pointer to a kernel struct, or NULL too),
+``u64_out`` (8 bytes the helper writes), ``sock_common?`` (a socket pointer, a BTF
+pointer to a struct starting with one, or NULL too with ``?``). A return type
+``btf:STRUCT`` is a BTF pointer to that struct, ``btf?:STRUCT`` one that may be NULL,
+``trusted_btf:STRUCT`` a trusted one.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pybpf.isa.helpers import helper_id
+from pybpf.object import AttachType
 from pybpf.object import ProgramType as T
 
 
@@ -55,7 +61,6 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "tail_call": (Proto(("ctx", "map", "any"), "void"), ALL),
     "trace_printk": (Proto(("mem", "size", "any?", "any?", "any?")), ALL),
     "trace_vprintk": (Proto(("mem", "size", "mem?", "size0")), ALL),
-    "get_ns_current_pid_tgid": (Proto(("any", "any", "uninit", "size")), ALL),
     "probe_read_kernel": (Proto(("uninit", "size0", "any")), ALL),
     "probe_read_kernel_str": (Proto(("uninit", "size0", "any")), ALL),
     "probe_read_user": (Proto(("uninit", "size0", "any")), ALL),
@@ -69,6 +74,24 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "for_each_map_elem": (Proto(("map", "func", "stack?", "any"),
                                 callback_args=("map_ptr", "map_key", "map_value", "ctx_arg")), ALL),
     "get_current_task": (Proto(()), ALL),
+    # this kernel offers the task helpers to every program type (bpf_base_func_proto)
+    "get_current_task_btf": (Proto((), "trusted_btf:task_struct"), ALL),
+    "task_pt_regs": (Proto(("btf:task_struct",), "btf:pt_regs"), ALL),
+    "current_task_under_cgroup": (Proto(("map", "any")), ALL),
+    "task_storage_get": (Proto(("map", "btf?:task_struct", "value?", "any"), "map_value_or_null"), ALL),
+    "task_storage_delete": (Proto(("map", "btf:task_struct")), ALL),
+    "get_ns_current_pid_tgid": (Proto(("any", "any", "uninit", "size")), ALL),
+    "get_task_stack": (Proto(("btf:task_struct", "uninit", "size0", "any")), ALL),
+    # a socket seen as the more specific struct it is, or NULL when it is not one (not for
+    # kprobes, tracepoints, perf events: they hold no typed socket)
+    **{f"skc_to_{kind}": (Proto(("sock_common",), f"btf?:{kind}"), set(T) - _TRACING | {T.TRACING})
+       for kind in ("tcp6_sock", "tcp_sock", "tcp_timewait_sock", "tcp_request_sock", "udp6_sock", "unix_sock")},
+    # the arguments and return value a trampoline saved (fentry/fexit/fmod_ret, LSM)
+    "get_func_arg": (Proto(("ctx", "any", "u64_out")), {T.TRACING, T.LSM}),
+    "get_func_ret": (Proto(("ctx", "u64_out")), {T.TRACING, T.LSM}),
+    "get_func_arg_cnt": (Proto(("ctx",)), {T.TRACING, T.LSM}),
+    "seq_printf": (Proto(("btf:seq_file", "mem", "size", "mem?", "size0")), {T.TRACING}),
+    "seq_write": (Proto(("btf:seq_file", "mem", "size0")), {T.TRACING}),
     "probe_read": (Proto(("uninit", "size0", "any")), _TRACING),
     "probe_read_str": (Proto(("uninit", "size0", "any")), _TRACING),
     "get_current_pid_tgid": (Proto(()), ALL),
@@ -86,7 +109,8 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "l3_csum_replace": (Proto(("ctx", "any", "any", "any", "any"), changes_packet=True), _TC | {T.LWT_XMIT}),
     "l4_csum_replace": (Proto(("ctx", "any", "any", "any", "any"), changes_packet=True), _TC | {T.LWT_XMIT}),
     "csum_diff": (Proto(("mem?", "size0", "mem?", "size0", "any")), _TC | {T.XDP, T.LWT_XMIT, T.LWT_IN, T.LWT_OUT}),
-    "get_socket_cookie": (Proto(("ctx",)), _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT} | {T.CGROUP_SOCK, T.SOCK_OPS}),
+    "get_socket_cookie": (Proto(("ctx",)), _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT} | {T.CGROUP_SOCK, T.SOCK_OPS,
+                                                                                     T.TRACING}),
     "get_socket_uid": (Proto(("ctx",)), _SKB - {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT}),
     "get_hash_recalc": (Proto(("ctx",)), _TC | {T.LWT_XMIT, T.LWT_IN, T.LWT_OUT}),
     "skb_change_tail": (Proto(("ctx", "any", "any"), changes_packet=True), _TC | {T.SK_SKB, T.LWT_XMIT}),
@@ -136,14 +160,27 @@ PROTOS: dict[int, tuple[Proto, set | None]] = {helper_id(name): entry for name, 
 #: (helper, program type) → the prototype that type sees, where it differs
 _PER_TYPE = {(helper_id("get_cgroup_classid"), kind): Proto(("ctx",))
              for kind in _TC | {T.LWT_IN, T.LWT_OUT, T.LWT_XMIT}}
+# a tracing program asks for the cookie of a socket it holds a pointer to
+_PER_TYPE[helper_id("get_socket_cookie"), T.TRACING] = Proto(("sock_common?",))
 
 
-def prototype(number: int, kind: T) -> Proto | None:
-    """The prototype of helper ``number`` when programs of type ``kind`` may call it."""
+#: helpers only programs attached some ways may call: an iterator's seq_file helpers,
+#: what a trampoline saved
+_TRAMPOLINE = {AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN, AttachType.LSM_MAC,
+               AttachType.LSM_CGROUP}
+_ATTACH_ONLY = {helper_id("seq_printf"): {AttachType.TRACE_ITER}, helper_id("seq_write"): {AttachType.TRACE_ITER},
+                **dict.fromkeys(map(helper_id, ("get_func_arg", "get_func_ret", "get_func_arg_cnt")), _TRAMPOLINE)}
+
+
+def prototype(number: int, kind: T, attach: AttachType | None = None) -> Proto | None:
+    """The prototype of helper ``number`` when programs of type ``kind`` (attached as
+    ``attach``) may call it."""
     entry = PROTOS.get(number)
     if entry is None:
         return None
     proto, types = entry
     if types is not None and kind not in types:
+        return None
+    if number in _ATTACH_ONLY and attach not in _ATTACH_ONLY[number]:
         return None
     return _PER_TYPE.get((number, kind), proto)

@@ -22,8 +22,23 @@ DYNPTR_MEM, DYNPTR_SLOT = "mem", "dynptr"
 #: the socket __sk_buff's ``sk`` names; a full socket (``bpf_sk_lookup_tcp``'s, referenced)
 SOCK_COMMON, SOCK = "sock_common", "sock"
 OR_NULL = "_or_null"
-POINTERS = {CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON, SOCK, DYNPTR_MEM,
-            DYNPTR_SLOT}
+#: pointers to kernel objects typed by the kernel's BTF (PTR_TO_BTF_ID): plain ones (an
+#: fentry program's arguments and what is read through them), trusted ones (a BTF
+#: tracepoint's or an iterator's own arguments, bpf_get_current_task_btf), RCU-protected
+#: ones and untrusted ones (a pointer member the kernel does not vouch for, read through
+#: a trusted pointer); the kernel spells their maybe-NULL forms ``ptr_or_null_``
+BTF_PTR, TRUSTED_PTR, RCU_PTR, UNTRUSTED_PTR = "ptr_", "trusted_ptr_", "rcu_ptr_", "untrusted_ptr_"
+BTF_POINTERS = {BTF_PTR, TRUSTED_PTR, RCU_PTR, UNTRUSTED_PTR}
+#: what a pointer member to anything but a struct reads as: kernel memory read at any
+#: offset (a fault reads zero), never written
+UNTRUSTED_MEM = "rdonly_untrusted_mem"
+#: a map element iterator's key (read only) and value (read and written), whose size
+#: the kernel checks when the iterator is attached to a map
+BUF, RDONLY_BUF = "buf", "rdonly_buf"
+BUFFERS = {BUF, RDONLY_BUF}
+BTF_OR_NULL = "or_null_"
+POINTERS = ({CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR, PKT, PKT_END, PKT_META, MEM, FUNC, SOCK_COMMON, SOCK,
+             DYNPTR_MEM, DYNPTR_SLOT, UNTRUSTED_MEM} | BTF_POINTERS | BUFFERS)
 SOCKETS = {SOCK, SOCK_COMMON}
 PACKETS = {PKT, PKT_META}
 
@@ -43,31 +58,60 @@ class MapInfo:
     frozen: bytes | None = None
 
 
+@dataclass(frozen=True)
+class KernelType:
+    """The struct a BTF pointer points at: its id in the kernel's BTF and its name."""
+
+    id: int
+    name: str
+
+
+def nullable(kind: str) -> str:
+    """The maybe-NULL form of pointer kind ``kind``."""
+    return kind + (BTF_OR_NULL if kind in BTF_POINTERS else OR_NULL)
+
+
+def not_null(kind: str) -> str:
+    """Pointer kind ``kind`` once a NULL check has ruled NULL out."""
+    for suffix in (OR_NULL, BTF_OR_NULL):
+        if kind.endswith(suffix):
+            return kind[:-len(suffix)]
+    return kind
+
+
+def is_btf(kind: str) -> bool:
+    """Whether ``kind`` is a BTF pointer, maybe-NULL or not."""
+    return not_null(kind) in BTF_POINTERS
+
+
 class Reg:
-    __slots__ = ("frame", "id", "map", "off", "origin", "range", "ref", "size", "type", "var")
+    __slots__ = ("btf", "frame", "id", "map", "off", "origin", "range", "ref", "size", "type", "var")
 
     def __init__(self, type: str = NOT_INIT, var: sc.Scalar = sc.UNKNOWN, off: int = 0, id: int = 0,
                  ref: int = 0, map: MapInfo | None = None, range: int = 0, size: int = 0, frame: int = 0,
-                 origin: int = -1):
+                 origin: int = -1, btf: KernelType | None = None):
         self.type, self.var, self.off, self.id, self.ref = type, var, off, id, ref
         self.map, self.range, self.size, self.frame = map, range, size, frame
         #: the instruction that made this pointer (explanations: "r0 came from ... at ...")
         self.origin = origin
+        #: for a BTF pointer: the kernel struct it points at
+        self.btf = btf
 
     def copy(self) -> Reg:
         return Reg(self.type, self.var, self.off, self.id, self.ref, self.map, self.range, self.size,
-                   self.frame, self.origin)
+                   self.frame, self.origin, self.btf)
 
     @property
     def maybe_null(self) -> bool:
-        return self.type.endswith(OR_NULL)
+        return self.type.endswith((OR_NULL, BTF_OR_NULL))
 
     @property
     def is_pointer(self) -> bool:
         return self.type not in (NOT_INIT, SCALAR)
 
     def key(self) -> tuple:
-        return (self.type, self.var, self.off, self.id, self.ref, self.map, self.range, self.size, self.frame)
+        return (self.type, self.var, self.off, self.id, self.ref, self.map, self.range, self.size, self.frame,
+                self.btf)
 
     def contains(self, other: Reg, idmap: dict[int, int]) -> bool:
         """Everything ``other`` may be, this may be too (pruning); ``idmap`` pairs this
@@ -82,7 +126,7 @@ class Reg:
             return False
         if self.type == SCALAR:
             return True
-        return (self.off == other.off and self.map == other.map and self.size == other.size
+        return (self.off == other.off and self.map == other.map and self.size == other.size and self.btf == other.btf
                 and self.frame == other.frame and other.range >= self.range and (self.id == 0) == (other.id == 0))
 
     def describe(self) -> str:
@@ -106,7 +150,8 @@ class Reg:
             parts.append(f"sz={self.size}")
         if not self.var.is_const or self.var.value:
             parts.append(self.var.describe())
-        return f"{self.type}({','.join(parts)})"
+        name = self.btf.name if self.btf is not None else ""
+        return f"{self.type}{name}({','.join(parts)})"
 
 
 def scalar(value: sc.Scalar = sc.UNKNOWN) -> Reg:

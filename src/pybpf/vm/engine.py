@@ -475,8 +475,9 @@ def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> dict
     """Refuse, as the kernel does, a program :mod:`pybpf.verifier` finds unsafe; for a
     program it accepts, what it proved of each memory access."""
     egress = spec.expected_attach_type == AttachType.CGROUP_INET_EGRESS and spec.type == ProgramType.CGROUP_SKB
-    options = {"return_range": (0, 3) if egress else None,
-               "func_info": spec.btf is not None and bool(spec.btf.func_info)}
+    options: dict[str, Any] = {"return_range": (0, 3) if egress else None,
+                               "func_info": spec.btf is not None and bool(spec.btf.func_info),
+                               "attach_type": spec.expected_attach_type, "attach_to": spec.attach_to}
     infos = {i: map_info(i, m.spec) for i, m in maps.items()}
     verdict = verify(checked.instructions, spec.type, infos, **options)
     if verdict.accepted:
