@@ -56,6 +56,13 @@ from pybpf.vm.jit.abi import (
     S_NPOINTERS,
     S_NREGIONS,
     S_PACKET,
+    S_NLOOKUPS,
+    S_LOOKUPS,
+    LOOKUP_SLOTS,
+    LOOKUP_SLOW,
+    K_ARRAY,
+    K_CACHE,
+    ELEMENT_SHIFT,
     S_POINTERS,
     S_R0_SET,
     S_REGIONS,
@@ -81,6 +88,8 @@ STATE = I64.as_pointer()
 #: helpers that call one of the program's functions back (bpf_for_each_map_elem,
 #: bpf_loop): programs calling them run on the interpreter
 CALLBACK_HELPERS = frozenset({164, 181})
+#: bpf_map_lookup_elem (engine code answers it natively where the run's table can)
+MAP_LOOKUP_ELEM = 1
 RESULT = ir.LiteralStructType([I64, I64])
 FUNC_TYPE = ir.FunctionType(RESULT, [STATE, I64, *([I64] * 10), I64])
 HELPER_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64, I64, I64, I64])  # state, id, r1..r5
@@ -133,6 +142,7 @@ class Translator:
         self.map_values = {index: k for k, index in enumerate(map_value_references(program))}
         self._region_fn: ir.Function | None = None
         self._pointer_fn: ir.Function | None = None
+        self._lookup_fn: ir.Function | None = None
 
     # --- structure ---------------------------------------------------------------------
 
@@ -198,11 +208,85 @@ class Translator:
         b.position_at_end(inside)
         host, flags = b.load(b.gep(state, [b.add(slot, c64(2))])), b.load(b.gep(state, [b.add(slot, c64(3))]))
         fits = b.and_(b.icmp_unsigned("<=", size, length), b.icmp_unsigned("<=", offset, b.sub(length, size)))
+        # an array of values: the access inside one value (stride 0: the region is one thing)
+        element = b.load(b.gep(state, [b.add(slot, c64(4))]))
+        stride, value_size = b.lshr(element, c64(ELEMENT_SHIFT)), b.and_(element, c64(0xFFFF_FFFF))
+        within = b.urem(offset, b.select(b.icmp_unsigned("==", stride, c64(0)), c64(1), stride))
+        in_value = b.and_(b.icmp_unsigned("<=", size, value_size),
+                          b.icmp_unsigned("<=", within, b.sub(value_size, size)))
+        fits = b.and_(fits, b.or_(b.icmp_unsigned("==", stride, c64(0)), in_value))
         allowed = b.or_(b.icmp_unsigned("==", write, c64(0)),
                         b.icmp_unsigned("!=", b.and_(flags, c64(R_WRITABLE)), c64(0)))
         b.ret(b.select(b.and_(fits, allowed), b.add(host, offset), c64(0)))
         b.position_at_end(done)
         b.ret(c64(0))
+        return fn
+
+    def lookup_function(self) -> ir.Function:
+        """``bpf_lookup(state, handle, key, stack_base, stack_host) -> value address``: a
+        bpf_map_lookup_elem answered from the run's lookup table (S_LOOKUPS, filled by
+        :mod:`pybpf.vm.jit.lookups`) when the key lies in the current frame's stack: an
+        array's value address or NULL past its end, a cached hash value's address; else
+        LOOKUP_SLOW (the helper callback answers, and may fill the cache)."""
+        if self._lookup_fn is not None:
+            return self._lookup_fn
+        fn = self._lookup_fn = ir.Function(self.module, ir.FunctionType(I64, [STATE, I64, I64, I64, I64]),
+                                           name="bpf_lookup")
+        fn.linkage = "internal"
+        state, handle, key, stack_base, stack_host = fn.args
+        start, head, body, found, key_head, key_body, key_done, array, cache, pair_head, pair_body, hit, slow = \
+            (fn.append_basic_block() for _ in range(13))
+        b = ir.IRBuilder(start)
+        count = b.load(b.gep(state, [c64(S_NLOOKUPS)]))
+        table = b.inttoptr(b.load(b.gep(state, [c64(S_LOOKUPS)])), STATE)
+        b.branch(head)
+        b.position_at_end(head)                    # the map's entry
+        i = b.phi(I64)
+        i.add_incoming(c64(0), start)
+        b.cbranch(b.icmp_unsigned("<", i, count), body, slow)
+        b.position_at_end(body)
+        entry = b.mul(i, c64(LOOKUP_SLOTS))
+        i.add_incoming(b.add(i, c64(1)), body)
+        b.cbranch(b.icmp_unsigned("==", b.load(b.gep(table, [entry])), handle), found, head)
+        b.position_at_end(found)                   # the key: 1 to 8 bytes in this frame's stack
+        kind, key_size = b.load(b.gep(table, [b.add(entry, c64(1))])), b.load(b.gep(table, [b.add(entry, c64(2))]))
+        number, base = b.load(b.gep(table, [b.add(entry, c64(3))])), b.load(b.gep(table, [b.add(entry, c64(4))]))
+        stride = b.load(b.gep(table, [b.add(entry, c64(5))]))
+        rel = b.sub(key, stack_base)
+        on_stack = b.and_(b.icmp_unsigned("<=", key_size, c64(8)),
+                          b.icmp_unsigned("<=", rel, b.sub(c64(o.STACK_SIZE), key_size)))
+        b.cbranch(on_stack, key_head, slow)
+        b.position_at_end(key_head)                # little-endian, byte by byte
+        j, value = b.phi(I64), b.phi(I64)
+        j.add_incoming(c64(0), found)
+        value.add_incoming(c64(0), found)
+        b.cbranch(b.icmp_unsigned("<", j, key_size), key_body, key_done)
+        b.position_at_end(key_body)
+        byte = b.load(b.inttoptr(b.add(stack_host, b.add(rel, j)), I8.as_pointer()))
+        j.add_incoming(b.add(j, c64(1)), key_body)
+        value.add_incoming(b.or_(value, b.shl(b.zext(byte, I64), b.shl(j, c64(3)))), key_body)
+        b.branch(key_head)
+        b.position_at_end(key_done)
+        b.cbranch(b.icmp_unsigned("==", kind, c64(K_ARRAY)), array,
+                  cache)
+        b.position_at_end(array)                   # an array: the index is the key's low 32 bits
+        index = b.and_(value, c64(0xFFFF_FFFF))
+        b.ret(b.select(b.icmp_unsigned("<", index, number), b.add(base, b.mul(index, stride)), c64(0)))
+        b.position_at_end(cache)
+        pairs = b.inttoptr(base, STATE)
+        is_cache = b.icmp_unsigned("==", kind, c64(K_CACHE))
+        b.cbranch(is_cache, pair_head, slow)
+        b.position_at_end(pair_head)
+        k = b.phi(I64)
+        k.add_incoming(c64(0), cache)
+        b.cbranch(b.icmp_unsigned("<", k, number), pair_body, slow)
+        b.position_at_end(pair_body)
+        k.add_incoming(b.add(k, c64(1)), pair_body)
+        b.cbranch(b.icmp_unsigned("==", b.load(b.gep(pairs, [b.mul(k, c64(2))])), value), hit, pair_head)
+        b.position_at_end(hit)
+        b.ret(b.load(b.gep(pairs, [b.add(b.mul(k, c64(2)), c64(1))])))
+        b.position_at_end(slow)
+        b.ret(c64(LOOKUP_SLOW))
         return fn
 
     def pointer_function(self) -> ir.Function:
@@ -672,10 +756,33 @@ class _FunctionBuilder:
         self._state_store(S_WRITE, b.load(self.mask))                          # which registers are set
         self._state_store(S_SIZE, c64(ins.dst + 1 if o.source(ins.opcode) == o.X else 0))  # callx: its register
         self._state_store(S_DEPTH, self.depth)                                 # whose stacks are live
-        value = b.call(self._callback(S_HELPER_FN, HELPER_TYPE), [self.state, helper_id, *args])
+        if self.t.engine and o.source(ins.opcode) == o.K and ins.imm == MAP_LOOKUP_ELEM:
+            value = self._native_lookup(args, helper_id)
+        else:
+            value = b.call(self._callback(S_HELPER_FN, HELPER_TYPE), [self.state, helper_id, *args])
         self._after_call(slot)
         self.write(0, value)
         self._clobber()
+
+    def _native_lookup(self, args: list[ir.Value], helper_id: ir.Value) -> ir.Value:
+        """bpf_map_lookup_elem through the run's lookup table, the callback where it cannot
+        answer (or where r1 or r2 is not set: the callback raises the interpreter's error)."""
+        b = self.b
+        ready = b.icmp_unsigned("==", b.and_(b.load(self.mask), c64(0b110)), c64(0b110))
+        native_bb, slow_bb, done_bb = (self.ir_fn.append_basic_block() for _ in range(3))
+        b.cbranch(ready, native_bb, slow_bb)
+        b.position_at_end(native_bb)
+        found = b.call(self.t.lookup_function(), [self.state, args[0], args[1], self.stack_base,
+                                                  b.ptrtoint(self.stack, I64)])
+        b.cbranch(b.icmp_unsigned("!=", found, c64(LOOKUP_SLOW)), done_bb, slow_bb)
+        b.position_at_end(slow_bb)
+        called = b.call(self._callback(S_HELPER_FN, HELPER_TYPE), [self.state, helper_id, *args])
+        b.branch(done_bb)
+        b.position_at_end(done_bb)
+        value = b.phi(I64)
+        value.add_incoming(found, native_bb)
+        value.add_incoming(called, slow_bb)
+        return value
 
     # --- loads and stores ----------------------------------------------------------------------
 
