@@ -168,7 +168,7 @@ def _result(kind: ProgramType, index: int, data: bytes, timestamp: int, retval: 
 def replay_summary(program: Program, capture: Any, path: str = "") -> Summary | None:
     """The verdict counts of ``program`` over a pcap file's packets without a Python
     object per packet: the capture walked natively in batches of records
-    (``capture.batches()``) straight into the vm JIT's packet loop
+    (:func:`pybpf.pcapfilter.batch.batches`) straight into the vm JIT's packet loop
     (``program.packet_batches()``), verdicts counted with NumPy. None where either side
     cannot (the kernel engine, the interpreter, pcapng, a program the JIT cannot batch):
     iterate :func:`replay` instead. Packets run, maps change and errors are raised as
@@ -177,7 +177,9 @@ def replay_summary(program: Program, capture: Any, path: str = "") -> Summary | 
     runs = batches_of() if batches_of is not None else None
     if runs is None:
         return None
-    records = capture.batches()
+    from pybpf.pcapfilter.batch import batches
+
+    records = batches(capture)
     if records is None:
         runs.close()
         return None
