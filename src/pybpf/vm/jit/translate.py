@@ -190,7 +190,7 @@ class Translator:
                                            name="bpf_region")
         fn.linkage = "internal"
         state, addr, size, write = fn.args
-        start, head, body, inside, done = (fn.append_basic_block() for _ in range(5))
+        start, head, body, inside, divide, check, done = (fn.append_basic_block() for _ in range(7))
         b = ir.IRBuilder(start)
         count = b.load(b.gep(state, [c64(S_NREGIONS)]))
         b.branch(head)
@@ -211,7 +211,16 @@ class Translator:
         # an array of values: the access inside one value (stride 0: the region is one thing)
         element = b.load(b.gep(state, [b.add(slot, c64(4))]))
         stride, value_size = b.lshr(element, c64(ELEMENT_SHIFT)), b.and_(element, c64(0xFFFF_FFFF))
-        within = b.urem(offset, b.select(b.icmp_unsigned("==", stride, c64(0)), c64(1), stride))
+        power_of_two = b.icmp_unsigned("==", b.and_(stride, b.sub(stride, c64(1))), c64(0))
+        masked = b.and_(offset, b.sub(stride, c64(1)))     # (0 for a region that is one thing)
+        b.cbranch(power_of_two, check, divide)
+        b.position_at_end(divide)                           # (a stride not a power of two: rare)
+        divided = b.urem(offset, stride)
+        b.branch(check)
+        b.position_at_end(check)
+        within = b.phi(I64)
+        within.add_incoming(masked, inside)
+        within.add_incoming(divided, divide)
         in_value = b.and_(b.icmp_unsigned("<=", size, value_size),
                           b.icmp_unsigned("<=", within, b.sub(value_size, size)))
         fits = b.and_(fits, b.or_(b.icmp_unsigned("==", stride, c64(0)), in_value))
@@ -880,7 +889,8 @@ def _packets(module: ir.Module, entry: ir.Function) -> None:
     layout, flags) -> packets done``: an engine program over n packets in one native
     loop, each as the vm engine's test run builds it (:mod:`pybpf.vm.engine`): packet
     ``i`` is copied into ``buffer + i * slot`` — an XDP frame (headroom, packet, zeroed
-    tailroom) or the skb's data — the context is rebuilt (``__sk_buff`` at ``ctx``:
+    tailroom) or the skb's data; a ``slot`` of 0 runs every packet in one frame (what a
+    caller that keeps no packets asks for: it stays in the cache) — the context is rebuilt (``__sk_buff`` at ``ctx``:
     len, protocol, wire_len; an XDP program's pointers), the stack zeroed, and the
     program run. ``results[i]`` is r0, ``heads[i]``/``tails[i]`` where the packet the
     program left lies in its slot (SKIPPED: a packet no test run takes). Stops at the
@@ -936,11 +946,13 @@ def _packets(module: ir.Module, entry: ir.Function) -> None:
     b.cbranch(is_xdp, xdp, skb)
 
     b.position_at_end(xdp)     # headroom, the packet, tailroom: all zero but the packet
-    b.call(memset, [frame, ir.Constant(I8, 0), slot_size, ir.Constant(I1, 0)])
+    grown = b.select(b.icmp_unsigned(">", length, c64(XDP_TAILROOM)), length, c64(XDP_TAILROOM))
+    b.call(memset, [frame, ir.Constant(I8, 0), c64(XDP_HEADROOM), ir.Constant(I1, 0)])
     b.call(memcpy, [b.gep(frame, [c64(XDP_HEADROOM)]), host, length, ir.Constant(I1, 0)])
+    b.call(memset, [b.gep(frame, [b.add(length, c64(XDP_HEADROOM))]), ir.Constant(I8, 0), b.sub(grown, length),
+                    ir.Constant(I1, 0)])
     b.store(c64(INPUT_BASE - XDP_HEADROOM), slot_of(S_IN_BASE))
     b.store(b.ptrtoint(frame, I64), slot_of(S_IN_HOST))
-    grown = b.select(b.icmp_unsigned(">", length, c64(XDP_TAILROOM)), length, c64(XDP_TAILROOM))
     b.store(b.add(grown, c64(XDP_HEADROOM)), slot_of(S_IN_LEN))
     b.store(c64(XDP_HEADROOM), slot_of(S_HEAD))
     b.store(b.add(length, c64(XDP_HEADROOM)), slot_of(S_TAIL))
