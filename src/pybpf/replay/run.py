@@ -200,7 +200,7 @@ def replay_summary(program: Program, capture: Any, path: str = "") -> Summary | 
                 raise PybpfError(f"{path}: packet {seen + 1} has link type {batch.linktype}; "
                                  "replay runs Ethernet captures (what XDP and tc see)")
             done = runs.run(batch.hosts, batch.caplens, count)
-            lengths = numpy.frombuffer(batch.caplens, dtype=numpy.uint64, count=done).astype(numpy.int64)
+            lengths = numpy.frombuffer(memoryview(batch.caplens), dtype=numpy.uint64, count=done).astype(numpy.int64)
             retvals = numpy.frombuffer(runs.results, dtype=numpy.uint64, count=done) & 0xFFFF_FFFF
             heads = numpy.frombuffer(runs.heads, dtype=numpy.uint64, count=done)
             tails = numpy.frombuffer(runs.tails, dtype=numpy.uint64, count=done)

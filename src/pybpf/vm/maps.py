@@ -138,6 +138,8 @@ class ArrayMap(VmMap):
         #: the kernel lays out an mmap-able array), each value a view into its CPU's block —
         #: what lets the JIT compute a lookup's address natively (pybpf.vm.jit.lookups)
         self.blocks: list[bytearray] = []
+        #: each index's storage (a value, or one per CPU; FD arrays: an object's handle)
+        self.slots: list[Any]
         if spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
             self.element_stride = (spec.value_size + 7) & ~7
             self.blocks = [bytearray(self.element_stride * spec.max_entries) for _ in range(self.ncpus)]

@@ -76,9 +76,9 @@ class NativeLookups:
         from pybpf.vm.helpers.maps import map_lookup_elem, value_pointer
         from pybpf.vm.helpers.operands import charge_copy, map_operand
 
-        cache = self._caches.get(handle) if handle is not None else None
-        if cache is None or key is None:
+        if handle is None or key is None or handle not in self._caches:
             return map_lookup_elem(self._run, handle, key)   # (its errors for unset registers)
+        cache = self._caches[handle]
         run, target = self._run, map_operand(self._run, handle)
         charge_copy(run, target.key_size)
         key_bytes = run.memory.read_bytes(key, target.key_size)
