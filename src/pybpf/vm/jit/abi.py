@@ -44,7 +44,11 @@ S_TAIL, S_PACKET = S_HEAD + 1, S_HEAD + 2
 #: host address — LOOKUP_SLOTS u64s per map: (handle, kind, key size, count, base, stride)
 S_NLOOKUPS = S_PACKET + 1
 S_LOOKUPS = S_NLOOKUPS + 1
-STATE_SLOTS = S_LOOKUPS + 1
+#: a batch's shared XDP frame (``bpf_packets`` with a slot of 0): set when a helper ran
+#: (it may have written anywhere in the frame), and the end of the previous packet in it
+S_DIRTY = S_LOOKUPS + 1
+S_EXTENT = S_DIRTY + 1
+STATE_SLOTS = S_EXTENT + 1
 LOOKUP_SLOTS = 6
 #: lookup kinds: an array (value ``index`` at ``base + index * stride``, NULL from
 #: ``count`` on), and a cache of ``count`` (key, value address) pairs at host ``base``

@@ -60,6 +60,8 @@ from pybpf.vm.jit.abi import (
     S_IN_LEN,
     S_LOOKUPS,
     S_NLOOKUPS,
+    S_DIRTY,
+    S_EXTENT,
     S_NPOINTERS,
     S_NREGIONS,
     S_PACKET,
@@ -177,7 +179,7 @@ class Translator:
         b.ret(r0)
         self._batch(entry)
         if self.engine:
-            _packets(self.module, entry)
+            _packets(self.module, entry, self.trusted is not None)
         return self.module
 
     def region_function(self) -> ir.Function:
@@ -765,6 +767,7 @@ class _FunctionBuilder:
         self._state_store(S_WRITE, b.load(self.mask))                          # which registers are set
         self._state_store(S_SIZE, c64(ins.dst + 1 if o.source(ins.opcode) == o.X else 0))  # callx: its register
         self._state_store(S_DEPTH, self.depth)                                 # whose stacks are live
+        self._state_store(S_DIRTY, c64(1))                  # (a helper may write anywhere in an XDP frame)
         if self.t.engine and o.source(ins.opcode) == o.K and ins.imm == MAP_LOOKUP_ELEM:
             value = self._native_lookup(args, helper_id)
         else:
@@ -884,7 +887,7 @@ class _FunctionBuilder:
             self.write(ins.src, old64)
 
 
-def _packets(module: ir.Module, entry: ir.Function) -> None:
+def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     """``bpf_packets(state, hosts, lengths, n, results, heads, tails, buffer, slot, ctx,
     layout, flags) -> packets done``: an engine program over n packets in one native
     loop, each as the vm engine's test run builds it (:mod:`pybpf.vm.engine`): packet
@@ -892,7 +895,9 @@ def _packets(module: ir.Module, entry: ir.Function) -> None:
     tailroom) or the skb's data; a ``slot`` of 0 runs every packet in one frame (what a
     caller that keeps no packets asks for: it stays in the cache) — the context is rebuilt (``__sk_buff`` at ``ctx``:
     len, protocol, wire_len; an XDP program's pointers), the stack zeroed, and the
-    program run. ``results[i]`` is r0, ``heads[i]``/``tails[i]`` where the packet the
+    program run (``trusted`` code, which the verifier kept inside the packet, sharing one
+    frame: only what the packet before it left past this packet's end is zeroed — unless
+    a helper ran, which may have written anywhere). ``results[i]`` is r0, ``heads[i]``/``tails[i]`` where the packet the
     program left lies in its slot (SKIPPED: a packet no test run takes). Stops at the
     first fault or helper error (the caller raises it)."""
     fn = ir.Function(module, ir.FunctionType(I64, [STATE, STATE, STATE, I64, STATE, STATE, STATE, I64, I64, I64,
@@ -947,10 +952,24 @@ def _packets(module: ir.Module, entry: ir.Function) -> None:
 
     b.position_at_end(xdp)     # headroom, the packet, tailroom: all zero but the packet
     grown = b.select(b.icmp_unsigned(">", length, c64(XDP_TAILROOM)), length, c64(XDP_TAILROOM))
-    b.call(memset, [frame, ir.Constant(I8, 0), c64(XDP_HEADROOM), ir.Constant(I1, 0)])
+    end = b.add(length, c64(XDP_HEADROOM))
+    previous = b.load(slot_of(S_EXTENT))
+    shared = b.and_(b.icmp_unsigned("==", slot_size, c64(0)), b.icmp_unsigned("==", b.load(slot_of(S_DIRTY)), c64(0)))
+    clean = b.and_(b.and_(ir.Constant(I1, int(trusted)), shared), b.icmp_unsigned("!=", previous, c64(0)))
+    b.store(c64(0), slot_of(S_DIRTY))
+    b.store(end, slot_of(S_EXTENT))
     b.call(memcpy, [b.gep(frame, [c64(XDP_HEADROOM)]), host, length, ir.Constant(I1, 0)])
-    b.call(memset, [b.gep(frame, [b.add(length, c64(XDP_HEADROOM))]), ir.Constant(I8, 0), b.sub(grown, length),
-                    ir.Constant(I1, 0)])
+    whole, rest, zeroed = (fn.append_basic_block(n) for n in ("whole", "rest", "zeroed"))
+    b.cbranch(clean, rest, whole)
+    b.position_at_end(whole)
+    b.call(memset, [frame, ir.Constant(I8, 0), c64(XDP_HEADROOM), ir.Constant(I1, 0)])
+    b.call(memset, [b.gep(frame, [end]), ir.Constant(I8, 0), b.sub(grown, length), ir.Constant(I1, 0)])
+    b.branch(zeroed)
+    b.position_at_end(rest)    # the previous packet's bytes past this one's end
+    left = b.select(b.icmp_unsigned(">", previous, end), b.sub(previous, end), c64(0))
+    b.call(memset, [b.gep(frame, [end]), ir.Constant(I8, 0), left, ir.Constant(I1, 0)])
+    b.branch(zeroed)
+    b.position_at_end(zeroed)
     b.store(c64(INPUT_BASE - XDP_HEADROOM), slot_of(S_IN_BASE))
     b.store(b.ptrtoint(frame, I64), slot_of(S_IN_HOST))
     b.store(b.add(grown, c64(XDP_HEADROOM)), slot_of(S_IN_LEN))
