@@ -204,3 +204,59 @@ def test_array_storage_is_one_block_per_cpu():
         assert struct.unpack_from("<I", blocks[1], 3 * 8)[0] == 9
         odd = coll.maps["odd"]
         assert odd.element_stride == 24 and len(odd.blocks[0]) == 3 * 24
+
+
+CHURN = r"""
+#include <vmlinux.h>
+#include <pybpf/bpf.h>
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, u32); __type(value, u64); } flows SEC(".maps");
+SEC("xdp")
+int prog(struct xdp_md *ctx)
+{
+    u8 *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+    if (data + 14 > end)
+        return XDP_ABORTED;
+    u32 key = data[0] % 6;
+    u64 one = 1, *n = bpf_map_lookup_elem(&flows, &key);
+    if (!n)
+        return bpf_map_update_elem(&flows, &key, &one, BPF_ANY) ? XDP_DROP : XDP_PASS;
+    *n += 1;
+    if (*n >= 3) {                  /* a flow ends: its value outlives the delete in this run */
+        bpf_map_delete_elem(&flows, &key);
+        return *n == 3 ? XDP_TX : XDP_ABORTED;
+    }
+    return XDP_PASS;
+}
+LICENSE("GPL");
+"""
+
+
+def test_a_map_that_loses_elements_every_few_packets_keeps_its_cache_bounded():
+    """Each delete empties the map's cache; the values it had mapped are unmapped when the
+    next packet begins, so caching goes on through a long batch (and the answers stay
+    the interpreter's)."""
+    from pybpf.vm.jit import lookups
+
+    spec = pybpf.read(CHURN, name="churn")
+    packets = _packets(9, 600)
+    with pybpf.load(spec, engine="vm") as jit, pybpf.load(spec, engine="vm", jit=False) as ref:
+        batches = jit.programs["prog"].packet_batches()
+        assert batches is not None
+        try:
+            import ctypes
+
+            buffers = [bytearray(p) for p in packets]
+            arrays = [(ctypes.c_char * len(b)).from_buffer(b) for b in buffers]
+            hosts = (ctypes.c_uint64 * len(arrays))(*[ctypes.addressof(a) for a in arrays])
+            lengths = (ctypes.c_uint64 * len(arrays))(*[len(b) for b in buffers])
+            assert batches.run(hosts, lengths, len(arrays)) == len(arrays)
+            got = [batches.outcome(i) for i in range(len(arrays))]
+            run = batches.engine_run.vm
+            assert len(run._fresh[0]) < lookups.REGION_ROOM     # (without the unmapping: stuck at the room)
+            del arrays
+        finally:
+            batches.close()
+        want = _one_by_one(ref.programs["prog"], packets, 0)
+        assert got == want
+        assert _contents(jit) == _contents(ref)
+    assert sum(1 for r in want if r is not None and r[0] == 3) > lookups.REGION_ROOM      # flows ended (XDP_TX)

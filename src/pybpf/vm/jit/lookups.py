@@ -46,6 +46,10 @@ class NativeLookups:
         entries: list[tuple[int, ...]] = []
         #: per cached map: its handle → (map, entry index, pairs array, generation seen)
         self._caches: dict[int, list[Any]] = {}
+        #: the regions of each map's cached values, and those of caches emptied since the
+        #: last packet began (a packet that still holds one of their values may use it)
+        self._cached: dict[int, list[Any]] = {}
+        self._stale: list[Any] = []
         for imm, target in sorted(maps.items()):
             handle = MAP_HANDLE_BASE + imm
             if isinstance(target, ArrayMap) and target.blocks and target.key_size == 4:
@@ -68,6 +72,7 @@ class NativeLookups:
             if target.generation != seen:
                 self.table[entry * t.LOOKUP_SLOTS + 3] = 0
                 cache[3] = target.generation
+                self._stale += self._cached.pop(self.table[entry * t.LOOKUP_SLOTS], [])
         state[t.S_LOOKUPS], state[t.S_NLOOKUPS] = ctypes.addressof(self.table), self.count
 
     def lookup(self, handle: int | None, key: int | None) -> int:
@@ -90,9 +95,22 @@ class NativeLookups:
         if used >= CACHE_PAIRS or len(run._fresh[0]) >= REGION_ROOM:
             return value_pointer(run, buffer, f"value in map {target.name!r}")
         address = self._map(buffer, f"value in map {target.name!r}", None)
+        self._cached.setdefault(handle, []).append(run._memory.regions[0])
         pairs[2 * used], pairs[2 * used + 1] = int.from_bytes(key_bytes, "little"), address
         self.table[entry * t.LOOKUP_SLOTS + 3] = used + 1
         return address
+
+    def release_stale(self) -> bool:
+        """At a new packet: unmap the values of emptied caches from the memory packets
+        start from (no packet can reach them any more: the caches no longer give them);
+        whether there were any."""
+        if not self._stale:
+            return False
+        gone = {id(region) for region in self._stale}
+        self._stale = []
+        regions, dynamic = self._run._fresh
+        self._run._fresh = ([r for r in regions if id(r) not in gone], dynamic)
+        return True
 
     def _map(self, data: Any, name: str, element: tuple[int, int] | None) -> int:
         """Map ``data`` for every packet of the batch (into the memory a packet starts from)."""

@@ -203,7 +203,8 @@ class _Run:
             self.__dict__.pop(key, None)
         memory = self._memory
         assert memory is not None
-        if memory.version == self._fresh_version:   # nothing mapped since: as fresh as it gets
+        released = self.lookups is not None and self.lookups.release_stale()
+        if memory.version == self._fresh_version and not released:   # nothing mapped since: as fresh as it gets
             return
         self._release_dynamic()
         regions, dynamic = self._fresh
