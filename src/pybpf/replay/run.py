@@ -165,6 +165,11 @@ def _result(kind: ProgramType, index: int, data: bytes, timestamp: int, retval: 
     return PacketResult(index, retval, verdict_name(kind, retval), passes(kind, retval), data, out, timestamp)
 
 
+#: records per native batch when only counts are kept (no packet is copied out: larger
+#: batches cost memory for the records' addresses only, and fewer calls from Python)
+SUMMARY_BATCH = 65536
+
+
 def replay_summary(program: Program, capture: Any, path: str = "") -> Summary | None:
     """The verdict counts of ``program`` over a pcap file's packets without a Python
     object per packet: the capture walked natively in batches of records
@@ -174,12 +179,12 @@ def replay_summary(program: Program, capture: Any, path: str = "") -> Summary | 
     iterate :func:`replay` instead. Packets run, maps change and errors are raised as
     :func:`replay` does."""
     batches_of = getattr(program, "packet_batches", None)
-    runs = batches_of() if batches_of is not None else None
+    runs = batches_of(keep_packets=False) if batches_of is not None else None
     if runs is None:
         return None
     from pybpf.pcapfilter.batch import batches  # the native pcap walker `pybpf filter` uses
 
-    records = batches(capture)
+    records = batches(capture, SUMMARY_BATCH)
     if records is None:
         runs.close()
         return None
@@ -195,7 +200,7 @@ def replay_summary(program: Program, capture: Any, path: str = "") -> Summary | 
                 raise PybpfError(f"{path}: packet {seen + 1} has link type {batch.linktype}; "
                                  "replay runs Ethernet captures (what XDP and tc see)")
             done = runs.run(batch.hosts, batch.caplens, count)
-            lengths = numpy.frombuffer(batch.caplens, dtype=numpy.uint64, count=done).astype(numpy.int64)
+            lengths = numpy.frombuffer(memoryview(batch.caplens), dtype=numpy.uint64, count=done).astype(numpy.int64)
             retvals = numpy.frombuffer(runs.results, dtype=numpy.uint64, count=done) & 0xFFFF_FFFF
             heads = numpy.frombuffer(runs.heads, dtype=numpy.uint64, count=done)
             tails = numpy.frombuffer(runs.tails, dtype=numpy.uint64, count=done)
@@ -210,6 +215,10 @@ def replay_summary(program: Program, capture: Any, path: str = "") -> Summary | 
     return summary
 
 
+#: retvals below this are counted with a bincount (XDP and tc verdicts, short lengths)
+SMALL_VERDICTS = 1 << 16
+
+
 def _count_batch(summary: Summary, kind: ProgramType, lengths: Any, retvals: Any, heads: Any, tails: Any,
                  skipped: Any) -> None:
     """Add one batch's packets to ``summary`` as :meth:`Summary.add` would, one by one."""
@@ -220,17 +229,28 @@ def _count_batch(summary: Summary, kind: ProgramType, lengths: Any, retvals: Any
     summary.bytes_in += int(lengths.sum())
     if skipped.any():
         summary.counts["ERROR"] += int(skipped.sum())
-    values, inverse = numpy.unique(retvals[ran], return_inverse=True)
-    passing = numpy.array([passes(kind, int(v)) for v in values], dtype=bool)
-    for value, n in zip(values, numpy.bincount(inverse, minlength=len(values))):
+        retvals = retvals[ran]
+    if len(retvals) and int(retvals.max()) < SMALL_VERDICTS:     # the usual verdicts: counted without a sort
+        index = retvals.astype(numpy.intp)
+        tallies = numpy.bincount(index)
+        values = numpy.flatnonzero(tallies)
+        tallies = tallies[values]
+        passing = numpy.zeros(int(values[-1]) + 1, dtype=bool)
+        passing[values] = [passes(kind, int(v)) for v in values]
+        passed = passing[index]
+    else:
+        values, inverse = numpy.unique(retvals, return_inverse=True)
+        tallies = numpy.bincount(inverse, minlength=len(values))
+        passed = numpy.array([passes(kind, int(v)) for v in values], dtype=bool)[inverse]
+    for value, n in zip(values, tallies):
         summary.counts[verdict_name(kind, int(value))] += int(n)
     if kind == ProgramType.SOCKET_FILTER:
-        out = numpy.minimum(retvals[ran].astype(numpy.int64), lengths[ran])
+        out = numpy.minimum(retvals.astype(numpy.int64), lengths[ran])
     elif kind == ProgramType.CGROUP_SKB:
         out = lengths[ran]
     else:           # XDP and tc: the packet as the program left it in its slot
         out = (tails[ran] - heads[ran]).astype(numpy.int64)
-    summary.bytes_out += int(out[passing[inverse]].sum()) if len(values) else 0
+    summary.bytes_out += int(out[passed].sum())
 
 
 def replay_verdicts(program: Program, packets: Iterable[bytes | Packet]) -> Any:

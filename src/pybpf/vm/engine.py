@@ -159,13 +159,14 @@ class VmProgram(Program):
         finally:
             batches.close()
 
-    def packet_batches(self, cpu: int = 0) -> PacketBatches | None:
+    def packet_batches(self, cpu: int = 0, keep_packets: bool = True) -> PacketBatches | None:
         """Native runs over arrays of packets already in memory (:class:`PacketBatches`),
-        or None where :meth:`run_packets` would be None."""
+        or None where :meth:`run_packets` would be None. ``keep_packets=False``: only r0
+        and the packets' lengths out are wanted (every packet runs in the same frame)."""
         layout = _PACKET_LAYOUTS.get(self.type)
         if layout is None or self.run_packets([]) is None:
             return None
-        return PacketBatches(self, self.compiled(), layout, cpu)
+        return PacketBatches(self, self.compiled(), layout, cpu, keep_packets)
 
     def _run_once(self, data: bytes, ctx: bytes | None, cpu: int) -> tuple[int, bytearray, bytearray]:
         """One run, through any chain of tail calls: as in the kernel, the programs of a
@@ -339,10 +340,12 @@ class PacketBatches:
     leaves each packet's r0, and where the packet the program left lies, in arrays
     (:meth:`outcome` gives one packet's, :meth:`lengths_out` all lengths at once)."""
 
-    def __init__(self, program: VmProgram, compiled: Any, layout: int, cpu: int):
+    def __init__(self, program: VmProgram, compiled: Any, layout: int, cpu: int, keep_packets: bool = True):
         from pybpf.vm.jit.runtime import EngineRun
 
         self.program, self.compiled, self.layout = program, compiled, layout
+        #: False: every packet runs in one frame (:meth:`outcome` has no packets to give)
+        self.keep_packets = keep_packets
         memory = Memory()
         xdp = layout == _L_XDP
         self.context = bytearray(XDP_MD_SIZE if xdp else SK_BUFF_SIZE)
@@ -366,20 +369,25 @@ class PacketBatches:
         the error of the packet that stopped the loop)."""
         import ctypes
 
+        import numpy
+
         self.release()
-        longest = max(lengths[:count], default=0)
+        longest = int(numpy.frombuffer(lengths, dtype=numpy.uint64, count=count).max()) if count else 0
         headroom = XDP_HEADROOM + max(longest, XDP_TAILROOM) if self.layout == _L_XDP else max(longest, 1)
         self.slot = -(-headroom // 64) * 64
-        if len(self.buffer) < self.slot * count:
-            self.buffer = bytearray(self.slot * count)
+        frames = count if self.keep_packets else 1
+        if len(self.buffer) < self.slot * frames:
+            self.buffer = bytearray(self.slot * frames)
         if self.results is None or len(self.results) < count:
             self.results, self.heads, self.tails = ((ctypes.c_uint64 * count)() for _ in range(3))
         return int(self.engine_run.packets(self.compiled, self.program.checked, hosts, lengths, count, self.results,
-                                           self.heads, self.tails, self.buffer, self.slot, self.context,
+                                           self.heads, self.tails, self.buffer,
+                                           self.slot if self.keep_packets else 0, self.context,
                                            self.layout, self.flags))
 
     def outcome(self, i: int) -> tuple[int, bytes] | None:
         """Packet ``i``'s (r0, packet as the program left it), or None: no test run takes it."""
+        assert self.keep_packets, "packet_batches(keep_packets=True) for the packets"
         head = self.heads[i]
         if head == _SKIPPED:
             return None

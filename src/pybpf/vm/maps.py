@@ -134,15 +134,27 @@ class ArrayMap(VmMap):
 
     def __init__(self, spec: MapSpec, cpus: int | None = None):
         super().__init__(spec, cpus)
-        self.block: bytearray | None = None
-        if spec.type == MapType.ARRAY and spec.flags & MapFlag.MMAPABLE:
-            # one block, as the kernel lays out an mmap-able array (values padded to 8 bytes)
-            stride = (spec.value_size + 7) & ~7
-            self.block = bytearray(stride * spec.max_entries)
-            view = memoryview(self.block)
-            self.slots = [view[i * stride:i * stride + spec.value_size] for i in range(spec.max_entries)]
+        #: ARRAY and PERCPU_ARRAY: one block of values per CPU (values padded to 8 bytes, as
+        #: the kernel lays out an mmap-able array), each value a view into its CPU's block —
+        #: what lets the JIT compute a lookup's address natively (pybpf.vm.jit.lookups)
+        self.blocks: list[bytearray] = []
+        #: each index's storage (a value, or one per CPU; FD arrays: an object's handle)
+        self.slots: list[Any]
+        if spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
+            self.element_stride = (spec.value_size + 7) & ~7
+            self.blocks = [bytearray(self.element_stride * spec.max_entries) for _ in range(self.ncpus)]
+            views = [memoryview(block) for block in self.blocks]
+            values = [[view[i * self.element_stride:i * self.element_stride + spec.value_size] for view in views]
+                      for i in range(spec.max_entries)]
+            self.slots = values if spec.type.per_cpu else [per_cpu[0] for per_cpu in values]
         else:
             self.slots = [self._new_value() for _ in range(spec.max_entries)]
+
+    @property
+    def block(self) -> bytearray | None:
+        """The one block of a MapFlag.MMAPABLE array (None for other maps)."""
+        mmapable = self.type == MapType.ARRAY and self.flags & MapFlag.MMAPABLE
+        return self.blocks[0] if mmapable else None
 
     def memory(self) -> memoryview:
         """The values of a MapFlag.MMAPABLE array as one writable memoryview, like the
@@ -187,6 +199,9 @@ class HashMap(VmMap):
         super().__init__(spec, cpus)
         self.lru = lru
         self.entries: OrderedDict[bytes, Any] = OrderedDict()
+        #: counts removals (delete, LRU eviction): a value buffer found for a key stays the
+        #: key's while this is unchanged (the JIT's lookup cache checks it)
+        self.generation = 0
 
     def _storage(self, key: bytes) -> Any:
         return self.entries.get(bytes(key))
@@ -219,10 +234,12 @@ class HashMap(VmMap):
             if not self.lru:
                 raise self._error("BPF_MAP_UPDATE_ELEM", errno.E2BIG, f"the map is full (max_entries {self.max_entries})")
             self.entries.popitem(last=False)
+            self.generation += 1
         self.entries[key] = self._new_value(value)
 
     def _delete(self, key: bytes) -> bool:
         self._check_writable()
+        self.generation += 1
         return self.entries.pop(bytes(key), None) is not None
 
     def _next_key(self, key: bytes | None) -> bytes | None:

@@ -39,6 +39,9 @@ class Region:
     #: context fields whose 4-byte loads yield full pointers (``__sk_buff.data`` and the
     #: like, which the kernel rewrites into pointer loads): offset → value
     pointers: dict[int, int] | None = None
+    #: an array of values (a map's block) as (stride, value size): an access must stay
+    #: inside one value, as it must in a region of its own
+    element: tuple[int, int] | None = None
 
     @property
     def end(self) -> int:
@@ -79,7 +82,8 @@ class Memory:
         for region in self.regions:
             if region.base <= address < region.end:
                 offset = address - region.base
-                if offset + size > len(region.data):
+                element = region.element
+                if offset + size > len(region.data) or element and offset % element[0] + size > element[1]:
                     raise VMError(f"out-of-bounds {'write' if write else 'read'} of {size} bytes at "
                                   f"0x{address:x}: region {region.name!r} is 0x{region.base:x}-0x{region.end:x}")
                 if access and region.aligned and address % size:

@@ -27,8 +27,11 @@ S_CONSTS = S_STACK_HOST + 1
 #: values, records): their count, then REGION_SLOTS slots each (base, end, host, flags)
 S_NREGIONS = S_CONSTS + 1
 S_REGIONS = S_NREGIONS + 1
-MAX_REGIONS, REGION_SLOTS = 16, 4
+MAX_REGIONS, REGION_SLOTS = 48, 5
 R_WRITABLE = 1
+#: a region's fifth slot: 0, or an array of values (a map's block) as ``stride << 32 |
+#: value_size`` — an access must stay inside one value, as it must in a value's own region
+ELEMENT_SHIFT = 32
 #: a context's pointer fields (``xdp_md.data``...): their count, then (address, value) pairs
 S_NPOINTERS = S_REGIONS + MAX_REGIONS * REGION_SLOTS
 S_POINTERS = S_NPOINTERS + 1
@@ -37,7 +40,21 @@ MAX_POINTERS = 4
 #: number of the packet in progress (helpers see a new packet's memory when it changes)
 S_HEAD = S_POINTERS + 2 * MAX_POINTERS
 S_TAIL, S_PACKET = S_HEAD + 1, S_HEAD + 2
-STATE_SLOTS = S_PACKET + 1
+#: native map lookups (pybpf.vm.jit.lookups): the number of maps in the table, and its
+#: host address — LOOKUP_SLOTS u64s per map: (handle, kind, key size, count, base, stride)
+S_NLOOKUPS = S_PACKET + 1
+S_LOOKUPS = S_NLOOKUPS + 1
+#: a batch's shared XDP frame (``bpf_packets`` with a slot of 0): set when a helper ran
+#: (it may have written anywhere in the frame), and the end of the previous packet in it
+S_DIRTY = S_LOOKUPS + 1
+S_EXTENT = S_DIRTY + 1
+STATE_SLOTS = S_EXTENT + 1
+LOOKUP_SLOTS = 6
+#: lookup kinds: an array (value ``index`` at ``base + index * stride``, NULL from
+#: ``count`` on), and a cache of ``count`` (key, value address) pairs at host ``base``
+K_ARRAY, K_CACHE = 1, 2
+#: what the native lookup returns when it cannot answer (the helper callback does)
+LOOKUP_SLOW = (1 << 64) - 1
 #: in the translate callback's size argument: the access is a write
 WRITE_FLAG = 1 << 32
 

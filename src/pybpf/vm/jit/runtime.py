@@ -30,6 +30,7 @@ from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS
 from pybpf.vm.errors import VMError
 from pybpf.vm.jit import abi as t
 from pybpf.vm.jit import native
+from pybpf.vm.jit.lookups import NativeLookups
 
 if TYPE_CHECKING:
     from pybpf.isa import Instruction
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 _HELPER_CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_uint64] * 6))
 _SLOW_CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
 _MASK64 = (1 << 64) - 1
+#: bpf_map_lookup_elem: in a batch, answered through the run's NativeLookups
+MAP_LOOKUP_ELEM = 1
 #: :data:`pybpf.vm.memory.INPUT_BASE` and ``STACK_TOP`` (tests check they agree): that module
 #: is imported only to build fault messages, as it imports dataclasses (and inspect: ~7 ms)
 INPUT_BASE, STACK_TOP = 0x0000_0001_0000_0000, 0x0000_7FFF_0000_0000
@@ -97,6 +100,8 @@ class _Run:
         #: host address of each region's bytes (kept exported while the run lasts)
         self._hosts: dict[int, tuple[Any, ...]] = {}
         self._layout: tuple[int, ...] = ()
+        #: a batch's native map lookups (:class:`pybpf.vm.jit.lookups.NativeLookups`)
+        self.lookups: NativeLookups | None = None
 
     @property
     def program(self) -> CheckedProgram:
@@ -180,6 +185,8 @@ class _Run:
             slot = t.S_REGIONS + count * t.REGION_SLOTS
             state[slot], state[slot + 1] = region.base, region.base + len(region.data)
             state[slot + 2], state[slot + 3] = self.export(region.data), t.R_WRITABLE if region.writable else 0
+            element = region.element
+            state[slot + 4] = element[0] << t.ELEMENT_SHIFT | element[1] if element else 0
             count += 1
         state[t.S_NREGIONS] = count
         if not self.batch:
@@ -196,7 +203,8 @@ class _Run:
             self.__dict__.pop(key, None)
         memory = self._memory
         assert memory is not None
-        if memory.version == self._fresh_version:   # nothing mapped since: as fresh as it gets
+        released = self.lookups is not None and self.lookups.release_stale()
+        if memory.version == self._fresh_version and not released:   # nothing mapped since: as fresh as it gets
             return
         self._release_dynamic()
         regions, dynamic = self._fresh
@@ -263,7 +271,12 @@ def _helper_callback(state: int, helper_id: int, *args: int) -> int:
         fn = run.helpers.get(helper_id)
         if fn is None:
             raise VMError(f"callx r{run.state[t.S_SIZE] - 1}: {helper_id} is not a helper this engine implements")
-        value = fn(run, *values) & _MASK64
+        lookups = run.lookups
+        if lookups is None:
+            value = fn(run, *values) & _MASK64
+        else:
+            value = (lookups.lookup(*values[:2]) if helper_id == MAP_LOOKUP_ELEM else fn(run, *values)) & _MASK64
+            lookups.install(run.state)      # (a helper that removed elements empties their caches)
         if run.engine:
             run.sync_regions()
         return value
@@ -298,7 +311,7 @@ def _generator_digest() -> bytes:
     """The sources that shape a program's machine code (part of its disk-cache key)."""
     jit, vm = Path(__file__).parent, Path(__file__).parents[1]
     isa = vm.parent / "isa"
-    return files_digest([jit / "abi.py", jit / "translate.py", jit / "runtime.py", jit / "native.py",
+    return files_digest([jit / "abi.py", jit / "translate.py", jit / "runtime.py", jit / "native.py", jit / "lookups.py",
                          vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
 
 
@@ -604,11 +617,14 @@ class EngineRun:
             state[t.S_CONSTS] = ctypes.addressof(self._consts)
             base = t.INPUT_BASE - t.XDP_HEADROOM if layout == t.L_XDP else t.INPUT_BASE
             state[t.S_IN_BASE] = base
+            run.lookups = NativeLookups(run, program.maps)
             memory.map(bytearray(), writable=True, name="packet", base=base)
             run._input = memory.regions[0]
             run._fresh = (list(memory.regions), memory._next_dynamic)
             run._fresh_version = memory.version
         state[t.S_BUDGET] = max_instructions
+        assert run.lookups is not None
+        run.lookups.install(state)
         run.next_packet()
         run.sync_regions()
         address = ctypes.addressof(state)

@@ -26,6 +26,7 @@ from pybpf.vm.constants import MAP_HANDLE_BASE
 from pybpf.vm.jit.abi import (
     BATCH_SYMBOL,
     CONTEXT_BASE,
+    ELEMENT_SHIFT,
     ENTRY_SYMBOL,
     F_BUDGET,
     F_DEPTH,
@@ -33,8 +34,12 @@ from pybpf.vm.jit.abi import (
     F_MISALIGNED,
     F_PACKET,
     F_UNINIT,
+    K_ARRAY,
+    K_CACHE,
     L_SKB_L3,
     L_XDP,
+    LOOKUP_SLOTS,
+    LOOKUP_SLOW,
     MAX_FRAMES,
     MAX_POINTERS,
     MAX_REGIONS,
@@ -47,12 +52,16 @@ from pybpf.vm.jit.abi import (
     S_CALLS,
     S_CONSTS,
     S_DEPTH,
+    S_DIRTY,
+    S_EXTENT,
     S_FRAMES,
     S_HEAD,
     S_HELPER_FN,
     S_IN_BASE,
     S_IN_HOST,
     S_IN_LEN,
+    S_LOOKUPS,
+    S_NLOOKUPS,
     S_NPOINTERS,
     S_NREGIONS,
     S_PACKET,
@@ -81,6 +90,8 @@ STATE = I64.as_pointer()
 #: helpers that call one of the program's functions back (bpf_for_each_map_elem,
 #: bpf_loop): programs calling them run on the interpreter
 CALLBACK_HELPERS = frozenset({164, 181})
+#: bpf_map_lookup_elem (engine code answers it natively where the run's table can)
+MAP_LOOKUP_ELEM = 1
 RESULT = ir.LiteralStructType([I64, I64])
 FUNC_TYPE = ir.FunctionType(RESULT, [STATE, I64, *([I64] * 10), I64])
 HELPER_TYPE = ir.FunctionType(I64, [STATE, I64, I64, I64, I64, I64, I64])  # state, id, r1..r5
@@ -133,6 +144,7 @@ class Translator:
         self.map_values = {index: k for k, index in enumerate(map_value_references(program))}
         self._region_fn: ir.Function | None = None
         self._pointer_fn: ir.Function | None = None
+        self._lookup_fn: ir.Function | None = None
 
     # --- structure ---------------------------------------------------------------------
 
@@ -167,7 +179,7 @@ class Translator:
         b.ret(r0)
         self._batch(entry)
         if self.engine:
-            _packets(self.module, entry)
+            _packets(self.module, entry, self.trusted is not None)
         return self.module
 
     def region_function(self) -> ir.Function:
@@ -180,7 +192,7 @@ class Translator:
                                            name="bpf_region")
         fn.linkage = "internal"
         state, addr, size, write = fn.args
-        start, head, body, inside, done = (fn.append_basic_block() for _ in range(5))
+        start, head, body, inside, divide, check, done = (fn.append_basic_block() for _ in range(7))
         b = ir.IRBuilder(start)
         count = b.load(b.gep(state, [c64(S_NREGIONS)]))
         b.branch(head)
@@ -198,11 +210,94 @@ class Translator:
         b.position_at_end(inside)
         host, flags = b.load(b.gep(state, [b.add(slot, c64(2))])), b.load(b.gep(state, [b.add(slot, c64(3))]))
         fits = b.and_(b.icmp_unsigned("<=", size, length), b.icmp_unsigned("<=", offset, b.sub(length, size)))
+        # an array of values: the access inside one value (stride 0: the region is one thing)
+        element = b.load(b.gep(state, [b.add(slot, c64(4))]))
+        stride, value_size = b.lshr(element, c64(ELEMENT_SHIFT)), b.and_(element, c64(0xFFFF_FFFF))
+        power_of_two = b.icmp_unsigned("==", b.and_(stride, b.sub(stride, c64(1))), c64(0))
+        masked = b.and_(offset, b.sub(stride, c64(1)))     # (0 for a region that is one thing)
+        b.cbranch(power_of_two, check, divide)
+        b.position_at_end(divide)                           # (a stride not a power of two: rare)
+        divided = b.urem(offset, stride)
+        b.branch(check)
+        b.position_at_end(check)
+        within = b.phi(I64)
+        within.add_incoming(masked, inside)
+        within.add_incoming(divided, divide)
+        in_value = b.and_(b.icmp_unsigned("<=", size, value_size),
+                          b.icmp_unsigned("<=", within, b.sub(value_size, size)))
+        fits = b.and_(fits, b.or_(b.icmp_unsigned("==", stride, c64(0)), in_value))
         allowed = b.or_(b.icmp_unsigned("==", write, c64(0)),
                         b.icmp_unsigned("!=", b.and_(flags, c64(R_WRITABLE)), c64(0)))
         b.ret(b.select(b.and_(fits, allowed), b.add(host, offset), c64(0)))
         b.position_at_end(done)
         b.ret(c64(0))
+        return fn
+
+    def lookup_function(self) -> ir.Function:
+        """``bpf_lookup(state, handle, key, stack_base, stack_host) -> value address``: a
+        bpf_map_lookup_elem answered from the run's lookup table (S_LOOKUPS, filled by
+        :mod:`pybpf.vm.jit.lookups`) when the key lies in the current frame's stack: an
+        array's value address or NULL past its end, a cached hash value's address; else
+        LOOKUP_SLOW (the helper callback answers, and may fill the cache)."""
+        if self._lookup_fn is not None:
+            return self._lookup_fn
+        fn = self._lookup_fn = ir.Function(self.module, ir.FunctionType(I64, [STATE, I64, I64, I64, I64]),
+                                           name="bpf_lookup")
+        fn.linkage = "internal"
+        state, handle, key, stack_base, stack_host = fn.args
+        start, head, body, found, key_head, key_body, key_done, array, cache, pair_head, pair_body, hit, slow = \
+            (fn.append_basic_block() for _ in range(13))
+        b = ir.IRBuilder(start)
+        count = b.load(b.gep(state, [c64(S_NLOOKUPS)]))
+        table = b.inttoptr(b.load(b.gep(state, [c64(S_LOOKUPS)])), STATE)
+        b.branch(head)
+        b.position_at_end(head)                    # the map's entry
+        i = b.phi(I64)
+        i.add_incoming(c64(0), start)
+        b.cbranch(b.icmp_unsigned("<", i, count), body, slow)
+        b.position_at_end(body)
+        entry = b.mul(i, c64(LOOKUP_SLOTS))
+        i.add_incoming(b.add(i, c64(1)), body)
+        b.cbranch(b.icmp_unsigned("==", b.load(b.gep(table, [entry])), handle), found, head)
+        b.position_at_end(found)                   # the key: 1 to 8 bytes in this frame's stack
+        kind, key_size = b.load(b.gep(table, [b.add(entry, c64(1))])), b.load(b.gep(table, [b.add(entry, c64(2))]))
+        number, base = b.load(b.gep(table, [b.add(entry, c64(3))])), b.load(b.gep(table, [b.add(entry, c64(4))]))
+        stride = b.load(b.gep(table, [b.add(entry, c64(5))]))
+        rel = b.sub(key, stack_base)
+        on_stack = b.and_(b.icmp_unsigned("<=", key_size, c64(8)),
+                          b.icmp_unsigned("<=", rel, b.sub(c64(o.STACK_SIZE), key_size)))
+        b.cbranch(on_stack, key_head, slow)
+        b.position_at_end(key_head)                # little-endian, byte by byte
+        j, value = b.phi(I64), b.phi(I64)
+        j.add_incoming(c64(0), found)
+        value.add_incoming(c64(0), found)
+        b.cbranch(b.icmp_unsigned("<", j, key_size), key_body, key_done)
+        b.position_at_end(key_body)
+        byte = b.load(b.inttoptr(b.add(stack_host, b.add(rel, j)), I8.as_pointer()))
+        j.add_incoming(b.add(j, c64(1)), key_body)
+        value.add_incoming(b.or_(value, b.shl(b.zext(byte, I64), b.shl(j, c64(3)))), key_body)
+        b.branch(key_head)
+        b.position_at_end(key_done)
+        b.cbranch(b.icmp_unsigned("==", kind, c64(K_ARRAY)), array,
+                  cache)
+        b.position_at_end(array)                   # an array: the index is the key's low 32 bits
+        index = b.and_(value, c64(0xFFFF_FFFF))
+        b.ret(b.select(b.icmp_unsigned("<", index, number), b.add(base, b.mul(index, stride)), c64(0)))
+        b.position_at_end(cache)
+        pairs = b.inttoptr(base, STATE)
+        is_cache = b.icmp_unsigned("==", kind, c64(K_CACHE))
+        b.cbranch(is_cache, pair_head, slow)
+        b.position_at_end(pair_head)
+        k = b.phi(I64)
+        k.add_incoming(c64(0), cache)
+        b.cbranch(b.icmp_unsigned("<", k, number), pair_body, slow)
+        b.position_at_end(pair_body)
+        k.add_incoming(b.add(k, c64(1)), pair_body)
+        b.cbranch(b.icmp_unsigned("==", b.load(b.gep(pairs, [b.mul(k, c64(2))])), value), hit, pair_head)
+        b.position_at_end(hit)
+        b.ret(b.load(b.gep(pairs, [b.add(b.mul(k, c64(2)), c64(1))])))
+        b.position_at_end(slow)
+        b.ret(c64(LOOKUP_SLOW))
         return fn
 
     def pointer_function(self) -> ir.Function:
@@ -672,10 +767,34 @@ class _FunctionBuilder:
         self._state_store(S_WRITE, b.load(self.mask))                          # which registers are set
         self._state_store(S_SIZE, c64(ins.dst + 1 if o.source(ins.opcode) == o.X else 0))  # callx: its register
         self._state_store(S_DEPTH, self.depth)                                 # whose stacks are live
-        value = b.call(self._callback(S_HELPER_FN, HELPER_TYPE), [self.state, helper_id, *args])
+        self._state_store(S_DIRTY, c64(1))                  # (a helper may write anywhere in an XDP frame)
+        if self.t.engine and o.source(ins.opcode) == o.K and ins.imm == MAP_LOOKUP_ELEM:
+            value = self._native_lookup(args, helper_id)
+        else:
+            value = b.call(self._callback(S_HELPER_FN, HELPER_TYPE), [self.state, helper_id, *args])
         self._after_call(slot)
         self.write(0, value)
         self._clobber()
+
+    def _native_lookup(self, args: list[ir.Value], helper_id: ir.Value) -> ir.Value:
+        """bpf_map_lookup_elem through the run's lookup table, the callback where it cannot
+        answer (or where r1 or r2 is not set: the callback raises the interpreter's error)."""
+        b = self.b
+        ready = b.icmp_unsigned("==", b.and_(b.load(self.mask), c64(0b110)), c64(0b110))
+        native_bb, slow_bb, done_bb = (self.ir_fn.append_basic_block() for _ in range(3))
+        b.cbranch(ready, native_bb, slow_bb)
+        b.position_at_end(native_bb)
+        found = b.call(self.t.lookup_function(), [self.state, args[0], args[1], self.stack_base,
+                                                  b.ptrtoint(self.stack, I64)])
+        b.cbranch(b.icmp_unsigned("!=", found, c64(LOOKUP_SLOW)), done_bb, slow_bb)
+        b.position_at_end(slow_bb)
+        called = b.call(self._callback(S_HELPER_FN, HELPER_TYPE), [self.state, helper_id, *args])
+        b.branch(done_bb)
+        b.position_at_end(done_bb)
+        value = b.phi(I64)
+        value.add_incoming(found, native_bb)
+        value.add_incoming(called, slow_bb)
+        return value
 
     # --- loads and stores ----------------------------------------------------------------------
 
@@ -768,14 +887,17 @@ class _FunctionBuilder:
             self.write(ins.src, old64)
 
 
-def _packets(module: ir.Module, entry: ir.Function) -> None:
+def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     """``bpf_packets(state, hosts, lengths, n, results, heads, tails, buffer, slot, ctx,
     layout, flags) -> packets done``: an engine program over n packets in one native
     loop, each as the vm engine's test run builds it (:mod:`pybpf.vm.engine`): packet
     ``i`` is copied into ``buffer + i * slot`` — an XDP frame (headroom, packet, zeroed
-    tailroom) or the skb's data — the context is rebuilt (``__sk_buff`` at ``ctx``:
+    tailroom) or the skb's data; a ``slot`` of 0 runs every packet in one frame (what a
+    caller that keeps no packets asks for: it stays in the cache) — the context is rebuilt (``__sk_buff`` at ``ctx``:
     len, protocol, wire_len; an XDP program's pointers), the stack zeroed, and the
-    program run. ``results[i]`` is r0, ``heads[i]``/``tails[i]`` where the packet the
+    program run (``trusted`` code, which the verifier kept inside the packet, sharing one
+    frame: only what the packet before it left past this packet's end is zeroed — unless
+    a helper ran, which may have written anywhere). ``results[i]`` is r0, ``heads[i]``/``tails[i]`` where the packet the
     program left lies in its slot (SKIPPED: a packet no test run takes). Stops at the
     first fault or helper error (the caller raises it)."""
     fn = ir.Function(module, ir.FunctionType(I64, [STATE, STATE, STATE, I64, STATE, STATE, STATE, I64, I64, I64,
@@ -829,11 +951,27 @@ def _packets(module: ir.Module, entry: ir.Function) -> None:
     b.cbranch(is_xdp, xdp, skb)
 
     b.position_at_end(xdp)     # headroom, the packet, tailroom: all zero but the packet
-    b.call(memset, [frame, ir.Constant(I8, 0), slot_size, ir.Constant(I1, 0)])
+    grown = b.select(b.icmp_unsigned(">", length, c64(XDP_TAILROOM)), length, c64(XDP_TAILROOM))
+    end = b.add(length, c64(XDP_HEADROOM))
+    previous = b.load(slot_of(S_EXTENT))
+    shared = b.and_(b.icmp_unsigned("==", slot_size, c64(0)), b.icmp_unsigned("==", b.load(slot_of(S_DIRTY)), c64(0)))
+    clean = b.and_(b.and_(ir.Constant(I1, int(trusted)), shared), b.icmp_unsigned("!=", previous, c64(0)))
+    b.store(c64(0), slot_of(S_DIRTY))
+    b.store(end, slot_of(S_EXTENT))
     b.call(memcpy, [b.gep(frame, [c64(XDP_HEADROOM)]), host, length, ir.Constant(I1, 0)])
+    whole, rest, zeroed = (fn.append_basic_block(n) for n in ("whole", "rest", "zeroed"))
+    b.cbranch(clean, rest, whole)
+    b.position_at_end(whole)
+    b.call(memset, [frame, ir.Constant(I8, 0), c64(XDP_HEADROOM), ir.Constant(I1, 0)])
+    b.call(memset, [b.gep(frame, [end]), ir.Constant(I8, 0), b.sub(grown, length), ir.Constant(I1, 0)])
+    b.branch(zeroed)
+    b.position_at_end(rest)    # the previous packet's bytes past this one's end
+    left = b.select(b.icmp_unsigned(">", previous, end), b.sub(previous, end), c64(0))
+    b.call(memset, [b.gep(frame, [end]), ir.Constant(I8, 0), left, ir.Constant(I1, 0)])
+    b.branch(zeroed)
+    b.position_at_end(zeroed)
     b.store(c64(INPUT_BASE - XDP_HEADROOM), slot_of(S_IN_BASE))
     b.store(b.ptrtoint(frame, I64), slot_of(S_IN_HOST))
-    grown = b.select(b.icmp_unsigned(">", length, c64(XDP_TAILROOM)), length, c64(XDP_TAILROOM))
     b.store(b.add(grown, c64(XDP_HEADROOM)), slot_of(S_IN_LEN))
     b.store(c64(XDP_HEADROOM), slot_of(S_HEAD))
     b.store(b.add(length, c64(XDP_HEADROOM)), slot_of(S_TAIL))
