@@ -32,33 +32,33 @@ def inside(netns: str) -> Iterator[None]:
         os.close(home)
 
 
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=True)
+
+
 @contextlib.contextmanager
 def veth_between_namespaces(tag: str) -> Iterator[tuple[str, str, str, str]]:
     """Two new namespaces joined by a veth pair with 10.77.0.1/24 (ifname ``A``, in the
-    first) and 10.77.0.2/24 (``B``, in the second); yields (ns_a, ns_b, ifname_a, ifname_b)."""
-    from pyroute2 import IPRoute, NetNS, netns
-
+    first) and 10.77.0.2/24 (``B``, in the second); yields (ns_a, ns_b, ifname_a, ifname_b).
+    The pair is created with each end already in its namespace (one ``ip link add``): made
+    here and then moved, an end was now and then not yet visible in its new namespace
+    when it was configured there."""
     ns_a, ns_b = f"pybpf-{tag}-a-{os.getpid()}", f"pybpf-{tag}-b-{os.getpid()}"
     if_a, if_b = f"pb{tag[:4]}a", f"pb{tag[:4]}b"
-    netns.create(ns_a)
+    _ip("netns", "add", ns_a)
     try:
-        netns.create(ns_b)
+        _ip("netns", "add", ns_b)
         try:
-            with IPRoute() as ipr:
-                ipr.link("add", ifname=if_a, kind="veth", peer=if_b)
-                ipr.link("set", index=ipr.link_lookup(ifname=if_a)[0], net_ns_fd=ns_a)
-                ipr.link("set", index=ipr.link_lookup(ifname=if_b)[0], net_ns_fd=ns_b)
+            _ip("link", "add", if_a, "netns", ns_a, "type", "veth", "peer", "name", if_b, "netns", ns_b)
             for ns, ifname, address in ((ns_a, if_a, "10.77.0.1"), (ns_b, if_b, "10.77.0.2")):
-                with NetNS(ns) as nsr:
-                    index = nsr.link_lookup(ifname=ifname)[0]
-                    nsr.addr("add", index=index, address=address, prefixlen=24)
-                    nsr.link("set", index=index, state="up")
-                    nsr.link("set", index=nsr.link_lookup(ifname="lo")[0], state="up")
+                _ip("-n", ns, "addr", "add", f"{address}/24", "dev", ifname)
+                _ip("-n", ns, "link", "set", ifname, "up")
+                _ip("-n", ns, "link", "set", "lo", "up")
             yield ns_a, ns_b, if_a, if_b
         finally:
-            netns.remove(ns_b)
+            _ip("netns", "del", ns_b)
     finally:
-        netns.remove(ns_a)
+        _ip("netns", "del", ns_a)
 
 
 def run_in(netns: str, code: str) -> subprocess.CompletedProcess:
