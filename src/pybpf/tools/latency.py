@@ -117,7 +117,9 @@ class LatencyTool:
                 out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
                 out.flush()
             status = StatusLine(lambda: sum(loaded.maps["hist"].values()))
-            for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
+            for periodic in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
+                if not periodic:        # the last report: its histogram and sums read at rest
+                    loaded.detach()
                 self._report(loaded.maps["hist"], args, unit, out, loaded.maps["sums"])
         return 0
 

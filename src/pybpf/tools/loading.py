@@ -9,11 +9,24 @@ from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 
+class Tracing:
+    """A tool's loaded collection while its programs are attached: ``maps``, ``programs``,
+    and ``detach()``, which stops the tracing before the ``with`` ends — done before the
+    last report, so that maps read one after another agree with one another."""
+
+    def __init__(self, collection: Any, links: contextlib.ExitStack):
+        self.maps, self.programs, self._links = collection.maps, collection.programs, links
+
+    def detach(self) -> None:
+        self._links.close()
+
+
 @contextlib.contextmanager
 def running(source: str, *, name: str, defines: Mapping[str, int] | None = None,
-            targets: Mapping[str, str] | None = None) -> Iterator[Any]:
-    """The loaded collection (``.maps``, ``.programs``) with its programs attached;
-    ``targets`` maps a program's name to where it attaches instead of its section."""
+            targets: Mapping[str, str] | None = None) -> Iterator[Tracing]:
+    """The loaded collection (``.maps``, ``.programs``) with its programs attached, as a
+    :class:`Tracing`; ``targets`` maps a program's name to where it attaches instead of
+    its section."""
     from pybpf.engine import load
     from pybpf.kernel.attach import attach
     from pybpf.kernel.programs import KernelProgram
@@ -24,4 +37,4 @@ def running(source: str, *, name: str, defines: Mapping[str, int] | None = None,
     with load(spec, engine="kernel") as loaded, contextlib.ExitStack() as links:
         for program_name, program in loaded.programs.items():
             links.enter_context(attach(cast(KernelProgram, program), (targets or {}).get(program_name)))
-        yield loaded
+        yield Tracing(loaded, links)
