@@ -165,3 +165,14 @@ def test_pinned_and_shared_table_forms():
     assert (queue.map_type, queue.key, queue.leaf, queue.size, queue.pinned) == ("QUEUE", "", "u32", "16",
                                                                                   "/sys/fs/bpf/q")
     assert table_from_macro("BPF_QUEUESTACK_SHARED", ['"stack"', "s", "u64", "4", "0"], "1:1").sharing == "shared"
+
+
+def test_kernel_probe_reads_follow_the_address_but_generated_reads_stay_kernel_reads():
+    t = translate('TRACEPOINT_PROBE(syscalls, sys_enter_openat) {\n'
+                  '    char buf[32]; struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n'
+                  '    bpf_probe_read_kernel_str(&buf, sizeof(buf), (void *)args->filename);\n'
+                  '    bpf_trace_printk("bpf_probe_read_kernel %d\\n", task->real_parent->tgid);\n'
+                  '    return 0;\n}')
+    assert "__bcc_probe_read_kernel_str(&buf, sizeof(buf), (void *)args->filename)" in t.source
+    assert '"bpf_probe_read_kernel %d\\n"' in t.source
+    assert "BPF_CORE_READ(task, real_parent, tgid)" in t.source

@@ -151,6 +151,26 @@ def test_elements_read_through_a_cast_of_kernel_memory():
         assert b["tgids"][ctypes.c_uint32(os.getpid())].value == os.getpid()
 
 
+def test_kernel_reads_of_user_pointers_read_user_memory(short_path):
+    # trace.py's "%s", args->filename: bpf_probe_read_kernel_str of a syscall argument,
+    # beside a kernel string (the task's comm) read with the same helper
+    with BPF(text="struct path_t { char path[64]; char comm[16]; };\n"
+                  "BPF_HASH(paths, u32, struct path_t);\n"
+                  "TRACEPOINT_PROBE(syscalls, sys_enter_openat) {\n"
+                  "    struct path_t p = {};\n"
+                  "    struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  "    void *name = (void *)args->filename;\n"
+                  "    bpf_probe_read_kernel_str(&p.path, sizeof(p.path), name);\n"
+                  "    bpf_probe_read_kernel(&p.comm, sizeof(p.comm), &task->comm);\n"
+                  "    u32 pid = bpf_get_current_pid_tgid() >> 32;\n"
+                  "    paths.update(&pid, &p);\n"
+                  "    return 0;\n}") as b:
+        os.close(os.open(short_path, os.O_RDONLY | os.O_CLOEXEC))
+        seen = b["paths"][ctypes.c_uint32(os.getpid())]
+        assert seen.path.decode() == str(short_path)
+        assert seen.comm.decode() == Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+
+
 def test_raw_tracepoint_reading_past_its_arguments_says_so():
     # sched_process_fork passes 2 arguments (parent, child): args[5] is past them
     with pytest.raises(BccError, match=r"raw tracepoint sched_process_fork: the kernel refused "

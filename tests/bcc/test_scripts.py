@@ -187,6 +187,21 @@ def test_trace_uretprobe_with_return_value(tmp_path):
     assert {row[4] for row in rows} == {str(os.getppid())}
 
 
+def test_trace_prints_a_syscall_tracepoints_user_string(tmp_path):
+    # "%s" of args->filename: trace.py reads it with bpf_probe_read_kernel (empty in BCC)
+    target = Path(f"/tmp/bcc-trace-openat-{os.getpid()}")   # shorter than trace.py's 80-byte strings
+    target.write_text("x")
+    try:
+        out = _run(_bcc_script("tools/trace.py", tmp_path),
+                   ["-p", str(os.getpid()), f't:syscalls:sys_enter_openat (STRCMP("{target}", args->filename)) '
+                                            '"%s", args->filename'],
+                   target.read_text, ready="FUNC")
+    finally:
+        target.unlink()
+    rows = [line.split() for line in out.splitlines()[1:] if "sys_enter_openat" in line]
+    assert rows and all(row[0] == str(os.getpid()) and row[-1] == str(target) for row in rows), out
+
+
 def test_funccount_on_tracepoints_by_pattern(tmp_path):
     out = _run(_bcc_script("tools/funccount.py", tmp_path), ["-p", str(os.getpid()), "t:syscalls:sys_enter_getpp*"],
                _getppids, ready="Ctrl-C")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pybpf.bcc.address_space import reads_of_either_space
 from pybpf.bcc.kernel_reads import (
     flavor_kernel_structs,
     own_structs,
@@ -80,7 +81,7 @@ _CONTEXT_SECTIONS = {"xdp_md": "xdp", "__sk_buff": "socket", "bpf_perf_event_dat
 def translate(text: str) -> Translation:
     """The libbpf-style C of a BCC program, with its tables and loadable functions."""
     result = Translation("")
-    text = flavor_kernel_structs(text)
+    text = flavor_kernel_structs(reads_of_either_space(text))
     # methods are rewritten on the program's own text (the tables found by a first pass of
     # declarations), so their errors name exact columns; then the declarations for real
     declared_tables = Translation("")
