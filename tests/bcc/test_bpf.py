@@ -104,6 +104,20 @@ def test_uprobes_on_functions_matching_a_pattern():
             b.attach_uprobe(name="c", sym_re="^no_such_function_here$", fn_name="on_call")
 
 
+def test_uprobe_on_an_ifunc_symbol_fires_on_calls():
+    # libc's strlen is an IFUNC: the probe goes to the implementation the loader picked
+    with BPF(text="BPF_HASH(calls, u64, u64);\n"
+                  "int on_strlen(struct pt_regs *ctx) {\n"
+                  "    u64 arg = PT_REGS_PARM1(ctx);\n"
+                  "    calls.increment(arg);\n    return 0;\n}") as b:
+        b.attach_uprobe(name="c", sym="strlen", fn_name="on_strlen", pid=os.getpid())
+        text = ctypes.create_string_buffer(b"pybpf-bcc-ifunc")
+        libc = ctypes.CDLL(None)
+        for _ in range(5):
+            assert libc.strlen(text) == 15
+        assert b["calls"][ctypes.c_uint64(ctypes.addressof(text))].value == 5
+
+
 def test_implicit_kernel_reads_read_the_running_kernel():
     with BPF(text="BPF_HASH(parents, u32, u32);\n"
                   "TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {\n"

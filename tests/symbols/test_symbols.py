@@ -119,6 +119,49 @@ def test_elf_offsets_and_symbols_of_libc():
     assert elf.vaddr_of_offset(offset) == vaddr
 
 
+IFUNC_LIBRARY = r"""
+#include <stdlib.h>
+int impl_one(int x) { return x + 1; }
+int impl_two(int x) { return x + 2; }
+/* the dynamic loader's choice depends on the environment the library is loaded in */
+static void *pick(void) { return getenv("PYBPF_IFUNC_PICK") ? (void *)impl_two : (void *)impl_one; }
+int chosen(int x) __attribute__((ifunc("pick")));
+"""
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc")
+@pytest.mark.parametrize("pick, expected", [("", "impl_one"), ("1", "impl_two")])
+def test_ifunc_symbols_call_address_is_the_loaders_choice(tmp_path, monkeypatch, pick, expected):
+    src, lib = tmp_path / "ifunc.c", tmp_path / f"libifunc{pick}.so"
+    src.write_text(IFUNC_LIBRARY)
+    subprocess.run(["gcc", "-O1", "-shared", "-fPIC", "-o", lib, src], check=True)
+    if pick:
+        monkeypatch.setenv("PYBPF_IFUNC_PICK", pick)
+    elf = ElfSymbols(lib)
+    assert elf.address("chosen") is not None and elf.address("chosen") != elf.address(expected)
+    assert elf.call_address("chosen") == elf.address(expected)
+    assert elf.call_address("impl_one") == elf.address("impl_one")   # not an IFUNC: its own address
+
+
+def test_libc_strlen_is_called_at_the_implementation_this_process_uses():
+    elf = ElfSymbols(find_library("c"))
+    libc = ctypes.CDLL(find_library("c"))
+    link_map = ctypes.c_void_p()
+    assert ctypes.CDLL(None).dlinfo(ctypes.c_void_p(libc._handle), 2, ctypes.byref(link_map)) == 0
+    base = ctypes.c_size_t.from_address(link_map.value).value
+    here = ctypes.cast(libc.strlen, ctypes.c_void_p).value - base
+    assert elf.call_address("strlen") == here != elf.address("strlen")
+
+
+def test_ifunc_of_a_library_the_loader_refuses(tmp_path):
+    from pybpf.symbols.ifunc import ifunc_implementation
+
+    junk = tmp_path / "libjunk.so"
+    junk.write_bytes(b"not an elf")
+    with pytest.raises(SymbolError, match="dynamic loader could not load it in a helper process"):
+        ifunc_implementation(str(junk), "f", ["f"])
+
+
 def test_elf_errors(tmp_path):
     junk = tmp_path / "junk"
     junk.write_bytes(b"not an elf at all")

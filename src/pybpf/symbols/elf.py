@@ -22,7 +22,9 @@ from elftools.elf.sections import SymbolTableSection
 from pybpf.symbols.errors import SymbolError
 from pybpf.symbols.table import SymbolTable
 
-_FUNC_TYPES = frozenset({"STT_FUNC", "STT_GNU_IFUNC"})
+#: STT_GNU_IFUNC is 10, which pyelftools names STT_LOOS (the first OS-specific type)
+_IFUNC_TYPES = frozenset({"STT_GNU_IFUNC", "STT_LOOS"})
+_FUNC_TYPES = frozenset({"STT_FUNC"}) | _IFUNC_TYPES
 #: among aliases at one address the name with fewest leading underscores wins (glibc's
 #: public names are weak aliases of ``__`` ones), then global over weak over local
 _BINDING_RANK = {"STB_GLOBAL": 0, "STB_WEAK": 1, "STB_LOCAL": 2}
@@ -55,7 +57,9 @@ class ElfSymbols:
         except ELFError as exc:
             raise SymbolError(f"{path}: not a valid ELF file: {exc}") from None
         ranked.sort(key=lambda r: r[0])  # the preferred alias first among equal starts
-        self._table = SymbolTable((start, size, name) for _, start, size, name in ranked)
+        self._table = SymbolTable((start, size, name) for _, start, size, name, _ in ranked)
+        #: name → address of the IFUNC symbols (resolvers, see :mod:`pybpf.symbols.ifunc`)
+        self._ifuncs = {name: start for _, start, _, name, ifunc in ranked if ifunc}
 
     @classmethod
     def cached(cls, path: str | Path) -> ElfSymbols:
@@ -85,6 +89,19 @@ class ElfSymbols:
         """The ELF virtual address of function ``name``, or None."""
         return self._table.address(name)
 
+    def call_address(self, name: str) -> int | None:
+        """The ELF virtual address where calls of function ``name`` run, or None: its
+        address, or for an IFUNC symbol the implementation the dynamic loader binds it to
+        (a uprobe on the resolver would fire only at relocation)."""
+        from pybpf.symbols.ifunc import ifunc_implementation
+
+        address = self._table.address(name)
+        if address is None or address not in self._ifuncs.values():
+            return address
+        resolver_names = [n for n, a in self._ifuncs.items() if a == address]
+        name = name if name in resolver_names else resolver_names[0]
+        return ifunc_implementation(self.path, name, list(self._ifuncs))
+
     def names(self) -> list[str]:
         """Every function name in the file."""
         return self._table.names()
@@ -104,8 +121,9 @@ class ElfSymbols:
         return None
 
 
-def _function_symbols(elf: ELFFile) -> list[tuple[tuple[int, int, int, str], int, int, str]]:
-    """(rank, start, size, name) for every defined function symbol of every symbol table."""
+def _function_symbols(elf: ELFFile) -> list[tuple[tuple[int, int, int, str], int, int, str, bool]]:
+    """(rank, start, size, name, is IFUNC) for every defined function symbol of every
+    symbol table."""
     found = []
     for section in elf.iter_sections():
         if not isinstance(section, SymbolTableSection):
@@ -118,11 +136,11 @@ def _function_symbols(elf: ELFFile) -> list[tuple[tuple[int, int, int, str], int
             if not name:
                 continue
             rank = (len(name) - len(name.lstrip("_")), _BINDING_RANK.get(info["bind"], 3), len(name), name)
-            found.append((rank, sym["st_value"], sym["st_size"], name))
+            found.append((rank, sym["st_value"], sym["st_size"], name, info["type"] in _IFUNC_TYPES))
     return found
 
 
-def _minidebuginfo_symbols(path: str, data: bytes) -> list[tuple[tuple[int, int, int, str], int, int, str]]:
+def _minidebuginfo_symbols(path: str, data: bytes) -> list[tuple[tuple[int, int, int, str], int, int, str, bool]]:
     """The symbols of the xz-compressed ELF embedded as ``.gnu_debugdata``."""
     try:
         inner = lzma.decompress(data)

@@ -181,7 +181,10 @@ def resolve_uprobe(binary: str, symbol: str | None = None, offset: int = 0,
     except SymbolError as exc:
         raise AttachError(f"uprobe on {binary}", errno.ENOENT, str(exc)) from None
     if symbol is not None:
-        start = elf.address(symbol)
+        try:
+            start = elf.call_address(symbol)   # an IFUNC's implementation, not its resolver
+        except SymbolError as exc:
+            raise AttachError(f"uprobe on {path}", errno.ENOENT, str(exc)) from None
         if start is None:
             close = difflib.get_close_matches(symbol, elf.names(), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
