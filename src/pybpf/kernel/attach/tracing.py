@@ -231,7 +231,10 @@ def attach_uprobe_multi(prog_fd: int, binary: str, patterns: Sequence[str], *, r
     names = sorted({name for name in elf.names() for pattern in patterns if fnmatch.fnmatchcase(name, pattern)})
     if not names:
         raise AttachError(f"uprobe_multi on {path}", errno.ENOENT, f"no function matches {', '.join(patterns)}")
-    addresses = {address for address in map(elf.address, names) if address is not None}
+    try:   # an IFUNC's implementation, not its resolver
+        addresses = {address for address in map(elf.call_address, names) if address is not None}
+    except SymbolError as exc:
+        raise AttachError(f"uprobe_multi on {path}", errno.ENOENT, str(exc)) from None
     offsets = sorted({offset for offset in map(elf.offset_of_vaddr, addresses) if offset is not None})
     encoded = ctypes.create_string_buffer(os.fsencode(path))
     array = (ctypes.c_uint64 * len(offsets))(*offsets)
