@@ -34,6 +34,8 @@ _DEBIAN = Path(os.environ.get("PYBPF_BCC_DEBIAN_ROOT", "/"))
 
 def _debian_script(path: str) -> Path:
     """Where Debian's bpfcc-tools keeps BCC's ``path`` (tools/NAME.py, examples/...)."""
+    if path.startswith("tools/lib/"):     # the language tools' scripts (pythoncalls-bpfcc runs ucalls)
+        return _DEBIAN / "usr" / "sbin" / Path(path).stem
     if path.startswith("tools/"):
         return _DEBIAN / "usr" / "sbin" / f"{Path(path).stem}-bpfcc"
     return _DEBIAN / "usr" / "share" / "doc" / "bpfcc-tools" / path
@@ -129,6 +131,39 @@ def test_usdt_probe():
                lambda: subprocess.run([python, "-c", "import json, csv"], check=True), ready="MODULE", stop_after=1, interrupt=False)
     modules = {line.split()[-1] for line in out.splitlines()[1:] if len(line.split()) == 2}
     assert {"json", "csv"} <= modules
+
+
+PYTHON_CALLS = """
+import os, sys, time
+def f(x): return x + 1
+def g(x): return f(x) * 2
+go = sys.argv[1]
+while not os.path.exists(go):
+    time.sleep(0.05)
+for i in range(1000):
+    g(i)
+list(map(f, range(500)))
+time.sleep(60)
+"""
+
+
+def test_ucalls_counts_python_function_entries(tmp_path):
+    # CPython 3.11 fires function__entry only while python:line's semaphore is raised
+    python = "/usr/bin/python3.11"
+    if not os.path.exists(python):
+        pytest.skip(f"{python} (with USDT probes) is not installed")
+    script, go = tmp_path / "calls.py", tmp_path / "go"
+    script.write_text(PYTHON_CALLS)
+    child = subprocess.Popen([python, str(script), str(go)])
+    try:
+        out = _run(_bcc_script("tools/lib/ucalls.py", tmp_path), ["-l", "python", str(child.pid)],
+                   lambda: go.write_text("go"), ready="Ctrl-C", stop_after=3)
+    finally:
+        child.kill()
+        child.wait()
+    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts.get(f"{script}.g") == 1000 and counts.get(f"{script}.f") == 1500, out
 
 
 def test_execsnoop(tmp_path):
