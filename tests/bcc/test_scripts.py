@@ -58,13 +58,20 @@ def _bcc_script(path: str, tmp_path: Path) -> Path:
     pytest.skip(f"no BCC script {path}: install Debian's bpfcc-tools (.ci/run does) or set PYBPF_BCC_REPO")
 
 
-def _run(script: Path, args: list[str], trigger, ready: str, stop_after: float = 4.0, interrupt: bool = True) -> str:
-    """Run the script, trigger events once it printed ``ready``, stop it with SIGINT
-    ``stop_after`` seconds later (as a user's Ctrl-C) or, without ``interrupt``, let it
-    end by itself; return what it printed."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "pybpf.bcc", str(script), *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, env=env)
+def _run(script: Path, args: list[str], trigger, ready: str, stop_after: float = 4.0, interrupt: bool = True,
+         netns: str = "") -> str:
+    """Run the script (in network namespace ``netns``, from the script's directory),
+    trigger events once it printed ``ready``, stop it with SIGINT ``stop_after``
+    seconds later (as a user's Ctrl-C) or, without ``interrupt``, let it end by itself;
+    return what it printed."""
+    import pybpf  # the script runs with this pybpf, wherever its directory is
+
+    path = os.pathsep.join([str(Path(pybpf.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    process = subprocess.Popen([*prefix, sys.executable, "-m", "pybpf.bcc", str(script), *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                               cwd=script.parent)
     lines: list[str] = []
     started = threading.Event()
 
@@ -303,3 +310,73 @@ def test_xdp_drop_count_on_a_veth(tmp_path, bcc_veth):
     counts = [int(line.split()[1]) for line in out.splitlines() if line.startswith("17: ")]
     assert sum(counts) >= 20, out          # UDP (IP protocol 17) packets dropped on the peer
     assert "Removing filter from device" in out
+
+
+@pytest.fixture
+def bcc_netns_pair():
+    """Network namespaces pbbccN-a and pbbccN-b joined by a veth pair (an end in each:
+    veth-a 10.79.1.1/24, veth-b 10.79.1.2/24), removed afterwards."""
+    if shutil.which("ip") is None:
+        pytest.skip("needs iproute2's ip")
+    ns_a, ns_b = (f"pbbcc{os.getpid() % 10000}-{side}" for side in "ab")
+    created = []
+    try:
+        for ns in (ns_a, ns_b):
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+            created.append(ns)
+        subprocess.run(["ip", "link", "add", "veth-a", "netns", ns_a, "type", "veth", "peer", "name", "veth-b",
+                        "netns", ns_b], check=True)
+        for ns, dev, address in ((ns_a, "veth-a", "10.79.1.1/24"), (ns_b, "veth-b", "10.79.1.2/24")):
+            subprocess.run(["ip", "-n", ns, "addr", "add", address, "dev", dev], check=True)
+            subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"], check=True)
+            subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        yield ns_a, ns_b
+    finally:
+        for ns in created:
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+HTTP_SERVER = """
+import socket
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("10.79.1.1", 8080))
+server.listen(16)
+print("listening", flush=True)
+while True:
+    conn, _ = server.accept()
+    conn.recv(4096)
+    conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\n\\r\\n")
+    conn.close()
+"""
+
+HTTP_CLIENT = """
+import socket
+with socket.create_connection(("10.79.1.1", 8080), timeout=5) as c:
+    c.sendall(b"GET /pybpf-bcc-http HTTP/1.1\\r\\nHost: bcc\\r\\n\\r\\n")
+    c.recv(4096)
+"""
+
+
+@pytest.mark.parametrize("example", ["http-parse-simple", "http-parse-complete"])
+def test_http_filter_on_a_veth_between_namespaces(tmp_path, bcc_netns_pair, example):
+    # BCC's packet-cursor dialect: cursor_advance, proto.h's ethernet_t/ip_t/tcp_t
+    ns_a, ns_b = bcc_netns_pair
+    script = _bcc_script(f"examples/networking/http_filter/{example}.py", tmp_path)
+    program = _bcc_script(f"examples/networking/http_filter/{example}.c", tmp_path)
+    if program.parent != script.parent:
+        shutil.copy(program, script.parent / program.name)
+    server = subprocess.Popen(["ip", "netns", "exec", ns_a, sys.executable, "-c", HTTP_SERVER],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "listening"
+        out = _run(script, ["-i", "veth-a"], lambda: subprocess.run(
+            ["ip", "netns", "exec", ns_b, sys.executable, "-c", HTTP_CLIENT], check=True, timeout=10),
+            ready="binding socket", stop_after=3, netns=ns_a)
+    finally:
+        server.kill()
+        server.wait()
+    lines = [line.strip() for line in out.splitlines()]
+    assert "GET /pybpf-bcc-http HTTP/1.1" in lines, out
+    assert "HTTP/1.1 200 OK" in lines, out
+    assert not any(line.startswith(("Traceback", "pybpf")) for line in lines[:lines.index("GET /pybpf-bcc-http HTTP/1.1")]), out

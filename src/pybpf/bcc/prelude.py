@@ -7,6 +7,7 @@ tracepoint the program names, laid out from its tracefs format file.
 from __future__ import annotations
 
 from pybpf.bcc.address_space import READERS_C
+from pybpf.bcc.packet_headers import PACKET_C
 from pybpf.bcc.tokens import BccSyntaxError
 from pybpf.errors import PybpfError
 from pybpf.tracefs import Field, Tracefs, TracefsError
@@ -126,7 +127,7 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
         return bpf_log2(v) + 1;
 }
 LICENSE("GPL");
-""" + READERS_C
+""" + READERS_C + PACKET_C
 
 def kernel_constants(source: str) -> str:
     """``#define``s BCC programs take from the running kernel's headers whose values its

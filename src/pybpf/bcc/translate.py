@@ -26,6 +26,7 @@ from pybpf.bcc.kernel_reads import (
     own_structs,
     rewrite_kernel_reads,
 )
+from pybpf.bcc.packet_headers import rewrite_packet_accesses
 from pybpf.bcc.tables_c import TABLE_MACROS, TableDecl, table_from_macro
 from pybpf.bcc.tokens import (
     BccSyntaxError,
@@ -81,7 +82,7 @@ _CONTEXT_SECTIONS = {"xdp_md": "xdp", "__sk_buff": "socket", "bpf_perf_event_dat
 def translate(text: str) -> Translation:
     """The libbpf-style C of a BCC program, with its tables and loadable functions."""
     result = Translation("")
-    text = flavor_kernel_structs(reads_of_either_space(text))
+    text = flavor_kernel_structs(reads_of_either_space(rewrite_packet_accesses(text)))
     # methods are rewritten on the program's own text (the tables found by a first pass of
     # declarations), so their errors name exact columns; then the declarations for real
     declared_tables = Translation("")
