@@ -183,7 +183,9 @@ def rewrite_packet_accesses(text: str) -> str:
     structs = packet_structs(text)
     if not structs:
         return text
-    text = proto_definitions(structs, text) + text
+    definitions = proto_definitions(structs, text)
+    if definitions:   # the program's lines keep their numbers
+        text = definitions + '# 1 "bcc-program"\n' + text
     tokens = tokenize(text)
     out: list[str] = []
     pos = 0
