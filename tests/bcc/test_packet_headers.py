@@ -179,3 +179,36 @@ def test_tc_neighbor_sharing_classifies_learned_addresses():
         arp = bytes(12) + struct.pack("!H", 0x0806) + bytes(40)
         assert wan.test_run(arp).retval == 0
         assert len(b["learned_ips"]) == 1
+
+
+def _dns_query(name: str, dport: int = 53) -> bytes:
+    labels = b"".join(bytes([len(part)]) + part.encode() for part in name.split(".")) + b"\0"
+    dns = struct.pack("!6H", 0x1234, 0x0100, 1, 0, 0, 0) + labels + struct.pack("!HH", 1, 1)
+    udp = struct.pack("!HHHH", 33333, dport, 8 + len(dns), 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp) + len(dns), 1, 0, 64, 17, 0, bytes(4), bytes(4))
+    return bytes(12) + struct.pack("!H", 0x0800) + ip + udp + dns
+
+
+@root_only
+def test_dns_matching_keeps_queries_for_names_in_its_table():
+    # examples/networking/dns_matching: its own BPF_PACKET_HEADER structs (dns_hdr_t,
+    # dns_char_t read a byte at a time through the cursor)
+    import ctypes
+
+    from pybpf.bcc import BPF
+
+    text = _bcc_example("examples/networking/dns_matching/dns_matching.c")
+    if text is None:
+        pytest.skip("no BCC checkout (set PYBPF_BCC_REPO)")
+    with BPF(text=text) as b:
+        # as a tc program: BPF_PROG_TEST_RUN starts a socket filter's packet past the
+        # Ethernet header, where a packet socket's filter sees it from the first byte
+        program = b.load_func("dns_matching", b.SCHED_CLS).program
+        cache = b["cache"]
+        key = cache.Key()
+        encoded = b"\x03foo\x03bar\x00"
+        ctypes.memmove(ctypes.addressof(key), encoded, len(encoded))
+        cache[key] = cache.Leaf()
+        assert program.test_run(_dns_query("foo.bar")).retval == 0xffffffff    # -1: keep
+        assert program.test_run(_dns_query("foo.baz")).retval == 0
+        assert program.test_run(_dns_query("foo.bar", dport=5353)).retval == 0
