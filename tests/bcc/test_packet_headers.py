@@ -212,3 +212,19 @@ def test_dns_matching_keeps_queries_for_names_in_its_table():
         assert program.test_run(_dns_query("foo.bar")).retval == 0xffffffff    # -1: keep
         assert program.test_run(_dns_query("foo.baz")).retval == 0
         assert program.test_run(_dns_query("foo.bar", dport=5353)).retval == 0
+
+
+@root_only
+@pytest.mark.parametrize("path", ["examples/networking/vlan_learning/vlan_learning.c",
+                                  "examples/networking/tunnel_monitor/monitor.c",
+                                  "examples/networking/distributed_bridge/tunnel_mesh.c",
+                                  "examples/networking/vlan_filter/data-plane-tracing.c"])
+def test_packet_cursor_examples_pass_the_verifier(path):
+    from pybpf.bcc import BPF
+
+    text = _bcc_example(path)
+    if text is None:
+        pytest.skip("no BCC checkout (set PYBPF_BCC_REPO)")
+    with BPF(text=text) as b:
+        for name in b.translation.functions:
+            assert b.load_func(name, b.SCHED_CLS).fd > 0
