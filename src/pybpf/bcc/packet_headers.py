@@ -140,7 +140,7 @@ def layout(struct: str, body: str) -> dict[str, Member]:
     return members
 
 
-_QUALIFIERS = {"unsigned", "signed", "const", "volatile", "__attribute__((packed))"}
+_QUALIFIERS = {"unsigned", "signed", "const", "volatile"}
 
 
 def packet_structs(text: str) -> dict[str, dict[str, Member]]:
