@@ -228,3 +228,31 @@ def test_packet_cursor_examples_pass_the_verifier(path):
     with BPF(text=text) as b:
         for name in b.translation.functions:
             assert b.load_func(name, b.SCHED_CLS).fd > 0
+
+
+_C_TYPES = {"unsigned char": 8, "unsigned short": 16, "unsigned int": 32, "unsigned long long": 64}
+_member = st.sampled_from(sorted(_C_TYPES)).flatmap(lambda t: st.tuples(
+    st.just(t), st.one_of(st.none(), st.integers(1, _C_TYPES[t]).map(lambda n: f":{n}"),
+                          st.integers(1, 4).map(lambda n: f"[{n}]"))))
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.lists(st.lists(_member, min_size=1, max_size=8), min_size=12, max_size=12))
+def test_layout_is_clangs_for_packed_structs(structs):
+    # the bit offsets clang gives the members of a packed struct (what BCC's rewriter
+    # reads from its AST), from the BTF of a compiled object
+    import io
+
+    from elftools.elf.elffile import ELFFile
+
+    from pybpf.btf import BTF, Kind
+    from pybpf.toolchain.compile import compile_c
+
+    bodies = [" ".join(f"{t} m{i}{suffix or ''};" for i, (t, suffix) in enumerate(members)) for members in structs]
+    source = "".join(f"struct s{n} {{ {body} }} __attribute__((packed));\n"
+                     f"__attribute__((used)) static struct s{n} *v{n};\n" for n, body in enumerate(bodies))
+    btf = BTF.parse(ELFFile(io.BytesIO(compile_c(source))).get_section_by_name(".BTF").data())
+    for n, body in enumerate(bodies):
+        clang = {m.name: m.offset for m in btf.find(f"s{n}", Kind.STRUCT).members}
+        ours = {name: member.byte * 8 + member.bit for name, member in layout(f"s{n}", body).items()}
+        assert ours == clang, body
