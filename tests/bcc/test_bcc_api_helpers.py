@@ -39,6 +39,11 @@ def test_user_functions_and_their_addresses():
     assert found == {b"getppid": ElfSymbols(find_library("c")).address("getppid")}
     assert b"getppid" in BPF.get_user_functions(b"c", b"^getpp")
     assert BPF.get_user_addresses("c", "^getppid$") == set(found.values())
+    # an IFUNC's address is where its calls run (funccount dedupes probes by address:
+    # memcpy and memmove may run the same implementation)
+    libc = ElfSymbols(find_library("c"))
+    ifunc = dict(BPF.get_user_functions_and_addresses("c", "^strlen$"))
+    assert ifunc == {b"strlen": libc.call_address("strlen")} and ifunc[b"strlen"] != libc.address("strlen")
 
 
 @pytest.mark.skipif(not os.path.isdir("/sys/kernel/tracing/events"), reason="tracefs is not readable here")

@@ -252,6 +252,19 @@ def test_funccount_on_tracepoints_by_pattern(tmp_path):
     assert counts.get("syscalls:sys_enter_getppid", 0) >= 300, out
 
 
+def test_funccount_on_an_ifunc_symbol(tmp_path):
+    # strlen is an IFUNC in glibc: funccount attaches at get_user_functions_and_addresses'
+    # address, which must be the implementation the loader picked, not the resolver
+    import ctypes
+
+    libc, text = ctypes.CDLL(None), ctypes.create_string_buffer(b"pybpf-bcc")
+    out = _run(_bcc_script("tools/funccount.py", tmp_path), ["-p", str(os.getpid()), "c:strlen"],
+               lambda: [libc.strlen(text) for _ in range(300)], ready="Ctrl-C")
+    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts.get("strlen", 0) >= 300, out
+
+
 def test_funclatency_on_a_uprobe(tmp_path):
     out = _run(_bcc_script("tools/funclatency.py", tmp_path), ["-u", "-p", str(os.getpid()), "c:getppid"],
                _getppids, ready="Ctrl-C")

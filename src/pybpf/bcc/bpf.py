@@ -684,22 +684,24 @@ class BPF:
 
     @staticmethod
     def get_user_functions_and_addresses(name: str | bytes, sym_re: str | bytes) -> list[tuple[bytes, int]]:
-        """(function, ELF address) of every function of binary ``name`` matching ``sym_re``."""
+        """(function, ELF address) of every function of binary ``name`` matching ``sym_re``:
+        the address calls run at, so an IFUNC symbol's is its implementation's (tools
+        attach uprobes there by address)."""
         from pybpf.symbols import ElfSymbols, SymbolError, find_library
 
         binary = os.fsdecode(name)
         try:
             path = binary if "/" in binary else find_library(binary)
-            symbols = ElfSymbols(path)
+            symbols = ElfSymbols.cached(path)
+            pattern = re.compile(os.fsencode(sym_re))
+            found = []
+            for function in symbols.names():
+                encoded = function.encode()
+                address = symbols.call_address(function) if pattern.match(encoded) else None
+                if address is not None:
+                    found.append((encoded, address))
         except SymbolError as exc:
             raise BccError(f"cannot list the functions of {binary}: {exc}") from None
-        pattern = re.compile(os.fsencode(sym_re))
-        found = []
-        for function in symbols.names():
-            encoded = function.encode()
-            address = symbols.address(function)
-            if pattern.match(encoded) and address is not None:
-                found.append((encoded, address))
         return found
 
     @staticmethod
