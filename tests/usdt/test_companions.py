@@ -30,3 +30,20 @@ def test_python_version_from_py_version():
 def test_binaries_without_py_version_have_no_python_version():
     assert _python_version("/bin/sh") is None
     assert _python_version("/no/such/file") is None
+
+
+@needs_python311
+@pytest.mark.skipif(os.geteuid() != 0, reason="uprobes need root")
+def test_function_entry_fires_when_attached_through_pybpf_trace(tmp_path):
+    """attach_usdt_site holds line's semaphore itself, so any front end sees entries."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "calls.py"
+    script.write_text("import time\ndef f(): pass\ntime.sleep(0.3)\nfor i in range(700): f()\n")
+    program = "".join(f'usdt:{PYTHON311}:python:function__{kind} /str(arg1) == "f"/ {{ @{kind} = count(); }} '
+                      for kind in ("entry", "return"))
+    result = subprocess.run([sys.executable, "-m", "pybpf", "trace", "-e", program, "-c", f"{PYTHON311} {script}"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "@entry: 700" in result.stdout and "@return: 700" in result.stdout

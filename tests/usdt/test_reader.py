@@ -11,7 +11,7 @@ import pytest
 from pybpf.engine import load
 from pybpf.object.elf import load_object
 from pybpf.toolchain import compile_c
-from pybpf.usdt import UsdtProbe, c_reader, parse_arguments
+from pybpf.usdt import UsdtError, UsdtProbe, c_reader, parse_arguments
 
 PROGRAM = r"""
 #include <pybpf/bpf.h>
@@ -62,5 +62,5 @@ def test_missing_argument_and_generated_text():
     probe = UsdtProbe("demo", "p", "n", 0, 0, 0, 0, parse_arguments("8@%rax"))
     text = c_reader(probe)
     assert "case 0:" in text and "default: return -2;" in text and "/* 8@%rax */" in text
-    with pytest.raises(Exception):
+    with pytest.raises(UsdtError, match="nope"):
         parse_arguments("8@%nope")

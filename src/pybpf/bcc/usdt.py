@@ -85,24 +85,6 @@ class USDT:
             self._links.append(attach_usdt(program.fd, self.path, first.name, first.provider,
                                            pid=self.pid or -1, cookies=cookies))
             cookie += len(sites)
-        self._raise_companion_semaphores()
-
-    def _raise_companion_semaphores(self) -> None:
-        """Hold the semaphores of the probes the enabled ones need to fire (CPython 3.11's
-        ``function__entry`` needs ``line``'s: pybpf.usdt.companions) with program-less
-        uprobes counting them, closed with the probes."""
-        from pybpf.kernel.perf_event import PerfEvent
-        from pybpf.usdt.companions import companion_sites
-
-        pid = self.pid or -1
-        held = {(site.path, site.offset) for _, sites in self.enabled for site in sites}
-        for _, sites in self.enabled:
-            for companion in (c for site in sites[:1] for c in companion_sites(site)):
-                if (companion.path, companion.offset) not in held:
-                    held.add((companion.path, companion.offset))
-                    self._links.append(PerfEvent.uprobe(companion.path, companion.offset, pid=pid,
-                                                        cpu=0 if pid == -1 else -1,
-                                                        ref_ctr_offset=companion.semaphore_offset))
 
     def _detach(self) -> None:
         for link in self._links:

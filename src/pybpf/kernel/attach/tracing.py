@@ -250,28 +250,69 @@ def attach_uprobe_multi(prog_fd: int, binary: str, patterns: Sequence[str], *, r
 def attach_usdt(prog_fd: int, binary: str, name: str, provider: str | None = None, *,
                 pid: int = -1, cookies: Sequence[int] = ()) -> LinkGroup:
     """Run the program at every site of USDT probe ``provider:name`` in ``binary``, with
-    its semaphore raised while attached. ``cookies`` (one per site, in
+    its semaphore raised while attached (and the semaphores of the probes it needs to
+    fire: :func:`hold_companions`). ``cookies`` (one per site, in
     :func:`pybpf.usdt.find_probe` order) let the program tell sites apart."""
     from pybpf.symbols import find_library
     from pybpf.usdt import find_probe
     path = find_library(binary) if "/" not in binary else binary
     sites: list[UsdtProbe] = find_probe(path, name, provider)
-    links: list[PerfEventLink] = []
+    links: list[Link] = []
     try:
         for i, site in enumerate(sites):
-            links.append(attach_usdt_site(prog_fd, site, pid=pid, cookie=cookies[i] if i < len(cookies) else 0))
+            links.append(attach_usdt_site(prog_fd, site, pid=pid, cookie=cookies[i] if i < len(cookies) else 0,
+                                          companions=False))
+        links.extend(hold_companions(sites[0], pid=pid))
     except BaseException:
         LinkGroup(links, "").close()
         raise
     return LinkGroup(links, f"usdt {sites[0].qualified_name} in {path} ({len(sites)} sites)")
 
 
-def attach_usdt_site(prog_fd: int, site: UsdtProbe, *, pid: int = -1, cookie: int = 0) -> PerfEventLink:
+def attach_usdt_site(prog_fd: int, site: UsdtProbe, *, pid: int = -1, cookie: int = 0,
+                     companions: bool = True) -> Link:
     """Run the program at one site of a USDT probe (a program compiled for that site's
-    argument locations), its semaphore raised while attached."""
+    argument locations), its semaphore raised while attached — and, unless
+    ``companions`` is false (the caller holds them), those of :func:`hold_companions`."""
     event = PerfEvent.uprobe(site.path, site.offset, ref_ctr_offset=site.semaphore_offset, pid=pid,
                              cpu=0 if pid == -1 else -1)
-    return link_perf_event(prog_fd, event, cookie)
+    link = link_perf_event(prog_fd, event, cookie)
+    try:
+        held = hold_companions(site, pid=pid) if companions else []
+    except BaseException:
+        link.close()
+        raise
+    return LinkGroup([link, *held], link.description) if held else link
+
+
+class SemaphoreHold(Link):
+    """A uprobe with no program whose only work is to keep a USDT semaphore raised."""
+
+    def __init__(self, event: PerfEvent) -> None:
+        super().__init__(event.description)
+        self.event = event
+
+    def _close(self) -> None:
+        self.event.close()
+
+
+def hold_companions(site: UsdtProbe, *, pid: int = -1) -> list[Link]:
+    """Raise, for as long as the returned holds stay open, the semaphores of the other
+    probes ``site`` needs to fire at all (CPython 3.11 fires ``function__entry`` only
+    while ``line``'s semaphore is raised: :mod:`pybpf.usdt.companions`) — as a tracer
+    attached to those probes would, with program-less uprobes counting them."""
+    from pybpf.usdt.companions import companion_sites
+
+    holds: list[Link] = []
+    try:
+        for companion in companion_sites(site):
+            holds.append(SemaphoreHold(PerfEvent.uprobe(companion.path, companion.offset, pid=pid,
+                                                        cpu=0 if pid == -1 else -1,
+                                                        ref_ctr_offset=companion.semaphore_offset)))
+    except BaseException:
+        LinkGroup(holds, "").close()
+        raise
+    return holds
 
 
 def attach_perf_event(prog_fd: int, event: str = "cpu-clock", *, frequency: int | None = None,
