@@ -137,41 +137,116 @@ IN = -1
 #: the most constants a membership fact holds
 _MEMBERS = 16
 
+#: what is known about one value: (the constants it equals, the constants it differs
+#: from, the other test outcomes as (op, k, holds), its membership set or None)
+_About = tuple[frozenset, frozenset, frozenset, "frozenset | None"]
+_NOTHING: _About = (frozenset(), frozenset(), frozenset(), None)
 
-def _candidates(value: int | None, facts: frozenset) -> list[int]:
+
+class Facts:
+    """The test outcomes that hold on an edge or on entry to a block, filed by the value
+    tested: a chain of ``or``\ ed tests leaves hundreds of facts on its later edges, and
+    every question the optimizer asks (is this test decided? which constants may this
+    value be?) is about one value, so the answer is found without going through the
+    others, and ``v == k`` / ``v != k`` facts are looked up in a set rather than tried
+    one by one. Immutable: adding a fact makes a new one (copying the per-value table
+    and the one value's sets, in C, not a Python loop over every fact)."""
+
+    __slots__ = ("_by_value",)
+
+    def __init__(self, by_value: dict[int, _About] | None = None):
+        self._by_value: dict[int, _About] = by_value or {}
+
+    def about(self, value: int | None) -> _About | None:
+        return None if value is None else self._by_value.get(value)
+
+    def values(self) -> list[int]:
+        return list(self._by_value)
+
+    def with_fact(self, fact: tuple) -> Facts:
+        """These facts and ``(value, op, k, holds)`` (a membership fact narrows any
+        membership already known)."""
+        value, op, k, holds = fact
+        equal, differ, others, members = self._by_value.get(value, _NOTHING)
+        if op == IN:
+            members = k if members is None else members & k
+        elif op == c.JEQ:
+            if holds:
+                equal = equal | {k}
+            else:
+                differ = differ | {k}
+        else:
+            others = others | {(op, k, holds)}
+        by_value = dict(self._by_value)
+        by_value[value] = (equal, differ, others, members)
+        return Facts(by_value)
+
+    @staticmethod
+    def common(all_facts: list[Facts]) -> Facts:
+        """The facts every one of ``all_facts`` holds (a membership fact only where all
+        hold the same one)."""
+        first, rest = all_facts[0], all_facts[1:]
+        by_value: dict[int, _About] = {}
+        for value, (equal, differ, others, members) in first._by_value.items():
+            for facts in rest:
+                about = facts._by_value.get(value)
+                if about is None:
+                    break
+                equal, differ, others = equal & about[0], differ & about[1], others & about[2]
+                if members is not None and members != about[3]:
+                    members = None
+            else:
+                if equal or differ or others or members is not None:
+                    by_value[value] = (equal, differ, others, members)
+        return Facts(by_value)
+
+
+def _decided_by(about: _About, op: int, k: int) -> bool | None:
+    """What the facts about a value say of ``value <op> k`` (None: nothing), each fact
+    taken on its own as :func:`_implied` takes it."""
+    equal, differ, others, _ = about
+    for known in equal:
+        return _test(op, known, k)
+    if op == c.JEQ and k in differ:
+        return False
+    for fact_op, fact_k, holds in others:
+        implied = _implied(op, k, fact_op, fact_k, holds)
+        if implied is not None:
+            return implied
+    return None
+
+
+def _candidates(value: int | None, facts: Facts) -> list[int]:
     """The constants a membership fact allows for ``value`` that the other facts about it
     leave possible (empty when no membership fact is known)."""
-    if value is None:
+    about = facts.about(value)
+    if about is None or about[3] is None:
         return []
-    members = None
-    about = []
-    for fact in facts:
-        if fact[0] == value:
-            if fact[1] == IN:
-                members = fact[2]
-            else:
-                about.append(fact)
-    if members is None:
-        return []
-    return sorted(m for m in members if all(_test(op, m, k) == holds for _, op, k, holds in about))
+    equal, differ, others, members = about
+    return sorted(m for m in members if m not in differ and all(m == known for known in equal)
+                  and all(_test(op, m, k) == holds for op, k, holds in others))
 
 
-def _merge_facts(edge_facts: list[frozenset]) -> frozenset:
+def _merge_facts(edge_facts: list[Facts]) -> Facts:
     """What holds on entry to a block: the facts every edge in carries, and, for a value
     every edge left equal to one of a few constants (``[25]==6`` on one, ``[25]==17`` on
     another), the membership fact of their union."""
-    merged = frozenset.intersection(*edge_facts)
+    merged = Facts.common(edge_facts)
     first = edge_facts[0]
-    for value in {f[0] for f in first if (f[1] == c.JEQ and f[3]) or f[1] == IN}:
+    for value in first.values():
+        about = first.about(value)
+        assert about is not None
+        if not about[0] and about[3] is None:
+            continue
         members: set[int] = set()
         for facts in edge_facts:
-            allowed = _candidates(value, facts) or [k for v, op, k, holds in facts if v == value and op == c.JEQ and holds]
+            allowed = _candidates(value, facts) or sorted((facts.about(value) or _NOTHING)[0])
             if not allowed:
                 break
             members.update(allowed)
         else:
             if len(members) <= _MEMBERS:
-                merged = merged | {(value, IN, frozenset(members), True)}
+                merged = merged.with_fact((value, IN, frozenset(members), True))
     return merged
 
 
@@ -290,7 +365,7 @@ class _Pass:
         return state
 
     # ---- tests ------------------------------------------------------------------------
-    def decide(self, block: Block, state: list[int | None], facts: frozenset) -> bool | None:
+    def decide(self, block: Block, state: list[int | None], facts: Facts) -> bool | None:
         op = c.op(block.code)
         a = state[A_REG]
         if c.src(block.code) == c.X:
@@ -303,11 +378,11 @@ class _Pass:
         ak = self.values.value_of(a)
         if ak is not None:
             return _test(block.code, ak, k)
-        for value, fact_op, fact_k, holds in facts:
-            if value == a and fact_op != IN:
-                implied = _implied(op, k, fact_op, fact_k, holds)
-                if implied is not None:
-                    return implied
+        about = facts.about(a)
+        if about is not None:
+            implied = _decided_by(about, op, k)
+            if implied is not None:
+                return implied
         candidates = _candidates(a, facts)
         if candidates:
             outcomes = {_test(block.code, candidate, k) for candidate in candidates}
@@ -328,8 +403,12 @@ class _Pass:
 
 
 def _meet(states: list[list[int | None]]) -> list[int | None]:
+    """Per register, the value every state holds (None where they differ)."""
     first = states[0]
-    return [r if all(s[i] == r for s in states[1:]) else None for i, r in enumerate(first)]
+    if all(state == first for state in states[1:]):
+        return list(first)
+    n = len(states)
+    return [column[0] if column.count(column[0]) == n else None for column in zip(*states)]
 
 
 def _predecessors(order: list[Block]) -> dict[int, list[tuple[Block, str]]]:
@@ -354,16 +433,16 @@ def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True
     preds = _predecessors(order)
     entry: dict[int, list] = {}
     exit_: dict[int, list] = {}
-    facts: dict[int, frozenset] = {}
+    facts: dict[int, Facts] = {}
     for block in order:
         incoming = preds[block.id]
         if block is root:
             entry[block.id] = _initial_state(values)
-            facts[block.id] = frozenset()
+            facts[block.id] = Facts()
         elif any(p.id not in exit_ for p, _ in incoming):
             # the top of a loop: nothing is known about what the loop brings round
             entry[block.id] = [None] * _REGISTERS
-            facts[block.id] = frozenset()
+            facts[block.id] = Facts()
         else:
             entry[block.id] = _meet([exit_[p.id] for p, _ in incoming])
             edge_facts = []
@@ -372,7 +451,7 @@ def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True
                 if not p.is_goto:
                     fact = sweep.test_fact(p, exit_[p.id], attr == "jt")
                     if fact is not None:
-                        f = f | {fact}
+                        f = f.with_fact(fact)
                 edge_facts.append(f)
             facts[block.id] = _merge_facts(edge_facts)
         exit_[block.id] = sweep.run_statements(block, entry[block.id], rewrite and statements)
@@ -507,7 +586,7 @@ def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None) -> bo
             if not block.is_goto:
                 fact = sweep.test_fact(block, state, attr == "jt")
                 if fact is not None:
-                    edge_facts = edge_facts | {fact}
+                    edge_facts = edge_facts.with_fact(fact)
             first = getattr(block, attr)
             furthest = _follow(first, state, edge_facts, sweep, live_in, state, split=True) or first
             target = _test_only(furthest, state, sweep, twins)
@@ -517,7 +596,7 @@ def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None) -> bo
     return changed
 
 
-def _follow(target: Block, current: list[int | None], facts: frozenset, sweep: _Pass,
+def _follow(target: Block, current: list[int | None], facts: Facts, sweep: _Pass,
             live_in: dict[int, set[int]], origin: list[int | None], split: bool) -> Block | None:
     """The furthest block past ``target`` an edge leaving the registers as ``origin`` may
     skip to, following the tests its facts decide (None: none past it). The registers
@@ -535,14 +614,14 @@ def _follow(target: Block, current: list[int | None], facts: frozenset, sweep: _
         if outcome is None:
             candidates = _candidates(current[A_REG], facts) if split else []
             if len(candidates) > 1:
-                ends = {_follow(target, before, facts | {(current[A_REG], c.JEQ, m, True)}, sweep, live_in, origin,
+                ends = {_follow(target, before, facts.with_fact((current[A_REG], c.JEQ, m, True)), sweep, live_in, origin,
                                 split=False) for m in candidates}
                 if len(ends) == 1 and None not in ends:
                     furthest = ends.pop()
             break
         fact = sweep.test_fact(target, current, outcome)
         if fact is not None:
-            facts = facts | {fact}
+            facts = facts.with_fact(fact)
         successor = target.jt if outcome else target.jf
         assert successor is not None            # a test has both successors
         target = successor
