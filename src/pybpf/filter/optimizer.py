@@ -186,6 +186,8 @@ class Facts:
         """The facts every one of ``all_facts`` holds (a membership fact only where all
         hold the same one)."""
         first, rest = all_facts[0], all_facts[1:]
+        if not rest:
+            return first
         by_value: dict[int, _About] = {}
         for value, (equal, differ, others, members) in first._by_value.items():
             for facts in rest:
