@@ -145,7 +145,7 @@ _NOTHING: _About = (frozenset(), frozenset(), frozenset(), None)
 
 class Facts:
     """The test outcomes that hold on an edge or on entry to a block, filed by the value
-    tested: a chain of ``or``\ ed tests leaves hundreds of facts on its later edges, and
+    tested: an or-chain of tests leaves hundreds of facts on its later edges, and
     every question the optimizer asks (is this test decided? which constants may this
     value be?) is about one value, so the answer is found without going through the
     others, and ``v == k`` / ``v != k`` facts are looked up in a set rather than tried
@@ -222,9 +222,11 @@ def _candidates(value: int | None, facts: Facts) -> list[int]:
     """The constants a membership fact allows for ``value`` that the other facts about it
     leave possible (empty when no membership fact is known)."""
     about = facts.about(value)
-    if about is None or about[3] is None:
+    if about is None:
         return []
     equal, differ, others, members = about
+    if members is None:
+        return []
     return sorted(m for m in members if m not in differ and all(m == known for known in equal)
                   and all(_test(op, m, k) == holds for op, k, holds in others))
 
