@@ -429,7 +429,12 @@ def _initial_state(values: Values) -> list[int | None]:
     return [values.const(0), values.const(0)] + [values.number(("mem0", i)) for i in range(c.MEMWORDS)]
 
 
-def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True):
+#: what :func:`_forward` finds: the blocks in order, each one's entry and exit registers,
+#: the facts on entry to each, and the sweep
+_Analysis = tuple[list[Block], dict[int, list], dict[int, list], dict[int, Facts], _Pass]
+
+
+def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True) -> _Analysis:
     """Entry/exit states and entry facts of every block; with ``rewrite``, turn decided
     tests into moves on the way, and with ``statements`` too, simplify statements."""
     sweep = _Pass(values)
@@ -470,6 +475,15 @@ def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True
                 block.k = 0
                 sweep.changed = True
     return order, entry, exit_, facts, sweep
+
+
+def _rewrite(root: Block, values: Values, statements: bool) -> tuple[bool, _Analysis | None]:
+    """A rewriting :func:`_forward`: whether it changed the graph, and where it did not,
+    its analysis, which is then the graph's as it is (what a non-rewriting sweep would
+    find: the passes that follow take it instead of sweeping again)."""
+    analysis = _forward(root, values, rewrite=True, statements=statements)
+    changed = analysis[4].changed
+    return changed, None if changed else analysis
 
 
 # ---- liveness ------------------------------------------------------------------------
@@ -576,8 +590,10 @@ def _masks_to_jset(order: list[Block], live_in: dict[int, set[int]]) -> bool:
 
 # ---- jump threading ------------------------------------------------------------------
 
-def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None) -> bool:
-    order, entry, exit_, facts, sweep = _forward(root, values, rewrite=False)
+def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None, analysis: _Analysis | None = None) -> bool:
+    """Thread every edge (see :func:`_follow` and :func:`_test_only`); ``analysis`` is
+    :func:`_forward`'s of the graph as it is, where the caller has one."""
+    order, entry, exit_, facts, sweep = analysis or _forward(root, values, rewrite=False)
     live_in = _liveness(order)
     changed = False
     for block in order:
@@ -670,7 +686,7 @@ def _exposed(block: Block) -> tuple[set[int], set[int]]:
     return exposed | (_terminal_uses(block) - defined), defined
 
 
-def _pullup(root: Block, values: Values) -> bool:
+def _pullup(root: Block, values: Values, analysis: _Analysis | None = None) -> bool:
     """Where an edge leaves A holding a value and enters a chain of tests sharing one
     outcome (``a or b or c``: every true edge to the same block, each next test on the
     false edge; or ``and``'s mirror image), move the later tests of the chain that test
@@ -679,8 +695,8 @@ def _pullup(root: Block, values: Values) -> bool:
     [26]==2, [30]==1, [30]==2`` (libpcap's or_pullup and and_pullup). The tests passed
     over may be reordered when none reads a register another writes (each computes its
     value from what held before the chain) and nothing after the chain reads a register
-    they write; each block moves at most once per call."""
-    order, _, exit_, _, _ = _forward(root, values, rewrite=False)
+    they write; each block moves at most once per call. ``analysis``: as :func:`_thread`'s."""
+    order, _, exit_, _, _ = analysis or _forward(root, values, rewrite=False)
     preds = _predecessors(order)
     live_in = _liveness(order)
     touched: set[int] = set()
@@ -812,10 +828,10 @@ def optimize(root: Block) -> Block:
     twins: dict[tuple, Block] = {}
     root = _move_branches(root, values)
     for _ in range(100):
-        _, _, _, _, sweep = _forward(root, values, rewrite=True)
-        changed = sweep.changed
-        changed |= _thread(root, values, twins)
-        changed |= _pullup(root, values)
+        changed, unchanged = _rewrite(root, values, statements=True)
+        if _thread(root, values, twins, unchanged):
+            changed, unchanged = True, None
+        changed |= _pullup(root, values, unchanged)
         order = blocks_in_order(root)
         changed |= _remove_dead(order, _liveness(order))
         changed |= _masks_to_jset(order, _liveness(order))
@@ -863,9 +879,10 @@ def _move_branches(root: Block, values: Values) -> Block:
     loads intact), so that the blocks of a chain can be reordered freely; the loads
     made redundant go in the second phase."""
     for _ in range(100):
-        changed = _forward(root, values, rewrite=True, statements=False)[4].changed
-        changed |= _thread(root, values, None)
-        changed |= _pullup(root, values)
+        changed, unchanged = _rewrite(root, values, statements=False)
+        if _thread(root, values, None, unchanged):
+            changed, unchanged = True, None
+        changed |= _pullup(root, values, unchanged)
         root, moved = _skip_moves(root)
         root, merged = _merge_identical(root)
         if not (changed or moved or merged):
