@@ -26,7 +26,9 @@ falls on both) and prints the best and the median:
   timed on a prefix of the file and scaled up, as the output says.
 
 Every tool's match count is checked against tcpdump's. Ratios are time / tcpdump time,
-best to best and median to median. The load average before and after is printed: on a
+best to best and median to median; the CPU columns are the best run's CPU time (user +
+system, of the process and of the commands it ran), which other jobs on a shared machine
+change much less than the wall time. The load average before and after is printed: on a
 shared machine, other jobs change every figure.
 """
 
@@ -114,19 +116,28 @@ def generate(path: str, packets: int) -> None:
         f.write(b"".join(chunk))
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished children so far: on a
+    shared machine, other jobs stretch wall time far more than the CPU time a run uses."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def timed(runs: int, work: Callable[[], int], anchor: Callable[[], int] | None = None,
-          anchor_times: list[float] | None = None) -> tuple[list[float], int]:
-    """The wall times of ``runs`` calls, and what the calls returned (a count); with
-    ``anchor``, each call is followed by a timed call of it, added to ``anchor_times``."""
+          anchor_times: list[tuple[float, float]] | None = None) -> tuple[list[tuple[float, float]], int]:
+    """The (wall, CPU) times of ``runs`` calls, and what the calls returned (a count);
+    with ``anchor``, each call is followed by a timed call of it, added to ``anchor_times``."""
     times, result = [], 0
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         result = work()
-        times.append(time.perf_counter() - start)
+        times.append((time.perf_counter() - start, cpu_seconds() - cpu))
         if anchor is not None and anchor_times is not None:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
             anchor()
-            anchor_times.append(time.perf_counter() - start)
+            anchor_times.append((time.perf_counter() - start, cpu_seconds() - cpu))
     return times, result
 
 
@@ -273,7 +284,7 @@ def main() -> None:
             ("dpkt read + filter + write", lambda target: dpkt_filter(big, target), 1.0),
             (f"scapy (first {sample:,}, scaled)", lambda target: scapy_filter(big, target, sample), packets / sample),
         ]
-        anchor_times: list[float] = []
+        anchor_times: list[tuple[float, float]] = []
         lines = []
         for name, make, scale in rows:
             try:
@@ -289,18 +300,23 @@ def main() -> None:
             if scale == 1.0:
                 assert matched == expected, f"{name} matched {matched}, tcpdump {expected}"
             note = "" if scale == 1.0 else f" (x{scale:.0f} of {matched:,} matched)"
-            lines.append((name, [t * scale for t in times], matched if scale == 1.0 else round(matched * scale),
-                          scale, note))
-        best, middle = min(anchor_times), statistics.median(anchor_times)
-        print(f"{'tool':<40} {'best s':>8} {'median s':>9} {'matched':>9} {'/ tcpdump':>10} {'(median)':>9}")
-        print(f"{'tcpdump -r -w':<40} {best:>8.3f} {middle:>9.3f} {expected:>9,} {1.0:>10.2f} {1.0:>9.2f}")
+            lines.append((name, [(wall * scale, cpu * scale) for wall, cpu in times],
+                          matched if scale == 1.0 else round(matched * scale), scale, note))
+        walls, cpus = [wall for wall, _ in anchor_times], [cpu for _, cpu in anchor_times]
+        best, middle, best_cpu = min(walls), statistics.median(walls), min(cpus)
+        print(f"{'tool':<40} {'best s':>8} {'median s':>9} {'matched':>9} {'/ tcpdump':>10} {'(median)':>9} "
+              f"{'CPU s':>7} {'/ tcpdump':>10}")
+        print(f"{'tcpdump -r -w':<40} {best:>8.3f} {middle:>9.3f} {expected:>9,} {1.0:>10.2f} {1.0:>9.2f} "
+              f"{best_cpu:>7.3f} {1.0:>10.2f}")
         for name, times, matched, _scale, note in lines:
             if times is None:
                 print(f"{name:<40}{note}")
                 continue
-            low, mid = min(times), statistics.median(times)
-            print(f"{name:<40} {low:>8.3f} {mid:>9.3f} {matched:>9,} {low / best:>10.2f} {mid / middle:>9.2f}{note}")
-        print(f"tcpdump: {len(anchor_times)} runs, {min(anchor_times):.3f}-{max(anchor_times):.3f} s; "
+            low, mid = min(wall for wall, _ in times), statistics.median(wall for wall, _ in times)
+            low_cpu = min(cpu for _, cpu in times)
+            print(f"{name:<40} {low:>8.3f} {mid:>9.3f} {matched:>9,} {low / best:>10.2f} {mid / middle:>9.2f} "
+                  f"{low_cpu:>7.3f} {low_cpu / best_cpu:>10.2f}{note}")
+        print(f"tcpdump: {len(walls)} runs, {min(walls):.3f}-{max(walls):.3f} s; "
               f"load average after: {_load()}")
 
 

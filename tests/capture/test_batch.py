@@ -414,3 +414,31 @@ def test_a_native_filter_fault_is_raised_after_the_same_records(tmp_path):
             # be cut elsewhere than one walk's from the file's start)
             assert got[1] == expected[1], (threads, piece)
             assert expected[0].startswith(got[0]) or got[0].startswith(expected[0]), (threads, piece)
+
+
+def test_a_record_longer_than_the_short_tail_has_its_piece_done_again(tmp_path, monkeypatch):
+    """A piece is read with SHORT_TAIL bytes past its end; the record straddling it, when
+    longer, makes the piece be read again with room for it (on one thread and on two,
+    with the native filter and without)."""
+    size = batch_module.SHORT_TAIL * 2
+    records = [(1, 0, bytes([i % 256]) * 37, 37) for i in range(300)] + [(1, 0, b"\x01" * size, size)] \
+        + [(1, 0, bytes([i % 256]) * 50, 50) for i in range(300)]
+    path = _pcap(tmp_path, records)
+    ends = []
+    original = batch_module.RecordBatches._piece_upto
+
+    def spy(self, fd, end, worker, match, start, *args):
+        ends.append((start, end))
+        return original(self, fd, end, worker, match, start, *args)
+
+    monkeypatch.setattr(batch_module.RecordBatches, "_piece_upto", spy)
+    expected = _expected_gather(path)
+    ends.clear()
+    assert _filtered(path, 2, 8000) == expected
+    assert len({start for start, _ in ends}) < len(ends), "no piece was done again: the test does not test"
+    matcher = _matcher("ether[1] & 1 = 1")
+    whole = _filtered_native(path, 1, 1 << 30, matcher, None)
+    for threads in (1, 2):
+        ends.clear()
+        assert _filtered_native(path, threads, 8000, matcher, matcher.native_filter(1)) == whole
+        assert len({start for start, _ in ends}) < len(ends), "no piece was done again: the test does not test"

@@ -23,6 +23,7 @@ TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-u
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
+    from typing import Any
 
 #: sub-command modules, in the order ``pybpf --help`` lists them
 COMMANDS: tuple[str, ...] = ("run", "load", "asm", "disasm", "probe", "prog", "map", "filter", "cc", "btf",
@@ -61,10 +62,21 @@ def _formatters() -> dict[str, type]:
     class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
         """:class:`HelpFormatter` keeping the description's line breaks."""
 
-    for cls in (HelpFormatter, RawDescriptionHelpFormatter):
+    class ArgumentParser(argparse.ArgumentParser):
+        """argparse's parser, formatting its help with :class:`HelpFormatter` unless told
+        otherwise; sub-command parsers are of this class too (argparse's own formatter
+        would import shutil, and with it zlib, bz2 and lzma, for every ``COMMAND --help``)."""
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            kwargs.setdefault("formatter_class", HelpFormatter)
+            super().__init__(*args, **kwargs)
+
+    made = {"HelpFormatter": HelpFormatter, "RawDescriptionHelpFormatter": RawDescriptionHelpFormatter,
+            "ArgumentParser": ArgumentParser}
+    for cls in made.values():
         cls.__module__, cls.__qualname__ = __name__, cls.__name__
-    globals().update(HelpFormatter=HelpFormatter, RawDescriptionHelpFormatter=RawDescriptionHelpFormatter)
-    return {"HelpFormatter": HelpFormatter, "RawDescriptionHelpFormatter": RawDescriptionHelpFormatter}
+    globals().update(made)
+    return made
 
 
 def __getattr__(name: str) -> type[argparse.HelpFormatter]:
@@ -76,12 +88,10 @@ def __getattr__(name: str) -> type[argparse.HelpFormatter]:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full argument parser, with every sub-command registered (or only the
     command ``only``)."""
-    import argparse
     import importlib
 
-    parser = argparse.ArgumentParser(
-        prog="pybpf", description="BPF, all of it, from Python.", formatter_class=__getattr__("HelpFormatter")
-    )
+    parser_class = globals().get("ArgumentParser") or _formatters()["ArgumentParser"]
+    parser = parser_class(prog="pybpf", description="BPF, all of it, from Python.")
     parser.add_argument("--version", action="version", version=f"pybpf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS if only is None else (only,):

@@ -137,41 +137,120 @@ IN = -1
 #: the most constants a membership fact holds
 _MEMBERS = 16
 
+#: what is known about one value: (the constants it equals, the constants it differs
+#: from, the other test outcomes as (op, k, holds), its membership set or None)
+_About = tuple[frozenset, frozenset, frozenset, "frozenset | None"]
+_NOTHING: _About = (frozenset(), frozenset(), frozenset(), None)
 
-def _candidates(value: int | None, facts: frozenset) -> list[int]:
+
+class Facts:
+    """The test outcomes that hold on an edge or on entry to a block, filed by the value
+    tested: an or-chain of tests leaves hundreds of facts on its later edges, and
+    every question the optimizer asks (is this test decided? which constants may this
+    value be?) is about one value, so the answer is found without going through the
+    others, and ``v == k`` / ``v != k`` facts are looked up in a set rather than tried
+    one by one. Immutable: adding a fact makes a new one (copying the per-value table
+    and the one value's sets, in C, not a Python loop over every fact)."""
+
+    __slots__ = ("_by_value",)
+
+    def __init__(self, by_value: dict[int, _About] | None = None):
+        self._by_value: dict[int, _About] = by_value or {}
+
+    def about(self, value: int | None) -> _About | None:
+        return None if value is None else self._by_value.get(value)
+
+    def values(self) -> list[int]:
+        return list(self._by_value)
+
+    def with_fact(self, fact: tuple) -> Facts:
+        """These facts and ``(value, op, k, holds)`` (a membership fact narrows any
+        membership already known)."""
+        value, op, k, holds = fact
+        equal, differ, others, members = self._by_value.get(value, _NOTHING)
+        if op == IN:
+            members = k if members is None else members & k
+        elif op == c.JEQ:
+            if holds:
+                equal = equal | {k}
+            else:
+                differ = differ | {k}
+        else:
+            others = others | {(op, k, holds)}
+        by_value = dict(self._by_value)
+        by_value[value] = (equal, differ, others, members)
+        return Facts(by_value)
+
+    @staticmethod
+    def common(all_facts: list[Facts]) -> Facts:
+        """The facts every one of ``all_facts`` holds (a membership fact only where all
+        hold the same one)."""
+        first, rest = all_facts[0], all_facts[1:]
+        if not rest:
+            return first
+        by_value: dict[int, _About] = {}
+        for value, (equal, differ, others, members) in first._by_value.items():
+            for facts in rest:
+                about = facts._by_value.get(value)
+                if about is None:
+                    break
+                equal, differ, others = equal & about[0], differ & about[1], others & about[2]
+                if members is not None and members != about[3]:
+                    members = None
+            else:
+                if equal or differ or others or members is not None:
+                    by_value[value] = (equal, differ, others, members)
+        return Facts(by_value)
+
+
+def _decided_by(about: _About, op: int, k: int) -> bool | None:
+    """What the facts about a value say of ``value <op> k`` (None: nothing), each fact
+    taken on its own as :func:`_implied` takes it."""
+    equal, differ, others, _ = about
+    for known in equal:
+        return _test(op, known, k)
+    if op == c.JEQ and k in differ:
+        return False
+    for fact_op, fact_k, holds in others:
+        implied = _implied(op, k, fact_op, fact_k, holds)
+        if implied is not None:
+            return implied
+    return None
+
+
+def _candidates(value: int | None, facts: Facts) -> list[int]:
     """The constants a membership fact allows for ``value`` that the other facts about it
     leave possible (empty when no membership fact is known)."""
-    if value is None:
+    about = facts.about(value)
+    if about is None:
         return []
-    members = None
-    about = []
-    for fact in facts:
-        if fact[0] == value:
-            if fact[1] == IN:
-                members = fact[2]
-            else:
-                about.append(fact)
+    equal, differ, others, members = about
     if members is None:
         return []
-    return sorted(m for m in members if all(_test(op, m, k) == holds for _, op, k, holds in about))
+    return sorted(m for m in members if m not in differ and all(m == known for known in equal)
+                  and all(_test(op, m, k) == holds for op, k, holds in others))
 
 
-def _merge_facts(edge_facts: list[frozenset]) -> frozenset:
+def _merge_facts(edge_facts: list[Facts]) -> Facts:
     """What holds on entry to a block: the facts every edge in carries, and, for a value
     every edge left equal to one of a few constants (``[25]==6`` on one, ``[25]==17`` on
     another), the membership fact of their union."""
-    merged = frozenset.intersection(*edge_facts)
+    merged = Facts.common(edge_facts)
     first = edge_facts[0]
-    for value in {f[0] for f in first if (f[1] == c.JEQ and f[3]) or f[1] == IN}:
+    for value in first.values():
+        about = first.about(value)
+        assert about is not None
+        if not about[0] and about[3] is None:
+            continue
         members: set[int] = set()
         for facts in edge_facts:
-            allowed = _candidates(value, facts) or [k for v, op, k, holds in facts if v == value and op == c.JEQ and holds]
+            allowed = _candidates(value, facts) or sorted((facts.about(value) or _NOTHING)[0])
             if not allowed:
                 break
             members.update(allowed)
         else:
             if len(members) <= _MEMBERS:
-                merged = merged | {(value, IN, frozenset(members), True)}
+                merged = merged.with_fact((value, IN, frozenset(members), True))
     return merged
 
 
@@ -290,7 +369,7 @@ class _Pass:
         return state
 
     # ---- tests ------------------------------------------------------------------------
-    def decide(self, block: Block, state: list[int | None], facts: frozenset) -> bool | None:
+    def decide(self, block: Block, state: list[int | None], facts: Facts) -> bool | None:
         op = c.op(block.code)
         a = state[A_REG]
         if c.src(block.code) == c.X:
@@ -303,11 +382,11 @@ class _Pass:
         ak = self.values.value_of(a)
         if ak is not None:
             return _test(block.code, ak, k)
-        for value, fact_op, fact_k, holds in facts:
-            if value == a and fact_op != IN:
-                implied = _implied(op, k, fact_op, fact_k, holds)
-                if implied is not None:
-                    return implied
+        about = facts.about(a)
+        if about is not None:
+            implied = _decided_by(about, op, k)
+            if implied is not None:
+                return implied
         candidates = _candidates(a, facts)
         if candidates:
             outcomes = {_test(block.code, candidate, k) for candidate in candidates}
@@ -328,8 +407,12 @@ class _Pass:
 
 
 def _meet(states: list[list[int | None]]) -> list[int | None]:
+    """Per register, the value every state holds (None where they differ)."""
     first = states[0]
-    return [r if all(s[i] == r for s in states[1:]) else None for i, r in enumerate(first)]
+    if all(state == first for state in states[1:]):
+        return list(first)
+    n = len(states)
+    return [column[0] if column.count(column[0]) == n else None for column in zip(*states)]
 
 
 def _predecessors(order: list[Block]) -> dict[int, list[tuple[Block, str]]]:
@@ -346,7 +429,12 @@ def _initial_state(values: Values) -> list[int | None]:
     return [values.const(0), values.const(0)] + [values.number(("mem0", i)) for i in range(c.MEMWORDS)]
 
 
-def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True):
+#: what :func:`_forward` finds: the blocks in order, each one's entry and exit registers,
+#: the facts on entry to each, and the sweep
+_Analysis = tuple[list[Block], dict[int, list], dict[int, list], dict[int, Facts], _Pass]
+
+
+def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True) -> _Analysis:
     """Entry/exit states and entry facts of every block; with ``rewrite``, turn decided
     tests into moves on the way, and with ``statements`` too, simplify statements."""
     sweep = _Pass(values)
@@ -354,16 +442,16 @@ def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True
     preds = _predecessors(order)
     entry: dict[int, list] = {}
     exit_: dict[int, list] = {}
-    facts: dict[int, frozenset] = {}
+    facts: dict[int, Facts] = {}
     for block in order:
         incoming = preds[block.id]
         if block is root:
             entry[block.id] = _initial_state(values)
-            facts[block.id] = frozenset()
+            facts[block.id] = Facts()
         elif any(p.id not in exit_ for p, _ in incoming):
             # the top of a loop: nothing is known about what the loop brings round
             entry[block.id] = [None] * _REGISTERS
-            facts[block.id] = frozenset()
+            facts[block.id] = Facts()
         else:
             entry[block.id] = _meet([exit_[p.id] for p, _ in incoming])
             edge_facts = []
@@ -372,7 +460,7 @@ def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True
                 if not p.is_goto:
                     fact = sweep.test_fact(p, exit_[p.id], attr == "jt")
                     if fact is not None:
-                        f = f | {fact}
+                        f = f.with_fact(fact)
                 edge_facts.append(f)
             facts[block.id] = _merge_facts(edge_facts)
         exit_[block.id] = sweep.run_statements(block, entry[block.id], rewrite and statements)
@@ -387,6 +475,15 @@ def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True
                 block.k = 0
                 sweep.changed = True
     return order, entry, exit_, facts, sweep
+
+
+def _rewrite(root: Block, values: Values, statements: bool) -> tuple[bool, _Analysis | None]:
+    """A rewriting :func:`_forward`: whether it changed the graph, and where it did not,
+    its analysis, which is then the graph's as it is (what a non-rewriting sweep would
+    find: the passes that follow take it instead of sweeping again)."""
+    analysis = _forward(root, values, rewrite=True, statements=statements)
+    changed = analysis[4].changed
+    return changed, None if changed else analysis
 
 
 # ---- liveness ------------------------------------------------------------------------
@@ -493,8 +590,10 @@ def _masks_to_jset(order: list[Block], live_in: dict[int, set[int]]) -> bool:
 
 # ---- jump threading ------------------------------------------------------------------
 
-def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None) -> bool:
-    order, entry, exit_, facts, sweep = _forward(root, values, rewrite=False)
+def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None, analysis: _Analysis | None = None) -> bool:
+    """Thread every edge (see :func:`_follow` and :func:`_test_only`); ``analysis`` is
+    :func:`_forward`'s of the graph as it is, where the caller has one."""
+    order, entry, exit_, facts, sweep = analysis or _forward(root, values, rewrite=False)
     live_in = _liveness(order)
     changed = False
     for block in order:
@@ -507,7 +606,7 @@ def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None) -> bo
             if not block.is_goto:
                 fact = sweep.test_fact(block, state, attr == "jt")
                 if fact is not None:
-                    edge_facts = edge_facts | {fact}
+                    edge_facts = edge_facts.with_fact(fact)
             first = getattr(block, attr)
             furthest = _follow(first, state, edge_facts, sweep, live_in, state, split=True) or first
             target = _test_only(furthest, state, sweep, twins)
@@ -517,7 +616,7 @@ def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None) -> bo
     return changed
 
 
-def _follow(target: Block, current: list[int | None], facts: frozenset, sweep: _Pass,
+def _follow(target: Block, current: list[int | None], facts: Facts, sweep: _Pass,
             live_in: dict[int, set[int]], origin: list[int | None], split: bool) -> Block | None:
     """The furthest block past ``target`` an edge leaving the registers as ``origin`` may
     skip to, following the tests its facts decide (None: none past it). The registers
@@ -535,14 +634,14 @@ def _follow(target: Block, current: list[int | None], facts: frozenset, sweep: _
         if outcome is None:
             candidates = _candidates(current[A_REG], facts) if split else []
             if len(candidates) > 1:
-                ends = {_follow(target, before, facts | {(current[A_REG], c.JEQ, m, True)}, sweep, live_in, origin,
+                ends = {_follow(target, before, facts.with_fact((current[A_REG], c.JEQ, m, True)), sweep, live_in, origin,
                                 split=False) for m in candidates}
                 if len(ends) == 1 and None not in ends:
                     furthest = ends.pop()
             break
         fact = sweep.test_fact(target, current, outcome)
         if fact is not None:
-            facts = facts | {fact}
+            facts = facts.with_fact(fact)
         successor = target.jt if outcome else target.jf
         assert successor is not None            # a test has both successors
         target = successor
@@ -587,7 +686,7 @@ def _exposed(block: Block) -> tuple[set[int], set[int]]:
     return exposed | (_terminal_uses(block) - defined), defined
 
 
-def _pullup(root: Block, values: Values) -> bool:
+def _pullup(root: Block, values: Values, analysis: _Analysis | None = None) -> bool:
     """Where an edge leaves A holding a value and enters a chain of tests sharing one
     outcome (``a or b or c``: every true edge to the same block, each next test on the
     false edge; or ``and``'s mirror image), move the later tests of the chain that test
@@ -596,8 +695,8 @@ def _pullup(root: Block, values: Values) -> bool:
     [26]==2, [30]==1, [30]==2`` (libpcap's or_pullup and and_pullup). The tests passed
     over may be reordered when none reads a register another writes (each computes its
     value from what held before the chain) and nothing after the chain reads a register
-    they write; each block moves at most once per call."""
-    order, _, exit_, _, _ = _forward(root, values, rewrite=False)
+    they write; each block moves at most once per call. ``analysis``: as :func:`_thread`'s."""
+    order, _, exit_, _, _ = analysis or _forward(root, values, rewrite=False)
     preds = _predecessors(order)
     live_in = _liveness(order)
     touched: set[int] = set()
@@ -729,10 +828,10 @@ def optimize(root: Block) -> Block:
     twins: dict[tuple, Block] = {}
     root = _move_branches(root, values)
     for _ in range(100):
-        _, _, _, _, sweep = _forward(root, values, rewrite=True)
-        changed = sweep.changed
-        changed |= _thread(root, values, twins)
-        changed |= _pullup(root, values)
+        changed, unchanged = _rewrite(root, values, statements=True)
+        if _thread(root, values, twins, unchanged):
+            changed, unchanged = True, None
+        changed |= _pullup(root, values, unchanged)
         order = blocks_in_order(root)
         changed |= _remove_dead(order, _liveness(order))
         changed |= _masks_to_jset(order, _liveness(order))
@@ -780,9 +879,10 @@ def _move_branches(root: Block, values: Values) -> Block:
     loads intact), so that the blocks of a chain can be reordered freely; the loads
     made redundant go in the second phase."""
     for _ in range(100):
-        changed = _forward(root, values, rewrite=True, statements=False)[4].changed
-        changed |= _thread(root, values, None)
-        changed |= _pullup(root, values)
+        changed, unchanged = _rewrite(root, values, statements=False)
+        if _thread(root, values, None, unchanged):
+            changed, unchanged = True, None
+        changed |= _pullup(root, values, unchanged)
         root, moved = _skip_moves(root)
         root, merged = _merge_identical(root)
         if not (changed or moved or merged):
