@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from pybpf.cli.output import atomic_output
 
@@ -22,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Assemble first, so a syntax error never leaves a partial output file."""
+    from pathlib import Path
+
     from pybpf.errors import PybpfError
     from pybpf.isa import assemble, encode
     from pybpf.object.source import source_text

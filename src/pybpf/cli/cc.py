@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from pybpf.cli.output import atomic_output
 from pybpf.errors import PybpfError
@@ -42,6 +41,8 @@ def parse_define(text: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Compile, print clang's messages, write the object only on success."""
+    from pathlib import Path
+
     from pybpf.toolchain import CompileError, compile_object
 
     defines = dict(parse_define(d) for d in args.defines)

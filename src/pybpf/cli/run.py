@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
-from pathlib import Path
 
 from pybpf.errors import PybpfError
 
@@ -76,6 +76,8 @@ def _input(args: argparse.Namespace) -> bytes | None:
         except ValueError as exc:
             raise PybpfError(f"--mem: not hex bytes ({exc})") from None
     if args.data is not None:
+        from pathlib import Path
+
         return Path(args.data).read_bytes()
     return None
 
@@ -162,7 +164,7 @@ def _run_engine(program_file: ProgramFile, args: argparse.Namespace, memory: byt
 
     spec = program_file.program
     if spec is None:
-        name = re.sub(r"[^A-Za-z0-9_]", "_", Path(args.file).stem)[:15] or "prog"
+        name = re.sub(r"[^A-Za-z0-9_]", "_", os.path.splitext(os.path.basename(args.file))[0])[:15] or "prog"
         spec = ProgramSpec(name, args.type or "socket_filter", program_file.instructions)
     elif args.type is not None:
         spec = spec.copy(type=args.type)

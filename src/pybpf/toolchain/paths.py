@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (CLI start-up)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: the running kernel's BTF (here rather than in pybpf.toolchain.vmlinux, so that the CLI
 #: can show it as a default without importing the BTF reader)
@@ -13,6 +15,8 @@ def include_dir() -> Path:
     """The project's BPF headers (``#include <pybpf/bpf.h>``): package data beside this
     module (pip installs packages as directories; importlib.resources would cost ~8 ms
     of every command that shows this path as a default)."""
+    from pathlib import Path
+
     return Path(__file__).parent / "include"
 
 
@@ -22,6 +26,8 @@ def uapi_include_dirs() -> list[Path]:
     include them, and they need no kernel headers on the machine. Empty where the ziglang
     package is not installed (a system clang then finds its own, if any)."""
     import importlib.util
+    from pathlib import Path
+
     spec = importlib.util.find_spec("ziglang")
     if spec is None or not spec.submodule_search_locations:
         return []
