@@ -14,7 +14,7 @@ the runtime turns them into the interpreter's VMError messages.
 from __future__ import annotations
 
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -109,6 +109,29 @@ def c64(value: int) -> ir.Constant:
     return ir.Constant(I64, value & ((1 << 64) - 1))
 
 
+def _scan_table(b: ir.IRBuilder, state: ir.Value, count_slot: int, limit: int, first: int, stride: int,
+                matches: Callable[[ir.Value], ir.Value], found: ir.Block, done: ir.Block) -> ir.Value:
+    """A loop over a table in the state — ``state[count_slot]`` entries (at most ``limit``)
+    of ``stride`` slots from slot ``first`` — that goes to ``found`` at the first entry
+    for which ``matches(slot)`` (emitted in the loop's body) holds, and to ``done`` after
+    the last. Returns the entry's first slot (for ``found``); emission starts at ``b``'s
+    block, and the builder is left in the body, terminated."""
+    start = b.block
+    head, body = start.function.append_basic_block(), start.function.append_basic_block()
+    count = b.load(b.gep(state, [c64(count_slot)]))
+    bounded = b.select(b.icmp_unsigned("<", count, c64(limit)), count, c64(limit))
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64)
+    i.add_incoming(c64(0), start)
+    b.cbranch(b.icmp_unsigned("<", i, bounded), body, done)
+    b.position_at_end(body)
+    slot = b.add(c64(first), b.mul(i, c64(stride)))
+    i.add_incoming(b.add(i, c64(1)), body)
+    b.cbranch(matches(slot), found, head)
+    return slot
+
+
 @dataclass
 class _Function:
     start: int
@@ -192,21 +215,17 @@ class Translator:
                                            name="bpf_region")
         fn.linkage = "internal"
         state, addr, size, write = fn.args
-        start, head, body, inside, divide, check, done = (fn.append_basic_block() for _ in range(7))
-        b = ir.IRBuilder(start)
-        count = b.load(b.gep(state, [c64(S_NREGIONS)]))
-        b.branch(head)
-        b.position_at_end(head)
-        i = b.phi(I64)
-        i.add_incoming(c64(0), start)
-        b.cbranch(b.icmp_unsigned("<", i, b.select(b.icmp_unsigned("<", count, c64(MAX_REGIONS)), count,
-                                                    c64(MAX_REGIONS))), body, done)
-        b.position_at_end(body)
-        slot = b.add(c64(S_REGIONS), b.mul(i, c64(REGION_SLOTS)))
-        base, end = b.load(b.gep(state, [slot])), b.load(b.gep(state, [b.add(slot, c64(1))]))
-        offset, length = b.sub(addr, base), b.sub(end, base)
-        i.add_incoming(b.add(i, c64(1)), body)
-        b.cbranch(b.icmp_unsigned("<", offset, length), inside, head)
+        b = ir.IRBuilder(fn.append_basic_block())      # (the entry block comes first)
+        inside, divide, check, done = (fn.append_basic_block() for _ in range(4))
+        bounds: list[ir.Value] = []
+
+        def holds(slot: ir.Value) -> ir.Value:      # addr in [base, end): offset < length
+            base, end = b.load(b.gep(state, [slot])), b.load(b.gep(state, [b.add(slot, c64(1))]))
+            bounds[:] = b.sub(addr, base), b.sub(end, base)
+            return b.icmp_unsigned("<", bounds[0], bounds[1])
+
+        slot = _scan_table(b, state, S_NREGIONS, MAX_REGIONS, S_REGIONS, REGION_SLOTS, holds, inside, done)
+        offset, length = bounds
         b.position_at_end(inside)
         host, flags = b.load(b.gep(state, [b.add(slot, c64(2))])), b.load(b.gep(state, [b.add(slot, c64(3))]))
         fits = b.and_(b.icmp_unsigned("<=", size, length), b.icmp_unsigned("<=", offset, b.sub(length, size)))
@@ -308,19 +327,10 @@ class Translator:
         fn = self._pointer_fn = ir.Function(self.module, ir.FunctionType(I64, [STATE, I64]), name="bpf_pointer")
         fn.linkage = "internal"
         state, addr = fn.args
-        start, head, body, found, done = (fn.append_basic_block() for _ in range(5))
-        b = ir.IRBuilder(start)
-        count = b.load(b.gep(state, [c64(S_NPOINTERS)]))
-        b.branch(head)
-        b.position_at_end(head)
-        i = b.phi(I64)
-        i.add_incoming(c64(0), start)
-        b.cbranch(b.icmp_unsigned("<", i, b.select(b.icmp_unsigned("<", count, c64(MAX_POINTERS)), count,
-                                                    c64(MAX_POINTERS))), body, done)
-        b.position_at_end(body)
-        slot = b.add(c64(S_POINTERS), b.mul(i, c64(2)))
-        i.add_incoming(b.add(i, c64(1)), body)
-        b.cbranch(b.icmp_unsigned("==", b.load(b.gep(state, [slot])), addr), found, head)
+        b = ir.IRBuilder(fn.append_basic_block())
+        found, done = fn.append_basic_block(), fn.append_basic_block()
+        slot = _scan_table(b, state, S_NPOINTERS, MAX_POINTERS, S_POINTERS, 2,
+                           lambda slot: b.icmp_unsigned("==", b.load(b.gep(state, [slot])), addr), found, done)
         b.position_at_end(found)
         b.ret(b.load(b.gep(state, [b.add(slot, c64(1))])))
         b.position_at_end(done)
