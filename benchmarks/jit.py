@@ -13,8 +13,8 @@ checks the verifier made unnecessary (what ``load(..., engine="vm")`` programs g
 best of as many runs as the kernel makes (the machine is shared: the best is the
 steadiest measure; the kernel reports its mean), less the cost of calling an empty
 program from Python (the kernel's duration leaves out its own call). Then prints the JIT's
-compile time for branch-heavy programs of 1k, 10k and 100k instructions
-(``JIT_COMPILE_SIZES=1000,10000`` to choose; ``--compile-only`` skips the run times).
+compile time for branch-heavy programs of 1k, 10k and 100k instructions, wall and CPU
+seconds (``JIT_COMPILE_SIZES=1000,10000`` to choose; ``--compile-only`` skips the run times).
 """
 
 from __future__ import annotations
