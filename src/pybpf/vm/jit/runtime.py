@@ -17,6 +17,7 @@ here on a warm cache imports almost nothing.
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
 import time
 from collections import OrderedDict
@@ -317,12 +318,26 @@ def _generator_digest() -> bytes:
 
 def _object_code(program: CheckedProgram, opt: int, engine: bool = False,
                  trusted: Mapping[int, frozenset[str]] | None = None) -> bytes:
-    """Translate ``program`` and compile it to an object (imports llvmlite)."""
+    """Translate ``program`` and compile it to an object (imports llvmlite).
+
+    The cyclic collector is paused meanwhile: llvmlite's IR is some twenty Python objects
+    per eBPF instruction, all alive until the module is printed, and each of the
+    collector's passes over them took longer as the module grew (at 100,000 instructions
+    it doubled the time of building and printing the IR). They become garbage together
+    afterwards, for the collector's next pass."""
     from pybpf.vm.jit.translate import Translator
 
+    collecting = gc.isenabled()
     with native.LLVM_LOCK:
-        module = Translator(program, engine, trusted).translate()
-        return native.object_code(str(module), opt)
+        gc.disable()
+        try:
+            module = Translator(program, engine, trusted).translate()
+            text = str(module)
+        finally:
+            if collecting:
+                gc.enable()
+        del module
+        return native.object_code(text, opt)
 
 
 def _uint64_address(array: Any, count: int, what: str) -> int:

@@ -14,7 +14,7 @@ the runtime turns them into the interpreter's VMError messages.
 from __future__ import annotations
 
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -109,6 +109,29 @@ def c64(value: int) -> ir.Constant:
     return ir.Constant(I64, value & ((1 << 64) - 1))
 
 
+def _scan_table(b: ir.IRBuilder, state: ir.Value, count_slot: int, limit: int, first: int, stride: int,
+                matches: Callable[[ir.Value], ir.Value], found: ir.Block, done: ir.Block) -> ir.Value:
+    """A loop over a table in the state — ``state[count_slot]`` entries (at most ``limit``)
+    of ``stride`` slots from slot ``first`` — that goes to ``found`` at the first entry
+    for which ``matches(slot)`` (emitted in the loop's body) holds, and to ``done`` after
+    the last. Returns the entry's first slot (for ``found``); emission starts at ``b``'s
+    block, and the builder is left in the body, terminated."""
+    start = b.block
+    head, body = start.function.append_basic_block(), start.function.append_basic_block()
+    count = b.load(b.gep(state, [c64(count_slot)]))
+    bounded = b.select(b.icmp_unsigned("<", count, c64(limit)), count, c64(limit))
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64)
+    i.add_incoming(c64(0), start)
+    b.cbranch(b.icmp_unsigned("<", i, bounded), body, done)
+    b.position_at_end(body)
+    slot = b.add(c64(first), b.mul(i, c64(stride)))
+    i.add_incoming(b.add(i, c64(1)), body)
+    b.cbranch(matches(slot), found, head)
+    return slot
+
+
 @dataclass
 class _Function:
     start: int
@@ -192,21 +215,17 @@ class Translator:
                                            name="bpf_region")
         fn.linkage = "internal"
         state, addr, size, write = fn.args
-        start, head, body, inside, divide, check, done = (fn.append_basic_block() for _ in range(7))
-        b = ir.IRBuilder(start)
-        count = b.load(b.gep(state, [c64(S_NREGIONS)]))
-        b.branch(head)
-        b.position_at_end(head)
-        i = b.phi(I64)
-        i.add_incoming(c64(0), start)
-        b.cbranch(b.icmp_unsigned("<", i, b.select(b.icmp_unsigned("<", count, c64(MAX_REGIONS)), count,
-                                                    c64(MAX_REGIONS))), body, done)
-        b.position_at_end(body)
-        slot = b.add(c64(S_REGIONS), b.mul(i, c64(REGION_SLOTS)))
-        base, end = b.load(b.gep(state, [slot])), b.load(b.gep(state, [b.add(slot, c64(1))]))
-        offset, length = b.sub(addr, base), b.sub(end, base)
-        i.add_incoming(b.add(i, c64(1)), body)
-        b.cbranch(b.icmp_unsigned("<", offset, length), inside, head)
+        b = ir.IRBuilder(fn.append_basic_block())      # (the entry block comes first)
+        inside, divide, check, done = (fn.append_basic_block() for _ in range(4))
+        bounds: list[ir.Value] = []
+
+        def holds(slot: ir.Value) -> ir.Value:      # addr in [base, end): offset < length
+            base, end = b.load(b.gep(state, [slot])), b.load(b.gep(state, [b.add(slot, c64(1))]))
+            bounds[:] = b.sub(addr, base), b.sub(end, base)
+            return b.icmp_unsigned("<", bounds[0], bounds[1])
+
+        slot = _scan_table(b, state, S_NREGIONS, MAX_REGIONS, S_REGIONS, REGION_SLOTS, holds, inside, done)
+        offset, length = bounds
         b.position_at_end(inside)
         host, flags = b.load(b.gep(state, [b.add(slot, c64(2))])), b.load(b.gep(state, [b.add(slot, c64(3))]))
         fits = b.and_(b.icmp_unsigned("<=", size, length), b.icmp_unsigned("<=", offset, b.sub(length, size)))
@@ -308,19 +327,10 @@ class Translator:
         fn = self._pointer_fn = ir.Function(self.module, ir.FunctionType(I64, [STATE, I64]), name="bpf_pointer")
         fn.linkage = "internal"
         state, addr = fn.args
-        start, head, body, found, done = (fn.append_basic_block() for _ in range(5))
-        b = ir.IRBuilder(start)
-        count = b.load(b.gep(state, [c64(S_NPOINTERS)]))
-        b.branch(head)
-        b.position_at_end(head)
-        i = b.phi(I64)
-        i.add_incoming(c64(0), start)
-        b.cbranch(b.icmp_unsigned("<", i, b.select(b.icmp_unsigned("<", count, c64(MAX_POINTERS)), count,
-                                                    c64(MAX_POINTERS))), body, done)
-        b.position_at_end(body)
-        slot = b.add(c64(S_POINTERS), b.mul(i, c64(2)))
-        i.add_incoming(b.add(i, c64(1)), body)
-        b.cbranch(b.icmp_unsigned("==", b.load(b.gep(state, [slot])), addr), found, head)
+        b = ir.IRBuilder(fn.append_basic_block())
+        found, done = fn.append_basic_block(), fn.append_basic_block()
+        slot = _scan_table(b, state, S_NPOINTERS, MAX_POINTERS, S_POINTERS, 2,
+                           lambda slot: b.icmp_unsigned("==", b.load(b.gep(state, [slot])), addr), found, done)
         b.position_at_end(found)
         b.ret(b.load(b.gep(state, [b.add(slot, c64(1))])))
         b.position_at_end(done)
@@ -399,7 +409,7 @@ class _FunctionBuilder:
         frame_slot = self.b.gep(self.state, [self.b.add(self.depth, c64(S_FRAMES))])
         self.b.store(self.b.ptrtoint(self.stack, I64), frame_slot)
         self.blocks: dict[int, ir.Block] = {}
-        self._fault_exit: tuple[ir.Block, list[ir.PhiInstr]] | None = None
+        self._fault_exits: dict[tuple[int, tuple[int, ...]], tuple[ir.Block, list[ir.PhiInstr]]] = {}
         self.index = function.start
         self.block_end = function.start
         self.initialised = self._initialised()
@@ -417,33 +427,44 @@ class _FunctionBuilder:
         a pointer, so the compiled code has no symbol for a loader to resolve)."""
         return self.b.inttoptr(self._state_load(slot), kind.as_pointer())
 
-    def _fault_block(self) -> tuple[ir.Block, list[ir.PhiInstr]]:
-        """A fault exit: it records what its predecessors hand it (through phis) in the
-        state and returns. Shared by up to FAULT_EDGES checks, rather than one per check:
-        that keeps the function small, and bounded phis keep LLVM's passes (whose work on
-        a phi grows with its incoming edges, per edge) linear in the program's size."""
-        if self._fault_exit is None or len(self._fault_exit[1][0].incomings) >= FAULT_EDGES:
+    def _fault_block(self, code: int, varying: tuple[int, ...]) -> tuple[ir.Block, list[ir.PhiInstr]]:
+        """A fault exit for faults of kind ``code``: it records the fault in the state and
+        returns — the details named by ``varying`` (state slots) as its predecessors hand
+        them over through phis, the others as 0. Shared by up to FAULT_EDGES checks of the
+        same kind and shape, rather than one block per check: that keeps the function
+        small, bounded phis keep LLVM's passes (whose work on a phi grows with its
+        incoming edges, per edge) linear in the program's size, and phis only for what
+        varies (a budget check hands over 2 values, not 6) keep the IR and the copies
+        code generation puts on every edge few."""
+        key = (code, varying)
+        exit_ = self._fault_exits.get(key)
+        if exit_ is None or len(exit_[1][0].incomings) >= FAULT_EDGES:
             block = self.ir_fn.append_basic_block("fault")
             b = ir.IRBuilder(block)
-            phis = [b.phi(I64, name=name) for name in ("code", "slot", "addr", "size", "write", "budget")]
-            for slot, value in zip((S_STATUS, S_SLOT, S_ADDR, S_SIZE, S_WRITE, S_BUDGET), phis):
-                b.store(value, b.gep(self.state, [c64(slot)]))
+            phis = [b.phi(I64) for _ in varying]
+            given = dict(zip(varying, phis))
+            b.store(c64(code), b.gep(self.state, [c64(S_STATUS)]))
+            for slot in (S_SLOT, S_ADDR, S_SIZE, S_WRITE, S_BUDGET):
+                b.store(given.get(slot, c64(0)), b.gep(self.state, [c64(slot)]))
             b.store(self.depth, b.gep(self.state, [c64(S_DEPTH)]))
             b.ret(ir.Constant(RESULT, [0, 0]))
-            self._fault_exit = block, phis
-        return self._fault_exit
+            exit_ = self._fault_exits[key] = block, phis
+        return exit_
 
     def _fault_edge(self, code: int, slot: int, addr: ir.Value | None, size: int, write: ir.Value | int,
                     budget: ir.Value | None) -> ir.Block:
-        """The fault exit, with this block's details added to its phis. ``write``: a write
-        access (or, for F_UNINIT, the mask of set registers); ``budget``: what to leave in
-        the budget slot (only a packet load past the end, which is no error, needs it)."""
-        block, phis = self._fault_block()
+        """The fault exit for this fault, with this block's details added to its phis.
+        ``write``: a write access (or, for F_UNINIT, the mask of set registers);
+        ``budget``: what to leave in the budget slot (only a packet load past the end,
+        which is no error, needs it)."""
+        details = {S_SLOT: c64(slot), S_ADDR: addr, S_SIZE: c64(size) if size else None,
+                   S_WRITE: write if isinstance(write, ir.Value) else c64(write) if write else None,
+                   S_BUDGET: budget}
+        varying = tuple(key for key, value in details.items() if value is not None)
+        block, phis = self._fault_block(code, varying)
         here = self.b.block
-        values = (c64(code), c64(slot), addr if addr is not None else c64(0), c64(size),
-                  write if isinstance(write, ir.Value) else c64(write), budget if budget is not None else c64(0))
-        for phi, value in zip(phis, values):
-            phi.add_incoming(value, here)
+        for phi, key in zip(phis, varying):
+            phi.add_incoming(details[key], here)
         return block
 
     def _fault(self, code: int, slot: int, addr: ir.Value | None = None, size: int = 0, write: ir.Value | int = 0,
