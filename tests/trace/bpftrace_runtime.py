@@ -18,6 +18,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,12 +194,23 @@ def run_case(case: Case, tests_dir: Path, tracer: str) -> tuple[str, str]:
                 helper.wait()
 
 
+def drop_in(directory: Path) -> str:
+    """An executable named ``bpftrace`` in ``directory`` that runs ``pybpf trace``: the
+    tests run the tracer as bpftrace's runner runs ``bpftrace``, and expect its comm
+    (``comm`` in BEGIN) to be that name, which the kernel takes from the script's name."""
+    src = Path(__file__).resolve().parents[2] / "src"
+    script = directory / "bpftrace"
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(src)!r})\n"
+                      "from pybpf.cli import main\nsys.exit(main(['trace', *sys.argv[1:]]))\n")
+    script.chmod(0o755)
+    return str(script)
+
+
 def main() -> None:
     tests_dir = Path(sys.argv[1])
     suites = sys.argv[2:] or sorted(p.name for p in (tests_dir / "runtime").iterdir()
                                     if p.is_file() and p.name != "engine")
-    src = Path(__file__).resolve().parents[2] / "src"
-    tracer = f"/usr/bin/env PYTHONPATH={src} {sys.executable} -m pybpf trace"
+    tracer = drop_in(Path(tempfile.mkdtemp(prefix="pybpf-trace-runtime-")))
     totals: dict[str, int] = {}
     for suite in suites:
         for case in parse_suite(tests_dir / "runtime" / suite):

@@ -228,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
             for ins in probe.instructions:
                 print(f"  {format_instruction(ins)}")
         return 0
+    _name_process()
     output = sys.stdout
     if args.output:
         output = open(args.output, "w")
@@ -243,6 +244,24 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if output is not sys.stdout:
             output.close()
+
+
+def _name_process() -> None:
+    """The tracer's own comm (what BEGIN and END see as ``comm``, as bpftrace's see
+    ``bpftrace``): the name it was run by (``pybpf`` from the installed entry point,
+    ``bpftrace`` from a drop-in script of that name), but ``pybpf`` instead of a bare
+    interpreter's name (``python -m pybpf``), which says nothing about the tracer."""
+    import ctypes
+    import re
+
+    try:
+        with open("/proc/self/comm") as f:
+            comm = f.read().strip()
+    except OSError:
+        return
+    if re.fullmatch(r"python[\d.]*", comm):
+        pr_set_name = 15
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_name, b"pybpf", 0, 0, 0)
 
 
 def _info() -> int:

@@ -806,9 +806,8 @@ class Child:
     attached (so its pid is known to the program as ``cpid`` and no event is missed)."""
 
     def __init__(self, command: str):
-        import shlex
         import shutil
-        argv = shlex.split(command)
+        argv = command.split(" ")  # as bpftrace: at every space, quotes kept (no shell)
         path = shutil.which(argv[0]) if argv else None
         if path is None:
             raise TraceRuntimeError(f"cannot run -c {command!r}: command not found")
