@@ -55,3 +55,83 @@ def test_c_command_split_at_spaces_keeping_quotes_as_bpftrace(command):
     ours, theirs = pybpf_trace("-q", "-c", command, "-e", "END {}"), bpftrace("-q", "-c", command, "-e", "END {}")
     assert ours.stdout == theirs.stdout
     assert ours.returncode == theirs.returncode
+
+
+HELPER_ERRORS = [
+    ("-k", "i:ms:100 { @[1] = 1; delete(@[2]); exit(); }"),
+    ("-kk", 'i:ms:100 { @[1] = 1; printf("%d\\n", @[2]); exit(); }'),
+    ("-k", 'i:ms:100 { @[1] = 1; printf("%d\\n", @[2]); exit(); }'),  # -k leaves lookups out
+    ("-kk", "BEGIN { @a = avg(1); @b = stats(2); @h = hist(3); @l = lhist(4, 0, 10, 1); @m = min(3); "
+            "@s[7] = sum(1); @c = count(); exit() }"),
+]
+
+
+@needs_bpftrace
+@pytest.mark.parametrize("level, program", HELPER_ERRORS)
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_helper_error_warnings_as_bpftrace(level, program, fmt):
+    ours, theirs = pybpf_trace(level, "-f", fmt, "-e", program), bpftrace(level, "-f", fmt, "-e", program)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+
+
+@needs_bpftrace
+def test_helper_error_of_a_read_names_probe_read_and_its_place():
+    program = "struct foo {int a;}; BEGIN { $tmp = ((struct foo*) 0)->a; exit(); }"
+    ours, theirs = (pybpf_trace("-kk", "-q", "-f", "json", "-e", program),
+                    bpftrace("-kk", "-q", "-f", "json", "-e", program))
+    assert ours.stdout == theirs.stdout
+    assert '"helper": "probe_read", "retcode": -14, "line": 1, "col": 37' in ours.stdout
+
+
+class TraceInstance:
+    """A tracefs instance of this test's own with bpf_trace_printk's event enabled: what
+    debugf writes, read without touching the global trace buffer others may use."""
+
+    def __init__(self, name: str):
+        self.path = Path("/sys/kernel/tracing/instances") / name
+
+    def __enter__(self) -> TraceInstance:
+        if not self.path.parent.is_dir():
+            pytest.skip("tracefs is not mounted at /sys/kernel/tracing")
+        self.path.mkdir()
+        (self.path / "events/bpf_trace/bpf_trace_printk/enable").write_text("1")
+        return self
+
+    def messages(self) -> list[str]:
+        lines = (self.path / "trace").read_text().splitlines()
+        return [line.split("bpf_trace_printk: ", 1)[1] for line in lines if "bpf_trace_printk: " in line]
+
+    def clear(self) -> None:
+        (self.path / "trace").write_text("")
+
+    def __exit__(self, *exc: object) -> None:
+        (self.path / "events/bpf_trace/bpf_trace_printk/enable").write_text("0")
+        self.path.rmdir()
+
+
+DEBUGF = ('i:ms:1 { $s = "str-trace"; debugf("trace-debugf %s %d %x|", $s, -1, 255); '
+          'printf("printf %d\\n", 0); debugf("trace-debugf %5d|%-3u|%llx", 7, 1 << 40, 1 << 36); exit(); }')
+
+
+@needs_bpftrace
+def test_debugf_writes_to_the_trace_buffer_as_bpftrace():
+    with TraceInstance(f"pybpf_trace_debugf_{os.getpid()}") as instance:
+        theirs = bpftrace("-e", DEBUGF)
+        expected = [m for m in instance.messages() if m.startswith("trace-debugf")]
+        instance.clear()
+        ours = pybpf_trace("-e", DEBUGF)
+        got = [m for m in instance.messages() if m.startswith("trace-debugf")]
+    assert len(set(expected)) == 2, theirs.stderr
+    assert set(got) == set(expected)  # the interval may fire again before exit() is seen: once or more
+    assert ours.stdout == theirs.stdout
+    warnings = [line for line in theirs.stderr.splitlines() if "RLIMIT_MEMLOCK" not in line]
+    assert ours.stderr.splitlines() == warnings  # the same two warnings, placed as bpftrace places them
+    assert "WARNING: The debugf() builtin is not recommended" in ours.stderr
+
+
+def test_debugf_takes_at_most_three_conversions():
+    result = pybpf_trace("-e", 'BEGIN { debugf("%d %d %d %d", 1, 2, 3, 4); }')
+    assert result.returncode == 1
+    assert "ERROR: debugf: Cannot use more than 3 conversion specifiers" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="output buffering")
     parser.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching N probes...'")
     parser.add_argument("-v", dest="verbose", action="store_true", help="with -l: tracepoint arguments")
-    parser.add_argument("-k", dest="warnings", action="count", default=0, help="report helper errors (accepted)")
+    parser.add_argument("-k", dest="warnings", action="count", default=0, help="warn when a helper fails (-kk: reads and lookups too)")
     parser.add_argument("--unsafe", action="store_true", help="allow system()")
     parser.add_argument("--info", action="store_true", help="what this build supports")
     parser.add_argument("--version", action="store_true", help="print the version")
@@ -235,7 +235,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.buffering == "full":
         output = open(sys.stdout.fileno(), "w", closefd=False, buffering=1 << 16)
     options = Options(params=rest, output=output, format=args.format, pid=pid, command=args.command,
-                      quiet=args.quiet, unsafe=args.unsafe)
+                      quiet=args.quiet, unsafe=args.unsafe, helper_checks=min(args.warnings, 2),
+                      warnings=not args.no_warnings)
     try:
         return run_program(source, options, filename)
     except TraceError as exc:

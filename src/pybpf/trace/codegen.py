@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pybpf.isa import opcodes as o
+from pybpf.isa.helpers import HELPER_IDS
 from pybpf.isa.instruction import Instruction
 from pybpf.trace import ast
 from pybpf.trace.emit import Emitter
@@ -29,6 +30,8 @@ from pybpf.trace.types import INT64, NONE, STRLEN, UINT64, T, string, tuple_of
 MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, PROBE_READ, KTIME, PRANDOM, SMP_ID = 1, 2, 3, 4, 5, 7, 8
 PID_TGID, UID_GID, COMM, GET_STACKID, CURRENT_TASK, PROBE_READ_STR, CGROUP_ID = 14, 15, 16, 27, 35, 45, 80
 RINGBUF_OUTPUT = 130
+TRACE_PRINTK = 6
+HELPER_NAMES = {number: name for name, number in HELPER_IDS.items()}  #: as -k's warnings name them
 FOR_EACH_MAP_ELEM, LOOP, MAP_LOOKUP_PERCPU = 164, 181, 195
 #: what a for loop's body may read or write of a map's value: per-CPU aggregations are
 #: summed (or reduced) over the CPUs as print() does; bucketed ones have no one value
@@ -104,6 +107,8 @@ class Action:
     map: str = ""
     top: int = 0
     div: int = 0
+    position: int = -1        #: helper_error: where in the program text (with ``length``)
+    length: int = 1
 
 
 @dataclass
@@ -125,6 +130,9 @@ class Compiled:
     start_ns: int
     uses: set[str] = field(default_factory=set)
     kernel: Any = None        #: the KernelTypes records and arrays in values are described by
+    warnings: list[str] = field(default_factory=list)  #: compile-time warnings, placed in the text
+    source: str = ""          #: the program text and its file name (to place -k's warnings)
+    filename: str = "stdin"
 
 
 class CodegenError(TraceSyntaxError):
@@ -170,6 +178,8 @@ class Generator:
         self.kernel = KernelTypes()
         self.cpid = 0                 #: pid of the -c command (the cpid builtin)
         self.unsafe = False           #: --unsafe: signal() and system() allowed
+        self.helper_checks = 0        #: -k: 1 reports failing helpers (but reads and lookups), -kk: 2 all
+        self.warnings: list[tuple[str, int, int]] = []  #: compile-time warnings: (reason, position, length)
         self._user_symbols: dict[tuple[str, str], tuple[int, int]] = {}
 
     # -- types -------------------------------------------------------------------------
@@ -531,7 +541,7 @@ class Generator:
     # -- actions ----------------------------------------------------------------------
 
     def action(self, action: Action) -> int:
-        key = (action.kind, action.text, tuple(action.types), action.map, action.top, action.div)
+        key = (action.kind, action.text, tuple(action.types), action.map, action.top, action.div, action.position)
         if key not in self._action_ids:
             self._action_ids[key] = len(self.actions)
             self.actions.append(action)
@@ -887,9 +897,9 @@ class ProbeCompiler:
             self.int_expr(ast.Binary(s.op[:-1], target, s.value, position=s.position, length=s.length))
             value = e.alloc(8)
             e.store(10, value, 0)
-        self.map_update(info.name, key, value)
+        self.map_update(info.name, key, value, s)
 
-    def map_update(self, name: str, key: int, value: int) -> None:
+    def map_update(self, name: str, key: int, value: int, node: ast.Node) -> None:
         e = self.e
         e.load_map(1, name)
         e.movr(2, 10)
@@ -897,7 +907,39 @@ class ProbeCompiler:
         e.movr(3, 10)
         e.alu("+", 3, value)
         e.mov(4, 0)
-        e.call(MAP_UPDATE)
+        self.checked_call(MAP_UPDATE, node)
+
+    def checked_call(self, helper: int, node: ast.Node | None, null_fails: bool = False) -> None:
+        """Call ``helper``; under -k, a failure (a negative int result, or a NULL one when
+        ``null_fails``) also sends a helper_error event naming the helper and ``node``'s
+        place, as bpftrace's -k does (-k leaves out reads and lookups, whose failure
+        yields 0 for the program to test; -kk reports them too). r0 is kept."""
+        e = self.e
+        e.call(helper)
+        level = self.gen.helper_checks
+        if node is None or level == 0 or (level == 1 and helper in (MAP_LOOKUP, PROBE_READ, PROBE_READ_STR)):
+            return
+        ok = e.label("helper_ok")
+        if null_fails:
+            e.jump_if("!=", 0, 0, ok)
+        else:
+            e.movr(1, 0)
+            e.sign_extend(1, 4)  # helpers return int: its sign, as bpftrace tests it
+            e.jump_if("s>=", 1, 0, ok)
+        kept, event = e.alloc(8), e.alloc(16)
+        e.store(10, kept, 0)
+        e.store(10, event + 8, 1) if not null_fails else e.store_imm(10, event + 8, 0)
+        action = self.gen.action(Action("helper_error", HELPER_NAMES[helper], position=node.position,
+                                        length=node.length))
+        e.store_imm(10, event, action)
+        e.load_map(1, RING)
+        e.movr(2, 10)
+        e.alu("+", 2, event)
+        e.mov(3, 16)
+        e.mov(4, 0)
+        e.call(RINGBUF_OUTPUT)
+        e.load(0, 10, kept)
+        e.place(ok)
 
     def key(self, info: MapInfo, ref: ast.MapRef, bucket: bool = False) -> int:
         """Build ``ref``'s key on the stack (with room for a bucket); its offset."""
@@ -930,21 +972,21 @@ class ProbeCompiler:
         key = self.key(info, target, bucket=kind in BUCKETED)
         bucket = key + info.key_size
         if kind == "count":
-            self.add_to(info.name, key, None)
+            self.add_to(info.name, key, None, None, target)  # bpftrace checks no lookup of count()
         elif kind == "sum":
-            self.add_to(info.name, key, slot)
+            self.add_to(info.name, key, slot, call, target)
         elif kind in ("avg", "stats"):
             e.store_imm(10, bucket, 0)
-            self.add_to(info.name, key, None)
+            self.add_to(info.name, key, None, call, target)
             e.store_imm(10, bucket, 1)
-            self.add_to(info.name, key, slot)
+            self.add_to(info.name, key, slot, call, target)
         elif kind in ("min", "max"):
-            self.min_max(info.name, key, slot, kind)
+            self.min_max(info.name, key, slot, kind, call, target)
         elif kind == "hist":
             e.load(1, 10, slot)
             self.log2_bucket(info.bits)
             e.store(10, bucket, 0)
-            self.add_to(info.name, key, None)
+            self.add_to(info.name, key, None, call, target)
         else:
             low, high, step = info.lhist
             done = e.label("lh")
@@ -959,7 +1001,7 @@ class ProbeCompiler:
             e.alu("+", 0, 1)
             e.place(done)
             e.store(10, bucket, 0)
-            self.add_to(info.name, key, None)
+            self.add_to(info.name, key, None, call, target)
 
     def log2_bucket(self, bits: int) -> None:
         """r0 = hist bucket of the signed value in r1, as bpftrace numbers them: 0 for
@@ -993,14 +1035,15 @@ class ProbeCompiler:
         e.alu("+", 0, 1)
         e.place(done)
 
-    def add_to(self, name: str, key: int, amount: int | None) -> None:
-        """Per-CPU ``map[key] += amount`` (1 when None): in place, or a new element."""
+    def add_to(self, name: str, key: int, amount: int | None, call: ast.Node | None, target: ast.Node) -> None:
+        """Per-CPU ``map[key] += amount`` (1 when None): in place, or a new element
+        (``call``, ``target``: where -k places a failing lookup and update)."""
         e = self.e
         missing, done = e.label("new"), e.label("added")
         e.load_map(1, name)
         e.movr(2, 10)
         e.alu("+", 2, key)
-        e.call(MAP_LOOKUP)
+        self.checked_call(MAP_LOOKUP, call, null_fails=True)
         e.jump_if("==", 0, 0, missing)
         e.load(1, 0, 0)
         if amount is None:
@@ -1017,17 +1060,17 @@ class ProbeCompiler:
         else:
             e.load(1, 10, amount)
             e.store(10, value, 1)
-        self.map_update(name, key, value)
+        self.map_update(name, key, value, target)
         e.place(done)
 
-    def min_max(self, name: str, key: int, slot: int, kind: str) -> None:
+    def min_max(self, name: str, key: int, slot: int, kind: str, call: ast.Node, target: ast.Node) -> None:
         """value = (extreme so far, 1 once set); userspace reduces over CPUs."""
         e = self.e
         write, done = e.label("mm"), e.label("mmdone")
         e.load_map(1, name)
         e.movr(2, 10)
         e.alu("+", 2, key)
-        e.call(MAP_LOOKUP)
+        self.checked_call(MAP_LOOKUP, call, null_fails=True)
         e.jump_if("==", 0, 0, write)
         e.load(1, 0, 0)
         e.load(2, 10, slot)
@@ -1039,7 +1082,7 @@ class ProbeCompiler:
         e.load(1, 10, slot)
         e.store(10, value, 1)
         e.store_imm(10, value + 8, 1)
-        self.map_update(name, key, value)
+        self.map_update(name, key, value, target)
         e.place(done)
 
     # -- calls as statements ---------------------------------------------------------
@@ -1076,6 +1119,8 @@ class ProbeCompiler:
             self.send(gen.action(Action(name, args[0].value, types)), list(zip(args[1:], types)), call)
         elif name == "join":
             self.join(call)
+        elif name == "debugf":
+            self.debugf(call)
         elif name == "signal":
             if len(args) != 1:
                 raise _err("signal() takes a signal number or name", call)
@@ -1091,7 +1136,7 @@ class ProbeCompiler:
             else:
                 self.int_expr(args[0])
                 e.movr(1, 0)
-            e.call(SEND_SIGNAL)
+            self.checked_call(SEND_SIGNAL, call)
         elif name == "exit":
             self.send(gen.action(Action("exit")), [], call)
             e.jump(self.end)
@@ -1136,7 +1181,7 @@ class ProbeCompiler:
             e.load_map(1, info.name)
             e.movr(2, 10)
             e.alu("+", 2, key)
-            e.call(MAP_DELETE)
+            self.checked_call(MAP_DELETE, call)
         elif name in AGGREGATIONS:
             raise _err(f"{name}() should be directly assigned to a map", call)
         else:
@@ -1328,7 +1373,7 @@ class ProbeCompiler:
             e.load_map(1, info.name)
             e.movr(2, 10)
             e.alu("+", 2, key)
-            e.call(MAP_LOOKUP)
+            self.checked_call(MAP_LOOKUP, expr, null_fails=True)
             e.jump_if("==", 0, 0, missing)
             e.movr(7, 0)
             for at in range(0, t.slot, 8):
@@ -1348,6 +1393,42 @@ class ProbeCompiler:
             e.place(done)
             return offset
         raise _err(f"unsupported {t} expression", expr)
+
+    def debugf(self, call: ast.Call) -> None:
+        """debugf(FORMAT, ...): bpf_trace_printk, as bpftrace: the kernel formats the
+        message into the trace buffer (at most 3 conversions; integers passed as 64-bit
+        values, strings as pointers to their stack copies)."""
+        e = self.e
+        args = call.args
+        if not args or not isinstance(args[0], ast.String):
+            raise _err("debugf() requires a string literal as the first argument", call)
+        from pybpf.trace.printf import check_format, conversions
+        types = [self.type_of(a) for a in args[1:]]
+        check_format(args[0].value, types, args[0], "debugf")
+        if len(conversions(args[0].value)) > 3:
+            raise _err("debugf: Cannot use more than 3 conversion specifiers", call)
+        self.gen.warnings.append(("The debugf() builtin is not recommended for production use. For more "
+                                  "information see bpf_trace_printk in bpf-helpers(7).", call.position, call.length))
+        values = []
+        for arg, t in zip(args[1:], types):
+            if t.kind in MEM_KINDS:
+                values.append((True, self.mem_expr(arg)))
+            else:
+                slot = e.alloc(8)
+                self.int_expr(arg)
+                e.store(10, slot, 0)
+                values.append((False, slot))
+        text = self.mem_expr(args[0])
+        for register, (pointer, slot) in zip((3, 4, 5), values):
+            if pointer:
+                e.movr(register, 10)
+                e.alu("+", register, slot)
+            else:
+                e.load(register, 10, slot)
+        e.movr(1, 10)
+        e.alu("+", 1, text)
+        e.mov(2, len(args[0].value.encode()) + 1)
+        self.checked_call(TRACE_PRINTK, call)
 
     def join(self, call: ast.Call) -> None:
         """join(argv[, delim]): up to 16 strings of a NULL-terminated pointer array, read
@@ -1538,7 +1619,7 @@ class ProbeCompiler:
             e.load_map(1, info.name)
             e.movr(2, 10)
             e.alu("+", 2, key)
-            e.call(MAP_LOOKUP)
+            self.checked_call(MAP_LOOKUP, expr, null_fails=True)
             e.jump_if("==", 0, 0, missing)
             e.load(0, 0, 0)
             e.place(missing)
@@ -1655,7 +1736,7 @@ class ProbeCompiler:
                 raise _err(f"{info.name} holds {info.aggregation}(); it cannot be incremented", expr)
             value = e.alloc(8)
             e.store(10, value, 0)
-            self.map_update(info.name, self.key(info, target), value)
+            self.map_update(info.name, self.key(info, target), value, expr)
         e.load(0, 10, old)
         if expr.op.endswith("pre"):
             e.alu("+", 0, step)
@@ -1724,7 +1805,7 @@ class ProbeCompiler:
         e.movr(1, 10)
         e.alu("+", 1, tmp)
         e.mov(2, count)
-        e.call(PROBE_READ_KERNEL)
+        self.checked_call(PROBE_READ_KERNEL, expr)
         e.load(0, 10, tmp)
         if self.ctx.kind == "iter" and isinstance(expr, ast.FieldAccess) and \
                 isinstance(expr.base, ast.Builtin) and expr.base.name == "ctx":
@@ -1874,7 +1955,7 @@ class ProbeCompiler:
             e.mov(0, self.gen.kernel_address(call.args[0]))
         else:
             raise _err(f"unknown function '{call.name}'" if call.name not in
-                       ("printf", "exit", "clear", "zero", "print", "time", "delete") else
+                       ("printf", "debugf", "exit", "clear", "zero", "print", "time", "delete") else
                        f"{call.name}() has no value", call)
 
     def binary(self, expr: ast.Binary) -> None:

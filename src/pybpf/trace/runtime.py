@@ -25,7 +25,7 @@ from pybpf.trace.codegen import (
     Context,
     Generator,
 )
-from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError
+from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError, line_column, placed
 from pybpf.trace.parser import parse
 from pybpf.trace.printf import render
 from pybpf.trace.types import decode
@@ -44,6 +44,8 @@ class Options:
     command: str | None = None
     quiet: bool = False
     unsafe: bool = False
+    helper_checks: int = 0    #: -k (1) / -kk (2): report helpers that fail, as bpftrace
+    warnings: bool = True     #: compile-time warnings on stderr (--no-warnings: none)
 
 
 def _tracefs() -> Any:
@@ -351,7 +353,7 @@ def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntax
 
 def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin",
                    cpid: int = 0, formats: dict[str, Any] | None = None, unsafe: bool = False,
-                   pid: int = 0, binary: str = "") -> Compiled:
+                   pid: int = 0, binary: str = "", helper_checks: int = 0) -> Compiled:
     """Parse, check and generate code for every attach point of ``source`` (``cpid``:
     the pid of the -c command, for the ``cpid`` builtin; ``formats``: tracepoint layouts
     to use instead of tracefs's)."""
@@ -362,11 +364,14 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
         gen.kernel.define(program.c_definitions)
         gen.cpid = cpid
         gen.unsafe = unsafe
+        gen.helper_checks = helper_checks
         gen.declare_maps(contexts)
         probes = [gen.compile_probe(probe, ctx) for probe, ctx in contexts]
     except TraceSyntaxError as exc:
         raise exc.located(source, filename) from None
-    return Compiled(probes, gen.maps, gen.actions, gen.start_ns, gen.uses, gen.kernel)
+    warnings = [placed("WARNING", reason, source, position, length, filename)
+                for reason, position, length in gen.warnings]
+    return Compiled(probes, gen.maps, gen.actions, gen.start_ns, gen.uses, gen.kernel, warnings, source, filename)
 
 
 class Session:
@@ -581,6 +586,8 @@ class Session:
         kind = action.kind
         if kind == "exit":
             self.exiting = True
+        elif kind == "helper_error":
+            self.helper_error(action, struct.unpack_from("<q", record, 8)[0])
         elif kind in ("watch", "unwatch"):
             numbers = struct.unpack_from("<QQ" if kind == "watch" else "<Q", record, 8)
             self.watch(*numbers) if kind == "watch" else self.unwatch(*numbers)
@@ -635,6 +642,18 @@ class Session:
                 else:
                     kmap.update(key, [bytes(kmap.value_size)] * kmap.cpu_count() if kmap.type.per_cpu
                                 else bytes(kmap.value_size))
+
+    def helper_error(self, action: Any, retcode: int) -> None:
+        """-k's report of a failing helper, in the output as bpftrace writes it."""
+        compiled = self.compiled
+        if self.options.format == "json":
+            line, column = line_column(compiled.source, action.position)
+            self.write(f'{{"type": "helper_error", "helper": "{action.text}", "retcode": {retcode}, '
+                       f'"line": {line}, "col": {column}}}\n')
+            return
+        reason = f"Failed to {action.text}: " + (f"{os.strerror(-retcode)} ({retcode})" if retcode < 0 else str(retcode))
+        self.write(placed("WARNING", reason, compiled.source, action.position, action.length,
+                          compiled.filename) + "\n")
 
     def show(self, value: object, t: Any, json_style: bool = False) -> str:
         """A decoded value as bpftrace prints it: symbols and stacks resolved."""
@@ -856,11 +875,14 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
     try:
         compiled = compile_source(source, options.params, filename, child.pid if child else 0,
                                   unsafe=options.unsafe, pid=max(options.pid, 0),
-                                  binary=child.path if child else "")
+                                  binary=child.path if child else "", helper_checks=options.helper_checks)
     except BaseException:
         if child is not None:
             child.stop()
         raise
+    if options.warnings:
+        for warning in compiled.warnings:
+            sys.stderr.write(warning + "\n")
     session = Session(compiled, options)
     session.child_pid = child.pid if child is not None else 0
     stop = {"signal": False}
