@@ -135,3 +135,51 @@ def test_debugf_takes_at_most_three_conversions():
     assert result.returncode == 1
     assert "ERROR: debugf: Cannot use more than 3 conversion specifiers" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+TUPLES = [
+    "BEGIN { $t = ((int8) 1, (int64) 1, (int8) 1, (int64) 1); print(sizeof($t)); print($t); exit() }",
+    "BEGIN { $t = ((int8) 1, (int16) 1, (int32) 1); print(sizeof($t)); print($t); exit() }",
+    "BEGIN { $t = ((int32) 1, (int16) -2, (int8) 3); print(sizeof($t)); print($t); @[$t.1] = $t.2; exit() }",
+    'BEGIN { $a = ((int8)-100, (int8) 100, "abcdef", 3, (int32) 1, (int64)-10, (int8)10, (int16)-555, "abc"); '
+    'print(sizeof($a)); print($a); @n[$a.2, $a.7] = $a; printf("%s %d %s %d\\n", $a.2, $a.7, $a.8, $a.0); exit(); }',
+    'BEGIN { $t = ("a", ((int16) 7, "bc"), (int8) -1); print(sizeof($t)); print($t); @m[1] = $t; exit() }',
+]
+
+
+@needs_bpftrace
+@pytest.mark.parametrize("program", TUPLES)
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_tuple_layout_sizes_and_values_as_bpftrace(program, fmt):
+    ours, theirs = pybpf_trace("-f", fmt, "-e", program), bpftrace("-f", fmt, "-e", program)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+
+
+STRUCT_PROGRAM = r"""
+struct Foo { int m; int n; };
+struct Bar { char c; struct Foo f; short s[3]; };
+int func(struct Bar *bar) { return bar->f.m; }
+int main(void) { struct Bar bar = {'x', {2, -3}, {4, 5, 6}}; return func(&bar) - 2; }
+"""
+STRUCT_CASES = [
+    "struct Foo { int m; int n; } struct Bar { char c; struct Foo f; short s[3]; } "
+    "u:BINARY:func { $b = (struct Bar *)arg0; @s[$b->f] = 0; @k[$b->f, (int8)1] = $b->f; @a[$b->s] = 1; "
+    "$t = ((int8)1, $b->f, $b->s); print(sizeof($t)); print($t); exit(); }",
+    "struct Foo { int m; int n; } u:BINARY:func { @x = *((struct Foo *)arg0); @s[@x] = 0; exit(); }",
+]
+
+
+@needs_bpftrace
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the traced program")
+@pytest.mark.parametrize("program", STRUCT_CASES)
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_structs_in_keys_and_tuples_as_bpftrace(tmp_path, program, fmt):
+    (tmp_path / "structs.c").write_text(STRUCT_PROGRAM)
+    binary = tmp_path / "structs"
+    subprocess.run(["gcc", "-g", "-O0", "-o", str(binary), str(tmp_path / "structs.c")], check=True)
+    program = program.replace("BINARY", str(binary))
+    ours = pybpf_trace("-f", fmt, "-e", program, "-c", str(binary))
+    theirs = bpftrace("-f", fmt, "-e", program, "-c", str(binary))
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout

@@ -813,13 +813,16 @@ class ProbeCompiler:
         e = self.e
         key_t, value_t = t.items
         value_at = offset + t.offsets()[1]
-        for at in range(0, info.key_size, 8):
-            e.load(0, 2, at)
-            e.store(10, offset + at, 0)
+        e.zero_exact(offset, t.size)
+        # the map's key has each key in an 8-byte slot; the tuple has them at C offsets
+        keys = key_t.items if key_t.kind == "tuple" and len(info.keys) > 1 else (key_t,)
+        item_offsets = key_t.offsets() if len(keys) > 1 else [0]
+        slot_at = 0
+        for one, at in zip(keys, item_offsets):
+            self.copy_from(2, slot_at, offset + at, one)
+            slot_at += one.slot
         if not info.aggregation:
-            for at in range(0, value_t.slot, 8):
-                e.load(0, 3, at)
-                e.store(10, value_at + at, 0)
+            self.copy_from(3, 0, value_at, value_t)
             return
         from pybpf.engine.cpus import possible_cpus
         e.store_imm(10, value_at, 0)
@@ -849,6 +852,21 @@ class ProbeCompiler:
             e.store(10, value_at, 1)
             e.store_imm(10, seen, 1)
             e.place(following)
+
+    def copy_from(self, pointer: int, at: int, offset: int, t: T) -> None:
+        """Copy a ``t`` kept in its 8-byte slot at ``pointer + at`` to a tuple's item at
+        stack ``offset`` (an integer in its own size there)."""
+        e = self.e
+        if t.kind == "int":
+            e.load(0, pointer, at)
+            e.store(10, offset, 0, t.size if t.size in (1, 2, 4) else 8)
+            return
+        done = 0
+        while done < t.size:
+            width = next(w for w in (8, 4, 2, 1) if (offset + done) % w == 0 and done + w <= t.size)
+            e.load(0, pointer, at + done, width)
+            e.store(10, offset + done, 0, width)
+            done += width
 
     def map_length(self, ref: ast.MapRef) -> None:
         """r0 = len(@map): the number of elements bpf_for_each_map_elem visits with a
@@ -1189,39 +1207,54 @@ class ProbeCompiler:
 
     # -- values ----------------------------------------------------------------------
 
-    def store_value(self, expr: ast.Expr, t: T, offset: int) -> None:
-        """Write ``expr`` laid out as ``t`` at stack ``offset``."""
+    def store_value(self, expr: ast.Expr, t: T, offset: int, item: bool = False) -> None:
+        """Write ``expr`` laid out as ``t`` at stack ``offset``: its whole 8-byte-rounded
+        slot, or (``item``: a tuple's item, in a tuple already zeroed) exactly its bytes
+        at the item's offset, which may be unaligned."""
         e = self.e
         if t.kind == "str":
             src_t = self.type_of(expr)
             if src_t.kind != "str":
                 raise _err(f"expected a string, got {src_t}", expr)
             src = self.mem_expr(expr)
-            e.zero(offset, t.slot) if src_t.slot < t.slot else None
-            e.copy(offset, src, min(src_t.slot, t.slot))
+            if item:
+                e.copy_exact(offset, src, min(src_t.size, t.size))
+            else:
+                e.zero(offset, t.slot) if src_t.slot < t.slot else None
+                e.copy(offset, src, min(src_t.slot, t.slot))
             if src_t.size > t.size:
                 e.store_imm(10, offset + t.size - 1, 0, 1)
         elif t.kind in MEM_KINDS and t.kind != "tuple":
             src_t = self.type_of(expr)
             if src_t.kind != t.kind:
                 raise _err(f"expected a {t.kind}, got {src_t}", expr)
-            e.copy(offset, self.mem_expr(expr), t.slot)
+            if item:
+                e.copy_exact(offset, self.mem_expr(expr), t.size)
+            else:
+                e.copy(offset, self.mem_expr(expr), t.slot)
         elif t.kind == "tuple":
             if isinstance(expr, ast.Tuple):
                 if len(expr.items) != len(t.items):
                     raise _err(f"tuple of {len(expr.items)} items where {len(t.items)} are expected", expr)
-                for item, item_t, at in zip(expr.items, t.items, t.offsets()):
-                    self.store_value(item, item_t, offset + at)
+                if item:
+                    e.zero_exact(offset, t.size)
+                else:
+                    e.zero(offset, t.slot)  # the padding between items too (map keys compare every byte)
+                for value, item_t, at in zip(expr.items, t.items, t.offsets()):
+                    self.store_value(value, item_t, offset + at, item=True)
             else:
                 src_t = self.type_of(expr)
                 src = self.mem_expr(expr)
-                e.copy(offset, src, min(src_t.slot, t.slot))
+                if item:
+                    e.copy_exact(offset, src, min(src_t.size, t.size))
+                else:
+                    e.copy(offset, src, min(src_t.slot, t.slot))
         else:
             src_t = self.type_of(expr)
             if src_t.kind in MEM_KINDS:
                 raise _err(f"expected an integer, got {src_t}", expr)
             self.int_expr(expr)
-            e.store(10, offset, 0)
+            e.store(10, offset, 0, t.size if item and t.size in (1, 2, 4) else 8)
 
     def mem_expr(self, expr: ast.Expr) -> int:
         """Put a string or tuple value in a stack buffer; its offset."""
@@ -1362,8 +1395,13 @@ class ProbeCompiler:
             e.call(PROBE_READ_KERNEL_STR)
             return offset
         if isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "tuple":
-            base = self.mem_expr(expr.base)
-            return base + self.type_of(expr.base).offsets()[int(expr.field)]
+            at = self.mem_expr(expr.base) + self.type_of(expr.base).offsets()[int(expr.field)]
+            if at % 8 == 0 or t.kind == "int":
+                return at
+            aligned = e.alloc(t.slot, expr)  # users of a buffer read it 8 bytes at a time
+            e.zero(aligned, t.slot)
+            e.copy_exact(aligned, at, t.size)
+            return aligned
         if isinstance(expr, ast.MapRef):
             info = self.gen.maps[expr.name]
             key = self.key(info, expr)
@@ -1676,7 +1714,11 @@ class ProbeCompiler:
                     e.sign_extend(0, size)
             elif base.kind == "tuple":
                 offset = self.mem_expr(expr)
-                e.load(0, 10, offset)
+                item = base.items[int(expr.field)]
+                size = item.size if item.kind == "int" and item.size in (1, 2, 4) else 8
+                e.load(0, 10, offset, size)
+                if item.signed:
+                    e.sign_extend(0, size)
             elif base.kind == "record" and self._in_memory(expr.base, True):
                 member = self.gen.kernel_member(base, expr)
                 offset = self.mem_expr(expr.base) + member.offset

@@ -65,7 +65,7 @@ class KernelTypes:
         if ctype.kind == "array":
             if ctype.element.kind == "int" and ctype.element.size == 1:
                 return T("str", ctype.count)
-            return T("array", ctype.size, btf=self._user_id(ctype), name=f"array[{ctype.count}]")
+            return T("array", ctype.size, btf=self._user_id(ctype), name=f"array[{ctype.count}]", align=ctype.align)
         return T("record", ctype.size, btf=self._user_id(ctype), name=ctype.name)
 
     @property
@@ -118,8 +118,20 @@ class KernelTypes:
             element = self.btf.resolve(t.element)
             if element.kind == Kind.INT and element.size == 1:
                 return T("str", t.nelems)
-            return T("array", self.btf.sizeof(t.id), btf=t.id, name=f"{element.name}[{t.nelems}]")
+            return T("array", self.btf.sizeof(t.id), btf=t.id, name=f"{element.name}[{t.nelems}]",
+                     align=self._alignment(t.id))
         return T("int", 8, False)
+
+    def _alignment(self, type_id: int) -> int:
+        """A BTF type's C alignment: its largest scalar member's size (at most 8)."""
+        from pybpf.btf import Kind
+
+        t = self.btf.resolve(type_id)
+        if t.kind in (Kind.STRUCT, Kind.UNION):
+            return max((self._alignment(m.type) for m in t.members), default=1)
+        if t.kind == Kind.ARRAY:
+            return self._alignment(t.element)
+        return min(8, max(1, t.size if t.kind != Kind.PTR else 8))
 
     def member(self, record: T, name: str) -> MemberAccess | None:
         """Member ``name`` of a struct/union (looking inside anonymous members)."""

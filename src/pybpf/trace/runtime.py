@@ -655,7 +655,7 @@ class Session:
         self.write(placed("WARNING", reason, compiled.source, action.position, action.length,
                           compiled.filename) + "\n")
 
-    def show(self, value: object, t: Any, json_style: bool = False) -> str:
+    def show(self, value: object, t: Any, style: str = "text") -> str:
         """A decoded value as bpftrace prints it: symbols and stacks resolved."""
         from pybpf.trace.output import show
         if t.kind in ("ksym", "usym", "kstack", "ustack"):
@@ -682,7 +682,7 @@ class Session:
             micro = f"{value // 1000 % 1_000_000:06d}"  # type: ignore[operator] - bpftrace: from the value itself
             return moment.strftime(t.name.replace("%f", micro))
         if t.kind in ("record", "array"):
-            return self.aggregate_text(bytes(value), t, json_style)  # type: ignore[arg-type]
+            return self.aggregate_text(bytes(value), t, style)  # type: ignore[arg-type]
         if t.kind == "strerror":
             return os.strerror(value)  # type: ignore[arg-type]
         if t.kind == "cgroup_path":
@@ -695,17 +695,18 @@ class Session:
             except KeyError:
                 return str(value)
         if t.kind == "tuple":
-            return "(" + ", ".join(self.show(v, i) for v, i in zip(value, t.items)) + ")"  # type: ignore[arg-type]
+            return "(" + ", ".join(self.show(v, i, style) for v, i in zip(value, t.items)) + ")"  # type: ignore[arg-type]
         return show(value, t)
 
-    def aggregate_text(self, data: bytes, t: Any, json_style: bool = False) -> str:
+    def aggregate_text(self, data: bytes, t: Any, style: str = "text") -> str:
         """A struct as ``{ .m = 2, .n = 3 }`` and an array as ``[1,2,3]`` (bpftrace's text);
-        ``json_style``: ``{ "m": 2 }``."""
+        ``style`` "json": ``{ "m": 2 }``; "key" (in a map key): ``{.m=2,.n=3}``."""
+        json_style = style == "json"
         kernel = self.compiled.kernel
         if t.kind == "array":
             element = kernel.element(t)
             size = kernel.sizeof(element) if element.kind in ("record", "array") else element.size
-            items = [self.aggregate_text(data[i:i + size], element, json_style) if element.kind in ("record", "array")
+            items = [self.aggregate_text(data[i:i + size], element, style) if element.kind in ("record", "array")
                      else str(int.from_bytes(data[i:i + size], "little", signed=element.signed))
                      for i in range(0, len(data) - size + 1, size)]
             return "[" + ",".join(items) + "]"
@@ -715,7 +716,7 @@ class Session:
             size = kernel.sizeof(member_t) if member_t.kind in ("record", "array") else member_t.size
             raw = data[access.offset:access.offset + size]
             if member_t.kind in ("record", "array"):
-                text = self.aggregate_text(raw, member_t, json_style)
+                text = self.aggregate_text(raw, member_t, style)
             elif member_t.kind == "str":
                 text = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
                 text = f'"{text}"' if json_style else text
@@ -726,8 +727,9 @@ class Session:
                 elif member_t.kind == "int" and member_t.signed and size:
                     number = int.from_bytes(raw, "little", signed=True)
                 text = str(number)
-            parts.append(f'"{name}": {text}' if json_style else f".{name} = {text}")
-        return "{ " + ", ".join(parts) + " }"
+            parts.append(f'"{name}": {text}' if json_style else f".{name}={text}" if style == "key"
+                         else f".{name} = {text}")
+        return "{" + ",".join(parts) + "}" if style == "key" else "{ " + ", ".join(parts) + " }"
 
     def symbolize(self, value: Any, kind: str) -> str:
         if self._symbolizer is None:
