@@ -183,3 +183,50 @@ def test_structs_in_keys_and_tuples_as_bpftrace(tmp_path, program, fmt):
     theirs = bpftrace("-f", fmt, "-e", program, "-c", str(binary))
     assert theirs.returncode == 0, theirs.stderr
     assert ours.stdout == theirs.stdout
+
+
+LOOPING = r"""
+#include <unistd.h>
+int function1(int x) { return x + 1; }
+int main(void) { for (;;) { function1(1); usleep(50000); } }
+"""
+
+
+@pytest.fixture
+def process_in_own_mount_namespace(tmp_path):
+    """A process in a mount namespace of its own, run from a directory bind-mounted at a
+    path only it sees (as bpftrace's mountns_wrapper does): (pid, that path)."""
+    if shutil.which("gcc") is None or shutil.which("unshare") is None:
+        pytest.skip("gcc and unshare are needed")
+    (tmp_path / "looping.c").write_text(LOOPING)
+    subprocess.run(["gcc", "-g", "-O0", "-o", str(tmp_path / "looping"), str(tmp_path / "looping.c")], check=True)
+    private = Path(f"/tmp/pybpf-trace-mntns-{os.getpid()}")
+    private.mkdir(exist_ok=True)
+    script = f"mount --bind {tmp_path} {private} && exec {private}/looping"
+    process = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
+    try:
+        for _ in range(50):
+            if os.path.exists(f"/proc/{process.pid}/exe") and \
+                    os.readlink(f"/proc/{process.pid}/exe").endswith("/looping"):
+                break
+            subprocess.run(["sleep", "0.1"], check=True)
+        assert not (private / "looping").exists()  # not visible from here
+        yield process.pid, f"{private}/looping"
+    finally:
+        process.kill()
+        process.wait()
+        private.rmdir()
+
+
+@needs_bpftrace
+def test_uprobes_of_a_process_in_another_mount_namespace_as_bpftrace(process_in_own_mount_namespace):
+    pid, path = process_in_own_mount_namespace
+    listed = [pybpf_trace("-l", "-p", str(pid)), bpftrace("-l", "-p", str(pid))]
+    ours, theirs = ([line for line in result.stdout.splitlines() if line.startswith("uprobe:") and "function1" in line]
+                    for result in listed)
+    assert ours == theirs == [f"uprobe:/proc/{pid}/root{path}:function1"]
+    program = f'uprobe:{path}:function1 {{ printf("%s %d\\n", probe, arg0); exit(); }}'
+    ours_run, theirs_run = pybpf_trace("-p", str(pid), "-e", program), bpftrace("-p", str(pid), "-e", program)
+    assert theirs_run.returncode == 0, theirs_run.stderr
+    assert ours_run.stdout == theirs_run.stdout
+    assert f"uprobe:/proc/{pid}/root{path}:function1 1" in ours_run.stdout

@@ -82,7 +82,7 @@ def _list(pattern: str, verbose: bool, pid: int = 0) -> int:
         wanted = rest.partition(":")[2]
         status = 0
         if fnmatch.fnmatchcase("usdt", kind):
-            status |= _list_usdt("", *(wanted.split(":", 1) if wanted else ()), pid=pid)
+            status |= _list_usdt("", *(wanted.split(":", 1) if wanted else ()), pid=pid, none_ok=True)
         if fnmatch.fnmatchcase("uprobe", kind):
             status |= _list_functions("uprobe", "", wanted or "*", pid=pid)
         return status

@@ -103,7 +103,7 @@ def expand(program: ast.Script, formats: dict[str, Any] | None = None,
                         raise TraceSyntaxError(str(exc), program.source, point.position, point.length) from None
                     out.append((probe, Context(point, f"tracepoint:{name}", fmt)))
             elif point.kind in ("uprobe", "uretprobe") and len(point.parts) == 2:
-                for target in _uprobe_targets(point, program.source):
+                for target in _uprobe_targets(point, program.source, pid):
                     out.append((probe, Context(point, target, None)))
             elif point.kind == "usdt":
                 for target, site in _usdt_sites(point, program.source, pid):
@@ -261,15 +261,30 @@ def _unquoted(text: str) -> str:
     return text
 
 
+def in_process_root(path: str, pid: int) -> str:
+    """``path`` as process ``pid`` sees it, reachable from here: through
+    ``/proc/PID/root`` when the process is in another mount namespace (a container,
+    a private bind mount), as bpftrace resolves -p's paths."""
+    if pid <= 0 or not path.startswith("/"):
+        return path
+    try:
+        if os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
+            return path
+    except OSError:
+        return path
+    return f"/proc/{pid}/root{path}"
+
+
 def process_binaries(pid: int) -> list[str]:
-    """Process ``pid``'s executable, then the shared libraries it has mapped."""
+    """Process ``pid``'s executable, then the shared libraries it has mapped (their
+    paths reachable from here: see :func:`in_process_root`)."""
     try:
         exe = os.readlink(f"/proc/{pid}/exe")
         with open(f"/proc/{pid}/maps") as f:
             libraries = {line.split()[-1] for line in f if ".so" in line.rsplit("/", 1)[-1]}
     except OSError as exc:
         raise TraceRuntimeError(f"process {pid}: {exc.strerror}") from None
-    return [exe, *sorted(libraries)]
+    return [in_process_root(path, pid) for path in (exe, *sorted(libraries))]
 
 
 def _usdt_binaries(binary: str, pid: int) -> list[str]:
@@ -287,16 +302,17 @@ def _usdt_binaries(binary: str, pid: int) -> list[str]:
             raise TraceRuntimeError(f"no file matches {binary}")
         return found
     if "/" in binary:
-        return [binary]
+        return [in_process_root(binary, pid)]
     try:
         return [find_library(binary)]
     except SymbolError as exc:
         raise TraceRuntimeError(str(exc)) from None
 
 
-def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
+def _uprobe_targets(point: ast.AttachPoint, source: str, pid: int = 0) -> list[str]:
     """``uprobe:BINARY:FUNCTION`` targets: a glob expanded over the binary's functions,
-    quotes removed, ``+OFFSET`` and addresses checked against the symbol table."""
+    quotes removed, ``+OFFSET`` and addresses checked against the symbol table; a path
+    as the -p process sees it (:func:`in_process_root`)."""
     from pybpf.symbols import ElfSymbols, SymbolError, find_library
 
     def fail(reason: str) -> TraceSyntaxError:
@@ -304,6 +320,8 @@ def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
 
     binary, function = point.parts
     function = function.replace('"', "")
+    if "/" in binary:
+        binary = in_process_root(binary, pid)
     try:
         path = binary if "/" in binary else find_library(binary)
         elf = ElfSymbols.cached(path)
