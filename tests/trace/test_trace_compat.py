@@ -158,15 +158,20 @@ def test_tuple_layout_sizes_and_values_as_bpftrace(program, fmt):
 
 STRUCT_PROGRAM = r"""
 struct Foo { int m; int n; };
-struct Bar { char c; struct Foo f; short s[3]; };
+struct Bar { char c; struct Foo f; short s[3]; char text[5]; unsigned char bytes[4]; };
 int func(struct Bar *bar) { return bar->f.m; }
-int main(void) { struct Bar bar = {'x', {2, -3}, {4, 5, 6}}; return func(&bar) - 2; }
+int main(void) { struct Bar bar = {'x', {2, -3}, {4, 5, 6}, {'h', 'e', 'l', 'l', 'o'}, {1, 2, 250, 4}};
+                 return func(&bar) - 2; }
 """
 STRUCT_CASES = [
     "struct Foo { int m; int n; } struct Bar { char c; struct Foo f; short s[3]; } "
     "u:BINARY:func { $b = (struct Bar *)arg0; @s[$b->f] = 0; @k[$b->f, (int8)1] = $b->f; @a[$b->s] = 1; "
     "$t = ((int8)1, $b->f, $b->s); print(sizeof($t)); print($t); exit(); }",
     "struct Foo { int m; int n; } u:BINARY:func { @x = *((struct Foo *)arg0); @s[@x] = 0; exit(); }",
+    # char[N] is a string, all N bytes of it (no NUL needed); other byte arrays are arrays
+    "struct Foo { int m; int n; } struct Bar { char c; struct Foo f; short s[3]; char text[5]; uint8_t bytes[4]; } "
+    'u:BINARY:func { $b = (struct Bar *)arg0; $t = $b->text; printf("%s %s %d %d\\n", $t, $b->text, $b->bytes[2], '
+    "$b->s[1]); @[$b->text, $b->bytes] = 1; print($b->bytes); exit(); }",
 ]
 
 

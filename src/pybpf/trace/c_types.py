@@ -111,5 +111,5 @@ def _type(text: str, stars: int, known: dict[str, CType]) -> CType:
 def _lookup(text: str, known: dict[str, CType]) -> CType | None:
     if text in _SCALARS:
         size, signed = _SCALARS[text]
-        return CType("int", size, size, signed)
+        return CType("int", size, size, signed, name=text)
     return known.get(text)

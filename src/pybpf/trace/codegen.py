@@ -1385,6 +1385,7 @@ class ProbeCompiler:
             if access is not None:
                 return base + access.offset
         if isinstance(expr, (ast.FieldAccess, ast.Index)) and self.type_of(expr.base).kind in ("ptr", "record", "array"):
+            # a char array member: all its bytes (bpftrace prints char s[5] = "hello" whole)
             offset = e.alloc(t.slot)
             e.zero(offset, t.slot)
             self.address(expr)
@@ -1392,7 +1393,7 @@ class ProbeCompiler:
             e.movr(1, 10)
             e.alu("+", 1, offset)
             e.mov(2, t.size)
-            e.call(PROBE_READ_KERNEL_STR)
+            self.checked_call(PROBE_READ, expr)
             return offset
         if isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "tuple":
             at = self.mem_expr(expr.base) + self.type_of(expr.base).offsets()[int(expr.field)]

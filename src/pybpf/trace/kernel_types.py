@@ -63,7 +63,7 @@ class KernelTypes:
             found = self.named(ctype.pointee_name + " *") if ctype.pointee_name not in ("", "void") else None
             return found or T("ptr", 8, btf=0, name=ctype.pointee_name)
         if ctype.kind == "array":
-            if ctype.element.kind == "int" and ctype.element.size == 1:
+            if ctype.element.kind == "int" and ctype.element.name == "char":  # as bpftrace: only char[N] is a string
                 return T("str", ctype.count)
             return T("array", ctype.size, btf=self._user_id(ctype), name=f"array[{ctype.count}]", align=ctype.align)
         return T("record", ctype.size, btf=self._user_id(ctype), name=ctype.name)

@@ -718,14 +718,15 @@ class Session:
 
     def aggregate_text(self, data: bytes, t: Any, style: str = "text") -> str:
         """A struct as ``{ .m = 2, .n = 3 }`` and an array as ``[1,2,3]`` (bpftrace's text);
-        ``style`` "json": ``{ "m": 2 }``; "key" (in a map key): ``{.m=2,.n=3}``."""
+        ``style`` "json": ``{ "m": 2 }``; "key" (in a map key): ``{.m=2,.n=3}``, and array
+        elements signed, as bpftrace 0.17 prints keys."""
         json_style = style == "json"
         kernel = self.compiled.kernel
         if t.kind == "array":
             element = kernel.element(t)
             size = kernel.sizeof(element) if element.kind in ("record", "array") else element.size
             items = [self.aggregate_text(data[i:i + size], element, style) if element.kind in ("record", "array")
-                     else str(int.from_bytes(data[i:i + size], "little", signed=element.signed))
+                     else str(int.from_bytes(data[i:i + size], "little", signed=element.signed or style == "key"))
                      for i in range(0, len(data) - size + 1, size)]
             return "[" + ",".join(items) + "]"
         parts = []
