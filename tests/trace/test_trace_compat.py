@@ -235,3 +235,18 @@ def test_uprobes_of_a_process_in_another_mount_namespace_as_bpftrace(process_in_
     assert theirs_run.returncode == 0, theirs_run.stderr
     assert ours_run.stdout == theirs_run.stdout
     assert f"uprobe:/proc/{pid}/root{path}:function1 1" in ours_run.stdout
+
+
+POSITIONAL = [
+    ('BEGIN { @ = kaddr(str($1)); @b = kaddr("vfs_read"); exit() }', ["vfs_read"]),
+    ('BEGIN { printf("got: %d %o 0x%x %d\\n", $1, $2, $3, $2 + 1); exit() }', ["123", "0775", "0x123"]),
+    ('BEGIN { printf("%s|%s|%s\\n", str($1 + 1), str($1), str($1 + 5)); exit(); }', ["hello"]),
+]
+
+
+@needs_bpftrace
+@pytest.mark.parametrize("program, params", POSITIONAL)
+def test_positional_parameters_as_bpftrace(program, params):
+    ours, theirs = pybpf_trace("-e", program, *params), bpftrace("-e", program, *params)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout

@@ -237,8 +237,9 @@ class Generator:
         if isinstance(e, ast.Call):
             name = e.name
             if name == "str":
-                if e.args and isinstance(e.args[0], ast.Positional) and 0 < e.args[0].index:
-                    return string(len(self.param(e.args[0]).encode()) + 1)
+                constant = self.constant_string(e)
+                if constant is not None:
+                    return string(len(constant.encode()) + 1)
                 if e.args and self.type_of(e.args[0], ctx, env).kind == "str":
                     return self.type_of(e.args[0], ctx, env)
                 return string(STRLEN)
@@ -285,7 +286,9 @@ class Generator:
                 return UINT64
             if name == "uaddr":
                 return self.kernel.pointer_to_scalar(*self.user_symbol(e, ctx)[1:], 1)
-            if name in ("ksym", "usym", "kaddr", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
+            if name == "kaddr":
+                return UINT64
+            if name in ("ksym", "usym", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
                 return T(name, 8 if name == "ksym" else 16) if name in ("ksym", "usym") else INT64
             if name in ("kstack", "ustack"):
                 return T(name, 8 if name == "kstack" else 16)
@@ -428,7 +431,23 @@ class Generator:
         if isinstance(e, ast.Integer):
             return e.value
         if isinstance(e, ast.Positional) and e.index and _is_int(self.param(e)):
-            return int(self.param(e), 0)
+            return _c_int(self.param(e))
+        return None
+
+    def constant_string(self, e: ast.Expr) -> str | None:
+        """The text of a string known when compiling, None for others: a literal, a
+        positional parameter that is not a number, ``str()`` of one, or one plus an
+        integer literal (bpftrace's pointer arithmetic into the literal: ``str($1 + 1)``)."""
+        if isinstance(e, ast.String):
+            return e.value
+        if isinstance(e, ast.Positional) and e.index and not _is_int(self.param(e)):
+            return self.param(e)
+        if isinstance(e, ast.Call) and e.name == "str" and len(e.args) == 1:
+            return self.constant_string(e.args[0])
+        if isinstance(e, ast.Binary) and e.op == "+" and isinstance(e.right, ast.Integer):
+            text = self.constant_string(e.left)
+            if text is not None and 0 <= e.right.value <= len(text.encode()):
+                return text.encode()[e.right.value:].decode(errors="replace")
         return None
 
     def param(self, e: ast.Positional) -> str:
@@ -571,12 +590,20 @@ def _wider(a: T, b: T) -> T:
     return a
 
 
-def _is_int(text: str) -> bool:
+def _c_int(text: str) -> int | None:
+    """The integer a positional parameter spells as C does (``123``, ``0x7b``, octal
+    ``0775``), None when it is not one."""
+    import re
+    if re.fullmatch(r"[-+]?0[0-7]+", text.strip()):
+        return int(text, 8)
     try:
-        int(text, 0)
-        return True
+        return int(text, 0)
     except ValueError:
-        return False
+        return None
+
+
+def _is_int(text: str) -> bool:
+    return _c_int(text) is not None
 
 
 def _walk(node: Any):
@@ -1348,6 +1375,9 @@ class ProbeCompiler:
         if isinstance(expr, ast.Builtin) and expr.name == "func":
             return self.mem_expr(ast.Builtin("probe", position=expr.position, length=expr.length))
         if isinstance(expr, ast.Call) and expr.name == "str":
+            constant = self.gen.constant_string(expr)
+            if constant is not None:
+                return self.mem_expr(ast.String(constant, position=expr.position, length=expr.length))
             return self.read_string(expr, t)
         if isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "args":
             f = self.gen.field(expr, self.ctx)
@@ -1633,7 +1663,7 @@ class ProbeCompiler:
                 value = self.gen.param(expr) or "0"
                 if not _is_int(value):
                     raise _err(f"${expr.index} is used as an integer but '{value}' is not one", expr)
-                e.mov(0, int(value, 0))
+                e.mov(0, _c_int(value))
         elif isinstance(expr, ast.Variable):
             if expr.name not in self.vars:
                 raise _err(f"undefined variable '{expr.name}'", expr)
@@ -1993,9 +2023,11 @@ class ProbeCompiler:
                 raise _err("len() takes a map: len(@map)", call)
             self.map_length(call.args[0])
         elif call.name == "kaddr":
-            if len(call.args) != 1 or not isinstance(call.args[0], ast.String):
+            name = self.gen.constant_string(call.args[0]) if len(call.args) == 1 else None
+            if name is None:
                 raise _err("kaddr() takes a kernel symbol name as a string literal", call)
-            e.mov(0, self.gen.kernel_address(call.args[0]))
+            e.mov(0, self.gen.kernel_address(ast.String(name, position=call.args[0].position,
+                                                        length=call.args[0].length)))
         else:
             raise _err(f"unknown function '{call.name}'" if call.name not in
                        ("printf", "debugf", "exit", "clear", "zero", "print", "time", "delete") else
