@@ -250,3 +250,11 @@ def test_positional_parameters_as_bpftrace(program, params):
     ours, theirs = pybpf_trace("-e", program, *params), bpftrace("-e", program, *params)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.stdout == theirs.stdout
+
+
+@needs_bpftrace
+def test_pointer_conversion_as_bpftrace():
+    program = 'BEGIN { $p = (struct task_struct *)4096; printf("%p|%p|%20p|%-6p|%p\\n", 0, 4096, 255, 0, $p + 1); exit() }'
+    ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout

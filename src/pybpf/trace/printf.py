@@ -59,6 +59,10 @@ def render(text: str, values: list[object], types: list[T], show: object) -> str
                 shown = show(value, t)
             out.append((spec + "s") % shown)
             continue
+        if conv == "p" and t.kind in ("int", "ptr"):
+            address = int(value) & 0xFFFF_FFFF_FFFF_FFFF  # type: ignore[call-overload]
+            out.append((spec + "s") % (hex(address) if address else "(nil)"))  # as C's printf
+            continue
         if conv == "s" or t.kind not in ("int",):
             out.append((spec + "s") % (value if isinstance(value, str) else show(value, t)))
             continue
@@ -74,8 +78,6 @@ def render(text: str, values: list[object], types: list[T], show: object) -> str
             out.append((spec + ("d" if conv == "u" else conv)) % (number & mask))
         elif conv == "c":
             out.append((spec + "c") % chr(number & 0xFF))
-        elif conv == "p":
-            out.append((spec + "s") % hex(number & 0xFFFF_FFFF_FFFF_FFFF))
         else:
             out.append((spec + conv) % number)
     out.append(text[last:])
