@@ -160,8 +160,10 @@ STRUCT_PROGRAM = r"""
 struct Foo { int m; int n; };
 struct Bar { char c; struct Foo f; short s[3]; char text[5]; unsigned char bytes[4]; };
 int func(struct Bar *bar) { return bar->f.m; }
+int func2(struct Foo **pp) { return (*pp)->n; }
 int main(void) { struct Bar bar = {'x', {2, -3}, {4, 5, 6}, {'h', 'e', 'l', 'l', 'o'}, {1, 2, 250, 4}};
-                 return func(&bar) - 2; }
+                 struct Foo *p = &bar.f;
+                 return func(&bar) - 2 + func2(&p) + 3; }
 """
 STRUCT_CASES = [
     "struct Foo { int m; int n; } struct Bar { char c; struct Foo f; short s[3]; } "
@@ -172,6 +174,8 @@ STRUCT_CASES = [
     "struct Foo { int m; int n; } struct Bar { char c; struct Foo f; short s[3]; char text[5]; uint8_t bytes[4]; } "
     'u:BINARY:func { $b = (struct Bar *)arg0; $t = $b->text; printf("%s %s %d %d\\n", $t, $b->text, $b->bytes[2], '
     "$b->s[1]); @[$b->text, $b->bytes] = 1; print($b->bytes); exit(); }",
+    'struct Foo { int m; int n; } u:BINARY:func2 { $pp = (struct Foo **)arg0; printf("%d %d\\n", (*$pp)->m, '
+    "(**$pp).n); exit(); }",
 ]
 
 

@@ -79,10 +79,20 @@ class KernelTypes:
         """The trace type of a C type name (``struct task_struct *``), None when unknown."""
         from pybpf.btf import Kind
 
-        match = _STRUCT.match(ctype.strip())
+        match = _STRUCT.match(re.sub(r"\*\s+(?=\*)", "*", ctype.strip()))  # "struct foo * *"
         if not match:
             return None
         tag, name, stars = match.groups()
+        if len(stars) > 1:  # a pointer to pointers: described as a user pointer type
+            from pybpf.trace.c_types import CType
+            c_name = f"{tag} {name}" if tag else name
+            user_type = self.user.get(c_name)
+            target = CType("ptr", 8, 8, element=user_type, pointee_name=c_name)
+            for _ in range(len(stars) - 2):
+                target = CType("ptr", 8, 8, element=target)
+            if user_type is None and self.named(c_name + " *") is None:
+                return None
+            return T("ptr", 8, btf=self._user_id(target), name=c_name + " " + "*" * (len(stars) - 1))
         user = self.user.get(f"{tag} {name}")
         if user is not None:
             return T("ptr", 8, btf=self._user_id(user), name=f"{tag} {name}") if stars else self._of_user(user)
