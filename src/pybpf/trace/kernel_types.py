@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pybpf.trace.types import T
 
@@ -86,7 +87,7 @@ class KernelTypes:
         if len(stars) > 1:  # a pointer to pointers: described as a user pointer type
             from pybpf.trace.c_types import CType
             c_name = f"{tag} {name}" if tag else name
-            user_type = self.user.get(c_name)
+            user_type: Any = self.user.get(c_name)
             target = CType("ptr", 8, 8, element=user_type, pointee_name=c_name)
             for _ in range(len(stars) - 2):
                 target = CType("ptr", 8, 8, element=target)
