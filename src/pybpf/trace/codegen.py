@@ -1661,9 +1661,10 @@ class ProbeCompiler:
                 e.mov(0, len(self.gen.params))
             else:
                 value = self.gen.param(expr) or "0"
-                if not _is_int(value):
+                number = _c_int(value)
+                if number is None:
                     raise _err(f"${expr.index} is used as an integer but '{value}' is not one", expr)
-                e.mov(0, _c_int(value))
+                e.mov(0, number)
         elif isinstance(expr, ast.Variable):
             if expr.name not in self.vars:
                 raise _err(f"undefined variable '{expr.name}'", expr)
