@@ -174,6 +174,10 @@ STRUCT_CASES = [
     "struct Foo { int m; int n; } struct Bar { char c; struct Foo f; short s[3]; char text[5]; uint8_t bytes[4]; } "
     'u:BINARY:func { $b = (struct Bar *)arg0; $t = $b->text; printf("%s %s %d %d\\n", $t, $b->text, $b->bytes[2], '
     "$b->s[1]); @[$b->text, $b->bytes] = 1; print($b->bytes); exit(); }",
+    # nested definitions, with and without the last member's semicolon
+    "struct N { struct { int m[1] } y; struct { int n; short s[2]; } a; } u:BINARY:func { "
+    "@s = *((struct N *)arg0); print(*((struct N *)arg0)); $x = (struct N *)arg0; "
+    'printf("%d %d\\n", $x->y.m[0], $x->a.s[1]); exit(); }',
     'struct Foo { int m; int n; } u:BINARY:func2 { $pp = (struct Foo **)arg0; printf("%d %d\\n", (*$pp)->m, '
     "(**$pp).n); exit(); }",
 ]
@@ -259,6 +263,15 @@ def test_positional_parameters_as_bpftrace(program, params):
 @needs_bpftrace
 def test_pointer_conversion_as_bpftrace():
     program = 'BEGIN { $p = (struct task_struct *)4096; printf("%p|%p|%20p|%-6p|%p\\n", 0, 4096, 255, 0, $p + 1); exit() }'
+    ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+
+
+@needs_bpftrace
+def test_nested_definition_read_from_address_zero_as_bpftrace():
+    program = ("struct Foo { int m; struct { int x; int y; } bar; int n; } BEGIN { @foo = (struct Foo *)0; "
+               '@bar = @foo->bar; @x = @foo->bar.x; printf("_%s_\\n", "done"); exit(); }')
     ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.stdout == theirs.stdout

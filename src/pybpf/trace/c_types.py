@@ -47,49 +47,76 @@ def parse_definitions(texts: list[str]) -> dict[str, CType]:
     known: dict[str, CType] = {}
     for text in texts:
         match = _STRUCT.match(text)
-        if not match:
-            continue
-        tag, name, body = match.groups()
-        record = CType("record", 0, 1, name=f"{tag} {name}")
-        known[f"{tag} {name}"] = record   # self-references through pointers
-        offset = 0
-        bit_end = 0  # the bit just after the last bitfield, while bitfields pack
-        for declaration in _split(body):
-            member = _MEMBER.match(declaration)
-            if not member:
-                raise TraceSyntaxError(f"cannot read the member declaration '{declaration}' of {tag} {name}")
-            ctype = _type(member.group("type").strip(), member.group("stars").count("*"), known)
-            for dim in reversed(re.findall(r"\[\s*(\d*)\s*\]", member.group("dims"))):
-                count = int(dim or 0)
-                ctype = CType("array", ctype.size * count, ctype.align, element=ctype, count=count)
-            bits = int(member.group("bits")) if member.group("bits") else 0
-            if bits and tag == "struct":
-                unit = 8 * ctype.size  # a bitfield does not straddle a unit of its type
-                start = bit_end if bit_end else 8 * offset
-                if start // unit != (start + bits - 1) // unit:
-                    start = (start + unit - 1) // unit * unit
-                record.members.append((member.group("name"), start // 8, ctype, start % 8, bits))
-                bit_end = start + bits
-                offset = (bit_end + 7) // 8
-            elif tag == "struct":
-                bit_end = 0
-                offset = (offset + ctype.align - 1) // ctype.align * ctype.align
-                record.members.append((member.group("name"), offset, ctype, 0, 0))
-                offset += ctype.size
-            else:
-                record.members.append((member.group("name"), 0, ctype, 0, bits))
-                offset = max(offset, ctype.size)
-            record.align = max(record.align, ctype.align)
-        record.size = (offset + record.align - 1) // record.align * record.align
+        if match:
+            tag, name, body = match.groups()
+            _record(tag, name, body, known)
     return known
 
 
+_NESTED = re.compile(r"^(struct|union)\s*(\w*)\s*\{(.*)\}(.*)$", re.DOTALL)
+
+
+def _record(tag: str, name: str, body: str, known: dict[str, CType]) -> CType:
+    """The layout of ``tag name { body }``, registered in ``known`` when named (nested
+    definitions, ``struct { int m; } y;``, are laid out in place)."""
+    record = CType("record", 0, 1, name=f"{tag} {name}".strip())
+    if name:
+        known[f"{tag} {name}"] = record   # self-references through pointers
+    offset = 0
+    bit_end = 0  # the bit just after the last bitfield, while bitfields pack
+    for declaration in _split(body):
+        nested = _NESTED.match(declaration)
+        if nested:  # an inner definition: its type under a name no program can write
+            inner = _record(nested.group(1), nested.group(2), nested.group(3), known)
+            placeholder = f"__nested{len(known)}_{id(inner)}"
+            known[placeholder] = inner
+            declaration = f"{placeholder} {nested.group(4).strip()}"
+        member = _MEMBER.match(declaration)
+        if not member:
+            raise TraceSyntaxError(f"cannot read the member declaration '{declaration}' of {record.name}")
+        ctype = _type(member.group("type").strip(), member.group("stars").count("*"), known)
+        for dim in reversed(re.findall(r"\[\s*(\d*)\s*\]", member.group("dims"))):
+            count = int(dim or 0)
+            ctype = CType("array", ctype.size * count, ctype.align, element=ctype, count=count)
+        bits = int(member.group("bits")) if member.group("bits") else 0
+        if bits and tag == "struct":
+            unit = 8 * ctype.size  # a bitfield does not straddle a unit of its type
+            start = bit_end if bit_end else 8 * offset
+            if start // unit != (start + bits - 1) // unit:
+                start = (start + unit - 1) // unit * unit
+            record.members.append((member.group("name"), start // 8, ctype, start % 8, bits))
+            bit_end = start + bits
+            offset = (bit_end + 7) // 8
+        elif tag == "struct":
+            bit_end = 0
+            offset = (offset + ctype.align - 1) // ctype.align * ctype.align
+            record.members.append((member.group("name"), offset, ctype, 0, 0))
+            offset += ctype.size
+        else:
+            record.members.append((member.group("name"), 0, ctype, 0, bits))
+            offset = max(offset, ctype.size)
+        record.align = max(record.align, ctype.align)
+    record.size = (offset + record.align - 1) // record.align * record.align
+    return record
+
+
 def _split(body: str) -> list[str]:
-    """Member declarations, one per name (``int a, b`` is two)."""
+    """Member declarations, one per name (``int a, b`` is two), split at the ``;`` of
+    this level (not those inside a nested definition's braces)."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(body):
+        depth += (c == "{") - (c == "}")
+        if c == ";" and depth == 0:
+            parts.append(body[start:i])
+            start = i + 1
+    parts.append(body[start:])
     out = []
-    for part in body.split(";"):
+    for part in parts:
         part = " ".join(part.split())
         if not part:
+            continue
+        if "{" in part:
+            out.append(part)
             continue
         first, *others = part.split(",")
         out.append(first)
