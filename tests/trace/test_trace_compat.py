@@ -158,10 +158,11 @@ def test_tuple_layout_sizes_and_values_as_bpftrace(program, fmt):
 
 STRUCT_PROGRAM = r"""
 struct Foo { int m; int n; };
-struct Bar { char c; struct Foo f; short s[3]; char text[5]; unsigned char bytes[4]; };
+struct Bar { char c; struct Foo f; short s[3]; char text[5]; unsigned char bytes[4]; int grid[2][2]; };
 int func(struct Bar *bar) { return bar->f.m; }
 int func2(struct Foo **pp) { return (*pp)->n; }
-int main(void) { struct Bar bar = {'x', {2, -3}, {4, 5, 6}, {'h', 'e', 'l', 'l', 'o'}, {1, 2, 250, 4}};
+int main(void) { struct Bar bar = {'x', {2, -3}, {4, 5, 6}, {'h', 'e', 'l', 'l', 'o'}, {1, 2, 250, 4},
+                                  {{5, 6}, {7, 8}}};
                  struct Foo *p = &bar.f;
                  return func(&bar) - 2 + func2(&p) + 3; }
 """
@@ -178,6 +179,11 @@ STRUCT_CASES = [
     "struct N { struct { int m[1] } y; struct { int n; short s[2]; } a; } u:BINARY:func { "
     "@s = *((struct N *)arg0); print(*((struct N *)arg0)); $x = (struct N *)arg0; "
     'printf("%d %d\\n", $x->y.m[0], $x->a.s[1]); exit(); }',
+    # indexing into values the program holds: map values, variables, arrays of arrays
+    "struct Foo { int m; int n; } struct Bar { char c; struct Foo f; short s[3]; char text[5]; uint8_t bytes[4]; "
+    "int grid[2][2]; } u:BINARY:func { $b = (struct Bar *)arg0; @m[0] = $b->s; @g[1] = $b->grid; $g = $b->grid; "
+    '@p[0] = (int32 *)arg0; printf("%d %d %d %d %d\\n", @m[0][2], @g[1][1][0], $g[0][1], $b->grid[1][1], '
+    "@p[0][1] == 0); clear(@p); exit(); }",  # a stack address: not printed
     'struct Foo { int m; int n; } u:BINARY:func2 { $pp = (struct Foo **)arg0; printf("%d %d\\n", (*$pp)->m, '
     "(**$pp).n); exit(); }",
 ]
@@ -261,6 +267,15 @@ def test_positional_parameters_as_bpftrace(program, params):
 
 
 @needs_bpftrace
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_pointer_values_in_maps_as_bpftrace(fmt):
+    program = "BEGIN { @p = (struct task_struct *)4096; @q[1] = (int32 *)8; exit() }"
+    ours, theirs = pybpf_trace("-f", fmt, "-e", program), bpftrace("-f", fmt, "-e", program)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+
+
+@needs_bpftrace
 def test_pointer_conversion_as_bpftrace():
     program = 'BEGIN { $p = (struct task_struct *)4096; printf("%p|%p|%20p|%-6p|%p\\n", 0, 4096, 255, 0, $p + 1); exit() }'
     ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
@@ -275,3 +290,9 @@ def test_nested_definition_read_from_address_zero_as_bpftrace():
     ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.stdout == theirs.stdout
+
+
+def test_constant_index_out_of_bounds_is_an_error():
+    result = pybpf_trace("-e", "struct A { int x[4]; } BEGIN { $a = (struct A *) 0; $x = $a->x[5]; exit(); }")
+    assert result.returncode == 1
+    assert "ERROR: the index 5 is out of bounds for array of size 4" in result.stderr

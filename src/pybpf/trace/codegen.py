@@ -1414,6 +1414,8 @@ class ProbeCompiler:
             base = self.mem_expr(expr.base)
             if access is not None:
                 return base + access.offset
+            if isinstance(expr, ast.Index):
+                return base + self.element_offset(expr)
         if isinstance(expr, (ast.FieldAccess, ast.Index)) and self.type_of(expr.base).kind in ("ptr", "record", "array"):
             # a char array member: all its bytes (bpftrace prints char s[5] = "hello" whole)
             offset = e.alloc(t.slot)
@@ -1698,10 +1700,7 @@ class ProbeCompiler:
         elif isinstance(expr, ast.Index) and self._in_memory(expr.base, True) and isinstance(expr.index, ast.Integer):
             element = self.type_of(expr)
             size = self.gen.kernel.sizeof(element) if element.kind in ("record", "array") else element.size
-            count = self.type_of(expr.base).size // max(size, 1)
-            if not 0 <= expr.index.value < count:
-                raise _err(f"the index {expr.index.value} is out of bounds for array of size {count}", expr)
-            offset = self.mem_expr(expr.base) + expr.index.value * size
+            offset = self.mem_expr(expr.base) + self.element_offset(expr)
             e.load(0, 10, offset, size if size in (1, 2, 4, 8) else 8)
             if element.kind == "int" and element.signed:
                 e.sign_extend(0, size)
@@ -1815,11 +1814,27 @@ class ProbeCompiler:
         if expr.op.endswith("pre"):
             e.alu("+", 0, step)
 
+    def element_offset(self, expr: ast.Index) -> int:
+        """Where element ``expr`` (a constant index) is in its array: checked against
+        the array's length, as bpftrace checks it when compiling."""
+        if not isinstance(expr.index, ast.Integer):
+            raise _err("an array held by the program is indexed with a constant", expr.index)
+        element = self.type_of(expr)
+        size = self.gen.kernel.sizeof(element) if element.kind in ("record", "array") else element.size
+        base = self.type_of(expr.base)
+        count = (self.gen.kernel.sizeof(base) if base.kind in ("record", "array") else base.size) // max(size, 1)
+        if not 0 <= expr.index.value < count:
+            raise _err(f"the index {expr.index.value} is out of bounds for array of size {count}", expr)
+        return expr.index.value * size
+
     def _in_memory(self, expr: ast.Expr, on_stack: bool = False) -> bool:
         """Whether ``expr`` names kernel/user memory (False) or a value this program holds
         on its stack (``on_stack``: a variable, map value or tuple item of record type)."""
-        if on_stack:
-            return isinstance(expr, (ast.Variable, ast.MapRef)) and self.type_of(expr).kind in ("record", "array")
+        if on_stack:  # also an element or member of such a value: @m[k][1].t, $a[1][0]
+            if self.type_of(expr).kind not in ("record", "array"):
+                return False
+            return isinstance(expr, (ast.Variable, ast.MapRef)) or (
+                isinstance(expr, (ast.Index, ast.FieldAccess)) and self._in_memory(expr.base, True))
         if isinstance(expr, ast.Unary) and expr.op == "*":
             return True
         if isinstance(expr, (ast.FieldAccess, ast.Index)):
@@ -1849,6 +1864,8 @@ class ProbeCompiler:
         if isinstance(expr, ast.Index):
             base = self.type_of(expr.base)
             element = kernel.element(base)
+            if base.kind == "array" and isinstance(expr.index, ast.Integer):
+                self.element_offset(expr)  # the bounds check
             spill = e.alloc(8)
             if base.kind == "ptr":
                 self.int_expr(expr.base)

@@ -208,7 +208,7 @@ def json_value(value: object, t: T, shown: Callable = show) -> str:
     """A value as bpftrace's JSON output writes it (tuples as compact lists)."""
     if t.kind == "tuple":
         return "[" + ",".join(json_value(v, i, shown) for v, i in zip(value, t.items)) + "]"  # type: ignore[arg-type]
-    if t.kind == "int":
+    if t.kind in ("int", "ptr"):
         return str(value)
     if t.kind in ("record", "array"):
         return shown(value, t, "json")  # { "m": 2 } / [1,2]: bpftrace's JSON layout

@@ -388,7 +388,7 @@ class Parser:
                 self.lexer.next()
                 expr = ast.Unary("post" + token.text, expr, position=expr.position,
                                  length=token.position + 2 - expr.position)
-            elif token.text == "[" and not isinstance(expr, ast.MapRef):
+            elif token.text == "[" and not (isinstance(expr, ast.MapRef) and not expr.keys):  # @m[k][i]: into the value
                 self.lexer.next()
                 index = self.expression()
                 end = self.expect("]")
