@@ -158,11 +158,11 @@ def test_tuple_layout_sizes_and_values_as_bpftrace(program, fmt):
 
 STRUCT_PROGRAM = r"""
 struct Foo { int m; int n; };
-struct Bar { char c; struct Foo f; short s[3]; char text[5]; unsigned char bytes[4]; int grid[2][2]; };
+struct Bar { char c; struct Foo f; short s[3]; char text[5]; unsigned char bytes[4]; int grid[2][2]; const char *name; };
 int func(struct Bar *bar) { return bar->f.m; }
 int func2(struct Foo **pp) { return (*pp)->n; }
 int main(void) { struct Bar bar = {'x', {2, -3}, {4, 5, 6}, {'h', 'e', 'l', 'l', 'o'}, {1, 2, 250, 4},
-                                  {{5, 6}, {7, 8}}};
+                                  {{5, 6}, {7, 8}}, "\\x01bcd"};
                  struct Foo *p = &bar.f;
                  return func(&bar) - 2 + func2(&p) + 3; }
 """
@@ -184,6 +184,10 @@ STRUCT_CASES = [
     "int grid[2][2]; } u:BINARY:func { $b = (struct Bar *)arg0; @m[0] = $b->s; @g[1] = $b->grid; $g = $b->grid; "
     '@p[0] = (int32 *)arg0; printf("%d %d %d %d %d\\n", @m[0][2], @g[1][1][0], $g[0][1], $b->grid[1][1], '
     "@p[0][1] == 0); clear(@p); exit(); }",  # a stack address: not printed
+    # buf() of what a pointer member points to, and of a member's own bytes
+    "struct Foo { int m; int n; } struct Bar { char c; struct Foo f; short s[3]; char text[5]; uint8_t bytes[4]; "
+    "int grid[2][2]; const char *name; } u:BINARY:func { $b = (struct Bar *)arg0; "
+    'printf("%r %r %r\\n", buf($b->name, 4), buf($b->bytes, 4), buf($b->s)); exit(); }',
     'struct Foo { int m; int n; } u:BINARY:func2 { $pp = (struct Foo **)arg0; printf("%d %d\\n", (*$pp)->m, '
     "(**$pp).n); exit(); }",
 ]
@@ -296,3 +300,12 @@ def test_constant_index_out_of_bounds_is_an_error():
     result = pybpf_trace("-e", "struct A { int x[4]; } BEGIN { $a = (struct A *) 0; $x = $a->x[5]; exit(); }")
     assert result.returncode == 1
     assert "ERROR: the index 5 is out of bounds for array of size 4" in result.stderr
+
+
+@needs_bpftrace
+def test_buf_equality_as_bpftrace():
+    program = ('BEGIN { $a = buf("hi", 2); $b = buf("bye", 3); $c = buf("hi", 2); $d = buf("hj", 2); '
+               'printf("%d %d %d %d %d\\n", $a == $a, $a != $b, $a == $c, $a == $b, $a == $d); exit(); }')
+    ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout

@@ -1561,7 +1561,8 @@ class ProbeCompiler:
         if t.kind == "bytes" and isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "args":
             f = self.gen.field(expr, self.ctx)
             self.read_ctx_bytes(offset, f.offset, min(size, f.size))
-        elif isinstance(expr, (ast.FieldAccess, ast.Index)) and self.type_of(expr.base).kind in ("ptr", "record", "array"):
+        elif isinstance(expr, (ast.FieldAccess, ast.Index)) and t.kind != "ptr" and \
+                self.type_of(expr.base).kind in ("ptr", "record", "array"):  # a member's own bytes
             self.address(expr)
             e.movr(3, 0)
             e.movr(1, 10)
@@ -2076,6 +2077,11 @@ class ProbeCompiler:
             if op == "!=":
                 e.alu("^", 0, 1)
             return
+        if left_t.kind == "buf" and right_t.kind == "buf" and op in ("==", "!="):
+            self.buffer_compare(expr.left, expr.right)
+            if op == "!=":
+                e.alu("^", 0, 1)
+            return
         if left_t.kind == "tuple" or right_t.kind == "tuple":
             raise _err(f"tuples cannot be used with '{op}'", expr)
         signed = left_t.signed and right_t.signed
@@ -2109,6 +2115,29 @@ class ProbeCompiler:
             e.alur("s>>" if left_t.signed else ">>", 0, 1)
         else:
             e.alur(op, 0, 1)
+
+    def buffer_compare(self, left: ast.Expr, right: ast.Expr) -> None:
+        """r0 = 1 when two buf() values hold the same bytes: their lengths and data (kept
+        zero-padded), word by word; the longer buffer's extra words must be zero."""
+        e = self.e
+        left_t, right_t = self.type_of(left), self.type_of(right)
+        a, b = self.mem_expr(left), self.mem_expr(right)
+        differ, done = e.label("bufne"), e.label("bufeq")
+        for at in range(0, max(left_t.slot, right_t.slot), 8):
+            if at < left_t.slot:
+                e.load(1, 10, a + at)
+            else:
+                e.mov(1, 0)
+            if at < right_t.slot:
+                e.load(2, 10, b + at)
+            else:
+                e.mov(2, 0)
+            e.jump_if("!=", 1, 2, differ, register=True)
+        e.mov(0, 1)
+        e.jump(done)
+        e.place(differ)
+        e.mov(0, 0)
+        e.place(done)
 
     def string_compare(self, left: ast.Expr, right: ast.Expr, limit: int) -> None:
         """r0 = 1 when the strings are equal in their first ``limit`` bytes (or up to a NUL)."""
