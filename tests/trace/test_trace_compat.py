@@ -309,3 +309,14 @@ def test_buf_equality_as_bpftrace():
     ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.stdout == theirs.stdout
+
+
+@needs_bpftrace
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_join_of_the_c_command_as_bpftrace(fmt):
+    program = 'tracepoint:syscalls:sys_enter_execve /pid == cpid/ { join(args->argv, ","); }'
+    command = "/bin/echo 'A' b"
+    ours, theirs = (pybpf_trace("-f", fmt, "-c", command, "-e", program),
+                    bpftrace("-f", fmt, "-c", command, "-e", program))
+    assert theirs.returncode == 0, theirs.stderr
+    assert sorted(ours.stdout.splitlines()) == sorted(theirs.stdout.splitlines())  # echo's line races the events

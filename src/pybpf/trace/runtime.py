@@ -644,7 +644,8 @@ class Session:
                 if not raw:
                     break
                 args.append(raw.decode("utf-8", "replace"))
-            self.message("join", action.text.join(args) + "\n")
+            joined = action.text.join(args)
+            self.message("join", joined if self.options.format == "json" else joined + "\n")  # bpftrace's JSON: no \n
         elif kind == "time":
             self.message("time", time.strftime(action.text))
         elif kind == "print_map":
