@@ -320,3 +320,11 @@ def test_join_of_the_c_command_as_bpftrace(fmt):
                     bpftrace("-f", fmt, "-c", command, "-e", program))
     assert theirs.returncode == 0, theirs.stderr
     assert sorted(ours.stdout.splitlines()) == sorted(theirs.stdout.splitlines())  # echo's line races the events
+
+
+@needs_bpftrace
+def test_struct_member_of_undefined_struct_type_is_an_error_as_in_bpftrace():
+    program = 'struct task_struct { struct thread_info x; } BEGIN { printf("%d\\n", curtask->x.status); }'
+    ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
+    assert ours.returncode == theirs.returncode == 1
+    assert "incomplete type 'struct thread_info'" in ours.stderr and "incomplete type 'struct thread_info'" in theirs.stderr

@@ -132,7 +132,10 @@ def _type(text: str, stars: int, known: dict[str, CType]) -> CType:
     if stars:
         target = None if text == "void" else _lookup(text, known)
         return CType("ptr", 8, 8, element=target, pointee_name=text)
-    return _lookup(text, known) or CType("int", 8, 8)
+    found = _lookup(text, known)
+    if found is None and re.match(r"(struct|union)\b", text):  # by value: the compiler needs its layout
+        raise TraceSyntaxError(f"field has incomplete type '{text}'")
+    return found or CType("int", 8, 8)
 
 
 def _lookup(text: str, known: dict[str, CType]) -> CType | None:
