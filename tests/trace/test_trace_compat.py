@@ -324,7 +324,17 @@ def test_join_of_the_c_command_as_bpftrace(fmt):
 
 @needs_bpftrace
 def test_struct_member_of_undefined_struct_type_is_an_error_as_in_bpftrace():
-    program = 'struct task_struct { struct thread_info x; } BEGIN { printf("%d\\n", curtask->x.status); }'
+    program = "struct foo { struct nosuch_trace_zz t; } BEGIN { exit(); }"
     ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
     assert ours.returncode == theirs.returncode == 1
-    assert "incomplete type 'struct thread_info'" in ours.stderr and "incomplete type 'struct thread_info'" in theirs.stderr
+    assert "incomplete type 'struct nosuch_trace_zz'" in ours.stderr
+    assert "incomplete type 'struct nosuch_trace_zz'" in theirs.stderr
+
+
+@needs_bpftrace
+def test_kernel_struct_held_by_value_in_a_definition_as_bpftrace():
+    program = ('struct foo { char c; struct task_struct t; } BEGIN { printf("%d\\n", sizeof(struct foo)); '
+               "exit(); }")
+    ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout

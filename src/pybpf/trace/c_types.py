@@ -5,6 +5,7 @@ kernel's BTF does not describe (user-space structs behind uprobe arguments)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pybpf.trace.errors import TraceSyntaxError
@@ -40,17 +41,27 @@ class CType:
     #: (name, byte offset, type, bit offset in the byte, bit width; 0 for whole members)
     members: list[tuple[str, int, CType, int, int]] = field(default_factory=list)
     pointee_name: str = ""        #: a pointer's target as written (for BTF types)
+    btf: int = 0                  #: a kernel struct/union (its BTF id) used by value in a definition
 
 
-def parse_definitions(texts: list[str]) -> dict[str, CType]:
-    """``struct NAME`` → layout, for every struct/union definition in ``texts``."""
+def parse_definitions(texts: list[str], kernel: Callable[[str], CType | None] | None = None) -> dict[str, CType]:
+    """``struct NAME`` → layout, for every struct/union definition in ``texts``;
+    ``kernel`` gives the layout of a ``struct NAME`` they use but do not define (the
+    kernel's, from BTF), None when there is none."""
     known: dict[str, CType] = {}
+    if kernel is not None:
+        defined = {f"{m.group(1)} {m.group(2)}" for m in map(_STRUCT.match, texts) if m}
+        for used in sorted({" ".join(m.groups()) for m in re.finditer(r"\b(struct|union)\s+(\w+)", " ".join(texts))}
+                           - defined):
+            found = kernel(used)
+            if found is not None:
+                known[used] = found
     for text in texts:
         match = _STRUCT.match(text)
         if match:
             tag, name, body = match.groups()
             _record(tag, name, body, known)
-    return known
+    return {name: ctype for name, ctype in known.items() if not ctype.btf and not name.startswith("__nested")}
 
 
 _NESTED = re.compile(r"^(struct|union)\s*(\w*)\s*\{(.*)\}(.*)$", re.DOTALL)

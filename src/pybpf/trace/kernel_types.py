@@ -37,7 +37,20 @@ class KernelTypes:
     def define(self, texts: list[str]) -> None:
         """Add the program's ``struct x { ... }`` definitions (they win over BTF's)."""
         from pybpf.trace.c_types import parse_definitions
-        self.user.update(parse_definitions(texts))
+        self.user.update(parse_definitions(texts, self._kernel_record))
+
+    def _kernel_record(self, c_name: str) -> Any:
+        """A kernel struct/union a definition holds by value: its size and alignment
+        (members read through BTF), None when BTF has no such type."""
+        from pybpf.btf import Kind
+        from pybpf.trace.c_types import CType
+
+        tag, name = c_name.split()
+        kinds = (Kind.STRUCT,) if tag == "struct" else (Kind.UNION,)
+        found = next((t for t in (self.btf[i] for i in self.btf.type_ids(name)) if t.kind in kinds), None)
+        if found is None:
+            return None
+        return CType("record", found.size, self._alignment(found.id), name=c_name, btf=found.id)
 
     def pointer_to_scalar(self, size: int, signed: bool, stars: int = 1) -> T:
         """``(int32 *)``, ``(uint8 **)``: pointers to integers (or to such pointers)."""
@@ -56,6 +69,8 @@ class KernelTypes:
         return key
 
     def _of_user(self, ctype) -> T:
+        if ctype.btf:
+            return self.of(ctype.btf)
         if ctype.kind == "int":
             return T("int", ctype.size, ctype.signed)
         if ctype.kind == "ptr":
