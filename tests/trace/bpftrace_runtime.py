@@ -15,6 +15,7 @@ import os
 import platform
 import re
 import select
+import shlex
 import signal
 import subprocess
 import sys
@@ -117,10 +118,17 @@ def skip_reason(case: Case, tests_dir: Path) -> str | None:
     return None
 
 
+DEBUG_TRACING = "/sys/kernel/debug/tracing"
+
+
 def command_of(case: Case, tracer: str) -> str:
-    if case.run:
-        return case.run.replace("{{BPFTRACE}}", tracer)
-    return f"{tracer} -e '{case.prog}'"
+    command = case.run.replace("{{BPFTRACE}}", tracer) if case.run else f"{tracer} -e '{case.prog}'"
+    if DEBUG_TRACING in command and not os.path.isdir(DEBUG_TRACING):
+        # the case expects tracefs under debugfs (where older systems mount it): mounted so
+        # in a mount namespace of the case's own, nothing changes for the rest of the machine
+        mounts = f"mount -t debugfs debugfs /sys/kernel/debug && mount -t tracefs tracefs {DEBUG_TRACING}"
+        command = f"unshare -m --propagation private sh -c {shlex.quote(mounts + ' && ' + command)}"
+    return command
 
 
 def _chunks(process: subprocess.Popen, deadline: float):
