@@ -163,8 +163,10 @@ def run_case(case: Case, tests_dir: Path, tracer: str) -> tuple[str, str]:
                     return "FAIL", f"BEFORE {case.before} did not start"
                 time.sleep(0.1)
             if "{{BEFORE_PID}}" in command:
-                pid = subprocess.run(["pidof", name], capture_output=True, text=True, check=False).stdout.split()[0]
-                command = command.replace("{{BEFORE_PID}}", pid)
+                pids = subprocess.run(["pidof", name], capture_output=True, text=True, check=False).stdout.split()
+                if not pids:
+                    return "FAIL", f"BEFORE {case.before} exited before the tracer started"
+                command = command.replace("{{BEFORE_PID}}", pids[0])
         env = dict(os.environ, **case.env, **{NOTIFY: "1"})
         process = subprocess.Popen(command, shell=True, cwd=tests_dir, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
