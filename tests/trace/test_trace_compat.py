@@ -338,3 +338,26 @@ def test_kernel_struct_held_by_value_in_a_definition_as_bpftrace():
     ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.stdout == theirs.stdout
+
+
+def _interrupted_under_flood(command: list[str]) -> tuple[str, float]:
+    """Run a program whose every event runs a shell, SIGINT it after a second: what it
+    printed at the end, and how long it took to stop."""
+    import signal
+    import time
+    program = 'tracepoint:sched:sched_switch { system("echo foo"); } END { printf("end"); }'
+    process = subprocess.Popen([*command, "--unsafe", "-e", program], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(SRC)))
+    time.sleep(1.5)
+    process.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    out, _ = process.communicate(timeout=20)
+    return out.decode().rstrip("\n")[-3:], time.monotonic() - start
+
+
+@needs_bpftrace
+def test_sigint_under_a_flood_of_events_stops_promptly_as_bpftrace():
+    assert BPFTRACE is not None
+    ours, theirs = _interrupted_under_flood([sys.executable, "-m", "pybpf", "trace"]), _interrupted_under_flood([BPFTRACE])
+    assert ours[0] == theirs[0] == "end"
+    assert ours[1] < 5

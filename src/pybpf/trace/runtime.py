@@ -406,6 +406,7 @@ class Session:
         self.programs: list[tuple[Any, Any]] = []
         self.attachments: list[Any] = []
         self.exiting = False
+        self.interrupted = False  #: SIGINT/SIGTERM: stop reading events (more may keep coming)
         self.ring: Any = None
         self._symbolizer: Any = None
         self.child_pid = 0            #: the -c command's pid (watchpoints follow it)
@@ -595,9 +596,14 @@ class Session:
     def drain(self) -> None:
         records = self.ring.records() if self.ring is not None else self.kernel_maps[RING].drain()
         for record in records:
-            if self.exiting:  # after exit(), bpftrace drops what is still in the buffer
+            if self.exiting or self.interrupted:  # after exit(), bpftrace drops what is still in the buffer
                 break
             self.event(bytes(record))
+
+    def discard(self) -> None:
+        """Consume every event in the buffer without acting on it."""
+        for _ in (self.ring.records() if self.ring is not None else self.kernel_maps[RING].drain()):
+            pass
 
     def event(self, record: bytes) -> None:
         action = self.compiled.actions[struct.unpack_from("<Q", record)[0]]
@@ -911,6 +917,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
 
     def on_signal(signum: int, frame: object) -> None:
         stop["signal"] = True
+        session.interrupted = True  # a drain under a flood of events ends too
 
     def on_usr1(signum: int, frame: object) -> None:
         stop["print"] = True
@@ -950,7 +957,9 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
                     break
             poller.close()
         session.detach()
-        session.exiting = False
+        if session.interrupted:  # stop promptly: what a flood left in the buffer is dropped, as after exit()
+            session.discard()
+        session.exiting = session.interrupted = False
         session.run_special("END")
         session.drain()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
