@@ -15,9 +15,11 @@ import os
 import platform
 import re
 import select
+import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,10 +118,17 @@ def skip_reason(case: Case, tests_dir: Path) -> str | None:
     return None
 
 
+DEBUG_TRACING = "/sys/kernel/debug/tracing"
+
+
 def command_of(case: Case, tracer: str) -> str:
-    if case.run:
-        return case.run.replace("{{BPFTRACE}}", tracer)
-    return f"{tracer} -e '{case.prog}'"
+    command = case.run.replace("{{BPFTRACE}}", tracer) if case.run else f"{tracer} -e '{case.prog}'"
+    if DEBUG_TRACING in command and not os.path.isdir(DEBUG_TRACING):
+        # the case expects tracefs under debugfs (where older systems mount it): mounted so
+        # in a mount namespace of the case's own, nothing changes for the rest of the machine
+        mounts = f"mount -t debugfs debugfs /sys/kernel/debug && mount -t tracefs tracefs {DEBUG_TRACING}"
+        command = f"unshare -m --propagation private sh -c {shlex.quote(mounts + ' && ' + command)}"
+    return command
 
 
 def _chunks(process: subprocess.Popen, deadline: float):
@@ -154,8 +163,10 @@ def run_case(case: Case, tests_dir: Path, tracer: str) -> tuple[str, str]:
                     return "FAIL", f"BEFORE {case.before} did not start"
                 time.sleep(0.1)
             if "{{BEFORE_PID}}" in command:
-                pid = subprocess.run(["pidof", name], capture_output=True, text=True, check=False).stdout.split()[0]
-                command = command.replace("{{BEFORE_PID}}", pid)
+                pids = subprocess.run(["pidof", name], capture_output=True, text=True, check=False).stdout.split()
+                if not pids:
+                    return "FAIL", f"BEFORE {case.before} exited before the tracer started"
+                command = command.replace("{{BEFORE_PID}}", pids[0])
         env = dict(os.environ, **case.env, **{NOTIFY: "1"})
         process = subprocess.Popen(command, shell=True, cwd=tests_dir, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -193,12 +204,23 @@ def run_case(case: Case, tests_dir: Path, tracer: str) -> tuple[str, str]:
                 helper.wait()
 
 
+def drop_in(directory: Path) -> str:
+    """An executable named ``bpftrace`` in ``directory`` that runs ``pybpf trace``: the
+    tests run the tracer as bpftrace's runner runs ``bpftrace``, and expect its comm
+    (``comm`` in BEGIN) to be that name, which the kernel takes from the script's name."""
+    src = Path(__file__).resolve().parents[2] / "src"
+    script = directory / "bpftrace"
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(src)!r})\n"
+                      "from pybpf.cli import main\nsys.exit(main(['trace', *sys.argv[1:]]))\n")
+    script.chmod(0o755)
+    return str(script)
+
+
 def main() -> None:
     tests_dir = Path(sys.argv[1])
     suites = sys.argv[2:] or sorted(p.name for p in (tests_dir / "runtime").iterdir()
                                     if p.is_file() and p.name != "engine")
-    src = Path(__file__).resolve().parents[2] / "src"
-    tracer = f"/usr/bin/env PYTHONPATH={src} {sys.executable} -m pybpf trace"
+    tracer = drop_in(Path(tempfile.mkdtemp(prefix="pybpf-trace-runtime-")))
     totals: dict[str, int] = {}
     for suite in suites:
         for case in parse_suite(tests_dir / "runtime" / suite):

@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="output buffering")
     parser.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching N probes...'")
     parser.add_argument("-v", dest="verbose", action="store_true", help="with -l: tracepoint arguments")
-    parser.add_argument("-k", dest="warnings", action="count", default=0, help="report helper errors (accepted)")
+    parser.add_argument("-k", dest="warnings", action="count", default=0, help="warn when a helper fails (-kk: reads and lookups too)")
     parser.add_argument("--unsafe", action="store_true", help="allow system()")
     parser.add_argument("--info", action="store_true", help="what this build supports")
     parser.add_argument("--version", action="store_true", help="print the version")
@@ -82,7 +82,7 @@ def _list(pattern: str, verbose: bool, pid: int = 0) -> int:
         wanted = rest.partition(":")[2]
         status = 0
         if fnmatch.fnmatchcase("usdt", kind):
-            status |= _list_usdt("", *(wanted.split(":", 1) if wanted else ()), pid=pid)
+            status |= _list_usdt("", *(wanted.split(":", 1) if wanted else ()), pid=pid, none_ok=True)
         if fnmatch.fnmatchcase("uprobe", kind):
             status |= _list_functions("uprobe", "", wanted or "*", pid=pid)
         return status
@@ -228,13 +228,15 @@ def run(args: argparse.Namespace) -> int:
             for ins in probe.instructions:
                 print(f"  {format_instruction(ins)}")
         return 0
+    _name_process()
     output = sys.stdout
     if args.output:
         output = open(args.output, "w")
     elif args.buffering == "full":
         output = open(sys.stdout.fileno(), "w", closefd=False, buffering=1 << 16)
     options = Options(params=rest, output=output, format=args.format, pid=pid, command=args.command,
-                      quiet=args.quiet, unsafe=args.unsafe)
+                      quiet=args.quiet, unsafe=args.unsafe, helper_checks=min(args.warnings, 2),
+                      warnings=not args.no_warnings)
     try:
         return run_program(source, options, filename)
     except TraceError as exc:
@@ -243,6 +245,24 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if output is not sys.stdout:
             output.close()
+
+
+def _name_process() -> None:
+    """The tracer's own comm (what BEGIN and END see as ``comm``, as bpftrace's see
+    ``bpftrace``): the name it was run by (``pybpf`` from the installed entry point,
+    ``bpftrace`` from a drop-in script of that name), but ``pybpf`` instead of a bare
+    interpreter's name (``python -m pybpf``), which says nothing about the tracer."""
+    import ctypes
+    import re
+
+    try:
+        with open("/proc/self/comm") as f:
+            comm = f.read().strip()
+    except OSError:
+        return
+    if re.fullmatch(r"python[\d.]*", comm):
+        pr_set_name = 15
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_name, b"pybpf", 0, 0, 0)
 
 
 def _info() -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pybpf.isa import opcodes as o
+from pybpf.isa.helpers import HELPER_IDS
 from pybpf.isa.instruction import Instruction
 from pybpf.trace import ast
 from pybpf.trace.emit import Emitter
@@ -29,6 +30,8 @@ from pybpf.trace.types import INT64, NONE, STRLEN, UINT64, T, string, tuple_of
 MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, PROBE_READ, KTIME, PRANDOM, SMP_ID = 1, 2, 3, 4, 5, 7, 8
 PID_TGID, UID_GID, COMM, GET_STACKID, CURRENT_TASK, PROBE_READ_STR, CGROUP_ID = 14, 15, 16, 27, 35, 45, 80
 RINGBUF_OUTPUT = 130
+TRACE_PRINTK = 6
+HELPER_NAMES = {number: name for name, number in HELPER_IDS.items()}  #: as -k's warnings name them
 FOR_EACH_MAP_ELEM, LOOP, MAP_LOOKUP_PERCPU = 164, 181, 195
 #: what a for loop's body may read or write of a map's value: per-CPU aggregations are
 #: summed (or reduced) over the CPUs as print() does; bucketed ones have no one value
@@ -104,6 +107,8 @@ class Action:
     map: str = ""
     top: int = 0
     div: int = 0
+    position: int = -1        #: helper_error: where in the program text (with ``length``)
+    length: int = 1
 
 
 @dataclass
@@ -125,6 +130,9 @@ class Compiled:
     start_ns: int
     uses: set[str] = field(default_factory=set)
     kernel: Any = None        #: the KernelTypes records and arrays in values are described by
+    warnings: list[str] = field(default_factory=list)  #: compile-time warnings, placed in the text
+    source: str = ""          #: the program text and its file name (to place -k's warnings)
+    filename: str = "stdin"
 
 
 class CodegenError(TraceSyntaxError):
@@ -170,6 +178,8 @@ class Generator:
         self.kernel = KernelTypes()
         self.cpid = 0                 #: pid of the -c command (the cpid builtin)
         self.unsafe = False           #: --unsafe: signal() and system() allowed
+        self.helper_checks = 0        #: -k: 1 reports failing helpers (but reads and lookups), -kk: 2 all
+        self.warnings: list[tuple[str, int, int]] = []  #: compile-time warnings: (reason, position, length)
         self._user_symbols: dict[tuple[str, str], tuple[int, int]] = {}
 
     # -- types -------------------------------------------------------------------------
@@ -227,8 +237,9 @@ class Generator:
         if isinstance(e, ast.Call):
             name = e.name
             if name == "str":
-                if e.args and isinstance(e.args[0], ast.Positional) and 0 < e.args[0].index:
-                    return string(len(self.param(e.args[0]).encode()) + 1)
+                constant = self.constant_string(e)
+                if constant is not None:
+                    return string(len(constant.encode()) + 1)
                 if e.args and self.type_of(e.args[0], ctx, env).kind == "str":
                     return self.type_of(e.args[0], ctx, env)
                 return string(STRLEN)
@@ -275,7 +286,9 @@ class Generator:
                 return UINT64
             if name == "uaddr":
                 return self.kernel.pointer_to_scalar(*self.user_symbol(e, ctx)[1:], 1)
-            if name in ("ksym", "usym", "kaddr", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
+            if name == "kaddr":
+                return UINT64
+            if name in ("ksym", "usym", "strncmp", "strcontains", "sizeof", "len", "cgroupid"):
                 return T(name, 8 if name == "ksym" else 16) if name in ("ksym", "usym") else INT64
             if name in ("kstack", "ustack"):
                 return T(name, 8 if name == "kstack" else 16)
@@ -418,7 +431,23 @@ class Generator:
         if isinstance(e, ast.Integer):
             return e.value
         if isinstance(e, ast.Positional) and e.index and _is_int(self.param(e)):
-            return int(self.param(e), 0)
+            return _c_int(self.param(e))
+        return None
+
+    def constant_string(self, e: ast.Expr) -> str | None:
+        """The text of a string known when compiling, None for others: a literal, a
+        positional parameter that is not a number, ``str()`` of one, or one plus an
+        integer literal (bpftrace's pointer arithmetic into the literal: ``str($1 + 1)``)."""
+        if isinstance(e, ast.String):
+            return e.value
+        if isinstance(e, ast.Positional) and e.index and not _is_int(self.param(e)):
+            return self.param(e)
+        if isinstance(e, ast.Call) and e.name == "str" and len(e.args) == 1:
+            return self.constant_string(e.args[0])
+        if isinstance(e, ast.Binary) and e.op == "+" and isinstance(e.right, ast.Integer):
+            text = self.constant_string(e.left)
+            if text is not None and 0 <= e.right.value <= len(text.encode()):
+                return text.encode()[e.right.value:].decode(errors="replace")
         return None
 
     def param(self, e: ast.Positional) -> str:
@@ -531,7 +560,7 @@ class Generator:
     # -- actions ----------------------------------------------------------------------
 
     def action(self, action: Action) -> int:
-        key = (action.kind, action.text, tuple(action.types), action.map, action.top, action.div)
+        key = (action.kind, action.text, tuple(action.types), action.map, action.top, action.div, action.position)
         if key not in self._action_ids:
             self._action_ids[key] = len(self.actions)
             self.actions.append(action)
@@ -561,12 +590,20 @@ def _wider(a: T, b: T) -> T:
     return a
 
 
-def _is_int(text: str) -> bool:
+def _c_int(text: str) -> int | None:
+    """The integer a positional parameter spells as C does (``123``, ``0x7b``, octal
+    ``0775``), None when it is not one."""
+    import re
+    if re.fullmatch(r"[-+]?0[0-7]+", text.strip()):
+        return int(text, 8)
     try:
-        int(text, 0)
-        return True
+        return int(text, 0)
     except ValueError:
-        return False
+        return None
+
+
+def _is_int(text: str) -> bool:
+    return _c_int(text) is not None
 
 
 def _walk(node: Any):
@@ -803,13 +840,16 @@ class ProbeCompiler:
         e = self.e
         key_t, value_t = t.items
         value_at = offset + t.offsets()[1]
-        for at in range(0, info.key_size, 8):
-            e.load(0, 2, at)
-            e.store(10, offset + at, 0)
+        e.zero_exact(offset, t.size)
+        # the map's key has each key in an 8-byte slot; the tuple has them at C offsets
+        keys = key_t.items if key_t.kind == "tuple" and len(info.keys) > 1 else (key_t,)
+        item_offsets = key_t.offsets() if len(keys) > 1 else [0]
+        slot_at = 0
+        for one, at in zip(keys, item_offsets):
+            self.copy_from(2, slot_at, offset + at, one)
+            slot_at += one.slot
         if not info.aggregation:
-            for at in range(0, value_t.slot, 8):
-                e.load(0, 3, at)
-                e.store(10, value_at + at, 0)
+            self.copy_from(3, 0, value_at, value_t)
             return
         from pybpf.engine.cpus import possible_cpus
         e.store_imm(10, value_at, 0)
@@ -839,6 +879,21 @@ class ProbeCompiler:
             e.store(10, value_at, 1)
             e.store_imm(10, seen, 1)
             e.place(following)
+
+    def copy_from(self, pointer: int, at: int, offset: int, t: T) -> None:
+        """Copy a ``t`` kept in its 8-byte slot at ``pointer + at`` to a tuple's item at
+        stack ``offset`` (an integer in its own size there)."""
+        e = self.e
+        if t.kind == "int":
+            e.load(0, pointer, at)
+            e.store(10, offset, 0, t.size if t.size in (1, 2, 4) else 8)
+            return
+        done = 0
+        while done < t.size:
+            width = next(w for w in (8, 4, 2, 1) if (offset + done) % w == 0 and done + w <= t.size)
+            e.load(0, pointer, at + done, width)
+            e.store(10, offset + done, 0, width)
+            done += width
 
     def map_length(self, ref: ast.MapRef) -> None:
         """r0 = len(@map): the number of elements bpf_for_each_map_elem visits with a
@@ -887,9 +942,9 @@ class ProbeCompiler:
             self.int_expr(ast.Binary(s.op[:-1], target, s.value, position=s.position, length=s.length))
             value = e.alloc(8)
             e.store(10, value, 0)
-        self.map_update(info.name, key, value)
+        self.map_update(info.name, key, value, s)
 
-    def map_update(self, name: str, key: int, value: int) -> None:
+    def map_update(self, name: str, key: int, value: int, node: ast.Node) -> None:
         e = self.e
         e.load_map(1, name)
         e.movr(2, 10)
@@ -897,7 +952,39 @@ class ProbeCompiler:
         e.movr(3, 10)
         e.alu("+", 3, value)
         e.mov(4, 0)
-        e.call(MAP_UPDATE)
+        self.checked_call(MAP_UPDATE, node)
+
+    def checked_call(self, helper: int, node: ast.Node | None, null_fails: bool = False) -> None:
+        """Call ``helper``; under -k, a failure (a negative int result, or a NULL one when
+        ``null_fails``) also sends a helper_error event naming the helper and ``node``'s
+        place, as bpftrace's -k does (-k leaves out reads and lookups, whose failure
+        yields 0 for the program to test; -kk reports them too). r0 is kept."""
+        e = self.e
+        e.call(helper)
+        level = self.gen.helper_checks
+        if node is None or level == 0 or (level == 1 and helper in (MAP_LOOKUP, PROBE_READ, PROBE_READ_STR)):
+            return
+        ok = e.label("helper_ok")
+        if null_fails:
+            e.jump_if("!=", 0, 0, ok)
+        else:
+            e.movr(1, 0)
+            e.sign_extend(1, 4)  # helpers return int: its sign, as bpftrace tests it
+            e.jump_if("s>=", 1, 0, ok)
+        kept, event = e.alloc(8), e.alloc(16)
+        e.store(10, kept, 0)
+        e.store(10, event + 8, 1) if not null_fails else e.store_imm(10, event + 8, 0)
+        action = self.gen.action(Action("helper_error", HELPER_NAMES[helper], position=node.position,
+                                        length=node.length))
+        e.store_imm(10, event, action)
+        e.load_map(1, RING)
+        e.movr(2, 10)
+        e.alu("+", 2, event)
+        e.mov(3, 16)
+        e.mov(4, 0)
+        e.call(RINGBUF_OUTPUT)
+        e.load(0, 10, kept)
+        e.place(ok)
 
     def key(self, info: MapInfo, ref: ast.MapRef, bucket: bool = False) -> int:
         """Build ``ref``'s key on the stack (with room for a bucket); its offset."""
@@ -930,21 +1017,21 @@ class ProbeCompiler:
         key = self.key(info, target, bucket=kind in BUCKETED)
         bucket = key + info.key_size
         if kind == "count":
-            self.add_to(info.name, key, None)
+            self.add_to(info.name, key, None, None, target)  # bpftrace checks no lookup of count()
         elif kind == "sum":
-            self.add_to(info.name, key, slot)
+            self.add_to(info.name, key, slot, call, target)
         elif kind in ("avg", "stats"):
             e.store_imm(10, bucket, 0)
-            self.add_to(info.name, key, None)
+            self.add_to(info.name, key, None, call, target)
             e.store_imm(10, bucket, 1)
-            self.add_to(info.name, key, slot)
+            self.add_to(info.name, key, slot, call, target)
         elif kind in ("min", "max"):
-            self.min_max(info.name, key, slot, kind)
+            self.min_max(info.name, key, slot, kind, call, target)
         elif kind == "hist":
             e.load(1, 10, slot)
             self.log2_bucket(info.bits)
             e.store(10, bucket, 0)
-            self.add_to(info.name, key, None)
+            self.add_to(info.name, key, None, call, target)
         else:
             low, high, step = info.lhist
             done = e.label("lh")
@@ -959,7 +1046,7 @@ class ProbeCompiler:
             e.alu("+", 0, 1)
             e.place(done)
             e.store(10, bucket, 0)
-            self.add_to(info.name, key, None)
+            self.add_to(info.name, key, None, call, target)
 
     def log2_bucket(self, bits: int) -> None:
         """r0 = hist bucket of the signed value in r1, as bpftrace numbers them: 0 for
@@ -993,14 +1080,15 @@ class ProbeCompiler:
         e.alu("+", 0, 1)
         e.place(done)
 
-    def add_to(self, name: str, key: int, amount: int | None) -> None:
-        """Per-CPU ``map[key] += amount`` (1 when None): in place, or a new element."""
+    def add_to(self, name: str, key: int, amount: int | None, call: ast.Node | None, target: ast.Node) -> None:
+        """Per-CPU ``map[key] += amount`` (1 when None): in place, or a new element
+        (``call``, ``target``: where -k places a failing lookup and update)."""
         e = self.e
         missing, done = e.label("new"), e.label("added")
         e.load_map(1, name)
         e.movr(2, 10)
         e.alu("+", 2, key)
-        e.call(MAP_LOOKUP)
+        self.checked_call(MAP_LOOKUP, call, null_fails=True)
         e.jump_if("==", 0, 0, missing)
         e.load(1, 0, 0)
         if amount is None:
@@ -1017,17 +1105,17 @@ class ProbeCompiler:
         else:
             e.load(1, 10, amount)
             e.store(10, value, 1)
-        self.map_update(name, key, value)
+        self.map_update(name, key, value, target)
         e.place(done)
 
-    def min_max(self, name: str, key: int, slot: int, kind: str) -> None:
+    def min_max(self, name: str, key: int, slot: int, kind: str, call: ast.Node, target: ast.Node) -> None:
         """value = (extreme so far, 1 once set); userspace reduces over CPUs."""
         e = self.e
         write, done = e.label("mm"), e.label("mmdone")
         e.load_map(1, name)
         e.movr(2, 10)
         e.alu("+", 2, key)
-        e.call(MAP_LOOKUP)
+        self.checked_call(MAP_LOOKUP, call, null_fails=True)
         e.jump_if("==", 0, 0, write)
         e.load(1, 0, 0)
         e.load(2, 10, slot)
@@ -1039,7 +1127,7 @@ class ProbeCompiler:
         e.load(1, 10, slot)
         e.store(10, value, 1)
         e.store_imm(10, value + 8, 1)
-        self.map_update(name, key, value)
+        self.map_update(name, key, value, target)
         e.place(done)
 
     # -- calls as statements ---------------------------------------------------------
@@ -1076,6 +1164,8 @@ class ProbeCompiler:
             self.send(gen.action(Action(name, args[0].value, types)), list(zip(args[1:], types)), call)
         elif name == "join":
             self.join(call)
+        elif name == "debugf":
+            self.debugf(call)
         elif name == "signal":
             if len(args) != 1:
                 raise _err("signal() takes a signal number or name", call)
@@ -1091,7 +1181,7 @@ class ProbeCompiler:
             else:
                 self.int_expr(args[0])
                 e.movr(1, 0)
-            e.call(SEND_SIGNAL)
+            self.checked_call(SEND_SIGNAL, call)
         elif name == "exit":
             self.send(gen.action(Action("exit")), [], call)
             e.jump(self.end)
@@ -1136,7 +1226,7 @@ class ProbeCompiler:
             e.load_map(1, info.name)
             e.movr(2, 10)
             e.alu("+", 2, key)
-            e.call(MAP_DELETE)
+            self.checked_call(MAP_DELETE, call)
         elif name in AGGREGATIONS:
             raise _err(f"{name}() should be directly assigned to a map", call)
         else:
@@ -1144,39 +1234,54 @@ class ProbeCompiler:
 
     # -- values ----------------------------------------------------------------------
 
-    def store_value(self, expr: ast.Expr, t: T, offset: int) -> None:
-        """Write ``expr`` laid out as ``t`` at stack ``offset``."""
+    def store_value(self, expr: ast.Expr, t: T, offset: int, item: bool = False) -> None:
+        """Write ``expr`` laid out as ``t`` at stack ``offset``: its whole 8-byte-rounded
+        slot, or (``item``: a tuple's item, in a tuple already zeroed) exactly its bytes
+        at the item's offset, which may be unaligned."""
         e = self.e
         if t.kind == "str":
             src_t = self.type_of(expr)
             if src_t.kind != "str":
                 raise _err(f"expected a string, got {src_t}", expr)
             src = self.mem_expr(expr)
-            e.zero(offset, t.slot) if src_t.slot < t.slot else None
-            e.copy(offset, src, min(src_t.slot, t.slot))
+            if item:
+                e.copy_exact(offset, src, min(src_t.size, t.size))
+            else:
+                e.zero(offset, t.slot) if src_t.slot < t.slot else None
+                e.copy(offset, src, min(src_t.slot, t.slot))
             if src_t.size > t.size:
                 e.store_imm(10, offset + t.size - 1, 0, 1)
         elif t.kind in MEM_KINDS and t.kind != "tuple":
             src_t = self.type_of(expr)
             if src_t.kind != t.kind:
                 raise _err(f"expected a {t.kind}, got {src_t}", expr)
-            e.copy(offset, self.mem_expr(expr), t.slot)
+            if item:
+                e.copy_exact(offset, self.mem_expr(expr), t.size)
+            else:
+                e.copy(offset, self.mem_expr(expr), t.slot)
         elif t.kind == "tuple":
             if isinstance(expr, ast.Tuple):
                 if len(expr.items) != len(t.items):
                     raise _err(f"tuple of {len(expr.items)} items where {len(t.items)} are expected", expr)
-                for item, item_t, at in zip(expr.items, t.items, t.offsets()):
-                    self.store_value(item, item_t, offset + at)
+                if item:
+                    e.zero_exact(offset, t.size)
+                else:
+                    e.zero(offset, t.slot)  # the padding between items too (map keys compare every byte)
+                for value, item_t, at in zip(expr.items, t.items, t.offsets()):
+                    self.store_value(value, item_t, offset + at, item=True)
             else:
                 src_t = self.type_of(expr)
                 src = self.mem_expr(expr)
-                e.copy(offset, src, min(src_t.slot, t.slot))
+                if item:
+                    e.copy_exact(offset, src, min(src_t.size, t.size))
+                else:
+                    e.copy(offset, src, min(src_t.slot, t.slot))
         else:
             src_t = self.type_of(expr)
             if src_t.kind in MEM_KINDS:
                 raise _err(f"expected an integer, got {src_t}", expr)
             self.int_expr(expr)
-            e.store(10, offset, 0)
+            e.store(10, offset, 0, t.size if item and t.size in (1, 2, 4) else 8)
 
     def mem_expr(self, expr: ast.Expr) -> int:
         """Put a string or tuple value in a stack buffer; its offset."""
@@ -1270,6 +1375,9 @@ class ProbeCompiler:
         if isinstance(expr, ast.Builtin) and expr.name == "func":
             return self.mem_expr(ast.Builtin("probe", position=expr.position, length=expr.length))
         if isinstance(expr, ast.Call) and expr.name == "str":
+            constant = self.gen.constant_string(expr)
+            if constant is not None:
+                return self.mem_expr(ast.String(constant, position=expr.position, length=expr.length))
             return self.read_string(expr, t)
         if isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "args":
             f = self.gen.field(expr, self.ctx)
@@ -1306,7 +1414,10 @@ class ProbeCompiler:
             base = self.mem_expr(expr.base)
             if access is not None:
                 return base + access.offset
+            if isinstance(expr, ast.Index):
+                return base + self.element_offset(expr)
         if isinstance(expr, (ast.FieldAccess, ast.Index)) and self.type_of(expr.base).kind in ("ptr", "record", "array"):
+            # a char array member: all its bytes (bpftrace prints char s[5] = "hello" whole)
             offset = e.alloc(t.slot)
             e.zero(offset, t.slot)
             self.address(expr)
@@ -1314,11 +1425,16 @@ class ProbeCompiler:
             e.movr(1, 10)
             e.alu("+", 1, offset)
             e.mov(2, t.size)
-            e.call(PROBE_READ_KERNEL_STR)
+            self.checked_call(PROBE_READ, expr)
             return offset
         if isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "tuple":
-            base = self.mem_expr(expr.base)
-            return base + self.type_of(expr.base).offsets()[int(expr.field)]
+            at = self.mem_expr(expr.base) + self.type_of(expr.base).offsets()[int(expr.field)]
+            if at % 8 == 0 or t.kind == "int":
+                return at
+            aligned = e.alloc(t.slot, expr)  # users of a buffer read it 8 bytes at a time
+            e.zero(aligned, t.slot)
+            e.copy_exact(aligned, at, t.size)
+            return aligned
         if isinstance(expr, ast.MapRef):
             info = self.gen.maps[expr.name]
             key = self.key(info, expr)
@@ -1328,7 +1444,7 @@ class ProbeCompiler:
             e.load_map(1, info.name)
             e.movr(2, 10)
             e.alu("+", 2, key)
-            e.call(MAP_LOOKUP)
+            self.checked_call(MAP_LOOKUP, expr, null_fails=True)
             e.jump_if("==", 0, 0, missing)
             e.movr(7, 0)
             for at in range(0, t.slot, 8):
@@ -1348,6 +1464,42 @@ class ProbeCompiler:
             e.place(done)
             return offset
         raise _err(f"unsupported {t} expression", expr)
+
+    def debugf(self, call: ast.Call) -> None:
+        """debugf(FORMAT, ...): bpf_trace_printk, as bpftrace: the kernel formats the
+        message into the trace buffer (at most 3 conversions; integers passed as 64-bit
+        values, strings as pointers to their stack copies)."""
+        e = self.e
+        args = call.args
+        if not args or not isinstance(args[0], ast.String):
+            raise _err("debugf() requires a string literal as the first argument", call)
+        from pybpf.trace.printf import check_format, conversions
+        types = [self.type_of(a) for a in args[1:]]
+        check_format(args[0].value, types, args[0], "debugf")
+        if len(conversions(args[0].value)) > 3:
+            raise _err("debugf: Cannot use more than 3 conversion specifiers", call)
+        self.gen.warnings.append(("The debugf() builtin is not recommended for production use. For more "
+                                  "information see bpf_trace_printk in bpf-helpers(7).", call.position, call.length))
+        values = []
+        for arg, t in zip(args[1:], types):
+            if t.kind in MEM_KINDS:
+                values.append((True, self.mem_expr(arg)))
+            else:
+                slot = e.alloc(8)
+                self.int_expr(arg)
+                e.store(10, slot, 0)
+                values.append((False, slot))
+        text = self.mem_expr(args[0])
+        for register, (pointer, slot) in zip((3, 4, 5), values):
+            if pointer:
+                e.movr(register, 10)
+                e.alu("+", register, slot)
+            else:
+                e.load(register, 10, slot)
+        e.movr(1, 10)
+        e.alu("+", 1, text)
+        e.mov(2, len(args[0].value.encode()) + 1)
+        e.call(TRACE_PRINTK)  # unchecked under -k, as bpftrace's
 
     def join(self, call: ast.Call) -> None:
         """join(argv[, delim]): up to 16 strings of a NULL-terminated pointer array, read
@@ -1409,7 +1561,8 @@ class ProbeCompiler:
         if t.kind == "bytes" and isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "args":
             f = self.gen.field(expr, self.ctx)
             self.read_ctx_bytes(offset, f.offset, min(size, f.size))
-        elif isinstance(expr, (ast.FieldAccess, ast.Index)) and self.type_of(expr.base).kind in ("ptr", "record", "array"):
+        elif isinstance(expr, (ast.FieldAccess, ast.Index)) and t.kind != "ptr" and \
+                self.type_of(expr.base).kind in ("ptr", "record", "array"):  # a member's own bytes
             self.address(expr)
             e.movr(3, 0)
             e.movr(1, 10)
@@ -1511,9 +1664,10 @@ class ProbeCompiler:
                 e.mov(0, len(self.gen.params))
             else:
                 value = self.gen.param(expr) or "0"
-                if not _is_int(value):
+                number = _c_int(value)
+                if number is None:
                     raise _err(f"${expr.index} is used as an integer but '{value}' is not one", expr)
-                e.mov(0, int(value, 0))
+                e.mov(0, number)
         elif isinstance(expr, ast.Variable):
             if expr.name not in self.vars:
                 raise _err(f"undefined variable '{expr.name}'", expr)
@@ -1538,7 +1692,7 @@ class ProbeCompiler:
             e.load_map(1, info.name)
             e.movr(2, 10)
             e.alu("+", 2, key)
-            e.call(MAP_LOOKUP)
+            self.checked_call(MAP_LOOKUP, expr, null_fails=True)
             e.jump_if("==", 0, 0, missing)
             e.load(0, 0, 0)
             e.place(missing)
@@ -1547,10 +1701,7 @@ class ProbeCompiler:
         elif isinstance(expr, ast.Index) and self._in_memory(expr.base, True) and isinstance(expr.index, ast.Integer):
             element = self.type_of(expr)
             size = self.gen.kernel.sizeof(element) if element.kind in ("record", "array") else element.size
-            count = self.type_of(expr.base).size // max(size, 1)
-            if not 0 <= expr.index.value < count:
-                raise _err(f"the index {expr.index.value} is out of bounds for array of size {count}", expr)
-            offset = self.mem_expr(expr.base) + expr.index.value * size
+            offset = self.mem_expr(expr.base) + self.element_offset(expr)
             e.load(0, 10, offset, size if size in (1, 2, 4, 8) else 8)
             if element.kind == "int" and element.signed:
                 e.sign_extend(0, size)
@@ -1595,7 +1746,11 @@ class ProbeCompiler:
                     e.sign_extend(0, size)
             elif base.kind == "tuple":
                 offset = self.mem_expr(expr)
-                e.load(0, 10, offset)
+                item = base.items[int(expr.field)]
+                size = item.size if item.kind == "int" and item.size in (1, 2, 4) else 8
+                e.load(0, 10, offset, size)
+                if item.signed:
+                    e.sign_extend(0, size)
             elif base.kind == "record" and self._in_memory(expr.base, True):
                 member = self.gen.kernel_member(base, expr)
                 offset = self.mem_expr(expr.base) + member.offset
@@ -1655,16 +1810,32 @@ class ProbeCompiler:
                 raise _err(f"{info.name} holds {info.aggregation}(); it cannot be incremented", expr)
             value = e.alloc(8)
             e.store(10, value, 0)
-            self.map_update(info.name, self.key(info, target), value)
+            self.map_update(info.name, self.key(info, target), value, expr)
         e.load(0, 10, old)
         if expr.op.endswith("pre"):
             e.alu("+", 0, step)
 
+    def element_offset(self, expr: ast.Index) -> int:
+        """Where element ``expr`` (a constant index) is in its array: checked against
+        the array's length, as bpftrace checks it when compiling."""
+        if not isinstance(expr.index, ast.Integer):
+            raise _err("an array held by the program is indexed with a constant", expr.index)
+        element = self.type_of(expr)
+        size = self.gen.kernel.sizeof(element) if element.kind in ("record", "array") else element.size
+        base = self.type_of(expr.base)
+        count = (self.gen.kernel.sizeof(base) if base.kind in ("record", "array") else base.size) // max(size, 1)
+        if not 0 <= expr.index.value < count:
+            raise _err(f"the index {expr.index.value} is out of bounds for array of size {count}", expr)
+        return expr.index.value * size
+
     def _in_memory(self, expr: ast.Expr, on_stack: bool = False) -> bool:
         """Whether ``expr`` names kernel/user memory (False) or a value this program holds
         on its stack (``on_stack``: a variable, map value or tuple item of record type)."""
-        if on_stack:
-            return isinstance(expr, (ast.Variable, ast.MapRef)) and self.type_of(expr).kind in ("record", "array")
+        if on_stack:  # also an element or member of such a value: @m[k][1].t, $a[1][0]
+            if self.type_of(expr).kind not in ("record", "array"):
+                return False
+            return isinstance(expr, (ast.Variable, ast.MapRef)) or (
+                isinstance(expr, (ast.Index, ast.FieldAccess)) and self._in_memory(expr.base, True))
         if isinstance(expr, ast.Unary) and expr.op == "*":
             return True
         if isinstance(expr, (ast.FieldAccess, ast.Index)):
@@ -1694,6 +1865,8 @@ class ProbeCompiler:
         if isinstance(expr, ast.Index):
             base = self.type_of(expr.base)
             element = kernel.element(base)
+            if base.kind == "array" and isinstance(expr.index, ast.Integer):
+                self.element_offset(expr)  # the bounds check
             spill = e.alloc(8)
             if base.kind == "ptr":
                 self.int_expr(expr.base)
@@ -1724,7 +1897,7 @@ class ProbeCompiler:
         e.movr(1, 10)
         e.alu("+", 1, tmp)
         e.mov(2, count)
-        e.call(PROBE_READ_KERNEL)
+        self.checked_call(PROBE_READ_KERNEL, expr)
         e.load(0, 10, tmp)
         if self.ctx.kind == "iter" and isinstance(expr, ast.FieldAccess) and \
                 isinstance(expr.base, ast.Builtin) and expr.base.name == "ctx":
@@ -1869,12 +2042,14 @@ class ProbeCompiler:
                 raise _err("len() takes a map: len(@map)", call)
             self.map_length(call.args[0])
         elif call.name == "kaddr":
-            if len(call.args) != 1 or not isinstance(call.args[0], ast.String):
+            name = self.gen.constant_string(call.args[0]) if len(call.args) == 1 else None
+            if name is None:
                 raise _err("kaddr() takes a kernel symbol name as a string literal", call)
-            e.mov(0, self.gen.kernel_address(call.args[0]))
+            e.mov(0, self.gen.kernel_address(ast.String(name, position=call.args[0].position,
+                                                        length=call.args[0].length)))
         else:
             raise _err(f"unknown function '{call.name}'" if call.name not in
-                       ("printf", "exit", "clear", "zero", "print", "time", "delete") else
+                       ("printf", "debugf", "exit", "clear", "zero", "print", "time", "delete") else
                        f"{call.name}() has no value", call)
 
     def binary(self, expr: ast.Binary) -> None:
@@ -1899,6 +2074,11 @@ class ProbeCompiler:
             if left_t.kind != right_t.kind:
                 raise _err(f"type mismatch for '{op}': comparing '{left_t}' with '{right_t}'", expr)
             self.string_compare(expr.left, expr.right, max(left_t.size, right_t.size))
+            if op == "!=":
+                e.alu("^", 0, 1)
+            return
+        if left_t.kind == "buf" and right_t.kind == "buf" and op in ("==", "!="):
+            self.buffer_compare(expr.left, expr.right)
             if op == "!=":
                 e.alu("^", 0, 1)
             return
@@ -1935,6 +2115,29 @@ class ProbeCompiler:
             e.alur("s>>" if left_t.signed else ">>", 0, 1)
         else:
             e.alur(op, 0, 1)
+
+    def buffer_compare(self, left: ast.Expr, right: ast.Expr) -> None:
+        """r0 = 1 when two buf() values hold the same bytes: their lengths and data (kept
+        zero-padded), word by word; the longer buffer's extra words must be zero."""
+        e = self.e
+        left_t, right_t = self.type_of(left), self.type_of(right)
+        a, b = self.mem_expr(left), self.mem_expr(right)
+        differ, done = e.label("bufne"), e.label("bufeq")
+        for at in range(0, max(left_t.slot, right_t.slot), 8):
+            if at < left_t.slot:
+                e.load(1, 10, a + at)
+            else:
+                e.mov(1, 0)
+            if at < right_t.slot:
+                e.load(2, 10, b + at)
+            else:
+                e.mov(2, 0)
+            e.jump_if("!=", 1, 2, differ, register=True)
+        e.mov(0, 1)
+        e.jump(done)
+        e.place(differ)
+        e.mov(0, 0)
+        e.place(done)
 
     def string_compare(self, left: ast.Expr, right: ast.Expr, limit: int) -> None:
         """r0 = 1 when the strings are equal in their first ``limit`` bytes (or up to a NUL)."""

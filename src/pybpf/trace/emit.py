@@ -126,6 +126,25 @@ class Emitter:
         for at in range(offset, offset + (size + 7) // 8 * 8, 8):
             self.store_imm(10, at, 0)
 
+    def zero_exact(self, offset: int, size: int) -> None:
+        """Zero exactly ``size`` bytes at stack ``offset`` (any alignment: each store is
+        aligned, as the verifier wants of the stack)."""
+        at, end = offset, offset + size
+        while at < end:
+            width = next(w for w in (8, 4, 2, 1) if at % w == 0 and at + w <= end)
+            self.store_imm(10, at, 0, width)
+            at += width
+
+    def copy_exact(self, dst: int, src: int, size: int) -> None:
+        """Copy exactly ``size`` bytes between stack offsets of any alignment."""
+        done = 0
+        while done < size:
+            width = next(w for w in (8, 4, 2, 1)
+                         if (dst + done) % w == 0 and (src + done) % w == 0 and done + w <= size)
+            self.load(0, 10, src + done, width)
+            self.store(10, dst + done, 0, width)
+            done += width
+
     def copy(self, dst: int, src: int, size: int) -> None:
         """Copy ``size`` bytes (a multiple of 8 rounded up) between stack offsets."""
         for at in range(0, (size + 7) // 8 * 8, 8):

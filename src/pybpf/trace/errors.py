@@ -37,22 +37,34 @@ class TraceSyntaxError(TraceError):
     @property
     def line_column(self) -> tuple[int, int]:
         """1-based line and column of the error (0, 0 when unplaced)."""
-        if self.position is None or not self.source:
-            return 0, 0
-        start = self.source.rfind("\n", 0, self.position) + 1
-        return self.source.count("\n", 0, self.position) + 1, self.position - start + 1
+        return line_column(self.source, self.position)
 
     def _render(self) -> str:
-        if self.position is None or not self.source:
-            return f"{self.filename}: ERROR: {self.reason}"
-        line_number, column = self.line_column
-        start = self.position - column + 1
-        end = self.source.find("\n", self.position)
-        line = self.source[start:] if end < 0 else self.source[start:end]
-        width = max(1, min(self.length, len(line) - column + 1))
-        caret = "".join(c if c == "\t" else " " for c in line[:column - 1]) + "~" * width
-        span = f"{column}-{column + width}" if width > 1 else f"{column}"
-        return f"{self.filename}:{line_number}:{span}: ERROR: {self.reason}\n{line}\n{caret}"
+        return placed("ERROR", self.reason, self.source, self.position, self.length, self.filename)
+
+
+def line_column(source: str, position: int | None) -> tuple[int, int]:
+    """1-based line and column of ``position`` in ``source`` (0, 0 when unplaced)."""
+    if position is None or not source:
+        return 0, 0
+    start = source.rfind("\n", 0, position) + 1
+    return source.count("\n", 0, position) + 1, position - start + 1
+
+
+def placed(severity: str, reason: str, source: str, position: int | None, length: int = 1,
+            filename: str = "stdin") -> str:
+    """A message placed in the program text as bpftrace places its errors and warnings:
+    ``FILE:LINE:COLUMNS: SEVERITY: reason``, the line, and ``~`` under the span."""
+    if position is None or not source:
+        return f"{filename}: {severity}: {reason}"
+    line_number, column = line_column(source, position)
+    start = position - column + 1
+    end = source.find("\n", position)
+    line = source[start:] if end < 0 else source[start:end]
+    width = max(1, min(max(1, length), len(line) - column + 1))
+    caret = "".join(c if c == "\t" else " " for c in line[:column - 1]) + "~" * width
+    span = f"{column}-{column + width}" if width > 1 else f"{column}"
+    return f"{filename}:{line_number}:{span}: {severity}: {reason}\n{line}\n{caret}"
 
 
 class TraceRuntimeError(TraceError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pybpf.trace.types import T
 
@@ -36,7 +37,20 @@ class KernelTypes:
     def define(self, texts: list[str]) -> None:
         """Add the program's ``struct x { ... }`` definitions (they win over BTF's)."""
         from pybpf.trace.c_types import parse_definitions
-        self.user.update(parse_definitions(texts))
+        self.user.update(parse_definitions(texts, self._kernel_record))
+
+    def _kernel_record(self, c_name: str) -> Any:
+        """A kernel struct/union a definition holds by value: its size and alignment
+        (members read through BTF), None when BTF has no such type."""
+        from pybpf.btf import Kind
+        from pybpf.trace.c_types import CType
+
+        tag, name = c_name.split()
+        kinds = (Kind.STRUCT,) if tag == "struct" else (Kind.UNION,)
+        found = next((t for t in (self.btf[i] for i in self.btf.type_ids(name)) if t.kind in kinds), None)
+        if found is None:
+            return None
+        return CType("record", found.size, self._alignment(found.id), name=c_name, btf=found.id)
 
     def pointer_to_scalar(self, size: int, signed: bool, stars: int = 1) -> T:
         """``(int32 *)``, ``(uint8 **)``: pointers to integers (or to such pointers)."""
@@ -55,6 +69,8 @@ class KernelTypes:
         return key
 
     def _of_user(self, ctype) -> T:
+        if ctype.btf:
+            return self.of(ctype.btf)
         if ctype.kind == "int":
             return T("int", ctype.size, ctype.signed)
         if ctype.kind == "ptr":
@@ -63,9 +79,9 @@ class KernelTypes:
             found = self.named(ctype.pointee_name + " *") if ctype.pointee_name not in ("", "void") else None
             return found or T("ptr", 8, btf=0, name=ctype.pointee_name)
         if ctype.kind == "array":
-            if ctype.element.kind == "int" and ctype.element.size == 1:
+            if ctype.element.kind == "int" and ctype.element.name == "char":  # as bpftrace: only char[N] is a string
                 return T("str", ctype.count)
-            return T("array", ctype.size, btf=self._user_id(ctype), name=f"array[{ctype.count}]")
+            return T("array", ctype.size, btf=self._user_id(ctype), name=f"array[{ctype.count}]", align=ctype.align)
         return T("record", ctype.size, btf=self._user_id(ctype), name=ctype.name)
 
     @property
@@ -79,10 +95,20 @@ class KernelTypes:
         """The trace type of a C type name (``struct task_struct *``), None when unknown."""
         from pybpf.btf import Kind
 
-        match = _STRUCT.match(ctype.strip())
+        match = _STRUCT.match(re.sub(r"\*\s+(?=\*)", "*", ctype.strip()))  # "struct foo * *"
         if not match:
             return None
         tag, name, stars = match.groups()
+        if len(stars) > 1:  # a pointer to pointers: described as a user pointer type
+            from pybpf.trace.c_types import CType
+            c_name = f"{tag} {name}" if tag else name
+            user_type: Any = self.user.get(c_name)
+            target = CType("ptr", 8, 8, element=user_type, pointee_name=c_name)
+            for _ in range(len(stars) - 2):
+                target = CType("ptr", 8, 8, element=target)
+            if user_type is None and self.named(c_name + " *") is None:
+                return None
+            return T("ptr", 8, btf=self._user_id(target), name=c_name + " " + "*" * (len(stars) - 1))
         user = self.user.get(f"{tag} {name}")
         if user is not None:
             return T("ptr", 8, btf=self._user_id(user), name=f"{tag} {name}") if stars else self._of_user(user)
@@ -118,8 +144,20 @@ class KernelTypes:
             element = self.btf.resolve(t.element)
             if element.kind == Kind.INT and element.size == 1:
                 return T("str", t.nelems)
-            return T("array", self.btf.sizeof(t.id), btf=t.id, name=f"{element.name}[{t.nelems}]")
+            return T("array", self.btf.sizeof(t.id), btf=t.id, name=f"{element.name}[{t.nelems}]",
+                     align=self._alignment(t.id))
         return T("int", 8, False)
+
+    def _alignment(self, type_id: int) -> int:
+        """A BTF type's C alignment: its largest scalar member's size (at most 8)."""
+        from pybpf.btf import Kind
+
+        t = self.btf.resolve(type_id)
+        if t.kind in (Kind.STRUCT, Kind.UNION):
+            return max((self._alignment(m.type) for m in t.members), default=1)
+        if t.kind == Kind.ARRAY:
+            return self._alignment(t.element)
+        return min(8, max(1, t.size if t.kind != Kind.PTR else 8))
 
     def member(self, record: T, name: str) -> MemberAccess | None:
         """Member ``name`` of a struct/union (looking inside anonymous members)."""

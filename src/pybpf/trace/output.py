@@ -28,10 +28,11 @@ def _sum(raw: object, signed: bool = True) -> int:
     return total
 
 
-def show(value: object, t: T) -> str:
-    """A key or value as bpftrace shows it in map output and print()."""
+def show(value: object, t: T, style: str = "text") -> str:
+    """A key or value as bpftrace shows it in map output and print() (``style``: "text",
+    "json" or "key", which callers that render structs tell apart)."""
     if t.kind == "tuple":
-        return "(" + ", ".join(show(v, i) for v, i in zip(value, t.items)) + ")"  # type: ignore[arg-type]
+        return "(" + ", ".join(show(v, i, style) for v, i in zip(value, t.items)) + ")"  # type: ignore[arg-type]
     return str(value)
 
 
@@ -40,7 +41,7 @@ def _key_text(info: MapInfo, key: bytes, shown: Callable = show) -> str:
         return info.name
     parts, at = [], 0
     for t in info.keys:
-        parts.append(shown(decode(t, key, at), t))
+        parts.append(shown(decode(t, key, at), t, "key"))
         at += t.slot
     return f"{info.name}[{', '.join(parts)}]"
 
@@ -207,10 +208,10 @@ def json_value(value: object, t: T, shown: Callable = show) -> str:
     """A value as bpftrace's JSON output writes it (tuples as compact lists)."""
     if t.kind == "tuple":
         return "[" + ",".join(json_value(v, i, shown) for v, i in zip(value, t.items)) + "]"  # type: ignore[arg-type]
-    if t.kind == "int":
+    if t.kind in ("int", "ptr"):
         return str(value)
     if t.kind in ("record", "array"):
-        return shown(value, t, True)  # { "m": 2 } / [1,2]: bpftrace's JSON layout
+        return shown(value, t, "json")  # { "m": 2 } / [1,2]: bpftrace's JSON layout
     return json.dumps(shown(value, t))
 
 
@@ -252,7 +253,7 @@ def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
 def _json_key(info: MapInfo, key: bytes, shown: Callable = show) -> str:
     parts, at = [], 0
     for t in info.keys:
-        parts.append(shown(decode(t, key, at), t))
+        parts.append(shown(decode(t, key, at), t, "key"))
         at += t.slot
     return ",".join(parts)
 

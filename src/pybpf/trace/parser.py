@@ -343,7 +343,8 @@ class Parser:
             operand = self.unary()
             return ast.Cast(ctype, operand, position=token.position,
                             length=operand.position + operand.length - token.position)
-        return self.postfix(self.primary())
+        start = self.lexer.peek().position  # a parenthesized primary's postfix spans its parentheses
+        return self.postfix(self.primary(), start)
 
     def _is_cast(self) -> bool:
         first = self.lexer.peek(1)
@@ -369,7 +370,7 @@ class Parser:
         text = " ".join(words).replace(" *", "*").replace("*", " *").replace("  ", " ")
         return text.strip()
 
-    def postfix(self, expr: ast.Expr) -> ast.Expr:
+    def postfix(self, expr: ast.Expr, start: int) -> ast.Expr:
         while True:
             token = self.lexer.peek()
             if token.kind != "op":
@@ -381,17 +382,17 @@ class Parser:
                 name = self.lexer.next()
                 if name.kind not in ("ident", "int"):
                     raise self.error(f"syntax error, expected a field name after '{token.text}'", name)
-                expr = ast.FieldAccess(expr, name.text, token.text == "->", position=expr.position,
-                                       length=name.position + len(name.text) - expr.position)
+                expr = ast.FieldAccess(expr, name.text, token.text == "->", position=start,
+                                       length=name.position + len(name.text) - start)
             elif token.text in ("++", "--") and isinstance(expr, (ast.Variable, ast.MapRef)):
                 self.lexer.next()
                 expr = ast.Unary("post" + token.text, expr, position=expr.position,
                                  length=token.position + 2 - expr.position)
-            elif token.text == "[" and not isinstance(expr, ast.MapRef):
+            elif token.text == "[" and not (isinstance(expr, ast.MapRef) and not expr.keys):  # @m[k][i]: into the value
                 self.lexer.next()
                 index = self.expression()
                 end = self.expect("]")
-                expr = ast.Index(expr, index, position=expr.position, length=end.position + 1 - expr.position)
+                expr = ast.Index(expr, index, position=start, length=end.position + 1 - start)
             else:
                 return expr
 

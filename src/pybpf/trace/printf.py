@@ -17,20 +17,20 @@ def conversions(text: str) -> list[re.Match]:
     return [m for m in _SPEC.finditer(text) if m.group("conv") != "%"]
 
 
-def check_format(text: str, types: list[T], node: object) -> None:
-    """Raise when the arguments do not match the format's conversions."""
+def check_format(text: str, types: list[T], node: object, function: str = "printf") -> None:
+    """Raise when the arguments do not match the format's conversions (of ``function``)."""
     found = conversions(text)
     where = (getattr(node, "position", None), getattr(node, "length", 1))
     if len(found) != len(types):
-        raise TraceSyntaxError(f"printf: Expected {len(found)} arguments, got {len(types)}", "", *where)
+        raise TraceSyntaxError(f"{function}: Expected {len(found)} arguments, got {len(types)}", "", *where)
     for match, t in zip(found, types):
         conv = match.group("conv")
         if conv == "s" and t.kind == "tuple":
-            raise TraceSyntaxError("printf: %s specifier expects a value of type string (tuple supplied)", "", *where)
+            raise TraceSyntaxError(f"{function}: %s specifier expects a value of type string (tuple supplied)", "", *where)
         if conv.startswith("r") and t.kind != "buf":
-            raise TraceSyntaxError(f"printf: %{conv} specifier expects a value of type buffer ({t} supplied)", "", *where)
+            raise TraceSyntaxError(f"{function}: %{conv} specifier expects a value of type buffer ({t} supplied)", "", *where)
         if conv in "diouxXc" and t.kind == "str":
-            raise TraceSyntaxError(f"printf: %{conv} specifier expects a value of type integer (string supplied)",
+            raise TraceSyntaxError(f"{function}: %{conv} specifier expects a value of type integer (string supplied)",
                                    "", *where)
 
 
@@ -59,6 +59,10 @@ def render(text: str, values: list[object], types: list[T], show: object) -> str
                 shown = show(value, t)
             out.append((spec + "s") % shown)
             continue
+        if conv == "p" and t.kind in ("int", "ptr"):
+            address = int(value) & 0xFFFF_FFFF_FFFF_FFFF  # type: ignore[call-overload]
+            out.append((spec + "s") % (hex(address) if address else "(nil)"))  # as C's printf
+            continue
         if conv == "s" or t.kind not in ("int",):
             out.append((spec + "s") % (value if isinstance(value, str) else show(value, t)))
             continue
@@ -74,8 +78,6 @@ def render(text: str, values: list[object], types: list[T], show: object) -> str
             out.append((spec + ("d" if conv == "u" else conv)) % (number & mask))
         elif conv == "c":
             out.append((spec + "c") % chr(number & 0xFF))
-        elif conv == "p":
-            out.append((spec + "s") % hex(number & 0xFFFF_FFFF_FFFF_FFFF))
         else:
             out.append((spec + conv) % number)
     out.append(text[last:])

@@ -25,7 +25,7 @@ from pybpf.trace.codegen import (
     Context,
     Generator,
 )
-from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError
+from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError, line_column, placed
 from pybpf.trace.parser import parse
 from pybpf.trace.printf import render
 from pybpf.trace.types import decode
@@ -44,6 +44,8 @@ class Options:
     command: str | None = None
     quiet: bool = False
     unsafe: bool = False
+    helper_checks: int = 0    #: -k (1) / -kk (2): report helpers that fail, as bpftrace
+    warnings: bool = True     #: compile-time warnings on stderr (--no-warnings: none)
 
 
 def _tracefs() -> Any:
@@ -101,7 +103,7 @@ def expand(program: ast.Script, formats: dict[str, Any] | None = None,
                         raise TraceSyntaxError(str(exc), program.source, point.position, point.length) from None
                     out.append((probe, Context(point, f"tracepoint:{name}", fmt)))
             elif point.kind in ("uprobe", "uretprobe") and len(point.parts) == 2:
-                for target in _uprobe_targets(point, program.source):
+                for target in _uprobe_targets(point, program.source, pid):
                     out.append((probe, Context(point, target, None)))
             elif point.kind == "usdt":
                 for target, site in _usdt_sites(point, program.source, pid):
@@ -259,15 +261,30 @@ def _unquoted(text: str) -> str:
     return text
 
 
+def in_process_root(path: str, pid: int) -> str:
+    """``path`` as process ``pid`` sees it, reachable from here: through
+    ``/proc/PID/root`` when the process is in another mount namespace (a container,
+    a private bind mount), as bpftrace resolves -p's paths."""
+    if pid <= 0 or not path.startswith("/"):
+        return path
+    try:
+        if os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
+            return path
+    except OSError:
+        return path
+    return f"/proc/{pid}/root{path}"
+
+
 def process_binaries(pid: int) -> list[str]:
-    """Process ``pid``'s executable, then the shared libraries it has mapped."""
+    """Process ``pid``'s executable, then the shared libraries it has mapped (their
+    paths reachable from here: see :func:`in_process_root`)."""
     try:
         exe = os.readlink(f"/proc/{pid}/exe")
         with open(f"/proc/{pid}/maps") as f:
             libraries = {line.split()[-1] for line in f if ".so" in line.rsplit("/", 1)[-1]}
     except OSError as exc:
         raise TraceRuntimeError(f"process {pid}: {exc.strerror}") from None
-    return [exe, *sorted(libraries)]
+    return [in_process_root(path, pid) for path in (exe, *sorted(libraries))]
 
 
 def _usdt_binaries(binary: str, pid: int) -> list[str]:
@@ -285,16 +302,17 @@ def _usdt_binaries(binary: str, pid: int) -> list[str]:
             raise TraceRuntimeError(f"no file matches {binary}")
         return found
     if "/" in binary:
-        return [binary]
+        return [in_process_root(binary, pid)]
     try:
         return [find_library(binary)]
     except SymbolError as exc:
         raise TraceRuntimeError(str(exc)) from None
 
 
-def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
+def _uprobe_targets(point: ast.AttachPoint, source: str, pid: int = 0) -> list[str]:
     """``uprobe:BINARY:FUNCTION`` targets: a glob expanded over the binary's functions,
-    quotes removed, ``+OFFSET`` and addresses checked against the symbol table."""
+    quotes removed, ``+OFFSET`` and addresses checked against the symbol table; a path
+    as the -p process sees it (:func:`in_process_root`)."""
     from pybpf.symbols import ElfSymbols, SymbolError, find_library
 
     def fail(reason: str) -> TraceSyntaxError:
@@ -302,6 +320,8 @@ def _uprobe_targets(point: ast.AttachPoint, source: str) -> list[str]:
 
     binary, function = point.parts
     function = function.replace('"', "")
+    if "/" in binary:
+        binary = in_process_root(binary, pid)
     try:
         path = binary if "/" in binary else find_library(binary)
         elf = ElfSymbols.cached(path)
@@ -351,7 +371,7 @@ def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntax
 
 def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin",
                    cpid: int = 0, formats: dict[str, Any] | None = None, unsafe: bool = False,
-                   pid: int = 0, binary: str = "") -> Compiled:
+                   pid: int = 0, binary: str = "", helper_checks: int = 0) -> Compiled:
     """Parse, check and generate code for every attach point of ``source`` (``cpid``:
     the pid of the -c command, for the ``cpid`` builtin; ``formats``: tracepoint layouts
     to use instead of tracefs's)."""
@@ -362,11 +382,14 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
         gen.kernel.define(program.c_definitions)
         gen.cpid = cpid
         gen.unsafe = unsafe
+        gen.helper_checks = helper_checks
         gen.declare_maps(contexts)
         probes = [gen.compile_probe(probe, ctx) for probe, ctx in contexts]
     except TraceSyntaxError as exc:
         raise exc.located(source, filename) from None
-    return Compiled(probes, gen.maps, gen.actions, gen.start_ns, gen.uses, gen.kernel)
+    warnings = [placed("WARNING", reason, source, position, length, filename)
+                for reason, position, length in gen.warnings]
+    return Compiled(probes, gen.maps, gen.actions, gen.start_ns, gen.uses, gen.kernel, warnings, source, filename)
 
 
 class Session:
@@ -383,6 +406,7 @@ class Session:
         self.programs: list[tuple[Any, Any]] = []
         self.attachments: list[Any] = []
         self.exiting = False
+        self.interrupted = False  #: SIGINT/SIGTERM: stop reading events (more may keep coming)
         self.ring: Any = None
         self._symbolizer: Any = None
         self.child_pid = 0            #: the -c command's pid (watchpoints follow it)
@@ -572,15 +596,22 @@ class Session:
     def drain(self) -> None:
         records = self.ring.records() if self.ring is not None else self.kernel_maps[RING].drain()
         for record in records:
-            if self.exiting:  # after exit(), bpftrace drops what is still in the buffer
+            if self.exiting or self.interrupted:  # after exit(), bpftrace drops what is still in the buffer
                 break
             self.event(bytes(record))
+
+    def discard(self) -> None:
+        """Consume every event in the buffer without acting on it."""
+        for _ in (self.ring.records() if self.ring is not None else self.kernel_maps[RING].drain()):
+            pass
 
     def event(self, record: bytes) -> None:
         action = self.compiled.actions[struct.unpack_from("<Q", record)[0]]
         kind = action.kind
         if kind == "exit":
             self.exiting = True
+        elif kind == "helper_error":
+            self.helper_error(action, struct.unpack_from("<q", record, 8)[0])
         elif kind in ("watch", "unwatch"):
             numbers = struct.unpack_from("<QQ" if kind == "watch" else "<Q", record, 8)
             self.watch(*numbers) if kind == "watch" else self.unwatch(*numbers)
@@ -619,7 +650,8 @@ class Session:
                 if not raw:
                     break
                 args.append(raw.decode("utf-8", "replace"))
-            self.message("join", action.text.join(args) + "\n")
+            joined = action.text.join(args)
+            self.message("join", joined if self.options.format == "json" else joined + "\n")  # bpftrace's JSON: no \n
         elif kind == "time":
             self.message("time", time.strftime(action.text))
         elif kind == "print_map":
@@ -636,7 +668,19 @@ class Session:
                     kmap.update(key, [bytes(kmap.value_size)] * kmap.cpu_count() if kmap.type.per_cpu
                                 else bytes(kmap.value_size))
 
-    def show(self, value: object, t: Any, json_style: bool = False) -> str:
+    def helper_error(self, action: Any, retcode: int) -> None:
+        """-k's report of a failing helper, in the output as bpftrace writes it."""
+        compiled = self.compiled
+        if self.options.format == "json":
+            line, column = line_column(compiled.source, action.position)
+            self.write(f'{{"type": "helper_error", "helper": "{action.text}", "retcode": {retcode}, '
+                       f'"line": {line}, "col": {column}}}\n')
+            return
+        reason = f"Failed to {action.text}: " + (f"{os.strerror(-retcode)} ({retcode})" if retcode < 0 else str(retcode))
+        self.write(placed("WARNING", reason, compiled.source, action.position, action.length,
+                          compiled.filename) + "\n")
+
+    def show(self, value: object, t: Any, style: str = "text") -> str:
         """A decoded value as bpftrace prints it: symbols and stacks resolved."""
         from pybpf.trace.output import show
         if t.kind in ("ksym", "usym", "kstack", "ustack"):
@@ -663,7 +707,7 @@ class Session:
             micro = f"{value // 1000 % 1_000_000:06d}"  # type: ignore[operator] - bpftrace: from the value itself
             return moment.strftime(t.name.replace("%f", micro))
         if t.kind in ("record", "array"):
-            return self.aggregate_text(bytes(value), t, json_style)  # type: ignore[arg-type]
+            return self.aggregate_text(bytes(value), t, style)  # type: ignore[arg-type]
         if t.kind == "strerror":
             return os.strerror(value)  # type: ignore[arg-type]
         if t.kind == "cgroup_path":
@@ -676,18 +720,20 @@ class Session:
             except KeyError:
                 return str(value)
         if t.kind == "tuple":
-            return "(" + ", ".join(self.show(v, i) for v, i in zip(value, t.items)) + ")"  # type: ignore[arg-type]
+            return "(" + ", ".join(self.show(v, i, style) for v, i in zip(value, t.items)) + ")"  # type: ignore[arg-type]
         return show(value, t)
 
-    def aggregate_text(self, data: bytes, t: Any, json_style: bool = False) -> str:
+    def aggregate_text(self, data: bytes, t: Any, style: str = "text") -> str:
         """A struct as ``{ .m = 2, .n = 3 }`` and an array as ``[1,2,3]`` (bpftrace's text);
-        ``json_style``: ``{ "m": 2 }``."""
+        ``style`` "json": ``{ "m": 2 }``; "key" (in a map key): ``{.m=2,.n=3}``, and array
+        elements signed, as bpftrace 0.17 prints keys."""
+        json_style = style == "json"
         kernel = self.compiled.kernel
         if t.kind == "array":
             element = kernel.element(t)
             size = kernel.sizeof(element) if element.kind in ("record", "array") else element.size
-            items = [self.aggregate_text(data[i:i + size], element, json_style) if element.kind in ("record", "array")
-                     else str(int.from_bytes(data[i:i + size], "little", signed=element.signed))
+            items = [self.aggregate_text(data[i:i + size], element, style) if element.kind in ("record", "array")
+                     else str(int.from_bytes(data[i:i + size], "little", signed=element.signed or style == "key"))
                      for i in range(0, len(data) - size + 1, size)]
             return "[" + ",".join(items) + "]"
         parts = []
@@ -696,7 +742,7 @@ class Session:
             size = kernel.sizeof(member_t) if member_t.kind in ("record", "array") else member_t.size
             raw = data[access.offset:access.offset + size]
             if member_t.kind in ("record", "array"):
-                text = self.aggregate_text(raw, member_t, json_style)
+                text = self.aggregate_text(raw, member_t, style)
             elif member_t.kind == "str":
                 text = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
                 text = f'"{text}"' if json_style else text
@@ -707,8 +753,9 @@ class Session:
                 elif member_t.kind == "int" and member_t.signed and size:
                     number = int.from_bytes(raw, "little", signed=True)
                 text = str(number)
-            parts.append(f'"{name}": {text}' if json_style else f".{name} = {text}")
-        return "{ " + ", ".join(parts) + " }"
+            parts.append(f'"{name}": {text}' if json_style else f".{name}={text}" if style == "key"
+                         else f".{name} = {text}")
+        return "{" + ",".join(parts) + "}" if style == "key" else "{ " + ", ".join(parts) + " }"
 
     def symbolize(self, value: Any, kind: str) -> str:
         if self._symbolizer is None:
@@ -806,9 +853,8 @@ class Child:
     attached (so its pid is known to the program as ``cpid`` and no event is missed)."""
 
     def __init__(self, command: str):
-        import shlex
         import shutil
-        argv = shlex.split(command)
+        argv = command.split(" ")  # as bpftrace: at every space, quotes kept (no shell)
         path = shutil.which(argv[0]) if argv else None
         if path is None:
             raise TraceRuntimeError(f"cannot run -c {command!r}: command not found")
@@ -857,17 +903,21 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
     try:
         compiled = compile_source(source, options.params, filename, child.pid if child else 0,
                                   unsafe=options.unsafe, pid=max(options.pid, 0),
-                                  binary=child.path if child else "")
+                                  binary=child.path if child else "", helper_checks=options.helper_checks)
     except BaseException:
         if child is not None:
             child.stop()
         raise
+    if options.warnings:
+        for warning in compiled.warnings:
+            sys.stderr.write(warning + "\n")
     session = Session(compiled, options)
     session.child_pid = child.pid if child is not None else 0
     stop = {"signal": False}
 
     def on_signal(signum: int, frame: object) -> None:
         stop["signal"] = True
+        session.interrupted = True  # a drain under a flood of events ends too
 
     def on_usr1(signum: int, frame: object) -> None:
         stop["print"] = True
@@ -907,7 +957,9 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
                     break
             poller.close()
         session.detach()
-        session.exiting = False
+        if session.interrupted:  # stop promptly: what a flood left in the buffer is dropped, as after exit()
+            session.discard()
+        session.exiting = session.interrupted = False
         session.run_special("END")
         session.drain()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
