@@ -23,7 +23,9 @@ at memory speed instead:
 - ``pcap_differ`` lists the indices where two arrays differ, up to a limit: against an
   array of zeros, the records a filter accepted (what ``-c N`` and printing iterate);
   between captured and wire lengths, the records a filter reading ``len`` must give to
-  the interpreter (see :mod:`pybpf.pcapfilter.matcher`).
+  the interpreter (see :mod:`pybpf.pcapfilter.matcher`);
+- ``pcap_tally`` counts the verdicts of a batch of packet-program runs, and the bytes
+  each verdict's packets leave with (``pybpf replay``'s summary: :mod:`pybpf.replay.run`).
 
 The object is compiled for the architecture's baseline CPU (so a cache entry serves any
 machine of the architecture) and its entry's key covers walker.c, this module and the
@@ -58,7 +60,8 @@ _GATHER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, _U64P, _U64P, _U64P
 _DIFFER = ctypes.CFUNCTYPE(ctypes.c_uint64, _U64P, _U64P, ctypes.c_uint64, _U64P, ctypes.c_uint64)
 _FILTER = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 6), *([_U64P] * 5),
                            *([ctypes.c_uint64] * 3), _U64P, ctypes.c_uint64)
-_SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ", "pcap_sync", "pcap_filter")
+_TALLY = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 9), *([_U64P] * 3))
+_SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ", "pcap_sync", "pcap_filter", "pcap_tally")
 SOURCE = Path(__file__).with_name("walker.c")
 #: how walker.c is compiled: optimised, position-independent, for the baseline CPU, with
 #: no libc (memcpy is resolved from the process when the library is loaded)
@@ -75,6 +78,7 @@ class Native(NamedTuple):
     differ: Any
     sync: Any
     filter: Any
+    tally: Any
 
 
 def _zig_identity(zig: str) -> bytes:
@@ -121,4 +125,4 @@ def native() -> Native | None:
         return None
     return Native(code, _WALK(code.address("pcap_walk")), _GATHER(code.address("pcap_gather")),
                   _DIFFER(code.address("pcap_differ")), _SYNC(code.address("pcap_sync")),
-                  _FILTER(code.address("pcap_filter")))
+                  _FILTER(code.address("pcap_filter")), _TALLY(code.address("pcap_tally")))

@@ -53,6 +53,10 @@ LOOKUP_SLOTS = 6
 #: lookup kinds: an array (value ``index`` at ``base + index * stride``, NULL from
 #: ``count`` on), and a cache of ``count`` (key, value address) pairs at host ``base``
 K_ARRAY, K_CACHE = 1, 2
+#: helpers that write nothing through their arguments (map lookup, update, delete, push;
+#: clocks, random numbers, the CPU; redirects; trace_printk): calling one leaves a shared
+#: XDP frame clean (S_DIRTY), so the next packet zeroes only what this one left past its end
+FRAME_UNTOUCHED = frozenset({1, 2, 3, 5, 6, 7, 8, 23, 51, 87, 125})
 #: what the native lookup returns when it cannot answer (the helper callback does)
 LOOKUP_SLOW = (1 << 64) - 1
 #: in the translate callback's size argument: the access is a write

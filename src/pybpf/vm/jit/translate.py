@@ -34,6 +34,7 @@ from pybpf.vm.jit.abi import (
     F_MISALIGNED,
     F_PACKET,
     F_UNINIT,
+    FRAME_UNTOUCHED,
     K_ARRAY,
     K_CACHE,
     L_SKB_L3,
@@ -767,7 +768,8 @@ class _FunctionBuilder:
         self._state_store(S_WRITE, b.load(self.mask))                          # which registers are set
         self._state_store(S_SIZE, c64(ins.dst + 1 if o.source(ins.opcode) == o.X else 0))  # callx: its register
         self._state_store(S_DEPTH, self.depth)                                 # whose stacks are live
-        self._state_store(S_DIRTY, c64(1))                  # (a helper may write anywhere in an XDP frame)
+        if not (o.source(ins.opcode) == o.K and ins.imm in FRAME_UNTOUCHED):
+            self._state_store(S_DIRTY, c64(1))              # (a helper may write anywhere in an XDP frame)
         if self.t.engine and o.source(ins.opcode) == o.K and ins.imm == MAP_LOOKUP_ELEM:
             value = self._native_lookup(args, helper_id)
         else:
