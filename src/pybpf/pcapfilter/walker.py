@@ -38,11 +38,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import os
 from pathlib import Path
 from typing import Any, NamedTuple
-
-from pybpf.vm.jit import JitUnsupported
 
 #: ``pcap_walk`` stop reasons (the second slot of its ``stop`` array)
 STOP_END, STOP_FULL, STOP_OVERSIZED, STOP_BOUNDARY = 0, 1, 2, 3
@@ -63,10 +60,6 @@ _FILTER = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 6), *([_U64P] 
 _TALLY = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 9), *([_U64P] * 3))
 _SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ", "pcap_sync", "pcap_filter", "pcap_tally")
 SOURCE = Path(__file__).with_name("walker.c")
-#: how walker.c is compiled: optimised, position-independent, for the baseline CPU, with
-#: no libc (memcpy is resolved from the process when the library is loaded)
-CFLAGS = ("-c", "-O2", "-fPIC", "-mcpu=baseline", "-ffreestanding", "-fno-stack-protector")
-COMPILE_TIMEOUT = 120
 
 
 class Native(NamedTuple):
@@ -81,29 +74,6 @@ class Native(NamedTuple):
     tally: Any
 
 
-def _zig_identity(zig: str) -> bytes:
-    """Which zig (and so which clang) compiles: its path, size and modification time."""
-    info = os.stat(zig)
-    return f"{zig}:{info.st_size}:{info.st_mtime_ns}".encode()
-
-
-def _object_code(zig: str) -> bytes:
-    """walker.c compiled to a relocatable object (what the JIT cache links and keeps)."""
-    import subprocess
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="pybpf-walker-") as work:
-        output = os.path.join(work, "walker.o")
-        try:
-            subprocess.run([zig, "cc", *CFLAGS, "-o", output, str(SOURCE)], check=True, capture_output=True,
-                           timeout=COMPILE_TIMEOUT)
-        except (OSError, subprocess.SubprocessError) as exc:
-            detail = (getattr(exc, "stderr", b"") or b"").decode(errors="replace").strip()
-            raise JitUnsupported(f"cannot compile {SOURCE.name}: {exc} {detail}".strip()) from None
-        with open(output, "rb") as f:
-            return f.read()
-
-
 @functools.cache
 def native() -> Native | None:
     """The compiled loops, or ``None`` where they cannot be compiled for this machine.
@@ -111,17 +81,10 @@ def native() -> Native | None:
     They come from the JIT's disk cache (:mod:`pybpf.vm.jit.native`) when this version
     of them was compiled before, which takes well under a millisecond and starts no
     compiler; the first time, walker.c is compiled (about a tenth of a second) and saved."""
-    from pybpf.cache import files_digest
-    from pybpf.vm.jit import native
+    from pybpf.vm.jit.native import c_library
 
-    zig = native.zig()
-    if zig is None:
-        return None
-    try:
-        key = files_digest([SOURCE, Path(__file__)]) + b"\0" + b" ".join(c.encode() for c in CFLAGS) + b"\0" \
-            + _zig_identity(zig)
-        code = native.load("pcap", key, lambda: _object_code(zig), _SYMBOLS)
-    except (ImportError, JitUnsupported, RuntimeError, OSError):
+    code = c_library("pcap", SOURCE, _SYMBOLS, [Path(__file__)])
+    if code is None:
         return None
     return Native(code, _WALK(code.address("pcap_walk")), _GATHER(code.address("pcap_gather")),
                   _DIFFER(code.address("pcap_differ")), _SYNC(code.address("pcap_sync")),

@@ -83,6 +83,7 @@ from pybpf.vm.jit.abi import (
     XDP_TAILROOM,
     JitUnsupported,
 )
+from pybpf.vm.jit.mapcalls import NATIVE_MAP_WRITES, native_hash_lookup, native_map_write
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP
 from pybpf.vm.program import CheckedProgram, map_value_references
 
@@ -287,7 +288,10 @@ class Translator:
         b.position_at_end(cache)
         pairs = b.inttoptr(base, STATE)
         is_cache = b.icmp_unsigned("==", kind, c64(K_CACHE))
-        b.cbranch(is_cache, pair_head, slow)
+        hashed = fn.append_basic_block()
+        b.cbranch(is_cache, pair_head, hashed)
+        b.position_at_end(hashed)                  # a hash map's native tables (pybpf.vm.jit.hashes)
+        native_hash_lookup(b, kind, base, b.add(stack_host, rel), slow)
         b.position_at_end(pair_head)
         k = b.phi(I64)
         k.add_incoming(c64(0), cache)
@@ -772,6 +776,8 @@ class _FunctionBuilder:
             self._state_store(S_DIRTY, c64(1))              # (a helper may write anywhere in an XDP frame)
         if self.t.engine and o.source(ins.opcode) == o.K and ins.imm == MAP_LOOKUP_ELEM:
             value = self._native_lookup(args, helper_id)
+        elif self.t.engine and o.source(ins.opcode) == o.K and ins.imm in NATIVE_MAP_WRITES:
+            value = native_map_write(self, ins.imm, args, helper_id)
         else:
             value = b.call(self._callback(S_HELPER_FN, HELPER_TYPE), [self.state, helper_id, *args])
         self._after_call(slot)
