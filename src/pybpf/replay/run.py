@@ -259,7 +259,8 @@ class _Tally:
         """Add the tallies to ``summary``."""
         import numpy
 
-        counts, sizes = numpy.frombuffer(self.counts, dtype=numpy.uint64), numpy.frombuffer(self.sizes, numpy.uint64)
+        counts = numpy.frombuffer(memoryview(self.counts), dtype=numpy.uint64)
+        sizes = numpy.frombuffer(memoryview(self.sizes), dtype=numpy.uint64)
         for index in numpy.flatnonzero(counts):
             retval = (int(index) - TALLY_BIAS) & 0xFFFF_FFFF
             summary.counts[verdict_name(self.kind, retval)] += int(counts[index])
