@@ -57,7 +57,7 @@ _GATHER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, _U64P, _U64P, _U64P
 _DIFFER = ctypes.CFUNCTYPE(ctypes.c_uint64, _U64P, _U64P, ctypes.c_uint64, _U64P, ctypes.c_uint64)
 _FILTER = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 6), *([_U64P] * 5),
                            *([ctypes.c_uint64] * 3), _U64P, ctypes.c_uint64)
-_TALLY = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 9), *([_U64P] * 3))
+_TALLY = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 9), *([_U64P] * 4))
 _SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ", "pcap_sync", "pcap_filter", "pcap_tally")
 SOURCE = Path(__file__).with_name("walker.c")
 
