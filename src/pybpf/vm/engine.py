@@ -373,7 +373,7 @@ class PacketBatches:
 
         self.release()
         if longest is None:
-            longest = max(memoryview(lengths)[:count], default=0)
+            longest = max(memoryview(lengths).cast("B").cast("Q")[:count], default=0)
         headroom = XDP_HEADROOM + max(longest, XDP_TAILROOM) if self.layout == _L_XDP else max(longest, 1)
         self.slot = -(-headroom // 64) * 64
         frames = count if self.keep_packets else 1
