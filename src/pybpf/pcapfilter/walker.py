@@ -81,9 +81,9 @@ def native() -> Native | None:
     They come from the JIT's disk cache (:mod:`pybpf.vm.jit.native`) when this version
     of them was compiled before, which takes well under a millisecond and starts no
     compiler; the first time, walker.c is compiled (about a tenth of a second) and saved."""
-    from pybpf.vm.jit.native import c_library
+    from pybpf.vm.jit import native
 
-    code = c_library("pcap", SOURCE, _SYMBOLS, [Path(__file__)])
+    code = native.c_library("pcap", SOURCE, _SYMBOLS, [Path(__file__)])
     if code is None:
         return None
     return Native(code, _WALK(code.address("pcap_walk")), _GATHER(code.address("pcap_gather")),
