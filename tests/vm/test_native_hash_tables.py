@@ -30,8 +30,8 @@ operation = st.one_of(
 )
 
 
-def _maps(max_entries: int) -> tuple[HashMap, HashMap]:
-    spec = MapSpec(name="counts", type=MapType.HASH, key_size=4, value_size=8, max_entries=max_entries)
+def _maps(max_entries: int, key_size: int = 4) -> tuple[HashMap, HashMap]:
+    spec = MapSpec(name="counts", type=MapType.HASH, key_size=key_size, value_size=8, max_entries=max_entries)
     return HashMap(spec, cpus=1), HashMap(spec, cpus=1)
 
 
@@ -43,7 +43,8 @@ class _Native:
         if found is None:
             pytest.skip("nothing compiles hashmap.c here (no ziglang)")
         self.tables = found
-        self.buffer = (ctypes.c_char * 16)()
+        self.key_size = target.key_size
+        self.buffer = (ctypes.c_char * 128)()
         d = found.descriptor
         self.lookup = _CALL(d[abi.D_LOOKUP])
         self.update = _CALL(d[abi.D_UPDATE])
@@ -52,12 +53,18 @@ class _Native:
         found.sync(self.base)
 
     def key(self, key: int) -> int:
-        ctypes.memmove(self.buffer, key.to_bytes(4, "little"), 4)
+        ctypes.memmove(self.buffer, _key(key, self.key_size), self.key_size)
         return ctypes.addressof(self.buffer)
 
     def value(self, value: int) -> int:
-        ctypes.memmove(ctypes.addressof(self.buffer) + 8, value.to_bytes(8, "little"), 8)
-        return ctypes.addressof(self.buffer) + 8
+        ctypes.memmove(ctypes.addressof(self.buffer) + 64, value.to_bytes(8, "little"), 8)
+        return ctypes.addressof(self.buffer) + 64
+
+
+def _key(number: int, size: int) -> bytes:
+    """A key of ``size`` bytes for ``number`` (longer keys differ in their last bytes too)."""
+    return (number.to_bytes(4, "little") * 16)[:size - 1] + bytes([number % 7]) if size > 4 else \
+        number.to_bytes(4, "little")[:size]
 
 
 def _signed(value: int) -> int:
@@ -65,12 +72,13 @@ def _signed(value: int) -> int:
 
 
 @settings(max_examples=150, deadline=None)
-@given(max_entries=st.integers(1, 24), operations=st.lists(operation, max_size=150))
-def test_native_tables_do_what_the_maps_helpers_do(max_entries, operations):
-    target, twin = _maps(max_entries)
+@given(max_entries=st.integers(1, 24), key_size=st.sampled_from([4, 13, 16, 40]),
+       operations=st.lists(operation, max_size=150))
+def test_native_tables_do_what_the_maps_helpers_do(max_entries, key_size, operations):
+    target, twin = _maps(max_entries, key_size)
     native = _Native(target)
     for op in operations:
-        kind, key = op[0], op[1].to_bytes(4, "little")
+        kind, key = op[0], _key(op[1], key_size)
         if kind == "lookup":
             found = native.lookup(native.tables.address, native.key(op[1]), 0, 0)
             expected = twin.value_buffer(key)
@@ -94,11 +102,11 @@ def test_native_tables_do_what_the_maps_helpers_do(max_entries, operations):
             for m in (target, twin):
                 if kind == "userspace set":
                     try:
-                        m[op[1]] = op[2]
+                        m[key] = op[2]
                     except Exception as exc:   # noqa: BLE001 - the same refusal on both
                         assert getattr(exc, "errno", None) == errno.E2BIG
-                elif op[1] in m:
-                    del m[op[1]]
+                elif key in m:
+                    del m[key]
             native.tables.sync(native.base)
     native.tables.drain()
     assert list(target.items()) == list(twin.items())

@@ -59,7 +59,7 @@ K_ARRAY, K_CACHE, K_HASH = 1, 2, 3
 #: flags)``, ``delete(d, key)`` with host addresses of the key and value: -errno, or
 #: LOOKUP_SLOW), then the tables (pybpf.vm.jit.hashes)
 (D_LOOKUP, D_UPDATE, D_DELETE, D_INDEX, D_MASK, D_COUNT, D_MAX, D_KEY_SIZE, D_VALUE_SIZE, D_STRIDE, D_SLAB, D_BASE,
- D_FREE, D_NFREE, D_LOG, D_NLOG, D_LOG_CAP, D_EXTRA, D_SLOTS) = range(19)
+ D_FREE, D_NFREE, D_LOG, D_NLOG, D_LOG_CAP, D_EXTRA, D_KEYS, D_KEY_STRIDE, D_SLOTS) = range(21)
 #: helpers that write nothing through their arguments (map lookup, update, delete, push;
 #: clocks, random numbers, the CPU; redirects; trace_printk): calling one leaves a shared
 #: XDP frame clean (S_DIRTY), so the next packet zeroes only what this one left past its end

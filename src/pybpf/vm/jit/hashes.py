@@ -21,8 +21,8 @@ microseconds each). Here the map's elements get native tables:
   OrderedDict) get slots; after a removal (the map's ``generation``) the tables are
   rebuilt from the OrderedDict.
 
-Maps that qualify: HASH (not LRU, not per-CPU) with keys of 1 to 8 bytes and at most
-:data:`MAX_ENTRIES` elements. Keys and update values the program keeps on its stack
+Maps that qualify: HASH (not LRU, not per-CPU) with keys of 1 to :data:`MAX_KEY_SIZE`
+bytes (a source address, a flow's 5-tuple) and at most :data:`MAX_ENTRIES` elements. Keys and update values the program keeps on its stack
 (where C code reaches them); anything else — another key location, flags other than
 BPF_ANY/NOEXIST/EXIST, a full log — goes through the Python helper as before.
 
@@ -50,6 +50,8 @@ from pybpf.vm.jit.abi import (
     D_FREE,
     D_INDEX,
     D_KEY_SIZE,
+    D_KEY_STRIDE,
+    D_KEYS,
     D_LOG,
     D_LOG_CAP,
     D_LOOKUP,
@@ -64,8 +66,9 @@ from pybpf.vm.jit.abi import (
     D_VALUE_SIZE,
 )
 
-#: the largest map given native tables (its index takes 32 bytes per element)
-MAX_ENTRIES = 1 << 16
+#: the largest map given native tables (its index takes 32 bytes per element), and the
+#: longest key
+MAX_ENTRIES, MAX_KEY_SIZE = 1 << 16, 64
 #: inserts and deletes logged between two looks from Python
 LOG_CAPACITY = 4096
 LOG_DELETE, LOG_REPLACE = 1 << 63, 1 << 62
@@ -87,7 +90,7 @@ def native_hash(target: Any) -> NativeHash | None:
     from pybpf.vm.maps import HashMap
 
     if type(target) is not HashMap or target.lru or target.type.per_cpu or target.ncpus != 1 \
-            or not 1 <= target.key_size <= 8 or not 1 <= target.max_entries <= MAX_ENTRIES:
+            or not 1 <= target.key_size <= MAX_KEY_SIZE or not 1 <= target.max_entries <= MAX_ENTRIES:
         return None
     found = target.__dict__.get("native_hash")
     if found is None:
@@ -98,9 +101,18 @@ def native_hash(target: Any) -> NativeHash | None:
     return found
 
 
-def _home(key: int, mask: int) -> int:
-    """Where ``key``'s probe starts in the index (hashmap.c's ``home``)."""
-    return (((key + 1) * 0x9E37_79B9_7F4A_7C15) & _MASK64) >> 29 & mask
+def key_hash(key: bytes) -> int:
+    """hashmap.c's ``key_hash``: the key's little-endian 8-byte words, mixed in turn."""
+    h = 0x9E37_79B9_7F4A_7C15 ^ len(key)
+    for start in range(0, len(key), 8):
+        h = ((h ^ int.from_bytes(key[start:start + 8], "little")) * 0xFF51_AFD7_ED55_8CCD) & _MASK64
+        h ^= h >> 32
+    return h
+
+
+def _home(hash_: int, mask: int) -> int:
+    """Where a key's probe starts in the index (hashmap.c's ``home``)."""
+    return ((hash_ * 0x9E37_79B9_7F4A_7C15) & _MASK64) >> 32 & mask
 
 
 class NativeHash:
@@ -110,19 +122,25 @@ class NativeHash:
         self.target, self._code = target, code
         self.key_size, self.value_size = target.key_size, target.value_size
         self.stride = (target.value_size + 7) & ~7
+        self.key_stride = (target.key_size + 7) & ~7
         slots = target.max_entries
+        self.keys = bytearray(self.key_stride * (slots + 1))
+        #: a log record: the slot and what happened, then the key (u64 words)
+        self._record = 1 + self.key_stride // 8
         self.slab = bytearray(self.stride * (slots + 1))
         self._slab_view = memoryview(self.slab)
         capacity = 1 << max((2 * slots - 1).bit_length(), 4)
         self.index = (ctypes.c_uint64 * (2 * capacity))()
         self.free = (ctypes.c_uint64 * slots)()
-        self.log = (ctypes.c_uint64 * (2 * LOG_CAPACITY))()
+        self.log = (ctypes.c_uint64 * (self._record * LOG_CAPACITY))()
+        self._log_bytes = memoryview(self.log).cast("B")
         d = self.descriptor = (ctypes.c_uint64 * D_SLOTS)()
         for slot, symbol in zip((D_LOOKUP, D_UPDATE, D_DELETE), _SYMBOLS):
             d[slot] = code.address(symbol)
         d[D_INDEX], d[D_MASK], d[D_MAX] = ctypes.addressof(self.index), capacity - 1, slots
         d[D_KEY_SIZE], d[D_VALUE_SIZE], d[D_STRIDE] = self.key_size, self.value_size, self.stride
         d[D_SLAB] = ctypes.addressof(ctypes.c_char.from_buffer(self.slab))
+        d[D_KEYS], d[D_KEY_STRIDE] = ctypes.addressof(ctypes.c_char.from_buffer(self.keys)), self.key_stride
         d[D_FREE], d[D_LOG], d[D_LOG_CAP] = ctypes.addressof(self.free), ctypes.addressof(self.log), LOG_CAPACITY
         #: each key's slot, and the view of it the map holds (a value the map holds that is
         #: not its slot's view came from Python: it is moved into a slot)
@@ -154,10 +172,11 @@ class NativeHash:
         logged = d[D_NLOG]
         if not logged:
             return
-        target, log, size = self.target, self.log, self.key_size
-        entries = target.entries
+        target, log, size, words = self.target, self.log, self.key_size, self._record
+        entries, raw = target.entries, self._log_bytes
         for n in range(logged):
-            key, record = log[2 * n].to_bytes(size, "little"), log[2 * n + 1]
+            record = log[n * words]
+            key = bytes(raw[(n * words + 1) * 8:(n * words + 1) * 8 + size])
             slot = record & ~(LOG_DELETE | LOG_REPLACE)
             if record & LOG_DELETE:
                 del entries[key]
@@ -193,11 +212,13 @@ class NativeHash:
         self._slots[key] = slot
 
     def _index(self, key: bytes, slot: int) -> None:
-        number, mask = int.from_bytes(key, "little"), self.descriptor[D_MASK]
-        at = _home(number, mask)
+        """``key`` in ``slot``'s key and in the index (a key not in it already)."""
+        self.keys[slot * self.key_stride:slot * self.key_stride + self.key_size] = key
+        hashed, mask = key_hash(key), self.descriptor[D_MASK]
+        at = _home(hashed, mask)
         while self.index[2 * at + 1]:
             at = (at + 1) & mask
-        self.index[2 * at], self.index[2 * at + 1] = number, slot + 1
+        self.index[2 * at], self.index[2 * at + 1] = hashed, slot + 1
 
     def _reconcile(self) -> None:
         """Take in what Python did to the map, removals and replacements included, as

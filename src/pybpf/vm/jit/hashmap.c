@@ -6,12 +6,16 @@
  *
  * The map's values live in one block ("slab") of max_entries slots of ``stride`` bytes,
  * the same bytes the Python map's values are views of; an index (open addressing,
- * linear probing, deletion by backward shift: no tombstones) maps a key of 1 to 8 bytes
- * to its slot. Inserts take a slot from a stack of free ones. Every insert and delete is
+ * linear probing, deletion by backward shift: no tombstones) maps a key to its slot. Inserts take a slot from a stack of free ones. Every insert and delete is
  * appended to a log that Python replays into the map's OrderedDict (in order: the order
  * of the map's keys is the order of inserts, as userspace iterates them) before
  * anything in Python looks at the map. A full log makes an operation answer SLOW: the
  * Python helper does it, after the log was replayed.
+ *
+ * Keys of any size (up to hashes.py's limit) are kept in a block of their own, one per
+ * slot; the index holds each key's hash and slot, and a probe compares the key's bytes.
+ * A log record is the slot (and what happened) followed by the key's bytes, as the slot
+ * may hold another key by the time Python reads the log.
  *
  * Semantics are the kernel's (and the vm's HashMap): BPF_NOEXIST on an existing key is
  * -EEXIST, BPF_EXIST on a missing key -ENOENT, a new key in a full map -E2BIG, a delete
@@ -35,6 +39,7 @@ enum {
 	D_FREE, D_NFREE,                /* the stack of free slots and its depth */
 	D_LOG, D_NLOG, D_LOG_CAP,       /* (key, slot | LOG_DELETE or LOG_REPLACE) since Python last looked */
 	D_EXTRA,                        /* the spare slot an update of an existing key takes */
+	D_KEYS, D_KEY_STRIDE,           /* each slot's key (host address), and bytes per key */
 	D_SLOTS
 };
 
@@ -48,28 +53,55 @@ enum {
 #define BPF_NOEXIST 1
 #define BPF_EXIST 2
 
-static inline u64 read_key(const u64 *d, u64 host)
+/* the key's hash: its bytes in little-endian 8-byte words (the last one zero-padded),
+ * mixed one after another (hashes.py's ``key_hash``) */
+static inline u64 key_hash(const u64 *d, u64 host)
 {
 	const unsigned char *p = (const unsigned char *)host;
-	u64 key = 0, size = d[D_KEY_SIZE];
-	for (u64 i = 0; i < size; i++)
-		key |= (u64)p[i] << (8 * i);
-	return key;
+	u64 size = d[D_KEY_SIZE], h = 0x9E3779B97F4A7C15ull ^ size;
+	for (u64 i = 0; i < size; i += 8) {
+		u64 word = 0;
+		for (u64 j = 0; j < 8 && i + j < size; j++)
+			word |= (u64)p[i + j] << (8 * j);
+		h = (h ^ word) * 0xFF51AFD7ED558CCDull;
+		h ^= h >> 32;
+	}
+	return h;
 }
 
-static inline u64 home(const u64 *d, u64 key)
+static inline u64 home(const u64 *d, u64 hash)
 {
-	return ((key + 1) * 0x9E3779B97F4A7C15ull >> 29) & d[D_MASK];
+	return (hash * 0x9E3779B97F4A7C15ull >> 32) & d[D_MASK];
 }
 
-/* the index position of ``key``, or of the empty pair where it would go */
-static inline u64 position(const u64 *d, u64 key)
+static inline const unsigned char *slot_key(const u64 *d, u64 slot)
+{
+	return (const unsigned char *)(d[D_KEYS] + slot * d[D_KEY_STRIDE]);
+}
+
+static inline int same_key(const u64 *d, u64 slot, u64 host)
+{
+	const unsigned char *a = slot_key(d, slot), *b = (const unsigned char *)host;
+	for (u64 i = 0; i < d[D_KEY_SIZE]; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+/* the index position of the key at ``host``, or of the empty pair where it would go */
+static inline u64 position(const u64 *d, u64 hash, u64 host)
 {
 	const u64 *index = (const u64 *)d[D_INDEX];
-	u64 at = home(d, key);
-	while (index[2 * at + 1] && index[2 * at] != key)
+	u64 at = home(d, hash);
+	while (index[2 * at + 1] && !(index[2 * at] == hash && same_key(d, index[2 * at + 1] - 1, host)))
 		at = (at + 1) & d[D_MASK];
 	return at;
+}
+
+static inline void copy(unsigned char *to, const unsigned char *from, u64 size)
+{
+	for (u64 i = 0; i < size; i++)
+		to[i] = from[i];
 }
 
 static inline int log_full(const u64 *d)
@@ -77,20 +109,20 @@ static inline int log_full(const u64 *d)
 	return d[D_NLOG] >= d[D_LOG_CAP];
 }
 
-static inline void log_record(u64 *d, u64 key, u64 slot)
+/* a log record: the slot and what happened, then the key's bytes */
+static inline void log_record(u64 *d, u64 host, u64 record)
 {
-	u64 *log = (u64 *)d[D_LOG];
-	log[2 * d[D_NLOG]] = key;
-	log[2 * d[D_NLOG] + 1] = slot;
+	u64 *entry = (u64 *)d[D_LOG] + d[D_NLOG] * (1 + d[D_KEY_STRIDE] / 8);
+	entry[0] = record;
+	copy((unsigned char *)(entry + 1), (const unsigned char *)host, d[D_KEY_SIZE]);
 	d[D_NLOG]++;
 }
 
 /* bpf_map_lookup_elem: the value's address as the program sees it, or 0 */
 u64 hash_lookup(u64 *d, u64 key_host)
 {
-	u64 key = read_key(d, key_host);
 	const u64 *index = (const u64 *)d[D_INDEX];
-	u64 at = position(d, key);
+	u64 at = position(d, key_hash(d, key_host), key_host);
 	u64 slot = index[2 * at + 1];
 	return slot ? d[D_BASE] + (slot - 1) * d[D_STRIDE] : 0;
 }
@@ -100,9 +132,9 @@ u64 hash_update(u64 *d, u64 key_host, u64 value, u64 flags)
 {
 	if (flags > BPF_EXIST)
 		return SLOW;
-	u64 key = read_key(d, key_host);
+	u64 hash = key_hash(d, key_host);
 	u64 *index = (u64 *)d[D_INDEX];
-	u64 at = position(d, key);
+	u64 at = position(d, hash, key_host);
 	u64 slot = index[2 * at + 1];
 	if (slot && flags == BPF_NOEXIST)
 		return -(u64)EEXIST;
@@ -117,13 +149,15 @@ u64 hash_update(u64 *d, u64 key_host, u64 value, u64 flags)
 		d[D_EXTRA] = slot - 1;
 		slot = spare + 1;
 		index[2 * at + 1] = slot;
-		log_record(d, key, (slot - 1) | LOG_REPLACE);
+		copy((unsigned char *)slot_key(d, slot - 1), (const unsigned char *)key_host, d[D_KEY_SIZE]);
+		log_record(d, key_host, (slot - 1) | LOG_REPLACE);
 	} else {
 		slot = ((u64 *)d[D_FREE])[--d[D_NFREE]] + 1;
-		index[2 * at] = key;
+		index[2 * at] = hash;
 		index[2 * at + 1] = slot;
+		copy((unsigned char *)slot_key(d, slot - 1), (const unsigned char *)key_host, d[D_KEY_SIZE]);
 		d[D_COUNT]++;
-		log_record(d, key, slot - 1);
+		log_record(d, key_host, slot - 1);
 	}
 	unsigned char *to = (unsigned char *)(d[D_SLAB] + (slot - 1) * d[D_STRIDE]);
 	const unsigned char *from = (const unsigned char *)value;
@@ -135,9 +169,8 @@ u64 hash_update(u64 *d, u64 key_host, u64 value, u64 flags)
 /* bpf_map_delete_elem: 0, -ENOENT, or SLOW */
 u64 hash_delete(u64 *d, u64 key_host)
 {
-	u64 key = read_key(d, key_host);
 	u64 *index = (u64 *)d[D_INDEX];
-	u64 at = position(d, key);
+	u64 at = position(d, key_hash(d, key_host), key_host);
 	u64 slot = index[2 * at + 1];
 	if (!slot)
 		return -(u64)ENOENT;
@@ -159,6 +192,6 @@ u64 hash_delete(u64 *d, u64 key_host)
 	index[2 * hole + 1] = 0;
 	((u64 *)d[D_FREE])[d[D_NFREE]++] = slot - 1;
 	d[D_COUNT]--;
-	log_record(d, key, (slot - 1) | LOG_DELETE);
+	log_record(d, key_host, (slot - 1) | LOG_DELETE);
 	return 0;
 }

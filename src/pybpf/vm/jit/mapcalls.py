@@ -55,14 +55,16 @@ def _descriptor_call(b: ir.IRBuilder, descriptor: ir.Value, slot: int, kind: ir.
 
 
 def native_hash_lookup(b: ir.IRBuilder, kind: ir.Value, descriptor: ir.Value, key_host: ir.Value,
-                       slow: ir.Block) -> None:
-    """In ``bpf_lookup``, for a table entry of ``kind`` whose key lies at ``key_host``:
-    return the native hash lookup's answer for a K_HASH entry, else branch to ``slow``."""
+                       in_stack: ir.Value) -> None:
+    """In ``bpf_lookup``, for a table entry of ``kind`` whose key lies at ``key_host``
+    (``in_stack``: all of it in the frame's stack): return the native hash lookup's
+    answer for a K_HASH entry; otherwise carry on (``b`` placed after the branch)."""
     fn = b.block.function
-    hashed = fn.append_basic_block()
-    b.cbranch(b.icmp_unsigned("==", kind, c64(K_HASH)), hashed, slow)
+    hashed, other = fn.append_basic_block(), fn.append_basic_block()
+    b.cbranch(b.and_(b.icmp_unsigned("==", kind, c64(K_HASH)), in_stack), hashed, other)
     b.position_at_end(hashed)
     b.ret(_descriptor_call(b, descriptor, D_LOOKUP, _LOOKUP_TYPE, [key_host]))
+    b.position_at_end(other)
 
 
 def _write_function(module: ir.Module) -> ir.Function:
