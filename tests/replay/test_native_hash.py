@@ -1,7 +1,7 @@
 """Hash maps that the JIT's packet batches update natively (pybpf.vm.jit.hashes): a
 per-source counter (lookup, miss → update BPF_NOEXIST, hit → atomic add) with deletes,
-BPF_EXIST updates, a map too small for the traffic (E2BIG), and updates whose key or
-value is not on the stack (the Python helper, between native ones), replayed over generated
+BPF_EXIST updates, a map too small for the traffic (E2BIG), keys in the packet, and
+updates whose value is in a map (the Python helper, between native ones), replayed over generated
 captures — the vm engine's verdicts and final maps equal the kernel's
 (BPF_PROG_TEST_RUN) and the interpreter's, and the map stays right when userspace and
 Python helpers change it between and during batches."""
@@ -51,7 +51,7 @@ int prog(struct xdp_md *ctx)
         return XDP_DROP;
     u32 src = ip->saddr, dst = ip->daddr, op = ip->ttl & 7;
     u16 port = ip->id & 0x1ff;
-    u64 one = 1, *n = bpf_map_lookup_elem(&sources, &src);
+    u64 one = 1, *n = bpf_map_lookup_elem(&sources, &ip->saddr);    /* a key in the packet */
     struct pair seen = {}, *p = bpf_map_lookup_elem(&ports, &port);
     if (p) {
         p->last = ip->id;
@@ -66,7 +66,7 @@ int prog(struct xdp_md *ctx)
         note(bpf_map_delete_elem(&sources, &dst));
     if (op == 4)
         note(bpf_map_update_elem(&sources, &dst, &one, BPF_ANY));
-    if (op == 7)        /* a key in the packet: the Python helper inserts, between native ones */
+    if (op == 7)        /* a key in the packet */
         note(bpf_map_update_elem(&sources, &ip->daddr, &one, BPF_ANY));
     if (n) {
         __sync_fetch_and_add(n, 1);

@@ -5,7 +5,7 @@ bpf_map_update_elem / bpf_map_delete_elem, which otherwise always call back into
 Kept out of the translator proper: :func:`native_map_write` is its one hook for helper
 calls, :func:`native_hash_lookup` one branch of its ``bpf_lookup``. A call is answered
 natively when the map has native tables and its key (and an update's value) lies in the
-calling frame's stack; otherwise, or where the native function says LOOKUP_SLOW, the
+calling frame's stack or in the packet; otherwise, or where the native function says LOOKUP_SLOW, the
 helper callback answers as before.
 """
 
@@ -25,6 +25,9 @@ from pybpf.vm.jit.abi import (
     LOOKUP_SLOTS,
     LOOKUP_SLOW,
     S_HELPER_FN,
+    S_IN_BASE,
+    S_IN_HOST,
+    S_IN_LEN,
     S_LOOKUPS,
     S_NLOOKUPS,
 )
@@ -54,14 +57,29 @@ def _descriptor_call(b: ir.IRBuilder, descriptor: ir.Value, slot: int, kind: ir.
     return b.call(function, [table, *args])
 
 
-def native_hash_lookup(b: ir.IRBuilder, kind: ir.Value, descriptor: ir.Value, key_host: ir.Value,
-                       in_stack: ir.Value) -> None:
-    """In ``bpf_lookup``, for a table entry of ``kind`` whose key lies at ``key_host``
-    (``in_stack``: all of it in the frame's stack): return the native hash lookup's
-    answer for a K_HASH entry; otherwise carry on (``b`` placed after the branch)."""
+def buffer_host(b: ir.IRBuilder, state: ir.Value, address: ir.Value, size: ir.Value, stack_base: ir.Value,
+                stack_host: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """The host address of a helper's buffer of ``size`` bytes at ``address``, and
+    whether all of it lies in the calling frame's stack or in the packet (the batch's
+    input region: a key such as ``&ip->saddr``); elsewhere the callback answers."""
+    rel = b.sub(address, stack_base)
+    in_stack = b.icmp_unsigned("<=", rel, b.sub(c64(o.STACK_SIZE), size))
+    in_base, in_host, in_len = (b.load(b.gep(state, [c64(slot)])) for slot in (S_IN_BASE, S_IN_HOST, S_IN_LEN))
+    packet_rel = b.sub(address, in_base)
+    in_packet = b.and_(b.icmp_unsigned("<=", size, in_len), b.icmp_unsigned("<=", packet_rel, b.sub(in_len, size)))
+    host = b.select(in_stack, b.add(stack_host, rel), b.add(in_host, packet_rel))
+    return host, b.or_(in_stack, in_packet)
+
+
+def native_hash_lookup(b: ir.IRBuilder, state: ir.Value, kind: ir.Value, descriptor: ir.Value, key: ir.Value,
+                       key_size: ir.Value, stack_base: ir.Value, stack_host: ir.Value) -> None:
+    """In ``bpf_lookup``, for a table entry of ``kind``: return the native hash lookup's
+    answer for a K_HASH entry whose key (``key_size`` bytes at ``key``) lies in the
+    frame's stack or the packet; otherwise carry on (``b`` placed after the branch)."""
     fn = b.block.function
     hashed, other = fn.append_basic_block(), fn.append_basic_block()
-    b.cbranch(b.and_(b.icmp_unsigned("==", kind, c64(K_HASH)), in_stack), hashed, other)
+    key_host, reachable = buffer_host(b, state, key, key_size, stack_base, stack_host)
+    b.cbranch(b.and_(b.icmp_unsigned("==", kind, c64(K_HASH)), reachable), hashed, other)
     b.position_at_end(hashed)
     b.ret(_descriptor_call(b, descriptor, D_LOOKUP, _LOOKUP_TYPE, [key_host]))
     b.position_at_end(other)
@@ -70,8 +88,8 @@ def native_hash_lookup(b: ir.IRBuilder, kind: ir.Value, descriptor: ir.Value, ke
 def _write_function(module: ir.Module) -> ir.Function:
     """``bpf_map_write(state, op, handle, key, value, flags, stack_base, stack_host)``:
     the update or delete ``op`` on the map ``handle`` by its native functions, or
-    LOOKUP_SLOW (no native tables, a key or value outside the frame's stack, or the
-    native function's own SLOW)."""
+    LOOKUP_SLOW (no native tables, a key or value neither in the frame's stack nor in
+    the packet, or the native function's own SLOW)."""
     if _WRITE_FN in module.globals:
         return module.globals[_WRITE_FN]
     fn = ir.Function(module, ir.FunctionType(I64, [STATE, I64, I64, I64, I64, I64, I64, I64]), name=_WRITE_FN)
@@ -90,23 +108,20 @@ def _write_function(module: ir.Module) -> ir.Function:
     entry = b.mul(i, c64(LOOKUP_SLOTS))
     i.add_incoming(b.add(i, c64(1)), body)
     b.cbranch(b.icmp_unsigned("==", b.load(b.gep(table, [entry])), handle), found, head)
-    b.position_at_end(found)                    # a hash map with native tables, the key in the stack
+    b.position_at_end(found)                    # a hash map with native tables, the key in reach
     kind, key_size = b.load(b.gep(table, [b.add(entry, c64(1))])), b.load(b.gep(table, [b.add(entry, c64(2))]))
     descriptor = b.load(b.gep(table, [b.add(entry, c64(4))]))
-    rel = b.sub(key, stack_base)
-    on_stack = b.icmp_unsigned("<=", rel, b.sub(c64(o.STACK_SIZE), key_size))
-    b.cbranch(b.and_(b.icmp_unsigned("==", kind, c64(K_HASH)), on_stack), keyed, slow)
+    key_host, reachable = buffer_host(b, state, key, key_size, stack_base, stack_host)
+    b.cbranch(b.and_(b.icmp_unsigned("==", kind, c64(K_HASH)), reachable), keyed, slow)
     b.position_at_end(keyed)
-    key_host = b.add(stack_host, rel)
     b.cbranch(b.icmp_unsigned("==", op, c64(MAP_UPDATE_ELEM)), update, delete)
-    b.position_at_end(update)                   # the value in the stack too
+    b.position_at_end(update)                   # the value in reach too
     value_size = b.load(b.gep(b.inttoptr(descriptor, STATE), [c64(D_VALUE_SIZE)]))
-    value_rel = b.sub(value, stack_base)
-    fits = b.icmp_unsigned("<=", value_rel, b.sub(c64(o.STACK_SIZE), value_size))
+    value_host, fits = buffer_host(b, state, value, value_size, stack_base, stack_host)
     call = fn.append_basic_block()
     b.cbranch(fits, call, slow)
     b.position_at_end(call)
-    b.ret(_descriptor_call(b, descriptor, D_UPDATE, _UPDATE_TYPE, [key_host, b.add(stack_host, value_rel), flags]))
+    b.ret(_descriptor_call(b, descriptor, D_UPDATE, _UPDATE_TYPE, [key_host, value_host, flags]))
     b.position_at_end(delete)
     b.ret(_descriptor_call(b, descriptor, D_DELETE, _DELETE_TYPE, [key_host]))
     b.position_at_end(slow)

@@ -267,7 +267,7 @@ class Translator:
         stride = b.load(b.gep(table, [b.add(entry, c64(5))]))
         rel = b.sub(key, stack_base)
         in_stack = b.icmp_unsigned("<=", rel, b.sub(c64(o.STACK_SIZE), key_size))
-        native_hash_lookup(b, kind, base, b.add(stack_host, rel), in_stack)   # (returns for a hash map's tables)
+        native_hash_lookup(b, state, kind, base, key, key_size, stack_base, stack_host)  # (returns for native tables)
         on_stack = b.and_(b.icmp_unsigned("<=", key_size, c64(8)), in_stack)
         keyed = b.block
         b.cbranch(on_stack, key_head, slow)
