@@ -22,9 +22,11 @@ microseconds each). Here the map's elements get native tables:
   rebuilt from the OrderedDict.
 
 Maps that qualify: HASH (not LRU, not per-CPU) with keys of 1 to :data:`MAX_KEY_SIZE`
-bytes (a source address, a flow's 5-tuple) and at most :data:`MAX_ENTRIES` elements. Keys and update values the program keeps on its stack
-(where C code reaches them); anything else — another key location, flags other than
-BPF_ANY/NOEXIST/EXIST, a full log — goes through the Python helper as before.
+bytes (a source address, a flow's 5-tuple) and at most :data:`MAX_ENTRIES` elements.
+Keys and update values in the calling frame's stack or in the packet are reached by the
+C code (:mod:`pybpf.vm.jit.mapcalls`); anything else — a key or value in a map value,
+flags other than BPF_ANY/NOEXIST/EXIST, a full log — goes through the Python helper as
+before.
 
 An update of an existing key puts a new element in the old one's place, as the kernel
 does (and the vm's HashMap): the spare slot takes the key, and the old slot becomes the
