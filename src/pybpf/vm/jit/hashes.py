@@ -89,9 +89,10 @@ def _code() -> Any:
 def native_hash(target: Any) -> NativeHash | None:
     """The native tables of map ``target`` (made on first use, then shared by every run
     that uses the map), or None where the map does not qualify or nothing compiles here."""
+    from pybpf.object import MapType
     from pybpf.vm.maps import HashMap
 
-    if type(target) is not HashMap or target.lru or target.type.per_cpu or target.ncpus != 1 \
+    if type(target) is not HashMap or target.type != MapType.HASH or target.ncpus != 1 \
             or not 1 <= target.key_size <= MAX_KEY_SIZE or not 1 <= target.max_entries <= MAX_ENTRIES:
         return None
     found = target.__dict__.get("native_hash")
