@@ -11,8 +11,9 @@ costs tens of microseconds, against nanoseconds for the program itself. This tab
   ``base + index * stride``, or NULL for an index past the end — userspace's writes land
   in the same block, so they are seen by the next packet.
 - HASH with keys of up to :data:`pybpf.vm.jit.hashes.MAX_KEY_SIZE` bytes and at most
-  :data:`pybpf.vm.jit.hashes.MAX_ENTRIES` elements: the map's native tables (:mod:`pybpf.vm.jit.hashes`; its values mapped once,
-  as one region): hits, misses, updates and deletes are answered natively;
+  :data:`pybpf.vm.jit.hashes.MAX_ENTRIES` elements: the map's native tables
+  (:mod:`pybpf.vm.jit.hashes`; its values mapped once, as one region): hits, misses,
+  updates and deletes are answered natively;
 - other HASH / PERCPU_HASH with keys of 1 to 8 bytes: a cache of (key, value address) pairs,
   filled by the lookups the callback answers (the value mapped once for the batch). A
   value's buffer stays the key's until the map removes an element (its ``generation``);

@@ -312,8 +312,8 @@ def _generator_digest() -> bytes:
     """The sources that shape a program's machine code (part of its disk-cache key)."""
     jit, vm = Path(__file__).parent, Path(__file__).parents[1]
     isa = vm.parent / "isa"
-    return files_digest([jit / "abi.py", jit / "translate.py", jit / "runtime.py", jit / "native.py", jit / "lookups.py", jit / "mapcalls.py",
-                         vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
+    return files_digest([jit / "abi.py", jit / "translate.py", jit / "runtime.py", jit / "native.py", jit / "lookups.py",
+                         jit / "mapcalls.py", vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
 
 
 def _object_code(program: CheckedProgram, opt: int, engine: bool = False,
