@@ -47,3 +47,46 @@ def test_no_native_counts_on_the_interpreter(capture):
     spec = pybpf.read(PROGRAMS["socket_len"], name="socket_len")
     with pybpf.load(spec, engine="vm", jit=False) as coll, open_capture(capture) as packets:
         assert replay_summary(coll.programs["prog"], packets, capture) is None
+
+
+#: verdicts on both sides of the native tally's range: tc's negative actions and unknown
+#: codes, a socket filter's -1 (accept all) and lengths past 64 KiB
+WIDE_VERDICTS = {
+    "tc_wide": r"""
+#include <vmlinux.h>
+#include <pybpf/bpf.h>
+SEC("tc")
+int prog(struct __sk_buff *skb)
+{
+    u32 pick = skb->len % 5;
+    return pick == 0 ? -1 : pick == 1 ? 2 : pick == 2 ? 100000 + skb->len : pick == 3 ? -3 : 0;
+}
+LICENSE("GPL");
+""",
+    "socket_wide": r"""
+#include <vmlinux.h>
+#include <pybpf/bpf.h>
+SEC("socket")
+int prog(struct __sk_buff *skb)
+{
+    u32 pick = skb->len % 4;
+    return pick == 0 ? -1 : pick == 1 ? 0x20000 : pick == 2 ? 30 : 0;
+}
+LICENSE("GPL");
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(WIDE_VERDICTS))
+def test_native_tally_and_numpy_fallback_agree_with_the_interpreter(name, capture):
+    spec = pybpf.read(WIDE_VERDICTS[name], name=name)
+    with pybpf.load(spec, engine="vm", jit=False) as coll, open_capture(capture) as packets:
+        expected = Summary()
+        for result in replay(coll.programs["prog"], packets):
+            expected.add(result)
+    with pybpf.load(spec, engine="vm") as coll, open_capture(capture) as packets:
+        counted = replay_summary(coll.programs["prog"], packets, capture)
+    assert counted is not None
+    assert (counted.packets, counted.bytes_in, counted.bytes_out, counted.counts) == \
+        (expected.packets, expected.bytes_in, expected.bytes_out, expected.counts)
+    assert len(counted.counts) >= 3

@@ -134,7 +134,7 @@ int peek(struct __sk_buff *skb)
 {
     __u8 mac[8] = {}, net[8] = {}, tail[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     __u32 k0 = 0, k1 = 1, k2 = 2;
-    long a = bpf_skb_load_bytes_relative(skb, 4, mac, sizeof(mac), BPF_HDR_START_MAC);
+    long a = bpf_skb_load_bytes_relative(skb, 10, mac, sizeof(mac), BPF_HDR_START_MAC);   /* across the link header's end */
     long b = bpf_skb_load_bytes_relative(skb, 0, net, sizeof(net), BPF_HDR_START_NET);
     long c = bpf_skb_load_bytes(skb, skb->len - 4 - (net[0] & 7), tail, sizeof(tail));  /* past the end: zeroed */
     bpf_map_update_elem(&seen, &k0, mac, BPF_ANY);

@@ -46,8 +46,11 @@ DEFAULT_BATCH = 4096
 _Span = tuple[int, int, int, int, bool, Any]
 #: bytes read at a time from a stream that cannot be mapped
 CHUNK = 8 * 1024 * 1024
-#: bytes of a regular file mapped at a time
-WINDOW = 64 * 1024 * 1024
+#: bytes of a regular file read at a time, into one buffer reused for the next (a window
+#: that fits the CPU's last-level cache is still there when the walker and the program
+#: read the records: 4 MiB measured 20% faster per packet than 64 MiB, which also paid
+#: a page fault per page of fresh memory on every pass)
+WINDOW = 4 * 1024 * 1024
 #: bytes of a file one thread filters at a time (:meth:`RecordBatches.filtered`): read into
 #: memory and walked, filtered and gathered at once, so that the walk finds the bytes the
 #: read just put in the CPU's cache (its L2, a few MB, not main memory: a third less

@@ -189,3 +189,40 @@ u64 pcap_filter(u64 buf, u64 pos, u64 end, u64 swap, u64 limit, u64 max,
 	stop[3] = accepted;
 	return written;
 }
+
+/*
+ * The verdict tallies of ``n`` runs of a packet program (``pybpf replay``'s summary:
+ * no pass over NumPy arrays per batch). Run i's verdict is v = (results[i] + bias) mod
+ * 2^32 -- r0's low 32 bits, shifted so that small negative tc actions count too; a run
+ * the loop skipped (heads[i] == ``skipped``) counts in totals[0] instead. counts[v] is
+ * incremented and the packet's length out added to sizes[v], taken as ``out`` says:
+ * 0: tails[i] - heads[i] (XDP and tc: the packet the program left), 1: the smaller of
+ * r0 and lengths[i] (a socket filter keeps that many bytes), 2: lengths[i] (cgroup skb
+ * programs cannot change the packet). totals[1] gets every lengths[i]; a verdict seen
+ * for the first time is appended to ``seen``, totals[2] counting them. Stops before the
+ * first verdict at or above ``limit``; returns the runs tallied.
+ */
+u64 pcap_tally(const u64 *results, const u64 *heads, const u64 *tails, const u64 *lengths, u64 n, u64 skipped,
+	       u64 bias, u64 out, u64 limit, u64 *counts, u64 *sizes, u64 *totals, u64 *seen)
+{
+	u64 i, errors = 0, bytes_in = 0;
+	for (i = 0; i < n; i++) {
+		u64 length = lengths[i];
+		if (heads[i] == skipped) {
+			errors++;
+			bytes_in += length;
+			continue;
+		}
+		u64 retval = results[i] & 0xFFFFFFFFull, verdict = (retval + bias) & 0xFFFFFFFFull;
+		if (verdict >= limit)
+			break;
+		bytes_in += length;
+		u64 size = out == 0 ? tails[i] - heads[i] : out == 1 ? (retval < length ? retval : length) : length;
+		if (counts[verdict]++ == 0)
+			seen[totals[2]++] = verdict;
+		sizes[verdict] += size;
+	}
+	totals[0] += errors;
+	totals[1] += bytes_in;
+	return i;
+}

@@ -23,7 +23,9 @@ at memory speed instead:
 - ``pcap_differ`` lists the indices where two arrays differ, up to a limit: against an
   array of zeros, the records a filter accepted (what ``-c N`` and printing iterate);
   between captured and wire lengths, the records a filter reading ``len`` must give to
-  the interpreter (see :mod:`pybpf.pcapfilter.matcher`).
+  the interpreter (see :mod:`pybpf.pcapfilter.matcher`);
+- ``pcap_tally`` counts the verdicts of a batch of packet-program runs, and the bytes
+  each verdict's packets leave with (``pybpf replay``'s summary: :mod:`pybpf.replay.run`).
 
 The object is compiled for the architecture's baseline CPU (so a cache entry serves any
 machine of the architecture) and its entry's key covers walker.c, this module and the
@@ -36,11 +38,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import os
 from pathlib import Path
 from typing import Any, NamedTuple
-
-from pybpf.vm.jit import JitUnsupported
 
 #: ``pcap_walk`` stop reasons (the second slot of its ``stop`` array)
 STOP_END, STOP_FULL, STOP_OVERSIZED, STOP_BOUNDARY = 0, 1, 2, 3
@@ -58,12 +57,9 @@ _GATHER = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, _U64P, _U64P, _U64P
 _DIFFER = ctypes.CFUNCTYPE(ctypes.c_uint64, _U64P, _U64P, ctypes.c_uint64, _U64P, ctypes.c_uint64)
 _FILTER = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 6), *([_U64P] * 5),
                            *([ctypes.c_uint64] * 3), _U64P, ctypes.c_uint64)
-_SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ", "pcap_sync", "pcap_filter")
+_TALLY = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 9), *([_U64P] * 4))
+_SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ", "pcap_sync", "pcap_filter", "pcap_tally")
 SOURCE = Path(__file__).with_name("walker.c")
-#: how walker.c is compiled: optimised, position-independent, for the baseline CPU, with
-#: no libc (memcpy is resolved from the process when the library is loaded)
-CFLAGS = ("-c", "-O2", "-fPIC", "-mcpu=baseline", "-ffreestanding", "-fno-stack-protector")
-COMPILE_TIMEOUT = 120
 
 
 class Native(NamedTuple):
@@ -75,29 +71,7 @@ class Native(NamedTuple):
     differ: Any
     sync: Any
     filter: Any
-
-
-def _zig_identity(zig: str) -> bytes:
-    """Which zig (and so which clang) compiles: its path, size and modification time."""
-    info = os.stat(zig)
-    return f"{zig}:{info.st_size}:{info.st_mtime_ns}".encode()
-
-
-def _object_code(zig: str) -> bytes:
-    """walker.c compiled to a relocatable object (what the JIT cache links and keeps)."""
-    import subprocess
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="pybpf-walker-") as work:
-        output = os.path.join(work, "walker.o")
-        try:
-            subprocess.run([zig, "cc", *CFLAGS, "-o", output, str(SOURCE)], check=True, capture_output=True,
-                           timeout=COMPILE_TIMEOUT)
-        except (OSError, subprocess.SubprocessError) as exc:
-            detail = (getattr(exc, "stderr", b"") or b"").decode(errors="replace").strip()
-            raise JitUnsupported(f"cannot compile {SOURCE.name}: {exc} {detail}".strip()) from None
-        with open(output, "rb") as f:
-            return f.read()
+    tally: Any
 
 
 @functools.cache
@@ -107,18 +81,11 @@ def native() -> Native | None:
     They come from the JIT's disk cache (:mod:`pybpf.vm.jit.native`) when this version
     of them was compiled before, which takes well under a millisecond and starts no
     compiler; the first time, walker.c is compiled (about a tenth of a second) and saved."""
-    from pybpf.cache import files_digest
     from pybpf.vm.jit import native
 
-    zig = native.zig()
-    if zig is None:
-        return None
-    try:
-        key = files_digest([SOURCE, Path(__file__)]) + b"\0" + b" ".join(c.encode() for c in CFLAGS) + b"\0" \
-            + _zig_identity(zig)
-        code = native.load("pcap", key, lambda: _object_code(zig), _SYMBOLS)
-    except (ImportError, JitUnsupported, RuntimeError, OSError):
+    code = native.c_library("pcap", SOURCE, _SYMBOLS, [Path(__file__)])
+    if code is None:
         return None
     return Native(code, _WALK(code.address("pcap_walk")), _GATHER(code.address("pcap_gather")),
                   _DIFFER(code.address("pcap_differ")), _SYNC(code.address("pcap_sync")),
-                  _FILTER(code.address("pcap_filter")))
+                  _FILTER(code.address("pcap_filter")), _TALLY(code.address("pcap_tally")))

@@ -150,7 +150,7 @@ class VmProgram(Program):
                 hosts = (ctypes.c_uint64 * count)(*[ctypes.cast(ctypes.c_char_p(p), ctypes.c_void_p).value or 0
                                                     for p in chunk])
                 lengths = (ctypes.c_uint64 * count)(*map(len, chunk))
-                done = batches.run(hosts, lengths, count)
+                done = batches.run(hosts, lengths, count, max(map(len, chunk), default=0))
                 for i in range(done):
                     yield batches.outcome(i)
                 batches.release()
@@ -364,15 +364,16 @@ class PacketBatches:
         self.tails: Any = None
         self._view: memoryview | None = None
 
-    def run(self, hosts: Any, lengths: Any, count: int) -> int:
+    def run(self, hosts: Any, lengths: Any, count: int, longest: int | None = None) -> int:
         """Run packets ``[0, count)``; how many completed (fewer: :meth:`fault` raises
-        the error of the packet that stopped the loop)."""
+        the error of the packet that stopped the loop). ``longest``: no packet is longer
+        (a bound the caller knows, such as the capture's largest record: the packets'
+        frames are sized for it), else the lengths' maximum is taken."""
         import ctypes
 
-        import numpy
-
         self.release()
-        longest = int(numpy.frombuffer(lengths, dtype=numpy.uint64, count=count).max()) if count else 0
+        if longest is None:
+            longest = max(memoryview(lengths).cast("B").cast("Q")[:count], default=0)
         headroom = XDP_HEADROOM + max(longest, XDP_TAILROOM) if self.layout == _L_XDP else max(longest, 1)
         self.slot = -(-headroom // 64) * 64
         frames = count if self.keep_packets else 1

@@ -192,6 +192,12 @@ class ArrayMap(VmMap):
         return index.to_bytes(4, "little") if index < len(self.slots) else None
 
 
+#: hash maps whose update of an existing key puts a new element in the old one's place,
+#: as the kernel's htab_map_update_elem does (a program's pointer to the old value no
+#: longer reaches the map); per-CPU hash maps copy into the existing element
+_REPLACED = frozenset({MapType.HASH, MapType.LRU_HASH})
+
+
 class HashMap(VmMap):
     """hash, percpu_hash, and (with ``lru``) lru_hash / lru_percpu_hash."""
 
@@ -199,8 +205,9 @@ class HashMap(VmMap):
         super().__init__(spec, cpus)
         self.lru = lru
         self.entries: OrderedDict[bytes, Any] = OrderedDict()
-        #: counts removals (delete, LRU eviction): a value buffer found for a key stays the
-        #: key's while this is unchanged (the JIT's lookup cache checks it)
+        #: counts removals (delete, LRU eviction) and replaced elements: a value buffer
+        #: found for a key stays the key's while this is unchanged (the JIT's lookup cache
+        #: checks it)
         self.generation = 0
 
     def _storage(self, key: bytes) -> Any:
@@ -226,7 +233,11 @@ class HashMap(VmMap):
         if flags == UpdateFlag.EXIST and not exists:
             raise self._error("BPF_MAP_UPDATE_ELEM", errno.ENOENT, "the key is not in the map (the update said BPF_EXIST)")
         if exists:
-            self._assign(self.entries[key], value)
+            if self.type in _REPLACED:          # a new element takes the key's place
+                self.entries[key] = self._new_value(value)
+                self.generation += 1
+            else:
+                self._assign(self.entries[key], value)
             if self.lru:
                 self.entries.move_to_end(key)
             return

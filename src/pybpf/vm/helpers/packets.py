@@ -36,10 +36,17 @@ ETH_HLEN = 14
 INT_MAX = 0x7FFF_FFFF
 
 
-def _packet(vm: Any) -> bytes:
-    """The bytes from skb->data to the packet's end."""
+def _packet_length(vm: Any) -> int:
+    """The number of bytes from skb->data to the packet's end (taken from the packet's
+    region: nothing is copied)."""
     region, offset = vm.memory.region(INPUT_BASE, 1, False, access=False)
-    return bytes(region.data[offset:])
+    return len(region.data) - offset
+
+
+def _packet_bytes(vm: Any, offset: int, length: int) -> bytes:
+    """``length`` bytes of the packet from ``offset`` past skb->data (inside it: the
+    callers checked), read from the packet's region without copying the rest of it."""
+    return vm.memory.read_bytes(INPUT_BASE + offset, length) if length else b""
 
 
 @FAMILY.helper("bpf_skb_load_bytes")
@@ -49,11 +56,10 @@ def skb_load_bytes(vm: Any, skb: int, offset: int, to: int, length: int, *_: int
     charge_copy(vm, length)
     vm.memory.check(to, length, True)
     offset &= 0xFFFF_FFFF
-    data = _packet(vm)
-    if offset > INT_MAX or offset + length > len(data):
+    if offset > INT_MAX or offset + length > _packet_length(vm):
         vm.memory.write_bytes(to, bytes(length))
         return errno_result(-errno.EFAULT)
-    vm.memory.write_bytes(to, data[offset:offset + length])
+    vm.memory.write_bytes(to, _packet_bytes(vm, offset, length))
     return 0
 
 
@@ -64,14 +70,16 @@ def skb_load_bytes_relative(vm: Any, skb: int, offset: int, to: int, length: int
     length, offset = length & 0xFFFF_FFFF, offset & 0xFFFF_FFFF
     charge_copy(vm, length)
     vm.memory.check(to, length, True)
-    link = vm.__dict__.get("link_header")          # a socket filter's: kept aside
-    whole = (link or b"") + _packet(vm)
+    link = vm.__dict__.get("link_header") or b""    # a socket filter's: kept aside
     headers = {HDR_START_MAC: 0, HDR_START_NET: ETH_HLEN}
     begin = headers.get(start & 0xFFFF_FFFF)
-    if begin is None or offset > 0xFFFF or begin + offset + length > len(whole):
+    if begin is None or offset > 0xFFFF or begin + offset + length > len(link) + _packet_length(vm):
         vm.memory.write_bytes(to, bytes(length))
         return errno_result(-errno.EFAULT)
-    vm.memory.write_bytes(to, whole[begin + offset:begin + offset + length])
+    first = begin + offset              # in the link header and the packet after it
+    from_link = link[first:first + length]
+    inside = max(first - len(link), 0)
+    vm.memory.write_bytes(to, from_link + _packet_bytes(vm, inside, length - len(from_link)))
     return 0
 
 
@@ -83,7 +91,7 @@ def skb_store_bytes(vm: Any, skb: int, offset: int, source: int, length: int, fl
     offset, length = offset & 0xFFFF_FFFF, length & 0xFFFF_FFFF
     charge_copy(vm, length)
     data = vm.memory.read_bytes(source, length)
-    if offset > INT_MAX or offset + length > len(_packet(vm)):
+    if offset > INT_MAX or offset + length > _packet_length(vm):
         return errno_result(-errno.EFAULT)
     vm.memory.write_bytes(INPUT_BASE + offset, data)
     return 0
@@ -92,7 +100,7 @@ def skb_store_bytes(vm: Any, skb: int, offset: int, source: int, length: int, fl
 @FAMILY.helper("bpf_skb_pull_data")
 def skb_pull_data(vm: Any, skb: int, length: int, *_: int) -> int:
     """A test run's packet is all in the linear area: 0, or -ENOMEM past its end."""
-    return 0 if length & 0xFFFF_FFFF <= len(_packet(vm)) else errno_result(-errno.ENOMEM)
+    return 0 if length & 0xFFFF_FFFF <= _packet_length(vm) else errno_result(-errno.ENOMEM)
 
 
 @FAMILY.helper("bpf_redirect")

@@ -51,8 +51,19 @@ S_EXTENT = S_DIRTY + 1
 STATE_SLOTS = S_EXTENT + 1
 LOOKUP_SLOTS = 6
 #: lookup kinds: an array (value ``index`` at ``base + index * stride``, NULL from
-#: ``count`` on), and a cache of ``count`` (key, value address) pairs at host ``base``
-K_ARRAY, K_CACHE = 1, 2
+#: ``count`` on), a cache of ``count`` (key, value address) pairs at host ``base``, and a
+#: hash map's native tables (pybpf.vm.jit.hashes: ``base``, its descriptor's host address)
+K_ARRAY, K_CACHE, K_HASH = 1, 2, 3
+#: a native hash map's descriptor (hashmap.c's enum: keep them in step): first the
+#: functions compiled code calls (``lookup(d, key) -> address``, ``update(d, key, value,
+#: flags)``, ``delete(d, key)`` with host addresses of the key and value: -errno, or
+#: LOOKUP_SLOW), then the tables (pybpf.vm.jit.hashes)
+(D_LOOKUP, D_UPDATE, D_DELETE, D_INDEX, D_MASK, D_COUNT, D_MAX, D_KEY_SIZE, D_VALUE_SIZE, D_STRIDE, D_SLAB, D_BASE,
+ D_FREE, D_NFREE, D_LOG, D_NLOG, D_LOG_CAP, D_EXTRA, D_KEYS, D_KEY_STRIDE, D_SLOTS) = range(21)
+#: helpers that write nothing through their arguments (map lookup, update, delete, push;
+#: clocks, random numbers, the CPU; redirects; trace_printk): calling one leaves a shared
+#: XDP frame clean (S_DIRTY), so the next packet zeroes only what this one left past its end
+FRAME_UNTOUCHED = frozenset({1, 2, 3, 5, 6, 7, 8, 23, 51, 87, 125})
 #: what the native lookup returns when it cannot answer (the helper callback does)
 LOOKUP_SLOW = (1 << 64) - 1
 #: in the translate callback's size argument: the access is a write

@@ -10,7 +10,11 @@ costs tens of microseconds, against nanoseconds for the program itself. This tab
   batch, as one region whose accesses must stay inside one value, so a lookup is
   ``base + index * stride``, or NULL for an index past the end — userspace's writes land
   in the same block, so they are seen by the next packet.
-- HASH / PERCPU_HASH with keys of 1 to 8 bytes: a cache of (key, value address) pairs,
+- HASH with keys of up to :data:`pybpf.vm.jit.hashes.MAX_KEY_SIZE` bytes and at most
+  :data:`pybpf.vm.jit.hashes.MAX_ENTRIES` elements: the map's native tables
+  (:mod:`pybpf.vm.jit.hashes`; its values mapped once, as one region): hits, misses,
+  updates and deletes are answered natively;
+- other HASH / PERCPU_HASH with keys of 1 to 8 bytes: a cache of (key, value address) pairs,
   filled by the lookups the callback answers (the value mapped once for the batch). A
   value's buffer stays the key's until the map removes an element (its ``generation``);
   then the map's cache is emptied. Misses, inserts and every other map go through Python.
@@ -26,6 +30,7 @@ from typing import Any
 
 from pybpf.vm.constants import MAP_HANDLE_BASE
 from pybpf.vm.jit import abi as t
+from pybpf.vm.jit.hashes import NativeHash, native_hash
 
 #: where values mapped for the whole batch are placed (far from the dynamic addresses
 #: that start again with every packet, and below the stacks)
@@ -50,6 +55,8 @@ class NativeLookups:
         #: last packet began (a packet that still holds one of their values may use it)
         self._cached: dict[int, list[Any]] = {}
         self._stale: list[Any] = []
+        #: the maps with native tables, and where this run's memory has their values
+        self._hashes: list[tuple[NativeHash, int]] = []
         for imm, target in sorted(maps.items()):
             handle = MAP_HANDLE_BASE + imm
             if isinstance(target, ArrayMap) and target.blocks and target.key_size == 4:
@@ -57,6 +64,10 @@ class NativeLookups:
                 base = self._map(block, f"values of map {target.name!r}",
                                  (target.element_stride, target.value_size))
                 entries.append((handle, t.K_ARRAY, 4, target.max_entries, base, target.element_stride))
+            elif (native := native_hash(target)) is not None:
+                base = self._map(native.slab, f"values of map {target.name!r}", (native.stride, target.value_size))
+                self._hashes.append((native, base))
+                entries.append((handle, t.K_HASH, target.key_size, 0, native.address, 0))
             elif type(target) is HashMap and not target.lru and 1 <= target.key_size <= 8:
                 pairs = (ctypes.c_uint64 * (2 * CACHE_PAIRS))()
                 self._caches[handle] = [target, len(entries), pairs, target.generation]
@@ -66,7 +77,10 @@ class NativeLookups:
 
     def install(self, state: Any) -> None:
         """Point the state at the table (after emptying caches of maps that lost elements:
-        userspace's deletes between batches, or a helper's during one)."""
+        userspace's deletes between batches, or a helper's during one), and with the
+        native hash maps' tables in step with what Python did to the maps."""
+        for native, base in self._hashes:
+            native.sync(base)
         for cache in self._caches.values():
             target, entry, _, seen = cache
             if target.generation != seen:
@@ -74,6 +88,12 @@ class NativeLookups:
                 cache[3] = target.generation
                 self._stale += self._cached.pop(self.table[entry * t.LOOKUP_SLOTS], [])
         state[t.S_LOOKUPS], state[t.S_NLOOKUPS] = ctypes.addressof(self.table), self.count
+
+    def drain(self) -> None:
+        """Before Python looks at the maps (a helper, the end of a batch): the native
+        hash maps' inserts and deletes replayed into them."""
+        for native, _ in self._hashes:
+            native.drain()
 
     def lookup(self, handle: int | None, key: int | None) -> int:
         """bpf_map_lookup_elem where the table could not answer: the helper's answer, and

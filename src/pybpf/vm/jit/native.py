@@ -183,6 +183,49 @@ def zig() -> str | None:
     return str(path) if path.is_file() else None
 
 
+#: how C sources of native code (:func:`c_library`) are compiled: optimised,
+#: position-independent, for the baseline CPU, with no libc (memcpy, where used, is
+#: resolved from the process when the library is loaded)
+CFLAGS = ("-c", "-O2", "-fPIC", "-mcpu=baseline", "-ffreestanding", "-fno-stack-protector")
+COMPILE_TIMEOUT = 120
+
+
+def c_library(kind: str, source: Path, symbols: Sequence[str], key_files: Sequence[Path] = ()) -> NativeCode | None:
+    """The functions ``symbols`` of the C file ``source``, compiled once by the clang in
+    the ziglang wheel and kept in the disk cache like compiled programs (the entry's key
+    covers the source, ``key_files`` and the zig build); ``None`` where nothing can
+    compile here (no ziglang, no linker)."""
+    from pybpf.cache import files_digest
+
+    compiler = zig()
+    if compiler is None:
+        return None
+    info = os.stat(compiler)
+    key = files_digest([source, *key_files]) + b"\0" + b" ".join(c.encode() for c in CFLAGS) + b"\0" \
+        + f"{compiler}:{info.st_size}:{info.st_mtime_ns}".encode()
+    try:
+        return load(kind, key, lambda: _c_object(compiler, source), symbols)
+    except (ImportError, JitUnsupported, RuntimeError, OSError):
+        return None
+
+
+def _c_object(compiler: str, source: Path) -> bytes:
+    """``source`` compiled to a relocatable object (what the disk cache links and keeps)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pybpf-cc-") as work:
+        output = os.path.join(work, "code.o")
+        try:
+            subprocess.run([compiler, "cc", *CFLAGS, "-o", output, str(source)], check=True, capture_output=True,
+                           timeout=COMPILE_TIMEOUT)
+        except (OSError, subprocess.SubprocessError) as exc:
+            detail = (getattr(exc, "stderr", b"") or b"").decode(errors="replace").strip()
+            raise JitUnsupported(f"cannot compile {source.name}: {exc} {detail}".strip()) from None
+        with open(output, "rb") as f:
+            return f.read()
+
+
 def _linker() -> list[str] | None:
     found = zig()
     return None if found is None else [found, "ld.lld"]

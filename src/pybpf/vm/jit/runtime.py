@@ -276,6 +276,7 @@ def _helper_callback(state: int, helper_id: int, *args: int) -> int:
         if lookups is None:
             value = fn(run, *values) & _MASK64
         else:
+            lookups.drain()                 # (native hash maps' changes, before Python sees the maps)
             value = (lookups.lookup(*values[:2]) if helper_id == MAP_LOOKUP_ELEM else fn(run, *values)) & _MASK64
             lookups.install(run.state)      # (a helper that removed elements empties their caches)
         if run.engine:
@@ -313,7 +314,7 @@ def _generator_digest() -> bytes:
     jit, vm = Path(__file__).parent, Path(__file__).parents[1]
     isa = vm.parent / "isa"
     return files_digest([jit / "abi.py", jit / "translate.py", jit / "runtime.py", jit / "native.py", jit / "lookups.py",
-                         vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
+                         jit / "mapcalls.py", vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
 
 
 def _object_code(program: CheckedProgram, opt: int, engine: bool = False,
@@ -655,6 +656,7 @@ class EngineRun:
                                          run.export(context), layout, flags))
         finally:
             del _RUNS[address]
+            run.lookups.drain()             # the maps as userspace reads them
 
     def fault(self, compiled: CompiledProgram) -> None:
         """Raise the error of the packet a :meth:`packets` call stopped at."""

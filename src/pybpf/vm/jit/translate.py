@@ -34,6 +34,7 @@ from pybpf.vm.jit.abi import (
     F_MISALIGNED,
     F_PACKET,
     F_UNINIT,
+    FRAME_UNTOUCHED,
     K_ARRAY,
     K_CACHE,
     L_SKB_L3,
@@ -82,6 +83,7 @@ from pybpf.vm.jit.abi import (
     XDP_TAILROOM,
     JitUnsupported,
 )
+from pybpf.vm.jit.mapcalls import NATIVE_MAP_WRITES, native_hash_lookup, native_map_write
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP
 from pybpf.vm.program import CheckedProgram, map_value_references
 
@@ -283,13 +285,15 @@ class Translator:
         number, base = b.load(b.gep(table, [b.add(entry, c64(3))])), b.load(b.gep(table, [b.add(entry, c64(4))]))
         stride = b.load(b.gep(table, [b.add(entry, c64(5))]))
         rel = b.sub(key, stack_base)
-        on_stack = b.and_(b.icmp_unsigned("<=", key_size, c64(8)),
-                          b.icmp_unsigned("<=", rel, b.sub(c64(o.STACK_SIZE), key_size)))
+        in_stack = b.icmp_unsigned("<=", rel, b.sub(c64(o.STACK_SIZE), key_size))
+        native_hash_lookup(b, state, kind, base, key, key_size, stack_base, stack_host)  # (returns for native tables)
+        on_stack = b.and_(b.icmp_unsigned("<=", key_size, c64(8)), in_stack)
+        keyed = b.block
         b.cbranch(on_stack, key_head, slow)
         b.position_at_end(key_head)                # little-endian, byte by byte
         j, value = b.phi(I64), b.phi(I64)
-        j.add_incoming(c64(0), found)
-        value.add_incoming(c64(0), found)
+        j.add_incoming(c64(0), keyed)
+        value.add_incoming(c64(0), keyed)
         b.cbranch(b.icmp_unsigned("<", j, key_size), key_body, key_done)
         b.position_at_end(key_body)
         byte = b.load(b.inttoptr(b.add(stack_host, b.add(rel, j)), I8.as_pointer()))
@@ -788,9 +792,12 @@ class _FunctionBuilder:
         self._state_store(S_WRITE, b.load(self.mask))                          # which registers are set
         self._state_store(S_SIZE, c64(ins.dst + 1 if o.source(ins.opcode) == o.X else 0))  # callx: its register
         self._state_store(S_DEPTH, self.depth)                                 # whose stacks are live
-        self._state_store(S_DIRTY, c64(1))                  # (a helper may write anywhere in an XDP frame)
+        if not (o.source(ins.opcode) == o.K and ins.imm in FRAME_UNTOUCHED):
+            self._state_store(S_DIRTY, c64(1))              # (a helper may write anywhere in an XDP frame)
         if self.t.engine and o.source(ins.opcode) == o.K and ins.imm == MAP_LOOKUP_ELEM:
             value = self._native_lookup(args, helper_id)
+        elif self.t.engine and o.source(ins.opcode) == o.K and ins.imm in NATIVE_MAP_WRITES:
+            value = native_map_write(self, ins.imm, args, helper_id)
         else:
             value = b.call(self._callback(S_HELPER_FN, HELPER_TYPE), [self.state, helper_id, *args])
         self._after_call(slot)
