@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pybpf.btf import BTF, Kind
 from pybpf.isa import Instruction
@@ -142,8 +143,9 @@ class Verifier:
         #: instruction → snapshots whose every continuation was found safe (pruning candidates)
         self.done: dict[int, list[Snapshot]] = {}
         self.depths: dict[int, int] = {}
-        #: instruction → its snapshots still being explored (a path through them goes on)
-        self.open: dict[int, list[Snapshot]] = {}
+        #: instruction → its snapshots still being explored (a path through them goes on),
+        #: by their constants (:func:`_constants`: only a state with the same ones can equal one)
+        self.open: dict[int, dict[tuple, list[Snapshot]]] = {}
         #: jump-class instructions processed (calls and exits too), and both counters
         #: when the last state was kept
         self.jumps = self.last_jumps = self.last_processed = 0
@@ -166,6 +168,8 @@ class Verifier:
 
     def run(self) -> Result:
         self.layout.check_cfg()
+        #: instruction → whether it is of a jump class (calls and exits too)
+        self.jump_class = [ins.opcode & 0x07 in (o.JMP, o.JMP32) for ins in self.code]
         if needs_target(self.kind):
             self.target = find_target(self.kernel_types(), self.kind, *self.attach)
         self.live = self.layout.live_registers(_helper_params)
@@ -208,21 +212,22 @@ class Verifier:
 
     def walk(self, index: int, state: s.State, pending: list) -> None:
         """Verify one path from ``index`` until it exits, is pruned, or splits."""
-        layout = self.layout
+        layout, result, code, prune_points = self.layout, self.result, self.code, self.layout.prune_points
+        jump_class, step, log_level = self.jump_class, self.step, self.log_level
         self.current = state
         while True:
             self.index = index
-            self.result.processed += 1
-            if self.result.processed > INSN_LIMIT:
+            result.processed += 1
+            if result.processed > INSN_LIMIT:
                 raise Refused(f"BPF program is too large. Processed {INSN_LIMIT + 1} insn", index, errno=errno.E2BIG)
-            if index in layout.prune_points and self.visit(index, state):
+            if index in prune_points and self.visit(index, state):
                 return
-            ins = self.code[index]
-            if self.log_level:
-                self.result.log.append(f"{layout.slots[index]}: ({ins.opcode:02x}) {format_instruction(ins)}")
-            if ins.cls in (o.JMP, o.JMP32):
+            ins = code[index]
+            if log_level:
+                result.log.append(f"{layout.slots[index]}: ({ins.opcode:02x}) {format_instruction(ins)}")
+            if jump_class[index]:
                 self.jumps += 1
-            nxt = self.step(index, ins, state, pending)
+            nxt = step(index, ins, state, pending)
             if nxt is None:
                 self.finish(state)
                 return
@@ -244,7 +249,8 @@ class Verifier:
             keep = False
         # each caller frame waits at its call instruction; the registers live there count
         frames = state.frames
-        live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
+        live = (tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
+                if len(frames) > 1 else (self.live[index],))
         if may_goto:           # a deeper iteration within an earlier one adds nothing
             depth = state.may_goto_depth
             if self.scan(seen, lambda snap: snap.state.may_goto_depth != depth and snap.may_contain(state)
@@ -254,22 +260,23 @@ class Verifier:
                 return True
             keep = True
         # a state equal to one still being explored on this path: a loop that never ends
-        # (the constants compared first: a loop counter tells most states apart cheaply)
-        key = None
-        for snap in open_here:
-            if snap.state.may_goto_depth == state.may_goto_depth and snap.may_contain(state):
+        # (only those with the same constants can be: a loop counter tells states apart)
+        key, consts = None, _constants(state, live) if open_here or keep else ()
+        for snap in open_here.get(consts, ()) if open_here else ():
+            if snap.state.may_goto_depth == state.may_goto_depth:
                 key = key or state.key(live)
                 if snap.key == key:
                     raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index,
                                   errno=errno.EINVAL)
-        if self.scan(self.done.get(index, []), lambda snap: snap.may_contain(state) and snap.state.contains(state, live),
-                     may_goto):
+        done = self.done.get(index)
+        if done and self.scan(done, lambda snap: snap.may_contain(state) and snap.state.contains(state, live),
+                              may_goto):
             if self.log_level > 1:
                 self.result.log.append(f"{self.layout.slots[index]}: safe")
             self.finish(state)
             return True
         if keep:
-            self.keep(index, state, seen, key or state.key(live))
+            self.keep(index, state, seen, key or state.key(live), consts)
         return False
 
     def visit_callback_call(self, index: int, state: s.State, seen: list[Snapshot]) -> bool:
@@ -282,7 +289,7 @@ class Verifier:
         if self.scan(seen, lambda snap: snap.may_contain(state) and snap.state.contains(state, live), True):
             self.finish(state)
             return True
-        self.keep(index, state, seen, state.key(live))
+        self.keep(index, state, seen, state.key(live), _constants(state, live))
         return False
 
     @staticmethod
@@ -305,17 +312,14 @@ class Verifier:
             snaps[:] = kept
         return hit
 
-    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple) -> None:
-        """Record ``state`` at ``index`` as a snapshot whose continuations are explored."""
+    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple, consts: tuple) -> None:
+        """Record ``state`` at ``index`` as a snapshot whose continuations are explored
+        (``key``, ``consts``: the state's identity and constants over its live registers)."""
         result = self.result
         self.last_jumps, self.last_processed = self.jumps, result.processed
-        snap = Snapshot(state.copy(), state.parent, index, key)
+        snap = Snapshot(state.copy(), state.parent, index, key, consts=consts)
         snap.state.parent = None
-        if len(state.frames) == len(key[0]):
-            snap.consts = tuple((f, n, reg.var[0]) for f, (frame, regs) in enumerate(zip(state.frames, key[0]))
-                                for n, reg in enumerate(frame.regs)
-                                if regs[0][n] is not None and reg.type == s.SCALAR and reg.var[0] == reg.var[1])
-        self.open.setdefault(index, []).append(snap)
+        self.open.setdefault(index, {}).setdefault(consts, []).append(snap)
         state.parent = snap
         seen.append(snap)
         result.total_states += 1
@@ -343,7 +347,13 @@ class Verifier:
             snap.branches -= 1
             if snap.branches:
                 break
-            self.open[snap.index].remove(snap)
+            here = self.open[snap.index]
+            alike = here[snap.consts]
+            alike.remove(snap)
+            if not alike:
+                del here[snap.consts]
+                if not here:
+                    del self.open[snap.index]
             self.done.setdefault(snap.index, []).append(snap)
             snap = snap.parent
 
@@ -386,8 +396,8 @@ class Verifier:
             raise Refused("frame pointer is read only", self.index)
 
     def step(self, index: int, ins: Instruction, state: s.State, pending: list) -> int | None:
-        kind = ins.cls
-        if kind in (o.ALU, o.ALU64):
+        kind = ins.opcode & 0x07
+        if kind == o.ALU64 or kind == o.ALU:
             self.alu(ins, state)
         elif ins.is_lddw:
             self.lddw(index, ins, state)
@@ -484,9 +494,23 @@ class Verifier:
     # -- ALU --------------------------------------------------------------------------
 
     def alu(self, ins: Instruction, state: s.State) -> None:
-        op, is64, by_reg = o.op(ins.opcode), ins.cls == o.ALU64, o.source(ins.opcode) == o.X
-        regs = state.regs
-        self.write_check(ins.dst)
+        opcode = ins.opcode
+        op, is64, by_reg = opcode & 0xF0, opcode & 0x07 == o.ALU64, opcode & 0x08 == o.X
+        regs = state.frames[-1].regs
+        if ins.dst == o.R10:
+            self.write_check(ins.dst)
+        if by_reg and op != o.MOV and op != o.NEG and op != o.END:    # the common case first: scalar op scalar
+            dst, src = regs[ins.dst], regs[ins.src]
+            if dst.type == s.SCALAR == src.type:
+                regs[ins.dst] = s.Reg(s.SCALAR, sc.alu(op, dst.var, src.var, is64))
+                return
+        elif not by_reg and op != o.MOV and op != o.NEG and op != o.END and op != o.DIV and op != o.MOD \
+                and (op != o.LSH and op != o.RSH and op != o.ARSH or 0 <= ins.imm < (64 if is64 else 32)):
+            dst = regs[ins.dst]
+            if dst.type == s.SCALAR:
+                regs[ins.dst] = s.Reg(s.SCALAR, sc.alu(op, dst.var, sc.const(ins.imm if is64 else ins.imm & sc.U32),
+                                                       is64))
+                return
         if op == o.MOV:
             if not by_reg:
                 regs[ins.dst] = s.constant(ins.imm if is64 else ins.imm & sc.U32)
@@ -609,15 +633,16 @@ class Verifier:
         self.read(state, ins.dst)
         if o.source(ins.opcode) == o.X:
             self.read(state, ins.src)
-        taken_state = self.fork(state)
-        outcome = self.condition(op, ins, state, taken_state, True)
+        outcome, taken_state = self.decide(op, ins, state.regs), None
+        if outcome is None:                # the state is copied only for a real split
+            taken_state = self.fork(state)
+            outcome = self.condition(op, ins, state, taken_state, True)
         if outcome is not None:            # decided: one side only, the other never runs
             for regno in (ins.dst, ins.src) if o.source(ins.opcode) == o.X else (ins.dst,):
                 if state.regs[regno].type == s.SCALAR:
                     self.mark_precise(regno)
-            if outcome:
-                state.frames, state.refs = taken_state.frames, taken_state.refs
-            self.finish(taken_state)
+            if taken_state is not None:
+                self.finish(taken_state)
             return target if outcome else index + 1
         fall = self.condition(sc.INVERSE.get(op, op), ins, state, state, op != o.JSET)
         if fall is False:                   # the fall-through is impossible after all
@@ -651,7 +676,10 @@ class Verifier:
         dst = regs[ins.dst]
         src = regs[ins.src] if by_reg else s.constant(ins.imm if is64 else ins.imm & sc.U32)
         if dst.is_pointer or src.is_pointer:
-            return self.pointer_condition(op, dst, src, into, is64)
+            taken = self.pointer_decided(op, dst, src, is64)
+            if taken is None:
+                self.pointer_condition(op, dst, src, into, is64)
+            return taken
         if not holds:         # JSET's fall-through: the bits of a constant are clear
             if src.var.is_const:
                 cleared = sc.make(dst.var.umin, dst.var.umax, dst.var.smin, dst.var.smax,
@@ -683,20 +711,38 @@ class Verifier:
                     other.var = value
         reg.var = value
 
-    def pointer_condition(self, op: int, dst: s.Reg, src: s.Reg, into: s.State, is64: bool) -> bool | None:
+    def decide(self, op: int, ins: Instruction, regs: list[s.Reg]) -> bool | None:
+        """Whether the comparison of ``ins`` (with operator ``op``) certainly holds (True),
+        certainly fails (False) or may go either way (None), from the registers alone."""
+        is64 = ins.cls == o.JMP
+        dst = regs[ins.dst]
+        src = regs[ins.src] if o.source(ins.opcode) == o.X else s.constant(ins.imm if is64 else ins.imm & sc.U32)
+        if dst.is_pointer or src.is_pointer:
+            return self.pointer_decided(op, dst, src, is64)
+        return sc.branch_taken(op, dst.var, src.var) if is64 else sc.branch_taken32(op, dst.var, src.var)
+
+    @staticmethod
+    def pointer_decided(op: int, dst: s.Reg, src: s.Reg, is64: bool) -> bool | None:
+        """A pointer compared with 0 that cannot be NULL: the comparison is decided."""
         if op in (o.JEQ, o.JNE) and (src.type == s.SCALAR) != (dst.type == s.SCALAR):
             pointer, other = (dst, src) if dst.is_pointer else (src, dst)
-            if other.var.is_const and other.var.value == 0 and is64:
-                if not pointer.maybe_null:
-                    # a kernel pointer not trusted may be NULL though not marked so
-                    if (s.is_btf(pointer.type) and pointer.type != s.TRUSTED_PTR) or pointer.type == s.UNTRUSTED_MEM:
-                        return None
-                    return op == o.JNE
+            if other.var.is_const and other.var.value == 0 and is64 and not pointer.maybe_null:
+                # a kernel pointer not trusted may be NULL though not marked so
+                if (s.is_btf(pointer.type) and pointer.type != s.TRUSTED_PTR) or pointer.type == s.UNTRUSTED_MEM:
+                    return None
+                return op == o.JNE
+        return None
+
+    def pointer_condition(self, op: int, dst: s.Reg, src: s.Reg, into: s.State, is64: bool) -> None:
+        """Narrow ``into`` by an undecided pointer comparison: a NULL check, or a packet
+        range check."""
+        if op in (o.JEQ, o.JNE) and (src.type == s.SCALAR) != (dst.type == s.SCALAR):
+            pointer, other = (dst, src) if dst.is_pointer else (src, dst)
+            if other.var.is_const and other.var.value == 0 and is64 and pointer.maybe_null:
                 self.mark_null(into, pointer, is_null=(op == o.JEQ))
-            return None
+            return
         if is64 and dst.is_pointer and src.is_pointer:
             self.packet_range(op, dst, src, into)
-        return None
 
     def mark_null(self, state: s.State, pointer: s.Reg, is_null: bool) -> None:
         """A NULL check of a maybe-NULL pointer: every copy (same id) learns the outcome."""
@@ -1211,6 +1257,25 @@ class HelperCall:
 
 
 _NO_CALLBACK = Proto(())
+
+
+def _constants(state: s.State, live: tuple[int, ...]) -> tuple:
+    """(frame, register, value) of each live register of ``state`` that is a constant
+    scalar (``live``: a register mask per frame)."""
+    found = []
+    for f, (frame, mask) in enumerate(zip(state.frames, live)):
+        regs = frame.regs
+        for n in _bits(mask):
+            reg = regs[n]
+            if reg.type == s.SCALAR and reg.var[0] == reg.var[1]:
+                found.append((f, n, reg.var[0]))
+    return tuple(found)
+
+
+@lru_cache(maxsize=2048)
+def _bits(mask: int) -> tuple[int, ...]:
+    """The register numbers in a register mask."""
+    return tuple(n for n in range(11) if mask >> n & 1)
 
 
 def _same_callsites(a: s.State, b: s.State) -> bool:

@@ -11,6 +11,8 @@ operations and ``w`` comparisons work on, as the kernel's ``u32_min_value``....
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pybpf.isa import opcodes as o
 from pybpf.verifier import tnum as tn
 from pybpf.verifier.tnum import MASK64, Tnum
@@ -140,10 +142,18 @@ def make(umin: int, umax: int, smin: int, smax: int, t: Tnum, u32min: int = 0, u
 
 
 def const(value: int) -> Scalar:
-    value &= MASK64
+    """The scalar that is exactly ``value`` (modulo 2**64)."""
+    return _const(value & MASK64)
+
+
+@lru_cache(maxsize=4096)
+def _const(value: int) -> Scalar:
+    """Constants are immutable and recur (loop counters, offsets, immediates): one
+    object each, made once."""
     low = value & U32
-    return Scalar((value, value, signed(value), signed(value), tn.const(value), low, low, signed(low, 32),
-                   signed(low, 32)))
+    s64 = value - (1 << 64) if value >> 63 else value
+    s32 = low - (1 << 32) if low >> 31 else low
+    return Scalar((value, value, s64, s64, tn.const(value), low, low, s32, s32))
 
 
 UNKNOWN = Scalar((0, MASK64, S64_MIN, S64_MAX, tn.UNKNOWN, 0, U32, S32_MIN, S32_MAX))
