@@ -13,6 +13,7 @@ kernel's limit of 1,000,000 processed instructions.
 from __future__ import annotations
 
 import errno
+import gc
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -72,6 +73,8 @@ _ENOTSUPP = 524
 #: program types whose functions run on a private stack (measured on this kernel: only perf_event)
 _PRIVATE_STACK = {ProgramType.PERF_EVENT}
 _SKB_LD = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT}
+#: instruction kinds the walk tells apart cheaply (others: 0)
+_ALU_CLASS, _JUMP_CLASS = 1, 2
 
 
 @dataclass(eq=False)     # identity: snapshots are removed from lists by identity
@@ -87,17 +90,9 @@ class Snapshot:
     #: how often a state here was (hits) and was not (misses) found within this one
     hits: int = 0
     misses: int = 0
-    #: (frame, register, value) of its constant scalars: a state with another value in
-    #: one of them is not within this one (a quick test before State.contains)
-    consts: tuple = ()
-
-    def may_contain(self, state: s.State) -> bool:
-        frames = state.frames
-        for frame, regno, value in self.consts:
-            reg = frames[frame].regs[regno]
-            if reg.type != s.SCALAR or reg.var[0] != value or reg.var[1] != value:
-                return False
-        return True
+    #: (frame, register, value) of its live constant scalars: a state without each of
+    #: them is not within this one (a quick test before State.contains)
+    consts: frozenset = frozenset()
 
 
 @dataclass
@@ -167,9 +162,24 @@ class Verifier:
     # -- driver -----------------------------------------------------------------------
 
     def run(self) -> Result:
+        """Verify the program; raises :class:`Refused`. The cyclic garbage collector is
+        paused meanwhile: the walk makes millions of small objects and no cycles, and its
+        collections cost a sixth of the time."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self.walk_all()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def walk_all(self) -> Result:
         self.layout.check_cfg()
-        #: instruction → whether it is of a jump class (calls and exits too)
-        self.jump_class = [ins.opcode & 0x07 in (o.JMP, o.JMP32) for ins in self.code]
+        #: instruction → ALU, jump (calls and exits too) or other class; each jump's target
+        self.jump_class = [_ALU_CLASS if ins.opcode & 0x07 in (o.ALU, o.ALU64) else
+                           _JUMP_CLASS if ins.opcode & 0x07 in (o.JMP, o.JMP32) else 0 for ins in self.code]
+        self.targets = [self.layout.slot_target(i, ins.jump_offset) if ins.is_jump else None
+                        for i, ins in enumerate(self.code)]
         if needs_target(self.kind):
             self.target = find_target(self.kernel_types(), self.kind, *self.attach)
         self.live = self.layout.live_registers(_helper_params)
@@ -225,7 +235,12 @@ class Verifier:
             ins = code[index]
             if log_level:
                 result.log.append(f"{layout.slots[index]}: ({ins.opcode:02x}) {format_instruction(ins)}")
-            if jump_class[index]:
+            kind = jump_class[index]
+            if kind == _ALU_CLASS:
+                self.alu(ins, state)
+                index += 1
+                continue
+            if kind == _JUMP_CLASS:
                 self.jumps += 1
             nxt = step(index, ins, state, pending)
             if nxt is None:
@@ -251,26 +266,23 @@ class Verifier:
         frames = state.frames
         live = (tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
                 if len(frames) > 1 else (self.live[index],))
+        done = self.done.get(index)
+        consts = _constants(state, live) if open_here or keep or done or may_goto else frozenset()
         if may_goto:           # a deeper iteration within an earlier one adds nothing
-            depth = state.may_goto_depth
-            if self.scan(seen, lambda snap: snap.state.may_goto_depth != depth and snap.may_contain(state)
-                         and snap.state.contains(state, live),
-                         True):
+            if self.scan(seen, state, live, consts, True, other_depth=True):
                 self.finish(state)
                 return True
             keep = True
         # a state equal to one still being explored on this path: a loop that never ends
         # (only those with the same constants can be: a loop counter tells states apart)
-        key, consts = None, _constants(state, live) if open_here or keep else ()
+        key = None
         for snap in open_here.get(consts, ()) if open_here else ():
             if snap.state.may_goto_depth == state.may_goto_depth:
                 key = key or state.key(live)
                 if snap.key == key:
                     raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index,
                                   errno=errno.EINVAL)
-        done = self.done.get(index)
-        if done and self.scan(done, lambda snap: snap.may_contain(state) and snap.state.contains(state, live),
-                              may_goto):
+        if done and self.scan(done, state, live, consts, may_goto):
             if self.log_level > 1:
                 self.result.log.append(f"{self.layout.slots[index]}: safe")
             self.finish(state)
@@ -286,21 +298,26 @@ class Verifier:
         ``calls_callback`` rule); every state here is kept."""
         frames = state.frames
         live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
-        if self.scan(seen, lambda snap: snap.may_contain(state) and snap.state.contains(state, live), True):
+        consts = _constants(state, live)
+        if self.scan(seen, state, live, consts, True):
             self.finish(state)
             return True
-        self.keep(index, state, seen, state.key(live), _constants(state, live))
+        self.keep(index, state, seen, state.key(live), consts)
         return False
 
     @staticmethod
-    def scan(snaps: list[Snapshot], fits, checkpoint: bool) -> bool:
-        """Whether one of ``snaps`` ``fits``; those compared in vain count a miss, and one
-        that misses far more often than it hits is dropped, as the kernel evicts states
-        (3 misses per hit; 64 at a may_goto or callback call while still explored)."""
-        hit, kept = False, []
+    def scan(snaps: list[Snapshot], state: s.State, live: tuple[int, ...], consts: frozenset, checkpoint: bool,
+             other_depth: bool = False) -> bool:
+        """Whether one of ``snaps`` contains ``state`` (whose live registers are ``live``,
+        its constants ``consts``; ``other_depth``: only snapshots of another may_goto
+        depth count); those compared in vain count a miss, and one that misses far more
+        often than it hits is dropped, as the kernel evicts states (3 misses per hit; 64
+        at a may_goto or callback call while still explored)."""
+        hit, kept, depth = False, [], state.may_goto_depth
         for snap in snaps:
             if not hit:
-                if fits(snap):
+                if ((not other_depth or snap.state.may_goto_depth != depth) and snap.consts <= consts
+                        and snap.state.contains(state, live)):
                     snap.hits += 1
                     hit = True
                 else:
@@ -312,7 +329,7 @@ class Verifier:
             snaps[:] = kept
         return hit
 
-    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple, consts: tuple) -> None:
+    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple, consts: frozenset) -> None:
         """Record ``state`` at ``index`` as a snapshot whose continuations are explored
         (``key``, ``consts``: the state's identity and constants over its live registers)."""
         result = self.result
@@ -526,8 +543,8 @@ class Verifier:
                 regs[ins.dst] = s.scalar(sc.low32(src.var) if src.type == s.SCALAR else sc.unsigned_range(0, sc.U32))
                 return
             if src.type == s.SCALAR and not src.var.is_const and not src.id:
-                src.id = self.new_id()
-            regs[ins.dst] = src.copy()
+                src = regs[ins.src] = src.but(id=self.new_id())
+            regs[ins.dst] = src
             return
         dst = self.read(state, ins.dst)
         if op in (o.NEG, o.END):
@@ -627,13 +644,22 @@ class Verifier:
             return self.exit(state)
         if op == o.CALL:
             return self.call(index, ins, state, pending)
-        target = self.layout.slot_target(index, ins.jump_offset)
+        target = self.targets[index]
         if op == o.JCOND:
             return self.may_goto(index, ins, state, target, pending)
-        self.read(state, ins.dst)
-        if o.source(ins.opcode) == o.X:
-            self.read(state, ins.src)
-        outcome, taken_state = self.decide(op, ins, state.regs), None
+        regs = state.frames[-1].regs
+        dst = regs[ins.dst]
+        if dst.type == s.NOT_INIT:
+            self.read(state, ins.dst)
+        if ins.opcode & 0x08 == o.X:
+            src = regs[ins.src]
+            if src.type == s.NOT_INIT:
+                self.read(state, ins.src)
+            outcome = self.decide(op, ins.opcode & 0x07 == o.JMP, dst, src.type, src.var, src)
+        else:
+            outcome = self.decide(op, ins.opcode & 0x07 == o.JMP, dst, s.SCALAR,
+                                  sc.const(ins.imm if ins.opcode & 0x07 == o.JMP else ins.imm & sc.U32), None)
+        taken_state = None
         if outcome is None:                # the state is copied only for a real split
             taken_state = self.fork(state)
             outcome = self.condition(op, ins, state, taken_state, True)
@@ -704,22 +730,21 @@ class Verifier:
         return None
 
     def set_scalar(self, state: s.State, regno: int, value: sc.Scalar) -> None:
+        """``regno`` (and every copy of it) is ``value``."""
         reg = state.regs[regno]
         if reg.id:
-            for other in state.all_regs():
-                if other.type == s.SCALAR and other.id == reg.id:
-                    other.var = value
-        reg.var = value
+            ident = reg.id
+            state.update(lambda other: other.but(var=value) if other.type == s.SCALAR and other.id == ident else None)
+        if state.regs[regno].var is not value:
+            state.regs[regno] = state.regs[regno].but(var=value)
 
-    def decide(self, op: int, ins: Instruction, regs: list[s.Reg]) -> bool | None:
-        """Whether the comparison of ``ins`` (with operator ``op``) certainly holds (True),
-        certainly fails (False) or may go either way (None), from the registers alone."""
-        is64 = ins.cls == o.JMP
-        dst = regs[ins.dst]
-        src = regs[ins.src] if o.source(ins.opcode) == o.X else s.constant(ins.imm if is64 else ins.imm & sc.U32)
-        if dst.is_pointer or src.is_pointer:
-            return self.pointer_decided(op, dst, src, is64)
-        return sc.branch_taken(op, dst.var, src.var) if is64 else sc.branch_taken32(op, dst.var, src.var)
+    def decide(self, op: int, is64: bool, dst: s.Reg, src_type: str, src_var: sc.Scalar,
+               src: s.Reg | None) -> bool | None:
+        """Whether ``dst op src`` (``src`` None: the constant ``src_var``) certainly holds
+        (True), certainly fails (False) or may go either way (None)."""
+        if dst.type != s.SCALAR or src_type != s.SCALAR:
+            return self.pointer_decided(op, dst, src or s.Reg(s.SCALAR, src_var), is64)
+        return sc.branch_taken(op, dst.var, src_var) if is64 else sc.branch_taken32(op, dst.var, src_var)
 
     @staticmethod
     def pointer_decided(op: int, dst: s.Reg, src: s.Reg, is64: bool) -> bool | None:
@@ -747,15 +772,14 @@ class Verifier:
     def mark_null(self, state: s.State, pointer: s.Reg, is_null: bool) -> None:
         """A NULL check of a maybe-NULL pointer: every copy (same id) learns the outcome."""
         ident, ref = pointer.id, pointer.ref
-        for reg in state.all_regs():
-            if reg.maybe_null and reg.id == ident:
-                if is_null:
-                    reg.type, reg.var, reg.off, reg.map, reg.ref, reg.id = s.SCALAR, sc.const(0), 0, None, 0, 0
-                    reg.btf = None
-                else:
-                    reg.type = s.not_null(reg.type)
-                    if not reg.ref:
-                        reg.id = 0
+
+        def checked(reg: s.Reg) -> s.Reg | None:
+            if not reg.maybe_null or reg.id != ident:
+                return None
+            if is_null:
+                return reg.but(type=s.SCALAR, var=sc.const(0), off=0, map=None, ref=0, id=0, btf=None)
+            return reg.but(type=s.not_null(reg.type), id=reg.id if reg.ref else 0)
+        state.update(checked)
         if is_null and ref and ref == ident:     # an acquired object that is not there
             state.refs.pop(ref, None)
 
@@ -777,9 +801,9 @@ class Verifier:
         # pkt + N < end leaves N + 1 bytes; pkt + N <= end leaves N
         strict = op == (o.JLT if pointer is dst else o.JGT)
         new_range = pointer.off + strict
-        for reg in state.all_regs():
-            if reg.type == pointer.type and reg.id == pointer.id:
-                reg.range = max(reg.range, new_range)
+        kind, ident = pointer.type, pointer.id
+        state.update(lambda reg: reg.but(range=max(reg.range, new_range))
+                     if reg.type == kind and reg.id == ident else None)
 
     def exit(self, state: s.State) -> int | None:
         r0 = self.read(state, 0)
@@ -906,9 +930,8 @@ class Verifier:
         for regno in range(1, 6):
             regs[regno] = s.Reg()
         if proto.changes_packet:
-            for reg in state.all_regs():
-                if reg.type in (s.PKT, s.PKT_META, s.PKT_END):
-                    reg.type, reg.var, reg.id, reg.range, reg.off = s.SCALAR, sc.UNKNOWN, 0, 0, 0
+            state.update(lambda reg: reg.but(type=s.SCALAR, var=sc.UNKNOWN, id=0, range=0, off=0)
+                         if reg.type in (s.PKT, s.PKT_META, s.PKT_END) else None)
         if proto.ret == "void":
             regs[0] = s.Reg()
         elif proto.ret == "map_value_or_null" and call.key_in_range:
@@ -1235,9 +1258,8 @@ class HelperCall:
     def release(self, ref: int) -> None:
         """The reference is given back: every copy of the pointer becomes unusable."""
         del self.state.refs[ref]
-        for other in self.state.all_regs():
-            if other.ref == ref:
-                other.type, other.var, other.ref, other.id, other.size = s.SCALAR, sc.UNKNOWN, 0, 0, 0
+        self.state.update(lambda other: other.but(type=s.SCALAR, var=sc.UNKNOWN, ref=0, id=0, size=0)
+                          if other.ref == ref else None)
 
     def build_callback_args(self, regs: list[s.Reg]) -> None:
         context = regs[3].copy()
@@ -1259,7 +1281,7 @@ class HelperCall:
 _NO_CALLBACK = Proto(())
 
 
-def _constants(state: s.State, live: tuple[int, ...]) -> tuple:
+def _constants(state: s.State, live: tuple[int, ...]) -> frozenset:
     """(frame, register, value) of each live register of ``state`` that is a constant
     scalar (``live``: a register mask per frame)."""
     found = []
@@ -1269,7 +1291,7 @@ def _constants(state: s.State, live: tuple[int, ...]) -> tuple:
             reg = regs[n]
             if reg.type == s.SCALAR and reg.var[0] == reg.var[1]:
                 found.append((f, n, reg.var[0]))
-    return tuple(found)
+    return frozenset(found)
 
 
 @lru_cache(maxsize=2048)
@@ -1286,15 +1308,18 @@ def _widen(old: s.State, new: s.State, precise: tuple[int, ...]) -> None:
     """The kernel's ``widen_imprecise_scalars``: a scalar of ``new`` that differs from the
     same register (or spilled register) of ``old`` becomes unknown, unless it is precise
     (``precise``: a register mask per frame; spilled scalars count as imprecise)."""
+    def widened(a: s.Reg, b: s.Reg) -> s.Reg | None:
+        return b.but(var=sc.UNKNOWN, id=0) if a.type == b.type == s.SCALAR and a.var != b.var else None
+
     for before, after, mask in zip(old.frames, new.frames, precise):
-        pairs = [(a, b) for n, (a, b) in enumerate(zip(before.regs, after.regs)) if not mask >> n & 1]
+        for n, (a, b) in enumerate(zip(before.regs, after.regs)):
+            if not mask >> n & 1 and (changed := widened(a, b)) is not None:
+                after.regs[n] = changed
         for i, slot in after.stack.items():
             old_slot = before.stack.get(i)
             if old_slot is not None and old_slot.spilled is not None and slot.spilled is not None:
-                pairs.append((old_slot.spilled, slot.spilled))
-        for a, b in pairs:
-            if a.type == b.type == s.SCALAR and a.var != b.var:
-                b.var, b.id = sc.UNKNOWN, 0
+                if (changed := widened(old_slot.spilled, slot.spilled)) is not None:
+                    after.stack[i] = s.Slot(slot.kinds, changed)
 
 
 def _helper_params(number: int) -> int:

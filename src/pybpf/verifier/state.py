@@ -9,6 +9,7 @@ holds (ring-buffer memory), which the program must release before it exits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +102,14 @@ class Reg:
         return Reg(self.type, self.var, self.off, self.id, self.ref, self.map, self.range, self.size,
                    self.frame, self.origin, self.btf)
 
+    def but(self, **changes: Any) -> Reg:
+        """A copy of this register with ``changes`` (registers in a state are never
+        changed in place: copies of a state share them)."""
+        new = self.copy()
+        for name, value in changes.items():
+            setattr(new, name, value)
+        return new
+
     @property
     def maybe_null(self) -> bool:
         return self.type.endswith((OR_NULL, BTF_OR_NULL))
@@ -168,15 +177,13 @@ INVALID, MISC, ZERO, SPILL, DYNPTR = "?", "m", "0", "r", "d"
 
 
 class Slot:
-    """One 8-byte stack slot: a kind per byte and the register spilled there."""
+    """One 8-byte stack slot: a kind per byte and the register spilled there. Like
+    registers, slots in a state are shared by its copies: a changed slot is a new one."""
 
     __slots__ = ("kinds", "spilled")
 
     def __init__(self, kinds: str = INVALID * 8, spilled: Reg | None = None):
         self.kinds, self.spilled = kinds, spilled
-
-    def copy(self) -> Slot:
-        return Slot(self.kinds, self.spilled.copy() if self.spilled is not None else None)
 
     def key(self) -> tuple:
         return (self.kinds, self.spilled.key() if self.spilled is not None else None)
@@ -197,8 +204,9 @@ class Frame:
     callback_depth: int = 0
 
     def copy(self) -> Frame:
-        return Frame([r.copy() for r in self.regs], {k: v.copy() for k, v in self.stack.items()},
-                     self.callsite, self.subprog, self.callback, self.callback_depth)
+        """A copy sharing the registers and slots (which are never changed in place)."""
+        return Frame(self.regs[:], self.stack.copy(), self.callsite, self.subprog, self.callback,
+                     self.callback_depth)
 
 
 @dataclass
@@ -231,6 +239,23 @@ class State:
             for slot in frame.stack.values():
                 if slot.spilled is not None:
                     yield slot.spilled
+
+    def update(self, change: Callable[[Reg], Reg | None]) -> None:
+        """Put ``change(reg)`` in the place of every register and spilled register for
+        which it is not None (a NULL check, a range check or a release reaching every
+        copy of a pointer)."""
+        for frame in self.frames:
+            regs = frame.regs
+            for n, reg in enumerate(regs):
+                new = change(reg)
+                if new is not None:
+                    regs[n] = new
+            stack = frame.stack
+            for index, slot in stack.items():
+                if slot.spilled is not None:
+                    new = change(slot.spilled)
+                    if new is not None:
+                        stack[index] = Slot(slot.kinds, new)
 
     def key(self, live: tuple[int, ...]) -> tuple:
         """The state's identity for loop detection: registers of each frame that are live
