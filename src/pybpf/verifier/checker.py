@@ -75,6 +75,27 @@ _PRIVATE_STACK = {ProgramType.PERF_EVENT}
 _SKB_LD = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT}
 #: instruction kinds the walk tells apart cheaply (others: 0)
 _ALU_CLASS, _JUMP_CLASS = 1, 2
+#: ALU instructions with a fast path: a register or immediate operand (a binary
+#: operation whose immediate needs no check), and moves of an immediate
+_BY_REG, _BY_IMM, _MOV_IMM, _MOV_REG = 1, 2, 3, 4
+
+
+def _alu_fast(ins: Instruction) -> int:
+    """Which fast path of :meth:`Verifier.alu` ``ins`` takes (0: none)."""
+    kind, op = ins.opcode & 0x07, ins.opcode & 0xF0
+    if kind not in (o.ALU, o.ALU64) or ins.dst == o.R10 or op in (o.NEG, o.END) or ins.src > 10:
+        return 0
+    if op == o.MOV:
+        if ins.off:
+            return 0
+        return _MOV_IMM if ins.opcode & 0x08 == o.K else _MOV_REG if kind == o.ALU64 else 0
+    if ins.opcode & 0x08 == o.X:
+        return _BY_REG
+    if op in (o.DIV, o.MOD) and ins.imm == 0:
+        return 0
+    if op in (o.LSH, o.RSH, o.ARSH) and not 0 <= ins.imm < (64 if kind == o.ALU64 else 32):
+        return 0
+    return _BY_IMM
 
 
 @dataclass(eq=False)     # identity: snapshots are removed from lists by identity
@@ -180,6 +201,10 @@ class Verifier:
                            _JUMP_CLASS if ins.opcode & 0x07 in (o.JMP, o.JMP32) else 0 for ins in self.code]
         self.targets = [self.layout.slot_target(i, ins.jump_offset) if ins.is_jump else None
                         for i, ins in enumerate(self.code)]
+        #: ALU instructions with a fast path (see alu) and their immediates as registers
+        self.alu_fast = [_alu_fast(ins) for ins in self.code]
+        self.imms = [s.constant(ins.imm if ins.opcode & 0x07 == o.ALU64 else ins.imm & sc.U32) if fast else None
+                     for ins, fast in zip(self.code, self.alu_fast)]
         if needs_target(self.kind):
             self.target = find_target(self.kernel_types(), self.kind, *self.attach)
         self.live = self.layout.live_registers(_helper_params)
@@ -313,20 +338,22 @@ class Verifier:
         depth count); those compared in vain count a miss, and one that misses far more
         often than it hits is dropped, as the kernel evicts states (3 misses per hit; 64
         at a may_goto or callback call while still explored)."""
-        hit, kept, depth = False, [], state.may_goto_depth
+        hit, over, depth = False, False, state.may_goto_depth
         for snap in snaps:
-            if not hit:
-                if ((not other_depth or snap.state.may_goto_depth != depth) and snap.consts <= consts
-                        and snap.state.contains(state, live)):
-                    snap.hits += 1
-                    hit = True
-                else:
-                    snap.misses += 1
-            n = 64 if checkpoint and snap.branches else 3
-            if snap.misses <= snap.hits * n + n:
-                kept.append(snap)
-        if len(kept) != len(snaps):
-            snaps[:] = kept
+            if ((not other_depth or snap.state.may_goto_depth != depth) and snap.consts <= consts
+                    and snap.state.contains(state, live)):
+                snap.hits += 1
+                hit = True
+                break
+            snap.misses += 1
+            over = over or snap.misses > snap.hits * 3 + 3
+        # a snapshot not compared now has the counts it had when last kept, but at a
+        # checkpoint it loses the 64's protection once explored: look at all of them there
+        if over or checkpoint:
+            kept = [snap for snap in snaps
+                    if snap.misses <= snap.hits * (n := 64 if checkpoint and snap.branches else 3) + n]
+            if len(kept) != len(snaps):
+                snaps[:] = kept
         return hit
 
     def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple, consts: frozenset) -> None:
@@ -511,23 +538,37 @@ class Verifier:
     # -- ALU --------------------------------------------------------------------------
 
     def alu(self, ins: Instruction, state: s.State) -> None:
+        """An ALU instruction: scalar with scalar (or a valid immediate) first, as most are."""
+        fast = self.alu_fast[self.index]
+        if fast:
+            regs = state.frames[-1].regs
+            if fast == _MOV_IMM:
+                regs[ins.dst] = self.imms[self.index]
+                return
+            if fast == _MOV_REG:   # a copy shares the register, unless a scalar needs an id first
+                src = regs[ins.src]
+                if src.type != s.NOT_INIT and (src.type != s.SCALAR or src.id or src.var[0] == src.var[1]):
+                    regs[ins.dst] = src
+                    return
+                self.alu_general(ins, state)
+                return
+            dst = regs[ins.dst]
+            src = regs[ins.src] if fast == _BY_REG else self.imms[self.index]
+            if dst.type == s.SCALAR == src.type:
+                a, b = dst.var, src.var
+                op, is64 = ins.opcode & 0xF0, ins.opcode & 0x07 == o.ALU64
+                if a[0] == a[1] and b[0] == b[1]:
+                    regs[ins.dst] = s.constant(sc.concrete(op, a[0], b[0], is64))
+                else:
+                    regs[ins.dst] = s.Reg(s.SCALAR, sc.alu(op, a, b, is64))
+                return
+        self.alu_general(ins, state)
+
+    def alu_general(self, ins: Instruction, state: s.State) -> None:
         opcode = ins.opcode
         op, is64, by_reg = opcode & 0xF0, opcode & 0x07 == o.ALU64, opcode & 0x08 == o.X
         regs = state.frames[-1].regs
-        if ins.dst == o.R10:
-            self.write_check(ins.dst)
-        if by_reg and op != o.MOV and op != o.NEG and op != o.END:    # the common case first: scalar op scalar
-            dst, src = regs[ins.dst], regs[ins.src]
-            if dst.type == s.SCALAR == src.type:
-                regs[ins.dst] = s.Reg(s.SCALAR, sc.alu(op, dst.var, src.var, is64))
-                return
-        elif not by_reg and op != o.MOV and op != o.NEG and op != o.END and op != o.DIV and op != o.MOD \
-                and (op != o.LSH and op != o.RSH and op != o.ARSH or 0 <= ins.imm < (64 if is64 else 32)):
-            dst = regs[ins.dst]
-            if dst.type == s.SCALAR:
-                regs[ins.dst] = s.Reg(s.SCALAR, sc.alu(op, dst.var, sc.const(ins.imm if is64 else ins.imm & sc.U32),
-                                                       is64))
-                return
+        self.write_check(ins.dst)
         if op == o.MOV:
             if not by_reg:
                 regs[ins.dst] = s.constant(ins.imm if is64 else ins.imm & sc.U32)
@@ -1287,10 +1328,7 @@ def _constants(state: s.State, live: tuple[int, ...]) -> frozenset:
     found = []
     for f, (frame, mask) in enumerate(zip(state.frames, live)):
         regs = frame.regs
-        for n in _bits(mask):
-            reg = regs[n]
-            if reg.type == s.SCALAR and reg.var[0] == reg.var[1]:
-                found.append((f, n, reg.var[0]))
+        found += [(f, n, var[0]) for n in _bits(mask) if regs[n].type == s.SCALAR and (var := regs[n].var)[0] == var[1]]
     return frozenset(found)
 
 

@@ -200,12 +200,12 @@ def _from_bounds(umin: int, umax: int, t: Tnum) -> Scalar:
 def alu(op: int, a: Scalar, b: Scalar, is64: bool) -> Scalar:
     """The scalar result of ``a op b`` (``b`` already the imm or source register)."""
     if a[0] == a[1] and b[0] == b[1]:         # both constants (so are their low halves)
-        return const(_concrete(op, a[0], b[0], is64))
+        return const(concrete(op, a[0], b[0], is64))
     bounds32 = _alu32(op, a, b)
     if not is64:
         a, b = low32(a), low32(b)
         if a.is_const and b.is_const:
-            return const(_concrete(op, a[0], b[0], is64))
+            return const(concrete(op, a[0], b[0], is64))
     result = _alu64(op, a, b, is64)
     if bounds32 is not None:     # what the low halves alone say about the result's low half
         low = (max(result[5], bounds32[0]), min(result[6], bounds32[1]), max(result[7], bounds32[2]),
@@ -288,7 +288,8 @@ def _alu64(op: int, a: Scalar, b: Scalar, is64: bool) -> Scalar:
     return UNKNOWN
 
 
-def _concrete(op: int, a: int, b: int, is64: bool) -> int:
+def concrete(op: int, a: int, b: int, is64: bool) -> int:
+    """``a op b`` of two known values, as the CPU computes it."""
     width = 64 if is64 else 32
     mask = (1 << width) - 1
     a, b = a & mask, b & mask

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pybpf.verifier import scalar as sc
@@ -86,6 +87,9 @@ def is_btf(kind: str) -> bool:
 
 
 class Reg:
+    """One register's abstract value. Never changed once in a state: copies of a state
+    share their registers, and a change puts a new register in place (:meth:`but`)."""
+
     __slots__ = ("btf", "frame", "id", "map", "off", "origin", "range", "ref", "size", "type", "var")
 
     def __init__(self, type: str = NOT_INIT, var: sc.Scalar = sc.UNKNOWN, off: int = 0, id: int = 0,
@@ -167,7 +171,10 @@ def scalar(value: sc.Scalar = sc.UNKNOWN) -> Reg:
     return Reg(SCALAR, value)
 
 
+@lru_cache(maxsize=4096)
 def constant(value: int) -> Reg:
+    """The scalar register that is ``value`` (one object per value: registers are never
+    changed in place)."""
     return Reg(SCALAR, sc.const(value))
 
 
