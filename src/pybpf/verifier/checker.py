@@ -74,7 +74,7 @@ _ENOTSUPP = 524
 _PRIVATE_STACK = {ProgramType.PERF_EVENT}
 _SKB_LD = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT}
 #: instruction kinds the walk tells apart cheaply (others: 0)
-_ALU_CLASS, _JUMP_CLASS = 1, 2
+_ALU_CLASS, _JUMP_CLASS, _CONDITIONAL_CLASS = 1, 2, 3
 #: ALU instructions with a fast path: a register or immediate operand (a binary
 #: operation whose immediate needs no check), and moves of an immediate
 _BY_REG, _BY_IMM, _MOV_IMM, _MOV_REG = 1, 2, 3, 4
@@ -114,6 +114,8 @@ class Snapshot:
     #: (frame, register, value) of its live constant scalars: a state without each of
     #: them is not within this one (a quick test before State.contains)
     consts: frozenset = frozenset()
+    #: the same as :func:`_constants` gives them (the key of the open snapshots)
+    const_key: tuple = ()
 
 
 @dataclass
@@ -169,6 +171,8 @@ class Verifier:
         self.callback_calls: set[int] = set()
         #: may_goto instructions (always a state kept; see may_goto)
         self.may_gotos: set[int] = set()
+        #: both of the above
+        self.checkpoints: set[int] = set()
         #: functions a path entered (calls, callbacks)
         self.entered: set[int] = set()
         #: instruction → registers whose exact value mattered there (see mark_precise)
@@ -198,6 +202,7 @@ class Verifier:
         self.layout.check_cfg()
         #: instruction → ALU, jump (calls and exits too) or other class; each jump's target
         self.jump_class = [_ALU_CLASS if ins.opcode & 0x07 in (o.ALU, o.ALU64) else
+                           _CONDITIONAL_CLASS if ins.is_jump and ins.opcode & 0xF0 not in (o.JA, o.JCOND) else
                            _JUMP_CLASS if ins.opcode & 0x07 in (o.JMP, o.JMP32) else 0 for ins in self.code]
         self.targets = [self.layout.slot_target(i, ins.jump_offset) if ins.is_jump else None
                         for i, ins in enumerate(self.code)]
@@ -223,6 +228,7 @@ class Verifier:
             if (ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO) or (ins.is_lddw
                                                                                and ins.src == o.PSEUDO_FUNC):
                 self.layout.prune_points.update((index, index + 1))
+        self.checkpoints = self.callback_calls | self.may_gotos
         frame = s.Frame([s.Reg() for _ in range(11)], subprog=0)
         frame.regs[1] = s.Reg(s.CTX, sc.const(0))
         frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=0)
@@ -248,7 +254,7 @@ class Verifier:
     def walk(self, index: int, state: s.State, pending: list) -> None:
         """Verify one path from ``index`` until it exits, is pruned, or splits."""
         layout, result, code, prune_points = self.layout, self.result, self.code, self.layout.prune_points
-        jump_class, step, log_level = self.jump_class, self.step, self.log_level
+        jump_class, step, log_level, conditional = self.jump_class, self.step, self.log_level, self.conditional
         self.current = state
         while True:
             self.index = index
@@ -265,8 +271,11 @@ class Verifier:
                 self.alu(ins, state)
                 index += 1
                 continue
-            if kind == _JUMP_CLASS:
+            if kind:
                 self.jumps += 1
+                if kind == _CONDITIONAL_CLASS:
+                    index = conditional(index, ins, state, pending)
+                    continue
             nxt = step(index, ins, state, pending)
             if nxt is None:
                 self.finish(state)
@@ -275,39 +284,40 @@ class Verifier:
 
     def visit(self, index: int, state: s.State) -> bool:
         """Prune against the states seen at ``index``; record this one. True: pruned."""
-        seen = self.visited.setdefault(index, [])
-        result = self.result
-        if index in self.callback_calls:
-            return self.visit_callback_call(index, state, seen)
-        may_goto = index in self.may_gotos
+        may_goto = False
+        if index in self.checkpoints:
+            if index in self.callback_calls:
+                return self.visit_callback_call(index, state, self.visited.setdefault(index, []))
+            may_goto = True
         # as the kernel: a new state is kept only after 2 jumps and 8 instructions since the
         # last one, and inside a loop under way here only after 20 jumps or 100 instructions
-        jumps, insns = self.jumps - self.last_jumps, result.processed - self.last_processed
-        keep = jumps >= 2 and insns >= 8
-        open_here = self.open.get(index, ())
-        if keep and open_here and jumps < 20 and insns < 100:
-            keep = False
+        jumps, insns = self.jumps - self.last_jumps, self.result.processed - self.last_processed
+        open_here = self.open.get(index)
+        keep = jumps >= 2 and insns >= 8 and (not open_here or jumps >= 20 or insns >= 100)
+        done = self.done.get(index)
+        if not (open_here or keep or done or may_goto):
+            return False
         # each caller frame waits at its call instruction; the registers live there count
         frames = state.frames
         live = (tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
                 if len(frames) > 1 else (self.live[index],))
-        done = self.done.get(index)
-        consts = _constants(state, live) if open_here or keep or done or may_goto else frozenset()
+        consts = _constants(state, live)
+        seen = self.visited.setdefault(index, [])
         if may_goto:           # a deeper iteration within an earlier one adds nothing
-            if self.scan(seen, state, live, consts, True, other_depth=True):
+            if self.scan(seen, state, live, frozenset(consts), True, other_depth=True):
                 self.finish(state)
                 return True
             keep = True
         # a state equal to one still being explored on this path: a loop that never ends
         # (only those with the same constants can be: a loop counter tells states apart)
         key = None
-        for snap in open_here.get(consts, ()) if open_here else ():
+        for snap in open_here.get(consts, ()) if open_here is not None else ():
             if snap.state.may_goto_depth == state.may_goto_depth:
                 key = key or state.key(live)
                 if snap.key == key:
                     raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index,
                                   errno=errno.EINVAL)
-        if done and self.scan(done, state, live, consts, may_goto):
+        if done and self.scan(done, state, live, frozenset(consts), may_goto):
             if self.log_level > 1:
                 self.result.log.append(f"{self.layout.slots[index]}: safe")
             self.finish(state)
@@ -324,7 +334,7 @@ class Verifier:
         frames = state.frames
         live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
         consts = _constants(state, live)
-        if self.scan(seen, state, live, consts, True):
+        if self.scan(seen, state, live, frozenset(consts), True):
             self.finish(state)
             return True
         self.keep(index, state, seen, state.key(live), consts)
@@ -356,12 +366,12 @@ class Verifier:
                 snaps[:] = kept
         return hit
 
-    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple, consts: frozenset) -> None:
+    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple, consts: tuple) -> None:
         """Record ``state`` at ``index`` as a snapshot whose continuations are explored
         (``key``, ``consts``: the state's identity and constants over its live registers)."""
         result = self.result
         self.last_jumps, self.last_processed = self.jumps, result.processed
-        snap = Snapshot(state.copy(), state.parent, index, key, consts=consts)
+        snap = Snapshot(state.copy(), state.parent, index, key, consts=frozenset(consts), const_key=consts)
         snap.state.parent = None
         self.open.setdefault(index, {}).setdefault(consts, []).append(snap)
         state.parent = snap
@@ -392,10 +402,10 @@ class Verifier:
             if snap.branches:
                 break
             here = self.open[snap.index]
-            alike = here[snap.consts]
+            alike = here[snap.const_key]
             alike.remove(snap)
             if not alike:
-                del here[snap.consts]
+                del here[snap.const_key]
                 if not here:
                     del self.open[snap.index]
             self.done.setdefault(snap.index, []).append(snap)
@@ -685,28 +695,35 @@ class Verifier:
             return self.exit(state)
         if op == o.CALL:
             return self.call(index, ins, state, pending)
-        target = self.targets[index]
         if op == o.JCOND:
-            return self.may_goto(index, ins, state, target, pending)
+            return self.may_goto(index, ins, state, self.targets[index], pending)
+        return self.conditional(index, ins, state, pending)
+
+    def conditional(self, index: int, ins: Instruction, state: s.State, pending: list) -> int:
+        """A conditional jump: decided, or a split whose jump side is pushed on ``pending``."""
+        op, target = ins.opcode & 0xF0, self.targets[index]
         regs = state.frames[-1].regs
         dst = regs[ins.dst]
         if dst.type == s.NOT_INIT:
             self.read(state, ins.dst)
+        is64 = ins.opcode & 0x07 == o.JMP
         if ins.opcode & 0x08 == o.X:
             src = regs[ins.src]
             if src.type == s.NOT_INIT:
                 self.read(state, ins.src)
-            outcome = self.decide(op, ins.opcode & 0x07 == o.JMP, dst, src.type, src.var, src)
+            outcome = self.decide(op, is64, dst, src.type, src.var, src)
+        elif dst.type == s.SCALAR:
+            value = sc.const(ins.imm if is64 else ins.imm & sc.U32)
+            outcome = sc.branch_taken(op, dst.var, value) if is64 else sc.branch_taken32(op, dst.var, value)
         else:
-            outcome = self.decide(op, ins.opcode & 0x07 == o.JMP, dst, s.SCALAR,
-                                  sc.const(ins.imm if ins.opcode & 0x07 == o.JMP else ins.imm & sc.U32), None)
+            outcome = self.decide(op, is64, dst, s.SCALAR, sc.const(ins.imm if is64 else ins.imm & sc.U32), None)
         taken_state = None
         if outcome is None:                # the state is copied only for a real split
             taken_state = self.fork(state)
             outcome = self.condition(op, ins, state, taken_state, True)
         if outcome is not None:            # decided: one side only, the other never runs
-            for regno in (ins.dst, ins.src) if o.source(ins.opcode) == o.X else (ins.dst,):
-                if state.regs[regno].type == s.SCALAR:
+            for regno in (ins.dst, ins.src) if ins.opcode & 0x08 == o.X else (ins.dst,):
+                if regs[regno].type == s.SCALAR:
                     self.mark_precise(regno)
             if taken_state is not None:
                 self.finish(taken_state)
@@ -1322,14 +1339,21 @@ class HelperCall:
 _NO_CALLBACK = Proto(())
 
 
-def _constants(state: s.State, live: tuple[int, ...]) -> frozenset:
+def _constants(state: s.State, live: tuple[int, ...]) -> tuple:
     """(frame, register, value) of each live register of ``state`` that is a constant
-    scalar (``live``: a register mask per frame)."""
+    scalar (``live``: a register mask per frame), frame by frame and register by
+    register: equal states give equal tuples."""
     found = []
+    scalar = s.SCALAR
     for f, (frame, mask) in enumerate(zip(state.frames, live)):
         regs = frame.regs
-        found += [(f, n, var[0]) for n in _bits(mask) if regs[n].type == s.SCALAR and (var := regs[n].var)[0] == var[1]]
-    return frozenset(found)
+        for n in _bits(mask):
+            reg = regs[n]
+            if reg.type == scalar:
+                var = reg.var
+                if var[0] == var[1]:
+                    found.append((f, n, var[0]))
+    return tuple(found)
 
 
 @lru_cache(maxsize=2048)
