@@ -201,15 +201,15 @@ class Verifier:
     def walk_all(self) -> Result:
         self.layout.check_cfg()
         #: instruction → ALU, jump (calls and exits too) or other class; each jump's target
+        #: (-1: not a jump), each instruction's immediate as a register (ALU fast paths)
         self.jump_class = [_ALU_CLASS if ins.opcode & 0x07 in (o.ALU, o.ALU64) else
                            _CONDITIONAL_CLASS if ins.is_jump and ins.opcode & 0xF0 not in (o.JA, o.JCOND) else
                            _JUMP_CLASS if ins.opcode & 0x07 in (o.JMP, o.JMP32) else 0 for ins in self.code]
-        self.targets = [self.layout.slot_target(i, ins.jump_offset) if ins.is_jump else None
-                        for i, ins in enumerate(self.code)]
-        #: ALU instructions with a fast path (see alu) and their immediates as registers
+        self.targets = [_target if ins.is_jump and (_target := self.layout.slot_target(i, ins.jump_offset)) is not None
+                        else -1 for i, ins in enumerate(self.code)]
+        #: ALU instructions with a fast path (see alu)
         self.alu_fast = [_alu_fast(ins) for ins in self.code]
-        self.imms = [s.constant(ins.imm if ins.opcode & 0x07 == o.ALU64 else ins.imm & sc.U32) if fast else None
-                     for ins, fast in zip(self.code, self.alu_fast)]
+        self.imms = [s.constant(ins.imm if ins.opcode & 0x07 == o.ALU64 else ins.imm & sc.U32) for ins in self.code]
         if needs_target(self.kind):
             self.target = find_target(self.kernel_types(), self.kind, *self.attach)
         self.live = self.layout.live_registers(_helper_params)
@@ -717,24 +717,23 @@ class Verifier:
             outcome = sc.branch_taken(op, dst.var, value) if is64 else sc.branch_taken32(op, dst.var, value)
         else:
             outcome = self.decide(op, is64, dst, s.SCALAR, sc.const(ins.imm if is64 else ins.imm & sc.U32), None)
-        taken_state = None
         if outcome is None:                # the state is copied only for a real split
             taken_state = self.fork(state)
             outcome = self.condition(op, ins, state, taken_state, True)
-        if outcome is not None:            # decided: one side only, the other never runs
-            for regno in (ins.dst, ins.src) if ins.opcode & 0x08 == o.X else (ins.dst,):
-                if regs[regno].type == s.SCALAR:
-                    self.mark_precise(regno)
-            if taken_state is not None:
-                self.finish(taken_state)
-            return target if outcome else index + 1
-        fall = self.condition(sc.INVERSE.get(op, op), ins, state, state, op != o.JSET)
-        if fall is False:                   # the fall-through is impossible after all
-            state.frames, state.refs = taken_state.frames, taken_state.refs
+            if outcome is None:
+                fall = self.condition(sc.INVERSE.get(op, op), ins, state, state, op != o.JSET)
+                if fall is False:          # the fall-through is impossible after all
+                    state.frames, state.refs = taken_state.frames, taken_state.refs
+                    self.finish(taken_state)
+                    return target
+                pending.append((target, taken_state, index))
+                return index + 1
             self.finish(taken_state)
-            return target
-        pending.append((target, taken_state, index))
-        return index + 1
+        # decided: one side only, the other never runs
+        for regno in (ins.dst, ins.src) if ins.opcode & 0x08 == o.X else (ins.dst,):
+            if regs[regno].type == s.SCALAR:
+                self.mark_precise(regno)
+        return target if outcome else index + 1
 
     def may_goto(self, index: int, ins: Instruction, state: s.State, target: int | None,
                  pending: list) -> int | None:
