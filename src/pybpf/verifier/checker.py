@@ -72,6 +72,10 @@ _FOR_EACH_MAPS = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.L
 _ENOTSUPP = 524
 #: program types whose functions run on a private stack (measured on this kernel: only perf_event)
 _PRIVATE_STACK = {ProgramType.PERF_EVENT}
+_SPIN_UNLOCK = helper_id("spin_unlock")
+#: the kernel's is_tracing_prog_type
+_TRACING_TYPES = {ProgramType.KPROBE, ProgramType.TRACEPOINT, ProgramType.PERF_EVENT, ProgramType.RAW_TRACEPOINT,
+                  ProgramType.RAW_TRACEPOINT_WRITABLE}
 _SKB_LD = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT}
 #: instruction kinds the walk tells apart cheaply (others: 0)
 _ALU_CLASS, _JUMP_CLASS, _CONDITIONAL_CLASS = 1, 2, 3
@@ -199,6 +203,7 @@ class Verifier:
                 gc.enable()
 
     def walk_all(self) -> Result:
+        self.check_lock_maps()
         self.layout.check_cfg()
         #: instruction → ALU, jump (calls and exits too) or other class; each jump's target
         #: (-1: not a jump), each instruction's immediate as a register (ALU fast paths)
@@ -243,6 +248,20 @@ class Verifier:
         self.check_dead_last_function()
         self.result.stack_depths = {self.layout.starts.index(f): d for f, d in self.depths.items()}
         return self.result
+
+    def check_lock_maps(self) -> None:
+        """The kernel's ``check_map_prog_compatibility``, before any path is walked: a
+        socket filter or tracing program may not use a map whose values hold a
+        ``bpf_spin_lock``."""
+        for ins in self.code:
+            if ins.is_lddw and ins.src in (o.PSEUDO_MAP_FD, o.PSEUDO_MAP_VALUE):
+                info = self.maps.get(ins.imm & 0xFFFF_FFFF)
+                if info is None or info.spin_lock < 0:
+                    continue
+                if self.kind == ProgramType.SOCKET_FILTER:
+                    raise Refused("socket filter progs cannot use bpf_spin_lock yet", None, errno=errno.EINVAL)
+                if self.kind in _TRACING_TYPES:
+                    raise Refused("tracing progs cannot use bpf_spin_lock yet", None, errno=errno.EINVAL)
 
     def kernel_types(self) -> BTF:
         """The kernel BTF that BTF pointers are typed from (the running kernel's, read
@@ -518,7 +537,8 @@ class Verifier:
                 if offset >= info.value_size:
                     raise Refused(f"invalid access to map value pointer, value_size={info.value_size} off={offset}",
                                   index, errno=errno.EINVAL)
-                state.regs[ins.dst] = s.Reg(s.MAP_VALUE, sc.const(0), off=offset, map=info)
+                state.regs[ins.dst] = s.Reg(s.MAP_VALUE, sc.const(0), off=offset, map=info,
+                                            id=self.new_id() if info.spin_lock >= 0 else 0)
             return
         if ins.src == o.PSEUDO_FUNC:
             if not self.func_info:
@@ -835,7 +855,10 @@ class Verifier:
                 return None
             if is_null:
                 return reg.but(type=s.SCALAR, var=sc.const(0), off=0, map=None, ref=0, id=0, btf=None)
-            return reg.but(type=s.not_null(reg.type), id=reg.id if reg.ref else 0)
+            # the id stays with a held reference, and with a map value holding a lock (it
+            # tells bpf_spin_unlock which lock)
+            keep = reg.ref or (reg.map is not None and reg.map.spin_lock >= 0 and reg.type == s.MAP_VALUE + s.OR_NULL)
+            return reg.but(type=s.not_null(reg.type), id=reg.id if keep else 0)
         state.update(checked)
         if is_null and ref and ref == ident:     # an acquired object that is not there
             state.refs.pop(ref, None)
@@ -863,8 +886,10 @@ class Verifier:
                      if reg.type == kind and reg.id == ident else None)
 
     def exit(self, state: s.State) -> int | None:
-        r0 = self.read(state, 0)
         frame = state.frame
+        # a function's r0 goes back to its caller as it is (unset too: the compiler drops
+        # a return value nobody reads); a callback's and the program's must be set
+        r0 = state.regs[0] if len(state.frames) > 1 and not frame.callback else self.read(state, 0)
         if len(state.frames) > 1:
             if r0.type == s.STACK and r0.frame == len(state.frames) - 1:
                 raise Refused("cannot return stack pointer to the caller frame", self.index, errno=errno.EINVAL)
@@ -921,7 +946,12 @@ class Verifier:
 
     def check_leak(self, state: s.State, what: str) -> None:
         """The kernel's ``check_resource_leak``: every reference still held is named, and
-        ``what`` (an exit, a tail call, a legacy packet load) is refused."""
+        ``what`` (an exit, a tail call, a legacy packet load) is refused; so is each of
+        them while a ``bpf_spin_lock`` is held."""
+        if state.lock is not None:
+            raise Refused(f"{what} cannot be used inside bpf_spin_lock-ed region", self.index,
+                          "the lock taken by bpf_spin_lock is not released (bpf_spin_unlock) on this path",
+                          errno=errno.EINVAL)
         if not state.refs:
             return
         lines = [f"Unreleased reference id={ref} alloc_insn={self.layout.slots[where]}"
@@ -950,6 +980,10 @@ class Verifier:
         return target
 
     def helper(self, index: int, number: int, state: s.State, pending: list) -> int | None:
+        if state.lock is not None and number != _SPIN_UNLOCK:
+            raise Refused("function calls are not allowed while holding a lock", index,
+                          "between bpf_spin_lock and bpf_spin_unlock only loads, stores and arithmetic may run",
+                          errno=errno.EINVAL)
         name = HELPER_NAMES.get(number) if number > 0 else None
         if name is None:
             raise Refused(f"invalid func unknown#{number}", index, errno=errno.EINVAL)
@@ -962,6 +996,14 @@ class Verifier:
                           errno=errno.EINVAL)
         call = HelperCall(self, state, name, proto)
         call.check_args()
+        if name == "spin_lock":
+            state.lock = call.lock
+        elif name == "spin_unlock":
+            if state.lock is None:
+                raise Refused("bpf_spin_unlock without taking a lock", index, errno=errno.EINVAL)
+            if state.lock != call.lock:
+                raise Refused("bpf_spin_unlock of different lock", index, errno=errno.EINVAL)
+            state.lock = None
         if call.dynptr_made is not None:
             self.new_id()
             ref = self.new_id()
@@ -991,8 +1033,9 @@ class Verifier:
                          if reg.type in (s.PKT, s.PKT_META, s.PKT_END) else None)
         if proto.ret == "void":
             regs[0] = s.Reg()
-        elif proto.ret == "map_value_or_null" and call.key_in_range:
-            regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index)
+        elif proto.ret == "map_value_or_null" and call.key_in_range:     # (an id names a lock in it)
+            regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index,
+                            id=self.new_id() if call.map is not None and call.map.spin_lock >= 0 else 0)
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
         elif proto.ret == "dynptr_mem_or_null":      # a slice that dies with its dynptr's reference
@@ -1081,6 +1124,8 @@ class HelperCall:
         #: the dynptr argument (its first slot's register), and a dynptr to set up (frame, offset)
         self.dynptr: s.Reg | None = None
         self.dynptr_made: tuple[s.Frame, int] | None = None
+        #: the lock a spin_lock argument names: (map id, id of the map value pointer)
+        self.lock: tuple[int, int] | None = None
 
     def fail(self, message: str, errno: int = errno.EACCES) -> Refused:
         return Refused(message, self.v.index, errno=errno)
@@ -1219,6 +1264,26 @@ class HelperCall:
 
     def arg_size0(self, regno: int, reg: s.Reg) -> None:
         self.arg_size(regno, reg, zero=True)
+
+    def arg_spin_lock(self, regno: int, reg: s.Reg) -> None:
+        """The kernel's ``process_spin_lock``: the ``struct bpf_spin_lock`` of a map value,
+        at its constant offset, in a map whose BTF says where it is."""
+        if reg.type != s.MAP_VALUE:
+            raise self.fail(f"R{regno} type={reg.type} expected=map_value, ptr_")
+        if not reg.var.is_const:
+            raise self.fail(f"R{regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset",
+                            errno.EINVAL)
+        info = reg.map
+        assert info is not None, "a map value pointer names its map"
+        if not info.btf:
+            raise self.fail(f"map '{info.name}' has to have BTF in order to use bpf_spin_lock", errno.EINVAL)
+        if info.spin_lock < 0:
+            raise self.fail(f"map '{info.name}' has no valid bpf_spin_lock", errno.EINVAL)
+        off = reg.off + sc.signed(reg.var.value)
+        if off != info.spin_lock:
+            raise self.fail(f"off {off} doesn't point to 'struct bpf_spin_lock' that is at {info.spin_lock}",
+                            errno.EINVAL)
+        self.lock = (info.id, reg.id)
 
     def arg_ctx(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.CTX)

@@ -96,10 +96,14 @@ class Access:
                 raise self.fail(f"write into map forbidden, value_size={reg.map.value_size} off={reg.off + self.off} "
                                 f"size={self.size}")
             self.region(reg, reg.map.value_size, "map value")
+            # a bpf_spin_lock in the value is the helpers' alone
+            start, lock = reg.off + self.off, reg.map.spin_lock if reg.map is not None else -1
+            if lock >= 0 and start + reg.var.smin < lock + 4 and lock < start + reg.var.umax + self.size:
+                raise self.fail("bpf_spin_lock cannot be accessed directly by load/store")
             if self.write:
                 return None
             frozen = reg.map.frozen
-            start = reg.off + self.off + sc.signed(reg.var.value)
+            start += sc.signed(reg.var.value)
             if frozen is not None and reg.var.is_const and start + self.size <= len(frozen):
                 # the kernel reads a frozen read-only map's bytes at load: a constant
                 return s.constant(int.from_bytes(frozen[start:start + self.size], "little"))

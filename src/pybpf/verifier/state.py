@@ -58,6 +58,10 @@ class MapInfo:
     name: str = ""
     #: the value of a frozen read-only map (``.rodata``): loads from it are constants
     frozen: bytes | None = None
+    #: the map was created with BTF for its value; the offset of the value's ``struct
+    #: bpf_spin_lock`` (-1: none)
+    btf: bool = False
+    spin_lock: int = -1
 
 
 @dataclass(frozen=True)
@@ -227,9 +231,11 @@ class State:
     parent: Any = None
     #: how many ``may_goto`` fall-throughs this path took (the kernel's may_goto_depth)
     may_goto_depth: int = 0
+    #: the ``bpf_spin_lock`` held: (map id, id of the map value pointer locked through)
+    lock: tuple[int, int] | None = None
 
     def copy(self) -> State:
-        return State([f.copy() for f in self.frames], dict(self.refs), self.parent, self.may_goto_depth)
+        return State([f.copy() for f in self.frames], dict(self.refs), self.parent, self.may_goto_depth, self.lock)
 
     @property
     def frame(self) -> Frame:
@@ -269,15 +275,21 @@ class State:
         (``live``: one mask per frame), stack slots, and references."""
         return (tuple((tuple(r.key() if mask >> n & 1 else None for n, r in enumerate(f.regs)),
                        tuple(sorted((k, v.key()) for k, v in f.stack.items())), f.callsite)
-                      for f, mask in zip(self.frames, live)), tuple(sorted(self.refs)), self.may_goto_depth)
+                      for f, mask in zip(self.frames, live)), tuple(sorted(self.refs)), self.may_goto_depth,
+                self.lock)
 
     def contains(self, other: State, live: tuple[int, ...]) -> bool:
         """Every execution ``other`` describes, this state describes too: ``other`` can be
         pruned when this one was verified safe. Registers not in ``live`` (one mask per
         frame) are never read again and do not count."""
-        if len(self.frames) != len(other.frames) or len(self.refs) != len(other.refs):
+        if (len(self.frames) != len(other.frames) or len(self.refs) != len(other.refs)
+                or (self.lock is None) != (other.lock is None)):
             return False
         idmap: dict[int, int] = {}
+        if self.lock is not None and other.lock is not None:      # the same lock, ids corresponding
+            if self.lock[0] != other.lock[0]:
+                return False
+            idmap[self.lock[1]] = other.lock[1]
         for mine, theirs, mask in zip(self.frames, other.frames, live):
             if mine.callsite != theirs.callsite:
                 return False
