@@ -54,23 +54,26 @@ def map_info(map_id: int, spec: MapSpec) -> MapInfo:
     readonly = bool(spec.flags & _RDONLY_PROG) or bool(spec.freeze and spec.name.endswith(".rodata"))
     frozen = spec.contents if readonly and spec.freeze and spec.contents is not None else None
     has_btf = spec.btf is not None and spec.btf_value_type_id > 0
-    lock = _spin_lock_offset(BTF.parse(spec.btf), spec.btf_value_type_id) if has_btf and spec.btf else None
+    btf = BTF.parse(spec.btf) if has_btf and spec.btf else None
+    lock, timer = ((_field_offset(btf, spec.btf_value_type_id, "bpf_spin_lock"),
+                    _field_offset(btf, spec.btf_value_type_id, "bpf_timer")) if btf is not None else (None, None))
     return MapInfo(map_id, spec.type, spec.key_size, spec.value_size, spec.max_entries, readonly, spec.name, frozen,
-                   has_btf, -1 if lock is None else lock)
+                   has_btf, -1 if lock is None else lock, -1 if timer is None else timer)
 
 
-def _spin_lock_offset(btf: BTF, type_id: int, base: int = 0) -> int | None:
-    """The byte offset of the ``struct bpf_spin_lock`` in the value type ``type_id`` (in
-    it or a struct nested in it), as the kernel finds it in the map's BTF."""
+def _field_offset(btf: BTF, type_id: int, struct: str, base: int = 0) -> int | None:
+    """The byte offset of the ``struct <struct>`` (``bpf_spin_lock``, ``bpf_timer``) in
+    the value type ``type_id`` (in it or a struct nested in it), as the kernel finds it
+    in the map's BTF."""
     t = btf.resolve(type_id)
     if t.kind not in (Kind.STRUCT, Kind.UNION):
         return None
     for member in t.members:
         inner = btf.resolve(member.type)
-        if inner.kind == Kind.STRUCT and inner.name == "bpf_spin_lock":
+        if inner.kind == Kind.STRUCT and inner.name == struct:
             return base + member.offset // 8
         if inner.kind in (Kind.STRUCT, Kind.UNION):
-            found = _spin_lock_offset(btf, member.type, base + member.offset // 8)
+            found = _field_offset(btf, member.type, struct, base + member.offset // 8)
             if found is not None:
                 return found
     return None

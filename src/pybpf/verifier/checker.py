@@ -203,7 +203,7 @@ class Verifier:
                 gc.enable()
 
     def walk_all(self) -> Result:
-        self.check_lock_maps()
+        self.check_map_fields()
         self.layout.check_cfg()
         #: instruction → ALU, jump (calls and exits too) or other class; each jump's target
         #: (-1: not a jump), each instruction's immediate as a register (ALU fast paths)
@@ -249,19 +249,22 @@ class Verifier:
         self.result.stack_depths = {self.layout.starts.index(f): d for f, d in self.depths.items()}
         return self.result
 
-    def check_lock_maps(self) -> None:
+    def check_map_fields(self) -> None:
         """The kernel's ``check_map_prog_compatibility``, before any path is walked: a
         socket filter or tracing program may not use a map whose values hold a
-        ``bpf_spin_lock``."""
+        ``bpf_spin_lock``, a tracing program one whose values hold a ``bpf_timer``."""
         for ins in self.code:
-            if ins.is_lddw and ins.src in (o.PSEUDO_MAP_FD, o.PSEUDO_MAP_VALUE):
-                info = self.maps.get(ins.imm & 0xFFFF_FFFF)
-                if info is None or info.spin_lock < 0:
-                    continue
-                if self.kind == ProgramType.SOCKET_FILTER:
-                    raise Refused("socket filter progs cannot use bpf_spin_lock yet", None, errno=errno.EINVAL)
-                if self.kind in _TRACING_TYPES:
-                    raise Refused("tracing progs cannot use bpf_spin_lock yet", None, errno=errno.EINVAL)
+            if not (ins.is_lddw and ins.src in (o.PSEUDO_MAP_FD, o.PSEUDO_MAP_VALUE)):
+                continue
+            info = self.maps.get(ins.imm & 0xFFFF_FFFF)
+            if info is None:
+                continue
+            if info.spin_lock >= 0 and self.kind == ProgramType.SOCKET_FILTER:
+                raise Refused("socket filter progs cannot use bpf_spin_lock yet", None, errno=errno.EINVAL)
+            if info.spin_lock >= 0 and self.kind in _TRACING_TYPES:
+                raise Refused("tracing progs cannot use bpf_spin_lock yet", None, errno=errno.EINVAL)
+            if info.timer >= 0 and self.kind in _TRACING_TYPES:
+                raise Refused("tracing progs cannot use bpf_timer yet", None, errno=errno.EINVAL)
 
     def kernel_types(self) -> BTF:
         """The kernel BTF that BTF pointers are typed from (the running kernel's, read
@@ -905,7 +908,9 @@ class Verifier:
             caller[0] = r0
             return frame.callsite + 1
         self.check_leak(state, "BPF_EXIT instruction in main prog")
-        if self.return_range is not None:
+        if frame.async_callback:
+            self.check_return(r0, "async callback return", (0, 0))
+        elif self.return_range is not None:
             self.check_return(r0, "program exit", self.return_range)
         return None
 
@@ -968,6 +973,17 @@ class Verifier:
             raise Refused("calling kernel functions is not supported by the vm's verifier", index, errno=errno.EINVAL)
         return self.helper(index, ins.imm, state, pending)
 
+    def push_timer_callback(self, target: int, timer_map: s.MapInfo | None, pending: list) -> None:
+        """A timer's callback runs later on its own: it is verified from a fresh state
+        (the kernel's ``push_async_cb_state``) with the timer's map, key and value."""
+        frame = s.Frame([s.Reg() for _ in range(11)], subprog=target, async_callback=True)
+        frame.regs[1] = s.Reg(s.MAP_PTR, sc.const(0), map=timer_map)
+        frame.regs[2] = s.Reg(s.MAP_KEY, sc.const(0), map=timer_map)
+        frame.regs[3] = s.Reg(s.MAP_VALUE, sc.const(0), map=timer_map)
+        frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=0)
+        self.entered.add(target)
+        pending.append((target, s.State([frame]), -1))
+
     def enter(self, state: s.State, target: int, callsite: int, args: list[s.Reg], callback: bool) -> int:
         if len(state.frames) >= MAX_CALL_FRAMES:
             raise Refused(f"the call stack of {len(state.frames) + 1} frames is too deep !", self.index,
@@ -1012,7 +1028,9 @@ class Verifier:
             for offset in (start, start + 8):
                 frame.stack[(-offset - 1) // 8] = s.Slot(s.DYNPTR * 8, s.Reg(s.DYNPTR_SLOT, sc.const(0), id=ref,
                                                                              ref=ref, size=offset - start))
-        if call.callback is not None:
+        if call.callback is not None and name == "timer_set_callback":
+            self.push_timer_callback(call.callback, call.timer_map, pending)
+        elif call.callback is not None:
             # as the kernel: the callback is explored later, from a copy of this state with
             # its frame pushed; its exit comes back to this call, which may call it again
             # (bpf_loop: no more often than its loop count says)
@@ -1126,6 +1144,8 @@ class HelperCall:
         self.dynptr_made: tuple[s.Frame, int] | None = None
         #: the lock a spin_lock argument names: (map id, id of the map value pointer)
         self.lock: tuple[int, int] | None = None
+        #: the map whose value holds a timer argument
+        self.timer_map: s.MapInfo | None = None
 
     def fail(self, message: str, errno: int = errno.EACCES) -> Refused:
         return Refused(message, self.v.index, errno=errno)
@@ -1158,6 +1178,9 @@ class HelperCall:
     def arg_map(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.MAP_PTR)
         self.map = reg.map
+        if self.timer_map is not None and reg.map is not None and reg.map.id != self.timer_map.id:
+            raise self.fail(f"timer pointer in R1 map_uid=0 doesn't match map pointer in R{regno} map_uid=0",
+                            errno.EINVAL)
         if self.name == "tail_call" and reg.map is not None and reg.map.type != MapType.PROG_ARRAY:
             raise self.fail("expected prog array map for tail call", errno=errno.EINVAL)
 
@@ -1266,24 +1289,33 @@ class HelperCall:
         self.arg_size(regno, reg, zero=True)
 
     def arg_spin_lock(self, regno: int, reg: s.Reg) -> None:
-        """The kernel's ``process_spin_lock``: the ``struct bpf_spin_lock`` of a map value,
-        at its constant offset, in a map whose BTF says where it is."""
+        """The kernel's ``process_spin_lock``: the ``struct bpf_spin_lock`` of a map value."""
+        info = self.map_field(regno, reg, "bpf_spin_lock", "map_value, ptr_")
+        self.lock = (info.id, reg.id)
+
+    def arg_timer(self, regno: int, reg: s.Reg) -> None:
+        """The kernel's ``process_timer_func``: the ``struct bpf_timer`` of a map value."""
+        self.timer_map = self.map_field(regno, reg, "bpf_timer", "map_value")
+
+    def map_field(self, regno: int, reg: s.Reg, field: str, expected: str) -> s.MapInfo:
+        """A pointer to the special ``field`` of a map value, at its constant offset, in a
+        map whose BTF says where it is; the map."""
         if reg.type != s.MAP_VALUE:
-            raise self.fail(f"R{regno} type={reg.type} expected=map_value, ptr_")
+            raise self.fail(f"R{regno} type={reg.type} expected={expected}")
         if not reg.var.is_const:
-            raise self.fail(f"R{regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset",
+            raise self.fail(f"R{regno} doesn't have constant offset. {field} has to be at the constant offset",
                             errno.EINVAL)
         info = reg.map
         assert info is not None, "a map value pointer names its map"
+        at = dict((name, off) for name, off, _ in info.fields()).get(field, -1)
         if not info.btf:
-            raise self.fail(f"map '{info.name}' has to have BTF in order to use bpf_spin_lock", errno.EINVAL)
-        if info.spin_lock < 0:
-            raise self.fail(f"map '{info.name}' has no valid bpf_spin_lock", errno.EINVAL)
+            raise self.fail(f"map '{info.name}' has to have BTF in order to use {field}", errno.EINVAL)
+        if at < 0:
+            raise self.fail(f"map '{info.name}' has no valid {field}", errno.EINVAL)
         off = reg.off + sc.signed(reg.var.value)
-        if off != info.spin_lock:
-            raise self.fail(f"off {off} doesn't point to 'struct bpf_spin_lock' that is at {info.spin_lock}",
-                            errno.EINVAL)
-        self.lock = (info.id, reg.id)
+        if off != at:
+            raise self.fail(f"off {off} doesn't point to 'struct {field}' that is at {at}", errno.EINVAL)
+        return info
 
     def arg_ctx(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.CTX)

@@ -96,10 +96,11 @@ class Access:
                 raise self.fail(f"write into map forbidden, value_size={reg.map.value_size} off={reg.off + self.off} "
                                 f"size={self.size}")
             self.region(reg, reg.map.value_size, "map value")
-            # a bpf_spin_lock in the value is the helpers' alone
-            start, lock = reg.off + self.off, reg.map.spin_lock if reg.map is not None else -1
-            if lock >= 0 and start + reg.var.smin < lock + 4 and lock < start + reg.var.umax + self.size:
-                raise self.fail("bpf_spin_lock cannot be accessed directly by load/store")
+            # a bpf_spin_lock or bpf_timer in the value is the helpers' alone
+            start = reg.off + self.off
+            for name, at, size in reg.map.fields() if reg.map is not None else ():
+                if start + reg.var.smin < at + size and at < start + reg.var.umax + self.size:
+                    raise self.fail(f"{name} cannot be accessed directly by load/store")
             if self.write:
                 return None
             frozen = reg.map.frozen

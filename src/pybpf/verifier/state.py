@@ -62,6 +62,13 @@ class MapInfo:
     #: bpf_spin_lock`` (-1: none)
     btf: bool = False
     spin_lock: int = -1
+    #: the offset of the value's ``struct bpf_timer`` (-1: none)
+    timer: int = -1
+
+    def fields(self) -> tuple[tuple[str, int, int], ...]:
+        """(name, offset, size) of the value's fields only helpers may touch."""
+        return tuple((name, off, size) for name, off, size in (("bpf_spin_lock", self.spin_lock, 4),
+                                                               ("bpf_timer", self.timer, 16)) if off >= 0)
 
 
 @dataclass(frozen=True)
@@ -213,11 +220,13 @@ class Frame:
     #: how many times this frame's bpf_loop callback was verified in a row (the kernel's
     #: callback_depth, compared with the loop count)
     callback_depth: int = 0
+    #: a timer's callback, verified on its own (its r0 must be 0; it returns to no one)
+    async_callback: bool = False
 
     def copy(self) -> Frame:
         """A copy sharing the registers and slots (which are never changed in place)."""
         return Frame(self.regs[:], self.stack.copy(), self.callsite, self.subprog, self.callback,
-                     self.callback_depth)
+                     self.callback_depth, self.async_callback)
 
 
 @dataclass

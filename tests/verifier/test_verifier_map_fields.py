@@ -1,8 +1,10 @@
-"""``bpf_spin_lock``/``bpf_spin_unlock`` in :mod:`pybpf.verifier`: the lock in a map
-value (found in the map's BTF), calls and exits while it is held, a second lock, an
-unlock of another or of none, direct access to the lock, and the program types that may
-not use such maps — each C program judged by pybpf and, as root, by the kernel
-(``pybpf verify --compare``)."""
+"""Map values with fields only helpers may touch, found in the map's BTF: a
+``bpf_spin_lock`` (``bpf_spin_lock``/``bpf_spin_unlock``: calls and exits while it is
+held, a second lock, an unlock of another or of none) and a ``bpf_timer``
+(``bpf_timer_init``/``set_callback``/``start``/``cancel``: the timer's own map, its
+callback verified on its own and returning 0), direct access to either, and the program
+types that may not use such maps — each C program judged by pybpf and, as root, by the
+kernel (``pybpf verify --compare``)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pybpf.isa.assembler import assemble
 from pybpf.object import MapType, ProgramType
 from pybpf.verifier import MapInfo, verify
 
-C_SOURCE = r"""
+SPIN_SOURCE = r"""
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
 
@@ -71,7 +73,7 @@ SEC("xdp") int xdp_lock(struct xdp_md *ctx)
 """
 
 #: section → the kernel's message ('' when it accepts)
-EXPECTED = {
+SPIN_EXPECTED = {
     "lock_ok": "",
     "held_at_exit": "BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region",
     "call_while_locked": "function calls are not allowed while holding a lock",
@@ -94,24 +96,92 @@ EXPECTED = {
 }
 
 
+TIMER_SOURCE = r"""
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+
+struct elem { int count; struct bpf_timer t; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, struct elem); }
+	timers SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, u32); __type(value, struct elem); }
+	other SEC(".maps");
+struct plain { int count; int pad; long total; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, struct plain); }
+	plain SEC(".maps");
+
+static int fire(void *map, int *key, struct elem *val) { val->count++; return 0; }
+static int fire_bad(void *map, int *key, struct elem *val) { return 1; }
+static struct elem *value(void) { u32 k = 0; return bpf_map_lookup_elem(&timers, &k); }
+
+SEC("tc") int timer_ok(struct __sk_buff *skb)
+{ struct elem *e = value(); if (!e) return 0; bpf_timer_init(&e->t, &timers, 1); bpf_timer_set_callback(&e->t, fire); bpf_timer_start(&e->t, 1000, 0); return 0; }
+SEC("tc") int timer_wrong_map(struct __sk_buff *skb)
+{ struct elem *e = value(); if (!e) return 0; bpf_timer_init(&e->t, &other, 1); return 0; }
+SEC("tc") int timer_bad_callback(struct __sk_buff *skb)
+{ struct elem *e = value(); if (!e) return 0; bpf_timer_init(&e->t, &timers, 1); bpf_timer_set_callback(&e->t, fire_bad); return 0; }
+SEC("tc") int timer_read(struct __sk_buff *skb)
+{ struct elem *e = value(); if (!e) return 0; return *(volatile u64 *)&e->t; }
+SEC("tc") int timer_no_timer(struct __sk_buff *skb)
+{ u32 k = 0; struct plain *p = bpf_map_lookup_elem(&plain, &k); if (!p) return 0; bpf_timer_init((struct bpf_timer *)p, &plain, 1); return 0; }
+SEC("tc") int timer_offset(struct __sk_buff *skb)
+{ struct elem *e = value(); if (!e) return 0; bpf_timer_init((struct bpf_timer *)&e->count, &timers, 1); return 0; }
+SEC("kprobe/do_nanosleep") int timer_kprobe(void *ctx)
+{ struct elem *e = value(); if (!e) return 0; bpf_timer_start(&e->t, 1000, 0); return 0; }
+SEC("socket") int timer_socket(struct __sk_buff *skb)
+{ struct elem *e = value(); if (!e) return 0; bpf_timer_start(&e->t, 1000, 0); return 0; }
+SEC("xdp") int timer_cancel(struct xdp_md *ctx)
+{ struct elem *e = value(); if (!e) return 2; bpf_timer_cancel(&e->t); return 2; }
+char LICENSE[] SEC("license") = "GPL";
+static int fire_reads_key(void *map, int *key, struct elem *val) { val->count = *key; return 0; }
+static int fire_past_key(void *map, int *key, struct elem *val) { val->count = key[1]; return 0; }
+SEC("tc") int callback_reads_key(struct __sk_buff *skb)
+{ struct elem *e = value(); if (!e) return 0; bpf_timer_set_callback(&e->t, fire_reads_key); return 0; }
+SEC("tc") int callback_past_key(struct __sk_buff *skb)
+{ struct elem *e = value(); if (!e) return 0; bpf_timer_set_callback(&e->t, fire_past_key); return 0; }
+SEC("tc") int timer_on_stack(struct __sk_buff *skb)
+{ struct bpf_timer t = {}; bpf_timer_start(&t, 1, 0); return 0; }
+"""
+
+TIMER_EXPECTED = {
+    "timer_ok": "",
+    "timer_wrong_map": "timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0",
+    "timer_bad_callback": "At async callback return the register R0 has smin=1 smax=1 should have been in [0, 0]",
+    "timer_read": "bpf_timer cannot be accessed directly by load/store",
+    "timer_no_timer": "map 'plain' has no valid bpf_timer",
+    "timer_offset": "off 0 doesn't point to 'struct bpf_timer' that is at 8",
+    "timer_kprobe": "tracing progs cannot use bpf_timer yet",
+    "timer_socket": "",
+    "timer_cancel": "",
+    "callback_reads_key": "",
+    "callback_past_key": "R2 min value is outside of the allowed memory range",
+    "timer_on_stack": "R1 type=fp expected=map_value",
+}
+SOURCES = {"spin": (SPIN_SOURCE, SPIN_EXPECTED), "timer": (TIMER_SOURCE, TIMER_EXPECTED)}
+CASES = [(source, section) for source, (_, expected) in SOURCES.items() for section in sorted(expected)]
+
+
 @pytest.fixture(scope="module")
-def c_program(tmp_path_factory):
-    path = tmp_path_factory.mktemp("verifierspin") / "verifierspin.bpf.c"
-    path.write_text(C_SOURCE)
-    return path
+def c_programs(tmp_path_factory):
+    """source name → the C file."""
+    made = {}
+    for name, (text, _) in SOURCES.items():
+        made[name] = tmp_path_factory.mktemp("verifierfields") / f"verifier{name}.bpf.c"
+        made[name].write_text(text)
+    return made
 
 
-@pytest.mark.parametrize("section", sorted(EXPECTED))
-def test_spin_lock_programs(c_program, capsys, section):
+@pytest.mark.parametrize(("source", "section"), CASES)
+def test_map_field_programs(c_programs, capsys, source, section):
     from pybpf.cli import main
 
-    status = main(["verify", str(c_program), "--section", section, "--json"])
+    expected = SOURCES[source][1][section]
+    status = main(["verify", str(c_programs[source]), "--section", section, "--json"])
     row = json.loads(capsys.readouterr().out)
-    assert (row["accepted"], row["message"]) == (not EXPECTED[section], EXPECTED[section])
+    assert (row["accepted"], row["message"]) == (not expected, expected)
     assert status == (0 if row["accepted"] else 1)
 
 
-def test_spin_lock_programs_against_the_kernel(c_program, capsys):
+def test_map_field_programs_against_the_kernel(c_programs, capsys):
     """Every section loaded by the kernel (root): the same verdict, message and errno."""
     from pybpf.cli import main
     from pybpf.kernel.engine import available
@@ -120,13 +190,13 @@ def test_spin_lock_programs_against_the_kernel(c_program, capsys):
     if why is not None:
         pytest.skip(f"the kernel's verifier is not available: {why}")
     differ = []
-    for section in sorted(EXPECTED):
-        main(["verify", str(c_program), "--section", section, "--compare", "--json"])
+    for source, section in CASES:
+        main(["verify", str(c_programs[source]), "--section", section, "--compare", "--json"])
         row = json.loads(capsys.readouterr().out)
         ours = (row["accepted"], row["message"], row.get("errno") or None)
         theirs = (row["kernel"]["accepted"], row["kernel"]["message"], row["kernel"].get("errno") or None)
         if ours != theirs:
-            differ.append((section, ours, theirs))
+            differ.append((source, section, ours, theirs))
     assert not differ
 
 
