@@ -146,3 +146,24 @@ def test_the_table_matches_the_running_kernel():
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "nullable_tracepoint_args.py"), "--check"],
                           capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(ROOT / "src")})
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_fexit_reads_a_returned_struct_pointer():
+    """The return value after an fexit program's arguments has no parameter name (the
+    ``__nullable`` test must not look for one): a function returning a struct pointer."""
+    from pybpf.verifier.btf_pointers import kernel_btf, skip_modifiers
+
+    btf = kernel_btf()
+    for t in btf.types:
+        if t.kind != Kind.FUNC or not t.name:
+            continue
+        proto = btf.types[t.ref]
+        _, ret = skip_modifiers(btf, proto.ref) if proto.ref else (0, None)
+        if ret is not None and ret.kind == Kind.PTR and skip_modifiers(btf, ret.ref)[1].kind == Kind.STRUCT \
+                and all(skip_modifiers(btf, m.type)[1].kind in (Kind.PTR, Kind.INT) for m in proto.members):
+            break
+    else:
+        pytest.skip("no function returning a struct pointer in the kernel's BTF")
+    text = f"r2 = *(u64 *)(r1 +{8 * len(proto.members)})\nr0 = 0\nexit"
+    verdict = verify(assemble(text), ProgramType.TRACING, {}, attach_type=AttachType.TRACE_FEXIT, attach_to=t.name)
+    assert verdict.accepted, verdict.message

@@ -216,7 +216,8 @@ def context_read(verifier, target: Target, off: int, size: int, write: bool) -> 
     # map whose elements an iterator walks is not; an argument named ``*__nullable`` or
     # in the table may be NULL
     walked_map = pointee.name == "bpf_map" and arg + 1 < len(target.params)
-    maybe_null = special == s.nullable(s.TRUSTED_PTR) or target.names[arg + target.hidden].endswith("__nullable")
+    name = target.names[arg + target.hidden] if arg < count else ""       # (the return value has none)
+    maybe_null = special == s.nullable(s.TRUSTED_PTR) or name.endswith("__nullable")
     if (iterator and arg > 0 and not walked_map) or maybe_null:
         return s.Reg(s.nullable(kind), sc.const(0), id=verifier.new_id(), btf=s.KernelType(pointee_id, pointee.name),
                      origin=verifier.index)
