@@ -277,6 +277,7 @@ class Verifier:
         """Verify one path from ``index`` until it exits, is pruned, or splits."""
         layout, result, code, prune_points = self.layout, self.result, self.code, self.layout.prune_points
         jump_class, step, log_level, conditional = self.jump_class, self.step, self.log_level, self.conditional
+        alu_fast, imms, scalar = self.alu_fast, self.imms, s.SCALAR
         self.current = state
         while True:
             self.index = index
@@ -289,7 +290,25 @@ class Verifier:
             if log_level:
                 result.log.append(f"{layout.slots[index]}: ({ins.opcode:02x}) {format_instruction(ins)}")
             kind = jump_class[index]
-            if kind == _ALU_CLASS:
+            if kind == _ALU_CLASS:     # most instructions: scalar arithmetic, done here
+                fast = alu_fast[index]
+                regs = state.frames[-1].regs
+                if fast == _MOV_IMM:
+                    regs[ins.dst] = imms[index]
+                    index += 1
+                    continue
+                if fast == _BY_REG or fast == _BY_IMM:
+                    dst = regs[ins.dst]
+                    src = regs[ins.src] if fast == _BY_REG else imms[index]
+                    if dst.type == scalar == src.type:
+                        a, b = dst.var, src.var
+                        op, is64 = ins.opcode & 0xF0, ins.opcode & 0x07 == o.ALU64
+                        if a[0] == a[1] and b[0] == b[1]:
+                            regs[ins.dst] = s.constant(sc.concrete(op, a[0], b[0], is64))
+                        else:
+                            regs[ins.dst] = s.Reg(scalar, sc.alu(op, a, b, is64))
+                        index += 1
+                        continue
                 self.alu(ins, state)
                 index += 1
                 continue
@@ -472,10 +491,9 @@ class Verifier:
             raise Refused("frame pointer is read only", self.index)
 
     def step(self, index: int, ins: Instruction, state: s.State, pending: list) -> int | None:
+        """One instruction that is neither ALU nor a conditional jump (the walk does those)."""
         kind = ins.opcode & 0x07
-        if kind == o.ALU64 or kind == o.ALU:
-            self.alu(ins, state)
-        elif ins.is_lddw:
+        if ins.is_lddw:
             self.lddw(index, ins, state)
         elif kind == o.LD:
             self.legacy_load(ins, state)
@@ -571,29 +589,14 @@ class Verifier:
     # -- ALU --------------------------------------------------------------------------
 
     def alu(self, ins: Instruction, state: s.State) -> None:
-        """An ALU instruction: scalar with scalar (or a valid immediate) first, as most are."""
-        fast = self.alu_fast[self.index]
-        if fast:
+        """An ALU instruction the walk's fast path (scalar with scalar or a valid
+        immediate, moves of an immediate) did not finish: a register move, shared unless
+        a scalar needs an id first, or the general case."""
+        if self.alu_fast[self.index] == _MOV_REG:
             regs = state.frames[-1].regs
-            if fast == _MOV_IMM:
-                regs[ins.dst] = self.imms[self.index]
-                return
-            if fast == _MOV_REG:   # a copy shares the register, unless a scalar needs an id first
-                src = regs[ins.src]
-                if src.type != s.NOT_INIT and (src.type != s.SCALAR or src.id or src.var[0] == src.var[1]):
-                    regs[ins.dst] = src
-                    return
-                self.alu_general(ins, state)
-                return
-            dst = regs[ins.dst]
-            src = regs[ins.src] if fast == _BY_REG else self.imms[self.index]
-            if dst.type == s.SCALAR == src.type:
-                a, b = dst.var, src.var
-                op, is64 = ins.opcode & 0xF0, ins.opcode & 0x07 == o.ALU64
-                if a[0] == a[1] and b[0] == b[1]:
-                    regs[ins.dst] = s.constant(sc.concrete(op, a[0], b[0], is64))
-                else:
-                    regs[ins.dst] = s.Reg(s.SCALAR, sc.alu(op, a, b, is64))
+            src = regs[ins.src]
+            if src.type != s.NOT_INIT and (src.type != s.SCALAR or src.id or src.var[0] == src.var[1]):
+                regs[ins.dst] = src
                 return
         self.alu_general(ins, state)
 
