@@ -138,7 +138,7 @@ def test_alu_results_contain_every_concrete_result(a, b, sa, sb, op, is64, data)
     x = data.draw(st.integers(left.umin, left.umax))
     y = data.draw(st.integers(right.umin, right.umax))
     result = sc.alu(op, left, right, is64)
-    assert _describes(result, sc._concrete(op, x, y, is64))
+    assert _describes(result, sc.concrete(op, x, y, is64))
 
 
 def _describes(value: sc.Scalar, x: int) -> bool:
@@ -171,7 +171,7 @@ def test_32_bit_bounds_contain_every_concrete_result(a, b, sa, sb, ua, ub, op, i
     x = (ua[0] << 32) | data.draw(st.integers(left.u32min, left.u32max))
     y = (ub[0] << 32) | data.draw(st.integers(right.u32min, right.u32max))
     assert _describes(left, x) and _describes(right, y)
-    assert _describes(sc.alu(op, left, right, is64), sc._concrete(op, x, y, is64))
+    assert _describes(sc.alu(op, left, right, is64), sc.concrete(op, x, y, is64))
     xl, yl = x & sc.U32, y & sc.U32
     cmp = data.draw(st.sampled_from(sorted(sc.INVERSE)))
     holds = {o.JEQ: xl == yl, o.JNE: xl != yl, o.JGT: xl > yl, o.JGE: xl >= yl, o.JLT: xl < yl, o.JLE: xl <= yl,

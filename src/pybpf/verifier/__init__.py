@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pybpf.btf import BTF
+from pybpf.btf import BTF, Kind
 from pybpf.isa import Instruction
 from pybpf.isa.disassembler import format_instruction
 from pybpf.object import AttachType, MapSpec, ProgramType
@@ -53,7 +53,30 @@ def map_info(map_id: int, spec: MapSpec) -> MapInfo:
     """What the verifier needs of a map: sizes, type, whether programs may write it."""
     readonly = bool(spec.flags & _RDONLY_PROG) or bool(spec.freeze and spec.name.endswith(".rodata"))
     frozen = spec.contents if readonly and spec.freeze and spec.contents is not None else None
-    return MapInfo(map_id, spec.type, spec.key_size, spec.value_size, spec.max_entries, readonly, spec.name, frozen)
+    has_btf = spec.btf is not None and spec.btf_value_type_id > 0
+    btf = BTF.parse(spec.btf) if has_btf and spec.btf else None
+    lock, timer = ((_field_offset(btf, spec.btf_value_type_id, "bpf_spin_lock"),
+                    _field_offset(btf, spec.btf_value_type_id, "bpf_timer")) if btf is not None else (None, None))
+    return MapInfo(map_id, spec.type, spec.key_size, spec.value_size, spec.max_entries, readonly, spec.name, frozen,
+                   has_btf, -1 if lock is None else lock, -1 if timer is None else timer)
+
+
+def _field_offset(btf: BTF, type_id: int, struct: str, base: int = 0) -> int | None:
+    """The byte offset of the ``struct <struct>`` (``bpf_spin_lock``, ``bpf_timer``) in
+    the value type ``type_id`` (in it or a struct nested in it), as the kernel finds it
+    in the map's BTF."""
+    t = btf.resolve(type_id)
+    if t.kind not in (Kind.STRUCT, Kind.UNION):
+        return None
+    for member in t.members:
+        inner = btf.resolve(member.type)
+        if inner.kind == Kind.STRUCT and inner.name == struct:
+            return base + member.offset // 8
+        if inner.kind in (Kind.STRUCT, Kind.UNION):
+            found = _field_offset(btf, member.type, struct, base + member.offset // 8)
+            if found is not None:
+                return found
+    return None
 
 
 def verify(instructions: list[Instruction], kind: ProgramType | str, maps: Mapping[int, MapInfo] | None = None,

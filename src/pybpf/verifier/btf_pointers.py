@@ -22,6 +22,7 @@ from pybpf.object import AttachType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
 from pybpf.verifier.program import Refused
+from pybpf.verifier.tracepoint_args import ARGS
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 #: MAX_BPF_FUNC_ARGS: the context of a tracing program holds at most this many u64
@@ -134,7 +135,7 @@ def find_target(btf: BTF, kind: ProgramType, attach: AttachType | None, attach_t
                   hidden, tuple(m.name for m in proto.members))
 
 
-def _slot_size(btf: BTF, type_id: int) -> int:
+def slot_size(btf: BTF, type_id: int) -> int:
     """How many bytes a value takes in the context: 8 for a pointer, else its size
     rounded up to 8 (a struct passed by value may take two; void takes none)."""
     _, t = skip_modifiers(btf, type_id)
@@ -149,7 +150,7 @@ def _arg_index(target: Target, off: int) -> int:
     arguments)."""
     end = 0
     for index, type_id in enumerate(target.prototype + (target.ret,)):
-        end += _slot_size(target.btf, type_id)
+        end += slot_size(target.btf, type_id)
         if off < end:
             return index
     return len(target.prototype) + 1
@@ -202,10 +203,22 @@ def context_read(verifier, target: Target, off: int, size: int, write: bool) -> 
         verifier.result.log.append(f"func '{tname}' arg{arg} has btf_id {pointee_id} type {kind_name(pointee)} "
                                    f"'{pointee.name}'")
     kind = s.TRUSTED_PTR if target.trusted else s.BTF_PTR
+    # a BTF tracepoint's argument the kernel's table of exceptions names (see
+    # tracepoint_args): maybe NULL, maybe an error pointer (a number), or untrusted
+    special = ARGS.get(tname, {}).get(arg) if target.attach == AttachType.TRACE_RAW_TP else None
+    if special == s.SCALAR:
+        if verifier.log_level:
+            verifier.result.log.append(f"marking pointer arg{arg} as scalar as it may encode error")
+        return s.scalar()
+    if special == s.UNTRUSTED_PTR:
+        kind = s.UNTRUSTED_PTR
     # an iterator's object (an argument after its bpf_iter_meta) is NULL at the end; the
-    # map whose elements an iterator walks is not
+    # map whose elements an iterator walks is not; an argument named ``*__nullable`` or
+    # in the table may be NULL
     walked_map = pointee.name == "bpf_map" and arg + 1 < len(target.params)
-    if iterator and arg > 0 and not walked_map:
+    name = target.names[arg + target.hidden] if arg < count else ""       # (the return value has none)
+    maybe_null = special == s.nullable(s.TRUSTED_PTR) or name.endswith("__nullable")
+    if (iterator and arg > 0 and not walked_map) or maybe_null:
         return s.Reg(s.nullable(kind), sc.const(0), id=verifier.new_id(), btf=s.KernelType(pointee_id, pointee.name),
                      origin=verifier.index)
     return s.Reg(kind, sc.const(0), btf=s.KernelType(pointee_id, pointee.name))

@@ -13,7 +13,9 @@ kernel's limit of 1,000,000 processed instructions.
 from __future__ import annotations
 
 import errno
+import gc
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pybpf.btf import BTF, Kind
 from pybpf.isa import Instruction
@@ -70,7 +72,34 @@ _FOR_EACH_MAPS = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.L
 _ENOTSUPP = 524
 #: program types whose functions run on a private stack (measured on this kernel: only perf_event)
 _PRIVATE_STACK = {ProgramType.PERF_EVENT}
+_SPIN_UNLOCK = helper_id("spin_unlock")
+#: the kernel's is_tracing_prog_type
+_TRACING_TYPES = {ProgramType.KPROBE, ProgramType.TRACEPOINT, ProgramType.PERF_EVENT, ProgramType.RAW_TRACEPOINT,
+                  ProgramType.RAW_TRACEPOINT_WRITABLE}
 _SKB_LD = {ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT}
+#: instruction kinds the walk tells apart cheaply (others: 0)
+_ALU_CLASS, _JUMP_CLASS, _CONDITIONAL_CLASS = 1, 2, 3
+#: ALU instructions with a fast path: a register or immediate operand (a binary
+#: operation whose immediate needs no check), and moves of an immediate
+_BY_REG, _BY_IMM, _MOV_IMM, _MOV_REG = 1, 2, 3, 4
+
+
+def _alu_fast(ins: Instruction) -> int:
+    """Which fast path of :meth:`Verifier.alu` ``ins`` takes (0: none)."""
+    kind, op = ins.opcode & 0x07, ins.opcode & 0xF0
+    if kind not in (o.ALU, o.ALU64) or ins.dst == o.R10 or op in (o.NEG, o.END) or ins.src > 10:
+        return 0
+    if op == o.MOV:
+        if ins.off:
+            return 0
+        return _MOV_IMM if ins.opcode & 0x08 == o.K else _MOV_REG if kind == o.ALU64 else 0
+    if ins.opcode & 0x08 == o.X:
+        return _BY_REG
+    if op in (o.DIV, o.MOD) and ins.imm == 0:
+        return 0
+    if op in (o.LSH, o.RSH, o.ARSH) and not 0 <= ins.imm < (64 if kind == o.ALU64 else 32):
+        return 0
+    return _BY_IMM
 
 
 @dataclass(eq=False)     # identity: snapshots are removed from lists by identity
@@ -86,17 +115,11 @@ class Snapshot:
     #: how often a state here was (hits) and was not (misses) found within this one
     hits: int = 0
     misses: int = 0
-    #: (frame, register, value) of its constant scalars: a state with another value in
-    #: one of them is not within this one (a quick test before State.contains)
-    consts: tuple = ()
-
-    def may_contain(self, state: s.State) -> bool:
-        frames = state.frames
-        for frame, regno, value in self.consts:
-            reg = frames[frame].regs[regno]
-            if reg.type != s.SCALAR or reg.var[0] != value or reg.var[1] != value:
-                return False
-        return True
+    #: (frame, register, value) of its live constant scalars: a state without each of
+    #: them is not within this one (a quick test before State.contains)
+    consts: frozenset = frozenset()
+    #: the same as :func:`_constants` gives them (the key of the open snapshots)
+    const_key: tuple = ()
 
 
 @dataclass
@@ -142,8 +165,9 @@ class Verifier:
         #: instruction → snapshots whose every continuation was found safe (pruning candidates)
         self.done: dict[int, list[Snapshot]] = {}
         self.depths: dict[int, int] = {}
-        #: instruction → its snapshots still being explored (a path through them goes on)
-        self.open: dict[int, list[Snapshot]] = {}
+        #: instruction → its snapshots still being explored (a path through them goes on),
+        #: by their constants (:func:`_constants`: only a state with the same ones can equal one)
+        self.open: dict[int, dict[tuple, list[Snapshot]]] = {}
         #: jump-class instructions processed (calls and exits too), and both counters
         #: when the last state was kept
         self.jumps = self.last_jumps = self.last_processed = 0
@@ -151,6 +175,8 @@ class Verifier:
         self.callback_calls: set[int] = set()
         #: may_goto instructions (always a state kept; see may_goto)
         self.may_gotos: set[int] = set()
+        #: both of the above
+        self.checkpoints: set[int] = set()
         #: functions a path entered (calls, callbacks)
         self.entered: set[int] = set()
         #: instruction → registers whose exact value mattered there (see mark_precise)
@@ -165,7 +191,30 @@ class Verifier:
     # -- driver -----------------------------------------------------------------------
 
     def run(self) -> Result:
+        """Verify the program; raises :class:`Refused`. The cyclic garbage collector is
+        paused meanwhile: the walk makes millions of small objects and no cycles, and its
+        collections cost a sixth of the time."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self.walk_all()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def walk_all(self) -> Result:
+        self.check_map_fields()
         self.layout.check_cfg()
+        #: instruction → ALU, jump (calls and exits too) or other class; each jump's target
+        #: (-1: not a jump), each instruction's immediate as a register (ALU fast paths)
+        self.jump_class = [_ALU_CLASS if ins.opcode & 0x07 in (o.ALU, o.ALU64) else
+                           _CONDITIONAL_CLASS if ins.is_jump and ins.opcode & 0xF0 not in (o.JA, o.JCOND) else
+                           _JUMP_CLASS if ins.opcode & 0x07 in (o.JMP, o.JMP32) else 0 for ins in self.code]
+        self.targets = [_target if ins.is_jump and (_target := self.layout.slot_target(i, ins.jump_offset)) is not None
+                        else -1 for i, ins in enumerate(self.code)]
+        #: ALU instructions with a fast path (see alu)
+        self.alu_fast = [_alu_fast(ins) for ins in self.code]
+        self.imms = [s.constant(ins.imm if ins.opcode & 0x07 == o.ALU64 else ins.imm & sc.U32) for ins in self.code]
         if needs_target(self.kind):
             self.target = find_target(self.kernel_types(), self.kind, *self.attach)
         self.live = self.layout.live_registers(_helper_params)
@@ -184,6 +233,7 @@ class Verifier:
             if (ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO) or (ins.is_lddw
                                                                                and ins.src == o.PSEUDO_FUNC):
                 self.layout.prune_points.update((index, index + 1))
+        self.checkpoints = self.callback_calls | self.may_gotos
         frame = s.Frame([s.Reg() for _ in range(11)], subprog=0)
         frame.regs[1] = s.Reg(s.CTX, sc.const(0))
         frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=0)
@@ -199,6 +249,23 @@ class Verifier:
         self.result.stack_depths = {self.layout.starts.index(f): d for f, d in self.depths.items()}
         return self.result
 
+    def check_map_fields(self) -> None:
+        """The kernel's ``check_map_prog_compatibility``, before any path is walked: a
+        socket filter or tracing program may not use a map whose values hold a
+        ``bpf_spin_lock``, a tracing program one whose values hold a ``bpf_timer``."""
+        for ins in self.code:
+            if not (ins.is_lddw and ins.src in (o.PSEUDO_MAP_FD, o.PSEUDO_MAP_VALUE)):
+                continue
+            info = self.maps.get(ins.imm & 0xFFFF_FFFF)
+            if info is None:
+                continue
+            if info.spin_lock >= 0 and self.kind == ProgramType.SOCKET_FILTER:
+                raise Refused("socket filter progs cannot use bpf_spin_lock yet", None, errno=errno.EINVAL)
+            if info.spin_lock >= 0 and self.kind in _TRACING_TYPES:
+                raise Refused("tracing progs cannot use bpf_spin_lock yet", None, errno=errno.EINVAL)
+            if info.timer >= 0 and self.kind in _TRACING_TYPES:
+                raise Refused("tracing progs cannot use bpf_timer yet", None, errno=errno.EINVAL)
+
     def kernel_types(self) -> BTF:
         """The kernel BTF that BTF pointers are typed from (the running kernel's, read
         when first needed)."""
@@ -208,21 +275,49 @@ class Verifier:
 
     def walk(self, index: int, state: s.State, pending: list) -> None:
         """Verify one path from ``index`` until it exits, is pruned, or splits."""
-        layout = self.layout
+        layout, result, code, prune_points = self.layout, self.result, self.code, self.layout.prune_points
+        jump_class, step, log_level, conditional = self.jump_class, self.step, self.log_level, self.conditional
+        alu_fast, imms, scalar = self.alu_fast, self.imms, s.SCALAR
         self.current = state
         while True:
             self.index = index
-            self.result.processed += 1
-            if self.result.processed > INSN_LIMIT:
+            result.processed += 1
+            if result.processed > INSN_LIMIT:
                 raise Refused(f"BPF program is too large. Processed {INSN_LIMIT + 1} insn", index, errno=errno.E2BIG)
-            if index in layout.prune_points and self.visit(index, state):
+            if index in prune_points and self.visit(index, state):
                 return
-            ins = self.code[index]
-            if self.log_level:
-                self.result.log.append(f"{layout.slots[index]}: ({ins.opcode:02x}) {format_instruction(ins)}")
-            if ins.cls in (o.JMP, o.JMP32):
+            ins = code[index]
+            if log_level:
+                result.log.append(f"{layout.slots[index]}: ({ins.opcode:02x}) {format_instruction(ins)}")
+            kind = jump_class[index]
+            if kind == _ALU_CLASS:     # most instructions: scalar arithmetic, done here
+                fast = alu_fast[index]
+                regs = state.frames[-1].regs
+                if fast == _MOV_IMM:
+                    regs[ins.dst] = imms[index]
+                    index += 1
+                    continue
+                if fast == _BY_REG or fast == _BY_IMM:
+                    dst = regs[ins.dst]
+                    src = regs[ins.src] if fast == _BY_REG else imms[index]
+                    if dst.type == scalar == src.type:
+                        a, b = dst.var, src.var
+                        op, is64 = ins.opcode & 0xF0, ins.opcode & 0x07 == o.ALU64
+                        if a[0] == a[1] and b[0] == b[1]:
+                            regs[ins.dst] = s.constant(sc.concrete(op, a[0], b[0], is64))
+                        else:
+                            regs[ins.dst] = s.Reg(scalar, sc.alu(op, a, b, is64))
+                        index += 1
+                        continue
+                self.alu(ins, state)
+                index += 1
+                continue
+            if kind:
                 self.jumps += 1
-            nxt = self.step(index, ins, state, pending)
+                if kind == _CONDITIONAL_CLASS:
+                    index = conditional(index, ins, state, pending)
+                    continue
+            nxt = step(index, ins, state, pending)
             if nxt is None:
                 self.finish(state)
                 return
@@ -230,46 +325,46 @@ class Verifier:
 
     def visit(self, index: int, state: s.State) -> bool:
         """Prune against the states seen at ``index``; record this one. True: pruned."""
-        seen = self.visited.setdefault(index, [])
-        result = self.result
-        if index in self.callback_calls:
-            return self.visit_callback_call(index, state, seen)
-        may_goto = index in self.may_gotos
+        may_goto = False
+        if index in self.checkpoints:
+            if index in self.callback_calls:
+                return self.visit_callback_call(index, state, self.visited.setdefault(index, []))
+            may_goto = True
         # as the kernel: a new state is kept only after 2 jumps and 8 instructions since the
         # last one, and inside a loop under way here only after 20 jumps or 100 instructions
-        jumps, insns = self.jumps - self.last_jumps, result.processed - self.last_processed
-        keep = jumps >= 2 and insns >= 8
-        open_here = self.open.get(index, ())
-        if keep and open_here and jumps < 20 and insns < 100:
-            keep = False
+        jumps, insns = self.jumps - self.last_jumps, self.result.processed - self.last_processed
+        open_here = self.open.get(index)
+        keep = jumps >= 2 and insns >= 8 and (not open_here or jumps >= 20 or insns >= 100)
+        done = self.done.get(index)
+        if not (open_here or keep or done or may_goto):
+            return False
         # each caller frame waits at its call instruction; the registers live there count
         frames = state.frames
-        live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
+        live = (tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
+                if len(frames) > 1 else (self.live[index],))
+        consts = _constants(state, live)
+        seen = self.visited.setdefault(index, [])
         if may_goto:           # a deeper iteration within an earlier one adds nothing
-            depth = state.may_goto_depth
-            if self.scan(seen, lambda snap: snap.state.may_goto_depth != depth and snap.may_contain(state)
-                         and snap.state.contains(state, live),
-                         True):
+            if self.scan(seen, state, live, frozenset(consts), True, other_depth=True):
                 self.finish(state)
                 return True
             keep = True
         # a state equal to one still being explored on this path: a loop that never ends
-        # (the constants compared first: a loop counter tells most states apart cheaply)
+        # (only those with the same constants can be: a loop counter tells states apart)
         key = None
-        for snap in open_here:
-            if snap.state.may_goto_depth == state.may_goto_depth and snap.may_contain(state):
+        for snap in open_here.get(consts, ()) if open_here is not None else ():
+            if snap.state.may_goto_depth == state.may_goto_depth:
                 key = key or state.key(live)
                 if snap.key == key:
                     raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index,
                                   errno=errno.EINVAL)
-        if self.scan(self.done.get(index, []), lambda snap: snap.may_contain(state) and snap.state.contains(state, live),
-                     may_goto):
+        if done and self.scan(done, state, live, frozenset(consts), may_goto):
             if self.log_level > 1:
                 self.result.log.append(f"{self.layout.slots[index]}: safe")
             self.finish(state)
             return True
         if keep:
-            self.keep(index, state, seen, key or state.key(live))
+            self.keep(index, state, seen, key or state.key(live), consts)
         return False
 
     def visit_callback_call(self, index: int, state: s.State, seen: list[Snapshot]) -> bool:
@@ -279,43 +374,47 @@ class Verifier:
         ``calls_callback`` rule); every state here is kept."""
         frames = state.frames
         live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
-        if self.scan(seen, lambda snap: snap.may_contain(state) and snap.state.contains(state, live), True):
+        consts = _constants(state, live)
+        if self.scan(seen, state, live, frozenset(consts), True):
             self.finish(state)
             return True
-        self.keep(index, state, seen, state.key(live))
+        self.keep(index, state, seen, state.key(live), consts)
         return False
 
     @staticmethod
-    def scan(snaps: list[Snapshot], fits, checkpoint: bool) -> bool:
-        """Whether one of ``snaps`` ``fits``; those compared in vain count a miss, and one
-        that misses far more often than it hits is dropped, as the kernel evicts states
-        (3 misses per hit; 64 at a may_goto or callback call while still explored)."""
-        hit, kept = False, []
+    def scan(snaps: list[Snapshot], state: s.State, live: tuple[int, ...], consts: frozenset, checkpoint: bool,
+             other_depth: bool = False) -> bool:
+        """Whether one of ``snaps`` contains ``state`` (whose live registers are ``live``,
+        its constants ``consts``; ``other_depth``: only snapshots of another may_goto
+        depth count); those compared in vain count a miss, and one that misses far more
+        often than it hits is dropped, as the kernel evicts states (3 misses per hit; 64
+        at a may_goto or callback call while still explored)."""
+        hit, over, depth = False, False, state.may_goto_depth
         for snap in snaps:
-            if not hit:
-                if fits(snap):
-                    snap.hits += 1
-                    hit = True
-                else:
-                    snap.misses += 1
-            n = 64 if checkpoint and snap.branches else 3
-            if snap.misses <= snap.hits * n + n:
-                kept.append(snap)
-        if len(kept) != len(snaps):
-            snaps[:] = kept
+            if ((not other_depth or snap.state.may_goto_depth != depth) and snap.consts <= consts
+                    and snap.state.contains(state, live)):
+                snap.hits += 1
+                hit = True
+                break
+            snap.misses += 1
+            over = over or snap.misses > snap.hits * 3 + 3
+        # a snapshot not compared now has the counts it had when last kept, but at a
+        # checkpoint it loses the 64's protection once explored: look at all of them there
+        if over or checkpoint:
+            kept = [snap for snap in snaps
+                    if snap.misses <= snap.hits * (n := 64 if checkpoint and snap.branches else 3) + n]
+            if len(kept) != len(snaps):
+                snaps[:] = kept
         return hit
 
-    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple) -> None:
-        """Record ``state`` at ``index`` as a snapshot whose continuations are explored."""
+    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple, consts: tuple) -> None:
+        """Record ``state`` at ``index`` as a snapshot whose continuations are explored
+        (``key``, ``consts``: the state's identity and constants over its live registers)."""
         result = self.result
         self.last_jumps, self.last_processed = self.jumps, result.processed
-        snap = Snapshot(state.copy(), state.parent, index, key)
+        snap = Snapshot(state.copy(), state.parent, index, key, consts=frozenset(consts), const_key=consts)
         snap.state.parent = None
-        if len(state.frames) == len(key[0]):
-            snap.consts = tuple((f, n, reg.var[0]) for f, (frame, regs) in enumerate(zip(state.frames, key[0]))
-                                for n, reg in enumerate(frame.regs)
-                                if regs[0][n] is not None and reg.type == s.SCALAR and reg.var[0] == reg.var[1])
-        self.open.setdefault(index, []).append(snap)
+        self.open.setdefault(index, {}).setdefault(consts, []).append(snap)
         state.parent = snap
         seen.append(snap)
         result.total_states += 1
@@ -343,7 +442,13 @@ class Verifier:
             snap.branches -= 1
             if snap.branches:
                 break
-            self.open[snap.index].remove(snap)
+            here = self.open[snap.index]
+            alike = here[snap.const_key]
+            alike.remove(snap)
+            if not alike:
+                del here[snap.const_key]
+                if not here:
+                    del self.open[snap.index]
             self.done.setdefault(snap.index, []).append(snap)
             snap = snap.parent
 
@@ -386,10 +491,9 @@ class Verifier:
             raise Refused("frame pointer is read only", self.index)
 
     def step(self, index: int, ins: Instruction, state: s.State, pending: list) -> int | None:
-        kind = ins.cls
-        if kind in (o.ALU, o.ALU64):
-            self.alu(ins, state)
-        elif ins.is_lddw:
+        """One instruction that is neither ALU nor a conditional jump (the walk does those)."""
+        kind = ins.opcode & 0x07
+        if ins.is_lddw:
             self.lddw(index, ins, state)
         elif kind == o.LD:
             self.legacy_load(ins, state)
@@ -454,7 +558,8 @@ class Verifier:
                 if offset >= info.value_size:
                     raise Refused(f"invalid access to map value pointer, value_size={info.value_size} off={offset}",
                                   index, errno=errno.EINVAL)
-                state.regs[ins.dst] = s.Reg(s.MAP_VALUE, sc.const(0), off=offset, map=info)
+                state.regs[ins.dst] = s.Reg(s.MAP_VALUE, sc.const(0), off=offset, map=info,
+                                            id=self.new_id() if info.spin_lock >= 0 else 0)
             return
         if ins.src == o.PSEUDO_FUNC:
             if not self.func_info:
@@ -484,8 +589,21 @@ class Verifier:
     # -- ALU --------------------------------------------------------------------------
 
     def alu(self, ins: Instruction, state: s.State) -> None:
-        op, is64, by_reg = o.op(ins.opcode), ins.cls == o.ALU64, o.source(ins.opcode) == o.X
-        regs = state.regs
+        """An ALU instruction the walk's fast path (scalar with scalar or a valid
+        immediate, moves of an immediate) did not finish: a register move, shared unless
+        a scalar needs an id first, or the general case."""
+        if self.alu_fast[self.index] == _MOV_REG:
+            regs = state.frames[-1].regs
+            src = regs[ins.src]
+            if src.type != s.NOT_INIT and (src.type != s.SCALAR or src.id or src.var[0] == src.var[1]):
+                regs[ins.dst] = src
+                return
+        self.alu_general(ins, state)
+
+    def alu_general(self, ins: Instruction, state: s.State) -> None:
+        opcode = ins.opcode
+        op, is64, by_reg = opcode & 0xF0, opcode & 0x07 == o.ALU64, opcode & 0x08 == o.X
+        regs = state.frames[-1].regs
         self.write_check(ins.dst)
         if op == o.MOV:
             if not by_reg:
@@ -502,8 +620,8 @@ class Verifier:
                 regs[ins.dst] = s.scalar(sc.low32(src.var) if src.type == s.SCALAR else sc.unsigned_range(0, sc.U32))
                 return
             if src.type == s.SCALAR and not src.var.is_const and not src.id:
-                src.id = self.new_id()
-            regs[ins.dst] = src.copy()
+                src = regs[ins.src] = src.but(id=self.new_id())
+            regs[ins.dst] = src
             return
         dst = self.read(state, ins.dst)
         if op in (o.NEG, o.END):
@@ -603,29 +721,45 @@ class Verifier:
             return self.exit(state)
         if op == o.CALL:
             return self.call(index, ins, state, pending)
-        target = self.layout.slot_target(index, ins.jump_offset)
         if op == o.JCOND:
-            return self.may_goto(index, ins, state, target, pending)
-        self.read(state, ins.dst)
-        if o.source(ins.opcode) == o.X:
-            self.read(state, ins.src)
-        taken_state = self.fork(state)
-        outcome = self.condition(op, ins, state, taken_state, True)
-        if outcome is not None:            # decided: one side only, the other never runs
-            for regno in (ins.dst, ins.src) if o.source(ins.opcode) == o.X else (ins.dst,):
-                if state.regs[regno].type == s.SCALAR:
-                    self.mark_precise(regno)
-            if outcome:
-                state.frames, state.refs = taken_state.frames, taken_state.refs
+            return self.may_goto(index, ins, state, self.targets[index], pending)
+        return self.conditional(index, ins, state, pending)
+
+    def conditional(self, index: int, ins: Instruction, state: s.State, pending: list) -> int:
+        """A conditional jump: decided, or a split whose jump side is pushed on ``pending``."""
+        op, target = ins.opcode & 0xF0, self.targets[index]
+        regs = state.frames[-1].regs
+        dst = regs[ins.dst]
+        if dst.type == s.NOT_INIT:
+            self.read(state, ins.dst)
+        is64 = ins.opcode & 0x07 == o.JMP
+        if ins.opcode & 0x08 == o.X:
+            src = regs[ins.src]
+            if src.type == s.NOT_INIT:
+                self.read(state, ins.src)
+            outcome = self.decide(op, is64, dst, src.type, src.var, src)
+        elif dst.type == s.SCALAR:
+            value = sc.const(ins.imm if is64 else ins.imm & sc.U32)
+            outcome = sc.branch_taken(op, dst.var, value) if is64 else sc.branch_taken32(op, dst.var, value)
+        else:
+            outcome = self.decide(op, is64, dst, s.SCALAR, sc.const(ins.imm if is64 else ins.imm & sc.U32), None)
+        if outcome is None:                # the state is copied only for a real split
+            taken_state = self.fork(state)
+            outcome = self.condition(op, ins, state, taken_state, True)
+            if outcome is None:
+                fall = self.condition(sc.INVERSE.get(op, op), ins, state, state, op != o.JSET)
+                if fall is False:          # the fall-through is impossible after all
+                    state.frames, state.refs = taken_state.frames, taken_state.refs
+                    self.finish(taken_state)
+                    return target
+                pending.append((target, taken_state, index))
+                return index + 1
             self.finish(taken_state)
-            return target if outcome else index + 1
-        fall = self.condition(sc.INVERSE.get(op, op), ins, state, state, op != o.JSET)
-        if fall is False:                   # the fall-through is impossible after all
-            state.frames, state.refs = taken_state.frames, taken_state.refs
-            self.finish(taken_state)
-            return target
-        pending.append((target, taken_state, index))
-        return index + 1
+        # decided: one side only, the other never runs
+        for regno in (ins.dst, ins.src) if ins.opcode & 0x08 == o.X else (ins.dst,):
+            if regs[regno].type == s.SCALAR:
+                self.mark_precise(regno)
+        return target if outcome else index + 1
 
     def may_goto(self, index: int, ins: Instruction, state: s.State, target: int | None,
                  pending: list) -> int | None:
@@ -651,7 +785,10 @@ class Verifier:
         dst = regs[ins.dst]
         src = regs[ins.src] if by_reg else s.constant(ins.imm if is64 else ins.imm & sc.U32)
         if dst.is_pointer or src.is_pointer:
-            return self.pointer_condition(op, dst, src, into, is64)
+            taken = self.pointer_decided(op, dst, src, is64)
+            if taken is None:
+                self.pointer_condition(op, dst, src, into, is64)
+            return taken
         if not holds:         # JSET's fall-through: the bits of a constant are clear
             if src.var.is_const:
                 cleared = sc.make(dst.var.umin, dst.var.umax, dst.var.smin, dst.var.smax,
@@ -676,40 +813,59 @@ class Verifier:
         return None
 
     def set_scalar(self, state: s.State, regno: int, value: sc.Scalar) -> None:
+        """``regno`` (and every copy of it) is ``value``."""
         reg = state.regs[regno]
         if reg.id:
-            for other in state.all_regs():
-                if other.type == s.SCALAR and other.id == reg.id:
-                    other.var = value
-        reg.var = value
+            ident = reg.id
+            state.update(lambda other: other.but(var=value) if other.type == s.SCALAR and other.id == ident else None)
+        if state.regs[regno].var is not value:
+            state.regs[regno] = state.regs[regno].but(var=value)
 
-    def pointer_condition(self, op: int, dst: s.Reg, src: s.Reg, into: s.State, is64: bool) -> bool | None:
+    def decide(self, op: int, is64: bool, dst: s.Reg, src_type: str, src_var: sc.Scalar,
+               src: s.Reg | None) -> bool | None:
+        """Whether ``dst op src`` (``src`` None: the constant ``src_var``) certainly holds
+        (True), certainly fails (False) or may go either way (None)."""
+        if dst.type != s.SCALAR or src_type != s.SCALAR:
+            return self.pointer_decided(op, dst, src or s.Reg(s.SCALAR, src_var), is64)
+        return sc.branch_taken(op, dst.var, src_var) if is64 else sc.branch_taken32(op, dst.var, src_var)
+
+    @staticmethod
+    def pointer_decided(op: int, dst: s.Reg, src: s.Reg, is64: bool) -> bool | None:
+        """A pointer compared with 0 that cannot be NULL: the comparison is decided."""
         if op in (o.JEQ, o.JNE) and (src.type == s.SCALAR) != (dst.type == s.SCALAR):
             pointer, other = (dst, src) if dst.is_pointer else (src, dst)
-            if other.var.is_const and other.var.value == 0 and is64:
-                if not pointer.maybe_null:
-                    # a kernel pointer not trusted may be NULL though not marked so
-                    if (s.is_btf(pointer.type) and pointer.type != s.TRUSTED_PTR) or pointer.type == s.UNTRUSTED_MEM:
-                        return None
-                    return op == o.JNE
+            if other.var.is_const and other.var.value == 0 and is64 and not pointer.maybe_null:
+                # a kernel pointer not trusted may be NULL though not marked so
+                if (s.is_btf(pointer.type) and pointer.type != s.TRUSTED_PTR) or pointer.type == s.UNTRUSTED_MEM:
+                    return None
+                return op == o.JNE
+        return None
+
+    def pointer_condition(self, op: int, dst: s.Reg, src: s.Reg, into: s.State, is64: bool) -> None:
+        """Narrow ``into`` by an undecided pointer comparison: a NULL check, or a packet
+        range check."""
+        if op in (o.JEQ, o.JNE) and (src.type == s.SCALAR) != (dst.type == s.SCALAR):
+            pointer, other = (dst, src) if dst.is_pointer else (src, dst)
+            if other.var.is_const and other.var.value == 0 and is64 and pointer.maybe_null:
                 self.mark_null(into, pointer, is_null=(op == o.JEQ))
-            return None
+            return
         if is64 and dst.is_pointer and src.is_pointer:
             self.packet_range(op, dst, src, into)
-        return None
 
     def mark_null(self, state: s.State, pointer: s.Reg, is_null: bool) -> None:
         """A NULL check of a maybe-NULL pointer: every copy (same id) learns the outcome."""
         ident, ref = pointer.id, pointer.ref
-        for reg in state.all_regs():
-            if reg.maybe_null and reg.id == ident:
-                if is_null:
-                    reg.type, reg.var, reg.off, reg.map, reg.ref, reg.id = s.SCALAR, sc.const(0), 0, None, 0, 0
-                    reg.btf = None
-                else:
-                    reg.type = s.not_null(reg.type)
-                    if not reg.ref:
-                        reg.id = 0
+
+        def checked(reg: s.Reg) -> s.Reg | None:
+            if not reg.maybe_null or reg.id != ident:
+                return None
+            if is_null:
+                return reg.but(type=s.SCALAR, var=sc.const(0), off=0, map=None, ref=0, id=0, btf=None)
+            # the id stays with a held reference, and with a map value holding a lock (it
+            # tells bpf_spin_unlock which lock)
+            keep = reg.ref or (reg.map is not None and reg.map.spin_lock >= 0 and reg.type == s.MAP_VALUE + s.OR_NULL)
+            return reg.but(type=s.not_null(reg.type), id=reg.id if keep else 0)
+        state.update(checked)
         if is_null and ref and ref == ident:     # an acquired object that is not there
             state.refs.pop(ref, None)
 
@@ -731,13 +887,15 @@ class Verifier:
         # pkt + N < end leaves N + 1 bytes; pkt + N <= end leaves N
         strict = op == (o.JLT if pointer is dst else o.JGT)
         new_range = pointer.off + strict
-        for reg in state.all_regs():
-            if reg.type == pointer.type and reg.id == pointer.id:
-                reg.range = max(reg.range, new_range)
+        kind, ident = pointer.type, pointer.id
+        state.update(lambda reg: reg.but(range=max(reg.range, new_range))
+                     if reg.type == kind and reg.id == ident else None)
 
     def exit(self, state: s.State) -> int | None:
-        r0 = self.read(state, 0)
         frame = state.frame
+        # a function's r0 goes back to its caller as it is (unset too: the compiler drops
+        # a return value nobody reads); a callback's and the program's must be set
+        r0 = state.regs[0] if len(state.frames) > 1 and not frame.callback else self.read(state, 0)
         if len(state.frames) > 1:
             if r0.type == s.STACK and r0.frame == len(state.frames) - 1:
                 raise Refused("cannot return stack pointer to the caller frame", self.index, errno=errno.EINVAL)
@@ -753,7 +911,9 @@ class Verifier:
             caller[0] = r0
             return frame.callsite + 1
         self.check_leak(state, "BPF_EXIT instruction in main prog")
-        if self.return_range is not None:
+        if frame.async_callback:
+            self.check_return(r0, "async callback return", (0, 0))
+        elif self.return_range is not None:
             self.check_return(r0, "program exit", self.return_range)
         return None
 
@@ -794,7 +954,12 @@ class Verifier:
 
     def check_leak(self, state: s.State, what: str) -> None:
         """The kernel's ``check_resource_leak``: every reference still held is named, and
-        ``what`` (an exit, a tail call, a legacy packet load) is refused."""
+        ``what`` (an exit, a tail call, a legacy packet load) is refused; so is each of
+        them while a ``bpf_spin_lock`` is held."""
+        if state.lock is not None:
+            raise Refused(f"{what} cannot be used inside bpf_spin_lock-ed region", self.index,
+                          "the lock taken by bpf_spin_lock is not released (bpf_spin_unlock) on this path",
+                          errno=errno.EINVAL)
         if not state.refs:
             return
         lines = [f"Unreleased reference id={ref} alloc_insn={self.layout.slots[where]}"
@@ -811,6 +976,17 @@ class Verifier:
             raise Refused("calling kernel functions is not supported by the vm's verifier", index, errno=errno.EINVAL)
         return self.helper(index, ins.imm, state, pending)
 
+    def push_timer_callback(self, target: int, timer_map: s.MapInfo | None, pending: list) -> None:
+        """A timer's callback runs later on its own: it is verified from a fresh state
+        (the kernel's ``push_async_cb_state``) with the timer's map, key and value."""
+        frame = s.Frame([s.Reg() for _ in range(11)], subprog=target, async_callback=True)
+        frame.regs[1] = s.Reg(s.MAP_PTR, sc.const(0), map=timer_map)
+        frame.regs[2] = s.Reg(s.MAP_KEY, sc.const(0), map=timer_map)
+        frame.regs[3] = s.Reg(s.MAP_VALUE, sc.const(0), map=timer_map)
+        frame.regs[10] = s.Reg(s.STACK, sc.const(0), frame=0)
+        self.entered.add(target)
+        pending.append((target, s.State([frame]), -1))
+
     def enter(self, state: s.State, target: int, callsite: int, args: list[s.Reg], callback: bool) -> int:
         if len(state.frames) >= MAX_CALL_FRAMES:
             raise Refused(f"the call stack of {len(state.frames) + 1} frames is too deep !", self.index,
@@ -823,6 +999,10 @@ class Verifier:
         return target
 
     def helper(self, index: int, number: int, state: s.State, pending: list) -> int | None:
+        if state.lock is not None and number != _SPIN_UNLOCK:
+            raise Refused("function calls are not allowed while holding a lock", index,
+                          "between bpf_spin_lock and bpf_spin_unlock only loads, stores and arithmetic may run",
+                          errno=errno.EINVAL)
         name = HELPER_NAMES.get(number) if number > 0 else None
         if name is None:
             raise Refused(f"invalid func unknown#{number}", index, errno=errno.EINVAL)
@@ -835,6 +1015,14 @@ class Verifier:
                           errno=errno.EINVAL)
         call = HelperCall(self, state, name, proto)
         call.check_args()
+        if name == "spin_lock":
+            state.lock = call.lock
+        elif name == "spin_unlock":
+            if state.lock is None:
+                raise Refused("bpf_spin_unlock without taking a lock", index, errno=errno.EINVAL)
+            if state.lock != call.lock:
+                raise Refused("bpf_spin_unlock of different lock", index, errno=errno.EINVAL)
+            state.lock = None
         if call.dynptr_made is not None:
             self.new_id()
             ref = self.new_id()
@@ -843,7 +1031,9 @@ class Verifier:
             for offset in (start, start + 8):
                 frame.stack[(-offset - 1) // 8] = s.Slot(s.DYNPTR * 8, s.Reg(s.DYNPTR_SLOT, sc.const(0), id=ref,
                                                                              ref=ref, size=offset - start))
-        if call.callback is not None:
+        if call.callback is not None and name == "timer_set_callback":
+            self.push_timer_callback(call.callback, call.timer_map, pending)
+        elif call.callback is not None:
             # as the kernel: the callback is explored later, from a copy of this state with
             # its frame pushed; its exit comes back to this call, which may call it again
             # (bpf_loop: no more often than its loop count says)
@@ -860,13 +1050,13 @@ class Verifier:
         for regno in range(1, 6):
             regs[regno] = s.Reg()
         if proto.changes_packet:
-            for reg in state.all_regs():
-                if reg.type in (s.PKT, s.PKT_META, s.PKT_END):
-                    reg.type, reg.var, reg.id, reg.range, reg.off = s.SCALAR, sc.UNKNOWN, 0, 0, 0
+            state.update(lambda reg: reg.but(type=s.SCALAR, var=sc.UNKNOWN, id=0, range=0, off=0)
+                         if reg.type in (s.PKT, s.PKT_META, s.PKT_END) else None)
         if proto.ret == "void":
             regs[0] = s.Reg()
-        elif proto.ret == "map_value_or_null" and call.key_in_range:
-            regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index)
+        elif proto.ret == "map_value_or_null" and call.key_in_range:     # (an id names a lock in it)
+            regs[0] = s.Reg(s.MAP_VALUE, sc.const(0), map=call.map, origin=index,
+                            id=self.new_id() if call.map is not None and call.map.spin_lock >= 0 else 0)
         elif proto.ret == "map_value_or_null":
             regs[0] = s.Reg(s.MAP_VALUE + s.OR_NULL, sc.const(0), id=self.new_id(), map=call.map, origin=index)
         elif proto.ret == "dynptr_mem_or_null":      # a slice that dies with its dynptr's reference
@@ -955,6 +1145,10 @@ class HelperCall:
         #: the dynptr argument (its first slot's register), and a dynptr to set up (frame, offset)
         self.dynptr: s.Reg | None = None
         self.dynptr_made: tuple[s.Frame, int] | None = None
+        #: the lock a spin_lock argument names: (map id, id of the map value pointer)
+        self.lock: tuple[int, int] | None = None
+        #: the map whose value holds a timer argument
+        self.timer_map: s.MapInfo | None = None
 
     def fail(self, message: str, errno: int = errno.EACCES) -> Refused:
         return Refused(message, self.v.index, errno=errno)
@@ -987,6 +1181,9 @@ class HelperCall:
     def arg_map(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.MAP_PTR)
         self.map = reg.map
+        if self.timer_map is not None and reg.map is not None and reg.map.id != self.timer_map.id:
+            raise self.fail(f"timer pointer in R1 map_uid=0 doesn't match map pointer in R{regno} map_uid=0",
+                            errno.EINVAL)
         if self.name == "tail_call" and reg.map is not None and reg.map.type != MapType.PROG_ARRAY:
             raise self.fail("expected prog array map for tail call", errno=errno.EINVAL)
 
@@ -1094,6 +1291,35 @@ class HelperCall:
     def arg_size0(self, regno: int, reg: s.Reg) -> None:
         self.arg_size(regno, reg, zero=True)
 
+    def arg_spin_lock(self, regno: int, reg: s.Reg) -> None:
+        """The kernel's ``process_spin_lock``: the ``struct bpf_spin_lock`` of a map value."""
+        info = self.map_field(regno, reg, "bpf_spin_lock", "map_value, ptr_")
+        self.lock = (info.id, reg.id)
+
+    def arg_timer(self, regno: int, reg: s.Reg) -> None:
+        """The kernel's ``process_timer_func``: the ``struct bpf_timer`` of a map value."""
+        self.timer_map = self.map_field(regno, reg, "bpf_timer", "map_value")
+
+    def map_field(self, regno: int, reg: s.Reg, field: str, expected: str) -> s.MapInfo:
+        """A pointer to the special ``field`` of a map value, at its constant offset, in a
+        map whose BTF says where it is; the map."""
+        if reg.type != s.MAP_VALUE:
+            raise self.fail(f"R{regno} type={reg.type} expected={expected}")
+        if not reg.var.is_const:
+            raise self.fail(f"R{regno} doesn't have constant offset. {field} has to be at the constant offset",
+                            errno.EINVAL)
+        info = reg.map
+        assert info is not None, "a map value pointer names its map"
+        at = dict((name, off) for name, off, _ in info.fields()).get(field, -1)
+        if not info.btf:
+            raise self.fail(f"map '{info.name}' has to have BTF in order to use {field}", errno.EINVAL)
+        if at < 0:
+            raise self.fail(f"map '{info.name}' has no valid {field}", errno.EINVAL)
+        off = reg.off + sc.signed(reg.var.value)
+        if off != at:
+            raise self.fail(f"off {off} doesn't point to 'struct {field}' that is at {at}", errno.EINVAL)
+        return info
+
     def arg_ctx(self, regno: int, reg: s.Reg) -> None:
         self.expect(regno, reg, s.CTX)
         if reg.off or not reg.var.is_const or reg.var.value:
@@ -1189,9 +1415,8 @@ class HelperCall:
     def release(self, ref: int) -> None:
         """The reference is given back: every copy of the pointer becomes unusable."""
         del self.state.refs[ref]
-        for other in self.state.all_regs():
-            if other.ref == ref:
-                other.type, other.var, other.ref, other.id, other.size = s.SCALAR, sc.UNKNOWN, 0, 0, 0
+        self.state.update(lambda other: other.but(type=s.SCALAR, var=sc.UNKNOWN, ref=0, id=0, size=0)
+                          if other.ref == ref else None)
 
     def build_callback_args(self, regs: list[s.Reg]) -> None:
         context = regs[3].copy()
@@ -1213,6 +1438,29 @@ class HelperCall:
 _NO_CALLBACK = Proto(())
 
 
+def _constants(state: s.State, live: tuple[int, ...]) -> tuple:
+    """(frame, register, value) of each live register of ``state`` that is a constant
+    scalar (``live``: a register mask per frame), frame by frame and register by
+    register: equal states give equal tuples."""
+    found = []
+    scalar = s.SCALAR
+    for f, (frame, mask) in enumerate(zip(state.frames, live)):
+        regs = frame.regs
+        for n in _bits(mask):
+            reg = regs[n]
+            if reg.type == scalar:
+                var = reg.var
+                if var[0] == var[1]:
+                    found.append((f, n, var[0]))
+    return tuple(found)
+
+
+@lru_cache(maxsize=2048)
+def _bits(mask: int) -> tuple[int, ...]:
+    """The register numbers in a register mask."""
+    return tuple(n for n in range(11) if mask >> n & 1)
+
+
 def _same_callsites(a: s.State, b: s.State) -> bool:
     return len(a.frames) == len(b.frames) and all(x.callsite == y.callsite for x, y in zip(a.frames, b.frames))
 
@@ -1221,15 +1469,18 @@ def _widen(old: s.State, new: s.State, precise: tuple[int, ...]) -> None:
     """The kernel's ``widen_imprecise_scalars``: a scalar of ``new`` that differs from the
     same register (or spilled register) of ``old`` becomes unknown, unless it is precise
     (``precise``: a register mask per frame; spilled scalars count as imprecise)."""
+    def widened(a: s.Reg, b: s.Reg) -> s.Reg | None:
+        return b.but(var=sc.UNKNOWN, id=0) if a.type == b.type == s.SCALAR and a.var != b.var else None
+
     for before, after, mask in zip(old.frames, new.frames, precise):
-        pairs = [(a, b) for n, (a, b) in enumerate(zip(before.regs, after.regs)) if not mask >> n & 1]
+        for n, (a, b) in enumerate(zip(before.regs, after.regs)):
+            if not mask >> n & 1 and (changed := widened(a, b)) is not None:
+                after.regs[n] = changed
         for i, slot in after.stack.items():
             old_slot = before.stack.get(i)
             if old_slot is not None and old_slot.spilled is not None and slot.spilled is not None:
-                pairs.append((old_slot.spilled, slot.spilled))
-        for a, b in pairs:
-            if a.type == b.type == s.SCALAR and a.var != b.var:
-                b.var, b.id = sc.UNKNOWN, 0
+                if (changed := widened(old_slot.spilled, slot.spilled)) is not None:
+                    after.stack[i] = s.Slot(slot.kinds, changed)
 
 
 def _helper_params(number: int) -> int:

@@ -96,10 +96,15 @@ class Access:
                 raise self.fail(f"write into map forbidden, value_size={reg.map.value_size} off={reg.off + self.off} "
                                 f"size={self.size}")
             self.region(reg, reg.map.value_size, "map value")
+            # a bpf_spin_lock or bpf_timer in the value is the helpers' alone
+            start = reg.off + self.off
+            for name, at, size in reg.map.fields() if reg.map is not None else ():
+                if start + reg.var.smin < at + size and at < start + reg.var.umax + self.size:
+                    raise self.fail(f"{name} cannot be accessed directly by load/store")
             if self.write:
                 return None
             frozen = reg.map.frozen
-            start = reg.off + self.off + sc.signed(reg.var.value)
+            start += sc.signed(reg.var.value)
             if frozen is not None and reg.var.is_const and start + self.size <= len(frozen):
                 # the kernel reads a frozen read-only map's bytes at load: a constant
                 return s.constant(int.from_bytes(frozen[start:start + self.size], "little"))
@@ -242,10 +247,11 @@ def _aligned(var: sc.Scalar, fixed: int, size: int) -> bool:
 
 
 def _slot(frame: s.Frame, byte: int) -> tuple[s.Slot, int]:
+    """The slot holding ``byte``, made this state's own to be changed (slots are shared
+    by copies of a state)."""
     index = (-byte - 1) // 8
     slot = frame.stack.get(index)
-    if slot is None:
-        slot = frame.stack[index] = s.Slot()
+    slot = frame.stack[index] = s.Slot() if slot is None else s.Slot(slot.kinds, slot.spilled)
     return slot, (-byte - 1) % 8
 
 
@@ -257,7 +263,7 @@ def _kind(frame: s.Frame, byte: int) -> str:
 def _write(frame: s.Frame, start: int, size: int, value: s.Reg | None) -> None:
     """Record a store of ``value`` (None: some unknown bytes) to ``[start, start+size)``."""
     if size == 8 and start % 8 == 0 and value is not None:
-        frame.stack[(-start - 1) // 8] = s.Slot(s.SPILL * 8, value.copy())
+        frame.stack[(-start - 1) // 8] = s.Slot(s.SPILL * 8, value)
         return
     if start % 8 == 0 and value is not None and value.type == s.SCALAR and (
             value.var.is_const or value.var.umax >> (8 * size) == 0):
@@ -267,7 +273,7 @@ def _write(frame: s.Frame, start: int, size: int, value: s.Reg | None) -> None:
         kinds = slot.kinds if slot.spilled is None else slot.kinds.replace(s.SPILL, s.MISC)
         slot.kinds = kinds[:8 - size] + s.SPILL * size
         slot.spilled = (s.constant(value.var.value & ((1 << (8 * size)) - 1)) if value.var.is_const
-                        else value.copy())
+                        else value)
         return
     zero = value is not None and value.var.is_const and value.var.value == 0
     for byte in range(start, start + size):
@@ -285,7 +291,7 @@ def _read(access: Access, frame: s.Frame, start: int) -> s.Reg:
         spilled, count = slot.spilled, slot.kinds.count(s.SPILL)
         # the register whole, or a narrower part of a scalar whose value fits in it
         if count == size or (size < count and spilled.type == s.SCALAR and spilled.var.umax >> (8 * size) == 0):
-            return spilled.copy()
+            return spilled
     # privileged programs may read stack never written: it reads as some value
     kinds = [_kind(frame, byte) for byte in range(start, start + size)]
     if slot is not None and slot.spilled is not None and slot.spilled.is_pointer and not access.helper:

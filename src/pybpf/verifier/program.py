@@ -106,19 +106,7 @@ class Layout:
         over each function. Pruning and loop detection compare live registers only.
         ``params(helper)`` is how many argument registers a helper call reads."""
         used, defined = zip(*(_use_def(ins, params) for ins in self.code)) if self.code else ((), ())
-        graph = self.graph
-        live = [0] * len(self.code)
-        changed = True
-        while changed:
-            changed = False
-            for index in reversed(range(len(self.code))):
-                after = 0
-                for nxt in graph[index]:
-                    after |= live[nxt]
-                before = used[index] | (after & ~defined[index])
-                if before != live[index]:
-                    live[index], changed = before, True
-        return live
+        return self._backward(lambda index, after: used[index] | (after & ~defined[index]))
 
     def precise_registers(self, sinks: dict[int, int]) -> list[int]:
         """For each instruction, the registers whose exact value decides something later:
@@ -127,20 +115,29 @@ class Layout:
         were computed from. The kernel finds the same by backtracking each path
         (``mark_chain_precision``); this is its union over paths."""
         flows = [_flow(ins) for ins in self.code]
+
+        def transfer(index: int, after: int) -> int:
+            defined, sources = flows[index]
+            return (after & ~defined) | (sources if after & defined else 0) | sinks.get(index, 0)
+        return self._backward(transfer)
+
+    def _backward(self, transfer: Callable[[int, int], int]) -> list[int]:
+        """The fixpoint of a backward data flow of register masks over the control-flow
+        graph: each instruction's mask is ``transfer(index, after)``, ``after`` the union of
+        its successors' masks (liveness and precision are both such flows)."""
         graph = self.graph
-        precise = [0] * len(self.code)
+        masks = [0] * len(self.code)
         changed = True
         while changed:
             changed = False
             for index in reversed(range(len(self.code))):
                 after = 0
                 for nxt in graph[index]:
-                    after |= precise[nxt]
-                defined, sources = flows[index]
-                before = (after & ~defined) | (sources if after & defined else 0) | sinks.get(index, 0)
-                if before != precise[index]:
-                    precise[index], changed = before, True
-        return precise
+                    after |= masks[nxt]
+                before = transfer(index, after)
+                if before != masks[index]:
+                    masks[index], changed = before, True
+        return masks
 
     @cached_property
     def graph(self) -> list[list[int]]:

@@ -13,7 +13,8 @@ the helper sets up, uses, or gives back), ``alloc_size0`` (a known constant, may
 ``u64_out`` (8 bytes the helper writes), ``sock_common?`` (a socket pointer, a BTF
 pointer to a struct starting with one, or NULL too with ``?``). A return type
 ``btf:STRUCT`` is a BTF pointer to that struct, ``btf?:STRUCT`` one that may be NULL,
-``trusted_btf:STRUCT`` a trusted one.
+``trusted_btf:STRUCT`` a trusted one. ``spin_lock`` / ``timer``: the ``struct bpf_spin_lock``
+/ ``struct bpf_timer`` of a map value.
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ _TABLE: dict[str, tuple[Proto, set | None]] = {
     "ktime_get_coarse_ns": (Proto(()), set(T) - _TRACING),
     "jiffies64": (Proto(()), ALL),
     "get_prandom_u32": (Proto(()), ALL),
+    "spin_lock": (Proto(("spin_lock",), "void"), ALL),
+    "spin_unlock": (Proto(("spin_lock",), "void"), ALL),
+    "timer_init": (Proto(("timer", "map", "any")), ALL),
+    "timer_set_callback": (Proto(("timer", "func")), ALL),
+    "timer_start": (Proto(("timer", "any", "any")), ALL),
+    "timer_cancel": (Proto(("timer",)), ALL),
     "get_smp_processor_id": (Proto(()), ALL),
     "get_numa_node_id": (Proto(()), ALL),
     "tail_call": (Proto(("ctx", "map", "any"), "void"), ALL),

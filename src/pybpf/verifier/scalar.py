@@ -11,6 +11,8 @@ operations and ``w`` comparisons work on, as the kernel's ``u32_min_value``....
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pybpf.isa import opcodes as o
 from pybpf.verifier import tnum as tn
 from pybpf.verifier.tnum import MASK64, Tnum
@@ -80,34 +82,42 @@ class Scalar(tuple):
 
 def make(umin: int, umax: int, smin: int, smax: int, t: Tnum, u32min: int = 0, u32max: int = U32,
          s32min: int = S32_MIN, s32max: int = S32_MAX) -> Scalar | None:
-    """A consistent scalar from possibly loose bounds, or None when no value fits."""
+    """A consistent scalar from possibly loose bounds, or None when no value fits.
+
+    Two passes as the kernel's ``reg_bounds_sync`` (the second skipped when the first
+    changed nothing: it would change nothing either). Signed views are computed inline,
+    ``((x & mask) ^ sign) - sign``: this runs at every branch and ALU result."""
     for _ in range(2):
+        before = (umin, umax, smin, smax, t, u32min, u32max, s32min, s32max)
         # bounds from the known bits
         tv, tm = t
         umin, umax = max(umin, tv), min(umax, tv | tm)
         if not tm >> 63:                                # sign bit known
-            smin, smax = max(smin, signed(tv)), min(smax, signed(tv | tm))
+            smin, smax = max(smin, (tv ^ _SIGN64) - _SIGN64), min(smax, ((tv | tm) ^ _SIGN64) - _SIGN64)
         lv, lm = tv & U32, tm & U32
         u32min, u32max = max(u32min, lv), min(u32max, lv | lm)
         if not lm >> 31:
-            s32min, s32max = max(s32min, signed(lv, 32)), min(s32max, signed(lv | lm, 32))
+            s32min, s32max = max(s32min, (lv ^ _SIGN32) - _SIGN32), min(s32max, ((lv | lm) ^ _SIGN32) - _SIGN32)
         # the low halves of a 64-bit range whose upper halves agree (or are two sequential
         # numbers around a low half crossing zero) are a 32-bit range
+        lo, hi = ((umin & U32) ^ _SIGN32) - _SIGN32, ((umax & U32) ^ _SIGN32) - _SIGN32
         if umin >> 32 == umax >> 32:
             u32min, u32max = max(u32min, umin & U32), min(u32max, umax & U32)
-            if signed(umin, 32) <= signed(umax, 32):
-                s32min, s32max = max(s32min, signed(umin, 32)), min(s32max, signed(umax, 32))
-        elif ((umin >> 32) + 1) & U32 == (umax >> 32) & U32 and signed(umin, 32) < 0 <= signed(umax, 32):
-            s32min, s32max = max(s32min, signed(umin, 32)), min(s32max, signed(umax, 32))
+            if lo <= hi:
+                s32min, s32max = max(s32min, lo), min(s32max, hi)
+        elif ((umin >> 32) + 1) & U32 == (umax >> 32) & U32 and lo < 0 <= hi:
+            s32min, s32max = max(s32min, lo), min(s32max, hi)
+        lo, hi = ((smin & U32) ^ _SIGN32) - _SIGN32, ((smax & U32) ^ _SIGN32) - _SIGN32
         if smin >> 32 == smax >> 32:
             if smin & U32 <= smax & U32:
                 u32min, u32max = max(u32min, smin & U32), min(u32max, smax & U32)
-            if signed(smin, 32) <= signed(smax, 32):
-                s32min, s32max = max(s32min, signed(smin, 32)), min(s32max, signed(smax, 32))
-        elif ((smin >> 32) + 1) & U32 == (smax >> 32) & U32 and signed(smin, 32) < 0 <= signed(smax, 32):
-            s32min, s32max = max(s32min, signed(smin, 32)), min(s32max, signed(smax, 32))
-        if signed(u32min, 32) <= signed(u32max, 32):    # u32 range on one side of the sign
-            s32min, s32max = max(s32min, signed(u32min, 32)), min(s32max, signed(u32max, 32))
+            if lo <= hi:
+                s32min, s32max = max(s32min, lo), min(s32max, hi)
+        elif ((smin >> 32) + 1) & U32 == (smax >> 32) & U32 and lo < 0 <= hi:
+            s32min, s32max = max(s32min, lo), min(s32max, hi)
+        lo, hi = ((u32min & U32) ^ _SIGN32) - _SIGN32, ((u32max & U32) ^ _SIGN32) - _SIGN32
+        if lo <= hi:                                    # u32 range on one side of the sign
+            s32min, s32max = max(s32min, lo), min(s32max, hi)
         if s32min & U32 <= s32max & U32:                # s32 range on one side of zero
             u32min, u32max = max(u32min, s32min & U32), min(u32max, s32max & U32)
         if u32min > u32max or s32min > s32max:
@@ -119,7 +129,8 @@ def make(umin: int, umax: int, smin: int, smax: int, t: Tnum, u32min: int = 0, u
             elif umax < smin & MASK64:
                 smin = 0
         if umin >> 63 == umax >> 63:                    # unsigned range on one side of the sign
-            smin, smax = max(smin, signed(umin)), min(smax, signed(umax))
+            smin, smax = (max(smin, ((umin & MASK64) ^ _SIGN64) - _SIGN64),
+                          min(smax, ((umax & MASK64) ^ _SIGN64) - _SIGN64))
         if (smin >= 0) == (smax >= 0):                  # signed range on one side of zero
             umin, umax = max(umin, smin & MASK64), min(umax, smax & MASK64)
         if umin > umax or smin > smax:
@@ -136,14 +147,28 @@ def make(umin: int, umax: int, smin: int, smax: int, t: Tnum, u32min: int = 0, u
         t64 = tn.intersect(t, tn.from_range(umin, umax))
         t32 = tn.intersect(tn.Tnum(lv, lm), tn.from_range(u32min, u32max))
         t = tn.Tnum((t64[0] & ~U32) | t32[0], (t64[1] & ~U32) | t32[1])
+        if (umin, umax, smin, smax, t, u32min, u32max, s32min, s32max) == before:
+            break
     return Scalar((umin, umax, smin, smax, t, u32min, u32max, s32min, s32max))
 
 
+#: the sign bits of 64- and 32-bit values (``(x ^ sign) - sign`` reads ``x`` as signed)
+_SIGN64, _SIGN32 = 1 << 63, 1 << 31
+
+
 def const(value: int) -> Scalar:
-    value &= MASK64
+    """The scalar that is exactly ``value`` (modulo 2**64)."""
+    return _const(value & MASK64)
+
+
+@lru_cache(maxsize=4096)
+def _const(value: int) -> Scalar:
+    """Constants are immutable and recur (loop counters, offsets, immediates): one
+    object each, made once."""
     low = value & U32
-    return Scalar((value, value, signed(value), signed(value), tn.const(value), low, low, signed(low, 32),
-                   signed(low, 32)))
+    s64 = value - (1 << 64) if value >> 63 else value
+    s32 = low - (1 << 32) if low >> 31 else low
+    return Scalar((value, value, s64, s64, tn.const(value), low, low, s32, s32))
 
 
 UNKNOWN = Scalar((0, MASK64, S64_MIN, S64_MAX, tn.UNKNOWN, 0, U32, S32_MIN, S32_MAX))
@@ -190,12 +215,12 @@ def _from_bounds(umin: int, umax: int, t: Tnum) -> Scalar:
 def alu(op: int, a: Scalar, b: Scalar, is64: bool) -> Scalar:
     """The scalar result of ``a op b`` (``b`` already the imm or source register)."""
     if a[0] == a[1] and b[0] == b[1]:         # both constants (so are their low halves)
-        return const(_concrete(op, a[0], b[0], is64))
+        return const(concrete(op, a[0], b[0], is64))
     bounds32 = _alu32(op, a, b)
     if not is64:
         a, b = low32(a), low32(b)
         if a.is_const and b.is_const:
-            return const(_concrete(op, a[0], b[0], is64))
+            return const(concrete(op, a[0], b[0], is64))
     result = _alu64(op, a, b, is64)
     if bounds32 is not None:     # what the low halves alone say about the result's low half
         low = (max(result[5], bounds32[0]), min(result[6], bounds32[1]), max(result[7], bounds32[2]),
@@ -278,7 +303,8 @@ def _alu64(op: int, a: Scalar, b: Scalar, is64: bool) -> Scalar:
     return UNKNOWN
 
 
-def _concrete(op: int, a: int, b: int, is64: bool) -> int:
+def concrete(op: int, a: int, b: int, is64: bool) -> int:
+    """``a op b`` of two known values, as the CPU computes it."""
     width = 64 if is64 else 32
     mask = (1 << width) - 1
     a, b = a & mask, b & mask

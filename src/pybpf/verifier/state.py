@@ -9,7 +9,9 @@ holds (ring-buffer memory), which the program must release before it exits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pybpf.verifier import scalar as sc
@@ -56,6 +58,17 @@ class MapInfo:
     name: str = ""
     #: the value of a frozen read-only map (``.rodata``): loads from it are constants
     frozen: bytes | None = None
+    #: the map was created with BTF for its value; the offset of the value's ``struct
+    #: bpf_spin_lock`` (-1: none)
+    btf: bool = False
+    spin_lock: int = -1
+    #: the offset of the value's ``struct bpf_timer`` (-1: none)
+    timer: int = -1
+
+    def fields(self) -> tuple[tuple[str, int, int], ...]:
+        """(name, offset, size) of the value's fields only helpers may touch."""
+        return tuple((name, off, size) for name, off, size in (("bpf_spin_lock", self.spin_lock, 4),
+                                                               ("bpf_timer", self.timer, 16)) if off >= 0)
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,9 @@ def is_btf(kind: str) -> bool:
 
 
 class Reg:
+    """One register's abstract value. Never changed once in a state: copies of a state
+    share their registers, and a change puts a new register in place (:meth:`but`)."""
+
     __slots__ = ("btf", "frame", "id", "map", "off", "origin", "range", "ref", "size", "type", "var")
 
     def __init__(self, type: str = NOT_INIT, var: sc.Scalar = sc.UNKNOWN, off: int = 0, id: int = 0,
@@ -100,6 +116,14 @@ class Reg:
     def copy(self) -> Reg:
         return Reg(self.type, self.var, self.off, self.id, self.ref, self.map, self.range, self.size,
                    self.frame, self.origin, self.btf)
+
+    def but(self, **changes: Any) -> Reg:
+        """A copy of this register with ``changes`` (registers in a state are never
+        changed in place: copies of a state share them)."""
+        new = self.copy()
+        for name, value in changes.items():
+            setattr(new, name, value)
+        return new
 
     @property
     def maybe_null(self) -> bool:
@@ -158,7 +182,10 @@ def scalar(value: sc.Scalar = sc.UNKNOWN) -> Reg:
     return Reg(SCALAR, value)
 
 
+@lru_cache(maxsize=4096)
 def constant(value: int) -> Reg:
+    """The scalar register that is ``value`` (one object per value: registers are never
+    changed in place)."""
     return Reg(SCALAR, sc.const(value))
 
 
@@ -168,15 +195,13 @@ INVALID, MISC, ZERO, SPILL, DYNPTR = "?", "m", "0", "r", "d"
 
 
 class Slot:
-    """One 8-byte stack slot: a kind per byte and the register spilled there."""
+    """One 8-byte stack slot: a kind per byte and the register spilled there. Like
+    registers, slots in a state are shared by its copies: a changed slot is a new one."""
 
     __slots__ = ("kinds", "spilled")
 
     def __init__(self, kinds: str = INVALID * 8, spilled: Reg | None = None):
         self.kinds, self.spilled = kinds, spilled
-
-    def copy(self) -> Slot:
-        return Slot(self.kinds, self.spilled.copy() if self.spilled is not None else None)
 
     def key(self) -> tuple:
         return (self.kinds, self.spilled.key() if self.spilled is not None else None)
@@ -195,10 +220,13 @@ class Frame:
     #: how many times this frame's bpf_loop callback was verified in a row (the kernel's
     #: callback_depth, compared with the loop count)
     callback_depth: int = 0
+    #: a timer's callback, verified on its own (its r0 must be 0; it returns to no one)
+    async_callback: bool = False
 
     def copy(self) -> Frame:
-        return Frame([r.copy() for r in self.regs], {k: v.copy() for k, v in self.stack.items()},
-                     self.callsite, self.subprog, self.callback, self.callback_depth)
+        """A copy sharing the registers and slots (which are never changed in place)."""
+        return Frame(self.regs[:], self.stack.copy(), self.callsite, self.subprog, self.callback,
+                     self.callback_depth, self.async_callback)
 
 
 @dataclass
@@ -212,9 +240,11 @@ class State:
     parent: Any = None
     #: how many ``may_goto`` fall-throughs this path took (the kernel's may_goto_depth)
     may_goto_depth: int = 0
+    #: the ``bpf_spin_lock`` held: (map id, id of the map value pointer locked through)
+    lock: tuple[int, int] | None = None
 
     def copy(self) -> State:
-        return State([f.copy() for f in self.frames], dict(self.refs), self.parent, self.may_goto_depth)
+        return State([f.copy() for f in self.frames], dict(self.refs), self.parent, self.may_goto_depth, self.lock)
 
     @property
     def frame(self) -> Frame:
@@ -232,20 +262,43 @@ class State:
                 if slot.spilled is not None:
                     yield slot.spilled
 
+    def update(self, change: Callable[[Reg], Reg | None]) -> None:
+        """Put ``change(reg)`` in the place of every register and spilled register for
+        which it is not None (a NULL check, a range check or a release reaching every
+        copy of a pointer)."""
+        for frame in self.frames:
+            regs = frame.regs
+            for n, reg in enumerate(regs):
+                new = change(reg)
+                if new is not None:
+                    regs[n] = new
+            stack = frame.stack
+            for index, slot in stack.items():
+                if slot.spilled is not None:
+                    new = change(slot.spilled)
+                    if new is not None:
+                        stack[index] = Slot(slot.kinds, new)
+
     def key(self, live: tuple[int, ...]) -> tuple:
         """The state's identity for loop detection: registers of each frame that are live
         (``live``: one mask per frame), stack slots, and references."""
         return (tuple((tuple(r.key() if mask >> n & 1 else None for n, r in enumerate(f.regs)),
                        tuple(sorted((k, v.key()) for k, v in f.stack.items())), f.callsite)
-                      for f, mask in zip(self.frames, live)), tuple(sorted(self.refs)), self.may_goto_depth)
+                      for f, mask in zip(self.frames, live)), tuple(sorted(self.refs)), self.may_goto_depth,
+                self.lock)
 
     def contains(self, other: State, live: tuple[int, ...]) -> bool:
         """Every execution ``other`` describes, this state describes too: ``other`` can be
         pruned when this one was verified safe. Registers not in ``live`` (one mask per
         frame) are never read again and do not count."""
-        if len(self.frames) != len(other.frames) or len(self.refs) != len(other.refs):
+        if (len(self.frames) != len(other.frames) or len(self.refs) != len(other.refs)
+                or (self.lock is None) != (other.lock is None)):
             return False
         idmap: dict[int, int] = {}
+        if self.lock is not None and other.lock is not None:      # the same lock, ids corresponding
+            if self.lock[0] != other.lock[0]:
+                return False
+            idmap[self.lock[1]] = other.lock[1]
         for mine, theirs, mask in zip(self.frames, other.frames, live):
             if mine.callsite != theirs.callsite:
                 return False
