@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         kind = ProgramType.parse(args.type) if args.type else default
     except ValueError as exc:
         raise PybpfError(f"--type: {exc}") from None
+    if spec is not None:
+        spec.copy(type=kind).require_type()
     maps = {}
     if spec is not None:
         used = sorted(set(spec.references.values()))

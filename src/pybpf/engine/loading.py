@@ -100,7 +100,15 @@ def load(spec: CollectionSpec | MapSpec | ProgramSpec | str | Path | bytes, engi
         spec = CollectionSpec.of(spec)
     spec = _sized_perf_arrays(spec)
     spec.check()
+    _require_program_types(spec)
     return choose_engine(engine).load_collection(spec, **options)
+
+
+def _require_program_types(spec: CollectionSpec) -> None:
+    """Refuse a program whose section named no program type (libbpf opens such objects
+    too, and refuses to load them until the caller sets the type)."""
+    for program in spec.programs.values():
+        program.require_type()
 
 
 def _sized_perf_arrays(spec: CollectionSpec) -> CollectionSpec:

@@ -114,6 +114,15 @@ class ProgramSpec:
                                 "but is not an lddw")
         return self
 
+    def require_type(self) -> None:
+        """Raise :class:`SpecError` where the program has no type yet (its section named
+        none libbpf knows; libbpf also opens such objects and refuses to load them)."""
+        if self.type == ProgramType.UNSPEC:
+            raise SpecError(f"program {self.name!r}: its section {self.section!r} names no program type "
+                            "(libbpf's names: 'xdp', 'tc', 'tracepoint/CAT/NAME', 'kprobe/FN', ...); "
+                            f"set one before loading: spec.programs[{self.name!r}].copy(type='xdp'), "
+                            "or --type on the command line")
+
     def explain(self, slot: int) -> str:
         """What is known about instruction slot ``slot`` beyond its encoding, one fact
         a line: the C source line it came from and, for an instruction poisoned by a

@@ -148,8 +148,3 @@ def section_kind(section: str) -> SectionKind | None:
         if name.startswith(prefix + "/"):
             return SectionKind(program_type, attach_type, name[len(prefix) + 1:], sleepable, hook)
     return None
-
-
-def known_prefixes() -> list[str]:
-    """Every recognised prefix, for error messages."""
-    return [prefix for prefix, *_ in _TABLE]

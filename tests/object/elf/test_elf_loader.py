@@ -10,8 +10,10 @@ import sys
 
 import pytest
 
+import pybpf
 from pybpf.isa import opcodes as o
-from pybpf.object import MapType, ProgramType
+from pybpf.object import CollectionSpec, MapType, ProgramType
+from pybpf.object.errors import SpecError
 from pybpf.object.elf import ObjectError, load_object, section_kind
 
 SOURCE = r"""
@@ -114,8 +116,13 @@ def test_section_kinds():
 def test_unknown_program_section(tmp_path):
     data = compile_c(tmp_path, 'int __attribute__((section("weird"), used)) f(void *c) { return 0; }\n'
                                'char l[] __attribute__((section("license"), used)) = "GPL";', "weird")
-    with pytest.raises(ObjectError, match=r"section 'weird', which names no program type"):
-        load_object(data)
+    spec = load_object(data)        # opened with no type, as libbpf opens it
+    assert spec.programs["f"].type == ProgramType.UNSPEC
+    with pytest.raises(SpecError, match=r"section 'weird' names no program type.*--type"):
+        pybpf.load(spec, engine="vm")
+    typed = CollectionSpec(spec.maps, {"f": spec.programs["f"].copy(type="socket_filter")})
+    with pybpf.load(typed, engine="vm") as loaded:
+        assert loaded.programs["f"].test_run(bytes(64)).retval == 0
 
 
 @pytest.mark.parametrize("mangle, why", [

@@ -20,7 +20,8 @@ from pybpf.object.elf.reader import ElfObject, ObjectError, read_object
 from pybpf.object.errors import SpecError
 from pybpf.object.maps import MapSpec
 from pybpf.object.programs import ProgramSpec
-from pybpf.object.sections import known_prefixes, section_kind
+from pybpf.object.kinds import ProgramType
+from pybpf.object.sections import SectionKind, section_kind
 
 
 def load_object(source: str | Path | bytes, *, name: str = "",
@@ -48,10 +49,9 @@ def load_object(source: str | Path | bytes, *, name: str = "",
         section = obj.sections[section_index]
         if section.name == ".text":
             continue
-        kind = section_kind(section.name)
-        if kind is None:
-            raise ObjectError(f"{obj.path}: program {function.name!r} is in section {section.name!r}, "
-                              f"which names no program type (known: {', '.join(known_prefixes())})")
+        # a section libbpf does not know leaves the type unset, as libbpf's open does: the
+        # user sets it before loading (load() refuses the program until then)
+        kind = section_kind(section.name) or SectionKind(ProgramType.UNSPEC, None, "")
         linked = link(obj, function, table, externs)
         missing = sorted(set(linked.maps.values()) - set(declared))
         if missing:
