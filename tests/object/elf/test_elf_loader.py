@@ -13,8 +13,8 @@ import pytest
 import pybpf
 from pybpf.isa import opcodes as o
 from pybpf.object import CollectionSpec, MapType, ProgramType
-from pybpf.object.errors import SpecError
 from pybpf.object.elf import ObjectError, load_object, section_kind
+from pybpf.object.errors import SpecError
 
 SOURCE = r"""
 #define SEC(n) __attribute__((section(n), used))

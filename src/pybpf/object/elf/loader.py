@@ -18,9 +18,9 @@ from pybpf.object.elf.linker import functions, link
 from pybpf.object.elf.maps import data_maps, kconfig_map, legacy_maps
 from pybpf.object.elf.reader import ElfObject, ObjectError, read_object
 from pybpf.object.errors import SpecError
+from pybpf.object.kinds import ProgramType
 from pybpf.object.maps import MapSpec
 from pybpf.object.programs import ProgramSpec
-from pybpf.object.kinds import ProgramType
 from pybpf.object.sections import SectionKind, section_kind
 
 
