@@ -43,6 +43,12 @@ CASES = [
     # a bounded scalar spilled in 4 bytes and filled back keeps its bounds
     ("socket_filter", "call bpf_get_prandom_u32\nr0 &= 47\n*(u32 *)(r10 -24) = r0\n" + _LOOKUP.replace("-4", "-40")
      + "if r0 == 0 goto +3\nr8 = *(u32 *)(r10 -24)\nr0 += r8\nr7 = *(u8 *)(r0 +0)\nr0 = 0\nexit", None),
+    # 32-bit arithmetic on packet pointers: a privileged subtraction gives a meaningless
+    # scalar (xdp-tutorial's `unsigned int offset = data_end - data`), anything else is refused
+    ("xdp", "r2 = *(u32 *)(r1 +4)\nr1 = *(u32 *)(r1 +0)\nw3 = w2\nw3 -= w1\nr0 = 2\nexit", None),
+    ("xdp", "r2 = *(u32 *)(r1 +4)\nr1 = *(u32 *)(r1 +0)\nw2 -= 1\nr0 = 2\nexit", None),
+    ("xdp", "r2 = *(u32 *)(r1 +4)\nr1 = *(u32 *)(r1 +0)\nw3 = 1\nw3 -= w1\nr0 = 2\nexit", None),
+    ("xdp", "r1 = *(u32 *)(r1 +0)\nw1 += 1\nr0 = 2\nexit", (errno.EACCES, "R1 32-bit pointer arithmetic prohibited")),
     # may_goto ends a loop whose counter is widened
     ("socket_filter", "r7 = 0\nmay_goto +3\nr7 += 1\ncall bpf_get_prandom_u32\ngoto -4\nr0 = 0\nexit", None),
     # ring-buffer dynptrs

@@ -670,6 +670,8 @@ class Verifier:
             raise Refused(f"R{regno} pointer {_ALU_NAMES[op]} pointer prohibited", self.index)
         pointer, offset = (dst, src) if dst.is_pointer else (src, dst)
         if not is64:
+            if op == o.SUB:     # a privileged loader may: the result is a meaningless scalar
+                return s.scalar()
             raise Refused(f"R{regno} 32-bit pointer arithmetic prohibited", self.index)
         if pointer.maybe_null:
             raise Refused(f"R{regno} pointer arithmetic on {pointer.type} prohibited, null-check it first",
