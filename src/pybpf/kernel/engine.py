@@ -106,6 +106,11 @@ def _initialized(made: KernelMap) -> KernelMap:
     return made
 
 
+#: the map <bpf/usdt.bpf.h> declares for the argument specs of USDT sites (pybpf.usdt.specs),
+#: by its kernel name (``__bpf_usdt_specs`` cut to 15 bytes)
+USDT_SPECS = "__bpf_usdt_spec"
+
+
 def load_collection(spec: CollectionSpec, log_level: int = 0,
                     log_size: int = LOG_SIZE) -> Collection:
     """Create every map and load every program of ``spec`` in the kernel."""
@@ -120,6 +125,8 @@ def load_collection(spec: CollectionSpec, log_level: int = 0,
             blob = prog_spec.btf.btf if prog_spec.btf is not None else None
             programs[name] = load_program(prog_spec, lambda m: maps[m].fd, log_level=log_level,
                                           log_size=log_size, btf_fd=btf.fd(blob, f"program {name!r}"))
+            if USDT_SPECS in prog_spec.references.values():
+                programs[name].usdt_specs = maps[USDT_SPECS]
     except BaseException:
         collection.close()
         raise

@@ -50,6 +50,9 @@ class KernelProgram(Program):
         self.log = log
         #: what :meth:`attach` made; closed with the program
         self.attachments: list[Link] = []
+        #: the collection's ``__bpf_usdt_specs`` map where the program reads USDT arguments
+        #: through <bpf/usdt.bpf.h> (attaching it to a USDT probe fills it)
+        self.usdt_specs: Any = None
         self._target = f"program {spec.name!r}"
 
     def _test_run(self, data: bytes, ctx: bytes | None, repeat: int, data_out_size: int,
