@@ -6,7 +6,6 @@ and -O2."""
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 import subprocess
 
@@ -15,21 +14,7 @@ import pytest
 import pybpf
 from pybpf.usdt import parse_arguments
 from pybpf.usdt.specs import MAX_ARGS, SPEC_SIZE, encode_spec
-
-SDT_H = any(os.path.exists(f"{d}/sys/sdt.h") for d in ("/usr/include", "/usr/include/x86_64-linux-gnu"))
-
-SDT_PROGRAM = r"""
-#include <sys/sdt.h>
-#include <unistd.h>
-struct point { int x; short y; long z[3]; };
-int main(void) {
-  struct point pts[4];
-  for (int i = 0; i < 4; i++) { pts[i].x = i * 10; pts[i].y = -i; pts[i].z[i % 3] = 1000 + i; }
-  for (volatile int i = 0; i < 4; i++)
-    STAP_PROBE5(libbpfusdt, sample, pts[i].x, pts[i].y, pts[i].z[i % 3], 42, (unsigned char)(200 + i));
-  return 0;
-}
-"""
+from sdt_probes import FIRINGS, build, needs_sdt
 
 BPF_C = r"""
 #include <vmlinux.h>
@@ -67,15 +52,13 @@ def test_specs_are_packed_as_the_header_lays_them_out():
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="usdt probes need root")
-@pytest.mark.skipif(shutil.which("gcc") is None or not SDT_H, reason="needs gcc and <sys/sdt.h> (systemtap-sdt-dev)")
+@needs_sdt
 @pytest.mark.parametrize("optimisation", ["-O0", "-O2"])
 def test_bpf_usdt_reads_every_argument(tmp_path, optimisation):
-    source, binary = tmp_path / "sdt.c", tmp_path / "sdt"
-    source.write_text(SDT_PROGRAM)
-    subprocess.run(["gcc", optimisation, "-o", str(binary), str(source)], check=True)
+    binary = build(tmp_path, "libbpfusdt", optimisation, pause_us=0)
     with pybpf.load(pybpf.read(BPF_C), engine="kernel") as collection:
         with collection.programs["on_sample"].attach(f"usdt:{binary}:libbpfusdt:sample", cookie=77):
             subprocess.run([str(binary)], check=True)
         rows = [collection.maps["seen"][i] for i in range(4)]
     got = [(r.count, r.x, r.y, r.z, r.k, r.u, r.cookie, r.past_end) for r in rows]
-    assert got == [(5, 10 * i, -i, 1000 + i, 42, 200 + i, 77, -2) for i in range(4)]
+    assert got == [(5, *firing, 77, -2) for firing in FIRINGS]

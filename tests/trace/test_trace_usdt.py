@@ -6,31 +6,17 @@ bpftrace 0.17 on the same events."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 
 import pytest
 from test_trace_kernel import BPFTRACE, bpftrace, pybpf_trace
 
+from sdt_probes import FIRINGS, build, needs_sdt
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="usdt probes need root")
 PYTHON = "/usr/bin/python3.11"
-SDT_H = any(os.path.exists(f"{d}/sys/sdt.h") for d in ("/usr/include", "/usr/include/x86_64-linux-gnu"))
-
-SDT_PROGRAM = r"""
-#include <sys/sdt.h>
-#include <unistd.h>
-struct point { int x; short y; long z[3]; };
-int main(void) {
-  struct point pts[4];
-  for (int i = 0; i < 4; i++) { pts[i].x = i * 10; pts[i].y = -i; pts[i].z[i % 3] = 1000 + i; }
-  usleep(100000);
-  for (volatile int i = 0; i < 4; i++)
-    STAP_PROBE5(trace, sample, pts[i].x, pts[i].y, pts[i].z[i % 3], 42, (unsigned char)(200 + i));
-  return 0;
-}
-"""
-EXPECTED = "".join(f"{i * 10} {-i} {1000 + i} 42 {200 + i}\n" for i in range(4))
+EXPECTED = "".join(" ".join(map(str, firing)) + "\n" for firing in FIRINGS)
 
 
 def run_both(command: str, program: str) -> str:
@@ -41,15 +27,11 @@ def run_both(command: str, program: str) -> str:
     return result.stdout
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None or not SDT_H,
-                    reason="needs gcc and <sys/sdt.h> (systemtap-sdt-dev)")
+@needs_sdt
 @pytest.mark.parametrize("optimisation", ["-O0", "-O2"])
 def test_usdt_arguments_in_every_operand_form(optimisation):
     with tempfile.TemporaryDirectory(prefix="trace-usdt-") as tmp:
-        source, binary = os.path.join(tmp, "sdt.c"), os.path.join(tmp, "sdt")
-        with open(source, "w") as f:
-            f.write(SDT_PROGRAM)
-        subprocess.run(["gcc", optimisation, "-o", binary, source], check=True)
+        binary = build(tmp, "trace", optimisation)
         out = run_both(binary, f'usdt:{binary}:trace:sample {{ printf("%d %d %d %d %d\\n", '
                                'arg0, arg1, arg2, arg3, arg4); }')
         assert out == f"Attaching 1 probe...\n{EXPECTED}\n\n"
@@ -74,13 +56,10 @@ def test_cpython_function_probes_with_string_arguments():
         assert "@[usdt:/usr/bin/python3.11:python:function__return]: 3\n" in out
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None or not SDT_H, reason="needs gcc and <sys/sdt.h> (systemtap-sdt-dev)")
+@needs_sdt
 def test_usdt_listing_by_file_and_by_process():
     with tempfile.TemporaryDirectory(prefix="trace-usdt-") as tmp:
-        source, binary = os.path.join(tmp, "sdt.c"), os.path.join(tmp, "sdt")
-        with open(source, "w") as f:
-            f.write(SDT_PROGRAM.replace("usleep(100000)", "usleep(3000000)"))
-        subprocess.run(["gcc", "-O0", "-o", binary, source], check=True)
+        binary = build(tmp, "trace", pause_us=3_000_000)
         listed = pybpf_trace("-l", f"usdt:{binary}")
         assert listed.stdout == f"usdt:{binary}:trace:sample\n"
         assert pybpf_trace("-l", f"usdt:{binary}:other:*").returncode == 1
