@@ -85,6 +85,28 @@ def native_hash_lookup(b: ir.IRBuilder, state: ir.Value, kind: ir.Value, descrip
     b.position_at_end(other)
 
 
+def find_lookup_entry(b: ir.IRBuilder, state: ir.Value, handle: ir.Value, found: ir.Block,
+                      missing: ir.Block) -> tuple[ir.Value, ir.Value]:
+    """Emit the search of the run's lookup table (S_LOOKUPS, LOOKUP_SLOTS words an entry)
+    for the map ``handle``: branches to ``missing`` where it has no entry, else leaves
+    the builder in ``found``; returns the table and the entry's first slot there."""
+    start = b.block
+    head, body = start.function.append_basic_block(), start.function.append_basic_block()
+    count = b.load(b.gep(state, [c64(S_NLOOKUPS)]))
+    table = b.inttoptr(b.load(b.gep(state, [c64(S_LOOKUPS)])), STATE)
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64)
+    i.add_incoming(c64(0), start)
+    b.cbranch(b.icmp_unsigned("<", i, count), body, missing)
+    b.position_at_end(body)
+    entry = b.mul(i, c64(LOOKUP_SLOTS))
+    i.add_incoming(b.add(i, c64(1)), body)
+    b.cbranch(b.icmp_unsigned("==", b.load(b.gep(table, [entry])), handle), found, head)
+    b.position_at_end(found)
+    return table, entry
+
+
 def _write_function(module: ir.Module) -> ir.Function:
     """``bpf_map_write(state, op, handle, key, value, flags, stack_base, stack_host)``:
     the update or delete ``op`` on the map ``handle`` by its native functions, or
@@ -95,20 +117,10 @@ def _write_function(module: ir.Module) -> ir.Function:
     fn = ir.Function(module, ir.FunctionType(I64, [STATE, I64, I64, I64, I64, I64, I64, I64]), name=_WRITE_FN)
     fn.linkage = "internal"
     state, op, handle, key, value, flags, stack_base, stack_host = fn.args
-    start, head, body, found, keyed, update, delete, slow = (fn.append_basic_block() for _ in range(8))
+    start, found, keyed, update, delete, slow = (fn.append_basic_block() for _ in range(6))
     b = ir.IRBuilder(start)
-    count = b.load(b.gep(state, [c64(S_NLOOKUPS)]))
-    table = b.inttoptr(b.load(b.gep(state, [c64(S_LOOKUPS)])), STATE)
-    b.branch(head)
-    b.position_at_end(head)                     # the map's entry in the lookup table
-    i = b.phi(I64)
-    i.add_incoming(c64(0), start)
-    b.cbranch(b.icmp_unsigned("<", i, count), body, slow)
-    b.position_at_end(body)
-    entry = b.mul(i, c64(LOOKUP_SLOTS))
-    i.add_incoming(b.add(i, c64(1)), body)
-    b.cbranch(b.icmp_unsigned("==", b.load(b.gep(table, [entry])), handle), found, head)
-    b.position_at_end(found)                    # a hash map with native tables, the key in reach
+    table, entry = find_lookup_entry(b, state, handle, found, slow)
+    # a hash map with native tables, the key in reach
     kind, key_size = b.load(b.gep(table, [b.add(entry, c64(1))])), b.load(b.gep(table, [b.add(entry, c64(2))]))
     descriptor = b.load(b.gep(table, [b.add(entry, c64(4))]))
     key_host, reachable = buffer_host(b, state, key, key_size, stack_base, stack_host)

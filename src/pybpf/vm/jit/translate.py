@@ -39,7 +39,6 @@ from pybpf.vm.jit.abi import (
     K_CACHE,
     L_SKB_L3,
     L_XDP,
-    LOOKUP_SLOTS,
     LOOKUP_SLOW,
     MAX_FRAMES,
     MAX_POINTERS,
@@ -61,8 +60,6 @@ from pybpf.vm.jit.abi import (
     S_IN_BASE,
     S_IN_HOST,
     S_IN_LEN,
-    S_LOOKUPS,
-    S_NLOOKUPS,
     S_NPOINTERS,
     S_NREGIONS,
     S_PACKET,
@@ -83,7 +80,7 @@ from pybpf.vm.jit.abi import (
     XDP_TAILROOM,
     JitUnsupported,
 )
-from pybpf.vm.jit.mapcalls import NATIVE_MAP_WRITES, native_hash_lookup, native_map_write
+from pybpf.vm.jit.mapcalls import NATIVE_MAP_WRITES, find_lookup_entry, native_hash_lookup, native_map_write
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP
 from pybpf.vm.program import CheckedProgram, map_value_references
 
@@ -266,21 +263,11 @@ class Translator:
                                            name="bpf_lookup")
         fn.linkage = "internal"
         state, handle, key, stack_base, stack_host = fn.args
-        start, head, body, found, key_head, key_body, key_done, array, cache, pair_head, pair_body, hit, slow = \
-            (fn.append_basic_block() for _ in range(13))
+        start, found, key_head, key_body, key_done, array, cache, pair_head, pair_body, hit, slow = \
+            (fn.append_basic_block() for _ in range(11))
         b = ir.IRBuilder(start)
-        count = b.load(b.gep(state, [c64(S_NLOOKUPS)]))
-        table = b.inttoptr(b.load(b.gep(state, [c64(S_LOOKUPS)])), STATE)
-        b.branch(head)
-        b.position_at_end(head)                    # the map's entry
-        i = b.phi(I64)
-        i.add_incoming(c64(0), start)
-        b.cbranch(b.icmp_unsigned("<", i, count), body, slow)
-        b.position_at_end(body)
-        entry = b.mul(i, c64(LOOKUP_SLOTS))
-        i.add_incoming(b.add(i, c64(1)), body)
-        b.cbranch(b.icmp_unsigned("==", b.load(b.gep(table, [entry])), handle), found, head)
-        b.position_at_end(found)                   # the key: 1 to 8 bytes in this frame's stack
+        table, entry = find_lookup_entry(b, state, handle, found, slow)
+        # the key: 1 to 8 bytes in this frame's stack
         kind, key_size = b.load(b.gep(table, [b.add(entry, c64(1))])), b.load(b.gep(table, [b.add(entry, c64(2))]))
         number, base = b.load(b.gep(table, [b.add(entry, c64(3))])), b.load(b.gep(table, [b.add(entry, c64(4))]))
         stride = b.load(b.gep(table, [b.add(entry, c64(5))]))
