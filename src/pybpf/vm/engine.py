@@ -27,6 +27,7 @@ from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
 from pybpf.isa import opcodes as o
 from pybpf.object import AttachType, CollectionSpec, ProgramSpec, ProgramType
 from pybpf.verifier import map_info, verify
+from pybpf.vm import locking
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.helpers.events import release_reservations
@@ -35,6 +36,7 @@ from pybpf.vm.interpreter import Machine
 from pybpf.vm.maps import OBJECTS, VmMap, create_map, new_id
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 from pybpf.vm.program import CheckedProgram as Checked
+from pybpf.vm.timers import run_timers
 
 #: where a run's context structure lives
 CONTEXT_BASE = 0x0000_0000_F000_0000
@@ -122,6 +124,7 @@ class VmProgram(Program):
         for _ in range(repeat):
             retval, packet, context = self._run_once(data, ctx, cpu)
         duration = (time.perf_counter_ns() - start) // repeat
+        run_timers()     # the vm's stand-in for the kernel's timer softirq (pybpf.vm.timers)
         return RunResult(retval, bytes(packet[:data_out_size]), bytes(context[:ctx_out_size]), duration)
 
     def run_packets(self, packets: Sequence[bytes], cpu: int = 0) -> Iterator[tuple[int, bytes] | None] | None:
@@ -196,6 +199,7 @@ class VmProgram(Program):
                     raise _explained(exc, program.spec) from None
                 finally:
                     release_reservations(runner.vm)
+                    locking.release_held(runner.vm)
         finally:
             runner.close()
         width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1

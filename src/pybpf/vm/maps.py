@@ -21,6 +21,8 @@ from pybpf.engine import BPFError, Map, possible_cpus
 from pybpf.engine.events import records_array
 from pybpf.engine.map import UpdateFlag
 from pybpf.object import MapFlag, MapSpec, MapType
+from pybpf.verifier import map_info
+from pybpf.vm.locking import SPIN_LOCK
 
 if TYPE_CHECKING:
     from pybpf.engine.events import EventSource
@@ -47,10 +49,49 @@ class VmMap(Map):
         self.ncpus = self._cpus if spec.type.per_cpu else 1
         self.stride = (spec.value_size + 7) & ~7 if spec.type.per_cpu else spec.value_size
         self.frozen = False
+        info = map_info(0, spec) if spec.btf is not None and spec.btf_value_type_id > 0 else None
+        #: the offsets of the value's ``struct bpf_spin_lock`` and ``struct bpf_timer`` (-1: none)
+        self.spin_lock, self.timer = (info.spin_lock, info.timer) if info is not None else (-1, -1)
+        #: (offset, size) of those fields: the kernel's copies of values skip them, and
+        #: userspace reads them as zero
+        self.special: tuple[tuple[int, int], ...] = tuple((off, size) for _, off, size in info.fields()) \
+            if info is not None else ()
+        for name, _, _ in info.fields() if info is not None else ():
+            allowed = _SPIN_LOCK_TYPES if name == "bpf_spin_lock" else _TIMER_TYPES
+            if spec.type not in allowed:
+                raise self._error("BPF_MAP_CREATE", errno.EOPNOTSUPP,
+                                  f"a {spec.type} map cannot hold a struct {name} (only "
+                                  f"{', '.join(sorted(str(t) for t in allowed))} maps can)")
 
     @property
     def id(self) -> int:
         return self._id
+
+    def _update_flags(self, flags: int) -> tuple[int, bool]:
+        """An update's BPF_ANY/NOEXIST/EXIST and whether it said BPF_F_LOCK (EINVAL for
+        other bits, and for BPF_F_LOCK on a value without a spin lock, as the kernel)."""
+        locked = bool(flags & UpdateFlag.LOCK)
+        base = flags & ~UpdateFlag.LOCK
+        if base > UpdateFlag.EXIST:
+            raise self._error("BPF_MAP_UPDATE_ELEM", errno.EINVAL, f"unknown update flags 0x{flags:x}")
+        if locked and self.spin_lock < 0:
+            raise self._error("BPF_MAP_UPDATE_ELEM", errno.EINVAL,
+                              "BPF_F_LOCK needs a value with a struct bpf_spin_lock (in the map's BTF)")
+        return base, locked
+
+    def _kept(self, value: bytes, old: Any = None) -> bytes:
+        """``value`` with the special fields (spin lock, timer) taken from ``old`` (zero
+        in a new element): the kernel's copy of a value into the map skips them."""
+        if not self.special:
+            return value
+        merged = bytearray(value[:self.value_size])
+        for off, size in self.special:
+            merged[off:off + size] = bytes(old[off:off + size]) if old is not None else bytes(size)
+        return bytes(merged)
+
+    def _shown(self, data: bytes) -> bytes:
+        """A value as userspace reads it: the special fields zero, as the kernel copies out."""
+        return self._kept(data) if self.special else data
 
     def cpu_count(self) -> int:
         """The CPU count this vm map was made for."""
@@ -172,17 +213,23 @@ class ArrayMap(VmMap):
 
     def _lookup(self, key: bytes) -> bytes | None:
         storage = self._storage(key)
-        return None if storage is None else self._bytes(storage)
+        return None if storage is None else self._shown(self._bytes(storage))
 
     def _update(self, key: bytes, value: bytes, flags: int) -> None:
         self._check_writable()
+        flags, locked = self._update_flags(flags)
         index = self._index(key)
         if index >= len(self.slots):
             raise self._error("BPF_MAP_UPDATE_ELEM", errno.E2BIG,
                               f"index {index} is past the array's {len(self.slots)} entries")
         if flags == UpdateFlag.NOEXIST:
             raise self._error("BPF_MAP_UPDATE_ELEM", errno.EEXIST, "array elements always exist (BPF_NOEXIST)")
-        self._assign(self.slots[index], value)
+        slot = self.slots[index]
+        if locked:
+            with SPIN_LOCK:
+                self._assign(slot, self._kept(value, slot))
+        else:
+            self._assign(slot, self._kept(value, slot) if self.special else value)
 
     def _delete(self, key: bytes) -> bool:
         raise self._error("BPF_MAP_DELETE_ELEM", errno.EINVAL, "array elements cannot be deleted")
@@ -191,6 +238,11 @@ class ArrayMap(VmMap):
         index = 0 if key is None else self._index(key) + 1
         return index.to_bytes(4, "little") if index < len(self.slots) else None
 
+
+#: the map types whose values may hold a struct bpf_spin_lock, and a struct bpf_timer
+#: (the kernel's map_check_btf; the storage maps are not vm maps)
+_SPIN_LOCK_TYPES = frozenset({MapType.HASH, MapType.ARRAY})
+_TIMER_TYPES = frozenset({MapType.HASH, MapType.LRU_HASH, MapType.ARRAY})
 
 #: hash maps whose update of an existing key puts a new element in the old one's place,
 #: as the kernel's htab_map_update_elem does (a program's pointer to the old value no
@@ -222,16 +274,22 @@ class HashMap(VmMap):
 
     def _lookup(self, key: bytes) -> bytes | None:
         storage = self._storage(key)
-        return None if storage is None else self._bytes(storage)
+        return None if storage is None else self._shown(self._bytes(storage))
 
     def _update(self, key: bytes, value: bytes, flags: int) -> None:
         self._check_writable()
+        flags, locked = self._update_flags(flags)
         key = bytes(key)
         exists = key in self.entries
         if flags == UpdateFlag.NOEXIST and exists:
             raise self._error("BPF_MAP_UPDATE_ELEM", errno.EEXIST, "the key exists (the update said BPF_NOEXIST)")
         if flags == UpdateFlag.EXIST and not exists:
             raise self._error("BPF_MAP_UPDATE_ELEM", errno.ENOENT, "the key is not in the map (the update said BPF_EXIST)")
+        if exists and locked:                   # BPF_F_LOCK: copied into the element, under its lock
+            with SPIN_LOCK:
+                self._assign(self.entries[key], self._kept(value, self.entries[key]))
+            return
+        value = self._kept(value)
         if exists:
             if self.type in _REPLACED:          # a new element takes the key's place
                 self.entries[key] = self._new_value(value)
