@@ -1,0 +1,266 @@
+"""bpf_spin_lock and bpf_timer on the vm engine, against the kernel: a counter updated
+under a lock, timers armed, fired, cancelled and freed with their element, and the
+lock/timer fields of map values as userspace sees them (zero) and updates them
+(BPF_F_LOCK, and copies that skip the fields) — the same return codes and final maps
+on both engines. The vm fires due timers after each test run; the kernel fires them from
+its softirq, so the kernel side waits for them."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import threading
+import time
+
+import pytest
+
+import pybpf
+from pybpf.engine import BPFError
+from pybpf.engine.map import UpdateFlag
+from pybpf.vm import run_timers
+
+ROOT = os.geteuid() == 0
+pytestmark = pytest.mark.usefixtures("module_cache")
+ENGINES = ["vm", "vm-interpreter"] + (["kernel"] if ROOT else [])
+
+SOURCE = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+
+struct counter { __u64 hits; struct bpf_spin_lock lock; __u32 len_sum; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2); __type(key, __u32); __type(value, struct counter); }
+    counters SEC(".maps");
+struct elem { __u64 fired; struct bpf_timer t; __u64 armed; };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, __u32); __type(value, struct elem); }
+    timers SEC(".maps");
+
+static int fire(void *map, __u32 *key, struct elem *val) { val->fired += 1 + *key; return 0; }
+
+SEC("tc") int count(struct __sk_buff *skb)
+{
+    __u32 k = skb->len & 1;
+    struct counter *c = bpf_map_lookup_elem(&counters, &k);
+    if (!c)
+        return 0;
+    bpf_spin_lock(&c->lock);
+    c->hits++;
+    c->len_sum += skb->len;
+    bpf_spin_unlock(&c->lock);
+    return 1;
+}
+
+static struct elem *element(__u32 k)
+{
+    struct elem init = {};
+    bpf_map_update_elem(&timers, &k, &init, BPF_NOEXIST);
+    return bpf_map_lookup_elem(&timers, &k);
+}
+
+/* the packet's length picks the element (len & 3) and the delay: 0 ns, or 50 ms for
+   lengths of 100 and more; r0 packs the three helpers' results */
+SEC("tc") int arm(struct __sk_buff *skb)
+{
+    struct elem *e = element(skb->len & 3);
+    if (!e)
+        return 0;
+    long r1 = bpf_timer_init(&e->t, &timers, 1);
+    long r2 = bpf_timer_set_callback(&e->t, fire);
+    long r3 = bpf_timer_start(&e->t, skb->len >= 100 ? 50000000 : 0, 0);
+    e->armed++;
+    return (r1 & 0xff) | ((r2 & 0xff) << 8) | ((r3 & 0xff) << 16);
+}
+
+SEC("tc") int cancel(struct __sk_buff *skb)
+{
+    __u32 k = skb->len & 3;
+    struct elem *e = bpf_map_lookup_elem(&timers, &k);
+    if (!e)
+        return 99;
+    return bpf_timer_cancel(&e->t) & 0xff;
+}
+
+/* a timer started before a callback is set, and one started with unknown flags */
+SEC("tc") int misuse(struct __sk_buff *skb)
+{
+    struct elem *e = element(skb->len & 3);
+    if (!e)
+        return 0;
+    long r1 = bpf_timer_start(&e->t, 0, 0);
+    long r2 = bpf_timer_init(&e->t, &timers, 5);
+    long r3 = bpf_timer_init(&e->t, &timers, 1);
+    long r4 = bpf_timer_start(&e->t, 0, 0);
+    bpf_timer_set_callback(&e->t, fire);
+    long r5 = bpf_timer_start(&e->t, 0, 8);
+    return (r1 & 0xff) | ((r2 & 0xff) << 8) | ((r3 & 0xff) << 16) | ((r4 & 0xff) << 24);
+}
+"""
+
+
+def _load(engine: str):
+    if engine == "vm-interpreter":
+        return pybpf.load(pybpf.read(SOURCE), engine="vm", jit=False)
+    return pybpf.load(pybpf.read(SOURCE), engine=engine)
+
+
+def _packet(length: int) -> bytes:
+    return bytes(12) + b"\x88\xb5" + bytes(length - 14)      # a local-experimental ethertype
+
+
+def _settle(engine: str, collection, done) -> None:
+    """Wait (on the kernel) until ``done(collection)`` or a second has passed."""
+    deadline = time.monotonic() + 1.0
+    while engine == "kernel" and not done(collection) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _raw(table, key) -> bytes:
+    return table.value_codec.encode(table[key])
+
+
+def _snapshot(collection) -> tuple[dict, dict]:
+    """The maps' elements: counters as (hits, len_sum, the lock's bytes), timers as
+    (fired, armed, the timer's bytes) — the lock and timer as userspace reads them."""
+    counters = {k: (v.hits, v.len_sum, _raw(collection.maps["counters"], k)[8:12])
+                for k, v in collection.maps["counters"].items()}
+    timers = {k: (v.fired, v.armed, _raw(collection.maps["timers"], k)[8:24])
+              for k, v in collection.maps["timers"].items()}
+    return counters, timers
+
+
+def _outcomes(engine: str, plan: list[tuple[str, int]], wait_for=None):
+    """The runs' results and the final maps; on the kernel each run is followed by a
+    short wait, in which timers started with 0 ns fire (the vm fires them as each run ends)."""
+    with _load(engine) as collection:
+        results = []
+        for name, length in plan:
+            results.append(collection.programs[name].test_run(_packet(length)).retval)
+            time.sleep(0.03 if engine == "kernel" else 0)
+        if wait_for is not None:
+            _settle(engine, collection, wait_for)
+        else:
+            time.sleep(0.12 if engine == "kernel" else 0)
+            run_timers()
+        return results, _snapshot(collection)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_counter_under_a_lock_agrees_with_the_kernel_model(engine):
+    rng = random.Random(19)
+    lengths = [rng.randrange(60, 200) for _ in range(40)]
+    results, (counters, _) = _outcomes(engine, [("count", n) for n in lengths])
+    assert results == [1] * len(lengths)
+    expected = {k: (sum(1 for n in lengths if n & 1 == k), sum(n for n in lengths if n & 1 == k), bytes(4))
+                for k in (0, 1)}
+    assert counters == expected
+
+
+def _fired(key: int, times: int):
+    return lambda c: c.maps["timers"].get(key) is not None and c.maps["timers"][key].fired >= times
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_timer_started_with_0ns_fires_its_callback(engine):
+    results, (_, timers) = _outcomes(engine, [("arm", 61), ("arm", 65), ("arm", 62)], _fired(1, 4))
+    ebusy = -errno.EBUSY & 0xFF
+    assert results == [0, ebusy, 0]
+    # the callback adds 1 + key: key 1 was armed and fired twice, key 2 once
+    assert timers == {1: (4, 2, bytes(16)), 2: (3, 1, bytes(16))}
+
+
+def test_timers_agree_with_the_kernel():
+    if not ROOT:
+        pytest.skip("the kernel engine needs root (bpf())")
+    plan = [("arm", 60), ("arm", 61), ("misuse", 62), ("arm", 60), ("cancel", 61), ("cancel", 63)]
+    outcomes = [_outcomes(engine, plan, lambda c: _fired(0, 1)(c) and _fired(2, 3)(c)) for engine in ("vm", "kernel")]
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_misused_timers_fail_as_in_the_kernel(engine):
+    results, _ = _outcomes(engine, [("misuse", 60)])
+    einval = -errno.EINVAL & 0xFF
+    assert results == [einval | einval << 8 | 0 << 16 | einval << 24]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cancel_stops_an_armed_timer(engine):
+    with _load(engine) as collection:
+        programs = collection.programs
+        assert programs["arm"].test_run(_packet(101)).retval == 0            # key 1, 50 ms
+        assert programs["cancel"].test_run(_packet(101)).retval == 1          # was armed
+        assert programs["cancel"].test_run(_packet(101)).retval == 0          # no longer
+        assert programs["cancel"].test_run(_packet(102)).retval == 99         # no element
+        time.sleep(0.1 if engine == "kernel" else 0)
+        if engine != "kernel":
+            assert run_timers(later_ns=10**9) == 0
+        assert collection.maps["timers"][1].fired == 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_replaced_hash_element_takes_its_timer_with_it(engine):
+    """A userspace update of a hash element puts a new element in its place: the old
+    element's armed timer is freed with it and never fires (the new one has none)."""
+    with _load(engine) as collection:
+        assert collection.programs["arm"].test_run(_packet(101)).retval == 0
+        timers = collection.maps["timers"]
+        old = timers[1]
+        assert _raw(timers, 1)[8:24] == bytes(16)
+        timers.update(1, old)
+        time.sleep(0.1 if engine == "kernel" else 0)
+        if engine != "kernel":
+            assert run_timers(later_ns=10**9) == 0
+        assert timers[1].fired == 0
+        assert collection.programs["cancel"].test_run(_packet(101)).retval == -errno.EINVAL & 0xFF
+
+
+def test_run_timers_fires_what_is_due_later():
+    with _load("vm") as collection:
+        assert collection.programs["arm"].test_run(_packet(102)).retval == 0   # key 2, 50 ms
+        assert run_timers() == 0
+        assert collection.maps["timers"][2].fired == 0
+        assert run_timers(later_ns=10**9) == 1
+        assert collection.maps["timers"][2].fired == 3
+        assert run_timers(later_ns=10**9) == 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_userspace_sees_and_updates_values_without_their_lock(engine):
+    with _load(engine) as collection:
+        counters = collection.maps["counters"]
+        codec = counters.value_codec
+        raw = bytearray(_raw(counters, 0))
+        raw[0:8] = (7).to_bytes(8, "little")
+        raw[8:12] = b"\xff\xff\xff\xff"               # the lock: never copied into the map
+        raw[12:16] = (5).to_bytes(4, "little")
+        counters.update(0, codec.decode(bytes(raw)), UpdateFlag.LOCK)
+        assert _raw(counters, 0) == (7).to_bytes(8, "little") + bytes(4) + (5).to_bytes(4, "little")
+        counters.update(0, codec.decode(bytes(raw)))
+        assert _raw(counters, 0)[8:12] == bytes(4)
+        assert collection.programs["count"].test_run(_packet(60)).retval == 1
+        assert (counters[0].hits, counters[0].len_sum) == (8, 65)
+        with pytest.raises(BPFError) as refused:       # no spin lock in the timers' values
+            collection.maps["timers"].update(0, collection.maps["timers"].value_codec.decode(bytes(32)),
+                                             UpdateFlag.LOCK)
+        assert refused.value.errno == errno.EINVAL
+        with pytest.raises(BPFError) as refused:
+            counters.update(0, codec.decode(bytes(raw)), 8)
+        assert refused.value.errno == errno.EINVAL
+
+
+def test_the_lock_excludes_runs_from_other_threads():
+    """Programs run from several Python threads at once update one value under its lock:
+    no update is lost (the interpreter switches threads mid-program)."""
+    with pybpf.load(pybpf.read(SOURCE), engine="vm", jit=False) as collection:
+        program = collection.programs["count"]
+
+        def work() -> None:
+            for _ in range(150):
+                program.test_run(_packet(60))
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert collection.maps["counters"][0].hits == 600
