@@ -249,10 +249,11 @@ def test_userspace_sees_and_updates_values_without_their_lock(engine):
         assert refused.value.errno == errno.EINVAL
 
 
-def test_the_lock_excludes_runs_from_other_threads():
+@pytest.mark.parametrize("jit", [False, True])
+def test_the_lock_excludes_runs_from_other_threads(jit):
     """Programs run from several Python threads at once update one value under its lock:
     no update is lost (the interpreter switches threads mid-program)."""
-    with pybpf.load(pybpf.read(SOURCE), engine="vm", jit=False) as collection:
+    with pybpf.load(pybpf.read(SOURCE), engine="vm", jit=jit) as collection:
         program = collection.programs["count"]
 
         def work() -> None:
