@@ -265,3 +265,47 @@ def test_the_lock_excludes_runs_from_other_threads(jit):
         for thread in threads:
             thread.join()
         assert collection.maps["counters"][0].hits == 600
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_deleted_element_takes_its_timer_with_it(engine):
+    with _load(engine) as collection:
+        assert collection.programs["arm"].test_run(_packet(103)).retval == 0     # key 3, 50 ms
+        del collection.maps["timers"][3]
+        assert collection.programs["arm"].test_run(_packet(7 * 16 + 3)).retval == 0   # a new key 3, 50 ms
+        assert collection.programs["cancel"].test_run(_packet(103)).retval == 1
+        time.sleep(0.1 if engine == "kernel" else 0)
+        if engine != "kernel":
+            assert run_timers(later_ns=10**9) == 0
+        assert collection.maps["timers"][3].fired == 0
+
+
+PLAIN_LOCK = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+struct v { __u64 a; struct bpf_spin_lock f; };
+struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 2); __type(key, __u32); __type(value, struct v); }
+    lru SEC(".maps");
+"""
+LOCKS_LRU = PLAIN_LOCK + r"""
+SEC("tc") int p(struct __sk_buff *skb)
+{ __u32 k = 0; struct v *e = bpf_map_lookup_elem(&lru, &k); if (!e) return 0;
+  bpf_spin_lock(&e->f); e->a++; bpf_spin_unlock(&e->f); return 0; }
+"""
+
+
+@pytest.mark.parametrize("engine", [e for e in ENGINES if e != "vm-interpreter"])
+def test_a_spin_lock_where_the_kernel_allows_none_is_plain_bytes(engine):
+    """The kernel refuses a spin lock in an LRU hash's value (EOPNOTSUPP); the map is
+    made without BTF, as libbpf does: its lock is plain bytes, and a program locking it
+    is refused."""
+    with pybpf.load(pybpf.read(PLAIN_LOCK), engine=engine) as collection:
+        lru = collection.maps["lru"]
+        value = lru.value_codec.decode(bytes(range(1, 17)))
+        lru.update(0, value)
+        assert lru.value_codec.encode(lru[0])[:12] == bytes(range(1, 13))   # (4 bytes of padding)
+        with pytest.raises(BPFError):
+            lru.update(0, value, UpdateFlag.LOCK)
+    with pytest.raises(pybpf.errors.VerifierError):
+        pybpf.load(pybpf.read(LOCKS_LRU), engine=engine).close()

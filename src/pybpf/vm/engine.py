@@ -21,6 +21,7 @@ import os
 import struct
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
@@ -491,7 +492,7 @@ def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> dict
     options: dict[str, Any] = {"return_range": (0, 3) if egress else None,
                                "func_info": spec.btf is not None and bool(spec.btf.func_info),
                                "attach_type": spec.expected_attach_type, "attach_to": spec.attach_to}
-    infos = {i: map_info(i, m.spec) for i, m in maps.items()}
+    infos = {i: map_info(i, m.spec if not m.btf_dropped else replace(m.spec, btf=None)) for i, m in maps.items()}
     verdict = verify(checked.instructions, spec.type, infos, **options)
     if verdict.accepted:
         return verdict.accesses

@@ -50,18 +50,21 @@ class VmMap(Map):
         self.stride = (spec.value_size + 7) & ~7 if spec.type.per_cpu else spec.value_size
         self.frozen = False
         info = map_info(0, spec) if spec.btf is not None and spec.btf_value_type_id > 0 else None
+        fields = info.fields() if info is not None else ()
+        #: whether the map was made without its BTF: the kernel refuses (EOPNOTSUPP) a
+        #: spin lock or timer in other map types, and the kernel engine, as libbpf, then
+        #: creates the map without BTF (the fields are plain bytes, and the verifier refuses
+        #: programs that lock or arm them)
+        self.btf_dropped = any(spec.type not in (_SPIN_LOCK_TYPES if name == "bpf_spin_lock" else _TIMER_TYPES)
+                               for name, _, _ in fields)
+        if self.btf_dropped:
+            fields = ()
         #: the offsets of the value's ``struct bpf_spin_lock`` and ``struct bpf_timer`` (-1: none)
-        self.spin_lock, self.timer = (info.spin_lock, info.timer) if info is not None else (-1, -1)
+        self.spin_lock = next((off for name, off, _ in fields if name == "bpf_spin_lock"), -1)
+        self.timer = next((off for name, off, _ in fields if name == "bpf_timer"), -1)
         #: (offset, size) of those fields: the kernel's copies of values skip them, and
         #: userspace reads them as zero
-        self.special: tuple[tuple[int, int], ...] = tuple((off, size) for _, off, size in info.fields()) \
-            if info is not None else ()
-        for name, _, _ in info.fields() if info is not None else ():
-            allowed = _SPIN_LOCK_TYPES if name == "bpf_spin_lock" else _TIMER_TYPES
-            if spec.type not in allowed:
-                raise self._error("BPF_MAP_CREATE", errno.EOPNOTSUPP,
-                                  f"a {spec.type} map cannot hold a struct {name} (only "
-                                  f"{', '.join(sorted(str(t) for t in allowed))} maps can)")
+        self.special: tuple[tuple[int, int], ...] = tuple((off, size) for _, off, size in fields)
 
     @property
     def id(self) -> int:

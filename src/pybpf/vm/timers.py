@@ -203,7 +203,7 @@ def _fire(timer: Timer) -> None:
     from pybpf.vm.interpreter import Machine
 
     target = timer.map()
-    if target is None:
+    if target is None or timer.callback is None:
         return
     machine = Machine(timer.program, cpu=timer.cpu)
     key = machine.memory.map(bytearray(timer.key), writable=False, name=f"key in map {target.name!r}")
