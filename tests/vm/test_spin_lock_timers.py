@@ -36,12 +36,35 @@ struct elem { __u64 fired; struct bpf_timer t; __u64 armed; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, __u32); __type(value, struct elem); }
     timers SEC(".maps");
 
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8); __type(key, __u32); __type(value, struct counter); }
+    hashed SEC(".maps");
+
 static int fire(void *map, __u32 *key, struct elem *val) { val->fired += 1 + *key; return 0; }
 
 SEC("tc") int count(struct __sk_buff *skb)
 {
     __u32 k = skb->len & 1;
     struct counter *c = bpf_map_lookup_elem(&counters, &k);
+    if (!c)
+        return 0;
+    bpf_spin_lock(&c->lock);
+    c->hits++;
+    c->len_sum += skb->len;
+    bpf_spin_unlock(&c->lock);
+    return 1;
+}
+
+/* a new element copied from a stack value whose lock bytes are all ones (the copy skips
+   them: the element's lock is free), then counted under its lock */
+SEC("tc") int hash_count(struct __sk_buff *skb)
+{
+    __u32 k = skb->len & 7;
+    struct counter fresh;
+    __builtin_memset(&fresh, 0xff, sizeof(fresh));
+    fresh.hits = 0;
+    fresh.len_sum = 0;
+    bpf_map_update_elem(&hashed, &k, &fresh, BPF_NOEXIST);
+    struct counter *c = bpf_map_lookup_elem(&hashed, &k);
     if (!c)
         return 0;
     bpf_spin_lock(&c->lock);
@@ -309,3 +332,15 @@ def test_a_spin_lock_where_the_kernel_allows_none_is_plain_bytes(engine):
             lru.update(0, value, UpdateFlag.LOCK)
     with pytest.raises(pybpf.errors.VerifierError):
         pybpf.load(pybpf.read(LOCKS_LRU), engine=engine).close()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_value_copied_into_a_hash_leaves_its_lock_behind(engine):
+    rng = random.Random(7)
+    lengths = [rng.randrange(60, 120) for _ in range(30)]
+    with _load(engine) as collection:
+        assert [collection.programs["hash_count"].test_run(_packet(n)).retval for n in lengths] == [1] * 30
+        hashed = collection.maps["hashed"]
+        seen = {k: (v.hits, v.len_sum, _raw(hashed, k)[8:12]) for k, v in hashed.items()}
+    assert seen == {k: (sum(1 for n in lengths if n & 7 == k), sum(n for n in lengths if n & 7 == k), bytes(4))
+                    for k in {n & 7 for n in lengths}}

@@ -87,29 +87,40 @@ def now(clock: int) -> int:
 def _locate(vm: Any, address: int, target: Any) -> tuple[bytes, Any, int] | None:
     """The (key, value storage, offset of the timer in it) of the map element of
     ``target`` that the program's pointer ``address`` points into (None: not there)."""
+    data, offset = _place(vm, address, target)
+    entries = getattr(target, "entries", None)           # a hash map's, else an array's slots
+    pairs = entries.items() if entries is not None else \
+        ((index.to_bytes(4, "little"), slot) for index, slot in enumerate(target.slots))
+    for key, storage in pairs:
+        if storage is data:
+            return key, data, offset
+    return None
+
+
+def _place(vm: Any, address: int, target: Any) -> tuple[Any, int]:
+    """The value storage of ``target`` that the program's pointer ``address`` points
+    into (or the region's buffer, for a value of another map) and the offset in it."""
     region, offset = vm.memory.region(address, 16, True, access=False)
     data = region.data
-    blocks = getattr(target, "blocks", ())
-    if any(data is block for block in blocks):            # a whole array mapped at once (JIT lookups)
+    if any(data is block for block in getattr(target, "blocks", ())):   # a whole array mapped at once
         index, offset = divmod(offset, target.element_stride)
-        return index.to_bytes(4, "little"), target.slots[index], offset
-    key = target._next_key(None)
-    while key is not None:
-        if target._storage(key) is data:
-            return key, data, offset
-        key = target._next_key(key)
-    return None
+        return target.slots[index], offset
+    return data, offset
 
 
 def timer_at(vm: Any, address: int) -> Timer | None:
     """The live timer whose field is at the program's pointer ``address`` (None: not
-    initialised)."""
+    initialised; a number copied into another element does not make a timer there)."""
     number = int.from_bytes(vm.memory.read_bytes(address, _ID_BYTES), "little")
     with _TABLE_LOCK:
         timer = TIMERS.get(number)
     if timer is None or not timer.alive():
         return None
-    return timer
+    target = timer.map()
+    if target is None:
+        return None
+    place, offset = _place(vm, address, target)
+    return timer if place is timer.value and offset == timer.offset else None
 
 
 def init(vm: Any, address: int, target: Any, flags: int) -> int:
