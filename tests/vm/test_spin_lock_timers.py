@@ -261,6 +261,13 @@ def test_userspace_sees_and_updates_values_without_their_lock(engine):
         assert _raw(counters, 0) == (7).to_bytes(8, "little") + bytes(4) + (5).to_bytes(4, "little")
         counters.update(0, codec.decode(bytes(raw)))
         assert _raw(counters, 0)[8:12] == bytes(4)
+        locked = counters.get(0, flags=UpdateFlag.LOCK)
+        assert (locked.hits, locked.len_sum) == (7, 5)
+        assert counters.get(9, "absent", flags=UpdateFlag.LOCK) == "absent"
+        for table, flags in ((collection.maps["timers"], UpdateFlag.LOCK), (counters, 1)):
+            with pytest.raises(BPFError) as refused:
+                table.get(0, flags=flags)
+            assert refused.value.errno == errno.EINVAL
         assert collection.programs["count"].test_run(_packet(60)).retval == 1
         assert (counters[0].hits, counters[0].len_sum) == (8, 65)
         with pytest.raises(BPFError) as refused:       # no spin lock in the timers' values

@@ -82,6 +82,17 @@ class VmMap(Map):
                               "BPF_F_LOCK needs a value with a struct bpf_spin_lock (in the map's BTF)")
         return base, locked
 
+    def _lookup_flags(self, key: bytes, flags: int) -> bytes | None:
+        """A lookup with BPF_F_LOCK: the value copied under its spin lock (EINVAL for other
+        flags, and for a value without a spin lock, as the kernel)."""
+        if flags & ~UpdateFlag.LOCK:
+            raise self._error("BPF_MAP_LOOKUP_ELEM", errno.EINVAL, f"unknown lookup flags 0x{flags:x}")
+        if self.spin_lock < 0:
+            raise self._error("BPF_MAP_LOOKUP_ELEM", errno.EINVAL,
+                              "BPF_F_LOCK needs a value with a struct bpf_spin_lock (in the map's BTF)")
+        with SPIN_LOCK:
+            return self._lookup(key)
+
     def _kept(self, value: bytes, old: Any = None) -> bytes:
         """``value`` with the special fields (spin lock, timer) taken from ``old`` (zero
         in a new element): the kernel's copy of a value into the map skips them."""
