@@ -104,6 +104,26 @@ SEC("tc") int cancel(struct __sk_buff *skb)
     return bpf_timer_cancel(&e->t) & 0xff;
 }
 
+/* a timer that re-arms itself 1 ms later until it has fired three times (key 3), started
+   at an absolute time (BPF_F_TIMER_ABS: now, or 50 ms later for lengths of 100 and more) */
+static int again(void *map, __u32 *key, struct elem *val)
+{
+    if (++val->fired < 3)
+        bpf_timer_start(&val->t, 1000000, 0);
+    return 0;
+}
+
+SEC("tc") int periodic(struct __sk_buff *skb)
+{
+    struct elem *e = element(3);
+    if (!e)
+        return 0;
+    bpf_timer_init(&e->t, &timers, 1);
+    bpf_timer_set_callback(&e->t, again);
+    e->armed++;
+    return bpf_timer_start(&e->t, bpf_ktime_get_ns() + (skb->len >= 100 ? 50000000 : 0), BPF_F_TIMER_ABS) & 0xff;
+}
+
 /* a timer started before a callback is set, and one started with unknown flags */
 SEC("tc") int misuse(struct __sk_buff *skb)
 {
@@ -351,3 +371,23 @@ def test_a_value_copied_into_a_hash_leaves_its_lock_behind(engine):
         seen = {k: (v.hits, v.len_sum, _raw(hashed, k)[8:12]) for k, v in hashed.items()}
     assert seen == {k: (sum(1 for n in lengths if n & 7 == k), sum(n for n in lengths if n & 7 == k), bytes(4))
                     for k in {n & 7 for n in lengths}}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_callback_re_arms_its_timer(engine):
+    with _load(engine) as collection:
+        assert collection.programs["periodic"].test_run(_packet(60)).retval == 0
+        if engine == "kernel":
+            _settle(engine, collection, _fired(3, 3))
+        else:
+            assert collection.maps["timers"][3].fired == 1          # the run fired it at its end
+            assert [run_timers(later_ns=10**7) for _ in range(3)] == [1, 1, 0]
+        assert (collection.maps["timers"][3].fired, collection.maps["timers"][3].armed) == (3, 1)
+
+
+def test_an_absolute_deadline_waits_for_its_time():
+    with _load("vm") as collection:
+        assert collection.programs["periodic"].test_run(_packet(100)).retval == 0
+        assert run_timers(later_ns=10**7) == 0                      # due 50 ms from the run
+        assert run_timers(later_ns=10**8) == 1
+        assert collection.maps["timers"][3].fired == 1
