@@ -391,3 +391,17 @@ def test_an_absolute_deadline_waits_for_its_time():
         assert run_timers(later_ns=10**7) == 0                      # due 50 ms from the run
         assert run_timers(later_ns=10**8) == 1
         assert collection.maps["timers"][3].fired == 1
+
+
+def test_native_packet_batches_count_under_the_lock():
+    """The JIT's native loop over packets (run_packets) calls the lock helpers as test
+    runs do, and agrees with them."""
+    lengths = list(range(60, 160, 3))
+    with _load("vm") as collection:
+        outcomes = collection.programs["count"].run_packets([_packet(n) for n in lengths])
+        if outcomes is None:
+            pytest.skip("the JIT's native packet loop is unavailable here")
+        assert [r for r, _ in outcomes] == [1] * len(lengths)
+        counters = collection.maps["counters"]
+        assert [(counters[k].hits, counters[k].len_sum) for k in (0, 1)] == [
+            (sum(1 for n in lengths if n & 1 == k), sum(n for n in lengths if n & 1 == k)) for k in (0, 1)]

@@ -386,10 +386,12 @@ class PacketBatches:
             self.buffer = bytearray(self.slot * frames)
         if self.results is None or len(self.results) < count:
             self.results, self.heads, self.tails = ((ctypes.c_uint64 * count)() for _ in range(3))
-        return int(self.engine_run.packets(self.compiled, self.program.checked, hosts, lengths, count, self.results,
-                                           self.heads, self.tails, self.buffer,
-                                           self.slot if self.keep_packets else 0, self.context,
-                                           self.layout, self.flags))
+        done = int(self.engine_run.packets(self.compiled, self.program.checked, hosts, lengths, count, self.results,
+                                          self.heads, self.tails, self.buffer,
+                                          self.slot if self.keep_packets else 0, self.context,
+                                          self.layout, self.flags))
+        run_timers()     # as after a test run
+        return done
 
     def outcome(self, i: int) -> tuple[int, bytes] | None:
         """Packet ``i``'s (r0, packet as the program left it), or None: no test run takes it."""
@@ -405,6 +407,7 @@ class PacketBatches:
 
     def fault(self) -> None:
         """Raise the error of the packet :meth:`run` stopped at, as :meth:`test_run` would."""
+        locking.release_held(self.engine_run.vm)
         try:
             self.engine_run.fault(self.compiled)
         except VMError as exc:

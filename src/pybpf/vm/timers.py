@@ -7,7 +7,8 @@ has no softirq: the value's timer field holds the number of a :class:`Timer` in
 :data:`TIMERS` (userspace reads the field as zero, as from the kernel), and callbacks
 whose deadline has passed run
 
-- after each vm test run (:meth:`pybpf.vm.engine.VmProgram.test_run`), and
+- after each vm test run (:meth:`pybpf.vm.engine.VmProgram.test_run`) and each native
+  batch of packets (:class:`pybpf.vm.engine.PacketBatches`), and
 - whenever :func:`run_timers` is called (``later_ns`` runs those due within that many
   nanoseconds from now, as if that much time had passed: tests need not sleep).
 
@@ -184,6 +185,8 @@ def run_timers(later_ns: int = 0) -> int:
     """Run the callbacks of the armed timers due by now + ``later_ns``, earliest first;
     how many ran. A callback that arms a timer again (or another) is not run again in
     the same call, even when due: call again to run it."""
+    if not TIMERS:
+        return 0
     with _TABLE_LOCK:
         _purge()
         due = sorted((t for t in TIMERS.values()
