@@ -39,6 +39,15 @@ struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, __
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8); __type(key, __u32); __type(value, struct counter); }
     hashed SEC(".maps");
 
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2); __type(key, __u32); __type(value, struct elem); }
+    slots SEC(".maps");
+
+struct locked_timer { __u64 fired; struct bpf_timer t; struct bpf_spin_lock lock; __u32 pad; };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 2); __type(key, __u32); __type(value, struct locked_timer); }
+    both SEC(".maps");
+
+static int fire_both(void *map, __u32 *key, struct locked_timer *val) { val->fired += 100; return 0; }
+
 static int fire(void *map, __u32 *key, struct elem *val) { val->fired += 1 + *key; return 0; }
 
 SEC("tc") int count(struct __sk_buff *skb)
@@ -122,6 +131,32 @@ SEC("tc") int periodic(struct __sk_buff *skb)
     bpf_timer_set_callback(&e->t, again);
     e->armed++;
     return bpf_timer_start(&e->t, bpf_ktime_get_ns() + (skb->len >= 100 ? 50000000 : 0), BPF_F_TIMER_ABS) & 0xff;
+}
+
+/* a timer in an array element, 50 ms */
+SEC("tc") int arm_slot(struct __sk_buff *skb)
+{
+    __u32 k = skb->len & 1;
+    struct elem *e = bpf_map_lookup_elem(&slots, &k);
+    if (!e)
+        return 0;
+    bpf_timer_init(&e->t, &slots, 1);
+    bpf_timer_set_callback(&e->t, fire);
+    return bpf_timer_start(&e->t, 50000000, 0) & 0xff;
+}
+
+/* a timer in a hash element that also holds a lock, 50 ms */
+SEC("tc") int arm_both(struct __sk_buff *skb)
+{
+    __u32 k = 0;
+    struct locked_timer init = {};
+    bpf_map_update_elem(&both, &k, &init, BPF_NOEXIST);
+    struct locked_timer *e = bpf_map_lookup_elem(&both, &k);
+    if (!e)
+        return 0;
+    bpf_timer_init(&e->t, &both, 1);
+    bpf_timer_set_callback(&e->t, fire_both);
+    return bpf_timer_start(&e->t, 50000000, 0) & 0xff;
 }
 
 /* a timer started before a callback is set, and one started with unknown flags */
@@ -405,3 +440,38 @@ def test_native_packet_batches_count_under_the_lock():
         counters = collection.maps["counters"]
         assert [(counters[k].hits, counters[k].len_sum) for k in (0, 1)] == [
             (sum(1 for n in lengths if n & 1 == k), sum(n for n in lengths if n & 1 == k)) for k in (0, 1)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_array_element_keeps_its_timer_through_userspace_updates(engine):
+    """An array element is updated in place, and the kernel frees its timer (the copy
+    skips it, then bpf_obj_free_fields cancels it): it never fires."""
+    with _load(engine) as collection:
+        assert collection.programs["arm_slot"].test_run(_packet(61)).retval == 0
+        slots = collection.maps["slots"]
+        slots.update(1, slots.value_codec.decode((40).to_bytes(8, "little") + bytes(range(1, 17)) + bytes(8)))
+        assert _raw(slots, 1)[:24] == (40).to_bytes(8, "little") + bytes(16)
+        time.sleep(0.1 if engine == "kernel" else 0)
+        if engine != "kernel":
+            assert run_timers(later_ns=10**9) == 0
+        assert slots[1].fired == 40
+        assert collection.programs["arm_slot"].test_run(_packet(61)).retval == 0   # initialised anew
+
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("flags", [UpdateFlag.ANY, UpdateFlag.LOCK])
+def test_a_locked_update_of_a_hash_element_keeps_its_timer(engine, flags):
+    """BPF_F_LOCK copies into the hash element in place (its timer still fires); a plain
+    update puts a new element in its place (the timer is freed with the old one)."""
+    with _load(engine) as collection:
+        assert collection.programs["arm_both"].test_run(_packet(60)).retval == 0
+        table = collection.maps["both"]
+        table.update(0, table.value_codec.decode((5).to_bytes(8, "little") + bytes(24)), flags)
+        expected = 105 if flags == UpdateFlag.LOCK else 5
+        if engine == "kernel":
+            _settle(engine, collection, lambda c: c.maps["both"][0].fired == expected) if expected == 105 \
+                else time.sleep(0.1)
+        else:
+            assert run_timers(later_ns=10**9) == (flags == UpdateFlag.LOCK)
+        assert table[0].fired == expected

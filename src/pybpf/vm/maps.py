@@ -94,13 +94,17 @@ class VmMap(Map):
             return self._lookup(key)
 
     def _kept(self, value: bytes, old: Any = None) -> bytes:
-        """``value`` with the special fields (spin lock, timer) taken from ``old`` (zero
-        in a new element): the kernel's copy of a value into the map skips them."""
+        """``value`` as the kernel copies it into the map: its special fields (spin lock,
+        timer) are not copied — zero in the element (the vm's lock bytes are never
+        set: :mod:`pybpf.vm.locking`), except the timer of ``old`` where the element keeps
+        it (a hash element updated in place with BPF_F_LOCK); elsewhere the kernel frees
+        the element's timer (an array element's update, a hash element replaced)."""
         if not self.special:
             return value
         merged = bytearray(value[:self.value_size])
         for off, size in self.special:
-            merged[off:off + size] = bytes(old[off:off + size]) if old is not None else bytes(size)
+            keep = old is not None and off == self.timer
+            merged[off:off + size] = bytes(old[off:off + size]) if keep else bytes(size)
         return bytes(merged)
 
     def _shown(self, data: bytes) -> bytes:
@@ -238,12 +242,11 @@ class ArrayMap(VmMap):
                               f"index {index} is past the array's {len(self.slots)} entries")
         if flags == UpdateFlag.NOEXIST:
             raise self._error("BPF_MAP_UPDATE_ELEM", errno.EEXIST, "array elements always exist (BPF_NOEXIST)")
-        slot = self.slots[index]
         if locked:
             with SPIN_LOCK:
-                self._assign(slot, self._kept(value, slot))
+                self._assign(self.slots[index], self._kept(value))
         else:
-            self._assign(slot, self._kept(value, slot) if self.special else value)
+            self._assign(self.slots[index], self._kept(value))
 
     def _delete(self, key: bytes) -> bool:
         raise self._error("BPF_MAP_DELETE_ELEM", errno.EINVAL, "array elements cannot be deleted")
