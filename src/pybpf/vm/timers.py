@@ -126,7 +126,7 @@ def timer_at(vm: Any, address: int) -> Timer | None:
 
 def init(vm: Any, address: int, target: Any, flags: int) -> int:
     """bpf_timer_init: 0, -EINVAL (a clock it does not take), -EBUSY (initialised)."""
-    if flags & 0xFFFF_FFFF_FFFF_FFFF not in CLOCKS:
+    if flags not in CLOCKS:
         return -errno.EINVAL
     if timer_at(vm, address) is not None:
         return -errno.EBUSY
