@@ -501,3 +501,28 @@ def test_a_program_without_callbacks_restarts_a_timer(engine):
         assert collection.maps["slots"][0].fired == 1
         if engine == "vm":
             assert programs["restart_slot"].compiled() is not None
+
+
+def test_a_run_that_fails_inside_its_critical_section_releases_the_lock():
+    """A run stopped by an error while it holds the lock (here: an unlock that faults)
+    releases it, so later runs and BPF_F_LOCK copies do not wait for ever."""
+    from pybpf.isa.helpers import helper_id
+    from pybpf.vm import HELPERS, VMError
+    from pybpf.vm.locking import SPIN_LOCK
+
+    number = helper_id("bpf_spin_unlock")
+    original = HELPERS[number]
+
+    def faulty(vm, *_):
+        raise VMError("an unlock that faults")
+
+    with pybpf.load(pybpf.read(SOURCE), engine="vm", jit=False) as collection:
+        HELPERS[number] = faulty
+        try:
+            with pytest.raises(VMError, match="an unlock that faults"):
+                collection.programs["count"].test_run(_packet(60))
+        finally:
+            HELPERS[number] = original
+        assert not SPIN_LOCK.locked()
+        assert collection.programs["count"].test_run(_packet(60)).retval == 1
+        assert collection.maps["counters"].get(0, flags=UpdateFlag.LOCK).hits == 2
