@@ -48,6 +48,13 @@ struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 2); __type(key, __
 
 static int fire_both(void *map, __u32 *key, struct locked_timer *val) { val->fired += 100; return 0; }
 
+static int cancel_self(void *map, __u32 *key, struct elem *val)
+{
+    val->armed = bpf_timer_cancel(&val->t) & 0xff;
+    val->fired++;
+    return 0;
+}
+
 static int fire(void *map, __u32 *key, struct elem *val) { val->fired += 1 + *key; return 0; }
 
 SEC("tc") int count(struct __sk_buff *skb)
@@ -152,6 +159,18 @@ SEC("tc") int restart_slot(struct __sk_buff *skb)
     struct elem *e = bpf_map_lookup_elem(&slots, &k);
     if (!e)
         return 0;
+    return bpf_timer_start(&e->t, 0, 0) & 0xff;
+}
+
+/* a timer whose callback cancels it (EDEADLK), on the array element len & 1 */
+SEC("tc") int arm_self_cancel(struct __sk_buff *skb)
+{
+    __u32 k = skb->len & 1;
+    struct elem *e = bpf_map_lookup_elem(&slots, &k);
+    if (!e)
+        return 0;
+    bpf_timer_init(&e->t, &slots, 1);
+    bpf_timer_set_callback(&e->t, cancel_self);
     return bpf_timer_start(&e->t, 0, 0) & 0xff;
 }
 
@@ -526,3 +545,12 @@ def test_a_run_that_fails_inside_its_critical_section_releases_the_lock():
         assert not SPIN_LOCK.locked()
         assert collection.programs["count"].test_run(_packet(60)).retval == 1
         assert collection.maps["counters"].get(0, flags=UpdateFlag.LOCK).hits == 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_callback_cancelling_its_own_timer_gets_edeadlk(engine):
+    with _load(engine) as collection:
+        assert collection.programs["arm_self_cancel"].test_run(_packet(61)).retval == 0
+        _settle(engine, collection, lambda c: c.maps["slots"][1].fired == 1)
+        slot = collection.maps["slots"][1]
+        assert (slot.fired, slot.armed) == (1, -errno.EDEADLK & 0xFF)
