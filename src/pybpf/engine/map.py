@@ -214,10 +214,15 @@ class Map(Resource, ABC):
             return self.max_entries
         return sum(1 for _ in self._raw_keys())
 
-    def get(self, key: Any, default: Any = None) -> Any:
-        """The value under ``key``, or ``default``."""
-        raw = self._lookup(self._key(key))
+    def get(self, key: Any, default: Any = None, flags: int = 0) -> Any:
+        """The value under ``key``, or ``default``; ``flags=UpdateFlag.LOCK`` (BPF_F_LOCK)
+        copies it under the value's bpf_spin_lock."""
+        raw = self._lookup(self._key(key)) if not flags else self._lookup_flags(self._key(key), flags)
         return default if raw is None else self.value_codec.decode(raw)
+
+    def _lookup_flags(self, key: bytes, flags: int) -> bytes | None:
+        """:meth:`_lookup` with BPF_MAP_LOOKUP_ELEM's flags (BPF_F_LOCK)."""
+        raise self._unsupported("BPF_MAP_LOOKUP_ELEM", f"lookup flags 0x{flags:x}")
 
     def update(self, key: Any, value: Any, flags: int = UpdateFlag.ANY) -> None:
         """Store ``value`` under ``key`` with BPF_ANY (default), BPF_NOEXIST or BPF_EXIST."""

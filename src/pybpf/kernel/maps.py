@@ -96,6 +96,11 @@ class KernelMap(Map):
             self._kview[:] = key
             return self._value_bytes() if self._run(self._c_lookup) else None
 
+    def _lookup_flags(self, key: bytes, flags: int) -> bytes | None:
+        with self._lock:
+            self._kview[:] = key
+            return self._value_bytes() if self._run(self._c_lookup, flags) else None
+
     def _update(self, key: bytes, value: bytes, flags: int) -> None:
         with self._lock:
             self._kview[:] = key

@@ -16,6 +16,7 @@ _SOURCES = {
     "JIT_DEFAULT": "pybpf.vm.interpreter", "Machine": "pybpf.vm.interpreter", "ProgramRun": "pybpf.vm.interpreter",
     "run": "pybpf.vm.interpreter", "run_program": "pybpf.vm.interpreter", "Memory": "pybpf.vm.memory",
     "Region": "pybpf.vm.memory", "CheckedProgram": "pybpf.vm.program", "VMError": "pybpf.vm.errors",
+    "run_timers": "pybpf.vm.timers",
 }
 TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:   # the same names, for type checkers (``X as X``: re-exported under --strict)
@@ -41,6 +42,7 @@ if TYPE_CHECKING:   # the same names, for type checkers (``X as X``: re-exported
     from pybpf.vm.memory import Memory as Memory
     from pybpf.vm.memory import Region as Region
     from pybpf.vm.program import CheckedProgram as CheckedProgram
+    from pybpf.vm.timers import run_timers as run_timers
 
 __all__ = sorted(_SOURCES)
 __getattr__, __dir__ = lazy_attributes(__name__, _SOURCES)

@@ -21,12 +21,14 @@ import os
 import struct
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
 from pybpf.isa import opcodes as o
 from pybpf.object import AttachType, CollectionSpec, ProgramSpec, ProgramType
 from pybpf.verifier import map_info, verify
+from pybpf.vm import locking
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.helpers.events import release_reservations
@@ -35,6 +37,7 @@ from pybpf.vm.interpreter import Machine
 from pybpf.vm.maps import OBJECTS, VmMap, create_map, new_id
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 from pybpf.vm.program import CheckedProgram as Checked
+from pybpf.vm.timers import run_timers
 
 #: where a run's context structure lives
 CONTEXT_BASE = 0x0000_0000_F000_0000
@@ -122,6 +125,7 @@ class VmProgram(Program):
         for _ in range(repeat):
             retval, packet, context = self._run_once(data, ctx, cpu)
         duration = (time.perf_counter_ns() - start) // repeat
+        run_timers()     # the vm's stand-in for the kernel's timer softirq (pybpf.vm.timers)
         return RunResult(retval, bytes(packet[:data_out_size]), bytes(context[:ctx_out_size]), duration)
 
     def run_packets(self, packets: Sequence[bytes], cpu: int = 0) -> Iterator[tuple[int, bytes] | None] | None:
@@ -196,6 +200,7 @@ class VmProgram(Program):
                     raise _explained(exc, program.spec) from None
                 finally:
                     release_reservations(runner.vm)
+                    locking.release_held(runner.vm)
         finally:
             runner.close()
         width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
@@ -381,10 +386,12 @@ class PacketBatches:
             self.buffer = bytearray(self.slot * frames)
         if self.results is None or len(self.results) < count:
             self.results, self.heads, self.tails = ((ctypes.c_uint64 * count)() for _ in range(3))
-        return int(self.engine_run.packets(self.compiled, self.program.checked, hosts, lengths, count, self.results,
-                                           self.heads, self.tails, self.buffer,
-                                           self.slot if self.keep_packets else 0, self.context,
-                                           self.layout, self.flags))
+        done = int(self.engine_run.packets(self.compiled, self.program.checked, hosts, lengths, count, self.results,
+                                          self.heads, self.tails, self.buffer,
+                                          self.slot if self.keep_packets else 0, self.context,
+                                          self.layout, self.flags))
+        run_timers()     # as after a test run
+        return done
 
     def outcome(self, i: int) -> tuple[int, bytes] | None:
         """Packet ``i``'s (r0, packet as the program left it), or None: no test run takes it."""
@@ -400,6 +407,7 @@ class PacketBatches:
 
     def fault(self) -> None:
         """Raise the error of the packet :meth:`run` stopped at, as :meth:`test_run` would."""
+        locking.release_held(self.engine_run.vm)
         try:
             self.engine_run.fault(self.compiled)
         except VMError as exc:
@@ -487,7 +495,7 @@ def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> dict
     options: dict[str, Any] = {"return_range": (0, 3) if egress else None,
                                "func_info": spec.btf is not None and bool(spec.btf.func_info),
                                "attach_type": spec.expected_attach_type, "attach_to": spec.attach_to}
-    infos = {i: map_info(i, m.spec) for i, m in maps.items()}
+    infos = {i: map_info(i, m.spec if not m.btf_dropped else replace(m.spec, btf=None)) for i, m in maps.items()}
     verdict = verify(checked.instructions, spec.type, infos, **options)
     if verdict.accepted:
         return verdict.accesses

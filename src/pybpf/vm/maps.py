@@ -21,6 +21,8 @@ from pybpf.engine import BPFError, Map, possible_cpus
 from pybpf.engine.events import records_array
 from pybpf.engine.map import UpdateFlag
 from pybpf.object import MapFlag, MapSpec, MapType
+from pybpf.verifier import map_info
+from pybpf.vm.locking import SPIN_LOCK
 
 if TYPE_CHECKING:
     from pybpf.engine.events import EventSource
@@ -47,10 +49,67 @@ class VmMap(Map):
         self.ncpus = self._cpus if spec.type.per_cpu else 1
         self.stride = (spec.value_size + 7) & ~7 if spec.type.per_cpu else spec.value_size
         self.frozen = False
+        info = map_info(0, spec) if spec.btf is not None and spec.btf_value_type_id > 0 else None
+        fields = info.fields() if info is not None else ()
+        #: whether the map was made without its BTF: the kernel refuses (EOPNOTSUPP) a
+        #: spin lock or timer in other map types, and the kernel engine, as libbpf, then
+        #: creates the map without BTF (the fields are plain bytes, and the verifier refuses
+        #: programs that lock or arm them)
+        self.btf_dropped = any(spec.type not in (_SPIN_LOCK_TYPES if name == "bpf_spin_lock" else _TIMER_TYPES)
+                               for name, _, _ in fields)
+        if self.btf_dropped:
+            fields = ()
+        #: the offsets of the value's ``struct bpf_spin_lock`` and ``struct bpf_timer`` (-1: none)
+        self.spin_lock = next((off for name, off, _ in fields if name == "bpf_spin_lock"), -1)
+        self.timer = next((off for name, off, _ in fields if name == "bpf_timer"), -1)
+        #: (offset, size) of those fields: the kernel's copies of values skip them, and
+        #: userspace reads them as zero
+        self.special: tuple[tuple[int, int], ...] = tuple((off, size) for _, off, size in fields)
 
     @property
     def id(self) -> int:
         return self._id
+
+    def _update_flags(self, flags: int) -> tuple[int, bool]:
+        """An update's BPF_ANY/NOEXIST/EXIST and whether it said BPF_F_LOCK (EINVAL for
+        other bits, and for BPF_F_LOCK on a value without a spin lock, as the kernel)."""
+        locked = bool(flags & UpdateFlag.LOCK)
+        base = flags & ~UpdateFlag.LOCK
+        if base > UpdateFlag.EXIST:
+            raise self._error("BPF_MAP_UPDATE_ELEM", errno.EINVAL, f"unknown update flags 0x{flags:x}")
+        if locked and self.spin_lock < 0:
+            raise self._error("BPF_MAP_UPDATE_ELEM", errno.EINVAL,
+                              "BPF_F_LOCK needs a value with a struct bpf_spin_lock (in the map's BTF)")
+        return base, locked
+
+    def _lookup_flags(self, key: bytes, flags: int) -> bytes | None:
+        """A lookup with BPF_F_LOCK: the value copied under its spin lock (EINVAL for other
+        flags, and for a value without a spin lock, as the kernel)."""
+        if flags & ~UpdateFlag.LOCK:
+            raise self._error("BPF_MAP_LOOKUP_ELEM", errno.EINVAL, f"unknown lookup flags 0x{flags:x}")
+        if self.spin_lock < 0:
+            raise self._error("BPF_MAP_LOOKUP_ELEM", errno.EINVAL,
+                              "BPF_F_LOCK needs a value with a struct bpf_spin_lock (in the map's BTF)")
+        with SPIN_LOCK:
+            return self._lookup(key)
+
+    def _kept(self, value: bytes, old: Any = None) -> bytes:
+        """``value`` as the kernel copies it into the map: its special fields (spin lock,
+        timer) are not copied — zero in the element (the vm's lock bytes are never
+        set: :mod:`pybpf.vm.locking`), except the timer of ``old`` where the element keeps
+        it (a hash element updated in place with BPF_F_LOCK); elsewhere the kernel frees
+        the element's timer (an array element's update, a hash element replaced)."""
+        if not self.special:
+            return value
+        merged = bytearray(value[:self.value_size])
+        for off, size in self.special:
+            keep = old is not None and off == self.timer
+            merged[off:off + size] = bytes(old[off:off + size]) if keep else bytes(size)
+        return bytes(merged)
+
+    def _shown(self, data: bytes) -> bytes:
+        """A value as userspace reads it: the special fields zero, as the kernel copies out."""
+        return self._kept(data) if self.special else data
 
     def cpu_count(self) -> int:
         """The CPU count this vm map was made for."""
@@ -172,17 +231,22 @@ class ArrayMap(VmMap):
 
     def _lookup(self, key: bytes) -> bytes | None:
         storage = self._storage(key)
-        return None if storage is None else self._bytes(storage)
+        return None if storage is None else self._shown(self._bytes(storage))
 
     def _update(self, key: bytes, value: bytes, flags: int) -> None:
         self._check_writable()
+        flags, locked = self._update_flags(flags)
         index = self._index(key)
         if index >= len(self.slots):
             raise self._error("BPF_MAP_UPDATE_ELEM", errno.E2BIG,
                               f"index {index} is past the array's {len(self.slots)} entries")
         if flags == UpdateFlag.NOEXIST:
             raise self._error("BPF_MAP_UPDATE_ELEM", errno.EEXIST, "array elements always exist (BPF_NOEXIST)")
-        self._assign(self.slots[index], value)
+        if locked:
+            with SPIN_LOCK:
+                self._assign(self.slots[index], self._kept(value))
+        else:
+            self._assign(self.slots[index], self._kept(value))
 
     def _delete(self, key: bytes) -> bool:
         raise self._error("BPF_MAP_DELETE_ELEM", errno.EINVAL, "array elements cannot be deleted")
@@ -191,6 +255,11 @@ class ArrayMap(VmMap):
         index = 0 if key is None else self._index(key) + 1
         return index.to_bytes(4, "little") if index < len(self.slots) else None
 
+
+#: the map types whose values may hold a struct bpf_spin_lock, and a struct bpf_timer
+#: (the kernel's map_check_btf; the storage maps are not vm maps)
+_SPIN_LOCK_TYPES = frozenset({MapType.HASH, MapType.ARRAY})
+_TIMER_TYPES = frozenset({MapType.HASH, MapType.LRU_HASH, MapType.ARRAY})
 
 #: hash maps whose update of an existing key puts a new element in the old one's place,
 #: as the kernel's htab_map_update_elem does (a program's pointer to the old value no
@@ -222,16 +291,22 @@ class HashMap(VmMap):
 
     def _lookup(self, key: bytes) -> bytes | None:
         storage = self._storage(key)
-        return None if storage is None else self._bytes(storage)
+        return None if storage is None else self._shown(self._bytes(storage))
 
     def _update(self, key: bytes, value: bytes, flags: int) -> None:
         self._check_writable()
+        flags, locked = self._update_flags(flags)
         key = bytes(key)
         exists = key in self.entries
         if flags == UpdateFlag.NOEXIST and exists:
             raise self._error("BPF_MAP_UPDATE_ELEM", errno.EEXIST, "the key exists (the update said BPF_NOEXIST)")
         if flags == UpdateFlag.EXIST and not exists:
             raise self._error("BPF_MAP_UPDATE_ELEM", errno.ENOENT, "the key is not in the map (the update said BPF_EXIST)")
+        if exists and locked:                   # BPF_F_LOCK: copied into the element, under its lock
+            with SPIN_LOCK:
+                self._assign(self.entries[key], self._kept(value, self.entries[key]))
+            return
+        value = self._kept(value)
         if exists:
             if self.type in _REPLACED:          # a new element takes the key's place
                 self.entries[key] = self._new_value(value)

@@ -11,13 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pybpf.vm.helpers import callbacks, checksums, events, maps, misc, packets, printk, probe_reads, tail_calls, task
+from pybpf.vm.helpers import (
+    callbacks,
+    checksums,
+    events,
+    locks,
+    maps,
+    misc,
+    packets,
+    printk,
+    probe_reads,
+    tail_calls,
+    task,
+    timers,
+)
 from pybpf.vm.helpers.registry import Family, Helper, kernel_helper_id
 
 #: the families whose helpers make up the registry
 FAMILIES: tuple[Family, ...] = (misc.FAMILY, printk.FAMILY, maps.FAMILY, events.FAMILY, tail_calls.FAMILY,
                                 packets.FAMILY, checksums.FAMILY, callbacks.FAMILY, probe_reads.FAMILY,
-                                task.FAMILY)
+                                task.FAMILY, locks.FAMILY, timers.FAMILY)
 
 
 def _merged(families: tuple[Family, ...]) -> dict[int, Helper]:

@@ -92,7 +92,8 @@ def native_hash(target: Any) -> NativeHash | None:
     from pybpf.object import MapType
     from pybpf.vm.maps import HashMap
 
-    if type(target) is not HashMap or target.type != MapType.HASH or target.ncpus != 1 \
+    # (a value with a spin lock or timer: its copies skip them, which the helper does)
+    if type(target) is not HashMap or target.type != MapType.HASH or target.ncpus != 1 or target.special \
             or not 1 <= target.key_size <= MAX_KEY_SIZE or not 1 <= target.max_entries <= MAX_ENTRIES:
         return None
     found = target.__dict__.get("native_hash")

@@ -87,8 +87,9 @@ from pybpf.vm.program import CheckedProgram, map_value_references
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 STATE = I64.as_pointer()
 #: helpers that call one of the program's functions back (bpf_for_each_map_elem,
-#: bpf_loop): programs calling them run on the interpreter
-CALLBACK_HELPERS = frozenset({164, 181})
+#: bpf_loop) or keep one to call later (bpf_timer_set_callback): programs calling them
+#: run on the interpreter
+CALLBACK_HELPERS = frozenset({164, 170, 181})
 #: bpf_map_lookup_elem (engine code answers it natively where the run's table can)
 MAP_LOOKUP_ELEM = 1
 RESULT = ir.LiteralStructType([I64, I64])
@@ -177,7 +178,7 @@ class Translator:
                 starts.add(self.program.target(index, ins.imm))
             elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm in CALLBACK_HELPERS:
                 raise JitUnsupported(f"instruction {self.program.slots[index]} calls a helper that runs a callback "
-                                     "(bpf_loop, bpf_for_each_map_elem): the interpreter runs it")
+                                     "(bpf_loop, bpf_for_each_map_elem, bpf_timer_set_callback): the interpreter runs it")
         ordered = sorted(starts)
         functions = {}
         for i, start in enumerate(ordered):
