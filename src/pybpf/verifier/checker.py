@@ -389,7 +389,25 @@ class Verifier:
         depth count); those compared in vain count a miss, and one that misses far more
         often than it hits is dropped, as the kernel evicts states (3 misses per hit; 64
         at a may_goto or callback call while still explored)."""
-        hit, over, depth = False, False, state.may_goto_depth
+        hit, depth = False, state.may_goto_depth
+        if checkpoint:       # one pass: compare until a hit, and weigh every snapshot's counts
+            dropped = False
+            for snap in snaps:
+                if hit:
+                    pass
+                elif ((not other_depth or snap.state.may_goto_depth != depth) and snap.consts <= consts
+                        and snap.state.contains(state, live)):
+                    snap.hits += 1
+                    hit = True
+                else:
+                    snap.misses += 1
+                n = 64 if snap.branches else 3
+                if snap.misses > snap.hits * n + n:
+                    dropped = True
+            if dropped:
+                snaps[:] = [snap for snap in snaps if snap.misses <= snap.hits * (n := 64 if snap.branches else 3) + n]
+            return hit
+        over = False
         for snap in snaps:
             if ((not other_depth or snap.state.may_goto_depth != depth) and snap.consts <= consts
                     and snap.state.contains(state, live)):
@@ -398,13 +416,8 @@ class Verifier:
                 break
             snap.misses += 1
             over = over or snap.misses > snap.hits * 3 + 3
-        # a snapshot not compared now has the counts it had when last kept, but at a
-        # checkpoint it loses the 64's protection once explored: look at all of them there
-        if over or checkpoint:
-            kept = [snap for snap in snaps
-                    if snap.misses <= snap.hits * (n := 64 if checkpoint and snap.branches else 3) + n]
-            if len(kept) != len(snaps):
-                snaps[:] = kept
+        if over:
+            snaps[:] = [snap for snap in snaps if snap.misses <= snap.hits * 3 + 3]
         return hit
 
     def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple, consts: tuple) -> None:
