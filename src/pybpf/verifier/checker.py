@@ -26,6 +26,7 @@ from pybpf.object import AttachType, MapType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
 from pybpf.verifier.btf_pointers import Target, find_target, kernel_btf, needs_target, nested_struct, object_read
+from pybpf.verifier.kept import KeptStates
 from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access, constant_key
 from pybpf.verifier.program import Layout, Refused
 from pybpf.verifier.protos import PROTOS, Proto, prototype
@@ -120,6 +121,12 @@ class Snapshot:
     consts: frozenset = frozenset()
     #: the same as :func:`_constants` gives them (the key of the open snapshots)
     const_key: tuple = ()
+    #: at a checkpoint: the KeptStates holding it, its place there, the scan its misses
+    #: were counted up to, and the scan after which it is dropped (see kept.py)
+    kept: KeptStates | None = None
+    sequence: int = 0
+    mark: int = 0
+    deadline: int = 0
 
 
 @dataclass
@@ -161,7 +168,8 @@ class Verifier:
         self.index = 0
         self.next_id = 0
         self.current: s.State | None = None
-        self.visited: dict[int, list[Snapshot]] = {}
+        #: instruction → the snapshots kept there (at a checkpoint: KeptStates)
+        self.visited: dict[int, list[Snapshot] | KeptStates] = {}
         #: instruction → snapshots whose every continuation was found safe (pruning candidates)
         self.done: dict[int, list[Snapshot]] = {}
         self.depths: dict[int, int] = {}
@@ -328,7 +336,7 @@ class Verifier:
         may_goto = False
         if index in self.checkpoints:
             if index in self.callback_calls:
-                return self.visit_callback_call(index, state, self.visited.setdefault(index, []))
+                return self.visit_callback_call(index, state, self.kept_at(index))
             may_goto = True
         # as the kernel: a new state is kept only after 2 jumps and 8 instructions since the
         # last one, and inside a loop under way here only after 20 jumps or 100 instructions
@@ -343,9 +351,9 @@ class Verifier:
         live = (tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
                 if len(frames) > 1 else (self.live[index],))
         consts = _constants(state, live)
-        seen = self.visited.setdefault(index, [])
+        seen = self.kept_at(index) if may_goto else self.visited.setdefault(index, [])
         if may_goto:           # a deeper iteration within an earlier one adds nothing
-            if self.scan(seen, state, live, frozenset(consts), True, other_depth=True):
+            if seen.scan(state, live, frozenset(consts), True):
                 self.finish(state)
                 return True
             keep = True
@@ -367,7 +375,15 @@ class Verifier:
             self.keep(index, state, seen, key or state.key(live), consts)
         return False
 
-    def visit_callback_call(self, index: int, state: s.State, seen: list[Snapshot]) -> bool:
+    def kept_at(self, index: int) -> KeptStates:
+        """The snapshots kept at checkpoint ``index``."""
+        seen = self.visited.get(index)
+        if seen is None:
+            seen = self.visited[index] = KeptStates()
+        assert isinstance(seen, KeptStates)
+        return seen
+
+    def visit_callback_call(self, index: int, state: s.State, seen: KeptStates) -> bool:
         """A helper that calls a callback, reached again after the callback ran: pruned
         when its state lies within one seen here before (explored or not), so the
         callback is iterated until the caller's state stops changing (the kernel's
@@ -375,7 +391,7 @@ class Verifier:
         frames = state.frames
         live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
         consts = _constants(state, live)
-        if self.scan(seen, state, live, frozenset(consts), True):
+        if seen.scan(state, live, frozenset(consts), False):
             self.finish(state)
             return True
         self.keep(index, state, seen, state.key(live), consts)
@@ -393,6 +409,9 @@ class Verifier:
         if checkpoint:       # one pass: compare until a hit, and weigh every snapshot's counts
             dropped = False
             for snap in snaps:
+                kept = snap.kept         # also kept at the checkpoint: its counts settled
+                if kept is not None:
+                    kept.settle(snap)
                 if hit:
                     pass
                 elif ((not other_depth or snap.state.may_goto_depth != depth) and snap.consts <= consts
@@ -401,6 +420,8 @@ class Verifier:
                     hit = True
                 else:
                     snap.misses += 1
+                if kept is not None:
+                    kept.reschedule(snap)
                 n = 64 if snap.branches else 3
                 if snap.misses > snap.hits * n + n:
                     dropped = True
@@ -420,7 +441,7 @@ class Verifier:
             snaps[:] = [snap for snap in snaps if snap.misses <= snap.hits * 3 + 3]
         return hit
 
-    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple, consts: tuple) -> None:
+    def keep(self, index: int, state: s.State, seen: list[Snapshot] | KeptStates, key: tuple, consts: tuple) -> None:
         """Record ``state`` at ``index`` as a snapshot whose continuations are explored
         (``key``, ``consts``: the state's identity and constants over its live registers)."""
         result = self.result
@@ -455,6 +476,9 @@ class Verifier:
             snap.branches -= 1
             if snap.branches:
                 break
+            if snap.kept is not None:      # its limit is now 3 misses per hit
+                snap.kept.settle(snap)
+                snap.kept.reschedule(snap)
             here = self.open[snap.index]
             alike = here[snap.const_key]
             alike.remove(snap)
