@@ -111,7 +111,8 @@ class Snapshot:
     state: s.State
     parent: Snapshot | None
     index: int
-    key: tuple
+    #: a register mask per frame: the registers live at ``index``
+    live: tuple
     branches: int = 1
     #: how often a state here was (hits) and was not (misses) found within this one
     hits: int = 0
@@ -127,6 +128,15 @@ class Snapshot:
     sequence: int = 0
     mark: int = 0
     deadline: int = 0
+    #: its State.key over its live registers, once asked for (see identity)
+    key: tuple | None = None
+
+    def identity(self) -> tuple:
+        """The state's key over its live registers (computed when a state with the same
+        constants arrives while this one is open: most snapshots are never asked)."""
+        if self.key is None:
+            self.key = self.state.key(self.live)
+        return self.key
 
 
 @dataclass
@@ -363,7 +373,7 @@ class Verifier:
         for snap in open_here.get(consts, ()) if open_here is not None else ():
             if snap.state.may_goto_depth == state.may_goto_depth:
                 key = key or state.key(live)
-                if snap.key == key:
+                if snap.identity() == key:
                     raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index,
                                   errno=errno.EINVAL)
         if done and self.scan(done, state, live, frozenset(consts), may_goto):
@@ -372,7 +382,7 @@ class Verifier:
             self.finish(state)
             return True
         if keep:
-            self.keep(index, state, seen, key or state.key(live), consts)
+            self.keep(index, state, seen, live, consts, key)
         return False
 
     def kept_at(self, index: int) -> KeptStates:
@@ -394,7 +404,7 @@ class Verifier:
         if seen.scan(state, live, frozenset(consts), False):
             self.finish(state)
             return True
-        self.keep(index, state, seen, state.key(live), consts)
+        self.keep(index, state, seen, live, consts)
         return False
 
     @staticmethod
@@ -441,12 +451,14 @@ class Verifier:
             snaps[:] = [snap for snap in snaps if snap.misses <= snap.hits * 3 + 3]
         return hit
 
-    def keep(self, index: int, state: s.State, seen: list[Snapshot] | KeptStates, key: tuple, consts: tuple) -> None:
+    def keep(self, index: int, state: s.State, seen: list[Snapshot] | KeptStates, live: tuple[int, ...],
+             consts: tuple, key: tuple | None = None) -> None:
         """Record ``state`` at ``index`` as a snapshot whose continuations are explored
-        (``key``, ``consts``: the state's identity and constants over its live registers)."""
+        (``live``: its live registers; ``consts``, ``key``: its constants and, when already
+        known, its identity over them)."""
         result = self.result
         self.last_jumps, self.last_processed = self.jumps, result.processed
-        snap = Snapshot(state.copy(), state.parent, index, key, consts=frozenset(consts), const_key=consts)
+        snap = Snapshot(state.copy(), state.parent, index, live, consts=frozenset(consts), const_key=consts, key=key)
         snap.state.parent = None
         self.open.setdefault(index, {}).setdefault(consts, []).append(snap)
         state.parent = snap
