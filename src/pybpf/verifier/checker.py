@@ -1518,18 +1518,20 @@ def _widen(old: s.State, new: s.State, precise: tuple[int, ...]) -> None:
     """The kernel's ``widen_imprecise_scalars``: a scalar of ``new`` that differs from the
     same register (or spilled register) of ``old`` becomes unknown, unless it is precise
     (``precise``: a register mask per frame; spilled scalars count as imprecise)."""
-    def widened(a: s.Reg, b: s.Reg) -> s.Reg | None:
-        return b.but(var=sc.UNKNOWN, id=0) if a.type == b.type == s.SCALAR and a.var != b.var else None
-
+    scalar = s.SCALAR
     for before, after, mask in zip(old.frames, new.frames, precise):
-        for n, (a, b) in enumerate(zip(before.regs, after.regs)):
-            if not mask >> n & 1 and (changed := widened(a, b)) is not None:
-                after.regs[n] = changed
+        regs = after.regs
+        for n, (a, b) in enumerate(zip(before.regs, regs)):
+            # registers shared by both states (most of them: copies share them) are equal
+            if a is not b and a.type == b.type == scalar and a.var != b.var and not mask >> n & 1:
+                regs[n] = b.but(var=sc.UNKNOWN, id=0)
         for i, slot in after.stack.items():
             old_slot = before.stack.get(i)
-            if old_slot is not None and old_slot.spilled is not None and slot.spilled is not None:
-                if (changed := widened(old_slot.spilled, slot.spilled)) is not None:
-                    after.stack[i] = s.Slot(slot.kinds, changed)
+            if old_slot is None or old_slot is slot or old_slot.spilled is None or slot.spilled is None:
+                continue
+            a, b = old_slot.spilled, slot.spilled
+            if a is not b and a.type == b.type == scalar and a.var != b.var:
+                after.stack[i] = s.Slot(slot.kinds, b.but(var=sc.UNKNOWN, id=0))
 
 
 def _helper_params(number: int) -> int:
