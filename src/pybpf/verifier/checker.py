@@ -361,9 +361,8 @@ class Verifier:
         live = (tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
                 if len(frames) > 1 else (self.live[index],))
         consts = _constants(state, live)
-        seen = self.kept_at(index) if may_goto else self.visited.setdefault(index, [])
         if may_goto:           # a deeper iteration within an earlier one adds nothing
-            if seen.scan(state, live, frozenset(consts), True):
+            if self.kept_at(index).scan(state, live, frozenset(consts), True):
                 self.finish(state)
                 return True
             keep = True
@@ -381,8 +380,8 @@ class Verifier:
                 self.result.log.append(f"{self.layout.slots[index]}: safe")
             self.finish(state)
             return True
-        if keep:
-            self.keep(index, state, seen, live, consts, key)
+        if keep:                # (at a checkpoint, into the KeptStates made above)
+            self.keep(index, state, self.visited.setdefault(index, []), live, consts, key)
         return False
 
     def kept_at(self, index: int) -> KeptStates:
