@@ -26,6 +26,7 @@ from pybpf.object import AttachType, MapType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
 from pybpf.verifier.btf_pointers import Target, find_target, kernel_btf, needs_target, nested_struct, object_read
+from pybpf.verifier.kept import KeptStates
 from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access, constant_key
 from pybpf.verifier.program import Layout, Refused
 from pybpf.verifier.protos import PROTOS, Proto, prototype
@@ -110,7 +111,8 @@ class Snapshot:
     state: s.State
     parent: Snapshot | None
     index: int
-    key: tuple
+    #: a register mask per frame: the registers live at ``index``
+    live: tuple
     branches: int = 1
     #: how often a state here was (hits) and was not (misses) found within this one
     hits: int = 0
@@ -120,6 +122,21 @@ class Snapshot:
     consts: frozenset = frozenset()
     #: the same as :func:`_constants` gives them (the key of the open snapshots)
     const_key: tuple = ()
+    #: at a checkpoint: the KeptStates holding it, its place there, the scan its misses
+    #: were counted up to, and the scan after which it is dropped (see kept.py)
+    kept: KeptStates | None = None
+    sequence: int = 0
+    mark: int = 0
+    deadline: int = 0
+    #: its State.key over its live registers, once asked for (see identity)
+    key: tuple | None = None
+
+    def identity(self) -> tuple:
+        """The state's key over its live registers (computed when a state with the same
+        constants arrives while this one is open: most snapshots are never asked)."""
+        if self.key is None:
+            self.key = self.state.key(self.live)
+        return self.key
 
 
 @dataclass
@@ -161,7 +178,8 @@ class Verifier:
         self.index = 0
         self.next_id = 0
         self.current: s.State | None = None
-        self.visited: dict[int, list[Snapshot]] = {}
+        #: instruction → the snapshots kept there (at a checkpoint: KeptStates)
+        self.visited: dict[int, list[Snapshot] | KeptStates] = {}
         #: instruction → snapshots whose every continuation was found safe (pruning candidates)
         self.done: dict[int, list[Snapshot]] = {}
         self.depths: dict[int, int] = {}
@@ -328,7 +346,7 @@ class Verifier:
         may_goto = False
         if index in self.checkpoints:
             if index in self.callback_calls:
-                return self.visit_callback_call(index, state, self.visited.setdefault(index, []))
+                return self.visit_callback_call(index, state, self.kept_at(index))
             may_goto = True
         # as the kernel: a new state is kept only after 2 jumps and 8 instructions since the
         # last one, and inside a loop under way here only after 20 jumps or 100 instructions
@@ -343,9 +361,8 @@ class Verifier:
         live = (tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
                 if len(frames) > 1 else (self.live[index],))
         consts = _constants(state, live)
-        seen = self.visited.setdefault(index, [])
         if may_goto:           # a deeper iteration within an earlier one adds nothing
-            if self.scan(seen, state, live, frozenset(consts), True, other_depth=True):
+            if self.kept_at(index).scan(state, live, frozenset(consts), True):
                 self.finish(state)
                 return True
             keep = True
@@ -355,7 +372,7 @@ class Verifier:
         for snap in open_here.get(consts, ()) if open_here is not None else ():
             if snap.state.may_goto_depth == state.may_goto_depth:
                 key = key or state.key(live)
-                if snap.key == key:
+                if snap.identity() == key:
                     raise Refused(f"infinite loop detected at insn {self.layout.slots[index]}", index,
                                   errno=errno.EINVAL)
         if done and self.scan(done, state, live, frozenset(consts), may_goto):
@@ -363,11 +380,19 @@ class Verifier:
                 self.result.log.append(f"{self.layout.slots[index]}: safe")
             self.finish(state)
             return True
-        if keep:
-            self.keep(index, state, seen, key or state.key(live), consts)
+        if keep:                # (at a checkpoint, into the KeptStates made above)
+            self.keep(index, state, self.visited.setdefault(index, []), live, consts, key)
         return False
 
-    def visit_callback_call(self, index: int, state: s.State, seen: list[Snapshot]) -> bool:
+    def kept_at(self, index: int) -> KeptStates:
+        """The snapshots kept at checkpoint ``index``."""
+        seen = self.visited.get(index)
+        if seen is None:
+            seen = self.visited[index] = KeptStates()
+        assert isinstance(seen, KeptStates)
+        return seen
+
+    def visit_callback_call(self, index: int, state: s.State, seen: KeptStates) -> bool:
         """A helper that calls a callback, reached again after the callback ran: pruned
         when its state lies within one seen here before (explored or not), so the
         callback is iterated until the caller's state stops changing (the kernel's
@@ -375,10 +400,10 @@ class Verifier:
         frames = state.frames
         live = tuple(self.live[frames[n + 1].callsite] for n in range(len(frames) - 1)) + (self.live[index],)
         consts = _constants(state, live)
-        if self.scan(seen, state, live, frozenset(consts), True):
+        if seen.scan(state, live, frozenset(consts), False):
             self.finish(state)
             return True
-        self.keep(index, state, seen, state.key(live), consts)
+        self.keep(index, state, seen, live, consts)
         return False
 
     @staticmethod
@@ -389,7 +414,30 @@ class Verifier:
         depth count); those compared in vain count a miss, and one that misses far more
         often than it hits is dropped, as the kernel evicts states (3 misses per hit; 64
         at a may_goto or callback call while still explored)."""
-        hit, over, depth = False, False, state.may_goto_depth
+        hit, depth = False, state.may_goto_depth
+        if checkpoint:       # one pass: compare until a hit, and weigh every snapshot's counts
+            dropped = False
+            for snap in snaps:
+                kept = snap.kept         # also kept at the checkpoint: its counts settled
+                if kept is not None:
+                    kept.settle(snap)
+                if hit:
+                    pass
+                elif ((not other_depth or snap.state.may_goto_depth != depth) and snap.consts <= consts
+                        and snap.state.contains(state, live)):
+                    snap.hits += 1
+                    hit = True
+                else:
+                    snap.misses += 1
+                if kept is not None:
+                    kept.reschedule(snap)
+                n = 64 if snap.branches else 3
+                if snap.misses > snap.hits * n + n:
+                    dropped = True
+            if dropped:
+                snaps[:] = [snap for snap in snaps if snap.misses <= snap.hits * (n := 64 if snap.branches else 3) + n]
+            return hit
+        over = False
         for snap in snaps:
             if ((not other_depth or snap.state.may_goto_depth != depth) and snap.consts <= consts
                     and snap.state.contains(state, live)):
@@ -398,21 +446,18 @@ class Verifier:
                 break
             snap.misses += 1
             over = over or snap.misses > snap.hits * 3 + 3
-        # a snapshot not compared now has the counts it had when last kept, but at a
-        # checkpoint it loses the 64's protection once explored: look at all of them there
-        if over or checkpoint:
-            kept = [snap for snap in snaps
-                    if snap.misses <= snap.hits * (n := 64 if checkpoint and snap.branches else 3) + n]
-            if len(kept) != len(snaps):
-                snaps[:] = kept
+        if over:
+            snaps[:] = [snap for snap in snaps if snap.misses <= snap.hits * 3 + 3]
         return hit
 
-    def keep(self, index: int, state: s.State, seen: list[Snapshot], key: tuple, consts: tuple) -> None:
+    def keep(self, index: int, state: s.State, seen: list[Snapshot] | KeptStates, live: tuple[int, ...],
+             consts: tuple, key: tuple | None = None) -> None:
         """Record ``state`` at ``index`` as a snapshot whose continuations are explored
-        (``key``, ``consts``: the state's identity and constants over its live registers)."""
+        (``live``: its live registers; ``consts``, ``key``: its constants and, when already
+        known, its identity over them)."""
         result = self.result
         self.last_jumps, self.last_processed = self.jumps, result.processed
-        snap = Snapshot(state.copy(), state.parent, index, key, consts=frozenset(consts), const_key=consts)
+        snap = Snapshot(state.copy(), state.parent, index, live, consts=frozenset(consts), const_key=consts, key=key)
         snap.state.parent = None
         self.open.setdefault(index, {}).setdefault(consts, []).append(snap)
         state.parent = snap
@@ -442,6 +487,9 @@ class Verifier:
             snap.branches -= 1
             if snap.branches:
                 break
+            if snap.kept is not None:      # its limit is now 3 misses per hit
+                snap.kept.settle(snap)
+                snap.kept.reschedule(snap)
             here = self.open[snap.index]
             alike = here[snap.const_key]
             alike.remove(snap)
@@ -1471,18 +1519,20 @@ def _widen(old: s.State, new: s.State, precise: tuple[int, ...]) -> None:
     """The kernel's ``widen_imprecise_scalars``: a scalar of ``new`` that differs from the
     same register (or spilled register) of ``old`` becomes unknown, unless it is precise
     (``precise``: a register mask per frame; spilled scalars count as imprecise)."""
-    def widened(a: s.Reg, b: s.Reg) -> s.Reg | None:
-        return b.but(var=sc.UNKNOWN, id=0) if a.type == b.type == s.SCALAR and a.var != b.var else None
-
+    scalar = s.SCALAR
     for before, after, mask in zip(old.frames, new.frames, precise):
-        for n, (a, b) in enumerate(zip(before.regs, after.regs)):
-            if not mask >> n & 1 and (changed := widened(a, b)) is not None:
-                after.regs[n] = changed
+        regs = after.regs
+        for n, (a, b) in enumerate(zip(before.regs, regs)):
+            # registers shared by both states (most of them: copies share them) are equal
+            if a is not b and a.type == b.type == scalar and a.var != b.var and not mask >> n & 1:
+                regs[n] = b.but(var=sc.UNKNOWN, id=0)
         for i, slot in after.stack.items():
             old_slot = before.stack.get(i)
-            if old_slot is not None and old_slot.spilled is not None and slot.spilled is not None:
-                if (changed := widened(old_slot.spilled, slot.spilled)) is not None:
-                    after.stack[i] = s.Slot(slot.kinds, changed)
+            if old_slot is None or old_slot is slot or old_slot.spilled is None or slot.spilled is None:
+                continue
+            a, b = old_slot.spilled, slot.spilled
+            if a is not b and a.type == b.type == scalar and a.var != b.var:
+                after.stack[i] = s.Slot(slot.kinds, b.but(var=sc.UNKNOWN, id=0))
 
 
 def _helper_params(number: int) -> int:

@@ -8,6 +8,7 @@ permissions. The tables follow the kernel's ``*_is_valid_access`` functions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pybpf.object import ProgramType
 
@@ -115,11 +116,13 @@ def _field_at(rules: Rules, offset: int, size: int) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def context_access(kind: ProgramType, offset: int, size: int, write: bool) -> tuple[str | None, str | None, str]:
     """(problem, packet pointer kind, why) for a ``size``-byte access at ``offset`` of a
     program type's context: the problem is the kernel's message when it refuses the
     access, the kind names the packet pointer a read of ``data``/``data_end``/``data_meta``
-    yields, and why explains a refusal in words."""
+    yields, and why explains a refusal in words (cached: the same few fields are read
+    on every path)."""
     refused = f"invalid bpf_context access off={offset} size={size}"
     flat = _FLAT.get(kind)
     if flat is not None:

@@ -174,7 +174,10 @@ def _const(value: int) -> Scalar:
 UNKNOWN = Scalar((0, MASK64, S64_MIN, S64_MAX, tn.UNKNOWN, 0, U32, S32_MIN, S32_MAX))
 
 
+@lru_cache(maxsize=1024)
 def unsigned_range(low: int, high: int) -> Scalar:
+    """The scalar in [low, high] (cached: loads of a size all give the same one, and
+    scalars are never changed in place)."""
     made = make(low, high, S64_MIN, S64_MAX, tn.from_range(low, high))
     assert made is not None
     return made

@@ -302,10 +302,14 @@ class State:
         for mine, theirs, mask in zip(self.frames, other.frames, live):
             if mine.callsite != theirs.callsite:
                 return False
-            if not all(a.contains(b, idmap) for n, (a, b) in enumerate(zip(mine.regs, theirs.regs)) if mask >> n & 1):
+            # a register or slot both states share contains itself (unless it has ids to pair)
+            if not all((a is b and not a.id and not a.ref) or a.contains(b, idmap)
+                       for n, (a, b) in enumerate(zip(mine.regs, theirs.regs)) if mask >> n & 1):
                 return False
             for index, slot in mine.stack.items():
                 other_slot = theirs.stack.get(index)
+                if other_slot is slot and (slot.spilled is None or not (slot.spilled.id or slot.spilled.ref)):
+                    continue
                 for i, kind in enumerate(slot.kinds):
                     their = other_slot.kinds[i] if other_slot is not None else INVALID
                     if not _byte_contains(kind, their, slot, other_slot, idmap):
