@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     verdict = verify(instructions, kind, maps, log_level=args.log_level,
                      func_info=spec.btf is not None and bool(spec.btf.func_info),
-                     attach_type=spec.expected_attach_type, attach_to=spec.attach_to)
+                     attach_type=spec.expected_attach_type, attach_to=spec.attach_to, license=spec.license)
     elapsed = time.perf_counter() - start
     row: dict[str, Any] = {"program": spec.name, "type": str(kind), "accepted": verdict.accepted,
                            "message": verdict.message, "errno": _errno_name(verdict.errno),

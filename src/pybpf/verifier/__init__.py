@@ -82,14 +82,15 @@ def _field_offset(btf: BTF, type_id: int, struct: str, base: int = 0) -> int | N
 def verify(instructions: list[Instruction], kind: ProgramType | str, maps: Mapping[int, MapInfo] | None = None,
            log_level: int = 0, return_range: tuple[int, int] | None = None,
            func_info: bool = False, attach_type: AttachType | None = None, attach_to: str = "",
-           btf: BTF | None = None) -> Verdict:
+           btf: BTF | None = None, license: str = "GPL") -> Verdict:
     """Verify ``instructions`` as a program of type ``kind`` whose lddw map references
     hold the ids of ``maps`` (``func_info``: the program carries BTF function info).
     A tracing or LSM program attaches (``attach_type``) to ``attach_to`` (a tracepoint,
     function, hook or iterator) of the kernel whose BTF is ``btf`` (default: the running
-    kernel's); its context is that target's arguments."""
+    kernel's); its context is that target's arguments. Under a ``license`` that is not
+    GPL-compatible, GPL-only helpers are refused."""
     checker = Verifier(list(instructions), kind, dict(maps or {}), log_level, return_range, func_info,
-                       (attach_type, attach_to), btf)
+                       (attach_type, attach_to), btf, license)
     try:
         result = checker.run()
     except Refused as refused:

@@ -26,6 +26,7 @@ from pybpf.object import AttachType, MapType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
 from pybpf.verifier.btf_pointers import Target, find_target, kernel_btf, needs_target, nested_struct, object_read
+from pybpf.verifier.gpl_helpers import GPL_ONLY
 from pybpf.verifier.kept import KeptStates
 from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access, constant_key
 from pybpf.verifier.program import Layout, Refused
@@ -160,12 +161,18 @@ class Result:
                 "mark_read 0")
 
 
+#: the licences the kernel counts as GPL-compatible (license_is_gpl_compatible)
+GPL_COMPATIBLE = frozenset({"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL",
+                            "Dual MPL/GPL"})
+
+
 class Verifier:
     """Verifies one program of type ``kind`` whose lddw map references name ``maps`` by id."""
 
     def __init__(self, instructions: list[Instruction], kind: ProgramType, maps: dict[int, s.MapInfo],
                  log_level: int = 0, expected_return: tuple[int, int] | None = None, func_info: bool = False,
-                 attach: tuple[AttachType | None, str] = (None, ""), btf: BTF | None = None):
+                 attach: tuple[AttachType | None, str] = (None, ""), btf: BTF | None = None,
+                 license: str = "GPL"):
         self.layout = Layout(list(instructions))
         self.code = self.layout.code
         self.kind = ProgramType.parse(kind)
@@ -173,6 +180,8 @@ class Verifier:
         self.log_level = log_level
         #: the program carries BTF func info (callbacks need it)
         self.func_info = func_info
+        #: the helpers this program may not call: the GPL-only ones under another licence
+        self.gpl_refused = frozenset() if license in GPL_COMPATIBLE else GPL_ONLY.get(self.kind.name.lower(), frozenset())
         self.return_range = expected_return or RETURN_RANGES.get(self.kind)
         self.result = Result()
         self.index = 0
@@ -1063,6 +1072,10 @@ class Verifier:
                               errno=errno.EINVAL)
             raise Refused(f"helper {helper_name(number)}#{number} is not modelled by the vm's verifier", index,
                           errno=errno.EINVAL)
+        if number in self.gpl_refused:
+            raise Refused("cannot call GPL-restricted function from non-GPL compatible program", index,
+                          f"{helper_name(number)} is GPL-only: the program's licence must be GPL-compatible "
+                          "(\"GPL\", \"Dual BSD/GPL\", ...)", errno=errno.EINVAL)
         call = HelperCall(self, state, name, proto)
         call.check_args()
         if name == "spin_lock":

@@ -494,7 +494,8 @@ def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> dict
     egress = spec.expected_attach_type == AttachType.CGROUP_INET_EGRESS and spec.type == ProgramType.CGROUP_SKB
     options: dict[str, Any] = {"return_range": (0, 3) if egress else None,
                                "func_info": spec.btf is not None and bool(spec.btf.func_info),
-                               "attach_type": spec.expected_attach_type, "attach_to": spec.attach_to}
+                               "attach_type": spec.expected_attach_type, "attach_to": spec.attach_to,
+                               "license": spec.license}
     infos = {i: map_info(i, m.spec if not m.btf_dropped else replace(m.spec, btf=None)) for i, m in maps.items()}
     verdict = verify(checked.instructions, spec.type, infos, **options)
     if verdict.accepted:
