@@ -14,7 +14,7 @@ from typing import IO
 from pybpf.tools.events import offset
 from pybpf.tools.latency import LOG2_SLOT, buckets
 from pybpf.tools.loading import running
-from pybpf.tools.status import StatusLine, intervals
+from pybpf.tools.status import interval_arguments, report_intervals
 
 SOURCE = r"""
 #include <vmlinux.h>
@@ -49,23 +49,16 @@ class BiteSize:
     description = "Summarize block I/O size per command as histograms."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
-        parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
-        parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
+        interval_arguments(parser)
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-
         defines = {"OFF_bytes": offset("block:block_rq_issue", "bytes"), "OFF_comm": offset("block:block_rq_issue", "comm")}
         with running(SOURCE, name="bitesize", defines=defines) as loaded:
-            if not args.json:
-                out.write("Tracing block I/O... Hit Ctrl-C to end.\n")
-                out.flush()
             dist = loaded.maps["dist"]
-            status = StatusLine(lambda: sum(dist.values()), what="I/Os")
-            for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
-                self._report(dist, args, out)
+            report_intervals(loaded, args, out, banner="Tracing block I/O... Hit Ctrl-C to end.",
+                             report=lambda: self._report(dist, args, out), counted=lambda: sum(dist.values()), what="I/Os")
         return 0
 
     def _report(self, dist, args: argparse.Namespace, out: IO[str]) -> None:

@@ -1,5 +1,6 @@
 """What the TCP tools (tcpstates, tcpconnect, tcpaccept, tcplife, tcpretrans) share: the
-kernel's TCP state names and the rendering of an event's raw address bytes as text."""
+kernel's TCP state names, the C that reads a TCP tracepoint's fields and copies its
+ports and addresses into the event, and the rendering of an event's raw address bytes as text."""
 
 from __future__ import annotations
 
@@ -8,6 +9,40 @@ import socket
 
 STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT",
           7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "NEW_SYN_RECV"}
+
+#: the endpoint fields of sock:inet_sock_set_state and tcp:tcp_retransmit_skb, which
+#: :data:`TRACEPOINT_C` reads
+ENDPOINT_FIELDS = ("family", "sport", "dport", "saddr", "daddr", "saddr_v6", "daddr_v6")
+
+#: C for a program on a TCP tracepoint: ``FIELD(type, name)`` reads the record's field at
+#: ``OFF_name`` (compiled in: see :func:`field_offsets`), and ``copy_endpoints`` fills the
+#: event's ``family``, ``sport``, ``dport`` and 16-byte ``saddr``/``daddr`` (an IPv4
+#: address in the first 4)
+TRACEPOINT_C = r"""
+#define FIELD(type, name) (*(type *)((char *)ctx + OFF_##name))
+
+static __always_inline void copy_endpoints(void *ctx, struct event *e)
+{
+    e->family = FIELD(u16, family);
+    e->sport = FIELD(u16, sport);
+    e->dport = FIELD(u16, dport);
+    if (e->family == 2 /* AF_INET */) {
+        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr, 4);
+        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr, 4);
+    } else {
+        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr_v6, 16);
+        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr_v6, 16);
+    }
+}
+"""
+
+
+def field_offsets(tracepoint: str, fields: tuple[str, ...]) -> dict[str, int]:
+    """``OFF_name`` defines for :data:`TRACEPOINT_C`: the offsets of ``fields`` and of the
+    endpoint fields in ``tracepoint``'s record, from tracefs."""
+    from pybpf.tools.events import offset
+
+    return {f"OFF_{name}": offset(tracepoint, name) for name in dict.fromkeys(fields + ENDPOINT_FIELDS)}
 
 
 def addresses(event: dict) -> None:

@@ -20,7 +20,7 @@ from typing import IO
 
 from pybpf.tools.latency import LOG2_SLOT, buckets
 from pybpf.tools.loading import running
-from pybpf.tools.status import StatusLine, intervals
+from pybpf.tools.status import interval_arguments, report_intervals
 
 HEADER = r"""
 #include <vmlinux.h>
@@ -75,9 +75,7 @@ class IrqTool:
     defines: Callable[[], dict[str, int]] = dict
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
-        parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
-        parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
+        interval_arguments(parser)
         parser.add_argument("-N", "--nanoseconds", action="store_true", help="nanoseconds (default microseconds)")
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("-C", "--count-events", dest="count_events", action="store_true",
@@ -95,14 +93,11 @@ class IrqTool:
         defines = {"UNIT_DIVISOR": 1 if args.nanoseconds else 1000, "IRQ_COUNT": int(args.count_events),
                    "IRQ_DIST": int(args.dist), "IRQ_CPU": -1 if args.cpu is None else args.cpu, **self.defines()}
         with running(HEADER + self.source, name=self.name, defines=defines) as loaded:
-            if not args.json:
-                out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
-                out.flush()
             times = loaded.maps["times"]
             counted = args.count_events or args.dist           # map values are events, not times
-            status = StatusLine((lambda: sum(times.values())) if counted else None)
-            for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
-                self._report(times, args, out)
+            report_intervals(loaded, args, out, banner=f"Tracing {self.what}... Hit Ctrl-C to end.",
+                             report=lambda: self._report(times, args, out),
+                             counted=(lambda: sum(times.values())) if counted else None)
         return 0
 
     def _report(self, times, args: argparse.Namespace, out: IO[str]) -> None:

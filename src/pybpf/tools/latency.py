@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from pybpf.tools.loading import running
-from pybpf.tools.status import StatusLine, intervals
+from pybpf.tools.status import interval_arguments, report_intervals
 
 #: C: the log2 bucket of a value, as :func:`pybpf.output.log2_bucket` computes it
 LOG2_SLOT = r"""
@@ -91,9 +91,7 @@ class LatencyTool:
     extension: bool = False                    # BCC's -e: the average, total and count too
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
-        parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
-        parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
+        interval_arguments(parser)
         parser.add_argument("-m", "--milliseconds", action="store_true", help="milliseconds (default microseconds)")
         if self.grouping is None:
             group = parser.add_mutually_exclusive_group()
@@ -113,14 +111,9 @@ class LatencyTool:
                    **self.defines(args)}
         unit = "msecs" if args.milliseconds else "usecs"
         with running(HEADER + self.source, name=self.name, defines=defines) as loaded:
-            if not args.json:
-                out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
-                out.flush()
-            status = StatusLine(lambda: sum(loaded.maps["hist"].values()))
-            for periodic in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
-                if not periodic:        # the last report: its histogram and sums read at rest
-                    loaded.detach()
-                self._report(loaded.maps["hist"], args, unit, out, loaded.maps["sums"])
+            hist, sums = loaded.maps["hist"], loaded.maps["sums"]
+            report_intervals(loaded, args, out, banner=f"Tracing {self.what}... Hit Ctrl-C to end.",
+                             report=lambda: self._report(hist, args, unit, out, sums), counted=lambda: sum(hist.values()))
         return 0
 
     def _report(self, hist_map, args: argparse.Namespace, unit: str, out: IO[str], sums_map) -> None:

@@ -15,7 +15,7 @@ from typing import IO
 
 from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
-from pybpf.tools.status import StatusLine, intervals
+from pybpf.tools.status import interval_arguments, report_intervals
 
 FREQUENCY = 99
 MAX_LENGTH = 1024            # longer queues count in the last bucket
@@ -63,25 +63,19 @@ class RunqLen:
     description = "Summarize scheduler run queue length as a histogram (sampled at 99 Hz)."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
-        parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
-        parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
+        interval_arguments(parser)
         parser.add_argument("-O", "--runqocc", action="store_true", help="report run queue occupancy")
         parser.add_argument("-C", "--cpus", action="store_true", help="one report per CPU")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-
         with running(SOURCE, name="runqlen", defines={"PER_CPU": int(args.cpus), "MAX_LENGTH": MAX_LENGTH},
                      targets={"on_sample": f"profile:hz:{FREQUENCY}"}) as loaded:
-            if not args.json:
-                out.write("Sampling run queue length... Hit Ctrl-C to end.\n")
-                out.flush()
             dist = loaded.maps["dist"]
-            status = StatusLine(lambda: sum(dist.values()), what="samples")
-            for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
-                self._report(dist, args, out)
+            report_intervals(loaded, args, out, banner="Sampling run queue length... Hit Ctrl-C to end.",
+                             report=lambda: self._report(dist, args, out), counted=lambda: sum(dist.values()),
+                             what="samples")
         return 0
 
     def _report(self, dist, args: argparse.Namespace, out: IO[str]) -> None:

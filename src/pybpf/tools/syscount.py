@@ -16,7 +16,7 @@ from typing import IO
 
 from pybpf.tools.events import offset
 from pybpf.tools.loading import running
-from pybpf.tools.status import StatusLine, intervals
+from pybpf.tools.status import report_intervals
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -78,12 +78,9 @@ class Syscount:
                    "ID_OFFSET": offset("raw_syscalls:sys_exit", "id"), "RET_OFFSET": offset("raw_syscalls:sys_exit", "ret")}
         with running(SOURCE, name="syscount", defines=defines) as loaded:
             counts = loaded.maps["counts"]
-            if not args.json:
-                out.write(f"Tracing syscalls, printing top {args.top}... Ctrl-C to end.\n")
-                out.flush()
-            status = StatusLine(lambda: sum(counts.values()), what="syscalls")
-            for _ in intervals(status, duration=args.duration, interval=args.interval):
-                self._report(counts, args, out)
+            report_intervals(loaded, args, out, banner=f"Tracing syscalls, printing top {args.top}... Ctrl-C to end.",
+                             report=lambda: self._report(counts, args, out), counted=lambda: sum(counts.values()),
+                             what="syscalls")
         return 0
 
     def _report(self, counts, args: argparse.Namespace, out: IO[str]) -> None:

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import argparse
 
-from pybpf.tools.events import EventLayout, offset
-from pybpf.tools.inet import addresses, family_arguments, family_wanted, ports
+from pybpf.tools.events import EventLayout
+from pybpf.tools.inet import TRACEPOINT_C, addresses, family_arguments, family_wanted, field_offsets, ports
 from pybpf.tools.tool import Column, EventTool
 
-#: the tracepoint's fields the program reads
-FIELDS = ("skaddr", "newstate", "sport", "dport", "family", "protocol", "saddr", "daddr", "saddr_v6", "daddr_v6")
+#: the tracepoint's fields the program reads besides the endpoints
+FIELDS = ("skaddr", "newstate", "protocol")
 
-SOURCE = r"""
+SOURCE = TRACEPOINT_C + r"""
 struct owner { u32 pid; char comm[16]; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, u64); __type(value, u64); } birth SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, u64); __type(value, struct owner); } whoami SEC(".maps");
-
-#define FIELD(type, name) (*(type *)((char *)ctx + OFF_##name))
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_state(void *ctx)
@@ -58,16 +56,7 @@ int on_state(void *ctx)
     e->span_ns = now - *born;
     e->tx_bytes = BPF_CORE_READ(tp, bytes_acked);
     e->rx_bytes = BPF_CORE_READ(tp, bytes_received);
-    e->sport = FIELD(u16, sport);
-    e->dport = FIELD(u16, dport);
-    e->family = FIELD(u16, family);
-    if (e->family == 2 /* AF_INET */) {
-        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr, 4);
-        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr, 4);
-    } else {
-        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr_v6, 16);
-        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr_v6, 16);
-    }
+    copy_endpoints(ctx, e);
     if (who)
         __builtin_memcpy(e->comm, who->comm, sizeof(e->comm));
     else
@@ -123,7 +112,7 @@ TOOL = EventTool(
     source=SOURCE,
     columns=_columns,
     defines=lambda args: {"FILTER_PID": args.pid or 0,
-                          **{f"OFF_{name}": offset("sock:inet_sock_set_state", name) for name in FIELDS}},
+                          **field_offsets("sock:inet_sock_set_state", FIELDS)},
     derive=_derive,
     keep=_keep,
     extra_arguments=_arguments,

@@ -13,16 +13,14 @@ import sys
 from collections import Counter
 from typing import IO
 
-from pybpf.tools.events import EventLayout, ToolError, offset
-from pybpf.tools.inet import STATES, addresses, family_arguments, family_wanted
+from pybpf.tools.events import EventLayout, ToolError
+from pybpf.tools.inet import STATES, TRACEPOINT_C, addresses, family_arguments, family_wanted, field_offsets
 from pybpf.tools.tool import Column, EventTool
 
-#: the tracepoint's fields the program reads
-FIELDS = ("skbaddr", "state", "sport", "dport", "family", "saddr", "daddr", "saddr_v6", "daddr_v6")
+#: the tracepoint's fields the program reads besides the endpoints
+FIELDS = ("skbaddr", "state")
 
-SOURCE = r"""
-#define FIELD(type, name) (*(type *)((char *)ctx + OFF_##name))
-
+SOURCE = TRACEPOINT_C + r"""
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int on_retransmit(void *ctx)
 {
@@ -34,17 +32,8 @@ int on_retransmit(void *ctx)
     e->ts = bpf_ktime_get_ns();
     e->pid = bpf_get_current_pid_tgid() >> 32;
     e->state = FIELD(s32, state);
-    e->sport = FIELD(u16, sport);
-    e->dport = FIELD(u16, dport);
-    e->family = FIELD(u16, family);
     e->seq = BPF_CORE_READ(cb, seq);
-    if (e->family == 2 /* AF_INET */) {
-        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr, 4);
-        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr, 4);
-    } else {
-        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr_v6, 16);
-        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr_v6, 16);
-    }
+    copy_endpoints(ctx, e);
     bpf_ringbuf_submit(e, 0);
     return 0;
 }
@@ -87,7 +76,7 @@ EVENTS = EventTool(
     layout=LAYOUT,
     source=SOURCE,
     columns=_columns,
-    defines=lambda args: {f"OFF_{name}": offset("tcp:tcp_retransmit_skb", name) for name in FIELDS},
+    defines=lambda args: field_offsets("tcp:tcp_retransmit_skb", FIELDS),
     derive=_derive,
     keep=family_wanted,
     extra_arguments=_arguments,

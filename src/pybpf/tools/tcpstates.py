@@ -6,18 +6,15 @@ softirq context, an unrelated task, as in BCC)."""
 
 from __future__ import annotations
 
-from pybpf.tools.events import EventLayout, offset
-from pybpf.tools.inet import STATES, addresses
+from pybpf.tools.events import EventLayout
+from pybpf.tools.inet import STATES, TRACEPOINT_C, addresses, field_offsets
 from pybpf.tools.tool import Column, EventTool
 
-#: the tracepoint's fields the programs read, by name
-FIELDS = ("skaddr", "oldstate", "newstate", "sport", "dport", "family", "protocol", "saddr", "daddr",
-          "saddr_v6", "daddr_v6")
+#: the tracepoint's fields the program reads besides the endpoints
+FIELDS = ("skaddr", "oldstate", "newstate", "protocol")
 
-SOURCE = r"""
+SOURCE = TRACEPOINT_C + r"""
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, u64); __type(value, u64); } last SEC(".maps");
-
-#define FIELD(type, name) (*(type *)((char *)ctx + OFF_##name))
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_state(void *ctx)
@@ -35,17 +32,8 @@ int on_state(void *ctx)
         e->pid = bpf_get_current_pid_tgid() >> 32;
         e->oldstate = FIELD(s32, oldstate);
         e->newstate = FIELD(s32, newstate);
-        e->sport = FIELD(u16, sport);
-        e->dport = FIELD(u16, dport);
-        e->family = FIELD(u16, family);
         e->delta_ns = before ? now - *before : 0;
-        if (e->family == 2 /* AF_INET */) {
-            __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr, 4);
-            __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr, 4);
-        } else {
-            __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr_v6, 16);
-            __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr_v6, 16);
-        }
+        copy_endpoints(ctx, e);
         bpf_get_current_comm(e->comm, sizeof(e->comm));
         bpf_ringbuf_submit(e, 0);
     }
@@ -66,7 +54,7 @@ LAYOUT = EventLayout((("skaddr", "u64"), ("pid", "u32"), ("oldstate", "s32"), ("
 def defines(connect_only: bool) -> dict[str, int]:
     """Field offsets from tracefs, and whether only SYN_SENT (connect) transitions count."""
     return {"CONNECT_ONLY": int(connect_only),
-            **{f"OFF_{name}": offset("sock:inet_sock_set_state", name) for name in FIELDS}}
+            **field_offsets("sock:inet_sock_set_state", FIELDS)}
 
 
 def derive(event: dict) -> None:

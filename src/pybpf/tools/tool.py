@@ -10,7 +10,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -88,18 +88,27 @@ class EventTool:
             columns.insert(0, Column("TIME", "_clock", -9))
         if getattr(args, "csv", False):      # a tool offering -s/--csv: unpadded cells, commas between
             columns = [Column(c.header, c.key, 0) for c in columns]
-        separator = "," if getattr(args, "csv", False) else " "
-        if not args.json:
-            out.write(separator.join(c.cell(c.header) for c in columns).rstrip() + "\n")
-            out.flush()
-        start = None
-        for event in self.events(args):
-            if args.json:
-                out.write(json.dumps(event) + "\n")
-            else:
-                start = event["ts"] if start is None else start
-                shown = {**event, "_elapsed": f"{(event['ts'] - start) / 1e9:.3f}",
-                         "_clock": time.strftime("%H:%M:%S", time.localtime(event["time"]))}
-                out.write(separator.join(c.cell(shown[c.key]) for c in columns).rstrip() + "\n")
-            out.flush()
+        write_rows(self.events(args), columns, out, as_json=args.json,
+                   separator="," if getattr(args, "csv", False) else " ")
         return 0
+
+
+def write_rows(events: Iterable[dict], columns: Sequence[Column], out: IO[str], *, as_json: bool,
+               separator: str = " ") -> None:
+    """An event tool's table: the header, then a row per event as it comes (or, with
+    ``as_json``, one JSON object per event and no header). Besides the events' own keys,
+    columns may show ``_clock`` (HH:MM:SS of the event's ``time``) and ``_elapsed``
+    (seconds since the first event)."""
+    if not as_json:
+        out.write(separator.join(c.cell(c.header) for c in columns).rstrip() + "\n")
+        out.flush()
+    start = None
+    for event in events:
+        if as_json:
+            out.write(json.dumps(event) + "\n")
+        else:
+            start = event["ts"] if start is None else start
+            shown = {**event, "_elapsed": f"{(event['ts'] - start) / 1e9:.3f}",
+                     "_clock": time.strftime("%H:%M:%S", time.localtime(event["time"]))}
+            out.write(separator.join(c.cell(shown[c.key]) for c in columns).rstrip() + "\n")
+        out.flush()
