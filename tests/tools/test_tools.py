@@ -305,6 +305,42 @@ def test_tcpstates_json(listener):
     assert all(float(e["ms"]) >= 0 for e in events)
 
 
+def test_tcpconnect_local_port_uid_and_port_filter(listener):
+    port, connect_once = listener
+    out = run_tool("tcpconnect", ["-L", "-U", "-P", str(port), "-u", str(os.getuid())], connect_once)
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0] == ["UID", "PID", "COMM", "IP", "SADDR", "LPORT", "DADDR", "DPORT"]
+    # the local port is the connecting socket's own (known once it leaves SYN_SENT), never 0
+    assert len(rows) > 1 and all(row[0] == str(os.getuid()) and row[6:] == ["127.0.0.1", str(port)]
+                                 and 1024 <= int(row[5]) < 65536 for row in rows[1:])
+    assert run_tool("tcpconnect", ["-P", str(port), "-u", str(os.getuid() + 4242)], connect_once).splitlines()[1:] == []
+
+
+def test_tcpconnect_counts(listener):
+    port, connect_once = listener
+    out = run_tool("tcpconnect", ["-c", "-P", str(port)], connect_once)
+    lines = out.splitlines()
+    assert lines[0] == "Tracing connect ... Hit Ctrl-C to end" and lines[2].split() == ["LADDR", "RADDR", "RPORT", "CONNECTS"]
+    (row,) = [line.split() for line in lines[3:]]
+    assert row[:3] == ["127.0.0.1", "127.0.0.1", str(port)] and int(row[3]) >= 5
+    (counted,) = _json_lines(run_tool("tcpconnect", ["--json", "-c", "-P", str(port)], connect_once))
+    assert counted["dport"] == port and counted["connects"] >= 5
+
+
+def test_tcpstates_csv_wide_and_port_filters(listener):
+    port, connect_once = listener
+    lines = run_tool("tcpstates", ["-s", "-D", str(port)], connect_once).splitlines()
+    assert lines[0] == "SKADDR,C-PID,C-COMM,IP,LADDR,LPORT,RADDR,RPORT,OLDSTATE,NEWSTATE,MS"
+    rows = [line.split(",") for line in lines[1:]]
+    assert rows and all(row[7] == str(port) and row[3] == "4" for row in rows)      # -D: the remote port only
+    assert {("CLOSE", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED")} <= {(row[8], row[9]) for row in rows}
+    wide = run_tool("tcpstates", ["-w", "-L", str(port)], connect_once).splitlines()
+    assert wide[0].split()[:5] == ["SKADDR", "C-PID", "C-COMM", "IP", "LADDR"]
+    assert len(wide) > 1 and all(line.split()[5] == str(port) for line in wide[1:])   # -L: the listener's side
+    assert any("LISTEN -> SYN_RECV" in line for line in wide[1:])
+    assert run_tool("tcpstates", ["-6", "-L", str(port)], connect_once).splitlines()[1:] == []
+
+
 def test_statsnoop(tmp_path):
     present, missing = tmp_path / "pybpf-output-here", tmp_path / "pybpf-output-gone"
     present.write_text("")

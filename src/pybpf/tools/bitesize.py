@@ -11,15 +11,16 @@ import sys
 import time
 from typing import IO
 
+from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
 from pybpf.tools.events import offset
-from pybpf.tools.latency import LOG2_SLOT, buckets
+from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
 
 SOURCE = r"""
 #include <vmlinux.h>
 #include <pybpf/bpf.h>
-struct skey { char comm[16]; u32 slot; };
+""" + MAP_ADD + r"""struct skey { char comm[16]; u32 slot; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct skey); __type(value, u64); } dist SEC(".maps");
 """ + LOG2_SLOT + r"""
 SEC("tracepoint/block/block_rq_issue")
@@ -27,11 +28,7 @@ int on_issue(void *ctx)
 {
     struct skey key = { .slot = log2_slot(*(u32 *)((char *)ctx + OFF_bytes) / 1024) };
     __builtin_memcpy(key.comm, (char *)ctx + OFF_comm, sizeof(key.comm));
-    u64 one = 1, *count = bpf_map_lookup_elem(&dist, &key);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else
-        bpf_map_update_elem(&dist, &key, &one, BPF_NOEXIST);
+    map_add(&dist, &key, 1);
     return 0;
 }
 LICENSE("GPL");

@@ -78,3 +78,19 @@ def family_arguments(parser) -> None:
 def family_wanted(args, event: dict) -> bool:
     """Whether ``event`` passes ``-4``/``-6``."""
     return not (getattr(args, "ipv4", False) and event["ip"] != 4 or getattr(args, "ipv6", False) and event["ip"] != 6)
+
+
+def session_arguments(parser) -> None:
+    """tcplife's and tcpstates' flags (BCC's): ``-w`` wide columns, ``-s`` CSV, ``-L``/``-D``
+    local/remote ports, ``-4``/``-6``."""
+    parser.add_argument("-w", "--wide", action="store_true", help="wide columns (fit IPv6 addresses), with IP")
+    parser.add_argument("-s", "--csv", action="store_true", help="comma-separated values")
+    parser.add_argument("-L", "--localport", type=ports, help="only these local ports (comma-separated)")
+    parser.add_argument("-D", "--remoteport", type=ports, help="only these remote ports (comma-separated)")
+    family_arguments(parser)
+
+
+def session_wanted(args, event: dict) -> bool:
+    """Whether ``event`` passes :func:`session_arguments`' filters."""
+    return (family_wanted(args, event) and (args.localport is None or event["sport"] in args.localport)
+            and (args.remoteport is None or event["dport"] in args.remoteport))

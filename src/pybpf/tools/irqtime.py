@@ -18,14 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from pybpf.tools.latency import LOG2_SLOT, buckets
+from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
+from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
 
 HEADER = r"""
 #include <vmlinux.h>
 #include <pybpf/bpf.h>
-struct ikey { u32 slot; u32 vec; char name[32]; };
+""" + MAP_ADD + r"""struct ikey { u32 slot; u32 vec; char name[32]; };
 struct start { u64 ts; u32 vec; char name[32]; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct ikey); __type(value, u64); } times SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, struct start); } started SEC(".maps");
@@ -51,11 +52,7 @@ static __always_inline void record(void)
     s->ts = 0;
     if (IRQ_DIST)
         key.slot = log2_slot(delta / UNIT_DIVISOR);
-    u64 *sum = bpf_map_lookup_elem(&times, &key);
-    if (sum)
-        __sync_fetch_and_add(sum, value);
-    else
-        bpf_map_update_elem(&times, &key, &value, BPF_NOEXIST);
+    map_add(&times, &key, value);
 }
 """
 

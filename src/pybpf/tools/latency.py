@@ -15,26 +15,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
+from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
 
-#: C: the log2 bucket of a value, as :func:`pybpf.output.log2_bucket` computes it
-LOG2_SLOT = r"""
-static __always_inline u32 log2_slot(u64 value)
-{
-    u32 bits = 0;
-    for (int i = 0; i < 64 && value; i++) {
-        value >>= 1;
-        bits++;
-    }
-    return bits + 1;        /* 1 for 0, 2 for 1, k + 2 for [2^k, 2^(k+1)) */
-}
-"""
-
+#: C the latency tools share: the histogram and sums maps, ``hist_add`` and ``group_of``
 HEADER = r"""
 #include <vmlinux.h>
 #include <pybpf/bpf.h>
-struct hkey { u32 group; u32 slot; };
+""" + MAP_ADD + r"""struct hkey { u32 group; u32 slot; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct hkey); __type(value, u64); } hist SEC(".maps");
 /* -e: the sum and number of all values (key 0) */
 struct sums { u64 total; u64 count; };
@@ -44,11 +33,7 @@ struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1); __type(key, u3
 static __always_inline void hist_add(u32 group, u64 value)
 {
     struct hkey key = { .group = group, .slot = log2_slot(value) };
-    u64 one = 1, *count = bpf_map_lookup_elem(&hist, &key);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else
-        bpf_map_update_elem(&hist, &key, &one, BPF_NOEXIST);
+    map_add(&hist, &key, 1);
     if (EXTENSION) {
         u32 zero = 0;
         struct sums first = { .total = value, .count = 1 }, *sum = bpf_map_lookup_elem(&sums, &zero);

@@ -13,6 +13,7 @@ import argparse
 import sys
 from typing import IO
 
+from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.loading import running
 from pybpf.tools.stacks import Stack, add_output_arguments, symbolize, write
 from pybpf.tools.status import StatusLine, intervals
@@ -20,7 +21,7 @@ from pybpf.tools.status import StatusLine, intervals
 SOURCE = r"""
 #include <vmlinux.h>
 #include <pybpf/bpf.h>
-
+""" + MAP_ADD + r"""
 struct offcpu_key { u32 pid; u32 tgid; s32 user_stack; s32 kernel_stack; char comm[16]; };
 struct offcpu_start { u64 ts; s32 user_stack; s32 kernel_stack; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct offcpu_key); __type(value, u64); } counts SEC(".maps");
@@ -68,11 +69,7 @@ int on_switch(struct bpf_raw_tracepoint_args *ctx)
     if (usecs < MIN_US || usecs > MAX_US)
         return 0;
     BPF_CORE_READ_INTO(&key.comm, next, comm);
-    u64 *total = bpf_map_lookup_elem(&counts, &key);
-    if (total)
-        __sync_fetch_and_add(total, usecs);
-    else
-        bpf_map_update_elem(&counts, &key, &usecs, BPF_NOEXIST);
+    map_add(&counts, &key, usecs);
     return 0;
 }
 LICENSE("GPL");

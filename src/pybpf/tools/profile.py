@@ -12,13 +12,14 @@ import argparse
 import sys
 from typing import IO
 
+from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.loading import running
 from pybpf.tools.stacks import Stack, add_output_arguments, symbolize, write
 from pybpf.tools.status import StatusLine, intervals
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
-
+""" + MAP_ADD + r"""
 struct key { u32 pid; s32 user_stack; s32 kernel_stack; char comm[16]; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct key); __type(value, u64); } counts SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_STACK_TRACE); __uint(max_entries, 16384); __uint(key_size, 4); __uint(value_size, 127 * 8); } stacks SEC(".maps");
@@ -35,11 +36,7 @@ int on_sample(void *ctx)
     k.user_stack = KERNEL_ONLY ? -1 : bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
     k.kernel_stack = USER_ONLY ? -1 : bpf_get_stackid(ctx, &stacks, 0);
     bpf_get_current_comm(k.comm, sizeof(k.comm));
-    u64 one = 1, *count = bpf_map_lookup_elem(&counts, &k);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else
-        bpf_map_update_elem(&counts, &k, &one, BPF_NOEXIST);
+    map_add(&counts, &k, 1);
     return 0;
 }
 LICENSE("GPL");

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import IO
 
+from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
@@ -23,7 +24,7 @@ MAX_LENGTH = 1024            # longer queues count in the last bucket
 SOURCE = r"""
 #include <vmlinux.h>
 #include <pybpf/bpf.h>
-
+""" + MAP_ADD + r"""
 struct qkey { u32 cpu; u32 length; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct qkey); __type(value, u64); } dist SEC(".maps");
 
@@ -45,11 +46,7 @@ int on_sample(void *ctx)
     if (length > MAX_LENGTH)
         length = MAX_LENGTH;
     struct qkey key = { .cpu = PER_CPU ? bpf_get_smp_processor_id() : 0, .length = length };
-    u64 one = 1, *count = bpf_map_lookup_elem(&dist, &key);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else
-        bpf_map_update_elem(&dist, &key, &one, BPF_NOEXIST);
+    map_add(&dist, &key, 1);
     return 0;
 }
 LICENSE("GPL");

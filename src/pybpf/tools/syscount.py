@@ -14,13 +14,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
+from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.events import offset
 from pybpf.tools.loading import running
 from pybpf.tools.status import report_intervals
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, u32); __type(value, u64); } counts SEC(".maps");
+""" + MAP_ADD + r"""struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, u32); __type(value, u64); } counts SEC(".maps");
 
 SEC("tracepoint/raw_syscalls/sys_exit")
 int on_exit(void *ctx)
@@ -31,11 +32,7 @@ int on_exit(void *ctx)
     if (FAILED_ONLY && *(s64 *)((char *)ctx + RET_OFFSET) >= 0)
         return 0;
     u32 key = BY_PROCESS ? (u32)(id >> 32) : (u32)*(s64 *)((char *)ctx + ID_OFFSET);
-    u64 one = 1, *count = bpf_map_lookup_elem(&counts, &key);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else
-        bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
+    map_add(&counts, &key, 1);
     return 0;
 }
 LICENSE("GPL");

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from pybpf.tools.events import EventLayout
-from pybpf.tools.inet import TRACEPOINT_C, addresses, family_arguments, family_wanted, field_offsets, ports
+from pybpf.tools.inet import TRACEPOINT_C, addresses, field_offsets, session_arguments, session_wanted
 from pybpf.tools.tool import Column, EventTool
 
 #: the tracepoint's fields the program reads besides the endpoints
@@ -75,24 +75,11 @@ LAYOUT = EventLayout((("pid", "u32"), ("family", "u32"), ("sport", "u32"), ("dpo
                       ("comm", "str:16")))
 
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-w", "--wide", action="store_true", help="wide columns (fit IPv6 addresses), with IP")
-    parser.add_argument("-s", "--csv", action="store_true", help="comma-separated values")
-    parser.add_argument("-L", "--localport", type=ports, help="only these local ports (comma-separated)")
-    parser.add_argument("-D", "--remoteport", type=ports, help="only these remote ports (comma-separated)")
-    family_arguments(parser)
-
-
 def _derive(event: dict) -> None:
     addresses(event)
     event["tx_kb"] = event["tx_bytes"] // 1024
     event["rx_kb"] = event["rx_bytes"] // 1024
     event["ms"] = f"{event['span_ns'] / 1e6:.2f}"
-
-
-def _keep(args: argparse.Namespace, event: dict) -> bool:
-    return (family_wanted(args, event) and (args.localport is None or event["sport"] in args.localport)
-            and (args.remoteport is None or event["dport"] in args.remoteport))
 
 
 def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
@@ -114,6 +101,6 @@ TOOL = EventTool(
     defines=lambda args: {"FILTER_PID": args.pid or 0,
                           **field_offsets("sock:inet_sock_set_state", FIELDS)},
     derive=_derive,
-    keep=_keep,
-    extra_arguments=_arguments,
+    keep=session_wanted,
+    extra_arguments=session_arguments,
 )

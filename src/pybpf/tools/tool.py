@@ -112,3 +112,64 @@ def write_rows(events: Iterable[dict], columns: Sequence[Column], out: IO[str], 
                      "_clock": time.strftime("%H:%M:%S", time.localtime(event["time"]))}
             out.write(separator.join(c.cell(shown[c.key]) for c in columns).rstrip() + "\n")
         out.flush()
+
+
+@dataclass(frozen=True)
+class CountedTool:
+    """An event tool with BCC's ``-c``/``--count``: instead of a row per event, the number
+    of events per key, printed at the end, fewest first (``descending``: most first) —
+    tcpretrans per flow, tcpconnect per address pair and port. ``keys`` are the key's
+    columns (event keys, headers, widths), ``json_keys`` their names in ``--json``, and
+    ``count`` the count's column (its key is the JSON name). ``refuse`` raises a
+    :class:`~pybpf.tools.events.ToolError` for flags the tool cannot honour, before
+    anything is printed."""
+
+    tool: EventTool
+    keys: tuple[Column, ...]
+    json_keys: tuple[str, ...]
+    count: Column
+    banner: str
+    descending: bool = False
+    refuse: Callable[[argparse.Namespace], None] = lambda args: None
+
+    @property
+    def name(self) -> str:
+        return self.tool.name
+
+    @property
+    def description(self) -> str:
+        return self.tool.description
+
+    @property
+    def layout(self) -> EventLayout:      # for `pybpf record`
+        return self.tool.layout
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        self.tool.add_arguments(parser)
+
+    def events(self, args: argparse.Namespace) -> Iterator[dict]:
+        self.refuse(args)
+        return self.tool.events(args)
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        self.refuse(args)
+        if not args.count:
+            return self.tool.run(args, out)
+        if not args.json:
+            out.write(self.banner + "\n")
+            out.flush()
+        counts: dict[tuple, int] = {}
+        for event in self.tool.events(args):
+            key = tuple(event[column.key] for column in self.keys)
+            counts[key] = counts.get(key, 0) + 1
+        ordered = sorted(counts.items(), key=lambda item: -item[1] if self.descending else item[1])
+        if args.json:
+            out.writelines(json.dumps({**dict(zip(self.json_keys, key)), self.count.key: count}) + "\n"
+                           for key, count in ordered)
+        else:
+            columns = (*self.keys, self.count)
+            out.write("\n" + " ".join(c.cell(c.header) for c in columns).rstrip() + "\n")
+            out.writelines(" ".join(c.cell(v) for c, v in zip(columns, (*key, count))).rstrip() + "\n"
+                           for key, count in ordered)
+        out.flush()
+        return 0
