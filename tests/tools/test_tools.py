@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -163,6 +164,43 @@ def test_syscount_json_intervals():
     assert len(intervals) >= 3
     counts = [next((r["count"] for r in i["rows"] if r["syscall"] == "getppid"), 0) for i in intervals]
     assert max(counts) >= 50 and all(r["nr"] >= 0 for i in intervals for r in i["rows"])
+
+
+def _syscalls_and_a_missing_file():
+    _syscalls()
+    try:
+        os.stat("/nonexistent/pybpf-output-syscount")
+    except FileNotFoundError:
+        pass
+
+
+def test_syscount_latency_of_one_syscall_of_one_thread():
+    out = run_tool("syscount", ["-L", "--syscall", "getppid", "-t", str(threading.get_native_id())], _syscalls)
+    lines = out.splitlines()
+    assert lines[0] == "Tracing syscall 'getppid'... Ctrl-C to end." and lines[2].split() == ["SYSCALL", "COUNT", "TIME", "(us)"]
+    (row,) = [line.split() for line in lines[3:] if line.strip()]
+    assert row[0] == "getppid" and int(row[1]) >= 50 and float(row[2]) > 0
+    (interval,) = _json_lines(run_tool("syscount", ["--json", "-L", "-p", str(os.getpid())], _syscalls))
+    getppid = next(r for r in interval["rows"] if r["syscall"] == "getppid")
+    assert getppid["count"] >= 50 and 0 < getppid["total_ns"] < getppid["count"] * 10**8
+
+
+def test_syscount_errno_counts_only_that_failure():
+    out = run_tool("syscount", ["-e", "ENOENT", "-p", str(os.getpid())], _syscalls_and_a_missing_file)
+    rows = dict(line.split() for line in out.splitlines() if line and line[0].islower())
+    assert int(rows["newfstatat"]) >= 5 and "getppid" not in rows     # getppid never fails
+
+
+def test_syscount_lists_names_and_refuses_unknown_ones():
+    env = {**os.environ, "PYTHONPATH": SRC}
+    listed = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "syscount", "-l"], capture_output=True,
+                            text=True, env=env, check=True).stdout.split()
+    assert {"getppid", "openat", "execve"} <= set(listed) and listed == sorted(listed, key=listed.index)
+    for flags, message in ((["--syscall", "pybpf_nope"], "--syscall pybpf_nope: no such syscall"),
+                           (["-e", "EPYBPF"], "'EPYBPF' is neither an errno number nor a name")):
+        bad = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "syscount", "-d", "1", *flags],
+                             capture_output=True, text=True, env=env)
+        assert bad.returncode != 0 and message in bad.stderr and "Traceback" not in bad.stderr
 
 
 @pytest.fixture
