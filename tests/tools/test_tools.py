@@ -203,6 +203,28 @@ def test_syscount_lists_names_and_refuses_unknown_ones():
         assert bad.returncode != 0 and message in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_cpudist_idle_tasks_only_with_include_idle_and_extension_sums():
+    def groups(flags):
+        intervals = _json_lines(run_tool("cpudist", ["--json", "-P", "-e", *flags], lambda: None, timing=["-d", "2"]))
+        histograms = [h for i in intervals for h in i["histograms"]]
+        for i in intervals:          # -e: the count is the histograms' total, the average total // count
+            assert i["count"] == sum(b["count"] for h in i["histograms"] for b in h["buckets"])
+            assert i["avg"] == i["total"] // i["count"]
+        return {h["pid"] for h in histograms}
+
+    assert 0 not in groups([])
+    idle_before = _idle_jiffies()
+    with_idle = groups(["-I"])
+    if _idle_jiffies() - idle_before < 20:
+        pytest.skip("the CPUs were hardly idle during the run (other work kept them busy): no idle task to see")
+    assert 0 in with_idle
+
+
+def _idle_jiffies() -> int:
+    """The CPUs' idle time so far, in clock ticks (/proc/stat)."""
+    return int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[4])
+
+
 @pytest.fixture
 def busy_reader(tmp_path):
     """A process named pybpfprof_dd reading /dev/zero as fast as it can (kernel time)."""
