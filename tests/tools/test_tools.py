@@ -58,7 +58,7 @@ def _json_lines(out: str) -> list[dict]:
 
 def test_execsnoop(marker):
     out = run_tool("execsnoop", [], lambda: subprocess.run([marker, "-c", "true"], check=True))
-    assert out.splitlines()[0].split() == ["PCOMM", "PID", "PPID", "RET", "PATH"]
+    assert out.splitlines()[0].split() == ["COMM", "PID", "PPID", "RET", "PATH"]
     assert any(line.startswith("pybpfoutput_t") and line.endswith(str(marker)) for line in out.splitlines())
 
 
@@ -68,6 +68,39 @@ def test_execsnoop_json(marker):
     assert events and all(e["comm"] == "pybpfoutput_t" and e["path"] == str(marker) for e in events)
     assert all(e["ppid"] == os.getpid() for e in events)
     assert abs(events[0]["time"] - time.time()) < 300
+
+
+def test_execsnoop_uid_parent_cpu_and_ppid_filter(marker):
+    out = run_tool("execsnoop", ["-U", "-M", "-C", "-P", str(os.getpid()), "-u", str(os.getuid())],
+                   lambda: subprocess.run([marker, "-c", "true"], check=True))
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0] == ["UID", "COMM", "PID", "PCOMM", "PPID", "CPU", "RET", "PATH"]
+    me = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+    ours = [row for row in rows[1:] if row[1] == "pybpfoutput_t"]
+    assert ours and all(row[0] == str(os.getuid()) and row[3] == me and row[4] == str(os.getpid())
+                        and 0 <= int(row[5]) < os.cpu_count() for row in ours)
+    assert all(row[4] == str(os.getpid()) for row in rows[1:])          # -P: children of the test only
+    assert run_tool("execsnoop", ["-P", str(os.getpid()), "-u", str(os.getuid() + 4242)],
+                    lambda: subprocess.run([marker, "-c", "true"], check=True)).splitlines()[1:] == []
+
+
+def test_opensnoop_flags_mode_and_flag_filter(tmp_path):
+    created, read = tmp_path / "pybpf-output-created", tmp_path / "pybpf-output-read"
+    read.write_text("x")
+
+    def trigger():
+        os.close(os.open(created, os.O_WRONLY | os.O_CREAT, 0o640))
+        read.read_text()
+
+    out = run_tool("opensnoop", ["-e", "-f", "O_CREAT", "--tid", str(threading.get_native_id())], trigger)
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0] == ["TID", "COMM", "FD", "ERR", "FLAGS", "MODE", "PATH"]
+    assert any(row[-1] == str(created) for row in rows[1:]) and not any(row[-1] == str(read) for row in rows[1:])
+    wanted = os.O_WRONLY | os.O_CREAT
+    assert all(int(row[4], 8) & wanted == wanted and row[5] == "0640" for row in rows[1:] if row[-1] == str(created))
+    events = _json_lines(run_tool("opensnoop", ["--json", "-p", str(os.getpid())], trigger))
+    opened = next(e for e in events if e["path"] == str(read))
+    assert opened["flags"] & os.O_ACCMODE == os.O_RDONLY and opened["mode_octal"] == "n/a"
 
 
 def test_opensnoop(tmp_path):
@@ -140,6 +173,14 @@ def test_killsnoop():
     rows = [line.split() for line in out.splitlines()[1:]]
     assert any(row[2] == str(int(signal.SIGUSR1)) and row[4] == "0" for row in rows)
     assert any(row[3] == str(2**22 + 7) and row[4] == "-3" for row in rows)
+
+
+def test_killsnoop_signal_and_target_filters():
+    out = run_tool("killsnoop", ["-s", "USR1,15", "-p", str(os.getpid())], _kill_a_child)
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert rows and all(row[2] == str(int(signal.SIGUSR1)) for row in rows)      # the signal 0 probes are left out
+    rows = [line.split() for line in run_tool("killsnoop", ["--tpid", str(2**22 + 7)], _kill_a_child).splitlines()[1:]]
+    assert rows and all(row[3] == str(2**22 + 7) for row in rows)
 
 
 def test_killsnoop_json():
@@ -413,6 +454,15 @@ def test_statsnoop(tmp_path):
     assert rows[0] == ["PID", "COMM", "RET", "ERR", "PATH"]
     assert any(row[2:] == ["0", "0", str(present)] for row in rows)
     assert any(row[2:] == ["-2", "2", str(missing)] for row in rows)
+
+
+def test_statsnoop_syscall_names(tmp_path):
+    present = tmp_path / "pybpf-output-here"
+    present.write_text("")
+    rows = [line.split() for line in run_tool("statsnoop", ["-s", "-p", str(os.getpid())],
+                                              lambda: os.stat(present)).splitlines()]
+    assert rows[0] == ["PID", "COMM", "RET", "ERR", "SYSCALL", "PATH"]
+    assert any(row[4] in ("newfstatat", "statx", "newstat") and row[5] == str(present) for row in rows[1:])
 
 
 def test_statsnoop_json(tmp_path):

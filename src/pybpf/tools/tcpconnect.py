@@ -19,20 +19,16 @@ from pybpf.tools.tool import Column, CountedTool, EventTool
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-P", "--port", type=ports, help="only these destination ports (comma-separated)")
     parser.add_argument("-L", "--lport", action="store_true", help="include LPORT on output")
-    parser.add_argument("-U", "--print-uid", action="store_true", help="include UID on output")
-    parser.add_argument("-u", "--uid", type=int, help="only this UID")
     parser.add_argument("-c", "--count", action="store_true", help="count connects per source ip and destination ip/port")
     family_arguments(parser)
 
 
 def _keep(args: argparse.Namespace, event: dict) -> bool:
-    return (family_wanted(args, event) and (args.port is None or event["dport"] in args.port)
-            and (args.uid is None or event["uid"] == args.uid))
+    return family_wanted(args, event) and (args.port is None or event["dport"] in args.port)
 
 
 def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
-    return (*((Column("UID", "uid", -6),) if args.print_uid else ()), Column("PID", "pid", -7),
-            Column("COMM", "comm", -12), Column("IP", "ip", -2), Column("SADDR", "saddr", -16),
+    return (Column("PID", "pid", -7), Column("COMM", "comm", -12), Column("IP", "ip", -2), Column("SADDR", "saddr", -16),
             *((Column("LPORT", "sport", -6),) if args.lport else ()), Column("DADDR", "daddr", -16),
             Column("DPORT", "dport", -1))
 

@@ -1,7 +1,7 @@
 """A tool that prints one row per kernel event (execsnoop, opensnoop, ...): its BPF
 program and event layout, its columns, and the flags BCC's snoop tools share
 (``-p PID``, ``-n NAME``, ``-x`` failures only, ``-T`` time, ``-t`` timestamp, ``--json``,
-``-d`` duration)."""
+``-d`` duration; ``-U`` UID column and ``-u UID`` where the event has a ``uid``)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,14 @@ class EventTool:
         parser.add_argument("-t", "--timestamp", action="store_true", help="include seconds since the start")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per event")
+        if self.has_uid:
+            parser.add_argument("-U", "--print-uid", action="store_true", help="include a UID column")
+            parser.add_argument("-u", "--uid", type=int, help="only this user id")
         self.extra_arguments(parser)
+
+    @property
+    def has_uid(self) -> bool:
+        return any(name == "uid" for name, _ in self.layout.fields)
 
     def events(self, args: argparse.Namespace) -> Iterator[dict]:
         """Events that pass the filters, with their derived keys and wall-clock ``time``."""
@@ -73,6 +80,8 @@ class EventTool:
                 continue
             if getattr(args, "failed", False) and self.failed is not None and not self.failed(event):
                 continue
+            if getattr(args, "uid", None) is not None and event.get("uid") != args.uid:
+                continue
             self.derive(event)
             if not self.keep(args, event):
                 continue
@@ -82,6 +91,8 @@ class EventTool:
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         """Print events as rows (or JSON lines) until the duration ends or Ctrl-C."""
         columns = list(self.columns(args) if callable(self.columns) else self.columns)
+        if getattr(args, "print_uid", False):
+            columns.insert(0, Column("UID", "uid", -6))
         if args.timestamp:
             columns.insert(0, Column("TIME(s)", "_elapsed", -9))
         if args.time:
