@@ -298,6 +298,21 @@ def test_profile_json(busy_reader):
     assert any("vfs_read" in s["stack"] for s in stacks)
 
 
+def test_profile_thread_cpu_filters_and_delimiter(busy_reader):
+    os.sched_setaffinity(busy_reader.pid, {0})
+    other_cpu = 1 if (os.cpu_count() or 1) > 1 else None
+
+    def our_stacks(flags):
+        out = run_tool("profile", ["-F", "99", "-f", *flags], lambda: None, timing=["2"])
+        return [line.rsplit(" ", 1)[0].split(";") for line in out.splitlines() if line.startswith("pybpfprof_dd;")]
+
+    delimited = our_stacks(["-d", "-L", str(busy_reader.pid), "-C", "0"])
+    assert delimited and any("-" in frames and "read_zero" in frames[frames.index("-"):] for frames in delimited)
+    if other_cpu is not None:
+        assert our_stacks(["-C", str(other_cpu), "-p", str(busy_reader.pid)]) == []
+    assert our_stacks(["-L", str(busy_reader.pid + 100000)]) == []
+
+
 def test_every_tool_is_tested():
     """Every tool is named in a test function of some tests/tools/test_*.py file."""
     import re

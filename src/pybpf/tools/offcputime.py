@@ -15,7 +15,7 @@ from typing import IO
 
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.loading import running
-from pybpf.tools.stacks import Stack, add_output_arguments, symbolize, write
+from pybpf.tools.stacks import Stack, add_output_arguments, add_stack_arguments, positive, symbolize, write
 from pybpf.tools.status import StatusLine, intervals
 
 SOURCE = r"""
@@ -76,13 +76,6 @@ LICENSE("GPL");
 """
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text}: must be positive")
-    return value
-
-
 class OffCpuTime:
     """The offcputime tool."""
 
@@ -93,21 +86,16 @@ class OffCpuTime:
         parser.add_argument("duration", nargs="?", type=float, default=None,
                             help="seconds to trace (default: until Ctrl-C)")
         threads = parser.add_mutually_exclusive_group()
-        threads.add_argument("-p", "--pid", type=_positive, help="only this process id")
-        threads.add_argument("-t", "--tid", type=_positive, help="only this thread id")
+        threads.add_argument("-p", "--pid", type=positive, help="only this process id")
+        threads.add_argument("-t", "--tid", type=positive, help="only this thread id")
         threads.add_argument("-u", "--user-threads-only", action="store_true", help="user threads only")
         threads.add_argument("-k", "--kernel-threads-only", action="store_true", help="kernel threads only")
-        only = parser.add_mutually_exclusive_group()
-        only.add_argument("-U", "--user-stacks-only", action="store_true", help="only user stacks")
-        only.add_argument("-K", "--kernel-stacks-only", action="store_true", help="only kernel stacks")
-        parser.add_argument("-d", "--delimited", action="store_true", help="a delimiter between kernel and user stacks")
-        parser.add_argument("-m", "--min-block-time", type=_positive, default=1,
+        add_stack_arguments(parser)
+        parser.add_argument("-m", "--min-block-time", type=positive, default=1,
                             help="only blocks of at least this many microseconds (default 1)")
-        parser.add_argument("-M", "--max-block-time", type=_positive, default=(1 << 64) - 1,
+        parser.add_argument("-M", "--max-block-time", type=positive, default=(1 << 64) - 1,
                             help="only blocks of at most this many microseconds")
         parser.add_argument("--state", type=int, help="only tasks leaving in this state (e.g. 2, TASK_UNINTERRUPTIBLE)")
-        parser.add_argument("--stack-storage-size", type=_positive, default=16384,
-                            help="how many distinct stacks the stack map holds (default 16384)")
         add_output_arguments(parser)
 
     def stacks(self, args: argparse.Namespace) -> list[Stack]:

@@ -22,6 +22,25 @@ Stack = tuple[tuple[str, ...], int, int]
 _TRACING_FRAMES = ("bpf_prog_", "bpf_trace_run", "__traceiter_", "__bpf_trace_")
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number above 0."""
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be positive")
+    return value
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """The stack flags of profile and offcputime (BCC's): ``-U``/``-K`` one side only,
+    ``-d`` a ``-`` frame between user and kernel frames, ``--stack-storage-size``."""
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("-U", "--user-stacks-only", action="store_true", help="only user stacks")
+    only.add_argument("-K", "--kernel-stacks-only", action="store_true", help="only kernel stacks")
+    parser.add_argument("-d", "--delimited", action="store_true", help="a delimiter between kernel and user stacks")
+    parser.add_argument("--stack-storage-size", type=positive, default=16384,
+                        help="how many distinct stacks the stack map holds (default 16384)")
+
+
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--folded", action="store_true", help="print folded stacks (flame graph input)")
     parser.add_argument("--svg", metavar="FILE", help="also write an interactive flame graph here")
