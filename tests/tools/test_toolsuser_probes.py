@@ -52,6 +52,27 @@ def test_trace_json_max_events():
     assert all(e["user_stack"][0] == "getaddrinfo" for e in events)
 
 
+def test_trace_aggregate_unix_time_and_addresses():
+    import time
+
+    out = run_tool("trace", ["-A", "-M", "6", "-p", ME, 't:syscalls:sys_enter_getppid "called"'], os.getppid,
+                   timing=["--duration", "5"])
+    lines = out.splitlines()
+    (count,) = [line for line in lines if "-->COUNT" in line]
+    assert count == "-->COUNT 6" and lines[-3].split()[-1] == "called"      # the event's text, then its count
+    out = run_tool("trace", ["-t", "-u", "-a", "-U", "-M", "2", "-p", ME, "p:c:getaddrinfo"], _lookups,
+                   timing=["--duration", "5"])
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["TIME", "PID"]
+    first = lines[1].split()
+    assert abs(float(first[0]) - time.time()) < 60 and first[1] == ME
+    address, name = lines[2].split()[:2]
+    assert int(address, 16) > 0 and name.startswith("getaddrinfo")
+    refused = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "trace", "-A", "t:syscalls:sys_enter_getppid"],
+                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert refused.returncode != 0 and "-A counts events up to -M" in refused.stderr and "Traceback" not in refused.stderr
+
+
 def test_argdist_counts_and_latency_histogram():
     out = run_tool("argdist", ["-p", ME, "-i", "5", "-C", "p:c:getaddrinfo(char *node, char *service):char*,char*:node,service",
                                "-H", "r:c:getaddrinfo():u64:$latency"], _lookups, timing=["-d", "3"])
