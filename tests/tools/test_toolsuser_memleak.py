@@ -86,3 +86,33 @@ def test_memleak_command_json(leaker_program):
     (stack,) = reports[-1]["stacks"]
     assert stack["count"] == 150 and stack["bytes"] == 150 * 4321
     assert stack["stack"][0].startswith("pybpf_toolsuser_leak+")
+
+
+def test_memleak_sample_rate(leaker_program):
+    """-s 4 records about one allocation in four (BCC samples by the clock)."""
+    out = run_tool("memleak", ["--json", "-o", "0", "-s", "4", "-c", f"{leaker_program} 400", "1"], lambda: None,
+                   timing=[])
+    (stack,) = json.loads(out.splitlines()[-1])["stacks"]
+    assert 40 <= stack["count"] <= 200 and stack["bytes"] == 4321 * stack["count"]      # of 400, about 100
+
+
+def test_memleak_percpu_sees_percpu_map_memory():
+    """--percpu: the per-CPU allocator's outstanding allocations — here those of per-CPU
+    array maps the test creates and holds, 4 values of 2048 bytes each."""
+    from pybpf.kernel.maps import create_map
+    from pybpf.object import MapSpec, MapType
+
+    held = []
+
+    def create():
+        held.append(create_map(MapSpec(name="pybpf_tools_pc", type=MapType.PERCPU_ARRAY, key_size=4, value_size=2048,
+                                       max_entries=4)))
+
+    try:
+        out = run_tool("memleak", ["--json", "--percpu", "-o", "0", "1"], create, timing=["-d", "2.5"])
+    finally:
+        for map_ in held:
+            map_.close()
+    stacks = json.loads(out.splitlines()[-1])["stacks"]
+    ours = [s for s in stacks if any(frame.startswith("bpf_map_alloc_percpu") for frame in s["stack"])]
+    assert ours and all(s["bytes"] == 2048 * s["count"] for s in ours) and sum(s["count"] for s in ours) >= 4

@@ -6,7 +6,9 @@ address, frees delete them; Python groups what is left, see :mod:`pybpf.tools.tr
 Flags as BCC's: ``[interval [count]]``, ``-p PID``, ``-c COMMAND`` (run it, traced from its
 first allocation, until it exits), ``-a`` addresses and sizes, ``-o MS``
 (only allocations older than this, default 500), ``-T TOP``, ``-z``/``-Z`` size bounds,
-``-O OBJ`` (the allocator's library, default libc), ``--sort size|count``; ``--json`` prints
+``-O OBJ`` (the allocator's library, default libc), ``--sort size|count``, ``-s RATE``
+(one allocation in RATE, by the clock as BCC), ``--percpu`` (the kernel's per-CPU allocator,
+percpu tracepoints); ``--json`` prints
 one object per interval. The maps hold 4096 live allocations (more are not tracked)."""
 
 from __future__ import annotations
@@ -57,14 +59,21 @@ def user_program(library: str, pid: int, bounds: str) -> str:
     return "".join(blocks)
 
 
-def kernel_program(bounds: str) -> str:
-    """The kmem tracepoints: kmalloc and kmem_cache_alloc (with kfree and kmem_cache_free)."""
+#: the kernel's allocation tracepoints: (allocations, the size field, frees)
+KMEM = (("kmem:kmalloc", "kmem:kmem_cache_alloc"), "bytes_alloc", ("kmem:kfree", "kmem:kmem_cache_free"))
+PERCPU = (("percpu:percpu_alloc_percpu",), "size", ("percpu:percpu_free_percpu",))
+
+
+def kernel_program(bounds: str, tracepoints=KMEM) -> str:
+    """Kernel allocations: the kmem tracepoints (kmalloc and kmem_cache_alloc, with kfree
+    and kmem_cache_free), or with ``PERCPU`` the per-CPU allocator's."""
+    allocations, size, frees = tracepoints
     blocks = []
-    for event in ("kmalloc", "kmem_cache_alloc"):
-        blocks.append(f"tracepoint:kmem:{event} /args->ptr && {bounds.format(size='args->bytes_alloc')}/ {{ "
-                      f"{_RECORD.format(address='(uint64)args->ptr', size='args->bytes_alloc', stack='kstack')} }}\n")
-    for event in ("kfree", "kmem_cache_free"):
-        blocks.append(f"tracepoint:kmem:{event} {{ {_FORGET.format(address='(uint64)args->ptr')} }}\n")
+    for event in allocations:
+        blocks.append(f"tracepoint:{event} /args->ptr && {bounds.format(size=f'args->{size}')}/ {{ "
+                      f"{_RECORD.format(address='(uint64)args->ptr', size=f'args->{size}', stack='kstack')} }}\n")
+    for event in frees:
+        blocks.append(f"tracepoint:{event} {{ {_FORGET.format(address='(uint64)args->ptr')} }}\n")
     return "".join(blocks)
 
 
@@ -98,19 +107,28 @@ class Memleak:
         parser.add_argument("-Z", "--max-size", type=int, help="capture only allocations of at most this size")
         parser.add_argument("-O", "--obj", default="c", help="the allocator's library or binary (default libc)")
         parser.add_argument("--sort", choices=("size", "count"), default="size", help="order of the stacks (default size)")
+        parser.add_argument("-s", "--sample-rate", type=int, default=1,
+                            help="sample about one allocation in this many (default 1: all)")
+        parser.add_argument("--percpu", action="store_true", help="the kernel's per-CPU allocations (without -p)")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         if args.min_size is not None and args.max_size is not None and args.min_size > args.max_size:
             raise ToolError(f"-z {args.min_size} -Z {args.max_size}: the minimum size is above the maximum")
+        if args.sample_rate < 1:
+            raise ToolError(f"-s {args.sample_rate}: the sample rate is one allocation in N, N at least 1")
+        if args.percpu and (args.pid or args.command):
+            raise ToolError("--percpu traces the kernel's per-CPU allocator: it goes without -p and -c")
         tests = ([f"{{size}} >= {args.min_size}"] if args.min_size is not None else []) + \
-            ([f"{{size}} <= {args.max_size}"] if args.max_size is not None else [])
+            ([f"{{size}} <= {args.max_size}"] if args.max_size is not None else []) + \
+            ([f"nsecs % {args.sample_rate} == 0"] if args.sample_rate > 1 else [])   # BCC's sampling, by the clock
         bounds = " && ".join(tests) or "1"
         child = _held(args.command) if args.command else None
         pid = child.pid if child else args.pid
         try:
-            source = user_program(library_path(args.obj, pid), pid, bounds) if pid else kernel_program(bounds)
+            source = (user_program(library_path(args.obj, pid), pid, bounds) if pid else
+                      kernel_program(bounds, PERCPU if args.percpu else KMEM))
             reports = 0
             with TraceRun(source, pid=pid, name=self.name) as run:
                 if child is not None:
