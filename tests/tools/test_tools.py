@@ -528,6 +528,14 @@ def test_mountsnoop(tmp_path):
     assert any(row.endswith(f'mount("pybpf-output", "{tmp_path}/missing", "tmpfs", 0x0, "") = -ENOENT') for row in rows)
 
 
+def test_mountsnoop_parent_process(tmp_path):
+    rows = [line.split(None, 6) for line in run_tool("mountsnoop", ["-P", "-p", str(os.getpid())],
+                                                     lambda: _mount_cycle(tmp_path)).splitlines()]
+    assert rows[0] == ["COMM", "PID", "TID", "PCOMM", "PPID", "MNT_NS", "CALL"]
+    parent = Path(f"/proc/{os.getppid()}/comm").read_text().strip()
+    assert len(rows) > 1 and all(row[3] == parent and row[4] == str(os.getppid()) for row in rows[1:])
+
+
 def test_mountsnoop_json(tmp_path):
     events = _json_lines(run_tool("mountsnoop", ["--json", "-x", "-p", str(os.getpid())], lambda: _mount_cycle(tmp_path)))
     assert events and all(e["target"] == f"{tmp_path}/missing" and e["ret"] == -2 and e["fstype"] == "tmpfs"
