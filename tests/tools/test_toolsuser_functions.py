@@ -90,3 +90,21 @@ def test_funccount_funclatency_stackcount_refuse_kernel_functions(tool):
     assert ran.returncode == 1 and not ran.stdout
     assert ran.stderr.strip() == ("pybpf tool: error: 'vfs_read' is a kernel function: kprobes are not available on "
                                   "this kernel; the tracepoint t:syscalls:sys_enter_read reports the same event")
+
+
+@pytest.mark.parametrize(("tool", "flag", "arguments", "expected"), [
+    ("funccount", "-D", ["t:syscalls:sys_enter_getppid"], "tracepoint:syscalls:sys_enter_getppid"),
+    ("funclatency", "-v", ["c:getaddrinfo"], "uretprobe:"),
+    ("stackcount", "--debug", ["t:syscalls:sys_enter_getppid"], "tracepoint:syscalls:sys_enter_getppid"),
+    ("argdist", "-v", ["-C", "t:syscalls:sys_enter_getppid()"], "tracepoint:syscalls:sys_enter_getppid"),
+    ("trace", "-v", ["t:syscalls:sys_enter_getppid"], "tracepoint:syscalls:sys_enter_getppid"),
+])
+def test_debug_flags_print_the_program_on_stderr(tool, flag, arguments, expected):
+    duration = ["--duration" if tool == "trace" else "-D" if tool == "stackcount" else "-d", "1"]
+    ran = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", tool, flag, *duration, *arguments],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert expected in ran.stderr and expected not in ran.stdout
+    quiet = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", tool, *duration, *arguments],
+                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert quiet.returncode == 0 and expected not in quiet.stderr

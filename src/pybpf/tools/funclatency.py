@@ -18,7 +18,7 @@ from typing import IO
 from pybpf.tools.events import ToolError
 from pybpf.tools.funccount import add_timing_arguments, filters
 from pybpf.tools.probespec import resolve
-from pybpf.tools.traced import Ticker, TraceRun, quote
+from pybpf.tools.traced import Ticker, TraceRun, program_argument, quote
 
 _DIVISORS = {"nsecs": 1, "usecs": 1000, "msecs": 1_000_000}
 
@@ -30,6 +30,7 @@ class Funclatency:
     description = "Time user functions and print their latency as a histogram."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        program_argument(parser, "-v", "--verbose")
         add_timing_arguments(parser)
         units = parser.add_mutually_exclusive_group()
         units.add_argument("-u", "--microseconds", action="store_true", help="microsecond histogram")
@@ -50,7 +51,7 @@ class Funclatency:
             f"uret{t.point[1:]} /@start[tid]/ {{ $delta = (nsecs - @start[tid]) / {_DIVISORS[unit]}; "
             f"@dist[{quote(t.label) if per_function else quote('')}, {'pid' if per_function else 0}] = hist($delta); "
             f"@total = sum($delta); @calls = count(); delete(@start[tid]); }}\n" for t in targets)
-        with TraceRun(source, pid=args.pid, name=self.name) as run:
+        with TraceRun(source, pid=args.pid, name=self.name, show=args.show_program) as run:
             if not args.json:
                 out.write(f'Tracing {len(targets)} functions for "{args.pattern}"... Hit Ctrl-C to end.\n')
                 out.flush()

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from pybpf.tools.bccprobes import Probe, parse_probe
 from pybpf.tools.events import EventLayout, ToolError, monotonic_to_wall
-from pybpf.tools.traced import TraceRun, follow, quote
+from pybpf.tools.traced import TraceRun, follow, program_argument, quote
 
 _CONVERSION = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z)?([diouxXcspKU%])")
 
@@ -121,6 +121,7 @@ class Trace:
     layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        program_argument(parser, "-v", "--verbose")
         parser.add_argument("-p", "--pid", type=int, help="id of the process to trace")
         parser.add_argument("-L", "--tid", type=int, help="id of the thread to trace")
         parser.add_argument("--uid", type=int, help="id of the user to trace")
@@ -172,7 +173,7 @@ class Trace:
         probes = [parse_trace_probe(text, args.string_size, args.pid) for text in args.probes]
         stacks = int(args.kernel_stack) + int(args.user_stack)
         wall, printed = monotonic_to_wall(), 0
-        with TraceRun(self.program(probes, args), pid=args.pid, name=self.name) as run:
+        with TraceRun(self.program(probes, args), pid=args.pid, name=self.name, show=args.show_program) as run:
             for record in follow(run, args.duration):
                 trace = probes[record.index]
                 pid, tid, comm, cpu, ts = record.values[:5]

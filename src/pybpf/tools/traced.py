@@ -18,6 +18,14 @@ from pybpf.tools.events import ToolError
 from pybpf.trace.runtime import Session
 
 
+def program_argument(parser, *flags: str) -> None:
+    """BCC's flag that prints the tool's program before it runs (funccount ``-D``,
+    funclatency/argdist/trace ``-v``, stackcount ``--debug``): here the trace-language
+    program, on stderr; pass ``show=args.show_program`` to :class:`TraceRun`."""
+    parser.add_argument(*flags, dest="show_program", action="store_true",
+                        help="print the generated trace-language program (on stderr) before running it")
+
+
 def quote(text: str) -> str:
     """``text`` as a trace-language string literal."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -27,10 +35,15 @@ class TraceRun:
     """One trace program in the kernel, for a tool. Use as a context manager: entering
     loads and attaches every probe, leaving detaches and frees everything."""
 
-    def __init__(self, source: str, *, pid: int | None = None, name: str = "tool"):
+    def __init__(self, source: str, *, pid: int | None = None, name: str = "tool", show: bool = False):
+        import sys
+
         from pybpf.trace.errors import TraceError
         from pybpf.trace.runtime import Options, compile_source
 
+        if show:                    # BCC's -v/-D/--debug: the program, on stderr (stdout stays the tool's)
+            sys.stderr.write(source if source.endswith("\n") else source + "\n")
+            sys.stderr.flush()
         try:
             compiled = compile_source(source, filename=name)
         except TraceError as exc:
