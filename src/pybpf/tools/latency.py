@@ -74,6 +74,7 @@ class LatencyTool:
     #: and say what a group is: (label, the group's printed name) or None for one histogram
     grouping: Callable[[argparse.Namespace], tuple[str, Callable[[int], object]] | None] | None = None
     extension: bool = False                    # BCC's -e: the average, total and count too
+    json_flags: tuple[str, ...] = ("--json",)  # biolatency's BCC has -j too
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         interval_arguments(parser)
@@ -84,7 +85,7 @@ class LatencyTool:
             group.add_argument("-L", "--tids", action="store_true", help="one histogram per thread")
             parser.add_argument("-p", "--pid", type=int, help="only this process id")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
-        parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        parser.add_argument(*self.json_flags, dest="json", action="store_true", help="one JSON object per interval")
         if self.extension:
             parser.add_argument("-e", "--extension", action="store_true", help="also the average, total and count")
         self.extra_arguments(parser)
