@@ -46,7 +46,7 @@ class EventTool:
     keep: Callable[[argparse.Namespace, dict], bool] = lambda args, event: True   # the tool's own filters
     pid_key: str = "pid"
     comm_key: str = "comm"
-    extra_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    extra_arguments: Callable[[argparse.ArgumentParser], object] = lambda parser: None
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The shared snoop flags."""
