@@ -313,6 +313,13 @@ def test_profile_thread_cpu_filters_and_delimiter(busy_reader):
     assert our_stacks(["-L", str(busy_reader.pid + 100000)]) == []
 
 
+def test_profile_sample_period(busy_reader):
+    """-c 20000000: a sample every 20 ms of CPU time — about 50 a second of the busy reader."""
+    out = run_tool("profile", ["-c", "20000000", "-f", "-p", str(busy_reader.pid)], lambda: None, timing=["2"])
+    samples = sum(int(line.rsplit(" ", 1)[1]) for line in out.splitlines() if line.startswith("pybpfprof_dd;"))
+    assert 20 <= samples <= 130, out
+
+
 def test_every_tool_is_tested():
     """Every tool is named in a test function of some tests/tools/test_*.py file."""
     import re

@@ -4,7 +4,7 @@ kernel stack) in a BPF hash map, symbolises kernel frames through /proc/kallsyms
 frames through each process's maps and ELF symbols. Prints stacks with counts as BCC does,
 ``-f`` folded lines (``comm;user..;kernel.. count``, BCC's order), ``--svg FILE`` an
 interactive flame graph, ``--speedscope FILE`` speedscope JSON, ``--json`` one object per
-stack. BCC's ``-p``/``-L`` (process/thread), ``-C CPU``, ``-U``/``-K``, ``-d``, ``-I``, ``-F``,
+stack. BCC's ``-p``/``-L`` (process/thread), ``-C CPU``, ``-U``/``-K``, ``-d``, ``-I``, ``-F``/``-c``,
 ``--stack-storage-size``."""
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ class Profile:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("duration", nargs="?", type=float, default=None,
                             help="seconds to sample (default: until Ctrl-C)")
-        parser.add_argument("-F", "--frequency", type=int, default=49, help="samples per second per CPU (default 49)")
+        rate = parser.add_mutually_exclusive_group()
+        rate.add_argument("-F", "--frequency", type=int, help="samples per second per CPU (default 49)")
+        rate.add_argument("-c", "--count", type=positive, help="sample once every this many ns of CPU time (a period)")
         who = parser.add_mutually_exclusive_group()
         who.add_argument("-p", "--pid", type=positive, help="only this process id")
         who.add_argument("-L", "--tid", type=positive, help="only this thread id")
@@ -67,9 +69,14 @@ class Profile:
         parser.add_argument("-I", "--include-idle", action="store_true", help="include the idle task")
         add_output_arguments(parser)
 
+    @staticmethod
+    def target(args: argparse.Namespace) -> str:
+        """The perf event: cpu-clock at -F samples a second (default 49), or every -c ns."""
+        return f"software:cpu-clock:{args.count}" if args.count else f"profile:hz:{args.frequency or 49}"
+
     def stacks(self, args: argparse.Namespace) -> list[Stack]:
         """Sampled stacks: (frames root first — comm, user, kernel — count, pid)."""
-        if args.frequency <= 0:
+        if args.frequency is not None and args.frequency <= 0:
             raise ToolError(f"-F {args.frequency}: the frequency must be positive")
         if args.cpu is not None and not 0 <= args.cpu < (os.cpu_count() or 1):
             raise ToolError(f"-C {args.cpu}: this machine has CPUs 0 to {(os.cpu_count() or 1) - 1}")
@@ -78,7 +85,7 @@ class Profile:
                    "KERNEL_ONLY": int(args.kernel_stacks_only), "INCLUDE_IDLE": int(args.include_idle),
                    "STACK_STORAGE": args.stack_storage_size}
         with running(SOURCE, name="profile", defines=defines,
-                     targets={"on_sample": f"profile:hz:{args.frequency}"}) as loaded:
+                     targets={"on_sample": self.target(args)}) as loaded:
             counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
             for _ in intervals(StatusLine(lambda: sum(counts.values()), what="samples"), duration=args.duration):
                 pass                    # sampling until the end; the status line counts the samples
@@ -86,7 +93,8 @@ class Profile:
                               for key, count in counts.items()), stacks, delimited=args.delimited)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        write(self.stacks(args), args, out, title=f"profile at {args.frequency} Hz", value="count")
+        title = f"profile every {args.count} ns" if args.count else f"profile at {args.frequency or 49} Hz"
+        write(self.stacks(args), args, out, title=title, value="count")
         return 0
 
 
