@@ -320,6 +320,14 @@ def test_profile_sample_period(busy_reader):
     assert 20 <= samples <= 130, out
 
 
+def test_profile_annotations_and_hash_storage_size(busy_reader):
+    out = run_tool("profile", ["-F", "99", "-a", "-f", "-p", str(busy_reader.pid)], lambda: None, timing=["2"])
+    stacks = [line.rsplit(" ", 1)[0].split(";") for line in out.splitlines() if line.startswith("pybpfprof_dd;")]
+    assert any("read_zero_[k]" in frames for frames in stacks) and not any("read_zero" in frames for frames in stacks)
+    one = run_tool("profile", ["-F", "99", "-f", "--hash-storage-size", "1"], lambda: None, timing=["2"])
+    assert len(one.splitlines()) == 1               # one distinct (process, stacks) fits, the rest is dropped
+
+
 def test_every_tool_is_tested():
     """Every tool is named in a test function of some tests/tools/test_*.py file."""
     import re

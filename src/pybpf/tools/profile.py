@@ -4,8 +4,8 @@ kernel stack) in a BPF hash map, symbolises kernel frames through /proc/kallsyms
 frames through each process's maps and ELF symbols. Prints stacks with counts as BCC does,
 ``-f`` folded lines (``comm;user..;kernel.. count``, BCC's order), ``--svg FILE`` an
 interactive flame graph, ``--speedscope FILE`` speedscope JSON, ``--json`` one object per
-stack. BCC's ``-p``/``-L`` (process/thread), ``-C CPU``, ``-U``/``-K``, ``-d``, ``-I``, ``-F``/``-c``,
-``--stack-storage-size``."""
+stack. BCC's ``-p``/``-L`` (process/thread), ``-C CPU``, ``-U``/``-K``, ``-d``, ``-I``, ``-F``/``-c``, ``-a``,
+``--stack-storage-size``, ``--hash-storage-size``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ SOURCE = r"""
 #include <pybpf/bpf.h>
 """ + MAP_ADD + r"""
 struct key { u32 pid; s32 user_stack; s32 kernel_stack; char comm[16]; };
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct key); __type(value, u64); } counts SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, HASH_STORAGE); __type(key, struct key); __type(value, u64); } counts SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_STACK_TRACE); __uint(max_entries, STACK_STORAGE); __uint(key_size, 4); __uint(value_size, 127 * 8); } stacks SEC(".maps");
 
 SEC("perf_event")
@@ -66,6 +66,9 @@ class Profile:
         who.add_argument("-L", "--tid", type=positive, help="only this thread id")
         parser.add_argument("-C", "--cpu", type=int, help="only this CPU")
         add_stack_arguments(parser)
+        parser.add_argument("--hash-storage-size", type=positive, default=40960,
+                            help="how many distinct (process, stacks) the counts map holds (default 40960)")
+        parser.add_argument("-a", "--annotations", action="store_true", help="add _[k] to kernel frames")
         parser.add_argument("-I", "--include-idle", action="store_true", help="include the idle task")
         add_output_arguments(parser)
 
@@ -83,14 +86,15 @@ class Profile:
         defines = {"FILTER_PID": args.pid or 0, "FILTER_TID": args.tid or 0,
                    "FILTER_CPU": -1 if args.cpu is None else args.cpu, "USER_ONLY": int(args.user_stacks_only),
                    "KERNEL_ONLY": int(args.kernel_stacks_only), "INCLUDE_IDLE": int(args.include_idle),
-                   "STACK_STORAGE": args.stack_storage_size}
+                   "STACK_STORAGE": args.stack_storage_size, "HASH_STORAGE": args.hash_storage_size}
         with running(SOURCE, name="profile", defines=defines,
                      targets={"on_sample": self.target(args)}) as loaded:
             counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
             for _ in intervals(StatusLine(lambda: sum(counts.values()), what="samples"), duration=args.duration):
                 pass                    # sampling until the end; the status line counts the samples
             return symbolize(((key.comm, key.pid, key.user_stack, key.kernel_stack, count)
-                              for key, count in counts.items()), stacks, delimited=args.delimited)
+                              for key, count in counts.items()), stacks, delimited=args.delimited,
+                             annotated=args.annotations)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         title = f"profile every {args.count} ns" if args.count else f"profile at {args.frequency or 49} Hz"

@@ -55,10 +55,11 @@ def _addresses(stacks, stack_id: int) -> list[int]:
     return [address for address in stacks[stack_id] if address]
 
 
-def symbolize(entries: Iterable[tuple[str, int, int, int, int]], stacks, *, delimited: bool = False) -> list[Stack]:
+def symbolize(entries: Iterable[tuple[str, int, int, int, int]], stacks, *, delimited: bool = False,
+              annotated: bool = False) -> list[Stack]:
     """``(comm, pid, user stack id, kernel stack id, value)`` entries as named stacks,
     the largest value first; with ``delimited`` a ``-`` frame parts user from kernel
-    frames (BCC's ``-d``)."""
+    frames (BCC's ``-d``), with ``annotated`` kernel frames end in ``_[k]`` (profile's ``-a``)."""
     from pybpf.symbols import SymbolError, Symbolizer
 
     symbolizer = Symbolizer()
@@ -71,7 +72,7 @@ def symbolize(entries: Iterable[tuple[str, int, int, int, int]], stacks, *, deli
             except SymbolError:
                 name = f"0x{address:x}"
             if kernel or not name.startswith(_TRACING_FRAMES):
-                kernel.append(name)
+                kernel.append(name + "_[k]" if annotated else name)
         user = [str(symbolizer.user(pid, address)).split(" [")[0].split("+")[0]
                 for address in _addresses(stacks, user_id)]
         middle = ("-",) if delimited and user and kernel else ()
