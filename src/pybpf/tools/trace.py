@@ -135,6 +135,7 @@ class Trace:
         parser.add_argument("-f", "--msg-filter", dest="msg_filter", help="only print messages containing this text")
         parser.add_argument("-K", "--kernel-stack", action="store_true", help="output kernel stack trace")
         parser.add_argument("-U", "--user-stack", action="store_true", help="output user stack trace")
+        parser.add_argument("-c", "--cgroup-path", help="only tasks in this cgroup (v2 path; not its descendants)")
         parser.add_argument("-u", "--unix-timestamp", action="store_true",
                             help="with -t: Unix time instead of the seconds since the start")
         parser.add_argument("-a", "--address", action="store_true", help="print the addresses of stack frames")
@@ -150,6 +151,7 @@ class Trace:
         tests = [f"pid == {args.pid}"] if args.pid else []
         tests += [f"tid == {args.tid}"] if args.tid else []
         tests += [f"uid == {args.uid}"] if args.uid is not None else []
+        tests += [f"cgroup == cgroupid({quote(args.cgroup_path)})"] if args.cgroup_path else []
         tests += [] if args.include_self else [f"pid != {os.getpid()}"]
         stacks = (["kstack"] if args.kernel_stack else []) + (["ustack"] if args.user_stack else [])
         blocks = []
