@@ -244,6 +244,25 @@ def test_syscount_lists_names_and_refuses_unknown_ones():
         assert bad.returncode != 0 and message in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) makes the PID namespace")
+def test_runqlat_per_pid_namespace():
+    """--pidnss: a histogram for the namespace of a sleeper started in a PID namespace of its own."""
+    child = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", sys.executable, "-c",
+                              "import time\nwhile True: time.sleep(0.001)"])
+    try:
+        deadline = time.monotonic() + 10
+        while not (children := Path(f"/proc/{child.pid}/task/{child.pid}/children").read_text().split()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        theirs = os.stat(f"/proc/{children[0]}/ns/pid").st_ino
+        out = run_tool("runqlat", ["--json", "--pidnss", "1"], lambda: None, timing=["-d", "3"])
+    finally:
+        child.kill()
+        child.wait()
+    namespaces = {h["pidns"] for i in _json_lines(out) for h in i["histograms"]}
+    assert {theirs, os.stat("/proc/self/ns/pid").st_ino} <= namespaces
+
+
 def test_cpudist_idle_tasks_only_with_include_idle_and_extension_sums():
     def groups(flags):
         intervals = _json_lines(run_tool("cpudist", ["--json", "-P", "-e", *flags], lambda: None, timing=["-d", "2"]))

@@ -113,7 +113,8 @@ class LatencyTool:
         sums_map.clear()
         summary = {"avg": sums.total // sums.count, "total": sums.total, "count": sums.count} if sums and sums.count else {}
         if self.grouping is None:
-            label = "pid" if args.pids else "tid" if args.tids else None
+            label = ("pidns" if getattr(args, "pidnss", False) else "pid" if args.pids else "tid" if args.tids
+                     else None)
             name: Callable[[int], object] = int
         else:
             label, name = self.grouping(args) or (None, int)
