@@ -232,6 +232,17 @@ def test_syscount_errno_counts_only_that_failure():
     assert int(rows["newfstatat"]) >= 5 and "getppid" not in rows     # getppid never fails
 
 
+def test_syscount_exec_counts_the_command_until_it_exits():
+    """--exec: the command is held until the program is attached, so every call counts."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    ran = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "syscount", "--json", "--exec", sys.executable, "-c",
+                          "import os\nfor _ in range(777): os.getppid()"], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    (interval,) = _json_lines(ran.stdout)
+    assert next(r["count"] for r in interval["rows"] if r["syscall"] == "getppid") == 777
+
+
 def test_syscount_lists_names_and_refuses_unknown_ones():
     env = {**os.environ, "PYTHONPATH": SRC}
     listed = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "syscount", "-l"], capture_output=True,

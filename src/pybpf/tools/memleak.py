@@ -21,7 +21,7 @@ from typing import IO
 
 from pybpf.tools.events import ToolError
 from pybpf.tools.probespec import library_path
-from pybpf.tools.traced import Ticker, TraceRun
+from pybpf.tools.traced import Ticker, TraceRun, held_command
 
 #: user allocators: (function, the size expression at entry)
 ALLOCATORS = (("malloc", "arg0"), ("calloc", "arg0 * arg1"), ("realloc", "arg1"), ("aligned_alloc", "arg1"),
@@ -77,17 +77,6 @@ def kernel_program(bounds: str, tracepoints=KMEM) -> str:
     return "".join(blocks)
 
 
-def _held(command: str):
-    """``command`` forked and held before exec until the probes are attached."""
-    from pybpf.trace.errors import TraceRuntimeError
-    from pybpf.trace.runtime import Child
-
-    try:
-        return Child(command)
-    except TraceRuntimeError as exc:
-        raise ToolError(str(exc)) from None
-
-
 class Memleak:
     """The memleak tool."""
 
@@ -124,7 +113,7 @@ class Memleak:
             ([f"{{size}} <= {args.max_size}"] if args.max_size is not None else []) + \
             ([f"nsecs % {args.sample_rate} == 0"] if args.sample_rate > 1 else [])   # BCC's sampling, by the clock
         bounds = " && ".join(tests) or "1"
-        child = _held(args.command) if args.command else None
+        child = held_command(args.command) if args.command else None
         pid = child.pid if child else args.pid
         try:
             source = (user_program(library_path(args.obj, pid), pid, bounds) if pid else

@@ -4,7 +4,9 @@ built on pybpf's own API, counting in BPF hash maps that Python reads and clears
 interval). Flags as BCC's: ``-p PID``, ``-t TID``, ``-c PPID`` (children of), ``-i
 INTERVAL``, ``-d DURATION``, ``-T TOP``, ``-x`` failed calls only, ``-e ERRNO`` calls
 failing with that error, ``-L`` total time per row (``-m`` in milliseconds), ``-P`` by
-process, ``-l`` list the syscall names, ``--syscall NAME`` that call only."""
+process, ``-l`` list the syscall names, ``--syscall NAME`` that call only, ``--exec
+COMMAND...`` (run it, held before exec until the program is attached; count its calls until
+it exits)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import errno
 import itertools
 import json
 import re
+import shlex
 import sys
 import time
 from functools import lru_cache
@@ -23,6 +26,7 @@ from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.events import ToolError, offset
 from pybpf.tools.loading import running
 from pybpf.tools.status import report_intervals
+from pybpf.tools.traced import held_command
 
 #: the filters both programs apply (pid, thread, parent, syscall), and -L's map
 FILTERS = r"""
@@ -137,6 +141,8 @@ class Syscount:
         parser.add_argument("-P", "--process", action="store_true", help="count by process, not by syscall")
         parser.add_argument("-l", "--list", action="store_true", help="print the known syscall names and exit")
         parser.add_argument("--syscall", help="count only this syscall (names: -l)")
+        parser.add_argument("--exec", nargs=argparse.REMAINDER,
+                            help="run this command (the rest of the line), count its syscalls until it exits")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
@@ -147,6 +153,8 @@ class Syscount:
                 out.write("   ".join(f"{name:<22}" for name in row if name is not None).rstrip() + "\n")
             return 0
         numbers = {name: nr for nr, name in names.items()}
+        if args.exec is not None and (not args.exec or args.pid or args.tid or args.ppid):
+            raise ToolError("--exec takes a command, and goes without -p, -t and -c")
         if args.syscall is not None and args.syscall not in numbers:
             raise ToolError(f"--syscall {args.syscall}: no such syscall (`pybpf tool syscount -l` lists them)")
         defines = {"FILTER_PID": args.pid or 0, "FILTER_TID": args.tid or 0, "FILTER_PPID": args.ppid or 0,
@@ -157,10 +165,20 @@ class Syscount:
         failed = "failed " if args.failures else ""
         banner = (f"Tracing {failed}syscall '{args.syscall}'... Ctrl-C to end." if args.syscall is not None
                   else f"Tracing {failed}syscalls, printing top {args.top}... Ctrl-C to end.")
-        with running(source(args.latency), name="syscount", defines=defines) as loaded:
-            counts, times = loaded.maps["counts"], loaded.maps["times"]
-            report_intervals(loaded, args, out, banner=banner, report=lambda: self._report(counts, times, args, out),
-                             counted=lambda: sum(counts.values()), what="syscalls")
+        child = held_command(shlex.join(args.exec)) if args.exec else None
+        try:
+            if child is not None:
+                defines["FILTER_PID"] = child.pid
+            with running(source(args.latency), name="syscount", defines=defines) as loaded:
+                counts, times = loaded.maps["counts"], loaded.maps["times"]
+                if child is not None:
+                    child.release()
+                report_intervals(loaded, args, out, banner=banner, report=lambda: self._report(counts, times, args, out),
+                                 counted=lambda: sum(counts.values()), what="syscalls",
+                                 until=child.exited if child is not None else None)
+        finally:
+            if child is not None:
+                child.stop()
         return 0
 
     def _report(self, counts, times, args: argparse.Namespace, out: IO[str]) -> None:

@@ -18,6 +18,18 @@ from pybpf.tools.events import ToolError
 from pybpf.trace.runtime import Session
 
 
+def held_command(command: str):
+    """``command`` forked and held before exec until the probes are attached
+    (``release()``, ``exited()``, ``stop()``): memleak ``-c``, syscount ``--exec``."""
+    from pybpf.trace.errors import TraceRuntimeError
+    from pybpf.trace.runtime import Child
+
+    try:
+        return Child(command)
+    except TraceRuntimeError as exc:
+        raise ToolError(str(exc)) from None
+
+
 def program_argument(parser, *flags: str) -> None:
     """BCC's flag that prints the tool's program before it runs (funccount ``-D``,
     funclatency/argdist/trace ``-v``, stackcount ``--debug``): here the trace-language
