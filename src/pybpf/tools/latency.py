@@ -69,7 +69,7 @@ class LatencyTool:
     source: str
     what: str                                  # "run queue latency", for the status line
     defines: Callable[[argparse.Namespace], Mapping[str, int]] = lambda args: {}
-    extra_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    extra_arguments: Callable[[argparse.ArgumentParser], object] = lambda parser: None
     #: tools whose groups are not tasks (biolatency: disks, I/O flags) leave out -P/-L/-p
     #: and say what a group is: (label, the group's printed name) or None for one histogram
     grouping: Callable[[argparse.Namespace], tuple[str, Callable[[int], object]] | None] | None = None
