@@ -29,12 +29,21 @@ ALLOCATORS = (("malloc", "arg0"), ("calloc", "arg0 * arg1"), ("realloc", "arg1")
 
 _RECORD = "@asize[{address}] = {size}; @atime[{address}] = nsecs; @astack[{address}] = {stack};"
 _FORGET = "delete(@asize[{address}]); delete(@atime[{address}]); delete(@astack[{address}]);"
+#: -t: each allocation and free as a printf record (pid, comm, 1 alloc / 0 free, address, size)
+_TRACE_RECORD = ' printf("%d %s %d %d %d", pid, comm, 1, {address}, {size});'
+_TRACE_FORGET = 'printf("%d %s %d %d %d", pid, comm, 0, {address}, @asize[{address}]); '
 
 
-def user_program(library: str, pid: int, bounds: str) -> str:
+def _templates(trace: bool) -> tuple[str, str]:
+    """What an allocation and a free do in the program (with ``-t``, also print)."""
+    return (_RECORD + _TRACE_RECORD, _TRACE_FORGET + _FORGET) if trace else (_RECORD, _FORGET)
+
+
+def user_program(library: str, pid: int, bounds: str, trace: bool = False) -> str:
     """Probes on ``library``'s allocators for process ``pid``."""
     from pybpf.symbols import ElfSymbols
 
+    record, forget = _templates(trace)
     symbols = ElfSymbols.cached(library)
     mine = f"pid == {pid}"
     blocks = []
@@ -44,18 +53,18 @@ def user_program(library: str, pid: int, bounds: str) -> str:
         blocks.append(f"uprobe:{library}:{function} /{mine}/ {{ $size = {size}; "
                       f"if ({bounds.format(size='$size')}) {{ @pending[tid] = $size + 1; }} }}\n")
         if function == "realloc":
-            blocks.append(f"uprobe:{library}:realloc /{mine}/ {{ {_FORGET.format(address='arg0')} }}\n")
+            blocks.append(f"uprobe:{library}:realloc /{mine}/ {{ {forget.format(address='arg0')} }}\n")
         blocks.append(f"uretprobe:{library}:{function} /{mine} && @pending[tid]/ {{ if (retval) {{ "
-                      f"{_RECORD.format(address='retval', size='@pending[tid] - 1', stack='ustack')} }} "
+                      f"{record.format(address='retval', size='@pending[tid] - 1', stack='ustack')} }} "
                       f"delete(@pending[tid]); }}\n")
     if symbols.address("posix_memalign"):
         blocks.append(f"uprobe:{library}:posix_memalign /{mine}/ {{ if ({bounds.format(size='arg2')}) {{ "
                       f"@pending[tid] = arg2 + 1; @memptr[tid] = arg0; }} }}\n"
                       f"uretprobe:{library}:posix_memalign /{mine} && @pending[tid]/ {{ if (retval == 0) {{ "
                       f"$address = *(uint64 *)@memptr[tid]; "
-                      f"{_RECORD.format(address='$address', size='@pending[tid] - 1', stack='ustack')} }} "
+                      f"{record.format(address='$address', size='@pending[tid] - 1', stack='ustack')} }} "
                       f"delete(@pending[tid]); delete(@memptr[tid]); }}\n")
-    blocks.append(f"uprobe:{library}:free /{mine}/ {{ {_FORGET.format(address='arg0')} }}\n")
+    blocks.append(f"uprobe:{library}:free /{mine}/ {{ {forget.format(address='arg0')} }}\n")
     return "".join(blocks)
 
 
@@ -64,16 +73,17 @@ KMEM = (("kmem:kmalloc", "kmem:kmem_cache_alloc"), "bytes_alloc", ("kmem:kfree",
 PERCPU = (("percpu:percpu_alloc_percpu",), "size", ("percpu:percpu_free_percpu",))
 
 
-def kernel_program(bounds: str, tracepoints=KMEM) -> str:
+def kernel_program(bounds: str, tracepoints=KMEM, trace: bool = False) -> str:
     """Kernel allocations: the kmem tracepoints (kmalloc and kmem_cache_alloc, with kfree
     and kmem_cache_free), or with ``PERCPU`` the per-CPU allocator's."""
     allocations, size, frees = tracepoints
+    record, forget = _templates(trace)
     blocks = []
     for event in allocations:
         blocks.append(f"tracepoint:{event} /args->ptr && {bounds.format(size=f'args->{size}')}/ {{ "
-                      f"{_RECORD.format(address='(uint64)args->ptr', size=f'args->{size}', stack='kstack')} }}\n")
+                      f"{record.format(address='(uint64)args->ptr', size=f'args->{size}', stack='kstack')} }}\n")
     for event in frees:
-        blocks.append(f"tracepoint:{event} {{ {_FORGET.format(address='(uint64)args->ptr')} }}\n")
+        blocks.append(f"tracepoint:{event} {{ {forget.format(address='(uint64)args->ptr')} }}\n")
     return "".join(blocks)
 
 
@@ -99,6 +109,7 @@ class Memleak:
         parser.add_argument("-s", "--sample-rate", type=int, default=1,
                             help="sample about one allocation in this many (default 1: all)")
         parser.add_argument("--percpu", action="store_true", help="the kernel's per-CPU allocations (without -p)")
+        parser.add_argument("-t", "--trace", action="store_true", help="also print each allocation and free as it happens")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
@@ -116,8 +127,8 @@ class Memleak:
         child = held_command(args.command) if args.command else None
         pid = child.pid if child else args.pid
         try:
-            source = (user_program(library_path(args.obj, pid), pid, bounds) if pid else
-                      kernel_program(bounds, PERCPU if args.percpu else KMEM))
+            source = (user_program(library_path(args.obj, pid), pid, bounds, args.trace) if pid else
+                      kernel_program(bounds, PERCPU if args.percpu else KMEM, args.trace))
             reports = 0
             with TraceRun(source, pid=pid, name=self.name) as run:
                 if child is not None:
@@ -126,7 +137,8 @@ class Memleak:
                     out.write(f"Attaching to pid {pid}, Ctrl+C to quit.\n" if pid else
                               "Attaching to kernel allocators, Ctrl+C to quit.\n")
                     out.flush()
-                for last in Ticker(args.interval, args.duration, until=child.exited if child else None):
+                pause = (lambda seconds: self._trace(run.records(seconds), args, out)) if args.trace else time.sleep
+                for last in Ticker(args.interval, args.duration, until=child.exited if child else None, pause=pause):
                     self._print(self._outstanding(run, args, kernel=not pid), args, out)
                     reports += 1
                     if last or (args.count and reports >= args.count):
@@ -135,6 +147,20 @@ class Memleak:
             if child is not None:
                 child.stop()
         return 0
+
+    @staticmethod
+    def _trace(records, args: argparse.Namespace, out: IO[str]) -> None:
+        """-t: each allocation and free, as BCC words them (one JSON object each with --json)."""
+        for record in records:
+            pid, comm, allocated, address, size = record.values
+            if args.json:
+                out.write(json.dumps({"event": "alloc" if allocated else "free", "pid": pid, "comm": comm,
+                                      "address": address, "size": size}) + "\n")
+            elif allocated:
+                out.write(f"{comm} {pid}: alloc exited, size = {size}, result = {address:x}\n")
+            else:
+                out.write(f"{comm} {pid}: free entered, address = {address:x}, size = {size}\n")
+        out.flush()
 
     def _print(self, stacks: list[dict], args: argparse.Namespace, out: IO[str]) -> None:
         if args.json:

@@ -242,14 +242,16 @@ class Ticker:
     """When a tool that prints every ``interval`` seconds (None: only at the end) for
     ``duration`` seconds (None: until Ctrl-C, or until ``until()`` is true) reports: iterate
     to get ``False`` at each interval and ``True`` once at the end. ``step`` bounds each wait (for tools that
-    poll events meanwhile: :meth:`wait` returns how long to wait now)."""
+    poll events meanwhile: :meth:`wait` returns how long to wait now); ``pause(seconds)``
+    waits (``time.sleep``, or a tool's poll for events meanwhile)."""
 
-    def __init__(self, interval: float | None, duration: float | None, until: Callable[[], bool] | None = None):
+    def __init__(self, interval: float | None, duration: float | None, until: Callable[[], bool] | None = None,
+                 pause: Callable[[float], object] = time.sleep):
         if interval is not None and interval <= 0:
             raise ToolError(f"-i {interval}: the interval must be positive")
         if duration is not None and duration <= 0:
             raise ToolError(f"-d {duration}: the duration must be positive")
-        self.interval, self.duration, self.until = interval, duration, until
+        self.interval, self.duration, self.until, self.pause = interval, duration, until, pause
         self.start = self.last = time.monotonic()
 
     def __iter__(self) -> Iterator[bool]:
@@ -262,7 +264,7 @@ class Ticker:
                     self.last = now
                     yield False
                     continue
-                time.sleep(self.wait())
+                self.pause(self.wait())
         except KeyboardInterrupt:
             pass
         yield True
