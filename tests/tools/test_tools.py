@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def _json_lines(out: str) -> list[dict]:
 
 def test_execsnoop(marker):
     out = run_tool("execsnoop", [], lambda: subprocess.run([marker, "-c", "true"], check=True))
-    assert out.splitlines()[0].split() == ["PCOMM", "PID", "PPID", "RET", "PATH"]
+    assert out.splitlines()[0].split() == ["COMM", "PID", "PPID", "RET", "PATH"]
     assert any(line.startswith("pybpfoutput_t") and line.endswith(str(marker)) for line in out.splitlines())
 
 
@@ -67,6 +68,39 @@ def test_execsnoop_json(marker):
     assert events and all(e["comm"] == "pybpfoutput_t" and e["path"] == str(marker) for e in events)
     assert all(e["ppid"] == os.getpid() for e in events)
     assert abs(events[0]["time"] - time.time()) < 300
+
+
+def test_execsnoop_uid_parent_cpu_and_ppid_filter(marker):
+    out = run_tool("execsnoop", ["-U", "-M", "-C", "-P", str(os.getpid()), "-u", str(os.getuid())],
+                   lambda: subprocess.run([marker, "-c", "true"], check=True))
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0] == ["UID", "COMM", "PID", "PCOMM", "PPID", "CPU", "RET", "PATH"]
+    me = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+    ours = [row for row in rows[1:] if row[1] == "pybpfoutput_t"]
+    assert ours and all(row[0] == str(os.getuid()) and row[3] == me and row[4] == str(os.getpid())
+                        and 0 <= int(row[5]) < os.cpu_count() for row in ours)
+    assert all(row[4] == str(os.getpid()) for row in rows[1:])          # -P: children of the test only
+    assert run_tool("execsnoop", ["-P", str(os.getpid()), "-u", str(os.getuid() + 4242)],
+                    lambda: subprocess.run([marker, "-c", "true"], check=True)).splitlines()[1:] == []
+
+
+def test_opensnoop_flags_mode_and_flag_filter(tmp_path):
+    created, read = tmp_path / "pybpf-output-created", tmp_path / "pybpf-output-read"
+    read.write_text("x")
+
+    def trigger():
+        os.close(os.open(created, os.O_WRONLY | os.O_CREAT, 0o640))
+        read.read_text()
+
+    out = run_tool("opensnoop", ["-e", "-f", "O_CREAT", "--tid", str(threading.get_native_id())], trigger)
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0] == ["TID", "COMM", "FD", "ERR", "FLAGS", "MODE", "PATH"]
+    assert any(row[-1] == str(created) for row in rows[1:]) and not any(row[-1] == str(read) for row in rows[1:])
+    wanted = os.O_WRONLY | os.O_CREAT
+    assert all(int(row[4], 8) & wanted == wanted and row[5] == "0640" for row in rows[1:] if row[-1] == str(created))
+    events = _json_lines(run_tool("opensnoop", ["--json", "-p", str(os.getpid())], trigger))
+    opened = next(e for e in events if e["path"] == str(read))
+    assert opened["flags"] & os.O_ACCMODE == os.O_RDONLY and opened["mode_octal"] == "n/a"
 
 
 def test_opensnoop(tmp_path):
@@ -141,6 +175,14 @@ def test_killsnoop():
     assert any(row[3] == str(2**22 + 7) and row[4] == "-3" for row in rows)
 
 
+def test_killsnoop_signal_and_target_filters():
+    out = run_tool("killsnoop", ["-s", "USR1,15", "-p", str(os.getpid())], _kill_a_child)
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert rows and all(row[2] == str(int(signal.SIGUSR1)) for row in rows)      # the signal 0 probes are left out
+    rows = [line.split() for line in run_tool("killsnoop", ["--tpid", str(2**22 + 7)], _kill_a_child).splitlines()[1:]]
+    assert rows and all(row[3] == str(2**22 + 7) for row in rows)
+
+
 def test_killsnoop_json():
     events = _json_lines(run_tool("killsnoop", ["--json", "-x", "-p", str(os.getpid())], _kill_a_child))
     assert events and all(e["tpid"] == 2**22 + 7 and e["ret"] == -3 and e["sig"] == 0 for e in events)
@@ -163,6 +205,95 @@ def test_syscount_json_intervals():
     assert len(intervals) >= 3
     counts = [next((r["count"] for r in i["rows"] if r["syscall"] == "getppid"), 0) for i in intervals]
     assert max(counts) >= 50 and all(r["nr"] >= 0 for i in intervals for r in i["rows"])
+
+
+def _syscalls_and_a_missing_file():
+    _syscalls()
+    try:
+        os.stat("/nonexistent/pybpf-output-syscount")
+    except FileNotFoundError:
+        pass
+
+
+def test_syscount_latency_of_one_syscall_of_one_thread():
+    out = run_tool("syscount", ["-L", "--syscall", "getppid", "-t", str(threading.get_native_id())], _syscalls)
+    lines = out.splitlines()
+    assert lines[0] == "Tracing syscall 'getppid'... Ctrl-C to end." and lines[2].split() == ["SYSCALL", "COUNT", "TIME", "(us)"]
+    (row,) = [line.split() for line in lines[3:] if line.strip()]
+    assert row[0] == "getppid" and int(row[1]) >= 50 and float(row[2]) > 0
+    (interval,) = _json_lines(run_tool("syscount", ["--json", "-L", "-p", str(os.getpid())], _syscalls))
+    getppid = next(r for r in interval["rows"] if r["syscall"] == "getppid")
+    assert getppid["count"] >= 50 and 0 < getppid["total_ns"] < getppid["count"] * 10**8
+
+
+def test_syscount_errno_counts_only_that_failure():
+    out = run_tool("syscount", ["-e", "ENOENT", "-p", str(os.getpid())], _syscalls_and_a_missing_file)
+    rows = dict(line.split() for line in out.splitlines() if line and line[0].islower())
+    assert int(rows["newfstatat"]) >= 5 and "getppid" not in rows     # getppid never fails
+
+
+def test_syscount_exec_counts_the_command_until_it_exits():
+    """--exec: the command is held until the program is attached, so every call counts."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    ran = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "syscount", "--json", "--exec", sys.executable, "-c",
+                          "import os\nfor _ in range(777): os.getppid()"], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    (interval,) = _json_lines(ran.stdout)
+    assert next(r["count"] for r in interval["rows"] if r["syscall"] == "getppid") == 777
+
+
+def test_syscount_lists_names_and_refuses_unknown_ones():
+    env = {**os.environ, "PYTHONPATH": SRC}
+    listed = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "syscount", "-l"], capture_output=True,
+                            text=True, env=env, check=True).stdout.split()
+    assert {"getppid", "openat", "execve"} <= set(listed) and listed == sorted(listed, key=listed.index)
+    for flags, message in ((["--syscall", "pybpf_nope"], "--syscall pybpf_nope: no such syscall"),
+                           (["-e", "EPYBPF"], "'EPYBPF' is neither an errno number nor a name")):
+        bad = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "syscount", "-d", "1", *flags],
+                             capture_output=True, text=True, env=env)
+        assert bad.returncode != 0 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) makes the PID namespace")
+def test_runqlat_per_pid_namespace():
+    """--pidnss: a histogram for the namespace of a sleeper started in a PID namespace of its own."""
+    child = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", sys.executable, "-c",
+                              "import time\nwhile True: time.sleep(0.001)"])
+    try:
+        deadline = time.monotonic() + 10
+        while not (children := Path(f"/proc/{child.pid}/task/{child.pid}/children").read_text().split()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        theirs = os.stat(f"/proc/{children[0]}/ns/pid").st_ino
+        out = run_tool("runqlat", ["--json", "--pidnss", "1"], lambda: None, timing=["-d", "3"])
+    finally:
+        child.kill()
+        child.wait()
+    namespaces = {h["pidns"] for i in _json_lines(out) for h in i["histograms"]}
+    assert {theirs, os.stat("/proc/self/ns/pid").st_ino} <= namespaces
+
+
+def test_cpudist_idle_tasks_only_with_include_idle_and_extension_sums():
+    def groups(flags):
+        intervals = _json_lines(run_tool("cpudist", ["--json", "-P", "-e", *flags], lambda: None, timing=["-d", "2"]))
+        histograms = [h for i in intervals for h in i["histograms"]]
+        for i in intervals:          # -e: the count is the histograms' total, the average total // count
+            assert i["count"] == sum(b["count"] for h in i["histograms"] for b in h["buckets"])
+            assert i["avg"] == i["total"] // i["count"]
+        return {h["pid"] for h in histograms}
+
+    assert 0 not in groups([])
+    idle_before = _idle_jiffies()
+    with_idle = groups(["-I"])
+    if _idle_jiffies() - idle_before < 20:
+        pytest.skip("the CPUs were hardly idle during the run (other work kept them busy): no idle task to see")
+    assert 0 in with_idle
+
+
+def _idle_jiffies() -> int:
+    """The CPUs' idle time so far, in clock ticks (/proc/stat)."""
+    return int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[4])
 
 
 @pytest.fixture
@@ -195,6 +326,36 @@ def test_profile_json(busy_reader):
     stacks = _json_lines(out)
     assert stacks and all(s["pid"] == busy_reader.pid and s["comm"] == "pybpfprof_dd" for s in stacks)
     assert any("vfs_read" in s["stack"] for s in stacks)
+
+
+def test_profile_thread_cpu_filters_and_delimiter(busy_reader):
+    os.sched_setaffinity(busy_reader.pid, {0})
+    other_cpu = 1 if (os.cpu_count() or 1) > 1 else None
+
+    def our_stacks(flags):
+        out = run_tool("profile", ["-F", "99", "-f", *flags], lambda: None, timing=["2"])
+        return [line.rsplit(" ", 1)[0].split(";") for line in out.splitlines() if line.startswith("pybpfprof_dd;")]
+
+    delimited = our_stacks(["-d", "-L", str(busy_reader.pid), "-C", "0"])
+    assert delimited and any("-" in frames and "read_zero" in frames[frames.index("-"):] for frames in delimited)
+    if other_cpu is not None:
+        assert our_stacks(["-C", str(other_cpu), "-p", str(busy_reader.pid)]) == []
+    assert our_stacks(["-L", str(busy_reader.pid + 100000)]) == []
+
+
+def test_profile_sample_period(busy_reader):
+    """-c 20000000: a sample every 20 ms of CPU time — about 50 a second of the busy reader."""
+    out = run_tool("profile", ["-c", "20000000", "-f", "-p", str(busy_reader.pid)], lambda: None, timing=["2"])
+    samples = sum(int(line.rsplit(" ", 1)[1]) for line in out.splitlines() if line.startswith("pybpfprof_dd;"))
+    assert 20 <= samples <= 130, out
+
+
+def test_profile_annotations_and_hash_storage_size(busy_reader):
+    out = run_tool("profile", ["-F", "99", "-a", "-f", "-p", str(busy_reader.pid)], lambda: None, timing=["2"])
+    stacks = [line.rsplit(" ", 1)[0].split(";") for line in out.splitlines() if line.startswith("pybpfprof_dd;")]
+    assert any("read_zero_[k]" in frames for frames in stacks) and not any("read_zero" in frames for frames in stacks)
+    one = run_tool("profile", ["-F", "99", "-f", "--hash-storage-size", "1"], lambda: None, timing=["2"])
+    assert len(one.splitlines()) == 1               # one distinct (process, stacks) fits, the rest is dropped
 
 
 def test_every_tool_is_tested():
@@ -305,6 +466,42 @@ def test_tcpstates_json(listener):
     assert all(float(e["ms"]) >= 0 for e in events)
 
 
+def test_tcpconnect_local_port_uid_and_port_filter(listener):
+    port, connect_once = listener
+    out = run_tool("tcpconnect", ["-L", "-U", "-P", str(port), "-u", str(os.getuid())], connect_once)
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0] == ["UID", "PID", "COMM", "IP", "SADDR", "LPORT", "DADDR", "DPORT"]
+    # the local port is the connecting socket's own (known once it leaves SYN_SENT), never 0
+    assert len(rows) > 1 and all(row[0] == str(os.getuid()) and row[6:] == ["127.0.0.1", str(port)]
+                                 and 1024 <= int(row[5]) < 65536 for row in rows[1:])
+    assert run_tool("tcpconnect", ["-P", str(port), "-u", str(os.getuid() + 4242)], connect_once).splitlines()[1:] == []
+
+
+def test_tcpconnect_counts(listener):
+    port, connect_once = listener
+    out = run_tool("tcpconnect", ["-c", "-P", str(port)], connect_once)
+    lines = out.splitlines()
+    assert lines[0] == "Tracing connect ... Hit Ctrl-C to end" and lines[2].split() == ["LADDR", "RADDR", "RPORT", "CONNECTS"]
+    (row,) = [line.split() for line in lines[3:]]
+    assert row[:3] == ["127.0.0.1", "127.0.0.1", str(port)] and int(row[3]) >= 5
+    (counted,) = _json_lines(run_tool("tcpconnect", ["--json", "-c", "-P", str(port)], connect_once))
+    assert counted["dport"] == port and counted["connects"] >= 5
+
+
+def test_tcpstates_csv_wide_and_port_filters(listener):
+    port, connect_once = listener
+    lines = run_tool("tcpstates", ["-s", "-D", str(port)], connect_once).splitlines()
+    assert lines[0] == "SKADDR,C-PID,C-COMM,IP,LADDR,LPORT,RADDR,RPORT,OLDSTATE,NEWSTATE,MS"
+    rows = [line.split(",") for line in lines[1:]]
+    assert rows and all(row[7] == str(port) and row[3] == "4" for row in rows)      # -D: the remote port only
+    assert {("CLOSE", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED")} <= {(row[8], row[9]) for row in rows}
+    wide = run_tool("tcpstates", ["-w", "-L", str(port)], connect_once).splitlines()
+    assert wide[0].split()[:5] == ["SKADDR", "C-PID", "C-COMM", "IP", "LADDR"]
+    assert len(wide) > 1 and all(line.split()[5] == str(port) for line in wide[1:])   # -L: the listener's side
+    assert any("LISTEN -> SYN_RECV" in line for line in wide[1:])
+    assert run_tool("tcpstates", ["-6", "-L", str(port)], connect_once).splitlines()[1:] == []
+
+
 def test_statsnoop(tmp_path):
     present, missing = tmp_path / "pybpf-output-here", tmp_path / "pybpf-output-gone"
     present.write_text("")
@@ -317,6 +514,15 @@ def test_statsnoop(tmp_path):
     assert rows[0] == ["PID", "COMM", "RET", "ERR", "PATH"]
     assert any(row[2:] == ["0", "0", str(present)] for row in rows)
     assert any(row[2:] == ["-2", "2", str(missing)] for row in rows)
+
+
+def test_statsnoop_syscall_names(tmp_path):
+    present = tmp_path / "pybpf-output-here"
+    present.write_text("")
+    rows = [line.split() for line in run_tool("statsnoop", ["-s", "-p", str(os.getpid())],
+                                              lambda: os.stat(present)).splitlines()]
+    assert rows[0] == ["PID", "COMM", "RET", "ERR", "SYSCALL", "PATH"]
+    assert any(row[4] in ("newfstatat", "statx", "newstat") and row[5] == str(present) for row in rows[1:])
 
 
 def test_statsnoop_json(tmp_path):
@@ -365,6 +571,14 @@ def test_mountsnoop(tmp_path):
     assert any(row.endswith(f'mount("pybpf-output", "{tmp_path}", "tmpfs", 0x0, "") = 0') for row in rows)
     assert any(row.endswith(f'umount("{tmp_path}", 0x0) = 0') for row in rows)
     assert any(row.endswith(f'mount("pybpf-output", "{tmp_path}/missing", "tmpfs", 0x0, "") = -ENOENT') for row in rows)
+
+
+def test_mountsnoop_parent_process(tmp_path):
+    rows = [line.split(None, 6) for line in run_tool("mountsnoop", ["-P", "-p", str(os.getpid())],
+                                                     lambda: _mount_cycle(tmp_path)).splitlines()]
+    assert rows[0] == ["COMM", "PID", "TID", "PCOMM", "PPID", "MNT_NS", "CALL"]
+    parent = Path(f"/proc/{os.getppid()}/comm").read_text().strip()
+    assert len(rows) > 1 and all(row[3] == parent and row[4] == str(os.getppid()) for row in rows[1:])
 
 
 def test_mountsnoop_json(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -90,3 +91,65 @@ def test_funccount_funclatency_stackcount_refuse_kernel_functions(tool):
     assert ran.returncode == 1 and not ran.stdout
     assert ran.stderr.strip() == ("pybpf tool: error: 'vfs_read' is a kernel function: kprobes are not available on "
                                   "this kernel; the tracepoint t:syscalls:sys_enter_read reports the same event")
+
+
+@pytest.mark.parametrize(("tool", "flag", "arguments", "expected"), [
+    ("funccount", "-D", ["t:syscalls:sys_enter_getppid"], "tracepoint:syscalls:sys_enter_getppid"),
+    ("funclatency", "-v", ["c:getaddrinfo"], "uretprobe:"),
+    ("stackcount", "--debug", ["t:syscalls:sys_enter_getppid"], "tracepoint:syscalls:sys_enter_getppid"),
+    ("argdist", "-v", ["-C", "t:syscalls:sys_enter_getppid()"], "tracepoint:syscalls:sys_enter_getppid"),
+    ("trace", "-v", ["t:syscalls:sys_enter_getppid"], "tracepoint:syscalls:sys_enter_getppid"),
+])
+def test_debug_flags_print_the_program_on_stderr(tool, flag, arguments, expected):
+    duration = ["--duration" if tool == "trace" else "-D" if tool == "stackcount" else "-d", "1"]
+    ran = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", tool, flag, *duration, *arguments],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert expected in ran.stderr and expected not in ran.stdout
+    quiet = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", tool, *duration, *arguments],
+                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert quiet.returncode == 0 and expected not in quiet.stderr
+
+
+RECURSIVE = r"""
+#include <unistd.h>
+__attribute__((noinline)) int pybpf_toolsuser_rec(int n) { if (n <= 1) { usleep(1000); return 1; } return 1 + pybpf_toolsuser_rec(n - 1); }
+int main(int argc, char **argv) {
+    while (access(argv[1], F_OK) != 0)
+        usleep(10000);
+    int s = 0;
+    for (int i = 0; i < 40; i++)
+        s += pybpf_toolsuser_rec(5);        /* five nested calls each */
+    return s != 200;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the recursive program")
+@pytest.mark.parametrize(("level", "timed"), [(None, 40), ("3", 120), ("9", 200)])
+def test_funclatency_levels_of_recursion(tmp_path, level, timed):
+    """-l LEVEL times the outermost LEVEL calls of each recursion (40 recursions 5 deep);
+    without it, only the innermost call of each (its entry is the thread's last)."""
+    import time
+
+    (tmp_path / "rec.c").write_text(RECURSIVE)
+    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-o", str(tmp_path / "rec"), str(tmp_path / "rec.c")],
+                   check=True)
+    go = tmp_path / "go"
+    child = subprocess.Popen([str(tmp_path / "rec"), str(go)])
+    started = time.monotonic()
+
+    def start_after_attaching():
+        if time.monotonic() - started > 2.5:
+            go.touch()
+
+    try:
+        out = run_tool("funclatency", ["--json", "-p", str(child.pid), *(["-l", level] if level else []),
+                                       f"{tmp_path / 'rec'}:pybpf_toolsuser_rec"], start_after_attaching,
+                       timing=["-d", "5"])
+        assert child.wait(timeout=30) == 0
+    finally:
+        child.kill()
+        child.wait()
+    report = json.loads(out.splitlines()[-1])
+    assert report["count"] == timed == sum(b["count"] for h in report["histograms"] for b in h["buckets"])

@@ -86,3 +86,49 @@ def test_memleak_command_json(leaker_program):
     (stack,) = reports[-1]["stacks"]
     assert stack["count"] == 150 and stack["bytes"] == 150 * 4321
     assert stack["stack"][0].startswith("pybpf_toolsuser_leak+")
+
+
+def test_memleak_sample_rate(leaker_program):
+    """-s 4 records about one allocation in four (BCC samples by the clock)."""
+    out = run_tool("memleak", ["--json", "-o", "0", "-s", "4", "-c", f"{leaker_program} 400", "1"], lambda: None,
+                   timing=[])
+    (stack,) = json.loads(out.splitlines()[-1])["stacks"]
+    assert 40 <= stack["count"] <= 200 and stack["bytes"] == 4321 * stack["count"]      # of 400, about 100
+
+
+def test_memleak_percpu_sees_percpu_map_memory():
+    """--percpu: the per-CPU allocator's outstanding allocations — here those of per-CPU
+    array maps the test creates and holds, 4 values of 2048 bytes each."""
+    from pybpf.kernel.maps import create_map
+    from pybpf.object import MapSpec, MapType
+
+    held = []
+
+    def create():
+        held.append(create_map(MapSpec(name="pybpf_tools_pc", type=MapType.PERCPU_ARRAY, key_size=4, value_size=2048,
+                                       max_entries=4)))
+
+    try:
+        out = run_tool("memleak", ["--json", "--percpu", "-o", "0", "1"], create, timing=["-d", "2.5"])
+    finally:
+        for map_ in held:
+            map_.close()
+    stacks = json.loads(out.splitlines()[-1])["stacks"]
+    ours = [s for s in stacks if any(frame.startswith("bpf_map_alloc_percpu") for frame in s["stack"])]
+    assert ours and all(s["bytes"] == 2048 * s["count"] for s in ours) and sum(s["count"] for s in ours) >= 4
+
+
+def test_memleak_trace_prints_each_allocation_and_free(leaker_program):
+    """-t: with -c, every one of 30 rounds' allocations (4321 and 1234 bytes) and the free of
+    the 1234-byte block, whose address and size are the allocation's; the report follows."""
+    out = run_tool("memleak", ["--json", "-t", "-o", "0", "-c", f"{leaker_program} 30", "5"], lambda: None, timing=[])
+    lines = [json.loads(line) for line in out.splitlines()]
+    events = [line for line in lines if "event" in line]
+    allocated = {e["address"]: e["size"] for e in events if e["event"] == "alloc"}
+    sizes = [e["size"] for e in events if e["event"] == "alloc"]
+    assert sizes.count(4321) == 30 and sizes.count(1234) == 30
+    freed = [e for e in events if e["event"] == "free" and e["size"]]
+    assert len(freed) == 30 and all(e["size"] == 1234 for e in freed)
+    assert all(e["address"] in allocated for e in freed)
+    (stack,) = lines[-1]["stacks"]
+    assert stack["count"] == 30 and stack["bytes"] == 30 * 4321

@@ -52,6 +52,51 @@ def test_trace_json_max_events():
     assert all(e["user_stack"][0] == "getaddrinfo" for e in events)
 
 
+def test_trace_aggregate_unix_time_and_addresses():
+    import time
+
+    out = run_tool("trace", ["-A", "-M", "6", "-p", ME, 't:syscalls:sys_enter_getppid "called"'], os.getppid,
+                   timing=["--duration", "5"])
+    lines = out.splitlines()
+    (count,) = [line for line in lines if "-->COUNT" in line]
+    assert count == "-->COUNT 6" and lines[-3].split()[-1] == "called"      # the event's text, then its count
+    out = run_tool("trace", ["-t", "-u", "-a", "-U", "-M", "2", "-p", ME, "p:c:getaddrinfo"], _lookups,
+                   timing=["--duration", "5"])
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["TIME", "PID"]
+    first = lines[1].split()
+    assert abs(float(first[0]) - time.time()) < 60 and first[1] == ME
+    address, name = lines[2].split()[:2]
+    assert int(address, 16) > 0 and name.startswith("getaddrinfo")
+    refused = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "trace", "-A", "t:syscalls:sys_enter_getppid"],
+                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert refused.returncode != 0 and "-A counts events up to -M" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_trace_cgroup_path(tmp_path):
+    """-c: only the tasks of a cgroup of the test's own (a child calling getppid in it), not
+    this process, which calls getppid too."""
+    from pathlib import Path
+
+    roots = [fields[1] for fields in (line.split() for line in Path("/proc/mounts").read_text().splitlines())
+             if len(fields) > 2 and fields[2] == "cgroup2"]
+    if not roots:
+        pytest.skip("no cgroup v2 hierarchy mounted")
+    group = Path(roots[0]) / "pybpf-tools-trace-test"
+    group.mkdir(exist_ok=True)
+    child = subprocess.Popen([sys.executable, "-c", "import os, time\nwhile True:\n    os.getppid()\n    time.sleep(0.05)"])
+    try:
+        (group / "cgroup.procs").write_text(str(child.pid))
+        out = run_tool("trace", ["-c", str(group), 't:syscalls:sys_enter_getppid "in"'], os.getppid,
+                       timing=["--duration", "3"])
+    finally:
+        child.kill()
+        child.wait()
+        group.rmdir()
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert rows and all(row[0] == str(child.pid) for row in rows)
+
+
 def test_argdist_counts_and_latency_histogram():
     out = run_tool("argdist", ["-p", ME, "-i", "5", "-C", "p:c:getaddrinfo(char *node, char *service):char*,char*:node,service",
                                "-H", "r:c:getaddrinfo():u64:$latency"], _lookups, timing=["-d", "3"])

@@ -8,34 +8,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 from test_tools import SRC, run_tool
 
-PYTHON = "/usr/bin/python3.11"
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only"),
-              pytest.mark.skipif(not Path(PYTHON).exists(), reason=f"{PYTHON} (with USDT probes) is not installed")]
+from python_script import MARKS, python_script
 
-SCRIPT = """
-import time
-def pybpf_toolsuser_called(x):
-    return x + 1
-end = time.time() + 60
-while time.time() < end:
-    pybpf_toolsuser_called(1)
-    time.sleep(0.05)
-"""
+pytestmark = MARKS
 
 
 @pytest.fixture
 def script(tmp_path):
-    path = tmp_path / "pybpf_toolsuser_script.py"
-    path.write_text(SCRIPT)
-    process = subprocess.Popen([PYTHON, str(path)])
-    yield process, str(path)
-    process.kill()
-    process.wait()
+    with python_script(tmp_path / "pybpf_toolsuser_script.py", "pybpf_toolsuser_called", 0.05) as running:
+        yield running
 
 
 def test_pythoncalls(script):

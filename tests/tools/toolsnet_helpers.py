@@ -59,19 +59,25 @@ def in_netns(name: str, code: str) -> list[str]:
     return ["ip", "netns", "exec", name, sys.executable, "-c", code]
 
 
-def tcp_sessions(port: int, send: int = 5000, answer: int = 3000, host: str = "127.0.0.1") -> str:
-    """Python code: loopback TCP sessions to ``host`` (127.0.0.1 or ::1) ``port`` again and
-    again (connect, accept, ``send`` bytes one way and ``answer`` bytes back, close)."""
+def _accepted_connections(port: int, host: str) -> str:
+    """Python code: a listener on ``host`` ``port`` and a loop that connects to it and
+    accepts (``client``, ``accepted``); the caller's code continues the loop's body."""
     family = "socket.AF_INET6" if ":" in host else "socket.AF_INET"
     return f"""
-import socket, time
+import socket, subprocess, time
 server = socket.socket({family})
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(("{host}", {port}))
 server.listen(16)
 while True:
     client = socket.create_connection(("{host}", {port}))
-    accepted, _ = server.accept()
+    accepted, _ = server.accept()"""
+
+
+def tcp_sessions(port: int, send: int = 5000, answer: int = 3000, host: str = "127.0.0.1") -> str:
+    """Python code: loopback TCP sessions to ``host`` (127.0.0.1 or ::1) ``port`` again and
+    again (connect, accept, ``send`` bytes one way and ``answer`` bytes back, close)."""
+    return _accepted_connections(port, host) + f"""
     client.sendall(b"x" * {send})
     got = 0
     while got < {send}:
@@ -89,15 +95,7 @@ while True:
 def tcp_retransmissions(port: int) -> str:
     """Python code: a loopback TCP connection that sends while the loopback device is
     down, so the data is retransmitted, then brings it up again; over and over."""
-    return f"""
-import socket, subprocess, time
-server = socket.socket()
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("127.0.0.1", {port}))
-server.listen(16)
-while True:
-    client = socket.create_connection(("127.0.0.1", {port}))
-    accepted, _ = server.accept()
+    return _accepted_connections(port, "127.0.0.1") + """
     subprocess.run(["ip", "link", "set", "lo", "down"], check=True)
     client.sendall(b"x" * 1000)
     time.sleep(0.7)

@@ -12,30 +12,16 @@ from pathlib import Path
 
 import pytest
 
-PYTHON = "/usr/bin/python3.11"
-SRC = str(Path(__file__).resolve().parents[2] / "src")
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="tracing needs root"),
-              pytest.mark.skipif(not Path(PYTHON).exists(), reason=f"{PYTHON} (with USDT probes) is not installed")]
+from python_script import MARKS, python_script
 
-SCRIPT = """
-import time
-def pybpf_toolsuser_usdt_target(x):
-    return x + 1
-end = time.time() + 60
-while time.time() < end:
-    pybpf_toolsuser_usdt_target(1)
-    time.sleep(0.02)
-"""
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+pytestmark = MARKS
 
 
 @pytest.fixture
 def script(tmp_path):
-    path = tmp_path / "pybpf_toolsuser_usdt.py"
-    path.write_text(SCRIPT)
-    process = subprocess.Popen([PYTHON, str(path)])
-    yield process, str(path)
-    process.kill()
-    process.wait()
+    with python_script(tmp_path / "pybpf_toolsuser_usdt.py", "pybpf_toolsuser_usdt_target", 0.02) as running:
+        yield running
 
 
 def _trace(program: str, pid: int) -> str:

@@ -8,19 +8,19 @@ itself, which exports it on Debian, else libreadline) as BCC's; ``-d DURATION`` 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from typing import IO, Any
 
 from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.probespec import library_path
+from pybpf.tools.tool import Column, write_rows
 from pybpf.tools.traced import printed_events
 
 #: an event's fields, in the program's printf order (for ``pybpf record`` too)
 LAYOUT = EventLayout((("pid", "u32"), ("command", "str:64")))
+COLUMNS = (Column("TIME", "_clock", -9), Column("PID", "pid", -7), Column("COMMAND", "command", -1))
 
 
 def readline_binary(shared: str | None) -> str:
@@ -57,16 +57,7 @@ class Bashreadline:
         return printed_events(source, [name for name, _ in LAYOUT.fields], name=self.name, duration=args.duration)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        if not args.json:
-            out.write(f"{'TIME':<9} {'PID':<7} COMMAND\n")
-            out.flush()
-        for event in self.events(args):
-            if args.json:
-                out.write(json.dumps(event) + "\n")
-            else:
-                out.write(f"{time.strftime('%H:%M:%S', time.localtime(event['time'])):<9} {event['pid']:<7} "
-                          f"{event['command']}\n")
-            out.flush()
+        write_rows(self.events(args), COLUMNS, out, as_json=args.json)
         return 0
 
 

@@ -54,4 +54,5 @@ TOOL = LatencyTool(
     extra_arguments=_arguments,
     grouping=_grouping,
     extension=True,
+    json_flags=("-j", "--json"),
 )

@@ -11,15 +11,16 @@ import sys
 import time
 from typing import IO
 
+from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
 from pybpf.tools.events import offset
-from pybpf.tools.latency import LOG2_SLOT, buckets
+from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
-from pybpf.tools.status import StatusLine, intervals
+from pybpf.tools.status import interval_arguments, report_intervals
 
 SOURCE = r"""
 #include <vmlinux.h>
 #include <pybpf/bpf.h>
-struct skey { char comm[16]; u32 slot; };
+""" + MAP_ADD + r"""struct skey { char comm[16]; u32 slot; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct skey); __type(value, u64); } dist SEC(".maps");
 """ + LOG2_SLOT + r"""
 SEC("tracepoint/block/block_rq_issue")
@@ -27,11 +28,7 @@ int on_issue(void *ctx)
 {
     struct skey key = { .slot = log2_slot(*(u32 *)((char *)ctx + OFF_bytes) / 1024) };
     __builtin_memcpy(key.comm, (char *)ctx + OFF_comm, sizeof(key.comm));
-    u64 one = 1, *count = bpf_map_lookup_elem(&dist, &key);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else
-        bpf_map_update_elem(&dist, &key, &one, BPF_NOEXIST);
+    map_add(&dist, &key, 1);
     return 0;
 }
 LICENSE("GPL");
@@ -49,23 +46,16 @@ class BiteSize:
     description = "Summarize block I/O size per command as histograms."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
-        parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
-        parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
+        interval_arguments(parser)
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-
         defines = {"OFF_bytes": offset("block:block_rq_issue", "bytes"), "OFF_comm": offset("block:block_rq_issue", "comm")}
         with running(SOURCE, name="bitesize", defines=defines) as loaded:
-            if not args.json:
-                out.write("Tracing block I/O... Hit Ctrl-C to end.\n")
-                out.flush()
             dist = loaded.maps["dist"]
-            status = StatusLine(lambda: sum(dist.values()), what="I/Os")
-            for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
-                self._report(dist, args, out)
+            report_intervals(loaded, args, out, banner="Tracing block I/O... Hit Ctrl-C to end.",
+                             report=lambda: self._report(dist, args, out), counted=lambda: sum(dist.values()), what="I/Os")
         return 0
 
     def _report(self, dist, args: argparse.Namespace, out: IO[str]) -> None:

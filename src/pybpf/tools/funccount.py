@@ -16,7 +16,7 @@ import time
 from typing import IO
 
 from pybpf.tools.probespec import resolve
-from pybpf.tools.traced import Ticker, TraceRun, quote
+from pybpf.tools.traced import Ticker, TraceRun, program_argument, quote
 
 
 def filters(args: argparse.Namespace) -> str:
@@ -41,6 +41,7 @@ class Funccount:
     description = "Count user functions, tracepoints and USDT probes matching a pattern."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        program_argument(parser, "-D", "--debug")
         add_timing_arguments(parser)
         parser.add_argument("-c", "--cpu", type=int, help="trace this CPU only")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
@@ -49,7 +50,7 @@ class Funccount:
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         targets = resolve(args.pattern, regex=args.regexp, pid=args.pid)
         source = "".join(f"{t.point} {filters(args)}{{ @[{quote(t.label)}] = count(); }}\n" for t in targets)
-        with TraceRun(source, pid=args.pid, name=self.name) as run:
+        with TraceRun(source, pid=args.pid, name=self.name, show=args.show_program) as run:
             if not args.json:
                 out.write(f'Tracing {len(targets)} functions for "{args.pattern}"... Hit Ctrl-C to end.\n')
                 out.flush()

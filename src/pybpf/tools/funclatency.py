@@ -18,7 +18,7 @@ from typing import IO
 from pybpf.tools.events import ToolError
 from pybpf.tools.funccount import add_timing_arguments, filters
 from pybpf.tools.probespec import resolve
-from pybpf.tools.traced import Ticker, TraceRun, quote
+from pybpf.tools.traced import Ticker, TraceRun, program_argument, quote
 
 _DIVISORS = {"nsecs": 1, "usecs": 1000, "msecs": 1_000_000}
 
@@ -30,13 +30,33 @@ class Funclatency:
     description = "Time user functions and print their latency as a histogram."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        program_argument(parser, "-v", "--verbose")
         add_timing_arguments(parser)
         units = parser.add_mutually_exclusive_group()
         units.add_argument("-u", "--microseconds", action="store_true", help="microsecond histogram")
         units.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
         parser.add_argument("-F", "--function", action="store_true", help="show a separate histogram per function")
+        parser.add_argument("-l", "--level", type=int,
+                            help="time the outermost LEVEL calls of nested or recursive calls, each from its entry")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
         parser.add_argument("pattern", help="functions to time: c:getaddrinfo, /path/binary:func*")
+
+    @staticmethod
+    def _probes(point: str, when: str, record: str, divisor: int, level: int | None) -> str:
+        """The entry and return probes of one function: ``record`` runs at each timed return
+        with ``$delta``. Without ``level`` a thread's last entry is timed (as BCC without
+        -l); with it, the outermost ``level`` calls of nested or recursive calls, each from
+        its own entry (a per-thread depth, and a start time per depth)."""
+        back = f"uret{point[1:]}"
+        if level is None:
+            return (f"{point} {when}{{ @start[tid] = nsecs; }}\n"
+                    f"{back} /@start[tid]/ {{ $delta = (nsecs - @start[tid]) / {divisor}; {record} "
+                    f"delete(@start[tid]); }}\n")
+        return (f"{point} {when}{{ @depth[tid]++; $depth = @depth[tid] - 1; "
+                f"if ($depth < {level}) {{ @start[tid, $depth] = nsecs; }} }}\n"
+                f"{back} /@depth[tid]/ {{ @depth[tid]--; $depth = @depth[tid]; "
+                f"if ($depth < {level}) {{ $delta = (nsecs - @start[tid, $depth]) / {divisor}; {record} "
+                f"delete(@start[tid, $depth]); }} }}\n")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         targets = resolve(args.pattern, regex=args.regexp, usdt=False, pid=args.pid)
@@ -45,12 +65,12 @@ class Funclatency:
         unit = "msecs" if args.milliseconds else "usecs" if args.microseconds else "nsecs"
         per_function = args.function or len(targets) > 1
         when = filters(args)
-        source = "".join(
-            f"{t.point} {when}{{ @start[tid] = nsecs; }}\n"
-            f"uret{t.point[1:]} /@start[tid]/ {{ $delta = (nsecs - @start[tid]) / {_DIVISORS[unit]}; "
-            f"@dist[{quote(t.label) if per_function else quote('')}, {'pid' if per_function else 0}] = hist($delta); "
-            f"@total = sum($delta); @calls = count(); delete(@start[tid]); }}\n" for t in targets)
-        with TraceRun(source, pid=args.pid, name=self.name) as run:
+        if args.level is not None and args.level < 1:
+            raise ToolError(f"-l {args.level}: the number of nesting levels is at least 1")
+        source = "".join(self._probes(t.point, when, f"@dist[{quote(t.label) if per_function else quote('')}, "
+                                      f"{'pid' if per_function else 0}] = hist($delta); @total = sum($delta); "
+                                      f"@calls = count();", _DIVISORS[unit], args.level) for t in targets)
+        with TraceRun(source, pid=args.pid, name=self.name, show=args.show_program) as run:
             if not args.json:
                 out.write(f'Tracing {len(targets)} functions for "{args.pattern}"... Hit Ctrl-C to end.\n')
                 out.flush()

@@ -8,19 +8,20 @@ lookup."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from collections.abc import Iterator
 from typing import IO, Any
 
 from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.probespec import library_path
+from pybpf.tools.tool import Column, write_rows
 from pybpf.tools.traced import printed_events
 
 FUNCTIONS = ("getaddrinfo", "gethostbyname", "gethostbyname2")
 #: an event's fields, in the program's printf order (for ``pybpf record`` too)
 LAYOUT = EventLayout((("pid", "u32"), ("comm", "str:16"), ("latency_ns", "u64"), ("host", "str:64")))
+COLUMNS = (Column("TIME", "_clock", -9), Column("PID", "pid", -7), Column("COMM", "comm", -16),
+           Column("LATms", "latms", 10), Column("HOST", "host", -1))
 
 
 class Gethostlatency:
@@ -55,17 +56,9 @@ class Gethostlatency:
                               duration=args.duration)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        if not args.json:
-            out.write(f"{'TIME':<9} {'PID':<7} {'COMM':<16} {'LATms':>10} HOST\n")
-            out.flush()
-        for event in self.events(args):
-            if args.json:
-                out.write(json.dumps(event) + "\n")
-            else:
-                clock = time.strftime("%H:%M:%S", time.localtime(event["time"]))
-                out.write(f"{clock:<9} {event['pid']:<7} {event['comm']:<16} {event['latency_ns'] / 1e6:>10.2f} "
-                          f"{event['host']}\n")
-            out.flush()
+        rows = self.events(args) if args.json else ({**event, "latms": f"{event['latency_ns'] / 1e6:.2f}"}
+                                                     for event in self.events(args))
+        write_rows(rows, COLUMNS, out, as_json=args.json)
         return 0
 
 

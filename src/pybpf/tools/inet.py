@@ -1,5 +1,6 @@
 """What the TCP tools (tcpstates, tcpconnect, tcpaccept, tcplife, tcpretrans) share: the
-kernel's TCP state names and the rendering of an event's raw address bytes as text."""
+kernel's TCP state names, the C that reads a TCP tracepoint's fields and copies its
+ports and addresses into the event, and the rendering of an event's raw address bytes as text."""
 
 from __future__ import annotations
 
@@ -8,6 +9,40 @@ import socket
 
 STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT",
           7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "NEW_SYN_RECV"}
+
+#: the endpoint fields of sock:inet_sock_set_state and tcp:tcp_retransmit_skb, which
+#: :data:`TRACEPOINT_C` reads
+ENDPOINT_FIELDS = ("family", "sport", "dport", "saddr", "daddr", "saddr_v6", "daddr_v6")
+
+#: C for a program on a TCP tracepoint: ``FIELD(type, name)`` reads the record's field at
+#: ``OFF_name`` (compiled in: see :func:`field_offsets`), and ``copy_endpoints`` fills the
+#: event's ``family``, ``sport``, ``dport`` and 16-byte ``saddr``/``daddr`` (an IPv4
+#: address in the first 4)
+TRACEPOINT_C = r"""
+#define FIELD(type, name) (*(type *)((char *)ctx + OFF_##name))
+
+static __always_inline void copy_endpoints(void *ctx, struct event *e)
+{
+    e->family = FIELD(u16, family);
+    e->sport = FIELD(u16, sport);
+    e->dport = FIELD(u16, dport);
+    if (e->family == 2 /* AF_INET */) {
+        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr, 4);
+        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr, 4);
+    } else {
+        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr_v6, 16);
+        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr_v6, 16);
+    }
+}
+"""
+
+
+def field_offsets(tracepoint: str, fields: tuple[str, ...]) -> dict[str, int]:
+    """``OFF_name`` defines for :data:`TRACEPOINT_C`: the offsets of ``fields`` and of the
+    endpoint fields in ``tracepoint``'s record, from tracefs."""
+    from pybpf.tools.events import offset
+
+    return {f"OFF_{name}": offset(tracepoint, name) for name in dict.fromkeys(fields + ENDPOINT_FIELDS)}
 
 
 def addresses(event: dict) -> None:
@@ -43,3 +78,19 @@ def family_arguments(parser) -> None:
 def family_wanted(args, event: dict) -> bool:
     """Whether ``event`` passes ``-4``/``-6``."""
     return not (getattr(args, "ipv4", False) and event["ip"] != 4 or getattr(args, "ipv6", False) and event["ip"] != 6)
+
+
+def session_arguments(parser) -> None:
+    """tcplife's and tcpstates' flags (BCC's): ``-w`` wide columns, ``-s`` CSV, ``-L``/``-D``
+    local/remote ports, ``-4``/``-6``."""
+    parser.add_argument("-w", "--wide", action="store_true", help="wide columns (fit IPv6 addresses), with IP")
+    parser.add_argument("-s", "--csv", action="store_true", help="comma-separated values")
+    parser.add_argument("-L", "--localport", type=ports, help="only these local ports (comma-separated)")
+    parser.add_argument("-D", "--remoteport", type=ports, help="only these remote ports (comma-separated)")
+    family_arguments(parser)
+
+
+def session_wanted(args, event: dict) -> bool:
+    """Whether ``event`` passes :func:`session_arguments`' filters."""
+    return (family_wanted(args, event) and (args.localport is None or event["sport"] in args.localport)
+            and (args.remoteport is None or event["dport"] in args.remoteport))

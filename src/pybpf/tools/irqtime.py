@@ -18,14 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from pybpf.tools.latency import LOG2_SLOT, buckets
+from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
+from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
-from pybpf.tools.status import StatusLine, intervals
+from pybpf.tools.status import interval_arguments, report_intervals
 
 HEADER = r"""
 #include <vmlinux.h>
 #include <pybpf/bpf.h>
-struct ikey { u32 slot; u32 vec; char name[32]; };
+""" + MAP_ADD + r"""struct ikey { u32 slot; u32 vec; char name[32]; };
 struct start { u64 ts; u32 vec; char name[32]; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct ikey); __type(value, u64); } times SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, struct start); } started SEC(".maps");
@@ -51,11 +52,7 @@ static __always_inline void record(void)
     s->ts = 0;
     if (IRQ_DIST)
         key.slot = log2_slot(delta / UNIT_DIVISOR);
-    u64 *sum = bpf_map_lookup_elem(&times, &key);
-    if (sum)
-        __sync_fetch_and_add(sum, value);
-    else
-        bpf_map_update_elem(&times, &key, &value, BPF_NOEXIST);
+    map_add(&times, &key, value);
 }
 """
 
@@ -75,9 +72,7 @@ class IrqTool:
     defines: Callable[[], dict[str, int]] = dict
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
-        parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
-        parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
+        interval_arguments(parser)
         parser.add_argument("-N", "--nanoseconds", action="store_true", help="nanoseconds (default microseconds)")
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("-C", "--count-events", dest="count_events", action="store_true",
@@ -95,14 +90,11 @@ class IrqTool:
         defines = {"UNIT_DIVISOR": 1 if args.nanoseconds else 1000, "IRQ_COUNT": int(args.count_events),
                    "IRQ_DIST": int(args.dist), "IRQ_CPU": -1 if args.cpu is None else args.cpu, **self.defines()}
         with running(HEADER + self.source, name=self.name, defines=defines) as loaded:
-            if not args.json:
-                out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
-                out.flush()
             times = loaded.maps["times"]
             counted = args.count_events or args.dist           # map values are events, not times
-            status = StatusLine((lambda: sum(times.values())) if counted else None)
-            for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
-                self._report(times, args, out)
+            report_intervals(loaded, args, out, banner=f"Tracing {self.what}... Hit Ctrl-C to end.",
+                             report=lambda: self._report(times, args, out),
+                             counted=(lambda: sum(times.values())) if counted else None)
         return 0
 
     def _report(self, times, args: argparse.Namespace, out: IO[str]) -> None:

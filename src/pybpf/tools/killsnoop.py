@@ -1,8 +1,12 @@
 """killsnoop: trace signals sent with kill() (BCC's killsnoop, on the
 syscalls:sys_enter_kill and sys_exit_kill tracepoints; built on pybpf's own API).
-Columns: PID COMM SIG TPID RESULT."""
+Columns: PID COMM SIG TPID RESULT. BCC's ``-s SIGNALS`` (numbers or names, comma-separated)
+and its ``-T TPID`` as ``--tpid`` (``-T`` is the time column here)."""
 
 from __future__ import annotations
+
+import argparse
+import signal
 
 from pybpf.tools.events import EventLayout, offset
 from pybpf.tools.tool import Column, EventTool
@@ -43,6 +47,25 @@ int on_exit(void *ctx)
 LICENSE("GPL");
 """
 
+def signals(text: str) -> frozenset[int]:
+    """An argparse type: signals by number or name (``9,TERM,SIGUSR1``), as BCC's ``-s``."""
+    found = set()
+    for part in text.split(","):
+        name = part.strip().upper()
+        if name.isdigit():
+            found.add(int(name))
+        elif isinstance(getattr(signal, name if name.startswith("SIG") else "SIG" + name, None), signal.Signals):
+            found.add(int(getattr(signal, name if name.startswith("SIG") else "SIG" + name)))
+        else:
+            raise argparse.ArgumentTypeError(f"{part!r} is not a signal (a number, or a name such as TERM or SIGKILL)")
+    return frozenset(found)
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tpid", type=int, help="only signals sent to this process id (BCC's -T)")
+    parser.add_argument("-s", "--signal", type=signals, help="only these signals (comma-separated numbers or names)")
+
+
 TOOL = EventTool(
     name="killsnoop",
     description="Trace signals sent by kill().",
@@ -51,7 +74,10 @@ TOOL = EventTool(
     columns=(Column("PID", "pid", -7), Column("COMM", "comm", -16), Column("SIG", "sig", -4),
              Column("TPID", "tpid", -7), Column("RESULT", "ret", -1)),
     defines=lambda args: {"PID_OFFSET": offset("syscalls:sys_enter_kill", "pid"),
-                     "SIG_OFFSET": offset("syscalls:sys_enter_kill", "sig"),
-                     "RET_OFFSET": offset("syscalls:sys_exit_kill", "ret")},
+                          "SIG_OFFSET": offset("syscalls:sys_enter_kill", "sig"),
+                          "RET_OFFSET": offset("syscalls:sys_exit_kill", "ret")},
     failed=lambda event: event["ret"] < 0,
+    keep=lambda args, event: ((args.tpid is None or event["tpid"] == args.tpid)
+                              and (args.signal is None or event["sig"] in args.signal)),
+    extra_arguments=_arguments,
 )

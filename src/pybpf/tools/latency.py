@@ -15,26 +15,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
+from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
 from pybpf.tools.loading import running
-from pybpf.tools.status import StatusLine, intervals
+from pybpf.tools.status import interval_arguments, report_intervals
 
-#: C: the log2 bucket of a value, as :func:`pybpf.output.log2_bucket` computes it
-LOG2_SLOT = r"""
-static __always_inline u32 log2_slot(u64 value)
-{
-    u32 bits = 0;
-    for (int i = 0; i < 64 && value; i++) {
-        value >>= 1;
-        bits++;
-    }
-    return bits + 1;        /* 1 for 0, 2 for 1, k + 2 for [2^k, 2^(k+1)) */
-}
-"""
-
+#: C the latency tools share: the histogram and sums maps, ``hist_add`` and ``group_of``
 HEADER = r"""
 #include <vmlinux.h>
 #include <pybpf/bpf.h>
-struct hkey { u32 group; u32 slot; };
+""" + MAP_ADD + r"""struct hkey { u32 group; u32 slot; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct hkey); __type(value, u64); } hist SEC(".maps");
 /* -e: the sum and number of all values (key 0) */
 struct sums { u64 total; u64 count; };
@@ -44,11 +33,7 @@ struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1); __type(key, u3
 static __always_inline void hist_add(u32 group, u64 value)
 {
     struct hkey key = { .group = group, .slot = log2_slot(value) };
-    u64 one = 1, *count = bpf_map_lookup_elem(&hist, &key);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else
-        bpf_map_update_elem(&hist, &key, &one, BPF_NOEXIST);
+    map_add(&hist, &key, 1);
     if (EXTENSION) {
         u32 zero = 0;
         struct sums first = { .total = value, .count = 1 }, *sum = bpf_map_lookup_elem(&sums, &zero);
@@ -84,16 +69,15 @@ class LatencyTool:
     source: str
     what: str                                  # "run queue latency", for the status line
     defines: Callable[[argparse.Namespace], Mapping[str, int]] = lambda args: {}
-    extra_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    extra_arguments: Callable[[argparse.ArgumentParser], object] = lambda parser: None
     #: tools whose groups are not tasks (biolatency: disks, I/O flags) leave out -P/-L/-p
     #: and say what a group is: (label, the group's printed name) or None for one histogram
     grouping: Callable[[argparse.Namespace], tuple[str, Callable[[int], object]] | None] | None = None
     extension: bool = False                    # BCC's -e: the average, total and count too
+    json_flags: tuple[str, ...] = ("--json",)  # biolatency's BCC has -j too
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
-        parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
-        parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
+        interval_arguments(parser)
         parser.add_argument("-m", "--milliseconds", action="store_true", help="milliseconds (default microseconds)")
         if self.grouping is None:
             group = parser.add_mutually_exclusive_group()
@@ -101,7 +85,7 @@ class LatencyTool:
             group.add_argument("-L", "--tids", action="store_true", help="one histogram per thread")
             parser.add_argument("-p", "--pid", type=int, help="only this process id")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
-        parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        parser.add_argument(*self.json_flags, dest="json", action="store_true", help="one JSON object per interval")
         if self.extension:
             parser.add_argument("-e", "--extension", action="store_true", help="also the average, total and count")
         self.extra_arguments(parser)
@@ -113,14 +97,9 @@ class LatencyTool:
                    **self.defines(args)}
         unit = "msecs" if args.milliseconds else "usecs"
         with running(HEADER + self.source, name=self.name, defines=defines) as loaded:
-            if not args.json:
-                out.write(f"Tracing {self.what}... Hit Ctrl-C to end.\n")
-                out.flush()
-            status = StatusLine(lambda: sum(loaded.maps["hist"].values()))
-            for periodic in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
-                if not periodic:        # the last report: its histogram and sums read at rest
-                    loaded.detach()
-                self._report(loaded.maps["hist"], args, unit, out, loaded.maps["sums"])
+            hist, sums = loaded.maps["hist"], loaded.maps["sums"]
+            report_intervals(loaded, args, out, banner=f"Tracing {self.what}... Hit Ctrl-C to end.",
+                             report=lambda: self._report(hist, args, unit, out, sums), counted=lambda: sum(hist.values()))
         return 0
 
     def _report(self, hist_map, args: argparse.Namespace, unit: str, out: IO[str], sums_map) -> None:
@@ -134,7 +113,8 @@ class LatencyTool:
         sums_map.clear()
         summary = {"avg": sums.total // sums.count, "total": sums.total, "count": sums.count} if sums and sums.count else {}
         if self.grouping is None:
-            label = "pid" if args.pids else "tid" if args.tids else None
+            label = ("pidns" if getattr(args, "pidnss", False) else "pid" if args.pids else "tid" if args.tids
+                     else None)
             name: Callable[[int], object] = int
         else:
             label, name = self.grouping(args) or (None, int)

@@ -6,7 +6,9 @@ address, frees delete them; Python groups what is left, see :mod:`pybpf.tools.tr
 Flags as BCC's: ``[interval [count]]``, ``-p PID``, ``-c COMMAND`` (run it, traced from its
 first allocation, until it exits), ``-a`` addresses and sizes, ``-o MS``
 (only allocations older than this, default 500), ``-T TOP``, ``-z``/``-Z`` size bounds,
-``-O OBJ`` (the allocator's library, default libc), ``--sort size|count``; ``--json`` prints
+``-O OBJ`` (the allocator's library, default libc), ``--sort size|count``, ``-s RATE``
+(one allocation in RATE, by the clock as BCC), ``--percpu`` (the kernel's per-CPU allocator,
+percpu tracepoints); ``--json`` prints
 one object per interval. The maps hold 4096 live allocations (more are not tracked)."""
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import IO
 
 from pybpf.tools.events import ToolError
 from pybpf.tools.probespec import library_path
-from pybpf.tools.traced import Ticker, TraceRun
+from pybpf.tools.traced import Ticker, TraceRun, held_command
 
 #: user allocators: (function, the size expression at entry)
 ALLOCATORS = (("malloc", "arg0"), ("calloc", "arg0 * arg1"), ("realloc", "arg1"), ("aligned_alloc", "arg1"),
@@ -27,12 +29,21 @@ ALLOCATORS = (("malloc", "arg0"), ("calloc", "arg0 * arg1"), ("realloc", "arg1")
 
 _RECORD = "@asize[{address}] = {size}; @atime[{address}] = nsecs; @astack[{address}] = {stack};"
 _FORGET = "delete(@asize[{address}]); delete(@atime[{address}]); delete(@astack[{address}]);"
+#: -t: each allocation and free as a printf record (pid, comm, 1 alloc / 0 free, address, size)
+_TRACE_RECORD = ' printf("%d %s %d %d %d", pid, comm, 1, {address}, {size});'
+_TRACE_FORGET = 'printf("%d %s %d %d %d", pid, comm, 0, {address}, @asize[{address}]); '
 
 
-def user_program(library: str, pid: int, bounds: str) -> str:
+def _templates(trace: bool) -> tuple[str, str]:
+    """What an allocation and a free do in the program (with ``-t``, also print)."""
+    return (_RECORD + _TRACE_RECORD, _TRACE_FORGET + _FORGET) if trace else (_RECORD, _FORGET)
+
+
+def user_program(library: str, pid: int, bounds: str, trace: bool = False) -> str:
     """Probes on ``library``'s allocators for process ``pid``."""
     from pybpf.symbols import ElfSymbols
 
+    record, forget = _templates(trace)
     symbols = ElfSymbols.cached(library)
     mine = f"pid == {pid}"
     blocks = []
@@ -42,41 +53,38 @@ def user_program(library: str, pid: int, bounds: str) -> str:
         blocks.append(f"uprobe:{library}:{function} /{mine}/ {{ $size = {size}; "
                       f"if ({bounds.format(size='$size')}) {{ @pending[tid] = $size + 1; }} }}\n")
         if function == "realloc":
-            blocks.append(f"uprobe:{library}:realloc /{mine}/ {{ {_FORGET.format(address='arg0')} }}\n")
+            blocks.append(f"uprobe:{library}:realloc /{mine}/ {{ {forget.format(address='arg0')} }}\n")
         blocks.append(f"uretprobe:{library}:{function} /{mine} && @pending[tid]/ {{ if (retval) {{ "
-                      f"{_RECORD.format(address='retval', size='@pending[tid] - 1', stack='ustack')} }} "
+                      f"{record.format(address='retval', size='@pending[tid] - 1', stack='ustack')} }} "
                       f"delete(@pending[tid]); }}\n")
     if symbols.address("posix_memalign"):
         blocks.append(f"uprobe:{library}:posix_memalign /{mine}/ {{ if ({bounds.format(size='arg2')}) {{ "
                       f"@pending[tid] = arg2 + 1; @memptr[tid] = arg0; }} }}\n"
                       f"uretprobe:{library}:posix_memalign /{mine} && @pending[tid]/ {{ if (retval == 0) {{ "
                       f"$address = *(uint64 *)@memptr[tid]; "
-                      f"{_RECORD.format(address='$address', size='@pending[tid] - 1', stack='ustack')} }} "
+                      f"{record.format(address='$address', size='@pending[tid] - 1', stack='ustack')} }} "
                       f"delete(@pending[tid]); delete(@memptr[tid]); }}\n")
-    blocks.append(f"uprobe:{library}:free /{mine}/ {{ {_FORGET.format(address='arg0')} }}\n")
+    blocks.append(f"uprobe:{library}:free /{mine}/ {{ {forget.format(address='arg0')} }}\n")
     return "".join(blocks)
 
 
-def kernel_program(bounds: str) -> str:
-    """The kmem tracepoints: kmalloc and kmem_cache_alloc (with kfree and kmem_cache_free)."""
+#: the kernel's allocation tracepoints: (allocations, the size field, frees)
+KMEM = (("kmem:kmalloc", "kmem:kmem_cache_alloc"), "bytes_alloc", ("kmem:kfree", "kmem:kmem_cache_free"))
+PERCPU = (("percpu:percpu_alloc_percpu",), "size", ("percpu:percpu_free_percpu",))
+
+
+def kernel_program(bounds: str, tracepoints=KMEM, trace: bool = False) -> str:
+    """Kernel allocations: the kmem tracepoints (kmalloc and kmem_cache_alloc, with kfree
+    and kmem_cache_free), or with ``PERCPU`` the per-CPU allocator's."""
+    allocations, size, frees = tracepoints
+    record, forget = _templates(trace)
     blocks = []
-    for event in ("kmalloc", "kmem_cache_alloc"):
-        blocks.append(f"tracepoint:kmem:{event} /args->ptr && {bounds.format(size='args->bytes_alloc')}/ {{ "
-                      f"{_RECORD.format(address='(uint64)args->ptr', size='args->bytes_alloc', stack='kstack')} }}\n")
-    for event in ("kfree", "kmem_cache_free"):
-        blocks.append(f"tracepoint:kmem:{event} {{ {_FORGET.format(address='(uint64)args->ptr')} }}\n")
+    for event in allocations:
+        blocks.append(f"tracepoint:{event} /args->ptr && {bounds.format(size=f'args->{size}')}/ {{ "
+                      f"{record.format(address='(uint64)args->ptr', size=f'args->{size}', stack='kstack')} }}\n")
+    for event in frees:
+        blocks.append(f"tracepoint:{event} {{ {forget.format(address='(uint64)args->ptr')} }}\n")
     return "".join(blocks)
-
-
-def _held(command: str):
-    """``command`` forked and held before exec until the probes are attached."""
-    from pybpf.trace.errors import TraceRuntimeError
-    from pybpf.trace.runtime import Child
-
-    try:
-        return Child(command)
-    except TraceRuntimeError as exc:
-        raise ToolError(str(exc)) from None
 
 
 class Memleak:
@@ -98,19 +106,29 @@ class Memleak:
         parser.add_argument("-Z", "--max-size", type=int, help="capture only allocations of at most this size")
         parser.add_argument("-O", "--obj", default="c", help="the allocator's library or binary (default libc)")
         parser.add_argument("--sort", choices=("size", "count"), default="size", help="order of the stacks (default size)")
+        parser.add_argument("-s", "--sample-rate", type=int, default=1,
+                            help="sample about one allocation in this many (default 1: all)")
+        parser.add_argument("--percpu", action="store_true", help="the kernel's per-CPU allocations (without -p)")
+        parser.add_argument("-t", "--trace", action="store_true", help="also print each allocation and free as it happens")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         if args.min_size is not None and args.max_size is not None and args.min_size > args.max_size:
             raise ToolError(f"-z {args.min_size} -Z {args.max_size}: the minimum size is above the maximum")
+        if args.sample_rate < 1:
+            raise ToolError(f"-s {args.sample_rate}: the sample rate is one allocation in N, N at least 1")
+        if args.percpu and (args.pid or args.command):
+            raise ToolError("--percpu traces the kernel's per-CPU allocator: it goes without -p and -c")
         tests = ([f"{{size}} >= {args.min_size}"] if args.min_size is not None else []) + \
-            ([f"{{size}} <= {args.max_size}"] if args.max_size is not None else [])
+            ([f"{{size}} <= {args.max_size}"] if args.max_size is not None else []) + \
+            ([f"nsecs % {args.sample_rate} == 0"] if args.sample_rate > 1 else [])   # BCC's sampling, by the clock
         bounds = " && ".join(tests) or "1"
-        child = _held(args.command) if args.command else None
+        child = held_command(args.command) if args.command else None
         pid = child.pid if child else args.pid
         try:
-            source = user_program(library_path(args.obj, pid), pid, bounds) if pid else kernel_program(bounds)
+            source = (user_program(library_path(args.obj, pid), pid, bounds, args.trace) if pid else
+                      kernel_program(bounds, PERCPU if args.percpu else KMEM, args.trace))
             reports = 0
             with TraceRun(source, pid=pid, name=self.name) as run:
                 if child is not None:
@@ -119,7 +137,8 @@ class Memleak:
                     out.write(f"Attaching to pid {pid}, Ctrl+C to quit.\n" if pid else
                               "Attaching to kernel allocators, Ctrl+C to quit.\n")
                     out.flush()
-                for last in Ticker(args.interval, args.duration, until=child.exited if child else None):
+                pause = (lambda seconds: self._trace(run.records(seconds), args, out)) if args.trace else time.sleep
+                for last in Ticker(args.interval, args.duration, until=child.exited if child else None, pause=pause):
                     self._print(self._outstanding(run, args, kernel=not pid), args, out)
                     reports += 1
                     if last or (args.count and reports >= args.count):
@@ -128,6 +147,20 @@ class Memleak:
             if child is not None:
                 child.stop()
         return 0
+
+    @staticmethod
+    def _trace(records, args: argparse.Namespace, out: IO[str]) -> None:
+        """-t: each allocation and free, as BCC words them (one JSON object each with --json)."""
+        for record in records:
+            pid, comm, allocated, address, size = record.values
+            if args.json:
+                out.write(json.dumps({"event": "alloc" if allocated else "free", "pid": pid, "comm": comm,
+                                      "address": address, "size": size}) + "\n")
+            elif allocated:
+                out.write(f"{comm} {pid}: alloc exited, size = {size}, result = {address:x}\n")
+            else:
+                out.write(f"{comm} {pid}: free entered, address = {address:x}, size = {size}\n")
+        out.flush()
 
     def _print(self, stacks: list[dict], args: argparse.Namespace, out: IO[str]) -> None:
         if args.json:

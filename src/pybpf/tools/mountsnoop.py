@@ -1,10 +1,12 @@
 """mountsnoop: trace mount() and umount() calls (BCC's mountsnoop, on the
 syscalls:sys_enter/sys_exit tracepoints of mount and umount (umount2); built on pybpf's
 own API — the entry keeps the arguments per thread, the exit reads the strings and the
-result). Columns: COMM PID TID MNT_NS CALL — the call as C, then its result."""
+result). Columns: COMM PID TID MNT_NS CALL — the call as C, then its result; BCC's ``-P``
+adds the parent's PCOMM and PPID."""
 
 from __future__ import annotations
 
+import argparse
 import errno
 
 from pybpf.tools.events import EventLayout, offset
@@ -47,6 +49,8 @@ static __always_inline int report(void *ctx, u32 ret_offset)
         e->pid = id >> 32;
         e->tid = (u32)id;
         e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+        e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+        BPF_CORE_READ_INTO(&e->pcomm, task, real_parent, comm);
         e->ret = *(s64 *)((char *)ctx + ret_offset);
         e->flags = c->flags;
         e->umount = c->umount;
@@ -90,16 +94,23 @@ def _defines(args) -> dict[str, int]:
             "MOUNT_RET": offset("syscalls:sys_exit_mount", "ret"), "UMOUNT_RET": offset("syscalls:sys_exit_umount", "ret")}
 
 
+def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
+    parent = (Column("PCOMM", "pcomm", -16), Column("PPID", "ppid", -7)) if args.parent_process else ()
+    return (Column("COMM", "comm", -16), Column("PID", "pid", -7), Column("TID", "tid", -7), *parent,
+            Column("MNT_NS", "mnt_ns", -11), Column("CALL", "call", -1))
+
+
 TOOL = EventTool(
     name="mountsnoop",
     description="Trace mount() and umount() calls.",
-    layout=EventLayout((("pid", "u32"), ("tid", "u32"), ("mnt_ns", "u32"), ("umount", "u32"), ("ret", "s64"),
-                        ("flags", "u64"), ("comm", "str:16"), ("source", "str:128"), ("target", "str:128"),
+    layout=EventLayout((("pid", "u32"), ("tid", "u32"), ("ppid", "u32"), ("mnt_ns", "u32"), ("umount", "u32"), ("ret", "s64"),
+                        ("flags", "u64"), ("comm", "str:16"), ("pcomm", "str:16"), ("source", "str:128"), ("target", "str:128"),
                         ("fstype", "str:32"))),
     source=SOURCE,
-    columns=(Column("COMM", "comm", -16), Column("PID", "pid", -7), Column("TID", "tid", -7),
-             Column("MNT_NS", "mnt_ns", -11), Column("CALL", "call", -1)),
+    columns=_columns,
     defines=_defines,
     derive=_derive,
     failed=lambda event: event["ret"] < 0,
+    extra_arguments=lambda parser: parser.add_argument("-P", "--parent_process", action="store_true",
+                                                       help="include the parent's command and pid (PCOMM, PPID)"),
 )

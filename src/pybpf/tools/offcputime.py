@@ -13,14 +13,15 @@ import argparse
 import sys
 from typing import IO
 
+from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.loading import running
-from pybpf.tools.stacks import Stack, add_output_arguments, symbolize, write
+from pybpf.tools.stacks import Stack, add_output_arguments, add_stack_arguments, positive, symbolize, write
 from pybpf.tools.status import StatusLine, intervals
 
 SOURCE = r"""
 #include <vmlinux.h>
 #include <pybpf/bpf.h>
-
+""" + MAP_ADD + r"""
 struct offcpu_key { u32 pid; u32 tgid; s32 user_stack; s32 kernel_stack; char comm[16]; };
 struct offcpu_start { u64 ts; s32 user_stack; s32 kernel_stack; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct offcpu_key); __type(value, u64); } counts SEC(".maps");
@@ -68,22 +69,11 @@ int on_switch(struct bpf_raw_tracepoint_args *ctx)
     if (usecs < MIN_US || usecs > MAX_US)
         return 0;
     BPF_CORE_READ_INTO(&key.comm, next, comm);
-    u64 *total = bpf_map_lookup_elem(&counts, &key);
-    if (total)
-        __sync_fetch_and_add(total, usecs);
-    else
-        bpf_map_update_elem(&counts, &key, &usecs, BPF_NOEXIST);
+    map_add(&counts, &key, usecs);
     return 0;
 }
 LICENSE("GPL");
 """
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text}: must be positive")
-    return value
 
 
 class OffCpuTime:
@@ -96,21 +86,16 @@ class OffCpuTime:
         parser.add_argument("duration", nargs="?", type=float, default=None,
                             help="seconds to trace (default: until Ctrl-C)")
         threads = parser.add_mutually_exclusive_group()
-        threads.add_argument("-p", "--pid", type=_positive, help="only this process id")
-        threads.add_argument("-t", "--tid", type=_positive, help="only this thread id")
+        threads.add_argument("-p", "--pid", type=positive, help="only this process id")
+        threads.add_argument("-t", "--tid", type=positive, help="only this thread id")
         threads.add_argument("-u", "--user-threads-only", action="store_true", help="user threads only")
         threads.add_argument("-k", "--kernel-threads-only", action="store_true", help="kernel threads only")
-        only = parser.add_mutually_exclusive_group()
-        only.add_argument("-U", "--user-stacks-only", action="store_true", help="only user stacks")
-        only.add_argument("-K", "--kernel-stacks-only", action="store_true", help="only kernel stacks")
-        parser.add_argument("-d", "--delimited", action="store_true", help="a delimiter between kernel and user stacks")
-        parser.add_argument("-m", "--min-block-time", type=_positive, default=1,
+        add_stack_arguments(parser)
+        parser.add_argument("-m", "--min-block-time", type=positive, default=1,
                             help="only blocks of at least this many microseconds (default 1)")
-        parser.add_argument("-M", "--max-block-time", type=_positive, default=(1 << 64) - 1,
+        parser.add_argument("-M", "--max-block-time", type=positive, default=(1 << 64) - 1,
                             help="only blocks of at most this many microseconds")
         parser.add_argument("--state", type=int, help="only tasks leaving in this state (e.g. 2, TASK_UNINTERRUPTIBLE)")
-        parser.add_argument("--stack-storage-size", type=_positive, default=16384,
-                            help="how many distinct stacks the stack map holds (default 16384)")
         add_output_arguments(parser)
 
     def stacks(self, args: argparse.Namespace) -> list[Stack]:

@@ -4,42 +4,45 @@ kernel stack) in a BPF hash map, symbolises kernel frames through /proc/kallsyms
 frames through each process's maps and ELF symbols. Prints stacks with counts as BCC does,
 ``-f`` folded lines (``comm;user..;kernel.. count``, BCC's order), ``--svg FILE`` an
 interactive flame graph, ``--speedscope FILE`` speedscope JSON, ``--json`` one object per
-stack."""
+stack. BCC's ``-p``/``-L`` (process/thread), ``-C CPU``, ``-U``/``-K``, ``-d``, ``-I``, ``-F``/``-c``, ``-a``,
+``--stack-storage-size``, ``--hash-storage-size``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import IO
 
+from pybpf.tools.csnippets import MAP_ADD
+from pybpf.tools.events import ToolError
 from pybpf.tools.loading import running
-from pybpf.tools.stacks import Stack, add_output_arguments, symbolize, write
+from pybpf.tools.stacks import Stack, add_output_arguments, add_stack_arguments, positive, symbolize, write
 from pybpf.tools.status import StatusLine, intervals
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
-
+""" + MAP_ADD + r"""
 struct key { u32 pid; s32 user_stack; s32 kernel_stack; char comm[16]; };
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct key); __type(value, u64); } counts SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_STACK_TRACE); __uint(max_entries, 16384); __uint(key_size, 4); __uint(value_size, 127 * 8); } stacks SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, HASH_STORAGE); __type(key, struct key); __type(value, u64); } counts SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_STACK_TRACE); __uint(max_entries, STACK_STORAGE); __uint(key_size, 4); __uint(value_size, 127 * 8); } stacks SEC(".maps");
 
 SEC("perf_event")
 int on_sample(void *ctx)
 {
     struct key k = {};
-    k.pid = bpf_get_current_pid_tgid() >> 32;
+    u64 id = bpf_get_current_pid_tgid();
+    k.pid = id >> 32;
     if (k.pid == 0 && !INCLUDE_IDLE)
         return 0;
-    if (FILTER_PID && k.pid != FILTER_PID)
+    if ((FILTER_PID && k.pid != FILTER_PID) || (FILTER_TID && (u32)id != FILTER_TID))
+        return 0;
+    if (FILTER_CPU >= 0 && bpf_get_smp_processor_id() != FILTER_CPU)
         return 0;
     k.user_stack = KERNEL_ONLY ? -1 : bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
     k.kernel_stack = USER_ONLY ? -1 : bpf_get_stackid(ctx, &stacks, 0);
     bpf_get_current_comm(k.comm, sizeof(k.comm));
-    u64 one = 1, *count = bpf_map_lookup_elem(&counts, &k);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else
-        bpf_map_update_elem(&counts, &k, &one, BPF_NOEXIST);
+    map_add(&counts, &k, 1);
     return 0;
 }
 LICENSE("GPL");
@@ -55,32 +58,47 @@ class Profile:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("duration", nargs="?", type=float, default=None,
                             help="seconds to sample (default: until Ctrl-C)")
-        parser.add_argument("-F", "--frequency", type=int, default=49, help="samples per second per CPU (default 49)")
-        parser.add_argument("-p", "--pid", type=int, help="only this process id")
-        only = parser.add_mutually_exclusive_group()
-        only.add_argument("-U", "--user-stacks-only", action="store_true", help="only user stacks")
-        only.add_argument("-K", "--kernel-stacks-only", action="store_true", help="only kernel stacks")
+        rate = parser.add_mutually_exclusive_group()
+        rate.add_argument("-F", "--frequency", type=int, help="samples per second per CPU (default 49)")
+        rate.add_argument("-c", "--count", type=positive, help="sample once every this many ns of CPU time (a period)")
+        who = parser.add_mutually_exclusive_group()
+        who.add_argument("-p", "--pid", type=positive, help="only this process id")
+        who.add_argument("-L", "--tid", type=positive, help="only this thread id")
+        parser.add_argument("-C", "--cpu", type=int, help="only this CPU")
+        add_stack_arguments(parser)
+        parser.add_argument("--hash-storage-size", type=positive, default=40960,
+                            help="how many distinct (process, stacks) the counts map holds (default 40960)")
+        parser.add_argument("-a", "--annotations", action="store_true", help="add _[k] to kernel frames")
         parser.add_argument("-I", "--include-idle", action="store_true", help="include the idle task")
         add_output_arguments(parser)
 
+    @staticmethod
+    def target(args: argparse.Namespace) -> str:
+        """The perf event: cpu-clock at -F samples a second (default 49), or every -c ns."""
+        return f"software:cpu-clock:{args.count}" if args.count else f"profile:hz:{args.frequency or 49}"
+
     def stacks(self, args: argparse.Namespace) -> list[Stack]:
         """Sampled stacks: (frames root first — comm, user, kernel — count, pid)."""
-        if args.frequency <= 0:
-            from pybpf.tools.events import ToolError
-
+        if args.frequency is not None and args.frequency <= 0:
             raise ToolError(f"-F {args.frequency}: the frequency must be positive")
-        defines = {"FILTER_PID": args.pid or 0, "USER_ONLY": int(args.user_stacks_only),
-                   "KERNEL_ONLY": int(args.kernel_stacks_only), "INCLUDE_IDLE": int(args.include_idle)}
+        if args.cpu is not None and not 0 <= args.cpu < (os.cpu_count() or 1):
+            raise ToolError(f"-C {args.cpu}: this machine has CPUs 0 to {(os.cpu_count() or 1) - 1}")
+        defines = {"FILTER_PID": args.pid or 0, "FILTER_TID": args.tid or 0,
+                   "FILTER_CPU": -1 if args.cpu is None else args.cpu, "USER_ONLY": int(args.user_stacks_only),
+                   "KERNEL_ONLY": int(args.kernel_stacks_only), "INCLUDE_IDLE": int(args.include_idle),
+                   "STACK_STORAGE": args.stack_storage_size, "HASH_STORAGE": args.hash_storage_size}
         with running(SOURCE, name="profile", defines=defines,
-                     targets={"on_sample": f"profile:hz:{args.frequency}"}) as loaded:
+                     targets={"on_sample": self.target(args)}) as loaded:
             counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
             for _ in intervals(StatusLine(lambda: sum(counts.values()), what="samples"), duration=args.duration):
                 pass                    # sampling until the end; the status line counts the samples
             return symbolize(((key.comm, key.pid, key.user_stack, key.kernel_stack, count)
-                              for key, count in counts.items()), stacks)
+                              for key, count in counts.items()), stacks, delimited=args.delimited,
+                             annotated=args.annotations)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        write(self.stacks(args), args, out, title=f"profile at {args.frequency} Hz", value="count")
+        title = f"profile every {args.count} ns" if args.count else f"profile at {args.frequency or 49} Hz"
+        write(self.stacks(args), args, out, title=title, value="count")
         return 0
 
 

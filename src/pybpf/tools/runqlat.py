@@ -2,10 +2,14 @@
 woken (or preempted while runnable) to running on a CPU (BCC's runqlat, on the
 sched_wakeup, sched_wakeup_new and sched_switch raw tracepoints, reading the tasks through
 CO-RE; built on pybpf's own
-API, histograms through pybpf.output)."""
+API, histograms through pybpf.output). BCC's ``--pidnss``: a histogram per PID namespace
+(the inode number of the task's namespace for children, as BCC)."""
 
 from __future__ import annotations
 
+import argparse
+
+from pybpf.tools.events import ToolError
 from pybpf.tools.latency import LatencyTool
 
 SOURCE = r"""
@@ -38,15 +42,26 @@ int on_switch(struct bpf_raw_tracepoint_args *ctx)
         return 0;
     u64 delta = bpf_ktime_get_ns() - *since;
     bpf_map_delete_elem(&queued, &tid);
-    hist_add(group_of(BPF_CORE_READ(next, tgid), tid), delta / UNIT_DIVISOR);
+    u32 group = PER_PIDNS ? BPF_CORE_READ(next, nsproxy, pid_ns_for_children, ns.inum)
+                          : group_of(BPF_CORE_READ(next, tgid), tid);
+    hist_add(group, delta / UNIT_DIVISOR);
     return 0;
 }
 LICENSE("GPL");
 """
+
+def _defines(args: argparse.Namespace) -> dict[str, int]:
+    if args.pidnss and (args.pids or args.tids):
+        raise ToolError("--pidnss groups by PID namespace: it goes without -P and -L")
+    return {"PER_PIDNS": int(args.pidnss)}
+
 
 TOOL = LatencyTool(
     name="runqlat",
     description="Summarize run queue (scheduler) latency as a histogram.",
     source=SOURCE,
     what="run queue latency",
+    defines=_defines,
+    extra_arguments=lambda parser: parser.add_argument("--pidnss", action="store_true",
+                                                       help="one histogram per PID namespace"),
 )

@@ -13,9 +13,10 @@ import sys
 import time
 from typing import IO
 
+from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
-from pybpf.tools.status import StatusLine, intervals
+from pybpf.tools.status import interval_arguments, report_intervals
 
 FREQUENCY = 99
 MAX_LENGTH = 1024            # longer queues count in the last bucket
@@ -23,7 +24,7 @@ MAX_LENGTH = 1024            # longer queues count in the last bucket
 SOURCE = r"""
 #include <vmlinux.h>
 #include <pybpf/bpf.h>
-
+""" + MAP_ADD + r"""
 struct qkey { u32 cpu; u32 length; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct qkey); __type(value, u64); } dist SEC(".maps");
 
@@ -45,11 +46,7 @@ int on_sample(void *ctx)
     if (length > MAX_LENGTH)
         length = MAX_LENGTH;
     struct qkey key = { .cpu = PER_CPU ? bpf_get_smp_processor_id() : 0, .length = length };
-    u64 one = 1, *count = bpf_map_lookup_elem(&dist, &key);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else
-        bpf_map_update_elem(&dist, &key, &one, BPF_NOEXIST);
+    map_add(&dist, &key, 1);
     return 0;
 }
 LICENSE("GPL");
@@ -63,25 +60,19 @@ class RunqLen:
     description = "Summarize scheduler run queue length as a histogram (sampled at 99 Hz)."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
-        parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
-        parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
+        interval_arguments(parser)
         parser.add_argument("-O", "--runqocc", action="store_true", help="report run queue occupancy")
         parser.add_argument("-C", "--cpus", action="store_true", help="one report per CPU")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-
         with running(SOURCE, name="runqlen", defines={"PER_CPU": int(args.cpus), "MAX_LENGTH": MAX_LENGTH},
                      targets={"on_sample": f"profile:hz:{FREQUENCY}"}) as loaded:
-            if not args.json:
-                out.write("Sampling run queue length... Hit Ctrl-C to end.\n")
-                out.flush()
             dist = loaded.maps["dist"]
-            status = StatusLine(lambda: sum(dist.values()), what="samples")
-            for _ in intervals(status, duration=args.duration, interval=args.interval, count=args.count):
-                self._report(dist, args, out)
+            report_intervals(loaded, args, out, banner="Sampling run queue length... Hit Ctrl-C to end.",
+                             report=lambda: self._report(dist, args, out), counted=lambda: sum(dist.values()),
+                             what="samples")
         return 0
 
     def _report(self, dist, args: argparse.Namespace, out: IO[str]) -> None:

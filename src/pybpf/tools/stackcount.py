@@ -20,7 +20,7 @@ from typing import IO
 
 from pybpf.tools.funccount import filters
 from pybpf.tools.probespec import resolve
-from pybpf.tools.traced import Ticker, TraceRun
+from pybpf.tools.traced import Ticker, TraceRun, program_argument
 
 Frames = tuple[tuple[int, str], ...]
 
@@ -32,6 +32,7 @@ class Stackcount:
     description = "Count events (tracepoints, user functions, USDT) by stack trace."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        program_argument(parser, "--debug")
         parser.add_argument("-p", "--pid", type=int, help="trace this PID only")
         parser.add_argument("-c", "--cpu", type=int, help="trace this CPU only")
         parser.add_argument("-i", "--interval", type=float, help="summary interval, seconds")
@@ -59,7 +60,7 @@ class Stackcount:
         key = ", ".join(["pid", "comm"] + (["kstack"] if kernel else []) + (["ustack"] if user else []))
         source = "".join(f"{t.point} {filters(args)}{{ @[{key}] = count(); }}\n" for t in targets)
         everything: Counter[tuple[str, ...]] = Counter()
-        with TraceRun(source, pid=args.pid, name=self.name) as run:
+        with TraceRun(source, pid=args.pid, name=self.name, show=args.show_program) as run:
             if not args.folded and not args.json:
                 out.write(f'Tracing {len(targets)} functions for "{args.pattern}"... Hit Ctrl-C to end.\n')
                 out.flush()

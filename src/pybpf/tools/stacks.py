@@ -22,6 +22,25 @@ Stack = tuple[tuple[str, ...], int, int]
 _TRACING_FRAMES = ("bpf_prog_", "bpf_trace_run", "__traceiter_", "__bpf_trace_")
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number above 0."""
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be positive")
+    return value
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """The stack flags of profile and offcputime (BCC's): ``-U``/``-K`` one side only,
+    ``-d`` a ``-`` frame between user and kernel frames, ``--stack-storage-size``."""
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("-U", "--user-stacks-only", action="store_true", help="only user stacks")
+    only.add_argument("-K", "--kernel-stacks-only", action="store_true", help="only kernel stacks")
+    parser.add_argument("-d", "--delimited", action="store_true", help="a delimiter between kernel and user stacks")
+    parser.add_argument("--stack-storage-size", type=positive, default=16384,
+                        help="how many distinct stacks the stack map holds (default 16384)")
+
+
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--folded", action="store_true", help="print folded stacks (flame graph input)")
     parser.add_argument("--svg", metavar="FILE", help="also write an interactive flame graph here")
@@ -36,10 +55,11 @@ def _addresses(stacks, stack_id: int) -> list[int]:
     return [address for address in stacks[stack_id] if address]
 
 
-def symbolize(entries: Iterable[tuple[str, int, int, int, int]], stacks, *, delimited: bool = False) -> list[Stack]:
+def symbolize(entries: Iterable[tuple[str, int, int, int, int]], stacks, *, delimited: bool = False,
+              annotated: bool = False) -> list[Stack]:
     """``(comm, pid, user stack id, kernel stack id, value)`` entries as named stacks,
     the largest value first; with ``delimited`` a ``-`` frame parts user from kernel
-    frames (BCC's ``-d``)."""
+    frames (BCC's ``-d``), with ``annotated`` kernel frames end in ``_[k]`` (profile's ``-a``)."""
     from pybpf.symbols import SymbolError, Symbolizer
 
     symbolizer = Symbolizer()
@@ -52,7 +72,7 @@ def symbolize(entries: Iterable[tuple[str, int, int, int, int]], stacks, *, deli
             except SymbolError:
                 name = f"0x{address:x}"
             if kernel or not name.startswith(_TRACING_FRAMES):
-                kernel.append(name)
+                kernel.append(name + "_[k]" if annotated else name)
         user = [str(symbolizer.user(pid, address)).split(" [")[0].split("+")[0]
                 for address in _addresses(stacks, user_id)]
         middle = ("-",) if delimited and user and kernel else ()

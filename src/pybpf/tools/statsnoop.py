@@ -1,6 +1,7 @@
 """statsnoop: trace stat() calls (BCC's statsnoop, on the syscalls:sys_enter/sys_exit
 tracepoints of stat, lstat, newstat, newlstat, newfstatat, statx and statfs; built on
-pybpf's own API, see :mod:`pybpf.tools.pathcalls`). Columns: PID COMM RET ERR PATH."""
+pybpf's own API, see :mod:`pybpf.tools.pathcalls`). Columns: PID COMM RET ERR PATH; BCC's
+``-s`` adds SYSCALL (which call it was), ``-U``/``-u UID`` as the other snoops."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ TOOL = EventTool(
     description="Trace stat() calls with their paths and results.",
     layout=pathcalls.LAYOUT,
     source=lambda args: pathcalls.source(SYSCALLS),
-    columns=(Column("PID", "pid", -7), Column("COMM", "comm", -16), Column("RET", "ret", 3),
-             Column("ERR", "err", 3), Column("PATH", "path", -1)),
+    columns=lambda args: (Column("PID", "pid", -7), Column("COMM", "comm", -16), Column("RET", "ret", 3),
+                          Column("ERR", "err", 3), *((Column("SYSCALL", "syscall", -12),) if args.sysname else ()),
+                          Column("PATH", "path", -1)),
     derive=pathcalls.deriver(SYSCALLS),
     failed=lambda event: event["ret"] < 0,
+    extra_arguments=lambda parser: parser.add_argument("-s", "--sysname", action="store_true",
+                                                       help="include the syscall's name (SYSCALL)"),
 )

@@ -57,15 +57,16 @@ class StatusLine:
 
 
 def intervals(status: StatusLine, *, duration: float | None = None, interval: float | None = None,
-              count: int | None = None) -> Iterator[bool]:
+              count: int | None = None, until: Callable[[], bool] | None = None) -> Iterator[bool]:
     """Wait while the tool traces, keeping ``status`` fresh; yield each time the tool
     should print — True at the end of each ``interval`` (until ``count`` of them), then
-    False once at the end of the run (``duration`` passed, or Ctrl-C) unless the last
-    interval has just been printed. The status line is cleared before every yield."""
+    False once at the end of the run (``duration`` passed, ``until()`` true, or Ctrl-C)
+    unless the last interval has just been printed. The status line is cleared before
+    every yield."""
     end = None if duration is None else time.monotonic() + duration
     printed, last = 0, time.monotonic()
     try:
-        while end is None or time.monotonic() < end:
+        while (end is None or time.monotonic() < end) and not (until and until()):
             status.update()
             time.sleep(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
             if interval and time.monotonic() - last >= interval:
@@ -79,3 +80,31 @@ def intervals(status: StatusLine, *, duration: float | None = None, interval: fl
     status.clear()
     if not interval or time.monotonic() - last > 0.05:
         yield False
+
+
+def interval_arguments(parser) -> None:
+    """BCC's ``[interval [count]]`` positionals and ``-T`` (a time with each report), as the
+    histogram and summary tools take them."""
+    parser.add_argument("interval", nargs="?", type=float, default=None, help="print every this many seconds")
+    parser.add_argument("count", nargs="?", type=int, default=None, help="stop after this many intervals")
+    parser.add_argument("-T", "--timestamp", action="store_true", help="print a time with each interval")
+
+
+def report_intervals(tracing, args, out: IO[str], *, banner: str, report: Callable[[], None],
+                     counted: Callable[[], int] | None = None, what: str = "events",
+                     until: Callable[[], bool] | None = None) -> None:
+    """The run of a tool that prints only every interval or at the end: the banner (not
+    with ``--json``), then the wait with a status line counting ``counted()`` ``what``,
+    and ``report()`` at the end of each interval (``args.interval``, ``args.count``) and of
+    the run (``args.duration``, or ``until()``). Before the last report the programs are detached
+    (``tracing``, a :class:`pybpf.tools.loading.Tracing`), so maps read one after another
+    agree with one another."""
+    if not args.json:
+        out.write(banner + "\n")
+        out.flush()
+    status = StatusLine(counted, what=what)
+    for periodic in intervals(status, duration=args.duration, interval=getattr(args, "interval", None),
+                              count=getattr(args, "count", None), until=until):
+        if not periodic:
+            tracing.detach()
+        report()

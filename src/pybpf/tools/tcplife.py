@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import argparse
 
-from pybpf.tools.events import EventLayout, offset
-from pybpf.tools.inet import addresses, family_arguments, family_wanted, ports
+from pybpf.tools.events import EventLayout
+from pybpf.tools.inet import TRACEPOINT_C, addresses, field_offsets, session_arguments, session_wanted
 from pybpf.tools.tool import Column, EventTool
 
-#: the tracepoint's fields the program reads
-FIELDS = ("skaddr", "newstate", "sport", "dport", "family", "protocol", "saddr", "daddr", "saddr_v6", "daddr_v6")
+#: the tracepoint's fields the program reads besides the endpoints
+FIELDS = ("skaddr", "newstate", "protocol")
 
-SOURCE = r"""
+SOURCE = TRACEPOINT_C + r"""
 struct owner { u32 pid; char comm[16]; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, u64); __type(value, u64); } birth SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, u64); __type(value, struct owner); } whoami SEC(".maps");
-
-#define FIELD(type, name) (*(type *)((char *)ctx + OFF_##name))
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_state(void *ctx)
@@ -58,16 +56,7 @@ int on_state(void *ctx)
     e->span_ns = now - *born;
     e->tx_bytes = BPF_CORE_READ(tp, bytes_acked);
     e->rx_bytes = BPF_CORE_READ(tp, bytes_received);
-    e->sport = FIELD(u16, sport);
-    e->dport = FIELD(u16, dport);
-    e->family = FIELD(u16, family);
-    if (e->family == 2 /* AF_INET */) {
-        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr, 4);
-        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr, 4);
-    } else {
-        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr_v6, 16);
-        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr_v6, 16);
-    }
+    copy_endpoints(ctx, e);
     if (who)
         __builtin_memcpy(e->comm, who->comm, sizeof(e->comm));
     else
@@ -86,24 +75,11 @@ LAYOUT = EventLayout((("pid", "u32"), ("family", "u32"), ("sport", "u32"), ("dpo
                       ("comm", "str:16")))
 
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-w", "--wide", action="store_true", help="wide columns (fit IPv6 addresses), with IP")
-    parser.add_argument("-s", "--csv", action="store_true", help="comma-separated values")
-    parser.add_argument("-L", "--localport", type=ports, help="only these local ports (comma-separated)")
-    parser.add_argument("-D", "--remoteport", type=ports, help="only these remote ports (comma-separated)")
-    family_arguments(parser)
-
-
 def _derive(event: dict) -> None:
     addresses(event)
     event["tx_kb"] = event["tx_bytes"] // 1024
     event["rx_kb"] = event["rx_bytes"] // 1024
     event["ms"] = f"{event['span_ns'] / 1e6:.2f}"
-
-
-def _keep(args: argparse.Namespace, event: dict) -> bool:
-    return (family_wanted(args, event) and (args.localport is None or event["sport"] in args.localport)
-            and (args.remoteport is None or event["dport"] in args.remoteport))
 
 
 def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
@@ -123,8 +99,8 @@ TOOL = EventTool(
     source=SOURCE,
     columns=_columns,
     defines=lambda args: {"FILTER_PID": args.pid or 0,
-                          **{f"OFF_{name}": offset("sock:inet_sock_set_state", name) for name in FIELDS}},
+                          **field_offsets("sock:inet_sock_set_state", FIELDS)},
     derive=_derive,
-    keep=_keep,
-    extra_arguments=_arguments,
+    keep=session_wanted,
+    extra_arguments=session_arguments,
 )

@@ -8,21 +8,15 @@ tcp_send_loss_probe, which has no tracepoint: it is refused."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from collections import Counter
-from typing import IO
 
-from pybpf.tools.events import EventLayout, ToolError, offset
-from pybpf.tools.inet import STATES, addresses, family_arguments, family_wanted
-from pybpf.tools.tool import Column, EventTool
+from pybpf.tools.events import EventLayout, ToolError
+from pybpf.tools.inet import STATES, TRACEPOINT_C, addresses, family_arguments, family_wanted, field_offsets
+from pybpf.tools.tool import Column, CountedTool, EventTool
 
-#: the tracepoint's fields the program reads
-FIELDS = ("skbaddr", "state", "sport", "dport", "family", "saddr", "daddr", "saddr_v6", "daddr_v6")
+#: the tracepoint's fields the program reads besides the endpoints
+FIELDS = ("skbaddr", "state")
 
-SOURCE = r"""
-#define FIELD(type, name) (*(type *)((char *)ctx + OFF_##name))
-
+SOURCE = TRACEPOINT_C + r"""
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int on_retransmit(void *ctx)
 {
@@ -34,17 +28,8 @@ int on_retransmit(void *ctx)
     e->ts = bpf_ktime_get_ns();
     e->pid = bpf_get_current_pid_tgid() >> 32;
     e->state = FIELD(s32, state);
-    e->sport = FIELD(u16, sport);
-    e->dport = FIELD(u16, dport);
-    e->family = FIELD(u16, family);
     e->seq = BPF_CORE_READ(cb, seq);
-    if (e->family == 2 /* AF_INET */) {
-        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr, 4);
-        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr, 4);
-    } else {
-        __builtin_memcpy(e->saddr, (char *)ctx + OFF_saddr_v6, 16);
-        __builtin_memcpy(e->daddr, (char *)ctx + OFF_daddr_v6, 16);
-    }
+    copy_endpoints(ctx, e);
     bpf_ringbuf_submit(e, 0);
     return 0;
 }
@@ -87,45 +72,19 @@ EVENTS = EventTool(
     layout=LAYOUT,
     source=SOURCE,
     columns=_columns,
-    defines=lambda args: {f"OFF_{name}": offset("tcp:tcp_retransmit_skb", name) for name in FIELDS},
+    defines=lambda args: field_offsets("tcp:tcp_retransmit_skb", FIELDS),
     derive=_derive,
     keep=family_wanted,
     extra_arguments=_arguments,
 )
 
 
-class TcpRetrans:
-    """tcpretrans: the event tool, plus ``-c`` counting per flow."""
-
-    name = EVENTS.name
-    description = EVENTS.description
-    add_arguments = EVENTS.add_arguments
-    layout = EVENTS.layout              # for `pybpf record`
-
-    def events(self, args: argparse.Namespace):
-        if args.lossprobe:
-            raise ToolError("-l: tail loss probes are seen only by a kprobe on tcp_send_loss_probe, "
-                            "and this tool uses tracepoints only")
-        return EVENTS.events(args)
-
-    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        if not args.count:
-            self.events(args)            # refuses -l before anything is printed
-            return EVENTS.run(args, out)
-        if not args.json:
-            out.write("Tracing retransmits ... Hit Ctrl-C to end\n")
-            out.flush()
-        flows: Counter[tuple[str, str]] = Counter()
-        for event in self.events(args):
-            flows[event["laddr_port"], event["raddr_port"]] += 1
-        if args.json:
-            out.writelines(json.dumps({"local": local, "remote": remote, "retransmits": count}) + "\n"
-                           for (local, remote), count in sorted(flows.items(), key=lambda item: item[1]))
-        else:
-            out.write(f"\n{'LADDR:LPORT':<25} {'RADDR:RPORT':<25} {'RETRANSMITS':<10}\n")
-            out.writelines(f"{local:<25} {remote:<25} {count:>10}\n"
-                           for (local, remote), count in sorted(flows.items(), key=lambda item: item[1]))
-        return 0
+def _refuse(args: argparse.Namespace) -> None:
+    if args.lossprobe:
+        raise ToolError("-l: tail loss probes are seen only by a kprobe on tcp_send_loss_probe, "
+                        "and this tool uses tracepoints only")
 
 
-TOOL = TcpRetrans()
+TOOL = CountedTool(EVENTS, keys=(Column("LADDR:LPORT", "laddr_port", -25), Column("RADDR:RPORT", "raddr_port", -25)),
+                   json_keys=("local", "remote"), count=Column("RETRANSMITS", "retransmits", 10),
+                   banner="Tracing retransmits ... Hit Ctrl-C to end", refuse=_refuse)

@@ -1,7 +1,7 @@
 """A tool that prints one row per kernel event (execsnoop, opensnoop, ...): its BPF
 program and event layout, its columns, and the flags BCC's snoop tools share
 (``-p PID``, ``-n NAME``, ``-x`` failures only, ``-T`` time, ``-t`` timestamp, ``--json``,
-``-d`` duration)."""
+``-d`` duration; ``-U`` UID column and ``-u UID`` where the event has a ``uid``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -46,7 +46,7 @@ class EventTool:
     keep: Callable[[argparse.Namespace, dict], bool] = lambda args, event: True   # the tool's own filters
     pid_key: str = "pid"
     comm_key: str = "comm"
-    extra_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    extra_arguments: Callable[[argparse.ArgumentParser], object] = lambda parser: None
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The shared snoop flags."""
@@ -58,7 +58,14 @@ class EventTool:
         parser.add_argument("-t", "--timestamp", action="store_true", help="include seconds since the start")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per event")
+        if self.has_uid:
+            parser.add_argument("-U", "--print-uid", action="store_true", help="include a UID column")
+            parser.add_argument("-u", "--uid", type=int, help="only this user id")
         self.extra_arguments(parser)
+
+    @property
+    def has_uid(self) -> bool:
+        return any(name == "uid" for name, _ in self.layout.fields)
 
     def events(self, args: argparse.Namespace) -> Iterator[dict]:
         """Events that pass the filters, with their derived keys and wall-clock ``time``."""
@@ -73,6 +80,8 @@ class EventTool:
                 continue
             if getattr(args, "failed", False) and self.failed is not None and not self.failed(event):
                 continue
+            if getattr(args, "uid", None) is not None and event.get("uid") != args.uid:
+                continue
             self.derive(event)
             if not self.keep(args, event):
                 continue
@@ -82,24 +91,96 @@ class EventTool:
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         """Print events as rows (or JSON lines) until the duration ends or Ctrl-C."""
         columns = list(self.columns(args) if callable(self.columns) else self.columns)
+        if getattr(args, "print_uid", False):
+            columns.insert(0, Column("UID", "uid", -6))
         if args.timestamp:
             columns.insert(0, Column("TIME(s)", "_elapsed", -9))
         if args.time:
             columns.insert(0, Column("TIME", "_clock", -9))
         if getattr(args, "csv", False):      # a tool offering -s/--csv: unpadded cells, commas between
             columns = [Column(c.header, c.key, 0) for c in columns]
-        separator = "," if getattr(args, "csv", False) else " "
+        write_rows(self.events(args), columns, out, as_json=args.json,
+                   separator="," if getattr(args, "csv", False) else " ")
+        return 0
+
+
+def write_rows(events: Iterable[dict], columns: Sequence[Column], out: IO[str], *, as_json: bool,
+               separator: str = " ") -> None:
+    """An event tool's table: the header, then a row per event as it comes (or, with
+    ``as_json``, one JSON object per event and no header). Besides the events' own keys,
+    columns may show ``_clock`` (HH:MM:SS of the event's ``time``) and ``_elapsed``
+    (seconds since the first event)."""
+    if not as_json:
+        out.write(separator.join(c.cell(c.header) for c in columns).rstrip() + "\n")
+        out.flush()
+    start = None
+    for event in events:
+        if as_json:
+            out.write(json.dumps(event) + "\n")
+        else:
+            start = event["ts"] if start is None else start
+            shown = {**event, "_elapsed": f"{(event['ts'] - start) / 1e9:.3f}",
+                     "_clock": time.strftime("%H:%M:%S", time.localtime(event["time"]))}
+            out.write(separator.join(c.cell(shown[c.key]) for c in columns).rstrip() + "\n")
+        out.flush()
+
+
+@dataclass(frozen=True)
+class CountedTool:
+    """An event tool with BCC's ``-c``/``--count``: instead of a row per event, the number
+    of events per key, printed at the end, fewest first (``descending``: most first) —
+    tcpretrans per flow, tcpconnect per address pair and port. ``keys`` are the key's
+    columns (event keys, headers, widths), ``json_keys`` their names in ``--json``, and
+    ``count`` the count's column (its key is the JSON name). ``refuse`` raises a
+    :class:`~pybpf.tools.events.ToolError` for flags the tool cannot honour, before
+    anything is printed."""
+
+    tool: EventTool
+    keys: tuple[Column, ...]
+    json_keys: tuple[str, ...]
+    count: Column
+    banner: str
+    descending: bool = False
+    refuse: Callable[[argparse.Namespace], None] = lambda args: None
+
+    @property
+    def name(self) -> str:
+        return self.tool.name
+
+    @property
+    def description(self) -> str:
+        return self.tool.description
+
+    @property
+    def layout(self) -> EventLayout:      # for `pybpf record`
+        return self.tool.layout
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        self.tool.add_arguments(parser)
+
+    def events(self, args: argparse.Namespace) -> Iterator[dict]:
+        self.refuse(args)
+        return self.tool.events(args)
+
+    def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        self.refuse(args)
+        if not args.count:
+            return self.tool.run(args, out)
         if not args.json:
-            out.write(separator.join(c.cell(c.header) for c in columns).rstrip() + "\n")
+            out.write(self.banner + "\n")
             out.flush()
-        start = None
-        for event in self.events(args):
-            if args.json:
-                out.write(json.dumps(event) + "\n")
-            else:
-                start = event["ts"] if start is None else start
-                shown = {**event, "_elapsed": f"{(event['ts'] - start) / 1e9:.3f}",
-                         "_clock": time.strftime("%H:%M:%S", time.localtime(event["time"]))}
-                out.write(separator.join(c.cell(shown[c.key]) for c in columns).rstrip() + "\n")
-            out.flush()
+        counts: dict[tuple, int] = {}
+        for event in self.tool.events(args):
+            key = tuple(event[column.key] for column in self.keys)
+            counts[key] = counts.get(key, 0) + 1
+        ordered = sorted(counts.items(), key=lambda item: -item[1] if self.descending else item[1])
+        if args.json:
+            out.writelines(json.dumps({**dict(zip(self.json_keys, key)), self.count.key: count}) + "\n"
+                           for key, count in ordered)
+        else:
+            columns = (*self.keys, self.count)
+            out.write("\n" + " ".join(c.cell(c.header) for c in columns).rstrip() + "\n")
+            out.writelines(" ".join(c.cell(v) for c, v in zip(columns, (*key, count))).rstrip() + "\n"
+                           for key, count in ordered)
+        out.flush()
         return 0

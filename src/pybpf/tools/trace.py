@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from pybpf.tools.bccprobes import Probe, parse_probe
 from pybpf.tools.events import EventLayout, ToolError, monotonic_to_wall
-from pybpf.tools.traced import TraceRun, follow, quote
+from pybpf.tools.traced import TraceRun, follow, program_argument, quote
 
 _CONVERSION = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z)?([diouxXcspKU%])")
 
@@ -121,6 +121,7 @@ class Trace:
     layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        program_argument(parser, "-v", "--verbose")
         parser.add_argument("-p", "--pid", type=int, help="id of the process to trace")
         parser.add_argument("-L", "--tid", type=int, help="id of the thread to trace")
         parser.add_argument("--uid", type=int, help="id of the user to trace")
@@ -134,6 +135,12 @@ class Trace:
         parser.add_argument("-f", "--msg-filter", dest="msg_filter", help="only print messages containing this text")
         parser.add_argument("-K", "--kernel-stack", action="store_true", help="output kernel stack trace")
         parser.add_argument("-U", "--user-stack", action="store_true", help="output user stack trace")
+        parser.add_argument("-c", "--cgroup-path", help="only tasks in this cgroup (v2 path; not its descendants)")
+        parser.add_argument("-u", "--unix-timestamp", action="store_true",
+                            help="with -t: Unix time instead of the seconds since the start")
+        parser.add_argument("-a", "--address", action="store_true", help="print the addresses of stack frames")
+        parser.add_argument("-A", "--aggregate", action="store_true",
+                            help="count identical events and print each once with its count (needs -M)")
         parser.add_argument("--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per event")
         parser.add_argument("probes", nargs="+", metavar="probe", help="probe specifier (see BCC's trace)")
@@ -144,6 +151,7 @@ class Trace:
         tests = [f"pid == {args.pid}"] if args.pid else []
         tests += [f"tid == {args.tid}"] if args.tid else []
         tests += [f"uid == {args.uid}"] if args.uid is not None else []
+        tests += [f"cgroup == cgroupid({quote(args.cgroup_path)})"] if args.cgroup_path else []
         tests += [] if args.include_self else [f"pid != {os.getpid()}"]
         stacks = (["kstack"] if args.kernel_stack else []) + (["ustack"] if args.user_stack else [])
         blocks = []
@@ -167,7 +175,7 @@ class Trace:
         probes = [parse_trace_probe(text, args.string_size, args.pid) for text in args.probes]
         stacks = int(args.kernel_stack) + int(args.user_stack)
         wall, printed = monotonic_to_wall(), 0
-        with TraceRun(self.program(probes, args), pid=args.pid, name=self.name) as run:
+        with TraceRun(self.program(probes, args), pid=args.pid, name=self.name, show=args.show_program) as run:
             for record in follow(run, args.duration):
                 trace = probes[record.index]
                 pid, tid, comm, cpu, ts = record.values[:5]
@@ -177,36 +185,55 @@ class Trace:
                 ids = record.values[5:5 + stacks]
                 event = {"ts": ts, "time": (int(ts) + wall) / 1e9, "pid": pid, "tid": tid, "cpu": cpu, "comm": comm,
                          "func": trace.function, "probe": trace.probe.spec, "message": message}
-                if args.kernel_stack:
-                    event["kernel_stack"] = [n for _, n in run.frames(ids.pop(0), True)]
-                if args.user_stack:
-                    event["user_stack"] = [n for _, n in run.frames(ids.pop(0), False)]
+                for key, kernel in (("kernel_stack", True), ("user_stack", False)):
+                    if args.kernel_stack if kernel else args.user_stack:
+                        frames = run.frames(ids.pop(0), kernel)
+                        event[key] = [name for _, name in frames]
+                        event[key + "_addresses"] = [address for address, _ in frames]
                 yield event
                 printed += 1
                 if args.max_events and printed >= args.max_events:
                     return
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        if args.aggregate and not args.max_events:
+            raise ToolError("-A counts events up to -M MAX_EVENTS: give -M too")
         start = time.monotonic_ns()
+        width = 17 if args.unix_timestamp and args.timestamp else 8
         if not args.json:
-            header = ("TIME     " if args.time or args.timestamp else "") + ("CPU " if args.print_cpu else "")
+            header = (f"{'TIME':<{width}} " if args.time or args.timestamp else "") + ("CPU " if args.print_cpu else "")
             trivial = all(not re.search(r'"', text) for text in args.probes)
             out.write(f"{header}{'PID':<7} {'TID':<7} {'COMM':<15} {'FUNC':<16} {'' if trivial else '-'}".rstrip() + "\n")
             out.flush()
+        seen: dict[str, int] = {}
         for event in self.events(args):
             if args.json:
                 out.write(json.dumps(event) + "\n")
+                out.flush()
+                continue
+            text = self._text(event, args, start, width)
+            if args.aggregate:
+                seen[text] = seen.get(text, 0) + 1
             else:
-                when = (f"{(int(event['ts']) - start) / 1e9:<8.6f} " if args.timestamp else
-                        f"{time.strftime('%H:%M:%S', time.localtime(event['time'])):<8} " if args.time else "")
-                cpu = f"{event['cpu']:<3} " if args.print_cpu else ""
-                out.write(f"{when}{cpu}{event['pid']:<7} {event['tid']:<7} {event['comm']:<15} {event['func']:<16} {event['message']}\n")
-                frames = event.get("kernel_stack", []) + event.get("user_stack", [])
-                out.writelines(f"        {frame}\n" for frame in frames)
-                if frames:
-                    out.write("\n")
-            out.flush()
+                out.write(text)
+                out.flush()
+        out.writelines(f"{text}-->COUNT {count}\n\n" for text, count in sorted(seen.items(), key=lambda item: -item[1]))
         return 0
+
+    @staticmethod
+    def _text(event: dict, args: argparse.Namespace, start: int, width: int) -> str:
+        """An event as BCC's trace prints it: its line, then its stacks' frames."""
+        stamp = f"{event['time'] if args.unix_timestamp else (int(event['ts']) - start) / 1e9:.6f}"
+        when = (f"{stamp[:width]:<{width}} " if args.timestamp else
+                f"{time.strftime('%H:%M:%S', time.localtime(event['time'])):<8} " if args.time else "")
+        cpu = f"{event['cpu']:<3} " if args.print_cpu else ""
+        lines = [f"{when}{cpu}{event['pid']:<7} {event['tid']:<7} {event['comm']:<15} {event['func']:<16} {event['message']}\n"]
+        for key in ("kernel_stack", "user_stack"):
+            for address, frame in zip(event.get(key + "_addresses", []), event.get(key, [])):
+                lines.append(f"        {f'{address:16x} ' if args.address else ''}{frame}\n")
+        if "kernel_stack" in event or "user_stack" in event:
+            lines.append("\n")
+        return "".join(lines)
 
 
 TOOL = Trace()

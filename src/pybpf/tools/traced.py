@@ -18,6 +18,26 @@ from pybpf.tools.events import ToolError
 from pybpf.trace.runtime import Session
 
 
+def held_command(command: str):
+    """``command`` forked and held before exec until the probes are attached
+    (``release()``, ``exited()``, ``stop()``): memleak ``-c``, syscount ``--exec``."""
+    from pybpf.trace.errors import TraceRuntimeError
+    from pybpf.trace.runtime import Child
+
+    try:
+        return Child(command)
+    except TraceRuntimeError as exc:
+        raise ToolError(str(exc)) from None
+
+
+def program_argument(parser, *flags: str) -> None:
+    """BCC's flag that prints the tool's program before it runs (funccount ``-D``,
+    funclatency/argdist/trace ``-v``, stackcount ``--debug``): here the trace-language
+    program, on stderr; pass ``show=args.show_program`` to :class:`TraceRun`."""
+    parser.add_argument(*flags, dest="show_program", action="store_true",
+                        help="print the generated trace-language program (on stderr) before running it")
+
+
 def quote(text: str) -> str:
     """``text`` as a trace-language string literal."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -27,10 +47,15 @@ class TraceRun:
     """One trace program in the kernel, for a tool. Use as a context manager: entering
     loads and attaches every probe, leaving detaches and frees everything."""
 
-    def __init__(self, source: str, *, pid: int | None = None, name: str = "tool"):
+    def __init__(self, source: str, *, pid: int | None = None, name: str = "tool", show: bool = False):
+        import sys
+
         from pybpf.trace.errors import TraceError
         from pybpf.trace.runtime import Options, compile_source
 
+        if show:                    # BCC's -v/-D/--debug: the program, on stderr (stdout stays the tool's)
+            sys.stderr.write(source if source.endswith("\n") else source + "\n")
+            sys.stderr.flush()
         try:
             compiled = compile_source(source, filename=name)
         except TraceError as exc:
@@ -217,14 +242,16 @@ class Ticker:
     """When a tool that prints every ``interval`` seconds (None: only at the end) for
     ``duration`` seconds (None: until Ctrl-C, or until ``until()`` is true) reports: iterate
     to get ``False`` at each interval and ``True`` once at the end. ``step`` bounds each wait (for tools that
-    poll events meanwhile: :meth:`wait` returns how long to wait now)."""
+    poll events meanwhile: :meth:`wait` returns how long to wait now); ``pause(seconds)``
+    waits (``time.sleep``, or a tool's poll for events meanwhile)."""
 
-    def __init__(self, interval: float | None, duration: float | None, until: Callable[[], bool] | None = None):
+    def __init__(self, interval: float | None, duration: float | None, until: Callable[[], bool] | None = None,
+                 pause: Callable[[float], object] = time.sleep):
         if interval is not None and interval <= 0:
             raise ToolError(f"-i {interval}: the interval must be positive")
         if duration is not None and duration <= 0:
             raise ToolError(f"-d {duration}: the duration must be positive")
-        self.interval, self.duration, self.until = interval, duration, until
+        self.interval, self.duration, self.until, self.pause = interval, duration, until, pause
         self.start = self.last = time.monotonic()
 
     def __iter__(self) -> Iterator[bool]:
@@ -237,7 +264,7 @@ class Ticker:
                     self.last = now
                     yield False
                     continue
-                time.sleep(self.wait())
+                self.pause(self.wait())
         except KeyboardInterrupt:
             pass
         yield True
