@@ -21,15 +21,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bpftrace_runtime import drop_in  # noqa: E402
 
 
-def pybpf_trace(*args: str, tracer: str = "", timeout: float = 30) -> subprocess.CompletedProcess:
+def pybpf_trace(*args: str, tracer: str = "", timeout: float = 30,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     command = [tracer] if tracer else [sys.executable, "-m", "pybpf", "trace"]
     return subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, PYTHONPATH=str(SRC)), check=False)
+                          env=dict(os.environ, PYTHONPATH=str(SRC), **(env or {})), check=False)
 
 
-def bpftrace(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+def bpftrace(*args: str, timeout: float = 30, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     assert BPFTRACE is not None
-    return subprocess.run([BPFTRACE, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run([BPFTRACE, *args], capture_output=True, text=True, timeout=timeout, check=False,
+                          env=dict(os.environ, **(env or {})))
 
 
 COMM = 'BEGIN { printf("%s\\n", comm); print(comm); exit() }'
@@ -361,3 +363,37 @@ def test_sigint_under_a_flood_of_events_stops_promptly_as_bpftrace():
     ours, theirs = _interrupted_under_flood([sys.executable, "-m", "pybpf", "trace"]), _interrupted_under_flood([BPFTRACE])
     assert ours[0] == theirs[0] == "end"
     assert ours[1] < 5
+
+
+LOG_PROGRAM = 'BEGIN { if (str($1) == str($2)) { printf("%s\\n", str($1)); exit() } }'
+
+
+@needs_bpftrace
+@pytest.mark.parametrize("size", ["1", "200"])
+def test_v_with_a_log_size_too_small_for_the_verifier_log_fails_as_bpftrace(size):
+    """-v loads with a verifier log buffer of BPFTRACE_LOG_SIZE bytes, fixed: a log that
+    does not fit is the kernel's ENOSPC, and the run fails naming the variable and size."""
+    args = ("-v", "-e", LOG_PROGRAM, "hello", "hello")
+    ours, theirs = pybpf_trace(*args, env={"BPFTRACE_LOG_SIZE": size}), bpftrace(*args, env={"BPFTRACE_LOG_SIZE": size})
+    assert theirs.returncode != 0 and ours.returncode != 0
+    hint = f"try increasing the BPFTRACE_LOG_SIZE environment variable beyond the current value of {size} bytes"
+    assert hint in theirs.stderr and hint in ours.stderr
+    assert "Error loading program: BEGIN" in ours.stderr  # what bpftrace 0.17's runtime test expects
+    assert "hello" not in ours.stdout
+
+
+@needs_bpftrace
+def test_v_prints_each_programs_id_and_verifier_log_as_bpftrace():
+    args = ("-v", "-e", LOG_PROGRAM, "hello", "hello")
+    ours, theirs = pybpf_trace(*args), bpftrace(*args)
+    assert theirs.returncode == 0 and ours.returncode == 0, ours.stderr
+    for result in (ours, theirs):
+        assert result.stdout.startswith("Attaching 1 probe...\n\nProgram ID: ")
+        assert "\n\nThe verifier log: \nprocessed " in result.stdout
+        assert "hello\n" in result.stdout
+
+
+def test_log_size_that_is_not_a_number_is_refused():
+    result = pybpf_trace("-v", "-e", "BEGIN { exit() }", env={"BPFTRACE_LOG_SIZE": "many"})
+    assert result.returncode == 1
+    assert result.stderr == "ERROR: Env var 'BPFTRACE_LOG_SIZE' did not contain a valid uint64_t, or was zero-valued.\n"

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 USAGE = """USAGE:
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-B", dest="buffering", choices=("line", "full", "none"), default="line",
                         help="output buffering")
     parser.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching N probes...'")
-    parser.add_argument("-v", dest="verbose", action="store_true", help="with -l: tracepoint arguments")
+    parser.add_argument("-v", dest="verbose", action="store_true", help="verbose: each program's verifier log (with -l: tracepoint arguments)")
     parser.add_argument("-k", dest="warnings", action="count", default=0, help="warn when a helper fails (-kk: reads and lookups too)")
     parser.add_argument("--unsafe", action="store_true", help="allow system()")
     parser.add_argument("--info", action="store_true", help="what this build supports")
@@ -169,7 +170,7 @@ def _list_functions(kind: str, binary: str, glob: str, *, pid: int = 0) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from pybpf.trace.errors import TraceError
-    from pybpf.trace.runtime import Options
+    from pybpf.trace.runtime import LOG_SIZE, Options
     from pybpf.trace.runtime import run as run_program
 
     rest = list(args.args)
@@ -234,9 +235,14 @@ def run(args: argparse.Namespace) -> int:
         output = open(args.output, "w")
     elif args.buffering == "full":
         output = open(sys.stdout.fileno(), "w", closefd=False, buffering=1 << 16)
+    log_size = os.environ.get("BPFTRACE_LOG_SIZE", str(LOG_SIZE)).strip()
+    if not log_size.isdigit():
+        print("ERROR: Env var 'BPFTRACE_LOG_SIZE' did not contain a valid uint64_t, or was zero-valued.",
+              file=sys.stderr)
+        return 1
     options = Options(params=rest, output=output, format=args.format, pid=pid, command=args.command,
                       quiet=args.quiet, unsafe=args.unsafe, helper_checks=min(args.warnings, 2),
-                      warnings=not args.no_warnings)
+                      warnings=not args.no_warnings, verbose=args.verbose, log_size=int(log_size))
     try:
         return run_program(source, options, filename)
     except TraceError as exc:

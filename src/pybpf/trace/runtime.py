@@ -31,6 +31,7 @@ from pybpf.trace.printf import render
 from pybpf.trace.types import decode
 
 RING_SIZE = 1 << 20
+LOG_SIZE = 1000000  #: -v's verifier log buffer unless BPFTRACE_LOG_SIZE says otherwise, as bpftrace's default
 #: kernel probe kinds refused on kernels without kprobes / BPF trampolines
 _KERNEL_FUNCTION_KINDS = ("kprobe", "kretprobe", "kfunc", "kretfunc")
 
@@ -46,6 +47,8 @@ class Options:
     unsafe: bool = False
     helper_checks: int = 0    #: -k (1) / -kk (2): report helpers that fail, as bpftrace
     warnings: bool = True     #: compile-time warnings on stderr (--no-warnings: none)
+    verbose: bool = False     #: -v: each program's id and verifier log, as bpftrace prints them
+    log_size: int = LOG_SIZE  #: -v's verifier log buffer (BPFTRACE_LOG_SIZE), fixed as bpftrace's
 
 
 def _tracefs() -> Any:
@@ -448,9 +451,13 @@ class Session:
         from pybpf.errors import PybpfError
 
         spec = self.collection_spec()
+        verbose = self.options.verbose and self.engine == "kernel"
+        logging = {"log_level": 1, "log_size": self.options.log_size, "grow_log": False} if verbose else {}
         try:
-            self.collection = load(spec, engine=self.engine)
+            self.collection = load(spec, engine=self.engine, **logging)
         except PybpfError as exc:
+            if verbose:
+                raise self._verbose_refusal(exc) from None
             raise TraceRuntimeError(f"the {self.engine} refused the program: {exc}") from None
         self.kernel_maps = {name: self.collection.maps[spec_name] for name, spec_name in self.map_names.items()}
         self.programs = [(probe, self.collection.programs[f"trace_{i}"])
@@ -458,6 +465,28 @@ class Session:
         if self.engine == "kernel":
             from pybpf.kernel.ringbuf import RingBuffer
             self.ring = RingBuffer(self.kernel_maps[RING].fd, RING_SIZE)
+
+    def _verbose_refusal(self, exc: Exception) -> TraceRuntimeError:
+        """-v's refusal as bpftrace's: the verifier log on stderr, then which probe's
+        program was refused (and, for the kernel's ENOSPC, that the fixed log buffer of
+        BPFTRACE_LOG_SIZE bytes was too small for the log)."""
+        import errno
+        import re
+
+        sys.stderr.write(f"\nError log: \n{getattr(exc, 'log', '')}\n")
+        found = re.search(r"program 'trace_(\d+)'", getattr(exc, "target", ""))
+        name = self.compiled.probes[int(found.group(1))].target if found else "?"
+        if getattr(exc, "errno", 0) == errno.ENOSPC:
+            return TraceRuntimeError(
+                f"ERROR: Error loading program: {name}: the verification log buffer is not big enough, "
+                "try increasing the BPFTRACE_LOG_SIZE environment variable beyond the current value of "
+                f"{self.options.log_size} bytes")
+        return TraceRuntimeError(f"ERROR: Error loading program: {name}: {exc}")
+
+    def report_loaded(self) -> None:
+        """-v: each program's id and verifier log, on stdout as bpftrace prints them."""
+        for _probe, program in self.programs:
+            self.write(f"\nProgram ID: {program.id}\n\nThe verifier log: \n{program.log}\n")
 
     def run_special(self, kind: str) -> None:
         for probe, program in self.programs:
@@ -931,6 +960,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
             session.write(f"Attaching {count} probe{'s' if count != 1 else ''}...\n")
         elif options.format == "json" and not options.quiet:
             session.write(f'{{"type": "attached_probes", "data": {{"probes": {session.probe_count}}}}}\n')
+        if options.verbose:
+            session.report_loaded()
         session.run_special("BEGIN")
         session.drain()
         if not session.exiting:
