@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -397,3 +399,28 @@ def test_log_size_that_is_not_a_number_is_refused():
     result = pybpf_trace("-v", "-e", "BEGIN { exit() }", env={"BPFTRACE_LOG_SIZE": "many"})
     assert result.returncode == 1
     assert result.stderr == "ERROR: Env var 'BPFTRACE_LOG_SIZE' did not contain a valid uint64_t, or was zero-valued.\n"
+
+
+def test_a_drop_in_named_bpftrace_is_found_by_pidof_and_sigusr1_prints_its_maps(tmp_path):
+    """bpftrace's runtime test ``print all maps on sigusr1`` signals ``$(pidof bpftrace)``:
+    the drop-in's command line must start with the script, not the interpreter."""
+    tracer = drop_in(tmp_path)
+    process = subprocess.Popen([tracer, "-f", "json", "-e", "BEGIN { @scalar = 5; } interval:s:20 { exit(); }"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, PYTHONPATH=str(SRC), __BPFTRACE_NOTIFY_PROBES_ATTACHED="1"))
+    try:
+        assert process.stderr is not None
+        assert process.stderr.readline() == "__BPFTRACE_NOTIFY_PROBES_ATTACHED\n"
+        arguments = Path(f"/proc/{process.pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        assert arguments[:2] == [tracer.encode(), b"-f"]
+        assert Path(f"/proc/{process.pid}/comm").read_text() == "bpftrace\n"
+        pidof = shutil.which("pidof")
+        if pidof is not None:
+            found = subprocess.run([pidof, "bpftrace"], capture_output=True, text=True, check=False).stdout.split()
+            assert str(process.pid) in found
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=30)
+    assert out.count('{"type": "map", "data": {"@scalar": 5}}') == 2, out

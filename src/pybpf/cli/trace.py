@@ -230,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {format_instruction(ins)}")
         return 0
     _name_process()
+    _show_script_as_command()
     output = sys.stdout
     if args.output:
         output = open(args.output, "w")
@@ -269,6 +270,36 @@ def _name_process() -> None:
     if re.fullmatch(r"python[\d.]*", comm):
         pr_set_name = 15
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_name, b"pybpf", 0, 0, 0)
+
+
+def _show_script_as_command() -> None:
+    """Run as a script (``#!python`` in a file named ``bpftrace``, or the ``pybpf`` entry
+    point), the process's command line starts with the interpreter (``python ./bpftrace
+    -e ...``), so ``pidof bpftrace`` (which matches argv[0] and the executable, not the
+    comm) cannot find it, as it finds a native tracer. Drop the interpreter from the
+    kernel's copy of the arguments, as setproctitle does: the strings move to the start
+    of the same area, and the area ends where they do (PR_SET_MM_ARG_END, root only) or,
+    where the kernel refuses that, is padded with NULs."""
+    import ctypes
+
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            cmdline = f.read()
+        with open("/proc/self/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return
+    words = cmdline.split(b"\0")
+    if len(words) < 2 or not sys.argv or words[1] != os.fsencode(sys.argv[0]) \
+            or not os.path.basename(words[0]).startswith(b"python"):
+        return  # not an interpreter running a script (python -m pybpf, a frozen binary...)
+    arg_start, arg_end = int(fields[45]), int(fields[46])  # fields 48 and 49 of stat
+    if arg_end - arg_start != len(cmdline) or ctypes.string_at(arg_start, len(cmdline)) != cmdline:
+        return
+    shift = len(words[0]) + 1
+    ctypes.memmove(arg_start, cmdline[shift:] + bytes(shift), len(cmdline))
+    pr_set_mm, pr_set_mm_arg_end = 35, 9
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_mm, *map(ctypes.c_ulong, (pr_set_mm_arg_end, arg_end - shift, 0, 0)))
 
 
 def _info() -> int:
