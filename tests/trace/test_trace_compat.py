@@ -424,3 +424,32 @@ def test_a_drop_in_named_bpftrace_is_found_by_pidof_and_sigusr1_prints_its_maps(
         process.terminate()
         out, _ = process.communicate(timeout=30)
     assert out.count('{"type": "map", "data": {"@scalar": 5}}') == 2, out
+
+
+REDEFINITIONS = [
+    # redefines curtask's struct: no kernel type completes the definitions
+    ("struct task_struct { struct thread_info x; } BEGIN { printf(\"%d\\n\", curtask->x.status); exit(); }", False),
+    ("\nstruct task_struct {\n  int a;\n  struct thread_info y; } BEGIN { printf(\"%d\\n\", curtask->a); exit(); }",
+     False),
+    ("struct file { struct thread_info x; } BEGIN { printf(\"%d\\n\", sizeof(struct file)); exit(); }", False),
+    # the program's own complete definition shadows the kernel's
+    ("struct task_struct { int x; } BEGIN { printf(\"%d\\n\", sizeof(struct task_struct)); exit(); }", True),
+    # the redefined type is not one the probes take from the kernel: BTF completes the rest
+    ("struct task_struct { int x; } struct foo { struct thread_info t; } "
+     "BEGIN { printf(\"%d\\n\", sizeof(struct foo)); exit(); }", True),
+    ("struct foo { struct thread_info x; } BEGIN { printf(\"%d\\n\", sizeof(((struct foo *)curtask)->x)); exit(); }",
+     True),
+]
+
+
+@needs_bpftrace
+@pytest.mark.parametrize("program, runs", REDEFINITIONS)
+def test_a_redefined_kernel_struct_takes_no_kernel_types_as_bpftrace(program, runs):
+    ours, theirs = pybpf_trace("-q", "-e", program), bpftrace("-q", "-e", program)
+    if runs:
+        assert theirs.returncode == 0, theirs.stderr
+        assert (ours.returncode, ours.stdout) == (0, theirs.stdout), ours.stderr
+    else:
+        errors = [line for line in theirs.stderr.splitlines() if ": error: " in line]
+        assert ours.returncode != 0 and theirs.returncode != 0
+        assert ours.stderr.splitlines() == errors[:1]  # clang's notes left out

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import re
 import signal
 import struct
 import sys
@@ -372,6 +373,19 @@ def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntax
                             source, point.position, point.length)
 
 
+def _kernel_names(program: ast.Script) -> set[str]:
+    """The struct/union types the probes of ``program`` take from the kernel: those they
+    name (casts, sizeof, offsetof) and ``curtask``'s ``struct task_struct``."""
+    names = set()
+    for probe in program.probes:
+        for node in ast.walk(probe):
+            if isinstance(node, ast.Builtin) and node.name == "curtask":
+                names.add("struct task_struct")
+            elif isinstance(node, (ast.Cast, ast.SizeOf, ast.OffsetOf)) and node.ctype:
+                names.update(" ".join(m.groups()) for m in re.finditer(r"\b(struct|union)\s+(\w+)", node.ctype))
+    return names
+
+
 def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin",
                    cpid: int = 0, formats: dict[str, Any] | None = None, unsafe: bool = False,
                    pid: int = 0, binary: str = "", helper_checks: int = 0) -> Compiled:
@@ -382,7 +396,7 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
     try:
         contexts = expand(program, formats, pid or cpid, binary)
         gen = Generator(program, list(params or []), None)
-        gen.kernel.define(program.c_definitions)
+        gen.kernel.define(program.c_definitions, _kernel_names(program))
         gen.cpid = cpid
         gen.unsafe = unsafe
         gen.helper_checks = helper_checks
@@ -470,9 +484,6 @@ class Session:
         """-v's refusal as bpftrace's: the verifier log on stderr, then which probe's
         program was refused (and, for the kernel's ENOSPC, that the fixed log buffer of
         BPFTRACE_LOG_SIZE bytes was too small for the log)."""
-        import errno
-        import re
-
         sys.stderr.write(f"\nError log: \n{getattr(exc, 'log', '')}\n")
         found = re.search(r"program 'trace_(\d+)'", getattr(exc, "target", ""))
         name = self.compiled.probes[int(found.group(1))].target if found else "?"
