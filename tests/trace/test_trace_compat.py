@@ -453,3 +453,38 @@ def test_a_redefined_kernel_struct_takes_no_kernel_types_as_bpftrace(program, ru
         errors = [line for line in theirs.stderr.splitlines() if ": error: " in line]
         assert ours.returncode != 0 and theirs.returncode != 0
         assert ours.stderr.splitlines() == errors[:1]  # clang's notes left out
+
+
+def burst_under(tracer: list[str], program: str, burst: Path, env: dict[str, str]) -> str:
+    """Run ``program`` under ``tracer`` and, once it is attached, the script ``burst``."""
+    first, second = sorted(os.sched_getaffinity(0))[:2]  # apart: the burst runs on while the tracer reacts
+    process = subprocess.Popen([*tracer, "-e", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, __BPFTRACE_NOTIFY_PROBES_ATTACHED="1", **env),
+                               preexec_fn=lambda: os.sched_setaffinity(0, {first}))
+    try:
+        assert process.stderr is not None
+        while "__BPFTRACE_NOTIFY_PROBES_ATTACHED" not in process.stderr.readline():
+            assert process.poll() is None
+        subprocess.run([str(burst)], check=True, timeout=60, preexec_fn=lambda: os.sched_setaffinity(0, {second}))
+        out, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    return out
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler for the burst program")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the burst and the tracer need a CPU each")
+@pytest.mark.parametrize("tracer", ["pybpf", pytest.param("bpftrace", marks=needs_bpftrace)])
+def test_events_after_exit_are_dropped_and_end_still_prints(tmp_path, tracer):
+    """A burst of events, each calling exit(): bpftrace prints the first one's output and
+    drops the rest (in the buffer behind the exit event, or emitted until the probes are
+    detached); END's output follows."""
+    burst = tmp_path / "tr2burst"
+    (tmp_path / "burst.c").write_text("#include <unistd.h>\n#include <sys/syscall.h>\n"
+                                      "int main(void) { for (int i = 0; i < 300000; i++) syscall(SYS_getppid); }\n")
+    subprocess.run(["cc", "-O2", "-o", str(burst), str(tmp_path / "burst.c")], check=True)
+    program = ('tracepoint:syscalls:sys_enter_getppid /comm == "tr2burst"/ { printf("hit\\n"); exit(); } '
+               'END { printf("end\\n"); }')
+    command = [sys.executable, "-m", "pybpf", "trace"] if tracer == "pybpf" else [str(BPFTRACE)]
+    out = burst_under(command, program, burst, {"PYTHONPATH": str(SRC)})
+    assert out == "Attaching 2 probes...\nhit\nend\n\n\n"

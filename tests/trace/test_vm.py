@@ -61,6 +61,15 @@ def test_exit_stops_at_the_record_that_calls_it():
     assert out.endswith("@n: 2\n")
 
 
+def test_output_emitted_after_exit_is_dropped_but_end_prints():
+    """The probes on one event all run (their map updates count), but what they print
+    after exit() is dropped, as bpftrace drops every event it reads once finalizing."""
+    program = ('t:sched:sched_process_exec { printf("first\\n"); exit(); } '
+               't:sched:sched_process_exec { printf("after exit\\n"); @n = count(); } END { printf("end\\n"); }')
+    out = run(program, [exec_record("/a", 1), exec_record("/b", 2)])
+    assert out == "Attaching 3 probes...\nfirst\nend\n\n\n@n: 1\n"
+
+
 def test_loops_unroll_ternary_and_tuples():
     program = r"""
     t:sched:sched_process_exec {

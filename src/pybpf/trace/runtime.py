@@ -645,6 +645,14 @@ class Session:
         for _ in (self.ring.records() if self.ring is not None else self.kernel_maps[RING].drain()):
             pass
 
+    def settle(self) -> None:
+        """Before END: after exit() or a signal, what the probes emitted after it (in the
+        buffer behind the exit event, or until they were detached) is dropped, as
+        bpftrace drops every event it reads once finalizing; END's own output then prints."""
+        if self.exiting or self.interrupted:
+            self.discard()
+        self.exiting = self.interrupted = False
+
     def event(self, record: bytes) -> None:
         action = self.compiled.actions[struct.unpack_from("<Q", record)[0]]
         kind = action.kind
@@ -999,9 +1007,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
                     break
             poller.close()
         session.detach()
-        if session.interrupted:  # stop promptly: what a flood left in the buffer is dropped, as after exit()
-            session.discard()
-        session.exiting = session.interrupted = False
+        session.settle()
         session.run_special("END")
         session.drain()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -1040,7 +1046,7 @@ def run_on_records(source: str, records: list[tuple[str, dict[str, Any]]], forma
                 if probe.target == f"tracepoint:{name}":
                     program.test_run(ctx=record)
                     session.drain()
-        session.exiting = False
+        session.settle()
         session.run_special("END")
         session.drain()
         session.write("\n\n")
