@@ -123,3 +123,23 @@ def test_for_loops_len_and_return_on_the_vm():
     out = run(program, [exec_record("/a", 4), exec_record("/b", 7), exec_record("/c", 10)])
     assert out.split("\n\n\n")[0] == ("Attaching 1 probe...\n301 1\nno seven\n302 2\nseven is /b\n303 3\n"
                                       "seven is /b")
+
+
+def test_probes_attach_in_program_order_and_blocks_on_one_hook_last_first():
+    """A running process meets the first attached probe first, so probes attach in
+    program order, as bpftrace's (``usdt:bin:*`` on a busy loop reports its first probe);
+    several blocks on one uprobe/usdt hook attach last first, as the kernel runs such a
+    hook's programs newest first and the blocks must run in program order."""
+    from types import SimpleNamespace
+
+    from pybpf.trace.runtime import Session
+
+    def probe(kind: str, target: str) -> tuple:
+        return SimpleNamespace(point=SimpleNamespace(kind=kind), target=target), target
+
+    session = Session.__new__(Session)
+    session.programs = [probe("usdt", "usdt:b:p:one"), probe("usdt", "usdt:b:p:two"), probe("uprobe", "uprobe:b:f"),
+                        probe("usdt", "usdt:b:p:one"), probe("tracepoint", "tracepoint:a:b"),
+                        probe("uprobe", "uprobe:b:f"), probe("tracepoint", "tracepoint:a:b")]
+    order = [next(i for i, q in enumerate(session.programs) if q is p) for p in session.attach_order()]
+    assert order == [3, 0, 1, 5, 2, 4, 6]

@@ -508,12 +508,7 @@ class Session:
         from pybpf.kernel.attach import attach, attach_perf_event
         from pybpf.kernel.perf_event import online_cpus
 
-        # the kernel runs some hooks' programs newest first: attach those in reverse, so
-        # blocks on one event run in program order (as bpftrace does)
-        reverse = ("uprobe", "uretprobe", "usdt", "software")
-        ordered = [p for p in self.programs if p[0].point.kind not in reverse] + \
-            [p for p in reversed(self.programs) if p[0].point.kind in reverse]
-        for probe, program in ordered:
+        for probe, program in self.attach_order():
             kind, parts = probe.point.kind, probe.point.parts
             try:
                 if kind in ("BEGIN", "END"):
@@ -552,6 +547,20 @@ class Session:
                 raise
             except Exception as exc:
                 raise TraceRuntimeError(f"{probe.target}: {exc}") from None
+
+    def attach_order(self) -> list[tuple[Any, Any]]:
+        """The probes in program order, as bpftrace attaches them (a running process
+        meets the first attached first: ``usdt:bin:*`` on a busy loop reports its first
+        probe), except that several blocks on one uprobe/usdt/software hook attach last
+        first: the kernel runs those hooks' programs newest first, and the blocks must
+        run in program order."""
+        reverse = ("uprobe", "uretprobe", "usdt", "software")
+        first: dict[str, int] = {}
+        for i, (probe, _) in enumerate(self.programs):
+            first.setdefault(probe.target, i)
+        return [self.programs[i] for i in sorted(
+            range(len(self.programs)), key=lambda i: (first[self.programs[i][0].target],
+                                                      -i if self.programs[i][0].point.kind in reverse else i))]
 
     def attach_usdt_site(self, program: Any, site: Any) -> Any:
         """A uprobe on one usdt site (of the -p process, if given), raising its semaphore
