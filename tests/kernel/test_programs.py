@@ -70,6 +70,15 @@ def test_log_buffer_grows_until_the_log_fits():
     assert "R5 !read_ok" in caught.value.log
 
 
+def test_a_fixed_log_buffer_too_small_is_enospc():
+    """grow_log=False (bpftrace's BPFTRACE_LOG_SIZE): the kernel's ENOSPC is the answer."""
+    with pytest.raises(BPFError) as caught:
+        load_program(packet_length(), log_level=1, log_size=16, grow_log=False)
+    assert caught.value.errno == errno.ENOSPC
+    with load_program(packet_length(), log_level=1, log_size=4096, grow_log=False) as prog:
+        assert "processed 2 insns" in prog.log
+
+
 def test_missing_maps_and_unknown_helpers_are_refused():
     with pytest.raises(BPFError, match="refers to maps"):
         load_program(counter("hits"))

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,15 +23,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bpftrace_runtime import drop_in  # noqa: E402
 
 
-def pybpf_trace(*args: str, tracer: str = "", timeout: float = 30) -> subprocess.CompletedProcess:
+def pybpf_trace(*args: str, tracer: str = "", timeout: float = 30,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     command = [tracer] if tracer else [sys.executable, "-m", "pybpf", "trace"]
     return subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, PYTHONPATH=str(SRC)), check=False)
+                          env=dict(os.environ, PYTHONPATH=str(SRC), **(env or {})), check=False)
 
 
-def bpftrace(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+def bpftrace(*args: str, timeout: float = 30, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     assert BPFTRACE is not None
-    return subprocess.run([BPFTRACE, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run([BPFTRACE, *args], capture_output=True, text=True, timeout=timeout, check=False,
+                          env=dict(os.environ, **(env or {})))
 
 
 COMM = 'BEGIN { printf("%s\\n", comm); print(comm); exit() }'
@@ -361,3 +365,126 @@ def test_sigint_under_a_flood_of_events_stops_promptly_as_bpftrace():
     ours, theirs = _interrupted_under_flood([sys.executable, "-m", "pybpf", "trace"]), _interrupted_under_flood([BPFTRACE])
     assert ours[0] == theirs[0] == "end"
     assert ours[1] < 5
+
+
+LOG_PROGRAM = 'BEGIN { if (str($1) == str($2)) { printf("%s\\n", str($1)); exit() } }'
+
+
+@needs_bpftrace
+@pytest.mark.parametrize("size", ["1", "200"])
+def test_v_with_a_log_size_too_small_for_the_verifier_log_fails_as_bpftrace(size):
+    """-v loads with a verifier log buffer of BPFTRACE_LOG_SIZE bytes, fixed: a log that
+    does not fit is the kernel's ENOSPC, and the run fails naming the variable and size."""
+    args = ("-v", "-e", LOG_PROGRAM, "hello", "hello")
+    ours, theirs = pybpf_trace(*args, env={"BPFTRACE_LOG_SIZE": size}), bpftrace(*args, env={"BPFTRACE_LOG_SIZE": size})
+    assert theirs.returncode != 0 and ours.returncode != 0
+    hint = f"try increasing the BPFTRACE_LOG_SIZE environment variable beyond the current value of {size} bytes"
+    assert hint in theirs.stderr and hint in ours.stderr
+    assert "Error loading program: BEGIN" in ours.stderr  # what bpftrace 0.17's runtime test expects
+    assert "hello" not in ours.stdout
+
+
+@needs_bpftrace
+def test_v_prints_each_programs_id_and_verifier_log_as_bpftrace():
+    args = ("-v", "-e", LOG_PROGRAM, "hello", "hello")
+    ours, theirs = pybpf_trace(*args), bpftrace(*args)
+    assert theirs.returncode == 0 and ours.returncode == 0, ours.stderr
+    for result in (ours, theirs):
+        assert result.stdout.startswith("Attaching 1 probe...\n\nProgram ID: ")
+        assert "\n\nThe verifier log: \nprocessed " in result.stdout
+        assert "hello\n" in result.stdout
+
+
+def test_log_size_that_is_not_a_number_is_refused():
+    result = pybpf_trace("-v", "-e", "BEGIN { exit() }", env={"BPFTRACE_LOG_SIZE": "many"})
+    assert result.returncode == 1
+    assert result.stderr == "ERROR: Env var 'BPFTRACE_LOG_SIZE' did not contain a valid uint64_t, or was zero-valued.\n"
+
+
+def test_a_drop_in_named_bpftrace_is_found_by_pidof_and_sigusr1_prints_its_maps(tmp_path):
+    """bpftrace's runtime test ``print all maps on sigusr1`` signals ``$(pidof bpftrace)``:
+    the drop-in's command line must start with the script, not the interpreter."""
+    tracer = drop_in(tmp_path)
+    process = subprocess.Popen([tracer, "-f", "json", "-e", "BEGIN { @scalar = 5; } interval:s:20 { exit(); }"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, PYTHONPATH=str(SRC), __BPFTRACE_NOTIFY_PROBES_ATTACHED="1"))
+    try:
+        assert process.stderr is not None
+        assert process.stderr.readline() == "__BPFTRACE_NOTIFY_PROBES_ATTACHED\n"
+        arguments = Path(f"/proc/{process.pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        assert arguments[:2] == [tracer.encode(), b"-f"]
+        assert Path(f"/proc/{process.pid}/comm").read_text() == "bpftrace\n"
+        pidof = shutil.which("pidof")
+        if pidof is not None:
+            found = subprocess.run([pidof, "bpftrace"], capture_output=True, text=True, check=False).stdout.split()
+            assert str(process.pid) in found
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=30)
+    assert out.count('{"type": "map", "data": {"@scalar": 5}}') == 2, out
+
+
+REDEFINITIONS = [
+    # redefines curtask's struct: no kernel type completes the definitions
+    ("struct task_struct { struct thread_info x; } BEGIN { printf(\"%d\\n\", curtask->x.status); exit(); }", False),
+    ("\nstruct task_struct {\n  int a;\n  struct thread_info y; } BEGIN { printf(\"%d\\n\", curtask->a); exit(); }",
+     False),
+    ("struct file { struct thread_info x; } BEGIN { printf(\"%d\\n\", sizeof(struct file)); exit(); }", False),
+    # the program's own complete definition shadows the kernel's
+    ("struct task_struct { int x; } BEGIN { printf(\"%d\\n\", sizeof(struct task_struct)); exit(); }", True),
+    # the redefined type is not one the probes take from the kernel: BTF completes the rest
+    ("struct task_struct { int x; } struct foo { struct thread_info t; } "
+     "BEGIN { printf(\"%d\\n\", sizeof(struct foo)); exit(); }", True),
+    ("struct foo { struct thread_info x; } BEGIN { printf(\"%d\\n\", sizeof(((struct foo *)curtask)->x)); exit(); }",
+     True),
+]
+
+
+@needs_bpftrace
+@pytest.mark.parametrize("program, runs", REDEFINITIONS)
+def test_a_redefined_kernel_struct_takes_no_kernel_types_as_bpftrace(program, runs):
+    ours, theirs = pybpf_trace("-q", "-e", program), bpftrace("-q", "-e", program)
+    if runs:
+        assert theirs.returncode == 0, theirs.stderr
+        assert (ours.returncode, ours.stdout) == (0, theirs.stdout), ours.stderr
+    else:
+        errors = [line for line in theirs.stderr.splitlines() if ": error: " in line]
+        assert ours.returncode != 0 and theirs.returncode != 0
+        assert ours.stderr.splitlines() == errors[:1]  # clang's notes left out
+
+
+def burst_under(tracer: list[str], program: str, burst: Path, env: dict[str, str]) -> str:
+    """Run ``program`` under ``tracer`` and, once it is attached, the script ``burst``."""
+    first, second = sorted(os.sched_getaffinity(0))[:2]  # apart: the burst runs on while the tracer reacts
+    process = subprocess.Popen([*tracer, "-e", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, __BPFTRACE_NOTIFY_PROBES_ATTACHED="1", **env),
+                               preexec_fn=lambda: os.sched_setaffinity(0, {first}))
+    try:
+        assert process.stderr is not None
+        while "__BPFTRACE_NOTIFY_PROBES_ATTACHED" not in process.stderr.readline():
+            assert process.poll() is None
+        subprocess.run([str(burst)], check=True, timeout=60, preexec_fn=lambda: os.sched_setaffinity(0, {second}))
+        out, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    return out
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler for the burst program")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the burst and the tracer need a CPU each")
+@pytest.mark.parametrize("tracer", ["pybpf", pytest.param("bpftrace", marks=needs_bpftrace)])
+def test_events_after_exit_are_dropped_and_end_still_prints(tmp_path, tracer):
+    """A burst of events, each calling exit(): bpftrace prints the first one's output and
+    drops the rest (in the buffer behind the exit event, or emitted until the probes are
+    detached); END's output follows."""
+    burst = tmp_path / "tr2burst"
+    (tmp_path / "burst.c").write_text("#include <unistd.h>\n#include <sys/syscall.h>\n"
+                                      "int main(void) { for (int i = 0; i < 300000; i++) syscall(SYS_getppid); }\n")
+    subprocess.run(["cc", "-O2", "-o", str(burst), str(tmp_path / "burst.c")], check=True)
+    program = ('tracepoint:syscalls:sys_enter_getppid /comm == "tr2burst"/ { printf("hit\\n"); exit(); } '
+               'END { printf("end\\n"); }')
+    command = [sys.executable, "-m", "pybpf", "trace"] if tracer == "pybpf" else [str(BPFTRACE)]
+    out = burst_under(command, program, burst, {"PYTHONPATH": str(SRC)})
+    assert out == "Attaching 2 probes...\nhit\nend\n\n\n"

@@ -61,6 +61,15 @@ def test_exit_stops_at_the_record_that_calls_it():
     assert out.endswith("@n: 2\n")
 
 
+def test_output_emitted_after_exit_is_dropped_but_end_prints():
+    """The probes on one event all run (their map updates count), but what they print
+    after exit() is dropped, as bpftrace drops every event it reads once finalizing."""
+    program = ('t:sched:sched_process_exec { printf("first\\n"); exit(); } '
+               't:sched:sched_process_exec { printf("after exit\\n"); @n = count(); } END { printf("end\\n"); }')
+    out = run(program, [exec_record("/a", 1), exec_record("/b", 2)])
+    assert out == "Attaching 3 probes...\nfirst\nend\n\n\n@n: 1\n"
+
+
 def test_loops_unroll_ternary_and_tuples():
     program = r"""
     t:sched:sched_process_exec {
@@ -114,3 +123,23 @@ def test_for_loops_len_and_return_on_the_vm():
     out = run(program, [exec_record("/a", 4), exec_record("/b", 7), exec_record("/c", 10)])
     assert out.split("\n\n\n")[0] == ("Attaching 1 probe...\n301 1\nno seven\n302 2\nseven is /b\n303 3\n"
                                       "seven is /b")
+
+
+def test_probes_attach_in_program_order_and_blocks_on_one_hook_last_first():
+    """A running process meets the first attached probe first, so probes attach in
+    program order, as bpftrace's (``usdt:bin:*`` on a busy loop reports its first probe);
+    several blocks on one uprobe/usdt hook attach last first, as the kernel runs such a
+    hook's programs newest first and the blocks must run in program order."""
+    from types import SimpleNamespace
+
+    from pybpf.trace.runtime import Session
+
+    def probe(kind: str, target: str) -> tuple:
+        return SimpleNamespace(point=SimpleNamespace(kind=kind), target=target), target
+
+    session = Session.__new__(Session)
+    session.programs = [probe("usdt", "usdt:b:p:one"), probe("usdt", "usdt:b:p:two"), probe("uprobe", "uprobe:b:f"),
+                        probe("usdt", "usdt:b:p:one"), probe("tracepoint", "tracepoint:a:b"),
+                        probe("uprobe", "uprobe:b:f"), probe("tracepoint", "tracepoint:a:b")]
+    order = [next(i for i, q in enumerate(session.programs) if q is p) for p in session.attach_order()]
+    assert order == [3, 0, 1, 5, 2, 4, 6]

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 USAGE = """USAGE:
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-B", dest="buffering", choices=("line", "full", "none"), default="line",
                         help="output buffering")
     parser.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching N probes...'")
-    parser.add_argument("-v", dest="verbose", action="store_true", help="with -l: tracepoint arguments")
+    parser.add_argument("-v", dest="verbose", action="store_true", help="verbose: each program's verifier log (with -l: tracepoint arguments)")
     parser.add_argument("-k", dest="warnings", action="count", default=0, help="warn when a helper fails (-kk: reads and lookups too)")
     parser.add_argument("--unsafe", action="store_true", help="allow system()")
     parser.add_argument("--info", action="store_true", help="what this build supports")
@@ -169,7 +170,7 @@ def _list_functions(kind: str, binary: str, glob: str, *, pid: int = 0) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from pybpf.trace.errors import TraceError
-    from pybpf.trace.runtime import Options
+    from pybpf.trace.runtime import LOG_SIZE, Options
     from pybpf.trace.runtime import run as run_program
 
     rest = list(args.args)
@@ -229,14 +230,20 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {format_instruction(ins)}")
         return 0
     _name_process()
+    _show_script_as_command()
     output = sys.stdout
     if args.output:
         output = open(args.output, "w")
     elif args.buffering == "full":
         output = open(sys.stdout.fileno(), "w", closefd=False, buffering=1 << 16)
+    log_size = os.environ.get("BPFTRACE_LOG_SIZE", str(LOG_SIZE)).strip()
+    if not log_size.isdigit():
+        print("ERROR: Env var 'BPFTRACE_LOG_SIZE' did not contain a valid uint64_t, or was zero-valued.",
+              file=sys.stderr)
+        return 1
     options = Options(params=rest, output=output, format=args.format, pid=pid, command=args.command,
                       quiet=args.quiet, unsafe=args.unsafe, helper_checks=min(args.warnings, 2),
-                      warnings=not args.no_warnings)
+                      warnings=not args.no_warnings, verbose=args.verbose, log_size=int(log_size))
     try:
         return run_program(source, options, filename)
     except TraceError as exc:
@@ -263,6 +270,36 @@ def _name_process() -> None:
     if re.fullmatch(r"python[\d.]*", comm):
         pr_set_name = 15
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_name, b"pybpf", 0, 0, 0)
+
+
+def _show_script_as_command() -> None:
+    """Run as a script (``#!python`` in a file named ``bpftrace``, or the ``pybpf`` entry
+    point), the process's command line starts with the interpreter (``python ./bpftrace
+    -e ...``), so ``pidof bpftrace`` (which matches argv[0] and the executable, not the
+    comm) cannot find it, as it finds a native tracer. Drop the interpreter from the
+    kernel's copy of the arguments, as setproctitle does: the strings move to the start
+    of the same area, and the area ends where they do (PR_SET_MM_ARG_END, root only) or,
+    where the kernel refuses that, is padded with NULs."""
+    import ctypes
+
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            cmdline = f.read()
+        with open("/proc/self/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return
+    words = cmdline.split(b"\0")
+    if len(words) < 2 or not sys.argv or words[1] != os.fsencode(sys.argv[0]) \
+            or not os.path.basename(words[0]).startswith(b"python"):
+        return  # not an interpreter running a script (python -m pybpf, a frozen binary...)
+    arg_start, arg_end = int(fields[45]), int(fields[46])  # fields 48 and 49 of stat
+    if arg_end - arg_start != len(cmdline) or ctypes.string_at(arg_start, len(cmdline)) != cmdline:
+        return
+    shift = len(words[0]) + 1
+    ctypes.memmove(arg_start, cmdline[shift:] + bytes(shift), len(cmdline))
+    pr_set_mm, pr_set_mm_arg_end = 35, 9
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_mm, *map(ctypes.c_ulong, (pr_set_mm_arg_end, arg_end - shift, 0, 0)))
 
 
 def _info() -> int:

@@ -112,8 +112,9 @@ USDT_SPECS = "__bpf_usdt_spec"
 
 
 def load_collection(spec: CollectionSpec, log_level: int = 0,
-                    log_size: int = LOG_SIZE) -> Collection:
-    """Create every map and load every program of ``spec`` in the kernel."""
+                    log_size: int = LOG_SIZE, grow_log: bool = True) -> Collection:
+    """Create every map and load every program of ``spec`` in the kernel (the log
+    options as :func:`~pybpf.kernel.programs.load_program`'s)."""
     maps: dict[str, KernelMap] = {}
     programs: dict[str, KernelProgram] = {}
     collection = Collection("kernel", maps, programs)  # type: ignore[arg-type]
@@ -124,7 +125,8 @@ def load_collection(spec: CollectionSpec, log_level: int = 0,
         for name, prog_spec in spec.programs.items():
             blob = prog_spec.btf.btf if prog_spec.btf is not None else None
             programs[name] = load_program(prog_spec, lambda m: maps[m].fd, log_level=log_level,
-                                          log_size=log_size, btf_fd=btf.fd(blob, f"program {name!r}"))
+                                          log_size=log_size, btf_fd=btf.fd(blob, f"program {name!r}"),
+                                          grow_log=grow_log)
             if USDT_SPECS in prog_spec.references.values():
                 programs[name].usdt_specs = maps[USDT_SPECS]
     except BaseException:

@@ -157,9 +157,10 @@ def _load_attr(spec: ProgramSpec, code: ctypes.Array, license: ctypes.Array,
 
 
 def _load_with_log(attr: attrs.ProgLoadAttr, target: str, log_level: int,
-                   log_size: int, hints: dict[int, str]) -> tuple[int, str]:
-    """Load with a verifier log, growing the buffer until the whole log fits."""
-    size = max(log_size, LOG_SIZE_MIN)
+                   log_size: int, hints: dict[int, str], grow: bool = True) -> tuple[int, str]:
+    """Load with a verifier log, growing the buffer until the whole log fits (unless not
+    ``grow``: then the kernel's ENOSPC for a log larger than ``log_size`` is the answer)."""
+    size = max(log_size, LOG_SIZE_MIN) if grow else log_size
     while True:
         buf = ctypes.create_string_buffer(size)
         attr.log_level, attr.log_size, attr.log_buf = log_level, size, ctypes.addressof(buf)
@@ -168,7 +169,7 @@ def _load_with_log(attr: attrs.ProgLoadAttr, target: str, log_level: int,
             fd = bpf(Command.PROG_LOAD, attr, target, hints)
             return fd, buf.value.decode(errors="replace")
         except BPFError as exc:
-            if exc.errno == errno.ENOSPC and size < LOG_SIZE_MAX:
+            if exc.errno == errno.ENOSPC and grow and size < LOG_SIZE_MAX:
                 wanted = attr.log_true_size if attr.log_true_size > size else size * 4
                 size = min(wanted, LOG_SIZE_MAX)
                 continue
@@ -180,11 +181,13 @@ def _load_with_log(attr: attrs.ProgLoadAttr, target: str, log_level: int,
 
 def load_program(spec: ProgramSpec, resolve: Callable[[str], int] | None = None,
                  log_level: int = 0, log_size: int = LOG_SIZE,
-                 btf_fd: int = 0) -> KernelProgram:
+                 btf_fd: int = 0, grow_log: bool = True) -> KernelProgram:
     """Load ``spec``; ``resolve`` maps a referenced map name to its fd.
 
     ``log_level`` > 0 asks for the verifier log even on success (kept as ``.log``).
-    ``log_size`` is the first log buffer size; it grows as needed.
+    ``log_size`` is the first log buffer size; it grows as needed, unless ``grow_log`` is
+    false (a fixed buffer, as bpftrace's BPFTRACE_LOG_SIZE: too small a one is refused
+    with ENOSPC).
     """
     spec.check()
     if spec.references and resolve is None:
@@ -212,7 +215,7 @@ def load_program(spec: ProgramSpec, resolve: Callable[[str], int] | None = None,
             pass    # any refusal (EACCES, EINVAL, E2BIG, ...): the verifier's log says why
         log_level = 1  # refused: load again, this time for the verifier's reasons
     try:
-        fd, log = _load_with_log(attr, target, log_level, log_size, hints)
+        fd, log = _load_with_log(attr, target, log_level, log_size, hints, grow_log)
     except VerifierError as exc:
         # name the C line (and any failed CO-RE relocation) the verifier stopped at
         raise exc.explained(spec.explain) from None

@@ -185,3 +185,12 @@ class Script(Node):
     probes: list[Probe]
     source: str = ""
     c_definitions: list[str] = field(default_factory=list)  #: ``struct x { ... };`` texts
+
+
+def walk(node: Any):
+    """``node`` and every node under it (probes, statements, expressions), depth first."""
+    yield node
+    for value in vars(node).values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, Node):
+                yield from walk(item)

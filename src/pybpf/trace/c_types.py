@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pybpf.trace.errors import TraceSyntaxError
+from pybpf.trace.errors import DefinitionError, TraceSyntaxError
 
 _SCALARS = {
     "char": (1, True), "signed char": (1, True), "unsigned char": (1, False), "bool": (1, False), "_Bool": (1, False),
@@ -44,13 +44,18 @@ class CType:
     btf: int = 0                  #: a kernel struct/union (its BTF id) used by value in a definition
 
 
+def defined_names(texts: list[str]) -> set[str]:
+    """The ``struct NAME``/``union NAME`` that ``texts`` define."""
+    return {f"{m.group(1)} {m.group(2)}" for m in map(_STRUCT.match, texts) if m}
+
+
 def parse_definitions(texts: list[str], kernel: Callable[[str], CType | None] | None = None) -> dict[str, CType]:
     """``struct NAME`` → layout, for every struct/union definition in ``texts``;
     ``kernel`` gives the layout of a ``struct NAME`` they use but do not define (the
     kernel's, from BTF), None when there is none."""
     known: dict[str, CType] = {}
     if kernel is not None:
-        defined = {f"{m.group(1)} {m.group(2)}" for m in map(_STRUCT.match, texts) if m}
+        defined = defined_names(texts)
         for used in sorted({" ".join(m.groups()) for m in re.finditer(r"\b(struct|union)\s+(\w+)", " ".join(texts))}
                            - defined):
             found = kernel(used)
@@ -85,7 +90,10 @@ def _record(tag: str, name: str, body: str, known: dict[str, CType]) -> CType:
         member = _MEMBER.match(declaration)
         if not member:
             raise TraceSyntaxError(f"cannot read the member declaration '{declaration}' of {record.name}")
-        ctype = _type(member.group("type").strip(), member.group("stars").count("*"), known)
+        try:
+            ctype = _type(member.group("type").strip(), member.group("stars").count("*"), known)
+        except DefinitionError as exc:
+            raise DefinitionError(exc.reason, declaration) from None
         for dim in reversed(re.findall(r"\[\s*(\d*)\s*\]", member.group("dims"))):
             count = int(dim or 0)
             ctype = CType("array", ctype.size * count, ctype.align, element=ctype, count=count)
@@ -145,7 +153,7 @@ def _type(text: str, stars: int, known: dict[str, CType]) -> CType:
         return CType("ptr", 8, 8, element=target, pointee_name=text)
     found = _lookup(text, known)
     if found is None and re.match(r"(struct|union)\b", text):  # by value: the compiler needs its layout
-        raise TraceSyntaxError(f"field has incomplete type '{text}'")
+        raise DefinitionError(f"field has incomplete type '{text}'")
     return found or CType("int", 8, 8)
 
 

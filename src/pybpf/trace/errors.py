@@ -11,6 +11,8 @@ attaching (the kernel's refusals, with what to use instead).
 
 from __future__ import annotations
 
+import re
+
 from pybpf.errors import PybpfError
 
 
@@ -65,6 +67,30 @@ def placed(severity: str, reason: str, source: str, position: int | None, length
     caret = "".join(c if c == "\t" else " " for c in line[:column - 1]) + "~" * width
     span = f"{column}-{column + width}" if width > 1 else f"{column}"
     return f"{filename}:{line_number}:{span}: {severity}: {reason}\n{line}\n{caret}"
+
+
+class DefinitionError(TraceSyntaxError):
+    """A struct definition of the program that cannot be laid out; ``declaration`` is the
+    member at fault. Reported as bpftrace reports it (its definitions go through clang as
+    a file ``definitions.h`` whose first line includes the kernel's types):
+    ``definitions.h:2:41: error: field has incomplete type 'struct thread_info'``."""
+
+    def __init__(self, reason: str, declaration: str = "", source: str = "", position: int | None = None,
+                 filename: str = "stdin"):
+        self.declaration = declaration
+        super().__init__(reason, source, position, 1, filename)
+
+    def located(self, source: str, filename: str) -> DefinitionError:
+        words = self.declaration.split()
+        found = re.search(r"\s+".join(map(re.escape, words)), source) if words else None
+        position = found.start() + found.group().rindex(words[-1]) if found else None
+        return DefinitionError(self.reason, self.declaration, source, position, filename)
+
+    def _render(self) -> str:
+        line, column = line_column(self.source, self.position)
+        first, _ = line_column(self.source, len(self.source) - len(self.source.lstrip()))  # where definitions start
+        return f"definitions.h:{line - first + 2}:{column}: error: {self.reason}" if line else \
+            f"definitions.h: error: {self.reason}"
 
 
 class TraceRuntimeError(TraceError):

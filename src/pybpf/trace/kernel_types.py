@@ -34,10 +34,19 @@ class KernelTypes:
         self.user: dict[str, object] = {}      #: the program's own struct definitions by name
         self._user_ids: dict[int, object] = {}  #: negative ids for them (and their parts)
 
-    def define(self, texts: list[str]) -> None:
-        """Add the program's ``struct x { ... }`` definitions (they win over BTF's)."""
-        from pybpf.trace.c_types import parse_definitions
-        self.user.update(parse_definitions(texts, self._kernel_record))
+    def define(self, texts: list[str], kernel_names: set[str] | None = None) -> None:
+        """Add the program's ``struct x { ... }`` definitions (they win over BTF's).
+
+        ``kernel_names`` are the kernel types the program uses (``struct task_struct``
+        for ``curtask``, those it casts to). Where the program redefines one of them,
+        bpftrace takes no type at all from BTF (its clang would see the kernel's
+        definition and the program's twice), so the definitions must then be complete
+        in themselves; otherwise a struct they hold by value but do not define is the
+        kernel's."""
+        from pybpf.trace.c_types import defined_names, parse_definitions
+
+        redefined = any(self._kernel_record(name) is not None for name in defined_names(texts) & (kernel_names or set()))
+        self.user.update(parse_definitions(texts, None if redefined else self._kernel_record))
 
     def _kernel_record(self, c_name: str) -> Any:
         """A kernel struct/union a definition holds by value: its size and alignment

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import re
 import signal
 import struct
 import sys
@@ -31,6 +32,7 @@ from pybpf.trace.printf import render
 from pybpf.trace.types import decode
 
 RING_SIZE = 1 << 20
+LOG_SIZE = 1000000  #: -v's verifier log buffer unless BPFTRACE_LOG_SIZE says otherwise, as bpftrace's default
 #: kernel probe kinds refused on kernels without kprobes / BPF trampolines
 _KERNEL_FUNCTION_KINDS = ("kprobe", "kretprobe", "kfunc", "kretfunc")
 
@@ -46,6 +48,8 @@ class Options:
     unsafe: bool = False
     helper_checks: int = 0    #: -k (1) / -kk (2): report helpers that fail, as bpftrace
     warnings: bool = True     #: compile-time warnings on stderr (--no-warnings: none)
+    verbose: bool = False     #: -v: each program's id and verifier log, as bpftrace prints them
+    log_size: int = LOG_SIZE  #: -v's verifier log buffer (BPFTRACE_LOG_SIZE), fixed as bpftrace's
 
 
 def _tracefs() -> Any:
@@ -369,6 +373,19 @@ def _kernel_function_refusal(point: ast.AttachPoint, source: str) -> TraceSyntax
                             source, point.position, point.length)
 
 
+def _kernel_names(program: ast.Script) -> set[str]:
+    """The struct/union types the probes of ``program`` take from the kernel: those they
+    name (casts, sizeof, offsetof) and ``curtask``'s ``struct task_struct``."""
+    names = set()
+    for probe in program.probes:
+        for node in ast.walk(probe):
+            if isinstance(node, ast.Builtin) and node.name == "curtask":
+                names.add("struct task_struct")
+            elif isinstance(node, (ast.Cast, ast.SizeOf, ast.OffsetOf)) and node.ctype:
+                names.update(" ".join(m.groups()) for m in re.finditer(r"\b(struct|union)\s+(\w+)", node.ctype))
+    return names
+
+
 def compile_source(source: str, params: list[str] | None = None, filename: str = "stdin",
                    cpid: int = 0, formats: dict[str, Any] | None = None, unsafe: bool = False,
                    pid: int = 0, binary: str = "", helper_checks: int = 0) -> Compiled:
@@ -379,7 +396,7 @@ def compile_source(source: str, params: list[str] | None = None, filename: str =
     try:
         contexts = expand(program, formats, pid or cpid, binary)
         gen = Generator(program, list(params or []), None)
-        gen.kernel.define(program.c_definitions)
+        gen.kernel.define(program.c_definitions, _kernel_names(program))
         gen.cpid = cpid
         gen.unsafe = unsafe
         gen.helper_checks = helper_checks
@@ -448,9 +465,13 @@ class Session:
         from pybpf.errors import PybpfError
 
         spec = self.collection_spec()
+        verbose = self.options.verbose and self.engine == "kernel"
+        logging = {"log_level": 1, "log_size": self.options.log_size, "grow_log": False} if verbose else {}
         try:
-            self.collection = load(spec, engine=self.engine)
+            self.collection = load(spec, engine=self.engine, **logging)
         except PybpfError as exc:
+            if verbose:
+                raise self._verbose_refusal(exc) from None
             raise TraceRuntimeError(f"the {self.engine} refused the program: {exc}") from None
         self.kernel_maps = {name: self.collection.maps[spec_name] for name, spec_name in self.map_names.items()}
         self.programs = [(probe, self.collection.programs[f"trace_{i}"])
@@ -458,6 +479,25 @@ class Session:
         if self.engine == "kernel":
             from pybpf.kernel.ringbuf import RingBuffer
             self.ring = RingBuffer(self.kernel_maps[RING].fd, RING_SIZE)
+
+    def _verbose_refusal(self, exc: Exception) -> TraceRuntimeError:
+        """-v's refusal as bpftrace's: the verifier log on stderr, then which probe's
+        program was refused (and, for the kernel's ENOSPC, that the fixed log buffer of
+        BPFTRACE_LOG_SIZE bytes was too small for the log)."""
+        sys.stderr.write(f"\nError log: \n{getattr(exc, 'log', '')}\n")
+        found = re.search(r"program 'trace_(\d+)'", getattr(exc, "target", ""))
+        name = self.compiled.probes[int(found.group(1))].target if found else "?"
+        if getattr(exc, "errno", 0) == errno.ENOSPC:
+            return TraceRuntimeError(
+                f"ERROR: Error loading program: {name}: the verification log buffer is not big enough, "
+                "try increasing the BPFTRACE_LOG_SIZE environment variable beyond the current value of "
+                f"{self.options.log_size} bytes")
+        return TraceRuntimeError(f"ERROR: Error loading program: {name}: {exc}")
+
+    def report_loaded(self) -> None:
+        """-v: each program's id and verifier log, on stdout as bpftrace prints them."""
+        for _probe, program in self.programs:
+            self.write(f"\nProgram ID: {program.id}\n\nThe verifier log: \n{program.log}\n")
 
     def run_special(self, kind: str) -> None:
         for probe, program in self.programs:
@@ -468,12 +508,7 @@ class Session:
         from pybpf.kernel.attach import attach, attach_perf_event
         from pybpf.kernel.perf_event import online_cpus
 
-        # the kernel runs some hooks' programs newest first: attach those in reverse, so
-        # blocks on one event run in program order (as bpftrace does)
-        reverse = ("uprobe", "uretprobe", "usdt", "software")
-        ordered = [p for p in self.programs if p[0].point.kind not in reverse] + \
-            [p for p in reversed(self.programs) if p[0].point.kind in reverse]
-        for probe, program in ordered:
+        for probe, program in self.attach_order():
             kind, parts = probe.point.kind, probe.point.parts
             try:
                 if kind in ("BEGIN", "END"):
@@ -512,6 +547,20 @@ class Session:
                 raise
             except Exception as exc:
                 raise TraceRuntimeError(f"{probe.target}: {exc}") from None
+
+    def attach_order(self) -> list[tuple[Any, Any]]:
+        """The probes in program order, as bpftrace attaches them (a running process
+        meets the first attached first: ``usdt:bin:*`` on a busy loop reports its first
+        probe), except that several blocks on one uprobe/usdt/software hook attach last
+        first: the kernel runs those hooks' programs newest first, and the blocks must
+        run in program order."""
+        reverse = ("uprobe", "uretprobe", "usdt", "software")
+        first: dict[str, int] = {}
+        for i, (probe, _) in enumerate(self.programs):
+            first.setdefault(probe.target, i)
+        return [self.programs[i] for i in sorted(
+            range(len(self.programs)), key=lambda i: (first[self.programs[i][0].target],
+                                                      -i if self.programs[i][0].point.kind in reverse else i))]
 
     def attach_usdt_site(self, program: Any, site: Any) -> Any:
         """A uprobe on one usdt site (of the -p process, if given), raising its semaphore
@@ -604,6 +653,14 @@ class Session:
         """Consume every event in the buffer without acting on it."""
         for _ in (self.ring.records() if self.ring is not None else self.kernel_maps[RING].drain()):
             pass
+
+    def settle(self) -> None:
+        """Before END: after exit() or a signal, what the probes emitted after it (in the
+        buffer behind the exit event, or until they were detached) is dropped, as
+        bpftrace drops every event it reads once finalizing; END's own output then prints."""
+        if self.exiting or self.interrupted:
+            self.discard()
+        self.exiting = self.interrupted = False
 
     def event(self, record: bytes) -> None:
         action = self.compiled.actions[struct.unpack_from("<Q", record)[0]]
@@ -931,6 +988,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
             session.write(f"Attaching {count} probe{'s' if count != 1 else ''}...\n")
         elif options.format == "json" and not options.quiet:
             session.write(f'{{"type": "attached_probes", "data": {{"probes": {session.probe_count}}}}}\n')
+        if options.verbose:
+            session.report_loaded()
         session.run_special("BEGIN")
         session.drain()
         if not session.exiting:
@@ -957,9 +1016,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
                     break
             poller.close()
         session.detach()
-        if session.interrupted:  # stop promptly: what a flood left in the buffer is dropped, as after exit()
-            session.discard()
-        session.exiting = session.interrupted = False
+        session.settle()
         session.run_special("END")
         session.drain()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -998,7 +1055,7 @@ def run_on_records(source: str, records: list[tuple[str, dict[str, Any]]], forma
                 if probe.target == f"tracepoint:{name}":
                     program.test_run(ctx=record)
                     session.drain()
-        session.exiting = False
+        session.settle()
         session.run_special("END")
         session.drain()
         session.write("\n\n")
