@@ -51,7 +51,7 @@ def test_pythonflow(script):
     rows = [line.split() for line in lines[2:]]
     assert len(rows) >= 10
     assert all(row[1] == row[2] == str(process.pid) and row[-1] == f"{path}.pybpf_toolsuser_called" for row in rows)
-    assert all(row[-2] == "<-" for row in rows)
+    assert {row[-2] for row in rows} == {"->", "<-"}    # CPython 3.11 fires entries too (companions)
 
 
 def test_pythonflow_json(script):

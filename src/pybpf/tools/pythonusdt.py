@@ -6,10 +6,10 @@ and times in a hash map (pythoncalls). Arguments are read with :func:`pybpf.usdt
 for each probe site; the site is the attach cookie (:func:`pybpf.kernel.attach.attach_usdt`
 raises the probes' semaphore, so the interpreter fires them).
 
-CPython 3.11 (Debian 12's python3) never fires ``function__entry`` — its interpreter
-rewrite lost the call (https://github.com/python/cpython/issues/98894; restored upstream
-in 2025) — so calls are counted at their return, and entries, depths and times (``-L``)
-appear only with interpreters that fire both probes."""
+CPython 3.11 (Debian 12's python3) fires ``function__entry`` only while its ``line``
+probe's semaphore is raised, which attaching the entry probe does
+(:mod:`pybpf.usdt.companions`); calls are counted at their return either way, and
+entries give the depths and the times of ``-L``."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ static __always_inline int handle(struct pt_regs *ctx, int is_return)
             bpf_map_update_elem(&starts, &start_key, &now, BPF_ANY);
         }
     } else {
-        /* counted at return: CPython 3.11 does not fire function__entry (gh-98894) */
+        /* counted at return: the probe that always fires */
         u64 delta = 0, *start;
         if (LATENCY) {
             start = bpf_map_lookup_elem(&starts, &start_key);

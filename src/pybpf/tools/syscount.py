@@ -15,7 +15,6 @@ import errno
 import itertools
 import json
 import re
-import shlex
 import sys
 import time
 from functools import lru_cache
@@ -165,7 +164,7 @@ class Syscount:
         failed = "failed " if args.failures else ""
         banner = (f"Tracing {failed}syscall '{args.syscall}'... Ctrl-C to end." if args.syscall is not None
                   else f"Tracing {failed}syscalls, printing top {args.top}... Ctrl-C to end.")
-        child = held_command(shlex.join(args.exec)) if args.exec else None
+        child = held_command(args.exec) if args.exec else None
         try:
             if child is not None:
                 defines["FILTER_PID"] = child.pid

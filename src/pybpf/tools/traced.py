@@ -18,9 +18,10 @@ from pybpf.tools.events import ToolError
 from pybpf.trace.runtime import Session
 
 
-def held_command(command: str):
-    """``command`` forked and held before exec until the probes are attached
-    (``release()``, ``exited()``, ``stop()``): memleak ``-c``, syscount ``--exec``."""
+def held_command(command: str | list[str]):
+    """``command`` (a -c string, or an argument vector) forked and held before exec until
+    the probes are attached (``release()``, ``exited()``, ``stop()``): memleak ``-c``,
+    syscount ``--exec``."""
     from pybpf.trace.errors import TraceRuntimeError
     from pybpf.trace.runtime import Child
 

@@ -907,11 +907,13 @@ def _period_ns(parts: list[str], target: str) -> int:
 
 class Child:
     """The -c command: forked at once but held before exec until every probe is
-    attached (so its pid is known to the program as ``cpid`` and no event is missed)."""
+    attached (so its pid is known to the program as ``cpid`` and no event is missed).
+    ``command`` is a -c string (split as bpftrace splits it: at every space, quotes kept,
+    no shell) or an argument vector taken as it is."""
 
-    def __init__(self, command: str):
+    def __init__(self, command: str | list[str]):
         import shutil
-        argv = command.split(" ")  # as bpftrace: at every space, quotes kept (no shell)
+        argv = command.split(" ") if isinstance(command, str) else list(command)
         path = shutil.which(argv[0]) if argv else None
         if path is None:
             raise TraceRuntimeError(f"cannot run -c {command!r}: command not found")
