@@ -19,8 +19,8 @@ import time
 
 from pybpf.engine import load
 from pybpf.kernel.attach import attach
-from pybpf.kernel.perfbuf import PerfBuffer
 from pybpf.kernel.perf_event import online_cpus
+from pybpf.kernel.perfbuf import PerfBuffer
 from pybpf.kernel.ringbuf import EventPoller, RingBuffer
 from pybpf.object.elf import load_object
 from pybpf.termination import run_interruptible

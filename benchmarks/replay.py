@@ -29,11 +29,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "replay"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from test_replay_engines import PROGRAMS, generated_packets  # noqa: E402
+
 import pybpf  # noqa: E402
 from pybpf.capture import LinkType, PcapWriter, open_capture  # noqa: E402
 from pybpf.replay import replay_summary, replay_verdicts  # noqa: E402
 from pybpf.termination import run_interruptible  # noqa: E402
-from test_replay_engines import PROGRAMS, generated_packets  # noqa: E402
 
 
 def rate(engine: str, spec: pybpf.CollectionSpec, packets: list[bytes]) -> float:

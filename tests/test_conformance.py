@@ -6,11 +6,11 @@ decoder or the engine."""
 from __future__ import annotations
 
 import pytest
-from conformance_data import raw_bytes, sections
 
-from shared_data import shared_files
+from conformance_data import raw_bytes, sections
 from pybpf.isa import AsmError, assemble
 from pybpf.vm import VMError, run
+from shared_data import shared_files
 
 TESTS = shared_files("conformance", "tests")
 NEGATIVE = shared_files("conformance", "negative")

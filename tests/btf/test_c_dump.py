@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
-
 from btf_layout_asserts import layout_asserts, record_layouts, unique_records
+
 from pybpf.btf import BTF, CDumpError, Kind, Member, Type, dump_c, find_type_ids
 from pybpf.object.elf import read_object
 from pybpf.toolchain import CompileError, compile_c

@@ -5,10 +5,10 @@ round-trip, and bad values are refused with where and why."""
 from __future__ import annotations
 
 import pytest
-from compiled_btf import btf_file_from_c
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compiled_btf import btf_file_from_c
 from pybpf.btf import BTF, BTFError, Kind, decode, encode
 
 TYPES = r"""

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared_data import REPO, shared_files, shared_path
 from pybpf.capture import CaptureError, format_timestamp, open_capture, summarize
 from pybpf.capture.summary import TIME_ERROR
+from shared_data import REPO, shared_files, shared_path
 
 REPRODUCERS = ["pcapng_tsresol0.pcapng", "pcapng_tsoffset_huge.pcapng"]
 

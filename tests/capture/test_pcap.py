@@ -10,9 +10,9 @@ import struct
 import subprocess
 
 import pytest
-from shared_data import shared_path
 
 from pybpf.capture import CaptureError, open_capture, read_packets
+from shared_data import shared_path
 
 
 @pytest.mark.skipif(shutil.which("tcpdump") is None, reason="needs tcpdump as the reference reader")

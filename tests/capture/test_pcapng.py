@@ -7,9 +7,9 @@ from __future__ import annotations
 import struct
 
 import pytest
-from shared_data import shared_path
 
 from pybpf.capture import CaptureError, open_capture, read_packets
+from shared_data import shared_path
 
 
 def block(order: str, kind: int, body: bytes) -> bytes:

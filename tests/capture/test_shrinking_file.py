@@ -16,8 +16,8 @@ import textwrap
 
 import pytest
 
-from shared_data import REPO
 from pybpf.capture import PcapWriter
+from shared_data import REPO
 
 CHILD = textwrap.dedent("""
     import os, sys

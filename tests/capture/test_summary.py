@@ -11,13 +11,12 @@ import struct
 import subprocess
 
 import pytest
-from frames import (MAC_A, MAC_B, arp, dns_name, dns_query, dns_response, echo, ether, icmp, ipv4, ipv6, tcp, udp,
-                    vlan)
+from frames import MAC_A, MAC_B, arp, dns_name, dns_query, dns_response, echo, ether, icmp, ipv4, ipv6, tcp, udp, vlan
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shared_data import shared_path
 
 from pybpf.capture import PcapWriter, format_timestamp, hexdump, read_packets, summarize
+from shared_data import shared_path
 
 _UDP = ipv4(udp(5555, 40123, b"abcd"), 17)
 _SYN_OPTIONS = bytes.fromhex("020405b40402080a0000000100000000") + b"\x01\x03\x03\x07"

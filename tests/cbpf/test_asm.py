@@ -9,14 +9,13 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shared_data import shared_path
 
 from pybpf.cbpf import CbpfError, parse_dump, validate
 from pybpf.cbpf import opcodes as c
-from pybpf.cbpf.asm import (EXTENSIONS, CbpfAsmError, assemble, disassemble, format_bytecode, format_c,
-                            parse_bytecode)
+from pybpf.cbpf.asm import EXTENSIONS, CbpfAsmError, assemble, disassemble, format_bytecode, format_c, parse_bytecode
 from pybpf.cbpf.instruction import Instruction as I
 from pybpf.cbpf.translate import KERNEL_OPCODES
+from shared_data import shared_path
 
 AD = c.SKF_AD_OFF & 0xFFFF_FFFF
 

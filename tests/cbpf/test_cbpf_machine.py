@@ -9,13 +9,13 @@ import shutil
 import subprocess
 
 import pytest
-from shared_data import shared_path
 
 from pybpf.capture import read_packets
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.dump import parse_dump
 from pybpf.cbpf.instruction import Instruction as I
 from pybpf.cbpf.interpreter import Filter, run
+from shared_data import shared_path
 
 RET_A = I(c.RET | c.A, 0, 0, 0)
 

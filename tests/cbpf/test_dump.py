@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from shared_data import shared_path
 
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.dump import dump, parse_dump
 from pybpf.cbpf.instruction import CbpfError, Instruction
+from shared_data import shared_path
 
 
 def test_every_libpcap_listing_round_trips():

@@ -13,7 +13,6 @@ import struct
 import subprocess
 
 import pytest
-from shared_data import shared_path
 
 from pybpf.capture import read_packets
 from pybpf.cbpf import CbpfError, encode, parse_dump, run
@@ -22,6 +21,7 @@ from pybpf.cbpf.instruction import Instruction as I
 from pybpf.cbpf.translate import to_ebpf, validate
 from pybpf.vm import run as vm_run
 from pybpf.vm.jit import compile_program
+from shared_data import shared_path
 
 
 @pytest.mark.parametrize("program, why", [

@@ -7,11 +7,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from compiled_btf import btf_file_from_c
 
+from compiled_btf import btf_file_from_c
 from pybpf.cli import main
 from pybpf.object.elf import read_object
-from pybpf.toolchain import compile_c
 
 TYPES = "struct point { int x, y; };\nstruct line { struct point a, b; };\nenum mood { OK = 1 };\n" \
         "typedef unsigned int __u32;\ntypedef unsigned long long __u64;\nstruct line l; enum mood m; __u32 a; __u64 b;\n"

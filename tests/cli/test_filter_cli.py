@@ -365,7 +365,7 @@ def test_thread_count(monkeypatch):
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5}, raising=False)
     for others, expected in ((0, MAX_THREADS), (2, MAX_THREADS), (3, 3), (5, 1), (9, 1)):
-        monkeypatch.setattr(filter_cli, "_others_running", lambda: others)
+        monkeypatch.setattr(filter_cli, "_others_running", lambda others=others: others)
         assert threads() == expected, others
     monkeypatch.setenv("PYBPF_FILTER_THREADS", "2")
     assert threads() == 2                           # the variable wins

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from shared_data import REPO
 from pybpf.cli import main
 from pybpf.vm.helpers.printk import PRINTK_BYTES_PER_UNIT, PRINTK_COST
+from shared_data import REPO
 
 SUM = REPO / "examples" / "sum.asm"
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 import os
 
 import pytest
-from conformance_data import sections
-from shared_data import shared_files
 
+from conformance_data import sections
 from pybpf.engine import BPFError, load
 from pybpf.isa import assemble
 from pybpf.isa import opcodes as o
 from pybpf.object import ProgramSpec
 from pybpf.vm import run
+from shared_data import shared_files
 
 TESTS = shared_files("conformance", "tests")
 

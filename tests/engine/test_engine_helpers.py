@@ -3,7 +3,6 @@ bpf_skb_load_bytes, queue pushes from a program — the same results on kernel a
 
 from __future__ import annotations
 
-
 import pytest
 
 from pybpf.engine import load

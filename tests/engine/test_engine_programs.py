@@ -5,12 +5,11 @@ from __future__ import annotations
 import errno
 
 import pytest
+from sample_programs import counter, returns, tail_caller, uninitialized_read
 
 from pybpf.engine import BPFError, VerifierError, load
 from pybpf.isa import assemble
 from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
-
-from sample_programs import counter, returns, tail_caller, uninitialized_read
 
 PACKET = bytes(range(64))
 

@@ -11,7 +11,7 @@ import errno
 
 import pytest
 
-from pybpf.engine import BPFError, Map, NOEXIST
+from pybpf.engine import NOEXIST, BPFError, Map
 from pybpf.object import MapSpec, MapType
 
 

@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+
 from shared_data import REPO
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the examples attach to the kernel: root only")

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from shared_data import REPO
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the examples attach to the kernel: root only")

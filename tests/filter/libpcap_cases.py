@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from functools import cache
 
-from shared_data import shared_path
-
 from pybpf.filter import LINK_TYPES
+from shared_data import shared_path
 
 CASES = shared_path("libpcap-tests")
 

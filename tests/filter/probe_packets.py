@@ -165,7 +165,7 @@ def link_frames(linktype: str) -> list[bytes]:
                 frames.append(struct.pack(">BBHIIII", 1, family, direction, len(payload), 2, 0, 0) + payload)
     elif linktype == "JUNIPER_MFR":
         for flags in (0x00, 0x01):
-            for ethertype, payload in payloads[:6]:
+            for _ethertype, payload in payloads[:6]:
                 frames.append(b"MGC" + bytes([flags]) + payload)
             frames.append(b"MGD" + bytes([flags]) + payloads[0][1])
     elif linktype == "LTALK":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from probe_packets import link_frames, probe
+from probe_packets import link_frames
 from tcpdump_oracle import needs_tcpdump, pybpf_kept, tcpdump_kept, write_pcap
 
 from pybpf.cbpf import opcodes as c

@@ -24,12 +24,12 @@ import os
 import random
 
 from probe_packets import link_frames
-from shared_data import SHARED
 from tcpdump_oracle import fault_marking, needs_tcpdump, pybpf_kept, tcpdump_kept, write_pcap
 from test_filter_random_vs_tcpdump import expression
 
 from pybpf.capture import read_packets
 from pybpf.filter import FilterError, compile_filter
+from shared_data import SHARED
 
 COUNT = int(os.environ.get("PYBPF_FILTER_FUZZ", "40"))
 

@@ -14,7 +14,6 @@ from probe_packets import ancillary_data, probe
 from pybpf.cbpf import parse_dump, run
 from pybpf.filter import FilterError, compile_filter
 
-
 #: a condition libpcap's live-capture cases are skipped under, which pybpf never has: it
 #: always generates the SKF_AD_VLAN_TAG_PRESENT load when asked for Linux extensions
 _WITH_VLAN_EXTENSION = "HAVE_DECL_SKF_AD_VLAN_TAG_PRESENT!=1"

@@ -5,12 +5,12 @@ not as ``object``), and the examples use nothing but ``import pybpf``."""
 from __future__ import annotations
 
 import ast
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
 from shared_data import REPO
 
 USER_FILE = '''

@@ -5,11 +5,11 @@ line and column."""
 from __future__ import annotations
 
 import pytest
-from conformance_data import raw_bytes, sections
 
-from shared_data import shared_path
+from conformance_data import raw_bytes, sections
 from pybpf.isa import AsmError, Instruction, assemble, disassemble, encode
 from pybpf.isa import opcodes as o
+from shared_data import shared_path
 
 C_FORMS = {
     "r0 = 11": Instruction(o.ALU64 | o.MOV | o.K, 0, 0, 0, 11),

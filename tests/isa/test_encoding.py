@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pybpf.isa import Instruction, InvalidInstruction, decode, encode, opcodes as o
+from pybpf.isa import Instruction, InvalidInstruction, decode, encode
+from pybpf.isa import opcodes as o
 
 
 def test_lddw_takes_two_slots_and_round_trips():

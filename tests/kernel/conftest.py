@@ -8,11 +8,11 @@ not allowed; ``bpffs`` yields a fresh directory on a BPF filesystem (a private m
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 import shutil
 import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 

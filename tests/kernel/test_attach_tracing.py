@@ -234,14 +234,14 @@ def test_sigterm_leaves_nothing_attached(tmp_path):
     script = tmp_path / "tool.py"
     script.write_text(
         "import os, sys, time\n"
-        "sys.path.insert(0, %r)\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from kernel_programs import counter_map, counting\n"
         "from pybpf.engine import load\nfrom pybpf.kernel.attach import attach\n"
         "from pybpf.object import CollectionSpec\n"
         "coll = load(CollectionSpec.of(counter_map(), counting('sigterm_probe', 'tracepoint')), engine='kernel')\n"
         "link = attach(coll.programs['sigterm_probe'], 'tracepoint:syscalls:sys_enter_getppid')\n"
         "print(coll.programs['sigterm_probe'].id, flush=True)\n"
-        "time.sleep(60)\n" % str(Path(__file__).parent))
+        "time.sleep(60)\n")
     tool = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     prog_id = int(tool.stdout.readline())
     from pybpf.kernel.info import ids

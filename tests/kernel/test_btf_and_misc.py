@@ -7,6 +7,7 @@ import os
 import struct
 
 import pytest
+from sample_programs import returns
 
 from pybpf.engine import BPFError, load
 from pybpf.kernel.btf import load_btf
@@ -14,8 +15,6 @@ from pybpf.kernel.info import prog_info, prog_map_ids
 from pybpf.kernel.maps import create_map
 from pybpf.kernel.programs import load_program
 from pybpf.object import BTFInfo, MapSpec, MapType
-
-from sample_programs import returns
 
 pytestmark = pytest.mark.usefixtures("bpf_permitted", "no_fd_leak")
 

@@ -6,13 +6,12 @@ import json
 import subprocess
 
 import pytest
+from sample_programs import counter, returns
 
 from pybpf.cli import main
 from pybpf.kernel.maps import create_map
 from pybpf.kernel.programs import load_program, open_pinned_program
 from pybpf.object import MapSpec, MapType
-
-from sample_programs import counter, returns
 
 pytestmark = pytest.mark.usefixtures("bpf_permitted", "no_fd_leak")
 

@@ -6,12 +6,10 @@ import logging
 import os
 
 import pytest
-
-from pybpf.engine import EngineUnavailable, VerifierError, load
-from pybpf.engine import loading
-from pybpf.object import CollectionSpec, MapSpec, MapType
-
 from sample_programs import counter, uninitialized_read
+
+from pybpf.engine import EngineUnavailable, VerifierError, load, loading
+from pybpf.object import CollectionSpec, MapSpec, MapType
 
 pytestmark = pytest.mark.usefixtures("bpf_permitted", "no_fd_leak")
 

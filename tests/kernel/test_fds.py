@@ -6,13 +6,12 @@ import gc
 import os
 
 import pytest
+from sample_programs import counter
 
 from pybpf.engine import load
 from pybpf.kernel.maps import create_map, open_map_by_id
 from pybpf.kernel.programs import Stats, load_program, open_program_by_id
 from pybpf.object import CollectionSpec, MapFlag, MapSpec, MapType
-
-from sample_programs import counter
 
 pytestmark = pytest.mark.usefixtures("bpf_permitted")
 

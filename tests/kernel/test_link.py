@@ -7,14 +7,13 @@ import os
 import tempfile
 
 import pytest
+from sample_programs import returns
 
 from pybpf.engine import BPFError
 from pybpf.kernel.info import ids
 from pybpf.kernel.link import create_link, open_link_by_id, open_pinned_link
 from pybpf.kernel.programs import load_program
 from pybpf.object import AttachType, ProgramSpec, ProgramType
-
-from sample_programs import returns
 
 pytestmark = pytest.mark.usefixtures("bpf_permitted", "no_fd_leak")
 

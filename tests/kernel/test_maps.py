@@ -10,13 +10,12 @@ import sys
 import threading
 
 import pytest
+from sample_programs import returns
 
 from pybpf.engine import BPFError, possible_cpus
 from pybpf.kernel.maps import create_map
 from pybpf.kernel.programs import load_program
 from pybpf.object import MapFlag, MapSpec, MapType
-
-from sample_programs import returns
 
 pytestmark = pytest.mark.usefixtures("bpf_permitted", "no_fd_leak")
 

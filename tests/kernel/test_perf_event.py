@@ -20,7 +20,7 @@ from pybpf.kernel.perf_event import (
     PerfEventError,
     online_cpus,
 )
-from pybpf.kernel.perf_ring import PerfRing, split_callchain, PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER
+from pybpf.kernel.perf_ring import PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER, PerfRing, split_callchain
 from pybpf.symbols import ElfSymbols
 from pybpf.tracefs import Tracefs, TracefsError
 from pybpf.usdt import find_probe

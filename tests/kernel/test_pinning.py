@@ -6,13 +6,12 @@ import errno
 import os
 
 import pytest
+from sample_programs import returns
 
 from pybpf.engine import BPFError, load
 from pybpf.kernel.maps import create_map, open_pinned_map
 from pybpf.kernel.programs import load_program, open_pinned_program
 from pybpf.object import MapSpec, MapType, Pinning
-
-from sample_programs import returns
 
 pytestmark = pytest.mark.usefixtures("bpf_permitted", "no_fd_leak")
 

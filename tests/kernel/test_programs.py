@@ -6,6 +6,7 @@ import errno
 import os
 
 import pytest
+from sample_programs import counter, packet_length, returns, uninitialized_read
 
 from pybpf.engine import BPFError, VerifierError
 from pybpf.isa import Instruction
@@ -13,8 +14,6 @@ from pybpf.kernel.info import prog_map_ids, prog_xlated
 from pybpf.kernel.maps import create_map
 from pybpf.kernel.programs import Stats, load_program, open_program_by_id
 from pybpf.object import MapSpec, MapType, ProgramSpec, ProgramType
-
-from sample_programs import counter, packet_length, returns, uninitialized_read
 
 pytestmark = pytest.mark.usefixtures("bpf_permitted", "no_fd_leak")
 

@@ -8,10 +8,11 @@ import struct
 import pytest
 
 from pybpf.btf import BTF, BTFError, Kind
+from pybpf.isa import opcodes as o
+from pybpf.isa import slot_offsets
 from pybpf.object.btf_ext import parse_btf_ext
 from pybpf.object.core import ReloKind
 from pybpf.object.elf import load_object, read_object
-from pybpf.isa import opcodes as o, slot_offsets
 
 SOURCE = r"""
 #include <pybpf/bpf.h>

@@ -8,12 +8,12 @@ from __future__ import annotations
 import struct
 
 import pytest
+from test_btf_load import SOURCE as MAPS_AND_SUBPROGRAMS
+from test_core import LOCAL as CO_RE
+from test_core import TARGET, btf_of
 
 from pybpf.engine import load
 from pybpf.object.elf import load_object
-
-from test_btf_load import SOURCE as MAPS_AND_SUBPROGRAMS
-from test_core import LOCAL as CO_RE, btf_of, TARGET
 
 XDP = r"""
 #include <pybpf/bpf.h>

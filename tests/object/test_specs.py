@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
-from pybpf.object import (AttachType, CollectionSpec, MapFlag, MapSpec, MapType, ProgramSpec,
-                          ProgramType, SpecError)
+from pybpf.object import AttachType, CollectionSpec, MapFlag, MapSpec, MapType, ProgramSpec, ProgramType, SpecError
 
 EXIT = Instruction(0x95)
 R0_0 = Instruction(0xB7, 0, 0, 0, 0)

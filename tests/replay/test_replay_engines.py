@@ -180,9 +180,8 @@ def test_vm_and_kernel_agree_packet_by_packet(specs, name, seed):
 
 @needs_kernel
 def test_vm_and_kernel_agree_on_tcpdumps_captures(specs):
-    from shared_data import SHARED
-
     from pybpf.capture import LinkType, read_packets
+    from shared_data import SHARED
 
     directory = SHARED / "libpcap-tests" / "savefiles"
     if not directory.is_dir():

@@ -9,8 +9,7 @@ import pytest
 
 from pybpf.cbpf import CbpfError, run
 from pybpf.cbpf.asm import assemble
-from pybpf.seccomp import Action, check_filter, test_run
-from pybpf.seccomp import data, gen_syscalls, syscalls
+from pybpf.seccomp import Action, check_filter, data, gen_syscalls, syscalls, test_run
 from pybpf.seccomp.syscalls_x86_64 import SYSCALLS
 
 

@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pybpf.cbpf import CbpfError, dump
-from pybpf.seccomp import (AUDIT_ARCH_I386, Action, Condition, SeccompPolicy, arg, check_filter, dump_filter,
-                           test_run)
+from pybpf.seccomp import AUDIT_ARCH_I386, Action, Condition, SeccompPolicy, arg, check_filter, dump_filter, test_run
 from pybpf.seccomp.actions import errno, trace
 
 M64 = (1 << 64) - 1

@@ -7,8 +7,8 @@ from __future__ import annotations
 import struct
 
 import pytest
-from compiled_btf import btf_file_from_c
 
+from compiled_btf import btf_file_from_c
 from pybpf.btf import BTF, Kind, c_dump
 from pybpf.object.elf import read_object
 from pybpf.toolchain import CompileError, compile_c, compile_object, kernel_build_id, vmlinux_include_dir

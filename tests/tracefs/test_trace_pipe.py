@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pybpf.tracefs import TracePipe, TracefsError, parse_trace_line
+from pybpf.tracefs import TracefsError, TracePipe, parse_trace_line
 
 
 def test_parse_lines():

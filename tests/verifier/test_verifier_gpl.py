@@ -59,7 +59,7 @@ def test_the_kernel_agrees():
     why = available()
     if why is not None:
         pytest.skip(f"the kernel's verifier is not available: {why}")
-    for kind, text, license, refused in CASES:
+    for kind, text, license, _ in CASES:
         try:
             load_program(ProgramSpec("gpl", kind, assemble(text), license=license)).close()
             theirs = (True, "")

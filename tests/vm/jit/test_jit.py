@@ -7,15 +7,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from conformance_data import sections
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from shared_data import shared_files
 
+from conformance_data import sections
 from pybpf.isa import Instruction, assemble
 from pybpf.isa import opcodes as o
 from pybpf.vm import VMError, run_program
 from pybpf.vm.jit import compile_program
+from shared_data import shared_files
 
 TESTS = shared_files("conformance", "tests")
 

@@ -5,7 +5,6 @@ interpreter's fault messages and instruction counts."""
 from __future__ import annotations
 
 import pytest
-from shared_data import SHARED
 
 from pybpf.isa import assemble
 from pybpf.object import MapSpec, MapType
@@ -13,6 +12,7 @@ from pybpf.vm import VMError, run_program
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.maps import create_map
 from pybpf.vm.program import CheckedProgram
+from shared_data import SHARED
 
 REPRODUCERS = SHARED / "reproducers"
 
