@@ -15,10 +15,11 @@ they differ).
 
 from __future__ import annotations
 
-import argparse
 import platform
 import sys
 from pathlib import Path
+
+from kernel_table import check_flag, write_or_check
 
 from pybpf.engine import BPFError
 from pybpf.isa import Instruction
@@ -78,20 +79,12 @@ def _render(table: dict[str, frozenset[int]]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with the module instead of writing it")
-    args = parser.parse_args()
+    check = check_flag(__doc__.splitlines()[0])
     table = survey()
     text = _render(table)
     print(f"{len(table)} program types; GPL-only helpers per type: "
           + ", ".join(f"{name} {len(helpers)}" for name, helpers in table.items()))
-    if args.check:
-        same = OUTPUT.exists() and OUTPUT.read_text() == text
-        print("the module matches this kernel" if same else f"{OUTPUT} differs from this kernel")
-        return 0 if same else 1
-    OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT}")
-    return 0
+    return write_or_check(OUTPUT, text, check)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,13 @@ they differ).
 
 from __future__ import annotations
 
-import argparse
 import collections
 import platform
 import re
 import sys
 from pathlib import Path
+
+from kernel_table import check_flag, write_or_check
 
 from pybpf.btf import Kind
 from pybpf.engine import BPFError
@@ -105,9 +106,7 @@ def _render(special: dict[str, dict[int, str]]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with the module instead of writing it")
-    args = parser.parse_args()
+    check = check_flag(__doc__.splitlines()[0])
     special, odd = survey()
     for line in odd:
         print(f"not read: {line}", file=sys.stderr)
@@ -115,13 +114,7 @@ def main() -> int:
     counts = collections.Counter(kind for found in special.values() for kind in found.values())
     print(f"{len(special)} tracepoints with arguments that are not trusted pointers: "
           + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())))
-    if args.check:
-        same = OUTPUT.exists() and OUTPUT.read_text() == text
-        print("the module matches this kernel" if same else f"{OUTPUT} differs from this kernel")
-        return 0 if same else 1
-    OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT}")
-    return 0
+    return write_or_check(OUTPUT, text, check)
 
 
 if __name__ == "__main__":

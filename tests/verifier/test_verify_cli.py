@@ -54,3 +54,26 @@ def test_compare_with_the_kernel(tmp_path, capsys):
     assert main(["verify", str(path), "--type", "xdp", "--compare"]) == 0     # both refuse: they agree
     out = capsys.readouterr().out
     assert "kernel: refused (EACCES): R2 offset is outside of the packet" in out and "verdicts agree" in out
+
+
+def test_compare_pins_nothing(tmp_path, capsys):
+    """A map pinned by name in the object is created unpinned for the kernel's verdict:
+    verifying leaves nothing in bpffs."""
+    import os
+
+    from pybpf.kernel.engine import available
+
+    why = available()
+    if why is not None:
+        pytest.skip(f"the kernel's verifier is not available: {why}")
+    name = f"pybpf_verify_pin_{os.getpid()}"
+    path = tmp_path / "pinned.c"
+    path.write_text("#include <bpf/bpf_helpers.h>\n"
+                    "struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, int); "
+                    f"__type(value, long); __uint(pinning, LIBBPF_PIN_BY_NAME); }} {name} SEC(\".maps\");\n"
+                    'SEC("xdp") int prog(void *ctx) { int k = 0; long *v = bpf_map_lookup_elem(&' + name
+                    + ", &k); return v ? 2 : 1; }\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n")
+    assert main(["verify", str(path), "--compare"]) == 0
+    assert "verdicts agree" in capsys.readouterr().out
+    assert not os.path.exists(f"/sys/fs/bpf/{name}"[:len('/sys/fs/bpf/') + 15])
+    assert not any(entry.startswith("pybpf_verify_pi") for entry in os.listdir("/sys/fs/bpf"))

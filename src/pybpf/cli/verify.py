@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pybpf.cli.program_input import read_program_file
-    from pybpf.object import CollectionSpec, ProgramSpec, ProgramType
+    from pybpf.object import CollectionSpec, Pinning, ProgramSpec, ProgramType
     from pybpf.object.sections import section_kind
     from pybpf.verifier import map_info, verify
 
@@ -86,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
         row["log"] = verdict.log
     status = 0 if verdict.accepted else 1
     if args.compare:
-        used_maps = {n: m for n, m in (found.collection.maps.items() if found.collection else ())
-                     if n in set(spec.references.values())}
+        # maps made for the kernel's verdict alone: never pinned (LIBBPF_PIN_BY_NAME would
+        # leave them in bpffs, or reuse a live program's map)
+        used_maps = {n: m.copy(pinning=Pinning.NONE) for n, m in (found.collection.maps.items() if found.collection
+                                                                    else ()) if n in set(spec.references.values())}
         row["kernel"] = _kernel_verdict(CollectionSpec(used_maps, {spec.name: spec}))
         status = 0 if row["kernel"]["accepted"] == verdict.accepted else 1
     if args.json:
