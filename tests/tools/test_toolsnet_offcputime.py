@@ -36,9 +36,11 @@ def test_offcputime_folded_stacks_of_a_sleeper(sleeper):
     sleeping = [(frames, int(usecs)) for frames, usecs in lines if "schedule" in frames and "nanosleep" in frames]
     assert sleeping, out
     assert not any("bpf_prog_" in frames for frames, _ in lines)      # the tracing frames are cut
-    # it sleeps nearly all the time: the off-CPU total is most of the traced time, never more
+    # it sleeps nearly all the time: the off-CPU total is most of the traced time, never
+    # more (the probes are attached a little before the duration starts and detached a
+    # little after it ends: up to a second more on a busy machine)
     total = sum(int(usecs) for _, usecs in lines)
-    assert 0.3 * DURATION * 1e6 < total <= 1.05 * DURATION * 1e6, total
+    assert 0.3 * DURATION * 1e6 < total <= (DURATION + 1) * 1e6, total
 
 
 def test_offcputime_default_json_and_svg(sleeper, tmp_path):
