@@ -39,6 +39,13 @@ def bpftrace(*args: str, timeout: float = 30, env: dict[str, str] | None = None)
 COMM = 'BEGIN { printf("%s\\n", comm); print(comm); exit() }'
 
 
+def assert_prints_as_bpftrace(program: str) -> None:
+    """``pybpf trace -e program`` prints what bpftrace prints (and bpftrace succeeds)."""
+    ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+
+
 def test_comm_of_begin_is_pybpf_not_the_interpreter():
     result = pybpf_trace("-q", "-e", COMM)
     assert result.returncode == 0, result.stderr
@@ -286,18 +293,14 @@ def test_pointer_values_in_maps_as_bpftrace(fmt):
 @needs_bpftrace
 def test_pointer_conversion_as_bpftrace():
     program = 'BEGIN { $p = (struct task_struct *)4096; printf("%p|%p|%20p|%-6p|%p\\n", 0, 4096, 255, 0, $p + 1); exit() }'
-    ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
-    assert theirs.returncode == 0, theirs.stderr
-    assert ours.stdout == theirs.stdout
+    assert_prints_as_bpftrace(program)
 
 
 @needs_bpftrace
 def test_nested_definition_read_from_address_zero_as_bpftrace():
     program = ("struct Foo { int m; struct { int x; int y; } bar; int n; } BEGIN { @foo = (struct Foo *)0; "
                '@bar = @foo->bar; @x = @foo->bar.x; printf("_%s_\\n", "done"); exit(); }')
-    ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
-    assert theirs.returncode == 0, theirs.stderr
-    assert ours.stdout == theirs.stdout
+    assert_prints_as_bpftrace(program)
 
 
 def test_constant_index_out_of_bounds_is_an_error():
@@ -310,9 +313,7 @@ def test_constant_index_out_of_bounds_is_an_error():
 def test_buf_equality_as_bpftrace():
     program = ('BEGIN { $a = buf("hi", 2); $b = buf("bye", 3); $c = buf("hi", 2); $d = buf("hj", 2); '
                'printf("%d %d %d %d %d\\n", $a == $a, $a != $b, $a == $c, $a == $b, $a == $d); exit(); }')
-    ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
-    assert theirs.returncode == 0, theirs.stderr
-    assert ours.stdout == theirs.stdout
+    assert_prints_as_bpftrace(program)
 
 
 @needs_bpftrace
@@ -339,9 +340,7 @@ def test_struct_member_of_undefined_struct_type_is_an_error_as_in_bpftrace():
 def test_kernel_struct_held_by_value_in_a_definition_as_bpftrace():
     program = ('struct foo { char c; struct task_struct t; } BEGIN { printf("%d\\n", sizeof(struct foo)); '
                "exit(); }")
-    ours, theirs = pybpf_trace("-e", program), bpftrace("-e", program)
-    assert theirs.returncode == 0, theirs.stderr
-    assert ours.stdout == theirs.stdout
+    assert_prints_as_bpftrace(program)
 
 
 def _interrupted_under_flood(command: list[str]) -> tuple[str, float]:
