@@ -128,15 +128,8 @@ def _attach(program: KernelProgram, target: str | None = None, **options: Any) -
     if kind == "usdt":
         parts = need(2, "usdt:BINARY:[PROVIDER:]NAME")
         provider, name = (parts[1], parts[2]) if len(parts) > 2 else (None, parts[1])
-        cookies: list[int] = []
-        if program.usdt_specs is not None:     # <bpf/usdt.bpf.h>: each site's spec, by cookie
-            from pybpf.symbols import find_library
-            from pybpf.usdt import find_probe
-            from pybpf.usdt.specs import write_specs
-
-            binary = find_library(parts[0]) if "/" not in parts[0] else parts[0]
-            cookies = write_specs(program.usdt_specs, find_probe(binary, name, provider), options.get("cookie", 0))
-        return attach_usdt(fd, parts[0], name, provider, pid=pid, cookies=cookies)
+        return attach_usdt(fd, parts[0], name, provider, pid=pid, specs=program.usdt_specs,
+                           usdt_cookie=options.get("cookie", 0))
     if kind in ("kprobe_multi", "kretprobe_multi"):
         functions = need(1, f"{kind}:FUNCTION[,FUNCTION...]")[0].split(",")
         return attach_kprobe_multi(fd, functions, retprobe=kind == "kretprobe_multi")

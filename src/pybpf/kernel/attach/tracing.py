@@ -17,7 +17,7 @@ import errno
 import fnmatch
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pybpf.engine.link import Link
 from pybpf.errors import BPFError, PybpfError
@@ -248,15 +248,21 @@ def attach_uprobe_multi(prog_fd: int, binary: str, patterns: Sequence[str], *, r
 
 
 def attach_usdt(prog_fd: int, binary: str, name: str, provider: str | None = None, *,
-                pid: int = -1, cookies: Sequence[int] = ()) -> LinkGroup:
+                pid: int = -1, cookies: Sequence[int] = (), specs: Any = None, usdt_cookie: int = 0) -> LinkGroup:
     """Run the program at every site of USDT probe ``provider:name`` in ``binary``, with
     its semaphore raised while attached (and the semaphores of the probes it needs to
     fire: :func:`hold_companions`). ``cookies`` (one per site, in
-    :func:`pybpf.usdt.find_probe` order) let the program tell sites apart."""
+    :func:`pybpf.usdt.find_probe` order) let the program tell sites apart; with ``specs``
+    (the program's ``__bpf_usdt_specs`` map, <bpf/usdt.bpf.h>) each site's argument spec
+    is written there, ``usdt_cookie`` in it, and its index is the site's cookie."""
     from pybpf.symbols import find_library
     from pybpf.usdt import find_probe
     path = find_library(binary) if "/" not in binary else binary
     sites: list[UsdtProbe] = find_probe(path, name, provider)
+    if specs is not None:
+        from pybpf.usdt.specs import write_specs
+
+        cookies = write_specs(specs, sites, usdt_cookie)
     links: list[Link] = []
     try:
         for i, site in enumerate(sites):
