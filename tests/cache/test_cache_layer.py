@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,18 @@ def test_files_digest_covers_names_and_contents(tmp_path):
     a.write_text("x = 2\n")
     assert first != cache.files_digest([a])
     assert cache.files_digest([Path(a)]) == cache.files_digest([a])
+
+
+def test_files_digest_keys_old_files_by_state_and_recent_ones_by_contents(tmp_path):
+    a = tmp_path / "a.py"
+    a.write_text("x = 1\n")
+    old = time.time() - 3600
+    os.utime(a, (old, old))
+    first = cache.files_digest([a])
+    assert cache.files_digest([a]) == first
+    os.utime(a, (old + 1, old + 1))         # same contents, another modification time
+    assert cache.files_digest([a]) != first
+    a.write_text("x = 2\n")                  # recent: same size, keyed by what it holds
+    recent = cache.files_digest([a])
+    a.write_text("x = 3\n")
+    assert cache.files_digest([a]) != recent
