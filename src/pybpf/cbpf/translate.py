@@ -2,7 +2,7 @@
 vm engine (and its JIT, with its batch entry point) runs packet filters.
 
 The translation keeps classic semantics exactly: A lives in w0 and X in w7, both 32-bit;
-the scratch words M[0..15] are zeroed stack slots; packet loads use eBPF's legacy
+the scratch words M[0..15] are stack slots, zeroed where the program reads them; packet loads use eBPF's legacy
 LD_ABS/LD_IND, which end the program with 0 past the captured bytes just as a classic
 load does; a division by X = 0 returns 0. The packet length is the input length (r2 in
 the vm's convention), kept in r9.
@@ -110,7 +110,10 @@ def to_ebpf(program: Sequence[Instruction], socket_filter: bool = False) -> list
     else:
         entry = [E(o.ALU64 | o.MOV | o.X, LEN, 2)]
     prologue = [E(o.ALU | o.MOV | o.K, A), E(o.ALU | o.MOV | o.K, X), *entry]
-    prologue += [E(o.ST | o.MEM | o.DW, 10, 0, -8 * (i + 1), 0) for i in range(c.MEMWORDS // 2)]
+    # the scratch words the program reads start zeroed (two to a stack slot); a program
+    # without them touches no memory, so its compiled code needs no stack at all
+    read = {i.k // 2 for i in program if c.cls(i.code) in (c.LD, c.LDX) and c.mode(i.code) == c.MEM}
+    prologue += [E(o.ST | o.MEM | o.DW, 10, 0, -8 * (slot + 1), 0) for slot in sorted(read)]
     # a shared "return 0" for divisions by X = 0, jumped over on the way in (only where
     # there is such a division: the kernel refuses code nothing reaches)
     divides = any(c.cls(i.code) == c.ALU and c.op(i.code) in (c.DIV, c.MOD) and c.src(i.code) == c.X

@@ -14,7 +14,7 @@ the runtime turns them into the interpreter's VMError messages.
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -386,10 +386,13 @@ class _FunctionBuilder:
         else:
             self.stack = self.b.alloca(stack_type, name="stack")
             self.stack.align = 8
-            # the interpreter's stack starts zeroed: so does this one (never the host's leftovers)
-            memset = translator.module.declare_intrinsic("llvm.memset", [I8.as_pointer(), I64])
-            self.b.call(memset, [self.b.bitcast(self.stack, I8.as_pointer()), ir.Constant(I8, 0),
-                                 c64(o.STACK_SIZE), ir.Constant(I1, 0)])
+            # the interpreter's stack starts zeroed: so does this one (never the host's
+            # leftovers) — unless no instruction here can reach memory (a classic filter
+            # without scratch words), where zeroing 512 bytes was a fair part of each run
+            if _reaches_memory(translator.program.instructions[function.start:function.end]):
+                memset = translator.module.declare_intrinsic("llvm.memset", [I8.as_pointer(), I64])
+                self.b.call(memset, [self.b.bitcast(self.stack, I8.as_pointer()), ir.Constant(I8, 0),
+                                     c64(o.STACK_SIZE), ir.Constant(I1, 0)])
         for n in range(10):
             self.b.store(self.ir_fn.args[2 + n], self.regs[n])
         self.stack_base = self.b.sub(c64(STACK_TOP), self.b.mul(self.b.add(self.depth, c64(1)), c64(0x10000)))
@@ -901,6 +904,18 @@ class _FunctionBuilder:
         self.store(addr, size, b.zext(combined, I64) if size < 8 else combined, slot)
         if op & o.FETCH:
             self.write(ins.src, old64)
+
+
+def _reaches_memory(instructions: Sequence[Instruction]) -> bool:
+    """Whether any of ``instructions`` can read or write memory (its frame's stack among
+    it): a load, store or atomic, or a call (a helper writes through its arguments, a
+    bpf-to-bpf call may be handed this frame's stack). Legacy packet loads (LD_ABS/IND)
+    read only the packet."""
+    for ins in instructions:
+        kind = o.cls(ins.opcode)
+        if kind in (o.LDX, o.ST, o.STX) or (kind in (o.JMP, o.JMP32) and ins.opcode & 0xF0 == o.CALL):
+            return True
+    return False
 
 
 def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
