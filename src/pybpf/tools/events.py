@@ -93,7 +93,8 @@ def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str,
            duration: float | None = None,
            attach_programs: Callable[[Any], list[Any]] | None = None) -> Iterator[dict[str, object]]:
     """Compile, load and attach ``source`` (which fills ``struct event`` records into a
-    ring buffer map named ``events``), then yield decoded events until ``duration``
+    ring buffer map named ``events``, of 1 MiB unless ``defines`` give its bytes as
+    ``EVENTS_RING_BYTES``), then yield decoded events until ``duration``
     seconds pass (None: until Ctrl-C). Programs attach where their sections say, or
     through ``attach_programs(loaded)`` (which returns the links) when given."""
     from pybpf.engine import load
@@ -103,7 +104,8 @@ def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str,
     from pybpf.toolchain import compile_c
 
     header = ("#include <vmlinux.h>\n#include <pybpf/bpf.h>\n" + layout.c_struct() + "\n"
-              "struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 20); } events SEC(\".maps\");\n")
+              "#ifndef EVENTS_RING_BYTES\n#define EVENTS_RING_BYTES (1 << 20)\n#endif\n"
+              "struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, EVENTS_RING_BYTES); } events SEC(\".maps\");\n")
     spec = load_object(compile_c(header + source, defines=dict(defines or {})), name=name)
     pending: list[dict[str, object]] = []
     deadline = None if duration is None else time.monotonic() + duration
