@@ -145,3 +145,124 @@ def test_opensnoop_refuses_a_buffer_that_is_no_power_of_two():
     result = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "opensnoop", "-b", "3"], capture_output=True,
                             text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
     assert result.returncode != 0 and "3 pages: the ring buffer needs a power of two" in result.stderr
+
+
+_RESOLVED = r"""
+import socket, struct, threading, time
+PORT = {port}
+ANSWERS = {{"pybpf-toolsexec.test": "127.0.0.42", "late.pybpf-toolsexec.test": "127.0.0.44"}}
+
+def answer(query):
+    end = query.index(b"\0", 12) + 5                       # the question: its name, type and class
+    name = ".".join(label.decode() for label in _labels(query[12:end - 4]))
+    kind = struct.unpack_from("!H", query, end - 4)[0]
+    found = [ANSWERS[name]] if kind == 1 and name in ANSWERS else []
+    return (struct.pack("!HHHHHH", struct.unpack_from("!H", query)[0], 0x8580, 1, len(found), 0, 0) + query[12:end]
+            + b"".join(struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(a) for a in found))
+
+def _labels(raw):
+    while raw[0]:
+        yield raw[1:1 + raw[0]]
+        raw = raw[1 + raw[0]:]
+
+def respond(server):
+    while True:
+        query, peer = server.recvfrom(512)
+        server.sendto(answer(query), peer)
+
+def connect(address):
+    client = socket.create_connection((address, PORT))
+    accepted, _ = listener.accept()
+    client.close()
+    accepted.close()
+
+dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+dns.bind(("127.0.0.1", 53))
+threading.Thread(target=respond, args=(dns,), daemon=True).start()
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("0.0.0.0", PORT))
+listener.listen(16)
+while True:
+    connect(socket.getaddrinfo("pybpf-toolsexec.test", PORT, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
+    late = socket.getaddrinfo("late.pybpf-toolsexec.test", PORT, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+    time.sleep(0.25)
+    connect(late)
+    connect("127.0.0.43")
+    connect("127.0.0.1")
+    time.sleep(0.2)
+"""
+
+
+@pytest.fixture
+def resolving_netns():
+    """A network namespace whose resolver asks a DNS server on its own 127.0.0.1, which
+    answers made-up names with 127.0.0.42 and 127.0.0.44 (``ip netns exec`` puts the
+    files of /etc/netns/NAME over /etc's)."""
+    name = f"pybpf-toolsexec-dns-{os.getpid()}"
+    made_parent = not os.path.isdir("/etc/netns")
+    config = f"/etc/netns/{name}"
+    os.makedirs(config)
+    try:
+        with open(f"{config}/resolv.conf", "w") as out:
+            out.write("nameserver 127.0.0.1\noptions attempts:1 timeout:1\n")
+        with open(f"{config}/nsswitch.conf", "w") as out:
+            out.write("hosts: files dns\n")
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        try:
+            subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+            yield name
+        finally:
+            subprocess.run(["ip", "netns", "del", name], check=True)
+    finally:
+        shutil.rmtree(config)
+        if made_parent:
+            try:
+                os.rmdir("/etc/netns")
+            except OSError:                 # another test's namespace has its files there now
+                pass
+
+
+def _tcpconnect_beside(namespace: str, port: int, arguments: list[str]) -> str:
+    workload = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, "-c", _RESOLVED.format(port=port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        return run_tool("tcpconnect", ["-P", str(port), *arguments], lambda: None)
+    finally:
+        workload.kill()
+        _, err = workload.communicate(timeout=30)
+        assert "Traceback" not in err, err
+
+
+def test_tcpconnect_dns_names_the_query_behind_each_connect(resolving_netns):
+    port = 40000 + os.getpid() % 20000
+    rows = [row.split(None, 6) for row in _rows(_tcpconnect_beside(resolving_netns, port, ["--dns"]))]
+    by_address: dict[str, set[str]] = {}
+    seen: set[str] = set()
+    for row in rows:            # an address's first connect may follow an answer sent before the tool attached
+        if row[4] in seen:
+            by_address.setdefault(row[4], set()).add(row[6])
+        seen.add(row[4])
+    assert by_address["127.0.0.42"] == {"pybpf-toolsexec.test"}
+    late = by_address["127.0.0.44"]
+    assert late and all(query.startswith("late.pybpf-toolsexec.test (") and 250 <= float(query[27:-3]) < 5000
+                        for query in late), late
+    assert by_address["127.0.0.43"] == {"No DNS Query"} and by_address["127.0.0.1"] == {"localhost"}
+    events = _json_lines(_tcpconnect_beside(resolving_netns, port, ["--dns", "--json"]))
+    answered = [e for e in events if e["daddr"] == "127.0.0.42"][1:]
+    assert answered and all(e["query"] == "pybpf-toolsexec.test" and 0 <= e["query_ms"] < 100 for e in answered)
+    assert all(e["query"] is None for e in events if e["daddr"] == "127.0.0.43")
+
+
+def test_tcpconnect_without_dns_has_no_query_column(resolving_netns):
+    port = 40000 + os.getpid() % 20000
+    out = _tcpconnect_beside(resolving_netns, port, [])
+    assert out.splitlines()[0].split() == ["PID", "COMM", "IP", "SADDR", "DADDR", "DPORT"]
+    assert any(row.split()[4] == "127.0.0.42" for row in _rows(out))
+
+
+def test_tcpconnect_refuses_dns_with_counts():
+    result = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "tcpconnect", "--dns", "-c"], capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert result.returncode != 0 and "--dns cannot go with -c/--count" in result.stderr
+    assert "Traceback" not in result.stderr
