@@ -4,6 +4,7 @@ tool`` while the test triggers the events."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -148,17 +149,20 @@ def test_opensnoop_refuses_a_buffer_that_is_no_power_of_two():
 
 
 _RESOLVED = r"""
-import socket, struct, threading, time
-PORT = {port}
-ANSWERS = {{"pybpf-toolsexec.test": "127.0.0.42", "late.pybpf-toolsexec.test": "127.0.0.44"}}
+import socket, struct, sys, threading, time
+PORT, NAMESERVER = {port}, "{nameserver}"
+ANSWERS = {{("pybpf-toolsexec.test", 1): "127.0.0.42", ("late.pybpf-toolsexec.test", 1): "127.0.0.44",
+            ("six.pybpf-toolsexec.test", 28): "::1"}}
 
 def answer(query):
     end = query.index(b"\0", 12) + 5                       # the question: its name, type and class
     name = ".".join(label.decode() for label in _labels(query[12:end - 4]))
     kind = struct.unpack_from("!H", query, end - 4)[0]
-    found = [ANSWERS[name]] if kind == 1 and name in ANSWERS else []
+    found = [ANSWERS[name, kind]] if (name, kind) in ANSWERS else []
+    family = socket.AF_INET if kind == 1 else socket.AF_INET6
     return (struct.pack("!HHHHHH", struct.unpack_from("!H", query)[0], 0x8580, 1, len(found), 0, 0) + query[12:end]
-            + b"".join(struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(a) for a in found))
+            + b"".join(struct.pack("!HHHIH", 0xC00C, kind, 1, 60, 4 if kind == 1 else 16) + socket.inet_pton(family, a)
+                       for a in found))
 
 def _labels(raw):
     while raw[0]:
@@ -170,42 +174,48 @@ def respond(server):
         query, peer = server.recvfrom(512)
         server.sendto(answer(query), peer)
 
+def resolve(name, family):
+    return socket.getaddrinfo(name, PORT, family, socket.SOCK_STREAM)[0][4][0]
+
 def connect(address):
     client = socket.create_connection((address, PORT))
     accepted, _ = listener.accept()
     client.close()
     accepted.close()
 
-dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-dns.bind(("127.0.0.1", 53))
+dns = socket.socket(socket.AF_INET6 if ":" in NAMESERVER else socket.AF_INET, socket.SOCK_DGRAM)
+dns.bind((NAMESERVER, 53))
 threading.Thread(target=respond, args=(dns,), daemon=True).start()
-listener = socket.socket()
+listener = socket.socket(socket.AF_INET6)
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-listener.bind(("0.0.0.0", PORT))
+listener.bind(("::", PORT))                                 # IPv4 too, as mapped addresses
 listener.listen(16)
 while True:
-    connect(socket.getaddrinfo("pybpf-toolsexec.test", PORT, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
-    late = socket.getaddrinfo("late.pybpf-toolsexec.test", PORT, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
-    time.sleep(0.25)
-    connect(late)
-    connect("127.0.0.43")
-    connect("127.0.0.1")
+    if ":" in NAMESERVER:
+        connect(resolve("six.pybpf-toolsexec.test", socket.AF_INET6))
+    else:
+        connect(resolve("pybpf-toolsexec.test", socket.AF_INET))
+        late = resolve("late.pybpf-toolsexec.test", socket.AF_INET)
+        time.sleep(0.25)
+        connect(late)
+        connect("127.0.0.43")
+        connect("127.0.0.1")
     time.sleep(0.2)
 """
 
 
-@pytest.fixture
-def resolving_netns():
-    """A network namespace whose resolver asks a DNS server on its own 127.0.0.1, which
-    answers made-up names with 127.0.0.42 and 127.0.0.44 (``ip netns exec`` puts the
-    files of /etc/netns/NAME over /etc's)."""
+@contextlib.contextmanager
+def _resolving_netns(nameserver: str):
+    """A network namespace whose resolver asks ``nameserver`` (its own loopback's), where
+    the workload answers made-up names (``ip netns exec`` puts the files of
+    /etc/netns/NAME over /etc's)."""
     name = f"pybpf-toolsexec-dns-{os.getpid()}"
     made_parent = not os.path.isdir("/etc/netns")
     config = f"/etc/netns/{name}"
     os.makedirs(config)
     try:
         with open(f"{config}/resolv.conf", "w") as out:
-            out.write("nameserver 127.0.0.1\noptions attempts:1 timeout:1\n")
+            out.write(f"nameserver {nameserver}\noptions attempts:1 timeout:1\n")
         with open(f"{config}/nsswitch.conf", "w") as out:
             out.write("hosts: files dns\n")
         subprocess.run(["ip", "netns", "add", name], check=True)
@@ -223,8 +233,15 @@ def resolving_netns():
                 pass
 
 
-def _tcpconnect_beside(namespace: str, port: int, arguments: list[str]) -> str:
-    workload = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, "-c", _RESOLVED.format(port=port)],
+@pytest.fixture
+def resolving_netns():
+    with _resolving_netns("127.0.0.1") as name:
+        yield name
+
+
+def _tcpconnect_beside(namespace: str, port: int, arguments: list[str], nameserver: str = "127.0.0.1") -> str:
+    code = _RESOLVED.format(port=port, nameserver=nameserver)
+    workload = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, "-c", code],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         return run_tool("tcpconnect", ["-P", str(port), *arguments], lambda: None)
@@ -234,24 +251,40 @@ def _tcpconnect_beside(namespace: str, port: int, arguments: list[str]) -> str:
         assert "Traceback" not in err, err
 
 
-def test_tcpconnect_dns_names_the_query_behind_each_connect(resolving_netns):
-    port = 40000 + os.getpid() % 20000
-    rows = [row.split(None, 6) for row in _rows(_tcpconnect_beside(resolving_netns, port, ["--dns"]))]
+def _queries(out: str) -> dict[str, set[str]]:
+    """The QUERY texts of each destination address; an address's first connect is left
+    out (its answer may have come before the tool attached)."""
     by_address: dict[str, set[str]] = {}
     seen: set[str] = set()
-    for row in rows:            # an address's first connect may follow an answer sent before the tool attached
-        if row[4] in seen:
-            by_address.setdefault(row[4], set()).add(row[6])
-        seen.add(row[4])
-    assert by_address["127.0.0.42"] == {"pybpf-toolsexec.test"}
+    for row in _rows(out):
+        fields = row.split(None, 6)
+        if fields[4] in seen:
+            by_address.setdefault(fields[4], set()).add(fields[6])
+        seen.add(fields[4])
+    return by_address
+
+
+def test_tcpconnect_dns_names_the_query_behind_each_connect(resolving_netns):
+    port = 40000 + os.getpid() % 20000
+    out = _tcpconnect_beside(resolving_netns, port, ["--dns"])
+    by_address = _queries(out)
+    assert by_address["127.0.0.42"] == {"pybpf-toolsexec.test"}, out
     late = by_address["127.0.0.44"]
     assert late and all(query.startswith("late.pybpf-toolsexec.test (") and 250 <= float(query[27:-3]) < 5000
-                        for query in late), late
-    assert by_address["127.0.0.43"] == {"No DNS Query"} and by_address["127.0.0.1"] == {"localhost"}
+                        for query in late), out
+    assert by_address["127.0.0.43"] == {"No DNS Query"} and by_address["127.0.0.1"] == {"localhost"}, out
     events = _json_lines(_tcpconnect_beside(resolving_netns, port, ["--dns", "--json"]))
     answered = [e for e in events if e["daddr"] == "127.0.0.42"][1:]
-    assert answered and all(e["query"] == "pybpf-toolsexec.test" and 0 <= e["query_ms"] < 100 for e in answered)
+    assert answered and all(e["query"] == "pybpf-toolsexec.test" and 0 <= e["query_ms"] < 100 for e in answered), events
     assert all(e["query"] is None for e in events if e["daddr"] == "127.0.0.43")
+
+
+def test_tcpconnect_dns_over_ipv6():
+    """An AAAA answer from a name server on ::1 (the datagram in IPv6), and a connect to it."""
+    port = 40000 + os.getpid() % 20000
+    with _resolving_netns("::1") as namespace:
+        out = _tcpconnect_beside(namespace, port, ["--dns", "-6"], nameserver="::1")
+    assert _queries(out)["::1"] == {"six.pybpf-toolsexec.test"}, out
 
 
 def test_tcpconnect_without_dns_has_no_query_column(resolving_netns):
