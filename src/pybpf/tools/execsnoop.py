@@ -33,7 +33,8 @@ ARGS_BYTES = 8192
 MAX_ARGS_LIMIT = 1024
 
 SOURCE = r"""
-struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, struct event); } scratch SEC(".maps");
+/* one zeroed event: an exec's entry in execs starts as a copy of it (an event is too big for the stack) */
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, struct event); } blank SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4096); __uint(map_flags, BPF_F_NO_PREALLOC);
          __type(key, u32); __type(value, struct event); } execs SEC(".maps");
 
@@ -41,36 +42,32 @@ struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4096); __uint(map_
 static __always_inline int enter(void *ctx, u32 filename_offset, u32 argv_offset)
 {
     u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
-    struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+    struct event *e = bpf_map_lookup_elem(&blank, &zero);
+    if (!e || bpf_map_update_elem(&execs, &tgid, e, BPF_ANY))
+        return 0;
+    e = bpf_map_lookup_elem(&execs, &tgid);               /* filled in place: no buffer shared between tasks */
     if (!e)
         return 0;
     const char *const *argv = *(const char *const **)((char *)ctx + argv_offset);
     bpf_probe_read_user_str(e->path, sizeof(e->path), *(const char **)((char *)ctx + filename_offset));
-    e->argc = 0;
-    e->args_size = 0;
-    e->truncated = 0;
     for (u32 i = 0; i < MAX_ARGS; i++) {
         const char *arg = NULL;
         if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
-            goto kept;
+            return 0;
         u32 size = e->args_size;
         if (size > ARGS_BYTES - ARG_SIZE) {          /* the buffer is full */
             e->truncated = 1;
-            goto kept;
+            return 0;
         }
         long n = bpf_probe_read_user_str(&e->args[size], ARG_SIZE, arg);
         if (n <= 0)
-            goto kept;
+            return 0;
         e->args_size = size + n;
         e->argc = i + 1;
     }
-    {
-        const char *more = NULL;                     /* MAX_ARGS read: are there more? */
-        bpf_probe_read_user(&more, sizeof(more), &argv[MAX_ARGS]);
-        e->truncated = more != NULL;
-    }
-kept:
-    bpf_map_update_elem(&execs, &tgid, e, BPF_ANY);
+    const char *more = NULL;                         /* MAX_ARGS read: are there more? */
+    bpf_probe_read_user(&more, sizeof(more), &argv[MAX_ARGS]);
+    e->truncated = more != NULL;
     return 0;
 }
 
