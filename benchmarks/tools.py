@@ -8,7 +8,9 @@ workload runs; the figure is the workload's median wall time over N runs divided
 median time with nothing attached (the slowdown), measured in the same run:
 
 - ``pybpf tool syscount`` vs ``bpftrace -e 'tracepoint:raw_syscalls:sys_exit { @[args->id] = count(); }'``
-- ``pybpf tool execsnoop`` vs ``bpftrace -e 'tracepoint:sched:sched_process_exec { printf(...) }'``
+- ``pybpf tool execsnoop`` vs ``bpftrace -e 'tracepoint:syscalls:sys_enter_execve,... { printf(...); join(args->argv) }
+  tracepoint:syscalls:sys_exit_execve,... { printf(ret) }'`` (the same hooks: enabling a
+  syscall tracepoint puts every syscall of every task on the traced path)
 - ``pybpf tool profile -F 99`` vs ``bpftrace -e 'profile:hz:99 { @[kstack, ustack, comm] = count(); }'``
 
 CTF: events per second of :class:`pybpf.output.CtfWriter` writing 200,000 events of
@@ -36,7 +38,9 @@ CONTENDERS = {
     "syscount": (["tool", "syscount"],
                  "tracepoint:raw_syscalls:sys_exit { @[args->id] = count(); }"),
     "execsnoop": (["tool", "execsnoop"],
-                  'tracepoint:sched:sched_process_exec { printf("%d %s\\n", pid, comm); }'),
+                  'tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat '
+                  '{ printf("%d %s ", pid, comm); join(args->argv); } '
+                  'tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat { printf("%d\\n", args->ret); }'),
     "profile 99 Hz": (["tool", "profile", "-F", "99"],
                       "profile:hz:99 { @[kstack, ustack, comm] = count(); }"),
 }

@@ -64,14 +64,15 @@ def _json_lines(out: str) -> list[dict]:
 
 def test_execsnoop(marker):
     out = run_tool("execsnoop", [], lambda: subprocess.run([marker, "-c", "true"], check=True))
-    assert out.splitlines()[0].split() == ["COMM", "PID", "PPID", "RET", "PATH"]
-    assert any(line.startswith("pybpfoutput_t") and line.endswith(str(marker)) for line in out.splitlines())
+    assert out.splitlines()[0].split() == ["COMM", "PID", "PPID", "RET", "ARGS"]
+    assert any(line.startswith("pybpfoutput_t") and line.endswith(f" 0 {marker} -c true") for line in out.splitlines())
 
 
 def test_execsnoop_json(marker):
     out = run_tool("execsnoop", ["--json", "-n", "^pybpfoutput"], lambda: subprocess.run([marker, "-c", "true"], check=True))
     events = _json_lines(out)
-    assert events and all(e["comm"] == "pybpfoutput_t" and e["path"] == str(marker) for e in events)
+    assert events and all(e["comm"] == "pybpfoutput_t" and e["path"] == str(marker) and e["ret"] == 0
+                          and e["argv"] == [str(marker), "-c", "true"] and e["args"] == f"{marker} -c true" for e in events)
     assert all(e["ppid"] == os.getpid() for e in events)
     assert abs(events[0]["time"] - time.time()) < 300
 
@@ -80,7 +81,7 @@ def test_execsnoop_uid_parent_cpu_and_ppid_filter(marker):
     out = run_tool("execsnoop", ["-U", "-M", "-C", "-P", str(os.getpid()), "-u", str(os.getuid())],
                    lambda: subprocess.run([marker, "-c", "true"], check=True))
     rows = [line.split() for line in out.splitlines()]
-    assert rows[0] == ["UID", "COMM", "PID", "PCOMM", "PPID", "CPU", "RET", "PATH"]
+    assert rows[0] == ["UID", "COMM", "PID", "PCOMM", "PPID", "CPU", "RET", "ARGS"]
     me = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
     ours = [row for row in rows[1:] if row[1] == "pybpfoutput_t"]
     assert ours and all(row[0] == str(os.getuid()) and row[3] == me and row[4] == str(os.getpid())

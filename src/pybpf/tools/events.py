@@ -9,6 +9,7 @@ attaches every program by its section name and yields each record as a dict.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -91,11 +92,17 @@ def offset(tracepoint: str, field: str) -> int:
 
 def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str, int] | None = None,
            duration: float | None = None,
-           attach_programs: Callable[[Any], list[Any]] | None = None) -> Iterator[dict[str, object]]:
+           attach_programs: Callable[[Any], list[Any]] | None = None,
+           side_rings: Mapping[str, Callable[[bytes], None]] | None = None) -> Iterator[dict[str, object]]:
     """Compile, load and attach ``source`` (which fills ``struct event`` records into a
-    ring buffer map named ``events``), then yield decoded events until ``duration``
+    ring buffer map named ``events``, of 1 MiB unless ``defines`` give its bytes as
+    ``EVENTS_RING_BYTES``), then yield decoded events until ``duration``
     seconds pass (None: until Ctrl-C). Programs attach where their sections say, or
-    through ``attach_programs(loaded)`` (which returns the links) when given."""
+    through ``attach_programs(loaded)`` (which returns the links) when given.
+
+    ``side_rings`` names other ring buffer maps of the program, each with a function given
+    its raw records (tcpconnect -d's DNS answers): they are drained before each batch of
+    events is yielded, so a record sent before an event has been seen when it comes."""
     from pybpf.engine import load
     from pybpf.kernel.attach import attach
     from pybpf.kernel.ringbuf import EventPoller, RingBuffer
@@ -103,11 +110,15 @@ def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str,
     from pybpf.toolchain import compile_c
 
     header = ("#include <vmlinux.h>\n#include <pybpf/bpf.h>\n" + layout.c_struct() + "\n"
-              "struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 20); } events SEC(\".maps\");\n")
+              "#ifndef EVENTS_RING_BYTES\n#define EVENTS_RING_BYTES (1 << 20)\n#endif\n"
+              "struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, EVENTS_RING_BYTES); } events SEC(\".maps\");\n")
     spec = load_object(compile_c(header + source, defines=dict(defines or {})), name=name)
     pending: list[dict[str, object]] = []
     deadline = None if duration is None else time.monotonic() + duration
-    with load(spec, engine="kernel") as loaded, RingBuffer.of(loaded.maps["events"]) as ring, EventPoller() as poller:
+    with load(spec, engine="kernel") as loaded, RingBuffer.of(loaded.maps["events"]) as ring, EventPoller() as poller, \
+            contextlib.ExitStack() as rings:
+        sides = [(rings.enter_context(RingBuffer.of(loaded.maps[map_name])), callback)
+                 for map_name, callback in (side_rings or {}).items()]
         links = (attach_programs(loaded) if attach_programs is not None else
                  [attach(program) for program in loaded.programs.values()])
         try:
@@ -116,6 +127,9 @@ def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str,
                 while deadline is None or time.monotonic() < deadline:
                     left = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
                     poller.poll(timeout=left)
+                    for side, callback in sides:
+                        for record in side.records():
+                            callback(record)
                     yield from pending
                     pending.clear()
             except KeyboardInterrupt:

@@ -47,6 +47,9 @@ class EventTool:
     pid_key: str = "pid"
     comm_key: str = "comm"
     extra_arguments: Callable[[argparse.ArgumentParser], object] = lambda parser: None
+    #: other ring buffers of the program by map name, each with a function given their
+    #: records (see :func:`~pybpf.tools.events.stream`), made for each run
+    side_rings: Callable[[argparse.Namespace], Mapping[str, Callable[[bytes], None]]] = lambda args: {}
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The shared snoop flags."""
@@ -73,7 +76,7 @@ class EventTool:
         wall = monotonic_to_wall()
         source = self.source(args) if callable(self.source) else self.source
         for event in stream(source, self.layout, name=self.name, defines=self.defines(args),
-                            duration=getattr(args, "duration", None)):
+                            duration=getattr(args, "duration", None), side_rings=self.side_rings(args)):
             if getattr(args, "pid", None) is not None and event.get(self.pid_key) != args.pid:
                 continue
             if name is not None and not name.search(str(event.get(self.comm_key, ""))):
