@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.bccprobes import Probe, cast, parse_probe
 from pybpf.tools.events import ToolError
 from pybpf.tools.traced import Ticker, TraceRun, program_argument
@@ -85,6 +86,7 @@ class Argdist:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "-v", "--verbose")
+        programflags.add_arguments(parser)
         parser.add_argument("-p", "--pid", type=int, help="id of the process to trace")
         parser.add_argument("-t", "--tid", type=int, help="id of the thread to trace")
         parser.add_argument("-z", "--string-size", type=int, help="maximum string size to read (1-64, default 64)")
@@ -121,7 +123,7 @@ class Argdist:
         if not specifiers:
             raise ToolError("at least one specifier is required (-C or -H)")
         printed = 0
-        with TraceRun(self.program(specifiers, args), pid=args.pid, name=self.name, show=args.show_program) as run:
+        with TraceRun(self.program(specifiers, args), pid=args.pid, name=self.name, show=args.show_program, flags=args) as run:
             for last in Ticker(args.interval, args.duration):
                 report = [self._report(run, index, spec, args) for index, spec in enumerate(specifiers)]
                 if args.json:

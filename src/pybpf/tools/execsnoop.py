@@ -58,4 +58,5 @@ TOOL = EventTool(
     defines=lambda args: {"FILENAME_LOCATOR": offset("sched:sched_process_exec", "filename")},
     keep=lambda args, event: args.ppid is None or event["ppid"] == args.ppid,
     extra_arguments=_arguments,
+    task_filters=True,          # BCC's --cgroupmap, --mntnsmap
 )

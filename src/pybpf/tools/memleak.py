@@ -19,6 +19,7 @@ import sys
 import time
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.events import ToolError
 from pybpf.tools.probespec import library_path
 from pybpf.tools.traced import Ticker, TraceRun, held_command
@@ -112,6 +113,7 @@ class Memleak:
         parser.add_argument("-t", "--trace", action="store_true", help="also print each allocation and free as it happens")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        programflags.add_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         if args.min_size is not None and args.max_size is not None and args.min_size > args.max_size:
@@ -130,7 +132,7 @@ class Memleak:
             source = (user_program(library_path(args.obj, pid), pid, bounds, args.trace) if pid else
                       kernel_program(bounds, PERCPU if args.percpu else KMEM, args.trace))
             reports = 0
-            with TraceRun(source, pid=pid, name=self.name) as run:
+            with TraceRun(source, pid=pid, name=self.name, flags=args) as run:
                 if child is not None:
                     child.release()
                 if not args.json:

@@ -63,4 +63,5 @@ TOOL = EventTool(
     failed=lambda event: event["ret"] < 0,
     keep=_keep,
     extra_arguments=_arguments,
+    task_filters=True,          # BCC's --cgroupmap, --mntnsmap
 )

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.events import ToolError
 from pybpf.tools.loading import running
@@ -71,6 +72,7 @@ class Profile:
         parser.add_argument("-a", "--annotations", action="store_true", help="add _[k] to kernel frames")
         parser.add_argument("-I", "--include-idle", action="store_true", help="include the idle task")
         add_output_arguments(parser)
+        programflags.add_arguments(parser, tasks=True)
 
     @staticmethod
     def target(args: argparse.Namespace) -> str:
@@ -88,7 +90,7 @@ class Profile:
                    "KERNEL_ONLY": int(args.kernel_stacks_only), "INCLUDE_IDLE": int(args.include_idle),
                    "STACK_STORAGE": args.stack_storage_size, "HASH_STORAGE": args.hash_storage_size}
         with running(SOURCE, name="profile", defines=defines,
-                     targets={"on_sample": self.target(args)}) as loaded:
+                     targets={"on_sample": self.target(args)}, flags=args) as loaded:
             counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
             for _ in intervals(StatusLine(lambda: sum(counts.values()), what="samples"), duration=args.duration):
                 pass                    # sampling until the end; the status line counts the samples

@@ -43,6 +43,7 @@ EVENTS = EventTool(
     derive=derive,
     keep=_keep,
     extra_arguments=_arguments,
+    task_filters=True,          # BCC's --cgroupmap, --mntnsmap
 )
 
 TOOL = CountedTool(EVENTS, keys=(Column("LADDR", "saddr", -25), Column("RADDR", "daddr", -25),

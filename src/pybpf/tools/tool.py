@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from pybpf.tools.events import EventLayout, monotonic_to_wall, stream
+from pybpf.tools import programflags
+from pybpf.tools.events import EventLayout, event_program, monotonic_to_wall, stream
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ class Column:
 class EventTool:
     """One event tool. ``derive`` adds display keys to each event (e.g. FD and ERR from
     a return value); ``failed`` says whether an event is a failure (for ``-x``); ``keep``
-    applies the tool's own filter flags to a derived event."""
+    applies the tool's own filter flags to a derived event. Every event tool takes
+    ``--ebpf``; ``task_filters`` gives it BCC's ``--cgroupmap``/``--mntnsmap`` too
+    (:mod:`pybpf.tools.programflags`)."""
 
     name: str
     description: str
@@ -47,6 +50,7 @@ class EventTool:
     pid_key: str = "pid"
     comm_key: str = "comm"
     extra_arguments: Callable[[argparse.ArgumentParser], object] = lambda parser: None
+    task_filters: bool = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The shared snoop flags."""
@@ -61,6 +65,7 @@ class EventTool:
         if self.has_uid:
             parser.add_argument("-U", "--print-uid", action="store_true", help="include a UID column")
             parser.add_argument("-u", "--uid", type=int, help="only this user id")
+        programflags.add_arguments(parser, tasks=self.task_filters)
         self.extra_arguments(parser)
 
     @property
@@ -73,7 +78,7 @@ class EventTool:
         wall = monotonic_to_wall()
         source = self.source(args) if callable(self.source) else self.source
         for event in stream(source, self.layout, name=self.name, defines=self.defines(args),
-                            duration=getattr(args, "duration", None)):
+                            duration=getattr(args, "duration", None), flags=args):
             if getattr(args, "pid", None) is not None and event.get(self.pid_key) != args.pid:
                 continue
             if name is not None and not name.search(str(event.get(self.comm_key, ""))):
@@ -90,6 +95,9 @@ class EventTool:
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         """Print events as rows (or JSON lines) until the duration ends or Ctrl-C."""
+        if getattr(args, "ebpf", False):        # the program instead of the header and rows
+            source = self.source(args) if callable(self.source) else self.source
+            programflags.prepared(event_program(source, self.layout), self.defines(args), args)
         columns = list(self.columns(args) if callable(self.columns) else self.columns)
         if getattr(args, "print_uid", False):
             columns.insert(0, Column("UID", "uid", -6))
@@ -164,7 +172,7 @@ class CountedTool:
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         self.refuse(args)
-        if not args.count:
+        if not args.count or getattr(args, "ebpf", False):
             return self.tool.run(args, out)
         if not args.json:
             out.write(self.banner + "\n")

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from pybpf.tools import programflags
 from pybpf.tools.bccprobes import Probe, parse_probe
 from pybpf.tools.events import EventLayout, ToolError, monotonic_to_wall
 from pybpf.tools.traced import TraceRun, follow, program_argument, quote
@@ -122,6 +123,7 @@ class Trace:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "-v", "--verbose")
+        programflags.add_arguments(parser)
         parser.add_argument("-p", "--pid", type=int, help="id of the process to trace")
         parser.add_argument("-L", "--tid", type=int, help="id of the thread to trace")
         parser.add_argument("--uid", type=int, help="id of the user to trace")
@@ -175,7 +177,7 @@ class Trace:
         probes = [parse_trace_probe(text, args.string_size, args.pid) for text in args.probes]
         stacks = int(args.kernel_stack) + int(args.user_stack)
         wall, printed = monotonic_to_wall(), 0
-        with TraceRun(self.program(probes, args), pid=args.pid, name=self.name, show=args.show_program) as run:
+        with TraceRun(self.program(probes, args), pid=args.pid, name=self.name, show=args.show_program, flags=args) as run:
             for record in follow(run, args.duration):
                 trace = probes[record.index]
                 pid, tid, comm, cpu, ts = record.values[:5]
@@ -200,7 +202,7 @@ class Trace:
             raise ToolError("-A counts events up to -M MAX_EVENTS: give -M too")
         start = time.monotonic_ns()
         width = 17 if args.unix_timestamp and args.timestamp else 8
-        if not args.json:
+        if not args.json and not args.ebpf:
             header = (f"{'TIME':<{width}} " if args.time or args.timestamp else "") + ("CPU " if args.print_cpu else "")
             trivial = all(not re.search(r'"', text) for text in args.probes)
             out.write(f"{header}{'PID':<7} {'TID':<7} {'COMM':<15} {'FUNC':<16} {'' if trivial else '-'}".rstrip() + "\n")
