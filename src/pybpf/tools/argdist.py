@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from pybpf.tools import programflags
-from pybpf.tools.bccprobes import Probe, cast, parse_probe
+from pybpf.tools.bccprobes import Probe, cast, header_definitions, parse_probe
 from pybpf.tools.events import ToolError
 from pybpf.tools.traced import Ticker, TraceRun, program_argument
 
@@ -99,11 +99,13 @@ class Argdist:
                             default=[], help="probe specifier to capture histogram of")
         parser.add_argument("-C", "--count", action="append", dest="countspecifier", metavar="specifier",
                             default=[], help="probe specifier to capture count of")
+        parser.add_argument("-I", "--include", action="append", metavar="header",
+                            help="a C header whose struct/union definitions expressions may use")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def program(self, specifiers: list[Specifier], args: argparse.Namespace) -> str:
         tests = ([f"pid == {args.pid}"] if args.pid else []) + ([f"tid == {args.tid}"] if args.tid else [])
-        blocks = []
+        blocks = [header_definitions(args.include or [])]
         for index, spec in enumerate(specifiers):
             probe = spec.probe
             entry = probe.entry_probe(f"/{' && '.join(tests)}/ " if tests else "") if probe.kind == "r" else ""

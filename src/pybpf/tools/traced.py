@@ -49,9 +49,11 @@ class TraceRun:
     loads and attaches every probe, leaving detaches and frees everything."""
 
     def __init__(self, source: str, *, pid: int | None = None, name: str = "tool", show: bool = False,
-                 flags: Any = None):
+                 flags: Any = None, ring_size: int | None = None):
         """``flags`` (the tool's parsed arguments): with ``--ebpf``, raise
-        :class:`~pybpf.tools.programflags.ProgramShown` with ``source`` instead of loading it."""
+        :class:`~pybpf.tools.programflags.ProgramShown` with ``source`` instead of loading it.
+        ``ring_size``: bytes of the ring buffer events come through (default the trace
+        language's, 1 MiB)."""
         import sys
 
         from pybpf.tools.programflags import ProgramShown
@@ -68,7 +70,10 @@ class TraceRun:
         except TraceError as exc:
             raise ToolError(f"{name}: {exc}") from None
         self.name = name
-        self.session = _ToolSession(compiled, Options(pid=pid if pid else -1, quiet=True))
+        options = Options(pid=pid if pid else -1, quiet=True)
+        if ring_size is not None:
+            options.ring_size = ring_size
+        self.session = _ToolSession(compiled, options)
         self._symbolizer: Any = None
         self._poller: Any = None
 
