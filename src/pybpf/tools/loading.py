@@ -35,9 +35,9 @@ def running(source: str, *, name: str, defines: Mapping[str, int] | None = None,
     from pybpf.toolchain.compile import compile_c
     from pybpf.tools.programflags import prepared
 
-    program = prepared(source, defines, flags)
-    spec = load_object(compile_c(program.source, defines=program.defines), name=name)
-    with load(spec, engine="kernel", reuse=program.reuse) as loaded, contextlib.ExitStack() as links:
+    compiled = prepared(source, defines, flags)
+    spec = load_object(compile_c(compiled.source, defines=compiled.defines), name=name)
+    with load(spec, engine="kernel", reuse=compiled.reuse) as loaded, contextlib.ExitStack() as links:
         for program_name, program in loaded.programs.items():
             links.enter_context(attach(cast(KernelProgram, program), (targets or {}).get(program_name)))
         yield Tracing(loaded, links)
