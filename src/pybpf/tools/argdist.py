@@ -8,8 +8,9 @@ e.g. ``-C 't:syscalls:sys_enter_read():int:args->count'``, ``-H 'r:c:malloc():si
 ``-C 'p:c:malloc(size_t size):size_t:size'``, ``-H 'r:c:getaddrinfo():u64:$latency'``; kernel
 functions need kprobes, which this kernel lacks, and are refused with the tracepoint to
 use. Flags as BCC's: ``-p PID``, ``-t TID``, ``-z SIZE``, ``-i INTERVAL`` (default 1),
-``-d DURATION``, ``-n COUNT``, ``-c`` cumulative, ``-T TOP``; ``--json`` prints one object
-per interval."""
+``-d DURATION``, ``-n COUNT``, ``-c`` cumulative, ``-T TOP``, ``-I HEADER`` (its
+struct/union definitions for expressions), ``--ebpf``; ``--json`` prints one object per
+interval."""
 
 from __future__ import annotations
 

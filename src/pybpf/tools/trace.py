@@ -8,8 +8,10 @@ stacks and the message's arguments, decoded and formatted here, see
 which this kernel lacks, and are refused with the tracepoint to use. Flags as BCC's:
 ``-p PID``, ``-L TID``, ``--uid``, ``-Z SIZE``, ``-S`` (include trace's own process), ``-M MAX``,
 ``-t`` (seconds since start), ``-T`` (HH:MM:SS), ``-C`` (CPU), ``-n NAME``, ``-f TEXT``
-(message filter), ``-K``/``-U`` stacks; ``--duration`` stops after that many seconds and
-``--json`` prints one object per event."""
+(message filter), ``-K``/``-U`` stacks, ``-b PAGES`` (the event buffer: PAGES pages per CPU),
+``-B`` (``STRCMP``'s literal is a byte array), ``-I HEADER`` (its struct/union definitions
+for expressions), ``--ebpf``; ``--duration`` stops after that many seconds and ``--json``
+prints one object per event. BCC's ``STRCMP("text", EXPR)`` works in filters."""
 
 from __future__ import annotations
 
