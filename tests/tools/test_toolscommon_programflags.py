@@ -5,6 +5,7 @@ test process outside is not — and ``--ebpf`` prints a program that compiles.""
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -173,3 +174,23 @@ def test_the_filter_starts_every_program():
     assert filtered.count("if (!tool_task_selected()) return 0;") == 2
     assert filtered.index("tool_task_selected(void)") < filtered.index("int first")
     assert "{ if (!tool_task_selected()) return 0; return 2; }" in filtered
+
+
+def test_mntnsmap_filters_a_sampling_tool_too(pinned_set):
+    """profile (a perf-event program, loaded by running() rather than stream()): samples of
+    a busy process whose mount namespace is in the map are counted; with only another
+    namespace in the map, none are."""
+    path, kmap = pinned_set
+    busy = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL)
+    try:
+        kmap[struct.pack("<Q", os.stat(f"/proc/{busy.pid}/ns/mnt").st_ino)] = struct.pack("<Q", 1)
+        arguments = ["-F", "199", "-p", str(busy.pid), "--mntnsmap", path, "--json", "2"]
+        counted = sum(json.loads(line)["count"] for line in run_tool("profile", arguments, lambda: None,
+                                                                      timing=[]).splitlines())
+        kmap.clear()
+        kmap[struct.pack("<Q", 1)] = struct.pack("<Q", 1)            # no namespace has inode 1
+        none = run_tool("profile", arguments, lambda: None, timing=[])
+    finally:
+        busy.kill()
+        busy.wait()
+    assert counted >= 50 and none.strip() == ""
