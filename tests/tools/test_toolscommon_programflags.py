@@ -156,12 +156,16 @@ def test_ebpf_prints_a_program_that_compiles_and_loads(arguments):
             assert loaded.programs
 
 
-def test_ebpf_of_trace_language_tools_is_their_program():
+@pytest.mark.parametrize("arguments", [["trace", 't:syscalls:sys_enter_kill "sig %d", args->sig'],
+                                       ["argdist", "-C", "t:syscalls:sys_enter_kill():int:args->sig"],
+                                       ["funclatency", "c:malloc"], ["memleak"], ["gethostlatency"]])
+def test_ebpf_of_trace_language_tools_is_their_program(arguments):
+    """--ebpf: the trace-language program, alone on stdout (no header), which compiles."""
     from pybpf.trace.runtime import compile_source
 
-    shown = _cli("trace", "t:syscalls:sys_enter_kill \"sig %d\", args->sig", "--ebpf")
+    shown = _cli(*arguments, "--ebpf")
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.startswith("tracepoint:syscalls:sys_enter_kill") and "PID" not in shown.stdout
+    assert shown.stdout.split(":", 1)[0] in ("tracepoint", "uprobe") and "PID" not in shown.stdout
     compile_source(shown.stdout, filename="toolscommon")
 
 
