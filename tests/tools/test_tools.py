@@ -78,7 +78,10 @@ def test_execsnoop_json(marker):
 
 
 def test_execsnoop_uid_parent_cpu_and_ppid_filter(marker):
-    out = run_tool("execsnoop", ["-U", "-M", "-C", "-P", str(os.getpid()), "-u", str(os.getuid())],
+    import pwd
+
+    user = pwd.getpwuid(os.getuid()).pw_name                            # -u takes a name, as BCC's
+    out = run_tool("execsnoop", ["-U", "-M", "-C", "-P", str(os.getpid()), "-u", user],
                    lambda: subprocess.run([marker, "-c", "true"], check=True))
     rows = [line.split() for line in out.splitlines()]
     assert rows[0] == ["UID", "COMM", "PID", "PCOMM", "PPID", "CPU", "RET", "ARGS"]
@@ -595,3 +598,15 @@ def test_mountsnoop_json(tmp_path):
     assert events and all(e["target"] == f"{tmp_path}/missing" and e["ret"] == -2 and e["fstype"] == "tmpfs"
                           for e in events)
     assert events[0]["mnt_ns"] == os.stat(f"/proc/{os.getpid()}/ns/mnt").st_ino
+
+
+def test_uid_flag_takes_a_user_name_or_id():
+    import argparse
+    import pwd
+
+    from pybpf.tools.tool import user_id
+
+    assert user_id("0") == 0
+    assert user_id(pwd.getpwuid(0).pw_name) == 0
+    with pytest.raises(argparse.ArgumentTypeError, match="no user named 'pybpf-no-such-user'"):
+        user_id("pybpf-no-such-user")

@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
         raise tools.ToolError(f"{tool.name} reports intervals, not events: it cannot be recorded")
     arguments = args.arguments[1:] if args.arguments[:1] == ["--"] else args.arguments
     tool_args = tool_parser(tool).parse_args(arguments)
+    if getattr(tool_args, "ebpf", False):
+        raise tools.ToolError(f"--ebpf prints the program instead of running it: `pybpf tool {tool.name} --ebpf`")
     count = record(tool, tool.events(tool_args), args.output, args.format, [tool.name, *arguments])
     print(f"recorded {count} events to {args.output} ({args.format})", file=sys.stderr)
     return 0

@@ -4,6 +4,7 @@ each tool takes its own flags (``pybpf tool NAME --help``)."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,5 +38,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.name:
         raise PybpfError("name a tool (`pybpf tool --list` shows them)")
+    from pybpf.tools.programflags import ProgramShown
+
     tool = tools.get(args.name)
-    return tool.run(tool_parser(tool).parse_args(args.arguments))
+    try:
+        return tool.run(tool_parser(tool).parse_args(args.arguments))
+    except ProgramShown as shown:       # --ebpf: the program instead of a run
+        sys.stdout.write(shown.text if shown.text.endswith("\n") else shown.text + "\n")
+        return 0

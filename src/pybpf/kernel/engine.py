@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+from collections.abc import Mapping
 from functools import cache
 
 from pybpf.engine.collection import Collection
@@ -112,16 +113,21 @@ USDT_SPECS = "__bpf_usdt_spec"
 
 
 def load_collection(spec: CollectionSpec, log_level: int = 0,
-                    log_size: int = LOG_SIZE, grow_log: bool = True) -> Collection:
+                    log_size: int = LOG_SIZE, grow_log: bool = True,
+                    reuse: Mapping[str, KernelMap] | None = None) -> Collection:
     """Create every map and load every program of ``spec`` in the kernel (the log
-    options as :func:`~pybpf.kernel.programs.load_program`'s)."""
+    options as :func:`~pybpf.kernel.programs.load_program`'s). ``reuse`` names maps
+    already in the kernel (e.g. opened from a pin) that the programs use instead of
+    creating the spec's map of that name, as libbpf's ``bpf_map__reuse_fd``; the
+    collection owns them then (closing it closes them)."""
     maps: dict[str, KernelMap] = {}
     programs: dict[str, KernelProgram] = {}
     collection = Collection("kernel", maps, programs)  # type: ignore[arg-type]
     btf = _BtfFds()
     try:
         for name, map_spec in spec.maps.items():
-            maps[name] = _pinned_or_created(map_spec, btf.fd(map_spec.btf, f"map {name!r}"))
+            given = (reuse or {}).get(name)
+            maps[name] = given if given is not None else _pinned_or_created(map_spec, btf.fd(map_spec.btf, f"map {name!r}"))
         for name, prog_spec in spec.programs.items():
             blob = prog_spec.btf.btf if prog_spec.btf is not None else None
             programs[name] = load_program(prog_spec, lambda m: maps[m].fd, log_level=log_level,
@@ -131,6 +137,9 @@ def load_collection(spec: CollectionSpec, log_level: int = 0,
                 programs[name].usdt_specs = maps[USDT_SPECS]
     except BaseException:
         collection.close()
+        for name, given in (reuse or {}).items():
+            if maps.get(name) is not given:
+                given.close()
         raise
     finally:
         btf.close()

@@ -8,8 +8,9 @@ e.g. ``-C 't:syscalls:sys_enter_read():int:args->count'``, ``-H 'r:c:malloc():si
 ``-C 'p:c:malloc(size_t size):size_t:size'``, ``-H 'r:c:getaddrinfo():u64:$latency'``; kernel
 functions need kprobes, which this kernel lacks, and are refused with the tracepoint to
 use. Flags as BCC's: ``-p PID``, ``-t TID``, ``-z SIZE``, ``-i INTERVAL`` (default 1),
-``-d DURATION``, ``-n COUNT``, ``-c`` cumulative, ``-T TOP``; ``--json`` prints one object
-per interval."""
+``-d DURATION``, ``-n COUNT``, ``-c`` cumulative, ``-T TOP``, ``-I HEADER`` (its
+struct/union definitions for expressions), ``--ebpf``; ``--json`` prints one object per
+interval."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
-from pybpf.tools.bccprobes import Probe, cast, parse_probe
+from pybpf.tools import programflags
+from pybpf.tools.bccprobes import Probe, cast, header_definitions, parse_probe
 from pybpf.tools.events import ToolError
 from pybpf.tools.traced import Ticker, TraceRun, program_argument
 
@@ -85,6 +87,7 @@ class Argdist:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "-v", "--verbose")
+        programflags.add_arguments(parser)
         parser.add_argument("-p", "--pid", type=int, help="id of the process to trace")
         parser.add_argument("-t", "--tid", type=int, help="id of the thread to trace")
         parser.add_argument("-z", "--string-size", type=int, help="maximum string size to read (1-64, default 64)")
@@ -97,11 +100,13 @@ class Argdist:
                             default=[], help="probe specifier to capture histogram of")
         parser.add_argument("-C", "--count", action="append", dest="countspecifier", metavar="specifier",
                             default=[], help="probe specifier to capture count of")
+        parser.add_argument("-I", "--include", action="append", metavar="header",
+                            help="a C header whose struct/union definitions expressions may use")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def program(self, specifiers: list[Specifier], args: argparse.Namespace) -> str:
         tests = ([f"pid == {args.pid}"] if args.pid else []) + ([f"tid == {args.tid}"] if args.tid else [])
-        blocks = []
+        blocks = [header_definitions(args.include or [])]
         for index, spec in enumerate(specifiers):
             probe = spec.probe
             entry = probe.entry_probe(f"/{' && '.join(tests)}/ " if tests else "") if probe.kind == "r" else ""
@@ -121,7 +126,7 @@ class Argdist:
         if not specifiers:
             raise ToolError("at least one specifier is required (-C or -H)")
         printed = 0
-        with TraceRun(self.program(specifiers, args), pid=args.pid, name=self.name, show=args.show_program) as run:
+        with TraceRun(self.program(specifiers, args), pid=args.pid, name=self.name, show=args.show_program, flags=args) as run:
             for last in Ticker(args.interval, args.duration):
                 report = [self._report(run, index, spec, args) for index, spec in enumerate(specifiers)]
                 if args.json:

@@ -8,6 +8,7 @@ with string literals left alone."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ C_TYPES = {"char": "int8", "signed char": "int8", "unsigned char": "uint8", "u8"
            "size_t": "uint64", "ssize_t": "int64", "off_t": "int64", "pid_t": "int32", "uid_t": "uint32",
            "u64": "uint64", "s64": "int64", "uint64_t": "uint64", "int64_t": "int64", "uint32_t": "uint32",
            "int32_t": "int32", "bool": "uint8", "_Bool": "uint8"}
+#: the start of BCC's ``STRCMP("literal", EXPR)``, up to EXPR
+_STRCMP = re.compile(r'\bSTRCMP\s*\(\s*"((?:[^"\\]|\\.)+)"\s*,')
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\$entry\s*\(\s*(\w+)\s*\)|\$?\w+|->|==|!=|<=|>=|&&|\|\||<<|>>|\S')
 
 
@@ -40,9 +43,55 @@ class Probe:
     params: list[str] = field(default_factory=list)
     entry: set[str] = field(default_factory=set)      # $entry(...) names a return probe needs
     latency: bool = False                              # whether $latency is used
+    types: list[str] = field(default_factory=list)     # the parameters' C types, as written
+    bin_cmp: bool = False                              # trace's -B: STRCMP's literal is a byte array
 
     def expression(self, text: str) -> str:
-        """A C expression of this probe, in the trace language."""
+        """A C expression of this probe, in the trace language; BCC's ``STRCMP("literal",
+        EXPR)`` becomes a comparison of the bytes at EXPR with the literal's (see
+        :meth:`_strcmp`)."""
+        out, at = [], 0
+        for found in _STRCMP.finditer(text):
+            if found.start() < at:
+                continue
+            depth, end = 1, found.end()
+            while end < len(text) and depth:
+                depth += {"(": 1, ")": -1}.get(text[end], 0)
+                end += 1
+            if depth:
+                raise ToolError(f"{self.spec}: unmatched '(' in STRCMP")
+            out += [self._tokens(text[at:found.start()]), self._strcmp(found.group(1), self._tokens(text[found.end():end - 1]))]
+            at = end
+        out.append(self._tokens(text[at:]))
+        return " ".join(part for part in out if part)
+
+    def _strcmp(self, literal: str, target: str) -> str:
+        """BCC's STRCMP: true when the bytes at ``target`` begin with the literal's
+        characters (its terminating NUL not compared, so a prefix matches, as BCC's).
+        With ``bin_cmp`` (trace -B) the literal is a C array initializer, ``{0x6c, 0x00}``,
+        and the bytes at ``target`` are compared with all its elements but the last (BCC
+        compares ``sizeof(needle) - 1`` bytes either way)."""
+        if not self.bin_cmp:
+            try:
+                text = literal.encode().decode("unicode_escape").encode("latin-1")
+            except (UnicodeDecodeError, UnicodeEncodeError):
+                raise ToolError(f"{self.spec}: cannot read the STRCMP string \"{literal}\"") from None
+            if not text or len(text) > 63:
+                raise ToolError(f"{self.spec}: STRCMP compares 1 to 63 characters, not {len(text)}")
+            return f"(strncmp(str({target}, {len(text) + 1}), \"{literal}\", {len(text)}) == 0)"
+        array = re.fullmatch(r"\s*\{(.*)\}\s*", literal, re.S)
+        try:
+            values = [int(item, 0) for item in array.group(1).split(",") if item.strip()] if array else None
+        except ValueError:
+            values = None
+        if values is None or any(not 0 <= v <= 255 for v in values):
+            raise ToolError(f"{self.spec}: with -B, STRCMP's first argument is a byte array such as "
+                            f"\"{{0x6c, 0x00, 0x00, 0x00}}\", not \"{literal}\"")
+        tests = [f"*(uint8 *)(({target}) + {i}) == {value}" for i, value in enumerate(values[:-1])]
+        return "(" + (" && ".join(tests) or "1") + ")"
+
+    def _tokens(self, text: str) -> str:
+        """C tokens of this probe, in the trace language."""
         out = []
         for match in _TOKEN.finditer(text):
             token = match.group(0)
@@ -72,12 +121,18 @@ class Probe:
         return " ".join(out)
 
     def _argument(self, index: int, name: str) -> str:
+        """An argument by position; a parameter declared a pointer to a struct or union
+        is cast to it (so ``p->x`` reads the member: the type from the kernel's BTF, or a
+        definition of the program's — trace's and argdist's ``-I`` header)."""
         if self.kind == "t":
             raise ToolError(f"{self.spec}: tracepoints have no {name}; use args->FIELD")
+        value = f"arg{index}"
         if self.kind == "r" and name in self.params:
             self.entry.add(name)
-            return f"@entry_{name}[tid]"
-        return f"arg{index}"
+            value = f"@entry_{name}[tid]"
+        declared = self.types[index] if index < len(self.types) and name in self.params else ""
+        record = re.fullmatch(r"(?:const\s+)?((?:struct|union)\s+\w+)\s*(\*+)", declared)
+        return f"(({' '.join(record.group(1).split())} {record.group(2)}){value})" if record else value
 
     def entry_probe(self, predicate: str) -> str:
         """For a return probe whose expressions need entry values: the uprobe saving them."""
@@ -129,12 +184,13 @@ def parse_probe(spec: str, *, default_kind: str = "p", pid: int | None = None) -
         raise ToolError(f"{spec}: name one function (no wildcards)")
     (target,) = resolve(f"{'u' if kind == 'u' else 'p'}:{library}:{function}", pid=pid)
     point = "uretprobe" + target.point[len("uprobe"):] if kind == "r" else target.point
-    return Probe(spec, kind, point, target.label, _parameters(spec, signature))
+    names, types = _parameters(spec, signature)
+    return Probe(spec, kind, point, target.label, names, types=types)
 
 
-def _parameters(spec: str, signature: str) -> list[str]:
-    """The parameter names of a C signature (``int fd, void *buf, size_t len``)."""
-    names = []
+def _parameters(spec: str, signature: str) -> tuple[list[str], list[str]]:
+    """The parameter names of a C signature (``int fd, void *buf, size_t len``), and their types."""
+    names, types = [], []
     for parameter in (p.strip() for p in signature.split(",")):
         if not parameter or parameter == "void":
             continue
@@ -142,7 +198,8 @@ def _parameters(spec: str, signature: str) -> list[str]:
         if match is None or match.start() == 0:
             raise ToolError(f"{spec}: cannot read the parameter {parameter!r} (write TYPE NAME)")
         names.append(match.group(1))
-    return names
+        types.append(parameter[:match.start()].strip() + ("*" if match.group(2) else ""))
+    return names, types
 
 
 def cast(c_type: str, expression: str, spec: str) -> str:
@@ -155,3 +212,55 @@ def cast(c_type: str, expression: str, spec: str) -> str:
     if kind not in C_TYPES:
         raise ToolError(f"{spec}: unknown type {c_type!r} (integer types or char*)")
     return f"({C_TYPES[kind]})({expression})"
+
+
+def header_definitions(headers: list[str]) -> str:
+    """The struct and union definitions of C headers (trace's and argdist's ``-I``), as
+    trace-language text to put before the probes, so expressions can use their types
+    (``((struct point *)arg0)->x``, or a parameter declared ``struct point *p``). A header
+    is a path (relative to the working directory or absolute) or a name under the system
+    include directories; the kernel's own headers (``linux/...``) add nothing, as the
+    kernel's types come from its BTF. Only definitions are taken: ``struct NAME {...};``,
+    ``union NAME {...};``, and ``typedef struct [NAME] {...} ALIAS;`` (known as ``struct
+    NAME``, or ``struct ALIAS`` when it has no tag); functions, variables, enums and
+    macros are left out (a macro used in a definition is not expanded)."""
+    from pybpf.trace.lexer import _KERNEL_HEADER_DIRS, INCLUDE_DIRS
+
+    texts = []
+    for header in headers:
+        if not header.startswith((".", "/")) and header.split("/", 1)[0] in _KERNEL_HEADER_DIRS:
+            continue
+        places = [header] + ([] if os.path.isabs(header) else [os.path.join(d, header) for d in INCLUDE_DIRS])
+        found = next((place for place in places if os.path.isfile(place)), None)
+        if found is None:
+            raise ToolError(f"-I {header}: no such header")
+        with open(found, errors="replace") as file:
+            texts.extend(_definitions(file.read()))
+    return "".join(text + "\n" for text in texts)
+
+
+def _definitions(source: str) -> list[str]:
+    """The top-level struct/union definitions of C text (see :func:`header_definitions`)."""
+    source = re.sub(r"/\*.*?\*/", " ", source, flags=re.S)
+    source = re.sub(r"//[^\n]*", "", source)
+    source = re.sub(r"^\s*#(?:[^\n]*\\\n)*[^\n]*", "", source, flags=re.M)     # directives, continued lines too
+    found, at, depth, start = [], 0, 0, 0
+    while at < len(source):
+        char = source[at]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0 and not re.match(r"\s*(typedef\s+)?(struct|union|enum)\b", source[start:at]):
+                start = at + 1          # a function's body: no ';' ends it
+        elif char == ";" and depth == 0:
+            statement = " ".join(source[start:at].split())
+            definition = re.fullmatch(r"(typedef\s+)?(struct|union)\s*(\w*)\s*(\{.*\})\s*(\w*)", statement, re.S)
+            if definition:
+                typedef, tag, name, body, alias = definition.groups()
+                name = name or (alias if typedef else "")
+                if name:
+                    found.append(f"{tag} {name} {body};")
+            start = at + 1
+        at += 1
+    return found

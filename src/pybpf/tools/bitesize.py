@@ -11,6 +11,7 @@ import sys
 import time
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
 from pybpf.tools.events import offset
 from pybpf.tools.latency import buckets
@@ -49,10 +50,11 @@ class BiteSize:
         interval_arguments(parser)
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        programflags.add_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         defines = {"OFF_bytes": offset("block:block_rq_issue", "bytes"), "OFF_comm": offset("block:block_rq_issue", "comm")}
-        with running(SOURCE, name="bitesize", defines=defines) as loaded:
+        with running(SOURCE, name="bitesize", defines=defines, flags=args) as loaded:
             dist = loaded.maps["dist"]
             report_intervals(loaded, args, out, banner="Tracing block I/O... Hit Ctrl-C to end.",
                              report=lambda: self._report(dist, args, out), counted=lambda: sum(dist.values()), what="I/Os")

@@ -90,15 +90,27 @@ def offset(tracepoint: str, field: str) -> int:
     return Tracefs().format(tracepoint).field(field).offset
 
 
+def event_program(source: str, layout: EventLayout) -> str:
+    """An event tool's whole C program: the includes, ``struct event``, the ``events`` ring
+    buffer, then ``source``."""
+    return ("#include <vmlinux.h>\n#include <pybpf/bpf.h>\n" + layout.c_struct() + "\n"
+            "#ifndef EVENTS_RING_BYTES\n#define EVENTS_RING_BYTES (1 << 20)\n#endif\n"
+            "struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, EVENTS_RING_BYTES); } events SEC(\".maps\");\n"
+            + source)
+
+
 def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str, int] | None = None,
            duration: float | None = None,
            attach_programs: Callable[[Any], list[Any]] | None = None,
-           side_rings: Mapping[str, Callable[[bytes], None]] | None = None) -> Iterator[dict[str, object]]:
+           side_rings: Mapping[str, Callable[[bytes], None]] | None = None,
+           flags: Any = None) -> Iterator[dict[str, object]]:
     """Compile, load and attach ``source`` (which fills ``struct event`` records into a
     ring buffer map named ``events``, of 1 MiB unless ``defines`` give its bytes as
     ``EVENTS_RING_BYTES``), then yield decoded events until ``duration``
     seconds pass (None: until Ctrl-C). Programs attach where their sections say, or
-    through ``attach_programs(loaded)`` (which returns the links) when given.
+    through ``attach_programs(loaded)`` (which returns the links) when given. ``flags``
+    (the tool's parsed arguments) applies the program flags of
+    :mod:`pybpf.tools.programflags` (``--ebpf``, ``--cgroupmap``, ``--mntnsmap``).
 
     ``side_rings`` names other ring buffer maps of the program, each with a function given
     its raw records (tcpconnect -d's DNS answers): they are drained before each batch of
@@ -108,15 +120,14 @@ def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str,
     from pybpf.kernel.ringbuf import EventPoller, RingBuffer
     from pybpf.object.elf import load_object
     from pybpf.toolchain import compile_c
+    from pybpf.tools.programflags import prepared
 
-    header = ("#include <vmlinux.h>\n#include <pybpf/bpf.h>\n" + layout.c_struct() + "\n"
-              "#ifndef EVENTS_RING_BYTES\n#define EVENTS_RING_BYTES (1 << 20)\n#endif\n"
-              "struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, EVENTS_RING_BYTES); } events SEC(\".maps\");\n")
-    spec = load_object(compile_c(header + source, defines=dict(defines or {})), name=name)
+    program = prepared(event_program(source, layout), defines, flags)
+    spec = load_object(compile_c(program.source, defines=program.defines), name=name)
     pending: list[dict[str, object]] = []
     deadline = None if duration is None else time.monotonic() + duration
-    with load(spec, engine="kernel") as loaded, RingBuffer.of(loaded.maps["events"]) as ring, EventPoller() as poller, \
-            contextlib.ExitStack() as rings:
+    with load(spec, engine="kernel", reuse=program.reuse) as loaded, RingBuffer.of(loaded.maps["events"]) as ring, \
+            EventPoller() as poller, contextlib.ExitStack() as rings:
         sides = [(rings.enter_context(RingBuffer.of(loaded.maps[map_name])), callback)
                  for map_name, callback in (side_rings or {}).items()]
         links = (attach_programs(loaded) if attach_programs is not None else

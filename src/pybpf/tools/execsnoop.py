@@ -190,4 +190,5 @@ TOOL = EventTool(
     derive=_derive,
     keep=_keep,
     extra_arguments=_arguments,
+    task_filters=True,          # BCC's --cgroupmap, --mntnsmap
 )

@@ -15,6 +15,7 @@ import sys
 import time
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.events import ToolError
 from pybpf.tools.funccount import add_timing_arguments, filters
 from pybpf.tools.probespec import resolve
@@ -31,6 +32,7 @@ class Funclatency:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "-v", "--verbose")
+        programflags.add_arguments(parser)
         add_timing_arguments(parser)
         units = parser.add_mutually_exclusive_group()
         units.add_argument("-u", "--microseconds", action="store_true", help="microsecond histogram")
@@ -70,7 +72,7 @@ class Funclatency:
         source = "".join(self._probes(t.point, when, f"@dist[{quote(t.label) if per_function else quote('')}, "
                                       f"{'pid' if per_function else 0}] = hist($delta); @total = sum($delta); "
                                       f"@calls = count();", _DIVISORS[unit], args.level) for t in targets)
-        with TraceRun(source, pid=args.pid, name=self.name, show=args.show_program) as run:
+        with TraceRun(source, pid=args.pid, name=self.name, show=args.show_program, flags=args) as run:
             if not args.json:
                 out.write(f'Tracing {len(targets)} functions for "{args.pattern}"... Hit Ctrl-C to end.\n')
                 out.flush()

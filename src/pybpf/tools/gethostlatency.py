@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
+from pybpf.tools import programflags
 from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.probespec import library_path
 from pybpf.tools.tool import Column, write_rows
@@ -35,6 +36,7 @@ class Gethostlatency:
         parser.add_argument("-p", "--pid", type=int, help="trace this PID only")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per lookup")
+        programflags.add_arguments(parser)
 
     def program(self, args: argparse.Namespace) -> str:
         from pybpf.symbols import ElfSymbols
@@ -53,9 +55,11 @@ class Gethostlatency:
     def events(self, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         """One event per lookup: pid, comm, latency_ns, host (and ts, time)."""
         return printed_events(self.program(args), [name for name, _ in LAYOUT.fields], name=self.name, pid=args.pid,
-                              duration=args.duration)
+                              duration=args.duration, flags=args)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        if args.ebpf:                   # the program instead of the header and rows
+            raise programflags.ProgramShown(self.program(args))
         rows = self.events(args) if args.json else ({**event, "latms": f"{event['latency_ns'] / 1e6:.2f}"}
                                                      for event in self.events(args))
         write_rows(rows, COLUMNS, out, as_json=args.json)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
 from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
@@ -81,6 +82,7 @@ class IrqTool:
         parser.add_argument("-c", "--cpu", type=int, help="only this CPU")
         parser.add_argument("--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        programflags.add_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         from pybpf.tools.events import ToolError
@@ -89,7 +91,7 @@ class IrqTool:
             raise ToolError(f"-c {args.cpu}: this machine has CPUs 0 to {(os.cpu_count() or 1) - 1}")
         defines = {"UNIT_DIVISOR": 1 if args.nanoseconds else 1000, "IRQ_COUNT": int(args.count_events),
                    "IRQ_DIST": int(args.dist), "IRQ_CPU": -1 if args.cpu is None else args.cpu, **self.defines()}
-        with running(HEADER + self.source, name=self.name, defines=defines) as loaded:
+        with running(HEADER + self.source, name=self.name, defines=defines, flags=args) as loaded:
             times = loaded.maps["times"]
             counted = args.count_events or args.dist           # map values are events, not times
             report_intervals(loaded, args, out, banner=f"Tracing {self.what}... Hit Ctrl-C to end.",

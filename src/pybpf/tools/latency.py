@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
@@ -88,6 +89,7 @@ class LatencyTool:
         parser.add_argument(*self.json_flags, dest="json", action="store_true", help="one JSON object per interval")
         if self.extension:
             parser.add_argument("-e", "--extension", action="store_true", help="also the average, total and count")
+        programflags.add_arguments(parser)
         self.extra_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
@@ -96,7 +98,7 @@ class LatencyTool:
                    "FILTER_PID": getattr(args, "pid", None) or 0, "EXTENSION": int(getattr(args, "extension", False)),
                    **self.defines(args)}
         unit = "msecs" if args.milliseconds else "usecs"
-        with running(HEADER + self.source, name=self.name, defines=defines) as loaded:
+        with running(HEADER + self.source, name=self.name, defines=defines, flags=args) as loaded:
             hist, sums = loaded.maps["hist"], loaded.maps["sums"]
             report_intervals(loaded, args, out, banner=f"Tracing {self.what}... Hit Ctrl-C to end.",
                              report=lambda: self._report(hist, args, unit, out, sums), counted=lambda: sum(hist.values()))

@@ -23,18 +23,21 @@ class Tracing:
 
 @contextlib.contextmanager
 def running(source: str, *, name: str, defines: Mapping[str, int] | None = None,
-            targets: Mapping[str, str] | None = None) -> Iterator[Tracing]:
+            targets: Mapping[str, str] | None = None, flags: Any = None) -> Iterator[Tracing]:
     """The loaded collection (``.maps``, ``.programs``) with its programs attached, as a
     :class:`Tracing`; ``targets`` maps a program's name to where it attaches instead of
-    its section."""
+    its section. ``flags`` (the tool's parsed arguments) applies the program flags of
+    :mod:`pybpf.tools.programflags` (``--ebpf``, ``--cgroupmap``, ``--mntnsmap``)."""
     from pybpf.engine import load
     from pybpf.kernel.attach import attach
     from pybpf.kernel.programs import KernelProgram
     from pybpf.object.elf import load_object
     from pybpf.toolchain.compile import compile_c
+    from pybpf.tools.programflags import prepared
 
-    spec = load_object(compile_c(source, defines=dict(defines or {})), name=name)
-    with load(spec, engine="kernel") as loaded, contextlib.ExitStack() as links:
+    compiled = prepared(source, defines, flags)
+    spec = load_object(compile_c(compiled.source, defines=compiled.defines), name=name)
+    with load(spec, engine="kernel", reuse=compiled.reuse) as loaded, contextlib.ExitStack() as links:
         for program_name, program in loaded.programs.items():
             links.enter_context(attach(cast(KernelProgram, program), (targets or {}).get(program_name)))
         yield Tracing(loaded, links)

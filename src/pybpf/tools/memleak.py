@@ -8,7 +8,10 @@ first allocation, until it exits), ``-a`` addresses and sizes, ``-o MS``
 (only allocations older than this, default 500), ``-T TOP``, ``-z``/``-Z`` size bounds,
 ``-O OBJ`` (the allocator's library, default libc), ``--sort size|count``, ``-s RATE``
 (one allocation in RATE, by the clock as BCC), ``--percpu`` (the kernel's per-CPU allocator,
-percpu tracepoints); ``--json`` prints
+percpu tracepoints), ``--combined-only`` (totals per stack kept in the kernel's maps as
+allocations come and go; the report reads only those), ``--wa-missing-free`` (kernel: an
+allocation at a still-recorded address drops that record first), ``--symbols-prefix PREFIX``
+(the allocator's functions are PREFIX+malloc, ...); ``--json`` prints
 one object per interval. The maps hold 4096 live allocations (more are not tracked)."""
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 import time
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.events import ToolError
 from pybpf.tools.probespec import library_path
 from pybpf.tools.traced import Ticker, TraceRun, held_command
@@ -29,42 +33,58 @@ ALLOCATORS = (("malloc", "arg0"), ("calloc", "arg0 * arg1"), ("realloc", "arg1")
 
 _RECORD = "@asize[{address}] = {size}; @atime[{address}] = nsecs; @astack[{address}] = {stack};"
 _FORGET = "delete(@asize[{address}]); delete(@atime[{address}]); delete(@astack[{address}]);"
+#: --combined-only: the totals per stack (BCC's combined_allocs), kept in the kernel as
+#: allocations are made and freed, of the allocations recorded (the maps had room); a
+#: stack's entry goes with its last allocation
+_COMBINE = " if (@atime[{address}]) {{ @csize[{stack}] += {size}; @ccount[{stack}] += 1; }}"   # if it was recorded (room)
+_UNCOMBINE = ("if (@atime[{address}]) {{ $stack = @astack[{address}]; if (@ccount[$stack] > 1) {{ "
+              "@csize[$stack] -= @asize[{address}]; @ccount[$stack] -= 1; }} else {{ "
+              "delete(@csize[$stack]); delete(@ccount[$stack]); }} }} ")
 #: -t: each allocation and free as a printf record (pid, comm, 1 alloc / 0 free, address, size)
 _TRACE_RECORD = ' printf("%d %s %d %d %d", pid, comm, 1, {address}, {size});'
 _TRACE_FORGET = 'printf("%d %s %d %d %d", pid, comm, 0, {address}, @asize[{address}]); '
 
 
-def _templates(trace: bool) -> tuple[str, str]:
-    """What an allocation and a free do in the program (with ``-t``, also print)."""
-    return (_RECORD + _TRACE_RECORD, _TRACE_FORGET + _FORGET) if trace else (_RECORD, _FORGET)
+def _templates(trace: bool, combined: bool = False) -> tuple[str, str]:
+    """What an allocation and a free do in the program (with ``trace``, also print; with
+    ``combined``, also keep the per-stack totals)."""
+    record = _RECORD + (_COMBINE if combined else "") + (_TRACE_RECORD if trace else "")
+    forget = (_TRACE_FORGET if trace else "") + (_UNCOMBINE if combined else "") + _FORGET
+    return record, forget
 
 
-def user_program(library: str, pid: int, bounds: str, trace: bool = False) -> str:
-    """Probes on ``library``'s allocators for process ``pid``."""
+def user_program(library: str, pid: int, bounds: str, trace: bool = False, combined: bool = False,
+                 prefix: str = "") -> str:
+    """Probes on ``library``'s allocators for process ``pid`` (named ``prefix`` + the libc
+    name: BCC's --symbols-prefix, e.g. ``je_`` for a jemalloc built with that prefix)."""
     from pybpf.symbols import ElfSymbols
 
-    record, forget = _templates(trace)
+    record, forget = _templates(trace, combined)
     symbols = ElfSymbols.cached(library)
     mine = f"pid == {pid}"
     blocks = []
     for function, size in ALLOCATORS:
+        function = prefix + function
         if not symbols.address(function):
             continue
         blocks.append(f"uprobe:{library}:{function} /{mine}/ {{ $size = {size}; "
                       f"if ({bounds.format(size='$size')}) {{ @pending[tid] = $size + 1; }} }}\n")
-        if function == "realloc":
-            blocks.append(f"uprobe:{library}:realloc /{mine}/ {{ {forget.format(address='arg0')} }}\n")
+        if function == prefix + "realloc":
+            blocks.append(f"uprobe:{library}:{function} /{mine}/ {{ {forget.format(address='arg0')} }}\n")
         blocks.append(f"uretprobe:{library}:{function} /{mine} && @pending[tid]/ {{ if (retval) {{ "
                       f"{record.format(address='retval', size='@pending[tid] - 1', stack='ustack')} }} "
                       f"delete(@pending[tid]); }}\n")
-    if symbols.address("posix_memalign"):
-        blocks.append(f"uprobe:{library}:posix_memalign /{mine}/ {{ if ({bounds.format(size='arg2')}) {{ "
+    if symbols.address(prefix + "posix_memalign"):
+        blocks.append(f"uprobe:{library}:{prefix}posix_memalign /{mine}/ {{ if ({bounds.format(size='arg2')}) {{ "
                       f"@pending[tid] = arg2 + 1; @memptr[tid] = arg0; }} }}\n"
-                      f"uretprobe:{library}:posix_memalign /{mine} && @pending[tid]/ {{ if (retval == 0) {{ "
+                      f"uretprobe:{library}:{prefix}posix_memalign /{mine} && @pending[tid]/ {{ if (retval == 0) {{ "
                       f"$address = *(uint64 *)@memptr[tid]; "
                       f"{record.format(address='$address', size='@pending[tid] - 1', stack='ustack')} }} "
                       f"delete(@pending[tid]); delete(@memptr[tid]); }}\n")
-    blocks.append(f"uprobe:{library}:free /{mine}/ {{ {forget.format(address='arg0')} }}\n")
+    if not blocks or not symbols.address(prefix + "free"):
+        raise ToolError(f"{library} has no {prefix}malloc-family allocator or no {prefix}free"
+                        + ("" if prefix else " (--symbols-prefix names prefixed ones, e.g. je_)"))
+    blocks.append(f"uprobe:{library}:{prefix}free /{mine}/ {{ {forget.format(address='arg0')} }}\n")
     return "".join(blocks)
 
 
@@ -73,15 +93,20 @@ KMEM = (("kmem:kmalloc", "kmem:kmem_cache_alloc"), "bytes_alloc", ("kmem:kfree",
 PERCPU = (("percpu:percpu_alloc_percpu",), "size", ("percpu:percpu_free_percpu",))
 
 
-def kernel_program(bounds: str, tracepoints=KMEM, trace: bool = False) -> str:
+def kernel_program(bounds: str, tracepoints=KMEM, trace: bool = False, combined: bool = False,
+                   missing_free: bool = False) -> str:
     """Kernel allocations: the kmem tracepoints (kmalloc and kmem_cache_alloc, with kfree
-    and kmem_cache_free), or with ``PERCPU`` the per-CPU allocator's."""
+    and kmem_cache_free), or with ``PERCPU`` the per-CPU allocator's. ``missing_free``
+    (BCC's --wa-missing-free): an allocation at an address still recorded first frees the
+    record there — its free was missed — so the per-stack totals drop it."""
     allocations, size, frees = tracepoints
-    record, forget = _templates(trace)
+    record, forget = _templates(trace, combined)
     blocks = []
     for event in allocations:
-        blocks.append(f"tracepoint:{event} /args->ptr && {bounds.format(size=f'args->{size}')}/ {{ "
-                      f"{record.format(address='(uint64)args->ptr', size=f'args->{size}', stack='kstack')} }}\n")
+        address = "(uint64)args->ptr"
+        replace = f"if (@atime[{address}]) {{ {forget.format(address=address)} }} " if missing_free else ""
+        blocks.append(f"tracepoint:{event} /args->ptr && {bounds.format(size=f'args->{size}')}/ {{ {replace}"
+                      f"{record.format(address=address, size=f'args->{size}', stack='kstack')} }}\n")
     for event in frees:
         blocks.append(f"tracepoint:{event} {{ {forget.format(address='(uint64)args->ptr')} }}\n")
     return "".join(blocks)
@@ -111,7 +136,15 @@ class Memleak:
         parser.add_argument("--percpu", action="store_true", help="the kernel's per-CPU allocations (without -p)")
         parser.add_argument("-t", "--trace", action="store_true", help="also print each allocation and free as it happens")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
+        parser.add_argument("--combined-only", action="store_true",
+                            help="only the totals per stack, kept in the kernel (not per allocation)")
+        parser.add_argument("--wa-missing-free", action="store_true",
+                            help="kernel allocators: an allocation at a recorded address first frees the record "
+                                 "there (its free was missed)")
+        parser.add_argument("--symbols-prefix", metavar="PREFIX", default="",
+                            help="the allocator's functions are PREFIX+malloc, ... (e.g. je_ for jemalloc)")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        programflags.add_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         if args.min_size is not None and args.max_size is not None and args.min_size > args.max_size:
@@ -120,6 +153,10 @@ class Memleak:
             raise ToolError(f"-s {args.sample_rate}: the sample rate is one allocation in N, N at least 1")
         if args.percpu and (args.pid or args.command):
             raise ToolError("--percpu traces the kernel's per-CPU allocator: it goes without -p and -c")
+        if args.wa_missing_free and (args.pid or args.command):
+            raise ToolError("--wa-missing-free is for the kernel's allocators: it goes without -p and -c")
+        if args.symbols_prefix and not (args.pid or args.command):
+            raise ToolError("--symbols-prefix names a process's allocator functions: it goes with -p or -c")
         tests = ([f"{{size}} >= {args.min_size}"] if args.min_size is not None else []) + \
             ([f"{{size}} <= {args.max_size}"] if args.max_size is not None else []) + \
             ([f"nsecs % {args.sample_rate} == 0"] if args.sample_rate > 1 else [])   # BCC's sampling, by the clock
@@ -127,10 +164,12 @@ class Memleak:
         child = held_command(args.command) if args.command else None
         pid = child.pid if child else args.pid
         try:
-            source = (user_program(library_path(args.obj, pid), pid, bounds, args.trace) if pid else
-                      kernel_program(bounds, PERCPU if args.percpu else KMEM, args.trace))
+            source = (user_program(library_path(args.obj, pid), pid, bounds, args.trace, args.combined_only,
+                                   args.symbols_prefix) if pid else
+                      kernel_program(bounds, PERCPU if args.percpu else KMEM, args.trace, args.combined_only,
+                                     args.wa_missing_free))
             reports = 0
-            with TraceRun(source, pid=pid, name=self.name) as run:
+            with TraceRun(source, pid=pid, name=self.name, flags=args) as run:
                 if child is not None:
                     child.release()
                 if not args.json:
@@ -139,7 +178,9 @@ class Memleak:
                     out.flush()
                 pause = (lambda seconds: self._trace(run.records(seconds), args, out)) if args.trace else time.sleep
                 for last in Ticker(args.interval, args.duration, until=child.exited if child else None, pause=pause):
-                    self._print(self._outstanding(run, args, kernel=not pid), args, out)
+                    stacks = self._combined(run, args, kernel=not pid) if args.combined_only else \
+                        self._outstanding(run, args, kernel=not pid)
+                    self._print(stacks, args, out)
                     reports += 1
                     if last or (args.count and reports >= args.count):
                         break
@@ -168,11 +209,23 @@ class Memleak:
         else:
             out.write(f"[{time.strftime('%H:%M:%S')}] Top {args.top} stacks with outstanding allocations:\n")
             for stack in stacks:
-                if args.show_allocs:
+                if "allocations" in stack:
                     out.writelines(f"\taddr = {a['address']:x} size = {a['size']}\n" for a in stack["allocations"])
                 frames = "\n\t\t".join(stack["stack"])
                 out.write(f"\t{stack['bytes']} bytes in {stack['count']} allocations from stack\n\t\t{frames}\n")
         out.flush()
+
+    def _combined(self, run: TraceRun, args: argparse.Namespace, kernel: bool) -> list[dict]:
+        """--combined-only: the top stacks by the totals the kernel keeps per stack (all
+        outstanding allocations, whatever their age, as BCC's combined report)."""
+        sizes, counts = run.values("@csize", clear=False), run.values("@ccount", clear=False)
+        found = []
+        for key, size in sizes.items():
+            frames = [name for _, name in run.frames(key[0], kernel=kernel, offsets=True)]
+            found.append({"bytes": int(size), "count": int(counts.get(key, 0)),
+                          "stack": frames or ["stack information lost"]})
+        order = (lambda s: (s["bytes"], s["count"])) if args.sort == "size" else (lambda s: (s["count"], s["bytes"]))
+        return sorted(found, key=order)[-args.top:]
 
     def _outstanding(self, run: TraceRun, args: argparse.Namespace, kernel: bool) -> list[dict]:
         """The top stacks of allocations older than ``-o`` ms, as dicts."""

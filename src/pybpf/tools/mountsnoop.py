@@ -113,4 +113,5 @@ TOOL = EventTool(
     failed=lambda event: event["ret"] < 0,
     extra_arguments=lambda parser: parser.add_argument("-P", "--parent_process", action="store_true",
                                                        help="include the parent's command and pid (PCOMM, PPID)"),
+    task_filters=True,          # BCC's --cgroupmap, --mntnsmap
 )

@@ -13,6 +13,7 @@ import argparse
 import sys
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.loading import running
 from pybpf.tools.stacks import Stack, add_output_arguments, add_stack_arguments, positive, symbolize, write
@@ -97,6 +98,7 @@ class OffCpuTime:
                             help="only blocks of at most this many microseconds")
         parser.add_argument("--state", type=int, help="only tasks leaving in this state (e.g. 2, TASK_UNINTERRUPTIBLE)")
         add_output_arguments(parser)
+        programflags.add_arguments(parser)
 
     def stacks(self, args: argparse.Namespace) -> list[Stack]:
         """Off-CPU stacks: (frames root first — comm, user, kernel — microseconds, tid)."""
@@ -106,7 +108,7 @@ class OffCpuTime:
                    "KERNEL_ONLY": int(args.kernel_stacks_only), "MIN_US": args.min_block_time,
                    "MAX_US": args.max_block_time, "STATE": -1 if args.state is None else args.state,
                    "STACK_STORAGE": args.stack_storage_size}
-        with running(SOURCE, name="offcputime", defines=defines) as loaded:
+        with running(SOURCE, name="offcputime", defines=defines, flags=args) as loaded:
             counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
             for _ in intervals(StatusLine(lambda: len(counts), what="stacks"), duration=args.duration):
                 pass                    # tracing until the end; the status line counts the stacks
@@ -114,7 +116,7 @@ class OffCpuTime:
                               for key, usecs in counts.items()), stacks, delimited=args.delimited)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        if not args.json and not args.folded:
+        if not args.json and not args.folded and not args.ebpf:
             out.write("Tracing off-CPU time (us) of all threads by user + kernel stack... Hit Ctrl-C to end.\n\n")
             out.flush()
         write(self.stacks(args), args, out, title="off-CPU time", value="usecs")

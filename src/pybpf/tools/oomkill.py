@@ -80,7 +80,7 @@ class OomKill:
     events = EVENTS.events
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        if not args.json:
+        if not args.json and not args.ebpf:
             out.write("Tracing OOM kills... Ctrl-C to stop.\n")
             out.flush()
         for event in self.events(args):

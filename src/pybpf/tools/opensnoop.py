@@ -91,6 +91,7 @@ def _event_tool(layout: EventLayout, full_path: bool) -> EventTool:
         failed=lambda event: event["ret"] < 0,
         keep=_keep,
         extra_arguments=_arguments,
+        task_filters=True,          # BCC's --cgroupmap, --mntnsmap
     )
 
 

@@ -5,7 +5,9 @@ frames through each process's maps and ELF symbols. Prints stacks with counts as
 ``-f`` folded lines (``comm;user..;kernel.. count``, BCC's order), ``--svg FILE`` an
 interactive flame graph, ``--speedscope FILE`` speedscope JSON, ``--json`` one object per
 stack. BCC's ``-p``/``-L`` (process/thread), ``-C CPU``, ``-U``/``-K``, ``-d``, ``-I``, ``-F``/``-c``, ``-a``,
-``--stack-storage-size``, ``--hash-storage-size``."""
+``-A`` (addresses in the multi-line output; in the ``--svg``/``--speedscope`` frames
+written beside it too), ``--stack-storage-size``, ``--hash-storage-size``, ``--ebpf``, ``--cgroupmap``,
+``--mntnsmap``."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import os
 import sys
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.events import ToolError
 from pybpf.tools.loading import running
@@ -70,7 +73,10 @@ class Profile:
                             help="how many distinct (process, stacks) the counts map holds (default 40960)")
         parser.add_argument("-a", "--annotations", action="store_true", help="add _[k] to kernel frames")
         parser.add_argument("-I", "--include-idle", action="store_true", help="include the idle task")
+        parser.add_argument("-A", "--address", action="store_true",
+                            help="show each frame's address in the multi-line output")
         add_output_arguments(parser)
+        programflags.add_arguments(parser, tasks=True)
 
     @staticmethod
     def target(args: argparse.Namespace) -> str:
@@ -88,13 +94,14 @@ class Profile:
                    "KERNEL_ONLY": int(args.kernel_stacks_only), "INCLUDE_IDLE": int(args.include_idle),
                    "STACK_STORAGE": args.stack_storage_size, "HASH_STORAGE": args.hash_storage_size}
         with running(SOURCE, name="profile", defines=defines,
-                     targets={"on_sample": self.target(args)}) as loaded:
+                     targets={"on_sample": self.target(args)}, flags=args) as loaded:
             counts, stacks = loaded.maps["counts"], loaded.maps["stacks"]
             for _ in intervals(StatusLine(lambda: sum(counts.values()), what="samples"), duration=args.duration):
                 pass                    # sampling until the end; the status line counts the samples
             return symbolize(((key.comm, key.pid, key.user_stack, key.kernel_stack, count)
                               for key, count in counts.items()), stacks, delimited=args.delimited,
-                             annotated=args.annotations)
+                             annotated=args.annotations,
+                             addressed=args.address and not args.folded and not args.json)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         title = f"profile every {args.count} ns" if args.count else f"profile at {args.frequency or 49} Hz"

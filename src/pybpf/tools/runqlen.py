@@ -13,6 +13,7 @@ import sys
 import time
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
@@ -65,10 +66,11 @@ class RunqLen:
         parser.add_argument("-C", "--cpus", action="store_true", help="one report per CPU")
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        programflags.add_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         with running(SOURCE, name="runqlen", defines={"PER_CPU": int(args.cpus), "MAX_LENGTH": MAX_LENGTH},
-                     targets={"on_sample": f"profile:hz:{FREQUENCY}"}) as loaded:
+                     targets={"on_sample": f"profile:hz:{FREQUENCY}"}, flags=args) as loaded:
             dist = loaded.maps["dist"]
             report_intervals(loaded, args, out, banner="Sampling run queue length... Hit Ctrl-C to end.",
                              report=lambda: self._report(dist, args, out), counted=lambda: sum(dist.values()),

@@ -56,10 +56,13 @@ def _addresses(stacks, stack_id: int) -> list[int]:
 
 
 def symbolize(entries: Iterable[tuple[str, int, int, int, int]], stacks, *, delimited: bool = False,
-              annotated: bool = False) -> list[Stack]:
+              annotated: bool = False, addressed: bool = False) -> list[Stack]:
     """``(comm, pid, user stack id, kernel stack id, value)`` entries as named stacks,
     the largest value first; with ``delimited`` a ``-`` frame parts user from kernel
-    frames (BCC's ``-d``), with ``annotated`` kernel frames end in ``_[k]`` (profile's ``-a``)."""
+    frames (BCC's ``-d``), with ``annotated`` kernel frames end in ``_[k]`` (profile's ``-a``),
+    with ``addressed`` every frame starts with its address (profile's ``-A``, in BCC's
+    layout: ``0x`` and the kernel address left-aligned in 16 columns, the user address in 16
+    zero-padded digits) — stacks then merge only when their addresses are equal."""
     from pybpf.symbols import SymbolError, Symbolizer
 
     symbolizer = Symbolizer()
@@ -72,8 +75,9 @@ def symbolize(entries: Iterable[tuple[str, int, int, int, int]], stacks, *, deli
             except SymbolError:
                 name = f"0x{address:x}"
             if kernel or not name.startswith(_TRACING_FRAMES):
-                kernel.append(name + "_[k]" if annotated else name)
-        user = [str(symbolizer.user(pid, address)).split(" [")[0].split("+")[0]
+                name = name + "_[k]" if annotated else name
+                kernel.append(f"0x{address:<16x} {name}" if addressed else name)
+        user = [(f"0x{address:016x} " if addressed else "") + str(symbolizer.user(pid, address)).split(" [")[0].split("+")[0]
                 for address in _addresses(stacks, user_id)]
         middle = ("-",) if delimited and user and kernel else ()
         frames = (comm, *reversed(user), *middle, *reversed(kernel))

@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
+from pybpf.tools import programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.events import ToolError, offset
 from pybpf.tools.loading import running
@@ -143,6 +144,7 @@ class Syscount:
         parser.add_argument("--exec", nargs=argparse.REMAINDER,
                             help="run this command (the rest of the line), count its syscalls until it exits")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        programflags.add_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         names = syscall_names()
@@ -168,7 +170,7 @@ class Syscount:
         try:
             if child is not None:
                 defines["FILTER_PID"] = child.pid
-            with running(source(args.latency), name="syscount", defines=defines) as loaded:
+            with running(source(args.latency), name="syscount", defines=defines, flags=args) as loaded:
                 counts, times = loaded.maps["counts"], loaded.maps["times"]
                 if child is not None:
                     child.release()

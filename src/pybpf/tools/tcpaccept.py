@@ -90,4 +90,5 @@ TOOL = EventTool(
     derive=addresses,
     keep=_keep,
     extra_arguments=_arguments,
+    task_filters=True,          # BCC's --cgroupmap, --mntnsmap
 )

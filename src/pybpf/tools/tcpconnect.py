@@ -96,6 +96,7 @@ EVENTS = EventTool(
     keep=_keep,
     extra_arguments=_arguments,
     side_rings=_side_rings,
+    task_filters=True,          # BCC's --cgroupmap, --mntnsmap
 )
 
 TOOL = CountedTool(EVENTS, keys=(Column("LADDR", "saddr", -25), Column("RADDR", "daddr", -25),

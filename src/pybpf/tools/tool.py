@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from pybpf.tools.events import EventLayout, monotonic_to_wall, stream
+from pybpf.tools import programflags
+from pybpf.tools.events import EventLayout, event_program, monotonic_to_wall, stream
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ class Column:
 class EventTool:
     """One event tool. ``derive`` adds display keys to each event (e.g. FD and ERR from
     a return value); ``failed`` says whether an event is a failure (for ``-x``); ``keep``
-    applies the tool's own filter flags to a derived event."""
+    applies the tool's own filter flags to a derived event. Every event tool takes
+    ``--ebpf``; ``task_filters`` gives it BCC's ``--cgroupmap``/``--mntnsmap`` too
+    (:mod:`pybpf.tools.programflags`)."""
 
     name: str
     description: str
@@ -50,6 +53,7 @@ class EventTool:
     #: other ring buffers of the program by map name, each with a function given their
     #: records (see :func:`~pybpf.tools.events.stream`), made for each run
     side_rings: Callable[[argparse.Namespace], Mapping[str, Callable[[bytes], None]]] = lambda args: {}
+    task_filters: bool = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The shared snoop flags."""
@@ -63,7 +67,8 @@ class EventTool:
         parser.add_argument("--json", action="store_true", help="one JSON object per event")
         if self.has_uid:
             parser.add_argument("-U", "--print-uid", action="store_true", help="include a UID column")
-            parser.add_argument("-u", "--uid", type=int, help="only this user id")
+            parser.add_argument("-u", "--uid", type=user_id, metavar="USER", help="only this user (a name or a user id)")
+        programflags.add_arguments(parser, tasks=self.task_filters)
         self.extra_arguments(parser)
 
     @property
@@ -76,7 +81,8 @@ class EventTool:
         wall = monotonic_to_wall()
         source = self.source(args) if callable(self.source) else self.source
         for event in stream(source, self.layout, name=self.name, defines=self.defines(args),
-                            duration=getattr(args, "duration", None), side_rings=self.side_rings(args)):
+                            duration=getattr(args, "duration", None), side_rings=self.side_rings(args),
+                            flags=args):
             if getattr(args, "pid", None) is not None and event.get(self.pid_key) != args.pid:
                 continue
             if name is not None and not name.search(str(event.get(self.comm_key, ""))):
@@ -93,6 +99,9 @@ class EventTool:
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         """Print events as rows (or JSON lines) until the duration ends or Ctrl-C."""
+        if getattr(args, "ebpf", False):        # the program instead of the header and rows
+            source = self.source(args) if callable(self.source) else self.source
+            programflags.prepared(event_program(source, self.layout), self.defines(args), args)
         columns = list(self.columns(args) if callable(self.columns) else self.columns)
         if getattr(args, "print_uid", False):
             columns.insert(0, Column("UID", "uid", -6))
@@ -105,6 +114,19 @@ class EventTool:
         write_rows(self.events(args), columns, out, as_json=args.json,
                    separator="," if getattr(args, "csv", False) else " ")
         return 0
+
+
+def user_id(text: str) -> int:
+    """``-u``'s user: a user id, or a name looked up in the password database (as BCC's
+    execsnoop takes either)."""
+    if text.isdigit():
+        return int(text)
+    import pwd
+
+    try:
+        return pwd.getpwnam(text).pw_uid
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"no user named {text!r}") from None
 
 
 def write_rows(events: Iterable[dict], columns: Sequence[Column], out: IO[str], *, as_json: bool,
@@ -167,7 +189,7 @@ class CountedTool:
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         self.refuse(args)
-        if not args.count:
+        if not args.count or getattr(args, "ebpf", False):
             return self.tool.run(args, out)
         if not args.json:
             out.write(self.banner + "\n")

@@ -8,8 +8,10 @@ stacks and the message's arguments, decoded and formatted here, see
 which this kernel lacks, and are refused with the tracepoint to use. Flags as BCC's:
 ``-p PID``, ``-L TID``, ``--uid``, ``-Z SIZE``, ``-S`` (include trace's own process), ``-M MAX``,
 ``-t`` (seconds since start), ``-T`` (HH:MM:SS), ``-C`` (CPU), ``-n NAME``, ``-f TEXT``
-(message filter), ``-K``/``-U`` stacks; ``--duration`` stops after that many seconds and
-``--json`` prints one object per event."""
+(message filter), ``-K``/``-U`` stacks, ``-b PAGES`` (the event buffer: PAGES pages per CPU),
+``-B`` (``STRCMP``'s literal is a byte array), ``-I HEADER`` (its struct/union definitions
+for expressions), ``--ebpf``; ``--duration`` stops after that many seconds and ``--json``
+prints one object per event. BCC's ``STRCMP("text", EXPR)`` works in filters."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from pybpf.tools.bccprobes import Probe, parse_probe
+from pybpf.tools import programflags
+from pybpf.tools.bccprobes import Probe, header_definitions, parse_probe
 from pybpf.tools.events import EventLayout, ToolError, monotonic_to_wall
 from pybpf.tools.traced import TraceRun, follow, program_argument, quote
 
@@ -64,13 +67,16 @@ def _split_arguments(text: str) -> list[str]:
     return parts
 
 
-def parse_trace_probe(text: str, string_size: int | None = None, pid: int | None = None) -> TraceProbe:
+def parse_trace_probe(text: str, string_size: int | None = None, pid: int | None = None,
+                      bin_cmp: bool = False) -> TraceProbe:
     """``SPEC[(SIGNATURE)] [(FILTER)] ["FORMAT"[, ARG...]]`` as BCC's trace reads it
-    (library names as process ``pid`` maps them, when given)."""
+    (library names as process ``pid`` maps them, when given; ``bin_cmp``: -B, STRCMP
+    compares bytes given as an array)."""
     match = re.match(r"\s*([^ \t(]+)(\([^()]*\))?(.*)$", text, re.S)
     if match is None:
         raise ToolError(f"{text!r}: expected a probe such as 'p:c:open \"%s\", arg1'")
     probe = parse_probe(match.group(1) + (match.group(2) or ""), pid=pid)
+    probe.bin_cmp = bin_cmp
     rest = match.group(3).strip()
     condition = ""
     if rest.startswith("("):
@@ -113,6 +119,20 @@ LAYOUT = EventLayout((("pid", "u32"), ("tid", "u32"), ("cpu", "u32"), ("comm", "
                       ("message", "str:256")))
 
 
+def ring_size(pages: int | None) -> int | None:
+    """-b PAGES: BCC gives each CPU a perf buffer of PAGES pages; the one ring buffer here
+    holds as much, PAGES pages per possible CPU (rounded up to a power of two, as ring
+    buffers are). None: the trace language's default (1 MiB)."""
+    if pages is None:
+        return None
+    if pages <= 0 or pages & (pages - 1):
+        raise ToolError(f"-b {pages}: the buffer's pages must be a power of two")
+    from pybpf.engine.cpus import possible_cpus
+
+    total = pages * os.sysconf("SC_PAGE_SIZE") * possible_cpus()
+    return 1 << (total - 1).bit_length()
+
+
 class Trace:
     """The trace tool."""
 
@@ -122,6 +142,7 @@ class Trace:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "-v", "--verbose")
+        programflags.add_arguments(parser)
         parser.add_argument("-p", "--pid", type=int, help="id of the process to trace")
         parser.add_argument("-L", "--tid", type=int, help="id of the thread to trace")
         parser.add_argument("--uid", type=int, help="id of the user to trace")
@@ -141,6 +162,12 @@ class Trace:
         parser.add_argument("-a", "--address", action="store_true", help="print the addresses of stack frames")
         parser.add_argument("-A", "--aggregate", action="store_true",
                             help="count identical events and print each once with its count (needs -M)")
+        parser.add_argument("-b", "--buffer-pages", type=int, default=None,
+                            help="pages per CPU of the event buffer (a power of two, as BCC's perf buffers)")
+        parser.add_argument("-B", "--bin_cmp", action="store_true",
+                            help="STRCMP's first argument is a byte array, {0x6c, 0x00, ...}, to compare binary data")
+        parser.add_argument("-I", "--include", action="append", metavar="header",
+                            help="a C header whose struct/union definitions expressions may use")
         parser.add_argument("--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per event")
         parser.add_argument("probes", nargs="+", metavar="probe", help="probe specifier (see BCC's trace)")
@@ -154,7 +181,7 @@ class Trace:
         tests += [f"cgroup == cgroupid({quote(args.cgroup_path)})"] if args.cgroup_path else []
         tests += [] if args.include_self else [f"pid != {os.getpid()}"]
         stacks = (["kstack"] if args.kernel_stack else []) + (["ustack"] if args.user_stack else [])
-        blocks = []
+        blocks = [header_definitions(args.include or [])]
         for trace in probes:
             probe = trace.probe
             when = tests + ([f"({trace.predicate})"] if trace.predicate else [])
@@ -172,10 +199,11 @@ class Trace:
         comm, func, probe, message, stacks when asked (and ts, time)."""
         if args.string_size is not None and not 0 < args.string_size <= 64:
             raise ToolError(f"-Z {args.string_size}: the trace language reads strings of 1 to 64 bytes")
-        probes = [parse_trace_probe(text, args.string_size, args.pid) for text in args.probes]
+        probes = [parse_trace_probe(text, args.string_size, args.pid, args.bin_cmp) for text in args.probes]
         stacks = int(args.kernel_stack) + int(args.user_stack)
         wall, printed = monotonic_to_wall(), 0
-        with TraceRun(self.program(probes, args), pid=args.pid, name=self.name, show=args.show_program) as run:
+        with TraceRun(self.program(probes, args), pid=args.pid, name=self.name, show=args.show_program, flags=args,
+                      ring_size=ring_size(args.buffer_pages)) as run:
             for record in follow(run, args.duration):
                 trace = probes[record.index]
                 pid, tid, comm, cpu, ts = record.values[:5]
@@ -200,7 +228,7 @@ class Trace:
             raise ToolError("-A counts events up to -M MAX_EVENTS: give -M too")
         start = time.monotonic_ns()
         width = 17 if args.unix_timestamp and args.timestamp else 8
-        if not args.json:
+        if not args.json and not args.ebpf:
             header = (f"{'TIME':<{width}} " if args.time or args.timestamp else "") + ("CPU " if args.print_cpu else "")
             trivial = all(not re.search(r'"', text) for text in args.probes)
             out.write(f"{header}{'PID':<7} {'TID':<7} {'COMM':<15} {'FUNC':<16} {'' if trivial else '-'}".rstrip() + "\n")

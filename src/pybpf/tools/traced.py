@@ -48,12 +48,20 @@ class TraceRun:
     """One trace program in the kernel, for a tool. Use as a context manager: entering
     loads and attaches every probe, leaving detaches and frees everything."""
 
-    def __init__(self, source: str, *, pid: int | None = None, name: str = "tool", show: bool = False):
+    def __init__(self, source: str, *, pid: int | None = None, name: str = "tool", show: bool = False,
+                 flags: Any = None, ring_size: int | None = None):
+        """``flags`` (the tool's parsed arguments): with ``--ebpf``, raise
+        :class:`~pybpf.tools.programflags.ProgramShown` with ``source`` instead of loading it.
+        ``ring_size``: bytes of the ring buffer events come through (default the trace
+        language's, 1 MiB)."""
         import sys
 
+        from pybpf.tools.programflags import ProgramShown
         from pybpf.trace.errors import TraceError
         from pybpf.trace.runtime import Options, compile_source
 
+        if getattr(flags, "ebpf", False):
+            raise ProgramShown(source)
         if show:                    # BCC's -v/-D/--debug: the program, on stderr (stdout stays the tool's)
             sys.stderr.write(source if source.endswith("\n") else source + "\n")
             sys.stderr.flush()
@@ -62,7 +70,10 @@ class TraceRun:
         except TraceError as exc:
             raise ToolError(f"{name}: {exc}") from None
         self.name = name
-        self.session = _ToolSession(compiled, Options(pid=pid if pid else -1, quiet=True))
+        options = Options(pid=pid if pid else -1, quiet=True)
+        if ring_size is not None:
+            options.ring_size = ring_size
+        self.session = _ToolSession(compiled, options)
         self._symbolizer: Any = None
         self._poller: Any = None
 
@@ -185,14 +196,14 @@ def follow(run: TraceRun, duration: float | None) -> Iterator[Printed]:
 
 
 def printed_events(source: str, fields: Sequence[str], *, name: str, pid: int | None = None,
-                   duration: float | None = None) -> Iterator[dict[str, Any]]:
+                   duration: float | None = None, flags: Any = None) -> Iterator[dict[str, Any]]:
     """The records of ``source``, whose printf arguments are ``fields`` then ``nsecs``, as
     event dicts (``ts`` CLOCK_MONOTONIC ns, ``time`` Unix seconds) — an event tool's
     ``events()`` for ``pybpf record`` and its printing."""
     from pybpf.tools.events import monotonic_to_wall
 
     wall = monotonic_to_wall()
-    with TraceRun(source, pid=pid, name=name) as run:
+    with TraceRun(source, pid=pid, name=name, flags=flags) as run:
         for record in follow(run, duration):
             *values, ts = record.values
             yield {"ts": ts, **dict(zip(fields, values)), "time": (int(ts) + wall) / 1e9}

@@ -50,6 +50,7 @@ class Options:
     warnings: bool = True     #: compile-time warnings on stderr (--no-warnings: none)
     verbose: bool = False     #: -v: each program's id and verifier log, as bpftrace prints them
     log_size: int = LOG_SIZE  #: -v's verifier log buffer (BPFTRACE_LOG_SIZE), fixed as bpftrace's
+    ring_size: int = RING_SIZE  #: bytes of the ring buffer events go through (a power of 2 of pages)
 
 
 def _tracefs() -> Any:
@@ -439,7 +440,7 @@ class Session:
         from pybpf.trace.functions_btf import functions_btf
 
         self.map_names = {RING: RING}
-        maps = [MapSpec(RING, MapType.RINGBUF, 0, 0, RING_SIZE)]
+        maps = [MapSpec(RING, MapType.RINGBUF, 0, 0, self.options.ring_size)]
         if STACKS in self.compiled.uses:
             self.map_names[STACKS] = STACKS
             maps.append(MapSpec(STACKS, MapType.STACK_TRACE, 4, 8 * 127, 4096, key_type=int, value_type=bytes))
@@ -478,7 +479,7 @@ class Session:
                          for i, probe in enumerate(self.compiled.probes)]
         if self.engine == "kernel":
             from pybpf.kernel.ringbuf import RingBuffer
-            self.ring = RingBuffer(self.kernel_maps[RING].fd, RING_SIZE)
+            self.ring = RingBuffer(self.kernel_maps[RING].fd, self.options.ring_size)
 
     def _verbose_refusal(self, exc: Exception) -> TraceRuntimeError:
         """-v's refusal as bpftrace's: the verifier log on stderr, then which probe's
