@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from pybpf.bcc.ctypes_btf import ctype_of
+from pybpf.bcc.kernel_reads import rewrite_kernel_reads
 from pybpf.bcc.prelude import PRELUDE, kernel_constants, tracepoint_struct
 from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.shared_tables import load_tables
@@ -831,6 +832,9 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
     headers = kernel_constants(translation.source) + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
     if usdt_contexts:
         headers += usdt_prelude(list(usdt_contexts))
+    # loads from kernel memory become probe reads, decided on clang's syntax tree of the
+    # program as it will be compiled (so after its headers)
+    translation.source = rewrite_kernel_reads(PRELUDE + headers, translation.source, list(cflags))
     source = PRELUDE + headers + translation.source
     if show:
         print(source, file=sys.stderr)
