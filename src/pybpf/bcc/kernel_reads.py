@@ -81,7 +81,9 @@ def rewrite_kernel_reads(prefix: str, text: str, cflags: Sequence[str] = ()) -> 
     functions = _defined_functions(text)
     if not functions:
         return text
-    key = hashlib.sha256("\0".join([prefix, text, *clang_flags(_here(), cflags=cflags)]).encode()).hexdigest()
+    # keyed by the analysis' own code too, so a changed rule never meets an old answer
+    key = hashlib.sha256("\0".join([Path(__file__).read_text(), prefix, text,
+                                    *clang_flags(Path.cwd(), cflags=cflags)]).encode()).hexdigest()
     cached = READS.read(key)
     if cached is not None:
         return cached.decode()
@@ -89,7 +91,7 @@ def rewrite_kernel_reads(prefix: str, text: str, cflags: Sequence[str] = ()) -> 
     if parsed is None:      # clang finds errors: the compile names them
         return text
     base, trees = parsed
-    flow = _Flow(trees)
+    flow = _Flow(trees, text, base, set(functions))
     reads = flow.run()
     if flow.writes:
         offset = flow.writes[0] - base
@@ -99,10 +101,6 @@ def rewrite_kernel_reads(prefix: str, text: str, cflags: Sequence[str] = ()) -> 
                                      if 0 <= s - base and e - base <= len(text)))
     READS.write(key, rewritten.encode())
     return rewritten
-
-
-def _here() -> Path:
-    return Path.cwd()
 
 
 def _defined_functions(text: str) -> list[str]:
@@ -159,6 +157,9 @@ class _Flow:
     """BCC's kernel-pointer rules over the functions' syntax trees, to a fixed point."""
 
     trees: list[dict[str, Any]]
+    text: str               # the program's text, at offset ``base`` of the file clang parsed
+    base: int
+    functions: set[str]     # the functions defined in it
     variables: dict[str, Value] = field(default_factory=dict)   # VarDecl/ParmVarDecl id →
     members: dict[str, Value] = field(default_factory=dict)     # FieldDecl id →
     returns: dict[str, Value] = field(default_factory=dict)     # function name →
@@ -346,14 +347,14 @@ class _Flow:
         """The value loaded from lvalue ``node``; a load from kernel memory is a read."""
         place = self._place(node)
         if place == "kernel":
-            span = _span(node)
+            span = _span(node, self.text, self.base, self.functions)
             if span is not None:
                 self.reads.add(span)
         return _loaded(place)
 
     def _write(self, place: Place, node: dict[str, Any]) -> None:
         if place == "kernel":
-            span = _span(node)
+            span = _span(node, self.text, self.base, self.functions)
             if span is not None:
                 self.writes.append(span[0])
 
@@ -441,16 +442,22 @@ def _table(node: dict[str, Any]) -> str | None:
     return None
 
 
-def _span(node: dict[str, Any]) -> tuple[int, int] | None:
-    """(start, end) file offsets of ``node``'s text, or None inside a macro's own text
-    (an expression spelled in a macro argument is where the program spelled it)."""
+def _span(node: dict[str, Any], text: str, base: int, functions: set[str]) -> tuple[int, int] | None:
+    """(start, end) file offsets of ``node``'s text, or None inside a macro's own text.
+    An expression spelled in a macro argument is where the program spelled it; a call
+    begins at the function's name, which the dump's ``#define`` renamed."""
     ends = []
     for key in ("begin", "end"):
         loc = node.get("range", {}).get(key, {})
         if "spellingLoc" in loc:
-            if not loc.get("expansionLoc", {}).get("isMacroArgExpansion"):
+            expansion = loc.get("expansionLoc", {})
+            at = expansion.get("offset", -1) - base
+            if text[at:at + expansion.get("tokLen", 0)] in functions:
+                loc = expansion
+            elif expansion.get("isMacroArgExpansion"):
+                loc = loc["spellingLoc"]
+            else:
                 return None
-            loc = loc["spellingLoc"]
         if "offset" not in loc:
             return None
         ends.append((loc["offset"], loc.get("tokLen", 0)))
