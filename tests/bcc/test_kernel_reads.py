@@ -138,3 +138,25 @@ def test_pointers_from_a_raw_tracepoints_context_and_tracepoint_fields(tmp_path)
         os.close(os.open(target, os.O_RDONLY | os.O_CLOEXEC))
         assert b["ids"][ctypes.c_uint32(os.getpid())].value == 110
         assert b["first"][ctypes.c_uint32(os.getpid())].value == b"X"
+
+
+@root
+def test_bitfield_members_are_read_by_their_bits():
+    # task->in_execve (a 1-bit member) is set while the kernel runs exec, where
+    # sched_process_exec reports; it is clear in any other syscall
+    import subprocess
+
+    with BPF(text="BPF_HASH(bits, u32, u32);\n"
+                  "static void note(void) {\n"
+                  "    struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  "    u32 pid = bpf_get_current_pid_tgid() >> 32, bit = task->in_execve;\n"
+                  "    bits.update(&pid, &bit);\n}\n"
+                  "TRACEPOINT_PROBE(sched, sched_process_exec) { note(); return 0; }\n"
+                  "TRACEPOINT_PROBE(syscalls, sys_enter_getppid) { note(); return 0; }") as b:
+        assert "BPF_CORE_READ_BITFIELD_PROBED((task), in_execve)" in b.source
+        child = subprocess.Popen(["/bin/true"])
+        assert child.wait() == 0
+        os.getppid()
+        seen = {k.value: v.value for k, v in b["bits"].items()}
+        assert seen[os.getpid()] == 0
+        assert seen[child.pid] == 1

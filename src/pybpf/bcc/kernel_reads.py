@@ -34,6 +34,7 @@ BCC's ``bpf_probe_read`` does on x86-64: a pointer a tracepoint passes
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,8 @@ READS = DiskCache("bcc-reads", max_entries=1024, max_bytes=64 << 20)
 _CONTEXTS = ("struct pt_regs *", "struct bpf_raw_tracepoint_args *", "struct tracepoint__")
 
 _READER = "__bcc_probe_read_kernel"
+#: ``base->member`` / ``base.member`` at the end of an expression's text
+_LAST_MEMBER = re.compile(r"^(.*?)\s*(->|\.)\s*([A-Za-z_]\w*)\s*$", re.S)
 
 # What the analysis knows of a value: nothing (None), a pointer to the probe's
 # context ("ctxptr"), a value read from the context ("ctx": a pointer into the kernel
@@ -97,8 +100,8 @@ def rewrite_kernel_reads(prefix: str, text: str, cflags: Sequence[str] = ()) -> 
         offset = flow.writes[0] - base
         raise BccSyntaxError(f"{where(text, offset)}: writes to kernel memory "
                              f"({text[offset:offset + 40].split(';')[0].strip()}); BPF programs can only read it")
-    rewritten = _render(text, sorted((s - base, e - base) for s, e in reads
-                                     if 0 <= s - base and e - base <= len(text)))
+    rewritten = _render(text, {(s - base, e - base): bits for (s, e), bits in reads.items()
+                               if 0 <= s - base and e - base <= len(text)})
     READS.write(key, rewritten.encode())
     return rewritten
 
@@ -127,8 +130,10 @@ def _defined_functions(text: str) -> list[str]:
     return names
 
 
-def _render(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` with each span (nested spans inside others) replaced by a probe read."""
+def _render(text: str, spans: dict[tuple[int, int], bool]) -> str:
+    """``text`` with each span (nested spans inside others) replaced by a probe read; a
+    span marked True is a bitfield member (``task->in_execve``), whose address cannot be
+    taken: it is read with ``BPF_CORE_READ_BITFIELD_PROBED``."""
     counter = [0]
 
     def render(lo: int, hi: int, inner: list[tuple[int, int]]) -> str:
@@ -139,6 +144,13 @@ def _render(text: str, spans: list[tuple[int, int]]) -> str:
             while j < len(inner) and inner[j][1] <= end:
                 j += 1
             body = render(start, end, inner[i + 1:j])
+            member = _LAST_MEMBER.match(body) if spans[inner[i]] else None
+            if member is not None:
+                address = "&" if member.group(2) == "." else ""
+                out.append(text[pos:start] + f"BPF_CORE_READ_BITFIELD_PROBED({address}({member.group(1)}), "
+                           f"{member.group(3)})")
+                pos, i = end, j
+                continue
             counter[0] += 1
             v = f"__bcc_v{counter[0]}"
             out.append(text[pos:start] + f"({{ __typeof__({text[start:end].replace(chr(10), ' ')}) {v}; __builtin_memset((void *)&{v}, 0, "
@@ -148,7 +160,7 @@ def _render(text: str, spans: list[tuple[int, int]]) -> str:
         out.append(text[pos:hi])
         return "".join(out)
 
-    unique = sorted(set(spans), key=lambda s: (s[0], -s[1]))
+    unique = sorted(spans, key=lambda s: (s[0], -s[1]))
     return render(0, len(text), unique)
 
 
@@ -165,13 +177,14 @@ class _Flow:
     returns: dict[str, Value] = field(default_factory=dict)     # function name →
     tables: dict[str, Value] = field(default_factory=dict)      # map variable id → its values'
     params: dict[str, list[str]] = field(default_factory=dict)  # function name → parameter ids
-    reads: set[tuple[int, int]] = field(default_factory=set)
+    reads: dict[tuple[int, int], bool] = field(default_factory=dict)   # span → a bitfield
     writes: list[int] = field(default_factory=list)
     changed: bool = False
     function: str = ""
 
-    def run(self) -> set[tuple[int, int]]:
-        """The (start, end) file offsets of every load from kernel memory."""
+    def run(self) -> dict[tuple[int, int], bool]:
+        """The (start, end) file offsets of every load from kernel memory, and whether
+        it loads a bitfield."""
         from pybpf.toolchain.syntax_tree import source_name
 
         for tree in self.trees:
@@ -349,7 +362,7 @@ class _Flow:
         if place == "kernel":
             span = _span(node, self.text, self.base, self.functions)
             if span is not None:
-                self.reads.add(span)
+                self.reads[span] = _bitfield(node)
         return _loaded(place)
 
     def _write(self, place: Place, node: dict[str, Any]) -> None:
@@ -423,6 +436,36 @@ def _either(values: list[Value]) -> Value:
     if ints:
         return min(ints)
     return next((v for v in values if v is not None), None)
+
+
+def _bitfield(node: dict[str, Any]) -> bool:
+    """Whether lvalue ``node`` is a bitfield member of a kernel struct (clang's JSON does
+    not say; the kernel's BTF does)."""
+    node = _bare(node)
+    if node.get("kind") != "MemberExpr" or not node.get("inner"):
+        return False
+    words = node["inner"][0].get("type", {}).get("qualType", "").replace("*", " ").split()
+    names = [w for w in words if w not in ("struct", "union", "const", "volatile")]
+    if len(names) != 1:
+        return False
+    btf = _kernel_btf()
+    record = btf.find(names[0], Kind.STRUCT) or btf.find(names[0], Kind.UNION)
+    return record is not None and _bit_size(btf, record.id, node.get("name", "")) > 0
+
+
+def _bit_size(btf: BTF, record: int, name: str) -> int:
+    """The bit size of member ``name`` (0 if not a bitfield), looking inside anonymous
+    struct/union members too."""
+    for member in btf.resolve(record).members:
+        if member.name == name:
+            return member.bit_size
+        if not member.name:
+            inner = btf.resolve(member.type)
+            if inner.kind in (Kind.STRUCT, Kind.UNION):
+                found = _bit_size(btf, inner.id, name)
+                if found:
+                    return found
+    return 0
 
 
 def _bare(node: dict[str, Any]) -> dict[str, Any]:
