@@ -55,6 +55,17 @@ def test_writing_to_kernel_memory_is_an_error_naming_the_place():
                         "    return sk->__sk_common.skc_dport++; }")
 
 
+def test_helpers_taking_registers_write_to_the_programs_own_memory():
+    source = compile_program("struct data_t { u32 pid; u32 ppid; };\n"
+                             "static void fill(struct pt_regs *ctx, struct data_t *d) {\n"
+                             "    struct task_struct *t = (struct task_struct *)bpf_get_current_task();\n"
+                             "    d->pid = t->tgid; d->ppid = t->real_parent->tgid;\n}\n"
+                             "int f(struct pt_regs *ctx) { struct data_t d = {}; fill(ctx, &d); return d.pid; }"
+                             ).translation.source
+    assert source.count(READ) == 3        # t->tgid, t->real_parent, its ->tgid
+    assert "d->pid = (" in source and "return d.pid;" in source
+
+
 # tcpv4connect.py's shape on syscalls: the entry stores a kernel pointer (the task) in a
 # table; the return probe looks it up and reads through it, as `*skpp` and `(*skpp)->...`
 STORED_POINTER = r"""

@@ -192,8 +192,10 @@ class _Flow:
             params = [c for c in tree.get("inner", ()) if c.get("kind") == "ParmVarDecl"]
             self.params[name] = [p["id"] for p in params]
             types = [p.get("type", {}).get("qualType", "") for p in params]
-            wrapped = bool(params) and params[0].get("name") == "__bcc_sys"   # a probe's inlined body
-            context = 1 if wrapped else 0
+            # a probe function's inlined body, or a static helper taking registers, has
+            # __bcc_sys first; only the body's extra parameters are the probed function's
+            context = 1 if params and params[0].get("name") == "__bcc_sys" else 0
+            wrapped = context == 1 and name.startswith("__bcc_body_")
             if len(params) > context and types[context].startswith(_CONTEXTS):
                 self._set(self.variables, params[context]["id"], "ctxptr")
             if wrapped:     # its extra parameters come from the probed function's arguments
