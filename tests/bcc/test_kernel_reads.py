@@ -69,7 +69,7 @@ def test_helpers_taking_registers_write_to_the_programs_own_memory():
 # tcpv4connect.py's shape on syscalls: the entry stores a kernel pointer (the task) in a
 # table; the return probe looks it up and reads through it, as `*skpp` and `(*skpp)->...`
 STORED_POINTER = r"""
-struct seen_t { u32 ppid; u32 ppid2; u32 ppid3; u32 ppid4; u32 tgid; u32 tgid2; u32 tgid3; char comm0; char comm1; };
+struct seen_t { u32 ppid; u32 ppid2; u32 ppid3; u32 ppid4; u32 tgid; u32 tgid2; u32 tgid3; u32 tgid4; char comm0; char comm1; };
 BPF_HASH(current, u32, struct task_struct *);
 BPF_HASH(seen, u32, struct seen_t);
 struct holder { struct task_struct *task; };
@@ -104,6 +104,9 @@ int leave_getppid(struct pt_regs *ctx) {
     p = p - 2;
     s.tgid2 = *p;
     s.tgid3 = ((u32 *)&tp->tgid)[0];
+    struct task_struct *tasks[2] = {};
+    tasks[i] = tp;
+    s.tgid4 = tasks[1]->tgid;
     s.comm0 = tp->comm[0];
     s.comm1 = tp->comm[i];
     seen.update(&pid, &s);
@@ -123,7 +126,7 @@ def test_pointers_stored_returned_and_derived_read_the_running_kernel():
         s = b["seen"][ctypes.c_uint32(os.getpid())]
         ppid = os.getppid()
         assert (s.ppid, s.ppid2, s.ppid3, s.ppid4) == (ppid, ppid, ppid, ppid)
-        assert (s.tgid, s.tgid2, s.tgid3) == (os.getpid(), os.getpid(), os.getpid())
+        assert (s.tgid, s.tgid2, s.tgid3, s.tgid4) == (os.getpid(),) * 4
         comm = Path(f"/proc/{os.getpid()}/comm").read_bytes()
         assert s.comm0 + s.comm1 == comm[:2]
 

@@ -319,13 +319,18 @@ class _Flow:
         return None
 
     def _assign(self, target: dict[str, Any], value: Value) -> None:
-        """``target = value``: a variable, member or ``*pointer`` now holds the value."""
+        """``target = value``: a variable, member, array element or ``*pointer`` now holds
+    the value."""
         target = _bare(target)
         kind = target.get("kind")
         if kind == "DeclRefExpr":
             self._set(self.variables, target.get("referencedDecl", {}).get("id", ""), value)
         elif kind == "MemberExpr":
             self._set(self.members, target.get("referencedMemberDecl", ""), value)
+        elif kind == "ArraySubscriptExpr":     # an element of the program's own array
+            array = _bare(target["inner"][0])
+            if array.get("kind") == "DeclRefExpr" and "[" in array.get("type", {}).get("qualType", ""):
+                self._set(self.variables, array.get("referencedDecl", {}).get("id", ""), value)
         elif kind == "UnaryOperator" and target.get("opcode") == "*" and isinstance(value, int):
             pointer = _bare(target["inner"][0])
             if pointer.get("kind") == "DeclRefExpr":
