@@ -60,7 +60,8 @@ def source_name(name: str) -> str:
 def _documents(output: str) -> list[dict[str, Any]]:
     """The JSON values clang printed one after another (one per matching declaration)."""
     decoder = json.JSONDecoder()
-    found, pos = [], 0
+    found: list[dict[str, Any]] = []
+    pos = 0
     while True:
         while pos < len(output) and output[pos] != "{":
             pos += 1
