@@ -174,3 +174,20 @@ def test_bitfield_members_are_read_by_their_bits():
         seen = {k.value: v.value for k, v in b["bits"].items()}
         assert seen[os.getpid()] == 0
         assert seen[child.pid] == 1
+
+
+@root
+def test_reads_through_a_kernel_struct_the_program_redefines():
+    # mountsnoop.py's shape: its own copy of struct mnt_namespace (a CO-RE flavor here),
+    # assigned from the kernel's type (C's incompatible pointers, which BCC accepts)
+    with BPF(text="struct mnt_namespace { struct ns_common ns; };\n"
+                  "BPF_HASH(namespaces, u32, u32);\n"
+                  "TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {\n"
+                  "    struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  "    struct nsproxy *nsproxy = task->nsproxy;\n"
+                  "    struct mnt_namespace *mnt_ns = nsproxy->mnt_ns;\n"
+                  "    u32 pid = bpf_get_current_pid_tgid() >> 32, inum = mnt_ns->ns.inum;\n"
+                  "    namespaces.update(&pid, &inum);\n"
+                  "    return 0;\n}") as b:
+        os.getppid()
+        assert b["namespaces"][ctypes.c_uint32(os.getpid())].value == os.stat("/proc/self/ns/mnt").st_ino

@@ -834,12 +834,14 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
         headers += usdt_prelude(list(usdt_contexts))
     # loads from kernel memory become probe reads, decided on clang's syntax tree of the
     # program as it will be compiled (so after its headers)
-    translation.source = rewrite_kernel_reads(PRELUDE + headers, translation.source, list(cflags))
+    # BCC's C is lax about types, as BCC's own clang flags let it be
+    flags = [*cflags, "-Wno-unused-value", "-Wno-pointer-sign", "-Wno-int-conversion",
+             "-Wno-incompatible-pointer-types", "-Wno-unused-variable"]
+    translation.source = rewrite_kernel_reads(PRELUDE + headers, translation.source, flags)
     source = PRELUDE + headers + translation.source
     if show:
         print(source, file=sys.stderr)
-    data = compile_c(source, cflags=[*cflags, "-Wno-unused-value", "-Wno-pointer-sign", "-Wno-int-conversion",
-                                     "-Wno-incompatible-pointer-types", "-Wno-unused-variable"])
+    data = compile_c(source, cflags=flags)
     spec = load_object(data, name="bcc")
     blob = next((p.btf.btf for p in spec.programs.values() if p.btf is not None and p.btf.btf), None)
     return CompiledProgram(translation, source, spec, BTF.parse(blob) if blob else None)

@@ -91,15 +91,15 @@ def rewrite_kernel_reads(prefix: str, text: str, cflags: Sequence[str] = ()) -> 
     if cached is not None:
         return cached.decode()
     parsed = function_trees(prefix, text, functions, cflags)
-    if parsed is None:      # clang finds errors: the compile names them
+    if parsed is None:      # clang could not parse it: the compile names the errors
         return text
     base, trees = parsed
     flow = _Flow(trees, text, base, set(functions))
     reads = flow.run()
     if flow.writes:
-        offset = flow.writes[0] - base
-        raise BccSyntaxError(f"{where(text, offset)}: writes to kernel memory "
-                             f"({text[offset:offset + 40].split(';')[0].strip()}); BPF programs can only read it")
+        start, end = (offset - base for offset in min(flow.writes))
+        raise BccSyntaxError(f"{where(text, start)}: writes to kernel memory ({' '.join(text[start:end].split())}); "
+                             "BPF programs can only read it")
     rewritten = _render(text, {(s - base, e - base): bits for (s, e), bits in reads.items()
                                if 0 <= s - base and e - base <= len(text)})
     READS.write(key, rewritten.encode())
@@ -178,7 +178,7 @@ class _Flow:
     tables: dict[str, Value] = field(default_factory=dict)      # map variable id → its values'
     params: dict[str, list[str]] = field(default_factory=dict)  # function name → parameter ids
     reads: dict[tuple[int, int], bool] = field(default_factory=dict)   # span → a bitfield
-    writes: list[int] = field(default_factory=list)
+    writes: list[tuple[int, int]] = field(default_factory=list)     # spans of assignments
     changed: bool = False
     function: str = ""
 
@@ -376,7 +376,7 @@ class _Flow:
         if place == "kernel":
             span = _span(node, self.text, self.base, self.functions)
             if span is not None:
-                self.writes.append(span[0])
+                self.writes.append(span)
 
     def _place(self, node: dict[str, Any]) -> Place:
         kind = node.get("kind")

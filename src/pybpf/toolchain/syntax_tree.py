@@ -29,7 +29,7 @@ def function_trees(prefix: str, text: str, functions: Sequence[str],
                    cflags: Sequence[str] = ()) -> tuple[int, list[dict[str, Any]]] | None:
     """(offset of ``text`` in the file clang parsed, the FunctionDecl node of each of
     ``functions`` defined in ``text``), for the C program ``prefix + text``; None when
-    clang finds errors in it (the compile that follows reports them, where they are).
+    clang could not parse it.
 
     Offsets in the nodes count from the start of that file: subtract the offset to get
     positions in ``text``.
@@ -46,10 +46,10 @@ def function_trees(prefix: str, text: str, functions: Sequence[str],
             done = subprocess.run(command, capture_output=True, text=True, check=False)
         except FileNotFoundError as exc:
             raise CompileError(f"cannot run the compiler: {exc}") from None
-    if done.returncode != 0:
-        return None
-    return len(prefix) + len(renames), [node for node in _documents(done.stdout)
-                                        if node.get("kind") == "FunctionDecl" and _has_body(node)]
+    # clang dumps the tree of a program with errors too (what it could not type is a
+    # RecoveryExpr): the compile that follows reports the errors where they are
+    trees = [node for node in _documents(done.stdout) if node.get("kind") == "FunctionDecl" and _has_body(node)]
+    return (len(prefix) + len(renames), trees) if trees else None
 
 
 def source_name(name: str) -> str:
