@@ -191,3 +191,20 @@ def test_reads_through_a_kernel_struct_the_program_redefines():
                   "    return 0;\n}") as b:
         os.getppid()
         assert b["namespaces"][ctypes.c_uint32(os.getpid())].value == os.stat("/proc/self/ns/mnt").st_ino
+
+
+@root
+def test_a_function_named_like_a_kernel_member_it_reads():
+    # the dump renames the program's functions by #define, except one whose name is also
+    # spelled as a member (here signal->nr_threads): that one is dumped by its own run
+    with BPF(text="BPF_HASH(threads, u32, u32);\n"
+                  "static u32 nr_threads(struct task_struct *t) { return t->signal->nr_threads; }\n"
+                  "TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {\n"
+                  "    struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
+                  "    u32 pid = bpf_get_current_pid_tgid() >> 32, n = nr_threads(task);\n"
+                  "    threads.update(&pid, &n);\n"
+                  "    return 0;\n}") as b:
+        os.getppid()
+        status = Path("/proc/self/status").read_text()
+        expected = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
+        assert b["threads"][ctypes.c_uint32(os.getpid())].value == expected

@@ -11,6 +11,7 @@ in ``functions`` are dumped (clang's ``-ast-dump-filter``): about 0.3 s for a pr
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,24 +33,32 @@ def function_trees(prefix: str, text: str, functions: Sequence[str],
     clang could not parse it.
 
     Offsets in the nodes count from the start of that file: subtract the offset to get
-    positions in ``text``.
+    positions in ``text``. A function whose name the program also uses as a member or a
+    tag (``x.count``, ``struct trace_entry``, declared before the renames) keeps its name
+    and is dumped by a run of its own.
     """
-    renames = "".join(f"#define {name} {_MARK}{name}\n" for name in functions)
-    source = prefix + renames + text
+    alone = [name for name in functions if re.search(rf"(?:\.|->|\b(?:struct|union|enum))\s*{name}\b", text)]
+    marked = [name for name in functions if name not in alone]
+    renames = "".join(f"#define {name} {_MARK}{name}\n" for name in marked)
+    wanted = set(functions)
+    trees: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "source.c"
-        path.write_text(source)
-        command = [sys.executable, "-m", "ziglang", "clang", *clang_flags(Path.cwd(), cflags=cflags),
-                   "-fsyntax-only", "-Xclang", "-ast-dump=json", "-Xclang", f"-ast-dump-filter={_MARK}",
-                   str(path)]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-        except FileNotFoundError as exc:
-            raise CompileError(f"cannot run the compiler: {exc}") from None
-    # clang dumps the tree of a program with errors too (what it could not type is a
-    # RecoveryExpr): the compile that follows reports the errors where they are
-    trees = [node for node in _documents(done.stdout) if node.get("kind") == "FunctionDecl" and _has_body(node)]
-    return (len(prefix) + len(renames), trees) if trees else None
+        path.write_text(prefix + renames + text)
+        for pattern in [_MARK] * bool(marked) + alone:
+            command = [sys.executable, "-m", "ziglang", "clang", *clang_flags(Path.cwd(), cflags=cflags),
+                       "-fsyntax-only", "-Xclang", "-ast-dump=json", "-Xclang", f"-ast-dump-filter={pattern}",
+                       str(path)]
+            try:
+                done = subprocess.run(command, capture_output=True, text=True, check=False)
+            except FileNotFoundError as exc:
+                raise CompileError(f"cannot run the compiler: {exc}") from None
+            # clang dumps the tree of a program with errors too (what it could not type is
+            # a RecoveryExpr): the compile that follows reports the errors where they are
+            trees += [node for node in _documents(done.stdout) if node.get("kind") == "FunctionDecl"
+                      and _has_body(node) and source_name(node.get("name", "")) in wanted]
+    unique = list({node["id"]: node for node in trees}.values())
+    return (len(prefix) + len(renames), unique) if unique else None
 
 
 def source_name(name: str) -> str:
