@@ -34,6 +34,7 @@ BCC's ``bpf_probe_read`` does on x86-64: a pointer a tracepoint passes
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,15 +79,15 @@ def rewrite_kernel_reads(prefix: str, text: str, cflags: Sequence[str] = ()) -> 
     """``text`` (a translated program, compiled after ``prefix``) with every load from
     kernel memory made a probe read. Raises :class:`BccSyntaxError` for a write to
     kernel memory."""
-    from pybpf.toolchain.compile import clang_flags
     from pybpf.toolchain.syntax_tree import function_trees
 
     functions = _defined_functions(text)
     if not functions:
         return text
-    # keyed by the analysis' own code too, so a changed rule never meets an old answer
-    key = hashlib.sha256("\0".join([Path(__file__).read_text(), prefix, text,
-                                    *clang_flags(Path.cwd(), cflags=cflags)]).encode()).hexdigest()
+    # keyed by the analysis' own code too, so a changed rule never meets an old answer,
+    # and by the running kernel (whose types vmlinux.h declares)
+    key = hashlib.sha256("\0".join([Path(__file__).read_text(), " ".join(os.uname()), prefix, text,
+                                    *cflags]).encode()).hexdigest()
     cached = READS.read(key)
     if cached is not None:
         return cached.decode()
