@@ -24,10 +24,12 @@ def test_chains_read_each_pointer_and_addresses_read_nothing():
     source = compile_program("TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {\n"
                              "    struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
                              "    int *pid = &task->pid;\n    char *comm = task->comm;\n"
+                             "    u64 *runtime = &task->se.sum_exec_runtime;\n"
                              "    u32 size = sizeof(task->real_parent->tgid);\n"
-                             "    return task->real_parent->tgid + size + (pid != 0) + (comm != 0);\n}"
+                             "    return task->real_parent->tgid + size + (pid != 0) + (comm != 0) + (runtime != 0);\n}"
                              ).translation.source
     assert "int *pid = &task->pid;" in source
+    assert "u64 *runtime = &task->se.sum_exec_runtime;" in source
     assert "char *comm = task->comm;" in source
     assert "u32 size = sizeof(task->real_parent->tgid);" in source
     assert source.count(READ) == 2        # task->real_parent, then its ->tgid
@@ -208,3 +210,38 @@ def test_a_function_named_like_a_kernel_member_it_reads():
         status = Path("/proc/self/status").read_text()
         expected = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
         assert b["threads"][ctypes.c_uint32(os.getpid())].value == expected
+
+
+@root
+def test_tcpv4connect_shape_a_socket_stored_at_entry_read_at_return():
+    # BCC's examples/tracing/tcpv4connect.py without kprobes: the socket pointer comes
+    # from sock:inet_sock_set_state (SYN_SENT) and is stored by thread; connect()'s
+    # return looks it up and reads its destination port through the stored pointer
+    import socket
+    import threading
+
+    with BPF(text="BPF_HASH(currsock, u32, struct sock *);\n"
+                  "BPF_HASH(ports, u32, u32);\n"
+                  "TRACEPOINT_PROBE(sock, inet_sock_set_state) {\n"
+                  "    if (args->protocol != IPPROTO_TCP || args->newstate != TCP_SYN_SENT) return 0;\n"
+                  "    u32 tid = bpf_get_current_pid_tgid();\n"
+                  "    struct sock *sk = (struct sock *)args->skaddr;\n"
+                  "    currsock.update(&tid, &sk);\n"
+                  "    return 0;\n}\n"
+                  "TRACEPOINT_PROBE(syscalls, sys_exit_connect) {\n"
+                  "    u32 tid = bpf_get_current_pid_tgid();\n"
+                  "    struct sock **skpp = currsock.lookup(&tid);\n"
+                  "    if (skpp == 0) return 0;\n"
+                  "    struct sock *skp = *skpp;\n"
+                  "    u16 dport = skp->__sk_common.skc_dport;\n"
+                  "    u32 both = ((u32)dport << 16) | (*skpp)->__sk_common.skc_dport;\n"
+                  "    ports.update(&tid, &both);\n"
+                  "    currsock.delete(&tid);\n"
+                  "    return 0;\n}") as b:
+        with socket.socket() as server, socket.socket() as client:
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            port = server.getsockname()[1]
+            client.connect(("127.0.0.1", port))
+        both = b["ports"][ctypes.c_uint32(threading.get_native_id())].value
+        assert (both >> 16, both & 0xFFFF) == (socket.htons(port), socket.htons(port))
