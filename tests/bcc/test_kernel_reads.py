@@ -71,7 +71,7 @@ def test_helpers_taking_registers_write_to_the_programs_own_memory():
 # tcpv4connect.py's shape on syscalls: the entry stores a kernel pointer (the task) in a
 # table; the return probe looks it up and reads through it, as `*skpp` and `(*skpp)->...`
 STORED_POINTER = r"""
-struct seen_t { u32 ppid; u32 ppid2; u32 ppid3; u32 ppid4; u32 tgid; u32 tgid2; u32 tgid3; u32 tgid4; char comm0; char comm1; };
+struct seen_t { u32 ppid; u32 ppid2; u32 ppid3; u32 ppid4; u32 ppid5; u32 tgid; u32 tgid2; u32 tgid3; u32 tgid4; char comm0; char comm1; };
 BPF_HASH(current, u32, struct task_struct *);
 BPF_HASH(seen, u32, struct seen_t);
 struct holder { struct task_struct *task; };
@@ -100,6 +100,9 @@ int leave_getppid(struct pt_regs *ctx) {
     s.ppid2 = (*tpp)->real_parent->tgid;
     s.ppid3 = parent_of(tp)->tgid;
     s.ppid4 = (pid ? tp->real_parent : tp)->tgid;
+    struct task_struct *parent;
+    bpf_probe_read_kernel(&parent, sizeof(parent), &tp->real_parent);
+    s.ppid5 = parent->tgid;
     s.tgid = h.task->tgid;
     int *p = &tp->tgid;
     p = p + 2;
@@ -127,7 +130,7 @@ def test_pointers_stored_returned_and_derived_read_the_running_kernel():
         os.getppid()
         s = b["seen"][ctypes.c_uint32(os.getpid())]
         ppid = os.getppid()
-        assert (s.ppid, s.ppid2, s.ppid3, s.ppid4) == (ppid, ppid, ppid, ppid)
+        assert (s.ppid, s.ppid2, s.ppid3, s.ppid4, s.ppid5) == (ppid,) * 5
         assert (s.tgid, s.tgid2, s.tgid3, s.tgid4) == (os.getpid(),) * 4
         comm = Path(f"/proc/{os.getpid()}/comm").read_bytes()
         assert s.comm0 + s.comm1 == comm[:2]

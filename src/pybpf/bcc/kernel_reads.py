@@ -14,8 +14,9 @@ program's functions until nothing changes:
 - anything loaded from kernel memory (``task->real_parent``), an element or member
   address inside it (``&task->se``, ``task->comm``), pointer arithmetic and casts on it
   and either arm of a ``?:``;
-- variables, struct members and function parameters assigned one, and functions
-  returning one;
+- variables, struct members and function parameters assigned one (or filled by a
+  probe read from kernel memory: ``bpf_probe_read_kernel(&p, sizeof(p), &t->parent)``),
+  and functions returning one;
 - a table whose values were updated with one (``currsock.update(&pid, &sk)``): what its
   lookups return points at a kernel pointer (``(*skpp)->__sk_common``).
 
@@ -54,6 +55,8 @@ READS = DiskCache("bcc-reads", max_entries=1024, max_bytes=64 << 20)
 _CONTEXTS = ("struct pt_regs *", "struct bpf_raw_tracepoint_args *", "struct tracepoint__")
 
 _READER = "__bcc_probe_read_kernel"
+#: the helpers (and pybpf's readers) that copy memory the program names into its own
+_PROBE_READS = {"bpf_probe_read", "bpf_probe_read_kernel", "bpf_probe_read_user", "__bcc_probe_read_kernel"}
 #: ``base->member`` / ``base.member`` at the end of an expression's text
 _LAST_MEMBER = re.compile(r"^(.*?)\s*(->|\.)\s*([A-Za-z_]\w*)\s*$", re.S)
 
@@ -348,6 +351,13 @@ class _Flow:
         name = source_name(name)
         if name == "bpf_get_current_task":
             return 0
+        if name in _PROBE_READS and len(args) >= 3 and args[2] in (0, "ctx"):
+            # bpf_probe_read_kernel(&p, sizeof(p), &task->real_parent): p holds what
+            # kernel memory held
+            destination = _bare(inner[1])
+            if destination.get("kind") == "UnaryOperator" and destination.get("opcode") == "&":
+                self._assign(destination["inner"][0], 0)
+            return None
         if name in ("bpf_map_update_elem", "bpf_map_push_elem") and len(args) >= 2:
             table = _table(inner[1])
             stored = args[2] if name == "bpf_map_update_elem" and len(args) > 2 else args[1]
