@@ -195,7 +195,8 @@ class _Flow:
             name = source_name(tree["name"])
             params = [c for c in tree.get("inner", ()) if c.get("kind") == "ParmVarDecl"]
             self.params[name] = [p["id"] for p in params]
-            types = [p.get("type", {}).get("qualType", "") for p in params]
+            types = [p.get("type", {}).get("desugaredQualType", p.get("type", {}).get("qualType", ""))
+                     for p in params]
             # a probe function's inlined body, or a static helper taking registers, has
             # __bcc_sys first; only the body's extra parameters are the probed function's
             context = 1 if params and params[0].get("name") == "__bcc_sys" else 0
@@ -261,7 +262,7 @@ class _Flow:
             return None
         kind = node.get("kind")
         inner = node.get("inner", [])
-        is_pointer = "*" in node.get("type", {}).get("qualType", "")
+        is_pointer = _is_pointer(node)
         if kind in ("UnaryExprOrTypeTraitExpr", "OffsetOfExpr"):
             return None
         if kind in ("ParenExpr", "ConstantExpr", "ExprWithCleanups") and inner:
@@ -318,13 +319,13 @@ class _Flow:
         if opcode == ",":
             return values[1]
         if is_pointer and opcode in ("+", "-"):     # pointer arithmetic keeps what it points into
-            pointers = [v for child, v in zip(inner, values) if "*" in child.get("type", {}).get("qualType", "")]
+            pointers = [v for child, v in zip(inner, values) if _is_pointer(child)]
             return _either(pointers)
         return None
 
     def _assign(self, target: dict[str, Any], value: Value) -> None:
-        """``target = value``: a variable, member, array element or ``*pointer`` now holds
-    the value."""
+        """``target = value``: a variable, member, array element or ``*pointer`` now
+        holds the value."""
         target = _bare(target)
         kind = target.get("kind")
         if kind == "DeclRefExpr":
@@ -401,7 +402,7 @@ class _Flow:
             return _dereferenced(self._value(inner[0]))
         if kind == "ArraySubscriptExpr":
             base, index = self._value(inner[0]), self._value(inner[1])
-            return _dereferenced(base if "*" in inner[0].get("type", {}).get("qualType", "") else index)
+            return _dereferenced(base if _is_pointer(inner[0]) else index)
         if kind == "MemberExpr":
             if node.get("isArrow"):
                 where_ = _dereferenced(self._value(inner[0]))
@@ -484,6 +485,12 @@ def _bit_size(btf: BTF, record: int, name: str) -> int:
                 if found:
                     return found
     return 0
+
+
+def _is_pointer(node: dict[str, Any]) -> bool:
+    """Whether expression ``node`` has a pointer type (seen through typedefs)."""
+    kind = node.get("type", {})
+    return "*" in kind.get("desugaredQualType", kind.get("qualType", ""))
 
 
 def _bare(node: dict[str, Any]) -> dict[str, Any]:
