@@ -118,18 +118,6 @@ def test_static_helpers_taking_registers_follow_their_caller():
                   "int f(struct pt_regs *ctx) { c.update(1); return 0; }")
 
 
-def test_implicit_kernel_reads_become_core_reads():
-    t = translate("int f(void *ctx) {\n struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n"
-                  " u32 ppid = task->real_parent->tgid;\n char comm[16];\n"
-                  " bpf_probe_read_kernel_str(comm, 16, task->real_parent->comm);\n"
-                  " u32 pid = ((struct task_struct *)bpf_get_current_task())->tgid;\n"
-                  " struct pt_regs *regs = ctx;\n return ppid + pid + regs->ax; }")
-    assert "u32 ppid = BPF_CORE_READ(task, real_parent, tgid);" in t.source
-    assert "(BPF_CORE_READ(task, real_parent)->comm)" in t.source
-    assert "BPF_CORE_READ(((struct task_struct *)bpf_get_current_task()), tgid)" in t.source
-    assert "regs->ax" in t.source
-
-
 def test_trampoline_probes_become_btf_programs_with_typed_arguments():
     t = translate("KFUNC_PROBE(do_unlinkat, int dfd,\n  struct filename *name)\n{ return dfd; }\n"
                   "KRETFUNC_PROBE(do_unlinkat, int dfd, struct filename *name, long ret) { return ret; }\n"
@@ -167,7 +155,7 @@ def test_pinned_and_shared_table_forms():
     assert table_from_macro("BPF_QUEUESTACK_SHARED", ['"stack"', "s", "u64", "4", "0"], "1:1").sharing == "shared"
 
 
-def test_kernel_probe_reads_follow_the_address_but_generated_reads_stay_kernel_reads():
+def test_kernel_probe_reads_follow_the_address():
     t = translate('TRACEPOINT_PROBE(syscalls, sys_enter_openat) {\n'
                   '    char buf[32]; struct task_struct *task = (struct task_struct *)bpf_get_current_task();\n'
                   '    bpf_probe_read_kernel_str(&buf, sizeof(buf), (void *)args->filename);\n'
@@ -175,4 +163,3 @@ def test_kernel_probe_reads_follow_the_address_but_generated_reads_stay_kernel_r
                   '    return 0;\n}')
     assert "__bcc_probe_read_kernel_str(&buf, sizeof(buf), (void *)args->filename)" in t.source
     assert '"bpf_probe_read_kernel %d\\n"' in t.source
-    assert "BPF_CORE_READ(task, real_parent, tgid)" in t.source

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from pybpf.bcc.ctypes_btf import ctype_of
+from pybpf.bcc.kernel_reads import rewrite_kernel_reads
 from pybpf.bcc.prelude import PRELUDE, kernel_constants, tracepoint_struct
 from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.shared_tables import load_tables
@@ -831,11 +832,16 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
     headers = kernel_constants(translation.source) + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
     if usdt_contexts:
         headers += usdt_prelude(list(usdt_contexts))
+    # loads from kernel memory become probe reads, decided on clang's syntax tree of the
+    # program as it will be compiled (so after its headers)
+    # BCC's C is lax about types, as BCC's own clang flags let it be
+    flags = [*cflags, "-Wno-unused-value", "-Wno-pointer-sign", "-Wno-int-conversion",
+             "-Wno-incompatible-pointer-types", "-Wno-unused-variable"]
+    translation.source = rewrite_kernel_reads(PRELUDE + headers, translation.source, flags)
     source = PRELUDE + headers + translation.source
     if show:
         print(source, file=sys.stderr)
-    data = compile_c(source, cflags=[*cflags, "-Wno-unused-value", "-Wno-pointer-sign", "-Wno-int-conversion",
-                                     "-Wno-incompatible-pointer-types", "-Wno-unused-variable"])
+    data = compile_c(source, cflags=flags)
     spec = load_object(data, name="bcc")
     blob = next((p.btf.btf for p in spec.programs.values() if p.btf is not None and p.btf.btf), None)
     return CompiledProgram(translation, source, spec, BTF.parse(blob) if blob else None)

@@ -21,11 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pybpf.bcc.address_space import reads_of_either_space
-from pybpf.bcc.kernel_reads import (
-    flavor_kernel_structs,
-    own_structs,
-    rewrite_kernel_reads,
-)
+from pybpf.bcc.kernel_reads import flavor_kernel_structs
 from pybpf.bcc.packet_headers import rewrite_packet_accesses
 from pybpf.bcc.tables_c import TABLE_MACROS, TableDecl, table_from_macro
 from pybpf.bcc.tokens import (
@@ -89,7 +85,7 @@ def translate(text: str) -> Translation:
     _declarations(text, declared_tables)
     sent: dict[str, list[str]] = {}
     methods = _expressions(text, declared_tables.tables, sent)
-    result.source = rewrite_kernel_reads(_declarations(methods, result), own_structs(text))
+    result.source = _declarations(methods, result)
     result.source = _short_map_names(result) + result.source
     tokens = tokenize(result.source)
     for table, expressions in sent.items():

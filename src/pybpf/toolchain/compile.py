@@ -132,16 +132,8 @@ def _headers_digest() -> str:
 def _compile(source: str, name: str, directory: Path, include_dirs: Sequence[str | Path],
              defines: Mapping[str, str | int], clang: str | None, cflags: Sequence[str],
              vmlinux_btf: str | Path, with_vmlinux: bool) -> CompiledObject:
-    target = ["-target", "bpfel-freestanding-none"] if clang is None else ["-target", "bpf"]
-    flags = [*target, "-O2", "-g", "-D__TARGET_ARCH_x86", "-I", str(include_dir()), "-I", str(directory),
-             *(f"-I{d}" for d in include_dirs)]
-    if with_vmlinux:        # after the program's own directories: a vmlinux.h of theirs wins
-        flags += ["-I", str(vmlinux_include_dir(vmlinux_btf))]
-    # libbpf's header names (<bpf/bpf_helpers.h>, ...) and the uapi headers, after the
-    # program's own directories too: a project that vendors libbpf keeps its copies
-    flags += ["-I", str(include_dir() / "libbpf"), *(f"-I{d}" for d in uapi_include_dirs()),
-              "-I", str(include_dir() / "libc")]
-    flags += [*(f"-D{k}={v}" for k, v in defines.items()), *cflags]
+    flags = clang_flags(directory, include_dirs, defines, clang is None, cflags, vmlinux_btf, with_vmlinux)
+    flags[2:2] = ["-O2", "-g"]      # after the target, where the cache keys have had them
     key = hashlib.sha256("\0".join([source, name, *flags, _headers_digest(), " ".join(_compiler(clang)),
                                      _DEBUG_PATHS]).encode()).hexdigest()
     hit = _cache_lookup(f"{key}.o")
@@ -151,6 +143,23 @@ def _compile(source: str, name: str, directory: Path, include_dirs: Sequence[str
     record = json.dumps({"deps": deps, "diagnostics": [vars(d) for d in diagnostics]}).encode()
     OBJECTS.write(f"{key}.o", record + b"\n" + data)     # (compact JSON holds no newline)
     return CompiledObject(data, diagnostics)
+
+
+def clang_flags(directory: Path, include_dirs: Sequence[str | Path] = (), defines: Mapping[str, str | int] | None = None,
+                zig: bool = True, cflags: Sequence[str] = (), vmlinux_btf: str | Path = KERNEL_BTF,
+                with_vmlinux: bool = True) -> list[str]:
+    """The target, header directories and definitions every compile of a program gets
+    (also what :mod:`pybpf.toolchain.syntax_tree` parses it with)."""
+    target = ["-target", "bpfel-freestanding-none"] if zig else ["-target", "bpf"]
+    flags = [*target, "-D__TARGET_ARCH_x86", "-I", str(include_dir()), "-I", str(directory),
+             *(f"-I{d}" for d in include_dirs)]
+    if with_vmlinux:        # after the program's own directories: a vmlinux.h of theirs wins
+        flags += ["-I", str(vmlinux_include_dir(vmlinux_btf))]
+    # libbpf's header names (<bpf/bpf_helpers.h>, ...) and the uapi headers, after the
+    # program's own directories too: a project that vendors libbpf keeps its copies
+    flags += ["-I", str(include_dir() / "libbpf"), *(f"-I{d}" for d in uapi_include_dirs()),
+              "-I", str(include_dir() / "libc")]
+    return flags + [*(f"-D{k}={v}" for k, v in (defines or {}).items()), *cflags]
 
 
 def _cache_lookup(entry: str) -> CompiledObject | None:
