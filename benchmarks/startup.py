@@ -129,15 +129,14 @@ def main() -> None:
     base = best["python -c pass"]
     print(f"best of {args.runs}, wall; python -c pass {base * 1e3:.1f} ms")
     print(f"{'pybpf ...':<22} {'ms':>6} {'x python':>9}   reference")
-    for label, arguments, reference in chosen:
+    for label, _, reference in chosen:
         ours = best[label]
         line = f"{label:<22} {ours * 1e3:6.1f} {ours / base:8.2f}x"
         if reference is not None:
             theirs = best[f"ref: {label}"]
-            line += f"   {' '.join(os.path.basename(reference[0]) if i == 0 else part for i, part in enumerate(reference[:3]))}" \
-                    f" {theirs * 1e3:.1f} ms: {ours / theirs:.2f}x"
+            shown = " ".join(os.path.basename(part) if os.sep in part else part for part in reference)
+            line += f"   {shown} {theirs * 1e3:.1f} ms: {ours / theirs:.2f}x"
         print(line)
-
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,6 @@ or written is no cache.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import sys
 from array import array
@@ -39,7 +38,11 @@ def enabled(data: bytes) -> bool:
 
 
 def blob_key(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=20).hexdigest()
+    try:    # what hashlib.blake2b is, without hashlib loading OpenSSL (3-11 ms of a start-up)
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
+    return blake2b(data, digest_size=20).hexdigest()
 
 
 def entry_name(key: str) -> str:

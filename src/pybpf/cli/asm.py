@@ -21,14 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Assemble first, so a syntax error never leaves a partial output file."""
-    from pathlib import Path
-
     from pybpf.errors import PybpfError
     from pybpf.isa import assemble, encode
     from pybpf.object.source import source_text
 
     try:
-        data = Path(args.file).read_bytes()
+        with open(args.file, "rb") as file:
+            data = file.read()
     except OSError as exc:
         raise PybpfError(f"{args.file}: cannot read: {exc.strerror}") from None
     code = encode(assemble(source_text(args.file, data)))

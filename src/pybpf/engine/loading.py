@@ -12,7 +12,6 @@ are imported by name so that neither is a dependency of the other, or of this mo
 from __future__ import annotations
 
 import importlib
-import logging
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,7 +22,6 @@ from pybpf.errors import EngineUnavailable
 from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
 
 ENGINES = {"kernel": "pybpf.kernel.engine", "vm": "pybpf.vm.engine"}
-log = logging.getLogger("pybpf.engine")
 _announced: set[str] = set()
 
 
@@ -70,16 +68,20 @@ def choose_engine(engine: str = "auto") -> ModuleType:
             raise
         raise EngineUnavailable(f"no engine can run here: {why}; {refusal}") from None
     if engine == "auto":
-        _announce(name, logging.INFO if why is None else logging.WARNING,
+        _announce(name, "info" if why is None else "warning",
                   "engine auto: using the kernel (bpf() is permitted)" if why is None
                   else f"engine auto: using the vm ({why})")
     return module
 
 
-def _announce(name: str, level: int, message: str) -> None:
+def _announce(name: str, level: str, message: str) -> None:
+    """``message`` at ``level`` ("info" or "warning") on the ``pybpf.engine`` logger, the
+    first time ``name`` is chosen; logging is imported only then (~4 ms of a start-up)."""
     if name not in _announced:
         _announced.add(name)
-        log.log(level, message)
+        import logging
+
+        getattr(logging.getLogger("pybpf.engine"), level)(message)
 
 
 def load(spec: CollectionSpec | MapSpec | ProgramSpec | str | Path | bytes, engine: str = "auto",

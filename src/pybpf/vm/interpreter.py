@@ -11,7 +11,6 @@ on None, so reading an uninitialised register is caught without a check per oper
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -548,6 +547,8 @@ def _compiled(program: CheckedProgram) -> Any:
 def _notice(message: str) -> None:
     if message not in _NOTICES:
         _NOTICES.add(message)
+        import logging  # only to say so (~4 ms of a start-up otherwise)
+
         logging.getLogger("pybpf.vm").warning(message)
 
 
