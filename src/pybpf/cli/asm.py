@@ -12,8 +12,7 @@ from pybpf.cli.output import atomic_output
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``asm`` to the command line."""
-    parser = subparsers.add_parser("asm", help="assemble eBPF assembly into raw instructions",
-                                   description=__doc__)
+    parser = subparsers.add_parser("asm", description=__doc__)
     parser.add_argument("file", help="assembly text (C-like verifier-log syntax or uBPF mnemonics)")
     parser.add_argument("-o", "--output", metavar="OUT", help="write here (default: stdout)")
     parser.set_defaults(handler=run)

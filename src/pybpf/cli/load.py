@@ -36,8 +36,7 @@ _MAP_COLUMNS = (("name", "MAP"), ("type", "TYPE"), ("key_size", "KEY"), ("value_
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``load`` to the command line."""
-    parser = subparsers.add_parser("load", help="load every program and map of an object and report",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("load", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", help="a BPF ELF object, or C source (.c)")
     parser.add_argument("--engine", choices=("auto", "kernel", "vm"), default="auto",
                         help="where to load (default: the kernel when permitted, else the vm)")

@@ -31,8 +31,7 @@ _COLUMNS = (("id", "ID"), ("type", "TYPE"), ("name", "NAME"), ("bytes_key", "KEY
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``map`` to the command line."""
-    parser = subparsers.add_parser("map", help="list, show, dump and edit loaded BPF maps",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("map", description=__doc__.split("\n\n")[0])
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     listing = verbs.add_parser("list", help="every loaded map")
     show = verbs.add_parser("show", help="one map by id")

@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``probe`` to the command line."""
-    parser = subparsers.add_parser("probe", help="list the BPF features of this kernel",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("probe", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--no-helpers", action="store_true",
                         help="skip the (slower) helper probe")

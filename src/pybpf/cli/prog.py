@@ -27,8 +27,7 @@ _COLUMNS = (("id", "ID"), ("type", "TYPE"), ("name", "NAME"), ("tag", "TAG"),
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``prog`` to the command line."""
-    parser = subparsers.add_parser("prog", help="list, show and pin loaded BPF programs",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("prog", description=__doc__.split("\n\n")[0])
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     listing = verbs.add_parser("list", help="every loaded program")
     show = verbs.add_parser("show", help="one program by id")

@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``replay`` to the command line."""
-    parser = subparsers.add_parser("replay", help="run a packet program over every packet of a capture",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("replay", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", help="the program: C source (.c), a BPF ELF object, or assembly (with --type)")
     parser.add_argument("-r", dest="capture", required=True, metavar="CAPTURE", help="the pcap or pcapng file to replay")
     parser.add_argument("--section", help="the ELF program to run (section or function name)")

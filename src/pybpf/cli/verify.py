@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``verify`` to the command line."""
-    parser = subparsers.add_parser("verify", help="check a program against the kernel's verifier rules, no root needed",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", help="C source, a BPF ELF object, assembly text, or raw instructions (.bin)")
     parser.add_argument("--type", help="program type (default: the object's, else socket_filter)")
     parser.add_argument("--section", help="the program of an object, by section or function name")
