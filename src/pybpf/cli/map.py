@@ -72,12 +72,13 @@ def parse_bytes(tokens: list[str], what: str) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch on the verb."""
-    from pybpf.kernel.info import describe_all
-    from pybpf.kernel.maps import open_map_by_id
+    if args.verb == "list":     # the bpf() info calls only, without the Map classes
+        from pybpf.kernel.info import describe_all
 
-    if args.verb == "list":
         emit(describe_all("map"), _COLUMNS, args.json, args.output)
         return 0
+    from pybpf.kernel.maps import open_map_by_id
+
     with open_map_by_id(args.id, key_type=bytes, value_type=bytes) as m:
         try:
             _act(m, args)

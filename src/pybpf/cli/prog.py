@@ -44,9 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """List, show or pin."""
     from pybpf.kernel.info import describe_all, describe_prog, fd_by_id
-    from pybpf.kernel.programs import open_program_by_id
 
     if args.verb == "pin":
+        from pybpf.kernel.programs import open_program_by_id  # the Program classes: pin only
+
         with open_program_by_id(args.id) as prog:
             prog.pin(args.path)
         return 0
