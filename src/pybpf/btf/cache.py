@@ -18,6 +18,7 @@ import struct
 import sys
 from array import array
 
+from pybpf._digest import blake2b
 from pybpf.btf.table import NameIndex
 from pybpf.cache import DiskCache
 
@@ -38,10 +39,6 @@ def enabled(data: bytes) -> bool:
 
 
 def blob_key(data: bytes) -> str:
-    try:    # what hashlib.blake2b is, without hashlib loading OpenSSL (3-11 ms of a start-up)
-        from _blake2 import blake2b
-    except ImportError:
-        from hashlib import blake2b
     return blake2b(data, digest_size=20).hexdigest()
 
 

@@ -7,7 +7,7 @@ import random
 import time
 from typing import Any
 
-from pybpf.object.core import POISON_HELPER
+from pybpf.isa.helpers import POISON_HELPER
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers.registry import Family
 
