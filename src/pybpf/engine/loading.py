@@ -12,7 +12,7 @@ are imported by name so that neither is a dependency of the other, or of this mo
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
+import os
 from types import ModuleType
 from typing import Any
 
@@ -84,7 +84,7 @@ def _announce(name: str, level: str, message: str) -> None:
         getattr(logging.getLogger("pybpf.engine"), level)(message)
 
 
-def load(spec: CollectionSpec | MapSpec | ProgramSpec | str | Path | bytes, engine: str = "auto",
+def load(spec: CollectionSpec | MapSpec | ProgramSpec | str | os.PathLike[str] | bytes, engine: str = "auto",
          **options: Any) -> Collection:
     """Load ``spec`` (a collection, or a single map/program spec) on ``engine``: "kernel",
     "vm", or "auto" (the kernel where bpf() is permitted, else the vm).
@@ -94,7 +94,7 @@ def load(spec: CollectionSpec | MapSpec | ProgramSpec | str | Path | bytes, engi
     ELF or instruction bytes) is read with :func:`pybpf.read` first. ``options`` go to
     the engine (the kernel engine takes ``log_level`` and ``log_size`` for verifier logs).
     """
-    if isinstance(spec, (str, Path, bytes, bytearray, memoryview)):
+    if isinstance(spec, (str, os.PathLike, bytes, bytearray, memoryview)):
         from pybpf.object.source import read
 
         spec = read(spec)

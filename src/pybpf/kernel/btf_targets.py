@@ -4,7 +4,6 @@ fexit targets and LSM hooks (``bpf_lsm_<hook>``), read from the running kernel's
 
 from __future__ import annotations
 
-import difflib
 import errno
 from functools import cache
 
@@ -40,6 +39,8 @@ def attach_btf_id(spec: ProgramSpec) -> int:
         name, kind = target, Kind.FUNC
     found = vmlinux().find(name, kind)
     if found is None:
+        import difflib  # for the message only
+
         close = difflib.get_close_matches(name, [t.name for t in vmlinux().types if t.kind == kind and t.name], n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise BPFError("BPF_PROG_LOAD", errno.ENOENT, f"the kernel's BTF has no {kind.name.lower()} {name}{hint}",

@@ -70,7 +70,7 @@ def source_text(where: str, data: bytes, hint: str = "") -> str:
                           f"0x{data[exc.start]:02x}){hint}") from None
 
 
-def read(source: str | Path | bytes, *, name: str = "", type: ProgramType | str = "socket_filter",
+def read(source: str | os.PathLike[str] | bytes, *, name: str = "", type: ProgramType | str = "socket_filter",
          core_btf: str | Path | None = None, **compile_options: Any) -> CollectionSpec:
     """The collection a program source holds.
 
@@ -116,7 +116,7 @@ def instructions_of(where: str, data: bytes, kind: str) -> list[Instruction]:
         raise SourceError(f"{where}: {exc}") from None
 
 
-def _content(source: str | Path | bytes) -> tuple[str, bytes, str]:
+def _content(source: str | os.PathLike[str] | bytes) -> tuple[str, bytes, str]:
     """(where, for messages; the bytes; the file name, '' for text and bytes)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return "<bytes>", bytes(source), ""
