@@ -42,12 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pybpf.cli.program_input import read_program_file
     from pybpf.object import CollectionSpec, Pinning, ProgramSpec, ProgramType
-    from pybpf.object.sections import section_kind
     from pybpf.verifier import map_info, verify
 
     found = read_program_file(args.file, args.section)
     spec = found.program
-    attach = section_kind(args.attach) if args.attach else None
+    attach = None
+    if args.attach:
+        from pybpf.object.sections import section_kind  # the section table: only for --attach
+
+        attach = section_kind(args.attach)
     if args.attach and attach is None:
         raise PybpfError(f"--attach: {args.attach!r} is not a section name pybpf knows (e.g. tp_btf/NAME, "
                          "fentry/FUNCTION, iter/NAME)")

@@ -14,12 +14,15 @@ from __future__ import annotations
 import importlib
 import os
 from types import ModuleType
-from typing import Any
 
 from pybpf.engine.collection import Collection
 from pybpf.engine.cpus import possible_cpus
 from pybpf.errors import EngineUnavailable
 from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 ENGINES = {"kernel": "pybpf.kernel.engine", "vm": "pybpf.vm.engine"}
 _announced: set[str] = set()

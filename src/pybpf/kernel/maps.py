@@ -16,7 +16,6 @@ import ctypes
 import errno
 import mmap
 import os
-from typing import TYPE_CHECKING, Any
 
 from pybpf.engine.map import Map
 from pybpf.errors import BPFError
@@ -25,7 +24,10 @@ from pybpf.kernel.info import map_info, spec_of_info
 from pybpf.kernel.syscall import Command, bpf, bpf_at, cstring
 from pybpf.object import MapFlag, MapSpec, MapType
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from pybpf.engine.events import EventSource
 
 
