@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 from typing import BinaryIO
 
 from pybpf.capture.packet import CaptureError
@@ -18,7 +17,7 @@ class Source:
 
     def __init__(self, path_or_stream: str | os.PathLike | BinaryIO):
         if isinstance(path_or_stream, (str, os.PathLike)):
-            self.name = str(Path(path_or_stream))
+            self.name = os.fspath(path_or_stream)   # str(Path(...)) less pathlib (~4 ms of a start-up)
             try:
                 self._stream: BinaryIO = open(path_or_stream, "rb")
             except OSError as exc:

@@ -89,13 +89,13 @@ def _program(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _replay(args: argparse.Namespace, program: Any, capture: CaptureFile) -> Summary:
-    from pybpf.capture import LinkType, PcapWriter, summarize
     from pybpf.replay import Summary, replay, replay_summary
 
     if not (args.json or args.verbose or args.write or args.split_by_verdict):   # counts only: natively
         counted = replay_summary(program, capture, args.capture)
         if counted is not None:
             return counted
+    from pybpf.capture import LinkType, PcapWriter, summarize
 
     summary = Summary()
     writers: dict[str, Any] = {}
