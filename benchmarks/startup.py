@@ -10,7 +10,7 @@ and ``PYTHONDONTWRITEBYTECODE`` removed from the children's environment (with it
 module would be compiled from source on every run). Cases needing root (kernel engine,
 prog/map list, trace) are skipped without it; ``load`` needs clang-14 for its object.
 
-    sudo PYTHONPATH=src python benchmarks/startup.py [--runs 9] [--only asm,disasm,...]
+    sudo PYTHONPATH=src python benchmarks/startup.py [--runs 9] [--only asm,disasm,...] [--baseline OLD/src]
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def cases(paths: dict[str, str], root: bool) -> list[tuple[str, list[str], list[
     return chosen
 
 
-def wall(command: list[str], env: dict[str, str]) -> float:
+def wall(command: list[str], env: dict[str, str] | None) -> float:
     """Seconds from start to exit of one run; a failing run stops the benchmark."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -105,12 +105,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="runs of each case (the best is kept)")
     parser.add_argument("--only", help="comma-separated labels' first words (e.g. asm,disasm,prog)")
+    parser.add_argument("--baseline", metavar="SRC",
+                        help="also run each pybpf case with PYTHONPATH=SRC (another checkout's src, e.g. an "
+                             "older commit's), in the same rounds, and print the ratio to it")
     args = parser.parse_args()
     import compileall
 
     import pybpf
     compileall.compile_dir(os.path.dirname(pybpf.__file__), quiet=1)
     env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    envs: dict[str, dict[str, str]] = {}
+    if args.baseline:
+        compileall.compile_dir(os.path.join(args.baseline, "pybpf"), quiet=1)
+        envs["baseline"] = dict(env, PYTHONPATH=args.baseline)
     python = [sys.executable, "-c", LAUNCH]
     with tempfile.TemporaryDirectory(prefix="pybpf-startup-") as directory:
         chosen = cases(write_inputs(directory), os.geteuid() == 0)
@@ -120,18 +127,23 @@ def main() -> None:
         commands: dict[str, list[str]] = {"python -c pass": [sys.executable, "-c", "pass"]}
         for label, arguments, reference in chosen:
             commands[label] = [*python, *arguments]
+            if args.baseline:
+                commands[f"baseline: {label}"] = [*python, *arguments]
             if reference is not None:
                 commands[f"ref: {label}"] = reference
         best = {label: float("inf") for label in commands}
         for _ in range(args.runs):
             for label, command in commands.items():
-                best[label] = min(best[label], wall(command, env))
+                best[label] = min(best[label], wall(command, envs.get(label.partition(":")[0], env)))
     base = best["python -c pass"]
     print(f"best of {args.runs}, wall; python -c pass {base * 1e3:.1f} ms")
-    print(f"{'pybpf ...':<22} {'ms':>6} {'x python':>9}   reference")
+    print(f"{'pybpf ...':<22} {'ms':>6} {'x python':>9}" + ("   baseline" if args.baseline else "") + "   reference")
     for label, _, reference in chosen:
         ours = best[label]
         line = f"{label:<22} {ours * 1e3:6.1f} {ours / base:8.2f}x"
+        if args.baseline:
+            before = best[f"baseline: {label}"]
+            line += f"   {before * 1e3:6.1f} ms: {ours / before:.2f}x"
         if reference is not None:
             theirs = best[f"ref: {label}"]
             shown = " ".join(os.path.basename(part) if os.sep in part else part for part in reference)
