@@ -13,7 +13,6 @@ is for libbpf objects.
 from __future__ import annotations
 
 import argparse
-import json
 
 from pybpf.cli.prog import format_table
 from pybpf.cli.run import engine_name
@@ -58,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     maps = [_map_row(spec, engine) for spec in collection.maps.values()]
     failed = [row for row in programs + maps if row["error"]]
     if args.json:
+        import json  # only for --json (~1.5 ms of a start-up)
+
         print(json.dumps({"programs": programs, "maps": maps}, indent=2))
     else:
         print(format_table(programs, _PROGRAM_COLUMNS))

@@ -10,7 +10,6 @@ followed by hex bytes (``--key 1 0 0 0`` = ``--key hex 01 00 00 00``).
 from __future__ import annotations
 
 import argparse
-import json
 
 from pybpf.cli.output import atomic_output
 from pybpf.cli.prog import emit
@@ -116,6 +115,8 @@ def _print_entries(m: KernelMap, args: argparse.Namespace) -> None:
     per_cpu = m.type.per_cpu
     if args.json:
         found = [_json_entry(k, v, per_cpu) for k, v in entries]
+        import json  # only for --json (~1.5 ms of a start-up)
+
         text = json.dumps(found[0] if args.verb == "lookup" else found, indent=2) + "\n"
     else:
         text = _dump_text(entries, per_cpu, count=args.verb == "dump")

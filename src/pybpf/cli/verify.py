@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
 import time
 
 from pybpf.errors import PybpfError
@@ -95,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         row["kernel"] = _kernel_verdict(CollectionSpec(used_maps, {spec.name: spec}))
         status = 0 if row["kernel"]["accepted"] == verdict.accepted else 1
     if args.json:
+        import json  # only for --json (~1.5 ms of a start-up)
+
         print(json.dumps(row, indent=2))
     else:
         _print(row, verdict)
