@@ -112,7 +112,7 @@ TRIVIAL = {
     "verify": (["verify", "{raw}"], ("typing", "pathlib", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
                                       "pybpf.object.sections", "pybpf.engine", "pybpf.kernel", "pybpf.vm")),
     "run --engine vm": (["run", "{raw}", "--engine", "vm"],
-                        ("pybpf.isa.asm_c", "pybpf.object.btf_ext", "pybpf.kernel")),
+                        ("pybpf.isa.asm_c", "pybpf.object.btf_ext", "pybpf.kernel", "pybpf.engine.events")),
     "tool --list": (["tool", "--list"], ("pybpf.trace.runtime", "pybpf.trace.codegen", "pybpf.engine", "pybpf.kernel",
                                          "pathlib", "socket")),
     "--help": (["--help"], ("typing", "dataclasses", "pybpf.object", "pybpf.isa", "pybpf.cli.run", "pybpf.cli.filter",

@@ -14,17 +14,18 @@ import itertools
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from pybpf._digest import blake2b
 from pybpf.engine import BPFError, Map, possible_cpus
-from pybpf.engine.events import records_array
 from pybpf.engine.map import UpdateFlag
 from pybpf.object import MapFlag, MapSpec, MapType
 from pybpf.verifier import map_info
 from pybpf.vm.locking import SPIN_LOCK
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from pybpf.engine.events import EventSource
 
 _ids = itertools.count(1)
@@ -569,6 +570,8 @@ class _VmEventSource:
         return self._take()
 
     def read_array(self, dtype: Any) -> Any:
+        from pybpf.engine.events import records_array  # NumPy's side: not for a program's run
+
         return records_array([data for _, data in self._take()], dtype, self.name)
 
     def close(self) -> None:
