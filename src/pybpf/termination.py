@@ -9,12 +9,13 @@ Library code never installs handlers: only programs' entry points call this.
 
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
+# _signal is the C module under signal: signal's wrappers only turn numbers into enums,
+# and importing signal (with enum, functools and collections) was ~3 ms of every command.
+import _signal
 
-TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (~2 ms of every command)
+TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing (start-up)
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from typing import TypeVar
 
     T = TypeVar("T")
@@ -23,20 +24,20 @@ if TYPE_CHECKING:
 INTERRUPTED = 130
 
 
-@contextmanager
-def sigterm_as_sigint() -> Iterator[None]:
+class sigterm_as_sigint:  # noqa: N801 (used as a function: ``with sigterm_as_sigint():``)
     """While inside, SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does;
     the previous handler is given back on leaving. Outside the main thread (where Python
     cannot set handlers) it changes nothing."""
-    try:
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    except ValueError:
-        previous = None
-    try:
-        yield
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+
+    def __enter__(self) -> None:
+        try:
+            self.previous = _signal.signal(_signal.SIGTERM, _signal.default_int_handler)
+        except ValueError:
+            self.previous = None
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.previous is not None:
+            _signal.signal(_signal.SIGTERM, self.previous)
 
 
 def run_interruptible(main: Callable[[], T]) -> T | int:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import BinaryIO
 
 from pybpf.capture.packet import CaptureError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing (start-up: see pybpf.cli)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 
 class Source:
@@ -17,7 +20,7 @@ class Source:
 
     def __init__(self, path_or_stream: str | os.PathLike | BinaryIO):
         if isinstance(path_or_stream, (str, os.PathLike)):
-            self.name = os.fspath(path_or_stream)   # str(Path(...)) less pathlib (~4 ms of a start-up)
+            self.name = os.fsdecode(path_or_stream)
             try:
                 self._stream: BinaryIO = open(path_or_stream, "rb")
             except OSError as exc:
