@@ -8,6 +8,7 @@ import importlib
 import os
 import pkgutil
 import re
+import struct
 import subprocess
 import sys
 
@@ -103,7 +104,10 @@ print(sorted(m for m in sys.modules if m in {watched!r} or m.startswith({prefixe
 """
 ALWAYS_OFF = ("hashlib", "logging", "tempfile", "shutil", "difflib", "pybpf.object.elf", "pybpf.btf.cache",
               "pybpf.object.core", "pybpf.toolchain.compile")
-PROGRAM_FILES = {"asm": ("x.s", b"r0 = 0\nexit\n"), "raw": ("x.bin", bytes.fromhex("b700000000000000" "9500000000000000"))}
+_UDP_FRAME = bytes(12) + bytes.fromhex("0800" "4500001c00000000401100007f0000017f000001" "0035003500080000")
+PROGRAM_FILES = {"asm": ("x.s", b"r0 = 0\nexit\n"), "raw": ("x.bin", bytes.fromhex("b700000000000000" "9500000000000000")),
+                 "pcap": ("x.pcap", struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+                          + struct.pack("<IIII", 1, 0, len(_UDP_FRAME), len(_UDP_FRAME)) + _UDP_FRAME)}
 TRIVIAL = {
     "asm": (["asm", "{asm}", "-o", "{out}"],
             ("typing", "pathlib", "pybpf.object.programs", "pybpf.object.collection", "pybpf.btf", "pybpf.engine")),
@@ -115,6 +119,8 @@ TRIVIAL = {
                         ("pybpf.isa.asm_c", "pybpf.object.btf_ext", "pybpf.kernel", "pybpf.engine.events")),
     "tool --list": (["tool", "--list"], ("pybpf.trace.runtime", "pybpf.trace.codegen", "pybpf.engine", "pybpf.kernel",
                                          "pathlib", "socket")),
+    "filter -w": (["filter", "-r", "{pcap}", "-w", "{out}", "udp"],
+                  ("socket", "pybpf.object", "pybpf.engine", "pybpf.kernel", "pybpf.verifier", "pybpf.isa.asm_c")),
     "--help": (["--help"], ("typing", "dataclasses", "pybpf.object", "pybpf.isa", "pybpf.cli.run", "pybpf.cli.filter",
                             "pybpf.cli.trace", "pybpf.cli.tool")),
 }

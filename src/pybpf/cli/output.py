@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pybpf._files import new_file_mode
+from pybpf._files import new_file_mode, new_private_file
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def atomic_output(path: str | None) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    fd, tmp = _private_file(os.path.dirname(os.path.abspath(path)))
+    fd, tmp = new_private_file(os.path.dirname(os.path.abspath(path)), ".pybpf-")
     os.fchmod(fd, new_file_mode(path))
     try:
         with os.fdopen(fd, "wb") as stream:
@@ -35,14 +35,3 @@ def atomic_output(path: str | None) -> Iterator[BinaryIO]:
         os.unlink(tmp)
         raise
 
-
-def _private_file(directory: str) -> tuple[int, str]:
-    """A new file (0600) with an unused name in ``directory``, open for writing, as
-    ``tempfile.mkstemp`` makes one — without importing tempfile (with shutil, random and
-    the compression modules: ~3 ms of a command's start)."""
-    while True:
-        name = os.path.join(directory, f".pybpf-{os.urandom(6).hex()}")
-        try:
-            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), name
-        except FileExistsError:
-            continue
