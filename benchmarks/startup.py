@@ -115,11 +115,11 @@ def main() -> None:
     compileall.compile_dir(os.path.dirname(pybpf.__file__), quiet=1)
     env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
     envs: dict[str, dict[str, str]] = {}
-    if args.baseline:
-        compileall.compile_dir(os.path.join(args.baseline, "pybpf"), quiet=1)
-        envs["baseline"] = dict(env, PYTHONPATH=args.baseline)
     python = [sys.executable, "-c", LAUNCH]
     with tempfile.TemporaryDirectory(prefix="pybpf-startup-") as directory:
+        if args.baseline:   # its own disk cache: entries keyed by the sources would evict each other's
+            compileall.compile_dir(os.path.join(args.baseline, "pybpf"), quiet=1)
+            envs["baseline"] = dict(env, PYTHONPATH=args.baseline, PYBPF_CACHE=os.path.join(directory, "cache"))
         chosen = cases(write_inputs(directory), os.geteuid() == 0)
         if args.only:
             wanted = set(args.only.split(","))
