@@ -5,7 +5,10 @@ needs."""
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import re
+import struct
 import subprocess
 import sys
 
@@ -13,7 +16,8 @@ import pytest
 
 import pybpf
 
-LAZY_PACKAGES = ["pybpf", "pybpf.isa", "pybpf.cbpf", "pybpf.capture", "pybpf.vm", "pybpf.vm.jit", "pybpf.toolchain"]
+LAZY_PACKAGES = ["pybpf", "pybpf.isa", "pybpf.cbpf", "pybpf.capture", "pybpf.vm", "pybpf.vm.jit", "pybpf.toolchain", "pybpf.btf",
+                 "pybpf.object", "pybpf.engine"]
 
 
 @pytest.mark.parametrize("name", LAZY_PACKAGES)
@@ -79,7 +83,91 @@ def test_filter_dump_loads_the_compiler_only():
 def test_the_full_command_line_parser_imports_no_pathlib_or_typing():
     """``pybpf --help`` and every sub-command's parser stay off the modules that cost
     start-up time (pathlib pulls in urllib.parse and ipaddress; typing ~2 ms)."""
-    code = ("import sys; from pybpf.cli import build_parser; build_parser(); "
+    code = ("import sys; from pybpf.cli import COMMANDS, build_parser; [build_parser(name) for name in COMMANDS]; "
             "print([m for m in ('pathlib', 'typing') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# What each command's trivial invocation must not import: the ELF reader, BTF's disk
+# cache, the CO-RE relocator and the assembler where a raw program needs none of them,
+# the other engine, the trace compiler for a list, and the standard modules that cost a
+# start-up milliseconds where one call needed them (hashlib loads OpenSSL).
+_COMMAND = """
+import sys
+from pybpf.cli import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+print(sorted(m for m in sys.modules if m in {watched!r} or m.startswith({prefixes!r})))
+"""
+ALWAYS_OFF = ("hashlib", "logging", "tempfile", "shutil", "difflib", "pybpf.object.elf", "pybpf.btf.cache",
+              "pybpf.object.core", "pybpf.toolchain.compile")
+_UDP_FRAME = bytes(12) + bytes.fromhex("0800" "4500001c00000000401100007f0000017f000001" "0035003500080000")
+PROGRAM_FILES = {"asm": ("x.s", b"r0 = 0\nexit\n"), "raw": ("x.bin", bytes.fromhex("b700000000000000" "9500000000000000")),
+                 "pcap": ("x.pcap", struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+                          + struct.pack("<IIII", 1, 0, len(_UDP_FRAME), len(_UDP_FRAME)) + _UDP_FRAME)}
+TRIVIAL = {
+    "asm": (["asm", "{asm}", "-o", "{out}"],
+            ("typing", "pathlib", "pybpf.object.programs", "pybpf.object.collection", "pybpf.btf", "pybpf.engine")),
+    "disasm": (["disasm", "{raw}"],
+               ("typing", "pathlib", "pybpf.isa.asm_c", "pybpf.object.programs", "pybpf.btf", "pybpf.engine")),
+    "verify": (["verify", "{raw}"], ("typing", "pathlib", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
+                                      "pybpf.object.sections", "pybpf.engine", "pybpf.kernel", "pybpf.vm")),
+    "run --engine vm": (["run", "{raw}", "--engine", "vm"],
+                        ("pybpf.isa.asm_c", "pybpf.object.btf_ext", "pybpf.kernel", "pybpf.engine.events")),
+    "tool --list": (["tool", "--list"], ("pybpf.trace.runtime", "pybpf.trace.codegen", "pybpf.engine", "pybpf.kernel",
+                                         "pathlib", "socket")),
+    "filter -w": (["filter", "-r", "{pcap}", "-w", "{out}", "udp"],
+                  ("socket", "pybpf.object", "pybpf.engine", "pybpf.kernel", "pybpf.verifier", "pybpf.isa.asm_c")),
+    "--help": (["--help"], ("typing", "dataclasses", "pybpf.object", "pybpf.isa", "pybpf.cli.run", "pybpf.cli.filter",
+                            "pybpf.cli.trace", "pybpf.cli.tool")),
+}
+NEEDS_ROOT = {
+    "run --engine kernel": (["run", "{raw}", "--engine", "kernel"],
+                            ("typing", "pathlib", "ipaddress", "threading", "pybpf.isa.asm_c", "pybpf.btf",
+                             "pybpf.verifier", "pybpf.vm")),
+    "prog list": (["prog", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
+                                     "pybpf.object.programs", "pybpf.kernel.programs", "pybpf.btf")),
+    "map list": (["map", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
+                                   "pybpf.kernel.maps", "pybpf.btf")),
+}
+
+
+def _command_loads(argv: list[str], watched: tuple[str, ...], tmp_path) -> list[str]:
+    """The watched modules (and their submodules) that running ``pybpf ARGV`` imported."""
+    paths = {"out": str(tmp_path / "out")}
+    for key, (name, data) in PROGRAM_FILES.items():
+        (tmp_path / name).write_bytes(data)
+        paths[key] = str(tmp_path / name)
+    argv = [word.format_map(paths) for word in argv]
+    code = _COMMAND.format(argv=argv, watched=watched, prefixes=tuple(f"{m}." for m in watched))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return eval(result.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", TRIVIAL)
+def test_a_trivial_command_loads_only_what_it_needs(name, tmp_path):
+    argv, off = TRIVIAL[name]
+    assert _command_loads(argv, ALWAYS_OFF + off, tmp_path) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the kernel commands need root (bpf())")
+@pytest.mark.parametrize("name", NEEDS_ROOT)
+def test_a_trivial_kernel_command_loads_only_what_it_needs(name, tmp_path):
+    argv, off = NEEDS_ROOT[name]
+    assert _command_loads(argv, ALWAYS_OFF + off, tmp_path) == []
+
+
+def test_the_command_list_names_every_command_with_its_summary(capsys):
+    """``pybpf --help`` is made from SUMMARIES, without the commands' modules: every
+    command has its line, and its own parser is what runs it."""
+    from pybpf.cli import COMMANDS, SUMMARIES, main
+
+    assert list(SUMMARIES) == list(COMMANDS)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listing = capsys.readouterr().out
+    for name, summary in SUMMARIES.items():
+        assert re.search(rf"^\s+{name}\s+{re.escape(summary.split()[0])}", listing, re.M), name

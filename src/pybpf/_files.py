@@ -37,3 +37,15 @@ def new_file_mode(path: str | os.PathLike) -> int:
     except OSError:
         pass
     return 0o666 & ~umask()
+
+
+def new_private_file(directory: str | os.PathLike, prefix: str = "", suffix: str = "") -> tuple[int, str]:
+    """A new empty file (0600) with an unused name in ``directory``, open for writing:
+    ``(fd, path)``, as ``tempfile.mkstemp`` makes one — without importing tempfile (with
+    shutil, random and the compression modules: ~3 ms of a command's start)."""
+    while True:
+        path = os.path.join(directory, f"{prefix}{os.urandom(6).hex()}{suffix}")
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), path
+        except FileExistsError:
+            continue

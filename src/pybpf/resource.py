@@ -8,7 +8,9 @@ keep a program attached or an fd open), and never raises from the garbage collec
 
 from __future__ import annotations
 
-from typing import Self
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Self
 
 
 class Resource:

@@ -371,13 +371,13 @@ def test_thread_count(monkeypatch):
     assert threads() == 2                           # the variable wins
 
 
-def test_one_commands_parser_says_what_the_full_parser_says(capsys):
+def test_one_commands_parser_says_what_the_command_line_says(capsys):
     from pybpf.cli import build_parser
 
     helps = []
-    for parser in (build_parser(), build_parser("filter")):
+    for parse in (main, build_parser("filter").parse_args):
         with pytest.raises(SystemExit):
-            parser.parse_args(["filter", "--help"])
+            parse(["filter", "--help"])
         helps.append(capsys.readouterr().out)
     assert helps[0] == helps[1] and helps[0].startswith("usage: pybpf filter")
     assert main(["--version"]) == 0 and capsys.readouterr().out.startswith("pybpf ")

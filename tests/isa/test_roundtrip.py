@@ -66,3 +66,36 @@ def test_every_opcode_class_is_reached():
             if problem(ins) is None:
                 seen.add(opcode & 7)
     assert seen == set(range(8))
+
+
+def _every_form_tried(line: str):
+    """parse_c without its guard texts: the first form whose expression matches."""
+    import re
+
+    from pybpf.isa.asm_c import _FORMS
+
+    for _, source, handler in _FORMS:
+        match = re.compile(source + r"\s*$").match(line)
+        if match is not None:
+            return handler(match)
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(valid, min_size=1, max_size=8),
+       st.lists(st.sampled_from(list("r0123456789w+-*/=()[]<>&|^%!:, abcdefgiklmnopstuxl_")), max_size=40).map("".join))
+def test_the_c_syntax_forms_guard_texts_skip_only_forms_that_cannot_match(program, noise):
+    """parse_c tries a form only on a line containing its guard text (and compiles its
+    expression on first use): every line parses as it would with every form tried."""
+    from pybpf.isa.asm_c import parse_c
+    from pybpf.isa.syntax import SyntaxProblem
+
+    for line in [*disassemble(program, numbered=False).splitlines(), noise, f"r1 = {noise}", f"if r1 {noise}"]:
+        try:
+            expected = _every_form_tried(line.strip())
+        except SyntaxProblem as exc:
+            expected = exc
+        try:
+            assert parse_c(line.strip()) == expected, line
+        except SyntaxProblem as exc:
+            assert isinstance(expected, SyntaxProblem) and str(exc) == str(expected), line

@@ -14,11 +14,11 @@ or written is no cache.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import sys
 from array import array
 
+from pybpf._digest import blake2b
 from pybpf.btf.table import NameIndex
 from pybpf.cache import DiskCache
 
@@ -39,7 +39,7 @@ def enabled(data: bytes) -> bool:
 
 
 def blob_key(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=20).hexdigest()
+    return blake2b(data, digest_size=20).hexdigest()
 
 
 def entry_name(key: str) -> str:

@@ -6,11 +6,13 @@ values read when their program's BTF describes them.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pybpf.btf.check import check_acyclic
 from pybpf.btf.parse import BTF, BTFError
 from pybpf.btf.types import Kind
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Record(dict):

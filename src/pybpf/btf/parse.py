@@ -4,10 +4,10 @@ byte offset instead of a crash."""
 
 from __future__ import annotations
 
+import os
 import struct
-from pathlib import Path
 
-from pybpf.btf import cache, table
+from pybpf.btf import table
 from pybpf.btf.table import TypeTable
 from pybpf.btf.types import Kind, Member, Type
 from pybpf.errors import PybpfError
@@ -59,10 +59,11 @@ class BTF:
         return _parse(bytes(data))
 
     @classmethod
-    def load(cls, path: str | Path = "/sys/kernel/btf/vmlinux") -> BTF:
+    def load(cls, path: str | os.PathLike[str] = "/sys/kernel/btf/vmlinux") -> BTF:
         """Parse the BTF file at ``path`` (the running kernel's by default)."""
         try:
-            return cls.parse(Path(path).read_bytes())
+            with open(path, "rb") as file:
+                return cls.parse(file.read())
         except OSError as exc:
             raise BTFError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -182,6 +183,8 @@ def _parse(data: bytes) -> BTF:
         return parse_eager(data)
     strings = data[str_start:str_end]
     words = table.words_of(data, type_start, type_end)
+    from pybpf.btf import cache  # the disk cache, with pathlib: a kernel's BTF, not an object's
+
     key = cache.blob_key(data) if cache.enabled(data) else None
     found = cache.load(key, len(data), len(words), len(strings)) if key else None
     if found is not None:

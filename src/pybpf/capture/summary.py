@@ -11,7 +11,6 @@ short by the snapshot length ends in tcpdump's ``[|proto]`` marker; a summary ne
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 
@@ -146,6 +145,8 @@ def _sll2(data: bytes, length: int, numeric: bool, link_header: bool) -> str:
         ethertype, _res, ifindex, _hatype, pkttype, halen, addr = unpack("HHIHBB8s", data)
     except Truncated:
         return "[|sll2]"
+    import socket  # for SLL2 captures only (~3 ms of a start-up)
+
     try:
         ifname = socket.if_indextoname(ifindex)
     except OSError:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from pybpf._files import new_file_mode
+from pybpf._files import new_file_mode, new_private_file
 from pybpf.capture.packet import CaptureError, Packet
 from pybpf.capture.pcap import MAGIC_MICRO, MAGIC_NANO
 from pybpf.capture.pcapng import BYTE_ORDER_MAGIC, EPB, IDB, OPT_IF_TSRESOL, SHB
@@ -39,12 +39,10 @@ class _AtomicOutput:
     0644 with the usual umask, as tcpdump's ``-w`` files — not mkstemp's private 0600)."""
 
     def __init__(self, path: str | os.PathLike):
-        import tempfile  # only here: ~4 ms (shutil, random) a -w /dev/null run need not pay
-
         self.path = Path(path)
         try:
-            fd, self.temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",
-                                             dir=self.path.parent if str(self.path.parent) else ".")
+            fd, self.temp = new_private_file(self.path.parent if str(self.path.parent) else ".",
+                                             prefix=f".{self.path.name}.", suffix=".part")
         except OSError as exc:
             raise CaptureError(f"{self.path}: cannot create: {exc.strerror}") from None
         try:

@@ -28,6 +28,27 @@ if TYPE_CHECKING:
 #: sub-command modules, in the order ``pybpf --help`` lists them
 COMMANDS: tuple[str, ...] = ("run", "load", "asm", "disasm", "probe", "prog", "map", "filter", "cc", "btf",
                             "verify", "replay", "trace", "tool", "record", "report", "export")
+#: each command's line in ``pybpf --help``: the list is made from here, without importing
+#: the seventeen modules to build parsers it does not show (~20 ms)
+SUMMARIES: dict[str, str] = {
+    "run": "test-run a program on the kernel or the vm",
+    "load": "load every program and map of an object and report",
+    "asm": "assemble eBPF assembly into raw instructions",
+    "disasm": "disassemble raw instructions or an ELF program",
+    "probe": "list the BPF features of this kernel",
+    "prog": "list, show and pin loaded BPF programs",
+    "map": "list, show, dump and edit loaded BPF maps",
+    "filter": "filter, print and save packets (tcpdump's flags)",
+    "cc": "compile C to a BPF object",
+    "btf": "print BTF type information as C or as a listing",
+    "verify": "check a program against the kernel's verifier rules, no root needed",
+    "replay": "run a packet program over every packet of a capture",
+    "trace": "run a bpftrace program",
+    "tool": "run a tracing tool (execsnoop, opensnoop, syscount, ...)",
+    "record": "record a tool's events to a CTF, Chrome or JSON-lines file",
+    "report": "summarise a recording",
+    "export": "serve BPF maps as Prometheus metrics",
+}
 
 
 def terminal_columns() -> int:
@@ -86,8 +107,9 @@ def __getattr__(name: str) -> type[argparse.HelpFormatter]:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The full argument parser, with every sub-command registered (or only the
-    command ``only``)."""
+    """The argument parser with the command ``only`` registered (its module's parser);
+    without ``only``, the parser that lists every command (``pybpf --help``, errors),
+    each with its line from :data:`SUMMARIES` and no arguments of its own."""
     import importlib
 
     parser_class = globals().get("ArgumentParser") or _formatters()["ArgumentParser"]
@@ -95,7 +117,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pybpf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS if only is None else (only,):
-        importlib.import_module(f"pybpf.cli.{name}").register(sub)
+        if only is None and name in SUMMARIES:
+            sub.add_parser(name, help=SUMMARIES[name])
+        else:
+            importlib.import_module(f"pybpf.cli.{name}").register(sub)
     return parser
 
 
@@ -113,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args is None:
         # ``pybpf COMMAND ...`` needs only COMMAND's parser: building all of them (and
         # importing their modules) is ~20 ms of every run. Anything else (--help, --version,
-        # a mistyped command) gets the full parser, and its messages.
+        # a mistyped command) gets the parser listing every command, and its messages.
         parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
         args = parser.parse_args(arguments)
     # here, not at the top: signal imports enum (~4 ms) that --version and filter need not pay

@@ -12,8 +12,7 @@ from pybpf.cli.output import atomic_output
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``asm`` to the command line."""
-    parser = subparsers.add_parser("asm", help="assemble eBPF assembly into raw instructions",
-                                   description=__doc__)
+    parser = subparsers.add_parser("asm", description=__doc__)
     parser.add_argument("file", help="assembly text (C-like verifier-log syntax or uBPF mnemonics)")
     parser.add_argument("-o", "--output", metavar="OUT", help="write here (default: stdout)")
     parser.set_defaults(handler=run)
@@ -21,14 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Assemble first, so a syntax error never leaves a partial output file."""
-    from pathlib import Path
-
     from pybpf.errors import PybpfError
     from pybpf.isa import assemble, encode
     from pybpf.object.source import source_text
 
     try:
-        data = Path(args.file).read_bytes()
+        with open(args.file, "rb") as file:
+            data = file.read()
     except OSError as exc:
         raise PybpfError(f"{args.file}: cannot read: {exc.strerror}") from None
     code = encode(assemble(source_text(args.file, data)))

@@ -15,8 +15,7 @@ from pybpf.toolchain.paths import KERNEL_BTF
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``btf`` (with its ``dump`` action) to the command line."""
-    parser = subparsers.add_parser("btf", help="print BTF type information as C or as a listing",
-                                   description=__doc__)
+    parser = subparsers.add_parser("btf", description=__doc__)
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     dump = actions.add_parser("dump", help="print the types of a BTF file", description=__doc__)
     dump.add_argument("--file", default=KERNEL_BTF, metavar="PATH",

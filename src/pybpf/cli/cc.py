@@ -18,7 +18,7 @@ from pybpf.toolchain.paths import KERNEL_BTF
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``cc`` to the command line."""
-    parser = subparsers.add_parser("cc", help="compile C to a BPF object", description=__doc__)
+    parser = subparsers.add_parser("cc", description=__doc__)
     parser.add_argument("file", help="the C program")
     parser.add_argument("-o", "--output", metavar="OUT", help="the object to write (default: PROG.o here)")
     parser.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",

@@ -13,8 +13,7 @@ from pybpf.cli.output import atomic_output
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``disasm`` to the command line."""
-    parser = subparsers.add_parser("disasm", help="disassemble raw instructions or an ELF program",
-                                   description=__doc__)
+    parser = subparsers.add_parser("disasm", description=__doc__)
     parser.add_argument("file", help="raw little-endian instructions, or a BPF ELF object")
     parser.add_argument("--section", help="the ELF program to print (section or function name)")
     parser.add_argument("--labels", action="store_true", help="name jump targets instead of offsets")

@@ -8,8 +8,7 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``export`` to the command line."""
-    parser = subparsers.add_parser("export", help="serve BPF maps as Prometheus metrics",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("export", description=__doc__.split("\n\n")[0])
     parser.add_argument("config", help="the TOML configuration")
     parser.add_argument("--port", type=int, help="listen on this port (overrides the file's)")
     parser.set_defaults(handler=run)

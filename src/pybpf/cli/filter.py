@@ -55,8 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``filter`` to the command line."""
     from pybpf.cli import RawDescriptionHelpFormatter
 
-    parser = subparsers.add_parser("filter", help="filter, print and save packets (tcpdump's flags)",
-                                   description=__doc__, formatter_class=RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser("filter", description=__doc__, formatter_class=RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("-r", dest="read", metavar="FILE", help="read packets from a pcap/pcapng file (- for stdin)")
     source.add_argument("-i", dest="interface", metavar="IFACE",

@@ -13,7 +13,6 @@ is for libbpf objects.
 from __future__ import annotations
 
 import argparse
-import json
 
 from pybpf.cli.prog import format_table
 from pybpf.cli.run import engine_name
@@ -36,8 +35,7 @@ _MAP_COLUMNS = (("name", "MAP"), ("type", "TYPE"), ("key_size", "KEY"), ("value_
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``load`` to the command line."""
-    parser = subparsers.add_parser("load", help="load every program and map of an object and report",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("load", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", help="a BPF ELF object, or C source (.c)")
     parser.add_argument("--engine", choices=("auto", "kernel", "vm"), default="auto",
                         help="where to load (default: the kernel when permitted, else the vm)")
@@ -59,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     maps = [_map_row(spec, engine) for spec in collection.maps.values()]
     failed = [row for row in programs + maps if row["error"]]
     if args.json:
+        import json  # only for --json (~1.5 ms of a start-up)
+
         print(json.dumps({"programs": programs, "maps": maps}, indent=2))
     else:
         print(format_table(programs, _PROGRAM_COLUMNS))

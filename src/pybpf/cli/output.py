@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pybpf._files import new_file_mode
+from pybpf._files import new_file_mode, new_private_file
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
@@ -25,10 +25,7 @@ def atomic_output(path: str | None) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    directory = os.path.dirname(os.path.abspath(path))
-    import tempfile  # only when writing a file (~4 ms)
-
-    fd, tmp = tempfile.mkstemp(prefix=".pybpf-", dir=directory)
+    fd, tmp = new_private_file(os.path.dirname(os.path.abspath(path)), ".pybpf-")
     os.fchmod(fd, new_file_mode(path))
     try:
         with os.fdopen(fd, "wb") as stream:
@@ -37,3 +34,4 @@ def atomic_output(path: str | None) -> Iterator[BinaryIO]:
     except BaseException:
         os.unlink(tmp)
         raise
+

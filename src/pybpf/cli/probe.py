@@ -8,7 +8,6 @@ kprobes exist — each answered by asking the kernel, see :mod:`pybpf.kernel.fea
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Mapping
 
 from pybpf.cli.output import atomic_output
@@ -24,8 +23,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``probe`` to the command line."""
-    parser = subparsers.add_parser("probe", help="list the BPF features of this kernel",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("probe", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--no-helpers", action="store_true",
                         help="skip the (slower) helper probe")
@@ -45,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise PybpfError(f"--type: {exc}") from None
     found = probe(helpers=not args.no_helpers, types=types or None)
+    import json  # only for --json (~1.5 ms of a start-up)
+
     text = json.dumps(found.as_json(), indent=2) if args.json else table(found)
     with atomic_output(args.output) as out:
         out.write((text + "\n").encode())

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pybpf.isa import Instruction
-from pybpf.object import CollectionSpec, ProgramSpec
-from pybpf.object.source import SourceError, choose_program, read
+from pybpf.object.source import SourceError, choose_program, instructions_of, kind_of, read
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from pybpf.isa import Instruction
+    from pybpf.object import CollectionSpec, ProgramSpec
 
 
 @dataclass
@@ -34,15 +37,15 @@ def read_program_file(path: str, section: str | None = None, core_btf: str | Non
                       choose: bool = True) -> ProgramFile:
     """The program in ``path``; for an ELF object or C file, the one ``section`` names
     (a section or function name) or the only one (with ``choose``)."""
-    from pathlib import Path
-
-    from pybpf.object.source import kind_of
-
-    if kind_of(Path(path).read_bytes(), path) not in ("c", "elf"):
+    with open(path, "rb") as file:
+        data = file.read()
+    kind = kind_of(data, path)
+    if kind not in ("c", "elf"):   # no spec: raw and assembly files are read without the object model
         if section is not None:
             raise SourceError(f"{path}: --section applies to ELF objects and C files, and this is neither")
-        collection = read(Path(path))
-        return ProgramFile(next(iter(collection.programs.values())).instructions)
+        return ProgramFile(instructions_of(path, data, kind))
+    from pathlib import Path
+
     collection = read(Path(path), core_btf=core_btf)
     if not choose:
         return ProgramFile([], None, collection)

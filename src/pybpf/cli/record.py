@@ -9,8 +9,7 @@ import sys
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``record`` to the command line."""
-    parser = subparsers.add_parser("record", help="record a tool's events to a CTF, Chrome or JSON-lines file",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("record", description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the file (a directory for CTF)")
     parser.add_argument("--format", choices=("ctf", "chrome", "jsonl"), default="jsonl")
     parser.add_argument("tool", help="the tool (`pybpf tool --list`)")

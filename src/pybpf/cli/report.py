@@ -7,7 +7,7 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``report`` to the command line."""
-    parser = subparsers.add_parser("report", help="summarise a recording", description=__doc__)
+    parser = subparsers.add_parser("report", description=__doc__)
     parser.add_argument("file", help="the recording")
     parser.add_argument("--top", type=int, default=5, help="rows per top list")
     parser.set_defaults(handler=run)

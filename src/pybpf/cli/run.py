@@ -46,8 +46,7 @@ _PACKET_TYPES = {"socket_filter", "sched_cls", "sched_act", "cgroup_skb", "lwt_i
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``run`` to the command line."""
-    parser = subparsers.add_parser("run", help="test-run a program on the kernel or the vm",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("run", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", help="raw instructions, assembly (.asm/.s), a BPF ELF object, or C source (.c)")
     parser.add_argument("--engine", choices=("auto", "kernel", "vm"), default="auto",
                         help="where to run (default: the kernel when permitted, else the vm)")

@@ -9,8 +9,7 @@ import sys
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``tool`` to the command line."""
-    parser = subparsers.add_parser("tool", help="run a tracing tool (execsnoop, opensnoop, syscount, ...)",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("tool", description=__doc__.split("\n\n")[0])
     parser.add_argument("--list", action="store_true", help="list the tools")
     parser.add_argument("name", nargs="?", help="the tool")
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help="the tool's own flags")

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``trace`` to the command line (bpftrace's options)."""
     from pybpf.cli import RawDescriptionHelpFormatter  # made on first use: typed as a plain ``type``
 
-    parser = subparsers.add_parser("trace", help="run a bpftrace program", description=__doc__, usage=USAGE,
+    parser = subparsers.add_parser("trace", description=__doc__, usage=USAGE,
                                    formatter_class=RawDescriptionHelpFormatter)
     parse_known = parser.parse_known_args
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
 import time
 
 from pybpf.errors import PybpfError
@@ -26,8 +25,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``verify`` to the command line."""
-    parser = subparsers.add_parser("verify", help="check a program against the kernel's verifier rules, no root needed",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", help="C source, a BPF ELF object, assembly text, or raw instructions (.bin)")
     parser.add_argument("--type", help="program type (default: the object's, else socket_filter)")
     parser.add_argument("--section", help="the program of an object, by section or function name")
@@ -43,12 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pybpf.cli.program_input import read_program_file
     from pybpf.object import CollectionSpec, Pinning, ProgramSpec, ProgramType
-    from pybpf.object.sections import section_kind
     from pybpf.verifier import map_info, verify
 
     found = read_program_file(args.file, args.section)
     spec = found.program
-    attach = section_kind(args.attach) if args.attach else None
+    attach = None
+    if args.attach:
+        from pybpf.object.sections import section_kind  # the section table: only for --attach
+
+        attach = section_kind(args.attach)
     if args.attach and attach is None:
         raise PybpfError(f"--attach: {args.attach!r} is not a section name pybpf knows (e.g. tp_btf/NAME, "
                          "fentry/FUNCTION, iter/NAME)")
@@ -93,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         row["kernel"] = _kernel_verdict(CollectionSpec(used_maps, {spec.name: spec}))
         status = 0 if row["kernel"]["accepted"] == verdict.accepted else 1
     if args.json:
+        import json  # only for --json (~1.5 ms of a start-up)
+
         print(json.dumps(row, indent=2))
     else:
         _print(row, verdict)

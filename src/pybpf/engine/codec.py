@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import ipaddress
 import struct
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from pybpf.errors import CodecError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 _CTYPES_BASES = (ctypes.Structure, ctypes.Union, ctypes.Array, ctypes._SimpleCData)
 
@@ -126,6 +128,8 @@ class LpmKeyCodec(Codec):
     """
 
     def _encode(self, value: Any) -> bytes:
+        import ipaddress  # here, not at the top: most maps are no LPM tries (~1 ms of a start-up)
+
         data_len = self.size - 4
         if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
             data, prefix = value.network_address.packed, value.prefixlen
@@ -151,6 +155,8 @@ class LpmKeyCodec(Codec):
         return prefix.to_bytes(4, sys.byteorder) + data
 
     def decode(self, data: bytes) -> Any:
+        import ipaddress
+
         prefix = int.from_bytes(data[:4], sys.byteorder)
         body = data[4:]
         if len(body) in (4, 16):

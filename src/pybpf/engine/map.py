@@ -17,7 +17,6 @@ import enum
 import errno
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
 
 from pybpf.engine.codec import Codec, LpmKeyCodec, PerCpuCodec, btf_codec, make_codec
 from pybpf.engine.cpus import possible_cpus
@@ -25,7 +24,10 @@ from pybpf.errors import BPFError, CodecError
 from pybpf.object import MapSpec, MapType
 from pybpf.resource import Resource
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from pybpf.engine.events import EventSource
 
 

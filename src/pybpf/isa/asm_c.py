@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 
 from pybpf.isa import opcodes as o
 from pybpf.isa.helpers import helper_id
@@ -258,40 +259,54 @@ def _exit(m: re.Match) -> Parsed:
     return Instruction(o.JMP | o.EXIT), None
 
 
-_FORMS: list[tuple[re.Pattern, Callable[[re.Match], Parsed]]] = [(re.compile(p + r"\s*$"), h) for p, h in [
-    (r"^exit", _exit),
-    (rf"^goto(?P<long>l)?\s+{_TARGET}", _goto),
-    (rf"^may_goto\s+{_TARGET}", _may_goto),
-    (rf"^if\s+(?P<dst>{_REG})\s*(?P<op>s?[<>]=?|==|!=|&)\s*(?P<src>{_REG}|{_NUM})\s+goto\s+{_TARGET}", _branch),
-    (r"^callx\s+(?P<dst>\S+)", _callx),
-    (r"^call\s+(?P<callee>.+?)", _call),
-    (rf"^lock\s+{_SIZE}\s*{_MEM}\s*(?P<op>[+|&^]=)\s*(?P<src>{_REG})", _lock),
-    (rf"^(?P<dst>{_REG})\s*=\s*atomic(?:64)?_(?P<name>fetch_(?:add|or|and|xor)|xchg)\s*\(\s*{_PTR}\s*{_MEM}\s*,"
+#: (a text every line of the form contains, or None; the form's expression; its builder),
+#: in the order they are tried. The expressions are compiled on first use, and a form is
+#: tried only on a line containing its text: compiling all of them is ~5 ms of ``pybpf asm``
+#: and a two-instruction program needs two or three.
+_FORMS: list[tuple[str | None, str, Callable[[re.Match], Parsed]]] = [
+    ("exit", r"^exit", _exit),
+    ("goto", rf"^goto(?P<long>l)?\s+{_TARGET}", _goto),
+    ("may_goto", rf"^may_goto\s+{_TARGET}", _may_goto),
+    ("goto", rf"^if\s+(?P<dst>{_REG})\s*(?P<op>s?[<>]=?|==|!=|&)\s*(?P<src>{_REG}|{_NUM})\s+goto\s+{_TARGET}", _branch),
+    ("callx", r"^callx\s+(?P<dst>\S+)", _callx),
+    ("call", r"^call\s+(?P<callee>.+?)", _call),
+    ("lock", rf"^lock\s+{_SIZE}\s*{_MEM}\s*(?P<op>[+|&^]=)\s*(?P<src>{_REG})", _lock),
+    ("atomic",
+     rf"^(?P<dst>{_REG})\s*=\s*atomic(?:64)?_(?P<name>fetch_(?:add|or|and|xor)|xchg)\s*\(\s*{_PTR}\s*{_MEM}\s*,"
      rf"\s*(?P<src>{_REG})\s*\)", _fetch),
-    (rf"^(?P<dst>{_REG})\s*=\s*atomic(?:64)?_(?P<name>cmpxchg)\s*\(\s*{_PTR}\s*{_MEM}\s*,\s*(?P<old>{_REG})\s*,"
+    ("atomic",
+     rf"^(?P<dst>{_REG})\s*=\s*atomic(?:64)?_(?P<name>cmpxchg)\s*\(\s*{_PTR}\s*{_MEM}\s*,\s*(?P<old>{_REG})\s*,"
      rf"\s*(?P<src>{_REG})\s*\)", _fetch),
-    (rf"^(?P<dst>{_REG})\s*=\s*load_acquire\s*\(\s*{_PTR}\s*{_MEM}\s*\)", _load_acquire),
-    (rf"^store_release\s*\(\s*{_PTR}\s*{_MEM}\s*,\s*(?P<src>{_REG})\s*\)", _store_release),
-    (rf"^{_SIZE}\s*{_MEM}\s*=\s*(?P<src>{_REG}|{_NUM})", _store),
-    (rf"^(?P<dst>{_REG})\s*=\s*{_SIZE}\s*skb\s*\[\s*(?:(?P<index>{_REG})\s*(?:(?P<sign>[+-])\s*"
+    ("load_acquire", rf"^(?P<dst>{_REG})\s*=\s*load_acquire\s*\(\s*{_PTR}\s*{_MEM}\s*\)", _load_acquire),
+    ("store_release", rf"^store_release\s*\(\s*{_PTR}\s*{_MEM}\s*,\s*(?P<src>{_REG})\s*\)", _store_release),
+    ("*", rf"^{_SIZE}\s*{_MEM}\s*=\s*(?P<src>{_REG}|{_NUM})", _store),
+    ("skb",
+     rf"^(?P<dst>{_REG})\s*=\s*{_SIZE}\s*skb\s*\[\s*(?:(?P<index>{_REG})\s*(?:(?P<sign>[+-])\s*"
      rf"(?P<k>0[xX][0-9a-fA-F]+|[0-9]+))?|(?P<abs>{_NUM}))\s*\]", _packet),
-    (rf"^(?P<dst>{_REG})\s*=\s*{_SIZE}\s*{_MEM}", _load),
-    (rf"^(?P<dst>{_REG})\s*=\s*(?P<value>{_NUM})\s*ll", _lddw),
-    (rf"^(?P<dst>{_REG})\s*=\s*map\[(?P<kind>fd|idx):(?P<handle>{_NUM})\]"
+    ("*", rf"^(?P<dst>{_REG})\s*=\s*{_SIZE}\s*{_MEM}", _load),
+    ("ll", rf"^(?P<dst>{_REG})\s*=\s*(?P<value>{_NUM})\s*ll", _lddw),
+    ("map[",
+     rf"^(?P<dst>{_REG})\s*=\s*map\[(?P<kind>fd|idx):(?P<handle>{_NUM})\]"
      rf"(?:\[(?P<index>[0-9]+)\]\s*\+\s*(?P<value_off>{_NUM}))?", _pseudo),
-    (rf"^(?P<dst>{_REG})\s*=\s*btf_id\[(?P<id>{_NUM})\](?:\[fd:(?P<fd>{_NUM})\])?", _btf_id),
-    (rf"^(?P<dst>{_REG})\s*=\s*func\[{_TARGET}\]", _func),
-    (rf"^(?P<dst>{_REG})\s*=\s*-\s*(?P<src>{_REG})", _neg),
-    (rf"^(?P<dst>{_REG})\s*=\s*\(\s*s(?P<bits>[0-9]+)\s*\)\s*(?P<src>{_REG})", _movsx),
-    (rf"^(?P<dst>{_REG})\s*=\s*(?P<kind>be|le|bswap)(?P<bits>16|32|64)\s+(?P<src>{_REG})", _swap),
-    (rf"^(?P<dst>{_REG})\s*(?P<op>s>>=|s/=|s%=|<<=|>>=|[-+*/|&%^]=|=)\s*(?P<src>{_REG}|{_NUM})", _alu),
-]]
+    ("btf_id[", rf"^(?P<dst>{_REG})\s*=\s*btf_id\[(?P<id>{_NUM})\](?:\[fd:(?P<fd>{_NUM})\])?", _btf_id),
+    ("func[", rf"^(?P<dst>{_REG})\s*=\s*func\[{_TARGET}\]", _func),
+    ("-", rf"^(?P<dst>{_REG})\s*=\s*-\s*(?P<src>{_REG})", _neg),
+    ("(", rf"^(?P<dst>{_REG})\s*=\s*\(\s*s(?P<bits>[0-9]+)\s*\)\s*(?P<src>{_REG})", _movsx),
+    (None, rf"^(?P<dst>{_REG})\s*=\s*(?P<kind>be|le|bswap)(?P<bits>16|32|64)\s+(?P<src>{_REG})", _swap),
+    (None, rf"^(?P<dst>{_REG})\s*(?P<op>s>>=|s/=|s%=|<<=|>>=|[-+*/|&%^]=|=)\s*(?P<src>{_REG}|{_NUM})", _alu),
+]
+
+
+@cache
+def _pattern(index: int) -> re.Pattern:
+    return re.compile(_FORMS[index][1] + r"\s*$")
 
 
 def parse_c(text: str) -> Parsed | None:
     """The instruction on a C-syntax line, or None when no form matches."""
-    for pattern, handler in _FORMS:
-        match = pattern.match(text)
-        if match is not None:
-            return handler(match)
+    for index, (needs, _, handler) in enumerate(_FORMS):
+        if needs is None or needs in text:
+            match = _pattern(index).match(text)
+            if match is not None:
+                return handler(match)
     return None

@@ -6,6 +6,12 @@ prints the name, as the kernel's verifier log does. Ids are positions in this li
 
 from __future__ import annotations
 
+from pybpf.isa import opcodes as o
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from pybpf.isa.instruction import Instruction
+
 _NAMES = (
     "unspec",
     "map_lookup_elem", "map_update_elem", "map_delete_elem", "probe_read", "ktime_get_ns",
@@ -65,6 +71,16 @@ _NAMES = (
 HELPER_NAMES: dict[int, str] = dict(enumerate(_NAMES))
 #: name without the ``bpf_`` prefix -> helper id
 HELPER_IDS: dict[str, int] = {name: i for i, name in enumerate(_NAMES)}
+
+
+#: the helper id an instruction is poisoned with when its CO-RE relocation cannot be
+#: satisfied (libbpf's "bad relo", 0xbad2310): engines refuse it only where it is reached
+POISON_HELPER = 0xBAD2310
+
+
+def is_poison(ins: Instruction) -> bool:
+    """True for a call of :data:`POISON_HELPER` (an instruction CO-RE poisoned)."""
+    return ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm == POISON_HELPER
 
 
 def helper_name(helper_id: int) -> str | None:

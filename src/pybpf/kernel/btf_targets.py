@@ -4,13 +4,19 @@ fexit targets and LSM hooks (``bpf_lsm_<hook>``), read from the running kernel's
 
 from __future__ import annotations
 
-import difflib
 import errno
 from functools import cache
 
-from pybpf.btf import BTF, BTFError, Kind
 from pybpf.errors import BPFError
-from pybpf.object import AttachType, ProgramSpec, ProgramType
+from pybpf.object import AttachType, ProgramType
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from pybpf.btf import BTF
+    from pybpf.object import ProgramSpec
+
+# BTF is imported where a program needs it: every program load asks attach_btf_id, and
+# most programs (socket filters, XDP, tracepoints) name no BTF id.
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 
@@ -18,6 +24,8 @@ VMLINUX = "/sys/kernel/btf/vmlinux"
 @cache
 def vmlinux() -> BTF:
     """The running kernel's BTF (parsed once per process)."""
+    from pybpf.btf import BTF, BTFError
+
     try:
         return BTF.load(VMLINUX)
     except BTFError as exc:
@@ -28,6 +36,8 @@ def attach_btf_id(spec: ProgramSpec) -> int:
     """The BTF id ``spec`` attaches to, or 0 for programs that do not name one."""
     if spec.type not in (ProgramType.TRACING, ProgramType.LSM) or not spec.attach_to:
         return 0
+    from pybpf.btf import Kind
+
     target = spec.attach_to.rpartition("/")[2]
     attach = spec.expected_attach_type
     if attach == AttachType.TRACE_ITER:
@@ -40,6 +50,8 @@ def attach_btf_id(spec: ProgramSpec) -> int:
         name, kind = target, Kind.FUNC
     found = vmlinux().find(name, kind)
     if found is None:
+        import difflib  # for the message only
+
         close = difflib.get_close_matches(name, [t.name for t in vmlinux().types if t.kind == kind and t.name], n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise BPFError("BPF_PROG_LOAD", errno.ENOENT, f"the kernel's BTF has no {kind.name.lower()} {name}{hint}",

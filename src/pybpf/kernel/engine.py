@@ -14,7 +14,6 @@ does): they work the same, but the kernel cannot name source lines or key/value 
 from __future__ import annotations
 
 import errno
-import logging
 import os
 from collections.abc import Mapping
 from functools import cache
@@ -38,7 +37,6 @@ def available() -> str | None:
     return None
 
 
-_log = logging.getLogger(__name__)
 
 
 class _BtfFds:
@@ -56,7 +54,9 @@ class _BtfFds:
             try:
                 self.fds[blob] = load_btf(blob)
             except BPFError as exc:
-                _log.warning("%s: the kernel refused its BTF (%s); loading without it", user, exc)
+                import logging  # only to say so (~4 ms of a start-up otherwise)
+
+                logging.getLogger(__name__).warning("%s: the kernel refused its BTF (%s); loading without it", user, exc)
                 self.fds[blob] = 0
         return self.fds[blob]
 

@@ -11,14 +11,19 @@ import ctypes
 import errno
 import os
 from collections.abc import Iterator
-from typing import Any, TypeVar
 
 from pybpf.errors import BPFError
 from pybpf.kernel import attrs
 from pybpf.kernel.syscall import Command, bpf
-from pybpf.object import MapSpec, MapType, ProgramType
+from pybpf.object.kinds import MapType, ProgramType
 
-Info = TypeVar("Info", attrs.ProgInfo, attrs.MapInfo, attrs.LinkInfo)
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (``pybpf prog list``'s start-up)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    from pybpf.object.maps import MapSpec
+
+    Info = TypeVar("Info", attrs.ProgInfo, attrs.MapInfo, attrs.LinkInfo)
 
 _KINDS = {
     "prog": (Command.PROG_GET_NEXT_ID, Command.PROG_GET_FD_BY_ID),
@@ -88,6 +93,8 @@ def fd_by_id(kind: str, object_id: int) -> int:
 
 def spec_of_info(info: attrs.MapInfo, key_type: Any = None, value_type: Any = None) -> MapSpec:
     """A MapSpec describing an existing map (for maps opened by pin or id)."""
+    from pybpf.object.maps import MapSpec
+
     try:
         kind = MapType(info.type)
     except ValueError:

@@ -11,12 +11,11 @@ since they share the map's buffers, so threads may share a KernelMap.
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import errno
 import mmap
 import os
-import threading
-from typing import TYPE_CHECKING, Any
 
 from pybpf.engine.map import Map
 from pybpf.errors import BPFError
@@ -25,7 +24,10 @@ from pybpf.kernel.info import map_info, spec_of_info
 from pybpf.kernel.syscall import Command, bpf, bpf_at, cstring
 from pybpf.object import MapFlag, MapSpec, MapType
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from pybpf.engine.events import EventSource
 
 
@@ -69,7 +71,7 @@ class KernelMap(Map):
         self._c_peek = _ElemCall(Command.MAP_LOOKUP_ELEM, fd, 0, value)
         self._hints = {errno.E2BIG: f"the map is full (max_entries {self.max_entries})"}
         # the element buffers are shared by every call on this map: one call at a time
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()   # threading.Lock, without importing threading
         self._mmap: mmap.mmap | None = None
         self._view: memoryview | None = None
 

@@ -13,7 +13,6 @@ import ctypes
 import errno
 import os
 from collections.abc import Callable
-from typing import Any
 
 from pybpf.engine.link import Link
 from pybpf.engine.program import Program, RunResult
@@ -25,6 +24,10 @@ from pybpf.kernel.info import fd_by_id, prog_info, prog_xlated, tag_hex
 from pybpf.kernel.maps import get_pinned_fd, pin_fd
 from pybpf.kernel.syscall import ENOTSUPP, Command, bpf, cstring
 from pybpf.object import AttachType, ProgramSpec, ProgramType
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: the verifier log buffer the first failing load retries with
 LOG_SIZE = 64 * 1024

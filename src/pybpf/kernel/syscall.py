@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import errno
-import platform
+import os
 
 from pybpf.errors import BPFError
 
@@ -76,7 +76,7 @@ _syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint
 
 def syscall_number() -> int:
     """bpf()'s number on this machine; BPFError (ENOSYS) on an architecture we lack."""
-    machine = platform.machine()
+    machine = os.uname().machine
     try:
         return _SYSCALL_NR[machine]
     except KeyError:
@@ -84,7 +84,7 @@ def syscall_number() -> int:
                        f"on {machine} (it knows {', '.join(_SYSCALL_NR)})") from None
 
 
-_NR = _SYSCALL_NR.get(platform.machine(), -1)
+_NR = _SYSCALL_NR.get(os.uname().machine, -1)
 
 _GENERIC_HINTS = {
     errno.EPERM: "not permitted: run as root or with CAP_BPF (plus CAP_PERFMON for "

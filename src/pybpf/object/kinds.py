@@ -9,8 +9,8 @@ prefix, lower-cased the way bpftool prints them (``lru_hash``, ``socket_filter``
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from typing import Self
 

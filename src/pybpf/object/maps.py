@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any
 
 from pybpf.object.errors import SpecError
 from pybpf.object.kinds import MapFlag, MapType
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: the kernel's BPF_OBJ_NAME_LEN, including the terminating NUL: longer names are cut to
 #: fit when an object is created (as libbpf does), and keep their whole length here

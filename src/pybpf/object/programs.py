@@ -14,16 +14,18 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from pybpf.errors import PybpfError
 from pybpf.isa import Instruction, slot_offsets
 from pybpf.isa import opcodes as o
-from pybpf.object.btf_ext import SourceLine, btf_strings, string_at
 from pybpf.object.errors import SpecError
 from pybpf.object.kinds import AttachType, ProgramType
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
+    from pybpf.object.btf_ext import SourceLine
     from pybpf.object.core import Relocated
 
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_.]*\Z")
@@ -62,6 +64,8 @@ class BTFInfo:
         if found is None:
             return None
         _insn, file_off, line_off, line_col = found
+        from pybpf.object.btf_ext import SourceLine, btf_strings, string_at  # with BTF, for messages only
+
         try:
             strings = btf_strings(self.btf)
             return SourceLine(string_at(strings, file_off, "line info"), line_col >> 10, line_col & 0x3FF,

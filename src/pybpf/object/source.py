@@ -9,13 +9,21 @@ too, so the library and the command line take the same inputs.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-from typing import Any
+import os
 
 from pybpf.errors import PybpfError
-from pybpf.object.collection import CollectionSpec
-from pybpf.object.programs import ProgramSpec, ProgramType
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+    from pybpf.isa import Instruction
+    from pybpf.object.collection import CollectionSpec
+    from pybpf.object.programs import ProgramSpec, ProgramType
+
+# The specs, pathlib and the assembler are imported where they are used: ``pybpf asm``
+# needs only source_text, and a raw file is read without the assembler's parsers.
 
 #: file names that hold assembly text, whatever their content looks like
 TEXT_SUFFIXES = frozenset({".asm", ".s", ".S", ".bpf", ".txt"})
@@ -32,7 +40,7 @@ def kind_of(data: bytes, name: str = "") -> str:
     assembler's syntaxes have none); raw instructions are anything that is not text."""
     if data.startswith(_ELF_MAGIC):
         return "elf"
-    suffix = Path(name).suffix if name else ""
+    suffix = os.path.splitext(name)[1]
     if suffix == ".c":
         return "c"
     if suffix in TEXT_SUFFIXES or looks_like_text(data):
@@ -62,7 +70,7 @@ def source_text(where: str, data: bytes, hint: str = "") -> str:
                           f"0x{data[exc.start]:02x}){hint}") from None
 
 
-def read(source: str | Path | bytes, *, name: str = "", type: ProgramType | str = ProgramType.SOCKET_FILTER,
+def read(source: str | os.PathLike[str] | bytes, *, name: str = "", type: ProgramType | str = "socket_filter",
          core_btf: str | Path | None = None, **compile_options: Any) -> CollectionSpec:
     """The collection a program source holds.
 
@@ -81,46 +89,66 @@ def read(source: str | Path | bytes, *, name: str = "", type: ProgramType | str 
         kind = kind_of(data, file_name)
     if kind in ("c", "elf"):
         return _collection(where, data, kind, file_name, name, core_btf, compile_options)
-    from pybpf.isa import InvalidInstruction, assemble, decode  # only what this kind needs
+    import re
 
-    if kind == "asm":
-        instructions = assemble(source_text(where, data, "; raw instructions need a .bin name"))
-    else:
-        if len(data) % 8:
-            raise SourceError(f"{where}: {len(data)} bytes is not a whole number of 8-byte instructions")
-        try:
-            instructions = decode(data)
-        except InvalidInstruction as exc:
-            raise SourceError(f"{where}: {exc}") from None
-    program = name or re.sub(r"[^A-Za-z0-9_]", "_", Path(file_name).stem)[:15] or "prog"
+    from pybpf.object.collection import CollectionSpec
+    from pybpf.object.programs import ProgramSpec
+
+    instructions = instructions_of(where, data, kind)
+    program = name or re.sub(r"[^A-Za-z0-9_]", "_", _stem(file_name))[:15] or "prog"
     return CollectionSpec.of(ProgramSpec(program, type, instructions))
 
 
-def _content(source: str | Path | bytes) -> tuple[str, bytes, str]:
+def instructions_of(where: str, data: bytes, kind: str) -> list[Instruction]:
+    """The instructions of assembly text (``kind`` "asm") or raw instruction bytes
+    ("raw"), without a spec around them (what ``pybpf disasm`` and ``asm`` need)."""
+    if kind == "asm":
+        from pybpf.isa import assemble
+
+        return assemble(source_text(where, data, "; raw instructions need a .bin name"))
+    from pybpf.isa import InvalidInstruction, decode
+
+    if len(data) % 8:
+        raise SourceError(f"{where}: {len(data)} bytes is not a whole number of 8-byte instructions")
+    try:
+        return decode(data)
+    except InvalidInstruction as exc:
+        raise SourceError(f"{where}: {exc}") from None
+
+
+def _content(source: str | os.PathLike[str] | bytes) -> tuple[str, bytes, str]:
     """(where, for messages; the bytes; the file name, '' for text and bytes)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return "<bytes>", bytes(source), ""
-    if isinstance(source, str) and ("\n" in source or not Path(source).is_file()):
-        if "\n" not in source and Path(source).suffix in TEXT_SUFFIXES | {".c", ".o", ".bin"}:
+    if isinstance(source, str) and ("\n" in source or not os.path.isfile(source)):
+        if "\n" not in source and os.path.splitext(source)[1] in TEXT_SUFFIXES | {".c", ".o", ".bin"}:
             raise SourceError(f"{source}: no such file")
         return "<source>", source.encode(), ""
-    path = Path(source)
+    path = os.fspath(source)
     try:
-        return str(path), path.read_bytes(), str(path)
+        with open(path, "rb") as file:
+            return path, file.read(), path
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _stem(path: str) -> str:
+    """``pathlib.Path(path).stem``, without importing pathlib."""
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 def _collection(where: str, data: bytes, kind: str, file_name: str, name: str,
                 core_btf: str | Path | None, compile_options: dict[str, Any]) -> CollectionSpec:
     """The collection of an ELF object, or of C compiled first."""
     if kind == "c":
+        from pathlib import Path
+
         from pybpf.toolchain import compile_c  # the toolchain is only needed for C
 
         data = compile_c(Path(file_name) if file_name else data.decode("utf-8", "replace"), **compile_options)
     from pybpf.object.elf import load_object  # ELF support is only needed for objects
 
-    stem = name or (Path(file_name).stem if file_name else "obj")
+    stem = name or (_stem(file_name) if file_name else "obj")
     return load_object(data, name=stem, core_btf=core_btf)
 
 

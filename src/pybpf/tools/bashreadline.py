@@ -8,7 +8,6 @@ itself, which exports it on Debian, else libreadline) as BCC's; ``-d DURATION`` 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -25,6 +24,8 @@ COLUMNS = (Column("TIME", "_clock", -9), Column("PID", "pid", -7), Column("COMMA
 
 def readline_binary(shared: str | None) -> str:
     """Where ``readline`` is: the -s library, bash, or libreadline."""
+    import shutil  # with zlib, bz2 and lzma: not for ``pybpf tool --list``
+
     from pybpf.symbols import ElfSymbols, SymbolError
 
     candidates = [shared] if shared else [shutil.which("bash") or "/bin/bash", "readline"]

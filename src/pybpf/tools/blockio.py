@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 from functools import lru_cache
-from pathlib import Path
 
 from pybpf.tools.events import ToolError, offset
 
@@ -93,7 +92,9 @@ def disks() -> dict[int, str]:
     """Block devices by the tracepoints' device number (major << 20 | minor), from
     /proc/diskstats."""
     found = {}
-    for line in Path("/proc/diskstats").read_text().splitlines():
+    with open("/proc/diskstats") as file:
+        lines = file.read().splitlines()
+    for line in lines:
         major, minor, name = line.split()[:3]
         found[int(major) << 20 | int(minor)] = name
     return found

@@ -4,9 +4,6 @@ ports and addresses into the event, and the rendering of an event's raw address 
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-
 STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT",
           7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "NEW_SYN_RECV"}
 
@@ -48,6 +45,9 @@ def field_offsets(tracepoint: str, fields: tuple[str, ...]) -> dict[str, int]:
 def addresses(event: dict) -> None:
     """``saddr``/``daddr`` (16 raw bytes as hex, the first 4 for IPv4) as text, and
     ``ip`` (4 or 6) from ``family``."""
+    import ipaddress  # per event: not for ``pybpf tool --list``, which imports every tool
+    import socket
+
     v4 = event["family"] == socket.AF_INET
     for key in ("saddr", "daddr"):
         raw = bytes.fromhex(event[key])

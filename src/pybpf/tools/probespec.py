@@ -15,7 +15,6 @@ import fnmatch
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from pybpf.tools.events import ToolError
 
@@ -69,7 +68,8 @@ def _mapped_library(library: str, pid: int) -> str | None:
     """The file of process ``pid`` mapped as ``library`` (lib{name}.so…, {name}.so…)."""
     stem = library if library.startswith("lib") else f"lib{library}"
     try:
-        maps = Path(f"/proc/{pid}/maps").read_text()
+        with open(f"/proc/{pid}/maps") as file:
+            maps = file.read()
     except OSError:
         raise ToolError(f"-p {pid}: no such process") from None
     for line in maps.splitlines():

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pybpf.tools.events import EventLayout, ToolError
@@ -114,7 +113,8 @@ def probes_of(pid: int) -> tuple[str, dict[str, list[Any]]]:
 
     try:
         executable = os.readlink(f"/proc/{pid}/exe")
-        maps = Path(f"/proc/{pid}/maps").read_text()
+        with open(f"/proc/{pid}/maps") as file:
+            maps = file.read()
     except OSError:
         raise ToolError(f"no process {pid}") from None
     candidates = [executable] + sorted({line.split(None, 5)[5] for line in maps.splitlines()

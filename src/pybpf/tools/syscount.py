@@ -14,11 +14,11 @@ import argparse
 import errno
 import itertools
 import json
+import os
 import re
 import sys
 import time
 from functools import lru_cache
-from pathlib import Path
 from typing import IO
 
 from pybpf.tools import programflags
@@ -98,14 +98,16 @@ def source(latency: bool) -> str:
 def syscall_names() -> dict[int, str]:
     """Syscall numbers to names, from the installed kernel headers (x86-64)."""
     for header in ("/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/asm/unistd_64.h"):
-        if Path(header).exists():
-            return {int(n): name for name, n in re.findall(r"#define __NR_(\w+) (\d+)", Path(header).read_text())}
+        if os.path.exists(header):
+            with open(header) as file:
+                return {int(n): name for name, n in re.findall(r"#define __NR_(\w+) (\d+)", file.read())}
     return {}
 
 
 def _comm(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
+        with open(f"/proc/{pid}/comm") as file:
+            return file.read().strip()
     except OSError:
         return "[exited]"
 

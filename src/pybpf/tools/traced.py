@@ -12,10 +12,20 @@ import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
 
 from pybpf.tools.events import ToolError
-from pybpf.trace.runtime import Session
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pybpf.trace.runtime import Session
+
+    class ToolSession(Session):
+        """What :func:`_tool_session` makes, declared for type checkers."""
+
+        printed: list[Printed]
 
 
 def held_command(command: str | list[str]):
@@ -73,7 +83,7 @@ class TraceRun:
         options = Options(pid=pid if pid else -1, quiet=True)
         if ring_size is not None:
             options.ring_size = ring_size
-        self.session = _ToolSession(compiled, options)
+        self.session = _tool_session()(compiled, options)
         self._symbolizer: Any = None
         self._poller: Any = None
 
@@ -226,28 +236,40 @@ class Printed:
         return render(text, self.values[start:], self.types[start:], self.session.show)
 
 
-class _ToolSession(Session):
-    """A trace session whose printf records are kept, decoded, for the tool."""
+@cache
+def _tool_session() -> type[ToolSession]:
+    """The trace session class whose printf records are kept, decoded, for the tool;
+    made on first use, as it subclasses the trace runtime's Session: importing the
+    runtime (the whole trace compiler, ~15 ms) is for running a tool, not for listing
+    the tools or reading their flags."""
+    from typing import cast
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.printed: list[Printed] = []
-        printfs = [i for i, action in enumerate(self.compiled.actions) if action.kind == "printf"]
-        self._printf_index = {action: n for n, action in enumerate(printfs)}
+    from pybpf.trace.runtime import Session
 
-    def event(self, record: bytes) -> None:
-        from pybpf.trace.types import decode
+    class Made(Session):
+        """A trace session whose printf records are kept, decoded, for the tool."""
 
-        action_id = struct.unpack_from("<Q", record)[0]
-        action = self.compiled.actions[action_id]
-        if action.kind != "printf":
-            super().event(record)
-            return
-        values, at = [], 8
-        for t in action.types:
-            values.append(decode(t, record, at))
-            at += t.slot
-        self.printed.append(Printed(self._printf_index[action_id], values, list(action.types), self))
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.printed: list[Printed] = []
+            printfs = [i for i, action in enumerate(self.compiled.actions) if action.kind == "printf"]
+            self._printf_index = {action: n for n, action in enumerate(printfs)}
+
+        def event(self, record: bytes) -> None:
+            from pybpf.trace.types import decode
+
+            action_id = struct.unpack_from("<Q", record)[0]
+            action = self.compiled.actions[action_id]
+            if action.kind != "printf":
+                super().event(record)
+                return
+            values, at = [], 8
+            for t in action.types:
+                values.append(decode(t, record, at))
+                at += t.slot
+            self.printed.append(Printed(self._printf_index[action_id], values, list(action.types), self))
+
+    return cast("type[ToolSession]", Made)
 
 
 class Ticker:

@@ -13,9 +13,9 @@ member a number — and the program may not write through it.
 from __future__ import annotations
 
 import errno
+import os
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
 from pybpf.btf import BTF, BTFError, Kind, Type
 from pybpf.object import AttachType, ProgramType
@@ -46,7 +46,7 @@ def kernel_btf(path: str = VMLINUX) -> BTF:
     """The running kernel's BTF (read once while the file is unchanged); refused with
     ENOENT, as the kernel cannot load a BTF-attached program without it, when absent."""
     try:
-        return _kernel_btf(path, Path(path).stat().st_mtime)
+        return _kernel_btf(path, os.stat(path).st_mtime)
     except (OSError, BTFError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise Refused(f"the kernel's BTF ({path}) is needed to verify this program: {reason}", None,

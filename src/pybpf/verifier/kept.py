@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from typing import Any
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class KeptStates:

@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 from pybpf.verifier import scalar as sc
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 NOT_INIT, SCALAR = "?", "scalar"
 CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR = "ctx", "fp", "map_value", "map_key", "map_ptr"

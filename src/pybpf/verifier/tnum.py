@@ -7,7 +7,9 @@ which lets the verifier keep alignment and known-bit facts alongside numeric bou
 
 from __future__ import annotations
 
-from typing import Self
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Self
 
 MASK64 = (1 << 64) - 1
 

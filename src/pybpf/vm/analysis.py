@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
-from pybpf.object.core import is_poison
+from pybpf.isa.helpers import is_poison
 from pybpf.vm.program import CheckedProgram
 
 

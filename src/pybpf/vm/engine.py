@@ -22,7 +22,6 @@ import struct
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any
 
 from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
 from pybpf.isa import opcodes as o
@@ -38,6 +37,10 @@ from pybpf.vm.maps import OBJECTS, VmMap, create_map, new_id
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 from pybpf.vm.program import CheckedProgram as Checked
 from pybpf.vm.timers import run_timers
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: where a run's context structure lives
 CONTEXT_BASE = 0x0000_0000_F000_0000

@@ -11,11 +11,9 @@ on None, so reading an uninitialised register is caught without a check per oper
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
@@ -25,6 +23,10 @@ from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 from pybpf.vm.program import CheckedProgram, map_value_address
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 M32 = 0xFFFF_FFFF
 MAX_FRAMES = 8
@@ -548,6 +550,8 @@ def _compiled(program: CheckedProgram) -> Any:
 def _notice(message: str) -> None:
     if message not in _NOTICES:
         _NOTICES.add(message)
+        import logging  # only to say so (~4 ms of a start-up otherwise)
+
         logging.getLogger("pybpf.vm").warning(message)
 
 

@@ -10,21 +10,22 @@ CPU; userspace sees them concatenated (each padded to 8 bytes), as from the kern
 from __future__ import annotations
 
 import errno
-import hashlib
 import itertools
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
+from pybpf._digest import blake2b
 from pybpf.engine import BPFError, Map, possible_cpus
-from pybpf.engine.events import records_array
 from pybpf.engine.map import UpdateFlag
 from pybpf.object import MapFlag, MapSpec, MapType
 from pybpf.verifier import map_info
 from pybpf.vm.locking import SPIN_LOCK
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from pybpf.engine.events import EventSource
 
 _ids = itertools.count(1)
@@ -415,7 +416,7 @@ class BloomFilterMap(VmMap):
         self.bitmap = bytearray(self.bits // 8)
 
     def _positions(self, value: bytes) -> list[int]:
-        return [int.from_bytes(hashlib.blake2b(bytes(value), digest_size=8, salt=i.to_bytes(16, "little")).digest(),
+        return [int.from_bytes(blake2b(bytes(value), digest_size=8, salt=i.to_bytes(16, "little")).digest(),
                                "little") % self.bits for i in range(self.hashes)]
 
     def _lookup(self, key: bytes) -> bytes | None:
@@ -569,6 +570,8 @@ class _VmEventSource:
         return self._take()
 
     def read_array(self, dtype: Any) -> Any:
+        from pybpf.engine.events import records_array  # NumPy's side: not for a program's run
+
         return records_array([data for _, data in self._take()], dtype, self.name)
 
     def close(self) -> None:
@@ -589,7 +592,7 @@ class StackTraceMap(HashMap):
             return -errno.EFAULT
         depth = self.value_size // 8
         data = b"".join(a.to_bytes(8, "little") for a in addresses[:depth]).ljust(self.value_size, b"\0")
-        bucket = int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little") % self.max_entries
+        bucket = int.from_bytes(blake2b(data, digest_size=4).digest(), "little") % self.max_entries
         self.entries[bucket.to_bytes(4, "little")] = bytearray(data)
         return bucket
 

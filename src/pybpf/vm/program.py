@@ -10,7 +10,6 @@ values (memory bounds, uninitialised registers) is checked as the program runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from pybpf.isa import InvalidInstruction, decode, problem
 from pybpf.isa import opcodes as o
@@ -18,6 +17,10 @@ from pybpf.isa.helpers import helper_name
 from pybpf.isa.instruction import Instruction
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers import HELPERS
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class CheckedProgram:

@@ -19,10 +19,9 @@ from dataclasses import replace
 
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
+from pybpf.isa.helpers import POISON_HELPER, is_poison  # noqa: F401 (is_poison: pybpf.object.core's)
 from pybpf.object.core.calc import ReloKind, Result
 
-#: the helper id a poisoned instruction calls ("bad relo")
-POISON_HELPER = 0xBAD2310
 _SIZES = {1: o.B, 2: o.H, 4: o.W, 8: o.DW}
 
 
@@ -33,11 +32,6 @@ class PatchError(Exception):
 def poison() -> Instruction:
     """A call of the helper no kernel has."""
     return Instruction(o.JMP | o.CALL, imm=POISON_HELPER)
-
-
-def is_poison(ins: Instruction) -> bool:
-    """True for an instruction :func:`poison` made."""
-    return ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm == POISON_HELPER
 
 
 def _s32(value: int) -> int:

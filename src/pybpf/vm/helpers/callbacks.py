@@ -7,13 +7,16 @@ leaves programs that call these helpers to the interpreter."""
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 from pybpf.vm.constants import M64
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers.maps import value_pointer
 from pybpf.vm.helpers.operands import errno_result, map_operand
 from pybpf.vm.helpers.registry import Family
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("callbacks")
 

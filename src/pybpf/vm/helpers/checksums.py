@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import Any
 
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers.operands import charge_copy, errno_result
 from pybpf.vm.helpers.registry import Family
 from pybpf.vm.memory import INPUT_BASE
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("checksums")
 

@@ -5,12 +5,15 @@ discard, and perf_event_output into a perf event array. Return codes are the ker
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 from pybpf.object import MapType
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers.operands import charge_copy, errno_result, map_operand
 from pybpf.vm.helpers.registry import Family
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("events")
 

@@ -4,10 +4,12 @@ before it exits or calls anything; the exclusion itself is :mod:`pybpf.vm.lockin
 
 from __future__ import annotations
 
-from typing import Any
-
 from pybpf.vm import locking
 from pybpf.vm.helpers.registry import Family
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("locks")
 

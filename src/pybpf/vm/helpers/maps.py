@@ -5,10 +5,13 @@ Return codes are the kernel's: 0 or a negative errno."""
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 from pybpf.vm.helpers.operands import charge_copy, errno_result, map_operand
 from pybpf.vm.helpers.registry import Family
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("maps")
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any
 
-from pybpf.object.core import POISON_HELPER
+from pybpf.isa.helpers import POISON_HELPER
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers.registry import Family
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("misc")
 

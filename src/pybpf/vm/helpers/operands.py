@@ -4,10 +4,12 @@ by the families: a map operand is the opaque handle ``r1 = map[fd:ID]`` loaded
 
 from __future__ import annotations
 
-from typing import Any
-
 from pybpf.vm.constants import M64, MAP_HANDLE_BASE
 from pybpf.vm.errors import VMError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def map_operand(vm: Any, handle: int) -> Any:

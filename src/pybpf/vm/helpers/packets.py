@@ -10,13 +10,16 @@ for reads relative to the MAC header)."""
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 from pybpf.object import MapType
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers.operands import charge_copy, errno_result, map_operand, signed32
 from pybpf.vm.helpers.registry import Family
 from pybpf.vm.memory import INPUT_BASE
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("packets")
 #: the maps bpf_redirect_map may broadcast through

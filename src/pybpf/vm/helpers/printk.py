@@ -4,11 +4,14 @@ the run's budget by the bytes it handles, and kept up to MAX_OUTPUT bytes per ru
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pybpf.vm.constants import M64
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers.registry import Family
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("printk")
 

@@ -5,11 +5,14 @@ so the user and kernel forms are the same copy."""
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers.operands import charge_copy, errno_result
 from pybpf.vm.helpers.registry import Family
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("probe reads")
 

@@ -4,10 +4,13 @@ vm engine catches to run the target program in the caller's place."""
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 from pybpf.vm.helpers.operands import errno_result, map_operand
 from pybpf.vm.helpers.registry import Family
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("tail calls")
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any
 
 from pybpf.vm.helpers.operands import charge_copy, errno_result
 from pybpf.vm.helpers.registry import Family
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("task")
 

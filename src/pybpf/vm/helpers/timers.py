@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pybpf.vm import timers
 from pybpf.vm.helpers.operands import errno_result, map_operand
 from pybpf.vm.helpers.registry import Family
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILY = Family("timers")
 

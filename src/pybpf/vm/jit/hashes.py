@@ -42,7 +42,6 @@ import ctypes
 import functools
 import itertools
 from pathlib import Path
-from typing import Any
 
 from pybpf.vm.jit.abi import (
     D_BASE,
@@ -67,6 +66,10 @@ from pybpf.vm.jit.abi import (
     D_UPDATE,
     D_VALUE_SIZE,
 )
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: the largest map given native tables (its index takes 32 bytes per element), and the
 #: longest key

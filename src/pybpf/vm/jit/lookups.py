@@ -26,11 +26,14 @@ the per-run dynamic addresses the helper gives; both reach the same bytes.
 from __future__ import annotations
 
 import ctypes
-from typing import Any
 
 from pybpf.vm.constants import MAP_HANDLE_BASE
 from pybpf.vm.jit import abi as t
 from pybpf.vm.jit.hashes import NativeHash, native_hash
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: where values mapped for the whole batch are placed (far from the dynamic addresses
 #: that start again with every packet, and below the stacks)

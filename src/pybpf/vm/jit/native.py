@@ -36,10 +36,13 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from pybpf.cache import DiskCache, sha256
 from pybpf.vm.jit.abi import JitUnsupported
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: bump when the layout of entries or the way they are made changes
 FORMAT = b"pybpf-native-3"
