@@ -143,7 +143,10 @@ def _command_loads(argv: list[str], watched: tuple[str, ...], tmp_path) -> list[
         paths[key] = str(tmp_path / name)
     argv = [word.format_map(paths) for word in argv]
     code = _COMMAND.format(argv=argv, watched=watched, prefixes=tuple(f"{m}." for m in watched))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # twice: the first run may compile and fill the disk caches (which takes what a warm
+    # run does not: tempfile, shutil, the linker); a trivial command's start-up is a warm run's
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return eval(result.stdout.splitlines()[-1])
 
 
