@@ -18,6 +18,7 @@ from typing import IO
 from pybpf.tools.events import ToolError
 from pybpf.tools.funccount import add_timing_arguments, filters
 from pybpf.tools.probespec import resolve
+from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument, quote
 
 _DIVISORS = {"nsecs": 1, "usecs": 1000, "msecs": 1_000_000}
@@ -74,7 +75,8 @@ class Funclatency:
             if not args.json:
                 out.write(f'Tracing {len(targets)} functions for "{args.pattern}"... Hit Ctrl-C to end.\n')
                 out.flush()
-            for last in Ticker(args.interval, args.duration):
+            status = StatusLine(lambda: run.counts("@calls").get((), 0), what="calls")
+            for last in Ticker(args.interval, args.duration, status=status):
                 dists = run.histograms("@dist")
                 total, calls = run.counts("@total").get((), 0), run.counts("@calls").get((), 0)
                 if args.json:

@@ -20,6 +20,7 @@ from typing import IO
 
 from pybpf.tools.funccount import filters
 from pybpf.tools.probespec import resolve
+from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument
 
 Frames = tuple[tuple[int, str], ...]
@@ -64,7 +65,7 @@ class Stackcount:
             if not args.folded and not args.json:
                 out.write(f'Tracing {len(targets)} functions for "{args.pattern}"... Hit Ctrl-C to end.\n')
                 out.flush()
-            for last in Ticker(args.interval, args.duration):
+            for last in Ticker(args.interval, args.duration, status=StatusLine(lambda: sum(run.counts("@").values()))):
                 stacks: Counter[tuple[int, str, Frames, Frames]] = Counter()
                 for (pid, comm, *ids), count in run.counts("@").items():
                     kframes = tuple(run.frames(ids.pop(0), True, args.offset)) if kernel else ()
