@@ -17,6 +17,7 @@ from typing import IO
 
 from pybpf.tools.events import ToolError
 from pybpf.tools.funccount import add_timing_arguments, filters
+from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.probespec import resolve
 from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument, quote
@@ -40,6 +41,7 @@ class Funclatency:
         parser.add_argument("-l", "--level", type=int,
                             help="time the outermost LEVEL calls of nested or recursive calls, each from its entry")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        add_layout_argument(parser)
         parser.add_argument("pattern", help="functions to time: c:getaddrinfo, /path/binary:func*")
 
     @staticmethod
@@ -90,7 +92,7 @@ class Funclatency:
                     for (function, pid), hist in sorted(dists.items()):
                         if per_function:
                             out.write(f"\nFunction = {function} [{pid}]\n")
-                        out.write(hist.format_bcc(unit))
+                        out.write(render(hist, args, unit))
                     if calls:
                         out.write(f"\navg = {total // calls} {unit}, total: {total} {unit}, count: {calls}\n\n")
                     if last:

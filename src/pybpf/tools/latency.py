@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
+from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
 
@@ -88,6 +89,7 @@ class LatencyTool:
         parser.add_argument(*self.json_flags, dest="json", action="store_true", help="one JSON object per interval")
         if self.extension:
             parser.add_argument("-e", "--extension", action="store_true", help="also the average, total and count")
+        add_layout_argument(parser)
         self.extra_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
@@ -128,7 +130,7 @@ class LatencyTool:
             for group in sorted(groups):
                 if label:
                     out.write(f"\n{label} = {name(group)}\n")
-                out.write(groups[group].format_bcc(unit) + "\n")
+                out.write(render(groups[group], args, unit) + "\n")
             if summary:
                 out.write(f"\navg = {summary['avg']} {unit}, total: {summary['total']} {unit}, count: {summary['count']}\n\n")
         out.flush()

@@ -5,7 +5,8 @@ funccount's; kernel functions need kprobes, which this kernel lacks, and are ref
 the tracepoint to use. Flags as BCC's: ``-p PID``, ``-c CPU``, ``-i INTERVAL``,
 ``-D DURATION``, ``-T``, ``-r``, ``-s`` offsets, ``-P`` per process, ``-K``/``-U`` kernel or
 user stacks only, ``-v`` addresses, ``-d`` a delimiter between kernel and user frames,
-``-f`` folded lines; ``--svg FILE`` writes a flame graph of the stacks
+``-f`` folded lines; ``--svg FILE`` writes a flame graph of the stacks and ``--speedscope FILE``
+speedscope JSON
 (:mod:`pybpf.output`), ``--json`` one object per interval. Without ``-P``/``-p`` equal
 stacks of different processes are merged after symbolising (user frames need the pid)."""
 
@@ -49,11 +50,12 @@ class Stackcount:
         parser.add_argument("-d", "--delimited", action="store_true", help="insert delimiter between kernel/user stacks")
         parser.add_argument("-f", "--folded", action="store_true", help="output folded format")
         parser.add_argument("--svg", metavar="FILE", help="also write a flame graph of the stacks here (at the end)")
+        parser.add_argument("--speedscope", metavar="FILE", help="also write speedscope JSON of the stacks here (at the end)")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
         parser.add_argument("pattern", help="events to count: t:sched:sched_switch, c:malloc, u:LIB:PROBE")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        from pybpf.output import fold, svg
+        from pybpf.output import fold, speedscope, svg
 
         targets = resolve(args.pattern, regex=args.regexp, pid=args.pid)
         kernel, user = not args.user_stacks_only, not args.kernel_stacks_only
@@ -101,6 +103,9 @@ class Stackcount:
         if args.svg:
             with open(args.svg, "w") as file:
                 file.write(svg(sorted(everything.items()), title=f"stackcount {args.pattern}"))
+        if args.speedscope:
+            with open(args.speedscope, "w") as file:
+                file.write(speedscope(sorted(everything.items()), name=f"pybpf stackcount {args.pattern}"))
         return 0
 
     @staticmethod
