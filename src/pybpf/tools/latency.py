@@ -125,12 +125,12 @@ class LatencyTool:
                 {**({label: name(group)} if label else {}), "buckets": buckets(groups[group])}
                 for group in sorted(groups)], **summary}) + "\n")
         else:
-            if args.timestamp:
-                out.write(time.strftime("%H:%M:%S") + "\n")
+            # as BCC: a blank line, the time, then each histogram (a section line before each)
+            out.write("\n" + (f"{time.strftime('%H:%M:%S'):<8}\n" if args.timestamp else ""))
             for group in sorted(groups):
                 if label:
                     out.write(f"\n{label} = {name(group)}\n")
-                out.write(render(groups[group], args, unit) + "\n")
+                out.write(render(groups[group], args, unit))
             if summary:
                 out.write(f"\navg = {summary['avg']} {unit}, total: {summary['total']} {unit}, count: {summary['count']}\n\n")
         out.flush()
