@@ -177,16 +177,17 @@ def _kill_a_child():
 
 def test_killsnoop():
     out = run_tool("killsnoop", ["-p", str(os.getpid())], _kill_a_child)
-    rows = [line.split() for line in out.splitlines()[1:]]
+    assert out.splitlines()[0].split() == ["TIME", "PID", "COMM", "SIG", "TPID", "RESULT"]      # BCC's
+    rows = [line.split()[1:] for line in out.splitlines()[1:]]
     assert any(row[2] == str(int(signal.SIGUSR1)) and row[4] == "0" for row in rows)
     assert any(row[3] == str(2**22 + 7) and row[4] == "-3" for row in rows)
 
 
 def test_killsnoop_signal_and_target_filters():
     out = run_tool("killsnoop", ["-s", "USR1,15", "-p", str(os.getpid())], _kill_a_child)
-    rows = [line.split() for line in out.splitlines()[1:]]
+    rows = [line.split()[1:] for line in out.splitlines()[1:]]
     assert rows and all(row[2] == str(int(signal.SIGUSR1)) for row in rows)      # the signal 0 probes are left out
-    rows = [line.split() for line in run_tool("killsnoop", ["--tpid", str(2**22 + 7)], _kill_a_child).splitlines()[1:]]
+    rows = [line.split()[1:] for line in run_tool("killsnoop", ["--tpid", str(2**22 + 7)], _kill_a_child).splitlines()[1:]]
     assert rows and all(row[3] == str(2**22 + 7) for row in rows)
 
 
@@ -520,9 +521,9 @@ def test_statsnoop(tmp_path):
         os.path.exists(missing)
 
     rows = [line.split() for line in run_tool("statsnoop", ["-p", str(os.getpid())], trigger).splitlines()]
-    assert rows[0] == ["PID", "COMM", "RET", "ERR", "PATH"]
+    assert rows[0] == ["PID", "COMM", "FD", "ERR", "PATH"]                 # BCC's: FD -1 on failure
     assert any(row[2:] == ["0", "0", str(present)] for row in rows)
-    assert any(row[2:] == ["-2", "2", str(missing)] for row in rows)
+    assert any(row[2:] == ["-1", "2", str(missing)] for row in rows)
 
 
 def test_statsnoop_syscall_names(tmp_path):
@@ -530,7 +531,7 @@ def test_statsnoop_syscall_names(tmp_path):
     present.write_text("")
     rows = [line.split() for line in run_tool("statsnoop", ["-s", "-p", str(os.getpid())],
                                               lambda: os.stat(present)).splitlines()]
-    assert rows[0] == ["PID", "COMM", "RET", "ERR", "SYSCALL", "PATH"]
+    assert rows[0] == ["PID", "COMM", "FD", "ERR", "SYSCALL", "PATH"]
     assert any(row[4] in ("newfstatat", "statx", "newstat") and row[5] == str(present) for row in rows[1:])
 
 
