@@ -152,7 +152,7 @@ def _exit_seven(marker):
 def test_exitsnoop(marker):
     out = run_tool("exitsnoop", ["-n", "pybpfoutput"], lambda: _exit_seven(marker))
     rows = [line.split() for line in out.splitlines()[1:]]
-    assert rows and all(row[0] == "pybpfoutput_t" and row[-1] == "7" for row in rows)
+    assert rows and all(row[0] == "pybpfoutput_t" and row[-2:] == ["code", "7"] for row in rows)      # BCC's words
 
 
 def test_exitsnoop_json_signal(marker):
