@@ -136,3 +136,25 @@ def test_piped_no_tool_writes_anything_extra(pid):
     for name, (status, out, err) in results.items():
         assert status == 0 and err == "", (name, err)
         assert "\x1b" not in out and "\r" not in out and not STATUS_TEXT.search(out), (name, out)
+
+
+def test_a_reader_that_stops_early_ends_the_tool_quietly(tmp_path):
+    """``pybpf tool execsnoop | head -1``: once the reader has gone, the next row ends the
+    tool with status 0 and nothing on stderr (no "Broken pipe" error, no traceback)."""
+    with tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "tool", "execsnoop", "-d", "30"],
+                                   stdout=subprocess.PIPE, stderr=err, text=True, env=PYTHON_ENV)
+        try:
+            assert process.stdout.readline().split()[:2] == ["COMM", "PID"]
+            process.stdout.close()                   # the reader goes away
+            deadline = time.monotonic() + 20
+            while process.poll() is None and time.monotonic() < deadline:
+                subprocess.run(["/bin/true"], check=True)
+                time.sleep(0.1)
+            assert process.wait(timeout=10) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        err.seek(0)
+        assert err.read() == ""

@@ -4,6 +4,8 @@ each tool takes its own flags (``pybpf tool NAME --help``)."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,4 +40,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.name:
         raise PybpfError("name a tool (`pybpf tool --list` shows them)")
     tool = tools.get(args.name)
-    return tool.run(tool_parser(tool).parse_args(args.arguments))
+    arguments = tool_parser(tool).parse_args(args.arguments)
+    try:
+        return tool.run(arguments)
+    except BrokenPipeError:     # `pybpf tool NAME | head`: stop quietly (the programs are detached by now)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
