@@ -4,6 +4,7 @@ each tool takes its own flags (``pybpf tool NAME --help``)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -40,8 +41,12 @@ def run(args: argparse.Namespace) -> int:
     from pybpf.tools.programflags import ProgramShown
 
     tool = tools.get(args.name)
+    arguments = tool_parser(tool).parse_args(args.arguments)
     try:
-        return tool.run(tool_parser(tool).parse_args(args.arguments))
+        return tool.run(arguments)
     except ProgramShown as shown:       # --ebpf: the program instead of a run
         sys.stdout.write(shown.text if shown.text.endswith("\n") else shown.text + "\n")
+        return 0
+    except BrokenPipeError:     # `pybpf tool NAME | head`: stop quietly (the programs are detached by now)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -14,6 +14,7 @@ from typing import IO
 from pybpf.tools import programflags
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
 from pybpf.tools.events import offset
+from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
@@ -51,6 +52,7 @@ class BiteSize:
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
         programflags.add_arguments(parser)
+        add_layout_argument(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         defines = {"OFF_bytes": offset("block:block_rq_issue", "bytes"), "OFF_comm": offset("block:block_rq_issue", "comm")}
@@ -75,7 +77,7 @@ class BiteSize:
             if args.timestamp:
                 out.write(time.strftime("%H:%M:%S") + "\n")
             for comm in sorted(per_command):
-                out.write(f"\nProcess Name = {comm}\n{per_command[comm].format_bcc('Kbytes')}")
+                out.write(f"\nProcess Name = {comm}\n{render(per_command[comm], args, 'Kbytes')}")
         out.flush()
 
 

@@ -1,7 +1,8 @@
 """exitsnoop: trace processes as they exit (BCC's exitsnoop, on the
 sched:sched_process_exit tracepoint; built on pybpf's own API, the parent, start time and
-exit code read from the task through CO-RE). Columns: PCOMM PID PPID TID AGE(s) EXIT_CODE;
-only whole processes (the last thread) unless ``--per-thread``."""
+exit code read from the task through CO-RE). Columns: PCOMM PID PPID TID AGE(s) EXIT_CODE
+(as BCC's: ``0``, ``code N`` or ``signal N (NAME)``); only whole processes (the last
+thread) unless ``--per-thread``."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def _derive(event: dict) -> None:
         name = signal.Signals(code & 0x7F).name if code & 0x7F in signal.Signals._value2member_map_ else str(code & 0x7F)
         event["exit"] = f"signal {code & 0x7F} ({name})" + (", core dumped" if code & 0x80 else "")
     else:
-        event["exit"] = str(code >> 8)
+        event["exit"] = "0" if code >> 8 == 0 else f"code {code >> 8}"      # BCC's words
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:

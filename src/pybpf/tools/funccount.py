@@ -16,6 +16,7 @@ import time
 from typing import IO
 
 from pybpf.tools.probespec import resolve
+from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument, quote
 
 
@@ -54,7 +55,7 @@ class Funccount:
             if not args.json:
                 out.write(f'Tracing {len(targets)} functions for "{args.pattern}"... Hit Ctrl-C to end.\n')
                 out.flush()
-            for last in Ticker(args.interval, args.duration):
+            for last in Ticker(args.interval, args.duration, status=StatusLine(lambda: sum(run.counts("@").values()))):
                 counts = sorted(((key[0], count) for key, count in run.counts("@").items() if count),
                                 key=lambda row: (row[1], row[0]))
                 if args.json:

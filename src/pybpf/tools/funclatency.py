@@ -18,7 +18,9 @@ from typing import IO
 from pybpf.tools import programflags
 from pybpf.tools.events import ToolError
 from pybpf.tools.funccount import add_timing_arguments, filters
+from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.probespec import resolve
+from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument, quote
 
 _DIVISORS = {"nsecs": 1, "usecs": 1000, "msecs": 1_000_000}
@@ -41,6 +43,7 @@ class Funclatency:
         parser.add_argument("-l", "--level", type=int,
                             help="time the outermost LEVEL calls of nested or recursive calls, each from its entry")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        add_layout_argument(parser)
         parser.add_argument("pattern", help="functions to time: c:getaddrinfo, /path/binary:func*")
 
     @staticmethod
@@ -76,7 +79,8 @@ class Funclatency:
             if not args.json:
                 out.write(f'Tracing {len(targets)} functions for "{args.pattern}"... Hit Ctrl-C to end.\n')
                 out.flush()
-            for last in Ticker(args.interval, args.duration):
+            status = StatusLine(lambda: run.counts("@calls").get((), 0), what="calls")
+            for last in Ticker(args.interval, args.duration, status=status):
                 dists = run.histograms("@dist")
                 total, calls = run.counts("@total").get((), 0), run.counts("@calls").get((), 0)
                 if args.json:
@@ -90,7 +94,7 @@ class Funclatency:
                     for (function, pid), hist in sorted(dists.items()):
                         if per_function:
                             out.write(f"\nFunction = {function} [{pid}]\n")
-                        out.write(hist.format_bcc(unit))
+                        out.write(render(hist, args, unit))
                     if calls:
                         out.write(f"\navg = {total // calls} {unit}, total: {total} {unit}, count: {calls}\n\n")
                     if last:

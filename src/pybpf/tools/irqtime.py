@@ -20,6 +20,7 @@ from typing import IO
 
 from pybpf.tools import programflags
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
+from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
@@ -83,6 +84,7 @@ class IrqTool:
         parser.add_argument("--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
         programflags.add_arguments(parser)
+        add_layout_argument(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         from pybpf.tools.events import ToolError
@@ -116,7 +118,7 @@ class IrqTool:
                     {self.kind: name, "buckets": buckets(histograms[name])} for name in sorted(histograms)]}) + "\n")
             else:
                 for name in sorted(histograms):
-                    out.write(f"\n{self.kind} = {name}\n{histograms[name].format_bcc(unit)}")
+                    out.write(f"\n{self.kind} = {name}\n{render(histograms[name], args, unit)}")
         else:
             totals: dict[str, int] = {}
             for key, value in entries:

@@ -1,12 +1,15 @@
 """killsnoop: trace signals sent with kill() (BCC's killsnoop, on the
 syscalls:sys_enter_kill and sys_exit_kill tracepoints; built on pybpf's own API).
-Columns: PID COMM SIG TPID RESULT. BCC's ``-s SIGNALS`` (numbers or names, comma-separated)
-and its ``-T TPID`` as ``--tpid`` (``-T`` is the time column here)."""
+Columns as BCC's: TIME PID COMM SIG TPID RESULT, the pid columns as wide as the largest pid
+(/proc/sys/kernel/pid_max) and a blank. BCC's ``-s SIGNALS`` (numbers or names,
+comma-separated) and its ``-T TPID`` as ``--tpid`` (``-T`` is the shared time column flag
+here, already shown)."""
 
 from __future__ import annotations
 
 import argparse
 import signal
+from pathlib import Path
 
 from pybpf.tools.events import EventLayout, offset
 from pybpf.tools.tool import Column, EventTool
@@ -61,6 +64,21 @@ def signals(text: str) -> frozenset[int]:
     return frozenset(found)
 
 
+def _pid_width() -> int:
+    """BCC's pid column width: the digits of the largest pid, plus one."""
+    try:
+        return len(Path("/proc/sys/kernel/pid_max").read_text().strip()) + 1
+    except OSError:
+        return 7
+
+
+def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
+    width = _pid_width()
+    return ((*(() if args.time else (Column("TIME", "_clock", -9),)), Column("PID", "pid", -width),
+             Column("COMM", "comm", -16), Column("SIG", "sig", -4), Column("TPID", "tpid", -width),
+             Column("RESULT", "ret", -1)))
+
+
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tpid", type=int, help="only signals sent to this process id (BCC's -T)")
     parser.add_argument("-s", "--signal", type=signals, help="only these signals (comma-separated numbers or names)")
@@ -71,8 +89,7 @@ TOOL = EventTool(
     description="Trace signals sent by kill().",
     layout=EventLayout((("pid", "u32"), ("tpid", "s32"), ("sig", "s32"), ("ret", "s64"), ("comm", "str:16"))),
     source=SOURCE,
-    columns=(Column("PID", "pid", -7), Column("COMM", "comm", -16), Column("SIG", "sig", -4),
-             Column("TPID", "tpid", -7), Column("RESULT", "ret", -1)),
+    columns=_columns,
     defines=lambda args: {"PID_OFFSET": offset("syscalls:sys_enter_kill", "pid"),
                           "SIG_OFFSET": offset("syscalls:sys_enter_kill", "sig"),
                           "RET_OFFSET": offset("syscalls:sys_exit_kill", "ret")},

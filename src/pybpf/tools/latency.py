@@ -17,6 +17,7 @@ from typing import IO
 
 from pybpf.tools import programflags
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
+from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
 
@@ -90,6 +91,7 @@ class LatencyTool:
         if self.extension:
             parser.add_argument("-e", "--extension", action="store_true", help="also the average, total and count")
         programflags.add_arguments(parser)
+        add_layout_argument(parser)
         self.extra_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
@@ -125,12 +127,12 @@ class LatencyTool:
                 {**({label: name(group)} if label else {}), "buckets": buckets(groups[group])}
                 for group in sorted(groups)], **summary}) + "\n")
         else:
-            if args.timestamp:
-                out.write(time.strftime("%H:%M:%S") + "\n")
+            # as BCC: a blank line, the time, then each histogram (a section line before each)
+            out.write("\n" + (f"{time.strftime('%H:%M:%S'):<8}\n" if args.timestamp else ""))
             for group in sorted(groups):
                 if label:
                     out.write(f"\n{label} = {name(group)}\n")
-                out.write(groups[group].format_bcc(unit) + "\n")
+                out.write(render(groups[group], args, unit))
             if summary:
                 out.write(f"\navg = {summary['avg']} {unit}, total: {summary['total']} {unit}, count: {summary['count']}\n\n")
         out.flush()

@@ -115,9 +115,19 @@ class OffCpuTime:
             return symbolize(((key.comm, key.tgid, key.user_stack, key.kernel_stack, usecs)
                               for key, usecs in counts.items()), stacks, delimited=args.delimited)
 
+    @staticmethod
+    def banner(args: argparse.Namespace) -> str:
+        """BCC's header: which threads, which stacks, and for how long."""
+        threads = (f"PID {args.pid}" if args.pid else f"TID {args.tid}" if args.tid else
+                   "user threads" if args.user_threads_only else "kernel threads" if args.kernel_threads_only
+                   else "all threads")
+        stack = "user" if args.user_stacks_only else "kernel" if args.kernel_stacks_only else "user + kernel"
+        until = f" for {args.duration:g} secs." if args.duration else "... Hit Ctrl-C to end."
+        return f"Tracing off-CPU time (us) of {threads} by {stack} stack{until}"
+
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         if not args.json and not args.folded and not args.ebpf:
-            out.write("Tracing off-CPU time (us) of all threads by user + kernel stack... Hit Ctrl-C to end.\n\n")
+            out.write(self.banner(args) + "\n\n")
             out.flush()
         write(self.stacks(args), args, out, title="off-CPU time", value="usecs")
         return 0

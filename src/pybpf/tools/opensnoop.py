@@ -73,8 +73,9 @@ def _derive(event: dict) -> None:
 
 
 def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
-    return (Column("TID", "tid", -6) if args.tid is not None else Column("PID", "pid", -7),
-            Column("COMM", "comm", -16), Column("FD", "fd", 3), Column("ERR", "err", 3),
+    """BCC's columns and widths (``%-6s %-16s %4s %3s``)."""
+    return (Column("TID" if args.tid is not None else "PID", "tid" if args.tid is not None else "pid", -6),
+            Column("COMM", "comm", -16), Column("FD", "fd", 4), Column("ERR", "err", 3),
             *((Column("FLAGS", "flags_octal", -8), Column("MODE", "mode_octal", -4)) if args.extended_fields else ()),
             Column("PATH", "path", -1))
 

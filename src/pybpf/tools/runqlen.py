@@ -15,6 +15,7 @@ from typing import IO
 
 from pybpf.tools import programflags
 from pybpf.tools.csnippets import MAP_ADD
+from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
@@ -67,6 +68,7 @@ class RunqLen:
         parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
         programflags.add_arguments(parser)
+        add_layout_argument(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         with running(SOURCE, name="runqlen", defines={"PER_CPU": int(args.cpus), "MAX_LENGTH": MAX_LENGTH},
@@ -99,7 +101,7 @@ class RunqLen:
                 out.write(f"runqocc, CPU {cpu:<3} {occupancy[cpu]:6.2f}%\n" if args.cpus
                           else f"runqocc: {occupancy[cpu]:0.2f}%\n")
             else:
-                out.write((f"\ncpu = {cpu}\n" if args.cpus else "") + per_cpu[cpu].format_bcc_linear("runqlen"))
+                out.write((f"\ncpu = {cpu}\n" if args.cpus else "") + render(per_cpu[cpu], args, "runqlen"))
         out.flush()
 
 

@@ -5,7 +5,8 @@ funccount's; kernel functions need kprobes, which this kernel lacks, and are ref
 the tracepoint to use. Flags as BCC's: ``-p PID``, ``-c CPU``, ``-i INTERVAL``,
 ``-D DURATION``, ``-T``, ``-r``, ``-s`` offsets, ``-P`` per process, ``-K``/``-U`` kernel or
 user stacks only, ``-v`` addresses, ``-d`` a delimiter between kernel and user frames,
-``-f`` folded lines; ``--svg FILE`` writes a flame graph of the stacks
+``-f`` folded lines; ``--svg FILE`` writes a flame graph of the stacks and ``--speedscope FILE``
+speedscope JSON
 (:mod:`pybpf.output`), ``--json`` one object per interval. Without ``-P``/``-p`` equal
 stacks of different processes are merged after symbolising (user frames need the pid)."""
 
@@ -20,6 +21,7 @@ from typing import IO
 
 from pybpf.tools.funccount import filters
 from pybpf.tools.probespec import resolve
+from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument
 
 Frames = tuple[tuple[int, str], ...]
@@ -48,11 +50,12 @@ class Stackcount:
         parser.add_argument("-d", "--delimited", action="store_true", help="insert delimiter between kernel/user stacks")
         parser.add_argument("-f", "--folded", action="store_true", help="output folded format")
         parser.add_argument("--svg", metavar="FILE", help="also write a flame graph of the stacks here (at the end)")
+        parser.add_argument("--speedscope", metavar="FILE", help="also write speedscope JSON of the stacks here (at the end)")
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
         parser.add_argument("pattern", help="events to count: t:sched:sched_switch, c:malloc, u:LIB:PROBE")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        from pybpf.output import fold, svg
+        from pybpf.output import fold, speedscope, svg
 
         targets = resolve(args.pattern, regex=args.regexp, pid=args.pid)
         kernel, user = not args.user_stacks_only, not args.kernel_stacks_only
@@ -64,7 +67,7 @@ class Stackcount:
             if not args.folded and not args.json:
                 out.write(f'Tracing {len(targets)} functions for "{args.pattern}"... Hit Ctrl-C to end.\n')
                 out.flush()
-            for last in Ticker(args.interval, args.duration):
+            for last in Ticker(args.interval, args.duration, status=StatusLine(lambda: sum(run.counts("@").values()))):
                 stacks: Counter[tuple[int, str, Frames, Frames]] = Counter()
                 for (pid, comm, *ids), count in run.counts("@").items():
                     kframes = tuple(run.frames(ids.pop(0), True, args.offset)) if kernel else ()
@@ -100,6 +103,9 @@ class Stackcount:
         if args.svg:
             with open(args.svg, "w") as file:
                 file.write(svg(sorted(everything.items()), title=f"stackcount {args.pattern}"))
+        if args.speedscope:
+            with open(args.speedscope, "w") as file:
+                file.write(speedscope(sorted(everything.items()), name=f"pybpf stackcount {args.pattern}"))
         return 0
 
     @staticmethod

@@ -1,6 +1,7 @@
 """statsnoop: trace stat() calls (BCC's statsnoop, on the syscalls:sys_enter/sys_exit
 tracepoints of stat, lstat, newstat, newlstat, newfstatat, statx and statfs; built on
-pybpf's own API, see :mod:`pybpf.tools.pathcalls`). Columns: PID COMM RET ERR PATH; BCC's
+pybpf's own API, see :mod:`pybpf.tools.pathcalls`). Columns as BCC's: PID COMM FD ERR PATH
+(FD: the return value, -1 on failure, as BCC names it); BCC's
 ``-s`` adds SYSCALL (which call it was), ``-U``/``-u UID`` as the other snoops."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ TOOL = EventTool(
     description="Trace stat() calls with their paths and results.",
     layout=pathcalls.LAYOUT,
     source=lambda args: pathcalls.source(SYSCALLS),
-    columns=lambda args: (Column("PID", "pid", -7), Column("COMM", "comm", -16), Column("RET", "ret", 3),
+    columns=lambda args: (Column("PID", "pid", -7), Column("COMM", "comm", -16), Column("FD", "fd", 4),
                           Column("ERR", "err", 3), *((Column("SYSCALL", "syscall", -12),) if args.sysname else ()),
                           Column("PATH", "path", -1)),
     derive=pathcalls.deriver(SYSCALLS),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from pybpf.tools.events import ToolError
+from pybpf.tools.status import StatusLine
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
@@ -277,15 +278,19 @@ class Ticker:
     ``duration`` seconds (None: until Ctrl-C, or until ``until()`` is true) reports: iterate
     to get ``False`` at each interval and ``True`` once at the end. ``step`` bounds each wait (for tools that
     poll events meanwhile: :meth:`wait` returns how long to wait now); ``pause(seconds)``
-    waits (``time.sleep``, or a tool's poll for events meanwhile)."""
+    waits (``time.sleep``, or a tool's poll for events meanwhile). While it sleeps, a
+    :class:`~pybpf.tools.status.StatusLine` (``status``; by default one counting nothing)
+    says on a terminal what the run is doing, cleared before each report; a tool that
+    passes its own ``pause`` prints events meanwhile, so it gets no line unless it asks."""
 
     def __init__(self, interval: float | None, duration: float | None, until: Callable[[], bool] | None = None,
-                 pause: Callable[[float], object] = time.sleep):
+                 pause: Callable[[float], object] = time.sleep, status: StatusLine | None = None):
         if interval is not None and interval <= 0:
             raise ToolError(f"-i {interval}: the interval must be positive")
         if duration is not None and duration <= 0:
             raise ToolError(f"-d {duration}: the duration must be positive")
         self.interval, self.duration, self.until, self.pause = interval, duration, until, pause
+        self.status = status if status is not None or pause is not time.sleep else StatusLine()
         self.start = self.last = time.monotonic()
 
     def __iter__(self) -> Iterator[bool]:
@@ -296,12 +301,20 @@ class Ticker:
                     break
                 if self.interval is not None and now - self.last >= self.interval:
                     self.last = now
+                    self._clear()
                     yield False
                     continue
+                if self.status is not None:
+                    self.status.update()
                 self.pause(self.wait())
         except KeyboardInterrupt:
             pass
+        self._clear()
         yield True
+
+    def _clear(self) -> None:
+        if self.status is not None:
+            self.status.clear()
 
     def wait(self, step: float = 0.1) -> float:
         """Seconds to wait before something is due (at most ``step``)."""

@@ -1,0 +1,27 @@
+"""The histogram tools' ``--layout`` (issue 17: histograms in BCC's and in bpftrace's
+layouts, one :class:`pybpf.output.Histogram`, two renderings): ``bcc`` (the default) prints
+what BCC's tool prints (``print_log2_hist`` / ``print_linear_hist``); ``bpftrace`` prints
+the rows bpftrace's ``hist()`` / ``lhist()`` print (``[4, 8)   12 |@@@@  |``) under an
+``@unit:`` line, as bpftrace prints a map of that name. The lines a tool puts between
+histograms (``Process Name = bash``, ``cpu = 0``) stay as they are; ``--json`` is not
+affected."""
+
+from __future__ import annotations
+
+import argparse
+
+from pybpf.output import Histogram
+
+LAYOUTS = ("bcc", "bpftrace")
+
+
+def add_layout_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--layout", choices=LAYOUTS, default="bcc",
+                        help="histogram layout: bcc (default, as BCC's tool) or bpftrace (as hist()/lhist())")
+
+
+def render(histogram: Histogram, args: argparse.Namespace, unit: str) -> str:
+    """``histogram`` in the layout ``args.layout`` asks for; ``unit`` names its values."""
+    if args.layout == "bpftrace":
+        return f"@{unit}: \n{histogram.format()}"
+    return histogram.format_bcc(unit) if histogram.linear is None else histogram.format_bcc_linear(unit)
