@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from pybpf.output import Histogram
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up: tool --list)
+if TYPE_CHECKING:
+    from pybpf.output import Histogram
 
 LAYOUTS = ("bcc", "bpftrace")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-from pathlib import Path
 
 from pybpf.tools.events import EventLayout, offset
 from pybpf.tools.tool import Column, EventTool
@@ -67,7 +66,8 @@ def signals(text: str) -> frozenset[int]:
 def _pid_width() -> int:
     """BCC's pid column width: the digits of the largest pid, plus one."""
     try:
-        return len(Path("/proc/sys/kernel/pid_max").read_text().strip()) + 1
+        with open("/proc/sys/kernel/pid_max") as pid_max:
+            return len(pid_max.read().strip()) + 1
     except OSError:
         return 7
 
