@@ -1,0 +1,76 @@
+"""BCC's networking examples that create interfaces of fixed names (``me``/``you``), run
+unmodified under ``python -m pybpf.bcc`` inside a network namespace of the test's own, so
+that the names cannot clash with anything on the machine (root only). The scripts are
+read as tests/bcc/test_scripts.py reads BCC's (Debian's bpfcc-tools or a BCC checkout).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from test_scripts import _bcc_script, _run
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
+                                reason="runs BCC's scripts in a network namespace: root and iproute2's ip")
+
+
+@pytest.fixture
+def private_netns():
+    """A network namespace named for this run (pybpf-bccnet-PID), its loopback up and IPv6
+    duplicate address detection off (a new link's address is usable at once); deleted
+    afterwards with every link in it."""
+    name = f"pybpf-bccnet-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        for key in ("net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0"):
+            subprocess.run(["ip", "netns", "exec", name, "sysctl", "-q", "-w", key], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+ECHO_REQUESTS = """
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+index = socket.if_nametoindex("me")
+for seq in range(int(sys.argv[1])):
+    s.sendto(bytes([128, 0, 0, 0, 0, 7, 0, seq]), ("ff02::1", 0, 0, index))   # echo request
+    s.sendto(bytes([129, 0, 0, 0, 0, 7, 0, seq]), ("ff02::1", 0, 0, index))   # echo reply: not printed
+"""
+
+
+def test_tc_perf_event_prints_the_echo_requests_leaving_me(tmp_path, private_netns):
+    # clsact egress filter (SCHED_CLS, direct action) on the veth `me` it creates; the
+    # program's ETH_ALEN, IPPROTO_ICMPV6 and TC_ACT_OK come from the uapi headers it includes
+    sent: list[int] = []
+    local: list[str] = []
+
+    def ping() -> None:
+        if not local:
+            shown = subprocess.run(["ip", "-n", private_netns, "-6", "-o", "addr", "show", "dev", "me", "scope", "link"],
+                                   capture_output=True, text=True, check=True).stdout
+            local.extend(re.findall(r"inet6 (\S+)/64", shown))
+        subprocess.run(["ip", "netns", "exec", private_netns, sys.executable, "-c", ECHO_REQUESTS, "3"],
+                       check=True, timeout=10)
+        sent.append(3)
+
+    out = _run(_bcc_script("examples/networking/tc_perf_event.py", tmp_path), [], ping, ready="Try:",
+               stop_after=2, netns=private_netns)
+    lines = out.splitlines()
+    assert 'Try: "ping6 ff02::1%me"' in lines, out
+    header = next(i for i, line in enumerate(lines) if line.startswith("CPU"))
+    assert lines[header].split() == ["CPU", "SRC", "IP", "DST", "IP", "Magic"], out
+    rows = [line.split() for line in lines[header + 1:] if line.strip()]
+    assert local, "no link-local address on me"
+    assert len(rows) == sum(sent), out        # every echo request, and none of the replies
+    for cpu, src, dst, magic in rows:
+        assert int(cpu) in range(os.cpu_count() or 1)
+        assert (src, dst, magic) == (local[0], "ff02::1", "0xfaceb00c"), out
+    links = subprocess.run(["ip", "-n", private_netns, "-o", "link"], capture_output=True, text=True).stdout
+    assert " me@" not in links and " me:" not in links, links   # the script deletes its veth on Ctrl-C
