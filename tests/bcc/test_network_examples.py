@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from test_scripts import _bcc_script, _run
@@ -74,3 +75,38 @@ def test_tc_perf_event_prints_the_echo_requests_leaving_me(tmp_path, private_net
         assert (src, dst, magic) == (local[0], "ff02::1", "0xfaceb00c"), out
     links = subprocess.run(["ip", "-n", private_netns, "-o", "link"], capture_output=True, text=True).stdout
     assert " me@" not in links and " me:" not in links, links   # the script deletes its veth on Ctrl-C
+
+
+def _in_private_debugfs(script, args: list[str]) -> str:
+    """What ``script`` prints run unmodified under ``python -m pybpf.bcc`` in a mount
+    namespace of its own where debugfs is mounted on /sys/kernel/debug (its tracing/
+    directory is tracefs): the machine's mounts are left as they are."""
+    import pybpf
+
+    shell = ('mountpoint -q /sys/kernel/debug || mount -t debugfs pybpf-bccnet /sys/kernel/debug || exit 3; '
+             'exec "$@"')
+    path = os.pathsep.join([str(Path(pybpf.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", shell, "sh",
+                           sys.executable, "-m", "pybpf.bcc", str(script), *args],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": path})
+    if done.returncode == 3:
+        pytest.skip(f"cannot mount debugfs in a mount namespace: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_tplist_lists_tracepoints_from_a_debugfs_of_its_own(tmp_path):
+    # tplist.py reads /sys/kernel/debug/tracing, unmounted on this machine
+    mounted = os.path.ismount("/sys/kernel/debug")
+    events = Path("/sys/kernel/tracing/events")
+    if not (events / "sched").is_dir():
+        pytest.skip("no tracefs at /sys/kernel/tracing")
+    script = _bcc_script("tools/tplist.py", tmp_path)
+    listed = _in_private_debugfs(script, ["sched:*"]).split()
+    assert sorted(listed) == sorted(f"sched:{e.name}" for e in (events / "sched").iterdir() if e.is_dir())
+    verbose = _in_private_debugfs(script, ["-v", "syscalls:sys_enter_openat"]).splitlines()
+    fields = [re.search(r"field:([^;]*);", line).group(1).split()
+              for line in (events / "syscalls" / "sys_enter_openat" / "format").read_text().splitlines()
+              if "field:" in line and "common_" not in line]
+    assert verbose == ["syscalls:sys_enter_openat", *(f"    {' '.join(f[:-1])} {f[-1]};" for f in fields)]
+    assert os.path.ismount("/sys/kernel/debug") == mounted      # nothing mounted here
