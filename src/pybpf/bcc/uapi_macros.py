@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+
 from pybpf.toolchain.paths import uapi_include_dirs
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s*<([^>]+)>', re.MULTILINE)

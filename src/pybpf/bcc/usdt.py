@@ -11,6 +11,7 @@ import os
 import sys
 from typing import Any
 
+from pybpf.bcc.usdt_listing import USDTProbe, probes_of
 from pybpf.errors import PybpfError
 from pybpf.usdt import UsdtError, UsdtProbe, c_reader, find_probe, read_probes
 
@@ -56,8 +57,12 @@ class USDT:
             print(exc, file=sys.stderr)
             sys.exit(1)
 
-    def enumerate_probes(self) -> list[UsdtProbe]:
-        return list(read_probes(self.path))
+    def enumerate_probes(self) -> list[USDTProbe]:
+        """The binary's probes, as BCC lists them (:mod:`pybpf.bcc.usdt_listing`)."""
+        try:
+            return probes_of(read_probes(self.path))
+        except UsdtError as exc:
+            raise USDTException(f"USDT probes of {self.path}: {exc}") from None
 
     def get_text(self, first_cookie: int = 0) -> str:
         """C readers for every enabled site, and ``bpf_usdt_readarg`` dispatching on the
