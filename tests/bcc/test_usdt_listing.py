@@ -103,3 +103,33 @@ def test_tplist_lists_the_probes_of_python(tmp_path):
     if not os.path.exists(binary) or not _notes(binary):
         pytest.skip("no python3.11 with USDT notes")
     _check(tmp_path, binary)
+
+
+COLLECTIONS = "import gc, os; gc.disable(); print(os.getpid(), flush=True); [gc.collect(1) for _ in range(3)]"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="attaches USDT probes: root only")
+def test_trace_prints_a_python_usdt_argument(tmp_path):
+    # trace.py finds the probe through enumerate_probes (bytes names) and declares the
+    # argument with get_probe_arg_ctype (gc__start's -4@... is int32_t)
+    from test_scripts import _run
+
+    python = "/usr/bin/python3.11"
+    if not os.path.exists(python) or "gc__start" not in subprocess.run(
+            ["readelf", "-n", python], capture_output=True, text=True).stdout:
+        pytest.skip("no python3.11 with USDT notes")
+    pids: list[str] = []
+
+    def collect() -> None:
+        pids.append(subprocess.run([python, "-S", "-c", COLLECTIONS], capture_output=True, text=True,
+                                   check=True).stdout.strip())
+
+    out = _run(_bcc_script("tools/trace.py", tmp_path), [f'u:{python}:gc__start "gen %d", arg1'], collect,
+               ready="PID", stop_after=2)
+    rows = [line.split() for line in out.splitlines()]
+    for pid in pids:
+        mine = [row for row in rows if row[:1] == [pid]]
+        # besides the three collections it asks for, the interpreter collects generation 0
+        # while it starts and generation 2 when it exits
+        assert [row[3:] for row in mine if row[5] == "1"] == [["gc__start", "gen", "1"]] * 3, out
+        assert {row[5] for row in mine} <= {"0", "1", "2"}, out

@@ -64,6 +64,18 @@ class USDT:
         except UsdtError as exc:
             raise USDTException(f"USDT probes of {self.path}: {exc}") from None
 
+    def get_probe_arg_ctype(self, probe_name: str, arg_index: int) -> str:
+        """The C type of argument ``arg_index`` (from 0) of ``[provider:]probe_name``, as
+        BCC names it from the note's size (``-4@...`` → ``int32_t``); trace.py declares
+        the values it reads with it."""
+        provider, _, name = probe_name.rpartition(":")
+        try:
+            sites = find_probe(self.path, name, provider or None)
+            argument = sites[0].arguments[arg_index]
+        except (UsdtError, IndexError) as exc:
+            raise USDTException(f"USDT probe {probe_name} in {self.path}: no argument {arg_index + 1}: {exc}") from None
+        return f"{'' if argument.signed else 'u'}int{argument.size * 8}_t"
+
     def get_text(self, first_cookie: int = 0) -> str:
         """C readers for every enabled site, and ``bpf_usdt_readarg`` dispatching on the
         attach cookie (site numbers start at ``first_cookie``, for several contexts)."""
