@@ -6,6 +6,7 @@ read as tests/bcc/test_scripts.py reads BCC's (Debian's bpfcc-tools or a BCC che
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -110,3 +111,69 @@ def test_tplist_lists_tracepoints_from_a_debugfs_of_its_own(tmp_path):
               if "field:" in line and "common_" not in line]
     assert verbose == ["syscalls:sys_enter_openat", *(f"    {' '.join(f[:-1])} {f[-1]};" for f in fields)]
     assert os.path.ismount("/sys/kernel/debug") == mounted      # nothing mounted here
+
+
+def _veth_pairs(netns: str, *pairs: tuple[str, str]) -> None:
+    for a, b in pairs:
+        subprocess.run(["ip", "-n", netns, "link", "add", a, "type", "veth", "peer", "name", b], check=True)
+        for name in (a, b):
+            subprocess.run(["ip", "-n", netns, "link", "set", name, "up"], check=True)
+
+
+def _packets(netns: str, link: str, direction: str) -> int:
+    shown = subprocess.run(["ip", "-n", netns, "-s", "-j", "link", "show", link], capture_output=True, text=True,
+                           check=True).stdout
+    return int(json.loads(shown)[0]["stats64"][direction]["packets"])
+
+
+UDP = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(int(sys.argv[1])):
+    s.sendto(b"x", ("10.79.9.2", 9))
+"""
+
+
+def _udp_sender(netns: str, link: str, count: int, sent: list[int]):
+    """Send ``count`` UDP datagrams out of ``link`` (10.79.9.1) to 10.79.9.2 (a neighbour
+    entry of ours) on the first call, counting them in ``sent``: the scripts print their
+    counters once a second, so the test stops them seconds after the last datagram."""
+    subprocess.run(["ip", "-n", netns, "addr", "add", "10.79.9.1/24", "dev", link], check=True)
+    subprocess.run(["ip", "-n", netns, "neigh", "replace", "10.79.9.2", "lladdr", "02:00:00:00:00:02", "dev", link],
+                   check=True)
+
+    def send() -> None:
+        if sent:
+            return
+        subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", UDP, str(count)], check=True, timeout=10)
+        sent.append(count)
+
+    return send
+
+
+def test_xdp_macswap_count_sends_udp_back(tmp_path, private_netns):
+    # XDP_TX in skb mode: each UDP datagram leaving x0 comes back from x1 with its MACs swapped
+    _veth_pairs(private_netns, ("x0", "x1"))
+    sent: list[int] = []
+    before = _packets(private_netns, "x0", "rx")
+    out = _run(_bcc_script("examples/networking/xdp/xdp_macswap_count.py", tmp_path), ["-S", "x1"],
+               _udp_sender(private_netns, "x0", 50, sent), ready="Printing drops", stop_after=3, netns=private_netns)
+    counts = [int(line.split()[1]) for line in out.splitlines() if line.startswith("17: ")]
+    assert sum(counts) >= sum(sent) > 0, out          # UDP is IP protocol 17
+    assert "Removing filter from device" in out
+    assert _packets(private_netns, "x0", "rx") - before >= sum(sent)
+
+
+def test_xdp_redirect_map_counts_what_it_redirects(tmp_path, private_netns):
+    # BPF_DEVMAP and redirect_map: packets arriving on x1 go out of y0 (xdp_dummy on it)
+    _veth_pairs(private_netns, ("x0", "x1"), ("y0", "y1"))
+    sent: list[int] = []
+    out = _run(_bcc_script("examples/networking/xdp/xdp_redirect_map.py", tmp_path), ["x1", "y0"],
+               _udp_sender(private_netns, "x0", 50, sent), ready="Printing redirected", stop_after=3,
+               netns=private_netns)
+    rates = [int(line.split()[0]) for line in out.splitlines() if line.endswith(" pkt/s")]
+    assert sum(rates) >= sum(sent) > 0, out
+    assert "Removing filter from device" in out
+    links = subprocess.run(["ip", "-n", private_netns, "-j", "link", "show"], capture_output=True, text=True,
+                           check=True).stdout
+    assert not [link["ifname"] for link in json.loads(links) if "xdp" in link], links   # both programs removed
