@@ -177,3 +177,55 @@ def test_xdp_redirect_map_counts_what_it_redirects(tmp_path, private_netns):
     links = subprocess.run(["ip", "-n", private_netns, "-j", "link", "show"], capture_output=True, text=True,
                            check=True).stdout
     assert not [link["ifname"] for link in json.loads(links) if "xdp" in link], links   # both programs removed
+
+
+CONNECTION = """
+import os, socket, sys
+with open(sys.argv[1] + "/cgroup.procs", "w") as procs:
+    procs.write(str(os.getpid()))
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(1)
+client = socket.create_connection(server.getsockname())
+accepted, _ = server.accept()
+client.sendall(b"pybpf sockmap")
+print(client.getsockname()[1], server.getsockname()[1], accepted.recv(100).decode(), flush=True)
+"""
+
+
+def test_sockmap_redirects_between_sockets_of_a_cgroup(tmp_path):
+    # SOCK_OPS on a cgroup (attach_func, BPFAttachType.CGROUP_SOCK_OPS) fills a BPF_SOCKHASH
+    # keyed by a struct; SK_MSG on it (lib.bpf_table_fd(b.module, ...), SK_MSG_VERDICT)
+    # redirects a local connection's messages with msg_redirect_hash. It names no interface,
+    # and only the processes of the test's own cgroup are seen: run in the machine's namespaces
+    mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    root = next((Path(fields[1]) for fields in mounts if fields[2] == "cgroup2"), None)
+    if root is None:
+        pytest.skip("no cgroup v2 hierarchy")
+    cgroup = root / f"pybpf-bccnet-{os.getpid()}"
+    cgroup.mkdir()
+    connections: list[list[str]] = []
+
+    def connect() -> None:
+        done = subprocess.run([sys.executable, "-c", CONNECTION, str(cgroup)],
+                              capture_output=True, text=True, check=True, timeout=10)
+        connections.append(done.stdout.split())
+
+    try:
+        out = _run(_bcc_script("examples/networking/sockmap.py", tmp_path), ["-c", str(cgroup)], connect, ready="",
+                   stop_after=2)
+        if shutil.which("bpftool"):                       # its programs left the cgroup with it
+            shown = subprocess.run(["bpftool", "cgroup", "show", str(cgroup)], capture_output=True, text=True)
+            assert "sock_ops" not in shown.stdout, shown.stdout
+    finally:
+        cgroup.rmdir()
+    assert connections and all(c[2:] == ["pybpf", "sockmap"] for c in connections), connections
+    messages = [line.split("bpf_trace_printk: ", 1)[1].rstrip("'") for line in out.splitlines()
+                if "bpf_trace_printk: " in line]
+    complete = [(client, server) for client, server, *_ in connections
+                if [m for m in messages if client in m or server in m] == [
+                    f"remote-port: {server}, local-port: {client}", f"Sockhash op: 4, port {client} --> {server}",
+                    f"remote-port: {client}, local-port: {server}", f"Sockhash op: 5, port {server} --> {client}",
+                    f"try redirect port {client} --> {server}"]]
+    assert complete, out
+    assert out.rstrip().endswith("Detaching..."), out

@@ -81,6 +81,7 @@ class Table:
         self.map_type = kernel_map.spec.type
         self.max_entries = kernel_map.spec.max_entries
         self.flags = kernel_map.spec.flags
+        self.map_fd: int = kernel_map.fd       # BCC's name for it (attach_func, a sockmap's programs)
 
     # -- conversion ----------------------------------------------------------------------
     def _key_bytes(self, key: Any) -> bytes:

@@ -89,4 +89,14 @@ class _Lib:
         return 0
 
 
+    @staticmethod
+    def bpf_table_fd(module: Any, table_name: bytes | str) -> int:
+        """The fd of the program's map ``table_name`` (``module`` is ``BPF(...).module``);
+        -1 when it has none of that name, as libbcc."""
+        try:
+            return int(module[table_name].map_fd)
+        except KeyError:                           # pybpf.bcc's TableError is one
+            return -1
+
+
 lib = _Lib()
