@@ -81,7 +81,11 @@ class Table:
         self.map_type = kernel_map.spec.type
         self.max_entries = kernel_map.spec.max_entries
         self.flags = kernel_map.spec.flags
-        self.map_fd: int = kernel_map.fd       # BCC's name for it (attach_func, a sockmap's programs)
+
+    @property
+    def map_fd(self) -> int:
+        """The map's fd, by BCC's name (scripts attach a sockmap's programs to it)."""
+        return int(self.map.fd)
 
     # -- conversion ----------------------------------------------------------------------
     def _key_bytes(self, key: Any) -> bytes:
