@@ -229,3 +229,16 @@ def test_sockmap_redirects_between_sockets_of_a_cgroup(tmp_path):
                     f"try redirect port {client} --> {server}"]]
     assert complete, out
     assert out.rstrip().endswith("Detaching..."), out
+
+
+def test_xdp_redirect_cpu_counts_what_it_sends_to_the_cpu(tmp_path, private_netns):
+    # BPF_CPUMAP and redirect_map to a CPU's queue
+    _veth_pairs(private_netns, ("x0", "x1"))
+    sent: list[int] = []
+    cpu = (os.cpu_count() or 1) - 1
+    out = _run(_bcc_script("examples/networking/xdp/xdp_redirect_cpu.py", tmp_path), ["x1", str(cpu)],
+               _udp_sender(private_netns, "x0", 50, sent), ready="Printing redirected", stop_after=3,
+               netns=private_netns)
+    rates = [line.split() for line in out.splitlines() if line.endswith(f" pkt/s to CPU {cpu}")]
+    assert sum(int(rate[0]) for rate in rates) >= sum(sent) > 0, out
+    assert "Removing filter from device" in out
