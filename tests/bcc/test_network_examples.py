@@ -134,13 +134,19 @@ for _ in range(int(sys.argv[1])):
 """
 
 
+def _fake_neighbour(netns: str, link: str) -> None:
+    """Address 10.79.9.1 on ``link``, and 10.79.9.2 a neighbour behind it (a made-up MAC):
+    what is sent there leaves by ``link`` and arrives on its peer."""
+    subprocess.run(["ip", "-n", netns, "addr", "add", "10.79.9.1/24", "dev", link], check=True)
+    subprocess.run(["ip", "-n", netns, "neigh", "replace", "10.79.9.2", "lladdr", "02:00:00:00:00:02", "dev", link],
+                   check=True)
+
+
 def _udp_sender(netns: str, link: str, count: int, sent: list[int]):
     """Send ``count`` UDP datagrams out of ``link`` (10.79.9.1) to 10.79.9.2 (a neighbour
     entry of ours) on the first call, counting them in ``sent``: the scripts print their
     counters once a second, so the test stops them seconds after the last datagram."""
-    subprocess.run(["ip", "-n", netns, "addr", "add", "10.79.9.1/24", "dev", link], check=True)
-    subprocess.run(["ip", "-n", netns, "neigh", "replace", "10.79.9.2", "lladdr", "02:00:00:00:00:02", "dev", link],
-                   check=True)
+    _fake_neighbour(netns, link)
 
     def send() -> None:
         if sent:
@@ -242,3 +248,39 @@ def test_xdp_redirect_cpu_counts_what_it_sends_to_the_cpu(tmp_path, private_netn
     rates = [line.split() for line in out.splitlines() if line.endswith(f" pkt/s to CPU {cpu}")]
     assert sum(int(rate[0]) for rate in rates) >= sum(sent) > 0, out
     assert "Removing filter from device" in out
+
+
+DNS_QUERIES = """
+import socket, sys
+import dnslib
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for name in sys.argv[1:]:
+    s.sendto(dnslib.DNSRecord.question(name).pack(), ("10.79.9.2", 53))
+"""
+
+
+def test_dns_matching_passes_only_the_names_in_its_cache(tmp_path, private_netns):
+    # a socket filter whose own BPF_PACKET_HEADER structs read the query name a byte at a time
+    pytest.importorskip("dnslib", reason="dns_matching.py parses what it receives with dnslib")
+    _veth_pairs(private_netns, ("x0", "x1"))
+    script = _bcc_script("examples/networking/dns_matching/dns_matching.py", tmp_path)
+    program = _bcc_script("examples/networking/dns_matching/dns_matching.c", tmp_path)
+    if program.parent != script.parent:
+        shutil.copy(program, script.parent / program.name)
+    _fake_neighbour(private_netns, "x0")
+    sent: list[int] = []
+
+    def query() -> None:
+        if not sent:
+            subprocess.run(["ip", "netns", "exec", private_netns, sys.executable, "-c", DNS_QUERIES,
+                            "foo.bar", "pybpf.example.org", "foo.baz", "bar.foo", "pybpf.example.org"],
+                           check=True, timeout=10)
+            sent.append(1)
+
+    out = _run(script, ["-i", "x1", "-d", "foo.bar", "pybpf.example.org"], query, ready="Hit Ctrl+C", stop_after=2,
+               netns=private_netns)
+    assert ">>>> Adding map entry:  foo.bar" in out and ">>>> Adding map entry:  pybpf.example.org" in out, out
+    printed = [line for line in out.splitlines() if line.startswith("[<DNS Question")]
+    assert printed == ["[<DNS Question: 'foo.bar.' qtype=A qclass=IN>] ",
+                       "[<DNS Question: 'pybpf.example.org.' qtype=A qclass=IN>] ",
+                       "[<DNS Question: 'pybpf.example.org.' qtype=A qclass=IN>] "], out
