@@ -46,8 +46,9 @@ def preprocess(text: str, cflags: Sequence[str] = ()) -> str:
     done = subprocess.run(command, input="".join(out), capture_output=True, text=True, check=False)
     if done.returncode:
         first = next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip())
-        raise BccSyntaxError(f"preprocessing the BPF program: {first.replace('<stdin>', 'bcc-program')}")
+        raise BccSyntaxError(f"preprocessing the BPF program: {_STDIN_NAME.sub('bcc-program', first)}")
     return _STDIN_MARKER.sub(r'\1"bcc-program"', done.stdout)
 
 
+_STDIN_NAME = re.compile(r"<stdin>|[^\s:]*stdin\.c")
 _STDIN_MARKER = re.compile(r'^(# \d+ )"(?:<stdin>|[^"]*stdin\.c)"', re.MULTILINE)

@@ -73,9 +73,13 @@ def _defines(headers: list[str]) -> dict[str, str] | None:
 
 def macros_used(text: str, macros: dict[str, str]) -> str:
     """The ``#define`` lines of ``macros`` that ``text`` uses, directly or through the
-    bodies of other macros it uses, in their headers' order."""
+    bodies of other macros it uses, in their headers' order. Names starting with ``__``
+    (the headers' own helpers and compiler words: ``__always_inline``, ``__force``) are
+    taken only to serve another macro and only when ``text`` does not use them itself:
+    the program's own ``static __always_inline`` stays what pybpf's headers make it."""
+    used = set(_IDENT.findall(text))
     wanted: set[str] = set()
-    pending = [w for w in set(_IDENT.findall(text)) if w in macros]
+    pending = [w for w in used if w in macros and not w.startswith("__")]
     while pending:
         name = pending.pop()
         if name in wanted:
@@ -83,7 +87,7 @@ def macros_used(text: str, macros: dict[str, str]) -> str:
         wanted.add(name)
         body = _DEFINE.match(macros[name])
         words = _IDENT.findall(body.group(3) if body else "")
-        pending.extend(w for w in words if w in macros and w not in wanted)
+        pending.extend(w for w in words if w in macros and w not in wanted and not (w.startswith("__") and w in used))
     return "".join(line + "\n" for name, line in macros.items() if name in wanted)
 
 
