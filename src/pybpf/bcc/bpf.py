@@ -86,8 +86,6 @@ class BPF:
         self._trace: Any = None
         self._trace_buffer = bytearray()
         self._usdt = list(usdt_contexts)
-        #: what BCC scripts pass to ``bcc.lib`` functions as the program (``lib.bpf_table_fd(b.module, name)``)
-        self.module = self
         if text is None:
             path = os.fsdecode(src_file)
             if not path:
@@ -109,6 +107,12 @@ class BPF:
         for context in self._usdt:
             context._attach(self)
         self._auto_attach()
+
+    @property
+    def module(self) -> BPF:
+        """What BCC scripts pass to ``bcc.lib`` functions as the program
+        (``lib.bpf_table_fd(b.module, name)``): the BPF object itself."""
+        return self
 
     # -- loading ---------------------------------------------------------------------------
     def load_func(self, func_name: str | bytes, prog_type: int, device: Any = None,
