@@ -284,3 +284,23 @@ def test_dns_matching_passes_only_the_names_in_its_cache(tmp_path, private_netns
     assert printed == ["[<DNS Question: 'foo.bar.' qtype=A qclass=IN>] ",
                        "[<DNS Question: 'pybpf.example.org.' qtype=A qclass=IN>] ",
                        "[<DNS Question: 'pybpf.example.org.' qtype=A qclass=IN>] "], out
+
+
+def test_netqtop_counts_the_packets_a_link_receives(tmp_path, private_netns):
+    # tracepoints on skbs, kernel inline helpers skb_rx_queue_recorded/skb_get_rx_queue,
+    # items_lookup_batch; /sys/class/net/x1 is the namespace's (ip netns exec mounts its sysfs)
+    for key in ("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"):
+        subprocess.run(["ip", "netns", "exec", private_netns, "sysctl", "-q", "-w", key], check=True)
+    _veth_pairs(private_netns, ("x0", "x1"))
+    script = _bcc_script("tools/netqtop.py", tmp_path)
+    program = _bcc_script("tools/netqtop.c", tmp_path) if script.suffix == ".py" else None
+    if program is not None and program.parent != script.parent:
+        shutil.copy(program, script.parent / program.name)
+    sent: list[int] = []
+    send = _udp_sender(private_netns, "x0", 100, sent)     # 1-byte datagrams: 29 bytes at IP
+    out = _run(script, ["-n", "x1", "-i", "1"], send, ready="QueueID", stop_after=3, netns=private_netns)
+    # each interval prints a TX and an RX table: QueueID avg_size [0, 64) [64, 512) ... and a Total row
+    rx_totals = [block.split(" Total")[1].split()[:6] for block in out.split("RX\n")[1:] if " Total" in block]
+    received = [(float(avg), [int(n) for n in sizes]) for avg, *sizes in rx_totals if any(map(int, sizes))]
+    assert sum(sizes[0] for _, sizes in received) == sum(sent) == 100, out
+    assert all(avg == 29.0 and sizes[1:] == [0, 0, 0, 0] for avg, sizes in received), out

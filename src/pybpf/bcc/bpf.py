@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from pybpf.bcc.ctypes_btf import ctype_of
-from pybpf.bcc.prelude import PRELUDE, kernel_constants, tracepoint_struct
+from pybpf.bcc.prelude import PRELUDE, kernel_constants, kernel_inlines, tracepoint_struct
 from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.shared_tables import load_tables
 from pybpf.bcc.table import EventTable, Table, TableError, table_class
@@ -859,7 +859,7 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
     from pybpf.toolchain.compile import compile_c
 
     translation = translate(preprocess(text, list(cflags)))
-    headers = kernel_constants(translation.source) + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
+    headers = kernel_constants(translation.source) + kernel_inlines(translation.source) + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
     if usdt_contexts:
         headers += usdt_prelude(list(usdt_contexts))
     source = PRELUDE + headers + translation.source
