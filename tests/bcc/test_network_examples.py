@@ -304,3 +304,36 @@ def test_netqtop_counts_the_packets_a_link_receives(tmp_path, private_netns):
     received = [(float(avg), [int(n) for n in sizes]) for avg, *sizes in rx_totals if any(map(int, sizes))]
     assert sum(sizes[0] for _, sizes in received) == sum(sent) == 100, out
     assert all(avg == 29.0 and sizes[1:] == [0, 0, 0, 0] for avg, sizes in received), out
+
+
+UNANSWERED_CONNECT = """
+import socket
+s = socket.socket()
+s.settimeout(3.5)
+s.bind(("10.79.9.1", 0))
+print(s.getsockname()[1], flush=True)
+try:
+    s.connect(("10.79.9.2", 9))
+except OSError:
+    pass
+"""
+
+
+def test_tcpretrans_prints_the_syn_retransmits_of_an_unanswered_connect(tmp_path, private_netns):
+    # tcp:tcp_retransmit_skb; the SYNs leave x0 for a neighbour that does not exist, so the
+    # kernel sends them again after 1 s and 3 s
+    _veth_pairs(private_netns, ("x0", "x1"))
+    _fake_neighbour(private_netns, "x0")
+    ports: list[str] = []
+
+    def connect() -> None:
+        if not ports:
+            ports.append(subprocess.run(["ip", "netns", "exec", private_netns, sys.executable, "-c",
+                                         UNANSWERED_CONNECT], capture_output=True, text=True, check=True,
+                                        timeout=10).stdout.strip())
+
+    out = _run(_bcc_script("tools/tcpretrans.py", tmp_path), [], connect, ready="Tracing retransmits",
+               stop_after=1, netns=private_netns)
+    mine = [line.split()[2:] for line in out.splitlines() if f"10.79.9.1:{ports[0]} " in line]
+    assert len(mine) >= 2, out
+    assert all(row == ["4", f"10.79.9.1:{ports[0]}", "R>", "10.79.9.2:9", "SYN_SENT"] for row in mine), out
