@@ -337,3 +337,30 @@ def test_tcpretrans_prints_the_syn_retransmits_of_an_unanswered_connect(tmp_path
     mine = [line.split()[2:] for line in out.splitlines() if f"10.79.9.1:{ports[0]} " in line]
     assert len(mine) >= 2, out
     assert all(row == ["4", f"10.79.9.1:{ports[0]}", "R>", "10.79.9.2:9", "SYN_SENT"] for row in mine), out
+
+
+def test_tcpdrop_prints_a_syn_dropped_with_its_unresolved_neighbour(tmp_path, private_netns):
+    # skb:kfree_skb with a drop reason and the skb's socket: the SYN waits in the queue of a
+    # neighbour that never answers ARP and is dropped with it (NEIGH_FAILED), after ~3 s
+    _veth_pairs(private_netns, ("x0", "x1"))
+    subprocess.run(["ip", "-n", private_netns, "addr", "add", "10.79.9.1/24", "dev", "x0"], check=True)
+    ports: list[str] = []
+
+    def connect() -> None:
+        if not ports:
+            code = UNANSWERED_CONNECT.replace("10.79.9.2", "10.79.9.3").replace("3.5", "6")
+            ports.append(subprocess.run(["ip", "netns", "exec", private_netns, sys.executable, "-c", code],
+                                        capture_output=True, text=True, check=True, timeout=15).stdout.strip())
+
+    out = _run(_bcc_script("tools/tcpdrop.py", tmp_path), [], connect, ready="TIME", stop_after=1,
+               netns=private_netns)
+    lines = out.splitlines()
+    row = next((i for i, line in enumerate(lines) if f"10.79.9.1:{ports[0]} " in line), None)
+    assert row is not None, out
+    assert lines[row].split()[2:] == ["4", f"10.79.9.1:{ports[0]}", ">", "10.79.9.3:9", "SYN_SENT", "(SYN)"], out
+    stack = []
+    for line in lines[row + 1:]:
+        if not line.startswith("\t"):
+            break
+        stack.append(line)
+    assert any("neigh_" in frame for frame in stack), out       # dropped by the neighbour code
