@@ -133,3 +133,59 @@ def test_trace_prints_a_python_usdt_argument(tmp_path):
         # while it starts and generation 2 when it exits
         assert [row[3:] for row in mine if row[5] == "1"] == [["gc__start", "gen", "1"]] * 3, out
         assert {row[5] for row in mine} <= {"0", "1", "2"}, out
+
+
+LIBRARY = r"""
+#include <sys/sdt.h>
+void pybpf_tick(int value) { STAP_PROBE1(pybpf_bccnet_lib, tick, value); }
+"""
+PROGRAM = r"""
+#include <stdio.h>
+void pybpf_tick(int value);
+int main(void) {
+    char line[16];
+    printf("%d\n", 0); fflush(stdout);
+    while (fgets(line, sizeof(line), stdin))
+        for (int i = 1; i <= 5; i++) pybpf_tick(i * 11);
+    return 0;
+}
+"""
+
+
+@needs_sdt
+@pytest.mark.skipif(os.geteuid() != 0, reason="attaches USDT probes: root only")
+def test_a_process_probes_in_the_libraries_it_maps(tmp_path):
+    # USDT(pid=) finds probes in the process's shared libraries too, as BCC's does: tplist
+    # -p lists them, and enable_probe attaches to the library's site
+    from pybpf.bcc import BPF
+    from pybpf.bcc.usdt import USDT
+
+    (tmp_path / "lib.c").write_text(LIBRARY)
+    (tmp_path / "main.c").write_text(PROGRAM)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / "libpybpftick.so"), str(tmp_path / "lib.c")],
+                   check=True)
+    subprocess.run(["gcc", "-o", str(tmp_path / "ticker"), str(tmp_path / "main.c"), f"-L{tmp_path}", "-lpybpftick",
+                    f"-Wl,-rpath,{tmp_path}"], check=True)
+    ticker = subprocess.Popen([str(tmp_path / "ticker")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert ticker.stdout.readline().strip() == "0"
+        listed = _tplist(tmp_path, "-p", str(ticker.pid))
+        assert f"{tmp_path}/libpybpftick.so pybpf_bccnet_lib:tick" in listed, listed
+        usdt = USDT(pid=ticker.pid)
+        usdt.enable_probe("pybpf_bccnet_lib:tick", "on_tick")
+        assert usdt.get_probe_arg_ctype("pybpf_bccnet_lib:tick", 0) == "int32_t"
+        b = BPF(text="""
+BPF_HASH(values, u64, u64);
+int on_tick(struct pt_regs *ctx) { u64 v = 0; bpf_usdt_readarg(1, ctx, &v); values.increment(v); return 0; }
+""", usdt_contexts=[usdt])
+        try:
+            ticker.stdin.write("go\n")
+            ticker.stdin.flush()
+            ticker.stdin.close()
+            ticker.wait(10)
+            assert sorted((k.value, v.value) for k, v in b["values"].items()) == [(i * 11, 1) for i in range(1, 6)]
+        finally:
+            b.cleanup()
+    finally:
+        ticker.kill()
+        ticker.wait()

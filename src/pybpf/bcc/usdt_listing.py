@@ -99,8 +99,8 @@ class USDTProbe:
 
 
 def probes_of(sites: Iterable[UsdtProbe]) -> list[USDTProbe]:
-    """``sites`` grouped into probes, in the order each probe is first seen."""
-    grouped: dict[tuple[str, str], list[UsdtProbe]] = {}
+    """``sites`` grouped into probes (per binary), in the order each probe is first seen."""
+    grouped: dict[tuple[str, str, str], list[UsdtProbe]] = {}
     for site in sites:
-        grouped.setdefault((site.provider, site.name), []).append(site)
+        grouped.setdefault((site.path, site.provider, site.name), []).append(site)
     return [USDTProbe(group) for group in grouped.values()]
