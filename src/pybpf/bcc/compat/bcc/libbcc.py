@@ -88,7 +88,6 @@ class _Lib:
         out.offset = offset
         return 0
 
-
     @staticmethod
     def bpf_table_fd(module: Any, table_name: bytes | str) -> int:
         """The fd of the program's map ``table_name`` (``module`` is ``BPF(...).module``);
