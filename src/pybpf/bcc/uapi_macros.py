@@ -13,6 +13,7 @@ headers' types cannot clash with vmlinux.h's.
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import sys
@@ -38,11 +39,13 @@ def uapi_headers(text: str) -> list[str]:
     return found
 
 
-def header_macros(headers: list[str]) -> dict[str, str]:
+@functools.lru_cache(maxsize=32)
+def header_macros(headers: tuple[str, ...]) -> dict[str, str]:
     """``{name: '#define ...'}`` of every macro ``headers`` define (not the compiler's own):
     read in one run, or one header at a time if that fails, where a header the
-    preprocessor cannot read alone (one needing libc's headers) adds nothing."""
-    macros = _defines(headers)
+    preprocessor cannot read alone (one needing libc's headers) adds nothing. Kept for the
+    process: a script's several BPF() programs include the same headers."""
+    macros = _defines(list(headers))
     if macros is None:
         macros = {}
         for header in headers:
@@ -94,4 +97,4 @@ def macros_used(text: str, macros: dict[str, str]) -> str:
 def uapi_defines(text: str) -> str:
     """The uapi macros ``text`` uses from the headers it includes, as ``#define`` lines."""
     headers = uapi_headers(text)
-    return macros_used(text, header_macros(headers)) if headers else ""
+    return macros_used(text, header_macros(tuple(headers))) if headers else ""
