@@ -1,7 +1,10 @@
-"""BCC's networking examples that create interfaces of fixed names (``me``/``you``), run
-unmodified under ``python -m pybpf.bcc`` inside a network namespace of the test's own, so
-that the names cannot clash with anything on the machine (root only). The scripts are
-read as tests/bcc/test_scripts.py reads BCC's (Debian's bpfcc-tools or a BCC checkout).
+"""BCC's networking examples and tools run unmodified under ``python -m pybpf.bcc`` (root
+only), each in a network namespace of the test's own (``pybpf-bccnet-PID``, deleted with
+everything in it afterwards), where their fixed interface names (``me``/``you``) and the
+links the test makes (``x0``/``x1``...) cannot clash with anything on the machine; sockmap.py
+on a cgroup of the test's own; tplist.py in a mount namespace of its own with debugfs
+mounted. The scripts are read as tests/bcc/test_scripts.py reads BCC's (Debian's
+bpfcc-tools or a BCC checkout).
 """
 
 from __future__ import annotations
