@@ -163,3 +163,19 @@ def test_kernel_probe_reads_follow_the_address():
                   '    return 0;\n}')
     assert "__bcc_probe_read_kernel_str(&buf, sizeof(buf), (void *)args->filename)" in t.source
     assert '"bpf_probe_read_kernel %d\\n"' in t.source
+
+
+@pytest.mark.parametrize("call, expected", [
+    ("h.sock_hash_update(ctx, &k, BPF_NOEXIST)", "bpf_sock_hash_update(ctx, (void *)&h, &k, BPF_NOEXIST)"),
+    ("h.msg_redirect_hash(ctx, &k, BPF_F_INGRESS)", "bpf_msg_redirect_hash(ctx, (void *)&h, &k, BPF_F_INGRESS)"),
+    ("h.sk_redirect_hash(ctx, &k, 0)", "bpf_sk_redirect_hash(ctx, (void *)&h, &k, 0)"),
+    ("m.sock_map_update(ctx, &i, BPF_ANY)", "bpf_sock_map_update(ctx, (void *)&m, &i, BPF_ANY)"),
+    ("m.msg_redirect_map(ctx, i, 0)", "bpf_msg_redirect_map(ctx, (void *)&m, i, 0)"),
+    ("m.sk_redirect_map(ctx, i, 0)", "bpf_sk_redirect_map(ctx, (void *)&m, i, 0)"),
+])
+def test_sockmap_and_sockhash_methods(call, expected):
+    t = translate("struct key_t { u32 a, b; };\nBPF_SOCKHASH(h, struct key_t, 64);\nBPF_SOCKMAP(m, 8);\n"
+                  f"int fn(void *ctx) {{ struct key_t k = {{}}; int i = 0; return {call}; }}")
+    assert expected in t.source
+    decl = {name: (d.map_type, d.key, d.leaf, str(d.size)) for name, d in t.tables.items()}
+    assert decl == {"h": ("SOCKHASH", "struct key_t", "int", "64"), "m": ("SOCKMAP", "int", "int", "8")}

@@ -220,3 +220,21 @@ def test_attach_raw_socket_filters_what_the_socket_receives():
             assert b["seen"][0].value >= 3
         finally:
             raw.close()
+
+
+def test_batch_operations_on_a_hash():
+    b = BPF(text="BPF_HASH(counts, u32, u64, 1024);")
+    try:
+        counts = b["counts"]
+        keys = (counts.Key * 300)(*range(300))
+        leaves = (counts.Leaf * 300)(*(k * 7 for k in range(300)))
+        counts.items_update_batch(keys, leaves)
+        assert sorted((k.value, v.value) for k, v in counts.items_lookup_batch()) == [(k, k * 7) for k in range(300)]
+        counts.items_delete_batch((counts.Key * 2)(5, 6))
+        assert len(counts) == 298 and 5 not in [k.value for k in counts.keys()]
+        counts.items_delete_batch()
+        assert len(counts) == 0 and list(counts.items_lookup_batch()) == []
+        with pytest.raises(TableError, match="2 keys but 1 leaves"):
+            counts.items_update_batch((counts.Key * 2)(1, 2), (counts.Leaf * 1)(1))
+    finally:
+        b.cleanup()

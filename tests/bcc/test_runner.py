@@ -51,6 +51,7 @@ def test_pybpf_errors_are_one_line(tmp_path):
     done = _run(str(script))
     assert done.returncode == 1
     assert done.stderr.strip() == "bad.py: 2:20: c.nope() is not a BCC table method (known: atomic_increment, call, " \
-        "delete, get_stackid, increment, insert, lookup, lookup_or_init, lookup_or_try_init, peek, perf_submit, " \
-        "perf_submit_skb, pop, push, redirect_map, ringbuf_discard, ringbuf_output, ringbuf_reserve, " \
-        "ringbuf_submit, sock_hash_update, sock_map_update, update)"
+        "delete, get_stackid, increment, insert, lookup, lookup_or_init, lookup_or_try_init, msg_redirect_hash, " \
+        "msg_redirect_map, peek, perf_submit, perf_submit_skb, pop, push, redirect_map, ringbuf_discard, " \
+        "ringbuf_output, ringbuf_reserve, ringbuf_submit, sk_redirect_hash, sk_redirect_map, sock_hash_update, " \
+        "sock_map_update, update)"

@@ -26,7 +26,7 @@ from typing import Any, Self
 
 from pybpf.bcc.ctypes_btf import ctype_of
 from pybpf.bcc.kernel_reads import rewrite_kernel_reads
-from pybpf.bcc.prelude import PRELUDE, kernel_constants, tracepoint_struct
+from pybpf.bcc.prelude import PRELUDE, kernel_constants, kernel_inlines, tracepoint_struct
 from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.shared_tables import load_tables
 from pybpf.bcc.table import EventTable, Table, TableError, table_class
@@ -109,22 +109,36 @@ class BPF:
             context._attach(self)
         self._auto_attach()
 
+    @property
+    def module(self) -> BPF:
+        """What BCC scripts pass to ``bcc.lib`` functions as the program
+        (``lib.bpf_table_fd(b.module, name)``): the BPF object itself."""
+        return self
+
     # -- loading ---------------------------------------------------------------------------
     def load_func(self, func_name: str | bytes, prog_type: int, device: Any = None,
                   attach_type: int = -1) -> Any:
-        """The function loaded as a program of ``prog_type`` (loaded once per type)."""
-        return self._load_entry(os.fsdecode(func_name), "", prog_type)
+        """The function loaded as a program of ``prog_type`` (a ``BPF.SCHED_CLS``... —
+        the kernel's enum bpf_prog_type), expecting ``attach_type`` when one is given (the
+        cgroup address hooks need it); loaded once per type."""
+        return self._load_entry(os.fsdecode(func_name), "", prog_type, attach_type)
 
-    def _load_entry(self, name: str, form: str, prog_type: int = 5) -> Any:
+    def _load_entry(self, name: str, form: str, prog_type: int = 5, attach_type: int = -1) -> Any:
         from pybpf.kernel.programs import load_program
+        from pybpf.object import AttachType
 
-        key = f"{name}{form}/{prog_type}"
+        key = f"{name}{form}/{prog_type}/{attach_type}"
         if key in self.funcs:
             return self.funcs[key]
         spec = self._program_specs[self._symbol(name, form)]
-        kind = _PROGRAM_TYPES.get(prog_type)
-        if kind is not None and spec.type != kind:
-            spec = spec.copy(type=kind, expected_attach_type=None)
+        try:
+            kind = ProgramType(prog_type)
+            expected = AttachType(attach_type) if attach_type >= 0 else None
+        except ValueError:
+            raise BccError(f"load_func({name!r}): unknown program type {prog_type} or attach type {attach_type}") \
+                from None
+        if spec.type != kind or expected is not None:
+            spec = spec.copy(type=kind, expected_attach_type=expected)
         maps = self._collection.maps
         program = load_program(spec.copy(btf=None), lambda m: maps[m].fd, log_level=1 if self.debug & 0x8 else 0)
         function = Function(self, name.encode(), program)
@@ -410,6 +424,23 @@ class BPF:
 
     def remove_xdp(self, dev: str | bytes, flags: int = 0) -> None:
         self._forget("xdp", os.fsdecode(dev))
+
+    def attach_func(self, fn: Any, attachable_fd: int, attach_type: int, flags: int = 0) -> None:
+        """Attach ``fn`` to a cgroup, a sockmap/sockhash... (``attachable_fd``) at
+        ``attach_type`` (a ``BPFAttachType``), as BCC's ``bpf_prog_attach``. It is made a
+        BPF link, so it also goes when the script exits without ``detach_func`` (an
+        attachment by BPF_PROG_ATTACH would outlive it on the cgroup or map)."""
+        from pybpf.kernel.link import create_link
+        from pybpf.object import AttachType
+
+        try:
+            kind = AttachType(attach_type)
+        except ValueError:
+            raise BccError(f"attach_func: unknown attach type {attach_type}") from None
+        self._remember("func", f"{fn.fd}:{attachable_fd}:{int(kind)}", create_link(fn.fd, attachable_fd, kind, flags))
+
+    def detach_func(self, fn: Any, attachable_fd: int, attach_type: int) -> None:
+        self._forget("func", f"{fn.fd}:{attachable_fd}:{int(attach_type)}")
 
     # -- counts ------------------------------------------------------------------------------
     def _count(self, *kinds: str) -> int:
@@ -829,7 +860,7 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
     from pybpf.toolchain.compile import compile_c
 
     translation = translate(preprocess(text, list(cflags)))
-    headers = kernel_constants(translation.source) + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
+    headers = kernel_constants(translation.source) + kernel_inlines(translation.source) + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
     if usdt_contexts:
         headers += usdt_prelude(list(usdt_contexts))
     # loads from kernel memory become probe reads, decided on clang's syntax tree of the
@@ -846,12 +877,6 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
     blob = next((p.btf.btf for p in spec.programs.values() if p.btf is not None and p.btf.btf), None)
     return CompiledProgram(translation, source, spec, BTF.parse(blob) if blob else None)
 
-
-_PROGRAM_TYPES = {BPF.SOCKET_FILTER: ProgramType.SOCKET_FILTER, BPF.KPROBE: ProgramType.KPROBE,
-                  BPF.SCHED_CLS: ProgramType.SCHED_CLS, BPF.SCHED_ACT: ProgramType.SCHED_ACT,
-                  BPF.TRACEPOINT: ProgramType.TRACEPOINT, BPF.XDP: ProgramType.XDP,
-                  BPF.PERF_EVENT: ProgramType.PERF_EVENT, BPF.RAW_TRACEPOINT: ProgramType.RAW_TRACEPOINT,
-                  BPF.TRACING: ProgramType.TRACING, BPF.LSM: ProgramType.LSM}
 
 # (PerfType, config) → pybpf's perf event names
 _PERF_EVENTS = {(1, 0): "cpu-clock", (1, 1): "task-clock", (1, 2): "page-faults", (1, 3): "context-switches",

@@ -152,6 +152,29 @@ def kernel_constants(source: str) -> str:
     return "".join(defines)
 
 
+#: the kernel's ``static inline`` helpers BCC programs call (they are in no BTF), written over
+#: the BTF's struct fields; read with bpf_probe_read_kernel, so that the pointer may be to
+#: kernel memory or to the program's own copy of the struct (netqtop passes ``&skb``)
+_KERNEL_INLINES = {
+    "skb_rx_queue_recorded": "static __always_inline bool skb_rx_queue_recorded(const struct sk_buff *skb)\n"
+                             "{ __u16 q = 0; bpf_probe_read_kernel(&q, sizeof(q), &skb->queue_mapping); "
+                             "return q != 0; }\n",
+    "skb_get_rx_queue": "static __always_inline __u16 skb_get_rx_queue(const struct sk_buff *skb)\n"
+                        "{ __u16 q = 0; bpf_probe_read_kernel(&q, sizeof(q), &skb->queue_mapping); "
+                        "return q - 1; }\n",
+}
+
+
+def kernel_inlines(source: str) -> str:
+    """The kernel inline helpers (:data:`_KERNEL_INLINES`) that ``source`` calls and does
+    not define itself."""
+    import re
+
+    return "".join(body for name, body in _KERNEL_INLINES.items()
+                   if re.search(rf"\b{name}\s*\(", source)
+                   and not re.search(rf"\b{name}\s*\([^;{{)]*\)\s*\{{", source))
+
+
 _C_WORDS = {"char", "short", "int", "long", "unsigned", "signed", "const", "void", "bool", "_Bool", "u8", "u16",
             "u32", "u64", "s8", "s16", "s32", "s64", "__u8", "__u16", "__u32", "__u64", "__s8", "__s16", "__s32",
             "__s64", "pid_t", "uid_t", "gid_t", "size_t", "loff_t", "umode_t", "dev_t", "*", "__user"}

@@ -2,7 +2,8 @@
 choose their tables and probes with ``#ifdef``/``#if LINUX_VERSION_CODE`` and
 ``#define`` their constants, so the dialect is rewritten on what the preprocessor
 leaves. Kernel ``#include <...>`` lines are dropped first (kernel types come from
-vmlinux.h, added after translation); line markers are kept so errors point at the
+vmlinux.h, added after translation; the uapi macros the program uses are defined before
+it: :mod:`pybpf.bcc.uapi_macros`); line markers are kept so errors point at the
 program's own lines.
 """
 
@@ -15,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from pybpf.bcc.tokens import BccSyntaxError, tokenize
+from pybpf.bcc.uapi_macros import uapi_defines
 
 
 def kernel_version_code() -> int:
@@ -26,7 +28,8 @@ def kernel_version_code() -> int:
 
 def preprocess(text: str, cflags: Sequence[str] = ()) -> str:
     """``text`` with its conditionals decided and its macros expanded."""
-    out, pos = [], 0
+    uapi = uapi_defines(text)
+    out, pos = [uapi + "#line 1\n"] if uapi else [], 0
     for tok in tokenize(text):
         if tok.kind == "pp" and tok.text.replace(" ", "").startswith("#include<"):
             out.append(text[pos:tok.start] + "\n" * tok.text.count("\n"))
@@ -43,8 +46,9 @@ def preprocess(text: str, cflags: Sequence[str] = ()) -> str:
     done = subprocess.run(command, input="".join(out), capture_output=True, text=True, check=False)
     if done.returncode:
         first = next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip())
-        raise BccSyntaxError(f"preprocessing the BPF program: {first.replace('<stdin>', 'bcc-program')}")
+        raise BccSyntaxError(f"preprocessing the BPF program: {_STDIN_NAME.sub('bcc-program', first)}")
     return _STDIN_MARKER.sub(r'\1"bcc-program"', done.stdout)
 
 
+_STDIN_NAME = re.compile(r"<stdin>|[^\s:]*stdin\.c")
 _STDIN_MARKER = re.compile(r'^(# \d+ )"(?:<stdin>|[^"]*stdin\.c)"', re.MULTILINE)

@@ -82,6 +82,11 @@ class Table:
         self.max_entries = kernel_map.spec.max_entries
         self.flags = kernel_map.spec.flags
 
+    @property
+    def map_fd(self) -> int:
+        """The map's fd, by BCC's name (scripts attach a sockmap's programs to it)."""
+        return int(self.map.fd)
+
     # -- conversion ----------------------------------------------------------------------
     def _key_bytes(self, key: Any) -> bytes:
         if not isinstance(key, ctypes._SimpleCData | ctypes.Structure | ctypes.Union | ctypes.Array):
@@ -148,6 +153,31 @@ class Table:
     def clear(self) -> None:
         for k in list(self._raw_keys()):
             self.map._delete(k)
+
+    def items_lookup_batch(self) -> Iterator[tuple[Any, Any]]:
+        """Every (key, leaf), read a batch at a time (BPF_MAP_LOOKUP_BATCH), as BCC's."""
+        cursor = None
+        while True:
+            entries, cursor = self.map._lookup_batch(cursor, 64, False)
+            for k, v in entries:
+                yield self.Key.from_buffer_copy(k), self._leaf(v)
+            if cursor is None:
+                return
+
+    def items_delete_batch(self, ckeys: Any = None) -> None:
+        """Delete the keys of the ctypes array ``ckeys`` at once (BPF_MAP_DELETE_BATCH), or
+        every key when None, as BCC's."""
+        keys = [self._key_bytes(k) for k in ckeys] if ckeys is not None else list(self._raw_keys())
+        if keys:
+            self.map._delete_batch(keys)
+
+    def items_update_batch(self, ckeys: Any, cleaves: Any) -> None:
+        """Set the keys of the ctypes array ``ckeys`` to the leaves of ``cleaves`` at once
+        (BPF_MAP_UPDATE_BATCH), as BCC's."""
+        if len(ckeys) != len(cleaves):
+            raise TableError(f"items_update_batch on {self.name}: {len(ckeys)} keys but {len(cleaves)} leaves")
+        # an array of simple ctypes yields ints: _key_bytes/_leaf_bytes make them the table's types
+        self.map._update_batch([(self._key_bytes(k), self._leaf_bytes(v)) for k, v in zip(ckeys, cleaves)], 0)
 
     def items_lookup_and_delete_batch(self) -> Iterator[tuple[Any, Any]]:
         for k, v in self.items():

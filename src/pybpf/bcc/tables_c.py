@@ -79,6 +79,8 @@ _MACROS: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
     "BPF_CPUMAP": ("CPUMAP", "int", "u32", "", ("name", "size")),
     "BPF_XSKMAP": ("XSKMAP", "int", "int", "", ("name", "size")),
     "BPF_CGROUP_ARRAY": ("CGROUP_ARRAY", "int", "int", "", ("name", "size")),
+    "BPF_SOCKMAP": ("SOCKMAP", "int", "int", "", ("name", "size")),
+    "BPF_SOCKHASH": ("SOCKHASH", "u32", "int", "10240", ("name", "key", "size")),
 }
 #: BCC's pinned and shared forms of BPF_TABLE and BPF_QUEUE/BPF_STACK → how they share
 _SHARING = {"BPF_TABLE_PINNED": "", "BPF_TABLE_SHARED": "shared", "BPF_TABLE_PUBLIC": "public",
@@ -99,7 +101,7 @@ def table_from_macro(macro: str, args: list[str], place: str) -> TableDecl:
             return TableDecl(given["name"], map_type, "", "", f"({given['pages']}) * 4096")
         if map_type in ("QUEUE", "STACK") and len(args) != 3:
             raise BccSyntaxError(f"{place}: {macro}(name, leaf_type, size) takes 3 arguments")
-        if map_type in ("STACK_TRACE", "PROG_ARRAY", "DEVMAP", "CPUMAP", "XSKMAP", "CGROUP_ARRAY") \
+        if map_type in ("STACK_TRACE", "PROG_ARRAY", "DEVMAP", "CPUMAP", "XSKMAP", "CGROUP_ARRAY", "SOCKMAP") \
                 and "size" not in given:
             raise BccSyntaxError(f"{place}: {macro}(name, size) needs the size")
         return TableDecl(given["name"], map_type, given.get("key", key), given.get("leaf", leaf),

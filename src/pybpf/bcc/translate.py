@@ -411,7 +411,8 @@ _ARITY = {"lookup": (1,), "lookup_or_init": (2,), "lookup_or_try_init": (2,), "u
           "delete": (1,), "increment": (1, 2), "atomic_increment": (1, 2), "perf_submit": (3,),
           "perf_submit_skb": (4,), "ringbuf_output": (3,), "ringbuf_reserve": (1,), "ringbuf_submit": (2,),
           "ringbuf_discard": (2,), "get_stackid": (2,), "call": (2,), "push": (2,), "pop": (1,),
-          "peek": (1,), "redirect_map": (2,), "sock_map_update": (3,), "sock_hash_update": (3,)}
+          "peek": (1,), "redirect_map": (2,), "sock_map_update": (3,), "sock_hash_update": (3,),
+          "msg_redirect_map": (3,), "msg_redirect_hash": (3,), "sk_redirect_map": (3,), "sk_redirect_hash": (3,)}
 
 
 def _method(table: TableDecl, method: str, args: list[str], place: str) -> str:

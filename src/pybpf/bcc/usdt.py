@@ -11,6 +11,7 @@ import os
 import sys
 from typing import Any
 
+from pybpf.bcc.usdt_listing import USDTProbe, probes_of
 from pybpf.errors import PybpfError
 from pybpf.usdt import UsdtError, UsdtProbe, c_reader, find_probe, read_probes
 
@@ -24,6 +25,7 @@ class USDT:
 
     def __init__(self, pid: int | None = None, path: str | bytes | None = None) -> None:
         self.pid = pid
+        self._path_given = bool(path)
         if path:
             self.path = os.fsdecode(path)
             if "/" not in self.path:
@@ -41,13 +43,37 @@ class USDT:
         self._links: list[Any] = []
         self._first_cookie = 0
 
-    def enable_probe(self, probe: str | bytes, fn_name: str | bytes) -> None:
-        provider, _, name = os.fsdecode(probe).rpartition(":")
+    def _modules(self) -> list[str]:
+        """The binaries this context's probes are in: its path, and for ``USDT(pid=)``
+        without a path also every file the process maps (its libraries), as BCC's."""
+        if not self.pid or self._path_given:
+            return [self.path]
+        from pybpf.symbols import SymbolError
+        from pybpf.symbols.procmaps import read_maps
+
         try:
-            sites = find_probe(self.path, name, provider or None)
+            mapped = [m.path for m in read_maps(self.pid) if m.is_file]
+        except SymbolError:
+            mapped = []
+        return list(dict.fromkeys([self.path, *mapped]))
+
+    def _sites(self, probe: str) -> list[UsdtProbe]:
+        """The sites of ``[provider:]name`` in the first of the context's binaries that has it."""
+        provider, _, name = probe.rpartition(":")
+        try:
+            return find_probe(self.path, name, provider or None)
         except UsdtError as exc:
-            raise USDTException(f"USDT probe {os.fsdecode(probe)} in {self.path}: {exc}") from None
-        self.enabled.append((os.fsdecode(fn_name), list(sites)))
+            first_error = exc
+        for module in self._modules()[1:]:
+            try:
+                return find_probe(module, name, provider or None)
+            except UsdtError:
+                continue
+        libraries = f" nor in the {len(self._modules()) - 1} files process {self.pid} maps" if self.pid else ""
+        raise USDTException(f"USDT probe {probe} in {self.path}: {first_error}{libraries}") from None
+
+    def enable_probe(self, probe: str | bytes, fn_name: str | bytes) -> None:
+        self.enabled.append((os.fsdecode(fn_name), self._sites(os.fsdecode(probe))))
 
     def enable_probe_or_bail(self, probe: str | bytes, fn_name: str | bytes) -> None:
         try:
@@ -56,8 +82,29 @@ class USDT:
             print(exc, file=sys.stderr)
             sys.exit(1)
 
-    def enumerate_probes(self) -> list[UsdtProbe]:
-        return list(read_probes(self.path))
+    def enumerate_probes(self) -> list[USDTProbe]:
+        """The probes of the context's binaries, as BCC lists them (:mod:`pybpf.bcc.usdt_listing`)."""
+        try:
+            sites = list(read_probes(self.path))
+        except UsdtError as exc:
+            raise USDTException(f"USDT probes of {self.path}: {exc}") from None
+        for module in self._modules()[1:]:
+            try:
+                sites += read_probes(module)
+            except UsdtError:
+                continue               # a mapped file that is no ELF file (locale-archive...)
+        return probes_of(sites)
+
+    def get_probe_arg_ctype(self, probe_name: str, arg_index: int) -> str:
+        """The C type of argument ``arg_index`` (from 0) of ``[provider:]probe_name``, as
+        BCC names it from the note's size (``-4@...`` → ``int32_t``); trace.py declares
+        the values it reads with it."""
+        sites = self._sites(probe_name)
+        if not 0 <= arg_index < len(sites[0].arguments):
+            raise USDTException(f"USDT probe {probe_name} in {sites[0].path}: no argument {arg_index + 1} "
+                                f"(it has {len(sites[0].arguments)})")
+        argument = sites[0].arguments[arg_index]
+        return f"{'' if argument.signed else 'u'}int{argument.size * 8}_t"
 
     def get_text(self, first_cookie: int = 0) -> str:
         """C readers for every enabled site, and ``bpf_usdt_readarg`` dispatching on the
@@ -82,7 +129,7 @@ class USDT:
             program = bpf.load_func(fn_name, bpf.KPROBE)
             first = sites[0]
             cookies = list(range(cookie, cookie + len(sites)))
-            self._links.append(attach_usdt(program.fd, self.path, first.name, first.provider,
+            self._links.append(attach_usdt(program.fd, first.path, first.name, first.provider,
                                            pid=self.pid or -1, cookies=cookies))
             cookie += len(sites)
 

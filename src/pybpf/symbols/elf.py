@@ -17,6 +17,7 @@ from pathlib import Path
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.enums import ENUM_ST_INFO_TYPE
 from elftools.elf.sections import SymbolTableSection
 
 from pybpf.symbols.errors import SymbolError
@@ -152,9 +153,10 @@ def _minidebuginfo_symbols(path: str, data: bytes) -> list[tuple[tuple[int, int,
         raise SymbolError(f"{path}: .gnu_debugdata does not hold an ELF file: {exc}") from None
 
 
-def symbol_value(path: str | Path, name: str) -> tuple[int, int] | None:
+def symbol_value(path: str | Path, name: str, types: int = ~0) -> tuple[int, int] | None:
     """(address, size) of the defined symbol ``name`` of any kind (variables too, which
-    :class:`ElfSymbols` leaves out) from ``.symtab`` or ``.dynsym``; None when absent."""
+    :class:`ElfSymbols` leaves out) from ``.symtab`` or ``.dynsym``; None when absent.
+    ``types`` limits it to the symbol types whose bits it sets (``1 << STT_GNU_IFUNC``)."""
     try:
         with open(path, "rb") as f:
             elf = ELFFile(f)
@@ -162,7 +164,8 @@ def symbol_value(path: str | Path, name: str) -> tuple[int, int] | None:
                 if not isinstance(section, SymbolTableSection):
                     continue
                 for sym in section.get_symbol_by_name(name) or ():
-                    if sym["st_shndx"] != "SHN_UNDEF" and sym["st_value"]:
+                    kind = ENUM_ST_INFO_TYPE.get(sym["st_info"]["type"], sym["st_info"]["type"])
+                    if sym["st_shndx"] != "SHN_UNDEF" and sym["st_value"] and types & (1 << int(kind)):
                         return sym["st_value"], sym["st_size"]
     except OSError as exc:
         raise SymbolError(f"{path}: cannot read: {exc.strerror}") from None

@@ -1,11 +1,13 @@
 """``import bcc`` under ``python -m pybpf.bcc``: BCC's module names served by pybpf.bcc.
 This directory is put on ``sys.path`` only for that run (see pybpf.bcc.__main__)."""
 
+from bcc.libbcc import lib
 from bcc.utils import ArgString, StrcmpRewrite, printb
 
 from bcc import tcp
 from pybpf.bcc.bpf import BPF, BccError
 from pybpf.bcc.usdt import USDT, USDTException
+from pybpf.object import AttachType as BPFAttachType  # enum bpf_attach_type, BCC's names
 
 
 class PerfType:
@@ -37,5 +39,5 @@ class PerfSWConfig:
 DEBUG_LLVM_IR, DEBUG_BPF, DEBUG_PREPROCESSOR, DEBUG_SOURCE = 0x1, 0x2, 0x4, 0x8
 DEBUG_BPF_REGISTER_STATE, DEBUG_BTF = 0x10, 0x20
 
-__all__ = ["BPF", "USDT", "ArgString", "BccError", "PerfHWConfig", "PerfSWConfig", "PerfType", "StrcmpRewrite", "USDTException", "printb",
+__all__ = ["BPF", "USDT", "BPFAttachType", "lib", "ArgString", "BccError", "PerfHWConfig", "PerfSWConfig", "PerfType", "StrcmpRewrite", "USDTException", "printb",
            "tcp"]
