@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -520,3 +522,92 @@ def test_uflow_on_python_function_calls(tmp_path):
     call = [f"-> {script}.pybpf_outer", f"  -> {script}.pybpf_inner", f"  <- {script}.pybpf_inner",
             f"<- {script}.pybpf_outer"]
     assert flow == call * 20, out
+
+
+LEAKER = """
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+go = sys.argv[1]
+while not os.path.exists(go):
+    time.sleep(0.02)
+kept = [libc.malloc(12345) for _ in range(10)]      # never freed
+print("leaked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_memleak_reports_a_processes_outstanding_allocations(tmp_path):
+    # the child leaks once the first report is printed: "Attaching to pid" is printed before the uprobes are
+    script, go = tmp_path / "leak.py", tmp_path / "go"
+    script.write_text(LEAKER)
+    child = subprocess.Popen([sys.executable, str(script), str(go)], stdout=subprocess.PIPE, text=True)
+    try:
+        out = _run(_bcc_script("tools/memleak.py", tmp_path), ["-p", str(child.pid), "-o", "100", "1"],
+                   lambda: go.write_text("go"), ready="Top 10 stacks", stop_after=1.5)
+    finally:
+        child.kill()
+        child.wait()
+    assert "\t123450 bytes in 10 allocations from stack" in out.replace("\t\t", "\n"), out
+
+
+def _wait_for_listener(port: int) -> None:
+    import socket
+    import time
+
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@pytest.fixture
+def tls_client(tmp_path):
+    """A function that sends a line over TLS with ``openssl s_client`` to an ``openssl
+    s_server`` on 127.0.0.1 (a self-signed certificate made for the test) and returns the
+    client's pid. Python's ssl module is no use here: it calls SSL_write_ex/SSL_read_ex,
+    which sslsniff (SSL_write/SSL_read) does not probe — in BCC either."""
+    import socket
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-subj", "/CN=localhost", "-days", "1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{port}", "-cert", str(cert),
+                               "-key", str(key)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+
+    def send(line: bytes) -> int:
+        client = subprocess.Popen(["openssl", "s_client", "-quiet", "-no_ign_eof", "-connect", f"127.0.0.1:{port}"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client.communicate(line, timeout=10)
+        return client.pid
+
+    try:
+        _wait_for_listener(port)
+        yield send
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_sslsniff_shows_plaintext(tmp_path, tls_client):
+    clients: set[int] = set()
+    out = _run(_bcc_script("tools/sslsniff.py", tmp_path), ["--no-gnutls", "--no-nss", "-c", "openssl"],
+               lambda: clients.add(tls_client(b"pybpf-sslsniff-secret\n")), ready="LEN", stop_after=1)
+    lines = out.splitlines()
+    # FUNC TIME(s) COMM PID LEN, "----- DATA -----", the plaintext
+    events = [(line.split(), lines[i + 2]) for i, line in enumerate(lines[:-2]) if lines[i + 1] == "----- DATA -----"]
+    assert any(head[0] == "WRITE/SEND" and head[2:5] == ["openssl", str(pid), "22"] and data == "pybpf-sslsniff-secret"
+               for head, data in events for pid in clients), out
+    # the server (another openssl) reads it
+    assert any(head[0] == "READ/RECV" and int(head[3]) not in clients and data == "pybpf-sslsniff-secret"
+               for head, data in events), out
