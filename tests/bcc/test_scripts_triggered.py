@@ -611,3 +611,79 @@ def test_sslsniff_shows_plaintext(tmp_path, tls_client):
     # the server (another openssl) reads it
     assert any(head[0] == "READ/RECV" and int(head[3]) not in clients and data == "pybpf-sslsniff-secret"
                for head, data in events), out
+
+
+def test_tcpretrans_of_a_syn_to_a_full_accept_queue(tmp_path):
+    # a listener with backlog 0 and a connection nobody accepts: the next SYN is dropped and
+    # the client retransmits it after its initial RTO (1 s), from the timer
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    server = "{}:{}".format(*listener.getsockname())
+    sockets = [socket.create_connection(listener.getsockname())]
+    clients: list[int] = []
+
+    def connect() -> None:
+        if not clients:
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(listener.getsockname())
+            sockets.append(client)
+            clients.append(client.getsockname()[1])
+
+    try:
+        out = _run(_bcc_script("tools/tcpretrans.py", tmp_path), [], connect, ready="STATE", stop_after=1.6)
+    finally:
+        for s in [*sockets, listener]:
+            s.close()
+    rows = [row[2:] for row in _rows(out)[1:] if len(row) == 7]
+    assert ["4", f"127.0.0.1:{clients[0]}", "R>", server, "SYN_SENT"] in rows, out
+
+
+@pytest.fixture
+def unresolved_neighbour():
+    """A network namespace (bccscriptsN) with a veth pair whose first end is 10.79.9.1/24
+    and whose neighbours never answer, holding at most one packet waiting for ARP: a
+    second packet to 10.79.9.2 drops the first (SKB_DROP_REASON_NEIGH_QUEUEFULL)."""
+    if shutil.which("ip") is None:
+        pytest.skip("needs iproute2's ip")
+    ns = f"bccscripts{os.getpid() % 10000}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for command in (["link", "add", "bccs-a", "type", "veth", "peer", "name", "bccs-b"],
+                        ["addr", "add", "10.79.9.1/24", "dev", "bccs-a"],
+                        ["link", "set", "bccs-a", "up"], ["link", "set", "bccs-b", "up"]):
+            subprocess.run(["ip", "-n", ns, *command], check=True)
+        subprocess.run(["ip", "netns", "exec", ns, "sh", "-c",
+                        "echo 1 > /proc/sys/net/ipv4/neigh/bccs-a/unres_qlen_bytes"], check=True)
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+TWO_SYNS = """
+import os, socket
+sockets = [socket.socket() for _ in range(2)]
+for s in sockets:
+    s.setblocking(False)
+    s.connect_ex(("10.79.9.2", 9))
+print(os.getpid(), sockets[0].getsockname()[1], flush=True)
+"""
+
+
+def test_tcpdrop_of_a_syn_dropped_from_a_full_neighbour_queue(tmp_path, unresolved_neighbour):
+    drops: list[tuple[str, str]] = []
+
+    def two_syns() -> None:
+        done = subprocess.run(["ip", "netns", "exec", unresolved_neighbour, sys.executable, "-c", TWO_SYNS],
+                              capture_output=True, text=True, check=True, timeout=10)
+        pid, port = done.stdout.split()
+        drops.append((pid, port))
+
+    out = _run(_bcc_script("tools/tcpdrop.py", tmp_path), [], two_syns, ready="FLAGS", stop_after=1)
+    # the second connect()'s SYN drops the first's: in the connecting process, the first socket SYN_SENT
+    rows = [row[1:] for row in _rows(out) if len(row) == 8 and row[4] == ">"]
+    assert any([pid, "4", f"10.79.9.1:{port}", ">", "10.79.9.2:9", "SYN_SENT", "(SYN)"] in rows
+               for pid, port in drops), out
