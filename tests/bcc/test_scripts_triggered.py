@@ -189,7 +189,8 @@ def test_threadsnoop(tmp_path):
         thread.start()
         thread.join()
 
-    out = _run(_bcc_script("tools/threadsnoop.py", tmp_path), [], threads, ready="FUNC", stop_after=1)
+    # (2 s: the first event's symbol lookup reads the ELF files of this process)
+    out = _run(_bcc_script("tools/threadsnoop.py", tmp_path), [], threads, ready="FUNC", stop_after=2)
     # Python's threads start in pythread_wrapper (libpython's dynamic symbols)
     assert [str(PID), f"b'{COMM}'", "b'pythread_wrapper'"] in [row[1:] for row in _rows(out)[1:]], out
 
@@ -494,11 +495,12 @@ import os, sys, time
 def pybpf_inner(x): return x + 1
 def pybpf_outer(x): return pybpf_inner(x) * 2
 go = sys.argv[1]
-while not os.path.exists(go):
-    time.sleep(0.05)
-for i in range(20):
-    pybpf_outer(i)
-time.sleep(60)
+while True:                     # a round of 5 calls each time the test asks for one
+    if os.path.exists(go):
+        os.unlink(go)
+        for i in range(5):
+            pybpf_outer(i)
+    time.sleep(0.02)
 """
 
 
@@ -518,10 +520,12 @@ def test_uflow_on_python_function_calls(tmp_path):
     rows = [line for line in out.splitlines() if line.split()[1:2] == [str(child.pid)]]
     # the method column follows the time's (%-8.3f) and a space
     flow = [row[row.index(row.split()[3]) + max(8, len(row.split()[3])) + 1:].rstrip() for row in rows]
-    # each call of pybpf_outer enters and leaves pybpf_inner within it (Python's "class" is the file)
+    # each call of pybpf_outer enters and leaves pybpf_inner within it (Python's "class" is the file);
+    # uflow prints its header before it opens its perf buffer: the first round may be lost
     call = [f"-> {script}.pybpf_outer", f"  -> {script}.pybpf_inner", f"  <- {script}.pybpf_inner",
             f"<- {script}.pybpf_outer"]
-    assert flow == call * 20, out
+    assert len(flow) >= 20 and "\n".join(call * 5) in "\n".join(flow), out
+    assert set(flow) == set(call), out
 
 
 LEAKER = """

@@ -590,14 +590,22 @@ class BPF:
     @staticmethod
     def sym(addr: int, pid: int, show_module: bool = False, show_offset: bool = False,
             demangle: bool = True) -> bytes:
+        """BCC's ``name[+0xoffset] [module]`` for an address of process ``pid``. Each pid's
+        memory map is read once and the ELF files once for all pids (as BCC's per-pid symbol
+        caches: scripts name every frame of every event); an address outside every file
+        mapping reads the map again (a library loaded since, a pid reused)."""
         if pid < 0:
             return BPF.ksym(addr, show_module, show_offset)
-        from pybpf.symbols import Symbolizer
-
-        location = Symbolizer().user(pid, addr)
-        name = getattr(location, "name", None) or "[unknown]"
-        if show_offset and name != "[unknown]":
-            name = f"{name}+0x{getattr(location, 'offset', 0):x}"
+        symbolizer = _user_symbolizer()
+        location = symbolizer.user(pid, addr)
+        if location.module is None:
+            symbolizer.forget(pid)
+            location = symbolizer.user(pid, addr)
+        name = location.name or "[unknown]"
+        if show_offset and location.name:
+            name = f"{name}+0x{location.offset:x}"
+        if show_module and location.module:
+            name = f"{name} [{os.path.basename(location.module)}]"
         return name.encode()
 
     @staticmethod
@@ -936,6 +944,17 @@ def _kernel_symbols() -> Any:
 
         _KSYMS.append(KernelSymbols.load())
     return _KSYMS[0]
+
+
+_USER_SYMBOLIZER: list[Any] = []
+
+
+def _user_symbolizer() -> Any:
+    if not _USER_SYMBOLIZER:
+        from pybpf.symbols import Symbolizer
+
+        _USER_SYMBOLIZER.append(Symbolizer())
+    return _USER_SYMBOLIZER[0]
 
 
 def _trace_fields(line: bytes) -> tuple | None:
