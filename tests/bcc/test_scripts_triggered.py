@@ -285,7 +285,7 @@ def test_runqslower(tmp_path):
 
 def test_wakeuptime(tmp_path):
     # folded: waker;its kernel stack;target count — this process woken from its sleeps by a timer
-    out = _run(_bcc_script("tools/wakeuptime.py", tmp_path), ["-f", "-p", str(PID), "2"], _sleeps(), ready="",
+    out = _run(_bcc_script("tools/wakeuptime.py", tmp_path), ["-f", "-p", str(PID), "1"], _sleeps(), ready="",
                stop_after=0, interrupt=False)
     ours = [line for line in out.splitlines() if line.rsplit(" ", 1)[0].endswith(f";{COMM}")]
     assert any("hrtimer_wakeup" in line.split(";") for line in ours), out
