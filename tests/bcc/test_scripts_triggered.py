@@ -59,20 +59,20 @@ class _Forks:
 
 def test_example_hello_world(tmp_path):
     forks = _Forks()
-    out = _run(_bcc_script("examples/hello_world.py", tmp_path), [], forks, ready="", stop_after=1.5)
+    out = _run(_bcc_script("examples/hello_world.py", tmp_path), [], forks, ready="", stop_after=0.7)
     assert any(f"-{pid} " in line and "Hello, World!" in line for line in out.splitlines() for pid in forks.pids), out
 
 
 def test_hello_fields(tmp_path):
     forks = _Forks()
-    out = _run(_bcc_script("examples/tracing/hello_fields.py", tmp_path), [], forks, ready="MESSAGE", stop_after=1.5)
+    out = _run(_bcc_script("examples/tracing/hello_fields.py", tmp_path), [], forks, ready="MESSAGE", stop_after=0.7)
     assert any(row[1:2] == ["sh"] and int(row[2]) in forks.pids and row[3:] == ["Hello,", "World!"]
                for row in _rows(out)[1:] if len(row) >= 5 and row[2].isdigit()), out
 
 
 def test_trace_fields(tmp_path):
     forks = _Forks()
-    out = _run(_bcc_script("examples/tracing/trace_fields.py", tmp_path), [], forks, ready="MESSAGE", stop_after=1.5)
+    out = _run(_bcc_script("examples/tracing/trace_fields.py", tmp_path), [], forks, ready="MESSAGE", stop_after=0.7)
     # "{1} {5}".format() of trace_fields' bytes: BCC prints the message as b'...' too
     assert any(row[0].isdigit() and int(row[0]) in forks.pids and row[1:] == ["b'Hello,", "World!'"]
                for row in _rows(out)[1:]), out
@@ -81,7 +81,7 @@ def test_trace_fields(tmp_path):
 def test_trace_perf_output(tmp_path):
     forks = _Forks()
     out = _run(_bcc_script("examples/tracing/trace_perf_output.py", tmp_path), [], forks, ready="Ctrl-C",
-               stop_after=1.5)
+               stop_after=0.7)
     assert any(line.endswith(": 12345678") for line in out.splitlines()), out
     counter = [row for row in _rows(out) if row[:2] == ["counter", "="]]
     assert counter and int(counter[0][2]) >= len(forks.pids) and int(counter[0][4]) >= len(forks.pids), out
@@ -90,14 +90,14 @@ def test_trace_perf_output(tmp_path):
 def test_hello_perf_output_using_ns(tmp_path):
     forks = _Forks()
     out = _run(_bcc_script("examples/tracing/hello_perf_output_using_ns.py", tmp_path), [], forks, ready="MESSAGE",
-               stop_after=1.5)
+               stop_after=0.7)
     assert any(row[1] == "sh" and int(row[2]) in forks.pids and row[3:] == ["Hello,", "perf_output!"]
                for row in _rows(out)[1:] if len(row) == 5 and row[2].isdigit()), out
 
 
 def test_sync_timing(tmp_path):
     out = _run(_bcc_script("examples/tracing/sync_timing.py", tmp_path), [], lambda: (os.sync(), os.sync()),
-               ready="Ctrl-C", stop_after=1)
+               ready="Ctrl-C", stop_after=0.7)
     # two syncs within a second: their distance is printed in ms
     assert any(line.startswith("At time ") and "multiple syncs detected, last" in line for line in out.splitlines()), out
 
@@ -109,14 +109,14 @@ def _strlens(text: bytes, times: int):
 
 def test_strlen_count(tmp_path):
     out = _run(_bcc_script("examples/tracing/strlen_count.py", tmp_path), [], _strlens(b"pybpf-bcc-strlen", 100),
-               ready="Ctrl-C", stop_after=1)
+               ready="Ctrl-C", stop_after=0.7)
     counts = {row[1]: int(row[0]) for row in _rows(out) if len(row) == 2 and row[0].isdigit()}
     assert counts.get('"pybpf-bcc-strlen"', 0) >= 100, out
 
 
 def test_strlen_snoop(tmp_path):
     out = _run(_bcc_script("examples/tracing/strlen_snoop.py", tmp_path), [str(PID)],
-               _strlens(b"pybpf-bcc-snoop", 3), ready="STRLEN", stop_after=1)
+               _strlens(b"pybpf-bcc-snoop", 3), ready="STRLEN", stop_after=0.7)
     # trace_fields gives bytes: BCC prints b'...' too
     assert any(row[1:] == [f"b'{COMM}'", str(PID), "b'pybpf-bcc-snoop'"] for row in _rows(out)[1:]), out
 
@@ -134,14 +134,14 @@ def test_statsnoop(tmp_path):
         os.statvfs(probe)
         LIBC.statx(-100, bytes(missing), 0, 0xFFF, buffer)          # AT_FDCWD, STATX_BASIC_STATS
 
-    out = _run(_bcc_script("tools/statsnoop.py", tmp_path), ["-p", str(PID)], stats, ready="PATH", stop_after=1)
+    out = _run(_bcc_script("tools/statsnoop.py", tmp_path), ["-p", str(PID)], stats, ready="PATH", stop_after=0.7)
     rows = [row for row in _rows(out)[1:] if len(row) == 5]
     assert [str(PID), COMM, "0", "0", str(probe)] in rows, out
     assert [str(PID), COMM, "-1", "2", str(missing)] in rows, out      # ENOENT
 
 
 def test_syncsnoop(tmp_path):
-    out = _run(_bcc_script("tools/syncsnoop.py", tmp_path), [], os.sync, ready="CALL", stop_after=1)
+    out = _run(_bcc_script("tools/syncsnoop.py", tmp_path), [], os.sync, ready="CALL", stop_after=0.7)
     assert sum(row[1:] == ["sync()"] for row in _rows(out)[1:]) >= 2, out
 
 
@@ -161,7 +161,7 @@ def test_shmsnoop(tmp_path):
         SHM.shmctl(shmid, 0, None)                   # IPC_RMID
         ids.append((shmid, address))
 
-    out = _run(_bcc_script("tools/shmsnoop.py", tmp_path), ["-p", str(PID)], shm, ready="ARGs", stop_after=1)
+    out = _run(_bcc_script("tools/shmsnoop.py", tmp_path), ["-p", str(PID)], shm, ready="ARGs", stop_after=0.7)
     lines = {" ".join(line.split()) for line in out.splitlines()}
     shmid, address = ids[-1]
     assert f"{PID} {COMM} SHMGET {shmid:x} key: 0x0, size: 8192, shmflg: 0x380 (IPC_CREAT|0600)" in lines, out
@@ -178,7 +178,7 @@ def test_exitsnoop(tmp_path):
         children.add(child.pid)
         child.wait()
 
-    out = _run(_bcc_script("tools/exitsnoop.py", tmp_path), [], exits, ready="EXIT_CODE", stop_after=1)
+    out = _run(_bcc_script("tools/exitsnoop.py", tmp_path), [], exits, ready="EXIT_CODE", stop_after=0.7)
     assert any(row[0] == "sh" and int(row[1]) in children and row[2] == str(PID) and row[-2:] == ["code", "3"]
                for row in _rows(out)[1:] if len(row) >= 7 and row[1].isdigit()), out
 
@@ -203,7 +203,7 @@ def test_mountsnoop(tmp_path):
         subprocess.run(["mount", "-t", "tmpfs", "bccscripts", str(target)], check=True)
         subprocess.run(["umount", str(target)], check=True)
 
-    out = _run(_bcc_script("tools/mountsnoop.py", tmp_path), [], mounts, ready="CALL", stop_after=1)
+    out = _run(_bcc_script("tools/mountsnoop.py", tmp_path), [], mounts, ready="CALL", stop_after=0.7)
     lines = out.splitlines()
     assert any(line.startswith("mount ") and line.endswith(f'mount("bccscripts", "{target}", "tmpfs", 0x0, "") = 0')
                for line in lines), out
@@ -243,7 +243,7 @@ class _Connections:
 
 def test_tcpstates(tmp_path):
     connections = _Connections()
-    out = _run(_bcc_script("tools/tcpstates.py", tmp_path), [], connections, ready="NEWSTATE", stop_after=1)
+    out = _run(_bcc_script("tools/tcpstates.py", tmp_path), [], connections, ready="NEWSTATE", stop_after=0.7)
     rows = {tuple(row[1:10]) for row in _rows(out)[1:] if len(row) == 11}
     server, client = connections.ports[1]
     ends = (str(PID), COMM, "127.0.0.1", str(client), "127.0.0.1", str(server))
@@ -254,7 +254,7 @@ def test_tcpstates(tmp_path):
 
 def test_tcplife(tmp_path):
     connections = _Connections()
-    out = _run(_bcc_script("tools/tcplife.py", tmp_path), ["-p", str(PID)], connections, ready="MS", stop_after=1)
+    out = _run(_bcc_script("tools/tcplife.py", tmp_path), ["-p", str(PID)], connections, ready="MS", stop_after=0.7)
     rows = [row for row in _rows(out)[1:] if len(row) == 9]
     server, client = connections.ports[1]
     # both ends are this process: the client's and the accepted socket's lives, 100 bytes each way (0 KB)
@@ -271,14 +271,14 @@ def _sleeps(times: int = 100):
 
 
 def test_runqlat(tmp_path):
-    out = _run(_bcc_script("tools/runqlat.py", tmp_path), ["-p", str(PID)], _sleeps(), ready="Ctrl-C", stop_after=1)
+    out = _run(_bcc_script("tools/runqlat.py", tmp_path), ["-p", str(PID)], _sleeps(), ready="Ctrl-C", stop_after=0.7)
     assert "     usecs               : count     distribution" in out
     assert _hist_total(out) >= 100, out          # each wakeup of this process is a run queue latency
 
 
 def test_runqslower(tmp_path):
     out = _run(_bcc_script("tools/runqslower.py", tmp_path), ["-p", str(PID), "1"], _sleeps(), ready="LAT(us)",
-               stop_after=1)
+               stop_after=0.7)
     rows = [row for row in _rows(out)[2:] if len(row) == 4]
     assert any(row[1:3] == [COMM, str(PID)] and int(row[3]) >= 1 for row in rows), out
 
@@ -307,7 +307,7 @@ def _udp_loopback():
 
 
 def test_softirqs(tmp_path):
-    out = _run(_bcc_script("tools/softirqs.py", tmp_path), [], _udp_loopback(), ready="Ctrl-C", stop_after=1)
+    out = _run(_bcc_script("tools/softirqs.py", tmp_path), [], _udp_loopback(), ready="Ctrl-C", stop_after=0.7)
     assert "SOFTIRQ          TOTAL_usecs" in out
     assert "net_rx" in [row[0] for row in _rows(out)], out       # loopback packets are received in NET_RX
 
@@ -356,7 +356,7 @@ def test_hardirqs(tmp_path):
     irqs = _irq_names(_disk_of(tmp_path))
     if not irqs:
         pytest.skip(f"the interrupts of {_disk_of(tmp_path)} are not MSI interrupts listed in sysfs")
-    out = _run(_bcc_script("tools/hardirqs.py", tmp_path), [], _disk_writes(tmp_path), ready="Ctrl-C", stop_after=1)
+    out = _run(_bcc_script("tools/hardirqs.py", tmp_path), [], _disk_writes(tmp_path), ready="Ctrl-C", stop_after=0.7)
     assert "HARDIRQ                    TOTAL_usecs" in out
     # the completion interrupt of the disk's request queue (virtioN-req.0 for a virtio disk)
     assert {row[0] for row in _rows(out)} & irqs, (irqs, out)
@@ -364,7 +364,7 @@ def test_hardirqs(tmp_path):
 
 def test_bitesize(tmp_path):
     _needs_block_device(tmp_path)
-    out = _run(_bcc_script("tools/bitesize.py", tmp_path), [], _disk_writes(tmp_path), ready="Ctrl-C", stop_after=1)
+    out = _run(_bcc_script("tools/bitesize.py", tmp_path), [], _disk_writes(tmp_path), ready="Ctrl-C", stop_after=0.7)
     section = out.split(f"Process Name = {COMM}\n", 1)
     assert len(section) == 2, out
     hist = section[1].split("\n\n")[0]
@@ -375,8 +375,8 @@ def test_bitesize(tmp_path):
 def test_biopattern(tmp_path):
     _needs_block_device(tmp_path)
     disk = _disk_of(tmp_path)
-    out = _run(_bcc_script("tools/biopattern.py", tmp_path), ["1", "2"], _disk_writes(tmp_path), ready="KBYTES",
-               stop_after=2, interrupt=False)
+    out = _run(_bcc_script("tools/biopattern.py", tmp_path), ["1", "1"], _disk_writes(tmp_path), ready="KBYTES",
+               stop_after=0.7, interrupt=False)
     rows = [row for row in _rows(out)[1:] if len(row) == 6 and row[1] == disk]
     assert sum(int(row[4]) for row in rows) >= 8 and sum(int(row[5]) for row in rows) >= 32, out
 
@@ -389,7 +389,7 @@ def test_bashreadline(tmp_path):
     typed = "echo pybpf-bashreadline"
     out = _run(_bcc_script("tools/bashreadline.py", tmp_path), [], lambda: subprocess.run(
         ["script", "-q", "-c", "bash --norc --noprofile -i", "/dev/null"], input=f"{typed}\nexit\n",
-        capture_output=True, text=True, timeout=10, check=True), ready="COMMAND", stop_after=1)
+        capture_output=True, text=True, timeout=10, check=True), ready="COMMAND", stop_after=0.7)
     assert any(line.endswith(typed) and line.split()[1].isdigit() for line in out.splitlines()), out
 
 
@@ -397,7 +397,7 @@ def test_gethostlatency(tmp_path):
     import socket
 
     out = _run(_bcc_script("tools/gethostlatency.py", tmp_path), ["-p", str(PID)],
-               lambda: socket.getaddrinfo("localhost", 80), ready="HOST", stop_after=1)
+               lambda: socket.getaddrinfo("localhost", 80), ready="HOST", stop_after=0.7)
     assert any(row[1:3] == [str(PID), COMM] and row[-1] == "localhost" for row in _rows(out)[1:] if len(row) == 5), out
 
 
@@ -407,20 +407,20 @@ def _getppids(times: int = 300):
 
 def test_funcslower_on_a_uprobe(tmp_path):
     out = _run(_bcc_script("tools/funcslower.py", tmp_path), ["-p", str(PID), "-m", "1", "c:usleep"],
-               lambda: LIBC.usleep(3000), ready="Ctrl+C", stop_after=1)
+               lambda: LIBC.usleep(3000), ready="Ctrl+C", stop_after=0.7)
     rows = [row for row in _rows(out)[2:] if len(row) == 5]
     assert any(row[:2] == [COMM, str(PID)] and float(row[2]) >= 3 and row[4] == "c:usleep" for row in rows), out
 
 
 def test_funcinterval_on_a_uprobe(tmp_path):
     out = _run(_bcc_script("tools/funcinterval.py", tmp_path), ["-p", str(PID), "c:getppid"], _getppids(),
-               ready="Ctrl-C", stop_after=1)
+               ready="Ctrl-C", stop_after=0.7)
     assert _hist_total(out) >= 299, out          # 300 calls: 299 intervals between them at least
 
 
 def test_stackcount_on_a_uprobe(tmp_path):
     out = _run(_bcc_script("tools/stackcount.py", tmp_path), ["-p", str(PID), "c:getppid"], _getppids(),
-               ready="Ctrl-C", stop_after=1)
+               ready="Ctrl-C", stop_after=0.7)
     # a user stack with getppid on top (glibc's name for it), and how many times it was seen
     stacks = out.split("\n\n")
     counts = [int(stack.split()[-1]) for stack in stacks if stack.split()[:1] == ["getppid"]
@@ -456,7 +456,7 @@ def test_profile(tmp_path):
 def test_runqlen_with_more_runnable_threads_than_cpus(tmp_path):
     spinners = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(os.cpu_count() + 2)]
     try:
-        out = _run(_bcc_script("tools/runqlen.py", tmp_path), ["1", "1"], lambda: None, ready="Ctrl-C", stop_after=1,
+        out = _run(_bcc_script("tools/runqlen.py", tmp_path), ["1", "1"], lambda: None, ready="Ctrl-C", stop_after=0.7,
                    interrupt=False)
     finally:
         for spinner in spinners:
@@ -513,7 +513,7 @@ def test_uflow_on_python_function_calls(tmp_path):
     child = subprocess.Popen([python, str(script), str(go)])
     try:
         out = _run(_bcc_script("tools/lib/uflow.py", tmp_path), ["-l", "python", "-M", "pybpf_", str(child.pid)],
-                   lambda: go.write_text("go"), ready="METHOD", stop_after=1)
+                   lambda: go.write_text("go"), ready="METHOD", stop_after=0.7)
     finally:
         child.kill()
         child.wait()
@@ -606,7 +606,7 @@ def tls_client(tmp_path):
 def test_sslsniff_shows_plaintext(tmp_path, tls_client):
     clients: set[int] = set()
     out = _run(_bcc_script("tools/sslsniff.py", tmp_path), ["--no-gnutls", "--no-nss", "-c", "openssl"],
-               lambda: clients.add(tls_client(b"pybpf-sslsniff-secret\n")), ready="LEN", stop_after=1)
+               lambda: clients.add(tls_client(b"pybpf-sslsniff-secret\n")), ready="LEN", stop_after=0.7)
     lines = out.splitlines()
     # FUNC TIME(s) COMM PID LEN, "----- DATA -----", the plaintext
     events = [(line.split(), lines[i + 2]) for i, line in enumerate(lines[:-2]) if lines[i + 1] == "----- DATA -----"]
@@ -686,7 +686,7 @@ def test_tcpdrop_of_a_syn_dropped_from_a_full_neighbour_queue(tmp_path, unresolv
         pid, port = done.stdout.split()
         drops.append((pid, port))
 
-    out = _run(_bcc_script("tools/tcpdrop.py", tmp_path), [], two_syns, ready="FLAGS", stop_after=1)
+    out = _run(_bcc_script("tools/tcpdrop.py", tmp_path), [], two_syns, ready="FLAGS", stop_after=0.7)
     # the second connect()'s SYN drops the first's: in the connecting process, the first socket SYN_SENT
     rows = [row[1:] for row in _rows(out) if len(row) == 8 and row[4] == ">"]
     assert any([pid, "4", f"10.79.9.1:{port}", ">", "10.79.9.2:9", "SYN_SENT", "(SYN)"] in rows

@@ -350,7 +350,7 @@ class BPF:
         binary = os.fsdecode(name)
         try:
             path = binary if "/" in binary else find_library(binary.removeprefix("lib").split(".so")[0])
-            names = ElfSymbols(path).names()
+            names = ElfSymbols.cached(path).names()
         except SymbolError as exc:
             raise BccError(f"uprobe on {binary}: {exc}") from None
         pattern = re.compile(os.fsdecode(sym_re))
