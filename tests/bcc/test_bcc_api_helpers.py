@@ -99,3 +99,14 @@ def test_kernel_constants_and_macros_of_the_prelude():
 def test_a_called_parameterless_function_stays_a_helper():
     t = translate("int limit() { return 5; }\nint probe(struct pt_regs *ctx) { return limit(); }")
     assert "limit" not in t.functions and "int limit() { return 5; }" in t.source
+
+
+def test_sym_names_a_user_address_as_bcc_does():
+    import ctypes
+
+    getppid = ctypes.cast(ctypes.CDLL(None).getppid, ctypes.c_void_p).value
+    libc = os.path.basename(BPF.find_library("c").decode())
+    assert BPF.sym(getppid, os.getpid()) == b"getppid"
+    assert BPF.sym(getppid + 1, os.getpid(), show_offset=True) == b"getppid+0x1"
+    assert BPF.sym(getppid, os.getpid(), show_module=True, show_offset=True) == f"getppid+0x0 [{libc}]".encode()
+    assert BPF.sym(4096, os.getpid(), show_module=True, show_offset=True) == b"[unknown]"

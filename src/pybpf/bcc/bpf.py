@@ -233,10 +233,10 @@ class BPF:
                            + (_instead(named.group(1), retprobe) if named else "attach to a tracepoint instead"))
         syscall = _syscall_of(event)
         tracefs = Tracefs()
-        if syscall is not None and f"syscalls:sys_enter_{syscall}" not in tracefs.events \
-                and f"syscalls:sys_enter_new{syscall}" in tracefs.events:
+        if syscall is not None and not _has_tracepoint(tracefs, f"syscalls:sys_enter_{syscall}") \
+                and _has_tracepoint(tracefs, f"syscalls:sys_enter_new{syscall}"):
             syscall = f"new{syscall}"   # stat, lstat, fstat, uname: the kernel's sys_newstat, ...
-        if syscall is not None and f"syscalls:sys_enter_{syscall}" in tracefs.events:
+        if syscall is not None and _has_tracepoint(tracefs, f"syscalls:sys_enter_{syscall}"):
             tracepoint = f"syscalls:sys_{'exit' if retprobe else 'enter'}_{syscall}"
             form = "_exit" if retprobe else "_enter"
             if self._symbol(fn_name, form) not in self._program_specs:
@@ -365,7 +365,7 @@ class BPF:
         binary = os.fsdecode(name)
         try:
             path = binary if "/" in binary else find_library(binary.removeprefix("lib").split(".so")[0])
-            names = ElfSymbols(path).names()
+            names = ElfSymbols.cached(path).names()
         except SymbolError as exc:
             raise BccError(f"uprobe on {binary}: {exc}") from None
         pattern = re.compile(os.fsdecode(sym_re))
@@ -622,21 +622,29 @@ class BPF:
     @staticmethod
     def sym(addr: int, pid: int, show_module: bool = False, show_offset: bool = False,
             demangle: bool = True) -> bytes:
+        """BCC's ``name[+0xoffset] [module]`` for an address of process ``pid``. Each pid's
+        memory map is read once and the ELF files once for all pids (as BCC's per-pid symbol
+        caches: scripts name every frame of every event); an address outside every file
+        mapping reads the map again (a library loaded since, a pid reused)."""
         if pid < 0:
             return BPF.ksym(addr, show_module, show_offset)
-        from pybpf.symbols import Symbolizer
-
-        location = Symbolizer().user(pid, addr)
-        name = getattr(location, "name", None) or "[unknown]"
-        if show_offset and name != "[unknown]":
-            name = f"{name}+0x{getattr(location, 'offset', 0):x}"
+        symbolizer = _user_symbolizer()
+        location = symbolizer.user(pid, addr)
+        if location.module is None:
+            symbolizer.forget(pid)
+            location = symbolizer.user(pid, addr)
+        name = location.name or "[unknown]"
+        if show_offset and location.name:
+            name = f"{name}+0x{location.offset:x}"
+        if show_module and location.module:
+            name = f"{name} [{os.path.basename(location.module)}]"
         return name.encode()
 
     @staticmethod
     def tracepoint_exists(category: str | bytes, event: str | bytes) -> bool:
         from pybpf.tracefs import Tracefs
 
-        return f"{os.fsdecode(category)}:{os.fsdecode(event)}" in Tracefs().events
+        return _has_tracepoint(Tracefs(), f"{os.fsdecode(category)}:{os.fsdecode(event)}")
 
     @staticmethod
     def support_raw_tracepoint() -> bool:
@@ -896,6 +904,14 @@ def _prefixed(prefix: str, fn_name: str | bytes) -> str:
     return name if name.startswith(prefix) else prefix + name
 
 
+def _has_tracepoint(tracefs: Any, name: str) -> bool:
+    """Whether tracepoint ``category:event`` exists: its format file, asked of the file
+    system (listing every event, as ``Tracefs.events`` does, takes 0.1-0.3 s; syscall tools
+    ask this for each of their syscalls)."""
+    category, _, event = name.partition(":")
+    return "/" not in name and (tracefs.root / "events" / category / event / "format").exists()
+
+
 def _instead(function: str, returning: bool, lsm: bool = False) -> str:
     """What to attach to instead of a kprobe/fentry on kernel ``function``: the tracepoint
     reporting the same event (a syscall's sys_exit_* for a return probe), or the nearest
@@ -967,6 +983,17 @@ def _kernel_symbols() -> Any:
 
         _KSYMS.append(KernelSymbols.load())
     return _KSYMS[0]
+
+
+_USER_SYMBOLIZER: list[Any] = []
+
+
+def _user_symbolizer() -> Any:
+    if not _USER_SYMBOLIZER:
+        from pybpf.symbols import Symbolizer
+
+        _USER_SYMBOLIZER.append(Symbolizer())
+    return _USER_SYMBOLIZER[0]
 
 
 def _trace_fields(line: bytes) -> tuple | None:
