@@ -77,7 +77,9 @@ def test_combined_only_reports_the_kernels_totals_per_stack(tmp_path, started):
     arguments = ["-p", str(leaker.pid), "-o", "100000", "--json"]
     combined = _stacks(run_tool("memleak", [*arguments, "--combined-only"], lambda: None, timing=["-d", "2.5"]))
     leak = [s for s in combined if any(frame.startswith("toolscommon_leak+") for frame in s["stack"])]
-    assert len(leak) == 1 and leak[0]["count"] >= 10 and leak[0]["bytes"] == 4321 * leak[0]["count"]
+    # (the totals are two maps, read one after the other while the leaker still runs, as
+    # BCC's: an allocation between the reads counts in one of them only)
+    assert len(leak) == 1 and leak[0]["count"] >= 10 and abs(leak[0]["bytes"] - 4321 * leak[0]["count"]) <= 2 * 4321
     assert all(s["count"] <= 1 for s in combined if s["bytes"] % 4321)     # the freed blocks are gone
     assert "allocations" not in leak[0]
     assert _stacks(run_tool("memleak", arguments, lambda: None, timing=["-d", "2.5"])) == []
