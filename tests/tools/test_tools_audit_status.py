@@ -39,11 +39,14 @@ ARGUMENTS: dict[str, list[str]] = {
     "pythoncalls": ["--duration", SECONDS, "PID"],
     "pythonflow": ["--duration", SECONDS, "PID"],
     "memleak": ["--duration", SECONDS, "-p", "PID"],
+    "tcpconnect": ["--duration", SECONDS, "-c"],        # -c: counts printed at the end
+    "tcpretrans": ["--duration", SECONDS, "-c"],
 }
 
 #: the tools that print only every interval or at the end: they keep a status line
 SUMMARY_TOOLS = ["argdist", "biolatency", "bitesize", "cpudist", "funccount", "funclatency", "hardirqs", "memleak",
-                 "offcputime", "profile", "pythoncalls", "runqlat", "runqlen", "softirqs", "stackcount", "syscount"]
+                 "offcputime", "profile", "pythoncalls", "runqlat", "runqlen", "softirqs", "stackcount", "syscount",
+                 "tcpconnect", "tcpretrans"]
 
 #: the status line's text (not a banner such as "Tracing syscalls... Ctrl-C to end.")
 STATUS_TEXT = re.compile(r"Tracing\.\.\. \d+ s, ")
@@ -128,6 +131,7 @@ def test_summary_tools_keep_a_status_line_on_a_terminal(pid):
     # a count of what was seen, where the tool has one
     assert "syscalls, Ctrl-C" in results["syscount"][2] and "samples, Ctrl-C" in results["profile"][2]
     assert " events, Ctrl-C" in results["funccount"][2] and " calls, Ctrl-C" in results["funclatency"][2]
+    assert " connects, Ctrl-C" in results["tcpconnect"][2] and " retransmits, Ctrl-C" in results["tcpretrans"][2]
 
 
 def test_piped_no_tool_writes_anything_extra(pid):

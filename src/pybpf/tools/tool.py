@@ -75,14 +75,15 @@ class EventTool:
     def has_uid(self) -> bool:
         return any(name == "uid" for name, _ in self.layout.fields)
 
-    def events(self, args: argparse.Namespace) -> Iterator[dict]:
-        """Events that pass the filters, with their derived keys and wall-clock ``time``."""
+    def events(self, args: argparse.Namespace, tick: Callable[[], None] | None = None) -> Iterator[dict]:
+        """Events that pass the filters, with their derived keys and wall-clock ``time``;
+        ``tick()`` is called between waits for events (see :func:`~pybpf.tools.events.stream`)."""
         name = re.compile(args.name) if getattr(args, "name", None) else None
         wall = monotonic_to_wall()
         source = self.source(args) if callable(self.source) else self.source
         for event in stream(source, self.layout, name=self.name, defines=self.defines(args),
                             duration=getattr(args, "duration", None), side_rings=self.side_rings(args),
-                            flags=args):
+                            flags=args, tick=tick):
             if getattr(args, "pid", None) is not None and event.get(self.pid_key) != args.pid:
                 continue
             if name is not None and not name.search(str(event.get(self.comm_key, ""))):
@@ -156,7 +157,8 @@ class CountedTool:
     of events per key, printed at the end, fewest first (``descending``: most first) —
     tcpretrans per flow, tcpconnect per address pair and port. ``keys`` are the key's
     columns (event keys, headers, widths), ``json_keys`` their names in ``--json``, and
-    ``count`` the count's column (its key is the JSON name). ``refuse`` raises a
+    ``count`` the count's column (its key is the JSON name; the status line a terminal
+    shows while it counts names the events so). ``refuse`` raises a
     :class:`~pybpf.tools.events.ToolError` for flags the tool cannot honour, before
     anything is printed."""
 
@@ -194,10 +196,14 @@ class CountedTool:
         if not args.json:
             out.write(self.banner + "\n")
             out.flush()
+        from pybpf.tools.status import StatusLine
+
         counts: dict[tuple, int] = {}
-        for event in self.tool.events(args):
+        status = StatusLine(lambda: sum(counts.values()), what=self.count.key)
+        for event in self.tool.events(args, tick=status.update):
             key = tuple(event[column.key] for column in self.keys)
             counts[key] = counts.get(key, 0) + 1
+        status.clear()
         ordered = sorted(counts.items(), key=lambda item: -item[1] if self.descending else item[1])
         if args.json:
             out.writelines(json.dumps({**dict(zip(self.json_keys, key)), self.count.key: count}) + "\n"
