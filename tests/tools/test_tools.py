@@ -556,15 +556,57 @@ def _start_threads():
         thread.join()
 
 
-def test_threadsnoop():
-    rows = [line.split() for line in run_tool("threadsnoop", ["-p", str(os.getpid())], _start_threads).splitlines()]
-    assert rows[0] == ["PID", "COMM", "TID"]
-    assert len(rows) >= 4 and all(row[0] == str(os.getpid()) and int(row[2]) != os.getpid() for row in rows[1:])
+#: a C program whose threads start in a function of a name of its own, then stays a moment
+#: (the tool names the routine through the process's maps, as BCC does, while it lives)
+THREADER = r"""
+#include <pthread.h>
+#include <unistd.h>
+__attribute__((noinline)) void *pybpf_threadsnoop_worker(void *arg) { return arg; }
+int main(void) {
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&threads[i], NULL, pybpf_threadsnoop_worker, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+    usleep(500000);
+    return 0;
+}
+"""
+
+
+@pytest.fixture
+def threader(tmp_path):
+    """A function that starts the program (named pybpf_threader); the processes are
+    reaped at the end."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc builds the program that makes threads")
+    (tmp_path / "threader.c").write_text(THREADER)
+    program = tmp_path / "pybpf_threader"
+    subprocess.run(["gcc", "-O1", "-pthread", "-o", str(program), str(tmp_path / "threader.c")], check=True)
+    started: list[subprocess.Popen] = []
+    yield lambda: started.append(subprocess.Popen([str(program)]))
+    for process in started:
+        process.wait()
+
+
+def test_threadsnoop(threader):
+    """BCC's columns: TIME(ms) since the first event, PID, COMM, and FUNC, the start
+    routine pthread_create was given, named."""
+    rows = [line.split() for line in run_tool("threadsnoop", ["-n", "pybpf_threader"], threader).splitlines()]
+    assert rows[0] == ["TIME(ms)", "PID", "COMM", "FUNC"]
+    assert len(rows) >= 5 and all(row[2] == "pybpf_threader" and row[3] == "pybpf_threadsnoop_worker"
+                                  for row in rows[1:])
+    times = [int(row[0]) for row in rows[1:]]
+    assert times[0] == 0 and times == sorted(times) and times[-1] > 0
+    assert all(sum(row[1] == pid for row in rows[1:]) == 2 for pid in {row[1] for row in rows[1:]})   # two each
 
 
 def test_threadsnoop_json():
+    """-p: the libc this process maps; Python's threads start in its wrapper, named."""
     events = _json_lines(run_tool("threadsnoop", ["--json", "-p", str(os.getpid())], _start_threads))
-    assert len(events) >= 3 and len({e["tid"] for e in events}) == len(events)
+    assert len(events) >= 3 and all(e["pid"] == os.getpid() for e in events)
+    assert all(e["start"] > 0 and e["func"] != hex(e["start"]) for e in events)
+    assert len({e["func"] for e in events}) == 1 and {"ts", "time", "comm"} <= set(events[0])
 
 
 def _mount_cycle(target: Path):

@@ -1,7 +1,7 @@
 """Issue 17's output formats, for every tool with stacks or histograms: the stack tools
 (profile, offcputime, stackcount) write speedscope JSON holding exactly the stacks they
 print folded in the same run; the histogram tools (biolatency, bitesize, cpudist, runqlat,
-runqlen, hardirqs, softirqs, funclatency) print bpftrace's layout with ``--layout
+runqlen, hardirqs, softirqs, funclatency, argdist) print bpftrace's layout with ``--layout
 bpftrace`` — rows checked against :class:`pybpf.output.Histogram`'s labels and bars, and
 known values (dd's 64 KiB writes, the test's own lookups) where they land. The tools of
 each test run side by side while one workload runs."""
@@ -150,6 +150,8 @@ def test_histogram_tools_print_bpftrace_layout(dd):
         "softirqs": ["softirqs", "-d", "--layout", "bpftrace", "--duration", seconds],
         "funclatency": ["funclatency", "--layout", "bpftrace", "-u", "-p", str(os.getpid()), "-d", seconds,
                         "c:getaddrinfo"],
+        "argdist": ["argdist", "--layout", "bpftrace", "-i", "5", "-d", seconds,
+                    "-H", "t:syscalls:sys_enter_write():u64:args->count:args->count==65536"],
     }
 
     def work():
@@ -170,3 +172,6 @@ def test_histogram_tools_print_bpftrace_layout(dd):
     calls = int(re.search(r"count: (\d+)", outputs["funclatency"])[1])
     assert calls >= 5 and sum(count for _, count in lookups) == calls
     assert list(_bpftrace_histograms(outputs["runqlen"])) == ["@runqlen: "]
+    (writes,) = _bpftrace_histograms(outputs["argdist"]).values()       # dd's 64 KiB writes, under the specifier
+    assert "t:syscalls:sys_enter_write():u64:args->count:args->count==65536\n@args_count: " in outputs["argdist"]
+    assert dict(writes)["[64K, 128K)"] >= 16 and sum(count for _, count in writes) == dict(writes)["[64K, 128K)"]

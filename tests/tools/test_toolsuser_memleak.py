@@ -8,9 +8,10 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
-from test_tools import run_tool
+from test_tools import SRC, run_tool
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only"),
               pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the leaking program")]
@@ -86,6 +87,35 @@ def test_memleak_command_json(leaker_program):
     (stack,) = reports[-1]["stacks"]
     assert stack["count"] == 150 and stack["bytes"] == 150 * 4321
     assert stack["stack"][0].startswith("pybpf_toolsuser_leak+")
+
+
+def test_memleak_folded_flame_graph_and_speedscope(leaker_program, tmp_path):
+    """-f prints each report as folded stacks weighted by outstanding bytes (a blank line
+    between reports), and --svg/--speedscope hold the last report's stacks: at the end,
+    all 100 rounds' leaks under main;pybpf_toolsuser_leak, the freed blocks nowhere."""
+    from pybpf.output import parse_folded
+
+    graph, scope = tmp_path / "leaks.svg", tmp_path / "leaks.speedscope.json"
+    out = run_tool("memleak", ["-f", "-o", "0", "--svg", str(graph), "--speedscope", str(scope),
+                               "-c", f"{leaker_program} 100", "1"], lambda: None, timing=[])
+    reports = out.split("\n\n")
+    assert "Attaching" not in out and len(reports) >= 1
+    ((frames, leaked),) = parse_folded(reports[-1])
+    assert frames[-2:] == ("main", "pybpf_toolsuser_leak") and leaked == 100 * 4321
+    assert all(leaked == 4321 * (leaked // 4321) for report in reports for _, leaked in parse_folded(report))
+    document = json.loads(scope.read_text())
+    names = [frame["name"] for frame in document["shared"]["frames"]]
+    (profile,) = document["profiles"]
+    assert [[names[i] for i in sample] for sample in profile["samples"]] == [list(frames)]
+    assert profile["weights"] == [leaked]
+    text = graph.read_text()
+    assert text.startswith("<?xml") and "pybpf_toolsuser_leak" in text and "memleak outstanding bytes" in text
+
+
+def test_memleak_folded_refuses_trace(leaker_program):
+    result = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "memleak", "-f", "-t", "-c", str(leaker_program)],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC})
+    assert result.returncode != 0 and result.stderr.strip().endswith("-f prints only folded stacks: it goes without -t")
 
 
 def test_memleak_sample_rate(leaker_program):

@@ -9,8 +9,9 @@ e.g. ``-C 't:syscalls:sys_enter_read():int:args->count'``, ``-H 'r:c:malloc():si
 functions need kprobes, which this kernel lacks, and are refused with the tracepoint to
 use. Flags as BCC's: ``-p PID``, ``-t TID``, ``-z SIZE``, ``-i INTERVAL`` (default 1),
 ``-d DURATION``, ``-n COUNT``, ``-c`` cumulative, ``-T TOP``, ``-I HEADER`` (its
-struct/union definitions for expressions), ``--ebpf``; ``--json`` prints one object per
-interval."""
+struct/union definitions for expressions), ``--ebpf``; ``--layout bpftrace`` prints the
+histograms in bpftrace's layout (:mod:`pybpf.tools.histlayout`); ``--json`` prints one
+object per interval."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from typing import IO
 from pybpf.tools import programflags
 from pybpf.tools.bccprobes import Probe, cast, header_definitions, parse_probe
 from pybpf.tools.events import ToolError
+from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.traced import Ticker, TraceRun, program_argument
 
 
@@ -102,6 +104,7 @@ class Argdist:
                             default=[], help="probe specifier to capture count of")
         parser.add_argument("-I", "--include", action="append", metavar="header",
                             help="a C header whose struct/union definitions expressions may use")
+        add_layout_argument(parser)
         parser.add_argument("--json", action="store_true", help="one JSON object per interval")
 
     def program(self, specifiers: list[Specifier], args: argparse.Namespace) -> str:
@@ -136,7 +139,7 @@ class Argdist:
                     for spec, shown in zip(specifiers, report):
                         out.write(spec.title + "\n")
                         if spec.histogram:
-                            out.write(shown["histogram"].format_bcc(spec.label or spec.shown[0].lstrip("$")))
+                            out.write(render(shown["histogram"], args, spec.label or spec.shown[0].lstrip("$")))
                         else:
                             out.write(f"\t{'COUNT':<10} EVENT\n")
                             out.writelines(f"\t{row['count']:<10} {row['event']}\n" for row in shown["counts"])

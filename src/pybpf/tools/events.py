@@ -103,7 +103,7 @@ def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str,
            duration: float | None = None,
            attach_programs: Callable[[Any], list[Any]] | None = None,
            side_rings: Mapping[str, Callable[[bytes], None]] | None = None,
-           flags: Any = None) -> Iterator[dict[str, object]]:
+           flags: Any = None, tick: Callable[[], None] | None = None) -> Iterator[dict[str, object]]:
     """Compile, load and attach ``source`` (which fills ``struct event`` records into a
     ring buffer map named ``events``, of 1 MiB unless ``defines`` give its bytes as
     ``EVENTS_RING_BYTES``), then yield decoded events until ``duration``
@@ -114,7 +114,9 @@ def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str,
 
     ``side_rings`` names other ring buffer maps of the program, each with a function given
     its raw records (tcpconnect -d's DNS answers): they are drained before each batch of
-    events is yielded, so a record sent before an event has been seen when it comes."""
+    events is yielded, so a record sent before an event has been seen when it comes.
+    ``tick()`` (a status line's update) is called after each wait of at most 0.2 s, events
+    or not."""
     from pybpf.engine import load
     from pybpf.kernel.attach import attach
     from pybpf.kernel.ringbuf import EventPoller, RingBuffer
@@ -143,6 +145,8 @@ def stream(source: str, layout: EventLayout, *, name: str, defines: Mapping[str,
                             callback(record)
                     yield from pending
                     pending.clear()
+                    if tick is not None:
+                        tick()
             except KeyboardInterrupt:
                 pass
             poller.drain()

@@ -9,6 +9,7 @@ affected."""
 from __future__ import annotations
 
 import argparse
+import re
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up: tool --list)
 if TYPE_CHECKING:
@@ -23,7 +24,10 @@ def add_layout_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def render(histogram: Histogram, args: argparse.Namespace, unit: str) -> str:
-    """``histogram`` in the layout ``args.layout`` asks for; ``unit`` names its values."""
+    """``histogram`` in the layout ``args.layout`` asks for; ``unit`` names its values (in
+    bpftrace's layout, a map name: runs of other characters than letters, digits and ``_``
+    become one ``_``, as ``args->count`` becomes ``@args_count``)."""
     if args.layout == "bpftrace":
-        return f"@{unit}: \n{histogram.format()}"
+        name = re.sub(r"\W+", "_", unit).strip("_") or "hist"
+        return f"@{name}: \n{histogram.format()}"
     return histogram.format_bcc(unit) if histogram.linear is None else histogram.format_bcc_linear(unit)

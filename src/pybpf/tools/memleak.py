@@ -12,12 +12,19 @@ percpu tracepoints), ``--combined-only`` (totals per stack kept in the kernel's 
 allocations come and go; the report reads only those), ``--wa-missing-free`` (kernel: an
 allocation at a still-recorded address drops that record first), ``--symbols-prefix PREFIX``
 (the allocator's functions are PREFIX+malloc, ...); ``--json`` prints
-one object per interval. The maps hold 4096 live allocations (more are not tracked)."""
+one object per interval. As the other stack tools (:mod:`pybpf.tools.stacks`), ``-f``
+prints each report as folded stacks (``outer;...;inner BYTES``, frames without offsets, the
+outstanding bytes as the weight; a blank line between reports) instead of BCC's text, and
+``--svg FILE`` / ``--speedscope FILE`` write a flame graph / speedscope JSON of the last
+report's stacks, rewritten at each report. These take every stack with outstanding
+allocations (not only the ``-T`` top ones). The maps hold 4096 live allocations (more are
+not tracked)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from typing import IO
@@ -25,6 +32,7 @@ from typing import IO
 from pybpf.tools import programflags
 from pybpf.tools.events import ToolError
 from pybpf.tools.probespec import library_path
+from pybpf.tools.stacks import add_output_arguments, write_graphs
 from pybpf.tools.traced import Ticker, TraceRun, held_command
 
 #: user allocators: (function, the size expression at entry)
@@ -143,7 +151,7 @@ class Memleak:
                                  "there (its free was missed)")
         parser.add_argument("--symbols-prefix", metavar="PREFIX", default="",
                             help="the allocator's functions are PREFIX+malloc, ... (e.g. je_ for jemalloc)")
-        parser.add_argument("--json", action="store_true", help="one JSON object per interval")
+        add_output_arguments(parser, json_help="one JSON object per interval")
         programflags.add_arguments(parser)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
@@ -157,6 +165,8 @@ class Memleak:
             raise ToolError("--wa-missing-free is for the kernel's allocators: it goes without -p and -c")
         if args.symbols_prefix and not (args.pid or args.command):
             raise ToolError("--symbols-prefix names a process's allocator functions: it goes with -p or -c")
+        if args.folded and args.trace:
+            raise ToolError("-f prints only folded stacks: it goes without -t")
         tests = ([f"{{size}} >= {args.min_size}"] if args.min_size is not None else []) + \
             ([f"{{size}} <= {args.max_size}"] if args.max_size is not None else []) + \
             ([f"nsecs % {args.sample_rate} == 0"] if args.sample_rate > 1 else [])   # BCC's sampling, by the clock
@@ -172,7 +182,7 @@ class Memleak:
             with TraceRun(source, pid=pid, name=self.name, flags=args) as run:
                 if child is not None:
                     child.release()
-                if not args.json:
+                if not args.json and not args.folded:
                     out.write(f"Attaching to pid {pid}, Ctrl+C to quit.\n" if pid else
                               "Attaching to kernel allocators, Ctrl+C to quit.\n")
                     out.flush()
@@ -180,7 +190,7 @@ class Memleak:
                 for last in Ticker(args.interval, args.duration, until=child.exited if child else None, pause=pause):
                     stacks = self._combined(run, args, kernel=not pid) if args.combined_only else \
                         self._outstanding(run, args, kernel=not pid)
-                    self._print(stacks, args, out)
+                    self._print(stacks, args, out, first=reports == 0)
                     reports += 1
                     if last or (args.count and reports >= args.count):
                         break
@@ -203,12 +213,24 @@ class Memleak:
                 out.write(f"{comm} {pid}: free entered, address = {address:x}, size = {size}\n")
         out.flush()
 
-    def _print(self, stacks: list[dict], args: argparse.Namespace, out: IO[str]) -> None:
+    def _print(self, stacks: list[dict], args: argparse.Namespace, out: IO[str], *, first: bool) -> None:
+        """A report of ``stacks`` (every stack with outstanding allocations, fewest bytes
+        or allocations first): the ``-T`` top ones as text or JSON, or all as folded lines,
+        and all in the ``--svg``/``--speedscope`` files."""
+        from pybpf.output import fold
+
+        weighted = [(folded_frames(stack["stack"]), stack["bytes"]) for stack in stacks]
+        write_graphs(weighted, args, title="memleak outstanding bytes")
+        top = stacks[-args.top:]
+        if not args.show_allocs:
+            top = [{key: value for key, value in stack.items() if key != "allocations"} for stack in top]
         if args.json:
-            out.write(json.dumps({"time": time.time(), "stacks": stacks}) + "\n")
+            out.write(json.dumps({"time": time.time(), "stacks": top}) + "\n")
+        elif args.folded:
+            out.write(("" if first else "\n") + fold(weighted))
         else:
             out.write(f"[{time.strftime('%H:%M:%S')}] Top {args.top} stacks with outstanding allocations:\n")
-            for stack in stacks:
+            for stack in top:
                 if "allocations" in stack:
                     out.writelines(f"\taddr = {a['address']:x} size = {a['size']}\n" for a in stack["allocations"])
                 frames = "\n\t\t".join(stack["stack"])
@@ -224,11 +246,10 @@ class Memleak:
             frames = [name for _, name in run.frames(key[0], kernel=kernel, offsets=True)]
             found.append({"bytes": int(size), "count": int(counts.get(key, 0)),
                           "stack": frames or ["stack information lost"]})
-        order = (lambda s: (s["bytes"], s["count"])) if args.sort == "size" else (lambda s: (s["count"], s["bytes"]))
-        return sorted(found, key=order)[-args.top:]
+        return sorted(found, key=_order(args))
 
     def _outstanding(self, run: TraceRun, args: argparse.Namespace, kernel: bool) -> list[dict]:
-        """The top stacks of allocations older than ``-o`` ms, as dicts."""
+        """The stacks of allocations older than ``-o`` ms, as dicts, in ``--sort``'s order."""
         sizes, times, stacks = (run.values(m, clear=False) for m in ("@asize", "@atime", "@astack"))
         oldest = time.monotonic_ns() - args.older * 1_000_000
         grouped: dict[tuple[str, ...], dict] = {}
@@ -246,12 +267,18 @@ class Memleak:
             entry["bytes"] += int(size)
             entry["count"] += 1
             entry["allocations"].append({"address": int(key[0]), "size": int(size)})
-        order = (lambda s: (s["bytes"], s["count"])) if args.sort == "size" else (lambda s: (s["count"], s["bytes"]))
-        top = sorted(grouped.values(), key=order)[-args.top:]
-        if not args.show_allocs:
-            for entry in top:
-                del entry["allocations"]
-        return top
+        return sorted(grouped.values(), key=_order(args))
+
+
+def _order(args: argparse.Namespace):
+    """``--sort``'s key: outstanding bytes then allocations, or the other way round."""
+    return (lambda s: (s["bytes"], s["count"])) if args.sort == "size" else (lambda s: (s["count"], s["bytes"]))
+
+
+def folded_frames(stack: list[str]) -> tuple[str, ...]:
+    """A report's stack (innermost first, ``name+0xOFFSET``) as a flame graph's frames:
+    outermost first, names without their offsets (so calls from one function merge)."""
+    return tuple(re.sub(r"\+0x[0-9a-f]+$", "", frame) for frame in reversed(stack))
 
 
 TOOL = Memleak()

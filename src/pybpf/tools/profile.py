@@ -1,7 +1,9 @@
 """profile: sample stacks on every CPU at a fixed frequency (BCC's profile, on a
 software perf event — cpu-clock; built on pybpf's own API). Counts (pid, user stack,
 kernel stack) in a BPF hash map, symbolises kernel frames through /proc/kallsyms and user
-frames through each process's maps and ELF symbols. Prints stacks with counts as BCC does,
+frames through each process's maps and ELF symbols. Prints BCC's header (``Sampling at 49
+Hertz of all threads by user + kernel stack for 5 secs.``; none with ``-f``, ``--json``)
+and the stacks with counts as BCC does,
 ``-f`` folded lines (``comm;user..;kernel.. count``, BCC's order), ``--svg FILE`` an
 interactive flame graph, ``--speedscope FILE`` speedscope JSON, ``--json`` one object per
 stack. BCC's ``-p``/``-L`` (process/thread), ``-C CPU``, ``-U``/``-K``, ``-d``, ``-I``, ``-F``/``-c``, ``-a``,
@@ -83,12 +85,29 @@ class Profile:
         """The perf event: cpu-clock at -F samples a second (default 49), or every -c ns."""
         return f"software:cpu-clock:{args.count}" if args.count else f"profile:hz:{args.frequency or 49}"
 
-    def stacks(self, args: argparse.Namespace) -> list[Stack]:
-        """Sampled stacks: (frames root first — comm, user, kernel — count, pid)."""
+    @staticmethod
+    def check(args: argparse.Namespace) -> None:
+        """Refuse flags that cannot be honoured, before anything is printed."""
         if args.frequency is not None and args.frequency <= 0:
             raise ToolError(f"-F {args.frequency}: the frequency must be positive")
         if args.cpu is not None and not 0 <= args.cpu < (os.cpu_count() or 1):
             raise ToolError(f"-C {args.cpu}: this machine has CPUs 0 to {(os.cpu_count() or 1) - 1}")
+
+    @staticmethod
+    def banner(args: argparse.Namespace) -> str:
+        """BCC's header, word for word: the rate, which threads, which stacks, the CPU, and
+        for how long (whole seconds, as BCC's ``%d``). BCC's ``-p``/``-L`` take lists of ids
+        and print the list as Python shows one (``PID [42]``); so does this header."""
+        rate = f"every {args.count} events" if args.count else f"{args.frequency or 49} Hertz"
+        threads = f"PID [{args.pid}]" if args.pid else f"TID [{args.tid}]" if args.tid else "all threads"
+        stack = "user" if args.user_stacks_only else "kernel" if args.kernel_stacks_only else "user + kernel"
+        cpu = f" on CPU#{args.cpu}" if args.cpu is not None else ""
+        until = f" for {int(args.duration)} secs." if args.duration is not None else "... Hit Ctrl-C to end."
+        return f"Sampling at {rate} of {threads} by {stack} stack{cpu}{until}"
+
+    def stacks(self, args: argparse.Namespace) -> list[Stack]:
+        """Sampled stacks: (frames root first — comm, user, kernel — count, pid)."""
+        self.check(args)
         defines = {"FILTER_PID": args.pid or 0, "FILTER_TID": args.tid or 0,
                    "FILTER_CPU": -1 if args.cpu is None else args.cpu, "USER_ONLY": int(args.user_stacks_only),
                    "KERNEL_ONLY": int(args.kernel_stacks_only), "INCLUDE_IDLE": int(args.include_idle),
@@ -104,8 +123,16 @@ class Profile:
                              addressed=args.address and not args.folded and not args.json)
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+        self.check(args)
+        header = not args.json and not args.folded and not args.ebpf     # BCC prints none with -f
+        if header:
+            out.write(self.banner(args) + "\n")
+            out.flush()
+        found = self.stacks(args)
+        if header:
+            out.write("\n")              # BCC's blank line once sampling ends, samples or not
         title = f"profile every {args.count} ns" if args.count else f"profile at {args.frequency or 49} Hz"
-        write(self.stacks(args), args, out, title=title, value="count")
+        write(found, args, out, title=title, value="count")
         return 0
 
 

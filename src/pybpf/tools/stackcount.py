@@ -21,6 +21,7 @@ from typing import IO
 
 from pybpf.tools.funccount import filters
 from pybpf.tools.probespec import resolve
+from pybpf.tools.stacks import write_graphs
 from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument
 
@@ -55,7 +56,7 @@ class Stackcount:
         parser.add_argument("pattern", help="events to count: t:sched:sched_switch, c:malloc, u:LIB:PROBE")
 
     def run(self, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-        from pybpf.output import fold, speedscope, svg
+        from pybpf.output import fold
 
         targets = resolve(args.pattern, regex=args.regexp, pid=args.pid)
         kernel, user = not args.user_stacks_only, not args.kernel_stacks_only
@@ -100,12 +101,7 @@ class Stackcount:
                     if last:
                         out.write("Detaching...\n")
                 out.flush()
-        if args.svg:
-            with open(args.svg, "w") as file:
-                file.write(svg(sorted(everything.items()), title=f"stackcount {args.pattern}"))
-        if args.speedscope:
-            with open(args.speedscope, "w") as file:
-                file.write(speedscope(sorted(everything.items()), name=f"pybpf stackcount {args.pattern}"))
+        write_graphs(sorted(everything.items()), args, title=f"stackcount {args.pattern}")
         return 0
 
     @staticmethod

@@ -1,7 +1,8 @@
 """What the stack tools (profile, offcputime) share: turning a BPF stack-trace map's
 kernel and user stack ids into symbol names (kernel frames through /proc/kallsyms, user
 frames through each process's maps and ELF symbols), merging stacks that differ only in
-offsets, and writing the result — BCC's multi-line stacks, ``-f`` folded lines
+offsets, and writing the result (the ``--svg``/``--speedscope`` files also stackcount's and
+memleak's) — BCC's multi-line stacks, ``-f`` folded lines
 (``comm;user..;kernel.. value``, BCC's order), ``--svg`` an interactive flame graph,
 ``--speedscope`` speedscope JSON, ``--json`` one object per stack (through pybpf.output)."""
 
@@ -41,11 +42,25 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how many distinct stacks the stack map holds (default 16384)")
 
 
-def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+def add_output_arguments(parser: argparse.ArgumentParser, *, json_help: str = "one JSON object per stack") -> None:
     parser.add_argument("-f", "--folded", action="store_true", help="print folded stacks (flame graph input)")
     parser.add_argument("--svg", metavar="FILE", help="also write an interactive flame graph here")
     parser.add_argument("--speedscope", metavar="FILE", help="also write speedscope JSON here")
-    parser.add_argument("--json", action="store_true", help="one JSON object per stack")
+    parser.add_argument("--json", action="store_true", help=json_help)
+
+
+def write_graphs(weighted: Iterable[tuple[tuple[str, ...], int]], args: argparse.Namespace, *, title: str) -> None:
+    """``--svg`` (a flame graph titled ``title``) and ``--speedscope`` files of
+    ``weighted`` — (frames root first, weight) pairs — where the flags ask for them."""
+    from pybpf.output import speedscope, svg
+
+    weighted = list(weighted)
+    if args.svg:
+        with open(args.svg, "w") as file:
+            file.write(svg(weighted, title=title))
+    if args.speedscope:
+        with open(args.speedscope, "w") as file:
+            file.write(speedscope(weighted, name=f"pybpf {title}"))
 
 
 def _addresses(stacks, stack_id: int) -> list[int]:
@@ -88,15 +103,10 @@ def symbolize(entries: Iterable[tuple[str, int, int, int, int]], stacks, *, deli
 def write(found: list[Stack], args: argparse.Namespace, out: IO[str], *, title: str, value: str) -> None:
     """The stacks in the format the flags ask for; ``value`` names each stack's number in
     JSON (``count``, ``usecs``)."""
-    from pybpf.output import fold, speedscope, svg
+    from pybpf.output import fold
 
     weighted = [(frames, number) for frames, number, _ in found]
-    if args.svg:
-        with open(args.svg, "w") as file:
-            file.write(svg(weighted, title=title))
-    if args.speedscope:
-        with open(args.speedscope, "w") as file:
-            file.write(speedscope(weighted, name=f"pybpf {title}"))
+    write_graphs(weighted, args, title=title)
     if args.json:
         out.writelines(json.dumps({"pid": pid, "comm": frames[0], "stack": list(frames[1:]), value: number}) + "\n"
                        for frames, number, pid in found)

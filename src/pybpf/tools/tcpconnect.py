@@ -5,7 +5,8 @@ ESTABLISHED, or CLOSE when refused), where the local port is known, reports the 
 — so a connect shows up once answered, with the time it waited in ``ms`` (BCC's
 tcpconnlat's latency). Columns: PID COMM IP SADDR DADDR DPORT; flags as
 BCC's: ``-P PORTS`` (destination ports), ``-L`` (LPORT column), ``-U`` (UID column), ``-u
-UID``, ``-4``/``-6``, ``-c`` (connects per source, destination and port, at the end),
+UID``, ``-4``/``-6``, ``-c`` (connects per source, destination and port, at the end; a status
+line on a terminal meanwhile),
 BCC's ``-d`` as ``--dns`` (``-d`` is the duration here; a QUERY column: the name whose DNS answer gave the destination address, read from
 the answers processes receive — see :mod:`pybpf.tools.dnsanswers`; as BCC, "localhost" for
 127.0.0.1 and ::1 unanswered, "No DNS Query" for other addresses, and the time since the

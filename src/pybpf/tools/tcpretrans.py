@@ -2,7 +2,7 @@
 tcp:tcp_retransmit_skb tracepoint (the sequence number is a CO-RE read of the skb's
 struct tcp_skb_cb; built on pybpf's own API). Columns: TIME PID IP LADDR:LPORT T>
 RADDR:RPORT STATE (``-s`` adds SEQ); ``-c`` counts retransmits per flow and prints the
-counts at the end instead. BCC's ``-l`` (tail loss probes) needs a kprobe on
+counts at the end instead (a status line on a terminal meanwhile). BCC's ``-l`` (tail loss probes) needs a kprobe on
 tcp_send_loss_probe, which has no tracepoint: it is refused."""
 
 from __future__ import annotations

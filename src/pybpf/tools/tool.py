@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from pybpf.tools import programflags
 from pybpf.tools.events import EventLayout, event_program, monotonic_to_wall, stream
@@ -53,6 +53,10 @@ class EventTool:
     #: other ring buffers of the program by map name, each with a function given their
     #: records (see :func:`~pybpf.tools.events.stream`), made for each run
     side_rings: Callable[[argparse.Namespace], Mapping[str, Callable[[bytes], None]]] = lambda args: {}
+    #: for each run, how to attach the loaded programs (given the loaded collection, it
+    #: returns the links), or None: where their sections say (a uprobe on a file found at
+    #: run time, threadsnoop's libc, cannot be named in a section)
+    attach_programs: Callable[[argparse.Namespace], Callable[[Any], list[Any]] | None] = lambda args: None
     task_filters: bool = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -75,14 +79,15 @@ class EventTool:
     def has_uid(self) -> bool:
         return any(name == "uid" for name, _ in self.layout.fields)
 
-    def events(self, args: argparse.Namespace) -> Iterator[dict]:
-        """Events that pass the filters, with their derived keys and wall-clock ``time``."""
+    def events(self, args: argparse.Namespace, tick: Callable[[], None] | None = None) -> Iterator[dict]:
+        """Events that pass the filters, with their derived keys and wall-clock ``time``;
+        ``tick()`` is called between waits for events (see :func:`~pybpf.tools.events.stream`)."""
         name = re.compile(args.name) if getattr(args, "name", None) else None
         wall = monotonic_to_wall()
         source = self.source(args) if callable(self.source) else self.source
         for event in stream(source, self.layout, name=self.name, defines=self.defines(args),
                             duration=getattr(args, "duration", None), side_rings=self.side_rings(args),
-                            flags=args):
+                            attach_programs=self.attach_programs(args), flags=args, tick=tick):
             if getattr(args, "pid", None) is not None and event.get(self.pid_key) != args.pid:
                 continue
             if name is not None and not name.search(str(event.get(self.comm_key, ""))):
@@ -133,8 +138,8 @@ def write_rows(events: Iterable[dict], columns: Sequence[Column], out: IO[str], 
                separator: str = " ") -> None:
     """An event tool's table: the header, then a row per event as it comes (or, with
     ``as_json``, one JSON object per event and no header). Besides the events' own keys,
-    columns may show ``_clock`` (HH:MM:SS of the event's ``time``) and ``_elapsed``
-    (seconds since the first event)."""
+    columns may show ``_clock`` (HH:MM:SS of the event's ``time``), ``_elapsed``
+    (seconds since the first event) and ``_elapsed_ms`` (whole milliseconds since it)."""
     if not as_json:
         out.write(separator.join(c.cell(c.header) for c in columns).rstrip() + "\n")
         out.flush()
@@ -144,7 +149,7 @@ def write_rows(events: Iterable[dict], columns: Sequence[Column], out: IO[str], 
             out.write(json.dumps(event) + "\n")
         else:
             start = event["ts"] if start is None else start
-            shown = {**event, "_elapsed": f"{(event['ts'] - start) / 1e9:.3f}",
+            shown = {**event, "_elapsed": f"{(event['ts'] - start) / 1e9:.3f}", "_elapsed_ms": (event["ts"] - start) // 1_000_000,
                      "_clock": time.strftime("%H:%M:%S", time.localtime(event["time"]))}
             out.write(separator.join(c.cell(shown[c.key]) for c in columns).rstrip() + "\n")
         out.flush()
@@ -156,7 +161,8 @@ class CountedTool:
     of events per key, printed at the end, fewest first (``descending``: most first) —
     tcpretrans per flow, tcpconnect per address pair and port. ``keys`` are the key's
     columns (event keys, headers, widths), ``json_keys`` their names in ``--json``, and
-    ``count`` the count's column (its key is the JSON name). ``refuse`` raises a
+    ``count`` the count's column (its key is the JSON name; the status line a terminal
+    shows while it counts names the events so). ``refuse`` raises a
     :class:`~pybpf.tools.events.ToolError` for flags the tool cannot honour, before
     anything is printed."""
 
@@ -194,10 +200,14 @@ class CountedTool:
         if not args.json:
             out.write(self.banner + "\n")
             out.flush()
+        from pybpf.tools.status import StatusLine
+
         counts: dict[tuple, int] = {}
-        for event in self.tool.events(args):
+        status = StatusLine(lambda: sum(counts.values()), what=self.count.key)
+        for event in self.tool.events(args, tick=status.update):
             key = tuple(event[column.key] for column in self.keys)
             counts[key] = counts.get(key, 0) + 1
+        status.clear()
         ordered = sorted(counts.items(), key=lambda item: -item[1] if self.descending else item[1])
         if args.json:
             out.writelines(json.dumps({**dict(zip(self.json_keys, key)), self.count.key: count}) + "\n"
