@@ -5,9 +5,14 @@ type, so that readers, writers, summaries and live capture agree on a single voc
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NamedTuple
 
 from pybpf.errors import PybpfError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:                   # the same class, without typing (pybpf._namedtuple)
+    from pybpf._namedtuple import NamedTuple
 
 
 class CaptureError(PybpfError):
