@@ -29,7 +29,6 @@ from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS
 from pybpf.vm.errors import VMError
 from pybpf.vm.jit import abi as t
 from pybpf.vm.jit import native
-from pybpf.vm.jit.lookups import NativeLookups
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
 
     from pybpf.isa import Instruction
     from pybpf.vm.interpreter import ProgramRun
+    from pybpf.vm.jit.lookups import NativeLookups
     from pybpf.vm.memory import Memory
     from pybpf.vm.program import CheckedProgram
 
@@ -637,6 +637,8 @@ class EngineRun:
             state[t.S_CONSTS] = ctypes.addressof(self._consts)
             base = t.INPUT_BASE - t.XDP_HEADROOM if layout == t.L_XDP else t.INPUT_BASE
             state[t.S_IN_BASE] = base
+            from pybpf.vm.jit.lookups import NativeLookups  # (engine runs only: filters have no maps)
+
             run.lookups = NativeLookups(run, program.maps)
             memory.map(bytearray(), writable=True, name="packet", base=base)
             run._input = memory.regions[0]
