@@ -7,12 +7,13 @@ assembler (a quarter of a second) before reading a byte. A package built with
 :func:`lazy_attributes` keeps its public names where they were — ``from pybpf.isa import
 assemble`` still works — but imports the module defining a name only when the name is
 first looked up, then stores it in the package so the next look-up is an ordinary one.
-(This module imports nothing that Python has not loaded at start-up.)
+(This module imports nothing that Python has not loaded at start-up: modules are
+imported with ``__import__``, as ``importlib.import_module`` does for absolute names,
+without importing importlib and warnings.)
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing
@@ -31,15 +32,15 @@ def lazy_attributes(package: str, sources: dict[str, str], submodules: tuple[str
     namespace = vars(sys.modules[package])
     for name, source in sources.items():
         if source == f"{package}.{name}":
-            namespace[name] = getattr(importlib.import_module(source), name)
+            namespace[name] = getattr(_import(source), name)
 
     def __getattr__(name: str) -> object:
         if name in submodules:
-            return importlib.import_module(f"{package}.{name}")
+            return _import(f"{package}.{name}")
         source = sources.get(name)
         if source is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(source), name)
+        value = getattr(_import(source), name)
         namespace[name] = value
         return value
 
@@ -47,3 +48,9 @@ def lazy_attributes(package: str, sources: dict[str, str], submodules: tuple[str
         return sorted(set(namespace) | set(sources) | set(submodules))
 
     return __getattr__, __dir__
+
+
+def _import(module: str) -> object:
+    """The module named ``module`` (absolute), imported if need be."""
+    __import__(module)
+    return sys.modules[module]

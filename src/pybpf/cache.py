@@ -28,7 +28,10 @@ Every cache is a :class:`DiskCache`, a directory named after it under one root:
 
 Nothing here raises for a cache that cannot be read or written: that is no cache.
 This module imports only what Python has loaded at start-up (and the built-in SHA-256),
-since every ``pybpf filter`` run goes through it.
+since every ``pybpf filter`` run goes through it: paths are strings inside, and the
+methods that hand a directory to other code return :class:`pathlib.Path` (imported
+then: pathlib, with urllib.parse, ipaddress and fnmatch, is ~5 ms of a start-up), while
+reading an entry (:meth:`DiskCache.read`, :meth:`DiskCache.verified`) needs none.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ import _thread
 import os
 import stat
 import time
-from pathlib import Path
 
 try:                                    # the built-in SHA-256: hashlib would load OpenSSL
     from _sha256 import sha256
@@ -50,6 +52,7 @@ except ImportError:                     # pragma: no cover - Python 3.12+ names 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from pathlib import Path
 
 __all__ = ["ENV", "DiskCache", "files_digest", "root", "sha256"]
 
@@ -71,11 +74,24 @@ RACY_SECONDS = 2.0
 
 def root() -> Path | None:
     """The directory every cache lives under, or ``None`` where caching is off."""
+    found = _root()
+    return None if found is None else _as_path(found)
+
+
+def _root() -> str | None:
+    """:func:`root` as a string."""
     value = os.environ.get(ENV)
     if value is not None:
-        return None if value.strip().lower() in OFF else Path(value)
+        return None if value.strip().lower() in OFF else value
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pybpf"
+    return os.path.join(base, "pybpf")
+
+
+def _as_path(path: str) -> Path:
+    """``pathlib.Path(path)``, pathlib imported when a caller asks for a Path."""
+    from pathlib import Path
+
+    return Path(path)
 
 
 def files_digest(paths: Iterable[Path | str]) -> bytes:
@@ -125,12 +141,12 @@ def unsafe(info: os.stat_result, sticky_ok: bool = False) -> str | None:
     return None
 
 
-def _trusted(directory: Path) -> Path | None:
+def _trusted(directory: str) -> str | None:
     """``directory`` (created 0700 when missing) resolved, if it and every directory above
     it are safe (:func:`unsafe`; sticky ones above it are); else ``None``, said once."""
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        directory = directory.resolve()
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        directory = os.path.realpath(directory)
         info = os.stat(directory)
     except OSError as exc:
         _refuse(directory, f"cannot create or read it ({exc.strerror})")
@@ -139,9 +155,9 @@ def _trusted(directory: Path) -> Path | None:
         _refuse(directory, "not a directory")
         return None
     why = unsafe(info)
-    for parent in directory.parents:
-        if why is not None:
-            break
+    parent = directory
+    while why is None and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
         try:
             found = unsafe(os.stat(parent), sticky_ok=True)
         except OSError as exc:
@@ -159,7 +175,7 @@ def _temporary_name(name: str) -> str:
     return f".{name}.{os.getpid()}.{_thread.get_ident()}.tmp"
 
 
-def _remove(path: str | Path) -> None:
+def _remove(path: str | os.PathLike[str]) -> None:
     try:
         if os.path.isdir(path) and not os.path.islink(path):
             import shutil
@@ -187,17 +203,25 @@ class DiskCache:
     def directory(self) -> Path | None:
         """The cache's directory (created when missing), or ``None`` where caching is off
         or the directory is not trusted (:func:`unsafe`)."""
-        base = root()
+        found = self._directory()
+        return None if found is None else _as_path(found)
+
+    def _directory(self) -> str | None:
+        base = _root()
         if base is None or os.name != "posix":      # (ownership and modes are POSIX's)
             return None
-        return _trusted(base / self.name)
+        return _trusted(os.path.join(base, self.name))
 
     def path(self, name: str) -> Path | None:
         """Where entry ``name`` is (or would be) kept, or ``None`` where the cache is off."""
+        found = self._path(name)
+        return None if found is None else _as_path(found)
+
+    def _path(self, name: str) -> str | None:
         if not name or name.startswith(".") or "/" in name:
             raise ValueError(f"not a cache entry name: {name!r}")
-        directory = self.directory()
-        return None if directory is None else directory / name
+        directory = self._directory()
+        return None if directory is None else os.path.join(directory, name)
 
     # -- file entries ---------------------------------------------------------------
 
@@ -207,14 +231,14 @@ class DiskCache:
         found = self._read(name)
         return None if found is None else found[1]
 
-    def verified(self, name: str) -> Path | None:
+    def verified(self, name: str) -> str | None:
         """The path of entry ``name`` once its checksum is checked (for files a library
         maps by name, as ``dlopen`` does); ``None`` as :meth:`read`."""
         found = self._read(name)
         return None if found is None else found[0]
 
-    def _read(self, name: str) -> tuple[Path, bytes] | None:
-        path = self.path(name)
+    def _read(self, name: str) -> tuple[str, bytes] | None:
+        path = self._path(name)
         if path is None:
             return None
         try:
@@ -236,17 +260,17 @@ class DiskCache:
 
     def remove(self, name: str) -> None:
         """Delete entry ``name`` (one that turned out unusable), if there is one."""
-        path = self.path(name)
+        path = self._path(name)
         if path is not None:
             _remove(path)
 
     def write(self, name: str, body: bytes) -> Path | None:
         """Store ``body`` as entry ``name`` (mode 0600, atomically); its path, or ``None``
         where the cache is off or the write failed."""
-        path = self.path(name)
+        path = self._path(name)
         if path is None:
             return None
-        temporary = path.with_name(_temporary_name(name))
+        temporary = os.path.join(os.path.dirname(path), _temporary_name(name))
         _remove(temporary)          # (left by a dead process that had this one's pid)
         try:
             with open(temporary, "wb", opener=_open_new) as f:
@@ -257,7 +281,7 @@ class DiskCache:
             _remove(temporary)
             return None
         self.prune()
-        return path
+        return _as_path(path)
 
     # -- directory entries ------------------------------------------------------------
 
@@ -329,7 +353,7 @@ class DiskCache:
     def prune(self) -> None:
         """Keep the cache within its limits: past either, remove the least recently used
         entries down to three quarters of both; and temporary files a dead writer left."""
-        directory = self.directory()
+        directory = self._directory()
         if directory is None:
             return
         try:
@@ -386,7 +410,7 @@ def _tree_size(path: str) -> int:
         return 0
 
 
-def _touch(path: Path) -> None:
+def _touch(path: str | os.PathLike[str]) -> None:
     """Mark an entry used (pruning removes the least recently used)."""
     try:
         os.utime(path)

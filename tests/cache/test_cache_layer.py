@@ -46,7 +46,7 @@ def test_an_entry_is_read_back_and_private(root):
     path = store.write("one.bin", b"\x00body\xff")
     assert path == (root / "things" / "one.bin").resolve()
     assert store.read("one.bin") == b"\x00body\xff"
-    assert store.verified("one.bin") == path
+    assert store.verified("one.bin") == str(path)
     assert path.stat().st_mode & 0o777 == 0o600
     assert (root / "things").stat().st_mode & 0o777 == 0o700
     assert store.read("two.bin") is None

@@ -121,3 +121,15 @@ def test_reads_from_a_pipe_like_stream(tmp_path):
     data = _pcap(tmp_path).read_bytes()
     (packet,) = read_packets(io.BufferedReader(io.BytesIO(data)))
     assert packet.data == b"abcd"
+
+
+def test_link_type_names_and_the_enum_agree():
+    """LinkType (made on first use) and linktype_name read the same table."""
+    from pybpf.capture import LinkType, linktype_name
+    from pybpf.capture.packet import LINKTYPES
+
+    assert {member.name: member.value for member in LinkType} == LINKTYPES
+    assert LinkType.EN10MB == 1 and LinkType(113) is LinkType.LINUX_SLL and LinkType.__module__ == "pybpf.capture.packet"
+    for member in LinkType:
+        assert linktype_name(member) == linktype_name(int(member)) == member.name
+    assert linktype_name(42) == "LINKTYPE_42"

@@ -11,10 +11,13 @@ than a silently shorter capture.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 
 from pybpf.capture._source import Source
 from pybpf.capture.packet import Packet
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 #: magic (as read in the file's byte order) → nanoseconds per timestamp fraction unit
 MAGIC_MICRO, MAGIC_NANO, MAGIC_KUZNETZOV = 0xA1B2C3D4, 0xA1B23C4D, 0xA1B2CD34

@@ -13,12 +13,17 @@ block, packets that name a described interface and fit inside their block.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
-from typing import NamedTuple
 
 from pybpf.capture._source import Source
 from pybpf.capture.packet import Packet
 from pybpf.capture.pcap import max_caplen
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import NamedTuple
+else:                   # the same class, without typing (pybpf._namedtuple)
+    from pybpf._namedtuple import NamedTuple
 
 SHB, IDB, PB, SPB, EPB = 0x0A0D0D0A, 1, 2, 3, 6
 BYTE_ORDER_MAGIC = 0x1A2B3C4D

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import BinaryIO
 
 from pybpf.capture._source import Source
 from pybpf.capture.packet import Packet
 from pybpf.capture.pcap import FILE_HEADER_SIZE, PcapReader, pcap_byte_order
 from pybpf.capture.pcapng import PcapngReader, is_pcapng
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
 
 
 class CaptureFile:

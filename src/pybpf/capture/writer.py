@@ -12,14 +12,16 @@ import os
 import struct
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from pathlib import Path
-from typing import BinaryIO
 
 from pybpf._files import new_file_mode, new_private_file
 from pybpf.capture.packet import CaptureError, Packet
 from pybpf.capture.pcap import MAGIC_MICRO, MAGIC_NANO
 from pybpf.capture.pcapng import BYTE_ORDER_MAGIC, EPB, IDB, OPT_IF_TSRESOL, SHB
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import BinaryIO
 
 _ORDERS = {"little": "<", "big": ">", "native": "="}
 DEFAULT_SNAPLEN = 262144
@@ -39,10 +41,10 @@ class _AtomicOutput:
     0644 with the usual umask, as tcpdump's ``-w`` files — not mkstemp's private 0600)."""
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        self.path = os.fspath(path)
         try:
-            fd, self.temp = new_private_file(self.path.parent if str(self.path.parent) else ".",
-                                             prefix=f".{self.path.name}.", suffix=".part")
+            fd, self.temp = new_private_file(os.path.dirname(self.path) or ".",
+                                             prefix=f".{os.path.basename(self.path)}.", suffix=".part")
         except OSError as exc:
             raise CaptureError(f"{self.path}: cannot create: {exc.strerror}") from None
         try:

@@ -10,11 +10,13 @@ it. ``-dd`` is C initialisers, ``-ddd`` decimal numbers, both as tcpdump prints 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.instruction import CbpfError, Instruction
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Sequence
 
 #: libpcap's names for the Linux ancillary loads (SKF_AD_OFF + n)
 ANCILLARY = {0: "proto", 4: "type", 8: "ifidx", 12: "nla", 16: "nlan", 20: "mark", 24: "queue", 28: "hatype",
@@ -102,18 +104,22 @@ def dump(program: Sequence[Instruction], style: str = "d", annotate: bool = Fals
     raise CbpfError(f"unknown dump style {style!r} (d, dd or ddd)")
 
 
-_LINE = re.compile(r"^\((?P<pc>\d+)\)\s+(?P<name>\w+)\s*(?P<operand>[^\t;]*?)\s*"
-                   r"(?:jt\s+(?P<jt>\d+)\s+jf\s+(?P<jf>\d+))?\s*(?:;\s*0x[0-9a-f]+)?\s*$")
+#: a ``-d`` line (compiled on first use: re is not imported to print a program)
+_LINE = (r"^\((?P<pc>\d+)\)\s+(?P<name>\w+)\s*(?P<operand>[^\t;]*?)\s*"
+         r"(?:jt\s+(?P<jt>\d+)\s+jf\s+(?P<jf>\d+))?\s*(?:;\s*0x[0-9a-f]+)?\s*$")
 
 
 def parse_dump(text: str) -> list[Instruction]:
     """Read ``tcpdump -d`` text back into instructions (or ``-ddd`` numbers)."""
+    import re
+
+    line_pattern = re.compile(_LINE)
     lines = [line for line in text.splitlines() if line.strip()]
     if lines and re.fullmatch(r"\d+", lines[0].strip()):
         return _parse_ddd(lines)
     program: list[Instruction] = []
     for number, line in enumerate(lines, 1):
-        match = _LINE.match(line)
+        match = line_pattern.match(line)
         if match is None:
             raise CbpfError(f"line {number}: not a tcpdump -d line: {line!r}")
         pc = int(match["pc"])
@@ -166,6 +172,8 @@ def _instruction(m: re.Match, pc: int, number: int) -> Instruction:
         return Instruction(c.LD | size | c.ABS, 0, 0, _number(inner, number))
     if name in ("ldx", "ldxb"):
         if name == "ldxb":
+            import re
+
             inner = re.search(r"\[(\w+)\]", operand)
             if inner is None:
                 raise CbpfError(f"line {number}: expected ldxb 4*([K]&0xf), got {operand!r}")

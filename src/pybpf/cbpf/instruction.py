@@ -7,10 +7,15 @@ for conditional jumps, ``k`` for ``ja``) and always forward in a valid kernel fi
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
-from typing import NamedTuple
 
 from pybpf.errors import PybpfError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import NamedTuple
+else:                   # the same class, without typing (pybpf._namedtuple)
+    from pybpf._namedtuple import NamedTuple
 
 _SOCK_FILTER = struct.Struct("<HBBI")
 #: bytes per instruction in ``struct sock_filter``

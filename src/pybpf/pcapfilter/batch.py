@@ -24,26 +24,30 @@ import ctypes
 import mmap
 import os
 import sys
-import threading
-from collections.abc import Callable, Generator, Iterator
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pybpf.capture._source import Source
 from pybpf.capture.packet import Packet
 from pybpf.capture.pcap import PcapReader, max_caplen, oversized_record
 from pybpf.pcapfilter.walker import NO_BOUNDARY, STOP_BOUNDARY, STOP_END, STOP_FULL, STOP_OVERSIZED, Native, native
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Iterator
+    from typing import Any, Literal, NamedTuple
+
     from pybpf.capture.reader import CaptureFile
     from pybpf.pcapfilter.matcher import NativeFilter
+
+    #: a piece of the file to walk: (address, start, end, file offset of the address, whether it
+    #: is the last, an object that keeps the memory alive)
+    _Span = tuple[int, int, int, int, bool, Any]
+else:                   # the same class, without typing (pybpf._namedtuple)
+    from pybpf._namedtuple import NamedTuple
 
 RECORD_HEADER = 16
 #: records per batch: small enough that a batch's packets (~2 MB of typical traffic) are
 #: still in the CPU cache when the filter and the gather read them after the walk
 DEFAULT_BATCH = 4096
-#: a piece of the file to walk: (address, start, end, file offset of the address, whether it
-#: is the last, an object that keeps the memory alive)
-_Span = tuple[int, int, int, int, bool, Any]
 #: bytes read at a time from a stream that cannot be mapped
 CHUNK = 8 * 1024 * 1024
 #: bytes of a regular file read at a time, into one buffer reused for the next (a window
@@ -451,6 +455,8 @@ class RecordBatches:
         count = len(cuts) - 1
         done: dict[int, _Piece] = {}
         state = {"next": 0, "taken": 0, "stop": False}
+        import threading  # (here: one thread, the usual case on a busy machine, needs none)
+
         ready = threading.Condition()
         ahead = 2 * threads                     # pieces done but not yet handed out, at most
 

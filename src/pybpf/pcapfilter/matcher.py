@@ -21,12 +21,14 @@ so the results are libpcap's for every packet.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from pybpf.cbpf import opcodes
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
     from pybpf.capture.packet import Packet
     from pybpf.cbpf.instruction import Instruction
     from pybpf.pcapfilter.batch import RecordBatch

@@ -34,11 +34,10 @@ nothing is saved.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pybpf.cache import DiskCache, files_digest, sha256
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from pybpf.cbpf.instruction import Instruction
 
@@ -58,9 +57,9 @@ def compiler_digest() -> bytes:
     and the classic instruction modules (found without importing any of them)."""
     global _compiler_digest
     if _compiler_digest is None:
-        root = Path(__file__).parents[1]
-        files = sorted(entry.path for entry in os.scandir(root / "filter") if entry.name.endswith(".py"))
-        files += [str(root / "cbpf" / "instruction.py"), str(root / "cbpf" / "opcodes.py")]
+        root = os.path.dirname(os.path.dirname(__file__))
+        files = sorted(entry.path for entry in os.scandir(os.path.join(root, "filter")) if entry.name.endswith(".py"))
+        files += [os.path.join(root, "cbpf", "instruction.py"), os.path.join(root, "cbpf", "opcodes.py")]
         _compiler_digest = _sources_digest(FORMAT, files)
     return _compiler_digest
 
@@ -117,8 +116,8 @@ def translator_digest() -> bytes:
     and :mod:`pybpf.isa` (found without importing them)."""
     global _translator_digest
     if _translator_digest is None:
-        root = Path(__file__).parents[1]
-        files = sorted(entry.path for folder in ("cbpf", "isa") for entry in os.scandir(root / folder)
+        root = os.path.dirname(os.path.dirname(__file__))
+        files = sorted(entry.path for folder in ("cbpf", "isa") for entry in os.scandir(os.path.join(root, folder))
                        if entry.name.endswith(".py"))
         _translator_digest = _sources_digest(TRANSLATION_FORMAT, files)
     return _translator_digest

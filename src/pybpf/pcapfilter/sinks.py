@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     import ctypes
+    from collections.abc import Iterable
     from typing import BinaryIO
 
     from pybpf.capture.packet import Packet

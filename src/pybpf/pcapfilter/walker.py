@@ -37,9 +37,15 @@ at a time instead.
 from __future__ import annotations
 
 import ctypes
-import functools
-from pathlib import Path
-from typing import Any, NamedTuple
+import os
+
+from pybpf._once import once
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:                   # the same class, without typing (pybpf._namedtuple)
+    from pybpf._namedtuple import NamedTuple
 
 #: ``pcap_walk`` stop reasons (the second slot of its ``stop`` array)
 STOP_END, STOP_FULL, STOP_OVERSIZED, STOP_BOUNDARY = 0, 1, 2, 3
@@ -59,7 +65,7 @@ _FILTER = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 6), *([_U64P] 
                            *([ctypes.c_uint64] * 3), _U64P, ctypes.c_uint64)
 _TALLY = ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * 9), *([_U64P] * 4))
 _SYMBOLS = ("pcap_walk", "pcap_gather", "pcap_differ", "pcap_sync", "pcap_filter", "pcap_tally")
-SOURCE = Path(__file__).with_name("walker.c")
+SOURCE = os.path.join(os.path.dirname(__file__), "walker.c")
 
 
 class Native(NamedTuple):
@@ -74,7 +80,7 @@ class Native(NamedTuple):
     tally: Any
 
 
-@functools.cache
+@once
 def native() -> Native | None:
     """The compiled loops, or ``None`` where they cannot be compiled for this machine.
 
@@ -83,7 +89,7 @@ def native() -> Native | None:
     compiler; the first time, walker.c is compiled (about a tenth of a second) and saved."""
     from pybpf.vm.jit import native
 
-    code = native.c_library("pcap", SOURCE, _SYMBOLS, [Path(__file__)])
+    code = native.c_library("pcap", SOURCE, _SYMBOLS, [__file__])
     if code is None:
         return None
     return Native(code, _WALK(code.address("pcap_walk")), _GATHER(code.address("pcap_gather")),

@@ -39,10 +39,10 @@ interpreter keeps old values' buffers alive instead).
 from __future__ import annotations
 
 import ctypes
-import functools
 import itertools
-from pathlib import Path
+import os
 
+from pybpf._once import once
 from pybpf.vm.jit.abi import (
     D_BASE,
     D_COUNT,
@@ -81,12 +81,12 @@ _MASK64 = (1 << 64) - 1
 _SYMBOLS = ("hash_lookup", "hash_update", "hash_delete")
 
 
-@functools.cache
+@once
 def _code() -> Any:
     """hashmap.c compiled (from the disk cache after the first time), or None."""
     from pybpf.vm.jit.native import c_library
 
-    return c_library("hash", Path(__file__).with_name("hashmap.c"), _SYMBOLS, [Path(__file__)])
+    return c_library("hash", os.path.join(os.path.dirname(__file__), "hashmap.c"), _SYMBOLS, [__file__])
 
 
 def native_hash(target: Any) -> NativeHash | None:

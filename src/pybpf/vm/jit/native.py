@@ -28,20 +28,18 @@ itself costs about 50 ms (most of it mapping the 170 MB LLVM library).
 
 from __future__ import annotations
 
+import _thread
 import ctypes
-import functools
-import importlib.util
 import os
 import sys
-import threading
-from collections.abc import Callable, Sequence
-from pathlib import Path
 
+from pybpf._once import once
 from pybpf.cache import DiskCache, sha256
 from pybpf.vm.jit.abi import JitUnsupported
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from typing import Any
 
 #: bump when the layout of entries or the way they are made changes
@@ -53,7 +51,7 @@ CACHE = DiskCache("jit", max_entries=512, max_bytes=256 << 20)
 LINK_TIMEOUT = 60
 
 #: LLVM's global state (initialisation, target machines) is not thread-safe
-LLVM_LOCK = threading.RLock()
+LLVM_LOCK = _thread.RLock()     # (threading's RLock, without importing threading)
 _initialised = False
 
 
@@ -103,17 +101,16 @@ def _entry_name(key: bytes) -> str:
     return digest.hexdigest()[:40]
 
 
-@functools.cache
+@once
 def _llvmlite_identity() -> bytes:
     """Which llvmlite (and so which LLVM) compiles, found without importing it: its
     package directory and its native library's size and modification time."""
-    spec = importlib.util.find_spec("llvmlite")
-    if spec is None or not spec.submodule_search_locations:
+    root = _package_directory("llvmlite")
+    if root is None:
         return b"no llvmlite"
-    root = Path(list(spec.submodule_search_locations)[0])
-    parts = [str(root)]
+    parts = [root]
     try:
-        for entry in sorted(os.scandir(root / "binding"), key=lambda e: e.name):
+        for entry in sorted(os.scandir(os.path.join(root, "binding")), key=lambda e: e.name):
             if "llvmlite" in entry.name and entry.name.endswith((".so", ".dylib", ".dll")):
                 info = entry.stat()
                 parts.append(f"{entry.name}:{info.st_size}:{info.st_mtime_ns}")
@@ -174,16 +171,28 @@ def _save_entry(name: str, obj: bytes, symbols: Sequence[str]) -> NativeCode | N
     return found
 
 
-@functools.cache
+@once
 def zig() -> str | None:
     """The zig binary of the ziglang wheel (itself, not ``python -m ziglang``, which
     would start a second Python), or ``None``: its ``ld.lld`` links entries, and its
     ``cc`` compiles the C of native callers (the pcap walker)."""
-    spec = importlib.util.find_spec("ziglang")
-    if spec is None or not spec.submodule_search_locations:
+    root = _package_directory("ziglang")
+    if root is None:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "zig"
-    return str(path) if path.is_file() else None
+    path = os.path.join(root, "zig")
+    return path if os.path.isfile(path) else None
+
+
+def _package_directory(name: str) -> str | None:
+    """The directory of the regular package ``name`` (the first on ``sys.path``, as
+    importing it would find), found without importing it — nor importlib, whose
+    ``util.find_spec`` imports functools and contextlib (~2 ms of ``pybpf filter``'s
+    start-up, where this runs on every call)."""
+    for entry in sys.path:
+        directory = os.path.join(entry or os.curdir, name)
+        if os.path.isfile(os.path.join(directory, "__init__.py")):
+            return os.path.abspath(directory)
+    return None
 
 
 #: how C sources of native code (:func:`c_library`) are compiled: optimised,
@@ -193,7 +202,7 @@ CFLAGS = ("-c", "-O2", "-fPIC", "-mcpu=baseline", "-ffreestanding", "-fno-stack-
 COMPILE_TIMEOUT = 120
 
 
-def c_library(kind: str, source: Path, symbols: Sequence[str], key_files: Sequence[Path] = ()) -> NativeCode | None:
+def c_library(kind: str, source: str, symbols: Sequence[str], key_files: Sequence[str] = ()) -> NativeCode | None:
     """The functions ``symbols`` of the C file ``source``, compiled once by the clang in
     the ziglang wheel and kept in the disk cache like compiled programs (the entry's key
     covers the source, ``key_files`` and the zig build); ``None`` where nothing can
@@ -212,7 +221,7 @@ def c_library(kind: str, source: Path, symbols: Sequence[str], key_files: Sequen
         return None
 
 
-def _c_object(compiler: str, source: Path) -> bytes:
+def _c_object(compiler: str, source: str) -> bytes:
     """``source`` compiled to a relocatable object (what the disk cache links and keeps)."""
     import subprocess
     import tempfile
@@ -220,11 +229,11 @@ def _c_object(compiler: str, source: Path) -> bytes:
     with tempfile.TemporaryDirectory(prefix="pybpf-cc-") as work:
         output = os.path.join(work, "code.o")
         try:
-            subprocess.run([compiler, "cc", *CFLAGS, "-o", output, str(source)], check=True, capture_output=True,
+            subprocess.run([compiler, "cc", *CFLAGS, "-o", output, source], check=True, capture_output=True,
                            timeout=COMPILE_TIMEOUT)
         except (OSError, subprocess.SubprocessError) as exc:
             detail = (getattr(exc, "stderr", b"") or b"").decode(errors="replace").strip()
-            raise JitUnsupported(f"cannot compile {source.name}: {exc} {detail}".strip()) from None
+            raise JitUnsupported(f"cannot compile {os.path.basename(source)}: {exc} {detail}".strip()) from None
         with open(output, "rb") as f:
             return f.read()
 

@@ -18,26 +18,26 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from functools import cache
-from pathlib import Path
 
+from pybpf._once import once
 from pybpf.cache import files_digest, sha256
 from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS
 from pybpf.vm.errors import VMError
 from pybpf.vm.jit import abi as t
 from pybpf.vm.jit import native
-from pybpf.vm.jit.lookups import NativeLookups
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
     from pybpf.isa import Instruction
     from pybpf.vm.interpreter import ProgramRun
+    from pybpf.vm.jit.lookups import NativeLookups
     from pybpf.vm.memory import Memory
     from pybpf.vm.program import CheckedProgram
 
@@ -310,13 +310,15 @@ _HELPER_ADDRESS = ctypes.cast(_helper_callback, ctypes.c_void_p).value or 0
 _TRANSLATE_ADDRESS = ctypes.cast(_translate_callback, ctypes.c_void_p).value or 0
 
 
-@cache
+@once
 def _generator_digest() -> bytes:
     """The sources that shape a program's machine code (part of its disk-cache key)."""
-    jit, vm = Path(__file__).parent, Path(__file__).parents[1]
-    isa = vm.parent / "isa"
-    return files_digest([jit / "abi.py", jit / "translate.py", jit / "runtime.py", jit / "native.py", jit / "lookups.py",
-                         jit / "mapcalls.py", vm / "analysis.py", vm / "memory.py", vm / "program.py", isa / "opcodes.py"])
+    jit = os.path.dirname(__file__)
+    vm = os.path.dirname(jit)
+    isa = os.path.join(os.path.dirname(vm), "isa")
+    return files_digest([os.path.join(folder, name) for folder, name in (
+        (jit, "abi.py"), (jit, "translate.py"), (jit, "runtime.py"), (jit, "native.py"), (jit, "lookups.py"),
+        (jit, "mapcalls.py"), (vm, "analysis.py"), (vm, "memory.py"), (vm, "program.py"), (isa, "opcodes.py"))])
 
 
 def _object_code(program: CheckedProgram, opt: int, engine: bool = False,
@@ -635,6 +637,8 @@ class EngineRun:
             state[t.S_CONSTS] = ctypes.addressof(self._consts)
             base = t.INPUT_BASE - t.XDP_HEADROOM if layout == t.L_XDP else t.INPUT_BASE
             state[t.S_IN_BASE] = base
+            from pybpf.vm.jit.lookups import NativeLookups  # (engine runs only: filters have no maps)
+
             run.lookups = NativeLookups(run, program.maps)
             memory.map(bytearray(), writable=True, name="packet", base=base)
             run._input = memory.regions[0]
