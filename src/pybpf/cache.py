@@ -41,13 +41,7 @@ import os
 import stat
 import time
 
-try:                                    # the built-in SHA-256: hashlib would load OpenSSL
-    from _sha256 import sha256
-except ImportError:                     # pragma: no cover - Python 3.12+ names it _sha2
-    try:
-        from _sha2 import sha256
-    except ImportError:
-        from hashlib import sha256
+from pybpf._digest import sha256  # the built-in SHA-256: hashlib would load OpenSSL
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
