@@ -167,7 +167,9 @@ def test_histogram_tools_print_bpftrace_layout(dd):
         shape = Histogram(linear=(0, 1000, 1)) if tool == "runqlen" else Histogram()
         assert all(_consecutive(rows, shape) for rows in histograms.values()), (tool, histograms)
     sizes = dict(_bpftrace_histograms(outputs["bitesize"])[f"Process Name = {NAME}"])
-    assert sizes["[64, 128)"] >= 1 and sum(sizes.values()) == sizes["[64, 128)"], sizes      # dd's 64 KiB writes
+    # dd's 64 KiB writes; on a freshly booted machine the process may also page its program
+    # or libraries in (a 4 KiB read I/O, seen once in CI), which bitesize rightly counts
+    assert sizes["[64, 128)"] >= 16 and sizes["[64, 128)"] >= 0.95 * sum(sizes.values()), sizes
     (lookups,) = _bpftrace_histograms(outputs["funclatency"]).values()
     calls = int(re.search(r"count: (\d+)", outputs["funclatency"])[1])
     assert calls >= 5 and sum(count for _, count in lookups) == calls

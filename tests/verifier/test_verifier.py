@@ -272,6 +272,12 @@ def test_helper_prototypes_match_the_kernel():
                     differ.append((number, str(kind), k_msg, v_msg))
     finally:
         kernel.close()
+    # pybpf models upstream's per-type helper lists; a kernel build may refuse one of them
+    # (6.18.44-fc refuses bpf_xdp_adjust_meta in XDP programs, which upstream's
+    # xdp_func_proto offers: bpftool prog load says the same). Only such a refusal is let
+    # pass, and only for the pairs named here; any other difference fails.
+    build_dependent = {(54, "xdp")}
+    differ = [d for d in differ if not ((d[0], d[1]) in build_dependent and "cannot use helper" in d[2])]
     assert not differ
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from pybpf.bcc.table import TableError
 from pybpf.bcc.tables_c import TableDecl
 from pybpf.errors import BPFError
+from pybpf.kernel.bpffs import filesystem_of, mount_for_pin
 
 #: name → this process's own fd of a BPF_TABLE_SHARED/_PUBLIC map (BCC's table storage)
 _SHARED: dict[str, Any] = {}
@@ -92,10 +93,11 @@ def _pinned(decl: TableDecl, made: Any) -> Any:
 def _make_bpffs_directory(directory: Path, table: str) -> None:
     """Make ``directory`` (and its parents) if needed, after checking it is on a BPF
     filesystem (BCC's bcc_make_parent_dir and bcc_check_bpffs_path)."""
+    mount_for_pin(str(directory / table))
     existing = directory
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    fstype = _filesystem_of(existing.resolve())
+    fstype = filesystem_of(str(existing.resolve()))
     if fstype != "bpf":
         raise TableError(f"pinned table {table}: {directory} is not on a BPF filesystem ({existing} is on "
                          f"{fstype or 'an unknown filesystem'}); pin under /sys/fs/bpf")
@@ -103,22 +105,3 @@ def _make_bpffs_directory(directory: Path, table: str) -> None:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise TableError(f"pinned table {table}: cannot make {directory}: {exc.strerror}") from None
-
-
-def _filesystem_of(path: Path) -> str | None:
-    """The type of the filesystem ``path`` is on, from the longest matching mount point
-    of /proc/self/mountinfo."""
-    best, fstype = -1, None
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split()
-        if " - " not in line or len(fields) < 5:
-            continue
-        mount = fields[4].replace("\\040", " ")
-        inside = str(path) == mount or str(path).startswith(mount.rstrip("/") + "/")
-        if inside and len(mount) > best:
-            best, fstype = len(mount), line.split(" - ", 1)[1].split()[0]
-    return fstype

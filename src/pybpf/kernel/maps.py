@@ -253,7 +253,11 @@ class KernelMap(Map):
             os.close(self.fd)
 
 def pin_fd(fd: int, path: str, target: str) -> None:
-    """BPF_OBJ_PIN ``fd`` at ``path``."""
+    """BPF_OBJ_PIN ``fd`` at ``path`` (bpffs mounted at /sys/fs/bpf first if the path is
+    under it and it is not mounted yet, as bpftool does: :mod:`pybpf.kernel.bpffs`)."""
+    from pybpf.kernel.bpffs import mount_for_pin
+
+    mount_for_pin(path)
     name = cstring(os.fsencode(path))
     bpf(Command.OBJ_PIN, attrs.ObjPinAttr(pathname=ctypes.addressof(name), bpf_fd=fd),
         f"{target} at {path}")
