@@ -243,6 +243,32 @@ def test_a_wrong_guess_of_where_a_piece_starts_is_corrected(tmp_path, monkeypatc
         assert corrected, "no guess was wrong: the test does not test"
 
 
+def test_the_guess_is_not_fooled_by_zero_padding(tmp_path):
+    """Packets ending in 12 zero bytes, captured whole: read 12 bytes early, the padding is
+    a zero-length header whose wire length is the next record's seconds, and from 4 bytes
+    past every record start a chain stays plausible (fraction = captured length, and so
+    on). The guess must still find the record itself."""
+    rng = random.Random(3)
+    records = []
+    for i in range(3000):
+        payload = bytes(rng.getrandbits(8) for _ in range(rng.choice([48, 60, 90, 200, 1500]))) + bytes(12)
+        records.append((1_700_000_000, i % 1_000_000, payload, len(payload)))
+    path = _pcap(tmp_path, records)
+    raw = path.read_bytes()
+    starts, offset = [], 24
+    while offset < len(raw):
+        starts.append(offset)
+        offset += 16 + struct.unpack_from("<I", raw, offset + 8)[0]
+    walker = native()
+    buffer = ctypes.create_string_buffer(raw, len(raw))
+    address = ctypes.addressof(buffer)
+    wrong = 0
+    for cut in range(100, len(raw) - 20_000, 997):
+        truth = next(start for start in starts if start >= cut)
+        wrong += walker.sync(address, cut, len(raw), 0, 262144, 1_000_000, batch_module.SYNC_CHAIN) != truth
+    assert wrong == 0
+
+
 def test_pieces_shorter_than_a_record(tmp_path):
     records = [(1, 0, bytes([i]) * size, size) for i, size in enumerate([100, 200_000, 5, 150_000, 3, 70_000, 9])]
     path = _pcap(tmp_path, records)

@@ -119,10 +119,20 @@ u64 pcap_differ(const u64 *a, const u64 *b, u64 n, u64 *indices, u64 limit)
 /*
  * A guess of where a record starts, from ``pos`` in the middle of a file: the first p in
  * [pos, end) where ``chain`` consecutive records have plausible headers (sub-second part
- * below ``fraction_limit``, captured length at most ``limit`` and at most the wire
- * length, data inside the buffer), or where fewer lead exactly to ``end``; ``end`` when
- * there is none.
+ * below ``fraction_limit``, captured length from 1 to ``limit`` and at most the wire
+ * length, wire length at most SYNC_WIRELEN, data inside the buffer), or where fewer
+ * lead exactly to ``end``; ``end`` when there is none.
+ *
+ * Zero-length records and huge wire lengths are legal but rare, and without them the
+ * guess is rarely fooled by an alias: the zero padding that ends many packets, read
+ * as a zero-length header whose wire length is the next record's seconds, starts a
+ * chain 4 bytes out of step that stays plausible while captured and wire lengths
+ * agree (tcpdump's test captures fooled 56 of 150 guesses that way, 4 now). A wrong
+ * guess is only slower: the piece is walked again from where the one before ends.
  */
+/* the largest wire length a guess believes (16 MiB: no link sends more in one frame) */
+#define SYNC_WIRELEN (1ULL << 24)
+
 u64 pcap_sync(u64 buf, u64 pos, u64 end, u64 swap, u64 limit, u64 fraction_limit, u64 chain)
 {
 	for (u64 p = pos; p < end; p++) {
@@ -141,7 +151,8 @@ u64 pcap_sync(u64 buf, u64 pos, u64 end, u64 swap, u64 limit, u64 fraction_limit
 			u64 caplen = field32(record + 8, swap != 0);
 			u64 wirelen = field32(record + 12, swap != 0);
 			u64 following = data + caplen;
-			if (!(fraction < fraction_limit && caplen <= limit && caplen <= wirelen && following <= end))
+			if (!(fraction < fraction_limit && caplen != 0 && caplen <= limit && caplen <= wirelen
+			      && wirelen <= SYNC_WIRELEN && following <= end))
 				break;
 			q = following;
 			k++;
