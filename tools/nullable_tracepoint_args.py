@@ -44,8 +44,8 @@ about every pointer argument of every ``btf_trace_*`` prototype; re-run it as ro
 another kernel.
 """
 
-#: the kernel these were asked of (``uname -r``)
-KERNEL = {kernel!r}
+#: the kernels these were asked of (``uname -r``), each giving this same table
+KERNELS = {kernels!r}
 #: tracepoint → {{argument index (0: the first the program sees): what reading it gives}}:
 #: ``trusted_ptr_or_null_`` (maybe NULL), ``scalar`` (maybe an error pointer: a number),
 #: ``untrusted_ptr_``
@@ -102,7 +102,7 @@ def survey() -> tuple[dict[str, dict[int, str]], list[str]]:
 
 def _render(special: dict[str, dict[int, str]]) -> str:
     rows = "".join(f"    {name!r}: {args!r},\n" for name, args in special.items())
-    return HEADER.format(kernel=platform.release(), args="{\n" + rows + "}" if rows else "{}")
+    return HEADER.format(kernels=(platform.release(),), args="{\n" + rows + "}" if rows else "{}")
 
 
 def main() -> int:

@@ -6,8 +6,8 @@ about every pointer argument of every ``btf_trace_*`` prototype; re-run it as ro
 another kernel.
 """
 
-#: the kernel these were asked of (``uname -r``)
-KERNEL = '6.18.44-fc-v1272'
+#: the kernels these were asked of (``uname -r``), each giving this same table
+KERNELS = ('6.18.44-fc-v1272', '6.18.44-fc-v1300')
 #: tracepoint → {argument index (0: the first the program sees): what reading it gives}:
 #: ``trusted_ptr_or_null_`` (maybe NULL), ``scalar`` (maybe an error pointer: a number),
 #: ``untrusted_ptr_``
