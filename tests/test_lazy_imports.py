@@ -123,7 +123,7 @@ TRIVIAL = {
     "filter -w": (["filter", "-r", "{pcap}", "-w", "{out}", "udp"],
                   ("socket", "pybpf.object", "pybpf.engine", "pybpf.kernel", "pybpf.verifier", "pybpf.isa.asm_c",
                    "typing", "pathlib", "re", "enum", "functools", "contextlib", "threading", "importlib.util",
-                   "argparse", "pybpf.cbpf.translate", "pybpf.vm.jit.lookups")),
+                   "argparse", "collections", "pybpf.cbpf.translate", "pybpf.vm.jit.lookups")),
     "--help": (["--help"], ("typing", "dataclasses", "pybpf.object", "pybpf.isa", "pybpf.cli.run", "pybpf.cli.filter",
                             "pybpf.cli.trace", "pybpf.cli.tool")),
 }

@@ -4,6 +4,7 @@ as functools.cache does for a function of no arguments."""
 
 from __future__ import annotations
 
+import copy
 import pickle
 import typing
 
@@ -61,6 +62,33 @@ def test_the_record_behaves_as_typing_makes_it():
         Mine()                              # (code has no default)
     code, data, size = mine
     assert (code, data, size) == (3, b"x", 4)
+    assert Mine.__match_args__ == Theirs.__match_args__ and Mine.__slots__ == Theirs.__slots__ == ()
+    assert Mine.__new__.__defaults__ == Theirs.__new__.__defaults__
+    assert [getattr(Mine, f).__doc__ for f in Mine._fields] == [getattr(Theirs, f).__doc__ for f in Theirs._fields]
+    match mine:
+        case Mine(3, data=b"x"):
+            pass
+        case _:
+            raise AssertionError("no match")
+    assert copy.copy(mine) == mine and copy.deepcopy(mine) == mine and mine.__getnewargs__() == (3, b"x", 4)
+    for record in (mine, theirs):
+        with pytest.raises(ValueError, match=r"Got unexpected field names: \['colour'\]"):
+            record._replace(colour=1)
+        with pytest.raises(TypeError, match="Expected 3 arguments, got 1"):
+            type(record)._make([1])
+        with pytest.raises(AttributeError):
+            record.code = 4                     # type: ignore[misc]
+
+
+def test_one_field_records():
+    class One(NamedTuple):
+        only: int
+
+    class Two(typing.NamedTuple):
+        only: int
+
+    assert One(5) == (5,) and repr(One(5)) == repr(Two(5)).replace("Two", "One") == "One(only=5)"
+    assert One._make([6])._replace(only=7) == (7,)
 
 
 def test_the_class_body_is_checked_as_typing_checks_it():
