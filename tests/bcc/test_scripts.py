@@ -140,37 +140,13 @@ def test_usdt_probe():
     assert {"json", "csv"} <= modules
 
 
-PYTHON_CALLS = """
-import os, sys, time
-def f(x): return x + 1
-def g(x): return f(x) * 2
-go = sys.argv[1]
-while not os.path.exists(go):
-    time.sleep(0.05)
-for i in range(1000):
-    g(i)
-list(map(f, range(500)))
-time.sleep(60)
-"""
-
-
-def test_ucalls_counts_python_function_entries(tmp_path):
-    # CPython 3.11 fires function__entry only while python:line's semaphore is raised
-    python = "/usr/bin/python3.11"
-    if not os.path.exists(python):
-        pytest.skip(f"{python} (with USDT probes) is not installed")
-    script, go = tmp_path / "calls.py", tmp_path / "go"
-    script.write_text(PYTHON_CALLS)
-    child = subprocess.Popen([python, str(script), str(go)])
-    try:
-        out = _run(_bcc_script("tools/lib/ucalls.py", tmp_path), ["-l", "python", str(child.pid)],
-                   lambda: go.write_text("go"), ready="Ctrl-C", stop_after=3)
-    finally:
-        child.kill()
-        child.wait()
+def test_ucalls_counts_python_function_entries(tmp_path, python_calls):
+    out = _run(_bcc_script("tools/lib/ucalls.py", tmp_path), ["-l", "python", str(python_calls.pid)],
+               lambda: python_calls.ask_once(1000, 500), ready="Ctrl-C", stop_after=3)
+    script = python_calls.script
     counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
-    assert counts.get(f"{script}.g") == 1000 and counts.get(f"{script}.f") == 1500, out
+    assert counts.get(f"{script}.pybpf_outer") == 1000 and counts.get(f"{script}.pybpf_inner") == 1500, out
 
 
 def test_execsnoop(tmp_path):
