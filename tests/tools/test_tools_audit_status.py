@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import pty
 import re
-import select
 import subprocess
 import sys
 import tempfile
 import time
 
 import pytest
-from toolsnet_helpers import PYTHON_ENV
+from toolsnet_helpers import PYTHON_ENV, read_available
 
 from pybpf.tools import NAMES
 from python_script import MARKS, python_script
@@ -60,17 +59,6 @@ def _command(name: str, pid: int) -> list[str]:
     return [sys.executable, "-m", "pybpf.cli", "tool", name, *(str(pid) if a == "PID" else a for a in arguments)]
 
 
-def _drain(fd: int, into: bytearray) -> None:
-    while select.select([fd], [], [], 0)[0]:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:                 # the other side closed
-            return
-        if not chunk:
-            return
-        into += chunk
-
-
 def _run(names: list[str], pid: int, *, terminal: bool) -> dict[str, tuple[int, str, str]]:
     """Each tool's exit status, stdout and stderr (read from a pty of its own if
     ``terminal``, else from a file)."""
@@ -89,14 +77,14 @@ def _run(names: list[str], pid: int, *, terminal: bool) -> dict[str, tuple[int, 
         while any(p.poll() is None for _, p, *_ in running) and time.monotonic() < deadline:
             for *_, master, seen in running:
                 if master >= 0:
-                    _drain(master, seen)
+                    seen += read_available(master)
             time.sleep(0.05)
         for name, process, out, err, master, seen in running:
             if process.poll() is None:
                 process.kill()
             process.wait()
             if master >= 0:
-                _drain(master, seen)
+                seen += read_available(master)
                 os.close(master)
             out.seek(0)
             err.seek(0)
