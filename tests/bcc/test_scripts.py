@@ -115,7 +115,7 @@ def test_hello_world():
 def test_tracepoint_program(tmp_path):
     probe = tmp_path / "bcc-tracepoint-probe"
     probe.write_text("x")
-    out = _run(HERE / "scripts" / "tracepoint_open.py", ["6"], lambda: probe.read_text(), ready="PID", stop_after=1,
+    out = _run(HERE / "scripts" / "tracepoint_open.py", ["3"], lambda: probe.read_text(), ready="PID", stop_after=1,
                interrupt=False)
     assert any(line.split()[-1] == str(probe) for line in out.splitlines() if line.split())
     assert "     flags               : count     distribution" in out
@@ -125,7 +125,7 @@ def test_bash_readline_uretprobe():
     if shutil.which("script") is None or not os.path.exists("/bin/bash"):
         pytest.skip("needs bash and script (util-linux) to type into an interactive bash")
     typed = "echo pybpf-bcc-readline"
-    out = _run(HERE / "scripts" / "bash_readline.py", ["6"], lambda: subprocess.run(
+    out = _run(HERE / "scripts" / "bash_readline.py", ["3"], lambda: subprocess.run(
         ["script", "-q", "-c", "bash --norc --noprofile -i", "/dev/null"], input=f"{typed}\nexit\n",
         capture_output=True, text=True, timeout=10, check=True), ready="COMMAND", stop_after=1, interrupt=False)
     assert any(line.endswith(typed) for line in out.splitlines())
@@ -135,7 +135,7 @@ def test_usdt_probe():
     python = "/usr/bin/python3.11"
     if not os.path.exists(python):
         pytest.skip(f"{python} (with USDT probes) is not installed")
-    out = _run(HERE / "scripts" / "usdt_imports.py", [python, "6"],
+    out = _run(HERE / "scripts" / "usdt_imports.py", [python, "3"],
                lambda: subprocess.run([python, "-c", "import json, csv"], check=True), ready="MODULE", stop_after=1, interrupt=False)
     modules = {line.split()[-1] for line in out.splitlines()[1:] if len(line.split()) == 2}
     assert {"json", "csv"} <= modules
