@@ -59,11 +59,12 @@ def _bcc_script(path: str, tmp_path: Path) -> Path:
 
 
 def _run(script: Path, args: list[str], trigger, ready: str, stop_after: float = 4.0, interrupt: bool = True,
-         netns: str = "") -> str:
+         netns: str = "", until=None) -> str:
     """Run the script (in network namespace ``netns``, from the script's directory),
     trigger events once it printed ``ready``, stop it with SIGINT ``stop_after``
-    seconds later (as a user's Ctrl-C) or, without ``interrupt``, let it end by itself;
-    return what it printed."""
+    seconds later (as a user's Ctrl-C) — or as soon as what it printed satisfies
+    ``until(text)``, for a script that prints each event as it comes — or, without
+    ``interrupt``, let it end by itself; return what it printed."""
     import pybpf  # the script runs with this pybpf, wherever its directory is
 
     path = os.pathsep.join([str(Path(pybpf.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])
@@ -92,7 +93,7 @@ def _run(script: Path, args: list[str], trigger, ready: str, stop_after: float =
                 trigger()
                 time.sleep(0.3)
         deadline = time.time() + stop_after
-        while time.time() < deadline:
+        while time.time() < deadline and not (until and until("".join(lines))):
             trigger()
             time.sleep(0.3)
         if interrupt:
@@ -107,14 +108,14 @@ def _run(script: Path, args: list[str], trigger, ready: str, stop_after: float =
 
 def test_hello_world():
     out = _run(HERE / "scripts" / "hello_world.py", [], lambda: subprocess.run(["sh", "-c", "true & wait"], check=True),
-               ready="", stop_after=3)
+               ready="", stop_after=3, until=lambda out: "bpf_trace_printk: Hello, World!" in out)
     assert "bpf_trace_printk: Hello, World!" in out
 
 
 def test_tracepoint_program(tmp_path):
     probe = tmp_path / "bcc-tracepoint-probe"
     probe.write_text("x")
-    out = _run(HERE / "scripts" / "tracepoint_open.py", ["6"], lambda: probe.read_text(), ready="PID", stop_after=1,
+    out = _run(HERE / "scripts" / "tracepoint_open.py", ["3"], lambda: probe.read_text(), ready="PID", stop_after=1,
                interrupt=False)
     assert any(line.split()[-1] == str(probe) for line in out.splitlines() if line.split())
     assert "     flags               : count     distribution" in out
@@ -124,7 +125,7 @@ def test_bash_readline_uretprobe():
     if shutil.which("script") is None or not os.path.exists("/bin/bash"):
         pytest.skip("needs bash and script (util-linux) to type into an interactive bash")
     typed = "echo pybpf-bcc-readline"
-    out = _run(HERE / "scripts" / "bash_readline.py", ["6"], lambda: subprocess.run(
+    out = _run(HERE / "scripts" / "bash_readline.py", ["3"], lambda: subprocess.run(
         ["script", "-q", "-c", "bash --norc --noprofile -i", "/dev/null"], input=f"{typed}\nexit\n",
         capture_output=True, text=True, timeout=10, check=True), ready="COMMAND", stop_after=1, interrupt=False)
     assert any(line.endswith(typed) for line in out.splitlines())
@@ -134,50 +135,28 @@ def test_usdt_probe():
     python = "/usr/bin/python3.11"
     if not os.path.exists(python):
         pytest.skip(f"{python} (with USDT probes) is not installed")
-    out = _run(HERE / "scripts" / "usdt_imports.py", [python, "6"],
+    out = _run(HERE / "scripts" / "usdt_imports.py", [python, "3"],
                lambda: subprocess.run([python, "-c", "import json, csv"], check=True), ready="MODULE", stop_after=1, interrupt=False)
     modules = {line.split()[-1] for line in out.splitlines()[1:] if len(line.split()) == 2}
     assert {"json", "csv"} <= modules
 
 
-PYTHON_CALLS = """
-import os, sys, time
-def f(x): return x + 1
-def g(x): return f(x) * 2
-go = sys.argv[1]
-while not os.path.exists(go):
-    time.sleep(0.05)
-for i in range(1000):
-    g(i)
-list(map(f, range(500)))
-time.sleep(60)
-"""
-
-
-def test_ucalls_counts_python_function_entries(tmp_path):
-    # CPython 3.11 fires function__entry only while python:line's semaphore is raised
-    python = "/usr/bin/python3.11"
-    if not os.path.exists(python):
-        pytest.skip(f"{python} (with USDT probes) is not installed")
-    script, go = tmp_path / "calls.py", tmp_path / "go"
-    script.write_text(PYTHON_CALLS)
-    child = subprocess.Popen([python, str(script), str(go)])
-    try:
-        out = _run(_bcc_script("tools/lib/ucalls.py", tmp_path), ["-l", "python", str(child.pid)],
-                   lambda: go.write_text("go"), ready="Ctrl-C", stop_after=3)
-    finally:
-        child.kill()
-        child.wait()
+def test_ucalls_counts_python_function_entries(tmp_path, python_calls):
+    out = _run(_bcc_script("tools/lib/ucalls.py", tmp_path), ["-l", "python", str(python_calls.pid)],
+               lambda: python_calls.ask_once(1000, 500), ready="Ctrl-C", stop_after=0.7)
+    script = python_calls.script
     counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
-    assert counts.get(f"{script}.g") == 1000 and counts.get(f"{script}.f") == 1500, out
+    assert counts.get(f"{script}.pybpf_outer") == 1000 and counts.get(f"{script}.pybpf_inner") == 1500, out
 
 
 def test_execsnoop(tmp_path):
+    def execs(out: str) -> list[list[str]]:
+        return [row for row in map(str.split, out.splitlines()) if row[:1] == ["echo"] and row[-1] == "pybpf-bcc-exec"]
+
     out = _run(_bcc_script("tools/execsnoop.py", tmp_path), [], lambda: subprocess.run(
-        ["/bin/echo", "pybpf-bcc-exec"], capture_output=True, check=True), ready="ARGS")
-    rows = [line.split() for line in out.splitlines()]
-    ours = [row for row in rows if row[:1] == ["echo"] and row[-1] == "pybpf-bcc-exec"]
+        ["/bin/echo", "pybpf-bcc-exec"], capture_output=True, check=True), ready="ARGS", until=execs)
+    ours = execs(out)
     assert ours, out
     assert ours[0][3] == "0" and ours[0][4] == "/bin/echo" and int(ours[0][2]) == os.getpid()
 
@@ -185,15 +164,18 @@ def test_execsnoop(tmp_path):
 def test_opensnoop(tmp_path):
     probe = tmp_path / "bcc-opensnoop-probe"
     probe.write_text("x")
+    def opened(out: str) -> bool:
+        return any(line.split()[-1] == str(probe) and line.split()[0] == str(os.getpid())
+                   for line in out.splitlines() if line.split())
+
     out = _run(_bcc_script("tools/opensnoop.py", tmp_path), ["-p", str(os.getpid())], lambda: probe.read_text(),
-               ready="PATH")
-    assert any(line.split()[-1] == str(probe) and line.split()[0] == str(os.getpid())
-               for line in out.splitlines() if line.split())
+               ready="PATH", until=opened)
+    assert opened(out)
 
 
 def test_syscount(tmp_path):
     out = _run(_bcc_script("tools/syscount.py", tmp_path), ["-p", str(os.getpid())],
-               lambda: [os.getppid() for _ in range(500)], ready="Ctrl+C")
+               lambda: [os.getppid() for _ in range(500)], ready="Ctrl+C", stop_after=0.7)
     counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert counts.get("getppid", 0) >= 500, out
@@ -205,14 +187,18 @@ def test_killsnoop(tmp_path):
         child.send_signal(signal.SIGTERM)
         child.wait()
 
-    out = _run(_bcc_script("tools/killsnoop.py", tmp_path), [], trigger, ready="RESULT")
-    assert any(line.split()[3:4] == ["15"] and line.split()[1] == str(os.getpid()) and line.split()[-1] == "0"
-               for line in out.splitlines() if len(line.split()) >= 6)
+    def killed(out: str) -> bool:
+        return any(line.split()[3:4] == ["15"] and line.split()[1] == str(os.getpid()) and line.split()[-1] == "0"
+                   for line in out.splitlines() if len(line.split()) >= 6)
+
+    out = _run(_bcc_script("tools/killsnoop.py", tmp_path), [], trigger, ready="RESULT", until=killed)
+    assert killed(out)
 
 
 def test_hello_perf_output(tmp_path):
     out = _run(_bcc_script("examples/tracing/hello_perf_output.py", tmp_path), [],
-               lambda: subprocess.run(["sh", "-c", "true & wait"], check=True), ready="MESSAGE", stop_after=3)
+               lambda: subprocess.run(["sh", "-c", "true & wait"], check=True), ready="MESSAGE", stop_after=3,
+               until=lambda out: "Hello, perf_output!" in out)
     assert "Hello, perf_output!" in out
 
 
@@ -222,9 +208,12 @@ def _getppids() -> None:
 
 
 def test_trace_uretprobe_with_return_value(tmp_path):
+    def returns(out: str) -> list[list[str]]:
+        return [line.split() for line in out.splitlines()[1:] if len(line.split()) == 5]
+
     out = _run(_bcc_script("tools/trace.py", tmp_path), ["-p", str(os.getpid()), 'r:c:getppid "%d", retval'],
-               _getppids, ready="FUNC")
-    rows = [line.split() for line in out.splitlines()[1:] if len(line.split()) == 5]
+               _getppids, ready="FUNC", until=returns)
+    rows = returns(out)
     assert rows and all(row[0] == str(os.getpid()) and row[3] == "getppid" for row in rows), out
     assert {row[4] for row in rows} == {str(os.getppid())}
 
@@ -237,7 +226,7 @@ def test_trace_prints_a_syscall_tracepoints_user_string(tmp_path):
         out = _run(_bcc_script("tools/trace.py", tmp_path),
                    ["-p", str(os.getpid()), f't:syscalls:sys_enter_openat (STRCMP("{target}", args->filename)) '
                                             '"%s", args->filename'],
-                   target.read_text, ready="FUNC")
+                   target.read_text, ready="FUNC", until=lambda out: "sys_enter_openat" in out.split("\n", 1)[-1])
     finally:
         target.unlink()
     rows = [line.split() for line in out.splitlines()[1:] if "sys_enter_openat" in line]
@@ -246,7 +235,7 @@ def test_trace_prints_a_syscall_tracepoints_user_string(tmp_path):
 
 def test_funccount_on_tracepoints_by_pattern(tmp_path):
     out = _run(_bcc_script("tools/funccount.py", tmp_path), ["-p", str(os.getpid()), "t:syscalls:sys_enter_getpp*"],
-               _getppids, ready="Ctrl-C")
+               _getppids, ready="Ctrl-C", stop_after=0.7)
     counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert counts.get("syscalls:sys_enter_getppid", 0) >= 300, out
@@ -259,7 +248,7 @@ def test_funccount_on_an_ifunc_symbol(tmp_path):
 
     libc, text = ctypes.CDLL(None), ctypes.create_string_buffer(b"pybpf-bcc")
     out = _run(_bcc_script("tools/funccount.py", tmp_path), ["-p", str(os.getpid()), "c:strlen"],
-               lambda: [libc.strlen(text) for _ in range(300)], ready="Ctrl-C")
+               lambda: [libc.strlen(text) for _ in range(300)], ready="Ctrl-C", stop_after=0.7)
     counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert counts.get("strlen", 0) >= 300, out
@@ -267,7 +256,7 @@ def test_funccount_on_an_ifunc_symbol(tmp_path):
 
 def test_funclatency_on_a_uprobe(tmp_path):
     out = _run(_bcc_script("tools/funclatency.py", tmp_path), ["-u", "-p", str(os.getpid()), "c:getppid"],
-               _getppids, ready="Ctrl-C")
+               _getppids, ready="Ctrl-C", stop_after=0.7)
     counts = [int(line.split(":")[1].split()[0]) for line in out.splitlines() if "->" in line and ":" in line]
     assert sum(counts) >= 300, out
 
@@ -279,12 +268,15 @@ def test_argdist_histogram_of_a_tracepoint_field(tmp_path):
                 f.seek(0)
                 f.read(100)
 
+    def reads_of_64_to_127(out: str) -> int:      # 100-byte reads land in the 64 -> 127 bucket
+        rows = {line.split("->")[0].strip(): int(line.split(":")[1].split()[0]) for line in out.splitlines()
+                if "->" in line and ":" in line and "args" not in line}
+        return rows.get("64", 0)
+
     out = _run(_bcc_script("tools/argdist.py", tmp_path),
                ["-p", str(os.getpid()), "-i", "1", "-H", "t:syscalls:sys_enter_read():u64:args->count"],
-               reads, ready="args->count")
-    rows = {line.split("->")[0].strip(): int(line.split(":")[1].split()[0]) for line in out.splitlines()
-            if "->" in line and ":" in line and "args" not in line}
-    assert rows.get("64", 0) >= 50, out          # 100-byte reads land in the 64 -> 127 bucket
+               reads, ready="args->count", until=lambda out: reads_of_64_to_127(out) >= 50)
+    assert reads_of_64_to_127(out) >= 50, out
 
 
 @pytest.fixture
@@ -315,13 +307,15 @@ def test_xdp_drop_count_on_a_veth(tmp_path, bcc_veth):
         for _ in range(20):
             sender.sendto(b"x", ("10.79.0.2", 9))
 
+    def udp_drops(out: str) -> int:        # UDP (IP protocol 17) packets dropped on the peer, a line a second
+        return sum(int(line.split()[1]) for line in out.splitlines() if line.startswith("17: "))
+
     try:
         out = _run(_bcc_script("examples/networking/xdp/xdp_drop_count.py", tmp_path), ["-S", bcc_veth[1]], udp,
-                   ready="Printing drops")
+                   ready="Printing drops", until=lambda out: udp_drops(out) >= 20)
     finally:
         sender.close()
-    counts = [int(line.split()[1]) for line in out.splitlines() if line.startswith("17: ")]
-    assert sum(counts) >= 20, out          # UDP (IP protocol 17) packets dropped on the peer
+    assert udp_drops(out) >= 20, out
     assert "Removing filter from device" in out
 
 

@@ -492,34 +492,11 @@ def test_bpflist_names_a_process_holding_maps(tmp_path):
     assert rows and int(rows[0][3]) >= 2, out
 
 
-PYTHON_CALLS = """
-import os, sys, time
-def pybpf_inner(x): return x + 1
-def pybpf_outer(x): return pybpf_inner(x) * 2
-go = sys.argv[1]
-while True:                     # a round of 5 calls each time the test asks for one
-    if os.path.exists(go):
-        os.unlink(go)
-        for i in range(5):
-            pybpf_outer(i)
-    time.sleep(0.02)
-"""
-
-
-def test_uflow_on_python_function_calls(tmp_path):
-    python = "/usr/bin/python3.11"
-    if not os.path.exists(python):
-        pytest.skip(f"{python} (with USDT probes) is not installed")
-    script, go = tmp_path / "calls.py", tmp_path / "go"
-    script.write_text(PYTHON_CALLS)
-    child = subprocess.Popen([python, str(script), str(go)])
-    try:
-        out = _run(_bcc_script("tools/lib/uflow.py", tmp_path), ["-l", "python", "-M", "pybpf_", str(child.pid)],
-                   lambda: go.write_text("go"), ready="METHOD", stop_after=0.7)
-    finally:
-        child.kill()
-        child.wait()
-    rows = [line for line in out.splitlines() if line.split()[1:2] == [str(child.pid)]]
+def test_uflow_on_python_function_calls(tmp_path, python_calls):
+    out = _run(_bcc_script("tools/lib/uflow.py", tmp_path), ["-l", "python", "-M", "pybpf_", str(python_calls.pid)],
+               lambda: python_calls.ask(5), ready="METHOD", stop_after=0.7)
+    script = python_calls.script
+    rows = [line for line in out.splitlines() if line.split()[1:2] == [str(python_calls.pid)]]
     # the method column follows the time's (%-8.3f) and a space
     flow = [row[row.index(row.split()[3]) + max(8, len(row.split()[3])) + 1:].rstrip() for row in rows]
     # each call of pybpf_outer enters and leaves pybpf_inner within it (Python's "class" is the file);

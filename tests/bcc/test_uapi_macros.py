@@ -1,7 +1,8 @@
 """The uapi macros a BCC program gets from the headers it includes (pybpf.bcc.uapi_macros):
 their values against the same constants compiled by gcc with the system's own kernel
 headers (Debian's linux-libc-dev), the closure over macros that use others, the
-compiler words left alone, and error lines still the program's."""
+compiler words left alone, error lines still the program's, and the disk cache that
+spares a script's next start the preprocessor run."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import subprocess
 
 import pytest
 
+from pybpf.bcc import uapi_macros
 from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.tokens import BccSyntaxError
-from pybpf.bcc.uapi_macros import uapi_defines, uapi_headers
+from pybpf.bcc.uapi_macros import MACROS, header_macros, uapi_defines, uapi_headers
 from pybpf.toolchain.paths import uapi_include_dirs
 
 pytestmark = pytest.mark.skipif(not uapi_include_dirs(), reason="no ziglang wheel (its uapi headers)")
@@ -71,3 +73,33 @@ def test_compiler_words_the_program_uses_are_left_to_pybpf():
 def test_errors_still_name_the_program_lines():
     with pytest.raises(BccSyntaxError, match=r"bcc-program:3:"):
         preprocess("#include <linux/if_ether.h>\nint x = ETH_ALEN;\n#error stop here\n")
+
+
+def test_the_next_start_reads_the_macros_from_the_disk_cache(private_cache, monkeypatch):
+    headers = ("linux/pkt_cls.h", "linux/if_ether.h")
+    first = header_macros.__wrapped__(headers)     # (past the process's own cache, as a new process)
+    entries = list(MACROS.directory().iterdir())
+    assert len(entries) == 1 and first["ETH_ALEN"] == "#define ETH_ALEN 6"
+
+    def no_preprocessor(*args, **kwargs):
+        raise AssertionError("the preprocessor ran")
+
+    monkeypatch.setattr(uapi_macros.subprocess, "run", no_preprocessor)
+    assert header_macros.__wrapped__(headers) == first
+
+
+def test_a_changed_header_is_another_entry(private_cache, monkeypatch, tmp_path):
+    own = tmp_path / "include"
+    (own / "linux").mkdir(parents=True)
+    named, inner = own / "linux" / "pybpf_named.h", own / "linux" / "pybpf_inner.h"
+    named.write_text("#include <linux/pybpf_inner.h>\n#define PYBPF_NAMED 1\n")
+    inner.write_text("#define PYBPF_INNER 1\n")
+    monkeypatch.setattr(uapi_macros, "uapi_include_dirs", lambda: [own, *uapi_include_dirs()])
+    headers = ("linux/pybpf_named.h",)
+    assert header_macros.__wrapped__(headers)["PYBPF_NAMED"] == "#define PYBPF_NAMED 1"
+    named.write_text("#include <linux/pybpf_inner.h>\n#define PYBPF_NAMED 22\n")
+    assert header_macros.__wrapped__(headers)["PYBPF_NAMED"] == "#define PYBPF_NAMED 22"
+    assert len(list(MACROS.directory().iterdir())) == 2
+    # a header the named one includes is checked on every read: a change is seen
+    inner.write_text("#define PYBPF_INNER 333\n")
+    assert header_macros.__wrapped__(headers)["PYBPF_INNER"] == "#define PYBPF_INNER 333"

@@ -22,23 +22,45 @@ def _pybpf(*arguments: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
+FORMATS = ("jsonl", "chrome", "ctf")
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    """``pybpf record`` of execsnoop in each format, side by side while a program under a
+    name of its own runs: ``(marker, {format: (output, exit status, stderr)})``."""
+    folder = tmp_path_factory.mktemp("record")
+    marker = folder / "pybpfrecord_t"
+    shutil.copy("/bin/true", marker)
+    processes = {fmt: subprocess.Popen([sys.executable, "-m", "pybpf.cli", "record", "-o", str(folder / f"trace.{fmt}"),
+                                        "--format", fmt, "--", "execsnoop", "-d", "5", "-n", "^pybpfrecord"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                 for fmt in FORMATS}
+    try:
+        deadline = time.monotonic() + 120
+        while any(p.poll() is None for p in processes.values()) and time.monotonic() < deadline:
+            subprocess.run([marker], check=True)
+            time.sleep(0.2)
+        results = {}
+        for fmt, process in processes.items():
+            _, err = process.communicate(timeout=30)
+            results[fmt] = (folder / f"trace.{fmt}", process.returncode, err)
+        return marker, results
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="recording loads BPF programs: root only")
-@pytest.mark.parametrize("fmt", ["jsonl", "chrome", "ctf"])
-def test_record_and_report(tmp_path, fmt):
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_record_and_report(recordings, fmt):
     if fmt == "ctf" and shutil.which("babeltrace2") is None:
         pytest.skip("babeltrace2 is not installed")
-    marker = tmp_path / "pybpfrecord_t"
-    shutil.copy("/bin/true", marker)
-    output = tmp_path / f"trace.{fmt}"
-    process = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "record", "-o", str(output), "--format", fmt,
-                                "--", "execsnoop", "-d", "5", "-n", "^pybpfrecord"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        subprocess.run([marker], check=True)
-        time.sleep(0.2)
-    _, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
+    marker, results = recordings
+    output, status, err = results[fmt]
+    assert status == 0, err
     recorded = int(err.split()[1])
     assert recorded > 0
     report = _pybpf("report", str(output))

@@ -3,6 +3,7 @@ event over and over: the event shows up in the table, and in the ``--json`` obje
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -27,33 +28,57 @@ DURATION = 4.0
 def run_tool(name: str, arguments: list[str], trigger, timing: list[str] | None = None) -> str:
     """The output of ``pybpf tool NAME -d DURATION ARGUMENTS`` while ``trigger()`` runs
     every 0.2 s (the tool compiles and loads first, so early triggers may go unseen)."""
+    (out,) = run_tools([(name, arguments)], trigger, timing)
+    return out
+
+
+def run_tools(runs: list[tuple[str, list[str]]], trigger, timing: list[str] | None = None) -> list[str]:
+    """The outputs of several runs as :func:`run_tool`'s, side by side, while one
+    ``trigger()`` loop serves them all: runs that watch the same events (a tool with
+    other flags) need not wait for each other's durations."""
     env = {**os.environ, "PYTHONPATH": SRC}
-    # the output goes to files: a pipe nobody reads while the triggers run would fill
-    # (64 KB) and stop the tool in its write until the deadline
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "tool", name,
-                                    *(["-d", str(DURATION)] if timing is None else timing), *arguments],
-                                   stdout=out, stderr=err, text=True, env=env)
-        try:
-            deadline = time.monotonic() + 120
-            while process.poll() is None and time.monotonic() < deadline:
-                trigger()
-                time.sleep(0.2)
+    with contextlib.ExitStack() as stack:
+        started = []
+        for name, arguments in runs:
+            # the output goes to files: a pipe nobody reads while the triggers run would fill
+            # (64 KB) and stop the tool in its write until the deadline
+            out, err = (stack.enter_context(tempfile.TemporaryFile("w+")) for _ in range(2))
+            process = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "tool", name,
+                                        *(["-d", str(DURATION)] if timing is None else timing), *arguments],
+                                       stdout=out, stderr=err, text=True, env=env)
+            stack.callback(_end, process)
+            started.append((process, out, err))
+        deadline = time.monotonic() + 120
+        while any(p.poll() is None for p, _, _ in started) and time.monotonic() < deadline:
+            trigger()
+            time.sleep(0.2)
+        outputs = []
+        for process, out, err in started:
             process.wait(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        out.seek(0)
-        err.seek(0)
-        assert process.returncode == 0, err.read()
-        return out.read()
+            out.seek(0)
+            err.seek(0)
+            assert process.returncode == 0, err.read()
+            outputs.append(out.read())
+        return outputs
 
 
-@pytest.fixture
-def marker(tmp_path):
+def _end(process: subprocess.Popen) -> None:
+    """Kill ``process`` if it still runs (a test that failed or timed out)."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def side_by_side(runs: dict[str, tuple[str, list[str]]], trigger, timing: list[str] | None = None) -> dict[str, str]:
+    """:func:`run_tools` of the named runs: ``{name: output}`` (for a module's fixture
+    whose tests each check one run of the same events)."""
+    return dict(zip(runs, run_tools(list(runs.values()), trigger, timing)))
+
+
+@pytest.fixture(scope="module")
+def marker(tmp_path_factory):
     """A program under a unique name (it becomes the comm of what it runs)."""
-    path = tmp_path / "pybpfoutput_t"
+    path = tmp_path_factory.mktemp("marker") / "pybpfoutput_t"
     shutil.copy("/bin/sh", path)
     return path
 
@@ -62,81 +87,89 @@ def _json_lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-def test_execsnoop(marker):
-    out = run_tool("execsnoop", [], lambda: subprocess.run([marker, "-c", "true"], check=True))
+@pytest.fixture(scope="module")
+def execsnoop_runs(marker):
+    """The execsnoop runs of the tests below, side by side while the marker runs."""
+    import pwd
+
+    user = pwd.getpwuid(os.getuid()).pw_name                            # -u takes a name, as BCC's
+    return side_by_side({"plain": ("execsnoop", []), "json": ("execsnoop", ["--json", "-n", "^pybpfoutput"]),
+                         "filtered": ("execsnoop", ["-U", "-M", "-C", "-P", str(os.getpid()), "-u", user]),
+                         "other user": ("execsnoop", ["-P", str(os.getpid()), "-u", str(os.getuid() + 4242)])},
+                        lambda: subprocess.run([marker, "-c", "true"], check=True))
+
+
+def test_execsnoop(marker, execsnoop_runs):
+    out = execsnoop_runs["plain"]
     assert out.splitlines()[0].split() == ["COMM", "PID", "PPID", "RET", "ARGS"]
     assert any(line.startswith("pybpfoutput_t") and line.endswith(f" 0 {marker} -c true") for line in out.splitlines())
 
 
-def test_execsnoop_json(marker):
-    out = run_tool("execsnoop", ["--json", "-n", "^pybpfoutput"], lambda: subprocess.run([marker, "-c", "true"], check=True))
-    events = _json_lines(out)
+def test_execsnoop_json(marker, execsnoop_runs):
+    events = _json_lines(execsnoop_runs["json"])
     assert events and all(e["comm"] == "pybpfoutput_t" and e["path"] == str(marker) and e["ret"] == 0
                           and e["argv"] == [str(marker), "-c", "true"] and e["args"] == f"{marker} -c true" for e in events)
     assert all(e["ppid"] == os.getpid() for e in events)
     assert abs(events[0]["time"] - time.time()) < 300
 
 
-def test_execsnoop_uid_parent_cpu_and_ppid_filter(marker):
-    import pwd
-
-    user = pwd.getpwuid(os.getuid()).pw_name                            # -u takes a name, as BCC's
-    out = run_tool("execsnoop", ["-U", "-M", "-C", "-P", str(os.getpid()), "-u", user],
-                   lambda: subprocess.run([marker, "-c", "true"], check=True))
-    rows = [line.split() for line in out.splitlines()]
+def test_execsnoop_uid_parent_cpu_and_ppid_filter(execsnoop_runs):
+    rows = [line.split() for line in execsnoop_runs["filtered"].splitlines()]
     assert rows[0] == ["UID", "COMM", "PID", "PCOMM", "PPID", "CPU", "RET", "ARGS"]
     me = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
     ours = [row for row in rows[1:] if row[1] == "pybpfoutput_t"]
     assert ours and all(row[0] == str(os.getuid()) and row[3] == me and row[4] == str(os.getpid())
                         and 0 <= int(row[5]) < os.cpu_count() for row in ours)
     assert all(row[4] == str(os.getpid()) for row in rows[1:])          # -P: children of the test only
-    assert run_tool("execsnoop", ["-P", str(os.getpid()), "-u", str(os.getuid() + 4242)],
-                    lambda: subprocess.run([marker, "-c", "true"], check=True)).splitlines()[1:] == []
+    assert execsnoop_runs["other user"].splitlines()[1:] == []
 
 
-def test_opensnoop_flags_mode_and_flag_filter(tmp_path):
-    created, read = tmp_path / "pybpf-output-created", tmp_path / "pybpf-output-read"
+@pytest.fixture(scope="module")
+def opensnoop_runs(tmp_path_factory):
+    """The opensnoop runs of the tests below, side by side while the test creates a file,
+    reads one and fails to open a missing one: ``(folder, {name: output})``."""
+    folder = tmp_path_factory.mktemp("opensnoop")
+    created, read, missing = folder / "pybpf-output-created", folder / "pybpf-output-read", folder / "pybpf-output-missing"
     read.write_text("x")
 
     def trigger():
         os.close(os.open(created, os.O_WRONLY | os.O_CREAT, 0o640))
         read.read_text()
+        _try_open(missing)
 
-    out = run_tool("opensnoop", ["-e", "-f", "O_CREAT", "--tid", str(threading.get_native_id())], trigger)
-    rows = [line.split() for line in out.splitlines()]
+    return folder, side_by_side({
+        "flags": ("opensnoop", ["-e", "-f", "O_CREAT", "--tid", str(threading.get_native_id())]),
+        "json": ("opensnoop", ["--json", "-p", str(os.getpid())]),
+        "plain": ("opensnoop", ["-p", str(os.getpid())]),
+        "failed json": ("opensnoop", ["--json", "-x", "-p", str(os.getpid())])}, trigger)
+
+
+def test_opensnoop_flags_mode_and_flag_filter(opensnoop_runs):
+    folder, runs = opensnoop_runs
+    created, read = folder / "pybpf-output-created", folder / "pybpf-output-read"
+    rows = [line.split() for line in runs["flags"].splitlines()]
     assert rows[0] == ["TID", "COMM", "FD", "ERR", "FLAGS", "MODE", "PATH"]
     assert any(row[-1] == str(created) for row in rows[1:]) and not any(row[-1] == str(read) for row in rows[1:])
     wanted = os.O_WRONLY | os.O_CREAT
     assert all(int(row[4], 8) & wanted == wanted and row[5] == "0640" for row in rows[1:] if row[-1] == str(created))
-    events = _json_lines(run_tool("opensnoop", ["--json", "-p", str(os.getpid())], trigger))
+    events = _json_lines(runs["json"])
     opened = next(e for e in events if e["path"] == str(read))
     assert opened["flags"] & os.O_ACCMODE == os.O_RDONLY and opened["mode_octal"] == "n/a"
 
 
-def test_opensnoop(tmp_path):
-    target = tmp_path / "pybpf-output-opened"
-    missing = tmp_path / "pybpf-output-missing"
-    target.write_text("x")
-
-    def trigger():
-        target.read_text()
-        try:
-            missing.read_text()
-        except FileNotFoundError:
-            pass
-
-    out = run_tool("opensnoop", ["-p", str(os.getpid())], trigger)
-    rows = [line.split() for line in out.splitlines()[1:]]
+def test_opensnoop(opensnoop_runs):
+    folder, runs = opensnoop_runs
+    target, missing = folder / "pybpf-output-read", folder / "pybpf-output-missing"
+    rows = [line.split() for line in runs["plain"].splitlines()[1:]]
     assert any(row[-1] == str(target) and int(row[2]) >= 3 and row[3] == "0" for row in rows)
     assert any(row[-1] == str(missing) and row[2] == "-1" and row[3] == "2" for row in rows)
     assert {row[0] for row in rows} == {str(os.getpid())}
 
 
-def test_opensnoop_json_failed_only(tmp_path):
-    missing = tmp_path / "pybpf-output-missing"
-    out = run_tool("opensnoop", ["--json", "-x", "-p", str(os.getpid())], lambda: os.path.exists(missing) or
-                   open(tmp_path / "pybpf-output-ok", "w").close() or _try_open(missing))
-    events = _json_lines(out)
+def test_opensnoop_json_failed_only(opensnoop_runs):
+    folder, runs = opensnoop_runs
+    missing = folder / "pybpf-output-missing"
+    events = _json_lines(runs["failed json"])
     assert any(e["path"] == str(missing) and e["errname"] == "ENOENT" for e in events)
     assert all(e["ret"] < 0 for e in events)
 
@@ -178,24 +211,32 @@ def _kill_a_child():
         pass
 
 
-def test_killsnoop():
-    out = run_tool("killsnoop", ["-p", str(os.getpid())], _kill_a_child)
+@pytest.fixture(scope="module")
+def killsnoop_runs():
+    """The killsnoop runs of the tests below, side by side while the test kills."""
+    return side_by_side({"plain": ("killsnoop", ["-p", str(os.getpid())]),
+                         "signals": ("killsnoop", ["-s", "USR1,15", "-p", str(os.getpid())]),
+                         "target": ("killsnoop", ["--tpid", str(2**22 + 7)]),
+                         "json": ("killsnoop", ["--json", "-x", "-p", str(os.getpid())])}, _kill_a_child)
+
+
+def test_killsnoop(killsnoop_runs):
+    out = killsnoop_runs["plain"]
     assert out.splitlines()[0].split() == ["TIME", "PID", "COMM", "SIG", "TPID", "RESULT"]      # BCC's
     rows = [line.split()[1:] for line in out.splitlines()[1:]]
     assert any(row[2] == str(int(signal.SIGUSR1)) and row[4] == "0" for row in rows)
     assert any(row[3] == str(2**22 + 7) and row[4] == "-3" for row in rows)
 
 
-def test_killsnoop_signal_and_target_filters():
-    out = run_tool("killsnoop", ["-s", "USR1,15", "-p", str(os.getpid())], _kill_a_child)
-    rows = [line.split()[1:] for line in out.splitlines()[1:]]
+def test_killsnoop_signal_and_target_filters(killsnoop_runs):
+    rows = [line.split()[1:] for line in killsnoop_runs["signals"].splitlines()[1:]]
     assert rows and all(row[2] == str(int(signal.SIGUSR1)) for row in rows)      # the signal 0 probes are left out
-    rows = [line.split()[1:] for line in run_tool("killsnoop", ["--tpid", str(2**22 + 7)], _kill_a_child).splitlines()[1:]]
+    rows = [line.split()[1:] for line in killsnoop_runs["target"].splitlines()[1:]]
     assert rows and all(row[3] == str(2**22 + 7) for row in rows)
 
 
-def test_killsnoop_json():
-    events = _json_lines(run_tool("killsnoop", ["--json", "-x", "-p", str(os.getpid())], _kill_a_child))
+def test_killsnoop_json(killsnoop_runs):
+    events = _json_lines(killsnoop_runs["json"])
     assert events and all(e["tpid"] == 2**22 + 7 and e["ret"] == -3 and e["sig"] == 0 for e in events)
 
 
@@ -204,15 +245,25 @@ def _syscalls():
         os.getppid()
 
 
-def test_syscount():
-    out = run_tool("syscount", ["-p", str(os.getpid())], _syscalls)
+@pytest.fixture(scope="module")
+def syscount_runs():
+    """The syscount runs of the tests below, side by side while the test calls getppid
+    and stats a missing file."""
+    return side_by_side({"plain": ("syscount", ["-p", str(os.getpid())]),
+                         "intervals": ("syscount", ["--json", "-i", "1", "-p", str(os.getpid())]),
+                         "latency": ("syscount", ["-L", "--syscall", "getppid", "-t", str(threading.get_native_id())]),
+                         "latency json": ("syscount", ["--json", "-L", "-p", str(os.getpid())]),
+                         "errno": ("syscount", ["-e", "ENOENT", "-p", str(os.getpid())])}, _syscalls_and_a_missing_file)
+
+
+def test_syscount(syscount_runs):
+    out = syscount_runs["plain"]
     rows = dict(line.split() for line in out.splitlines() if line and line[0].islower())
     assert int(rows["getppid"]) >= 50
 
 
-def test_syscount_json_intervals():
-    out = run_tool("syscount", ["--json", "-i", "1", "-p", str(os.getpid())], _syscalls)
-    intervals = _json_lines(out)
+def test_syscount_json_intervals(syscount_runs):
+    intervals = _json_lines(syscount_runs["intervals"])
     assert len(intervals) >= 3
     counts = [next((r["count"] for r in i["rows"] if r["syscall"] == "getppid"), 0) for i in intervals]
     assert max(counts) >= 50 and all(r["nr"] >= 0 for i in intervals for r in i["rows"])
@@ -226,20 +277,18 @@ def _syscalls_and_a_missing_file():
         pass
 
 
-def test_syscount_latency_of_one_syscall_of_one_thread():
-    out = run_tool("syscount", ["-L", "--syscall", "getppid", "-t", str(threading.get_native_id())], _syscalls)
-    lines = out.splitlines()
+def test_syscount_latency_of_one_syscall_of_one_thread(syscount_runs):
+    lines = syscount_runs["latency"].splitlines()
     assert lines[0] == "Tracing syscall 'getppid'... Ctrl-C to end." and lines[2].split() == ["SYSCALL", "COUNT", "TIME", "(us)"]
     (row,) = [line.split() for line in lines[3:] if line.strip()]
     assert row[0] == "getppid" and int(row[1]) >= 50 and float(row[2]) > 0
-    (interval,) = _json_lines(run_tool("syscount", ["--json", "-L", "-p", str(os.getpid())], _syscalls))
+    (interval,) = _json_lines(syscount_runs["latency json"])
     getppid = next(r for r in interval["rows"] if r["syscall"] == "getppid")
     assert getppid["count"] >= 50 and 0 < getppid["total_ns"] < getppid["count"] * 10**8
 
 
-def test_syscount_errno_counts_only_that_failure():
-    out = run_tool("syscount", ["-e", "ENOENT", "-p", str(os.getpid())], _syscalls_and_a_missing_file)
-    rows = dict(line.split() for line in out.splitlines() if line and line[0].islower())
+def test_syscount_errno_counts_only_that_failure(syscount_runs):
+    rows = dict(line.split() for line in syscount_runs["errno"].splitlines() if line and line[0].islower())
     assert int(rows["newfstatat"]) >= 5 and "getppid" not in rows     # getppid never fails
 
 
@@ -345,15 +394,15 @@ def test_profile_thread_cpu_filters_and_delimiter(busy_reader):
     os.sched_setaffinity(busy_reader.pid, {0})
     other_cpu = 1 if (os.cpu_count() or 1) > 1 else None
 
-    def our_stacks(flags):
-        out = run_tool("profile", ["-F", "99", "-f", *flags], lambda: None, timing=["2"])
-        return [line.rsplit(" ", 1)[0].split(";") for line in out.splitlines() if line.startswith("pybpfprof_dd;")]
-
-    delimited = our_stacks(["-d", "-L", str(busy_reader.pid), "-C", "0"])
-    assert delimited and any("-" in frames and "read_zero" in frames[frames.index("-"):] for frames in delimited)
+    runs = {"delimited": ["-d", "-L", str(busy_reader.pid), "-C", "0"], "other thread": ["-L", str(busy_reader.pid + 100000)]}
     if other_cpu is not None:
-        assert our_stacks(["-C", str(other_cpu), "-p", str(busy_reader.pid)]) == []
-    assert our_stacks(["-L", str(busy_reader.pid + 100000)]) == []
+        runs["other cpu"] = ["-C", str(other_cpu), "-p", str(busy_reader.pid)]
+    outputs = run_tools([("profile", ["-F", "99", "-f", *flags]) for flags in runs.values()], lambda: None, timing=["2"])
+    stacks = {what: [line.rsplit(" ", 1)[0].split(";") for line in out.splitlines() if line.startswith("pybpfprof_dd;")]
+              for what, out in zip(runs, outputs)}
+    delimited = stacks.pop("delimited")
+    assert delimited and any("-" in frames and "read_zero" in frames[frames.index("-"):] for frames in delimited)
+    assert stacks == {what: [] for what in stacks}
 
 
 def test_profile_sample_period(busy_reader):
@@ -364,10 +413,10 @@ def test_profile_sample_period(busy_reader):
 
 
 def test_profile_annotations_and_hash_storage_size(busy_reader):
-    out = run_tool("profile", ["-F", "99", "-a", "-f", "-p", str(busy_reader.pid)], lambda: None, timing=["2"])
+    out, one = run_tools([("profile", ["-F", "99", "-a", "-f", "-p", str(busy_reader.pid)]),
+                          ("profile", ["-F", "99", "-f", "--hash-storage-size", "1"])], lambda: None, timing=["2"])
     stacks = [line.rsplit(" ", 1)[0].split(";") for line in out.splitlines() if line.startswith("pybpfprof_dd;")]
     assert any("read_zero_[k]" in frames for frames in stacks) and not any("read_zero" in frames for frames in stacks)
-    one = run_tool("profile", ["-F", "99", "-f", "--hash-storage-size", "1"], lambda: None, timing=["2"])
     assert len(one.splitlines()) == 1               # one distinct (process, stacks) fits, the rest is dropped
 
 
@@ -403,9 +452,15 @@ def _histogram_rows(out: str) -> dict[tuple[int, int], int]:
     return rows
 
 
+@pytest.fixture(scope="module")
+def runqlat_cpudist_runs():
+    """runqlat and cpudist side by side while a child sleeps and wakes."""
+    return side_by_side({"runqlat": ("runqlat", []), "cpudist": ("cpudist", [])}, _sleeper_loop)
+
+
 @pytest.mark.parametrize("tool", ["runqlat", "cpudist"])
-def test_runqlat_cpudist(tool):
-    out = run_tool(tool, [], _sleeper_loop)
+def test_runqlat_cpudist(tool, runqlat_cpudist_runs):
+    out = runqlat_cpudist_runs[tool]
     lines = out.splitlines()
     assert lines[1] == "" and lines[2].split() == ["usecs", ":", "count", "distribution"]      # BCC: a blank line first
     rows = _histogram_rows(out)
@@ -413,22 +468,30 @@ def test_runqlat_cpudist(tool):
     assert all(high == 1 or high == 2 * low - 1 for low, high in rows)
 
 
-@pytest.mark.parametrize("tool", ["runqlat", "cpudist"])
-def test_runqlat_cpudist_json(tool):
+@pytest.fixture(scope="module")
+def runqlat_cpudist_json_runs():
+    """runqlat and cpudist --json of one child that sleeps and wakes, side by side:
+    ``(child, {tool: output})``."""
     child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.001)"])
     try:
-        out = run_tool(tool, ["--json", "-P", "-p", str(child.pid), "-m", "1"], lambda: None)
+        return child, side_by_side({tool: (tool, ["--json", "-P", "-p", str(child.pid), "-m", "1"])
+                                    for tool in ("runqlat", "cpudist")}, lambda: None)
     finally:
         child.kill()
         child.wait()
-    intervals = _json_lines(out)
+
+
+@pytest.mark.parametrize("tool", ["runqlat", "cpudist"])
+def test_runqlat_cpudist_json(tool, runqlat_cpudist_json_runs):
+    child, runs = runqlat_cpudist_json_runs
+    intervals = _json_lines(runs[tool])
     assert len(intervals) >= 3 and all(i["unit"] == "msecs" for i in intervals)
     histograms = [h for i in intervals for h in i["histograms"]]
     assert histograms and {h["pid"] for h in histograms} == {child.pid}
     assert sum(b["count"] for h in histograms for b in h["buckets"]) >= 100
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def listener():
     import socket
 
@@ -446,31 +509,49 @@ def listener():
     server.close()
 
 
-def test_tcpconnect(listener):
+@pytest.fixture(scope="module")
+def tcp_runs(listener):
+    """The tcpconnect and tcpstates runs of the tests below, side by side while the test
+    connects to the listener: ``(port, {name: output})``."""
     port, connect_once = listener
-    rows = [line.split() for line in run_tool("tcpconnect", ["-p", str(os.getpid())], connect_once).splitlines()]
+    return port, side_by_side({
+        "tcpconnect": ("tcpconnect", ["-p", str(os.getpid())]),
+        "tcpconnect json": ("tcpconnect", ["--json", "-p", str(os.getpid())]),
+        "tcpconnect filtered": ("tcpconnect", ["-L", "-U", "-P", str(port), "-u", str(os.getuid())]),
+        "tcpconnect other user": ("tcpconnect", ["-P", str(port), "-u", str(os.getuid() + 4242)]),
+        "tcpconnect counts": ("tcpconnect", ["-c", "-P", str(port)]),
+        "tcpconnect counts json": ("tcpconnect", ["--json", "-c", "-P", str(port)]),
+        "tcpstates": ("tcpstates", []),
+        "tcpstates json": ("tcpstates", ["--json"]),
+        "tcpstates csv": ("tcpstates", ["-s", "-D", str(port)]),
+        "tcpstates wide": ("tcpstates", ["-w", "-L", str(port)]),
+        "tcpstates ipv6": ("tcpstates", ["-6", "-L", str(port)])}, connect_once)
+
+
+def test_tcpconnect(tcp_runs):
+    port, runs = tcp_runs
+    rows = [line.split() for line in runs["tcpconnect"].splitlines()]
     assert rows[0] == ["PID", "COMM", "IP", "SADDR", "DADDR", "DPORT"]
     assert len(rows) > 1 and all(row[0] == str(os.getpid()) and row[2:] == ["4", "127.0.0.1", "127.0.0.1", str(port)]
                                  for row in rows[1:])
 
 
-def test_tcpconnect_json(listener):
-    port, connect_once = listener
-    events = _json_lines(run_tool("tcpconnect", ["--json", "-p", str(os.getpid())], connect_once))
+def test_tcpconnect_json(tcp_runs):
+    port, runs = tcp_runs
+    events = _json_lines(runs["tcpconnect json"])
     assert events and all(e["dport"] == port and e["new"] == "SYN_SENT" and e["ip"] == 4 for e in events)
 
 
-def test_tcpstates(listener):
-    port, connect_once = listener
-    out = run_tool("tcpstates", [], connect_once)
-    ours = [line for line in out.splitlines() if f" {port} " in line]
+def test_tcpstates(tcp_runs):
+    port, runs = tcp_runs
+    ours = [line for line in runs["tcpstates"].splitlines() if f" {port} " in line]
     for transition in ("CLOSE -> SYN_SENT", "SYN_SENT -> ESTABLISHED", "LISTEN -> SYN_RECV", "ESTABLISHED -> FIN_WAIT1"):
         assert any(transition in line for line in ours), transition
 
 
-def test_tcpstates_json(listener):
-    port, connect_once = listener
-    events = [e for e in _json_lines(run_tool("tcpstates", ["--json"], connect_once)) if port in (e["sport"], e["dport"])]
+def test_tcpstates_json(tcp_runs):
+    port, runs = tcp_runs
+    events = [e for e in _json_lines(runs["tcpstates json"]) if port in (e["sport"], e["dport"])]
     by_socket: dict[int, list[str]] = {}
     for e in events:
         by_socket.setdefault(e["skaddr"], []).append(e["new"])
@@ -479,69 +560,75 @@ def test_tcpstates_json(listener):
     assert all(float(e["ms"]) >= 0 for e in events)
 
 
-def test_tcpconnect_local_port_uid_and_port_filter(listener):
-    port, connect_once = listener
-    out = run_tool("tcpconnect", ["-L", "-U", "-P", str(port), "-u", str(os.getuid())], connect_once)
-    rows = [line.split() for line in out.splitlines()]
+def test_tcpconnect_local_port_uid_and_port_filter(tcp_runs):
+    port, runs = tcp_runs
+    rows = [line.split() for line in runs["tcpconnect filtered"].splitlines()]
     assert rows[0] == ["UID", "PID", "COMM", "IP", "SADDR", "LPORT", "DADDR", "DPORT"]
     # the local port is the connecting socket's own (known once it leaves SYN_SENT), never 0
     assert len(rows) > 1 and all(row[0] == str(os.getuid()) and row[6:] == ["127.0.0.1", str(port)]
                                  and 1024 <= int(row[5]) < 65536 for row in rows[1:])
-    assert run_tool("tcpconnect", ["-P", str(port), "-u", str(os.getuid() + 4242)], connect_once).splitlines()[1:] == []
+    assert runs["tcpconnect other user"].splitlines()[1:] == []
 
 
-def test_tcpconnect_counts(listener):
-    port, connect_once = listener
-    out = run_tool("tcpconnect", ["-c", "-P", str(port)], connect_once)
-    lines = out.splitlines()
+def test_tcpconnect_counts(tcp_runs):
+    port, runs = tcp_runs
+    lines = runs["tcpconnect counts"].splitlines()
     assert lines[0] == "Tracing connect ... Hit Ctrl-C to end" and lines[2].split() == ["LADDR", "RADDR", "RPORT", "CONNECTS"]
     (row,) = [line.split() for line in lines[3:]]
     assert row[:3] == ["127.0.0.1", "127.0.0.1", str(port)] and int(row[3]) >= 5
-    (counted,) = _json_lines(run_tool("tcpconnect", ["--json", "-c", "-P", str(port)], connect_once))
+    (counted,) = _json_lines(runs["tcpconnect counts json"])
     assert counted["dport"] == port and counted["connects"] >= 5
 
 
-def test_tcpstates_csv_wide_and_port_filters(listener):
-    port, connect_once = listener
-    lines = run_tool("tcpstates", ["-s", "-D", str(port)], connect_once).splitlines()
+def test_tcpstates_csv_wide_and_port_filters(tcp_runs):
+    port, runs = tcp_runs
+    lines = runs["tcpstates csv"].splitlines()
     assert lines[0] == "SKADDR,C-PID,C-COMM,IP,LADDR,LPORT,RADDR,RPORT,OLDSTATE,NEWSTATE,MS"
     rows = [line.split(",") for line in lines[1:]]
     assert rows and all(row[7] == str(port) and row[3] == "4" for row in rows)      # -D: the remote port only
     assert {("CLOSE", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED")} <= {(row[8], row[9]) for row in rows}
-    wide = run_tool("tcpstates", ["-w", "-L", str(port)], connect_once).splitlines()
+    wide = runs["tcpstates wide"].splitlines()
     assert wide[0].split()[:5] == ["SKADDR", "C-PID", "C-COMM", "IP", "LADDR"]
     assert len(wide) > 1 and all(line.split()[5] == str(port) for line in wide[1:])   # -L: the listener's side
     assert any("LISTEN -> SYN_RECV" in line for line in wide[1:])
-    assert run_tool("tcpstates", ["-6", "-L", str(port)], connect_once).splitlines()[1:] == []
+    assert runs["tcpstates ipv6"].splitlines()[1:] == []
 
 
-def test_statsnoop(tmp_path):
-    present, missing = tmp_path / "pybpf-output-here", tmp_path / "pybpf-output-gone"
+@pytest.fixture(scope="module")
+def statsnoop_runs(tmp_path_factory):
+    """The statsnoop runs of the tests below, side by side while the test stats a file
+    that is there and one that is not: ``(present, missing, {name: output})``."""
+    folder = tmp_path_factory.mktemp("statsnoop")
+    present, missing = folder / "pybpf-output-here", folder / "pybpf-output-gone"
     present.write_text("")
 
     def trigger():
         os.stat(present)
         os.path.exists(missing)
 
-    rows = [line.split() for line in run_tool("statsnoop", ["-p", str(os.getpid())], trigger).splitlines()]
+    return present, missing, side_by_side({"plain": ("statsnoop", ["-p", str(os.getpid())]),
+                                           "names": ("statsnoop", ["-s", "-p", str(os.getpid())]),
+                                           "json": ("statsnoop", ["--json", "-x", "-p", str(os.getpid())])}, trigger)
+
+
+def test_statsnoop(statsnoop_runs):
+    present, missing, runs = statsnoop_runs
+    rows = [line.split() for line in runs["plain"].splitlines()]
     assert rows[0] == ["PID", "COMM", "FD", "ERR", "PATH"]                 # BCC's: FD -1 on failure
     assert any(row[2:] == ["0", "0", str(present)] for row in rows)
     assert any(row[2:] == ["-1", "2", str(missing)] for row in rows)
 
 
-def test_statsnoop_syscall_names(tmp_path):
-    present = tmp_path / "pybpf-output-here"
-    present.write_text("")
-    rows = [line.split() for line in run_tool("statsnoop", ["-s", "-p", str(os.getpid())],
-                                              lambda: os.stat(present)).splitlines()]
+def test_statsnoop_syscall_names(statsnoop_runs):
+    present, _, runs = statsnoop_runs
+    rows = [line.split() for line in runs["names"].splitlines()]
     assert rows[0] == ["PID", "COMM", "FD", "ERR", "SYSCALL", "PATH"]
     assert any(row[4] in ("newfstatat", "statx", "newstat") and row[5] == str(present) for row in rows[1:])
 
 
-def test_statsnoop_json(tmp_path):
-    missing = tmp_path / "pybpf-output-gone"
-    events = _json_lines(run_tool("statsnoop", ["--json", "-x", "-p", str(os.getpid())],
-                                  lambda: os.path.exists(missing)))
+def test_statsnoop_json(statsnoop_runs):
+    _, missing, runs = statsnoop_runs
+    events = _json_lines(runs["json"])
     ours = [e for e in events if e["path"] == str(missing)]
     assert ours and all(e["errname"] == "ENOENT" and e["syscall"] in ("newfstatat", "statx", "newstat") for e in ours)
 
@@ -620,25 +707,37 @@ def _mount_cycle(target: Path):
     libc.mount(b"pybpf-output", str(target / "missing").encode(), b"tmpfs", 0, None)
 
 
-def test_mountsnoop(tmp_path):
-    rows = run_tool("mountsnoop", ["-p", str(os.getpid())], lambda: _mount_cycle(tmp_path)).splitlines()
+@pytest.fixture(scope="module")
+def mountsnoop_runs(tmp_path_factory):
+    """The mountsnoop runs of the tests below, side by side while the test mounts:
+    ``(target, {name: output})``."""
+    target = tmp_path_factory.mktemp("mountsnoop")
+    return target, side_by_side({"plain": ("mountsnoop", ["-p", str(os.getpid())]),
+                                 "parent": ("mountsnoop", ["-P", "-p", str(os.getpid())]),
+                                 "json": ("mountsnoop", ["--json", "-x", "-p", str(os.getpid())])},
+                                lambda: _mount_cycle(target))
+
+
+def test_mountsnoop(mountsnoop_runs):
+    target, runs = mountsnoop_runs
+    rows = runs["plain"].splitlines()
     assert rows[0].split() == ["COMM", "PID", "TID", "MNT_NS", "CALL"]
-    assert any(row.endswith(f'mount("pybpf-output", "{tmp_path}", "tmpfs", 0x0, "") = 0') for row in rows)
-    assert any(row.endswith(f'umount("{tmp_path}", 0x0) = 0') for row in rows)
-    assert any(row.endswith(f'mount("pybpf-output", "{tmp_path}/missing", "tmpfs", 0x0, "") = -ENOENT') for row in rows)
+    assert any(row.endswith(f'mount("pybpf-output", "{target}", "tmpfs", 0x0, "") = 0') for row in rows)
+    assert any(row.endswith(f'umount("{target}", 0x0) = 0') for row in rows)
+    assert any(row.endswith(f'mount("pybpf-output", "{target}/missing", "tmpfs", 0x0, "") = -ENOENT') for row in rows)
 
 
-def test_mountsnoop_parent_process(tmp_path):
-    rows = [line.split(None, 6) for line in run_tool("mountsnoop", ["-P", "-p", str(os.getpid())],
-                                                     lambda: _mount_cycle(tmp_path)).splitlines()]
+def test_mountsnoop_parent_process(mountsnoop_runs):
+    rows = [line.split(None, 6) for line in mountsnoop_runs[1]["parent"].splitlines()]
     assert rows[0] == ["COMM", "PID", "TID", "PCOMM", "PPID", "MNT_NS", "CALL"]
     parent = Path(f"/proc/{os.getppid()}/comm").read_text().strip()
     assert len(rows) > 1 and all(row[3] == parent and row[4] == str(os.getppid()) for row in rows[1:])
 
 
-def test_mountsnoop_json(tmp_path):
-    events = _json_lines(run_tool("mountsnoop", ["--json", "-x", "-p", str(os.getpid())], lambda: _mount_cycle(tmp_path)))
-    assert events and all(e["target"] == f"{tmp_path}/missing" and e["ret"] == -2 and e["fstype"] == "tmpfs"
+def test_mountsnoop_json(mountsnoop_runs):
+    target, runs = mountsnoop_runs
+    events = _json_lines(runs["json"])
+    assert events and all(e["target"] == f"{target}/missing" and e["ret"] == -2 and e["fstype"] == "tmpfs"
                           for e in events)
     assert events[0]["mnt_ns"] == os.stat(f"/proc/{os.getpid()}/ns/mnt").st_ino
 

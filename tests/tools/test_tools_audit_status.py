@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import pty
 import re
-import select
 import subprocess
 import sys
 import tempfile
 import time
 
 import pytest
-from toolsnet_helpers import PYTHON_ENV
+from toolsnet_helpers import PYTHON_ENV, read_available
 
 from pybpf.tools import NAMES
 from python_script import MARKS, python_script
@@ -60,50 +59,60 @@ def _command(name: str, pid: int) -> list[str]:
     return [sys.executable, "-m", "pybpf.cli", "tool", name, *(str(pid) if a == "PID" else a for a in arguments)]
 
 
-def _drain(fd: int, into: bytearray) -> None:
-    while select.select([fd], [], [], 0)[0]:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:                 # the other side closed
-            return
-        if not chunk:
-            return
-        into += chunk
-
-
 def _run(names: list[str], pid: int, *, terminal: bool) -> dict[str, tuple[int, str, str]]:
     """Each tool's exit status, stdout and stderr (read from a pty of its own if
-    ``terminal``, else from a file)."""
+    ``terminal``, else from a file). :data:`AT_ONCE` run at a time: the next starts as
+    soon as one ends."""
     results: dict[str, tuple[int, str, str]] = {}
-    for start in range(0, len(names), AT_ONCE):
-        running = []
-        for name in names[start:start + AT_ONCE]:
-            out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
-            master, slave = pty.openpty() if terminal else (-1, -1)
-            process = subprocess.Popen(_command(name, pid), stdout=out, stderr=slave if terminal else err,
-                                       stdin=subprocess.DEVNULL, text=True, env=PYTHON_ENV)
-            if terminal:
-                os.close(slave)
-            running.append((name, process, out, err, master, bytearray()))
-        deadline = time.monotonic() + 180
-        while any(p.poll() is None for _, p, *_ in running) and time.monotonic() < deadline:
-            for *_, master, seen in running:
-                if master >= 0:
-                    _drain(master, seen)
+    waiting, running = list(names), []
+    try:
+        while waiting or running:
+            while waiting and len(running) < AT_ONCE:
+                running.append(_Run(waiting.pop(0), pid, terminal))
+            for run in running:
+                run.drain()
+            for run in [run for run in running if run.process.poll() is not None or time.monotonic() > run.deadline]:
+                running.remove(run)
+                results[run.name] = run.finish()
             time.sleep(0.05)
-        for name, process, out, err, master, seen in running:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            if master >= 0:
-                _drain(master, seen)
-                os.close(master)
-            out.seek(0)
-            err.seek(0)
-            results[name] = (process.returncode, out.read(), seen.decode() if terminal else err.read())
-            out.close()
-            err.close()
+    finally:
+        for run in running:
+            run.finish()
     return results
+
+
+class _Run:
+    """One tool started: its output goes to files, its stderr to a pty of its own if
+    ``terminal``."""
+
+    def __init__(self, name: str, pid: int, terminal: bool) -> None:
+        self.name, self.terminal, self.deadline = name, terminal, time.monotonic() + 180
+        self.out, self.err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        self.master, slave = pty.openpty() if terminal else (-1, -1)
+        self.seen = bytearray()
+        self.process = subprocess.Popen(_command(name, pid), stdout=self.out, stderr=slave if terminal else self.err,
+                                        stdin=subprocess.DEVNULL, text=True, env=PYTHON_ENV)
+        if terminal:
+            os.close(slave)
+
+    def drain(self) -> None:
+        if self.master >= 0:
+            self.seen += read_available(self.master)
+
+    def finish(self) -> tuple[int, str, str]:
+        """The exit status, stdout and stderr (what the pty showed); killed if it still runs."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.drain()
+        if self.master >= 0:
+            os.close(self.master)
+        self.out.seek(0)
+        self.err.seek(0)
+        result = (self.process.returncode, self.out.read(), self.seen.decode() if self.terminal else self.err.read())
+        self.out.close()
+        self.err.close()
+        return result
 
 
 @pytest.fixture(scope="module")

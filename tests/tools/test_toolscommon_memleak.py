@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from test_tools import SRC, run_tool
+from test_tools import SRC, run_tool, run_tools
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only")
 
@@ -75,14 +75,15 @@ def test_combined_only_reports_the_kernels_totals_per_stack(tmp_path, started):
     combined totals count every outstanding allocation (as BCC's) — a leak per round."""
     leaker = started(_build(tmp_path, "leaker", LEAKER, "-DALLOC=malloc", "-DFREE=free"))
     arguments = ["-p", str(leaker.pid), "-o", "100000", "--json"]
-    combined = _stacks(run_tool("memleak", [*arguments, "--combined-only"], lambda: None, timing=["-d", "2.5"]))
+    combined, per_allocation = map(_stacks, run_tools([("memleak", [*arguments, "--combined-only"]), ("memleak", arguments)],
+                                                      lambda: None, timing=["-d", "2.5"]))
     leak = [s for s in combined if any(frame.startswith("toolscommon_leak+") for frame in s["stack"])]
     # (the totals are two maps, read one after the other while the leaker still runs, as
     # BCC's: an allocation between the reads counts in one of them only)
     assert len(leak) == 1 and leak[0]["count"] >= 10 and abs(leak[0]["bytes"] - 4321 * leak[0]["count"]) <= 2 * 4321
     assert all(s["count"] <= 1 for s in combined if s["bytes"] % 4321)     # the freed blocks are gone
     assert "allocations" not in leak[0]
-    assert _stacks(run_tool("memleak", arguments, lambda: None, timing=["-d", "2.5"])) == []
+    assert per_allocation == []
 
 
 def test_symbols_prefix_probes_the_prefixed_allocator(tmp_path, started):

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from test_tools import SRC, run_tool
+from test_tools import SRC, run_tool, run_tools
 
 from pybpf.tools.bccprobes import header_definitions
 
@@ -71,12 +71,12 @@ def _messages(out: str) -> list[str]:
 def test_include_gives_expressions_the_headers_structs(running):
     binary = running / "prog"
     probe = f'p:{binary}:toolscommon_show(struct point *p) "%d %d %s", p->x, p->y, p->label'
-    out = run_tool("trace", ["-I", str(running / "shapes.h"), probe], lambda: None, timing=["--duration", "2"])
+    cast = f'p:{binary}:toolscommon_show "%d", ((struct point *)arg1)->y'
+    out, casted = run_tools([("trace", ["-I", str(running / "shapes.h"), probe]),
+                             ("trace", ["-I", str(running / "shapes.h"), cast])], lambda: None, timing=["--duration", "2"])
     seen = set(_messages(out))
     assert seen and seen <= {f"{x} -5 pt" for x in range(1000, 1007)}
-    cast = f'p:{binary}:toolscommon_show "%d", ((struct point *)arg1)->y'
-    assert set(_messages(run_tool("trace", ["-I", str(running / "shapes.h"), cast], lambda: None,
-                                  timing=["--duration", "2"]))) == {"-5"}
+    assert set(_messages(casted)) == {"-5"}
     refused = subprocess.run([sys.executable, "-m", "pybpf.cli", "tool", "trace", "--duration", "1", probe],
                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
     assert refused.returncode != 0 and "unknown type 'struct point *'" in refused.stderr
@@ -108,13 +108,15 @@ def test_header_definitions_take_structs_and_unions_only(tmp_path):
 def test_strcmp_compares_text_and_with_b_bytes(running):
     binary = running / "prog"
     text = f'p:{binary}:toolscommon_tag(char *s, void *b) (STRCMP("abc", s)) "%s", s'
-    assert set(_messages(run_tool("trace", [text], lambda: None, timing=["--duration", "2"]))) == {"abcdef"}
     # 108 as a little-endian int; BCC compares all the array's bytes but the last
     binary_probe = f'p:{binary}:toolscommon_tag(char *s, void *b) (STRCMP("{{0x6c, 0x00, 0x00, 0x00}}", b)) "%s", s'
-    assert set(_messages(run_tool("trace", ["-B", binary_probe], lambda: None,
-                                  timing=["--duration", "2"]))) == {"abcdef"}
+    as_text, as_bytes, array_as_text = map(_messages, run_tools(
+        [("trace", [text]), ("trace", ["-B", binary_probe]), ("trace", [binary_probe])], lambda: None,
+        timing=["--duration", "2"]))
+    assert set(as_text) == {"abcdef"}
+    assert set(as_bytes) == {"abcdef"}
     # without -B the array is text, which no string here begins with
-    assert _messages(run_tool("trace", [binary_probe], lambda: None, timing=["--duration", "2"])) == []
+    assert array_as_text == []
 
 
 def _ring_size_of(arguments: list[str]) -> int:

@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from test_tools import SRC, _json_lines, run_tool
+from test_tools import SRC, _json_lines, run_tool, run_tools
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only")
 
@@ -44,10 +44,10 @@ def test_execsnoop_shows_failed_execs_with_x(marker, tmp_path):
         _run(marker, "-c", "true")
         _run(missing, "some", "args")
 
-    plain = _rows(run_tool("execsnoop", ["-P", str(os.getpid())], trigger))
+    plain, failing = map(_rows, run_tools([("execsnoop", ["-P", str(os.getpid())]),
+                                           ("execsnoop", ["-x", "-P", str(os.getpid())])], trigger))
     assert any(row.endswith(f" 0 {marker} -c true") for row in plain)
     assert not any(str(missing) in row for row in plain)
-    failing = _rows(run_tool("execsnoop", ["-x", "-P", str(os.getpid())], trigger))
     assert any(row.endswith(f" 0 {marker} -c true") for row in failing)
     # the child that failed to exec is still the forked Python: its comm, RET -ENOENT
     assert any(row.split()[3] == "-2" and row.endswith(f" -2 {missing} some args") for row in failing)
@@ -55,15 +55,16 @@ def test_execsnoop_shows_failed_execs_with_x(marker, tmp_path):
 
 def test_execsnoop_quotes_and_cuts_arguments(marker):
     arguments = ["-c", ': "$0"', "two words", 'say "hi"', "extra"]
-    out = run_tool("execsnoop", ["-q", "--max-args", "5", "-P", str(os.getpid())], lambda: _run(marker, *arguments))
+    out, whole, cut = run_tools([("execsnoop", ["-q", "--max-args", "5", "-P", str(os.getpid())]),
+                                 ("execsnoop", ["--json", "--max-args", "6", "-P", str(os.getpid())]),
+                                 ("execsnoop", ["--json", "--max-args", "2", "-P", str(os.getpid())])],
+                                lambda: _run(marker, *arguments))
     quoted = f'"{marker}" "-c" ": \\"$0\\"" "two words" "say \\"hi\\"" "..."'
     assert any(row.endswith(" 0 " + quoted) for row in _rows(out)), out
-    events = _json_lines(run_tool("execsnoop", ["--json", "--max-args", "6", "-P", str(os.getpid())],
-                                  lambda: _run(marker, *arguments)))
+    events = _json_lines(whole)
     assert events and all(e["argv"] == [str(marker), *arguments] and not e["truncated"] for e in events)
     assert all(e["args"] == " ".join([str(marker), *arguments]) for e in events)
-    cut = _json_lines(run_tool("execsnoop", ["--json", "--max-args", "2", "-P", str(os.getpid())],
-                               lambda: _run(marker, *arguments)))
+    cut = _json_lines(cut)
     assert cut and all(e["argv"] == [str(marker), "-c"] and e["truncated"] and e["args"] == f"{marker} -c ..." for e in cut)
 
 
@@ -97,11 +98,13 @@ def test_opensnoop_full_path(tmp_path):
         os.close(os.open("sub/pybpf-relative", os.O_RDONLY, dir_fd=directory))    # openat(dfd, relative)
 
     try:
-        paths = [row.split()[-1] for row in _rows(run_tool("opensnoop", ["-F", "-n", "^(cat|python)"], trigger))]
-        plain = [row.split()[-1] for row in _rows(run_tool("opensnoop", ["-n", "^(cat|python)"], trigger))]
-        events = _json_lines(run_tool("opensnoop", ["-F", "--json", "-p", str(os.getpid())], trigger))
+        full, short, json_out = run_tools([("opensnoop", ["-F", "-n", "^(cat|python)"]),
+                                           ("opensnoop", ["-n", "^(cat|python)"]),
+                                           ("opensnoop", ["-F", "--json", "-p", str(os.getpid())])], trigger)
     finally:
         os.close(directory)
+    paths, plain = ([row.split()[-1] for row in _rows(out)] for out in (full, short))
+    events = _json_lines(json_out)
     relative = str(tmp_path / "sub" / "pybpf-relative")
     assert paths.count(relative) >= 4 and str(absolute) in paths            # cat's and the openat's
     assert "sub/pybpf-relative" not in paths
@@ -239,12 +242,14 @@ def resolving_netns():
         yield name
 
 
-def _tcpconnect_beside(namespace: str, port: int, arguments: list[str], nameserver: str = "127.0.0.1") -> str:
+def _tcpconnect_beside(namespace: str, port: int, *arguments: list[str], nameserver: str = "127.0.0.1") -> list[str]:
+    """The outputs of tcpconnect with each of ``arguments``, side by side while the workload
+    resolves and connects in ``namespace``."""
     code = _RESOLVED.format(port=port, nameserver=nameserver)
     workload = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, "-c", code],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        return run_tool("tcpconnect", ["-P", str(port), *arguments], lambda: None)
+        return run_tools([("tcpconnect", ["-P", str(port), *a]) for a in arguments], lambda: None)
     finally:
         workload.kill()
         _, err = workload.communicate(timeout=30)
@@ -266,14 +271,14 @@ def _queries(out: str) -> dict[str, set[str]]:
 
 def test_tcpconnect_dns_names_the_query_behind_each_connect(resolving_netns):
     port = 40000 + os.getpid() % 20000
-    out = _tcpconnect_beside(resolving_netns, port, ["--dns"])
+    out, json_out = _tcpconnect_beside(resolving_netns, port, ["--dns"], ["--dns", "--json"])
     by_address = _queries(out)
     assert by_address["127.0.0.42"] == {"pybpf-toolsexec.test"}, out
     late = by_address["127.0.0.44"]
     assert late and all(query.startswith("late.pybpf-toolsexec.test (") and 250 <= float(query[27:-3]) < 5000
                         for query in late), out
     assert by_address["127.0.0.43"] == {"No DNS Query"} and by_address["127.0.0.1"] == {"localhost"}, out
-    events = _json_lines(_tcpconnect_beside(resolving_netns, port, ["--dns", "--json"]))
+    events = _json_lines(json_out)
     answered = [e for e in events if e["daddr"] == "127.0.0.42"][1:]
     assert answered and all(e["query"] == "pybpf-toolsexec.test" and 0 <= e["query_ms"] < 100 for e in answered), events
     assert all(e["query"] is None for e in events if e["daddr"] == "127.0.0.43")
@@ -283,13 +288,13 @@ def test_tcpconnect_dns_over_ipv6():
     """An AAAA answer from a name server on ::1 (the datagram in IPv6), and a connect to it."""
     port = 40000 + os.getpid() % 20000
     with _resolving_netns("::1") as namespace:
-        out = _tcpconnect_beside(namespace, port, ["--dns", "-6"], nameserver="::1")
+        (out,) = _tcpconnect_beside(namespace, port, ["--dns", "-6"], nameserver="::1")
     assert _queries(out)["::1"] == {"six.pybpf-toolsexec.test"}, out
 
 
 def test_tcpconnect_without_dns_has_no_query_column(resolving_netns):
     port = 40000 + os.getpid() % 20000
-    out = _tcpconnect_beside(resolving_netns, port, [])
+    (out,) = _tcpconnect_beside(resolving_netns, port, [])
     assert out.splitlines()[0].split() == ["PID", "COMM", "IP", "SADDR", "DADDR", "DPORT"]
     assert any(row.split()[4] == "127.0.0.42" for row in _rows(out))
 

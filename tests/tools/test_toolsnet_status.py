@@ -11,24 +11,9 @@ import sys
 import time
 
 import pytest
-from toolsnet_helpers import PYTHON_ENV
+from toolsnet_helpers import PYTHON_ENV, read_available
 
 from pybpf.tools.status import StatusLine, intervals
-
-
-def _read_all(fd: int) -> bytes:
-    import select
-
-    data = b""
-    while select.select([fd], [], [], 0.2)[0]:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:          # the other side closed
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def test_on_a_terminal_the_line_is_written_rewritten_and_cleared():
@@ -42,7 +27,7 @@ def test_on_a_terminal_the_line_is_written_rewritten_and_cleared():
             status.update(force=True)
             status.clear()
             status.clear()                        # nothing left to clear
-        written = _read_all(master).decode()
+        written = read_available(master, wait=0.2).decode()
     finally:
         os.close(master)
         os.close(slave)
@@ -82,7 +67,7 @@ def test_syscount_shows_its_line_on_a_terminal_only():
         result = subprocess.Popen([sys.executable, "-m", "pybpf.cli", "tool", "syscount", "-d", "3.5", "-T", "3"],
                                   stdout=subprocess.PIPE, stderr=slave, env=PYTHON_ENV, text=True)
         out, _ = result.communicate(timeout=120)
-        terminal = _read_all(master).decode()
+        terminal = read_available(master, wait=0.2).decode()
     finally:
         os.close(master)
         os.close(slave)

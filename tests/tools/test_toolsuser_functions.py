@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from test_tools import SRC, run_tool
+from test_tools import SRC, run_tool, run_tools
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only")
 
@@ -125,31 +125,44 @@ int main(int argc, char **argv) {
 """
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the recursive program")
-@pytest.mark.parametrize(("level", "timed"), [(None, 40), ("3", 120), ("9", 200)])
-def test_funclatency_levels_of_recursion(tmp_path, level, timed):
-    """-l LEVEL times the outermost LEVEL calls of each recursion (40 recursions 5 deep);
-    without it, only the innermost call of each (its entry is the thread's last)."""
+LEVELS = (None, "3", "9")
+
+
+@pytest.fixture(scope="module")
+def recursion_reports(tmp_path_factory):
+    """funclatency of the recursive program at each of :data:`LEVELS`, side by side, each
+    on a child of its own: ``{level: output}``."""
     import time
 
-    (tmp_path / "rec.c").write_text(RECURSIVE)
-    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-o", str(tmp_path / "rec"), str(tmp_path / "rec.c")],
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc builds the recursive program")
+    folder = tmp_path_factory.mktemp("recursion")
+    (folder / "rec.c").write_text(RECURSIVE)
+    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-o", str(folder / "rec"), str(folder / "rec.c")],
                    check=True)
-    go = tmp_path / "go"
-    child = subprocess.Popen([str(tmp_path / "rec"), str(go)])
+    go = folder / "go"
+    children = [subprocess.Popen([str(folder / "rec"), str(go)]) for _ in LEVELS]
     started = time.monotonic()
 
-    def start_after_attaching():
-        if time.monotonic() - started > 2.5:
+    def start_after_attaching():       # (three tools start at once: 3.5 s, well inside their 5 s)
+        if time.monotonic() - started > 3.5:
             go.touch()
 
     try:
-        out = run_tool("funclatency", ["--json", "-p", str(child.pid), *(["-l", level] if level else []),
-                                       f"{tmp_path / 'rec'}:pybpf_toolsuser_rec"], start_after_attaching,
-                       timing=["-d", "5"])
-        assert child.wait(timeout=30) == 0
+        outputs = run_tools([("funclatency", ["--json", "-p", str(child.pid), *(["-l", level] if level else []),
+                                              f"{folder / 'rec'}:pybpf_toolsuser_rec"]) for child, level in zip(children, LEVELS)],
+                            start_after_attaching, timing=["-d", "5"])
+        assert [child.wait(timeout=30) for child in children] == [0] * len(LEVELS)
     finally:
-        child.kill()
-        child.wait()
-    report = json.loads(out.splitlines()[-1])
+        for child in children:
+            child.kill()
+            child.wait()
+    return dict(zip(LEVELS, outputs))
+
+
+@pytest.mark.parametrize(("level", "timed"), [(None, 40), ("3", 120), ("9", 200)])
+def test_funclatency_levels_of_recursion(recursion_reports, level, timed):
+    """-l LEVEL times the outermost LEVEL calls of each recursion (40 recursions 5 deep);
+    without it, only the innermost call of each (its entry is the thread's last)."""
+    report = json.loads(recursion_reports[level].splitlines()[-1])
     assert report["count"] == timed == sum(b["count"] for h in report["histograms"] for b in h["buckets"])

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from test_tools import SRC, run_tool
+from test_tools import SRC, run_tool, run_tools
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only"),
               pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the leaking program")]
@@ -62,16 +62,15 @@ def test_memleak_user_stacks(leaker):
 
 
 def test_memleak_json_size_bounds(leaker):
-    out = run_tool("memleak", ["--json", "-p", str(leaker.pid), "-o", "0", "-z", "1000", "-Z", "2000", "1"], lambda: None,
-                   timing=["-d", "2.5"])
+    out, larger = run_tools([("memleak", ["--json", "-p", str(leaker.pid), "-o", "0", "-z", "1000", "-Z", "2000", "1"]),
+                             ("memleak", ["--json", "-p", str(leaker.pid), "-o", "0", "-z", "4000", "1"])], lambda: None,
+                            timing=["-d", "2.5"])
     reports = [json.loads(line) for line in out.splitlines()]
     assert len(reports) >= 2
     # only 1234-byte blocks pass, and each is freed right after: a report finds at most the
     # one in flight between its malloc and its free
     assert all(stack["bytes"] == 1234 and stack["count"] == 1 for report in reports for stack in report["stacks"])
-    out = run_tool("memleak", ["--json", "-p", str(leaker.pid), "-o", "0", "-z", "4000", "1"], lambda: None,
-                   timing=["-d", "2.5"])
-    stacks = json.loads(out.splitlines()[-1])["stacks"]
+    stacks = json.loads(larger.splitlines()[-1])["stacks"]
     assert stacks and stacks[-1]["stack"][0].startswith("pybpf_toolsuser_leak") and stacks[-1]["bytes"] % 4321 == 0
 
 

@@ -10,7 +10,7 @@ import os
 import subprocess
 
 import pytest
-from test_tools import SRC, run_tool
+from test_tools import SRC, run_tool, side_by_side
 
 from python_script import MARKS, python_script
 
@@ -23,30 +23,41 @@ def script(tmp_path):
         yield running
 
 
-def test_pythoncalls(script):
-    process, path = script
-    out = run_tool("pythoncalls", [str(process.pid)], lambda: None, timing=["-d", "2.5"])
-    lines = out.splitlines()
+@pytest.fixture(scope="module")
+def python_runs(tmp_path_factory):
+    """pythoncalls and pythonflow runs of the tests below, side by side on one script:
+    ``(process, path, {name: output})``."""
+    folder = tmp_path_factory.mktemp("python")
+    with python_script(folder / "pybpf_toolsuser_script.py", "pybpf_toolsuser_called", 0.05) as (process, path):
+        pid = str(process.pid)
+        return process, path, side_by_side({
+            "calls": ("pythoncalls", ["-d", "2.5", pid]),
+            "calls json": ("pythoncalls", ["-d", "3.5", "--json", pid, "1"]),
+            "flow": ("pythonflow", ["-d", "2.5", pid, "-M", "pybpf_toolsuser"]),
+            "flow json": ("pythonflow", ["-d", "2.5", "--json", pid, "-C", path])}, lambda: None, timing=[])
+
+
+def test_pythoncalls(python_runs):
+    process, path, runs = python_runs
+    lines = runs["calls"].splitlines()
     assert lines[0] == f"Tracing calls in process {process.pid} (language: python)... Ctrl-C to quit."
     assert lines[2].split() == ["METHOD", "#", "CALLS"]
     rows = dict(line.rsplit(None, 1) for line in lines[3:])
     assert int(rows[f"{path}.pybpf_toolsuser_called"]) >= 10
 
 
-def test_pythoncalls_json_intervals(script):
-    process, path = script
-    out = run_tool("pythoncalls", ["--json", str(process.pid), "1"], lambda: None, timing=["-d", "3.5"])
-    intervals = [json.loads(line) for line in out.splitlines()]
+def test_pythoncalls_json_intervals(python_runs):
+    process, path, runs = python_runs
+    intervals = [json.loads(line) for line in runs["calls json"].splitlines()]
     assert len(intervals) >= 3
     counted = [row["calls"] for interval in intervals for row in interval["calls"]
                if row["method"] == f"{path}.pybpf_toolsuser_called"]
     assert len(counted) >= 2 and all(0 < n <= 25 for n in counted)     # cleared each interval (about 20 per second)
 
 
-def test_pythonflow(script):
-    process, path = script
-    out = run_tool("pythonflow", [str(process.pid), "-M", "pybpf_toolsuser"], lambda: None, timing=["-d", "2.5"])
-    lines = out.splitlines()
+def test_pythonflow(python_runs):
+    process, path, runs = python_runs
+    lines = runs["flow"].splitlines()
     assert lines[1].split() == ["CPU", "PID", "TID", "TIME(us)", "METHOD"]
     rows = [line.split() for line in lines[2:]]
     assert len(rows) >= 10
@@ -54,10 +65,9 @@ def test_pythonflow(script):
     assert {row[-2] for row in rows} == {"->", "<-"}    # CPython 3.11 fires entries too (companions)
 
 
-def test_pythonflow_json(script):
-    process, path = script
-    out = run_tool("pythonflow", ["--json", str(process.pid), "-C", path], lambda: None, timing=["-d", "2.5"])
-    events = [json.loads(line) for line in out.splitlines()]
+def test_pythonflow_json(python_runs):
+    process, path, runs = python_runs
+    events = [json.loads(line) for line in runs["flow json"].splitlines()]
     assert any(e["function"] == "pybpf_toolsuser_called" and e["direction"] == "return" for e in events)
     assert all(e["pid"] == process.pid and e["file"].startswith(path) for e in events)
 

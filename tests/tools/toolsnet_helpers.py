@@ -1,11 +1,13 @@
 """What the toolsnet tool tests share: run ``pybpf tool NAME`` for a few seconds while a
-workload runs beside it, and a network namespace of the test's own to run TCP in."""
+workload runs beside it, a network namespace of the test's own to run TCP in, and reading
+what a tool wrote to a pty."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -31,6 +33,22 @@ def tool_output(name: str, arguments: list[str], workload: list[str] | None = No
             load.wait()
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def read_available(fd: int, wait: float = 0.0) -> bytes:
+    """What can be read from ``fd`` (a pty's master side) without blocking, waiting up to
+    ``wait`` seconds for each further chunk; stops early once the other side has closed
+    (a pty's master reads EIO then, not end of file)."""
+    data = b""
+    while select.select([fd], [], [], wait)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def json_lines(out: str) -> list[dict]:
