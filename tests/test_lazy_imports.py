@@ -118,7 +118,8 @@ TRIVIAL = {
     "run --engine vm": (["run", "{raw}", "--engine", "vm"],
                         ("pybpf.isa.asm_c", "pybpf.object.btf_ext", "pybpf.kernel", "pybpf.engine.events")),
     "tool --list": (["tool", "--list"], ("pybpf.trace.runtime", "pybpf.trace.codegen", "pybpf.engine", "pybpf.kernel",
-                                         "pathlib", "socket")),
+                                         "pathlib", "socket", "typing", "dataclasses", "pybpf.tools.tool",
+                                         "pybpf.tools.events", "pybpf.tools.execsnoop")),
     # (filtering a file on a warm cache: the standard modules are ~20 ms of a ~50 ms run)
     "filter -w": (["filter", "-r", "{pcap}", "-w", "{out}", "udp"],
                   ("socket", "pybpf.object", "pybpf.engine", "pybpf.kernel", "pybpf.verifier", "pybpf.isa.asm_c",

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.bccprobes import Probe, cast, header_definitions, parse_probe
 from pybpf.tools.events import ToolError
 from pybpf.tools.histlayout import add_layout_argument, render
@@ -85,7 +85,7 @@ class Argdist:
     """The argdist tool."""
 
     name = "argdist"
-    description = "Count or histogram the values of expressions at user functions, tracepoints, USDT probes."
+    description = DESCRIPTIONS["argdist"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "-v", "--verbose")

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.probespec import library_path
 from pybpf.tools.tool import Column, write_rows
@@ -43,7 +44,7 @@ class Bashreadline:
     """The bashreadline tool."""
 
     name = "bashreadline"
-    description = "Print entered bash commands, system wide."
+    description = DESCRIPTIONS["bashreadline"]
     layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ import sys
 import time
 from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
 from pybpf.tools.events import offset
 from pybpf.tools.histlayout import add_layout_argument, render
@@ -45,7 +45,7 @@ class BiteSize:
     """The bitesize tool."""
 
     name = "bitesize"
-    description = "Summarize block I/O size per command as histograms."
+    description = DESCRIPTIONS["bitesize"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         interval_arguments(parser)

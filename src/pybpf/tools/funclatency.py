@@ -15,7 +15,7 @@ import sys
 import time
 from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.events import ToolError
 from pybpf.tools.funccount import add_timing_arguments, filters
 from pybpf.tools.histlayout import add_layout_argument, render
@@ -30,7 +30,7 @@ class Funclatency:
     """The funclatency tool."""
 
     name = "funclatency"
-    description = "Time user functions and print their latency as a histogram."
+    description = DESCRIPTIONS["funclatency"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "-v", "--verbose")

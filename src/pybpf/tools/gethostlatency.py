@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.probespec import library_path
 from pybpf.tools.tool import Column, write_rows
@@ -29,7 +29,7 @@ class Gethostlatency:
     """The gethostlatency tool."""
 
     name = "gethostlatency"
-    description = "Show latency of host name lookups (getaddrinfo, gethostbyname) as they happen."
+    description = DESCRIPTIONS["gethostlatency"]
     layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

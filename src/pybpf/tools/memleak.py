@@ -29,7 +29,7 @@ import sys
 import time
 from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.events import ToolError
 from pybpf.tools.probespec import library_path
 from pybpf.tools.stacks import add_output_arguments, write_graphs
@@ -124,7 +124,7 @@ class Memleak:
     """The memleak tool."""
 
     name = "memleak"
-    description = "Outstanding (not freed) allocations by allocating stack: libc for a process, kmem for the kernel."
+    description = DESCRIPTIONS["memleak"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         target = parser.add_mutually_exclusive_group()

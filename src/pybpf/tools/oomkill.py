@@ -15,6 +15,7 @@ import sys
 import time
 from typing import IO
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, offset
 from pybpf.tools.tool import EventTool
 
@@ -61,7 +62,7 @@ def _derive(event: dict) -> None:
 
 EVENTS = EventTool(
     name="oomkill",
-    description="Trace out-of-memory kills.",
+    description=DESCRIPTIONS["oomkill"],
     layout=LAYOUT,
     source=SOURCE,
     columns=(),

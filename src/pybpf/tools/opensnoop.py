@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO
 
-from pybpf.tools import pathcalls
+from pybpf.tools import DESCRIPTIONS, pathcalls
 from pybpf.tools.events import EventLayout
 from pybpf.tools.tool import Column, EventTool
 
@@ -83,7 +83,7 @@ def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
 def _event_tool(layout: EventLayout, full_path: bool) -> EventTool:
     return EventTool(
         name="opensnoop",
-        description="Trace open() calls (open, openat, openat2) with their paths and results.",
+        description=DESCRIPTIONS["opensnoop"],
         layout=layout,
         source=lambda args: pathcalls.source(SYSCALLS, full_path=full_path),
         columns=_columns,

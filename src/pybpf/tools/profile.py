@@ -18,7 +18,7 @@ import os
 import sys
 from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.events import ToolError
 from pybpf.tools.loading import running
@@ -58,7 +58,7 @@ class Profile:
     """The profile tool."""
 
     name = "profile"
-    description = "Sample stack traces at a timed interval (CPU profile, flame graphs)."
+    description = DESCRIPTIONS["profile"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("duration", nargs="?", type=float, default=None,

@@ -15,6 +15,7 @@ import sys
 import time
 from typing import IO, Any
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.pythonusdt import python_probes
 from pybpf.tools.traced import Ticker
 
@@ -30,7 +31,7 @@ class Pythoncalls:
     """The pythoncalls tool."""
 
     name = "pythoncalls"
-    description = "Count a Python process's function calls (and their time with -L), by USDT."
+    description = DESCRIPTIONS["pythoncalls"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("pid", type=int, help="process id to attach to")

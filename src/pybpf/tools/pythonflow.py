@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import monotonic_to_wall, stream
 from pybpf.tools.pythonusdt import LAYOUT, python_probes
 
@@ -22,7 +23,7 @@ class Pythonflow:
     """The pythonflow tool."""
 
     name = "pythonflow"
-    description = "Print a Python process's function calls and returns, indented by depth (USDT)."
+    description = DESCRIPTIONS["pythonflow"]
     layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.latency import buckets
@@ -59,7 +59,7 @@ class RunqLen:
     """The runqlen tool."""
 
     name = "runqlen"
-    description = "Summarize scheduler run queue length as a histogram (sampled at 99 Hz)."
+    description = DESCRIPTIONS["runqlen"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         interval_arguments(parser)

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from typing import IO
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.funccount import filters
 from pybpf.tools.probespec import resolve
 from pybpf.tools.stacks import write_graphs
@@ -32,7 +33,7 @@ class Stackcount:
     """The stackcount tool."""
 
     name = "stackcount"
-    description = "Count events (tracepoints, user functions, USDT) by stack trace."
+    description = DESCRIPTIONS["stackcount"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "--debug")

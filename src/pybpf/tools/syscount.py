@@ -21,7 +21,7 @@ import time
 from functools import lru_cache
 from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.events import ToolError, offset
 from pybpf.tools.loading import running
@@ -125,7 +125,7 @@ class Syscount:
     """The syscount tool."""
 
     name = "syscount"
-    description = "Summarize syscall counts and latencies, by syscall or by process, every interval."
+    description = DESCRIPTIONS["syscount"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         who = parser.add_mutually_exclusive_group()

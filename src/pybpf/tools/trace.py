@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.bccprobes import Probe, header_definitions, parse_probe
 from pybpf.tools.events import EventLayout, ToolError, monotonic_to_wall
 from pybpf.tools.traced import TraceRun, follow, program_argument, quote
@@ -137,7 +137,7 @@ class Trace:
     """The trace tool."""
 
     name = "trace"
-    description = "Print a message per call of user functions, returns, tracepoints and USDT probes."
+    description = DESCRIPTIONS["trace"]
     layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
