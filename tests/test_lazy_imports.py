@@ -110,9 +110,9 @@ PROGRAM_FILES = {"asm": ("x.s", b"r0 = 0\nexit\n"), "raw": ("x.bin", bytes.fromh
                           + struct.pack("<IIII", 1, 0, len(_UDP_FRAME), len(_UDP_FRAME)) + _UDP_FRAME)}
 TRIVIAL = {
     "asm": (["asm", "{asm}", "-o", "{out}"],
-            ("typing", "pathlib", "pybpf.object.programs", "pybpf.object.collection", "pybpf.btf", "pybpf.engine")),
+            ("typing", "pathlib", "dataclasses", "pybpf.object.programs", "pybpf.object.collection", "pybpf.btf", "pybpf.engine")),
     "disasm": (["disasm", "{raw}"],
-               ("typing", "pathlib", "pybpf.isa.asm_c", "pybpf.object.programs", "pybpf.btf", "pybpf.engine")),
+               ("typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.programs", "pybpf.btf", "pybpf.engine")),
     "verify": (["verify", "{raw}"], ("typing", "pathlib", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
                                       "pybpf.object.sections", "pybpf.engine", "pybpf.kernel", "pybpf.vm")),
     "run --engine vm": (["run", "{raw}", "--engine", "vm"],

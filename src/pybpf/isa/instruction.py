@@ -12,8 +12,6 @@ decoder, the encoder and the engines all use it, so "valid" means one thing ever
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pybpf.errors import PybpfError
 from pybpf.isa import opcodes as o
 
@@ -28,15 +26,65 @@ class InvalidInstruction(PybpfError):
         super().__init__(f"{where}{reason}")
 
 
-@dataclass(frozen=True, slots=True)
 class Instruction:
-    """One eBPF instruction. Construct freely; :func:`problem` tells whether it is valid."""
+    """One eBPF instruction. Construct freely; :func:`problem` tells whether it is valid.
+
+    An immutable value, as a ``@dataclass(frozen=True, slots=True)`` would make it, written
+    out: the dataclass decorator imports ``dataclasses`` (and with it ``inspect``, ``ast``
+    and ``dis``: ~10 ms), which ``pybpf asm`` and ``disasm`` otherwise never need. It is
+    still a dataclass to :mod:`dataclasses` (``replace``, ``fields``, ``asdict``): its
+    ``__dataclass_fields__`` are made on first use (:class:`_DataclassFields`)."""
+
+    __slots__ = ("opcode", "dst", "src", "off", "imm")
+    __match_args__ = ("opcode", "dst", "src", "off", "imm")
 
     opcode: int
-    dst: int = 0
-    src: int = 0
-    off: int = 0
-    imm: int = 0
+    dst: int
+    src: int
+    off: int
+    imm: int
+
+    def __init__(self, opcode: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0):
+        setattr_ = object.__setattr__
+        setattr_(self, "opcode", opcode)
+        setattr_(self, "dst", dst)
+        setattr_(self, "src", src)
+        setattr_(self, "off", off)
+        setattr_(self, "imm", imm)
+
+    def replace(self, **changes: int) -> Instruction:
+        """A copy with ``changes`` made (``dataclasses.replace(self, **changes)``)."""
+        return Instruction(changes.pop("opcode", self.opcode), changes.pop("dst", self.dst),
+                           changes.pop("src", self.src), changes.pop("off", self.off),
+                           changes.pop("imm", self.imm), **changes)
+
+    __replace__ = replace   # copy.replace (Python 3.13)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__qualname__}(opcode={self.opcode!r}, dst={self.dst!r}, src={self.src!r}, "
+                f"off={self.off!r}, imm={self.imm!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Instruction) and other.__class__ is self.__class__:
+            return (self.opcode, self.dst, self.src, self.off, self.imm) == \
+                (other.opcode, other.dst, other.src, other.off, other.imm)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.opcode, self.dst, self.src, self.off, self.imm))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[type[Instruction], tuple[int, int, int, int, int]]:
+        return Instruction, (self.opcode, self.dst, self.src, self.off, self.imm)
 
     @property
     def cls(self) -> int:
@@ -71,6 +119,33 @@ class Instruction:
         from pybpf.isa.disassembler import format_instruction
 
         return format_instruction(self)
+
+
+class _DataclassFields:
+    """``Instruction.__dataclass_fields__`` and ``__dataclass_params__``, made on first
+    look-up (by :mod:`dataclasses`' functions) from the dataclass the class stands for."""
+
+    def __init__(self, attribute: str):
+        self.attribute = attribute
+
+    def __get__(self, instance: object, owner: type) -> object:
+        from dataclasses import dataclass
+
+        @dataclass(frozen=True)
+        class Instruction:
+            opcode: int
+            dst: int = 0
+            src: int = 0
+            off: int = 0
+            imm: int = 0
+
+        value = getattr(Instruction, self.attribute)
+        setattr(owner, self.attribute, value)   # (a class attribute from now on: this runs once)
+        return value
+
+
+Instruction.__dataclass_fields__ = _DataclassFields("__dataclass_fields__")  # type: ignore[attr-defined]
+Instruction.__dataclass_params__ = _DataclassFields("__dataclass_params__")  # type: ignore[attr-defined]
 
 
 _MOVSX_OFFSETS = {o.ALU64: (8, 16, 32), o.ALU: (8, 16)}

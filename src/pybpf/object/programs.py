@@ -152,7 +152,7 @@ class ProgramSpec:
             ins = out[index]
             handle = resolve(map_name)
             if ins.src == o.PSEUDO_MAP_VALUE:
-                out[index] = replace(ins, imm=(ins.imm & ~0xFFFF_FFFF) | handle)
+                out[index] = ins.replace(imm=(ins.imm & ~0xFFFF_FFFF) | handle)
             else:
-                out[index] = replace(ins, src=o.PSEUDO_MAP_FD, imm=handle)
+                out[index] = ins.replace(src=o.PSEUDO_MAP_FD, imm=handle)
         return out
