@@ -115,6 +115,8 @@ TRIVIAL = {
                ("typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.programs", "pybpf.btf", "pybpf.engine")),
     "verify": (["verify", "{raw}"], ("typing", "pathlib", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
                                       "pybpf.object.sections", "pybpf.engine", "pybpf.kernel", "pybpf.vm")),
+    "replay --engine vm": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}", "--engine", "vm"],
+                           ("json", "typing", "socket", "pybpf.capture.summary", "pybpf.capture.writer")),
     "run --engine vm": (["run", "{raw}", "--engine", "vm"],
                         ("pybpf.isa.asm_c", "pybpf.object.btf_ext", "pybpf.kernel", "pybpf.engine.events")),
     "tool --list": (["tool", "--list"], ("pybpf.trace.runtime", "pybpf.trace.codegen", "pybpf.engine", "pybpf.kernel",
@@ -132,6 +134,8 @@ NEEDS_ROOT = {
     "run --engine kernel": (["run", "{raw}", "--engine", "kernel"],
                             ("typing", "pathlib", "ipaddress", "threading", "pybpf.isa.asm_c", "pybpf.btf",
                              "pybpf.verifier", "pybpf.vm")),
+    "replay": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}"],   # (on the kernel: per packet)
+               ("json", "typing", "socket", "ipaddress", "pybpf.capture.summary", "pybpf.capture.writer")),
     "prog list": (["prog", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
                                      "pybpf.object.programs", "pybpf.kernel.programs", "pybpf.btf")),
     "map list": (["map", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
