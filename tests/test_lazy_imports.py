@@ -82,9 +82,10 @@ def test_filter_dump_loads_the_compiler_only():
 
 def test_the_full_command_line_parser_imports_no_pathlib_or_typing():
     """``pybpf --help`` and every sub-command's parser stay off the modules that cost
-    start-up time (pathlib pulls in urllib.parse and ipaddress; typing ~2 ms)."""
+    start-up time (pathlib pulls in urllib.parse and ipaddress; typing ~2 ms; contextlib
+    and dataclasses for the commands' own modules)."""
     code = ("import sys; from pybpf.cli import COMMANDS, build_parser; [build_parser(name) for name in COMMANDS]; "
-            "print([m for m in ('pathlib', 'typing') if m in sys.modules])")
+            "print([m for m in ('pathlib', 'typing', 'contextlib', 'dataclasses') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
