@@ -12,6 +12,7 @@ decoder, the encoder and the engines all use it, so "valid" means one thing ever
 
 from __future__ import annotations
 
+from pybpf._dataclass import MISSING, Field, describe
 from pybpf.errors import PybpfError
 from pybpf.isa import opcodes as o
 
@@ -33,7 +34,7 @@ class Instruction:
     out: the dataclass decorator imports ``dataclasses`` (and with it ``inspect``, ``ast``
     and ``dis``: ~10 ms), which ``pybpf asm`` and ``disasm`` otherwise never need. It is
     still a dataclass to :mod:`dataclasses` (``replace``, ``fields``, ``asdict``): its
-    ``__dataclass_fields__`` are made on first use (:class:`_DataclassFields`)."""
+    ``__dataclass_fields__`` are made on first use (:func:`pybpf._dataclass.describe`)."""
 
     __slots__ = ("opcode", "dst", "src", "off", "imm")
     __match_args__ = ("opcode", "dst", "src", "off", "imm")
@@ -121,32 +122,9 @@ class Instruction:
         return format_instruction(self)
 
 
-class _DataclassFields:
-    """``Instruction.__dataclass_fields__`` and ``__dataclass_params__``, made on first
-    look-up (by :mod:`dataclasses`' functions) from the dataclass the class stands for."""
-
-    def __init__(self, attribute: str):
-        self.attribute = attribute
-
-    def __get__(self, instance: object, owner: type) -> object:
-        from dataclasses import dataclass
-
-        @dataclass(frozen=True)
-        class Instruction:
-            opcode: int
-            dst: int = 0
-            src: int = 0
-            off: int = 0
-            imm: int = 0
-
-        value = getattr(Instruction, self.attribute)
-        setattr(owner, self.attribute, value)   # (a class attribute from now on: this runs once)
-        return value
-
-
-Instruction.__dataclass_fields__ = _DataclassFields("__dataclass_fields__")  # type: ignore[attr-defined]
-Instruction.__dataclass_params__ = _DataclassFields("__dataclass_params__")  # type: ignore[attr-defined]
-
+describe(Instruction, tuple(Field(default, name=name, type="int") for name, default in
+                            (("opcode", MISSING), ("dst", 0), ("src", 0), ("off", 0), ("imm", 0))),
+         eq=True, frozen=True)
 
 _MOVSX_OFFSETS = {o.ALU64: (8, 16, 32), o.ALU: (8, 16)}
 _ATOMIC_OPS = {
