@@ -133,10 +133,11 @@ TRIVIAL = {
 }
 NEEDS_ROOT = {
     "run --engine kernel": (["run", "{raw}", "--engine", "kernel"],
-                            ("typing", "pathlib", "ipaddress", "threading", "pybpf.isa.asm_c", "pybpf.btf",
+                            ("typing", "pathlib", "ipaddress", "threading", "dataclasses", "pybpf.isa.asm_c", "pybpf.btf",
                              "pybpf.verifier", "pybpf.vm")),
     "replay": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}"],   # (on the kernel: per packet)
-               ("json", "typing", "socket", "ipaddress", "pybpf.capture.summary", "pybpf.capture.writer")),
+               ("json", "typing", "socket", "ipaddress", "dataclasses", "pybpf.capture.summary",
+                "pybpf.capture.writer")),
     "prog list": (["prog", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
                                      "pybpf.object.programs", "pybpf.kernel.programs", "pybpf.btf")),
     "map list": (["map", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
