@@ -45,6 +45,19 @@ def _classes(dataclass, field):
         a: int = 1
         c: int = 3
 
+    @dataclass
+    class Node:
+        """Keyword-only fields, after the subclass's in __init__."""
+
+        position: int = field(default=0, kw_only=True)
+
+    @dataclass
+    class Leaf(Node):
+        """A subclass of it."""
+
+        value: int
+        kind: str = field(default="", kw_only=True)
+
     @dataclass(eq=False)
     class Identity:
         """Compared by identity."""
@@ -64,7 +77,7 @@ def _classes(dataclass, field):
         def __eq__(self, other):
             return True
 
-    return Plain, Frozen, FrozenChild, Identity, OwnMethods
+    return Plain, Frozen, FrozenChild, Identity, OwnMethods, Leaf
 
 
 THEIRS = _classes(dataclasses.dataclass, dataclasses.field)
@@ -75,6 +88,7 @@ SAMPLES = [
     (lambda c: c[2](), lambda c: c[2](1, "x", c=3)),
     (lambda c: c[3](1), lambda c: c[3](1)),
     (lambda c: c[4](1), lambda c: c[4](2)),
+    (lambda c: c[5](7, position=3, kind="k"), lambda c: c[5](7, kind="k", position=3)),
 ]
 
 
@@ -83,7 +97,7 @@ def _behaviour(classes, make, other) -> list:
     obj, twin = make(classes), other(classes)
     seen = [repr(obj), obj == twin, obj != twin, type(obj).__hash__ is None, type(obj).__match_args__,
             [(f.name, f.type, f.default is dataclasses.MISSING, f.default_factory is dataclasses.MISSING, f.repr,
-              f.compare) for f in dataclasses.fields(obj)],
+              f.compare, f.kw_only) for f in dataclasses.fields(obj)],
             dataclasses.is_dataclass(obj), dataclasses.asdict(obj) if type(obj).__name__ != "Identity" else None,
             repr(dataclasses.replace(obj)), repr(_dataclass.replace(obj)), repr(copy.copy(obj)),
             repr(pickle.loads(pickle.dumps(obj))) if type(obj).__module__ != __name__ else None,
@@ -96,12 +110,14 @@ def _behaviour(classes, make, other) -> list:
             seen.append("ok")
         except Exception as exc:    # noqa: BLE001 - the error is what is compared
             seen.append(type(exc).__name__ + str(exc))
-    for args in ((), (1, 2, 3, 4, 5, 6, 7)):
+    for args in ((), (1, 2, 3, 4, 5, 6, 7), (1,)):
         try:
             type(obj)(*args)
             seen.append("ok")
         except TypeError as exc:
             seen.append(str(exc).split("() ", 1)[1])
+        except AttributeError as exc:   # (__post_init__'s)
+            seen.append(str(exc))
     return seen
 
 
@@ -131,7 +147,7 @@ def test_class_variables_and_dataclasses_bases_are_refused():
     with pytest.raises(TypeError, match="made by dataclasses"):
         _dataclass.dataclass(type("C", (base,), {"__annotations__": {"b": "int"}}))
     with pytest.raises(TypeError, match="use dataclasses.field"):
-        _dataclass.field(kw_only=True)
+        _dataclass.field(metadata={})
 
 
 def test_making_a_class_imports_no_dataclasses():

@@ -6,7 +6,7 @@ Importing dataclasses imports inspect (and with it ast, dis, tokenize and lineca
 costs ~0.4 ms more (it compiles its methods one by one, and reads the class's signature
 with inspect). The decorator here makes what dataclasses makes for the options pybpf's
 classes use — ``frozen``, ``eq``, fields with ``default``, ``default_factory``, ``repr``
-and ``compare``, ``__post_init__``, base classes made here — compiling ``__init__``,
+``compare`` and ``kw_only``, ``__post_init__``, base classes made here — compiling ``__init__``,
 ``__eq__`` and ``__hash__`` in one go; anything else (``slots``, ``order``, ``kw_only``,
 ``ClassVar``, ``InitVar``, a base made by dataclasses itself) is a TypeError, so a module
 can only switch to it where it makes the same class. Modules write::
@@ -21,7 +21,7 @@ so type checkers see dataclasses' own. The classes are still dataclasses to
 :mod:`dataclasses` (``fields``, ``replace``, ``asdict``, ``is_dataclass``): their
 ``__dataclass_fields__`` and ``__dataclass_params__`` are made, by dataclasses, on first
 look-up (:class:`_DataclassView`). :func:`replace` is ``dataclasses.replace`` for both
-kinds of class.
+kinds of class, and :func:`field_names` the names ``dataclasses.fields`` would give.
 """
 
 from __future__ import annotations
@@ -37,24 +37,24 @@ if TYPE_CHECKING:
 MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "MISSING"})()
 #: the options of dataclass() and field() that this module makes as dataclasses would
 _OPTIONS = {"init", "repr", "eq", "frozen"}
-_FIELD_OPTIONS = {"default", "default_factory", "repr", "compare"}
+_FIELD_OPTIONS = {"default", "default_factory", "repr", "compare", "kw_only"}
 
 
 class Field:
     """One field: what ``field()`` said about it, and its name once the class is made."""
 
-    __slots__ = ("name", "type", "default", "default_factory", "repr", "compare")
+    __slots__ = ("name", "type", "default", "default_factory", "repr", "compare", "kw_only")
 
     def __init__(self, default: Any = MISSING, default_factory: Any = MISSING, repr: bool = True,  # noqa: A002
-                 compare: bool = True, name: str = "", type: str = ""):  # noqa: A002
+                 compare: bool = True, kw_only: bool = False, name: str = "", type: str = ""):  # noqa: A002
         if default is not MISSING and default_factory is not MISSING:
             raise ValueError("cannot specify both default and default_factory")
-        self.name, self.type = name, type
+        self.name, self.type, self.kw_only = name, type, kw_only
         self.default, self.default_factory, self.repr, self.compare = default, default_factory, repr, compare
 
 
 def field(**options: Any) -> Any:
-    """``dataclasses.field`` with ``default``, ``default_factory``, ``repr``, ``compare``."""
+    """``dataclasses.field`` with ``default``, ``default_factory``, ``repr``, ``compare``, ``kw_only``."""
     unsupported = set(options) - _FIELD_OPTIONS
     if unsupported:
         raise TypeError(f"pybpf._dataclass.field does not make {sorted(unsupported)}: use dataclasses.field")
@@ -82,6 +82,17 @@ def replace(obj: Any, /, **changes: Any) -> Any:
         if f.name not in changes:
             changes[f.name] = getattr(obj, f.name)
     return obj.__class__(**changes)
+
+
+def field_names(obj: Any) -> tuple[str, ...]:
+    """The field names of a dataclass (or of an instance of one) made here or by
+    dataclasses, in order; () for anything else. (``dataclasses.fields`` would import
+    dataclasses to make the fields' view.)"""
+    cls = obj if isinstance(obj, type) else type(obj)
+    fields = getattr(cls, "__record_fields__", None)
+    if fields is not None:
+        return tuple(f.name for f in fields)
+    return tuple(getattr(cls, "__dataclass_fields__", {}))
 
 
 def _make(cls: type, repr_: bool, eq: bool, frozen: bool) -> type:
@@ -126,7 +137,7 @@ def _make(cls: type, repr_: bool, eq: bool, frozen: bool) -> type:
     if eq and not frozen and not explicit_hash:
         cls.__hash__ = None  # type: ignore[assignment]
     if "__match_args__" not in namespace:
-        cls.__match_args__ = tuple(fields)  # type: ignore[attr-defined]
+        setattr(cls, "__match_args__", tuple(f.name for f in fields.values() if not f.kw_only))  # noqa: B010
     return cls
 
 
@@ -142,25 +153,30 @@ def describe(cls: type, fields: tuple[Field, ...], *, eq: bool, frozen: bool) ->
 def _methods(cls: type, fields: list[Field], eq: bool, frozen: bool) -> dict[str, Callable[..., Any]]:
     """``__init__`` (and with ``eq``, ``__eq__``; frozen, ``__hash__``), compiled in one go."""
     scope: dict[str, Any] = {"MISSING": MISSING, "__object_setattr": object.__setattr__}
-    parameters, body = [], []
+    parameters: list[str] = []
+    keywords: list[str] = []     # (the kw_only fields: after the others, as dataclasses orders them)
+    body = []
     for f in fields:
+        into = keywords if f.kw_only else parameters
         if f.default_factory is not MISSING:
             scope[f"__factory_{f.name}"] = f.default_factory
-            parameters.append(f"{f.name}=MISSING")
+            into.append(f"{f.name}=MISSING")
             value = f"__factory_{f.name}() if {f.name} is MISSING else {f.name}"
         else:
             if f.default is not MISSING:
                 scope[f"__default_{f.name}"] = f.default
-                parameters.append(f"{f.name}=__default_{f.name}")
-            elif parameters and "=" in parameters[-1]:
+                into.append(f"{f.name}=__default_{f.name}")
+            elif not f.kw_only and parameters and "=" in parameters[-1]:
                 raise TypeError(f"non-default argument {f.name!r} follows default argument")
             else:
-                parameters.append(f.name)
+                into.append(f.name)
             value = f.name
         body.append(f"__object_setattr(self, {f.name!r}, {value})" if frozen else f"self.{f.name} = {value}")
     if hasattr(cls, "__post_init__"):
         body.append("self.__post_init__()")
     compared = [f"self.{f.name}," for f in fields if f.compare]
+    if keywords:
+        parameters += ["*", *keywords]
     source = f"def __init__(self, {', '.join(parameters)}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
     if eq:
         source += ("def __eq__(self, other):\n    if other.__class__ is self.__class__:\n"
@@ -188,7 +204,7 @@ def _repr(shown: list[str]) -> Callable[[Any], str]:
     return __repr__
 
 
-def _frozen(cls: type, names: set[str]) -> tuple[Callable[..., None], Callable[..., None]]:
+def _frozen(cls: Any, names: set[str]) -> tuple[Callable[..., None], Callable[..., None]]:
     def __setattr__(self: Any, name: str, value: Any) -> None:
         if type(self) is cls or name in names:
             from dataclasses import FrozenInstanceError
@@ -223,8 +239,8 @@ class _DataclassView:
             namespace["__annotations__"][f.name] = f.type
             given = {"default": f.default, "default_factory": f.default_factory}
             namespace[f.name] = dataclasses.field(**{k: v for k, v in given.items() if v is not MISSING},
-                                                  repr=f.repr, compare=f.compare)
-        twin = dataclasses.dataclass(eq=self.eq, frozen=cls.__record_frozen__)(  # type: ignore[attr-defined]
+                                                  repr=f.repr, compare=f.compare, kw_only=f.kw_only)
+        twin: Any = dataclasses.dataclass(eq=self.eq, frozen=cls.__record_frozen__)(  # type: ignore[attr-defined]
             type(cls.__name__, (), namespace))
         for attribute in ("__dataclass_fields__", "__dataclass_params__"):
             type.__setattr__(cls, attribute, getattr(twin, attribute))

@@ -26,13 +26,15 @@ import itertools
 import threading
 import time
 import weakref
-from dataclasses import dataclass
 
 from pybpf.vm.constants import MAP_HANDLE_BASE
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from dataclasses import dataclass
     from typing import Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 #: the clocks bpf_timer_init accepts (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME)
 CLOCKS = {0: time.CLOCK_REALTIME, 1: time.CLOCK_MONOTONIC, 7: time.CLOCK_BOOTTIME}

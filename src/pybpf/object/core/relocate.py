@@ -10,7 +10,6 @@ were poisoned and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +20,12 @@ from pybpf.object.btf_ext import CoreRelo
 from pybpf.object.core.calc import ReloKind, calculate
 from pybpf.object.core.patch import PatchError, patch, poisoned
 from pybpf.object.core.spec import describe, skip_modifiers
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 

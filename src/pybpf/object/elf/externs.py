@@ -20,12 +20,17 @@ from __future__ import annotations
 import gzip
 import os
 import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from pybpf.btf import BTF, BTFError, Kind
 from pybpf.object.elf.errors import ObjectError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 KCONFIG = ".kconfig"
 KSYMS = ".ksyms"

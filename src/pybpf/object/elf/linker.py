@@ -11,13 +11,17 @@ data become references to the data section's array map with the variable's offse
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pybpf.isa import Instruction, InvalidInstruction, decode
 from pybpf.isa import opcodes as o
 from pybpf.object.core import POISON_HELPER, Relocated
 from pybpf.object.elf.externs import KCONFIG, Externs, ksym_btf_id
 from pybpf.object.elf.reader import ElfObject, ObjectError, Relocation, Symbol
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 R_BPF_64_64 = 1      # lddw of a map, a variable or a function
 R_BPF_64_ABS64 = 2   # data words (debug info, BTF): not code

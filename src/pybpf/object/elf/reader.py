@@ -15,7 +15,6 @@ import io
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
@@ -26,6 +25,12 @@ from elftools.elf.sections import SymbolTableSection
 
 from pybpf.object.elf.errors import ObjectError
 from pybpf.object.elf.layout import SHT_REL, SHT_RELA, SectionHeader, check_layout
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 __all__ = ["ElfObject", "ObjectError", "Relocation", "Section", "Symbol", "read_object"]
 
