@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Any
 
 from pybpf._dataclass import field_names
 from pybpf.isa import opcodes as o
@@ -29,6 +28,7 @@ from pybpf.trace.types import INT64, NONE, STRLEN, UINT64, T, string, tuple_of
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass, field
+    from typing import Any
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, field
 

@@ -12,7 +12,6 @@ import signal
 import struct
 import sys
 import time
-from typing import Any, TextIO
 
 from pybpf.trace import ast
 from pybpf.trace.codegen import (
@@ -33,6 +32,7 @@ from pybpf.trace.types import decode
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass, field
+    from typing import Any, TextIO
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, field
 
