@@ -109,6 +109,7 @@ _UDP_FRAME = bytes(12) + bytes.fromhex("0800" "4500001c00000000401100007f0000017
 PROGRAM_FILES = {"asm": ("x.s", b"r0 = 0\nexit\n"), "raw": ("x.bin", bytes.fromhex("b700000000000000" "9500000000000000")),
                  "pcap": ("x.pcap", struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
                           + struct.pack("<IIII", 1, 0, len(_UDP_FRAME), len(_UDP_FRAME)) + _UDP_FRAME)}
+SOCKET_FILTER_C = 'int f(void *ctx) __attribute__((section("socket"), used));\nint f(void *ctx) { return 0; }\n'
 TRIVIAL = {
     "asm": (["asm", "{asm}", "-o", "{out}"],
             ("typing", "pathlib", "dataclasses", "pybpf.object.programs", "pybpf.object.collection", "pybpf.btf", "pybpf.engine")),
@@ -153,6 +154,14 @@ def _command_loads(argv: list[str], watched: tuple[str, ...], tmp_path) -> list[
     for key, (name, data) in PROGRAM_FILES.items():
         (tmp_path / name).write_bytes(data)
         paths[key] = str(tmp_path / name)
+    if "{elf}" in argv:
+        from pybpf.toolchain import CompileError, compile_c
+
+        try:
+            (tmp_path / "x.o").write_bytes(compile_c(SOCKET_FILTER_C))
+        except CompileError as exc:
+            pytest.skip(f"no BPF compiler: {exc}")
+        paths["elf"] = str(tmp_path / "x.o")
     argv = [word.format_map(paths) for word in argv]
     code = _COMMAND.format(argv=argv, watched=watched, prefixes=tuple(f"{m}." for m in watched))
     # twice: the first run may compile and fill the disk caches (which takes what a warm
@@ -166,6 +175,14 @@ def _command_loads(argv: list[str], watched: tuple[str, ...], tmp_path) -> list[
 def test_a_trivial_command_loads_only_what_it_needs(name, tmp_path):
     argv, off = TRIVIAL[name]
     assert _command_loads(argv, ALWAYS_OFF + off, tmp_path) == []
+
+
+def test_loading_an_object_reads_it_without_pyelftools(tmp_path):
+    """pyelftools' ELF reader imports its DWARF reader and pdb (~40 ms), which the three
+    tables pybpf reads do not need; nor does an object without kconfig externs need gzip."""
+    assert _command_loads(["load", "{elf}", "--engine", "vm"],
+                          ("elftools", "pdb", "pathlib", "typing", "dataclasses", "gzip", "pybpf.toolchain.compile"),
+                          tmp_path) == []
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the kernel commands need root (bpf())")

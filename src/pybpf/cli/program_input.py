@@ -5,7 +5,7 @@ take the same inputs as the library."""
 
 from __future__ import annotations
 
-from pybpf.object.source import SourceError, choose_program, instructions_of, kind_of, read
+from pybpf.object.source import SourceError, choose_program, collection_of, instructions_of, kind_of
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
@@ -46,9 +46,7 @@ def read_program_file(path: str, section: str | None = None, core_btf: str | Non
         if section is not None:
             raise SourceError(f"{path}: --section applies to ELF objects and C files, and this is neither")
         return ProgramFile(instructions_of(path, data, kind))
-    from pathlib import Path
-
-    collection = read(Path(path), core_btf=core_btf)
+    collection = collection_of(path, data, kind, path, core_btf=core_btf)   # (read(Path(path)), without pathlib)
     if not choose:
         return ProgramFile([], None, collection)
     spec = choose_program(path, collection, section)
