@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
 import subprocess
 import sys
@@ -60,7 +61,6 @@ def _classes(dataclass, field):
 
     @dataclass(eq=False)
     class Identity:
-        """Compared by identity."""
 
         value: int
         inner: Identity | None = None
@@ -101,7 +101,8 @@ def _behaviour(classes, make, other) -> list:
             dataclasses.is_dataclass(obj), dataclasses.asdict(obj) if type(obj).__name__ != "Identity" else None,
             repr(dataclasses.replace(obj)), repr(_dataclass.replace(obj)), repr(copy.copy(obj)),
             repr(pickle.loads(pickle.dumps(obj))) if type(obj).__module__ != __name__ else None,
-            type(obj).__dataclass_params__.frozen, type(obj).__dataclass_params__.eq]
+            type(obj).__dataclass_params__.frozen, type(obj).__dataclass_params__.eq, type(obj).__doc__,
+            str(inspect.signature(type(obj)))]
     if type(obj).__hash__ is not None:
         seen.append(hash(obj) == hash(twin))
     for attempt in ("obj.a = 5", "obj.new = 1", "del obj.a"):

@@ -30,11 +30,13 @@ import _thread
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
 #: a field without a default (dataclasses.MISSING's role)
 MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "MISSING"})()
+#: the default of a field with a default_factory in ``__init__`` (as dataclasses shows it)
+_FACTORY: Any = type("_Factory", (), {"__repr__": lambda self: "<factory>"})()
 #: the options of dataclass() and field() that this module makes as dataclasses would
 _OPTIONS = {"init", "repr", "eq", "frozen"}
 _FIELD_OPTIONS = {"default", "default_factory", "repr", "compare", "kw_only"}
@@ -136,6 +138,8 @@ def _make(cls: type, repr_: bool, eq: bool, frozen: bool) -> type:
             setattr(cls, name, method)
     if eq and not frozen and not explicit_hash:
         cls.__hash__ = None  # type: ignore[assignment]
+    if cls.__doc__ is None:     # dataclasses' docstring: the class's signature
+        cls.__doc__ = f"{cls.__name__}({_signature(fields.values())})"
     if "__match_args__" not in namespace:
         setattr(cls, "__match_args__", tuple(f.name for f in fields.values() if not f.kw_only))  # noqa: B010
     return cls
@@ -152,24 +156,26 @@ def describe(cls: type, fields: tuple[Field, ...], *, eq: bool, frozen: bool) ->
 
 def _methods(cls: type, fields: list[Field], eq: bool, frozen: bool) -> dict[str, Callable[..., Any]]:
     """``__init__`` (and with ``eq``, ``__eq__``; frozen, ``__hash__``), compiled in one go."""
-    scope: dict[str, Any] = {"MISSING": MISSING, "__object_setattr": object.__setattr__}
+    scope: dict[str, Any] = {"_FACTORY": _FACTORY, "__object_setattr": object.__setattr__}
     parameters: list[str] = []
     keywords: list[str] = []     # (the kw_only fields: after the others, as dataclasses orders them)
     body = []
     for f in fields:
         into = keywords if f.kw_only else parameters
+        scope[f"__type_{f.name}"] = f.type      # (annotated as dataclasses annotates: inspect.signature)
+        typed = f"{f.name}: __type_{f.name}"
         if f.default_factory is not MISSING:
             scope[f"__factory_{f.name}"] = f.default_factory
-            into.append(f"{f.name}=MISSING")
-            value = f"__factory_{f.name}() if {f.name} is MISSING else {f.name}"
+            into.append(f"{typed} = _FACTORY")
+            value = f"__factory_{f.name}() if {f.name} is _FACTORY else {f.name}"
         else:
             if f.default is not MISSING:
                 scope[f"__default_{f.name}"] = f.default
-                into.append(f"{f.name}=__default_{f.name}")
+                into.append(f"{typed} = __default_{f.name}")
             elif not f.kw_only and parameters and "=" in parameters[-1]:
                 raise TypeError(f"non-default argument {f.name!r} follows default argument")
             else:
-                into.append(f.name)
+                into.append(typed)
             value = f.name
         body.append(f"__object_setattr(self, {f.name!r}, {value})" if frozen else f"self.{f.name} = {value}")
     if hasattr(cls, "__post_init__"):
@@ -177,7 +183,7 @@ def _methods(cls: type, fields: list[Field], eq: bool, frozen: bool) -> dict[str
     compared = [f"self.{f.name}," for f in fields if f.compare]
     if keywords:
         parameters += ["*", *keywords]
-    source = f"def __init__(self, {', '.join(parameters)}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
+    source = f"def __init__(self, {', '.join(parameters)}) -> None:\n    " + "\n    ".join(body or ["pass"]) + "\n"
     if eq:
         source += ("def __eq__(self, other):\n    if other.__class__ is self.__class__:\n"
                    f"        return ({''.join(compared)}) == ({''.join(compared).replace('self.', 'other.')})\n"
@@ -185,8 +191,22 @@ def _methods(cls: type, fields: list[Field], eq: bool, frozen: bool) -> dict[str
     if eq and frozen:
         source += f"def __hash__(self):\n    return hash(({''.join(compared)}))\n"
     made: dict[str, Any] = {}
-    exec(source, scope, made)  # noqa: S102 - the source is made above from the class's field names
+    # (dont_inherit: not this module's ``from __future__ import annotations``, so the
+    # annotations are the fields' own, as in the __init__ dataclasses makes)
+    exec(compile(source, f"<dataclass {cls.__qualname__}>", "exec", dont_inherit=True), scope, made)  # noqa: S102
     return made
+
+
+def _signature(fields: Iterable[Field]) -> str:
+    """``str(inspect.signature(cls))`` of a dataclass ``cls`` with these fields, without
+    inspect (annotations are strings: ``from __future__ import annotations``)."""
+    shown: list[str] = []
+    keywords: list[str] = []
+    for f in fields:
+        default = "" if f.default is MISSING and f.default_factory is MISSING else \
+            f" = {'<factory>' if f.default is MISSING else repr(f.default)}"
+        (keywords if f.kw_only else shown).append(f"{f.name}: {f.type!r}{default}")
+    return ", ".join(shown + (["*", *keywords] if keywords else []))
 
 
 def _repr(shown: list[str]) -> Callable[[Any], str]:
