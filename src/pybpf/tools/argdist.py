@@ -19,7 +19,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
 from typing import IO
 
 from pybpf.tools import DESCRIPTIONS, programflags
@@ -27,6 +26,12 @@ from pybpf.tools.bccprobes import Probe, cast, header_definitions, parse_probe
 from pybpf.tools.events import ToolError
 from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.traced import Ticker, TraceRun, program_argument
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 
 @dataclass
