@@ -149,6 +149,9 @@ def test_class_variables_and_dataclasses_bases_are_refused():
         _dataclass.dataclass(type("C", (base,), {"__annotations__": {"b": "int"}}))
     with pytest.raises(TypeError, match="use dataclasses.field"):
         _dataclass.field(metadata={})
+    for make in (_dataclass.dataclass, dataclasses.dataclass):     # (both refuse a shared mutable default)
+        with pytest.raises(ValueError, match="mutable default <class 'list'> for field a is not allowed"):
+            make(type("C", (), {"__annotations__": {"a": "list"}, "a": []}))
 
 
 def test_making_a_class_imports_no_dataclasses():

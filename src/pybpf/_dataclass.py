@@ -1,15 +1,14 @@
-"""``dataclasses.dataclass`` for the classes on the commands' start-up paths, without
-importing dataclasses.
+"""``dataclasses.dataclass`` for pybpf's classes, without importing dataclasses.
 
 Importing dataclasses imports inspect (and with it ast, dis, tokenize and linecache):
 ~10 ms of a command that otherwise starts in ~25, and each class the decorator makes
 costs ~0.4 ms more (it compiles its methods one by one, and reads the class's signature
 with inspect). The decorator here makes what dataclasses makes for the options pybpf's
-classes use — ``frozen``, ``eq``, fields with ``default``, ``default_factory``, ``repr``
-``compare`` and ``kw_only``, ``__post_init__``, base classes made here — compiling ``__init__``,
-``__eq__`` and ``__hash__`` in one go; anything else (``slots``, ``order``, ``kw_only``,
-``ClassVar``, ``InitVar``, a base made by dataclasses itself) is a TypeError, so a module
-can only switch to it where it makes the same class. Modules write::
+classes use — ``frozen``, ``eq``, ``repr``, fields with ``default``, ``default_factory``,
+``repr``, ``compare`` and ``kw_only``, ``__post_init__``, base classes made here —
+compiling ``__init__``, ``__eq__`` and ``__hash__`` in one go; anything else (``slots``,
+``order``, ``ClassVar``, ``InitVar``, a base made by dataclasses itself) is a TypeError, so
+a module can only switch to it where it makes the same class. Modules write::
 
     TYPE_CHECKING = False
     if TYPE_CHECKING:
@@ -114,6 +113,9 @@ def _make(cls: type, repr_: bool, eq: bool, frozen: bool) -> type:
         value = namespace.get(name, MISSING)
         made = value if isinstance(value, Field) else Field(default=value)
         made.name, made.type = name, annotation
+        if made.default is not MISSING and made.default.__class__.__hash__ is None:
+            raise ValueError(f"mutable default {type(made.default)} for field {name} is not allowed: "
+                             "use default_factory")
         if isinstance(value, Field):
             if made.default is MISSING:
                 delattr(cls, name)

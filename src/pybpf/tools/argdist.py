@@ -19,7 +19,6 @@ import argparse
 import json
 import sys
 import time
-from typing import IO
 
 from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.bccprobes import Probe, cast, header_definitions, parse_probe
@@ -30,6 +29,7 @@ from pybpf.tools.traced import Ticker, TraceRun, program_argument
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass
+    from typing import IO
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass
 

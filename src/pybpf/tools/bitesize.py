@@ -9,7 +9,6 @@ import argparse
 import json
 import sys
 import time
-from typing import IO
 
 from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
@@ -18,6 +17,10 @@ from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 SOURCE = r"""
 #include <vmlinux.h>

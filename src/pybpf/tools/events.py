@@ -13,13 +13,13 @@ import contextlib
 import struct
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 from pybpf.errors import PybpfError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass
+    from typing import Any
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass
 

@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 import time
-from typing import IO
 
 from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.events import ToolError
@@ -22,6 +21,10 @@ from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.probespec import resolve
 from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument, quote
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 _DIVISORS = {"nsecs": 1, "usecs": 1000, "msecs": 1_000_000}
 

@@ -15,7 +15,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import IO
 
 from pybpf.tools import programflags
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
@@ -27,6 +26,7 @@ from pybpf.tools.status import interval_arguments, report_intervals
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass
+    from typing import IO
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass
 

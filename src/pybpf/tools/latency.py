@@ -12,7 +12,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import IO
 
 from pybpf.tools import programflags
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
@@ -23,6 +22,7 @@ from pybpf.tools.status import interval_arguments, report_intervals
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass
+    from typing import IO
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass
 

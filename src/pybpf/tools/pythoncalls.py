@@ -13,11 +13,14 @@ import argparse
 import json
 import sys
 import time
-from typing import IO, Any
 
 from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.pythonusdt import python_probes
 from pybpf.tools.traced import Ticker
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 
 def _text(raw: object) -> str:

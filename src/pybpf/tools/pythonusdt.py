@@ -14,13 +14,13 @@ entries give the depths and the times of ``-L``."""
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from pybpf.tools.events import EventLayout, ToolError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass
+    from typing import Any
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass
 

@@ -17,7 +17,6 @@ import json
 import sys
 import time
 from collections import Counter
-from typing import IO
 
 from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.funccount import filters
@@ -25,6 +24,10 @@ from pybpf.tools.probespec import resolve
 from pybpf.tools.stacks import write_graphs
 from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 Frames = tuple[tuple[int, str], ...]
 

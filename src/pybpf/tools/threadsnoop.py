@@ -11,11 +11,14 @@ address) and ``func`` (its name, or the hex address). Threads made without pthre
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.tool import Column, EventTool
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 SOURCE = r"""
 SEC("uprobe")

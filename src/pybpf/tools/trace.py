@@ -22,7 +22,6 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from typing import IO, Any
 
 from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.bccprobes import Probe, header_definitions, parse_probe
@@ -32,6 +31,7 @@ from pybpf.tools.traced import TraceRun, follow, program_argument, quote
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass
+    from typing import IO, Any
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass
 
