@@ -161,3 +161,15 @@ def test_making_a_class_imports_no_dataclasses():
             "print('dataclasses' in sys.modules, 'inspect' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.split() == ["False", "False"]
+
+
+def test_methods_are_compiled_on_first_use():
+    """Until a class is first instantiated, compared or hashed, its methods are stand-ins;
+    inspect.signature still reads dataclasses' signature (looking it up compiles them)."""
+    plain, frozen = _classes(_dataclass.dataclass, _dataclass.field)[:2]
+    assert str(inspect.signature(plain)) == str(inspect.signature(THEIRS[0]))
+    assert "__signature__" not in vars(plain) and plain.__init__.__code__.co_varnames[:2] == ("self", "name")
+    stand_in = frozen.__init__
+    assert stand_in.__qualname__ == "_classes.<locals>.Frozen.__init__"
+    made = frozen(1)
+    assert frozen.__init__ is not stand_in and made == frozen(1) and hash(made) == hash(frozen(1))

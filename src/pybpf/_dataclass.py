@@ -6,7 +6,8 @@ costs ~0.4 ms more (it compiles its methods one by one, and reads the class's si
 with inspect). The decorator here makes what dataclasses makes for the options pybpf's
 classes use — ``frozen``, ``eq``, ``repr``, fields with ``default``, ``default_factory``,
 ``repr``, ``compare`` and ``kw_only``, ``__post_init__``, base classes made here —
-compiling ``__init__``, ``__eq__`` and ``__hash__`` in one go; anything else (``slots``,
+compiling ``__init__``, ``__eq__`` and ``__hash__`` in one go when the class is first
+used (:func:`_compiled_on_first_use`); anything else (``slots``,
 ``order``, ``ClassVar``, ``InitVar``, a base made by dataclasses itself) is a TypeError, so
 a module can only switch to it where it makes the same class. Modules write::
 
@@ -126,7 +127,10 @@ def _make(cls: type, repr_: bool, eq: bool, frozen: bool) -> type:
     # the rules of dataclasses: methods the class defines stay, __hash__ follows eq and frozen
     explicit_hash = namespace.get("__hash__", MISSING) is not MISSING and not (
         namespace["__hash__"] is None and "__eq__" in namespace)
-    methods = _methods(cls, list(fields.values()), eq, frozen and not explicit_hash)
+    hashed = eq and frozen and not explicit_hash
+    generated = ["__init__", *(["__eq__"] if eq else []), *(["__hash__"] if hashed else [])]
+    methods = _compiled_on_first_use(cls, list(fields.values()), eq, frozen, hashed,
+                                     [name for name in generated if name not in namespace or name == "__hash__"])
     if repr_:
         methods["__repr__"] = _repr([f.name for f in fields.values() if f.repr])
     if frozen:
@@ -136,7 +140,7 @@ def _make(cls: type, repr_: bool, eq: bool, frozen: bool) -> type:
         methods["__setattr__"], methods["__delattr__"] = _frozen(cls, set(fields))
     for name, method in methods.items():
         if name not in namespace or name == "__hash__":
-            method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
+            method.__qualname__ = f"{cls.__qualname__}.{name}"
             setattr(cls, name, method)
     if eq and not frozen and not explicit_hash:
         cls.__hash__ = None  # type: ignore[assignment]
@@ -156,28 +160,72 @@ def describe(cls: type, fields: tuple[Field, ...], *, eq: bool, frozen: bool) ->
     cls.__dataclass_params__ = _DataclassView(cls, "__dataclass_params__", eq)  # type: ignore[attr-defined]
 
 
-def _methods(cls: type, fields: list[Field], eq: bool, frozen: bool) -> dict[str, Callable[..., Any]]:
-    """``__init__`` (and with ``eq``, ``__eq__``; frozen, ``__hash__``), compiled in one go."""
+def _compiled_on_first_use(cls: type, fields: list[Field], eq: bool, frozen: bool, hashed: bool,
+                           names: list[str]) -> dict[str, Callable[..., Any]]:
+    """Stand-ins for the methods ``names`` (of ``__init__``, ``__eq__``, ``__hash__``) that
+    compile them on first use and put them in the class in their place: compiling is most of
+    the ~0.1 ms a class costs, and a command uses few of the classes it imports (the trace
+    compiler's syntax tree for ``BEGIN { exit(); }``). ``inspect.signature`` of the class
+    compiles them too (``__signature__``, :class:`_LazySignature`)."""
+    made: dict[str, Callable[..., Any]] = {}
+
+    def compiled() -> dict[str, Callable[..., Any]]:
+        if not made:
+            made.update(_methods(cls, fields, eq, frozen, hashed))
+            for name in names:
+                made[name].__qualname__ = f"{cls.__qualname__}.{name}"
+                setattr(cls, name, made[name])
+            if isinstance(cls.__dict__.get("__signature__"), _LazySignature):
+                delattr(cls, "__signature__")
+        return made
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        compiled()["__init__"](self, *args, **kwargs)
+
+    def __eq__(self: Any, other: object) -> Any:
+        return compiled()["__eq__"](self, other)
+
+    def __hash__(self: Any) -> int:
+        return compiled()["__hash__"](self)
+
+    if "__init__" in names:
+        cls.__signature__ = _LazySignature(compiled)  # type: ignore[attr-defined]
+    stand_ins: dict[str, Callable[..., Any]] = {"__init__": __init__, "__eq__": __eq__, "__hash__": __hash__}
+    return {name: stand_ins[name] for name in names}
+
+
+class _LazySignature:
+    """A class's ``__signature__`` until its ``__init__`` is compiled: looking it up (as
+    ``inspect.signature`` does) compiles the methods, which removes this, and gives None
+    (for inspect: "no ``__signature__``, read ``__init__``")."""
+
+    def __init__(self, compiled: Callable[[], object]):
+        self.compiled = compiled
+
+    def __get__(self, instance: object, owner: type) -> None:
+        self.compiled()
+
+
+def _methods(cls: type, fields: list[Field], eq: bool, frozen: bool, hashed: bool) -> dict[str, Callable[..., Any]]:
+    """``__init__`` (and with ``eq``, ``__eq__``; with ``hashed``, ``__hash__``), compiled in one go."""
     scope: dict[str, Any] = {"_FACTORY": _FACTORY, "__object_setattr": object.__setattr__}
     parameters: list[str] = []
     keywords: list[str] = []     # (the kw_only fields: after the others, as dataclasses orders them)
     body = []
     for f in fields:
         into = keywords if f.kw_only else parameters
-        scope[f"__type_{f.name}"] = f.type      # (annotated as dataclasses annotates: inspect.signature)
-        typed = f"{f.name}: __type_{f.name}"
         if f.default_factory is not MISSING:
             scope[f"__factory_{f.name}"] = f.default_factory
-            into.append(f"{typed} = _FACTORY")
+            into.append(f"{f.name}=_FACTORY")
             value = f"__factory_{f.name}() if {f.name} is _FACTORY else {f.name}"
         else:
             if f.default is not MISSING:
                 scope[f"__default_{f.name}"] = f.default
-                into.append(f"{typed} = __default_{f.name}")
+                into.append(f"{f.name}=__default_{f.name}")
             elif not f.kw_only and parameters and "=" in parameters[-1]:
                 raise TypeError(f"non-default argument {f.name!r} follows default argument")
             else:
-                into.append(typed)
+                into.append(f.name)
             value = f.name
         body.append(f"__object_setattr(self, {f.name!r}, {value})" if frozen else f"self.{f.name} = {value}")
     if hasattr(cls, "__post_init__"):
@@ -185,17 +233,18 @@ def _methods(cls: type, fields: list[Field], eq: bool, frozen: bool) -> dict[str
     compared = [f"self.{f.name}," for f in fields if f.compare]
     if keywords:
         parameters += ["*", *keywords]
-    source = f"def __init__(self, {', '.join(parameters)}) -> None:\n    " + "\n    ".join(body or ["pass"]) + "\n"
+    source = f"def __init__(self, {', '.join(parameters)}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
     if eq:
         source += ("def __eq__(self, other):\n    if other.__class__ is self.__class__:\n"
                    f"        return ({''.join(compared)}) == ({''.join(compared).replace('self.', 'other.')})\n"
                    "    return NotImplemented\n")
-    if eq and frozen:
+    if hashed:
         source += f"def __hash__(self):\n    return hash(({''.join(compared)}))\n"
     made: dict[str, Any] = {}
-    # (dont_inherit: not this module's ``from __future__ import annotations``, so the
-    # annotations are the fields' own, as in the __init__ dataclasses makes)
-    exec(compile(source, f"<dataclass {cls.__qualname__}>", "exec", dont_inherit=True), scope, made)  # noqa: S102
+    exec(compile(source, f"<dataclass {cls.__qualname__}>", "exec"), scope, made)  # noqa: S102
+    # __init__ annotated as dataclasses annotates it (for inspect.signature), after
+    # compiling: annotations in the source more than double the time compile takes
+    made["__init__"].__annotations__ = {**{f.name: f.type for f in fields}, "return": None}
     return made
 
 
