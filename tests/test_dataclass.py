@@ -173,3 +173,12 @@ def test_methods_are_compiled_on_first_use():
     assert stand_in.__qualname__ == "_classes.<locals>.Frozen.__init__"
     made = frozen(1)
     assert frozen.__init__ is not stand_in and made == frozen(1) and hash(made) == hash(frozen(1))
+
+
+def test_module_level_classes_pickle_and_copy():
+    """pickle and copy make the objects again without __init__ (frozen ones too)."""
+    from pybpf.engine.program import RunResult
+    from pybpf.object import MapSpec
+
+    for obj in (MapSpec("m", "hash", 4, 8, 16, btf=b"x"), RunResult(1, b"out", b"", 5)):
+        assert pickle.loads(pickle.dumps(obj)) == obj == copy.deepcopy(obj) == copy.copy(obj)
