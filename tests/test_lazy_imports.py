@@ -82,9 +82,10 @@ def test_filter_dump_loads_the_compiler_only():
 
 def test_the_full_command_line_parser_imports_no_pathlib_or_typing():
     """``pybpf --help`` and every sub-command's parser stay off the modules that cost
-    start-up time (pathlib pulls in urllib.parse and ipaddress; typing ~2 ms)."""
+    start-up time (pathlib pulls in urllib.parse and ipaddress; typing ~2 ms; contextlib
+    and dataclasses for the commands' own modules)."""
     code = ("import sys; from pybpf.cli import COMMANDS, build_parser; [build_parser(name) for name in COMMANDS]; "
-            "print([m for m in ('pathlib', 'typing') if m in sys.modules])")
+            "print([m for m in ('pathlib', 'typing', 'contextlib', 'dataclasses') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -108,17 +109,22 @@ _UDP_FRAME = bytes(12) + bytes.fromhex("0800" "4500001c00000000401100007f0000017
 PROGRAM_FILES = {"asm": ("x.s", b"r0 = 0\nexit\n"), "raw": ("x.bin", bytes.fromhex("b700000000000000" "9500000000000000")),
                  "pcap": ("x.pcap", struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
                           + struct.pack("<IIII", 1, 0, len(_UDP_FRAME), len(_UDP_FRAME)) + _UDP_FRAME)}
+SOCKET_FILTER_C = 'int f(void *ctx) __attribute__((section("socket"), used));\nint f(void *ctx) { return 0; }\n'
 TRIVIAL = {
     "asm": (["asm", "{asm}", "-o", "{out}"],
-            ("typing", "pathlib", "pybpf.object.programs", "pybpf.object.collection", "pybpf.btf", "pybpf.engine")),
+            ("typing", "pathlib", "dataclasses", "pybpf.object.programs", "pybpf.object.collection", "pybpf.btf", "pybpf.engine")),
     "disasm": (["disasm", "{raw}"],
-               ("typing", "pathlib", "pybpf.isa.asm_c", "pybpf.object.programs", "pybpf.btf", "pybpf.engine")),
-    "verify": (["verify", "{raw}"], ("typing", "pathlib", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
+               ("typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.programs", "pybpf.btf", "pybpf.engine")),
+    "verify": (["verify", "{raw}"], ("typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
                                       "pybpf.object.sections", "pybpf.engine", "pybpf.kernel", "pybpf.vm")),
+    "replay --engine vm": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}", "--engine", "vm"],
+                           ("json", "typing", "socket", "pybpf.capture.summary", "pybpf.capture.writer")),
     "run --engine vm": (["run", "{raw}", "--engine", "vm"],
-                        ("pybpf.isa.asm_c", "pybpf.object.btf_ext", "pybpf.kernel", "pybpf.engine.events")),
+                        ("dataclasses", "threading", "random", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
+                         "pybpf.kernel", "pybpf.engine.events")),
     "tool --list": (["tool", "--list"], ("pybpf.trace.runtime", "pybpf.trace.codegen", "pybpf.engine", "pybpf.kernel",
-                                         "pathlib", "socket")),
+                                         "pathlib", "socket", "typing", "dataclasses", "pybpf.tools.tool",
+                                         "pybpf.tools.events", "pybpf.tools.execsnoop")),
     # (filtering a file on a warm cache: the standard modules are ~20 ms of a ~50 ms run)
     "filter -w": (["filter", "-r", "{pcap}", "-w", "{out}", "udp"],
                   ("socket", "pybpf.object", "pybpf.engine", "pybpf.kernel", "pybpf.verifier", "pybpf.isa.asm_c",
@@ -129,8 +135,12 @@ TRIVIAL = {
 }
 NEEDS_ROOT = {
     "run --engine kernel": (["run", "{raw}", "--engine", "kernel"],
-                            ("typing", "pathlib", "ipaddress", "threading", "pybpf.isa.asm_c", "pybpf.btf",
+                            ("typing", "pathlib", "ipaddress", "threading", "dataclasses", "pybpf.isa.asm_c", "pybpf.btf",
                              "pybpf.verifier", "pybpf.vm")),
+    "replay": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}"],   # (on the kernel: per packet)
+               ("json", "typing", "socket", "ipaddress", "dataclasses", "pybpf.capture.summary",
+                "pybpf.capture.writer")),
+    "trace BEGIN": (["trace", "-e", "BEGIN {{ exit(); }}"], ("dataclasses", "pybpf.object.elf")),
     "prog list": (["prog", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
                                      "pybpf.object.programs", "pybpf.kernel.programs", "pybpf.btf")),
     "map list": (["map", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
@@ -144,6 +154,14 @@ def _command_loads(argv: list[str], watched: tuple[str, ...], tmp_path) -> list[
     for key, (name, data) in PROGRAM_FILES.items():
         (tmp_path / name).write_bytes(data)
         paths[key] = str(tmp_path / name)
+    if "{elf}" in argv:
+        from pybpf.toolchain import CompileError, compile_c
+
+        try:
+            (tmp_path / "x.o").write_bytes(compile_c(SOCKET_FILTER_C))
+        except CompileError as exc:
+            pytest.skip(f"no BPF compiler: {exc}")
+        paths["elf"] = str(tmp_path / "x.o")
     argv = [word.format_map(paths) for word in argv]
     code = _COMMAND.format(argv=argv, watched=watched, prefixes=tuple(f"{m}." for m in watched))
     # twice: the first run may compile and fill the disk caches (which takes what a warm
@@ -157,6 +175,14 @@ def _command_loads(argv: list[str], watched: tuple[str, ...], tmp_path) -> list[
 def test_a_trivial_command_loads_only_what_it_needs(name, tmp_path):
     argv, off = TRIVIAL[name]
     assert _command_loads(argv, ALWAYS_OFF + off, tmp_path) == []
+
+
+def test_loading_an_object_reads_it_without_pyelftools(tmp_path):
+    """pyelftools' ELF reader imports its DWARF reader and pdb (~40 ms), which the three
+    tables pybpf reads do not need; nor does an object without kconfig externs need gzip."""
+    assert _command_loads(["load", "{elf}", "--engine", "vm"],
+                          ("elftools", "pdb", "pathlib", "typing", "dataclasses", "gzip", "pybpf.toolchain.compile"),
+                          tmp_path) == []
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the kernel commands need root (bpf())")

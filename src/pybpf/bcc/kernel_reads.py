@@ -38,13 +38,18 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pybpf.bcc.tokens import BccSyntaxError, tokenize, where
 from pybpf.btf import BTF, Kind
 from pybpf.cache import DiskCache
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 #: the rewritten text of each program, by its text and flags (an analysis costs a
 #: clang run of about 0.3 s; a script started again costs a file read)

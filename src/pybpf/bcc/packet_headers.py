@@ -20,9 +20,13 @@ and within the bytes loaded the first bit is the most significant, so ``ver:4`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pybpf.bcc.tokens import BccSyntaxError, Token, matching, split_arguments, tokenize, where
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 #: the headers of BCC's bcc/proto.h (field names as BCC's; layouts of the protocols)
 PROTO_HEADERS = {

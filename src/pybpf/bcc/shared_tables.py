@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,12 @@ from pybpf.bcc.table import TableError
 from pybpf.bcc.tables_c import TableDecl
 from pybpf.errors import BPFError
 from pybpf.kernel.bpffs import filesystem_of, mount_for_pin
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import replace
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import replace
 
 #: name → this process's own fd of a BPF_TABLE_SHARED/_PUBLIC map (BCC's table storage)
 _SHARED: dict[str, Any] = {}

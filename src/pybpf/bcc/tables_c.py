@@ -7,9 +7,13 @@ u64→u64 hash of 10240 entries); the defaults here are BCC's documented ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pybpf.bcc.tokens import BccSyntaxError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,14 @@ string or comment is left alone and nested calls are found by matching brackets.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from pybpf.errors import PybpfError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 
 class BccSyntaxError(PybpfError):

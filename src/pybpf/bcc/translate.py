@@ -18,8 +18,6 @@ Two passes over tokens (:mod:`pybpf.bcc.tokens`), each replacing exact spans:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pybpf.bcc.address_space import reads_of_either_space
 from pybpf.bcc.kernel_reads import flavor_kernel_structs
 from pybpf.bcc.packet_headers import rewrite_packet_accesses
@@ -32,6 +30,12 @@ from pybpf.bcc.tokens import (
     tokenize,
     where,
 )
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,12 @@ them out (names resolved from the string section)."""
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 
 class Kind(enum.IntEnum):

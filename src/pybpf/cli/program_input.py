@@ -5,9 +5,7 @@ take the same inputs as the library."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from pybpf.object.source import SourceError, choose_program, instructions_of, kind_of, read
+from pybpf.object.source import SourceError, choose_program, collection_of, instructions_of, kind_of
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
@@ -15,14 +13,18 @@ if TYPE_CHECKING:
     from pybpf.object import CollectionSpec, ProgramSpec
 
 
-@dataclass
 class ProgramFile:
     """What a file held: the instructions, and for an ELF object the chosen program's
-    spec and the whole collection (its maps)."""
+    spec and the whole collection (its maps). (A plain class: a dataclass would import
+    ``dataclasses``, ~10 ms that reading a raw or assembly file does not otherwise need.)"""
 
-    instructions: list[Instruction]
-    program: ProgramSpec | None = None
-    collection: CollectionSpec | None = None
+    __slots__ = ("instructions", "program", "collection")
+
+    def __init__(self, instructions: list[Instruction], program: ProgramSpec | None = None,
+                 collection: CollectionSpec | None = None):
+        self.instructions = instructions
+        self.program = program
+        self.collection = collection
 
 
 def read_collection(path: str, core_btf: str | None = None) -> CollectionSpec | None:
@@ -44,9 +46,7 @@ def read_program_file(path: str, section: str | None = None, core_btf: str | Non
         if section is not None:
             raise SourceError(f"{path}: --section applies to ELF objects and C files, and this is neither")
         return ProgramFile(instructions_of(path, data, kind))
-    from pathlib import Path
-
-    collection = read(Path(path), core_btf=core_btf)
+    collection = collection_of(path, data, kind, path, core_btf=core_btf)   # (read(Path(path)), without pathlib)
     if not choose:
         return ProgramFile([], None, collection)
     spec = choose_program(path, collection, section)

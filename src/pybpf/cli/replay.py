@@ -15,9 +15,10 @@ from pybpf.errors import PybpfError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
-    from pybpf.capture import CaptureFile
+    from pybpf.capture import CaptureFile, PcapWriter
     from pybpf.engine import Map
     from pybpf.replay import PacketResult, Summary
 
@@ -96,10 +97,6 @@ def _replay(args: argparse.Namespace, program: Any, capture: CaptureFile) -> Sum
         counted = replay_summary(program, capture, args.capture)
         if counted is not None:
             return counted
-    import json
-
-    from pybpf.capture import LinkType, PcapWriter, summarize
-
     summary = Summary()
     writers: dict[str, Any] = {}
     split = None
@@ -108,22 +105,21 @@ def _replay(args: argparse.Namespace, program: Any, capture: CaptureFile) -> Sum
 
         split = Path(args.split_by_verdict)
         split.mkdir(parents=True, exist_ok=True)
-    passed = PcapWriter(args.write, LinkType.EN10MB, nanosecond=True) if args.write else None
+    passed = _writer(args.write) if args.write else None
     try:
         packets = _ethernet_packets(capture, args.capture)
         for result in replay(program, packets):
             summary.add(result)
             if args.json:
-                print(json.dumps(result.as_json()))
+                _print_json(result)
             if args.verbose:
-                _print_verbose(result, summarize)
+                _print_verbose(result)
             if passed is not None and result.passed:
                 passed.write(result.data, result.timestamp_ns)
             if split is not None:
                 writer = writers.get(result.verdict)
                 if writer is None:
-                    writer = writers[result.verdict] = PcapWriter(split / f"{result.verdict}.pcap", LinkType.EN10MB,
-                                                                  nanosecond=True)
+                    writer = writers[result.verdict] = _writer(split / f"{result.verdict}.pcap")
                 writer.write(result.data if result.passed else result.data_in, result.timestamp_ns)
     except BaseException:
         for writer in [passed, *writers.values()]:
@@ -134,6 +130,20 @@ def _replay(args: argparse.Namespace, program: Any, capture: CaptureFile) -> Sum
         if writer is not None:
             writer.close()
     return summary
+
+
+def _writer(path: str | Path) -> PcapWriter:
+    """A pcap file of Ethernet frames with nanosecond times (the capture writer is
+    imported only when something is written)."""
+    from pybpf.capture import LinkType, PcapWriter
+
+    return PcapWriter(path, LinkType.EN10MB, nanosecond=True)
+
+
+def _print_json(result: PacketResult) -> None:
+    import json  # only for --json (~1.5 ms of a start-up)
+
+    print(json.dumps(result.as_json()))
 
 
 def _ethernet_packets(capture: CaptureFile, path: str) -> Any:
@@ -147,8 +157,8 @@ def _ethernet_packets(capture: CaptureFile, path: str) -> Any:
         yield packet
 
 
-def _print_verbose(result: PacketResult, summarize: Any) -> None:
-    from pybpf.capture import LinkType, format_timestamp
+def _print_verbose(result: PacketResult) -> None:
+    from pybpf.capture import LinkType, format_timestamp, summarize  # (summarize imports socket: -v only)
 
     data = result.data or result.data_in
     line = summarize(data, LinkType.EN10MB, numeric=True) if data else "(no data)"

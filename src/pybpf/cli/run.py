@@ -17,7 +17,6 @@ to such runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -113,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         result = _run_engine(program, args, _DEFAULT_PACKET if memory is None else memory, engine)
     result["engine"] = engine
     if args.json:
+        import json  # only for --json (~1.5 ms of a start-up)
+
         print(json.dumps(result))
     else:
         for line in result.get("output", []):

@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from pybpf.errors import PybpfError
 
     if args.list:
-        for name in tools.NAMES:
-            print(f"{name:<14} {tools.get(name).description}")
+        for name, description in tools.DESCRIPTIONS.items():    # (without importing the tools)
+            print(f"{name:<14} {description}")
         return 0
     if not args.name:
         raise PybpfError("name a tool (`pybpf tool --list` shows them)")

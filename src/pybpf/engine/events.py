@@ -17,13 +17,16 @@ from __future__ import annotations
 import select
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pybpf.resource import Resource
 
 if TYPE_CHECKING:
+    from dataclasses import dataclass
+
     from pybpf.engine.map import Map
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ An engine subclasses :class:`Program` and implements ``_test_run`` and ``_close`
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
 from pybpf.engine.link import Link
 from pybpf.errors import EngineUnavailable
@@ -15,7 +14,10 @@ from pybpf.resource import Resource
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from dataclasses import dataclass
     from typing import Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 
 @dataclass(frozen=True)

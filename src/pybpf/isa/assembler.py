@@ -11,7 +11,6 @@ as they are. Every error is an :class:`AsmError` naming line and column.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from pybpf.errors import PybpfError
 from pybpf.isa.asm_c import LabelRef, parse_c
@@ -147,11 +146,11 @@ def _resolve(program: list[tuple[Instruction, LabelRef | None, int, str]], label
                 if not -(1 << 15) <= relative < 1 << 15:
                     raise AsmError(number, column, f"label {name!r} is {relative} slots away: too far "
                                                    "for a 16-bit offset (use gotol)", raw)
-                ins = replace(ins, off=relative)
+                ins = ins.replace(off=relative)
             elif kind == "func":
-                ins = replace(ins, imm=relative & 0xFFFF_FFFF)
+                ins = ins.replace(imm=relative & 0xFFFF_FFFF)
             else:
-                ins = replace(ins, imm=relative)
+                ins = ins.replace(imm=relative)
         reason = problem(ins)
         if reason is not None:
             raise AsmError(number, 1, reason, raw)

@@ -12,8 +12,7 @@ decoder, the encoder and the engines all use it, so "valid" means one thing ever
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from pybpf._dataclass import MISSING, Field, describe
 from pybpf.errors import PybpfError
 from pybpf.isa import opcodes as o
 
@@ -28,15 +27,65 @@ class InvalidInstruction(PybpfError):
         super().__init__(f"{where}{reason}")
 
 
-@dataclass(frozen=True, slots=True)
 class Instruction:
-    """One eBPF instruction. Construct freely; :func:`problem` tells whether it is valid."""
+    """One eBPF instruction. Construct freely; :func:`problem` tells whether it is valid.
+
+    An immutable value, as a ``@dataclass(frozen=True, slots=True)`` would make it, written
+    out: the dataclass decorator imports ``dataclasses`` (and with it ``inspect``, ``ast``
+    and ``dis``: ~10 ms), which ``pybpf asm`` and ``disasm`` otherwise never need. It is
+    still a dataclass to :mod:`dataclasses` (``replace``, ``fields``, ``asdict``): its
+    ``__dataclass_fields__`` are made on first use (:func:`pybpf._dataclass.describe`)."""
+
+    __slots__ = ("opcode", "dst", "src", "off", "imm")
+    __match_args__ = ("opcode", "dst", "src", "off", "imm")
 
     opcode: int
-    dst: int = 0
-    src: int = 0
-    off: int = 0
-    imm: int = 0
+    dst: int
+    src: int
+    off: int
+    imm: int
+
+    def __init__(self, opcode: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0):
+        setattr_ = object.__setattr__
+        setattr_(self, "opcode", opcode)
+        setattr_(self, "dst", dst)
+        setattr_(self, "src", src)
+        setattr_(self, "off", off)
+        setattr_(self, "imm", imm)
+
+    def replace(self, **changes: int) -> Instruction:
+        """A copy with ``changes`` made (``dataclasses.replace(self, **changes)``)."""
+        return Instruction(changes.pop("opcode", self.opcode), changes.pop("dst", self.dst),
+                           changes.pop("src", self.src), changes.pop("off", self.off),
+                           changes.pop("imm", self.imm), **changes)
+
+    __replace__ = replace   # copy.replace (Python 3.13)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__qualname__}(opcode={self.opcode!r}, dst={self.dst!r}, src={self.src!r}, "
+                f"off={self.off!r}, imm={self.imm!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Instruction) and other.__class__ is self.__class__:
+            return (self.opcode, self.dst, self.src, self.off, self.imm) == \
+                (other.opcode, other.dst, other.src, other.off, other.imm)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.opcode, self.dst, self.src, self.off, self.imm))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[type[Instruction], tuple[int, int, int, int, int]]:
+        return Instruction, (self.opcode, self.dst, self.src, self.off, self.imm)
 
     @property
     def cls(self) -> int:
@@ -72,6 +121,10 @@ class Instruction:
 
         return format_instruction(self)
 
+
+describe(Instruction, tuple(Field(default, name=name, type="int") for name, default in
+                            (("opcode", MISSING), ("dst", 0), ("src", 0), ("off", 0), ("imm", 0))),
+         eq=True, frozen=True)
 
 _MOVSX_OFFSETS = {o.ALU64: (8, 16, 32), o.ALU: (8, 16)}
 _ATOMIC_OPS = {

@@ -4,10 +4,13 @@ through its shared mapping, a perf event array through one ``bpf-output`` ring p
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from pybpf.kernel.perfbuf import PerfBuffer
 from pybpf.kernel.ringbuf import RingBuffer
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class RingBufferSource:

@@ -17,7 +17,6 @@ import gzip
 import os
 import platform
 import struct
-from dataclasses import dataclass, field
 
 from pybpf.errors import BPFError
 from pybpf.isa import Instruction, encode
@@ -27,6 +26,12 @@ from pybpf.kernel.btf import load_btf
 from pybpf.kernel.maps import create_fd
 from pybpf.kernel.syscall import ENOTSUPP, Command, bpf
 from pybpf.object import AttachType, MapFlag, MapSpec, MapType, ProgramType
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 YES, NO, NOT_PERMITTED = "yes", "no", "not permitted"
 

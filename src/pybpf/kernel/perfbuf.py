@@ -9,11 +9,14 @@ reports how many were lost, and so does :attr:`PerfBuffer.lost` (and the optiona
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
 from pybpf.kernel.perf_event import SAMPLE_RAW, PerfEvent, online_cpus
 from pybpf.kernel.perf_ring import RECORD_SAMPLE, PerfRing, lost_count
 from pybpf.kernel.ringbuf import EventPoller
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class PerfBuffer:

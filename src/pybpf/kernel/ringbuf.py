@@ -16,9 +16,12 @@ import select
 import struct
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from pybpf.errors import PybpfError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 _BUSY = 1 << 31
 _DISCARD = 1 << 30

@@ -20,9 +20,14 @@ stride and the known fields are read from the front of each record.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 from pybpf.btf import BTFError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 MAGIC = 0xEB9F
 _HEADER = struct.Struct("<HBBIIIII")       # magic, version, flags, hdr_len, func/line off+len

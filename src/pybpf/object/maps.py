@@ -9,7 +9,6 @@ A spec is plain data that either engine turns into a live map. ``key_type`` and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from pybpf.object.errors import SpecError
@@ -17,7 +16,10 @@ from pybpf.object.kinds import MapFlag, MapType
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from dataclasses import dataclass, field, replace
     from typing import Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field, replace
 
 #: the kernel's BPF_OBJ_NAME_LEN, including the terminating NUL: longer names are cut to
 #: fit when an object is created (as libbpf does), and keep their whole length here

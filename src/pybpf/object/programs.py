@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from pybpf.errors import PybpfError
@@ -23,10 +22,13 @@ from pybpf.object.kinds import AttachType, ProgramType
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from dataclasses import dataclass, field, replace
     from typing import Any
 
     from pybpf.object.btf_ext import SourceLine
     from pybpf.object.core import Relocated
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field, replace
 
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_.]*\Z")
 
@@ -152,7 +154,7 @@ class ProgramSpec:
             ins = out[index]
             handle = resolve(map_name)
             if ins.src == o.PSEUDO_MAP_VALUE:
-                out[index] = replace(ins, imm=(ins.imm & ~0xFFFF_FFFF) | handle)
+                out[index] = ins.replace(imm=(ins.imm & ~0xFFFF_FFFF) | handle)
             else:
-                out[index] = replace(ins, src=o.PSEUDO_MAP_FD, imm=handle)
+                out[index] = ins.replace(src=o.PSEUDO_MAP_FD, imm=handle)
         return out

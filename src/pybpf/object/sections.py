@@ -10,10 +10,14 @@ the same names mean the same things here.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from pybpf.object.kinds import AttachType as A
 from pybpf.object.kinds import ProgramType as P
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from pybpf._namedtuple import NamedTuple
 
 
 class SectionKind(NamedTuple):

@@ -88,7 +88,7 @@ def read(source: str | os.PathLike[str] | bytes, *, name: str = "", type: Progra
     else:
         kind = kind_of(data, file_name)
     if kind in ("c", "elf"):
-        return _collection(where, data, kind, file_name, name, core_btf, compile_options)
+        return collection_of(where, data, kind, file_name, name, core_btf, compile_options)
     import re
 
     from pybpf.object.collection import CollectionSpec
@@ -137,15 +137,18 @@ def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def _collection(where: str, data: bytes, kind: str, file_name: str, name: str,
-                core_btf: str | Path | None, compile_options: dict[str, Any]) -> CollectionSpec:
-    """The collection of an ELF object, or of C compiled first."""
+def collection_of(where: str, data: bytes, kind: str, file_name: str, name: str = "",
+                  core_btf: str | Path | None = None, compile_options: dict[str, Any] | None = None
+                  ) -> CollectionSpec:
+    """The collection of an ELF object, or of C compiled first (``kind`` "elf" or "c", as
+    :func:`kind_of` says), from the file ``file_name`` ("" for bytes or text) holding
+    ``data``: what :func:`read` does with a file it has read."""
     if kind == "c":
         from pathlib import Path
 
         from pybpf.toolchain import compile_c  # the toolchain is only needed for C
 
-        data = compile_c(Path(file_name) if file_name else data.decode("utf-8", "replace"), **compile_options)
+        data = compile_c(Path(file_name) if file_name else data.decode("utf-8", "replace"), **(compile_options or {}))
     from pybpf.object.elf import load_object  # ELF support is only needed for objects
 
     stem = name or (_stem(file_name) if file_name else "obj")

@@ -24,11 +24,16 @@ from __future__ import annotations
 import struct
 import uuid as uuid_module
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from pybpf.output.errors import OutputError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 MAGIC = 0xC1FC1FC1
 _HEADER = struct.Struct("<I16sI")               # magic, uuid, stream_id

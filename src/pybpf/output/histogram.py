@@ -10,9 +10,14 @@ only the populated range) and BCC's ``print_log2_hist`` (``4 -> 7 : 3 |***  |``)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from pybpf.output.errors import OutputError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 _BAR_WIDTH = 52          # bpftrace's bar
 _BCC_BAR_WIDTH = 40      # BCC's bar for histograms of at most 32 buckets

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from pybpf.errors import BPFError, PybpfError
 from pybpf.object import ProgramType
 from pybpf.replay.verdicts import PACKET_TYPES, passes, verdict_name
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Any
+
     from pybpf.capture import Packet
     from pybpf.engine import Program
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 #: the shortest packet a skb or XDP test run takes (an Ethernet header)
 ETH_HLEN = 14

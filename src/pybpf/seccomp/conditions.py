@@ -8,10 +8,14 @@ is ``0xffffffffffffffff`` (a full register of ones, as libseccomp reads it too).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pybpf.cbpf.instruction import CbpfError
 from pybpf.seccomp.data import M64, arg_offsets
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 _SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "masked_eq": "=="}
 

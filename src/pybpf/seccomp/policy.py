@@ -14,8 +14,6 @@ rule, a readable listing of what the filter does) and assembled by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pybpf.cbpf.asm import assemble
 from pybpf.cbpf.instruction import CbpfError, Instruction
 from pybpf.seccomp import syscalls
@@ -23,6 +21,12 @@ from pybpf.seccomp.actions import Action
 from pybpf.seccomp.check import check_filter
 from pybpf.seccomp.conditions import Condition, emit
 from pybpf.seccomp.data import ARCH, AUDIT_ARCH_X86_64, NR, X32_SYSCALL_BIT
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 _EPERM = 1
 #: the most a conditional jump skips: a longer system call block is entered through a ja

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from pybpf.cache import DiskCache
@@ -22,6 +21,12 @@ from pybpf.errors import PybpfError
 from pybpf.toolchain import vmlinux
 from pybpf.toolchain.paths import include_dir, uapi_include_dirs
 from pybpf.toolchain.vmlinux import KERNEL_BTF, vmlinux_include_dir
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 #: compiled objects (``objects/`` under pybpf's cache root, :mod:`pybpf.cache`): an entry is
 #: a line of JSON (the headers the program read, with their digests, and clang's

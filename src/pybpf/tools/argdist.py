@@ -19,14 +19,19 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
-from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.bccprobes import Probe, cast, header_definitions, parse_probe
 from pybpf.tools.events import ToolError
 from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.traced import Ticker, TraceRun, program_argument
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import IO
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 
 @dataclass
@@ -85,7 +90,7 @@ class Argdist:
     """The argdist tool."""
 
     name = "argdist"
-    description = "Count or histogram the values of expressions at user functions, tracepoints, USDT probes."
+    description = DESCRIPTIONS["argdist"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "-v", "--verbose")

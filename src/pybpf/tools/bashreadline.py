@@ -10,12 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from typing import IO, Any
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.probespec import library_path
 from pybpf.tools.tool import Column, write_rows
 from pybpf.tools.traced import printed_events
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 #: an event's fields, in the program's printf order (for ``pybpf record`` too)
 LAYOUT = EventLayout((("pid", "u32"), ("command", "str:64")))
@@ -43,7 +47,7 @@ class Bashreadline:
     """The bashreadline tool."""
 
     name = "bashreadline"
-    description = "Print entered bash commands, system wide."
+    description = DESCRIPTIONS["bashreadline"]
     layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 
 from pybpf.tools.events import ToolError
 from pybpf.tools.probespec import kernel_refusal, resolve
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 #: BCC's ``$name`` aliases and what the trace language calls them
 _ALIASES = {"$uid": "uid", "$gid": "gid", "$pid": "tid", "$tgid": "pid", "$cpu": "cpu", "$task": "curtask",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.blockio import TRACKING, defines, disk_name
 from pybpf.tools.latency import LatencyTool
 
@@ -46,7 +47,7 @@ def _grouping(args: argparse.Namespace):
 
 TOOL = LatencyTool(
     name="biolatency",
-    description="Summarize block device I/O latency as a histogram.",
+    description=DESCRIPTIONS["biolatency"],
     source=SOURCE,
     what="block device I/O",
     defines=lambda args: {**defines(args, queued=args.queued), "PER_DISK": int(args.disks),

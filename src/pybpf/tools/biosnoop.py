@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.blockio import TRACKING, defines, disk_name, rwbs_text
 from pybpf.tools.events import EventLayout
 from pybpf.tools.tool import Column, EventTool
@@ -62,7 +63,7 @@ def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
 
 TOOL = EventTool(
     name="biosnoop",
-    description="Trace block I/O: issuing task, disk, size and latency of each request.",
+    description=DESCRIPTIONS["biosnoop"],
     layout=LAYOUT,
     source=SOURCE,
     columns=_columns,

@@ -9,15 +9,18 @@ import argparse
 import json
 import sys
 import time
-from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.csnippets import LOG2_SLOT, MAP_ADD
 from pybpf.tools.events import offset
 from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 SOURCE = r"""
 #include <vmlinux.h>
@@ -45,7 +48,7 @@ class BiteSize:
     """The bitesize tool."""
 
     name = "bitesize"
-    description = "Summarize block I/O size per command as histograms."
+    description = DESCRIPTIONS["bitesize"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         interval_arguments(parser)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.latency import LatencyTool
 
 SOURCE = r"""
@@ -51,7 +52,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 TOOL = LatencyTool(
     name="cpudist",
-    description="Summarize on-CPU (or, with -O, off-CPU) time per task as a histogram.",
+    description=DESCRIPTIONS["cpudist"],
     source=SOURCE,
     what="on-CPU time",
     defines=lambda args: {"OFF_CPU": int(args.offcpu), "INCLUDE_IDLE": int(args.include_idle)},

@@ -13,10 +13,15 @@ import contextlib
 import struct
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from pybpf.errors import PybpfError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 #: integer kinds: (C type, struct code, CTF type)
 _INTS = {"u32": ("u32", "I", "u32"), "s32": ("s32", "i", "s32"), "u64": ("u64", "Q", "u64"), "s64": ("s64", "q", "s64")}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, offset
 from pybpf.tools.tool import Column, EventTool
 
@@ -180,7 +181,7 @@ def _defines(args: argparse.Namespace) -> dict[str, int]:
 
 TOOL = EventTool(
     name="execsnoop",
-    description="Trace new programs as they start (exec), with their arguments.",
+    description=DESCRIPTIONS["execsnoop"],
     layout=EventLayout((("pid", "u32"), ("ppid", "u32"), ("uid", "u32"), ("cpu", "u32"), ("ret", "s32"),
                         ("argc", "u32"), ("args_size", "u32"), ("truncated", "u32"),
                         ("comm", "str:16"), ("pcomm", "str:16"), ("path", "str:256"), ("args", f"bytes:{ARGS_BYTES}"))),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import signal
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, offset
 from pybpf.tools.tool import Column, EventTool
 
@@ -53,7 +54,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 TOOL = EventTool(
     name="exitsnoop",
-    description="Trace process exits, with their age and exit code or signal.",
+    description=DESCRIPTIONS["exitsnoop"],
     layout=EventLayout((("pid", "u32"), ("tid", "u32"), ("ppid", "u32"), ("exit_code", "s32"), ("age_ns", "u64"),
                         ("comm", "str:16"))),
     source=SOURCE,

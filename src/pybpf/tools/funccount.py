@@ -13,11 +13,15 @@ import argparse
 import json
 import sys
 import time
-from typing import IO
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.probespec import resolve
 from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument, quote
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 
 def filters(args: argparse.Namespace) -> str:
@@ -39,7 +43,7 @@ class Funccount:
     """The funccount tool."""
 
     name = "funccount"
-    description = "Count user functions, tracepoints and USDT probes matching a pattern."
+    description = DESCRIPTIONS["funccount"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "-D", "--debug")

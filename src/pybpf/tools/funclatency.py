@@ -13,15 +13,18 @@ import argparse
 import json
 import sys
 import time
-from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.events import ToolError
 from pybpf.tools.funccount import add_timing_arguments, filters
 from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.probespec import resolve
 from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument, quote
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 _DIVISORS = {"nsecs": 1, "usecs": 1000, "msecs": 1_000_000}
 
@@ -30,7 +33,7 @@ class Funclatency:
     """The funclatency tool."""
 
     name = "funclatency"
-    description = "Time user functions and print their latency as a histogram."
+    description = DESCRIPTIONS["funclatency"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "-v", "--verbose")

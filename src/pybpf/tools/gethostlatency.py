@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from typing import IO, Any
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.probespec import library_path
 from pybpf.tools.tool import Column, write_rows
 from pybpf.tools.traced import printed_events
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 FUNCTIONS = ("getaddrinfo", "gethostbyname", "gethostbyname2")
 #: an event's fields, in the program's printf order (for ``pybpf record`` too)
@@ -29,7 +32,7 @@ class Gethostlatency:
     """The gethostlatency tool."""
 
     name = "gethostlatency"
-    description = "Show latency of host name lookups (getaddrinfo, gethostbyname) as they happen."
+    description = DESCRIPTIONS["gethostlatency"]
     layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ the irq:irq_handler_entry and irq:irq_handler_exit tracepoints; the machinery is
 
 from __future__ import annotations
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import offset
 from pybpf.tools.irqtime import IrqTool
 
@@ -38,7 +39,7 @@ def _name(key) -> str:
 
 TOOL = IrqTool(
     name="hardirqs",
-    description="Summarize hard irq event time as totals or histograms.",
+    description=DESCRIPTIONS["hardirqs"],
     source=SOURCE,
     kind="hardirq",
     column_width=26,

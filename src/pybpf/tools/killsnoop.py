@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import signal
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, offset
 from pybpf.tools.tool import Column, EventTool
 
@@ -86,7 +87,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 TOOL = EventTool(
     name="killsnoop",
-    description="Trace signals sent by kill().",
+    description=DESCRIPTIONS["killsnoop"],
     layout=EventLayout((("pid", "u32"), ("tpid", "s32"), ("sig", "s32"), ("ret", "s64"), ("comm", "str:16"))),
     source=SOURCE,
     columns=_columns,

@@ -27,13 +27,16 @@ import json
 import re
 import sys
 import time
-from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.events import ToolError
 from pybpf.tools.probespec import library_path
 from pybpf.tools.stacks import add_output_arguments, write_graphs
 from pybpf.tools.traced import Ticker, TraceRun, held_command
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 #: user allocators: (function, the size expression at entry)
 ALLOCATORS = (("malloc", "arg0"), ("calloc", "arg0 * arg1"), ("realloc", "arg1"), ("aligned_alloc", "arg1"),
@@ -124,7 +127,7 @@ class Memleak:
     """The memleak tool."""
 
     name = "memleak"
-    description = "Outstanding (not freed) allocations by allocating stack: libc for a process, kmem for the kernel."
+    description = DESCRIPTIONS["memleak"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         target = parser.add_mutually_exclusive_group()

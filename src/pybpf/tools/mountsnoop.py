@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, offset
 from pybpf.tools.tool import Column, EventTool
 
@@ -102,7 +103,7 @@ def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
 
 TOOL = EventTool(
     name="mountsnoop",
-    description="Trace mount() and umount() calls.",
+    description=DESCRIPTIONS["mountsnoop"],
     layout=EventLayout((("pid", "u32"), ("tid", "u32"), ("ppid", "u32"), ("mnt_ns", "u32"), ("umount", "u32"), ("ret", "s64"),
                         ("flags", "u64"), ("comm", "str:16"), ("pcomm", "str:16"), ("source", "str:128"), ("target", "str:128"),
                         ("fstype", "str:32"))),

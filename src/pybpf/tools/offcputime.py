@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.loading import running
 from pybpf.tools.stacks import Stack, add_output_arguments, add_stack_arguments, positive, symbolize, write
 from pybpf.tools.status import StatusLine, intervals
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 SOURCE = r"""
 #include <vmlinux.h>
@@ -81,7 +84,7 @@ class OffCpuTime:
     """The offcputime tool."""
 
     name = "offcputime"
-    description = "Summarize off-CPU time by stack trace (where and how long tasks block)."
+    description = DESCRIPTIONS["offcputime"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("duration", nargs="?", type=float, default=None,

@@ -13,10 +13,14 @@ import json
 import os
 import sys
 import time
-from typing import IO
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, offset
 from pybpf.tools.tool import EventTool
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 FIELDS = ("pid", "comm", "total_vm", "anon_rss", "file_rss", "shmem_rss", "uid")
 
@@ -61,7 +65,7 @@ def _derive(event: dict) -> None:
 
 EVENTS = EventTool(
     name="oomkill",
-    description="Trace out-of-memory kills.",
+    description=DESCRIPTIONS["oomkill"],
     layout=LAYOUT,
     source=SOURCE,
     columns=(),

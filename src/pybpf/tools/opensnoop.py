@@ -13,11 +13,14 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator
-from typing import IO
 
-from pybpf.tools import pathcalls
+from pybpf.tools import DESCRIPTIONS, pathcalls
 from pybpf.tools.events import EventLayout
 from pybpf.tools.tool import Column, EventTool
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 SYSCALLS = ("open", "openat", "openat2")
 _call_fields = pathcalls.deriver(SYSCALLS)
@@ -83,7 +86,7 @@ def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
 def _event_tool(layout: EventLayout, full_path: bool) -> EventTool:
     return EventTool(
         name="opensnoop",
-        description="Trace open() calls (open, openat, openat2) with their paths and results.",
+        description=DESCRIPTIONS["opensnoop"],
         layout=layout,
         source=lambda args: pathcalls.source(SYSCALLS, full_path=full_path),
         columns=_columns,

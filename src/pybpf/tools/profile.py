@@ -16,14 +16,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.events import ToolError
 from pybpf.tools.loading import running
 from pybpf.tools.stacks import Stack, add_output_arguments, add_stack_arguments, positive, symbolize, write
 from pybpf.tools.status import StatusLine, intervals
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 SOURCE = r"""
 #include <pybpf/bpf.h>
@@ -58,7 +61,7 @@ class Profile:
     """The profile tool."""
 
     name = "profile"
-    description = "Sample stack traces at a timed interval (CPU profile, flame graphs)."
+    description = DESCRIPTIONS["profile"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("duration", nargs="?", type=float, default=None,

@@ -22,10 +22,15 @@ import argparse
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from pybpf.tools.events import ToolError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 #: the placeholder maps the check reads, by the flag that replaces each with a pinned map
 _PLACEHOLDERS = {"cgroupmap": "tool_cgroupmap", "mntnsmap": "tool_mntnsmap"}

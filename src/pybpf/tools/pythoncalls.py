@@ -13,10 +13,14 @@ import argparse
 import json
 import sys
 import time
-from typing import IO, Any
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.pythonusdt import python_probes
 from pybpf.tools.traced import Ticker
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 
 def _text(raw: object) -> str:
@@ -30,7 +34,7 @@ class Pythoncalls:
     """The pythoncalls tool."""
 
     name = "pythoncalls"
-    description = "Count a Python process's function calls (and their time with -L), by USDT."
+    description = DESCRIPTIONS["pythoncalls"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("pid", type=int, help="process id to attach to")

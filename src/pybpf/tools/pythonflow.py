@@ -12,17 +12,21 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from typing import IO, Any
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import monotonic_to_wall, stream
 from pybpf.tools.pythonusdt import LAYOUT, python_probes
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 
 class Pythonflow:
     """The pythonflow tool."""
 
     name = "pythonflow"
-    description = "Print a Python process's function calls and returns, indented by depth (USDT)."
+    description = DESCRIPTIONS["pythonflow"]
     layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -14,10 +14,15 @@ entries give the depths and the times of ``-L``."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
 
 from pybpf.tools.events import EventLayout, ToolError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 PROBES = ("function__entry", "function__return")
 CLASS_SIZE, METHOD_SIZE = 128, 64

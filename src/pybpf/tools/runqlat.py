@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import ToolError
 from pybpf.tools.latency import LatencyTool
 
@@ -58,7 +59,7 @@ def _defines(args: argparse.Namespace) -> dict[str, int]:
 
 TOOL = LatencyTool(
     name="runqlat",
-    description="Summarize run queue (scheduler) latency as a histogram.",
+    description=DESCRIPTIONS["runqlat"],
     source=SOURCE,
     what="run queue latency",
     defines=_defines,

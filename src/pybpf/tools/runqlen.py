@@ -11,14 +11,17 @@ import argparse
 import json
 import sys
 import time
-from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.histlayout import add_layout_argument, render
 from pybpf.tools.latency import buckets
 from pybpf.tools.loading import running
 from pybpf.tools.status import interval_arguments, report_intervals
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 FREQUENCY = 99
 MAX_LENGTH = 1024            # longer queues count in the last bucket
@@ -59,7 +62,7 @@ class RunqLen:
     """The runqlen tool."""
 
     name = "runqlen"
-    description = "Summarize scheduler run queue length as a histogram (sampled at 99 Hz)."
+    description = DESCRIPTIONS["runqlen"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         interval_arguments(parser)

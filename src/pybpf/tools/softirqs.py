@@ -4,6 +4,7 @@ irq:softirq_entry and irq:softirq_exit tracepoints; the machinery is in
 
 from __future__ import annotations
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import offset
 from pybpf.tools.irqtime import IrqTool
 
@@ -39,7 +40,7 @@ def _name(key) -> str:
 
 TOOL = IrqTool(
     name="softirqs",
-    description="Summarize soft irq event time as totals or histograms.",
+    description=DESCRIPTIONS["softirqs"],
     source=SOURCE,
     kind="softirq",
     column_width=16,

@@ -17,13 +17,17 @@ import json
 import sys
 import time
 from collections import Counter
-from typing import IO
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.funccount import filters
 from pybpf.tools.probespec import resolve
 from pybpf.tools.stacks import write_graphs
 from pybpf.tools.status import StatusLine
 from pybpf.tools.traced import Ticker, TraceRun, program_argument
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 Frames = tuple[tuple[int, str], ...]
 
@@ -32,7 +36,7 @@ class Stackcount:
     """The stackcount tool."""
 
     name = "stackcount"
-    description = "Count events (tracepoints, user functions, USDT) by stack trace."
+    description = DESCRIPTIONS["stackcount"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         program_argument(parser, "--debug")

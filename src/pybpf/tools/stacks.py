@@ -12,7 +12,10 @@ import argparse
 import json
 from collections import Counter
 from collections.abc import Iterable
-from typing import IO
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 #: a stack: its frames root first (comm, user frames, kernel frames), its value, its pid
 Stack = tuple[tuple[str, ...], int, int]

@@ -6,14 +6,14 @@ pybpf's own API, see :mod:`pybpf.tools.pathcalls`). Columns as BCC's: PID COMM F
 
 from __future__ import annotations
 
-from pybpf.tools import pathcalls
+from pybpf.tools import DESCRIPTIONS, pathcalls
 from pybpf.tools.tool import Column, EventTool
 
 SYSCALLS = ("stat", "lstat", "newstat", "newlstat", "newfstatat", "statx", "statfs")
 
 TOOL = EventTool(
     name="statsnoop",
-    description="Trace stat() calls with their paths and results.",
+    description=DESCRIPTIONS["statsnoop"],
     layout=pathcalls.LAYOUT,
     source=lambda args: pathcalls.source(SYSCALLS),
     columns=lambda args: (Column("PID", "pid", -7), Column("COMM", "comm", -16), Column("FD", "fd", 4),

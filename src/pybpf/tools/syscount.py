@@ -19,14 +19,17 @@ import re
 import sys
 import time
 from functools import lru_cache
-from typing import IO
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.csnippets import MAP_ADD
 from pybpf.tools.events import ToolError, offset
 from pybpf.tools.loading import running
 from pybpf.tools.status import report_intervals
 from pybpf.tools.traced import held_command
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 #: the filters both programs apply (pid, thread, parent, syscall), and -L's map
 FILTERS = r"""
@@ -125,7 +128,7 @@ class Syscount:
     """The syscount tool."""
 
     name = "syscount"
-    description = "Summarize syscall counts and latencies, by syscall or by process, every interval."
+    description = DESCRIPTIONS["syscount"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         who = parser.add_mutually_exclusive_group()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, offset
 from pybpf.tools.inet import addresses, family_arguments, family_wanted, ports
 from pybpf.tools.tool import Column, EventTool
@@ -80,7 +81,7 @@ def _keep(args: argparse.Namespace, event: dict) -> bool:
 
 TOOL = EventTool(
     name="tcpaccept",
-    description="Trace TCP passive connections (accept()).",
+    description=DESCRIPTIONS["tcpaccept"],
     layout=LAYOUT,
     source=SOURCE,
     columns=(Column("PID", "pid", -7), Column("COMM", "comm", -12), Column("IP", "ip", -2),

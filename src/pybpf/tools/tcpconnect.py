@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from pybpf.tools import dnsanswers
+from pybpf.tools import DESCRIPTIONS, dnsanswers
 from pybpf.tools.events import ToolError, offset
 from pybpf.tools.inet import family_arguments, family_wanted, ports
 from pybpf.tools.tcpstates import LAYOUT, SOURCE, defines, derive
@@ -88,7 +88,7 @@ def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
 
 EVENTS = EventTool(
     name="tcpconnect",
-    description="Trace TCP active connections (connect()).",
+    description=DESCRIPTIONS["tcpconnect"],
     layout=LAYOUT,
     source=_source,
     columns=_columns,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout
 from pybpf.tools.inet import TRACEPOINT_C, addresses, field_offsets, session_arguments, session_wanted
 from pybpf.tools.tool import Column, EventTool
@@ -94,7 +95,7 @@ def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
 
 TOOL = EventTool(
     name="tcplife",
-    description="Trace the lifespan of TCP sessions and summarize.",
+    description=DESCRIPTIONS["tcplife"],
     layout=LAYOUT,
     source=SOURCE,
     columns=_columns,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.inet import STATES, TRACEPOINT_C, addresses, family_arguments, family_wanted, field_offsets
 from pybpf.tools.tool import Column, CountedTool, EventTool
@@ -68,7 +69,7 @@ def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
 
 EVENTS = EventTool(
     name="tcpretrans",
-    description="Trace TCP retransmits.",
+    description=DESCRIPTIONS["tcpretrans"],
     layout=LAYOUT,
     source=SOURCE,
     columns=_columns,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout
 from pybpf.tools.inet import STATES, TRACEPOINT_C, addresses, field_offsets, session_arguments, session_wanted
 from pybpf.tools.tool import Column, EventTool
@@ -95,7 +96,7 @@ def _columns(args: argparse.Namespace) -> tuple[Column, ...]:
 
 TOOL = EventTool(
     name="tcpstates",
-    description="Trace TCP state changes, with the time spent in each state.",
+    description=DESCRIPTIONS["tcpstates"],
     layout=LAYOUT,
     source=SOURCE,
     columns=_columns,

@@ -11,10 +11,14 @@ address) and ``func`` (its name, or the hex address). Threads made without pthre
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
+from pybpf.tools import DESCRIPTIONS
 from pybpf.tools.events import EventLayout, ToolError
 from pybpf.tools.tool import Column, EventTool
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 SOURCE = r"""
 SEC("uprobe")
@@ -81,7 +85,7 @@ def _name_start(args: argparse.Namespace, event: dict) -> bool:
 
 TOOL = EventTool(
     name="threadsnoop",
-    description="Trace thread creation (pthread_create), with each thread's start routine.",
+    description=DESCRIPTIONS["threadsnoop"],
     layout=EventLayout((("pid", "u32"), ("start", "u64"), ("comm", "str:16"))),
     source=SOURCE,
     columns=(Column("TIME(ms)", "_elapsed_ms", -10), Column("PID", "pid", -7), Column("COMM", "comm", -16),

@@ -22,13 +22,18 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import IO, Any
 
-from pybpf.tools import programflags
+from pybpf.tools import DESCRIPTIONS, programflags
 from pybpf.tools.bccprobes import Probe, header_definitions, parse_probe
 from pybpf.tools.events import EventLayout, ToolError, monotonic_to_wall
 from pybpf.tools.traced import TraceRun, follow, program_argument, quote
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import IO, Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 _CONVERSION = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z)?([diouxXcspKU%])")
 
@@ -137,7 +142,7 @@ class Trace:
     """The trace tool."""
 
     name = "trace"
-    description = "Print a message per call of user functions, returns, tracepoints and USDT probes."
+    description = DESCRIPTIONS["trace"]
     layout = LAYOUT
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import cache
 
 from pybpf.tools.events import ToolError
@@ -19,6 +18,7 @@ from pybpf.tools.status import StatusLine
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from dataclasses import dataclass
     from typing import Any
 
     from pybpf.trace.runtime import Session
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
         """What :func:`_tool_session` makes, declared for type checkers."""
 
         printed: list[Printed]
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 
 def held_command(command: str | list[str]):

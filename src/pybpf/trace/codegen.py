@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
+from pybpf._dataclass import field_names
 from pybpf.isa import opcodes as o
 from pybpf.isa.helpers import HELPER_IDS
 from pybpf.isa.instruction import Instruction
@@ -25,6 +24,13 @@ from pybpf.trace.emit import Emitter
 from pybpf.trace.errors import TraceSyntaxError
 from pybpf.trace.kernel_types import KernelTypes
 from pybpf.trace.types import INT64, NONE, STRLEN, UINT64, T, string, tuple_of
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 # helper ids (include/uapi/linux/bpf.h)
 MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, PROBE_READ, KTIME, PRANDOM, SMP_ID = 1, 2, 3, 4, 5, 7, 8
@@ -615,7 +621,7 @@ def _walk(node: Any):
         return
     if not isinstance(node, ast.Node):
         return
-    for name in getattr(node, "__dataclass_fields__", {}):
+    for name in field_names(node):
         if name in ("type", "position", "length"):
             continue
         value = getattr(node, name)

@@ -7,10 +7,15 @@ that touch no kernel type never pay for parsing BTF."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 
 from pybpf.trace.types import T
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 _STRUCT = re.compile(r"^(?:const\s+|volatile\s+)*(struct|union|enum)?\s*(\w+)\s*(\**)$")
 

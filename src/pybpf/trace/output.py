@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from pybpf.trace.codegen import BUCKETED, MapInfo
 from pybpf.trace.types import T, decode
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 _BAR = 52
 

@@ -12,8 +12,6 @@ import signal
 import struct
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any, TextIO
 
 from pybpf.trace import ast
 from pybpf.trace.codegen import (
@@ -30,6 +28,13 @@ from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError, line_column,
 from pybpf.trace.parser import parse
 from pybpf.trace.printf import render
 from pybpf.trace.types import decode
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Any, TextIO
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 RING_SIZE = 1 << 20
 LOG_SIZE = 1000000  #: -v's verifier log buffer unless BPFTRACE_LOG_SIZE says otherwise, as bpftrace's default

@@ -7,7 +7,12 @@ map values and printf arguments with the same layouts (:func:`decode`)."""
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 STRLEN = 64  #: bytes of a str() value, as bpftrace's default BPFTRACE_STRLEN
 

@@ -12,11 +12,16 @@ import os
 import re
 import select
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from pybpf.tracefs.errors import TracefsError
 from pybpf.tracefs.mount import find_tracefs
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 _LINE = re.compile(
     r"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>[\d-]+)\)\s+)?\[(?P<cpu>\d+)\]\s+"

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
 
 from pybpf.usdt.errors import UsdtError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 #: byte offset of each x86-64 register in the kernel's ``struct pt_regs``
 _X86_64_PT_REGS = {

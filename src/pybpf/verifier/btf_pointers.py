@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass, field
 from functools import cache
 
 from pybpf.btf import BTF, BTFError, Kind, Type
@@ -23,6 +22,12 @@ from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
 from pybpf.verifier.program import Refused
 from pybpf.verifier.tracepoint_args import ARGS
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 #: MAX_BPF_FUNC_ARGS: the context of a tracing program holds at most this many u64

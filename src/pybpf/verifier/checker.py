@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import gc
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from pybpf.btf import BTF, Kind
@@ -31,6 +30,12 @@ from pybpf.verifier.kept import KeptStates
 from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access, constant_key
 from pybpf.verifier.program import Layout, Refused
 from pybpf.verifier.protos import PROTOS, Proto, prototype
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 INSN_LIMIT = 1_000_000
 MAX_CALL_FRAMES = 8

@@ -7,10 +7,15 @@ permissions. The tables follow the kernel's ``*_is_valid_access`` functions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 from pybpf.object import ProgramType
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 #: struct __sk_buff: field → (offset, size)
 SK_BUFF = {

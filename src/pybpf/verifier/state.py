@@ -10,14 +10,16 @@ holds (ring-buffer memory), which the program must release before it exits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from pybpf.verifier import scalar as sc
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from dataclasses import dataclass, field
     from typing import Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 NOT_INIT, SCALAR = "?", "scalar"
 CTX, STACK, MAP_VALUE, MAP_KEY, MAP_PTR = "ctx", "fp", "map_value", "map_key", "map_ptr"

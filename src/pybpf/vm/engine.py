@@ -21,7 +21,6 @@ import os
 import struct
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 
 from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
 from pybpf.isa import opcodes as o
@@ -499,7 +498,7 @@ def _verify(spec: ProgramSpec, checked: Checked, maps: dict[int, VmMap]) -> dict
                                "func_info": spec.btf is not None and bool(spec.btf.func_info),
                                "attach_type": spec.expected_attach_type, "attach_to": spec.attach_to,
                                "license": spec.license}
-    infos = {i: map_info(i, m.spec if not m.btf_dropped else replace(m.spec, btf=None)) for i, m in maps.items()}
+    infos = {i: map_info(i, m.spec if not m.btf_dropped else m.spec.copy(btf=None)) for i, m in maps.items()}
     verdict = verify(checked.instructions, spec.type, infos, **options)
     if verdict.accepted:
         return verdict.accesses

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
@@ -26,7 +25,10 @@ from pybpf.vm.program import CheckedProgram, map_value_address
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from dataclasses import dataclass, field
     from typing import Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 M32 = 0xFFFF_FFFF
 MAX_FRAMES = 8

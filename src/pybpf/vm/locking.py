@@ -15,14 +15,14 @@ stopped by an error inside its critical section releases it (:func:`release_held
 
 from __future__ import annotations
 
-import threading
+import _thread
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from typing import Any
 
 #: the lock every bpf_spin_lock and every BPF_F_LOCK copy takes
-SPIN_LOCK = threading.Lock()
+SPIN_LOCK = _thread.allocate_lock()     # (threading.Lock, without importing threading)
 HELD = "spin_lock_held"
 
 

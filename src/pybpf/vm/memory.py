@@ -10,9 +10,14 @@ regions with :meth:`Memory.map`.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 from pybpf.vm.errors import VMError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 #: where the input memory (or packet) of a run is placed
 INPUT_BASE = 0x0000_0001_0000_0000

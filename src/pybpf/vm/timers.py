@@ -21,18 +21,20 @@ element.
 
 from __future__ import annotations
 
+import _thread
 import errno
 import itertools
-import threading
 import time
 import weakref
-from dataclasses import dataclass
 
 from pybpf.vm.constants import MAP_HANDLE_BASE
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from dataclasses import dataclass
     from typing import Any
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 #: the clocks bpf_timer_init accepts (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME)
 CLOCKS = {0: time.CLOCK_REALTIME, 1: time.CLOCK_MONOTONIC, 7: time.CLOCK_BOOTTIME}
@@ -75,8 +77,9 @@ class Timer:
 _numbers = itertools.count(1)
 #: the live timers by number (what a value's timer field holds)
 TIMERS: dict[int, Timer] = {}
-_TABLE_LOCK = threading.Lock()
-_running = threading.local()
+# threading.Lock and threading.local, without importing threading (~1 ms of a vm start-up)
+_TABLE_LOCK = _thread.allocate_lock()
+_running = _thread._local()
 
 
 def _encode(number: int) -> bytes:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import weakref
-from dataclasses import dataclass
 
 from pybpf.btf import BTF, BTFError, Kind
 from pybpf.object.core.spec import (
@@ -27,6 +26,12 @@ from pybpf.object.core.spec import (
     types_compatible,
     types_match,
 )
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 
 class ReloKind(enum.IntEnum):

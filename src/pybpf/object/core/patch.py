@@ -15,8 +15,6 @@ kernels without the field. Both engines name the failed relocation when they ref
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.isa.helpers import POISON_HELPER, is_poison  # noqa: F401 (is_poison: pybpf.object.core's)
@@ -50,7 +48,7 @@ def patch(ins: Instruction, kind: ReloKind, result: Result) -> Instruction | Non
             raise PatchError("an ALU instruction with a register operand has no constant to relocate")
         if result.validate and ins.imm & 0xFFFF_FFFF != result.old & 0xFFFF_FFFF:
             raise PatchError(f"holds {ins.imm}, but the local BTF gives {result.old}")
-        return replace(ins, imm=_s32(result.new))
+        return ins.replace(imm=_s32(result.new))
     if cls in (o.LDX, o.ST, o.STX):
         if result.validate and ins.off != result.old:
             raise PatchError(f"has offset {ins.off}, but the local BTF gives {result.old}")
@@ -65,14 +63,14 @@ def patch(ins: Instruction, kind: ReloKind, result: Result) -> Instruction | Non
             if result.new_size not in _SIZES:
                 return None
             opcode = (ins.opcode & ~0x18) | _SIZES[result.new_size]
-            return replace(ins, opcode=opcode, off=result.new)
-        return replace(ins, off=result.new)
+            return ins.replace(opcode=opcode, off=result.new)
+        return ins.replace(off=result.new)
     if ins.is_lddw:
         if ins.src or ins.off:
             raise PatchError("an lddw of a map, variable or function carries no CO-RE constant")
         if result.validate and ins.imm != result.old & ((1 << 64) - 1):
             raise PatchError(f"holds {ins.imm}, but the local BTF gives {result.old}")
-        return replace(ins, imm=result.new & ((1 << 64) - 1))
+        return ins.replace(imm=result.new & ((1 << 64) - 1))
     raise PatchError(f"opcode 0x{ins.opcode:02x} carries no constant to relocate")
 
 

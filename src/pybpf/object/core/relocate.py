@@ -10,9 +10,8 @@ were poisoned and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 from functools import cache
-from pathlib import Path
 
 from pybpf.btf import BTF, BTFError, Kind
 from pybpf.errors import PybpfError
@@ -21,6 +20,13 @@ from pybpf.object.btf_ext import CoreRelo
 from pybpf.object.core.calc import ReloKind, calculate
 from pybpf.object.core.patch import PatchError, patch, poisoned
 from pybpf.object.core.spec import describe, skip_modifiers
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from pathlib import Path
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 
@@ -56,7 +62,7 @@ def target_btf(source: BTF | str | Path | None = None) -> BTF:
         return source
     path = str(source or VMLINUX)
     try:
-        mtime = Path(path).stat().st_mtime
+        mtime = os.stat(path).st_mtime
     except OSError as exc:
         hint = (" (this kernel exposes no BTF: pass core_btf= a BTF file of the kernel the program is for)"
                 if source is None else "")

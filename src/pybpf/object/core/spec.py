@@ -13,9 +13,13 @@ types, and array indexes must be within bounds unless the array is a flexible la
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pybpf.btf import BTF, BTFError, Kind, Type
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 _MODIFIERS = (Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG)
 _ENUMS = (Kind.ENUM, Kind.ENUM64)

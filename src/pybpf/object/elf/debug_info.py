@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, replace
-from pathlib import Path
 
 from pybpf.btf import BTF, BTFError, check_acyclic
 from pybpf.object.btf_ext import BTFExt, parse_btf_ext
@@ -22,6 +20,13 @@ from pybpf.object.elf.btf_fixup import fix_btf
 from pybpf.object.elf.linker import Function, LinkedProgram
 from pybpf.object.elf.reader import ElfObject, ObjectError
 from pybpf.object.programs import BTFInfo
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, replace
+    from pathlib import Path
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, replace
 
 
 @dataclass

@@ -17,15 +17,18 @@ if it is reachable, as with a failed CO-RE relocation); any other is an error na
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
-from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from pybpf.btf import BTF, BTFError, Kind
 from pybpf.object.elf.errors import ObjectError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 KCONFIG = ".kconfig"
 KSYMS = ".ksyms"
@@ -139,11 +142,15 @@ def _encode(btf: BTF | None, var: KconfigVar, text: str, where: str) -> bytes:
 def _kernel_config() -> dict[str, str]:
     """The running kernel's configuration (``# CONFIG_X is not set`` reads as ``n``);
     empty where neither /proc/config.gz nor /boot/config-RELEASE can be read."""
+    import gzip  # (here: gzip imports zlib and _compression, for objects with kconfig externs only)
+
     try:
-        text = gzip.decompress(Path("/proc/config.gz").read_bytes()).decode("utf-8", "replace")
+        with open("/proc/config.gz", "rb") as file:
+            text = gzip.decompress(file.read()).decode("utf-8", "replace")
     except OSError:
         try:
-            text = Path(f"/boot/config-{os.uname().release}").read_text("utf-8", "replace")
+            with open(f"/boot/config-{os.uname().release}", encoding="utf-8", errors="replace") as file:
+                text = file.read()
         except OSError:
             return {}
     values = dict(re.findall(r"^(CONFIG_\w+)=(.*)$", text, re.M))

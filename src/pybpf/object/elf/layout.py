@@ -1,22 +1,26 @@
-"""Checks on an ELF file's header and section header table, made before pyelftools
-reads anything.
+"""Checks on an ELF file's header and section header table, made before anything else
+is read from it.
 
-pyelftools trusts what the file says: a section "at" offset 2^60, a size larger than the
-file or a name index past the name table make it read past the end, ask for absurd
-allocations or raise exceptions of its own. Checking every offset, size, entry size and
-link here first means a damaged object is refused with the field, the section and the
-value at fault ("section 5 (.reltracepoint/...): offset 0x1ce8 + size 0x40000 runs past
-the end of the file (9870 bytes)") rather than with whatever the parser tripped on.
+A reader that trusts what the file says (as pyelftools does) reads past the end for a
+section "at" offset 2^60, a size larger than the file or a name index past the name
+table, asks for absurd allocations or raises exceptions of its own. Checking every
+offset, size, entry size and link here first means a damaged object is refused with the
+field, the section and the value at fault ("section 5 (.reltracepoint/...): offset
+0x1ce8 + size 0x40000 runs past the end of the file (9870 bytes)"), and that the reader
+(:mod:`.reader`) can take every table it reads as lying inside the file.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-
-from elftools.elf.enums import ENUM_E_MACHINE
 
 from pybpf.object.elf.errors import ObjectError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 EM_BPF = 247
 ET_REL = 1
@@ -27,7 +31,6 @@ _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 #: sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_addralign, sh_entsize
 _SHDR = struct.Struct("<IIQQQQIIQQ")
 _ENTRY_SIZES = {SHT_SYMTAB: 24, SHT_REL: 16, SHT_RELA: 24}
-_MACHINES = {number: name for name, number in ENUM_E_MACHINE.items() if isinstance(number, int)}
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class SectionHeader:
     index: int
     name_offset: int
     type: int
+    flags: int
     offset: int
     size: int
     link: int
@@ -55,7 +59,7 @@ def check_layout(path: str, data: bytes) -> list[SectionHeader]:
     (_ident, e_type, machine, _version, _entry, _phoff, shoff, _flags, _ehsize, _phentsize, _phnum,
      shentsize, shnum, shstrndx) = _EHDR.unpack_from(data)
     if machine != EM_BPF:
-        name = _MACHINES.get(machine, f"machine {machine}")
+        name = _machine_name(machine)
         raise ObjectError(f"{path}: e_machine is {name}, not BPF (EM_BPF, {EM_BPF}): compile with -target bpf")
     if e_type != ET_REL:
         raise ObjectError(f"{path}: e_type is {e_type}; BPF objects are relocatable (ET_REL, from clang -c)")
@@ -85,8 +89,18 @@ def _check_inside(path: str, data: bytes, header: SectionHeader, what: str) -> N
 
 
 def _fields(raw: tuple) -> tuple:
-    name, kind, _flags, _addr, offset, size, link, info, _align, entsize = raw
-    return name, kind, offset, size, link, info, entsize
+    name, kind, flags, _addr, offset, size, link, info, _align, entsize = raw
+    return name, kind, flags, offset, size, link, info, entsize
+
+
+def _machine_name(machine: int) -> str:
+    """``EM_X86_64`` for 62: pyelftools' table of machines, imported for this message
+    only (pyelftools' modules take ~25 ms to import, which reading an object no longer
+    needs)."""
+    from elftools.elf.enums import ENUM_E_MACHINE
+
+    names = {number: name for name, number in ENUM_E_MACHINE.items() if isinstance(number, int)}
+    return names.get(machine, f"machine {machine}")
 
 
 def _check_ident(path: str, data: bytes) -> None:

@@ -11,13 +11,17 @@ data become references to the data section's array map with the variable's offse
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 from pybpf.isa import Instruction, InvalidInstruction, decode
 from pybpf.isa import opcodes as o
 from pybpf.object.core import POISON_HELPER, Relocated
 from pybpf.object.elf.externs import KCONFIG, Externs, ksym_btf_id
 from pybpf.object.elf.reader import ElfObject, ObjectError, Relocation, Symbol
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 R_BPF_64_64 = 1      # lddw of a map, a variable or a function
 R_BPF_64_ABS64 = 2   # data words (debug info, BTF): not code
@@ -142,7 +146,7 @@ def link(obj: ElfObject, entry: Function, table: dict[tuple[int, int], Function]
         # both calls and lddw of a callback count from the slot after the first one
         relative = placed[id(callee)] - (at + 1)
         ins = instructions[index]
-        instructions[index] = replace(ins, imm=relative & 0xFFFF_FFFF if ins.is_lddw else relative)
+        instructions[index] = ins.replace(imm=relative & 0xFFFF_FFFF if ins.is_lddw else relative)
     return LinkedProgram(entry, instructions, maps, data, [f.name for f in layout[1:]], placements)
 
 
@@ -166,7 +170,7 @@ def _apply(obj: ElfObject, function: Function, ins: Instruction, rel: Relocation
         raise ObjectError(f"{where}: unexpected relocation type {rel.type} on opcode 0x{ins.opcode:02x}")
     if target_section.executable:  # a callback: lddw of a function's address
         byte = sym.value + (ins.imm & 0xFFFF_FFFF if sym.type == "STT_SECTION" else 0)
-        return replace(ins, src=o.PSEUDO_FUNC), _function_at(obj, sym.section, byte, where, table)
+        return ins.replace(src=o.PSEUDO_FUNC), _function_at(obj, sym.section, byte, where, table)
     if target_section.name in ("maps", ".maps"):
         if sym.type == "STT_SECTION":
             raise ObjectError(f"{where}: refers to section {target_section.name} without naming a map")
@@ -177,7 +181,7 @@ def _apply(obj: ElfObject, function: Function, ins: Instruction, rel: Relocation
         raise ObjectError(f"{where}: refers to {_symbol_name(obj, sym)!r}+{offset}, past the end of "
                           f"{target_section.name} ({target_section.size} bytes)")
     data[index] = (target_section.name, offset)
-    return replace(ins, src=o.PSEUDO_MAP_VALUE, imm=offset << 32), None
+    return ins.replace(src=o.PSEUDO_MAP_VALUE, imm=offset << 32), None
 
 
 def _extern(ins: Instruction, sym: Symbol, index: int, data: dict[int, tuple[str, int]],
@@ -188,16 +192,16 @@ def _extern(ins: Instruction, sym: Symbol, index: int, data: dict[int, tuple[str
     if externs is not None and externs.is_kconfig(sym.name) and ins.is_lddw:
         offset = externs.kconfig[sym.name].offset + (ins.imm & 0xFFFF_FFFF)
         data[index] = (KCONFIG, offset)
-        return replace(ins, src=o.PSEUDO_MAP_VALUE, imm=offset << 32)
+        return ins.replace(src=o.PSEUDO_MAP_VALUE, imm=offset << 32)
     if externs is not None and sym.name in externs.ksyms:
         if ins.opcode == o.JMP | o.CALL:
             found = ksym_btf_id(sym.name, True, weak, where)
             # a weak kfunc the kernel lacks: a call the verifier refuses only if reachable
-            return replace(ins, src=o.CALL_KFUNC, imm=found, off=0) if found else \
-                replace(ins, src=o.CALL_HELPER, imm=POISON_HELPER)
+            return ins.replace(src=o.CALL_KFUNC, imm=found, off=0) if found else \
+                ins.replace(src=o.CALL_HELPER, imm=POISON_HELPER)
         if ins.is_lddw:
             found = ksym_btf_id(sym.name, False, weak, where)
-            return replace(ins, src=o.PSEUDO_BTF_ID, imm=found) if found else replace(ins, src=0, imm=0)
+            return ins.replace(src=o.PSEUDO_BTF_ID, imm=found) if found else ins.replace(src=0, imm=0)
     raise ObjectError(f"{where}: refers to {sym.name!r}, which this object does not define "
                       "(an extern must be declared __kconfig or __ksym)")
 

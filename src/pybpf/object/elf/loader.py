@@ -7,7 +7,7 @@ with their subprograms), the maps they reference (legacy definitions, BTF-define
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from pybpf.btf import BTF, BTFError, Kind
 from pybpf.object.collection import CollectionSpec
@@ -23,6 +23,10 @@ from pybpf.object.maps import MapSpec
 from pybpf.object.programs import ProgramSpec
 from pybpf.object.sections import SectionKind, section_kind
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 def load_object(source: str | Path | bytes, *, name: str = "",
                 core_btf: BTF | str | Path | None = None) -> CollectionSpec:
@@ -33,7 +37,8 @@ def load_object(source: str | Path | bytes, *, name: str = "",
     runs on both engines as the kernel it was relocated for lays its types out.
     """
     obj = read_object(source, name)
-    object_name = name or (Path(source).stem if not isinstance(source, (bytes, bytearray, memoryview)) else "obj")
+    object_name = name or (os.path.splitext(os.path.basename(source))[0]   # (Path(source).stem)
+                          if not isinstance(source, (bytes, bytearray, memoryview)) else "obj")
     license = _license(obj)
     table = functions(obj)
     btf = read_btf(obj)

@@ -3,7 +3,6 @@ instruction poisoned by a failed CO-RE relocation calls."""
 
 from __future__ import annotations
 
-import random
 import time
 
 from pybpf.isa.helpers import POISON_HELPER
@@ -26,6 +25,8 @@ def ktime_get_ns(vm: Any, *_: int) -> int:
 @FAMILY.helper("bpf_get_prandom_u32")
 def get_prandom_u32(vm: Any, *_: int) -> int:
     """A pseudo-random 32-bit number."""
+    import random  # (here: random imports math, bisect and hashlib's _sha512 for a helper few programs call)
+
     return random.getrandbits(32)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from llvmlite import ir
 
@@ -83,6 +82,12 @@ from pybpf.vm.jit.abi import (
 from pybpf.vm.jit.mapcalls import NATIVE_MAP_WRITES, find_lookup_entry, native_hash_lookup, native_map_write
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP
 from pybpf.vm.program import CheckedProgram, map_value_references
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 STATE = I64.as_pointer()
