@@ -72,6 +72,17 @@ def test_import_pybpf_loads_no_engine():
     assert "pybpf.engine" in _loaded("from pybpf import load")
 
 
+def test_a_package_imports_no_module_named_like_one_of_its_names():
+    """``pybpf.btf.decode`` is a function in ``pybpf.btf.decode``: importing the package
+    does not import that module (nor, through it, the BTF reader) to bind the name, and
+    the name stays the function once the module is imported."""
+    code = ("import sys, pybpf.btf, pybpf.cbpf; print(sorted(m for m in sys.modules if m.startswith(('pybpf.btf.', "
+            "'pybpf.cbpf.')))); import pybpf.btf.decode, pybpf.cbpf.dump; "
+            "print([callable(pybpf.btf.decode), callable(pybpf.btf.encode), callable(pybpf.cbpf.dump)])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == ["[]", "[True, True, True]"]
+
+
 def test_building_the_command_line_loads_no_command():
     assert _loaded("from pybpf.cli import build_parser; build_parser()") == []
 
@@ -115,13 +126,16 @@ TRIVIAL = {
             ("typing", "pathlib", "dataclasses", "pybpf.object.programs", "pybpf.object.collection", "pybpf.btf", "pybpf.engine")),
     "disasm": (["disasm", "{raw}"],
                ("typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.programs", "pybpf.btf", "pybpf.engine")),
+    # (the BTF reader: for programs and maps that carry BTF, or are typed by the kernel's)
     "verify": (["verify", "{raw}"], ("typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
-                                      "pybpf.object.sections", "pybpf.engine", "pybpf.kernel", "pybpf.vm")),
+                                      "pybpf.object.sections", "pybpf.engine", "pybpf.kernel", "pybpf.vm",
+                                      "pybpf.btf.parse", "pybpf.btf.decode")),
     "replay --engine vm": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}", "--engine", "vm"],
-                           ("json", "typing", "socket", "pybpf.capture.summary", "pybpf.capture.writer")),
+                           ("json", "typing", "socket", "pybpf.capture.summary", "pybpf.capture.writer",
+                            "pybpf.btf.parse")),
     "run --engine vm": (["run", "{raw}", "--engine", "vm"],
                         ("dataclasses", "threading", "random", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
-                         "pybpf.kernel", "pybpf.engine.events")),
+                         "pybpf.kernel", "pybpf.engine.events", "pybpf.btf.parse", "pybpf.btf.decode")),
     "tool --list": (["tool", "--list"], ("pybpf.trace.runtime", "pybpf.trace.codegen", "pybpf.engine", "pybpf.kernel",
                                          "pathlib", "socket", "typing", "dataclasses", "pybpf.tools.tool",
                                          "pybpf.tools.events", "pybpf.tools.execsnoop")),

@@ -19,6 +19,9 @@ import sys
 TYPE_CHECKING = False   # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import ModuleType
+else:
+    ModuleType = type(sys)   # without importing types
 
 
 def lazy_attributes(package: str, sources: dict[str, str], submodules: tuple[str, ...] = ()
@@ -26,13 +29,18 @@ def lazy_attributes(package: str, sources: dict[str, str], submodules: tuple[str
     """``__getattr__`` and ``__dir__`` for ``package``: ``sources`` maps each public name
     to the module defining it; ``submodules`` are public names that are modules.
 
-    A name defined in a submodule of the same name (``pybpf.cbpf.dump.dump``) is bound
-    now: importing the submodule later would set the package's attribute to the module
-    (the import system does so for every submodule), hiding the lazily bound function."""
-    namespace = vars(sys.modules[package])
-    for name, source in sources.items():
-        if source == f"{package}.{name}":
-            namespace[name] = getattr(_import(source), name)
+    A name defined in a submodule of the same name (``pybpf.cbpf.dump.dump``) stays that
+    name's value when the submodule is imported: the import system then sets the
+    package's attribute to the module, which the package's class (:class:`_Package`)
+    replaces with the module's own name. (Binding such names when the package is imported
+    instead would import those modules with it: ``pybpf.btf.decode`` and ``encode``, with
+    the BTF parser, ~3 ms of every command that imports any BTF module.)"""
+    module = sys.modules[package]
+    namespace = vars(module)
+    shadowed = frozenset(name for name, source in sources.items() if source == f"{package}.{name}")
+    if shadowed:
+        namespace["_SHADOWED"] = shadowed
+        module.__class__ = _Package
 
     def __getattr__(name: str) -> object:
         if name in submodules:
@@ -48,6 +56,15 @@ def lazy_attributes(package: str, sources: dict[str, str], submodules: tuple[str
         return sorted(set(namespace) | set(sources) | set(submodules))
 
     return __getattr__, __dir__
+
+
+class _Package(ModuleType):
+    """A package some of whose names are defined in submodules of the same name."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in vars(self).get("_SHADOWED", ()) and value is sys.modules.get(f"{self.__name__}.{name}"):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
 
 
 def _import(module: str) -> object:

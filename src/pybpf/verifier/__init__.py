@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pybpf.btf import BTF, Kind
+from pybpf.btf.types import Kind
 from pybpf.isa import Instruction
 from pybpf.isa.disassembler import format_instruction
 from pybpf.object import AttachType, MapSpec, ProgramType
@@ -22,6 +22,8 @@ from pybpf.verifier.state import MapInfo
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass, field
+
+    from pybpf.btf import BTF
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, field
 
@@ -59,7 +61,11 @@ def map_info(map_id: int, spec: MapSpec) -> MapInfo:
     readonly = bool(spec.flags & _RDONLY_PROG) or bool(spec.freeze and spec.name.endswith(".rodata"))
     frozen = spec.contents if readonly and spec.freeze and spec.contents is not None else None
     has_btf = spec.btf is not None and spec.btf_value_type_id > 0
-    btf = BTF.parse(spec.btf) if has_btf and spec.btf else None
+    btf = None
+    if has_btf and spec.btf:
+        from pybpf.btf.parse import BTF  # (the BTF reader for maps that carry BTF only)
+
+        btf = BTF.parse(spec.btf)
     lock, timer = ((_field_offset(btf, spec.btf_value_type_id, "bpf_spin_lock"),
                     _field_offset(btf, spec.btf_value_type_id, "bpf_timer")) if btf is not None else (None, None))
     return MapInfo(map_id, spec.type, spec.key_size, spec.value_size, spec.max_entries, readonly, spec.name, frozen,

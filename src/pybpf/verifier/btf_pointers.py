@@ -16,7 +16,7 @@ import errno
 import os
 from functools import cache
 
-from pybpf.btf import BTF, BTFError, Kind, Type
+from pybpf.btf.types import Kind, Type
 from pybpf.object import AttachType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
@@ -26,6 +26,8 @@ from pybpf.verifier.tracepoint_args import ARGS
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass, field
+
+    from pybpf.btf import BTF
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, field
 
@@ -44,12 +46,16 @@ _SAFE_LISTS = (("__safe_trusted", s.TRUSTED_PTR), ("__safe_trusted_or_null", s.n
 
 @cache
 def _kernel_btf(path: str, mtime: float) -> BTF:
+    from pybpf.btf.parse import BTF  # (the BTF reader only for programs typed by it)
+
     return BTF.load(path)
 
 
 def kernel_btf(path: str = VMLINUX) -> BTF:
     """The running kernel's BTF (read once while the file is unchanged); refused with
     ENOENT, as the kernel cannot load a BTF-attached program without it, when absent."""
+    from pybpf.btf.parse import BTFError
+
     try:
         return _kernel_btf(path, os.stat(path).st_mtime)
     except (OSError, BTFError) as exc:
@@ -74,6 +80,8 @@ def skip_modifiers(btf: BTF, type_id: int) -> tuple[int, Type]:
         if t.kind not in _MODIFIERS:
             return type_id, t
         type_id, t = t.ref, btf[t.ref]
+    from pybpf.btf.parse import BTFError
+
     raise BTFError(f"type {type_id} refers to itself through modifiers")
 
 

@@ -16,7 +16,7 @@ import errno
 import gc
 from functools import lru_cache
 
-from pybpf.btf import BTF, Kind
+from pybpf.btf.types import Kind
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.isa.disassembler import format_instruction
@@ -34,6 +34,8 @@ from pybpf.verifier.protos import PROTOS, Proto, prototype
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass, field
+
+    from pybpf.btf import BTF
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, field
 
