@@ -12,7 +12,16 @@ import enum
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
-    from typing import Self
+    from collections.abc import Callable
+    from typing import Self, TypeVar
+
+    _C = TypeVar("_C")
+
+    def _simple_enum(etype: type) -> Callable[[_C], _C]:
+        """Type checkers see the classes as written: enum classes (``_Named`` subclasses)."""
+        ...
+else:
+    from enum import _simple_enum
 
 
 class _Named(enum.IntEnum):
@@ -34,7 +43,21 @@ class _Named(enum.IntEnum):
             raise ValueError(f"{value!r} is not a {cls.__name__}") from None
 
 
-class MapType(_Named):
+# The classes below are written as plain classes and made enum classes by enum's
+# ``_simple_enum`` (what the standard library's own large enums use, re's and http's),
+# which makes the ~140 members at once: enum's metaclass makes and checks them one by
+# one, ~2.5 ms of every command that loads a program. The result is the same IntEnum and
+# IntFlag classes (members, values, names, methods, pickling; tests/object/test_kinds.py
+# compares them with the metaclass's). Type checkers see the enum bases.
+if TYPE_CHECKING:
+    _Members = _Named
+    _Flags = enum.IntFlag
+else:
+    _Members = _Flags = object
+
+
+@_simple_enum(_Named)
+class MapType(_Members):
     """enum bpf_map_type."""
 
     UNSPEC = 0
@@ -96,7 +119,8 @@ _FD_VALUES = {MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY
               MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS}
 
 
-class ProgramType(_Named):
+@_simple_enum(_Named)
+class ProgramType(_Members):
     """enum bpf_prog_type."""
 
     UNSPEC = 0
@@ -134,7 +158,8 @@ class ProgramType(_Named):
     NETFILTER = 32
 
 
-class AttachType(_Named):
+@_simple_enum(_Named)
+class AttachType(_Members):
     """enum bpf_attach_type."""
 
     CGROUP_INET_INGRESS = 0
@@ -197,7 +222,8 @@ class AttachType(_Named):
     TRACE_UPROBE_SESSION = 57
 
 
-class MapFlag(enum.IntFlag):
+@_simple_enum(enum.IntFlag)
+class MapFlag(_Flags):
     """Map creation flags (BPF_F_* for BPF_MAP_CREATE)."""
 
     NO_PREALLOC = 1 << 0
