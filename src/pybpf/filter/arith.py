@@ -10,9 +10,6 @@ one byte and masks it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.instruction import Instruction as I
 from pybpf.filter import ir, wlan
@@ -20,8 +17,13 @@ from pybpf.filter.offsets import Rel, ipv4_header_length, load, transport_base
 from pybpf.filter.protocols import IP_KEYWORDS
 from pybpf.filter.syntax import Arith, Binary, Length, Negative, Number, PacketLoad, Relation
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+
     from pybpf.filter.codegen import Generator
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 M32 = 0xFFFF_FFFF
 _ALU = {"+": c.ADD, "-": c.SUB, "*": c.MUL, "/": c.DIV, "%": c.MOD, "&": c.AND, "|": c.OR, "^": c.XOR,

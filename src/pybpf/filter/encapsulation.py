@@ -9,13 +9,12 @@ network protocol directly).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.instruction import Instruction as I
 from pybpf.filter import ir
 from pybpf.filter.offsets import Rel, compute, ipv4_header_length, transport_base
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from pybpf.filter.codegen import Generator
     from pybpf.filter.syntax import Special

@@ -10,11 +10,10 @@ expression if nothing else can match).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pybpf.cbpf import opcodes as c
 from pybpf.filter import ir
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from pybpf.filter.codegen import Generator
 

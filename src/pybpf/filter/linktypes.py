@@ -7,9 +7,13 @@ each link layer's header format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pybpf.filter.errors import FilterError
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,12 @@ keywords: ``vlan_avail=1, vlan_tci=...``); capture files need the default code.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.instruction import Instruction as I
 from pybpf.filter import ir
 from pybpf.filter.offsets import Rel, compute
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from pybpf.filter.codegen import Generator
 

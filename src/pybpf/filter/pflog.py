@@ -8,11 +8,10 @@ BSDs' pf uses (where two BSDs gave one number different names, both are accepted
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pybpf.cbpf import opcodes as c
 from pybpf.filter import ir
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from pybpf.filter.codegen import Generator
     from pybpf.filter.lexer import Token

@@ -9,11 +9,10 @@ no multicast, so libpcap's ``multicast`` there means its broadcast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pybpf.cbpf import opcodes as c
 from pybpf.filter import ir
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from pybpf.filter.codegen import Generator
     from pybpf.filter.syntax import Primitive, Special

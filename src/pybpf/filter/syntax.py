@@ -8,9 +8,13 @@ at the culprit when a qualifier does not fit its value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pybpf.filter.lexer import Token
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:   # (dataclasses imports inspect: ~10 ms of a start-up)
+    from pybpf._dataclass import dataclass, field
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,12 @@ accepts.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pybpf.cbpf import opcodes as c
 from pybpf.cbpf.instruction import Instruction as I
 from pybpf.filter import ir
 from pybpf.filter.offsets import Offset, Rel, compute, then
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from pybpf.filter.codegen import Generator
     from pybpf.filter.lexer import Token
