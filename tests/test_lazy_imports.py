@@ -83,6 +83,17 @@ def test_a_package_imports_no_module_named_like_one_of_its_names():
     assert result.stdout.splitlines() == ["[]", "[True, True, True]"]
 
 
+def test_the_vm_finds_llvmlite_as_find_spec_does():
+    """The vm asks the import system's finders whether llvmlite is installed (without
+    importlib.util); the answer is find_spec's, and llvmlite is not imported."""
+    from importlib.util import find_spec
+
+    code = ("import sys; from pybpf.vm.interpreter import JIT_DEFAULT; "
+            "print(JIT_DEFAULT, 'llvmlite' in sys.modules, 'importlib.util' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == [str(find_spec("llvmlite") is not None), "False", "False"]
+
+
 def test_building_the_command_line_loads_no_command():
     assert _loaded("from pybpf.cli import build_parser; build_parser()") == []
 
@@ -135,7 +146,8 @@ TRIVIAL = {
                             "pybpf.btf.parse")),
     "run --engine vm": (["run", "{raw}", "--engine", "vm"],
                         ("dataclasses", "threading", "random", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
-                         "pybpf.kernel", "pybpf.engine.events", "pybpf.btf.parse", "pybpf.btf.decode")),
+                         "pybpf.kernel", "pybpf.engine.events", "pybpf.btf.parse", "pybpf.btf.decode",
+                         "importlib.util")),
     "tool --list": (["tool", "--list"], ("pybpf.trace.runtime", "pybpf.trace.codegen", "pybpf.engine", "pybpf.kernel",
                                          "pathlib", "socket", "typing", "dataclasses", "pybpf.tools.tool",
                                          "pybpf.tools.events", "pybpf.tools.execsnoop")),
