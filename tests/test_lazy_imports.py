@@ -210,9 +210,11 @@ def test_a_trivial_command_loads_only_what_it_needs(name, tmp_path):
 
 def test_loading_an_object_reads_it_without_pyelftools(tmp_path):
     """pyelftools' ELF reader imports its DWARF reader and pdb (~40 ms), which the three
-    tables pybpf reads do not need; nor does an object without kconfig externs need gzip."""
+    tables pybpf reads do not need; nor does an object without kconfig externs need gzip,
+    nor one without CO-RE relocations the relocator."""
     assert _command_loads(["load", "{elf}", "--engine", "vm"],
-                          ("elftools", "pdb", "pathlib", "typing", "dataclasses", "gzip", "pybpf.toolchain.compile"),
+                          ("elftools", "pdb", "pathlib", "typing", "dataclasses", "gzip", "pybpf.toolchain.compile",
+                           "pybpf.object.core"),
                           tmp_path) == []
 
 

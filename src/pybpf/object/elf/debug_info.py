@@ -15,7 +15,6 @@ import struct
 
 from pybpf.btf import BTF, BTFError, check_acyclic
 from pybpf.object.btf_ext import BTFExt, parse_btf_ext
-from pybpf.object.core import CoreError, Relocated, relocate, target_btf
 from pybpf.object.elf.btf_fixup import fix_btf
 from pybpf.object.elf.linker import Function, LinkedProgram
 from pybpf.object.elf.reader import ElfObject, ObjectError
@@ -25,6 +24,8 @@ TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-u
 if TYPE_CHECKING:
     from dataclasses import dataclass, replace
     from pathlib import Path
+
+    from pybpf.object.core import Relocated
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, replace
 
@@ -67,6 +68,8 @@ def apply_core(obj: ElfObject, table: dict[tuple[int, int], Function], btf: Obje
     has no relocations."""
     if btf.ext is None or not any(btf.ext.core_relos.values()):
         return
+    from pybpf.object.core import CoreError, relocate, target_btf  # (CO-RE: ~2.5 ms, for objects that use it)
+
     try:
         target = target_btf(core_btf)
     except (CoreError, BTFError) as exc:

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from pybpf.isa import Instruction, InvalidInstruction, decode
 from pybpf.isa import opcodes as o
-from pybpf.object.core import POISON_HELPER, Relocated
+from pybpf.isa.helpers import POISON_HELPER
 from pybpf.object.elf.externs import KCONFIG, Externs, ksym_btf_id
 from pybpf.object.elf.reader import ElfObject, ObjectError, Relocation, Symbol
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass, field
+
+    from pybpf.object.core import Relocated
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, field
 
