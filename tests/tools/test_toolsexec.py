@@ -14,6 +14,7 @@ import time
 
 import pytest
 from test_tools import SRC, _json_lines, run_tool, run_tools
+from toolsnet_helpers import netns
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tools load BPF programs: root only")
 
@@ -221,12 +222,8 @@ def _resolving_netns(nameserver: str):
             out.write(f"nameserver {nameserver}\noptions attempts:1 timeout:1\n")
         with open(f"{config}/nsswitch.conf", "w") as out:
             out.write("hosts: files dns\n")
-        subprocess.run(["ip", "netns", "add", name], check=True)
-        try:
-            subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        with netns(name):
             yield name
-        finally:
-            subprocess.run(["ip", "netns", "del", name], check=True)
     finally:
         shutil.rmtree(config)
         if made_parent:

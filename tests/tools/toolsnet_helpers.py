@@ -61,9 +61,10 @@ def rows(out: str) -> list[list[str]]:
 
 
 @contextlib.contextmanager
-def netns() -> Iterator[str]:
-    """A fresh network namespace (its loopback up), removed afterwards."""
-    name = f"pybpf-toolsnet-{os.getpid()}-{time.monotonic_ns() % 100000}"
+def netns(name: str | None = None) -> Iterator[str]:
+    """A fresh network namespace (its loopback up), removed afterwards; ``name``, or one
+    made up."""
+    name = name or f"pybpf-toolsnet-{os.getpid()}-{time.monotonic_ns() % 100000}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
