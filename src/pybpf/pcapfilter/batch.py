@@ -467,8 +467,8 @@ class RecordBatches:
         exited = [_thread.allocate_lock() for _ in range(threads)]
         for lock in (*done_lock, *taken_lock, *exited):
             lock.acquire()
-        done: dict[int, _Piece] = {}
-        guard = _thread.allocate_lock()         # over ``state``, ``done`` and ``spare``
+        done: list[_Piece | None] = [None] * count     # piece i's result, set before done_lock[i] is released
+        guard = _thread.allocate_lock()         # over ``state`` and ``spare``
         state = {"next": 0, "stop": False}
         spare: list[bytearray | mmap.mmap] = []     # output buffers handed back (fresh memory is slow)
 
@@ -496,8 +496,7 @@ class RecordBatches:
                         result = self._piece(fd, size, worker, match, cuts[index], cuts[index + 1], index > 0, out)
                     except Exception:       # (a failed mmap) the reading thread tries again and says why
                         result = _Piece(-1, -1, False, out, 0, 0, 0)
-                    with guard:
-                        done[index] = result
+                    done[index] = result
                     done_lock[index].release()
             finally:
                 exited[number].release()
@@ -509,8 +508,8 @@ class RecordBatches:
         try:
             for index in range(count):
                 done_lock[index].acquire()
-                with guard:
-                    result = done.pop(index)
+                result, done[index] = done[index], None
+                assert result is not None
                 taken_lock[index].release()
                 if result.start != expected:    # a wrong guess: the piece from where it really starts
                     mine = mine or self._worker(native_filter)
