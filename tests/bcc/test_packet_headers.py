@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +15,7 @@ from hypothesis import strategies as st
 from pybpf.bcc.packet_headers import PROTO_HEADERS, Member, layout, packet_structs
 from pybpf.bcc.tokens import BccSyntaxError
 from pybpf.bcc.translate import translate
+from shared_data import shared_path
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="runs programs in the kernel: root only")
 
@@ -150,13 +149,9 @@ def test_member_writes_store_into_the_packet():
     assert out[:len(expected)] == bytes(expected)
 
 
-def _bcc_example(path: str) -> str | None:
-    repo = os.environ.get("PYBPF_BCC_REPO") or "/work/.mirror/iovisor+bcc/repo"
-    if (Path(repo) / path).is_file():
-        return (Path(repo) / path).read_text()
-    shown = subprocess.run(["git", "--git-dir", repo, "show", f"HEAD:{path}"], capture_output=True, text=True,
-                           check=False)
-    return shown.stdout if shown.returncode == 0 else None
+def _bcc_example(path: str) -> str:
+    """BCC's example ``path``, vendored in tests/data/bcc-examples (Apache-2.0, its LICENSE.txt)."""
+    return shared_path("bcc-examples", path).read_text()
 
 
 @root_only
@@ -167,8 +162,6 @@ def test_tc_neighbor_sharing_classifies_learned_addresses():
     from pybpf.bcc import BPF
 
     text = _bcc_example("examples/networking/neighbor_sharing/tc_neighbor_sharing.c")
-    if text is None:
-        pytest.skip("no BCC checkout (set PYBPF_BCC_REPO)")
     with BPF(text=text) as b:
         neighbor = b.load_func("classify_neighbor", b.SCHED_CLS).program
         wan = b.load_func("classify_wan", b.SCHED_CLS).program
@@ -198,8 +191,6 @@ def test_dns_matching_keeps_queries_for_names_in_its_table():
     from pybpf.bcc import BPF
 
     text = _bcc_example("examples/networking/dns_matching/dns_matching.c")
-    if text is None:
-        pytest.skip("no BCC checkout (set PYBPF_BCC_REPO)")
     with BPF(text=text) as b:
         # as a tc program: BPF_PROG_TEST_RUN starts a socket filter's packet past the
         # Ethernet header, where a packet socket's filter sees it from the first byte
@@ -223,8 +214,6 @@ def test_packet_cursor_examples_pass_the_verifier(path):
     from pybpf.bcc import BPF
 
     text = _bcc_example(path)
-    if text is None:
-        pytest.skip("no BCC checkout (set PYBPF_BCC_REPO)")
     with BPF(text=text) as b:
         for name in b.translation.functions:
             assert b.load_func(name, b.SCHED_CLS).fd > 0

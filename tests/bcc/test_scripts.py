@@ -3,9 +3,9 @@ events they report happen (root only: they attach to the running kernel).
 
 The seed scripts are in tests/bcc/scripts/. BCC's own tools and examples are read as
 Debian's bpfcc-tools package installs them (``.ci/run`` installs it: a reference, never
-used by pybpf), or from a BCC checkout — ``PYBPF_BCC_REPO`` (a work tree or a bare git
-dir), or the mirror the research tools fetch to; those tests skip, saying so, where
-there is neither.
+used by pybpf), the examples it does not ship from tests/data/bcc-examples (vendored), or
+from a BCC checkout — ``PYBPF_BCC_REPO`` (a work tree or a bare git dir), or the mirror
+the research tools fetch to; a script in none of those is skipped, saying so.
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ from pathlib import Path
 
 import pytest
 
+from shared_data import SHARED
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="BCC scripts attach to the kernel: root only")
 
 HERE = Path(__file__).parent
-_REPOS = [os.environ.get("PYBPF_BCC_REPO", ""), "/work/.mirror/iovisor+bcc/repo"]
+#: BCC checkouts to read scripts from: the examples Debian does not ship are vendored first
+_REPOS = [str(SHARED / "bcc-examples"), os.environ.get("PYBPF_BCC_REPO", ""), "/work/.mirror/iovisor+bcc/repo"]
 
 
 #: where Debian's bpfcc-tools package puts BCC's scripts (``.ci/run`` installs it): the
