@@ -190,3 +190,36 @@ def test_optimizer_reorderings_keep_tcpdumps_packets(tmp_path, expression):
 def test_common_filters_no_longer_than_libpcaps(expression, libpcap):
     """libpcap 1.10.3's instruction counts (tcpdump -d) for these."""
     assert len(compile_filter(expression)) <= libpcap
+
+
+#: arithmetic whose left operand is a constant: libpcap's optimizer knows ``0 & x`` is 0
+#: and ``0 + x`` is x whatever x loaded (opt_stmt), so the load may go and a packet too
+#: short for it is kept; a root that is then a return runs no statements (opt_root)
+CONSTANT_LEFT = ["0 != ((0 & icmp[1]) - 255)", "1 != (0 & icmp[1])", "(0 * tcp[20]) == 0",
+                 "0 != ((0 + icmp[1]) - 255)", "(0 | udp[30]) > 3", "(0 ^ ip[40]) != 1",
+                 "0 != ((1 & icmp[1]) - 255)", "5 - ip[1] > 2", "(0 >> tcp[2]) = 0 and tcp"]
+
+
+def test_an_accumulator_of_zero_needs_no_load():
+    assert len(compile_filter("1 != (0 & icmp[1])")) == 1          # libpcap 1.10.3: `ret #262144`
+    short = _eth(0x0806, b"\x00\x01")                                # too short for icmp[1] anywhere
+    assert run(compile_filter("(0 * tcp[20]) == 0"), short)
+    with pytest.raises(FilterError, match="rejects all packets"):
+        compile_filter("0 != (0 & icmp[1])")
+
+
+@needs_tcpdump
+@pytest.mark.parametrize("expression", CONSTANT_LEFT)
+def test_constant_left_operands_keep_tcpdumps_packets(tmp_path, expression):
+    frames = link_frames("EN10MB")
+    packets = _packets() + [(f, len(f)) for f in frames] + [(f[:n], n) for f in frames for n in (15, 38)]
+    _same_as_tcpdump(tmp_path, expression, packets)
+
+
+@pytest.mark.parametrize("expression, libpcap", [
+    ("0 != ((1 & icmp[1]) - 255)", 11), ("0 != ((0 + icmp[1]) - 255)", 8), ("5 - ip[1] > 2", 7),
+    ("1 << (ip[0] & 3) > 2", 8)])
+def test_constant_left_operands_no_longer_than_libpcaps(expression, libpcap):
+    """libpcap 1.10.3's instruction counts (tcpdump -d), a constant left operand moved
+    beside the right one with ``tax``, not through scratch memory."""
+    assert len(compile_filter(expression)) <= libpcap

@@ -100,8 +100,7 @@ class ArithGen:
             test = ir.test(left.stmts, jump | c.K, right.const)
             test = ir.negate(test) if negate else test
         else:
-            stmts = self.load(right) + [I(c.ST, k=r)] + self.load(left) + [I(c.LDX | c.MEM, k=r)]
-            test = ir.test(stmts, jump | c.X, 0)
+            test = ir.test(self._beside(left, right, r), jump | c.X, 0)
             test = ir.negate(test) if negate else test
         if r is not None:
             self.release()
@@ -152,10 +151,17 @@ class ArithGen:
             if left.const is not None:
                 return Value(guards=guards, const=_fold(op, left.const, right.const))
             return Value(left.stmts + [I(c.ALU | _ALU[op] | c.K, k=right.const)], guards)
-        stmts = self.load(right) + [I(c.ST, k=r)] + self.load(left) + [I(c.LDX | c.MEM, k=r),
-                                                                       I(c.ALU | _ALU[op] | c.X)]
+        stmts = self._beside(left, right, r) + [I(c.ALU | _ALU[op] | c.X)]
         self.release()
         return Value(stmts, guards)
+
+    def _beside(self, left: Value, right: Value, r: int | None) -> list[I]:
+        """Statements leaving the left operand in A and the right one in X. A constant
+        left operand needs no scratch word: ``tax; ld #k``, as libpcap's program has it
+        (its optimizer turns the store and reload of the right operand into ``tax``)."""
+        if left.const is not None:
+            return self.load(right) + [I(c.MISC | c.TAX), I(c.LD | c.IMM, k=left.const)]
+        return self.load(right) + [I(c.ST, k=r)] + self.load(left) + [I(c.LDX | c.MEM, k=r)]
 
     def packet_load(self, node: PacketLoad) -> Value:
         gen = self.gen

@@ -29,7 +29,7 @@ class Block:
     (``code``/``k``, to ``jt``/``jf``), an unconditional move to ``jt`` (``code`` is
     JA), or a return (``code`` is RET, ``jt``/``jf`` None)."""
 
-    __slots__ = ("stmts", "code", "k", "jt", "jf", "id")
+    __slots__ = ("stmts", "code", "k", "jt", "jf", "id", "pinned")
 
     def __init__(self, stmts: list[Instruction], code: int, k: int = 0,
                  jt: Block | None = None, jf: Block | None = None):
@@ -39,6 +39,9 @@ class Block:
         self.jt = jt
         self.jf = jf
         self.id = next(_ids)
+        #: statements the optimizer must keep though nothing reads their results (see
+        #: pybpf.filter.optimizer: those that fed the root's test before it was decided)
+        self.pinned: list[Instruction] = []
 
     @property
     def is_return(self) -> bool:

@@ -255,10 +255,13 @@ def _merge_facts(edge_facts: list[Facts]) -> Facts:
 
 
 class _Pass:
-    """One forward sweep over the graph: simplify statements, decide tests."""
+    """One forward sweep over the graph: simplify statements, decide tests. ``statements``
+    is the second phase's sweep, where libpcap rewrites statements (and only there knows
+    what an operation on an A of 0 leaves)."""
 
-    def __init__(self, values: Values):
+    def __init__(self, values: Values, statements: bool = True):
         self.values = values
+        self.statements = statements
         self.changed = False
 
     # ---- statement effects ------------------------------------------------------------
@@ -331,6 +334,14 @@ class _Pass:
         if c.src(ins.code) == c.X:
             xk = v.value_of(state[X_REG])
             if xk is None:
+                if self.statements and v.value_of(a) == 0:
+                    # as libpcap's opt_stmt: an operation on an A of 0 is X or 0, whatever
+                    # X holds (so ``0 & tcp[1]`` no longer needs the byte it loaded, and
+                    # the load may go: libpcap keeps short packets there, and so must we)
+                    if op in (c.ADD, c.OR, c.XOR):
+                        return I(c.MISC | c.TXA), A_REG, state[X_REG]
+                    if op in (c.MUL, c.DIV, c.MOD, c.AND, c.LSH, c.RSH):
+                        return I(c.LD | c.IMM, k=0), A_REG, v.const(0)
                 value = None if a is None or state[X_REG] is None else v.number(("alu", op, a, state[X_REG]))
                 return ins, A_REG, value
             if op in (c.DIV, c.MOD) and xk == 0:
@@ -359,6 +370,8 @@ class _Pass:
             new, dest, value = self.step(ins, state)
             if new is None:
                 continue
+            if new != ins and ins in block.pinned:
+                block.pinned.append(new)
             kept.append(new)
             state[dest] = value if value is not None else self.values.number(("fresh", id(new), len(self.values.numbers)))
         if kept and all(state[r] == entry for r, entry in enumerate(start)):
@@ -437,7 +450,7 @@ _Analysis = tuple[list[Block], dict[int, list], dict[int, list], dict[int, Facts
 def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True) -> _Analysis:
     """Entry/exit states and entry facts of every block; with ``rewrite``, turn decided
     tests into moves on the way, and with ``statements`` too, simplify statements."""
-    sweep = _Pass(values)
+    sweep = _Pass(values, statements)
     order = blocks_in_order(root)
     preds = _predecessors(order)
     entry: dict[int, list] = {}
@@ -469,6 +482,8 @@ def _forward(root: Block, values: Values, rewrite: bool, statements: bool = True
             if outcome is None and block.jt is block.jf:
                 outcome = True
             if outcome is not None:
+                if block is root:
+                    block.pinned = _feeding(block)
                 block.jt = block.jt if outcome else block.jf
                 block.jf = None
                 block.code = c.JMP | c.JA
@@ -542,11 +557,26 @@ def _liveness(order: list[Block]) -> dict[int, set[int]]:
     return live_in
 
 
+def _feeding(block: Block) -> list[I]:
+    """The block's statements that compute what its test reads."""
+    live = _terminal_uses(block)
+    feeding = []
+    for ins in reversed(block.stmts):
+        uses, defs = _uses_defs(ins)
+        if defs & live:
+            feeding.append(ins)
+            live = (live - defs) | uses
+    return feeding
+
+
 def _remove_dead(order: list[Block], live_in: dict[int, set[int]]) -> bool:
-    """Statements whose results nothing reads go, but for the packet loads of the first
-    block: libpcap's optimizer keeps the first block's statements when it drops its test
-    (opt_root), so a packet too short for them is rejected there, and pybpf keeps the
-    packets libpcap keeps."""
+    """Statements whose results nothing reads go, but for those the root's test read
+    before it was decided (:attr:`Block.pinned`): libpcap's optimizer decides a test by
+    making both its edges one, the test still reading what its statements computed, and
+    at the end moves the root's statements to the block it now starts at (opt_root), so
+    a packet too short for those loads is rejected there, and pybpf keeps the packets
+    libpcap keeps — unless the root is then a return, which opt_root leaves without
+    statements (``1 != (0 & icmp[1])`` is ``ret #262144``, every packet kept)."""
     changed = False
     for block in order:
         live = set(_terminal_uses(block))
@@ -555,7 +585,7 @@ def _remove_dead(order: list[Block], live_in: dict[int, set[int]]) -> bool:
         kept = []
         for ins in reversed(block.stmts):
             uses, defs = _uses_defs(ins)
-            if defs and not defs & live and not (block is order[0] and _reads_packet(ins)):
+            if defs and not defs & live and not (block is order[0] and not block.is_return and ins in block.pinned):
                 changed = True
                 continue
             live = (live - defs) | uses
