@@ -2,7 +2,7 @@
 tcpdump's, on a capture of generated frames (every protocol the probe set knows, with
 field values the expressions test, and truncated copies) plus tcpdump's own test
 captures. Seeded, so every run draws the same expressions; PYBPF_FILTER_FUZZ=N draws N
-(the CI size is small)."""
+(the CI size is small), PYBPF_FILTER_SEED=S draws another set."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pybpf.filter import FilterError, compile_filter
 from shared_data import SHARED
 
 COUNT = int(os.environ.get("PYBPF_FILTER_FUZZ", "60"))
+SEED = int(os.environ.get("PYBPF_FILTER_SEED", "20261207"))
 
 HOSTS = ["10.0.0.1", "10.0.0.2", "192.168.1.1", "fe80::1", "ff02::1"]
 PORTS = ["53", "80", "443", "22", "1234", "5353", "domain", "http"]
@@ -96,7 +97,7 @@ def _capture() -> list[tuple[bytes, int]]:
 
 @needs_tcpdump
 def test_random_expressions_keep_tcpdumps_packets(tmp_path):
-    rng = random.Random(20261207)
+    rng = random.Random(SEED)
     packets = _capture()
     path = tmp_path / "fuzz.pcap"
     write_pcap(path, packets)
