@@ -223,3 +223,41 @@ def test_constant_left_operands_no_longer_than_libpcaps(expression, libpcap):
     """libpcap 1.10.3's instruction counts (tcpdump -d), a constant left operand moved
     beside the right one with ``tax``, not through scratch memory."""
     assert len(compile_filter(expression)) <= libpcap
+
+
+def _pppoe(payload: bytes, ppp_protocol: int, session: int = 7) -> bytes:
+    """A PPPoE session header and PPP protocol field before ``payload``."""
+    return struct.pack(">BBHHH", 0x11, 0, session, len(payload) + 2, ppp_protocol) + payload
+
+
+def _pppoe_frames() -> list[tuple[bytes, int]]:
+    ip = _ipv4(6, _tcp(80))
+    frames = [_eth(0x8864, _pppoe(ip, 0x0021)), _eth(0x8864, _pppoe(ip, 0x0021, session=9)),
+              _eth(0x8864, _pppoe(_pppoe(ip, 0x0021, session=3), 0x8864)),     # PPPoE inside PPPoE's PPP
+              _eth(0x8864, _pppoe(_ipv4(17, _udp()), 0x0021)), _eth(0x0800, ip)]
+    return [(f, len(f)) for f in frames]
+
+
+@needs_tcpdump
+@pytest.mark.parametrize("expression", ["pppoes and pppoes and ip", "pppoes 7 and tcp port 80",
+                                        "pppoes and pppoes 3 and tcp", "pppoes and link[0] = 0",
+                                        "pppoes and ether[0:2] = 0x0021", "pppoes and ip and udp"])
+def test_after_pppoes_the_link_is_ppp(tmp_path, expression):
+    """libpcap's gen_pppoes makes the link PPP, its header (the protocol field) 6 bytes
+    past the PPPoE header: ``link``/``ether`` loads read from there, and a second
+    ``pppoes`` looks for PPPoE inside."""
+    assert _same_as_tcpdump(tmp_path, expression, _pppoe_frames())
+
+
+@pytest.mark.parametrize("expression", ["pppoes and ether host 00:11:22:33:44:55", "pppoes and ether broadcast",
+                                        "pppoes and vlan"])
+def test_link_primitives_after_pppoes_are_errors(expression):
+    """The PPP frame inside has no MAC addresses and no VLAN tags (libpcap refuses these)."""
+    with pytest.raises(FilterError, match="PPP"):
+        compile_filter(expression)
+
+
+@pytest.mark.parametrize("linktype, libpcap", [("PPP", 4), ("PPP_ETHER", 4), ("C_HDLC", 4), ("SUNATM", 7)])
+def test_pppoes_wherever_the_link_tests_its_ethertype(linktype, libpcap):
+    """libpcap 1.10.3's instruction counts for ``pppoes`` (pcap_compile on a dead handle)."""
+    assert len(compile_filter("pppoes", linktype)) <= libpcap

@@ -19,7 +19,7 @@ from pybpf.filter.encapsulation import tunnel
 from pybpf.filter.errors import FilterError
 from pybpf.filter.lexer import Token
 from pybpf.filter.linklayers import PPP_PROTOCOLS
-from pybpf.filter.linktypes import LinkLayout
+from pybpf.filter.linktypes import LINK_TYPES, LinkLayout
 from pybpf.filter.offsets import Offset, Rel, ipv4_header_length, load, then, transport_base
 from pybpf.filter.offsets import compute as offsets_compute
 from pybpf.filter.protocols import (
@@ -508,20 +508,24 @@ class Generator(Addresses):
         return first
 
     def pppoes(self, node: Special) -> ir.Fragment:
-        if self.style != "ether":
-            raise self.error(f"'pppoes' is not supported on link type {self.link.name}", node.keyword)
+        """PPPoE session frames (of one session, given its number). What follows reads
+        the PPP frame inside, as libpcap's gen_pppoes makes it: the link is PPP from
+        here on (so ``ether host`` or ``vlan`` after it are errors, and ``pppoes`` again
+        finds PPPoE inside), its header 6 bytes past the PPPoE header's start. The
+        session test is the link's own test for ethertype 0x8864, so ``pppoes`` goes
+        wherever that test does."""
         session = self.linktype(PPPOES)
         if node.args:
             number = node.args[0].value
             if number > 0xFFFF:
                 raise self.error(f"PPPoE session number {number} greater than maximum 65535", node.args[0])
             session = ir.both(session, self.cmp(self.off_linkpl + 2, c.H, number))
-        # PPPoE header (6 bytes), then PPP's protocol field (2), then the network layer
-        self.off_linktype = self.off_linkpl + 6
-        self.off_linkpl += 8
+        ppp = LINK_TYPES["PPP"]
+        self.link = ppp
+        self.off_linkhdr = self.off_linktype = self.off_linkpl + self.off_nl + 6
+        self.off_linkpl = self.off_linkhdr + 2
         self.off_nl = 0
-        self.style = "ppp"
-        self.llc = False
+        self.style, self.llc, self.macs, self.iso_offset = ppp.style, ppp.llc, ppp.macs, ppp.iso_offset
         return session
 
     def llc_frames(self, node: Special) -> ir.Fragment:
