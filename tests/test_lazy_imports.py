@@ -152,10 +152,11 @@ TRIVIAL = {
                                          "pathlib", "socket", "typing", "dataclasses", "pybpf.tools.tool",
                                          "pybpf.tools.events", "pybpf.tools.execsnoop")),
     # (printing the program: the pcap-filter compiler's classes without dataclasses, its
-    # annotations without typing, no JIT (ctypes), /etc files read without pathlib)
+    # annotations without typing, no JIT (ctypes), /etc files read without pathlib, the
+    # command line read without argparse, ipaddress for IPv6 addresses only)
     "filter -d": (["filter", "-r", "{pcap}", "-d", "udp"],
                   ("typing", "dataclasses", "inspect", "pathlib", "threading", "ctypes", "pybpf.vm",
-                   "pybpf.pcapfilter.matcher")),
+                   "pybpf.pcapfilter.matcher", "argparse", "gettext", "locale", "ipaddress")),
     # (filtering a file on a warm cache: the standard modules are ~20 ms of a ~50 ms run)
     "filter -w": (["filter", "-r", "{pcap}", "-w", "{out}", "udp"],
                   ("socket", "pybpf.object", "pybpf.engine", "pybpf.kernel", "pybpf.verifier", "pybpf.isa.asm_c",
