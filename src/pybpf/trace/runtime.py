@@ -26,7 +26,6 @@ from pybpf.trace.codegen import (
 )
 from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError, line_column, placed
 from pybpf.trace.parser import parse
-from pybpf.trace.printf import render
 from pybpf.trace.types import decode
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
@@ -683,6 +682,8 @@ class Session:
             for t in action.types:
                 values.append(decode(t, record, at))
                 at += t.slot
+            from pybpf.trace.printf import render  # (its formats: for programs that print)
+
             text = render(action.text, values, action.types, self.show)
             if kind == "printf":
                 self.message("printf", text)
