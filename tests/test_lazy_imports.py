@@ -166,12 +166,15 @@ TRIVIAL = {
                             "pybpf.cli.trace", "pybpf.cli.tool")),
 }
 NEEDS_ROOT = {
+    # (a program without maps: no Map class, codecs or mmap, the kernel engine's check of
+    # bpf() made with a bare fd)
     "run --engine kernel": (["run", "{raw}", "--engine", "kernel"],
                             ("typing", "pathlib", "ipaddress", "threading", "dataclasses", "pybpf.isa.asm_c", "pybpf.btf",
-                             "pybpf.verifier", "pybpf.vm")),
+                             "pybpf.verifier", "pybpf.vm", "pybpf.engine.map", "pybpf.engine.codec", "pybpf.kernel.maps",
+                             "mmap")),
     "replay": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}"],   # (on the kernel: per packet)
                ("json", "typing", "socket", "ipaddress", "dataclasses", "pybpf.capture.summary",
-                "pybpf.capture.writer")),
+                "pybpf.capture.writer", "pybpf.engine.map", "pybpf.engine.codec", "pybpf.kernel.maps")),
     # (the C definitions' parser for a program without any, printf's formats for one that prints none)
     "trace BEGIN": (["trace", "-e", "BEGIN {{ exit(); }}"], ("dataclasses", "pybpf.object.elf", "pybpf.trace.c_types",
                                                              "pybpf.trace.printf")),
