@@ -175,9 +175,10 @@ NEEDS_ROOT = {
     "replay": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}"],   # (on the kernel: per packet)
                ("json", "typing", "socket", "ipaddress", "dataclasses", "pybpf.capture.summary",
                 "pybpf.capture.writer", "pybpf.engine.map", "pybpf.engine.codec", "pybpf.kernel.maps")),
-    # (the C definitions' parser for a program without any, printf's formats for one that prints none)
+    # (the C definitions' parser for a program without any, printf's formats for one that
+    # prints none, signal's enums; a ring buffer map needs the Map class)
     "trace BEGIN": (["trace", "-e", "BEGIN {{ exit(); }}"], ("dataclasses", "pybpf.object.elf", "pybpf.trace.c_types",
-                                                             "pybpf.trace.printf")),
+                                                             "pybpf.trace.printf", "signal")),
     "prog list": (["prog", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
                                      "pybpf.object.programs", "pybpf.kernel.programs", "pybpf.btf")),
     "map list": (["map", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
