@@ -243,3 +243,22 @@ def test_the_command_list_names_every_command_with_its_summary(capsys):
     listing = capsys.readouterr().out
     for name, summary in SUMMARIES.items():
         assert re.search(rf"^\s+{name}\s+{re.escape(summary.split()[0])}", listing, re.M), name
+
+
+@pytest.mark.parametrize("argv", [["run", "{raw}", "--engine", "vm"], ["filter", "-r", "{pcap}", "-d", "udp"],
+                                  ["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}", "--engine", "vm"]])
+def test_a_command_leaves_its_objects_to_the_exit_not_the_collector(argv, tmp_path):
+    """The process's own command (``main()`` reading sys.argv) freezes what is left, so
+    Python's exit does not pass the cyclic collector over the imports' objects (~3 ms);
+    ``main(ARGV)`` called as a function leaves the collector alone."""
+    paths = {}
+    for key, (name, data) in PROGRAM_FILES.items():
+        (tmp_path / name).write_bytes(data)
+        paths[key] = str(tmp_path / name)
+    argv = [word.format_map(paths) for word in argv]
+    code = ("import gc, sys; from pybpf.cli import main; sys.argv = ['pybpf', *{argv!r}]; {call}; "
+            "print(gc.get_freeze_count() > 0)")
+    for call, frozen in (("main()", "True"), ("main(sys.argv[1:])", "False")):
+        result = subprocess.run([sys.executable, "-c", code.format(argv=argv, call=call)], capture_output=True,
+                                text=True, check=True)
+        assert result.stdout.splitlines()[-1] == frozen, call
