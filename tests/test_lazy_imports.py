@@ -179,7 +179,7 @@ NEEDS_ROOT = {
     # (the C definitions' parser for a program without any, printf's formats for one that
     # prints none, signal's enums; a ring buffer map needs the Map class)
     "trace BEGIN": (["trace", "-e", "BEGIN {{ exit(); }}"], ("dataclasses", "pybpf.object.elf", "pybpf.trace.c_types",
-                                                             "pybpf.trace.printf", "signal")),
+                                                             "pybpf.trace.printf", "signal", "fnmatch")),
     "prog list": (["prog", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
                                      "pybpf.object.programs", "pybpf.kernel.programs", "pybpf.btf")),
     "map list": (["map", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",

@@ -8,7 +8,6 @@ from __future__ import annotations
 # (importing signal, which makes them, is ~0.8 ms of every trace): as pybpf.termination
 import _signal
 import errno
-import fnmatch
 import os
 import re
 import struct
@@ -71,6 +70,8 @@ class _GivenFormats:
         self.formats = formats
 
     def match(self, pattern: str) -> list[str]:
+        import fnmatch  # (for wildcard probes only, as below)
+
         return sorted(name for name in self.formats if fnmatch.fnmatchcase(name, pattern))
 
     def format(self, name: str) -> Any:
@@ -252,6 +253,8 @@ def usdt_sites(binary: str, provider: str, name: str, pid: int = 0) -> list[tupl
     from pybpf.usdt.notes import read_probes
 
     provider, name = _unquoted(provider) or "*", _unquoted(name)
+    import fnmatch
+
     out: list[tuple[str, Any]] = []
     for path in _usdt_binaries(binary, pid):
         try:
@@ -340,6 +343,8 @@ def _uprobe_targets(point: ast.AttachPoint, source: str, pid: int = 0) -> list[s
         raise fail(str(exc)) from None
     name, _, offset = function.partition("+")
     if any(c in name for c in "*?["):
+        import fnmatch
+
         names = sorted({n for n in elf.names() if fnmatch.fnmatchcase(n, name)})
         if not names:
             raise fail(f"no function in {path} matches {name}")
