@@ -171,7 +171,7 @@ NEEDS_ROOT = {
     "run --engine kernel": (["run", "{raw}", "--engine", "kernel"],
                             ("typing", "pathlib", "ipaddress", "threading", "dataclasses", "pybpf.isa.asm_c", "pybpf.btf",
                              "pybpf.verifier", "pybpf.vm", "pybpf.engine.map", "pybpf.engine.codec", "pybpf.kernel.maps",
-                             "mmap")),
+                             "mmap", "pybpf.kernel.btf")),
     "replay": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}"],   # (on the kernel: per packet)
                ("json", "typing", "socket", "ipaddress", "dataclasses", "pybpf.capture.summary",
                 "pybpf.capture.writer", "pybpf.capture.pcapng", "pybpf.engine.map", "pybpf.engine.codec",

@@ -19,7 +19,6 @@ from functools import cache
 
 from pybpf.engine.collection import Collection
 from pybpf.errors import BPFError
-from pybpf.kernel.btf import load_btf
 from pybpf.kernel.fds import create_fd
 from pybpf.kernel.programs import LOG_SIZE, KernelProgram, load_program
 from pybpf.object import CollectionSpec, MapSpec, MapType, Pinning
@@ -56,6 +55,8 @@ class _BtfFds:
         if blob is None:
             return 0
         if blob not in self.fds:
+            from pybpf.kernel.btf import load_btf  # (for maps and programs that carry BTF)
+
             try:
                 self.fds[blob] = load_btf(blob)
             except BPFError as exc:
