@@ -175,7 +175,7 @@ NEEDS_ROOT = {
     "replay": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}"],   # (on the kernel: per packet)
                ("json", "typing", "socket", "ipaddress", "dataclasses", "pybpf.capture.summary",
                 "pybpf.capture.writer", "pybpf.capture.pcapng", "pybpf.engine.map", "pybpf.engine.codec",
-                "pybpf.kernel.maps")),
+                "pybpf.kernel.maps", "pybpf.kernel.btf")),
     # (the C definitions' parser for a program without any, printf's formats for one that
     # prints none, signal's enums; a ring buffer map needs the Map class)
     "trace BEGIN": (["trace", "-e", "BEGIN {{ exit(); }}"], ("dataclasses", "pybpf.object.elf", "pybpf.trace.c_types",
