@@ -175,9 +175,8 @@ def _compiled_on_first_use(cls: type, fields: list[Field], frozen: bool,
         method = made.get(name)
         if method is None:
             method = made[name] = _method(cls, fields, name, frozen)
-            if name in names:
-                method.__qualname__ = f"{cls.__qualname__}.{name}"
-                setattr(cls, name, method)
+            method.__qualname__ = f"{cls.__qualname__}.{name}"
+            setattr(cls, name, method)
             if name == "__init__" and isinstance(cls.__dict__.get("__signature__"), _LazySignature):
                 delattr(cls, "__signature__")
         return method
