@@ -164,15 +164,19 @@ def test_making_a_class_imports_no_dataclasses():
 
 
 def test_methods_are_compiled_on_first_use():
-    """Until a class is first instantiated, compared or hashed, its methods are stand-ins;
-    inspect.signature still reads dataclasses' signature (looking it up compiles them)."""
+    """Until a class is first instantiated, compared or hashed, its methods are stand-ins,
+    each compiled on its own first call; inspect.signature still reads dataclasses'
+    signature (looking it up compiles ``__init__``)."""
     plain, frozen = _classes(_dataclass.dataclass, _dataclass.field)[:2]
     assert str(inspect.signature(plain)) == str(inspect.signature(THEIRS[0]))
     assert "__signature__" not in vars(plain) and plain.__init__.__code__.co_varnames[:2] == ("self", "name")
-    stand_in = frozen.__init__
-    assert stand_in.__qualname__ == "_classes.<locals>.Frozen.__init__"
+    stand_ins = {name: vars(frozen)[name] for name in ("__init__", "__eq__", "__hash__")}
+    assert stand_ins["__init__"].__qualname__ == "_classes.<locals>.Frozen.__init__"
     made = frozen(1)
-    assert frozen.__init__ is not stand_in and made == frozen(1) and hash(made) == hash(frozen(1))
+    assert [vars(frozen)[name] is stand_ins[name] for name in stand_ins] == [False, True, True]
+    assert made == frozen(1) and vars(frozen)["__hash__"] is stand_ins["__hash__"]
+    assert hash(made) == hash(frozen(1)) and vars(frozen)["__hash__"] is not stand_ins["__hash__"]
+    assert vars(frozen)["__eq__"].__qualname__ == "_classes.<locals>.Frozen.__eq__"
 
 
 def test_module_level_classes_pickle_and_copy():

@@ -6,8 +6,8 @@ costs ~0.4 ms more (it compiles its methods one by one, and reads the class's si
 with inspect). The decorator here makes what dataclasses makes for the options pybpf's
 classes use — ``frozen``, ``eq``, ``repr``, fields with ``default``, ``default_factory``,
 ``repr``, ``compare`` and ``kw_only``, ``__post_init__``, base classes made here —
-compiling ``__init__``, ``__eq__`` and ``__hash__`` in one go when the class is first
-used (:func:`_compiled_on_first_use`); anything else (``slots``,
+compiling ``__init__``, ``__eq__`` and ``__hash__`` each when it is first called
+(:func:`_compiled_on_first_use`); anything else (``slots``,
 ``order``, ``ClassVar``, ``InitVar``, a base made by dataclasses itself) is a TypeError, so
 a module can only switch to it where it makes the same class. Modules write::
 
@@ -129,7 +129,7 @@ def _make(cls: type, repr_: bool, eq: bool, frozen: bool) -> type:
         namespace["__hash__"] is None and "__eq__" in namespace)
     hashed = eq and frozen and not explicit_hash
     generated = ["__init__", *(["__eq__"] if eq else []), *(["__hash__"] if hashed else [])]
-    methods = _compiled_on_first_use(cls, list(fields.values()), eq, frozen, hashed,
+    methods = _compiled_on_first_use(cls, list(fields.values()), frozen,
                                      [name for name in generated if name not in namespace or name == "__hash__"])
     if repr_:
         methods["__repr__"] = _repr([f.name for f in fields.values() if f.repr])
@@ -160,43 +160,45 @@ def describe(cls: type, fields: tuple[Field, ...], *, eq: bool, frozen: bool) ->
     cls.__dataclass_params__ = _DataclassView(cls, "__dataclass_params__", eq)  # type: ignore[attr-defined]
 
 
-def _compiled_on_first_use(cls: type, fields: list[Field], eq: bool, frozen: bool, hashed: bool,
+def _compiled_on_first_use(cls: type, fields: list[Field], frozen: bool,
                            names: list[str]) -> dict[str, Callable[..., Any]]:
     """Stand-ins for the methods ``names`` (of ``__init__``, ``__eq__``, ``__hash__``) that
-    compile them on first use and put them in the class in their place: compiling is most of
-    the ~0.1 ms a class costs, and a command uses few of the classes it imports (the trace
-    compiler's syntax tree for ``BEGIN { exit(); }``). ``inspect.signature`` of the class
-    compiles them too (``__signature__``, :class:`_LazySignature`)."""
+    compile their method on its first use and put it in the class in their place:
+    compiling is most of the ~0.1 ms a class costs, and a command uses few of the classes it
+    imports (the trace compiler's syntax tree for ``BEGIN { exit(); }``), and compares or
+    hashes fewer (``__eq__`` and ``__hash__`` are half of the compiling, each made when it
+    is first called). ``inspect.signature`` of the class compiles ``__init__`` too
+    (``__signature__``, :class:`_LazySignature`)."""
     made: dict[str, Callable[..., Any]] = {}
 
-    def compiled() -> dict[str, Callable[..., Any]]:
-        if not made:
-            made.update(_methods(cls, fields, eq, frozen, hashed))
-            for name in names:
-                made[name].__qualname__ = f"{cls.__qualname__}.{name}"
-                setattr(cls, name, made[name])
-            if isinstance(cls.__dict__.get("__signature__"), _LazySignature):
+    def compiled(name: str) -> Callable[..., Any]:
+        method = made.get(name)
+        if method is None:
+            method = made[name] = _method(cls, fields, name, frozen)
+            method.__qualname__ = f"{cls.__qualname__}.{name}"
+            setattr(cls, name, method)
+            if name == "__init__" and isinstance(cls.__dict__.get("__signature__"), _LazySignature):
                 delattr(cls, "__signature__")
-        return made
+        return method
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        compiled()["__init__"](self, *args, **kwargs)
+        compiled("__init__")(self, *args, **kwargs)
 
     def __eq__(self: Any, other: object) -> Any:
-        return compiled()["__eq__"](self, other)
+        return compiled("__eq__")(self, other)
 
     def __hash__(self: Any) -> int:
-        return compiled()["__hash__"](self)
+        return compiled("__hash__")(self)
 
     if "__init__" in names:
-        cls.__signature__ = _LazySignature(compiled)  # type: ignore[attr-defined]
+        cls.__signature__ = _LazySignature(lambda: compiled("__init__"))  # type: ignore[attr-defined]
     stand_ins: dict[str, Callable[..., Any]] = {"__init__": __init__, "__eq__": __eq__, "__hash__": __hash__}
     return {name: stand_ins[name] for name in names}
 
 
 class _LazySignature:
     """A class's ``__signature__`` until its ``__init__`` is compiled: looking it up (as
-    ``inspect.signature`` does) compiles the methods, which removes this, and gives None
+    ``inspect.signature`` does) compiles ``__init__``, which removes this, and gives None
     (for inspect: "no ``__signature__``, read ``__init__``")."""
 
     def __init__(self, compiled: Callable[[], object]):
@@ -206,9 +208,34 @@ class _LazySignature:
         self.compiled()
 
 
-def _methods(cls: type, fields: list[Field], eq: bool, frozen: bool, hashed: bool) -> dict[str, Callable[..., Any]]:
-    """``__init__`` (and with ``eq``, ``__eq__``; with ``hashed``, ``__hash__``), compiled in one go."""
-    scope: dict[str, Any] = {"_FACTORY": _FACTORY, "__object_setattr": object.__setattr__}
+def _method(cls: type, fields: list[Field], name: str, frozen: bool) -> Callable[..., Any]:
+    """``__init__``, ``__eq__`` or ``__hash__`` of a class with ``fields``, compiled."""
+    scope: dict[str, Any] = {}
+    compared = "".join(f"self.{f.name}," for f in fields if f.compare)
+    if name == "__init__":
+        source = _init_source(cls, fields, frozen, scope)
+    elif name == "__eq__":
+        source = ("def __eq__(self, other):\n    if other.__class__ is self.__class__:\n"
+                  f"        return ({compared}) == ({compared.replace('self.', 'other.')})\n"
+                  "    return NotImplemented\n")
+    else:
+        source = f"def __hash__(self):\n    return hash(({compared}))\n"
+    made: dict[str, Any] = {}
+    # exec of the text, as dataclasses does, not of compile()'s code: the first compile()
+    # in a process makes the ast module's ~120 node classes (it checks whether its
+    # argument is an AST), ~1.4 ms of every command that makes one of these instances
+    exec(source, scope, made)  # noqa: S102
+    method = made[name]
+    if name == "__init__":
+        # annotated as dataclasses annotates it (for inspect.signature), after compiling:
+        # annotations in the source more than double the time compile takes
+        method.__annotations__ = {**{f.name: f.type for f in fields}, "return": None}
+    return method
+
+
+def _init_source(cls: type, fields: list[Field], frozen: bool, scope: dict[str, Any]) -> str:
+    """The text of ``__init__``; the defaults and factories it names are put in ``scope``."""
+    scope.update({"_FACTORY": _FACTORY, "__object_setattr": object.__setattr__})
     parameters: list[str] = []
     keywords: list[str] = []     # (the kw_only fields: after the others, as dataclasses orders them)
     body = []
@@ -230,22 +257,9 @@ def _methods(cls: type, fields: list[Field], eq: bool, frozen: bool, hashed: boo
         body.append(f"__object_setattr(self, {f.name!r}, {value})" if frozen else f"self.{f.name} = {value}")
     if hasattr(cls, "__post_init__"):
         body.append("self.__post_init__()")
-    compared = [f"self.{f.name}," for f in fields if f.compare]
     if keywords:
         parameters += ["*", *keywords]
-    source = f"def __init__(self, {', '.join(parameters)}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
-    if eq:
-        source += ("def __eq__(self, other):\n    if other.__class__ is self.__class__:\n"
-                   f"        return ({''.join(compared)}) == ({''.join(compared).replace('self.', 'other.')})\n"
-                   "    return NotImplemented\n")
-    if hashed:
-        source += f"def __hash__(self):\n    return hash(({''.join(compared)}))\n"
-    made: dict[str, Any] = {}
-    exec(compile(source, f"<dataclass {cls.__qualname__}>", "exec"), scope, made)  # noqa: S102
-    # __init__ annotated as dataclasses annotates it (for inspect.signature), after
-    # compiling: annotations in the source more than double the time compile takes
-    made["__init__"].__annotations__ = {**{f.name: f.type for f in fields}, "return": None}
-    return made
+    return f"def __init__(self, {', '.join(parameters)}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
 
 
 def _signature(fields: Iterable[Field]) -> str:

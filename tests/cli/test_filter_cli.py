@@ -390,6 +390,8 @@ def test_one_commands_parser_says_what_the_command_line_says(capsys):
     ["-r", "f.pcap"], ["-r", "f.pcap", "tcp", "port", "80"], ["-nr", "f.pcap", "ip"], ["-r", "-", "-w", "-", "udp"],
     ["-w", "out.pcap", "-r", "f.pcap", "-c", "5", "host", "10.0.0.1"], ["-nexOp", "-r", "f.pcap", ""],
     ["-r", "f.pcap", "-s", "0", "-y", "RAW", "-F", "expr.txt", "a", "b"], ["-ner", "f.pcap", "-s", "070", "-c", "01"],
+    ["-d", "-r", "f.pcap"], ["-r", "f.pcap", "-d", "udp"], ["-ddd", "-y", "LINUX_SLL", "ip"], ["-d", "-nd", "-r", "f"],
+    ["-dO", "-s", "96", "tcp"],
 ])
 def test_plain_command_lines_are_read_as_argparse_reads_them(words):
     from pybpf.cli import build_parser
@@ -404,7 +406,7 @@ def test_plain_command_lines_are_read_as_argparse_reads_them(words):
 
 
 @pytest.mark.parametrize("words", [
-    [], ["-h"], ["--help"], ["ip"], ["-i", "eth0"], ["-d", "-r", "f.pcap"], ["-r"], ["-rf.pcap"], ["-rn", "f.pcap"],
+    [], ["-h"], ["--help"], ["ip"], ["-i", "eth0"], ["-d", "-i", "eth0"], ["-d", "-r"], ["-dr"], ["-r"], ["-rf.pcap"], ["-rn", "f.pcap"],
     ["-r", "f.pcap", "--", "-x"], ["-r", "f.pcap", "ip", "-n"], ["-r", "f.pcap", "-r", "g.pcap"], ["-nn", "-r", "f"],
     ["-r", "f.pcap", "-c", "0"], ["-r", "f.pcap", "-c", "-1"], ["-r", "f.pcap", "-c", "x"], ["-r", "-w"],
     ["-r", "f.pcap", "-s", "4294967296"], ["-r", "f.pcap", "-q"], ["-r=f.pcap"], ["-r", "f.pcap", "-c", "٣"],

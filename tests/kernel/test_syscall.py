@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import enum
 import errno
+import inspect
+import pickle
 
 import pytest
 
 from pybpf.engine import BPFError
-from pybpf.kernel import attrs
+from pybpf.kernel import attrs, syscall
 from pybpf.kernel.info import fd_by_id, ids
 from pybpf.kernel.syscall import Command, bpf, hint
+
+
+def test_the_command_enum_is_what_the_enum_metaclass_makes():
+    """Command is made by enum's ``_simple_enum`` (start-up); the metaclass makes the same
+    class from the same source."""
+    source = inspect.getsource(syscall)
+    for old, new in (("from enum import _simple_enum", "_simple_enum = lambda etype: lambda cls: cls"),
+                     ("    _Members = object", "    _Members = enum.IntEnum")):
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    namespace = {"__name__": syscall.__name__}
+    exec(compile(source, syscall.__file__, "exec"), namespace)
+    checked = namespace["Command"]
+    assert isinstance(Command, enum.EnumType) and checked is not Command and issubclass(Command, enum.IntEnum)
+    enum._test_simple_enum(checked, Command)   # members, values, names, methods, docstrings
+    assert [(m.name, m.value, str(m), repr(m), format(m), m.symbol) for m in Command] == \
+        [(m.name, m.value, str(m), repr(m), format(m), m.symbol) for m in checked]
+    assert pickle.loads(pickle.dumps(list(Command))) == list(Command)
 
 
 @pytest.mark.parametrize("struct,field,offset", [

@@ -7,12 +7,13 @@ import os
 from pybpf.capture._source import Source
 from pybpf.capture.packet import Packet
 from pybpf.capture.pcap import FILE_HEADER_SIZE, PcapReader, pcap_byte_order
-from pybpf.capture.pcapng import PcapngReader, is_pcapng
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import BinaryIO
+
+    from pybpf.capture.pcapng import PcapngReader
 
 
 class CaptureFile:
@@ -32,12 +33,15 @@ class CaptureFile:
             head = self._source.read_some(4)
             if len(head) < 4:
                 raise self._source.error(0, f"{len(head)} bytes is too short for a capture file")
-            if is_pcapng(head):
-                self.format, self._reader = "pcapng", PcapngReader(self._source, head)
-            elif pcap_byte_order(head):
+            if pcap_byte_order(head):
                 self.format, self._reader = "pcap", PcapReader(self._source, head)
             else:
-                raise self._source.error(0, f"magic 0x{head.hex()} is neither pcap nor pcapng")
+                # the pcapng reader for pcapng files only (the two magics differ)
+                from pybpf.capture.pcapng import PcapngReader, is_pcapng
+
+                if not is_pcapng(head):
+                    raise self._source.error(0, f"magic 0x{head.hex()} is neither pcap nor pcapng")
+                self.format, self._reader = "pcapng", PcapngReader(self._source, head)
         except BaseException:
             self._source.close()
             raise

@@ -51,6 +51,12 @@ SUMMARIES: dict[str, str] = {
 }
 
 
+#: commands whose objects are left to the process's exit, not to a last pass of the
+#: cyclic garbage collector over them (see :func:`main`): their handlers close and detach
+#: what they made (``with`` and ``finally`` blocks) and write their files before returning
+FROZEN_AT_EXIT = frozenset({"filter", "run", "replay", "trace"})
+
+
 def terminal_columns() -> int:
     """``shutil.get_terminal_size().columns``, without importing shutil (and through it
     zlib, bz2 and lzma: ~2 ms of every run), for help formatters."""
@@ -146,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with sigterm_as_sigint():   # killed: release kernel and system objects as on Ctrl-C
         status = _handle(args)
-    if argv is None and args.command == "filter":
+    if argv is None and args.command in FROZEN_AT_EXIT:
         # This process's own command, which exits next: Python's exit passes over every
         # object left (the imports' tens of thousands) looking for cycles, ~3 ms of a
         # ~30 ms ``pybpf filter`` run, for nothing: its files are closed and written.

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from pybpf.engine.map import Map
-from pybpf.engine.program import Program
 from pybpf.errors import CodecError
 from pybpf.resource import Resource
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # (the engine's Map, with its codecs, for collections with maps only)
+    from collections.abc import Callable
     from typing import Any
+
+    from pybpf.engine.map import Map
+    from pybpf.engine.program import Program
 
 
 class Collection(Resource):

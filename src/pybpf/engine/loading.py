@@ -16,7 +16,6 @@ import os
 from types import ModuleType
 
 from pybpf.engine.collection import Collection
-from pybpf.engine.cpus import possible_cpus
 from pybpf.errors import EngineUnavailable
 from pybpf.object import CollectionSpec, MapSpec, MapType, ProgramSpec
 
@@ -122,6 +121,8 @@ def _sized_perf_arrays(spec: CollectionSpec) -> CollectionSpec:
     unsized = [name for name, m in spec.maps.items() if m.type == MapType.PERF_EVENT_ARRAY and m.max_entries == 0]
     if not unsized:
         return spec
+    from pybpf.engine.cpus import possible_cpus
+
     maps = dict(spec.maps)
     for name in unsized:
         maps[name] = maps[name].copy(max_entries=possible_cpus())

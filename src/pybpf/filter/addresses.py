@@ -8,8 +8,6 @@ link-layer tests and keeps no state of its own.
 
 from __future__ import annotations
 
-import ipaddress
-
 from pybpf.cbpf import opcodes as c
 from pybpf.filter import atm, ir, resolver, stations, wlan
 from pybpf.filter.errors import FilterError
@@ -119,6 +117,8 @@ class Addresses:
                 raise self.error("mask length must be <= 128", node.prefix)
             if kind == "host" and prefix != 128:
                 raise self.error(f"'host' is not a valid qualifier for '{text}/{prefix}'", q.type)
+        import ipaddress  # (for IPv6 addresses only: ~1.5 ms of a start-up)
+
         address = int(ipaddress.IPv6Address(text))
         mask = ((1 << 128) - 1) ^ ((1 << (128 - prefix)) - 1)
         if address & ~mask & ((1 << 128) - 1):

@@ -22,11 +22,24 @@ names resolved from its own files sets them, e.g.::
 
 from __future__ import annotations
 
-import ipaddress
 import os
-from collections.abc import Callable, Sequence
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    import ipaddress
+    from collections.abc import Callable, Sequence
+
+    Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def __getattr__(name: str) -> object:
+    """``Address`` (the type of an address), made on first use: ipaddress is imported where
+    an address is made (~1.5 ms of every compilation, which ``udp`` does not need)."""
+    if name == "Address":
+        import ipaddress
+
+        return ipaddress.IPv4Address | ipaddress.IPv6Address
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: ``name -> addresses`` for host names (IPv4 and IPv6, in the resolver's order; empty:
 #: unknown). Swap it to resolve names otherwise (see :class:`HostsFile`).
@@ -52,6 +65,7 @@ def _counted() -> None:
 def system_resolver(name: str) -> list[Address]:
     """The addresses ``getaddrinfo`` gives for ``name`` (libpcap's
     ``pcap_nametoaddrinfo``: any family, TCP, no flags)."""
+    import ipaddress
     import socket  # for host names only: socket.py is ~3 ms of every filter's start
 
     try:
@@ -91,6 +105,8 @@ class HostsFile:
 def parse_hosts(text: str) -> dict[str, list[Address]]:
     """hosts(5) text as {lower-case name: addresses in file order}; lines whose first
     field is not an IP address are skipped."""
+    import ipaddress
+
     table: dict[str, list[Address]] = {}
     for line in text.splitlines():
         fields = line.split("#", 1)[0].split()

@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Mapping
 from functools import cache
 
 from pybpf.engine.collection import Collection
 from pybpf.errors import BPFError
-from pybpf.kernel.btf import load_btf
-from pybpf.kernel.maps import KernelMap, create_fd, create_map, open_pinned_map
+from pybpf.kernel.fds import create_fd
 from pybpf.kernel.programs import LOG_SIZE, KernelProgram, load_program
 from pybpf.object import CollectionSpec, MapSpec, MapType, Pinning
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from pybpf.kernel.maps import KernelMap
 
 
 @cache
@@ -51,6 +55,8 @@ class _BtfFds:
         if blob is None:
             return 0
         if blob not in self.fds:
+            from pybpf.kernel.btf import load_btf  # (for maps and programs that carry BTF)
+
             try:
                 self.fds[blob] = load_btf(blob)
             except BPFError as exc:
@@ -68,7 +74,11 @@ class _BtfFds:
 
 
 def _pinned_or_created(spec: MapSpec, btf_fd: int = 0) -> KernelMap:
-    """The map for ``spec``: the compatible one pinned under its name, or a new one."""
+    """The map for ``spec``: the compatible one pinned under its name, or a new one.
+    (:mod:`pybpf.kernel.maps`, with the shared Map API and its codecs, is imported for a
+    collection with maps only.)"""
+    from pybpf.kernel.maps import create_map, open_pinned_map
+
     if spec.pinning != Pinning.BY_NAME:
         return _initialized(create_map(spec, btf_fd))
     path = os.path.join(spec.pin_path, spec.name)

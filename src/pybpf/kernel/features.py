@@ -23,7 +23,7 @@ from pybpf.isa import Instruction, encode
 from pybpf.isa.helpers import HELPER_NAMES
 from pybpf.kernel import attrs
 from pybpf.kernel.btf import load_btf
-from pybpf.kernel.maps import create_fd
+from pybpf.kernel.fds import create_fd
 from pybpf.kernel.syscall import ENOTSUPP, Command, bpf
 from pybpf.object import AttachType, MapFlag, MapSpec, MapType, ProgramType
 

@@ -13,8 +13,8 @@ import os
 
 from pybpf.engine.link import Link
 from pybpf.kernel import attrs
+from pybpf.kernel.fds import get_pinned_fd, pin_fd
 from pybpf.kernel.info import fd_by_id, link_info
-from pybpf.kernel.maps import get_pinned_fd, pin_fd
 from pybpf.kernel.syscall import Command, bpf
 from pybpf.object import AttachType
 

@@ -20,8 +20,8 @@ from pybpf.errors import BPFError, PybpfError, VerifierError
 from pybpf.isa import SLOT_SIZE, Instruction, decode, encode
 from pybpf.kernel import attrs
 from pybpf.kernel.btf_targets import attach_btf_id
+from pybpf.kernel.fds import get_pinned_fd, pin_fd
 from pybpf.kernel.info import fd_by_id, prog_info, prog_xlated, tag_hex
-from pybpf.kernel.maps import get_pinned_fd, pin_fd
 from pybpf.kernel.syscall import ENOTSUPP, Command, bpf, cstring
 from pybpf.object import AttachType, ProgramSpec, ProgramType
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass
 
-_STRUCT = re.compile(r"^(?:const\s+|volatile\s+)*(struct|union|enum)?\s*(\w+)\s*(\**)$")
+#: a C type name (matched through re's cache: compiled for the programs that name one)
+_STRUCT = r"^(?:const\s+|volatile\s+)*(struct|union|enum)?\s*(\w+)\s*(\**)$"
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,9 @@ class KernelTypes:
         bpftrace takes no type at all from BTF (its clang would see the kernel's
         definition and the program's twice), so the definitions must then be complete
         in themselves; otherwise a struct they hold by value but do not define is the
-        kernel's."""
+        kernel's. (Without definitions the C parser is not imported.)"""
+        if not texts:
+            return
         from pybpf.trace.c_types import defined_names, parse_definitions
 
         redefined = any(self._kernel_record(name) is not None for name in defined_names(texts) & (kernel_names or set()))
@@ -109,7 +112,7 @@ class KernelTypes:
         """The trace type of a C type name (``struct task_struct *``), None when unknown."""
         from pybpf.btf import Kind
 
-        match = _STRUCT.match(re.sub(r"\*\s+(?=\*)", "*", ctype.strip()))  # "struct foo * *"
+        match = re.match(_STRUCT, re.sub(r"\*\s+(?=\*)", "*", ctype.strip()))  # "struct foo * *"
         if not match:
             return None
         tag, name, stars = match.groups()

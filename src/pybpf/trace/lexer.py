@@ -15,7 +15,8 @@ else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass
 
 _SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.DOTALL)
-_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(\w*)[ \t]*((?:[^\n\\]|\\\n|\\)*)", re.MULTILINE)
+#: a preprocessor line: compiled (``re.compile``, cached by re) for the programs that have one
+_DIRECTIVE = r"^[ \t]*#[ \t]*(\w*)[ \t]*((?:[^\n\\]|\\\n|\\)*)"
 #: where ``#include <...>`` headers are looked for (as clang's default system paths)
 INCLUDE_DIRS = ("/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include")
 #: kernel header directories (``<linux/sched.h>``, ``<net/sock.h>``): not needed, BTF has the types
@@ -112,7 +113,7 @@ class Lexer:
             at_line_start = not self.source[line_start:self.position].strip()
             if not (at_line_start and self.source.startswith("#", self.position)):
                 return
-            directive = _DIRECTIVE.match(self.source, self.position)
+            directive = re.compile(_DIRECTIVE, re.MULTILINE).match(self.source, self.position)
             name, rest = directive.group(1), directive.group(2).strip()
             self.position = directive.end()
             if name in ("ifdef", "ifndef", "if"):
@@ -128,7 +129,7 @@ class Lexer:
     def _skip_block(self, stop_at_else: bool) -> None:
         """Skip lines to the matching ``#endif`` (or ``#else`` when ``stop_at_else``)."""
         depth = 0
-        for match in _DIRECTIVE.finditer(self.source, self.position):
+        for match in re.compile(_DIRECTIVE, re.MULTILINE).finditer(self.source, self.position):
             name = match.group(1)
             if name in ("if", "ifdef", "ifndef"):
                 depth += 1

@@ -4,11 +4,12 @@ signal, detach, run END, print the maps — bpftrace's life cycle and its output
 
 from __future__ import annotations
 
+# _signal is the C module under signal, whose wrappers only turn numbers into enums
+# (importing signal, which makes them, is ~0.8 ms of every trace): as pybpf.termination
+import _signal
 import errno
-import fnmatch
 import os
 import re
-import signal
 import struct
 import sys
 import time
@@ -26,7 +27,6 @@ from pybpf.trace.codegen import (
 )
 from pybpf.trace.errors import TraceRuntimeError, TraceSyntaxError, line_column, placed
 from pybpf.trace.parser import parse
-from pybpf.trace.printf import render
 from pybpf.trace.types import decode
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
@@ -70,6 +70,8 @@ class _GivenFormats:
         self.formats = formats
 
     def match(self, pattern: str) -> list[str]:
+        import fnmatch  # (for wildcard probes only, as below)
+
         return sorted(name for name in self.formats if fnmatch.fnmatchcase(name, pattern))
 
     def format(self, name: str) -> Any:
@@ -251,6 +253,8 @@ def usdt_sites(binary: str, provider: str, name: str, pid: int = 0) -> list[tupl
     from pybpf.usdt.notes import read_probes
 
     provider, name = _unquoted(provider) or "*", _unquoted(name)
+    import fnmatch
+
     out: list[tuple[str, Any]] = []
     for path in _usdt_binaries(binary, pid):
         try:
@@ -339,6 +343,8 @@ def _uprobe_targets(point: ast.AttachPoint, source: str, pid: int = 0) -> list[s
         raise fail(str(exc)) from None
     name, _, offset = function.partition("+")
     if any(c in name for c in "*?["):
+        import fnmatch
+
         names = sorted({n for n in elf.names() if fnmatch.fnmatchcase(n, name)})
         if not names:
             raise fail(f"no function in {path} matches {name}")
@@ -635,7 +641,7 @@ class Session:
                 self.watched[(index, address)] = link
                 self.attachments.append(link)
         if probe.point.kind == "watchpoint":
-            os.kill(pid, signal.SIGCONT)
+            os.kill(pid, _signal.SIGCONT)
 
     def unwatch(self, address: int) -> None:
         """unwatch(addr): remove every breakpoint on ``address`` (a later request for it is
@@ -683,6 +689,8 @@ class Session:
             for t in action.types:
                 values.append(decode(t, record, at))
                 at += t.slot
+            from pybpf.trace.printf import render  # (its formats: for programs that print)
+
             text = render(action.text, values, action.types, self.show)
             if kind == "printf":
                 self.message("printf", text)
@@ -955,7 +963,7 @@ class Child:
             self._go = -1
         if not self.exited():
             try:
-                os.kill(self.pid, signal.SIGTERM)
+                os.kill(self.pid, _signal.SIGTERM)
             except ProcessLookupError:
                 pass
             os.waitpid(self.pid, 0)
@@ -987,8 +995,8 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
     def on_usr1(signum: int, frame: object) -> None:
         stop["print"] = True
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_usr1)
+    previous = {s: _signal.signal(s, on_signal) for s in (_signal.SIGINT, _signal.SIGTERM)}
+    previous[_signal.SIGUSR1] = _signal.signal(_signal.SIGUSR1, on_usr1)
     try:
         session.load()
         if not options.quiet and options.format == "text":
@@ -1027,7 +1035,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
         session.settle()
         session.run_special("END")
         session.drain()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
         session.write("\n\n")
         session.print_all_maps()
         return 0
@@ -1036,7 +1044,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
             child.stop()
         session.close()
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            _signal.signal(s, handler)
 
 
 def run_on_records(source: str, records: list[tuple[str, dict[str, Any]]], formats: dict[str, Any],
