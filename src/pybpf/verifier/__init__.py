@@ -13,7 +13,6 @@ from collections.abc import Mapping
 
 from pybpf.btf.types import Kind
 from pybpf.isa import Instruction
-from pybpf.isa.disassembler import format_instruction
 from pybpf.object import AttachType, MapSpec, ProgramType
 from pybpf.verifier.checker import Verifier
 from pybpf.verifier.program import Refused
@@ -109,6 +108,8 @@ def verify(instructions: list[Instruction], kind: ProgramType | str, maps: Mappi
         slot = checker.layout.slots[refused.index] if refused.index is not None else None
         lines = list(result.log)
         if not log_level and refused.index is not None:
+            from pybpf.isa.disassembler import format_instruction  # (for a refusal's log only)
+
             ins = checker.code[refused.index]
             lines.append(f"{slot}: ({ins.opcode:02x}) {format_instruction(ins)}")
         lines.append(refused.message)

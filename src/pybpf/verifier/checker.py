@@ -19,23 +19,21 @@ from functools import lru_cache
 from pybpf.btf.types import Kind
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
-from pybpf.isa.disassembler import format_instruction
 from pybpf.isa.helpers import HELPER_NAMES, helper_id, helper_name
 from pybpf.object import AttachType, MapType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
 from pybpf.verifier.btf_pointers import Target, find_target, kernel_btf, needs_target, nested_struct, object_read
 from pybpf.verifier.gpl_helpers import GPL_ONLY
-from pybpf.verifier.kept import KeptStates
 from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access, constant_key
 from pybpf.verifier.program import Layout, Refused
-from pybpf.verifier.protos import PROTOS, Proto, prototype
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass, field
 
     from pybpf.btf import BTF
+    from pybpf.verifier.kept import KeptStates
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, field
 
@@ -260,8 +258,7 @@ class Verifier:
                 self.layout.prune_points.add(index + 1)
             if ins.opcode == o.JMP | o.JCOND:
                 self.may_gotos.add(index)
-            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and PROTOS.get(ins.imm, (_NO_CALLBACK, None))[
-                    0].callback_args:
+            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and _calls_back(ins.imm):
                 self.callback_calls.add(index)
                 self.layout.prune_points.add(index)
             if (ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO) or (ins.is_lddw
@@ -312,6 +309,8 @@ class Verifier:
         layout, result, code, prune_points = self.layout, self.result, self.code, self.layout.prune_points
         jump_class, step, log_level, conditional = self.jump_class, self.step, self.log_level, self.conditional
         alu_fast, imms, scalar = self.alu_fast, self.imms, s.SCALAR
+        if log_level:
+            from pybpf.isa.disassembler import format_instruction  # (for a log only)
         self.current = state
         while True:
             self.index = index
@@ -402,6 +401,8 @@ class Verifier:
 
     def kept_at(self, index: int) -> KeptStates:
         """The snapshots kept at checkpoint ``index``."""
+        from pybpf.verifier.kept import KeptStates  # (checkpoints: callbacks, may_goto)
+
         seen = self.visited.get(index)
         if seen is None:
             seen = self.visited[index] = KeptStates()
@@ -1072,6 +1073,8 @@ class Verifier:
         name = HELPER_NAMES.get(number) if number > 0 else None
         if name is None:
             raise Refused(f"invalid func unknown#{number}", index, errno=errno.EINVAL)
+        from pybpf.verifier.protos import PROTOS, prototype
+
         proto = prototype(number, self.kind, self.attach[0])
         if proto is None:
             if number in PROTOS:
@@ -1505,9 +1508,6 @@ class HelperCall:
         self.callback_args = (made + [s.Reg()] * 5)[:5]
 
 
-_NO_CALLBACK = Proto(())
-
-
 def _constants(state: s.State, live: tuple[int, ...]) -> tuple:
     """(frame, register, value) of each live register of ``state`` that is a constant
     scalar (``live``: a register mask per frame), frame by frame and register by
@@ -1555,8 +1555,18 @@ def _widen(old: s.State, new: s.State, precise: tuple[int, ...]) -> None:
                 after.stack[i] = s.Slot(slot.kinds, b.but(var=sc.UNKNOWN, id=0))
 
 
+def _calls_back(number: int) -> bool:
+    """Whether helper ``number`` calls one of the program's functions back."""
+    from pybpf.verifier.protos import PROTOS  # (imported for a program that calls a helper)
+
+    entry = PROTOS.get(number)
+    return entry is not None and bool(entry[0].callback_args)
+
+
 def _helper_params(number: int) -> int:
     """How many argument registers a call of helper ``number`` reads (5 when unknown)."""
+    from pybpf.verifier.protos import PROTOS
+
     proto = PROTOS.get(number)
     if proto is None:
         return 5

@@ -1,6 +1,7 @@
 """The error of the vm engine: a program that cannot be loaded, or that did something
 at run time the kernel's verifier would have ruled out (out-of-bounds memory, reading a
-register never written, running too long). It names the instruction."""
+register never written, running too long). It names the instruction. And
+:class:`TailCall`, which bpf_tail_call raises for the engine to catch."""
 
 from __future__ import annotations
 
@@ -14,3 +15,11 @@ class VMError(PybpfError):
         self.index = index
         self.reason = message
         super().__init__(f"instruction {index}: {message}" if index is not None else message)
+
+
+class TailCall(Exception):
+    """Raised by bpf_tail_call to replace the running program (caught by the engine)."""
+
+    def __init__(self, program: object):
+        super().__init__(program)
+        self.program = program
