@@ -21,12 +21,15 @@ import os
 import re
 from functools import cache
 
-from pybpf.btf import BTF, BTFError, Kind
+from pybpf.btf.errors import BTFError
+from pybpf.btf.types import Kind
 from pybpf.object.elf.errors import ObjectError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass
+
+    from pybpf.btf import BTF
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass
 
@@ -68,6 +71,8 @@ def read_externs(local: BTF | None, fixed: bytes, weak_names: set[str]) -> Exter
     the DATASECs laid out, where it has any)."""
     if local is None or (local.find(KCONFIG, Kind.DATASEC) is None and local.find(KSYMS, Kind.DATASEC) is None):
         return Externs({}, 0, {}, None)
+    from pybpf.btf.parse import BTF  # (an object without BTF has no externs: read without it)
+
     btf = BTF.parse(fixed)
     kconfig: dict[str, KconfigVar] = {}
     size = 0
@@ -160,6 +165,8 @@ def _kernel_config() -> dict[str, str]:
 
 @cache
 def _kernel_btf() -> BTF | None:
+    from pybpf.btf.parse import BTF
+
     try:
         return BTF.load()
     except (OSError, BTFError):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 
-from pybpf.btf import BTF, BTFError, Kind
+from pybpf.btf.errors import BTFError
+from pybpf.btf.types import Kind
 from pybpf.object.collection import CollectionSpec
 from pybpf.object.elf.btf_maps import map_spec_from_btf
 from pybpf.object.elf.debug_info import ObjectBTF, apply_core, program_btf, program_core, read_btf
@@ -26,6 +27,8 @@ from pybpf.object.sections import SectionKind, section_kind
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from pybpf.btf import BTF
 
 
 def load_object(source: str | Path | bytes, *, name: str = "",
