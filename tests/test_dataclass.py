@@ -182,3 +182,27 @@ def test_module_level_classes_pickle_and_copy():
 
     for obj in (MapSpec("m", "hash", 4, 8, 16, btf=b"x"), RunResult(1, b"out", b"", 5)):
         assert pickle.loads(pickle.dumps(obj)) == obj == copy.deepcopy(obj) == copy.copy(obj)
+
+
+def test_compiled_methods_are_read_back_from_the_disk_cache(private_cache, monkeypatch):
+    """A class's methods compiled once are stored in the ``dataclass`` cache, and the same
+    class made again (another process, here another definition) runs them without
+    compiling; with the cache off every class is compiled."""
+    compiled = []
+    real_compile = compile
+
+    def counting(*args, **kwargs):
+        compiled.append(args[1])
+        return real_compile(*args, **kwargs)
+
+    monkeypatch.setattr(_dataclass, "compile", counting, raising=False)
+    first = _classes(_dataclass.dataclass, _dataclass.field)[1]
+    assert first(1) == first(1, "x") and compiled == ["<dataclass _classes.<locals>.Frozen>"]
+    assert len(list((private_cache / "pybpf" / "dataclass").glob("*.code"))) == 1
+    again = _classes(_dataclass.dataclass, _dataclass.field)[1]
+    made = again(2, "y", (3,))
+    assert len(compiled) == 1 and (made.a, made.b, made.counts) == (2, "y", (3,)) and made == again(2, "y", (3,))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.a = 3
+    monkeypatch.setenv("PYBPF_CACHE", "off")
+    assert repr(_classes(_dataclass.dataclass, _dataclass.field)[1](1)) == repr(first(1)) and len(compiled) == 2

@@ -261,6 +261,16 @@ class DiskCache:
     def write(self, name: str, body: bytes) -> Path | None:
         """Store ``body`` as entry ``name`` (mode 0600, atomically); its path, or ``None``
         where the cache is off or the write failed."""
+        found = self._write(name, body)
+        return None if found is None else _as_path(found)
+
+    def store(self, name: str, body: bytes) -> bool:
+        """:meth:`write` for a caller that needs no path (pathlib is imported for one):
+        whether the entry was stored."""
+        return self._write(name, body) is not None
+
+    def _write(self, name: str, body: bytes) -> str | None:
+        """:meth:`write` with the path as a string."""
         path = self._path(name)
         if path is None:
             return None
@@ -275,7 +285,7 @@ class DiskCache:
             _remove(temporary)
             return None
         self.prune()
-        return _as_path(path)
+        return path
 
     # -- directory entries ------------------------------------------------------------
 

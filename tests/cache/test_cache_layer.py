@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -52,6 +54,16 @@ def test_an_entry_is_read_back_and_private(root):
     assert store.read("two.bin") is None
     store.remove("one.bin")
     assert not path.exists()
+
+
+def test_storing_without_a_path_imports_no_pathlib(tmp_path):
+    """``store`` is ``write`` for callers that need no Path (pybpf._dataclass, at the
+    first use of a class): a command that imports no pathlib stays without it."""
+    code = ("import sys; from pybpf.cache import DiskCache; c = DiskCache('t', max_entries=4); "
+            "print(c.store('a', b'x'), c.read('a'), 'pathlib' in sys.modules)")
+    env = {**os.environ, "PYBPF_CACHE": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert result.stdout.split() == ["True", "b'x'", "False"]
 
 
 @given(body=st.binary(max_size=200))
