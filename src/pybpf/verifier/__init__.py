@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pybpf.btf.types import Kind
 from pybpf.isa import Instruction
 from pybpf.object import AttachType, MapSpec, ProgramType
 from pybpf.verifier.checker import Verifier
@@ -75,6 +74,8 @@ def _field_offset(btf: BTF, type_id: int, struct: str, base: int = 0) -> int | N
     """The byte offset of the ``struct <struct>`` (``bpf_spin_lock``, ``bpf_timer``) in
     the value type ``type_id`` (in it or a struct nested in it), as the kernel finds it
     in the map's BTF."""
+    from pybpf.btf.types import Kind
+
     t = btf.resolve(type_id)
     if t.kind not in (Kind.STRUCT, Kind.UNION):
         return None
