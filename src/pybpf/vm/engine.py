@@ -29,14 +29,16 @@ from pybpf.verifier import map_info, verify
 from pybpf.vm import locking
 from pybpf.vm.constants import MAX_TAIL_CALLS
 from pybpf.vm.errors import TailCall, VMError
-from pybpf.vm.maps import OBJECTS, VmMap, create_map, new_id
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
+from pybpf.vm.objects import OBJECTS, new_id
 from pybpf.vm.program import CheckedProgram as Checked
 from pybpf.vm.timers import run_timers
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from typing import Any
+
+    from pybpf.vm.maps import VmMap
 
 #: where a run's context structure lives
 CONTEXT_BASE = 0x0000_0000_F000_0000
@@ -524,8 +526,11 @@ def load_collection(spec: CollectionSpec, cpus: int | None = None, jit: bool | N
     programs: dict[str, Program] = {}
     collection = Collection("vm", maps, programs)  # type: ignore[arg-type]
     try:
-        for name, map_spec in spec.maps.items():
-            maps[name] = create_map(map_spec, cpus)
+        if spec.maps:
+            from pybpf.vm.maps import create_map  # (a program without maps is run without them)
+
+            for name, map_spec in spec.maps.items():
+                maps[name] = create_map(map_spec, cpus)
         by_id = {m.id: m for m in maps.values()}
         for name, prog_spec in spec.programs.items():
             instructions = prog_spec.relocated(lambda m: maps[m].id)
