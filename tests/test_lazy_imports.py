@@ -152,7 +152,7 @@ TRIVIAL = {
     "run --engine vm": (["run", "{raw}", "--engine", "vm"],
                         ("dataclasses", "threading", "random", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
                          "pybpf.kernel", "pybpf.engine.events", "pybpf.btf", "importlib.util", "pybpf.vm.helpers",
-                         "pybpf.vm.interpreter", "pybpf.vm.maps", "pybpf.verifier.protos",
+                         "pybpf.vm.interpreter", "pybpf.vm.maps", "pybpf.engine.map", "pybpf.verifier.protos",
                          "pybpf.verifier.btf_pointers", "pybpf.verifier.kept", "pybpf.isa.disassembler")),
     "tool --list": (["tool", "--list"], ("pybpf.trace.runtime", "pybpf.trace.codegen", "pybpf.engine", "pybpf.kernel",
                                          "pathlib", "socket", "typing", "dataclasses", "pybpf.tools.tool",
@@ -220,11 +220,11 @@ def test_loading_an_object_reads_it_without_pyelftools(tmp_path):
     """pyelftools' ELF reader imports its DWARF reader and pdb (~40 ms), which the three
     tables pybpf reads do not need; nor does an object without kconfig externs need gzip,
     nor one without CO-RE relocations the relocator, nor a program without helper calls
-    the helper tables."""
+    the helper tables, nor one without maps the engine's map classes (with ctypes)."""
     assert _command_loads(["load", "{elf}", "--engine", "vm"],
                           ("elftools", "pdb", "pathlib", "typing", "dataclasses", "gzip", "pybpf.toolchain.compile",
                            "pybpf.object.core", "pybpf.vm.helpers", "pybpf.verifier.protos",
-                           "pybpf.verifier.btf_pointers"),
+                           "pybpf.verifier.btf_pointers", "pybpf.engine.map", "pybpf.vm.maps", "ctypes"),
                           tmp_path) == []
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pybpf.engine.map import Map
 from pybpf.engine.program import Program
 from pybpf.errors import CodecError
 from pybpf.resource import Resource
@@ -12,6 +11,8 @@ from pybpf.resource import Resource
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from typing import Any
+
+    from pybpf.engine.map import Map  # (the maps' module, with ctypes: for collections with maps)
 
 
 class Collection(Resource):
