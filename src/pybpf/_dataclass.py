@@ -252,8 +252,9 @@ def _methods(cls: type, fields: list[Field], eq: bool, frozen: bool, hashed: boo
 def _code(source: str, filename: str) -> Any:
     """``compile(source, filename, "exec")``, or the code an earlier run compiled from the
     same text, from the ``dataclass`` disk cache (:mod:`pybpf.cache`): compiling a class's
-    methods takes ~0.3 ms (a process's first compile ~1.5), reading them back ~0.05, and a
-    command instantiates 6-14 classes (``pybpf run``: ~4 ms of compiling). An entry is
+    methods takes ~0.3 ms (a process's first compile ~1.5), reading them back ~0.1-0.2 (the
+    cache's checks included), and a command uses 6-14 classes (``pybpf run``: ~4 ms of
+    compiling). An entry is
     named after the text and the interpreter's version (``marshal`` writes that version's
     bytecode), and is trusted as the JIT's machine code is (:func:`pybpf.cache.unsafe`)."""
     import marshal

@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and args.command in _CLOSED_ON_RETURN:
         # This process's own command, which exits next: Python's exit passes over every
         # object left (the imports' tens of thousands) looking for cycles, ~3 ms of a
-        # ~30 ms ``pybpf filter`` run and 5-7 ms of ``run``, for nothing: what they opened
+        # ~30 ms ``pybpf filter`` run and 3-5 ms of ``run``, for nothing: what they opened
         # (files, maps and programs in the kernel or the vm) is closed and written.
         import gc
 
