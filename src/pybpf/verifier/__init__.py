@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pybpf.isa import Instruction
-from pybpf.object import AttachType, MapSpec, ProgramType
+from pybpf.object import AttachType, ProgramType
 from pybpf.verifier.checker import Verifier
 from pybpf.verifier.program import Refused
 from pybpf.verifier.state import MapInfo
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from dataclasses import dataclass, field
 
     from pybpf.btf import BTF
+    from pybpf.object import MapSpec
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, field
 
