@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from pybpf.errors import PybpfError
 
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class VMError(PybpfError):
     """A refused or failed program; ``index`` is the instruction (slot) number, if known."""
@@ -20,6 +24,6 @@ class VMError(PybpfError):
 class TailCall(Exception):
     """Raised by bpf_tail_call to replace the running program (caught by the engine)."""
 
-    def __init__(self, program: object):
+    def __init__(self, program: Any):
         super().__init__(program)
         self.program = program

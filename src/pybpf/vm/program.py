@@ -9,7 +9,7 @@ values (memory bounds, uninitialised registers) is checked as the program runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pybpf.isa import InvalidInstruction, decode, problem
 from pybpf.isa import opcodes as o
@@ -26,8 +26,8 @@ class CheckedProgram:
     """Validated instructions with their slot layout (messages use slot numbers, as the
     kernel's verifier does)."""
 
-    def __init__(self, program: bytes | Sequence[Instruction], helpers: dict[int, object] | None = None,
-                 maps: dict[int, object] | None = None):
+    def __init__(self, program: bytes | Sequence[Instruction], helpers: Mapping[int, object] | None = None,
+                 maps: dict[int, Any] | None = None):
         #: vm maps by id, which lddw map references (already relocated to ids) name
         self.maps = maps or {}
         if isinstance(program, (bytes, bytearray, memoryview)):
@@ -55,7 +55,7 @@ class CheckedProgram:
         """The instruction index ``relative`` slots after instruction ``index``'s next slot."""
         return self.index_of_slot[self.slots[index] + 1 + relative]
 
-    def _check(self, helpers: dict[int, object] | None) -> None:
+    def _check(self, helpers: Mapping[int, object] | None) -> None:
         """Refuse what no run could execute; ``helpers`` (None: the registry,
         :data:`pybpf.vm.helpers.HELPERS`, imported at the first helper call) are the
         helper ids the program may call."""
@@ -80,7 +80,9 @@ class CheckedProgram:
             elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER:
                 self.calls_helpers = True
                 if helpers is None:
-                    from pybpf.vm.helpers import HELPERS as helpers
+                    from pybpf.vm.helpers import HELPERS
+
+                    helpers = HELPERS
                 if ins.imm not in helpers:
                     name = helper_name(ins.imm)
                     what = (f"helper {ins.imm} ({name}), which the vm engine does not implement" if name
