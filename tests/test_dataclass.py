@@ -186,3 +186,4 @@ def test_module_level_classes_pickle_and_copy():
 
     for obj in (MapSpec("m", "hash", 4, 8, 16, btf=b"x"), RunResult(1, b"out", b"", 5)):
         assert pickle.loads(pickle.dumps(obj)) == obj == copy.deepcopy(obj) == copy.copy(obj)
+

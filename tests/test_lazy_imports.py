@@ -137,17 +137,24 @@ TRIVIAL = {
             ("typing", "pathlib", "dataclasses", "pybpf.object.programs", "pybpf.object.collection", "pybpf.btf", "pybpf.engine")),
     "disasm": (["disasm", "{raw}"],
                ("typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.programs", "pybpf.btf", "pybpf.engine")),
-    # (the BTF reader: for programs and maps that carry BTF, or are typed by the kernel's)
+    # (the BTF reader: for programs and maps that carry BTF, or are typed by the kernel's;
+    # the helper prototypes for a program that calls a helper; the disassembler for a
+    # log or a refusal; the kept-state index for callbacks and may_goto)
     "verify": (["verify", "{raw}"], ("typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
                                       "pybpf.object.sections", "pybpf.engine", "pybpf.kernel", "pybpf.vm",
-                                      "pybpf.btf.parse", "pybpf.btf.decode")),
+                                      "pybpf.btf", "pybpf.verifier.btf_pointers", "pybpf.verifier.protos",
+                                      "pybpf.verifier.kept", "pybpf.isa.disassembler", "pybpf.object.collection",
+                                      "pybpf.object.maps")),
     "replay --engine vm": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}", "--engine", "vm"],
                            ("json", "typing", "socket", "pybpf.capture.summary", "pybpf.capture.writer",
                             "pybpf.btf.parse")),
+    # (nor, for a program that calls no helper and has no maps, the helper registry and
+    # its families, the prototypes, the map classes; nor the interpreter for JIT code)
     "run --engine vm": (["run", "{raw}", "--engine", "vm"],
                         ("dataclasses", "threading", "random", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
-                         "pybpf.kernel", "pybpf.engine.events", "pybpf.btf.parse", "pybpf.btf.decode",
-                         "importlib.util")),
+                         "pybpf.kernel", "pybpf.engine.events", "pybpf.btf", "importlib.util", "pybpf.vm.helpers",
+                         "pybpf.vm.interpreter", "pybpf.vm.maps", "pybpf.engine.map", "pybpf.verifier.protos",
+                         "pybpf.verifier.btf_pointers", "pybpf.verifier.kept", "pybpf.isa.disassembler")),
     "tool --list": (["tool", "--list"], ("pybpf.trace.runtime", "pybpf.trace.codegen", "pybpf.engine", "pybpf.kernel",
                                          "pathlib", "socket", "typing", "dataclasses", "pybpf.tools.tool",
                                          "pybpf.tools.events", "pybpf.tools.execsnoop")),
@@ -193,14 +200,16 @@ def _command_loads(argv: list[str], watched: tuple[str, ...], tmp_path) -> list[
     for key, (name, data) in PROGRAM_FILES.items():
         (tmp_path / name).write_bytes(data)
         paths[key] = str(tmp_path / name)
-    if "{elf}" in argv:
+    for key, cflags in (("elf", ()), ("elf_no_btf", ("-g0",))):
+        if f"{{{key}}}" not in argv:
+            continue
         from pybpf.toolchain import CompileError, compile_c
 
         try:
-            (tmp_path / "x.o").write_bytes(compile_c(SOCKET_FILTER_C))
+            (tmp_path / "x.o").write_bytes(compile_c(SOCKET_FILTER_C, cflags=cflags))
         except CompileError as exc:
             pytest.skip(f"no BPF compiler: {exc}")
-        paths["elf"] = str(tmp_path / "x.o")
+        paths[key] = str(tmp_path / "x.o")
     argv = [word.format_map(paths) for word in argv]
     code = _COMMAND.format(argv=argv, watched=watched, prefixes=tuple(f"{m}." for m in watched))
     # twice: the first run may compile and fill the disk caches (which takes what a warm
@@ -219,10 +228,21 @@ def test_a_trivial_command_loads_only_what_it_needs(name, tmp_path):
 def test_loading_an_object_reads_it_without_pyelftools(tmp_path):
     """pyelftools' ELF reader imports its DWARF reader and pdb (~40 ms), which the three
     tables pybpf reads do not need; nor does an object without kconfig externs need gzip,
-    nor one without CO-RE relocations the relocator."""
+    nor one without CO-RE relocations the relocator, nor a program without helper calls
+    the helper tables, nor one without maps the engine's map classes (with ctypes)."""
     assert _command_loads(["load", "{elf}", "--engine", "vm"],
                           ("elftools", "pdb", "pathlib", "typing", "dataclasses", "gzip", "pybpf.toolchain.compile",
-                           "pybpf.object.core"),
+                           "pybpf.object.core", "pybpf.vm.helpers", "pybpf.verifier.protos",
+                           "pybpf.verifier.btf_pointers", "pybpf.engine.map", "pybpf.vm.maps", "ctypes"),
+                          tmp_path) == []
+
+
+def test_loading_an_object_without_btf_reads_no_btf(tmp_path):
+    """An object compiled without -g (clang's default) has no .BTF: it is read without the
+    BTF reader, BTF's kinds, the .BTF.ext and BTF map readers (only BTF's error class)."""
+    assert _command_loads(["load", "{elf_no_btf}", "--engine", "vm"],
+                          ("pybpf.btf.parse", "pybpf.btf.types", "pybpf.btf.check", "pybpf.object.btf_ext",
+                           "pybpf.object.elf.btf_maps", "pybpf.object.elf.btf_fixup"),
                           tmp_path) == []
 
 
@@ -247,6 +267,7 @@ def test_the_command_list_names_every_command_with_its_summary(capsys):
 
 
 @pytest.mark.parametrize("argv", [["run", "{raw}", "--engine", "vm"], ["filter", "-r", "{pcap}", "-d", "udp"],
+                                  ["verify", "{raw}"],
                                   ["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}", "--engine", "vm"]])
 def test_a_command_leaves_its_objects_to_the_exit_not_the_collector(argv, tmp_path):
     """The process's own command (``main()`` reading sys.argv) freezes what is left, so

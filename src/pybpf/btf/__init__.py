@@ -21,7 +21,7 @@ _SOURCES = {
     "encode": "pybpf.btf.encode",
     "numpy_dtype": "pybpf.btf.numpy_types",
     "BTF": "pybpf.btf.parse",
-    "BTFError": "pybpf.btf.parse",
+    "BTFError": "pybpf.btf.errors",
     "dump_raw": "pybpf.btf.raw_dump",
     "Kind": "pybpf.btf.types",
     "Member": "pybpf.btf.types",
@@ -36,9 +36,9 @@ if TYPE_CHECKING:   # the same names, for type checkers (``X as X``: re-exported
     from pybpf.btf.decode import Record as Record
     from pybpf.btf.decode import decode as decode
     from pybpf.btf.encode import encode as encode
+    from pybpf.btf.errors import BTFError as BTFError
     from pybpf.btf.numpy_types import numpy_dtype as numpy_dtype
     from pybpf.btf.parse import BTF as BTF
-    from pybpf.btf.parse import BTFError as BTFError
     from pybpf.btf.raw_dump import dump_raw as dump_raw
     from pybpf.btf.types import Kind as Kind
     from pybpf.btf.types import Member as Member

@@ -8,16 +8,12 @@ import os
 import struct
 
 from pybpf.btf import table
+from pybpf.btf.errors import BTFError  # noqa: F401 (also read from here)
 from pybpf.btf.table import TypeTable
 from pybpf.btf.types import Kind, Member, Type
-from pybpf.errors import PybpfError
 
 MAGIC = 0xEB9F
 _HEADER = struct.Struct("<HBBIIIII")
-
-
-class BTFError(PybpfError):
-    """Malformed BTF: names the byte offset and what is wrong."""
 
 
 class BTF:

@@ -54,7 +54,7 @@ SUMMARIES: dict[str, str] = {
 #: commands whose objects are left to the process's exit, not to a last pass of the
 #: cyclic garbage collector over them (see :func:`main`): their handlers close and detach
 #: what they made (``with`` and ``finally`` blocks) and write their files before returning
-FROZEN_AT_EXIT = frozenset({"filter", "run", "replay", "trace"})
+FROZEN_AT_EXIT = frozenset({"filter", "run", "load", "verify", "replay", "trace"})
 
 
 def terminal_columns() -> int:
@@ -155,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and args.command in FROZEN_AT_EXIT:
         # This process's own command, which exits next: Python's exit passes over every
         # object left (the imports' tens of thousands) looking for cycles, ~3 ms of a
-        # ~30 ms ``pybpf filter`` run, for nothing: its files are closed and written.
+        # ~30 ms ``pybpf filter`` run and 3-5 ms of ``run``, for nothing: what they opened
+        # (files, maps and programs in the kernel or the vm) is closed and written.
         import gc
 
         gc.freeze()

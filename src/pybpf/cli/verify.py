@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pybpf.cli.program_input import read_program_file
-    from pybpf.object import CollectionSpec, Pinning, ProgramSpec, ProgramType
+    from pybpf.object import ProgramSpec, ProgramType
     from pybpf.verifier import map_info, verify
 
     found = read_program_file(args.file, args.section)
@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     if args.compare:
         # maps made for the kernel's verdict alone: never pinned (LIBBPF_PIN_BY_NAME would
         # leave them in bpffs, or reuse a live program's map)
+        from pybpf.object import CollectionSpec, Pinning  # (the collection, for --compare only)
+
         used_maps = {n: m.copy(pinning=Pinning.NONE) for n, m in (found.collection.maps.items() if found.collection
                                                                     else ()) if n in set(spec.references.values())}
         row["kernel"] = _kernel_verdict(CollectionSpec(used_maps, {spec.name: spec}))

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pybpf.btf.types import Kind
 from pybpf.isa import Instruction
-from pybpf.isa.disassembler import format_instruction
-from pybpf.object import AttachType, MapSpec, ProgramType
+from pybpf.object import AttachType, ProgramType
 from pybpf.verifier.checker import Verifier
 from pybpf.verifier.program import Refused
 from pybpf.verifier.state import MapInfo
@@ -24,6 +22,7 @@ if TYPE_CHECKING:
     from dataclasses import dataclass, field
 
     from pybpf.btf import BTF
+    from pybpf.object import MapSpec
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, field
 
@@ -76,6 +75,8 @@ def _field_offset(btf: BTF, type_id: int, struct: str, base: int = 0) -> int | N
     """The byte offset of the ``struct <struct>`` (``bpf_spin_lock``, ``bpf_timer``) in
     the value type ``type_id`` (in it or a struct nested in it), as the kernel finds it
     in the map's BTF."""
+    from pybpf.btf.types import Kind
+
     t = btf.resolve(type_id)
     if t.kind not in (Kind.STRUCT, Kind.UNION):
         return None
@@ -109,6 +110,8 @@ def verify(instructions: list[Instruction], kind: ProgramType | str, maps: Mappi
         slot = checker.layout.slots[refused.index] if refused.index is not None else None
         lines = list(result.log)
         if not log_level and refused.index is not None:
+            from pybpf.isa.disassembler import format_instruction  # (for a refusal's log only)
+
             ins = checker.code[refused.index]
             lines.append(f"{slot}: ({ins.opcode:02x}) {format_instruction(ins)}")
         lines.append(refused.message)

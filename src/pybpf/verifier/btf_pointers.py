@@ -109,14 +109,6 @@ class Target:
         return self.prototype[self.hidden:]
 
 
-_ATTACH_KIND = {ProgramType.TRACING, ProgramType.LSM}
-
-
-def needs_target(kind: ProgramType) -> bool:
-    """Whether programs of type ``kind`` name a kernel function in the kernel's BTF."""
-    return kind in _ATTACH_KIND
-
-
 def find_target(btf: BTF, kind: ProgramType, attach: AttachType | None, attach_to: str) -> Target:
     """The attach target of a tracing or LSM program, from the kernel's BTF; refused as
     the kernel refuses a program whose target is missing (ENOENT) or unnamed (EINVAL)."""

@@ -16,26 +16,23 @@ import errno
 import gc
 from functools import lru_cache
 
-from pybpf.btf.types import Kind
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
-from pybpf.isa.disassembler import format_instruction
 from pybpf.isa.helpers import HELPER_NAMES, helper_id, helper_name
 from pybpf.object import AttachType, MapType, ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
-from pybpf.verifier.btf_pointers import Target, find_target, kernel_btf, needs_target, nested_struct, object_read
 from pybpf.verifier.gpl_helpers import GPL_ONLY
-from pybpf.verifier.kept import KeptStates
 from pybpf.verifier.memory import MAX_VAR_OFF, STACK_SIZE, Access, constant_key
 from pybpf.verifier.program import Layout, Refused
-from pybpf.verifier.protos import PROTOS, Proto, prototype
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass, field
 
     from pybpf.btf import BTF
+    from pybpf.verifier.btf_pointers import Target
+    from pybpf.verifier.kept import KeptStates
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, field
 
@@ -81,6 +78,9 @@ _FOR_EACH_MAPS = {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.L
 _ENOTSUPP = 524
 #: program types whose functions run on a private stack (measured on this kernel: only perf_event)
 _PRIVATE_STACK = {ProgramType.PERF_EVENT}
+#: program types whose context is a kernel function's arguments, typed by the kernel's
+#: BTF (pybpf.verifier.btf_pointers, imported for them)
+_TARGETED = {ProgramType.TRACING, ProgramType.LSM}
 _SPIN_UNLOCK = helper_id("spin_unlock")
 #: the kernel's is_tracing_prog_type
 _TRACING_TYPES = {ProgramType.KPROBE, ProgramType.TRACEPOINT, ProgramType.PERF_EVENT, ProgramType.RAW_TRACEPOINT,
@@ -249,7 +249,9 @@ class Verifier:
         #: ALU instructions with a fast path (see alu)
         self.alu_fast = [_alu_fast(ins) for ins in self.code]
         self.imms = [s.constant(ins.imm if ins.opcode & 0x07 == o.ALU64 else ins.imm & sc.U32) for ins in self.code]
-        if needs_target(self.kind):
+        if self.kind in _TARGETED:
+            from pybpf.verifier.btf_pointers import find_target  # (BTF: for these types only)
+
             self.target = find_target(self.kernel_types(), self.kind, *self.attach)
         self.live = self.layout.live_registers(_helper_params)
         # more prune points, as this kernel's check_cfg marks them: after a call; a
@@ -260,8 +262,7 @@ class Verifier:
                 self.layout.prune_points.add(index + 1)
             if ins.opcode == o.JMP | o.JCOND:
                 self.may_gotos.add(index)
-            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and PROTOS.get(ins.imm, (_NO_CALLBACK, None))[
-                    0].callback_args:
+            if ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and _calls_back(ins.imm):
                 self.callback_calls.add(index)
                 self.layout.prune_points.add(index)
             if (ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_PSEUDO) or (ins.is_lddw
@@ -304,6 +305,8 @@ class Verifier:
         """The kernel BTF that BTF pointers are typed from (the running kernel's, read
         when first needed)."""
         if self.kernel is None:
+            from pybpf.verifier.btf_pointers import kernel_btf
+
             self.kernel = kernel_btf()
         return self.kernel
 
@@ -312,6 +315,8 @@ class Verifier:
         layout, result, code, prune_points = self.layout, self.result, self.code, self.layout.prune_points
         jump_class, step, log_level, conditional = self.jump_class, self.step, self.log_level, self.conditional
         alu_fast, imms, scalar = self.alu_fast, self.imms, s.SCALAR
+        if log_level:
+            from pybpf.isa.disassembler import format_instruction  # (for a log only)
         self.current = state
         while True:
             self.index = index
@@ -402,6 +407,8 @@ class Verifier:
 
     def kept_at(self, index: int) -> KeptStates:
         """The snapshots kept at checkpoint ``index``."""
+        from pybpf.verifier.kept import KeptStates  # (checkpoints: callbacks, may_goto)
+
         seen = self.visited.get(index)
         if seen is None:
             seen = self.visited[index] = KeptStates()
@@ -1072,6 +1079,8 @@ class Verifier:
         name = HELPER_NAMES.get(number) if number > 0 else None
         if name is None:
             raise Refused(f"invalid func unknown#{number}", index, errno=errno.EINVAL)
+        from pybpf.verifier.protos import PROTOS, prototype
+
         proto = prototype(number, self.kind, self.attach[0])
         if proto is None:
             if number in PROTOS:
@@ -1134,6 +1143,8 @@ class Verifier:
                             ref=call.dynptr.ref if call.dynptr is not None else 0,
                             size=call.alloc_size, origin=index)
         elif proto.ret.startswith(("btf:", "btf?:", "trusted_btf:")):
+            from pybpf.btf.types import Kind
+
             found = self.kernel_types().find(proto.ret.partition(":")[2], Kind.STRUCT)
             if found is None:
                 raise Refused(f"the kernel's BTF has no struct {proto.ret.partition(':')[2]}, which "
@@ -1277,6 +1288,8 @@ class HelperCall:
                 raise self.fail("invalid zero-sized read")
             return
         if reg.type == s.TRUSTED_PTR:        # the kernel object's bytes, read as a load would
+            from pybpf.verifier.btf_pointers import object_read
+
             object_read(self.v, self.v.kernel_types(), reg, regno, reg.off, size, write)
             return
         Access(self.v, self.state, regno, 0, size, write, None, helper=True).run()
@@ -1314,6 +1327,8 @@ class HelperCall:
         struct = reg.btf or s.KernelType(0, "")
         if not reg.var.is_const or reg.var.value:
             raise self.fail(f"variable {reg.type}{struct.name} access var_off={reg.var.tnum} disallowed")
+        from pybpf.verifier.btf_pointers import nested_struct
+
         if not nested_struct(self.v.kernel_types(), struct.id, reg.off, wanted):
             raise self.fail(f"R{regno} is of type {struct.name} but {wanted} is expected")
 
@@ -1505,9 +1520,6 @@ class HelperCall:
         self.callback_args = (made + [s.Reg()] * 5)[:5]
 
 
-_NO_CALLBACK = Proto(())
-
-
 def _constants(state: s.State, live: tuple[int, ...]) -> tuple:
     """(frame, register, value) of each live register of ``state`` that is a constant
     scalar (``live``: a register mask per frame), frame by frame and register by
@@ -1555,8 +1567,18 @@ def _widen(old: s.State, new: s.State, precise: tuple[int, ...]) -> None:
                 after.stack[i] = s.Slot(slot.kinds, b.but(var=sc.UNKNOWN, id=0))
 
 
+def _calls_back(number: int) -> bool:
+    """Whether helper ``number`` calls one of the program's functions back."""
+    from pybpf.verifier.protos import PROTOS  # (imported for a program that calls a helper)
+
+    entry = PROTOS.get(number)
+    return entry is not None and bool(entry[0].callback_args)
+
+
 def _helper_params(number: int) -> int:
     """How many argument registers a call of helper ``number`` reads (5 when unknown)."""
+    from pybpf.verifier.protos import PROTOS
+
     proto = PROTOS.get(number)
     if proto is None:
         return 5

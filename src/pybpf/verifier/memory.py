@@ -10,7 +10,6 @@ import errno
 from pybpf.object import ProgramType
 from pybpf.verifier import scalar as sc
 from pybpf.verifier import state as s
-from pybpf.verifier.btf_pointers import context_read, object_read
 from pybpf.verifier.context import context_access, sock_field_size
 from pybpf.verifier.program import Refused
 
@@ -153,6 +152,8 @@ class Access:
 
     def kernel_object(self) -> s.Reg:
         """A field of the kernel struct a BTF pointer points at, read only."""
+        from pybpf.verifier.btf_pointers import object_read
+
         reg = self.state.regs[self.regno]
         return object_read(self.v, self.v.kernel_types(), reg, self.regno, reg.off + self.off, self.size, self.write)
 
@@ -177,6 +178,8 @@ class Access:
         if reg.off or reg.var.value:
             raise self.fail(f"dereference of modified ctx ptr R{self.regno} off={reg.off + reg.var.value} disallowed")
         if self.v.target is not None:
+            from pybpf.verifier.btf_pointers import context_read
+
             return context_read(self.v, self.v.target, self.off, self.size, self.write)
         problem, pointer, why = context_access(self.v.kind, self.off, self.size, self.write)
         if problem is not None:

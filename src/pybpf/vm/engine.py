@@ -27,19 +27,18 @@ from pybpf.isa import opcodes as o
 from pybpf.object import AttachType, CollectionSpec, ProgramSpec, ProgramType
 from pybpf.verifier import map_info, verify
 from pybpf.vm import locking
-from pybpf.vm.errors import VMError
-from pybpf.vm.helpers import HELPERS
-from pybpf.vm.helpers.events import release_reservations
-from pybpf.vm.helpers.tail_calls import MAX_TAIL_CALLS, TailCall
-from pybpf.vm.interpreter import Machine
-from pybpf.vm.maps import OBJECTS, VmMap, create_map, new_id
+from pybpf.vm.constants import MAX_TAIL_CALLS
+from pybpf.vm.errors import TailCall, VMError
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
+from pybpf.vm.objects import OBJECTS, new_id
 from pybpf.vm.program import CheckedProgram as Checked
 from pybpf.vm.timers import run_timers
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from typing import Any
+
+    from pybpf.vm.maps import VmMap
 
 #: where a run's context structure lives
 CONTEXT_BASE = 0x0000_0000_F000_0000
@@ -192,16 +191,20 @@ class VmProgram(Program):
         tail_calls = 0
         try:
             while True:
+                running = program
                 try:
-                    retval = runner.run(program, MAX_TAIL_CALLS - tail_calls)
+                    retval = runner.run(running, MAX_TAIL_CALLS - tail_calls)
                     break
                 except TailCall as call:
                     tail_calls += 1
                     program = call.program
                 except VMError as exc:
-                    raise _explained(exc, program.spec) from None
+                    raise _explained(exc, running.spec) from None
                 finally:
-                    release_reservations(runner.vm)
+                    if running.checked.calls_helpers:   # (only a helper reserves records)
+                        from pybpf.vm.helpers.events import release_reservations
+
+                        release_reservations(runner.vm)
                     locking.release_held(runner.vm)
         finally:
             runner.close()
@@ -247,6 +250,8 @@ class _Runner:
                 self.engine_run = EngineRun(self.memory, self.stack, self.input_base, self.cpu)
             self._switch(self.engine_run.vm, tail_calls_left)
             return int(self.engine_run.call(compiled, program.checked, CONTEXT_BASE))
+        from pybpf.vm.interpreter import Machine  # (JIT code runs without the interpreter)
+
         machine = Machine(program.checked, memory=self.memory, cpu=self.cpu)
         self._switch(machine, tail_calls_left)
         machine.regs[1], machine.regs[10] = CONTEXT_BASE, STACK_BASE + o.STACK_SIZE
@@ -521,13 +526,16 @@ def load_collection(spec: CollectionSpec, cpus: int | None = None, jit: bool | N
     programs: dict[str, Program] = {}
     collection = Collection("vm", maps, programs)  # type: ignore[arg-type]
     try:
-        for name, map_spec in spec.maps.items():
-            maps[name] = create_map(map_spec, cpus)
+        if spec.maps:
+            from pybpf.vm.maps import create_map  # (a program without maps is run without them)
+
+            for name, map_spec in spec.maps.items():
+                maps[name] = create_map(map_spec, cpus)
         by_id = {m.id: m for m in maps.values()}
         for name, prog_spec in spec.programs.items():
             instructions = prog_spec.relocated(lambda m: maps[m].id)
             try:
-                checked = Checked(instructions, HELPERS, by_id)
+                checked = Checked(instructions, maps=by_id)
             except VMError as exc:
                 raise VerifierError("BPF_PROG_LOAD", errno.EINVAL, str(exc), f"program {name!r} (vm)",
                                     exc.reason, prog_spec.explain(exc.index) if exc.index is not None else "",

@@ -20,7 +20,6 @@ from pybpf.isa import opcodes as o
 from pybpf.vm.analysis import reads
 from pybpf.vm.constants import DEFAULT_MAX_INSTRUCTIONS, M64, MAP_HANDLE_BASE  # noqa: F401 (also read from here)
 from pybpf.vm.errors import VMError
-from pybpf.vm.helpers import HELPERS
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 from pybpf.vm.program import CheckedProgram, map_value_address
 
@@ -151,7 +150,9 @@ class Machine:
 
     program: CheckedProgram
     memory: Memory = field(default_factory=Memory)
-    helpers: dict[int, Callable[..., int]] = field(default_factory=lambda: HELPERS)
+    #: helper id → implementation; None: the registry (:data:`pybpf.vm.helpers.HELPERS`),
+    #: imported when the first call is compiled (a program without calls runs without it)
+    helpers: dict[int, Callable[..., int]] | None = None
     cpu: int = 0
     regs: list = field(default_factory=lambda: [None] * 11)
     frames: list[Frame] = field(default_factory=list)
@@ -265,12 +266,21 @@ class Machine:
             return lambda r: target if test(conv(r[d] & mask), ks) else nxt
         return lambda r: target if test(r[d] & mask, k) else nxt
 
+    def _helpers(self) -> dict[int, Callable[..., int]]:
+        """The helper table, the registry's when none was given (imported now)."""
+        if self.helpers is None:
+            from pybpf.vm.helpers import HELPERS
+
+            self.helpers = HELPERS
+        return self.helpers
+
     def _call(self, index: int, ins: Instruction, nxt: int) -> Step:
         if o.source(ins.opcode) == o.X:  # callx: the helper id is in dst
             reg = ins.dst
+            table = self._helpers()
 
             def callx(r: list) -> int:
-                fn = self.helpers.get(r[reg] & M64)
+                fn = table.get(r[reg] & M64)
                 if fn is None:
                     raise VMError(f"callx r{reg}: {r[reg]} is not a helper this engine implements")
                 return self._helper(fn, r, nxt)
@@ -282,7 +292,7 @@ class Machine:
                 self._enter(r, nxt)
                 return target
             return local
-        fn = self.helpers[ins.imm]
+        fn = self._helpers()[ins.imm]
         return lambda r: self._helper(fn, r, nxt)
 
     def _enter(self, r: list, return_to: int) -> None:
@@ -520,13 +530,12 @@ def run_program(program: bytes | list[Instruction] | CheckedProgram, mem: bytes 
     native code first (see :mod:`pybpf.vm.jit`); where that is not possible the
     interpreter runs it, and says so once on the ``pybpf.vm`` logger."""
     check_budget(max_instructions)
-    table = helpers if helpers is not None else HELPERS
-    checked = program if isinstance(program, CheckedProgram) else CheckedProgram(program, table)
+    checked = program if isinstance(program, CheckedProgram) else CheckedProgram(program, helpers)
     if jit:
         compiled = _compiled(checked)
         if compiled is not None:
-            return compiled.run(mem, max_instructions=max_instructions, cpu=cpu, helpers=table, program=checked)
-    machine = Machine(checked, helpers=table, cpu=cpu)
+            return compiled.run(mem, max_instructions=max_instructions, cpu=cpu, helpers=helpers, program=checked)
+    machine = Machine(checked, helpers=helpers, cpu=cpu)
     machine.memory.map(bytearray(mem), writable=True, name="mem", base=INPUT_BASE)
     stack_base = STACK_TOP - 0x10000
     machine.memory.map(bytearray(o.STACK_SIZE), writable=True, name="stack", base=stack_base, aligned=True)

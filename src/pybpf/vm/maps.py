@@ -10,8 +10,6 @@ CPU; userspace sees them concatenated (each padded to 8 bytes), as from the kern
 from __future__ import annotations
 
 import errno
-import itertools
-import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 
@@ -21,24 +19,13 @@ from pybpf.engine.map import UpdateFlag
 from pybpf.object import MapFlag, MapSpec, MapType
 from pybpf.verifier import map_info
 from pybpf.vm.locking import SPIN_LOCK
+from pybpf.vm.objects import OBJECTS, new_id
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from typing import Any
 
     from pybpf.engine.events import EventSource
-
-_ids = itertools.count(1)
-#: live vm objects (maps and programs) by id, as prog arrays and maps of maps refer to them
-OBJECTS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
-
-
-def new_id(obj: Any) -> int:
-    """A fresh id for a vm map or program, registered for lookups by id."""
-    number = next(_ids)
-    OBJECTS[number] = obj
-    return number
-
 
 class VmMap(Map):
     """Common ground: ids, errors, per-CPU layout."""

@@ -9,14 +9,13 @@ values (memory bounds, uninitialised registers) is checked as the program runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pybpf.isa import InvalidInstruction, decode, problem
 from pybpf.isa import opcodes as o
 from pybpf.isa.helpers import helper_name
 from pybpf.isa.instruction import Instruction
 from pybpf.vm.errors import VMError
-from pybpf.vm.helpers import HELPERS
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
@@ -27,8 +26,8 @@ class CheckedProgram:
     """Validated instructions with their slot layout (messages use slot numbers, as the
     kernel's verifier does)."""
 
-    def __init__(self, program: bytes | Sequence[Instruction], helpers: dict[int, object] | None = None,
-                 maps: dict[int, object] | None = None):
+    def __init__(self, program: bytes | Sequence[Instruction], helpers: Mapping[int, object] | None = None,
+                 maps: dict[int, Any] | None = None):
         #: vm maps by id, which lddw map references (already relocated to ids) name
         self.maps = maps or {}
         if isinstance(program, (bytes, bytearray, memoryview)):
@@ -47,13 +46,19 @@ class CheckedProgram:
             self.slots.append(slot)
             slot += ins.slots
         self.index_of_slot = {s: i for i, s in enumerate(self.slots)}
-        self._check(helpers if helpers is not None else HELPERS)
+        #: whether the program calls a helper (call or callx): one that calls none is
+        #: checked and run without importing the helper registry (~2 ms of a start-up)
+        self.calls_helpers = False
+        self._check(helpers)
 
     def target(self, index: int, relative: int) -> int:
         """The instruction index ``relative`` slots after instruction ``index``'s next slot."""
         return self.index_of_slot[self.slots[index] + 1 + relative]
 
-    def _check(self, helpers: dict[int, object]) -> None:
+    def _check(self, helpers: Mapping[int, object] | None) -> None:
+        """Refuse what no run could execute; ``helpers`` (None: the registry,
+        :data:`pybpf.vm.helpers.HELPERS`, imported at the first helper call) are the
+        helper ids the program may call."""
         last = len(self.instructions) - 1
         for index, ins in enumerate(self.instructions):
             slot = self.slots[index]
@@ -70,11 +75,19 @@ class CheckedProgram:
                         else "into the middle of an lddw"
                     kind = "call" if not ins.is_jump else "jump"
                     raise VMError(f"{kind} to slot {landing} lands {where}", slot)
-            elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm not in helpers:
-                name = helper_name(ins.imm)
-                what = (f"helper {ins.imm} ({name}), which the vm engine does not implement" if name
-                        else f"unknown helper id {ins.imm}")
-                raise VMError(f"call to {what}", slot)
+            elif ins.opcode == o.JMP | o.CALL | o.X:     # callx: a helper whose id is in a register
+                self.calls_helpers = True
+            elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER:
+                self.calls_helpers = True
+                if helpers is None:
+                    from pybpf.vm.helpers import HELPERS
+
+                    helpers = HELPERS
+                if ins.imm not in helpers:
+                    name = helper_name(ins.imm)
+                    what = (f"helper {ins.imm} ({name}), which the vm engine does not implement" if name
+                            else f"unknown helper id {ins.imm}")
+                    raise VMError(f"call to {what}", slot)
             elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_KFUNC:
                 raise VMError(f"kfunc call (BTF id {ins.imm}): kernel functions exist only in the kernel engine", slot)
             elif ins.is_lddw and ins.src in (o.PSEUDO_MAP_FD, o.PSEUDO_MAP_VALUE):

@@ -9,9 +9,14 @@ the maps a map of maps holds.
 
 from __future__ import annotations
 
-from pybpf.btf import BTF, BTFError, Kind
+from pybpf.btf.errors import BTFError
+from pybpf.btf.types import Kind
 from pybpf.object.kinds import MapType
 from pybpf.object.maps import MapSpec, Pinning
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from pybpf.btf import BTF
 
 _NUMBERS = {"type", "max_entries", "map_flags", "key_size", "value_size", "numa_node", "map_extra", "pinning"}
 

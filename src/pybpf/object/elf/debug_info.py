@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import struct
 
-from pybpf.btf import BTF, BTFError, check_acyclic
-from pybpf.object.btf_ext import BTFExt, parse_btf_ext
-from pybpf.object.elf.btf_fixup import fix_btf
+from pybpf.btf.errors import BTFError
 from pybpf.object.elf.linker import Function, LinkedProgram
 from pybpf.object.elf.reader import ElfObject, ObjectError
 from pybpf.object.programs import BTFInfo
@@ -25,6 +23,8 @@ if TYPE_CHECKING:
     from dataclasses import dataclass, replace
     from pathlib import Path
 
+    from pybpf.btf import BTF
+    from pybpf.object.btf_ext import BTFExt
     from pybpf.object.core import Relocated
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, replace
@@ -45,6 +45,12 @@ def read_btf(obj: ElfObject) -> ObjectBTF | None:
     section = obj.section(".BTF")
     if section is None:
         return None
+    # (the BTF reader, the cycle check and the .BTF.ext reader for objects with BTF only)
+    from pybpf.btf.check import check_acyclic
+    from pybpf.btf.parse import BTF
+    from pybpf.object.btf_ext import parse_btf_ext
+    from pybpf.object.elf.btf_fixup import fix_btf
+
     try:
         local = BTF.parse(section.data)
         check_acyclic(local)

@@ -21,12 +21,14 @@ import os
 import re
 from functools import cache
 
-from pybpf.btf import BTF, BTFError, Kind
+from pybpf.btf.errors import BTFError
 from pybpf.object.elf.errors import ObjectError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from dataclasses import dataclass
+
+    from pybpf.btf import BTF
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass
 
@@ -66,7 +68,12 @@ class Externs:
 def read_externs(local: BTF | None, fixed: bytes, weak_names: set[str]) -> Externs:
     """The externs the object's BTF declares (``local``; read from ``fixed``, the blob with
     the DATASECs laid out, where it has any)."""
-    if local is None or (local.find(KCONFIG, Kind.DATASEC) is None and local.find(KSYMS, Kind.DATASEC) is None):
+    if local is None:
+        return Externs({}, 0, {}, None)
+    from pybpf.btf.parse import BTF  # (an object without BTF has no externs: read without it)
+    from pybpf.btf.types import Kind
+
+    if local.find(KCONFIG, Kind.DATASEC) is None and local.find(KSYMS, Kind.DATASEC) is None:
         return Externs({}, 0, {}, None)
     btf = BTF.parse(fixed)
     kconfig: dict[str, KconfigVar] = {}
@@ -110,6 +117,8 @@ def kernel_version(release: str | None = None) -> int:
 
 
 def _encode(btf: BTF | None, var: KconfigVar, text: str, where: str) -> bytes:
+    from pybpf.btf.types import Kind
+
     assert btf is not None
     target = btf.resolve(var.type_id)
     what = f"{where}: extern {var.name!r}"
@@ -160,6 +169,8 @@ def _kernel_config() -> dict[str, str]:
 
 @cache
 def _kernel_btf() -> BTF | None:
+    from pybpf.btf.parse import BTF
+
     try:
         return BTF.load()
     except (OSError, BTFError):
@@ -169,6 +180,8 @@ def _kernel_btf() -> BTF | None:
 def ksym_btf_id(name: str, function: bool, weak: bool, where: str) -> int:
     """The kernel BTF id of kernel variable or function ``name``; 0 for a weak one the
     kernel does not have."""
+    from pybpf.btf.types import Kind
+
     btf = _kernel_btf()
     found = btf.find(name, Kind.FUNC if function else Kind.VAR) if btf is not None else None
     if found is not None:

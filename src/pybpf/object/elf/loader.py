@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 
-from pybpf.btf import BTF, BTFError, Kind
+from pybpf.btf.errors import BTFError
 from pybpf.object.collection import CollectionSpec
-from pybpf.object.elf.btf_maps import map_spec_from_btf
 from pybpf.object.elf.debug_info import ObjectBTF, apply_core, program_btf, program_core, read_btf
 from pybpf.object.elf.externs import KCONFIG, read_externs
 from pybpf.object.elf.linker import functions, link
@@ -26,6 +25,8 @@ from pybpf.object.sections import SectionKind, section_kind
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from pybpf.btf import BTF
 
 
 def load_object(source: str | Path | bytes, *, name: str = "",
@@ -92,6 +93,8 @@ def _with_datasec(spec: MapSpec, section: str, btf: ObjectBTF | None) -> MapSpec
     (the kernel then shows the variables in bpftool map dump)."""
     if btf is None:
         return spec
+    from pybpf.btf.types import Kind  # (for objects with BTF only, as below)
+
     datasec = btf.local.find(section, Kind.DATASEC)
     if datasec is None:
         return spec
@@ -115,6 +118,9 @@ def btf_maps(obj: ElfObject, object_btf: ObjectBTF | None) -> dict[str, MapSpec]
     if object_btf is None:
         raise ObjectError(f"{obj.path}: section .maps declares maps but the object has no .BTF "
                           "to describe them (compile with -g)")
+    from pybpf.btf.types import Kind
+    from pybpf.object.elf.btf_maps import map_spec_from_btf
+
     btf = object_btf.local
     datasec = btf.find(".maps", Kind.DATASEC)
     if datasec is None:

@@ -1,10 +1,14 @@
 """bpf_tail_call through a program array: the helper raises :class:`TailCall`, which the
-vm engine catches to run the target program in the caller's place."""
+vm engine catches to run the target program in the caller's place. (``TailCall`` and
+``MAX_TAIL_CALLS`` live in :mod:`pybpf.vm.errors` and :mod:`pybpf.vm.constants`, which
+the engine imports for every run; this family only for a program that calls a helper.)"""
 
 from __future__ import annotations
 
 import errno
 
+from pybpf.vm.constants import MAX_TAIL_CALLS
+from pybpf.vm.errors import TailCall
 from pybpf.vm.helpers.operands import errno_result, map_operand
 from pybpf.vm.helpers.registry import Family
 
@@ -13,17 +17,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 FAMILY = Family("tail calls")
-
-#: tail calls a program may chain, as in the kernel
-MAX_TAIL_CALLS = 33
-
-
-class TailCall(Exception):
-    """Raised by bpf_tail_call to replace the running program (caught by the engine)."""
-
-    def __init__(self, program: Any):
-        super().__init__(program)
-        self.program = program
 
 
 @FAMILY.helper("bpf_tail_call")
