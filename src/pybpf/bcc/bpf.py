@@ -65,6 +65,20 @@ class Function:
         return f"<bcc Function {self.name.decode()} fd={self.fd}>"
 
 
+def _read_source(what: str, name: str | bytes) -> str:
+    """The text of a ``src_file``/``hdr_file``: the path as given, or else, as BCC's
+    ``_find_file``, beside the script (``sys.argv[0]``) — examples such as vfsreadlat.py
+    name their ``.c`` file without a directory and are run from anywhere."""
+    path = Path(os.fsdecode(name))
+    beside = Path(os.path.abspath(os.path.dirname(sys.argv[0] if sys.argv else ""))) / path
+    found = path if path.is_file() or path.is_absolute() or not beside.is_file() else beside
+    try:
+        return found.read_text()
+    except OSError as exc:
+        raise BccError(f"{what} {path}: {exc.strerror} (looked in the working directory and beside "
+                       f"{sys.argv[0] if sys.argv else 'the script'})") from None
+
+
 class BPF:
     """BCC's ``BPF`` class: ``BPF(text=...)`` or ``BPF(src_file=...)``."""
 
@@ -93,14 +107,12 @@ class BPF:
         self._trace_buffer = bytearray()
         self._usdt = list(usdt_contexts)
         if text is None:
-            path = os.fsdecode(src_file)
-            if not path:
+            if not os.fsdecode(src_file):
                 raise BccError("BPF() needs text= or src_file=")
-            try:
-                text = Path(path).read_text()
-            except OSError as exc:
-                raise BccError(f"src_file {path}: {exc.strerror}") from None
+            text = _read_source("src_file", src_file)
         text = text.decode() if isinstance(text, bytes) else text
+        if os.fsdecode(hdr_file):    # BCC compiles the header file's text before the program's
+            text = _read_source("hdr_file", hdr_file) + "\n" + text
         compiled = compile_program(text, [os.fsdecode(f) for f in cflags], self._usdt,
                                    show=bool(debug & 0x4 or os.environ.get("PYBPF_BCC_SHOW_SOURCE")))
         self.translation: Translation = compiled.translation
