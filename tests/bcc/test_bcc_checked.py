@@ -6,6 +6,8 @@ them (root only; a script the machine does not have is skipped, saying so):
   ``NSEC_PER_MSEC``, ``S_ISREG``, ``ENOMEM``, ``sk->sk_state``, ``inet->inet_rcv_saddr``,
   ``tcp_sk()``, ``sg_is_last()``) stopped with a compile error: biolatpcts now runs, and
   the kprobe tools among them stop with the no-kprobes error naming a tracepoint;
+- ustat, which attaches the sites ``USDT.enumerate_active_probes()`` gives with
+  ``attach_uprobe(addr=)``, stopped at that missing method;
 - an example whose ``src_file`` is beside the script (vfsreadlat.py) is found from any
   working directory, as BCC's ``_find_file`` finds it.
 """
@@ -13,6 +15,7 @@ them (root only; a script the machine does not have is skipped, saying so):
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -69,3 +72,36 @@ def test_src_file_beside_the_script_from_another_directory(tmp_path):
     out = _run(script, [], lambda: None, ready="", stop_after=0, interrupt=False, cwd=tmp_path)
     # it compiled its vfsreadlat.c, and stopped at its kprobe on vfs_read
     assert "kprobe on vfs_read: this kernel cannot attach kprobes" in out, out
+
+
+#: a Python child that collects garbage and calls a function, over and over
+_GC_LOOP = """
+import gc, time
+def pybpf_call(): return 1
+while True:
+    for _ in range(100): pybpf_call()
+    gc.collect()
+    time.sleep(0.01)
+"""
+
+
+def test_ustat_counts_a_python_processes_calls_and_collections(tmp_path):
+    from conftest import PYTHON_WITH_USDT
+
+    if not os.path.exists(PYTHON_WITH_USDT):
+        pytest.skip(f"needs {PYTHON_WITH_USDT} (built with USDT probes)")
+    # ustat finds its targets by comm: "python" (the link's name) for its python probes
+    python = tmp_path / "python"
+    python.symlink_to(PYTHON_WITH_USDT)
+    (tmp_path / "loop.py").write_text(_GC_LOOP)
+    child = subprocess.Popen([str(python), str(tmp_path / "loop.py")])
+    try:
+        out = _run(_bcc_script("tools/lib/ustat.py", tmp_path), ["-l", "python", "-C", "1", "2"], lambda: None,
+                   ready="Tracing", stop_after=8, interrupt=False)
+    finally:
+        child.kill()
+        child.wait()
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] == [str(child.pid)]]
+    # PID CMDLINE METHOD/s GC/s ...: the enumerate_active_probes sites, attached by ustat
+    # itself, fire (their semaphores raised: CPython tests them before firing)
+    assert rows and max(int(row[2]) for row in rows) > 0 and max(int(row[3]) for row in rows) > 0, out

@@ -393,13 +393,18 @@ class BPF:
 
     def _attach_uprobe(self, name: Any, sym: Any, addr: int | None, fn_name: Any, pid: int, offset: int,
                        retprobe: bool) -> None:
-        from pybpf.kernel.attach import attach_uprobe
+        from pybpf.bcc.usdt import enabled_site
+        from pybpf.kernel.attach import attach_uprobe, attach_usdt_site
 
         binary, symbol = os.fsdecode(name), os.fsdecode(sym) or None
         if binary.startswith("lib") and "/" not in binary:
             binary = binary[3:].split(".so")[0]
         program = self.load_func(fn_name, BPF.KPROBE)
-        link = attach_uprobe(program.fd, binary, symbol, offset=offset, address=addr, retprobe=retprobe, pid=pid)
+        site = enabled_site(binary, addr) if symbol is None and addr is not None and not retprobe else None
+        if site is not None:     # a site of an enabled USDT probe: its semaphore raised while attached
+            link = attach_usdt_site(program.fd, site, pid=pid)
+        else:
+            link = attach_uprobe(program.fd, binary, symbol, offset=offset, address=addr, retprobe=retprobe, pid=pid)
         self._remember("uretprobe" if retprobe else "uprobe", f"{binary}:{symbol or addr}", link)
 
     def detach_uprobe(self, name: str | bytes = b"", sym: str | bytes = b"", addr: int | None = None, **_: Any) -> None:
