@@ -8,6 +8,8 @@ them (root only; a script the machine does not have is skipped, saying so):
   the kprobe tools among them stop with the no-kprobes error naming a tracepoint;
 - ustat, which attaches the sites ``USDT.enumerate_active_probes()`` gives with
   ``attach_uprobe(addr=)``, stopped at that missing method;
+- ugc -l java, whose program the verifier refused (the USDT argument reader's loads
+  merged into one from a modified context pointer);
 - an example whose ``src_file`` is beside the script (vfsreadlat.py) is found from any
   working directory, as BCC's ``_find_file`` finds it.
 """
@@ -15,7 +17,9 @@ them (root only; a script the machine does not have is skipped, saying so):
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +109,34 @@ def test_ustat_counts_a_python_processes_calls_and_collections(tmp_path):
     # PID CMDLINE METHOD/s GC/s ...: the enumerate_active_probes sites, attached by ustat
     # itself, fire (their semaphores raised: CPython tests them before firing)
     assert rows and max(int(row[2]) for row in rows) > 0 and max(int(row[3]) for row in rows) > 0, out
+
+
+_JAVA_GC = """
+public class Gc {
+    public static void main(String[] args) throws Exception {
+        while (true) { Object garbage = new int[1000]; System.gc(); Thread.sleep(100); }
+    }
+}
+"""
+
+
+def test_ugc_times_a_java_processes_collections(tmp_path):
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("needs a JVM (java) built with USDT probes")
+    (tmp_path / "Gc.java").write_text(_JAVA_GC)
+    child = subprocess.Popen([java, str(tmp_path / "Gc.java")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30        # the source launcher compiles, then loads libjvm's probes
+        while time.time() < deadline and "libjvm.so" not in Path(f"/proc/{child.pid}/maps").read_text():
+            time.sleep(0.2)
+        out = _run(_bcc_script("tools/lib/ugc.py", tmp_path), ["-l", "java", str(child.pid)], lambda: None,
+                   ready="START", stop_after=2)
+    finally:
+        child.kill()
+        child.wait()
+    # hotspot's mem__pool__gc__begin/end sites keep their arguments in different registers:
+    # the program reading them was refused by the verifier; now each System.gc() is rows
+    # of START TIME DESCRIPTION (the description is None: ugc's Java formatter returns nothing)
+    rows = [line.split() for line in out.splitlines()[2:] if len(line.split()) == 3]
+    assert rows and all(float(row[1]) > 0 for row in rows), out

@@ -10,6 +10,16 @@ from pybpf.usdt.arguments import ArgKind, UsdtArgument
 from pybpf.usdt.notes import UsdtProbe
 
 
+def _register(offset: int) -> str:
+    """The pt_regs field at ``offset``, loaded by an instruction of its own. A plain
+    ``*(u64 *)((char *)regs + offset)`` per case lets clang merge the loads of several
+    cases or sites (a hotspot probe's arguments in different registers at different
+    sites) into one load from ``regs`` plus a chosen offset, which the verifier refuses
+    ("dereference of modified ctx ptr"); volatile asm is never merged."""
+    return (f'({{ u64 __reg; asm volatile("%0 = *(u64 *)(%1 + {offset})" : "=r"(__reg) : "r"(regs)); '
+            '__reg; })')
+
+
 def _case(number: int, arg: UsdtArgument) -> str:
     shift = arg.bitshift
     narrow = (f"(u64)((s64)(raw << {shift}) >> {shift})" if arg.signed else f"(raw << {shift}) >> {shift}") \
@@ -17,11 +27,11 @@ def _case(number: int, arg: UsdtArgument) -> str:
     if arg.kind == ArgKind.CONST:
         fetch = f"raw = (u64){arg.value}LL;"
     elif arg.kind == ArgKind.REG:
-        fetch = f"raw = *(u64 *)((char *)regs + {arg.reg_offset});"
+        fetch = f"raw = {_register(arg.reg_offset)};"
     else:
-        base = f"*(u64 *)((char *)regs + {arg.reg_offset})"
+        base = _register(arg.reg_offset)
         if arg.kind == ArgKind.SIB:
-            base += f" + *(u64 *)((char *)regs + {arg.index_offset}) * {arg.scale}"
+            base += f" + {_register(arg.index_offset)} * {arg.scale}"
         fetch = (f"raw = 0; if (bpf_probe_read_user(&raw, {arg.size}, (void *)({base} + ({arg.value})))) "
                  "return -14;")
     return f"    case {number}: {{ {fetch} *value = (long)({narrow}); return 0; }}  /* {arg.spec} */\n"
