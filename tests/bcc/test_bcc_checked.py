@@ -140,3 +140,32 @@ def test_ugc_times_a_java_processes_collections(tmp_path):
     # of START TIME DESCRIPTION (the description is None: ugc's Java formatter returns nothing)
     rows = [line.split() for line in out.splitlines()[2:] if len(line.split()) == 3]
     assert rows and all(float(row[1]) > 0 for row in rows), out
+
+
+@pytest.mark.parametrize("function", ["tty_write", "d_lookup", "mutex_unlock", "md_flush_request", "zpl_read",
+                                      "add_to_page_cache_lru", "tcp_rcv_established"])
+def test_no_kprobes_error_suggests_a_tracepoint_of_the_functions_subsystem(function):
+    from pybpf.bcc.bpf import _instead
+
+    # ttysnoop, dcsnoop, klockstat, mdflush, zfsdist were told of maple_tree:ma_write,
+    # xfs:xfs_lookup, xfs:xfs_iunlock, fuse:fuse_request_end, maple_tree:ma_read
+    hint = _instead(function, returning=False)
+    head = function.split("_")[0]
+    if "nearest tracepoint is " in hint:
+        category, event = hint.split("nearest tracepoint is ")[1].split()[0].split(":")
+        assert category == head or head in event.split("_"), hint
+    else:
+        assert f"no tracepoint reports {function}" in hint
+
+
+def test_ttysnoop_stops_naming_no_tracepoint(tmp_path):
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:     # its program compares with <linux/fs.h>'s WRITE (a compile error before)
+        out = _run(_bcc_script("tools/ttysnoop.py", tmp_path), [os.ttyname(terminal)], lambda: None, ready="",
+                   stop_after=0, interrupt=False)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert "kprobe on tty_write: this kernel cannot attach kprobes" in out and "Traceback" not in out, out

@@ -937,7 +937,7 @@ def _has_tracepoint(tracefs: Any, name: str) -> bool:
 def _instead(function: str, returning: bool, lsm: bool = False) -> str:
     """What to attach to instead of a kprobe/fentry on kernel ``function``: the tracepoint
     reporting the same event (a syscall's sys_exit_* for a return probe), or the nearest
-    tracepoint by name."""
+    tracepoint by name in the function's subsystem."""
     from pybpf.tracefs import Tracefs
 
     tracefs = Tracefs()
@@ -949,8 +949,13 @@ def _instead(function: str, returning: bool, lsm: bool = False) -> str:
         nearest = next((e for e in (f"syscalls:sys_enter_{stem}", f"syscalls:sys_enter_{stem}at") if e in events),
                        None)
     if nearest is None and not lsm:
-        close = difflib.get_close_matches(function, sorted(e.split(":", 1)[1] for e in events), n=1)
-        nearest = next((e for e in sorted(events) if close and e.endswith(":" + close[0])), None)
+        # a close name of the function's own subsystem (its first word: tcp_, xfs_, sched_,
+        # add_to_page_cache_lru's add_): close names of others mislead (tty_write is no
+        # maple_tree:ma_write, d_lookup no xfs:xfs_lookup)
+        head = function.strip("_").split("_")[0]
+        same = sorted(e for e in events if e.split(":")[0] == head or head in e.split(":")[1].split("_"))
+        close = difflib.get_close_matches(function, [e.split(":", 1)[1] for e in same], n=1)
+        nearest = next((e for e in same if close and e.endswith(":" + close[0])), None)
     if nearest is not None and returning and nearest.startswith("syscalls:sys_enter_"):
         nearest = nearest.replace(":sys_enter_", ":sys_exit_")
     if nearest is None:

@@ -3,7 +3,7 @@
 BCC compiles against the kernel's headers, so a tool including ``<net/sock.h>`` writes
 ``sk->sk_state`` (a macro for ``sk->__sk_common.skc_state``), ``<net/inet_sock.h>``
 ``inet->inet_rcv_saddr``, ``<linux/tcp.h>`` ``tcp_sk(sk)``, ``<linux/kernel.h>``
-``min_t(size_t, a, b)``. BTF has no macros and the uapi headers
+``min_t(size_t, a, b)``, ``<linux/fs.h>`` ``WRITE``. BTF has no macros and the uapi headers
 (:mod:`pybpf.bcc.uapi_macros`) have none of these, so they are written here, as the
 kernel defines them (its inline functions ``tcp_sk``/``inet_sk``, casts of the same
 pointer, as macros). The ones a program uses are put before it for its own preprocessing
@@ -83,6 +83,10 @@ _SOURCE = r"""
 #define sg_is_chain(sg) ((sg)->page_link & SG_CHAIN)
 #define sg_is_last(sg) ((sg)->page_link & SG_END)
 #define sg_chain_ptr(sg) ((struct scatterlist *)((sg)->page_link & ~SG_PAGE_LINK_MASK))
+#define READ 0
+#define WRITE 1
+#define ITER_DEST 0
+#define ITER_SOURCE 1
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 """
