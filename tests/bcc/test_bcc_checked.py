@@ -169,3 +169,29 @@ def test_ttysnoop_stops_naming_no_tracepoint(tmp_path):
         os.close(controller)
         os.close(terminal)
     assert "kprobe on tty_write: this kernel cannot attach kprobes" in out and "Traceback" not in out, out
+
+
+_RAND_LOOP = r"""
+#include <stdlib.h>
+int main(void) { volatile long sum = 0; for (;;) sum += rand(); }
+"""
+
+
+def test_stack_buildid_example_names_libc_frames(tmp_path):
+    if shutil.which("gcc") is None:
+        pytest.skip("needs gcc to build a child that runs in libc")
+    (tmp_path / "rand.c").write_text(_RAND_LOOP)
+    subprocess.run(["gcc", "-O1", "-o", str(tmp_path / "rand"), str(tmp_path / "rand.c")], check=True)
+    # the example samples CPU 0 only: the child spins there, in libc's rand/random/random_r
+    child = subprocess.Popen([str(tmp_path / "rand")], preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+    try:
+        out = _run(_bcc_script("examples/tracing/stack_buildid_example.py", tmp_path), [], lambda: None, ready="",
+                   stop_after=0, interrupt=False)
+    finally:
+        child.kill()
+        child.wait()
+    # BPF_STACK_TRACE_BUILDID (frames as build id + file offset), add_module(libc) and sym()
+    # of such a frame: the example stopped at the missing add_module
+    blocks = [block.splitlines() for block in out.split("\n\n") if f"rand ({child.pid})" in block]
+    frames = {line.strip() for block in blocks for line in block if line.startswith("    ") and "-" not in line}
+    assert frames & {"rand", "random", "random_r"}, out

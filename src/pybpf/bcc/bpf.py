@@ -28,7 +28,7 @@ from pybpf.bcc.kernel_reads import rewrite_kernel_reads
 from pybpf.bcc.prelude import PRELUDE, kernel_constants, kernel_inlines, tracepoint_struct
 from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.shared_tables import load_tables
-from pybpf.bcc.table import EventTable, Table, TableError, table_class
+from pybpf.bcc.table import BpfStackBuildId, EventTable, Table, TableError, table_class
 from pybpf.bcc.translate import Translation, translate
 from pybpf.bcc.usdt import usdt_prelude
 from pybpf.btf import BTF, Kind
@@ -648,6 +648,8 @@ class BPF:
         memory map is read once and the ELF files once for all pids (as BCC's per-pid symbol
         caches: scripts name every frame of every event); an address outside every file
         mapping reads the map again (a library loaded since, a pid reused)."""
+        if isinstance(addr, BpfStackBuildId):
+            return _build_id_sym(addr, show_module, show_offset)
         if pid < 0:
             return BPF.ksym(addr, show_module, show_offset)
         symbolizer = _user_symbolizer()
@@ -661,6 +663,20 @@ class BPF:
         if show_module and location.module:
             name = f"{name} [{os.path.basename(location.module)}]"
         return name.encode()
+
+    @staticmethod
+    def add_module(modname: str | bytes) -> None:
+        """Let :meth:`sym` name the frames of BPF_STACK_TRACE_BUILDID tables in the ELF file
+        ``modname`` (BCC's build-id symbol cache); a file that cannot be read is left out
+        silently, as BCC's ``bcc_buildsymcache_add_module`` leaves it."""
+        from pybpf.symbols import ElfSymbols, SymbolError
+
+        try:
+            symbols = ElfSymbols.cached(os.fsdecode(modname))
+        except SymbolError:
+            return
+        if symbols.build_id:
+            _BUILD_IDS[symbols.build_id.ljust(20, b"\0")] = symbols.path
 
     @staticmethod
     def tracepoint_exists(category: str | bytes, event: str | bytes) -> bool:
@@ -918,6 +934,32 @@ _PERF_EVENTS = {(1, 0): "cpu-clock", (1, 1): "task-clock", (1, 2): "page-faults"
 _SO_ATTACH_BPF = 50
 
 _TRAMPOLINE_MACROS = {"fentry": "KFUNC_PROBE", "fexit": "KRETFUNC_PROBE", "lsm": "LSM_PROBE", "fmod_ret": "KMOD_RET"}
+
+
+#: build id (20 bytes, as the kernel gives it) → file, of BPF.add_module's files
+_BUILD_IDS: dict[bytes, str] = {}
+
+
+def _build_id_sym(frame: BpfStackBuildId, show_module: bool, show_offset: bool) -> bytes:
+    """BCC's ``sym`` of a build-id frame: the function at its file offset in the added
+    module with that build id, ``[unknown]`` for a module not added."""
+    from pybpf.symbols import ElfSymbols, SymbolError
+
+    path = _BUILD_IDS.get(bytes(frame.build_id))
+    found = None
+    if path is not None:
+        try:
+            symbols = ElfSymbols.cached(path)
+        except SymbolError:
+            symbols = None
+        vaddr = symbols.vaddr_of_offset(frame.offset) if symbols else None
+        found = symbols.find(vaddr) if symbols and vaddr is not None else None
+    name = found[0] if found else "[unknown]"
+    if show_offset and found:
+        name = f"{name}+0x{found[1]:x}"
+    if show_module and path is not None:
+        name = f"{name} [{os.path.basename(path)}]"
+    return name.encode()
 
 
 def _prefixed(prefix: str, fn_name: str | bytes) -> str:
