@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -195,3 +196,146 @@ def test_stack_buildid_example_names_libc_frames(tmp_path):
     blocks = [block.splitlines() for block in out.split("\n\n") if f"rand ({child.pid})" in block]
     frames = {line.strip() for block in blocks for line in block if line.startswith("    ") and "-" not in line}
     assert frames & {"rand", "random", "random_r"}, out
+
+
+#: run in a network namespace: drop 3 % of the full-sized TCP segments to port argv[1] on lo
+#: (this kernel has no netem qdisc), until stdin closes
+_DROPPER = r'''
+import sys
+from pybpf.engine import load
+from pybpf.kernel.attach import attach_tc
+from pybpf.object.elf import load_object
+from pybpf.toolchain import compile_c
+SOURCE = """
+#include <vmlinux.h>
+#include <pybpf/bpf.h>
+SEC("tc")
+int drop_some(struct __sk_buff *skb)
+{
+    void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+    struct ethhdr *eth = data;
+    struct iphdr *ip = data + sizeof(*eth);
+    struct tcphdr *tcp = (void *)(ip + 1);
+    if ((void *)(tcp + 1) > end || eth->h_proto != bpf_htons(0x0800) || ip->protocol != 6)
+        return 0;
+    return tcp->dest == bpf_htons(PORT) && skb->len > 1000 && bpf_get_prandom_u32() % 100 < 3 ? 2 : 0;
+}
+LICENSE("GPL");
+""".replace("PORT", sys.argv[1])
+with load(load_object(compile_c(SOURCE), name="dropper"), engine="kernel") as coll:
+    link = attach_tc(coll.programs["drop_some"].fd, "lo", "ingress")
+    print("ready", flush=True)
+    sys.stdin.read()
+    link.close()
+'''
+
+#: in the same namespace: a client sending to a server on port argv[1] for argv[2] seconds;
+#: prints the client's port
+_TRANSFER = r'''
+import socket, sys, threading, time
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+server = socket.socket()
+server.bind(("127.0.0.1", port))
+server.listen(1)
+def sink():
+    peer, _ = server.accept()
+    while peer.recv(1 << 16):
+        pass
+threading.Thread(target=sink, daemon=True).start()
+client = socket.create_connection(("127.0.0.1", port))
+print(client.getsockname()[1], flush=True)
+end, chunk = time.time() + seconds, b"x" * 65536
+while time.time() < end:
+    client.sendall(chunk)
+client.close()
+'''
+
+
+@pytest.fixture
+def lossy_loopback(tmp_path):
+    """A network namespace whose lo drops some of the segments to port 5201."""
+    import pybpf
+
+    name = f"pybpf-bcchunt-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    dropper = None
+    try:
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+        (tmp_path / "dropper.py").write_text(_DROPPER)
+        env = {**os.environ, "PYTHONPATH": str(Path(pybpf.__file__).parents[1])}
+        dropper = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, str(tmp_path / "dropper.py"), "5201"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        assert dropper.stdout.readline().strip() == "ready"
+        yield name
+    finally:
+        if dropper is not None:
+            dropper.stdin.close()
+            dropper.wait(30)
+        subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+def test_tcpcong_times_a_lossy_connections_congestion_states(tmp_path, lossy_loopback):
+    (tmp_path / "transfer.py").write_text(_TRANSFER)
+    senders: list[subprocess.Popen] = []
+    ports: list[str] = []
+
+    def transfer() -> None:
+        if not senders:       # one 2 s transfer, in the background
+            senders.append(subprocess.Popen(["ip", "netns", "exec", lossy_loopback, sys.executable,
+                                             str(tmp_path / "transfer.py"), "5201", "2"],
+                                            stdout=subprocess.PIPE, text=True))
+            ports.append(senders[0].stdout.readline().strip())
+
+    try:
+        out = _run(_bcc_script("tools/tcpcong.py", tmp_path), [], transfer, ready="Tracing", stop_after=3.5)
+    finally:
+        for sender in senders:
+            sender.communicate(timeout=30)
+    # LAddrPort RAddrPort Open_ms Dod_ms Rcov_ms Cwr_ms Los_ms Chgs (sock tracepoint
+    # tcp:tcp_cong_state_set): the state durations add up to about the transfer's 2 s
+    row = next((line.split() for line in out.splitlines() if line.startswith(f"127.0.0.1/{ports[0]} ")), None)
+    assert row is not None and row[1] == "127.0.0.1/5201", out
+    assert int(row[7]) > 0 and 1000 <= sum(map(int, row[2:7])) <= 4000, out
+
+
+_LOCK_ORDERS = r"""
+#include <pthread.h>
+#include <unistd.h>
+pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER, b = PTHREAD_MUTEX_INITIALIZER;
+static void *ab(void *x) { pthread_mutex_lock(&a); pthread_mutex_lock(&b); pthread_mutex_unlock(&b); pthread_mutex_unlock(&a); return 0; }
+static void *ba(void *x) { pthread_mutex_lock(&b); pthread_mutex_lock(&a); pthread_mutex_unlock(&a); pthread_mutex_unlock(&b); return 0; }
+int main(int argc, char **argv) {
+    while (access(argv[1], F_OK) != 0)
+        usleep(20000);
+    for (;;) {    /* one thread after the other: a potential deadlock, never a real one */
+        pthread_t t;
+        pthread_create(&t, 0, ab, 0); pthread_join(t, 0);
+        pthread_create(&t, 0, ba, 0); pthread_join(t, 0);
+        usleep(50000);
+    }
+}
+"""
+
+
+def test_deadlock_finds_opposite_lock_orders(tmp_path):
+    if shutil.which("gcc") is None:
+        pytest.skip("needs gcc to build a child taking two mutexes in both orders")
+    (tmp_path / "orders.c").write_text(_LOCK_ORDERS)
+    subprocess.run(["gcc", "-O1", "-pthread", "-o", str(tmp_path / "orders"), str(tmp_path / "orders.c")], check=True)
+    go = tmp_path / "go"
+    child = subprocess.Popen([str(tmp_path / "orders"), str(go)])
+    try:
+        libc = None
+        deadline = time.time() + 10
+        while libc is None and time.time() < deadline:     # once the loader mapped it
+            libc = next((line.split()[-1] for line in Path(f"/proc/{child.pid}/maps").read_text().splitlines()
+                         if "/libc.so" in line), None)
+            time.sleep(0.05)
+        assert libc is not None
+        out = _run(_bcc_script("tools/deadlock.py", tmp_path), [str(child.pid), "--binary", libc], go.touch,
+                   ready="Tracing", stop_after=5, until=lambda text: "Potential Deadlock Detected!" in text)
+    finally:
+        child.kill()
+        child.wait()
+    # uprobes on pthread_mutex_lock/unlock in libc (glibc has no libpthread now): a cycle M0 => M1 => M0
+    assert "Potential Deadlock Detected!" in out and "Cycle in lock order graph: Mutex M0" in out, out
