@@ -47,12 +47,19 @@ def test_scaled_index_argument():
         ("3@%rax", "not 1, 2, 4 or 8"),
         ("8@%xmm0", "unknown x86-64 register %xmm0"),
         ("8@foo", "is not a constant, register or memory"),
-        ("8@counter(%rip)", "rip-relative"),
     ],
 )
 def test_argument_errors(spec, why):
     with pytest.raises(UsdtError, match=re.escape(why)):
         parse_argument(spec)
+
+
+@pytest.mark.parametrize(("spec", "symbol", "displacement"), [
+    ("-4@40+CheckpointStats(%rip)", "CheckpointStats", 40),     # postgres's checkpoint__done
+    ("8@counter(%rip)", "counter", 0), ("8@counter+8(%rip)", "counter", 8), ("-2@-8+a.b(%rip)", "a.b", -8)])
+def test_rip_relative_argument_names_a_global(spec, symbol, displacement):
+    arg = parse_argument(spec)
+    assert (arg.kind, arg.symbol, arg.value, arg.resolved) == (ArgKind.GLOBAL, symbol, displacement, False)
 
 
 def test_empty_argument_string():
