@@ -395,3 +395,67 @@ def test_usdt_argument_in_a_global_of_a_pie(tmp_path):
         child.kill()
         child.wait()
     assert seen == {1007: 1, 2007: 1, 3007: 1, 4007: 1, 5007: 1}
+
+
+@pytest.fixture
+def postgres_session():
+    """A PostgreSQL server of the test's own (a cluster in a fresh directory, listening on a
+    socket there only) and one psql session to it, whose backend exists before the tools
+    start (they attach to ``pidof postgres``'s processes): yields a function sending SQL."""
+    import glob
+    import pwd
+    import tempfile
+
+    from pybpf.usdt import UsdtError, read_probes
+
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    try:
+        pwd.getpwnam("postgres")
+        if not binaries or not any(p.name == "query__start" for p in read_probes(binaries[-1])):
+            raise KeyError
+    except (KeyError, UsdtError):
+        pytest.skip("needs Debian's PostgreSQL (built with USDT probes) and its postgres user")
+    bindir = Path(binaries[-1]).parent
+    directory = Path(tempfile.mkdtemp(prefix="pybpf-pg-"))
+    shutil.chown(directory, "postgres")
+    port = str(50000 + os.getpid() % 10000)
+
+    def as_postgres(command: str, **kwargs):
+        return subprocess.Popen(["su", "postgres", "-s", "/bin/sh", "-c", command], **kwargs)
+
+    session = None
+    try:
+        assert as_postgres(f"{bindir}/initdb -D {directory}/data -A trust", stdout=subprocess.DEVNULL).wait(120) == 0
+        assert as_postgres(f"{bindir}/pg_ctl -D {directory}/data -w -l {directory}/log -o "
+                           f"\"-p {port} -k {directory} -c listen_addresses=''\" start",
+                           stdout=subprocess.DEVNULL).wait(120) == 0
+        session = as_postgres(f"psql -q -h {directory} -p {port} postgres", stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, text=True)
+
+        def send(sql: str) -> None:
+            session.stdin.write(sql + "\n")
+            session.stdin.flush()
+
+        send("select 1;")
+        time.sleep(1)         # connected: its backend is one of pidof postgres's
+        yield send
+    finally:
+        if session is not None:
+            session.stdin.close()
+            session.wait(30)
+        as_postgres(f"{bindir}/pg_ctl -D {directory}/data -m immediate stop", stdout=subprocess.DEVNULL).wait(60)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_dbslower_and_dbstat_trace_postgres_queries(tmp_path, postgres_session):
+    out = _run(_bcc_script("tools/dbslower.py", tmp_path), ["postgres", "-m", "0"],
+               lambda: postgres_session("select pg_sleep(0.02);"), ready="TIME(s)", stop_after=2,
+               until=lambda text: "pg_sleep(0.02)" in text)
+    # TIME(s) PID MS QUERY (the query is bytes: BCC's own format of event.query)
+    rows = [line.split(None, 3) for line in out.splitlines() if "pg_sleep(0.02)" in line]
+    assert rows and all(float(row[2]) >= 20 for row in rows), out
+    out = _run(_bcc_script("tools/dbstat.py", tmp_path), ["postgres", "-i", "1"],
+               lambda: postgres_session("select pg_sleep(0.02);"), ready="Tracing", stop_after=2.5)
+    # query latency (ms) histograms: the 20 ms sleeps in the 16 -> 31 bucket
+    assert any(line.split()[:3] == ["16", "->", "31"] and int(line.split(":")[1].split()[0]) > 0
+               for line in out.splitlines() if "->" in line), out
