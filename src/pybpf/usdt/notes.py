@@ -42,6 +42,9 @@ class UsdtProbe:
     semaphore: int               #: virtual address of the semaphore, 0 if none
     semaphore_offset: int        #: its file offset (the uprobe's ref_ctr_offset), 0 if none
     arguments: tuple[UsdtArgument, ...]
+    #: why the note's arguments cannot be decoded ("" if they can): only this probe is
+    #: refused (find_probe, c_reader), not the file's others
+    error: str = ""
 
     @property
     def qualified_name(self) -> str:
@@ -83,6 +86,9 @@ def find_probe(path: str | Path, name: str, provider: str | None = None) -> list
         wanted = f"{provider}:{name}" if provider else name
         known = ", ".join(sorted({p.qualified_name for p in probes})) or "none"
         raise UsdtError(f"{path}: no USDT probe {wanted} (probes here: {known})")
+    refused = next((p.error for p in found if p.error), "")
+    if refused:
+        raise UsdtError(refused)
     return found
 
 
@@ -111,17 +117,18 @@ def _probes(path: str, elf: ELFFile) -> list[UsdtProbe]:
                 shift = base_section["sh_addr"] - link_base
                 pc += shift
                 semaphore = semaphore + shift if semaphore else 0
+            error = ""
             try:
                 arguments = parse_arguments(args)
             except UsdtError as exc:
-                raise UsdtError(f"{path}: probe {provider}:{name}: {exc}") from None
+                arguments, error = (), f"{path}: probe {provider}:{name}: {exc}"
             if any(arg.kind == ArgKind.GLOBAL for arg in arguments):
                 if globals_ is None:
                     globals_ = _global_symbols(elf)
                 arguments = tuple(_resolved(arg, globals_) for arg in arguments)
             probes.append(UsdtProbe(
                 path, provider, name, pc, _file_offset(path, segments, pc), semaphore,
-                _file_offset(path, segments, semaphore) if semaphore else 0, arguments,
+                _file_offset(path, segments, semaphore) if semaphore else 0, arguments, error,
             ))
     return probes
 

@@ -7,6 +7,7 @@ for the probe it attaches to.
 from __future__ import annotations
 
 from pybpf.usdt.arguments import ArgKind, UsdtArgument, x86_64_register_offset
+from pybpf.usdt.errors import UsdtError
 from pybpf.usdt.notes import UsdtProbe
 
 #: ``struct pt_regs``'s ip
@@ -51,6 +52,8 @@ def c_reader(probe: UsdtProbe, name: str = "usdt_arg") -> str:
     """``static __always_inline long NAME(struct pt_regs *regs, int n, long *value)``:
     0 and the argument's value (sign-extended when the spec says signed), -2 for an
     argument the probe does not have, -14 when its memory cannot be read."""
+    if probe.error:
+        raise UsdtError(probe.error)
     cases = "".join(_case(number, arg, probe.address) for number, arg in enumerate(probe.arguments))
     return (f"/* arguments of USDT {probe.qualified_name} in {probe.path} */\n"
             f"static __always_inline long {name}(struct pt_regs *regs, int n, long *value)\n{{\n"
