@@ -65,8 +65,8 @@ class Function:
         return f"<bcc Function {self.name.decode()} fd={self.fd}>"
 
 
-def _read_source(what: str, name: str | bytes) -> str:
-    """The text of a ``src_file``/``hdr_file``: the path as given, or else, as BCC's
+def _read_source(name: str | bytes) -> str:
+    """The text of a ``src_file``: the path as given, or else, as BCC's
     ``_find_file``, beside the script (``sys.argv[0]``) — examples such as vfsreadlat.py
     name their ``.c`` file without a directory and are run from anywhere."""
     path = Path(os.fsdecode(name))
@@ -75,7 +75,7 @@ def _read_source(what: str, name: str | bytes) -> str:
     try:
         return found.read_text()
     except OSError as exc:
-        raise BccError(f"{what} {path}: {exc.strerror} (looked in the working directory and beside "
+        raise BccError(f"src_file {path}: {exc.strerror} (looked in the working directory and beside "
                        f"{sys.argv[0] if sys.argv else 'the script'})") from None
 
 
@@ -109,10 +109,8 @@ class BPF:
         if text is None:
             if not os.fsdecode(src_file):
                 raise BccError("BPF() needs text= or src_file=")
-            text = _read_source("src_file", src_file)
+            text = _read_source(src_file)
         text = text.decode() if isinstance(text, bytes) else text
-        if os.fsdecode(hdr_file):    # BCC compiles the header file's text before the program's
-            text = _read_source("hdr_file", hdr_file) + "\n" + text
         compiled = compile_program(text, [os.fsdecode(f) for f in cflags], self._usdt,
                                    show=bool(debug & 0x4 or os.environ.get("PYBPF_BCC_SHOW_SOURCE")))
         self.translation: Translation = compiled.translation
