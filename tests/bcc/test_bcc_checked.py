@@ -459,3 +459,14 @@ def test_dbslower_and_dbstat_trace_postgres_queries(tmp_path, postgres_session):
     # query latency (ms) histograms: the 20 ms sleeps in the 16 -> 31 bucket
     assert any(line.split()[:3] == ["16", "->", "31"] and int(line.split(":")[1].split()[0]) > 0
                for line in out.splitlines() if "->" in line), out
+
+
+def test_nfsslower_on_a_kernel_without_nfs_says_so(tmp_path):
+    from pybpf.btf import Kind
+    from pybpf.kernel.btf_targets import vmlinux
+
+    out = _run(_bcc_script("tools/nfsslower.py", tmp_path), [], lambda: None, ready="", stop_after=0, interrupt=False)
+    if vmlinux().find("nfs_commit_data", Kind.STRUCT) is not None:
+        assert "this kernel cannot attach kprobes" in out, out          # NFS built in: its kprobes
+    else:   # the compile error says why the struct is incomplete
+        assert "the running kernel's BTF has no struct nfs_commit_data" in out and "Traceback" not in out, out

@@ -901,7 +901,7 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
                     show: bool = False) -> CompiledProgram:
     """Translate BCC's C dialect and compile it with pybpf's clang (no kernel object is made)."""
     from pybpf.object.elf import load_object
-    from pybpf.toolchain.compile import compile_c
+    from pybpf.toolchain.compile import CompileError, compile_c
 
     translation = translate(preprocess(text, list(cflags)))
     headers = kernel_constants(translation.source) + kernel_inlines(translation.source) + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
@@ -916,10 +916,32 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
     source = PRELUDE + headers + translation.source
     if show:
         print(source, file=sys.stderr)
-    data = compile_c(source, cflags=flags)
+    try:
+        data = compile_c(source, cflags=flags)
+    except CompileError as exc:
+        raise _kernel_type_hint(exc) from None
     spec = load_object(data, name="bcc")
     blob = next((p.btf.btf for p in spec.programs.values() if p.btf is not None and p.btf.btf), None)
     return CompiledProgram(translation, source, spec, BTF.parse(blob) if blob else None)
+
+
+def _kernel_type_hint(exc: Any) -> Any:
+    """A compile error about a kernel struct vmlinux.h lacks (``incomplete definition of
+    type 'struct nfs_commit_data'``: nfsslower on a kernel without NFS), saying so: the
+    kernel's types come from its BTF, which has every type of the code built into it."""
+    match = re.search(r"incomplete definition of type 'struct (\w+)'", str(exc))
+    if match is None:
+        return exc
+    from pybpf.kernel.btf_targets import vmlinux
+
+    try:
+        if vmlinux().find(match[1], Kind.STRUCT) is not None:
+            return exc
+    except PybpfError:
+        return exc
+    exc.args = (f"{exc}: the running kernel's BTF has no struct {match[1]}: the code that defines it "
+                "is not built into this kernel (pybpf reads vmlinux's BTF, not modules')",)
+    return exc
 
 
 # (PerfType, config) → pybpf's perf event names
