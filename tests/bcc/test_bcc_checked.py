@@ -11,7 +11,13 @@ them (root only; a script the machine does not have is skipped, saying so):
 - ugc -l java, whose program the verifier refused (the USDT argument reader's loads
   merged into one from a modified context pointer);
 - an example whose ``src_file`` is beside the script (vfsreadlat.py) is found from any
-  working directory, as BCC's ``_find_file`` finds it.
+  working directory, as BCC's ``_find_file`` finds it;
+- the no-kprobes error suggested tracepoints of other subsystems (ttysnoop: maple_tree);
+- stack_buildid_example.py stopped at the missing ``add_module``;
+- dbslower/dbstat postgres: a %rip-relative argument of another probe refused the file;
+- nfsslower's compile error did not say the kernel has no NFS;
+
+and scripts that ran but no test ran (tcpcong on a lossy loopback, deadlock).
 """
 
 from __future__ import annotations
