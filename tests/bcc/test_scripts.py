@@ -62,8 +62,8 @@ def _bcc_script(path: str, tmp_path: Path) -> Path:
 
 
 def _run(script: Path, args: list[str], trigger, ready: str, stop_after: float = 4.0, interrupt: bool = True,
-         netns: str = "", until=None) -> str:
-    """Run the script (in network namespace ``netns``, from the script's directory),
+         netns: str = "", until=None, cwd: Path | None = None) -> str:
+    """Run the script (in network namespace ``netns``, from ``cwd`` or the script's directory),
     trigger events once it printed ``ready``, stop it with SIGINT ``stop_after``
     seconds later (as a user's Ctrl-C) — or as soon as what it printed satisfies
     ``until(text)``, for a script that prints each event as it comes — or, without
@@ -75,7 +75,7 @@ def _run(script: Path, args: list[str], trigger, ready: str, stop_after: float =
     prefix = ["ip", "netns", "exec", netns] if netns else []
     process = subprocess.Popen([*prefix, sys.executable, "-m", "pybpf.bcc", str(script), *args],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                               cwd=script.parent)
+                               cwd=cwd or script.parent)
     lines: list[str] = []
     started = threading.Event()
 

@@ -4,6 +4,7 @@ signed and unsigned, narrowed to their sizes."""
 
 from __future__ import annotations
 
+import os
 import struct
 
 import pytest
@@ -64,3 +65,38 @@ def test_missing_argument_and_generated_text():
     assert "case 0:" in text and "default: return -2;" in text and "/* 8@%rax */" in text
     with pytest.raises(UsdtError, match="nope"):
         parse_arguments("8@%nope")
+
+
+SITES_PROGRAM = r"""
+#include <pybpf/bpf.h>
+READERS
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, long); } out SEC(".maps");
+SEC("usdt")
+int read_sixth(struct pt_regs *regs)
+{
+    long value = 0;
+    u32 zero = 0;
+    switch (bpf_get_attach_cookie(regs)) {   /* which site fired, as pybpf.bcc's dispatch */
+    case 0: site0(regs, 5, &value); break;
+    case 1: site1(regs, 5, &value); break;
+    }
+    bpf_map_update_elem(&out, &zero, &value, 0);
+    return 0;
+}
+LICENSE("GPL");
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="loads a program in the kernel: root only")
+def test_sites_with_arguments_in_different_registers_pass_the_kernels_verifier():
+    # hotspot's mem__pool__gc__begin/end: clang merged the per-site register loads into one
+    # load from regs plus a chosen offset, which the verifier refuses ("dereference of
+    # modified ctx ptr"); each load is an instruction of its own now
+    begin = UsdtProbe("jvm", "hotspot", "begin", 0, 0, 0, 0,
+                      parse_arguments("8@%r14 8@%rbx 8@%r13 8@%rdi 8@%r8 8@%rax 8@%r9 8@%rdx"))
+    end = UsdtProbe("jvm", "hotspot", "end", 0, 0, 0, 0,
+                    parse_arguments("8@%rbx 8@%r12 8@%r14 8@%rdx 8@%rcx 8@%r8 8@%rax 8@%rsi"))
+    readers = c_reader(begin, "site0") + c_reader(end, "site1")
+    spec = load_object(compile_c(SITES_PROGRAM.replace("READERS", readers)), name="sites")
+    with load(spec, engine="kernel") as coll:
+        assert coll.programs["read_sixth"].fd > 0

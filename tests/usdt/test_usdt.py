@@ -47,12 +47,19 @@ def test_scaled_index_argument():
         ("3@%rax", "not 1, 2, 4 or 8"),
         ("8@%xmm0", "unknown x86-64 register %xmm0"),
         ("8@foo", "is not a constant, register or memory"),
-        ("8@counter(%rip)", "rip-relative"),
     ],
 )
 def test_argument_errors(spec, why):
     with pytest.raises(UsdtError, match=re.escape(why)):
         parse_argument(spec)
+
+
+@pytest.mark.parametrize(("spec", "symbol", "displacement"), [
+    ("-4@40+CheckpointStats(%rip)", "CheckpointStats", 40),     # postgres's checkpoint__done
+    ("8@counter(%rip)", "counter", 0), ("8@counter+8(%rip)", "counter", 8), ("-2@-8+a.b(%rip)", "a.b", -8)])
+def test_rip_relative_argument_names_a_global(spec, symbol, displacement):
+    arg = parse_argument(spec)
+    assert (arg.kind, arg.symbol, arg.value, arg.resolved) == (ArgKind.GLOBAL, symbol, displacement, False)
 
 
 def test_empty_argument_string():
@@ -125,3 +132,31 @@ def test_not_elf(tmp_path):
         read_probes(path)
     with pytest.raises(UsdtError, match="cannot read"):
         read_probes(tmp_path / "missing")
+
+
+_TWO_PROBES_C = r"""
+#define PROBE(name, args) __asm__ __volatile__ (                                       \
+    "990: nop\n"                                                                       \
+    ".pushsection .note.stapsdt,\"?\",\"note\"\n"                                      \
+    ".balign 4\n.4byte 992f-991f, 994f-993f, 3\n991: .asciz \"stapsdt\"\n"             \
+    "992: .balign 4\n993: .8byte 990b\n.8byte _.stapsdt.base\n"                        \
+    ".8byte 0\n.asciz \"demo\"\n.asciz \"" name "\"\n"                                 \
+    ".asciz \"" args "\"\n994: .balign 4\n.popsection\n"                               \
+    ".ifndef _.stapsdt.base\n"                                                         \
+    ".pushsection .stapsdt.base,\"aG\",\"progbits\",.stapsdt.base,comdat\n"            \
+    ".weak _.stapsdt.base\n.hidden _.stapsdt.base\n_.stapsdt.base: .space 1\n"         \
+    ".size _.stapsdt.base, 1\n.popsection\n.endif\n")
+int main(void) { PROBE("good", "-4@%edi"); PROBE("odd", "16@%xmm0"); return 0; }
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc to build a program with USDT probes")
+def test_a_note_that_cannot_be_decoded_refuses_only_its_probe(tmp_path):
+    (tmp_path / "two.c").write_text(_TWO_PROBES_C)
+    binary = tmp_path / "two"
+    subprocess.run(["gcc", "-O1", "-o", binary, tmp_path / "two.c"], check=True)
+    assert {p.name for p in read_probes(binary)} == {"good", "odd"}      # listed, as readelf lists them
+    (good,) = find_probe(binary, "good")
+    assert [a.spec for a in good.arguments] == ["-4@%edi"]
+    with pytest.raises(UsdtError, match=r"probe demo:odd: USDT argument '16@%xmm0'"):
+        find_probe(binary, "odd")

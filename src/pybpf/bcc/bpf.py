@@ -28,7 +28,7 @@ from pybpf.bcc.kernel_reads import rewrite_kernel_reads
 from pybpf.bcc.prelude import PRELUDE, kernel_constants, kernel_inlines, tracepoint_struct
 from pybpf.bcc.preprocess import preprocess
 from pybpf.bcc.shared_tables import load_tables
-from pybpf.bcc.table import EventTable, Table, TableError, table_class
+from pybpf.bcc.table import BpfStackBuildId, EventTable, Table, TableError, table_class
 from pybpf.bcc.translate import Translation, translate
 from pybpf.bcc.usdt import usdt_prelude
 from pybpf.btf import BTF, Kind
@@ -65,6 +65,20 @@ class Function:
         return f"<bcc Function {self.name.decode()} fd={self.fd}>"
 
 
+def _read_source(name: str | bytes) -> str:
+    """The text of a ``src_file``: the path as given, or else, as BCC's
+    ``_find_file``, beside the script (``sys.argv[0]``) — examples such as vfsreadlat.py
+    name their ``.c`` file without a directory and are run from anywhere."""
+    path = Path(os.fsdecode(name))
+    beside = Path(os.path.abspath(os.path.dirname(sys.argv[0] if sys.argv else ""))) / path
+    found = path if path.is_file() or path.is_absolute() or not beside.is_file() else beside
+    try:
+        return found.read_text()
+    except OSError as exc:
+        raise BccError(f"src_file {path}: {exc.strerror} (looked in the working directory and beside "
+                       f"{sys.argv[0] if sys.argv else 'the script'})") from None
+
+
 class BPF:
     """BCC's ``BPF`` class: ``BPF(text=...)`` or ``BPF(src_file=...)``."""
 
@@ -93,13 +107,9 @@ class BPF:
         self._trace_buffer = bytearray()
         self._usdt = list(usdt_contexts)
         if text is None:
-            path = os.fsdecode(src_file)
-            if not path:
+            if not os.fsdecode(src_file):
                 raise BccError("BPF() needs text= or src_file=")
-            try:
-                text = Path(path).read_text()
-            except OSError as exc:
-                raise BccError(f"src_file {path}: {exc.strerror}") from None
+            text = _read_source(src_file)
         text = text.decode() if isinstance(text, bytes) else text
         compiled = compile_program(text, [os.fsdecode(f) for f in cflags], self._usdt,
                                    show=bool(debug & 0x4 or os.environ.get("PYBPF_BCC_SHOW_SOURCE")))
@@ -381,13 +391,18 @@ class BPF:
 
     def _attach_uprobe(self, name: Any, sym: Any, addr: int | None, fn_name: Any, pid: int, offset: int,
                        retprobe: bool) -> None:
-        from pybpf.kernel.attach import attach_uprobe
+        from pybpf.bcc.usdt import enabled_site
+        from pybpf.kernel.attach import attach_uprobe, attach_usdt_site
 
         binary, symbol = os.fsdecode(name), os.fsdecode(sym) or None
         if binary.startswith("lib") and "/" not in binary:
             binary = binary[3:].split(".so")[0]
         program = self.load_func(fn_name, BPF.KPROBE)
-        link = attach_uprobe(program.fd, binary, symbol, offset=offset, address=addr, retprobe=retprobe, pid=pid)
+        site = enabled_site(binary, addr) if symbol is None and addr is not None and not retprobe else None
+        if site is not None:     # a site of an enabled USDT probe: its semaphore raised while attached
+            link = attach_usdt_site(program.fd, site, pid=pid)
+        else:
+            link = attach_uprobe(program.fd, binary, symbol, offset=offset, address=addr, retprobe=retprobe, pid=pid)
         self._remember("uretprobe" if retprobe else "uprobe", f"{binary}:{symbol or addr}", link)
 
     def detach_uprobe(self, name: str | bytes = b"", sym: str | bytes = b"", addr: int | None = None, **_: Any) -> None:
@@ -631,6 +646,8 @@ class BPF:
         memory map is read once and the ELF files once for all pids (as BCC's per-pid symbol
         caches: scripts name every frame of every event); an address outside every file
         mapping reads the map again (a library loaded since, a pid reused)."""
+        if isinstance(addr, BpfStackBuildId):
+            return _build_id_sym(addr, show_module, show_offset)
         if pid < 0:
             return BPF.ksym(addr, show_module, show_offset)
         symbolizer = _user_symbolizer()
@@ -644,6 +661,20 @@ class BPF:
         if show_module and location.module:
             name = f"{name} [{os.path.basename(location.module)}]"
         return name.encode()
+
+    @staticmethod
+    def add_module(modname: str | bytes) -> None:
+        """Let :meth:`sym` name the frames of BPF_STACK_TRACE_BUILDID tables in the ELF file
+        ``modname`` (BCC's build-id symbol cache); a file that cannot be read is left out
+        silently, as BCC's ``bcc_buildsymcache_add_module`` leaves it."""
+        from pybpf.symbols import ElfSymbols, SymbolError
+
+        try:
+            symbols = ElfSymbols.cached(os.fsdecode(modname))
+        except SymbolError:
+            return
+        if symbols.build_id:
+            _BUILD_IDS[symbols.build_id.ljust(20, b"\0")] = symbols.path
 
     @staticmethod
     def tracepoint_exists(category: str | bytes, event: str | bytes) -> bool:
@@ -870,7 +901,7 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
                     show: bool = False) -> CompiledProgram:
     """Translate BCC's C dialect and compile it with pybpf's clang (no kernel object is made)."""
     from pybpf.object.elf import load_object
-    from pybpf.toolchain.compile import compile_c
+    from pybpf.toolchain.compile import CompileError, compile_c
 
     translation = translate(preprocess(text, list(cflags)))
     headers = kernel_constants(translation.source) + kernel_inlines(translation.source) + "".join(tracepoint_struct(c, e) for c, e in sorted(translation.tracepoint_structs))
@@ -885,10 +916,32 @@ def compile_program(text: str, cflags: Sequence[str] = (), usdt_contexts: Sequen
     source = PRELUDE + headers + translation.source
     if show:
         print(source, file=sys.stderr)
-    data = compile_c(source, cflags=flags)
+    try:
+        data = compile_c(source, cflags=flags)
+    except CompileError as exc:
+        raise _kernel_type_hint(exc) from None
     spec = load_object(data, name="bcc")
     blob = next((p.btf.btf for p in spec.programs.values() if p.btf is not None and p.btf.btf), None)
     return CompiledProgram(translation, source, spec, BTF.parse(blob) if blob else None)
+
+
+def _kernel_type_hint(exc: Any) -> Any:
+    """A compile error about a kernel struct vmlinux.h lacks (``incomplete definition of
+    type 'struct nfs_commit_data'``: nfsslower on a kernel without NFS), saying so: the
+    kernel's types come from its BTF, which has every type of the code built into it."""
+    match = re.search(r"incomplete definition of type 'struct (\w+)'", str(exc))
+    if match is None:
+        return exc
+    from pybpf.kernel.btf_targets import vmlinux
+
+    try:
+        if vmlinux().find(match[1], Kind.STRUCT) is not None:
+            return exc
+    except PybpfError:
+        return exc
+    exc.args = (f"{exc}: the running kernel's BTF has no struct {match[1]}: the code that defines it "
+                "is not built into this kernel (pybpf reads vmlinux's BTF, not modules')",)
+    return exc
 
 
 # (PerfType, config) → pybpf's perf event names
@@ -901,6 +954,32 @@ _PERF_EVENTS = {(1, 0): "cpu-clock", (1, 1): "task-clock", (1, 2): "page-faults"
 _SO_ATTACH_BPF = 50
 
 _TRAMPOLINE_MACROS = {"fentry": "KFUNC_PROBE", "fexit": "KRETFUNC_PROBE", "lsm": "LSM_PROBE", "fmod_ret": "KMOD_RET"}
+
+
+#: build id (20 bytes, as the kernel gives it) → file, of BPF.add_module's files
+_BUILD_IDS: dict[bytes, str] = {}
+
+
+def _build_id_sym(frame: BpfStackBuildId, show_module: bool, show_offset: bool) -> bytes:
+    """BCC's ``sym`` of a build-id frame: the function at its file offset in the added
+    module with that build id, ``[unknown]`` for a module not added."""
+    from pybpf.symbols import ElfSymbols, SymbolError
+
+    path = _BUILD_IDS.get(bytes(frame.build_id))
+    found = None
+    if path is not None:
+        try:
+            symbols = ElfSymbols.cached(path)
+        except SymbolError:
+            symbols = None
+        vaddr = symbols.vaddr_of_offset(frame.offset) if symbols else None
+        found = symbols.find(vaddr) if symbols and vaddr is not None else None
+    name = found[0] if found else "[unknown]"
+    if show_offset and found:
+        name = f"{name}+0x{found[1]:x}"
+    if show_module and path is not None:
+        name = f"{name} [{os.path.basename(path)}]"
+    return name.encode()
 
 
 def _prefixed(prefix: str, fn_name: str | bytes) -> str:
@@ -920,7 +999,7 @@ def _has_tracepoint(tracefs: Any, name: str) -> bool:
 def _instead(function: str, returning: bool, lsm: bool = False) -> str:
     """What to attach to instead of a kprobe/fentry on kernel ``function``: the tracepoint
     reporting the same event (a syscall's sys_exit_* for a return probe), or the nearest
-    tracepoint by name."""
+    tracepoint by name in the function's subsystem."""
     from pybpf.tracefs import Tracefs
 
     tracefs = Tracefs()
@@ -932,8 +1011,13 @@ def _instead(function: str, returning: bool, lsm: bool = False) -> str:
         nearest = next((e for e in (f"syscalls:sys_enter_{stem}", f"syscalls:sys_enter_{stem}at") if e in events),
                        None)
     if nearest is None and not lsm:
-        close = difflib.get_close_matches(function, sorted(e.split(":", 1)[1] for e in events), n=1)
-        nearest = next((e for e in sorted(events) if close and e.endswith(":" + close[0])), None)
+        # a close name of the function's own subsystem (its first word: tcp_, xfs_, sched_,
+        # add_to_page_cache_lru's add_): close names of others mislead (tty_write is no
+        # maple_tree:ma_write, d_lookup no xfs:xfs_lookup)
+        head = function.strip("_").split("_")[0]
+        same = sorted(e for e in events if e.split(":")[0] == head or head in e.split(":")[1].split("_"))
+        close = difflib.get_close_matches(function, [e.split(":", 1)[1] for e in same], n=1)
+        nearest = next((e for e in same if close and e.endswith(":" + close[0])), None)
     if nearest is not None and returning and nearest.startswith("syscalls:sys_enter_"):
         nearest = nearest.replace(":sys_enter_", ":sys_exit_")
     if nearest is None:

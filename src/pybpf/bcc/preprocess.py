@@ -3,7 +3,8 @@ choose their tables and probes with ``#ifdef``/``#if LINUX_VERSION_CODE`` and
 ``#define`` their constants, so the dialect is rewritten on what the preprocessor
 leaves. Kernel ``#include <...>`` lines are dropped first (kernel types come from
 vmlinux.h, added after translation; the uapi macros the program uses are defined before
-it: :mod:`pybpf.bcc.uapi_macros`); line markers are kept so errors point at the
+it: :mod:`pybpf.bcc.uapi_macros`, and those of the kernel's own headers:
+:mod:`pybpf.bcc.kernel_macros`); line markers are kept so errors point at the
 program's own lines.
 """
 
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from pybpf.bcc.kernel_macros import kernel_defines
 from pybpf.bcc.tokens import BccSyntaxError, tokenize
 from pybpf.bcc.uapi_macros import uapi_defines
 
@@ -28,7 +30,7 @@ def kernel_version_code() -> int:
 
 def preprocess(text: str, cflags: Sequence[str] = ()) -> str:
     """``text`` with its conditionals decided and its macros expanded."""
-    uapi = uapi_defines(text)
+    uapi = uapi_defines(text) + kernel_defines(text)
     out, pos = [uapi + "#line 1\n"] if uapi else [], 0
     for tok in tokenize(text):
         if tok.kind == "pp" and tok.text.replace(" ", "").startswith("#include<"):

@@ -6,6 +6,7 @@ character), and the perf/ring buffer readers behind ``open_perf_buffer``/``open_
 from __future__ import annotations
 
 import ctypes
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -299,15 +300,32 @@ class PerCpuArray(PerCpuMixin, ArrayTable):
     pass
 
 
-class StackTrace(Table):
-    """Stack ids → up to 127 return addresses; ``walk(id)`` yields them."""
+class BpfStackBuildId(ctypes.Structure):
+    """A frame of a BPF_STACK_TRACE_BUILDID table (the kernel's ``struct
+    bpf_stack_build_id``): BCC's ``sym`` tells these from addresses by the type's name."""
 
-    def walk(self, stack_id: int) -> Iterator[int]:
+    _fields_ = [("status", ctypes.c_int32), ("build_id", ctypes.c_ubyte * 20), ("offset", ctypes.c_uint64)]
+
+
+class StackTrace(Table):
+    """Stack ids → up to 127 return addresses; ``walk(id)`` yields them — or, for a
+    table with BPF_F_STACK_BUILD_ID, the frames with a build id and file offset
+    (:class:`BpfStackBuildId`), up to the first the kernel could only give an address for,
+    as BCC's StackWalker."""
+
+    BPF_F_STACK_BUILD_ID = 1 << 5
+    BPF_STACK_BUILD_ID_VALID = 1
+
+    def walk(self, stack_id: int) -> Iterator[Any]:
         if stack_id < 0:
             return iter(())
         raw = self.map._lookup(bytes(ctypes.c_uint32(stack_id)))
         if raw is None:
             return iter(())
+        if self.map.flags & self.BPF_F_STACK_BUILD_ID:
+            frames = (BpfStackBuildId * (len(raw) // ctypes.sizeof(BpfStackBuildId))).from_buffer_copy(raw)
+            valid = itertools.takewhile(lambda f: f.status == self.BPF_STACK_BUILD_ID_VALID, frames)
+            return iter(list(valid))
         addresses = (ctypes.c_uint64 * (len(raw) // 8)).from_buffer_copy(raw)
         return iter([a for a in addresses if a])
 

@@ -37,8 +37,9 @@ class TableDecl:
         fields = [f"__uint(type, BPF_MAP_TYPE_{self.map_type})"]
         if self.map_type in ("PERF_EVENT_ARRAY", "PROG_ARRAY"):
             fields += ["__uint(key_size, sizeof(u32))", "__uint(value_size, sizeof(u32))"]
-        elif self.map_type == "STACK_TRACE":
-            fields += ["__uint(key_size, sizeof(u32))", "__uint(value_size, 127 * sizeof(u64))"]
+        elif self.map_type == "STACK_TRACE":   # frames: addresses, or (build id, file offset)s
+            frame = "struct bpf_stack_build_id" if "BPF_F_STACK_BUILD_ID" in self.flags else "u64"
+            fields += ["__uint(key_size, sizeof(u32))", f"__uint(value_size, 127 * sizeof({frame}))"]
         elif self.map_type != "RINGBUF":
             if self.key:
                 fields.append(f"__type(key, {self.key})")
@@ -109,7 +110,7 @@ def table_from_macro(macro: str, args: list[str], place: str) -> TableDecl:
                 and "size" not in given:
             raise BccSyntaxError(f"{place}: {macro}(name, size) needs the size")
         return TableDecl(given["name"], map_type, given.get("key", key), given.get("leaf", leaf),
-                         given.get("size", size))
+                         given.get("size", size), "BPF_F_STACK_BUILD_ID" if macro == "BPF_STACK_TRACE_BUILDID" else "0")
     if macro.startswith("BPF_QUEUESTACK_"):
         return _queue_stack(macro, args, place)
     # BPF_TABLE("hash", key, leaf, name, size), BPF_F_TABLE(..., flags),

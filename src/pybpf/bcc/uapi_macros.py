@@ -7,7 +7,8 @@ kernel's BTF), and BTF has no macros. The same macros are in the Linux uapi head
 ziglang wheel ships (:func:`pybpf.toolchain.paths.uapi_include_dirs`): for each include that
 names one of those headers, its ``#define``s are read with the preprocessor's ``-dD``, and
 the ones the program uses (with the macros their bodies use in turn) are put before the
-program for its own preprocessing. Only macros are taken, never declarations, so the
+program for its own preprocessing (with those of :data:`_REACHED`, the uapi headers any
+kernel header includes). Only macros are taken, never declarations, so the
 headers' types cannot clash with vmlinux.h's.
 
 So that a script's next start runs no preprocessor, each include list's macros are kept
@@ -35,6 +36,10 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s*<([^>]+)>', re.MULTILINE)
 _DEFINE = re.compile(r'^#define\s+([A-Za-z_]\w*)(\([^)]*\))?(.*)$')
 _MARKER = re.compile(r'^#\s+\d+\s+"([^"]*)"')
 _IDENT = re.compile(r'[A-Za-z_]\w*')
+_OWN_DEFINE = re.compile(r'^\s*#\s*define\s+([A-Za-z_]\w*)', re.MULTILINE)
+#: the uapi headers every kernel header a program includes reaches (``<linux/fs.h>`` gives
+#: ``S_ISREG``, ``<linux/mm.h>`` ``ENOMEM``), read for any program that includes one
+_REACHED = ("linux/stat.h", "asm-generic/errno.h")
 
 
 def uapi_headers(text: str) -> list[str]:
@@ -135,8 +140,9 @@ def macros_used(text: str, macros: dict[str, str]) -> str:
     taken only to serve another macro and only when ``text`` does not use them itself:
     the program's own ``static __always_inline`` stays what pybpf's headers make it."""
     used = set(_IDENT.findall(text))
+    own = set(_OWN_DEFINE.findall(text))     # the program's own #define wins
     wanted: set[str] = set()
-    pending = [w for w in used if w in macros and not w.startswith("__")]
+    pending = [w for w in used if w in macros and not w.startswith("__") and w not in own]
     while pending:
         name = pending.pop()
         if name in wanted:
@@ -151,4 +157,6 @@ def macros_used(text: str, macros: dict[str, str]) -> str:
 def uapi_defines(text: str) -> str:
     """The uapi macros ``text`` uses from the headers it includes, as ``#define`` lines."""
     headers = uapi_headers(text)
+    if _INCLUDE.search(text):
+        headers += [header for header in _REACHED if header not in headers]
     return macros_used(text, header_macros(tuple(headers))) if headers else ""

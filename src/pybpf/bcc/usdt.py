@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from typing import Any
 
 from pybpf.bcc.usdt_listing import USDTProbe, probes_of
@@ -18,6 +19,25 @@ from pybpf.usdt import UsdtError, UsdtProbe, c_reader, find_probe, read_probes
 
 class USDTException(PybpfError):
     """A USDT probe that cannot be found or enabled."""
+
+
+#: the live contexts, for :func:`enabled_site`
+_CONTEXTS: weakref.WeakSet[USDT] = weakref.WeakSet()
+
+
+def enabled_site(path: str, address: int) -> UsdtProbe | None:
+    """The site at ELF virtual ``address`` of binary ``path`` of a probe a live context
+    enabled, if one is there. BCC's ``enable_probe`` raises the probe's semaphore in the
+    process at once, so a tool that attaches the sites itself with ``attach_uprobe(addr=)``
+    (ustat, from ``enumerate_active_probes``) sees them fire; pybpf raises it with the
+    uprobe instead (its reference counter), so ``attach_uprobe`` asks here."""
+    real = os.path.realpath(path)
+    for context in list(_CONTEXTS):
+        for _, sites in context.enabled:
+            for site in sites:
+                if site.address == address and os.path.realpath(site.path) == real:
+                    return site
+    return None
 
 
 class USDT:
@@ -42,6 +62,7 @@ class USDT:
         self.enabled: list[tuple[str, list[UsdtProbe]]] = []  # (fn_name, sites)
         self._links: list[Any] = []
         self._first_cookie = 0
+        _CONTEXTS.add(self)
 
     def _modules(self) -> list[str]:
         """The binaries this context's probes are in: its path, and for ``USDT(pid=)``
@@ -81,6 +102,14 @@ class USDT:
         except USDTException as exc:
             print(exc, file=sys.stderr)
             sys.exit(1)
+
+    def enumerate_active_probes(self) -> list[tuple[bytes, bytes, int, int]]:
+        """``(binary, fn_name, address, pid)`` of every site of every enabled probe, as
+        BCC's: ``address`` is the site's ELF virtual address, for ``attach_uprobe(name=binary,
+        addr=address, fn_name=fn_name)``, which raises the probe's semaphore as the
+        context's own attach does (:func:`enabled_site`)."""
+        return [(os.fsencode(site.path), os.fsencode(fn_name), site.address, self.pid or -1)
+                for fn_name, sites in self.enabled for site in sites]
 
     def enumerate_probes(self) -> list[USDTProbe]:
         """The probes of the context's binaries, as BCC lists them (:mod:`pybpf.bcc.usdt_listing`)."""

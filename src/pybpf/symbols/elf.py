@@ -49,6 +49,10 @@ class ElfSymbols:
                     for seg in elf.iter_segments()
                     if seg["p_type"] == "PT_LOAD"
                 ]
+                #: the GNU build id (what BPF_F_STACK_BUILD_ID stack maps name the file by)
+                self.build_id = next((bytes.fromhex(note["n_desc"]) for seg in elf.iter_segments()
+                                      if seg["p_type"] == "PT_NOTE" for note in seg.iter_notes()
+                                      if note["n_type"] == "NT_GNU_BUILD_ID"), None)
                 ranked = _function_symbols(elf)
                 debugdata = elf.get_section_by_name(".gnu_debugdata")
                 if debugdata is not None:

@@ -261,8 +261,12 @@ def usdt_sites(binary: str, provider: str, name: str, pid: int = 0) -> list[tupl
             sites = read_probes(path)
         except UsdtError as exc:
             raise TraceRuntimeError(str(exc)) from None
-        out.extend((f"usdt:{path}:{site.provider}:{site.name}", site) for site in sites
-                   if fnmatch.fnmatchcase(site.provider, provider) and fnmatch.fnmatchcase(site.name, name))
+        matched = [site for site in sites
+                   if fnmatch.fnmatchcase(site.provider, provider) and fnmatch.fnmatchcase(site.name, name)]
+        refused = next((site.error for site in matched if site.error), "")
+        if refused:      # a note whose arguments cannot be decoded
+            raise TraceRuntimeError(refused)
+        out.extend((f"usdt:{path}:{site.provider}:{site.name}", site) for site in matched)
     if not out:
         raise TraceRuntimeError(f"no USDT probe matches {provider}:{name} in {binary or f'process {pid}'}")
     return out

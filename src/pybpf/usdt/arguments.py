@@ -41,6 +41,10 @@ _OPERAND = re.compile(
     r"|%(?P<reg>\w+)"
     r"|(?P<disp>-?(?:0x[0-9a-fA-F]+|\d+))?\(%(?P<base>\w+)(?:,%(?P<index>\w+)(?:,(?P<scale>[1248]))?)?\))$"
 )
+#: a global the assembler addresses relative to %rip: ``40+CheckpointStats(%rip)``,
+#: ``counter(%rip)``, ``counter+8(%rip)``, ``-8+counter(%rip)``
+_RIP_OPERAND = re.compile(r"^(?:(?P<before>-?(?:0x[0-9a-fA-F]+|\d+))\+)?(?P<symbol>[A-Za-z_.$][\w.$]*)"
+                          r"(?P<after>[+-](?:0x[0-9a-fA-F]+|\d+))?\(%rip\)$")
 
 
 class ArgKind(enum.IntEnum):
@@ -50,6 +54,10 @@ class ArgKind(enum.IntEnum):
     REG = 1
     REG_DEREF = 2
     SIB = 3
+    #: memory at a global's address (pybpf's own: libbpf has no such kind); ``value`` is
+    #: the global's link-time address plus the displacement once the file's symbol table
+    #: resolved ``symbol`` (:func:`pybpf.usdt.notes.read_probes`)
+    GLOBAL = 4
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ class UsdtArgument:
     reg_offset: int = -1      #: pt_regs offset of the (base) register
     index_offset: int = -1    #: pt_regs offset of the index register (SIB only)
     scale: int = 1
+    symbol: str = ""          #: the global a GLOBAL argument is in
+    resolved: bool = True     #: False for a GLOBAL whose symbol the file's tables lack
 
     @property
     def bitshift(self) -> int:
@@ -90,13 +100,14 @@ def parse_argument(spec: str) -> UsdtArgument:
         raise UsdtError(f"USDT argument {spec!r}: size {size_text!r} is not a number") from None
     if abs(size) not in (1, 2, 4, 8):
         raise UsdtError(f"USDT argument {spec!r}: size {size} is not 1, 2, 4 or 8 bytes")
-    if operand.endswith("(%rip)"):
-        raise UsdtError(f"USDT argument {spec!r}: %rip-relative operands name a global whose load "
-                        "address the probe does not know; not supported")
+    common = (spec, abs(size), size < 0)            # spec, size, signed
+    rip = _RIP_OPERAND.match(operand)
+    if rip is not None:      # the global's address is resolved with the file's symbols
+        displacement = sum(int(part, 0) for part in (rip["before"], rip["after"]) if part)
+        return UsdtArgument(*common, kind=ArgKind.GLOBAL, value=displacement, symbol=rip["symbol"], resolved=False)
     match = _OPERAND.match(operand)
     if match is None:
         raise UsdtError(f"USDT argument {spec!r}: operand {operand!r} is not a constant, register or memory reference")
-    common = (spec, abs(size), size < 0)            # spec, size, signed
     if match["const"] is not None:
         return UsdtArgument(*common, kind=ArgKind.CONST, value=int(match["const"], 0))
     if match["reg"] is not None:

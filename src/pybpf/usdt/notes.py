@@ -9,20 +9,21 @@ uprobe's reference counter offset) are converted through the loadable segments.
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from pybpf.usdt.arguments import UsdtArgument, parse_arguments
+from pybpf.usdt.arguments import ArgKind, UsdtArgument, parse_arguments
 from pybpf.usdt.errors import UsdtError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
-    from dataclasses import dataclass
+    from dataclasses import dataclass, replace
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
-    from pybpf._dataclass import dataclass
+    from pybpf._dataclass import dataclass, replace
 
 #: note type 3; pyelftools names types by number alone, so it reports this one under the
 #: GNU build-id name that shares the number
@@ -41,6 +42,9 @@ class UsdtProbe:
     semaphore: int               #: virtual address of the semaphore, 0 if none
     semaphore_offset: int        #: its file offset (the uprobe's ref_ctr_offset), 0 if none
     arguments: tuple[UsdtArgument, ...]
+    #: why the note's arguments cannot be decoded ("" if they can): only this probe is
+    #: refused (find_probe, c_reader), not the file's others
+    error: str = ""
 
     @property
     def qualified_name(self) -> str:
@@ -48,12 +52,25 @@ class UsdtProbe:
         return f"{self.provider}:{self.name}"
 
 
+#: read_probes' files, oldest first: (device, inode, mtime, path) → sites
+_READ: dict[tuple[int, int, int, str], list[UsdtProbe]] = {}
+_READ_CAPACITY = 16
+
+
 def read_probes(path: str | Path) -> list[UsdtProbe]:
-    """All USDT probe sites of ELF file ``path`` (empty when it has none)."""
+    """All USDT probe sites of ELF file ``path`` (empty when it has none). Read once per
+    file version: a tool enables several probes of a binary for each of its processes
+    (dbslower: two probes of postgres for each of its backends), and a note naming a
+    global reads the file's symbol tables (~0.3 s for postgres)."""
     try:
-        with open(path, "rb") as f:
-            elf = ELFFile(f)
-            return _probes(str(path), elf)
+        st = os.stat(path)
+        key = (st.st_dev, st.st_ino, st.st_mtime_ns, str(path))
+        if key not in _READ:
+            with open(path, "rb") as f:
+                _READ[key] = _probes(str(path), ELFFile(f))
+            while len(_READ) > _READ_CAPACITY:
+                del _READ[next(iter(_READ))]
+        return list(_READ[key])
     except OSError as exc:
         raise UsdtError(f"{path}: cannot read: {exc.strerror}") from None
     except ELFError as exc:
@@ -69,6 +86,9 @@ def find_probe(path: str | Path, name: str, provider: str | None = None) -> list
         wanted = f"{provider}:{name}" if provider else name
         known = ", ".join(sorted({p.qualified_name for p in probes})) or "none"
         raise UsdtError(f"{path}: no USDT probe {wanted} (probes here: {known})")
+    refused = next((p.error for p in found if p.error), "")
+    if refused:
+        raise UsdtError(refused)
     return found
 
 
@@ -78,6 +98,7 @@ def _probes(path: str, elf: ELFFile) -> list[UsdtProbe]:
     word = 8 if elf.elfclass == 64 else 4
     fmt = ("<" if elf.little_endian else ">") + ("QQQ" if word == 8 else "III")
     probes = []
+    globals_: dict[str, int] | None = None     # read once, if an argument names a global
     for section in elf.iter_sections():
         if section.name != ".note.stapsdt":
             continue
@@ -96,15 +117,40 @@ def _probes(path: str, elf: ELFFile) -> list[UsdtProbe]:
                 shift = base_section["sh_addr"] - link_base
                 pc += shift
                 semaphore = semaphore + shift if semaphore else 0
+            error = ""
             try:
                 arguments = parse_arguments(args)
             except UsdtError as exc:
-                raise UsdtError(f"{path}: probe {provider}:{name}: {exc}") from None
+                arguments, error = (), f"{path}: probe {provider}:{name}: {exc}"
+            if any(arg.kind == ArgKind.GLOBAL for arg in arguments):
+                if globals_ is None:
+                    globals_ = _global_symbols(elf)
+                arguments = tuple(_resolved(arg, globals_) for arg in arguments)
             probes.append(UsdtProbe(
                 path, provider, name, pc, _file_offset(path, segments, pc), semaphore,
-                _file_offset(path, segments, semaphore) if semaphore else 0, arguments,
+                _file_offset(path, segments, semaphore) if semaphore else 0, arguments, error,
             ))
     return probes
+
+
+def _global_symbols(elf: ELFFile) -> dict[str, int]:
+    """Name → link-time address of the file's data symbols (``.symtab``, ``.dynsym``)."""
+    found: dict[str, int] = {}
+    for table in (elf.get_section_by_name(".dynsym"), elf.get_section_by_name(".symtab")):
+        if table is None or not hasattr(table, "iter_symbols"):
+            continue
+        for symbol in table.iter_symbols():
+            if symbol.name and symbol["st_shndx"] != "SHN_UNDEF" and symbol["st_info"]["type"] == "STT_OBJECT":
+                found[symbol.name] = symbol["st_value"]
+    return found
+
+
+def _resolved(arg: UsdtArgument, globals_: dict[str, int]) -> UsdtArgument:
+    """A GLOBAL argument with its global's link-time address added to its displacement;
+    unresolved (the reader returns an error for it) when the file has no such symbol."""
+    if arg.kind != ArgKind.GLOBAL or arg.symbol not in globals_:
+        return arg
+    return replace(arg, value=globals_[arg.symbol] + arg.value, resolved=True)
 
 
 def _file_offset(path: str, segments: list[tuple[int, int, int]], address: int) -> int:

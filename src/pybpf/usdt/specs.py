@@ -36,6 +36,10 @@ def encode_spec(arguments: Sequence[UsdtArgument], cookie: int = 0) -> bytes:
     """The ``struct __bpf_usdt_spec`` of one site's arguments."""
     if len(arguments) > MAX_ARGS:
         raise UsdtError(f"a USDT site with {len(arguments)} arguments: <bpf/usdt.bpf.h> reads at most {MAX_ARGS}")
+    for arg in arguments:
+        if arg.kind == ArgKind.GLOBAL:
+            raise UsdtError(f"USDT argument {arg.spec!r}: <bpf/usdt.bpf.h> (libbpf's spec) cannot address a global "
+                            "relative to %rip; pybpf.usdt.c_reader can")
     packed = b"".join(_ARG.pack(arg.value & (1 << 64) - 1, int(arg.kind), max(arg.reg_offset, 0),
                                 max(arg.index_offset, 0), arg.scale.bit_length() - 1 if arg.kind == ArgKind.SIB else 0,
                                 int(arg.signed), arg.bitshift)
