@@ -1,7 +1,7 @@
 """Filter program size: instructions pybpf's optimizer emits per expression, beside
 libpcap's optimizer, over the same corpus in one run.
 
-Run: ``python benchmarks/filter_size.py [--show N]``. The corpus is every expression of
+Run: ``python benchmarks/filter_size.py [--show N] [--random N [--seed S]]``. The corpus is every expression of
 libpcap's own accept tests (tests/data/libpcap-tests) for the link types pybpf compiles,
 that both compilers accept (the per-OS loopback variants left out: one expression,
 several expected programs), plus :data:`COMMON` and :data:`CHAINS` (the filters people
@@ -140,6 +140,19 @@ def corpus() -> list[tuple[str, str, int, str | None]]:
     return out + [(e, dlt, 262144, None) for dlt in links for e in COMMON + CHAINS]
 
 
+def random_corpus(count: int, seed: int) -> list[tuple[str, str, int, str | None]]:
+    """``count`` expressions on Ethernet drawn from the pcap-filter grammar as the random
+    comparison with tcpdump draws them (tests/filter/test_filter_random_vs_tcpdump.py):
+    expressions nobody picked, for the size goal's "no expression longer"."""
+    import random
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from test_filter_random_vs_tcpdump import expression
+
+    rng = random.Random(seed)
+    return [(expression(rng), "EN10MB", 262144, None) for _ in range(count)]
+
+
 #: loopback link types whose header holds an AF_ value: the installed libpcap compiles for
 #: a live Linux capture (AF_INET6 is 10), pybpf (as libpcap master for capture files) for
 #: every BSD value (24, 28, 30), in both byte orders on NULL and ENC
@@ -188,11 +201,14 @@ def _same_packets(ours: list[Instruction], theirs: list[Instruction], dlt: str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", type=int, default=5, help="worst cases to list")
+    parser.add_argument("--random", type=int, metavar="N",
+                        help="instead of the corpus, N random expressions on Ethernet")
+    parser.add_argument("--seed", type=int, default=1, help="the random expressions' seed")
     args = parser.parse_args()
     pcap = Libpcap()
     rows = []
     apart = []
-    for expression, dlt, snaplen, expected in corpus():
+    for expression, dlt, snaplen, expected in (random_corpus(args.random, args.seed) if args.random else corpus()):
         try:
             ours = compile_filter(expression, linktype=dlt, snaplen=snaplen)
         except FilterError:

@@ -218,7 +218,11 @@ def test_constant_left_operands_keep_tcpdumps_packets(tmp_path, expression):
 
 @pytest.mark.parametrize("expression, libpcap", [
     ("0 != ((1 & icmp[1]) - 255)", 11), ("0 != ((0 + icmp[1]) - 255)", 8), ("5 - ip[1] > 2", 7),
-    ("1 << (ip[0] & 3) > 2", 8)])
+    ("1 << (ip[0] & 3) > 2", 8),
+    # left operands that are constants only once optimized: the right one's store and
+    # reload become ``tax`` where nothing between touches X
+    ("(0 & (tcp[0:1] * len)) != udp[13]", 13), ("not ((0 * len) < ((len + 255) >> 7) and dst net 192.168)", 18),
+    ("((1 & 0) & ip[14:2]) <= (tcp[7:1] + (14 + 4))", 14)])
 def test_constant_left_operands_no_longer_than_libpcaps(expression, libpcap):
     """libpcap 1.10.3's instruction counts (tcpdump -d), a constant left operand moved
     beside the right one with ``tax``, not through scratch memory."""

@@ -618,6 +618,36 @@ def _masks_to_jset(order: list[Block], live_in: dict[int, set[int]]) -> bool:
     return changed
 
 
+def _tax_at_store(order: list[Block]) -> bool:
+    """``st M[k]; ...; ldx M[k]`` becomes ``st M[k]; tax; ...`` where nothing between
+    reads or writes X or M[k]: X then takes the value where A held it, and the store may
+    die. A comparison or operation whose left operand needed no scratch word in the end
+    (``(0 * len) < ip[0]``: the left side is ``ld #0``) is then ``...; tax; ld #0``, as in
+    libpcap's program, which computes the right operand last and turns ``st; ldx`` into
+    ``tax`` (opt_peep)."""
+    changed = False
+    for block in order:
+        while _tax_once(block.stmts):
+            changed = True
+    return changed
+
+
+def _tax_once(stmts: list[I]) -> bool:
+    """One rewrite of :func:`_tax_at_store` in ``stmts`` (in place); whether there was one."""
+    for j, ins in enumerate(stmts):
+        if ins.code != c.LDX | c.MEM:
+            continue
+        for i in range(j - 1, -1, -1):
+            earlier = stmts[i]
+            if earlier.code == c.ST and earlier.k == ins.k:
+                stmts[i + 1:j + 1] = [I(c.MISC | c.TAX)] + stmts[i + 1:j]
+                return True
+            uses, defs = _uses_defs(earlier)
+            if X_REG in uses | defs or 2 + ins.k in defs:
+                break
+    return False
+
+
 # ---- jump threading ------------------------------------------------------------------
 
 def _thread(root: Block, values: Values, twins: dict[tuple, Block] | None, analysis: _Analysis | None = None) -> bool:
@@ -865,6 +895,7 @@ def optimize(root: Block) -> Block:
         order = blocks_in_order(root)
         changed |= _remove_dead(order, _liveness(order))
         changed |= _masks_to_jset(order, _liveness(order))
+        changed |= _tax_at_store(order)
         root, moved = _skip_moves(root)
         root, merged = _merge_identical(root)
         if not (changed or moved or merged):
