@@ -227,8 +227,10 @@ class Generator:
             if e.name in ("kstack", "ustack"):
                 return T(e.name, 8 if e.name == "kstack" else 16)
             if e.name == "func":
-                if ctx.kind in ("uprobe", "uretprobe", "usdt"):
+                if ctx.kind in ("uprobe", "uretprobe"):
                     return T("usym", 16)
+                if ctx.kind not in ("kprobe", "kretprobe", "kfunc", "kretfunc"):
+                    raise _err(f"The func builtin can not be used with '{ctx.kind}' probes", e)
                 return string(len(ctx.target.encode()) + 1)
             raise _err(f"unknown identifier '{e.name}'", e)
         if isinstance(e, ast.Variable):
@@ -307,6 +309,8 @@ class Generator:
             left, right = self.type_of(e.left, ctx, env), self.type_of(e.right, ctx, env)
             if left.kind == "ptr" and e.op in ("+", "-") and right.kind == "int":
                 return left
+            if e.op in ("<<", ">>"):
+                return INT64 if left.signed else UINT64
             return INT64 if left.signed and right.signed else UINT64
         if isinstance(e, ast.Unary):
             if e.op == "*":
@@ -463,7 +467,12 @@ class Generator:
 
     def declare_maps(self, contexts: list[tuple[ast.Probe, Context]]) -> None:
         """Key and value types of every map, from its assignments (two passes, so maps
-        assigned from other maps resolve)."""
+        assigned from other maps resolve), after every call's argument count is checked."""
+        from pybpf.trace.arity import check_arity
+        for probe, _ in contexts:
+            for node in _walk(probe):
+                if isinstance(node, ast.Call):
+                    check_arity(node)
         for _ in range(2):
             for probe, ctx in contexts:
                 self._declare_in(probe.body, ctx, {})
@@ -1166,7 +1175,7 @@ class ProbeCompiler:
                 raise _err(f"{name}() requires a string literal as the first argument", call)
             types = [self.type_of(a) for a in args[1:]]
             from pybpf.trace.printf import check_format
-            check_format(args[0].value, types, args[0])
+            check_format(args[0].value, types, call)
             self.send(gen.action(Action(name, args[0].value, types)), list(zip(args[1:], types)), call)
         elif name == "join":
             self.join(call)
@@ -1188,8 +1197,8 @@ class ProbeCompiler:
                 self.int_expr(args[0])
                 e.movr(1, 0)
             self.checked_call(SEND_SIGNAL, call)
-        elif name == "exit":
-            self.send(gen.action(Action("exit")), [], call)
+        elif name == "exit":  # exit(code): a newer bpftrace's exit status
+            self.send(gen.action(Action("exit", types=[INT64] * len(args))), [(arg, INT64) for arg in args], call)
             e.jump(self.end)
         elif name in ("clear", "zero", "print") and args and isinstance(args[0], ast.MapRef) and not args[0].keys:
             if args[0].name not in gen.maps:
@@ -1481,7 +1490,7 @@ class ProbeCompiler:
             raise _err("debugf() requires a string literal as the first argument", call)
         from pybpf.trace.printf import check_format, conversions
         types = [self.type_of(a) for a in args[1:]]
-        check_format(args[0].value, types, args[0], "debugf")
+        check_format(args[0].value, types, call, "debugf")
         if len(conversions(args[0].value)) > 3:
             raise _err("debugf: Cannot use more than 3 conversion specifiers", call)
         self.gen.warnings.append(("The debugf() builtin is not recommended for production use. For more "
@@ -2109,17 +2118,7 @@ class ProbeCompiler:
             e.jump_if(jop, 2, 1, yes, register=True)
             e.mov(0, 0)
             e.place(yes)
-        elif op in ("/", "%"):
-            nonzero, done = e.label("div"), e.label("divdone")
-            e.jump_if("!=", 1, 0, nonzero)
-            e.mov(0, 0)
-            e.jump(done)
-            e.place(nonzero)
-            e.alur(("s" + op) if signed else op, 0, 1)
-            e.place(done)
-        elif op == ">>":
-            e.alur("s>>" if left_t.signed else ">>", 0, 1)
-        else:
+        else:  # as bpftrace: / and % unsigned (x / 0 is 0, x % 0 is x), >> logical
             e.alur(op, 0, 1)
 
     def buffer_compare(self, left: ast.Expr, right: ast.Expr) -> None:

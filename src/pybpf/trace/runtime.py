@@ -429,6 +429,7 @@ class Session:
         self.programs: list[tuple[Any, Any]] = []
         self.attachments: list[Any] = []
         self.exiting = False
+        self.exit_code = 0        #: the status exit(code) asked for
         self.interrupted = False  #: SIGINT/SIGTERM: stop reading events (more may keep coming)
         self.ring: Any = None
         self._symbolizer: Any = None
@@ -673,6 +674,8 @@ class Session:
         kind = action.kind
         if kind == "exit":
             self.exiting = True
+            if action.types:
+                self.exit_code = struct.unpack_from("<q", record, 8)[0] & 0xFF
         elif kind == "helper_error":
             self.helper_error(action, struct.unpack_from("<q", record, 8)[0])
         elif kind in ("watch", "unwatch"):
@@ -915,7 +918,9 @@ class Child:
     """The -c command: forked at once but held before exec until every probe is
     attached (so its pid is known to the program as ``cpid`` and no event is missed).
     ``command`` is a -c string (split as bpftrace splits it: at every space, quotes kept,
-    no shell) or an argument vector taken as it is."""
+    no shell) or an argument vector taken as it is. Between the go and exec the child
+    makes bpftrace's child's system calls (an 8-byte read of the go, a close of its
+    descriptor), which probes filtered on ``cpid`` see."""
 
     def __init__(self, command: str | list[str]):
         import shutil
@@ -929,7 +934,8 @@ class Child:
         if self.pid == 0:  # the child: wait for the go, then become the command
             try:
                 os.close(self._go)
-                if os.read(read, 1) == b"x":  # EOF: the trace never started
+                if os.read(read, 8):  # EOF: the trace never started
+                    os.close(read)
                     os.execv(path, argv)
             finally:
                 os._exit(127)
@@ -938,7 +944,7 @@ class Child:
 
     def release(self) -> None:
         if self._go >= 0:
-            os.write(self._go, b"x")
+            os.write(self._go, (1).to_bytes(8, "little"))
             os.close(self._go)
             self._go = -1
 
@@ -1030,7 +1036,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         session.write("\n\n")
         session.print_all_maps()
-        return 0
+        return session.exit_code
     finally:
         if child is not None:
             child.stop()
@@ -1068,6 +1074,6 @@ def run_on_records(source: str, records: list[tuple[str, dict[str, Any]]], forma
         session.drain()
         session.write("\n\n")
         session.print_all_maps()
-        return 0
+        return session.exit_code
     finally:
         session.close()
