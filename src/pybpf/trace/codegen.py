@@ -1640,7 +1640,7 @@ class ProbeCompiler:
         if not 1 <= len(call.args) <= 2:
             raise _err("str() takes 1 or 2 arguments", call)
         source_t = self.type_of(call.args[0])
-        if source_t.kind == "str":
+        if source_t.kind == "str" and len(call.args) == 1:
             return self.mem_expr(call.args[0])
         if isinstance(call.args[0], ast.Positional) and call.args[0].index:  # str($1): the parameter's text
             return self.mem_expr(ast.String(self.gen.param(call.args[0]), position=call.position))
@@ -1657,7 +1657,12 @@ class ProbeCompiler:
             e.mov(0, 1)
             e.place(skip)
             e.store(10, offset, 0)
-        self.int_expr(call.args[0])
+        if source_t.kind == "str":  # str($s, n): its first n - 1 characters, read as from a pointer
+            source = self.mem_expr(call.args[0])
+            e.movr(0, 10)
+            e.alu("+", 0, source)
+        else:
+            self.int_expr(call.args[0])
         e.movr(3, 0)
         if len(call.args) == 2:
             e.load(2, 10, offset)

@@ -834,7 +834,9 @@ class Session:
                 where = symbols.kernel(address) if kind == "ksym" else symbols.user(pid, address)
             except Exception:  # noqa: BLE001 - unreadable symbols: the address
                 where = None
-            return where.name if where is not None and where.name else f"0x{address:x}"
+            if where is not None and where.name:
+                return where.name
+            return f"0x{address:x}" if address else "0"  # as C++ streams a void *: null is "0"
         stack_id, pid = (value, 0) if kind == "kstack" else value
         stack_id &= 0xFFFF_FFFF
         raw = self.kernel_maps[STACKS].get(stack_id) if STACKS in self.kernel_maps else None
