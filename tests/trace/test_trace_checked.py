@@ -59,6 +59,10 @@ PRINTED = [
      'clear(@a); exit(); }',
      "Attaching 1 probe...\n@a[9, k]: 1\n@a[7, k]: 1\n@a[5, k]: 1\n@a[3, k]: 1\n@a[1, k]: 1\n\n"
      "@a[5, k]: 0\n@a[3, k]: 0\n@a[1, k]: 0\n\n\n\n\n\n"),
+    # - and ~ work at their operand's width: ~(uint8)0 is 255 (pybpf: -1 over 64 bits)
+    ('BEGIN { printf("%ld %ld %ld\\n", ~(uint8)0, -(uint8)1, -(uint32)1); @a = -(uint64)5; @b = ~(uint16)1; '
+     '@c = -(int16)5; exit(); }',
+     "Attaching 1 probe...\n255 255 4294967295\n\n\n@a: 18446744073709551611\n@b: 65534\n@c: -5\n"),
     # an address with no symbol is printed as C++ streams a pointer: null as "0" (pybpf: 0x0)
     ('BEGIN { printf("%s|", ksym(0)); @[ksym(0)] = count(); exit(); }', "Attaching 1 probe...\n0|\n\n@[0]: 1\n"),
 ]
@@ -80,6 +84,10 @@ REFUSED = [
      "The func builtin can not be used with 'tracepoint' probes"),
     ('BEGIN { printf("%s\\n", func); }', "The func builtin can not be used with 'BEGIN' probes"),
     ("BEGIN { $x = 99999999999999999999; }", None),  # bpftrace: "stoull"
+    ("BEGIN { @l = lhist(-5, -10, 10, 5); }", "lhist() min must be non-negative (provided min -10)"),
+    ("BEGIN { @l = lhist(5, 0, 100000, 10); }", "lhist() too many buckets, must be <= 1000 (would need 10000)"),
+    ("BEGIN { @l = lhist(1, 0, 10, 0); }", "lhist() step must be >= 1 (0 provided)"),
+    ("BEGIN { @l = lhist(1, 10, 0, 1); }", "lhist() min must be less than max (provided min 10 and max 0)"),
 ]
 
 

@@ -327,7 +327,10 @@ class Generator:
                 if operand.kind not in ("int", "ptr"):
                     raise _err(f"cannot increment or decrement a {operand}", e)
                 return operand
-            return INT64 if e.op in ("!", "-") else self.type_of(e.operand, ctx, env)
+            if e.op == "!":
+                return INT64
+            operand = self.type_of(e.operand, ctx, env)  # - and ~: 64 bits, of the operand's sign
+            return T("int", 8, operand.signed) if operand.kind == "int" else operand
         if isinstance(e, ast.Index):
             base = self.type_of(e.base, ctx, env)
             if base.kind not in ("ptr", "array"):
@@ -542,8 +545,17 @@ class Generator:
         if len(call.args) != 4 or not all(isinstance(a, ast.Integer) for a in call.args[1:]):
             raise _err("lhist() takes 4 arguments: value, min, max and step (integer literals)", call)
         low, high, step = (a.value for a in call.args[1:])
-        if step <= 0 or high <= low:
-            raise _err("lhist() needs min < max and a positive step", call)
+        if step <= 0:  # bpftrace's checks, in its order
+            raise _err(f"lhist() step must be >= 1 ({step} provided)", call)
+        if (high - low) // step > 1000:
+            raise _err(f"lhist() too many buckets, must be <= 1000 (would need {(high - low) // step})", call)
+        if low < 0:
+            raise _err(f"lhist() min must be non-negative (provided min {low})", call)
+        if low > high:
+            raise _err(f"lhist() min must be less than max (provided min {low} and max {high})", call)
+        if high - low < step:
+            raise _err(f"lhist() step is too large for the given range (provided step {step} for range {high - low})",
+                       call)
         return low, high, step
 
     def loop_type(self, s: ast.For) -> T | None:
@@ -1731,11 +1743,12 @@ class ProbeCompiler:
             self.increment(expr)
         elif isinstance(expr, ast.Unary):
             self.type_of(expr)
+            operand = self.type_of(expr.operand)
             self.int_expr(expr.operand)
-            if expr.op == "-":
-                e.neg(0)
-            elif expr.op == "~":
-                e.alu("^", 0, -1)
+            if expr.op in ("-", "~"):  # at the operand's width, as bpftrace: ~(uint8)0 is 255
+                e.neg(0) if expr.op == "-" else e.alu("^", 0, -1)
+                if operand.kind == "int":
+                    (e.sign_extend if operand.signed else e.zero_extend)(0, operand.size)
             else:
                 yes = e.label("not")
                 e.movr(1, 0)
