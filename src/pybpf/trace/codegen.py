@@ -282,10 +282,10 @@ class Generator:
                     if source.kind not in ("array", "bytes", "str") or not 0 < size <= STRLEN:
                         raise _err("buf() of one argument takes an array", e)
                     return T("buf", 8 + size)
-                length = self.literal(e.args[1]) if len(e.args) == 2 else None
-                if length is None or not 0 < length <= STRLEN:
-                    raise _err(f"buf() takes a pointer and a length literal (1-{STRLEN})", e)
-                return T("buf", 8 + length)
+                length = self.literal(e.args[1])  # else a length known when run: up to STRLEN bytes
+                if length is not None and not 0 < length <= STRLEN:
+                    raise _err(f"buf() takes a pointer and a length of 1 to {STRLEN} bytes", e)
+                return T("buf", 8 + (length or STRLEN))
             if name in ("uptr", "kptr"):
                 if len(e.args) != 1:
                     raise _err(f"{name}() takes one pointer", e)
@@ -1580,9 +1580,10 @@ class ProbeCompiler:
         e.alu("+", 3, at)
         e.call(PROBE_READ_KERNEL)
 
-    def bytes_into(self, expr: ast.Expr, offset: int, size: int) -> None:
+    def bytes_into(self, expr: ast.Expr, offset: int, size: int, own_bytes: bool = False) -> None:
         """``size`` bytes of ``expr`` at stack ``offset``: a record array's bytes, an
-        integer's own bytes, or what a pointer points to."""
+        integer's own bytes (``own_bytes``: ntop's address), or what a pointer or any
+        other integer points to (buf, macaddr)."""
         e = self.e
         t = self.type_of(expr)
         if t.kind == "bytes" and isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "args":
@@ -1601,7 +1602,7 @@ class ProbeCompiler:
             for at in range(min(size, t.size)):
                 e.load(0, 10, source + at, 1)
                 e.store(10, offset + at, 0, 1)
-        elif t.kind == "int" and size <= 8 and not isinstance(expr, ast.Unary):
+        elif own_bytes and t.kind == "int" and size <= 8 and not isinstance(expr, ast.Unary):
             self.int_expr(expr)
             e.store(10, offset, 0, 4 if size == 4 else 8)
         else:
@@ -1631,7 +1632,7 @@ class ProbeCompiler:
                 e.store(10, offset, 0)
             else:
                 e.store_imm(10, offset, 2 if size == 4 else 10)
-            self.bytes_into(address, offset + 8, size)
+            self.bytes_into(address, offset + 8, size, own_bytes=True)
         elif call.name == "macaddr":
             if len(args) != 1:
                 raise _err("macaddr() takes one address", call)
@@ -1639,6 +1640,20 @@ class ProbeCompiler:
             if (given.kind == "bytes" and given.size != 6) or (given.kind == "str" and given.size < 6):
                 raise _err("macaddr() argument must be 6 bytes in size", call)
             self.bytes_into(args[0], offset, 6)
+        elif call.name == "buf" and len(args) == 2 and self.gen.literal(args[1]) is None:
+            # as bpftrace: min(length, STRLEN) bytes read from the pointer
+            capacity, fits = t.size - 8, e.label("buflen")
+            self.int_expr(args[1])
+            e.jump_if("<=", 0, capacity, fits)
+            e.mov(0, capacity)
+            e.place(fits)
+            e.store(10, offset, 0)
+            self.int_expr(args[0])
+            e.movr(3, 0)
+            e.load(2, 10, offset)
+            e.movr(1, 10)
+            e.alu("+", 1, offset + 8)
+            e.call(PROBE_READ)
         elif call.name == "buf":
             e.store_imm(10, offset, t.size - 8)
             self.bytes_into(args[0], offset + 8, t.size - 8)

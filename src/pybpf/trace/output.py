@@ -151,6 +151,8 @@ def _rows(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0) ->
     kernel's hash order, so ties come out in any order; here in key order."""
     rows = sorted(items, key=lambda r: r[0])
     kind = info.aggregation
+    if kind == "count" and not info.keys and not rows:
+        rows = [(bytes(info.key_size), [bytes(8)])]  # bpftrace's keyless count is an array: always there
     out: list[tuple[bytes, Any]]
     if kind in BUCKETED:
         groups: dict[bytes, dict[int, int]] = {}
