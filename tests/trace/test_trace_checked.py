@@ -65,6 +65,9 @@ PRINTED = [
      "Attaching 1 probe...\n255 255 4294967295\n\n\n@a: 18446744073709551611\n@b: 65534\n@c: -5\n"),
     # a keyless count() is a one-slot array in bpftrace: printed (0) even when never counted
     ('BEGIN { if (0) { @x = count(); } @s = sum(2); exit(); }', "Attaching 1 probe...\n\n\n@s: 2\n@x: 0\n"),
+    # print()'s top and div are ignored for stats maps (pybpf kept the top entries)
+    ('BEGIN { @s[1] = stats(1); @s[2] = stats(5); print(@s, 1, 10); clear(@s); exit(); }',
+     "Attaching 1 probe...\n@s[1]: count 1, average 1, total 1\n@s[2]: count 1, average 5, total 5\n\n\n\n\n\n"),
     # an address with no symbol is printed as C++ streams a pointer: null as "0" (pybpf: 0x0)
     ('BEGIN { printf("%s|", ksym(0)); @[ksym(0)] = count(); exit(); }', "Attaching 1 probe...\n0|\n\n@[0]: 1\n"),
 ]

@@ -1215,6 +1215,9 @@ class ProbeCompiler:
         elif name in ("clear", "zero", "print") and args and isinstance(args[0], ast.MapRef) and not args[0].keys:
             if args[0].name not in gen.maps:
                 raise _err(f"undefined map: {args[0].name}", args[0])
+            if name == "print" and len(args) > 1 and gen.maps[args[0].name].aggregation == "stats":
+                gen.warnings.append(("print()'s top and div arguments are ignored when used on stats() maps.",
+                                     call.position, call.length))
             top = args[1].value if len(args) > 1 and isinstance(args[1], ast.Integer) else 0
             div = args[2].value if len(args) > 2 and isinstance(args[2], ast.Integer) else 0
             kind = "print_map" if name == "print" else name

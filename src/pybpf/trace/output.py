@@ -173,7 +173,7 @@ def _rows(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0) ->
     else:
         assert isinstance(info.value, T)
         out = [(key, decode(info.value, bytes(raw))) for key, raw in _sort_by_key(info, rows)]
-    return out[-top:] if top else out
+    return out[-top:] if top and kind != "stats" else out  # bpftrace ignores top (and div) for stats
 
 
 def _divided(value: int, div: int) -> int:
