@@ -35,6 +35,9 @@ PRINTED = [
      "Attaching 1 probe...\n"
      "-5 4294967291 ff BEE 10|18446744073709551615 -1 44 4464|A|  -42|ff    |00007\n"
      "-1593835520 2003764205206896640 0 0 4294967296\n\n\n"),
+    # a % before a space is text, as bpftrace 0.17 reads conversions (pybpf took "% d" for one)
+    ('BEGIN { printf("50% done\\n"); printf("%d%% of %d\\n", 5, 10); exit(); }',
+     "Attaching 1 probe...\n50% done\n5% of 10\n\n\n"),
     # / and % are unsigned and >> logical whatever the operands' signs (pybpf divided and
     # shifted signed); a shift is signed when its left side is
     ('BEGIN { $a = 7; $b = -2; printf("%ld %ld %ld %ld|%ld %ld %lu|%d\\n", $a / $b, -$a / 2, -$a % 2, $a % $b, '

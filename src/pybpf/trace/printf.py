@@ -14,7 +14,9 @@ import re
 from pybpf.trace.errors import TraceSyntaxError
 from pybpf.trace.types import T
 
-_SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?(?P<length>hh|h|ll|l|z|j|t)?"
+#: no space flag: bpftrace 0.17 reads only ``-`` and digits before a conversion, so "50% done"
+#: is text, not "% d" (the newer flags ``+ #`` are taken, no text has them after a %)
+_SPEC = re.compile(r"%(?P<flags>[-+#0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?(?P<length>hh|h|ll|l|z|j|t)?"
                    r"(?P<conv>r[xh]?|[diouxXcspeEfgG%])")
 _BITS = {None: 32, "hh": 8, "h": 16}  #: bits an integer conversion reads (others: 64)
 
@@ -54,8 +56,7 @@ def c_integer(match: re.Match, number: int) -> str:
     else:
         if conv in "di" and number >> (bits - 1):
             number -= 1 << bits
-        sign = "-" if number < 0 else "+" if "+" in flags and conv in "di" else \
-            " " if " " in flags and conv in "di" else ""
+        sign = "-" if number < 0 else "+" if "+" in flags and conv in "di" else ""
         magnitude = abs(number)
         digits = {"o": f"{magnitude:o}", "x": f"{magnitude:x}", "X": f"{magnitude:X}"}.get(conv, str(magnitude))
         precision = match.group("prec")
