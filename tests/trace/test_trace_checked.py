@@ -194,3 +194,27 @@ def test_buffers_print_what_bpftrace_printed():
 def test_buffers_print_as_bpftrace_prints():
     ours, theirs = pybpf("-c", "/bin/echo one two", "-e", BUFFERS), bpftrace("-c", "/bin/echo one two", "-e", BUFFERS)
     assert without_child_output(ours.stdout) == without_child_output(theirs.stdout) == BUFFERS_PRINTED
+
+
+# bpftrace's warnings for signed division and mixed signs, placed on the operator (pybpf
+# printed none); the first line of each, as bpftrace 0.17 printed it here
+SIGNS = 'BEGIN { $a = 7; $u = (uint32)3; printf("%d %d %d\\n", -$a / 2, (uint64)5 > -1, $u + -1); exit(); }'
+SIGNS_WARNED = [
+    "stdin:1:58-59: WARNING: signed operands for '/' can lead to undefined behavior (cast to unsigned to silence "
+    "warning)",
+    "stdin:1:73-74: WARNING: comparison of integers of different signs: 'unsigned int64' and 'int64' can lead to "
+    "undefined behavior",
+    "stdin:1:82-83: WARNING: arithmetic on integers of different signs: 'unsigned int32' and 'int64' can lead to "
+    "undefined behavior",
+]
+
+
+def test_sign_warnings_as_bpftrace_warned():
+    assert [warning.splitlines()[0] for warning in compile_source(SIGNS).warnings] == SIGNS_WARNED
+
+
+@differential
+def test_sign_warnings_as_bpftrace_warns():
+    ours, theirs = pybpf("-e", SIGNS), bpftrace("-e", SIGNS)
+    assert [line for line in theirs.stderr.splitlines() if "WARNING" in line] == SIGNS_WARNED
+    assert ours.stderr == "\n".join(line for line in theirs.stderr.splitlines() if "RLIMIT" not in line) + "\n"

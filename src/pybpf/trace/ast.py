@@ -65,6 +65,7 @@ class Binary(Expr):
     op: str
     left: Expr
     right: Expr
+    at: int = field(default=0, kw_only=True)  #: the operator's place (bpftrace's warnings point there)
 
 
 @dataclass(eq=False)

@@ -2135,6 +2135,7 @@ class ProbeCompiler:
             return
         if left_t.kind == "tuple" or right_t.kind == "tuple":
             raise _err(f"tuples cannot be used with '{op}'", expr)
+        self.sign_warnings(expr, left_t, right_t)
         signed = left_t.signed and right_t.signed
         spill = e.alloc(8)
         self.int_expr(expr.left)
@@ -2156,6 +2157,35 @@ class ProbeCompiler:
             e.place(yes)
         else:  # as bpftrace: / and % unsigned (x / 0 is 0, x % 0 is x), >> logical
             e.alur(op, 0, 1)
+
+    def sign_warnings(self, expr: ast.Binary, left_t: T, right_t: T) -> None:
+        """bpftrace's warnings for operands whose signs make the result surprising: mixed
+        signs in a comparison or arithmetic, signed operands of / and % (done unsigned);
+        a literal that is not negative counts as unsigned."""
+        if left_t.kind != "int" or right_t.kind != "int":
+            return
+        left_literal, right_literal = self.gen.literal(expr.left), self.gen.literal(expr.right)
+        lsign, rsign, op = left_t.signed, right_t.signed, expr.op
+        reasons = []
+        if lsign != rsign:
+            if lsign and left_literal is not None and left_literal >= 0:
+                lsign = False
+            elif rsign and right_literal is not None and right_literal >= 0:
+                rsign = False
+            elif op in _COMPARE or op in "+-*/%":
+                names = " and ".join(f"'{'' if t.signed else 'unsigned '}int{t.size * 8}'" for t in (left_t, right_t))
+                reasons.append(f"{'comparison of' if op in _COMPARE else 'arithmetic on'} integers of different signs: "
+                               f"{names} can lead to undefined behavior")
+        if op in ("/", "%"):
+            lsign = lsign and not (left_literal is not None and left_literal >= 0)
+            rsign = rsign and not (right_literal is not None and right_literal >= 0)
+            if lsign or rsign:
+                reasons.append(f"signed operands for '{op}' can lead to undefined behavior "
+                               "(cast to unsigned to silence warning)")
+        for reason in reasons:
+            warning = (reason, expr.at, len(op))
+            if warning not in self.gen.warnings:
+                self.gen.warnings.append(warning)
 
     def buffer_compare(self, left: ast.Expr, right: ast.Expr) -> None:
         """r0 = 1 when two buf() values hold the same bytes: their lengths and data (kept

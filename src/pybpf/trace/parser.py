@@ -310,7 +310,7 @@ class Parser:
                 return left
             self.lexer.next()
             right = self.binary(level + 1)
-            left = ast.Binary(token.text, left, right, position=left.position,
+            left = ast.Binary(token.text, left, right, position=left.position, at=token.position,
                               length=right.position + right.length - left.position)
 
     def _ends_predicate(self) -> bool:
