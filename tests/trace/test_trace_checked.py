@@ -66,6 +66,10 @@ PRINTED = [
     ('BEGIN { printf("%ld %ld %ld\\n", ~(uint8)0, -(uint8)1, -(uint32)1); @a = -(uint64)5; @b = ~(uint16)1; '
      '@c = -(int16)5; exit(); }',
      "Attaching 1 probe...\n255 255 4294967295\n\n\n@a: 18446744073709551611\n@b: 65534\n@c: -5\n"),
+    # ++/-- keep a narrow variable's type and wrap (pybpf widened $x to 64 bits: 256)
+    ('BEGIN { $x = (uint8)255; $x++; $y = (int8)127; $y++; $z = (uint16)0; $z--; $w = (uint8)254; '
+     'printf("%d %d %d|%d %d %d\\n", $x, $y, $z, $w++, ++$w, $w); exit(); }',
+     "Attaching 1 probe...\n0 -128 65535|254 0 0\n\n\n"),
     # a keyless count() is a one-slot array in bpftrace: printed (0) even when never counted
     ('BEGIN { if (0) { @x = count(); } @s = sum(2); exit(); }', "Attaching 1 probe...\n\n\n@s: 2\n@x: 0\n"),
     # print()'s top and div are ignored for stats maps (pybpf kept the top entries)

@@ -132,6 +132,7 @@ class Assign(Statement):
     target: Expr             #: Variable or MapRef
     op: str                  #: "=" or "+=", "-=", ... ("++"/"--" become "+="/"-=" 1)
     value: Expr
+    step: bool = field(default=False, kw_only=True)  #: made from ++/--: the target keeps its type
 
 
 @dataclass(eq=False)

@@ -490,6 +490,8 @@ class Generator:
                     self._declare_map(ast.Assign(node.operand, "+=", ast.Integer(1), position=node.position), ctx, env)
             if isinstance(s, ast.Assign):
                 if isinstance(s.target, ast.Variable):
+                    if s.step and s.target.name in env:  # $x++ keeps $x's type, wrapping as bpftrace's
+                        continue
                     try:
                         found = self.type_of(s.value, ctx, env)
                     except TraceSyntaxError:
@@ -955,6 +957,7 @@ class ProbeCompiler:
                 self.store_value(s.value, t, offset)
             else:
                 self.int_expr(ast.Binary(s.op[:-1], target, s.value, position=s.position, length=s.length))
+                self.narrow(t)
                 e.store(10, offset, 0)
             return
         info = self.gen.maps[target.name]
@@ -1854,6 +1857,7 @@ class ProbeCompiler:
         e.store(10, old, 0)
         e.alu("+", 0, step)
         if isinstance(target, ast.Variable):
+            self.narrow(target_t)
             e.store(10, self.vars[target.name][0], 0)
         else:
             info = self.gen.maps[target.name]
@@ -1865,6 +1869,14 @@ class ProbeCompiler:
         e.load(0, 10, old)
         if expr.op.endswith("pre"):
             e.alu("+", 0, step)
+            if isinstance(target, ast.Variable):
+                self.narrow(target_t)
+
+    def narrow(self, t: T) -> None:
+        """r0 held in ``t``'s width (sign- or zero-extended): a narrow integer variable
+        wraps as bpftrace's does (``$x = (uint8)255; $x++`` is 0)."""
+        if t.kind == "int" and t.size < 8:
+            (self.e.sign_extend if t.signed else self.e.zero_extend)(0, t.size)
 
     def element_offset(self, expr: ast.Index) -> int:
         """Where element ``expr`` (a constant index) is in its array: checked against
