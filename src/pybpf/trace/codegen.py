@@ -957,7 +957,8 @@ class ProbeCompiler:
                 self.store_value(s.value, t, offset)
             else:
                 self.int_expr(ast.Binary(s.op[:-1], target, s.value, position=s.position, length=s.length))
-                self.narrow(t)
+                if s.step:
+                    self.narrow(t)
                 e.store(10, offset, 0)
             return
         info = self.gen.maps[target.name]
@@ -2184,7 +2185,7 @@ class ProbeCompiler:
                 lsign = False
             elif rsign and right_literal is not None and right_literal >= 0:
                 rsign = False
-            elif op in _COMPARE or op in "+-*/%":
+            elif op in _COMPARE or op in ("+", "-", "*", "/", "%"):
                 names = " and ".join(f"'{'' if t.signed else 'unsigned '}int{t.size * 8}'" for t in (left_t, right_t))
                 reasons.append(f"{'comparison of' if op in _COMPARE else 'arithmetic on'} integers of different signs: "
                                f"{names} can lead to undefined behavior")
