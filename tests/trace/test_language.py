@@ -45,7 +45,7 @@ def test_comments_includes_and_struct_definitions_are_skipped():
     ("BEGIN { @x = ; }", 1, 14, "unexpected ';'"),
     ("BEGIN {\n  $x = 1 +;\n}", 2, 11, "unexpected ';'"),
     ("bogus:x { }", 1, 1, "invalid probe type 'bogus'"),
-    ("BEGIN { printf(\"%d\\n\"); }", 1, 16, "Expected 1 arguments, got 0"),
+    ("BEGIN { printf(\"%d\\n\"); }", 1, 9, "printf: Not enough arguments for format string (0 supplied, 1 expected)"),
     ("BEGIN { print(pidd); }", 1, 15, "unknown identifier 'pidd'"),
     ("BEGIN { @x = count(); @x = 5; }", 1, 28, "type mismatch"),
 ])
@@ -79,10 +79,15 @@ def test_generated_code_is_valid_ebpf():
     assert compiled.maps["@h"].full_key_size == 16
 
 
-def test_printf_rendering_widens_to_64_bits():
+def test_printf_integer_conversions_read_as_c_varargs():
+    # bpftrace passes each integer to snprintf as 64 bits: %d/%u/%x read an int (32 bits),
+    # %hd/%hhd 16/8, %ld/%lld/%lu all 64 (outputs as bpftrace 0.17 printed them here)
     assert render("%d %u %x %5s|%-3d|%c%%", [-1, 2**64 - 1, 255, "ab", 7, 65],
-                  [INT64, UINT64, INT64, string(3), INT64, INT64], str) == \
-        f"-1 {2**64 - 1} ff    ab|7  |A%"
+                  [INT64, UINT64, INT64, string(3), INT64, INT64], str) == "-1 4294967295 ff    ab|7  |A%"
+    assert render("%d %lu %ld %llu %lld %hhd %hd", [1 << 63, 2**64 - 1, -1, 2, -2, 300, 70000], [INT64] * 7, str) == \
+        f"0 {2**64 - 1} -1 2 -2 44 4464"
+    assert render("%x %X %o %lx|%05d|%-05d|%.3d|%#x|%#o", [-1, 3054, 8, -1, -42, 42, 7, 255, 8], [INT64] * 9, str) == \
+        "ffffffff BEE 10 ffffffffffffffff|-0042|42   |007|0xff|010"
 
 
 def test_hist_and_lhist_text_match_bpftrace():

@@ -79,7 +79,7 @@ def test_openat_events_counted_by_key_and_bucket():
 def test_syntax_error_exit_status_and_caret():
     result = pybpf_trace("-e", "BEGIN { @x = ; }")
     assert result.returncode == 1
-    assert result.stderr.splitlines()[:3] == ["stdin:1:14: ERROR: syntax error, unexpected ';'",
+    assert result.stderr.splitlines()[:3] == ["stdin:1:14-15: ERROR: syntax error, unexpected ';'",
                                               "BEGIN { @x = ; }", "             ~"]
 
 

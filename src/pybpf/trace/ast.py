@@ -65,6 +65,7 @@ class Binary(Expr):
     op: str
     left: Expr
     right: Expr
+    at: int = field(default=0, kw_only=True)  #: the operator's place (bpftrace's warnings point there)
 
 
 @dataclass(eq=False)
@@ -131,6 +132,7 @@ class Assign(Statement):
     target: Expr             #: Variable or MapRef
     op: str                  #: "=" or "+=", "-=", ... ("++"/"--" become "+="/"-=" 1)
     value: Expr
+    step: bool = field(default=False, kw_only=True)  #: made from ++/--: the target keeps its type
 
 
 @dataclass(eq=False)

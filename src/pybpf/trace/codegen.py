@@ -227,8 +227,10 @@ class Generator:
             if e.name in ("kstack", "ustack"):
                 return T(e.name, 8 if e.name == "kstack" else 16)
             if e.name == "func":
-                if ctx.kind in ("uprobe", "uretprobe", "usdt"):
+                if ctx.kind in ("uprobe", "uretprobe"):
                     return T("usym", 16)
+                if ctx.kind not in ("kprobe", "kretprobe", "kfunc", "kretfunc"):
+                    raise _err(f"The func builtin can not be used with '{ctx.kind}' probes", e)
                 return string(len(ctx.target.encode()) + 1)
             raise _err(f"unknown identifier '{e.name}'", e)
         if isinstance(e, ast.Variable):
@@ -280,10 +282,10 @@ class Generator:
                     if source.kind not in ("array", "bytes", "str") or not 0 < size <= STRLEN:
                         raise _err("buf() of one argument takes an array", e)
                     return T("buf", 8 + size)
-                length = self.literal(e.args[1]) if len(e.args) == 2 else None
-                if length is None or not 0 < length <= STRLEN:
-                    raise _err(f"buf() takes a pointer and a length literal (1-{STRLEN})", e)
-                return T("buf", 8 + length)
+                length = self.literal(e.args[1])  # else a length known when run: up to STRLEN bytes
+                if length is not None and not 0 < length <= STRLEN:
+                    raise _err(f"buf() takes a pointer and a length of 1 to {STRLEN} bytes", e)
+                return T("buf", 8 + (length or STRLEN))
             if name in ("uptr", "kptr"):
                 if len(e.args) != 1:
                     raise _err(f"{name}() takes one pointer", e)
@@ -307,6 +309,8 @@ class Generator:
             left, right = self.type_of(e.left, ctx, env), self.type_of(e.right, ctx, env)
             if left.kind == "ptr" and e.op in ("+", "-") and right.kind == "int":
                 return left
+            if e.op in ("<<", ">>"):
+                return INT64 if left.signed else UINT64
             return INT64 if left.signed and right.signed else UINT64
         if isinstance(e, ast.Unary):
             if e.op == "*":
@@ -323,7 +327,10 @@ class Generator:
                 if operand.kind not in ("int", "ptr"):
                     raise _err(f"cannot increment or decrement a {operand}", e)
                 return operand
-            return INT64 if e.op in ("!", "-") else self.type_of(e.operand, ctx, env)
+            if e.op == "!":
+                return INT64
+            operand = self.type_of(e.operand, ctx, env)  # - and ~: 64 bits, of the operand's sign
+            return T("int", 8, operand.signed) if operand.kind == "int" else operand
         if isinstance(e, ast.Index):
             base = self.type_of(e.base, ctx, env)
             if base.kind not in ("ptr", "array"):
@@ -463,7 +470,12 @@ class Generator:
 
     def declare_maps(self, contexts: list[tuple[ast.Probe, Context]]) -> None:
         """Key and value types of every map, from its assignments (two passes, so maps
-        assigned from other maps resolve)."""
+        assigned from other maps resolve), after every call's argument count is checked."""
+        from pybpf.trace.arity import check_arity
+        for probe, _ in contexts:
+            for node in _walk(probe):
+                if isinstance(node, ast.Call):
+                    check_arity(node)
         for _ in range(2):
             for probe, ctx in contexts:
                 self._declare_in(probe.body, ctx, {})
@@ -478,6 +490,8 @@ class Generator:
                     self._declare_map(ast.Assign(node.operand, "+=", ast.Integer(1), position=node.position), ctx, env)
             if isinstance(s, ast.Assign):
                 if isinstance(s.target, ast.Variable):
+                    if s.step and s.target.name in env:  # $x++ keeps $x's type, wrapping as bpftrace's
+                        continue
                     try:
                         found = self.type_of(s.value, ctx, env)
                     except TraceSyntaxError:
@@ -533,8 +547,17 @@ class Generator:
         if len(call.args) != 4 or not all(isinstance(a, ast.Integer) for a in call.args[1:]):
             raise _err("lhist() takes 4 arguments: value, min, max and step (integer literals)", call)
         low, high, step = (a.value for a in call.args[1:])
-        if step <= 0 or high <= low:
-            raise _err("lhist() needs min < max and a positive step", call)
+        if step <= 0:  # bpftrace's checks, in its order
+            raise _err(f"lhist() step must be >= 1 ({step} provided)", call)
+        if (high - low) // step > 1000:
+            raise _err(f"lhist() too many buckets, must be <= 1000 (would need {(high - low) // step})", call)
+        if low < 0:
+            raise _err(f"lhist() min must be non-negative (provided min {low})", call)
+        if low > high:
+            raise _err(f"lhist() min must be less than max (provided min {low} and max {high})", call)
+        if high - low < step:
+            raise _err(f"lhist() step is too large for the given range (provided step {step} for range {high - low})",
+                       call)
         return low, high, step
 
     def loop_type(self, s: ast.For) -> T | None:
@@ -934,6 +957,8 @@ class ProbeCompiler:
                 self.store_value(s.value, t, offset)
             else:
                 self.int_expr(ast.Binary(s.op[:-1], target, s.value, position=s.position, length=s.length))
+                if s.step:
+                    self.narrow(t)
                 e.store(10, offset, 0)
             return
         info = self.gen.maps[target.name]
@@ -1166,7 +1191,7 @@ class ProbeCompiler:
                 raise _err(f"{name}() requires a string literal as the first argument", call)
             types = [self.type_of(a) for a in args[1:]]
             from pybpf.trace.printf import check_format
-            check_format(args[0].value, types, args[0])
+            check_format(args[0].value, types, call)
             self.send(gen.action(Action(name, args[0].value, types)), list(zip(args[1:], types)), call)
         elif name == "join":
             self.join(call)
@@ -1188,12 +1213,15 @@ class ProbeCompiler:
                 self.int_expr(args[0])
                 e.movr(1, 0)
             self.checked_call(SEND_SIGNAL, call)
-        elif name == "exit":
-            self.send(gen.action(Action("exit")), [], call)
+        elif name == "exit":  # exit(code): a newer bpftrace's exit status
+            self.send(gen.action(Action("exit", types=[INT64] * len(args))), [(arg, INT64) for arg in args], call)
             e.jump(self.end)
         elif name in ("clear", "zero", "print") and args and isinstance(args[0], ast.MapRef) and not args[0].keys:
             if args[0].name not in gen.maps:
                 raise _err(f"undefined map: {args[0].name}", args[0])
+            if name == "print" and len(args) > 1 and gen.maps[args[0].name].aggregation == "stats":
+                gen.warnings.append(("print()'s top and div arguments are ignored when used on stats() maps.",
+                                     call.position, call.length))
             top = args[1].value if len(args) > 1 and isinstance(args[1], ast.Integer) else 0
             div = args[2].value if len(args) > 2 and isinstance(args[2], ast.Integer) else 0
             kind = "print_map" if name == "print" else name
@@ -1481,7 +1509,7 @@ class ProbeCompiler:
             raise _err("debugf() requires a string literal as the first argument", call)
         from pybpf.trace.printf import check_format, conversions
         types = [self.type_of(a) for a in args[1:]]
-        check_format(args[0].value, types, args[0], "debugf")
+        check_format(args[0].value, types, call, "debugf")
         if len(conversions(args[0].value)) > 3:
             raise _err("debugf: Cannot use more than 3 conversion specifiers", call)
         self.gen.warnings.append(("The debugf() builtin is not recommended for production use. For more "
@@ -1559,9 +1587,10 @@ class ProbeCompiler:
         e.alu("+", 3, at)
         e.call(PROBE_READ_KERNEL)
 
-    def bytes_into(self, expr: ast.Expr, offset: int, size: int) -> None:
+    def bytes_into(self, expr: ast.Expr, offset: int, size: int, own_bytes: bool = False) -> None:
         """``size`` bytes of ``expr`` at stack ``offset``: a record array's bytes, an
-        integer's own bytes, or what a pointer points to."""
+        integer's own bytes (``own_bytes``: ntop's address), or what a pointer or any
+        other integer points to (buf, macaddr)."""
         e = self.e
         t = self.type_of(expr)
         if t.kind == "bytes" and isinstance(expr, ast.FieldAccess) and self.type_of(expr.base).kind == "args":
@@ -1580,7 +1609,7 @@ class ProbeCompiler:
             for at in range(min(size, t.size)):
                 e.load(0, 10, source + at, 1)
                 e.store(10, offset + at, 0, 1)
-        elif t.kind == "int" and size <= 8 and not isinstance(expr, ast.Unary):
+        elif own_bytes and t.kind == "int" and size <= 8 and not isinstance(expr, ast.Unary):
             self.int_expr(expr)
             e.store(10, offset, 0, 4 if size == 4 else 8)
         else:
@@ -1610,7 +1639,7 @@ class ProbeCompiler:
                 e.store(10, offset, 0)
             else:
                 e.store_imm(10, offset, 2 if size == 4 else 10)
-            self.bytes_into(address, offset + 8, size)
+            self.bytes_into(address, offset + 8, size, own_bytes=True)
         elif call.name == "macaddr":
             if len(args) != 1:
                 raise _err("macaddr() takes one address", call)
@@ -1618,6 +1647,20 @@ class ProbeCompiler:
             if (given.kind == "bytes" and given.size != 6) or (given.kind == "str" and given.size < 6):
                 raise _err("macaddr() argument must be 6 bytes in size", call)
             self.bytes_into(args[0], offset, 6)
+        elif call.name == "buf" and len(args) == 2 and self.gen.literal(args[1]) is None:
+            # as bpftrace: min(length, STRLEN) bytes read from the pointer
+            capacity, fits = t.size - 8, e.label("buflen")
+            self.int_expr(args[1])
+            e.jump_if("<=", 0, capacity, fits)
+            e.mov(0, capacity)
+            e.place(fits)
+            e.store(10, offset, 0)
+            self.int_expr(args[0])
+            e.movr(3, 0)
+            e.load(2, 10, offset)
+            e.movr(1, 10)
+            e.alu("+", 1, offset + 8)
+            e.call(PROBE_READ)
         elif call.name == "buf":
             e.store_imm(10, offset, t.size - 8)
             self.bytes_into(args[0], offset + 8, t.size - 8)
@@ -1631,7 +1674,7 @@ class ProbeCompiler:
         if not 1 <= len(call.args) <= 2:
             raise _err("str() takes 1 or 2 arguments", call)
         source_t = self.type_of(call.args[0])
-        if source_t.kind == "str":
+        if source_t.kind == "str" and len(call.args) == 1:
             return self.mem_expr(call.args[0])
         if isinstance(call.args[0], ast.Positional) and call.args[0].index:  # str($1): the parameter's text
             return self.mem_expr(ast.String(self.gen.param(call.args[0]), position=call.position))
@@ -1648,7 +1691,12 @@ class ProbeCompiler:
             e.mov(0, 1)
             e.place(skip)
             e.store(10, offset, 0)
-        self.int_expr(call.args[0])
+        if source_t.kind == "str":  # str($s, n): its first n - 1 characters, read as from a pointer
+            source = self.mem_expr(call.args[0])
+            e.movr(0, 10)
+            e.alu("+", 0, source)
+        else:
+            self.int_expr(call.args[0])
         e.movr(3, 0)
         if len(call.args) == 2:
             e.load(2, 10, offset)
@@ -1717,11 +1765,12 @@ class ProbeCompiler:
             self.increment(expr)
         elif isinstance(expr, ast.Unary):
             self.type_of(expr)
+            operand = self.type_of(expr.operand)
             self.int_expr(expr.operand)
-            if expr.op == "-":
-                e.neg(0)
-            elif expr.op == "~":
-                e.alu("^", 0, -1)
+            if expr.op in ("-", "~"):  # at the operand's width, as bpftrace: ~(uint8)0 is 255
+                e.neg(0) if expr.op == "-" else e.alu("^", 0, -1)
+                if operand.kind == "int":
+                    (e.sign_extend if operand.signed else e.zero_extend)(0, operand.size)
             else:
                 yes = e.label("not")
                 e.movr(1, 0)
@@ -1809,6 +1858,7 @@ class ProbeCompiler:
         e.store(10, old, 0)
         e.alu("+", 0, step)
         if isinstance(target, ast.Variable):
+            self.narrow(target_t)
             e.store(10, self.vars[target.name][0], 0)
         else:
             info = self.gen.maps[target.name]
@@ -1820,6 +1870,14 @@ class ProbeCompiler:
         e.load(0, 10, old)
         if expr.op.endswith("pre"):
             e.alu("+", 0, step)
+            if isinstance(target, ast.Variable):
+                self.narrow(target_t)
+
+    def narrow(self, t: T) -> None:
+        """r0 held in ``t``'s width (sign- or zero-extended): a narrow integer variable
+        wraps as bpftrace's does (``$x = (uint8)255; $x++`` is 0)."""
+        if t.kind == "int" and t.size < 8:
+            (self.e.sign_extend if t.signed else self.e.zero_extend)(0, t.size)
 
     def element_offset(self, expr: ast.Index) -> int:
         """Where element ``expr`` (a constant index) is in its array: checked against
@@ -2090,6 +2148,7 @@ class ProbeCompiler:
             return
         if left_t.kind == "tuple" or right_t.kind == "tuple":
             raise _err(f"tuples cannot be used with '{op}'", expr)
+        self.sign_warnings(expr, left_t, right_t)
         signed = left_t.signed and right_t.signed
         spill = e.alloc(8)
         self.int_expr(expr.left)
@@ -2109,18 +2168,37 @@ class ProbeCompiler:
             e.jump_if(jop, 2, 1, yes, register=True)
             e.mov(0, 0)
             e.place(yes)
-        elif op in ("/", "%"):
-            nonzero, done = e.label("div"), e.label("divdone")
-            e.jump_if("!=", 1, 0, nonzero)
-            e.mov(0, 0)
-            e.jump(done)
-            e.place(nonzero)
-            e.alur(("s" + op) if signed else op, 0, 1)
-            e.place(done)
-        elif op == ">>":
-            e.alur("s>>" if left_t.signed else ">>", 0, 1)
-        else:
+        else:  # as bpftrace: / and % unsigned (x / 0 is 0, x % 0 is x), >> logical
             e.alur(op, 0, 1)
+
+    def sign_warnings(self, expr: ast.Binary, left_t: T, right_t: T) -> None:
+        """bpftrace's warnings for operands whose signs make the result surprising: mixed
+        signs in a comparison or arithmetic, signed operands of / and % (done unsigned);
+        a literal that is not negative counts as unsigned."""
+        if left_t.kind != "int" or right_t.kind != "int":
+            return
+        left_literal, right_literal = self.gen.literal(expr.left), self.gen.literal(expr.right)
+        lsign, rsign, op = left_t.signed, right_t.signed, expr.op
+        reasons = []
+        if lsign != rsign:
+            if lsign and left_literal is not None and left_literal >= 0:
+                lsign = False
+            elif rsign and right_literal is not None and right_literal >= 0:
+                rsign = False
+            elif op in _COMPARE or op in ("+", "-", "*", "/", "%"):
+                names = " and ".join(f"'{'' if t.signed else 'unsigned '}int{t.size * 8}'" for t in (left_t, right_t))
+                reasons.append(f"{'comparison of' if op in _COMPARE else 'arithmetic on'} integers of different signs: "
+                               f"{names} can lead to undefined behavior")
+        if op in ("/", "%"):
+            lsign = lsign and not (left_literal is not None and left_literal >= 0)
+            rsign = rsign and not (right_literal is not None and right_literal >= 0)
+            if lsign or rsign:
+                reasons.append(f"signed operands for '{op}' can lead to undefined behavior "
+                               "(cast to unsigned to silence warning)")
+        for reason in reasons:
+            warning = (reason, expr.at, len(op))
+            if warning not in self.gen.warnings:
+                self.gen.warnings.append(warning)
 
     def buffer_compare(self, left: ast.Expr, right: ast.Expr) -> None:
         """r0 = 1 when two buf() values hold the same bytes: their lengths and data (kept

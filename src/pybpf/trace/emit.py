@@ -67,9 +67,7 @@ class Emitter:
         self.code.append(Instruction(o.ALU64 | ALU_OPS[op] | o.K, dst, 0, 0, value))
 
     def alur(self, op: str, dst: int, src: int) -> None:
-        signed = op in ("s/", "s%")
-        code = ALU_OPS[op[1:] if signed else op]
-        self.code.append(Instruction(o.ALU64 | code | o.X, dst, src, 1 if signed else 0, 0))
+        self.code.append(Instruction(o.ALU64 | ALU_OPS[op] | o.X, dst, src))
 
     def neg(self, dst: int) -> None:
         self.code.append(Instruction(o.ALU64 | o.NEG, dst))

@@ -65,8 +65,7 @@ def placed(severity: str, reason: str, source: str, position: int | None, length
     line = source[start:] if end < 0 else source[start:end]
     width = max(1, min(max(1, length), len(line) - column + 1))
     caret = "".join(c if c == "\t" else " " for c in line[:column - 1]) + "~" * width
-    span = f"{column}-{column + width}" if width > 1 else f"{column}"
-    return f"{filename}:{line_number}:{span}: {severity}: {reason}\n{line}\n{caret}"
+    return f"{filename}:{line_number}:{column}-{column + width}: {severity}: {reason}\n{line}\n{caret}"
 
 
 class DefinitionError(TraceSyntaxError):

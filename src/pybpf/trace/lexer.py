@@ -76,6 +76,14 @@ def _string_value(text: str, position: int, source: str) -> str:
 
 
 def _int_value(text: str, position: int, source: str) -> int:
+    """The literal's value; past 64 bits an error (bpftrace reads literals with stoull)."""
+    value = _literal(text, position, source)
+    if value >> 64:
+        raise TraceSyntaxError(f"integer literal out of range (more than 64 bits): {text}", source, position, len(text))
+    return value
+
+
+def _literal(text: str, position: int, source: str) -> int:
     clean = text.replace("_", "")
     for unit, scale in _TIME_UNITS.items():
         if clean.endswith(unit) and not clean.lower().startswith("0x"):

@@ -13,6 +13,7 @@ import struct
 from collections.abc import Callable, Iterable
 
 from pybpf.trace.codegen import BUCKETED, MapInfo
+from pybpf.trace.cxx_sort import cxx_sort
 from pybpf.trace.types import T, decode
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
@@ -146,38 +147,49 @@ def _rows(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0) ->
     """A map's entries in bpftrace's print order (text and JSON alike), the last ``top``
     when given: (key, buckets) for hist/lhist/avg/stats, sorted by total count or by
     average; (key, integer) for count/sum/min/max and integer maps, sorted by value;
-    (key, decoded value) for the others, sorted by key."""
+    (key, decoded value) for the others, sorted by key. bpftrace sorts the values in the
+    kernel's hash order, so ties come out in any order; here in key order."""
     rows = sorted(items, key=lambda r: r[0])
     kind = info.aggregation
+    if kind == "count" and not info.keys and not rows:
+        rows = [(bytes(info.key_size), [bytes(8)])]  # bpftrace's keyless count is an array: always there
     out: list[tuple[bytes, Any]]
     if kind in BUCKETED:
         groups: dict[bytes, dict[int, int]] = {}
         for key, raw in rows:
             prefix, bucket = key[:info.key_size], struct.unpack_from("<Q", key, info.key_size)[0]
             groups.setdefault(prefix, {})[bucket] = _sum(raw)
+        # std::sort over the keys in byte order, as bpftrace: ties come out as there
         if kind in ("hist", "lhist"):
-            out = sorted(groups.items(), key=lambda g: sum(g[1].values()))
+            out = cxx_sort(list(groups.items()), key=lambda g: sum(g[1].values()))
         else:
-            out = sorted(groups.items(), key=lambda g: g[1].get(1, 0) // g[1][0] if g[1].get(0) else 0)
+            out = cxx_sort(list(groups.items()), key=lambda g: _average(g[1])[1])
     elif kind in ("count", "sum") or (isinstance(info.value, T) and info.value.kind == "int"):
         signed = kind != "count" and (kind == "sum" or info.value.signed)
-        out = sorted(((key, _sum(raw, signed)) for key, raw in rows), key=lambda kv: kv[1])
+        out = sorted(((key, _sum(raw, signed)) for key, raw in _sort_by_key(info, rows)), key=lambda kv: kv[1])
     elif kind in ("min", "max"):
-        out = sorted(((key, _reduce_min_max(raw, kind)) for key, raw in rows), key=lambda kv: kv[1])
+        out = sorted(((key, _reduce_min_max(raw, kind)) for key, raw in _sort_by_key(info, rows)),
+                     key=lambda kv: kv[1])
     else:
         assert isinstance(info.value, T)
         out = [(key, decode(info.value, bytes(raw))) for key, raw in _sort_by_key(info, rows)]
-    return out[-top:] if top else out
+    return out[-top:] if top and kind != "stats" else out  # bpftrace ignores top (and div) for stats
 
 
 def _divided(value: int, div: int) -> int:
-    return int(value / div) if div > 1 else value
+    return _c_divide(value, div) if div > 1 else value
+
+
+def _c_divide(a: int, b: int) -> int:
+    """``a / b`` of C's integers: the quotient truncated toward zero."""
+    quotient = abs(a) // abs(b)
+    return quotient if (a < 0) == (b < 0) else -quotient
 
 
 def _average(buckets: dict[int, int]) -> tuple[int, int, int]:
     """(count, average, total) of an avg/stats entry."""
     count, total = buckets.get(0, 0), buckets.get(1, 0)
-    return count, int(total / count) if count else 0, total
+    return count, _c_divide(total, count) if count else 0, total
 
 
 def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0, div: int = 0,
@@ -197,7 +209,7 @@ def map_text(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
             else:
                 count, average, total = _average(buckets)
                 parts.append(f"{name}: count {count}, average {average}, total {total}" if kind == "stats"
-                             else f"{name}: {int(average / div)}")
+                             else f"{name}: {_divided(average, div)}")
         return "\n".join(parts) + ("\n\n" if kind in ("avg", "stats") else "\n")
     if kind or (isinstance(info.value, T) and info.value.kind == "int"):
         texts = [(key, str(_divided(value, div))) for key, value in rows]
@@ -240,7 +252,7 @@ def map_json(info: MapInfo, items: Iterable[tuple[bytes, object]], top: int = 0,
             else:
                 count, average, total = _average(buckets)
                 value = json.dumps({"count": count, "average": average, "total": total}) if kind == "stats" \
-                    else str(int(average / div))
+                    else str(_divided(average, div))
         elif kind or (isinstance(info.value, T) and info.value.kind == "int"):
             value = str(_divided(found, div))
         else:

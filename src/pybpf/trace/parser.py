@@ -218,7 +218,7 @@ class Parser:
             target = self.unary()
             self._check_target(target, token)
             return ast.Assign(target, "+=" if token.text == "++" else "-=", ast.Integer(1, position=token.position),
-                              position=token.position, length=2), True
+                              position=token.position, length=2, step=True), True
         expr = self.expression()
         nxt = self.lexer.peek()
         if nxt.kind == "op" and nxt.text in _ASSIGN_OPS:
@@ -229,7 +229,7 @@ class Parser:
         if nxt.kind == "op" and nxt.text in ("++", "--") and isinstance(expr, (ast.Variable, ast.MapRef)):
             self.lexer.next()
             return ast.Assign(expr, "+=" if nxt.text == "++" else "-=", ast.Integer(1, position=nxt.position),
-                              position=expr.position, length=expr.length), True
+                              position=expr.position, length=expr.length, step=True), True
         return ast.ExprStatement(expr, position=expr.position, length=expr.length), True
 
     def _positional_int(self, token: Token) -> int | None:
@@ -310,7 +310,7 @@ class Parser:
                 return left
             self.lexer.next()
             right = self.binary(level + 1)
-            left = ast.Binary(token.text, left, right, position=left.position,
+            left = ast.Binary(token.text, left, right, position=left.position, at=token.position,
                               length=right.position + right.length - left.position)
 
     def _ends_predicate(self) -> bool:

@@ -439,6 +439,7 @@ class Session:
         self.programs: list[tuple[Any, Any]] = []
         self.attachments: list[Any] = []
         self.exiting = False
+        self.exit_code = 0        #: the status exit(code) asked for
         self.interrupted = False  #: SIGINT/SIGTERM: stop reading events (more may keep coming)
         self.ring: Any = None
         self._symbolizer: Any = None
@@ -683,6 +684,8 @@ class Session:
         kind = action.kind
         if kind == "exit":
             self.exiting = True
+            if action.types:
+                self.exit_code = struct.unpack_from("<q", record, 8)[0] & 0xFF
         elif kind == "helper_error":
             self.helper_error(action, struct.unpack_from("<q", record, 8)[0])
         elif kind in ("watch", "unwatch"):
@@ -843,7 +846,9 @@ class Session:
                 where = symbols.kernel(address) if kind == "ksym" else symbols.user(pid, address)
             except Exception:  # noqa: BLE001 - unreadable symbols: the address
                 where = None
-            return where.name if where is not None and where.name else f"0x{address:x}"
+            if where is not None and where.name:
+                return where.name
+            return f"0x{address:x}" if address else "0"  # as C++ streams a void *: null is "0"
         stack_id, pid = (value, 0) if kind == "kstack" else value
         stack_id &= 0xFFFF_FFFF
         raw = self.kernel_maps[STACKS].get(stack_id) if STACKS in self.kernel_maps else None
@@ -927,7 +932,9 @@ class Child:
     """The -c command: forked at once but held before exec until every probe is
     attached (so its pid is known to the program as ``cpid`` and no event is missed).
     ``command`` is a -c string (split as bpftrace splits it: at every space, quotes kept,
-    no shell) or an argument vector taken as it is."""
+    no shell) or an argument vector taken as it is. Between the go and exec the child
+    makes bpftrace's child's system calls (an 8-byte read of the go, a close of its
+    descriptor), which probes filtered on ``cpid`` see."""
 
     def __init__(self, command: str | list[str]):
         import shutil
@@ -941,7 +948,8 @@ class Child:
         if self.pid == 0:  # the child: wait for the go, then become the command
             try:
                 os.close(self._go)
-                if os.read(read, 1) == b"x":  # EOF: the trace never started
+                if os.read(read, 8):  # EOF: the trace never started
+                    os.close(read)
                     os.execv(path, argv)
             finally:
                 os._exit(127)
@@ -950,7 +958,7 @@ class Child:
 
     def release(self) -> None:
         if self._go >= 0:
-            os.write(self._go, b"x")
+            os.write(self._go, (1).to_bytes(8, "little"))
             os.close(self._go)
             self._go = -1
 
@@ -1042,7 +1050,7 @@ def run(source: str, options: Options, filename: str = "stdin") -> int:
         _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
         session.write("\n\n")
         session.print_all_maps()
-        return 0
+        return session.exit_code
     finally:
         if child is not None:
             child.stop()
@@ -1080,6 +1088,6 @@ def run_on_records(source: str, records: list[tuple[str, dict[str, Any]]], forma
         session.drain()
         session.write("\n\n")
         session.print_all_maps()
-        return 0
+        return session.exit_code
     finally:
         session.close()
