@@ -282,10 +282,8 @@ class _Parse:
     def __init__(self, parser: RecordedParser, words: list[str]):
         self.parser, self.words = parser, words
         self.namespace = Namespace()
-        for action in parser.actions:
-            if action.dest is not SUPPRESS and action.dest not in self.namespace and action.default is not SUPPRESS:
-                setattr(self.namespace, action.dest, action.default)
-        for dest, value in parser.defaults.items():
+        defaults = [(action.dest, action.default) for action in parser.actions if action.default is not SUPPRESS]
+        for dest, value in [*defaults, *parser.defaults.items()]:
             if dest not in self.namespace:
                 setattr(self.namespace, dest, ParserOf(parser.command) if value is parser else value)
         self.conflicts: dict[_Action, list[_Action]] = {}
