@@ -189,9 +189,9 @@ NEEDS_ROOT = {
     "trace BEGIN": (["trace", "-e", "BEGIN {{ exit(); }}"], ("argparse", "dataclasses", "pybpf.object.elf",
                                                              "pybpf.trace.c_types", "pybpf.trace.printf", "signal",
                                                              "fnmatch")),
-    "prog list": (["prog", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
+    "prog list": (["prog", "list"], ("argparse", "typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
                                      "pybpf.object.programs", "pybpf.kernel.programs", "pybpf.btf")),
-    "map list": (["map", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
+    "map list": (["map", "list"], ("argparse", "typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
                                    "pybpf.kernel.maps", "pybpf.btf")),
 }
 

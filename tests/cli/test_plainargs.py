@@ -16,9 +16,6 @@ from hypothesis import strategies as st
 from pybpf.cli import COMMANDS, build_parser, main
 from pybpf.cli.plainargs import ParserOf, Unsupported, parse, record
 
-#: the commands whose register() the recorder models (btf, map and prog add sub-commands)
-RECORDED = [name for name in COMMANDS if name not in ("btf", "map", "prog")]
-
 
 def _argparse(argv: list[str]) -> dict | None:
     """argparse's namespace for ``pybpf ARGV`` (as vars), None where it exits."""
@@ -75,7 +72,7 @@ CORPUS = _test_command_lines()
 def test_the_tests_command_lines_are_read_as_argparse_reads_them():
     assert len(CORPUS) > 100
     read = {argv[0] for argv in CORPUS if check(argv)}
-    assert {"run", "load", "verify", "replay", "trace", "filter"} <= read
+    assert {"run", "load", "verify", "replay", "trace", "filter", "prog", "map"} <= read
 
 
 @pytest.mark.parametrize("argv", [
@@ -84,7 +81,9 @@ def test_the_tests_command_lines_are_read_as_argparse_reads_them():
     ["replay", "x.bin", "--type", "socket_filter", "-r", "x.pcap"], ["trace", "-q", "x.bt", "-c", "ls"],
     ["filter", "-nr", "x.pcap", "udp"], ["verify", "x.bin", "--log-level", "2"], ["trace", "-kk", "-e", "x"],
     ["trace", "-l"], ["trace", "-l", "kprobe:*"], ["cc", "x.c", "-I", "a", "-I", "b", "-D", "X=1"],
-    ["run", "x.bin", "--mem-file", "m", "--repeat", "3"], ["tool", "execsnoop", "5"], ["record", "-o", "f", "execsnoop", "5"],
+    ["run", "x.bin", "--mem-file", "m", "--repeat", "3"], ["tool", "execsnoop", "5"], ["tool", "execsnoop", "-x"],
+    ["prog", "list"], ["prog", "show", "3", "--json"], ["map", "update", "3", "--key", "1", "2", "--value", "3"],
+    ["btf", "dump", "--format", "raw", "int"], ["record", "-o", "f", "execsnoop", "5"],
 ])
 def test_plain_command_lines_are_read(argv):
     assert check(argv)
@@ -95,7 +94,8 @@ def test_plain_command_lines_are_read(argv):
     ["run", "x.bin", "--engine", "jit"], ["run", "x.bin", "--repeat", "x"], ["run"], ["run", "x.bin", "y.bin"],
     ["run", "x.bin", "--mem", "00", "--data", "f"], ["run", "x.bin", "--", "y"], ["replay", "x.bin"],
     ["verify", "x.bin", "--log-level", "3"], ["trace", "-lv"], ["trace", "-x"], ["filter", "-rf.pcap"],
-    ["trace", "--version", "-e", "x"][:2] + ["--unknown"], ["btf", "dump"], ["prog", "list"],
+    ["trace", "--unknown"], ["prog"], ["prog", "lst"], ["map", "pin", "3"], ["map", "list", "--js"],
+    ["run", "x.bin", "-1"], ["tool", "execsnoop", "-1"], ["run", "x.bin", "--json", "-x"],
 ])
 def test_other_command_lines_are_left_to_argparse(argv):
     assert parse(argv[0], argv[1:]) is None
@@ -118,7 +118,11 @@ def test_what_the_recorder_does_not_model_is_refused():
                  lambda p: p.add_argument("--a", type="int"), lambda p: p.add_argument("--help")):
         with pytest.raises(Unsupported):
             record("x", registers(call))
-    for call in (lambda p: p.add_subparsers(), lambda p: setattr(p, "parse_known_args", print)):
+    for call in (lambda p: p.add_subparsers(parser_class=Custom), lambda p: [p.add_subparsers(), p.add_subparsers()],
+                 lambda p: p.add_subparsers().add_parser("y", aliases=["z"])):
+        with pytest.raises(Unsupported):
+            record("x", registers(call))
+    for call in (lambda p: p.add_argument_group().add_argument_group(), lambda p: setattr(p, "parse_known_args", print)):
         with pytest.raises(AttributeError):
             record("x", registers(call))
     with pytest.raises(Unsupported):
@@ -143,11 +147,14 @@ def _words(command: str) -> st.SearchStrategy[list[str]]:
     """Command lines made of the command's own options (alone, grouped, abbreviated,
     with ``=``), their choices and other values, and words argparse reads otherwise,
     alone or around one of the tests' command lines."""
-    parser = record(command, __import__(f"pybpf.cli.{command}", fromlist=["register"]).register)
-    options = sorted(parser.options)
-    flags = [name[1] for name in options if len(name) == 2 and parser.options[name].nargs == 0]
+    parsers = [record(command, __import__(f"pybpf.cli.{command}", fromlist=["register"]).register)]
+    for parser in parsers:     # with the sub-commands' (prog list, ...)
+        parsers += [sub for action in parser.actions if action.kind == "parsers" for sub in action.choices.values()]
+    actions = {name: action for parser in parsers for name, action in parser.options.items()}
+    options = sorted(actions)
+    flags = [name[1] for name in options if len(name) == 2 and actions[name].nargs == 0]
     shorts = [name[1] for name in options if len(name) == 2]
-    values = sorted({str(choice) for action in parser.actions for choice in (action.choices or ())}
+    values = sorted({str(choice) for parser in parsers for action in parser.actions for choice in (action.choices or ())}
                     | {"1", "0", "-1", "x", "", "-", "a=b", "٣", "07", "x.bin", "-x", "--", "BEGIN { exit(); }"})
     plain = st.one_of(st.sampled_from(options), st.sampled_from(values))
     pairs = st.lists(st.tuples(st.sampled_from(options), st.sampled_from(values)), max_size=3).map(
@@ -170,7 +177,7 @@ def _words(command: str) -> st.SearchStrategy[list[str]]:
     ).map(lambda words: [command, *words])
 
 
-@pytest.mark.parametrize("command", RECORDED)
+@pytest.mark.parametrize("command", COMMANDS)
 def test_random_command_lines_are_read_as_argparse_reads_them_or_left_to_it(command):
     read = []
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 SUPPRESS = "==SUPPRESS=="       # argparse.SUPPRESS
 REMAINDER = "..."               # argparse.REMAINDER
+PARSER = "A..."                 # argparse.PARSER: a sub-command's name, then its arguments
 _VALUE_KEYWORDS = {"nargs", "const", "default", "type", "choices", "required", "help", "metavar", "dest"}
 #: the keywords each action accepts (argparse's action classes' parameters)
 _KEYWORDS = {
@@ -40,6 +41,7 @@ _ACTION_DEFAULTS = {"store_true": (False, True), "store_false": (True, False), "
 #: add_parser's keywords that shape only help and error messages (``strict``: pybpf's own
 #: parser class, making unrecognized arguments the command's error, which a plain line has none of)
 _PARSER_KEYWORDS = {"help", "description", "usage", "epilog", "formatter_class", "strict"}
+_SUBPARSERS_KEYWORDS = {"dest", "required", "metavar", "help", "title", "description"}
 
 
 class Unsupported(Exception):
@@ -118,13 +120,13 @@ class _Group(_Arguments):
 
 
 class RecordedParser(_Arguments):
-    """The stand-in for one command's ArgumentParser."""
+    """The stand-in for one command's ArgumentParser (or for one of its sub-commands')."""
 
-    __slots__ = ("command", "actions", "options", "defaults", "exclusive_groups")
+    __slots__ = ("command", "nested", "actions", "options", "defaults", "exclusive_groups")
 
-    def __init__(self, command: str):
+    def __init__(self, command: str, nested: bool = False):
         super().__init__(self, None)
-        self.command = command
+        self.command, self.nested = command, nested
         self.actions: list[_Action] = []
         self.options: dict[str, _Action] = {}
         self.defaults: dict[str, Any] = {}
@@ -138,6 +140,16 @@ class RecordedParser(_Arguments):
         group: list[_Action] = []
         self.exclusive_groups.append((group, bool(required)))
         return _Arguments(self, group)
+
+    def add_subparsers(self, **kwargs: Any) -> RecordingSubparsers:
+        """Sub-commands (``pybpf prog list``): a positional taking a sub-command's name,
+        then the rest of the line, which that sub-command's parser reads."""
+        if not set(kwargs) <= _SUBPARSERS_KEYWORDS or any(action.kind == "parsers" for action in self.actions):
+            raise Unsupported(f"add_subparsers({sorted(kwargs)})")
+        choices: dict[str, RecordedParser] = {}
+        self.actions.append(_Action([], kwargs.get("dest", SUPPRESS), "parsers", PARSER, None, None, None, choices,
+                                    bool(kwargs.get("required", False))))
+        return RecordingSubparsers(None, choices)
 
     def set_defaults(self, **values: Any) -> None:
         self.defaults.update(values)
@@ -200,15 +212,22 @@ def _option_name(name: object) -> bool:
 
 
 class RecordingSubparsers:
-    """The stand-in for argparse's subparsers object that ``register`` adds to."""
+    """The stand-in for argparse's subparsers object that ``register`` adds to: the
+    command's own (``command``: the one parser it may add), or one a parser adds for its
+    sub-commands (``nested``: their parsers by name)."""
 
-    __slots__ = ("command", "parser")
+    __slots__ = ("command", "parser", "nested")
 
-    def __init__(self, command: str):
-        self.command = command
+    def __init__(self, command: str | None, nested: dict[str, RecordedParser] | None = None):
+        self.command, self.nested = command, nested
         self.parser: RecordedParser | None = None
 
     def add_parser(self, name: str, **kwargs: Any) -> RecordedParser:
+        if self.nested is not None:
+            if not isinstance(name, str) or name in self.nested or not set(kwargs) <= _PARSER_KEYWORDS - {"strict"}:
+                raise Unsupported(f"add_parser({name!r}, {sorted(kwargs)})")
+            self.nested[name] = RecordedParser(name, nested=True)
+            return self.nested[name]
         if name != self.command or self.parser is not None or not set(kwargs) <= _PARSER_KEYWORDS:
             raise Unsupported(f"add_parser({name!r}, {sorted(kwargs)})")
         self.parser = RecordedParser(name)
@@ -261,6 +280,8 @@ def _nargs_counts(nargs: Any, pattern: str, at: int) -> list[int]:
         return list(range(values, 0, -1))
     if nargs == REMAINDER:
         return list(range(len(pattern) - at, -1, -1))
+    if nargs == PARSER:
+        return list(range(len(pattern) - at, 0, -1)) if values >= 1 else []
     return [nargs] if values >= nargs else []
 
 
@@ -285,6 +306,8 @@ class _Parse:
         defaults = [(action.dest, action.default) for action in parser.actions if action.default is not SUPPRESS]
         for dest, value in [*defaults, *parser.defaults.items()]:
             if dest not in self.namespace:
+                if isinstance(value, RecordedParser) and (value is not parser or parser.nested):
+                    raise _NotPlain(f"{dest}: a parser other than the command's")
                 setattr(self.namespace, dest, ParserOf(parser.command) if value is parser else value)
         self.conflicts: dict[_Action, list[_Action]] = {}
         for group, _ in parser.exclusive_groups:
@@ -297,22 +320,27 @@ class _Parse:
         self._consume()
         self._finish()
 
-    def _classify(self, words: list[str]) -> tuple[str, dict[int, tuple[_Action, str, str | None]]]:
+    def _classify(self, words: list[str]) -> tuple[str, dict[int, tuple[_Action | None, str, str | None]]]:
         """Each word's letter (``A`` a value, ``O`` an option) and each option's action,
-        name and the rest of a group of short flags (``-nr``: ``-n``, then ``r``)."""
+        name and the rest of a group of short flags (``-nr``: ``-n``, then ``r``); an
+        option this parser does not know has no action (argparse's extras, unless a
+        sub-command or ``...`` takes it)."""
         options = self.parser.options
         pattern: list[str] = []
-        found: dict[int, tuple[_Action, str, str | None]] = {}
+        found: dict[int, tuple[_Action | None, str, str | None]] = {}
         for index, word in enumerate(words):
             if not word.startswith("-") or word == "-":
                 pattern.append("A")
                 continue
             if word in options:
                 found[index] = (options[word], word, None)
-            elif word.startswith("--") or "=" in word or word[:2] not in options:
-                raise _NotPlain(word)  # --, --opt=value, abbreviations, unknown options, -1
-            else:
+            elif not word.startswith("--") and "=" not in word and word[:2] in options:
                 found[index] = (options[word[:2]], word[:2], word[2:])
+            elif ("=" in word or " " in word or not word.lstrip("-")[:1].isalpha() or word.startswith("---")
+                  or any(name.startswith(word) for name in options)):
+                raise _NotPlain(word)  # --, --opt=value, abbreviations, -1: argparse's readings
+            else:
+                found[index] = (None, word, None)
             pattern.append("O")
         return "".join(pattern), found
 
@@ -346,6 +374,8 @@ class _Parse:
 
     def _optional(self, start: int) -> int:
         action, name, grouped = self.found[start]
+        if action is None:
+            raise _NotPlain(f"{name}: unrecognized")
         taken: list[tuple[_Action, list[str]]] = []
         while grouped is not None:       # -nr: flags taking no value, each in turn
             if action.nargs != 0:
@@ -378,6 +408,10 @@ class _Parse:
             raise _NotPlain(action.kind)
         if action.kind == "store":
             setattr(namespace, dest, values)
+        elif action.kind == "parsers":     # argparse's _SubParsersAction
+            if dest is not SUPPRESS:
+                setattr(namespace, dest, values[0])
+            namespace.__dict__.update(vars(_Parse(action.choices[values[0]], values[1:]).namespace))
         elif action.kind in ("store_const", "store_true", "store_false"):
             setattr(namespace, dest, action.const)
         elif action.kind in ("append", "append_const"):
@@ -405,6 +439,9 @@ class _Parse:
             self._check(action, value)
         elif action.nargs == REMAINDER:
             value = [self._value(action, string) for string in strings]
+        elif action.nargs == PARSER:
+            value = [self._value(action, string) for string in strings]
+            self._check(action, value[0])
         else:
             value = [self._value(action, string) for string in strings]
             for item in value:
