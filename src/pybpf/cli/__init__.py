@@ -164,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pybpf {__version__}")
         return 0
     args: argparse.Namespace | Namespace | None = None
-    if arguments and arguments[0] in COMMANDS:     # a plain command line, without argparse
+    # a plain command line, without argparse (help, which argparse prints, without trying)
+    if arguments and arguments[0] in COMMANDS and "-h" not in arguments and "--help" not in arguments:
         from pybpf.cli.plainargs import parse
 
         args = parse(arguments[0], arguments[1:])
