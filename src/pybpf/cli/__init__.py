@@ -106,7 +106,7 @@ def _formatters() -> dict[str, type]:
             super().__init__(*args, **kwargs)
             self.strict = strict
 
-        def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
             found, extra = super().parse_known_args(args, namespace)
             if extra and self.strict:
                 self.error(f"unrecognized arguments: {' '.join(extra)}")

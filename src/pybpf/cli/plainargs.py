@@ -59,6 +59,9 @@ class Namespace:
     def __init__(self, **values: Any):
         self.__dict__.update(values)
 
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any: ...    # its attributes are the parsed values
+
     def __eq__(self, other: object) -> bool:
         return vars(self) == vars(other) if hasattr(other, "__dict__") else NotImplemented
 
@@ -83,7 +86,9 @@ class ParserOf:
 
             subparsers = build_parser(self._command)._subparsers
             assert subparsers is not None
-            self._parser = subparsers._group_actions[0].choices[self._command]
+            choices = subparsers._group_actions[0].choices
+            assert isinstance(choices, dict)
+            self._parser = choices[self._command]
         return getattr(self._parser, name)
 
 
@@ -172,8 +177,8 @@ class RecordedParser(_Arguments):
         else:
             if not names or not all(_option_name(name) for name in names) or any(n in self.options for n in names):
                 raise Unsupported(f"option names {names}")
-            dest = kwargs.get("dest")
-            if dest is None:
+            dest = kwargs.get("dest") or ""
+            if kwargs.get("dest") is None:
                 dest = next((n for n in names if n.startswith("--")), names[0]).lstrip("-").replace("-", "_")
             required = bool(kwargs.get("required", False))
             if required and in_exclusive_group:
@@ -449,7 +454,7 @@ class _Parse:
         return value
 
     @staticmethod
-    def _value(action: _Action, string: str) -> Any:
+    def _value(action: _Action, string: Any) -> Any:
         if action.type is None:
             return string
         try:
