@@ -112,7 +112,8 @@ def test_the_full_command_line_parser_imports_no_pathlib_or_typing():
     assert result.stdout.strip() == "[]"
 
 
-# What each command's trivial invocation must not import: the ELF reader, BTF's disk
+# What each command's trivial invocation must not import (argparse neither: its plain
+# command line is read from the command's declarations, pybpf.cli.plainargs): the ELF reader, BTF's disk
 # cache, the CO-RE relocator and the assembler where a raw program needs none of them,
 # the other engine, the trace compiler for a list, and the standard modules that cost a
 # start-up milliseconds where one call needed them (hashlib loads OpenSSL).
@@ -140,18 +141,18 @@ TRIVIAL = {
     # (the BTF reader: for programs and maps that carry BTF, or are typed by the kernel's;
     # the helper prototypes for a program that calls a helper; the disassembler for a
     # log or a refusal; the kept-state index for callbacks and may_goto)
-    "verify": (["verify", "{raw}"], ("typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
+    "verify": (["verify", "{raw}"], ("argparse", "typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
                                       "pybpf.object.sections", "pybpf.engine", "pybpf.kernel", "pybpf.vm",
                                       "pybpf.btf", "pybpf.verifier.btf_pointers", "pybpf.verifier.protos",
                                       "pybpf.verifier.kept", "pybpf.isa.disassembler", "pybpf.object.collection",
                                       "pybpf.object.maps")),
     "replay --engine vm": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}", "--engine", "vm"],
-                           ("json", "typing", "socket", "pybpf.capture.summary", "pybpf.capture.writer",
+                           ("argparse", "json", "typing", "socket", "pybpf.capture.summary", "pybpf.capture.writer",
                             "pybpf.btf.parse")),
     # (nor, for a program that calls no helper and has no maps, the helper registry and
     # its families, the prototypes, the map classes; nor the interpreter for JIT code)
     "run --engine vm": (["run", "{raw}", "--engine", "vm"],
-                        ("dataclasses", "threading", "random", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
+                        ("argparse", "dataclasses", "threading", "random", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
                          "pybpf.kernel", "pybpf.engine.events", "pybpf.btf", "importlib.util", "pybpf.vm.helpers",
                          "pybpf.vm.interpreter", "pybpf.vm.maps", "pybpf.engine.map", "pybpf.verifier.protos",
                          "pybpf.verifier.btf_pointers", "pybpf.verifier.kept", "pybpf.isa.disassembler")),
@@ -176,20 +177,21 @@ NEEDS_ROOT = {
     # (a program without maps: no Map class, codecs or mmap, the kernel engine's check of
     # bpf() made with a bare fd)
     "run --engine kernel": (["run", "{raw}", "--engine", "kernel"],
-                            ("typing", "pathlib", "ipaddress", "threading", "dataclasses", "pybpf.isa.asm_c", "pybpf.btf",
-                             "pybpf.verifier", "pybpf.vm", "pybpf.engine.map", "pybpf.engine.codec", "pybpf.kernel.maps",
+                            ("argparse", "typing", "pathlib", "ipaddress", "threading", "dataclasses", "pybpf.isa.asm_c",
+                             "pybpf.btf", "pybpf.verifier", "pybpf.vm", "pybpf.engine.map", "pybpf.engine.codec", "pybpf.kernel.maps",
                              "mmap", "pybpf.kernel.btf")),
     "replay": (["replay", "{raw}", "--type", "socket_filter", "-r", "{pcap}"],   # (on the kernel: per packet)
-               ("json", "typing", "socket", "ipaddress", "dataclasses", "pybpf.capture.summary",
+               ("argparse", "json", "typing", "socket", "ipaddress", "dataclasses", "pybpf.capture.summary",
                 "pybpf.capture.writer", "pybpf.capture.pcapng", "pybpf.engine.map", "pybpf.engine.codec",
                 "pybpf.kernel.maps", "pybpf.kernel.btf")),
     # (the C definitions' parser for a program without any, printf's formats for one that
     # prints none, signal's enums; a ring buffer map needs the Map class)
-    "trace BEGIN": (["trace", "-e", "BEGIN {{ exit(); }}"], ("dataclasses", "pybpf.object.elf", "pybpf.trace.c_types",
-                                                             "pybpf.trace.printf", "signal", "fnmatch")),
-    "prog list": (["prog", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
+    "trace BEGIN": (["trace", "-e", "BEGIN {{ exit(); }}"], ("argparse", "dataclasses", "pybpf.object.elf",
+                                                             "pybpf.trace.c_types", "pybpf.trace.printf", "signal",
+                                                             "fnmatch")),
+    "prog list": (["prog", "list"], ("argparse", "typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
                                      "pybpf.object.programs", "pybpf.kernel.programs", "pybpf.btf")),
-    "map list": (["map", "list"], ("typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
+    "map list": (["map", "list"], ("argparse", "typing", "pathlib", "dataclasses", "pybpf.engine", "pybpf.object.maps",
                                    "pybpf.kernel.maps", "pybpf.btf")),
 }
 
@@ -231,7 +233,7 @@ def test_loading_an_object_reads_it_without_pyelftools(tmp_path):
     nor one without CO-RE relocations the relocator, nor a program without helper calls
     the helper tables, nor one without maps the engine's map classes (with ctypes)."""
     assert _command_loads(["load", "{elf}", "--engine", "vm"],
-                          ("elftools", "pdb", "pathlib", "typing", "dataclasses", "gzip", "pybpf.toolchain.compile",
+                          ("argparse", "elftools", "pdb", "pathlib", "typing", "dataclasses", "gzip", "pybpf.toolchain.compile",
                            "pybpf.object.core", "pybpf.vm.helpers", "pybpf.verifier.protos",
                            "pybpf.verifier.btf_pointers", "pybpf.engine.map", "pybpf.vm.maps", "ctypes"),
                           tmp_path) == []

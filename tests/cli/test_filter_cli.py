@@ -391,14 +391,15 @@ def test_one_commands_parser_says_what_the_command_line_says(capsys):
     ["-w", "out.pcap", "-r", "f.pcap", "-c", "5", "host", "10.0.0.1"], ["-nexOp", "-r", "f.pcap", ""],
     ["-r", "f.pcap", "-s", "0", "-y", "RAW", "-F", "expr.txt", "a", "b"], ["-ner", "f.pcap", "-s", "070", "-c", "01"],
     ["-d", "-r", "f.pcap"], ["-r", "f.pcap", "-d", "udp"], ["-ddd", "-y", "LINUX_SLL", "ip"], ["-d", "-nd", "-r", "f"],
-    ["-dO", "-s", "96", "tcp"],
+    ["-dO", "-s", "96", "tcp"], [], ["ip"], ["-d", "-i", "eth0"], ["-r", "f.pcap", "ip", "-n"], ["-nn", "-r", "f"],
+    ["-r", "f.pcap", "-r", "g.pcap"], ["-r", "f.pcap", "-c", "٣"],
 ])
 def test_plain_command_lines_are_read_as_argparse_reads_them(words):
     from pybpf.cli import build_parser
-    from pybpf.cli.filter import parse_plain
+    from pybpf.cli.plainargs import parse
 
     expected = vars(build_parser("filter").parse_args(["filter", *words]))
-    plain = parse_plain(words)
+    plain = parse("filter", words)
     assert plain is not None
     got = {name: getattr(plain, name) for name in expected if name != "filter_parser"}
     assert got == {name: value for name, value in expected.items() if name != "filter_parser"}
@@ -406,15 +407,14 @@ def test_plain_command_lines_are_read_as_argparse_reads_them(words):
 
 
 @pytest.mark.parametrize("words", [
-    [], ["-h"], ["--help"], ["ip"], ["-i", "eth0"], ["-d", "-i", "eth0"], ["-d", "-r"], ["-dr"], ["-r"], ["-rf.pcap"], ["-rn", "f.pcap"],
-    ["-r", "f.pcap", "--", "-x"], ["-r", "f.pcap", "ip", "-n"], ["-r", "f.pcap", "-r", "g.pcap"], ["-nn", "-r", "f"],
+    ["-h"], ["--help"], ["-d", "-r"], ["-dr"], ["-r"], ["-rf.pcap"], ["-rn", "f.pcap"], ["-r", "f.pcap", "--", "-x"],
     ["-r", "f.pcap", "-c", "0"], ["-r", "f.pcap", "-c", "-1"], ["-r", "f.pcap", "-c", "x"], ["-r", "-w"],
-    ["-r", "f.pcap", "-s", "4294967296"], ["-r", "f.pcap", "-q"], ["-r=f.pcap"], ["-r", "f.pcap", "-c", "٣"],
+    ["-r", "f.pcap", "-s", "4294967296"], ["-r", "f.pcap", "-q"], ["-r=f.pcap"], ["-r", "f", "-i", "eth0"],
 ])
 def test_other_command_lines_are_left_to_argparse(words):
-    from pybpf.cli.filter import parse_plain
+    from pybpf.cli.plainargs import parse
 
-    assert parse_plain(words) is None
+    assert parse("filter", words) is None
 
 
 def test_plain_command_line_errors_are_argparses(capsys):

@@ -5,10 +5,11 @@ parser and sets ``handler`` (a function of the parsed args returning an exit cod
 Errors from bad input (:class:`~pybpf.errors.PybpfError`, unreadable files) become one
 line on stderr and exit status 1; argparse's own usage errors exit with 2.
 
-argparse is imported only to build a parser: a plain ``pybpf filter -r FILE ...`` command
-line is read by :func:`pybpf.cli.filter.parse_plain` instead (argparse, with re, enum,
-gettext and locale, is ~8 ms of a run that filters a file in ~70), and everything else —
-help, errors, other commands — goes through argparse as before.
+argparse is imported only to build a parser: a plain command line (exact option names,
+their values as separate words, no help) is read by :func:`pybpf.cli.plainargs.parse`
+from what the command's ``register`` declares, without argparse (with re, enum, gettext
+and locale, and the parser it builds: ~9 ms of every run); everything else — help,
+errors, other forms — goes through argparse as before.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
     from typing import Any
+
+    from pybpf.cli.plainargs import Namespace
 
 #: sub-command modules, in the order ``pybpf --help`` lists them
 COMMANDS: tuple[str, ...] = ("run", "load", "asm", "disasm", "probe", "prog", "map", "filter", "cc", "btf",
@@ -75,6 +78,8 @@ def terminal_columns() -> int:
 def _formatters() -> dict[str, type]:
     """:class:`HelpFormatter` and :class:`RawDescriptionHelpFormatter`, made on first use
     (they subclass argparse's classes, and argparse is imported only to build a parser)."""
+    if _MADE:
+        return _MADE
     import argparse
 
     class HelpFormatter(argparse.HelpFormatter):
@@ -92,24 +97,47 @@ def _formatters() -> dict[str, type]:
     class ArgumentParser(argparse.ArgumentParser):
         """argparse's parser, formatting its help with :class:`HelpFormatter` unless told
         otherwise; sub-command parsers are of this class too (argparse's own formatter
-        would import shutil, and with it zlib, bz2 and lzma, for every ``COMMAND --help``)."""
+        would import shutil, and with it zlib, bz2 and lzma, for every ``COMMAND --help``).
+        ``strict=True`` makes arguments it does not know its own error, with its usage,
+        not the top level's."""
 
-        def __init__(self, *args: Any, **kwargs: Any):
+        def __init__(self, *args: Any, strict: bool = False, **kwargs: Any):
             kwargs.setdefault("formatter_class", HelpFormatter)
             super().__init__(*args, **kwargs)
+            self.strict = strict
+
+        def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+            found, extra = super().parse_known_args(args, namespace)
+            if extra and self.strict:
+                self.error(f"unrecognized arguments: {' '.join(extra)}")
+            return found, extra
 
     made = {"HelpFormatter": HelpFormatter, "RawDescriptionHelpFormatter": RawDescriptionHelpFormatter,
             "ArgumentParser": ArgumentParser}
     for cls in made.values():
         cls.__module__, cls.__qualname__ = __name__, cls.__name__
-    globals().update(made)
-    return made
+    _MADE.update(made)
+    return _MADE
 
 
-def __getattr__(name: str) -> type[argparse.HelpFormatter]:
-    if name in ("HelpFormatter", "RawDescriptionHelpFormatter"):
-        return globals().get(name) or _formatters()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_MADE: dict[str, type] = {}
+
+
+class _Formatter:
+    """A ``formatter_class`` for add_parser: argparse only calls it to make a formatter,
+    and this makes the argparse subclass of its name then, so that a command's
+    ``register`` names it without importing argparse (plainargs records register()
+    without argparse)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> argparse.HelpFormatter:
+        return _formatters()[self.name](*args, **kwargs)
+
+
+HelpFormatter = _Formatter("HelpFormatter")
+RawDescriptionHelpFormatter = _Formatter("RawDescriptionHelpFormatter")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -118,8 +146,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     each with its line from :data:`SUMMARIES` and no arguments of its own."""
     import importlib
 
-    parser_class = globals().get("ArgumentParser") or _formatters()["ArgumentParser"]
-    parser = parser_class(prog="pybpf", description="BPF, all of it, from Python.")
+    parser = _formatters()["ArgumentParser"](prog="pybpf", description="BPF, all of it, from Python.")
     parser.add_argument("--version", action="version", version=f"pybpf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS if only is None else (only,):
@@ -136,11 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments == ["--version"]:      # without building every sub-command's parser
         print(f"pybpf {__version__}")
         return 0
-    args: argparse.Namespace | None = None
-    if arguments and arguments[0] == "filter":     # the common case, without argparse
-        from pybpf.cli.filter import parse_plain
+    args: argparse.Namespace | Namespace | None = None
+    # a plain command line, without argparse (help, which argparse prints, without trying)
+    if arguments and arguments[0] in COMMANDS and "-h" not in arguments and "--help" not in arguments:
+        from pybpf.cli.plainargs import parse
 
-        args = parse_plain(arguments[1:])
+        args = parse(arguments[0], arguments[1:])
     if args is None:
         # ``pybpf COMMAND ...`` needs only COMMAND's parser: building all of them (and
         # importing their modules) is ~20 ms of every run. Anything else (--help, --version,
@@ -163,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-def _handle(args: argparse.Namespace) -> int:
+def _handle(args: argparse.Namespace | Namespace) -> int:
     """Run the parsed command; bad input becomes one line on stderr and exit status 1."""
     try:
         return int(args.handler(args) or 0)

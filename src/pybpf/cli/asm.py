@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-
 from pybpf.cli.output import atomic_output
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    import argparse
 
 # Imports of what the handler uses are inside it: ``pybpf`` registers every command's
 # parser on each run, and registering must not load what only this command needs.

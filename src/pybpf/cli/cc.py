@@ -5,12 +5,15 @@ as ``file:line:col: level: message``; a failed compile exits 1 and writes no obj
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from pybpf.cli.output import atomic_output
 from pybpf.errors import PybpfError
 from pybpf.toolchain.paths import KERNEL_BTF
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    import argparse
 
 # Imports of what the handler uses are inside it: ``pybpf`` registers every command's
 # parser on each run, and registering must not load what only this command needs.

@@ -12,8 +12,8 @@ program, translated to eBPF, runs in the vm JIT over each batch (see docs/filter
 
 # This module only reads the command line; the application is pybpf.pcapfilter
 # (pybpf.pcapfilter.run), imported by the handlers when they run. Registering the parser
-# imports nothing beyond argparse, and a plain command line (reading a file, printing
-# the program) is read by parse_plain without argparse at all.
+# imports nothing, and a plain command line (reading a file, printing the program) is
+# read from its declarations without argparse (pybpf.cli.plainargs).
 
 from __future__ import annotations
 
@@ -78,104 +78,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("expression", nargs="*",
                         help="the filter expression (pcap-filter(7)); put -- before one that starts with -")
     parser.set_defaults(handler=run, filter_parser=parser)
-
-
-#: what parse_plain reads: flags (store_true), and options taking the next argument (and -d, counted)
-_PLAIN_FLAGS = {"n": "numeric", "e": "link_header", "x": "hex", "O": "no_optimize", "p": "no_promisc"}
-_PLAIN_VALUES = {"r": "read", "w": "write", "c": "count", "y": "linktype", "s": "snaplen", "F": "filter_file"}
-
-
-if TYPE_CHECKING:
-    _Namespace = argparse.Namespace
-else:
-    _Namespace = object     # (argparse is not imported to read a plain command line)
-
-
-class PlainArguments(_Namespace):
-    """What argparse's Namespace holds for ``pybpf filter`` (see :func:`parse_plain`):
-    handlers take either."""
-
-    def __init__(self) -> None:
-        self.command, self.handler = "filter", run
-        self.read = self.interface = self.write = self.count = self.linktype = None
-        self.snaplen = self.filter_file = None
-        self.numeric = self.link_header = self.hex = self.no_optimize = self.no_promisc = False
-        self.dump = 0
-        self.expression: list[str] = []
-
-    @property
-    def filter_parser(self) -> argparse.ArgumentParser:
-        """The real parser (for its error messages), built when asked for."""
-        import argparse
-
-        from pybpf.cli import build_parser
-
-        parser = build_parser("filter")
-        subparsers = parser._subparsers
-        assert subparsers is not None
-        action = subparsers._group_actions[0]
-        assert isinstance(action, argparse._SubParsersAction)
-        return action.choices["filter"]
-
-
-def parse_plain(arguments: list[str]) -> PlainArguments | None:
-    """The arguments of ``pybpf filter ARGUMENTS`` read as argparse reads them, for the
-    plain command lines that reading files and printing the program use — ``-r FILE``
-    or ``-d`` (counted: ``-dd``, ``-d -d``), with any of ``-w -c -y -s -F`` (each followed
-    by its value) and ``-n -e -x -O -p`` (alone or grouped, as in ``-nr FILE``), each at
-    most once, then the expression's words — without importing argparse (with re, enum,
-    gettext and locale, and the parser it builds: ~5 ms of a ~35 ms ``filter -d``).
-    ``None`` for anything else (help, ``-i``, ``--``, a value attached to its option or
-    starting with ``-``, a count or snapshot length that is not plain digits or is out of
-    range, words that start with ``-``): argparse reads those, with its messages."""
-    parsed = PlainArguments()
-    seen: set[str] = set()
-    index = 0
-    while index < len(arguments):
-        word = arguments[index]
-        if not word.startswith("-") or word == "-":
-            break
-        letters = word[1:]
-        if not letters or not all(letter in _PLAIN_FLAGS or letter in _PLAIN_VALUES or letter == "d"
-                                  for letter in letters) \
-                or any(letter in _PLAIN_VALUES for letter in letters[:-1]):
-            return None
-        index += 1
-        for letter in letters:
-            if letter == "d":
-                parsed.dump += 1
-                continue
-            if letter in seen:
-                return None
-            seen.add(letter)
-            if letter in _PLAIN_FLAGS:
-                setattr(parsed, _PLAIN_FLAGS[letter], True)
-                continue
-            if index >= len(arguments):
-                return None
-            value = arguments[index]
-            index += 1
-            if value.startswith("-") and value != "-":
-                return None
-            if letter in "cs":
-                if not (value.isascii() and value.isdigit()):
-                    return None
-                number = int(value)
-                if letter == "c":
-                    if number <= 0:
-                        return None
-                elif number > 0xFFFF_FFFF:
-                    return None
-                else:
-                    number = number or DEFAULT_SNAPLEN
-                setattr(parsed, _PLAIN_VALUES[letter], number)
-            else:
-                setattr(parsed, _PLAIN_VALUES[letter], value)
-    words = arguments[index:]
-    if (parsed.read is None and not parsed.dump) or any(word.startswith("-") for word in words):
-        return None
-    parsed.expression = words
-    return parsed
 
 
 def run(args: argparse.Namespace) -> int:

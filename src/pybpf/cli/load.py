@@ -12,14 +12,13 @@ is for libbpf objects.
 
 from __future__ import annotations
 
-import argparse
-
 from pybpf.cli.prog import format_table
 from pybpf.cli.run import engine_name
 from pybpf.errors import PybpfError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
     from pybpf.object import CollectionSpec, MapSpec, ProgramSpec

@@ -9,14 +9,13 @@ followed by hex bytes (``--key 1 0 0 0`` = ``--key hex 01 00 00 00``).
 
 from __future__ import annotations
 
-import argparse
-
 from pybpf.cli.output import atomic_output
 from pybpf.cli.prog import emit
 from pybpf.errors import PybpfError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
     from pybpf.kernel.maps import KernelMap

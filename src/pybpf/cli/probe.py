@@ -7,7 +7,6 @@ kprobes exist — each answered by asking the kernel, see :mod:`pybpf.kernel.fea
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 
 from pybpf.cli.output import atomic_output
@@ -15,6 +14,8 @@ from pybpf.errors import PybpfError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    import argparse
+
     from pybpf.kernel.features import Features
 
 # Imports of what the handler uses are inside it: ``pybpf`` registers every command's

@@ -6,13 +6,13 @@ read ours. (``format_table`` is shared with ``pybpf map``.)
 
 from __future__ import annotations
 
-import argparse
 import os
 
 from pybpf.cli.output import atomic_output
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
     from typing import Any
 

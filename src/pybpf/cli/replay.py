@@ -8,13 +8,13 @@ packets the program let through as it left them (-w), one file per verdict
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from pybpf.errors import PybpfError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    import argparse
     from pathlib import Path
     from typing import Any
 

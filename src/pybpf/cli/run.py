@@ -16,15 +16,14 @@ to such runs.
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
 import sys
 
 from pybpf.errors import PybpfError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
     from pybpf.cli.program_input import ProgramFile
@@ -164,6 +163,8 @@ def _run_engine(program_file: ProgramFile, args: argparse.Namespace, memory: byt
 
     spec = program_file.program
     if spec is None:
+        import re
+
         name = re.sub(r"[^A-Za-z0-9_]", "_", os.path.splitext(os.path.basename(args.file))[0])[:15] or "prog"
         spec = ProgramSpec(name, args.type or "socket_filter", program_file.instructions)
     elif args.type is not None:

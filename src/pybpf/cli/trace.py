@@ -6,9 +6,12 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+
+TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    import argparse
 
 USAGE = """USAGE:
     pybpf trace [options] filename
@@ -25,18 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``trace`` to the command line (bpftrace's options)."""
     from pybpf.cli import RawDescriptionHelpFormatter  # made on first use: typed as a plain ``type``
 
+    # strict: unknown options are this command's error (with its usage), not the top level's
     parser = subparsers.add_parser("trace", description=__doc__, usage=USAGE,
-                                   formatter_class=RawDescriptionHelpFormatter)
-    parse_known = parser.parse_known_args
-
-    def strict(args=None, namespace=None):
-        """Unknown options are this command's error (with its usage), not the top level's."""
-        found, extra = parse_known(args, namespace)
-        if extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        return found, extra
-
-    parser.parse_known_args = strict
+                                   formatter_class=RawDescriptionHelpFormatter, strict=True)
     parser.add_argument("-e", dest="program", metavar="PROGRAM", help="the program text")
     parser.add_argument("-l", dest="list", nargs="?", const="*", metavar="GLOB", help="list probes matching GLOB")
     parser.add_argument("-c", dest="command", metavar="CMD", help="run CMD and trace until it exits")
@@ -58,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="accepted: usdt semaphores are always raised in every process mapping the file "
                              "(the kernel's uprobe reference counter does it)")
     parser.add_argument("-d", dest="debug", metavar="WHAT", help="print the generated eBPF instructions")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="program file, then positional parameters")
+    parser.add_argument("args", nargs="...", help="program file, then positional parameters")  # argparse.REMAINDER
     parser.set_defaults(handler=run, options_parser=parser)
 
 

@@ -12,7 +12,6 @@ and shows both verdicts. The exit status is 0 when accepted, 1 when refused (or 
 
 from __future__ import annotations
 
-import argparse
 import errno
 import time
 
@@ -20,6 +19,7 @@ from pybpf.errors import PybpfError
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
 
