@@ -141,7 +141,7 @@ TRIVIAL = {
     # (the BTF reader: for programs and maps that carry BTF, or are typed by the kernel's;
     # the helper prototypes for a program that calls a helper; the disassembler for a
     # log or a refusal; the kept-state index for callbacks and may_goto)
-    "verify": (["verify", "{raw}"], ("argparse", "typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
+    "verify": (["verify", "{raw}"], ("argparse", "re", "typing", "pathlib", "dataclasses", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
                                       "pybpf.object.sections", "pybpf.engine", "pybpf.kernel", "pybpf.vm",
                                       "pybpf.btf", "pybpf.verifier.btf_pointers", "pybpf.verifier.protos",
                                       "pybpf.verifier.kept", "pybpf.isa.disassembler", "pybpf.object.collection",
@@ -152,8 +152,8 @@ TRIVIAL = {
     # (nor, for a program that calls no helper and has no maps, the helper registry and
     # its families, the prototypes, the map classes; nor the interpreter for JIT code)
     "run --engine vm": (["run", "{raw}", "--engine", "vm"],
-                        ("argparse", "dataclasses", "threading", "random", "pybpf.isa.asm_c", "pybpf.object.btf_ext",
-                         "pybpf.kernel", "pybpf.engine.events", "pybpf.btf", "importlib.util", "pybpf.vm.helpers",
+                        ("argparse", "re", "dataclasses", "threading", "random", "pybpf.isa.asm_c",
+                         "pybpf.object.btf_ext", "pybpf.kernel", "pybpf.engine.events", "pybpf.btf", "importlib.util", "pybpf.vm.helpers",
                          "pybpf.vm.interpreter", "pybpf.vm.maps", "pybpf.engine.map", "pybpf.verifier.protos",
                          "pybpf.verifier.btf_pointers", "pybpf.verifier.kept", "pybpf.isa.disassembler")),
     "tool --list": (["tool", "--list"], ("pybpf.trace.runtime", "pybpf.trace.codegen", "pybpf.engine", "pybpf.kernel",

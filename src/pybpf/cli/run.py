@@ -163,9 +163,8 @@ def _run_engine(program_file: ProgramFile, args: argparse.Namespace, memory: byt
 
     spec = program_file.program
     if spec is None:
-        import re
-
-        name = re.sub(r"[^A-Za-z0-9_]", "_", os.path.splitext(os.path.basename(args.file))[0])[:15] or "prog"
+        stem = os.path.splitext(os.path.basename(args.file))[0]
+        name = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_" for ch in stem)[:15] or "prog"
         spec = ProgramSpec(name, args.type or "socket_filter", program_file.instructions)
     elif args.type is not None:
         spec = spec.copy(type=args.type)

@@ -8,10 +8,9 @@ A spec is plain data that either engine turns into a live map. ``key_type`` and
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 
-from pybpf.object.errors import SpecError
+from pybpf.object.errors import SpecError, check_name
 from pybpf.object.kinds import MapFlag, MapType
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
@@ -24,8 +23,6 @@ else:   # (dataclasses imports inspect: ~10 ms of a start-up)
 #: the kernel's BPF_OBJ_NAME_LEN, including the terminating NUL: longer names are cut to
 #: fit when an object is created (as libbpf does), and keep their whole length here
 NAME_LEN = 16
-_NAME_CHARS = re.compile(r"[A-Za-z0-9_.]*\Z")
-
 
 class Pinning(Enum):
     """Whether a map lives in bpffs under its name (libbpf's LIBBPF_PIN_BY_NAME)."""
@@ -80,8 +77,7 @@ class MapSpec:
     def check(self) -> MapSpec:
         """Raise :class:`SpecError` for attributes no kernel accepts; return self."""
         where = f"map {self.name!r}"
-        if not self.name or not _NAME_CHARS.match(self.name):
-            raise SpecError(f"{where}: names are letters, digits, '_' and '.'")
+        check_name(where, self.name)
         for attr in ("key_size", "value_size", "max_entries", "flags", "extra"):
             if getattr(self, attr) < 0:
                 raise SpecError(f"{where}: {attr} must not be negative")

@@ -9,7 +9,6 @@ so both engines relocate by the same rule.
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Callable
 from functools import cached_property
@@ -17,7 +16,7 @@ from functools import cached_property
 from pybpf.errors import PybpfError
 from pybpf.isa import Instruction, slot_offsets
 from pybpf.isa import opcodes as o
-from pybpf.object.errors import SpecError
+from pybpf.object.errors import SpecError, check_name
 from pybpf.object.kinds import AttachType, ProgramType
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
@@ -29,8 +28,6 @@ if TYPE_CHECKING:
     from pybpf.object.core import Relocated
 else:   # (dataclasses imports inspect: ~10 ms of a start-up)
     from pybpf._dataclass import dataclass, field, replace
-
-_NAME_CHARS = re.compile(r"[A-Za-z0-9_.]*\Z")
 
 
 @dataclass(frozen=True)
@@ -107,8 +104,7 @@ class ProgramSpec:
     def check(self) -> ProgramSpec:
         """Raise :class:`SpecError` for a malformed spec (name, empty body, bad references)."""
         where = f"program {self.name!r}"
-        if not self.name or not _NAME_CHARS.match(self.name):
-            raise SpecError(f"{where}: names are letters, digits, '_' and '.'")
+        check_name(where, self.name)
         if not self.instructions:
             raise SpecError(f"{where}: has no instructions")
         for index, map_name in self.references.items():

@@ -11,8 +11,6 @@ attaching (the kernel's refusals, with what to use instead).
 
 from __future__ import annotations
 
-import re
-
 from pybpf.errors import PybpfError
 
 
@@ -80,6 +78,8 @@ class DefinitionError(TraceSyntaxError):
         super().__init__(reason, source, position, 1, filename)
 
     def located(self, source: str, filename: str) -> DefinitionError:
+        import re  # here: a located error is rare, and re is ~1.5 ms of a start-up
+
         words = self.declaration.split()
         found = re.search(r"\s+".join(map(re.escape, words)), source) if words else None
         position = found.start() + found.group().rindex(words[-1]) if found else None
