@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 
 from pybpf.engine.link import Link
 from pybpf.errors import EngineUnavailable
-from pybpf.object import ProgramSpec
+from pybpf.object import ProgramSpec, ProgramType
 from pybpf.resource import Resource
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
@@ -29,6 +29,27 @@ class RunResult:
     data_out: bytes
     ctx_out: bytes
     duration_ns: int
+
+
+#: program types whose test run builds an skb from the packet
+SKB_TEST_RUN_TYPES = frozenset({ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT,
+                                ProgramType.CGROUP_SKB, ProgramType.LWT_IN, ProgramType.LWT_OUT,
+                                ProgramType.LWT_XMIT, ProgramType.LWT_SEG6LOCAL})
+#: ethertype → the network header a skb test run must hold whole (IPv4, IPv6)
+_NETWORK_HEADERS = {0x0800: 20, 0x86DD: 40}
+_ETH_HLEN = 14
+
+
+def skb_test_run_refusal(data: bytes) -> str:
+    """Why the kernel's skb test run refuses ``data`` with EINVAL, or "" when it takes
+    it: an IPv4 or IPv6 packet whose network header is cut short (the test run reads its
+    addresses into its socket). The vm engine refuses the same packets with this reason;
+    the kernel engine adds it to the kernel's bare EINVAL, so both say why alike."""
+    need = _NETWORK_HEADERS.get(int.from_bytes(data[12:14], "big"))
+    if need is None or len(data) >= _ETH_HLEN + need:
+        return ""
+    return (f"a skb test run of an {'IPv4' if need == 20 else 'IPv6'} packet needs its whole "
+            f"{need}-byte header, got {len(data) - _ETH_HLEN} bytes after the Ethernet header")
 
 
 class Program(Resource, ABC):

@@ -10,8 +10,10 @@ from packet to packet as they would on a live interface.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from pybpf.errors import BPFError, PybpfError
 from pybpf.object import ProgramType
@@ -115,7 +117,12 @@ def replay(program: Program, packets: Iterable[bytes | Packet]) -> Iterator[Pack
         raise ReplayError(f"program {program.name!r} is a {kind} program; replay runs packet programs "
                           f"({', '.join(str(t) for t in PACKET_TYPES)})")
     run_packets = getattr(program, "run_packets", None)
-    index = 0
+    with _on_one_cpu(program):
+        yield from _replayed(program, packets, run_packets)
+
+
+def _replayed(program: Program, packets: Iterable[bytes | Packet], run_packets: Any) -> Iterator[PacketResult]:
+    kind, index = program.type, 0
     for chunk in _chunks(_packets(packets), _CHUNK):
         outcomes = run_packets([data for data, _ in chunk]) if run_packets is not None else None
         if outcomes is None:
@@ -129,6 +136,32 @@ def replay(program: Program, packets: Iterable[bytes | Packet]) -> Iterator[Pack
             else:
                 yield _result(kind, index, data, timestamp, *outcome)
             index += 1
+
+
+#: the CPU a replay's test runs run on: the vm engine's (``test_run(cpu=0)``), and the one
+#: the kernel engine's thread is pinned to, so per-CPU maps and bpf_get_smp_processor_id
+#: give the same on both engines, whatever CPU the scheduler would have picked
+REPLAY_CPU = 0
+
+
+@contextmanager
+def _on_one_cpu(program: Program) -> Iterator[None]:
+    """Pin the calling thread to :data:`REPLAY_CPU` while a kernel-engine replay runs.
+    BPF_PROG_TEST_RUN runs skb and XDP programs on the CPU it is called from (it takes
+    no ``cpu`` for them), so without this a replay's per-CPU counters land on whichever
+    CPUs the thread wandered over. Left as it is where that CPU is not allowed."""
+    if program.engine != "kernel" or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    allowed = os.sched_getaffinity(0)
+    if REPLAY_CPU not in allowed:
+        yield
+        return
+    os.sched_setaffinity(0, {REPLAY_CPU})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 #: packets handed to a program's native loop at a time

@@ -23,12 +23,14 @@ import time
 from collections.abc import Iterator, Sequence
 
 from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
+from pybpf.engine.program import skb_test_run_refusal
 from pybpf.isa import opcodes as o
 from pybpf.object import AttachType, CollectionSpec, ProgramSpec, ProgramType
 from pybpf.verifier import map_info, verify
 from pybpf.vm import locking
 from pybpf.vm.constants import MAX_TAIL_CALLS
 from pybpf.vm.errors import TailCall, VMError
+from pybpf.vm.ethernet import LOOPBACK_IFINDEX, eth_type_trans
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 from pybpf.vm.objects import OBJECTS, new_id
 from pybpf.vm.program import CheckedProgram as Checked
@@ -274,19 +276,12 @@ class _Runner:
             self.engine_run.close()
 
 
-#: ethertype → the network header a skb test run must hold whole (IPv4, IPv6)
-_NETWORK_HEADERS = {0x0800: 20, 0x86DD: 40}
-
-
 def _check_network_header(data: bytes, name: str) -> None:
     """The kernel's skb test run refuses an IPv4 or IPv6 packet whose network header is
-    cut short (it reads the addresses into the test run's socket); so does the vm."""
-    need = _NETWORK_HEADERS.get(int.from_bytes(data[12:14], "big"))
-    if need is not None and len(data) < ETH_HLEN + need:
-        raise BPFError("BPF_PROG_TEST_RUN", errno.EINVAL,
-                       f"a skb test run of an {'IPv4' if need == 20 else 'IPv6'} packet needs its whole "
-                       f"{need}-byte header, got {len(data) - ETH_HLEN} bytes after the Ethernet header",
-                       f"program {name!r}")
+    cut short; so does the vm, with the same reason."""
+    reason = skb_test_run_refusal(data)
+    if reason:
+        raise BPFError("BPF_PROG_TEST_RUN", errno.EINVAL, reason, f"program {name!r}")
 
 
 def _explained(exc: VMError, spec: ProgramSpec) -> VMError:
@@ -473,10 +468,16 @@ def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None,
     end = INPUT_BASE + len(visible)
     if kind in _SKB_TYPES:
         context = bytearray(ctx or b"").ljust(SK_BUFF_SIZE, b"\0")[:SK_BUFF_SIZE]
-        protocol = struct.unpack_from(">H", packet, 12)[0] if len(packet) >= 14 else 0
+        protocol, pkt_type = eth_type_trans(packet)
         struct.pack_into("<I", context, 0, len(visible))                   # len
+        struct.pack_into("<I", context, 4, pkt_type)
         struct.pack_into("<I", context, 16, struct.unpack("<H", struct.pack(">H", protocol))[0])  # protocol, network order
-        struct.pack_into("<I", context, 160, len(visible))                 # wire_len
+        if struct.unpack_from("<I", context, 40)[0] <= 1:                  # ifindex: the test run's loopback
+            struct.pack_into("<I", context, 40, LOOPBACK_IFINDEX)
+        # wire_len: a test run without a context leaves it 0; one with a context, its
+        # wire_len or else the packet's length
+        wire_len = struct.unpack_from("<I", context, 160)[0] or len(visible) if ctx else 0
+        struct.pack_into("<I", context, 160, wire_len)
         pointers = {76: INPUT_BASE, 80: end} if kind in _DIRECT_PACKET else {}
         memory.map(context, writable=True, name="__sk_buff", base=CONTEXT_BASE)
         memory.regions[0].pointers = pointers

@@ -317,7 +317,7 @@ def _generator_digest() -> bytes:
     isa = os.path.join(os.path.dirname(vm), "isa")
     return files_digest([os.path.join(folder, name) for folder, name in (
         (jit, "abi.py"), (jit, "translate.py"), (jit, "runtime.py"), (jit, "native.py"), (jit, "lookups.py"),
-        (jit, "mapcalls.py"), (vm, "analysis.py"), (vm, "memory.py"), (vm, "program.py"), (isa, "opcodes.py"))])
+        (jit, "mapcalls.py"), (vm, "analysis.py"), (vm, "ethernet.py"), (vm, "memory.py"), (vm, "program.py"), (isa, "opcodes.py"))])
 
 
 def _object_code(program: CheckedProgram, opt: int, engine: bool = False,

@@ -22,6 +22,15 @@ from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.vm.analysis import initialised_registers
 from pybpf.vm.constants import MAP_HANDLE_BASE
+from pybpf.vm.ethernet import (
+    ETH_P_802_2,
+    ETH_P_802_3,
+    ETH_P_802_3_MIN,
+    LOOPBACK_IFINDEX,
+    PACKET_HOST,
+    PACKET_MULTICAST,
+    PACKET_OTHERHOST,
+)
 from pybpf.vm.jit.abi import (
     BATCH_SYMBOL,
     CONTEXT_BASE,
@@ -923,6 +932,35 @@ def _reaches_memory(instructions: Sequence[Instruction]) -> bool:
     return False
 
 
+def _eth_type_trans(b: ir.IRBuilder, context: ir.Value, host: ir.Value, length: ir.Value,
+                    ethertype: ir.Value) -> None:
+    """Set ``skb->protocol``, ``pkt_type`` and ``ifindex`` as the kernel's skb test run
+    does, as :func:`pybpf.vm.ethernet.eth_type_trans` (which says why) does for the
+    interpreter: an 802.3 length becomes ETH_P_802_3 or ETH_P_802_2, the destination MAC
+    against the loopback device's zeros gives the packet type."""
+    def byte(index: int) -> ir.Value:
+        return b.zext(b.load(b.gep(host, [c64(index)])), I64)
+
+    def field(offset: int) -> ir.Value:
+        return b.bitcast(b.gep(context, [c64(offset)]), I32.as_pointer())
+
+    raw_ipx = b.and_(b.icmp_unsigned(">=", length, c64(16)),
+                     b.icmp_unsigned("==", b.and_(byte(14), byte(15)), c64(0xFF)))
+    length_field = b.select(raw_ipx, c64(ETH_P_802_3), c64(ETH_P_802_2))
+    protocol = b.select(b.icmp_unsigned("<", ethertype, c64(ETH_P_802_3_MIN)), length_field, ethertype)
+    swapped = b.or_(b.lshr(protocol, c64(8)), b.shl(b.and_(protocol, c64(0xFF)), c64(8)))   # network order
+    b.store(b.trunc(swapped, I32), field(16))
+    dest = [byte(k) for k in range(6)]
+    anything = dest[0]
+    for value in dest[1:]:
+        anything = b.or_(anything, value)
+    group = b.icmp_unsigned("!=", b.and_(dest[0], c64(1)), c64(0))
+    other = b.select(group, c64(PACKET_MULTICAST), c64(PACKET_OTHERHOST))
+    pkt_type = b.select(b.icmp_unsigned("==", anything, c64(0)), c64(PACKET_HOST), other)
+    b.store(b.trunc(pkt_type, I32), field(4))
+    b.store(ir.Constant(I32, LOOPBACK_IFINDEX), field(40))
+
+
 def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     """``bpf_packets(state, hosts, lengths, n, results, heads, tails, buffer, slot, ctx,
     layout, flags) -> packets done``: an engine program over n packets in one native
@@ -1029,9 +1067,8 @@ def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     b.store(length, slot_of(S_TAIL))
     context = b.inttoptr(ctx, p8)
     b.call(memset, [context, ir.Constant(I8, 0), c64(SK_BUFF_SIZE), ir.Constant(I1, 0)])
-    for offset in (0, 160):                     # len, wire_len
-        b.store(b.trunc(visible, I32), b.bitcast(b.gep(context, [c64(offset)]), I32.as_pointer()))
-    b.call(memcpy, [b.gep(context, [c64(16)]), b.gep(host, [c64(12)]), c64(2), ir.Constant(I1, 0)])  # protocol
+    b.store(b.trunc(visible, I32), b.bitcast(context, I32.as_pointer()))      # len (wire_len stays 0)
+    _eth_type_trans(b, context, host, length, ethertype)
     direct = b.icmp_unsigned("!=", b.and_(flags, c64(P_DIRECT)), c64(0))
     for k, (offset, value) in enumerate(((76, c64(INPUT_BASE)), (80, b.add(c64(INPUT_BASE), visible)))):
         b.store(c64(CONTEXT_BASE + offset), slot_of(S_POINTERS + 2 * k))
