@@ -38,13 +38,20 @@ SKB_TEST_RUN_TYPES = frozenset({ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS
 #: ethertype → the network header a skb test run must hold whole (IPv4, IPv6)
 _NETWORK_HEADERS = {0x0800: 20, 0x86DD: 40}
 _ETH_HLEN = 14
+#: the longest packet a skb test run takes: one page less the skb's headroom (NET_SKB_PAD,
+#: 64 on x86-64) and its aligned skb_shared_info (320), as bpf_test_init checks
+SKB_TEST_RUN_MAX = 4096 - 64 - 320
 
 
 def skb_test_run_refusal(data: bytes) -> str:
     """Why the kernel's skb test run refuses ``data`` with EINVAL, or "" when it takes
-    it: an IPv4 or IPv6 packet whose network header is cut short (the test run reads its
+    it: a packet longer than one page's linear data (:data:`SKB_TEST_RUN_MAX`), or an
+    IPv4 or IPv6 packet whose network header is cut short (the test run reads its
     addresses into its socket). The vm engine refuses the same packets with this reason;
     the kernel engine adds it to the kernel's bare EINVAL, so both say why alike."""
+    if len(data) > SKB_TEST_RUN_MAX:
+        return (f"a skb test run takes at most {SKB_TEST_RUN_MAX} bytes of packet (one page, less the skb's "
+                f"headroom and shared info), got {len(data)}")
     need = _NETWORK_HEADERS.get(int.from_bytes(data[12:14], "big"))
     if need is None or len(data) >= _ETH_HLEN + need:
         return ""

@@ -123,7 +123,7 @@ class VmProgram(Program):
                            f"a {kind} test run needs at least an Ethernet header ({ETH_HLEN} bytes) of data, "
                            f"got {len(data)}", f"program {self.spec.name!r}")
         if kind in _SKB_TYPES:
-            _check_network_header(data, self.spec.name)
+            _check_skb_packet(data, self.spec.name)
         start = time.perf_counter_ns()
         for _ in range(repeat):
             retval, packet, context = self._run_once(data, ctx, cpu)
@@ -276,9 +276,9 @@ class _Runner:
             self.engine_run.close()
 
 
-def _check_network_header(data: bytes, name: str) -> None:
-    """The kernel's skb test run refuses an IPv4 or IPv6 packet whose network header is
-    cut short; so does the vm, with the same reason."""
+def _check_skb_packet(data: bytes, name: str) -> None:
+    """The kernel's skb test run refuses a packet longer than a page and an IPv4 or IPv6
+    packet whose network header is cut short; so does the vm, with the same reason."""
     reason = skb_test_run_refusal(data)
     if reason:
         raise BPFError("BPF_PROG_TEST_RUN", errno.EINVAL, reason, f"program {name!r}")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from llvmlite import ir
 
+from pybpf.engine.program import SKB_TEST_RUN_MAX
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.vm.analysis import initialised_registers
@@ -1003,8 +1004,10 @@ def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     ethertype = b.or_(b.shl(b.zext(b.load(b.gep(host, [c64(12)])), I64), c64(8)),
                       b.zext(b.load(b.gep(host, [c64(13)])), I64))
     # the kernel's test run refuses runts, and skbs whose IPv4 or IPv6 header is cut short
+    # or that are longer than its page (pybpf.engine.program.skb_test_run_refusal)
     cut = b.or_(b.and_(b.icmp_unsigned("==", ethertype, c64(0x0800)), b.icmp_unsigned("<", length, c64(34))),
                 b.and_(b.icmp_unsigned("==", ethertype, c64(0x86DD)), b.icmp_unsigned("<", length, c64(54))))
+    cut = b.or_(cut, b.icmp_unsigned(">", length, c64(SKB_TEST_RUN_MAX)))   # (or too long for an skb)
     runt = b.icmp_unsigned("<", length, c64(14))
     b.cbranch(b.or_(runt, b.and_(b.not_(is_xdp), cut)), skip, run)
 
