@@ -149,15 +149,17 @@ def _on_one_cpu(program: Program) -> Iterator[None]:
     """Pin the calling thread to :data:`REPLAY_CPU` while a kernel-engine replay runs.
     BPF_PROG_TEST_RUN runs skb and XDP programs on the CPU it is called from (it takes
     no ``cpu`` for them), so without this a replay's per-CPU counters land on whichever
-    CPUs the thread wandered over. Left as it is where that CPU is not allowed."""
+    CPUs the thread wandered over. The thread's own mask is given back after; it is left
+    as it is where the CPU is outside the thread's cpuset (EINVAL)."""
     if program.engine != "kernel" or not hasattr(os, "sched_setaffinity"):
         yield
         return
     allowed = os.sched_getaffinity(0)
-    if REPLAY_CPU not in allowed:
+    try:
+        os.sched_setaffinity(0, {REPLAY_CPU})
+    except OSError:
         yield
         return
-    os.sched_setaffinity(0, {REPLAY_CPU})
     try:
         yield
     finally:

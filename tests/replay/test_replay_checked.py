@@ -1,0 +1,198 @@
+"""What the outside check of 2026-12-08 (docs/replay.md, "Checked against the kernel")
+found the engines disagreeing on, each with its regression: the skb fields the kernel's
+test run sets through eth_type_trans (802.3 lengths, pkt_type, ifindex, wire_len), per-CPU
+maps filled from whatever CPU the kernel engine's thread ran on, the packets an skb test
+run refuses and why, ``--maps`` in a hash map's own order, and maps of maps defined in
+BTF on the kernel engine. The expectations are the kernel's (root: compared with
+BPF_PROG_TEST_RUN; without it, the vm's interpreter and JIT against the values the kernel
+gives, written out)."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+import pytest
+
+import pybpf
+from pybpf.cli import main
+from pybpf.replay import replay
+
+ROOT = os.geteuid() == 0
+needs_kernel = pytest.mark.skipif(not ROOT, reason="the kernel engine needs root (bpf())")
+
+SKB_FIELDS = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct row { __u32 len, protocol, pkt_type, ifindex, wire_len; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 64); __type(key, __u32); __type(value, struct row); } rows SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u32); } next SEC(".maps");
+SEC("tc")
+int fields(struct __sk_buff *skb)
+{
+    __u32 zero = 0, *n = bpf_map_lookup_elem(&next, &zero);
+    if (!n)
+        return 2;
+    __u32 i = (*n)++;
+    struct row r = { skb->len, skb->protocol, skb->pkt_type, skb->ifindex, skb->wire_len };
+    bpf_map_update_elem(&rows, &i, &r, BPF_ANY);
+    return 0;
+}
+char _license[] SEC("license") = "GPL";
+"""
+
+UNICAST, ZERO, BROADCAST, MULTICAST = b"\x02\x00\x00\x00\x00\x01", bytes(6), b"\xff" * 6, b"\x01\x00\x5e\x00\x00\x01"
+#: (packet, skb->protocol in host order, pkt_type) as the kernel's test run gives them:
+#: eth_type_trans on loopback, whose address and broadcast address are all zeros
+SKB_CASES = [
+    (ZERO + UNICAST + b"\x08\x06" + bytes(28), 0x0806, 0),                  # to loopback's address: HOST
+    (UNICAST + UNICAST + b"\x08\x06" + bytes(28), 0x0806, 3),               # another host's
+    (BROADCAST + UNICAST + b"\x08\x06" + bytes(28), 0x0806, 2),             # broadcast is multicast on lo
+    (MULTICAST + UNICAST + b"\x88\xcc" + bytes(30), 0x88CC, 2),
+    (UNICAST + UNICAST + b"\x00\x26" + b"\xff\xff" + bytes(36), 0x0001, 3),  # 802.3 length, raw IPX: ETH_P_802_3
+    (UNICAST + UNICAST + b"\x00\x26" + b"\xaa\xaa\x03" + bytes(35), 0x0004, 3),  # 802.3 with LLC: ETH_P_802_2
+    (BROADCAST + UNICAST + b"\x05\xff" + b"\xff", 0x0004, 2),                # length field, one byte of payload
+    (UNICAST + UNICAST + b"\x06\x00" + bytes(20), 0x0600, 3),                # the first ethertype
+]
+
+
+def _rows(engine: str, packets: list[bytes], **options) -> list[tuple[int, ...]]:
+    with pybpf.load(pybpf.read(SKB_FIELDS, name="skbfields"), engine=engine, **options) as coll:
+        results = list(replay(coll.programs["fields"], packets))
+        assert all(not r.error for r in results)
+        rows = coll.maps["rows"]
+        return [tuple(rows[i].values()) for i in range(len(packets))]
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "interpreter"])
+def test_skb_fields_are_the_kernels_on_the_vm(module_cache, jit):
+    packets = [p for p, _, _ in SKB_CASES]
+    expected = [(len(p), struct.unpack("<H", struct.pack(">H", proto))[0], kind, 1, 0) for p, proto, kind in SKB_CASES]
+    assert _rows("vm", packets, jit=jit) == expected
+
+
+@needs_kernel
+def test_skb_fields_agree_with_the_kernel(module_cache):
+    packets = [p for p, _, _ in SKB_CASES]
+    assert _rows("vm", packets) == _rows("kernel", packets)
+
+
+PER_CPU = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 2); __type(key, __u32); __type(value, __u64); } hits SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_HASH); __uint(max_entries, 64); __type(key, __u32); __type(value, __u64); } sizes SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8); __type(key, __u32); __type(value, __u32); } cpu SEC(".maps");
+SEC("xdp")
+int count(struct xdp_md *ctx)
+{
+    __u32 key = (ctx->data_end - ctx->data) & 1, size = ctx->data_end - ctx->data;
+    __u64 one = 1, *v = bpf_map_lookup_elem(&hits, &key);
+    if (v)
+        *v += 1;
+    v = bpf_map_lookup_elem(&sizes, &size);
+    if (v)
+        *v += 1;
+    else
+        bpf_map_update_elem(&sizes, &size, &one, BPF_NOEXIST);
+    __u32 id = bpf_get_smp_processor_id();
+    bpf_map_update_elem(&cpu, &key, &id, BPF_ANY);
+    return XDP_PASS;
+}
+char _license[] SEC("license") = "GPL";
+"""
+
+
+def _maps_after(engine: str, source: str, packets: list[bytes]) -> dict[str, list]:
+    with pybpf.load(pybpf.read(source, name="checked"), engine=engine) as coll:
+        (program,) = coll.programs.values()
+        for _ in replay(program, packets):
+            pass
+        return {name: sorted(m.items()) for name, m in coll.maps.items()}
+
+
+@needs_kernel
+def test_per_cpu_maps_agree_whatever_cpu_the_replay_starts_on(module_cache):
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("one CPU: the kernel engine cannot run anywhere but where the vm counts")
+    packets = [bytes(14 + n) for n in range(40)]
+    vm = _maps_after("vm", PER_CPU, packets)
+    os.sched_setaffinity(0, {max(allowed)})      # a replay started off the vm's CPU
+    try:
+        kernel = _maps_after("kernel", PER_CPU, packets)
+        assert os.sched_getaffinity(0) == {max(allowed)}     # the caller's affinity is given back
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert kernel == vm
+
+
+@pytest.mark.parametrize("engine", [pytest.param("kernel", marks=needs_kernel), "vm"])
+def test_refused_skb_packets_say_why_on_both_engines(module_cache, engine):
+    eth = UNICAST + UNICAST
+    packets = [eth + b"\x08\x00" + bytes(19), eth + b"\x86\xdd" + bytes(39), eth + b"\x88\xb5" + bytes(3698),
+               eth + b"\x88\xb5" + bytes(3699), eth + b"\x88\xb5" + bytes(4000)]
+    with pybpf.load(pybpf.read(SKB_FIELDS, name="skbfields"), engine=engine) as coll:
+        errors = [r.error for r in replay(coll.programs["fields"], packets)]
+    assert "IPv4 packet needs its whole 20-byte header, got 19 bytes" in errors[0]
+    assert "IPv6 packet needs its whole 40-byte header, got 39 bytes" in errors[1]
+    assert errors[2] == ""                                          # 3712 bytes: the longest taken
+    assert "at most 3712 bytes of packet" in errors[3] and "got 3713" in errors[3]
+    assert "got 4014" in errors[4]
+
+
+def _cli_json(engine: str, source, capture, capsys) -> list[dict]:
+    assert main(["replay", str(source), "-r", str(capture), "--engine", engine, "--json", "--maps"]) == 0
+    objects = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    objects[-1]["summary"].pop("engine")
+    return objects
+
+
+@pytest.mark.parametrize("engine", [pytest.param("kernel", marks=needs_kernel), "vm"])
+def test_maps_are_printed_in_key_order(module_cache, tmp_path, capsys, engine):
+    from pybpf.capture import LinkType, PcapWriter
+
+    source, capture = tmp_path / "count.c", tmp_path / "in.pcap"
+    source.write_text(PER_CPU)
+    sizes = [14 + (n * 37) % 300 for n in range(60)]
+    with PcapWriter(str(capture), LinkType.EN10MB) as writer:
+        for n in sizes:
+            writer.write(bytes(n))
+    objects = _cli_json(engine, source, capture, capsys)
+    printed = [key for key, _ in objects[-1]["maps"]["sizes"]]
+    assert printed == sorted(set(sizes))
+    if engine == "kernel":
+        assert objects == _cli_json("vm", source, capture, capsys)
+
+
+MAP_OF_MAPS = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct inner { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, __u64); } inner0 SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 2); __type(key, __u32); __array(values, struct inner); } outer SEC(".maps");
+SEC("xdp")
+int through(struct xdp_md *ctx)
+{
+    __u32 zero = 0, slot = (ctx->data_end - ctx->data) & 3;
+    void *m = bpf_map_lookup_elem(&outer, &zero);
+    if (!m)
+        return XDP_ABORTED;
+    __u64 *v = bpf_map_lookup_elem(m, &slot);
+    if (v)
+        *v += 1;
+    return XDP_PASS;
+}
+char _license[] SEC("license") = "GPL";
+"""
+
+
+@needs_kernel
+def test_btf_defined_map_of_maps_loads_on_the_kernel_engine(module_cache):
+    """The inner map's template carries the object's BTF type ids: created without that
+    BTF, the kernel refused it (EINVAL) and no program with such a map loaded."""
+    with pybpf.load(pybpf.read(MAP_OF_MAPS, name="mapofmaps"), engine="kernel") as coll:
+        coll.maps["outer"][0] = coll.maps["inner0"]
+        verdicts = [r.verdict for r in replay(coll.programs["through"], [bytes(14 + n) for n in range(10)])]
+        assert verdicts == ["XDP_PASS"] * 10
+        assert sorted(coll.maps["inner0"].items()) == [(0, 2), (1, 2), (2, 3), (3, 3)]
