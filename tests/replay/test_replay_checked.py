@@ -196,3 +196,22 @@ def test_btf_defined_map_of_maps_loads_on_the_kernel_engine(module_cache):
         verdicts = [r.verdict for r in replay(coll.programs["through"], [bytes(14 + n) for n in range(10)])]
         assert verdicts == ["XDP_PASS"] * 10
         assert sorted(coll.maps["inner0"].items()) == [(0, 2), (1, 2), (2, 3), (3, 3)]
+
+
+XDP_DEVICE = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("xdp")
+int device(struct xdp_md *ctx)
+{
+    return ctx->ingress_ifindex * 16 + ctx->rx_queue_index;
+}
+char _license[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.parametrize("engine,options", [pytest.param("kernel", {}, marks=needs_kernel), ("vm", {"jit": True}),
+                                            ("vm", {"jit": False})], ids=["kernel", "vm-jit", "vm-interpreter"])
+def test_xdp_packets_come_in_on_loopbacks_first_queue(module_cache, engine, options):
+    with pybpf.load(pybpf.read(XDP_DEVICE, name="xdpdevice"), engine=engine, **options) as coll:
+        assert [r.retval for r in replay(coll.programs["device"], [bytes(60)] * 3)] == [16] * 3

@@ -355,7 +355,7 @@ class PacketBatches:
         self.keep_packets = keep_packets
         memory = Memory()
         xdp = layout == _L_XDP
-        self.context = bytearray(XDP_MD_SIZE if xdp else SK_BUFF_SIZE)
+        self.context = _xdp_md(None) if xdp else bytearray(SK_BUFF_SIZE)
         memory.map(self.context, writable=not xdp, name="xdp_md" if xdp else "__sk_buff", base=CONTEXT_BASE)
         stack = bytearray(o.STACK_SIZE)
         memory.map(stack, writable=True, name="stack", base=STACK_BASE, aligned=True)
@@ -459,6 +459,16 @@ class _NativeXdpFrame(XdpFrame):
         self.run.set_pointers(self.pointers)
 
 
+def _xdp_md(ctx: bytes | None) -> bytearray:
+    """An XDP test run's ``xdp_md`` (its pointers are the frame's): the given one, with
+    ``ingress_ifindex`` the loopback's where it names no device — the kernel's test run
+    takes the packet in on queue 0 of the namespace's loopback then."""
+    context = bytearray(ctx or b"").ljust(XDP_MD_SIZE, b"\0")[:XDP_MD_SIZE]
+    if not struct.unpack_from("<I", context, 12)[0]:
+        struct.pack_into("<I", context, 12, LOOPBACK_IFINDEX)
+    return context
+
+
 def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None,
              memory: Memory) -> tuple[bytearray, XdpFrame | None]:
     """Map the packet and build the program type's context (the kernel's test-run layout);
@@ -483,7 +493,7 @@ def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None,
         memory.regions[0].pointers = pointers
         return context, None
     if kind == ProgramType.XDP:
-        context = bytearray(ctx or b"").ljust(XDP_MD_SIZE, b"\0")[:XDP_MD_SIZE]
+        context = _xdp_md(ctx)
         memory.unmap(INPUT_BASE)
         frame = XdpFrame(packet)
         memory.map(frame.buffer, writable=True, name="xdp frame", base=INPUT_BASE - XDP_HEADROOM)
