@@ -215,3 +215,25 @@ char _license[] SEC("license") = "GPL";
 def test_xdp_packets_come_in_on_loopbacks_first_queue(module_cache, engine, options):
     with pybpf.load(pybpf.read(XDP_DEVICE, name="xdpdevice"), engine=engine, **options) as coll:
         assert [r.retval for r in replay(coll.programs["device"], [bytes(60)] * 3)] == [16] * 3
+
+
+def test_replay_stops_quietly_when_its_reader_goes(module_cache, tmp_path):
+    """``pybpf replay ... -v | head``: exit 0 without an error about the broken pipe."""
+    import subprocess
+    import sys
+
+    from pybpf.capture import LinkType, PcapWriter
+
+    source, capture = tmp_path / "device.c", tmp_path / "in.pcap"
+    source.write_text(XDP_DEVICE)
+    with PcapWriter(str(capture), LinkType.EN10MB) as writer:
+        for _ in range(3000):              # ~250 KB of -v lines: more than a pipe holds
+            writer.write(UNICAST + UNICAST + b"\x08\x06" + bytes(28))
+    process = subprocess.Popen([sys.executable, "-m", "pybpf", "replay", str(source), "-r", str(capture),
+                                "--engine", "vm", "-v"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert process.stdout is not None and process.stderr is not None
+    assert b"ARP" in process.stdout.readline()
+    process.stdout.close()
+    assert process.wait(timeout=120) == 0
+    assert process.stderr.read() == b""

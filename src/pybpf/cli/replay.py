@@ -44,7 +44,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the program, replay the capture, print and write what was asked."""
+    """Load the program, replay the capture, print and write what was asked; quietly
+    stop where the reader of the output went away (``pybpf replay ... -v | head``)."""
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        from pybpf.cli.output import reader_gone
+
+        return reader_gone()
+
+
+def _run(args: argparse.Namespace) -> int:
     from pybpf.capture import open_capture
     from pybpf.cli.run import engine_name
     from pybpf.engine import load
