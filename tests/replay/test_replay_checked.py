@@ -237,3 +237,57 @@ def test_replay_stops_quietly_when_its_reader_goes(module_cache, tmp_path):
     process.stdout.close()
     assert process.wait(timeout=120) == 0
     assert process.stderr.read() == b""
+
+
+XDP_FRAGMENTS = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("xdp")
+int fragments(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+    if (data + 18 > end)
+        return 0;
+    unsigned char *p = data;
+    int delta = (short)((p[14] << 8) | p[15]), then = (signed char)p[17];
+    long r = p[16] ? bpf_xdp_adjust_tail(ctx, delta) : bpf_xdp_adjust_head(ctx, delta);
+    long r2 = bpf_xdp_adjust_tail(ctx, then);
+    long linear = (long)ctx->data_end - (long)ctx->data;
+    return (int)(((r & 0xff) << 24) | ((r2 & 0xff) << 16) | (linear & 0xffff));
+}
+char _license[] SEC("license") = "GPL";
+"""
+
+
+def _fragment_cases() -> list[bytes]:
+    """Packets that say how to adjust themselves: (delta, 1 tail / 0 head, a second tail
+    delta), around the 3,520 bytes an XDP test run's linear part holds."""
+    cases = []
+    for n in (60, 3520, 3521, 4000, 7616, 7617, 9000):
+        frags = n - 3520
+        last = (frags - 1) % 4096 + 1 if frags > 0 else 0
+        for tail, delta, then in ((1, 16, 0), (1, -16, 0), (1, -frags - 10, 0), (1, -frags + 3, 8), (1, 4096 - last, 0),
+                                  (1, 4097 - last, 0), (0, -20, 0), (0, 3500, 0), (1, 14 - n, 0), (1, 13 - n, 0)):
+            cases.append(bytes(12) + b"\x88\xb5" + struct.pack(">hBb", delta, tail, then) + bytes(n - 18))
+    return cases
+
+
+def _fragment_runs(engine: str, **options) -> list[tuple[int, int, bytes]]:
+    with pybpf.load(pybpf.read(XDP_FRAGMENTS, name="fragments"), engine=engine, **options) as coll:
+        return [(r.retval, len(r.data), r.data) for r in replay(coll.programs["fragments"], _fragment_cases())]
+
+
+def test_xdp_packets_past_a_page_are_linear_part_and_fragments_on_the_vm(module_cache):
+    runs = _fragment_runs("vm")
+    assert runs == _fragment_runs("vm", jit=False)      # the JIT's packet loop = the interpreter
+    by_case = dict(zip([(len(p), p[14:18]) for p in _fragment_cases()], runs))
+    grow = struct.pack(">hBb", 16, 1, 0)
+    assert by_case[(4000, grow)][:2] == (3520, 4016)    # data_end stops at 3,520; the last fragment grew
+    assert by_case[(7616, grow)][:2] == (0xEA000000 | 3520, 7616)        # a full page: -EINVAL
+    assert by_case[(7617, struct.pack(">hBb", 4095, 1, 0))][:2] == (3520, 11712)
+    assert by_case[(60, grow)][:2] == (76, 76)
+
+
+@needs_kernel
+def test_xdp_fragments_agree_with_the_kernel(module_cache):
+    assert _fragment_runs("vm") == _fragment_runs("kernel")

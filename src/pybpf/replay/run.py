@@ -181,13 +181,19 @@ def _chunks(items: Iterator[tuple[bytes, int]], size: int) -> Iterator[list[tupl
         yield chunk
 
 
+#: the most a test run's packet grows by: XDP's headroom (adjust_head) and a page, which
+#: adjust_tail may add to a packet's last fragment (the buffer for the packet out is this
+#: much longer than the packet in: the kernel refuses a run whose packet outgrows it)
+GROWTH = 256 + 4096
+
+
 def _tested(program: Program, index: int, data: bytes, timestamp: int) -> PacketResult:
     """One packet through ``program.test_run`` (an ERROR result where no test run takes it)."""
     if len(data) < ETH_HLEN:
         return PacketResult(index, 0, "ERROR", False, data, b"", timestamp,
                             f"{len(data)} bytes: shorter than an Ethernet header, so no test run takes it")
     try:
-        result = program.test_run(data, data_out_size=len(data) + 512)
+        result = program.test_run(data, data_out_size=len(data) + GROWTH)
     except BPFError as exc:
         return PacketResult(index, 0, "ERROR", False, data, b"", timestamp, str(exc))
     return _result(program.type, index, data, timestamp, result.retval, result.data_out)

@@ -31,6 +31,7 @@ from pybpf.vm import locking
 from pybpf.vm.constants import MAX_TAIL_CALLS
 from pybpf.vm.errors import TailCall, VMError
 from pybpf.vm.ethernet import LOOPBACK_IFINDEX, eth_type_trans
+from pybpf.vm.jit.abi import XDP_FRAG_SIZE
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 from pybpf.vm.objects import OBJECTS, new_id
 from pybpf.vm.program import CheckedProgram as Checked
@@ -129,7 +130,11 @@ class VmProgram(Program):
             retval, packet, context = self._run_once(data, ctx, cpu)
         duration = (time.perf_counter_ns() - start) // repeat
         run_timers()     # the vm's stand-in for the kernel's timer softirq (pybpf.vm.timers)
-        return RunResult(retval, bytes(packet[:data_out_size]), bytes(context[:ctx_out_size]), duration)
+        if data_out_size and len(packet) > data_out_size:   # as bpf_test_finish: the run happened
+            raise BPFError("BPF_PROG_TEST_RUN", errno.ENOSPC,
+                           f"the program's output ({len(packet)} bytes) is larger than data_out_size "
+                           f"({data_out_size})", f"program {self.spec.name!r}")
+        return RunResult(retval, bytes(packet), bytes(context[:ctx_out_size]), duration)
 
     def run_packets(self, packets: Sequence[bytes], cpu: int = 0) -> Iterator[tuple[int, bytes] | None] | None:
         """Each packet's test run — (r0, the packet as the program left it), or None for a
@@ -295,7 +300,8 @@ def _explained(exc: VMError, spec: ProgramSpec) -> VMError:
 
 XDP_HEADROOM = 256
 #: how far bpf_xdp_adjust_tail may grow a test-run packet (the kernel's frame minus its
-#: headroom and shared info, on 4 KiB pages)
+#: headroom and shared info, on 4 KiB pages), and the most of a longer packet the frame
+#: holds: the kernel's test run puts the rest in page-sized fragments
 XDP_TAILROOM = 4096 - XDP_HEADROOM - 320
 #: packets per native call of :meth:`VmProgram.run_packets`
 _CHUNK = 4096
@@ -307,35 +313,71 @@ _PACKET_LAYOUTS = {ProgramType.XDP: _L_XDP, ProgramType.SCHED_CLS: _L_SKB_L2, Pr
                    ProgramType.SOCKET_FILTER: _L_SKB_L3, ProgramType.CGROUP_SKB: _L_SKB_L3}
 
 
+def xdp_frame_room(length: int) -> int:
+    """Bytes an XDP frame's buffer holds past its headroom for a ``length``-byte packet:
+    the page's room for a packet that fits, else the packet and what its last fragment
+    may grow by (:class:`XdpFrame`)."""
+    return XDP_TAILROOM if length <= XDP_TAILROOM else length + XDP_FRAG_SIZE
+
+
 class XdpFrame:
     """An XDP test-run buffer: headroom, the packet, tailroom; ``head``/``tail`` move
-    with bpf_xdp_adjust_head/tail and the context's data pointers follow."""
+    with bpf_xdp_adjust_head/tail and the context's data pointers follow.
+
+    A packet longer than :data:`XDP_TAILROOM` is, as in the kernel's test run, that many
+    bytes of linear data (``end``: xdp_md's ``data_end``) and page-sized fragments after
+    them, kept here in the same buffer up to ``tail``: direct access reaches the linear
+    part only, ``bpf_xdp_load/store_bytes`` and ``get_buff_len`` the whole packet, and
+    ``adjust_tail`` shrinks fragments (then the linear part) or grows the last one within
+    its page, as the kernel's ``bpf_xdp_frags_shrink/increase_tail``."""
 
     def __init__(self, packet: bytearray):
-        self.buffer = bytearray(XDP_HEADROOM) + packet + bytearray(max(0, XDP_TAILROOM - len(packet)))
+        self.buffer = bytearray(XDP_HEADROOM) + packet + bytearray(xdp_frame_room(len(packet)) - len(packet))
         self.head, self.tail = XDP_HEADROOM, XDP_HEADROOM + len(packet)
+        self.end = XDP_HEADROOM + min(len(packet), XDP_TAILROOM)
         self.pointers: dict[int, int] = {}
 
     def publish(self) -> None:
         """Point xdp_md's data, data_end and data_meta at the current packet."""
         base = INPUT_BASE - XDP_HEADROOM
-        self.pointers.update({0: base + self.head, 4: base + self.tail, 8: base + self.head})
+        self.pointers.update({0: base + self.head, 4: base + self.end, 8: base + self.head})
 
     def adjust_head(self, delta: int) -> int:
         head = self.head + delta
-        if head < 0 or self.tail - head < ETH_HLEN:
+        if head < 0 or self.end - head < ETH_HLEN:
             return -errno.EINVAL
         self.head = head
         self.publish()
         return 0
 
     def adjust_tail(self, delta: int) -> int:
+        fragments = self.tail - self.end
+        if fragments:
+            return self._adjust_fragments(delta, fragments)
         tail = self.tail + delta
-        if tail > len(self.buffer) or tail - self.head < ETH_HLEN:
+        if tail > XDP_HEADROOM + XDP_TAILROOM or tail - self.head < ETH_HLEN:
             return -errno.EINVAL
         if delta > 0:
             self.buffer[self.tail:tail] = bytes(delta)
-        self.tail = tail
+        self.tail = self.end = tail
+        self.publish()
+        return 0
+
+    def _adjust_fragments(self, delta: int, fragments: int) -> int:
+        if delta < 0:
+            if -delta > self.tail - self.head - ETH_HLEN:
+                return -errno.EINVAL
+            if -delta < fragments:
+                self.tail += delta
+            else:                   # every fragment freed: the rest comes off the linear part
+                self.end -= -delta - fragments
+                self.tail = self.end
+        else:
+            last = (fragments - 1) % XDP_FRAG_SIZE + 1      # every fragment but the last is a full page
+            if delta > XDP_FRAG_SIZE - last:
+                return -errno.EINVAL
+            self.buffer[self.tail:self.tail + delta] = bytes(delta)
+            self.tail += delta
         self.publish()
         return 0
 
@@ -381,7 +423,7 @@ class PacketBatches:
         self.release()
         if longest is None:
             longest = max(memoryview(lengths).cast("B").cast("Q")[:count], default=0)
-        headroom = XDP_HEADROOM + max(longest, XDP_TAILROOM) if self.layout == _L_XDP else max(longest, 1)
+        headroom = XDP_HEADROOM + xdp_frame_room(longest) if self.layout == _L_XDP else max(longest, 1)
         self.slot = -(-headroom // 64) * 64
         frames = count if self.keep_packets else 1
         if len(self.buffer) < self.slot * frames:
@@ -433,6 +475,7 @@ class _NativeXdpFrame(XdpFrame):
     def __init__(self, run: Any):
         self.run = run
         self.pointers: dict[int, int] = {}
+        self._moved_end: int | None = None
 
     @property
     def buffer(self) -> Any:  # type: ignore[override]
@@ -454,8 +497,21 @@ class _NativeXdpFrame(XdpFrame):
     def tail(self, value: int) -> None:
         self.run.set_frame_bounds(self.head, value)
 
+    @property
+    def end(self) -> int:   # type: ignore[override]
+        if self._moved_end is not None:
+            return self._moved_end
+        return self.run.pointer(4) - (INPUT_BASE - XDP_HEADROOM)
+
+    @end.setter
+    def end(self, value: int) -> None:
+        self._moved_end = value         # (the state's pointer changes when published)
+
     def publish(self) -> None:
         super().publish()
+        if self._moved_end is not None:
+            self.pointers[4] = INPUT_BASE - XDP_HEADROOM + self._moved_end
+            self._moved_end = None
         self.run.set_pointers(self.pointers)
 
 

@@ -685,6 +685,14 @@ class EngineRun:
             state[t.S_POINTERS + 2 * k], state[t.S_POINTERS + 2 * k + 1] = t.CONTEXT_BASE + offset, value
         state[t.S_NPOINTERS] = min(len(pointers), t.MAX_POINTERS)
 
+    def pointer(self, offset: int) -> int:
+        """The context's pointer field at ``offset``, as compiled code reads it."""
+        state = self.vm.state
+        for k in range(state[t.S_NPOINTERS]):
+            if state[t.S_POINTERS + 2 * k] == t.CONTEXT_BASE + offset:
+                return int(state[t.S_POINTERS + 2 * k + 1])
+        raise KeyError(offset)
+
     def close(self) -> None:
         self.vm.release()
 

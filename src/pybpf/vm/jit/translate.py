@@ -85,6 +85,7 @@ from pybpf.vm.jit.abi import (
     SK_BUFF_SIZE,
     SKIPPED,
     WRITE_FLAG,
+    XDP_FRAG_SIZE,
     XDP_HEADROOM,
     XDP_TAILROOM,
     JitUnsupported,
@@ -1028,7 +1029,9 @@ def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     b.cbranch(is_xdp, xdp, skb)
 
     b.position_at_end(xdp)     # headroom, the packet, tailroom: all zero but the packet
-    grown = b.select(b.icmp_unsigned(">", length, c64(XDP_TAILROOM)), length, c64(XDP_TAILROOM))
+    # the frame: the page's room, or a longer packet and its last fragment's (pybpf.vm.engine.xdp_frame_room)
+    longer = b.icmp_unsigned(">", length, c64(XDP_TAILROOM))
+    grown = b.select(longer, b.add(length, c64(XDP_FRAG_SIZE)), c64(XDP_TAILROOM))
     end = b.add(length, c64(XDP_HEADROOM))
     previous = b.load(slot_of(S_EXTENT))
     shared = b.and_(b.icmp_unsigned("==", slot_size, c64(0)), b.icmp_unsigned("==", b.load(slot_of(S_DIRTY)), c64(0)))
@@ -1052,7 +1055,8 @@ def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     b.store(b.add(grown, c64(XDP_HEADROOM)), slot_of(S_IN_LEN))
     b.store(c64(XDP_HEADROOM), slot_of(S_HEAD))
     b.store(b.add(length, c64(XDP_HEADROOM)), slot_of(S_TAIL))
-    for k, (offset, value) in enumerate(((0, c64(INPUT_BASE)), (4, b.add(c64(INPUT_BASE), length)),
+    linear = b.select(longer, c64(XDP_TAILROOM), length)      # data_end: the rest is in fragments
+    for k, (offset, value) in enumerate(((0, c64(INPUT_BASE)), (4, b.add(c64(INPUT_BASE), linear)),
                                          (8, c64(INPUT_BASE)))):
         b.store(c64(CONTEXT_BASE + offset), slot_of(S_POINTERS + 2 * k))
         b.store(value, slot_of(S_POINTERS + 2 * k + 1))
