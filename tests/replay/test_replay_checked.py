@@ -291,3 +291,48 @@ def test_xdp_packets_past_a_page_are_linear_part_and_fragments_on_the_vm(module_
 @needs_kernel
 def test_xdp_fragments_agree_with_the_kernel(module_cache):
     assert _fragment_runs("vm") == _fragment_runs("kernel")
+
+
+TC_CHANGE_TAIL = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("tc")
+int tail(struct __sk_buff *skb)
+{
+    void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+    if (data + 18 > end)
+        return 0;
+    unsigned char *p = data;
+    long r = bpf_skb_change_tail(skb, (p[14] << 8) | p[15], p[16]);
+    data = (void *)(long)skb->data;
+    end = (void *)(long)skb->data_end;
+    if (data + 1 <= end)
+        ((unsigned char *)data)[0] = 0x77;              /* the new packet is writable */
+    return (int)(((r & 0xff) << 24) | ((skb->len & 0xfff) << 12) | ((end - data) & 0xfff));
+}
+char _license[] SEC("license") = "GPL";
+"""
+
+
+def _change_tail_runs(engine: str) -> list[tuple[int, bytes]]:
+    packets = [b"\x02" + bytes(11) + b"\x88\xb5" + struct.pack(">HB", new_len, flags) + bytes(n - 17)
+               for n in (18, 200, 3712) for new_len in (13, 14, 17, 199, 200, 201, 3713, 16064, 16065)
+               for flags in (0, 1)]
+    with pybpf.load(pybpf.read(TC_CHANGE_TAIL, name="changetail"), engine=engine) as coll:
+        return [(r.retval, r.data) for r in replay(coll.programs["tail"], packets)]
+
+
+def test_skb_change_tail_cuts_and_grows_the_packet_on_the_vm(module_cache):
+    runs = _change_tail_runs("vm")
+    assert len(runs) == 54
+    (grown_r0, grown), (_, refused) = runs[6 * 2 + 0 + 18], runs[6 * 2 + 1 + 18]     # 200 bytes to 3,713
+    assert grown_r0 == (3713 & 0xFFF) << 12 | (3713 & 0xFFF) and len(grown) == 3713
+    assert grown[0] == 0x77 and grown[200:] == bytes(3513)
+    assert len(refused) == 200 and refused[0] == 0x77 and runs[6 * 2 + 1 + 18][0] >> 24 == 0xEA    # flags: -EINVAL
+    assert runs[0][0] >> 24 == 0xEA and runs[2][0] >> 24 == 0          # 13 bytes: -EINVAL; 14: cut to the header
+    assert runs[-4][0] >> 24 == 0 and runs[-2][0] >> 24 == 0xEA         # 16,064 bytes the most (SKB_MAX_ALLOC)
+
+
+@needs_kernel
+def test_skb_change_tail_agrees_with_the_kernel(module_cache):
+    assert _change_tail_runs("vm") == _change_tail_runs("kernel")

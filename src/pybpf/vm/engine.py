@@ -218,6 +218,8 @@ class VmProgram(Program):
         width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
         if frame is not None:  # XDP may have moved the packet's start and end
             packet = bytearray(frame.buffer[frame.head:frame.tail])
+        elif runner.vm is not None and "skb_packet" in runner.vm.__dict__:    # bpf_skb_change_tail's
+            packet = runner.vm.__dict__["skb_packet"]
         if program.type in _SKB_TYPES and program.type not in _LAYER2:
             packet[:ETH_HLEN] = bytes(ETH_HLEN)   # the kernel hands back a zeroed link-layer header
         return retval & width, packet, context
@@ -228,10 +230,10 @@ class VmProgram(Program):
 _PER_RUN = frozenset({12, 68})
 
 #: what helpers keep in a run's ``__dict__`` (the XDP frame, a socket filter's link-layer
-#: header, tail calls left, mapped map values, reserved ring-buffer records, trace output
+#: header, the packet bpf_skb_change_tail made, tail calls left, mapped map values, reserved ring-buffer records, trace output
 #: counts): a tail-call chain shares it
-_RUN_STATE = ("xdp_frame", "link_header", "tail_calls_left", "mapped_values", "reserved", "output_bytes",
-              "output_dropped")
+_RUN_STATE = ("xdp_frame", "link_header", "skb_packet", "tail_calls_left", "mapped_values", "reserved",
+              "output_bytes", "output_dropped")
 
 
 class _Runner:

@@ -106,6 +106,9 @@ STATE = I64.as_pointer()
 #: bpf_loop) or keep one to call later (bpf_timer_set_callback): programs calling them
 #: run on the interpreter
 CALLBACK_HELPERS = frozenset({164, 170, 181})
+#: helpers that replace an skb's packet with a longer or shorter one (bpf_skb_change_tail):
+#: compiled code keeps the packet's address and length for the whole run
+RESIZING_HELPERS = frozenset({38})
 #: bpf_map_lookup_elem (engine code answers it natively where the run's table can)
 MAP_LOOKUP_ELEM = 1
 RESULT = ir.LiteralStructType([I64, I64])
@@ -195,6 +198,9 @@ class Translator:
             elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm in CALLBACK_HELPERS:
                 raise JitUnsupported(f"instruction {self.program.slots[index]} calls a helper that runs a callback "
                                      "(bpf_loop, bpf_for_each_map_elem, bpf_timer_set_callback): the interpreter runs it")
+            elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm in RESIZING_HELPERS:
+                raise JitUnsupported(f"instruction {self.program.slots[index]} resizes the packet "
+                                     "(bpf_skb_change_tail): the interpreter runs it")
         ordered = sorted(starts)
         functions = {}
         for i, start in enumerate(ordered):
