@@ -18,7 +18,6 @@ program, translated to eBPF, runs in the vm JIT over each batch (see docs/filter
 from __future__ import annotations
 
 import gc
-import os
 import sys
 
 from pybpf.errors import PybpfError
@@ -91,10 +90,10 @@ def run(args: argparse.Namespace) -> int:
         if args.interface is not None:
             return _live(args, expression)
         return _read(args, expression)
-    except BrokenPipeError:                 # `pybpf filter ... | head`: stop quietly, as tcpdump does
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+    except BrokenPipeError:                 # `pybpf filter ... | head`
+        from pybpf.cli.output import reader_gone
+
+        return reader_gone()
 
 
 def _expression(args: argparse.Namespace) -> str:

@@ -13,6 +13,14 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
 
+def reader_gone() -> int:
+    """After a BrokenPipeError on stdout (``pybpf ... | head``): stop quietly, as tcpdump
+    does — stdout pointed at /dev/null so that the interpreter's last flush cannot fail
+    again — and exit 0."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def atomic_output(path: str | None) -> _AtomicOutput:
     """A binary stream for ``path`` ("-" or None: stdout) that appears only when complete.
 

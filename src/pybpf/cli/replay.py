@@ -44,7 +44,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the program, replay the capture, print and write what was asked."""
+    """Load the program, replay the capture, print and write what was asked; quietly
+    stop where the reader of the output went away (``pybpf replay ... -v | head``)."""
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        from pybpf.cli.output import reader_gone
+
+        return reader_gone()
+
+
+def _run(args: argparse.Namespace) -> int:
     from pybpf.capture import open_capture
     from pybpf.cli.run import engine_name
     from pybpf.engine import load
@@ -170,7 +180,9 @@ def _print_verbose(result: PacketResult) -> None:
 def _map_contents(m: Map) -> list[tuple[Any, Any]]:
     """A map's entries, decoded through its BTF types where it has them: every entry of a
     hash map, the non-zero ones of an array (whose every slot always exists); nothing for
-    maps without entries to list (ring buffers, perf event arrays)."""
+    maps without entries to list (ring buffers, perf event arrays). Sorted by key (integers
+    by value, other keys by their bytes): a hash map's own order is its buckets', which
+    differs between the engines and from run to run, and the output should not."""
     from pybpf.object import MapType
 
     try:
@@ -179,7 +191,9 @@ def _map_contents(m: Map) -> list[tuple[Any, Any]]:
         return []
     if m.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
         entries = [(key, value) for key, value in entries if _nonzero(value)]
-    return entries
+    encode = m.key_codec.encode
+    return sorted(entries, key=lambda entry: (0, entry[0], b"") if isinstance(entry[0], int)
+                  else (1, 0, encode(entry[0])))
 
 
 def _nonzero(value: Any) -> bool:

@@ -4,7 +4,6 @@ each tool takes its own flags (``pybpf tool NAME --help``)."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
@@ -47,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     except ProgramShown as shown:       # --ebpf: the program instead of a run
         sys.stdout.write(shown.text if shown.text.endswith("\n") else shown.text + "\n")
         return 0
-    except BrokenPipeError:     # `pybpf tool NAME | head`: stop quietly (the programs are detached by now)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    except BrokenPipeError:     # `pybpf tool NAME | head` (the programs are detached by now)
+        from pybpf.cli.output import reader_gone
+
+        return reader_gone()

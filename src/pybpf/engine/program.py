@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 
 from pybpf.engine.link import Link
 from pybpf.errors import EngineUnavailable
-from pybpf.object import ProgramSpec
+from pybpf.object import ProgramSpec, ProgramType
 from pybpf.resource import Resource
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
@@ -29,6 +29,34 @@ class RunResult:
     data_out: bytes
     ctx_out: bytes
     duration_ns: int
+
+
+#: program types whose test run builds an skb from the packet
+SKB_TEST_RUN_TYPES = frozenset({ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT,
+                                ProgramType.CGROUP_SKB, ProgramType.LWT_IN, ProgramType.LWT_OUT,
+                                ProgramType.LWT_XMIT, ProgramType.LWT_SEG6LOCAL})
+#: ethertype → the network header a skb test run must hold whole (IPv4, IPv6)
+_NETWORK_HEADERS = {0x0800: 20, 0x86DD: 40}
+_ETH_HLEN = 14
+#: the longest packet a skb test run takes: one page less the skb's headroom (NET_SKB_PAD,
+#: 64 on x86-64) and its aligned skb_shared_info (320), as bpf_test_init checks
+SKB_TEST_RUN_MAX = 4096 - 64 - 320
+
+
+def skb_test_run_refusal(data: bytes) -> str:
+    """Why the kernel's skb test run refuses ``data`` with EINVAL, or "" when it takes
+    it: a packet longer than one page's linear data (:data:`SKB_TEST_RUN_MAX`), or an
+    IPv4 or IPv6 packet whose network header is cut short (the test run reads its
+    addresses into its socket). The vm engine refuses the same packets with this reason;
+    the kernel engine adds it to the kernel's bare EINVAL, so both say why alike."""
+    if len(data) > SKB_TEST_RUN_MAX:
+        return (f"a skb test run takes at most {SKB_TEST_RUN_MAX} bytes of packet (one page, less the skb's "
+                f"headroom and shared info), got {len(data)}")
+    need = _NETWORK_HEADERS.get(int.from_bytes(data[12:14], "big"))
+    if need is None or len(data) >= _ETH_HLEN + need:
+        return ""
+    return (f"a skb test run of an {'IPv4' if need == 20 else 'IPv6'} packet needs its whole "
+            f"{need}-byte header, got {len(data) - _ETH_HLEN} bytes after the Ethernet header")
 
 
 class Program(Resource, ABC):

@@ -260,7 +260,7 @@ def create_map(spec: MapSpec, btf_fd: int = 0) -> KernelMap:
     spec.check()
     inner_fd = 0
     if spec.inner is not None:
-        inner_fd = create_fd(spec.inner)
+        inner_fd = create_fd(spec.inner, btf_fd=btf_fd)      # (its BTF is the outer map's)
     try:
         return KernelMap(spec, create_fd(spec, inner_fd, btf_fd))
     finally:

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 
 from pybpf.engine.link import Link
-from pybpf.engine.program import Program, RunResult
+from pybpf.engine.program import SKB_TEST_RUN_TYPES, Program, RunResult, skb_test_run_refusal
 from pybpf.errors import BPFError, PybpfError, VerifierError
 from pybpf.isa import SLOT_SIZE, Instruction, decode, encode
 from pybpf.kernel import attrs
@@ -76,9 +76,11 @@ class KernelProgram(Program):
             ctx_in=ctypes.addressof(ctx_in) if ctx_in is not None else 0,
             ctx_out=ctypes.addressof(ctx_out) if ctx_out is not None else 0,
             flags=flags, cpu=cpu)
+        refusal = skb_test_run_refusal(data) if self.type in SKB_TEST_RUN_TYPES else ""
         bpf(Command.PROG_TEST_RUN, attr, self._target, {
             ENOTSUPP: f"the kernel cannot test-run {self.type} programs",
             errno.ENOSPC: "the program's output is larger than data_out_size/ctx_out_size",
+            **({errno.EINVAL: refusal} if refusal else {}),
         })
         return RunResult(
             retval=attr.retval,

@@ -10,8 +10,10 @@ from packet to packet as they would on a live interface.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from pybpf.errors import BPFError, PybpfError
 from pybpf.object import ProgramType
@@ -115,7 +117,12 @@ def replay(program: Program, packets: Iterable[bytes | Packet]) -> Iterator[Pack
         raise ReplayError(f"program {program.name!r} is a {kind} program; replay runs packet programs "
                           f"({', '.join(str(t) for t in PACKET_TYPES)})")
     run_packets = getattr(program, "run_packets", None)
-    index = 0
+    with _on_one_cpu(program):
+        yield from _replayed(program, packets, run_packets)
+
+
+def _replayed(program: Program, packets: Iterable[bytes | Packet], run_packets: Any) -> Iterator[PacketResult]:
+    kind, index = program.type, 0
     for chunk in _chunks(_packets(packets), _CHUNK):
         outcomes = run_packets([data for data, _ in chunk]) if run_packets is not None else None
         if outcomes is None:
@@ -129,6 +136,34 @@ def replay(program: Program, packets: Iterable[bytes | Packet]) -> Iterator[Pack
             else:
                 yield _result(kind, index, data, timestamp, *outcome)
             index += 1
+
+
+#: the CPU a replay's test runs run on: the vm engine's (``test_run(cpu=0)``), and the one
+#: the kernel engine's thread is pinned to, so per-CPU maps and bpf_get_smp_processor_id
+#: give the same on both engines, whatever CPU the scheduler would have picked
+REPLAY_CPU = 0
+
+
+@contextmanager
+def _on_one_cpu(program: Program) -> Iterator[None]:
+    """Pin the calling thread to :data:`REPLAY_CPU` while a kernel-engine replay runs.
+    BPF_PROG_TEST_RUN runs skb and XDP programs on the CPU it is called from (it takes
+    no ``cpu`` for them), so without this a replay's per-CPU counters land on whichever
+    CPUs the thread wandered over. The thread's own mask is given back after; it is left
+    as it is where the CPU is outside the thread's cpuset (EINVAL)."""
+    if program.engine != "kernel" or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    allowed = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {REPLAY_CPU})
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 #: packets handed to a program's native loop at a time
@@ -146,13 +181,19 @@ def _chunks(items: Iterator[tuple[bytes, int]], size: int) -> Iterator[list[tupl
         yield chunk
 
 
+#: the most a test run's packet grows by: XDP's headroom (adjust_head) and a page, which
+#: adjust_tail may add to a packet's last fragment (the buffer for the packet out is this
+#: much longer than the packet in: the kernel refuses a run whose packet outgrows it)
+GROWTH = 256 + 4096
+
+
 def _tested(program: Program, index: int, data: bytes, timestamp: int) -> PacketResult:
     """One packet through ``program.test_run`` (an ERROR result where no test run takes it)."""
     if len(data) < ETH_HLEN:
         return PacketResult(index, 0, "ERROR", False, data, b"", timestamp,
                             f"{len(data)} bytes: shorter than an Ethernet header, so no test run takes it")
     try:
-        result = program.test_run(data, data_out_size=len(data) + 512)
+        result = program.test_run(data, data_out_size=len(data) + GROWTH)
     except BPFError as exc:
         return PacketResult(index, 0, "ERROR", False, data, b"", timestamp, str(exc))
     return _result(program.type, index, data, timestamp, result.retval, result.data_out)

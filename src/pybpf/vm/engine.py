@@ -23,12 +23,15 @@ import time
 from collections.abc import Iterator, Sequence
 
 from pybpf.engine import BPFError, Collection, Program, RunResult, VerifierError
+from pybpf.engine.program import skb_test_run_refusal
 from pybpf.isa import opcodes as o
 from pybpf.object import AttachType, CollectionSpec, ProgramSpec, ProgramType
 from pybpf.verifier import map_info, verify
 from pybpf.vm import locking
 from pybpf.vm.constants import MAX_TAIL_CALLS
 from pybpf.vm.errors import TailCall, VMError
+from pybpf.vm.ethernet import LOOPBACK_IFINDEX, eth_type_trans
+from pybpf.vm.jit.abi import XDP_FRAG_SIZE
 from pybpf.vm.memory import INPUT_BASE, STACK_TOP, Memory
 from pybpf.vm.objects import OBJECTS, new_id
 from pybpf.vm.program import CheckedProgram as Checked
@@ -121,13 +124,17 @@ class VmProgram(Program):
                            f"a {kind} test run needs at least an Ethernet header ({ETH_HLEN} bytes) of data, "
                            f"got {len(data)}", f"program {self.spec.name!r}")
         if kind in _SKB_TYPES:
-            _check_network_header(data, self.spec.name)
+            _check_skb_packet(data, self.spec.name)
         start = time.perf_counter_ns()
         for _ in range(repeat):
             retval, packet, context = self._run_once(data, ctx, cpu)
         duration = (time.perf_counter_ns() - start) // repeat
         run_timers()     # the vm's stand-in for the kernel's timer softirq (pybpf.vm.timers)
-        return RunResult(retval, bytes(packet[:data_out_size]), bytes(context[:ctx_out_size]), duration)
+        if data_out_size and len(packet) > data_out_size:   # as bpf_test_finish: the run happened
+            raise BPFError("BPF_PROG_TEST_RUN", errno.ENOSPC,
+                           f"the program's output ({len(packet)} bytes) is larger than data_out_size "
+                           f"({data_out_size})", f"program {self.spec.name!r}")
+        return RunResult(retval, bytes(packet), bytes(context[:ctx_out_size]), duration)
 
     def run_packets(self, packets: Sequence[bytes], cpu: int = 0) -> Iterator[tuple[int, bytes] | None] | None:
         """Each packet's test run — (r0, the packet as the program left it), or None for a
@@ -211,6 +218,8 @@ class VmProgram(Program):
         width = 0xFFFF_FFFF if program.type != ProgramType.SYSCALL else (1 << 64) - 1
         if frame is not None:  # XDP may have moved the packet's start and end
             packet = bytearray(frame.buffer[frame.head:frame.tail])
+        elif runner.vm is not None and "skb_packet" in runner.vm.__dict__:    # bpf_skb_change_tail's
+            packet = runner.vm.__dict__["skb_packet"]
         if program.type in _SKB_TYPES and program.type not in _LAYER2:
             packet[:ETH_HLEN] = bytes(ETH_HLEN)   # the kernel hands back a zeroed link-layer header
         return retval & width, packet, context
@@ -221,10 +230,10 @@ class VmProgram(Program):
 _PER_RUN = frozenset({12, 68})
 
 #: what helpers keep in a run's ``__dict__`` (the XDP frame, a socket filter's link-layer
-#: header, tail calls left, mapped map values, reserved ring-buffer records, trace output
+#: header, the packet bpf_skb_change_tail made, tail calls left, mapped map values, reserved ring-buffer records, trace output
 #: counts): a tail-call chain shares it
-_RUN_STATE = ("xdp_frame", "link_header", "tail_calls_left", "mapped_values", "reserved", "output_bytes",
-              "output_dropped")
+_RUN_STATE = ("xdp_frame", "link_header", "skb_packet", "tail_calls_left", "mapped_values", "reserved",
+              "output_bytes", "output_dropped")
 
 
 class _Runner:
@@ -274,19 +283,12 @@ class _Runner:
             self.engine_run.close()
 
 
-#: ethertype → the network header a skb test run must hold whole (IPv4, IPv6)
-_NETWORK_HEADERS = {0x0800: 20, 0x86DD: 40}
-
-
-def _check_network_header(data: bytes, name: str) -> None:
-    """The kernel's skb test run refuses an IPv4 or IPv6 packet whose network header is
-    cut short (it reads the addresses into the test run's socket); so does the vm."""
-    need = _NETWORK_HEADERS.get(int.from_bytes(data[12:14], "big"))
-    if need is not None and len(data) < ETH_HLEN + need:
-        raise BPFError("BPF_PROG_TEST_RUN", errno.EINVAL,
-                       f"a skb test run of an {'IPv4' if need == 20 else 'IPv6'} packet needs its whole "
-                       f"{need}-byte header, got {len(data) - ETH_HLEN} bytes after the Ethernet header",
-                       f"program {name!r}")
+def _check_skb_packet(data: bytes, name: str) -> None:
+    """The kernel's skb test run refuses a packet longer than a page and an IPv4 or IPv6
+    packet whose network header is cut short; so does the vm, with the same reason."""
+    reason = skb_test_run_refusal(data)
+    if reason:
+        raise BPFError("BPF_PROG_TEST_RUN", errno.EINVAL, reason, f"program {name!r}")
 
 
 def _explained(exc: VMError, spec: ProgramSpec) -> VMError:
@@ -300,7 +302,8 @@ def _explained(exc: VMError, spec: ProgramSpec) -> VMError:
 
 XDP_HEADROOM = 256
 #: how far bpf_xdp_adjust_tail may grow a test-run packet (the kernel's frame minus its
-#: headroom and shared info, on 4 KiB pages)
+#: headroom and shared info, on 4 KiB pages), and the most of a longer packet the frame
+#: holds: the kernel's test run puts the rest in page-sized fragments
 XDP_TAILROOM = 4096 - XDP_HEADROOM - 320
 #: packets per native call of :meth:`VmProgram.run_packets`
 _CHUNK = 4096
@@ -312,35 +315,71 @@ _PACKET_LAYOUTS = {ProgramType.XDP: _L_XDP, ProgramType.SCHED_CLS: _L_SKB_L2, Pr
                    ProgramType.SOCKET_FILTER: _L_SKB_L3, ProgramType.CGROUP_SKB: _L_SKB_L3}
 
 
+def xdp_frame_room(length: int) -> int:
+    """Bytes an XDP frame's buffer holds past its headroom for a ``length``-byte packet:
+    the page's room for a packet that fits, else the packet and what its last fragment
+    may grow by (:class:`XdpFrame`)."""
+    return XDP_TAILROOM if length <= XDP_TAILROOM else length + XDP_FRAG_SIZE
+
+
 class XdpFrame:
     """An XDP test-run buffer: headroom, the packet, tailroom; ``head``/``tail`` move
-    with bpf_xdp_adjust_head/tail and the context's data pointers follow."""
+    with bpf_xdp_adjust_head/tail and the context's data pointers follow.
+
+    A packet longer than :data:`XDP_TAILROOM` is, as in the kernel's test run, that many
+    bytes of linear data (``end``: xdp_md's ``data_end``) and page-sized fragments after
+    them, kept here in the same buffer up to ``tail``: direct access reaches the linear
+    part only, ``bpf_xdp_load/store_bytes`` and ``get_buff_len`` the whole packet, and
+    ``adjust_tail`` shrinks fragments (then the linear part) or grows the last one within
+    its page, as the kernel's ``bpf_xdp_frags_shrink/increase_tail``."""
 
     def __init__(self, packet: bytearray):
-        self.buffer = bytearray(XDP_HEADROOM) + packet + bytearray(max(0, XDP_TAILROOM - len(packet)))
+        self.buffer = bytearray(XDP_HEADROOM) + packet + bytearray(xdp_frame_room(len(packet)) - len(packet))
         self.head, self.tail = XDP_HEADROOM, XDP_HEADROOM + len(packet)
+        self.end = XDP_HEADROOM + min(len(packet), XDP_TAILROOM)
         self.pointers: dict[int, int] = {}
 
     def publish(self) -> None:
         """Point xdp_md's data, data_end and data_meta at the current packet."""
         base = INPUT_BASE - XDP_HEADROOM
-        self.pointers.update({0: base + self.head, 4: base + self.tail, 8: base + self.head})
+        self.pointers.update({0: base + self.head, 4: base + self.end, 8: base + self.head})
 
     def adjust_head(self, delta: int) -> int:
         head = self.head + delta
-        if head < 0 or self.tail - head < ETH_HLEN:
+        if head < 0 or self.end - head < ETH_HLEN:
             return -errno.EINVAL
         self.head = head
         self.publish()
         return 0
 
     def adjust_tail(self, delta: int) -> int:
+        fragments = self.tail - self.end
+        if fragments:
+            return self._adjust_fragments(delta, fragments)
         tail = self.tail + delta
-        if tail > len(self.buffer) or tail - self.head < ETH_HLEN:
+        if tail > XDP_HEADROOM + XDP_TAILROOM or tail - self.head < ETH_HLEN:
             return -errno.EINVAL
         if delta > 0:
             self.buffer[self.tail:tail] = bytes(delta)
-        self.tail = tail
+        self.tail = self.end = tail
+        self.publish()
+        return 0
+
+    def _adjust_fragments(self, delta: int, fragments: int) -> int:
+        if delta < 0:
+            if -delta > self.tail - self.head - ETH_HLEN:
+                return -errno.EINVAL
+            if -delta < fragments:
+                self.tail += delta
+            else:                   # every fragment freed: the rest comes off the linear part
+                self.end -= -delta - fragments
+                self.tail = self.end
+        else:
+            last = (fragments - 1) % XDP_FRAG_SIZE + 1      # every fragment but the last is a full page
+            if delta > XDP_FRAG_SIZE - last:
+                return -errno.EINVAL
+            self.buffer[self.tail:self.tail + delta] = bytes(delta)
+            self.tail += delta
         self.publish()
         return 0
 
@@ -360,7 +399,7 @@ class PacketBatches:
         self.keep_packets = keep_packets
         memory = Memory()
         xdp = layout == _L_XDP
-        self.context = bytearray(XDP_MD_SIZE if xdp else SK_BUFF_SIZE)
+        self.context = _xdp_md(None) if xdp else bytearray(SK_BUFF_SIZE)
         memory.map(self.context, writable=not xdp, name="xdp_md" if xdp else "__sk_buff", base=CONTEXT_BASE)
         stack = bytearray(o.STACK_SIZE)
         memory.map(stack, writable=True, name="stack", base=STACK_BASE, aligned=True)
@@ -386,7 +425,7 @@ class PacketBatches:
         self.release()
         if longest is None:
             longest = max(memoryview(lengths).cast("B").cast("Q")[:count], default=0)
-        headroom = XDP_HEADROOM + max(longest, XDP_TAILROOM) if self.layout == _L_XDP else max(longest, 1)
+        headroom = XDP_HEADROOM + xdp_frame_room(longest) if self.layout == _L_XDP else max(longest, 1)
         self.slot = -(-headroom // 64) * 64
         frames = count if self.keep_packets else 1
         if len(self.buffer) < self.slot * frames:
@@ -438,6 +477,7 @@ class _NativeXdpFrame(XdpFrame):
     def __init__(self, run: Any):
         self.run = run
         self.pointers: dict[int, int] = {}
+        self._moved_end: int | None = None
 
     @property
     def buffer(self) -> Any:  # type: ignore[override]
@@ -459,9 +499,32 @@ class _NativeXdpFrame(XdpFrame):
     def tail(self, value: int) -> None:
         self.run.set_frame_bounds(self.head, value)
 
+    @property
+    def end(self) -> int:   # type: ignore[override]
+        if self._moved_end is not None:
+            return self._moved_end
+        return self.run.pointer(4) - (INPUT_BASE - XDP_HEADROOM)
+
+    @end.setter
+    def end(self, value: int) -> None:
+        self._moved_end = value         # (the state's pointer changes when published)
+
     def publish(self) -> None:
         super().publish()
+        if self._moved_end is not None:
+            self.pointers[4] = INPUT_BASE - XDP_HEADROOM + self._moved_end
+            self._moved_end = None
         self.run.set_pointers(self.pointers)
+
+
+def _xdp_md(ctx: bytes | None) -> bytearray:
+    """An XDP test run's ``xdp_md`` (its pointers are the frame's): the given one, with
+    ``ingress_ifindex`` the loopback's where it names no device — the kernel's test run
+    takes the packet in on queue 0 of the namespace's loopback then."""
+    context = bytearray(ctx or b"").ljust(XDP_MD_SIZE, b"\0")[:XDP_MD_SIZE]
+    if not struct.unpack_from("<I", context, 12)[0]:
+        struct.pack_into("<I", context, 12, LOOPBACK_IFINDEX)
+    return context
 
 
 def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None,
@@ -473,16 +536,22 @@ def _context(kind: ProgramType, packet: bytearray, ctx: bytes | None,
     end = INPUT_BASE + len(visible)
     if kind in _SKB_TYPES:
         context = bytearray(ctx or b"").ljust(SK_BUFF_SIZE, b"\0")[:SK_BUFF_SIZE]
-        protocol = struct.unpack_from(">H", packet, 12)[0] if len(packet) >= 14 else 0
+        protocol, pkt_type = eth_type_trans(packet)
         struct.pack_into("<I", context, 0, len(visible))                   # len
+        struct.pack_into("<I", context, 4, pkt_type)
         struct.pack_into("<I", context, 16, struct.unpack("<H", struct.pack(">H", protocol))[0])  # protocol, network order
-        struct.pack_into("<I", context, 160, len(visible))                 # wire_len
+        if struct.unpack_from("<I", context, 40)[0] <= 1:                  # ifindex: the test run's loopback
+            struct.pack_into("<I", context, 40, LOOPBACK_IFINDEX)
+        # wire_len: a test run without a context leaves it 0; one with a context, its
+        # wire_len or else the packet's length
+        wire_len = struct.unpack_from("<I", context, 160)[0] or len(visible) if ctx else 0
+        struct.pack_into("<I", context, 160, wire_len)
         pointers = {76: INPUT_BASE, 80: end} if kind in _DIRECT_PACKET else {}
         memory.map(context, writable=True, name="__sk_buff", base=CONTEXT_BASE)
         memory.regions[0].pointers = pointers
         return context, None
     if kind == ProgramType.XDP:
-        context = bytearray(ctx or b"").ljust(XDP_MD_SIZE, b"\0")[:XDP_MD_SIZE]
+        context = _xdp_md(ctx)
         memory.unmap(INPUT_BASE)
         frame = XdpFrame(packet)
         memory.map(frame.buffer, writable=True, name="xdp frame", base=INPUT_BASE - XDP_HEADROOM)

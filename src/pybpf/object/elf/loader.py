@@ -129,7 +129,10 @@ def btf_maps(obj: ElfObject, object_btf: ObjectBTF | None) -> dict[str, MapSpec]
     for variable in datasec.members:
         var = btf[variable.type]
         try:
-            specs[var.name] = map_spec_from_btf(btf, var.name, var.ref).copy(btf=object_btf.blob)
+            spec = map_spec_from_btf(btf, var.name, var.ref)
+            if spec.inner is not None:      # the inner template's type ids are of this BTF too
+                spec = spec.copy(inner=spec.inner.copy(btf=object_btf.blob))
+            specs[var.name] = spec.copy(btf=object_btf.blob)
         except BTFError as exc:
             raise ObjectError(f"{obj.path}: map {var.name!r}: {exc}") from None
     return specs

@@ -15,6 +15,7 @@ from pybpf.object import MapType
 from pybpf.vm.errors import VMError
 from pybpf.vm.helpers.operands import charge_copy, errno_result, map_operand, signed32
 from pybpf.vm.helpers.registry import Family
+from pybpf.vm.jit.abi import CONTEXT_BASE
 from pybpf.vm.memory import INPUT_BASE
 
 TYPE_CHECKING = False   # typing.TYPE_CHECKING without importing typing (start-up)
@@ -63,6 +64,34 @@ def skb_load_bytes(vm: Any, skb: int, offset: int, to: int, length: int, *_: int
         vm.memory.write_bytes(to, bytes(length))
         return errno_result(-errno.EFAULT)
     vm.memory.write_bytes(to, _packet_bytes(vm, offset, length))
+    return 0
+
+
+#: the longest skb bpf_skb_change_tail makes in a test run: the skb has no device, so the
+#: limit is SKB_MAX_ALLOC (four pages less the aligned skb_shared_info)
+SKB_MAX_ALLOC = 4 * 4096 - 320
+
+
+@FAMILY.helper("bpf_skb_change_tail")
+def skb_change_tail(vm: Any, skb: int, new_len: int, flags: int, *_: int) -> int:
+    """Cut the packet to ``new_len`` bytes or grow it with zeros, as the kernel does for a
+    tc program's skb (whose shortest is its Ethernet header); -EINVAL for flags or a length
+    out of range. The packet is replaced (the verifier has invalidated packet pointers):
+    ``skb->len`` and ``data_end`` follow, and the test run hands back the new one."""
+    new_len &= 0xFFFF_FFFF
+    if flags or new_len > SKB_MAX_ALLOC or new_len < ETH_HLEN:
+        return errno_result(-errno.EINVAL)
+    region, _ = vm.memory.region(INPUT_BASE, 1, False, access=False)
+    packet = bytearray(region.data[:new_len])
+    packet += bytes(new_len - len(packet))
+    charge_copy(vm, new_len)
+    vm.memory.unmap(INPUT_BASE)
+    vm.memory.map(packet, writable=True, name="packet", base=INPUT_BASE)
+    context = next(r for r in vm.memory.regions if r.base == CONTEXT_BASE)
+    context.data[0:4] = new_len.to_bytes(4, "little")           # skb->len
+    if context.pointers:                                        # data_end, for direct packet access
+        context.pointers[80] = INPUT_BASE + new_len
+    vm.__dict__["skb_packet"] = packet
     return 0
 
 

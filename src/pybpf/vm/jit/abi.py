@@ -79,8 +79,10 @@ ENTRY_SYMBOL, BATCH_SYMBOL, PACKETS_SYMBOL = "bpf_entry", "bpf_batch", "bpf_pack
 L_XDP, L_SKB_L2, L_SKB_L3 = 0, 1, 2
 #: ``bpf_packets``' flag bits: the skb exposes data/data_end (tc, cgroup skb)
 P_DIRECT = 1
-#: the XDP frame: headroom before the packet, and tailroom to which it may grow
+#: the XDP frame: headroom before the packet, and tailroom to which it may grow (and the
+#: most of a longer packet its linear part holds); a longer packet's fragments are pages
 XDP_HEADROOM, XDP_TAILROOM = 256, 4096 - 256 - 320
+XDP_FRAG_SIZE = 4096
 CONTEXT_BASE = 0x0000_0000_F000_0000
 INPUT_BASE = 0x0000_0001_0000_0000
 SK_BUFF_SIZE = 192

@@ -317,7 +317,7 @@ def _generator_digest() -> bytes:
     isa = os.path.join(os.path.dirname(vm), "isa")
     return files_digest([os.path.join(folder, name) for folder, name in (
         (jit, "abi.py"), (jit, "translate.py"), (jit, "runtime.py"), (jit, "native.py"), (jit, "lookups.py"),
-        (jit, "mapcalls.py"), (vm, "analysis.py"), (vm, "memory.py"), (vm, "program.py"), (isa, "opcodes.py"))])
+        (jit, "mapcalls.py"), (vm, "analysis.py"), (vm, "ethernet.py"), (vm, "memory.py"), (vm, "program.py"), (isa, "opcodes.py"))])
 
 
 def _object_code(program: CheckedProgram, opt: int, engine: bool = False,
@@ -684,6 +684,14 @@ class EngineRun:
         for k, (offset, value) in enumerate(sorted(pointers.items())[:t.MAX_POINTERS]):
             state[t.S_POINTERS + 2 * k], state[t.S_POINTERS + 2 * k + 1] = t.CONTEXT_BASE + offset, value
         state[t.S_NPOINTERS] = min(len(pointers), t.MAX_POINTERS)
+
+    def pointer(self, offset: int) -> int:
+        """The context's pointer field at ``offset``, as compiled code reads it."""
+        state = self.vm.state
+        for k in range(state[t.S_NPOINTERS]):
+            if state[t.S_POINTERS + 2 * k] == t.CONTEXT_BASE + offset:
+                return int(state[t.S_POINTERS + 2 * k + 1])
+        raise KeyError(offset)
 
     def close(self) -> None:
         self.vm.release()

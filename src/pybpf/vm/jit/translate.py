@@ -18,10 +18,20 @@ from collections.abc import Callable, Mapping, Sequence
 
 from llvmlite import ir
 
+from pybpf.engine.program import SKB_TEST_RUN_MAX
 from pybpf.isa import Instruction
 from pybpf.isa import opcodes as o
 from pybpf.vm.analysis import initialised_registers
 from pybpf.vm.constants import MAP_HANDLE_BASE
+from pybpf.vm.ethernet import (
+    ETH_P_802_2,
+    ETH_P_802_3,
+    ETH_P_802_3_MIN,
+    LOOPBACK_IFINDEX,
+    PACKET_HOST,
+    PACKET_MULTICAST,
+    PACKET_OTHERHOST,
+)
 from pybpf.vm.jit.abi import (
     BATCH_SYMBOL,
     CONTEXT_BASE,
@@ -75,6 +85,7 @@ from pybpf.vm.jit.abi import (
     SK_BUFF_SIZE,
     SKIPPED,
     WRITE_FLAG,
+    XDP_FRAG_SIZE,
     XDP_HEADROOM,
     XDP_TAILROOM,
     JitUnsupported,
@@ -95,6 +106,9 @@ STATE = I64.as_pointer()
 #: bpf_loop) or keep one to call later (bpf_timer_set_callback): programs calling them
 #: run on the interpreter
 CALLBACK_HELPERS = frozenset({164, 170, 181})
+#: helpers that replace an skb's packet with a longer or shorter one (bpf_skb_change_tail):
+#: compiled code keeps the packet's address and length for the whole run
+RESIZING_HELPERS = frozenset({38})
 #: bpf_map_lookup_elem (engine code answers it natively where the run's table can)
 MAP_LOOKUP_ELEM = 1
 RESULT = ir.LiteralStructType([I64, I64])
@@ -184,6 +198,9 @@ class Translator:
             elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm in CALLBACK_HELPERS:
                 raise JitUnsupported(f"instruction {self.program.slots[index]} calls a helper that runs a callback "
                                      "(bpf_loop, bpf_for_each_map_elem, bpf_timer_set_callback): the interpreter runs it")
+            elif ins.opcode == o.JMP | o.CALL and ins.src == o.CALL_HELPER and ins.imm in RESIZING_HELPERS:
+                raise JitUnsupported(f"instruction {self.program.slots[index]} resizes the packet "
+                                     "(bpf_skb_change_tail): the interpreter runs it")
         ordered = sorted(starts)
         functions = {}
         for i, start in enumerate(ordered):
@@ -923,6 +940,35 @@ def _reaches_memory(instructions: Sequence[Instruction]) -> bool:
     return False
 
 
+def _eth_type_trans(b: ir.IRBuilder, context: ir.Value, host: ir.Value, length: ir.Value,
+                    ethertype: ir.Value) -> None:
+    """Set ``skb->protocol``, ``pkt_type`` and ``ifindex`` as the kernel's skb test run
+    does, as :func:`pybpf.vm.ethernet.eth_type_trans` (which says why) does for the
+    interpreter: an 802.3 length becomes ETH_P_802_3 or ETH_P_802_2, the destination MAC
+    against the loopback device's zeros gives the packet type."""
+    def byte(index: int) -> ir.Value:
+        return b.zext(b.load(b.gep(host, [c64(index)])), I64)
+
+    def field(offset: int) -> ir.Value:
+        return b.bitcast(b.gep(context, [c64(offset)]), I32.as_pointer())
+
+    raw_ipx = b.and_(b.icmp_unsigned(">=", length, c64(16)),
+                     b.icmp_unsigned("==", b.and_(byte(14), byte(15)), c64(0xFF)))
+    length_field = b.select(raw_ipx, c64(ETH_P_802_3), c64(ETH_P_802_2))
+    protocol = b.select(b.icmp_unsigned("<", ethertype, c64(ETH_P_802_3_MIN)), length_field, ethertype)
+    swapped = b.or_(b.lshr(protocol, c64(8)), b.shl(b.and_(protocol, c64(0xFF)), c64(8)))   # network order
+    b.store(b.trunc(swapped, I32), field(16))
+    dest = [byte(k) for k in range(6)]
+    anything = dest[0]
+    for value in dest[1:]:
+        anything = b.or_(anything, value)
+    group = b.icmp_unsigned("!=", b.and_(dest[0], c64(1)), c64(0))
+    other = b.select(group, c64(PACKET_MULTICAST), c64(PACKET_OTHERHOST))
+    pkt_type = b.select(b.icmp_unsigned("==", anything, c64(0)), c64(PACKET_HOST), other)
+    b.store(b.trunc(pkt_type, I32), field(4))
+    b.store(ir.Constant(I32, LOOPBACK_IFINDEX), field(40))
+
+
 def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     """``bpf_packets(state, hosts, lengths, n, results, heads, tails, buffer, slot, ctx,
     layout, flags) -> packets done``: an engine program over n packets in one native
@@ -965,8 +1011,10 @@ def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     ethertype = b.or_(b.shl(b.zext(b.load(b.gep(host, [c64(12)])), I64), c64(8)),
                       b.zext(b.load(b.gep(host, [c64(13)])), I64))
     # the kernel's test run refuses runts, and skbs whose IPv4 or IPv6 header is cut short
+    # or that are longer than its page (pybpf.engine.program.skb_test_run_refusal)
     cut = b.or_(b.and_(b.icmp_unsigned("==", ethertype, c64(0x0800)), b.icmp_unsigned("<", length, c64(34))),
                 b.and_(b.icmp_unsigned("==", ethertype, c64(0x86DD)), b.icmp_unsigned("<", length, c64(54))))
+    cut = b.or_(cut, b.icmp_unsigned(">", length, c64(SKB_TEST_RUN_MAX)))   # (or too long for an skb)
     runt = b.icmp_unsigned("<", length, c64(14))
     b.cbranch(b.or_(runt, b.and_(b.not_(is_xdp), cut)), skip, run)
 
@@ -987,7 +1035,9 @@ def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     b.cbranch(is_xdp, xdp, skb)
 
     b.position_at_end(xdp)     # headroom, the packet, tailroom: all zero but the packet
-    grown = b.select(b.icmp_unsigned(">", length, c64(XDP_TAILROOM)), length, c64(XDP_TAILROOM))
+    # the frame: the page's room, or a longer packet and its last fragment's (pybpf.vm.engine.xdp_frame_room)
+    longer = b.icmp_unsigned(">", length, c64(XDP_TAILROOM))
+    grown = b.select(longer, b.add(length, c64(XDP_FRAG_SIZE)), c64(XDP_TAILROOM))
     end = b.add(length, c64(XDP_HEADROOM))
     previous = b.load(slot_of(S_EXTENT))
     shared = b.and_(b.icmp_unsigned("==", slot_size, c64(0)), b.icmp_unsigned("==", b.load(slot_of(S_DIRTY)), c64(0)))
@@ -1011,7 +1061,8 @@ def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     b.store(b.add(grown, c64(XDP_HEADROOM)), slot_of(S_IN_LEN))
     b.store(c64(XDP_HEADROOM), slot_of(S_HEAD))
     b.store(b.add(length, c64(XDP_HEADROOM)), slot_of(S_TAIL))
-    for k, (offset, value) in enumerate(((0, c64(INPUT_BASE)), (4, b.add(c64(INPUT_BASE), length)),
+    linear = b.select(longer, c64(XDP_TAILROOM), length)      # data_end: the rest is in fragments
+    for k, (offset, value) in enumerate(((0, c64(INPUT_BASE)), (4, b.add(c64(INPUT_BASE), linear)),
                                          (8, c64(INPUT_BASE)))):
         b.store(c64(CONTEXT_BASE + offset), slot_of(S_POINTERS + 2 * k))
         b.store(value, slot_of(S_POINTERS + 2 * k + 1))
@@ -1029,9 +1080,8 @@ def _packets(module: ir.Module, entry: ir.Function, trusted: bool) -> None:
     b.store(length, slot_of(S_TAIL))
     context = b.inttoptr(ctx, p8)
     b.call(memset, [context, ir.Constant(I8, 0), c64(SK_BUFF_SIZE), ir.Constant(I1, 0)])
-    for offset in (0, 160):                     # len, wire_len
-        b.store(b.trunc(visible, I32), b.bitcast(b.gep(context, [c64(offset)]), I32.as_pointer()))
-    b.call(memcpy, [b.gep(context, [c64(16)]), b.gep(host, [c64(12)]), c64(2), ir.Constant(I1, 0)])  # protocol
+    b.store(b.trunc(visible, I32), b.bitcast(context, I32.as_pointer()))      # len (wire_len stays 0)
+    _eth_type_trans(b, context, host, length, ethertype)
     direct = b.icmp_unsigned("!=", b.and_(flags, c64(P_DIRECT)), c64(0))
     for k, (offset, value) in enumerate(((76, c64(INPUT_BASE)), (80, b.add(c64(INPUT_BASE), visible)))):
         b.store(c64(CONTEXT_BASE + offset), slot_of(S_POINTERS + 2 * k))
