@@ -19,6 +19,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.enums import ENUM_ST_INFO_TYPE
 from elftools.elf.sections import SymbolTableSection
+from elftools.elf.segments import NoteSegment
 
 from pybpf.symbols.errors import SymbolError
 from pybpf.symbols.table import SymbolTable
@@ -51,7 +52,7 @@ class ElfSymbols:
                 ]
                 #: the GNU build id (what BPF_F_STACK_BUILD_ID stack maps name the file by)
                 self.build_id = next((bytes.fromhex(note["n_desc"]) for seg in elf.iter_segments()
-                                      if seg["p_type"] == "PT_NOTE" for note in seg.iter_notes()
+                                      if isinstance(seg, NoteSegment) for note in seg.iter_notes()
                                       if note["n_type"] == "NT_GNU_BUILD_ID"), None)
                 ranked = _function_symbols(elf)
                 debugdata = elf.get_section_by_name(".gnu_debugdata")

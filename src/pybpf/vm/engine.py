@@ -500,7 +500,7 @@ class _NativeXdpFrame(XdpFrame):
         self.run.set_frame_bounds(self.head, value)
 
     @property
-    def end(self) -> int:   # type: ignore[override]
+    def end(self) -> int:
         if self._moved_end is not None:
             return self._moved_end
         return self.run.pointer(4) - (INPUT_BASE - XDP_HEADROOM)
