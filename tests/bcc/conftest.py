@@ -56,6 +56,14 @@ class PythonCalls:
 
 
 @pytest.fixture
+def python_with_usdt() -> str:
+    """The path of a CPython with USDT probes; skips where there is none."""
+    if not os.path.exists(PYTHON_WITH_USDT):
+        pytest.skip(f"{PYTHON_WITH_USDT} (with USDT probes) is not installed")
+    return PYTHON_WITH_USDT
+
+
+@pytest.fixture
 def python_calls(tmp_path):
     """A child process running :data:`PYTHON_CALLS` under a CPython with USDT probes;
     skips where there is none. (CPython 3.11 fires function__entry only while the

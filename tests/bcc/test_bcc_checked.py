@@ -96,14 +96,10 @@ while True:
 """
 
 
-def test_ustat_counts_a_python_processes_calls_and_collections(tmp_path):
-    from conftest import PYTHON_WITH_USDT
-
-    if not os.path.exists(PYTHON_WITH_USDT):
-        pytest.skip(f"needs {PYTHON_WITH_USDT} (built with USDT probes)")
+def test_ustat_counts_a_python_processes_calls_and_collections(tmp_path, python_with_usdt):
     # ustat finds its targets by comm: "python" (the link's name) for its python probes
     python = tmp_path / "python"
-    python.symlink_to(PYTHON_WITH_USDT)
+    python.symlink_to(python_with_usdt)
     (tmp_path / "loop.py").write_text(_GC_LOOP)
     child = subprocess.Popen([str(python), str(tmp_path / "loop.py")])
     try:
