@@ -68,7 +68,9 @@ def test_example_hello_world(tmp_path):
 def test_hello_fields(tmp_path):
     forks = _Forks()
     out = _run(_bcc_script("examples/tracing/hello_fields.py", tmp_path), [], forks, ready="MESSAGE", stop_after=1.5)
-    assert any(row[1:2] == ["sh"] and int(row[2]) in forks.pids and row[3:] == ["Hello,", "World!"]
+    # the comm is trace_pipe's: "<...>" where the kernel's saved command lines (a small
+    # cache the tracer fills) no longer hold the short-lived child's, as late in a long run
+    assert any(row[1] in ("sh", "<...>") and int(row[2]) in forks.pids and row[3:] == ["Hello,", "World!"]
                for row in _rows(out)[1:] if len(row) >= 5 and row[2].isdigit()), out
 
 
