@@ -595,10 +595,6 @@ def _remove_dead(order: list[Block], live_in: dict[int, set[int]]) -> bool:
     return changed
 
 
-def _reads_packet(ins: I) -> bool:
-    return c.cls(ins.code) in (c.LD, c.LDX) and c.mode(ins.code) in (c.ABS, c.IND, c.MSH)
-
-
 def _masks_to_jset(order: list[Block], live_in: dict[int, set[int]]) -> bool:
     """``and #m; jeq #0`` becomes ``jset #m`` with the branches swapped, when nothing
     after the test reads the masked A."""
